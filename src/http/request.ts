@@ -1,0 +1,167 @@
+// Reading a request with uWebSockets.js: headers before any await, abort tracking, a bounded
+// body, and corked writes. Every answer carries x-trace-id.
+import { randomBytes } from 'node:crypto';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { errorBody, errorStatus, type ErrorCode, type ErrorDetails } from '../errors.js';
+
+export interface Exchange {
+  readonly res: HttpResponse;
+  readonly traceId: string;
+  readonly startedMs: number;
+  aborted: boolean;
+  answered: boolean;
+}
+
+const statusLines = new Map<number, string>([
+  [200, '200 OK'],
+  [400, '400 Bad Request'],
+  [401, '401 Unauthorized'],
+  [403, '403 Forbidden'],
+  [404, '404 Not Found'],
+  [405, '405 Method Not Allowed'],
+  [409, '409 Conflict'],
+  [413, '413 Payload Too Large'],
+  [415, '415 Unsupported Media Type'],
+  [422, '422 Unprocessable Entity'],
+  [429, '429 Too Many Requests'],
+  [500, '500 Internal Server Error'],
+  [503, '503 Service Unavailable'],
+]);
+
+const traceIdPattern = /^[\x21-\x7e]{1,128}$/;
+const tracePrefix = randomBytes(6).toString('hex');
+let traceCounter = 0;
+
+/** The caller's trace id if it is a sane token, else a new one (unique per process). */
+export function traceIdOf(header: string): string {
+  if (header !== '' && traceIdPattern.test(header)) return header;
+  traceCounter += 1;
+  return `${tracePrefix}${traceCounter.toString(16).padStart(8, '0')}`;
+}
+
+export function begin(res: HttpResponse, req: HttpRequest): Exchange {
+  const exchange: Exchange = {
+    res,
+    traceId: traceIdOf(req.getHeader('x-trace-id')),
+    startedMs: performance.now(),
+    aborted: false,
+    answered: false,
+  };
+  res.onAborted(() => {
+    exchange.aborted = true;
+  });
+  return exchange;
+}
+
+export interface ReplyHeaders {
+  readonly replayed?: boolean;
+  readonly retryAfterSeconds?: number;
+  readonly contentType?: string;
+  readonly allow?: string;
+}
+
+export function respond(
+  exchange: Exchange,
+  status: number,
+  body: string,
+  headers: ReplyHeaders = {},
+): void {
+  if (exchange.aborted || exchange.answered) return;
+  exchange.answered = true;
+  exchange.res.cork(() => {
+    const res = exchange.res;
+    res.writeStatus(statusLines.get(status) ?? String(status));
+    res.writeHeader('content-type', headers.contentType ?? 'application/json');
+    res.writeHeader('x-trace-id', exchange.traceId);
+    if (headers.replayed === true) res.writeHeader('idempotent-replayed', 'true');
+    if (headers.retryAfterSeconds !== undefined)
+      res.writeHeader('retry-after', String(headers.retryAfterSeconds));
+    if (headers.allow !== undefined) res.writeHeader('allow', headers.allow);
+    res.end(body);
+  });
+}
+
+export function respondError(
+  exchange: Exchange,
+  code: ErrorCode,
+  message?: string,
+  details?: ErrorDetails,
+  headers: ReplyHeaders = {},
+): void {
+  const status = errorStatus(code);
+  const retry = status === 503 || status === 429 ? { retryAfterSeconds: 1, ...headers } : headers;
+  respond(exchange, status, errorBody(code, message, details), retry);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export type BodyResult =
+  | { readonly ok: true; readonly value: Record<string, unknown> }
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
+
+/** Checks content-type and declared length at once, then reads at most `bytesMax` bytes. */
+export function readJsonBody(
+  exchange: Exchange,
+  req: HttpRequest,
+  bytesMax: number,
+  onBody: (result: BodyResult) => void,
+): void {
+  const contentType = req.getHeader('content-type').toLowerCase();
+  const declared = req.getHeader('content-length');
+  if (!isJsonType(contentType)) {
+    onBody({
+      ok: false,
+      code: 'unsupported_media_type',
+      message: 'content-type must be application/json',
+    });
+    return;
+  }
+  if (declared !== '' && Number(declared) > bytesMax) {
+    onBody({
+      ok: false,
+      code: 'payload_too_large',
+      message: `the body limit is ${bytesMax} bytes`,
+    });
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let received = 0;
+  let done = false;
+  exchange.res.onData((chunk, isLast) => {
+    if (done) return;
+    received += chunk.byteLength;
+    if (received > bytesMax) {
+      done = true;
+      onBody({
+        ok: false,
+        code: 'payload_too_large',
+        message: `the body limit is ${bytesMax} bytes`,
+      });
+      return;
+    }
+    // The ArrayBuffer is only valid during this callback: copy it.
+    chunks.push(Buffer.from(new Uint8Array(chunk)));
+    if (!isLast) return;
+    done = true;
+    onBody(parseJsonObject(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+  });
+}
+
+function isJsonType(contentType: string): boolean {
+  if (!contentType.startsWith('application/json')) return false;
+  const rest = contentType.slice('application/json'.length);
+  return rest === '' || rest.startsWith(';') || rest.startsWith(' ');
+}
+
+export function parseJsonObject(bytes: Uint8Array): BodyResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(bytes));
+  } catch {
+    return { ok: false, code: 'malformed_json', message: 'the body is not valid UTF-8 JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, code: 'malformed_json', message: 'the body must be a JSON object' };
+  }
+  return { ok: true, value: value as Record<string, unknown> };
+}

@@ -1,0 +1,65 @@
+// The main thread's metrics, and /metrics: this registry merged with each shard worker's.
+import client from 'prom-client';
+
+export interface IngressMetrics {
+  readonly registry: client.Registry;
+  readonly reservationAttempts: client.Counter<'result'>;
+  readonly reservationSeconds: client.Histogram<'result'>;
+  readonly availableStock: client.Gauge<'product_id' | 'warehouse_id'>;
+  readonly oversellIncidents: client.Counter;
+  readonly shardQueueDepth: client.Gauge<'shard'>;
+}
+
+export function createIngressMetrics(queueDepths: () => readonly number[]): IngressMetrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    reservationAttempts: new client.Counter({
+      name: 'inventory_reservation_attempts_total',
+      help: 'Reserve requests answered, by result (ok or the error code)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    reservationSeconds: new client.Histogram({
+      name: 'inventory_reservation_duration_seconds',
+      help: 'Time from a reserve request to its answer',
+      labelNames: ['result'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.12, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    availableStock: new client.Gauge({
+      name: 'inventory_available_stock',
+      help: 'Available units of the most recently changed stock keys (bounded set)',
+      labelNames: ['product_id', 'warehouse_id'],
+      registers: [registry],
+    }),
+    oversellIncidents: new client.Counter({
+      name: 'inventory_oversell_incidents_total',
+      help: 'Invariant violations (reserved > on_hand or negative stock) caught; must stay 0',
+      registers: [registry],
+    }),
+    shardQueueDepth: new client.Gauge({
+      name: 'ledger_shard_queue_depth',
+      help: 'Requests sent to a shard and not yet answered',
+      labelNames: ['shard'],
+      registers: [registry],
+      collect() {
+        queueDepths().forEach((depth, shard) => this.set({ shard: String(shard) }, depth));
+      },
+    }),
+  };
+}
+
+/** Merges the ingress registry with the shard workers' (as prom-client's cluster mode does). */
+export async function renderMetrics(
+  registry: client.Registry,
+  workers: readonly unknown[],
+): Promise<string> {
+  const own = await registry.getMetricsAsJSON();
+  const merged = client.AggregatorRegistry.aggregate([
+    own,
+    ...workers,
+  ] as client.MetricObjectWithValues<client.MetricValue<string>>[][]);
+  return merged.metrics();
+}

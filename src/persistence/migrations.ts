@@ -1,0 +1,62 @@
+// Schema migrations, applied in order at start under an advisory lock so two starting ledgers
+// never race. Each migration runs once; the applied ones are recorded in ledger_migrations.
+import type pg from 'pg';
+
+const migrationLockId = 0x4c454447; // 'LEDG'
+
+export const migrations: readonly { readonly id: number; readonly sql: string }[] = [
+  {
+    id: 1,
+    sql: `
+      CREATE TABLE ledger_meta (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        partitions integer NOT NULL CHECK (partitions > 0),
+        hash_version integer NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- The write-ahead log. (partition, lsn) is the key, and it also fences: two writers of one
+      -- partition cannot both append the same lsn, so the second one fails and reloads.
+      CREATE TABLE ledger_wal (
+        partition integer NOT NULL,
+        lsn bigint NOT NULL CHECK (lsn > 0),
+        payload bytea NOT NULL,
+        PRIMARY KEY (partition, lsn)
+      );
+      CREATE TABLE ledger_snapshots (
+        partition integer NOT NULL,
+        lsn bigint NOT NULL CHECK (lsn > 0),
+        payload bytea NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (partition, lsn)
+      );`,
+  },
+];
+
+export async function migrate(client: pg.ClientBase): Promise<number[]> {
+  await client.query('SELECT pg_advisory_lock($1)', [migrationLockId]);
+  try {
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ledger_migrations (
+         id integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = await client.query<{ id: number }>('SELECT id FROM ledger_migrations');
+    const applied = new Set(done.rows.map((row) => Number(row.id)));
+    const ran: number[] = [];
+    for (const migration of migrations) {
+      if (applied.has(migration.id)) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(migration.sql);
+        await client.query('INSERT INTO ledger_migrations (id) VALUES ($1)', [migration.id]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK');
+        throw error;
+      }
+      ran.push(migration.id);
+    }
+    return ran;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [migrationLockId]);
+  }
+}

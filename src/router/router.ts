@@ -1,0 +1,42 @@
+// Routes each command to the shard owning its partition: by stock key hash, or for commands that
+// carry only a reservation id, by the partition embedded in the id.
+import type { Command } from '../actors/index.js';
+import { errorReply } from '../shards/index.js';
+import { partitionOf } from './partition-hash.js';
+import type { PartitionTable } from './partition-table.js';
+import { mintReservationId, reservationPartition } from './reservation-id.js';
+import type { ReplyCallback, ShardClient } from './shard-client.js';
+
+/** What the ingress hands over: a reserve's reservation id is minted here, once routed. */
+export type RoutableCommand =
+  | Exclude<Command, { kind: 'reserve' }>
+  | Omit<Extract<Command, { kind: 'reserve' }>, 'reservationId'>;
+
+export class Router {
+  constructor(
+    readonly table: PartitionTable,
+    readonly clients: readonly ShardClient[],
+  ) {}
+
+  dispatch(command: RoutableCommand, callback: ReplyCallback): void {
+    let partition: number;
+    let routed: Command;
+    if ('reservationId' in command) {
+      partition = reservationPartition(command.reservationId, this.table.partitions);
+      if (partition < 0) {
+        callback(errorReply(0, 'not_found', 'No such reservation.'));
+        return;
+      }
+      routed = command;
+    } else {
+      partition = partitionOf(command.productId, command.warehouseId, this.table.partitions);
+      routed =
+        command.kind === 'reserve'
+          ? { ...command, reservationId: mintReservationId(partition) }
+          : command;
+    }
+    const client = this.clients[this.table.shardOf(partition)];
+    if (client === undefined) throw new Error(`no shard client for partition ${partition}`);
+    client.send(partition, routed, callback);
+  }
+}

@@ -1,0 +1,73 @@
+// Every message that crosses the router <-> shard thread boundary, typed in one place.
+// Commands and replies travel in batches, msgpack-encoded; system messages are rare and go as
+// plain structured-clone objects.
+import { Packr } from 'msgpackr';
+import type { Command, RetentionPolicy } from '../actors/index.js';
+
+/** One command for one partition, correlated by `id` (unique per shard host). */
+export interface ShardRequest {
+  readonly id: number;
+  readonly partition: number;
+  readonly command: Command;
+}
+
+/** The HTTP answer, fully formed by the shard so the ingress thread only writes it out. */
+export interface ShardReply {
+  readonly id: number;
+  readonly status: number;
+  readonly body: string;
+  /** True when an earlier identical request's answer is being repeated (idempotent replay). */
+  readonly replayed: boolean;
+  /** The stock key's available units after this request (for the stock gauge); -1 if none. */
+  readonly available: number;
+}
+
+export interface ShardWorkerData {
+  readonly shard: number;
+  readonly partitions: readonly number[];
+  readonly databaseUrl: string;
+  readonly retention: RetentionPolicy;
+  readonly walBatchRecordsMax: number;
+  readonly snapshotEveryRecords: number;
+  readonly expirySweepMs: number;
+  readonly logLevel: string;
+}
+
+export interface RecoveryStats {
+  readonly partitions: number;
+  readonly snapshots: number;
+  readonly records: number;
+  readonly durationMs: number;
+}
+
+export type ToShard =
+  | { readonly kind: 'requests'; readonly payload: Uint8Array }
+  | { readonly kind: 'ping'; readonly id: number }
+  | { readonly kind: 'metrics'; readonly id: number }
+  | { readonly kind: 'snapshot'; readonly id: number }
+  | { readonly kind: 'stop' };
+
+export type FromShard =
+  | { readonly kind: 'replies'; readonly payload: Uint8Array }
+  | { readonly kind: 'ready'; readonly recovery: RecoveryStats }
+  | { readonly kind: 'pong'; readonly id: number; readonly journalWritable: boolean }
+  | { readonly kind: 'metrics'; readonly id: number; readonly metrics: unknown }
+  | { readonly kind: 'snapshot-done'; readonly id: number; readonly partitions: number }
+  | { readonly kind: 'stopped' }
+  | { readonly kind: 'fatal'; readonly message: string };
+
+// Batches of the same few shapes: msgpackr records make them compact and quick to decode. Each
+// message carries its own record definitions, so a restarted worker needs no shared state.
+const packr = new Packr({ useRecords: true, moreTypes: false });
+
+export function encodeBatch(items: readonly ShardRequest[] | readonly ShardReply[]): Uint8Array {
+  return packr.pack(items);
+}
+
+export function decodeRequests(payload: Uint8Array): ShardRequest[] {
+  return packr.unpack(payload) as ShardRequest[];
+}
+
+export function decodeReplies(payload: Uint8Array): ShardReply[] {
+  return packr.unpack(payload) as ShardReply[];
+}

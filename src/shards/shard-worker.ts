@@ -1,0 +1,127 @@
+// Worker-thread entry of one shard: wires the Shard to Postgres, its port and its metrics.
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import pg from 'pg';
+import client from 'prom-client';
+import { JournalStore } from '../persistence/index.js';
+import {
+  decodeRequests,
+  encodeBatch,
+  type FromShard,
+  type ShardWorkerData,
+  type ToShard,
+} from './protocol.js';
+import { Shard, type JournalConnection } from './shard.js';
+
+const data = workerData as ShardWorkerData;
+if (parentPort === null) throw new Error('shard-worker must run in a worker thread');
+const port: MessagePort = parentPort;
+
+const post = (message: FromShard): void => port.postMessage(message);
+
+const registry = new client.Registry();
+const flushSeconds = new client.Histogram({
+  name: 'ledger_journal_flush_duration_seconds',
+  help: 'Duration of one group-commit write to the journal',
+  buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  registers: [registry],
+});
+const batchSize = new client.Histogram({
+  name: 'ledger_journal_batch_size',
+  help: 'Records written per group commit',
+  buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192],
+  registers: [registry],
+});
+
+async function connect(): Promise<JournalConnection> {
+  const pgClient = new pg.Client({
+    connectionString: data.databaseUrl,
+    // A stalled Postgres must fail the write (and trigger a reload), not hold replies forever.
+    statement_timeout: 10_000,
+    query_timeout: 15_000,
+    connectionTimeoutMillis: 5_000,
+    keepAlive: true,
+  });
+  pgClient.on('error', (error) => log('warn', `journal connection error: ${error.message}`));
+  await pgClient.connect();
+  const store = new JournalStore(pgClient);
+  return {
+    append: (rows) => store.append(rows),
+    writeSnapshot: (row) => store.writeSnapshot(row),
+    latestSnapshots: (partitions) => store.latestSnapshots(partitions),
+    readTail: (partition, afterLsn, onRow) => store.readTail(partition, afterLsn, onRow),
+    close: () => pgClient.end(),
+  };
+}
+
+function log(level: 'info' | 'warn' | 'error', message: string): void {
+  // The main thread's logger owns stdout; shards send it one JSON line via stderr for now.
+  if (data.logLevel === 'silent') return;
+  process.stderr.write(
+    `${JSON.stringify({ level, shard: data.shard, msg: message, time: Date.now() })}\n`,
+  );
+}
+
+const shard = new Shard(
+  {
+    shard: data.shard,
+    partitions: data.partitions,
+    retention: data.retention,
+    walBatchRecordsMax: data.walBatchRecordsMax,
+    snapshotEveryRecords: data.snapshotEveryRecords,
+    expiriesPerSweepMax: 10_000,
+  },
+  {
+    connect,
+    now: Date.now,
+    send: (replies) => post({ kind: 'replies', payload: encodeBatch(replies) }),
+    log,
+    flushed: (rows, durationMs) => {
+      flushSeconds.observe(durationMs / 1000);
+      batchSize.observe(rows);
+    },
+  },
+);
+
+const sweepTimer = setInterval(() => shard.sweep(Date.now()), data.expirySweepMs);
+
+async function onMessage(message: ToShard): Promise<void> {
+  switch (message.kind) {
+    case 'requests':
+      shard.handle(decodeRequests(message.payload));
+      return;
+    case 'ping':
+      post({ kind: 'pong', id: message.id, journalWritable: shard.journalWritable });
+      return;
+    case 'metrics':
+      post({ kind: 'metrics', id: message.id, metrics: await registry.getMetricsAsJSON() });
+      return;
+    case 'snapshot':
+      post({ kind: 'snapshot-done', id: message.id, partitions: await shard.snapshotAll() });
+      return;
+    case 'stop':
+      clearInterval(sweepTimer);
+      await shard.stop();
+      post({ kind: 'stopped' });
+      port.close();
+      return;
+  }
+}
+
+port.on('message', (message: ToShard) => {
+  onMessage(message).catch((error: unknown) => {
+    // An assertion or a bug: let the thread die; the host restarts it from the journal.
+    setImmediate(() => {
+      throw error;
+    });
+  });
+});
+
+shard.start().then(
+  (recovery) => post({ kind: 'ready', recovery }),
+  (error: unknown) => {
+    post({ kind: 'fatal', message: `recovery failed: ${String(error)}` });
+    setImmediate(() => {
+      throw error;
+    });
+  },
+);

@@ -1,0 +1,392 @@
+// Proves loadConfig's defaults, ranges, relations and loopback rule by calling it with literal
+// environments, and that loadConfigOrExit exits 2 by running it in a child node process.
+import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, type Config } from '../../src/config.js';
+
+type Env = Record<string, string | undefined>;
+
+/** The ConfigError that loadConfig throws for `env`; fails the test if it does not throw one. */
+function configError(env: Env): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+const thirtyDaysSeconds = 2_592_000;
+
+// Every integer variable with its field, range and one valid non-default value.
+const integerVariables: ReadonlyArray<{
+  variable: string;
+  field: keyof Config;
+  min: number;
+  max: number;
+  valid: number;
+}> = [
+  { variable: 'PORT', field: 'port', min: 0, max: 65_535, valid: 0 },
+  { variable: 'SHARDS', field: 'shards', min: 1, max: 64, valid: 3 },
+  { variable: 'LEDGER_PARTITIONS', field: 'partitions', min: 1, max: 65_536, valid: 1024 },
+  {
+    variable: 'LEDGER_BODY_BYTES_MAX',
+    field: 'bodyBytesMax',
+    min: 256,
+    max: 1_048_576,
+    valid: 512,
+  },
+  { variable: 'LEDGER_QUANTITY_MAX', field: 'quantityMax', min: 1, max: 1_000_000, valid: 5 },
+  {
+    variable: 'LEDGER_TTL_SECONDS_MIN',
+    field: 'ttlSecondsMin',
+    min: 1,
+    max: thirtyDaysSeconds,
+    valid: 30,
+  },
+  {
+    variable: 'LEDGER_TTL_SECONDS_MAX',
+    field: 'ttlSecondsMax',
+    min: 1,
+    max: thirtyDaysSeconds,
+    valid: 7200,
+  },
+  {
+    variable: 'LEDGER_TTL_SECONDS_DEFAULT',
+    field: 'ttlSecondsDefault',
+    min: 1,
+    max: thirtyDaysSeconds,
+    valid: 120,
+  },
+  {
+    variable: 'LEDGER_SHARD_INFLIGHT_MAX',
+    field: 'shardInflightMax',
+    min: 1,
+    max: 1_000_000,
+    valid: 16,
+  },
+  {
+    variable: 'LEDGER_RETAIN_FINISHED_SECONDS',
+    field: 'retainFinishedSeconds',
+    min: 1,
+    max: thirtyDaysSeconds,
+    valid: 3600,
+  },
+  {
+    variable: 'LEDGER_RETAIN_FINISHED_MAX',
+    field: 'retainFinishedMax',
+    min: 1,
+    max: 100_000_000,
+    valid: 10,
+  },
+  {
+    variable: 'LEDGER_SNAPSHOT_EVERY_RECORDS',
+    field: 'snapshotEveryRecords',
+    min: 1,
+    max: 100_000_000,
+    valid: 100,
+  },
+  {
+    variable: 'LEDGER_WAL_BATCH_RECORDS_MAX',
+    field: 'walBatchRecordsMax',
+    min: 1,
+    max: 65_536,
+    valid: 64,
+  },
+  { variable: 'LEDGER_EXPIRY_SWEEP_MS', field: 'expirySweepMs', min: 1, max: 60_000, valid: 5 },
+];
+
+describe('loadConfig defaults', () => {
+  it('gives every documented default for an empty environment', () => {
+    expect(loadConfig({})).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      databaseUrl: undefined,
+      dataDir: resolve('./data'),
+      natsUrl: undefined,
+      shards: Math.min(Math.max(availableParallelism(), 1), 64),
+      partitions: 256,
+      bodyBytesMax: 16_384,
+      quantityMax: 1000,
+      ttlSecondsMin: 60,
+      ttlSecondsMax: 3600,
+      ttlSecondsDefault: 600,
+      shardInflightMax: 8192,
+      retainFinishedSeconds: 86_400,
+      retainFinishedMax: 1_000_000,
+      snapshotEveryRecords: 50_000,
+      walBatchRecordsMax: 4096,
+      expirySweepMs: 100,
+      logLevel: 'info',
+      authMode: 'unset',
+      allowUwsFallback: false,
+    } satisfies Config);
+  });
+
+  it('returns a data directory that is absolute', () => {
+    expect(loadConfig({ LEDGER_DATA_DIR: 'some/dir' }).dataDir).toBe(resolve('some/dir'));
+    expect(loadConfig({ LEDGER_DATA_DIR: '/var/ledger' }).dataDir).toBe('/var/ledger');
+  });
+});
+
+describe('loadConfig integer variables', () => {
+  for (const { variable, field, min, max, valid } of integerVariables) {
+    it(`reads ${variable} into ${field}, including both ends of its range`, () => {
+      // The TTL variables are set together so that the relations between them hold.
+      const base: Env = variable.startsWith('LEDGER_TTL_SECONDS_')
+        ? {
+            LEDGER_TTL_SECONDS_MIN: '1',
+            LEDGER_TTL_SECONDS_MAX: String(thirtyDaysSeconds),
+            LEDGER_TTL_SECONDS_DEFAULT: '1',
+          }
+        : {};
+      for (const value of [valid, min, max]) {
+        const env: Env = { ...base, [variable]: String(value) };
+        if (variable === 'LEDGER_TTL_SECONDS_MIN')
+          env['LEDGER_TTL_SECONDS_DEFAULT'] = String(value);
+        expect(loadConfig(env)[field]).toBe(value);
+      }
+    });
+
+    it(`refuses ${variable} values that are not plain integers or out of range`, () => {
+      for (const bad of [
+        'abc',
+        '12abc',
+        '1.5',
+        '',
+        ' 3',
+        '3 ',
+        '1e3',
+        '0x10',
+        '+5',
+        String(min - 1),
+      ]) {
+        const error = configError({ [variable]: bad });
+        expect(error.variable).toBe(variable);
+        expect(error.message).toBe(
+          `${variable} must be an integer between ${min} and ${max}, got ${JSON.stringify(bad)}`,
+        );
+      }
+      expect(configError({ [variable]: String(max + 1) }).variable).toBe(variable);
+    });
+  }
+
+  it('accepts leading zeros, which are still a plain decimal integer', () => {
+    expect(loadConfig({ PORT: '0080' }).port).toBe(80);
+  });
+
+  it('words the PORT message as the contract shows it', () => {
+    expect(configError({ PORT: 'abc' }).message).toBe(
+      'PORT must be an integer between 0 and 65535, got "abc"',
+    );
+  });
+
+  it('refuses a number too large to be represented exactly', () => {
+    expect(configError({ LEDGER_RETAIN_FINISHED_MAX: '9'.repeat(30) }).variable).toBe(
+      'LEDGER_RETAIN_FINISHED_MAX',
+    );
+  });
+});
+
+describe('loadConfig TTL relations', () => {
+  it('refuses LEDGER_TTL_SECONDS_MAX below LEDGER_TTL_SECONDS_MIN', () => {
+    const error = configError({
+      LEDGER_TTL_SECONDS_MIN: '500',
+      LEDGER_TTL_SECONDS_MAX: '400',
+      LEDGER_TTL_SECONDS_DEFAULT: '450',
+    });
+    expect(error.variable).toBe('LEDGER_TTL_SECONDS_MAX');
+    expect(error.message).toContain('LEDGER_TTL_SECONDS_MAX');
+    expect(error.message).toContain('LEDGER_TTL_SECONDS_MIN (500)');
+  });
+
+  it('accepts min equal to max with the default on both', () => {
+    const config = loadConfig({
+      LEDGER_TTL_SECONDS_MIN: '300',
+      LEDGER_TTL_SECONDS_MAX: '300',
+      LEDGER_TTL_SECONDS_DEFAULT: '300',
+    });
+    expect([config.ttlSecondsMin, config.ttlSecondsMax, config.ttlSecondsDefault]).toEqual([
+      300, 300, 300,
+    ]);
+  });
+
+  it('refuses a default below the minimum or above the maximum', () => {
+    for (const ttlDefault of ['59', '3601']) {
+      const error = configError({ LEDGER_TTL_SECONDS_DEFAULT: ttlDefault });
+      expect(error.variable).toBe('LEDGER_TTL_SECONDS_DEFAULT');
+      expect(error.message).toBe(
+        'LEDGER_TTL_SECONDS_DEFAULT must be between LEDGER_TTL_SECONDS_MIN (60) and ' +
+          `LEDGER_TTL_SECONDS_MAX (3600), got ${ttlDefault}`,
+      );
+    }
+  });
+
+  it('refuses a maximum that leaves the default default outside the range', () => {
+    expect(configError({ LEDGER_TTL_SECONDS_MAX: '300' }).variable).toBe(
+      'LEDGER_TTL_SECONDS_DEFAULT',
+    );
+    expect(configError({ LEDGER_TTL_SECONDS_MIN: '7200' }).variable).toBe('LEDGER_TTL_SECONDS_MAX');
+  });
+
+  it('refuses a maximum above 30 days', () => {
+    expect(configError({ LEDGER_TTL_SECONDS_MAX: String(thirtyDaysSeconds + 1) }).variable).toBe(
+      'LEDGER_TTL_SECONDS_MAX',
+    );
+  });
+});
+
+describe('loadConfig URLs', () => {
+  it('accepts postgres:// and postgresql:// for DATABASE_URL', () => {
+    for (const url of ['postgres://u:p@db:5432/ledger', 'postgresql://localhost/ledger']) {
+      expect(loadConfig({ DATABASE_URL: url }).databaseUrl).toBe(url);
+    }
+  });
+
+  it('treats an empty DATABASE_URL or NATS_URL as unset', () => {
+    const config = loadConfig({ DATABASE_URL: '', NATS_URL: '' });
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.natsUrl).toBeUndefined();
+  });
+
+  it('refuses DATABASE_URL with another scheme without echoing its password', () => {
+    for (const url of ['mysql://u:secret@db/ledger', 'secret', 'POSTGRES-ish://secret']) {
+      const error = configError({ DATABASE_URL: url });
+      expect(error.variable).toBe('DATABASE_URL');
+      expect(error.message).toContain('DATABASE_URL must start with postgres:// or postgresql://');
+      expect(error.message).not.toContain('secret');
+    }
+  });
+
+  it('refuses a DATABASE_URL with the right scheme that does not parse', () => {
+    const error = configError({ DATABASE_URL: 'postgres://u:secret@db:99999999/ledger' });
+    expect(error.variable).toBe('DATABASE_URL');
+    expect(error.message).not.toContain('secret');
+  });
+
+  it('accepts nats:// and tls:// NATS_URL values', () => {
+    for (const url of ['nats://127.0.0.1:4222', 'tls://user:pass@nats.example:4222']) {
+      expect(loadConfig({ NATS_URL: url }).natsUrl).toBe(url);
+    }
+  });
+
+  it('refuses a NATS_URL that is not a URL without echoing it', () => {
+    const error = configError({ NATS_URL: 'not a url with secret' });
+    expect(error.variable).toBe('NATS_URL');
+    expect(error.message).toBe('NATS_URL must be a valid URL (value not shown)');
+  });
+});
+
+describe('loadConfig enumerations and flags', () => {
+  it('reads every log level and refuses any other', () => {
+    for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) {
+      expect(loadConfig({ LOG_LEVEL: level }).logLevel).toBe(level);
+    }
+    for (const bad of ['INFO', 'verbose', '']) {
+      const error = configError({ LOG_LEVEL: bad });
+      expect(error.variable).toBe('LOG_LEVEL');
+      expect(error.message).toContain(`LOG_LEVEL must be one of fatal, error`);
+      expect(error.message).toContain(`got ${JSON.stringify(bad)}`);
+    }
+  });
+
+  it('reads LEDGER_AUTH=none and refuses any other value', () => {
+    expect(loadConfig({ LEDGER_AUTH: 'none' }).authMode).toBe('none');
+    for (const bad of ['off', 'None', '', 'jwt']) {
+      const error = configError({ LEDGER_AUTH: bad });
+      expect(error.variable).toBe('LEDGER_AUTH');
+      expect(error.message).toBe(`LEDGER_AUTH must be none or unset, got ${JSON.stringify(bad)}`);
+    }
+  });
+
+  it('reads LEDGER_ALLOW_UWS_FALLBACK as 1/true or 0/false and refuses anything else', () => {
+    const read = (value: string) => loadConfig({ LEDGER_ALLOW_UWS_FALLBACK: value });
+    expect(read('1').allowUwsFallback).toBe(true);
+    expect(read('true').allowUwsFallback).toBe(true);
+    expect(read('0').allowUwsFallback).toBe(false);
+    expect(read('false').allowUwsFallback).toBe(false);
+    for (const bad of ['yes', 'TRUE', '2', '']) {
+      const error = configError({ LEDGER_ALLOW_UWS_FALLBACK: bad });
+      expect(error.variable).toBe('LEDGER_ALLOW_UWS_FALLBACK');
+      expect(error.message).toContain('LEDGER_ALLOW_UWS_FALLBACK must be');
+    }
+  });
+
+  it('refuses an empty HOST or LEDGER_DATA_DIR', () => {
+    expect(configError({ HOST: '' }).variable).toBe('HOST');
+    expect(configError({ LEDGER_DATA_DIR: '' }).variable).toBe('LEDGER_DATA_DIR');
+  });
+});
+
+describe('loadConfig loopback rule while auth is off', () => {
+  const loopbacks = ['127.0.0.1', '127.8.9.10', '::1', '0:0:0:0:0:0:0:1', 'localhost', 'LocalHost'];
+  const others = ['0.0.0.0', '::', '10.0.0.5', 'example.com', '128.0.0.1', '127.example.com'];
+
+  it('binds loopback hosts without LEDGER_AUTH', () => {
+    for (const host of loopbacks) expect(loadConfig({ HOST: host }).host).toBe(host);
+  });
+
+  it('refuses a non-loopback HOST without LEDGER_AUTH=none, naming HOST', () => {
+    for (const host of others) {
+      const error = configError({ HOST: host });
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error.name).toBe('ConfigError');
+      expect(error.variable).toBe('HOST');
+      expect(error.message).toContain('HOST must be a loopback address');
+      expect(error.message).toContain('LEDGER_AUTH=none');
+      expect(error.message).toContain(JSON.stringify(host));
+    }
+  });
+
+  it('binds a non-loopback HOST when LEDGER_AUTH=none says so explicitly', () => {
+    for (const host of others) {
+      const config = loadConfig({ HOST: host, LEDGER_AUTH: 'none' });
+      expect(config.host).toBe(host);
+      expect(config.authMode).toBe('none');
+    }
+  });
+});
+
+describe('loadConfigOrExit', () => {
+  const configUrl = new URL('../../src/config.ts', import.meta.url).href;
+  const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+  /** Runs loadConfigOrExit(process.env) in a child node with `env`, printing the port it read. */
+  function runChild(env: Env) {
+    const code =
+      `const { loadConfigOrExit } = await import(${JSON.stringify(configUrl)});\n` +
+      `process.stdout.write(String(loadConfigOrExit(process.env).port));`;
+    return spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: projectRoot,
+      env,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+  }
+
+  it('prints "config error: <message>" to stderr and exits 2 on a bad value', () => {
+    const child = runChild({ PORT: 'abc' });
+    expect(child.status).toBe(2);
+    expect(child.stdout).toBe('');
+    expect(child.stderr).toBe(
+      'config error: PORT must be an integer between 0 and 65535, got "abc"\n',
+    );
+  });
+
+  it('exits 2 for a refused non-loopback HOST', () => {
+    const child = runChild({ HOST: '0.0.0.0' });
+    expect(child.status).toBe(2);
+    expect(child.stderr).toMatch(/^config error: HOST must be a loopback address/);
+  });
+
+  it('returns the config and leaves the exit code alone when the environment is valid', () => {
+    const child = runChild({ PORT: '9091' });
+    expect(child.stderr).toBe('');
+    expect(child.status).toBe(0);
+    expect(child.stdout).toBe('9091');
+  });
+});
