@@ -1,6 +1,13 @@
 // The composition root: configuration in, pieces wired, signals handled. Nothing else.
 import pg from 'pg';
 import { loadConfigOrExit, type Config } from './config.js';
+import {
+  adjustDeltaMax,
+  availableStockKeysMax,
+  drainTimeoutMs,
+  onHandMax,
+  pingTimeoutMs,
+} from './limits.js';
 import { LedgerServer, nativeUws } from './http/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import {
@@ -20,13 +27,6 @@ import {
 } from './persistence/index.js';
 import { PartitionTable, Router, ShardClient, partitionHashVersion } from './router/index.js';
 import { ShardHost, type ShardWorkerData } from './shards/index.js';
-
-/** Bounds that are not configuration yet; see limits in STYLE.md. */
-const drainTimeoutMs = 10_000;
-const pingTimeoutMs = 2_000;
-const adjustDeltaMax = 1_000_000_000;
-const onHandMax = 1_000_000_000_000;
-const availableStockKeysMax = 1_000;
 
 interface Shards {
   readonly hosts: ShardHost[];

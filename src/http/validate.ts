@@ -1,5 +1,6 @@
 // Request bodies to commands. Every rule of API.md's request shapes lives here; a violation is a
 // 422 naming the field, and nothing reaches a shard.
+import { reasonLengthMax } from '../limits.js';
 import type { RoutableCommand } from '../router/index.js';
 
 export interface ValidationLimits {
@@ -24,7 +25,6 @@ export class ValidationError extends Error {
 const idPattern = /^[A-Za-z0-9._:-]{1,64}$/;
 const idempotencyKeyPattern = /^[\x20-\x7e]{16,128}$/;
 const uuidPattern = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-export const reasonLengthMax = 500;
 
 type Body = Record<string, unknown>;
 

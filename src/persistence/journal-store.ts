@@ -1,6 +1,7 @@
 // The journal's SQL: append rows in one statement, write snapshots, read a partition back.
 // Everything here runs on one connection owned by one shard.
 import pg from 'pg';
+import { recoveryPageRows } from '../limits.js';
 
 // int8 columns (lsn) come back as strings by default; lsns stay far below 2^53.
 pg.types.setTypeParser(20, (text) => Number(text));
@@ -16,9 +17,6 @@ export interface SnapshotRow {
   readonly lsn: number;
   readonly payload: Uint8Array;
 }
-
-/** Rows read per query during recovery, so memory stays bounded however long the tail is. */
-export const recoveryPageRows = 10_000;
 
 export class JournalStore {
   constructor(private readonly client: pg.ClientBase) {}

@@ -1,12 +1,12 @@
 // Reservation ids are UUIDs (version 8, the vendor-specific layout) whose first 16 bits are the
 // partition, so confirm/release/GET route by the id alone; the other 106 bits are random.
 import { randomUUID } from 'node:crypto';
-
-export const partitionsMax = 0x10000;
+import { partitionsMax } from '../limits.js';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function mintReservationId(partition: number): string {
+  if (partition < 0 || partition >= partitionsMax) throw new RangeError(`partition ${partition}`);
   const random = randomUUID();
   const prefix = partition.toString(16).padStart(4, '0');
   return `${prefix}${random.slice(4, 14)}8${random.slice(15)}`;

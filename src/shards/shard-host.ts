@@ -1,6 +1,7 @@
 // The main thread's handle on one shard worker: spawns it, relays its messages, and when the
 // thread dies, reports it and starts a new one that recovers the shard from the journal.
 import { Worker } from 'node:worker_threads';
+import { workerRestartDelayMsMax } from '../limits.js';
 import type { FromShard, RecoveryStats, ShardReply, ShardWorkerData, ToShard } from './protocol.js';
 import { decodeReplies } from './protocol.js';
 
@@ -13,8 +14,6 @@ export interface ShardHostListener {
 }
 
 type Pending = (message: FromShard) => void;
-
-const restartDelayMsMax = 5000;
 
 /** Resolves the worker script: compiled JS runs directly, TypeScript boots through tsx. */
 function spawnWorker(workerData: ShardWorkerData): Worker {
@@ -91,10 +90,18 @@ export class ShardHost {
     }
     this.listener.log('error', `shard ${this.index} died (${error.message}); restarting`);
     const delayMs = this.restartDelayMs;
-    this.restartDelayMs = Math.min(this.restartDelayMs * 2, restartDelayMsMax);
+    this.restartDelayMs = Math.min(this.restartDelayMs * 2, workerRestartDelayMsMax);
     setTimeout(() => {
       if (!this.stopping) this.start();
     }, delayMs).unref();
+  }
+
+  /**
+   * Ends the worker thread at once, as a crash would; the host then restarts it and the shard
+   * recovers from the journal. For operators (a stuck shard) and for crash tests.
+   */
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
   }
 
   /** Posts a batch of encoded requests; false if no live worker can take it. */

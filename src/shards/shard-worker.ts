@@ -2,6 +2,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import pg from 'pg';
 import client from 'prom-client';
+import { expiriesPerSweepMax } from '../limits.js';
 import { JournalStore } from '../persistence/index.js';
 import {
   decodeRequests,
@@ -68,7 +69,7 @@ const shard = new Shard(
     retention: data.retention,
     walBatchRecordsMax: data.walBatchRecordsMax,
     snapshotEveryRecords: data.snapshotEveryRecords,
-    expiriesPerSweepMax: 10_000,
+    expiriesPerSweepMax,
   },
   {
     connect,

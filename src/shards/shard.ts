@@ -21,6 +21,7 @@ import {
   type JournalSink,
   type SnapshotRow,
 } from '../persistence/index.js';
+import { journalRetryDelayMsMax } from '../limits.js';
 import { ExpiryHeap } from './expiry-heap.js';
 import type { RecoveryStats, ShardReply, ShardRequest } from './protocol.js';
 import { errorReply, formatReply } from './reply-format.js';
@@ -68,8 +69,6 @@ interface HeldReply {
 }
 
 type Mode = 'recovering' | 'serving' | 'stopping' | 'stopped';
-
-const retryDelayMsMax = 2000;
 
 export class Shard {
   private readonly runtimes = new Map<number, PartitionRuntime>();
@@ -321,7 +320,7 @@ export class Shard {
         for (const partition of partitions) this.runtimes.delete(partition);
         this.environment.log('warn', `recovery attempt ${attempt} failed: ${String(error)}`);
         await new Promise((resolve) => setTimeout(resolve, delayMs));
-        delayMs = Math.min(delayMs * 2, retryDelayMsMax);
+        delayMs = Math.min(delayMs * 2, journalRetryDelayMsMax);
       }
     }
   }

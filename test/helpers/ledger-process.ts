@@ -1,0 +1,104 @@
+// Runs the real ledger (compiled dist/src/main.js) as a child process on a free port and talks
+// to it over HTTP; tests can stop it with SIGTERM or kill it with SIGKILL.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+export const mainScript = `${root}dist/src/main.js`;
+
+export interface LedgerProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly baseUrl: string;
+  /** Everything the process printed so far (stdout and stderr). */
+  output(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL, no chance to flush or clean up. */
+  kill(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+export interface StartOptions {
+  readonly env: Record<string, string>;
+  /** Wait for /health/ready (default) or only for the listening line. */
+  readonly waitReady?: boolean;
+  readonly timeoutMs?: number;
+}
+
+export async function startLedger(options: StartOptions): Promise<LedgerProcess> {
+  const child = spawn(process.execPath, [mainScript], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      SHARDS: '2',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
+  const port = await waitForPort(() => output, exited, options.timeoutMs ?? 60_000);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  if (options.waitReady !== false)
+    await waitReady(baseUrl, options.timeoutMs ?? 60_000, () => output);
+  return {
+    child,
+    port,
+    baseUrl,
+    output: () => output,
+    exited,
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+async function waitForPort(
+  output: () => string,
+  exited: Promise<number | null>,
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let done = false;
+  void exited.then(() => (done = true));
+  while (Date.now() < deadline) {
+    const match = /"port":(\d+)[^\n]*"msg":"listening"/.exec(output());
+    if (match?.[1] !== undefined) return Number(match[1]);
+    if (done) throw new Error(`ledger exited before listening:\n${output()}`);
+    await sleep(20);
+  }
+  throw new Error(`ledger did not listen within ${timeoutMs} ms:\n${output()}`);
+}
+
+export async function waitReady(
+  baseUrl: string,
+  timeoutMs: number,
+  output = () => '',
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ready = await fetch(`${baseUrl}/health/ready`).then(
+      (response) => response.status === 200,
+      () => false,
+    );
+    if (ready) return;
+    await sleep(25);
+  }
+  throw new Error(`ledger not ready within ${timeoutMs} ms:\n${output()}`);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
