@@ -50,6 +50,9 @@ async function connect(): Promise<JournalConnection> {
     writeSnapshot: (row) => store.writeSnapshot(row),
     latestSnapshots: (partitions) => store.latestSnapshots(partitions),
     readTail: (partition, afterLsn, onRow) => store.readTail(partition, afterLsn, onRow),
+    ping: async () => {
+      await pgClient.query('SELECT 1');
+    },
     close: () => pgClient.end(),
   };
 }
@@ -91,7 +94,7 @@ async function onMessage(message: ToShard): Promise<void> {
       shard.handle(decodeRequests(message.payload));
       return;
     case 'ping':
-      post({ kind: 'pong', id: message.id, journalWritable: shard.journalWritable });
+      post({ kind: 'pong', id: message.id, journalWritable: await shard.journalWritable() });
       return;
     case 'metrics':
       post({ kind: 'metrics', id: message.id, metrics: await registry.getMetricsAsJSON() });

@@ -34,6 +34,8 @@ export interface JournalConnection extends JournalSink {
     afterLsn: number,
     onRow: (lsn: number, payload: Uint8Array) => void,
   ): Promise<number>;
+  /** A cheap round trip, to tell whether the journal answers at all. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -276,8 +278,16 @@ export class Shard {
     this.environment.send(replies);
   }
 
-  get journalWritable(): boolean {
-    return this.mode === 'serving';
+  /** Serving, and the journal answers a round trip (readiness: "the journal is writable"). */
+  async journalWritable(): Promise<boolean> {
+    if (this.mode !== 'serving' || this.connection === undefined) return false;
+    try {
+      await this.connection.ping();
+      return this.mode === 'serving';
+    } catch (error) {
+      this.environment.log('warn', `journal ping failed: ${String(error)}`);
+      return false;
+    }
   }
 
   /**

@@ -34,6 +34,9 @@ async function faultyConnection(url: string, mode: { next: FailMode }): Promise<
     writeSnapshot: (row) => store.writeSnapshot(row),
     latestSnapshots: (list) => store.latestSnapshots(list),
     readTail: (partition, after, onRow) => store.readTail(partition, after, onRow),
+    ping: async () => {
+      await client.query('SELECT 1');
+    },
     close: () => client.end(),
   };
 }
