@@ -210,6 +210,22 @@ function authMode(env: Record<string, string | undefined>): Config['authMode'] {
   );
 }
 
+/**
+ * JWT auth is not built yet. An operator who sets a key expects every request to be checked;
+ * serving without auth while a key is configured would be a silent hole, so start-up stops.
+ */
+function refuseUnbuiltAuth(env: Record<string, string | undefined>): void {
+  for (const name of ['LEDGER_JWT_SECRET', 'LEDGER_JWT_PUBLIC_KEY']) {
+    if (env[name] !== undefined && env[name] !== '') {
+      throw new ConfigError(
+        name,
+        `${name} is set, but JWT auth is not available in this version; unset it ` +
+          `(and keep HOST on loopback) rather than run without the auth you asked for`,
+      );
+    }
+  }
+}
+
 function isLoopback(host: string): boolean {
   if (host.toLowerCase() === 'localhost') return true;
   if (isIPv4(host)) return host.startsWith('127.');
@@ -220,6 +236,7 @@ function isLoopback(host: string): boolean {
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const host = nonEmpty(env, 'HOST', '127.0.0.1');
   const mode = authMode(env);
+  refuseUnbuiltAuth(env);
   // Auth is always off until JWT auth exists; then a configured LEDGER_JWT_SECRET lifts this.
   if (mode !== 'none' && !isLoopback(host)) {
     throw new ConfigError(

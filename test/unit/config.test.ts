@@ -390,3 +390,20 @@ describe('loadConfigOrExit', () => {
     expect(child.stdout).toBe('9091');
   });
 });
+
+describe('JWT settings before JWT auth exists', () => {
+  it('refuses to start when a JWT key is configured, rather than serve without auth', () => {
+    for (const variable of ['LEDGER_JWT_SECRET', 'LEDGER_JWT_PUBLIC_KEY']) {
+      const error = (() => {
+        try {
+          loadConfig({ [variable]: 'x'.repeat(40) });
+        } catch (caught) {
+          return caught;
+        }
+        return undefined;
+      })();
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).variable).toBe(variable);
+    }
+  });
+});
