@@ -31,3 +31,10 @@ check(adjustDeltaMax <= onHandMax, 'one adjustment must fit within on_hand');
 check(onHandMax * 2 < Number.MAX_SAFE_INTEGER, 'on_hand + delta must stay a safe integer');
 check(recoveryPageRows > 0 && expiriesPerSweepMax > 0, 'page and sweep sizes must be positive');
 check(pingTimeoutMs < drainTimeoutMs, 'a readiness ping must be quicker than a drain');
+
+/** Stock keys one live-feed socket may watch. */
+export const feedSubscriptionsPerSocketMax = 100;
+/** Bytes queued to one live-feed socket before it is dropped as too slow (never unbounded). */
+export const feedBackpressureBytesMax = 256 * 1024;
+/** Largest message a live-feed client may send. */
+export const feedMessageBytesMax = 16 * 1024;

@@ -55,6 +55,7 @@ function startShards(
   databaseUrl: string,
   table: PartitionTable,
   metrics: IngressMetrics,
+  server: () => LedgerServer,
   log: Logger,
 ): Shards {
   const hosts: ShardHost[] = [];
@@ -79,6 +80,7 @@ function startShards(
     const host = new ShardHost(shard, data, {
       replies: (replies) => clients[shard]?.replies(replies),
       ready: (recovery) => log.info({ shard, ...recovery }, 'shard ready'),
+      durable: (changes) => server().stockChanged(changes.stock),
       down: (error) => {
         if (/invariant/.test(error.message)) metrics.oversellIncidents.inc();
         clients[shard]?.failAll('The shard restarted; nothing in flight was acknowledged.');
@@ -155,7 +157,7 @@ async function main(): Promise<void> {
   const table = new PartitionTable(layout.partitions, config.shards);
   // The depth gauge reads the clients only when scraped, after both exist.
   const ingress = createIngressMetrics(() => shards.clients.map((client) => client.depth));
-  const shards = startShards(config, databaseUrl, table, ingress, log);
+  const shards = startShards(config, databaseUrl, table, ingress, () => server, log);
   const server = new LedgerServer({
     bodyBytesMax: config.bodyBytesMax,
     limits: { ...config, adjustDeltaMax },

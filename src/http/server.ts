@@ -4,7 +4,8 @@ import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWe
 import type { Logger } from '../observability/logger.js';
 import type { IngressMetrics } from '../observability/metrics.js';
 import type { RoutableCommand, Router } from '../router/index.js';
-import type { ShardReply } from '../shards/index.js';
+import type { ShardReply, StockChange } from '../shards/index.js';
+import { LiveFeed } from './live-feed.js';
 import { begin, readJsonBody, respond, respondError, type Exchange } from './request.js';
 import {
   ValidationError,
@@ -44,9 +45,16 @@ export class LedgerServer {
   private readonly app: TemplatedApp = uWS.App();
   private listenSocket: uWS.us_listen_socket | undefined;
   private readonly gaugeKeys = new Set<string>();
+  private readonly feed: LiveFeed;
 
   constructor(private readonly options: ServerOptions) {
+    this.feed = new LiveFeed(this.app, options.router);
     this.routes();
+  }
+
+  /** After a group commit: the live feed shows the new durable state of each changed key. */
+  stockChanged(changes: readonly StockChange[]): void {
+    this.feed.publish(changes);
   }
 
   private routes(): void {

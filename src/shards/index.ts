@@ -3,7 +3,9 @@ export { ShardHost, type ShardHostListener } from './shard-host.js';
 export { errorReply } from './reply-format.js';
 export {
   encodeBatch,
+  type DurableChanges,
   type RecoveryStats,
+  type StockChange,
   type ShardReply,
   type ShardRequest,
   type ShardWorkerData,

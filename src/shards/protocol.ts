@@ -33,6 +33,24 @@ export interface ShardWorkerData {
   readonly logLevel: string;
 }
 
+/** A stock key's state after a durable change: what the live feed shows. */
+export type StockChange = [
+  productId: string,
+  warehouseId: string,
+  available: number,
+  version: number,
+];
+
+/**
+ * Sent after each group commit: how far each touched partition's journal is now durable (the
+ * event publisher's wake-up) and the latest durable state of each changed stock key.
+ */
+export interface DurableChanges {
+  /** Flattened pairs: partition, lsn, partition, lsn, ... */
+  readonly durableLsns: number[];
+  readonly stock: StockChange[];
+}
+
 export interface RecoveryStats {
   readonly partitions: number;
   readonly snapshots: number;
@@ -49,6 +67,7 @@ export type ToShard =
 
 export type FromShard =
   | { readonly kind: 'replies'; readonly payload: Uint8Array }
+  | { readonly kind: 'durable'; readonly changes: DurableChanges }
   | { readonly kind: 'ready'; readonly recovery: RecoveryStats }
   | { readonly kind: 'pong'; readonly id: number; readonly journalWritable: boolean }
   | { readonly kind: 'metrics'; readonly id: number; readonly metrics: unknown }

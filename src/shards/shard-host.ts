@@ -2,12 +2,21 @@
 // thread dies, reports it and starts a new one that recovers the shard from the journal.
 import { Worker } from 'node:worker_threads';
 import { workerRestartDelayMsMax } from '../limits.js';
-import type { FromShard, RecoveryStats, ShardReply, ShardWorkerData, ToShard } from './protocol.js';
+import type {
+  DurableChanges,
+  FromShard,
+  RecoveryStats,
+  ShardReply,
+  ShardWorkerData,
+  ToShard,
+} from './protocol.js';
 import { decodeReplies } from './protocol.js';
 
 export interface ShardHostListener {
   replies(replies: ShardReply[]): void;
   ready(recovery: RecoveryStats): void;
+  /** After each group commit: what became durable (event publisher wake-up, live stock feed). */
+  durable(changes: DurableChanges): void;
   /** The worker is gone; every request sent to it and not answered must be failed. */
   down(error: Error): void;
   log(level: 'info' | 'warn' | 'error', message: string): void;
@@ -59,6 +68,9 @@ export class ShardHost {
     switch (message.kind) {
       case 'replies':
         this.listener.replies(decodeReplies(message.payload));
+        return;
+      case 'durable':
+        this.listener.durable(message.changes);
         return;
       case 'ready':
         this.ready = true;

@@ -79,6 +79,7 @@ const shard = new Shard(
     now: Date.now,
     send: (replies) => post({ kind: 'replies', payload: encodeBatch(replies) }),
     log,
+    durableChanges: (changes) => post({ kind: 'durable', changes }),
     flushed: (rows, durationMs) => {
       flushSeconds.observe(durationMs / 1000);
       batchSize.observe(rows);

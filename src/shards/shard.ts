@@ -23,7 +23,13 @@ import {
 } from '../persistence/index.js';
 import { journalRetryDelayMsMax } from '../limits.js';
 import { ExpiryHeap } from './expiry-heap.js';
-import type { RecoveryStats, ShardReply, ShardRequest } from './protocol.js';
+import type {
+  DurableChanges,
+  RecoveryStats,
+  ShardReply,
+  ShardRequest,
+  StockChange,
+} from './protocol.js';
 import { errorReply, formatReply } from './reply-format.js';
 
 /** A journal connection: the sink group commit writes to, plus what recovery reads. */
@@ -55,6 +61,17 @@ export interface ShardEnvironment {
   readonly send: (replies: ShardReply[]) => void;
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
   readonly flushed: (rows: number, durationMs: number) => void;
+  readonly durableChanges: (changes: DurableChanges) => void;
+}
+
+/** A journaled change waiting for its group commit, remembered for the durable-changes note. */
+interface ChangeNote {
+  readonly sequence: number;
+  readonly partition: number;
+  readonly lsn: number;
+  readonly actor: StockActor;
+  readonly available: number;
+  readonly version: number;
 }
 
 interface PartitionRuntime {
@@ -76,6 +93,7 @@ export class Shard {
   private readonly runtimes = new Map<number, PartitionRuntime>();
   private readonly expiry = new ExpiryHeap();
   private held: HeldReply[] = [];
+  private notes: ChangeNote[] = [];
   private outbox: ShardReply[] = [];
   private mode: Mode = 'recovering';
   private connection: JournalConnection | undefined;
@@ -206,8 +224,12 @@ export class Shard {
       lsn,
       payload: encodeRecord(record),
     });
-    (result.actor as StockActor).journalSequence = sequence;
+    const actor = result.actor as StockActor;
+    actor.journalSequence = sequence;
     runtime.lastSequence = sequence;
+    const { partition } = runtime.state;
+    const { available, version } = actor;
+    this.notes.push({ sequence, partition, lsn, actor, available, version });
     if (record.type === 'reserved') {
       this.expiry.push({
         expiresAtMs: record.expiresAtMs,
@@ -262,6 +284,7 @@ export class Shard {
   }
 
   private durable(sequence: number): void {
+    this.noteDurable(sequence);
     const still: HeldReply[] = [];
     for (const held of this.held) {
       if (held.sequence <= sequence) this.outbox.push(held.reply);
@@ -269,6 +292,29 @@ export class Shard {
     }
     this.held = still;
     this.sendOutbox();
+  }
+
+  /** Tells the host what became durable: partitions' journal heads and stock keys' new state. */
+  private noteDurable(sequence: number): void {
+    let count = 0;
+    while (count < this.notes.length && (this.notes[count] as ChangeNote).sequence <= sequence)
+      count += 1;
+    if (count === 0) return;
+    const done = this.notes.slice(0, count);
+    this.notes = this.notes.slice(count);
+    const heads = new Map<number, number>();
+    const latest = new Map<StockActor, ChangeNote>();
+    for (const note of done) {
+      heads.set(note.partition, note.lsn);
+      latest.set(note.actor, note);
+    }
+    const durableLsns: number[] = [];
+    for (const [partition, lsn] of heads) durableLsns.push(partition, lsn);
+    const stock: StockChange[] = [];
+    for (const note of latest.values()) {
+      stock.push([note.actor.productId, note.actor.warehouseId, note.available, note.version]);
+    }
+    this.environment.durableChanges({ durableLsns, stock });
   }
 
   private sendOutbox(): void {
@@ -300,6 +346,8 @@ export class Shard {
     if (this.mode === 'serving') this.mode = 'recovering';
     for (const held of this.held) this.outbox.push(errorReply(held.reply.id, 'unavailable'));
     this.held = [];
+    // Changes not known durable are never shown; whatever did commit is read back on reload.
+    this.notes = [];
     this.sendOutbox();
     const durable = this.durableSequence;
     const affected: number[] = [];

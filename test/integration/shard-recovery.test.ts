@@ -75,6 +75,7 @@ describe.runIf(await havePostgres())('shard recovery', () => {
         send: (batch) => replies.push(...batch),
         log: () => undefined,
         flushed: () => undefined,
+        durableChanges: () => undefined,
       },
     );
     await shard.start();
@@ -157,6 +158,7 @@ describe.runIf(await havePostgres())('shard recovery', () => {
       {
         replies: (batch) => clients[0]?.replies(batch),
         ready: () => undefined,
+        durable: () => undefined,
         down: () => {
           downs += 1;
           clients[0]?.failAll('worker died');

@@ -1,0 +1,144 @@
+// The live stock feed: WebSocket clients subscribe to stock keys and receive
+// {product_id, warehouse_id, available, version} after each durable change (uWS pub/sub topics).
+// Values come only from durable state: the shards' post-commit notes and a gated read on subscribe.
+import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import { errorBody } from '../errors.js';
+import {
+  feedBackpressureBytesMax,
+  feedMessageBytesMax,
+  feedSubscriptionsPerSocketMax,
+} from '../limits.js';
+import type { Router } from '../router/index.js';
+import type { StockChange } from '../shards/index.js';
+import { ValidationError, stockId } from './validate.js';
+
+interface FeedSocket {
+  topics: Set<string>;
+  closed: boolean;
+}
+
+interface KeyRequest {
+  readonly productId: string;
+  readonly warehouseId: string;
+}
+
+const topicOf = (productId: string, warehouseId: string) => `stock/${productId}/${warehouseId}`;
+
+export function stockMessage(change: StockChange): string {
+  const [productId, warehouseId, available, version] = change;
+  return JSON.stringify({ product_id: productId, warehouse_id: warehouseId, available, version });
+}
+
+export class LiveFeed {
+  constructor(
+    private readonly app: TemplatedApp,
+    private readonly router: Router,
+  ) {
+    app.ws<FeedSocket>('/v1/stream', {
+      maxPayloadLength: feedMessageBytesMax,
+      maxBackpressure: feedBackpressureBytesMax,
+      closeOnBackpressureLimit: 1,
+      idleTimeout: 120,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        const data: FeedSocket = { topics: new Set(), closed: false };
+        res.upgrade(
+          data,
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        );
+      },
+      message: (ws, message) => this.onMessage(ws, Buffer.from(message).toString('utf8')),
+      close: (ws) => {
+        ws.getUserData().closed = true;
+      },
+    });
+  }
+
+  /** Fans out the durable state of changed keys to their subscribers (if any). */
+  publish(changes: readonly StockChange[]): void {
+    for (const change of changes) {
+      const topic = topicOf(change[0], change[1]);
+      if (this.app.numSubscribers(topic) > 0) this.app.publish(topic, stockMessage(change));
+    }
+  }
+
+  private onMessage(ws: WebSocket<FeedSocket>, text: string): void {
+    let request: { subscribe: KeyRequest[]; unsubscribe: KeyRequest[] };
+    try {
+      request = parseRequest(text);
+    } catch (error) {
+      const field = error instanceof ValidationError ? error.field : 'message';
+      const message = error instanceof Error ? error.message : String(error);
+      ws.send(errorBody('validation_failed', message, { field }));
+      return;
+    }
+    const data = ws.getUserData();
+    for (const key of request.unsubscribe) {
+      ws.unsubscribe(topicOf(key.productId, key.warehouseId));
+      data.topics.delete(topicOf(key.productId, key.warehouseId));
+    }
+    const wanted = new Set([
+      ...data.topics,
+      ...request.subscribe.map((k) => topicOf(k.productId, k.warehouseId)),
+    ]);
+    if (wanted.size > feedSubscriptionsPerSocketMax) {
+      const message = `at most ${feedSubscriptionsPerSocketMax} stock keys per connection`;
+      ws.send(errorBody('validation_failed', message, { field: 'subscribe' }));
+      return;
+    }
+    for (const key of request.subscribe) this.subscribe(ws, key);
+  }
+
+  /** Subscribes, then sends the key's current durable state (a gated read through its shard). */
+  private subscribe(ws: WebSocket<FeedSocket>, key: KeyRequest): void {
+    const topic = topicOf(key.productId, key.warehouseId);
+    ws.subscribe(topic);
+    ws.getUserData().topics.add(topic);
+    this.router.dispatch({ kind: 'read-stock', ...key }, (reply) => {
+      if (ws.getUserData().closed) return;
+      if (reply.status !== 200) {
+        ws.send(reply.body);
+        return;
+      }
+      const stock = JSON.parse(reply.body) as { available: number; version: number };
+      ws.send(stockMessage([key.productId, key.warehouseId, stock.available, stock.version]));
+    });
+  }
+}
+
+function parseRequest(text: string): { subscribe: KeyRequest[]; unsubscribe: KeyRequest[] } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ValidationError('message', 'messages must be JSON objects');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ValidationError('message', 'messages must be JSON objects');
+  }
+  const body = value as Record<string, unknown>;
+  return {
+    subscribe: keyList(body.subscribe, 'subscribe'),
+    unsubscribe: keyList(body.unsubscribe, 'unsubscribe'),
+  };
+}
+
+function keyList(value: unknown, field: string): KeyRequest[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > feedSubscriptionsPerSocketMax) {
+    throw new ValidationError(
+      field,
+      `${field} must be an array of at most ${feedSubscriptionsPerSocketMax} keys`,
+    );
+  }
+  return value.map((item: unknown) => {
+    const key = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    return {
+      productId: stockId(key.product_id, `${field}.product_id`),
+      warehouseId: stockId(key.warehouse_id, `${field}.warehouse_id`),
+    };
+  });
+}
