@@ -73,7 +73,10 @@ export class PartitionState {
     }
   }
 
-  /** Expires a hold if it is still pending and due; undefined if there is nothing to do. */
+  /**
+   * Expires a hold if it is still pending and due (the result then carries the record);
+   * undefined if the hold is gone or no longer pending.
+   */
   expire(reservationId: string, nowMs: number): ApplyResult | undefined {
     const found = this.findReservation(reservationId);
     if (found === undefined || found[1].status !== 'PENDING') return undefined;

@@ -28,6 +28,11 @@ const uuidPattern = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 type Body = Record<string, unknown>;
 
+/** String.prototype.isWellFormed (Node 20) is missing from the ES2023 lib typings. */
+function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
 export function stockId(value: unknown, field: string): string {
   if (typeof value !== 'string' || !idPattern.test(value)) {
     throw new ValidationError(field, `${field} must be 1..64 characters of [A-Za-z0-9._:-]`);
@@ -93,10 +98,14 @@ export function adjustCommand(
   const delta = integer(body.delta, 'delta', -limits.adjustDeltaMax, limits.adjustDeltaMax);
   if (delta === 0) throw new ValidationError('delta', 'delta must be a non-zero integer');
   const reason = body.reason;
-  if (reason !== undefined && (typeof reason !== 'string' || reason.length > reasonLengthMax)) {
+  // A lone surrogate would not survive the journal's UTF-8 unchanged, and a replayed adjust must
+  // compare equal to the original after a restart.
+  const badReason =
+    typeof reason !== 'string' || reason.length > reasonLengthMax || !isWellFormed(reason);
+  if (reason !== undefined && badReason) {
     throw new ValidationError(
       'reason',
-      `reason must be a string of at most ${reasonLengthMax} characters`,
+      `reason must be a well-formed string of at most ${reasonLengthMax} characters`,
     );
   }
   const key = body.idempotency_key;

@@ -46,10 +46,20 @@ export function encodeRecord(record: JournalRecord): Buffer {
   }
 }
 
+/** Fields per record type, and which positions hold strings (the rest are numbers). */
+const shapes: Record<number, { readonly length: number; readonly strings: readonly number[] }> = {
+  1: { length: 11, strings: [1, 2, 5, 6, 9, 10] },
+  2: { length: 8, strings: [1, 2, 5, 6] },
+  3: { length: 8, strings: [1, 2, 5, 6] },
+  4: { length: 8, strings: [1, 2, 5, 6] },
+  5: { length: 12, strings: [1, 2, 5, 9, 10, 11] },
+};
+
+/** Decodes a journal row, refusing anything that is not exactly a record of a known type. */
 export function decodeRecord(payload: Uint8Array): JournalRecord {
   const row: unknown = packr.unpack(payload);
-  if (!Array.isArray(row) || row.length < 8)
-    throw new RecordDecodeError('journal row is not a record');
+  if (!Array.isArray(row)) throw new RecordDecodeError('journal row is not an array');
+  checkShape(row);
   const [code, productId, warehouseId, version, atMs, traceId] = row as [
     number,
     string,
@@ -59,7 +69,7 @@ export function decodeRecord(payload: Uint8Array): JournalRecord {
     string,
   ];
   const base = { productId, warehouseId, version, atMs, traceId };
-  const type = typeNames[code];
+  const type = typeNames[code] as JournalRecord['type'];
   switch (type) {
     case 'reserved': {
       const [reservationId, quantity, expiresAtMs, idempotencyKey, requesterId] = row.slice(6);
@@ -69,13 +79,27 @@ export function decodeRecord(payload: Uint8Array): JournalRecord {
       const [delta, onHand, reserved, reason, idempotencyKey, actorId] = row.slice(6);
       return { type, ...base, delta, onHand, reserved, reason, idempotencyKey, actorId };
     }
-    case 'confirmed':
-    case 'released':
-    case 'expired': {
+    default: {
       const [reservationId, quantity] = row.slice(6);
       return { type, ...base, reservationId, quantity };
     }
-    default:
-      throw new RecordDecodeError(`unknown journal record type code ${String(code)}`);
+  }
+}
+
+function checkShape(row: unknown[]): void {
+  const code = row[0];
+  const shape = typeof code === 'number' ? shapes[code] : undefined;
+  if (shape === undefined)
+    throw new RecordDecodeError(`unknown journal record type code ${String(code)}`);
+  if (row.length !== shape.length) {
+    throw new RecordDecodeError(
+      `record type ${String(code)} has ${row.length} fields, not ${shape.length}`,
+    );
+  }
+  for (let index = 1; index < row.length; index += 1) {
+    const wanted = shape.strings.includes(index) ? 'string' : 'number';
+    if (typeof row[index] !== wanted) {
+      throw new RecordDecodeError(`record type ${String(code)} field ${index} is not a ${wanted}`);
+    }
   }
 }

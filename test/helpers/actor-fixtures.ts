@@ -1,0 +1,120 @@
+// Command builders and outcome unwrappers shared by the actor unit and property tests.
+import type {
+  AdjustCommand,
+  ApplyResult,
+  JournalRecord,
+  Outcome,
+  ReservationCommand,
+  ReservationView,
+  ReserveCommand,
+  RetentionPolicy,
+  StockView,
+} from '../../src/actors/index.js';
+import { PartitionState } from '../../src/actors/index.js';
+
+export const roomyRetention: RetentionPolicy = {
+  retainFinishedMs: 3_600_000,
+  retainFinishedMax: 1_000,
+  onHandMax: 1_000_000,
+};
+
+/** A UUID-shaped id (version 8) whose last group is `serial`; deterministic for tests. */
+export function reservationIdOf(serial: number): string {
+  return `00000000-0000-8000-8000-${serial.toString(16).padStart(12, '0')}`;
+}
+
+let nextSerial = 1;
+
+export function reserve(fields: Partial<ReserveCommand> = {}): ReserveCommand {
+  const serial = nextSerial++;
+  return {
+    kind: 'reserve',
+    productId: 'sku-1',
+    warehouseId: 'wh-1',
+    quantity: 1,
+    idempotencyKey: `reserve-key-${serial.toString().padStart(8, '0')}`,
+    ttlSeconds: 600,
+    reservationId: reservationIdOf(serial),
+    requesterId: '',
+    traceId: `trace-${serial}`,
+    ...fields,
+  };
+}
+
+export function adjust(delta: number, fields: Partial<AdjustCommand> = {}): AdjustCommand {
+  return {
+    kind: 'adjust',
+    productId: 'sku-1',
+    warehouseId: 'wh-1',
+    delta,
+    reason: '',
+    idempotencyKey: '',
+    actorId: '',
+    traceId: 'trace-adjust',
+    ...fields,
+  };
+}
+
+export function onReservation(
+  kind: ReservationCommand['kind'],
+  reservationId: string,
+): ReservationCommand {
+  return { kind, reservationId, traceId: `trace-${kind}` };
+}
+
+export function readStock(productId = 'sku-1', warehouseId = 'wh-1') {
+  return { kind: 'read-stock', productId, warehouseId } as const;
+}
+
+type Rejection = Extract<Outcome, { ok: false }>;
+
+export function reservationOf(outcome: Outcome): ReservationView & { replayed: boolean } {
+  if (!outcome.ok || !('reservation' in outcome)) {
+    throw new Error(`expected a reservation, got ${JSON.stringify(outcome)}`);
+  }
+  return { ...outcome.reservation, replayed: outcome.replayed };
+}
+
+export function stockOf(outcome: Outcome): StockView & { replayed: boolean } {
+  if (!outcome.ok || !('stock' in outcome)) {
+    throw new Error(`expected a stock view, got ${JSON.stringify(outcome)}`);
+  }
+  return { ...outcome.stock, replayed: outcome.replayed };
+}
+
+export function rejectionOf(outcome: Outcome): Rejection {
+  if (outcome.ok) throw new Error(`expected a rejection, got ${JSON.stringify(outcome)}`);
+  return outcome;
+}
+
+/** A partition that records every journal record its applies produce, in order. */
+export class RecordingPartition {
+  readonly records: JournalRecord[] = [];
+  readonly state: PartitionState;
+
+  constructor(retention: RetentionPolicy = roomyRetention, partition = 7) {
+    this.state = new PartitionState(partition, retention);
+  }
+
+  apply(command: Parameters<PartitionState['apply']>[0], nowMs: number): ApplyResult {
+    const result = this.state.apply(command, nowMs);
+    if (result.record !== undefined) this.records.push(result.record);
+    return result;
+  }
+
+  expire(reservationId: string, nowMs: number): ApplyResult | undefined {
+    const result = this.state.expire(reservationId, nowMs);
+    if (result?.record !== undefined) this.records.push(result.record);
+    return result;
+  }
+}
+
+export function replayAll(
+  records: readonly JournalRecord[],
+  retention: RetentionPolicy,
+  partition = 7,
+): PartitionState {
+  const state = new PartitionState(partition, retention);
+  for (const record of records) state.replay(record);
+  return state;
+}

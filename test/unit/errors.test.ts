@@ -1,0 +1,75 @@
+// Proves the error registry matches API.md's error table (plus named additions) by parsing API.md.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { errorBody, errorCodes, errorStatus, type ErrorCode } from '../../src/errors.js';
+
+// Codes we answer with that API.md does not list; each needs a reason to exist.
+const additions: Readonly<Record<string, number>> = {
+  method_not_allowed: 405, // a known path with the wrong method (GitHub and Stripe do the same)
+};
+
+/** Every `code` in API.md's "Errors" table, with the status of its row. */
+function contractCodes(): Map<string, number> {
+  // Missing file: readFileSync throws and the test fails, as it must; never skip.
+  const text = readFileSync(new URL('../../../shared/API.md', import.meta.url), 'utf8');
+  const section = text.split(/^## /m).find((part) => part.startsWith('Errors'));
+  if (section === undefined) throw new Error('API.md has no "## Errors" section');
+  const codes = new Map<string, number>();
+  for (const line of section.split('\n')) {
+    const row = /^\|\s*(\d{3})\s*\|([^|]*)\|/.exec(line);
+    if (row === null) continue;
+    for (const code of row[2]?.matchAll(/`([a-z_]+)`/g) ?? []) {
+      codes.set(code[1] ?? '', Number(row[1]));
+    }
+  }
+  return codes;
+}
+
+const registry = Object.entries(errorCodes) as Array<[ErrorCode, { status: number }]>;
+
+describe('error registry against API.md', () => {
+  const contract = contractCodes();
+
+  it('finds the error table in API.md', () => {
+    expect(contract.size).toBeGreaterThanOrEqual(15);
+    expect(contract.get('insufficient_stock')).toBe(409);
+  });
+
+  it.each([...contract])('has API.md code %s with status %i', (code, status) => {
+    expect(code in errorCodes, `${code} is missing from the registry`).toBe(true);
+    expect(errorStatus(code as ErrorCode)).toBe(status);
+  });
+
+  it.each(registry)('lists %s in API.md or among our additions', (code, { status }) => {
+    const expected = contract.get(code) ?? additions[code];
+    expect(expected, `${code} is neither in API.md nor an addition`).toBeDefined();
+    expect(status).toBe(expected);
+  });
+
+  it('keeps no addition that API.md has since adopted', () => {
+    expect(Object.keys(additions).filter((code) => contract.has(code))).toStrictEqual([]);
+  });
+});
+
+describe('errorBody', () => {
+  it('writes the contract body with the registry message by default', () => {
+    expect(JSON.parse(errorBody('not_found'))).toStrictEqual({
+      error: { code: 'not_found', message: errorCodes.not_found.message },
+    });
+  });
+
+  it('writes a given message and details', () => {
+    expect(
+      JSON.parse(errorBody('insufficient_stock', 'Only 3 left.', { available: 3 })),
+    ).toStrictEqual({
+      error: { code: 'insufficient_stock', message: 'Only 3 left.', details: { available: 3 } },
+    });
+  });
+
+  it('uses snake_case codes and a 4xx or 5xx status for every code', () => {
+    for (const [code, { status }] of registry) {
+      expect(code).toMatch(/^[a-z]+(_[a-z]+)*$/);
+      expect(status >= 400 && status <= 599).toBe(true);
+    }
+  });
+});
