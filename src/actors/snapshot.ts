@@ -13,6 +13,7 @@ type ReservationTuple = [
   idempotencyKey: string,
   status: ReservationStatus,
   finishedAtMs: number,
+  requesterId: string,
 ];
 type AdjustKeyTuple = [
   key: string,
@@ -55,6 +56,7 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
         r.idempotencyKey,
         r.status,
         r.finishedAtMs,
+        r.requesterId,
       ]);
     }
     const adjustKeys: AdjustKeyTuple[] = [];
@@ -102,13 +104,15 @@ function restoreActor(tuple: ActorTuple): StockActor {
   actor.reserved = reserved;
   actor.version = version;
   let pendingSum = 0;
-  for (const [id, quantity, createdAtMs, expiresAtMs, key, status, finishedAtMs] of reservations) {
+  for (const tuple of reservations) {
+    const [id, quantity, createdAtMs, expiresAtMs, key, status, finishedAtMs, requesterId] = tuple;
     const reservation: Reservation = {
       id,
       quantity,
       createdAtMs,
       expiresAtMs,
       idempotencyKey: key,
+      requesterId,
       status,
       finishedAtMs,
     };

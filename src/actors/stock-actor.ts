@@ -20,6 +20,7 @@ export interface Reservation {
   readonly createdAtMs: number;
   readonly expiresAtMs: number;
   readonly idempotencyKey: string;
+  readonly requesterId: string;
   status: ReservationStatus;
   /** When it left PENDING; 0 while pending. */
   finishedAtMs: number;
@@ -141,6 +142,7 @@ export class StockActor {
       traceId,
       reservationId: reservation.id,
       quantity: reservation.quantity,
+      requesterId: reservation.requesterId,
     };
     this.applyFinished(record, reservation);
     if (due && (kind === 'confirm' || kind === 'release')) {
@@ -229,6 +231,7 @@ export class StockActor {
       createdAtMs: record.atMs,
       expiresAtMs: record.expiresAtMs,
       idempotencyKey: record.idempotencyKey,
+      requesterId: record.requesterId,
       status: 'PENDING',
       finishedAtMs: 0,
     };

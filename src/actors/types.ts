@@ -102,6 +102,8 @@ export interface ReservationChangedRecord extends RecordBase {
   readonly type: 'confirmed' | 'released' | 'expired';
   readonly reservationId: string;
   readonly quantity: number;
+  /** Who made the hold (events name it on every change of the reservation). */
+  readonly requesterId: string;
 }
 
 export interface AdjustedRecord extends RecordBase {

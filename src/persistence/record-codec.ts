@@ -42,16 +42,16 @@ export function encodeRecord(record: JournalRecord): Buffer {
         record.actorId,
       ]);
     default:
-      return packr.pack([...head, record.reservationId, record.quantity]);
+      return packr.pack([...head, record.reservationId, record.quantity, record.requesterId]);
   }
 }
 
 /** Fields per record type, and which positions hold strings (the rest are numbers). */
 const shapes: Record<number, { readonly length: number; readonly strings: readonly number[] }> = {
   1: { length: 11, strings: [1, 2, 5, 6, 9, 10] },
-  2: { length: 8, strings: [1, 2, 5, 6] },
-  3: { length: 8, strings: [1, 2, 5, 6] },
-  4: { length: 8, strings: [1, 2, 5, 6] },
+  2: { length: 9, strings: [1, 2, 5, 6, 8] },
+  3: { length: 9, strings: [1, 2, 5, 6, 8] },
+  4: { length: 9, strings: [1, 2, 5, 6, 8] },
   5: { length: 12, strings: [1, 2, 5, 9, 10, 11] },
 };
 
@@ -80,8 +80,8 @@ export function decodeRecord(payload: Uint8Array): JournalRecord {
       return { type, ...base, delta, onHand, reserved, reason, idempotencyKey, actorId };
     }
     default: {
-      const [reservationId, quantity] = row.slice(6);
-      return { type, ...base, reservationId, quantity };
+      const [reservationId, quantity, requesterId] = row.slice(6);
+      return { type, ...base, reservationId, quantity, requesterId };
     }
   }
 }

@@ -38,6 +38,7 @@ const record: fc.Arbitrary<JournalRecord> = fc.oneof(
       ...base,
       reservationId: fc.uuid(),
       quantity: count,
+      requesterId: text,
     },
     plain,
   ),

@@ -343,6 +343,7 @@ describe('PartitionState.replay', () => {
       version: 2,
       atMs: t0,
       traceId: '',
+      requesterId: '',
       reservationId: 'r-unknown',
       quantity: 1,
     };

@@ -172,6 +172,7 @@ describe('StockActor.finish: confirm', () => {
       traceId: 'trace-confirm',
       reservationId: id,
       quantity: 4,
+      requesterId: '',
     });
     expect(actor.stockView()).toMatchObject({ onHand: 6, reserved: 0, available: 6, version: 3 });
   });

@@ -30,9 +30,9 @@ const examples: Array<[code: number, record: JournalRecord]> = [
       requesterId: 'user-9',
     },
   ],
-  [2, { type: 'confirmed', ...base, reservationId: 'r-1', quantity: 3 }],
-  [3, { type: 'released', ...base, reservationId: 'r-2', quantity: 1 }],
-  [4, { type: 'expired', ...base, reservationId: 'r-3', quantity: 1_000 }],
+  [2, { type: 'confirmed', ...base, reservationId: 'r-1', quantity: 3, requesterId: 'user-9' }],
+  [3, { type: 'released', ...base, reservationId: 'r-2', quantity: 1, requesterId: '' }],
+  [4, { type: 'expired', ...base, reservationId: 'r-3', quantity: 1_000, requesterId: '' }],
   [
     5,
     {
@@ -77,6 +77,7 @@ describe('encodeRecord / decodeRecord', () => {
     ['reserved', 10, [1, 'sku-1', 'wh-1', 2, 1_000, 't', 'r-1', 3, 61_000, 'client-key-000001']],
     ['adjusted', 8, [5, 'sku-1', 'wh-1', 1, 1_000, 't', 10, 10]],
     ['adjusted', 11, [5, 'sku-1', 'wh-1', 1, 1_000, 't', 10, 10, 0, '', '']],
+    ['confirmed', 8, [2, 'sku-1', 'wh-1', 3, 1_000, 't', 'r-1', 3]],
   ])('refuses a row of type %s cut short to %i fields', (_type, _length, row) => {
     expect(() => decodeRecord(packr.pack(row))).toThrow(RecordDecodeError);
   });
