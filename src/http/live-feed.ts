@@ -1,7 +1,13 @@
 // The live stock feed: WebSocket clients subscribe to stock keys and receive
 // {product_id, warehouse_id, available, version} after each durable change (uWS pub/sub topics).
 // Values come only from durable state: the shards' post-commit notes and a gated read on subscribe.
-import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type {
+  HttpRequest,
+  HttpResponse,
+  TemplatedApp,
+  us_socket_context_t,
+  WebSocket,
+} from 'uWebSockets.js';
 import { errorBody } from '../errors.js';
 import {
   feedBackpressureBytesMax,
@@ -10,6 +16,7 @@ import {
 } from '../limits.js';
 import type { Router } from '../router/index.js';
 import type { StockChange } from '../shards/index.js';
+import type { Gate } from './gate.js';
 import { ValidationError, stockId } from './validate.js';
 
 interface FeedSocket {
@@ -33,6 +40,7 @@ export class LiveFeed {
   constructor(
     private readonly app: TemplatedApp,
     private readonly router: Router,
+    private readonly gate: Gate,
   ) {
     app.ws<FeedSocket>('/v1/stream', {
       maxPayloadLength: feedMessageBytesMax,
@@ -40,20 +48,48 @@ export class LiveFeed {
       closeOnBackpressureLimit: 1,
       idleTimeout: 120,
       sendPingsAutomatically: true,
-      upgrade: (res, req, context) => {
-        const data: FeedSocket = { topics: new Set(), closed: false };
-        res.upgrade(
-          data,
-          req.getHeader('sec-websocket-key'),
-          req.getHeader('sec-websocket-protocol'),
-          req.getHeader('sec-websocket-extensions'),
-          context,
-        );
-      },
+      upgrade: (res, req, context) => this.upgrade(res, req, context),
       message: (ws, message) => this.onMessage(ws, Buffer.from(message).toString('utf8')),
       close: (ws) => {
         ws.getUserData().closed = true;
       },
+    });
+  }
+
+  /**
+   * Admits a socket like any reader: the token comes in the authorization header, or (browsers
+   * cannot set headers on a WebSocket) in an access_token query parameter.
+   */
+  private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const token = query.get('access_token');
+    const authorization = token === null ? req.getHeader('authorization') : `Bearer ${token}`;
+    const key = req.getHeader('sec-websocket-key');
+    const protocol = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const finish = (allowed: boolean): void => {
+      if (!allowed) {
+        res.writeStatus('401 Unauthorized').writeHeader('content-type', 'application/json');
+        res.end(
+          errorBody(
+            'unauthenticated',
+            'A token with the reader, checkout or admin role is required.',
+          ),
+        );
+        return;
+      }
+      const data: FeedSocket = { topics: new Set(), closed: false };
+      res.upgrade(data, key, protocol, extensions, context);
+    };
+    const verdict = this.gate.check(authorization, 'read');
+    if (typeof verdict === 'boolean') {
+      finish(verdict);
+      return;
+    }
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    void verdict.then((allowed) => {
+      if (!aborted) res.cork(() => finish(allowed));
     });
   }
 

@@ -4,10 +4,17 @@ import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { errorBody, errorStatus, type ErrorCode, type ErrorDetails } from '../errors.js';
 
+/** Told of every answer (request logs); absent when nobody listens, which costs nothing. */
+export type AnswerObserver = (exchange: Exchange, status: number) => void;
+
 export interface Exchange {
   readonly res: HttpResponse;
   readonly traceId: string;
   readonly startedMs: number;
+  /** Method and URL, read only when an observer wants them (they cost a copy each). */
+  readonly method: string;
+  readonly url: string;
+  readonly observer: AnswerObserver | undefined;
   aborted: boolean;
   answered: boolean;
 }
@@ -39,11 +46,14 @@ export function traceIdOf(header: string): string {
   return `${tracePrefix}${traceCounter.toString(16).padStart(8, '0')}`;
 }
 
-export function begin(res: HttpResponse, req: HttpRequest): Exchange {
+export function begin(res: HttpResponse, req: HttpRequest, observer?: AnswerObserver): Exchange {
   const exchange: Exchange = {
     res,
     traceId: traceIdOf(req.getHeader('x-trace-id')),
     startedMs: performance.now(),
+    method: observer === undefined ? '' : req.getMethod(),
+    url: observer === undefined ? '' : req.getUrl(),
+    observer,
     aborted: false,
     answered: false,
   };
@@ -58,6 +68,7 @@ export interface ReplyHeaders {
   readonly retryAfterSeconds?: number;
   readonly contentType?: string;
   readonly allow?: string;
+  readonly wwwAuthenticate?: string;
 }
 
 export function respond(
@@ -77,8 +88,12 @@ export function respond(
     if (headers.retryAfterSeconds !== undefined)
       res.writeHeader('retry-after', String(headers.retryAfterSeconds));
     if (headers.allow !== undefined) res.writeHeader('allow', headers.allow);
+    if (headers.wwwAuthenticate !== undefined) {
+      res.writeHeader('www-authenticate', headers.wwwAuthenticate);
+    }
     res.end(body);
   });
+  exchange.observer?.(exchange, status);
 }
 
 export function respondError(
@@ -99,6 +114,21 @@ export type BodyResult =
   | { readonly ok: true; readonly value: Record<string, unknown> }
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
+/**
+ * RFC 9112 6.3: a message with several content-length headers (uWS reads only the first) or
+ * with both content-length and transfer-encoding must not be served, or a body could smuggle a
+ * second request past the one that was checked.
+ */
+function ambiguousFraming(req: HttpRequest): boolean {
+  let lengths = 0;
+  let chunked = false;
+  req.forEach((name) => {
+    if (name === 'content-length') lengths += 1;
+    else if (name === 'transfer-encoding') chunked = true;
+  });
+  return lengths > 1 || (lengths > 0 && chunked);
+}
+
 /** Checks content-type and declared length at once, then reads at most `bytesMax` bytes. */
 export function readJsonBody(
   exchange: Exchange,
@@ -108,6 +138,13 @@ export function readJsonBody(
 ): void {
   const contentType = req.getHeader('content-type').toLowerCase();
   const declared = req.getHeader('content-length');
+  if (ambiguousFraming(req)) {
+    // Not even a 400: uWS would go on parsing the smuggled bytes as the next request on this
+    // connection before an answer could close it. Cut the connection at once instead.
+    exchange.aborted = true;
+    exchange.res.close();
+    return;
+  }
   if (!isJsonType(contentType)) {
     onBody({
       ok: false,

@@ -1,21 +1,26 @@
-// The HTTP ingress on uWebSockets.js: routes of API.md, validation, dispatch to the router, and
-// writing the shard's answer.
+// The HTTP ingress on uWebSockets.js: the routes of routes.ts, admission (auth, roles, rate),
+// validation, dispatch to the router, and writing the shard's answer.
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../observability/logger.js';
 import type { IngressMetrics } from '../observability/metrics.js';
 import type { RoutableCommand, Router } from '../router/index.js';
 import type { ShardReply, StockChange } from '../shards/index.js';
+import type { Principal } from './auth.js';
+import type { Gate } from './gate.js';
 import { LiveFeed } from './live-feed.js';
-import { begin, readJsonBody, respond, respondError, type Exchange } from './request.js';
+import { openApiDocument } from './openapi.js';
 import {
-  ValidationError,
-  adjustCommand,
-  reservationCommand,
-  reservationId,
-  reserveCommand,
-  stockId,
-  type ValidationLimits,
-} from './validate.js';
+  begin,
+  readJsonBody,
+  respond,
+  respondError,
+  type AnswerObserver,
+  type BodyResult,
+  type Exchange,
+} from './request.js';
+import { routes, type Route, type RouteName } from './routes.js';
+import { RequestValidator, ValidationError, reservationId, stockId } from './validate.js';
+import type { ValidationLimits } from './validate.js';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -25,15 +30,17 @@ export interface Readiness {
 export interface ServerOptions {
   readonly bodyBytesMax: number;
   readonly limits: ValidationLimits;
-  readonly availableStockKeysMax: number;
   readonly router: Router;
+  readonly gate: Gate;
   readonly metrics: IngressMetrics;
   readonly renderMetrics: () => Promise<string>;
   readonly readiness: () => Promise<Readiness>;
+  readonly snapshot: () => Promise<number>;
+  readonly version: string;
   readonly log: Logger;
 }
 
-type BodyParser = (body: Record<string, unknown>, traceId: string) => RoutableCommand;
+type Handler = (res: HttpResponse, req: HttpRequest, route: Route) => void;
 
 export function nativeUws(): boolean {
   // The package silently falls back to a slow JavaScript server when its binary fails to load;
@@ -44,11 +51,16 @@ export function nativeUws(): boolean {
 export class LedgerServer {
   private readonly app: TemplatedApp = uWS.App();
   private listenSocket: uWS.us_listen_socket | undefined;
-  private readonly gaugeKeys = new Set<string>();
   private readonly feed: LiveFeed;
+  private readonly validator: RequestValidator;
+  private readonly observer: AnswerObserver | undefined;
+  private readonly openApiJson: string;
 
   constructor(private readonly options: ServerOptions) {
-    this.feed = new LiveFeed(this.app, options.router);
+    this.validator = new RequestValidator(options.limits);
+    this.openApiJson = JSON.stringify(openApiDocument(this.validator.specs, options.version));
+    this.observer = options.log.isLevelEnabled('debug') ? this.logAnswer : this.logFailure;
+    this.feed = new LiveFeed(this.app, options.router, options.gate);
     this.routes();
   }
 
@@ -57,63 +69,101 @@ export class LedgerServer {
     this.feed.publish(changes);
   }
 
+  private readonly handlers: Record<Exclude<RouteName, 'stream'>, Handler> = {
+    reserve: (res, req, route) => this.command(res, req, route),
+    confirm: (res, req, route) => this.command(res, req, route),
+    release: (res, req, route) => this.command(res, req, route),
+    adjust: (res, req, route) => this.command(res, req, route),
+    getReservation: (res, req, route) => this.getReservation(res, req, route),
+    getStock: (res, req, route) => this.getStock(res, req, route),
+    snapshot: (res, req, route) => this.snapshot(res, req, route),
+    live: (res, req) => respond(this.begin(res, req), 200, '{"status":"live"}'),
+    ready: (res, req) => this.ready(this.begin(res, req)),
+    metrics: (res, req) => this.metrics(this.begin(res, req)),
+    openapi: (res, req) => respond(this.begin(res, req), 200, this.openApiJson),
+  };
+
   private routes(): void {
-    const { limits } = this.options;
-    this.command('/v1/reserve', (body, trace) => reserveCommand(body, limits, trace), true);
-    this.command('/v1/confirm', (body, trace) => reservationCommand('confirm', body, trace));
-    this.command('/v1/release', (body, trace) => reservationCommand('release', body, trace));
-    this.command('/v1/stock/adjust', (body, trace) => adjustCommand(body, limits, trace));
-    this.app.get('/v1/reservations/:id', (res, req) => this.getReservation(res, req));
-    this.app.get('/v1/stock/:product/:warehouse', (res, req) => this.getStock(res, req));
-    this.app.get('/health/live', (res, req) => respond(begin(res, req), 200, '{"status":"live"}'));
-    this.app.get('/health/ready', (res, req) => this.ready(begin(res, req)));
-    this.app.get('/metrics', (res, req) => this.metrics(begin(res, req)));
-    for (const path of [
-      '/v1/reservations/:id',
-      '/v1/stock/:product/:warehouse',
-      '/health/live',
-      '/health/ready',
-      '/metrics',
-    ]) {
-      this.app.any(path, (res, req) => this.notAllowed(res, req, 'GET'));
-    }
-    this.app.any('/*', (res, req) => respondError(begin(res, req), 'not_found', 'No such route.'));
-  }
-
-  private notAllowed(res: HttpResponse, req: HttpRequest, allow: string): void {
-    respondError(begin(res, req), 'method_not_allowed', undefined, undefined, { allow });
-  }
-
-  private command(path: string, parse: BodyParser, isReserve = false): void {
-    this.app.any(path, (res, req) => this.notAllowed(res, req, 'POST'));
-    this.app.post(path, (res, req) => {
-      const exchange = begin(res, req);
-      readJsonBody(exchange, req, this.options.bodyBytesMax, (body) => {
-        if (!body.ok) {
-          this.finish(exchange, isReserve, body.code);
-          respondError(exchange, body.code, body.message);
-          return;
-        }
-        let command: RoutableCommand;
-        try {
-          command = parse(body.value, exchange.traceId);
-        } catch (error) {
-          if (!(error instanceof ValidationError)) throw error;
-          this.finish(exchange, isReserve, 'validation_failed');
-          respondError(exchange, 'validation_failed', error.message, { field: error.field });
-          return;
-        }
-        this.dispatch(exchange, command, isReserve);
+    for (const route of routes) {
+      const allow = route.method.toUpperCase();
+      if (route.name !== 'stream') {
+        const handler = this.handlers[route.name];
+        this.app[route.method](route.pattern, (res, req) => handler(res, req, route));
+      }
+      this.app.any(route.pattern, (res, req) => {
+        respondError(this.begin(res, req), 'method_not_allowed', undefined, undefined, { allow });
       });
+    }
+    this.app.any('/*', (res, req) =>
+      respondError(this.begin(res, req), 'not_found', 'No such route.'),
+    );
+  }
+
+  private begin(res: HttpResponse, req: HttpRequest): Exchange {
+    return begin(res, req, this.observer);
+  }
+
+  private command(res: HttpResponse, req: HttpRequest, route: Route): void {
+    const exchange = this.begin(res, req);
+    const admission = this.options.gate.read(res, req.getHeader('authorization'));
+    let body: BodyResult | undefined;
+    let principal: Principal | undefined;
+    const proceed = (): void => {
+      if (body === undefined || principal === undefined || exchange.answered) return;
+      this.execute(exchange, route, body, principal);
+    };
+    readJsonBody(exchange, req, this.options.bodyBytesMax, (result) => {
+      body = result;
+      proceed();
+    });
+    this.options.gate.admit(exchange, admission, route.permission ?? 'read', (caller) => {
+      principal = caller;
+      proceed();
     });
   }
 
-  private dispatch(exchange: Exchange, command: RoutableCommand, isReserve = false): void {
+  private execute(exchange: Exchange, route: Route, body: BodyResult, caller: Principal): void {
+    const isReserve = route.name === 'reserve';
+    if (!body.ok) {
+      this.count(exchange, isReserve, body.code);
+      respondError(exchange, body.code, body.message);
+      return;
+    }
+    let command: RoutableCommand;
+    try {
+      command = this.build(route.name, body.value, exchange.traceId, caller);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      this.count(exchange, isReserve, 'validation_failed');
+      respondError(exchange, 'validation_failed', error.message, { field: error.field });
+      return;
+    }
+    this.dispatch(exchange, command, isReserve, caller);
+  }
+
+  private build(name: RouteName, body: Record<string, unknown>, trace: string, caller: Principal) {
+    switch (name) {
+      case 'reserve':
+        return this.validator.reserve(body, trace, caller);
+      case 'adjust':
+        return this.validator.adjust(body, trace, caller);
+      case 'confirm':
+      case 'release':
+        return this.validator.reservation(name, body, trace);
+      default:
+        throw new Error(`route ${name} has no command body`);
+    }
+  }
+
+  private dispatch(
+    exchange: Exchange,
+    command: RoutableCommand,
+    isReserve: boolean,
+    caller: Principal,
+  ) {
     this.options.router.dispatch(command, (reply) => {
-      this.finish(exchange, isReserve, reply.status === 200 ? 'ok' : codeOf(reply));
-      if (reply.available >= 0 && 'productId' in command) {
-        this.observeAvailable(command.productId, command.warehouseId, reply.available);
-      }
+      this.count(exchange, isReserve, reply.status === 200 ? 'ok' : codeOf(reply));
+      if (command.kind === 'adjust') this.audit(exchange, command, caller, reply);
       respond(exchange, reply.status, reply.body, {
         replayed: reply.replayed,
         retryAfterSeconds: reply.status === 503 ? 1 : undefined,
@@ -121,64 +171,92 @@ export class LedgerServer {
     });
   }
 
-  private finish(exchange: Exchange, isReserve: boolean, result: string): void {
+  /** Every stock adjustment leaves an audit line: who, what, why, and how it ended. */
+  private audit(
+    exchange: Exchange,
+    command: RoutableCommand,
+    caller: Principal,
+    reply: ShardReply,
+  ) {
+    if (command.kind !== 'adjust') return;
+    this.options.log.info(
+      {
+        audit: 'stock.adjust',
+        subject: caller.subject,
+        product_id: command.productId,
+        warehouse_id: command.warehouseId,
+        delta: command.delta,
+        reason: command.reason,
+        status: reply.status,
+        replayed: reply.replayed,
+        trace_id: exchange.traceId,
+      },
+      'stock adjustment',
+    );
+  }
+
+  private count(exchange: Exchange, isReserve: boolean, result: string): void {
     if (!isReserve) return;
     const seconds = (performance.now() - exchange.startedMs) / 1000;
     this.options.metrics.reservationAttempts.inc({ result });
     this.options.metrics.reservationSeconds.observe({ result }, seconds);
   }
 
-  private observeAvailable(productId: string, warehouseId: string, available: number): void {
-    const key = `${productId}\u0000${warehouseId}`;
-    if (!this.gaugeKeys.has(key)) {
-      // Bounded cardinality: the first N keys seen get a series; later keys do not.
-      if (this.gaugeKeys.size >= this.options.availableStockKeysMax) return;
-      this.gaugeKeys.add(key);
-    }
-    this.options.metrics.availableStock.set(
-      { product_id: productId, warehouse_id: warehouseId },
-      available,
-    );
-  }
-
-  private getReservation(res: HttpResponse, req: HttpRequest): void {
-    const exchange = begin(res, req);
-    let id: string;
+  /** Reads: admitted first, then the path parameters (an impossible id is simply not found). */
+  private read(res: HttpResponse, req: HttpRequest, route: Route, parse: () => RoutableCommand) {
+    const exchange = this.begin(res, req);
+    const admission = this.options.gate.read(res, req.getHeader('authorization'));
+    let command: RoutableCommand | undefined;
     try {
-      id = reservationId(decodeURIComponent(req.getParameter(0)));
+      command = parse();
     } catch {
-      this.finish(exchange, false, 'not_found');
-      respondError(exchange, 'not_found', 'No such reservation.');
-      return;
+      command = undefined;
     }
-    this.dispatch(exchange, {
-      kind: 'read-reservation',
-      reservationId: id,
-      traceId: exchange.traceId,
+    this.options.gate.admit(exchange, admission, route.permission ?? 'read', (caller) => {
+      if (command === undefined) respondError(exchange, 'not_found', 'No such resource.');
+      else this.dispatch(exchange, command, false, caller);
     });
   }
 
-  private getStock(res: HttpResponse, req: HttpRequest): void {
-    const exchange = begin(res, req);
-    let productId: string;
-    let warehouseId: string;
-    try {
-      productId = stockId(decodeURIComponent(req.getParameter(0)), 'product_id');
-      warehouseId = stockId(decodeURIComponent(req.getParameter(1)), 'warehouse_id');
-    } catch {
-      this.finish(exchange, false, 'not_found');
-      respondError(exchange, 'not_found', 'No such stock key.');
-      return;
-    }
-    this.dispatch(exchange, { kind: 'read-stock', productId, warehouseId });
+  private getReservation(res: HttpResponse, req: HttpRequest, route: Route): void {
+    const id = req.getParameter(0);
+    this.read(res, req, route, () => ({
+      kind: 'read-reservation',
+      reservationId: reservationId(decodeURIComponent(id)),
+      traceId: '',
+    }));
+  }
+
+  private getStock(res: HttpResponse, req: HttpRequest, route: Route): void {
+    const product = req.getParameter(0);
+    const warehouse = req.getParameter(1);
+    this.read(res, req, route, () => ({
+      kind: 'read-stock',
+      productId: stockId(decodeURIComponent(product), 'product_id'),
+      warehouseId: stockId(decodeURIComponent(warehouse), 'warehouse_id'),
+    }));
+  }
+
+  private snapshot(res: HttpResponse, req: HttpRequest, route: Route): void {
+    const exchange = this.begin(res, req);
+    const admission = this.options.gate.read(res, req.getHeader('authorization'));
+    this.options.gate.admit(exchange, admission, route.permission ?? 'admin', () => {
+      this.options.snapshot().then(
+        (partitions) => respond(exchange, 200, JSON.stringify({ partitions })),
+        (error: unknown) =>
+          respondError(exchange, 'unavailable', `snapshot failed: ${String(error)}`),
+      );
+    });
   }
 
   private ready(exchange: Exchange): void {
     this.options.readiness().then(
       (readiness) => {
-        if (readiness.ready)
+        if (readiness.ready) {
           respond(exchange, 200, JSON.stringify({ status: 'ready', ...readiness.details }));
-        else respondError(exchange, 'unavailable', 'The ledger is not ready.', readiness.details);
+        } else {
+          respondError(exchange, 'unavailable', 'The ledger is not ready.', readiness.details);
+        }
       },
       (error: unknown) =>
         respondError(exchange, 'unavailable', `readiness check failed: ${String(error)}`),
@@ -192,6 +270,25 @@ export class LedgerServer {
       (error: unknown) => respondError(exchange, 'unavailable', `metrics failed: ${String(error)}`),
     );
   }
+
+  /** Debug level: one line per request. */
+  private readonly logAnswer: AnswerObserver = (exchange, status) => {
+    const line = {
+      trace_id: exchange.traceId,
+      method: exchange.method,
+      url: exchange.url,
+      status,
+      duration_ms: Math.round((performance.now() - exchange.startedMs) * 1000) / 1000,
+    };
+    if (status >= 500) this.options.log.error(line, 'request failed');
+    else if (noteworthy(status)) this.options.log.warn(line, 'request refused');
+    else this.options.log.debug(line, 'request');
+  };
+
+  /** Info level and above: only failures and refusals worth a look get a line. */
+  private readonly logFailure: AnswerObserver = (exchange, status) => {
+    if (status >= 500 || noteworthy(status)) this.logAnswer(exchange, status);
+  };
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -216,6 +313,21 @@ export class LedgerServer {
     this.stopAccepting();
     (this.app as TemplatedApp & { close(): void }).close();
   }
+}
+
+/**
+ * Refusals worth a warning: bad input and auth problems. 404, 409 and 429 are the normal business
+ * of a sold-out sale and would flood the log, so they stay at debug.
+ */
+function noteworthy(status: number): boolean {
+  return (
+    status === 400 ||
+    status === 401 ||
+    status === 403 ||
+    status === 413 ||
+    status === 415 ||
+    status === 422
+  );
 }
 
 function codeOf(reply: ShardReply): string {

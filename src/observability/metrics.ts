@@ -1,20 +1,28 @@
 // The main thread's metrics, and /metrics: this registry merged with each shard worker's.
 import client from 'prom-client';
+import { HotKeys } from './hot-keys.js';
 
 export interface IngressMetrics {
   readonly registry: client.Registry;
   readonly reservationAttempts: client.Counter<'result'>;
   readonly reservationSeconds: client.Histogram<'result'>;
   readonly availableStock: client.Gauge<'product_id' | 'warehouse_id'>;
+  /** Fed with every durable stock change; the gauge shows its top N at each scrape. */
+  readonly hotKeys: HotKeys;
   readonly oversellIncidents: client.Counter;
   readonly shardQueueDepth: client.Gauge<'shard'>;
 }
 
-export function createIngressMetrics(queueDepths: () => readonly number[]): IngressMetrics {
+export function createIngressMetrics(
+  queueDepths: () => readonly number[],
+  hotKeysShown: number,
+): IngressMetrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
+  const hotKeys = new HotKeys(hotKeysShown);
   return {
     registry,
+    hotKeys,
     reservationAttempts: new client.Counter({
       name: 'inventory_reservation_attempts_total',
       help: 'Reserve requests answered, by result (ok or the error code)',
@@ -30,9 +38,16 @@ export function createIngressMetrics(queueDepths: () => readonly number[]): Ingr
     }),
     availableStock: new client.Gauge({
       name: 'inventory_available_stock',
-      help: 'Available units of the most recently changed stock keys (bounded set)',
+      help: 'Available units of the N most frequently changed stock keys (durable values)',
       labelNames: ['product_id', 'warehouse_id'],
       registers: [registry],
+      collect() {
+        // Keys that cooled down leave the set, so their series disappear instead of going stale.
+        this.reset();
+        for (const key of hotKeys.top()) {
+          this.set({ product_id: key.productId, warehouse_id: key.warehouseId }, key.available);
+        }
+      },
     }),
     oversellIncidents: new client.Counter({
       name: 'inventory_oversell_incidents_total',

@@ -1,7 +1,7 @@
 // Proves request validation turns bodies into commands or names the offending field, including
 // text that would not survive the journal unchanged.
 import { describe, expect, it } from 'vitest';
-import { ValidationError, adjustCommand, reserveCommand } from '../../../src/http/validate.js';
+import { RequestValidator, ValidationError } from '../../../src/http/validate.js';
 
 const limits = {
   quantityMax: 1000,
@@ -10,6 +10,13 @@ const limits = {
   ttlSecondsDefault: 600,
   adjustDeltaMax: 1_000_000_000,
 };
+
+const validator = new RequestValidator(limits);
+const caller = { subject: 'user-1' };
+const adjustCommand = (body: Record<string, unknown>, _limits: unknown, trace: string) =>
+  validator.adjust(body, trace, caller);
+const reserveCommand = (body: Record<string, unknown>, _limits: unknown, trace: string) =>
+  validator.reserve(body, trace, caller);
 
 function fieldOf(run: () => unknown): string | undefined {
   try {

@@ -1,0 +1,131 @@
+// Bearer-token auth (JWT via jose): HS256 with a shared secret, or RS256/ES256 with a PEM public
+// key or a JWKS file. Roles come from the `roles` claim (array) or a `role` string. Verified
+// tokens are cached until they expire, so a checkout service reusing one token pays for the
+// signature check once, not on every request of the hot path.
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { authCacheEntriesMax, authClockToleranceSeconds } from '../limits.js';
+
+export type Role = 'checkout' | 'admin' | 'reader';
+export type Permission = 'reserve' | 'confirm' | 'release' | 'adjust' | 'read' | 'admin';
+
+const grants: Readonly<Record<Role, ReadonlySet<Permission>>> = {
+  reader: new Set(['read']),
+  checkout: new Set(['reserve', 'confirm', 'release', 'read']),
+  admin: new Set(['reserve', 'confirm', 'release', 'adjust', 'read', 'admin']),
+};
+
+export interface Principal {
+  readonly subject: string;
+  readonly roles: readonly Role[];
+}
+
+export type AuthResult =
+  | { readonly ok: true; readonly principal: Principal }
+  | { readonly ok: false; readonly message: string };
+
+export const anonymous: Principal = { subject: '', roles: [] };
+
+export function allows(principal: Principal, permission: Permission): boolean {
+  return principal.roles.some((role) => grants[role].has(permission));
+}
+
+export interface AuthSettings {
+  readonly jwtSecret: string | undefined;
+  readonly jwtPublicKeyPath: string | undefined;
+}
+
+interface Verifier {
+  readonly key: Uint8Array | KeyObject | JWTVerifyGetKey;
+  readonly algorithms: string[];
+}
+
+interface CachedToken {
+  readonly principal: Principal;
+  readonly expiresAtMs: number;
+}
+
+function loadVerifier(settings: AuthSettings): Verifier | undefined {
+  if (settings.jwtSecret !== undefined) {
+    return { key: new TextEncoder().encode(settings.jwtSecret), algorithms: ['HS256'] };
+  }
+  if (settings.jwtPublicKeyPath === undefined) return undefined;
+  const text = readFileSync(settings.jwtPublicKeyPath, 'utf8');
+  if (text.trimStart().startsWith('{')) {
+    return { key: createLocalJWKSet(JSON.parse(text)), algorithms: ['RS256', 'ES256'] };
+  }
+  const key = createPublicKey(text);
+  const algorithm = key.asymmetricKeyType === 'ec' ? 'ES256' : 'RS256';
+  return { key, algorithms: [algorithm] };
+}
+
+function rolesOf(payload: JWTPayload): Role[] {
+  const raw = Array.isArray(payload.roles) ? payload.roles : [payload.role];
+  return raw.filter(
+    (role): role is Role => role === 'checkout' || role === 'admin' || role === 'reader',
+  );
+}
+
+export class Authenticator {
+  private readonly verifier: Verifier | undefined;
+  private readonly cache = new Map<string, CachedToken>();
+
+  constructor(settings: AuthSettings) {
+    this.verifier = loadVerifier(settings);
+  }
+
+  get enabled(): boolean {
+    return this.verifier !== undefined;
+  }
+
+  /**
+   * Checks an `authorization` header. Answers synchronously when it can (auth off, header
+   * missing or malformed, token cached); only a token not seen before costs an async verify.
+   */
+  check(header: string, nowMs: number): AuthResult | Promise<AuthResult> {
+    if (this.verifier === undefined) return { ok: true, principal: anonymous };
+    if (!header.startsWith('Bearer ') && !header.startsWith('bearer ')) {
+      return { ok: false, message: 'An authorization: Bearer <token> header is required.' };
+    }
+    const token = header.slice(7).trim();
+    const cached = this.cache.get(token);
+    if (cached !== undefined) {
+      if (cached.expiresAtMs > nowMs) return { ok: true, principal: cached.principal };
+      this.cache.delete(token);
+    }
+    return this.verify(token, this.verifier, nowMs);
+  }
+
+  private async verify(token: string, verifier: Verifier, nowMs: number): Promise<AuthResult> {
+    try {
+      const options = {
+        algorithms: verifier.algorithms,
+        requiredClaims: ['exp'],
+        clockTolerance: authClockToleranceSeconds,
+        currentDate: new Date(nowMs),
+      };
+      const key = verifier.key;
+      const { payload } =
+        typeof key === 'function'
+          ? await jwtVerify(token, key, options)
+          : await jwtVerify(token, key, options);
+      const principal: Principal = { subject: payload.sub ?? '', roles: rolesOf(payload) };
+      this.remember(token, principal, (payload.exp as number) * 1000);
+      return { ok: true, principal };
+    } catch (error) {
+      // The reason names the check that failed (expired, bad signature); never the token.
+      const reason = error instanceof Error ? error.message : 'invalid token';
+      return { ok: false, message: `The bearer token is not valid: ${reason}` };
+    }
+  }
+
+  private remember(token: string, principal: Principal, expiresAtMs: number): void {
+    if (this.cache.size >= authCacheEntriesMax) {
+      // Maps iterate in insertion order: the first key is the oldest entry.
+      const oldest = this.cache.keys().next();
+      if (oldest.done !== true) this.cache.delete(oldest.value);
+    }
+    this.cache.set(token, { principal, expiresAtMs });
+  }
+}

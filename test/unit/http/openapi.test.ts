@@ -1,0 +1,64 @@
+// Proves the OpenAPI document is complete: every route of the table (which the server registers
+// its handlers from) with its method, every error code of the registry, and request schemas that
+// are the validator's own field specifications.
+import { describe, expect, it } from 'vitest';
+import { errorCodes, type ErrorCode } from '../../../src/errors.js';
+import { openApiDocument } from '../../../src/http/openapi.js';
+import { routes } from '../../../src/http/routes.js';
+import { RequestValidator } from '../../../src/http/validate.js';
+
+const validator = new RequestValidator({
+  quantityMax: 1000,
+  ttlSecondsMin: 60,
+  ttlSecondsMax: 3600,
+  ttlSecondsDefault: 600,
+  adjustDeltaMax: 1_000_000_000,
+});
+const document = openApiDocument(validator.specs, '9.9.9') as {
+  openapi: string;
+  info: { version: string };
+  paths: Record<string, Record<string, { responses: Record<string, { content?: unknown }> }>>;
+};
+
+function codesIn(value: unknown): Set<string> {
+  const found = new Set<string>();
+  JSON.stringify(value, (key, inner: unknown) => {
+    if (key === 'enum' && Array.isArray(inner)) for (const code of inner) found.add(String(code));
+    return inner;
+  });
+  return found;
+}
+
+describe('the OpenAPI document', () => {
+  it('is OpenAPI 3.1 with the package version', () => {
+    expect(document.openapi).toBe('3.1.0');
+    expect(document.info.version).toBe('9.9.9');
+  });
+
+  it('has every route with its method and the statuses of its errors', () => {
+    for (const route of routes) {
+      const operation = document.paths[route.path]?.[route.method];
+      expect(operation, `${route.method} ${route.path}`).toBeDefined();
+      for (const code of route.errors) {
+        const status = String(errorCodes[code].status);
+        expect(operation?.responses[status], `${route.path} ${code}`).toBeDefined();
+        expect(codesIn(operation?.responses[status])).toContain(code);
+      }
+    }
+    expect(Object.keys(document.paths)).toHaveLength(new Set(routes.map((r) => r.path)).size);
+  });
+
+  it('mentions every error code of the registry somewhere', () => {
+    const all = codesIn(document.paths);
+    for (const code of Object.keys(errorCodes) as ErrorCode[]) expect(all).toContain(code);
+  });
+
+  it('describes request bodies with the very schemas the validator enforces', () => {
+    const reserve = document.paths['/v1/reserve']?.post as unknown as {
+      requestBody: { content: { 'application/json': { schema: unknown } } };
+    };
+    expect(reserve.requestBody.content['application/json'].schema).toEqual(
+      validator.specs.reserve.schema,
+    );
+  });
+});
