@@ -1,0 +1,16 @@
+// The NATS JetStream event publisher (an outbox over the durable journal) and the event shapes.
+export {
+  EventPublisherHost,
+  type EventPublisherHostOptions,
+  type EventPublisherStatus,
+} from './publisher-host.js';
+export type { EventStreamSettings, EventsWorkerData, PublisherStats } from './protocol.js';
+export {
+  eventId,
+  eventOf,
+  eventSubjects,
+  streamSubjectFilter,
+  type OutboundEvent,
+  type ReservationEvent,
+  type StockAdjustedEvent,
+} from './event-mapping.js';

@@ -1,0 +1,203 @@
+// The main thread's handle on the event publisher's worker: passes on the shards' wake-ups
+// (coalesced, one message per event-loop turn), keeps the latest stats for /metrics and
+// /health/ready, restarts the worker if it dies, and stops it (in flight settled, cursors saved).
+import { Worker } from 'node:worker_threads';
+import client from 'prom-client';
+import { eventsStopTimeoutMs, workerRestartDelayMsMax } from '../limits.js';
+import type { EventsWorkerData, FromPublisher, PublisherStats, ToPublisher } from './protocol.js';
+
+export interface EventPublisherHostOptions {
+  readonly workerData: EventsWorkerData;
+  /** The registry /metrics renders; the publisher's metrics are added to it. */
+  readonly registry: client.Registry;
+  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+export interface EventPublisherStatus {
+  readonly connected: boolean;
+  readonly lagRecords: number;
+  readonly lagSeconds: number;
+}
+
+const idleStats: PublisherStats = {
+  connected: false,
+  lagRecords: 0,
+  oldestPendingAtMs: null,
+  publishedTotal: 0,
+  duplicatesTotal: 0,
+  failuresTotal: 0,
+};
+
+/**
+ * Resolves the worker script: compiled JS runs directly, TypeScript boots through tsx. The same
+ * few lines as src/shards/shard-host.ts (kept apart so the two folders stay independent).
+ */
+function spawnWorker(workerData: EventsWorkerData): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.js')) return new Worker(new URL('./events-worker.js', here), { workerData });
+  const script = new URL('./events-worker.ts', here).href;
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const boot =
+    `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); ` +
+    `return import(${JSON.stringify(script)}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+export class EventPublisherHost {
+  private worker: Worker | undefined;
+  private latest: PublisherStats = idleStats;
+  /** Totals already added to the counters, from the current worker (reset when it restarts). */
+  private counted = { published: 0, duplicates: 0, failures: 0 };
+  private readonly pendingWake = new Map<number, number>();
+  private wakeScheduled = false;
+  private stopping = false;
+  private stopped: (() => void) | undefined;
+  private restartDelayMs = 100;
+  private readonly published: client.Counter;
+  private readonly duplicates: client.Counter;
+  private readonly failures: client.Counter;
+
+  constructor(private readonly options: EventPublisherHostOptions) {
+    const registers = [options.registry];
+    const lag = (): EventPublisherStatus => this.stats();
+    new client.Gauge({
+      name: 'ledger_event_publisher_lag_records',
+      help: 'Durable journal records not yet acknowledged by NATS JetStream',
+      registers,
+      collect() {
+        this.set(lag().lagRecords);
+      },
+    });
+    new client.Gauge({
+      name: 'ledger_event_publisher_lag_seconds',
+      help: 'Age of the oldest durable journal record not yet acknowledged by NATS JetStream',
+      registers,
+      collect() {
+        this.set(lag().lagSeconds);
+      },
+    });
+    new client.Gauge({
+      name: 'ledger_event_publisher_connected',
+      help: '1 while the event publisher has a NATS connection and its stream, else 0',
+      registers,
+      collect() {
+        this.set(lag().connected ? 1 : 0);
+      },
+    });
+    this.published = new client.Counter({
+      name: 'ledger_event_publisher_published_total',
+      help: 'Events acknowledged by NATS JetStream (duplicates included)',
+      registers,
+    });
+    this.duplicates = new client.Counter({
+      name: 'ledger_event_publisher_duplicates_total',
+      help: 'Events JetStream already had (re-published after a failure or restart) and dropped',
+      registers,
+    });
+    this.failures = new client.Counter({
+      name: 'ledger_event_publisher_failures_total',
+      help: 'Publish rounds that failed (timeout, error, lost connection) and resumed from cursors',
+      registers,
+    });
+  }
+
+  start(): void {
+    const worker = spawnWorker(this.options.workerData);
+    this.worker = worker;
+    this.counted = { published: 0, duplicates: 0, failures: 0 };
+    worker.on('message', (message: FromPublisher) => this.onMessage(message));
+    worker.on('error', (error) => this.onExit(worker, error));
+    worker.on('exit', (code) =>
+      this.onExit(worker, new Error(`events worker exited with code ${code}`)),
+    );
+  }
+
+  /** From the shards' durable listener: partition, lsn, ... pairs now durable. */
+  wake(durableLsns: readonly number[]): void {
+    for (let index = 0; index + 1 < durableLsns.length; index += 2) {
+      const partition = durableLsns[index] as number;
+      const lsn = durableLsns[index + 1] as number;
+      if (lsn > (this.pendingWake.get(partition) ?? 0)) this.pendingWake.set(partition, lsn);
+    }
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => this.sendWake());
+  }
+
+  stats(): EventPublisherStatus {
+    const { connected, lagRecords, oldestPendingAtMs } = this.latest;
+    const lagSeconds =
+      oldestPendingAtMs === null ? 0 : Math.max(0, (Date.now() - oldestPendingAtMs) / 1000);
+    return { connected, lagRecords, lagSeconds };
+  }
+
+  /** Lets the worker settle what is in flight and save its cursors, within a bound. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const worker = this.worker;
+    if (worker === undefined) return;
+    const done = new Promise<void>((resolve) => {
+      this.stopped = resolve;
+      worker.once('exit', () => resolve());
+    });
+    worker.postMessage({ kind: 'stop' } satisfies ToPublisher);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), eventsStopTimeoutMs);
+    });
+    const timedOut = await Promise.race([done.then(() => false), late]);
+    clearTimeout(timer);
+    if (timedOut) this.options.log('warn', 'event publisher did not stop in time; ending it');
+    await worker.terminate();
+  }
+
+  private sendWake(): void {
+    this.wakeScheduled = false;
+    if (this.worker === undefined || this.pendingWake.size === 0) return;
+    const durableLsns: number[] = [];
+    for (const [partition, lsn] of this.pendingWake) durableLsns.push(partition, lsn);
+    this.pendingWake.clear();
+    this.worker.postMessage({ kind: 'wake', durableLsns } satisfies ToPublisher);
+  }
+
+  private onMessage(message: FromPublisher): void {
+    switch (message.kind) {
+      case 'stats':
+        this.count(message.stats);
+        this.latest = message.stats;
+        if (message.stats.connected) this.restartDelayMs = 100;
+        return;
+      case 'log':
+        this.options.log(message.level, message.message);
+        return;
+      case 'stopped':
+        this.stopped?.();
+        return;
+    }
+  }
+
+  /** The worker sends running totals; the counters get what is new since the last message. */
+  private count(stats: PublisherStats): void {
+    this.published.inc(Math.max(0, stats.publishedTotal - this.counted.published));
+    this.duplicates.inc(Math.max(0, stats.duplicatesTotal - this.counted.duplicates));
+    this.failures.inc(Math.max(0, stats.failuresTotal - this.counted.failures));
+    this.counted = {
+      published: stats.publishedTotal,
+      duplicates: stats.duplicatesTotal,
+      failures: stats.failuresTotal,
+    };
+  }
+
+  private onExit(worker: Worker, error: Error): void {
+    if (this.worker !== worker) return; // a second event for a worker already handled
+    this.worker = undefined;
+    this.latest = { ...this.latest, connected: false };
+    if (this.stopping) return;
+    this.options.log('error', `event publisher died (${error.message}); restarting it`);
+    const delayMs = this.restartDelayMs;
+    this.restartDelayMs = Math.min(this.restartDelayMs * 2, workerRestartDelayMsMax);
+    setTimeout(() => {
+      if (!this.stopping) this.start();
+    }, delayMs).unref();
+  }
+}

@@ -1,0 +1,179 @@
+// Proves each change type becomes exactly one right, schema-valid event in per-partition order,
+// re-publishing is dropped by JetStream's Nats-Msg-Id dedup, and lag shows in /metrics and ready;
+// by driving a real ledger with NATS_URL set and reading the stream back next to the journal.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventOf, eventSubjects } from '../../src/events/index.js';
+import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { get, newKey, post, type JsonResponse } from '../helpers/http.js';
+import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import {
+  deleteStream,
+  eventValidator,
+  haveNats,
+  journalEntries,
+  readStream,
+  sharedNatsUrl,
+  streamProblems,
+  uniqueStream,
+  waitForStreamToCatchUp,
+  type StoredEvent,
+} from '../helpers/nats.js';
+import { havePostgres } from '../helpers/services.js';
+
+const ready = (await havePostgres()) && (await haveNats());
+
+describe.runIf(ready)('events published to NATS JetStream', () => {
+  let database: TestDatabase;
+  let ledger: LedgerProcess | undefined;
+  const { stream, prefix } = uniqueStream('publish');
+  const start = async () =>
+    (ledger = await startLedger({
+      env: {
+        DATABASE_URL: database.url,
+        NATS_URL: sharedNatsUrl,
+        LEDGER_EVENTS_STREAM: stream,
+        LEDGER_EVENTS_SUBJECT_PREFIX: prefix,
+        LEDGER_TTL_SECONDS_MIN: '1',
+        LEDGER_EXPIRY_SWEEP_MS: '20',
+      },
+    }));
+  const send = (path: string, body: unknown, trace: string) =>
+    post((ledger as LedgerProcess).baseUrl, path, body, { 'x-trace-id': trace });
+
+  beforeAll(async () => {
+    database = await createDatabase();
+    await start();
+  });
+
+  afterAll(async () => {
+    await ledger?.stop();
+    await deleteStream(sharedNatsUrl, stream).catch((error: unknown) => console.warn(error));
+    await database?.drop();
+  });
+
+  /** Every change type, on three stock keys (so more than one partition is involved). */
+  async function driveEveryChangeType(): Promise<Map<string, JsonResponse>> {
+    const replies = new Map<string, JsonResponse>();
+    const keys = ['ev-a', 'ev-b', 'ev-c'].map((product) => ({
+      product_id: product,
+      warehouse_id: 'wh-1',
+    }));
+    for (const [index, key] of keys.entries()) {
+      replies.set(
+        `adjust-${index}`,
+        await send('/v1/stock/adjust', { ...key, delta: 50 }, `tr-adjust-${index}`),
+      );
+      for (let hold = 0; hold < 4; hold += 1) {
+        const body = { ...key, quantity: hold + 1, idempotency_key: newKey('ev') };
+        replies.set(
+          `reserve-${index}-${hold}`,
+          await send('/v1/reserve', body, `tr-r-${index}-${hold}`),
+        );
+      }
+      const id = (hold: number) => replies.get(`reserve-${index}-${hold}`)?.body.reservation_id;
+      replies.set(
+        `confirm-${index}`,
+        await send('/v1/confirm', { reservation_id: id(0) }, `tr-c-${index}`),
+      );
+      replies.set(
+        `release-${index}`,
+        await send('/v1/release', { reservation_id: id(1) }, `tr-l-${index}`),
+      );
+      const expiring = { ...key, quantity: 2, ttl_seconds: 1, idempotency_key: newKey('exp') };
+      replies.set(`expiring-${index}`, await send('/v1/reserve', expiring, `tr-e-${index}`));
+      replies.set(
+        `take-${index}`,
+        await send('/v1/stock/adjust', { ...key, delta: -3, reason: 'damaged' }, `tr-t-${index}`),
+      );
+    }
+    for (const reply of replies.values()) expect(reply.status).toBe(200);
+    await sleep(1500); // the 1 s holds expire (journaled like any change)
+    return replies;
+  }
+
+  it('turns each change into one right, schema-valid event, in order per partition', async () => {
+    const replies = await driveEveryChangeType();
+    await waitForStreamToCatchUp(sharedNatsUrl, stream, database);
+    const journal = await journalEntries(database);
+    const events = await readStream(sharedNatsUrl, stream);
+    expect(streamProblems(journal, events)).toEqual([]);
+    expect(events).toHaveLength(journal.length);
+    expect(new Set(journal.map((entry) => entry.record.type))).toEqual(
+      new Set(['adjusted', 'reserved', 'confirmed', 'released', 'expired']),
+    );
+
+    const validate = eventValidator();
+    const byId = new Map(events.map((event) => [event.msgId, event]));
+    for (const entry of journal) {
+      const event = byId.get(entry.id) as StoredEvent;
+      expect(event.subject).toBe(`${prefix}${eventSubjects[entry.record.type]}`);
+      expect(validate(event.subject.slice(prefix.length), event.body)).toEqual([]);
+      expect(event.body).toEqual(eventOf(entry.partition, entry.lsn, entry.record).body);
+    }
+
+    // Field values checked against what the HTTP API answered, not only against the mapping.
+    const eventsOf = (subject: string) =>
+      events.filter((event) => event.subject === `${prefix}inventory.${subject}`);
+    const hold = replies.get('reserve-1-2')?.body as Record<string, unknown>;
+    const reserveEvent = eventsOf('reserve.request').find(
+      (event) => event.body.reservation_id === hold.reservation_id,
+    );
+    expect(reserveEvent?.body).toMatchObject({
+      product_id: 'ev-b',
+      warehouse_id: 'wh-1',
+      quantity: 3,
+      requester_id: '',
+      timestamp: hold.created_at,
+      trace_id: 'tr-r-1-2',
+      expires_at: hold.expires_at,
+    });
+    const confirmed = replies.get('confirm-2')?.body as Record<string, unknown>;
+    expect(
+      eventsOf('reserve.confirmed').find((event) => event.body.trace_id === 'tr-c-2')?.body,
+    ).toMatchObject({ reservation_id: confirmed.reservation_id, quantity: 1 });
+    expect(eventsOf('reserve.released').map((event) => event.body.quantity)).toEqual([2, 2, 2]);
+    const expired = eventsOf('reserve.expired');
+    expect(expired.map((event) => event.body.trace_id)).toEqual(['', '', '']);
+    expect(expired.map((event) => event.body.reservation_id).sort()).toEqual(
+      [0, 1, 2].map((index) => replies.get(`expiring-${index}`)?.body.reservation_id).sort(),
+    );
+    const taken = replies.get('take-0')?.body as Record<string, unknown>;
+    expect(
+      eventsOf('stock.adjusted').find((event) => event.body.trace_id === 'tr-t-0')?.body,
+    ).toMatchObject({ delta: -3, on_hand: taken.on_hand, reserved: taken.reserved });
+  });
+
+  it('shows the publisher in /metrics and in /health/ready details', async () => {
+    const base = (ledger as LedgerProcess).baseUrl;
+    const metrics = (await get(base, '/metrics')).text;
+    expect(metrics).toMatch(/^ledger_event_publisher_lag_records 0$/m);
+    expect(metrics).toMatch(/^ledger_event_publisher_lag_seconds 0$/m);
+    expect(metrics).toMatch(/^ledger_event_publisher_connected 1$/m);
+    expect(metrics).toMatch(/^ledger_event_publisher_published_total [1-9]\d*$/m);
+    const readiness = await get(base, '/health/ready');
+    expect(readiness.status).toBe(200);
+    expect(readiness.body).toMatchObject({
+      events_connected: true,
+      events_lag_records: 0,
+      events_lag_seconds: 0,
+    });
+  });
+
+  it('keeps one copy when everything is re-published: JetStream drops the rest', async () => {
+    const before = await readStream(sharedNatsUrl, stream);
+    await (ledger as LedgerProcess).stop();
+    // As if no cursor had ever been saved: the whole journal goes out again.
+    await database.query('UPDATE ledger_event_cursors SET lsn = 0');
+    const running = await start();
+    const duplicates = async () =>
+      Number(
+        /^ledger_event_publisher_duplicates_total (\d+)$/m.exec(
+          (await get(running.baseUrl, '/metrics')).text,
+        )?.[1],
+      );
+    const deadline = Date.now() + 10_000;
+    while ((await duplicates()) < before.length && Date.now() < deadline) await sleep(100);
+    expect(await duplicates()).toBe(before.length);
+    expect(await readStream(sharedNatsUrl, stream)).toEqual(before);
+  });
+});

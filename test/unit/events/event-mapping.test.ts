@@ -1,0 +1,112 @@
+// Proves each journal record type maps to its API.md subject and fields, valid against the
+// shipped JSON Schemas (ajv, 2020-12, formats on), and that the schemas refuse what they must.
+import { describe, expect, it } from 'vitest';
+import type { JournalRecord } from '../../../src/actors/index.js';
+import { eventOf, eventSubjects } from '../../../src/events/index.js';
+import { eventValidator } from '../../helpers/nats.js';
+
+const validate = eventValidator();
+const base = {
+  productId: 'sku-1',
+  warehouseId: 'wh:eu-1',
+  version: 7,
+  atMs: Date.UTC(2026, 10, 23, 12, 0, 0, 123),
+  traceId: 'trace-abc',
+};
+const reservationId = '00070000-1111-8222-9333-444455556666';
+const records: JournalRecord[] = [
+  {
+    type: 'reserved',
+    ...base,
+    reservationId,
+    quantity: 3,
+    expiresAtMs: base.atMs + 600_000,
+    idempotencyKey: 'client-key-000001',
+    requesterId: 'user-9',
+  },
+  { type: 'confirmed', ...base, reservationId, quantity: 3, requesterId: 'user-9' },
+  { type: 'released', ...base, reservationId, quantity: 3, requesterId: '' },
+  { type: 'expired', ...base, traceId: '', reservationId, quantity: 3, requesterId: '' },
+  {
+    type: 'adjusted',
+    ...base,
+    delta: -5,
+    onHand: 95,
+    reserved: 3,
+    reason: 'damaged',
+    idempotencyKey: '',
+    actorId: 'admin-1',
+  },
+];
+
+describe('eventOf', () => {
+  it('gives each record type its subject, event id and a schema-valid body', () => {
+    for (const record of records) {
+      const event = eventOf(17, 42, record);
+      expect(event.subject).toBe(eventSubjects[record.type]);
+      expect(event.msgId).toBe('17-42');
+      expect(event.body.event_id).toBe('17-42');
+      expect(validate(event.subject, event.body)).toEqual([]);
+    }
+  });
+
+  it('carries the reservation fields, the time as RFC 3339 and the trace and requester', () => {
+    expect(eventOf(3, 9, records[0] as JournalRecord, 'staging.')).toEqual({
+      subject: 'staging.inventory.reserve.request',
+      msgId: '3-9',
+      body: {
+        event_id: '3-9',
+        reservation_id: reservationId,
+        product_id: 'sku-1',
+        warehouse_id: 'wh:eu-1',
+        quantity: 3,
+        requester_id: 'user-9',
+        timestamp: '2026-11-23T12:00:00.123Z',
+        trace_id: 'trace-abc',
+        version: 7,
+        expires_at: '2026-11-23T12:10:00.123Z',
+      },
+    });
+    expect(eventOf(3, 10, records[1] as JournalRecord).body).not.toHaveProperty('expires_at');
+  });
+
+  it('carries delta, on_hand and reserved for an adjustment', () => {
+    expect(eventOf(0, 1, records[4] as JournalRecord).body).toEqual({
+      event_id: '0-1',
+      product_id: 'sku-1',
+      warehouse_id: 'wh:eu-1',
+      delta: -5,
+      on_hand: 95,
+      reserved: 3,
+      timestamp: '2026-11-23T12:00:00.123Z',
+      trace_id: 'trace-abc',
+      version: 7,
+      reason: 'damaged',
+    });
+  });
+});
+
+describe('the event schemas', () => {
+  const reserve = eventOf(1, 1, records[0] as JournalRecord).body;
+  const adjusted = eventOf(1, 2, records[4] as JournalRecord).body;
+
+  it('refuse a missing required field, an unknown field and wrong types or formats', () => {
+    const subject = 'inventory.reserve.request';
+    const without = (field: string) =>
+      Object.fromEntries(Object.entries(reserve).filter(([key]) => key !== field));
+    for (const field of ['event_id', 'reservation_id', 'quantity', 'requester_id', 'trace_id']) {
+      expect(validate(subject, without(field))).not.toEqual([]);
+    }
+    expect(validate(subject, { ...reserve, extra: 1 })).not.toEqual([]);
+    expect(validate(subject, { ...reserve, quantity: 0 })).not.toEqual([]);
+    expect(validate(subject, { ...reserve, quantity: 1.5 })).not.toEqual([]);
+    expect(validate(subject, { ...reserve, reservation_id: 'not-a-uuid' })).not.toEqual([]);
+    expect(validate(subject, { ...reserve, timestamp: '23/11/2026' })).not.toEqual([]);
+    expect(validate(subject, { ...reserve, event_id: '1:1' })).not.toEqual([]);
+  });
+
+  it('refuse an adjustment with a zero delta or a negative on_hand', () => {
+    expect(validate('inventory.stock.adjusted', { ...adjusted, delta: 0 })).not.toEqual([]);
+    expect(validate('inventory.stock.adjusted', { ...adjusted, on_hand: -1 })).not.toEqual([]);
+  });
+});
