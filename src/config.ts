@@ -1,6 +1,7 @@
 // Configuration from the environment (API.md, "Running"), validated once at start so that a bad
 // value stops the process with a message naming the variable instead of failing later, deep in a
 // shard or the journal, with an error that no longer says where the value came from.
+import { accessSync, constants } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
@@ -21,6 +22,7 @@ export interface Config {
   databaseUrl: string | undefined; // DATABASE_URL; must start with postgres:// or postgresql://
   dataDir: string; // LEDGER_DATA_DIR, default './data', resolved to an absolute path
   natsUrl: string | undefined; // NATS_URL; only checked to parse as a URL
+  events: EventsConfig; // the JetStream stream events go to (used only with NATS_URL)
   shards: number; // SHARDS, default os.availableParallelism() (at least 1), 1..64
   partitions: number; // LEDGER_PARTITIONS, default 256, 1..65536; used when a journal is created
   bodyBytesMax: number; // LEDGER_BODY_BYTES_MAX, default 16384, 256..1048576
@@ -39,7 +41,21 @@ export interface Config {
   expirySweepMs: number; // LEDGER_EXPIRY_SWEEP_MS, default 100, 1..60000
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; // LOG_LEVEL, 'info'
   authMode: 'none' | 'unset'; // LEDGER_AUTH: 'none' (explicitly off) or unset
+  jwtSecret: string | undefined; // LEDGER_JWT_SECRET: HS256 secret, at least 32 bytes
+  jwtPublicKeyPath: string | undefined; // LEDGER_JWT_PUBLIC_KEY: PEM public key or JWKS file
+  rateLimitPerSecond: number; // LEDGER_RATE_LIMIT_PER_SECOND, default 0 (off), per client
+  rateLimitBurst: number; // LEDGER_RATE_LIMIT_BURST, default 0 (= twice the rate)
+  metricsHotKeys: number; // LEDGER_METRICS_HOT_KEYS, default 100: keys in the per-key stock gauge
+  // LEDGER_JOURNAL_CLAIM_WAIT_SECONDS, default 30: how long a start waits for the journal lock
+  journalClaimWaitSeconds: number;
   allowUwsFallback: boolean; // LEDGER_ALLOW_UWS_FALLBACK: 1/true, 0/false/unset
+}
+
+export interface EventsConfig {
+  streamName: string; // LEDGER_EVENTS_STREAM, default 'INVENTORY'
+  subjectPrefix: string; // LEDGER_EVENTS_SUBJECT_PREFIX, default '' (e.g. 'staging.')
+  duplicateWindowSeconds: number; // LEDGER_EVENTS_DUPLICATE_WINDOW_SECONDS, default 120, 1..86400
+  maxAgeSeconds: number; // LEDGER_EVENTS_MAX_AGE_SECONDS, default 7 days, 0 (no limit)..365 days
 }
 
 const logLevels: readonly Config['logLevel'][] = [
@@ -97,6 +113,10 @@ type IntegerSettings = Pick<
   | 'snapshotEveryRecords'
   | 'walBatchRecordsMax'
   | 'expirySweepMs'
+  | 'rateLimitPerSecond'
+  | 'rateLimitBurst'
+  | 'metricsHotKeys'
+  | 'journalClaimWaitSeconds'
 >;
 
 // The table of numeric settings: variable, default, min, max.
@@ -124,6 +144,10 @@ function integers(env: Record<string, string | undefined>): IntegerSettings {
     snapshotEveryRecords: integer(env, 'LEDGER_SNAPSHOT_EVERY_RECORDS', 50_000, 1, 100_000_000),
     walBatchRecordsMax: integer(env, 'LEDGER_WAL_BATCH_RECORDS_MAX', 4096, 1, 65_536),
     expirySweepMs: integer(env, 'LEDGER_EXPIRY_SWEEP_MS', 100, 1, 60_000),
+    rateLimitPerSecond: integer(env, 'LEDGER_RATE_LIMIT_PER_SECOND', 0, 0, 1_000_000),
+    rateLimitBurst: integer(env, 'LEDGER_RATE_LIMIT_BURST', 0, 0, 10_000_000),
+    metricsHotKeys: integer(env, 'LEDGER_METRICS_HOT_KEYS', 100, 0, 10_000),
+    journalClaimWaitSeconds: integer(env, 'LEDGER_JOURNAL_CLAIM_WAIT_SECONDS', 30, 0, 600),
   };
 }
 
@@ -193,6 +217,53 @@ function oneOf<T extends string>(
   return found;
 }
 
+// JetStream stream names: no spaces, dots, wildcards or path separators.
+const streamNamePattern = /^[A-Za-z0-9_-]{1,64}$/;
+// Whole subject tokens, each followed by a dot, so the prefix never merges with `inventory`.
+const subjectPrefixPattern = /^([A-Za-z0-9_-]{1,64}\.){1,8}$/;
+
+/** Where events go, checked even without NATS_URL so a typo shows up before it matters. */
+function eventSettings(env: Record<string, string | undefined>): EventsConfig {
+  const streamName = nonEmpty(env, 'LEDGER_EVENTS_STREAM', 'INVENTORY');
+  if (!streamNamePattern.test(streamName)) {
+    throw new ConfigError(
+      'LEDGER_EVENTS_STREAM',
+      `LEDGER_EVENTS_STREAM must be 1..64 of [A-Za-z0-9_-], got ${JSON.stringify(streamName)}`,
+    );
+  }
+  const subjectPrefix = env['LEDGER_EVENTS_SUBJECT_PREFIX'] ?? '';
+  if (subjectPrefix !== '' && !subjectPrefixPattern.test(subjectPrefix)) {
+    throw new ConfigError(
+      'LEDGER_EVENTS_SUBJECT_PREFIX',
+      `LEDGER_EVENTS_SUBJECT_PREFIX must be subject tokens of [A-Za-z0-9_-] each ending in ` +
+        `a dot (like "staging."), got ${JSON.stringify(subjectPrefix)}`,
+    );
+  }
+  const duplicateWindowSeconds = integer(
+    env,
+    'LEDGER_EVENTS_DUPLICATE_WINDOW_SECONDS',
+    120,
+    1,
+    secondsPerDay,
+  );
+  const maxAgeSeconds = integer(
+    env,
+    'LEDGER_EVENTS_MAX_AGE_SECONDS',
+    7 * secondsPerDay,
+    0,
+    365 * secondsPerDay,
+  );
+  // JetStream refuses a duplicate window longer than the stream keeps messages.
+  if (maxAgeSeconds !== 0 && maxAgeSeconds < duplicateWindowSeconds) {
+    throw new ConfigError(
+      'LEDGER_EVENTS_MAX_AGE_SECONDS',
+      `LEDGER_EVENTS_MAX_AGE_SECONDS must be 0 or at least ` +
+        `LEDGER_EVENTS_DUPLICATE_WINDOW_SECONDS (${duplicateWindowSeconds}), got ${maxAgeSeconds}`,
+    );
+  }
+  return { streamName, subjectPrefix, duplicateWindowSeconds, maxAgeSeconds };
+}
+
 function flag(env: Record<string, string | undefined>, name: string): boolean {
   const raw = env[name];
   if (raw === undefined || raw === '0' || raw === 'false') return false;
@@ -210,20 +281,38 @@ function authMode(env: Record<string, string | undefined>): Config['authMode'] {
   );
 }
 
-/**
- * JWT auth is not built yet. An operator who sets a key expects every request to be checked;
- * serving without auth while a key is configured would be a silent hole, so start-up stops.
- */
-function refuseUnbuiltAuth(env: Record<string, string | undefined>): void {
-  for (const name of ['LEDGER_JWT_SECRET', 'LEDGER_JWT_PUBLIC_KEY']) {
-    if (env[name] !== undefined && env[name] !== '') {
+// HS256 secrets shorter than the hash output are guessable (RFC 7518 section 3.2).
+const jwtSecretBytesMin = 32;
+
+/** The JWT key settings; one of them turns auth on. Secrets are never echoed in messages. */
+function jwtSettings(
+  env: Record<string, string | undefined>,
+): Pick<Config, 'jwtSecret' | 'jwtPublicKeyPath'> {
+  const secret = env['LEDGER_JWT_SECRET'] === '' ? undefined : env['LEDGER_JWT_SECRET'];
+  const keyPath = env['LEDGER_JWT_PUBLIC_KEY'] === '' ? undefined : env['LEDGER_JWT_PUBLIC_KEY'];
+  if (secret !== undefined && Buffer.byteLength(secret) < jwtSecretBytesMin) {
+    throw new ConfigError(
+      'LEDGER_JWT_SECRET',
+      `LEDGER_JWT_SECRET must be at least ${jwtSecretBytesMin} bytes`,
+    );
+  }
+  if (secret !== undefined && keyPath !== undefined) {
+    throw new ConfigError(
+      'LEDGER_JWT_PUBLIC_KEY',
+      'set either LEDGER_JWT_SECRET or LEDGER_JWT_PUBLIC_KEY, not both',
+    );
+  }
+  if (keyPath !== undefined) {
+    try {
+      accessSync(keyPath, constants.R_OK);
+    } catch {
       throw new ConfigError(
-        name,
-        `${name} is set, but JWT auth is not available in this version; unset it ` +
-          `(and keep HOST on loopback) rather than run without the auth you asked for`,
+        'LEDGER_JWT_PUBLIC_KEY',
+        `LEDGER_JWT_PUBLIC_KEY must be a readable file, got ${JSON.stringify(keyPath)}`,
       );
     }
   }
+  return { jwtSecret: secret, jwtPublicKeyPath: keyPath && resolve(keyPath) };
 }
 
 function isLoopback(host: string): boolean {
@@ -236,9 +325,9 @@ function isLoopback(host: string): boolean {
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const host = nonEmpty(env, 'HOST', '127.0.0.1');
   const mode = authMode(env);
-  refuseUnbuiltAuth(env);
-  // Auth is always off until JWT auth exists; then a configured LEDGER_JWT_SECRET lifts this.
-  if (mode !== 'none' && !isLoopback(host)) {
+  const jwt = jwtSettings(env);
+  const authOn = jwt.jwtSecret !== undefined || jwt.jwtPublicKeyPath !== undefined;
+  if (!authOn && mode !== 'none' && !isLoopback(host)) {
     throw new ConfigError(
       'HOST',
       `HOST must be a loopback address while auth is off (set LEDGER_AUTH=none to serve ` +
@@ -253,8 +342,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     databaseUrl: optionalUrl(env, 'DATABASE_URL', ['postgres://', 'postgresql://']),
     dataDir: resolve(nonEmpty(env, 'LEDGER_DATA_DIR', './data')),
     natsUrl: optionalUrl(env, 'NATS_URL', undefined),
+    events: eventSettings(env),
     logLevel: oneOf(env, 'LOG_LEVEL', logLevels, 'info'),
     authMode: mode,
+    ...jwt,
     allowUwsFallback: flag(env, 'LEDGER_ALLOW_UWS_FALLBACK'),
   };
 }

@@ -9,8 +9,6 @@ export const onHandMax = 1_000_000_000_000;
 export const reasonLengthMax = 500;
 /** Partitions a reservation id can name (its first 16 bits). */
 export const partitionsMax = 0x10000;
-/** Stock keys that get an inventory_available_stock series (bounded label cardinality). */
-export const availableStockKeysMax = 1_000;
 /** WAL rows read per query during recovery: bounds recovery memory. */
 export const recoveryPageRows = 10_000;
 /** Expiries applied per sweep: one sweep never stalls a shard's mailbox for long. */
@@ -38,3 +36,32 @@ export const feedSubscriptionsPerSocketMax = 100;
 export const feedBackpressureBytesMax = 256 * 1024;
 /** Largest message a live-feed client may send. */
 export const feedMessageBytesMax = 16 * 1024;
+
+/** Verified bearer tokens remembered (until their exp) so the hot path skips signature checks. */
+export const authCacheEntriesMax = 10_000;
+/** Clock skew allowed when checking a token's exp and nbf. */
+export const authClockToleranceSeconds = 5;
+/** Clients with a rate-limit bucket at once. */
+export const rateLimitClientsMax = 100_000;
+/** How long a forced snapshot of every partition may take before the request fails. */
+export const snapshotTimeoutMs = 120_000;
+
+/** Events handed to NATS and not yet acknowledged, at most: the publisher's memory bound. */
+export const eventsInflightMax = 4096;
+/** Journal rows the event publisher reads per query (spread over the partitions behind). */
+export const eventsPageRowsMax = 1024;
+/** A publish not acknowledged this fast fails the round: reconnect, resume from the cursors. */
+export const eventsPublishTimeoutMs = 5_000;
+/** The publisher reads the journal's heads this often by itself, so no record is stranded. */
+export const eventsPollIntervalMs = 1_000;
+/** Cursors are saved this often: a crash re-publishes at most this much (deduplicated). */
+export const eventsCursorSaveIntervalMs = 100;
+/** Back-off ceiling between NATS connection attempts and after failed publish rounds. */
+export const eventsRetryDelayMsMax = 2_000;
+/** How long stopping waits for the publisher to settle what is in flight and save cursors. */
+export const eventsStopTimeoutMs = eventsPublishTimeoutMs + 3_000;
+
+check(eventsPageRowsMax <= eventsInflightMax, 'one page of events must fit in flight');
+check(eventsStopTimeoutMs > eventsPublishTimeoutMs, 'stopping must outlast a publish timeout');
+/** How often an idle shard checks that its journal connection still answers. */
+export const journalCheckMs = 5_000;

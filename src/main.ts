@@ -1,13 +1,18 @@
 // The composition root: configuration in, pieces wired, signals handled. Nothing else.
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { loadConfigOrExit, type Config } from './config.js';
+import { EventPublisherHost } from './events/index.js';
 import {
   adjustDeltaMax,
-  availableStockKeysMax,
   drainTimeoutMs,
   onHandMax,
   pingTimeoutMs,
+  snapshotTimeoutMs,
 } from './limits.js';
+import { Authenticator } from './http/auth.js';
+import { Gate } from './http/gate.js';
+import { RateLimiter } from './http/rate-limit.js';
 import { LedgerServer, nativeUws } from './http/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import {
@@ -21,6 +26,7 @@ import {
 } from './persistence/embedded-postgres.js';
 import {
   JournalLayoutError,
+  claimJournal,
   migrate,
   openLayout,
   type JournalLayout,
@@ -33,20 +39,32 @@ interface Shards {
   readonly clients: ShardClient[];
 }
 
+/**
+ * Migrates the journal, claims it for this process and checks its layout. The returned client
+ * holds the ownership lock until the ledger stops.
+ */
 async function openJournal(
   databaseUrl: string,
   config: Config,
   log: Logger,
-): Promise<JournalLayout> {
+): Promise<{ layout: JournalLayout; owner: pg.Client }> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
   await client.connect();
+  client.on('error', (error) => {
+    log.error({ err: error.message }, 'journal ownership connection lost; fencing still holds');
+  });
   try {
+    await claimJournal(client, config.journalClaimWaitSeconds * 1000, () =>
+      log.warn('the journal is locked by another ledger (or one that just died); waiting'),
+    );
     const ran = await migrate(client);
     if (ran.length > 0) log.info({ migrations: ran }, 'journal migrations applied');
     const wanted = { partitions: config.partitions, hashVersion: partitionHashVersion };
-    return await openLayout(client, wanted, process.env.LEDGER_PARTITIONS !== undefined);
-  } finally {
+    const layout = await openLayout(client, wanted, process.env.LEDGER_PARTITIONS !== undefined);
+    return { layout, owner: client };
+  } catch (error) {
     await client.end();
+    throw error;
   }
 }
 
@@ -56,6 +74,7 @@ function startShards(
   table: PartitionTable,
   metrics: IngressMetrics,
   server: () => LedgerServer,
+  events: EventPublisherHost | undefined,
   log: Logger,
 ): Shards {
   const hosts: ShardHost[] = [];
@@ -80,7 +99,13 @@ function startShards(
     const host = new ShardHost(shard, data, {
       replies: (replies) => clients[shard]?.replies(replies),
       ready: (recovery) => log.info({ shard, ...recovery }, 'shard ready'),
-      durable: (changes) => server().stockChanged(changes.stock),
+      durable: (changes) => {
+        server().stockChanged(changes.stock);
+        events?.wake(changes.durableLsns);
+        for (const [productId, warehouseId, available] of changes.stock) {
+          metrics.hotKeys.observe(productId, warehouseId, available);
+        }
+      },
       down: (error) => {
         if (/invariant/.test(error.message)) metrics.oversellIncidents.inc();
         clients[shard]?.failAll('The shard restarted; nothing in flight was acknowledged.');
@@ -95,6 +120,7 @@ function startShards(
 
 async function readiness(
   shards: Shards,
+  events: EventPublisherHost | undefined,
 ): Promise<{ ready: boolean; details: Record<string, number | boolean> }> {
   const answers = await Promise.all(
     shards.hosts.map((host) =>
@@ -108,6 +134,13 @@ async function readiness(
   );
   const details: Record<string, number | boolean> = { shards: answers.length };
   answers.forEach((ok, shard) => (details[`shard_${shard}`] = ok));
+  if (events !== undefined) {
+    // Shown, never counted against readiness: replies never wait for events.
+    const status = events.stats();
+    details.events_connected = status.connected;
+    details.events_lag_records = status.lagRecords;
+    details.events_lag_seconds = Math.round(status.lagSeconds * 1000) / 1000;
+  }
   return { ready: answers.every(Boolean), details };
 }
 
@@ -120,6 +153,46 @@ async function workerMetrics(shards: Shards): Promise<unknown[]> {
   );
 }
 
+/** Asks every shard to snapshot its changed partitions; the number snapshotted. */
+async function snapshotAll(shards: Shards): Promise<number> {
+  const answers = await Promise.all(
+    shards.hosts.map((host) => host.request('snapshot', snapshotTimeoutMs)),
+  );
+  return answers.reduce(
+    (sum, answer) => sum + (answer.kind === 'snapshot-done' ? answer.partitions : 0),
+    0,
+  );
+}
+
+function packageVersion(): string {
+  // Compiled, this file is dist/src/main.js; run through tsx, it is src/main.ts.
+  const up = import.meta.url.endsWith('.ts') ? '../package.json' : '../../package.json';
+  return (JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { version: string })
+    .version;
+}
+
+/** The event publisher (its own worker thread), when NATS_URL is set. */
+function startEvents(
+  config: Config,
+  databaseUrl: string,
+  ingress: IngressMetrics,
+  log: Logger,
+): EventPublisherHost | undefined {
+  if (config.natsUrl === undefined) return undefined;
+  const { streamName, subjectPrefix, duplicateWindowSeconds, maxAgeSeconds } = config.events;
+  const events = new EventPublisherHost({
+    workerData: {
+      databaseUrl,
+      natsUrl: config.natsUrl,
+      stream: { name: streamName, subjectPrefix, duplicateWindowSeconds, maxAgeSeconds },
+    },
+    registry: ingress.registry,
+    log: (level, message) => log[level]({ component: 'events' }, message),
+  });
+  events.start();
+  return events;
+}
+
 async function drain(shards: Shards): Promise<void> {
   const deadline = Date.now() + drainTimeoutMs;
   while (shards.clients.some((client) => client.depth > 0) && Date.now() < deadline) {
@@ -127,16 +200,24 @@ async function drain(shards: Shards): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  const config = loadConfigOrExit(process.env);
-  const log = createLogger(config.logLevel);
-  if (!nativeUws() && !config.allowUwsFallback) {
-    process.stderr.write(
-      'config error: uWebSockets.js native binary did not load; refusing the slow ' +
-        'JavaScript fallback (set LEDGER_ALLOW_UWS_FALLBACK=1 to run on it anyway)\n',
-    );
-    process.exit(2);
-  }
+function refuseJavaScriptFallback(config: Config): void {
+  if (nativeUws() || config.allowUwsFallback) return;
+  process.stderr.write(
+    'config error: uWebSockets.js native binary did not load; refusing the slow ' +
+      'JavaScript fallback (set LEDGER_ALLOW_UWS_FALLBACK=1 to run on it anyway)\n',
+  );
+  process.exit(2);
+}
+
+interface Journal {
+  readonly databaseUrl: string;
+  readonly layout: JournalLayout;
+  readonly owner: pg.Client;
+  readonly embedded: EmbeddedPostgresHandle | undefined;
+}
+
+/** The configured Postgres, or the embedded one; migrated and its layout checked (exit 2). */
+async function startJournal(config: Config, log: Logger): Promise<Journal> {
   let embedded: EmbeddedPostgresHandle | undefined;
   if (config.databaseUrl === undefined) {
     embedded = await startEmbeddedPostgres({
@@ -145,27 +226,45 @@ async function main(): Promise<void> {
     });
   }
   const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedPostgresHandle).url;
-  let layout: JournalLayout;
   try {
-    layout = await openJournal(databaseUrl, config, log);
+    return { databaseUrl, ...(await openJournal(databaseUrl, config, log)), embedded };
   } catch (error) {
     await embedded?.stop();
     if (!(error instanceof JournalLayoutError)) throw error;
     process.stderr.write(`config error: ${error.message}\n`);
     process.exit(2);
   }
+}
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit(process.env);
+  const log = createLogger(config.logLevel);
+  refuseJavaScriptFallback(config);
+  const { databaseUrl, layout, owner, embedded } = await startJournal(config, log);
   const table = new PartitionTable(layout.partitions, config.shards);
   // The depth gauge reads the clients only when scraped, after both exist.
-  const ingress = createIngressMetrics(() => shards.clients.map((client) => client.depth));
-  const shards = startShards(config, databaseUrl, table, ingress, () => server, log);
+  const ingress = createIngressMetrics(
+    () => shards.clients.map((client) => client.depth),
+    config.metricsHotKeys,
+  );
+  const events = startEvents(config, databaseUrl, ingress, log);
+  const shards = startShards(config, databaseUrl, table, ingress, () => server, events, log);
   const server = new LedgerServer({
     bodyBytesMax: config.bodyBytesMax,
     limits: { ...config, adjustDeltaMax },
-    availableStockKeysMax,
     router: new Router(table, shards.clients),
     metrics: ingress,
     renderMetrics: async () => renderMetrics(ingress.registry, await workerMetrics(shards)),
-    readiness: () => readiness(shards),
+    readiness: () => readiness(shards, events),
+    snapshot: () => snapshotAll(shards),
+    gate: new Gate(
+      new Authenticator(config),
+      new RateLimiter(
+        config.rateLimitPerSecond,
+        config.rateLimitBurst || 2 * config.rateLimitPerSecond,
+      ),
+    ),
+    version: packageVersion(),
     log,
   });
   // Listen first so /health/live answers during recovery; commands get 503 until shards are ready.
@@ -185,7 +284,9 @@ async function main(): Promise<void> {
     void (async () => {
       await drain(shards);
       await Promise.all(shards.hosts.map((host) => host.stop()));
+      await events?.stop();
       server.close();
+      await owner.end();
       await embedded?.stop();
       log.info('stopped');
       process.exit(0);

@@ -38,6 +38,11 @@ export class GroupCommit {
     private readonly batchRowsMax: number,
   ) {}
 
+  /** A write failed and the owner has not resumed yet: nothing more will be written. */
+  get failed(): boolean {
+    return this.broken;
+  }
+
   get pendingRows(): number {
     return this.pending.length;
   }
@@ -59,6 +64,11 @@ export class GroupCommit {
   addSnapshot(row: SnapshotRow): void {
     this.snapshots.push({ sequence: this.appendedSequence, row });
     this.schedule();
+  }
+
+  /** Sends later writes to another connection; a write in flight finishes on the old one. */
+  replaceSink(sink: JournalSink): void {
+    this.sink = sink;
   }
 
   /**

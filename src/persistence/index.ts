@@ -1,6 +1,11 @@
 // The journal: schema, layout check, SQL, group commit, record codec, embedded Postgres.
 export { migrate } from './migrations.js';
-export { openLayout, JournalLayoutError, type JournalLayout } from './journal-meta.js';
+export {
+  claimJournal,
+  openLayout,
+  JournalLayoutError,
+  type JournalLayout,
+} from './journal-meta.js';
 export { JournalStore, type WalRow, type SnapshotRow } from './journal-store.js';
 export { GroupCommit, type GroupCommitListener, type JournalSink } from './group-commit.js';
 export { encodeRecord, decodeRecord, RecordDecodeError } from './record-codec.js';

@@ -43,7 +43,9 @@ export class JournalStore {
   /** Writes a snapshot and drops the ones before the previous (one older is kept as a spare). */
   async writeSnapshot(row: SnapshotRow): Promise<void> {
     await this.client.query(
-      'INSERT INTO ledger_snapshots (partition, lsn, payload) VALUES ($1, $2, $3)',
+      // The same (partition, lsn) always has the same content, whoever wrote it first.
+      `INSERT INTO ledger_snapshots (partition, lsn, payload) VALUES ($1, $2, $3)
+       ON CONFLICT (partition, lsn) DO NOTHING`,
       [row.partition, row.lsn, row.payload],
     );
     await this.client.query(

@@ -30,6 +30,16 @@ export const migrations: readonly { readonly id: number; readonly sql: string }[
         PRIMARY KEY (partition, lsn)
       );`,
   },
+  {
+    id: 2,
+    sql: `
+      -- The event publisher's progress (src/events): every journal record of the partition up
+      -- to lsn has been acknowledged by NATS JetStream. No row: nothing published yet.
+      CREATE TABLE ledger_event_cursors (
+        partition integer PRIMARY KEY,
+        lsn bigint NOT NULL CHECK (lsn >= 0)
+      );`,
+  },
 ];
 
 export async function migrate(client: pg.ClientBase): Promise<number[]> {

@@ -18,8 +18,6 @@ export interface ShardReply {
   readonly body: string;
   /** True when an earlier identical request's answer is being repeated (idempotent replay). */
   readonly replayed: boolean;
-  /** The stock key's available units after this request (for the stock gauge); -1 if none. */
-  readonly available: number;
 }
 
 export interface ShardWorkerData {
@@ -79,8 +77,13 @@ export type FromShard =
 // message carries its own record definitions, so a restarted worker needs no shared state.
 const packr = new Packr({ useRecords: true, moreTypes: false });
 
+/**
+ * Packs a batch into its own right-sized buffer, to be transferred (not copied) to the other
+ * thread. msgpackr returns views into a buffer it shares across all its encoders; posting such a
+ * view would copy the whole shared buffer (megabytes after a large snapshot) on every batch.
+ */
 export function encodeBatch(items: readonly ShardRequest[] | readonly ShardReply[]): Uint8Array {
-  return packr.pack(items);
+  return new Uint8Array(packr.pack(items));
 }
 
 export function decodeRequests(payload: Uint8Array): ShardRequest[] {

@@ -26,14 +26,14 @@ export function stockJson(view: StockView): string {
   });
 }
 
-export function formatReply(id: number, outcome: Outcome, available: number): ShardReply {
+export function formatReply(id: number, outcome: Outcome): ShardReply {
   if (!outcome.ok) {
     const body = errorBody(outcome.code, outcome.message, outcome.details);
-    return { id, status: errorStatus(outcome.code), body, replayed: false, available };
+    return { id, status: errorStatus(outcome.code), body, replayed: false };
   }
   const body =
     'reservation' in outcome ? reservationJson(outcome.reservation) : stockJson(outcome.stock);
-  return { id, status: 200, body, replayed: outcome.replayed, available };
+  return { id, status: 200, body, replayed: outcome.replayed };
 }
 
 export function errorReply(id: number, code: ErrorCode, message?: string): ShardReply {
@@ -42,6 +42,5 @@ export function errorReply(id: number, code: ErrorCode, message?: string): Shard
     status: errorStatus(code),
     body: errorBody(code, message),
     replayed: false,
-    available: -1,
   };
 }

@@ -119,7 +119,9 @@ export class ShardHost {
   /** Posts a batch of encoded requests; false if no live worker can take it. */
   post(payload: Uint8Array): boolean {
     if (this.worker === undefined || !this.ready) return false;
-    this.worker.postMessage({ kind: 'requests', payload } satisfies ToShard);
+    this.worker.postMessage({ kind: 'requests', payload } satisfies ToShard, [
+      payload.buffer as ArrayBuffer,
+    ]);
     return true;
   }
 

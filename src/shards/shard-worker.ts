@@ -2,7 +2,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import pg from 'pg';
 import client from 'prom-client';
-import { expiriesPerSweepMax } from '../limits.js';
+import { expiriesPerSweepMax, journalCheckMs } from '../limits.js';
 import { JournalStore } from '../persistence/index.js';
 import {
   decodeRequests,
@@ -77,7 +77,12 @@ const shard = new Shard(
   {
     connect,
     now: Date.now,
-    send: (replies) => post({ kind: 'replies', payload: encodeBatch(replies) }),
+    send: (replies) => {
+      const payload = encodeBatch(replies);
+      port.postMessage({ kind: 'replies', payload } satisfies FromShard, [
+        payload.buffer as ArrayBuffer,
+      ]);
+    },
     log,
     durableChanges: (changes) => post({ kind: 'durable', changes }),
     flushed: (rows, durationMs) => {
@@ -88,6 +93,9 @@ const shard = new Shard(
 );
 
 const sweepTimer = setInterval(() => shard.sweep(Date.now()), data.expirySweepMs);
+// Checks the journal connection even when nobody asks (no probe, no writes), so a connection the
+// server dropped while idle is replaced before the next request needs it.
+const journalCheckTimer = setInterval(() => void shard.journalWritable(), journalCheckMs);
 
 async function onMessage(message: ToShard): Promise<void> {
   switch (message.kind) {
@@ -105,6 +113,7 @@ async function onMessage(message: ToShard): Promise<void> {
       return;
     case 'stop':
       clearInterval(sweepTimer);
+      clearInterval(journalCheckTimer);
       await shard.stop();
       post({ kind: 'stopped' });
       port.close();

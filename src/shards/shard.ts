@@ -94,6 +94,8 @@ export class Shard {
   private readonly expiry = new ExpiryHeap();
   private held: HeldReply[] = [];
   private notes: ChangeNote[] = [];
+  private reloading: Promise<void> | undefined;
+  private reconnecting: Promise<void> | undefined;
   private outbox: ShardReply[] = [];
   private mode: Mode = 'recovering';
   private connection: JournalConnection | undefined;
@@ -194,7 +196,7 @@ export class Shard {
       const result = runtime.state.apply(request.command, nowMs);
       if (result.record !== undefined) this.journal(runtime, result);
       const sequence = result.actor?.journalSequence ?? runtime.lastSequence;
-      const reply = formatReply(request.id, result.outcome, result.actor?.available ?? -1);
+      const reply = formatReply(request.id, result.outcome);
       if (sequence <= this.durableSequence) this.outbox.push(reply);
       else this.held.push({ sequence, reply });
     }
@@ -238,7 +240,8 @@ export class Shard {
       });
     }
     runtime.recordsSinceSnapshot += 1;
-    if (runtime.recordsSinceSnapshot >= this.options.snapshotEveryRecords) this.snapshot(runtime);
+    if (runtime.recordsSinceSnapshot >= this.snapshotInterval(runtime.state))
+      this.snapshot(runtime);
   }
 
   /** Expires due holds. Each expiry is journaled like any change; nobody waits for its reply. */
@@ -255,6 +258,16 @@ export class Shard {
       expired += 1;
     }
     return expired;
+  }
+
+  /**
+   * A snapshot costs time in proportion to the partition's size, on this thread. Taking one only
+   * after at least as many records as it holds entries keeps that cost at most one entry per
+   * record, and a recovery's WAL tail no longer than the snapshot it starts from.
+   */
+  private snapshotInterval(state: PartitionState): number {
+    const entries = state.actors.size + state.reservationOwners.size;
+    return Math.max(this.options.snapshotEveryRecords, entries);
   }
 
   private snapshot(runtime: PartitionRuntime): void {
@@ -278,7 +291,8 @@ export class Shard {
   }
 
   private async whenIdle(): Promise<void> {
-    while (this.commit !== undefined && !this.commit.idle && this.mode !== 'recovering') {
+    // A broken commit never becomes idle: stop waiting (the failure is being handled).
+    while (this.commit !== undefined && !this.commit.idle && !this.commit.failed) {
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
   }
@@ -332,6 +346,7 @@ export class Shard {
       return this.mode === 'serving';
     } catch (error) {
       this.environment.log('warn', `journal ping failed: ${String(error)}`);
+      await this.reconnect();
       return false;
     }
   }
@@ -355,7 +370,7 @@ export class Shard {
       if (runtime.lastSequence > durable) affected.push(partition);
     }
     for (const partition of affected) this.runtimes.delete(partition);
-    void this.reload(affected);
+    this.reloading = this.reload(affected);
   }
 
   private async reload(partitions: number[]): Promise<void> {
@@ -364,9 +379,16 @@ export class Shard {
       try {
         await this.closeConnection();
         const connection = await this.environment.connect();
+        if (this.mode !== 'recovering') {
+          // A stop began while connecting: a connection left open would keep the thread alive.
+          await connection.close();
+          return;
+        }
         this.connection = connection;
         const counts = await this.load(connection, partitions);
         (this.commit as GroupCommit).resume(connection);
+        // A stop that began meanwhile wins: never go back to serving after it.
+        if (this.mode !== 'recovering') return;
         this.mode = 'serving';
         this.environment.log(
           'info',
@@ -400,7 +422,39 @@ export class Shard {
     }
     this.mode = 'stopping';
     await this.whenIdle();
+    // A reload under way notices the stop at its next step; wait for it to let go.
+    await this.reloading;
+    await this.reconnecting;
     this.mode = 'stopped';
     await this.closeConnection();
+  }
+
+  /**
+   * Replaces a journal connection that stopped answering while nothing was being written (an
+   * idle connection killed by the server or a network hiccup). Everything in memory is durable
+   * then, so no reload is needed; writes simply go to the new connection. A write that fails on
+   * the old one takes the reload path instead.
+   */
+  private async reconnect(): Promise<void> {
+    if (this.mode !== 'serving' || this.reconnecting !== undefined) return;
+    const attempt = (async () => {
+      const connection = await this.environment.connect();
+      if (this.mode !== 'serving' || this.commit === undefined || this.commit.failed) {
+        await connection.close();
+        return;
+      }
+      const old = this.connection;
+      this.connection = connection;
+      this.commit.replaceSink(connection);
+      this.environment.log('info', 'journal connection replaced');
+      await old?.close().catch((error: unknown) => {
+        this.environment.log('warn', `closing the dead journal connection: ${String(error)}`);
+      });
+    })();
+    this.reconnecting = attempt.catch((error: unknown) => {
+      this.environment.log('warn', `journal reconnect failed: ${String(error)}`);
+    });
+    await this.reconnecting;
+    this.reconnecting = undefined;
   }
 }

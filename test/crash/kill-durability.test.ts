@@ -70,6 +70,7 @@ describe.runIf(await havePostgres())('kill -9 durability', () => {
       expect(again.body).toEqual(reply.body);
     }
     expect((await get(running.baseUrl, '/v1/stock/durable-sku/wh-1')).body).toEqual(before.body);
+    expect(await running.stop()).toBe(0);
   });
 
   it('loses no acknowledged reserve when killed with requests in flight', async () => {

@@ -62,6 +62,18 @@ describe.runIf(await havePostgres())('start-up refusals and the in-flight bound'
     expect(await again.stop()).toBe(0);
   });
 
+  it('refuses a second ledger on a journal another ledger is running on', async () => {
+    const first = await startLedger({ env: { DATABASE_URL: database.url } });
+    const second = await runToExit({
+      DATABASE_URL: database.url,
+      LEDGER_JOURNAL_CLAIM_WAIT_SECONDS: '1',
+    });
+    expect(second.code).toBe(2);
+    expect(second.output).toMatch(/another ledger is running on this journal/);
+    expect((await fetch(`${first.baseUrl}/health/ready`)).status).toBe(200);
+    expect(await first.stop()).toBe(0);
+  });
+
   it('answers 503 overloaded with retry-after beyond the in-flight bound, and does nothing', async () => {
     const ledger = await startLedger({
       env: { DATABASE_URL: database.url, SHARDS: '1', LEDGER_SHARD_INFLIGHT_MAX: '2' },

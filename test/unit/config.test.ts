@@ -108,6 +108,12 @@ describe('loadConfig defaults', () => {
       databaseUrl: undefined,
       dataDir: resolve('./data'),
       natsUrl: undefined,
+      events: {
+        streamName: 'INVENTORY',
+        subjectPrefix: '',
+        duplicateWindowSeconds: 120,
+        maxAgeSeconds: 604_800,
+      },
       shards: Math.min(Math.max(availableParallelism(), 1), 64),
       partitions: 256,
       bodyBytesMax: 16_384,
@@ -123,6 +129,12 @@ describe('loadConfig defaults', () => {
       expirySweepMs: 100,
       logLevel: 'info',
       authMode: 'unset',
+      jwtSecret: undefined,
+      jwtPublicKeyPath: undefined,
+      rateLimitPerSecond: 0,
+      rateLimitBurst: 0,
+      metricsHotKeys: 100,
+      journalClaimWaitSeconds: 30,
       allowUwsFallback: false,
     } satisfies Config);
   });
@@ -281,6 +293,52 @@ describe('loadConfig URLs', () => {
   });
 });
 
+describe('loadConfig event stream settings', () => {
+  it('reads the stream name, subject prefix, duplicate window and maximum age', () => {
+    expect(
+      loadConfig({
+        LEDGER_EVENTS_STREAM: 'INVENTORY_STAGING',
+        LEDGER_EVENTS_SUBJECT_PREFIX: 'staging.eu-1.',
+        LEDGER_EVENTS_DUPLICATE_WINDOW_SECONDS: '300',
+        LEDGER_EVENTS_MAX_AGE_SECONDS: '0',
+      }).events,
+    ).toEqual({
+      streamName: 'INVENTORY_STAGING',
+      subjectPrefix: 'staging.eu-1.',
+      duplicateWindowSeconds: 300,
+      maxAgeSeconds: 0,
+    });
+  });
+
+  it('refuses stream names and subject prefixes JetStream would not take, naming the variable', () => {
+    for (const name of ['', 'has space', 'dotted.name', 'wild*', 'x'.repeat(65)]) {
+      expect(configError({ LEDGER_EVENTS_STREAM: name }).variable).toBe('LEDGER_EVENTS_STREAM');
+    }
+    for (const prefix of ['staging', '.staging.', 'a..b.', 'wild.*.', 'all.>.', 'sp ace.']) {
+      expect(configError({ LEDGER_EVENTS_SUBJECT_PREFIX: prefix }).variable).toBe(
+        'LEDGER_EVENTS_SUBJECT_PREFIX',
+      );
+    }
+  });
+
+  it('refuses a duplicate window outside 1 s..1 day or longer than the maximum age', () => {
+    for (const value of ['0', '86401', '1.5']) {
+      expect(configError({ LEDGER_EVENTS_DUPLICATE_WINDOW_SECONDS: value }).variable).toBe(
+        'LEDGER_EVENTS_DUPLICATE_WINDOW_SECONDS',
+      );
+    }
+    expect(
+      configError({
+        LEDGER_EVENTS_DUPLICATE_WINDOW_SECONDS: '600',
+        LEDGER_EVENTS_MAX_AGE_SECONDS: '300',
+      }).variable,
+    ).toBe('LEDGER_EVENTS_MAX_AGE_SECONDS');
+    expect(configError({ LEDGER_EVENTS_MAX_AGE_SECONDS: '31536001' }).variable).toBe(
+      'LEDGER_EVENTS_MAX_AGE_SECONDS',
+    );
+  });
+});
+
 describe('loadConfig enumerations and flags', () => {
   it('reads every log level and refuses any other', () => {
     for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) {
@@ -391,19 +449,29 @@ describe('loadConfigOrExit', () => {
   });
 });
 
-describe('JWT settings before JWT auth exists', () => {
-  it('refuses to start when a JWT key is configured, rather than serve without auth', () => {
-    for (const variable of ['LEDGER_JWT_SECRET', 'LEDGER_JWT_PUBLIC_KEY']) {
-      const error = (() => {
-        try {
-          loadConfig({ [variable]: 'x'.repeat(40) });
-        } catch (caught) {
-          return caught;
-        }
-        return undefined;
-      })();
-      expect(error).toBeInstanceOf(ConfigError);
-      expect((error as ConfigError).variable).toBe(variable);
-    }
+describe('JWT settings', () => {
+  it('turns auth on with a secret of at least 32 bytes, which also allows a public HOST', () => {
+    const config = loadConfig({ LEDGER_JWT_SECRET: 'x'.repeat(32), HOST: '0.0.0.0' });
+    expect(config.jwtSecret).toBe('x'.repeat(32));
+    expect(config.host).toBe('0.0.0.0');
+  });
+
+  it('refuses a short secret, both keys at once, and an unreadable key file, naming the variable', () => {
+    const variableOf = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (caught) {
+        if (caught instanceof ConfigError) return caught.variable;
+        throw caught;
+      }
+      return undefined;
+    };
+    expect(variableOf({ LEDGER_JWT_SECRET: 'short' })).toBe('LEDGER_JWT_SECRET');
+    expect(
+      variableOf({ LEDGER_JWT_SECRET: 'x'.repeat(40), LEDGER_JWT_PUBLIC_KEY: '/etc/hostname' }),
+    ).toBe('LEDGER_JWT_PUBLIC_KEY');
+    expect(variableOf({ LEDGER_JWT_PUBLIC_KEY: '/nonexistent/key.pem' })).toBe(
+      'LEDGER_JWT_PUBLIC_KEY',
+    );
   });
 });
