@@ -1,0 +1,434 @@
+// Proves the real server is linearizable per stock key and keeps its invariants: concurrent
+// clients, interleaved by fast-check's scheduler, send random reserve / confirm / release /
+// adjust / read / clock-advance requests over HTTP (keys over both shards, and one hot key);
+// each stock key's history must be explained by the reference model in some order that respects
+// real time, stock bodies obey the invariants after every step, and the books balance at the end.
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { runOptions } from '../helpers/fc-options.js';
+import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import { havePostgres } from '../helpers/services.js';
+import { knob, report, timeoutFor } from '../helpers/soak.js';
+import { productsAcrossShards } from '../helpers/stock-keys.js';
+import { timedCall, type TimedReply } from '../helpers/timed-http.js';
+import {
+  httpCallOf,
+  ledgerSpec,
+  observedReply,
+  showOperation,
+  type LedgerOperation,
+} from '../model/ledger-history.js';
+import { checkLinearizable, describeFailure } from '../model/linearizability.js';
+import type { ModelRequest, StockBody } from '../model/reference-ledger.js';
+
+const shards = 2;
+const partitions = 256;
+const warehouseId = 'wh';
+// A well-formed id the ledger never issued (partition 0, so it routes).
+const unknownId = '0000ffff-ffff-8fff-8fff-ffffffffffff';
+
+type Command =
+  | { kind: 'reserve'; key: number; quantity: number; ttlSeconds: number; pool: number }
+  | { kind: 'confirm' | 'release' | 'read-reservation'; pick: number }
+  | { kind: 'adjust'; key: number; delta: number; pool: number }
+  | { kind: 'read-stock'; key: number }
+  | { kind: 'advance'; ms: number };
+
+interface Plan {
+  readonly opening: number[];
+  readonly clients: Command[][];
+}
+
+function commandArbitrary(keys: number, withClock: boolean): fc.Arbitrary<Command> {
+  const key = fc.nat({ max: keys - 1 });
+  const pick = fc.nat({ max: 1_000 });
+  const commands: fc.WeightedArbitrary<Command>[] = [
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('reserve' as const),
+        key,
+        quantity: fc.integer({ min: 1, max: 4 }),
+        // Mostly long holds; one-second holds expire within a run that advances the clock.
+        ttlSeconds: withClock ? fc.constantFrom(1, 1, 2, 600) : fc.constantFrom(600, 600, 1),
+        pool: fc.integer({ min: -4, max: 2 }), // negative: a fresh idempotency key
+      }),
+    },
+    {
+      weight: 5,
+      arbitrary: fc.record({
+        kind: fc.constantFrom('confirm' as const, 'release' as const, 'read-reservation' as const),
+        pick,
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant('adjust' as const),
+        key,
+        delta: fc.integer({ min: -4, max: 8 }).filter((delta) => delta !== 0),
+        pool: fc.integer({ min: -2, max: 1 }), // negative: no idempotency key
+      }),
+    },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('read-stock' as const), key }) },
+  ];
+  return fc.oneof(...commands);
+}
+
+interface Shape {
+  readonly keys: number;
+  readonly clients: [number, number];
+  readonly commands: [number, number];
+  readonly stock: [number, number];
+  readonly withClock: boolean;
+}
+
+function planArbitrary(shape: Shape): fc.Arbitrary<Plan> {
+  const [clientsMin, clientsMax] = shape.clients;
+  const [commandsMin, commandsMax] = shape.commands;
+  let commands = fc.array(commandArbitrary(shape.keys, shape.withClock), {
+    minLength: commandsMin,
+    maxLength: commandsMax,
+  });
+  if (shape.withClock) {
+    // Every client waits out the short holds once, somewhere in its run.
+    const advance = fc.record({
+      kind: fc.constant('advance' as const),
+      ms: fc.integer({ min: 1_000, max: 1_300 }),
+    });
+    commands = fc
+      .tuple(commands, advance, fc.nat())
+      .map(([list, wait, at]) => list.toSpliced(at % (list.length + 1), 0, wait));
+  }
+  return fc.record({
+    opening: fc.array(fc.integer({ min: shape.stock[0], max: shape.stock[1] }), {
+      minLength: shape.keys,
+      maxLength: shape.keys,
+    }),
+    clients: fc.array(commands, { minLength: clientsMin, maxLength: clientsMax }),
+  });
+}
+
+let runCounter = 0;
+
+interface Totals {
+  runs: number;
+  operations: number;
+  expired: number;
+  concurrentMax: number;
+}
+
+/** One property run: the clients' requests, what came back, and the checks on it. */
+class HttpRun {
+  readonly products: string[];
+  readonly histories = new Map<string, LedgerOperation[]>();
+  /** Reservation ids seen in answers, with their stock key. */
+  private readonly known = new Map<string, string>();
+  private readonly ids: string[] = [];
+  private inFlight = 0;
+  concurrentMax = 0;
+  private readonly tag: string;
+
+  constructor(
+    private readonly baseUrl: string,
+    keys: number,
+  ) {
+    runCounter += 1;
+    this.tag = `run${runCounter}-${process.pid}`;
+    this.products = productsAcrossShards(
+      `run${runCounter}-${process.pid}`,
+      keys,
+      warehouseId,
+      shards,
+      partitions,
+    );
+    for (const product of this.products) this.histories.set(product, []);
+  }
+
+  product(key: number): string {
+    return this.products[key % this.products.length] as string;
+  }
+
+  /** The request a command stands for right now (ids come from answers seen so far). */
+  resolve(command: Command, client: number, serial: number): ModelRequest | 'unknown-id' {
+    switch (command.kind) {
+      case 'reserve':
+        return {
+          kind: 'reserve',
+          productId: this.product(command.key),
+          warehouseId,
+          quantity: command.quantity,
+          ttlSeconds: command.ttlSeconds,
+          idempotencyKey:
+            command.pool < 0
+              ? `${this.tag}-c${client}-${serial}-fresh`
+              : `${this.tag}-reserve-pool-${command.pool}`,
+          reservationId: '',
+        };
+      case 'adjust':
+        return {
+          kind: 'adjust',
+          productId: this.product(command.key),
+          warehouseId,
+          delta: command.delta,
+          reason: '',
+          idempotencyKey: command.pool < 0 ? '' : `${this.tag}-adjust-pool-${command.pool}`,
+        };
+      case 'read-stock':
+        return { kind: 'read-stock', productId: this.product(command.key), warehouseId };
+      case 'advance':
+        throw new Error('advance is not a request');
+      default: {
+        if (this.ids.length === 0 || command.pick % 17 === 16) return 'unknown-id';
+        const id = this.ids[this.ids.length - 1 - (command.pick % Math.min(this.ids.length, 6))];
+        return { kind: command.kind, reservationId: id as string };
+      }
+    }
+  }
+
+  async send(request: ModelRequest): Promise<TimedReply> {
+    this.inFlight += 1;
+    this.concurrentMax = Math.max(this.concurrentMax, this.inFlight);
+    try {
+      return await timedCall(this.baseUrl, httpCallOf(request));
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+
+  /** Files the exchange under its stock key and checks what can be checked at once. */
+  record(client: number, request: ModelRequest, reply: TimedReply): void {
+    const output = observedReply(reply.status, reply.body, reply.replayed);
+    const key = 'productId' in request ? request.productId : this.known.get(request.reservationId);
+    if (key === undefined) throw new Error(`no stock key for ${JSON.stringify(request)}`);
+    const unknown = output === undefined;
+    (this.histories.get(key) as LedgerOperation[]).push({
+      client,
+      input: request,
+      output,
+      invokeMs: reply.invokeMs,
+      responseMs: unknown ? Number.POSITIVE_INFINITY : reply.responseMs,
+    });
+    if (output?.ok === true && 'reservation' in output) {
+      const id = output.reservation.id;
+      if (!this.known.has(id)) this.ids.push(id);
+      this.known.set(id, output.reservation.productId);
+    }
+    if (output?.ok === true && 'stock' in output) checkStockInvariants(output.stock);
+  }
+
+  async client(scheduler: fc.Scheduler, client: number, commands: Command[]): Promise<void> {
+    for (const [serial, command] of commands.entries()) {
+      // The scheduler decides which client moves next, and when each one hears its answer.
+      await scheduler.schedule(Promise.resolve(), `client ${client} next`);
+      if (command.kind === 'advance') {
+        await sleep(command.ms);
+        continue;
+      }
+      const request = this.resolve(command, client, serial);
+      if (request === 'unknown-id') {
+        const probe = await timedCall(this.baseUrl, {
+          method: 'POST',
+          path: '/v1/confirm',
+          body: { reservation_id: unknownId },
+        });
+        expect(probe.status, probe.text).toBe(404);
+        continue;
+      }
+      const reply = await scheduler.schedule(this.send(request), `client ${client} answer`);
+      this.record(client, request, reply);
+    }
+  }
+
+  /** Quiescent reads of every key and hold: the final state joins the history, then the books. */
+  async closeBooks(): Promise<void> {
+    for (const productId of this.products) {
+      const request: ModelRequest = { kind: 'read-stock', productId, warehouseId };
+      this.record(-1, request, await this.send(request));
+    }
+    for (const id of this.ids) {
+      const request: ModelRequest = { kind: 'read-reservation', reservationId: id };
+      this.record(-1, request, await this.send(request));
+    }
+  }
+
+  /** With everything quiet and checked for linearizability: the books must balance too. */
+  balanceBooks(): void {
+    for (const [productId, history] of this.histories) balance(productId, history);
+  }
+
+  checkLinearizable(): number {
+    let expired = 0;
+    for (const [productId, history] of this.histories) {
+      const result = checkLinearizable(history, ledgerSpec());
+      if (result.verdict !== 'linearizable') {
+        throw new Error(`${productId}: ${describeFailure(history, result, showOperation)}`);
+      }
+      expired += history.filter(
+        (operation) =>
+          operation.output?.ok === true &&
+          'reservation' in operation.output &&
+          operation.output.reservation.status === 'EXPIRED',
+      ).length;
+    }
+    return expired;
+  }
+}
+
+function checkStockInvariants(stock: StockBody): void {
+  const { onHand, reserved, available } = stock;
+  if (!(0 <= reserved && reserved <= onHand && available === onHand - reserved)) {
+    throw new Error(`invariant broken: ${JSON.stringify(stock)}`);
+  }
+}
+
+/**
+ * With everything quiet: reserved is the sum of PENDING holds, on_hand is what adjusts put in
+ * less what was sold, and holds never released or expired fit in the stock put in.
+ */
+function balance(productId: string, history: readonly LedgerOperation[]): void {
+  if (history.some((operation) => operation.output === undefined)) return; // 503: unknowable
+  const finalStatus = new Map<string, { status: string; quantity: number }>();
+  let delta = 0;
+  let putIn = 0;
+  let stock: StockBody | undefined;
+  for (const { input, output } of history) {
+    if (output?.ok !== true) continue;
+    if ('reservation' in output) {
+      finalStatus.set(output.reservation.id, output.reservation);
+    } else if (input.kind === 'adjust' && output.replayed === false) {
+      delta += input.delta;
+      putIn += Math.max(input.delta, 0);
+    }
+    if ('stock' in output && input.kind === 'read-stock') stock = output.stock;
+  }
+  const sum = (statuses: string[]) =>
+    [...finalStatus.values()]
+      .filter((hold) => statuses.includes(hold.status))
+      .reduce((total, hold) => total + hold.quantity, 0);
+  const books = { reserved: sum(['PENDING']), onHand: delta - sum(['CONFIRMED']) };
+  expect(stock, `${productId}: final stock`).toMatchObject(books);
+  expect(sum(['PENDING', 'CONFIRMED']), `${productId}: held within put in`).toBeLessThanOrEqual(
+    putIn,
+  );
+}
+
+describe.runIf(await havePostgres())('the real ledger over HTTP, against the model', () => {
+  let database: TestDatabase;
+  let ledger: LedgerProcess;
+  const totals: Totals = { runs: 0, operations: 0, expired: 0, concurrentMax: 0 };
+  const startedMs = Date.now();
+
+  beforeAll(async () => {
+    database = await createDatabase();
+    ledger = await startLedger({
+      env: {
+        DATABASE_URL: database.url,
+        SHARDS: String(shards),
+        LEDGER_PARTITIONS: String(partitions),
+        LEDGER_TTL_SECONDS_MIN: '1',
+      },
+    });
+  });
+
+  afterAll(async () => {
+    report({
+      test: 'http model (linearizability)',
+      seconds: (Date.now() - startedMs) / 1000,
+      counts: { ...totals },
+    });
+    await ledger?.stop();
+    await database?.drop();
+  });
+
+  async function runPlan(scheduler: fc.Scheduler, plan: Plan): Promise<void> {
+    const run = new HttpRun(ledger.baseUrl, plan.opening.length);
+    for (const [key, units] of plan.opening.entries()) {
+      const request: ModelRequest = {
+        kind: 'adjust',
+        productId: run.product(key),
+        warehouseId,
+        delta: units,
+        reason: 'opening stock',
+        idempotencyKey: '',
+      };
+      run.record(0, request, await run.send(request));
+    }
+    const clients = plan.clients.map((commands, client) =>
+      run.client(scheduler, client + 1, commands),
+    );
+    await scheduler.waitFor(Promise.all(clients));
+    await run.closeBooks();
+    totals.expired += run.checkLinearizable();
+    run.balanceBooks();
+    totals.runs += 1;
+    totals.concurrentMax = Math.max(totals.concurrentMax, run.concurrentMax);
+    for (const history of run.histories.values()) totals.operations += history.length;
+  }
+
+  function property(shape: Shape) {
+    return fc.asyncProperty(fc.scheduler(), planArbitrary(shape), runPlan);
+  }
+
+  // Soak: SOAK_MODEL_MINUTES (10 by default) of runs, shared by the three properties.
+  const minutes = knob('SOAK_MODEL_MINUTES', 0, 10);
+  function options(runs: number, share: number) {
+    const base = runOptions<[fc.Scheduler, Plan]>(runs);
+    if (minutes === 0) return base;
+    const limitMs = minutes * 60_000 * share;
+    return {
+      ...base,
+      numRuns: 1_000_000_000,
+      interruptAfterTimeLimit: limitMs,
+      markInterruptAsFailure: false,
+    };
+  }
+  const timeoutMs = timeoutFor(minutes * 60_000 * 0.4);
+
+  it(
+    'explains every history over several keys on both shards by the model, in real-time order',
+    async () => {
+      const shape: Shape = {
+        keys: 4,
+        clients: [2, 5],
+        commands: [3, 12],
+        stock: [2, 12],
+        withClock: false,
+      };
+      await fc.assert(property(shape), options(knob('HTTP_MODEL_RUNS', 12, 0), 0.4));
+    },
+    timeoutMs,
+  );
+
+  it(
+    'explains every history on one hot key with many clients racing for little stock',
+    async () => {
+      const shape: Shape = {
+        keys: 1,
+        clients: [4, 8],
+        commands: [3, 10],
+        stock: [1, 8],
+        withClock: false,
+      };
+      await fc.assert(property(shape), options(knob('HTTP_MODEL_RUNS', 12, 0), 0.4));
+    },
+    timeoutMs,
+  );
+
+  it(
+    'explains every history in which one-second holds expire while clients race',
+    async () => {
+      const shape: Shape = {
+        keys: 2,
+        clients: [2, 4],
+        commands: [3, 8],
+        stock: [2, 8],
+        withClock: true,
+      };
+      await fc.assert(property(shape), options(knob('HTTP_MODEL_CLOCK_RUNS', 4, 0), 0.2));
+      expect(totals.expired, 'holds seen EXPIRED').toBeGreaterThan(0);
+    },
+    timeoutMs,
+  );
+});
