@@ -1,0 +1,199 @@
+// The ledger under test, as a child process running the compiled dist/src/main.js: started on a
+// free port, awaited until ready, and stopped by its PID (SIGTERM, then its exit is awaited).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** How long the ledger may take to print its listening line and then to become ready. */
+const startTimeoutMs = 60_000;
+/** How long a SIGTERM'd ledger may take to drain, flush and (with --cpu-prof) write profiles. */
+const stopTimeoutMs = 30_000;
+/** Lines of the child's output kept to explain a failure. */
+const outputLinesMax = 200;
+const readyPollMs = 50;
+
+export interface LedgerStartOptions {
+  readonly root: string;
+  readonly databaseUrl: string;
+  readonly shards: number;
+  readonly cpuProfileDirectory: string | undefined;
+  readonly ledgerEnvironment: Readonly<Record<string, string>>;
+  /** Gets the stop function as soon as the child exists, so an interrupt during start stops it. */
+  readonly onSpawned: (child: SpawnedLedger) => void;
+}
+
+export interface LedgerExit {
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** True when SIGTERM was not enough within stopTimeoutMs and SIGKILL was sent. */
+  readonly killed: boolean;
+}
+
+export interface SpawnedLedger {
+  readonly pid: number;
+  /** The last lines the child printed (stdout and stderr), for error messages. */
+  outputTail(): string;
+  /** SIGTERM to the PID, then waits for the exit (SIGKILL after stopTimeoutMs). */
+  stop(): Promise<LedgerExit>;
+}
+
+export interface LedgerChild extends SpawnedLedger {
+  readonly baseUrl: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly execArgv: readonly string[];
+}
+
+export function mainScriptPath(root: string): string {
+  return join(root, 'dist', 'src', 'main.js');
+}
+
+/** Compiles src/ with the project's tsc when dist/src/main.js is missing. */
+export function ensureBuilt(root: string): void {
+  if (existsSync(mainScriptPath(root))) return;
+  process.stdout.write('dist/src/main.js is missing: building it (tsc -p tsconfig.build.json)\n');
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (result.status !== 0 || !existsSync(mainScriptPath(root))) {
+    throw new Error(
+      'the build failed; run `npm run build` and fix its errors, then rerun the bench',
+    );
+  }
+}
+
+/** Sources changed after the last build: the bench would measure older code than is checked out. */
+export function staleSources(root: string): string[] {
+  const builtMs = statSync(mainScriptPath(root)).mtimeMs;
+  const sources = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' });
+  return sources
+    .filter((file) => file.endsWith('.ts'))
+    .filter((file) => statSync(join(root, 'src', file)).mtimeMs > builtMs);
+}
+
+function childEnvironment(options: LedgerStartOptions): Record<string, string> {
+  // A clean environment: an inherited LEDGER_JWT_SECRET or NATS_URL would change what is measured.
+  const env: Record<string, string> = {
+    ...options.ledgerEnvironment,
+    PATH: process.env.PATH ?? '',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    // info, not warn: the port chosen for PORT=0 is only in the "listening" line.
+    LOG_LEVEL: 'info',
+    SHARDS: String(options.shards),
+    DATABASE_URL: options.databaseUrl,
+  };
+  return env;
+}
+
+/** Node flags for the child only; --cpu-prof is refused in NODE_OPTIONS, so it goes on argv. */
+function nodeFlags(options: LedgerStartOptions): string[] {
+  if (options.cpuProfileDirectory === undefined) return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${resolvePath(options.cpuProfileDirectory)}`];
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A timer for Promise.race that does not keep the bench alive once the race is decided. */
+function deadline(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+async function waitReady(baseUrl: string, deadlineMs: number, exited: () => boolean) {
+  while (Date.now() < deadlineMs && !exited()) {
+    const ready = await fetch(`${baseUrl}/health/ready`).then(
+      async (response) => {
+        await response.arrayBuffer();
+        return response.status === 200;
+      },
+      () => false,
+    );
+    if (ready) return true;
+    await sleep(readyPollMs);
+  }
+  return false;
+}
+
+/** The port from pino's `{"msg":"listening","port":N}` line; undefined for any other line. */
+function listeningPort(line: string): number | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const entry = JSON.parse(line) as { msg?: unknown; port?: unknown };
+    return entry.msg === 'listening' && typeof entry.port === 'number' ? entry.port : undefined;
+  } catch (error) {
+    // Not JSON after all (a stray line); it is kept in the output tail either way.
+    void error;
+    return undefined;
+  }
+}
+
+export async function startLedger(options: LedgerStartOptions): Promise<LedgerChild> {
+  const env = childEnvironment(options);
+  const execArgv = nodeFlags(options);
+  const child = spawn(process.execPath, [...execArgv, mainScriptPath(options.root)], {
+    cwd: options.root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('could not start the ledger (no PID)');
+  const lines: string[] = [];
+  const keep = (line: string): void => {
+    lines.push(line);
+    if (lines.length > outputLinesMax) lines.shift();
+  };
+  let exit: { code: number | null; signal: string | null } | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exit = { code, signal };
+      resolve();
+    }),
+  );
+  let resolvePort: (port: number) => void = () => undefined;
+  const portKnown = new Promise<number>((resolve) => (resolvePort = resolve));
+  // Both pipes are read to the end, or a chatty child would block on a full pipe mid-run.
+  createInterface({ input: child.stderr }).on('line', keep);
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    keep(line);
+    const port = listeningPort(line);
+    if (port !== undefined) resolvePort(port);
+  });
+  const outputTail = (): string => lines.join('\n');
+  const stop = async (): Promise<LedgerExit> => {
+    if (exit !== undefined) return { ...exit, killed: false };
+    process.kill(pid, 'SIGTERM');
+    const timedOut = await Promise.race([
+      exited.then(() => false),
+      deadline(stopTimeoutMs).then(() => true),
+    ]);
+    if (timedOut && exit === undefined) {
+      process.kill(pid, 'SIGKILL');
+      await exited;
+    }
+    const final = exit ?? { code: null, signal: null };
+    return { ...final, killed: timedOut };
+  };
+  options.onSpawned({ pid, outputTail, stop });
+  const deadlineMs = Date.now() + startTimeoutMs;
+  const port = await Promise.race([
+    portKnown,
+    exited.then(() => undefined),
+    deadline(startTimeoutMs).then(() => undefined),
+  ]);
+  const fail = async (why: string): Promise<never> => {
+    await stop();
+    throw new Error(`${why}; its last output:\n${outputTail()}`);
+  };
+  if (port === undefined) {
+    return fail(exit === undefined ? 'the ledger printed no listening line' : 'the ledger exited');
+  }
+  const baseUrl = `http://127.0.0.1:${port}`;
+  if (!(await waitReady(baseUrl, deadlineMs, () => exit !== undefined))) {
+    return fail('the ledger did not become ready (GET /health/ready 200)');
+  }
+  return { pid, baseUrl, env, execArgv, outputTail, stop };
+}

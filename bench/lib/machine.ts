@@ -1,0 +1,147 @@
+// What the run ran on, and where the CPU went during the measured window: the load generator
+// (this process), the ledger (its PID, all threads), Postgres (every process named postgres)
+// and the machine as a whole, from /proc. Figures are in cores (1.0 = one core fully busy).
+import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+
+/** Kernel clock ticks per second for /proc times; 100 on every mainstream Linux build. */
+const clockTicksPerSecond = 100;
+
+export interface MachineInfo {
+  readonly cpuCount: number;
+  readonly cpuModel: string;
+  readonly totalMemoryBytes: number;
+  readonly nodeVersion: string;
+  readonly platform: string;
+  readonly release: string;
+  readonly hostname: string;
+}
+
+export function machineInfo(): MachineInfo {
+  const cpus = os.cpus();
+  return {
+    cpuCount: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    totalMemoryBytes: os.totalmem(),
+    nodeVersion: process.version,
+    platform: os.platform(),
+    release: os.release(),
+    hostname: os.hostname(),
+  };
+}
+
+export interface CpuSnapshot {
+  readonly atMs: number;
+  readonly benchMicroseconds: number;
+  /** undefined where /proc is not available (not Linux). */
+  readonly machineBusyTicks: number | undefined;
+  readonly ledgerTicks: number | undefined;
+  readonly postgresTicks: number | undefined;
+}
+
+export interface CpuUse {
+  readonly seconds: number;
+  readonly benchCores: number;
+  readonly ledgerCores: number | null;
+  readonly postgresCores: number | null;
+  readonly machineBusyCores: number | null;
+  /** Busy cores not accounted for by the three above: other work on the machine, the kernel. */
+  readonly otherCores: number | null;
+}
+
+function readOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    // Not Linux, or the process is gone: the figure is reported as unknown, not as zero.
+    void error;
+    return undefined;
+  }
+}
+
+/** utime + stime of a process (all its threads), from /proc/<pid>/stat. */
+function processTicks(pid: number | string): { name: string; ticks: number } | undefined {
+  const stat = readOrUndefined(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+  // Fields after the ")" start at field 3 (state); utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { name, ticks: Number(fields[11]) + Number(fields[12]) };
+}
+
+function postgresTicks(): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch (error) {
+    void error;
+    return undefined;
+  }
+  let total = 0;
+  for (const entry of entries) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    const stat = processTicks(entry);
+    if (stat?.name === 'postgres') total += stat.ticks;
+  }
+  return total;
+}
+
+function machineBusyTicks(): number | undefined {
+  const line = readOrUndefined('/proc/stat')?.split('\n')[0];
+  if (line === undefined || !line.startsWith('cpu ')) return undefined;
+  // user nice system idle iowait irq softirq steal: busy is everything but idle and iowait.
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const all = ticks.reduce((sum, value) => sum + value, 0);
+  return all - (ticks[3] ?? 0) - (ticks[4] ?? 0);
+}
+
+export function cpuSnapshot(ledgerPid: number): CpuSnapshot {
+  const usage = process.cpuUsage();
+  return {
+    atMs: performance.now(),
+    benchMicroseconds: usage.user + usage.system,
+    machineBusyTicks: machineBusyTicks(),
+    ledgerTicks: processTicks(ledgerPid)?.ticks,
+    postgresTicks: postgresTicks(),
+  };
+}
+
+export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
+  const seconds = (after.atMs - before.atMs) / 1000;
+  const cores = (a: number | undefined, b: number | undefined): number | null =>
+    a === undefined || b === undefined ? null : (b - a) / clockTicksPerSecond / seconds;
+  const benchCores = (after.benchMicroseconds - before.benchMicroseconds) / 1e6 / seconds;
+  const ledgerCores = cores(before.ledgerTicks, after.ledgerTicks);
+  const postgresCores = cores(before.postgresTicks, after.postgresTicks);
+  const machineBusyCores = cores(before.machineBusyTicks, after.machineBusyTicks);
+  const otherCores =
+    machineBusyCores === null || ledgerCores === null || postgresCores === null
+      ? null
+      : Math.max(0, machineBusyCores - ledgerCores - postgresCores - benchCores);
+  return { seconds, benchCores, ledgerCores, postgresCores, machineBusyCores, otherCores };
+}
+
+/** Busy cores on the whole machine over a short window: other work that would skew a run. */
+export async function backgroundBusyCores(windowMs: number): Promise<number | null> {
+  const before = machineBusyTicks();
+  const startedMs = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, windowMs));
+  const after = machineBusyTicks();
+  if (before === undefined || after === undefined) return null;
+  return (after - before) / clockTicksPerSecond / ((performance.now() - startedMs) / 1000);
+}
+
+/** Samples cpuUse every second until stopped: shows whether a dip in throughput had company. */
+export function sampleCpuEverySecond(ledgerPid: number): () => CpuUse[] {
+  const samples: CpuUse[] = [];
+  let last = cpuSnapshot(ledgerPid);
+  const timer = setInterval(() => {
+    const next = cpuSnapshot(ledgerPid);
+    samples.push(cpuUse(last, next));
+    last = next;
+  }, 1000);
+  return () => {
+    clearInterval(timer);
+    return samples;
+  };
+}

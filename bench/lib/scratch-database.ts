@@ -1,0 +1,88 @@
+// A throwaway database on the local Postgres, so that each run starts from an empty journal and
+// leaves nothing behind; also reads the cluster's WAL counters around the measured window.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+const connectTimeoutMs = 10_000;
+
+export interface ScratchDatabase {
+  readonly name: string;
+  /** The admin URL with the database name swapped in: what the ledger gets as DATABASE_URL. */
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+/** Cluster-wide WAL counters (pg_stat_wal, Postgres 14+); anyone else's writes count too. */
+export interface WalCounters {
+  readonly records: number;
+  readonly bytes: number;
+  readonly writes: number;
+  readonly syncs: number;
+}
+
+async function withAdmin<T>(adminUrl: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({
+    connectionString: adminUrl,
+    connectionTimeoutMillis: connectTimeoutMs,
+  });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createScratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
+  // Only [a-z0-9_], so the name needs no quoting.
+  const name = `bench_${randomBytes(6).toString('hex')}`;
+  await withAdmin(adminUrl, (client) => client.query(`CREATE DATABASE ${name}`));
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  let dropped = false;
+  return {
+    name,
+    url: url.toString(),
+    async drop(): Promise<void> {
+      if (dropped) return;
+      // FORCE (Postgres 13+) ends the ledger's connections if it did not get to close them.
+      await withAdmin(adminUrl, (client) =>
+        client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+      );
+      dropped = true;
+    },
+  };
+}
+
+/** undefined when the server has no pg_stat_wal (before Postgres 14) or refuses to show it. */
+export async function readWalCounters(adminUrl: string): Promise<WalCounters | undefined> {
+  try {
+    return await withAdmin(adminUrl, async (client) => {
+      const result = await client.query<Record<string, string>>(
+        'SELECT wal_records, wal_bytes, wal_write, wal_sync FROM pg_stat_wal',
+      );
+      const row = result.rows[0];
+      if (row === undefined) return undefined;
+      return {
+        records: Number(row.wal_records),
+        bytes: Number(row.wal_bytes),
+        writes: Number(row.wal_write),
+        syncs: Number(row.wal_sync),
+      };
+    });
+  } catch (error) {
+    process.stderr.write(
+      `note: pg_stat_wal not readable (${String(error)}); WAL figures skipped\n`,
+    );
+    return undefined;
+  }
+}
+
+export function walDelta(before: WalCounters, after: WalCounters): WalCounters {
+  return {
+    records: after.records - before.records,
+    bytes: after.bytes - before.bytes,
+    writes: after.writes - before.writes,
+    syncs: after.syncs - before.syncs,
+  };
+}
