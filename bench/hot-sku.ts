@@ -2,6 +2,7 @@
 // hits the same stock key (one actor, one partition, one shard's group commit). It starts the
 // built ledger on a scratch database, stocks one key, drives POST /v1/reserve with autocannon,
 // then checks that the reserved count equals the reservations acknowledged. See bench/README.md.
+import { prepareAuth } from './lib/auth.js';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArguments, usage, UsageError, type BenchOptions } from './lib/args.js';
 import {
@@ -231,8 +232,14 @@ function busyWarnings(context: RunContext, cpu: CpuUse): string[] {
 
 /** The child's environment as recorded: no PATH (noise), no password. */
 function recordedEnvironment(env: Readonly<Record<string, string>>): Record<string, string> {
-  const { PATH: _path, DATABASE_URL: databaseUrl, ...rest } = env;
-  return { ...rest, DATABASE_URL: databaseUrl === undefined ? '' : redactUrl(databaseUrl) };
+  const { PATH: _path, DATABASE_URL: databaseUrl, LEDGER_JWT_SECRET: secret, ...rest } = env;
+  const redacted: Record<string, string> =
+    secret === undefined ? {} : { LEDGER_JWT_SECRET: '(redacted)' };
+  return {
+    ...rest,
+    ...redacted,
+    DATABASE_URL: databaseUrl === undefined ? '' : redactUrl(databaseUrl),
+  };
 }
 
 function buildRecord(
@@ -385,6 +392,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
   try {
+    await prepareAuth(options.ledgerEnvironment);
     const ok = await run(options, cleanup, (stop) => (stopLoad = stop));
     if (!ok) process.exitCode = 1;
   } finally {

@@ -1,5 +1,6 @@
 // The few ledger calls the bench makes outside the load itself (API.md): stock the key, read it
 // back, resolve requests left in flight when the load stopped, and scrape /metrics.
+import { withAuth } from './auth.js';
 
 /** Upper bound on one control-plane call; the ledger answers these in milliseconds when healthy. */
 const callTimeoutMs = 15_000;
@@ -24,11 +25,11 @@ interface JsonAnswer {
 }
 
 async function call(baseUrl: string, path: string, body?: string): Promise<JsonAnswer> {
-  const init: RequestInit = { signal: AbortSignal.timeout(callTimeoutMs) };
+  const init: RequestInit = { signal: AbortSignal.timeout(callTimeoutMs), headers: withAuth({}) };
   if (body !== undefined) {
     init.method = 'POST';
     init.body = body;
-    init.headers = { 'content-type': 'application/json' };
+    init.headers = withAuth({ 'content-type': 'application/json' });
   }
   const response = await fetch(`${baseUrl}${path}`, init);
   const text = await response.text();

@@ -2,6 +2,7 @@
 // key. Each connection remembers the key it has in flight (pipelining 1), so the keys whose
 // answers autocannon never read, because it closes its connections when time is up, are known
 // and can be resolved afterwards; that is what makes an exact reserved-count check possible.
+import { withAuth } from './auth.js';
 import { randomBytes } from 'node:crypto';
 import autocannon, { type Client, type Instance, type Result } from 'autocannon';
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
@@ -87,7 +88,7 @@ export function runPhase(options: PhaseOptions): Promise<PhaseResult> {
       {
         method: 'POST',
         path: '/v1/reserve',
-        headers: jsonHeaders,
+        headers: withAuth(jsonHeaders),
         setupRequest: (request) => {
           inFlight = options.keys.next();
           return { ...request, body: reserveBody(options.stockKey, inFlight) };
@@ -111,7 +112,7 @@ export function runPhase(options: PhaseOptions): Promise<PhaseResult> {
         pipelining: 1,
         timeout: requestTimeoutSeconds,
         method: 'POST',
-        headers: jsonHeaders,
+        headers: withAuth(jsonHeaders),
         setupClient,
       },
       (error, result) => {
