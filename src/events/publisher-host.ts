@@ -1,7 +1,8 @@
 // The main thread's handle on the event publisher's worker: passes on the shards' wake-ups
 // (coalesced, one message per event-loop turn), keeps the latest stats for /metrics and
 // /health/ready, restarts the worker if it dies, and stops it (in flight settled, cursors saved).
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnWorker } from '../worker-script.js';
 import client from 'prom-client';
 import { eventsStopTimeoutMs, workerRestartDelayMsMax } from '../limits.js';
 import type { EventsWorkerData, FromPublisher, PublisherStats, ToPublisher } from './protocol.js';
@@ -28,19 +29,8 @@ const idleStats: PublisherStats = {
   failuresTotal: 0,
 };
 
-/**
- * Resolves the worker script: compiled JS runs directly, TypeScript boots through tsx. The same
- * few lines as src/shards/shard-host.ts (kept apart so the two folders stay independent).
- */
-function spawnWorker(workerData: EventsWorkerData): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.js')) return new Worker(new URL('./events-worker.js', here), { workerData });
-  const script = new URL('./events-worker.ts', here).href;
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const boot =
-    `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); ` +
-    `return import(${JSON.stringify(script)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+function startWorker(workerData: EventsWorkerData): Worker {
+  return spawnWorker(import.meta.url, 'events-worker', workerData);
 }
 
 export class EventPublisherHost {
@@ -102,7 +92,7 @@ export class EventPublisherHost {
   }
 
   start(): void {
-    const worker = spawnWorker(this.options.workerData);
+    const worker = startWorker(this.options.workerData);
     this.worker = worker;
     this.counted = { published: 0, duplicates: 0, failures: 0 };
     worker.on('message', (message: FromPublisher) => this.onMessage(message));

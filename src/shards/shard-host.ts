@@ -1,6 +1,7 @@
 // The main thread's handle on one shard worker: spawns it, relays its messages, and when the
 // thread dies, reports it and starts a new one that recovers the shard from the journal.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnWorker } from '../worker-script.js';
 import { workerRestartDelayMsMax } from '../limits.js';
 import type {
   DurableChanges,
@@ -24,16 +25,8 @@ export interface ShardHostListener {
 
 type Pending = (message: FromShard) => void;
 
-/** Resolves the worker script: compiled JS runs directly, TypeScript boots through tsx. */
-function spawnWorker(workerData: ShardWorkerData): Worker {
-  const here = import.meta.url;
-  if (here.endsWith('.js')) return new Worker(new URL('./shard-worker.js', here), { workerData });
-  const script = new URL('./shard-worker.ts', here).href;
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const boot =
-    `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); ` +
-    `return import(${JSON.stringify(script)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+function startWorker(workerData: ShardWorkerData): Worker {
+  return spawnWorker(import.meta.url, 'shard-worker', workerData);
 }
 
 export class ShardHost {
@@ -55,7 +48,7 @@ export class ShardHost {
   }
 
   start(): void {
-    const worker = spawnWorker(this.workerData);
+    const worker = startWorker(this.workerData);
     this.worker = worker;
     worker.on('message', (message: FromShard) => this.onMessage(message));
     worker.on('error', (error) => this.onExit(worker, error));
