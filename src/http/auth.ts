@@ -27,6 +27,9 @@ export type AuthResult =
 
 export const anonymous: Principal = { subject: '', roles: [] };
 
+/** The answer with auth off: one shared object, not an allocation per request. */
+const admittedAnonymously: AuthResult = { ok: true, principal: anonymous };
+
 export function allows(principal: Principal, permission: Permission): boolean {
   return principal.roles.some((role) => grants[role].has(permission));
 }
@@ -84,7 +87,7 @@ export class Authenticator {
    * missing or malformed, token cached); only a token not seen before costs an async verify.
    */
   check(header: string, nowMs: number): AuthResult | Promise<AuthResult> {
-    if (this.verifier === undefined) return { ok: true, principal: anonymous };
+    if (this.verifier === undefined) return admittedAnonymously;
     if (!header.startsWith('Bearer ') && !header.startsWith('bearer ')) {
       return { ok: false, message: 'An authorization: Bearer <token> header is required.' };
     }
