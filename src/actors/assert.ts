@@ -5,6 +5,10 @@ export class AssertionError extends Error {
   override readonly name = 'AssertionError';
 }
 
-export function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new AssertionError(message);
+/**
+ * `message` may be a function, so that a message built from values (a template string) costs
+ * nothing on the hot path when the assertion holds, which is always.
+ */
+export function assert(condition: boolean, message: string | (() => string)): asserts condition {
+  if (!condition) throw new AssertionError(typeof message === 'string' ? message : message());
 }

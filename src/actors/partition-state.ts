@@ -161,7 +161,7 @@ export class PartitionState {
     const key = stockKey(record.productId, record.warehouseId);
     let actor = this.actors.get(key);
     if (actor === undefined) {
-      assert(record.type === 'adjusted', `a ${record.type} record for an unknown stock key`);
+      assert(record.type === 'adjusted', () => `a ${record.type} record for an unknown stock key`);
       actor = new StockActor(record.productId, record.warehouseId);
       this.actors.set(key, actor);
     }
@@ -169,7 +169,7 @@ export class PartitionState {
     else if (record.type === 'adjusted') actor.applyAdjusted(record);
     else {
       const reservation = actor.reservations?.get(record.reservationId);
-      assert(reservation !== undefined, `a ${record.type} record for an unknown reservation`);
+      assert(reservation !== undefined, () => `a ${record.type} record for an unknown reservation`);
       actor.applyFinished(record, reservation);
     }
     this.afterRecord(actor, record);

@@ -124,7 +124,7 @@ function restoreActor(tuple: ActorTuple): StockActor {
   }
   assert(
     pendingSum === reserved,
-    `snapshot of ${productId}/${warehouseId}: holds do not sum to reserved`,
+    () => `snapshot of ${productId}/${warehouseId}: holds do not sum to reserved`,
   );
   for (const [key, delta, reason, keyOnHand, keyReserved, keyVersion, atMs] of adjustKeys) {
     actor.adjustKeys ??= new Map();

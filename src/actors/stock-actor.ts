@@ -236,7 +236,10 @@ export class StockActor {
       finishedAtMs: 0,
     };
     this.reservations ??= new Map();
-    assert(!this.reservations.has(reservation.id), `duplicate reservation id ${reservation.id}`);
+    assert(
+      !this.reservations.has(reservation.id),
+      () => `duplicate reservation id ${reservation.id}`,
+    );
     this.reservations.set(reservation.id, reservation);
     this.reserveKeys ??= new Map();
     this.reserveKeys.set(record.idempotencyKey, reservation);
@@ -248,7 +251,10 @@ export class StockActor {
 
   applyFinished(record: ReservationChangedRecord, reservation: Reservation): void {
     this.checkVersion(record);
-    assert(reservation.status === 'PENDING', `${record.type} of a ${reservation.status} hold`);
+    assert(
+      reservation.status === 'PENDING',
+      () => `${record.type} of a ${reservation.status} hold`,
+    );
     assert(reservation.quantity === record.quantity, 'record quantity differs from the hold');
     this.reserved -= reservation.quantity;
     if (record.type === 'confirmed') this.onHand -= reservation.quantity;
@@ -301,7 +307,9 @@ export class StockActor {
   private checkVersion(record: JournalRecord): void {
     assert(
       record.version === this.version + 1,
-      `version gap on ${this.productId}/${this.warehouseId}: at ${this.version}, record ${record.version}`,
+      () =>
+        `version gap on ${this.productId}/${this.warehouseId}: ` +
+        `at ${this.version}, record ${record.version}`,
     );
   }
 
@@ -312,7 +320,8 @@ export class StockActor {
     );
     assert(
       this.reserved >= 0 && this.reserved <= this.onHand,
-      `invariant 0 <= reserved <= on_hand broken: reserved ${this.reserved}, on_hand ${this.onHand}`,
+      () =>
+        `invariant 0 <= reserved <= on_hand broken: reserved ${this.reserved}, on_hand ${this.onHand}`,
     );
   }
 }

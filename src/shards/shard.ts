@@ -154,7 +154,7 @@ export class Shard {
       const lastLsn = await connection.readTail(partition, expectedLsn - 1, (lsn, payload) => {
         assert(
           lsn === expectedLsn,
-          `partition ${partition}: journal gap, lsn ${lsn} after ${expectedLsn - 1}`,
+          () => `partition ${partition}: journal gap, lsn ${lsn} after ${expectedLsn - 1}`,
         );
         state.replay(decodeRecord(payload));
         expectedLsn += 1;
@@ -191,7 +191,7 @@ export class Shard {
       const runtime = this.runtimes.get(request.partition);
       assert(
         runtime !== undefined,
-        `shard ${this.options.shard} got partition ${request.partition}`,
+        () => `shard ${this.options.shard} got partition ${request.partition}`,
       );
       const result = runtime.state.apply(request.command, nowMs);
       if (result.record !== undefined) this.journal(runtime, result);

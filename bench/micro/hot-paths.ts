@@ -1,0 +1,197 @@
+// Micro-benchmarks of the ledger's hot pieces, one tinybench task each, run in this thread with
+// no I/O: the partition hash, reservation id mint/parse, the journal record codec, the router ->
+// shard batch codec (32 requests), and PartitionState.apply of a reserve and of a confirm on one
+// hot stock key. It prints ops/s (1 / mean), mean and p99 per call in nanoseconds.
+//
+//   npx tsx bench/micro/hot-paths.ts [--time-ms 1000]
+import { parseArgs } from 'node:util';
+import { Bench, type Task } from 'tinybench';
+import {
+  PartitionState,
+  type ReserveCommand,
+  type ReservedRecord,
+} from '../../src/actors/index.js';
+import { decodeRecord, encodeRecord } from '../../src/persistence/record-codec.js';
+import { partitionOf } from '../../src/router/partition-hash.js';
+import { mintReservationId, reservationPartition } from '../../src/router/reservation-id.js';
+import { decodeRequests, encodeBatch, type ShardRequest } from '../../src/shards/protocol.js';
+
+const out = (line: string): boolean => process.stdout.write(`${line}\n`);
+/** The ledger's default partition count. */
+const partitions = 256;
+/** Requests per router -> shard batch in the batch codec tasks. */
+const batchRequests = 32;
+/** Distinct stock keys the hash task cycles through, so it is not one cached string. */
+const hashKeys = 4096;
+/** The hot key is restocked by this much whenever it runs dry (the adjust maximum). */
+const restockDelta = 1_000_000_000;
+// Retention like the ledger's defaults (a day, a million finished entries per partition), so the
+// confirm task also pays for the finished queue and its pruning once it is full.
+const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+
+const { values } = parseArgs({ options: { 'time-ms': { type: 'string', default: '1000' } } });
+const timeMs = Number(values['time-ms']);
+
+const productIds = Array.from({ length: hashKeys }, (_, index) => `sku-${index + 100_000}`);
+const reservedRecord: ReservedRecord = {
+  type: 'reserved',
+  productId: 'sku-100042',
+  warehouseId: 'wh-berlin-1',
+  version: 123_456,
+  atMs: 1_763_900_000_000,
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  reservationId: mintReservationId(17),
+  quantity: 1,
+  expiresAtMs: 1_763_900_600_000,
+  idempotencyKey: 'checkout-7f3a9c2e-1b44-4c1e-9a57-0d2f6c8e1a90',
+  requesterId: 'user-8812734',
+};
+const encodedRecord = encodeRecord(reservedRecord);
+const sampleId = mintReservationId(200);
+
+function reserveCommand(sequence: number): ReserveCommand {
+  return {
+    kind: 'reserve',
+    productId: 'hot-sku',
+    warehouseId: 'wh-1',
+    quantity: 1,
+    idempotencyKey: `idem-${sequence}`,
+    ttlSeconds: 600,
+    reservationId: `${sequence.toString(16).padStart(8, '0')}-0000-8000-8000-000000000000`,
+    requesterId: 'user-1',
+    traceId: '',
+  };
+}
+
+const batch: ShardRequest[] = Array.from({ length: batchRequests }, (_, index) => ({
+  id: 1_000_000 + index,
+  partition: index % partitions,
+  command: reserveCommand(index),
+}));
+const encodedBatch = encodeBatch(batch);
+
+/** One partition with one hot key; sequences give every reserve a fresh idempotency key. */
+class HotKey {
+  readonly state = new PartitionState(0, retention);
+  sequence = 0;
+  nowMs = 1_763_900_000_000;
+  pendingId = '';
+
+  restockIfDry(): void {
+    const actor = this.state.actors.get('hot-sku\u0000wh-1');
+    if (actor !== undefined && actor.available > 0) return;
+    this.sequence += 1;
+    const result = this.state.apply(
+      {
+        kind: 'adjust',
+        productId: 'hot-sku',
+        warehouseId: 'wh-1',
+        delta: restockDelta,
+        reason: 'bench restock',
+        idempotencyKey: '',
+        actorId: 'bench',
+        traceId: '',
+      },
+      this.nowMs,
+    );
+    if (!result.outcome.ok) throw new Error(`restock failed: ${result.outcome.code}`);
+  }
+
+  reserve(): string {
+    this.sequence += 1;
+    this.nowMs += 1;
+    const command = reserveCommand(this.sequence);
+    const result = this.state.apply(command, this.nowMs);
+    if (!result.outcome.ok) throw new Error(`reserve failed: ${result.outcome.code}`);
+    return command.reservationId;
+  }
+
+  confirm(reservationId: string): void {
+    this.nowMs += 1;
+    const result = this.state.apply({ kind: 'confirm', reservationId, traceId: '' }, this.nowMs);
+    if (!result.outcome.ok) throw new Error(`confirm failed: ${result.outcome.code}`);
+  }
+}
+
+const reserving = new HotKey();
+const confirming = new HotKey();
+let keyIndex = 0;
+let sink = 0;
+
+const bench = new Bench({ time: timeMs, warmupTime: Math.min(timeMs, 500) });
+bench
+  .add('partitionOf (256 partitions)', () => {
+    keyIndex = (keyIndex + 1) % hashKeys;
+    sink ^= partitionOf(productIds[keyIndex] as string, 'wh-berlin-1', partitions);
+  })
+  .add('mintReservationId', () => {
+    sink ^= mintReservationId(keyIndex++ % partitions).length;
+  })
+  .add('reservationPartition (parse)', () => {
+    sink ^= reservationPartition(sampleId, partitions);
+  })
+  .add('encodeRecord (reserved)', () => {
+    sink ^= encodeRecord(reservedRecord).length;
+  })
+  .add('decodeRecord (reserved)', () => {
+    sink ^= decodeRecord(encodedRecord).version;
+  })
+  .add(`encodeBatch (${batchRequests} reserve requests)`, () => {
+    sink ^= encodeBatch(batch).length;
+  })
+  .add(`decodeRequests (${batchRequests} reserve requests)`, () => {
+    sink ^= decodeRequests(encodedBatch).length;
+  })
+  .add(
+    'PartitionState.apply reserve (hot key)',
+    () => {
+      // Each hold is confirmed right after (untimed) so pending holds do not pile up.
+      reserving.pendingId = reserving.reserve();
+    },
+    {
+      beforeEach: () => reserving.restockIfDry(),
+      afterEach: () => reserving.confirm(reserving.pendingId),
+    },
+  )
+  .add(
+    'PartitionState.apply confirm (hot key)',
+    () => {
+      confirming.confirm(confirming.pendingId);
+    },
+    {
+      beforeEach: () => {
+        confirming.restockIfDry();
+        confirming.pendingId = confirming.reserve();
+      },
+    },
+  );
+
+bench.runSync();
+
+const nanosecondsPerMs = 1e6;
+const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+const number = (value: number): string => Math.round(value).toLocaleString('en-US');
+
+function describe(task: Task): string[] {
+  const result = task.result;
+  if (result.state !== 'completed') return [task.name, result.state, '', '', ''];
+  return [
+    task.name,
+    // 1 / mean latency: tinybench's throughput.mean averages 1/sample, which overstates it.
+    number(1000 / result.latency.mean),
+    number(result.latency.mean * nanosecondsPerMs),
+    number(result.latency.p99 * nanosecondsPerMs),
+    number(task.runs),
+  ];
+}
+
+out(`node ${process.version}, ${timeMs} ms per task (sink ${sink & 1})`);
+out(row(['task', 'ops/s', 'mean ns', 'p99 ns', 'samples']));
+out(row(['---', '---:', '---:', '---:', '---:']));
+for (const task of bench.tasks) out(row(describe(task)));
+const failed = bench.tasks.filter((task) => task.result.state !== 'completed');
+for (const task of failed) {
+  const result = task.result;
+  if (result.state === 'errored') out(`${task.name}: ${result.error.message}`);
+}
+if (failed.length > 0) process.exitCode = 1;
