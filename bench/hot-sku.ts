@@ -3,6 +3,9 @@
 // built ledger on a scratch database, stocks one key, drives POST /v1/reserve with autocannon,
 // then checks that the reserved count equals the reservations acknowledged. See bench/README.md.
 import { prepareAuth } from './lib/auth.js';
+import { Cleanup } from './lib/cleanup.js';
+import { runComparison } from './lib/compare.js';
+import { count200, verifyReservedCount } from './lib/count-check.js';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArguments, usage, UsageError, type BenchOptions } from './lib/args.js';
 import {
@@ -13,13 +16,7 @@ import {
   type LedgerChild,
   type SpawnedLedger,
 } from './lib/ledger-child.js';
-import {
-  adjustStock,
-  readStock,
-  resolveUnanswered,
-  scrapeMetrics,
-  type StockKey,
-} from './lib/ledger-api.js';
+import { adjustStock, scrapeMetrics, type StockKey } from './lib/ledger-api.js';
 import { IdempotencyKeys, runPhase, type PhaseResult } from './lib/load.js';
 import {
   backgroundBusyCores,
@@ -50,85 +47,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const stockKey: StockKey = { productId: 'hot-sku', warehouseId: 'bench-wh' };
 /** The largest delta one adjust accepts; a run never gets near using it up. */
 const stockDelta = 1_000_000_000;
-/** How the end of the load is awaited: reserved must stop moving for settleReads reads. */
-const settlePollMs = 200;
-const settleReads = 3;
-const settleTimeoutMs = 10_000;
 /** Other work above this many busy cores, before or during the run, makes the figures suspect. */
 const busyCoresWarning = 0.25;
 const backgroundWindowMs = 1000;
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Things to undo, last first, exactly once, whether the run ends, fails or is interrupted. */
-class Cleanup {
-  private readonly steps: { name: string; run: () => Promise<unknown> }[] = [];
-  private done: Promise<void> | undefined;
-
-  push(name: string, run: () => Promise<unknown>): void {
-    this.steps.push({ name, run });
-  }
-
-  run(): Promise<void> {
-    this.done ??= (async () => {
-      for (const step of this.steps.reverse()) {
-        try {
-          await step.run();
-        } catch (error) {
-          process.stderr.write(`cleanup: ${step.name} failed: ${String(error)}\n`);
-          process.exitCode = 1;
-        }
-      }
-    })();
-    return this.done;
-  }
-}
-
-/** Reads the stock until reserved stops moving: requests cut off mid-flight land meanwhile. */
-async function settledStock(baseUrl: string): Promise<{ reserved: number; onHand: number }> {
-  const deadlineMs = Date.now() + settleTimeoutMs;
-  let last = await readStock(baseUrl, stockKey);
-  let same = 0;
-  while (same < settleReads && Date.now() < deadlineMs) {
-    await sleep(settlePollMs);
-    const next = await readStock(baseUrl, stockKey);
-    same = next.reserved === last.reserved ? same + 1 : 0;
-    last = next;
-  }
-  return last;
-}
-
-const count200 = (phase: PhaseResult | undefined): number =>
-  phase?.autocannon.statusCodeStats['200']?.count ?? 0;
-
-async function verify(
-  baseUrl: string,
-  keys: IdempotencyKeys,
-  phases: readonly (PhaseResult | undefined)[],
-): Promise<CheckFigures> {
-  const answered200 = phases.reduce((sum, phase) => sum + count200(phase), 0);
-  const atStop = await settledStock(baseUrl);
-  const unanswered = keys.unansweredKeys();
-  const resolved = await resolveUnanswered(baseUrl, stockKey, unanswered);
-  const after = await readStock(baseUrl, stockKey);
-  const ok =
-    atStop.reserved === answered200 + resolved.appliedBefore &&
-    after.reserved === atStop.reserved + resolved.appliedByReplay &&
-    resolved.appliedBefore + resolved.appliedByReplay === unanswered.length &&
-    after.onHand === stockDelta;
-  return {
-    answered200,
-    unansweredAtStop: unanswered.length,
-    appliedBeforeStop: resolved.appliedBefore,
-    appliedByReplay: resolved.appliedByReplay,
-    replayFailures: resolved.failed,
-    reservedAtStop: atStop.reserved,
-    reservedAfterReplay: after.reserved,
-    onHand: after.onHand,
-    ok,
-  };
-}
 
 interface RunContext {
   readonly startedAt: string;
@@ -354,7 +277,10 @@ async function run(options: BenchOptions, cleanup: Cleanup, onStarted: (stop: ()
   await adjustStock(ledger.baseUrl, stockKey, stockDelta);
   const keys = new IdempotencyKeys();
   const measurement = await measure(options, ledger, keys, onStarted);
-  const check = await verify(ledger.baseUrl, keys, [measurement.warmup, measurement.main]);
+  const check = await verifyReservedCount(ledger.baseUrl, stockKey, stockDelta, keys, [
+    measurement.warmup,
+    measurement.main,
+  ]);
   const context: RunContext = {
     startedAt,
     ledger,
@@ -393,7 +319,10 @@ async function main(): Promise<void> {
   process.once('SIGTERM', interrupted);
   try {
     await prepareAuth(options.ledgerEnvironment);
-    const ok = await run(options, cleanup, (stop) => (stopLoad = stop));
+    const onStarted = (stop: () => void): void => void (stopLoad = stop);
+    const ok = options.compare
+      ? await runComparison(options, root, cleanup, onStarted)
+      : await run(options, cleanup, onStarted);
     if (!ok) process.exitCode = 1;
   } finally {
     await cleanup.run();

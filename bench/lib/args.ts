@@ -12,6 +12,8 @@ export interface BenchOptions {
   readonly cpuProfileDirectory: string | undefined;
   /** Extra LEDGER_* settings for the child (--ledger-env NAME=VALUE), to compare configurations. */
   readonly ledgerEnvironment: Readonly<Record<string, string>>;
+  /** Runs the same load against the ledger and the baselines in bench/baselines/, in turn. */
+  readonly compare: boolean;
 }
 
 export class UsageError extends Error {
@@ -35,6 +37,10 @@ checks the reserved count, and writes bench/results/hot-sku-<timestamp>.json.
                       e.g. --ledger-env LEDGER_SNAPSHOT_EVERY_RECORDS=1000000
   --cpu-prof-dir DIR  run the ledger with node --cpu-prof; one .cpuprofile per thread
                       (main and each shard) is written to DIR when it stops
+  --compare           run the same load against the ledger, then the baselines
+                      postgres-row-lock, redis-lua (not durable) and bare-uws, one after
+                      another; prints a table with ratios and writes
+                      bench/results/compare-<timestamp>.json
   --help              this text
 `;
 
@@ -93,6 +99,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         'database-url': { type: 'string' },
         'cpu-prof-dir': { type: 'string' },
         'ledger-env': { type: 'string', multiple: true },
+        compare: { type: 'boolean' },
         help: { type: 'boolean' },
       },
     });
@@ -113,5 +120,6 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     databaseUrl,
     cpuProfileDirectory: values['cpu-prof-dir'],
     ledgerEnvironment: ledgerEnvironment(values['ledger-env'] ?? []),
+    compare: values.compare === true,
   };
 }

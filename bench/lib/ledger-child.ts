@@ -132,15 +132,41 @@ function listeningPort(line: string): number | undefined {
 }
 
 export async function startLedger(options: LedgerStartOptions): Promise<LedgerChild> {
-  const env = childEnvironment(options);
   const execArgv = nodeFlags(options);
-  const child = spawn(process.execPath, [...execArgv, mainScriptPath(options.root)], {
+  return startServerChild({
+    name: 'the ledger',
+    root: options.root,
+    args: [...execArgv, mainScriptPath(options.root)],
+    env: childEnvironment(options),
+    execArgv,
+    onSpawned: options.onSpawned,
+  });
+}
+
+export interface ServerChildOptions {
+  /** For error messages: "the ledger", "postgres-row-lock". */
+  readonly name: string;
+  readonly root: string;
+  /** Arguments to node (flags, then the script). */
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly execArgv: readonly string[];
+  readonly onSpawned: (child: SpawnedLedger) => void;
+}
+
+/**
+ * Any server that prints `{"msg":"listening","port":N}` and answers GET /health/ready: the
+ * ledger or a baseline (bench/baselines/). Started on PORT=0, stopped by its PID.
+ */
+export async function startServerChild(options: ServerChildOptions): Promise<LedgerChild> {
+  const { env, execArgv, name } = options;
+  const child = spawn(process.execPath, [...options.args], {
     cwd: options.root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const pid = child.pid;
-  if (pid === undefined) throw new Error('could not start the ledger (no PID)');
+  if (pid === undefined) throw new Error(`could not start ${name} (no PID)`);
   const lines: string[] = [];
   const keep = (line: string): void => {
     lines.push(line);
@@ -189,11 +215,11 @@ export async function startLedger(options: LedgerStartOptions): Promise<LedgerCh
     throw new Error(`${why}; its last output:\n${outputTail()}`);
   };
   if (port === undefined) {
-    return fail(exit === undefined ? 'the ledger printed no listening line' : 'the ledger exited');
+    return fail(exit === undefined ? `${name} printed no listening line` : `${name} exited`);
   }
   const baseUrl = `http://127.0.0.1:${port}`;
   if (!(await waitReady(baseUrl, deadlineMs, () => exit !== undefined))) {
-    return fail('the ledger did not become ready (GET /health/ready 200)');
+    return fail(`${name} did not become ready (GET /health/ready 200)`);
   }
   return { pid, baseUrl, env, execArgv, outputTail, stop };
 }

@@ -1,0 +1,173 @@
+// Baseline (a): the conventional durable design. Every reserve is ONE call of a plpgsql function
+// that inserts the reservation (the unique idempotency key settles replays) and takes the stock
+// with a conditional UPDATE on the stock row, in one transaction committed with
+// synchronous_commit=on: the row lock on a hot key is held from the UPDATE until the commit's
+// WAL flush, so reserves on one key go through one at a time. DATABASE_URL names a scratch
+// database (the bench creates and drops it); the schema is created here at start.
+import pg from 'pg';
+import {
+  errorAnswer,
+  reservationBody,
+  serveBaseline,
+  stockBody,
+  type Answer,
+  type ReserveRequest,
+} from '../lib/baseline-http.js';
+
+/** Connections to Postgres; more than the 2 cores can use, fewer than the 64 HTTP clients. */
+const poolSize = 16;
+
+const schema = `
+CREATE TABLE IF NOT EXISTS stock (
+  product_id text NOT NULL,
+  warehouse_id text NOT NULL,
+  on_hand bigint NOT NULL,
+  reserved bigint NOT NULL DEFAULT 0,
+  version bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (product_id, warehouse_id),
+  CHECK (reserved >= 0 AND reserved <= on_hand)
+);
+CREATE TABLE IF NOT EXISTS reservations (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  idempotency_key text NOT NULL UNIQUE,
+  product_id text NOT NULL,
+  warehouse_id text NOT NULL,
+  quantity integer NOT NULL,
+  status text NOT NULL DEFAULT 'PENDING',
+  expires_at timestamptz NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE OR REPLACE FUNCTION reserve(p text, w text, q integer, k text, ttl integer)
+RETURNS TABLE (outcome text, reservation json, available bigint) LANGUAGE plpgsql AS $$
+DECLARE
+  new_id uuid;
+  left_over bigint;
+BEGIN
+  INSERT INTO reservations (idempotency_key, product_id, warehouse_id, quantity, expires_at)
+  VALUES (k, p, w, q, now() + make_interval(secs => ttl))
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING id INTO new_id;
+  IF new_id IS NULL THEN
+    RETURN QUERY SELECT 'replayed', row_to_json(r), NULL::bigint
+      FROM reservations r WHERE r.idempotency_key = k;
+    RETURN;
+  END IF;
+  -- Last, so that the hot row's lock is held for as short a time as this design allows.
+  UPDATE stock s SET reserved = s.reserved + q, version = s.version + 1
+  WHERE s.product_id = p AND s.warehouse_id = w AND s.on_hand - s.reserved >= q;
+  IF NOT FOUND THEN
+    DELETE FROM reservations WHERE id = new_id;
+    SELECT s.on_hand - s.reserved INTO left_over
+      FROM stock s WHERE s.product_id = p AND s.warehouse_id = w;
+    RETURN QUERY SELECT CASE WHEN left_over IS NULL THEN 'not_found' ELSE 'insufficient' END,
+      NULL::json, left_over;
+    RETURN;
+  END IF;
+  RETURN QUERY SELECT 'ok', row_to_json(r), NULL::bigint FROM reservations r WHERE r.id = new_id;
+END
+$$;
+`;
+
+interface StoredReservation {
+  readonly id: string;
+  readonly product_id: string;
+  readonly warehouse_id: string;
+  readonly quantity: number;
+  readonly expires_at: string;
+  readonly created_at: string;
+}
+
+// synchronous_commit=on for every connection: a reply is sent only after the commit's WAL flush.
+const pool = new pg.Pool({
+  connectionString: process.env.DATABASE_URL,
+  max: poolSize,
+  options: '-c synchronous_commit=on',
+});
+await pool.query(schema);
+
+function reservationAnswer(stored: StoredReservation, request: ReserveRequest, replayed: boolean) {
+  if (
+    stored.product_id !== request.productId ||
+    stored.warehouse_id !== request.warehouseId ||
+    stored.quantity !== request.quantity
+  ) {
+    return errorAnswer(422, 'idempotency_key_reused', 'same key, different request');
+  }
+  const body = {
+    ...reservationBody(request, stored.id, Date.parse(stored.created_at)),
+    expires_at: new Date(stored.expires_at).toISOString(),
+  };
+  return { status: 200, body, replayed };
+}
+
+async function reserve(request: ReserveRequest): Promise<Answer> {
+  const result = await pool.query<{
+    outcome: string;
+    reservation: StoredReservation | null;
+    available: string | null;
+  }>('SELECT * FROM reserve($1, $2, $3, $4, $5)', [
+    request.productId,
+    request.warehouseId,
+    request.quantity,
+    request.idempotencyKey,
+    request.ttlSeconds,
+  ]);
+  const row = result.rows[0];
+  if (row === undefined) throw new Error('reserve() returned no row');
+  if (row.outcome === 'not_found') return errorAnswer(404, 'not_found', 'unknown stock key');
+  if (row.outcome === 'insufficient' || row.reservation === null) {
+    return errorAnswer(409, 'insufficient_stock', 'not enough available', {
+      available: Number(row.available),
+    });
+  }
+  return reservationAnswer(row.reservation, request, row.outcome === 'replayed');
+}
+
+interface StockRow {
+  on_hand: string;
+  reserved: string;
+  version: string;
+}
+
+const stockAnswer = (productId: string, warehouseId: string, row: StockRow): Answer => ({
+  status: 200,
+  body: stockBody(
+    productId,
+    warehouseId,
+    Number(row.on_hand),
+    Number(row.reserved),
+    Number(row.version),
+  ),
+});
+
+serveBaseline('postgres-row-lock', {
+  reserve,
+  async adjust({ productId, warehouseId, delta }) {
+    try {
+      const result = await pool.query<StockRow>(
+        `INSERT INTO stock (product_id, warehouse_id, on_hand, version) VALUES ($1, $2, $3, 1)
+         ON CONFLICT (product_id, warehouse_id) DO UPDATE
+         SET on_hand = stock.on_hand + EXCLUDED.on_hand, version = stock.version + 1
+         RETURNING on_hand, reserved, version`,
+        [productId, warehouseId, delta],
+      );
+      const row = result.rows[0];
+      if (row === undefined) throw new Error('adjust returned no row');
+      return stockAnswer(productId, warehouseId, row);
+    } catch (error) {
+      // 23514: check_violation, the stock would go below reserved or 0.
+      if ((error as { code?: string }).code !== '23514') throw error;
+      return errorAnswer(409, 'insufficient_stock', 'on_hand would go below reserved or 0');
+    }
+  },
+  async readStock(productId, warehouseId) {
+    const result = await pool.query<StockRow>(
+      'SELECT on_hand, reserved, version FROM stock WHERE product_id = $1 AND warehouse_id = $2',
+      [productId, warehouseId],
+    );
+    const row = result.rows[0];
+    if (row === undefined) return errorAnswer(404, 'not_found', 'unknown stock key');
+    return stockAnswer(productId, warehouseId, row);
+  },
+  close: () => pool.end(),
+});

@@ -1,0 +1,120 @@
+// Baseline (b): Redis + Lua, the usual "fast" answer. One EVALSHA per reserve checks the
+// idempotency key, checks and takes the stock, and stores the reservation, atomically in Redis.
+// NOT DURABLE: the bench runs it against a Redis without persistence (or whatever REDIS_URL
+// points at); an acknowledged reservation can vanish with the Redis process.
+// Keys live under a per-run prefix (REDIS_PREFIX) in three hashes, deleted on stop.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import {
+  errorAnswer,
+  reservationBody,
+  serveBaseline,
+  stockBody,
+  type Answer,
+  type ReserveRequest,
+} from '../lib/baseline-http.js';
+
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = process.env.REDIS_PREFIX ?? `baseline-${randomUUID()}`;
+const stockKey = (productId: string, warehouseId: string): string =>
+  `${prefix}:stock:${productId}/${warehouseId}`;
+const idempotencyHash = `${prefix}:idempotency`;
+const reservationsHash = `${prefix}:reservations`;
+
+// KEYS: stock hash, idempotency hash, reservations hash.
+// ARGV: quantity, idempotency key, reservation id, reservation JSON.
+// Returns {'replayed', json}, {'insufficient', available}, {'not_found'} or {'ok', json}.
+const reserveScript = `
+local existing = redis.call('HGET', KEYS[2], ARGV[2])
+if existing then
+  return {'replayed', redis.call('HGET', KEYS[3], existing)}
+end
+local stock = redis.call('HMGET', KEYS[1], 'on_hand', 'reserved')
+if not stock[1] then return {'not_found'} end
+local quantity = tonumber(ARGV[1])
+local available = tonumber(stock[1]) - tonumber(stock[2])
+if available < quantity then return {'insufficient', tostring(available)} end
+redis.call('HINCRBY', KEYS[1], 'reserved', quantity)
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+return {'ok', ARGV[4]}
+`;
+
+// KEYS: stock hash. ARGV: delta. Returns {on_hand, reserved, version} or {'insufficient'}.
+const adjustScript = `
+local stock = redis.call('HMGET', KEYS[1], 'on_hand', 'reserved')
+local onHand = tonumber(stock[1] or '0') + tonumber(ARGV[1])
+local reserved = tonumber(stock[2] or '0')
+if onHand < 0 or onHand < reserved then return {'insufficient'} end
+redis.call('HSET', KEYS[1], 'on_hand', onHand, 'reserved', reserved)
+local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
+return {tostring(onHand), tostring(reserved), tostring(version)}
+`;
+
+const redis = new Redis(redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+const reserveSha = (await redis.script('LOAD', reserveScript)) as string;
+const adjustSha = (await redis.script('LOAD', adjustScript)) as string;
+
+const sameRequest = (stored: Record<string, unknown>, request: ReserveRequest): boolean =>
+  stored.product_id === request.productId &&
+  stored.warehouse_id === request.warehouseId &&
+  stored.quantity === request.quantity;
+
+async function reserve(request: ReserveRequest): Promise<Answer> {
+  const reservation = reservationBody(request, randomUUID(), Date.now());
+  const keys = [stockKey(request.productId, request.warehouseId), idempotencyHash];
+  const result = (await redis.evalsha(
+    reserveSha,
+    3,
+    ...keys,
+    reservationsHash,
+    request.quantity,
+    request.idempotencyKey,
+    reservation.reservation_id,
+    JSON.stringify(reservation),
+  )) as string[];
+  const [outcome, value] = result;
+  if (outcome === 'ok') return { status: 200, body: reservation };
+  if (outcome === 'not_found') return errorAnswer(404, 'not_found', 'unknown stock key');
+  if (outcome === 'insufficient') {
+    return errorAnswer(409, 'insufficient_stock', 'not enough available', {
+      available: Number(value),
+    });
+  }
+  const stored = JSON.parse(value ?? '{}') as Record<string, unknown>;
+  if (!sameRequest(stored, request)) {
+    return errorAnswer(422, 'idempotency_key_reused', 'same key, different request');
+  }
+  return { status: 200, body: stored, replayed: true };
+}
+
+serveBaseline('redis-lua', {
+  reserve,
+  async adjust(request) {
+    const key = stockKey(request.productId, request.warehouseId);
+    const result = (await redis.evalsha(adjustSha, 1, key, request.delta)) as string[];
+    if (result[0] === 'insufficient') {
+      return errorAnswer(409, 'insufficient_stock', 'on_hand would go below reserved or 0');
+    }
+    const [onHand, reserved, version] = result.map(Number);
+    const { productId, warehouseId } = request;
+    return { status: 200, body: stockBody(productId, warehouseId, onHand!, reserved!, version!) };
+  },
+  async readStock(productId, warehouseId) {
+    const stock = await redis.hmget(
+      stockKey(productId, warehouseId),
+      'on_hand',
+      'reserved',
+      'version',
+    );
+    if (stock[0] === null) return errorAnswer(404, 'not_found', 'unknown stock key');
+    const [onHand, reserved, version] = stock.map(Number);
+    return { status: 200, body: stockBody(productId, warehouseId, onHand!, reserved!, version!) };
+  },
+  async close() {
+    const stockKeys = await redis.keys(`${prefix}:stock:*`);
+    await redis.unlink(idempotencyHash, reservationsHash, ...stockKeys);
+    await redis.quit();
+  },
+});
