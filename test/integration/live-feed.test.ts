@@ -1,13 +1,13 @@
 // Proves the live stock feed over a real WebSocket: a subscriber sees the counter fall to 0
 // during a sold-out run, and every value it sees is a state the journal holds (never one that
 // was not durable); bad subscriptions get a contract error and the socket keeps working.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { PartitionState } from '../../src/actors/index.js';
 import { decodeRecord } from '../../src/persistence/index.js';
-import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { newKey, post } from '../helpers/http.js';
-import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import { sleep } from '../helpers/ledger-process.js';
+import { useLedger } from '../helpers/ledger-fixture.js';
 import { havePostgres } from '../helpers/services.js';
 
 interface StockMessage {
@@ -37,32 +37,21 @@ async function waitFor(check: () => boolean, timeoutMs = 5000): Promise<void> {
 }
 
 describe.runIf(await havePostgres())('the live stock feed', () => {
-  let database: TestDatabase;
-  let ledger: LedgerProcess;
-
-  beforeAll(async () => {
-    database = await createDatabase();
-    ledger = await startLedger({ env: { DATABASE_URL: database.url } });
-  });
-
-  afterAll(async () => {
-    await ledger?.stop();
-    await database?.drop();
-  });
+  const fixture = useLedger();
 
   it('shows the counter falling to 0 in a sold-out run, only with durable values', async () => {
     const stock = { product_id: 'feed-sku', warehouse_id: 'w1' };
-    expect((await post(ledger.baseUrl, '/v1/stock/adjust', { ...stock, delta: 25 })).status).toBe(
-      200,
-    );
-    const { socket, messages } = await openFeed(ledger.port);
+    expect(
+      (await post(fixture.ledger.baseUrl, '/v1/stock/adjust', { ...stock, delta: 25 })).status,
+    ).toBe(200);
+    const { socket, messages } = await openFeed(fixture.ledger.port);
     socket.send(JSON.stringify({ subscribe: [stock] }));
     await waitFor(() => messages.length > 0);
     expect(messages[0]).toEqual({ ...stock, available: 25, version: 1 });
 
     const replies = await Promise.all(
       Array.from({ length: 40 }, () =>
-        post(ledger.baseUrl, '/v1/reserve', {
+        post(fixture.ledger.baseUrl, '/v1/reserve', {
           ...stock,
           quantity: 1,
           idempotency_key: newKey('feed'),
@@ -74,7 +63,7 @@ describe.runIf(await havePostgres())('the live stock feed', () => {
     socket.close();
 
     // Every value shown must be the state after some journaled (durable) change.
-    const rows = await database.query<{ payload: Buffer }>(
+    const rows = await fixture.database.query<{ payload: Buffer }>(
       'SELECT payload FROM ledger_wal ORDER BY partition, lsn',
     );
     const state = new PartitionState(0, {
@@ -97,7 +86,7 @@ describe.runIf(await havePostgres())('the live stock feed', () => {
   });
 
   it('answers bad subscriptions with a contract error and keeps the socket usable', async () => {
-    const { socket, messages } = await openFeed(ledger.port);
+    const { socket, messages } = await openFeed(fixture.ledger.port);
     socket.send('not json');
     socket.send(JSON.stringify({ subscribe: [{ product_id: 'bad id!', warehouse_id: 'w' }] }));
     socket.send(
@@ -111,7 +100,9 @@ describe.runIf(await havePostgres())('the live stock feed', () => {
     expect(messages[2]).toMatchObject({ error: { code: 'not_found' } });
     // Still subscribed: when the key gets stock, the change arrives.
     const key = { product_id: 'never-stocked', warehouse_id: 'w' };
-    expect((await post(ledger.baseUrl, '/v1/stock/adjust', { ...key, delta: 3 })).status).toBe(200);
+    expect(
+      (await post(fixture.ledger.baseUrl, '/v1/stock/adjust', { ...key, delta: 3 })).status,
+    ).toBe(200);
     await waitFor(() => messages.length === 4);
     expect(messages[3]).toEqual({ ...key, available: 3, version: 1 });
     const tooMany = Array.from({ length: 101 }, (_, index) => ({

@@ -1,10 +1,9 @@
 // Proves /metrics counts what happened: after a known sequence of requests on the real server,
 // the reservation counters, the latency histogram's count, the journal's batch sizes and the
 // per-key stock gauge hold exactly the expected values, merged across shard workers.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { describe, expect, it } from 'vitest';
 import { get, newKey, post } from '../helpers/http.js';
-import { startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import { useLedger } from '../helpers/ledger-fixture.js';
 import { havePostgres } from '../helpers/services.js';
 
 function sample(text: string, series: string): number | undefined {
@@ -13,26 +12,19 @@ function sample(text: string, series: string): number | undefined {
 }
 
 describe.runIf(await havePostgres())('metrics after known traffic', () => {
-  let database: TestDatabase;
-  let ledger: LedgerProcess;
-
-  beforeAll(async () => {
-    database = await createDatabase();
-    ledger = await startLedger({ env: { DATABASE_URL: database.url } });
-  });
-
-  afterAll(async () => {
-    await ledger?.stop();
-    await database?.drop();
-  });
+  const fixture = useLedger();
 
   it('counts every reserve by result and every journal record, and shows the key stock', async () => {
     const stock = { product_id: 'metered', warehouse_id: 'w' };
-    expect((await post(ledger.baseUrl, '/v1/stock/adjust', { ...stock, delta: 5 })).status).toBe(
-      200,
-    );
+    expect(
+      (await post(fixture.ledger.baseUrl, '/v1/stock/adjust', { ...stock, delta: 5 })).status,
+    ).toBe(200);
     const reserve = (quantity: number) =>
-      post(ledger.baseUrl, '/v1/reserve', { ...stock, quantity, idempotency_key: newKey('met') });
+      post(fixture.ledger.baseUrl, '/v1/reserve', {
+        ...stock,
+        quantity,
+        idempotency_key: newKey('met'),
+      });
     for (let index = 0; index < 4; index += 1) expect((await reserve(1)).status).toBe(200);
     expect((await reserve(2)).status).toBe(409);
     expect((await reserve(3)).status).toBe(409);
@@ -40,11 +32,14 @@ describe.runIf(await havePostgres())('metrics after known traffic', () => {
     const held = await reserve(1);
     expect(held.status).toBe(200);
     expect(
-      (await post(ledger.baseUrl, '/v1/release', { reservation_id: held.body.reservation_id }))
-        .status,
+      (
+        await post(fixture.ledger.baseUrl, '/v1/release', {
+          reservation_id: held.body.reservation_id,
+        })
+      ).status,
     ).toBe(200);
 
-    const text = (await get(ledger.baseUrl, '/metrics')).text;
+    const text = (await get(fixture.ledger.baseUrl, '/metrics')).text;
     expect(sample(text, 'inventory_reservation_attempts_total{result="ok"}')).toBe(5);
     expect(sample(text, 'inventory_reservation_attempts_total{result="insufficient_stock"}')).toBe(
       2,
