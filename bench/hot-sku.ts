@@ -16,7 +16,7 @@ import {
   type LedgerChild,
   type SpawnedLedger,
 } from './lib/ledger-child.js';
-import { adjustStock, scrapeMetrics, type StockKey } from './lib/ledger-api.js';
+import { adjustStock, scrapeMetrics } from './lib/ledger-api.js';
 import { IdempotencyKeys, runPhase, type PhaseResult } from './lib/load.js';
 import {
   backgroundBusyCores,
@@ -30,8 +30,11 @@ import { counterWindowByLabel, histogramWindow, sampleTotal } from './lib/promet
 import {
   buildState,
   gitState,
+  hotStockKey,
+  loadParameters,
   printSummary,
   redactUrl,
+  stockDelta,
   writeRecord,
   type BenchRecord,
   type CheckFigures,
@@ -44,9 +47,7 @@ import {
 } from './lib/scratch-database.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const stockKey: StockKey = { productId: 'hot-sku', warehouseId: 'bench-wh' };
-/** The largest delta one adjust accepts; a run never gets near using it up. */
-const stockDelta = 1_000_000_000;
+const stockKey = hotStockKey;
 /** Other work above this many busy cores, before or during the run, makes the figures suspect. */
 const busyCoresWarning = 0.25;
 const backgroundWindowMs = 1000;
@@ -188,15 +189,7 @@ function buildRecord(
     build: context.build,
     machine: machineInfo(),
     parameters: {
-      connections: options.connections,
-      durationSeconds: options.durationSeconds,
-      warmupSeconds: options.warmupSeconds,
-      shards: options.shards,
-      pipelining: 1,
-      quantity: 1,
-      stockDelta,
-      stockKey,
-      databaseUrl: redactUrl(options.databaseUrl),
+      ...loadParameters(options),
       database: context.databaseName,
       ledgerEnvironment: recordedEnvironment(context.ledger.env),
       ledgerNodeFlags: context.ledger.execArgv,

@@ -16,15 +16,21 @@ import {
   type LedgerChild,
   type SpawnedLedger,
 } from './ledger-child.js';
-import { adjustStock, type StockKey } from './ledger-api.js';
+import { adjustStock } from './ledger-api.js';
 import { IdempotencyKeys, runPhase, type PhaseResult } from './load.js';
 import { backgroundBusyCores, cpuSnapshot, cpuUse, machineInfo, type CpuUse } from './machine.js';
 import { redisForBench } from './redis-server.js';
-import { buildState, gitState, redactUrl, type CheckFigures } from './report.js';
+import {
+  buildState,
+  gitState,
+  hotStockKey,
+  loadParameters,
+  stockDelta,
+  type CheckFigures,
+} from './report.js';
 import { createScratchDatabase } from './scratch-database.js';
 
-const stockKey: StockKey = { productId: 'hot-sku', warehouseId: 'bench-wh' };
-const stockDelta = 1_000_000_000;
+const stockKey = hotStockKey;
 const backgroundWindowMs = 1000;
 /** A pause between systems, so that one's shutdown (fsyncs, GC) does not land in the next. */
 const pauseBetweenSystemsMs = 2000;
@@ -366,17 +372,7 @@ export async function runComparison(
     git: gitState(root),
     build,
     machine: machineInfo(),
-    parameters: {
-      connections: options.connections,
-      durationSeconds: options.durationSeconds,
-      warmupSeconds: options.warmupSeconds,
-      shards: options.shards,
-      pipelining: 1,
-      quantity: 1,
-      stockDelta,
-      stockKey,
-      databaseUrl: redactUrl(options.databaseUrl),
-    },
+    parameters: loadParameters(options),
     backgroundBusyCores: background,
     systems: results,
     ratios,

@@ -6,7 +6,29 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { LatencySummary } from './latency-histogram.js';
 import type { CpuUse, MachineInfo } from './machine.js';
+import type { BenchOptions } from './args.js';
+import type { StockKey } from './ledger-api.js';
 import type { WalCounters } from './scratch-database.js';
+
+/** The one stock key every hot-SKU run hammers, in single runs and in --compare. */
+export const hotStockKey: StockKey = { productId: 'hot-sku', warehouseId: 'bench-wh' };
+/** The largest delta one adjust accepts; a run never gets near using it up. */
+export const stockDelta = 1_000_000_000;
+
+/** The load's parameters, as every result file records them. */
+export function loadParameters(options: BenchOptions) {
+  return {
+    connections: options.connections,
+    durationSeconds: options.durationSeconds,
+    warmupSeconds: options.warmupSeconds,
+    shards: options.shards,
+    pipelining: 1,
+    quantity: 1,
+    stockDelta,
+    stockKey: hotStockKey,
+    databaseUrl: redactUrl(options.databaseUrl),
+  };
+}
 
 export interface CheckFigures {
   /** 200 answers autocannon counted, warm-up and measured phases together. */
