@@ -1,6 +1,8 @@
-// Command-line flags of the hot-SKU bench, each with a default and a bound, so that a typo or an
-// absurd value stops the run before anything is started instead of hanging a shared machine.
+// Command-line flags of the flash-sale bench, each with a default and a bound, so that a typo or
+// an absurd value stops the run before anything is started instead of hanging a shared machine.
 import { parseArgs } from 'node:util';
+import { scenarioNames, type ScenarioName } from './scenarios.js';
+import { systemNames, type SystemName } from './systems.js';
 
 export interface BenchOptions {
   readonly connections: number;
@@ -14,6 +16,15 @@ export interface BenchOptions {
   readonly ledgerEnvironment: Readonly<Record<string, string>>;
   /** Runs the same load against the ledger and the baselines in bench/baselines/, in turn. */
   readonly compare: boolean;
+  readonly scenarios: readonly ScenarioName[];
+  readonly systems: readonly SystemName[];
+  /** Every scenario × system is run this many times; tables show medians. */
+  readonly runs: number;
+  /** Load-generator threads (piscina workers); the connections are split between them. */
+  readonly threads: number;
+  readonly soldOutStock: number;
+  /** BARE_UWS_THREADS for the bare-uws baseline: acceptor threads sharing its port. */
+  readonly bareUwsThreads: number;
 }
 
 export class UsageError extends Error {
@@ -22,25 +33,32 @@ export class UsageError extends Error {
 
 export const usage = `Usage: npm run bench -- [flags]
 
-Measures the durable reserve path on one hot stock key: starts the built ledger
-(dist/src/main.js) on a scratch database, drives POST /v1/reserve with autocannon,
-checks the reserved count, and writes bench/results/hot-sku-<timestamp>.json.
+Flash-sale load against the ledger (and with --compare, the baselines in bench/baselines/):
+starts each system on a scratch database, stocks the scenario's keys, drives it with piscina
+load threads (undici, keep-alive, closed loop), checks the end state (no lost change, no
+oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
 
+  --scenario LIST     comma-separated, or all: hot-sku, many-sku, lifecycle, sold-out
+                      (default hot-sku; with --compare, all)
+  --compare           run every system: ledger, postgres-row-lock, redis-lua (not durable),
+                      bare-uws; prints ratios of the ledger to each baseline
+  --systems LIST      comma-separated subset of the systems above (default ledger, or all
+                      with --compare)
+  --runs N            repeat every scenario × system N times; tables show medians (default 1)
   --connections N     concurrent HTTP connections, pipelining 1 (default 64, 1..1024)
+  --threads N         load-generator threads the connections are split over (default 1, 1..16)
   --duration S        measured seconds (default 15, 1..600)
   --warmup S          seconds of load before measuring, not counted (default 3, 0..120)
   --shards N          SHARDS for the ledger (default 2, 1..64)
+  --sold-out-stock N  units of the sold-out scenario's key (default 50000)
+  --bare-uws-threads N  acceptor threads of the bare-uws baseline (default 1, 1..16)
   --database-url URL  admin connection to a local Postgres; a scratch database
-                      bench_<random> is created there and dropped at the end
+                      bench_<random> is created there per run and dropped after it
                       (default postgres://postgres@127.0.0.1:5432/postgres)
   --ledger-env N=V    extra ledger setting, N must start with LEDGER_ (repeatable),
                       e.g. --ledger-env LEDGER_SNAPSHOT_EVERY_RECORDS=1000000
   --cpu-prof-dir DIR  run the ledger with node --cpu-prof; one .cpuprofile per thread
                       (main and each shard) is written to DIR when it stops
-  --compare           run the same load against the ledger, then the baselines
-                      postgres-row-lock, redis-lua (not durable) and bare-uws, one after
-                      another; prints a table with ratios and writes
-                      bench/results/compare-<timestamp>.json
   --help              this text
 `;
 
@@ -55,6 +73,10 @@ const integerFlags = {
   duration: { defaultValue: 15, min: 1, max: 600 },
   warmup: { defaultValue: 3, min: 0, max: 120 },
   shards: { defaultValue: 2, min: 1, max: 64 },
+  runs: { defaultValue: 1, min: 1, max: 20 },
+  threads: { defaultValue: 1, min: 1, max: 16 },
+  'sold-out-stock': { defaultValue: 50_000, min: 1, max: 1_000_000_000 },
+  'bare-uws-threads': { defaultValue: 1, min: 1, max: 16 },
 } as const satisfies Record<string, IntegerFlag>;
 
 const databaseUrlDefault = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -100,6 +122,12 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         'cpu-prof-dir': { type: 'string' },
         'ledger-env': { type: 'string', multiple: true },
         compare: { type: 'boolean' },
+        scenario: { type: 'string' },
+        systems: { type: 'string' },
+        runs: { type: 'string' },
+        threads: { type: 'string' },
+        'sold-out-stock': { type: 'string' },
+        'bare-uws-threads': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -108,6 +136,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
   }
   const values = parsed.values;
   if (values.help === true) return undefined;
+  const compare = values.compare === true;
   const databaseUrl = values['database-url'] ?? databaseUrlDefault;
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new UsageError(`--database-url must start with postgres://, got ${databaseUrl}`);
@@ -120,6 +149,34 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     databaseUrl,
     cpuProfileDirectory: values['cpu-prof-dir'],
     ledgerEnvironment: ledgerEnvironment(values['ledger-env'] ?? []),
-    compare: values.compare === true,
+    compare,
+    scenarios: listOf(
+      'scenario',
+      values.scenario,
+      scenarioNames,
+      compare ? scenarioNames : ['hot-sku'],
+    ),
+    systems: listOf('systems', values.systems, systemNames, compare ? systemNames : ['ledger']),
+    runs: integer('runs', values.runs),
+    threads: integer('threads', values.threads),
+    soldOutStock: integer('sold-out-stock', values['sold-out-stock']),
+    bareUwsThreads: integer('bare-uws-threads', values['bare-uws-threads']),
   };
+}
+
+function listOf<T extends string>(
+  flag: string,
+  raw: string | undefined,
+  known: readonly T[],
+  defaults: readonly T[],
+): readonly T[] {
+  if (raw === undefined) return defaults;
+  if (raw === 'all') return known;
+  const items = raw.split(',').map((item) => item.trim());
+  for (const item of items) {
+    if (!(known as readonly string[]).includes(item)) {
+      throw new UsageError(`--${flag}: unknown ${item}; known: ${known.join(', ')}, all`);
+    }
+  }
+  return [...new Set(items)] as T[];
 }

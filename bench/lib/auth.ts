@@ -22,3 +22,8 @@ export async function prepareAuth(
 export function withAuth(headers: Record<string, string>): Record<string, string> {
   return authorization === undefined ? headers : { ...headers, authorization };
 }
+
+/** The bearer token's header value when auth is on, else undefined. */
+export function authorizationHeader(): string | undefined {
+  return authorization;
+}

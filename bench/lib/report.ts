@@ -1,97 +1,82 @@
-// The run's record (one JSON file per run under bench/results/) and its human summary: a
-// markdown table row to paste into bench/README.md, and the problems, printed loudly.
+// The bench's record and its human summaries: markdown tables (per scenario: each system's
+// medians; the ledger's ratios to each baseline against issue 4's targets), the JSON record with
+// every run, and the latency plot. Written to bench/results/flash-sale-<timestamp>.{json,md,svg}.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LatencySummary } from './latency-histogram.js';
-import type { CpuUse, MachineInfo } from './machine.js';
 import type { BenchOptions } from './args.js';
-import type { StockKey } from './ledger-api.js';
-import type { WalCounters } from './scratch-database.js';
-
-/** The one stock key every hot-SKU run hammers, in single runs and in --compare. */
-export const hotStockKey: StockKey = { productId: 'hot-sku', warehouseId: 'bench-wh' };
-/** The largest delta one adjust accepts; a run never gets near using it up. */
-export const stockDelta = 1_000_000_000;
-
-/** The load's parameters, as every result file records them. */
-export function loadParameters(options: BenchOptions) {
-  return {
-    connections: options.connections,
-    durationSeconds: options.durationSeconds,
-    warmupSeconds: options.warmupSeconds,
-    shards: options.shards,
-    pipelining: 1,
-    quantity: 1,
-    stockDelta,
-    stockKey: hotStockKey,
-    databaseUrl: redactUrl(options.databaseUrl),
-  };
-}
-
-export interface CheckFigures {
-  /** 200 answers autocannon counted, warm-up and measured phases together. */
-  readonly answered200: number;
-  /** Requests sent whose answer was never read when autocannon closed its connections. */
-  readonly unansweredAtStop: number;
-  readonly appliedBeforeStop: number;
-  readonly appliedByReplay: number;
-  readonly replayFailures: Record<string, number>;
-  readonly reservedAtStop: number;
-  readonly reservedAfterReplay: number;
-  readonly onHand: number;
-  readonly ok: boolean;
-}
+import type { MachineInfo } from './machine.js';
+import type { SystemRun } from './run-system.js';
+import type { ScenarioName } from './scenarios.js';
+import type { SystemName } from './systems.js';
 
 export interface BenchRecord {
-  readonly bench: 'hot-sku';
+  readonly bench: 'flash-sale';
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly git: { readonly commit: string | null; readonly dirty: boolean | null };
-  /** Which build ran: dist/src/main.js's time and a digest of every file under dist/src. */
+  /** Which ledger build ran: dist/src/main.js's time and a digest of every file under dist/src. */
   readonly build: { readonly builtAt: string; readonly distDigest: string };
   readonly machine: MachineInfo;
   readonly parameters: Record<string, unknown>;
-  readonly load: {
-    readonly requestsPerSecondMean: number;
-    readonly requestsPerSecondStddev: number;
-    readonly answered: number;
-    readonly wallSeconds: number;
-    readonly answersPerSecond: readonly number[];
-    readonly latency: LatencySummary;
-    /** autocannon's own figures (whole milliseconds), for comparison with other autocannon runs. */
-    readonly autocannonLatencyMs: Record<string, number>;
-    readonly statusCounts: Record<string, number>;
-    readonly non2xx: number;
-    readonly errors: number;
-    readonly timeouts: number;
-  };
-  readonly warmup: { readonly statusCounts: Record<string, number>; readonly errors: number };
-  readonly ledger: {
-    readonly batchSizeMean: number | null;
-    readonly groupCommits: number;
-    readonly recordsJournaled: number;
-    readonly flushMeanMs: number | null;
-    /**
-     * Sum of flush durations over the window's length: near 1 (per busy shard) means the journal
-     * write is the bottleneck; well below it means requests spend their time elsewhere.
-     */
-    readonly journalBusyFraction: number;
-    readonly reservationResults: Record<string, number>;
-    readonly oversellIncidents: number;
-  };
-  readonly postgresWal: (WalCounters & { readonly syncsPerSecond: number }) | null;
-  readonly cpu: CpuUse;
-  readonly cpuPerSecond: readonly CpuUse[];
-  /** Busy cores on the machine just before the run started: other people's work, if any. */
   readonly backgroundBusyCores: number | null;
-  readonly check: CheckFigures;
-  /** Why the run failed: non-2xx answers, connection errors, a count mismatch. */
-  readonly problems: string[];
-  /** Why the figures may not mean much, though the run itself passed. */
-  readonly warnings: string[];
+  readonly runs: readonly SystemRun[];
+  readonly medians: readonly Median[];
+  readonly ratios: readonly Ratio[];
+  readonly targets: readonly Target[];
+  readonly problems: readonly string[];
+  readonly warnings: readonly string[];
 }
+
+export interface Median {
+  readonly scenario: ScenarioName;
+  readonly system: SystemName;
+  readonly durable: boolean;
+  readonly runs: number;
+  readonly requestsPerSecondPerRun: readonly (number | null)[];
+  readonly requestsPerSecond: number | null;
+  readonly p50Ms: number | null;
+  readonly p90Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly p999Ms: number | null;
+  readonly serverCores: number | null;
+  readonly postgresCores: number | null;
+  readonly loadGeneratorCores: number | null;
+  readonly otherCores: number | null;
+  readonly checksPassed: number;
+  readonly checksRun: number;
+  readonly oversellUnits: number;
+  /** sold-out: units acknowledged (median over runs), and seconds until the first refusal. */
+  readonly soldUnits: number | null;
+  readonly soldOutAfterSeconds: number | null;
+  readonly problems: number;
+}
+
+export interface Ratio {
+  readonly scenario: ScenarioName;
+  readonly baseline: SystemName;
+  readonly perRun: readonly (number | null)[];
+  readonly median: number | null;
+  /** issue 4's target for the hot-SKU scenario; null elsewhere. */
+  readonly target: number | null;
+}
+
+export interface Target {
+  readonly name: string;
+  readonly measured: number | null;
+  readonly target: string;
+  readonly met: boolean | null;
+}
+
+/** issue 4: hot-SKU durable reserve throughput as a multiple of each baseline's. */
+const ratioTargets: Readonly<Partial<Record<SystemName, number>>> = {
+  'bare-uws': 0.4,
+  'redis-lua': 1.5,
+  'postgres-row-lock': 15,
+};
+const p99TargetMs = 10;
+const p99TargetConnections = 64;
 
 export function gitState(root: string): BenchRecord['git'] {
   const git = (...args: string[]): string | null => {
@@ -122,87 +107,292 @@ export function redactUrl(url: string): string {
   return parsed.toString();
 }
 
+/** The load's parameters, as every result file records them. */
+export function loadParameters(options: BenchOptions) {
+  return {
+    scenarios: options.scenarios,
+    systems: options.systems,
+    runs: options.runs,
+    connections: options.connections,
+    loadThreads: options.threads,
+    durationSeconds: options.durationSeconds,
+    warmupSeconds: options.warmupSeconds,
+    shards: options.shards,
+    soldOutStock: options.soldOutStock,
+    bareUwsThreads: options.bareUwsThreads,
+    ledgerEnvironment: Object.fromEntries(
+      Object.entries(options.ledgerEnvironment).map(([name, value]) => [
+        name,
+        name === 'LEDGER_JWT_SECRET' ? '(redacted)' : value,
+      ]),
+    ),
+    pipelining: 1,
+    quantity: 1,
+    client: 'undici Client per connection, keep-alive, closed loop',
+    databaseUrl: redactUrl(options.databaseUrl),
+  };
+}
+
+export function median(values: readonly (number | null | undefined)[]): number | null {
+  const known = values.filter((value): value is number => typeof value === 'number');
+  known.sort((a, b) => a - b);
+  if (known.length === 0) return null;
+  const middle = Math.floor(known.length / 2);
+  return known.length % 2 === 1
+    ? (known[middle] ?? null)
+    : ((known[middle - 1] ?? 0) + (known[middle] ?? 0)) / 2;
+}
+
+export function mediansOf(runs: readonly SystemRun[]): Median[] {
+  const groups = new Map<string, SystemRun[]>();
+  for (const run of runs) {
+    const key = `${run.scenario}\0${run.system}`;
+    groups.set(key, [...(groups.get(key) ?? []), run]);
+  }
+  return [...groups.values()].map((group) => {
+    const first = group[0] as SystemRun;
+    const pick = (read: (run: SystemRun) => number | null | undefined) => median(group.map(read));
+    const checked = group.filter((run) => run.check !== null);
+    return {
+      scenario: first.scenario,
+      system: first.system,
+      durable: first.durable,
+      runs: group.length,
+      requestsPerSecondPerRun: group.map((run) => run.requestsPerSecond),
+      requestsPerSecond: pick((run) => run.requestsPerSecond),
+      p50Ms: pick((run) => run.latency?.p50Ms),
+      p90Ms: pick((run) => run.latency?.p90Ms),
+      p99Ms: pick((run) => run.latency?.p99Ms),
+      p999Ms: pick((run) => run.latency?.p999Ms),
+      serverCores: pick((run) => run.cpu?.ledgerCores),
+      postgresCores: pick((run) => run.cpu?.postgresCores),
+      loadGeneratorCores: pick((run) => run.cpu?.benchCores),
+      otherCores: pick((run) => run.cpu?.otherCores),
+      checksPassed: checked.filter((run) => run.check?.ok === true).length,
+      checksRun: checked.length,
+      oversellUnits: group.reduce((sum, run) => sum + (run.check?.oversellUnits ?? 0), 0),
+      soldUnits: pick((run) => run.check?.acknowledged.reserved),
+      soldOutAfterSeconds: pick((run) => run.soldOutAfterSeconds),
+      problems: group.reduce((sum, run) => sum + run.problems.length, 0),
+    };
+  });
+}
+
+export function ratiosOf(runs: readonly SystemRun[]): Ratio[] {
+  const ratios: Ratio[] = [];
+  const scenarios = [...new Set(runs.map((run) => run.scenario))];
+  for (const scenario of scenarios) {
+    const rate = (system: SystemName, run: number): number | null =>
+      runs.find((r) => r.scenario === scenario && r.system === system && r.run === run)
+        ?.requestsPerSecond ?? null;
+    const runNumbers = [...new Set(runs.map((run) => run.run))].sort((a, b) => a - b);
+    const baselines = [...new Set(runs.map((run) => run.system))].filter((s) => s !== 'ledger');
+    for (const baseline of baselines) {
+      const perRun = runNumbers.map((run) => {
+        const ledger = rate('ledger', run);
+        const other = rate(baseline, run);
+        return ledger === null || other === null || other === 0 ? null : ledger / other;
+      });
+      if (perRun.every((value) => value === null)) continue;
+      const target = scenario === 'hot-sku' ? (ratioTargets[baseline] ?? null) : null;
+      ratios.push({ scenario, baseline, perRun, median: median(perRun), target });
+    }
+  }
+  return ratios;
+}
+
+export function targetsOf(
+  options: BenchOptions,
+  medians: readonly Median[],
+  ratios: readonly Ratio[],
+): Target[] {
+  const targets: Target[] = ratios
+    .filter((ratio) => ratio.target !== null)
+    .map((ratio) => ({
+      name: `hot-sku: ledger / ${ratio.baseline} req/s`,
+      measured: ratio.median,
+      target: `≥ ${ratio.target}`,
+      met: ratio.median === null ? null : ratio.median >= (ratio.target ?? 0),
+    }));
+  const hot = medians.find((m) => m.scenario === 'hot-sku' && m.system === 'ledger');
+  if (hot !== undefined && options.connections === p99TargetConnections) {
+    targets.push({
+      name: `hot-sku: ledger p99 at ${p99TargetConnections} connections (ms)`,
+      measured: hot.p99Ms,
+      target: `≤ ${p99TargetMs}`,
+      met: hot.p99Ms === null ? null : hot.p99Ms <= p99TargetMs,
+    });
+  }
+  return targets;
+}
+
 const fixed = (value: number | null, digits: number): string =>
   value === null ? 'n/a' : value.toFixed(digits);
 
-function cores(value: number | null): string {
-  return value === null ? 'n/a' : value.toFixed(2);
-}
-
-export const markdownHeader =
-  '| date | shards | connections | req/s (mean) | p50 ms | p90 ms | p99 ms | max ms | non-2xx ' +
-  '| batch mean | flush mean ms | other load (cores) | check |\n' +
-  '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|';
-
-export function markdownRow(record: BenchRecord): string {
-  const latency = record.load.latency;
-  const cells = [
-    record.startedAt.slice(0, 16).replace('T', ' '),
-    String(record.parameters.shards),
-    String(record.parameters.connections),
-    record.load.requestsPerSecondMean.toFixed(0),
-    latency.p50Ms.toFixed(2),
-    latency.p90Ms.toFixed(2),
-    latency.p99Ms.toFixed(2),
-    latency.maxMs.toFixed(1),
-    String(record.load.non2xx + record.load.errors),
-    fixed(record.ledger.batchSizeMean, 1),
-    fixed(record.ledger.flushMeanMs, 2),
-    cores(record.cpu.otherCores),
-    record.check.ok ? 'OK' : 'MISMATCH',
-  ];
+function row(cells: readonly string[]): string {
   return `| ${cells.join(' | ')} |`;
 }
 
-export function writeRecord(root: string, record: BenchRecord): string {
-  const directory = join(root, 'bench', 'results');
-  mkdirSync(directory, { recursive: true });
-  const stamp = record.startedAt.replace(/[:.]/g, '-');
-  const path = join(directory, `hot-sku-${stamp}.json`);
-  writeFileSync(path, `${JSON.stringify(record, null, 2)}\n`);
-  return path;
+function checkCell(m: Median): string {
+  if (m.checksRun === 0) return m.system === 'bare-uws' ? 'n/a (no stock)' : 'not run';
+  return m.checksPassed === m.checksRun
+    ? `OK ×${m.checksRun}`
+    : `**FAILED** ${m.checksPassed}/${m.checksRun}`;
 }
 
-export function printSummary(record: BenchRecord): void {
-  const { load, ledger, cpu, check } = record;
-  const out = (line: string): boolean => process.stdout.write(`${line}\n`);
-  out('');
-  out(`requests/s (mean of 1 s samples): ${load.requestsPerSecondMean.toFixed(0)}`);
-  out(
-    `latency ms: p50 ${load.latency.p50Ms.toFixed(2)}  p90 ${load.latency.p90Ms.toFixed(2)}  ` +
-      `p99 ${load.latency.p99Ms.toFixed(2)}  max ${load.latency.maxMs.toFixed(2)}  ` +
-      `(${load.answered} answers)`,
-  );
-  out(`answers per second: ${load.answersPerSecond.join(' ')}`);
-  const series = (pick: (use: CpuUse) => number | null): string =>
-    record.cpuPerSecond.map((use) => cores(pick(use))).join(' ');
-  out(`ledger cores per second: ${series((use) => use.ledgerCores)}`);
-  out(`other work (cores) per second: ${series((use) => use.otherCores)}`);
-  out(`answers by status: ${JSON.stringify(load.statusCounts)}  errors ${load.errors}`);
-  out(
-    `ledger: ${ledger.groupCommits} group commits, ${fixed(ledger.batchSizeMean, 1)} records ` +
-      `per commit, flush mean ${fixed(ledger.flushMeanMs, 2)} ms, ` +
-      `journal writing ${(ledger.journalBusyFraction * 100).toFixed(0)}% of the time`,
-  );
-  if (record.postgresWal !== null) {
-    out(`postgres (whole cluster): ${record.postgresWal.syncsPerSecond.toFixed(0)} WAL syncs/s`);
+/** For sold-out: how much was sold of the stock, and when it ran out. */
+export function soldOutTable(medians: readonly Median[], stock: number): string {
+  const lines = [
+    row(['system', 'units acknowledged', 'stock', 'oversell (units)', 'sold out after s']),
+    row(['---', '---:', '---:', '---:', '---:']),
+  ];
+  for (const m of medians.filter((entry) => entry.scenario === 'sold-out')) {
+    if (m.system === 'bare-uws') continue;
+    lines.push(
+      row([
+        m.system,
+        fixed(m.soldUnits, 0),
+        String(stock),
+        String(m.oversellUnits),
+        fixed(m.soldOutAfterSeconds, 2),
+      ]),
+    );
   }
-  out(
-    `cpu (cores): ledger ${cores(cpu.ledgerCores)}, postgres ${cores(cpu.postgresCores)}, ` +
-      `load generator ${cores(cpu.benchCores)}, other ${cores(cpu.otherCores)}; ` +
-      `machine busy ${cores(cpu.machineBusyCores)} of ${record.machine.cpuCount} ` +
-      `(${cores(record.backgroundBusyCores)} busy just before the run)`,
-  );
-  out(
-    `check: reserved ${check.reservedAfterReplay} = ${check.answered200} answered 200 + ` +
-      `${check.unansweredAtStop} unanswered at stop (${check.appliedBeforeStop} had been ` +
-      `applied, ${check.appliedByReplay} applied by the replay): ${check.ok ? 'OK' : 'MISMATCH'}`,
-  );
-  out('');
-  out(markdownHeader);
-  out(markdownRow(record));
-  for (const warning of record.warnings) process.stderr.write(`\nwarning: ${warning}\n`);
-  for (const problem of record.problems) {
-    process.stderr.write(`\n!!!!!!!!!! ${problem} !!!!!!!!!!\n`);
+  return lines.join('\n');
+}
+
+export function scenarioTable(medians: readonly Median[], scenario: ScenarioName): string {
+  const lines = [
+    row([
+      'system',
+      'durable',
+      'req/s per run',
+      'median req/s',
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'server cores',
+      'postgres cores',
+      'load-gen cores',
+      'other cores',
+      'oversell',
+      'check',
+    ]),
+    row([
+      '---',
+      '---',
+      '---',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---',
+    ]),
+  ];
+  for (const m of medians.filter((entry) => entry.scenario === scenario)) {
+    lines.push(
+      row([
+        m.system,
+        m.durable ? 'yes' : m.system === 'bare-uws' ? 'no (no state)' : '**no**',
+        m.requestsPerSecondPerRun.map((value) => fixed(value, 0)).join(', '),
+        `**${fixed(m.requestsPerSecond, 0)}**`,
+        fixed(m.p50Ms, 2),
+        fixed(m.p90Ms, 2),
+        fixed(m.p99Ms, 2),
+        fixed(m.p999Ms, 2),
+        fixed(m.serverCores, 2),
+        fixed(m.postgresCores, 2),
+        fixed(m.loadGeneratorCores, 2),
+        fixed(m.otherCores, 2),
+        m.system === 'bare-uws' ? 'n/a' : String(m.oversellUnits),
+        checkCell(m),
+      ]),
+    );
   }
+  return lines.join('\n');
+}
+
+export function ratioTable(ratios: readonly Ratio[], scenario: ScenarioName): string {
+  const lines = [
+    row(['ratio (req/s)', 'per run', 'median', 'target', 'met']),
+    row(['---', '---', '---:', '---:', '---']),
+  ];
+  for (const ratio of ratios.filter((entry) => entry.scenario === scenario)) {
+    const met =
+      ratio.target === null || ratio.median === null
+        ? 'n/a'
+        : ratio.median >= ratio.target
+          ? 'yes'
+          : '**no**';
+    lines.push(
+      row([
+        `ledger / ${ratio.baseline}`,
+        ratio.perRun.map((value) => fixed(value, 2)).join(', '),
+        fixed(ratio.median, 2),
+        ratio.target === null ? '' : `≥ ${ratio.target}`,
+        met,
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
+export function markdownReport(record: BenchRecord): string {
+  const scenarios = [...new Set(record.runs.map((run) => run.scenario))];
+  const parts = [
+    `# Flash-sale bench, ${record.startedAt}`,
+    '',
+    `Machine: ${record.machine.cpuCount} × ${record.machine.cpuModel}, ` +
+      `${(record.machine.totalMemoryBytes / 2 ** 30).toFixed(0)} GiB, Node ${record.machine.nodeVersion}. ` +
+      'The load generator, the servers and the databases share these cores.',
+    `Commit ${record.git.commit ?? 'unknown'}${record.git.dirty === true ? ' (src/ modified)' : ''}, ` +
+      `ledger build ${record.build.distDigest}. Parameters: ${JSON.stringify(record.parameters)}.`,
+    `Busy cores just before the run: ${fixed(record.backgroundBusyCores, 2)}.`,
+  ];
+  for (const scenario of scenarios) {
+    parts.push('', `## ${scenario}`, '', scenarioTable(record.medians, scenario));
+    if (scenario === 'sold-out') {
+      const stock = Number(record.parameters.soldOutStock);
+      parts.push('', soldOutTable(record.medians, stock));
+    }
+    if (record.ratios.some((ratio) => ratio.scenario === scenario)) {
+      parts.push('', ratioTable(record.ratios, scenario));
+    }
+  }
+  if (record.targets.length > 0) {
+    parts.push('', '## Targets (issue 4)', '', row(['target', 'measured', 'wanted', 'met']));
+    parts.push(row(['---', '---:', '---:', '---']));
+    for (const target of record.targets) {
+      const met = target.met === null ? 'n/a' : target.met ? 'yes' : '**no**';
+      parts.push(row([target.name, fixed(target.measured, 2), target.target, met]));
+    }
+  }
+  parts.push(
+    '',
+    'redis-lua is **not durable** (Redis without persistence); bare-uws keeps no state at all.',
+  );
+  for (const problem of record.problems) parts.push('', `**PROBLEM**: ${problem}`);
+  for (const warning of record.warnings) parts.push('', `warning: ${warning}`);
+  return `${parts.join('\n')}\n`;
+}
+
+export function writeResults(
+  root: string,
+  record: BenchRecord,
+  svg: string | undefined,
+): { json: string; markdown: string; svg: string | undefined } {
+  const directory = join(root, 'bench', 'results');
+  mkdirSync(directory, { recursive: true });
+  const base = join(directory, `flash-sale-${record.startedAt.replace(/[:.]/g, '-')}`);
+  writeFileSync(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
+  writeFileSync(`${base}.md`, markdownReport(record));
+  if (svg !== undefined) writeFileSync(`${base}.svg`, svg);
+  return { json: `${base}.json`, markdown: `${base}.md`, svg: svg && `${base}.svg` };
 }

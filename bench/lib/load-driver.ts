@@ -1,0 +1,259 @@
+// Drives one load (one scenario against one server) with piscina worker threads running
+// load-worker.ts, prints a live progress line, and merges what the threads measured: HDR
+// histograms, answers by status, answers per second, per-key tallies, unknown outcomes.
+import { randomBytes } from 'node:crypto';
+import { MessageChannel } from 'node:worker_threads';
+import * as hdr from 'hdr-histogram-js';
+import { Piscina } from 'piscina';
+import type {
+  LoadTask,
+  LoadTaskResult,
+  Operation,
+  ProgressTick,
+  UnknownRequest,
+} from './load-worker.js';
+import { operations } from './load-worker.js';
+import { addTallies, emptyTallies, type KeyTallies, type Scenario } from './scenarios.js';
+
+/** The load starts this long after the tasks are handed out, so every thread starts together. */
+const startDelayMs = 300;
+/** A request without an answer after this long counts as an error (outcome resolved later). */
+const requestTimeoutMs = 10_000;
+const progressLineEverySeconds = 5;
+
+export interface LoadOptions {
+  readonly label: string;
+  readonly baseUrl: string;
+  readonly scenario: Scenario;
+  readonly connections: number;
+  readonly warmupSeconds: number;
+  readonly durationSeconds: number;
+  readonly authorization: string | undefined;
+  /** Called when the measured window starts and ends (to snapshot CPU and metrics). */
+  readonly onMeasureStart: () => void | Promise<void>;
+  readonly onMeasureEnd: () => void | Promise<void>;
+}
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly meanMs: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
+}
+
+export interface LoadResult {
+  /** Answers completed in the measured window over its length. */
+  readonly requestsPerSecond: number;
+  readonly latency: LatencySummary;
+  readonly latencyByOperation: Partial<Record<Operation, LatencySummary>>;
+  /** Every operation's histogram merged, for the plot (µs). */
+  readonly histogram: hdr.Histogram;
+  readonly statusCounts: Record<string, number>;
+  readonly warmupStatusCounts: Record<string, number>;
+  readonly errors: Record<string, number>;
+  readonly errorCount: number;
+  readonly perSecond: number[];
+  readonly tallies: KeyTallies;
+  readonly unknown: UnknownRequest[];
+  readonly firstInsufficientAtMs: number | null;
+  readonly unexpected: number;
+  readonly measureFromMs: number;
+  readonly threads: number;
+}
+
+export function summarize(histogram: hdr.Histogram): LatencySummary {
+  const ms = (microseconds: number): number => microseconds / 1000;
+  return {
+    count: histogram.totalCount,
+    meanMs: histogram.totalCount === 0 ? 0 : ms(histogram.mean),
+    p50Ms: ms(histogram.getValueAtPercentile(50)),
+    p90Ms: ms(histogram.getValueAtPercentile(90)),
+    p99Ms: ms(histogram.getValueAtPercentile(99)),
+    p999Ms: ms(histogram.getValueAtPercentile(99.9)),
+    maxMs: ms(histogram.maxValue),
+  };
+}
+
+function emptyHistogram(): hdr.Histogram {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 120_000_000,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  });
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [key, count] of Object.entries(from)) into[key] = (into[key] ?? 0) + count;
+}
+
+/** The piscina pool of load threads, kept for the whole bench invocation. */
+export class LoadGenerator {
+  private readonly pool: Piscina;
+
+  constructor(readonly threads: number) {
+    this.pool = new Piscina({
+      filename: new URL('./load-worker-boot.mjs', import.meta.url).href,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 60_000,
+      concurrentTasksPerWorker: 1,
+    });
+  }
+
+  close(): Promise<void> {
+    return this.pool.destroy();
+  }
+
+  async run(options: LoadOptions): Promise<LoadResult> {
+    const threads = Math.min(this.threads, options.connections);
+    const startAtMs = Date.now() + startDelayMs;
+    const measureFromMs = startAtMs + options.warmupSeconds * 1000;
+    const endAtMs = measureFromMs + options.durationSeconds * 1000;
+    const progress = new ProgressLine(options, threads, measureFromMs);
+    const prefix = `bench-${randomBytes(4).toString('hex')}-`;
+    const windowTimers = [
+      setTimeout(() => void options.onMeasureStart(), measureFromMs - Date.now()),
+      setTimeout(() => void options.onMeasureEnd(), endAtMs - Date.now()),
+    ];
+    const tasks = Array.from({ length: threads }, (_, threadIndex) => {
+      const { port1, port2 } = new MessageChannel();
+      port1.on('message', (tick: ProgressTick) => progress.add(tick));
+      const connections =
+        Math.floor(options.connections / threads) +
+        (threadIndex < options.connections % threads ? 1 : 0);
+      const task: LoadTask = {
+        baseUrl: options.baseUrl,
+        scenario: options.scenario,
+        connections,
+        threadIndex,
+        idempotencyPrefix: prefix,
+        authorization: options.authorization,
+        startAtMs,
+        measureFromMs,
+        endAtMs,
+        requestTimeoutMs,
+        progress: port2,
+      };
+      const result = this.pool.run(task, { transferList: [port2] }) as Promise<LoadTaskResult>;
+      return result.finally(() => port1.close());
+    });
+    let results: LoadTaskResult[];
+    try {
+      results = await Promise.all(tasks);
+    } finally {
+      for (const timer of windowTimers) clearTimeout(timer);
+      progress.finish();
+    }
+    return merge(options, results, measureFromMs, threads);
+  }
+}
+
+function merge(
+  options: LoadOptions,
+  results: readonly LoadTaskResult[],
+  measureFromMs: number,
+  threads: number,
+): LoadResult {
+  const all = emptyHistogram();
+  const latencyByOperation: Partial<Record<Operation, LatencySummary>> = {};
+  for (const operation of operations) {
+    const merged = emptyHistogram();
+    for (const result of results) {
+      merged.add(hdr.decodeFromCompressedBase64(result.histograms[operation]));
+    }
+    if (merged.totalCount > 0) latencyByOperation[operation] = summarize(merged);
+    all.add(merged);
+  }
+  const statusCounts: Record<string, number> = {};
+  const warmupStatusCounts: Record<string, number> = {};
+  const errors: Record<string, number> = {};
+  const tallies = emptyTallies(options.scenario.keyCount);
+  const perSecond = new Array<number>(options.durationSeconds).fill(0);
+  for (const result of results) {
+    addCounts(statusCounts, result.statusCounts);
+    addCounts(warmupStatusCounts, result.warmupStatusCounts);
+    addCounts(errors, result.errors);
+    addTallies(tallies, result.tallies);
+    result.perSecond.forEach((count, second) => {
+      if (second < perSecond.length) perSecond[second] = (perSecond[second] ?? 0) + count;
+    });
+  }
+  const firstSoldOut = results
+    .map((result) => result.firstInsufficientAtMs)
+    .filter((at): at is number => at !== null);
+  return {
+    requestsPerSecond: perSecond.reduce((sum, count) => sum + count, 0) / options.durationSeconds,
+    latency: summarize(all),
+    latencyByOperation,
+    histogram: all,
+    statusCounts,
+    warmupStatusCounts,
+    errors,
+    errorCount: Object.values(errors).reduce((sum, count) => sum + count, 0),
+    perSecond,
+    tallies,
+    unknown: results.flatMap((result) => result.unknown),
+    firstInsufficientAtMs: firstSoldOut.length === 0 ? null : Math.min(...firstSoldOut),
+    unexpected: results.reduce((sum, result) => sum + result.unexpected, 0),
+    measureFromMs,
+    threads,
+  };
+}
+
+/**
+ * A live progress line: redrawn in place on a terminal, one line every few seconds otherwise
+ * (a log file should not fill with carriage returns).
+ */
+class ProgressLine {
+  private readonly pending = new Map<number, ProgressTick[]>();
+  private seconds = 0;
+  private answered = 0;
+  private unexpected = 0;
+  private errors = 0;
+  private readonly tty = process.stdout.isTTY === true;
+
+  constructor(
+    private readonly options: LoadOptions,
+    private readonly threads: number,
+    private readonly measureFromMs: number,
+  ) {}
+
+  /** Counts a second once every thread has reported it. */
+  add(tick: ProgressTick): void {
+    const ticks = this.pending.get(tick.threadIndex) ?? [];
+    ticks.push(tick);
+    this.pending.set(tick.threadIndex, ticks);
+    if (this.pending.size < this.threads) return;
+    if ([...this.pending.values()].some((queue) => queue.length === 0)) return;
+    let answered = 0;
+    for (const queue of this.pending.values()) {
+      const next = queue.shift();
+      answered += next?.answered ?? 0;
+      this.unexpected += next?.unexpected ?? 0;
+      this.errors += next?.errors ?? 0;
+    }
+    this.answered += answered;
+    this.seconds += 1;
+    this.print(answered);
+  }
+
+  private print(lastSecond: number): void {
+    const { label, warmupSeconds, durationSeconds } = this.options;
+    const phase = Date.now() < this.measureFromMs ? 'warm-up' : 'measured';
+    const total = warmupSeconds + durationSeconds;
+    const line =
+      `  ${label}: ${phase} ${Math.min(this.seconds, total)}/${total} s, ` +
+      `${lastSecond} answers in the last s, ${this.answered} in all, ` +
+      `${this.unexpected} unexpected, ${this.errors} errors`;
+    if (this.tty) process.stdout.write(`\r\x1b[2K${line}`);
+    else if (this.seconds % progressLineEverySeconds === 0) process.stdout.write(`${line}\n`);
+  }
+
+  finish(): void {
+    if (this.tty) process.stdout.write('\n');
+  }
+}

@@ -1,0 +1,284 @@
+// One load-generator thread (a piscina task): `connections` closed-loop virtual users, each on
+// its own keep-alive undici Client (pipelining 1), run one scenario until the end time, then
+// finish the request in hand and stop, so nothing is left unanswered at the end. Latency of
+// every request started in the measured window goes into HDR histograms (microseconds).
+// Requests whose outcome is unknown (connection error, timeout) are handed back to be resolved
+// by replaying them: that keeps the end-state check exact.
+import type { MessagePort } from 'node:worker_threads';
+import * as hdr from 'hdr-histogram-js';
+import { Client } from 'undici';
+import { emptyTallies, stockKeyAt, type KeyTallies, type Scenario } from './scenarios.js';
+
+export type Operation = 'reserve' | 'confirm' | 'release';
+export const operations: readonly Operation[] = ['reserve', 'confirm', 'release'];
+
+export interface LoadTask {
+  readonly baseUrl: string;
+  readonly scenario: Scenario;
+  readonly connections: number;
+  readonly threadIndex: number;
+  /** Idempotency keys are `<prefix><thread>-<n>`: unique per run, per thread, per request. */
+  readonly idempotencyPrefix: string;
+  readonly authorization: string | undefined;
+  /** Wall-clock times (Date.now()): load starts, measuring starts (end of warm-up), load ends. */
+  readonly startAtMs: number;
+  readonly measureFromMs: number;
+  readonly endAtMs: number;
+  readonly requestTimeoutMs: number;
+  /** Receives a ProgressTick every second. */
+  readonly progress: MessagePort;
+}
+
+export interface ProgressTick {
+  readonly threadIndex: number;
+  /** Answers read in the last second, and of them not 2xx (an expected 409 counts as 2xx here). */
+  readonly answered: number;
+  readonly unexpected: number;
+  readonly errors: number;
+}
+
+/** A request whose answer was never read; replayed afterwards (same body) to learn its fate. */
+export interface UnknownRequest {
+  readonly operation: Operation;
+  readonly keyIndex: number;
+  readonly body: string;
+  readonly error: string;
+}
+
+export interface LoadTaskResult {
+  /** Per operation: HDR histogram of the measured window's latencies (µs), compressed base64. */
+  readonly histograms: Record<Operation, string>;
+  /** Answers by operation and status, measured window / warm-up. */
+  readonly statusCounts: Record<string, number>;
+  readonly warmupStatusCounts: Record<string, number>;
+  /** Errors (no answer read) by message, whole run. */
+  readonly errors: Record<string, number>;
+  /** Answers completed in each second of the measured window. */
+  readonly perSecond: number[];
+  readonly tallies: KeyTallies;
+  readonly unknown: UnknownRequest[];
+  /** Date.now() of the first 409 insufficient_stock answer seen, if any. */
+  readonly firstInsufficientAtMs: number | null;
+  /** Answers neither 200 nor an expected refusal (sold-out's 409 insufficient_stock). */
+  readonly unexpected: number;
+}
+
+/** Highest latency the histograms track (µs); a request is timed out well before. */
+const trackedMicrosecondsMax = 120_000_000;
+/** After a connection error, a virtual user waits this long before its next request. */
+const pauseAfterErrorMs = 50;
+/** Unknown outcomes kept for the replay; beyond this the run is broken anyway. */
+const unknownMax = 100_000;
+
+function newHistogram(): hdr.Histogram {
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: trackedMicrosecondsMax,
+    numberOfSignificantValueDigits: 3,
+    useWebAssembly: false,
+  });
+}
+
+interface Answer {
+  readonly status: number;
+  readonly text: string;
+}
+
+class ThreadLoad {
+  readonly histograms = new Map<Operation, hdr.Histogram>(
+    operations.map((operation) => [operation, newHistogram()]),
+  );
+  readonly statusCounts: Record<string, number> = {};
+  readonly warmupStatusCounts: Record<string, number> = {};
+  readonly errors: Record<string, number> = {};
+  readonly perSecond: number[] = [];
+  readonly unknown: UnknownRequest[] = [];
+  readonly tallies: KeyTallies;
+  firstInsufficientAtMs: number | null = null;
+  /** Answers neither 200 nor an expected refusal, warm-up and measured window together. */
+  unexpected = 0;
+  private issued = 0;
+  // Performance-clock equivalents of the task's wall-clock times.
+  private readonly measureFrom: number;
+  private readonly endAt: number;
+  private readonly headers: Record<string, string>;
+  private tick = { answered: 0, unexpected: 0, errors: 0 };
+
+  constructor(readonly task: LoadTask) {
+    this.tallies = emptyTallies(task.scenario.keyCount);
+    const offset = performance.now() - Date.now();
+    this.measureFrom = task.measureFromMs + offset;
+    this.endAt = task.endAtMs + offset;
+    this.headers = { 'content-type': 'application/json' };
+    if (task.authorization !== undefined) this.headers.authorization = task.authorization;
+  }
+
+  get running(): boolean {
+    return performance.now() < this.endAt;
+  }
+
+  nextIdempotencyKey(): string {
+    this.issued += 1;
+    return `${this.task.idempotencyPrefix}${this.task.threadIndex}-${this.issued.toString(36)}`;
+  }
+
+  async send(client: Client, operation: Operation, body: string, keyIndex: number) {
+    const started = performance.now();
+    let answer: Answer;
+    try {
+      const response = await client.request({
+        path: `/v1/${operation}`,
+        method: 'POST',
+        headers: this.headers,
+        body,
+      });
+      answer = { status: response.statusCode, text: await response.body.text() };
+    } catch (error) {
+      this.failed(operation, body, keyIndex, error);
+      return undefined;
+    }
+    this.answered(operation, answer, started, performance.now());
+    return answer;
+  }
+
+  private answered(operation: Operation, answer: Answer, started: number, done: number): void {
+    const expected = answer.status === 200 || this.expectedRefusal(answer);
+    if (answer.status === 409 && this.firstInsufficientAtMs === null && expected) {
+      this.firstInsufficientAtMs = Date.now();
+    }
+    const label = `${operation} ${answer.status}`;
+    const counts = started >= this.measureFrom ? this.statusCounts : this.warmupStatusCounts;
+    counts[label] = (counts[label] ?? 0) + 1;
+    if (started >= this.measureFrom) {
+      this.histograms.get(operation)?.recordValue(Math.max(1, Math.round((done - started) * 1000)));
+    }
+    if (done >= this.measureFrom && done < this.endAt) {
+      const second = Math.floor((done - this.measureFrom) / 1000);
+      this.perSecond[second] = (this.perSecond[second] ?? 0) + 1;
+    }
+    this.tick.answered += 1;
+    if (!expected) {
+      this.tick.unexpected += 1;
+      this.unexpected += 1;
+    }
+  }
+
+  /** 409 insufficient_stock is the expected answer once a sold-out key has run dry. */
+  private expectedRefusal(answer: Answer): boolean {
+    return (
+      this.task.scenario.sellsOut &&
+      answer.status === 409 &&
+      answer.text.includes('"insufficient_stock"')
+    );
+  }
+
+  private failed(operation: Operation, body: string, keyIndex: number, error: unknown): void {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    this.errors[message] = (this.errors[message] ?? 0) + 1;
+    this.tick.errors += 1;
+    if (this.unknown.length < unknownMax) {
+      this.unknown.push({ operation, keyIndex, body, error: message });
+    }
+  }
+
+  takeTick(): ProgressTick {
+    const tick = { threadIndex: this.task.threadIndex, ...this.tick };
+    this.tick = { answered: 0, unexpected: 0, errors: 0 };
+    return tick;
+  }
+}
+
+function reserveBody(load: ThreadLoad, keyIndex: number): string {
+  const key = stockKeyAt(load.task.scenario.name, keyIndex);
+  return JSON.stringify({
+    product_id: key.productId,
+    warehouse_id: key.warehouseId,
+    quantity: 1,
+    idempotency_key: load.nextIdempotencyKey(),
+    // The longest TTL, so that no hold expires while a run is still counting.
+    ttl_seconds: 3600,
+  });
+}
+
+function reservationIdOf(text: string): string | undefined {
+  try {
+    const parsed = JSON.parse(text) as { reservation_id?: unknown };
+    return typeof parsed.reservation_id === 'string' ? parsed.reservation_id : undefined;
+  } catch (error) {
+    void error;
+    return undefined;
+  }
+}
+
+/** One checkout step after an acknowledged hold: confirm it or release it. */
+async function finishHold(load: ThreadLoad, client: Client, keyIndex: number, text: string) {
+  const reservationId = reservationIdOf(text);
+  if (reservationId === undefined) throw new Error(`reserve answered 200 without an id: ${text}`);
+  const confirm = Math.random() < load.task.scenario.confirmShare;
+  const operation: Operation = confirm ? 'confirm' : 'release';
+  const answer = await load.send(
+    client,
+    operation,
+    JSON.stringify({ reservation_id: reservationId }),
+    keyIndex,
+  );
+  if (answer?.status !== 200) return;
+  const tally = confirm ? load.tallies.confirmed : load.tallies.released;
+  tally[keyIndex] = (tally[keyIndex] ?? 0) + 1;
+}
+
+async function virtualUser(load: ThreadLoad, client: Client): Promise<void> {
+  const { keyCount, checkout } = load.task.scenario;
+  while (load.running) {
+    const keyIndex = keyCount === 1 ? 0 : Math.floor(Math.random() * keyCount);
+    const answer = await load.send(client, 'reserve', reserveBody(load, keyIndex), keyIndex);
+    if (answer === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, pauseAfterErrorMs));
+      continue;
+    }
+    if (answer.status !== 200) continue;
+    load.tallies.reserved[keyIndex] = (load.tallies.reserved[keyIndex] ?? 0) + 1;
+    if (checkout) await finishHold(load, client, keyIndex, answer.text);
+  }
+}
+
+export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResult> {
+  const load = new ThreadLoad(task);
+  const clients = Array.from(
+    { length: task.connections },
+    () =>
+      new Client(task.baseUrl, {
+        pipelining: 1,
+        headersTimeout: task.requestTimeoutMs,
+        bodyTimeout: task.requestTimeoutMs,
+        keepAliveTimeout: 60_000,
+      }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, task.startAtMs - Date.now())));
+  const ticker = setInterval(() => task.progress.postMessage(load.takeTick()), 1000);
+  try {
+    await Promise.all(clients.map((client) => virtualUser(load, client)));
+  } finally {
+    clearInterval(ticker);
+    task.progress.postMessage(load.takeTick());
+    task.progress.close();
+    await Promise.all(clients.map((client) => client.close()));
+  }
+  const histograms = Object.fromEntries(
+    operations.map((operation) => {
+      const histogram = load.histograms.get(operation) ?? newHistogram();
+      return [operation, hdr.encodeIntoCompressedBase64(histogram)];
+    }),
+  ) as Record<Operation, string>;
+  return {
+    histograms,
+    statusCounts: load.statusCounts,
+    warmupStatusCounts: load.warmupStatusCounts,
+    errors: load.errors,
+    perSecond: Array.from({ length: load.perSecond.length }, (_, i) => load.perSecond[i] ?? 0),
+    tallies: load.tallies,
+    unknown: load.unknown,
+    firstInsufficientAtMs: load.firstInsufficientAtMs,
+    unexpected: load.unexpected,
+  };
+}

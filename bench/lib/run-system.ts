@@ -1,0 +1,215 @@
+// One measurement: one scenario against one system. Starts the system, stocks the scenario's
+// keys, runs the load (warm-up, then the measured window, with CPU and, for the ledger, its
+// /metrics taken around the window), checks the end state, and stops the system.
+import { authorizationHeader } from './auth.js';
+import type { BenchOptions } from './args.js';
+import { Cleanup } from './cleanup.js';
+import type { SpawnedLedger } from './ledger-child.js';
+import { scrapeMetrics } from './ledger-api.js';
+import type { LatencySummary, LoadGenerator, LoadResult } from './load-driver.js';
+import type { Operation } from './load-worker.js';
+import { cpuSnapshot, cpuUse, sampleCpuEverySecond, type CpuUse } from './machine.js';
+import { counterWindowByLabel, histogramWindow, sampleTotal } from './prometheus.js';
+import type { Scenario } from './scenarios.js';
+import { checkState, stockScenario, type StateCheck } from './state-check.js';
+import type { SystemSpec } from './systems.js';
+
+/** Latency percentiles kept for the plot (HdrHistogram's usual "1 in N" ladder). */
+export const plotPercentiles = [
+  0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.999, 100,
+] as const;
+
+export interface LedgerFigures {
+  readonly groupCommits: number;
+  readonly batchSizeMean: number | null;
+  readonly flushMeanMs: number | null;
+  /** Share of the window the journal spent writing, summed over shards. */
+  readonly journalBusyFraction: number;
+  readonly reservationResults: Record<string, number>;
+  readonly oversellIncidents: number;
+}
+
+export interface SystemRun {
+  readonly system: SystemSpec['name'];
+  readonly durable: boolean;
+  readonly scenario: Scenario['name'];
+  readonly run: number;
+  readonly requestsPerSecond: number | null;
+  readonly latency: LatencySummary | null;
+  readonly latencyByOperation: Partial<Record<Operation, LatencySummary>>;
+  readonly percentilesMs: readonly { readonly percentile: number; readonly ms: number }[];
+  readonly statusCounts: Record<string, number>;
+  readonly warmupStatusCounts: Record<string, number>;
+  readonly errors: Record<string, number>;
+  readonly perSecond: readonly number[];
+  readonly loadThreads: number;
+  /** CPU over the measured window; `ledgerCores` is the server under test, whichever it is. */
+  readonly cpu: CpuUse | null;
+  readonly cpuPerSecond: readonly CpuUse[];
+  readonly ledger: LedgerFigures | null;
+  readonly check: StateCheck | null;
+  /** Seconds from the start of the load to the first 409 insufficient_stock (sold-out). */
+  readonly soldOutAfterSeconds: number | null;
+  readonly problems: string[];
+}
+
+interface Window {
+  metricsBefore?: string;
+  metricsAfter?: string;
+  cpuBefore?: ReturnType<typeof cpuSnapshot>;
+  cpuAfter?: ReturnType<typeof cpuSnapshot>;
+  stopSampling?: () => CpuUse[];
+}
+
+function ledgerFigures(window: Window, seconds: number): LedgerFigures | null {
+  const { metricsBefore: before, metricsAfter: after } = window;
+  if (before === undefined || after === undefined) return null;
+  const batch = histogramWindow(before, after, 'ledger_journal_batch_size');
+  const flush = histogramWindow(before, after, 'ledger_journal_flush_duration_seconds');
+  return {
+    groupCommits: batch.count,
+    batchSizeMean: batch.mean,
+    flushMeanMs: flush.mean === null ? null : flush.mean * 1000,
+    journalBusyFraction: flush.sum / seconds,
+    reservationResults: counterWindowByLabel(
+      before,
+      after,
+      'inventory_reservation_attempts_total',
+      'result',
+    ),
+    oversellIncidents: sampleTotal(after, 'inventory_oversell_incidents_total'),
+  };
+}
+
+function problemsOf(spec: SystemSpec, load: LoadResult, check: StateCheck | null): string[] {
+  const problems: string[] = [];
+  if (load.unexpected > 0) {
+    const statuses = { ...load.warmupStatusCounts, ...load.statusCounts };
+    problems.push(`${load.unexpected} unexpected answers ${JSON.stringify(statuses)}`);
+  }
+  if (load.errorCount > 0) {
+    problems.push(`${load.errorCount} requests without answer ${JSON.stringify(load.errors)}`);
+  }
+  if (check !== null && !check.ok) problems.push(`end-state check FAILED ${JSON.stringify(check)}`);
+  if (spec.stateful && check === null) problems.push('end-state check did not run');
+  return problems;
+}
+
+async function measure(
+  spec: SystemSpec,
+  scenario: Scenario,
+  baseUrl: string,
+  pid: number,
+  context: { options: BenchOptions; generator: LoadGenerator; run: number },
+): Promise<SystemRun> {
+  const window: Window = {};
+  const load = await context.generator.run({
+    label: `${spec.name} ${scenario.name}`,
+    baseUrl,
+    scenario,
+    connections: context.options.connections,
+    warmupSeconds: context.options.warmupSeconds,
+    durationSeconds: context.options.durationSeconds,
+    authorization: authorizationHeader(),
+    onMeasureStart: async () => {
+      window.cpuBefore = cpuSnapshot(pid);
+      window.stopSampling = sampleCpuEverySecond(pid);
+      if (spec.ledgerMetrics) window.metricsBefore = await scrapeMetrics(baseUrl);
+    },
+    onMeasureEnd: async () => {
+      window.cpuAfter = cpuSnapshot(pid);
+      if (spec.ledgerMetrics) window.metricsAfter = await scrapeMetrics(baseUrl);
+    },
+  });
+  const cpuPerSecond = window.stopSampling?.() ?? [];
+  const cpu =
+    window.cpuBefore && window.cpuAfter ? cpuUse(window.cpuBefore, window.cpuAfter) : null;
+  const check = spec.stateful
+    ? await checkState(baseUrl, scenario, load.tallies, load.unknown)
+    : null;
+  const loadStartMs = load.measureFromMs - context.options.warmupSeconds * 1000;
+  return {
+    system: spec.name,
+    durable: spec.durable,
+    scenario: scenario.name,
+    run: context.run,
+    requestsPerSecond: load.requestsPerSecond,
+    latency: load.latency,
+    latencyByOperation: load.latencyByOperation,
+    percentilesMs: plotPercentiles.map((percentile) => ({
+      percentile,
+      ms: load.histogram.getValueAtPercentile(percentile) / 1000,
+    })),
+    statusCounts: load.statusCounts,
+    warmupStatusCounts: load.warmupStatusCounts,
+    errors: load.errors,
+    perSecond: load.perSecond,
+    loadThreads: load.threads,
+    cpu,
+    cpuPerSecond,
+    ledger: ledgerFigures(window, context.options.durationSeconds),
+    check,
+    soldOutAfterSeconds:
+      load.firstInsufficientAtMs === null
+        ? null
+        : (load.firstInsufficientAtMs - loadStartMs) / 1000,
+    problems: problemsOf(spec, load, check),
+  };
+}
+
+function failedRun(spec: SystemSpec, scenario: Scenario, run: number, error: unknown): SystemRun {
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    system: spec.name,
+    durable: spec.durable,
+    scenario: scenario.name,
+    run,
+    requestsPerSecond: null,
+    latency: null,
+    latencyByOperation: {},
+    percentilesMs: [],
+    statusCounts: {},
+    warmupStatusCounts: {},
+    errors: {},
+    perSecond: [],
+    loadThreads: 0,
+    cpu: null,
+    cpuPerSecond: [],
+    ledger: null,
+    check: null,
+    soldOutAfterSeconds: null,
+    problems: [`${spec.name} ${scenario.name} failed: ${message}`],
+  };
+}
+
+/** Starts the system, measures one scenario on it, stops it; never throws for the system's sake. */
+export async function runSystem(
+  spec: SystemSpec,
+  scenario: Scenario,
+  context: { options: BenchOptions; root: string; generator: LoadGenerator; run: number },
+  outer: Cleanup,
+  log: (line: string) => void,
+): Promise<SystemRun> {
+  const cleanup = new Cleanup();
+  // An interrupt while this system runs stops it through the outer cleanup.
+  outer.push(`stop ${spec.name}`, () => cleanup.run());
+  const onSpawned = (child: SpawnedLedger): void =>
+    cleanup.push(`stop ${spec.name} (pid ${child.pid})`, async () => {
+      const exit = await child.stop();
+      if (exit.killed || exit.code !== 0) {
+        process.stderr.write(`${spec.name} did not stop cleanly: ${JSON.stringify(exit)}\n`);
+        process.stderr.write(`${child.outputTail()}\n`);
+      }
+    });
+  log(`\n== ${scenario.name} on ${spec.name}${spec.durable ? '' : ' (NOT DURABLE)'}`);
+  try {
+    const server = await spec.start({ ...context, cleanup, onSpawned, log });
+    log(`  ready at ${server.baseUrl} (pid ${server.pid}); stocking ${scenario.keyCount} key(s)`);
+    await stockScenario(server.baseUrl, scenario);
+    return await measure(spec, scenario, server.baseUrl, server.pid, context);
+  } catch (error) {
+    return failedRun(spec, scenario, context.run, error);
+  } finally {
+    await cleanup.run();
+  }
+}

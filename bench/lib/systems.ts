@@ -1,0 +1,113 @@
+// The systems the bench can drive, all behind the same HTTP contract (API.md): the ledger and
+// the three baselines in bench/baselines/. Each is a child process on a free port, started for
+// one load and stopped by its PID afterwards (its scratch database dropped).
+import { join } from 'node:path';
+import type { BenchOptions } from './args.js';
+import type { Cleanup } from './cleanup.js';
+import {
+  startLedger,
+  startServerChild,
+  type LedgerChild,
+  type SpawnedLedger,
+} from './ledger-child.js';
+import { redisForBench } from './redis-server.js';
+import { createScratchDatabase } from './scratch-database.js';
+
+export type SystemName = 'ledger' | 'postgres-row-lock' | 'redis-lua' | 'bare-uws';
+
+export const systemNames: readonly SystemName[] = [
+  'ledger',
+  'postgres-row-lock',
+  'redis-lua',
+  'bare-uws',
+];
+
+export interface StartContext {
+  readonly options: BenchOptions;
+  readonly root: string;
+  readonly cleanup: Cleanup;
+  readonly onSpawned: (child: SpawnedLedger) => void;
+  readonly log: (line: string) => void;
+}
+
+export interface SystemSpec {
+  readonly name: SystemName;
+  readonly durable: boolean;
+  /** Whether it keeps stock, so that the end-state check applies (bare-uws keeps none). */
+  readonly stateful: boolean;
+  /** Whether it serves the ledger's /metrics (journal batch sizes and flush times). */
+  readonly ledgerMetrics: boolean;
+  readonly start: (context: StartContext) => Promise<LedgerChild>;
+}
+
+function baselineStarter(script: string, extraEnv: (context: StartContext) => Promise<object>) {
+  return async (context: StartContext): Promise<LedgerChild> => {
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      ...(await extraEnv(context)),
+    } as Record<string, string>;
+    return startServerChild({
+      name: script,
+      root: context.root,
+      args: ['--import', 'tsx', join('bench', 'baselines', `${script}.ts`)],
+      env,
+      execArgv: [],
+      onSpawned: context.onSpawned,
+    });
+  };
+}
+
+async function scratchDatabaseUrl(context: StartContext): Promise<string> {
+  const database = await createScratchDatabase(context.options.databaseUrl);
+  context.cleanup.push(`drop database ${database.name}`, () => database.drop());
+  context.log(`  database ${database.name} created`);
+  return database.url;
+}
+
+export const systems: Readonly<Record<SystemName, SystemSpec>> = {
+  ledger: {
+    name: 'ledger',
+    durable: true,
+    stateful: true,
+    ledgerMetrics: true,
+    start: async (context) =>
+      startLedger({
+        ...context.options,
+        root: context.root,
+        databaseUrl: await scratchDatabaseUrl(context),
+        onSpawned: context.onSpawned,
+      }),
+  },
+  'postgres-row-lock': {
+    name: 'postgres-row-lock',
+    durable: true,
+    stateful: true,
+    ledgerMetrics: false,
+    start: baselineStarter('postgres-row-lock', async (context) => ({
+      DATABASE_URL: await scratchDatabaseUrl(context),
+    })),
+  },
+  'redis-lua': {
+    name: 'redis-lua',
+    durable: false,
+    stateful: true,
+    ledgerMetrics: false,
+    start: baselineStarter('redis-lua', async (context) => {
+      const redis = await redisForBench();
+      context.cleanup.push('stop redis-server', () => redis.stop());
+      context.log(`  redis at ${redis.url}${redis.started ? ` (started, pid ${redis.pid})` : ''}`);
+      return { REDIS_URL: redis.url, REDIS_PREFIX: `bench-${Date.now().toString(36)}` };
+    }),
+  },
+  'bare-uws': {
+    name: 'bare-uws',
+    durable: false,
+    stateful: false,
+    ledgerMetrics: false,
+    start: baselineStarter('bare-uws', (context) =>
+      Promise.resolve({ BARE_UWS_THREADS: String(context.options.bareUwsThreads) }),
+    ),
+  },
+};
