@@ -2,15 +2,20 @@
 // that inserts the reservation (the unique idempotency key settles replays) and takes the stock
 // with a conditional UPDATE on the stock row, in one transaction committed with
 // synchronous_commit=on: the row lock on a hot key is held from the UPDATE until the commit's
-// WAL flush, so reserves on one key go through one at a time. DATABASE_URL names a scratch
-// database (the bench creates and drops it); the schema is created here at start.
+// WAL flush, so reserves on one key go through one at a time. Confirm and release are likewise
+// ONE call each of `finish`, which locks the reservation row and then updates the stock row.
+// DATABASE_URL names a scratch database (the bench creates and drops it); the schema is created
+// here at start.
 import pg from 'pg';
 import {
   errorAnswer,
+  finishAnswer,
   reservationBody,
   serveBaseline,
   stockBody,
   type Answer,
+  type FinishRequest,
+  type ReservationBody,
   type ReserveRequest,
 } from '../lib/baseline-http.js';
 
@@ -66,10 +71,39 @@ BEGIN
   RETURN QUERY SELECT 'ok', row_to_json(r), NULL::bigint FROM reservations r WHERE r.id = new_id;
 END
 $$;
+-- Moves a PENDING reservation to target (CONFIRMED or RELEASED) and answers it with moved = true;
+-- any other status is answered as it is, for the caller to map to 200 or 409. A hold found past
+-- expires_at expires instead (its quantity goes back), as the ledger does, so a late confirm
+-- never sells it. No row: the id is unknown.
+CREATE OR REPLACE FUNCTION finish(r uuid, target text)
+RETURNS TABLE (moved boolean, reservation json) LANGUAGE plpgsql AS $$
+DECLARE
+  held reservations%ROWTYPE;
+BEGIN
+  SELECT * INTO held FROM reservations WHERE id = r FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN;
+  END IF;
+  IF held.status <> 'PENDING' THEN
+    RETURN QUERY SELECT false, row_to_json(held);
+    RETURN;
+  END IF;
+  IF held.expires_at <= now() THEN
+    target := 'EXPIRED';
+  END IF;
+  UPDATE stock s
+  SET on_hand = s.on_hand - CASE WHEN target = 'CONFIRMED' THEN held.quantity ELSE 0 END,
+    reserved = s.reserved - held.quantity, version = s.version + 1
+  WHERE s.product_id = held.product_id AND s.warehouse_id = held.warehouse_id;
+  UPDATE reservations SET status = target WHERE id = r RETURNING * INTO held;
+  RETURN QUERY SELECT target <> 'EXPIRED', row_to_json(held);
+END
+$$;
 `;
 
 interface StoredReservation {
   readonly id: string;
+  readonly status: string;
   readonly product_id: string;
   readonly warehouse_id: string;
   readonly quantity: number;
@@ -123,6 +157,26 @@ async function reserve(request: ReserveRequest): Promise<Answer> {
   return reservationAnswer(row.reservation, request, row.outcome === 'replayed');
 }
 
+/** The ledger's body for a stored reservation, in its current status. */
+const storedBody = (stored: StoredReservation): ReservationBody => ({
+  reservation_id: stored.id,
+  status: stored.status,
+  product_id: stored.product_id,
+  warehouse_id: stored.warehouse_id,
+  quantity: stored.quantity,
+  expires_at: new Date(stored.expires_at).toISOString(),
+  created_at: new Date(stored.created_at).toISOString(),
+});
+
+async function finish({ reservationId, target }: FinishRequest): Promise<Answer> {
+  const result = await pool.query<{ moved: boolean; reservation: StoredReservation }>(
+    'SELECT * FROM finish($1, $2)',
+    [reservationId, target],
+  );
+  const row = result.rows[0];
+  return finishAnswer(target, row && storedBody(row.reservation), row?.moved ?? false);
+}
+
 interface StockRow {
   on_hand: string;
   reserved: string;
@@ -142,6 +196,7 @@ const stockAnswer = (productId: string, warehouseId: string, row: StockRow): Ans
 
 serveBaseline('postgres-row-lock', {
   reserve,
+  finish,
   async adjust({ productId, warehouseId, delta }) {
     try {
       const result = await pool.query<StockRow>(

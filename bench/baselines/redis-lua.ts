@@ -2,22 +2,29 @@
 // idempotency key, checks and takes the stock, and stores the reservation, atomically in Redis.
 // NOT DURABLE: the bench runs it against a Redis without persistence (or whatever REDIS_URL
 // points at); an acknowledged reservation can vanish with the Redis process.
-// Keys live under a per-run prefix (REDIS_PREFIX) in three hashes, deleted on stop.
+// Confirm and release are one EVALSHA each too. Keys live under a per-run prefix (REDIS_PREFIX):
+// one hash per stock key and two more (idempotency keys, reservations), deleted on stop. The
+// finish script reaches the stock hash named in the reservation, a key it is not passed: fine on
+// one Redis, not on a cluster.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import {
   errorAnswer,
+  finishAnswer,
   reservationBody,
   serveBaseline,
   stockBody,
   type Answer,
+  type FinishRequest,
+  type ReservationBody,
   type ReserveRequest,
 } from '../lib/baseline-http.js';
 
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = process.env.REDIS_PREFIX ?? `baseline-${randomUUID()}`;
+const stockKeyPrefix = `${prefix}:stock:`;
 const stockKey = (productId: string, warehouseId: string): string =>
-  `${prefix}:stock:${productId}/${warehouseId}`;
+  `${stockKeyPrefix}${productId}/${warehouseId}`;
 const idempotencyHash = `${prefix}:idempotency`;
 const reservationsHash = `${prefix}:reservations`;
 
@@ -52,14 +59,49 @@ local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
 return {tostring(onHand), tostring(reserved), tostring(version)}
 `;
 
+// KEYS: reservations hash. ARGV: reservation id, target status, now as toISOString() writes it,
+// stock key prefix. Returns {} for an unknown id, else {moved, reservation JSON}: a PENDING hold
+// moves to the target, or expires if due (its quantity goes back, as in the ledger); any other
+// status is answered as it is. expires_at and now are both fixed-width ISO 8601 UTC strings,
+// so comparing them as strings compares the times.
+const finishScript = `
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if not stored then return {} end
+local reservation = cjson.decode(stored)
+if reservation.status ~= 'PENDING' then return {'0', stored} end
+local target = ARGV[2]
+if reservation.expires_at <= ARGV[3] then target = 'EXPIRED' end
+local stock = ARGV[4] .. reservation.product_id .. '/' .. reservation.warehouse_id
+redis.call('HINCRBY', stock, 'reserved', -reservation.quantity)
+if target == 'CONFIRMED' then redis.call('HINCRBY', stock, 'on_hand', -reservation.quantity) end
+redis.call('HINCRBY', stock, 'version', 1)
+reservation.status = target
+local updated = cjson.encode(reservation)
+redis.call('HSET', KEYS[1], ARGV[1], updated)
+if target == 'EXPIRED' then return {'0', updated} end
+return {'1', updated}
+`;
+
 const redis = new Redis(redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
 const reserveSha = (await redis.script('LOAD', reserveScript)) as string;
 const adjustSha = (await redis.script('LOAD', adjustScript)) as string;
+const finishSha = (await redis.script('LOAD', finishScript)) as string;
 
-const sameRequest = (stored: Record<string, unknown>, request: ReserveRequest): boolean =>
+const sameRequest = (stored: ReservationBody, request: ReserveRequest): boolean =>
   stored.product_id === request.productId &&
   stored.warehouse_id === request.warehouseId &&
   stored.quantity === request.quantity;
+
+/** The ledger's field order (cjson writes a table's fields in no particular order). */
+const orderedBody = (stored: ReservationBody): ReservationBody => ({
+  reservation_id: stored.reservation_id,
+  status: stored.status,
+  product_id: stored.product_id,
+  warehouse_id: stored.warehouse_id,
+  quantity: stored.quantity,
+  expires_at: stored.expires_at,
+  created_at: stored.created_at,
+});
 
 async function reserve(request: ReserveRequest): Promise<Answer> {
   const reservation = reservationBody(request, randomUUID(), Date.now());
@@ -82,15 +124,32 @@ async function reserve(request: ReserveRequest): Promise<Answer> {
       available: Number(value),
     });
   }
-  const stored = JSON.parse(value ?? '{}') as Record<string, unknown>;
+  const stored = JSON.parse(value ?? '{}') as ReservationBody;
   if (!sameRequest(stored, request)) {
     return errorAnswer(422, 'idempotency_key_reused', 'same key, different request');
   }
-  return { status: 200, body: stored, replayed: true };
+  // The ledger replays the answer first sent, PENDING, whatever happened to the hold since.
+  return { status: 200, body: orderedBody({ ...stored, status: 'PENDING' }), replayed: true };
+}
+
+async function finish({ reservationId, target }: FinishRequest): Promise<Answer> {
+  const result = (await redis.evalsha(
+    finishSha,
+    1,
+    reservationsHash,
+    reservationId,
+    target,
+    new Date().toISOString(),
+    stockKeyPrefix,
+  )) as string[];
+  const [moved, json] = result;
+  const reservation = json === undefined ? undefined : orderedBody(JSON.parse(json));
+  return finishAnswer(target, reservation, moved === '1');
 }
 
 serveBaseline('redis-lua', {
   reserve,
+  finish,
   async adjust(request) {
     const key = stockKey(request.productId, request.warehouseId);
     const result = (await redis.evalsha(adjustSha, 1, key, request.delta)) as string[];
@@ -113,7 +172,7 @@ serveBaseline('redis-lua', {
     return { status: 200, body: stockBody(productId, warehouseId, onHand!, reserved!, version!) };
   },
   async close() {
-    const stockKeys = await redis.keys(`${prefix}:stock:*`);
+    const stockKeys = await redis.keys(`${stockKeyPrefix}*`);
     await redis.unlink(idempotencyHash, reservationsHash, ...stockKeys);
     await redis.quit();
   },

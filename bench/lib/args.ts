@@ -12,6 +12,8 @@ export interface BenchOptions {
   readonly databaseUrl: string;
   /** When set, the ledger child runs with --cpu-prof and writes its profiles here. */
   readonly cpuProfileDirectory: string | undefined;
+  /** Extra node flags for the ledger child (--node-flag), e.g. --max-semi-space-size=32. */
+  readonly nodeFlags: readonly string[];
   /** Extra LEDGER_* settings for the child (--ledger-env NAME=VALUE), to compare configurations. */
   readonly ledgerEnvironment: Readonly<Record<string, string>>;
   /** Runs the same load against the ledger and the baselines in bench/baselines/, in turn. */
@@ -57,6 +59,8 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       (default postgres://postgres@127.0.0.1:5432/postgres)
   --ledger-env N=V    extra ledger setting, N must start with LEDGER_ (repeatable),
                       e.g. --ledger-env LEDGER_SNAPSHOT_EVERY_RECORDS=1000000
+  --node-flag FLAG    extra node flag for the ledger child (repeatable), e.g.
+                      --node-flag=--max-semi-space-size=32
   --cpu-prof-dir DIR  run the ledger with node --cpu-prof; one .cpuprofile per thread
                       (main and each shard) is written to DIR when it stops
   --help              this text
@@ -121,6 +125,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         'database-url': { type: 'string' },
         'cpu-prof-dir': { type: 'string' },
         'ledger-env': { type: 'string', multiple: true },
+        'node-flag': { type: 'string', multiple: true },
         compare: { type: 'boolean' },
         scenario: { type: 'string' },
         systems: { type: 'string' },
@@ -149,6 +154,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     databaseUrl,
     cpuProfileDirectory: values['cpu-prof-dir'],
     ledgerEnvironment: ledgerEnvironment(values['ledger-env'] ?? []),
+    nodeFlags: nodeFlagsOf(values['node-flag'] ?? []),
     compare,
     scenarios: listOf(
       'scenario',
@@ -162,6 +168,15 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     soldOutStock: integer('sold-out-stock', values['sold-out-stock']),
     bareUwsThreads: integer('bare-uws-threads', values['bare-uws-threads']),
   };
+}
+
+function nodeFlagsOf(flags: readonly string[]): string[] {
+  for (const flag of flags) {
+    if (!/^--[a-z0-9-]+(=[A-Za-z0-9._:/-]+)?$/.test(flag)) {
+      throw new UsageError(`--node-flag wants one node flag like --name=value, got ${flag}`);
+    }
+  }
+  return [...flags];
 }
 
 function listOf<T extends string>(

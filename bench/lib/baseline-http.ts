@@ -1,7 +1,10 @@
 // The HTTP side shared by the baselines in bench/baselines/: the same routes and JSON shapes as
-// the ledger (API.md) for the calls the hot-SKU bench makes, on uWebSockets.js, so that the
-// comparison differs only in what happens behind POST /v1/reserve. A baseline supplies the
-// handlers; this file reads bodies, validates them, answers, and prints the listening line.
+// the ledger (API.md) for the calls the benches make (reserve, confirm, release, adjust, stock
+// reads), on uWebSockets.js, so that the comparison differs only in what happens behind them. A
+// baseline supplies the handlers; this file reads bodies, validates them, answers, and prints
+// the listening line, from one thread or from several worker threads on one port.
+import { createServer } from 'node:net';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import uWS from 'uWebSockets.js';
 
 /** The ledger's default body limit (API.md). */
@@ -9,6 +12,8 @@ const bodyBytesMax = 16 * 1024;
 const quantityMax = 1000;
 const identifierPattern = /^[A-Za-z0-9._:-]{1,64}$/;
 const idempotencyKeyPattern = /^[\x20-\x7e]{16,128}$/;
+const reservationIdPattern =
+  /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 export interface ReserveRequest {
   readonly productId: string;
@@ -24,6 +29,26 @@ export interface AdjustRequest {
   readonly delta: number;
 }
 
+/** The status confirm or release moves a PENDING reservation to. */
+export type FinishTarget = 'CONFIRMED' | 'RELEASED';
+
+export interface FinishRequest {
+  /** Lower-cased, as the ledger does, so that either spelling finds the reservation. */
+  readonly reservationId: string;
+  readonly target: FinishTarget;
+}
+
+/** The reservation as the ledger answers it (API.md, POST /v1/reserve). */
+export interface ReservationBody {
+  readonly reservation_id: string;
+  readonly status: string;
+  readonly product_id: string;
+  readonly warehouse_id: string;
+  readonly quantity: number;
+  readonly expires_at: string;
+  readonly created_at: string;
+}
+
 export interface Answer {
   readonly status: number;
   readonly body: unknown;
@@ -35,9 +60,11 @@ type MaybeAsync<T> = T | Promise<T>;
 
 export interface BaselineHandlers {
   reserve(request: ReserveRequest): MaybeAsync<Answer>;
+  /** POST /v1/confirm and POST /v1/release; `finishAnswer` gives the ledger's answers. */
+  finish(request: FinishRequest): MaybeAsync<Answer>;
   adjust(request: AdjustRequest): MaybeAsync<Answer>;
   readStock(productId: string, warehouseId: string): MaybeAsync<Answer>;
-  /** Releases connections; called on SIGTERM after the HTTP listener is closed. */
+  /** Releases connections; called on SIGTERM after the HTTP listener (of its thread) is closed. */
   close(): Promise<void>;
 }
 
@@ -169,10 +196,50 @@ function validAdjust(body: Record<string, unknown>): AdjustRequest | Answer {
   return { productId, warehouseId, delta: delta as number };
 }
 
+function validFinish(body: Record<string, unknown>, target: FinishTarget): FinishRequest | Answer {
+  const { reservation_id: reservationId } = body;
+  if (typeof reservationId !== 'string' || !reservationIdPattern.test(reservationId)) {
+    return invalid('reservation_id');
+  }
+  return { reservationId: reservationId.toLowerCase(), target };
+}
+
 const isAnswer = (value: object): value is Answer => 'status' in value;
 
+/** Codes for a confirm/release that finds the reservation already in another final status. */
+const refusedCodes: Readonly<Record<string, readonly [code: string, message: string]>> = {
+  CONFIRMED: ['reservation_confirmed', 'The reservation is already confirmed.'],
+  RELEASED: ['reservation_released', 'The reservation was released.'],
+  EXPIRED: ['reservation_expired', 'The reservation has expired.'],
+};
+
+/**
+ * The ledger's answer to confirm/release, from the reservation as the baseline left it (undefined:
+ * unknown id) and whether this call moved it. The asked status is 200, a repeat marked replayed;
+ * another final status is 409, EXPIRED included when this very call found the hold due.
+ */
+export function finishAnswer(
+  target: FinishTarget,
+  reservation: ReservationBody | undefined,
+  moved: boolean,
+): Answer {
+  if (reservation === undefined) return errorAnswer(404, 'not_found', 'unknown reservation');
+  if (reservation.status === target) return { status: 200, body: reservation, replayed: !moved };
+  const refused = refusedCodes[reservation.status];
+  if (refused === undefined) {
+    throw new Error(
+      `${target} left reservation ${reservation.reservation_id} in ${reservation.status}`,
+    );
+  }
+  return errorAnswer(409, refused[0], refused[1]);
+}
+
 /** The reservation body the ledger answers with, for a reservation created now. */
-export function reservationBody(request: ReserveRequest, reservationId: string, nowMs: number) {
+export function reservationBody(
+  request: ReserveRequest,
+  reservationId: string,
+  nowMs: number,
+): ReservationBody {
   return {
     reservation_id: reservationId,
     status: 'PENDING',
@@ -202,13 +269,37 @@ export function stockBody(
   };
 }
 
-/** Listens on HOST:PORT (PORT=0: a free port), prints the ledger-style listening line. */
-export function serveBaseline(name: string, handlers: BaselineHandlers): void {
-  if (typeof uWS.SSLApp !== 'function') {
-    throw new Error('uWebSockets.js fell back to its JavaScript server: refusing to measure it');
+/** More HTTP threads than this only add switching on a small box; a typo like 100 is refused. */
+export const httpThreadsMax = 16;
+/** How long a stopping HTTP thread may take to close its app and connections. */
+const threadStopTimeoutMs = 5000;
+/** Free ports tried for PORT=0 with several threads (see listenFirst). */
+const freePortAttemptsMax = 5;
+
+/** `close()` exists at run time but not in 20.30's types; it closes listener and connections. */
+const closeApp = (app: uWS.TemplatedApp): void => (app as unknown as { close(): void }).close();
+
+function finishRoute(handlers: BaselineHandlers, target: FinishTarget) {
+  return onJsonBody((body) => {
+    const request = validFinish(body, target);
+    return isAnswer(request) ? request : handlers.finish(request);
+  });
+}
+
+/** A stock key part from the URL, or undefined where the ledger answers 404 (bad escape or id). */
+function stockKeyPart(raw: string): string | undefined {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(raw);
+  } catch (error) {
+    void error;
+    return undefined;
   }
-  const host = process.env.HOST ?? '127.0.0.1';
-  const port = Number(process.env.PORT ?? '0');
+  return identifierPattern.test(decoded) ? decoded : undefined;
+}
+
+/** The routes of one uWS app; with several threads, each has its own app and handlers. */
+function baselineApp(handlers: BaselineHandlers): uWS.TemplatedApp {
   const app = uWS.App();
   app.get('/health/ready', (res) => send(res, { status: 200, body: { status: 'ready' } }));
   app.get('/health/live', (res) => send(res, { status: 200, body: { status: 'live' } }));
@@ -219,6 +310,8 @@ export function serveBaseline(name: string, handlers: BaselineHandlers): void {
       return isAnswer(request) ? request : handlers.reserve(request);
     }),
   );
+  app.post('/v1/confirm', finishRoute(handlers, 'CONFIRMED'));
+  app.post('/v1/release', finishRoute(handlers, 'RELEASED'));
   app.post(
     '/v1/stock/adjust',
     onJsonBody((body) => {
@@ -227,23 +320,88 @@ export function serveBaseline(name: string, handlers: BaselineHandlers): void {
     }),
   );
   app.get('/v1/stock/:product/:warehouse', (res, req) => {
-    const productId = decodeURIComponent(req.getParameter(0) ?? '');
-    const warehouseId = decodeURIComponent(req.getParameter(1) ?? '');
+    const productId = stockKeyPart(req.getParameter(0) ?? '');
+    const warehouseId = stockKeyPart(req.getParameter(1) ?? '');
     const state = { aborted: false };
     res.onAborted(() => (state.aborted = true));
-    answerWith(res, state, () => handlers.readStock(productId, warehouseId));
+    answerWith(res, state, () =>
+      productId === undefined || warehouseId === undefined
+        ? errorAnswer(404, 'not_found', 'unknown stock key')
+        : handlers.readStock(productId, warehouseId),
+    );
   });
   app.any('/*', (res) => send(res, errorAnswer(404, 'not_found', 'no such route')));
-  app.listen(host, port, (socket) => {
-    if (socket === false) {
+  return app;
+}
+
+/** Listens on host:port (0: a free port); resolves the bound port, undefined if it could not. */
+function listenApp(app: uWS.TemplatedApp, host: string, port: number): Promise<number | undefined> {
+  return new Promise((resolve) =>
+    app.listen(host, port, (socket) =>
+      resolve(socket === false ? undefined : uWS.us_socket_local_port(socket)),
+    ),
+  );
+}
+
+/** The ledger-style line the bench waits for, printed once when every listener is up. */
+function printListening(name: string, host: string, port: number): void {
+  process.stdout.write(`${JSON.stringify({ msg: 'listening', name, host, port })}\n`);
+}
+
+export interface ServeOptions {
+  /**
+   * uWS apps to run, each in its own worker thread, all on one port (SO_REUSEPORT: the kernel
+   * spreads connections); the main thread only starts and stops them. 1: the main thread
+   * serves, as without options.
+   */
+  readonly threads: number;
+  /** The baseline's module (its import.meta.url): each thread imports it and so calls us too. */
+  readonly moduleUrl: string;
+}
+
+/**
+ * Listens on HOST:PORT (PORT=0: a free port), prints the ledger-style listening line, stops on
+ * SIGTERM/SIGINT. Inside an HTTP thread started by a threaded serveBaseline, serves that thread.
+ */
+export function serveBaseline(
+  name: string,
+  handlers: BaselineHandlers,
+  options?: ServeOptions,
+): void {
+  if (typeof uWS.SSLApp !== 'function') {
+    throw new Error('uWebSockets.js fell back to its JavaScript server: refusing to measure it');
+  }
+  if (!isMainThread && isThreadData(workerData)) {
+    serveThread(handlers);
+    return;
+  }
+  const host = process.env.HOST ?? '127.0.0.1';
+  const port = Number(process.env.PORT ?? '0');
+  const threads = options?.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > httpThreadsMax) {
+    throw new Error(`${name}: threads must be an integer 1..${httpThreadsMax}, got ${threads}`);
+  }
+  if (options === undefined || threads === 1) {
+    serveSingle(name, handlers, host, port);
+    return;
+  }
+  serveThreads(name, handlers, { host, port }, options).catch((error: unknown) => {
+    process.stderr.write(`${name}: ${String(error)}\n`);
+    process.exit(1);
+  });
+}
+
+function serveSingle(name: string, handlers: BaselineHandlers, host: string, port: number): void {
+  const app = baselineApp(handlers);
+  void listenApp(app, host, port).then((bound) => {
+    if (bound === undefined) {
       process.stderr.write(`${name}: could not listen on ${host}:${port}\n`);
       process.exit(1);
     }
-    const listening = { msg: 'listening', name, host, port: uWS.us_socket_local_port(socket) };
-    process.stdout.write(`${JSON.stringify(listening)}\n`);
+    printListening(name, host, bound);
   });
   const stop = (): void => {
-    (app as unknown as { close(): void }).close();
+    closeApp(app);
     handlers.close().then(
       () => process.exit(0),
       (error: unknown) => {
@@ -254,4 +412,171 @@ export function serveBaseline(name: string, handlers: BaselineHandlers): void {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+}
+
+// Messages across the thread boundary, typed on `kind`.
+/** workerData of an HTTP thread: it only marks the thread, the port comes in a command. */
+interface ThreadData {
+  readonly kind: 'baseline-http-thread';
+}
+/** Main to thread. */
+type ThreadCommand =
+  | { readonly kind: 'listen'; readonly host: string; readonly port: number }
+  | { readonly kind: 'stop' };
+/** Thread to main, once per `listen`. */
+type ThreadReport =
+  { readonly kind: 'listening'; readonly port: number } | { readonly kind: 'listen_failed' };
+
+const isThreadData = (data: unknown): data is ThreadData =>
+  typeof data === 'object' &&
+  data !== null &&
+  (data as { kind?: unknown }).kind === 'baseline-http-thread';
+
+function serveThread(handlers: BaselineHandlers): void {
+  const port = parentPort;
+  if (port === null) throw new Error('an HTTP thread has no parent port');
+  const app = baselineApp(handlers);
+  port.on('message', (command: ThreadCommand) => {
+    if (command.kind === 'listen') {
+      void listenApp(app, command.host, command.port).then((bound) => {
+        const report: ThreadReport =
+          bound === undefined ? { kind: 'listen_failed' } : { kind: 'listening', port: bound };
+        port.postMessage(report);
+      });
+      return;
+    }
+    // The app first: a thread that exits with a uWS listener open aborts the whole process.
+    closeApp(app);
+    handlers.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`HTTP thread: close failed: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  });
+}
+
+/** Code that boots `moduleUrl` in a worker: tsx hooks only the main thread on Node 20. */
+function bootCode(moduleUrl: string): string {
+  const module = JSON.stringify(moduleUrl);
+  if (!moduleUrl.endsWith('.ts')) return `import(${module});`;
+  const tsxApi = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  return `import(${tsxApi}).then(({ register }) => { register(); return import(${module}); });`;
+}
+
+interface HttpThread {
+  readonly worker: Worker;
+  readonly exited: Promise<number>;
+}
+
+function startThread(moduleUrl: string): HttpThread {
+  const workerData: ThreadData = { kind: 'baseline-http-thread' };
+  const worker = new Worker(bootCode(moduleUrl), { eval: true, workerData });
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+  // An uncaught error ends the thread; 'exit' follows and is handled where it is awaited.
+  worker.on('error', (error) => process.stderr.write(`HTTP thread failed: ${String(error)}\n`));
+  return { worker, exited };
+}
+
+/** Asks a thread to listen; the bound port, or undefined if it could not or died first. */
+function listenThread(thread: HttpThread, host: string, port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    thread.worker.once('message', (report: ThreadReport) =>
+      resolve(report.kind === 'listening' ? report.port : undefined),
+    );
+    void thread.exited.then(() => resolve(undefined));
+    const command: ThreadCommand = { kind: 'listen', host, port };
+    thread.worker.postMessage(command);
+  });
+}
+
+/** A port free on `host` right now (the OS picks it); it may be taken again before we bind. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Binds the first thread. uSockets sets SO_REUSEPORT only when the port asked is not 0, so PORT=0
+ * cannot be bound by one thread and then shared: a free port is found first and then bound
+ * (again with a new one, a few times, should another process take it in between).
+ */
+async function listenFirst(thread: HttpThread, host: string, port: number) {
+  if (port !== 0) return listenThread(thread, host, port);
+  for (let attempt = 1; attempt <= freePortAttemptsMax; attempt += 1) {
+    const bound = await listenThread(thread, host, await freePort(host));
+    if (bound !== undefined) return bound;
+  }
+  return undefined;
+}
+
+/** Asks every thread to close its app, waits (bounded) for all to exit, then exits. */
+async function stopThreads(
+  name: string,
+  handlers: BaselineHandlers,
+  threads: readonly HttpThread[],
+  exitCode: number,
+): Promise<never> {
+  const command: ThreadCommand = { kind: 'stop' };
+  for (const thread of threads) thread.worker.postMessage(command);
+  const timer = new Promise<'timeout'>((resolve) =>
+    setTimeout(resolve, threadStopTimeoutMs, 'timeout').unref(),
+  );
+  const all = Promise.all(threads.map((thread) => thread.exited));
+  if ((await Promise.race([all, timer])) === 'timeout') {
+    process.stderr.write(`${name}: HTTP threads did not stop within ${threadStopTimeoutMs} ms\n`);
+    process.exit(1);
+  }
+  try {
+    await handlers.close();
+  } catch (error) {
+    process.stderr.write(`${name}: close failed: ${String(error)}\n`);
+    process.exit(1);
+  }
+  process.exit(exitCode);
+}
+
+/** Starts the threads (booting in parallel), binds the first, then the others on its port. */
+async function serveThreads(
+  name: string,
+  handlers: BaselineHandlers,
+  address: { readonly host: string; readonly port: number },
+  options: ServeOptions,
+): Promise<void> {
+  const { host } = address;
+  const threads = Array.from({ length: options.threads }, () => startThread(options.moduleUrl));
+  let stopping: Promise<never> | undefined;
+  const stop = (exitCode: number): Promise<never> =>
+    (stopping ??= stopThreads(name, handlers, threads, exitCode));
+  process.once('SIGTERM', () => void stop(0));
+  process.once('SIGINT', () => void stop(0));
+  const [first, ...others] = threads as [HttpThread, ...HttpThread[]];
+  const port = await listenFirst(first, host, address.port);
+  if (stopping !== undefined) return;
+  if (port === undefined) {
+    process.stderr.write(`${name}: could not listen on ${host}:${address.port}\n`);
+    return void stop(1);
+  }
+  const ports = await Promise.all(others.map((thread) => listenThread(thread, host, port)));
+  if (stopping !== undefined) return;
+  if (ports.some((bound) => bound !== port)) {
+    process.stderr.write(`${name}: not every HTTP thread could listen on ${host}:${port}\n`);
+    return void stop(1);
+  }
+  for (const thread of threads) {
+    void thread.exited.then((code) => {
+      if (stopping !== undefined) return;
+      process.stderr.write(`${name}: an HTTP thread exited (code ${code}); stopping\n`);
+      void stop(1);
+    });
+  }
+  printListening(name, host, port);
 }

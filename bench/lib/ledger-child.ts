@@ -18,6 +18,8 @@ export interface LedgerStartOptions {
   readonly databaseUrl: string;
   readonly shards: number;
   readonly cpuProfileDirectory: string | undefined;
+  /** Extra node flags for the ledger child (--node-flag), e.g. V8 heap settings to compare. */
+  readonly nodeFlags: readonly string[];
   readonly ledgerEnvironment: Readonly<Record<string, string>>;
   /** Gets the stop function as soon as the child exists, so an interrupt during start stops it. */
   readonly onSpawned: (child: SpawnedLedger) => void;
@@ -90,8 +92,12 @@ function childEnvironment(options: LedgerStartOptions): Record<string, string> {
 
 /** Node flags for the child only; --cpu-prof is refused in NODE_OPTIONS, so it goes on argv. */
 function nodeFlags(options: LedgerStartOptions): string[] {
-  if (options.cpuProfileDirectory === undefined) return [];
-  return ['--cpu-prof', `--cpu-prof-dir=${resolvePath(options.cpuProfileDirectory)}`];
+  if (options.cpuProfileDirectory === undefined) return [...options.nodeFlags];
+  return [
+    ...options.nodeFlags,
+    '--cpu-prof',
+    `--cpu-prof-dir=${resolvePath(options.cpuProfileDirectory)}`,
+  ];
 }
 
 function sleep(ms: number): Promise<void> {

@@ -126,6 +126,7 @@ export function loadParameters(options: BenchOptions) {
         name === 'LEDGER_JWT_SECRET' ? '(redacted)' : value,
       ]),
     ),
+    ledgerNodeFlags: options.nodeFlags,
     pipelining: 1,
     quantity: 1,
     client: 'undici Client per connection, keep-alive, closed loop',
