@@ -52,7 +52,7 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
   --duration S        measured seconds (default 15, 1..600)
   --warmup S          seconds of load before measuring, not counted (default 3, 0..120)
   --shards N          SHARDS for the ledger (default 2, 1..64)
-  --sold-out-stock N  units of the sold-out scenario's key (default 50000)
+  --sold-out-stock N  units of the sold-out scenario's key (default 20000)
   --bare-uws-threads N  acceptor threads of the bare-uws baseline (default 1, 1..16)
   --database-url URL  admin connection to a local Postgres; a scratch database
                       bench_<random> is created there per run and dropped after it
@@ -79,7 +79,7 @@ const integerFlags = {
   shards: { defaultValue: 2, min: 1, max: 64 },
   runs: { defaultValue: 1, min: 1, max: 20 },
   threads: { defaultValue: 1, min: 1, max: 16 },
-  'sold-out-stock': { defaultValue: 50_000, min: 1, max: 1_000_000_000 },
+  'sold-out-stock': { defaultValue: 20_000, min: 1, max: 1_000_000_000 },
   'bare-uws-threads': { defaultValue: 1, min: 1, max: 16 },
 } as const satisfies Record<string, IntegerFlag>;
 

@@ -108,7 +108,7 @@ async function measure(
     baseUrl,
     scenario,
     connections: context.options.connections,
-    warmupSeconds: context.options.warmupSeconds,
+    warmupSeconds: scenario.warmsUp ? context.options.warmupSeconds : 0,
     durationSeconds: context.options.durationSeconds,
     authorization: authorizationHeader(),
     onMeasureStart: async () => {
@@ -127,7 +127,8 @@ async function measure(
   const check = spec.stateful
     ? await checkState(baseUrl, scenario, load.tallies, load.unknown)
     : null;
-  const loadStartMs = load.measureFromMs - context.options.warmupSeconds * 1000;
+  const loadStartMs =
+    load.measureFromMs - (scenario.warmsUp ? context.options.warmupSeconds : 0) * 1000;
   return {
     system: spec.name,
     durable: spec.durable,
