@@ -33,11 +33,13 @@ export class JournalStore {
       lsns[index] = row.lsn;
       payloads[index] = row.payload;
     }
-    await this.client.query(
-      `INSERT INTO ledger_wal (partition, lsn, payload)
-       SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])`,
-      [partitions, lsns, payloads],
-    );
+    // A named statement: Postgres parses and plans it once per connection, not once per commit.
+    await this.client.query({
+      name: 'ledger-wal-append',
+      text: `INSERT INTO ledger_wal (partition, lsn, payload)
+             SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])`,
+      values: [partitions, lsns, payloads],
+    });
   }
 
   /** Writes a snapshot and drops the ones before the previous (one older is kept as a spare). */
