@@ -1,17 +1,32 @@
-// Recovery replay speed: how many journal records one shard thread decodes and replays per second
-// (issue 4's target: >= 1,000,000). It makes a realistic journal by driving real PartitionStates
-// with a mix of adjusts, reserves, confirms, releases and expiries on 10,000 keys over 256
-// partitions, keeps each record encoded (a Buffer of its own, as pg hands rows over), then times
-// decodeRecord + PartitionState.replay of all of them, partition by partition as recovery does,
-// into fresh states, and checks they end equal to the live ones. Decoding alone and replaying
-// pre-decoded records are timed too, to show which half costs what. No Postgres involved.
+// Recovery replay speed: how many journal records a shard decodes and replays per second (issue
+// 4's target: >= 1,000,000). It makes a realistic journal by driving real PartitionStates with a
+// mix of adjusts, reserves, confirms, releases and expiries on 10,000 keys over 256 partitions,
+// keeps each record encoded (as pg hands rows over), then times decodeRecord +
+// PartitionState.replay of all of them, partition by partition as recovery does, into fresh
+// states, and checks they end equal to the live ones. Reported, as medians of the rounds:
+// - one thread: decoding alone, replaying pre-decoded records alone, and both (what recovery does);
+// - --threads 1,2: the partitions split over N worker threads as shards own them (partition % N),
+//   each replaying its own, and the aggregate records/s from "go" until the last one is done;
+// - --from-postgres: the journal written to a scratch database (bench_<random>, dropped afterwards,
+//   also on failure) through the real JournalStore, then read back with its tail reads alone, and
+//   read + decode + replay, on one thread as a shard's recovery does.
+// The machine may be shared: compare runs made back to back, and read the every-round figures.
 //
 //   npx tsx bench/micro/recovery-replay.ts [--records 1000000] [--keys 10000] [--rounds 3]
+//     [--threads 1,2] [--from-postgres] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
+import pg from 'pg';
 import { PartitionState, type JournalRecord } from '../../src/actors/index.js';
+import { JournalStore, type WalRow } from '../../src/persistence/journal-store.js';
+import { migrate } from '../../src/persistence/migrations.js';
 import { decodeRecord, encodeRecord } from '../../src/persistence/record-codec.js';
 import { partitionOf } from '../../src/router/partition-hash.js';
+import { PartitionTable } from '../../src/router/partition-table.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
+import { spawnWorker } from '../../src/worker-script.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const partitions = 256;
@@ -19,17 +34,8 @@ const targetRecordsPerSecond = 1_000_000;
 const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
 /** Hold lifetime: with 1 ms between records, holds finished late in the FIFO are due. */
 const ttlSeconds = 60;
-
-const { values } = parseArgs({
-  options: {
-    records: { type: 'string', default: '1000000' },
-    keys: { type: 'string', default: '10000' },
-    rounds: { type: 'string', default: '3' },
-  },
-});
-const recordCount = Number(values.records);
-const keyCount = Number(values.keys);
-const rounds = Number(values.rounds);
+/** Rows per JournalStore.append when filling the scratch database. */
+const appendRows = 10_000;
 
 interface Journal {
   readonly live: PartitionState[];
@@ -43,19 +49,20 @@ interface Journal {
  * with each page it reads: a million separate Buffers held at once would only burden the GC.
  */
 interface PackedPartition {
+  readonly partition: number;
   readonly bytes: Buffer;
   /** End offset of each record in `bytes`. */
   readonly ends: Int32Array;
 }
 
-function pack(rows: readonly Buffer[]): PackedPartition {
+function pack(rows: readonly Buffer[], partition: number): PackedPartition {
   const ends = new Int32Array(rows.length);
   let end = 0;
   rows.forEach((row, index) => {
     end += row.length;
     ends[index] = end;
   });
-  return { bytes: Buffer.concat(rows), ends };
+  return { partition, bytes: Buffer.concat(rows), ends };
 }
 
 function* rowsOf(packed: PackedPartition): Generator<Buffer> {
@@ -89,7 +96,7 @@ function random(seed: number): () => number {
   };
 }
 
-function makeJournal(): Journal {
+function makeJournal(recordCount: number, keyCount: number): Journal {
   const live = Array.from({ length: partitions }, (_, p) => new PartitionState(p, retention));
   const payloads = live.map((): Buffer[] => []);
   const pending = live.map((): string[] => []);
@@ -169,8 +176,8 @@ function makeJournal(): Journal {
 }
 
 function replayAll(journal: readonly PackedPartition[]): PartitionState[] {
-  return journal.map((packed, partition) => {
-    const state = new PartitionState(partition, retention);
+  return journal.map((packed) => {
+    const state = new PartitionState(packed.partition, retention);
     for (const payload of rowsOf(packed)) state.replay(decodeRecord(payload));
     return state;
   });
@@ -184,16 +191,24 @@ function decodeAll(journal: readonly PackedPartition[]): number {
   return versions;
 }
 
-function replayDecoded(records: JournalRecord[][]): PartitionState[] {
-  return records.map((rows, partition) => {
-    const state = new PartitionState(partition, retention);
+/** Only the harness's own work: cutting each row out of its partition's bytes. */
+function cutAll(journal: readonly PackedPartition[]): number {
+  let length = 0;
+  for (const packed of journal) {
+    for (const payload of rowsOf(packed)) length += payload.length;
+  }
+  return length;
+}
+
+function replayDecoded(journal: readonly PackedPartition[], records: JournalRecord[][]) {
+  return records.map((rows, index) => {
+    const state = new PartitionState((journal[index] as PackedPartition).partition, retention);
     for (const record of rows) state.replay(record);
     return state;
   });
 }
 
-function checkEqual(expected: Map<string, string>, replayed: PartitionState[]): void {
-  const actual = summary(replayed);
+function checkEqual(expected: Map<string, string>, actual: Map<string, string>): void {
   if (actual.size !== expected.size) throw new Error('replay rebuilt another set of stock keys');
   for (const [key, value] of expected) {
     if (actual.get(key) !== value) throw new Error(`stock key ${key} differs after replay`);
@@ -206,33 +221,266 @@ function timed<T>(run: () => T): [T, number] {
   return [result, Number(process.hrtime.bigint() - started) / 1e9];
 }
 
-const median = (list: number[]): number => [...list].sort((a, b) => a - b)[list.length >> 1] ?? 0;
-const rate = (seconds: number): string => Math.round(recordCount / seconds).toLocaleString('en-US');
-
-const [made, makeSeconds] = timed(makeJournal);
-const expected = summary(made.live);
-const journal = made.payloads.map(pack);
-const bytes = journal.reduce((sum, packed) => sum + packed.bytes.length, 0);
-const mix = [...made.types].map(([type, count]) => `${type} ${count}`).join(', ');
-out(`node ${process.version}: ${recordCount.toLocaleString('en-US')} records on ${keyCount} keys`);
-out(`  (${partitions} partitions; made live in ${makeSeconds.toFixed(1)} s: ${mix})`);
-out(`  mean encoded record: ${(bytes / recordCount).toFixed(1)} bytes`);
-
-const full: number[] = [];
-const decodeOnly: number[] = [];
-const replayOnly: number[] = [];
-for (let round = 0; round < rounds; round += 1) {
-  const [replayed, seconds] = timed(() => replayAll(journal));
-  checkEqual(expected, replayed);
-  full.push(seconds);
-  decodeOnly.push(timed(() => decodeAll(journal))[1]);
-  const decoded = journal.map((packed) => [...rowsOf(packed)].map((row) => decodeRecord(row)));
-  replayOnly.push(timed(() => replayDecoded(decoded))[1]);
+async function timedAsync<T>(run: () => Promise<T>): Promise<[T, number]> {
+  const started = process.hrtime.bigint();
+  const result = await run();
+  return [result, Number(process.hrtime.bigint() - started) / 1e9];
 }
-const fullSeconds = median(full);
-const status = recordCount / fullSeconds >= targetRecordsPerSecond ? 'MET' : 'NOT MET';
-out(`median of ${rounds} rounds, one thread (records/s):`);
-out(`  decode + replay: ${rate(fullSeconds)} (target >= 1,000,000: ${status})`);
-out(`  decodeRecord alone: ${rate(median(decodeOnly))}`);
-out(`  PartitionState.replay alone (pre-decoded): ${rate(median(replayOnly))}`);
-out(`  every round: ${full.map((seconds) => rate(seconds)).join(', ')}`);
+
+const median = (list: number[]): number => [...list].sort((a, b) => a - b)[list.length >> 1] ?? 0;
+
+interface Bench {
+  readonly recordCount: number;
+  readonly rounds: number;
+  readonly journal: readonly PackedPartition[];
+  readonly expected: Map<string, string>;
+}
+
+function rateOf(bench: Bench, seconds: number): string {
+  return Math.round(bench.recordCount / seconds).toLocaleString('en-US');
+}
+
+function oneThread(bench: Bench): void {
+  const { journal, expected, rounds } = bench;
+  const full: number[] = [];
+  const decodeOnly: number[] = [];
+  const replayOnly: number[] = [];
+  const cutOnly: number[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    const [replayed, seconds] = timed(() => replayAll(journal));
+    checkEqual(expected, summary(replayed));
+    full.push(seconds);
+    decodeOnly.push(timed(() => decodeAll(journal))[1]);
+    cutOnly.push(timed(() => cutAll(journal))[1]);
+    const decoded = journal.map((packed) => [...rowsOf(packed)].map((row) => decodeRecord(row)));
+    replayOnly.push(timed(() => replayDecoded(journal, decoded))[1]);
+  }
+  const fullSeconds = median(full);
+  const status = bench.recordCount / fullSeconds >= targetRecordsPerSecond ? 'MET' : 'NOT MET';
+  const rate = (seconds: number): string => rateOf(bench, seconds);
+  out(`median of ${rounds} rounds, main thread (records/s):`);
+  out(`  decode + replay: ${rate(fullSeconds)} (target >= 1,000,000: ${status})`);
+  out(`  decodeRecord alone: ${rate(median(decodeOnly))}`);
+  out(`  PartitionState.replay alone (pre-decoded): ${rate(median(replayOnly))}`);
+  out(`  (cutting rows out of the page alone, part of both: ${rate(median(cutOnly))})`);
+  out(`  every round, decode + replay: ${full.map(rate).join(', ')}`);
+  out(`  every round, decode alone: ${decodeOnly.map(rate).join(', ')}`);
+}
+
+// ---- Worker threads: each owns the partitions a shard of N would own, and replays them. ----
+
+interface WorkerJob {
+  readonly role: 'recovery-replay-worker';
+  readonly journal: readonly PackedPartition[];
+}
+
+interface WorkerRound {
+  readonly seconds: number;
+  readonly summary: Array<[string, string]>;
+}
+
+function runWorker(job: WorkerJob): void {
+  const port = parentPort;
+  if (port === null) throw new Error('a worker without a parent port');
+  // Buffers arrive as plain Uint8Arrays; pg hands Buffers over, so replay Buffers here too.
+  const journal = job.journal.map(({ partition, bytes, ends }) => {
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { partition, bytes: buffer, ends };
+  });
+  port.on('message', (message: 'go' | 'stop') => {
+    if (message === 'stop') {
+      port.close();
+      return;
+    }
+    const [states, seconds] = timed(() => replayAll(journal));
+    const round: WorkerRound = { seconds, summary: [...summary(states)] };
+    port.postMessage(round);
+  });
+  port.postMessage('ready');
+}
+
+async function startWorkers(bench: Bench, threads: number): Promise<Worker[]> {
+  const table = new PartitionTable(partitions, threads);
+  const workers = Array.from({ length: threads }, (_, shard) => {
+    const owned = table.partitionsOf(shard).map((p) => bench.journal[p] as PackedPartition);
+    const job: WorkerJob = { role: 'recovery-replay-worker', journal: owned };
+    return spawnWorker(import.meta.url, 'recovery-replay', job);
+  });
+  await Promise.all(workers.map((worker) => once(worker, 'message')));
+  return workers;
+}
+
+/** Wall-clock seconds of each round, from "go" to the last worker done. */
+async function parallelRounds(bench: Bench, threads: number): Promise<number[]> {
+  const workers = await startWorkers(bench, threads);
+  try {
+    const walls: number[] = [];
+    for (let round = 0; round < bench.rounds; round += 1) {
+      const [results, seconds] = await timedAsync(() =>
+        Promise.all(
+          workers.map(async (worker) => {
+            worker.postMessage('go');
+            const [result] = (await once(worker, 'message')) as [WorkerRound];
+            return result;
+          }),
+        ),
+      );
+      walls.push(seconds);
+      checkEqual(bench.expected, new Map(results.flatMap((result) => result.summary)));
+    }
+    return walls;
+  } finally {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+}
+
+async function parallel(bench: Bench, threadCounts: readonly number[]): Promise<void> {
+  if (threadCounts.length === 0) return;
+  out(`median of ${bench.rounds} rounds, partitions split over worker threads (records/s, all):`);
+  for (const threads of threadCounts) {
+    const walls = await parallelRounds(bench, threads);
+    const rate = (seconds: number): string => rateOf(bench, seconds);
+    const wall = median(walls);
+    const status = bench.recordCount / wall >= targetRecordsPerSecond ? 'MET' : 'NOT MET';
+    out(`  ${threads} thread(s), decode + replay: ${rate(wall)} (target: ${status})`);
+    out(`    every round: ${walls.map(rate).join(', ')}`);
+  }
+}
+
+// ---- From Postgres: the real JournalStore's tail reads into decode + replay. ----
+
+async function fromPostgres(bench: Bench, databaseUrl: string): Promise<void> {
+  const name = `bench_${randomBytes(6).toString('hex')}`;
+  const url = new URL(databaseUrl);
+  url.pathname = `/${name}`;
+  await adminQuery(databaseUrl, `CREATE DATABASE ${name}`);
+  // Interrupted, the run drops its database before it goes (FORCE ends the bench's connection).
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void dropDatabase(databaseUrl, name).finally(() => process.kill(process.pid, signal));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const client = new pg.Client({ connectionString: url.href });
+    await client.connect();
+    try {
+      await timePostgres(bench, new JournalStore(client), client);
+    } finally {
+      await client.end();
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await dropDatabase(databaseUrl, name);
+  }
+}
+
+async function dropDatabase(databaseUrl: string, name: string): Promise<void> {
+  await adminQuery(databaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
+
+/** One statement on its own connection to the server's maintenance database. */
+async function adminQuery(databaseUrl: string, sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function fill(store: JournalStore, journal: readonly PackedPartition[]): Promise<void> {
+  let rows: WalRow[] = [];
+  for (const packed of journal) {
+    let lsn = 0;
+    for (const payload of rowsOf(packed)) {
+      lsn += 1;
+      rows.push({ partition: packed.partition, lsn, payload });
+      if (rows.length === appendRows) {
+        await store.append(rows);
+        rows = [];
+      }
+    }
+  }
+  await store.append(rows);
+}
+
+async function timePostgres(bench: Bench, store: JournalStore, client: pg.Client): Promise<void> {
+  const { journal, rounds } = bench;
+  const [, fillSeconds] = await timedAsync(async () => {
+    await migrate(client);
+    await fill(store, journal);
+    await client.query('VACUUM ANALYZE ledger_wal');
+  });
+  out(
+    `from Postgres (journal written in ${fillSeconds.toFixed(1)} s), one thread, median of ${rounds} rounds (records/s):`,
+  );
+  const readOnly: number[] = [];
+  const full: number[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    let rows = 0;
+    const [, readSeconds] = await timedAsync(async () => {
+      for (const packed of journal) {
+        await store.readTail(packed.partition, 0, () => {
+          rows += 1;
+        });
+      }
+    });
+    if (rows !== bench.recordCount) throw new Error(`read back ${rows} rows`);
+    readOnly.push(readSeconds);
+    const [states, seconds] = await timedAsync(async () => {
+      const replayed: PartitionState[] = [];
+      for (const packed of journal) {
+        const state = new PartitionState(packed.partition, retention);
+        await store.readTail(packed.partition, 0, (_lsn, payload) => {
+          state.replay(decodeRecord(payload));
+        });
+        replayed.push(state);
+      }
+      return replayed;
+    });
+    checkEqual(bench.expected, summary(states));
+    full.push(seconds);
+  }
+  const rate = (seconds: number): string => rateOf(bench, seconds);
+  out(`  JournalStore.readTail alone: ${rate(median(readOnly))}`);
+  out(`  read + decode + replay: ${rate(median(full))}`);
+  out(`  every round, read + decode + replay: ${full.map(rate).join(', ')}`);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      records: { type: 'string', default: '1000000' },
+      keys: { type: 'string', default: '10000' },
+      rounds: { type: 'string', default: '3' },
+      threads: { type: 'string', default: '1,2' },
+      'from-postgres': { type: 'boolean', default: false },
+      'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    },
+  });
+  const recordCount = Number(values.records);
+  const keyCount = Number(values.keys);
+  const threadCounts = values.threads.split(',').filter(Boolean).map(Number);
+  const [made, makeSeconds] = timed(() => makeJournal(recordCount, keyCount));
+  // Only the packed journal and the expected end state stay: the live states would otherwise sit
+  // in this thread's heap during the timed rounds, and make its garbage collection dearer.
+  const expected = summary(made.live);
+  const journal = made.payloads.map(pack);
+  const bytes = journal.reduce((sum, packed) => sum + packed.bytes.length, 0);
+  const mix = [...made.types].map(([type, count]) => `${type} ${count}`).join(', ');
+  const count = recordCount.toLocaleString('en-US');
+  out(`node ${process.version}: ${count} records on ${keyCount} keys`);
+  out(`  (${partitions} partitions; made live in ${makeSeconds.toFixed(1)} s: ${mix})`);
+  out(`  mean encoded record: ${(bytes / recordCount).toFixed(1)} bytes`);
+  made.live.length = 0;
+  made.payloads.length = 0;
+  const bench: Bench = { recordCount, rounds: Number(values.rounds), journal, expected };
+  oneThread(bench);
+  await parallel(bench, threadCounts);
+  if (values['from-postgres']) await fromPostgres(bench, values['database-url']);
+}
+
+if (isMainThread) await main();
+else runWorker(workerData as WorkerJob);

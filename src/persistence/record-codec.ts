@@ -1,5 +1,12 @@
 // Journal records as positional msgpack arrays: compact, self-contained per row, and fast to
 // decode during recovery. The first element is the record type's code; never renumber them.
+//
+// Recovery decodes every record of the WAL tail, so decoding has a hand-written reader for the
+// rows encodeRecord writes (a fixarray of numbers and ASCII strings). It accepts a row only where
+// msgpackr would decode the very same values; anything else it meets (another msgpack type, a
+// non-ASCII string, trailing bytes, a truncated row) goes to the general path, msgpackr plus the
+// shape check, which then decides. So both paths accept exactly the same rows, with the same
+// results and the same errors; the codec's property test holds the two to each other.
 import { Packr } from 'msgpackr';
 import type { JournalRecord } from '../actors/index.js';
 
@@ -13,18 +20,16 @@ export class RecordDecodeError extends Error {
 }
 
 export function encodeRecord(record: JournalRecord): Buffer {
-  const head = [
-    typeCodes[record.type],
-    record.productId,
-    record.warehouseId,
-    record.version,
-    record.atMs,
-    record.traceId,
-  ];
+  // One array literal per type (no spread of a common head): this runs for every write.
   switch (record.type) {
     case 'reserved':
       return packr.pack([
-        ...head,
+        typeCodes.reserved,
+        record.productId,
+        record.warehouseId,
+        record.version,
+        record.atMs,
+        record.traceId,
         record.reservationId,
         record.quantity,
         record.expiresAtMs,
@@ -33,7 +38,12 @@ export function encodeRecord(record: JournalRecord): Buffer {
       ]);
     case 'adjusted':
       return packr.pack([
-        ...head,
+        typeCodes.adjusted,
+        record.productId,
+        record.warehouseId,
+        record.version,
+        record.atMs,
+        record.traceId,
         record.delta,
         record.onHand,
         record.reserved,
@@ -42,9 +52,26 @@ export function encodeRecord(record: JournalRecord): Buffer {
         record.actorId,
       ]);
     default:
-      return packr.pack([...head, record.reservationId, record.quantity, record.requesterId]);
+      return packr.pack([
+        typeCodes[record.type],
+        record.productId,
+        record.warehouseId,
+        record.version,
+        record.atMs,
+        record.traceId,
+        record.reservationId,
+        record.quantity,
+        record.requesterId,
+      ]);
   }
 }
+
+/** Decodes a journal row, refusing anything that is not exactly a record of a known type. */
+export function decodeRecord(payload: Uint8Array): JournalRecord {
+  return readRow(payload) ?? decodeGeneral(payload);
+}
+
+// ---- The general path: msgpackr, then a strict check of the row's shape. ----
 
 /** Fields per record type, and which positions hold strings (the rest are numbers). */
 const shapes: Record<number, { readonly length: number; readonly strings: readonly number[] }> = {
@@ -55,8 +82,7 @@ const shapes: Record<number, { readonly length: number; readonly strings: readon
   5: { length: 12, strings: [1, 2, 5, 9, 10, 11] },
 };
 
-/** Decodes a journal row, refusing anything that is not exactly a record of a known type. */
-export function decodeRecord(payload: Uint8Array): JournalRecord {
+function decodeGeneral(payload: Uint8Array): JournalRecord {
   const row: unknown = packr.unpack(payload);
   if (!Array.isArray(row)) throw new RecordDecodeError('journal row is not an array');
   checkShape(row);
@@ -102,4 +128,214 @@ function checkShape(row: unknown[]): void {
       throw new RecordDecodeError(`record type ${String(code)} field ${index} is not a ${wanted}`);
     }
   }
+}
+
+// ---- The fast reader. Its state lives here, so the field readers return plain values. ----
+
+/** fixarray headers of 11, 9 and 12 elements: reserved, confirmed/released/expired, adjusted. */
+const reservedHeader = 0x9b;
+const changedHeader = 0x99;
+const adjustedHeader = 0x9c;
+
+const empty: Uint8Array = new Uint8Array(0);
+let bytes = empty;
+/**
+ * The row read as latin1: one character per byte, so an ASCII string field is a slice of it (one
+ * native call per row instead of one per field). V8 keeps a slice of 13 characters or more as a
+ * view of the row's text, which then lives as long as the field does, as msgpackr's did.
+ */
+let text = '';
+let cursor = 0;
+/** Set when the reader meets something it leaves to the general path. */
+let unusual = false;
+
+/** Node's Buffer method (msgpackr uses it too): any Uint8Array as a one-byte string, natively. */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: LatinSlice }).latin1Slice;
+type LatinSlice = (this: Uint8Array, start: number, end: number) => string;
+
+/**
+ * A record, or undefined if the row is anything but the usual; then the general path decides.
+ * Exported for the property test, which holds it to the general path on its own.
+ */
+export function readRow(payload: Uint8Array): JournalRecord | undefined {
+  const header = payload[0];
+  const code = payload[1];
+  let record: JournalRecord;
+  if (header === reservedHeader && code === typeCodes.reserved) {
+    start(payload);
+    record = readReserved();
+  } else if (header === changedHeader && code !== undefined && code >= 2 && code <= 4) {
+    start(payload);
+    record = readChanged(typeNames[code] as 'confirmed' | 'released' | 'expired');
+  } else if (header === adjustedHeader && code === typeCodes.adjusted) {
+    start(payload);
+    record = readAdjusted();
+  } else {
+    return undefined;
+  }
+  const whole = !unusual && cursor === payload.length;
+  bytes = empty;
+  text = '';
+  return whole ? record : undefined;
+}
+
+function start(payload: Uint8Array): void {
+  bytes = payload;
+  text = latin1Slice.call(payload, 0, payload.length);
+  cursor = 2;
+  unusual = false;
+}
+
+// Object literals with a fixed property order per type, so every record of a type shares one
+// hidden class; their fields are read in the row's order (JavaScript evaluates them in order).
+
+function readReserved(): JournalRecord {
+  return {
+    type: 'reserved',
+    productId: readString(),
+    warehouseId: readString(),
+    version: readNumber(),
+    atMs: readNumber(),
+    traceId: readString(),
+    reservationId: readString(),
+    quantity: readNumber(),
+    expiresAtMs: readNumber(),
+    idempotencyKey: readString(),
+    requesterId: readString(),
+  };
+}
+
+function readChanged(type: 'confirmed' | 'released' | 'expired'): JournalRecord {
+  return {
+    type,
+    productId: readString(),
+    warehouseId: readString(),
+    version: readNumber(),
+    atMs: readNumber(),
+    traceId: readString(),
+    reservationId: readString(),
+    quantity: readNumber(),
+    requesterId: readString(),
+  };
+}
+
+function readAdjusted(): JournalRecord {
+  return {
+    type: 'adjusted',
+    productId: readString(),
+    warehouseId: readString(),
+    version: readNumber(),
+    atMs: readNumber(),
+    traceId: readString(),
+    delta: readNumber(),
+    onHand: readNumber(),
+    reserved: readNumber(),
+    reason: readString(),
+    idempotencyKey: readString(),
+    actorId: readString(),
+  };
+}
+
+/**
+ * A str (fixstr, str 8/16/32) of ASCII characters. Other strings go to the general path: msgpackr
+ * decodes bad UTF-8 and a leading byte-order mark differently depending on the string's length.
+ */
+function readString(): string {
+  const token = bytes[cursor] as number;
+  let first: number;
+  if (token >= 0xa0 && token <= 0xbf) {
+    first = cursor + 1;
+    cursor = first + token - 0xa0;
+  } else if (token === 0xd9) {
+    first = cursor + 2;
+    cursor = first + byteAt(cursor + 1);
+  } else if (token === 0xda) {
+    first = cursor + 3;
+    cursor = first + uint16At(cursor + 1);
+  } else if (token === 0xdb) {
+    first = cursor + 5;
+    cursor = first + uint32At(cursor + 1);
+  } else {
+    return leave();
+  }
+  // A length past the end is left to the general path (it says where the row ran out).
+  if (cursor > bytes.length) return leave();
+  for (let index = first; index < cursor; index += 1) {
+    if ((bytes[index] as number) > 0x7f) return leave();
+  }
+  return text.slice(first, cursor);
+}
+
+/** A number as msgpackr reads it (the 64-bit integers come back as BigInts there: not here). */
+function readNumber(): number {
+  const token = bytes[cursor] as number;
+  if (token <= 0x7f) {
+    cursor += 1;
+    return token;
+  }
+  if (token >= 0xe0) {
+    cursor += 1;
+    return token - 0x100;
+  }
+  const at = cursor + 1;
+  switch (token) {
+    case 0xcb:
+      cursor += 9;
+      return float64At(at);
+    case 0xcc:
+      cursor += 2;
+      return byteAt(at);
+    case 0xcd:
+      cursor += 3;
+      return uint16At(at);
+    case 0xce:
+      cursor += 5;
+      return uint32At(at);
+    case 0xd0:
+      cursor += 2;
+      return (byteAt(at) << 24) >> 24;
+    case 0xd1:
+      cursor += 3;
+      return (uint16At(at) << 16) >> 16;
+    case 0xd2:
+      cursor += 5;
+      return uint32At(at) | 0;
+    case 0xca:
+      cursor += 5;
+      return float32At(at);
+    default:
+      leave();
+      return 0;
+  }
+}
+
+function leave(): string {
+  unusual = true;
+  return '';
+}
+
+// Reads past the end give 0 here; the cursor then lies past the end and the row goes general.
+const byteAt = (at: number): number => bytes[at] ?? 0;
+const uint16At = (at: number): number => (byteAt(at) << 8) | byteAt(at + 1);
+const uint32At = (at: number): number =>
+  ((byteAt(at) << 24) | (uint16At(at + 1) << 8) | byteAt(at + 3)) >>> 0;
+
+/** Scratch space for the big-endian floats: copied in machine order, read through a typed array. */
+const scratch = new Uint8Array(8);
+const scratchFloat64 = new Float64Array(scratch.buffer);
+const scratchFloat32 = new Float32Array(scratch.buffer, 0, 1);
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function float64At(at: number): number {
+  for (let index = 0; index < 8; index += 1) {
+    scratch[littleEndian ? 7 - index : index] = byteAt(at + index);
+  }
+  return scratchFloat64[0] as number;
+}
+
+function float32At(at: number): number {
+  for (let index = 0; index < 4; index += 1) {
+    scratch[littleEndian ? 3 - index : index] = byteAt(at + index);
+  }
+  return scratchFloat32[0] as number;
 }
