@@ -1,7 +1,7 @@
 // A partition's state as plain arrays and back: what a snapshot stores. Positional tuples keep
 // snapshots of large catalogues compact; restore(capture(s)) must equal s (tested).
 import { assert } from './assert.js';
-import { PartitionState, stockKey } from './partition-state.js';
+import { PartitionState } from './partition-state.js';
 import { StockActor, type Reservation } from './stock-actor.js';
 import type { ReservationStatus, RetentionPolicy } from './types.js';
 
@@ -83,7 +83,7 @@ export function restoreSnapshot(
   const actors: StockActor[] = [];
   for (const tuple of snapshot.actors) {
     const actor = restoreActor(tuple);
-    state.actors.set(stockKey(actor.productId, actor.warehouseId), actor);
+    state.register(actor);
     for (const reservation of actor.reservations?.values() ?? []) {
       if (reservation.status === 'PENDING') state.reservationOwners.set(reservation.id, actor);
     }
@@ -116,10 +116,7 @@ function restoreActor(tuple: ActorTuple): StockActor {
       status,
       finishedAtMs,
     };
-    actor.reservations ??= new Map();
-    actor.reservations.set(id, reservation);
-    actor.reserveKeys ??= new Map();
-    actor.reserveKeys.set(key, reservation);
+    actor.restoreReservation(reservation);
     if (status === 'PENDING') pendingSum += quantity;
   }
   assert(
@@ -127,7 +124,6 @@ function restoreActor(tuple: ActorTuple): StockActor {
     () => `snapshot of ${productId}/${warehouseId}: holds do not sum to reserved`,
   );
   for (const [key, delta, reason, keyOnHand, keyReserved, keyVersion, atMs] of adjustKeys) {
-    actor.adjustKeys ??= new Map();
     const memo = {
       delta,
       reason,
@@ -136,7 +132,7 @@ function restoreActor(tuple: ActorTuple): StockActor {
       version: keyVersion,
       atMs,
     };
-    actor.adjustKeys.set(key, memo);
+    actor.restoreAdjustKey(key, memo);
   }
   actor.checkInvariants();
   return actor;

@@ -44,30 +44,113 @@ export interface ActorResult {
   readonly record: JournalRecord | undefined;
 }
 
-export class StockActor {
-  onHand = 0;
-  reserved = 0;
-  version = 0;
-  /** Set by the shard: the journal sequence of this key's newest record (for reply gating). */
-  journalSequence = 0;
-  // Allocated on first use: most keys of a large catalogue are idle and should stay small.
-  reservations: Map<string, Reservation> | undefined;
-  reserveKeys: Map<string, Reservation> | undefined;
-  adjustKeys: Map<string, AdjustMemo> | undefined;
+/**
+ * What only a key with live traffic needs: its holds, its idempotency tables and its ids as
+ * separate strings. Idle keys (most of a large catalogue) have none, so the actor stays small.
+ */
+class BusyKey {
+  reservations: Map<string, Reservation> | undefined = undefined;
+  reserveKeys: Map<string, Reservation> | undefined = undefined;
+  adjustKeys: Map<string, AdjustMemo> | undefined = undefined;
 
   constructor(
     readonly productId: string,
     readonly warehouseId: string,
   ) {}
 
+  get empty(): boolean {
+    return (
+      (this.reservations?.size ?? 0) === 0 &&
+      (this.reserveKeys?.size ?? 0) === 0 &&
+      (this.adjustKeys?.size ?? 0) === 0
+    );
+  }
+}
+
+export class StockActor {
+  /**
+   * `product NUL warehouse`, built flat here: the partition's registry key and the only string an
+   * idle key keeps (the ids are sliced out of it when asked for). Never a string from the wire,
+   * which may be a slice pinning a whole decoded batch.
+   */
+  readonly stockKey: string;
+  onHand = 0;
+  reserved = 0;
+  version = 0;
+  /**
+   * Set by the shard: the journal sequence of this key's newest record (for reply gating). Kept
+   * here, not in `busy`: the shard sets it on every key it journals, idle ones included.
+   */
+  journalSequence = 0;
+  private busy: BusyKey | undefined = undefined;
+
+  constructor(productId: string, warehouseId: string) {
+    // Validated ids never hold NUL; the getters rely on it to cut the key back into the ids.
+    assert(!productId.includes('\u0000'), 'a product id may not contain NUL');
+    // A join builds one flat string; a template literal would keep a cons string in front of it.
+    this.stockKey = [productId, warehouseId].join('\u0000');
+  }
+
+  get productId(): string {
+    return this.busy?.productId ?? this.stockKey.slice(0, this.stockKey.indexOf('\u0000'));
+  }
+
+  get warehouseId(): string {
+    return this.busy?.warehouseId ?? this.stockKey.slice(this.stockKey.indexOf('\u0000') + 1);
+  }
+
+  /** Whether the ids name this key (as `stockKey` of them would) without building a string. */
+  isKeyOf(productId: string, warehouseId: string): boolean {
+    const key = this.stockKey;
+    const separator = productId.length;
+    // Cheap checks first: ids of one catalogue often differ only in the product id's last chars.
+    return (
+      key.length === separator + 1 + warehouseId.length &&
+      key.charCodeAt(separator) === 0 &&
+      (separator === 0 || key.charCodeAt(separator - 1) === productId.charCodeAt(separator - 1)) &&
+      key.startsWith(productId) &&
+      key.endsWith(warehouseId)
+    );
+  }
+
+  /** Live and retained holds, by id; undefined while the key has none. */
+  get reservations(): ReadonlyMap<string, Reservation> | undefined {
+    return this.busy?.reservations;
+  }
+
+  get reserveKeys(): ReadonlyMap<string, Reservation> | undefined {
+    return this.busy?.reserveKeys;
+  }
+
+  get adjustKeys(): ReadonlyMap<string, AdjustMemo> | undefined {
+    return this.busy?.adjustKeys;
+  }
+
+  private busyKey(): BusyKey {
+    if (this.busy !== undefined) return this.busy;
+    const separator = this.stockKey.indexOf('\u0000');
+    const productId = this.stockKey.slice(0, separator);
+    this.busy = new BusyKey(productId, this.stockKey.slice(separator + 1));
+    return this.busy;
+  }
+
+  /** Drops the busy part once retention has emptied it, so a key that went quiet is small again. */
+  private idleIfEmpty(): void {
+    if (this.busy?.empty === true) this.busy = undefined;
+  }
+
   get available(): number {
     return this.onHand - this.reserved;
   }
 
   stockView(): StockView {
+    return this.stockViewOf(this.productId, this.warehouseId);
+  }
+
+  private stockViewOf(productId: string, warehouseId: string): StockView {
     return {
-      productId: this.productId,
-      warehouseId: this.warehouseId,
+      productId,
+      warehouseId,
       onHand: this.onHand,
       reserved: this.reserved,
       available: this.onHand - this.reserved,
@@ -88,16 +171,18 @@ export class StockActor {
   }
 
   reserve(command: ReserveCommand, nowMs: number): ActorResult {
-    const earlier = this.reserveKeys?.get(command.idempotencyKey);
+    const earlier = this.busy?.reserveKeys?.get(command.idempotencyKey);
     if (earlier !== undefined) return this.reserveReplay(earlier, command);
     const available = this.onHand - this.reserved;
     if (command.quantity > available) {
       return rejected('insufficient_stock', { available });
     }
+    // The hold makes the key busy anyway; its ids are sliced once, not per record and view.
+    const busy = this.busyKey();
     const record: ReservedRecord = {
       type: 'reserved',
-      productId: this.productId,
-      warehouseId: this.warehouseId,
+      productId: busy.productId,
+      warehouseId: busy.warehouseId,
       version: this.version + 1,
       atMs: nowMs,
       traceId: command.traceId,
@@ -148,7 +233,8 @@ export class StockActor {
     if (due && (kind === 'confirm' || kind === 'release')) {
       return { outcome: { ok: false, code: 'reservation_expired' }, record };
     }
-    return { ...this.viewResult(reservation, false), record };
+    const view = this.reservationView(reservation);
+    return { outcome: { ok: true, reservation: view, replayed: false }, record };
   }
 
   private viewResult(reservation: Reservation, replayed: boolean): ActorResult {
@@ -173,7 +259,9 @@ export class StockActor {
 
   adjust(command: AdjustCommand, nowMs: number, onHandMax: number): ActorResult {
     const memo =
-      command.idempotencyKey === '' ? undefined : this.adjustKeys?.get(command.idempotencyKey);
+      command.idempotencyKey === ''
+        ? undefined
+        : this.busy?.adjustKeys?.get(command.idempotencyKey);
     if (memo !== undefined) return this.adjustReplay(memo, command);
     const onHand = this.onHand + command.delta;
     if (onHand < 0 || onHand < this.reserved) {
@@ -186,10 +274,11 @@ export class StockActor {
         `on_hand may not exceed ${onHandMax}`,
       );
     }
+    const { productId, warehouseId } = this;
     const record: AdjustedRecord = {
       type: 'adjusted',
-      productId: this.productId,
-      warehouseId: this.warehouseId,
+      productId,
+      warehouseId,
       version: this.version + 1,
       atMs: nowMs,
       traceId: command.traceId,
@@ -201,7 +290,8 @@ export class StockActor {
       actorId: command.actorId,
     };
     this.applyAdjusted(record);
-    return { outcome: { ok: true, stock: this.stockView(), replayed: false }, record };
+    const stock = this.stockViewOf(productId, warehouseId);
+    return { outcome: { ok: true, stock, replayed: false }, record };
   }
 
   private adjustReplay(memo: AdjustMemo, command: AdjustCommand): ActorResult {
@@ -235,14 +325,14 @@ export class StockActor {
       status: 'PENDING',
       finishedAtMs: 0,
     };
-    this.reservations ??= new Map();
-    assert(
-      !this.reservations.has(reservation.id),
-      () => `duplicate reservation id ${reservation.id}`,
-    );
-    this.reservations.set(reservation.id, reservation);
-    this.reserveKeys ??= new Map();
-    this.reserveKeys.set(record.idempotencyKey, reservation);
+    const busy = this.busyKey();
+    const reservations = (busy.reservations ??= new Map());
+    const count = reservations.size;
+    // One lookup instead of has() then set(): a duplicate id leaves the size unchanged. The map is
+    // then already wrong, but a failed assertion discards the whole partition state anyway.
+    reservations.set(reservation.id, reservation);
+    assert(reservations.size > count, () => `duplicate reservation id ${reservation.id}`);
+    (busy.reserveKeys ??= new Map()).set(record.idempotencyKey, reservation);
     this.reserved += record.quantity;
     this.version = record.version;
     this.checkInvariants();
@@ -276,8 +366,7 @@ export class StockActor {
     assert(this.reserved === record.reserved, 'replayed reserved differs from the record');
     this.version = record.version;
     if (record.idempotencyKey !== '') {
-      this.adjustKeys ??= new Map();
-      this.adjustKeys.set(record.idempotencyKey, {
+      (this.busyKey().adjustKeys ??= new Map()).set(record.idempotencyKey, {
         delta: record.delta,
         reason: record.reason,
         onHand: record.onHand,
@@ -291,17 +380,35 @@ export class StockActor {
 
   /** Forgets a finished reservation (retention ran out); its idempotency key goes with it. */
   forgetReservation(id: string): void {
-    const reservation = this.reservations?.get(id);
-    if (reservation === undefined) return;
+    const reservations = this.busy?.reservations;
+    const reservation = reservations?.get(id);
+    if (reservations === undefined || reservation === undefined) return;
     assert(reservation.status !== 'PENDING', 'a pending reservation cannot be forgotten');
-    this.reservations?.delete(id);
-    if (this.reserveKeys?.get(reservation.idempotencyKey) === reservation) {
-      this.reserveKeys.delete(reservation.idempotencyKey);
+    reservations.delete(id);
+    const reserveKeys = this.busy?.reserveKeys;
+    if (reserveKeys?.get(reservation.idempotencyKey) === reservation) {
+      reserveKeys.delete(reservation.idempotencyKey);
     }
+    this.idleIfEmpty();
   }
 
   forgetAdjustKey(key: string, atMs: number): void {
-    if (this.adjustKeys?.get(key)?.atMs === atMs) this.adjustKeys.delete(key);
+    const adjustKeys = this.busy?.adjustKeys;
+    if (adjustKeys === undefined || adjustKeys.get(key)?.atMs !== atMs) return;
+    adjustKeys.delete(key);
+    this.idleIfEmpty();
+  }
+
+  /** Snapshot restore: puts a hold back as it was captured, in the order captured. */
+  restoreReservation(reservation: Reservation): void {
+    const busy = this.busyKey();
+    (busy.reservations ??= new Map()).set(reservation.id, reservation);
+    (busy.reserveKeys ??= new Map()).set(reservation.idempotencyKey, reservation);
+  }
+
+  /** Snapshot restore: puts an adjust's idempotency memo back. */
+  restoreAdjustKey(key: string, memo: AdjustMemo): void {
+    (this.busyKey().adjustKeys ??= new Map()).set(key, memo);
   }
 
   private checkVersion(record: JournalRecord): void {

@@ -4,6 +4,7 @@ import {
   AssertionError,
   captureSnapshot,
   PartitionState,
+  StockActor,
   type JournalRecord,
   type RetentionPolicy,
 } from '../../../src/actors/index.js';
@@ -107,6 +108,46 @@ describe('PartitionState: stock keys', () => {
     partition.apply(adjust(5, { idempotencyKey: key }), t0);
     const other = partition.apply(adjust(7, { idempotencyKey: key, productId: 'sku-2' }), t0);
     expect(stockOf(other.outcome)).toMatchObject({ productId: 'sku-2', onHand: 7 });
+  });
+});
+
+describe('PartitionState: finding the key a command names', () => {
+  it('never takes one key for another, whatever order commands name them in', () => {
+    const partition = new RecordingPartition();
+    // Same lengths and same last characters, so only a full comparison tells them apart.
+    const keys = ['sku-10', 'sku-20'].flatMap((productId) =>
+      ['wh-1', 'wh-2'].map((warehouseId) => ({ productId, warehouseId })),
+    );
+    keys.forEach((key, index) => partition.apply(adjust(10 * (index + 1), key), t0));
+    const order = [0, 0, 1, 3, 2, 2, 0, 3, 1, 1, 2, 0];
+    for (const index of order) partition.apply(reserve({ ...keys[index], quantity: 1 }), t0);
+    keys.forEach((key, index) => {
+      const count = order.filter((entry) => entry === index).length;
+      const stock = stockOf(partition.apply(readStock(key.productId, key.warehouseId), t0).outcome);
+      expect(stock, `${key.productId}/${key.warehouseId}`).toMatchObject({
+        ...key,
+        onHand: 10 * (index + 1),
+        reserved: count,
+        version: 1 + count,
+      });
+    });
+    expect(captureSnapshot(replayAll(partition.records, roomyRetention))).toStrictEqual(
+      captureSnapshot(partition.state),
+    );
+  });
+
+  it('answers not_found for a key that differs from the last one only in its warehouse', () => {
+    const partition = stockedPartition();
+    expect(stockOf(partition.apply(readStock('sku-1', 'wh-1'), t0).outcome).onHand).toBe(100);
+    expect(rejectionOf(partition.apply(readStock('sku-1', 'wh-2'), t0).outcome).code).toBe(
+      'not_found',
+    );
+  });
+
+  it('refuses to register a stock key twice', () => {
+    const state = new PartitionState(7, roomyRetention);
+    state.register(new StockActor('sku-1', 'wh-1'));
+    expect(() => state.register(new StockActor('sku-1', 'wh-1'))).toThrow(AssertionError);
   });
 });
 
@@ -348,6 +389,43 @@ describe('PartitionState.replay', () => {
       quantity: 1,
     };
     expect(() => state.replay(record)).toThrow(AssertionError);
+  });
+
+  it('refuses a finishing record that names another key than the one holding the hold', () => {
+    const partition = stockedPartition();
+    partition.apply(adjust(10, { productId: 'sku-2' }), t0);
+    const command = reserve({ productId: 'sku-2' });
+    partition.apply(command, t0 + 1);
+    const state = replayAll(partition.records, roomyRetention);
+    const record: JournalRecord = {
+      type: 'confirmed',
+      productId: 'sku-1',
+      warehouseId: 'wh-1',
+      version: 2,
+      atMs: t0 + 2,
+      traceId: '',
+      requesterId: '',
+      reservationId: command.reservationId,
+      quantity: 1,
+    };
+    expect(() => state.replay(record)).toThrow('a confirmed record for an unknown reservation');
+    expect(() => state.replay({ ...record, productId: 'sku-9' })).toThrow(
+      'a confirmed record for an unknown stock key',
+    );
+  });
+
+  it("drops a key's holds once retention forgot them, and rebuilds the same by replay", () => {
+    const retention = { retainFinishedMs: 60_000, retainFinishedMax: 1_000, onHandMax: 1e6 };
+    const partition = stockedPartition(retention);
+    const id = reservedOn(partition, t0);
+    partition.apply(onReservation('confirm', id), t0 + 1);
+    partition.apply(adjust(1, { productId: 'sku-2' }), t0 + 60_002);
+    const actor = partition.state.actors.get('sku-1\u0000wh-1');
+    expect(actor?.reservations).toBeUndefined();
+    const replayed = replayAll(partition.records, retention);
+    expect(replayed.actors.get('sku-1\u0000wh-1')?.reservations).toBeUndefined();
+    expect(captureSnapshot(replayed)).toStrictEqual(captureSnapshot(partition.state));
+    expect(reservationOf(partition.apply(reserve(), t0 + 60_003).outcome).status).toBe('PENDING');
   });
 
   it('refuses records replayed out of order', () => {

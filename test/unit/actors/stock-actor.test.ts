@@ -447,3 +447,81 @@ describe('StockActor replay checks', () => {
     expect(() => actor.applyAdjusted(record)).toThrow(AssertionError);
   });
 });
+
+describe('StockActor: one string per key', () => {
+  it('keeps the ids as one stock key and gives them back whole, idle or busy', () => {
+    const actor = new StockActor('sku-0000000042', 'wh-berlin-1');
+    expect(actor.stockKey).toBe('sku-0000000042\u0000wh-berlin-1');
+    expect([actor.productId, actor.warehouseId]).toStrictEqual(['sku-0000000042', 'wh-berlin-1']);
+    actor.adjust(adjust(5, { productId: 'sku-0000000042', warehouseId: 'wh-berlin-1' }), t0, 10);
+    const command = reserve({ productId: 'sku-0000000042', warehouseId: 'wh-berlin-1' });
+    const result = actor.reserve(command, t0);
+    expect(result.record).toMatchObject({
+      productId: 'sku-0000000042',
+      warehouseId: 'wh-berlin-1',
+    });
+    expect(reservationOf(result.outcome)).toMatchObject({
+      productId: 'sku-0000000042',
+      warehouseId: 'wh-berlin-1',
+    });
+    expect([actor.productId, actor.warehouseId]).toStrictEqual(['sku-0000000042', 'wh-berlin-1']);
+  });
+
+  it('tells whether ids name its key without building the key', () => {
+    const actor = new StockActor('sku-10', 'wh-1');
+    expect(actor.isKeyOf('sku-10', 'wh-1')).toBe(true);
+    for (const [productId, warehouseId] of [
+      ['sku-20', 'wh-1'],
+      ['sku-11', 'wh-1'],
+      ['sku-10', 'wh-2'],
+      ['sku-1', '0\u0000wh-1'],
+      ['sku-100', 'wh-'],
+      ['', 'sku-10\u0000wh-1'],
+    ] as const) {
+      expect(actor.isKeyOf(productId, warehouseId), `${productId}/${warehouseId}`).toBe(false);
+    }
+  });
+
+  it('refuses a product id with NUL, which would make the stock key ambiguous', () => {
+    expect(() => new StockActor('sku\u00001', 'wh-1')).toThrow(AssertionError);
+  });
+
+  it('has no holds or idempotency tables until it needs them', () => {
+    const actor = stocked(10);
+    expect([actor.reservations, actor.reserveKeys, actor.adjustKeys]).toStrictEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(actor.reserve(reserve({ quantity: 11 }), t0).record).toBeUndefined();
+    expect(actor.reservations).toBeUndefined();
+    reserved(actor, 1);
+    expect(actor.reservations?.size).toBe(1);
+    expect(actor.adjustKeys).toBeUndefined();
+  });
+
+  it('drops its holds and tables once every retained entry is forgotten', () => {
+    const actor = stocked(10);
+    const id = reserved(actor, 2);
+    finish(actor, id, 'confirm', t0 + 1);
+    actor.adjust(adjust(1, { idempotencyKey: 'adjust-key-dropped' }), t0 + 2, onHandMax);
+    actor.forgetReservation(id);
+    expect(actor.reservations?.size).toBe(0);
+    actor.forgetAdjustKey('adjust-key-dropped', t0 + 2);
+    expect([actor.reservations, actor.reserveKeys, actor.adjustKeys]).toStrictEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(actor.stockView()).toStrictEqual({
+      productId: 'sku-1',
+      warehouseId: 'wh-1',
+      onHand: 9,
+      reserved: 0,
+      available: 9,
+      version: 4,
+    });
+    reserved(actor, 9, t0 + 3);
+    expect(actor.stockView()).toMatchObject({ reserved: 9, version: 5 });
+  });
+});
