@@ -48,7 +48,7 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       with --compare)
   --runs N            repeat every scenario × system N times; tables show medians (default 1)
   --connections N     concurrent HTTP connections, pipelining 1 (default 64, 1..1024)
-  --threads N         load-generator threads the connections are split over (default 1, 1..16)
+  --threads N         load-generator threads the connections are split over (default 2, 1..16)
   --duration S        measured seconds (default 15, 1..600)
   --warmup S          seconds of load before measuring, not counted (default 3, 0..120)
   --shards N          SHARDS for the ledger (default 2, 1..64)
@@ -78,7 +78,7 @@ const integerFlags = {
   warmup: { defaultValue: 3, min: 0, max: 120 },
   shards: { defaultValue: 2, min: 1, max: 64 },
   runs: { defaultValue: 1, min: 1, max: 20 },
-  threads: { defaultValue: 1, min: 1, max: 16 },
+  threads: { defaultValue: 2, min: 1, max: 16 },
   'sold-out-stock': { defaultValue: 20_000, min: 1, max: 1_000_000_000 },
   'bare-uws-threads': { defaultValue: 1, min: 1, max: 16 },
 } as const satisfies Record<string, IntegerFlag>;

@@ -37,6 +37,7 @@ export interface CpuSnapshot {
   readonly machineBusyTicks: number | undefined;
   readonly ledgerTicks: number | undefined;
   readonly postgresTicks: number | undefined;
+  readonly redisTicks: number | undefined;
 }
 
 export interface CpuUse {
@@ -44,8 +45,10 @@ export interface CpuUse {
   readonly benchCores: number;
   readonly ledgerCores: number | null;
   readonly postgresCores: number | null;
+  /** Every redis-server process: the redis-lua baseline's database. */
+  readonly redisCores: number | null;
   readonly machineBusyCores: number | null;
-  /** Busy cores not accounted for by the three above: other work on the machine, the kernel. */
+  /** Busy cores not accounted for by the four above: other work on the machine, the kernel. */
   readonly otherCores: number | null;
 }
 
@@ -69,7 +72,8 @@ function processTicks(pid: number | string): { name: string; ticks: number } | u
   return { name, ticks: Number(fields[11]) + Number(fields[12]) };
 }
 
-function postgresTicks(): number | undefined {
+/** Ticks of every process with one of these names (all of Postgres's backends, say). */
+function ticksOfProcessesNamed(names: readonly string[]): number | undefined {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -81,7 +85,7 @@ function postgresTicks(): number | undefined {
   for (const entry of entries) {
     if (!/^[0-9]+$/.test(entry)) continue;
     const stat = processTicks(entry);
-    if (stat?.name === 'postgres') total += stat.ticks;
+    if (stat !== undefined && names.includes(stat.name)) total += stat.ticks;
   }
   return total;
 }
@@ -102,7 +106,8 @@ export function cpuSnapshot(ledgerPid: number): CpuSnapshot {
     benchMicroseconds: usage.user + usage.system,
     machineBusyTicks: machineBusyTicks(),
     ledgerTicks: processTicks(ledgerPid)?.ticks,
-    postgresTicks: postgresTicks(),
+    postgresTicks: ticksOfProcessesNamed(['postgres']),
+    redisTicks: ticksOfProcessesNamed(['redis-server']),
   };
 }
 
@@ -113,12 +118,24 @@ export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
   const benchCores = (after.benchMicroseconds - before.benchMicroseconds) / 1e6 / seconds;
   const ledgerCores = cores(before.ledgerTicks, after.ledgerTicks);
   const postgresCores = cores(before.postgresTicks, after.postgresTicks);
+  const redisCores = cores(before.redisTicks, after.redisTicks);
   const machineBusyCores = cores(before.machineBusyTicks, after.machineBusyTicks);
   const otherCores =
     machineBusyCores === null || ledgerCores === null || postgresCores === null
       ? null
-      : Math.max(0, machineBusyCores - ledgerCores - postgresCores - benchCores);
-  return { seconds, benchCores, ledgerCores, postgresCores, machineBusyCores, otherCores };
+      : Math.max(
+          0,
+          machineBusyCores - ledgerCores - postgresCores - (redisCores ?? 0) - benchCores,
+        );
+  return {
+    seconds,
+    benchCores,
+    ledgerCores,
+    postgresCores,
+    redisCores,
+    machineBusyCores,
+    otherCores,
+  };
 }
 
 /** Busy cores on the whole machine over a short window: other work that would skew a run. */

@@ -42,6 +42,7 @@ export interface Median {
   readonly p999Ms: number | null;
   readonly serverCores: number | null;
   readonly postgresCores: number | null;
+  readonly redisCores: number | null;
   readonly loadGeneratorCores: number | null;
   readonly otherCores: number | null;
   readonly checksPassed: number;
@@ -167,6 +168,7 @@ export function mediansOf(runs: readonly SystemRun[]): Median[] {
       p999Ms: pick((run) => run.latency?.p999Ms),
       serverCores: pick((run) => run.cpu?.ledgerCores),
       postgresCores: pick((run) => run.cpu?.postgresCores),
+      redisCores: pick((run) => run.cpu?.redisCores),
       loadGeneratorCores: pick((run) => run.cpu?.benchCores),
       otherCores: pick((run) => run.cpu?.otherCores),
       checksPassed: checked.filter((run) => run.check?.ok === true).length,
@@ -275,27 +277,13 @@ export function scenarioTable(medians: readonly Median[], scenario: ScenarioName
       'p99.9 ms',
       'server cores',
       'postgres cores',
+      'redis cores',
       'load-gen cores',
       'other cores',
       'oversell',
       'check',
     ]),
-    row([
-      '---',
-      '---',
-      '---',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---',
-    ]),
+    row(['---', '---', '---', ...new Array<string>(11).fill('---:'), '---']),
   ];
   for (const m of medians.filter((entry) => entry.scenario === scenario)) {
     lines.push(
@@ -310,6 +298,7 @@ export function scenarioTable(medians: readonly Median[], scenario: ScenarioName
         fixed(m.p999Ms, 2),
         fixed(m.serverCores, 2),
         fixed(m.postgresCores, 2),
+        fixed(m.redisCores, 2),
         fixed(m.loadGeneratorCores, 2),
         fixed(m.otherCores, 2),
         m.system === 'bare-uws' ? 'n/a' : String(m.oversellUnits),
