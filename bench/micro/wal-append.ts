@@ -1,0 +1,210 @@
+// How a group commit should write its rows: the journal's own append (one named INSERT ... SELECT
+// FROM unnest of three arrays) against a multi-row INSERT ... VALUES and a COPY FROM STDIN, for
+// the batch sizes the hot-SKU bench sees (about 25 rows per commit at 64 connections). Each
+// variant runs closed loop on one connection, as a shard does: one commit in flight, the next
+// sent when the previous returns, synchronous_commit=on, into a fresh table in a scratch database
+// (bench_<random>, dropped afterwards, also on failure). Real record payloads (90 bytes).
+//
+//   npx tsx bench/micro/wal-append.ts [--commits 2000] [--batches 1,8,25,100] [--rounds 3]
+//     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+import { randomBytes } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { JournalStore, type WalRow } from '../../src/persistence/journal-store.js';
+import { migrate } from '../../src/persistence/migrations.js';
+import { encodeRecord } from '../../src/persistence/record-codec.js';
+
+const out = (line: string): boolean => process.stdout.write(`${line}\n`);
+
+type Append = (client: pg.Client, rows: readonly WalRow[]) => Promise<void>;
+
+const variants: Record<string, Append> = {
+  'journal append (named INSERT ... unnest)': (client, rows) =>
+    new JournalStore(client).append(rows),
+  'INSERT ... VALUES (multi-row)': async (client, rows) => {
+    const values: unknown[] = [];
+    const tuples = rows.map((row, index) => {
+      values.push(row.partition, row.lsn, row.payload);
+      return `($${index * 3 + 1}, $${index * 3 + 2}, $${index * 3 + 3})`;
+    });
+    await client.query(
+      `INSERT INTO ledger_wal (partition, lsn, payload) VALUES ${tuples.join(', ')}`,
+      values,
+    );
+  },
+  'COPY FROM STDIN (text, bytea as hex)': async (client, rows) => {
+    const lines = rows.map(
+      (row) => `${row.partition}\t${row.lsn}\t\\\\x${Buffer.from(row.payload).toString('hex')}\n`,
+    );
+    await pipeline(
+      Readable.from([lines.join('')]),
+      client.query(copyFrom('COPY ledger_wal (partition, lsn, payload) FROM STDIN')),
+    );
+  },
+};
+
+function payload(lsn: number): Uint8Array {
+  return encodeRecord({
+    type: 'reserved',
+    productId: 'hot-sku',
+    warehouseId: 'bench-wh',
+    version: lsn,
+    atMs: 1_790_000_000_000 + lsn,
+    traceId: 'a1b2c3d4e5f600000001',
+    reservationId: '0001e1f0-5c3b-8d2e-9f00-1234567890ab',
+    quantity: 1,
+    expiresAtMs: 1_790_000_600_000 + lsn,
+    idempotencyKey: `bench-key-${lsn.toString(36).padStart(8, '0')}`,
+    requesterId: 'bench',
+  });
+}
+
+interface Timing {
+  readonly commitsPerSecond: number;
+  readonly rowsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+async function timeVariant(
+  client: pg.Client,
+  append: Append,
+  batch: number,
+  commits: number,
+  partition: number,
+): Promise<Timing> {
+  const samples: number[] = [];
+  let lsn = 0;
+  const started = performance.now();
+  for (let commit = 0; commit < commits; commit += 1) {
+    const rows: WalRow[] = [];
+    for (let index = 0; index < batch; index += 1) {
+      lsn += 1;
+      rows.push({ partition, lsn, payload: payload(lsn) });
+    }
+    const before = performance.now();
+    await append(client, rows);
+    samples.push(performance.now() - before);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  samples.sort((a, b) => a - b);
+  return {
+    commitsPerSecond: commits / seconds,
+    rowsPerSecond: (commits * batch) / seconds,
+    p50Ms: percentile(samples, 50),
+    p99Ms: percentile(samples, 99),
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
+async function run(client: pg.Client, options: Options): Promise<void> {
+  await migrate(client);
+  await client.query('SET synchronous_commit = on');
+  out(`one connection, closed loop, ${options.commits} commits per variant and batch size`);
+  out('| rows per commit | variant | commits/s | rows/s | p50 ms | p99 ms | rounds (commits/s) |');
+  out('| ---: | --- | ---: | ---: | ---: | ---: | --- |');
+  let partition = 0;
+  for (const batch of options.batches) {
+    for (const [name, append] of Object.entries(variants)) {
+      const rounds: Timing[] = [];
+      for (let round = 0; round < options.rounds; round += 1) {
+        // A fresh partition per round: every variant appends to an index of the same shape.
+        partition += 1;
+        rounds.push(await timeVariant(client, append, batch, options.commits, partition));
+      }
+      const pick = (read: (timing: Timing) => number): number => median(rounds.map(read));
+      const cells = [
+        String(batch),
+        name,
+        pick((t) => t.commitsPerSecond).toFixed(0),
+        pick((t) => t.rowsPerSecond).toFixed(0),
+        pick((t) => t.p50Ms).toFixed(2),
+        pick((t) => t.p99Ms).toFixed(2),
+        rounds.map((t) => t.commitsPerSecond.toFixed(0)).join(', '),
+      ];
+      out(`| ${cells.join(' | ')} |`);
+    }
+  }
+}
+
+interface Options {
+  readonly commits: number;
+  readonly batches: readonly number[];
+  readonly rounds: number;
+  readonly databaseUrl: string;
+}
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      commits: { type: 'string', default: '2000' },
+      batches: { type: 'string', default: '1,8,25,100' },
+      rounds: { type: 'string', default: '3' },
+      'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    },
+  });
+  const batches = values.batches.split(',').map(Number);
+  const commits = Number(values.commits);
+  const rounds = Number(values.rounds);
+  if (!batches.every((b) => Number.isInteger(b) && b >= 1 && b <= 10_000)) {
+    throw new Error(`--batches wants integers from 1 to 10000, got ${values.batches}`);
+  }
+  if (!(Number.isInteger(commits) && commits >= 1 && Number.isInteger(rounds) && rounds >= 1)) {
+    throw new Error('--commits and --rounds want positive integers');
+  }
+  return { commits, batches, rounds, databaseUrl: values['database-url'] };
+}
+
+async function adminQuery(databaseUrl: string, sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const chosen = options();
+  const name = `bench_${randomBytes(6).toString('hex')}`;
+  await adminQuery(chosen.databaseUrl, `CREATE DATABASE ${name}`);
+  const drop = (): Promise<void> =>
+    adminQuery(chosen.databaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void drop().finally(() => process.kill(process.pid, signal));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const url = new URL(chosen.databaseUrl);
+    url.pathname = `/${name}`;
+    const client = new pg.Client({ connectionString: url.href });
+    await client.connect();
+    try {
+      await run(client, chosen);
+    } finally {
+      await client.end();
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await drop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`wal-append bench failed: ${String(error)}\n`);
+  process.exitCode = 1;
+});
