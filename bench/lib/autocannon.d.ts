@@ -1,5 +1,5 @@
-// The part of autocannon 9's API the benches use. The package ships no types, and we may not add
-// @types packages, so this declares only what bench/lib/load.ts calls, checked against
+// The part of autocannon 9's API that bench/events-lag.ts uses (the flash-sale bench has its own
+// generator). The package ships no types; this declares only what is called, checked against
 // node_modules/autocannon/README.md and lib/run.js.
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events';
