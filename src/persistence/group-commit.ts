@@ -18,6 +18,12 @@ export interface GroupCommitListener {
   flushed(rows: number, durationMs: number): void;
 }
 
+/** Takes durable snapshots off the commit loop (SnapshotWriter: its own connection). */
+export interface SnapshotHandoff {
+  write(row: SnapshotRow): void;
+  readonly idle: boolean;
+}
+
 interface PendingSnapshot {
   readonly sequence: number;
   readonly row: SnapshotRow;
@@ -32,10 +38,15 @@ export class GroupCommit {
   appendedSequence = 0;
   durableSequence = 0;
 
+  /**
+   * With `snapshotHandoff`, due snapshots are handed to it and the next WAL write goes out at
+   * once; without it they are written here, on the journal connection, between WAL writes.
+   */
   constructor(
     private sink: JournalSink,
     private readonly listener: GroupCommitListener,
     private readonly batchRowsMax: number,
+    private readonly snapshotHandoff?: SnapshotHandoff,
   ) {}
 
   /** A write failed and the owner has not resumed yet: nothing more will be written. */
@@ -49,7 +60,11 @@ export class GroupCommit {
 
   get idle(): boolean {
     return (
-      !this.writing && !this.scheduled && this.pending.length === 0 && this.snapshots.length === 0
+      !this.writing &&
+      !this.scheduled &&
+      this.pending.length === 0 &&
+      this.snapshots.length === 0 &&
+      (this.snapshotHandoff?.idle ?? true)
     );
   }
 
@@ -121,7 +136,9 @@ export class GroupCommit {
     // Replies go first; snapshots only speed up recovery and can wait for their own write.
     this.listener.durable(this.durableSequence);
     while (this.snapshots[0] !== undefined && this.snapshots[0].sequence <= this.durableSequence) {
-      await this.sink.writeSnapshot((this.snapshots.shift() as PendingSnapshot).row);
+      const { row } = this.snapshots.shift() as PendingSnapshot;
+      if (this.snapshotHandoff === undefined) await this.sink.writeSnapshot(row);
+      else this.snapshotHandoff.write(row);
     }
   }
 }

@@ -1,5 +1,5 @@
 // The journal's SQL: append rows in one statement, write snapshots, read a partition back.
-// Everything here runs on one connection owned by one shard.
+// A shard runs these on its journal connection (snapshots on a second one of its own).
 import pg from 'pg';
 import { recoveryPageRows } from '../limits.js';
 

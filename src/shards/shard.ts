@@ -14,6 +14,7 @@ import {
 } from '../actors/index.js';
 import {
   GroupCommit,
+  SnapshotWriter,
   decodeRecord,
   decodeSnapshot,
   encodeRecord,
@@ -100,6 +101,15 @@ export class Shard {
   private mode: Mode = 'recovering';
   private connection: JournalConnection | undefined;
   private commit: GroupCommit | undefined;
+  /** Writes snapshots on a connection of its own, so they never hold up group commits. */
+  private readonly snapshotWriter = new SnapshotWriter(
+    () => this.environment.connect(),
+    (error) =>
+      this.environment.log(
+        'warn',
+        `snapshot write failed, dropped (the journal has every record): ${error.message}`,
+      ),
+  );
 
   constructor(
     private readonly options: ShardOptions,
@@ -126,6 +136,7 @@ export class Shard {
         flushed: this.environment.flushed,
       },
       this.options.walBatchRecordsMax,
+      this.snapshotWriter,
     );
     const counts = await this.load(this.connection, this.options.partitions);
     this.mode = 'serving';
@@ -278,8 +289,12 @@ export class Shard {
     runtime.recordsSinceSnapshot = 0;
   }
 
-  /** Snapshots every partition changed since its last snapshot; resolves once written. */
+  /**
+   * Snapshots every partition changed since its last snapshot; resolves once written, with the
+   * number written (a failed write is logged and not counted).
+   */
   async snapshotAll(): Promise<number> {
+    const failuresBefore = this.snapshotWriter.failures;
     let taken = 0;
     for (const runtime of this.runtimes.values()) {
       if (runtime.recordsSinceSnapshot === 0) continue;
@@ -287,7 +302,7 @@ export class Shard {
       taken += 1;
     }
     await this.whenIdle();
-    return taken;
+    return Math.max(0, taken - (this.snapshotWriter.failures - failuresBefore));
   }
 
   private async whenIdle(): Promise<void> {
@@ -426,6 +441,7 @@ export class Shard {
     await this.reloading;
     await this.reconnecting;
     this.mode = 'stopped';
+    await this.snapshotWriter.close();
     await this.closeConnection();
   }
 
