@@ -101,15 +101,8 @@ END
 $$;
 `;
 
-interface StoredReservation {
-  readonly id: string;
-  readonly status: string;
-  readonly product_id: string;
-  readonly warehouse_id: string;
-  readonly quantity: number;
-  readonly expires_at: string;
-  readonly created_at: string;
-}
+/** A reservations row as row_to_json gives it: the ledger's body, with `id` for the id. */
+type StoredReservation = Omit<ReservationBody, 'reservation_id'> & { readonly id: string };
 
 // synchronous_commit=on for every connection: a reply is sent only after the commit's WAL flush.
 const pool = new pg.Pool({

@@ -12,7 +12,7 @@ import type {
   ProgressTick,
   UnknownRequest,
 } from './load-worker.js';
-import { operations } from './load-worker.js';
+import { newHistogram, operations } from './load-worker.js';
 import { addTallies, emptyTallies, type KeyTallies, type Scenario } from './scenarios.js';
 
 /** The load starts this long after the tasks are handed out, so every thread starts together. */
@@ -60,7 +60,8 @@ export interface LoadResult {
   readonly unknown: UnknownRequest[];
   readonly firstInsufficientAtMs: number | null;
   readonly unexpected: number;
-  readonly measureFromMs: number;
+  /** Date.now() when the load (warm-up included) started. */
+  readonly startAtMs: number;
   readonly threads: number;
 }
 
@@ -75,15 +76,6 @@ export function summarize(histogram: hdr.Histogram): LatencySummary {
     p999Ms: ms(histogram.getValueAtPercentile(99.9)),
     maxMs: ms(histogram.maxValue),
   };
-}
-
-function emptyHistogram(): hdr.Histogram {
-  return hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 120_000_000,
-    numberOfSignificantValueDigits: 3,
-    useWebAssembly: false,
-  });
 }
 
 function addCounts(into: Record<string, number>, from: Record<string, number>): void {
@@ -148,20 +140,20 @@ export class LoadGenerator {
       for (const timer of windowTimers) clearTimeout(timer);
       progress.finish();
     }
-    return merge(options, results, measureFromMs, threads);
+    return merge(options, results, startAtMs, threads);
   }
 }
 
 function merge(
   options: LoadOptions,
   results: readonly LoadTaskResult[],
-  measureFromMs: number,
+  startAtMs: number,
   threads: number,
 ): LoadResult {
-  const all = emptyHistogram();
+  const all = newHistogram();
   const latencyByOperation: Partial<Record<Operation, LatencySummary>> = {};
   for (const operation of operations) {
-    const merged = emptyHistogram();
+    const merged = newHistogram();
     for (const result of results) {
       merged.add(hdr.decodeFromCompressedBase64(result.histograms[operation]));
     }
@@ -199,7 +191,7 @@ function merge(
     unknown: results.flatMap((result) => result.unknown),
     firstInsufficientAtMs: firstSoldOut.length === 0 ? null : Math.min(...firstSoldOut),
     unexpected: results.reduce((sum, result) => sum + result.unexpected, 0),
-    measureFromMs,
+    startAtMs,
     threads,
   };
 }

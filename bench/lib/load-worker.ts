@@ -70,7 +70,8 @@ const pauseAfterErrorMs = 50;
 /** Unknown outcomes kept for the replay; beyond this the run is broken anyway. */
 const unknownMax = 100_000;
 
-function newHistogram(): hdr.Histogram {
+/** The histogram every thread records into and the driver merges into: one configuration. */
+export function newHistogram(): hdr.Histogram {
   return hdr.build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: trackedMicrosecondsMax,

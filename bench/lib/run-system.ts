@@ -127,8 +127,6 @@ async function measure(
   const check = spec.stateful
     ? await checkState(baseUrl, scenario, load.tallies, load.unknown)
     : null;
-  const loadStartMs =
-    load.measureFromMs - (scenario.warmsUp ? context.options.warmupSeconds : 0) * 1000;
   return {
     system: spec.name,
     durable: spec.durable,
@@ -153,7 +151,7 @@ async function measure(
     soldOutAfterSeconds:
       load.firstInsufficientAtMs === null
         ? null
-        : (load.firstInsufficientAtMs - loadStartMs) / 1000,
+        : (load.firstInsufficientAtMs - load.startAtMs) / 1000,
     problems: problemsOf(spec, load, check),
   };
 }

@@ -86,3 +86,26 @@ export function walDelta(before: WalCounters, after: WalCounters): WalCounters {
     syncs: after.syncs - before.syncs,
   };
 }
+
+/**
+ * Runs `use` on a fresh scratch database and drops it afterwards, also on failure and when the
+ * run is interrupted (SIGINT/SIGTERM: dropped, then the signal is raised again).
+ */
+export async function withScratchDatabase<T>(
+  adminUrl: string,
+  use: (databaseUrl: string) => Promise<T>,
+): Promise<T> {
+  const database = await createScratchDatabase(adminUrl);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void database.drop().finally(() => process.kill(process.pid, signal));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await use(database.url);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await database.drop();
+  }
+}

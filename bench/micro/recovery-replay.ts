@@ -15,7 +15,6 @@
 //   npx tsx bench/micro/recovery-replay.ts [--records 1000000] [--keys 10000] [--rounds 3]
 //     [--threads 1,2] [--from-postgres] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
 import pg from 'pg';
@@ -27,6 +26,8 @@ import { partitionOf } from '../../src/router/partition-hash.js';
 import { PartitionTable } from '../../src/router/partition-table.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import { spawnWorker } from '../../src/worker-script.js';
+import { median as medianOf } from '../lib/report.js';
+import { withScratchDatabase } from '../lib/scratch-database.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const partitions = 256;
@@ -227,7 +228,7 @@ async function timedAsync<T>(run: () => Promise<T>): Promise<[T, number]> {
   return [result, Number(process.hrtime.bigint() - started) / 1e9];
 }
 
-const median = (list: number[]): number => [...list].sort((a, b) => a - b)[list.length >> 1] ?? 0;
+const median = (list: number[]): number => medianOf(list) ?? 0;
 
 interface Bench {
   readonly recordCount: number;
@@ -350,44 +351,15 @@ async function parallel(bench: Bench, threadCounts: readonly number[]): Promise<
 // ---- From Postgres: the real JournalStore's tail reads into decode + replay. ----
 
 async function fromPostgres(bench: Bench, databaseUrl: string): Promise<void> {
-  const name = `bench_${randomBytes(6).toString('hex')}`;
-  const url = new URL(databaseUrl);
-  url.pathname = `/${name}`;
-  await adminQuery(databaseUrl, `CREATE DATABASE ${name}`);
-  // Interrupted, the run drops its database before it goes (FORCE ends the bench's connection).
-  const onSignal = (signal: NodeJS.Signals): void => {
-    void dropDatabase(databaseUrl, name).finally(() => process.kill(process.pid, signal));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    const client = new pg.Client({ connectionString: url.href });
+  await withScratchDatabase(databaseUrl, async (url) => {
+    const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
       await timePostgres(bench, new JournalStore(client), client);
     } finally {
       await client.end();
     }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await dropDatabase(databaseUrl, name);
-  }
-}
-
-async function dropDatabase(databaseUrl: string, name: string): Promise<void> {
-  await adminQuery(databaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-}
-
-/** One statement on its own connection to the server's maintenance database. */
-async function adminQuery(databaseUrl: string, sql: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.end();
-  }
+  });
 }
 
 async function fill(store: JournalStore, journal: readonly PackedPartition[]): Promise<void> {

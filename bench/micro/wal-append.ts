@@ -3,11 +3,10 @@
 // the batch sizes the hot-SKU bench sees (about 25 rows per commit at 64 connections). Each
 // variant runs closed loop on one connection, as a shard does: one commit in flight, the next
 // sent when the previous returns, synchronous_commit=on, into a fresh table in a scratch database
-// (bench_<random>, dropped afterwards, also on failure). Real record payloads (90 bytes).
+// (dropped afterwards, also on failure and on Ctrl-C). Real record payloads (90 bytes).
 //
 //   npx tsx bench/micro/wal-append.ts [--commits 2000] [--batches 1,8,25,100] [--rounds 3]
 //     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
-import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -16,6 +15,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { JournalStore, type WalRow } from '../../src/persistence/journal-store.js';
 import { migrate } from '../../src/persistence/migrations.js';
 import { encodeRecord } from '../../src/persistence/record-codec.js';
+import { median } from '../lib/report.js';
+import { withScratchDatabase } from '../lib/scratch-database.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
@@ -103,11 +104,6 @@ async function timeVariant(
   };
 }
 
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
-}
-
 async function run(client: pg.Client, options: Options): Promise<void> {
   await migrate(client);
   await client.query('SET synchronous_commit = on');
@@ -123,7 +119,7 @@ async function run(client: pg.Client, options: Options): Promise<void> {
         partition += 1;
         rounds.push(await timeVariant(client, append, batch, options.commits, partition));
       }
-      const pick = (read: (timing: Timing) => number): number => median(rounds.map(read));
+      const pick = (read: (timing: Timing) => number): number => median(rounds.map(read)) ?? 0;
       const cells = [
         String(batch),
         name,
@@ -166,42 +162,17 @@ function options(): Options {
   return { commits, batches, rounds, databaseUrl: values['database-url'] };
 }
 
-async function adminQuery(databaseUrl: string, sql: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.end();
-  }
-}
-
 async function main(): Promise<void> {
   const chosen = options();
-  const name = `bench_${randomBytes(6).toString('hex')}`;
-  await adminQuery(chosen.databaseUrl, `CREATE DATABASE ${name}`);
-  const drop = (): Promise<void> =>
-    adminQuery(chosen.databaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  const onSignal = (signal: NodeJS.Signals): void => {
-    void drop().finally(() => process.kill(process.pid, signal));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    const url = new URL(chosen.databaseUrl);
-    url.pathname = `/${name}`;
-    const client = new pg.Client({ connectionString: url.href });
+  await withScratchDatabase(chosen.databaseUrl, async (url) => {
+    const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
       await run(client, chosen);
     } finally {
       await client.end();
     }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await drop();
-  }
+  });
 }
 
 main().catch((error: unknown) => {

@@ -1,9 +1,9 @@
 // Snapshots go to Postgres on a connection of their own, one at a time, so that writing a hot
-// partition's snapshot (megabytes: 14 MB and about 200 ms for 150,000 holds) never holds up the
-// group commits queued behind it on the journal connection. A snapshot is handed over only once
-// every record it reflects is durable, so it may be written at any time after; a failed write is
-// reported and dropped (the WAL holds everything: recovery replays a longer tail), and the
-// connection is replaced at the next write.
+// partition's snapshot (14.5 MB and 220-250 ms for 150,000 holds, bench/micro/snapshot-cost.ts)
+// never holds up the group commits queued behind it on the journal connection. A snapshot is
+// handed over only once every record it reflects is durable, so it may be written at any time
+// after; a failed write is reported and dropped (the WAL holds everything: recovery replays a
+// longer tail), and the connection is replaced at the next write.
 import type { SnapshotRow } from './journal-store.js';
 
 export interface SnapshotConnection {

@@ -1,0 +1,58 @@
+// Where a thread's time went, from the .cpuprofile files `npm run bench -- --cpu-prof-dir DIR`
+// writes (one per ledger thread): how busy each thread was, and the functions with the most self
+// time. The profiles also open as flame graphs in Chrome DevTools or speedscope.
+//
+//   npx tsx bench/cpu-profile-summary.ts DIR/*.cpuprofile [--top 15]
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+
+interface ProfileNode {
+  readonly id: number;
+  readonly callFrame: {
+    readonly functionName: string;
+    readonly url: string;
+    readonly lineNumber: number;
+  };
+}
+
+interface CpuProfile {
+  readonly nodes: readonly ProfileNode[];
+  readonly samples: readonly number[];
+}
+
+function summarize(path: string, top: number): void {
+  const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<string, number>();
+  for (const id of profile.samples) {
+    const frame = byId.get(id)?.callFrame;
+    const where = frame?.url.split('/').slice(-2).join('/') ?? '';
+    const name = `${frame?.functionName || '(anonymous)'} ${where}:${frame?.lineNumber ?? -1}`;
+    self.set(name, (self.get(name) ?? 0) + 1);
+  }
+  const total = profile.samples.length;
+  const idle = [...self].filter(([name]) => name.startsWith('(idle)'));
+  const idleSamples = idle.reduce((sum, [, count]) => sum + count, 0);
+  const percent = (count: number): string => `${((count / total) * 100).toFixed(1)}%`;
+  process.stdout.write(
+    `== ${basename(path)}: ${total} samples, busy ${percent(total - idleSamples)}\n`,
+  );
+  const ranked = [...self].filter(([name]) => !name.startsWith('(idle)'));
+  ranked.sort((a, b) => b[1] - a[1]);
+  for (const [name, count] of ranked.slice(0, top)) {
+    process.stdout.write(`${percent(count).padStart(6)}  ${name}\n`);
+  }
+}
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: 'string', default: '15' } },
+});
+if (positionals.length === 0) {
+  process.stderr.write(
+    'usage: npx tsx bench/cpu-profile-summary.ts FILE.cpuprofile... [--top N]\n',
+  );
+  process.exitCode = 2;
+}
+for (const path of positionals) summarize(path, Number(values.top));
