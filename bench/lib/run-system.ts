@@ -84,7 +84,8 @@ function ledgerFigures(window: Window, seconds: number): LedgerFigures | null {
 function problemsOf(spec: SystemSpec, load: LoadResult, check: StateCheck | null): string[] {
   const problems: string[] = [];
   if (load.unexpected > 0) {
-    const statuses = { ...load.warmupStatusCounts, ...load.statusCounts };
+    // Both windows, side by side: a merged object would keep only one count per status.
+    const statuses = { warmup: load.warmupStatusCounts, measured: load.statusCounts };
     problems.push(`${load.unexpected} unexpected answers ${JSON.stringify(statuses)}`);
   }
   if (load.errorCount > 0) {
