@@ -6,7 +6,6 @@ import type { SnapshotRow, WalRow } from './journal-store.js';
 
 export interface JournalSink {
   append(rows: readonly WalRow[]): Promise<void>;
-  writeSnapshot(row: SnapshotRow): Promise<void>;
 }
 
 export interface GroupCommitListener {
@@ -18,7 +17,7 @@ export interface GroupCommitListener {
   flushed(rows: number, durationMs: number): void;
 }
 
-/** Takes durable snapshots off the commit loop (SnapshotWriter: its own connection). */
+/** Takes durable snapshots off the commit loop (SnapshotWriter: a connection of its own). */
 export interface SnapshotHandoff {
   write(row: SnapshotRow): void;
   readonly idle: boolean;
@@ -38,15 +37,12 @@ export class GroupCommit {
   appendedSequence = 0;
   durableSequence = 0;
 
-  /**
-   * With `snapshotHandoff`, due snapshots are handed to it and the next WAL write goes out at
-   * once; without it they are written here, on the journal connection, between WAL writes.
-   */
+  /** Snapshots that became due are handed to `snapshotHandoff`; WAL writes never wait for them. */
   constructor(
     private sink: JournalSink,
     private readonly listener: GroupCommitListener,
     private readonly batchRowsMax: number,
-    private readonly snapshotHandoff?: SnapshotHandoff,
+    private readonly snapshotHandoff: SnapshotHandoff,
   ) {}
 
   /** A write failed and the owner has not resumed yet: nothing more will be written. */
@@ -64,7 +60,7 @@ export class GroupCommit {
       !this.scheduled &&
       this.pending.length === 0 &&
       this.snapshots.length === 0 &&
-      (this.snapshotHandoff?.idle ?? true)
+      this.snapshotHandoff.idle
     );
   }
 
@@ -133,12 +129,10 @@ export class GroupCommit {
     await this.sink.append(batch);
     this.durableSequence += batch.length;
     this.listener.flushed(batch.length, performance.now() - startedMs);
-    // Replies go first; snapshots only speed up recovery and can wait for their own write.
+    // Replies go first; snapshots are written elsewhere, once everything they reflect is durable.
     this.listener.durable(this.durableSequence);
     while (this.snapshots[0] !== undefined && this.snapshots[0].sequence <= this.durableSequence) {
-      const { row } = this.snapshots.shift() as PendingSnapshot;
-      if (this.snapshotHandoff === undefined) await this.sink.writeSnapshot(row);
-      else this.snapshotHandoff.write(row);
+      this.snapshotHandoff.write((this.snapshots.shift() as PendingSnapshot).row);
     }
   }
 }

@@ -20,6 +20,7 @@ import {
   encodeRecord,
   encodeSnapshot,
   type JournalSink,
+  type SnapshotConnection,
   type SnapshotRow,
 } from '../persistence/index.js';
 import { journalRetryDelayMsMax } from '../limits.js';
@@ -33,8 +34,11 @@ import type {
 } from './protocol.js';
 import { errorReply, formatReply } from './reply-format.js';
 
-/** A journal connection: the sink group commit writes to, plus what recovery reads. */
-export interface JournalConnection extends JournalSink {
+/**
+ * A journal connection: the sink group commit writes to, the snapshot writer's connection, and
+ * what recovery reads.
+ */
+export interface JournalConnection extends JournalSink, SnapshotConnection {
   latestSnapshots(partitions: readonly number[]): Promise<Map<number, SnapshotRow>>;
   readTail(
     partition: number,
@@ -43,7 +47,6 @@ export interface JournalConnection extends JournalSink {
   ): Promise<number>;
   /** A cheap round trip, to tell whether the journal answers at all. */
   ping(): Promise<void>;
-  close(): Promise<void>;
 }
 
 export interface ShardOptions {

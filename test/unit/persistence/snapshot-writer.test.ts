@@ -131,7 +131,6 @@ describe('GroupCommit with a snapshot handoff', () => {
         appended.push(...rows.map((wal) => wal.lsn));
         return Promise.resolve();
       },
-      writeSnapshot: () => Promise.reject(new Error('the journal connection must not be used')),
     };
     const connection = new HeldConnection();
     const writer = new SnapshotWriter(
