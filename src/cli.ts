@@ -4,9 +4,10 @@
 // Exit codes: 0 ok, 1 failure (unreachable, refused), 2 usage, 3 not found, 4 drift found.
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { restoreSnapshot, PartitionState, type StockActor } from './actors/index.js';
+import type { StockActor } from './actors/index.js';
 import { onHandMax } from './limits.js';
-import { JournalStore, decodeRecord, decodeSnapshot } from './persistence/index.js';
+import { JournalStore } from './persistence/index.js';
+import { recoverPartitions } from './shards/index.js';
 
 const usage = `usage: ledger <command> [options]
   verify    [--url URL] [--database-url URL]   rebuild balances from the journal, compare with the node
@@ -52,28 +53,21 @@ async function snapshot(options: Options): Promise<number> {
 async function rebuild(databaseUrl: string): Promise<Map<string, StockActor>> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
+  const store = new JournalStore(client);
   try {
     const meta = await client.query<{ partitions: number }>('SELECT partitions FROM ledger_meta');
     const partitions = Array.from({ length: Number(meta.rows[0]?.partitions ?? 0) }, (_, i) => i);
-    const store = new JournalStore(client);
-    const snapshots = await store.latestSnapshots(partitions);
     // Retention does not change balances, so any policy rebuilds the same numbers.
     const retention = { retainFinishedMs: 1, retainFinishedMax: 1, onHandMax };
+    const recovered = await recoverPartitions(store, partitions, { retention });
     const actors = new Map<string, StockActor>();
-    for (const partition of partitions) {
-      const stored = snapshots.get(partition);
-      const state = stored
-        ? restoreSnapshot(decodeSnapshot(stored.payload), retention)
-        : new PartitionState(partition, retention);
-      await store.readTail(partition, stored?.lsn ?? 0, (_lsn, payload) =>
-        state.replay(decodeRecord(payload)),
-      );
+    for (const { state } of recovered.values()) {
       for (const actor of state.actors.values())
         actors.set(`${actor.productId}/${actor.warehouseId}`, actor);
     }
     return actors;
   } finally {
-    await client.end();
+    await store.close();
   }
 }
 

@@ -5,6 +5,7 @@ import { accessSync, constants } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { shardInflightCeiling, walBatchRecordsCeiling } from './limits.js';
 
 export class ConfigError extends Error {
   readonly variable: string;
@@ -132,7 +133,7 @@ function integers(env: Record<string, string | undefined>): IntegerSettings {
     ttlSecondsMin: integer(env, 'LEDGER_TTL_SECONDS_MIN', 60, 1, thirtyDaysSeconds),
     ttlSecondsMax: integer(env, 'LEDGER_TTL_SECONDS_MAX', 3600, 1, thirtyDaysSeconds),
     ttlSecondsDefault: integer(env, 'LEDGER_TTL_SECONDS_DEFAULT', 600, 1, thirtyDaysSeconds),
-    shardInflightMax: integer(env, 'LEDGER_SHARD_INFLIGHT_MAX', 8192, 1, 1_000_000),
+    shardInflightMax: integer(env, 'LEDGER_SHARD_INFLIGHT_MAX', 8192, 1, shardInflightCeiling),
     retainFinishedSeconds: integer(
       env,
       'LEDGER_RETAIN_FINISHED_SECONDS',
@@ -142,7 +143,13 @@ function integers(env: Record<string, string | undefined>): IntegerSettings {
     ),
     retainFinishedMax: integer(env, 'LEDGER_RETAIN_FINISHED_MAX', 1_000_000, 1, 100_000_000),
     snapshotEveryRecords: integer(env, 'LEDGER_SNAPSHOT_EVERY_RECORDS', 50_000, 1, 100_000_000),
-    walBatchRecordsMax: integer(env, 'LEDGER_WAL_BATCH_RECORDS_MAX', 4096, 1, 65_536),
+    walBatchRecordsMax: integer(
+      env,
+      'LEDGER_WAL_BATCH_RECORDS_MAX',
+      4096,
+      1,
+      walBatchRecordsCeiling,
+    ),
     expirySweepMs: integer(env, 'LEDGER_EXPIRY_SWEEP_MS', 100, 1, 60_000),
     rateLimitPerSecond: integer(env, 'LEDGER_RATE_LIMIT_PER_SECOND', 0, 0, 1_000_000),
     rateLimitBurst: integer(env, 'LEDGER_RATE_LIMIT_BURST', 0, 0, 10_000_000),

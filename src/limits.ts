@@ -65,3 +65,34 @@ check(eventsPageRowsMax <= eventsInflightMax, 'one page of events must fit in fl
 check(eventsStopTimeoutMs > eventsPublishTimeoutMs, 'stopping must outlast a publish timeout');
 /** How often an idle shard checks that its journal connection still answers. */
 export const journalCheckMs = 5_000;
+
+// ---- The shard's queues. Each is bounded; the shard refuses work (503 overloaded) before one
+// ---- would pass its bound, and asserts that none ever does.
+
+/** The largest LEDGER_SHARD_INFLIGHT_MAX accepted: requests in flight per shard. */
+export const shardInflightCeiling = 1_000_000;
+/** The largest LEDGER_WAL_BATCH_RECORDS_MAX accepted: rows in one group commit. */
+export const walBatchRecordsCeiling = 65_536;
+/**
+ * Journal rows appended and not yet written, per shard. Every request in flight adds at most one
+ * row and a sweep at most `expiriesPerSweepMax`; beyond it commands are refused and sweeps wait,
+ * so a stalled journal cannot grow memory without end.
+ */
+export const walPendingRecordsMax = shardInflightCeiling + 4 * expiriesPerSweepMax;
+/**
+ * Entries of one shard's expiry schedule. Entries of finished holds are dropped by compaction
+ * once they are half the schedule, so this bounds pending holds too: reserves beyond it are
+ * refused (503 overloaded). Recovery schedules every recovered hold whatever the count.
+ */
+export const expiryEntriesMax = 16_000_000;
+/** Stale schedule entries tolerated before a compaction is considered. */
+export const expiryCompactionSlack = 1_024;
+/** System round trips (ping, metrics, snapshot) waiting on one shard at once. */
+export const shardSystemRequestsMax = 256;
+
+check(
+  walPendingRecordsMax >= shardInflightCeiling + 2 * expiriesPerSweepMax,
+  'a full set of in-flight requests and two sweeps must fit in the pending rows',
+);
+check(walBatchRecordsCeiling <= walPendingRecordsMax, 'a batch must fit in the pending rows');
+check(expiryEntriesMax > 2 * expiryCompactionSlack, 'the schedule must outgrow its slack');

@@ -31,13 +31,8 @@ import {
   openLayout,
   type JournalLayout,
 } from './persistence/index.js';
-import { PartitionTable, Router, ShardClient, partitionHashVersion } from './router/index.js';
-import { ShardHost, type ShardWorkerData } from './shards/index.js';
-
-interface Shards {
-  readonly hosts: ShardHost[];
-  readonly clients: ShardClient[];
-}
+import { PartitionTable, Router, partitionHashVersion } from './router/index.js';
+import { ShardChannel, type ShardWorkerData } from './shards/index.js';
 
 /**
  * Migrates the journal, claims it for this process and checks its layout. The returned client
@@ -76,11 +71,8 @@ function startShards(
   server: () => LedgerServer,
   events: EventPublisherHost | undefined,
   log: Logger,
-): Shards {
-  const hosts: ShardHost[] = [];
-  const clients: ShardClient[] = [];
-  let nextId = 0;
-  const ids = (): number => (nextId = (nextId + 1) % 0x7fffffff);
+): ShardChannel[] {
+  const channels: ShardChannel[] = [];
   for (let shard = 0; shard < table.shards; shard += 1) {
     const data: ShardWorkerData = {
       shard,
@@ -94,38 +86,36 @@ function startShards(
       walBatchRecordsMax: config.walBatchRecordsMax,
       snapshotEveryRecords: config.snapshotEveryRecords,
       expirySweepMs: config.expirySweepMs,
+      inflightMax: config.shardInflightMax,
       logLevel: config.logLevel,
     };
-    const host = new ShardHost(shard, data, {
-      replies: (replies) => clients[shard]?.replies(replies),
+    const channel = new ShardChannel(shard, data, {
       ready: (recovery) => log.info({ shard, ...recovery }, 'shard ready'),
       durable: (changes) => {
         server().stockChanged(changes.stock);
         events?.wake(changes.durableLsns);
-        for (const [productId, warehouseId, available] of changes.stock) {
-          metrics.hotKeys.observe(productId, warehouseId, available);
+        for (const [productId, warehouseId, onHand, reserved] of changes.stock) {
+          metrics.hotKeys.observe(productId, warehouseId, onHand - reserved);
         }
       },
-      down: (error) => {
-        if (/invariant/.test(error.message)) metrics.oversellIncidents.inc();
-        clients[shard]?.failAll('The shard restarted; nothing in flight was acknowledged.');
+      down: (reason) => {
+        if (reason.invariantBroken) metrics.oversellIncidents.inc();
       },
       log: (level, message) => log[level]({ shard }, message),
     });
-    hosts.push(host);
-    clients.push(new ShardClient(host, config.shardInflightMax, ids));
+    channels.push(channel);
   }
-  return { hosts, clients };
+  return channels;
 }
 
 async function readiness(
-  shards: Shards,
+  shards: readonly ShardChannel[],
   events: EventPublisherHost | undefined,
 ): Promise<{ ready: boolean; details: Record<string, number | boolean> }> {
   const answers = await Promise.all(
-    shards.hosts.map((host) =>
-      host.isReady
-        ? host.request('ping', pingTimeoutMs).then(
+    shards.map((shard) =>
+      shard.isReady
+        ? shard.request('ping', pingTimeoutMs).then(
             (answer) => answer.kind === 'pong' && answer.journalWritable,
             () => false,
           )
@@ -144,9 +134,9 @@ async function readiness(
   return { ready: answers.every(Boolean), details };
 }
 
-async function workerMetrics(shards: Shards): Promise<unknown[]> {
+async function workerMetrics(shards: readonly ShardChannel[]): Promise<unknown[]> {
   const answers = await Promise.allSettled(
-    shards.hosts.map((host) => host.request('metrics', pingTimeoutMs)),
+    shards.map((shard) => shard.request('metrics', pingTimeoutMs)),
   );
   return answers.flatMap((answer) =>
     answer.status === 'fulfilled' && answer.value.kind === 'metrics' ? [answer.value.metrics] : [],
@@ -154,9 +144,9 @@ async function workerMetrics(shards: Shards): Promise<unknown[]> {
 }
 
 /** Asks every shard to snapshot its changed partitions; the number snapshotted. */
-async function snapshotAll(shards: Shards): Promise<number> {
+async function snapshotAll(shards: readonly ShardChannel[]): Promise<number> {
   const answers = await Promise.all(
-    shards.hosts.map((host) => host.request('snapshot', snapshotTimeoutMs)),
+    shards.map((shard) => shard.request('snapshot', snapshotTimeoutMs)),
   );
   return answers.reduce(
     (sum, answer) => sum + (answer.kind === 'snapshot-done' ? answer.partitions : 0),
@@ -193,9 +183,9 @@ function startEvents(
   return events;
 }
 
-async function drain(shards: Shards): Promise<void> {
+async function drain(shards: readonly ShardChannel[]): Promise<void> {
   const deadline = Date.now() + drainTimeoutMs;
-  while (shards.clients.some((client) => client.depth > 0) && Date.now() < deadline) {
+  while (shards.some((shard) => shard.depth > 0) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -242,9 +232,9 @@ async function main(): Promise<void> {
   refuseJavaScriptFallback(config);
   const { databaseUrl, layout, owner, embedded } = await startJournal(config, log);
   const table = new PartitionTable(layout.partitions, config.shards);
-  // The depth gauge reads the clients only when scraped, after both exist.
+  // The depth gauge reads the channels only when scraped, after both exist.
   const ingress = createIngressMetrics(
-    () => shards.clients.map((client) => client.depth),
+    () => shards.map((shard) => shard.depth),
     config.metricsHotKeys,
   );
   const events = startEvents(config, databaseUrl, ingress, log);
@@ -252,7 +242,7 @@ async function main(): Promise<void> {
   const server = new LedgerServer({
     bodyBytesMax: config.bodyBytesMax,
     limits: { ...config, adjustDeltaMax },
-    router: new Router(table, shards.clients),
+    router: new Router(table, shards),
     metrics: ingress,
     renderMetrics: async () => renderMetrics(ingress.registry, await workerMetrics(shards)),
     readiness: () => readiness(shards, events),
@@ -274,7 +264,7 @@ async function main(): Promise<void> {
     'listening',
   );
   if (config.natsUrl === undefined) log.info('NATS_URL is not set: event publishing is off');
-  for (const host of shards.hosts) host.start();
+  for (const shard of shards) shard.start();
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
@@ -283,7 +273,7 @@ async function main(): Promise<void> {
     server.stopAccepting();
     void (async () => {
       await drain(shards);
-      await Promise.all(shards.hosts.map((host) => host.stop()));
+      await Promise.all(shards.map((shard) => shard.stop()));
       await events?.stop();
       server.close();
       await owner.end();

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
 import pg from 'pg';
 import { PartitionState, type JournalRecord } from '../../src/actors/index.js';
-import { JournalStore, type WalRow } from '../../src/persistence/journal-store.js';
+import { JournalStore, type WalRow } from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
 import { decodeRecord, encodeRecord } from '../../src/persistence/record-codec.js';
 import { partitionOf } from '../../src/router/partition-hash.js';

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { JournalStore, type WalRow } from '../../src/persistence/journal-store.js';
+import { JournalStore, type WalRow } from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
 import { encodeRecord } from '../../src/persistence/record-codec.js';
 import { median } from '../lib/report.js';

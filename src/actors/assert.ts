@@ -2,7 +2,16 @@
 // rebuilt from the journal. Operating errors (bad input, lost connections) are handled instead.
 
 export class AssertionError extends Error {
-  override readonly name = 'AssertionError';
+  override readonly name: string = 'AssertionError';
+}
+
+/**
+ * A broken stock invariant (0 <= reserved <= on_hand): the one assertion that means an oversell
+ * was about to happen. Its own class, so the shard can report it as such (the oversell metric)
+ * without reading the message.
+ */
+export class InvariantError extends AssertionError {
+  override readonly name: string = 'InvariantError';
 }
 
 /**
@@ -11,4 +20,12 @@ export class AssertionError extends Error {
  */
 export function assert(condition: boolean, message: string | (() => string)): asserts condition {
   if (!condition) throw new AssertionError(typeof message === 'string' ? message : message());
+}
+
+/** As `assert`, for the stock invariants. */
+export function assertInvariant(
+  condition: boolean,
+  message: string | (() => string),
+): asserts condition {
+  if (!condition) throw new InvariantError(typeof message === 'string' ? message : message());
 }

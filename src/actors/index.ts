@@ -1,6 +1,7 @@
 // The domain's public surface: pure, synchronous, no imports from other src/ folders.
-export { AssertionError, assert } from './assert.js';
+export { AssertionError, InvariantError, assert } from './assert.js';
 export { PartitionState, stockKey, type ApplyResult } from './partition-state.js';
+export { checkRecord } from './record-check.js';
 export { captureSnapshot, restoreSnapshot, type PartitionSnapshot } from './snapshot.js';
 export { StockActor, type Reservation } from './stock-actor.js';
 export type * from './types.js';

@@ -1,6 +1,6 @@
 // One stock key's state and the only code that changes it. Pure and synchronous: the caller
 // passes the clock and receives the journal record to persist; nothing here does I/O.
-import { assert } from './assert.js';
+import { assert, assertInvariant } from './assert.js';
 import type {
   AdjustCommand,
   AdjustedRecord,
@@ -421,11 +421,11 @@ export class StockActor {
   }
 
   checkInvariants(): void {
-    assert(
+    assertInvariant(
       Number.isSafeInteger(this.onHand) && Number.isSafeInteger(this.reserved),
       'stock counters must be safe integers',
     );
-    assert(
+    assertInvariant(
       this.reserved >= 0 && this.reserved <= this.onHand,
       () =>
         `invariant 0 <= reserved <= on_hand broken: reserved ${this.reserved}, on_hand ${this.onHand}`,

@@ -17,6 +17,7 @@ import {
 import type { Router } from '../router/index.js';
 import type { StockChange } from '../shards/index.js';
 import type { Gate } from './gate.js';
+import { renderOutcome } from './reply-render.js';
 import { ValidationError, stockId } from './validate.js';
 
 interface FeedSocket {
@@ -32,7 +33,8 @@ interface KeyRequest {
 const topicOf = (productId: string, warehouseId: string) => `stock/${productId}/${warehouseId}`;
 
 export function stockMessage(change: StockChange): string {
-  const [productId, warehouseId, available, version] = change;
+  const [productId, warehouseId, onHand, reserved, version] = change;
+  const available = onHand - reserved;
   return JSON.stringify({ product_id: productId, warehouse_id: warehouseId, available, version });
 }
 
@@ -135,12 +137,13 @@ export class LiveFeed {
     ws.getUserData().topics.add(topic);
     this.router.dispatch({ kind: 'read-stock', ...key }, (reply) => {
       if (ws.getUserData().closed) return;
-      if (reply.status !== 200) {
-        ws.send(reply.body);
+      const { outcome } = reply;
+      if (!outcome.ok || !('stock' in outcome)) {
+        ws.send(renderOutcome(outcome).body);
         return;
       }
-      const stock = JSON.parse(reply.body) as { available: number; version: number };
-      ws.send(stockMessage([key.productId, key.warehouseId, stock.available, stock.version]));
+      const { onHand, reserved, version } = outcome.stock;
+      ws.send(stockMessage([key.productId, key.warehouseId, onHand, reserved, version]));
     });
   }
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { IngressMetrics } from '../observability/metrics.js';
 import type { RoutableCommand, Router } from '../router/index.js';
 import type { ShardReply, StockChange } from '../shards/index.js';
+import { renderOutcome, resultOf } from './reply-render.js';
 import type { Principal } from './auth.js';
 import type { Gate } from './gate.js';
 import { LiveFeed } from './live-feed.js';
@@ -170,11 +171,12 @@ export class LedgerServer {
     caller: Principal,
   ) {
     this.options.router.dispatch(command, (reply) => {
-      this.count(exchange, isReserve, reply.status === 200 ? 'ok' : codeOf(reply));
-      if (command.kind === 'adjust') this.audit(exchange, command, caller, reply);
-      respond(exchange, reply.status, reply.body, {
-        replayed: reply.replayed,
-        retryAfterSeconds: reply.status === 503 ? 1 : undefined,
+      const rendered = renderOutcome(reply.outcome);
+      this.count(exchange, isReserve, resultOf(reply.outcome));
+      if (command.kind === 'adjust') this.audit(exchange, command, caller, rendered.status, reply);
+      respond(exchange, rendered.status, rendered.body, {
+        replayed: rendered.replayed,
+        retryAfterSeconds: rendered.status === 503 ? 1 : undefined,
       });
     });
   }
@@ -184,6 +186,7 @@ export class LedgerServer {
     exchange: Exchange,
     command: RoutableCommand,
     caller: Principal,
+    status: number,
     reply: ShardReply,
   ) {
     if (command.kind !== 'adjust') return;
@@ -195,8 +198,8 @@ export class LedgerServer {
         warehouse_id: command.warehouseId,
         delta: command.delta,
         reason: command.reason,
-        status: reply.status,
-        replayed: reply.replayed,
+        status,
+        replayed: reply.outcome.ok && reply.outcome.replayed,
         trace_id: exchange.traceId,
       },
       'stock adjustment',
@@ -346,9 +349,4 @@ function noteworthy(status: number): boolean {
     status === 415 ||
     status === 422
   );
-}
-
-function codeOf(reply: ShardReply): string {
-  const match = /"code":"([a-z_]+)"/.exec(reply.body);
-  return match?.[1] ?? String(reply.status);
 }

@@ -2,11 +2,10 @@
 // them (up to the batch bound) go in the next single write. Under load batches grow by
 // themselves; at low load a record waits for one write. Sequences count appended rows, so a
 // reply can wait for "everything up to sequence N is durable".
-import type { SnapshotRow, WalRow } from './journal-store.js';
-
-export interface JournalSink {
-  append(rows: readonly WalRow[]): Promise<void>;
-}
+import { assert } from '../actors/index.js';
+import type { Clock } from '../clock.js';
+import { walPendingRecordsMax } from '../limits.js';
+import type { JournalSink, SnapshotRow, WalRow } from './journal-connection.js';
 
 export interface GroupCommitListener {
   /** Every row up to `sequence` is durable. */
@@ -31,18 +30,22 @@ interface PendingSnapshot {
 export class GroupCommit {
   private pending: WalRow[] = [];
   private snapshots: PendingSnapshot[] = [];
+  /** The last lsn appended per partition: what is written must follow it without a gap. */
+  private readonly appendedLsns = new Map<number, number>();
   private writing = false;
   private scheduled = false;
   private broken = false;
+  private idleWaiters: (() => void)[] = [];
   appendedSequence = 0;
   durableSequence = 0;
 
   /** Snapshots that became due are handed to `snapshotHandoff`; WAL writes never wait for them. */
   constructor(
-    private sink: JournalSink,
+    private readonly sink: JournalSink,
     private readonly listener: GroupCommitListener,
     private readonly batchRowsMax: number,
     private readonly snapshotHandoff: SnapshotHandoff,
+    private readonly clock: Clock,
   ) {}
 
   /** A write failed and the owner has not resumed yet: nothing more will be written. */
@@ -52,6 +55,11 @@ export class GroupCommit {
 
   get pendingRows(): number {
     return this.pending.length;
+  }
+
+  /** Whether a write is on its way to the journal right now. */
+  get writeInFlight(): boolean {
+    return this.writing;
   }
 
   get idle(): boolean {
@@ -64,32 +72,48 @@ export class GroupCommit {
     );
   }
 
+  /** Resolves once nothing is pending or in flight here, or once a write has failed. */
+  whenSettled(): Promise<void> {
+    if (this.broken || (!this.writing && !this.scheduled && this.pending.length === 0)) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   append(row: WalRow): number {
+    const previous = this.appendedLsns.get(row.partition);
+    assert(
+      previous === undefined || row.lsn === previous + 1,
+      () => `partition ${row.partition}: lsn ${row.lsn} appended after ${String(previous)}`,
+    );
+    assert(this.pending.length < walPendingRecordsMax, 'group commit pending rows over the bound');
+    this.appendedLsns.set(row.partition, row.lsn);
     this.pending.push(row);
     this.appendedSequence += 1;
     this.schedule();
     return this.appendedSequence;
   }
 
-  /** A snapshot is written only once every row it reflects is durable. */
+  /**
+   * A snapshot is written only once every row it reflects is durable. A newer snapshot of a
+   * partition replaces one still waiting: it reflects more, so the bound is one per partition.
+   */
   addSnapshot(row: SnapshotRow): void {
+    this.snapshots = this.snapshots.filter((queued) => queued.row.partition !== row.partition);
     this.snapshots.push({ sequence: this.appendedSequence, row });
     this.schedule();
   }
 
-  /** Sends later writes to another connection; a write in flight finishes on the old one. */
-  replaceSink(sink: JournalSink): void {
-    this.sink = sink;
-  }
-
   /**
-   * After a failure the owner reloads state from the journal, then resumes on a new sink: rows
-   * that were pending are dropped (their requests were answered 503) and nothing is outstanding.
+   * After a failure the owner reloads state from the journal (reconnecting its sink), then
+   * resumes: rows that were pending are dropped (their requests were answered 503) and nothing
+   * is outstanding. `heads` are the reloaded partitions' last durable lsns, which the next
+   * appends must follow.
    */
-  resume(sink: JournalSink): void {
-    this.sink = sink;
+  resume(heads: ReadonlyMap<number, number>): void {
     this.pending = [];
     this.snapshots = [];
+    for (const [partition, lsn] of heads) this.appendedLsns.set(partition, lsn);
     this.durableSequence = this.appendedSequence;
     this.broken = false;
   }
@@ -97,8 +121,8 @@ export class GroupCommit {
   private schedule(): void {
     if (this.writing || this.scheduled || this.broken) return;
     this.scheduled = true;
-    // Run after the current turn, so every command of the batch being handled joins this write.
-    setImmediate(() => {
+    // After the current turn, so every command of the batch being handled joins this write.
+    this.clock.defer(() => {
       this.scheduled = false;
       void this.write();
     });
@@ -116,7 +140,15 @@ export class GroupCommit {
       this.listener.failed(error instanceof Error ? error : new Error(String(error)));
     } finally {
       this.writing = false;
+      this.settle();
     }
+  }
+
+  private settle(): void {
+    if (!this.broken && this.pending.length > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private async writeOnce(): Promise<void> {
@@ -125,10 +157,10 @@ export class GroupCommit {
         ? this.pending
         : this.pending.slice(0, this.batchRowsMax);
     this.pending = batch === this.pending ? [] : this.pending.slice(batch.length);
-    const startedMs = performance.now();
-    await this.sink.append(batch);
+    const startedMs = this.clock.monotonic();
+    if (batch.length > 0) await this.sink.append(batch);
     this.durableSequence += batch.length;
-    this.listener.flushed(batch.length, performance.now() - startedMs);
+    if (batch.length > 0) this.listener.flushed(batch.length, this.clock.monotonic() - startedMs);
     // Replies go first; snapshots are written elsewhere, once everything they reflect is durable.
     this.listener.durable(this.durableSequence);
     while (this.snapshots[0] !== undefined && this.snapshots[0].sequence <= this.durableSequence) {

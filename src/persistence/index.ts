@@ -1,4 +1,5 @@
-// The journal: schema, layout check, SQL, group commit, record codec, embedded Postgres.
+// The journal: schema, layout check, SQL, group commit, record codec. Embedded Postgres has a
+// room of its own (./embedded-postgres.js) that only the composition root imports.
 export { migrate } from './migrations.js';
 export {
   claimJournal,
@@ -6,8 +7,16 @@ export {
   JournalLayoutError,
   type JournalLayout,
 } from './journal-meta.js';
-export { JournalStore, type WalRow, type SnapshotRow } from './journal-store.js';
-export { GroupCommit, type GroupCommitListener, type JournalSink } from './group-commit.js';
-export { SnapshotWriter, type SnapshotConnection } from './snapshot-writer.js';
+export type {
+  JournalConnection,
+  JournalReader,
+  JournalSink,
+  SnapshotConnection,
+  SnapshotRow,
+  WalRow,
+} from './journal-connection.js';
+export { JournalStore } from './journal-store.js';
+export { GroupCommit, type GroupCommitListener } from './group-commit.js';
+export { SnapshotWriter } from './snapshot-writer.js';
 export { encodeRecord, decodeRecord, RecordDecodeError } from './record-codec.js';
 export { encodeSnapshot, decodeSnapshot } from './snapshot-codec.js';

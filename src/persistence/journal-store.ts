@@ -1,25 +1,38 @@
-// The journal's SQL: append rows in one statement, write snapshots, read a partition back.
-// A shard runs these on its journal connection (snapshots on a second one of its own).
+// The journal's SQL on one Postgres connection: append rows in one statement, write snapshots,
+// read a partition back. It implements JournalConnection; a shard holds two (group commits on
+// one, snapshots on the other).
 import pg from 'pg';
 import { recoveryPageRows } from '../limits.js';
+import type { JournalConnection, SnapshotRow, WalRow } from './journal-connection.js';
 
-// int8 columns (lsn) come back as strings by default; lsns stay far below 2^53.
-pg.types.setTypeParser(20, (text) => Number(text));
+/**
+ * int8 columns (lsn) come back as text: pg's default, left alone on purpose (changing pg's global
+ * parser would change it for every client of the process). lsns stay far below 2^53.
+ */
+const lsnOf = (value: string | number): number => Number(value);
 
-export interface WalRow {
-  readonly partition: number;
-  readonly lsn: number;
-  readonly payload: Uint8Array;
+export interface JournalStoreOptions {
+  /** Told of errors of an idle connection (pg emits them on the client, not on a query). */
+  readonly onError: (error: Error) => void;
 }
 
-export interface SnapshotRow {
-  readonly partition: number;
-  readonly lsn: number;
-  readonly payload: Uint8Array;
-}
+export class JournalStore implements JournalConnection {
+  constructor(private readonly client: pg.ClientBase & { end(): Promise<void> }) {}
 
-export class JournalStore {
-  constructor(private readonly client: pg.ClientBase) {}
+  /** Opens a connection of its own, with the timeouts a shard's journal needs. */
+  static async connect(databaseUrl: string, options: JournalStoreOptions): Promise<JournalStore> {
+    const client = new pg.Client({
+      connectionString: databaseUrl,
+      // A stalled Postgres must fail the write (and trigger a reload), not hold replies forever.
+      statement_timeout: 10_000,
+      query_timeout: 15_000,
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+    });
+    client.on('error', options.onError);
+    await client.connect();
+    return new JournalStore(client);
+  }
 
   /** One multi-row INSERT for the whole group commit; autocommit makes it one transaction. */
   async append(rows: readonly WalRow[]): Promise<void> {
@@ -59,15 +72,23 @@ export class JournalStore {
   }
 
   async latestSnapshots(partitions: readonly number[]): Promise<Map<number, SnapshotRow>> {
-    const result = await this.client.query<SnapshotRow>(
+    const result = await this.client.query<{
+      partition: number;
+      lsn: string;
+      payload: Buffer;
+    }>(
       `SELECT DISTINCT ON (partition) partition, lsn, payload FROM ledger_snapshots
        WHERE partition = ANY($1::integer[]) ORDER BY partition, lsn DESC`,
       [partitions],
     );
-    return new Map(result.rows.map((row) => [row.partition, row]));
+    return new Map(
+      result.rows.map((row) => [
+        row.partition,
+        { partition: row.partition, lsn: lsnOf(row.lsn), payload: row.payload },
+      ]),
+    );
   }
 
-  /** Calls `onRow` for each WAL row of the partition after `afterLsn`, in lsn order. */
   async readTail(
     partition: number,
     afterLsn: number,
@@ -75,16 +96,24 @@ export class JournalStore {
   ): Promise<number> {
     let last = afterLsn;
     for (;;) {
-      const result = await this.client.query<{ lsn: number; payload: Buffer }>(
+      const result = await this.client.query<{ lsn: string; payload: Buffer }>(
         `SELECT lsn, payload FROM ledger_wal WHERE partition = $1 AND lsn > $2
          ORDER BY lsn LIMIT ${recoveryPageRows}`,
         [partition, last],
       );
       for (const row of result.rows) {
-        onRow(row.lsn, row.payload);
-        last = row.lsn;
+        last = lsnOf(row.lsn);
+        onRow(last, row.payload);
       }
       if (result.rows.length < recoveryPageRows) return last;
     }
+  }
+
+  async ping(): Promise<void> {
+    await this.client.query('SELECT 1');
+  }
+
+  close(): Promise<void> {
+    return this.client.end();
   }
 }

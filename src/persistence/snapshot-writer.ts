@@ -4,12 +4,7 @@
 // handed over only once every record it reflects is durable, so it may be written at any time
 // after; a failed write is reported and dropped (the WAL holds everything: recovery replays a
 // longer tail), and the connection is replaced at the next write.
-import type { SnapshotRow } from './journal-store.js';
-
-export interface SnapshotConnection {
-  writeSnapshot(row: SnapshotRow): Promise<void>;
-  close(): Promise<void>;
-}
+import type { SnapshotConnection, SnapshotRow } from './journal-connection.js';
 
 export class SnapshotWriter {
   private queue: SnapshotRow[] = [];
@@ -26,6 +21,11 @@ export class SnapshotWriter {
 
   get idle(): boolean {
     return this.running === undefined && this.queue.length === 0;
+  }
+
+  /** Resolves once every queued snapshot has been written or dropped. */
+  async whenIdle(): Promise<void> {
+    while (this.running !== undefined) await this.running;
   }
 
   write(row: SnapshotRow): void {
@@ -69,7 +69,7 @@ export class SnapshotWriter {
 
   /** Finishes the queued snapshots, then closes the connection; later writes are dropped. */
   async close(): Promise<void> {
-    while (this.running !== undefined) await this.running;
+    await this.whenIdle();
     this.closed = true;
     await this.dropConnection();
   }

@@ -1,5 +1,7 @@
-// One expiry schedule per shard: a binary min-heap on expiry time, not a timer per hold. Entries
-// are never removed early; a confirmed or released hold is skipped when its entry comes due.
+// A binary min-heap of hold expiries, ordered by expiry time, then reservation id: a total order,
+// so which of several holds due at the same millisecond expires first is fixed and can be stated
+// (a capped sweep takes the earliest by this order). Entries are never removed one by one; the
+// schedule (expiry-schedule.ts) skips stale ones and rebuilds the heap when they pile up.
 
 export interface ExpiryEntry {
   readonly expiresAtMs: number;
@@ -7,25 +9,23 @@ export interface ExpiryEntry {
   readonly reservationId: string;
 }
 
+function before(a: ExpiryEntry, b: ExpiryEntry): boolean {
+  return (
+    a.expiresAtMs < b.expiresAtMs ||
+    (a.expiresAtMs === b.expiresAtMs && a.reservationId < b.reservationId)
+  );
+}
+
 export class ExpiryHeap {
-  private readonly entries: ExpiryEntry[] = [];
+  private entries: ExpiryEntry[] = [];
 
   get size(): number {
     return this.entries.length;
   }
 
   push(entry: ExpiryEntry): void {
-    const entries = this.entries;
-    entries.push(entry);
-    let index = entries.length - 1;
-    while (index > 0) {
-      const parent = (index - 1) >> 1;
-      const parentEntry = entries[parent] as ExpiryEntry;
-      if (parentEntry.expiresAtMs <= entry.expiresAtMs) break;
-      entries[index] = parentEntry;
-      index = parent;
-    }
-    entries[index] = entry;
+    this.entries.push(entry);
+    this.siftUp(this.entries.length - 1);
   }
 
   /** Removes and returns the earliest entry if it is due at `nowMs`. */
@@ -33,27 +33,46 @@ export class ExpiryHeap {
     const top = this.entries[0];
     if (top === undefined || top.expiresAtMs > nowMs) return undefined;
     const last = this.entries.pop() as ExpiryEntry;
-    if (this.entries.length > 0) this.siftDown(last);
+    if (this.entries.length > 0) this.siftDown(last, 0);
     return top;
   }
 
-  private siftDown(entry: ExpiryEntry): void {
+  /** Keeps only the entries `keep` accepts, and rebuilds the heap from them in linear time. */
+  retain(keep: (entry: ExpiryEntry) => boolean): void {
+    this.entries = this.entries.filter(keep);
+    for (let index = (this.entries.length >> 1) - 1; index >= 0; index -= 1) {
+      this.siftDown(this.entries[index] as ExpiryEntry, index);
+    }
+  }
+
+  private siftUp(start: number): void {
+    const entries = this.entries;
+    const entry = entries[start] as ExpiryEntry;
+    let index = start;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      const parentEntry = entries[parent] as ExpiryEntry;
+      if (!before(entry, parentEntry)) break;
+      entries[index] = parentEntry;
+      index = parent;
+    }
+    entries[index] = entry;
+  }
+
+  private siftDown(entry: ExpiryEntry, start: number): void {
     const entries = this.entries;
     const length = entries.length;
-    let index = 0;
+    let index = start;
     for (;;) {
       const left = 2 * index + 1;
       if (left >= length) break;
       const right = left + 1;
       let child = left;
-      if (
-        right < length &&
-        (entries[right] as ExpiryEntry).expiresAtMs < (entries[left] as ExpiryEntry).expiresAtMs
-      ) {
+      if (right < length && before(entries[right] as ExpiryEntry, entries[left] as ExpiryEntry)) {
         child = right;
       }
       const childEntry = entries[child] as ExpiryEntry;
-      if (childEntry.expiresAtMs >= entry.expiresAtMs) break;
+      if (!before(childEntry, entry)) break;
       entries[index] = childEntry;
       index = child;
     }

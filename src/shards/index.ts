@@ -1,12 +1,23 @@
-// Shards: worker threads that own partitions. The main thread sees the host and the protocol.
-export { ShardHost, type ShardHostListener } from './shard-host.js';
-export { errorReply } from './reply-format.js';
+// Shards: worker threads that own partitions. The main thread sees the channel and the protocol;
+// the CLI and the tests also use partition recovery, the one way a journal becomes state.
 export {
-  encodeBatch,
+  ShardChannel,
+  type ReplyCallback,
+  type ShardChannelListener,
+  type ShardDown,
+} from './shard-channel.js';
+export {
+  recoverPartitions,
+  type RecoveredPartition,
+  type RecoveryOptions,
+} from './partition-recovery.js';
+export {
+  failure,
   type DurableChanges,
   type RecoveryStats,
-  type StockChange,
+  type ShardFailure,
+  type ShardOutcome,
   type ShardReply,
-  type ShardRequest,
   type ShardWorkerData,
+  type StockChange,
 } from './protocol.js';

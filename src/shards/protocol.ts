@@ -1,23 +1,41 @@
 // Every message that crosses the router <-> shard thread boundary, typed in one place.
 // Commands and replies travel in batches, msgpack-encoded; system messages are rare and go as
-// plain structured-clone objects.
+// plain structured-clone objects. Replies are values (an outcome), never rendered text: the
+// HTTP thread renders each exactly once, and nothing parses its own output back.
 import { Packr } from 'msgpackr';
-import type { Command, RetentionPolicy } from '../actors/index.js';
+import type { Command, Outcome, RetentionPolicy } from '../actors/index.js';
 
-/** One command for one partition, correlated by `id` (unique per shard host). */
+/** One command for one partition, correlated by `id` (unique per shard channel). */
 export interface ShardRequest {
   readonly id: number;
   readonly partition: number;
   readonly command: Command;
 }
 
-/** The HTTP answer, fully formed by the shard so the ingress thread only writes it out. */
+/** Why the shard did nothing: its journal cannot take work now, or it is at a bound. */
+export interface ShardFailure {
+  readonly ok: false;
+  readonly code: 'unavailable' | 'overloaded';
+  readonly message?: string;
+}
+
+export type ShardOutcome = Outcome | ShardFailure;
+
 export interface ShardReply {
   readonly id: number;
-  readonly status: number;
-  readonly body: string;
-  /** True when an earlier identical request's answer is being repeated (idempotent replay). */
-  readonly replayed: boolean;
+  readonly outcome: ShardOutcome;
+}
+
+export function failure(
+  id: number,
+  code: ShardFailure['code'],
+  message?: string,
+): { readonly id: number; readonly outcome: ShardFailure } {
+  // No `message: undefined` property: every reply crosses the thread boundary as it is.
+  return {
+    id,
+    outcome: message === undefined ? { ok: false, code } : { ok: false, code, message },
+  };
 }
 
 export interface ShardWorkerData {
@@ -28,14 +46,17 @@ export interface ShardWorkerData {
   readonly walBatchRecordsMax: number;
   readonly snapshotEveryRecords: number;
   readonly expirySweepMs: number;
+  /** Requests the channel lets be in flight at once: the reply gate's bound. */
+  readonly inflightMax: number;
   readonly logLevel: string;
 }
 
-/** A stock key's state after a durable change: what the live feed shows. */
+/** A stock key's durable state after a change: what the live feed and read view show. */
 export type StockChange = [
   productId: string,
   warehouseId: string,
-  available: number,
+  onHand: number,
+  reserved: number,
   version: number,
 ];
 
@@ -71,7 +92,10 @@ export type FromShard =
   | { readonly kind: 'metrics'; readonly id: number; readonly metrics: unknown }
   | { readonly kind: 'snapshot-done'; readonly id: number; readonly partitions: number }
   | { readonly kind: 'stopped' }
-  | { readonly kind: 'fatal'; readonly message: string };
+  /** The thread is about to die of an assertion; `invariant` if a stock invariant broke. */
+  | { readonly kind: 'fatal'; readonly message: string; readonly invariant: boolean };
+
+export type SystemRequestKind = 'ping' | 'metrics' | 'snapshot';
 
 // Batches of the same few shapes: msgpackr records make them compact and quick to decode. Each
 // message carries its own record definitions, so a restarted worker needs no shared state.

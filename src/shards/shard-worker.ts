@@ -1,9 +1,10 @@
 // Worker-thread entry of one shard: wires the Shard to Postgres, its port and its metrics.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import pg from 'pg';
 import client from 'prom-client';
+import { InvariantError } from '../actors/index.js';
+import { systemClock } from '../clock.js';
 import { expiriesPerSweepMax, journalCheckMs } from '../limits.js';
-import { JournalStore } from '../persistence/index.js';
+import { JournalStore, type JournalConnection } from '../persistence/index.js';
 import {
   decodeRequests,
   encodeBatch,
@@ -11,7 +12,7 @@ import {
   type ShardWorkerData,
   type ToShard,
 } from './protocol.js';
-import { Shard, type JournalConnection } from './shard.js';
+import { Shard } from './shard.js';
 
 const data = workerData as ShardWorkerData;
 if (parentPort === null) throw new Error('shard-worker must run in a worker thread');
@@ -33,28 +34,10 @@ const batchSize = new client.Histogram({
   registers: [registry],
 });
 
-async function connect(): Promise<JournalConnection> {
-  const pgClient = new pg.Client({
-    connectionString: data.databaseUrl,
-    // A stalled Postgres must fail the write (and trigger a reload), not hold replies forever.
-    statement_timeout: 10_000,
-    query_timeout: 15_000,
-    connectionTimeoutMillis: 5_000,
-    keepAlive: true,
+function connect(): Promise<JournalConnection> {
+  return JournalStore.connect(data.databaseUrl, {
+    onError: (error) => log('warn', `journal connection error: ${error.message}`),
   });
-  pgClient.on('error', (error) => log('warn', `journal connection error: ${error.message}`));
-  await pgClient.connect();
-  const store = new JournalStore(pgClient);
-  return {
-    append: (rows) => store.append(rows),
-    writeSnapshot: (row) => store.writeSnapshot(row),
-    latestSnapshots: (partitions) => store.latestSnapshots(partitions),
-    readTail: (partition, afterLsn, onRow) => store.readTail(partition, afterLsn, onRow),
-    ping: async () => {
-      await pgClient.query('SELECT 1');
-    },
-    close: () => pgClient.end(),
-  };
 }
 
 function log(level: 'info' | 'warn' | 'error', message: string): void {
@@ -65,6 +48,30 @@ function log(level: 'info' | 'warn' | 'error', message: string): void {
   );
 }
 
+/**
+ * An assertion or a bug: tell the host what broke (a stock invariant counts as an oversell
+ * incident), then let the thread die; the host restarts it and it recovers from the journal.
+ */
+function die(error: unknown): void {
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  post({ kind: 'fatal', message, invariant: error instanceof InvariantError });
+  setImmediate(() => {
+    throw error;
+  });
+}
+
+/** Runs a timer's work; an assertion thrown there kills the thread the same reported way. */
+function guarded(task: () => unknown): () => void {
+  return () => {
+    try {
+      const result = task();
+      if (result instanceof Promise) result.catch(die);
+    } catch (error) {
+      die(error);
+    }
+  };
+}
+
 const shard = new Shard(
   {
     shard: data.shard,
@@ -73,10 +80,11 @@ const shard = new Shard(
     walBatchRecordsMax: data.walBatchRecordsMax,
     snapshotEveryRecords: data.snapshotEveryRecords,
     expiriesPerSweepMax,
+    inflightMax: data.inflightMax,
   },
   {
     connect,
-    now: Date.now,
+    clock: systemClock,
     send: (replies) => {
       const payload = encodeBatch(replies);
       port.postMessage({ kind: 'replies', payload } satisfies FromShard, [
@@ -92,10 +100,16 @@ const shard = new Shard(
   },
 );
 
-const sweepTimer = setInterval(() => shard.sweep(Date.now()), data.expirySweepMs);
+const sweepTimer = setInterval(
+  guarded(() => shard.sweep(Date.now())),
+  data.expirySweepMs,
+);
 // Checks the journal connection even when nobody asks (no probe, no writes), so a connection the
 // server dropped while idle is replaced before the next request needs it.
-const journalCheckTimer = setInterval(() => void shard.journalWritable(), journalCheckMs);
+const journalCheckTimer = setInterval(
+  guarded(() => shard.journalWritable()),
+  journalCheckMs,
+);
 
 async function onMessage(message: ToShard): Promise<void> {
   switch (message.kind) {
@@ -122,20 +136,9 @@ async function onMessage(message: ToShard): Promise<void> {
 }
 
 port.on('message', (message: ToShard) => {
-  onMessage(message).catch((error: unknown) => {
-    // An assertion or a bug: let the thread die; the host restarts it from the journal.
-    setImmediate(() => {
-      throw error;
-    });
-  });
+  onMessage(message).catch(die);
 });
+// A reload that meets an assertion rejects with nobody awaiting it yet: the same death.
+process.on('unhandledRejection', die);
 
-shard.start().then(
-  (recovery) => post({ kind: 'ready', recovery }),
-  (error: unknown) => {
-    post({ kind: 'fatal', message: `recovery failed: ${String(error)}` });
-    setImmediate(() => {
-      throw error;
-    });
-  },
-);
+shard.start().then((recovery) => post({ kind: 'ready', recovery }), die);

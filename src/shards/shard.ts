@@ -1,53 +1,41 @@
-// A shard: the partitions one worker thread owns, their actors, the expiry schedule, the journal
-// writer and reply gating. It never shares state with another thread. The journal connection is
-// a parameter, so tests can run a shard on the main thread with a fault-injecting journal.
+// A shard: the partitions one worker thread owns, and the path every command takes through them:
+// apply (the actors), journal (group commit), gate the reply until what it saw is durable. The
+// jobs around that path each have a room of their own: reply-gate.ts, journal-link.ts,
+// partition-recovery.ts, expiry-schedule.ts, durable-notes.ts. The journal connection and the
+// clock are parameters, so the simulator (test/sim) runs this very class from one seed.
 import {
   AssertionError,
   PartitionState,
   assert,
   captureSnapshot,
-  restoreSnapshot,
+  checkRecord,
   type ApplyResult,
   type JournalRecord,
   type RetentionPolicy,
   type StockActor,
 } from '../actors/index.js';
+import type { Clock } from '../clock.js';
+import { journalRetryDelayMsMax, walPendingRecordsMax } from '../limits.js';
 import {
   GroupCommit,
   SnapshotWriter,
-  decodeRecord,
-  decodeSnapshot,
   encodeRecord,
   encodeSnapshot,
-  type JournalSink,
-  type SnapshotConnection,
-  type SnapshotRow,
+  type JournalConnection,
 } from '../persistence/index.js';
-import { journalRetryDelayMsMax } from '../limits.js';
-import { ExpiryHeap } from './expiry-heap.js';
-import type {
-  DurableChanges,
-  RecoveryStats,
-  ShardReply,
-  ShardRequest,
-  StockChange,
+import { DurableNotes } from './durable-notes.js';
+import type { ExpiryEntry } from './expiry-heap.js';
+import { ExpirySchedule } from './expiry-schedule.js';
+import { JournalLink } from './journal-link.js';
+import { recoverPartitions, type RecoveredPartition } from './partition-recovery.js';
+import {
+  failure,
+  type DurableChanges,
+  type RecoveryStats,
+  type ShardReply,
+  type ShardRequest,
 } from './protocol.js';
-import { errorReply, formatReply } from './reply-format.js';
-
-/**
- * A journal connection: the sink group commit writes to, the snapshot writer's connection, and
- * what recovery reads.
- */
-export interface JournalConnection extends JournalSink, SnapshotConnection {
-  latestSnapshots(partitions: readonly number[]): Promise<Map<number, SnapshotRow>>;
-  readTail(
-    partition: number,
-    afterLsn: number,
-    onRow: (lsn: number, payload: Uint8Array) => void,
-  ): Promise<number>;
-  /** A cheap round trip, to tell whether the journal answers at all. */
-  ping(): Promise<void>;
-}
+import { ReplyGate } from './reply-gate.js';
 
 export interface ShardOptions {
   readonly shard: number;
@@ -57,221 +45,207 @@ export interface ShardOptions {
   readonly snapshotEveryRecords: number;
   /** Expiries applied per sweep at most, so one sweep never stalls the mailbox for long. */
   readonly expiriesPerSweepMax: number;
+  /** Requests in flight to this shard at most (the channel's bound; the reply gate's). */
+  readonly inflightMax: number;
 }
 
 export interface ShardEnvironment {
   readonly connect: () => Promise<JournalConnection>;
-  readonly now: () => number;
+  readonly clock: Clock;
   readonly send: (replies: ShardReply[]) => void;
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
   readonly flushed: (rows: number, durationMs: number) => void;
   readonly durableChanges: (changes: DurableChanges) => void;
 }
 
-/** A journaled change waiting for its group commit, remembered for the durable-changes note. */
-interface ChangeNote {
-  readonly sequence: number;
-  readonly partition: number;
-  readonly lsn: number;
-  readonly actor: StockActor;
-  readonly available: number;
-  readonly version: number;
-}
-
 interface PartitionRuntime {
-  state: PartitionState;
+  readonly state: PartitionState;
   nextLsn: number;
   /** Group-commit sequence of this partition's newest record. */
   lastSequence: number;
   recordsSinceSnapshot: number;
 }
 
-interface HeldReply {
-  readonly sequence: number;
-  readonly reply: ShardReply;
-}
-
-type Mode = 'recovering' | 'serving' | 'stopping' | 'stopped';
+type Mode = 'starting' | 'serving' | 'recovering' | 'stopping' | 'stopped';
 
 export class Shard {
   private readonly runtimes = new Map<number, PartitionRuntime>();
-  private readonly expiry = new ExpiryHeap();
-  private held: HeldReply[] = [];
-  private notes: ChangeNote[] = [];
+  private readonly expiry = new ExpirySchedule();
+  private readonly gate: ReplyGate;
+  private readonly notes = new DurableNotes();
+  private readonly link: JournalLink;
+  private readonly commit: GroupCommit;
+  /** Writes snapshots on a connection of its own, so they never hold up group commits. */
+  private readonly snapshotWriter: SnapshotWriter;
+  private outbox: ShardReply[] = [];
+  private mode: Mode = 'starting';
   private reloading: Promise<void> | undefined;
   private reconnecting: Promise<void> | undefined;
-  private outbox: ShardReply[] = [];
-  private mode: Mode = 'recovering';
-  private connection: JournalConnection | undefined;
-  private commit: GroupCommit | undefined;
-  /** Writes snapshots on a connection of its own, so they never hold up group commits. */
-  private readonly snapshotWriter = new SnapshotWriter(
-    () => this.environment.connect(),
-    (error) =>
-      this.environment.log(
-        'warn',
-        `snapshot write failed, dropped (the journal has every record): ${error.message}`,
-      ),
-  );
 
   constructor(
     private readonly options: ShardOptions,
     private readonly environment: ShardEnvironment,
-  ) {}
+  ) {
+    this.gate = new ReplyGate(options.inflightMax);
+    this.link = new JournalLink(environment.connect);
+    this.snapshotWriter = new SnapshotWriter(environment.connect, (error) =>
+      environment.log('warn', `snapshot write failed, dropped (the WAL has it): ${error.message}`),
+    );
+    this.commit = new GroupCommit(
+      this.link,
+      {
+        durable: (sequence) => this.durable(sequence),
+        failed: (error) => this.failed(error),
+        flushed: environment.flushed,
+      },
+      options.walBatchRecordsMax,
+      this.snapshotWriter,
+      environment.clock,
+    );
+  }
 
   get serving(): boolean {
     return this.mode === 'serving';
   }
 
   get heldReplies(): number {
-    return this.held.length;
+    return this.gate.size;
   }
 
   /** Loads every owned partition from the journal: latest snapshot plus the WAL tail. */
   async start(): Promise<RecoveryStats> {
-    const startedMs = performance.now();
-    this.connection = await this.environment.connect();
-    this.commit = new GroupCommit(
-      this.connection,
-      {
-        durable: (sequence) => this.durable(sequence),
-        failed: (error) => this.failed(error),
-        flushed: this.environment.flushed,
-      },
-      this.options.walBatchRecordsMax,
-      this.snapshotWriter,
-    );
-    const counts = await this.load(this.connection, this.options.partitions);
+    const startedMs = this.environment.clock.monotonic();
+    await this.link.reopen(this.closeError);
+    const recovered = await this.recover(this.options.partitions);
     this.mode = 'serving';
+    let snapshots = 0;
+    let records = 0;
+    for (const partition of recovered.values()) {
+      if (partition.snapshotLsn > 0) snapshots += 1;
+      records += partition.records;
+    }
     return {
-      ...counts,
       partitions: this.options.partitions.length,
-      durationMs: performance.now() - startedMs,
+      snapshots,
+      records,
+      durationMs: this.environment.clock.monotonic() - startedMs,
     };
   }
 
-  private async load(
-    connection: JournalConnection,
-    partitions: readonly number[],
-  ): Promise<{ snapshots: number; records: number }> {
-    const snapshots = await connection.latestSnapshots(partitions);
-    let records = 0;
-    const nowMs = this.environment.now();
-    for (const partition of partitions) {
-      const snapshot = snapshots.get(partition);
-      const state =
-        snapshot === undefined
-          ? new PartitionState(partition, this.options.retention)
-          : restoreSnapshot(decodeSnapshot(snapshot.payload), this.options.retention);
-      assert(state.partition === partition, 'snapshot stored under another partition');
-      let expectedLsn = (snapshot?.lsn ?? 0) + 1;
-      const lastLsn = await connection.readTail(partition, expectedLsn - 1, (lsn, payload) => {
-        assert(
-          lsn === expectedLsn,
-          () => `partition ${partition}: journal gap, lsn ${lsn} after ${expectedLsn - 1}`,
-        );
-        state.replay(decodeRecord(payload));
-        expectedLsn += 1;
-        records += 1;
-      });
+  /** Recovers partitions and installs them, their holds back on the expiry schedule. */
+  private async recover(partitions: readonly number[]): Promise<Map<number, RecoveredPartition>> {
+    const recovered = await recoverPartitions(this.link, partitions, {
+      retention: this.options.retention,
+    });
+    for (const [partition, { state, snapshotLsn, lastLsn }] of recovered) {
       this.runtimes.set(partition, {
         state,
         nextLsn: lastLsn + 1,
         lastSequence: 0,
-        recordsSinceSnapshot: lastLsn - (snapshot?.lsn ?? 0),
+        recordsSinceSnapshot: lastLsn - snapshotLsn,
       });
       for (const reservation of state.pendingReservations()) {
-        this.expiry.push({
-          expiresAtMs: reservation.expiresAtMs,
-          partition,
-          reservationId: reservation.id,
-        });
+        this.expiry.schedule(partition, reservation.id, reservation.expiresAtMs);
       }
     }
-    this.sweep(nowMs);
-    return { snapshots: snapshots.size, records };
+    return recovered;
   }
 
   /** Applies a batch of commands in arrival order; replies leave once what they saw is durable. */
   handle(requests: readonly ShardRequest[]): void {
     if (this.mode !== 'serving') {
-      for (const request of requests) this.outbox.push(this.unavailableReply(request.id));
+      for (const request of requests) this.outbox.push(this.unavailable(request.id));
       this.sendOutbox();
       return;
     }
-    const nowMs = this.environment.now();
+    const nowMs = this.environment.clock.now();
     this.sweep(nowMs);
+    const durableSequence = this.commit.durableSequence;
     for (const request of requests) {
       const runtime = this.runtimes.get(request.partition);
       assert(
         runtime !== undefined,
         () => `shard ${this.options.shard} got partition ${request.partition}`,
       );
+      const refusal = this.refusal(request);
+      if (refusal !== undefined) {
+        this.outbox.push(refusal);
+        continue;
+      }
       const result = runtime.state.apply(request.command, nowMs);
-      if (result.record !== undefined) this.journal(runtime, result);
+      if (result.record !== undefined) this.journal(runtime, result, false);
       const sequence = result.actor?.journalSequence ?? runtime.lastSequence;
-      const reply = formatReply(request.id, result.outcome);
-      if (sequence <= this.durableSequence) this.outbox.push(reply);
-      else this.held.push({ sequence, reply });
+      this.gate.pass(
+        sequence,
+        durableSequence,
+        { id: request.id, outcome: result.outcome },
+        this.outbox,
+      );
     }
     this.sendOutbox();
   }
 
-  private get durableSequence(): number {
-    return this.commit?.durableSequence ?? 0;
+  /** A bound that refuses the request before it is applied (503 overloaded), if one is hit. */
+  private refusal(request: ShardRequest): ShardReply | undefined {
+    // Room is kept for two sweeps, so expiries never have to wait for commands to drain.
+    const rowsMax = walPendingRecordsMax - 2 * this.options.expiriesPerSweepMax;
+    if (this.commit.pendingRows >= rowsMax) {
+      return failure(request.id, 'overloaded', 'The journal is behind; retry shortly.');
+    }
+    if (request.command.kind === 'reserve' && this.expiry.full) {
+      return failure(request.id, 'overloaded', 'The shard holds as many holds as it may.');
+    }
+    return undefined;
   }
 
-  private unavailableReply(id: number): ShardReply {
+  private unavailable(id: number): ShardReply {
     const message =
-      this.mode === 'recovering'
+      this.mode === 'recovering' || this.mode === 'starting'
         ? 'The shard is recovering its partitions from the journal; retry shortly.'
         : 'The ledger is shutting down.';
-    return errorReply(id, 'unavailable', message);
+    return failure(id, 'unavailable', message);
   }
 
-  private journal(runtime: PartitionRuntime, result: ApplyResult): void {
+  /** Journals the change `result` made; `swept` when the expiry schedule itself expired it. */
+  private journal(runtime: PartitionRuntime, result: ApplyResult, swept: boolean): void {
     const record = result.record as JournalRecord;
-    const commit = this.commit;
-    assert(commit !== undefined, 'journal before start');
+    checkRecord(record);
+    const { partition } = runtime.state;
     const lsn = runtime.nextLsn;
     runtime.nextLsn += 1;
-    const sequence = commit.append({
-      partition: runtime.state.partition,
-      lsn,
-      payload: encodeRecord(record),
-    });
+    const sequence = this.commit.append({ partition, lsn, payload: encodeRecord(record) });
     const actor = result.actor as StockActor;
     actor.journalSequence = sequence;
     runtime.lastSequence = sequence;
-    const { partition } = runtime.state;
-    const { available, version } = actor;
-    this.notes.push({ sequence, partition, lsn, actor, available, version });
+    this.notes.add(sequence, partition, lsn, actor);
     if (record.type === 'reserved') {
-      this.expiry.push({
-        expiresAtMs: record.expiresAtMs,
-        partition: runtime.state.partition,
-        reservationId: record.reservationId,
-      });
+      this.expiry.schedule(partition, record.reservationId, record.expiresAtMs);
+    } else if (record.type !== 'adjusted' && !swept) {
+      this.expiry.finishedEarly(this.isPending);
     }
     runtime.recordsSinceSnapshot += 1;
     if (runtime.recordsSinceSnapshot >= this.snapshotInterval(runtime.state))
       this.snapshot(runtime);
   }
 
+  private readonly isPending = (entry: ExpiryEntry): boolean => {
+    const state = this.runtimes.get(entry.partition)?.state;
+    const actor = state?.reservationOwners.get(entry.reservationId);
+    return actor?.reservations?.get(entry.reservationId)?.status === 'PENDING';
+  };
+
   /** Expires due holds. Each expiry is journaled like any change; nobody waits for its reply. */
   sweep(nowMs: number): number {
     if (this.mode !== 'serving') return 0;
-    let expired = 0;
-    while (expired < this.options.expiriesPerSweepMax) {
-      const entry = this.expiry.popDue(nowMs);
-      if (entry === undefined) break;
+    // Commands stop two sweeps short of the bound; a sweep stops one short.
+    if (this.commit.pendingRows > walPendingRecordsMax - this.options.expiriesPerSweepMax) return 0;
+    return this.expiry.sweep(nowMs, this.options.expiriesPerSweepMax, (entry) => {
       const runtime = this.runtimes.get(entry.partition);
       const result = runtime?.state.expire(entry.reservationId, nowMs);
-      if (runtime === undefined || result?.record === undefined) continue;
-      this.journal(runtime, result);
-      expired += 1;
-    }
-    return expired;
+      if (runtime === undefined || result?.record === undefined) return false;
+      this.journal(runtime, result, true);
+      return true;
+    });
   }
 
   /**
@@ -286,7 +260,7 @@ export class Shard {
 
   private snapshot(runtime: PartitionRuntime): void {
     const lsn = runtime.nextLsn - 1;
-    if (lsn === 0 || this.commit === undefined) return;
+    if (lsn === 0) return;
     const payload = encodeSnapshot(captureSnapshot(runtime.state));
     this.commit.addSnapshot({ partition: runtime.state.partition, lsn, payload });
     runtime.recordsSinceSnapshot = 0;
@@ -308,45 +282,19 @@ export class Shard {
     return Math.max(0, taken - (this.snapshotWriter.failures - failuresBefore));
   }
 
+  /** Resolves when nothing is pending, in flight or queued for snapshots (or a write failed). */
   private async whenIdle(): Promise<void> {
-    // A broken commit never becomes idle: stop waiting (the failure is being handled).
-    while (this.commit !== undefined && !this.commit.idle && !this.commit.failed) {
-      await new Promise((resolve) => setTimeout(resolve, 2));
+    while (!this.commit.idle && !this.commit.failed) {
+      await this.commit.whenSettled();
+      await this.snapshotWriter.whenIdle();
     }
   }
 
   private durable(sequence: number): void {
-    this.noteDurable(sequence);
-    const still: HeldReply[] = [];
-    for (const held of this.held) {
-      if (held.sequence <= sequence) this.outbox.push(held.reply);
-      else still.push(held);
-    }
-    this.held = still;
+    const changes = this.notes.take(sequence);
+    if (changes !== undefined) this.environment.durableChanges(changes);
+    this.gate.release(sequence, this.outbox);
     this.sendOutbox();
-  }
-
-  /** Tells the host what became durable: partitions' journal heads and stock keys' new state. */
-  private noteDurable(sequence: number): void {
-    let count = 0;
-    while (count < this.notes.length && (this.notes[count] as ChangeNote).sequence <= sequence)
-      count += 1;
-    if (count === 0) return;
-    const done = this.notes.slice(0, count);
-    this.notes = this.notes.slice(count);
-    const heads = new Map<number, number>();
-    const latest = new Map<StockActor, ChangeNote>();
-    for (const note of done) {
-      heads.set(note.partition, note.lsn);
-      latest.set(note.actor, note);
-    }
-    const durableLsns: number[] = [];
-    for (const [partition, lsn] of heads) durableLsns.push(partition, lsn);
-    const stock: StockChange[] = [];
-    for (const note of latest.values()) {
-      stock.push([note.actor.productId, note.actor.warehouseId, note.available, note.version]);
-    }
-    this.environment.durableChanges({ durableLsns, stock });
   }
 
   private sendOutbox(): void {
@@ -358,9 +306,9 @@ export class Shard {
 
   /** Serving, and the journal answers a round trip (readiness: "the journal is writable"). */
   async journalWritable(): Promise<boolean> {
-    if (this.mode !== 'serving' || this.connection === undefined) return false;
+    if (this.mode !== 'serving') return false;
     try {
-      await this.connection.ping();
+      await this.link.ping();
       return this.mode === 'serving';
     } catch (error) {
       this.environment.log('warn', `journal ping failed: ${String(error)}`);
@@ -377,60 +325,49 @@ export class Shard {
   private failed(error: Error): void {
     this.environment.log('error', `journal write failed, recovering: ${error.message}`);
     if (this.mode === 'serving') this.mode = 'recovering';
-    for (const held of this.held) this.outbox.push(errorReply(held.reply.id, 'unavailable'));
-    this.held = [];
+    this.gate.failAll(this.outbox);
     // Changes not known durable are never shown; whatever did commit is read back on reload.
-    this.notes = [];
+    this.notes.clear();
     this.sendOutbox();
-    const durable = this.durableSequence;
+    const durable = this.commit.durableSequence;
     const affected: number[] = [];
     for (const [partition, runtime] of this.runtimes) {
       if (runtime.lastSequence > durable) affected.push(partition);
     }
     for (const partition of affected) this.runtimes.delete(partition);
+    this.expiry.dropPartitions(new Set(affected));
     this.reloading = this.reload(affected);
   }
 
-  private async reload(partitions: number[]): Promise<void> {
+  private async reload(partitions: readonly number[]): Promise<void> {
     let delayMs = 50;
     for (let attempt = 1; this.mode === 'recovering'; attempt += 1) {
       try {
-        await this.closeConnection();
-        const connection = await this.environment.connect();
-        if (this.mode !== 'recovering') {
-          // A stop began while connecting: a connection left open would keep the thread alive.
-          await connection.close();
-          return;
-        }
-        this.connection = connection;
-        const counts = await this.load(connection, partitions);
-        (this.commit as GroupCommit).resume(connection);
-        // A stop that began meanwhile wins: never go back to serving after it.
+        await this.link.reopen(this.closeError);
+        // A stop that began while connecting wins: never go back to serving after it.
+        if (this.mode !== 'recovering') return;
+        const recovered = await this.recover(partitions);
+        const heads = new Map<number, number>();
+        for (const [partition, { lastLsn }] of recovered) heads.set(partition, lastLsn);
+        this.commit.resume(heads);
         if (this.mode !== 'recovering') return;
         this.mode = 'serving';
-        this.environment.log(
-          'info',
-          `recovered ${partitions.length} partitions (${counts.records} records)`,
-        );
+        this.environment.log('info', `recovered ${partitions.length} partitions`);
         return;
       } catch (error) {
         if (error instanceof AssertionError) throw error;
         for (const partition of partitions) this.runtimes.delete(partition);
+        this.expiry.dropPartitions(new Set(partitions));
         this.environment.log('warn', `recovery attempt ${attempt} failed: ${String(error)}`);
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        await this.environment.clock.sleep(delayMs);
         delayMs = Math.min(delayMs * 2, journalRetryDelayMsMax);
       }
     }
   }
 
-  private async closeConnection(): Promise<void> {
-    const connection = this.connection;
-    this.connection = undefined;
-    if (connection === undefined) return;
-    await connection.close().catch((error: unknown) => {
-      this.environment.log('warn', `closing the broken journal connection: ${String(error)}`);
-    });
-  }
+  private readonly closeError = (error: unknown): void => {
+    this.environment.log('warn', `closing a journal connection: ${String(error)}`);
+  };
 
   /** Drains: refuses new work, lets pending writes finish, snapshots, closes the connection. */
   async stop(): Promise<void> {
@@ -445,34 +382,23 @@ export class Shard {
     await this.reconnecting;
     this.mode = 'stopped';
     await this.snapshotWriter.close();
-    await this.closeConnection();
+    await this.link.close(this.closeError);
   }
 
   /**
    * Replaces a journal connection that stopped answering while nothing was being written (an
    * idle connection killed by the server or a network hiccup). Everything in memory is durable
-   * then, so no reload is needed; writes simply go to the new connection. A write that fails on
-   * the old one takes the reload path instead.
+   * then, so no reload is needed. A write that fails on the old one takes the reload path.
    */
   private async reconnect(): Promise<void> {
     if (this.mode !== 'serving' || this.reconnecting !== undefined) return;
-    const attempt = (async () => {
-      const connection = await this.environment.connect();
-      if (this.mode !== 'serving' || this.commit === undefined || this.commit.failed) {
-        await connection.close();
-        return;
-      }
-      const old = this.connection;
-      this.connection = connection;
-      this.commit.replaceSink(connection);
-      this.environment.log('info', 'journal connection replaced');
-      await old?.close().catch((error: unknown) => {
-        this.environment.log('warn', `closing the dead journal connection: ${String(error)}`);
-      });
-    })();
-    this.reconnecting = attempt.catch((error: unknown) => {
-      this.environment.log('warn', `journal reconnect failed: ${String(error)}`);
-    });
+    this.reconnecting = this.link.replace(this.closeError).then(
+      (replaced) => {
+        if (replaced) this.environment.log('info', 'journal connection replaced');
+      },
+      (error: unknown) =>
+        this.environment.log('warn', `journal reconnect failed: ${String(error)}`),
+    );
     await this.reconnecting;
     this.reconnecting = undefined;
   }

@@ -1,13 +1,13 @@
-// Rebuilds the ledger's state from nothing but the journal's WAL rows, with the domain's own
-// replay (src/actors) and record codec (src/persistence): what the journal says is true, to
-// compare with what the running ledger serves.
+// Rebuilds the ledger's state from nothing but the journal's WAL rows, with the very routine the
+// shards recover with (src/shards partition recovery: the record codec, its checks and the
+// actors' replay): what the journal says is true, to compare with what the running ledger serves.
 import {
-  PartitionState,
   type JournalRecord,
   type RetentionPolicy,
   type StockView,
 } from '../../src/actors/index.js';
-import { decodeRecord } from '../../src/persistence/index.js';
+import { JournalStore } from '../../src/persistence/index.js';
+import { recoverPartitions } from '../../src/shards/index.js';
 import type { TestDatabase } from './database.js';
 
 /** The ledger's default retention (86400 s; 1,000,000 finished entries over 256 partitions). */
@@ -26,46 +26,37 @@ export interface JournalTruth {
   readonly statuses: Map<string, string>;
 }
 
-interface WalRow {
-  partition: number;
-  lsn: string | number;
-  payload: Buffer;
-}
-
+/** Replays every WAL record from lsn 1 (snapshots ignored), so every record is seen. */
 export async function rebuildFromWal(
   database: TestDatabase,
   retention: RetentionPolicy = defaultRetention,
 ): Promise<JournalTruth> {
-  const rows = await database.query<WalRow>(
-    'SELECT partition, lsn, payload FROM ledger_wal ORDER BY partition, lsn',
-  );
-  const states = new Map<number, PartitionState>();
+  const store = await JournalStore.connect(database.url, { onError: () => undefined });
   const records: JournalRecord[] = [];
   const statuses = new Map<string, string>();
-  let previous: { partition: number; lsn: number } | undefined;
-  for (const row of rows) {
-    const lsn = Number(row.lsn);
-    // The WAL of a partition is gapless: lsn 1, 2, 3, ...
-    const expected = previous?.partition === row.partition ? previous.lsn + 1 : 1;
-    if (lsn !== expected) throw new Error(`WAL gap in partition ${row.partition} at lsn ${lsn}`);
-    previous = { partition: row.partition, lsn };
-    let state = states.get(row.partition);
-    if (state === undefined) {
-      state = new PartitionState(row.partition, retention);
-      states.set(row.partition, state);
+  try {
+    const [meta] = await database.query<{ partitions: number }>(
+      'SELECT partitions FROM ledger_meta',
+    );
+    const partitions = Array.from({ length: Number(meta?.partitions ?? 0) }, (_, index) => index);
+    const recovered = await recoverPartitions(store, partitions, {
+      retention,
+      fromSnapshots: false,
+      onRecord: (_partition, _lsn, record) => {
+        records.push(record);
+        if (record.type !== 'adjusted') statuses.set(record.reservationId, statusOf(record.type));
+      },
+    });
+    const stocks = new Map<string, StockView>();
+    for (const { state } of recovered.values()) {
+      for (const actor of state.actors.values()) {
+        stocks.set(`${actor.productId}/${actor.warehouseId}`, actor.stockView());
+      }
     }
-    const record = decodeRecord(row.payload);
-    state.replay(record);
-    records.push(record);
-    if (record.type !== 'adjusted') statuses.set(record.reservationId, statusOf(record.type));
+    return { stocks, records, statuses };
+  } finally {
+    await store.close();
   }
-  const stocks = new Map<string, StockView>();
-  for (const state of states.values()) {
-    for (const actor of state.actors.values()) {
-      stocks.set(`${actor.productId}/${actor.warehouseId}`, actor.stockView());
-    }
-  }
-  return { stocks, records, statuses };
 }
 
 function statusOf(type: Exclude<JournalRecord['type'], 'adjusted'>): string {

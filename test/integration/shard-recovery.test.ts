@@ -5,10 +5,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { Command } from '../../src/actors/index.js';
-import { JournalStore, migrate, openLayout } from '../../src/persistence/index.js';
-import { PartitionTable, Router, ShardClient, partitionOf } from '../../src/router/index.js';
-import { Shard, type JournalConnection } from '../../src/shards/shard.js';
-import { ShardHost, type ShardReply } from '../../src/shards/index.js';
+import { systemClock } from '../../src/clock.js';
+import {
+  JournalStore,
+  migrate,
+  openLayout,
+  type JournalConnection,
+} from '../../src/persistence/index.js';
+import { PartitionTable, Router, partitionOf } from '../../src/router/index.js';
+import { Shard } from '../../src/shards/shard.js';
+import { ShardChannel, type ShardReply } from '../../src/shards/index.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
@@ -20,9 +26,7 @@ type FailMode = 'none' | 'before-write' | 'after-commit';
 
 /** A real journal connection whose next append can be made to fail, before or after committing. */
 async function faultyConnection(url: string, mode: { next: FailMode }): Promise<JournalConnection> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  const store = new JournalStore(client);
+  const store = await JournalStore.connect(url, { onError: () => undefined });
   return {
     async append(rows) {
       const failure = mode.next;
@@ -34,10 +38,8 @@ async function faultyConnection(url: string, mode: { next: FailMode }): Promise<
     writeSnapshot: (row) => store.writeSnapshot(row),
     latestSnapshots: (list) => store.latestSnapshots(list),
     readTail: (partition, after, onRow) => store.readTail(partition, after, onRow),
-    ping: async () => {
-      await client.query('SELECT 1');
-    },
-    close: () => client.end(),
+    ping: () => store.ping(),
+    close: () => store.close(),
   };
 }
 
@@ -68,10 +70,11 @@ describe.runIf(await havePostgres())('shard recovery', () => {
         walBatchRecordsMax: 100,
         snapshotEveryRecords: 1000,
         expiriesPerSweepMax: 100,
+        inflightMax: 1000,
       },
       {
         connect: () => faultyConnection(database.url, mode),
-        now: Date.now,
+        clock: systemClock,
         send: (batch) => replies.push(...batch),
         log: () => undefined,
         flushed: () => undefined,
@@ -114,36 +117,32 @@ describe.runIf(await havePostgres())('shard recovery', () => {
       actorId: '',
       traceId: 't',
     };
-    expect((await send(adjust)).status).toBe(200);
+    expect((await send(adjust)).outcome.ok).toBe(true);
 
     mode.next = 'after-commit';
     const committed = await send(reserve(3, 'committed'));
-    expect(committed.status).toBe(503);
-    expect(committed.body).toContain('"unavailable"');
+    expect(committed.outcome).toMatchObject({ ok: false, code: 'unavailable' });
     const during = await send(readStock);
-    expect(during.status).toBe(503);
+    expect(during.outcome).toMatchObject({ ok: false, code: 'unavailable' });
     while (!shard.serving) await sleep(5);
     // The write reached the journal: the rebuilt state holds it, though it was never acknowledged.
-    expect(JSON.parse((await send(readStock)).body)).toMatchObject({ reserved: 3, version: 2 });
+    expect((await send(readStock)).outcome).toMatchObject({ stock: { reserved: 3, version: 2 } });
     const retried = await send(reserve(3, 'committed'));
-    expect(retried.status).toBe(200);
-    expect(retried.replayed).toBe(true);
+    expect(retried.outcome).toMatchObject({ ok: true, replayed: true });
 
     mode.next = 'before-write';
-    expect((await send(reserve(2, 'lost'))).status).toBe(503);
+    expect((await send(reserve(2, 'lost'))).outcome).toMatchObject({ code: 'unavailable' });
     while (!shard.serving) await sleep(5);
-    expect(JSON.parse((await send(readStock)).body)).toMatchObject({ reserved: 3, version: 2 });
-    expect((await send(reserve(2, 'lost'))).status).toBe(200);
-    expect(JSON.parse((await send(readStock)).body)).toMatchObject({ reserved: 5, version: 3 });
+    expect((await send(readStock)).outcome).toMatchObject({ stock: { reserved: 3, version: 2 } });
+    expect((await send(reserve(2, 'lost'))).outcome).toMatchObject({ ok: true, replayed: false });
+    expect((await send(readStock)).outcome).toMatchObject({ stock: { reserved: 5, version: 3 } });
     await shard.stop();
   });
 
   it('restarts a crashed shard worker and recovers it from the journal', async () => {
     const table = new PartitionTable(partitions, 1);
-    // The host's listener needs the client, which needs the host: tie them through this list.
-    const clients: ShardClient[] = [];
     let downs = 0;
-    const host = new ShardHost(
+    const channel = new ShardChannel(
       0,
       {
         shard: 0,
@@ -153,27 +152,21 @@ describe.runIf(await havePostgres())('shard recovery', () => {
         walBatchRecordsMax: 100,
         snapshotEveryRecords: 1000,
         expirySweepMs: 100,
+        inflightMax: 1000,
         logLevel: 'silent',
       },
       {
-        replies: (batch) => clients[0]?.replies(batch),
         ready: () => undefined,
         durable: () => undefined,
-        down: () => {
-          downs += 1;
-          clients[0]?.failAll('worker died');
-        },
+        down: () => (downs += 1),
         log: () => undefined,
       },
     );
-    let nextId = 0;
-    const client = new ShardClient(host, 1000, () => ++nextId);
-    clients.push(client);
-    const router = new Router(table, [client]);
+    const router = new Router(table, [channel]);
     const call = (command: Parameters<Router['dispatch']>[0]) =>
       new Promise<ShardReply>((resolve) => router.dispatch(command, resolve));
-    host.start();
-    while (!host.isReady) await sleep(10);
+    channel.start();
+    while (!channel.isReady) await sleep(10);
     const stock = { productId: 'crash-p', warehouseId: 'crash-w' };
     const adjusted = await call({
       kind: 'adjust',
@@ -184,15 +177,15 @@ describe.runIf(await havePostgres())('shard recovery', () => {
       actorId: '',
       traceId: 't',
     });
-    expect(adjusted.status).toBe(200);
+    expect(adjusted.outcome.ok).toBe(true);
 
-    await host.terminate();
+    await channel.terminate();
     expect(downs).toBe(1);
     const whileDown = await call({ kind: 'read-stock', ...stock });
-    expect(whileDown.status).toBe(503);
-    while (!host.isReady) await sleep(10);
+    expect(whileDown.outcome).toMatchObject({ ok: false, code: 'unavailable' });
+    while (!channel.isReady) await sleep(10);
     const after = await call({ kind: 'read-stock', ...stock });
-    expect(JSON.parse(after.body)).toMatchObject({ on_hand: 5, version: 1 });
-    await host.stop();
+    expect(after.outcome).toMatchObject({ stock: { onHand: 5, version: 1 } });
+    await channel.stop();
   });
 });

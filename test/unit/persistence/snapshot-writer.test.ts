@@ -3,12 +3,15 @@
 // The connections here are fakes that can be held or made to fail at will; the real path (a
 // shard writing snapshots to Postgres) is covered by the CLI and recovery integration tests.
 import { describe, expect, it } from 'vitest';
-import { GroupCommit, type JournalSink } from '../../../src/persistence/group-commit.js';
-import type { SnapshotRow, WalRow } from '../../../src/persistence/journal-store.js';
+import { systemClock } from '../../../src/clock.js';
 import {
+  GroupCommit,
   SnapshotWriter,
+  type JournalSink,
   type SnapshotConnection,
-} from '../../../src/persistence/snapshot-writer.js';
+  type SnapshotRow,
+  type WalRow,
+} from '../../../src/persistence/index.js';
 
 const row = (partition: number, lsn: number): SnapshotRow => ({
   partition,
@@ -149,6 +152,7 @@ describe('GroupCommit with a snapshot handoff', () => {
       },
       100,
       writer,
+      systemClock,
     );
     const wal = (lsn: number): WalRow => ({ partition: 1, lsn, payload: new Uint8Array([lsn]) });
     commit.append(wal(1));

@@ -1,0 +1,46 @@
+// What a shard needs of its journal, declared here and implemented by JournalStore (Postgres).
+// Tests and the simulator implement it in memory (test/helpers, test/sim); nothing else does.
+
+export interface WalRow {
+  readonly partition: number;
+  readonly lsn: number;
+  readonly payload: Uint8Array;
+}
+
+export interface SnapshotRow {
+  readonly partition: number;
+  readonly lsn: number;
+  readonly payload: Uint8Array;
+}
+
+/** Where group commits go: one call writes one batch, durably, or fails. */
+export interface JournalSink {
+  append(rows: readonly WalRow[]): Promise<void>;
+}
+
+/** Where snapshots go (on a connection of their own, so they never hold up group commits). */
+export interface SnapshotConnection {
+  writeSnapshot(row: SnapshotRow): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What recovery reads. */
+export interface JournalReader {
+  /** The newest snapshot of each listed partition that has one. */
+  latestSnapshots(partitions: readonly number[]): Promise<Map<number, SnapshotRow>>;
+  /**
+   * Calls `onRow` for each WAL row of the partition after `afterLsn`, in lsn order; resolves to
+   * the last lsn read (`afterLsn` if none).
+   */
+  readTail(
+    partition: number,
+    afterLsn: number,
+    onRow: (lsn: number, payload: Uint8Array) => void,
+  ): Promise<number>;
+}
+
+/** One connection to the journal: a shard writes, snapshots and recovers through these. */
+export interface JournalConnection extends JournalSink, SnapshotConnection, JournalReader {
+  /** A cheap round trip, to tell whether the journal answers at all. */
+  ping(): Promise<void>;
+}

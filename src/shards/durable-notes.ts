@@ -1,0 +1,57 @@
+// What each journaled change did to its stock key, kept until the change is durable, then told
+// to the main thread (live feed, read view, event publisher wake-up). Only durable state is ever
+// told: notes of a failed write are dropped with it.
+import { assert, type StockActor } from '../actors/index.js';
+import { walPendingRecordsMax } from '../limits.js';
+import type { DurableChanges, StockChange } from './protocol.js';
+
+interface ChangeNote {
+  readonly sequence: number;
+  readonly partition: number;
+  readonly lsn: number;
+  readonly actor: StockActor;
+  readonly onHand: number;
+  readonly reserved: number;
+  readonly version: number;
+}
+
+export class DurableNotes {
+  private notes: ChangeNote[] = [];
+
+  /** A change was journaled with this sequence; `actor` is its key, as it stands after it. */
+  add(sequence: number, partition: number, lsn: number, actor: StockActor): void {
+    // One note per row pending or in flight: bounded with them.
+    assert(this.notes.length < 2 * walPendingRecordsMax, 'change notes over the bound');
+    const { onHand, reserved, version } = actor;
+    this.notes.push({ sequence, partition, lsn, actor, onHand, reserved, version });
+  }
+
+  /** The changes durable up to `sequence`, each key's latest; undefined if none. */
+  take(sequence: number): DurableChanges | undefined {
+    let count = 0;
+    while (count < this.notes.length && (this.notes[count] as ChangeNote).sequence <= sequence)
+      count += 1;
+    if (count === 0) return undefined;
+    const done = this.notes.slice(0, count);
+    this.notes = this.notes.slice(count);
+    const heads = new Map<number, number>();
+    const latest = new Map<StockActor, ChangeNote>();
+    for (const note of done) {
+      heads.set(note.partition, note.lsn);
+      latest.set(note.actor, note);
+    }
+    const durableLsns: number[] = [];
+    for (const [partition, lsn] of heads) durableLsns.push(partition, lsn);
+    const stock: StockChange[] = [];
+    for (const note of latest.values()) {
+      const { actor } = note;
+      stock.push([actor.productId, actor.warehouseId, note.onHand, note.reserved, note.version]);
+    }
+    return { durableLsns, stock };
+  }
+
+  /** A write failed: what it carried may not be durable, so none of it is ever told. */
+  clear(): void {
+    this.notes = [];
+  }
+}

@@ -1,0 +1,245 @@
+// The main thread's one handle on one shard: it spawns the worker, batches commands to it per
+// event-loop turn, correlates replies, bounds what is in flight (beyond the bound a command is
+// refused at once, 503 overloaded, never queued without limit), carries system round trips,
+// and when the thread dies, fails everything in flight and starts a new one that recovers.
+import type { Worker } from 'node:worker_threads';
+import type { Command } from '../actors/index.js';
+import { systemClock } from '../clock.js';
+import { shardSystemRequestsMax, workerRestartDelayMsMax } from '../limits.js';
+import { spawnWorker } from '../worker-script.js';
+import {
+  decodeReplies,
+  encodeBatch,
+  failure,
+  type DurableChanges,
+  type FromShard,
+  type RecoveryStats,
+  type ShardReply,
+  type ShardRequest,
+  type ShardWorkerData,
+  type SystemRequestKind,
+  type ToShard,
+} from './protocol.js';
+
+export type ReplyCallback = (reply: ShardReply) => void;
+
+/** Why a shard's thread ended. */
+export interface ShardDown {
+  readonly message: string;
+  /** A stock invariant broke (an oversell was about to happen): the oversell metric counts it. */
+  readonly invariantBroken: boolean;
+}
+
+export interface ShardChannelListener {
+  ready(recovery: RecoveryStats): void;
+  /** After each group commit: what became durable (event publisher wake-up, live feed). */
+  durable(changes: DurableChanges): void;
+  /** The thread is gone; everything in flight was answered 503 and it is being restarted. */
+  down(reason: ShardDown): void;
+  log(level: 'info' | 'warn' | 'error', message: string): void;
+}
+
+type SystemWaiter = (message: FromShard | undefined) => void;
+
+const requestIdMax = 0x7fffffff;
+
+export class ShardChannel {
+  private worker: Worker | undefined;
+  private ready = false;
+  private stopping = false;
+  private readonly inflight = new Map<number, ReplyCallback>();
+  private queue: ShardRequest[] = [];
+  private flushScheduled = false;
+  private nextRequestId = 0;
+  private readonly system = new Map<number, SystemWaiter>();
+  private nextSystemId = 0;
+  private stopped: (() => void) | undefined;
+  /** What the dying thread said about itself, for the `down` report. */
+  private fatal: { message: string; invariant: boolean } | undefined;
+  private restartDelayMs = 100;
+
+  constructor(
+    readonly index: number,
+    private readonly workerData: ShardWorkerData,
+    private readonly listener: ShardChannelListener,
+  ) {}
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /** Commands sent and not answered yet. */
+  get depth(): number {
+    return this.inflight.size;
+  }
+
+  start(): void {
+    const worker = spawnWorker(import.meta.url, 'shard-worker', this.workerData);
+    this.worker = worker;
+    worker.on('message', (message: FromShard) => this.onMessage(message));
+    worker.on('error', (error) => this.onExit(worker, error.message));
+    worker.on('exit', (code) => this.onExit(worker, `shard worker exited with code ${code}`));
+  }
+
+  /**
+   * Sends a command; `callback` gets the reply. Returns the request's id, with which `cancel`
+   * can still take it back before it leaves this turn (0 if it was answered at once).
+   */
+  send(partition: number, command: Command, callback: ReplyCallback): number {
+    if (!this.ready) {
+      callback(
+        failure(0, 'unavailable', 'The shard is recovering from the journal; retry shortly.'),
+      );
+      return 0;
+    }
+    if (this.inflight.size >= this.workerData.inflightMax) {
+      callback(failure(0, 'overloaded'));
+      return 0;
+    }
+    this.nextRequestId = this.nextRequestId >= requestIdMax ? 1 : this.nextRequestId + 1;
+    const id = this.nextRequestId;
+    this.inflight.set(id, callback);
+    this.queue.push({ id, partition, command });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      systemClock.defer(this.flush);
+    }
+    return id;
+  }
+
+  /**
+   * Takes a command back if it has not left for the shard yet (it then never applies, and its
+   * callback is never called). False if it already left: its reply will come.
+   */
+  cancel(id: number): boolean {
+    const index = this.queue.findIndex((request) => request.id === id);
+    if (index < 0) return false;
+    this.queue.splice(index, 1);
+    this.inflight.delete(id);
+    return true;
+  }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const worker = this.worker;
+    if (worker === undefined || !this.ready) {
+      for (const request of batch) this.answer(failure(request.id, 'unavailable'));
+      return;
+    }
+    const payload = encodeBatch(batch);
+    worker.postMessage({ kind: 'requests', payload } satisfies ToShard, [
+      payload.buffer as ArrayBuffer,
+    ]);
+  };
+
+  private answer(reply: ShardReply): void {
+    const callback = this.inflight.get(reply.id);
+    if (callback === undefined) return;
+    this.inflight.delete(reply.id);
+    callback(reply);
+  }
+
+  private onMessage(message: FromShard): void {
+    switch (message.kind) {
+      case 'replies':
+        for (const reply of decodeReplies(message.payload)) this.answer(reply);
+        return;
+      case 'durable':
+        this.listener.durable(message.changes);
+        return;
+      case 'ready':
+        this.ready = true;
+        this.restartDelayMs = 100;
+        this.listener.ready(message.recovery);
+        return;
+      case 'fatal':
+        this.fatal = { message: message.message, invariant: message.invariant };
+        this.listener.log('error', `shard ${this.index}: ${message.message}`);
+        return;
+      case 'stopped':
+        this.stopped?.();
+        return;
+      default:
+        this.system.get(message.id)?.(message);
+    }
+  }
+
+  private onExit(worker: Worker, message: string): void {
+    if (this.worker !== worker) return; // a second event for a worker already handled
+    this.worker = undefined;
+    this.ready = false;
+    const fatal = this.fatal;
+    this.fatal = undefined;
+    // Nothing the thread did for these was acknowledged; retries with the same key are safe.
+    const waiting = [...this.inflight.keys()];
+    this.queue = [];
+    for (const id of waiting) {
+      this.answer(failure(id, 'unavailable', 'The shard restarted; nothing in flight was done.'));
+    }
+    for (const waiter of [...this.system.values()]) waiter(undefined);
+    this.listener.down({
+      message: fatal?.message ?? message,
+      invariantBroken: fatal?.invariant ?? false,
+    });
+    if (this.stopping) {
+      this.stopped?.();
+      return;
+    }
+    this.listener.log('error', `shard ${this.index} died (${message}); restarting`);
+    const delayMs = this.restartDelayMs;
+    this.restartDelayMs = Math.min(this.restartDelayMs * 2, workerRestartDelayMsMax);
+    setTimeout(() => {
+      if (!this.stopping) this.start();
+    }, delayMs).unref();
+  }
+
+  /**
+   * One system round trip; rejects after `timeoutMs` (a stuck shard is not a ready shard), when
+   * the thread dies first, or at once when too many are already waiting.
+   */
+  request(kind: SystemRequestKind, timeoutMs: number): Promise<FromShard> {
+    const worker = this.worker;
+    if (worker === undefined) return Promise.reject(new Error(`shard ${this.index} is down`));
+    if (this.system.size >= shardSystemRequestsMax) {
+      return Promise.reject(new Error(`shard ${this.index} has too many ${kind} requests waiting`));
+    }
+    this.nextSystemId = this.nextSystemId >= requestIdMax ? 1 : this.nextSystemId + 1;
+    const id = this.nextSystemId;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.system.delete(id);
+        reject(new Error(`shard ${this.index} did not answer ${kind} in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.system.set(id, (message) => {
+        clearTimeout(timer);
+        this.system.delete(id);
+        if (message === undefined) reject(new Error(`shard ${this.index} died`));
+        else resolve(message);
+      });
+      worker.postMessage({ kind, id } satisfies ToShard);
+    });
+  }
+
+  /**
+   * Ends the worker thread at once, as a crash would; the channel then restarts it and the shard
+   * recovers from the journal. For operators (a stuck shard) and for crash tests.
+   */
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  /** Drains the shard (pending writes, a final snapshot) and waits for the thread to end. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const worker = this.worker;
+    if (worker === undefined) return;
+    const stopped = new Promise<void>((resolve) => (this.stopped = resolve));
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ kind: 'stop' } satisfies ToShard);
+    await stopped;
+    await exited;
+  }
+}
