@@ -1,4 +1,5 @@
-// The journal: schema, layout check, SQL, group commit, record codec, embedded Postgres.
+// The journal: schema, layout check, SQL, group commit, record codec. (Embedded Postgres has its
+// own surface in ./embedded/.)
 export { migrate } from './migrations.js';
 export {
   claimJournal,
