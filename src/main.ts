@@ -23,7 +23,7 @@ import {
 import {
   startEmbeddedPostgres,
   type EmbeddedPostgresHandle,
-} from './persistence/embedded-postgres.js';
+} from './persistence/embedded/index.js';
 import {
   JournalLayoutError,
   claimJournal,

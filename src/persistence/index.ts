@@ -1,5 +1,5 @@
 // The journal: schema, layout check, SQL, group commit, record codec. Embedded Postgres has a
-// room of its own (./embedded-postgres.js) that only the composition root imports.
+// room of its own (./embedded/) that only the composition root imports.
 export { migrate } from './migrations.js';
 export {
   claimJournal,

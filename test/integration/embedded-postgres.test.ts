@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   startEmbeddedPostgres,
   type EmbeddedPostgresHandle,
-} from '../../src/persistence/embedded-postgres.js';
+} from '../../src/persistence/embedded/index.js';
 
 const dataDirs: string[] = [];
 const handles: EmbeddedPostgresHandle[] = [];
