@@ -2,7 +2,7 @@
 // them (up to the batch bound) go in the next single write. Under load batches grow by
 // themselves; at low load a record waits for one write. Sequences count appended rows, so a
 // reply can wait for "everything up to sequence N is durable".
-import { assert } from '../actors/index.js';
+import { AssertionError, assert } from '../actors/index.js';
 import type { Clock } from '../clock.js';
 import { walPendingRecordsMax } from '../limits.js';
 import type { JournalSink, SnapshotRow, WalRow } from './journal-connection.js';
@@ -136,6 +136,9 @@ export class GroupCommit {
         await this.writeOnce();
       }
     } catch (error) {
+      // A broken assertion (here or in a listener) is a bug, not a journal failure: it must
+      // crash the shard (which then recovers), never pass for a failed write.
+      if (error instanceof AssertionError) throw error;
       this.broken = true;
       this.listener.failed(error instanceof Error ? error : new Error(String(error)));
     } finally {

@@ -80,6 +80,15 @@ export interface ModelLimits {
   readonly onHandMax: number;
 }
 
+/**
+ * When a due hold turns EXPIRED. `eager`: the moment its expires_at passes, before any request
+ * (API.md's wording; the linearizability checks use it). `swept`: only when an expiry sweep
+ * reaches it (`sweep`, `expire`), or when a request names the hold itself (a confirm, release or
+ * read of a due hold finds it expired: README, "Choices"); until then its units stay reserved.
+ * The simulator mirrors the shard's own sweeps with it.
+ */
+export type ExpiryTiming = 'eager' | 'swept';
+
 interface Hold {
   readonly id: string;
   readonly key: string;
@@ -115,7 +124,10 @@ export class ReferenceLedger {
   private readonly holds = new Map<string, Hold>();
   private clockMs = Number.NEGATIVE_INFINITY;
 
-  constructor(readonly limits: ModelLimits = { onHandMax: 1_000_000_000_000 }) {}
+  constructor(
+    readonly limits: ModelLimits = { onHandMax: 1_000_000_000_000 },
+    readonly expiry: ExpiryTiming = 'eager',
+  ) {}
 
   /** The time of the latest request applied (the model's clock never runs backwards). */
   get nowMs(): number {
@@ -126,7 +138,10 @@ export class ReferenceLedger {
     if (nowMs < this.clockMs) throw new Error(`model clock ran backwards: ${nowMs}`);
     this.clockMs = nowMs;
     // A PENDING hold whose expires_at has passed is EXPIRED, whether or not anyone looked.
-    this.expireDue(nowMs);
+    if (this.expiry === 'eager') this.expireDue(nowMs);
+    else if ('reservationId' in request && request.kind !== 'reserve') {
+      this.expireIfDue(request.reservationId, nowMs);
+    }
     switch (request.kind) {
       case 'reserve':
         return this.reserve(request, nowMs);
@@ -151,13 +166,71 @@ export class ReferenceLedger {
     let expired = 0;
     for (const hold of this.holds.values()) {
       if (hold.status !== 'PENDING' || hold.expiresAtMs > nowMs) continue;
-      const row = this.row(hold.key);
-      hold.status = 'EXPIRED';
-      row.reserved -= hold.quantity;
-      row.version += 1;
+      this.expireHold(hold);
       expired += 1;
     }
     return expired;
+  }
+
+  /**
+   * A sweep at `nowMs` (swept timing): expires the due PENDING holds earliest first (ties by
+   * reservation id), at most `max` of them; returns their ids in that order.
+   */
+  sweep(nowMs: number, max: number): string[] {
+    return ReferenceLedger.sweepAll([this], nowMs, max);
+  }
+
+  /** One sweep over several ledgers (one per partition of a shard): a shard's sweep is shared. */
+  static sweepAll(ledgers: readonly ReferenceLedger[], nowMs: number, max: number): string[] {
+    const due: { hold: Hold; ledger: ReferenceLedger }[] = [];
+    for (const ledger of ledgers) {
+      ledger.advanceTo(nowMs);
+      for (const hold of ledger.holds.values()) {
+        if (hold.status === 'PENDING' && hold.expiresAtMs <= nowMs) due.push({ hold, ledger });
+      }
+    }
+    due.sort((a, b) =>
+      a.hold.expiresAtMs !== b.hold.expiresAtMs
+        ? a.hold.expiresAtMs - b.hold.expiresAtMs
+        : a.hold.id < b.hold.id
+          ? -1
+          : 1,
+    );
+    const expired = due.slice(0, max);
+    for (const { hold, ledger } of expired) ledger.expireHold(hold);
+    return expired.map(({ hold }) => hold.id);
+  }
+
+  /**
+   * Expires one hold at `nowMs`, as a journal's expiry record says happened; throws if the hold
+   * is unknown, not PENDING or not yet due (an expiry the contract does not allow).
+   */
+  expire(id: string, nowMs: number): void {
+    this.advanceTo(nowMs);
+    const hold = this.holds.get(id);
+    if (hold === undefined) throw new Error(`expiry of an unknown hold ${id}`);
+    if (hold.status !== 'PENDING') throw new Error(`expiry of a ${hold.status} hold ${id}`);
+    if (hold.expiresAtMs > nowMs) throw new Error(`expiry of ${id} before its time`);
+    this.expireHold(hold);
+  }
+
+  private advanceTo(nowMs: number): void {
+    if (nowMs < this.clockMs) throw new Error(`model clock ran backwards: ${nowMs}`);
+    this.clockMs = nowMs;
+  }
+
+  private expireIfDue(id: string, nowMs: number): void {
+    const hold = this.holds.get(id);
+    if (hold !== undefined && hold.status === 'PENDING' && hold.expiresAtMs <= nowMs) {
+      this.expireHold(hold);
+    }
+  }
+
+  private expireHold(hold: Hold): void {
+    const row = this.row(hold.key);
+    hold.status = 'EXPIRED';
+    row.reserved -= hold.quantity;
+    row.version += 1;
   }
 
   private reserve(request: Extract<ModelRequest, { kind: 'reserve' }>, nowMs: number): ModelReply {
@@ -286,6 +359,14 @@ export class ReferenceLedger {
     return row === undefined ? undefined : stockOf(row);
   }
 
+  /** Every stock key that exists, in the order they came to exist. */
+  stockKeys(): { productId: string; warehouseId: string }[] {
+    return [...this.stocks.values()].map(({ productId, warehouseId }) => ({
+      productId,
+      warehouseId,
+    }));
+  }
+
   reservation(id: string): ReservationBody | undefined {
     const hold = this.holds.get(id);
     return hold === undefined ? undefined : this.view(hold);
@@ -306,7 +387,7 @@ export class ReferenceLedger {
   }
 
   clone(): ReferenceLedger {
-    const copy = new ReferenceLedger(this.limits);
+    const copy = new ReferenceLedger(this.limits, this.expiry);
     copy.clockMs = this.clockMs;
     for (const hold of this.holds.values()) copy.holds.set(hold.id, { ...hold });
     for (const [key, row] of this.stocks) {

@@ -13,6 +13,7 @@ const files = [
   'test/crash/kill-matrix.test.ts',
   'test/faults',
   'test/hostile',
+  'test/sim',
 ];
 
 interface Row {

@@ -1,0 +1,264 @@
+// The journal in memory, for the simulator: Postgres's part of the contract (rows keyed by
+// (partition, lsn), a write either lands whole or not at all, queries on one connection answer
+// in order) with every completion held until the simulator decides it: it lands, fails, or the
+// connection is lost before or after the write reached the server.
+import type { JournalConnection, SnapshotRow, WalRow } from '../../src/persistence/index.js';
+
+export type Completion = 'ok' | 'error' | 'lost-before' | 'lost-after';
+
+type OpKind = 'append' | 'snapshot' | 'latest' | 'tail' | 'ping';
+
+interface Op {
+  readonly kind: OpKind;
+  readonly label: string;
+  /** Applies the op to the journal and returns its result; throws on a key conflict. */
+  readonly run: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface PendingConnect {
+  readonly incarnation: number;
+  readonly resolve: (connection: JournalConnection) => void;
+  readonly reject: (error: Error) => void;
+}
+
+export class SimJournalError extends Error {
+  override readonly name = 'SimJournalError';
+}
+
+export class MemoryJournal {
+  private readonly wal = new Map<number, Map<number, Uint8Array>>();
+  private readonly snapshots = new Map<number, Map<number, Uint8Array>>();
+  private connections: SimConnection[] = [];
+  private connects: PendingConnect[] = [];
+  private nextConnectionId = 0;
+  /** Told of every batch of rows that lands (the checker keeps durable versions from it). */
+  onLanded: (rows: readonly WalRow[]) => void = () => undefined;
+
+  connect(incarnation: number): Promise<JournalConnection> {
+    return new Promise((resolve, reject) => this.connects.push({ incarnation, resolve, reject }));
+  }
+
+  /** Connections whose head query waits for a completion. */
+  busyConnections(): SimConnection[] {
+    return this.connections.filter((connection) => connection.waiting > 0);
+  }
+
+  get pendingConnects(): number {
+    return this.connects.length;
+  }
+
+  completeConnect(index: number, ok: boolean): string {
+    const pending = this.connects.splice(index, 1)[0] as PendingConnect;
+    if (!ok) {
+      pending.reject(new SimJournalError('injected: could not connect'));
+      return 'connect failed';
+    }
+    this.nextConnectionId += 1;
+    const connection = new SimConnection(this, this.nextConnectionId, pending.incarnation);
+    this.connections.push(connection);
+    pending.resolve(connection);
+    return `connect ok c${connection.id}`;
+  }
+
+  forget(connection: SimConnection): void {
+    this.connections = this.connections.filter((candidate) => candidate !== connection);
+  }
+
+  /**
+   * A shard incarnation died (kill -9): the queries its connections had at the server land or
+   * not as `lands` decides (only a connection's head query can have reached the server), its
+   * pending connects never complete, and nothing it started ever answers.
+   */
+  killIncarnation(incarnation: number, lands: (kind: OpKind) => boolean): string[] {
+    const notes: string[] = [];
+    for (const connection of this.connections.filter((c) => c.incarnation === incarnation)) {
+      notes.push(...connection.die(lands));
+    }
+    this.connects = this.connects.filter((pending) => pending.incarnation !== incarnation);
+    return notes;
+  }
+
+  // ---- What the journal holds (Postgres's side of each query). ----
+
+  insertRows(rows: readonly WalRow[]): void {
+    for (const row of rows) {
+      if (this.wal.get(row.partition)?.has(row.lsn) === true) {
+        throw new SimJournalError(
+          `duplicate key value violates unique constraint: (${row.partition}, ${row.lsn})`,
+        );
+      }
+    }
+    for (const row of rows) {
+      let partition = this.wal.get(row.partition);
+      if (partition === undefined) this.wal.set(row.partition, (partition = new Map()));
+      partition.set(row.lsn, Uint8Array.from(row.payload));
+    }
+    this.onLanded(rows);
+  }
+
+  insertSnapshot(row: SnapshotRow): void {
+    let partition = this.snapshots.get(row.partition);
+    if (partition === undefined) this.snapshots.set(row.partition, (partition = new Map()));
+    if (!partition.has(row.lsn)) partition.set(row.lsn, Uint8Array.from(row.payload));
+    // As the store does: keep the newest two.
+    const lsns = [...partition.keys()].sort((a, b) => b - a);
+    for (const old of lsns.slice(2)) partition.delete(old);
+  }
+
+  latestSnapshots(partitions: readonly number[]): Map<number, SnapshotRow> {
+    const found = new Map<number, SnapshotRow>();
+    for (const partition of partitions) {
+      const stored = this.snapshots.get(partition);
+      if (stored === undefined || stored.size === 0) continue;
+      const lsn = Math.max(...stored.keys());
+      found.set(partition, { partition, lsn, payload: stored.get(lsn) as Uint8Array });
+    }
+    return found;
+  }
+
+  /** The partition's WAL rows after `afterLsn`, in lsn order. */
+  rowsAfter(partition: number, afterLsn: number): [number, Uint8Array][] {
+    const rows = [...(this.wal.get(partition) ?? new Map<number, Uint8Array>())];
+    return rows.filter(([lsn]) => lsn > afterLsn).sort((a, b) => a[0] - b[0]);
+  }
+
+  partitionsWithRows(): number[] {
+    return [...this.wal.keys()].sort((a, b) => a - b);
+  }
+
+  get rowCount(): number {
+    let count = 0;
+    for (const partition of this.wal.values()) count += partition.size;
+    return count;
+  }
+}
+
+export class SimConnection implements JournalConnection {
+  private queue: Op[] = [];
+  private state: 'open' | 'dead' | 'closed' = 'open';
+
+  constructor(
+    private readonly journal: MemoryJournal,
+    readonly id: number,
+    readonly incarnation: number,
+  ) {}
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  get head(): string {
+    return this.queue[0]?.label ?? '';
+  }
+
+  get headKind(): OpKind | undefined {
+    return this.queue[0]?.kind;
+  }
+
+  append(rows: readonly WalRow[]): Promise<void> {
+    const copy = rows.map((row) => ({ ...row }));
+    const label = `append ${copy.map((row) => `${row.partition}:${row.lsn}`).join(',')}`;
+    return this.enqueue('append', label, () => this.journal.insertRows(copy)) as Promise<void>;
+  }
+
+  writeSnapshot(row: SnapshotRow): Promise<void> {
+    const label = `snapshot ${row.partition}@${row.lsn}`;
+    return this.enqueue('snapshot', label, () => this.journal.insertSnapshot(row)) as Promise<void>;
+  }
+
+  latestSnapshots(partitions: readonly number[]): Promise<Map<number, SnapshotRow>> {
+    return this.enqueue('latest', 'latest snapshots', () =>
+      this.journal.latestSnapshots(partitions),
+    ) as Promise<Map<number, SnapshotRow>>;
+  }
+
+  readTail(
+    partition: number,
+    afterLsn: number,
+    onRow: (lsn: number, payload: Uint8Array) => void,
+  ): Promise<number> {
+    return this.enqueue('tail', `tail ${partition}>${afterLsn}`, () => {
+      let last = afterLsn;
+      for (const [lsn, payload] of this.journal.rowsAfter(partition, afterLsn)) {
+        onRow(lsn, payload);
+        last = lsn;
+      }
+      return last;
+    }) as Promise<number>;
+  }
+
+  ping(): Promise<void> {
+    return this.enqueue('ping', 'ping', () => undefined) as Promise<void>;
+  }
+
+  close(): Promise<void> {
+    this.fail(new SimJournalError('connection closed'), 'closed');
+    return Promise.resolve();
+  }
+
+  private enqueue(kind: OpKind, label: string, run: () => unknown): Promise<unknown> {
+    if (this.state !== 'open') {
+      return Promise.reject(new SimJournalError(`connection ${this.state}: ${label}`));
+    }
+    return new Promise((resolve, reject) => this.queue.push({ kind, label, run, resolve, reject }));
+  }
+
+  /** Completes the head query as told; returns a line for the trace. */
+  complete(completion: Completion): string {
+    const op = this.queue.shift() as Op;
+    const line = `c${this.id} ${op.label}: ${completion}`;
+    if (completion === 'ok') {
+      try {
+        op.resolve(op.run());
+      } catch (error) {
+        op.reject(error as Error);
+        return `${line} (${(error as Error).message})`;
+      }
+      return line;
+    }
+    if (completion === 'lost-after') {
+      try {
+        op.run();
+      } catch {
+        // The write did not land (a key conflict): it is lost all the same.
+      }
+    }
+    if (completion === 'error') {
+      op.reject(new SimJournalError(`injected: ${op.label} failed`));
+      return line;
+    }
+    op.reject(new SimJournalError(`injected: connection lost (${op.label})`));
+    this.fail(new SimJournalError('injected: connection lost'), 'dead');
+    return line;
+  }
+
+  /** The incarnation died: the head query lands or not as `lands` says; nothing answers. */
+  die(lands: (kind: OpKind) => boolean): string[] {
+    const notes: string[] = [];
+    const head = this.queue[0];
+    if (head !== undefined && lands(head.kind)) {
+      try {
+        head.run();
+        notes.push(`c${this.id} ${head.label}: landed at the crash`);
+      } catch {
+        notes.push(`c${this.id} ${head.label}: conflict at the crash`);
+      }
+    } else if (head !== undefined) {
+      notes.push(`c${this.id} ${head.label}: lost at the crash`);
+    }
+    this.queue = [];
+    this.state = 'dead';
+    this.journal.forget(this);
+    return notes;
+  }
+
+  private fail(error: Error, state: 'dead' | 'closed'): void {
+    const queued = this.queue;
+    this.queue = [];
+    this.state = state;
+    this.journal.forget(this);
+    for (const op of queued) op.reject(error);
+  }
+}
