@@ -116,6 +116,8 @@ export class Simulation {
   /** Trace ids of acknowledged changes: each must be in the journal exactly once, forever. */
   private readonly acked = new Set<string>();
   private readonly durableVersions = new Map<string, number>();
+  /** The version each durable request's record gave its stock key, by trace id. */
+  private readonly durableTraceVersions = new Map<string, number>();
   private census: SimRequest[] = [];
   private failure: string | undefined;
   private stepNumber = 0;
@@ -149,6 +151,7 @@ export class Simulation {
         const record = decodeRecord(row.payload);
         const key = keyOf(record.productId, record.warehouseId);
         this.durableVersions.set(key, Math.max(this.durableVersions.get(key) ?? 0, record.version));
+        if (record.traceId !== '') this.durableTraceVersions.set(record.traceId, record.version);
       }
     };
     this.note(`profile ${JSON.stringify(this.profile)}`);
@@ -450,7 +453,13 @@ export class Simulation {
     const mismatch = replyMismatch(applied.reply, asModelReply(outcome));
     if (mismatch !== undefined) this.fail(`${request.traceId} ${describe(request)}: ${mismatch}`);
     const durable = this.durableVersions.get(applied.key) ?? 0;
-    if (applied.key !== '' && durable < applied.version) {
+    const own = this.durableTraceVersions.get(request.traceId);
+    if (applied.changed && own !== undefined && own !== applied.version) {
+      this.fail(
+        `${request.traceId} diverged: its record made ${applied.key} version ${own}, ` +
+          `the model version ${applied.version}`,
+      );
+    } else if (applied.key !== '' && durable < applied.version) {
       this.fail(
         `${request.traceId} answered before durable: it saw ${applied.key} at version ` +
           `${applied.version}, the journal holds version ${durable}`,
