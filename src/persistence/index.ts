@@ -1,11 +1,17 @@
-// The journal: schema, layout check, SQL, group commit, record codec, embedded Postgres.
+// The journal: schema, layout check, ownership lease, SQL, group commit, record codec, embedded
+// Postgres.
 export { migrate } from './migrations.js';
+export { openLayout, JournalLayoutError, type JournalLayout } from './journal-meta.js';
 export {
-  claimJournal,
-  openLayout,
-  JournalLayoutError,
-  type JournalLayout,
-} from './journal-meta.js';
+  JournalOwner,
+  ownerLockId,
+  reclaimDelayMs,
+  reclaimVerdict,
+  type JournalOwnerOptions,
+  type JournalOwnerState,
+  type ReclaimSight,
+  type ReclaimVerdict,
+} from './journal-owner.js';
 export { JournalStore, type WalRow, type SnapshotRow } from './journal-store.js';
 export { GroupCommit, type GroupCommitListener, type JournalSink } from './group-commit.js';
 export { SnapshotWriter, type SnapshotConnection } from './snapshot-writer.js';

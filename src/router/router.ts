@@ -12,13 +12,30 @@ export type RoutableCommand =
   | Exclude<Command, { kind: 'reserve' }>
   | Omit<Extract<Command, { kind: 'reserve' }>, 'reservationId'>;
 
+const fencedMessage =
+  'This ledger is re-claiming its journal and cannot vouch for its state; nothing was done, ' +
+  'retry shortly.';
+
 export class Router {
+  /**
+   * `owned` says whether this ledger is known to own its journal. Every command and read from the
+   * HTTP thread (routes and the live feed) passes `dispatch`, so the fence is one check here:
+   * while ownership is not known, another ledger may be writing the journal and the shards'
+   * memory may be stale, so nothing is answered from it (503 `unavailable`, retry-after).
+   * Requests already in a shard still finish: their replies wait for durable writes, which the
+   * journal's (partition, lsn) key fences against a second writer.
+   */
   constructor(
     readonly table: PartitionTable,
     readonly clients: readonly ShardClient[],
+    private readonly owned: () => boolean = () => true,
   ) {}
 
   dispatch(command: RoutableCommand, callback: ReplyCallback): void {
+    if (!this.owned()) {
+      callback(errorReply(0, 'unavailable', fencedMessage));
+      return;
+    }
     let partition: number;
     let routed: Command;
     if ('reservationId' in command) {
