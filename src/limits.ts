@@ -96,3 +96,31 @@ check(
 );
 check(walBatchRecordsCeiling <= walPendingRecordsMax, 'a batch must fit in the pending rows');
 check(expiryEntriesMax > 2 * expiryCompactionSlack, 'the schedule must outgrow its slack');
+
+/**
+ * The journal's ownership lease (src/persistence/journal-owner.ts). Postgres probes the lock's
+ * session with TCP keepalives and frees the lock of a ledger that vanished (its machine died, the
+ * network was cut) after idle + interval × count seconds; a waiting ledger may then take it.
+ */
+export const journalOwnerKeepaliveIdleSeconds = 10;
+export const journalOwnerKeepaliveIntervalSeconds = 5;
+export const journalOwnerKeepaliveCount = 3;
+/** The ledger asks its ownership connection this often whether it still answers... */
+export const journalOwnerProbeMs = 2_000;
+/** ...and takes it for lost (fencing itself) when a probe or re-claim query takes longer. */
+export const journalOwnerQueryTimeoutMs = 5_000;
+/** Re-claiming a lost lock: the first retry's delay, doubling up to the ceiling. */
+export const journalReclaimDelayMsMin = 50;
+export const journalReclaimDelayMsMax = 2_000;
+
+check(
+  journalOwnerProbeMs + journalOwnerQueryTimeoutMs <
+    (journalOwnerKeepaliveIdleSeconds +
+      journalOwnerKeepaliveIntervalSeconds * journalOwnerKeepaliveCount) *
+      1000,
+  'a ledger cut off from its journal must fence itself before Postgres frees its lock',
+);
+check(
+  0 < journalReclaimDelayMsMin && journalReclaimDelayMsMin <= journalReclaimDelayMsMax,
+  're-claim back-off bounds must be positive and ordered',
+);

@@ -26,7 +26,7 @@ import {
 } from './persistence/embedded/index.js';
 import {
   JournalLayoutError,
-  claimJournal,
+  JournalOwner,
   migrate,
   openLayout,
   type JournalLayout,
@@ -35,30 +35,36 @@ import { PartitionTable, Router, partitionHashVersion } from './router/index.js'
 import { ShardChannel, type ShardWorkerData } from './shards/index.js';
 
 /**
- * Migrates the journal, claims it for this process and checks its layout. The returned client
- * holds the ownership lock until the ledger stops.
+ * Claims the journal for this process, migrates it and checks its layout. The returned owner
+ * holds the ownership lock until the ledger stops, re-claiming it if its connection is lost; if
+ * another ledger takes the journal meanwhile, this one exits 3 at once (another owner exists, so
+ * there is nothing to drain to).
  */
 async function openJournal(
   databaseUrl: string,
   config: Config,
   log: Logger,
-): Promise<{ layout: JournalLayout; owner: pg.Client }> {
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  client.on('error', (error) => {
-    log.error({ err: error.message }, 'journal ownership connection lost; fencing still holds');
-  });
+): Promise<{ layout: JournalLayout; owner: JournalOwner }> {
+  const owner = await JournalOwner.claim(
+    {
+      newClient: () =>
+        new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 }),
+      log: (level, fields, message) => log[level](fields, message),
+      taken: () => process.exit(3),
+    },
+    config.journalClaimWaitSeconds * 1000,
+    () => log.warn('the journal is locked by another ledger (or one that just died); waiting'),
+  );
   try {
-    await claimJournal(client, config.journalClaimWaitSeconds * 1000, () =>
-      log.warn('the journal is locked by another ledger (or one that just died); waiting'),
-    );
+    const client = owner.connection;
     const ran = await migrate(client);
     if (ran.length > 0) log.info({ migrations: ran }, 'journal migrations applied');
     const wanted = { partitions: config.partitions, hashVersion: partitionHashVersion };
     const layout = await openLayout(client, wanted, process.env.LEDGER_PARTITIONS !== undefined);
-    return { layout, owner: client };
+    await owner.supervise();
+    return { layout, owner };
   } catch (error) {
-    await client.end();
+    await owner.release();
     throw error;
   }
 }
@@ -111,6 +117,7 @@ function startShards(
 async function readiness(
   shards: readonly ShardChannel[],
   events: EventPublisherHost | undefined,
+  owner: JournalOwner,
 ): Promise<{ ready: boolean; details: Record<string, number | boolean> }> {
   const answers = await Promise.all(
     shards.map((shard) =>
@@ -124,6 +131,7 @@ async function readiness(
   );
   const details: Record<string, number | boolean> = { shards: answers.length };
   answers.forEach((ok, shard) => (details[`shard_${shard}`] = ok));
+  details.journal_owned = owner.owned;
   if (events !== undefined) {
     // Shown, never counted against readiness: replies never wait for events.
     const status = events.stats();
@@ -131,7 +139,7 @@ async function readiness(
     details.events_lag_records = status.lagRecords;
     details.events_lag_seconds = Math.round(status.lagSeconds * 1000) / 1000;
   }
-  return { ready: answers.every(Boolean), details };
+  return { ready: owner.owned && answers.every(Boolean), details };
 }
 
 async function workerMetrics(shards: readonly ShardChannel[]): Promise<unknown[]> {
@@ -202,7 +210,7 @@ function refuseJavaScriptFallback(config: Config): void {
 interface Journal {
   readonly databaseUrl: string;
   readonly layout: JournalLayout;
-  readonly owner: pg.Client;
+  readonly owner: JournalOwner;
   readonly embedded: EmbeddedPostgresHandle | undefined;
 }
 
@@ -242,10 +250,10 @@ async function main(): Promise<void> {
   const server = new LedgerServer({
     bodyBytesMax: config.bodyBytesMax,
     limits: { ...config, adjustDeltaMax },
-    router: new Router(table, shards),
+    router: new Router(table, shards, () => owner.owned),
     metrics: ingress,
     renderMetrics: async () => renderMetrics(ingress.registry, await workerMetrics(shards)),
-    readiness: () => readiness(shards, events),
+    readiness: () => readiness(shards, events, owner),
     snapshot: () => snapshotAll(shards),
     gate: new Gate(
       new Authenticator(config),
@@ -276,7 +284,7 @@ async function main(): Promise<void> {
       await Promise.all(shards.map((shard) => shard.stop()));
       await events?.stop();
       server.close();
-      await owner.end();
+      await owner.release();
       await embedded?.stop();
       log.info('stopped');
       process.exit(0);

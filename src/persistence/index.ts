@@ -1,12 +1,17 @@
-// The journal: schema, layout check, SQL, group commit, record codec. Embedded Postgres has a
-// room of its own (./embedded/) that only the composition root imports.
+// The journal: schema, layout check, ownership lease, SQL, group commit, record codec.
+// Embedded Postgres has a room of its own (./embedded/) that only the composition root imports.
 export { migrate } from './migrations.js';
+export { openLayout, JournalLayoutError, type JournalLayout } from './journal-meta.js';
 export {
-  claimJournal,
-  openLayout,
-  JournalLayoutError,
-  type JournalLayout,
-} from './journal-meta.js';
+  JournalOwner,
+  ownerLockId,
+  reclaimDelayMs,
+  reclaimVerdict,
+  type JournalOwnerOptions,
+  type JournalOwnerState,
+  type ReclaimSight,
+  type ReclaimVerdict,
+} from './journal-owner.js';
 export type {
   JournalConnection,
   JournalReader,

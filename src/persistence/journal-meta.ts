@@ -11,41 +11,6 @@ export class JournalLayoutError extends Error {
   override readonly name = 'JournalLayoutError';
 }
 
-// Held for the ledger's lifetime on its own connection: one node owns a journal at a time.
-const ownerLockId = 0x4c4f574e; // 'LOWN'
-
-/**
- * Claims the journal for this process with a session advisory lock. A second ledger on the same
- * journal is refused at start. The lock's session probes its client (TCP keepalives), so the lock
- * of a ledger whose machine died is freed in about half a minute; a start waits up to `waitMs`
- * for that. Should the lock's connection be lost, the (partition, lsn) key still fences: two
- * writers can never both append the same record.
- */
-export async function claimJournal(
-  client: pg.ClientBase,
-  waitMs: number,
-  onWait: () => void,
-): Promise<void> {
-  await client.query('SET tcp_keepalives_idle = 10');
-  await client.query('SET tcp_keepalives_interval = 5');
-  await client.query('SET tcp_keepalives_count = 3');
-  const deadline = Date.now() + waitMs;
-  for (let attempt = 0; ; attempt += 1) {
-    const result = await client.query<{ claimed: boolean }>(
-      'SELECT pg_try_advisory_lock($1) AS claimed',
-      [ownerLockId],
-    );
-    if (result.rows[0]?.claimed === true) return;
-    if (Date.now() >= deadline) {
-      throw new JournalLayoutError(
-        'another ledger is running on this journal (its advisory lock is held); refusing to start',
-      );
-    }
-    if (attempt === 0) onWait();
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 /**
  * Returns the journal's layout, recording `wanted` if the journal is new. `partitionsExplicit`
  * says whether the operator chose a partition count (then a mismatch is refused) or took the

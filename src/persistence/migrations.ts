@@ -40,6 +40,17 @@ export const migrations: readonly { readonly id: number; readonly sql: string }[
         lsn bigint NOT NULL CHECK (lsn >= 0)
       );`,
   },
+  {
+    id: 3,
+    sql: `
+      -- Counts the claims of the journal (src/persistence/journal-owner.ts): a ledger that lost
+      -- its lock and gets it back finds its own epoch here only if no other ledger owned the
+      -- journal in between, which is when its memory is still the journal's truth.
+      CREATE TABLE ledger_owner (
+        singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+        epoch bigint NOT NULL CHECK (epoch > 0)
+      );`,
+  },
 ];
 
 export async function migrate(client: pg.ClientBase): Promise<number[]> {

@@ -1,7 +1,7 @@
 // Routes each command to the shard owning its partition: by stock key hash, or for commands that
 // carry only a reservation id, by the partition embedded in the id.
 import type { Command } from '../actors/index.js';
-import type { ReplyCallback, ShardChannel } from '../shards/index.js';
+import { failure, type ReplyCallback, type ShardChannel } from '../shards/index.js';
 import { partitionOf } from './partition-hash.js';
 import type { PartitionTable } from './partition-table.js';
 import { mintReservationId, reservationPartition } from './reservation-id.js';
@@ -19,13 +19,30 @@ export interface Dispatched {
 
 const answeredAtOnce: Dispatched | undefined = undefined;
 
+const fencedMessage =
+  'This ledger is re-claiming its journal and cannot vouch for its state; nothing was done, ' +
+  'retry shortly.';
+
 export class Router {
+  /**
+   * `owned` says whether this ledger is known to own its journal. Every command and read from the
+   * HTTP thread (routes and the live feed) passes `dispatch`, so the fence is one check here:
+   * while ownership is not known, another ledger may be writing the journal and the shards'
+   * memory may be stale, so nothing is answered from it (503 `unavailable`, retry-after).
+   * Requests already in a shard still finish: their replies wait for durable writes, which the
+   * journal's (partition, lsn) key fences against a second writer.
+   */
   constructor(
     readonly table: PartitionTable,
     readonly channels: readonly ShardChannel[],
+    private readonly owned: () => boolean = () => true,
   ) {}
 
   dispatch(command: RoutableCommand, callback: ReplyCallback): Dispatched | undefined {
+    if (!this.owned()) {
+      callback(failure(0, 'unavailable', fencedMessage));
+      return answeredAtOnce;
+    }
     let partition: number;
     let routed: Command;
     if ('reservationId' in command) {

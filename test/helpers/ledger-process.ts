@@ -26,16 +26,19 @@ export interface StartOptions {
   readonly timeoutMs?: number;
 }
 
-export async function startLedger(options: StartOptions): Promise<LedgerProcess> {
+/** A ledger process as spawned, before it listens (it may block on the journal lock first). */
+export interface SpawnedLedger {
+  readonly child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+  /** The port of its `listening` line, once printed. */
+  port(): number | undefined;
+}
+
+export function spawnLedger(env: Record<string, string>): SpawnedLedger {
   const child = spawn(process.execPath, [mainScript], {
     cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      SHARDS: '2',
-      ...options.env,
-    },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', SHARDS: '2', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -44,15 +47,24 @@ export async function startLedger(options: StartOptions): Promise<LedgerProcess>
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
-  const port = await waitForPort(() => output, exited, options.timeoutMs ?? 60_000);
+  return { child, output: () => output, exited, port: () => listeningPort(output) };
+}
+
+function listeningPort(output: string): number | undefined {
+  const match = /"port":(\d+)[^\n]*"msg":"listening"/.exec(output);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+export async function startLedger(options: StartOptions): Promise<LedgerProcess> {
+  const { child, output, exited } = spawnLedger(options.env);
+  const port = await waitForPort(output, exited, options.timeoutMs ?? 60_000);
   const baseUrl = `http://127.0.0.1:${port}`;
-  if (options.waitReady !== false)
-    await waitReady(baseUrl, options.timeoutMs ?? 60_000, () => output);
+  if (options.waitReady !== false) await waitReady(baseUrl, options.timeoutMs ?? 60_000, output);
   return {
     child,
     port,
     baseUrl,
-    output: () => output,
+    output,
     exited,
     async stop() {
       child.kill('SIGTERM');
@@ -74,8 +86,8 @@ async function waitForPort(
   let done = false;
   void exited.then(() => (done = true));
   while (Date.now() < deadline) {
-    const match = /"port":(\d+)[^\n]*"msg":"listening"/.exec(output());
-    if (match?.[1] !== undefined) return Number(match[1]);
+    const port = listeningPort(output());
+    if (port !== undefined) return port;
     if (done) throw new Error(`ledger exited before listening:\n${output()}`);
     await sleep(20);
   }

@@ -1,5 +1,5 @@
 // Runs the simulator from the command line.
-//   npx tsx test/sim/run-sim.ts --seed 123 [--steps 600] [--trace]   replay one seed (trace printed)
+//   npx tsx test/sim/run-sim.ts --seed 123 [--steps 600] [--trace]   replay one seed
 //   npx tsx test/sim/run-sim.ts --seconds 120 [--steps 600] [--from 1]  seeds for a while
 // Prints seeds/s and steps/s; exits 1 at the first failing seed, printing its replay command.
 import { parseArgs } from 'node:util';

@@ -1,0 +1,25 @@
+// Proves the router's ownership fence: while the ledger is not known to own its journal, every
+// command and read is refused with 503 unavailable before it reaches a shard (there are none here).
+import { describe, expect, it } from 'vitest';
+import { PartitionTable } from '../../../src/router/partition-table.js';
+import { mintReservationId } from '../../../src/router/reservation-id.js';
+import { Router, type RoutableCommand } from '../../../src/router/router.js';
+import type { ShardReply } from '../../../src/shards/index.js';
+
+const commands: RoutableCommand[] = [
+  { kind: 'read-stock', productId: 'p', warehouseId: 'w' },
+  { kind: 'read-reservation', reservationId: mintReservationId(1), traceId: 't' },
+];
+
+describe('Router', () => {
+  it.each(commands)('refuses $kind with 503 unavailable while ownership is not held', (command) => {
+    let owned = false;
+    const router = new Router(new PartitionTable(4, 1), [], () => owned);
+    const replies: ShardReply[] = [];
+    router.dispatch(command, (reply) => replies.push(reply));
+    expect(replies).toHaveLength(1);
+    expect(replies[0]?.outcome).toMatchObject({ ok: false, code: 'unavailable' });
+    owned = true;
+    expect(() => router.dispatch(command, () => undefined)).toThrow(/no shard channel/);
+  });
+});
