@@ -103,7 +103,7 @@ describe.runIf(await havePostgres())('the health listener', () => {
     expect(result.closedByServer).toBe(true);
   });
 
-  it('answers an HTTP/1.0 GET /health/ready with 200 and the same body as the main port', async () => {
+  it("answers HTTP/1.0 GET /health/ready with 200 and the main port's body", async () => {
     const request = 'GET /health/ready HTTP/1.0\r\nx-trace-id: probe-ready-1\r\n\r\n';
     const response = only(await exchange(healthPort(), request));
     expect(response.statusLine).toMatch(/^HTTP\/1\.[01] 200 /);
@@ -124,7 +124,7 @@ describe.runIf(await havePostgres())('the health listener', () => {
     expect(response.body).toContain('inventory_oversell_incidents_total 0');
   });
 
-  it('serves HTTP/1.1 keep-alive: two requests on one connection, as the main port does', async () => {
+  it('serves HTTP/1.1 keep-alive: two requests on one connection, like the main port', async () => {
     const request = 'GET /health/live HTTP/1.1\r\nhost: lb\r\n\r\n';
     const result = await exchange(healthPort(), request + request, 2);
     expect(result.responses.map((response) => response.statusLine)).toEqual([
