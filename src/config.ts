@@ -20,6 +20,9 @@ export class ConfigError extends Error {
 export interface Config {
   host: string; // HOST, default '127.0.0.1'
   port: number; // PORT, default 8080, 0..65535 (0 = pick a free port, used by tests)
+  // LEDGER_HEALTH_PORT: the node:http health listener (for HTTP/1.0 health checks) on HOST;
+  // unset or empty = none, 0..65535 (0 = pick a free port), never PORT itself.
+  healthPort: number | undefined;
   databaseUrl: string | undefined; // DATABASE_URL; must start with postgres:// or postgresql://
   dataDir: string; // LEDGER_DATA_DIR, default './data', resolved to an absolute path
   natsUrl: string | undefined; // NATS_URL; only checked to parse as a URL
@@ -199,6 +202,18 @@ function optionalUrl(
   return raw;
 }
 
+/** Checked against PORT: both listeners bind HOST, so one port cannot serve both. */
+function healthPort(env: Record<string, string | undefined>, port: number): number | undefined {
+  const name = 'LEDGER_HEALTH_PORT';
+  // Empty counts as unset, so that `LEDGER_HEALTH_PORT=` in a compose file turns it off.
+  if (env[name] === undefined || env[name] === '') return undefined;
+  const value = integer(env, name, 0, 0, 65_535);
+  if (value !== 0 && value === port) {
+    throw new ConfigError(name, `${name} must differ from PORT (${port}), got ${value}`);
+  }
+  return value;
+}
+
 function nonEmpty(env: Record<string, string | undefined>, name: string, fallback: string): string {
   const raw = env[name];
   if (raw === undefined) return fallback;
@@ -346,6 +361,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     host,
     ...settings,
+    healthPort: healthPort(env, settings.port),
     databaseUrl: optionalUrl(env, 'DATABASE_URL', ['postgres://', 'postgresql://']),
     dataDir: resolve(nonEmpty(env, 'LEDGER_DATA_DIR', './data')),
     natsUrl: optionalUrl(env, 'NATS_URL', undefined),

@@ -124,3 +124,25 @@ check(
   0 < journalReclaimDelayMsMin && journalReclaimDelayMsMin <= journalReclaimDelayMsMax,
   're-claim back-off bounds must be positive and ordered',
 );
+
+/** Connections the health listener holds at once; more are refused when accepted. */
+export const healthConnectionsMax = 64;
+/** Largest request head the health listener parses (node's own default is 16 KiB). */
+export const healthHeaderBytesMax = 8 * 1024;
+/** A health client has this long to send its request head (slow-loris bound). */
+export const healthHeadersTimeoutMs = 10_000;
+/** ...and this long for its whole request. */
+export const healthRequestTimeoutMs = 15_000;
+/** An idle kept-alive health connection is closed after this long. */
+export const healthKeepAliveTimeoutMs = 5_000;
+/** A health connection with no traffic either way for this long is closed (slow readers too). */
+export const healthSocketIdleMs = 30_000;
+
+check(
+  healthHeadersTimeoutMs <= healthRequestTimeoutMs,
+  'node:http refuses a head timeout longer than the request timeout',
+);
+check(
+  pingTimeoutMs < healthSocketIdleMs,
+  'a readiness check (shard pings) must answer before its connection counts as idle',
+);

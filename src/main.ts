@@ -12,8 +12,9 @@ import {
 } from './limits.js';
 import { Authenticator } from './http/auth.js';
 import { Gate } from './http/gate.js';
+import { HealthListener } from './http/health-listener.js';
 import { RateLimiter } from './http/rate-limit.js';
-import { LedgerServer, nativeUws } from './http/server.js';
+import { LedgerServer, nativeUws, type Readiness } from './http/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import {
   createIngressMetrics,
@@ -207,6 +208,34 @@ function refuseJavaScriptFallback(config: Config): void {
   process.exit(2);
 }
 
+interface Operational {
+  readonly readiness: () => Promise<Readiness>;
+  readonly renderMetrics: () => Promise<string>;
+}
+
+/**
+ * The node:http health listener (HTTP/1.0 health checks), when LEDGER_HEALTH_PORT is set. If it
+ * cannot listen, the main server is closed first: exiting with a uWS listener open aborts.
+ */
+async function startHealth(
+  config: Config,
+  operational: Operational,
+  server: LedgerServer,
+  log: Logger,
+): Promise<HealthListener | undefined> {
+  if (config.healthPort === undefined) return undefined;
+  const health = new HealthListener({ ...operational, log });
+  try {
+    const port = await health.listen(config.host, config.healthPort);
+    log.info({ host: config.host, port }, 'health listener');
+    return health;
+  } catch (error) {
+    server.close();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`health listener (LEDGER_HEALTH_PORT): ${reason}`, { cause: error });
+  }
+}
+
 interface Journal {
   readonly databaseUrl: string;
   readonly layout: JournalLayout;
@@ -247,13 +276,16 @@ async function main(): Promise<void> {
   );
   const events = startEvents(config, databaseUrl, ingress, log);
   const shards = startShards(config, databaseUrl, table, ingress, () => server, events, log);
+  const operational: Operational = {
+    renderMetrics: async () => renderMetrics(ingress.registry, await workerMetrics(shards)),
+    readiness: () => readiness(shards, events, owner),
+  };
   const server = new LedgerServer({
     bodyBytesMax: config.bodyBytesMax,
     limits: { ...config, adjustDeltaMax },
     router: new Router(table, shards, () => owner.owned),
     metrics: ingress,
-    renderMetrics: async () => renderMetrics(ingress.registry, await workerMetrics(shards)),
-    readiness: () => readiness(shards, events, owner),
+    ...operational,
     snapshot: () => snapshotAll(shards),
     gate: new Gate(
       new Authenticator(config),
@@ -271,6 +303,7 @@ async function main(): Promise<void> {
     { host: config.host, port, partitions: layout.partitions, shards: table.shards },
     'listening',
   );
+  const health = await startHealth(config, operational, server, log);
   if (config.natsUrl === undefined) log.info('NATS_URL is not set: event publishing is off');
   for (const shard of shards) shard.start();
   let stopping = false;
@@ -284,6 +317,7 @@ async function main(): Promise<void> {
       await Promise.all(shards.map((shard) => shard.stop()));
       await events?.stop();
       server.close();
+      await health?.close();
       await owner.release();
       await embedded?.stop();
       log.info('stopped');

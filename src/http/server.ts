@@ -11,6 +11,13 @@ import type { Gate } from './gate.js';
 import { LiveFeed } from './live-feed.js';
 import { openApiDocument } from './openapi.js';
 import {
+  liveAnswer,
+  metricsAnswer,
+  readyAnswer,
+  type OperationalAnswer,
+  type Readiness,
+} from './operational.js';
+import {
   begin,
   readJsonBody,
   respond,
@@ -23,10 +30,7 @@ import { routes, type Route, type RouteName } from './routes.js';
 import { RequestValidator, ValidationError, reservationId, stockId } from './validate.js';
 import type { ValidationLimits } from './validate.js';
 
-export interface Readiness {
-  readonly ready: boolean;
-  readonly details: Readonly<Record<string, string | number | boolean>>;
-}
+export type { Readiness };
 
 export interface ServerOptions {
   readonly bodyBytesMax: number;
@@ -86,9 +90,12 @@ export class LedgerServer {
     getReservation: (res, req, route) => this.getReservation(res, req, route),
     getStock: (res, req, route) => this.getStock(res, req, route),
     snapshot: (res, req, route) => this.snapshot(res, req, route),
-    live: (res, req) => respond(this.begin(res, req), 200, '{"status":"live"}'),
-    ready: (res, req) => this.ready(this.begin(res, req)),
-    metrics: (res, req) => this.metrics(this.begin(res, req)),
+    // Answered synchronously: an async answer would make uWS drop pipelined requests behind it.
+    live: (res, req) => this.operational(this.begin(res, req), liveAnswer),
+    ready: (res, req) =>
+      this.operational(this.begin(res, req), readyAnswer(this.options.readiness)),
+    metrics: (res, req) =>
+      this.operational(this.begin(res, req), metricsAnswer(this.options.renderMetrics)),
     openapi: (res, req) => respond(this.begin(res, req), 200, this.openApiJson),
   };
 
@@ -270,26 +277,19 @@ export class LedgerServer {
     });
   }
 
-  private ready(exchange: Exchange): void {
-    this.options.readiness().then(
-      (readiness) => {
-        if (readiness.ready) {
-          respond(exchange, 200, JSON.stringify({ status: 'ready', ...readiness.details }));
-        } else {
-          respondError(exchange, 'unavailable', 'The ledger is not ready.', readiness.details);
-        }
-      },
-      (error: unknown) =>
-        respondError(exchange, 'unavailable', `readiness check failed: ${String(error)}`),
-    );
-  }
-
-  private metrics(exchange: Exchange): void {
-    this.options.renderMetrics().then(
-      (text) =>
-        respond(exchange, 200, text, { contentType: 'text/plain; version=0.0.4; charset=utf-8' }),
-      (error: unknown) => respondError(exchange, 'unavailable', `metrics failed: ${String(error)}`),
-    );
+  /** Health and metrics: the answers the health listener gives too (operational.ts). */
+  private operational(
+    exchange: Exchange,
+    answer: OperationalAnswer | Promise<OperationalAnswer>,
+  ): void {
+    if (answer instanceof Promise) {
+      void answer.then((reply) => this.operational(exchange, reply));
+      return;
+    }
+    respond(exchange, answer.status, answer.body, {
+      contentType: answer.contentType,
+      retryAfterSeconds: answer.retryAfterSeconds,
+    });
   }
 
   /** Debug level: one line per request. */

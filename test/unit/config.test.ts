@@ -105,6 +105,7 @@ describe('loadConfig defaults', () => {
     expect(loadConfig({})).toEqual({
       host: '127.0.0.1',
       port: 8080,
+      healthPort: undefined,
       databaseUrl: undefined,
       dataDir: resolve('./data'),
       natsUrl: undefined,
@@ -409,6 +410,37 @@ describe('loadConfig loopback rule while auth is off', () => {
   });
 });
 
+describe('LEDGER_HEALTH_PORT', () => {
+  it('leaves the health listener off when unset or empty', () => {
+    expect(loadConfig({}).healthPort).toBeUndefined();
+    expect(loadConfig({ LEDGER_HEALTH_PORT: '' }).healthPort).toBeUndefined();
+  });
+
+  it('reads a port, 0 (pick a free one) and both ends of the range', () => {
+    for (const value of [9090, 0, 1, 65_535]) {
+      expect(loadConfig({ LEDGER_HEALTH_PORT: String(value) }).healthPort).toBe(value);
+    }
+  });
+
+  it('refuses values that are not plain integers or out of range, naming the variable', () => {
+    for (const bad of ['abc', '80x', '1.5', ' 3', '1e3', '0x10', '+5', '-1', '65536']) {
+      const error = configError({ LEDGER_HEALTH_PORT: bad });
+      expect(error.variable).toBe('LEDGER_HEALTH_PORT');
+      expect(error.message).toBe(
+        `LEDGER_HEALTH_PORT must be an integer between 0 and 65535, got ${JSON.stringify(bad)}`,
+      );
+    }
+  });
+
+  it('refuses the main PORT (both bind HOST), but lets both be 0', () => {
+    const same = configError({ PORT: '9000', LEDGER_HEALTH_PORT: '9000' });
+    expect(same.variable).toBe('LEDGER_HEALTH_PORT');
+    expect(same.message).toBe('LEDGER_HEALTH_PORT must differ from PORT (9000), got 9000');
+    expect(configError({ LEDGER_HEALTH_PORT: '8080' }).variable).toBe('LEDGER_HEALTH_PORT');
+    expect(loadConfig({ PORT: '0', LEDGER_HEALTH_PORT: '0' }).healthPort).toBe(0);
+  });
+});
+
 describe('loadConfigOrExit', () => {
   const configUrl = new URL('../../src/config.ts', import.meta.url).href;
   const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -432,6 +464,14 @@ describe('loadConfigOrExit', () => {
     expect(child.stdout).toBe('');
     expect(child.stderr).toBe(
       'config error: PORT must be an integer between 0 and 65535, got "abc"\n',
+    );
+  });
+
+  it('exits 2 naming LEDGER_HEALTH_PORT for a bad health port', () => {
+    const child = runChild({ LEDGER_HEALTH_PORT: 'health' });
+    expect(child.status).toBe(2);
+    expect(child.stderr).toBe(
+      'config error: LEDGER_HEALTH_PORT must be an integer between 0 and 65535, got "health"\n',
     );
   });
 
