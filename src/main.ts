@@ -32,7 +32,7 @@ import {
   openLayout,
   type JournalLayout,
 } from './persistence/index.js';
-import { PartitionTable, Router, partitionHashVersion } from './router/index.js';
+import { PartitionTable, Router, StockReadView, partitionHashVersion } from './router/index.js';
 import { ShardChannel, type ShardWorkerData } from './shards/index.js';
 
 /**
@@ -70,15 +70,23 @@ async function openJournal(
   }
 }
 
+/** Where what the shards tell the main thread goes. */
+interface ShardWiring {
+  readonly view: StockReadView;
+  readonly metrics: IngressMetrics;
+  /** The server exists only after the channels (its router needs them): read it late. */
+  readonly server: () => LedgerServer;
+  readonly events: EventPublisherHost | undefined;
+  readonly log: Logger;
+}
+
 function startShards(
   config: Config,
   databaseUrl: string,
   table: PartitionTable,
-  metrics: IngressMetrics,
-  server: () => LedgerServer,
-  events: EventPublisherHost | undefined,
-  log: Logger,
+  wiring: ShardWiring,
 ): ShardChannel[] {
+  const { view, metrics, server, events, log } = wiring;
   const channels: ShardChannel[] = [];
   for (let shard = 0; shard < table.shards; shard += 1) {
     const data: ShardWorkerData = {
@@ -98,13 +106,16 @@ function startShards(
     };
     const channel = new ShardChannel(shard, data, {
       ready: (recovery) => log.info({ shard, ...recovery }, 'shard ready'),
+      // The read view first: a reply that follows this message must find the change there.
       durable: (changes) => {
+        view.apply(changes.stock);
         server().stockChanged(changes.stock);
         events?.wake(changes.durableLsns);
         for (const [productId, warehouseId, onHand, reserved] of changes.stock) {
           metrics.hotKeys.observe(productId, warehouseId, onHand - reserved);
         }
       },
+      census: (partitions, stock) => view.load(partitions, stock),
       down: (reason) => {
         if (reason.invariantBroken) metrics.oversellIncidents.inc();
       },
@@ -275,7 +286,9 @@ async function main(): Promise<void> {
     config.metricsHotKeys,
   );
   const events = startEvents(config, databaseUrl, ingress, log);
-  const shards = startShards(config, databaseUrl, table, ingress, () => server, events, log);
+  const view = new StockReadView(table.partitions);
+  const wiring = { view, metrics: ingress, server: () => server, events, log };
+  const shards = startShards(config, databaseUrl, table, wiring);
   const operational: Operational = {
     renderMetrics: async () => renderMetrics(ingress.registry, await workerMetrics(shards)),
     readiness: () => readiness(shards, events, owner),
@@ -283,7 +296,7 @@ async function main(): Promise<void> {
   const server = new LedgerServer({
     bodyBytesMax: config.bodyBytesMax,
     limits: { ...config, adjustDeltaMax },
-    router: new Router(table, shards, () => owner.owned),
+    router: new Router(table, shards, view, () => owner.owned),
     metrics: ingress,
     ...operational,
     snapshot: () => snapshotAll(shards),

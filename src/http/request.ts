@@ -17,6 +17,10 @@ export interface Exchange {
   readonly observer: AnswerObserver | undefined;
   aborted: boolean;
   answered: boolean;
+  /** Reading from the connection is paused until this exchange's answer is written. */
+  paused: boolean;
+  /** Takes the request back if its connection closes before the answer (see awaitAnswer). */
+  cancel: (() => void) | undefined;
 }
 
 const statusLines = new Map<number, string>([
@@ -56,11 +60,34 @@ export function begin(res: HttpResponse, req: HttpRequest, observer?: AnswerObse
     observer,
     aborted: false,
     answered: false,
+    paused: false,
+    cancel: undefined,
   };
   res.onAborted(() => {
     exchange.aborted = true;
+    const cancel = exchange.cancel;
+    exchange.cancel = undefined;
+    cancel?.();
   });
   return exchange;
+}
+
+/**
+ * The answer comes later (from a shard, Postgres, a worker). uWS closes a connection when a
+ * request arrives while an earlier answer on it is pending (it does not queue pipelined
+ * requests), so reading stops here until the answer is written: a pipelining client's next
+ * request waits in the socket and is read in order. A request already read in the same packet
+ * makes uWS close the connection at once, before this turn ends: `cancel` then takes the pending
+ * request back before it leaves for its shard, so a request either gets its answer or is never
+ * applied.
+ */
+export function awaitAnswer(exchange: Exchange, cancel?: () => void): void {
+  if (exchange.answered || exchange.aborted) return;
+  if (!exchange.paused) {
+    exchange.res.pause();
+    exchange.paused = true;
+  }
+  exchange.cancel = cancel;
 }
 
 export interface ReplyHeaders {
@@ -79,8 +106,11 @@ export function respond(
 ): void {
   if (exchange.aborted || exchange.answered) return;
   exchange.answered = true;
+  exchange.cancel = undefined;
   exchange.res.cork(() => {
     const res = exchange.res;
+    // Before end(): after it the response object belongs to the connection's next request.
+    if (exchange.paused) res.resume();
     res.writeStatus(statusLines.get(status) ?? String(status));
     res.writeHeader('content-type', headers.contentType ?? 'application/json');
     res.writeHeader('x-trace-id', exchange.traceId);

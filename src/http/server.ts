@@ -18,6 +18,7 @@ import {
   type Readiness,
 } from './operational.js';
 import {
+  awaitAnswer,
   begin,
   readJsonBody,
   respond,
@@ -125,7 +126,9 @@ export class LedgerServer {
     let body: BodyResult | undefined;
     let principal: Principal | undefined;
     const proceed = (): void => {
-      if (body === undefined || principal === undefined || exchange.answered) return;
+      // A connection closed meanwhile (a pipelined request behind this one): never dispatched.
+      if (body === undefined || principal === undefined || exchange.answered || exchange.aborted)
+        return;
       this.execute(exchange, route, body, principal);
     };
     readJsonBody(exchange, req, this.options.bodyBytesMax, (result) => {
@@ -177,7 +180,7 @@ export class LedgerServer {
     isReserve: boolean,
     caller: Principal,
   ) {
-    this.options.router.dispatch(command, (reply) => {
+    const dispatched = this.options.router.dispatch(command, (reply) => {
       const rendered = renderOutcome(reply.outcome);
       this.count(exchange, isReserve, resultOf(reply.outcome));
       if (command.kind === 'adjust') this.audit(exchange, command, caller, rendered.status, reply);
@@ -186,6 +189,9 @@ export class LedgerServer {
         retryAfterSeconds: rendered.status === 503 ? 1 : undefined,
       });
     });
+    if (dispatched !== undefined) {
+      awaitAnswer(exchange, () => dispatched.channel.cancel(dispatched.id));
+    }
   }
 
   /** Every stock adjustment leaves an audit line: who, what, why, and how it ended. */
@@ -269,6 +275,7 @@ export class LedgerServer {
     const exchange = this.begin(res, req);
     const admission = this.options.gate.read(res, req.getHeader('authorization'));
     this.options.gate.admit(exchange, admission, route.permission ?? 'admin', () => {
+      awaitAnswer(exchange);
       this.options.snapshot().then(
         (partitions) => respond(exchange, 200, JSON.stringify({ partitions })),
         (error: unknown) =>
@@ -283,6 +290,7 @@ export class LedgerServer {
     answer: OperationalAnswer | Promise<OperationalAnswer>,
   ): void {
     if (answer instanceof Promise) {
+      awaitAnswer(exchange);
       void answer.then((reply) => this.operational(exchange, reply));
       return;
     }

@@ -2,4 +2,5 @@
 export { hashStockKey, partitionOf, partitionHashVersion } from './partition-hash.js';
 export { mintReservationId, reservationPartition } from './reservation-id.js';
 export { PartitionTable } from './partition-table.js';
+export { StockReadView } from './read-view.js';
 export { Router, type Dispatched, type RoutableCommand } from './router.js';

@@ -1,9 +1,15 @@
 // Routes each command to the shard owning its partition: by stock key hash, or for commands that
 // carry only a reservation id, by the partition embedded in the id.
 import type { Command } from '../actors/index.js';
-import { failure, type ReplyCallback, type ShardChannel } from '../shards/index.js';
+import {
+  failure,
+  type ReplyCallback,
+  type ShardChannel,
+  type ShardOutcome,
+} from '../shards/index.js';
 import { partitionOf } from './partition-hash.js';
 import type { PartitionTable } from './partition-table.js';
+import type { StockReadView } from './read-view.js';
 import { mintReservationId, reservationPartition } from './reservation-id.js';
 
 /** What the ingress hands over: a reserve's reservation id is minted here, once routed. */
@@ -35,12 +41,18 @@ export class Router {
   constructor(
     readonly table: PartitionTable,
     readonly channels: readonly ShardChannel[],
+    private readonly view: StockReadView,
     private readonly owned: () => boolean = () => true,
   ) {}
 
+  /** Routes a command; a stock read is answered at once from the durable read view. */
   dispatch(command: RoutableCommand, callback: ReplyCallback): Dispatched | undefined {
     if (!this.owned()) {
       callback(failure(0, 'unavailable', fencedMessage));
+      return answeredAtOnce;
+    }
+    if (command.kind === 'read-stock') {
+      callback({ id: 0, outcome: this.readStock(command.productId, command.warehouseId) });
       return answeredAtOnce;
     }
     let partition: number;
@@ -66,5 +78,18 @@ export class Router {
     if (channel === undefined) throw new Error(`no shard channel for partition ${partition}`);
     const id = channel.send(partition, routed, callback);
     return id === 0 ? answeredAtOnce : { channel, id };
+  }
+
+  private readStock(productId: string, warehouseId: string): ShardOutcome {
+    const partition = partitionOf(productId, warehouseId, this.table.partitions);
+    const stock = this.view.read(partition, productId, warehouseId);
+    if (stock === 'not-loaded') {
+      return failure(0, 'unavailable', 'The shard is recovering from the journal; retry shortly.')
+        .outcome;
+    }
+    if (stock === undefined) {
+      return { ok: false, code: 'not_found', message: 'This stock key was never stocked.' };
+    }
+    return { ok: true, stock, replayed: false };
   }
 }

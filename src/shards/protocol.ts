@@ -87,6 +87,12 @@ export type ToShard =
 export type FromShard =
   | { readonly kind: 'replies'; readonly payload: Uint8Array }
   | { readonly kind: 'durable'; readonly changes: DurableChanges }
+  /** After a recovery: every stock key of those partitions, as the journal holds it. */
+  | {
+      readonly kind: 'census';
+      readonly partitions: readonly number[];
+      readonly payload: Uint8Array;
+    }
   | { readonly kind: 'ready'; readonly recovery: RecoveryStats }
   | { readonly kind: 'pong'; readonly id: number; readonly journalWritable: boolean }
   | { readonly kind: 'metrics'; readonly id: number; readonly metrics: unknown }
@@ -116,4 +122,13 @@ export function decodeRequests(payload: Uint8Array): ShardRequest[] {
 
 export function decodeReplies(payload: Uint8Array): ShardReply[] {
   return packr.unpack(payload) as ShardReply[];
+}
+
+/** A census can hold every key of a large catalogue: packed once, transferred, not cloned. */
+export function encodeCensus(stock: readonly StockChange[]): Uint8Array {
+  return new Uint8Array(packr.pack(stock));
+}
+
+export function decodeCensus(payload: Uint8Array): StockChange[] {
+  return packr.unpack(payload) as StockChange[];
 }

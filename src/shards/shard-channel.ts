@@ -8,6 +8,7 @@ import { systemClock } from '../clock.js';
 import { shardSystemRequestsMax, workerRestartDelayMsMax } from '../limits.js';
 import { spawnWorker } from '../worker-script.js';
 import {
+  decodeCensus,
   decodeReplies,
   encodeBatch,
   failure,
@@ -17,6 +18,7 @@ import {
   type ShardReply,
   type ShardRequest,
   type ShardWorkerData,
+  type StockChange,
   type SystemRequestKind,
   type ToShard,
 } from './protocol.js';
@@ -34,6 +36,8 @@ export interface ShardChannelListener {
   ready(recovery: RecoveryStats): void;
   /** After each group commit: what became durable (event publisher wake-up, live feed). */
   durable(changes: DurableChanges): void;
+  /** After a recovery: every stock key of those partitions (the read view's reload). */
+  census(partitions: readonly number[], stock: StockChange[]): void;
   /** The thread is gone; everything in flight was answered 503 and it is being restarted. */
   down(reason: ShardDown): void;
   log(level: 'info' | 'warn' | 'error', message: string): void;
@@ -149,6 +153,9 @@ export class ShardChannel {
         return;
       case 'durable':
         this.listener.durable(message.changes);
+        return;
+      case 'census':
+        this.listener.census(message.partitions, decodeCensus(message.payload));
         return;
       case 'ready':
         this.ready = true;

@@ -8,6 +8,7 @@ import { JournalStore, type JournalConnection } from '../persistence/index.js';
 import {
   decodeRequests,
   encodeBatch,
+  encodeCensus,
   type FromShard,
   type ShardWorkerData,
   type ToShard,
@@ -93,6 +94,12 @@ const shard = new Shard(
     },
     log,
     durableChanges: (changes) => post({ kind: 'durable', changes }),
+    census: (partitions, stock) => {
+      const payload = encodeCensus(stock);
+      port.postMessage({ kind: 'census', partitions, payload } satisfies FromShard, [
+        payload.buffer as ArrayBuffer,
+      ]);
+    },
     flushed: (rows, durationMs) => {
       flushSeconds.observe(durationMs / 1000);
       batchSize.observe(rows);

@@ -33,6 +33,7 @@ import {
   type DurableChanges,
   type RecoveryStats,
   type ShardReply,
+  type StockChange,
   type ShardRequest,
 } from './protocol.js';
 import { ReplyGate } from './reply-gate.js';
@@ -56,6 +57,8 @@ export interface ShardEnvironment {
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
   readonly flushed: (rows: number, durationMs: number) => void;
   readonly durableChanges: (changes: DurableChanges) => void;
+  /** Recovered partitions' every stock key, durable by definition (the HTTP thread's read view). */
+  readonly census: (partitions: readonly number[], stock: StockChange[]) => void;
 }
 
 interface PartitionRuntime {
@@ -118,6 +121,7 @@ export class Shard {
     await this.link.reopen(this.closeError);
     const recovered = await this.recover(this.options.partitions);
     this.mode = 'serving';
+    this.census(recovered);
     let snapshots = 0;
     let records = 0;
     for (const partition of recovered.values()) {
@@ -149,6 +153,23 @@ export class Shard {
       }
     }
     return recovered;
+  }
+
+  /** Tells what the recovered partitions hold, key by key: all of it is durable. */
+  private census(recovered: ReadonlyMap<number, RecoveredPartition>): void {
+    const stock: StockChange[] = [];
+    for (const { state } of recovered.values()) {
+      for (const actor of state.actors.values()) {
+        stock.push([
+          actor.productId,
+          actor.warehouseId,
+          actor.onHand,
+          actor.reserved,
+          actor.version,
+        ]);
+      }
+    }
+    this.environment.census([...recovered.keys()], stock);
   }
 
   /** Applies a batch of commands in arrival order; replies leave once what they saw is durable. */
@@ -352,6 +373,7 @@ export class Shard {
         this.commit.resume(heads);
         if (this.mode !== 'recovering') return;
         this.mode = 'serving';
+        this.census(recovered);
         this.environment.log('info', `recovered ${partitions.length} partitions`);
         return;
       } catch (error) {

@@ -12,7 +12,7 @@ import {
   openLayout,
   type JournalConnection,
 } from '../../src/persistence/index.js';
-import { PartitionTable, Router, partitionOf } from '../../src/router/index.js';
+import { PartitionTable, Router, StockReadView, partitionOf } from '../../src/router/index.js';
 import { Shard } from '../../src/shards/shard.js';
 import { ShardChannel, type ShardReply } from '../../src/shards/index.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
@@ -79,6 +79,7 @@ describe.runIf(await havePostgres())('shard recovery', () => {
         log: () => undefined,
         flushed: () => undefined,
         durableChanges: () => undefined,
+        census: () => undefined,
       },
     );
     await shard.start();
@@ -141,6 +142,7 @@ describe.runIf(await havePostgres())('shard recovery', () => {
 
   it('restarts a crashed shard worker and recovers it from the journal', async () => {
     const table = new PartitionTable(partitions, 1);
+    const view = new StockReadView(partitions);
     let downs = 0;
     const channel = new ShardChannel(
       0,
@@ -157,12 +159,13 @@ describe.runIf(await havePostgres())('shard recovery', () => {
       },
       {
         ready: () => undefined,
-        durable: () => undefined,
+        durable: (changes) => view.apply(changes.stock),
+        census: (list, stock) => view.load(list, stock),
         down: () => (downs += 1),
         log: () => undefined,
       },
     );
-    const router = new Router(table, [channel]);
+    const router = new Router(table, [channel], view);
     const call = (command: Parameters<Router['dispatch']>[0]) =>
       new Promise<ShardReply>((resolve) => router.dispatch(command, resolve));
     channel.start();
@@ -181,11 +184,23 @@ describe.runIf(await havePostgres())('shard recovery', () => {
 
     await channel.terminate();
     expect(downs).toBe(1);
+    const refill = {
+      kind: 'adjust',
+      ...stock,
+      delta: 1,
+      reason: '',
+      idempotencyKey: '',
+      actorId: '',
+      traceId: 't',
+    } as const;
+    expect((await call(refill)).outcome).toMatchObject({ ok: false, code: 'unavailable' });
+    // Reads go on from the durable read view while the shard recovers.
     const whileDown = await call({ kind: 'read-stock', ...stock });
-    expect(whileDown.outcome).toMatchObject({ ok: false, code: 'unavailable' });
+    expect(whileDown.outcome).toMatchObject({ stock: { onHand: 5, version: 1 } });
     while (!channel.isReady) await sleep(10);
+    expect((await call(refill)).outcome).toMatchObject({ stock: { onHand: 6, version: 2 } });
     const after = await call({ kind: 'read-stock', ...stock });
-    expect(after.outcome).toMatchObject({ stock: { onHand: 5, version: 1 } });
+    expect(after.outcome).toMatchObject({ stock: { onHand: 6, version: 2 } });
     await channel.stop();
   });
 });

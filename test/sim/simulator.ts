@@ -300,6 +300,9 @@ export class Simulation {
         durableChanges: (changes) => {
           if (incarnation.alive) this.told(changes.stock);
         },
+        census: (partitions, stock) => {
+          if (incarnation.alive) this.censusTold(partitions, stock);
+        },
       },
     );
     const incarnation: Incarnation = {
@@ -486,6 +489,24 @@ export class Simulation {
       }
       if (!(reserved >= 0 && reserved <= onHand)) this.fail(`${key} told with reserved > on_hand`);
     }
+  }
+
+  /** A recovery's census: every key the model has for those partitions, exactly as it has it. */
+  private censusTold(partitions: readonly number[], stock: readonly StockChange[]): void {
+    this.told(stock);
+    const told = new Map(stock.map(([p, w, ...state]) => [keyOf(p, w), state.join('/')]));
+    let keys = 0;
+    for (const partition of partitions) {
+      for (const { productId, warehouseId } of this.mirror.model(partition).stockKeys()) {
+        keys += 1;
+        const model = this.mirror.model(partition).stock(productId, warehouseId);
+        const wanted = `${model?.onHand}/${model?.reserved}/${model?.version}`;
+        const got = told.get(keyOf(productId, warehouseId));
+        if (got !== wanted)
+          this.fail(`census of ${productId}/${warehouseId}: ${got}, not ${wanted}`);
+      }
+    }
+    if (keys !== stock.length) this.fail(`census told ${stock.length} keys, the model has ${keys}`);
   }
 
   private async afterStep(): Promise<void> {

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { PartitionTable } from '../../../src/router/partition-table.js';
 import { mintReservationId } from '../../../src/router/reservation-id.js';
+import { StockReadView } from '../../../src/router/read-view.js';
 import { Router, type RoutableCommand } from '../../../src/router/router.js';
 import type { ShardReply } from '../../../src/shards/index.js';
 
@@ -14,7 +15,7 @@ const commands: RoutableCommand[] = [
 describe('Router', () => {
   it.each(commands)('refuses $kind with 503 unavailable while ownership is not held', (command) => {
     let owned = false;
-    const router = new Router(new PartitionTable(4, 1), [], () => owned);
+    const router = new Router(new PartitionTable(4, 1), [], new StockReadView(4), () => owned);
     const replies: ShardReply[] = [];
     router.dispatch(command, (reply) => replies.push(reply));
     expect(replies).toHaveLength(1);
