@@ -7,8 +7,9 @@
 // the cursors. Each session publishes every partition in lsn order over one connection, which
 // JetStream stores in order; so the first copy of each event lands in lsn order, and later
 // copies are duplicates that the stream drops (Nats-Msg-Id).
+import { assert, checkRecord } from '../actors/index.js';
 import { decodeRecord } from '../persistence/index.js';
-import { eventOf, type OutboundEvent } from './event-mapping.js';
+import { eventId, eventOf, type OutboundEvent } from './event-mapping.js';
 import type { OutboxRow, OutboxStore, ReadPosition } from './outbox-store.js';
 import type { PublisherStats } from './protocol.js';
 import { Signal } from './signal.js';
@@ -304,6 +305,7 @@ export class EventPublisher {
     }
     try {
       const record = decodeRecord(row.payload);
+      checkRecord(record);
       const event = eventOf(row.partition, row.lsn, record, this.deps.subjectPrefix);
       return { event, atMs: record.atMs };
     } catch (error) {
@@ -331,6 +333,11 @@ export class EventPublisher {
   }
 
   private send(progress: Progress, lsn: number, atMs: number, event: OutboundEvent): void {
+    // What leaves is checked as the journal's records are: in lsn order without a gap, named by
+    // its journal position (JetStream's duplicate check relies on it), within the bound.
+    assert(lsn === progress.sent + 1, () => `event ${lsn} sent after ${progress.sent}`);
+    assert(event.msgId === eventId(progress.partition, lsn), 'an event named off its record');
+    assert(this.inflightCount < this.deps.limits.inflightMax, 'events in flight over the bound');
     const entry: InflightEvent = { lsn, atMs, acked: false };
     if (progress.inflight.length === progress.inflightHead && progress.cursor === progress.sent) {
       progress.pendingSinceMs = atMs;

@@ -1,6 +1,6 @@
 // Routes each command to the shard owning its partition: by stock key hash, or for commands that
 // carry only a reservation id, by the partition embedded in the id.
-import type { Command } from '../actors/index.js';
+import { assert, type Command } from '../actors/index.js';
 import {
   failure,
   type ReplyCallback,
@@ -74,6 +74,7 @@ export class Router {
           ? { ...command, reservationId: mintReservationId(partition) }
           : command;
     }
+    assert(partition >= 0 && partition < this.table.partitions, () => `partition ${partition}`);
     const channel = this.channels[this.table.shardOf(partition)];
     if (channel === undefined) throw new Error(`no shard channel for partition ${partition}`);
     const id = channel.send(partition, routed, callback);

@@ -1,71 +1,91 @@
-// Proves the expiry heap pops like a sorted list under random pushes and clock-driven pops.
+// Proves the expiry heap pops like a sorted list (by expiry time, then reservation id: a total
+// order, so even ties come out in a stated order) under random pushes, clock-driven pops and
+// rebuilds that keep only some entries.
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { ExpiryHeap, type ExpiryEntry } from '../../src/shards/expiry-heap.js';
 import { runOptions } from '../helpers/fc-options.js';
 
-type Step = { kind: 'push'; expiresAtMs: number } | { kind: 'pop'; advanceMs: number };
+type Step =
+  | { kind: 'push'; expiresAtMs: number; id: number }
+  | { kind: 'pop'; advanceMs: number }
+  | { kind: 'retain'; modulus: number };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ kind: fc.constant('push' as const), expiresAtMs: fc.integer({ min: 0, max: 500 }) }),
-  fc.record({ kind: fc.constant('pop' as const), advanceMs: fc.integer({ min: 0, max: 60 }) }),
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('push' as const),
+      // A narrow range of times: many ties.
+      expiresAtMs: fc.integer({ min: 0, max: 40 }),
+      id: fc.nat({ max: 10_000 }),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('pop' as const),
+      advanceMs: fc.integer({ min: 0, max: 5 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('retain' as const),
+      modulus: fc.integer({ min: 2, max: 4 }),
+    }),
+  },
 );
+
+const order = (a: ExpiryEntry, b: ExpiryEntry): number =>
+  a.expiresAtMs - b.expiresAtMs || (a.reservationId < b.reservationId ? -1 : 1);
 
 function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
 }
 
 describe('ExpiryHeap against a sorted list', () => {
-  it('pops the earliest due entry each time and loses or repeats none', () => {
+  it('pops the first due entry by (time, id) each time and loses or repeats none', () => {
     const property = fc.property(fc.array(step, { maxLength: 300 }), (steps) => {
       const heap = new ExpiryHeap();
-      const model: ExpiryEntry[] = [];
+      let model: ExpiryEntry[] = [];
       let nowMs = 0;
       let serial = 0;
       for (const next of steps) {
         if (next.kind === 'push') {
-          const entry = {
-            expiresAtMs: next.expiresAtMs,
-            partition: 0,
-            reservationId: `r${serial++}`,
-          };
+          serial += 1;
+          const reservationId = `r${String(next.id).padStart(5, '0')}-${serial}`;
+          const entry = { expiresAtMs: next.expiresAtMs, partition: serial % 3, reservationId };
           heap.push(entry);
           model.push(entry);
           continue;
         }
+        if (next.kind === 'retain') {
+          const keep = (entry: ExpiryEntry) => entry.partition % next.modulus !== 0;
+          heap.retain(keep);
+          model = model.filter(keep);
+          check(heap.size === model.length, 'retain kept another number of entries');
+          continue;
+        }
         nowMs += next.advanceMs;
         const popped = heap.popDue(nowMs);
-        model.sort((a, b) => a.expiresAtMs - b.expiresAtMs);
-        const earliest = model[0];
-        if (earliest === undefined || earliest.expiresAtMs > nowMs) {
+        model.sort(order);
+        const first = model[0];
+        if (first === undefined || first.expiresAtMs > nowMs) {
           check(popped === undefined, `popped ${JSON.stringify(popped)} before it was due`);
           continue;
         }
-        check(popped !== undefined, `nothing popped at ${nowMs} though an entry was due`);
-        check(popped?.expiresAtMs === earliest.expiresAtMs, 'popped an entry that is not earliest');
-        model.splice(model.indexOf(popped as ExpiryEntry), 1);
+        check(popped === first, `popped ${JSON.stringify(popped)}, not ${JSON.stringify(first)}`);
+        model.shift();
         check(heap.size === model.length, 'size differs from the model');
       }
       const rest: ExpiryEntry[] = [];
       for (let entry = heap.popDue(Infinity); entry !== undefined; entry = heap.popDue(Infinity)) {
         rest.push(entry);
       }
-      const sorted = [...model].sort((a, b) => a.expiresAtMs - b.expiresAtMs);
-      check(
-        rest.map((e) => e.expiresAtMs).join() === sorted.map((e) => e.expiresAtMs).join(),
-        'the remaining entries did not come out in time order',
-      );
-      check(
-        rest
-          .map((e) => e.reservationId)
-          .sort()
-          .join() ===
-          model
-            .map((e) => e.reservationId)
-            .sort()
-            .join(),
-        'the remaining entries are not the ones pushed',
-      );
+      model.sort(order);
+      check(rest.length === model.length, 'entries lost or repeated');
+      rest.forEach((entry, index) => check(entry === model[index], 'not in (time, id) order'));
     });
     fc.assert(property, runOptions(500));
   });

@@ -1,0 +1,68 @@
+// Proves the expiry schedule stays bounded by the pending holds: entries of holds finished early
+// are dropped by compaction once they are half the heap, a sweep skips stale entries without
+// counting them and stops at its cap, and a reloaded partition's entries can be dropped.
+import { describe, expect, it } from 'vitest';
+import { expiryCompactionSlack } from '../../../src/limits.js';
+import type { ExpiryEntry } from '../../../src/shards/expiry-heap.js';
+import { ExpirySchedule } from '../../../src/shards/expiry-schedule.js';
+
+describe('ExpirySchedule', () => {
+  it('compacts once stale entries are over the slack and half the heap', () => {
+    const schedule = new ExpirySchedule();
+    const pending = new Set<string>();
+    const holds = 4 * expiryCompactionSlack;
+    for (let index = 0; index < holds; index += 1) {
+      schedule.schedule(index % 4, `h${index}`, 1_000 + index);
+      pending.add(`h${index}`);
+    }
+    const isPending = (entry: ExpiryEntry) => pending.has(entry.reservationId);
+    // Finish three quarters of them early (confirmed or released).
+    for (let index = 0; index < (3 * holds) / 4; index += 1) {
+      pending.delete(`h${index}`);
+      schedule.finishedEarly(isPending);
+    }
+    expect(schedule.size).toBeLessThanOrEqual(2 * pending.size + expiryCompactionSlack);
+    expect(schedule.size).toBeGreaterThanOrEqual(pending.size);
+    // Every pending hold is still there to expire, in order.
+    const expired: string[] = [];
+    schedule.sweep(Infinity, Infinity, (entry) => {
+      if (!pending.has(entry.reservationId)) return false;
+      expired.push(entry.reservationId);
+      return true;
+    });
+    expect(expired).toEqual([...pending]);
+  });
+
+  it('sweeps due holds earliest first, skips stale ones and stops at its cap', () => {
+    const schedule = new ExpirySchedule();
+    for (const [id, at] of [
+      ['c', 30],
+      ['a', 10],
+      ['b', 10],
+      ['gone', 5],
+      ['later', 99],
+    ] as const) {
+      schedule.schedule(0, id, at);
+    }
+    const seen: string[] = [];
+    const expire = (entry: ExpiryEntry) => {
+      seen.push(entry.reservationId);
+      return entry.reservationId !== 'gone';
+    };
+    expect(schedule.sweep(50, 2, expire)).toBe(2);
+    expect(seen).toEqual(['gone', 'a', 'b']);
+    expect(schedule.sweep(50, 2, expire)).toBe(1);
+    expect(seen).toEqual(['gone', 'a', 'b', 'c']);
+    expect(schedule.size).toBe(1);
+  });
+
+  it("forgets a reloaded partition's entries", () => {
+    const schedule = new ExpirySchedule();
+    schedule.schedule(1, 'x', 10);
+    schedule.schedule(2, 'y', 10);
+    schedule.dropPartitions(new Set([1]));
+    const seen: string[] = [];
+    schedule.sweep(10, 10, (entry) => seen.push(entry.reservationId) > 0);
+    expect(seen).toEqual(['y']);
+  });
+});
