@@ -1,5 +1,5 @@
-// Routes each command to the shard owning its partition: by stock key hash, or for commands that
-// carry only a reservation id, by the partition embedded in the id.
+// Routes each command to the shard owning its partition: by the product's hash, or for commands
+// that carry only a reservation id, by the partition embedded in the id.
 import type { Command } from '../actors/index.js';
 import type { ReplyCallback, ShardChannel } from '../shards/index.js';
 import { partitionOf } from './partition-hash.js';
@@ -39,7 +39,7 @@ export class Router {
       }
       routed = command;
     } else {
-      partition = partitionOf(command.productId, command.warehouseId, this.table.partitions);
+      partition = partitionOf(command.productId, this.table.partitions);
       routed =
         command.kind === 'reserve'
           ? { ...command, reservationId: mintReservationId(partition) }
