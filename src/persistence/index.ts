@@ -16,6 +16,21 @@ export type {
   WalRow,
 } from './journal-connection.js';
 export { JournalStore } from './journal-store.js';
+export {
+  eventBacklog,
+  highestLsn,
+  journalExists,
+  lockJournalTables,
+  readLayout,
+  replaceJournal,
+  type EventBacklog,
+  type JournalReplacement,
+} from './journal-rewrite.js';
+export {
+  loadReservationRoutes,
+  replaceReservationRoutes,
+  type ReservationRoute,
+} from './reservation-routes.js';
 export { GroupCommit, type GroupCommitListener } from './group-commit.js';
 export { SnapshotWriter } from './snapshot-writer.js';
 export { encodeRecord, decodeRecord, RecordDecodeError } from './record-codec.js';
