@@ -1,15 +1,9 @@
 // The composition root: configuration in, pieces wired, signals handled. Nothing else.
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { loadConfigOrExit, type Config } from './config.js';
+import { loadConfigOrExit, retentionOf, type Config } from './config.js';
 import { EventPublisherHost } from './events/index.js';
-import {
-  adjustDeltaMax,
-  drainTimeoutMs,
-  onHandMax,
-  pingTimeoutMs,
-  snapshotTimeoutMs,
-} from './limits.js';
+import { adjustDeltaMax, drainTimeoutMs, pingTimeoutMs, snapshotTimeoutMs } from './limits.js';
 import { Authenticator } from './http/auth.js';
 import { Gate } from './http/gate.js';
 import { RateLimiter } from './http/rate-limit.js';
@@ -27,6 +21,7 @@ import {
 import {
   JournalLayoutError,
   claimJournal,
+  loadReservationRoutes,
   migrate,
   openLayout,
   type JournalLayout,
@@ -34,15 +29,22 @@ import {
 import { PartitionTable, Router, partitionHashVersion } from './router/index.js';
 import { ShardChannel, type ShardWorkerData } from './shards/index.js';
 
+interface OpenedJournal {
+  readonly layout: JournalLayout;
+  readonly owner: pg.Client;
+  /** Reservation id -> partition, for holds a migration moved (empty on most journals). */
+  readonly routes: ReadonlyMap<string, number>;
+}
+
 /**
- * Migrates the journal, claims it for this process and checks its layout. The returned client
- * holds the ownership lock until the ledger stops.
+ * Migrates the journal, claims it for this process, checks its layout and loads the reservation
+ * routes. The returned client holds the ownership lock until the ledger stops.
  */
 async function openJournal(
   databaseUrl: string,
   config: Config,
   log: Logger,
-): Promise<{ layout: JournalLayout; owner: pg.Client }> {
+): Promise<OpenedJournal> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
   await client.connect();
   client.on('error', (error) => {
@@ -56,7 +58,9 @@ async function openJournal(
     if (ran.length > 0) log.info({ migrations: ran }, 'journal migrations applied');
     const wanted = { partitions: config.partitions, hashVersion: partitionHashVersion };
     const layout = await openLayout(client, wanted, process.env.LEDGER_PARTITIONS !== undefined);
-    return { layout, owner: client };
+    const routes = await loadReservationRoutes(client, Date.now());
+    if (routes.size > 0) log.info({ routes: routes.size }, 'reservation routes loaded');
+    return { layout, owner: client, routes };
   } catch (error) {
     await client.end();
     throw error;
@@ -78,11 +82,7 @@ function startShards(
       shard,
       partitions: table.partitionsOf(shard),
       databaseUrl,
-      retention: {
-        retainFinishedMs: config.retainFinishedSeconds * 1000,
-        retainFinishedMax: Math.max(1, Math.ceil(config.retainFinishedMax / table.partitions)),
-        onHandMax,
-      },
+      retention: retentionOf(config, table.partitions),
       walBatchRecordsMax: config.walBatchRecordsMax,
       snapshotEveryRecords: config.snapshotEveryRecords,
       expirySweepMs: config.expirySweepMs,
@@ -199,10 +199,8 @@ function refuseJavaScriptFallback(config: Config): void {
   process.exit(2);
 }
 
-interface Journal {
+interface Journal extends OpenedJournal {
   readonly databaseUrl: string;
-  readonly layout: JournalLayout;
-  readonly owner: pg.Client;
   readonly embedded: EmbeddedPostgresHandle | undefined;
 }
 
@@ -230,7 +228,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const log = createLogger(config.logLevel);
   refuseJavaScriptFallback(config);
-  const { databaseUrl, layout, owner, embedded } = await startJournal(config, log);
+  const { databaseUrl, layout, owner, routes, embedded } = await startJournal(config, log);
   const table = new PartitionTable(layout.partitions, config.shards);
   // The depth gauge reads the channels only when scraped, after both exist.
   const ingress = createIngressMetrics(
@@ -242,7 +240,7 @@ async function main(): Promise<void> {
   const server = new LedgerServer({
     bodyBytesMax: config.bodyBytesMax,
     limits: { ...config, adjustDeltaMax },
-    router: new Router(table, shards),
+    router: new Router(table, shards, routes),
     metrics: ingress,
     renderMetrics: async () => renderMetrics(ingress.registry, await workerMetrics(shards)),
     readiness: () => readiness(shards, events),
