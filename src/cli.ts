@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // The operator CLI: `ledger verify` rebuilds every balance from the journal and compares it with
-// the running node; `ledger stock` reads one key; `ledger snapshot` forces snapshots.
+// the running node; `ledger stock` reads one key; `ledger snapshot` forces snapshots;
+// `ledger migrate-partitions` moves a hash v1 journal to hash v2, offline.
 // Exit codes: 0 ok, 1 failure (unreachable, refused), 2 usage, 3 not found, 4 drift found.
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { StockActor } from './actors/index.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { onHandMax } from './limits.js';
+import { migratePartitions } from './operations/index.js';
 import { JournalStore } from './persistence/index.js';
 import { recoverPartitions } from './shards/index.js';
 
@@ -13,14 +16,23 @@ const usage = `usage: ledger <command> [options]
   verify    [--url URL] [--database-url URL]   rebuild balances from the journal, compare with the node
   stock     <product_id> <warehouse_id> [--url URL]
   snapshot  [--url URL]                        snapshot every changed partition now (admin)
+  migrate-partitions [--database-url URL] [--discard-unpublished-events]
+            move a journal from partition hash v1 (by stock key) to v2 (by product). Offline: stop
+            every ledger on the journal first (refused while one runs). One transaction, checked
+            before it commits: a crash or an error before the commit changes nothing, so it can
+            simply be run again; on a v2 journal it does nothing. Run it with the ledger's
+            LEDGER_RETAIN_FINISHED_* settings. Refused while published events lag the journal,
+            unless --discard-unpublished-events (those events are then never published).
 options: --url (default $LEDGER_URL or http://127.0.0.1:8080), --database-url (default $DATABASE_URL)
-a bearer token is taken from $LEDGER_TOKEN`;
+a bearer token is taken from $LEDGER_TOKEN
+exit codes: 0 ok, 1 failed or refused, 2 usage or configuration, 3 not found, 4 drift found`;
 
 class UsageError extends Error {}
 
 interface Options {
   readonly url: string;
   readonly databaseUrl: string | undefined;
+  readonly discardUnpublishedEvents: boolean;
   readonly positionals: string[];
 }
 
@@ -112,6 +124,35 @@ async function verify(options: Options): Promise<number> {
   return drift.length === 0 ? 0 : 4;
 }
 
+/** Prints the summary (stdout, JSON) or why nothing was done; progress goes to stderr. */
+async function migrate(options: Options): Promise<number> {
+  if (options.databaseUrl === undefined)
+    throw new UsageError('migrate-partitions needs --database-url or $DATABASE_URL');
+  // The ledger's own environment settings, checked as the ledger checks them.
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`config error: ${error.message}\n`);
+    return 2;
+  }
+  const result = await migratePartitions({
+    databaseUrl: options.databaseUrl,
+    discardUnpublishedEvents: options.discardUnpublishedEvents,
+    retention: config,
+    log: (message) => process.stderr.write(`ledger: ${message}\n`),
+  });
+  if (result.kind === 'refused') {
+    process.stderr.write(`ledger: ${result.message}\n`);
+    return 1;
+  }
+  const line =
+    result.kind === 'migrated' ? result.summary : { migrated: false, message: result.message };
+  process.stdout.write(`${JSON.stringify(line)}\n`);
+  return 0;
+}
+
 function parse(argv: string[]): [string, Options] {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -119,6 +160,7 @@ function parse(argv: string[]): [string, Options] {
     options: {
       url: { type: 'string' },
       'database-url': { type: 'string' },
+      'discard-unpublished-events': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
@@ -126,7 +168,8 @@ function parse(argv: string[]): [string, Options] {
   if (values.help === true || command === undefined) throw new UsageError('');
   const url = (values.url ?? process.env.LEDGER_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
   const databaseUrl = values['database-url'] ?? process.env.DATABASE_URL;
-  return [command, { url, databaseUrl, positionals: rest }];
+  const discardUnpublishedEvents = values['discard-unpublished-events'] === true;
+  return [command, { url, databaseUrl, discardUnpublishedEvents, positionals: rest }];
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -138,6 +181,8 @@ async function run(argv: string[]): Promise<number> {
       return stock(options);
     case 'snapshot':
       return snapshot(options);
+    case 'migrate-partitions':
+      return migrate(options);
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }

@@ -5,7 +5,7 @@ import { accessSync, constants } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { shardInflightCeiling, walBatchRecordsCeiling } from './limits.js';
+import { onHandMax, shardInflightCeiling, walBatchRecordsCeiling } from './limits.js';
 
 export class ConfigError extends Error {
   readonly variable: string;
@@ -370,6 +370,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     authMode: mode,
     ...jwt,
     allowUwsFallback: flag(env, 'LEDGER_ALLOW_UWS_FALLBACK'),
+  };
+}
+
+/**
+ * The retention each partition keeps (the shape of the actors' RetentionPolicy):
+ * LEDGER_RETAIN_FINISHED_MAX is for the whole node, so it is spread over the partitions. The
+ * ledger and `ledger migrate-partitions` must agree on it, so both take it from here.
+ */
+export function retentionOf(
+  config: Pick<Config, 'retainFinishedSeconds' | 'retainFinishedMax'>,
+  partitions: number,
+): { retainFinishedMs: number; retainFinishedMax: number; onHandMax: number } {
+  return {
+    retainFinishedMs: config.retainFinishedSeconds * 1000,
+    retainFinishedMax: Math.max(1, Math.ceil(config.retainFinishedMax / partitions)),
+    onHandMax,
   };
 }
 

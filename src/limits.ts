@@ -146,3 +146,22 @@ check(
   pingTimeoutMs < healthSocketIdleMs,
   'a readiness check (shard pings) must answer before its connection counts as idle',
 );
+
+// ---- Moving a hash v1 journal to hash v2 (`ledger migrate-partitions`).
+
+/**
+ * Reservation routes (id -> partition) the migration may write and a ledger loads into memory
+ * (about 100 bytes each, a fraction of the hold each one points at). The migration refuses,
+ * changing nothing, rather than write more; a start refuses a table holding more.
+ */
+export const reservationRoutesMax = 10_000_000;
+/** Route rows per INSERT and per page read at start. */
+export const reservationRoutesPageRows = 10_000;
+/**
+ * How long the migration waits for the journal's ownership lock. It runs offline: a lock held
+ * longer than a dead ledger's keepalive takes to free it means a ledger is running.
+ */
+export const migrationClaimWaitMs = 3_000;
+
+check(reservationRoutesPageRows > 0, 'route pages must hold rows');
+check(reservationRoutesPageRows <= reservationRoutesMax, 'a page of routes must fit the bound');

@@ -1,15 +1,9 @@
 // The composition root: configuration in, pieces wired, signals handled. Nothing else.
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { loadConfigOrExit, type Config } from './config.js';
+import { loadConfigOrExit, retentionOf, type Config } from './config.js';
 import { EventPublisherHost } from './events/index.js';
-import {
-  adjustDeltaMax,
-  drainTimeoutMs,
-  onHandMax,
-  pingTimeoutMs,
-  snapshotTimeoutMs,
-} from './limits.js';
+import { adjustDeltaMax, drainTimeoutMs, pingTimeoutMs, snapshotTimeoutMs } from './limits.js';
 import { Authenticator } from './http/auth.js';
 import { Gate } from './http/gate.js';
 import { HealthListener } from './http/health-listener.js';
@@ -28,6 +22,7 @@ import {
 import {
   JournalLayoutError,
   JournalOwner,
+  loadReservationRoutes,
   migrate,
   openLayout,
   type JournalLayout,
@@ -35,17 +30,24 @@ import {
 import { PartitionTable, Router, StockReadView, partitionHashVersion } from './router/index.js';
 import { ShardChannel, type ShardWorkerData } from './shards/index.js';
 
+interface OpenedJournal {
+  readonly layout: JournalLayout;
+  readonly owner: JournalOwner;
+  /** Reservation id -> partition, for holds a migration moved (empty on most journals). */
+  readonly routes: ReadonlyMap<string, number>;
+}
+
 /**
- * Claims the journal for this process, migrates it and checks its layout. The returned owner
- * holds the ownership lock until the ledger stops, re-claiming it if its connection is lost; if
- * another ledger takes the journal meanwhile, this one exits 3 at once (another owner exists, so
- * there is nothing to drain to).
+ * Claims the journal for this process, migrates it, checks its layout and loads the reservation
+ * routes. The returned owner holds the ownership lock until the ledger stops, re-claiming it if
+ * its connection is lost; if another ledger takes the journal meanwhile, this one exits 3 at once
+ * (another owner exists, so there is nothing to drain to).
  */
 async function openJournal(
   databaseUrl: string,
   config: Config,
   log: Logger,
-): Promise<{ layout: JournalLayout; owner: JournalOwner }> {
+): Promise<OpenedJournal> {
   const owner = await JournalOwner.claim(
     {
       newClient: () =>
@@ -62,8 +64,10 @@ async function openJournal(
     if (ran.length > 0) log.info({ migrations: ran }, 'journal migrations applied');
     const wanted = { partitions: config.partitions, hashVersion: partitionHashVersion };
     const layout = await openLayout(client, wanted, process.env.LEDGER_PARTITIONS !== undefined);
+    const routes = await loadReservationRoutes(client, Date.now());
+    if (routes.size > 0) log.info({ routes: routes.size }, 'reservation routes loaded');
     await owner.supervise();
-    return { layout, owner };
+    return { layout, owner, routes };
   } catch (error) {
     await owner.release();
     throw error;
@@ -93,11 +97,7 @@ function startShards(
       shard,
       partitions: table.partitionsOf(shard),
       databaseUrl,
-      retention: {
-        retainFinishedMs: config.retainFinishedSeconds * 1000,
-        retainFinishedMax: Math.max(1, Math.ceil(config.retainFinishedMax / table.partitions)),
-        onHandMax,
-      },
+      retention: retentionOf(config, table.partitions),
       walBatchRecordsMax: config.walBatchRecordsMax,
       snapshotEveryRecords: config.snapshotEveryRecords,
       expirySweepMs: config.expirySweepMs,
@@ -247,10 +247,8 @@ async function startHealth(
   }
 }
 
-interface Journal {
+interface Journal extends OpenedJournal {
   readonly databaseUrl: string;
-  readonly layout: JournalLayout;
-  readonly owner: JournalOwner;
   readonly embedded: EmbeddedPostgresHandle | undefined;
 }
 
@@ -278,7 +276,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const log = createLogger(config.logLevel);
   refuseJavaScriptFallback(config);
-  const { databaseUrl, layout, owner, embedded } = await startJournal(config, log);
+  const { databaseUrl, layout, owner, routes, embedded } = await startJournal(config, log);
   const table = new PartitionTable(layout.partitions, config.shards);
   // The depth gauge reads the channels only when scraped, after both exist.
   const ingress = createIngressMetrics(
@@ -296,7 +294,7 @@ async function main(): Promise<void> {
   const server = new LedgerServer({
     bodyBytesMax: config.bodyBytesMax,
     limits: { ...config, adjustDeltaMax },
-    router: new Router(table, shards, view, () => owner.owned),
+    router: new Router({ table, channels: shards, view, routes, owned: () => owner.owned }),
     metrics: ingress,
     ...operational,
     snapshot: () => snapshotAll(shards),

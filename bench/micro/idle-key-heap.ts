@@ -56,7 +56,7 @@ const arriving: Ids = (index) => [productIdFor(index), warehouseIdFor(index)];
 function stock(states: PartitionState[], ids: Ids): void {
   for (let index = 0; index < keyCount; index += 1) {
     const [productId, warehouseId] = ids(index);
-    const state = states[partitionOf(productId, warehouseId, states.length)] as PartitionState;
+    const state = states[partitionOf(productId, states.length)] as PartitionState;
     const result = state.apply(
       {
         kind: 'adjust',

@@ -108,7 +108,7 @@ function makeJournal(recordCount: number, keyCount: number): Journal {
     return {
       productId,
       warehouseId: 'wh-1',
-      partition: partitionOf(productId, 'wh-1', partitions),
+      partition: partitionOf(productId, partitions),
     };
   });
   const next = random(42);

@@ -4,6 +4,7 @@ export { migrate } from './migrations.js';
 export { openLayout, JournalLayoutError, type JournalLayout } from './journal-meta.js';
 export {
   JournalOwner,
+  claimJournal,
   ownerLockId,
   reclaimDelayMs,
   reclaimVerdict,
@@ -21,6 +22,21 @@ export type {
   WalRow,
 } from './journal-connection.js';
 export { JournalStore } from './journal-store.js';
+export {
+  eventBacklog,
+  highestLsn,
+  journalExists,
+  lockJournalTables,
+  readLayout,
+  replaceJournal,
+  type EventBacklog,
+  type JournalReplacement,
+} from './journal-rewrite.js';
+export {
+  loadReservationRoutes,
+  replaceReservationRoutes,
+  type ReservationRoute,
+} from './reservation-routes.js';
 export { GroupCommit, type GroupCommitListener } from './group-commit.js';
 export { SnapshotWriter } from './snapshot-writer.js';
 export { encodeRecord, decodeRecord, RecordDecodeError } from './record-codec.js';

@@ -32,10 +32,7 @@ export async function openLayout(
   if (row === undefined) throw new JournalLayoutError('ledger_meta is empty after insert');
   const layout = { partitions: Number(row.partitions), hashVersion: Number(row.hash_version) };
   if (layout.hashVersion !== wanted.hashVersion) {
-    throw new JournalLayoutError(
-      `the journal was written with partition hash version ${layout.hashVersion}, ` +
-        `this ledger uses version ${wanted.hashVersion}; refusing to start`,
-    );
+    throw new JournalLayoutError(hashVersionRefusal(layout.hashVersion, wanted.hashVersion));
   }
   if (partitionsExplicit && layout.partitions !== wanted.partitions) {
     throw new JournalLayoutError(
@@ -44,4 +41,20 @@ export async function openLayout(
     );
   }
   return layout;
+}
+
+/** Why a journal of another hash version is refused, and what to do about it. */
+function hashVersionRefusal(journal: number, ledger: number): string {
+  if (journal === 1 && ledger === 2) {
+    // The URL is not echoed: it may hold a password, and this line goes to logs.
+    return (
+      'the journal was written with partition hash version 1 (by stock key); this ledger ' +
+      'partitions by product (version 2). Stop every ledger on it and run ' +
+      '`npm run ledger -- migrate-partitions --database-url <this DATABASE_URL>`; nothing was changed'
+    );
+  }
+  return (
+    `the journal was written with partition hash version ${journal}, ` +
+    `this ledger uses version ${ledger}; refusing to start`
+  );
 }

@@ -98,7 +98,7 @@ export class JournalOwner {
     try {
       await client.connect();
       await prepareSession(client, session);
-      await waitForLock(client, waitMs, onWait);
+      await claimJournal(client, waitMs, onWait);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
@@ -244,7 +244,16 @@ async function tryLock(client: pg.ClientBase): Promise<boolean> {
   return result.rows[0]?.claimed === true;
 }
 
-async function waitForLock(client: pg.ClientBase, waitMs: number, onWait: () => void) {
+/**
+ * Takes the ownership lock on `client`, waiting up to `waitMs` for another holder to let go
+ * (JournalLayoutError after that). A ledger holds it through JournalOwner; an offline tool such
+ * as `ledger migrate-partitions` holds it on its own connection for its run.
+ */
+export async function claimJournal(
+  client: pg.ClientBase,
+  waitMs: number,
+  onWait: () => void,
+): Promise<void> {
   const deadline = Date.now() + waitMs;
   for (let attempt = 0; !(await tryLock(client)); attempt += 1) {
     if (Date.now() >= deadline) {

@@ -51,6 +51,26 @@ export const migrations: readonly { readonly id: number; readonly sql: string }[
         epoch bigint NOT NULL CHECK (epoch > 0)
       );`,
   },
+  {
+    id: 4,
+    sql: `
+      -- Written by "ledger migrate-partitions" (hash v1 -> v2). Reservation ids embed the
+      -- partition they were minted in; a hold whose stock key moved keeps working through its
+      -- route until the ledger has forgotten it (until_ms, epoch ms), then the route is deleted.
+      CREATE TABLE ledger_reservation_routes (
+        reservation_id text PRIMARY KEY,
+        partition integer NOT NULL CHECK (partition >= 0),
+        until_ms bigint NOT NULL
+      );
+      -- The WAL of an older hash version, kept rather than destroyed: the history, as written.
+      CREATE TABLE ledger_wal_archive (
+        hash_version integer NOT NULL,
+        partition integer NOT NULL,
+        lsn bigint NOT NULL,
+        payload bytea NOT NULL,
+        PRIMARY KEY (hash_version, partition, lsn)
+      );`,
+  },
 ];
 
 export async function migrate(client: pg.ClientBase): Promise<number[]> {

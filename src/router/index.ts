@@ -1,5 +1,11 @@
 // Partitioning and routing to the shard channels.
-export { hashStockKey, partitionOf, partitionHashVersion } from './partition-hash.js';
+export {
+  hashProduct,
+  hashStockKeyV1,
+  partitionOf,
+  partitionOfV1,
+  partitionHashVersion,
+} from './partition-hash.js';
 export { mintReservationId, reservationPartition } from './reservation-id.js';
 export { PartitionTable } from './partition-table.js';
 export { StockReadView } from './read-view.js';

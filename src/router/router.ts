@@ -1,5 +1,7 @@
-// Routes each command to the shard owning its partition: by stock key hash, or for commands that
-// carry only a reservation id, by the partition embedded in the id.
+// Routes each command to the shard owning its partition: by the product's hash (v2), or for
+// commands that carry only a reservation id, by the partition embedded in the id, unless a route
+// says otherwise (holds minted under hash v1 whose key moved to another partition with hash v2).
+// A stock read never goes to a shard: the durable read view answers it at once.
 import { assert, type Command } from '../actors/index.js';
 import {
   failure,
@@ -23,6 +25,27 @@ export interface Dispatched {
   readonly id: number;
 }
 
+export interface RouterOptions {
+  readonly table: PartitionTable;
+  readonly channels: readonly ShardChannel[];
+  readonly view: StockReadView;
+  /**
+   * Reservation id -> partition, for ids whose embedded partition no longer holds them (written
+   * by `ledger migrate-partitions`, loaded at start; bounded by what it wrote). A route whose
+   * hold the ledger has since forgotten is harmless: the partition answers not_found.
+   */
+  readonly routes?: ReadonlyMap<string, number>;
+  /**
+   * Whether this ledger is known to own its journal. Every command and read from the HTTP thread
+   * (routes and the live feed) passes `dispatch`, so the fence is one check here: while
+   * ownership is not known, another ledger may be writing the journal and this one's memory may
+   * be stale, so nothing is answered from it (503 `unavailable`, retry-after). Requests already
+   * in a shard still finish: their replies wait for durable writes, which the journal's
+   * (partition, lsn) key fences against a second writer.
+   */
+  readonly owned?: () => boolean;
+}
+
 const answeredAtOnce: Dispatched | undefined = undefined;
 
 const fencedMessage =
@@ -30,20 +53,19 @@ const fencedMessage =
   'retry shortly.';
 
 export class Router {
-  /**
-   * `owned` says whether this ledger is known to own its journal. Every command and read from the
-   * HTTP thread (routes and the live feed) passes `dispatch`, so the fence is one check here:
-   * while ownership is not known, another ledger may be writing the journal and the shards'
-   * memory may be stale, so nothing is answered from it (503 `unavailable`, retry-after).
-   * Requests already in a shard still finish: their replies wait for durable writes, which the
-   * journal's (partition, lsn) key fences against a second writer.
-   */
-  constructor(
-    readonly table: PartitionTable,
-    readonly channels: readonly ShardChannel[],
-    private readonly view: StockReadView,
-    private readonly owned: () => boolean = () => true,
-  ) {}
+  readonly table: PartitionTable;
+  private readonly channels: readonly ShardChannel[];
+  private readonly view: StockReadView;
+  private readonly routes: ReadonlyMap<string, number>;
+  private readonly owned: () => boolean;
+
+  constructor(options: RouterOptions) {
+    this.table = options.table;
+    this.channels = options.channels;
+    this.view = options.view;
+    this.routes = options.routes ?? new Map();
+    this.owned = options.owned ?? (() => true);
+  }
 
   /** Routes a command; a stock read is answered at once from the durable read view. */
   dispatch(command: RoutableCommand, callback: ReplyCallback): Dispatched | undefined {
@@ -58,7 +80,7 @@ export class Router {
     let partition: number;
     let routed: Command;
     if ('reservationId' in command) {
-      partition = reservationPartition(command.reservationId, this.table.partitions);
+      partition = this.reservationRoute(command.reservationId);
       if (partition < 0) {
         callback({
           id: 0,
@@ -68,7 +90,7 @@ export class Router {
       }
       routed = command;
     } else {
-      partition = partitionOf(command.productId, command.warehouseId, this.table.partitions);
+      partition = partitionOf(command.productId, this.table.partitions);
       routed =
         command.kind === 'reserve'
           ? { ...command, reservationId: mintReservationId(partition) }
@@ -81,8 +103,18 @@ export class Router {
     return id === 0 ? answeredAtOnce : { channel, id };
   }
 
+  /** The partition holding a reservation, or -1 if the id cannot be one of ours. */
+  private reservationRoute(reservationId: string): number {
+    // Nothing to look up on a journal that was never migrated (the common case): no cost.
+    if (this.routes.size !== 0) {
+      const routed = this.routes.get(reservationId);
+      if (routed !== undefined) return routed;
+    }
+    return reservationPartition(reservationId, this.table.partitions);
+  }
+
   private readStock(productId: string, warehouseId: string): ShardOutcome {
-    const partition = partitionOf(productId, warehouseId, this.table.partitions);
+    const partition = partitionOf(productId, this.table.partitions);
     const stock = this.view.read(partition, productId, warehouseId);
     if (stock === 'not-loaded') {
       return failure(0, 'unavailable', 'The shard is recovering from the journal; retry shortly.')

@@ -47,7 +47,7 @@ describe.runIf(await havePostgres())('the ledger when Postgres fails under it', 
   async function newWorkload(): Promise<DurableWorkload> {
     workloads += 1;
     // One key on each shard, so that every shard's journal connection carries writes.
-    const products = productsAcrossShards(`fault-${process.pid}-${workloads}`, 2, 'wh');
+    const products = productsAcrossShards(`fault-${process.pid}-${workloads}`, 2);
     const stocks: StockKey[] = products.map((product_id) => ({ product_id, warehouse_id: 'wh' }));
     const workload = new DurableWorkload(stocks, `fault-${process.pid}-${workloads}`, 0.7);
     await workload.adjust(ledger.baseUrl, stocks[0] as StockKey, 25);

@@ -1,12 +1,12 @@
 // Stock keys placed on purpose: the partition hash is a frozen contract (src/router), so a test
 // can pick product ids that land on each shard of a ledger started with SHARDS and partitions.
+// With hash v2 the partition depends on the product alone: any warehouse of it goes there too.
 import { partitionOf } from '../../src/router/index.js';
 
 /** `count` product ids with this prefix, spread round-robin over `shards` shards. */
 export function productsAcrossShards(
   prefix: string,
   count: number,
-  warehouseId: string,
   shards = 2,
   partitions = 256,
 ): string[] {
@@ -14,7 +14,7 @@ export function productsAcrossShards(
   const byShard: string[][] = Array.from({ length: shards }, () => []);
   for (let candidate = 0; byShard.some((list) => list.length < perShard); candidate += 1) {
     const productId = `${prefix}-${candidate}`;
-    const list = byShard[partitionOf(productId, warehouseId, partitions) % shards] as string[];
+    const list = byShard[partitionOf(productId, partitions) % shards] as string[];
     if (list.length < perShard) list.push(productId);
   }
   const spread: string[] = [];

@@ -79,7 +79,7 @@ describe.runIf(await havePostgres())('the ledger CLI', () => {
 
   it('reports drift when the journal holds a change the node never applied', async () => {
     // Written behind the node's back: the journal now says cli-7 has 5 more units.
-    const partition = partitionOf('cli-7', 'w', 256);
+    const partition = partitionOf('cli-7', 256);
     const [head] = await database.query<{ lsn: string }>(
       'SELECT max(lsn) AS lsn FROM ledger_wal WHERE partition = $1',
       [partition],

@@ -12,7 +12,13 @@ import {
   openLayout,
   type JournalConnection,
 } from '../../src/persistence/index.js';
-import { PartitionTable, Router, StockReadView, partitionOf } from '../../src/router/index.js';
+import {
+  PartitionTable,
+  Router,
+  StockReadView,
+  partitionHashVersion,
+  partitionOf,
+} from '../../src/router/index.js';
 import { Shard } from '../../src/shards/shard.js';
 import { ShardChannel, type ShardReply } from '../../src/shards/index.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
@@ -51,7 +57,7 @@ describe.runIf(await havePostgres())('shard recovery', () => {
     const client = new pg.Client({ connectionString: database.url });
     await client.connect();
     await migrate(client);
-    await openLayout(client, { partitions, hashVersion: 1 }, true);
+    await openLayout(client, { partitions, hashVersion: partitionHashVersion }, true);
     await client.end();
   });
 
@@ -83,7 +89,7 @@ describe.runIf(await havePostgres())('shard recovery', () => {
       },
     );
     await shard.start();
-    const partition = partitionOf('p-1', 'w-1', partitions);
+    const partition = partitionOf('p-1', partitions);
     let id = 0;
     const send = async (command: Command): Promise<ShardReply> => {
       id += 1;
@@ -165,7 +171,7 @@ describe.runIf(await havePostgres())('shard recovery', () => {
         log: () => undefined,
       },
     );
-    const router = new Router(table, [channel], view);
+    const router = new Router({ table, channels: [channel], view });
     const call = (command: Parameters<Router['dispatch']>[0]) =>
       new Promise<ShardReply>((resolve) => router.dispatch(command, resolve));
     channel.start();

@@ -139,7 +139,6 @@ class HttpRun {
     this.products = productsAcrossShards(
       `run${runCounter}-${process.pid}`,
       keys,
-      warehouseId,
       shards,
       partitions,
     );

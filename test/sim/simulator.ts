@@ -143,8 +143,8 @@ export class Simulation {
     this.profile = profileFor(this.random);
     this.partitions = Array.from({ length: this.profile.partitions }, (_, index) => index);
     this.mirror = new Mirror(this.partitions);
-    this.workload = new Workload(this.random, this.profile, (productId, warehouseId) =>
-      partitionOf(productId, warehouseId, this.profile.partitions),
+    this.workload = new Workload(this.random, this.profile, (productId) =>
+      partitionOf(productId, this.profile.partitions),
     );
     this.journal.onLanded = (rows) => {
       for (const row of rows) {

@@ -2,11 +2,7 @@
 // second itself and warn that pg 9 refuses it): appends, reads and pings wait their turn, a
 // failed query does not block the next, and a replacement is swapped in between two queries.
 import { describe, expect, it } from 'vitest';
-import type {
-  JournalConnection,
-  SnapshotRow,
-  WalRow,
-} from '../../../src/persistence/index.js';
+import type { JournalConnection, SnapshotRow, WalRow } from '../../../src/persistence/index.js';
 import { JournalLink } from '../../../src/shards/journal-link.js';
 
 /** A connection whose queries wait until released, counting how many ever ran at once. */
