@@ -109,13 +109,14 @@ function startShards(
       // The read view first: a reply that follows this message must find the change there.
       durable: (changes) => {
         view.apply(changes.stock);
+        view.readableUntil(data.partitions, changes.readableUntilMs);
         server().stockChanged(changes.stock);
         events?.wake(changes.durableLsns);
         for (const [productId, warehouseId, onHand, reserved] of changes.stock) {
           metrics.hotKeys.observe(productId, warehouseId, onHand - reserved);
         }
       },
-      census: (partitions, stock) => view.load(partitions, stock),
+      census: (partitions, stock, readableUntilMs) => view.load(partitions, stock, readableUntilMs),
       down: (reason) => {
         if (reason.invariantBroken) metrics.oversellIncidents.inc();
       },

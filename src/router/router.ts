@@ -44,6 +44,8 @@ export interface RouterOptions {
    * (partition, lsn) key fences against a second writer.
    */
   readonly owned?: () => boolean;
+  /** The clock a read is checked against (the shards' too: one machine, one clock). */
+  readonly now?: () => number;
 }
 
 const answeredAtOnce: Dispatched | undefined = undefined;
@@ -58,8 +60,10 @@ export class Router {
   private readonly view: StockReadView;
   private readonly routes: ReadonlyMap<string, number>;
   private readonly owned: () => boolean;
+  private readonly now: () => number;
 
   constructor(options: RouterOptions) {
+    this.now = options.now ?? Date.now;
     this.table = options.table;
     this.channels = options.channels;
     this.view = options.view;
@@ -74,8 +78,11 @@ export class Router {
       return answeredAtOnce;
     }
     if (command.kind === 'read-stock') {
-      callback({ id: 0, outcome: this.readStock(command.productId, command.warehouseId) });
-      return answeredAtOnce;
+      const outcome = this.readStock(command.productId, command.warehouseId);
+      if (outcome !== undefined) {
+        callback({ id: 0, outcome });
+        return answeredAtOnce;
+      }
     }
     let partition: number;
     let routed: Command;
@@ -113,13 +120,11 @@ export class Router {
     return reservationPartition(reservationId, this.table.partitions);
   }
 
-  private readStock(productId: string, warehouseId: string): ShardOutcome {
+  /** The read view's answer, or undefined when only the key's shard can answer it. */
+  private readStock(productId: string, warehouseId: string): ShardOutcome | undefined {
     const partition = partitionOf(productId, this.table.partitions);
-    const stock = this.view.read(partition, productId, warehouseId);
-    if (stock === 'not-loaded') {
-      return failure(0, 'unavailable', 'The shard is recovering from the journal; retry shortly.')
-        .outcome;
-    }
+    const stock = this.view.read(partition, productId, warehouseId, this.now());
+    if (stock === 'ask-shard') return undefined;
     if (stock === undefined) {
       return { ok: false, code: 'not_found', message: 'This stock key was never stocked.' };
     }

@@ -13,21 +13,51 @@ interface ChangeNote {
   readonly onHand: number;
   readonly reserved: number;
   readonly version: number;
+  /** For a record that ends a hold: the hold's expires_at (Infinity otherwise). */
+  readonly holdExpiresAtMs: number;
 }
 
 export class DurableNotes {
   private notes: ChangeNote[] = [];
 
-  /** A change was journaled with this sequence; `actor` is its key, as it stands after it. */
-  add(sequence: number, partition: number, lsn: number, actor: StockActor): void {
+  /**
+   * A change was journaled with this sequence; `actor` is its key, as it stands after it;
+   * `holdExpiresAtMs` the expires_at of the hold it ends, if it ends one.
+   */
+  add(
+    sequence: number,
+    partition: number,
+    lsn: number,
+    actor: StockActor,
+    holdExpiresAtMs: number,
+  ): void {
     // One note per row pending or in flight: bounded with them.
     assert(this.notes.length < 2 * walPendingRecordsMax, 'change notes over the bound');
     const { onHand, reserved, version } = actor;
-    this.notes.push({ sequence, partition, lsn, actor, onHand, reserved, version });
+    this.notes.push({
+      sequence,
+      partition,
+      lsn,
+      actor,
+      onHand,
+      reserved,
+      version,
+      holdExpiresAtMs,
+    });
+  }
+
+  /**
+   * The earliest expires_at of a hold ended by a change not yet durable: in the journal that
+   * hold is still pending, so reads of durable state are exact only before this instant.
+   */
+  get earliestEndedHoldMs(): number {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const note of this.notes) earliest = Math.min(earliest, note.holdExpiresAtMs);
+    return earliest;
   }
 
   /** The changes durable up to `sequence`, each key's latest; undefined if none. */
-  take(sequence: number): DurableChanges | undefined {
+  take(sequence: number): Omit<DurableChanges, 'readableUntilMs'> | undefined {
     let count = 0;
     while (count < this.notes.length && (this.notes[count] as ChangeNote).sequence <= sequence)
       count += 1;

@@ -28,6 +28,11 @@ export class ExpiryHeap {
     this.siftUp(this.entries.length - 1);
   }
 
+  /** The earliest entry's time (Infinity when empty). */
+  get nextMs(): number {
+    return this.entries[0]?.expiresAtMs ?? Number.POSITIVE_INFINITY;
+  }
+
   /** Removes and returns the earliest entry if it is due at `nowMs`. */
   popDue(nowMs: number): ExpiryEntry | undefined {
     const top = this.entries[0];

@@ -14,6 +14,11 @@ export class ExpirySchedule {
     return this.heap.size;
   }
 
+  /** The earliest scheduled expiry, stale entries included: no pending hold expires sooner. */
+  get nextDueMs(): number {
+    return this.heap.nextMs;
+  }
+
   /** No room for another hold (reserves are refused with 503 overloaded). */
   get full(): boolean {
     return this.heap.size >= expiryEntriesMax;

@@ -68,6 +68,12 @@ export interface DurableChanges {
   /** Flattened pairs: partition, lsn, partition, lsn, ... */
   readonly durableLsns: number[];
   readonly stock: StockChange[];
+  /**
+   * Until when the durable state of this shard's keys answers a stock read exactly: no hold
+   * pending in the journal expires before it (Infinity: none is pending). At and after it, a
+   * read goes to the shard, which expires what is due first.
+   */
+  readonly readableUntilMs: number;
 }
 
 export interface RecoveryStats {
@@ -92,6 +98,7 @@ export type FromShard =
       readonly kind: 'census';
       readonly partitions: readonly number[];
       readonly payload: Uint8Array;
+      readonly readableUntilMs: number;
     }
   | { readonly kind: 'ready'; readonly recovery: RecoveryStats }
   | { readonly kind: 'pong'; readonly id: number; readonly journalWritable: boolean }

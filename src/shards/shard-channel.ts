@@ -37,7 +37,7 @@ export interface ShardChannelListener {
   /** After each group commit: what became durable (event publisher wake-up, live feed). */
   durable(changes: DurableChanges): void;
   /** After a recovery: every stock key of those partitions (the read view's reload). */
-  census(partitions: readonly number[], stock: StockChange[]): void;
+  census(partitions: readonly number[], stock: StockChange[], readableUntilMs: number): void;
   /** The thread is gone; everything in flight was answered 503 and it is being restarted. */
   down(reason: ShardDown): void;
   log(level: 'info' | 'warn' | 'error', message: string): void;
@@ -155,7 +155,11 @@ export class ShardChannel {
         this.listener.durable(message.changes);
         return;
       case 'census':
-        this.listener.census(message.partitions, decodeCensus(message.payload));
+        this.listener.census(
+          message.partitions,
+          decodeCensus(message.payload),
+          message.readableUntilMs,
+        );
         return;
       case 'ready':
         this.ready = true;

@@ -94,11 +94,10 @@ const shard = new Shard(
     },
     log,
     durableChanges: (changes) => post({ kind: 'durable', changes }),
-    census: (partitions, stock) => {
+    census: (partitions, stock, readableUntilMs) => {
       const payload = encodeCensus(stock);
-      port.postMessage({ kind: 'census', partitions, payload } satisfies FromShard, [
-        payload.buffer as ArrayBuffer,
-      ]);
+      const message = { kind: 'census', partitions, payload, readableUntilMs } as const;
+      port.postMessage(message satisfies FromShard, [payload.buffer as ArrayBuffer]);
     },
     flushed: (rows, durationMs) => {
       flushSeconds.observe(durationMs / 1000);

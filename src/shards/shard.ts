@@ -57,8 +57,15 @@ export interface ShardEnvironment {
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
   readonly flushed: (rows: number, durationMs: number) => void;
   readonly durableChanges: (changes: DurableChanges) => void;
-  /** Recovered partitions' every stock key, durable by definition (the HTTP thread's read view). */
-  readonly census: (partitions: readonly number[], stock: StockChange[]) => void;
+  /**
+   * Recovered partitions' every stock key, durable by definition (the HTTP thread's read view),
+   * and until when that state answers stock reads exactly (see DurableChanges).
+   */
+  readonly census: (
+    partitions: readonly number[],
+    stock: StockChange[],
+    readableUntilMs: number,
+  ) => void;
 }
 
 interface PartitionRuntime {
@@ -84,6 +91,8 @@ export class Shard {
   private mode: Mode = 'starting';
   private reloading: Promise<void> | undefined;
   private reconnecting: Promise<void> | undefined;
+  /** The last `readableUntilMs` told (durable changes, census). */
+  private toldReadableUntilMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly options: ShardOptions,
@@ -169,7 +178,8 @@ export class Shard {
         ]);
       }
     }
-    this.environment.census([...recovered.keys()], stock);
+    this.toldReadableUntilMs = this.readableUntilMs();
+    this.environment.census([...recovered.keys()], stock, this.toldReadableUntilMs);
   }
 
   /** Applies a batch of commands in arrival order; replies leave once what they saw is durable. */
@@ -238,7 +248,11 @@ export class Shard {
     const actor = result.actor as StockActor;
     actor.journalSequence = sequence;
     runtime.lastSequence = sequence;
-    this.notes.add(sequence, partition, lsn, actor);
+    const endedHoldMs =
+      record.type === 'reserved' || record.type === 'adjusted'
+        ? Number.POSITIVE_INFINITY
+        : (actor.reservations?.get(record.reservationId)?.expiresAtMs ?? 0);
+    this.notes.add(sequence, partition, lsn, actor, endedHoldMs);
     if (record.type === 'reserved') {
       this.expiry.schedule(partition, record.reservationId, record.expiresAtMs);
     } else if (record.type !== 'adjusted' && !swept) {
@@ -260,6 +274,13 @@ export class Shard {
     if (this.mode !== 'serving') return 0;
     // Commands stop two sweeps short of the bound; a sweep stops one short.
     if (this.commit.pendingRows > walPendingRecordsMax - this.options.expiriesPerSweepMax) return 0;
+    const expired = this.sweepDue(nowMs);
+    // Stale entries popped without a record move the bound too: say so now, not at a commit.
+    this.tellReadableUntil(undefined);
+    return expired;
+  }
+
+  private sweepDue(nowMs: number): number {
     return this.expiry.sweep(nowMs, this.options.expiriesPerSweepMax, (entry) => {
       const runtime = this.runtimes.get(entry.partition);
       const result = runtime?.state.expire(entry.reservationId, nowMs);
@@ -312,10 +333,29 @@ export class Shard {
   }
 
   private durable(sequence: number): void {
-    const changes = this.notes.take(sequence);
-    if (changes !== undefined) this.environment.durableChanges(changes);
+    this.tellReadableUntil(this.notes.take(sequence));
     this.gate.release(sequence, this.outbox);
     this.sendOutbox();
+  }
+
+  /**
+   * Until when the journal's state of this shard's keys is exact for a stock read: before the
+   * earliest expiry of a hold that is pending in the journal (scheduled, or ended by a change not
+   * yet durable). Told with each durable change, and whenever it moved.
+   */
+  private readableUntilMs(): number {
+    return Math.min(this.expiry.nextDueMs, this.notes.earliestEndedHoldMs);
+  }
+
+  private tellReadableUntil(changes: Omit<DurableChanges, 'readableUntilMs'> | undefined): void {
+    const readableUntilMs = this.readableUntilMs();
+    if (changes === undefined && readableUntilMs === this.toldReadableUntilMs) return;
+    this.toldReadableUntilMs = readableUntilMs;
+    this.environment.durableChanges({
+      durableLsns: changes?.durableLsns ?? [],
+      stock: changes?.stock ?? [],
+      readableUntilMs,
+    });
   }
 
   private sendOutbox(): void {

@@ -165,8 +165,11 @@ describe.runIf(await havePostgres())('shard recovery', () => {
       },
       {
         ready: () => undefined,
-        durable: (changes) => view.apply(changes.stock),
-        census: (list, stock) => view.load(list, stock),
+        durable: (changes) => {
+          view.apply(changes.stock);
+          view.readableUntil(table.partitionsOf(0), changes.readableUntilMs);
+        },
+        census: (list, stock, until) => view.load(list, stock, until),
         down: () => (downs += 1),
         log: () => undefined,
       },

@@ -85,11 +85,18 @@ export function observedReply(
   return typeof available === 'number' ? { ok: false, code, available } : { ok: false, code };
 }
 
-/** The id the model should give a reserve's new hold: the one the ledger answered with. */
+/**
+ * The id the model should give a reserve's new hold (the one the ledger answered with) and the
+ * instant it was made (its created_at).
+ */
 function withReservationId(operation: LedgerOperation, index: string): ModelRequest {
   const input = operation.input;
   if (input.kind !== 'reserve') return input;
   const output = operation.output;
+  if (output?.ok === true && 'reservation' in output && output.replayed === false) {
+    const { id, createdAtMs } = output.reservation;
+    return { ...input, reservationId: id, createdAtMs };
+  }
   const id =
     output?.ok === true && 'reservation' in output ? output.reservation.id : `unseen-${index}`;
   return { ...input, reservationId: id };
@@ -97,16 +104,19 @@ function withReservationId(operation: LedgerOperation, index: string): ModelRequ
 
 /** The instants within the interval at which the operation may have taken effect. */
 function effectTimes(state: LedgerState, operation: LedgerOperation): number[] {
-  const lowMs = Math.max(state.clockMs, operation.invokeMs);
+  let lowMs = Math.max(state.clockMs, operation.invokeMs);
   const highMs = operation.responseMs;
-  if (lowMs > highMs) return [];
   const output = operation.output;
   if (operation.input.kind === 'reserve' && output?.ok === true && 'reservation' in output) {
-    // A new hold names the instant: its created_at.
+    // A new hold was made at its created_at, inside the interval; it takes effect then or later
+    // (once durable: a read in between need not see it), never before.
     const createdMs = output.reservation.createdAtMs;
-    if (output.replayed === false)
-      return createdMs >= lowMs && createdMs <= highMs ? [createdMs] : [];
+    if (output.replayed === false) {
+      if (createdMs < operation.invokeMs || createdMs > highMs) return [];
+      lowMs = Math.max(lowMs, createdMs);
+    }
   }
+  if (lowMs > highMs) return [];
   // Only a hold's expiry changes answers over time: try the start and each expiry inside.
   const inside = state.ledger.pendingExpiries().filter((ms) => ms > lowMs && ms <= highMs);
   return [lowMs, ...new Set(inside.sort((a, b) => a - b))];

@@ -53,6 +53,11 @@ export type ModelRequest =
       readonly ttlSeconds: number;
       /** The id a new hold gets (the ledger mints it; the model is told which). */
       readonly reservationId: string;
+      /**
+       * When the ledger says it made the hold (its created_at), if known. The hold may take
+       * effect later than that, once durable; its times are counted from this instant.
+       */
+      readonly createdAtMs?: number;
     }
   | { readonly kind: 'confirm' | 'release' | 'read-reservation'; readonly reservationId: string }
   | {
@@ -252,13 +257,18 @@ export class ReferenceLedger {
     // Refused requests bind no key: a retry may succeed once stock is back.
     if (request.quantity > available) return { ok: false, code: 'insufficient_stock', available };
     if (this.holds.has(request.reservationId)) throw new Error('reservation id issued twice');
+    const createdAtMs = request.createdAtMs ?? nowMs;
+    const expiresAtMs = createdAtMs + request.ttlSeconds * 1000;
+    if (createdAtMs > nowMs || expiresAtMs <= nowMs) {
+      throw new Error('a hold created after it took effect, or expired before it did');
+    }
     const hold: Hold = {
       id: request.reservationId,
       key: keyOf(request.productId, request.warehouseId),
       quantity: request.quantity,
       ttlSeconds: request.ttlSeconds,
-      createdAtMs: nowMs,
-      expiresAtMs: nowMs + request.ttlSeconds * 1000,
+      createdAtMs,
+      expiresAtMs,
       status: 'PENDING',
     };
     this.holds.set(hold.id, hold);

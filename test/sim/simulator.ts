@@ -116,6 +116,8 @@ export class Simulation {
   /** Trace ids of acknowledged changes: each must be in the journal exactly once, forever. */
   private readonly acked = new Set<string>();
   private readonly durableVersions = new Map<string, number>();
+  /** Holds pending in the journal (durably), with their expires_at. */
+  private readonly durablePending = new Map<string, number>();
   /** The version each durable request's record gave its stock key, by trace id. */
   private readonly durableTraceVersions = new Map<string, number>();
   private census: SimRequest[] = [];
@@ -152,6 +154,9 @@ export class Simulation {
         const key = keyOf(record.productId, record.warehouseId);
         this.durableVersions.set(key, Math.max(this.durableVersions.get(key) ?? 0, record.version));
         if (record.traceId !== '') this.durableTraceVersions.set(record.traceId, record.version);
+        if (record.type === 'reserved') {
+          this.durablePending.set(record.reservationId, record.expiresAtMs);
+        } else if (record.type !== 'adjusted') this.durablePending.delete(record.reservationId);
       }
     };
     this.note(`profile ${JSON.stringify(this.profile)}`);
@@ -298,10 +303,14 @@ export class Simulation {
         },
         flushed: () => undefined,
         durableChanges: (changes) => {
-          if (incarnation.alive) this.told(changes.stock);
+          if (!incarnation.alive) return;
+          this.told(changes.stock);
+          this.readableUntilTold(changes.readableUntilMs);
         },
-        census: (partitions, stock) => {
-          if (incarnation.alive) this.censusTold(partitions, stock);
+        census: (partitions, stock, readableUntilMs) => {
+          if (!incarnation.alive) return;
+          this.censusTold(partitions, stock);
+          this.readableUntilTold(readableUntilMs);
         },
       },
     );
@@ -488,6 +497,21 @@ export class Simulation {
         this.fail(`durable change of ${key} at version ${version} told before it was durable`);
       }
       if (!(reserved >= 0 && reserved <= onHand)) this.fail(`${key} told with reserved > on_hand`);
+    }
+  }
+
+  /**
+   * The shard says its durable state answers stock reads exactly until `untilMs`: no hold the
+   * journal holds as pending may expire before then.
+   */
+  private readableUntilTold(untilMs: number): void {
+    for (const [id, expiresAtMs] of this.durablePending) {
+      if (expiresAtMs < untilMs) {
+        this.fail(
+          `readable until ${untilMs} told, but ${id} is pending in the journal until ${expiresAtMs}`,
+        );
+        return;
+      }
     }
   }
 
