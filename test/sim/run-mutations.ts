@@ -2,7 +2,8 @@
 // plants one (a reply before its flush, recovery skipping the first record after a snapshot, an
 // expiry applied but not journaled, state kept after a failed write, a snapshot without the
 // idempotency memos, refusals that skip the reply gate, recovered holds left off the expiry
-// schedule) in a throw-away copy of src/ and test/; the simulator then runs seeds until it
+// schedule, a read-view bound that forgets holds ended by changes not yet durable) in a
+// throw-away copy of src/ and test/; the simulator then runs seeds until it
 // fails. Prints, per mutation, the seeds and seconds it took; exits 1 if one went unnoticed.
 //   npx tsx test/sim/run-mutations.ts [--seconds 120] [--only name]
 import { spawnSync } from 'node:child_process';
