@@ -73,21 +73,26 @@ export function begin(res: HttpResponse, req: HttpRequest, observer?: AnswerObse
 }
 
 /**
- * The answer comes later (from a shard, Postgres, a worker). uWS closes a connection when a
- * request arrives while an earlier answer on it is pending (it does not queue pipelined
- * requests), so reading stops here until the answer is written: a pipelining client's next
- * request waits in the socket and is read in order. A request already read in the same packet
- * makes uWS close the connection at once, before this turn ends: `cancel` then takes the pending
- * request back before it leaves for its shard, so a request either gets its answer or is never
- * applied.
+ * The answer comes later (from a shard). uWS closes a connection when a request arrives while an
+ * earlier answer on it is pending: it does not queue pipelined requests. Two defences, and what
+ * each costs decides where it is used:
+ * - `cancel`: a request read in the same packet as the one that closes the connection is taken
+ *   back before it leaves for its shard (the close comes before this turn ends), so it never
+ *   applies. Free: always on.
+ * - `pause`: reading from the connection stops until this answer is written, so a pipelining
+ *   client's next request waits in the socket and is read in order. It costs two system calls
+ *   per request (a quarter of a hot SKU's throughput here, bench/README.md), so it is used only
+ *   where a lost answer could not be recovered: a change that carries no idempotency key. Any
+ *   other write whose answer a closed connection lost is answered again by its retry with the
+ *   same key (reserve, keyed adjust) or by its nature (confirm, release, reads).
  */
-export function awaitAnswer(exchange: Exchange, cancel?: () => void): void {
+export function awaitAnswer(exchange: Exchange, cancel: () => void, pause: boolean): void {
   if (exchange.answered || exchange.aborted) return;
-  if (!exchange.paused) {
+  exchange.cancel = cancel;
+  if (pause && !exchange.paused) {
     exchange.res.pause();
     exchange.paused = true;
   }
-  exchange.cancel = cancel;
 }
 
 export interface ReplyHeaders {

@@ -190,7 +190,9 @@ export class LedgerServer {
       });
     });
     if (dispatched !== undefined) {
-      awaitAnswer(exchange, () => dispatched.channel.cancel(dispatched.id));
+      // Only a change without an idempotency key cannot be asked again for its lost answer.
+      const unkeyed = command.kind === 'adjust' && command.idempotencyKey === '';
+      awaitAnswer(exchange, () => dispatched.channel.cancel(dispatched.id), unkeyed);
     }
   }
 
@@ -275,7 +277,6 @@ export class LedgerServer {
     const exchange = this.begin(res, req);
     const admission = this.options.gate.read(res, req.getHeader('authorization'));
     this.options.gate.admit(exchange, admission, route.permission ?? 'admin', () => {
-      awaitAnswer(exchange);
       this.options.snapshot().then(
         (partitions) => respond(exchange, 200, JSON.stringify({ partitions })),
         (error: unknown) =>
@@ -290,7 +291,6 @@ export class LedgerServer {
     answer: OperationalAnswer | Promise<OperationalAnswer>,
   ): void {
     if (answer instanceof Promise) {
-      awaitAnswer(exchange);
       void answer.then((reply) => this.operational(exchange, reply));
       return;
     }

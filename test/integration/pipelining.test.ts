@@ -1,8 +1,9 @@
 // Proves what a pipelining client gets (HTTP/1.1 requests written before earlier answers came;
 // uWS does not queue them behind a pending answer, it closes the connection): stock reads,
-// answered at once from the durable read view, are all answered in order; writes are answered in
-// order or provably not applied: a write whose answer never came never changed anything. Checked
-// on fixed cases and on random mixes of reads and writes split into random pieces.
+// answered at once from the durable read view, are all answered in order; a change without an
+// idempotency key is answered in order or provably not applied; any other write whose answer a
+// closed connection lost is answered by its retry with the same key, and counted once. Checked on
+// fixed cases and on random mixes of reads and writes split into random pieces.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { runOptions } from '../helpers/fc-options.js';
@@ -32,12 +33,12 @@ describe.runIf(await havePostgres())('HTTP/1.1 pipelining', () => {
   const onHandOf = async (product: string): Promise<number> =>
     (await get(fixture.ledger.baseUrl, `/v1/stock/${product}/${warehouse}`)).body.on_hand as number;
 
+  /** An adjust without an idempotency key: it must never apply without its answer. */
   const adjust = (product: string, delta: number): string =>
     requestText('POST', '/v1/stock/adjust', {
       product_id: product,
       warehouse_id: warehouse,
       delta,
-      idempotency_key: newKey('pipe'),
     });
 
   it('answers five pipelined stock reads sent in one packet, in order', async () => {
@@ -76,7 +77,7 @@ describe.runIf(await havePostgres())('HTTP/1.1 pipelining', () => {
     expect(await onHandOf(product)).toBeGreaterThanOrEqual(100);
   });
 
-  it('answers writes in order or not at all, whatever the pieces and pauses', async () => {
+  it('answers unkeyed changes in order or not at all, whatever the pieces and pauses', async () => {
     type Step = { kind: 'read' } | { kind: 'write' };
     const plan = fc.record({
       steps: fc.array(
@@ -113,6 +114,65 @@ describe.runIf(await havePostgres())('HTTP/1.1 pipelining', () => {
           expect(JSON.parse(response.body).on_hand).toBe(onHand);
         });
         expect(await onHandOf(product), 'an unanswered write was applied').toBe(onHand);
+      }),
+      runOptions(40),
+    );
+  }, 120_000);
+
+  it('answers a keyed write, or its retry with the same key does, and counts it once', async () => {
+    type Kind = 'read' | 'reserve' | 'adjust';
+    const plan = fc.record({
+      kinds: fc.array(fc.constantFrom<Kind>('read', 'reserve', 'adjust'), {
+        minLength: 2,
+        maxLength: 6,
+      }),
+      cuts: fc.array(fc.nat({ max: 2000 }), { maxLength: 4 }),
+      gapMs: fc.constantFrom(0, 0, 2, 15),
+    });
+    await fc.assert(
+      fc.asyncProperty(plan, async ({ kinds, cuts, gapMs }) => {
+        const product = await stockedKey(1000);
+        const key = { product_id: product, warehouse_id: warehouse };
+        const requests = kinds.map((kind, index) =>
+          kind === 'read'
+            ? { kind, path: `/v1/stock/${product}/${warehouse}`, body: undefined }
+            : {
+                kind,
+                path: kind === 'reserve' ? '/v1/reserve' : '/v1/stock/adjust',
+                body:
+                  kind === 'reserve'
+                    ? { ...key, quantity: 1, idempotency_key: newKey('pr') }
+                    : { ...key, delta: 2 ** index, idempotency_key: newKey('pa') },
+              },
+        );
+        const text = requests
+          .map((request) =>
+            request.body === undefined
+              ? requestText('GET', request.path)
+              : requestText('POST', request.path, request.body),
+          )
+          .join('');
+        const { responses, closedByServer } = await pipeline(
+          fixture.ledger.port,
+          split(text, cuts),
+          requests.length,
+          gapMs,
+        );
+        if (responses.length < requests.length) expect(closedByServer).toBe(true);
+        for (const response of responses) expect(response.status).toBe(200);
+        // What went unanswered is asked again, as a client that lost its connection would.
+        for (const request of requests.slice(responses.length)) {
+          if (request.body === undefined) continue;
+          expect((await post(fixture.ledger.baseUrl, request.path, request.body)).status).toBe(200);
+        }
+        let adjusted = 0;
+        let reserved = 0;
+        requests.forEach((request, index) => {
+          if (request.kind === 'adjust') adjusted += 2 ** index;
+          if (request.kind === 'reserve') reserved += 1;
+        });
+        const stock = await get(fixture.ledger.baseUrl, `/v1/stock/${product}/${warehouse}`);
+        expect(stock.body).toMatchObject({ on_hand: 1000 + adjusted, reserved });
       }),
       runOptions(40),
     );
