@@ -11,6 +11,7 @@ import type {
   StockView,
 } from '../../src/actors/index.js';
 import { PartitionState } from '../../src/actors/index.js';
+import type { ModelReply } from '../model/reference-ledger.js';
 
 export const roomyRetention: RetentionPolicy = {
   retainFinishedMs: 3_600_000,
@@ -117,4 +118,31 @@ export function replayAll(
   const state = new PartitionState(partition, retention);
   for (const record of records) state.replay(record);
   return state;
+}
+
+/** The actor's answer in the model's terms. */
+export function modelReplyOf(outcome: Outcome): ModelReply {
+  if (!outcome.ok) {
+    const available = outcome.details?.available;
+    return typeof available === 'number'
+      ? { ok: false, code: outcome.code, available }
+      : { ok: false, code: outcome.code };
+  }
+  if ('reservation' in outcome) {
+    const view = outcome.reservation;
+    return {
+      ok: true,
+      replayed: outcome.replayed,
+      reservation: {
+        id: view.reservationId,
+        status: view.status,
+        productId: view.productId,
+        warehouseId: view.warehouseId,
+        quantity: view.quantity,
+        createdAtMs: view.createdAtMs,
+        expiresAtMs: view.expiresAtMs,
+      },
+    };
+  }
+  return { ok: true, replayed: outcome.replayed, stock: { ...outcome.stock } };
 }

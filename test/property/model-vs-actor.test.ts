@@ -4,13 +4,8 @@
 // the invariants are compared after each step, and a replay of the journal agrees at the end.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  PartitionState,
-  type Command,
-  type Outcome,
-  type RetentionPolicy,
-} from '../../src/actors/index.js';
-import { RecordingPartition, reservationIdOf } from '../helpers/actor-fixtures.js';
+import { PartitionState, type Command, type RetentionPolicy } from '../../src/actors/index.js';
+import { RecordingPartition, modelReplyOf, reservationIdOf } from '../helpers/actor-fixtures.js';
 import { runOptions } from '../helpers/fc-options.js';
 import { knob, report, timeoutFor } from '../helpers/soak.js';
 import {
@@ -102,33 +97,6 @@ function stepArbitrary(hotWeight: number): fc.Arbitrary<Step> {
 
 function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
-}
-
-/** The actor's answer in the model's terms. */
-function fromOutcome(outcome: Outcome): ModelReply {
-  if (!outcome.ok) {
-    const available = outcome.details?.available;
-    return typeof available === 'number'
-      ? { ok: false, code: outcome.code, available }
-      : { ok: false, code: outcome.code };
-  }
-  if ('reservation' in outcome) {
-    const view = outcome.reservation;
-    return {
-      ok: true,
-      replayed: outcome.replayed,
-      reservation: {
-        id: view.reservationId,
-        status: view.status,
-        productId: view.productId,
-        warehouseId: view.warehouseId,
-        quantity: view.quantity,
-        createdAtMs: view.createdAtMs,
-        expiresAtMs: view.expiresAtMs,
-      },
-    };
-  }
-  return { ok: true, replayed: outcome.replayed, stock: { ...outcome.stock } };
 }
 
 function toCommand(request: ModelRequest, serial: number): Command {
@@ -249,7 +217,7 @@ class Comparison {
     if (sweep) this.sweep();
     const expected = this.model.apply(request, this.nowMs);
     const result = this.actor.apply(toCommand(request, this.steps), this.nowMs);
-    const actual = fromOutcome(result.outcome);
+    const actual = modelReplyOf(result.outcome);
     const mismatch = replyMismatch(expected, actual);
     if (mismatch !== undefined) {
       throw new Error(
@@ -327,7 +295,7 @@ class Comparison {
         { kind: 'read-reservation', reservationId: expected.id, traceId: 't' },
         this.nowMs,
       );
-      expect(fromOutcome(read.outcome)).toMatchObject({ reservation: expected });
+      expect(modelReplyOf(read.outcome)).toMatchObject({ reservation: expected });
     }
   }
 }

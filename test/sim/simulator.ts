@@ -11,7 +11,9 @@ import type { ShardReply, ShardOutcome, StockChange } from '../../src/shards/ind
 import { decodeRecord, type JournalReader } from '../../src/persistence/index.js';
 import { partitionOf } from '../../src/router/index.js';
 import { expiriesPerSweepMax } from '../../src/limits.js';
-import { replyMismatch, type ModelReply } from '../model/reference-ledger.js';
+import type { Outcome } from '../../src/actors/index.js';
+import { modelReplyOf } from '../helpers/actor-fixtures.js';
+import { replyMismatch } from '../model/reference-ledger.js';
 import { MemoryJournal, type Completion } from './memory-journal.js';
 import { Mirror, keyOf, type Applied, type SentRequest } from './mirror.js';
 import { Random } from './random.js';
@@ -462,7 +464,7 @@ export class Simulation {
       this.fail(`${request.traceId} answered ${summary(outcome)} though not applied`);
       return;
     }
-    const mismatch = replyMismatch(applied.reply, asModelReply(outcome));
+    const mismatch = replyMismatch(applied.reply, modelReplyOf(outcome as Outcome));
     if (mismatch !== undefined) this.fail(`${request.traceId} ${describe(request)}: ${mismatch}`);
     const durable = this.durableVersions.get(applied.key) ?? 0;
     const own = this.durableTraceVersions.get(request.traceId);
@@ -687,30 +689,4 @@ function summary(outcome: ShardOutcome): string {
   }
   const { reservationId, status } = outcome.reservation;
   return `${status} ${reservationId.slice(0, 8)}${outcome.replayed ? ' replayed' : ''}`;
-}
-
-function asModelReply(outcome: ShardOutcome): ModelReply {
-  if (!outcome.ok) {
-    const available = 'details' in outcome ? outcome.details?.available : undefined;
-    return {
-      ok: false,
-      code: outcome.code as Extract<ModelReply, { ok: false }>['code'],
-      available: typeof available === 'number' ? available : undefined,
-    };
-  }
-  if ('stock' in outcome) return { ok: true, stock: outcome.stock, replayed: outcome.replayed };
-  const view = outcome.reservation;
-  return {
-    ok: true,
-    replayed: outcome.replayed,
-    reservation: {
-      id: view.reservationId,
-      status: view.status,
-      productId: view.productId,
-      warehouseId: view.warehouseId,
-      quantity: view.quantity,
-      createdAtMs: view.createdAtMs,
-      expiresAtMs: view.expiresAtMs,
-    },
-  };
 }
