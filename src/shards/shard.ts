@@ -274,9 +274,11 @@ export class Shard {
     if (this.mode !== 'serving') return 0;
     // Commands stop two sweeps short of the bound; a sweep stops one short.
     if (this.commit.pendingRows > walPendingRecordsMax - this.options.expiriesPerSweepMax) return 0;
+    const nextDueMs = this.expiry.nextDueMs;
     const expired = this.sweepDue(nowMs);
     // Stale entries popped without a record move the bound too: say so now, not at a commit.
-    this.tellReadableUntil(undefined);
+    // Nothing popped (every batch's sweep, mostly): the bound did not move, no scan of the notes.
+    if (this.expiry.nextDueMs !== nextDueMs) this.tellReadableUntil(undefined);
     return expired;
   }
 

@@ -4,8 +4,10 @@ import { connect } from 'node:net';
 import { sleep } from './ledger-process.js';
 
 export interface RawResponse {
+  readonly statusLine: string;
   readonly status: number;
-  readonly headers: Readonly<Record<string, string>>;
+  /** Header names lower-cased. */
+  readonly headers: ReadonlyMap<string, string>;
   readonly body: string;
 }
 
@@ -40,19 +42,17 @@ export function parseResponses(text: string): RawResponse[] {
   for (;;) {
     const end = rest.indexOf('\r\n\r\n');
     if (end < 0) return responses;
-    const [statusLine = '', ...headerLines] = rest.slice(0, end).split('\r\n');
-    const headers: Record<string, string> = {};
-    for (const line of headerLines) {
-      const colon = line.indexOf(':');
-      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-    }
-    const length = Number(headers['content-length'] ?? '0');
-    if (rest.length < end + 4 + length) return responses;
-    responses.push({
-      status: Number(statusLine.split(' ')[1]),
-      headers,
-      body: rest.slice(end + 4, end + 4 + length),
-    });
+    const [statusLine = '', ...lines] = rest.slice(0, end).split('\r\n');
+    const headers = new Map(
+      lines.map((line) => {
+        const colon = line.indexOf(':');
+        return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()] as const;
+      }),
+    );
+    const length = Number(headers.get('content-length'));
+    if (!Number.isInteger(length) || rest.length - end - 4 < length) return responses;
+    const status = Number(statusLine.split(' ')[1]);
+    responses.push({ statusLine, status, headers, body: rest.slice(end + 4, end + 4 + length) });
     rest = rest.slice(end + 4 + length);
   }
 }

@@ -9,6 +9,7 @@ import { createDatabase } from '../helpers/database.js';
 import { useLedger } from '../helpers/ledger-fixture.js';
 import { startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
+import { parseResponses, type RawResponse } from '../helpers/raw-http.js';
 
 /** The health listener's port, from its start line in the ledger's log. */
 function healthPortOf(ledger: LedgerProcess): number {
@@ -17,39 +18,12 @@ function healthPortOf(ledger: LedgerProcess): number {
   return Number(match[1]);
 }
 
-interface Response {
-  readonly statusLine: string;
-  readonly headers: ReadonlyMap<string, string>;
-  readonly body: string;
-}
-
-/** Splits raw bytes into responses, each framed by its content-length; the rest is left out. */
-function responsesIn(raw: string): Response[] {
-  const responses: Response[] = [];
-  let rest = raw;
-  for (;;) {
-    const end = rest.indexOf('\r\n\r\n');
-    if (end < 0) return responses;
-    const [statusLine = '', ...lines] = rest.slice(0, end).split('\r\n');
-    const headers = new Map(
-      lines.map((line) => {
-        const colon = line.indexOf(':');
-        return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()] as const;
-      }),
-    );
-    const length = Number(headers.get('content-length'));
-    if (!Number.isInteger(length) || rest.length - end - 4 < length) return responses;
-    responses.push({ statusLine, headers, body: rest.slice(end + 4, end + 4 + length) });
-    rest = rest.slice(end + 4 + length);
-  }
-}
-
 // The safety net only: every exchange below ends with the server's close or with the answers it
 // waits for, long before this.
 const exchangeDeadlineMs = 30_000;
 
 interface Exchange {
-  readonly responses: Response[];
+  readonly responses: RawResponse[];
   readonly raw: string;
   /** The server closed the connection (rather than the test, once it had its answers). */
   readonly closedByServer: boolean;
@@ -71,7 +45,7 @@ function exchange(port: number, bytes: string, answers?: number): Promise<Exchan
     socket.on('connect', () => socket.write(bytes, 'latin1'));
     socket.on('data', (chunk: Buffer) => {
       raw += chunk.toString('latin1');
-      if (answers !== undefined && responsesIn(raw).length >= answers) {
+      if (answers !== undefined && parseResponses(raw).length >= answers) {
         closedByServer = false;
         socket.destroy();
       }
@@ -79,14 +53,14 @@ function exchange(port: number, bytes: string, answers?: number): Promise<Exchan
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       clearTimeout(deadline);
-      resolve({ responses: responsesIn(raw), raw, closedByServer });
+      resolve({ responses: parseResponses(raw), raw, closedByServer });
     });
   });
 }
 
-function only(result: Exchange): Response {
+function only(result: Exchange): RawResponse {
   expect(result.responses, result.raw).toHaveLength(1);
-  return result.responses[0] as Response;
+  return result.responses[0] as RawResponse;
 }
 
 describe.runIf(await havePostgres())('the health listener', () => {
@@ -194,7 +168,7 @@ describe.runIf(await havePostgres())('stopping a ledger with a health listener',
         let raw = '';
         socket.on('data', (chunk: Buffer) => {
           raw += chunk.toString('latin1');
-          if (responsesIn(raw).length === 1) resolve(raw);
+          if (parseResponses(raw).length === 1) resolve(raw);
         });
       });
       socket.on('error', () => socket.destroy());
