@@ -57,11 +57,6 @@ export class GroupCommit {
     return this.pending.length;
   }
 
-  /** Whether a write is on its way to the journal right now. */
-  get writeInFlight(): boolean {
-    return this.writing;
-  }
-
   get idle(): boolean {
     return (
       !this.writing &&

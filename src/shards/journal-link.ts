@@ -17,10 +17,6 @@ export class JournalLink implements JournalSink, JournalReader {
 
   constructor(private readonly connect: () => Promise<JournalConnection>) {}
 
-  get open(): boolean {
-    return this.current !== undefined;
-  }
-
   /** Opens a fresh connection for what follows, closing the previous one (a failed write's). */
   async reopen(onCloseError: (error: unknown) => void): Promise<void> {
     await this.close(onCloseError);

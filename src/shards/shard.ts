@@ -120,10 +120,6 @@ export class Shard {
     return this.mode === 'serving';
   }
 
-  get heldReplies(): number {
-    return this.gate.size;
-  }
-
   /** Loads every owned partition from the journal: latest snapshot plus the WAL tail. */
   async start(): Promise<RecoveryStats> {
     const startedMs = this.environment.clock.monotonic();
