@@ -11,6 +11,11 @@ export const errorCodes = {
   reservation_expired: { status: 409, message: 'The reservation has expired.' },
   reservation_released: { status: 409, message: 'The reservation was released.' },
   reservation_confirmed: { status: 409, message: 'The reservation is already confirmed.' },
+  purchase_limit_exceeded: {
+    status: 409,
+    message: 'The buyer would hold more units of this product than its purchase limit.',
+  },
+  reservation_not_pending: { status: 409, message: 'The reservation is no longer PENDING.' },
   payload_too_large: { status: 413, message: 'The body is larger than the limit.' },
   unsupported_media_type: { status: 415, message: 'The content-type must be application/json.' },
   validation_failed: { status: 422, message: 'A field is missing or out of range.' },
@@ -30,7 +35,9 @@ export const errorCodes = {
 
 export type ErrorCode = keyof typeof errorCodes;
 
-export type ErrorDetails = Readonly<Record<string, string | number | boolean>>;
+export type ErrorDetails = Readonly<
+  Record<string, string | number | boolean | readonly Readonly<Record<string, string | number>>[]>
+>;
 
 export function errorStatus(code: ErrorCode): number {
   return errorCodes[code].status;

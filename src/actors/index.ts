@@ -1,6 +1,14 @@
 // The domain's public surface: pure, synchronous, no imports from other src/ folders.
 export { AssertionError, InvariantError, assert } from './assert.js';
-export { PartitionState, stockKey, type ApplyResult } from './partition-state.js';
+export { cartClaimsMax, cartHoldId } from './cart-work.js';
+export { defaultSettings, limitWindowSecondsDefault } from './product-book.js';
+export {
+  PartitionState,
+  homePartitionOf,
+  stockKey,
+  type ApplyResult,
+  type Write,
+} from './partition-state.js';
 export { checkRecord } from './record-check.js';
 export { captureSnapshot, restoreSnapshot, type PartitionSnapshot } from './snapshot.js';
 export { StockActor, type Reservation } from './stock-actor.js';

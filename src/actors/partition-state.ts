@@ -1,18 +1,42 @@
 // One partition's actors: the registry of stock keys, the index from reservation id to its key,
 // and the bounded retention of finished reservations. Still pure: the shard owns the I/O.
 import { AssertionError, assert } from './assert.js';
+import { CartBook } from './cart-book.js';
+import { cartCommand, replayCart, type CartWork } from './cart-work.js';
+import { Product, defaultSettings, mergeSettings, sameSettings } from './product-book.js';
 import { StockActor, type ActorResult, type Reservation } from './stock-actor.js';
 import type {
   Command,
+  ExtendCommand,
   JournalRecord,
   Outcome,
   ReservationChangedRecord,
+  ReservationCommand,
+  ReserveCommand,
   RetentionPolicy,
+  SettingsCommand,
+  SettingsRecord,
+  StockRecord,
 } from './types.js';
 
-export interface ApplyResult extends ActorResult {
+/** One record of a change and the stock key it changed (none for product and cart records). */
+export interface Write {
+  readonly record: JournalRecord;
+  readonly actor: StockActor | undefined;
+}
+
+export interface ApplyResult {
+  readonly outcome: Outcome;
+  /** The change's record when it is one record on one key (the common case). */
+  readonly record: JournalRecord | undefined;
   /** The actor whose state the outcome observed; undefined when no stock key was involved. */
   readonly actor: StockActor | undefined;
+  /**
+   * A change of several records (a cart): journaled as one group, all durable or none, in this
+   * order; `record` is then undefined. Also every key the outcome observed.
+   */
+  readonly writes?: readonly Write[];
+  readonly observed?: readonly StockActor[];
 }
 
 /** A finished entry waiting to be forgotten: a reservation, or an adjust's idempotency key. */
@@ -50,11 +74,18 @@ export class PartitionState {
   private finishedAdjustKeys: string[] = [];
   private finishedAtMs: number[] = [];
   private finishedHead = 0;
+  private readonly products = new Map<string, Product>();
+  readonly carts = new CartBook();
+
+  /** What the cart code may see and do of this partition (cart-work.ts). */
+  private readonly cartWork: CartWork;
 
   constructor(
     readonly partition: number,
     readonly retention: RetentionPolicy,
-  ) {}
+  ) {
+    this.cartWork = this.cartView();
+  }
 
   /** The stock keys, by `StockActor.stockKey`. A key once added is never removed. */
   get actors(): ReadonlyMap<string, StockActor> {
@@ -67,11 +98,8 @@ export class PartitionState {
 
   apply(command: Command, nowMs: number): ApplyResult {
     switch (command.kind) {
-      case 'reserve': {
-        const actor = this.actorOf(command.productId, command.warehouseId);
-        if (actor === undefined) return notFound('This stock key was never stocked.');
-        return this.recorded(actor, actor.reserve(command, nowMs));
-      }
+      case 'reserve':
+        return this.reserve(command, nowMs);
       case 'adjust':
         return this.adjust(command, nowMs);
       case 'read-stock': {
@@ -83,15 +111,137 @@ export class PartitionState {
           actor,
         };
       }
-      default: {
-        const actor = this.reservationOwners.get(command.reservationId);
-        const reservation = actor?.reservations?.get(command.reservationId);
-        if (actor === undefined || reservation === undefined)
-          return notFound('No such reservation.');
-        const kind = command.kind === 'read-reservation' ? 'read' : command.kind;
-        return this.recorded(actor, actor.finish(reservation, kind, nowMs, command.traceId));
+      case 'extend':
+        return this.extend(command, nowMs);
+      case 'put-settings':
+        return this.putSettings(command, nowMs);
+      case 'read-settings': {
+        const settings = this.products.get(command.productId)?.settings ?? defaultSettings;
+        return answer({ ok: true, settings, replayed: false });
+      }
+      case 'read-product-stock': {
+        const product = this.products.get(command.productId);
+        if (product === undefined || product.keys.length === 0)
+          return notFound('This product has no stock key.');
+        const productStock = product.stockView();
+        return { ...answer({ ok: true, productStock, replayed: false }), observed: product.keys };
+      }
+      case 'confirm':
+      case 'release':
+      case 'read-reservation':
+        return this.finishCommand(command, nowMs);
+      default:
+        return cartCommand(this.cartWork, command, nowMs);
+    }
+  }
+
+  private reserve(command: ReserveCommand, nowMs: number): ApplyResult {
+    const actor = this.actorOf(command.productId, command.warehouseId);
+    if (actor === undefined) return notFound('This stock key was never stocked.');
+    const replay = actor.reserveKeys?.has(command.idempotencyKey) === true;
+    const buyerId = command.buyerId ?? '';
+    const limit = this.products.get(command.productId)?.settings.maxPerBuyer ?? null;
+    if (!replay && buyerId !== '' && limit !== null) {
+      const held = (this.products.get(command.productId) as Product).heldBy(buyerId, nowMs);
+      if (held + command.quantity > limit) {
+        const outcome: Outcome = {
+          ok: false,
+          code: 'purchase_limit_exceeded',
+          message: `This buyer may hold at most ${limit} units of this product.`,
+          details: { limit, held },
+        };
+        return { outcome, record: undefined, actor };
       }
     }
+    return this.recorded(actor, actor.reserve(command, nowMs));
+  }
+
+  private finishCommand(command: ReservationCommand, nowMs: number): ApplyResult {
+    const actor = this.reservationOwners.get(command.reservationId);
+    const reservation = actor?.reservations?.get(command.reservationId);
+    if (actor === undefined || reservation === undefined) return notFound('No such reservation.');
+    const kind = command.kind === 'read-reservation' ? 'read' : command.kind;
+    const sold = command.quantity ?? reservation.quantity;
+    if (kind === 'confirm' && reservation.status === 'PENDING' && sold > reservation.quantity) {
+      const outcome: Outcome = {
+        ok: false,
+        code: 'validation_failed',
+        message: `quantity may not exceed the ${reservation.quantity} units held`,
+        details: { field: 'quantity' },
+      };
+      return { outcome, record: undefined, actor };
+    }
+    return this.recorded(actor, actor.finish(reservation, kind, nowMs, command.traceId, sold));
+  }
+
+  private extend(command: ExtendCommand, nowMs: number): ApplyResult {
+    const actor = this.reservationOwners.get(command.reservationId);
+    const reservation = actor?.reservations?.get(command.reservationId);
+    if (actor === undefined || reservation === undefined) return notFound('No such reservation.');
+    const { ttlSeconds, lifetimeMaxMs, traceId } = command;
+    return this.recorded(
+      actor,
+      actor.extend(reservation, ttlSeconds, lifetimeMaxMs, nowMs, traceId),
+    );
+  }
+
+  private putSettings(command: SettingsCommand, nowMs: number): ApplyResult {
+    const current = this.products.get(command.productId)?.settings ?? defaultSettings;
+    const settings = mergeSettings(current, command.changes);
+    // Nothing changes: nothing to journal, and the answer is the settings as they are.
+    if (sameSettings(current, settings)) return answer({ ok: true, settings, replayed: false });
+    const record: SettingsRecord = {
+      type: 'settings',
+      productId: command.productId,
+      settings,
+      atMs: nowMs,
+      traceId: command.traceId,
+      actorId: command.actorId,
+    };
+    this.applySettings(record);
+    return {
+      outcome: { ok: true, settings, replayed: false },
+      record,
+      actor: undefined,
+    };
+  }
+
+  private applySettings(record: SettingsRecord): void {
+    this.productOf(record.productId).settings = record.settings;
+  }
+
+  /** The product's entry, made on first use. */
+  productOf(productId: string): Product {
+    let product = this.products.get(productId);
+    if (product === undefined) {
+      product = new Product(productId);
+      this.products.set(productId, product);
+    }
+    return product;
+  }
+
+  private cartView(): CartWork {
+    return {
+      partition: this.partition,
+      carts: this.carts,
+      product: (productId) => this.products.get(productId),
+      actor: (productId, warehouseId) => this.actorOf(productId, warehouseId),
+      holdOf: (reservationId) => {
+        const actor = this.reservationOwners.get(reservationId);
+        const reservation = actor?.reservations?.get(reservationId);
+        return actor === undefined || reservation === undefined
+          ? undefined
+          : { actor, reservation };
+      },
+      recorded: (actor, result) => {
+        if (result.record !== undefined) this.afterRecord(actor, result.record);
+      },
+      decided: (record) => {
+        this.carts.decide(record);
+        this.pruneCarts(record.atMs);
+      },
+      retention: this.retention,
+    };
   }
 
   /**
@@ -104,6 +254,13 @@ export class PartitionState {
     if (actor === undefined || reservation === undefined || reservation.status !== 'PENDING')
       return undefined;
     return this.recorded(actor, actor.finish(reservation, 'expire', nowMs, ''));
+  }
+
+  /** Until when a pending hold is pinned by its cart's confirm (0: not pinned, or gone). */
+  pinnedUntilMs(reservationId: string): number {
+    const actor = this.reservationOwners.get(reservationId);
+    const reservation = actor?.reservations?.get(reservationId);
+    return reservation?.status === 'PENDING' ? reservation.pinnedUntilMs : 0;
   }
 
   private adjust(command: Extract<Command, { kind: 'adjust' }>, nowMs: number): ApplyResult {
@@ -129,6 +286,12 @@ export class PartitionState {
   register(actor: StockActor): void {
     assert(!this.registry.has(actor.stockKey), 'stock key registered twice');
     this.registry.set(actor.stockKey, actor);
+    this.productOf(actor.productId).keys.push(actor);
+  }
+
+  /** The products this partition knows (settings, keys, buyers), for snapshots. */
+  get productEntries(): ReadonlyMap<string, Product> {
+    return this.products;
   }
 
   private recorded(actor: StockActor, result: ActorResult): ApplyResult {
@@ -140,13 +303,36 @@ export class PartitionState {
   private afterRecord(actor: StockActor, record: JournalRecord): void {
     if (record.type === 'reserved') {
       this.reservationOwners.set(record.reservationId, actor);
+      this.holdMade(actor, record.reservationId, record.atMs);
     } else if (record.type === 'adjusted') {
       if (record.idempotencyKey !== '')
         this.pushFinished(actor, '', record.idempotencyKey, record.atMs);
-    } else {
+    } else if (record.type !== 'extended' && record.type !== 'settings' && record.type !== 'cart') {
+      this.holdEnded(actor, record.reservationId);
       this.pushFinished(actor, record.reservationId, '', record.atMs);
     }
     this.prune(record.atMs);
+  }
+
+  /** A buyer's hold counts toward the limit; a cart's hold not decided here is in doubt. */
+  private holdMade(actor: StockActor, reservationId: string, atMs: number): void {
+    const hold = actor.reservations?.get(reservationId) as Reservation;
+    if (hold.buyerId !== '') this.productOf(actor.productId).addHold(hold);
+    if (hold.cartId === '' || this.carts.decided.has(hold.cartId)) return;
+    this.carts.addInDoubt(hold.cartId, homePartitionOf(hold.cartId), hold.id, atMs);
+  }
+
+  private holdEnded(actor: StockActor, reservationId: string): void {
+    const hold = actor.reservations?.get(reservationId) as Reservation;
+    if (hold.buyerId !== '' && hold.status !== 'CONFIRMED') {
+      this.products.get(actor.productId)?.dropHold(hold);
+    }
+    if (hold.cartId !== '') this.carts.holdEnded(hold.cartId, hold.id);
+  }
+
+  private pruneCarts(nowMs: number): void {
+    const keepMs = this.retention.retainFinishedMs + (this.retention.holdLifetimeMaxMs ?? 0);
+    this.carts.prune(nowMs - keepMs, this.retention.retainFinishedMax);
   }
 
   private pushFinished(actor: StockActor, reservationId: string, adjustKey: string, atMs: number) {
@@ -200,6 +386,14 @@ export class PartitionState {
 
   /** Rebuilds state from one journal record, checking it against the state it lands on. */
   replay(record: JournalRecord): void {
+    if (record.type === 'settings') {
+      this.applySettings(record);
+      return;
+    }
+    if (record.type === 'cart') {
+      replayCart(this.cartWork, record);
+      return;
+    }
     if (record.type === 'reserved' || record.type === 'adjusted') {
       let actor = this.actorOf(record.productId, record.warehouseId);
       if (actor === undefined) {
@@ -226,12 +420,13 @@ export class PartitionState {
     ) {
       this.refuseFinishing(record);
     }
-    actor.applyFinished(record, reservation);
+    if (record.type === 'extended') actor.applyExtended(record, reservation);
+    else actor.applyFinished(record, reservation);
     this.afterRecord(actor, record);
   }
 
   /** Fails the same way replay by stock key would: unknown key first, then unknown hold. */
-  private refuseFinishing(record: ReservationChangedRecord): never {
+  private refuseFinishing(record: Exclude<StockRecord, { type: 'reserved' | 'adjusted' }>): never {
     const known = this.registry.has(stockKey(record.productId, record.warehouseId));
     assert(known, () => `a ${record.type} record for an unknown stock key`);
     throw new AssertionError(`a ${record.type} record for an unknown reservation`);
@@ -259,11 +454,25 @@ export class PartitionState {
     }
   }
 
+  /** Snapshot restore: a restored pending hold counts again (limits, carts in doubt). */
+  restoreHold(actor: StockActor, hold: Reservation): void {
+    if (hold.status === 'PENDING') this.holdMade(actor, hold.id, hold.createdAtMs);
+  }
+
   /** Used by snapshot restore: appends a finished entry without pruning. */
   restoreFinished(actor: StockActor, reservationId: string, adjustKey: string, atMs: number): void {
     if (reservationId !== '') this.reservationOwners.set(reservationId, actor);
     this.pushFinished(actor, reservationId, adjustKey, atMs);
   }
+}
+
+function answer(outcome: Outcome): ApplyResult {
+  return { outcome, record: undefined, actor: undefined };
+}
+
+/** A cart's home partition: the first 16 bits of its id, as in reservation ids. */
+export function homePartitionOf(cartId: string): number {
+  return Number.parseInt(cartId.slice(0, 4), 16);
 }
 
 export type { Outcome };

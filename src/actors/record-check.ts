@@ -2,12 +2,21 @@
 // recovery replays it (STYLE.md: assertions paired). A record that fails here is a programmer
 // error on one side or the other, never bad input: requests are validated long before.
 import { assert } from './assert.js';
-import type { JournalRecord } from './types.js';
+import type { CartRecord, JournalRecord } from './types.js';
 
 const isCount = (value: number, min: number): boolean =>
   Number.isSafeInteger(value) && value >= min;
 
 export function checkRecord(record: JournalRecord): void {
+  if (record.type === 'settings') {
+    assert(record.productId.length > 0, 'a settings record without a product');
+    assert(isCount(record.atMs, 0), () => `a settings record at time ${record.atMs}`);
+    return;
+  }
+  if (record.type === 'cart') {
+    checkCart(record);
+    return;
+  }
   assert(
     record.productId.length > 0 && record.warehouseId.length > 0,
     () => `a ${record.type} record without a stock key`,
@@ -22,7 +31,15 @@ export function checkRecord(record: JournalRecord): void {
         'a reserved record that expires before it was made',
       );
       assert(record.reservationId.length > 0, 'a reserved record without a reservation id');
-      assert(record.idempotencyKey.length > 0, 'a reserved record without an idempotency key');
+      // A cart's hold has no key of its own: its cart has one.
+      assert(
+        record.idempotencyKey.length > 0 || (record.cartId ?? '').length > 0,
+        'a reserved record without an idempotency key',
+      );
+      return;
+    case 'extended':
+      assert(isCount(record.quantity, 1), 'an extended record without a quantity');
+      assert(isCount(record.expiresAtMs, record.atMs + 1), 'an extend into the past');
       return;
     case 'adjusted':
       assert(Number.isSafeInteger(record.delta), 'an adjusted record with a fractional delta');
@@ -33,8 +50,36 @@ export function checkRecord(record: JournalRecord): void {
         () => `an adjusted record with on_hand ${record.onHand}, reserved ${record.reserved}`,
       );
       return;
-    default:
+    default: {
       assert(isCount(record.quantity, 1), () => `a ${record.type} record without a quantity`);
       assert(record.reservationId.length > 0, () => `a ${record.type} record without an id`);
+      const sold = record.confirmedQuantity;
+      assert(
+        sold === undefined ||
+          (record.type === 'confirmed' && isCount(sold, 1) && sold < record.quantity),
+        () => `a ${record.type} record selling ${String(sold)} of ${record.quantity}`,
+      );
+    }
+  }
+}
+
+function checkCart(record: CartRecord): void {
+  assert(record.cartId.length === 36, 'a cart record without a cart id');
+  assert(isCount(record.atMs, 0), () => `a cart record at time ${record.atMs}`);
+  if (record.decision === 'aborted') {
+    assert(record.holds.length === 0, 'an aborted cart naming holds');
+    return;
+  }
+  assert(record.holds.length > 0, 'a committed cart without holds');
+  assert(record.idempotencyKey.length > 0, 'a committed cart without an idempotency key');
+  assert(
+    isCount(record.expiresAtMs, record.createdAtMs + 1),
+    'a cart that expires before it was made',
+  );
+  for (const hold of record.holds) {
+    assert(
+      isCount(hold.quantity, 1) && isCount(hold.line, 0) && isCount(hold.partition, 0),
+      () => `cart ${record.cartId}: a hold with quantity ${hold.quantity}, line ${hold.line}`,
+    );
   }
 }

@@ -2,8 +2,9 @@
 // snapshots of large catalogues compact; restore(capture(s)) must equal s (tested).
 import { assert } from './assert.js';
 import { PartitionState } from './partition-state.js';
+import { defaultSettings } from './product-book.js';
 import { StockActor, type Reservation } from './stock-actor.js';
-import type { ReservationStatus, RetentionPolicy } from './types.js';
+import type { CartRecord, ProductSettings, ReservationStatus, RetentionPolicy } from './types.js';
 
 type ReservationTuple = [
   id: string,
@@ -14,7 +15,21 @@ type ReservationTuple = [
   status: ReservationStatus,
   finishedAtMs: number,
   requesterId: string,
+  // Since v1.1 (a snapshot written before has only the fields above):
+  originalExpiresAtMs?: number,
+  buyerId?: string,
+  reference?: string,
+  cartId?: string,
+  confirmedQuantity?: number,
 ];
+/** A confirmed hold of a buyer that still counts toward a limit (it may be retained no more). */
+type BuyerHoldTuple = [
+  buyerId: string,
+  reservationId: string,
+  createdAtMs: number,
+  confirmedQuantity: number,
+];
+type ProductTuple = [productId: string, settings: ProductSettings, confirmed: BuyerHoldTuple[]];
 type AdjustKeyTuple = [
   key: string,
   delta: number,
@@ -39,6 +54,9 @@ export interface PartitionSnapshot {
   readonly partition: number;
   readonly actors: ActorTuple[];
   readonly finished: FinishedTuple[];
+  /** Since v1.1: products with settings or counted confirmed holds, and decided carts. */
+  readonly products?: ProductTuple[];
+  readonly carts?: CartRecord[];
 }
 
 export function captureSnapshot(state: PartitionState): PartitionSnapshot {
@@ -57,6 +75,11 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
         r.status,
         r.finishedAtMs,
         r.requesterId,
+        r.originalExpiresAtMs,
+        r.buyerId,
+        r.reference,
+        r.cartId,
+        r.confirmedQuantity,
       ]);
     }
     const adjustKeys: AdjustKeyTuple[] = [];
@@ -72,7 +95,25 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
     assert(index !== undefined, 'finished entry of an unregistered actor');
     finished.push([index, entry.reservationId, entry.adjustKey, entry.atMs]);
   }
-  return { partition: state.partition, actors, finished };
+  const products = captureProducts(state);
+  const carts = [...state.carts.decided.values()];
+  return { partition: state.partition, actors, finished, products, carts };
+}
+
+function captureProducts(state: PartitionState): ProductTuple[] {
+  const products: ProductTuple[] = [];
+  for (const product of state.productEntries.values()) {
+    const confirmed: BuyerHoldTuple[] = [];
+    for (const [buyerId, holds] of product.buyers) {
+      for (const hold of holds) {
+        if (hold.status !== 'CONFIRMED') continue;
+        confirmed.push([buyerId, hold.id, hold.createdAtMs, hold.confirmedQuantity]);
+      }
+    }
+    if (product.settings === defaultSettings && confirmed.length === 0) continue;
+    products.push([product.productId, product.settings, confirmed]);
+  }
+  return products;
 }
 
 export function restoreSnapshot(
@@ -94,7 +135,46 @@ export function restoreSnapshot(
     assert(actor !== undefined, 'snapshot finished entry points past the actors');
     state.restoreFinished(actor, reservationId, adjustKey, atMs);
   }
+  // Carts first: a pending hold of a cart decided here is then not in doubt.
+  for (const record of snapshot.carts ?? []) state.carts.decide(record);
+  for (const actor of actors) {
+    for (const reservation of actor.reservations?.values() ?? []) {
+      state.restoreHold(actor, reservation);
+    }
+  }
+  for (const [productId, settings, confirmed] of snapshot.products ?? []) {
+    const product = state.productOf(productId);
+    product.settings = settings;
+    for (const [buyerId, id, createdAtMs, confirmedQuantity] of confirmed) {
+      product.addHold(confirmedHold(buyerId, id, createdAtMs, confirmedQuantity));
+    }
+  }
   return state;
+}
+
+/** A confirmed hold as the limit counts it; final, so a copy stands for the original. */
+function confirmedHold(
+  buyerId: string,
+  id: string,
+  createdAtMs: number,
+  confirmedQuantity: number,
+): Reservation {
+  return {
+    id,
+    quantity: confirmedQuantity,
+    createdAtMs,
+    expiresAtMs: createdAtMs,
+    originalExpiresAtMs: createdAtMs,
+    idempotencyKey: '',
+    requesterId: '',
+    buyerId,
+    reference: '',
+    cartId: '',
+    status: 'CONFIRMED',
+    finishedAtMs: createdAtMs,
+    confirmedQuantity,
+    pinnedUntilMs: 0,
+  };
 }
 
 function restoreActor(tuple: ActorTuple): StockActor {
@@ -111,10 +191,16 @@ function restoreActor(tuple: ActorTuple): StockActor {
       quantity,
       createdAtMs,
       expiresAtMs,
+      originalExpiresAtMs: tuple[8] ?? expiresAtMs,
       idempotencyKey: key,
       requesterId,
+      buyerId: tuple[9] ?? '',
+      reference: tuple[10] ?? '',
+      cartId: tuple[11] ?? '',
       status,
       finishedAtMs,
+      confirmedQuantity: tuple[12] ?? (status === 'CONFIRMED' ? quantity : 0),
+      pinnedUntilMs: 0,
     };
     actor.restoreReservation(reservation);
     if (status === 'PENDING') pendingSum += quantity;

@@ -4,13 +4,15 @@ import { assert, assertInvariant } from './assert.js';
 import type {
   AdjustCommand,
   AdjustedRecord,
-  JournalRecord,
+  ExtendedRecord,
+  HoldExtras,
   Outcome,
   ReservationChangedRecord,
   ReservationStatus,
   ReservationView,
   ReserveCommand,
   ReservedRecord,
+  StockRecord,
   StockView,
 } from './types.js';
 
@@ -18,12 +20,33 @@ export interface Reservation {
   readonly id: string;
   readonly quantity: number;
   readonly createdAtMs: number;
-  readonly expiresAtMs: number;
+  /** Moved only by an extend. */
+  expiresAtMs: number;
+  /** As first made: an idempotent replay answers with it, whatever extends came since. */
+  readonly originalExpiresAtMs: number;
+  /** '' for a cart's hold: the cart holds the key. */
   readonly idempotencyKey: string;
   readonly requesterId: string;
+  /** '' when the request had none. */
+  readonly buyerId: string;
+  readonly reference: string;
+  readonly cartId: string;
   status: ReservationStatus;
   /** When it left PENDING; 0 while pending. */
   finishedAtMs: number;
+  /** Units sold once CONFIRMED (fewer than `quantity` after a partial confirm); else 0. */
+  confirmedQuantity: number;
+  /**
+   * Until when a cart-wide confirm holds this hold for itself (memory only, never journaled):
+   * it may not be released, extended or expired meanwhile, so the cart's confirm, once every
+   * hold is pinned, cannot be half done. 0: not pinned.
+   */
+  pinnedUntilMs: number;
+}
+
+/** The extras a hold's records carry: only the ones it has, so a plain hold writes v1 rows. */
+export function holdExtras(reservation: Reservation): HoldExtras {
+  return extrasOf(reservation.buyerId, reservation.reference, reservation.cartId);
 }
 
 /** What an adjust with an idempotency key answered, kept to answer its replays the same way. */
@@ -41,7 +64,7 @@ export type FinishKind = 'confirm' | 'release' | 'expire' | 'read';
 
 export interface ActorResult {
   readonly outcome: Outcome;
-  readonly record: JournalRecord | undefined;
+  readonly record: StockRecord | undefined;
 }
 
 /**
@@ -159,7 +182,7 @@ export class StockActor {
   }
 
   reservationView(reservation: Reservation, status = reservation.status): ReservationView {
-    return {
+    const view: ReservationView = {
       reservationId: reservation.id,
       status,
       productId: this.productId,
@@ -167,6 +190,13 @@ export class StockActor {
       quantity: reservation.quantity,
       expiresAtMs: reservation.expiresAtMs,
       createdAtMs: reservation.createdAtMs,
+    };
+    // The common hold has none of the extras: one object, no copies.
+    if (status !== 'CONFIRMED' && holdExtras(reservation) === noExtras) return view;
+    return {
+      ...view,
+      ...(status === 'CONFIRMED' ? { confirmedQuantity: reservation.confirmedQuantity } : {}),
+      ...holdExtras(reservation),
     };
   }
 
@@ -177,6 +207,25 @@ export class StockActor {
     if (command.quantity > available) {
       return rejected('insufficient_stock', { available });
     }
+    return this.hold(command, nowMs);
+  }
+
+  /** A reserve the caller has already checked (stock, purchase limit): the hold is made. */
+  hold(
+    command: Pick<
+      ReserveCommand,
+      | 'quantity'
+      | 'idempotencyKey'
+      | 'ttlSeconds'
+      | 'reservationId'
+      | 'requesterId'
+      | 'traceId'
+      | 'buyerId'
+      | 'reference'
+    > & { readonly cartId?: string },
+    nowMs: number,
+  ): ActorResult {
+    assert(command.quantity <= this.onHand - this.reserved, 'a hold beyond available');
     // The hold makes the key busy anyway; its ids are sliced once, not per record and view.
     const busy = this.busyKey();
     const record: ReservedRecord = {
@@ -191,6 +240,7 @@ export class StockActor {
       expiresAtMs: nowMs + command.ttlSeconds * 1000,
       idempotencyKey: command.idempotencyKey,
       requesterId: command.requesterId,
+      ...extrasOf(command.buyerId, command.reference, command.cartId),
     };
     const reservation = this.applyReserved(record);
     return {
@@ -201,23 +251,44 @@ export class StockActor {
 
   /** Same key and same body: the original answer (status PENDING as first sent), no second hold. */
   private reserveReplay(earlier: Reservation, command: ReserveCommand): ActorResult {
-    const ttlMs = earlier.expiresAtMs - earlier.createdAtMs;
-    if (earlier.quantity !== command.quantity || ttlMs !== command.ttlSeconds * 1000) {
+    // The original TTL, not the current one: an extend does not change what was asked.
+    const ttlMs = earlier.originalExpiresAtMs - earlier.createdAtMs;
+    if (
+      earlier.quantity !== command.quantity ||
+      ttlMs !== command.ttlSeconds * 1000 ||
+      earlier.buyerId !== (command.buyerId ?? '') ||
+      earlier.reference !== (command.reference ?? '')
+    ) {
       return rejected('idempotency_key_reused', { field: 'idempotency_key' });
     }
     const view = this.reservationView(earlier, 'PENDING');
-    return { outcome: { ok: true, reservation: view, replayed: true }, record: undefined };
+    const first = { ...view, expiresAtMs: earlier.originalExpiresAtMs };
+    return { outcome: { ok: true, reservation: first, replayed: true }, record: undefined };
   }
 
   /**
    * Moves a reservation out of PENDING. A hold whose time has passed expires first, whatever was
-   * asked, so a late confirm can never turn an expired hold into a sale.
+   * asked, so a late confirm can never turn an expired hold into a sale; unless a cart's confirm
+   * pinned it in time (then its confirm goes through, and nothing else may end it meanwhile).
+   * `confirmedQuantity`: a partial confirm's units (already checked to be 1..held).
    */
-  finish(reservation: Reservation, kind: FinishKind, nowMs: number, traceId: string): ActorResult {
+  finish(
+    reservation: Reservation,
+    kind: FinishKind,
+    nowMs: number,
+    traceId: string,
+    confirmedQuantity = reservation.quantity,
+  ): ActorResult {
     if (reservation.status !== 'PENDING') return this.finishedAnswer(reservation, kind);
-    const due = nowMs >= reservation.expiresAtMs;
+    const pinned = reservation.pinnedUntilMs > nowMs;
+    if (pinned && kind !== 'confirm' && kind !== 'read') {
+      if (kind === 'expire') return this.viewResult(reservation, false);
+      return rejected('unavailable', undefined, pinnedMessage);
+    }
+    const due = nowMs >= reservation.expiresAtMs && !pinned;
     if ((kind === 'expire' || kind === 'read') && !due) return this.viewResult(reservation, false);
     const type = due ? 'expired' : kind === 'confirm' ? 'confirmed' : 'released';
+    const partial = type === 'confirmed' && confirmedQuantity !== reservation.quantity;
     const record: ReservationChangedRecord = {
       type,
       productId: this.productId,
@@ -228,11 +299,58 @@ export class StockActor {
       reservationId: reservation.id,
       quantity: reservation.quantity,
       requesterId: reservation.requesterId,
+      ...(partial ? { confirmedQuantity } : {}),
+      ...holdExtras(reservation),
     };
     this.applyFinished(record, reservation);
     if (due && (kind === 'confirm' || kind === 'release')) {
       return { outcome: { ok: false, code: 'reservation_expired' }, record };
     }
+    const view = this.reservationView(reservation);
+    return { outcome: { ok: true, reservation: view, replayed: false }, record };
+  }
+
+  /**
+   * Gives a PENDING hold a new expires_at (now + ttl), within its lifetime cap. A due hold
+   * expires first and is then not pending; no stock moves, so the version stays.
+   */
+  extend(
+    reservation: Reservation,
+    ttlSeconds: number,
+    lifetimeMaxMs: number,
+    nowMs: number,
+    traceId: string,
+  ): ActorResult {
+    if (reservation.status === 'PENDING' && reservation.pinnedUntilMs > nowMs) {
+      return rejected('unavailable', undefined, pinnedMessage);
+    }
+    if (reservation.status === 'PENDING' && nowMs >= reservation.expiresAtMs) {
+      const expired = this.finish(reservation, 'expire', nowMs, '');
+      return { outcome: notPending('EXPIRED'), record: expired.record };
+    }
+    if (reservation.status !== 'PENDING') {
+      return { outcome: notPending(reservation.status), record: undefined };
+    }
+    const expiresAtMs = nowMs + ttlSeconds * 1000;
+    if (expiresAtMs > reservation.createdAtMs + lifetimeMaxMs) {
+      const capSeconds = Math.floor(lifetimeMaxMs / 1000);
+      const message = `a hold lives at most ${capSeconds} seconds from its created_at`;
+      return rejected('validation_failed', { field: 'ttl_seconds' }, message);
+    }
+    const record: ExtendedRecord = {
+      type: 'extended',
+      productId: this.productId,
+      warehouseId: this.warehouseId,
+      version: this.version,
+      atMs: nowMs,
+      traceId,
+      reservationId: reservation.id,
+      quantity: reservation.quantity,
+      expiresAtMs,
+      requesterId: reservation.requesterId,
+      ...holdExtras(reservation),
+    };
+    this.applyExtended(record, reservation);
     const view = this.reservationView(reservation);
     return { outcome: { ok: true, reservation: view, replayed: false }, record };
   }
@@ -320,10 +438,16 @@ export class StockActor {
       quantity: record.quantity,
       createdAtMs: record.atMs,
       expiresAtMs: record.expiresAtMs,
+      originalExpiresAtMs: record.expiresAtMs,
       idempotencyKey: record.idempotencyKey,
       requesterId: record.requesterId,
+      buyerId: record.buyerId ?? '',
+      reference: record.reference ?? '',
+      cartId: record.cartId ?? '',
       status: 'PENDING',
       finishedAtMs: 0,
+      confirmedQuantity: 0,
+      pinnedUntilMs: 0,
     };
     const busy = this.busyKey();
     const reservations = (busy.reservations ??= new Map());
@@ -332,7 +456,10 @@ export class StockActor {
     // then already wrong, but a failed assertion discards the whole partition state anyway.
     reservations.set(reservation.id, reservation);
     assert(reservations.size > count, () => `duplicate reservation id ${reservation.id}`);
-    (busy.reserveKeys ??= new Map()).set(record.idempotencyKey, reservation);
+    // A cart's holds have no key of their own: the cart's key lives with the cart.
+    if (record.idempotencyKey !== '') {
+      (busy.reserveKeys ??= new Map()).set(record.idempotencyKey, reservation);
+    }
     this.reserved += record.quantity;
     this.version = record.version;
     this.checkInvariants();
@@ -346,8 +473,14 @@ export class StockActor {
       () => `${record.type} of a ${reservation.status} hold`,
     );
     assert(reservation.quantity === record.quantity, 'record quantity differs from the hold');
+    const sold = record.confirmedQuantity ?? reservation.quantity;
+    assert(sold >= 1 && sold <= reservation.quantity, 'confirmed units outside 1..held');
     this.reserved -= reservation.quantity;
-    if (record.type === 'confirmed') this.onHand -= reservation.quantity;
+    if (record.type === 'confirmed') {
+      this.onHand -= sold;
+      reservation.confirmedQuantity = sold;
+    }
+    reservation.pinnedUntilMs = 0;
     reservation.status =
       record.type === 'confirmed'
         ? 'CONFIRMED'
@@ -357,6 +490,13 @@ export class StockActor {
     reservation.finishedAtMs = record.atMs;
     this.version = record.version;
     this.checkInvariants();
+  }
+
+  applyExtended(record: ExtendedRecord, reservation: Reservation): void {
+    assert(record.version === this.version, 'an extend moved the version');
+    assert(reservation.status === 'PENDING', () => `extend of a ${reservation.status} hold`);
+    assert(reservation.quantity === record.quantity, 'record quantity differs from the hold');
+    reservation.expiresAtMs = record.expiresAtMs;
   }
 
   applyAdjusted(record: AdjustedRecord): void {
@@ -403,7 +543,9 @@ export class StockActor {
   restoreReservation(reservation: Reservation): void {
     const busy = this.busyKey();
     (busy.reservations ??= new Map()).set(reservation.id, reservation);
-    (busy.reserveKeys ??= new Map()).set(reservation.idempotencyKey, reservation);
+    if (reservation.idempotencyKey !== '') {
+      (busy.reserveKeys ??= new Map()).set(reservation.idempotencyKey, reservation);
+    }
   }
 
   /** Snapshot restore: puts an adjust's idempotency memo back. */
@@ -411,7 +553,7 @@ export class StockActor {
     (this.busyKey().adjustKeys ??= new Map()).set(key, memo);
   }
 
-  private checkVersion(record: JournalRecord): void {
+  private checkVersion(record: StockRecord): void {
     assert(
       record.version === this.version + 1,
       () =>
@@ -431,6 +573,29 @@ export class StockActor {
         `invariant 0 <= reserved <= on_hand broken: reserved ${this.reserved}, on_hand ${this.onHand}`,
     );
   }
+}
+
+const pinnedMessage =
+  'This hold is being confirmed with its cart; retry shortly (it will then be CONFIRMED).';
+
+function notPending(status: ReservationStatus): Outcome {
+  return {
+    ok: false,
+    code: 'reservation_not_pending',
+    message: `The reservation is ${status}, not PENDING.`,
+    details: { status },
+  };
+}
+
+const noExtras: HoldExtras = {};
+
+function extrasOf(buyerId = '', reference = '', cartId = ''): HoldExtras {
+  if (buyerId === '' && reference === '' && cartId === '') return noExtras;
+  return {
+    ...(buyerId === '' ? {} : { buyerId }),
+    ...(reference === '' ? {} : { reference }),
+    ...(cartId === '' ? {} : { cartId }),
+  };
 }
 
 function rejected(

@@ -10,7 +10,11 @@ export type RejectionCode =
   | 'reservation_released'
   | 'reservation_confirmed'
   | 'idempotency_key_reused'
-  | 'validation_failed';
+  | 'validation_failed'
+  | 'purchase_limit_exceeded'
+  | 'reservation_not_pending'
+  /** Transient: the hold is pinned by its cart's confirm, or a cart's key is mid-request. */
+  | 'unavailable';
 
 export interface ReserveCommand {
   readonly kind: 'reserve';
@@ -23,12 +27,49 @@ export interface ReserveCommand {
   readonly reservationId: string;
   readonly requesterId: string;
   readonly traceId: string;
+  /** Counts toward the product's purchase limit; '' or absent: not limited. */
+  readonly buyerId?: string;
+  /** The caller's business reference, kept with the hold; '' or absent: none. */
+  readonly reference?: string;
 }
 
 export interface ReservationCommand {
   readonly kind: 'confirm' | 'release' | 'read-reservation';
   readonly reservationId: string;
   readonly traceId: string;
+  /** Confirm only: units sold, 1..held (a partial sale); absent: all of them. */
+  readonly quantity?: number;
+}
+
+export interface ExtendCommand {
+  readonly kind: 'extend';
+  readonly reservationId: string;
+  readonly ttlSeconds: number;
+  /** A hold lives at most this long after its created_at (3 x the largest TTL). */
+  readonly lifetimeMaxMs: number;
+  readonly traceId: string;
+}
+
+/** A product's settings; null clears a field (the window then goes back to its default). */
+export interface ProductSettings {
+  readonly maxPerBuyer: number | null;
+  readonly limitWindowSeconds: number;
+  readonly warehousePriority: readonly string[] | null;
+  readonly lowStockThreshold: number | null;
+}
+
+export interface SettingsCommand {
+  readonly kind: 'put-settings';
+  readonly productId: string;
+  /** The fields the request named: absent ones keep their value. */
+  readonly changes: Partial<ProductSettings>;
+  readonly actorId: string;
+  readonly traceId: string;
+}
+
+export interface ProductQuery {
+  readonly kind: 'read-settings' | 'read-product-stock';
+  readonly productId: string;
 }
 
 export interface AdjustCommand {
@@ -49,7 +90,94 @@ export interface ReadStockCommand {
   readonly warehouseId: string;
 }
 
-export type Command = ReserveCommand | ReservationCommand | AdjustCommand | ReadStockCommand;
+/** One line of a cart as this partition sees it; warehouseId '' asks for allocation. */
+export interface CartLine {
+  /** The line's 0-based position in the request. */
+  readonly index: number;
+  readonly productId: string;
+  readonly warehouseId: string;
+  readonly quantity: number;
+}
+
+/** What every part of a cart shares: its id (which embeds its home partition) and terms. */
+export interface CartTerms {
+  readonly cartId: string;
+  readonly idempotencyKey: string;
+  /** The request body's canonical form: a replay must match it exactly. */
+  readonly fingerprint: string;
+  readonly ttlSeconds: number;
+  readonly buyerId: string;
+  readonly reference: string;
+  readonly requesterId: string;
+  readonly traceId: string;
+}
+
+/**
+ * Holds this partition's lines of a cart, all or none. `whole`: every line of the cart is here
+ * and this is its home: the holds and the decision are one atomic change (one actor turn).
+ * `prepare`: phase one of the two-phase cart; the holds stay in doubt until the home decides.
+ */
+export interface CartPlaceCommand {
+  readonly kind: 'cart-place';
+  readonly mode: 'whole' | 'prepare';
+  readonly terms: CartTerms;
+  readonly lines: readonly CartLine[];
+}
+
+/** At the home partition: claims the idempotency key for a cart about to be prepared. */
+export interface CartBeginCommand {
+  readonly kind: 'cart-begin';
+  readonly terms: CartTerms;
+}
+
+/** At the home partition: journals the commit decision (every participant said yes). */
+export interface CartDecideCommand {
+  readonly kind: 'cart-decide';
+  readonly terms: CartTerms;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+  readonly holds: readonly CartHold[];
+}
+
+/**
+ * `cart-resolve` at the home: the decision, aborting (journaled) if none was made. `cart-abort`
+ * at a participant: releases its holds of the cart; at the home it also drops the key's claim.
+ * `cart-settle` at a participant: the cart committed, its holds are no longer in doubt.
+ * `read-cart` at the home: the cart as decided.
+ */
+export interface CartIdCommand {
+  readonly kind: 'cart-resolve' | 'cart-abort' | 'cart-settle' | 'read-cart';
+  readonly cartId: string;
+  readonly traceId: string;
+}
+
+/** What a cart-wide request does to one partition's holds of the cart. */
+export type CartHoldsAction =
+  | { readonly kind: 'read' | 'release' | 'unpin' }
+  | { readonly kind: 'pin'; readonly pinMs: number }
+  | { readonly kind: 'extend'; readonly ttlSeconds: number; readonly lifetimeMaxMs: number }
+  | { readonly kind: 'confirm'; readonly quantities: readonly number[] };
+
+export interface CartHoldsCommand {
+  readonly kind: 'cart-holds';
+  readonly cartId: string;
+  readonly reservationIds: readonly string[];
+  readonly action: CartHoldsAction;
+  readonly traceId: string;
+}
+
+export type CartCommand =
+  CartPlaceCommand | CartBeginCommand | CartDecideCommand | CartIdCommand | CartHoldsCommand;
+
+export type Command =
+  | ReserveCommand
+  | ReservationCommand
+  | ExtendCommand
+  | AdjustCommand
+  | ReadStockCommand
+  | SettingsCommand
+  | ProductQuery
+  | CartCommand;
 
 export interface ReservationView {
   readonly reservationId: string;
@@ -59,6 +187,44 @@ export interface ReservationView {
   readonly quantity: number;
   readonly expiresAtMs: number;
   readonly createdAtMs: number;
+  /** Units sold, on a CONFIRMED hold (less than quantity after a partial confirm). */
+  readonly confirmedQuantity?: number;
+  readonly buyerId?: string;
+  readonly reference?: string;
+  readonly cartId?: string;
+}
+
+/** A hold of a cart, where it lives, and which line it serves. */
+export interface CartHold {
+  readonly line: number;
+  readonly partition: number;
+  readonly reservationId: string;
+  readonly productId: string;
+  readonly warehouseId: string;
+  readonly quantity: number;
+}
+
+export interface CartView {
+  readonly cartId: string;
+  readonly status: ReservationStatus;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+  readonly buyerId: string;
+  readonly reference: string;
+  readonly holds: readonly (CartHold & {
+    readonly status: ReservationStatus;
+    readonly confirmedQuantity?: number;
+    /** The hold's own expires_at, when read from its partition (an extend moves it). */
+    readonly expiresAtMs?: number;
+  })[];
+}
+
+export interface ProductStockView {
+  readonly productId: string;
+  readonly onHand: number;
+  readonly reserved: number;
+  readonly available: number;
+  readonly warehouses: readonly StockView[];
 }
 
 export interface StockView {
@@ -70,14 +236,28 @@ export interface StockView {
   readonly version: number;
 }
 
+/** A rejection's details: flat values, or the lines of a refused cart. */
+export type RejectionDetails = Readonly<
+  Record<string, string | number | readonly Readonly<Record<string, string | number>>[]>
+>;
+
 export type Outcome =
   | { readonly ok: true; readonly reservation: ReservationView; readonly replayed: boolean }
   | { readonly ok: true; readonly stock: StockView; readonly replayed: boolean }
+  | { readonly ok: true; readonly settings: ProductSettings; readonly replayed: boolean }
+  | { readonly ok: true; readonly productStock: ProductStockView; readonly replayed: boolean }
+  | { readonly ok: true; readonly cart: CartView; readonly replayed: boolean }
+  /** A cart-begin that may go ahead, or a cart-resolve's answer. */
+  | {
+      readonly ok: true;
+      readonly decision: 'go' | 'committed' | 'aborted';
+      readonly replayed: boolean;
+    }
   | {
       readonly ok: false;
       readonly code: RejectionCode;
       readonly message?: string;
-      readonly details?: Readonly<Record<string, string | number>>;
+      readonly details?: RejectionDetails;
     };
 
 interface RecordBase {
@@ -89,7 +269,17 @@ interface RecordBase {
   readonly traceId: string;
 }
 
-export interface ReservedRecord extends RecordBase {
+/**
+ * What a hold carries beyond the v1 fields, repeated on every record of it so each event can
+ * name it. Absent (never '') when the request had none: a v1 hold's records stay v1 rows.
+ */
+export interface HoldExtras {
+  readonly buyerId?: string;
+  readonly reference?: string;
+  readonly cartId?: string;
+}
+
+export interface ReservedRecord extends RecordBase, HoldExtras {
   readonly type: 'reserved';
   readonly reservationId: string;
   readonly quantity: number;
@@ -98,11 +288,23 @@ export interface ReservedRecord extends RecordBase {
   readonly requesterId: string;
 }
 
-export interface ReservationChangedRecord extends RecordBase {
+export interface ReservationChangedRecord extends RecordBase, HoldExtras {
   readonly type: 'confirmed' | 'released' | 'expired';
   readonly reservationId: string;
+  /** The units held. */
   readonly quantity: number;
   /** Who made the hold (events name it on every change of the reservation). */
+  readonly requesterId: string;
+  /** A confirm of fewer units than held: the units sold (absent: all of them). */
+  readonly confirmedQuantity?: number;
+}
+
+/** A pending hold got a new expires_at. No stock moved: the key's version stays as it was. */
+export interface ExtendedRecord extends RecordBase, HoldExtras {
+  readonly type: 'extended';
+  readonly reservationId: string;
+  readonly quantity: number;
+  readonly expiresAtMs: number;
   readonly requesterId: string;
 }
 
@@ -117,7 +319,41 @@ export interface AdjustedRecord extends RecordBase {
   readonly actorId: string;
 }
 
-export type JournalRecord = ReservedRecord | ReservationChangedRecord | AdjustedRecord;
+export type StockRecord =
+  ReservedRecord | ReservationChangedRecord | AdjustedRecord | ExtendedRecord;
+
+/** A product's settings after a change: the whole object, so replay needs nothing else. */
+export interface SettingsRecord {
+  readonly type: 'settings';
+  readonly productId: string;
+  readonly settings: ProductSettings;
+  readonly atMs: number;
+  readonly traceId: string;
+  readonly actorId: string;
+}
+
+/**
+ * A cart's decision, journaled in its home partition: committed (every hold is durable in its
+ * partition, or in this very group of records) or aborted (presumed abort made explicit, so a
+ * late commit can never follow). Only a committed cart binds its idempotency key.
+ */
+export interface CartRecord {
+  readonly type: 'cart';
+  readonly cartId: string;
+  readonly decision: 'committed' | 'aborted';
+  readonly idempotencyKey: string;
+  readonly fingerprint: string;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+  readonly buyerId: string;
+  readonly reference: string;
+  readonly requesterId: string;
+  readonly holds: readonly CartHold[];
+  readonly atMs: number;
+  readonly traceId: string;
+}
+
+export type JournalRecord = StockRecord | SettingsRecord | CartRecord;
 
 export interface RetentionPolicy {
   /** Finished reservations and adjust keys stay answerable this long (unless over the count). */
@@ -126,4 +362,9 @@ export interface RetentionPolicy {
   readonly retainFinishedMax: number;
   /** Upper bound on on_hand, so sums stay exact integers. */
   readonly onHandMax: number;
+  /**
+   * How long a hold may live at most (3 x the largest TTL): decided carts are kept this long
+   * beyond `retainFinishedMs`, so every hold of a live cart can still find its cart. Default 0.
+   */
+  readonly holdLifetimeMaxMs?: number;
 }

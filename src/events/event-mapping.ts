@@ -1,6 +1,6 @@
 // One journal record -> one event (API.md, "Events (NATS)"): its subject, its JSON body and the
 // id that JetStream deduplicates on. Pure, so the schema tests can check every record type.
-import type { JournalRecord } from '../actors/index.js';
+import type { CartRecord, JournalRecord, SettingsRecord } from '../actors/index.js';
 
 /** Subjects per record type, under the configured prefix (empty in production). */
 export const eventSubjects = {
@@ -8,8 +8,14 @@ export const eventSubjects = {
   confirmed: 'inventory.reserve.confirmed',
   released: 'inventory.reserve.released',
   expired: 'inventory.reserve.expired',
+  extended: 'inventory.reserve.extended',
   adjusted: 'inventory.stock.adjusted',
+  settings: 'inventory.product.settings',
+  cart: 'inventory.cart.committed',
 } as const satisfies Record<JournalRecord['type'], string>;
+
+/** A cart record's subject depends on its decision. */
+export const cartAbortedSubject = 'inventory.cart.aborted';
 
 /** What the stream captures: every subject above, and nothing else of ours. */
 export const streamSubjectFilter = 'inventory.>';
@@ -27,8 +33,42 @@ export interface ReservationEvent {
   readonly trace_id: string;
   /** Optional field: the stock key's version after this change. */
   readonly version: number;
-  /** Optional field, inventory.reserve.request only: when the hold expires. */
+  /** Optional field, inventory.reserve.request and .extended: when the hold expires. */
   readonly expires_at?: string;
+  readonly cart_id?: string;
+  readonly buyer_id?: string;
+  readonly reference?: string;
+  /** inventory.reserve.confirmed only: the units sold (fewer than quantity when partial). */
+  readonly confirmed_quantity?: number;
+}
+
+export interface SettingsEvent {
+  readonly event_id: string;
+  readonly product_id: string;
+  readonly settings: {
+    readonly max_per_buyer: number | null;
+    readonly limit_window_seconds: number;
+    readonly warehouse_priority: readonly string[] | null;
+    readonly low_stock_threshold: number | null;
+  };
+  readonly timestamp: string;
+  readonly trace_id: string;
+}
+
+export interface CartEvent {
+  readonly event_id: string;
+  readonly cart_id: string;
+  readonly holds: readonly {
+    readonly line: number;
+    readonly reservation_id: string;
+    readonly product_id: string;
+    readonly warehouse_id: string;
+    readonly quantity: number;
+  }[];
+  readonly buyer_id?: string;
+  readonly reference?: string;
+  readonly timestamp: string;
+  readonly trace_id: string;
 }
 
 export interface StockAdjustedEvent {
@@ -49,7 +89,7 @@ export interface OutboundEvent {
   readonly subject: string;
   /** `<partition>-<lsn>`: the Nats-Msg-Id header and the body's event_id. */
   readonly msgId: string;
-  readonly body: ReservationEvent | StockAdjustedEvent;
+  readonly body: ReservationEvent | StockAdjustedEvent | SettingsEvent | CartEvent;
 }
 
 export function eventId(partition: number, lsn: number): string {
@@ -63,8 +103,13 @@ export function eventOf(
   subjectPrefix = '',
 ): OutboundEvent {
   const id = eventId(partition, lsn);
-  const subject = `${subjectPrefix}${eventSubjects[record.type]}`;
+  const aborted = record.type === 'cart' && record.decision === 'aborted';
+  const subject = `${subjectPrefix}${aborted ? cartAbortedSubject : eventSubjects[record.type]}`;
   const timestamp = new Date(record.atMs).toISOString();
+  if (record.type === 'settings') {
+    return { subject, msgId: id, body: settingsEvent(id, record, timestamp) };
+  }
+  if (record.type === 'cart') return { subject, msgId: id, body: cartEvent(id, record, timestamp) };
   if (record.type === 'adjusted') {
     const body: StockAdjustedEvent = {
       event_id: id,
@@ -90,9 +135,49 @@ export function eventOf(
     timestamp,
     trace_id: record.traceId,
     version: record.version,
-    ...(record.type === 'reserved'
+    ...(record.type === 'reserved' || record.type === 'extended'
       ? { expires_at: new Date(record.expiresAtMs).toISOString() }
+      : {}),
+    ...(record.cartId === undefined ? {} : { cart_id: record.cartId }),
+    ...(record.buyerId === undefined ? {} : { buyer_id: record.buyerId }),
+    ...(record.reference === undefined ? {} : { reference: record.reference }),
+    ...(record.type === 'confirmed'
+      ? { confirmed_quantity: record.confirmedQuantity ?? record.quantity }
       : {}),
   };
   return { subject, msgId: id, body };
+}
+
+function settingsEvent(id: string, record: SettingsRecord, timestamp: string): SettingsEvent {
+  const { settings } = record;
+  return {
+    event_id: id,
+    product_id: record.productId,
+    settings: {
+      max_per_buyer: settings.maxPerBuyer,
+      limit_window_seconds: settings.limitWindowSeconds,
+      warehouse_priority: settings.warehousePriority,
+      low_stock_threshold: settings.lowStockThreshold,
+    },
+    timestamp,
+    trace_id: record.traceId,
+  };
+}
+
+function cartEvent(id: string, record: CartRecord, timestamp: string): CartEvent {
+  return {
+    event_id: id,
+    cart_id: record.cartId,
+    holds: record.holds.map((hold) => ({
+      line: hold.line,
+      reservation_id: hold.reservationId,
+      product_id: hold.productId,
+      warehouse_id: hold.warehouseId,
+      quantity: hold.quantity,
+    })),
+    ...(record.buyerId === '' ? {} : { buyer_id: record.buyerId }),
+    ...(record.reference === '' ? {} : { reference: record.reference }),
+    timestamp,
+    trace_id: record.traceId,
+  };
 }

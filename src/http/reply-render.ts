@@ -1,7 +1,7 @@
 // Outcomes to HTTP answers, rendered once, here, on the HTTP thread: shards answer with values
 // (src/shards/protocol.ts), never with text, so nothing is ever parsed back.
 import type { ReservationView, StockView } from '../actors/index.js';
-import { errorBody, errorStatus } from '../errors.js';
+import { errorBody, errorStatus, type ErrorDetails } from '../errors.js';
 import type { ShardOutcome } from '../shards/index.js';
 
 export interface RenderedReply {
@@ -37,11 +37,15 @@ export function stockJson(view: StockView): string {
 export function renderOutcome(outcome: ShardOutcome): RenderedReply {
   if (!outcome.ok) {
     const details = 'details' in outcome ? outcome.details : undefined;
-    const body = errorBody(outcome.code, outcome.message, details);
+    const body = errorBody(outcome.code, outcome.message, details as ErrorDetails | undefined);
     return { status: errorStatus(outcome.code), body, replayed: false };
   }
   const body =
-    'reservation' in outcome ? reservationJson(outcome.reservation) : stockJson(outcome.stock);
+    'reservation' in outcome
+      ? reservationJson(outcome.reservation)
+      : 'stock' in outcome
+        ? stockJson(outcome.stock)
+        : JSON.stringify(outcome);
   return { status: 200, body, replayed: outcome.replayed };
 }
 

@@ -29,6 +29,8 @@ interface PendingSnapshot {
 
 export class GroupCommit {
   private pending: WalRow[] = [];
+  /** Rows whose successor belongs to the same change: a write never ends on one of them. */
+  private readonly joined = new WeakSet<WalRow>();
   private snapshots: PendingSnapshot[] = [];
   /** The last lsn appended per partition: what is written must follow it without a gap. */
   private readonly appendedLsns = new Map<number, number>();
@@ -75,7 +77,11 @@ export class GroupCommit {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  append(row: WalRow): number {
+  /**
+   * Queues a row; `joinsNext`: the next row appended belongs to the same change (a cart), and the
+   * two go in the same write, so the journal holds the whole change or none of it.
+   */
+  append(row: WalRow, joinsNext = false): number {
     const previous = this.appendedLsns.get(row.partition);
     assert(
       previous === undefined || row.lsn === previous + 1,
@@ -84,8 +90,10 @@ export class GroupCommit {
     assert(this.pending.length < walPendingRecordsMax, 'group commit pending rows over the bound');
     this.appendedLsns.set(row.partition, row.lsn);
     this.pending.push(row);
+    if (joinsNext) this.joined.add(row);
     this.appendedSequence += 1;
-    this.schedule();
+    // The last row of a group schedules the write: never a write that would cut it.
+    if (!joinsNext) this.schedule();
     return this.appendedSequence;
   }
 
@@ -150,10 +158,12 @@ export class GroupCommit {
   }
 
   private async writeOnce(): Promise<void> {
-    const batch =
-      this.pending.length <= this.batchRowsMax
-        ? this.pending
-        : this.pending.slice(0, this.batchRowsMax);
+    let size = Math.min(this.pending.length, this.batchRowsMax);
+    // A group is never cut: the batch stretches to its end (a group is bounded, see limits).
+    while (size < this.pending.length && this.joined.has(this.pending[size - 1] as WalRow)) {
+      size += 1;
+    }
+    const batch = size === this.pending.length ? this.pending : this.pending.slice(0, size);
     this.pending = batch === this.pending ? [] : this.pending.slice(batch.length);
     const startedMs = this.clock.monotonic();
     if (batch.length > 0) await this.sink.append(batch);

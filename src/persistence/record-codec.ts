@@ -9,6 +9,7 @@
 // results and the same errors; the codec's property test holds the two to each other.
 import { Packr } from 'msgpackr';
 import type { JournalRecord } from '../actors/index.js';
+import { decodeV11, encodeV11, isV11 } from './record-codec-v11.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -20,6 +21,8 @@ export class RecordDecodeError extends Error {
 }
 
 export function encodeRecord(record: JournalRecord): Buffer {
+  // Records with v1.1 fields have rows of their own; the plain ones keep the v1 rows below.
+  if (isV11(record)) return packr.pack(encodeV11(record));
   // One array literal per type (no spread of a common head): this runs for every write.
   switch (record.type) {
     case 'reserved':
@@ -51,7 +54,9 @@ export function encodeRecord(record: JournalRecord): Buffer {
         record.idempotencyKey,
         record.actorId,
       ]);
-    default:
+    case 'confirmed':
+    case 'released':
+    case 'expired':
       return packr.pack([
         typeCodes[record.type],
         record.productId,
@@ -63,6 +68,8 @@ export function encodeRecord(record: JournalRecord): Buffer {
         record.quantity,
         record.requesterId,
       ]);
+    default:
+      throw new TypeError(`a ${record.type} record has a v1.1 row`);
   }
 }
 
@@ -85,6 +92,7 @@ const shapes: Record<number, { readonly length: number; readonly strings: readon
 function decodeGeneral(payload: Uint8Array): JournalRecord {
   const row: unknown = packr.unpack(payload);
   if (!Array.isArray(row)) throw new RecordDecodeError('journal row is not an array');
+  if (typeof row[0] === 'number' && row[0] >= 6) return decodeV11(row, RecordDecodeError);
   checkShape(row);
   const [code, productId, warehouseId, version, atMs, traceId] = row as [
     number,
@@ -107,7 +115,8 @@ function decodeGeneral(payload: Uint8Array): JournalRecord {
     }
     default: {
       const [reservationId, quantity, requesterId] = row.slice(6);
-      return { type, ...base, reservationId, quantity, requesterId };
+      const changed = type as 'confirmed' | 'released' | 'expired';
+      return { type: changed, ...base, reservationId, quantity, requesterId };
     }
   }
 }

@@ -2,7 +2,7 @@
 // commands that carry only a reservation id, by the partition embedded in the id, unless a route
 // says otherwise (holds minted under hash v1 whose key moved to another partition with hash v2).
 // A stock read never goes to a shard: the durable read view answers it at once.
-import { assert, type Command } from '../actors/index.js';
+import { assert, type CartCommand, type Command } from '../actors/index.js';
 import {
   failure,
   type ReplyCallback,
@@ -14,9 +14,12 @@ import type { PartitionTable } from './partition-table.js';
 import type { StockReadView } from './read-view.js';
 import { mintReservationId, reservationPartition } from './reservation-id.js';
 
-/** What the ingress hands over: a reserve's reservation id is minted here, once routed. */
+/**
+ * What the ingress hands over: a reserve's reservation id is minted here, once routed. Cart
+ * commands are not routed by a key: the cart coordinator sends each to its partition.
+ */
 export type RoutableCommand =
-  | Exclude<Command, { kind: 'reserve' }>
+  | Exclude<Command, { kind: 'reserve' } | CartCommand>
   | Omit<Extract<Command, { kind: 'reserve' }>, 'reservationId'>;
 
 /** Where a dispatched command went: enough to take it back before it leaves this turn. */
@@ -103,11 +106,32 @@ export class Router {
           ? { ...command, reservationId: mintReservationId(partition) }
           : command;
     }
+    return this.send(partition, routed, callback);
+  }
+
+  /**
+   * Sends a command to a partition named by the caller (the cart coordinator, which knows where
+   * each part of a cart lives), behind the same ownership fence as `dispatch`.
+   */
+  dispatchTo(partition: number, command: Command, callback: ReplyCallback): Dispatched | undefined {
+    if (!this.owned()) {
+      callback(failure(0, 'unavailable', fencedMessage));
+      return answeredAtOnce;
+    }
+    return this.send(partition, command, callback);
+  }
+
+  private send(partition: number, command: Command, callback: ReplyCallback) {
     assert(partition >= 0 && partition < this.table.partitions, () => `partition ${partition}`);
     const channel = this.channels[this.table.shardOf(partition)];
     if (channel === undefined) throw new Error(`no shard channel for partition ${partition}`);
-    const id = channel.send(partition, routed, callback);
+    const id = channel.send(partition, command, callback);
     return id === 0 ? answeredAtOnce : { channel, id };
+  }
+
+  /** The partition a product's keys live in (hash v2). */
+  partitionOfProduct(productId: string): number {
+    return partitionOf(productId, this.table.partitions);
   }
 
   /** The partition holding a reservation, or -1 if the id cannot be one of ours. */

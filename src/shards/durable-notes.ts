@@ -9,7 +9,8 @@ interface ChangeNote {
   readonly sequence: number;
   readonly partition: number;
   readonly lsn: number;
-  readonly actor: StockActor;
+  /** Undefined for a record on no stock key (a product's settings, a cart's decision). */
+  readonly actor: StockActor | undefined;
   readonly onHand: number;
   readonly reserved: number;
   readonly version: number;
@@ -28,12 +29,14 @@ export class DurableNotes {
     sequence: number,
     partition: number,
     lsn: number,
-    actor: StockActor,
+    actor: StockActor | undefined,
     holdExpiresAtMs: number,
   ): void {
     // One note per row pending or in flight: bounded with them.
     assert(this.notes.length < 2 * walPendingRecordsMax, 'change notes over the bound');
-    const { onHand, reserved, version } = actor;
+    const onHand = actor?.onHand ?? 0;
+    const reserved = actor?.reserved ?? 0;
+    const version = actor?.version ?? 0;
     this.notes.push({
       sequence,
       partition,
@@ -68,13 +71,13 @@ export class DurableNotes {
     const latest = new Map<StockActor, ChangeNote>();
     for (const note of done) {
       heads.set(note.partition, note.lsn);
-      latest.set(note.actor, note);
+      if (note.actor !== undefined) latest.set(note.actor, note);
     }
     const durableLsns: number[] = [];
     for (const [partition, lsn] of heads) durableLsns.push(partition, lsn);
     const stock: StockChange[] = [];
     for (const note of latest.values()) {
-      const { actor } = note;
+      const actor = note.actor as StockActor;
       stock.push([actor.productId, actor.warehouseId, note.onHand, note.reserved, note.version]);
     }
     return { durableLsns, stock };

@@ -13,6 +13,7 @@ import {
   type JournalRecord,
   type RetentionPolicy,
   type StockActor,
+  type Write,
 } from '../actors/index.js';
 import type { Clock } from '../clock.js';
 import { journalRetryDelayMsMax, walPendingRecordsMax } from '../limits.js';
@@ -77,6 +78,24 @@ interface PartitionRuntime {
 }
 
 type Mode = 'starting' | 'serving' | 'recovering' | 'stopping' | 'stopped';
+
+type HoldEnd = Extract<JournalRecord, { type: 'confirmed' | 'released' | 'expired' }>;
+
+const endsHold = (record: JournalRecord): record is HoldEnd =>
+  record.type === 'confirmed' || record.type === 'released' || record.type === 'expired';
+
+/** The newest journal sequence the outcome depends on: its keys', or the partition's. */
+function observedSequence(result: ApplyResult, partitionSequence: number): number {
+  if (result.observed !== undefined) {
+    let sequence = result.actor?.journalSequence ?? 0;
+    for (const actor of result.observed) sequence = Math.max(sequence, actor.journalSequence);
+    // A cart's own records (its decision) may be on no key: then the partition's newest.
+    return result.writes !== undefined && result.writes.length > 0
+      ? Math.max(sequence, partitionSequence)
+      : sequence;
+  }
+  return result.actor?.journalSequence ?? partitionSequence;
+}
 
 export class Shard {
   private readonly runtimes = new Map<number, PartitionRuntime>();
@@ -200,8 +219,10 @@ export class Shard {
         continue;
       }
       const result = runtime.state.apply(request.command, nowMs);
-      if (result.record !== undefined) this.journal(runtime, result, false);
-      const sequence = result.actor?.journalSequence ?? runtime.lastSequence;
+      if (result.record !== undefined) this.journal(runtime, result.record, result.actor, false);
+      else if (result.writes !== undefined && result.writes.length > 0)
+        this.journalGroup(runtime, result.writes);
+      const sequence = observedSequence(result, runtime.lastSequence);
       this.gate.pass(
         sequence,
         durableSequence,
@@ -233,30 +254,49 @@ export class Shard {
     return failure(id, 'unavailable', message);
   }
 
-  /** Journals the change `result` made; `swept` when the expiry schedule itself expired it. */
-  private journal(runtime: PartitionRuntime, result: ApplyResult, swept: boolean): void {
-    const record = result.record as JournalRecord;
+  /**
+   * Journals one record of a change; `actor` is the key it changed (none for a product's or a
+   * cart's record); `swept` when the expiry schedule itself expired it. `grouped`: more records
+   * of the same change follow, which must reach the journal in the same write.
+   */
+  private journal(
+    runtime: PartitionRuntime,
+    record: JournalRecord,
+    actor: StockActor | undefined,
+    swept: boolean,
+    grouped = false,
+  ): void {
     checkRecord(record);
     const { partition } = runtime.state;
     const lsn = runtime.nextLsn;
     runtime.nextLsn += 1;
-    const sequence = this.commit.append({ partition, lsn, payload: encodeRecord(record) });
-    const actor = result.actor as StockActor;
-    actor.journalSequence = sequence;
+    const row = { partition, lsn, payload: encodeRecord(record) };
+    const sequence = this.commit.append(row, grouped);
+    if (actor !== undefined) actor.journalSequence = sequence;
     runtime.lastSequence = sequence;
-    const endedHoldMs =
-      record.type === 'reserved' || record.type === 'adjusted'
-        ? Number.POSITIVE_INFINITY
-        : (actor.reservations?.get(record.reservationId)?.expiresAtMs ?? 0);
-    this.notes.add(sequence, partition, lsn, actor, endedHoldMs);
-    if (record.type === 'reserved') {
+    this.notes.add(sequence, partition, lsn, actor, this.endedHoldMs(record, actor));
+    if (record.type === 'reserved' || record.type === 'extended') {
       this.expiry.schedule(partition, record.reservationId, record.expiresAtMs);
-    } else if (record.type !== 'adjusted' && !swept) {
+    }
+    if (record.type === 'extended' || (endsHold(record) && !swept)) {
       this.expiry.finishedEarly(this.isPending);
     }
     runtime.recordsSinceSnapshot += 1;
-    if (runtime.recordsSinceSnapshot >= this.snapshotInterval(runtime.state))
+    if (!grouped && runtime.recordsSinceSnapshot >= this.snapshotInterval(runtime.state))
       this.snapshot(runtime);
+  }
+
+  /** A change of several records (a cart): one group, written whole or not at all. */
+  private journalGroup(runtime: PartitionRuntime, writes: readonly Write[]): void {
+    writes.forEach(({ record, actor }, index) => {
+      this.journal(runtime, record, actor, false, index < writes.length - 1);
+    });
+  }
+
+  /** For a record that ends a hold: the hold's expires_at (the read view's bound). */
+  private endedHoldMs(record: JournalRecord, actor: StockActor | undefined): number {
+    if (!endsHold(record)) return Number.POSITIVE_INFINITY;
+    return actor?.reservations?.get(record.reservationId)?.expiresAtMs ?? 0;
   }
 
   private readonly isPending = (entry: ExpiryEntry): boolean => {
@@ -282,8 +322,15 @@ export class Shard {
     return this.expiry.sweep(nowMs, this.options.expiriesPerSweepMax, (entry) => {
       const runtime = this.runtimes.get(entry.partition);
       const result = runtime?.state.expire(entry.reservationId, nowMs);
-      if (runtime === undefined || result?.record === undefined) return false;
-      this.journal(runtime, result, true);
+      if (runtime === undefined || result?.record === undefined) {
+        // A hold pinned by its cart's confirm is looked at again once the pin lapses.
+        const pinnedUntilMs = runtime?.state.pinnedUntilMs(entry.reservationId) ?? 0;
+        if (pinnedUntilMs > nowMs) {
+          this.expiry.schedule(entry.partition, entry.reservationId, pinnedUntilMs);
+        }
+        return false;
+      }
+      this.journal(runtime, result.record, result.actor, true);
       return true;
     });
   }

@@ -1,0 +1,129 @@
+// What a partition knows per product (hash v2 puts every warehouse of a product in one
+// partition): its settings, its stock keys (allocation, product stock) and, for purchase limits,
+// each buyer's recent holds. Derived from the journal's records like everything else here.
+import { assert } from './assert.js';
+import type { Reservation, StockActor } from './stock-actor.js';
+import type { ProductSettings, ProductStockView } from './types.js';
+
+/** The window a limit counts over when none was set: one day. */
+export const limitWindowSecondsDefault = 86_400;
+
+export const defaultSettings: ProductSettings = {
+  maxPerBuyer: null,
+  limitWindowSeconds: limitWindowSecondsDefault,
+  warehousePriority: null,
+  lowStockThreshold: null,
+};
+
+export class Product {
+  settings: ProductSettings = defaultSettings;
+  /** Stock keys in the order they were made. */
+  readonly keys: StockActor[] = [];
+  /**
+   * Buyer id -> their holds of this product that may still count toward a limit. Holds leave when
+   * released or expired, or once older than the window (pruned when that buyer is counted).
+   */
+  readonly buyers = new Map<string, Reservation[]>();
+
+  constructor(readonly productId: string) {}
+
+  /**
+   * Units the buyer holds toward the limit at `nowMs`: PENDING holds' quantity and CONFIRMED
+   * ones' sold units, of holds made within the window. Prunes what fell out of the window.
+   */
+  heldBy(buyerId: string, nowMs: number): number {
+    const holds = this.buyers.get(buyerId);
+    if (holds === undefined) return 0;
+    const oldestMs = nowMs - this.settings.limitWindowSeconds * 1000;
+    let held = 0;
+    let kept = 0;
+    for (const hold of holds) {
+      if (hold.createdAtMs <= oldestMs || !counts(hold)) continue;
+      holds[kept] = hold;
+      kept += 1;
+      held += hold.status === 'CONFIRMED' ? hold.confirmedQuantity : hold.quantity;
+    }
+    holds.length = kept;
+    if (kept === 0) this.buyers.delete(buyerId);
+    return held;
+  }
+
+  /** A hold of a buyer was made (live, replayed or restored). */
+  addHold(hold: Reservation): void {
+    assert(hold.buyerId !== '', 'a buyer hold without a buyer');
+    const holds = this.buyers.get(hold.buyerId);
+    if (holds === undefined) this.buyers.set(hold.buyerId, [hold]);
+    else holds.push(hold);
+  }
+
+  /** A buyer's hold was released or expired: it no longer counts. */
+  dropHold(hold: Reservation): void {
+    const holds = this.buyers.get(hold.buyerId);
+    if (holds === undefined) return;
+    const index = holds.indexOf(hold);
+    if (index >= 0) holds.splice(index, 1);
+    if (holds.length === 0) this.buyers.delete(hold.buyerId);
+  }
+
+  stockView(): ProductStockView {
+    let onHand = 0;
+    let reserved = 0;
+    const warehouses = this.keys.map((actor) => actor.stockView());
+    warehouses.sort((a, b) => compareText(a.warehouseId, b.warehouseId));
+    for (const view of warehouses) {
+      onHand += view.onHand;
+      reserved += view.reserved;
+    }
+    return {
+      productId: this.productId,
+      onHand,
+      reserved,
+      available: onHand - reserved,
+      warehouses,
+    };
+  }
+}
+
+const counts = (hold: Reservation): boolean =>
+  hold.status === 'PENDING' || hold.status === 'CONFIRMED';
+
+/** Code-unit order, as the contract's "in warehouse_id order" (not the locale's). */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Applies a settings change: a field named keeps the new value, null clears it. */
+export function mergeSettings(
+  current: ProductSettings,
+  changes: Partial<ProductSettings>,
+): ProductSettings {
+  const window = changes.limitWindowSeconds;
+  return {
+    maxPerBuyer: changes.maxPerBuyer === undefined ? current.maxPerBuyer : changes.maxPerBuyer,
+    limitWindowSeconds:
+      window === undefined
+        ? current.limitWindowSeconds
+        : (window as number | null) === null
+          ? limitWindowSecondsDefault
+          : window,
+    warehousePriority:
+      changes.warehousePriority === undefined
+        ? current.warehousePriority
+        : changes.warehousePriority,
+    lowStockThreshold:
+      changes.lowStockThreshold === undefined
+        ? current.lowStockThreshold
+        : changes.lowStockThreshold,
+  };
+}
+
+export function sameSettings(a: ProductSettings, b: ProductSettings): boolean {
+  const priorityA = a.warehousePriority?.join('\u0000') ?? null;
+  const priorityB = b.warehousePriority?.join('\u0000') ?? null;
+  return (
+    a.maxPerBuyer === b.maxPerBuyer &&
+    a.limitWindowSeconds === b.limitWindowSeconds &&
+    priorityA === priorityB &&
+    a.lowStockThreshold === b.lowStockThreshold
+  );
+}

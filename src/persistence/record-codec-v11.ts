@@ -1,0 +1,302 @@
+// Journal rows of the v1.1 records (type codes 6 and up), positional like the v1 rows: holds
+// with a buyer, reference or cart (6), their changes (7, which also carries a partial confirm),
+// extends (8), product settings (9) and cart decisions (10). Rare next to plain holds, so they
+// take msgpackr's general path on decode, then a strict check of every field; never renumber.
+import type {
+  CartHold,
+  CartRecord,
+  ExtendedRecord,
+  HoldExtras,
+  JournalRecord,
+  ProductSettings,
+  ReservationChangedRecord,
+  ReservedRecord,
+  SettingsRecord,
+} from '../actors/index.js';
+
+const codes = { reserved: 6, changed: 7, extended: 8, settings: 9, cart: 10 } as const;
+const changedTypes = { confirmed: 2, released: 3, expired: 4 } as const;
+const changedNames = [undefined, undefined, 'confirmed', 'released', 'expired'] as const;
+
+type ErrorClass = new (message: string) => Error;
+
+/** Whether a record needs a v1.1 row (plain holds and adjusts keep their v1 rows). */
+export function isV11(record: JournalRecord): boolean {
+  switch (record.type) {
+    case 'adjusted':
+      return false;
+    case 'reserved':
+      return hasExtras(record);
+    case 'confirmed':
+    case 'released':
+    case 'expired':
+      return hasExtras(record) || record.confirmedQuantity !== undefined;
+    default:
+      return true;
+  }
+}
+
+const hasExtras = (record: HoldExtras): boolean =>
+  record.buyerId !== undefined || record.reference !== undefined || record.cartId !== undefined;
+
+const extrasRow = (record: HoldExtras): string[] => [
+  record.buyerId ?? '',
+  record.reference ?? '',
+  record.cartId ?? '',
+];
+
+export function encodeV11(record: JournalRecord): unknown[] {
+  switch (record.type) {
+    case 'reserved': {
+      const { productId, warehouseId, version, atMs, traceId, reservationId } = record;
+      const { quantity, expiresAtMs, idempotencyKey, requesterId } = record;
+      const head = [codes.reserved, productId, warehouseId, version, atMs, traceId];
+      const hold = [reservationId, quantity, expiresAtMs, idempotencyKey, requesterId];
+      return [...head, ...hold, ...extrasRow(record)];
+    }
+    case 'confirmed':
+    case 'released':
+    case 'expired': {
+      const { productId, warehouseId, version, atMs, traceId, reservationId } = record;
+      const head = [codes.changed, changedTypes[record.type], productId, warehouseId, version];
+      const hold = [atMs, traceId, reservationId, record.quantity, record.requesterId];
+      return [...head, ...hold, ...extrasRow(record), record.confirmedQuantity ?? 0];
+    }
+    case 'extended': {
+      const { productId, warehouseId, version, atMs, traceId, reservationId } = record;
+      const head = [codes.extended, productId, warehouseId, version, atMs, traceId];
+      const hold = [reservationId, record.quantity, record.expiresAtMs, record.requesterId];
+      return [...head, ...hold, ...extrasRow(record)];
+    }
+    case 'settings': {
+      const { maxPerBuyer, limitWindowSeconds, warehousePriority, lowStockThreshold } =
+        record.settings;
+      const head = [codes.settings, record.productId, record.atMs, record.traceId];
+      const settings = [maxPerBuyer, limitWindowSeconds, warehousePriority, lowStockThreshold];
+      return [...head, record.actorId, ...settings];
+    }
+    case 'cart':
+      return encodeCart(record);
+    default:
+      throw new TypeError(`no v1.1 row for a ${record.type} record`);
+  }
+}
+
+function encodeCart(record: CartRecord): unknown[] {
+  const holds = record.holds.map((hold) => [
+    hold.line,
+    hold.partition,
+    hold.reservationId,
+    hold.productId,
+    hold.warehouseId,
+    hold.quantity,
+  ]);
+  return [
+    codes.cart,
+    record.cartId,
+    record.decision === 'committed' ? 1 : 0,
+    record.idempotencyKey,
+    record.fingerprint,
+    record.createdAtMs,
+    record.expiresAtMs,
+    record.buyerId,
+    record.reference,
+    record.requesterId,
+    record.atMs,
+    record.traceId,
+    holds,
+  ];
+}
+
+/** A row of a v1.1 type code back to its record; anything off is `Failure`. */
+export function decodeV11(row: unknown[], Failure: ErrorClass): JournalRecord {
+  const read = new RowReader(row, Failure);
+  switch (row[0]) {
+    case codes.reserved:
+      return read.done(reservedOf(read));
+    case codes.changed:
+      return read.done(changedOf(read));
+    case codes.extended:
+      return read.done(extendedOf(read));
+    case codes.settings:
+      return read.done(settingsOf(read));
+    case codes.cart:
+      return read.done(cartOf(read));
+    default:
+      throw new Failure(`unknown journal record type code ${String(row[0])}`);
+  }
+}
+
+function extrasOf(read: RowReader): HoldExtras {
+  const buyerId = read.text();
+  const reference = read.text();
+  const cartId = read.text();
+  return {
+    ...(buyerId === '' ? {} : { buyerId }),
+    ...(reference === '' ? {} : { reference }),
+    ...(cartId === '' ? {} : { cartId }),
+  };
+}
+
+function reservedOf(read: RowReader): ReservedRecord {
+  return {
+    type: 'reserved',
+    productId: read.text(),
+    warehouseId: read.text(),
+    version: read.number(),
+    atMs: read.number(),
+    traceId: read.text(),
+    reservationId: read.text(),
+    quantity: read.number(),
+    expiresAtMs: read.number(),
+    idempotencyKey: read.text(),
+    requesterId: read.text(),
+    ...extrasOf(read),
+  };
+}
+
+function changedOf(read: RowReader): ReservationChangedRecord {
+  const type = changedNames[read.number()];
+  if (type === undefined) read.fail('unknown change of a hold');
+  const base = {
+    type,
+    productId: read.text(),
+    warehouseId: read.text(),
+    version: read.number(),
+    atMs: read.number(),
+    traceId: read.text(),
+    reservationId: read.text(),
+    quantity: read.number(),
+    requesterId: read.text(),
+    ...extrasOf(read),
+  };
+  const confirmedQuantity = read.number();
+  return confirmedQuantity === 0 ? base : { ...base, confirmedQuantity };
+}
+
+function extendedOf(read: RowReader): ExtendedRecord {
+  return {
+    type: 'extended',
+    productId: read.text(),
+    warehouseId: read.text(),
+    version: read.number(),
+    atMs: read.number(),
+    traceId: read.text(),
+    reservationId: read.text(),
+    quantity: read.number(),
+    expiresAtMs: read.number(),
+    requesterId: read.text(),
+    ...extrasOf(read),
+  };
+}
+
+function settingsOf(read: RowReader): SettingsRecord {
+  const productId = read.text();
+  const atMs = read.number();
+  const traceId = read.text();
+  const actorId = read.text();
+  const settings: ProductSettings = {
+    maxPerBuyer: read.numberOrNull(),
+    limitWindowSeconds: read.number(),
+    warehousePriority: read.textsOrNull(),
+    lowStockThreshold: read.numberOrNull(),
+  };
+  return { type: 'settings', productId, settings, atMs, traceId, actorId };
+}
+
+function cartOf(read: RowReader): CartRecord {
+  const cartId = read.text();
+  const committed = read.number();
+  if (committed !== 0 && committed !== 1) read.fail('a cart decision other than 0 or 1');
+  return {
+    type: 'cart',
+    cartId,
+    decision: committed === 1 ? 'committed' : 'aborted',
+    idempotencyKey: read.text(),
+    fingerprint: read.text(),
+    createdAtMs: read.number(),
+    expiresAtMs: read.number(),
+    buyerId: read.text(),
+    reference: read.text(),
+    requesterId: read.text(),
+    atMs: read.number(),
+    traceId: read.text(),
+    holds: read.list((hold) => holdOf(hold)),
+  };
+}
+
+function holdOf(read: RowReader): CartHold {
+  return read.done({
+    line: read.number(),
+    partition: read.number(),
+    reservationId: read.text(),
+    productId: read.text(),
+    warehouseId: read.text(),
+    quantity: read.number(),
+  });
+}
+
+/** Reads a row's fields in order, each of the type asked for, and checks nothing is left. */
+class RowReader {
+  private next: number;
+
+  constructor(
+    private readonly row: readonly unknown[],
+    private readonly Failure: ErrorClass,
+    first = 1,
+  ) {
+    this.next = first;
+  }
+
+  fail(message: string): never {
+    throw new this.Failure(`v1.1 record type ${String(this.row[0])}: ${message}`);
+  }
+
+  private field(): unknown {
+    if (this.next >= this.row.length) this.fail(`ends before field ${this.next}`);
+    const value = this.row[this.next];
+    this.next += 1;
+    return value;
+  }
+
+  text(): string {
+    const value = this.field();
+    if (typeof value !== 'string') this.fail(`field ${this.next - 1} is not a string`);
+    return value;
+  }
+
+  number(): number {
+    const value = this.field();
+    if (typeof value !== 'number') this.fail(`field ${this.next - 1} is not a number`);
+    return value;
+  }
+
+  numberOrNull(): number | null {
+    const value = this.field();
+    if (value !== null && typeof value !== 'number') this.fail(`field ${this.next - 1}`);
+    return value;
+  }
+
+  textsOrNull(): string[] | null {
+    const value = this.field();
+    if (value === null) return null;
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+      this.fail(`field ${this.next - 1} is not a list of strings`);
+    }
+    return value as string[];
+  }
+
+  list<T>(each: (reader: RowReader) => T): T[] {
+    const value = this.field();
+    if (!Array.isArray(value)) this.fail(`field ${this.next - 1} is not a list`);
+    return value.map((item: unknown) => {
+      if (!Array.isArray(item)) this.fail(`field ${this.next - 1} holds a non-list`);
+      return each(new RowReader(item, this.Failure, 0));
+    });
+  }
+
+  done<T>(value: T): T {
+    if (this.next !== this.row.length) this.fail(`${this.row.length - this.next} fields too many`);
+    return value;
+  }
+}
