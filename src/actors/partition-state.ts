@@ -10,7 +10,6 @@ import type {
   ExtendCommand,
   JournalRecord,
   Outcome,
-  ReservationChangedRecord,
   ReservationCommand,
   ReserveCommand,
   RetentionPolicy,

@@ -10,3 +10,11 @@ export { mintReservationId, reservationPartition } from './reservation-id.js';
 export { PartitionTable } from './partition-table.js';
 export { StockReadView } from './read-view.js';
 export { Router, type Dispatched, type RoutableCommand } from './router.js';
+export {
+  CartCoordinator,
+  cartFingerprint,
+  cartStatus,
+  type CartCallback,
+  type CartCoordinatorOptions,
+  type CartRequest,
+} from './cart-coordinator.js';

@@ -1,0 +1,521 @@
+// The cart coordinator, on the HTTP thread: it drives a cart's parts across partitions.
+// - Every line in the cart's home partition (the hash of its idempotency key): one command, one
+//   actor turn, one atomic group of records (holds and decision).
+// - Otherwise two-phase with presumed abort: claim the key at the home (memory only), prepare
+//   each partition's lines (durable holds, in doubt), then journal the decision at the home
+//   and only then answer 200; on any refusal the prepared holds are released. A participant
+//   whose holds stay in doubt (a coordinator that died, a lost message) is resolved by
+//   `resolveInDoubt`: the home answers with its decision, or journals an abort if it has none.
+// - Cart-wide reads and changes: the home names the holds, each partition acts on its own.
+import {
+  homePartitionOf,
+  type CartHold,
+  type CartLine,
+  type CartTerms,
+  type CartView,
+  type Command,
+  type ReservationStatus,
+} from '../actors/index.js';
+import type { ShardOutcome } from '../shards/index.js';
+import { partitionOf } from './partition-hash.js';
+import { mintReservationId } from './reservation-id.js';
+import type { Router } from './router.js';
+
+/** A cart as the ingress validated it. */
+export interface CartRequest {
+  readonly idempotencyKey: string;
+  /** warehouseId '' asks the ledger to allocate the line. */
+  readonly lines: readonly Omit<CartLine, 'index'>[];
+  readonly ttlSeconds: number;
+  readonly buyerId: string;
+  readonly reference: string;
+  readonly requesterId: string;
+  readonly traceId: string;
+}
+
+export type CartCallback = (outcome: ShardOutcome) => void;
+
+export interface CartCoordinatorOptions {
+  readonly router: Router;
+  /** How long a cart confirm holds its holds pinned while it confirms them. */
+  readonly pinMs: number;
+  /** For metrics: how each cart placement ended ('ok' or the code), and allocation splits. */
+  readonly placed?: (result: string, crossPartition: boolean) => void;
+}
+
+/** The canonical form of a cart request: a replay must match it exactly. */
+export function cartFingerprint(request: CartRequest): string {
+  return JSON.stringify([
+    request.lines.map((line) => [line.productId, line.warehouseId, line.quantity]),
+    request.ttlSeconds,
+    request.buyerId,
+    request.reference,
+  ]);
+}
+
+/** A cart id: a UUID whose first 16 bits are the home partition, like reservation ids. */
+export function mintCartId(homePartition: number): string {
+  return mintReservationId(homePartition);
+}
+
+type Part = { readonly partition: number; readonly lines: CartLine[] };
+
+export class CartCoordinator {
+  private readonly router: Router;
+
+  constructor(private readonly options: CartCoordinatorOptions) {
+    this.router = options.router;
+  }
+
+  /** The home partition of a cart key: where its decision and idempotency live. */
+  homeOf(idempotencyKey: string): number {
+    return partitionOf(`cart\u0000${idempotencyKey}`, this.router.table.partitions);
+  }
+
+  place(request: CartRequest, callback: CartCallback): void {
+    const home = this.homeOf(request.idempotencyKey);
+    const terms: CartTerms = {
+      cartId: mintCartId(home),
+      idempotencyKey: request.idempotencyKey,
+      fingerprint: cartFingerprint(request),
+      ttlSeconds: request.ttlSeconds,
+      buyerId: request.buyerId,
+      reference: request.reference,
+      requesterId: request.requesterId,
+      traceId: request.traceId,
+    };
+    const parts = this.partsOf(request);
+    const only = parts.length === 1 ? parts[0] : undefined;
+    if (only !== undefined && only.partition === home) {
+      const command: Command = { kind: 'cart-place', mode: 'whole', terms, lines: only.lines };
+      this.send(home, command, (outcome) => {
+        this.options.placed?.(resultOf(outcome), false);
+        callback(outcome);
+      });
+      return;
+    }
+    this.send(home, { kind: 'cart-begin', terms }, (outcome) => {
+      if (!outcome.ok || !('decision' in outcome)) {
+        this.options.placed?.(resultOf(outcome), true);
+        callback(outcome);
+        return;
+      }
+      this.prepare(terms, parts, (result) => {
+        this.options.placed?.(resultOf(result), true);
+        callback(result);
+      });
+    });
+  }
+
+  /** The lines by partition (hash v2: a product's keys all live in one), in line order. */
+  private partsOf(request: CartRequest): Part[] {
+    const parts = new Map<number, Part>();
+    request.lines.forEach((line, index) => {
+      const partition = this.router.partitionOfProduct(line.productId);
+      let part = parts.get(partition);
+      if (part === undefined) {
+        part = { partition, lines: [] };
+        parts.set(partition, part);
+      }
+      part.lines.push({ ...line, index });
+    });
+    return [...parts.values()];
+  }
+
+  /** Phase one: every part holds its lines, durably, or the cart is abandoned. */
+  private prepare(terms: CartTerms, parts: readonly Part[], callback: CartCallback): void {
+    const answers: ShardOutcome[] = [];
+    let waiting = parts.length;
+    parts.forEach((part, index) => {
+      const command: Command = { kind: 'cart-place', mode: 'prepare', terms, lines: part.lines };
+      this.send(part.partition, command, (outcome) => {
+        answers[index] = outcome;
+        waiting -= 1;
+        if (waiting === 0) this.prepared(terms, parts, answers, callback);
+      });
+    });
+  }
+
+  private prepared(
+    terms: CartTerms,
+    parts: readonly Part[],
+    answers: readonly ShardOutcome[],
+    callback: CartCallback,
+  ): void {
+    const holds: CartHold[] = [];
+    for (const answer of answers) {
+      if (answer.ok && 'cart' in answer) holds.push(...answer.cart.holds);
+    }
+    const refusal = mergedRefusal(answers);
+    if (refusal !== undefined) {
+      this.abandon(terms, parts, () => callback(refusal));
+      return;
+    }
+    holds.sort((a, b) => a.line - b.line || a.partition - b.partition);
+    const first = answers.find((answer) => answer.ok && 'cart' in answer);
+    const cart = first !== undefined && first.ok && 'cart' in first ? first.cart : undefined;
+    const createdAtMs = cart?.createdAtMs ?? 0;
+    const expiresAtMs = cart?.expiresAtMs ?? 0;
+    const home = homePartitionOf(terms.cartId);
+    const decide: Command = { kind: 'cart-decide', terms, createdAtMs, expiresAtMs, holds };
+    this.send(home, decide, (outcome) => {
+      if (outcome.ok && 'cart' in outcome) {
+        this.settle(terms, parts);
+        callback(outcome);
+        return;
+      }
+      // No decision known (the home refused, or its write failed): resolve it, then act on it.
+      this.resolve(terms.cartId, terms.traceId, 0, (decision) => {
+        if (decision === 'committed') {
+          this.settle(terms, parts);
+          this.readCart(terms.cartId, terms.traceId, callback);
+          return;
+        }
+        this.abandon(terms, parts, () => callback(unavailableOutcome));
+      });
+    });
+  }
+
+  /** Tells the participants their holds are no longer in doubt (not needed for correctness). */
+  private settle(terms: CartTerms, parts: readonly Part[]): void {
+    const home = homePartitionOf(terms.cartId);
+    for (const part of parts) {
+      if (part.partition === home) continue;
+      this.send(part.partition, cartIdCommand('cart-settle', terms), ignore);
+    }
+  }
+
+  /** Releases every part's prepared holds and drops the key's claim at the home. */
+  private abandon(terms: CartTerms, parts: readonly Part[], done: () => void): void {
+    const home = homePartitionOf(terms.cartId);
+    const partitions = new Set([home, ...parts.map((part) => part.partition)]);
+    let waiting = partitions.size;
+    for (const partition of partitions) {
+      this.sendUntilAnswered(partition, cartIdCommand('cart-abort', terms), 0, () => {
+        waiting -= 1;
+        if (waiting === 0) done();
+      });
+    }
+  }
+
+  /**
+   * Asks the home for a cart's decision (it journals an abort if it has none), retrying while
+   * the home cannot answer; `attempt` counts the retries, bounded by the retry schedule.
+   */
+  resolve(
+    cartId: string,
+    traceId: string,
+    attempt: number,
+    done: (decision: 'committed' | 'aborted') => void,
+  ): void {
+    const command: Command = { kind: 'cart-resolve', cartId, traceId };
+    this.sendUntilAnswered(homePartitionOf(cartId), command, attempt, (outcome) => {
+      done(
+        outcome.ok && 'decision' in outcome && outcome.decision === 'committed'
+          ? 'committed'
+          : 'aborted',
+      );
+    });
+  }
+
+  /**
+   * Resolves a participant's holds in doubt: asks the home, then settles or aborts them.
+   * Called by the resolver (main.ts) for carts in doubt for longer than a coordinator lives.
+   */
+  resolveInDoubt(participant: number, cartId: string, done: () => void): void {
+    this.resolve(cartId, '', 0, (decision) => {
+      const kind = decision === 'committed' ? 'cart-settle' : 'cart-abort';
+      this.sendUntilAnswered(participant, { kind, cartId, traceId: '' }, 0, () => done());
+    });
+  }
+
+  /**
+   * Sends until the partition answers with something other than 503 (a shard recovering, a
+   * bound hit): these messages end a protocol and must arrive. Backs off up to a second;
+   * gives up after `retriesMax` (the resolver then finds the cart in doubt and finishes it).
+   */
+  private sendUntilAnswered(
+    partition: number,
+    command: Command,
+    attempt: number,
+    done: (outcome: ShardOutcome) => void,
+  ): void {
+    this.send(partition, command, (outcome) => {
+      const transient =
+        !outcome.ok && (outcome.code === 'unavailable' || outcome.code === 'overloaded');
+      if (!transient || attempt >= retriesMax) {
+        done(outcome);
+        return;
+      }
+      const delayMs = Math.min(1000, 10 * 2 ** attempt);
+      setTimeout(() => this.sendUntilAnswered(partition, command, attempt + 1, done), delayMs);
+    });
+  }
+
+  /** The cart as its home decided it, every hold with its current state. */
+  readCart(cartId: string, traceId: string, callback: CartCallback): void {
+    this.withCart(cartId, traceId, callback, (cart) => {
+      this.eachPart(cart, traceId, { kind: 'read' }, callback, (holds) => {
+        callback({ ok: true, cart: withHolds(cart, holds), replayed: false });
+      });
+    });
+  }
+
+  releaseCart(cartId: string, traceId: string, callback: CartCallback): void {
+    this.withCart(cartId, traceId, callback, (cart) => {
+      this.eachPart(cart, traceId, { kind: 'release' }, callback, (holds) => {
+        callback({ ok: true, cart: withHolds(cart, holds), replayed: false });
+      });
+    });
+  }
+
+  extendCart(
+    cartId: string,
+    ttlSeconds: number,
+    lifetimeMaxMs: number,
+    traceId: string,
+    callback: CartCallback,
+  ): void {
+    this.withCart(cartId, traceId, callback, (cart) => {
+      // The cap is the same for every hold (they share created_at): checked once, up front.
+      if (Date.now() + ttlSeconds * 1000 > cart.createdAtMs + lifetimeMaxMs) {
+        callback(capExceeded(lifetimeMaxMs));
+        return;
+      }
+      this.eachPart(cart, traceId, { kind: 'read' }, callback, (before) => {
+        const status = cartStatus(before);
+        if (status !== 'PENDING') {
+          callback(notPending(status));
+          return;
+        }
+        const action = { kind: 'extend', ttlSeconds, lifetimeMaxMs } as const;
+        this.eachPart(cart, traceId, action, callback, (holds) => {
+          callback({ ok: true, cart: withHolds(cart, holds), replayed: false });
+        });
+      });
+    });
+  }
+
+  /**
+   * All or nothing across partitions: pin every hold (a refusal names the first hold that is
+   * EXPIRED or RELEASED and unpins the rest), then confirm them all. `quantities` by hold id.
+   */
+  confirmCart(
+    cartId: string,
+    quantities: ReadonlyMap<string, number>,
+    traceId: string,
+    callback: CartCallback,
+  ): void {
+    this.withCart(cartId, traceId, callback, (cart) => {
+      const named = checkNamed(cart, quantities);
+      if (named !== undefined) {
+        callback(named);
+        return;
+      }
+      const pin = { kind: 'pin', pinMs: this.options.pinMs } as const;
+      this.eachPart(
+        cart,
+        traceId,
+        pin,
+        (refusal) => {
+          this.eachPart(cart, traceId, { kind: 'unpin' }, ignore, () => callback(refusal));
+        },
+        (pinned) => {
+          const already = pinned.every((hold) => hold.status === 'CONFIRMED');
+          const action = {
+            kind: 'confirm',
+            quantities: [] as number[],
+          } as const;
+          this.eachPart(
+            cart,
+            traceId,
+            action,
+            callback,
+            (holds) => {
+              callback({ ok: true, cart: withHolds(cart, holds), replayed: already });
+            },
+            quantities,
+          );
+        },
+      );
+    });
+  }
+
+  private withCart(
+    cartId: string,
+    traceId: string,
+    callback: CartCallback,
+    then: (cart: CartView) => void,
+  ): void {
+    const home = homePartitionOf(cartId);
+    if (!(home >= 0 && home < this.router.table.partitions)) {
+      callback({ ok: false, code: 'not_found', message: 'No such cart.' });
+      return;
+    }
+    this.send(home, { kind: 'read-cart', cartId, traceId }, (outcome) => {
+      if (outcome.ok && 'cart' in outcome) then(outcome.cart);
+      else callback(outcome);
+    });
+  }
+
+  /**
+   * Runs one action on every partition's holds of the cart; `then` gets every hold's state
+   * (in the cart's order), or `refused` the first refusal (in hold order).
+   */
+  private eachPart(
+    cart: CartView,
+    traceId: string,
+    action: Extract<Command, { kind: 'cart-holds' }>['action'],
+    refused: CartCallback,
+    then: (holds: CartView['holds']) => void,
+    quantities?: ReadonlyMap<string, number>,
+  ): void {
+    const byPartition = new Map<number, string[]>();
+    for (const hold of cart.holds) {
+      const ids = byPartition.get(hold.partition) ?? [];
+      ids.push(hold.reservationId);
+      byPartition.set(hold.partition, ids);
+    }
+    const answers = new Map<number, ShardOutcome>();
+    let waiting = byPartition.size;
+    for (const [partition, reservationIds] of byPartition) {
+      const partAction =
+        action.kind === 'confirm'
+          ? {
+              kind: 'confirm' as const,
+              quantities: reservationIds.map((id) => quantities?.get(id) ?? 0),
+            }
+          : action;
+      const command: Command = {
+        kind: 'cart-holds',
+        cartId: cart.cartId,
+        reservationIds,
+        action: partAction,
+        traceId,
+      };
+      this.send(partition, command, (outcome) => {
+        answers.set(partition, outcome);
+        waiting -= 1;
+        if (waiting > 0) return;
+        const states = new Map<string, CartView['holds'][number]>();
+        for (const hold of cart.holds) {
+          const answer = answers.get(hold.partition);
+          if (answer === undefined || !answer.ok) {
+            refused(answer ?? unavailableOutcome);
+            return;
+          }
+          if (!('cart' in answer)) continue;
+          for (const state of answer.cart.holds) states.set(state.reservationId, state);
+        }
+        then(cart.holds.map((hold) => ({ ...hold, ...pick(states.get(hold.reservationId)) })));
+      });
+    }
+  }
+
+  private send(partition: number, command: Command, callback: CartCallback): void {
+    this.router.dispatchTo(partition, command, (reply) => callback(reply.outcome));
+  }
+}
+
+const retriesMax = 30;
+
+const ignore = (): void => undefined;
+
+const unavailableOutcome: ShardOutcome = {
+  ok: false,
+  code: 'unavailable',
+  message:
+    'The cart could not be placed durably; nothing was acknowledged, retry with the same key.',
+};
+
+function cartIdCommand(kind: 'cart-settle' | 'cart-abort', terms: CartTerms): Command {
+  return { kind, cartId: terms.cartId, traceId: terms.traceId };
+}
+
+function resultOf(outcome: ShardOutcome): string {
+  return outcome.ok ? 'ok' : outcome.code;
+}
+
+/** What a hold's partition says of it now: status, sold units, expires_at. */
+function pick(state: CartView['holds'][number] | undefined) {
+  if (state === undefined) return {};
+  return {
+    status: state.status,
+    ...(state.confirmedQuantity === undefined
+      ? {}
+      : { confirmedQuantity: state.confirmedQuantity }),
+    ...(state.expiresAtMs === undefined ? {} : { expiresAtMs: state.expiresAtMs }),
+  };
+}
+
+/**
+ * One answer from the parts' answers: a purchase limit anywhere wins (all limit lines), else
+ * every short line, else the first other refusal; undefined when every part said yes.
+ */
+function mergedRefusal(answers: readonly ShardOutcome[]): ShardOutcome | undefined {
+  const refusals = answers.filter((answer) => !answer.ok);
+  if (refusals.length === 0) return undefined;
+  for (const code of ['purchase_limit_exceeded', 'insufficient_stock'] as const) {
+    const same = refusals.filter((answer) => !answer.ok && answer.code === code);
+    if (same.length === 0) continue;
+    const lines = same.flatMap((answer) =>
+      !answer.ok && 'details' in answer && Array.isArray(answer.details?.lines)
+        ? (answer.details.lines as readonly Readonly<Record<string, string | number>>[])
+        : [],
+    );
+    lines.sort((a, b) => (a.index as number) - (b.index as number));
+    const first = same[0] as ShardOutcome & { ok: false };
+    return { ...first, details: { lines } } as ShardOutcome;
+  }
+  return refusals[0];
+}
+
+export function cartStatus(
+  holds: readonly { readonly status: ReservationStatus }[],
+): ReservationStatus {
+  if (holds.some((hold) => hold.status === 'PENDING')) return 'PENDING';
+  if (holds.some((hold) => hold.status === 'CONFIRMED')) return 'CONFIRMED';
+  if (holds.some((hold) => hold.status === 'EXPIRED')) return 'EXPIRED';
+  return 'RELEASED';
+}
+
+function withHolds(cart: CartView, holds: CartView['holds']): CartView {
+  return { ...cart, status: cartStatus(holds), holds };
+}
+
+function notPending(status: ReservationStatus): ShardOutcome {
+  return {
+    ok: false,
+    code: 'reservation_not_pending',
+    message: `The cart is ${status}: no hold is PENDING.`,
+    details: { status },
+  };
+}
+
+function capExceeded(lifetimeMaxMs: number): ShardOutcome {
+  const seconds = Math.floor(lifetimeMaxMs / 1000);
+  return {
+    ok: false,
+    code: 'validation_failed',
+    message: `a hold lives at most ${seconds} seconds from its created_at`,
+    details: { field: 'ttl_seconds' },
+  };
+}
+
+/** Partial quantities must name holds of this cart, each once, within what it holds. */
+function checkNamed(
+  cart: CartView,
+  quantities: ReadonlyMap<string, number>,
+): ShardOutcome | undefined {
+  for (const [id, quantity] of quantities) {
+    const hold = cart.holds.find((candidate) => candidate.reservationId === id);
+    if (hold === undefined || quantity > hold.quantity) {
+      const message =
+        hold === undefined
+          ? `lines names ${id}, which is not a hold of this cart`
+          : `lines asks ${quantity} units of ${id}, which holds ${hold.quantity}`;
+      return { ok: false, code: 'validation_failed', message, details: { field: 'lines' } };
+    }
+  }
+  return undefined;
+}
