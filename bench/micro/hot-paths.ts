@@ -10,6 +10,7 @@ import {
   PartitionState,
   type ReserveCommand,
   type ReservedRecord,
+  type StockRecord,
 } from '../../src/actors/index.js';
 import { decodeRecord, encodeRecord } from '../../src/persistence/record-codec.js';
 import { partitionOf } from '../../src/router/partition-hash.js';
@@ -134,7 +135,7 @@ bench
     sink ^= encodeRecord(reservedRecord).length;
   })
   .add('decodeRecord (reserved)', () => {
-    sink ^= decodeRecord(encodedRecord).version;
+    sink ^= (decodeRecord(encodedRecord) as StockRecord).version;
   })
   .add(`encodeBatch (${batchRequests} reserve requests)`, () => {
     sink ^= encodeBatch(batch).length;

@@ -18,7 +18,7 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
 import pg from 'pg';
-import { PartitionState, type JournalRecord } from '../../src/actors/index.js';
+import { PartitionState, type JournalRecord, type StockRecord } from '../../src/actors/index.js';
 import { JournalStore, type WalRow } from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
 import { decodeRecord, encodeRecord } from '../../src/persistence/record-codec.js';
@@ -187,7 +187,7 @@ function replayAll(journal: readonly PackedPartition[]): PartitionState[] {
 function decodeAll(journal: readonly PackedPartition[]): number {
   let versions = 0;
   for (const packed of journal) {
-    for (const payload of rowsOf(packed)) versions += decodeRecord(payload).version;
+    for (const payload of rowsOf(packed)) versions += (decodeRecord(payload) as StockRecord).version;
   }
   return versions;
 }

@@ -11,7 +11,7 @@ import type {
   StockView,
 } from '../../src/actors/index.js';
 import { PartitionState } from '../../src/actors/index.js';
-import type { ModelReply } from '../model/reference-ledger.js';
+import type { ModelErrorCode, ModelReply } from '../model/reference-ledger.js';
 
 export const roomyRetention: RetentionPolicy = {
   retainFinishedMs: 3_600_000,
@@ -125,8 +125,8 @@ export function modelReplyOf(outcome: Outcome): ModelReply {
   if (!outcome.ok) {
     const available = outcome.details?.available;
     return typeof available === 'number'
-      ? { ok: false, code: outcome.code, available }
-      : { ok: false, code: outcome.code };
+      ? { ok: false, code: outcome.code as ModelErrorCode, available }
+      : { ok: false, code: outcome.code as ModelErrorCode };
   }
   if ('reservation' in outcome) {
     const view = outcome.reservation;
@@ -144,5 +144,6 @@ export function modelReplyOf(outcome: Outcome): ModelReply {
       },
     };
   }
+  if (!('stock' in outcome)) throw new Error('a v1.1 outcome has no model reply here yet');
   return { ok: true, replayed: outcome.replayed, stock: { ...outcome.stock } };
 }

@@ -75,9 +75,10 @@ class V1Writer {
   }
 
   partitionOfCommand(command: Command): number {
-    if ('productId' in command)
+    if ('warehouseId' in command)
       return partitionOfV1(command.productId, command.warehouseId, this.partitions);
-    return Number.parseInt(command.reservationId.slice(0, 4), 16);
+    if ('reservationId' in command) return Number.parseInt(command.reservationId.slice(0, 4), 16);
+    throw new Error(`a v1 journal has no ${command.kind} command`);
   }
 
   apply(command: Command, nowMs: number): void {

@@ -44,7 +44,9 @@ export async function rebuildFromWal(
       fromSnapshots: false,
       onRecord: (_partition, _lsn, record) => {
         records.push(record);
-        if (record.type !== 'adjusted') statuses.set(record.reservationId, statusOf(record.type));
+        if (record.type === 'reserved' || endsHold(record)) {
+          statuses.set(record.reservationId, statusOf(record.type));
+        }
       },
     });
     const stocks = new Map<string, StockView>();
@@ -59,7 +61,12 @@ export async function rebuildFromWal(
   }
 }
 
-function statusOf(type: Exclude<JournalRecord['type'], 'adjusted'>): string {
+const endsHold = (
+  record: JournalRecord,
+): record is Extract<JournalRecord, { type: 'confirmed' | 'released' | 'expired' }> =>
+  record.type === 'confirmed' || record.type === 'released' || record.type === 'expired';
+
+function statusOf(type: 'reserved' | 'confirmed' | 'released' | 'expired'): string {
   return { reserved: 'PENDING', confirmed: 'CONFIRMED', released: 'RELEASED', expired: 'EXPIRED' }[
     type
   ];

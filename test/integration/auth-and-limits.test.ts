@@ -1,6 +1,7 @@
 // Proves auth, roles and rate limits on the real server: the role × endpoint matrix answers
 // 200/401/403 as API.md says, the token's subject becomes the journaled requester, adjustments
 // leave an audit line without the token, and a client over its rate gets 429 then recovers.
+import type { StockRecord } from '../../src/actors/index.js';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -176,7 +177,7 @@ describe.runIf(await havePostgres())('auth and rate limits', () => {
     expect(held.status).toBe(200);
     const rows = await database.query<{ payload: Buffer }>('SELECT payload FROM ledger_wal');
     const records = rows
-      .map((row) => decodeRecord(row.payload))
+      .map((row) => decodeRecord(row.payload) as StockRecord)
       .filter((r) => r.productId === 'audit-sku');
     expect(records.find((r) => r.type === 'reserved')).toMatchObject({ requesterId: 'buyer-1' });
     expect(records.find((r) => r.type === 'adjusted')).toMatchObject({

@@ -3,7 +3,7 @@
 // was not durable); bad subscriptions get a contract error and the socket keeps working.
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { PartitionState } from '../../src/actors/index.js';
+import { PartitionState, type StockRecord } from '../../src/actors/index.js';
 import { decodeRecord } from '../../src/persistence/index.js';
 import { newKey, post } from '../helpers/http.js';
 import { sleep } from '../helpers/ledger-process.js';
@@ -73,7 +73,7 @@ describe.runIf(await havePostgres())('the live stock feed', () => {
     });
     const durable = new Map<number, number>();
     for (const row of rows) {
-      const record = decodeRecord(row.payload);
+      const record = decodeRecord(row.payload) as StockRecord;
       if (record.productId !== stock.product_id) continue;
       state.replay(record);
       const actor = [...state.actors.values()][0];

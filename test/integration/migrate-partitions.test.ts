@@ -3,6 +3,7 @@
 // every key to its product's partition with balances, holds and memos intact (verify: drift 0),
 // old reservation ids still work through routes, retries replay, new lsns never repeat an old
 // event id; and running it again does nothing.
+import type { StockRecord } from '../../src/actors/index.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -264,7 +265,7 @@ describe.runIf(await havePostgres())('ledger migrate-partitions', () => {
     for (const row of rows) {
       // A new event id <partition>-<lsn> can never be one published before the migration.
       expect(Number(row.lsn)).toBeGreaterThan(baseLsn);
-      const record = decodeRecord(row.payload);
+      const record = decodeRecord(row.payload) as StockRecord;
       expect(row.partition).toBe(partitionOf(record.productId, partitions));
       const seen = partitionsOfProduct.get(record.productId) ?? new Set<number>();
       partitionsOfProduct.set(record.productId, seen.add(row.partition));

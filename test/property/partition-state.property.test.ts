@@ -13,6 +13,7 @@ import {
   type ReservationStatus,
   type ReserveCommand,
   type RetentionPolicy,
+  type StockRecord,
 } from '../../src/actors/index.js';
 import { decodeRecord, encodeRecord } from '../../src/persistence/record-codec.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/persistence/snapshot-codec.js';
@@ -245,7 +246,7 @@ class Run {
   /** Checks one answer against the record it wrote and the history of its hold. */
   private check(next: Step, result: ApplyResult, id?: string): void {
     const { outcome, record } = result;
-    if (record !== undefined) this.checkRecord(record, result);
+    if (record !== undefined) this.checkRecord(record as StockRecord, result);
     if (outcome.ok && outcome.replayed) check(record === undefined, 'a replay wrote a record');
     if (outcome.ok && 'reservation' in outcome && !outcome.replayed) {
       const view = outcome.reservation;
@@ -289,16 +290,16 @@ class Run {
     if (!outcome.ok) check(outcome.code !== repeat, `a repeated ${next.kind} answered ${repeat}`);
   }
 
-  private checkRecord(record: JournalRecord, result: ApplyResult): void {
+  private checkRecord(record: StockRecord, result: ApplyResult): void {
     check(record.atMs === this.nowMs, 'the record is not stamped with the clock');
     check(result.actor?.version === record.version, 'the record does not carry the new version');
     if (record.type === 'reserved') {
       check(!this.heldSet.has(record.reservationId), 'a hold id was reused');
       this.held.push(record.reservationId);
       this.heldSet.add(record.reservationId);
-    } else if (record.type !== 'adjusted') {
+    } else if (record.type !== 'adjusted' && record.type !== 'extended') {
       check(!this.terminal.has(record.reservationId), 'a hold finished twice');
-      this.terminal.set(record.reservationId, terminalOf[record.type]);
+      this.terminal.set(record.reservationId, terminalOf[record.type as keyof typeof terminalOf]);
     }
   }
 

@@ -3,7 +3,8 @@
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import type { JournalRecord } from '../../src/actors/index.js';
+import type { JournalRecord, StockRecord } from '../../src/actors/index.js';
+import { decodeV11 } from '../../src/persistence/record-codec-v11.js';
 import {
   decodeRecord,
   encodeRecord,
@@ -78,9 +79,9 @@ const typeCodes = { reserved: 1, confirmed: 2, released: 3, expired: 4, adjusted
 const typeNames = [undefined, 'reserved', 'confirmed', 'released', 'expired', 'adjusted'] as const;
 
 /** The record as the positional row the journal stores. */
-function rowOf(record: JournalRecord): Array<string | number> {
+function rowOf(record: StockRecord): Array<string | number> {
   const head = [
-    typeCodes[record.type],
+    typeCodes[record.type as keyof typeof typeCodes],
     record.productId,
     record.warehouseId,
     record.version,
@@ -113,6 +114,9 @@ function referenceDecode(payload: Uint8Array): JournalRecord {
   const row: unknown = packr.unpack(payload);
   if (!Array.isArray(row)) throw new RecordDecodeError('journal row is not an array');
   const code: unknown = row[0];
+  // The v1.1 rows (codes 6 and up) have one decoder, the general path's; the fast reader never
+  // takes them, so the two paths meet there by construction (their own test: record-codec-v11).
+  if (typeof code === 'number' && code >= 6) return decodeV11(row, RecordDecodeError);
   const shape = typeof code === 'number' ? shapes[code] : undefined;
   if (shape === undefined)
     throw new RecordDecodeError(`unknown journal record type code ${String(code)}`);
@@ -141,7 +145,7 @@ function referenceDecode(payload: Uint8Array): JournalRecord {
   }
   const head = { type, productId, warehouseId, version, atMs, traceId };
   const [reservationId, quantity, requesterId] = row.slice(6);
-  return { ...head, reservationId, quantity, requesterId };
+  return { ...head, reservationId, quantity, requesterId } as JournalRecord;
 }
 
 type Outcome =
@@ -243,7 +247,7 @@ const sameShape = (code: number, other: number): boolean =>
 const respelled: fc.Arbitrary<{ bytes: Buffer; usual: boolean }> = fc
   .tuple(record, fc.integer({ min: -1, max: 6 }))
   .chain(([original, otherCode]) => {
-    const row = rowOf(original);
+    const row = rowOf(original as StockRecord);
     // Now and then another type's code, on a row of the first type's length and fields.
     if (otherCode >= 0) row[0] = otherCode;
     const [code, ...fields] = row as [number, ...Array<string | number>];
@@ -258,7 +262,7 @@ const respelled: fc.Arbitrary<{ bytes: Buffer; usual: boolean }> = fc
     return fc.tuple(pickForm(headers), fc.tuple(...elements)).map(([header, parts]) => {
       const forms = [header, ...parts];
       const bytes = Buffer.from(forms.map(([form]) => form).join(''), 'hex');
-      const fits = otherCode < 0 || sameShape(otherCode, rowOf(original)[0] as number);
+      const fits = otherCode < 0 || sameShape(otherCode, rowOf(original as StockRecord)[0] as number);
       return { bytes, usual: fits && forms.every(([, usual]) => usual) };
     });
   });
@@ -322,7 +326,7 @@ describe('record codec round trip', () => {
   it('encodes a record as the bytes msgpackr writes for its positional row', () => {
     fc.assert(
       fc.property(record, (original) => {
-        expect(encodeRecord(original).equals(packr.pack(rowOf(original)))).toBe(true);
+        expect(encodeRecord(original).equals(packr.pack(rowOf(original as StockRecord)))).toBe(true);
       }),
       runOptions(2_000),
     );

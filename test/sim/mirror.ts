@@ -155,6 +155,8 @@ function replayInto(
     return;
   }
   if (!reply.ok || !('reservation' in reply)) return fail('no reservation answer');
+  if (record.type !== 'reserved' && record.type !== 'confirmed' && record.type !== 'released')
+    return fail('a record the mirror does not know yet');
   const wanted = { reserved: 'PENDING', confirmed: 'CONFIRMED', released: 'RELEASED' }[record.type];
   if (request.kind === 'reserve' && (record.type !== 'reserved' || reply.replayed === true))
     fail('a reserve that did not hold');

@@ -153,12 +153,15 @@ export class Simulation {
     this.journal.onLanded = (rows) => {
       for (const row of rows) {
         const record = decodeRecord(row.payload);
+        if (record.type === 'settings' || record.type === 'cart') continue;
         const key = keyOf(record.productId, record.warehouseId);
         this.durableVersions.set(key, Math.max(this.durableVersions.get(key) ?? 0, record.version));
         if (record.traceId !== '') this.durableTraceVersions.set(record.traceId, record.version);
         if (record.type === 'reserved') {
           this.durablePending.set(record.reservationId, record.expiresAtMs);
-        } else if (record.type !== 'adjusted') this.durablePending.delete(record.reservationId);
+        } else if (record.type !== 'adjusted' && record.type !== 'extended') {
+          this.durablePending.delete(record.reservationId);
+        }
       }
     };
     this.note(`profile ${JSON.stringify(this.profile)}`);
@@ -687,6 +690,7 @@ function summary(outcome: ShardOutcome): string {
     const { onHand, reserved, version } = outcome.stock;
     return `stock ${onHand}/${reserved} v${version}${outcome.replayed ? ' replayed' : ''}`;
   }
+  if (!('reservation' in outcome)) return JSON.stringify(outcome);
   const { reservationId, status } = outcome.reservation;
   return `${status} ${reservationId.slice(0, 8)}${outcome.replayed ? ' replayed' : ''}`;
 }

@@ -31,7 +31,7 @@ function recordingChannels(count: number): {
   return { channels, sent };
 }
 
-const confirm = (reservationId: string): Command => ({
+const confirm = (reservationId: string): RoutableCommand => ({
   kind: 'confirm',
   reservationId,
   traceId: 't',
