@@ -5,7 +5,13 @@ import { accessSync, constants } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { onHandMax, shardInflightCeiling, walBatchRecordsCeiling } from './limits.js';
+import type { RetentionPolicy } from './actors/index.js';
+import {
+  buyersPerProductMax,
+  onHandMax,
+  shardInflightCeiling,
+  walBatchRecordsCeiling,
+} from './limits.js';
 
 export class ConfigError extends Error {
   readonly variable: string;
@@ -379,15 +385,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
  * ledger and `ledger migrate-partitions` must agree on it, so both take it from here.
  */
 export function retentionOf(
-  config: Pick<Config, 'retainFinishedSeconds' | 'retainFinishedMax'>,
+  config: Pick<Config, 'retainFinishedSeconds' | 'retainFinishedMax'> &
+    Partial<Pick<Config, 'ttlSecondsMax'>>,
   partitions: number,
-): { retainFinishedMs: number; retainFinishedMax: number; onHandMax: number } {
+): RetentionPolicy {
   return {
     retainFinishedMs: config.retainFinishedSeconds * 1000,
     retainFinishedMax: Math.max(1, Math.ceil(config.retainFinishedMax / partitions)),
     onHandMax,
+    // A hold lives at most 3 x the TTL maximum from its created_at (API.md, extending a hold).
+    holdLifetimeMaxMs: holdLifetimeFactor * (config.ttlSecondsMax ?? 3600) * 1000,
+    buyersPerProductMax,
   };
 }
+
+/** A hold lives at most this many times the largest TTL (API.md, "Extending a hold"). */
+export const holdLifetimeFactor = 3;
 
 /**
  * Prints `config error: <message>` to stderr and exits with code 2 on ConfigError; rethrows

@@ -165,3 +165,33 @@ export const migrationClaimWaitMs = 3_000;
 
 check(reservationRoutesPageRows > 0, 'route pages must hold rows');
 check(reservationRoutesPageRows <= reservationRoutesMax, 'a page of routes must fit the bound');
+
+/**
+ * A cart's holds prepared in a partition stay in doubt until the home's decision is known. A
+ * coordinator decides within milliseconds; holds in doubt for this long have lost theirs (it
+ * died, or a message was lost), and the resolver asks the cart's home, which aborts if it has
+ * not decided. Also how long a cart confirm may keep its holds pinned.
+ */
+export const cartInDoubtAfterMs = 5_000;
+export const cartPinMs = 5_000;
+/** How often the resolver asks every shard for carts in doubt. */
+export const cartResolveIntervalMs = 1_000;
+/** Carts one shard names per answer to the resolver (the rest come at the next round). */
+export const cartsInDoubtPerAnswerMax = 1_000;
+/**
+ * Holds one cart may make: lines (at most 100, configurable up to this) each split over a few
+ * warehouses. Its records go to the journal in one write, so this also bounds one write's size.
+ */
+export const cartHoldsMax = 1_000;
+/** Lines of one cart, at most (the configurable bound may only be lower). */
+export const cartLinesCeiling = 1_000;
+
+check(cartPinMs <= cartInDoubtAfterMs, 'a pin must lapse before the resolver steps in');
+check(cartHoldsMax < walBatchRecordsCeiling, "a cart's records must fit one write");
+
+/**
+ * Buyers one product counts toward its purchase limit at once (each with its holds of the
+ * window): about 200 bytes a buyer with one hold, so a million buyers cost about 200 MB of the
+ * product's shard (README, "Purchase limits").
+ */
+export const buyersPerProductMax = 1_000_000;

@@ -18,11 +18,18 @@ export type CartPlan =
   | { readonly ok: true; readonly holds: readonly PlannedHold[] }
   | {
       readonly ok: false;
+      readonly code: 'overloaded' | 'validation_failed';
+      readonly lines?: undefined;
+    }
+  | {
+      readonly ok: false;
       readonly code: 'insufficient_stock' | 'purchase_limit_exceeded';
       readonly lines: readonly DetailLine[];
     };
 
 export interface PlanContext {
+  readonly buyersMax: number;
+  readonly holdsMax: number;
   readonly product: (productId: string) => Product | undefined;
   readonly actor: (productId: string, warehouseId: string) => StockActor | undefined;
   readonly buyerId: string;
@@ -40,6 +47,7 @@ interface SummedLine {
 export function planCart(lines: readonly CartLine[], context: PlanContext): CartPlan {
   const summed = sumLines(lines);
   const overLimit = limitLines(summed, context);
+  if (overLimit === 'full') return { ok: false, code: 'overloaded' };
   if (overLimit.length > 0) return { ok: false, code: 'purchase_limit_exceeded', lines: overLimit };
   const used = new Map<StockActor, number>();
   const holds: PlannedHold[] = [];
@@ -55,6 +63,7 @@ export function planCart(lines: readonly CartLine[], context: PlanContext): Cart
     short.sort((a, b) => (a.index as number) - (b.index as number));
     return { ok: false, code: 'insufficient_stock', lines: short };
   }
+  if (holds.length > context.holdsMax) return { ok: false, code: 'validation_failed' };
   holds.sort((a, b) => a.line - b.line);
   return { ok: true, holds };
 }
@@ -77,7 +86,7 @@ function sumLines(lines: readonly CartLine[]): SummedLine[] {
 }
 
 /** Products whose buyer would go over `max_per_buyer` with every line of the product counted. */
-function limitLines(summed: readonly SummedLine[], context: PlanContext): DetailLine[] {
+function limitLines(summed: readonly SummedLine[], context: PlanContext): DetailLine[] | 'full' {
   if (context.buyerId === '') return [];
   const requested = new Map<string, { index: number; quantity: number }>();
   for (const line of summed) {
@@ -91,6 +100,7 @@ function limitLines(summed: readonly SummedLine[], context: PlanContext): Detail
     const product = context.product(productId);
     const limit = product?.settings.maxPerBuyer ?? null;
     if (product === undefined || limit === null) continue;
+    if (!product.admits(context.buyerId, context.buyersMax)) return 'full';
     const held = product.heldBy(context.buyerId, context.nowMs);
     if (held + quantity > limit) {
       over.push({ index, product_id: productId, requested: quantity, limit, held });

@@ -34,6 +34,7 @@ export interface CartWork {
   /** A cart record was applied (live or replayed). */
   readonly decided: (record: CartRecord) => void;
   readonly retention: RetentionPolicy;
+  readonly buyersMax: number;
 }
 
 /** Carts being prepared at one home at once: a claim lives in memory for one request. */
@@ -120,17 +121,27 @@ function place(work: CartWork, command: CartPlaceCommand, nowMs: number): ApplyR
     if (found !== 'new') return foundAnswer(found);
   }
   const plan = planCart(command.lines, {
+    buyersMax: work.buyersMax,
+    holdsMax: command.holdsMax,
     product: work.product,
     actor: work.actor,
     buyerId: terms.buyerId,
     nowMs,
   });
+  if (!plan.ok && plan.code === 'overloaded') {
+    return answer({ ok: false, code: 'overloaded', message: 'Too many buyers; retry later.' });
+  }
+  if (!plan.ok && plan.code === 'validation_failed') {
+    const message = `the cart would need more than ${command.holdsMax} holds`;
+    return answer({ ok: false, code: 'validation_failed', message, details: { field: 'lines' } });
+  }
   if (!plan.ok) {
     const message =
       plan.code === 'insufficient_stock'
         ? 'Not every line of the cart can be held; nothing was held.'
         : 'The buyer would go over a product purchase limit; nothing was held.';
-    return answer({ ok: false, code: plan.code, message, details: { lines: plan.lines } });
+    const lines = plan.lines ?? [];
+    return answer({ ok: false, code: plan.code, message, details: { lines } });
   }
   const writes: Write[] = [];
   const holds: CartHold[] = [];

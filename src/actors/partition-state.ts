@@ -141,7 +141,9 @@ export class PartitionState {
     const buyerId = command.buyerId ?? '';
     const limit = this.products.get(command.productId)?.settings.maxPerBuyer ?? null;
     if (!replay && buyerId !== '' && limit !== null) {
-      const held = (this.products.get(command.productId) as Product).heldBy(buyerId, nowMs);
+      const product = this.products.get(command.productId) as Product;
+      if (!product.admits(buyerId, this.buyersMax)) return overloaded(actor);
+      const held = product.heldBy(buyerId, nowMs);
       if (held + command.quantity > limit) {
         const outcome: Outcome = {
           ok: false,
@@ -240,6 +242,7 @@ export class PartitionState {
         this.pruneCarts(record.atMs);
       },
       retention: this.retention,
+      buyersMax: this.buyersMax,
     };
   }
 
@@ -316,7 +319,8 @@ export class PartitionState {
   /** A buyer's hold counts toward the limit; a cart's hold not decided here is in doubt. */
   private holdMade(actor: StockActor, reservationId: string, atMs: number): void {
     const hold = actor.reservations?.get(reservationId) as Reservation;
-    if (hold.buyerId !== '') this.productOf(actor.productId).addHold(hold);
+    const product = hold.buyerId === '' ? undefined : this.productOf(actor.productId);
+    if (product?.admits(hold.buyerId, this.buyersMax) === true) product.addHold(hold);
     if (hold.cartId === '' || this.carts.decided.has(hold.cartId)) return;
     this.carts.addInDoubt(hold.cartId, homePartitionOf(hold.cartId), hold.id, atMs);
   }
@@ -327,6 +331,10 @@ export class PartitionState {
       this.products.get(actor.productId)?.dropHold(hold);
     }
     if (hold.cartId !== '') this.carts.holdEnded(hold.cartId, hold.id);
+  }
+
+  private get buyersMax(): number {
+    return this.retention.buyersPerProductMax ?? buyersPerProductDefaultMax;
   }
 
   private pruneCarts(nowMs: number): void {
@@ -463,6 +471,13 @@ export class PartitionState {
     if (reservationId !== '') this.reservationOwners.set(reservationId, actor);
     this.pushFinished(actor, reservationId, adjustKey, atMs);
   }
+}
+
+const buyersPerProductDefaultMax = 1_000_000;
+
+function overloaded(actor: StockActor): ApplyResult {
+  const message = 'This product counts as many buyers as it may; retry later.';
+  return { outcome: { ok: false, code: 'overloaded', message }, record: undefined, actor };
 }
 
 function answer(outcome: Outcome): ApplyResult {

@@ -24,8 +24,19 @@ export class Product {
    * released or expired, or once older than the window (pruned when that buyer is counted).
    */
   readonly buyers = new Map<string, Reservation[]>();
+  /** Every counted hold in the order made: the oldest leave once past the window. */
+  private recent: Reservation[] = [];
+  private recentHead = 0;
 
   constructor(readonly productId: string) {}
+
+  /**
+   * Whether a hold of this buyer may be counted: a buyer already counted, or room for one more
+   * (`buyersMax` bounds the memory one product's limit may take).
+   */
+  admits(buyerId: string, buyersMax: number): boolean {
+    return this.buyers.has(buyerId) || this.buyers.size < buyersMax;
+  }
 
   /**
    * Units the buyer holds toward the limit at `nowMs`: PENDING holds' quantity and CONFIRMED
@@ -48,12 +59,30 @@ export class Product {
     return held;
   }
 
-  /** A hold of a buyer was made (live, replayed or restored). */
+  /**
+   * A hold of a buyer was made (live, replayed or restored); holds made before the window of
+   * `hold.createdAtMs` are dropped first, so the memory follows the window, not all time.
+   */
   addHold(hold: Reservation): void {
     assert(hold.buyerId !== '', 'a buyer hold without a buyer');
+    this.dropBefore(hold.createdAtMs - this.settings.limitWindowSeconds * 1000);
     const holds = this.buyers.get(hold.buyerId);
     if (holds === undefined) this.buyers.set(hold.buyerId, [hold]);
     else holds.push(hold);
+    this.recent.push(hold);
+  }
+
+  private dropBefore(oldestMs: number): void {
+    while (this.recentHead < this.recent.length) {
+      const hold = this.recent[this.recentHead] as Reservation;
+      if (hold.createdAtMs > oldestMs) break;
+      this.dropHold(hold);
+      this.recentHead += 1;
+    }
+    if (this.recentHead > 1024 && this.recentHead * 2 > this.recent.length) {
+      this.recent = this.recent.slice(this.recentHead);
+      this.recentHead = 0;
+    }
   }
 
   /** A buyer's hold was released or expired: it no longer counts. */

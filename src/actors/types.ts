@@ -14,7 +14,9 @@ export type RejectionCode =
   | 'purchase_limit_exceeded'
   | 'reservation_not_pending'
   /** Transient: the hold is pinned by its cart's confirm, or a cart's key is mid-request. */
-  | 'unavailable';
+  | 'unavailable'
+  /** A bound is reached (buyers counted for one product): retry later. */
+  | 'overloaded';
 
 export interface ReserveCommand {
   readonly kind: 'reserve';
@@ -122,6 +124,8 @@ export interface CartPlaceCommand {
   readonly mode: 'whole' | 'prepare';
   readonly terms: CartTerms;
   readonly lines: readonly CartLine[];
+  /** Holds this part may make at most (limits.ts cartHoldsMax). */
+  readonly holdsMax: number;
 }
 
 /** At the home partition: claims the idempotency key for a cart about to be prepared. */
@@ -367,4 +371,10 @@ export interface RetentionPolicy {
    * beyond `retainFinishedMs`, so every hold of a live cart can still find its cart. Default 0.
    */
   readonly holdLifetimeMaxMs?: number;
+  /**
+   * Buyers one product counts toward its purchase limit at most (limits.ts). At the bound a new
+   * buyer's reserve on a limited product is refused (503 overloaded); on a product without a
+   * limit the hold is simply not counted. Default 1,000,000.
+   */
+  readonly buyersPerProductMax?: number;
 }

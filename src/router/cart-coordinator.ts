@@ -17,6 +17,7 @@ import {
   type ReservationStatus,
 } from '../actors/index.js';
 import type { ShardOutcome } from '../shards/index.js';
+import { cartHoldsMax as holdsMax } from '../limits.js';
 import { partitionOf } from './partition-hash.js';
 import { mintReservationId } from './reservation-id.js';
 import type { Router } from './router.js';
@@ -87,7 +88,8 @@ export class CartCoordinator {
     const parts = this.partsOf(request);
     const only = parts.length === 1 ? parts[0] : undefined;
     if (only !== undefined && only.partition === home) {
-      const command: Command = { kind: 'cart-place', mode: 'whole', terms, lines: only.lines };
+      const lines = only.lines;
+      const command: Command = { kind: 'cart-place', mode: 'whole', terms, lines, holdsMax };
       this.send(home, command, (outcome) => {
         this.options.placed?.(resultOf(outcome), false);
         callback(outcome);
@@ -127,7 +129,8 @@ export class CartCoordinator {
     const answers: ShardOutcome[] = [];
     let waiting = parts.length;
     parts.forEach((part, index) => {
-      const command: Command = { kind: 'cart-place', mode: 'prepare', terms, lines: part.lines };
+      const { lines } = part;
+      const command: Command = { kind: 'cart-place', mode: 'prepare', terms, lines, holdsMax };
       this.send(part.partition, command, (outcome) => {
         answers[index] = outcome;
         waiting -= 1;

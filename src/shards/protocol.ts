@@ -88,6 +88,7 @@ export type ToShard =
   | { readonly kind: 'ping'; readonly id: number }
   | { readonly kind: 'metrics'; readonly id: number }
   | { readonly kind: 'snapshot'; readonly id: number }
+  | { readonly kind: 'in-doubt'; readonly id: number }
   | { readonly kind: 'stop' };
 
 export type FromShard =
@@ -104,11 +105,19 @@ export type FromShard =
   | { readonly kind: 'pong'; readonly id: number; readonly journalWritable: boolean }
   | { readonly kind: 'metrics'; readonly id: number; readonly metrics: unknown }
   | { readonly kind: 'snapshot-done'; readonly id: number; readonly partitions: number }
+  /** Carts whose holds here have been in doubt for a while: the resolver asks their homes. */
+  | { readonly kind: 'in-doubt'; readonly id: number; readonly carts: readonly CartInDoubt[] }
   | { readonly kind: 'stopped' }
   /** The thread is about to die of an assertion; `invariant` if a stock invariant broke. */
   | { readonly kind: 'fatal'; readonly message: string; readonly invariant: boolean };
 
-export type SystemRequestKind = 'ping' | 'metrics' | 'snapshot';
+export type SystemRequestKind = 'ping' | 'metrics' | 'snapshot' | 'in-doubt';
+
+/** A cart with prepared holds in `partition` and no decision known there. */
+export interface CartInDoubt {
+  readonly partition: number;
+  readonly cartId: string;
+}
 
 // Batches of the same few shapes: msgpackr records make them compact and quick to decode. Each
 // message carries its own record definitions, so a restarted worker needs no shared state.

@@ -131,6 +131,9 @@ async function onMessage(message: ToShard): Promise<void> {
     case 'snapshot':
       post({ kind: 'snapshot-done', id: message.id, partitions: await shard.snapshotAll() });
       return;
+    case 'in-doubt':
+      post({ kind: 'in-doubt', id: message.id, carts: shard.cartsInDoubt(Date.now()) });
+      return;
     case 'stop':
       clearInterval(sweepTimer);
       clearInterval(journalCheckTimer);

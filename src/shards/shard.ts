@@ -16,7 +16,12 @@ import {
   type Write,
 } from '../actors/index.js';
 import type { Clock } from '../clock.js';
-import { journalRetryDelayMsMax, walPendingRecordsMax } from '../limits.js';
+import {
+  cartInDoubtAfterMs,
+  cartsInDoubtPerAnswerMax,
+  journalRetryDelayMsMax,
+  walPendingRecordsMax,
+} from '../limits.js';
 import {
   GroupCommit,
   SnapshotWriter,
@@ -31,6 +36,7 @@ import { JournalLink } from './journal-link.js';
 import { recoverPartitions, type RecoveredPartition } from './partition-recovery.js';
 import {
   failure,
+  type CartInDoubt,
   type DurableChanges,
   type RecoveryStats,
   type ShardReply,
@@ -240,7 +246,8 @@ export class Shard {
     if (this.commit.pendingRows >= rowsMax) {
       return failure(request.id, 'overloaded', 'The journal is behind; retry shortly.');
     }
-    if (request.command.kind === 'reserve' && this.expiry.full) {
+    const kind = request.command.kind;
+    if ((kind === 'reserve' || kind === 'cart-place') && this.expiry.full) {
       return failure(request.id, 'overloaded', 'The shard holds as many holds as it may.');
     }
     return undefined;
@@ -408,6 +415,23 @@ export class Shard {
     const replies = this.outbox;
     this.outbox = [];
     this.environment.send(replies);
+  }
+
+  /**
+   * Carts with holds in doubt here for longer than a coordinator takes (none while not serving:
+   * a partition reloading has nothing to say yet). At most `cartsInDoubtPerAnswerMax`.
+   */
+  cartsInDoubt(nowMs: number): CartInDoubt[] {
+    const carts: CartInDoubt[] = [];
+    if (this.mode !== 'serving') return carts;
+    for (const [partition, runtime] of this.runtimes) {
+      for (const [cartId, entry] of runtime.state.carts.inDoubt) {
+        if (entry.sinceMs > nowMs - cartInDoubtAfterMs) continue;
+        carts.push({ partition, cartId });
+        if (carts.length >= cartsInDoubtPerAnswerMax) return carts;
+      }
+    }
+    return carts;
   }
 
   /** Serving, and the journal answers a round trip (readiness: "the journal is writable"). */

@@ -100,6 +100,7 @@ export class RecordingPartition {
   apply(command: Parameters<PartitionState['apply']>[0], nowMs: number): ApplyResult {
     const result = this.state.apply(command, nowMs);
     if (result.record !== undefined) this.records.push(result.record);
+    for (const write of result.writes ?? []) this.records.push(write.record);
     return result;
   }
 
