@@ -16,11 +16,18 @@ import {
   type Command,
   type ReservationStatus,
 } from '../actors/index.js';
-import type { ShardOutcome } from '../shards/index.js';
+import type { Clock } from '../clock.js';
 import { cartHoldsMax as holdsMax } from '../limits.js';
+import type { ReplyCallback, ShardOutcome } from '../shards/index.js';
 import { partitionOf } from './partition-hash.js';
 import { mintReservationId } from './reservation-id.js';
-import type { Router } from './router.js';
+
+/** What the coordinator needs of the router: the Router itself, or the simulator's. */
+export interface CartTransport {
+  readonly partitions: number;
+  partitionOfProduct(productId: string): number;
+  dispatchTo(partition: number, command: Command, callback: ReplyCallback): unknown;
+}
 
 /** A cart as the ingress validated it. */
 export interface CartRequest {
@@ -37,7 +44,10 @@ export interface CartRequest {
 export type CartCallback = (outcome: ShardOutcome) => void;
 
 export interface CartCoordinatorOptions {
-  readonly router: Router;
+  readonly transport: CartTransport;
+  readonly clock: Clock;
+  /** Mints cart ids (embedding the home partition); the simulator's are deterministic. */
+  readonly mintCartId?: (homePartition: number) => string;
   /** How long a cart confirm holds its holds pinned while it confirms them. */
   readonly pinMs: number;
   /** For metrics: how each cart placement ended ('ok' or the code), and allocation splits. */
@@ -62,21 +72,23 @@ export function mintCartId(homePartition: number): string {
 type Part = { readonly partition: number; readonly lines: CartLine[] };
 
 export class CartCoordinator {
-  private readonly router: Router;
+  private readonly transport: CartTransport;
+  private readonly mint: (homePartition: number) => string;
 
   constructor(private readonly options: CartCoordinatorOptions) {
-    this.router = options.router;
+    this.transport = options.transport;
+    this.mint = options.mintCartId ?? mintCartId;
   }
 
   /** The home partition of a cart key: where its decision and idempotency live. */
   homeOf(idempotencyKey: string): number {
-    return partitionOf(`cart\u0000${idempotencyKey}`, this.router.table.partitions);
+    return partitionOf(`cart\u0000${idempotencyKey}`, this.transport.partitions);
   }
 
   place(request: CartRequest, callback: CartCallback): void {
     const home = this.homeOf(request.idempotencyKey);
     const terms: CartTerms = {
-      cartId: mintCartId(home),
+      cartId: this.mint(home),
       idempotencyKey: request.idempotencyKey,
       fingerprint: cartFingerprint(request),
       ttlSeconds: request.ttlSeconds,
@@ -113,7 +125,7 @@ export class CartCoordinator {
   private partsOf(request: CartRequest): Part[] {
     const parts = new Map<number, Part>();
     request.lines.forEach((line, index) => {
-      const partition = this.router.partitionOfProduct(line.productId);
+      const partition = this.transport.partitionOfProduct(line.productId);
       let part = parts.get(partition);
       if (part === undefined) {
         part = { partition, lines: [] };
@@ -251,7 +263,9 @@ export class CartCoordinator {
         return;
       }
       const delayMs = Math.min(1000, 10 * 2 ** attempt);
-      setTimeout(() => this.sendUntilAnswered(partition, command, attempt + 1, done), delayMs);
+      void this.options.clock
+        .sleep(delayMs)
+        .then(() => this.sendUntilAnswered(partition, command, attempt + 1, done));
     });
   }
 
@@ -281,7 +295,7 @@ export class CartCoordinator {
   ): void {
     this.withCart(cartId, traceId, callback, (cart) => {
       // The cap is the same for every hold (they share created_at): checked once, up front.
-      if (Date.now() + ttlSeconds * 1000 > cart.createdAtMs + lifetimeMaxMs) {
+      if (this.options.clock.now() + ttlSeconds * 1000 > cart.createdAtMs + lifetimeMaxMs) {
         callback(capExceeded(lifetimeMaxMs));
         return;
       }
@@ -351,7 +365,7 @@ export class CartCoordinator {
     then: (cart: CartView) => void,
   ): void {
     const home = homePartitionOf(cartId);
-    if (!(home >= 0 && home < this.router.table.partitions)) {
+    if (!(home >= 0 && home < this.transport.partitions)) {
       callback({ ok: false, code: 'not_found', message: 'No such cart.' });
       return;
     }
@@ -416,7 +430,7 @@ export class CartCoordinator {
   }
 
   private send(partition: number, command: Command, callback: CartCallback): void {
-    this.router.dispatchTo(partition, command, (reply) => callback(reply.outcome));
+    this.transport.dispatchTo(partition, command, (reply) => callback(reply.outcome));
   }
 }
 

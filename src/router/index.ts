@@ -15,6 +15,8 @@ export {
   cartFingerprint,
   cartStatus,
   type CartCallback,
+  type CartTransport,
   type CartCoordinatorOptions,
   type CartRequest,
 } from './cart-coordinator.js';
+export { CartResolver, type CartResolverOptions } from './cart-resolver.js';

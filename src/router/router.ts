@@ -129,6 +129,10 @@ export class Router {
     return id === 0 ? answeredAtOnce : { channel, id };
   }
 
+  get partitions(): number {
+    return this.table.partitions;
+  }
+
   /** The partition a product's keys live in (hash v2). */
   partitionOfProduct(productId: string): number {
     return partitionOf(productId, this.table.partitions);

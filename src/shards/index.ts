@@ -13,6 +13,7 @@ export {
 } from './partition-recovery.js';
 export {
   failure,
+  type CartInDoubt,
   type DurableChanges,
   type RecoveryStats,
   type ShardFailure,
