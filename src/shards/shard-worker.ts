@@ -35,6 +35,25 @@ const batchSize = new client.Histogram({
   registers: [registry],
 });
 
+// Read when scraped: the shard's own counts, no work on the hot path.
+new client.Gauge({
+  name: 'ledger_cart_holds_in_doubt',
+  help: 'Prepared cart holds whose cart is not yet known decided (two-phase carts in flight)',
+  registers: [registry],
+  collect() {
+    this.set(shard.cartHoldsInDoubt);
+  },
+});
+new client.Counter({
+  name: 'inventory_cart_allocation_splits_total',
+  help: 'Cart lines without a warehouse that allocation split over several warehouses',
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(shard.allocationSplits);
+  },
+});
+
 function connect(): Promise<JournalConnection> {
   return JournalStore.connect(data.databaseUrl, {
     onError: (error) => log('warn', `journal connection error: ${error.message}`),

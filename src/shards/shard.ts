@@ -228,6 +228,7 @@ export class Shard {
       if (result.record !== undefined) this.journal(runtime, result.record, result.actor, false);
       else if (result.writes !== undefined && result.writes.length > 0)
         this.journalGroup(runtime, result.writes);
+      if (request.command.kind === 'cart-place') this.countSplits(result);
       const sequence = observedSequence(result, runtime.lastSequence);
       this.gate.pass(
         sequence,
@@ -237,6 +238,26 @@ export class Shard {
       );
     }
     this.sendOutbox();
+  }
+
+  /** Lines of placed carts that allocation split over several warehouses (a metric). */
+  allocationSplits = 0;
+
+  private countSplits(result: ApplyResult): void {
+    const outcome = result.outcome;
+    if (!outcome.ok || !('cart' in outcome) || result.writes === undefined) return;
+    const lines = new Map<number, number>();
+    for (const hold of outcome.cart.holds) lines.set(hold.line, (lines.get(hold.line) ?? 0) + 1);
+    for (const holds of lines.values()) if (holds > 1) this.allocationSplits += 1;
+  }
+
+  /** Prepared holds of carts not known decided, over every partition (a metric). */
+  get cartHoldsInDoubt(): number {
+    let holds = 0;
+    for (const runtime of this.runtimes.values()) {
+      for (const entry of runtime.state.carts.inDoubt.values()) holds += entry.holdIds.size;
+    }
+    return holds;
   }
 
   /** A bound that refuses the request before it is applied (503 overloaded), if one is hit. */

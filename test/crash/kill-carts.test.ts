@@ -1,0 +1,133 @@
+// Proves a cart is entirely there or not at all across kill -9: a real ledger is SIGKILLed
+// while hundreds of carts (most across partitions, some allocated) are being placed; after the
+// restart every acknowledged cart is whole, every cart key retried ends with exactly one cart,
+// and each key's reserved units are exactly the PENDING holds of the carts that exist: the
+// prepared holds of carts never decided were released by the resolver.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { get, newKey, post } from '../helpers/http.js';
+import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import { havePostgres } from '../helpers/services.js';
+
+interface Line {
+  readonly product_id: string;
+  readonly warehouse_id?: string;
+  readonly quantity: number;
+}
+
+interface Hold {
+  readonly reservation_id: string;
+  readonly product_id: string;
+  readonly warehouse_id: string;
+  readonly quantity: number;
+  readonly status: string;
+}
+
+const products = Array.from({ length: 16 }, (_, index) => `cart-sku-${index}`);
+const warehouses = ['wh-a', 'wh-b'];
+const unitsPerKey = 10_000;
+
+/** A deterministic cart: 3-5 lines, one without a warehouse, over products spread widely. */
+function cartLines(serial: number): Line[] {
+  const count = 3 + (serial % 3);
+  return Array.from({ length: count }, (_, index) => {
+    const product = products[(serial * 7 + index * 5) % products.length] as string;
+    if (index === count - 1) return { product_id: product, quantity: 2 };
+    return { product_id: product, warehouse_id: warehouses[index % 2], quantity: 1 };
+  });
+}
+
+describe.runIf(await havePostgres())('kill -9 under cart load', () => {
+  let database: TestDatabase;
+  let ledger: LedgerProcess | undefined;
+  const start = async () => (ledger = await startLedger({ env: { DATABASE_URL: database.url } }));
+
+  beforeAll(async () => {
+    database = await createDatabase();
+  });
+
+  afterAll(async () => {
+    await ledger?.stop();
+    await database?.drop();
+  });
+
+  it('leaves every cart whole or absent, and every acknowledged one whole', async () => {
+    let running = await start();
+    for (const product of products) {
+      for (const warehouse of warehouses) {
+        const stock = { product_id: product, warehouse_id: warehouse, delta: unitsPerKey };
+        expect((await post(running.baseUrl, '/v1/stock/adjust', stock)).status).toBe(200);
+      }
+    }
+    const carts = Array.from({ length: 400 }, (_, serial) => ({
+      idempotency_key: newKey('cart'),
+      lines: cartLines(serial),
+    }));
+    const acknowledged = new Map<string, Record<string, unknown>>();
+    const sent = carts.map(async (cart, index) => {
+      await sleep(index % 80);
+      const reply = await post(running.baseUrl, '/v1/carts', cart).catch(() => undefined);
+      if (reply?.status === 200) acknowledged.set(cart.idempotency_key, reply.body);
+    });
+    await sleep(45);
+    await running.kill();
+    await Promise.all(sent);
+    running = await start();
+
+    // Every acknowledged cart is there, whole, as acknowledged.
+    for (const body of acknowledged.values()) {
+      const read = await get(running.baseUrl, `/v1/carts/${body.cart_id as string}`);
+      expect(read.status).toBe(200);
+      expect(read.body).toEqual(body);
+    }
+    // Every key retried: the acknowledged ones replay, the others end with exactly one cart.
+    const holds: Hold[] = [];
+    for (const cart of carts) {
+      const retry = await post(running.baseUrl, '/v1/carts', cart);
+      expect(retry.status).toBe(200);
+      const earlier = acknowledged.get(cart.idempotency_key);
+      if (earlier !== undefined) {
+        expect(retry.headers.get('idempotent-replayed')).toBe('true');
+        expect(retry.body).toEqual(earlier);
+      }
+      holds.push(...(retry.body.holds as Hold[]));
+    }
+    const wanted = reservedByKey(holds);
+    // Prepared holds of carts never decided are released by the resolver, within seconds.
+    const deadline = Date.now() + 20_000;
+    let seen = await reservedNow(running.baseUrl);
+    while (!sameCounts(seen, wanted) && Date.now() < deadline) {
+      await sleep(250);
+      seen = await reservedNow(running.baseUrl);
+    }
+    expect(seen).toEqual(wanted);
+    expect(await running.stop()).toBe(0);
+  });
+});
+
+function reservedByKey(holds: readonly Hold[]): Record<string, number> {
+  const reserved: Record<string, number> = {};
+  for (const product of products) {
+    for (const warehouse of warehouses) reserved[`${product}/${warehouse}`] = 0;
+  }
+  for (const hold of holds) {
+    const key = `${hold.product_id}/${hold.warehouse_id}`;
+    reserved[key] = (reserved[key] ?? 0) + hold.quantity;
+  }
+  return reserved;
+}
+
+async function reservedNow(baseUrl: string): Promise<Record<string, number>> {
+  const reserved: Record<string, number> = {};
+  for (const product of products) {
+    for (const warehouse of warehouses) {
+      const read = await get(baseUrl, `/v1/stock/${product}/${warehouse}`);
+      reserved[`${product}/${warehouse}`] = read.body.reserved as number;
+    }
+  }
+  return reserved;
+}
+
+function sameCounts(a: Record<string, number>, b: Record<string, number>): boolean {
+  return Object.keys(b).every((key) => a[key] === b[key]);
+}
