@@ -54,7 +54,12 @@ export function cartCommand(work: CartWork, command: CartCommand, nowMs: number)
     case 'cart-begin':
       return begin(work, command.terms);
     case 'cart-decide': {
-      if (work.carts.decided.has(command.terms.cartId)) return decision('aborted');
+      const { cartId, idempotencyKey } = command.terms;
+      // Resolved as aborted meanwhile, or the key's claim was lost (this shard restarted) and
+      // another cart took the key: this one never commits; its coordinator releases its holds.
+      if (work.carts.decided.has(cartId) || work.carts.keys.has(idempotencyKey)) {
+        return decision('aborted');
+      }
       const record = cartRecord(command.terms, 'committed', command.holds, nowMs, {
         createdAtMs: command.createdAtMs,
         expiresAtMs: command.expiresAtMs,

@@ -424,6 +424,11 @@ export class CartCoordinator {
           if (!('cart' in answer)) continue;
           for (const state of answer.cart.holds) states.set(state.reservationId, state);
         }
+        // A hold its partition no longer retains: the cart is too old to answer for.
+        if (cart.holds.some((hold) => !states.has(hold.reservationId))) {
+          refused({ ok: false, code: 'not_found', message: 'This cart is no longer retained.' });
+          return;
+        }
         then(cart.holds.map((hold) => ({ ...hold, ...pick(states.get(hold.reservationId)) })));
       });
     }
