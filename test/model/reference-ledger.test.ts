@@ -1,7 +1,17 @@
 // Proves the reference model says what API.md and the team's decisions say, one rule per test,
 // so that the model the property tests trust is itself checked against the written contract.
 import { describe, expect, it } from 'vitest';
-import { ReferenceLedger, replyMismatch, type ModelRequest } from './reference-ledger.js';
+import {
+  ReferenceLedger,
+  replyMismatch,
+  productStockJson,
+  reservationJson,
+  settingsJson,
+  type ModelReply,
+  type ModelRequest,
+  type ProductSettings,
+  type ReservationBody,
+} from './reference-ledger.js';
 
 const key = { productId: 'sku', warehouseId: 'wh' };
 const t0 = 1_700_000_000_000;
@@ -226,5 +236,227 @@ describe('the reference ledger', () => {
         { ok: false, code: 'insufficient_stock', available: 3 },
       ),
     ).toMatch(/available/);
+  });
+});
+
+// The v1.1 rules, one test per decision of /work/notes/cart-choices.md.
+const buyer = 'buyer-1';
+
+function stockedAt(
+  ledger: ReferenceLedger,
+  productId: string,
+  warehouseId: string,
+  units: number,
+): void {
+  ledger.apply(
+    { kind: 'adjust', productId, warehouseId, delta: units, reason: '', idempotencyKey: '' },
+    t0,
+  );
+}
+
+function settingsOf(reply: ModelReply): ProductSettings {
+  if (!reply.ok || !('settings' in reply)) throw new Error(`no settings: ${JSON.stringify(reply)}`);
+  return reply.settings;
+}
+
+function buyerReserve(id: string, quantity: number, buyerId = buyer) {
+  return { ...reserve(id, quantity), buyerId } as const satisfies ModelRequest;
+}
+
+function limited(units: number, maxPerBuyer: number, limitWindowSeconds?: number) {
+  const ledger = stocked(units);
+  ledger.apply(
+    { kind: 'put-settings', productId: key.productId, maxPerBuyer, limitWindowSeconds },
+    t0,
+  );
+  return ledger;
+}
+
+describe('the reference ledger, reserve with buyer_id and reference', () => {
+  it('echoes buyer_id and reference in the reservation body', () => {
+    const ledger = stocked(10);
+    const reply = ledger.apply({ ...buyerReserve('r1', 1), reference: 'order-42' }, t0);
+    expect(reply).toMatchObject({ reservation: { buyerId: buyer, reference: 'order-42' } });
+    expect(reservationJson(ledger.reservation('r1') as ReservationBody)).toMatchObject({
+      buyer_id: buyer,
+      reference: 'order-42',
+    });
+  });
+
+  it('answers 422 to a replay with another buyer_id or reference, and replays the same one', () => {
+    const ledger = stocked(10);
+    const again = (id: string, buyerId: string, reference: string): ModelRequest => ({
+      ...buyerReserve(id, 1, buyerId),
+      idempotencyKey: 'same-key-0000000',
+      reference,
+    });
+    const first = ledger.apply(again('r1', buyer, 'order-42'), t0);
+    expect(ledger.apply(again('r2', buyer, 'order-43'), t0)).toMatchObject({
+      code: 'idempotency_key_reused',
+    });
+    expect(ledger.apply(again('r3', 'buyer-2', 'order-42'), t0)).toMatchObject({
+      code: 'idempotency_key_reused',
+    });
+    expect(ledger.apply(again('r4', buyer, 'order-42'), t0)).toEqual({ ...first, replayed: true });
+  });
+});
+
+describe('the reference ledger, product settings', () => {
+  it('answers all null and a window of 86400 for a product never configured', () => {
+    expect(new ReferenceLedger().apply({ kind: 'read-settings', productId: 'new' }, t0)).toEqual({
+      ok: true,
+      settings: {
+        maxPerBuyer: null,
+        limitWindowSeconds: 86_400,
+        warehousePriority: null,
+        lowStockThreshold: null,
+      },
+    });
+  });
+
+  it('merges a PUT: a field left out keeps its value, null clears it, the window to 86400', () => {
+    const ledger = new ReferenceLedger();
+    const productId = 'p';
+    ledger.apply(
+      {
+        kind: 'put-settings',
+        productId,
+        maxPerBuyer: 2,
+        limitWindowSeconds: 60,
+        warehousePriority: ['b', 'a'],
+        lowStockThreshold: 5,
+      },
+      t0,
+    );
+    expect(ledger.apply({ kind: 'put-settings', productId, maxPerBuyer: 3 }, t0)).toEqual({
+      ok: true,
+      settings: {
+        maxPerBuyer: 3,
+        limitWindowSeconds: 60,
+        warehousePriority: ['b', 'a'],
+        lowStockThreshold: 5,
+      },
+    });
+    const cleared = {
+      kind: 'put-settings',
+      productId,
+      limitWindowSeconds: null,
+      warehousePriority: null,
+    } as const;
+    expect(ledger.apply(cleared, t0)).toMatchObject({
+      settings: { maxPerBuyer: 3, limitWindowSeconds: 86_400, warehousePriority: null },
+    });
+    expect(ledger.apply({ kind: 'put-settings', productId }, t0)).toMatchObject({
+      settings: { maxPerBuyer: 3, lowStockThreshold: 5 },
+    });
+    expect(
+      settingsJson(settingsOf(ledger.apply({ kind: 'read-settings', productId }, t0))),
+    ).toEqual({
+      max_per_buyer: 3,
+      limit_window_seconds: 86_400,
+      warehouse_priority: null,
+      low_stock_threshold: 5,
+    });
+  });
+});
+
+describe('the reference ledger, purchase limits on reserve', () => {
+  it('refuses with 409 purchase_limit_exceeded, naming the limit and what the buyer holds', () => {
+    const ledger = limited(10, 3);
+    ledger.apply(buyerReserve('r1', 2), t0);
+    expect(ledger.apply(buyerReserve('r2', 2), t0)).toEqual({
+      ok: false,
+      code: 'purchase_limit_exceeded',
+      details: { limit: 3, held: 2 },
+    });
+    expect(ledger.apply(buyerReserve('r3', 1), t0)).toMatchObject({ reservation: { id: 'r3' } });
+  });
+
+  it('checks the limit before the stock: over the limit and short is the limit', () => {
+    const ledger = limited(1, 3);
+    expect(ledger.apply(buyerReserve('r1', 4), t0)).toMatchObject({
+      code: 'purchase_limit_exceeded',
+      details: { limit: 3, held: 0 },
+    });
+  });
+
+  it('does not limit a reserve without buyer_id, nor count it toward a buyer', () => {
+    const ledger = limited(10, 1);
+    expect(ledger.apply(reserve('r1', 5), t0)).toMatchObject({ reservation: { id: 'r1' } });
+    expect(ledger.apply(buyerReserve('r2', 1), t0)).toMatchObject({ reservation: { id: 'r2' } });
+  });
+
+  it('counts confirmed units but not released or expired ones', () => {
+    const ledger = limited(10, 3);
+    ledger.apply(buyerReserve('confirmed', 1), t0);
+    ledger.apply(on('confirm', 'confirmed'), t0);
+    ledger.apply(buyerReserve('released', 2), t0);
+    ledger.apply(on('release', 'released'), t0);
+    ledger.apply({ ...buyerReserve('expired', 2), ttlSeconds: 60 }, t0);
+    expect(ledger.apply(buyerReserve('r4', 3), t0 + 60_000)).toEqual({
+      ok: false,
+      code: 'purchase_limit_exceeded',
+      details: { limit: 3, held: 1 },
+    });
+    expect(ledger.apply(buyerReserve('r5', 2), t0 + 60_000)).toMatchObject({ ok: true });
+  });
+
+  it('counts only holds created within the window, which slides with the clock', () => {
+    const ledger = limited(10, 2, 60);
+    ledger.apply(buyerReserve('old', 2), t0);
+    ledger.apply(on('confirm', 'old'), t0);
+    // created_at > now - window: at t0 + 60 s the first hold has just left the window.
+    expect(ledger.apply(buyerReserve('r2', 1), t0 + 59_999)).toMatchObject({
+      details: { held: 2 },
+    });
+    expect(ledger.apply(buyerReserve('r3', 2), t0 + 60_000)).toMatchObject({ ok: true });
+  });
+
+  it('counts a buyer over every warehouse of the product, and not over other buyers', () => {
+    const ledger = limited(10, 3);
+    stockedAt(ledger, key.productId, 'wh-2', 10);
+    ledger.apply({ ...buyerReserve('a', 2), warehouseId: 'wh-2' }, t0);
+    ledger.apply(buyerReserve('other', 3, 'buyer-2'), t0);
+    expect(ledger.apply(buyerReserve('b', 2), t0)).toMatchObject({ details: { held: 2 } });
+  });
+
+  it('applies a new limit to new holds only', () => {
+    const ledger = stocked(10);
+    ledger.apply(buyerReserve('r1', 5), t0);
+    ledger.apply({ kind: 'put-settings', productId: key.productId, maxPerBuyer: 2 }, t0);
+    expect(ledger.apply(on('read-reservation', 'r1'), t0)).toMatchObject({
+      reservation: { status: 'PENDING' },
+    });
+    expect(ledger.apply(buyerReserve('r2', 1), t0)).toMatchObject({ details: { held: 5 } });
+  });
+});
+
+describe('the reference ledger, product stock', () => {
+  it('sums over the product keys, warehouses in warehouse_id order', () => {
+    const ledger = new ReferenceLedger();
+    stockedAt(ledger, 'p', 'wh-b', 5);
+    stockedAt(ledger, 'p', 'wh-a', 7);
+    stockedAt(ledger, 'other', 'wh-a', 100);
+    ledger.apply({ ...reserve('r1', 2), productId: 'p', warehouseId: 'wh-b' }, t0);
+    const reply = ledger.apply({ kind: 'read-product-stock', productId: 'p' }, t0);
+    expect(reply).toMatchObject({
+      productStock: { productId: 'p', onHand: 12, reserved: 2, available: 10, incoming: 0 },
+    });
+    if (!reply.ok || !('productStock' in reply)) throw new Error('expected a product stock');
+    expect(productStockJson(reply.productStock)).toMatchObject({
+      warehouses: [
+        { warehouse_id: 'wh-a', on_hand: 7, reserved: 0 },
+        { warehouse_id: 'wh-b', on_hand: 5, reserved: 2, version: 2 },
+      ],
+    });
+  });
+
+  it('answers 404 for a product with no stock key', () => {
+    expect(new ReferenceLedger().apply({ kind: 'read-product-stock', productId: 'p' }, t0)).toEqual(
+      {
+        ok: false,
+        code: 'not_found',
+      },
+    );
   });
 });

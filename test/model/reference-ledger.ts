@@ -11,7 +11,9 @@ export type ModelErrorCode =
   | 'reservation_released'
   | 'reservation_confirmed'
   | 'idempotency_key_reused'
-  | 'validation_failed';
+  | 'validation_failed'
+  | 'purchase_limit_exceeded'
+  | 'reservation_not_pending';
 
 /** API.md's error table, for the codes a valid request can meet. */
 export const statusOfCode: Readonly<Record<ModelErrorCode, number>> = {
@@ -22,7 +24,39 @@ export const statusOfCode: Readonly<Record<ModelErrorCode, number>> = {
   reservation_confirmed: 409,
   idempotency_key_reused: 422,
   validation_failed: 422,
+  purchase_limit_exceeded: 409,
+  reservation_not_pending: 409,
 };
+
+/** A short stock key (a line with a warehouse) or product (lines without) of a cart. */
+export interface ShortLineDetails {
+  readonly index: number;
+  readonly product_id: string;
+  readonly warehouse_id?: string;
+  readonly requested: number;
+  readonly available: number;
+}
+
+/** A product of a cart over its buyer's purchase limit. */
+export interface OverLimitLineDetails {
+  readonly index: number;
+  readonly product_id: string;
+  readonly requested: number;
+  readonly limit: number;
+  readonly held: number;
+}
+
+/**
+ * An error's `details`, with the keys of the HTTP body (snake_case) so that a test can compare
+ * the body's `error.details` with it directly.
+ */
+export type ModelErrorDetails =
+  | { readonly field: string }
+  | { readonly limit: number; readonly held: number }
+  | { readonly status: ModelStatus }
+  | { readonly reservation_id: string }
+  | { readonly lines: readonly ShortLineDetails[] }
+  | { readonly lines: readonly OverLimitLineDetails[] };
 
 export interface ReservationBody {
   readonly id: string;
@@ -32,6 +66,10 @@ export interface ReservationBody {
   readonly quantity: number;
   readonly createdAtMs: number;
   readonly expiresAtMs: number;
+  /** Present only when the reserve (or the hold's cart) carried them. */
+  readonly buyerId?: string;
+  readonly reference?: string;
+  readonly cartId?: string;
 }
 
 export interface StockBody {
@@ -41,6 +79,26 @@ export interface StockBody {
   readonly reserved: number;
   readonly available: number;
   readonly version: number;
+}
+
+/** A product's settings as `GET /v1/products/:product_id/settings` answers them. */
+export interface ProductSettings {
+  readonly maxPerBuyer: number | null;
+  readonly limitWindowSeconds: number;
+  readonly warehousePriority: readonly string[] | null;
+  readonly lowStockThreshold: number | null;
+}
+
+/** `GET /v1/products/:product_id/stock`: sums over the product's keys. */
+export interface ProductStockBody {
+  readonly productId: string;
+  readonly onHand: number;
+  readonly reserved: number;
+  readonly available: number;
+  /** Always 0: the model has no transfers. */
+  readonly incoming: number;
+  /** In warehouse_id order. */
+  readonly warehouses: readonly StockBody[];
 }
 
 export type ModelRequest =
@@ -58,6 +116,9 @@ export type ModelRequest =
        * effect later than that, once durable; its times are counted from this instant.
        */
       readonly createdAtMs?: number;
+      /** Counts toward the product's purchase limit; echoed in the body. */
+      readonly buyerId?: string;
+      readonly reference?: string;
     }
   | { readonly kind: 'confirm' | 'release' | 'read-reservation'; readonly reservationId: string }
   | {
@@ -72,18 +133,59 @@ export type ModelRequest =
   | { readonly kind: 'read-stock'; readonly productId: string; readonly warehouseId: string };
 
 /**
+ * The requests of API.md's "Additions (v1.1)" the model knows, apart from ModelRequest so that
+ * the callers that switch over every ModelRequest (one per v1 endpoint) stay exhaustive.
+ */
+export type CheckoutRequest =
+  | {
+      readonly kind: 'put-settings';
+      readonly productId: string;
+      /** undefined: left out of the body (keeps its value); null clears it. */
+      readonly maxPerBuyer?: number | null;
+      readonly limitWindowSeconds?: number | null;
+      readonly warehousePriority?: readonly string[] | null;
+      readonly lowStockThreshold?: number | null;
+    }
+  | { readonly kind: 'read-settings' | 'read-product-stock'; readonly productId: string };
+
+/** Every request the model answers. */
+export type LedgerRequest = ModelRequest | CheckoutRequest;
+
+/**
  * What the contract says the answer is. `replayed` is the `idempotent-replayed` header where
  * the contract defines it (reserve and adjust with a key); undefined where it is silent.
  */
 export type ModelReply =
   | { readonly ok: true; readonly reservation: ReservationBody; readonly replayed?: boolean }
   | { readonly ok: true; readonly stock: StockBody; readonly replayed?: boolean }
-  | { readonly ok: false; readonly code: ModelErrorCode; readonly available?: number };
+  | { readonly ok: true; readonly settings: ProductSettings; readonly replayed?: boolean }
+  | { readonly ok: true; readonly productStock: ProductStockBody; readonly replayed?: boolean }
+  | {
+      readonly ok: false;
+      readonly code: ModelErrorCode;
+      /** insufficient_stock of a reserve or adjust: `details.available`. */
+      readonly available?: number;
+      /** Every other code's details, where the contract or the team's choices give some. */
+      readonly details?: ModelErrorDetails;
+    };
 
 export interface ModelLimits {
   /** The largest on_hand an adjust may produce (beyond: 422 validation_failed on delta). */
   readonly onHandMax: number;
+  /** Reserve's largest ttl_seconds; a hold lives at most 3 times it from created_at. */
+  readonly ttlSecondsMax?: number;
 }
+
+const ttlSecondsMaxDefault = 3600;
+/** API.md: "Default window 86400". */
+const limitWindowSecondsDefault = 86_400;
+
+const defaultSettings: ProductSettings = {
+  maxPerBuyer: null,
+  limitWindowSeconds: limitWindowSecondsDefault,
+  warehousePriority: null,
+  lowStockThreshold: null,
+};
 
 /**
  * When a due hold turns EXPIRED. `eager`: the moment its expires_at passes, before any request
@@ -97,11 +199,15 @@ export type ExpiryTiming = 'eager' | 'swept';
 interface Hold {
   readonly id: string;
   readonly key: string;
+  readonly productId: string;
   readonly quantity: number;
   readonly ttlSeconds: number;
   readonly createdAtMs: number;
-  readonly expiresAtMs: number;
+  expiresAtMs: number;
   status: ModelStatus;
+  readonly buyerId: string | undefined;
+  readonly reference: string | undefined;
+  readonly cartId: string | undefined;
 }
 
 interface AdjustMemo {
@@ -127,6 +233,8 @@ const keyOf = (productId: string, warehouseId: string): string =>
 export class ReferenceLedger {
   private readonly stocks = new Map<string, StockRow>();
   private readonly holds = new Map<string, Hold>();
+  /** Products whose settings differ from the defaults (so equal states print alike). */
+  private readonly settings = new Map<string, ProductSettings>();
   private clockMs = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -139,14 +247,16 @@ export class ReferenceLedger {
     return this.clockMs;
   }
 
-  apply(request: ModelRequest, nowMs: number): ModelReply {
-    if (nowMs < this.clockMs) throw new Error(`model clock ran backwards: ${nowMs}`);
-    this.clockMs = nowMs;
+  /** The limits with their defaults filled in. */
+  get ttlSecondsMax(): number {
+    return this.limits.ttlSecondsMax ?? ttlSecondsMaxDefault;
+  }
+
+  apply(request: LedgerRequest, nowMs: number): ModelReply {
+    this.advanceTo(nowMs);
     // A PENDING hold whose expires_at has passed is EXPIRED, whether or not anyone looked.
     if (this.expiry === 'eager') this.expireDue(nowMs);
-    else if ('reservationId' in request && request.kind !== 'reserve') {
-      this.expireIfDue(request.reservationId, nowMs);
-    }
+    else this.expireNamed(request, nowMs);
     switch (request.kind) {
       case 'reserve':
         return this.reserve(request, nowMs);
@@ -163,6 +273,12 @@ export class ReferenceLedger {
         const row = this.stocks.get(keyOf(request.productId, request.warehouseId));
         return row === undefined ? fail('not_found') : { ok: true, stock: stockOf(row) };
       }
+      case 'put-settings':
+        return { ok: true, settings: this.putSettings(request) };
+      case 'read-settings':
+        return { ok: true, settings: this.settingsOf(request.productId) };
+      case 'read-product-stock':
+        return this.productStock(request.productId);
     }
   }
 
@@ -224,6 +340,13 @@ export class ReferenceLedger {
     this.clockMs = nowMs;
   }
 
+  /** Swept timing: a request that names a hold finds it expired if it is due. */
+  private expireNamed(request: LedgerRequest, nowMs: number): void {
+    if ('reservationId' in request && request.kind !== 'reserve') {
+      this.expireIfDue(request.reservationId, nowMs);
+    }
+  }
+
   private expireIfDue(id: string, nowMs: number): void {
     const hold = this.holds.get(id);
     if (hold !== undefined && hold.status === 'PENDING' && hold.expiresAtMs <= nowMs) {
@@ -239,43 +362,156 @@ export class ReferenceLedger {
   }
 
   private reserve(request: Extract<ModelRequest, { kind: 'reserve' }>, nowMs: number): ModelReply {
+    // Idempotency keys live on their stock key, so a key seen before implies the key exists:
+    // the order replay, 404, purchase limit, stock is the team's.
     const row = this.stocks.get(keyOf(request.productId, request.warehouseId));
     if (row === undefined) return fail('not_found');
     const earlier = row.reserveKeys.get(request.idempotencyKey);
-    if (earlier !== undefined) {
-      if (earlier.quantity !== request.quantity || earlier.ttlSeconds !== request.ttlSeconds) {
-        return fail('idempotency_key_reused');
-      }
-      // The original answer, as first sent.
-      return {
-        ok: true,
-        reservation: { ...this.view(earlier), status: 'PENDING' },
-        replayed: true,
-      };
+    if (earlier !== undefined) return this.reserveReplay(earlier, request);
+    const overLimit = this.limitExceeded(request.buyerId, request.productId, request.quantity);
+    if (overLimit !== undefined) {
+      return { ok: false, code: 'purchase_limit_exceeded', details: overLimit };
     }
     const available = row.onHand - row.reserved;
     // Refused requests bind no key: a retry may succeed once stock is back.
     if (request.quantity > available) return { ok: false, code: 'insufficient_stock', available };
-    if (this.holds.has(request.reservationId)) throw new Error('reservation id issued twice');
     const createdAtMs = request.createdAtMs ?? nowMs;
-    const expiresAtMs = createdAtMs + request.ttlSeconds * 1000;
-    if (createdAtMs > nowMs || expiresAtMs <= nowMs) {
-      throw new Error('a hold created after it took effect, or expired before it did');
-    }
-    const hold: Hold = {
+    const hold = this.newHold({
       id: request.reservationId,
-      key: keyOf(request.productId, request.warehouseId),
+      row,
       quantity: request.quantity,
       ttlSeconds: request.ttlSeconds,
       createdAtMs,
+      buyerId: request.buyerId,
+      reference: request.reference,
+      cartId: undefined,
+    });
+    row.reserveKeys.set(request.idempotencyKey, hold);
+    return { ok: true, reservation: this.view(hold), replayed: false };
+  }
+
+  private reserveReplay(
+    earlier: Hold,
+    request: Extract<ModelRequest, { kind: 'reserve' }>,
+  ): ModelReply {
+    const same =
+      earlier.quantity === request.quantity &&
+      earlier.ttlSeconds === request.ttlSeconds &&
+      earlier.buyerId === request.buyerId &&
+      earlier.reference === request.reference;
+    if (!same) return fail('idempotency_key_reused');
+    return { ok: true, reservation: this.firstView(earlier), replayed: true };
+  }
+
+  /** Makes a PENDING hold on `row` (its units reserved, the key's version moved on). */
+  private newHold(fields: {
+    id: string;
+    row: StockRow;
+    quantity: number;
+    ttlSeconds: number;
+    createdAtMs: number;
+    buyerId: string | undefined;
+    reference: string | undefined;
+    cartId: string | undefined;
+  }): Hold {
+    const { row, ...rest } = fields;
+    if (this.holds.has(fields.id)) throw new Error(`reservation id ${fields.id} issued twice`);
+    const expiresAtMs = fields.createdAtMs + fields.ttlSeconds * 1000;
+    if (fields.createdAtMs > this.clockMs || expiresAtMs <= this.clockMs) {
+      throw new Error('a hold created after it took effect, or expired before it did');
+    }
+    const hold: Hold = {
+      ...rest,
+      key: keyOf(row.productId, row.warehouseId),
+      productId: row.productId,
       expiresAtMs,
       status: 'PENDING',
     };
     this.holds.set(hold.id, hold);
-    row.reserveKeys.set(request.idempotencyKey, hold);
     row.reserved += hold.quantity;
     row.version += 1;
-    return { ok: true, reservation: this.view(hold), replayed: false };
+    return hold;
+  }
+
+  /**
+   * The units of `productId` the buyer holds toward its limit: those of its holds created within
+   * the window, PENDING ones in full, CONFIRMED ones as sold, RELEASED and EXPIRED ones not at all.
+   */
+  private heldByBuyer(buyerId: string, productId: string, windowSeconds: number): number {
+    const sinceMs = this.clockMs - windowSeconds * 1000;
+    let held = 0;
+    for (const hold of this.holds.values()) {
+      if (hold.buyerId !== buyerId || hold.productId !== productId) continue;
+      if (hold.createdAtMs <= sinceMs) continue;
+      if (hold.status === 'PENDING') held += hold.quantity;
+      if (hold.status === 'CONFIRMED') held += this.soldOf(hold);
+    }
+    return held;
+  }
+
+  /** `{limit, held}` when `requested` more units would take the buyer over the limit. */
+  private limitExceeded(
+    buyerId: string | undefined,
+    productId: string,
+    requested: number,
+  ): { limit: number; held: number } | undefined {
+    const settings = this.settingsOf(productId);
+    if (buyerId === undefined || settings.maxPerBuyer === null) return undefined;
+    const held = this.heldByBuyer(buyerId, productId, settings.limitWindowSeconds);
+    const limit = settings.maxPerBuyer;
+    return held + requested > limit ? { limit, held } : undefined;
+  }
+
+  private settingsOf(productId: string): ProductSettings {
+    return this.settings.get(productId) ?? defaultSettings;
+  }
+
+  /** PUT merges: a field left out keeps its value, null clears it (the window to its default). */
+  private putSettings(
+    request: Extract<CheckoutRequest, { kind: 'put-settings' }>,
+  ): ProductSettings {
+    const now = this.settingsOf(request.productId);
+    const merged: ProductSettings = {
+      maxPerBuyer: request.maxPerBuyer === undefined ? now.maxPerBuyer : request.maxPerBuyer,
+      limitWindowSeconds:
+        request.limitWindowSeconds === undefined
+          ? now.limitWindowSeconds
+          : (request.limitWindowSeconds ?? limitWindowSecondsDefault),
+      warehousePriority:
+        request.warehousePriority === undefined
+          ? now.warehousePriority
+          : request.warehousePriority === null
+            ? null
+            : [...request.warehousePriority],
+      lowStockThreshold:
+        request.lowStockThreshold === undefined ? now.lowStockThreshold : request.lowStockThreshold,
+    };
+    if (canonical(merged) === canonical(defaultSettings)) this.settings.delete(request.productId);
+    else this.settings.set(request.productId, merged);
+    return merged;
+  }
+
+  private productStock(productId: string): ModelReply {
+    const warehouses = this.rowsOf(productId)
+      .sort((a, b) => (a.warehouseId < b.warehouseId ? -1 : 1))
+      .map(stockOf);
+    if (warehouses.length === 0) return fail('not_found');
+    const sum = (field: 'onHand' | 'reserved' | 'available'): number =>
+      warehouses.reduce((total, view) => total + view[field], 0);
+    const productStock: ProductStockBody = {
+      productId,
+      onHand: sum('onHand'),
+      reserved: sum('reserved'),
+      available: sum('available'),
+      incoming: 0,
+      warehouses,
+    };
+    return { ok: true, productStock };
+  }
+
+  /** The product's stock keys, in the order they came to exist. */
+  private rowsOf(productId: string): StockRow[] {
+    return [...this.stocks.values()].filter((row) => row.productId === productId);
   }
 
   private finish(kind: 'confirm' | 'release', id: string): ModelReply {
@@ -350,6 +586,11 @@ export class ReferenceLedger {
     return row;
   }
 
+  /** Units a CONFIRMED hold sold. */
+  private soldOf(hold: Hold): number {
+    return hold.quantity;
+  }
+
   private view(hold: Hold): ReservationBody {
     const row = this.row(hold.key);
     return {
@@ -360,7 +601,21 @@ export class ReferenceLedger {
       quantity: hold.quantity,
       createdAtMs: hold.createdAtMs,
       expiresAtMs: hold.expiresAtMs,
+      // Optional fields only when present, so that a v1 body keeps exactly its v1 fields.
+      ...(hold.buyerId === undefined ? {} : { buyerId: hold.buyerId }),
+      ...(hold.reference === undefined ? {} : { reference: hold.reference }),
+      ...(hold.cartId === undefined ? {} : { cartId: hold.cartId }),
     };
+  }
+
+  /** The body a hold was first answered with (a reserve's replay answers it again). */
+  private firstView(hold: Hold): ReservationBody {
+    const first = {
+      ...this.view(hold),
+      status: 'PENDING' as const,
+      expiresAtMs: hold.createdAtMs + hold.ttlSeconds * 1000,
+    };
+    return first;
   }
 
   /** The stock view of a key as it stands (no clock change), or undefined if never stocked. */
@@ -399,6 +654,7 @@ export class ReferenceLedger {
   clone(): ReferenceLedger {
     const copy = new ReferenceLedger(this.limits, this.expiry);
     copy.clockMs = this.clockMs;
+    for (const [productId, settings] of this.settings) copy.settings.set(productId, settings);
     for (const hold of this.holds.values()) copy.holds.set(hold.id, { ...hold });
     for (const [key, row] of this.stocks) {
       const reserveKeys = new Map<string, Hold>();
@@ -422,7 +678,11 @@ export class ReferenceLedger {
       parts.push(reserveKeys.join(','), adjustKeys.join(','));
     }
     for (const hold of [...this.holds.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-      parts.push(`${hold.id}:${hold.status}:${hold.createdAtMs}`);
+      parts.push(`${hold.id}:${hold.status}:${hold.createdAtMs}:${hold.expiresAtMs}`);
+      parts.push(`${hold.buyerId ?? ''}:${hold.reference ?? ''}:${hold.cartId ?? ''}`);
+    }
+    for (const [productId, settings] of [...this.settings].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      parts.push(`${productId}:${canonical(settings)}`);
     }
     return parts.join('|');
   }
@@ -453,6 +713,29 @@ export function reservationJson(view: ReservationBody): Record<string, unknown> 
     quantity: view.quantity,
     expires_at: new Date(view.expiresAtMs).toISOString(),
     created_at: new Date(view.createdAtMs).toISOString(),
+    ...(view.buyerId === undefined ? {} : { buyer_id: view.buyerId }),
+    ...(view.reference === undefined ? {} : { reference: view.reference }),
+    ...(view.cartId === undefined ? {} : { cart_id: view.cartId }),
+  };
+}
+
+export function settingsJson(settings: ProductSettings): Record<string, unknown> {
+  return {
+    max_per_buyer: settings.maxPerBuyer,
+    limit_window_seconds: settings.limitWindowSeconds,
+    warehouse_priority: settings.warehousePriority,
+    low_stock_threshold: settings.lowStockThreshold,
+  };
+}
+
+export function productStockJson(view: ProductStockBody): Record<string, unknown> {
+  return {
+    product_id: view.productId,
+    on_hand: view.onHand,
+    reserved: view.reserved,
+    available: view.available,
+    incoming: view.incoming,
+    warehouses: view.warehouses.map(stockJson),
   };
 }
 
@@ -469,7 +752,8 @@ export function stockJson(view: StockBody): Record<string, unknown> {
 
 /**
  * Why `actual` is not the answer the model gives, or undefined if it is. Compares status/code,
- * every body field, `details.available` of insufficient_stock, and `replayed` where defined.
+ * every body field, `details.available` of insufficient_stock, the other details where the
+ * model gives some, and `replayed` where defined.
  */
 export function replyMismatch(expected: ModelReply, actual: ModelReply): string | undefined {
   const show = (reply: ModelReply): string => JSON.stringify(reply);
@@ -481,31 +765,37 @@ export function replyMismatch(expected: ModelReply, actual: ModelReply): string 
     if (e.available !== undefined && e.available !== a.available) {
       return `expected details.available ${e.available}, got ${a.available}`;
     }
+    if (e.details !== undefined && canonical(e.details) !== canonical(a.details)) {
+      return `expected details ${canonical(e.details)}, got ${canonical(a.details)}`;
+    }
     return undefined;
   }
   if (expected.replayed !== undefined && expected.replayed !== actual.replayed) {
     return `expected replayed=${expected.replayed}, got ${show(actual)}`;
   }
-  const body = (reply: ModelReply) =>
-    'reservation' in reply
-      ? JSON.stringify(reply.reservation)
-      : 'stock' in reply
-        ? JSON.stringify(reply.stock)
-        : '';
-  const expectedBody = body(expected);
-  const actualBody = body(actual);
-  const sameShape = 'reservation' in expected === 'reservation' in actual;
-  if (!sameShape || !sameFields(expectedBody, actualBody)) {
-    return `expected ${expectedBody}, got ${actualBody}`;
-  }
+  const expectedBody = bodyOf(expected);
+  const actualBody = bodyOf(actual);
+  if (expectedBody !== actualBody) return `expected ${expectedBody}, got ${actualBody}`;
   return undefined;
 }
 
-function sameFields(expectedJson: string, actualJson: string): boolean {
-  const expected = JSON.parse(expectedJson) as Record<string, unknown>;
-  const actual = JSON.parse(actualJson) as Record<string, unknown>;
-  const keys = Object.keys(expected);
-  return (
-    keys.length === Object.keys(actual).length && keys.every((key) => expected[key] === actual[key])
-  );
+/** The body of a successful reply as canonical text, led by its shape's name. */
+function bodyOf(reply: Extract<ModelReply, { ok: true }>): string {
+  const { ok: _ok, replayed: _replayed, ...body } = reply;
+  return canonical(body);
+}
+
+/**
+ * JSON with every object's keys sorted and undefined fields left out: equal text, equal values
+ * (an absent optional field and one set to undefined are the same body).
+ */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, field: unknown) => {
+    if (field === null || typeof field !== 'object' || Array.isArray(field)) return field;
+    const sorted: Record<string, unknown> = {};
+    for (const name of Object.keys(field).sort()) {
+      sorted[name] = (field as Record<string, unknown>)[name];
+    }
+    return sorted;
+  });
 }
