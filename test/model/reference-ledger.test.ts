@@ -460,3 +460,168 @@ describe('the reference ledger, product stock', () => {
     );
   });
 });
+
+describe('the reference ledger, partial confirm', () => {
+  const edition = (units: number): ReferenceLedger => {
+    const ledger = new ReferenceLedger(undefined, 'eager', 'v1.1');
+    ledger.apply(adjust(units), t0);
+    return ledger;
+  };
+
+  it('sells the confirmed units and returns the rest to available at once', () => {
+    const ledger = edition(10);
+    ledger.apply(reserve('r1', 5), t0);
+    expect(ledger.apply({ kind: 'confirm', reservationId: 'r1', quantity: 2 }, t0)).toMatchObject({
+      reservation: { status: 'CONFIRMED', quantity: 5, confirmedQuantity: 2 },
+    });
+    expect(ledger.stock(key.productId, key.warehouseId)).toMatchObject({
+      onHand: 8,
+      reserved: 0,
+      available: 8,
+      version: 3,
+    });
+  });
+
+  it('puts confirmed_quantity equal to quantity on a confirm that names none', () => {
+    const ledger = edition(10);
+    ledger.apply(reserve('r1', 5), t0);
+    const reply = ledger.apply(on('confirm', 'r1'), t0);
+    expect(reply).toMatchObject({ reservation: { confirmedQuantity: 5 } });
+    expect(reservationJson(ledger.reservation('r1') as ReservationBody)).toMatchObject({
+      quantity: 5,
+      confirmed_quantity: 5,
+    });
+    expect(ledger.reservation('r1')).not.toHaveProperty('buyerId');
+  });
+
+  it('leaves confirmed_quantity out of the v1 edition of the body, and off PENDING holds', () => {
+    const ledger = stocked(10);
+    ledger.apply(reserve('r1', 5), t0);
+    ledger.apply(reserve('r2', 1), t0);
+    ledger.apply({ kind: 'confirm', reservationId: 'r1', quantity: 2 }, t0);
+    expect(ledger.reservation('r1')).not.toHaveProperty('confirmedQuantity');
+    expect(ledger.reservation('r2')).not.toHaveProperty('confirmedQuantity');
+    expect(ledger.stock(key.productId, key.warehouseId)).toMatchObject({ onHand: 8 });
+  });
+
+  it('refuses with 422 on quantity a confirm of more units than the hold has', () => {
+    const ledger = edition(10);
+    ledger.apply(reserve('r1', 5), t0);
+    expect(ledger.apply({ kind: 'confirm', reservationId: 'r1', quantity: 6 }, t0)).toEqual({
+      ok: false,
+      code: 'validation_failed',
+      details: { field: 'quantity' },
+    });
+    expect(ledger.reservation('r1')).toMatchObject({ status: 'PENDING' });
+  });
+
+  it('answers a second confirm, whatever its quantity, with the first body as a replay', () => {
+    const ledger = edition(10);
+    ledger.apply(reserve('r1', 5), t0);
+    const first = ledger.apply({ kind: 'confirm', reservationId: 'r1', quantity: 2 }, t0);
+    const again = ledger.apply({ kind: 'confirm', reservationId: 'r1', quantity: 9 }, t0 + 1);
+    expect(again).toEqual({ ...first, replayed: true });
+    expect(ledger.stock(key.productId, key.warehouseId)).toMatchObject({ onHand: 8, version: 3 });
+  });
+});
+
+describe('the reference ledger, extend', () => {
+  const extend = (reservationId: string, ttlSeconds: number) =>
+    ({ kind: 'extend', reservationId, ttlSeconds }) as const;
+
+  it('gives a PENDING hold expires_at = now + ttl, shorter or longer, without a new version', () => {
+    const ledger = stocked(10);
+    ledger.apply(reserve('r1', 1, undefined, 600), t0);
+    expect(ledger.apply(extend('r1', 3600), t0 + 10_000)).toMatchObject({
+      reservation: { status: 'PENDING', expiresAtMs: t0 + 3_610_000, createdAtMs: t0 },
+    });
+    expect(ledger.apply(extend('r1', 60), t0 + 20_000)).toMatchObject({
+      reservation: { expiresAtMs: t0 + 80_000 },
+    });
+    expect(ledger.stock(key.productId, key.warehouseId)).toMatchObject({ version: 2 });
+    expect(ledger.apply(on('read-reservation', 'r1'), t0 + 80_000)).toMatchObject({
+      reservation: { status: 'EXPIRED' },
+    });
+  });
+
+  it('refuses with 422 on ttl_seconds an extension beyond 3 x ttlSecondsMax from created_at', () => {
+    const ledger = new ReferenceLedger({ onHandMax: 1000, ttlSecondsMax: 100 });
+    ledger.apply(adjust(10), t0);
+    ledger.apply(reserve('r1', 1, undefined, 100), t0);
+    ledger.apply(extend('r1', 100), t0 + 90_000);
+    ledger.apply(extend('r1', 100), t0 + 180_000);
+    // The cap is created_at + 300 s: reaching it exactly is allowed, a millisecond more is not.
+    expect(ledger.apply(extend('r1', 100), t0 + 200_000)).toMatchObject({
+      reservation: { expiresAtMs: t0 + 300_000 },
+    });
+    expect(ledger.apply(extend('r1', 100), t0 + 200_001)).toEqual({
+      ok: false,
+      code: 'validation_failed',
+      details: { field: 'ttl_seconds' },
+    });
+    expect(ledger.reservation('r1')).toMatchObject({ expiresAtMs: t0 + 300_000 });
+  });
+
+  it('caps a hold at 3 x 3600 s from created_at by default', () => {
+    const ledger = stocked(10);
+    ledger.apply(reserve('r1', 1, undefined, 3600), t0);
+    ledger.apply(extend('r1', 3600), t0 + 3_500_000);
+    ledger.apply(extend('r1', 3600), t0 + 7_000_000);
+    expect(ledger.apply(extend('r1', 3600), t0 + 7_200_000)).toMatchObject({
+      reservation: { expiresAtMs: t0 + 10_800_000 },
+    });
+    expect(ledger.apply(extend('r1', 3600), t0 + 7_200_001)).toMatchObject({
+      details: { field: 'ttl_seconds' },
+    });
+  });
+
+  it('expires a due hold first and answers 409 reservation_not_pending with status EXPIRED', () => {
+    for (const timing of ['eager', 'swept'] as const) {
+      const ledger = new ReferenceLedger(undefined, timing);
+      ledger.apply(adjust(10), t0);
+      ledger.apply(reserve('r1', 4), t0);
+      expect(ledger.apply(extend('r1', 600), t0 + 60_000)).toEqual({
+        ok: false,
+        code: 'reservation_not_pending',
+        details: { status: 'EXPIRED' },
+      });
+      expect(ledger.stock(key.productId, key.warehouseId)).toMatchObject({
+        reserved: 0,
+        version: 3,
+      });
+    }
+  });
+
+  it('answers 409 reservation_not_pending naming the status of a CONFIRMED or RELEASED hold', () => {
+    const ledger = stocked(10);
+    ledger.apply(reserve('c', 1), t0);
+    ledger.apply(reserve('r', 1), t0);
+    ledger.apply(on('confirm', 'c'), t0);
+    ledger.apply(on('release', 'r'), t0);
+    expect(ledger.apply(extend('c', 600), t0)).toMatchObject({ details: { status: 'CONFIRMED' } });
+    expect(ledger.apply(extend('r', 600), t0)).toMatchObject({ details: { status: 'RELEASED' } });
+    expect(ledger.apply(extend('unknown', 600), t0)).toEqual({ ok: false, code: 'not_found' });
+  });
+
+  it('replays a reserve with the expires_at first sent, after an extend', () => {
+    const ledger = stocked(10);
+    const first = ledger.apply(reserve('r1', 1, 'extend-key-00000'), t0);
+    ledger.apply(extend('r1', 600), t0 + 1000);
+    expect(ledger.apply(reserve('r2', 1, 'extend-key-00000'), t0 + 2000)).toEqual({
+      ...first,
+      replayed: true,
+    });
+  });
+});
+
+describe('the reference ledger, purchase limits and partial confirm', () => {
+  it('counts the confirmed_quantity of a partly confirmed hold, not what it held', () => {
+    const ledger = limited(10, 3);
+    ledger.apply(buyerReserve('r1', 3), t0);
+    ledger.apply({ kind: 'confirm', reservationId: 'r1', quantity: 1 }, t0);
+    expect(ledger.apply(buyerReserve('r2', 3), t0)).toMatchObject({
+      details: { limit: 3, held: 1 },
+    });
+    expect(ledger.apply(buyerReserve('r3', 2), t0)).toMatchObject({ ok: true });
+  });
+});

@@ -70,6 +70,8 @@ export interface ReservationBody {
   readonly buyerId?: string;
   readonly reference?: string;
   readonly cartId?: string;
+  /** Units sold, on a CONFIRMED hold (in the 'v1.1' edition of the body only). */
+  readonly confirmedQuantity?: number;
 }
 
 export interface StockBody {
@@ -120,7 +122,13 @@ export type ModelRequest =
       readonly buyerId?: string;
       readonly reference?: string;
     }
-  | { readonly kind: 'confirm' | 'release' | 'read-reservation'; readonly reservationId: string }
+  | {
+      readonly kind: 'confirm';
+      readonly reservationId: string;
+      /** Units sold, 1..held (a partial sale); all of them when left out. */
+      readonly quantity?: number;
+    }
+  | { readonly kind: 'release' | 'read-reservation'; readonly reservationId: string }
   | {
       readonly kind: 'adjust';
       readonly productId: string;
@@ -137,6 +145,7 @@ export type ModelRequest =
  * the callers that switch over every ModelRequest (one per v1 endpoint) stay exhaustive.
  */
 export type CheckoutRequest =
+  | { readonly kind: 'extend'; readonly reservationId: string; readonly ttlSeconds: number }
   | {
       readonly kind: 'put-settings';
       readonly productId: string;
@@ -196,6 +205,14 @@ const defaultSettings: ProductSettings = {
  */
 export type ExpiryTiming = 'eager' | 'swept';
 
+/**
+ * Which edition of API.md's reservation body the model answers with. 'v1.1' puts
+ * confirmedQuantity on every CONFIRMED hold (API.md, "Additions (v1.1)": equal to quantity when
+ * the confirm named none). 'v1' leaves it out, as the ledger did before v1.1; the comparisons
+ * written for v1 (the property tests, the simulator) use it. Every request works in both.
+ */
+export type BodyEdition = 'v1' | 'v1.1';
+
 interface Hold {
   readonly id: string;
   readonly key: string;
@@ -205,6 +222,8 @@ interface Hold {
   readonly createdAtMs: number;
   expiresAtMs: number;
   status: ModelStatus;
+  /** Units sold, once CONFIRMED (the rest went back to available). */
+  confirmedQuantity: number | undefined;
   readonly buyerId: string | undefined;
   readonly reference: string | undefined;
   readonly cartId: string | undefined;
@@ -240,6 +259,7 @@ export class ReferenceLedger {
   constructor(
     readonly limits: ModelLimits = { onHandMax: 1_000_000_000_000 },
     readonly expiry: ExpiryTiming = 'eager',
+    readonly edition: BodyEdition = 'v1',
   ) {}
 
   /** The time of the latest request applied (the model's clock never runs backwards). */
@@ -261,8 +281,11 @@ export class ReferenceLedger {
       case 'reserve':
         return this.reserve(request, nowMs);
       case 'confirm':
+        return this.confirm(request.reservationId, request.quantity);
       case 'release':
-        return this.finish(request.kind, request.reservationId);
+        return this.release(request.reservationId);
+      case 'extend':
+        return this.extend(request.reservationId, request.ttlSeconds);
       case 'read-reservation': {
         const hold = this.holds.get(request.reservationId);
         return hold === undefined ? fail('not_found') : { ok: true, reservation: this.view(hold) };
@@ -426,6 +449,7 @@ export class ReferenceLedger {
       productId: row.productId,
       expiresAtMs,
       status: 'PENDING',
+      confirmedQuantity: undefined,
     };
     this.holds.set(hold.id, hold);
     row.reserved += hold.quantity;
@@ -514,20 +538,62 @@ export class ReferenceLedger {
     return [...this.stocks.values()].filter((row) => row.productId === productId);
   }
 
-  private finish(kind: 'confirm' | 'release', id: string): ModelReply {
+  private confirm(id: string, quantity: number | undefined): ModelReply {
     const hold = this.holds.get(id);
     if (hold === undefined) return fail('not_found');
-    const done: ModelStatus = kind === 'confirm' ? 'CONFIRMED' : 'RELEASED';
-    if (hold.status === done) return { ok: true, reservation: this.view(hold) };
-    if (hold.status === 'EXPIRED') return fail('reservation_expired');
-    if (hold.status === 'RELEASED') return fail('reservation_released');
-    if (hold.status === 'CONFIRMED') return fail('reservation_confirmed');
+    // Again, with any quantity or none: the first confirmation's body, nothing changed.
+    if (hold.status === 'CONFIRMED')
+      return { ok: true, reservation: this.view(hold), replayed: true };
+    if (hold.status !== 'PENDING') return fail(finishedCode(hold.status));
+    if (quantity !== undefined && quantity > hold.quantity) return invalid('quantity');
+    this.confirmHold(hold, quantity ?? hold.quantity);
+    return { ok: true, reservation: this.view(hold) };
+  }
+
+  /** Sells `sold` units of a PENDING hold; the rest of it returns to available at once. */
+  private confirmHold(hold: Hold, sold: number): void {
     const row = this.row(hold.key);
     row.reserved -= hold.quantity;
-    if (kind === 'confirm') row.onHand -= hold.quantity;
+    row.onHand -= sold;
     row.version += 1;
-    hold.status = done;
+    hold.status = 'CONFIRMED';
+    hold.confirmedQuantity = sold;
+  }
+
+  private release(id: string): ModelReply {
+    const hold = this.holds.get(id);
+    if (hold === undefined) return fail('not_found');
+    if (hold.status === 'RELEASED') return { ok: true, reservation: this.view(hold) };
+    if (hold.status !== 'PENDING') return fail(finishedCode(hold.status));
+    this.releaseHold(hold);
     return { ok: true, reservation: this.view(hold) };
+  }
+
+  private releaseHold(hold: Hold): void {
+    const row = this.row(hold.key);
+    row.reserved -= hold.quantity;
+    row.version += 1;
+    hold.status = 'RELEASED';
+  }
+
+  /**
+   * A PENDING hold gets expires_at = now + ttl (shorter or longer), within its lifetime cap.
+   * A due hold was expired before (eagerly, or as the hold this request names).
+   */
+  private extend(id: string, ttlSeconds: number): ModelReply {
+    const hold = this.holds.get(id);
+    if (hold === undefined) return fail('not_found');
+    if (hold.status !== 'PENDING') return notPending(hold.status);
+    const expiresAtMs = this.clockMs + ttlSeconds * 1000;
+    if (expiresAtMs > this.lifetimeEndMs(hold.createdAtMs)) return invalid('ttl_seconds');
+    // No stock moved: the key's version stays.
+    hold.expiresAtMs = expiresAtMs;
+    return { ok: true, reservation: this.view(hold) };
+  }
+
+  /** A hold lives at most 3 times the TTL maximum from its created_at. */
+  private lifetimeEndMs(createdAtMs: number): number {
+    return createdAtMs + 3 * this.ttlSecondsMax * 1000;
   }
 
   private adjust(request: Extract<ModelRequest, { kind: 'adjust' }>): ModelReply {
@@ -588,7 +654,7 @@ export class ReferenceLedger {
 
   /** Units a CONFIRMED hold sold. */
   private soldOf(hold: Hold): number {
-    return hold.quantity;
+    return hold.confirmedQuantity ?? hold.quantity;
   }
 
   private view(hold: Hold): ReservationBody {
@@ -605,17 +671,16 @@ export class ReferenceLedger {
       ...(hold.buyerId === undefined ? {} : { buyerId: hold.buyerId }),
       ...(hold.reference === undefined ? {} : { reference: hold.reference }),
       ...(hold.cartId === undefined ? {} : { cartId: hold.cartId }),
+      ...(hold.status === 'CONFIRMED' && this.edition === 'v1.1'
+        ? { confirmedQuantity: this.soldOf(hold) }
+        : {}),
     };
   }
 
   /** The body a hold was first answered with (a reserve's replay answers it again). */
   private firstView(hold: Hold): ReservationBody {
-    const first = {
-      ...this.view(hold),
-      status: 'PENDING' as const,
-      expiresAtMs: hold.createdAtMs + hold.ttlSeconds * 1000,
-    };
-    return first;
+    const { confirmedQuantity: _sold, ...view } = this.view(hold);
+    return { ...view, status: 'PENDING', expiresAtMs: hold.createdAtMs + hold.ttlSeconds * 1000 };
   }
 
   /** The stock view of a key as it stands (no clock change), or undefined if never stocked. */
@@ -652,7 +717,7 @@ export class ReferenceLedger {
   }
 
   clone(): ReferenceLedger {
-    const copy = new ReferenceLedger(this.limits, this.expiry);
+    const copy = new ReferenceLedger(this.limits, this.expiry, this.edition);
     copy.clockMs = this.clockMs;
     for (const [productId, settings] of this.settings) copy.settings.set(productId, settings);
     for (const hold of this.holds.values()) copy.holds.set(hold.id, { ...hold });
@@ -680,6 +745,7 @@ export class ReferenceLedger {
     for (const hold of [...this.holds.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
       parts.push(`${hold.id}:${hold.status}:${hold.createdAtMs}:${hold.expiresAtMs}`);
       parts.push(`${hold.buyerId ?? ''}:${hold.reference ?? ''}:${hold.cartId ?? ''}`);
+      parts.push(`${hold.confirmedQuantity ?? ''}`);
     }
     for (const [productId, settings] of [...this.settings].sort(([a], [b]) => (a < b ? -1 : 1))) {
       parts.push(`${productId}:${canonical(settings)}`);
@@ -703,6 +769,23 @@ function fail(code: ModelErrorCode): ModelReply {
   return { ok: false, code };
 }
 
+/** 422 validation_failed naming the field, as the HTTP body's `details.field` does. */
+function invalid(field: string): ModelReply {
+  return { ok: false, code: 'validation_failed', details: { field } };
+}
+
+function notPending(status: ModelStatus): ModelReply {
+  return { ok: false, code: 'reservation_not_pending', details: { status } };
+}
+
+/** The 409 of a transition out of a hold that is no longer PENDING. */
+function finishedCode(status: ModelStatus): ModelErrorCode {
+  if (status === 'EXPIRED') return 'reservation_expired';
+  if (status === 'RELEASED') return 'reservation_released';
+  if (status === 'CONFIRMED') return 'reservation_confirmed';
+  throw new Error('a PENDING hold is not finished');
+}
+
 /** The JSON body API.md specifies for a reservation (times as RFC 3339 UTC). */
 export function reservationJson(view: ReservationBody): Record<string, unknown> {
   return {
@@ -716,6 +799,7 @@ export function reservationJson(view: ReservationBody): Record<string, unknown> 
     ...(view.buyerId === undefined ? {} : { buyer_id: view.buyerId }),
     ...(view.reference === undefined ? {} : { reference: view.reference }),
     ...(view.cartId === undefined ? {} : { cart_id: view.cartId }),
+    ...(view.confirmedQuantity === undefined ? {} : { confirmed_quantity: view.confirmedQuantity }),
   };
 }
 
