@@ -1,6 +1,7 @@
 // The reference model of API.md: plain, sequential, written from the contract and the team's
 // decisions (README "Choices where the contract leaves room"), sharing no code with src/actors,
 // so that a test comparing the two cannot agree with the ledger's own bugs. Time is a parameter.
+import { planCart, productTotals, type PlannedHold } from './cart-plan.js';
 
 export type ModelStatus = 'PENDING' | 'CONFIRMED' | 'RELEASED' | 'EXPIRED';
 
@@ -103,6 +104,38 @@ export interface ProductStockBody {
   readonly warehouses: readonly StockBody[];
 }
 
+/** `POST /v1/carts` and the cart's reads and changes answer with the cart. */
+export interface CartBody {
+  readonly cartId: string;
+  /** PENDING while any hold is, else CONFIRMED if any was, else EXPIRED if any, else RELEASED. */
+  readonly status: ModelStatus;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+  readonly buyerId?: string;
+  readonly reference?: string;
+  /** In order of line, then as allocated. */
+  readonly holds: readonly CartHoldBody[];
+}
+
+export interface CartHoldBody {
+  /** The first line the hold serves (a split line has several holds with the same line). */
+  readonly line: number;
+  readonly reservationId: string;
+  readonly productId: string;
+  readonly warehouseId: string;
+  readonly quantity: number;
+  readonly status: ModelStatus;
+  /** On CONFIRMED holds (a cart is v1.1 only, so in either edition). */
+  readonly confirmedQuantity?: number;
+}
+
+export interface CartLine {
+  readonly productId: string;
+  /** Left out: the ledger allocates the line over the product's stock keys. */
+  readonly warehouseId?: string;
+  readonly quantity: number;
+}
+
 export type ModelRequest =
   | {
       readonly kind: 'reserve';
@@ -155,7 +188,31 @@ export type CheckoutRequest =
       readonly warehousePriority?: readonly string[] | null;
       readonly lowStockThreshold?: number | null;
     }
-  | { readonly kind: 'read-settings' | 'read-product-stock'; readonly productId: string };
+  | { readonly kind: 'read-settings' | 'read-product-stock'; readonly productId: string }
+  | CartRequest
+  | { readonly kind: 'read-cart' | 'release-cart'; readonly cartId: string }
+  | {
+      readonly kind: 'confirm-cart';
+      readonly cartId: string;
+      /** Partial quantities of some holds; the others are confirmed in full. */
+      readonly lines?: readonly { readonly reservationId: string; readonly quantity: number }[];
+    }
+  | { readonly kind: 'extend-cart'; readonly cartId: string; readonly ttlSeconds: number };
+
+export interface CartRequest {
+  readonly kind: 'cart';
+  readonly idempotencyKey: string;
+  readonly lines: readonly CartLine[];
+  readonly ttlSeconds: number;
+  readonly buyerId?: string;
+  readonly reference?: string;
+  /** The ids a new cart and its holds get (the ledger mints them; the model is told which). */
+  readonly cartId: string;
+  /** Consumed in hold order (line, then as allocated); ids left over are not used. */
+  readonly reservationIds: readonly string[];
+  /** The ledger's created_at for the cart, if known (as for reserve). */
+  readonly createdAtMs?: number;
+}
 
 /** Every request the model answers. */
 export type LedgerRequest = ModelRequest | CheckoutRequest;
@@ -167,6 +224,7 @@ export type LedgerRequest = ModelRequest | CheckoutRequest;
 export type ModelReply =
   | { readonly ok: true; readonly reservation: ReservationBody; readonly replayed?: boolean }
   | { readonly ok: true; readonly stock: StockBody; readonly replayed?: boolean }
+  | { readonly ok: true; readonly cart: CartBody; readonly replayed?: boolean }
   | { readonly ok: true; readonly settings: ProductSettings; readonly replayed?: boolean }
   | { readonly ok: true; readonly productStock: ProductStockBody; readonly replayed?: boolean }
   | {
@@ -229,6 +287,18 @@ interface Hold {
   readonly cartId: string | undefined;
 }
 
+interface Cart {
+  readonly id: string;
+  /** As sent: a replay compares its lines, ttl, buyer_id and reference. */
+  readonly request: CartRequest;
+  readonly createdAtMs: number;
+  /** Moved by extend-cart only (an extend of one of its holds moves that hold alone). */
+  expiresAtMs: number;
+  readonly holds: readonly { readonly line: number; readonly id: string }[];
+  /** Set by the first successful confirm-cart: any later one replays its answer. */
+  confirmed: boolean;
+}
+
 interface AdjustMemo {
   readonly delta: number;
   readonly reason: string;
@@ -254,6 +324,9 @@ export class ReferenceLedger {
   private readonly holds = new Map<string, Hold>();
   /** Products whose settings differ from the defaults (so equal states print alike). */
   private readonly settings = new Map<string, ProductSettings>();
+  private readonly carts = new Map<string, Cart>();
+  /** Carts by idempotency key: their own key space over the whole ledger. */
+  private readonly cartKeys = new Map<string, Cart>();
   private clockMs = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -302,6 +375,27 @@ export class ReferenceLedger {
         return { ok: true, settings: this.settingsOf(request.productId) };
       case 'read-product-stock':
         return this.productStock(request.productId);
+      default:
+        return this.applyToCart(request);
+    }
+  }
+
+  private applyToCart(request: Extract<CheckoutRequest, { cartId: string }>): ModelReply {
+    if (request.kind === 'cart') return this.cart(request);
+    const cart = this.carts.get(request.cartId);
+    if (cart === undefined) return fail('not_found');
+    switch (request.kind) {
+      case 'read-cart':
+        return { ok: true, cart: this.cartView(cart) };
+      case 'confirm-cart':
+        return this.confirmCart(cart, request.lines ?? []);
+      case 'release-cart':
+        for (const hold of this.holdsOf(cart)) {
+          if (hold.status === 'PENDING') this.releaseHold(hold);
+        }
+        return { ok: true, cart: this.cartView(cart) };
+      case 'extend-cart':
+        return this.extendCart(cart, request.ttlSeconds);
     }
   }
 
@@ -368,6 +462,10 @@ export class ReferenceLedger {
     if ('reservationId' in request && request.kind !== 'reserve') {
       this.expireIfDue(request.reservationId, nowMs);
     }
+    // A request on a cart names every hold of it.
+    const cart =
+      'cartId' in request && request.kind !== 'cart' ? this.carts.get(request.cartId) : undefined;
+    for (const hold of cart?.holds ?? []) this.expireIfDue(hold.id, nowMs);
   }
 
   private expireIfDue(id: string, nowMs: number): void {
@@ -513,6 +611,164 @@ export class ReferenceLedger {
     if (canonical(merged) === canonical(defaultSettings)) this.settings.delete(request.productId);
     else this.settings.set(request.productId, merged);
     return merged;
+  }
+
+  /** Replay, then purchase limits, then stock: all or nothing; only a 200 binds the key. */
+  private cart(request: CartRequest): ModelReply {
+    const earlier = this.cartKeys.get(request.idempotencyKey);
+    if (earlier !== undefined) {
+      if (cartBodyOf(earlier.request) !== cartBodyOf(request))
+        return fail('idempotency_key_reused');
+      return { ok: true, cart: this.firstCartView(earlier), replayed: true };
+    }
+    const overLimit = this.cartOverLimit(request);
+    if (overLimit.length > 0) {
+      return { ok: false, code: 'purchase_limit_exceeded', details: { lines: overLimit } };
+    }
+    const keys = [...this.stocks.values()].map((row) => ({
+      productId: row.productId,
+      warehouseId: row.warehouseId,
+      available: row.onHand - row.reserved,
+    }));
+    const plan = planCart(request.lines, keys, (id) => this.settingsOf(id).warehousePriority);
+    if (!plan.ok) return { ok: false, code: 'insufficient_stock', details: { lines: plan.short } };
+    const cart = this.newCart(request, plan.holds);
+    return { ok: true, cart: this.cartView(cart), replayed: false };
+  }
+
+  /** Every product of the cart whose lines, together, take its buyer over the limit. */
+  private cartOverLimit(request: CartRequest): OverLimitLineDetails[] {
+    const over: OverLimitLineDetails[] = [];
+    for (const { index, productId, requested } of productTotals(request.lines)) {
+      const exceeded = this.limitExceeded(request.buyerId, productId, requested);
+      if (exceeded !== undefined)
+        over.push({ index, product_id: productId, requested, ...exceeded });
+    }
+    return over;
+  }
+
+  private newCart(request: CartRequest, planned: readonly PlannedHold[]): Cart {
+    if (this.carts.has(request.cartId)) throw new Error(`cart id ${request.cartId} issued twice`);
+    if (planned.length > request.reservationIds.length) {
+      throw new Error(
+        `a cart of ${planned.length} holds told ${request.reservationIds.length} ids`,
+      );
+    }
+    const createdAtMs = request.createdAtMs ?? this.clockMs;
+    const holds = planned.map((plan, serial) => {
+      const hold = this.newHold({
+        id: request.reservationIds[serial] as string,
+        row: this.row(keyOf(plan.productId, plan.warehouseId)),
+        quantity: plan.quantity,
+        ttlSeconds: request.ttlSeconds,
+        createdAtMs,
+        buyerId: request.buyerId,
+        reference: request.reference,
+        cartId: request.cartId,
+      });
+      return { line: plan.line, id: hold.id };
+    });
+    const expiresAtMs = createdAtMs + request.ttlSeconds * 1000;
+    const cart: Cart = {
+      id: request.cartId,
+      request,
+      createdAtMs,
+      expiresAtMs,
+      holds,
+      confirmed: false,
+    };
+    this.carts.set(cart.id, cart);
+    this.cartKeys.set(request.idempotencyKey, cart);
+    return cart;
+  }
+
+  /**
+   * Confirms every PENDING hold, the named ones with their quantity, or none if any hold has
+   * ended otherwise (EXPIRED, due or RELEASED): the first such in hold order is named.
+   */
+  private confirmCart(
+    cart: Cart,
+    lines: readonly { readonly reservationId: string; readonly quantity: number }[],
+  ): ModelReply {
+    if (cart.confirmed) return { ok: true, cart: this.cartView(cart), replayed: true };
+    const sold = new Map<string, number>();
+    for (const { reservationId, quantity } of lines) {
+      const ours = cart.holds.some(({ id }) => id === reservationId);
+      const hold = ours ? this.holds.get(reservationId) : undefined;
+      if (hold === undefined || sold.has(reservationId) || quantity > hold.quantity) {
+        return invalid('lines');
+      }
+      sold.set(reservationId, quantity);
+    }
+    const holds = this.holdsOf(cart);
+    const ended = holds.find(({ status }) => status === 'EXPIRED' || status === 'RELEASED');
+    if (ended !== undefined) {
+      const code = finishedCode(ended.status);
+      return { ok: false, code, details: { reservation_id: ended.id } };
+    }
+    for (const hold of holds) {
+      if (hold.status === 'PENDING') this.confirmHold(hold, sold.get(hold.id) ?? hold.quantity);
+    }
+    cart.confirmed = true;
+    return { ok: true, cart: this.cartView(cart), replayed: false };
+  }
+
+  /** Every PENDING hold gets now + ttl, within the cap counted from the cart's created_at. */
+  private extendCart(cart: Cart, ttlSeconds: number): ModelReply {
+    const pending = this.holdsOf(cart).filter(({ status }) => status === 'PENDING');
+    if (pending.length === 0) return notPending(this.cartView(cart).status);
+    const expiresAtMs = this.clockMs + ttlSeconds * 1000;
+    if (expiresAtMs > this.lifetimeEndMs(cart.createdAtMs)) return invalid('ttl_seconds');
+    for (const hold of pending) hold.expiresAtMs = expiresAtMs;
+    cart.expiresAtMs = expiresAtMs;
+    return { ok: true, cart: this.cartView(cart) };
+  }
+
+  private holdsOf(cart: Cart): Hold[] {
+    return cart.holds.map(({ id }) => {
+      const hold = this.holds.get(id);
+      if (hold === undefined) throw new Error(`cart ${cart.id} names an unknown hold ${id}`);
+      return hold;
+    });
+  }
+
+  private cartView(cart: Cart): CartBody {
+    const holds = this.holdsOf(cart).map((hold, serial): CartHoldBody => {
+      const row = this.row(hold.key);
+      return {
+        line: (cart.holds[serial] as { line: number }).line,
+        reservationId: hold.id,
+        productId: row.productId,
+        warehouseId: row.warehouseId,
+        quantity: hold.quantity,
+        status: hold.status,
+        ...(hold.status === 'CONFIRMED' ? { confirmedQuantity: this.soldOf(hold) } : {}),
+      };
+    });
+    const { buyerId, reference } = cart.request;
+    return {
+      cartId: cart.id,
+      status: cartStatusOf(holds.map(({ status }) => status)),
+      createdAtMs: cart.createdAtMs,
+      expiresAtMs: cart.expiresAtMs,
+      ...(buyerId === undefined ? {} : { buyerId }),
+      ...(reference === undefined ? {} : { reference }),
+      holds,
+    };
+  }
+
+  /** The body a cart was first answered with: every hold PENDING, the first expires_at. */
+  private firstCartView(cart: Cart): CartBody {
+    const view = this.cartView(cart);
+    return {
+      ...view,
+      status: 'PENDING',
+      expiresAtMs: cart.createdAtMs + cart.request.ttlSeconds * 1000,
+      holds: view.holds.map(({ confirmedQuantity: _sold, ...hold }) => ({
+        ...hold,
+        status: 'PENDING',
+      })),
+    };
   }
 
   private productStock(productId: string): ModelReply {
@@ -720,6 +976,10 @@ export class ReferenceLedger {
     const copy = new ReferenceLedger(this.limits, this.expiry, this.edition);
     copy.clockMs = this.clockMs;
     for (const [productId, settings] of this.settings) copy.settings.set(productId, settings);
+    for (const cart of this.carts.values()) copy.carts.set(cart.id, { ...cart });
+    for (const [idempotencyKey, cart] of this.cartKeys) {
+      copy.cartKeys.set(idempotencyKey, copy.carts.get(cart.id) as Cart);
+    }
     for (const hold of this.holds.values()) copy.holds.set(hold.id, { ...hold });
     for (const [key, row] of this.stocks) {
       const reserveKeys = new Map<string, Hold>();
@@ -750,6 +1010,11 @@ export class ReferenceLedger {
     for (const [productId, settings] of [...this.settings].sort(([a], [b]) => (a < b ? -1 : 1))) {
       parts.push(`${productId}:${canonical(settings)}`);
     }
+    for (const [idempotencyKey, cart] of [...this.cartKeys].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const holds = cart.holds.map(({ line, id }) => `${line}>${id}`).join(',');
+      parts.push(`${idempotencyKey}>${cart.id}:${cart.expiresAtMs}:${cart.confirmed}:${holds}`);
+      parts.push(cartBodyOf(cart.request));
+    }
     return parts.join('|');
   }
 }
@@ -767,6 +1032,24 @@ function stockOf(row: StockRow): StockBody {
 
 function fail(code: ModelErrorCode): ModelReply {
   return { ok: false, code };
+}
+
+/** What a cart's replay compares: its lines as sent, ttl, buyer_id and reference. */
+function cartBodyOf(request: CartRequest): string {
+  const { lines, ttlSeconds, buyerId, reference } = request;
+  const sent = lines.map(({ productId, warehouseId, quantity }) => ({
+    productId,
+    warehouseId,
+    quantity,
+  }));
+  return canonical({ lines: sent, ttlSeconds, buyerId, reference });
+}
+
+function cartStatusOf(statuses: readonly ModelStatus[]): ModelStatus {
+  for (const status of ['PENDING', 'CONFIRMED', 'EXPIRED'] as const) {
+    if (statuses.includes(status)) return status;
+  }
+  return 'RELEASED';
 }
 
 /** 422 validation_failed naming the field, as the HTTP body's `details.field` does. */
@@ -800,6 +1083,28 @@ export function reservationJson(view: ReservationBody): Record<string, unknown> 
     ...(view.reference === undefined ? {} : { reference: view.reference }),
     ...(view.cartId === undefined ? {} : { cart_id: view.cartId }),
     ...(view.confirmedQuantity === undefined ? {} : { confirmed_quantity: view.confirmedQuantity }),
+  };
+}
+
+export function cartJson(view: CartBody): Record<string, unknown> {
+  return {
+    cart_id: view.cartId,
+    status: view.status,
+    created_at: new Date(view.createdAtMs).toISOString(),
+    expires_at: new Date(view.expiresAtMs).toISOString(),
+    ...(view.buyerId === undefined ? {} : { buyer_id: view.buyerId }),
+    ...(view.reference === undefined ? {} : { reference: view.reference }),
+    holds: view.holds.map((hold) => ({
+      line: hold.line,
+      reservation_id: hold.reservationId,
+      product_id: hold.productId,
+      warehouse_id: hold.warehouseId,
+      quantity: hold.quantity,
+      status: hold.status,
+      ...(hold.confirmedQuantity === undefined
+        ? {}
+        : { confirmed_quantity: hold.confirmedQuantity }),
+    })),
   };
 }
 
