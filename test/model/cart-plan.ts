@@ -45,9 +45,11 @@ export function groupLines(lines: readonly CartLine[]): LineGroup[] {
     const table = warehouseId === undefined ? allocated : explicit;
     const name = warehouseId === undefined ? productId : nameOf(productId, warehouseId);
     const group = table.get(name);
-    if (group === undefined)
+    if (group === undefined) {
       table.set(name, { index, productId, warehouseId, requested: quantity });
-    else group.requested += quantity;
+    } else {
+      group.requested += quantity;
+    }
   });
   return [...explicit.values(), ...allocated.values()];
 }

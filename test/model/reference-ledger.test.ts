@@ -534,7 +534,7 @@ describe('the reference ledger, extend', () => {
   const extend = (reservationId: string, ttlSeconds: number) =>
     ({ kind: 'extend', reservationId, ttlSeconds }) as const;
 
-  it('gives a PENDING hold expires_at = now + ttl, shorter or longer, without a new version', () => {
+  it('gives a PENDING hold expires_at = now + ttl, shorter or longer, in the same version', () => {
     const ledger = stocked(10);
     ledger.apply(reserve('r1', 1, undefined, 600), t0);
     expect(ledger.apply(extend('r1', 3600), t0 + 10_000)).toMatchObject({
@@ -549,7 +549,7 @@ describe('the reference ledger, extend', () => {
     });
   });
 
-  it('refuses with 422 on ttl_seconds an extension beyond 3 x ttlSecondsMax from created_at', () => {
+  it('refuses with 422 on ttl_seconds an extension past 3 x ttlSecondsMax from created_at', () => {
     const ledger = new ReferenceLedger({ onHandMax: 1000, ttlSecondsMax: 100 });
     ledger.apply(adjust(10), t0);
     ledger.apply(reserve('r1', 1, undefined, 100), t0);
@@ -597,7 +597,7 @@ describe('the reference ledger, extend', () => {
     }
   });
 
-  it('answers 409 reservation_not_pending naming the status of a CONFIRMED or RELEASED hold', () => {
+  it('answers 409 reservation_not_pending naming the status of a finished hold', () => {
     const ledger = stocked(10);
     ledger.apply(reserve('c', 1), t0);
     ledger.apply(reserve('r', 1), t0);
@@ -809,7 +809,7 @@ describe('the reference ledger, carts: all or nothing', () => {
     expect(ledger.reservations()).toEqual([]);
   });
 
-  it('refuses a cart whose lines of one product take the buyer over its limit, before stock', () => {
+  it('refuses a cart whose lines of a product take the buyer over its limit, before stock', () => {
     const ledger = new ReferenceLedger();
     shelves(ledger, 'p', { a: 1, b: 1 });
     shelves(ledger, 'q', { a: 10 });
@@ -907,7 +907,7 @@ describe('the reference ledger, carts: reading, confirming, releasing, extending
     return { ledger, cartId, first, second, status };
   }
 
-  it('reads a cart as PENDING while any hold is, else CONFIRMED, else EXPIRED, else RELEASED', () => {
+  it('reads a cart PENDING while any hold is, else CONFIRMED, else EXPIRED, else RELEASED', () => {
     const confirmed = twoHolds();
     confirmed.ledger.apply(on('confirm', confirmed.first), t0);
     expect(confirmed.status().status).toBe('PENDING');
@@ -1055,6 +1055,25 @@ describe('the reference ledger, carts: reading, confirming, releasing, extending
 });
 
 describe('the reference ledger, comparing v1.1 replies', () => {
+  it('copies carts, their keys and settings into a clone that then goes its own way', () => {
+    const ledger = new ReferenceLedger();
+    shelves(ledger, 'p', { a: 10 });
+    ledger.apply({ kind: 'put-settings', productId: 'p', maxPerBuyer: 5 }, t0);
+    const request = cart('cart-key-clone-0', [line('p', 2)], { buyerId: buyer });
+    ledger.apply(request, t0);
+    const copy = ledger.clone();
+    expect(copy.fingerprint()).toBe(ledger.fingerprint());
+    expect(copy.apply(request, t0)).toMatchObject({ replayed: true });
+    copy.apply({ kind: 'confirm-cart', cartId: request.cartId }, t0);
+    copy.apply({ kind: 'put-settings', productId: 'p', maxPerBuyer: null }, t0);
+    expect(copy.fingerprint()).not.toBe(ledger.fingerprint());
+    expect(ledger.apply({ kind: 'read-cart', cartId: request.cartId }, t0)).toMatchObject({
+      cart: { status: 'PENDING' },
+    });
+    const onP = { ...buyerReserve('r1', 4), productId: 'p', warehouseId: 'a' };
+    expect(ledger.apply(onP, t0)).toMatchObject({ code: 'purchase_limit_exceeded' });
+  });
+
   it('finds a mismatch in a cart hold, in details, and none in key order', () => {
     const ledger = new ReferenceLedger();
     shelves(ledger, 'p', { a: 10 });

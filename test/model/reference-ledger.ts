@@ -1,6 +1,7 @@
 // The reference model of API.md: plain, sequential, written from the contract and the team's
-// decisions (README "Choices where the contract leaves room"), sharing no code with src/actors,
-// so that a test comparing the two cannot agree with the ledger's own bugs. Time is a parameter.
+// decisions (README "Choices where the contract leaves room"; for v1.1's checkout features,
+// notes/cart-choices.md), sharing no code with src/, so that a test comparing the two cannot
+// agree with the ledger's own bugs. Time is a parameter.
 import { planCart, productTotals, type PlannedHold } from './cart-plan.js';
 
 export type ModelStatus = 'PENDING' | 'CONFIRMED' | 'RELEASED' | 'EXPIRED';
@@ -219,7 +220,9 @@ export type LedgerRequest = ModelRequest | CheckoutRequest;
 
 /**
  * What the contract says the answer is. `replayed` is the `idempotent-replayed` header where
- * the contract defines it (reserve and adjust with a key); undefined where it is silent.
+ * the contract or the team's choices define it (reserve, adjust with a key, cart; a confirm or
+ * cart confirm answered again); undefined where they are silent. Stateless field checks (bounds,
+ * formats, the number of cart lines) are the HTTP layer's: the model is given valid requests.
  */
 export type ModelReply =
   | { readonly ok: true; readonly reservation: ReservationBody; readonly replayed?: boolean }
@@ -257,8 +260,9 @@ const defaultSettings: ProductSettings = {
 /**
  * When a due hold turns EXPIRED. `eager`: the moment its expires_at passes, before any request
  * (API.md's wording; the linearizability checks use it). `swept`: only when an expiry sweep
- * reaches it (`sweep`, `expire`), or when a request names the hold itself (a confirm, release or
- * read of a due hold finds it expired: README, "Choices"); until then its units stay reserved.
+ * reaches it (`sweep`, `expire`), or when a request names the hold itself (a confirm, release,
+ * extend or read of a due hold finds it expired: README, "Choices"; a request on a cart names
+ * every hold of it); until then its units stay reserved, and count toward purchase limits.
  * The simulator mirrors the shard's own sweeps with it.
  */
 export type ExpiryTiming = 'eager' | 'swept';
@@ -285,6 +289,8 @@ interface Hold {
   readonly buyerId: string | undefined;
   readonly reference: string | undefined;
   readonly cartId: string | undefined;
+  /** The first line of its cart the hold serves. */
+  readonly cartLine: number | undefined;
 }
 
 interface Cart {
@@ -294,7 +300,8 @@ interface Cart {
   readonly createdAtMs: number;
   /** Moved by extend-cart only (an extend of one of its holds moves that hold alone). */
   expiresAtMs: number;
-  readonly holds: readonly { readonly line: number; readonly id: string }[];
+  /** Its holds' ids, in hold order. */
+  readonly holdIds: readonly string[];
   /** Set by the first successful confirm-cart: any later one replays its answer. */
   confirmed: boolean;
 }
@@ -465,7 +472,7 @@ export class ReferenceLedger {
     // A request on a cart names every hold of it.
     const cart =
       'cartId' in request && request.kind !== 'cart' ? this.carts.get(request.cartId) : undefined;
-    for (const hold of cart?.holds ?? []) this.expireIfDue(hold.id, nowMs);
+    for (const id of cart?.holdIds ?? []) this.expireIfDue(id, nowMs);
   }
 
   private expireIfDue(id: string, nowMs: number): void {
@@ -506,6 +513,7 @@ export class ReferenceLedger {
       buyerId: request.buyerId,
       reference: request.reference,
       cartId: undefined,
+      cartLine: undefined,
     });
     row.reserveKeys.set(request.idempotencyKey, hold);
     return { ok: true, reservation: this.view(hold), replayed: false };
@@ -534,6 +542,7 @@ export class ReferenceLedger {
     buyerId: string | undefined;
     reference: string | undefined;
     cartId: string | undefined;
+    cartLine: number | undefined;
   }): Hold {
     const { row, ...rest } = fields;
     if (this.holds.has(fields.id)) throw new Error(`reservation id ${fields.id} issued twice`);
@@ -617,8 +626,9 @@ export class ReferenceLedger {
   private cart(request: CartRequest): ModelReply {
     const earlier = this.cartKeys.get(request.idempotencyKey);
     if (earlier !== undefined) {
-      if (cartBodyOf(earlier.request) !== cartBodyOf(request))
+      if (cartBodyOf(earlier.request) !== cartBodyOf(request)) {
         return fail('idempotency_key_reused');
+      }
       return { ok: true, cart: this.firstCartView(earlier), replayed: true };
     }
     const overLimit = this.cartOverLimit(request);
@@ -641,8 +651,9 @@ export class ReferenceLedger {
     const over: OverLimitLineDetails[] = [];
     for (const { index, productId, requested } of productTotals(request.lines)) {
       const exceeded = this.limitExceeded(request.buyerId, productId, requested);
-      if (exceeded !== undefined)
+      if (exceeded !== undefined) {
         over.push({ index, product_id: productId, requested, ...exceeded });
+      }
     }
     return over;
   }
@@ -655,7 +666,7 @@ export class ReferenceLedger {
       );
     }
     const createdAtMs = request.createdAtMs ?? this.clockMs;
-    const holds = planned.map((plan, serial) => {
+    const holdIds = planned.map((plan, serial) => {
       const hold = this.newHold({
         id: request.reservationIds[serial] as string,
         row: this.row(keyOf(plan.productId, plan.warehouseId)),
@@ -665,8 +676,9 @@ export class ReferenceLedger {
         buyerId: request.buyerId,
         reference: request.reference,
         cartId: request.cartId,
+        cartLine: plan.line,
       });
-      return { line: plan.line, id: hold.id };
+      return hold.id;
     });
     const expiresAtMs = createdAtMs + request.ttlSeconds * 1000;
     const cart: Cart = {
@@ -674,7 +686,7 @@ export class ReferenceLedger {
       request,
       createdAtMs,
       expiresAtMs,
-      holds,
+      holdIds,
       confirmed: false,
     };
     this.carts.set(cart.id, cart);
@@ -693,7 +705,7 @@ export class ReferenceLedger {
     if (cart.confirmed) return { ok: true, cart: this.cartView(cart), replayed: true };
     const sold = new Map<string, number>();
     for (const { reservationId, quantity } of lines) {
-      const ours = cart.holds.some(({ id }) => id === reservationId);
+      const ours = cart.holdIds.includes(reservationId);
       const hold = ours ? this.holds.get(reservationId) : undefined;
       if (hold === undefined || sold.has(reservationId) || quantity > hold.quantity) {
         return invalid('lines');
@@ -725,7 +737,7 @@ export class ReferenceLedger {
   }
 
   private holdsOf(cart: Cart): Hold[] {
-    return cart.holds.map(({ id }) => {
+    return cart.holdIds.map((id) => {
       const hold = this.holds.get(id);
       if (hold === undefined) throw new Error(`cart ${cart.id} names an unknown hold ${id}`);
       return hold;
@@ -733,10 +745,10 @@ export class ReferenceLedger {
   }
 
   private cartView(cart: Cart): CartBody {
-    const holds = this.holdsOf(cart).map((hold, serial): CartHoldBody => {
+    const holds = this.holdsOf(cart).map((hold): CartHoldBody => {
       const row = this.row(hold.key);
       return {
-        line: (cart.holds[serial] as { line: number }).line,
+        line: hold.cartLine as number,
         reservationId: hold.id,
         productId: row.productId,
         warehouseId: row.warehouseId,
@@ -798,8 +810,9 @@ export class ReferenceLedger {
     const hold = this.holds.get(id);
     if (hold === undefined) return fail('not_found');
     // Again, with any quantity or none: the first confirmation's body, nothing changed.
-    if (hold.status === 'CONFIRMED')
+    if (hold.status === 'CONFIRMED') {
       return { ok: true, reservation: this.view(hold), replayed: true };
+    }
     if (hold.status !== 'PENDING') return fail(finishedCode(hold.status));
     if (quantity !== undefined && quantity > hold.quantity) return invalid('quantity');
     this.confirmHold(hold, quantity ?? hold.quantity);
@@ -1003,16 +1016,15 @@ export class ReferenceLedger {
       parts.push(reserveKeys.join(','), adjustKeys.join(','));
     }
     for (const hold of [...this.holds.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-      parts.push(`${hold.id}:${hold.status}:${hold.createdAtMs}:${hold.expiresAtMs}`);
-      parts.push(`${hold.buyerId ?? ''}:${hold.reference ?? ''}:${hold.cartId ?? ''}`);
-      parts.push(`${hold.confirmedQuantity ?? ''}`);
+      parts.push(canonical(hold));
     }
     for (const [productId, settings] of [...this.settings].sort(([a], [b]) => (a < b ? -1 : 1))) {
       parts.push(`${productId}:${canonical(settings)}`);
     }
     for (const [idempotencyKey, cart] of [...this.cartKeys].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const holds = cart.holds.map(({ line, id }) => `${line}>${id}`).join(',');
-      parts.push(`${idempotencyKey}>${cart.id}:${cart.expiresAtMs}:${cart.confirmed}:${holds}`);
+      const holds = cart.holdIds.join(',');
+      const times = `${cart.createdAtMs}:${cart.expiresAtMs}`;
+      parts.push(`${idempotencyKey}>${cart.id}:${times}:${cart.confirmed}:${holds}`);
       parts.push(cartBodyOf(cart.request));
     }
     return parts.join('|');
