@@ -1,6 +1,8 @@
 // The reference model of API.md: plain, sequential, written from the contract and the team's
-// decisions (README "Choices where the contract leaves room"), sharing no code with src/actors,
-// so that a test comparing the two cannot agree with the ledger's own bugs. Time is a parameter.
+// decisions (README "Choices where the contract leaves room"; for v1.1's checkout features,
+// notes/cart-choices.md), sharing no code with src/, so that a test comparing the two cannot
+// agree with the ledger's own bugs. Time is a parameter.
+import { planCart, productTotals, type PlannedHold } from './cart-plan.js';
 
 export type ModelStatus = 'PENDING' | 'CONFIRMED' | 'RELEASED' | 'EXPIRED';
 
@@ -11,7 +13,9 @@ export type ModelErrorCode =
   | 'reservation_released'
   | 'reservation_confirmed'
   | 'idempotency_key_reused'
-  | 'validation_failed';
+  | 'validation_failed'
+  | 'purchase_limit_exceeded'
+  | 'reservation_not_pending';
 
 /** API.md's error table, for the codes a valid request can meet. */
 export const statusOfCode: Readonly<Record<ModelErrorCode, number>> = {
@@ -22,7 +26,39 @@ export const statusOfCode: Readonly<Record<ModelErrorCode, number>> = {
   reservation_confirmed: 409,
   idempotency_key_reused: 422,
   validation_failed: 422,
+  purchase_limit_exceeded: 409,
+  reservation_not_pending: 409,
 };
+
+/** A short stock key (a line with a warehouse) or product (lines without) of a cart. */
+export interface ShortLineDetails {
+  readonly index: number;
+  readonly product_id: string;
+  readonly warehouse_id?: string;
+  readonly requested: number;
+  readonly available: number;
+}
+
+/** A product of a cart over its buyer's purchase limit. */
+export interface OverLimitLineDetails {
+  readonly index: number;
+  readonly product_id: string;
+  readonly requested: number;
+  readonly limit: number;
+  readonly held: number;
+}
+
+/**
+ * An error's `details`, with the keys of the HTTP body (snake_case) so that a test can compare
+ * the body's `error.details` with it directly.
+ */
+export type ModelErrorDetails =
+  | { readonly field: string }
+  | { readonly limit: number; readonly held: number }
+  | { readonly status: ModelStatus }
+  | { readonly reservation_id: string }
+  | { readonly lines: readonly ShortLineDetails[] }
+  | { readonly lines: readonly OverLimitLineDetails[] };
 
 export interface ReservationBody {
   readonly id: string;
@@ -32,6 +68,12 @@ export interface ReservationBody {
   readonly quantity: number;
   readonly createdAtMs: number;
   readonly expiresAtMs: number;
+  /** Present only when the reserve (or the hold's cart) carried them. */
+  readonly buyerId?: string;
+  readonly reference?: string;
+  readonly cartId?: string;
+  /** Units sold, on a CONFIRMED hold (in the 'v1.1' edition of the body only). */
+  readonly confirmedQuantity?: number;
 }
 
 export interface StockBody {
@@ -41,6 +83,58 @@ export interface StockBody {
   readonly reserved: number;
   readonly available: number;
   readonly version: number;
+}
+
+/** A product's settings as `GET /v1/products/:product_id/settings` answers them. */
+export interface ProductSettings {
+  readonly maxPerBuyer: number | null;
+  readonly limitWindowSeconds: number;
+  readonly warehousePriority: readonly string[] | null;
+  readonly lowStockThreshold: number | null;
+}
+
+/** `GET /v1/products/:product_id/stock`: sums over the product's keys. */
+export interface ProductStockBody {
+  readonly productId: string;
+  readonly onHand: number;
+  readonly reserved: number;
+  readonly available: number;
+  /** Always 0: the model has no transfers. */
+  readonly incoming: number;
+  /** In warehouse_id order. */
+  readonly warehouses: readonly StockBody[];
+}
+
+/** `POST /v1/carts` and the cart's reads and changes answer with the cart. */
+export interface CartBody {
+  readonly cartId: string;
+  /** PENDING while any hold is, else CONFIRMED if any was, else EXPIRED if any, else RELEASED. */
+  readonly status: ModelStatus;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
+  readonly buyerId?: string;
+  readonly reference?: string;
+  /** In order of line, then as allocated. */
+  readonly holds: readonly CartHoldBody[];
+}
+
+export interface CartHoldBody {
+  /** The first line the hold serves (a split line has several holds with the same line). */
+  readonly line: number;
+  readonly reservationId: string;
+  readonly productId: string;
+  readonly warehouseId: string;
+  readonly quantity: number;
+  readonly status: ModelStatus;
+  /** On CONFIRMED holds (a cart is v1.1 only, so in either edition). */
+  readonly confirmedQuantity?: number;
+}
+
+export interface CartLine {
+  readonly productId: string;
+  /** Left out: the ledger allocates the line over the product's stock keys. */
+  readonly warehouseId?: string;
+  readonly quantity: number;
 }
 
 export type ModelRequest =
@@ -58,8 +152,17 @@ export type ModelRequest =
        * effect later than that, once durable; its times are counted from this instant.
        */
       readonly createdAtMs?: number;
+      /** Counts toward the product's purchase limit; echoed in the body. */
+      readonly buyerId?: string;
+      readonly reference?: string;
     }
-  | { readonly kind: 'confirm' | 'release' | 'read-reservation'; readonly reservationId: string }
+  | {
+      readonly kind: 'confirm';
+      readonly reservationId: string;
+      /** Units sold, 1..held (a partial sale); all of them when left out. */
+      readonly quantity?: number;
+    }
+  | { readonly kind: 'release' | 'read-reservation'; readonly reservationId: string }
   | {
       readonly kind: 'adjust';
       readonly productId: string;
@@ -72,36 +175,135 @@ export type ModelRequest =
   | { readonly kind: 'read-stock'; readonly productId: string; readonly warehouseId: string };
 
 /**
+ * The requests of API.md's "Additions (v1.1)" the model knows, apart from ModelRequest so that
+ * the callers that switch over every ModelRequest (one per v1 endpoint) stay exhaustive.
+ */
+export type CheckoutRequest =
+  | { readonly kind: 'extend'; readonly reservationId: string; readonly ttlSeconds: number }
+  | {
+      readonly kind: 'put-settings';
+      readonly productId: string;
+      /** undefined: left out of the body (keeps its value); null clears it. */
+      readonly maxPerBuyer?: number | null;
+      readonly limitWindowSeconds?: number | null;
+      readonly warehousePriority?: readonly string[] | null;
+      readonly lowStockThreshold?: number | null;
+    }
+  | { readonly kind: 'read-settings' | 'read-product-stock'; readonly productId: string }
+  | CartRequest
+  | { readonly kind: 'read-cart' | 'release-cart'; readonly cartId: string }
+  | {
+      readonly kind: 'confirm-cart';
+      readonly cartId: string;
+      /** Partial quantities of some holds; the others are confirmed in full. */
+      readonly lines?: readonly { readonly reservationId: string; readonly quantity: number }[];
+    }
+  | { readonly kind: 'extend-cart'; readonly cartId: string; readonly ttlSeconds: number };
+
+export interface CartRequest {
+  readonly kind: 'cart';
+  readonly idempotencyKey: string;
+  readonly lines: readonly CartLine[];
+  readonly ttlSeconds: number;
+  readonly buyerId?: string;
+  readonly reference?: string;
+  /** The ids a new cart and its holds get (the ledger mints them; the model is told which). */
+  readonly cartId: string;
+  /** Consumed in hold order (line, then as allocated); ids left over are not used. */
+  readonly reservationIds: readonly string[];
+  /** The ledger's created_at for the cart, if known (as for reserve). */
+  readonly createdAtMs?: number;
+}
+
+/** Every request the model answers. */
+export type LedgerRequest = ModelRequest | CheckoutRequest;
+
+/**
  * What the contract says the answer is. `replayed` is the `idempotent-replayed` header where
- * the contract defines it (reserve and adjust with a key); undefined where it is silent.
+ * the contract or the team's choices define it (reserve, adjust with a key, cart; a confirm or
+ * cart confirm answered again); undefined where they are silent. Stateless field checks (bounds,
+ * formats, the number of cart lines) are the HTTP layer's: the model is given valid requests.
  */
 export type ModelReply =
   | { readonly ok: true; readonly reservation: ReservationBody; readonly replayed?: boolean }
   | { readonly ok: true; readonly stock: StockBody; readonly replayed?: boolean }
-  | { readonly ok: false; readonly code: ModelErrorCode; readonly available?: number };
+  | { readonly ok: true; readonly cart: CartBody; readonly replayed?: boolean }
+  | { readonly ok: true; readonly settings: ProductSettings; readonly replayed?: boolean }
+  | { readonly ok: true; readonly productStock: ProductStockBody; readonly replayed?: boolean }
+  | {
+      readonly ok: false;
+      readonly code: ModelErrorCode;
+      /** insufficient_stock of a reserve or adjust: `details.available`. */
+      readonly available?: number;
+      /** Every other code's details, where the contract or the team's choices give some. */
+      readonly details?: ModelErrorDetails;
+    };
 
 export interface ModelLimits {
   /** The largest on_hand an adjust may produce (beyond: 422 validation_failed on delta). */
   readonly onHandMax: number;
+  /** Reserve's largest ttl_seconds; a hold lives at most 3 times it from created_at. */
+  readonly ttlSecondsMax?: number;
 }
+
+const ttlSecondsMaxDefault = 3600;
+/** API.md: "Default window 86400". */
+const limitWindowSecondsDefault = 86_400;
+
+const defaultSettings: ProductSettings = {
+  maxPerBuyer: null,
+  limitWindowSeconds: limitWindowSecondsDefault,
+  warehousePriority: null,
+  lowStockThreshold: null,
+};
 
 /**
  * When a due hold turns EXPIRED. `eager`: the moment its expires_at passes, before any request
  * (API.md's wording; the linearizability checks use it). `swept`: only when an expiry sweep
- * reaches it (`sweep`, `expire`), or when a request names the hold itself (a confirm, release or
- * read of a due hold finds it expired: README, "Choices"); until then its units stay reserved.
+ * reaches it (`sweep`, `expire`), or when a request names the hold itself (a confirm, release,
+ * extend or read of a due hold finds it expired: README, "Choices"; a request on a cart names
+ * every hold of it); until then its units stay reserved, and count toward purchase limits.
  * The simulator mirrors the shard's own sweeps with it.
  */
 export type ExpiryTiming = 'eager' | 'swept';
 
+/**
+ * Which edition of API.md's reservation body the model answers with. 'v1.1' puts
+ * confirmedQuantity on every CONFIRMED hold (API.md, "Additions (v1.1)": equal to quantity when
+ * the confirm named none). 'v1' leaves it out, as the ledger did before v1.1; the comparisons
+ * written for v1 (the property tests, the simulator) use it. Every request works in both.
+ */
+export type BodyEdition = 'v1' | 'v1.1';
+
 interface Hold {
   readonly id: string;
   readonly key: string;
+  readonly productId: string;
   readonly quantity: number;
   readonly ttlSeconds: number;
   readonly createdAtMs: number;
-  readonly expiresAtMs: number;
+  expiresAtMs: number;
   status: ModelStatus;
+  /** Units sold, once CONFIRMED (the rest went back to available). */
+  confirmedQuantity: number | undefined;
+  readonly buyerId: string | undefined;
+  readonly reference: string | undefined;
+  readonly cartId: string | undefined;
+  /** The first line of its cart the hold serves. */
+  readonly cartLine: number | undefined;
+}
+
+interface Cart {
+  readonly id: string;
+  /** As sent: a replay compares its lines, ttl, buyer_id and reference. */
+  readonly request: CartRequest;
+  readonly createdAtMs: number;
+  /** Moved by extend-cart only (an extend of one of its holds moves that hold alone). */
+  expiresAtMs: number;
+  /** Its holds' ids, in hold order. */
+  readonly holdIds: readonly string[];
+  /** Set by the first successful confirm-cart: any later one replays its answer. */
+  confirmed: boolean;
 }
 
 interface AdjustMemo {
@@ -127,11 +329,17 @@ const keyOf = (productId: string, warehouseId: string): string =>
 export class ReferenceLedger {
   private readonly stocks = new Map<string, StockRow>();
   private readonly holds = new Map<string, Hold>();
+  /** Products whose settings differ from the defaults (so equal states print alike). */
+  private readonly settings = new Map<string, ProductSettings>();
+  private readonly carts = new Map<string, Cart>();
+  /** Carts by idempotency key: their own key space over the whole ledger. */
+  private readonly cartKeys = new Map<string, Cart>();
   private clockMs = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly limits: ModelLimits = { onHandMax: 1_000_000_000_000 },
     readonly expiry: ExpiryTiming = 'eager',
+    readonly edition: BodyEdition = 'v1',
   ) {}
 
   /** The time of the latest request applied (the model's clock never runs backwards). */
@@ -139,20 +347,25 @@ export class ReferenceLedger {
     return this.clockMs;
   }
 
-  apply(request: ModelRequest, nowMs: number): ModelReply {
-    if (nowMs < this.clockMs) throw new Error(`model clock ran backwards: ${nowMs}`);
-    this.clockMs = nowMs;
+  /** The limits with their defaults filled in. */
+  get ttlSecondsMax(): number {
+    return this.limits.ttlSecondsMax ?? ttlSecondsMaxDefault;
+  }
+
+  apply(request: LedgerRequest, nowMs: number): ModelReply {
+    this.advanceTo(nowMs);
     // A PENDING hold whose expires_at has passed is EXPIRED, whether or not anyone looked.
     if (this.expiry === 'eager') this.expireDue(nowMs);
-    else if ('reservationId' in request && request.kind !== 'reserve') {
-      this.expireIfDue(request.reservationId, nowMs);
-    }
+    else this.expireNamed(request, nowMs);
     switch (request.kind) {
       case 'reserve':
         return this.reserve(request, nowMs);
       case 'confirm':
+        return this.confirm(request.reservationId, request.quantity);
       case 'release':
-        return this.finish(request.kind, request.reservationId);
+        return this.release(request.reservationId);
+      case 'extend':
+        return this.extend(request.reservationId, request.ttlSeconds);
       case 'read-reservation': {
         const hold = this.holds.get(request.reservationId);
         return hold === undefined ? fail('not_found') : { ok: true, reservation: this.view(hold) };
@@ -163,6 +376,33 @@ export class ReferenceLedger {
         const row = this.stocks.get(keyOf(request.productId, request.warehouseId));
         return row === undefined ? fail('not_found') : { ok: true, stock: stockOf(row) };
       }
+      case 'put-settings':
+        return { ok: true, settings: this.putSettings(request) };
+      case 'read-settings':
+        return { ok: true, settings: this.settingsOf(request.productId) };
+      case 'read-product-stock':
+        return this.productStock(request.productId);
+      default:
+        return this.applyToCart(request);
+    }
+  }
+
+  private applyToCart(request: Extract<CheckoutRequest, { cartId: string }>): ModelReply {
+    if (request.kind === 'cart') return this.cart(request);
+    const cart = this.carts.get(request.cartId);
+    if (cart === undefined) return fail('not_found');
+    switch (request.kind) {
+      case 'read-cart':
+        return { ok: true, cart: this.cartView(cart) };
+      case 'confirm-cart':
+        return this.confirmCart(cart, request.lines ?? []);
+      case 'release-cart':
+        for (const hold of this.holdsOf(cart)) {
+          if (hold.status === 'PENDING') this.releaseHold(hold);
+        }
+        return { ok: true, cart: this.cartView(cart) };
+      case 'extend-cart':
+        return this.extendCart(cart, request.ttlSeconds);
     }
   }
 
@@ -224,6 +464,17 @@ export class ReferenceLedger {
     this.clockMs = nowMs;
   }
 
+  /** Swept timing: a request that names a hold finds it expired if it is due. */
+  private expireNamed(request: LedgerRequest, nowMs: number): void {
+    if ('reservationId' in request && request.kind !== 'reserve') {
+      this.expireIfDue(request.reservationId, nowMs);
+    }
+    // A request on a cart names every hold of it.
+    const cart =
+      'cartId' in request && request.kind !== 'cart' ? this.carts.get(request.cartId) : undefined;
+    for (const id of cart?.holdIds ?? []) this.expireIfDue(id, nowMs);
+  }
+
   private expireIfDue(id: string, nowMs: number): void {
     const hold = this.holds.get(id);
     if (hold !== undefined && hold.status === 'PENDING' && hold.expiresAtMs <= nowMs) {
@@ -239,59 +490,379 @@ export class ReferenceLedger {
   }
 
   private reserve(request: Extract<ModelRequest, { kind: 'reserve' }>, nowMs: number): ModelReply {
+    // Idempotency keys live on their stock key, so a key seen before implies the key exists:
+    // the order replay, 404, purchase limit, stock is the team's.
     const row = this.stocks.get(keyOf(request.productId, request.warehouseId));
     if (row === undefined) return fail('not_found');
     const earlier = row.reserveKeys.get(request.idempotencyKey);
-    if (earlier !== undefined) {
-      if (earlier.quantity !== request.quantity || earlier.ttlSeconds !== request.ttlSeconds) {
-        return fail('idempotency_key_reused');
-      }
-      // The original answer, as first sent.
-      return {
-        ok: true,
-        reservation: { ...this.view(earlier), status: 'PENDING' },
-        replayed: true,
-      };
+    if (earlier !== undefined) return this.reserveReplay(earlier, request);
+    const overLimit = this.limitExceeded(request.buyerId, request.productId, request.quantity);
+    if (overLimit !== undefined) {
+      return { ok: false, code: 'purchase_limit_exceeded', details: overLimit };
     }
     const available = row.onHand - row.reserved;
     // Refused requests bind no key: a retry may succeed once stock is back.
     if (request.quantity > available) return { ok: false, code: 'insufficient_stock', available };
-    if (this.holds.has(request.reservationId)) throw new Error('reservation id issued twice');
     const createdAtMs = request.createdAtMs ?? nowMs;
-    const expiresAtMs = createdAtMs + request.ttlSeconds * 1000;
-    if (createdAtMs > nowMs || expiresAtMs <= nowMs) {
-      throw new Error('a hold created after it took effect, or expired before it did');
-    }
-    const hold: Hold = {
+    const hold = this.newHold({
       id: request.reservationId,
-      key: keyOf(request.productId, request.warehouseId),
+      row,
       quantity: request.quantity,
       ttlSeconds: request.ttlSeconds,
       createdAtMs,
-      expiresAtMs,
-      status: 'PENDING',
-    };
-    this.holds.set(hold.id, hold);
+      buyerId: request.buyerId,
+      reference: request.reference,
+      cartId: undefined,
+      cartLine: undefined,
+    });
     row.reserveKeys.set(request.idempotencyKey, hold);
-    row.reserved += hold.quantity;
-    row.version += 1;
     return { ok: true, reservation: this.view(hold), replayed: false };
   }
 
-  private finish(kind: 'confirm' | 'release', id: string): ModelReply {
+  private reserveReplay(
+    earlier: Hold,
+    request: Extract<ModelRequest, { kind: 'reserve' }>,
+  ): ModelReply {
+    const same =
+      earlier.quantity === request.quantity &&
+      earlier.ttlSeconds === request.ttlSeconds &&
+      earlier.buyerId === request.buyerId &&
+      earlier.reference === request.reference;
+    if (!same) return fail('idempotency_key_reused');
+    return { ok: true, reservation: this.firstView(earlier), replayed: true };
+  }
+
+  /** Makes a PENDING hold on `row` (its units reserved, the key's version moved on). */
+  private newHold(fields: {
+    id: string;
+    row: StockRow;
+    quantity: number;
+    ttlSeconds: number;
+    createdAtMs: number;
+    buyerId: string | undefined;
+    reference: string | undefined;
+    cartId: string | undefined;
+    cartLine: number | undefined;
+  }): Hold {
+    const { row, ...rest } = fields;
+    if (this.holds.has(fields.id)) throw new Error(`reservation id ${fields.id} issued twice`);
+    const expiresAtMs = fields.createdAtMs + fields.ttlSeconds * 1000;
+    if (fields.createdAtMs > this.clockMs || expiresAtMs <= this.clockMs) {
+      throw new Error('a hold created after it took effect, or expired before it did');
+    }
+    const hold: Hold = {
+      ...rest,
+      key: keyOf(row.productId, row.warehouseId),
+      productId: row.productId,
+      expiresAtMs,
+      status: 'PENDING',
+      confirmedQuantity: undefined,
+    };
+    this.holds.set(hold.id, hold);
+    row.reserved += hold.quantity;
+    row.version += 1;
+    return hold;
+  }
+
+  /**
+   * The units of `productId` the buyer holds toward its limit: those of its holds created within
+   * the window, PENDING ones in full, CONFIRMED ones as sold, RELEASED and EXPIRED ones not at all.
+   */
+  private heldByBuyer(buyerId: string, productId: string, windowSeconds: number): number {
+    const sinceMs = this.clockMs - windowSeconds * 1000;
+    let held = 0;
+    for (const hold of this.holds.values()) {
+      if (hold.buyerId !== buyerId || hold.productId !== productId) continue;
+      if (hold.createdAtMs <= sinceMs) continue;
+      if (hold.status === 'PENDING') held += hold.quantity;
+      if (hold.status === 'CONFIRMED') held += this.soldOf(hold);
+    }
+    return held;
+  }
+
+  /** `{limit, held}` when `requested` more units would take the buyer over the limit. */
+  private limitExceeded(
+    buyerId: string | undefined,
+    productId: string,
+    requested: number,
+  ): { limit: number; held: number } | undefined {
+    const settings = this.settingsOf(productId);
+    if (buyerId === undefined || settings.maxPerBuyer === null) return undefined;
+    const held = this.heldByBuyer(buyerId, productId, settings.limitWindowSeconds);
+    const limit = settings.maxPerBuyer;
+    return held + requested > limit ? { limit, held } : undefined;
+  }
+
+  private settingsOf(productId: string): ProductSettings {
+    return this.settings.get(productId) ?? defaultSettings;
+  }
+
+  /** PUT merges: a field left out keeps its value, null clears it (the window to its default). */
+  private putSettings(
+    request: Extract<CheckoutRequest, { kind: 'put-settings' }>,
+  ): ProductSettings {
+    const now = this.settingsOf(request.productId);
+    const merged: ProductSettings = {
+      maxPerBuyer: request.maxPerBuyer === undefined ? now.maxPerBuyer : request.maxPerBuyer,
+      limitWindowSeconds:
+        request.limitWindowSeconds === undefined
+          ? now.limitWindowSeconds
+          : (request.limitWindowSeconds ?? limitWindowSecondsDefault),
+      warehousePriority:
+        request.warehousePriority === undefined
+          ? now.warehousePriority
+          : request.warehousePriority === null
+            ? null
+            : [...request.warehousePriority],
+      lowStockThreshold:
+        request.lowStockThreshold === undefined ? now.lowStockThreshold : request.lowStockThreshold,
+    };
+    if (canonical(merged) === canonical(defaultSettings)) this.settings.delete(request.productId);
+    else this.settings.set(request.productId, merged);
+    return merged;
+  }
+
+  /** Replay, then purchase limits, then stock: all or nothing; only a 200 binds the key. */
+  private cart(request: CartRequest): ModelReply {
+    const earlier = this.cartKeys.get(request.idempotencyKey);
+    if (earlier !== undefined) {
+      if (cartBodyOf(earlier.request) !== cartBodyOf(request)) {
+        return fail('idempotency_key_reused');
+      }
+      return { ok: true, cart: this.firstCartView(earlier), replayed: true };
+    }
+    const overLimit = this.cartOverLimit(request);
+    if (overLimit.length > 0) {
+      return { ok: false, code: 'purchase_limit_exceeded', details: { lines: overLimit } };
+    }
+    const keys = [...this.stocks.values()].map((row) => ({
+      productId: row.productId,
+      warehouseId: row.warehouseId,
+      available: row.onHand - row.reserved,
+    }));
+    const plan = planCart(request.lines, keys, (id) => this.settingsOf(id).warehousePriority);
+    if (!plan.ok) return { ok: false, code: 'insufficient_stock', details: { lines: plan.short } };
+    const cart = this.newCart(request, plan.holds);
+    return { ok: true, cart: this.cartView(cart), replayed: false };
+  }
+
+  /** Every product of the cart whose lines, together, take its buyer over the limit. */
+  private cartOverLimit(request: CartRequest): OverLimitLineDetails[] {
+    const over: OverLimitLineDetails[] = [];
+    for (const { index, productId, requested } of productTotals(request.lines)) {
+      const exceeded = this.limitExceeded(request.buyerId, productId, requested);
+      if (exceeded !== undefined) {
+        over.push({ index, product_id: productId, requested, ...exceeded });
+      }
+    }
+    return over;
+  }
+
+  private newCart(request: CartRequest, planned: readonly PlannedHold[]): Cart {
+    if (this.carts.has(request.cartId)) throw new Error(`cart id ${request.cartId} issued twice`);
+    if (planned.length > request.reservationIds.length) {
+      throw new Error(
+        `a cart of ${planned.length} holds told ${request.reservationIds.length} ids`,
+      );
+    }
+    const createdAtMs = request.createdAtMs ?? this.clockMs;
+    const holdIds = planned.map((plan, serial) => {
+      const hold = this.newHold({
+        id: request.reservationIds[serial] as string,
+        row: this.row(keyOf(plan.productId, plan.warehouseId)),
+        quantity: plan.quantity,
+        ttlSeconds: request.ttlSeconds,
+        createdAtMs,
+        buyerId: request.buyerId,
+        reference: request.reference,
+        cartId: request.cartId,
+        cartLine: plan.line,
+      });
+      return hold.id;
+    });
+    const expiresAtMs = createdAtMs + request.ttlSeconds * 1000;
+    const cart: Cart = {
+      id: request.cartId,
+      request,
+      createdAtMs,
+      expiresAtMs,
+      holdIds,
+      confirmed: false,
+    };
+    this.carts.set(cart.id, cart);
+    this.cartKeys.set(request.idempotencyKey, cart);
+    return cart;
+  }
+
+  /**
+   * Confirms every PENDING hold, the named ones with their quantity, or none if any hold has
+   * ended otherwise (EXPIRED, due or RELEASED): the first such in hold order is named.
+   */
+  private confirmCart(
+    cart: Cart,
+    lines: readonly { readonly reservationId: string; readonly quantity: number }[],
+  ): ModelReply {
+    if (cart.confirmed) return { ok: true, cart: this.cartView(cart), replayed: true };
+    const sold = new Map<string, number>();
+    for (const { reservationId, quantity } of lines) {
+      const ours = cart.holdIds.includes(reservationId);
+      const hold = ours ? this.holds.get(reservationId) : undefined;
+      if (hold === undefined || sold.has(reservationId) || quantity > hold.quantity) {
+        return invalid('lines');
+      }
+      sold.set(reservationId, quantity);
+    }
+    const holds = this.holdsOf(cart);
+    const ended = holds.find(({ status }) => status === 'EXPIRED' || status === 'RELEASED');
+    if (ended !== undefined) {
+      const code = finishedCode(ended.status);
+      return { ok: false, code, details: { reservation_id: ended.id } };
+    }
+    for (const hold of holds) {
+      if (hold.status === 'PENDING') this.confirmHold(hold, sold.get(hold.id) ?? hold.quantity);
+    }
+    cart.confirmed = true;
+    return { ok: true, cart: this.cartView(cart), replayed: false };
+  }
+
+  /** Every PENDING hold gets now + ttl, within the cap counted from the cart's created_at. */
+  private extendCart(cart: Cart, ttlSeconds: number): ModelReply {
+    const pending = this.holdsOf(cart).filter(({ status }) => status === 'PENDING');
+    if (pending.length === 0) return notPending(this.cartView(cart).status);
+    const expiresAtMs = this.clockMs + ttlSeconds * 1000;
+    if (expiresAtMs > this.lifetimeEndMs(cart.createdAtMs)) return invalid('ttl_seconds');
+    for (const hold of pending) hold.expiresAtMs = expiresAtMs;
+    cart.expiresAtMs = expiresAtMs;
+    return { ok: true, cart: this.cartView(cart) };
+  }
+
+  private holdsOf(cart: Cart): Hold[] {
+    return cart.holdIds.map((id) => {
+      const hold = this.holds.get(id);
+      if (hold === undefined) throw new Error(`cart ${cart.id} names an unknown hold ${id}`);
+      return hold;
+    });
+  }
+
+  private cartView(cart: Cart): CartBody {
+    const holds = this.holdsOf(cart).map((hold): CartHoldBody => {
+      const row = this.row(hold.key);
+      return {
+        line: hold.cartLine as number,
+        reservationId: hold.id,
+        productId: row.productId,
+        warehouseId: row.warehouseId,
+        quantity: hold.quantity,
+        status: hold.status,
+        ...(hold.status === 'CONFIRMED' ? { confirmedQuantity: this.soldOf(hold) } : {}),
+      };
+    });
+    const { buyerId, reference } = cart.request;
+    return {
+      cartId: cart.id,
+      status: cartStatusOf(holds.map(({ status }) => status)),
+      createdAtMs: cart.createdAtMs,
+      expiresAtMs: cart.expiresAtMs,
+      ...(buyerId === undefined ? {} : { buyerId }),
+      ...(reference === undefined ? {} : { reference }),
+      holds,
+    };
+  }
+
+  /** The body a cart was first answered with: every hold PENDING, the first expires_at. */
+  private firstCartView(cart: Cart): CartBody {
+    const view = this.cartView(cart);
+    return {
+      ...view,
+      status: 'PENDING',
+      expiresAtMs: cart.createdAtMs + cart.request.ttlSeconds * 1000,
+      holds: view.holds.map(({ confirmedQuantity: _sold, ...hold }) => ({
+        ...hold,
+        status: 'PENDING',
+      })),
+    };
+  }
+
+  private productStock(productId: string): ModelReply {
+    const warehouses = this.rowsOf(productId)
+      .sort((a, b) => (a.warehouseId < b.warehouseId ? -1 : 1))
+      .map(stockOf);
+    if (warehouses.length === 0) return fail('not_found');
+    const sum = (field: 'onHand' | 'reserved' | 'available'): number =>
+      warehouses.reduce((total, view) => total + view[field], 0);
+    const productStock: ProductStockBody = {
+      productId,
+      onHand: sum('onHand'),
+      reserved: sum('reserved'),
+      available: sum('available'),
+      incoming: 0,
+      warehouses,
+    };
+    return { ok: true, productStock };
+  }
+
+  /** The product's stock keys, in the order they came to exist. */
+  private rowsOf(productId: string): StockRow[] {
+    return [...this.stocks.values()].filter((row) => row.productId === productId);
+  }
+
+  private confirm(id: string, quantity: number | undefined): ModelReply {
     const hold = this.holds.get(id);
     if (hold === undefined) return fail('not_found');
-    const done: ModelStatus = kind === 'confirm' ? 'CONFIRMED' : 'RELEASED';
-    if (hold.status === done) return { ok: true, reservation: this.view(hold) };
-    if (hold.status === 'EXPIRED') return fail('reservation_expired');
-    if (hold.status === 'RELEASED') return fail('reservation_released');
-    if (hold.status === 'CONFIRMED') return fail('reservation_confirmed');
+    // Again, with any quantity or none: the first confirmation's body, nothing changed.
+    if (hold.status === 'CONFIRMED') {
+      return { ok: true, reservation: this.view(hold), replayed: true };
+    }
+    if (hold.status !== 'PENDING') return fail(finishedCode(hold.status));
+    if (quantity !== undefined && quantity > hold.quantity) return invalid('quantity');
+    this.confirmHold(hold, quantity ?? hold.quantity);
+    return { ok: true, reservation: this.view(hold) };
+  }
+
+  /** Sells `sold` units of a PENDING hold; the rest of it returns to available at once. */
+  private confirmHold(hold: Hold, sold: number): void {
     const row = this.row(hold.key);
     row.reserved -= hold.quantity;
-    if (kind === 'confirm') row.onHand -= hold.quantity;
+    row.onHand -= sold;
     row.version += 1;
-    hold.status = done;
+    hold.status = 'CONFIRMED';
+    hold.confirmedQuantity = sold;
+  }
+
+  private release(id: string): ModelReply {
+    const hold = this.holds.get(id);
+    if (hold === undefined) return fail('not_found');
+    if (hold.status === 'RELEASED') return { ok: true, reservation: this.view(hold) };
+    if (hold.status !== 'PENDING') return fail(finishedCode(hold.status));
+    this.releaseHold(hold);
     return { ok: true, reservation: this.view(hold) };
+  }
+
+  private releaseHold(hold: Hold): void {
+    const row = this.row(hold.key);
+    row.reserved -= hold.quantity;
+    row.version += 1;
+    hold.status = 'RELEASED';
+  }
+
+  /**
+   * A PENDING hold gets expires_at = now + ttl (shorter or longer), within its lifetime cap.
+   * A due hold was expired before (eagerly, or as the hold this request names).
+   */
+  private extend(id: string, ttlSeconds: number): ModelReply {
+    const hold = this.holds.get(id);
+    if (hold === undefined) return fail('not_found');
+    if (hold.status !== 'PENDING') return notPending(hold.status);
+    const expiresAtMs = this.clockMs + ttlSeconds * 1000;
+    if (expiresAtMs > this.lifetimeEndMs(hold.createdAtMs)) return invalid('ttl_seconds');
+    // No stock moved: the key's version stays.
+    hold.expiresAtMs = expiresAtMs;
+    return { ok: true, reservation: this.view(hold) };
+  }
+
+  /** A hold lives at most 3 times the TTL maximum from its created_at. */
+  private lifetimeEndMs(createdAtMs: number): number {
+    return createdAtMs + 3 * this.ttlSecondsMax * 1000;
   }
 
   private adjust(request: Extract<ModelRequest, { kind: 'adjust' }>): ModelReply {
@@ -350,6 +921,11 @@ export class ReferenceLedger {
     return row;
   }
 
+  /** Units a CONFIRMED hold sold. */
+  private soldOf(hold: Hold): number {
+    return hold.confirmedQuantity ?? hold.quantity;
+  }
+
   private view(hold: Hold): ReservationBody {
     const row = this.row(hold.key);
     return {
@@ -360,7 +936,20 @@ export class ReferenceLedger {
       quantity: hold.quantity,
       createdAtMs: hold.createdAtMs,
       expiresAtMs: hold.expiresAtMs,
+      // Optional fields only when present, so that a v1 body keeps exactly its v1 fields.
+      ...(hold.buyerId === undefined ? {} : { buyerId: hold.buyerId }),
+      ...(hold.reference === undefined ? {} : { reference: hold.reference }),
+      ...(hold.cartId === undefined ? {} : { cartId: hold.cartId }),
+      ...(hold.status === 'CONFIRMED' && this.edition === 'v1.1'
+        ? { confirmedQuantity: this.soldOf(hold) }
+        : {}),
     };
+  }
+
+  /** The body a hold was first answered with (a reserve's replay answers it again). */
+  private firstView(hold: Hold): ReservationBody {
+    const { confirmedQuantity: _sold, ...view } = this.view(hold);
+    return { ...view, status: 'PENDING', expiresAtMs: hold.createdAtMs + hold.ttlSeconds * 1000 };
   }
 
   /** The stock view of a key as it stands (no clock change), or undefined if never stocked. */
@@ -397,8 +986,13 @@ export class ReferenceLedger {
   }
 
   clone(): ReferenceLedger {
-    const copy = new ReferenceLedger(this.limits, this.expiry);
+    const copy = new ReferenceLedger(this.limits, this.expiry, this.edition);
     copy.clockMs = this.clockMs;
+    for (const [productId, settings] of this.settings) copy.settings.set(productId, settings);
+    for (const cart of this.carts.values()) copy.carts.set(cart.id, { ...cart });
+    for (const [idempotencyKey, cart] of this.cartKeys) {
+      copy.cartKeys.set(idempotencyKey, copy.carts.get(cart.id) as Cart);
+    }
     for (const hold of this.holds.values()) copy.holds.set(hold.id, { ...hold });
     for (const [key, row] of this.stocks) {
       const reserveKeys = new Map<string, Hold>();
@@ -422,7 +1016,16 @@ export class ReferenceLedger {
       parts.push(reserveKeys.join(','), adjustKeys.join(','));
     }
     for (const hold of [...this.holds.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-      parts.push(`${hold.id}:${hold.status}:${hold.createdAtMs}`);
+      parts.push(canonical(hold));
+    }
+    for (const [productId, settings] of [...this.settings].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      parts.push(`${productId}:${canonical(settings)}`);
+    }
+    for (const [idempotencyKey, cart] of [...this.cartKeys].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const holds = cart.holdIds.join(',');
+      const times = `${cart.createdAtMs}:${cart.expiresAtMs}`;
+      parts.push(`${idempotencyKey}>${cart.id}:${times}:${cart.confirmed}:${holds}`);
+      parts.push(cartBodyOf(cart.request));
     }
     return parts.join('|');
   }
@@ -443,6 +1046,41 @@ function fail(code: ModelErrorCode): ModelReply {
   return { ok: false, code };
 }
 
+/** What a cart's replay compares: its lines as sent, ttl, buyer_id and reference. */
+function cartBodyOf(request: CartRequest): string {
+  const { lines, ttlSeconds, buyerId, reference } = request;
+  const sent = lines.map(({ productId, warehouseId, quantity }) => ({
+    productId,
+    warehouseId,
+    quantity,
+  }));
+  return canonical({ lines: sent, ttlSeconds, buyerId, reference });
+}
+
+function cartStatusOf(statuses: readonly ModelStatus[]): ModelStatus {
+  for (const status of ['PENDING', 'CONFIRMED', 'EXPIRED'] as const) {
+    if (statuses.includes(status)) return status;
+  }
+  return 'RELEASED';
+}
+
+/** 422 validation_failed naming the field, as the HTTP body's `details.field` does. */
+function invalid(field: string): ModelReply {
+  return { ok: false, code: 'validation_failed', details: { field } };
+}
+
+function notPending(status: ModelStatus): ModelReply {
+  return { ok: false, code: 'reservation_not_pending', details: { status } };
+}
+
+/** The 409 of a transition out of a hold that is no longer PENDING. */
+function finishedCode(status: ModelStatus): ModelErrorCode {
+  if (status === 'EXPIRED') return 'reservation_expired';
+  if (status === 'RELEASED') return 'reservation_released';
+  if (status === 'CONFIRMED') return 'reservation_confirmed';
+  throw new Error('a PENDING hold is not finished');
+}
+
 /** The JSON body API.md specifies for a reservation (times as RFC 3339 UTC). */
 export function reservationJson(view: ReservationBody): Record<string, unknown> {
   return {
@@ -453,6 +1091,52 @@ export function reservationJson(view: ReservationBody): Record<string, unknown> 
     quantity: view.quantity,
     expires_at: new Date(view.expiresAtMs).toISOString(),
     created_at: new Date(view.createdAtMs).toISOString(),
+    ...(view.buyerId === undefined ? {} : { buyer_id: view.buyerId }),
+    ...(view.reference === undefined ? {} : { reference: view.reference }),
+    ...(view.cartId === undefined ? {} : { cart_id: view.cartId }),
+    ...(view.confirmedQuantity === undefined ? {} : { confirmed_quantity: view.confirmedQuantity }),
+  };
+}
+
+export function cartJson(view: CartBody): Record<string, unknown> {
+  return {
+    cart_id: view.cartId,
+    status: view.status,
+    created_at: new Date(view.createdAtMs).toISOString(),
+    expires_at: new Date(view.expiresAtMs).toISOString(),
+    ...(view.buyerId === undefined ? {} : { buyer_id: view.buyerId }),
+    ...(view.reference === undefined ? {} : { reference: view.reference }),
+    holds: view.holds.map((hold) => ({
+      line: hold.line,
+      reservation_id: hold.reservationId,
+      product_id: hold.productId,
+      warehouse_id: hold.warehouseId,
+      quantity: hold.quantity,
+      status: hold.status,
+      ...(hold.confirmedQuantity === undefined
+        ? {}
+        : { confirmed_quantity: hold.confirmedQuantity }),
+    })),
+  };
+}
+
+export function settingsJson(settings: ProductSettings): Record<string, unknown> {
+  return {
+    max_per_buyer: settings.maxPerBuyer,
+    limit_window_seconds: settings.limitWindowSeconds,
+    warehouse_priority: settings.warehousePriority,
+    low_stock_threshold: settings.lowStockThreshold,
+  };
+}
+
+export function productStockJson(view: ProductStockBody): Record<string, unknown> {
+  return {
+    product_id: view.productId,
+    on_hand: view.onHand,
+    reserved: view.reserved,
+    available: view.available,
+    incoming: view.incoming,
+    warehouses: view.warehouses.map(stockJson),
   };
 }
 
@@ -469,7 +1153,8 @@ export function stockJson(view: StockBody): Record<string, unknown> {
 
 /**
  * Why `actual` is not the answer the model gives, or undefined if it is. Compares status/code,
- * every body field, `details.available` of insufficient_stock, and `replayed` where defined.
+ * every body field, `details.available` of insufficient_stock, the other details where the
+ * model gives some, and `replayed` where defined.
  */
 export function replyMismatch(expected: ModelReply, actual: ModelReply): string | undefined {
   const show = (reply: ModelReply): string => JSON.stringify(reply);
@@ -481,31 +1166,37 @@ export function replyMismatch(expected: ModelReply, actual: ModelReply): string 
     if (e.available !== undefined && e.available !== a.available) {
       return `expected details.available ${e.available}, got ${a.available}`;
     }
+    if (e.details !== undefined && canonical(e.details) !== canonical(a.details)) {
+      return `expected details ${canonical(e.details)}, got ${canonical(a.details)}`;
+    }
     return undefined;
   }
   if (expected.replayed !== undefined && expected.replayed !== actual.replayed) {
     return `expected replayed=${expected.replayed}, got ${show(actual)}`;
   }
-  const body = (reply: ModelReply) =>
-    'reservation' in reply
-      ? JSON.stringify(reply.reservation)
-      : 'stock' in reply
-        ? JSON.stringify(reply.stock)
-        : '';
-  const expectedBody = body(expected);
-  const actualBody = body(actual);
-  const sameShape = 'reservation' in expected === 'reservation' in actual;
-  if (!sameShape || !sameFields(expectedBody, actualBody)) {
-    return `expected ${expectedBody}, got ${actualBody}`;
-  }
+  const expectedBody = bodyOf(expected);
+  const actualBody = bodyOf(actual);
+  if (expectedBody !== actualBody) return `expected ${expectedBody}, got ${actualBody}`;
   return undefined;
 }
 
-function sameFields(expectedJson: string, actualJson: string): boolean {
-  const expected = JSON.parse(expectedJson) as Record<string, unknown>;
-  const actual = JSON.parse(actualJson) as Record<string, unknown>;
-  const keys = Object.keys(expected);
-  return (
-    keys.length === Object.keys(actual).length && keys.every((key) => expected[key] === actual[key])
-  );
+/** The body of a successful reply as canonical text, led by its shape's name. */
+function bodyOf(reply: Extract<ModelReply, { ok: true }>): string {
+  const { ok: _ok, replayed: _replayed, ...body } = reply;
+  return canonical(body);
+}
+
+/**
+ * JSON with every object's keys sorted and undefined fields left out: equal text, equal values
+ * (an absent optional field and one set to undefined are the same body).
+ */
+export function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, field: unknown) => {
+    if (field === null || typeof field !== 'object' || Array.isArray(field)) return field;
+    const sorted: Record<string, unknown> = {};
+    for (const name of Object.keys(field).sort()) {
+      sorted[name] = (field as Record<string, unknown>)[name];
+    }
+    return sorted;
+  });
 }
