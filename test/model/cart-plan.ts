@@ -114,7 +114,8 @@ export function planCart(
       }));
     allocate(group, warehouses, priorityOf(group.productId), available, holds, short);
   }
-  if (short.length > 0) return { ok: false, short };
+  // The team's choice: short lines in the order of their index in the request.
+  if (short.length > 0) return { ok: false, short: short.sort((a, b) => a.index - b.index) };
   // Array.prototype.sort is stable: a split line keeps its allocation order.
   return { ok: true, holds: holds.sort((a, b) => a.line - b.line) };
 }

@@ -796,11 +796,12 @@ describe('the reference ledger, carts: all or nothing', () => {
       ok: false,
       code: 'insufficient_stock',
       details: {
+        // In the order of their index in the request.
         lines: [
-          { index: 3, product_id: 'p', warehouse_id: 'b', requested: 4, available: 2 },
-          { index: 4, product_id: 'never', warehouse_id: 'a', requested: 1, available: 0 },
           // p's 3 + 2 units less the explicit line on a, which could be held (the one on b not).
           { index: 1, product_id: 'p', requested: 3, available: 2 },
+          { index: 3, product_id: 'p', warehouse_id: 'b', requested: 4, available: 2 },
+          { index: 4, product_id: 'never', warehouse_id: 'a', requested: 1, available: 0 },
           { index: 5, product_id: 'nothing', requested: 1, available: 0 },
         ],
       },

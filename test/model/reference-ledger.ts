@@ -298,7 +298,7 @@ interface Cart {
   /** As sent: a replay compares its lines, ttl, buyer_id and reference. */
   readonly request: CartRequest;
   readonly createdAtMs: number;
-  /** Moved by extend-cart only (an extend of one of its holds moves that hold alone). */
+  /** As first answered; the cart's view shows its holds' latest expires_at. */
   expiresAtMs: number;
   /** Its holds' ids, in hold order. */
   readonly holdIds: readonly string[];
@@ -762,7 +762,9 @@ export class ReferenceLedger {
       cartId: cart.id,
       status: cartStatusOf(holds.map(({ status }) => status)),
       createdAtMs: cart.createdAtMs,
-      expiresAtMs: cart.expiresAtMs,
+      // The team's choice: a cart expires when the last of its holds does (an extend of one
+      // hold alone moves it too).
+      expiresAtMs: Math.max(...cart.holdIds.map((id) => this.holds.get(id)?.expiresAtMs ?? 0)),
       ...(buyerId === undefined ? {} : { buyerId }),
       ...(reference === undefined ? {} : { reference }),
       holds,
