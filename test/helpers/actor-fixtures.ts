@@ -2,6 +2,7 @@
 import type {
   AdjustCommand,
   ApplyResult,
+  CartView,
   JournalRecord,
   Outcome,
   ReservationCommand,
@@ -11,7 +12,7 @@ import type {
   StockView,
 } from '../../src/actors/index.js';
 import { PartitionState } from '../../src/actors/index.js';
-import type { ModelErrorCode, ModelReply } from '../model/reference-ledger.js';
+import type { CartBody, ModelErrorCode, ModelReply } from '../model/reference-ledger.js';
 
 export const roomyRetention: RetentionPolicy = {
   retainFinishedMs: 3_600_000,
@@ -122,12 +123,16 @@ export function replayAll(
 }
 
 /** The actor's answer in the model's terms. */
-export function modelReplyOf(outcome: Outcome): ModelReply {
+export function modelReplyOf(outcome: Outcome, v11 = false): ModelReply {
   if (!outcome.ok) {
     const available = outcome.details?.available;
     return typeof available === 'number'
       ? { ok: false, code: outcome.code as ModelErrorCode, available }
-      : { ok: false, code: outcome.code as ModelErrorCode };
+      : {
+          ok: false,
+          code: outcome.code as ModelErrorCode,
+          ...(outcome.details === undefined ? {} : { details: outcome.details as never }),
+        };
   }
   if ('reservation' in outcome) {
     const view = outcome.reservation;
@@ -142,9 +147,55 @@ export function modelReplyOf(outcome: Outcome): ModelReply {
         quantity: view.quantity,
         createdAtMs: view.createdAtMs,
         expiresAtMs: view.expiresAtMs,
+        ...(v11 ? reservationExtras(view) : {}),
       },
     };
   }
-  if (!('stock' in outcome)) throw new Error('a v1.1 outcome has no model reply here yet');
-  return { ok: true, replayed: outcome.replayed, stock: { ...outcome.stock } };
+  if ('stock' in outcome)
+    return { ok: true, replayed: outcome.replayed, stock: { ...outcome.stock } };
+  if ('cart' in outcome)
+    return { ok: true, replayed: outcome.replayed, cart: cartBodyOf(outcome.cart) };
+  if ('settings' in outcome)
+    return { ok: true, replayed: outcome.replayed, settings: outcome.settings };
+  if ('productStock' in outcome) {
+    return {
+      ok: true,
+      replayed: outcome.replayed,
+      productStock: { ...outcome.productStock, incoming: 0 },
+    };
+  }
+  throw new Error(`no model reply for ${JSON.stringify(outcome)}`);
+}
+
+function reservationExtras(view: ReservationView) {
+  return {
+    ...(view.buyerId === undefined ? {} : { buyerId: view.buyerId }),
+    ...(view.reference === undefined ? {} : { reference: view.reference }),
+    ...(view.cartId === undefined ? {} : { cartId: view.cartId }),
+    ...(view.confirmedQuantity === undefined ? {} : { confirmedQuantity: view.confirmedQuantity }),
+  };
+}
+
+/** A cart as the model writes it: its expires_at is its holds' latest (the team's choice). */
+function cartBodyOf(cart: CartView): CartBody {
+  const latest = Math.max(...cart.holds.map((hold) => hold.expiresAtMs ?? cart.expiresAtMs));
+  return {
+    cartId: cart.cartId,
+    status: cart.status,
+    createdAtMs: cart.createdAtMs,
+    expiresAtMs: latest,
+    ...(cart.buyerId === '' ? {} : { buyerId: cart.buyerId }),
+    ...(cart.reference === '' ? {} : { reference: cart.reference }),
+    holds: cart.holds.map((hold) => ({
+      line: hold.line,
+      reservationId: hold.reservationId,
+      productId: hold.productId,
+      warehouseId: hold.warehouseId,
+      quantity: hold.quantity,
+      status: hold.status,
+      ...(hold.confirmedQuantity === undefined
+        ? {}
+        : { confirmedQuantity: hold.confirmedQuantity }),
+    })),
+  };
 }
