@@ -47,6 +47,15 @@ const apiHistograms = [
   'ledger_journal_batch_size',
 ];
 const lagMetrics = ['ledger_event_publisher_lag_records', 'ledger_event_publisher_lag_seconds'];
+// The checkout's own (v1.1): cart outcomes and latency, two-phase holds in doubt, splits.
+const cartMetrics = [
+  'inventory_cart_attempts_total',
+  'inventory_cart_duration_seconds_bucket',
+  'inventory_cart_duration_seconds_sum',
+  'inventory_cart_duration_seconds_count',
+  'ledger_cart_holds_in_doubt',
+  'inventory_cart_allocation_splits_total',
+];
 // Series that Prometheus and its exporters make, which only the alert rules may use.
 const alertOnlyMetrics = ['up', 'probe_success', 'kube_pod_container_status_ready'];
 
@@ -66,6 +75,7 @@ const ledgerMetricNames = (): string[] => [
   ...apiMetrics.filter((name) => !apiHistograms.includes(name)),
   ...apiHistograms.flatMap((name) => ['_bucket', '_sum', '_count'].map((s) => name + s)),
   ...lagMetrics,
+  ...cartMetrics,
 ];
 
 const promqlKeywords = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
