@@ -191,7 +191,7 @@ check(cartHoldsMax < walBatchRecordsCeiling, "a cart's records must fit one writ
 
 /**
  * Buyers one product counts toward its purchase limit at once (each with its holds of the
- * window): about 200 bytes a buyer with one hold, so a million buyers cost about 200 MB of the
- * product's shard (README, "Purchase limits").
+ * window). Measured by bench/micro/buyer-limits.ts: about 160 bytes of heap a buyer with one
+ * hold, beyond the hold itself, so a million buyers cost about 150 MiB of the product's shard.
  */
 export const buyersPerProductMax = 1_000_000;
