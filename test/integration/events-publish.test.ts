@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventOf, eventSubjects } from '../../src/events/index.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
-import { get, newKey, post, type JsonResponse } from '../helpers/http.js';
+import { get, newKey, post, request, type JsonResponse } from '../helpers/http.js';
 import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
 import {
   deleteStream,
@@ -141,6 +141,83 @@ describe.runIf(ready)('events published to NATS JetStream', () => {
     expect(
       eventsOf('stock.adjusted').find((event) => event.body.trace_id === 'tr-t-0')?.body,
     ).toMatchObject({ delta: -3, on_hand: taken.on_hand, reserved: taken.reserved });
+  });
+
+  it('publishes the checkout: carts, partial confirms, extends and settings, schema-valid', async () => {
+    const settings = await (async () => {
+      const base = (ledger as LedgerProcess).baseUrl;
+      const { request } = await import('../helpers/http.js');
+      return request(
+        base,
+        'PUT',
+        '/v1/products/ev-cart-a/settings',
+        { max_per_buyer: 9 },
+        {
+          'x-trace-id': 'tr-settings',
+        },
+      );
+    })();
+    expect(settings.status).toBe(200);
+    for (const product of ['ev-cart-a', 'ev-cart-b']) {
+      const stock = { product_id: product, warehouse_id: 'wh-1', delta: 20 };
+      expect((await send('/v1/stock/adjust', stock, `tr-stock-${product}`)).status).toBe(200);
+    }
+    const lines = [
+      { product_id: 'ev-cart-a', warehouse_id: 'wh-1', quantity: 2 },
+      { product_id: 'ev-cart-b', quantity: 3 },
+    ];
+    const body = {
+      idempotency_key: newKey('evcart'),
+      lines,
+      buyer_id: 'buyer-7',
+      reference: 'po-1',
+    };
+    const cart = await send('/v1/carts', body, 'tr-cart');
+    expect(cart.status).toBe(200);
+    const [first, second] = cart.body.holds as { reservation_id: string }[];
+    const extend = { reservation_id: second?.reservation_id, ttl_seconds: 900 };
+    expect((await send('/v1/extend', extend, 'tr-extend')).status).toBe(200);
+    const partial = { reservation_id: first?.reservation_id, quantity: 1 };
+    expect((await send('/v1/confirm', partial, 'tr-partial')).status).toBe(200);
+    await waitForStreamToCatchUp(sharedNatsUrl, stream, database);
+    const journal = await journalEntries(database);
+    const events = await readStream(sharedNatsUrl, stream);
+    expect(streamProblems(journal, events)).toEqual([]);
+    const validate = eventValidator();
+    for (const event of events) {
+      expect(validate(event.subject.slice(prefix.length), event.body), event.subject).toEqual([]);
+    }
+    const bySubject = (subject: string) =>
+      events.filter((event) => event.subject === `${prefix}inventory.${subject}`);
+    expect(bySubject('product.settings').at(-1)?.body).toMatchObject({
+      product_id: 'ev-cart-a',
+      settings: { max_per_buyer: 9, limit_window_seconds: 86_400 },
+      trace_id: 'tr-settings',
+    });
+    expect(bySubject('cart.committed').at(-1)?.body).toMatchObject({
+      cart_id: cart.body.cart_id,
+      buyer_id: 'buyer-7',
+      reference: 'po-1',
+      trace_id: 'tr-cart',
+    });
+    const requests = bySubject('reserve.request').filter(
+      (e) => e.body.cart_id === cart.body.cart_id,
+    );
+    expect(requests).toHaveLength(2);
+    for (const event of requests) {
+      expect(event.body).toMatchObject({ buyer_id: 'buyer-7', reference: 'po-1' });
+    }
+    expect(bySubject('reserve.extended').at(-1)?.body).toMatchObject({
+      reservation_id: second?.reservation_id,
+      cart_id: cart.body.cart_id,
+      trace_id: 'tr-extend',
+    });
+    expect(bySubject('reserve.confirmed').at(-1)?.body).toMatchObject({
+      reservation_id: first?.reservation_id,
+      quantity: 2,
+      confirmed_quantity: 1,
+      trace_id: 'tr-partial',
+    });
   });
 
   it('shows the publisher in /metrics and in /health/ready details', async () => {
