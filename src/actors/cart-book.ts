@@ -62,8 +62,10 @@ export class CartBook {
     if (record.decision === 'committed') {
       assert(!this.keys.has(record.idempotencyKey), 'a cart key bound twice');
       this.keys.set(record.idempotencyKey, record);
+      // The home's own prepared holds are decided now. An abort leaves them in doubt: the
+      // coordinator's abort (or the resolver's) releases them.
+      this.inDoubt.delete(record.cartId);
     }
-    this.inDoubt.delete(record.cartId);
   }
 
   /** Forgets decided carts older than `oldestKeptMs`, or beyond `max` (oldest first). */

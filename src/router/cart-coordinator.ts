@@ -184,9 +184,12 @@ export class CartCoordinator {
         if (decision === 'committed') {
           this.settle(terms, parts);
           this.readCart(terms.cartId, terms.traceId, callback);
-          return;
+        } else if (decision === 'aborted') {
+          this.abandon(terms, parts, () => callback(unavailableOutcome));
+        } else {
+          // The home cannot say: the holds stay in doubt and the resolver finishes the cart.
+          callback(unavailableOutcome);
         }
-        this.abandon(terms, parts, () => callback(unavailableOutcome));
       });
     });
   }
@@ -221,15 +224,13 @@ export class CartCoordinator {
     cartId: string,
     traceId: string,
     attempt: number,
-    done: (decision: 'committed' | 'aborted') => void,
+    done: (decision: 'committed' | 'aborted' | 'unknown') => void,
   ): void {
     const command: Command = { kind: 'cart-resolve', cartId, traceId };
     this.sendUntilAnswered(homePartitionOf(cartId), command, attempt, (outcome) => {
-      done(
-        outcome.ok && 'decision' in outcome && outcome.decision === 'committed'
-          ? 'committed'
-          : 'aborted',
-      );
+      const decided = outcome.ok && 'decision' in outcome ? outcome.decision : undefined;
+      // Only an answer decides; no answer (the home down for long) leaves the cart in doubt.
+      done(decided === 'committed' || decided === 'aborted' ? decided : 'unknown');
     });
   }
 
@@ -239,6 +240,10 @@ export class CartCoordinator {
    */
   resolveInDoubt(participant: number, cartId: string, done: () => void): void {
     this.resolve(cartId, '', 0, (decision) => {
+      if (decision === 'unknown') {
+        done();
+        return;
+      }
       const kind = decision === 'committed' ? 'cart-settle' : 'cart-abort';
       this.sendUntilAnswered(participant, { kind, cartId, traceId: '' }, 0, () => done());
     });
@@ -330,6 +335,7 @@ export class CartCoordinator {
         return;
       }
       const pin = { kind: 'pin', pinMs: this.options.pinMs } as const;
+      const pinnedAtMs = this.options.clock.now();
       this.eachPart(
         cart,
         traceId,
@@ -339,20 +345,22 @@ export class CartCoordinator {
         },
         (pinned) => {
           const already = pinned.every((hold) => hold.status === 'CONFIRMED');
-          const action = {
-            kind: 'confirm',
-            quantities: [] as number[],
-          } as const;
-          this.eachPart(
-            cart,
-            traceId,
-            action,
-            callback,
-            (holds) => {
-              callback({ ok: true, cart: withHolds(cart, holds), replayed: already });
-            },
-            quantities,
-          );
+          // The pins hold for pinMs from when each partition set them: confirm only while
+          // they surely do (half of it left), else let go and have the client retry.
+          if (this.options.clock.now() - pinnedAtMs > this.options.pinMs / 2) {
+            this.eachPart(cart, traceId, { kind: 'unpin' }, ignore, () =>
+              callback(unavailableOutcome),
+            );
+            return;
+          }
+          const action = { kind: 'confirm', quantities: [] as number[] } as const;
+          const confirmed = (holds: CartView['holds']) => {
+            const failed = holds.find((hold) => hold.status !== 'CONFIRMED');
+            // A pin lapsed in a partition's queue (a delay of over pinMs / 2): say so, never 200.
+            if (failed !== undefined) callback(heldState(failed));
+            else callback({ ok: true, cart: withHolds(cart, holds), replayed: already });
+          };
+          this.eachPart(cart, traceId, action, callback, confirmed, quantities);
         },
       );
     });
@@ -503,6 +511,18 @@ export function cartStatus(
 
 function withHolds(cart: CartView, holds: CartView['holds']): CartView {
   return { ...cart, status: cartStatus(holds), holds };
+}
+
+/** A hold that is not CONFIRMED after a cart confirm: its state's code, and its id. */
+function heldState(hold: CartView['holds'][number]): ShardOutcome {
+  const code =
+    hold.status === 'RELEASED'
+      ? 'reservation_released'
+      : hold.status === 'EXPIRED'
+        ? 'reservation_expired'
+        : 'unavailable';
+  const message = 'The cart could not be confirmed whole; some holds may be CONFIRMED.';
+  return { ok: false, code, message, details: { reservation_id: hold.reservationId } };
 }
 
 function notPending(status: ReservationStatus): ShardOutcome {
