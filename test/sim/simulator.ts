@@ -18,6 +18,7 @@ import { MemoryJournal, type Completion } from './memory-journal.js';
 import { Mirror, keyOf, type Applied, type SentRequest } from './mirror.js';
 import { Random } from './random.js';
 import { SimClock, SimTime } from './sim-clock.js';
+import { drain, isAssertion, show } from './sim-support.js';
 import { Workload, type SimRequest } from './workload.js';
 
 export interface SimProfile {
@@ -654,21 +655,6 @@ export class Simulation {
 }
 
 // ---- Helpers. ----
-
-function drain(): Promise<void> {
-  // Every promise reaction queued so far runs before a macrotask: nothing else is scheduled.
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-function isAssertion(error: unknown): boolean {
-  return (
-    error instanceof Error && (error.name === 'AssertionError' || error.name === 'InvariantError')
-  );
-}
-
-function show(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
 
 function describe(request: SimRequest): string {
   const model = request.model;

@@ -1,0 +1,185 @@
+// What the journal holds, kept up to date as rows land (MemoryJournal.onLanded), for the cart
+// simulator's checks: every hold and its state, every cart's decisions, the idempotency keys
+// bound, and each stock key's on_hand and reserved replayed from the records alone. Landing
+// itself is checked: lsns follow each other, a hold is made once and ended once, the stock
+// invariants hold after every record, and a committed decision lands only after every hold it
+// names, which no other hold of that cart may follow.
+import type {
+  CartRecord,
+  JournalRecord,
+  ReservationStatus,
+  ReservedRecord,
+} from '../../src/actors/index.js';
+import { decodeRecord, type WalRow } from '../../src/persistence/index.js';
+
+export interface LandedHold {
+  readonly record: ReservedRecord;
+  readonly partition: number;
+  status: ReservationStatus;
+  confirmedQuantity: number;
+  /** The trace id of the record that ended it ('' for the shard's own, or none yet). */
+  endedBy: string | undefined;
+}
+
+interface Stock {
+  onHand: number;
+  reserved: number;
+}
+
+export class LandedLedger {
+  readonly holds = new Map<string, LandedHold>();
+  /** Cart id -> ids of its holds, in the order they landed. */
+  readonly cartHolds = new Map<string, string[]>();
+  /** Cart id -> its decision (a second one is a failure). */
+  readonly decisions = new Map<string, CartRecord>();
+  /** Idempotency key -> the committed cart that bound it. */
+  readonly keys = new Map<string, CartRecord>();
+  readonly stock = new Map<string, Stock>();
+  private readonly lastLsns = new Map<number, number>();
+  rows = 0;
+
+  constructor(private readonly fail: (reason: string) => void) {}
+
+  land(rows: readonly WalRow[]): void {
+    for (const row of rows) {
+      this.rows += 1;
+      const last = this.lastLsns.get(row.partition) ?? 0;
+      if (row.lsn !== last + 1) {
+        this.fail(`partition ${row.partition}: lsn ${row.lsn} landed after ${last}`);
+      }
+      this.lastLsns.set(row.partition, row.lsn);
+      this.apply(row.partition, decodeRecord(row.payload));
+    }
+  }
+
+  committed(cartId: string): CartRecord | undefined {
+    const decision = this.decisions.get(cartId);
+    return decision?.decision === 'committed' ? decision : undefined;
+  }
+
+  private apply(partition: number, record: JournalRecord): void {
+    switch (record.type) {
+      case 'settings':
+        return;
+      case 'cart':
+        return this.decided(partition, record);
+      case 'adjusted': {
+        const stock = this.stockOf(`${record.productId}/${record.warehouseId}`);
+        stock.onHand += record.delta;
+        if (stock.onHand !== record.onHand || stock.reserved !== record.reserved) {
+          this.fail(
+            `adjust of ${record.productId}/${record.warehouseId} says ${record.onHand}/` +
+              `${record.reserved}, the journal before it ${stock.onHand}/${stock.reserved}`,
+          );
+        }
+        return this.checkStock(record.productId, record.warehouseId);
+      }
+      case 'reserved':
+        return this.reserved(partition, record);
+      case 'extended': {
+        const hold = this.holds.get(record.reservationId);
+        if (hold?.status !== 'PENDING') this.fail(`${record.reservationId} extended, not pending`);
+        return;
+      }
+      default:
+        return this.ended(record);
+    }
+  }
+
+  private reserved(partition: number, record: ReservedRecord): void {
+    const id = record.reservationId;
+    if (this.holds.has(id)) this.fail(`hold ${id} made twice`);
+    const key = `${record.productId}/${record.warehouseId}`;
+    if (!this.stock.has(key)) this.fail(`hold ${id} on ${key}, never stocked`);
+    this.holds.set(id, {
+      record,
+      partition,
+      status: 'PENDING',
+      confirmedQuantity: 0,
+      endedBy: undefined,
+    });
+    this.stockOf(key).reserved += record.quantity;
+    this.checkStock(record.productId, record.warehouseId);
+    const cartId = record.cartId ?? '';
+    if (cartId === '') return;
+    const ids = this.cartHolds.get(cartId) ?? [];
+    ids.push(id);
+    this.cartHolds.set(cartId, ids);
+    if (this.committed(cartId) !== undefined) {
+      this.fail(`hold ${id} of cart ${cartId} landed after the cart's commit, which omits it`);
+    }
+  }
+
+  private ended(record: Extract<JournalRecord, { type: 'confirmed' | 'released' | 'expired' }>) {
+    const hold = this.holds.get(record.reservationId);
+    if (hold === undefined || hold.status !== 'PENDING') {
+      this.fail(
+        `${record.type} ${record.reservationId}: ${hold?.status ?? 'unknown'} in the journal`,
+      );
+      return;
+    }
+    const stock = this.stockOf(`${record.productId}/${record.warehouseId}`);
+    stock.reserved -= hold.record.quantity;
+    if (record.type === 'confirmed') {
+      hold.confirmedQuantity = record.confirmedQuantity ?? hold.record.quantity;
+      stock.onHand -= hold.confirmedQuantity;
+    }
+    hold.status =
+      record.type === 'confirmed'
+        ? 'CONFIRMED'
+        : (record.type.toUpperCase() as 'RELEASED' | 'EXPIRED');
+    hold.endedBy = record.traceId;
+    this.checkStock(record.productId, record.warehouseId);
+  }
+
+  private decided(partition: number, record: CartRecord): void {
+    const earlier = this.decisions.get(record.cartId);
+    if (earlier !== undefined) {
+      this.fail(`cart ${record.cartId} decided twice: ${earlier.decision}, ${record.decision}`);
+      return;
+    }
+    if (partition !== Number.parseInt(record.cartId.slice(0, 4), 16)) {
+      this.fail(`cart ${record.cartId} decided in partition ${partition}, not its home`);
+    }
+    this.decisions.set(record.cartId, record);
+    if (record.decision !== 'committed') return;
+    const bound = this.keys.get(record.idempotencyKey);
+    if (bound !== undefined) {
+      this.fail(`key ${record.idempotencyKey} bound twice: ${bound.cartId}, ${record.cartId}`);
+    }
+    this.keys.set(record.idempotencyKey, record);
+    const landed = this.cartHolds.get(record.cartId) ?? [];
+    for (const hold of record.holds) {
+      const found = this.holds.get(hold.reservationId);
+      const same =
+        found !== undefined &&
+        found.partition === hold.partition &&
+        found.record.cartId === record.cartId &&
+        found.record.productId === hold.productId &&
+        found.record.warehouseId === hold.warehouseId &&
+        found.record.quantity === hold.quantity;
+      if (!same) this.fail(`cart ${record.cartId} committed before its hold ${hold.reservationId}`);
+    }
+    if (landed.length !== record.holds.length) {
+      this.fail(
+        `cart ${record.cartId} names ${record.holds.length} holds, ${landed.length} landed`,
+      );
+    }
+  }
+
+  private stockOf(key: string): Stock {
+    let stock = this.stock.get(key);
+    if (stock === undefined) this.stock.set(key, (stock = { onHand: 0, reserved: 0 }));
+    return stock;
+  }
+
+  private checkStock(productId: string, warehouseId: string): void {
+    const stock = this.stockOf(`${productId}/${warehouseId}`);
+    if (!(stock.reserved >= 0 && stock.reserved <= stock.onHand)) {
+      this.fail(
+        `oversold ${productId}/${warehouseId}: on_hand ${stock.onHand}, ` +
+          `reserved ${stock.reserved} in the journal`,
+      );
+    }
+  }
+}
