@@ -277,6 +277,10 @@ function refuse(
     if ((kind === 'release' || kind === 'extend') && pinned) {
       return unavailable('The cart is being confirmed; retry shortly.');
     }
+    // A confirm comes after its pins: a pin that lapsed meanwhile confirms nothing here.
+    if (kind === 'confirm' && pending && !pinned) {
+      return unavailable('The cart confirm took too long; nothing was confirmed here, retry.');
+    }
     if (kind !== 'pin') continue;
     const expired =
       reservation.status === 'EXPIRED' || (pending && !pinned && nowMs >= reservation.expiresAtMs);

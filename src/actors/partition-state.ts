@@ -321,7 +321,8 @@ export class PartitionState {
     const hold = actor.reservations?.get(reservationId) as Reservation;
     const product = hold.buyerId === '' ? undefined : this.productOf(actor.productId);
     if (product?.admits(hold.buyerId, this.buyersMax) === true) product.addHold(hold);
-    if (hold.cartId === '' || this.carts.decided.has(hold.cartId)) return;
+    // In doubt unless this partition knows its cart committed (an abort still has to release it).
+    if (hold.cartId === '' || this.carts.decided.get(hold.cartId)?.decision === 'committed') return;
     this.carts.addInDoubt(hold.cartId, homePartitionOf(hold.cartId), hold.id, atMs);
   }
 

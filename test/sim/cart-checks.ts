@@ -151,10 +151,16 @@ export class CartChecks {
   }
 
   /** A cart-wide read, confirm or release answered. */
-  cartAnswered(what: string, cartId: string, traceId: string, outcome: ShardOutcome): void {
+  cartAnswered(
+    what: string,
+    cartId: string,
+    traceId: string,
+    outcome: ShardOutcome,
+    pinsMayHaveLapsed = false,
+  ): void {
     if (!outcome.ok) {
       if (outcome.code === 'not_found') this.fail(`${what} of acked cart ${cartId}: not_found`);
-      if (what === 'confirm' && outcome.code.startsWith('reservation_')) {
+      if (what === 'confirm' && outcome.code.startsWith('reservation_') && !pinsMayHaveLapsed) {
         this.refusedConfirms.add(traceId);
         this.noneSoldBy(traceId);
       }

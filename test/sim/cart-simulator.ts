@@ -121,6 +121,7 @@ export class CartSimulation {
   private faultsOn = true;
   readonly counts = {
     steps: 0,
+    confirmsPastPins: 0,
     carts: 0,
     acknowledged: 0,
     replayed: 0,
@@ -526,9 +527,15 @@ export class CartSimulation {
     const coordinator = this.incarnation.coordinator;
     const traceId = this.workload.traceId('x');
     const what = kind.replace('Cart', '');
+    const startedMs = this.time.nowMs;
     const answered = (outcome: ShardOutcome): void => {
       this.note(`${what} cart ${cart.cartId.slice(0, 13)} ${traceId}: ${summary(outcome)}`);
-      this.checks.cartAnswered(what, cart.cartId, traceId, outcome);
+      // The known limit of a cart confirm (README, "Cart confirm"): its pins are memory only
+      // and last cartPinMs; a confirm whose messages took longer than half of that may be
+      // refused after a part was confirmed. Counted, not failed; every other refusal sells none.
+      const lapsed = what === 'confirm' && this.time.nowMs - startedMs > cartPinMs / 2;
+      if (lapsed && !outcome.ok) this.counts.confirmsPastPins += 1;
+      this.checks.cartAnswered(what, cart.cartId, traceId, outcome, lapsed);
     };
     this.note(`${what} cart ${cart.cartId.slice(0, 13)} ${traceId}`);
     if (kind === 'readCart') coordinator.readCart(cart.cartId, traceId, answered);
