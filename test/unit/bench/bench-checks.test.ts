@@ -3,7 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import { median, ratiosOf } from '../../../bench/lib/report.js';
 import type { SystemRun } from '../../../bench/lib/run-system.js';
-import { emptyTallies, expectedStock, oversellOf, scenario } from '../../../bench/lib/scenarios.js';
+import { cartAnswerMatches } from '../../../bench/lib/load-worker.js';
+import {
+  drawCartKeys,
+  emptyTallies,
+  expectedStock,
+  oversellOf,
+  scenario,
+  stockKeyAt,
+} from '../../../bench/lib/scenarios.js';
 
 describe('the end-state rule', () => {
   it('expects every acknowledged hold to be held until its confirm or release', () => {
@@ -32,6 +40,49 @@ describe('the end-state rule', () => {
     expect(soldOut).toMatchObject({ keyCount: 1, stockPerKey: 1234, sellsOut: true });
     expect(soldOut.warmsUp).toBe(false);
     expect(scenario('many-sku', { soldOutStock: 1 }).keyCount).toBe(10_000);
+  });
+});
+
+describe('the cart scenario', () => {
+  const cart = scenario('cart', { soldOutStock: 1 });
+
+  it('draws 3 to 5 lines, exactly one on the hot key, the others in the catalogue', () => {
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 48271) % 2147483647;
+      return seed / 2147483647;
+    };
+    const sizes = new Set<number>();
+    for (let draw = 0; draw < 1000; draw += 1) {
+      const keys = drawCartKeys(cart, random);
+      sizes.add(keys.length);
+      expect(keys.filter((key) => key === 0)).toHaveLength(1);
+      for (const key of keys) expect(key >= 0 && key < cart.keyCount).toBe(true);
+    }
+    expect([...sizes].sort()).toEqual([3, 4, 5]);
+    expect(stockKeyAt('cart', 0)).toEqual(stockKeyAt('hot-sku', 0));
+    expect(stockKeyAt('cart', 1)).toEqual(stockKeyAt('many-sku', 0));
+    expect(stockKeyAt('cart', 10_000)).toEqual(stockKeyAt('many-sku', 9999));
+  });
+
+  it('accepts a 200 only when its holds add up to the units asked per key', () => {
+    const hold = (line: number, keyIndex: number, quantity: number) => ({
+      line,
+      reservation_id: `r${line}`,
+      ...((key) => ({ product_id: key.productId, warehouse_id: key.warehouseId }))(
+        stockKeyAt('cart', keyIndex),
+      ),
+      quantity,
+      status: 'PENDING',
+    });
+    const answer = (holds: unknown[]) => JSON.stringify({ cart_id: 'c', status: 'PENDING', holds });
+    // Lines 1 and 2 name the same key: one hold of 2 units, on the first of them.
+    const keys = [0, 5, 5];
+    expect(cartAnswerMatches(answer([hold(0, 0, 1), hold(1, 5, 2)]), cart, keys)).toBe(true);
+    expect(cartAnswerMatches(answer([hold(0, 0, 1), hold(1, 5, 1)]), cart, keys)).toBe(false);
+    expect(cartAnswerMatches(answer([hold(0, 0, 1)]), cart, [0, 5])).toBe(false);
+    expect(cartAnswerMatches(answer([hold(3, 0, 1)]), cart, [0])).toBe(false);
+    expect(cartAnswerMatches('{"error":{}}', cart, [0])).toBe(false);
   });
 });
 
