@@ -4,11 +4,11 @@
 // synchronous_commit=on: the row lock on a hot key is held from the UPDATE until the commit's
 // WAL flush, so reserves on one key go through one at a time. Confirm and release are likewise
 // ONE call each of `finish`, which locks the reservation row and then updates the stock row.
-// A cart is ONE call of `reserve_cart`, one transaction: after the idempotency lookup it locks
-// every line's stock row in key order (so two carts never wait on each other in a cycle), checks
-// them all, and only if every line can be held inserts the cart (its idempotency key unique),
-// one reservation per stock key (lines on one key arrive summed) and updates the stock rows;
-// every row lock is held until the commit's WAL flush.
+// A cart is ONE call of `reserve_cart`, one transaction: it inserts the cart (its idempotency
+// key unique: a taken key answers the stored cart) and one reservation per stock key (lines on
+// one key arrive summed), then locks every line's stock row in key order (so two carts never
+// wait on each other in a cycle), checks them all, and updates them all, or, if any is short,
+// deletes the cart and its holds again; every row lock is held until the commit's WAL flush.
 // DATABASE_URL names a scratch database (the bench creates and drops it); the schema is created
 // here at start.
 import pg from 'pg';
@@ -105,19 +105,37 @@ RETURNS TABLE (outcome text, cart json, holds json, short json) LANGUAGE sql AS 
 $$;
 -- One cart, all or nothing: one row per stock key (ps, ws: the key, qs: its summed units, ls:
 -- its first line). Answers 'replayed' or 'ok' with the stored cart, or 'insufficient' with
--- short = [{hold: position in the arrays, available}] (0 for a key never stocked).
+-- short = [{hold: position in the arrays, available}] (0 for a key never stocked). As reserve
+-- does, it writes the cart and its holds before taking any stock row lock, so that the locks
+-- (the hot key's among them) are held for as short a time as this design allows; a short cart
+-- deletes them again in the same transaction, so only a cart that got every line binds its key.
 CREATE OR REPLACE FUNCTION reserve_cart(k text, fp text, ps text[], ws text[], qs integer[],
   ls integer[], ttl integer, buyer text, ref text)
 RETURNS TABLE (outcome text, cart json, holds json, short json) LANGUAGE plpgsql AS $$
 DECLARE
-  new_cart uuid;
+  new_cart json;
+  new_holds json;
   missing json;
 BEGIN
-  RETURN QUERY SELECT * FROM stored_cart(k, 'replayed');
-  IF FOUND THEN
+  INSERT INTO carts (idempotency_key, request, buyer_id, reference, expires_at)
+  VALUES (k, fp, buyer, ref, now() + make_interval(secs => ttl))
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING row_to_json(carts.*) INTO new_cart;
+  IF new_cart IS NULL THEN
+    RETURN QUERY SELECT * FROM stored_cart(k, 'replayed');
     RETURN;
   END IF;
-  -- LockRows sits above the Sort: the rows are locked in (product_id, warehouse_id) order.
+  WITH inserted AS (
+    INSERT INTO reservations
+      (product_id, warehouse_id, quantity, expires_at, cart_id, line, buyer_id, reference)
+    SELECT l.p, l.w, l.q, now() + make_interval(secs => ttl), (new_cart->>'id')::uuid, l.line,
+      buyer, ref
+    FROM unnest(ps, ws, qs, ls) AS l(p, w, q, line)
+    RETURNING id, line)
+  SELECT json_agg(json_build_object('id', i.id, 'line', i.line) ORDER BY i.line)
+    INTO new_holds FROM inserted i;
+  -- Every line's stock row, locked in key order (LockRows sits above the Sort), so two carts
+  -- never wait on each other in a cycle; then every line checked against the locked rows.
   PERFORM 1 FROM stock s JOIN unnest(ps, ws) AS l(p, w)
     ON s.product_id = l.p AND s.warehouse_id = l.w
     ORDER BY s.product_id, s.warehouse_id FOR UPDATE OF s;
@@ -128,29 +146,15 @@ BEGIN
     LEFT JOIN stock s ON s.product_id = l.p AND s.warehouse_id = l.w
     WHERE coalesce(s.on_hand - s.reserved, 0) < l.q;
   IF missing IS NOT NULL THEN
-    -- A cart with this key may have committed while this one waited for the locks.
-    RETURN QUERY SELECT * FROM stored_cart(k, 'replayed');
-    IF NOT FOUND THEN
-      RETURN QUERY SELECT 'insufficient', NULL::json, NULL::json, missing;
-    END IF;
+    DELETE FROM reservations WHERE cart_id = (new_cart->>'id')::uuid;
+    DELETE FROM carts WHERE id = (new_cart->>'id')::uuid;
+    RETURN QUERY SELECT 'insufficient', NULL::json, NULL::json, missing;
     RETURN;
   END IF;
-  INSERT INTO carts (idempotency_key, request, buyer_id, reference, expires_at)
-  VALUES (k, fp, buyer, ref, now() + make_interval(secs => ttl))
-  ON CONFLICT (idempotency_key) DO NOTHING
-  RETURNING id INTO new_cart;
-  IF new_cart IS NULL THEN
-    RETURN QUERY SELECT * FROM stored_cart(k, 'replayed');
-    RETURN;
-  END IF;
-  INSERT INTO reservations
-    (product_id, warehouse_id, quantity, expires_at, cart_id, line, buyer_id, reference)
-  SELECT l.p, l.w, l.q, now() + make_interval(secs => ttl), new_cart, l.line, buyer, ref
-  FROM unnest(ps, ws, qs, ls) AS l(p, w, q, line);
   UPDATE stock s SET reserved = s.reserved + l.q, version = s.version + 1
   FROM unnest(ps, ws, qs) AS l(p, w, q)
   WHERE s.product_id = l.p AND s.warehouse_id = l.w;
-  RETURN QUERY SELECT * FROM stored_cart(k, 'ok');
+  RETURN QUERY SELECT 'ok', new_cart, new_holds, NULL::json;
 END
 $$;
 -- Moves a PENDING reservation to target (CONFIRMED or RELEASED) and answers it with moved = true;
