@@ -1,9 +1,12 @@
 // The bench's verdicts are claims the README repeats ("oversell 0", "check OK", "median of 3"),
 // so the arithmetic behind them is tested like product code.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { median, ratiosOf } from '../../../bench/lib/report.js';
 import type { SystemRun } from '../../../bench/lib/run-system.js';
 import { cartAnswerMatches } from '../../../bench/lib/load-worker.js';
+import { resolveUnknown } from '../../../bench/lib/state-check.js';
 import {
   drawCartKeys,
   emptyTallies,
@@ -83,6 +86,28 @@ describe('the cart scenario', () => {
     expect(cartAnswerMatches(answer([hold(0, 0, 1)]), cart, [0, 5])).toBe(false);
     expect(cartAnswerMatches(answer([hold(3, 0, 1)]), cart, [0])).toBe(false);
     expect(cartAnswerMatches('{"error":{}}', cart, [0])).toBe(false);
+  });
+
+  it('replays a cart whose answer was lost and counts its lines when it took effect', async () => {
+    const paths: string[] = [];
+    const server = createServer((request, response) => {
+      paths.push(request.url ?? '');
+      response.setHeader('content-type', 'application/json');
+      request.resume();
+      request.on('end', () => response.end('{"status":"PENDING"}'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const tallies = emptyTallies(cart.keyCount);
+      const lost = { operation: 'cart' as const, keyIndexes: [0, 7, 7], body: '{}', error: 'x' };
+      const replay = await resolveUnknown(`http://127.0.0.1:${port}`, cart, [lost], tallies);
+      expect(replay).toMatchObject({ unknown: 1, applied: 1, failed: {} });
+      expect(paths).toEqual(['/v1/carts']);
+      expect([tallies.reserved[0], tallies.reserved[7], tallies.reserved[1]]).toEqual([1, 2, 0]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
