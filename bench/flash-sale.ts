@@ -23,7 +23,7 @@ import {
   type BenchRecord,
 } from './lib/report.js';
 import { runSystem, type SystemRun } from './lib/run-system.js';
-import { scenario } from './lib/scenarios.js';
+import { rateUnit, scenario } from './lib/scenarios.js';
 import { systems } from './lib/systems.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -80,7 +80,7 @@ async function runAll(options: BenchOptions, cleanup: Cleanup): Promise<boolean>
         const context = { options, root, generator, run };
         const result = await runSystem(systems[system], chosen, context, cleanup, out);
         out(
-          `  ${result.requestsPerSecond?.toFixed(0) ?? 'n/a'} req/s, p99 ` +
+          `  ${result.requestsPerSecond?.toFixed(0) ?? 'n/a'} ${rateUnit(name)}, p99 ` +
             `${result.latency?.p99Ms.toFixed(2) ?? 'n/a'} ms, check ` +
             `${result.check === null ? 'n/a' : result.check.ok ? 'OK' : 'FAILED'}` +
             `${result.problems.length > 0 ? `, PROBLEMS: ${result.problems.join('; ')}` : ''}`,

@@ -1,9 +1,11 @@
 // Baseline (c): the HTTP ceiling of the box. uWebSockets.js reads and JSON.parses each body (the
-// shared validation included) and answers a fixed 200 of the right shape: no state, no I/O.
+// shared validation included) and answers a fixed 200 of the right shape (for a cart: its lines
+// summed per key, every hold with one fixed id): no state, no I/O.
 // Whatever the ledger does beyond this costs throughput; nothing behind HTTP can beat it.
 // BARE_UWS_THREADS=N (default 1) runs N uWS apps in N worker threads on one port, to measure
 // whether more HTTP acceptor threads pay off on this box.
 import { randomUUID } from 'node:crypto';
+import { cartBody } from '../lib/baseline-cart.js';
 import {
   httpThreadsMax,
   reservationBody,
@@ -46,6 +48,15 @@ serveBaseline(
     reserve: (request) => ({
       status: 200,
       body: reservationBody(request, reservationId, startedMs),
+    }),
+    // A cart of the request's lines (summed per key), every hold with the same fixed id.
+    cart: (request) => ({
+      status: 200,
+      body: cartBody(
+        request,
+        { id: reservationId, createdMs: startedMs, expiresMs: startedMs + 600_000 },
+        request.holds.map(() => reservationId),
+      ),
     }),
     finish: ({ reservationId: id, target }) => ({
       status: 200,

@@ -2,12 +2,16 @@
 // idempotency key, checks and takes the stock, and stores the reservation, atomically in Redis.
 // NOT DURABLE: the bench runs it against a Redis without persistence (or whatever REDIS_URL
 // points at); an acknowledged reservation can vanish with the Redis process.
-// Confirm and release are one EVALSHA each too. Keys live under a per-run prefix (REDIS_PREFIX):
-// one hash per stock key and two more (idempotency keys, reservations), deleted on stop. The
+// Confirm and release are one EVALSHA each too, and so is a cart: one script checks every line's
+// stock key (lines on one key arrive summed), and only if all can be held takes them all and
+// records the holds and the cart's idempotency key. Keys live under a per-run prefix
+// (REDIS_PREFIX): one hash per stock key and three more (reserves' and carts' idempotency keys,
+// reservations), deleted on stop. The
 // finish script reaches the stock hash named in the reservation, a key it is not passed: fine on
 // one Redis, not on a cluster.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { cartBody, replayedCart, shortCart, type CartBody } from '../lib/baseline-cart.js';
 import {
   errorAnswer,
   finishAnswer,
@@ -15,6 +19,7 @@ import {
   serveBaseline,
   stockBody,
   type Answer,
+  type CartRequest,
   type FinishRequest,
   type ReservationBody,
   type ReserveRequest,
@@ -27,6 +32,7 @@ const stockKey = (productId: string, warehouseId: string): string =>
   `${stockKeyPrefix}${productId}/${warehouseId}`;
 const idempotencyHash = `${prefix}:idempotency`;
 const reservationsHash = `${prefix}:reservations`;
+const cartsHash = `${prefix}:carts`;
 
 // KEYS: stock hash, idempotency hash, reservations hash.
 // ARGV: quantity, idempotency key, reservation id, reservation JSON.
@@ -46,6 +52,35 @@ redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
 return {'ok', ARGV[4]}
+`;
+
+// KEYS: carts hash (idempotency key -> stored cart), reservations hash, then the stock hash of
+// each hold. ARGV: the cart's idempotency key, the stored cart JSON, then for hold i (1-based)
+// ARGV[3i] its quantity, ARGV[3i+1] its reservation id, ARGV[3i+2] its reservation JSON.
+// Returns {'replayed', stored cart}, {'ok'}, or {'insufficient', hold, available, ...} with the
+// 0-based position of every short hold (available 0 for a key never stocked).
+const cartScript = `
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing then return {'replayed', existing} end
+local holds = #KEYS - 2
+local answer = {'insufficient'}
+for i = 1, holds do
+  local stock = redis.call('HMGET', KEYS[i + 2], 'on_hand', 'reserved')
+  local available = 0
+  if stock[1] then available = tonumber(stock[1]) - tonumber(stock[2]) end
+  if available < tonumber(ARGV[3 * i]) then
+    answer[#answer + 1] = tostring(i - 1)
+    answer[#answer + 1] = tostring(available)
+  end
+end
+if #answer > 1 then return answer end
+for i = 1, holds do
+  redis.call('HINCRBY', KEYS[i + 2], 'reserved', ARGV[3 * i])
+  redis.call('HINCRBY', KEYS[i + 2], 'version', 1)
+  redis.call('HSET', KEYS[2], ARGV[3 * i + 1], ARGV[3 * i + 2])
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {'ok'}
 `;
 
 // KEYS: stock hash. ARGV: delta. Returns {on_hand, reserved, version} or {'insufficient'}.
@@ -86,6 +121,7 @@ const redis = new Redis(redisUrl, { enableAutoPipelining: true, maxRetriesPerReq
 const reserveSha = (await redis.script('LOAD', reserveScript)) as string;
 const adjustSha = (await redis.script('LOAD', adjustScript)) as string;
 const finishSha = (await redis.script('LOAD', finishScript)) as string;
+const cartSha = (await redis.script('LOAD', cartScript)) as string;
 
 const sameRequest = (stored: ReservationBody, request: ReserveRequest): boolean =>
   stored.product_id === request.productId &&
@@ -101,6 +137,9 @@ const orderedBody = (stored: ReservationBody): ReservationBody => ({
   quantity: stored.quantity,
   expires_at: stored.expires_at,
   created_at: stored.created_at,
+  ...(stored.cart_id === undefined ? {} : { cart_id: stored.cart_id }),
+  ...(stored.buyer_id === undefined ? {} : { buyer_id: stored.buyer_id }),
+  ...(stored.reference === undefined ? {} : { reference: stored.reference }),
 });
 
 async function reserve(request: ReserveRequest): Promise<Answer> {
@@ -132,6 +171,64 @@ async function reserve(request: ReserveRequest): Promise<Answer> {
   return { status: 200, body: orderedBody({ ...stored, status: 'PENDING' }), replayed: true };
 }
 
+/** What the carts hash keeps per idempotency key: the request as sent and the first answer. */
+interface StoredCart {
+  readonly request: string;
+  readonly body: CartBody;
+}
+
+async function cart(request: CartRequest): Promise<Answer> {
+  const nowMs = Date.now();
+  const ids = request.holds.map(() => randomUUID());
+  const created = {
+    id: randomUUID(),
+    createdMs: nowMs,
+    expiresMs: nowMs + request.ttlSeconds * 1000,
+  };
+  const body = cartBody(request, created, ids);
+  const stored: StoredCart = { request: request.fingerprint, body };
+  const holdArguments = body.holds.flatMap((hold) => {
+    const reservation: ReservationBody = {
+      ...reservationBody(
+        {
+          ...request,
+          productId: hold.product_id,
+          warehouseId: hold.warehouse_id,
+          quantity: hold.quantity,
+        },
+        hold.reservation_id,
+        nowMs,
+      ),
+      cart_id: created.id,
+      ...(request.buyerId === undefined ? {} : { buyer_id: request.buyerId }),
+      ...(request.reference === undefined ? {} : { reference: request.reference }),
+    };
+    return [hold.quantity, hold.reservation_id, JSON.stringify(reservation)];
+  });
+  const stockKeys = request.holds.map((hold) => stockKey(hold.productId, hold.warehouseId));
+  const result = (await redis.evalsha(
+    cartSha,
+    2 + stockKeys.length,
+    cartsHash,
+    reservationsHash,
+    ...stockKeys,
+    request.idempotencyKey,
+    JSON.stringify(stored),
+    ...holdArguments,
+  )) as string[];
+  const [outcome, ...rest] = result;
+  if (outcome === 'ok') return { status: 200, body };
+  if (outcome === 'replayed') {
+    const first = JSON.parse(rest[0] ?? '{}') as StoredCart;
+    return replayedCart(request, first.request, first.body);
+  }
+  const shorts = [];
+  for (let at = 0; at + 1 < rest.length; at += 2) {
+    shorts.push({ hold: Number(rest[at]), available: Number(rest[at + 1]) });
+  }
+  return shortCart(request, shorts);
+}
+
 async function finish({ reservationId, target }: FinishRequest): Promise<Answer> {
   const result = (await redis.evalsha(
     finishSha,
@@ -149,6 +246,7 @@ async function finish({ reservationId, target }: FinishRequest): Promise<Answer>
 
 serveBaseline('redis-lua', {
   reserve,
+  cart,
   finish,
   async adjust(request) {
     const key = stockKey(request.productId, request.warehouseId);
@@ -173,7 +271,7 @@ serveBaseline('redis-lua', {
   },
   async close() {
     const stockKeys = await redis.keys(`${stockKeyPrefix}*`);
-    await redis.unlink(idempotencyHash, reservationsHash, ...stockKeys);
+    await redis.unlink(idempotencyHash, reservationsHash, cartsHash, ...stockKeys);
     await redis.quit();
   },
 });

@@ -1,11 +1,15 @@
 // The HTTP side shared by the baselines in bench/baselines/: the same routes and JSON shapes as
-// the ledger (API.md) for the calls the benches make (reserve, confirm, release, adjust, stock
-// reads), on uWebSockets.js, so that the comparison differs only in what happens behind them. A
-// baseline supplies the handlers; this file reads bodies, validates them, answers, and prints
-// the listening line, from one thread or from several worker threads on one port.
+// the ledger (API.md) for the calls the benches make (reserve, confirm, release, carts, adjust,
+// stock reads; carts' validation and bodies are in baseline-cart.ts), on uWebSockets.js, so
+// that the comparison differs only in what happens behind them. A baseline supplies the
+// handlers; this file reads bodies, validates them, answers, and prints the listening line, from
+// one thread or from several worker threads on one port.
 import { createServer } from 'node:net';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import uWS from 'uWebSockets.js';
+import { validCart, type CartRequest } from './baseline-cart.js';
+
+export type { CartRequest } from './baseline-cart.js';
 
 /** The ledger's default body limit (API.md). */
 const bodyBytesMax = 16 * 1024;
@@ -47,6 +51,10 @@ export interface ReservationBody {
   readonly quantity: number;
   readonly expires_at: string;
   readonly created_at: string;
+  /** A cart's hold carries its cart's id, buyer and reference. */
+  readonly cart_id?: string;
+  readonly buyer_id?: string;
+  readonly reference?: string;
 }
 
 export interface Answer {
@@ -60,6 +68,8 @@ type MaybeAsync<T> = T | Promise<T>;
 
 export interface BaselineHandlers {
   reserve(request: ReserveRequest): MaybeAsync<Answer>;
+  /** POST /v1/carts: every hold or none; `baseline-cart.ts` gives the bodies. */
+  cart(request: CartRequest): MaybeAsync<Answer>;
   /** POST /v1/confirm and POST /v1/release; `finishAnswer` gives the ledger's answers. */
   finish(request: FinishRequest): MaybeAsync<Answer>;
   adjust(request: AdjustRequest): MaybeAsync<Answer>;
@@ -83,6 +93,7 @@ const statusText: Record<number, string> = {
   413: '413 Payload Too Large',
   422: '422 Unprocessable Entity',
   500: '500 Internal Server Error',
+  501: '501 Not Implemented',
 };
 
 function send(res: uWS.HttpResponse, answer: Answer): void {
@@ -308,6 +319,13 @@ function baselineApp(handlers: BaselineHandlers): uWS.TemplatedApp {
     onJsonBody((body) => {
       const request = validReserve(body);
       return isAnswer(request) ? request : handlers.reserve(request);
+    }),
+  );
+  app.post(
+    '/v1/carts',
+    onJsonBody((body) => {
+      const request = validCart(body);
+      return isAnswer(request) ? request : handlers.cart(request);
     }),
   );
   app.post('/v1/confirm', finishRoute(handlers, 'CONFIRMED'));

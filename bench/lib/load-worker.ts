@@ -3,14 +3,29 @@
 // finish the request in hand and stop, so nothing is left unanswered at the end. Latency of
 // every request started in the measured window goes into HDR histograms (microseconds).
 // Requests whose outcome is unknown (connection error, timeout) are handed back to be resolved
-// by replaying them: that keeps the end-state check exact.
+// by replaying them: that keeps the end-state check exact. In the cart scenario every request is
+// one POST /v1/carts; an acknowledged cart counts one reserved unit per line.
 import type { MessagePort } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import { Client } from 'undici';
-import { emptyTallies, stockKeyAt, type KeyTallies, type Scenario } from './scenarios.js';
+import {
+  drawCartKeys,
+  emptyTallies,
+  stockKeyAt,
+  type KeyTallies,
+  type Scenario,
+} from './scenarios.js';
 
-export type Operation = 'reserve' | 'confirm' | 'release';
-export const operations: readonly Operation[] = ['reserve', 'confirm', 'release'];
+export type Operation = 'reserve' | 'confirm' | 'release' | 'cart';
+export const operations: readonly Operation[] = ['reserve', 'confirm', 'release', 'cart'];
+
+/** Where each operation is posted (API.md; carts: "Additions (v1.1)"). */
+export const operationPaths: Readonly<Record<Operation, string>> = {
+  reserve: '/v1/reserve',
+  confirm: '/v1/confirm',
+  release: '/v1/release',
+  cart: '/v1/carts',
+};
 
 export interface LoadTask {
   readonly baseUrl: string;
@@ -40,7 +55,8 @@ export interface ProgressTick {
 /** A request whose answer was never read; replayed afterwards (same body) to learn its fate. */
 export interface UnknownRequest {
   readonly operation: Operation;
-  readonly keyIndex: number;
+  /** The key of every unit it moves: one for a reserve, confirm or release; a cart's lines. */
+  readonly keyIndexes: readonly number[];
   readonly body: string;
   readonly error: string;
 }
@@ -123,19 +139,19 @@ class ThreadLoad {
     return `${this.task.idempotencyPrefix}${this.task.threadIndex}-${this.issued.toString(36)}`;
   }
 
-  async send(client: Client, operation: Operation, body: string, keyIndex: number) {
+  async send(client: Client, operation: Operation, body: string, keyIndexes: readonly number[]) {
     const started = performance.now();
     let answer: Answer;
     try {
       const response = await client.request({
-        path: `/v1/${operation}`,
+        path: operationPaths[operation],
         method: 'POST',
         headers: this.headers,
         body,
       });
       answer = { status: response.statusCode, text: await response.body.text() };
     } catch (error) {
-      this.failed(operation, body, keyIndex, error);
+      this.failed(operation, body, keyIndexes, error);
       return undefined;
     }
     this.answered(operation, answer, started, performance.now());
@@ -173,12 +189,29 @@ class ThreadLoad {
     );
   }
 
-  private failed(operation: Operation, body: string, keyIndex: number, error: unknown): void {
+  /**
+   * A 200 whose body is not what was asked (a cart without every unit held): counted as an
+   * unexpected answer, under its own label.
+   */
+  wrongBody(operation: Operation, started: number): void {
+    const label = `${operation} 200 with a body not matching the request`;
+    const counts = started >= this.measureFrom ? this.statusCounts : this.warmupStatusCounts;
+    counts[label] = (counts[label] ?? 0) + 1;
+    this.tick.unexpected += 1;
+    this.unexpected += 1;
+  }
+
+  private failed(
+    operation: Operation,
+    body: string,
+    keyIndexes: readonly number[],
+    error: unknown,
+  ): void {
     const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     this.errors[message] = (this.errors[message] ?? 0) + 1;
     this.tick.errors += 1;
     if (this.unknown.length < unknownMax) {
-      this.unknown.push({ operation, keyIndex, body, error: message });
+      this.unknown.push({ operation, keyIndexes, body, error: message });
     }
   }
 
@@ -221,7 +254,7 @@ async function finishHold(load: ThreadLoad, client: Client, keyIndex: number, te
     client,
     operation,
     JSON.stringify({ reservation_id: reservationId }),
-    keyIndex,
+    [keyIndex],
   );
   if (answer?.status !== 200) return;
   const tally = confirm ? load.tallies.confirmed : load.tallies.released;
@@ -229,10 +262,11 @@ async function finishHold(load: ThreadLoad, client: Client, keyIndex: number, te
 }
 
 async function virtualUser(load: ThreadLoad, client: Client): Promise<void> {
-  const { keyCount, checkout } = load.task.scenario;
+  const { keyCount, checkout, cartLines } = load.task.scenario;
+  if (cartLines !== null) return cartUser(load, client);
   while (load.running) {
     const keyIndex = keyCount === 1 ? 0 : Math.floor(Math.random() * keyCount);
-    const answer = await load.send(client, 'reserve', reserveBody(load, keyIndex), keyIndex);
+    const answer = await load.send(client, 'reserve', reserveBody(load, keyIndex), [keyIndex]);
     if (answer === undefined) {
       await new Promise((resolve) => setTimeout(resolve, pauseAfterErrorMs));
       continue;
@@ -240,6 +274,75 @@ async function virtualUser(load: ThreadLoad, client: Client): Promise<void> {
     if (answer.status !== 200) continue;
     load.tallies.reserved[keyIndex] = (load.tallies.reserved[keyIndex] ?? 0) + 1;
     if (checkout) await finishHold(load, client, keyIndex, answer.text);
+  }
+}
+
+function cartBody(load: ThreadLoad, keyIndexes: readonly number[]): string {
+  const { name } = load.task.scenario;
+  return JSON.stringify({
+    idempotency_key: load.nextIdempotencyKey(),
+    lines: keyIndexes.map((keyIndex) => {
+      const key = stockKeyAt(name, keyIndex);
+      return { product_id: key.productId, warehouse_id: key.warehouseId, quantity: 1 };
+    }),
+    ttl_seconds: 3600,
+  });
+}
+
+/**
+ * Whether a cart's 200 holds what was asked: a PENDING cart with an id whose holds, PENDING
+ * and each with a reservation id and a line of the request, add up per stock key to the units
+ * its lines asked for there (lines on one key are summed into one hold by the server).
+ */
+export function cartAnswerMatches(
+  text: string,
+  scenario: Scenario,
+  keyIndexes: readonly number[],
+): boolean {
+  let body: { cart_id?: unknown; status?: unknown; holds?: unknown };
+  try {
+    body = JSON.parse(text) as typeof body;
+  } catch (error) {
+    void error;
+    return false;
+  }
+  if (typeof body.cart_id !== 'string' || body.status !== 'PENDING') return false;
+  if (!Array.isArray(body.holds)) return false;
+  const owed = new Map<string, number>();
+  for (const keyIndex of keyIndexes) {
+    const key = stockKeyAt(scenario.name, keyIndex);
+    const name = `${key.productId}/${key.warehouseId}`;
+    owed.set(name, (owed.get(name) ?? 0) + 1);
+  }
+  for (const hold of body.holds as Record<string, unknown>[]) {
+    const name = `${String(hold.product_id)}/${String(hold.warehouse_id)}`;
+    const line = hold.line;
+    if (typeof hold.reservation_id !== 'string' || hold.status !== 'PENDING') return false;
+    if (!Number.isInteger(line) || (line as number) < 0 || (line as number) >= keyIndexes.length) {
+      return false;
+    }
+    if (typeof hold.quantity !== 'number') return false;
+    owed.set(name, (owed.get(name) ?? 0) - hold.quantity);
+  }
+  return [...owed.values()].every((units) => units === 0);
+}
+
+/** Posts carts until the end time; an acknowledged cart holds one unit per line. */
+async function cartUser(load: ThreadLoad, client: Client): Promise<void> {
+  const { scenario } = load.task;
+  while (load.running) {
+    const keyIndexes = drawCartKeys(scenario, Math.random);
+    const started = performance.now();
+    const answer = await load.send(client, 'cart', cartBody(load, keyIndexes), keyIndexes);
+    if (answer === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, pauseAfterErrorMs));
+      continue;
+    }
+    if (answer.status !== 200) continue;
+    for (const keyIndex of keyIndexes) {
+      load.tallies.reserved[keyIndex] = (load.tallies.reserved[keyIndex] ?? 0) + 1;
+    }
+    if (!cartAnswerMatches(answer.text, scenario, keyIndexes)) load.wrongBody('cart', started);
   }
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { BenchOptions } from './args.js';
 import type { MachineInfo } from './machine.js';
 import type { SystemRun } from './run-system.js';
-import type { ScenarioName } from './scenarios.js';
+import { rateUnit, type ScenarioName } from './scenarios.js';
 import type { SystemName } from './systems.js';
 
 export interface BenchRecord {
@@ -264,13 +264,20 @@ export function soldOutTable(medians: readonly Median[], stock: number): string 
   return lines.join('\n');
 }
 
+/** Said under the cart table: what its rate and percentiles count. */
+export const cartTableNote =
+  'A cart is one request (POST /v1/carts, 3-5 lines of 1 unit, all or nothing): carts/s is ' +
+  'carts acknowledged or refused per second, and the percentiles are per cart, from sending ' +
+  'it to reading its answer.';
+
 export function scenarioTable(medians: readonly Median[], scenario: ScenarioName): string {
+  const unit = rateUnit(scenario);
   const lines = [
     row([
       'system',
       'durable',
-      'req/s per run',
-      'median req/s',
+      `${unit} per run`,
+      `median ${unit}`,
       'p50 ms',
       'p90 ms',
       'p99 ms',
@@ -311,7 +318,7 @@ export function scenarioTable(medians: readonly Median[], scenario: ScenarioName
 
 export function ratioTable(ratios: readonly Ratio[], scenario: ScenarioName): string {
   const lines = [
-    row(['ratio (req/s)', 'per run', 'median', 'target', 'met']),
+    row([`ratio (${rateUnit(scenario)})`, 'per run', 'median', 'target', 'met']),
     row(['---', '---', '---:', '---:', '---']),
   ];
   for (const ratio of ratios.filter((entry) => entry.scenario === scenario)) {
@@ -348,6 +355,7 @@ export function markdownReport(record: BenchRecord): string {
   ];
   for (const scenario of scenarios) {
     parts.push('', `## ${scenario}`, '', scenarioTable(record.medians, scenario));
+    if (scenario === 'cart') parts.push('', cartTableNote);
     if (scenario === 'sold-out') {
       const stock = Number(record.parameters.soldOutStock);
       parts.push('', soldOutTable(record.medians, stock));

@@ -2,13 +2,14 @@
 // end state must obey. Pure data and arithmetic: the generator's worker threads and the driver
 // both import it, so the load and its check cannot drift apart.
 
-export type ScenarioName = 'hot-sku' | 'many-sku' | 'lifecycle' | 'sold-out';
+export type ScenarioName = 'hot-sku' | 'many-sku' | 'lifecycle' | 'sold-out' | 'cart';
 
 export const scenarioNames: readonly ScenarioName[] = [
   'hot-sku',
   'many-sku',
   'lifecycle',
   'sold-out',
+  'cart',
 ];
 
 export interface StockKey {
@@ -19,7 +20,10 @@ export interface StockKey {
 export interface Scenario {
   readonly name: ScenarioName;
   readonly summary: string;
-  /** Stock keys the load spreads over (uniformly); 1 means every request hits the same key. */
+  /**
+   * Stock keys of the scenario: the load spreads reserves uniformly over them (1: every request
+   * hits the same key); in cart, key 0 is the hot key and the others the catalogue.
+   */
   readonly keyCount: number;
   /** Units each key is stocked with before the load. */
   readonly stockPerKey: number;
@@ -34,6 +38,8 @@ export interface Scenario {
    * moment the stock runs out, the refusals after) is what is measured.
    */
   readonly warmsUp: boolean;
+  /** cart: every request is one POST /v1/carts of this many lines (drawn per cart); else null. */
+  readonly cartLines: { readonly min: number; readonly max: number } | null;
 }
 
 /** The largest delta one adjust accepts: a run never gets near using it up. */
@@ -41,6 +47,8 @@ export const unlimitedStock = 1_000_000_000;
 const manySkuKeys = 10_000;
 /** Share of lifecycle holds that are confirmed; the others are released. */
 const lifecycleConfirmShare = 0.8;
+/** Lines per cart, drawn uniformly per request: one on the hot key, the others in the catalogue. */
+const cartLines = { min: 3, max: 5 } as const;
 
 export interface ScenarioSettings {
   /**
@@ -51,7 +59,13 @@ export interface ScenarioSettings {
 }
 
 export function scenario(name: ScenarioName, settings: ScenarioSettings): Scenario {
-  const base = { confirmShare: 0, checkout: false, sellsOut: false, warmsUp: true };
+  const base = {
+    confirmShare: 0,
+    checkout: false,
+    sellsOut: false,
+    warmsUp: true,
+    cartLines: null,
+  };
   switch (name) {
     case 'hot-sku':
       return {
@@ -93,18 +107,62 @@ export function scenario(name: ScenarioName, settings: ScenarioSettings): Scenar
         sellsOut: true,
         warmsUp: false,
       };
+    case 'cart':
+      return {
+        ...base,
+        name,
+        summary:
+          `every request is one cart (POST /v1/carts, all or nothing) of ${cartLines.min}` +
+          `-${cartLines.max} lines of 1 unit: one on the hot key, the others drawn uniformly ` +
+          `from ${manySkuKeys} keys of distinct products (so most carts span partitions)`,
+        keyCount: 1 + manySkuKeys,
+        stockPerKey: unlimitedStock,
+        cartLines,
+      };
   }
 }
 
-/** Key i of a scenario; the same names for every system so their results compare key by key. */
+/** What one answer counts as in the tables: a cart is one request of several lines. */
+export function rateUnit(name: ScenarioName): string {
+  return name === 'cart' ? 'carts/s' : 'req/s';
+}
+
+const hotKey: StockKey = { productId: 'hot-sku', warehouseId: 'bench-wh' };
+const catalogueKey = (index: number): StockKey => ({
+  productId: `sku-${String(index).padStart(5, '0')}`,
+  warehouseId: 'bench-wh',
+});
+
+/**
+ * Key i of a scenario; the same names for every system so their results compare key by key.
+ * cart's key 0 is hot-sku's key and its keys 1..10,000 are many-sku's: one product per key, so
+ * the ledger (which hashes by product id) spreads a cart's lines over its partitions.
+ */
 export function stockKeyAt(scenarioName: ScenarioName, index: number): StockKey {
-  if (scenarioName === 'many-sku') {
-    return { productId: `sku-${String(index).padStart(5, '0')}`, warehouseId: 'bench-wh' };
-  }
-  return { productId: 'hot-sku', warehouseId: 'bench-wh' };
+  if (scenarioName === 'many-sku') return catalogueKey(index);
+  if (scenarioName === 'cart' && index > 0) return catalogueKey(index - 1);
+  return hotKey;
 }
 
-/** What the load saw succeed, per key (index = key index). */
+/**
+ * The key indexes of one cart's lines (one unit each), drawn with `random` in [0, 1): the hot
+ * key (index 0) at a random position, the other lines uniformly from the catalogue (indexes
+ * 1..keyCount-1). Two lines may name the same catalogue key; the server sums them.
+ */
+export function drawCartKeys(scenario: Scenario, random: () => number): number[] {
+  const { min, max } = scenario.cartLines ?? { min: 1, max: 1 };
+  const count = min + Math.floor(random() * (max - min + 1));
+  const hotAt = Math.floor(random() * count);
+  const catalogue = scenario.keyCount - 1;
+  return Array.from({ length: count }, (_, line) =>
+    line === hotAt ? 0 : 1 + Math.floor(random() * catalogue),
+  );
+}
+
+/**
+ * What the load saw succeed, per key (index = key index), in units: every line of an
+ * acknowledged cart counts as one reserve of its key.
+ */
 export interface KeyTallies {
   readonly reserved: Float64Array;
   readonly confirmed: Float64Array;

@@ -4,7 +4,7 @@
 // imply. Any difference is a lost or invented change; any unit acknowledged beyond the stock is
 // an oversell. The same check runs against the ledger and the stateful baselines.
 import { adjustStock, call, readStock, type StockView } from './ledger-api.js';
-import type { UnknownRequest } from './load-worker.js';
+import { operationPaths, type UnknownRequest } from './load-worker.js';
 import {
   expectedStock,
   oversellOf,
@@ -59,16 +59,17 @@ export async function resolveUnknown(
   let refused = 0;
   const failed: Record<string, number> = {};
   for (const request of unknown) {
-    const answer = await call(baseUrl, `/v1/${request.operation}`, request.body);
+    const answer = await call(baseUrl, operationPaths[request.operation], request.body);
     if (answer.status === 200) {
       applied += 1;
+      // A cart's lines are reserves of their keys, one unit each.
       const tally =
-        request.operation === 'reserve'
+        request.operation === 'reserve' || request.operation === 'cart'
           ? tallies.reserved
           : request.operation === 'confirm'
             ? tallies.confirmed
             : tallies.released;
-      tally[request.keyIndex] = (tally[request.keyIndex] ?? 0) + 1;
+      for (const keyIndex of request.keyIndexes) tally[keyIndex] = (tally[keyIndex] ?? 0) + 1;
     } else if (scenario.sellsOut && answer.status === 409) {
       refused += 1;
     } else {
@@ -92,7 +93,10 @@ export interface StateCheck {
   readonly mismatches: KeyMismatch[];
   /** Units acknowledged (or held/sold, per the server) beyond the stock put in: must be 0. */
   readonly oversellUnits: number;
-  /** Acknowledged reserves, confirms and releases over all keys (warm-up and measured). */
+  /**
+   * Acknowledged units reserved (a cart counts its lines), confirmed and released over all
+   * keys (warm-up and measured).
+   */
   readonly acknowledged: { reserved: number; confirmed: number; released: number };
   /** Units left available on the sold-out key at the end (0 once it sold out). */
   readonly availableAtEnd: number | null;

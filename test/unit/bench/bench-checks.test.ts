@@ -1,9 +1,20 @@
 // The bench's verdicts are claims the README repeats ("oversell 0", "check OK", "median of 3"),
 // so the arithmetic behind them is tested like product code.
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { median, ratiosOf } from '../../../bench/lib/report.js';
 import type { SystemRun } from '../../../bench/lib/run-system.js';
-import { emptyTallies, expectedStock, oversellOf, scenario } from '../../../bench/lib/scenarios.js';
+import { cartAnswerMatches } from '../../../bench/lib/load-worker.js';
+import { resolveUnknown } from '../../../bench/lib/state-check.js';
+import {
+  drawCartKeys,
+  emptyTallies,
+  expectedStock,
+  oversellOf,
+  scenario,
+  stockKeyAt,
+} from '../../../bench/lib/scenarios.js';
 
 describe('the end-state rule', () => {
   it('expects every acknowledged hold to be held until its confirm or release', () => {
@@ -32,6 +43,71 @@ describe('the end-state rule', () => {
     expect(soldOut).toMatchObject({ keyCount: 1, stockPerKey: 1234, sellsOut: true });
     expect(soldOut.warmsUp).toBe(false);
     expect(scenario('many-sku', { soldOutStock: 1 }).keyCount).toBe(10_000);
+  });
+});
+
+describe('the cart scenario', () => {
+  const cart = scenario('cart', { soldOutStock: 1 });
+
+  it('draws 3 to 5 lines, exactly one on the hot key, the others in the catalogue', () => {
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 48271) % 2147483647;
+      return seed / 2147483647;
+    };
+    const sizes = new Set<number>();
+    for (let draw = 0; draw < 1000; draw += 1) {
+      const keys = drawCartKeys(cart, random);
+      sizes.add(keys.length);
+      expect(keys.filter((key) => key === 0)).toHaveLength(1);
+      for (const key of keys) expect(key >= 0 && key < cart.keyCount).toBe(true);
+    }
+    expect([...sizes].sort()).toEqual([3, 4, 5]);
+    expect(stockKeyAt('cart', 0)).toEqual(stockKeyAt('hot-sku', 0));
+    expect(stockKeyAt('cart', 1)).toEqual(stockKeyAt('many-sku', 0));
+    expect(stockKeyAt('cart', 10_000)).toEqual(stockKeyAt('many-sku', 9999));
+  });
+
+  it('accepts a 200 only when its holds add up to the units asked per key', () => {
+    const hold = (line: number, keyIndex: number, quantity: number) => ({
+      line,
+      reservation_id: `r${line}`,
+      ...((key) => ({ product_id: key.productId, warehouse_id: key.warehouseId }))(
+        stockKeyAt('cart', keyIndex),
+      ),
+      quantity,
+      status: 'PENDING',
+    });
+    const answer = (holds: unknown[]) => JSON.stringify({ cart_id: 'c', status: 'PENDING', holds });
+    // Lines 1 and 2 name the same key: one hold of 2 units, on the first of them.
+    const keys = [0, 5, 5];
+    expect(cartAnswerMatches(answer([hold(0, 0, 1), hold(1, 5, 2)]), cart, keys)).toBe(true);
+    expect(cartAnswerMatches(answer([hold(0, 0, 1), hold(1, 5, 1)]), cart, keys)).toBe(false);
+    expect(cartAnswerMatches(answer([hold(0, 0, 1)]), cart, [0, 5])).toBe(false);
+    expect(cartAnswerMatches(answer([hold(3, 0, 1)]), cart, [0])).toBe(false);
+    expect(cartAnswerMatches('{"error":{}}', cart, [0])).toBe(false);
+  });
+
+  it('replays a cart whose answer was lost and counts its lines when it took effect', async () => {
+    const paths: string[] = [];
+    const server = createServer((request, response) => {
+      paths.push(request.url ?? '');
+      response.setHeader('content-type', 'application/json');
+      request.resume();
+      request.on('end', () => response.end('{"status":"PENDING"}'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const tallies = emptyTallies(cart.keyCount);
+      const lost = { operation: 'cart' as const, keyIndexes: [0, 7, 7], body: '{}', error: 'x' };
+      const replay = await resolveUnknown(`http://127.0.0.1:${port}`, cart, [lost], tallies);
+      expect(replay).toMatchObject({ unknown: 1, applied: 1, failed: {} });
+      expect(paths).toEqual(['/v1/carts']);
+      expect([tallies.reserved[0], tallies.reserved[7], tallies.reserved[1]]).toEqual([1, 2, 0]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
