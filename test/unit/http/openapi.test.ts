@@ -13,6 +13,7 @@ const validator = new RequestValidator({
   ttlSecondsMax: 3600,
   ttlSecondsDefault: 600,
   adjustDeltaMax: 1_000_000_000,
+  cartLinesMax: 100,
 });
 const document = openApiDocument(validator.specs, '9.9.9') as {
   openapi: string;

@@ -9,6 +9,7 @@ const limits = {
   ttlSecondsMax: 3600,
   ttlSecondsDefault: 600,
   adjustDeltaMax: 1_000_000_000,
+  cartLinesMax: 100,
 };
 
 const validator = new RequestValidator(limits);
