@@ -44,7 +44,7 @@ const stockKeys = [
 function sameKeys(body: Record<string, unknown>, keys: readonly string[]): boolean {
   // A CONFIRMED hold names its sold units (all of them: the model has no partial confirm).
   const have = Object.keys(body)
-    .filter((key) => key !== 'confirmed_quantity' || body[key] === body.quantity)
+    .filter((key) => key !== 'confirmed_quantity' || body[key] !== body.quantity)
     .sort();
   return have.length === keys.length && have.every((key, index) => key === keys[index]);
 }
