@@ -62,4 +62,20 @@ describe('the OpenAPI document', () => {
       validator.specs.reserve.schema,
     );
   });
+
+  it('documents v1.1: PUT settings, carts with their optional bodies, and the cart body', () => {
+    const settings = document.paths['/v1/products/{product_id}/settings'];
+    expect(Object.keys(settings ?? {}).sort()).toEqual(['get', 'put']);
+    const place = document.paths['/v1/carts']?.post as unknown as {
+      requestBody: { required: boolean; content: { 'application/json': { schema: unknown } } };
+    };
+    expect(place.requestBody.required).toBe(true);
+    expect(place.requestBody.content['application/json'].schema).toEqual(
+      validator.specs.cart.schema,
+    );
+    const confirm = document.paths['/v1/carts/{cart_id}/confirm']?.post as unknown as {
+      requestBody: { required: boolean };
+    };
+    expect(confirm.requestBody.required).toBe(false);
+  });
 });
