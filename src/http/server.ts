@@ -62,9 +62,14 @@ type Action =
   | { readonly via: 'router'; readonly command: RoutableCommand }
   | { readonly via: 'carts'; readonly run: (callback: CartCallback) => void };
 
+/** How many parameters each route's pattern has: counted once, not per request. */
+const parameterCounts = new Map<Route, number>(
+  routes.map((route) => [route, route.pattern.split('/').filter((s) => s.startsWith(':')).length]),
+);
+
 /** The path parameters of a request, read before anything else (uWS forbids it later). */
 function parametersOf(req: HttpRequest, route: Route): string[] {
-  const count = route.pattern.split('/').filter((segment) => segment.startsWith(':')).length;
+  const count = parameterCounts.get(route) ?? 0;
   const values: string[] = [];
   for (let index = 0; index < count; index += 1) values.push(req.getParameter(index) ?? '');
   return values;
