@@ -40,6 +40,7 @@ export interface Config {
   ttlSecondsMin: number; // LEDGER_TTL_SECONDS_MIN, default 60, >= 1
   ttlSecondsMax: number; // LEDGER_TTL_SECONDS_MAX, default 3600, >= min, <= 30 days
   ttlSecondsDefault: number; // LEDGER_TTL_SECONDS_DEFAULT, default 600, within [min, max]
+  cartLinesMax: number; // LEDGER_CART_LINES_MAX, default 100, 1..1000: lines of one cart
   shardInflightMax: number; // LEDGER_SHARD_INFLIGHT_MAX, default 8192, 1..1_000_000
   // LEDGER_RETAIN_FINISHED_SECONDS, default 86400, 1..30 days: how long finished (confirmed,
   // released, expired) reservations and idempotency keys stay answerable.
@@ -117,6 +118,7 @@ type IntegerSettings = Pick<
   | 'ttlSecondsMin'
   | 'ttlSecondsMax'
   | 'ttlSecondsDefault'
+  | 'cartLinesMax'
   | 'shardInflightMax'
   | 'retainFinishedSeconds'
   | 'retainFinishedMax'
@@ -142,6 +144,7 @@ function integers(env: Record<string, string | undefined>): IntegerSettings {
     ttlSecondsMin: integer(env, 'LEDGER_TTL_SECONDS_MIN', 60, 1, thirtyDaysSeconds),
     ttlSecondsMax: integer(env, 'LEDGER_TTL_SECONDS_MAX', 3600, 1, thirtyDaysSeconds),
     ttlSecondsDefault: integer(env, 'LEDGER_TTL_SECONDS_DEFAULT', 600, 1, thirtyDaysSeconds),
+    cartLinesMax: integer(env, 'LEDGER_CART_LINES_MAX', 100, 1, 1000),
     shardInflightMax: integer(env, 'LEDGER_SHARD_INFLIGHT_MAX', 8192, 1, shardInflightCeiling),
     retainFinishedSeconds: integer(
       env,

@@ -27,7 +27,13 @@ import {
   openLayout,
   type JournalLayout,
 } from './persistence/index.js';
-import { PartitionTable, Router, StockReadView, partitionHashVersion } from './router/index.js';
+import {
+  CartCoordinator,
+  PartitionTable,
+  Router,
+  StockReadView,
+  partitionHashVersion,
+} from './router/index.js';
 import { ShardChannel, type ShardWorkerData } from './shards/index.js';
 
 interface OpenedJournal {
@@ -273,6 +279,25 @@ async function startJournal(config: Config, log: Logger): Promise<Journal> {
   }
 }
 
+/**
+ * How long a cart confirm keeps its holds pinned (no release, extend or expiry) while it confirms
+ * them: far longer than the few shard round trips it takes, short enough that a confirm that died
+ * half way does not keep a hold past its time for long.
+ */
+const cartConfirmPinMs = 5_000;
+
+/** The coordinator of carts, counting each placement by result and scope. */
+function cartCoordinator(router: Router, metrics: IngressMetrics): CartCoordinator {
+  return new CartCoordinator({
+    router,
+    pinMs: cartConfirmPinMs,
+    placed: (result, crossPartition) => {
+      const scope = crossPartition ? 'cross' : 'single';
+      metrics.cartAttempts.labels({ result, scope }).inc();
+    },
+  });
+}
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const log = createLogger(config.logLevel);
@@ -292,10 +317,12 @@ async function main(): Promise<void> {
     renderMetrics: async () => renderMetrics(ingress.registry, await workerMetrics(shards)),
     readiness: () => readiness(shards, events, owner),
   };
+  const router = new Router({ table, channels: shards, view, routes, owned: () => owner.owned });
   const server = new LedgerServer({
     bodyBytesMax: config.bodyBytesMax,
     limits: { ...config, adjustDeltaMax },
-    router: new Router({ table, channels: shards, view, routes, owned: () => owner.owned }),
+    router,
+    carts: cartCoordinator(router, ingress),
     metrics: ingress,
     ...operational,
     snapshot: () => snapshotAll(shards),

@@ -4,6 +4,10 @@ import { errorCodes, type ErrorCode } from '../errors.js';
 import { routes, type Route } from './routes.js';
 import type { JsonSchema, RequestSpecs } from './schemas.js';
 
+const status = { enum: ['PENDING', 'CONFIRMED', 'RELEASED', 'EXPIRED'] };
+const dateTime = { type: 'string', format: 'date-time' };
+const count = { type: 'integer', minimum: 0 };
+
 const reservationSchema: JsonSchema = {
   type: 'object',
   required: [
@@ -17,25 +21,98 @@ const reservationSchema: JsonSchema = {
   ],
   properties: {
     reservation_id: { type: 'string', format: 'uuid' },
-    status: { enum: ['PENDING', 'CONFIRMED', 'RELEASED', 'EXPIRED'] },
+    status,
     product_id: { type: 'string' },
     warehouse_id: { type: 'string' },
     quantity: { type: 'integer', minimum: 1 },
-    expires_at: { type: 'string', format: 'date-time' },
-    created_at: { type: 'string', format: 'date-time' },
+    confirmed_quantity: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Units sold (CONFIRMED holds only); less than quantity after a partial sale',
+    },
+    expires_at: dateTime,
+    created_at: dateTime,
+    buyer_id: { type: 'string', description: 'When the hold was made with one' },
+    reference: { type: 'string', description: 'When the hold was made with one' },
+    cart_id: { type: 'string', format: 'uuid', description: "A cart's hold: its cart" },
   },
+};
+
+const stockProperties = {
+  on_hand: count,
+  reserved: count,
+  available: count,
+  incoming: { ...count, description: 'Units in transit toward this stock (always 0 for now)' },
 };
 
 const stockSchema: JsonSchema = {
   type: 'object',
-  required: ['product_id', 'warehouse_id', 'on_hand', 'reserved', 'available', 'version'],
+  required: [
+    'product_id',
+    'warehouse_id',
+    'on_hand',
+    'reserved',
+    'available',
+    'incoming',
+    'version',
+  ],
   properties: {
     product_id: { type: 'string' },
     warehouse_id: { type: 'string' },
-    on_hand: { type: 'integer', minimum: 0 },
-    reserved: { type: 'integer', minimum: 0 },
-    available: { type: 'integer', minimum: 0 },
+    ...stockProperties,
     version: { type: 'integer', minimum: 1 },
+  },
+};
+
+const productStockSchema: JsonSchema = {
+  type: 'object',
+  required: ['product_id', 'on_hand', 'reserved', 'available', 'incoming', 'warehouses'],
+  properties: {
+    product_id: { type: 'string' },
+    ...stockProperties,
+    warehouses: { type: 'array', items: stockSchema, description: 'In warehouse_id order' },
+  },
+};
+
+const nullableInteger = { type: ['integer', 'null'] };
+
+const settingsSchema: JsonSchema = {
+  type: 'object',
+  required: ['max_per_buyer', 'limit_window_seconds', 'warehouse_priority', 'low_stock_threshold'],
+  properties: {
+    max_per_buyer: nullableInteger,
+    limit_window_seconds: { type: 'integer' },
+    warehouse_priority: { type: ['array', 'null'], items: { type: 'string' } },
+    low_stock_threshold: nullableInteger,
+  },
+};
+
+const cartSchema: JsonSchema = {
+  type: 'object',
+  required: ['cart_id', 'status', 'created_at', 'expires_at', 'holds'],
+  properties: {
+    cart_id: { type: 'string', format: 'uuid' },
+    status,
+    created_at: dateTime,
+    expires_at: { ...dateTime, description: 'The latest expires_at of its PENDING holds' },
+    buyer_id: { type: 'string' },
+    reference: { type: 'string' },
+    holds: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['line', 'reservation_id', 'product_id', 'warehouse_id', 'quantity', 'status'],
+        properties: {
+          line: { ...count, description: 'The (first) line this hold serves, 0-based' },
+          reservation_id: { type: 'string', format: 'uuid' },
+          product_id: { type: 'string' },
+          warehouse_id: { type: 'string' },
+          quantity: { type: 'integer', minimum: 1 },
+          status,
+          confirmed_quantity: { type: 'integer', minimum: 1, description: 'CONFIRMED holds' },
+        },
+      },
+    },
   },
 };
 
@@ -50,7 +127,14 @@ function errorSchema(codes: readonly ErrorCode[]): JsonSchema {
         properties: {
           code: { enum: codes },
           message: { type: 'string' },
-          details: { type: 'object' },
+          details: {
+            type: 'object',
+            description:
+              '`field` (422: the top-level body field at fault), `available` (409 ' +
+              'insufficient_stock), `limit` and `held` (409 purchase_limit_exceeded), ' +
+              '`reservation_id` (409 of a cart confirm), `status` (409 reservation_not_pending), ' +
+              '`lines` (409 of a cart: one entry per short or over-limit line)',
+          },
         },
       },
     },
@@ -65,6 +149,12 @@ function successResponse(route: Route): Record<string, unknown> {
       return { '200': { description: 'The reservation', content: json(reservationSchema) } };
     case 'stock':
       return { '200': { description: 'The stock key', content: json(stockSchema) } };
+    case 'settings':
+      return { '200': { description: 'The whole settings', content: json(settingsSchema) } };
+    case 'productStock':
+      return { '200': { description: 'The product', content: json(productStockSchema) } };
+    case 'cart':
+      return { '200': { description: 'The cart', content: json(cartSchema) } };
     case 'snapshot':
       return {
         '200': { description: 'Partitions snapshotted', content: json({ type: 'object' }) },
@@ -115,7 +205,8 @@ export function openApiDocument(specs: RequestSpecs, version: string): Record<st
     const pathParameters = parameters(route);
     if (pathParameters.length > 0) operation.parameters = pathParameters;
     if (route.body !== undefined) {
-      operation.requestBody = { required: true, content: json(specs[route.body].schema) };
+      const required = route.bodyOptional !== true;
+      operation.requestBody = { required, content: json(specs[route.body].schema) };
     }
     paths[route.path] = { ...paths[route.path], [route.method]: operation };
   }

@@ -1,6 +1,12 @@
 // Outcomes to HTTP answers, rendered once, here, on the HTTP thread: shards answer with values
 // (src/shards/protocol.ts), never with text, so nothing is ever parsed back.
-import type { ReservationView, StockView } from '../actors/index.js';
+import type {
+  CartView,
+  ProductSettings,
+  ProductStockView,
+  ReservationView,
+  StockView,
+} from '../actors/index.js';
 import { errorBody, errorStatus, type ErrorDetails } from '../errors.js';
 import type { ShardOutcome } from '../shards/index.js';
 
@@ -11,27 +17,107 @@ export interface RenderedReply {
   readonly replayed: boolean;
 }
 
-export function reservationJson(view: ReservationView): string {
-  return JSON.stringify({
+const time = (epochMs: number): string => new Date(epochMs).toISOString();
+
+/** The reservation body: v1 fields, then the v1.1 ones a hold has (never empty ones). */
+function reservationObject(view: ReservationView): Record<string, unknown> {
+  return {
     reservation_id: view.reservationId,
     status: view.status,
     product_id: view.productId,
     warehouse_id: view.warehouseId,
     quantity: view.quantity,
-    expires_at: new Date(view.expiresAtMs).toISOString(),
-    created_at: new Date(view.createdAtMs).toISOString(),
-  });
+    ...(view.status === 'CONFIRMED'
+      ? { confirmed_quantity: view.confirmedQuantity ?? view.quantity }
+      : {}),
+    expires_at: time(view.expiresAtMs),
+    created_at: time(view.createdAtMs),
+    ...(view.buyerId === undefined || view.buyerId === '' ? {} : { buyer_id: view.buyerId }),
+    ...(view.reference === undefined || view.reference === '' ? {} : { reference: view.reference }),
+    ...(view.cartId === undefined || view.cartId === '' ? {} : { cart_id: view.cartId }),
+  };
 }
 
-export function stockJson(view: StockView): string {
-  return JSON.stringify({
+export function reservationJson(view: ReservationView): string {
+  return JSON.stringify(reservationObject(view));
+}
+
+/** A stock view. `incoming` (units in transit toward the key) is 0: no transfers yet. */
+function stockObject(view: StockView): Record<string, unknown> {
+  return {
     product_id: view.productId,
     warehouse_id: view.warehouseId,
     on_hand: view.onHand,
     reserved: view.reserved,
     available: view.available,
+    incoming: 0,
     version: view.version,
+  };
+}
+
+export function stockJson(view: StockView): string {
+  return JSON.stringify(stockObject(view));
+}
+
+export function productStockJson(view: ProductStockView): string {
+  return JSON.stringify({
+    product_id: view.productId,
+    on_hand: view.onHand,
+    reserved: view.reserved,
+    available: view.available,
+    incoming: 0,
+    warehouses: view.warehouses.map(stockObject),
   });
+}
+
+export function settingsJson(settings: ProductSettings): string {
+  return JSON.stringify({
+    max_per_buyer: settings.maxPerBuyer,
+    limit_window_seconds: settings.limitWindowSeconds,
+    warehouse_priority: settings.warehousePriority,
+    low_stock_threshold: settings.lowStockThreshold,
+  });
+}
+
+/**
+ * A cart. Its `expires_at` is the latest of its PENDING holds' own (an extend moves them) when
+ * the holds were read from their partitions, else the cart's as placed.
+ */
+export function cartJson(cart: CartView): string {
+  let expiresAtMs = -1;
+  for (const hold of cart.holds) {
+    if (hold.status === 'PENDING' && hold.expiresAtMs !== undefined) {
+      expiresAtMs = Math.max(expiresAtMs, hold.expiresAtMs);
+    }
+  }
+  return JSON.stringify({
+    cart_id: cart.cartId,
+    status: cart.status,
+    created_at: time(cart.createdAtMs),
+    expires_at: time(expiresAtMs < 0 ? cart.expiresAtMs : expiresAtMs),
+    ...(cart.buyerId === '' ? {} : { buyer_id: cart.buyerId }),
+    ...(cart.reference === '' ? {} : { reference: cart.reference }),
+    holds: cart.holds.map((hold) => ({
+      line: hold.line,
+      reservation_id: hold.reservationId,
+      product_id: hold.productId,
+      warehouse_id: hold.warehouseId,
+      quantity: hold.quantity,
+      status: hold.status,
+      ...(hold.status === 'CONFIRMED'
+        ? { confirmed_quantity: hold.confirmedQuantity ?? hold.quantity }
+        : {}),
+    })),
+  });
+}
+
+function successBody(outcome: ShardOutcome & { ok: true }): string {
+  if ('reservation' in outcome) return reservationJson(outcome.reservation);
+  if ('stock' in outcome) return stockJson(outcome.stock);
+  if ('cart' in outcome) return cartJson(outcome.cart);
+  if ('settings' in outcome) return settingsJson(outcome.settings);
+  if ('productStock' in outcome) return productStockJson(outcome.productStock);
+  return JSON.stringify(outcome);
 }
 
 export function renderOutcome(outcome: ShardOutcome): RenderedReply {
@@ -40,13 +126,7 @@ export function renderOutcome(outcome: ShardOutcome): RenderedReply {
     const body = errorBody(outcome.code, outcome.message, details as ErrorDetails | undefined);
     return { status: errorStatus(outcome.code), body, replayed: false };
   }
-  const body =
-    'reservation' in outcome
-      ? reservationJson(outcome.reservation)
-      : 'stock' in outcome
-        ? stockJson(outcome.stock)
-        : JSON.stringify(outcome);
-  return { status: 200, body, replayed: outcome.replayed };
+  return { status: 200, body: successBody(outcome), replayed: outcome.replayed };
 }
 
 /** The result label of a reply for metrics: 'ok' or the error code. */

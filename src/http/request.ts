@@ -164,12 +164,17 @@ function ambiguousFraming(req: HttpRequest): boolean {
   return lengths > 1 || (lengths > 0 && chunked);
 }
 
-/** Checks content-type and declared length at once, then reads at most `bytesMax` bytes. */
+/**
+ * Checks content-type and declared length at once, then reads at most `bytesMax` bytes.
+ * `optional`: the request may have no body at all; an empty one then counts as `{}` whatever
+ * its content-type, and only a body with bytes in it must be JSON.
+ */
 export function readJsonBody(
   exchange: Exchange,
   req: HttpRequest,
   bytesMax: number,
   onBody: (result: BodyResult) => void,
+  optional = false,
 ): void {
   const contentType = req.getHeader('content-type').toLowerCase();
   const declared = req.getHeader('content-length');
@@ -180,22 +185,42 @@ export function readJsonBody(
     exchange.res.close();
     return;
   }
-  if (!isJsonType(contentType)) {
-    onBody({
-      ok: false,
-      code: 'unsupported_media_type',
-      message: 'content-type must be application/json',
-    });
+  const jsonTyped = isJsonType(contentType);
+  const maybeEmpty = optional && (declared === '' || declared === '0');
+  if (!jsonTyped && !maybeEmpty) {
+    onBody(unsupportedType);
     return;
   }
   if (declared !== '' && Number(declared) > bytesMax) {
-    onBody({
-      ok: false,
-      code: 'payload_too_large',
-      message: `the body limit is ${bytesMax} bytes`,
-    });
+    onBody(tooLarge(bytesMax));
     return;
   }
+  readBody(exchange, bytesMax, (bytes) => {
+    if (bytes === undefined) onBody(tooLarge(bytesMax));
+    else if (optional && bytes.byteLength === 0) onBody(emptyObject);
+    else if (!jsonTyped) onBody(unsupportedType);
+    else onBody(parseJsonObject(bytes));
+  });
+}
+
+const unsupportedType: BodyResult = {
+  ok: false,
+  code: 'unsupported_media_type',
+  message: 'content-type must be application/json',
+};
+
+const emptyObject: BodyResult = { ok: true, value: {} };
+
+function tooLarge(bytesMax: number): BodyResult {
+  return { ok: false, code: 'payload_too_large', message: `the body limit is ${bytesMax} bytes` };
+}
+
+/** The whole body, or undefined as soon as it passes `bytesMax`. */
+function readBody(
+  exchange: Exchange,
+  bytesMax: number,
+  onBytes: (bytes: Buffer | undefined) => void,
+): void {
   const chunks: Buffer[] = [];
   let received = 0;
   let done = false;
@@ -204,18 +229,14 @@ export function readJsonBody(
     received += chunk.byteLength;
     if (received > bytesMax) {
       done = true;
-      onBody({
-        ok: false,
-        code: 'payload_too_large',
-        message: `the body limit is ${bytesMax} bytes`,
-      });
+      onBytes(undefined);
       return;
     }
     // The ArrayBuffer is only valid during this callback: copy it.
     chunks.push(Buffer.from(new Uint8Array(chunk)));
     if (!isLast) return;
     done = true;
-    onBody(parseJsonObject(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+    onBytes(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
   });
 }
 

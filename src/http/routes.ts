@@ -9,9 +9,18 @@ export type RouteName =
   | 'reserve'
   | 'confirm'
   | 'release'
+  | 'extend'
   | 'adjust'
   | 'getReservation'
   | 'getStock'
+  | 'putSettings'
+  | 'getSettings'
+  | 'getProductStock'
+  | 'placeCart'
+  | 'getCart'
+  | 'confirmCart'
+  | 'releaseCart'
+  | 'extendCart'
   | 'snapshot'
   | 'stream'
   | 'live'
@@ -21,7 +30,7 @@ export type RouteName =
 
 export interface Route {
   readonly name: RouteName;
-  readonly method: 'get' | 'post';
+  readonly method: 'get' | 'post' | 'put';
   /** uWebSockets.js pattern. */
   readonly pattern: string;
   /** OpenAPI path template. */
@@ -30,14 +39,26 @@ export interface Route {
   /** Undefined: open to everyone (health, metrics, the document itself). */
   readonly permission: Permission | undefined;
   readonly body: keyof RequestSpecs | undefined;
+  /** The body may be left out altogether (an empty body counts as `{}`). */
+  readonly bodyOptional?: boolean;
   readonly response:
-    'reservation' | 'stock' | 'snapshot' | 'health' | 'text' | 'document' | 'socket';
+    | 'reservation'
+    | 'stock'
+    | 'settings'
+    | 'productStock'
+    | 'cart'
+    | 'snapshot'
+    | 'health'
+    | 'text'
+    | 'document'
+    | 'socket';
   readonly errors: readonly ErrorCode[];
 }
 
 const bodyErrors: ErrorCode[] = ['malformed_json', 'payload_too_large', 'unsupported_media_type'];
 const guarded: ErrorCode[] = ['unauthenticated', 'forbidden', 'rate_limited'];
 const shardErrors: ErrorCode[] = ['overloaded', 'unavailable'];
+const oneCart = { response: 'cart', bodyOptional: false } as const;
 
 export const routes: readonly Route[] = [
   {
@@ -55,6 +76,7 @@ export const routes: readonly Route[] = [
       'validation_failed',
       'idempotency_key_reused',
       'not_found',
+      'purchase_limit_exceeded',
       'insufficient_stock',
       ...shardErrors,
     ],
@@ -64,9 +86,9 @@ export const routes: readonly Route[] = [
     method: 'post',
     pattern: '/v1/confirm',
     path: '/v1/confirm',
-    summary: 'Turn a hold into a sale (idempotent)',
+    summary: 'Turn a hold into a sale, of all its units or fewer (idempotent)',
     permission: 'confirm',
-    body: 'reservation',
+    body: 'confirm',
     response: 'reservation',
     errors: [
       ...bodyErrors,
@@ -94,6 +116,24 @@ export const routes: readonly Route[] = [
       'not_found',
       'reservation_expired',
       'reservation_confirmed',
+      ...shardErrors,
+    ],
+  },
+  {
+    name: 'extend',
+    method: 'post',
+    pattern: '/v1/extend',
+    path: '/v1/extend',
+    summary: 'Give a PENDING hold a new expires_at = now + ttl_seconds',
+    permission: 'reserve',
+    body: 'extend',
+    response: 'reservation',
+    errors: [
+      ...bodyErrors,
+      ...guarded,
+      'validation_failed',
+      'not_found',
+      'reservation_not_pending',
       ...shardErrors,
     ],
   },
@@ -137,6 +177,8 @@ export const routes: readonly Route[] = [
     response: 'stock',
     errors: [...guarded, 'not_found', ...shardErrors],
   },
+  ...productRoutes(),
+  ...cartRoutes(),
   {
     name: 'snapshot',
     method: 'post',
@@ -204,3 +246,140 @@ export const routes: readonly Route[] = [
     errors: [],
   },
 ];
+
+function productRoutes(): Route[] {
+  const settings = {
+    pattern: '/v1/products/:product/settings',
+    path: '/v1/products/{product_id}/settings',
+    response: 'settings',
+  } as const;
+  return [
+    {
+      ...settings,
+      name: 'putSettings',
+      method: 'put',
+      summary: "Change a product's settings (admin): fields left out keep, null clears",
+      permission: 'admin',
+      body: 'settings',
+      errors: [...bodyErrors, ...guarded, 'validation_failed', ...shardErrors],
+    },
+    {
+      ...settings,
+      name: 'getSettings',
+      method: 'get',
+      summary: "A product's settings (defaults for one never configured)",
+      permission: 'read',
+      body: undefined,
+      errors: [...guarded, 'not_found', ...shardErrors],
+    },
+    {
+      name: 'getProductStock',
+      method: 'get',
+      pattern: '/v1/products/:product/stock',
+      path: '/v1/products/{product_id}/stock',
+      summary: "A product's stock: sums over its stock keys, and each key",
+      permission: 'read',
+      body: undefined,
+      response: 'productStock',
+      errors: [...guarded, 'not_found', ...shardErrors],
+    },
+  ];
+}
+
+function cartRoutes(): Route[] {
+  return [
+    {
+      ...oneCart,
+      name: 'placeCart',
+      method: 'post',
+      pattern: '/v1/carts',
+      path: '/v1/carts',
+      summary: 'Hold every line of a cart, or none (idempotent)',
+      permission: 'reserve',
+      body: 'cart',
+      errors: [
+        ...bodyErrors,
+        ...guarded,
+        'validation_failed',
+        'idempotency_key_reused',
+        'purchase_limit_exceeded',
+        'insufficient_stock',
+        ...shardErrors,
+      ],
+    },
+    {
+      ...oneCart,
+      name: 'getCart',
+      method: 'get',
+      pattern: '/v1/carts/:cart',
+      path: '/v1/carts/{cart_id}',
+      summary: 'A cart with the current status of every hold',
+      permission: 'read',
+      body: undefined,
+      errors: [...guarded, 'not_found', ...shardErrors],
+    },
+    ...cartChangeRoutes(),
+  ];
+}
+
+/** What can be done to a placed cart, as a whole. */
+function cartChangeRoutes(): Route[] {
+  return [
+    {
+      ...oneCart,
+      name: 'confirmCart',
+      method: 'post',
+      pattern: '/v1/carts/:cart/confirm',
+      path: '/v1/carts/{cart_id}/confirm',
+      summary: 'Confirm every PENDING hold of a cart, all or nothing (idempotent)',
+      permission: 'confirm',
+      body: 'cartConfirm',
+      bodyOptional: true,
+      errors: [
+        ...bodyErrors,
+        ...guarded,
+        'validation_failed',
+        'not_found',
+        'reservation_expired',
+        'reservation_released',
+        ...shardErrors,
+      ],
+    },
+    {
+      ...oneCart,
+      name: 'releaseCart',
+      method: 'post',
+      pattern: '/v1/carts/:cart/release',
+      path: '/v1/carts/{cart_id}/release',
+      summary: 'Release every PENDING hold of a cart',
+      permission: 'release',
+      // No fields; a body sent anyway must still be JSON (it is read, then ignored).
+      body: undefined,
+      bodyOptional: true,
+      errors: [...bodyErrors, ...guarded, 'not_found', ...shardErrors],
+    },
+    {
+      ...oneCart,
+      name: 'extendCart',
+      method: 'post',
+      pattern: '/v1/carts/:cart/extend',
+      path: '/v1/carts/{cart_id}/extend',
+      summary: 'Give every PENDING hold of a cart expires_at = now + ttl_seconds',
+      permission: 'reserve',
+      body: 'cartExtend',
+      errors: [
+        ...bodyErrors,
+        ...guarded,
+        'validation_failed',
+        'not_found',
+        'reservation_not_pending',
+        ...shardErrors,
+      ],
+    },
+  ];
+}
+
+/** Every method a path pattern answers (the `allow` header of a 405). */
+export function methodsOf(pattern: string): string[] {
+  return routes.filter((route) => route.pattern === pattern).map((r) => r.method.toUpperCase());
+}

@@ -1,7 +1,7 @@
 // Request shapes as field specifications: each field knows how to check a value and how to
 // describe itself as JSON Schema. The validator and the OpenAPI document both come from here,
 // so what is documented is exactly what is enforced.
-import { reasonLengthMax } from '../limits.js';
+import { onHandMax, reasonLengthMax } from '../limits.js';
 
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
@@ -28,10 +28,23 @@ export interface ValidationLimits {
   readonly ttlSecondsDefault: number;
   /** The largest |delta| one adjust may carry. */
   readonly adjustDeltaMax: number;
+  /** The most lines one cart may have. */
+  readonly cartLinesMax: number;
 }
+
+/** The most entries of a cart confirm's `lines` (the body limit cuts far fewer anyway). */
+export const cartConfirmLinesMax = 1000;
+/** The most warehouses a product's `warehouse_priority` may list. */
+export const warehousePriorityMax = 32;
+/** The bounds of a purchase limit and of its window (cart-choices.md). */
+export const maxPerBuyerMax = 1_000_000;
+export const limitWindowSecondsMin = 60;
+export const limitWindowSecondsMax = 30 * 86_400;
 
 const stockIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
 const idempotencyKeyPattern = /^[\x20-\x7e]{16,128}$/;
+const buyerIdPattern = /^[A-Za-z0-9._:@-]{1,128}$/;
+const referencePattern = /^[\x20-\x7e]{1,256}$/;
 const uuidPattern = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 /** String.prototype.isWellFormed (Node 20) is missing from the ES2023 lib typings. */
@@ -61,6 +74,18 @@ export const idempotencyKeyField = patterned(
   idempotencyKeyPattern,
   { minLength: 16, maxLength: 128 },
   '16..128 printable ASCII characters',
+);
+
+export const buyerIdField = patterned(
+  buyerIdPattern,
+  { minLength: 1, maxLength: 128 },
+  '1..128 characters of [A-Za-z0-9._:@-]',
+);
+
+export const referenceField = patterned(
+  referencePattern,
+  { minLength: 1, maxLength: 256 },
+  '1..256 printable ASCII characters',
 );
 
 export const reservationIdField: FieldSpec<string> = {
@@ -103,6 +128,77 @@ export const reasonField: FieldSpec<string> = {
     return value;
   },
 };
+
+/** A field that may also be `null` (which clears a setting). */
+export function nullable<T>(spec: FieldSpec<T>): FieldSpec<T | null> {
+  return {
+    schema: { anyOf: [spec.schema, { type: 'null' }] },
+    parse(value, field) {
+      return value === null ? null : spec.parse(value, field);
+    },
+  };
+}
+
+/**
+ * An array of ids without duplicates. A bad entry is reported under the array's own name (the
+ * message says which entry), as every error inside an array is: `details.field` is always a
+ * top-level field of the body.
+ */
+export function idListField(idSpec: FieldSpec<string>, itemsMax: number): FieldSpec<string[]> {
+  return {
+    schema: { type: 'array', items: idSpec.schema, maxItems: itemsMax, uniqueItems: true },
+    parse(value, field) {
+      if (!Array.isArray(value) || value.length > itemsMax) {
+        throw new ValidationError(field, `${field} must be an array of at most ${itemsMax} ids`);
+      }
+      const seen = new Set<string>();
+      value.forEach((item: unknown, index) => {
+        const id = within(field, index, () => idSpec.parse(item, `${field}[${index}]`));
+        if (seen.has(id)) throw new ValidationError(field, `${field} names ${id} twice`);
+        seen.add(id);
+      });
+      return [...seen];
+    },
+  };
+}
+
+/** Runs an entry's check, reporting its failure under the array's name. */
+function within<T>(field: string, index: number, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    const where = `${field}[${index}]`;
+    // Entries' own messages start with their field name; put the entry's position before it.
+    const message = error.message.startsWith(where) ? error.message : `${where}.${error.message}`;
+    throw new ValidationError(field, message);
+  }
+}
+
+/** An array of objects, `itemsMin..itemsMax` of them, each checked by `item`. */
+export function objectListField<Item extends Record<string, unknown>>(
+  item: ObjectSpec<Item>,
+  itemsMin: number,
+  itemsMax: number,
+): FieldSpec<Partial<Item>[]> {
+  return {
+    schema: { type: 'array', items: item.schema, minItems: itemsMin, maxItems: itemsMax },
+    parse(value, field) {
+      if (!Array.isArray(value) || value.length < itemsMin || value.length > itemsMax) {
+        const rule = `an array of ${itemsMin} to ${itemsMax} objects`;
+        throw new ValidationError(field, `${field} must be ${rule}`);
+      }
+      return value.map((entry: unknown, index) =>
+        within(field, index, () => {
+          if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+            throw new ValidationError(field, `${field}[${index}] must be an object`);
+          }
+          return item.parse(entry as Record<string, unknown>);
+        }),
+      );
+    },
+  };
+}
 
 interface FieldEntry {
   readonly spec: FieldSpec<unknown>;
@@ -152,10 +248,20 @@ export interface ReserveBody extends Record<string, unknown> {
   quantity: number;
   idempotency_key: string;
   ttl_seconds: number;
+  buyer_id: string;
+  reference: string;
 }
 
 export interface ReservationBody extends Record<string, unknown> {
   reservation_id: string;
+}
+
+export interface ConfirmBody extends ReservationBody {
+  quantity: number;
+}
+
+export interface ExtendBody extends ReservationBody {
+  ttl_seconds: number;
 }
 
 export interface AdjustBody extends Record<string, unknown> {
@@ -166,35 +272,161 @@ export interface AdjustBody extends Record<string, unknown> {
   idempotency_key: string;
 }
 
+export interface SettingsBody extends Record<string, unknown> {
+  max_per_buyer: number | null;
+  limit_window_seconds: number | null;
+  warehouse_priority: string[] | null;
+  low_stock_threshold: number | null;
+}
+
+export interface CartLineBody extends Record<string, unknown> {
+  product_id: string;
+  warehouse_id: string;
+  quantity: number;
+}
+
+export interface CartBody extends Record<string, unknown> {
+  idempotency_key: string;
+  lines: Partial<CartLineBody>[];
+  ttl_seconds: number;
+  buyer_id: string;
+  reference: string;
+}
+
+export interface CartConfirmLineBody extends Record<string, unknown> {
+  reservation_id: string;
+  quantity: number;
+}
+
+export interface CartConfirmBody extends Record<string, unknown> {
+  lines: Partial<CartConfirmLineBody>[];
+}
+
+export interface CartExtendBody extends Record<string, unknown> {
+  ttl_seconds: number;
+}
+
 export interface RequestSpecs {
   readonly reserve: ObjectSpec<ReserveBody>;
   readonly reservation: ObjectSpec<ReservationBody>;
+  readonly confirm: ObjectSpec<ConfirmBody>;
+  readonly extend: ObjectSpec<ExtendBody>;
   readonly adjust: ObjectSpec<AdjustBody>;
+  readonly settings: ObjectSpec<SettingsBody>;
+  readonly cart: ObjectSpec<CartBody>;
+  readonly cartConfirm: ObjectSpec<CartConfirmBody>;
+  readonly cartExtend: ObjectSpec<CartExtendBody>;
 }
+
+const buyerIdEntry = field(buyerIdField, false, 'The buyer: counts toward purchase limits');
+const referenceEntry = field(referenceField, false, "The caller's business reference");
+const reservationIdEntry = field(reservationIdField, true, 'The id /v1/reserve returned');
 
 export function requestSpecs(limits: ValidationLimits): RequestSpecs {
   const ttl = integerField(limits.ttlSecondsMin, limits.ttlSecondsMax);
+  const ttlEntry = field(ttl, false, `Hold lifetime; default ${limits.ttlSecondsDefault}`);
+  const quantity = integerField(1, limits.quantityMax);
   return {
     reserve: new ObjectSpec<ReserveBody>({
       product_id: field(stockIdField, true, 'Product id; with warehouse_id, the stock key'),
       warehouse_id: field(stockIdField, true, 'Warehouse id'),
-      quantity: field(integerField(1, limits.quantityMax), true, 'Units to hold'),
+      quantity: field(quantity, true, 'Units to hold'),
       idempotency_key: field(idempotencyKeyField, true, 'Client-chosen key; retries reuse it'),
-      ttl_seconds: field(ttl, false, `Hold lifetime; default ${limits.ttlSecondsDefault}`),
+      ttl_seconds: ttlEntry,
+      buyer_id: buyerIdEntry,
+      reference: referenceEntry,
     }),
-    reservation: new ObjectSpec<ReservationBody>({
-      reservation_id: field(reservationIdField, true, 'The id /v1/reserve returned'),
+    reservation: new ObjectSpec<ReservationBody>({ reservation_id: reservationIdEntry }),
+    confirm: new ObjectSpec<ConfirmBody>({
+      reservation_id: reservationIdEntry,
+      quantity: field(quantity, false, 'Units sold, 1..held (a partial sale); default all'),
     }),
-    adjust: new ObjectSpec<AdjustBody>({
-      product_id: field(stockIdField, true, 'Product id; with warehouse_id, the stock key'),
-      warehouse_id: field(stockIdField, true, 'Warehouse id'),
-      delta: field(
-        integerField(-limits.adjustDeltaMax, limits.adjustDeltaMax, true),
+    extend: new ObjectSpec<ExtendBody>({
+      reservation_id: reservationIdEntry,
+      ttl_seconds: field(ttl, true, `expires_at = now + ttl_seconds (at most 3 x the maximum)`),
+    }),
+    adjust: adjustSpec(limits),
+    settings: settingsSpec(),
+    ...cartSpecs(limits),
+  };
+}
+
+function adjustSpec(limits: ValidationLimits): ObjectSpec<AdjustBody> {
+  return new ObjectSpec<AdjustBody>({
+    product_id: field(stockIdField, true, 'Product id; with warehouse_id, the stock key'),
+    warehouse_id: field(stockIdField, true, 'Warehouse id'),
+    delta: field(
+      integerField(-limits.adjustDeltaMax, limits.adjustDeltaMax, true),
+      true,
+      'Change of on_hand (non-zero)',
+    ),
+    reason: field(reasonField, false, 'Why (kept in the journal and the audit log)'),
+    idempotency_key: field(idempotencyKeyField, false, 'Makes the adjustment safe to retry'),
+  });
+}
+
+/** A PUT merges: a field left out keeps its value, `null` clears it. */
+function settingsSpec(): ObjectSpec<SettingsBody> {
+  const window = integerField(limitWindowSecondsMin, limitWindowSecondsMax);
+  return new ObjectSpec<SettingsBody>({
+    max_per_buyer: field(
+      nullable(integerField(1, maxPerBuyerMax)),
+      false,
+      'Units one buyer may hold (PENDING + CONFIRMED) within the window; null: no limit',
+    ),
+    limit_window_seconds: field(
+      nullable(window),
+      false,
+      'The window the limit counts holds made within; null: the default, 86400',
+    ),
+    warehouse_priority: field(
+      nullable(idListField(stockIdField, warehousePriorityMax)),
+      false,
+      'Warehouses a cart line without warehouse_id takes from first, in order; null: none',
+    ),
+    low_stock_threshold: field(
+      nullable(integerField(0, onHandMax)),
+      false,
+      'inventory.stock.low is published when a key falls below it; null: never',
+    ),
+  });
+}
+
+function cartSpecs(
+  limits: ValidationLimits,
+): Pick<RequestSpecs, 'cart' | 'cartConfirm' | 'cartExtend'> {
+  const ttl = integerField(limits.ttlSecondsMin, limits.ttlSecondsMax);
+  const quantity = integerField(1, limits.quantityMax);
+  const line = new ObjectSpec<CartLineBody>({
+    product_id: field(stockIdField, true, 'Product id'),
+    warehouse_id: field(stockIdField, false, 'Warehouse id; left out: the ledger allocates'),
+    quantity: field(quantity, true, 'Units to hold'),
+  });
+  const confirmLine = new ObjectSpec<CartConfirmLineBody>({
+    reservation_id: reservationIdEntry,
+    quantity: field(quantity, true, 'Units sold of this hold, 1..held'),
+  });
+  return {
+    cart: new ObjectSpec<CartBody>({
+      idempotency_key: field(idempotencyKeyField, true, 'Client-chosen key; retries reuse it'),
+      lines: field(
+        objectListField(line, 1, limits.cartLinesMax),
         true,
-        'Change of on_hand (non-zero)',
+        'The lines, all held or none; an error in a line names `lines` (the message says which)',
       ),
-      reason: field(reasonField, false, 'Why (kept in the journal and the audit log)'),
-      idempotency_key: field(idempotencyKeyField, false, 'Makes the adjustment safe to retry'),
+      ttl_seconds: field(ttl, false, `Lifetime of every hold; default ${limits.ttlSecondsDefault}`),
+      buyer_id: buyerIdEntry,
+      reference: referenceEntry,
+    }),
+    cartConfirm: new ObjectSpec<CartConfirmBody>({
+      lines: field(
+        objectListField(confirmLine, 0, cartConfirmLinesMax),
+        false,
+        'Partial quantities by hold, each hold at most once; holds not named: all their units',
+      ),
+    }),
+    cartExtend: new ObjectSpec<CartExtendBody>({
+      ttl_seconds: field(ttl, true, 'expires_at of every PENDING hold = now + ttl_seconds'),
     }),
   };
 }

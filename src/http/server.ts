@@ -3,8 +3,8 @@
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../observability/logger.js';
 import type { IngressMetrics } from '../observability/metrics.js';
-import type { RoutableCommand, Router } from '../router/index.js';
-import type { ShardReply, StockChange } from '../shards/index.js';
+import type { CartCallback, CartCoordinator, RoutableCommand, Router } from '../router/index.js';
+import type { ShardOutcome, StockChange } from '../shards/index.js';
 import { renderOutcome, resultOf } from './reply-render.js';
 import type { Principal } from './auth.js';
 import type { Gate } from './gate.js';
@@ -27,9 +27,16 @@ import {
   type BodyResult,
   type Exchange,
 } from './request.js';
-import { routes, type Route, type RouteName } from './routes.js';
-import { RequestValidator, ValidationError, reservationId, stockId } from './validate.js';
-import type { ValidationLimits } from './validate.js';
+import { methodsOf, routes, type Route, type RouteName } from './routes.js';
+import {
+  RequestValidator,
+  UnknownResource,
+  ValidationError,
+  cartId,
+  reservationId,
+  stockId,
+  type ValidationLimits,
+} from './validate.js';
 
 export type { Readiness };
 
@@ -37,6 +44,8 @@ export interface ServerOptions {
   readonly bodyBytesMax: number;
   readonly limits: ValidationLimits;
   readonly router: Router;
+  /** Carts: placed and changed across partitions by the coordinator, not by `router`. */
+  readonly carts: CartCoordinator;
   readonly gate: Gate;
   readonly metrics: IngressMetrics;
   readonly renderMetrics: () => Promise<string>;
@@ -47,6 +56,33 @@ export interface ServerOptions {
 }
 
 type Handler = (res: HttpResponse, req: HttpRequest, route: Route) => void;
+
+/** What a request asks once validated: a command for one partition, or a cart-wide request. */
+type Action =
+  | { readonly via: 'router'; readonly command: RoutableCommand }
+  | { readonly via: 'carts'; readonly run: (callback: CartCallback) => void };
+
+/** How many parameters each route's pattern has: counted once, not per request. */
+const parameterCounts = new Map<Route, number>(
+  routes.map((route) => [route, route.pattern.split('/').filter((s) => s.startsWith(':')).length]),
+);
+
+/** The path parameters of a request, read before anything else (uWS forbids it later). */
+function parametersOf(req: HttpRequest, route: Route): string[] {
+  const count = parameterCounts.get(route) ?? 0;
+  const values: string[] = [];
+  for (let index = 0; index < count; index += 1) values.push(req.getParameter(index) ?? '');
+  return values;
+}
+
+/** A percent-decoded path parameter; '' for one that does not decode (never a valid id). */
+function decoded(raw: string | undefined): string {
+  try {
+    return decodeURIComponent(raw ?? '');
+  } catch {
+    return '';
+  }
+}
 
 export function nativeUws(): boolean {
   // The package silently falls back to a slow JavaScript server when its binary fails to load;
@@ -69,6 +105,10 @@ export class LedgerServer {
       seconds: ReturnType<IngressMetrics['reservationSeconds']['labels']>;
     }
   >();
+  private readonly cartSeries = new Map<
+    string,
+    ReturnType<IngressMetrics['cartSeconds']['labels']>
+  >();
 
   constructor(private readonly options: ServerOptions) {
     this.validator = new RequestValidator(options.limits);
@@ -87,9 +127,18 @@ export class LedgerServer {
     reserve: (res, req, route) => this.command(res, req, route),
     confirm: (res, req, route) => this.command(res, req, route),
     release: (res, req, route) => this.command(res, req, route),
+    extend: (res, req, route) => this.command(res, req, route),
     adjust: (res, req, route) => this.command(res, req, route),
+    putSettings: (res, req, route) => this.command(res, req, route),
+    placeCart: (res, req, route) => this.command(res, req, route),
+    confirmCart: (res, req, route) => this.command(res, req, route),
+    releaseCart: (res, req, route) => this.command(res, req, route),
+    extendCart: (res, req, route) => this.command(res, req, route),
     getReservation: (res, req, route) => this.getReservation(res, req, route),
     getStock: (res, req, route) => this.getStock(res, req, route),
+    getSettings: (res, req, route) => this.getProduct(res, req, route, 'read-settings'),
+    getProductStock: (res, req, route) => this.getProduct(res, req, route, 'read-product-stock'),
+    getCart: (res, req, route) => this.getCart(res, req, route),
     snapshot: (res, req, route) => this.snapshot(res, req, route),
     // Answered synchronously: an async answer would make uWS drop pipelined requests behind it.
     live: (res, req) => this.operational(this.begin(res, req), liveAnswer),
@@ -101,12 +150,16 @@ export class LedgerServer {
   };
 
   private routes(): void {
+    const patterns = new Set<string>();
     for (const route of routes) {
-      const allow = route.method.toUpperCase();
       if (route.name !== 'stream') {
         const handler = this.handlers[route.name];
         this.app[route.method](route.pattern, (res, req) => handler(res, req, route));
       }
+      // One fallback per path, naming every method it has (GET and PUT of product settings).
+      if (patterns.has(route.pattern)) continue;
+      patterns.add(route.pattern);
+      const allow = methodsOf(route.pattern).join(', ');
       this.app.any(route.pattern, (res, req) => {
         respondError(this.begin(res, req), 'method_not_allowed', undefined, undefined, { allow });
       });
@@ -122,6 +175,7 @@ export class LedgerServer {
 
   private command(res: HttpResponse, req: HttpRequest, route: Route): void {
     const exchange = this.begin(res, req);
+    const parameters = parametersOf(req, route);
     const admission = this.options.gate.read(res, req.getHeader('authorization'));
     let body: BodyResult | undefined;
     let principal: Principal | undefined;
@@ -129,65 +183,129 @@ export class LedgerServer {
       // A connection closed meanwhile (a pipelined request behind this one): never dispatched.
       if (body === undefined || principal === undefined || exchange.answered || exchange.aborted)
         return;
-      this.execute(exchange, route, body, principal);
+      this.execute(exchange, route, body, principal, parameters);
     };
-    readJsonBody(exchange, req, this.options.bodyBytesMax, (result) => {
-      body = result;
-      proceed();
-    });
+    const optional = route.bodyOptional === true;
+    readJsonBody(
+      exchange,
+      req,
+      this.options.bodyBytesMax,
+      (result) => {
+        body = result;
+        proceed();
+      },
+      optional,
+    );
     this.options.gate.admit(exchange, admission, route.permission ?? 'read', (caller) => {
       principal = caller;
       proceed();
     });
   }
 
-  private execute(exchange: Exchange, route: Route, body: BodyResult, caller: Principal): void {
-    const isReserve = route.name === 'reserve';
+  private execute(
+    exchange: Exchange,
+    route: Route,
+    body: BodyResult,
+    caller: Principal,
+    parameters: readonly string[],
+  ): void {
     if (!body.ok) {
-      this.count(exchange, isReserve, body.code);
+      this.count(exchange, route, body.code);
       respondError(exchange, body.code, body.message);
       return;
     }
-    let command: RoutableCommand;
+    let action: Action;
     try {
-      command = this.build(route.name, body.value, exchange.traceId, caller);
+      action = this.build(route.name, body.value, exchange.traceId, caller, parameters);
     } catch (error) {
+      if (error instanceof UnknownResource) {
+        this.count(exchange, route, 'not_found');
+        respondError(exchange, 'not_found', error.message);
+        return;
+      }
       if (!(error instanceof ValidationError)) throw error;
-      this.count(exchange, isReserve, 'validation_failed');
+      this.count(exchange, route, 'validation_failed');
       respondError(exchange, 'validation_failed', error.message, { field: error.field });
       return;
     }
-    this.dispatch(exchange, command, isReserve, caller);
+    this.perform(exchange, route, action, caller);
   }
 
-  private build(name: RouteName, body: Record<string, unknown>, trace: string, caller: Principal) {
+  private build(
+    name: RouteName,
+    body: Record<string, unknown>,
+    trace: string,
+    caller: Principal,
+    parameters: readonly string[],
+  ): Action {
+    const validator = this.validator;
     switch (name) {
       case 'reserve':
-        return this.validator.reserve(body, trace, caller);
+        return { via: 'router', command: validator.reserve(body, trace, caller) };
       case 'adjust':
-        return this.validator.adjust(body, trace, caller);
+        return { via: 'router', command: validator.adjust(body, trace, caller) };
       case 'confirm':
       case 'release':
-        return this.validator.reservation(name, body, trace);
+        return { via: 'router', command: validator.reservation(name, body, trace) };
+      case 'extend':
+        return { via: 'router', command: validator.extend(body, trace) };
+      case 'putSettings': {
+        const product = decoded(parameters[0]);
+        return { via: 'router', command: validator.settings(product, body, trace, caller) };
+      }
+      default:
+        return this.buildCart(name, body, trace, caller, parameters);
+    }
+  }
+
+  /** Cart requests: the cart id of the path first (not a UUID: 404), then the body. */
+  private buildCart(
+    name: RouteName,
+    body: Record<string, unknown>,
+    trace: string,
+    caller: Principal,
+    parameters: readonly string[],
+  ): Action {
+    const validator = this.validator;
+    const carts = this.options.carts;
+    if (name === 'placeCart') {
+      const request = validator.cart(body, trace, caller);
+      return { via: 'carts', run: (callback) => carts.place(request, callback) };
+    }
+    const id = cartId(decoded(parameters[0]));
+    switch (name) {
+      case 'confirmCart': {
+        const quantities = validator.cartConfirm(body);
+        return {
+          via: 'carts',
+          run: (callback) => carts.confirmCart(id, quantities, trace, callback),
+        };
+      }
+      case 'releaseCart':
+        return { via: 'carts', run: (callback) => carts.releaseCart(id, trace, callback) };
+      case 'extendCart': {
+        const ttlSeconds = validator.cartExtend(body);
+        const lifetimeMaxMs = validator.lifetimeMaxMs;
+        return {
+          via: 'carts',
+          run: (callback) => carts.extendCart(id, ttlSeconds, lifetimeMaxMs, trace, callback),
+        };
+      }
       default:
         throw new Error(`route ${name} has no command body`);
     }
   }
 
-  private dispatch(
-    exchange: Exchange,
-    command: RoutableCommand,
-    isReserve: boolean,
-    caller: Principal,
-  ) {
+  private perform(exchange: Exchange, route: Route, action: Action, caller: Principal): void {
+    if (action.via === 'carts') {
+      // No cancel: a cart's request is several messages; a lost answer is asked for again by
+      // its retry (same idempotency key) or by its nature (cart reads and changes).
+      action.run((outcome) => this.answer(exchange, route, outcome, undefined, caller));
+      return;
+    }
+    const command = action.command;
     const dispatched = this.options.router.dispatch(command, (reply) => {
-      const rendered = renderOutcome(reply.outcome);
-      this.count(exchange, isReserve, resultOf(reply.outcome));
-      if (command.kind === 'adjust') this.audit(exchange, command, caller, rendered.status, reply);
-      respond(exchange, rendered.status, rendered.body, {
-        replayed: rendered.replayed,
-        retryAfterSeconds: rendered.status === 503 ? 1 : undefined,
-      });
+      this.answer(exchange, route, reply.outcome, command, caller);
     });
     if (dispatched !== undefined) {
       // Only a change without an idempotency key cannot be asked again for its lost answer.
@@ -196,33 +314,59 @@ export class LedgerServer {
     }
   }
 
-  /** Every stock adjustment leaves an audit line: who, what, why, and how it ended. */
+  private answer(
+    exchange: Exchange,
+    route: Route,
+    outcome: ShardOutcome,
+    command: RoutableCommand | undefined,
+    caller: Principal,
+  ): void {
+    const rendered = renderOutcome(outcome);
+    this.count(exchange, route, resultOf(outcome));
+    if (command !== undefined) this.audit(exchange, command, caller, rendered.status, outcome);
+    respond(exchange, rendered.status, rendered.body, {
+      replayed: rendered.replayed,
+      retryAfterSeconds: rendered.status === 503 ? 1 : undefined,
+    });
+  }
+
+  /** Every change of stock or of a product's settings leaves an audit line: who, what, why. */
   private audit(
     exchange: Exchange,
     command: RoutableCommand,
     caller: Principal,
     status: number,
-    reply: ShardReply,
+    outcome: ShardOutcome,
   ) {
-    if (command.kind !== 'adjust') return;
-    this.options.log.info(
-      {
+    const replayed = outcome.ok && outcome.replayed;
+    const common = { subject: caller.subject, status, replayed, trace_id: exchange.traceId };
+    if (command.kind === 'adjust') {
+      const what = {
         audit: 'stock.adjust',
-        subject: caller.subject,
         product_id: command.productId,
         warehouse_id: command.warehouseId,
         delta: command.delta,
         reason: command.reason,
-        status,
-        replayed: reply.outcome.ok && reply.outcome.replayed,
-        trace_id: exchange.traceId,
-      },
-      'stock adjustment',
-    );
+      };
+      this.options.log.info({ ...what, ...common }, 'stock adjustment');
+    } else if (command.kind === 'put-settings') {
+      const what = { audit: 'product.settings', product_id: command.productId };
+      this.options.log.info({ ...what, changes: command.changes, ...common }, 'product settings');
+    }
   }
 
-  private count(exchange: Exchange, isReserve: boolean, result: string): void {
-    if (!isReserve) return;
+  /** Reserve and cart requests are measured (attempts by result, and durations). */
+  private count(exchange: Exchange, route: Route, result: string): void {
+    if (route.name === 'placeCart') {
+      let seconds = this.cartSeries.get(result);
+      if (seconds === undefined) {
+        seconds = this.options.metrics.cartSeconds.labels(result);
+        this.cartSeries.set(result, seconds);
+      }
+      seconds.observe((performance.now() - exchange.startedMs) / 1000);
+      return;
+    }
+    if (route.name !== 'reserve') return;
     const seconds = (performance.now() - exchange.startedMs) / 1000;
     let series = this.resultSeries.get(result);
     if (series === undefined) {
@@ -239,38 +383,65 @@ export class LedgerServer {
   }
 
   /** Reads: admitted first, then the path parameters (an impossible id is simply not found). */
-  private read(res: HttpResponse, req: HttpRequest, route: Route, parse: () => RoutableCommand) {
+  private read(
+    res: HttpResponse,
+    req: HttpRequest,
+    route: Route,
+    parse: (parameters: readonly string[], traceId: string) => Action,
+  ) {
     const exchange = this.begin(res, req);
+    const parameters = parametersOf(req, route).map(decoded);
     const admission = this.options.gate.read(res, req.getHeader('authorization'));
-    let command: RoutableCommand | undefined;
+    let action: Action | undefined;
     try {
-      command = parse();
+      action = parse(parameters, exchange.traceId);
     } catch {
-      command = undefined;
+      action = undefined;
     }
     this.options.gate.admit(exchange, admission, route.permission ?? 'read', (caller) => {
-      if (command === undefined) respondError(exchange, 'not_found', 'No such resource.');
-      else this.dispatch(exchange, command, false, caller);
+      if (action === undefined) respondError(exchange, 'not_found', 'No such resource.');
+      else this.perform(exchange, route, action, caller);
     });
   }
 
   private getReservation(res: HttpResponse, req: HttpRequest, route: Route): void {
-    const id = req.getParameter(0);
-    this.read(res, req, route, () => ({
-      kind: 'read-reservation',
-      reservationId: reservationId(decodeURIComponent(id)),
-      traceId: '',
+    this.read(res, req, route, ([id]) => ({
+      via: 'router',
+      command: { kind: 'read-reservation', reservationId: reservationId(id), traceId: '' },
     }));
   }
 
   private getStock(res: HttpResponse, req: HttpRequest, route: Route): void {
-    const product = req.getParameter(0);
-    const warehouse = req.getParameter(1);
-    this.read(res, req, route, () => ({
-      kind: 'read-stock',
-      productId: stockId(decodeURIComponent(product), 'product_id'),
-      warehouseId: stockId(decodeURIComponent(warehouse), 'warehouse_id'),
+    this.read(res, req, route, ([product, warehouse]) => ({
+      via: 'router',
+      command: {
+        kind: 'read-stock',
+        productId: stockId(product, 'product_id'),
+        warehouseId: stockId(warehouse, 'warehouse_id'),
+      },
     }));
+  }
+
+  private getProduct(
+    res: HttpResponse,
+    req: HttpRequest,
+    route: Route,
+    kind: 'read-settings' | 'read-product-stock',
+  ): void {
+    this.read(res, req, route, ([product]) => ({
+      via: 'router',
+      command: { kind, productId: stockId(product, 'product_id') },
+    }));
+  }
+
+  private getCart(res: HttpResponse, req: HttpRequest, route: Route): void {
+    this.read(res, req, route, ([cart], traceId) => {
+      const id = cartId(cart ?? '');
+      return {
+        via: 'carts',
+        run: (callback) => this.options.carts.readCart(id, traceId, callback),
+      };
+    });
   }
 
   private snapshot(res: HttpResponse, req: HttpRequest, route: Route): void {

@@ -1,12 +1,14 @@
 // Request bodies to commands, through the field specifications of schemas.ts. A violation is a
 // 422 naming the field, and nothing reaches a shard.
-import type { RoutableCommand } from '../router/index.js';
+import type { ProductSettings } from '../actors/index.js';
+import type { CartRequest, RoutableCommand } from '../router/index.js';
 import {
   ValidationError,
   requestSpecs,
   reservationIdField,
   stockIdField,
   type RequestSpecs,
+  type SettingsBody,
   type ValidationLimits,
 } from './schemas.js';
 
@@ -19,6 +21,11 @@ export interface Caller {
   readonly subject: string;
 }
 
+/** A path names something that cannot exist (a cart id that is no UUID): 404, not 422. */
+export class UnknownResource extends Error {
+  override readonly name = 'UnknownResource';
+}
+
 export function stockId(value: unknown, field: string): string {
   return stockIdField.parse(value, field);
 }
@@ -27,11 +34,29 @@ export function reservationId(value: unknown): string {
   return reservationIdField.parse(value, 'reservation_id');
 }
 
+/** A cart id from a path: a UUID (lower-cased), else the cart does not exist. */
+export function cartId(value: string): string {
+  try {
+    return reservationIdField.parse(value, 'cart_id');
+  } catch (error) {
+    if (error instanceof ValidationError) throw new UnknownResource('No such cart.');
+    throw error;
+  }
+}
+
+/** What a cart confirm asks: hold id -> units sold (holds not named: all their units). */
+export type CartQuantities = ReadonlyMap<string, number>;
+
 export class RequestValidator {
   readonly specs: RequestSpecs;
 
   constructor(readonly limits: ValidationLimits) {
     this.specs = requestSpecs(limits);
+  }
+
+  /** How long a hold may live from its created_at: 3 x the largest TTL (API.md, extend). */
+  get lifetimeMaxMs(): number {
+    return 3 * this.limits.ttlSecondsMax * 1000;
   }
 
   reserve(body: Body, traceId: string, caller: Caller): RoutableCommand {
@@ -45,12 +70,35 @@ export class RequestValidator {
       ttlSeconds: parsed.ttl_seconds ?? this.limits.ttlSecondsDefault,
       requesterId: caller.subject,
       traceId,
+      // Only when sent: a hold without them stays a v1 hold, in the journal too.
+      ...(parsed.buyer_id === undefined ? {} : { buyerId: parsed.buyer_id }),
+      ...(parsed.reference === undefined ? {} : { reference: parsed.reference }),
     };
   }
 
   reservation(kind: 'confirm' | 'release', body: Body, traceId: string): RoutableCommand {
-    const parsed = this.specs.reservation.parse(body);
-    return { kind, reservationId: parsed.reservation_id as string, traceId };
+    if (kind === 'release') {
+      const parsed = this.specs.reservation.parse(body);
+      return { kind, reservationId: parsed.reservation_id as string, traceId };
+    }
+    const parsed = this.specs.confirm.parse(body);
+    return {
+      kind,
+      reservationId: parsed.reservation_id as string,
+      traceId,
+      ...(parsed.quantity === undefined ? {} : { quantity: parsed.quantity }),
+    };
+  }
+
+  extend(body: Body, traceId: string): RoutableCommand {
+    const parsed = this.specs.extend.parse(body);
+    return {
+      kind: 'extend',
+      reservationId: parsed.reservation_id as string,
+      ttlSeconds: parsed.ttl_seconds as number,
+      lifetimeMaxMs: this.lifetimeMaxMs,
+      traceId,
+    };
   }
 
   adjust(body: Body, traceId: string, caller: Caller): RoutableCommand {
@@ -65,5 +113,58 @@ export class RequestValidator {
       actorId: caller.subject,
       traceId,
     };
+  }
+
+  /** A settings PUT: only the fields sent are changes (null kept as null: it clears). */
+  settings(productId: string, body: Body, traceId: string, caller: Caller): RoutableCommand {
+    const product = stockId(productId, 'product_id');
+    const parsed: Partial<SettingsBody> = this.specs.settings.parse(body);
+    const changes: { -readonly [K in keyof ProductSettings]?: ProductSettings[K] } = {};
+    if (parsed.max_per_buyer !== undefined) changes.maxPerBuyer = parsed.max_per_buyer;
+    if (parsed.limit_window_seconds !== undefined) {
+      // null resets the window to its default (the actor's merge does that).
+      changes.limitWindowSeconds = parsed.limit_window_seconds as number;
+    }
+    if (parsed.warehouse_priority !== undefined) {
+      changes.warehousePriority = parsed.warehouse_priority;
+    }
+    if (parsed.low_stock_threshold !== undefined) {
+      changes.lowStockThreshold = parsed.low_stock_threshold;
+    }
+    return { kind: 'put-settings', productId: product, changes, actorId: caller.subject, traceId };
+  }
+
+  cart(body: Body, traceId: string, caller: Caller): CartRequest {
+    const parsed = this.specs.cart.parse(body);
+    const lines = (parsed.lines ?? []).map((line) => ({
+      productId: line.product_id as string,
+      warehouseId: line.warehouse_id ?? '',
+      quantity: line.quantity as number,
+    }));
+    return {
+      idempotencyKey: parsed.idempotency_key as string,
+      lines,
+      ttlSeconds: parsed.ttl_seconds ?? this.limits.ttlSecondsDefault,
+      buyerId: parsed.buyer_id ?? '',
+      reference: parsed.reference ?? '',
+      requesterId: caller.subject,
+      traceId,
+    };
+  }
+
+  /** A cart confirm's partial quantities; a hold named twice is refused (field `lines`). */
+  cartConfirm(body: Body): CartQuantities {
+    const parsed = this.specs.cartConfirm.parse(body);
+    const quantities = new Map<string, number>();
+    for (const line of parsed.lines ?? []) {
+      const id = line.reservation_id as string;
+      if (quantities.has(id)) throw new ValidationError('lines', `lines names ${id} twice`);
+      quantities.set(id, line.quantity as number);
+    }
+    return quantities;
+  }
+
+  cartExtend(body: Body): number {
+    return this.specs.cartExtend.parse(body).ttl_seconds as number;
   }
 }

@@ -6,6 +6,9 @@ export interface IngressMetrics {
   readonly registry: client.Registry;
   readonly reservationAttempts: client.Counter<'result'>;
   readonly reservationSeconds: client.Histogram<'result'>;
+  /** Carts placed through the coordinator, by result and scope (single or cross partition). */
+  readonly cartAttempts: client.Counter<'result' | 'scope'>;
+  readonly cartSeconds: client.Histogram<'result'>;
   readonly availableStock: client.Gauge<'product_id' | 'warehouse_id'>;
   /** Fed with every durable stock change; the gauge shows its top N at each scrape. */
   readonly hotKeys: HotKeys;
@@ -34,6 +37,21 @@ export function createIngressMetrics(
       help: 'Time from a reserve request to its answer',
       labelNames: ['result'],
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.12, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    cartAttempts: new client.Counter({
+      name: 'inventory_cart_attempts_total',
+      help:
+        'Carts that reached placement, by result (ok or the error code) and scope: single ' +
+        '(one partition, one atomic turn) or cross (two-phase over several partitions)',
+      labelNames: ['result', 'scope'],
+      registers: [registry],
+    }),
+    cartSeconds: new client.Histogram({
+      name: 'inventory_cart_duration_seconds',
+      help: 'Time from a POST /v1/carts request to its answer, by result (refusals too)',
+      labelNames: ['result'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.12, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
     availableStock: new client.Gauge({

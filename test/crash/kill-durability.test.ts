@@ -59,7 +59,8 @@ describe.runIf(await havePostgres())('kill -9 durability', () => {
     for (const [index, { key, reply }] of reserves.entries()) {
       const status = index < 5 ? 'CONFIRMED' : index < 8 ? 'RELEASED' : 'PENDING';
       const read = await get(running.baseUrl, `/v1/reservations/${id(index)}`);
-      expect(read.body).toEqual({ ...reply.body, status });
+      const sold = status === 'CONFIRMED' ? { confirmed_quantity: 2 } : {};
+      expect(read.body).toEqual({ ...reply.body, status, ...sold });
       const again = await post(running.baseUrl, '/v1/reserve', {
         ...stock,
         quantity: 2,

@@ -211,7 +211,10 @@ export class DurableWorkload {
         else allowed.push(done);
       }
       expect(allowed, `status of acknowledged hold ${id}`).toContain(read.body.status);
-      expect(read.body).toEqual({ ...hold.acknowledged, status: read.body.status });
+      // A confirmed hold's body names its sold units too (v1.1: all of them here).
+      const sold =
+        read.body.status === 'CONFIRMED' ? { confirmed_quantity: hold.acknowledged.quantity } : {};
+      expect(read.body).toEqual({ ...hold.acknowledged, status: read.body.status, ...sold });
       checked += 1;
     }
     for (const entry of this.adjusts) {
@@ -320,7 +323,8 @@ export class DurableWorkload {
       if (finished === 'confirm') onHand -= hold.quantity;
       if (finished === undefined) reserved += hold.quantity;
     }
-    return { ...stock, on_hand: onHand, reserved, available: onHand - reserved, version };
+    const available = onHand - reserved;
+    return { ...stock, on_hand: onHand, reserved, available, incoming: 0, version };
   }
 
   /** Reads every stock key: exactly the expected books, so nothing lost, doubled or oversold. */

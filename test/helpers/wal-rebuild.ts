@@ -80,6 +80,7 @@ export function stockBodyOf(view: StockView): Record<string, unknown> {
     on_hand: view.onHand,
     reserved: view.reserved,
     available: view.available,
+    incoming: 0,
     version: view.version,
   };
 }

@@ -18,7 +18,15 @@ const reservationFields = [
   'status',
   'warehouse_id',
 ];
-const stockFields = ['available', 'on_hand', 'product_id', 'reserved', 'version', 'warehouse_id'];
+const stockFields = [
+  'available',
+  'incoming',
+  'on_hand',
+  'product_id',
+  'reserved',
+  'version',
+  'warehouse_id',
+];
 // A well-formed UUID that the ledger never issued.
 const unknownReservationId = '00000000-0000-4000-8000-000000000000';
 
@@ -80,7 +88,9 @@ function expectValidation(response: JsonResponse, field: string): void {
 }
 
 function expectReservationShape(body: Record<string, unknown>): void {
-  expect(Object.keys(body).sort()).toEqual(reservationFields);
+  // A CONFIRMED hold also says how many units were sold (v1.1).
+  const sold = body.status === 'CONFIRMED' ? ['confirmed_quantity'] : [];
+  expect(Object.keys(body).sort()).toEqual([...reservationFields, ...sold].sort());
   expect(body.reservation_id).toMatch(uuidPattern);
   expect(body.created_at).toMatch(rfc3339UtcPattern);
   expect(body.expires_at).toMatch(rfc3339UtcPattern);

@@ -119,6 +119,7 @@ describe.runIf(await havePostgres())('recovery from snapshot + WAL tail', () => 
           on_hand: actor.onHand,
           reserved: actor.reserved,
           available: actor.onHand - actor.reserved,
+          incoming: 0,
           version: actor.version,
         });
       }

@@ -30,10 +30,22 @@ const reservationKeys = [
   'status',
   'warehouse_id',
 ];
-const stockKeys = ['available', 'on_hand', 'product_id', 'reserved', 'version', 'warehouse_id'];
+const stockKeys = [
+  'available',
+  'incoming',
+  'on_hand',
+  'product_id',
+  'reserved',
+  'version',
+  'warehouse_id',
+];
 
+/** The body has exactly `keys`, give or take the v1.1 fields a plain hold may carry. */
 function sameKeys(body: Record<string, unknown>, keys: readonly string[]): boolean {
-  const have = Object.keys(body).sort();
+  // A CONFIRMED hold names its sold units (all of them: the model has no partial confirm).
+  const have = Object.keys(body)
+    .filter((key) => key !== 'confirmed_quantity' || body[key] !== body.quantity)
+    .sort();
   return have.length === keys.length && have.every((key, index) => key === keys[index]);
 }
 

@@ -1091,6 +1091,8 @@ export function reservationJson(view: ReservationBody): Record<string, unknown> 
     product_id: view.productId,
     warehouse_id: view.warehouseId,
     quantity: view.quantity,
+    // v1.1: a CONFIRMED hold names its sold units (all of them: the model sells whole holds).
+    ...(view.status === 'CONFIRMED' ? { confirmed_quantity: view.quantity } : {}),
     expires_at: new Date(view.expiresAtMs).toISOString(),
     created_at: new Date(view.createdAtMs).toISOString(),
     ...(view.buyerId === undefined ? {} : { buyer_id: view.buyerId }),
@@ -1149,6 +1151,7 @@ export function stockJson(view: StockBody): Record<string, unknown> {
     on_hand: view.onHand,
     reserved: view.reserved,
     available: view.available,
+    incoming: 0,
     version: view.version,
   };
 }

@@ -62,6 +62,7 @@ const integerVariables: ReadonlyArray<{
     max: thirtyDaysSeconds,
     valid: 120,
   },
+  { variable: 'LEDGER_CART_LINES_MAX', field: 'cartLinesMax', min: 1, max: 1000, valid: 5 },
   {
     variable: 'LEDGER_SHARD_INFLIGHT_MAX',
     field: 'shardInflightMax',
@@ -122,6 +123,7 @@ describe('loadConfig defaults', () => {
       ttlSecondsMin: 60,
       ttlSecondsMax: 3600,
       ttlSecondsDefault: 600,
+      cartLinesMax: 100,
       shardInflightMax: 8192,
       retainFinishedSeconds: 86_400,
       retainFinishedMax: 1_000_000,

@@ -13,6 +13,7 @@ const validator = new RequestValidator({
   ttlSecondsMax: 3600,
   ttlSecondsDefault: 600,
   adjustDeltaMax: 1_000_000_000,
+  cartLinesMax: 100,
 });
 const document = openApiDocument(validator.specs, '9.9.9') as {
   openapi: string;
@@ -60,5 +61,21 @@ describe('the OpenAPI document', () => {
     expect(reserve.requestBody.content['application/json'].schema).toEqual(
       validator.specs.reserve.schema,
     );
+  });
+
+  it('documents v1.1: PUT settings, carts with their optional bodies, and the cart body', () => {
+    const settings = document.paths['/v1/products/{product_id}/settings'];
+    expect(Object.keys(settings ?? {}).sort()).toEqual(['get', 'put']);
+    const place = document.paths['/v1/carts']?.post as unknown as {
+      requestBody: { required: boolean; content: { 'application/json': { schema: unknown } } };
+    };
+    expect(place.requestBody.required).toBe(true);
+    expect(place.requestBody.content['application/json'].schema).toEqual(
+      validator.specs.cart.schema,
+    );
+    const confirm = document.paths['/v1/carts/{cart_id}/confirm']?.post as unknown as {
+      requestBody: { required: boolean };
+    };
+    expect(confirm.requestBody.required).toBe(false);
   });
 });

@@ -9,6 +9,7 @@ const limits = {
   ttlSecondsMax: 3600,
   ttlSecondsDefault: 600,
   adjustDeltaMax: 1_000_000_000,
+  cartLinesMax: 100,
 };
 
 const validator = new RequestValidator(limits);
@@ -64,5 +65,89 @@ describe('reserve validation', () => {
     expect(fieldOf(() => reserveCommand({ ...body, ttl_seconds: 30 }, limits, 't'))).toBe(
       'ttl_seconds',
     );
+  });
+});
+
+describe('v1.1 validation', () => {
+  const key = 'k'.repeat(16);
+
+  it('passes buyer_id and reference to a reserve only when sent', () => {
+    const body = { product_id: 'p', warehouse_id: 'w', quantity: 1, idempotency_key: key };
+    expect(reserveCommand(body, limits, 't')).not.toHaveProperty('buyerId');
+    const command = reserveCommand({ ...body, buyer_id: 'b@x', reference: 'PO 1' }, limits, 't');
+    expect(command).toMatchObject({ buyerId: 'b@x', reference: 'PO 1' });
+    expect(fieldOf(() => reserveCommand({ ...body, buyer_id: 'a b' }, limits, 't'))).toBe(
+      'buyer_id',
+    );
+  });
+
+  it('turns a settings body into only the changes it names, null kept as null', () => {
+    const command = validator.settings(
+      'p',
+      { max_per_buyer: null, low_stock_threshold: 0 },
+      't',
+      caller,
+    );
+    expect(command).toEqual({
+      kind: 'put-settings',
+      productId: 'p',
+      changes: { maxPerBuyer: null, lowStockThreshold: 0 },
+      actorId: 'user-1',
+      traceId: 't',
+    });
+    expect(validator.settings('p', {}, 't', caller)).toMatchObject({ changes: {} });
+    expect(fieldOf(() => validator.settings('p', { max_per_buyer: 0 }, 't', caller))).toBe(
+      'max_per_buyer',
+    );
+    const twice = { warehouse_priority: ['a', 'a'] };
+    expect(fieldOf(() => validator.settings('p', twice, 't', caller))).toBe('warehouse_priority');
+    expect(fieldOf(() => validator.settings('a/b', {}, 't', caller))).toBe('product_id');
+  });
+
+  it('names `lines` for any error inside a cart line, and fills what a line leaves out', () => {
+    const line = { product_id: 'p', quantity: 2 };
+    const request = validator.cart({ idempotency_key: key, lines: [line] }, 't', caller);
+    expect(request).toMatchObject({
+      lines: [{ productId: 'p', warehouseId: '', quantity: 2 }],
+      ttlSeconds: 600,
+      buyerId: '',
+      reference: '',
+      requesterId: 'user-1',
+    });
+    for (const lines of [
+      [],
+      Array(101).fill(line),
+      [{ ...line, quantity: 0 }],
+      [{ ...line, product_id: 'a/b' }],
+      [1],
+    ]) {
+      expect(fieldOf(() => validator.cart({ idempotency_key: key, lines }, 't', caller))).toBe(
+        'lines',
+      );
+    }
+  });
+
+  it('reads partial quantities of a cart confirm and refuses a hold named twice', () => {
+    const id = '0000aaaa-bbbb-4ccc-8ddd-eeeeffff0000';
+    expect(validator.cartConfirm({})).toEqual(new Map());
+    expect(validator.cartConfirm({ lines: [{ reservation_id: id, quantity: 2 }] })).toEqual(
+      new Map([[id, 2]]),
+    );
+    const twice = {
+      lines: [
+        { reservation_id: id, quantity: 1 },
+        { reservation_id: id, quantity: 1 },
+      ],
+    };
+    expect(fieldOf(() => validator.cartConfirm(twice))).toBe('lines');
+  });
+
+  it('gives an extend the lifetime cap of 3 x the largest TTL', () => {
+    const id = '0000aaaa-bbbb-4ccc-8ddd-eeeeffff0000';
+    expect(validator.extend({ reservation_id: id, ttl_seconds: 60 }, 't')).toMatchObject({
+      kind: 'extend',
+      ttlSeconds: 60,
+      lifetimeMaxMs: 3 * 3600 * 1000,
+    });
   });
 });
