@@ -3,7 +3,15 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { loadConfigOrExit, retentionOf, type Config } from './config.js';
 import { EventPublisherHost } from './events/index.js';
-import { adjustDeltaMax, drainTimeoutMs, pingTimeoutMs, snapshotTimeoutMs } from './limits.js';
+import { systemClock } from './clock.js';
+import {
+  adjustDeltaMax,
+  cartPinMs,
+  cartResolveIntervalMs,
+  drainTimeoutMs,
+  pingTimeoutMs,
+  snapshotTimeoutMs,
+} from './limits.js';
 import { Authenticator } from './http/auth.js';
 import { Gate } from './http/gate.js';
 import { HealthListener } from './http/health-listener.js';
@@ -29,6 +37,7 @@ import {
 } from './persistence/index.js';
 import {
   CartCoordinator,
+  CartResolver,
   PartitionTable,
   Router,
   StockReadView,
@@ -279,22 +288,35 @@ async function startJournal(config: Config, log: Logger): Promise<Journal> {
   }
 }
 
-/**
- * How long a cart confirm keeps its holds pinned (no release, extend or expiry) while it confirms
- * them: far longer than the few shard round trips it takes, short enough that a confirm that died
- * half way does not keep a hold past its time for long.
- */
-const cartConfirmPinMs = 5_000;
-
 /** The coordinator of carts, counting each placement by result and scope. */
 function cartCoordinator(router: Router, metrics: IngressMetrics): CartCoordinator {
   return new CartCoordinator({
-    router,
-    pinMs: cartConfirmPinMs,
+    transport: router,
+    clock: systemClock,
+    // limits.ts: far longer than the few shard round trips a confirm takes, short enough that a
+    // confirm that died half way does not keep a hold past its time for long.
+    pinMs: cartPinMs,
     placed: (result, crossPartition) => {
       const scope = crossPartition ? 'cross' : 'single';
       metrics.cartAttempts.labels({ result, scope }).inc();
     },
+  });
+}
+
+/** Finishes the carts left in doubt (a coordinator that died): asks every shard each second. */
+function cartResolver(coordinator: CartCoordinator, shards: readonly ShardChannel[], log: Logger) {
+  return new CartResolver({
+    coordinator,
+    intervalMs: cartResolveIntervalMs,
+    inDoubt: async () => {
+      const answers = await Promise.allSettled(
+        shards.map((shard) => shard.request('in-doubt', pingTimeoutMs)),
+      );
+      return answers.flatMap((answer) =>
+        answer.status === 'fulfilled' && answer.value.kind === 'in-doubt' ? answer.value.carts : [],
+      );
+    },
+    log: (level, message) => log[level](message),
   });
 }
 
@@ -318,11 +340,13 @@ async function main(): Promise<void> {
     readiness: () => readiness(shards, events, owner),
   };
   const router = new Router({ table, channels: shards, view, routes, owned: () => owner.owned });
+  const carts = cartCoordinator(router, ingress);
+  const resolver = cartResolver(carts, shards, log);
   const server = new LedgerServer({
     bodyBytesMax: config.bodyBytesMax,
     limits: { ...config, adjustDeltaMax },
     router,
-    carts: cartCoordinator(router, ingress),
+    carts,
     metrics: ingress,
     ...operational,
     snapshot: () => snapshotAll(shards),
@@ -345,12 +369,14 @@ async function main(): Promise<void> {
   const health = await startHealth(config, operational, server, log);
   if (config.natsUrl === undefined) log.info('NATS_URL is not set: event publishing is off');
   for (const shard of shards) shard.start();
+  resolver.start();
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: draining');
     server.stopAccepting();
+    resolver.stop();
     void (async () => {
       await drain(shards);
       await Promise.all(shards.map((shard) => shard.stop()));

@@ -68,10 +68,15 @@ export class CartBook {
     }
   }
 
-  /** Forgets decided carts older than `oldestKeptMs`, or beyond `max` (oldest first). */
-  prune(oldestKeptMs: number, max: number): void {
+  /**
+   * Forgets decided carts older than `oldestKeptMs`, and beyond `max` (oldest first) those
+   * decided before `liveSinceMs`: a cart whose holds may still be PENDING is never forgotten
+   * (the hold bound, not this one, limits how many such carts there are).
+   */
+  prune(oldestKeptMs: number, max: number, liveSinceMs: number): void {
     for (const [cartId, record] of this.decided) {
-      if (this.decided.size <= max && record.atMs >= oldestKeptMs) return;
+      const live = record.atMs >= liveSinceMs;
+      if ((this.decided.size <= max || live) && record.atMs >= oldestKeptMs) return;
       this.decided.delete(cartId);
       if (this.keys.get(record.idempotencyKey) === record) this.keys.delete(record.idempotencyKey);
     }

@@ -339,8 +339,9 @@ export class PartitionState {
   }
 
   private pruneCarts(nowMs: number): void {
-    const keepMs = this.retention.retainFinishedMs + (this.retention.holdLifetimeMaxMs ?? 0);
-    this.carts.prune(nowMs - keepMs, this.retention.retainFinishedMax);
+    const lifetimeMs = this.retention.holdLifetimeMaxMs ?? 0;
+    const keepMs = this.retention.retainFinishedMs + lifetimeMs;
+    this.carts.prune(nowMs - keepMs, this.retention.retainFinishedMax, nowMs - lifetimeMs);
   }
 
   private pushFinished(actor: StockActor, reservationId: string, adjustKey: string, atMs: number) {

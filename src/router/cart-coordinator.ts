@@ -167,10 +167,14 @@ export class CartCoordinator {
       return;
     }
     holds.sort((a, b) => a.line - b.line || a.partition - b.partition);
-    const first = answers.find((answer) => answer.ok && 'cart' in answer);
-    const cart = first !== undefined && first.ok && 'cart' in first ? first.cart : undefined;
-    const createdAtMs = cart?.createdAtMs ?? 0;
-    const expiresAtMs = cart?.expiresAtMs ?? 0;
+    // The earliest part's times: a cart-wide cap checked against them holds for every hold.
+    let createdAtMs = Number.POSITIVE_INFINITY;
+    let expiresAtMs = Number.POSITIVE_INFINITY;
+    for (const answer of answers) {
+      if (!answer.ok || !('cart' in answer)) continue;
+      createdAtMs = Math.min(createdAtMs, answer.cart.createdAtMs);
+      expiresAtMs = Math.min(expiresAtMs, answer.cart.expiresAtMs);
+    }
     const home = homePartitionOf(terms.cartId);
     const decide: Command = { kind: 'cart-decide', terms, createdAtMs, expiresAtMs, holds };
     this.send(home, decide, (outcome) => {
