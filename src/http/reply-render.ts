@@ -79,22 +79,13 @@ export function settingsJson(settings: ProductSettings): string {
   });
 }
 
-/**
- * A cart. Its `expires_at` is the latest of its PENDING holds' own (an extend moves them) when
- * the holds were read from their partitions, else the cart's as placed.
- */
+/** A cart (its `expires_at` as the coordinator worked it out: see cart-coordinator.ts). */
 export function cartJson(cart: CartView): string {
-  let expiresAtMs = -1;
-  for (const hold of cart.holds) {
-    if (hold.status === 'PENDING' && hold.expiresAtMs !== undefined) {
-      expiresAtMs = Math.max(expiresAtMs, hold.expiresAtMs);
-    }
-  }
   return JSON.stringify({
     cart_id: cart.cartId,
     status: cart.status,
     created_at: time(cart.createdAtMs),
-    expires_at: time(expiresAtMs < 0 ? cart.expiresAtMs : expiresAtMs),
+    expires_at: time(cart.expiresAtMs),
     ...(cart.buyerId === '' ? {} : { buyer_id: cart.buyerId }),
     ...(cart.reference === '' ? {} : { reference: cart.reference }),
     holds: cart.holds.map((hold) => ({

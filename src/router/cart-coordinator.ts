@@ -513,8 +513,17 @@ export function cartStatus(
   return 'RELEASED';
 }
 
+/**
+ * The cart with its holds' current states. It expires when its first PENDING hold does (an
+ * extend moves that); with none PENDING, at the earliest expires_at its holds ended with.
+ */
 function withHolds(cart: CartView, holds: CartView['holds']): CartView {
-  return { ...cart, status: cartStatus(holds), holds };
+  const pending = holds.filter((hold) => hold.status === 'PENDING');
+  let expiresAtMs = Number.POSITIVE_INFINITY;
+  for (const hold of pending.length > 0 ? pending : holds) {
+    expiresAtMs = Math.min(expiresAtMs, hold.expiresAtMs ?? cart.expiresAtMs);
+  }
+  return { ...cart, status: cartStatus(holds), expiresAtMs, holds };
 }
 
 /** A hold that is not CONFIRMED after a cart confirm: its state's code, and its id. */

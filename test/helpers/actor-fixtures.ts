@@ -178,12 +178,11 @@ function reservationExtras(view: ReservationView) {
 
 /** A cart as the model writes it: its expires_at is its holds' latest (the team's choice). */
 function cartBodyOf(cart: CartView): CartBody {
-  const latest = Math.max(...cart.holds.map((hold) => hold.expiresAtMs ?? cart.expiresAtMs));
   return {
     cartId: cart.cartId,
     status: cart.status,
     createdAtMs: cart.createdAtMs,
-    expiresAtMs: latest,
+    expiresAtMs: cart.expiresAtMs,
     ...(cart.buyerId === '' ? {} : { buyerId: cart.buyerId }),
     ...(cart.reference === '' ? {} : { reference: cart.reference }),
     holds: cart.holds.map((hold) => ({

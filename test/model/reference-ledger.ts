@@ -762,13 +762,19 @@ export class ReferenceLedger {
       cartId: cart.id,
       status: cartStatusOf(holds.map(({ status }) => status)),
       createdAtMs: cart.createdAtMs,
-      // The team's choice: a cart expires when the last of its holds does (an extend of one
-      // hold alone moves it too).
-      expiresAtMs: Math.max(...cart.holdIds.map((id) => this.holds.get(id)?.expiresAtMs ?? 0)),
+      // The team's choice: a cart expires when its first PENDING hold does (an extend moves
+      // it); with none PENDING, at the earliest expires_at its holds ended with.
+      expiresAtMs: this.cartExpiresAtMs(cart),
       ...(buyerId === undefined ? {} : { buyerId }),
       ...(reference === undefined ? {} : { reference }),
       holds,
     };
+  }
+
+  private cartExpiresAtMs(cart: Cart): number {
+    const holds = cart.holdIds.map((id) => this.holds.get(id) as Hold);
+    const pending = holds.filter((hold) => hold.status === 'PENDING');
+    return Math.min(...(pending.length > 0 ? pending : holds).map((hold) => hold.expiresAtMs));
   }
 
   /** The body a cart was first answered with: every hold PENDING, the first expires_at. */

@@ -262,7 +262,8 @@ const respelled: fc.Arbitrary<{ bytes: Buffer; usual: boolean }> = fc
     return fc.tuple(pickForm(headers), fc.tuple(...elements)).map(([header, parts]) => {
       const forms = [header, ...parts];
       const bytes = Buffer.from(forms.map(([form]) => form).join(''), 'hex');
-      const fits = otherCode < 0 || sameShape(otherCode, rowOf(original as StockRecord)[0] as number);
+      const fits =
+        otherCode < 0 || sameShape(otherCode, rowOf(original as StockRecord)[0] as number);
       return { bytes, usual: fits && forms.every(([, usual]) => usual) };
     });
   });
@@ -326,7 +327,9 @@ describe('record codec round trip', () => {
   it('encodes a record as the bytes msgpackr writes for its positional row', () => {
     fc.assert(
       fc.property(record, (original) => {
-        expect(encodeRecord(original).equals(packr.pack(rowOf(original as StockRecord)))).toBe(true);
+        expect(encodeRecord(original).equals(packr.pack(rowOf(original as StockRecord)))).toBe(
+          true,
+        );
       }),
       runOptions(2_000),
     );
