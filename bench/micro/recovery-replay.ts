@@ -187,7 +187,8 @@ function replayAll(journal: readonly PackedPartition[]): PartitionState[] {
 function decodeAll(journal: readonly PackedPartition[]): number {
   let versions = 0;
   for (const packed of journal) {
-    for (const payload of rowsOf(packed)) versions += (decodeRecord(payload) as StockRecord).version;
+    for (const payload of rowsOf(packed))
+      versions += (decodeRecord(payload) as StockRecord).version;
   }
   return versions;
 }

@@ -144,19 +144,10 @@ describe.runIf(ready)('events published to NATS JetStream', () => {
   });
 
   it('publishes the checkout: carts, partial confirms, extends and settings, schema-valid', async () => {
-    const settings = await (async () => {
-      const base = (ledger as LedgerProcess).baseUrl;
-      const { request } = await import('../helpers/http.js');
-      return request(
-        base,
-        'PUT',
-        '/v1/products/ev-cart-a/settings',
-        { max_per_buyer: 9 },
-        {
-          'x-trace-id': 'tr-settings',
-        },
-      );
-    })();
+    const base = (ledger as LedgerProcess).baseUrl;
+    const path = '/v1/products/ev-cart-a/settings';
+    const trace = { 'x-trace-id': 'tr-settings' };
+    const settings = await request(base, 'PUT', path, { max_per_buyer: 9 }, trace);
     expect(settings.status).toBe(200);
     for (const product of ['ev-cart-a', 'ev-cart-b']) {
       const stock = { product_id: product, warehouse_id: 'wh-1', delta: 20 };
