@@ -137,24 +137,33 @@ export class PartitionState {
   private reserve(command: ReserveCommand, nowMs: number): ApplyResult {
     const actor = this.actorOf(command.productId, command.warehouseId);
     if (actor === undefined) return notFound('This stock key was never stocked.');
-    const replay = actor.reserveKeys?.has(command.idempotencyKey) === true;
+    // Only a buyer's reserve can meet a limit: the hot path without one pays nothing here.
     const buyerId = command.buyerId ?? '';
-    const limit = this.products.get(command.productId)?.settings.maxPerBuyer ?? null;
-    if (!replay && buyerId !== '' && limit !== null) {
-      const product = this.products.get(command.productId) as Product;
-      if (!product.admits(buyerId, this.buyersMax)) return overloaded(actor);
-      const held = product.heldBy(buyerId, nowMs);
-      if (held + command.quantity > limit) {
-        const outcome: Outcome = {
-          ok: false,
-          code: 'purchase_limit_exceeded',
-          message: `This buyer may hold at most ${limit} units of this product.`,
-          details: { limit, held },
-        };
-        return { outcome, record: undefined, actor };
-      }
-    }
-    return this.recorded(actor, actor.reserve(command, nowMs));
+    const refusal = buyerId === '' ? undefined : this.limitRefusal(actor, command, buyerId, nowMs);
+    return refusal ?? this.recorded(actor, actor.reserve(command, nowMs));
+  }
+
+  /** A buyer's reserve over the product's limit (a replay is answered as it was, not limited). */
+  private limitRefusal(
+    actor: StockActor,
+    command: ReserveCommand,
+    buyerId: string,
+    nowMs: number,
+  ): ApplyResult | undefined {
+    const product = this.products.get(command.productId);
+    const limit = product?.settings.maxPerBuyer ?? null;
+    if (product === undefined || limit === null) return undefined;
+    if (actor.reserveKeys?.has(command.idempotencyKey) === true) return undefined;
+    if (!product.admits(buyerId, this.buyersMax)) return overloaded(actor);
+    const held = product.heldBy(buyerId, nowMs);
+    if (held + command.quantity <= limit) return undefined;
+    const outcome: Outcome = {
+      ok: false,
+      code: 'purchase_limit_exceeded',
+      message: `This buyer may hold at most ${limit} units of this product.`,
+      details: { limit, held },
+    };
+    return { outcome, record: undefined, actor };
   }
 
   private finishCommand(command: ReservationCommand, nowMs: number): ApplyResult {
