@@ -314,12 +314,17 @@ export class PartitionState {
   private afterRecord(actor: StockActor, record: JournalRecord): void {
     if (record.type === 'reserved') {
       this.reservationOwners.set(record.reservationId, actor);
-      this.holdMade(actor, record.reservationId, record.atMs);
+      // Only a buyer's hold or a cart's needs more (the record says so: no lookup otherwise).
+      if (record.buyerId !== undefined || record.cartId !== undefined) {
+        this.holdMade(actor, record.reservationId, record.atMs);
+      }
     } else if (record.type === 'adjusted') {
       if (record.idempotencyKey !== '')
         this.pushFinished(actor, '', record.idempotencyKey, record.atMs);
     } else if (record.type !== 'extended' && record.type !== 'settings' && record.type !== 'cart') {
-      this.holdEnded(actor, record.reservationId);
+      if (record.buyerId !== undefined || record.cartId !== undefined) {
+        this.holdEnded(actor, record.reservationId);
+      }
       this.pushFinished(actor, record.reservationId, '', record.atMs);
     }
     this.prune(record.atMs);
