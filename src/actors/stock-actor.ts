@@ -228,7 +228,7 @@ export class StockActor {
     assert(command.quantity <= this.onHand - this.reserved, 'a hold beyond available');
     // The hold makes the key busy anyway; its ids are sliced once, not per record and view.
     const busy = this.busyKey();
-    const record: ReservedRecord = {
+    const plain: ReservedRecord = {
       type: 'reserved',
       productId: busy.productId,
       warehouseId: busy.warehouseId,
@@ -240,8 +240,10 @@ export class StockActor {
       expiresAtMs: nowMs + command.ttlSeconds * 1000,
       idempotencyKey: command.idempotencyKey,
       requesterId: command.requesterId,
-      ...extrasOf(command.buyerId, command.reference, command.cartId),
     };
+    // A plain hold's record stays one literal (the hot path); extras make a copy, rarely.
+    const extras = extrasOf(command.buyerId, command.reference, command.cartId);
+    const record = extras === noExtras ? plain : { ...plain, ...extras };
     const reservation = this.applyReserved(record);
     return {
       outcome: { ok: true, reservation: this.reservationView(reservation), replayed: false },
@@ -289,7 +291,7 @@ export class StockActor {
     if ((kind === 'expire' || kind === 'read') && !due) return this.viewResult(reservation, false);
     const type = due ? 'expired' : kind === 'confirm' ? 'confirmed' : 'released';
     const partial = type === 'confirmed' && confirmedQuantity !== reservation.quantity;
-    const record: ReservationChangedRecord = {
+    const plain: ReservationChangedRecord = {
       type,
       productId: this.productId,
       warehouseId: this.warehouseId,
@@ -299,9 +301,12 @@ export class StockActor {
       reservationId: reservation.id,
       quantity: reservation.quantity,
       requesterId: reservation.requesterId,
-      ...(partial ? { confirmedQuantity } : {}),
-      ...holdExtras(reservation),
     };
+    const extras = holdExtras(reservation);
+    const record: ReservationChangedRecord =
+      extras === noExtras && !partial
+        ? plain
+        : { ...plain, ...(partial ? { confirmedQuantity } : {}), ...extras };
     this.applyFinished(record, reservation);
     if (due && (kind === 'confirm' || kind === 'release')) {
       return { outcome: { ok: false, code: 'reservation_expired' }, record };
