@@ -5,7 +5,7 @@
 // over a product's warehouses: 501), purchase limits (the baselines keep no product settings,
 // as a ledger whose products were never configured), and the /v1/carts/:id routes.
 
-import type { Answer } from './baseline-http.js';
+import type { Answer } from './baseline-answer.js';
 
 /** The contract's defaults (API.md): lines per cart, units per line, hold TTL. */
 const linesMax = 100;

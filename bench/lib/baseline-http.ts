@@ -7,6 +7,7 @@
 import { createServer } from 'node:net';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import uWS from 'uWebSockets.js';
+import type { Answer } from './baseline-answer.js';
 import { validCart, type CartRequest } from './baseline-cart.js';
 
 export type { CartRequest } from './baseline-cart.js';
@@ -57,12 +58,7 @@ export interface ReservationBody {
   readonly reference?: string;
 }
 
-export interface Answer {
-  readonly status: number;
-  readonly body: unknown;
-  /** Sets `idempotent-replayed: true`, as the ledger does for a repeated idempotency key. */
-  readonly replayed?: boolean;
-}
+export type { Answer } from './baseline-answer.js';
 
 type MaybeAsync<T> = T | Promise<T>;
 

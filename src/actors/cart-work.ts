@@ -7,7 +7,7 @@ import type { CartBook } from './cart-book.js';
 import { planCart } from './cart-plan.js';
 import type { Product } from './product-book.js';
 import type { ActorResult, Reservation, StockActor } from './stock-actor.js';
-import type { ApplyResult, Write } from './partition-state.js';
+import type { ApplyResult, Write } from './apply-result.js';
 import type {
   CartCommand,
   CartHold,

@@ -2,13 +2,8 @@
 export { AssertionError, InvariantError, assert } from './assert.js';
 export { cartClaimsMax, cartHoldId } from './cart-work.js';
 export { defaultSettings, limitWindowSecondsDefault } from './product-book.js';
-export {
-  PartitionState,
-  homePartitionOf,
-  stockKey,
-  type ApplyResult,
-  type Write,
-} from './partition-state.js';
+export type { ApplyResult, Write } from './apply-result.js';
+export { PartitionState, homePartitionOf, stockKey } from './partition-state.js';
 export { checkRecord } from './record-check.js';
 export { captureSnapshot, restoreSnapshot, type PartitionSnapshot } from './snapshot.js';
 export { StockActor, type Reservation } from './stock-actor.js';

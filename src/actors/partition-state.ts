@@ -4,6 +4,7 @@ import { AssertionError, assert } from './assert.js';
 import { CartBook } from './cart-book.js';
 import { cartCommand, replayCart, type CartWork } from './cart-work.js';
 import { Product, defaultSettings, mergeSettings, sameSettings } from './product-book.js';
+import type { ApplyResult } from './apply-result.js';
 import { StockActor, type ActorResult, type Reservation } from './stock-actor.js';
 import type {
   Command,
@@ -17,26 +18,6 @@ import type {
   SettingsRecord,
   StockRecord,
 } from './types.js';
-
-/** One record of a change and the stock key it changed (none for product and cart records). */
-export interface Write {
-  readonly record: JournalRecord;
-  readonly actor: StockActor | undefined;
-}
-
-export interface ApplyResult {
-  readonly outcome: Outcome;
-  /** The change's record when it is one record on one key (the common case). */
-  readonly record: JournalRecord | undefined;
-  /** The actor whose state the outcome observed; undefined when no stock key was involved. */
-  readonly actor: StockActor | undefined;
-  /**
-   * A change of several records (a cart): journaled as one group, all durable or none, in this
-   * order; `record` is then undefined. Also every key the outcome observed.
-   */
-  readonly writes?: readonly Write[];
-  readonly observed?: readonly StockActor[];
-}
 
 /** A finished entry waiting to be forgotten: a reservation, or an adjust's idempotency key. */
 interface Finished {
