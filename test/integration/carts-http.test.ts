@@ -163,6 +163,9 @@ describe.runIf(await havePostgres())('carts over HTTP', () => {
       expect(await cartsPlaced(base(), 'cross')).toBeGreaterThan(0);
       const metrics = await request(base(), 'GET', '/metrics');
       expect(metrics.text).toMatch(/^inventory_cart_duration_seconds_bucket\{[^}]*result="ok"/m);
+      // The shards' own: holds in doubt (none at rest: the decision settled them) and splits.
+      expect(metrics.text).toMatch(/^ledger_cart_holds_in_doubt(\{[^}]*\})? 0$/m);
+      expect(metrics.text).toMatch(/^inventory_cart_allocation_splits_total(\{[^}]*\})? \d+$/m);
     });
 
     it('holds nothing when a line is short and names every short line in details.lines', async () => {
