@@ -4,53 +4,38 @@
 // attempted is entirely there or not at all once resolved, and one seed gives one trace.
 // SIM_SEED=n replays one seed; SIM_SEED_FROM=n moves the range; SOAK_SIM_SECONDS sets the budget.
 import { describe, expect, it } from 'vitest';
-import { knob, report, soak, timeoutFor } from '../helpers/soak.js';
+import { report, timeoutFor } from '../helpers/soak.js';
+import { runSeeds, seedLoopFromEnvironment } from './seed-runs.js';
 import { CartSimulation } from './cart-simulator.js';
 
-const budgetSeconds = knob('SOAK_SIM_SECONDS', 15, 600);
-const stepsPerSeed = knob('SIM_STEPS', 600, 1500);
-const onlySeed = process.env.SIM_SEED;
-const firstSeed =
-  process.env.SIM_SEED_FROM !== undefined
-    ? Number(process.env.SIM_SEED_FROM)
-    : soak
-      ? Math.floor(Math.random() * 2 ** 31)
-      : 1;
+const loop = seedLoopFromEnvironment(15);
+const { firstSeed, onlySeed, budgetSeconds, steps: stepsPerSeed } = loop;
+const make = (seed: number, keepTrace: boolean) => new CartSimulation(seed, keepTrace);
 
 describe('the deterministic cart simulator', () => {
   it('gives the same trace for the same seed, byte for byte', async () => {
-    const seed = onlySeed === undefined ? 2 : Number(onlySeed);
+    const seed = onlySeed ?? 2;
     const first = new CartSimulation(seed, true);
     const second = new CartSimulation(seed, true);
-    const a = await first.run(stepsPerSeed).catch(() => undefined);
-    const b = await second.run(stepsPerSeed).catch(() => undefined);
+    const a = await first.run(stepsPerSeed);
+    const b = await second.run(stepsPerSeed);
     expect(second.traceLines.join('\n')).toBe(first.traceLines.join('\n'));
-    expect(b?.traceHash).toBe(a?.traceHash);
+    expect(b.traceHash).toBe(a.traceHash);
   });
 
   it(
     'finds every acknowledged cart durable and every cart entirely there or not at all',
     async () => {
-      const startedMs = performance.now();
-      const totals: Record<string, number> = {};
-      let seeds = 0;
-      for (
-        let seed = onlySeed !== undefined ? Number(onlySeed) : firstSeed;
-        onlySeed !== undefined ? seeds < 1 : performance.now() - startedMs < budgetSeconds * 1000;
-        seed += 1
-      ) {
-        // A failure throws CartSimulationFailure: its message has the seed and the replay command.
-        const result = await new CartSimulation(seed, false).run(stepsPerSeed);
-        seeds += 1;
-        for (const [name, count] of Object.entries(result.counts)) {
-          totals[name] = (totals[name] ?? 0) + count;
-        }
-      }
-      const seconds = (performance.now() - startedMs) / 1000;
+      // A failure throws SimulationFailure: its message has the seed and the replay command.
+      const { seeds, seconds, totals } = await runSeeds(make, loop);
+      const perSecond = {
+        seedsPerSecond: seeds / seconds,
+        stepsPerSecond: (totals.steps ?? 0) / seconds,
+      };
       report({
         test: `cart simulator (seeds from ${firstSeed})`,
         seconds,
-        counts: { seeds, ...totals, seedsPerSecond: seeds / seconds },
+        counts: { seeds, ...totals, ...perSecond },
       });
       expect(seeds).toBeGreaterThan(0);
       if (onlySeed === undefined) {

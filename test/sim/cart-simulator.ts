@@ -19,6 +19,7 @@ import { LandedLedger } from './landed-ledger.js';
 import { MemoryJournal, type Completion } from './memory-journal.js';
 import { Random } from './random.js';
 import { SimClock, SimTime } from './sim-clock.js';
+import { SimulationFailure, type SimulatorName } from './seed-runs.js';
 import { drain, isAssertion, show } from './sim-support.js';
 import { SimWire } from './sim-wire.js';
 import { reservationIdFor } from './workload.js';
@@ -61,22 +62,12 @@ export interface CartSimResult {
   readonly counts: Readonly<Record<string, number>>;
 }
 
-export class CartSimulationFailure extends Error {
-  override readonly name = 'CartSimulationFailure';
-  constructor(
-    readonly seed: number,
-    readonly step: number,
-    readonly reason: string,
-    readonly traceTail: readonly string[],
-  ) {
-    super(
-      `cart simulation seed ${seed} failed at step ${step}: ${reason}\n` +
-        `replay: SIM_SEED=${seed} npx vitest run test/sim/cart-simulator.test.ts\n` +
-        `   or: npx tsx test/sim/run-cart-sim.ts --seed ${seed} --trace\n` +
-        `last steps:\n  ${traceTail.join('\n  ')}`,
-    );
-  }
-}
+/** Where a failure of this simulator says to replay it. */
+const simulatorName: SimulatorName = {
+  label: 'cart simulation',
+  testFile: 'test/sim/cart-simulator.test.ts',
+  cliFile: 'test/sim/run-cart-sim.ts',
+};
 
 /** One process: its shard, its coordinator and resolver, its clock. kill -9 ends all four. */
 interface Incarnation {
@@ -186,8 +177,9 @@ export class CartSimulation {
     }
   }
 
-  private failed(reason: string): CartSimulationFailure {
-    return new CartSimulationFailure(this.seed, this.stepNumber, reason, this.trace.slice(-60));
+  private failed(reason: string): SimulationFailure {
+    const tail = this.trace.slice(-60);
+    return new SimulationFailure(simulatorName, this.seed, this.stepNumber, reason, tail);
   }
 
   private fail(reason: string): void {

@@ -5,22 +5,17 @@
 // agrees and that the invariants hold; and that one seed always gives one trace, byte for byte.
 // SIM_SEED=n replays one seed; SIM_SEED_FROM=n moves the range; SOAK_SIM_SECONDS sets the budget.
 import { describe, expect, it } from 'vitest';
-import { knob, report, soak, timeoutFor } from '../helpers/soak.js';
+import { report, timeoutFor } from '../helpers/soak.js';
+import { runSeeds, seedLoopFromEnvironment } from './seed-runs.js';
 import { Simulation } from './simulator.js';
 
-const budgetSeconds = knob('SOAK_SIM_SECONDS', 25, 600);
-const stepsPerSeed = knob('SIM_STEPS', 600, 1500);
-const onlySeed = process.env.SIM_SEED;
-const firstSeed =
-  process.env.SIM_SEED_FROM !== undefined
-    ? Number(process.env.SIM_SEED_FROM)
-    : soak
-      ? Math.floor(Math.random() * 2 ** 31)
-      : 1;
+const loop = seedLoopFromEnvironment(25);
+const { firstSeed, onlySeed, budgetSeconds, steps: stepsPerSeed } = loop;
+const make = (seed: number, keepTrace: boolean) => new Simulation(seed, keepTrace);
 
 describe('the deterministic simulator of the durability core', () => {
   it('gives the same trace for the same seed, byte for byte', async () => {
-    const seed = onlySeed === undefined ? 7 : Number(onlySeed);
+    const seed = onlySeed ?? 7;
     const first = new Simulation(seed, true);
     const second = new Simulation(seed, true);
     const a = await first.run(stepsPerSeed);
@@ -35,25 +30,8 @@ describe('the deterministic simulator of the durability core', () => {
   it(
     'finds every reply durable, every acknowledged change kept and the model agreeing',
     async () => {
-      const startedMs = performance.now();
-      const totals: Record<string, number> = {};
-      let seeds = 0;
-      const seedList = onlySeed !== undefined ? [Number(onlySeed)] : undefined;
-      for (
-        let seed = seedList?.[0] ?? firstSeed;
-        seedList !== undefined
-          ? seeds < seedList.length
-          : performance.now() - startedMs < budgetSeconds * 1000;
-        seed += 1
-      ) {
-        // A failure throws SimulationFailure: its message has the seed and the replay command.
-        const result = await new Simulation(seed, false).run(stepsPerSeed);
-        seeds += 1;
-        for (const [name, count] of Object.entries(result.counts)) {
-          totals[name] = (totals[name] ?? 0) + count;
-        }
-      }
-      const seconds = (performance.now() - startedMs) / 1000;
+      // A failure throws SimulationFailure: its message has the seed and the replay command.
+      const { seeds, seconds, totals } = await runSeeds(make, loop);
       const perSecond = {
         seedsPerSecond: seeds / seconds,
         stepsPerSecond: (totals.steps ?? 0) / seconds,

@@ -18,6 +18,7 @@ import { MemoryJournal, type Completion } from './memory-journal.js';
 import { Mirror, keyOf, type Applied, type SentRequest } from './mirror.js';
 import { Random } from './random.js';
 import { SimClock, SimTime } from './sim-clock.js';
+import { SimulationFailure, type SimulatorName } from './seed-runs.js';
 import { drain, isAssertion, show } from './sim-support.js';
 import { Workload, type SimRequest } from './workload.js';
 
@@ -59,22 +60,12 @@ export interface SimResult {
   readonly counts: Readonly<Record<string, number>>;
 }
 
-export class SimulationFailure extends Error {
-  override readonly name = 'SimulationFailure';
-  constructor(
-    readonly seed: number,
-    readonly step: number,
-    readonly reason: string,
-    readonly traceTail: readonly string[],
-  ) {
-    super(
-      `simulation seed ${seed} failed at step ${step}: ${reason}\n` +
-        `replay: SIM_SEED=${seed} npx vitest run test/sim/simulator.test.ts\n` +
-        `   or: npx tsx test/sim/run-sim.ts --seed ${seed} --trace\n` +
-        `last steps:\n  ${traceTail.join('\n  ')}`,
-    );
-  }
-}
+/** Where a failure of this simulator says to replay it. */
+const simulatorName: SimulatorName = {
+  label: 'simulation',
+  testFile: 'test/sim/simulator.test.ts',
+  cliFile: 'test/sim/run-sim.ts',
+};
 
 interface Incarnation {
   readonly id: number;
@@ -198,7 +189,8 @@ export class Simulation {
   }
 
   private failed(reason: string): SimulationFailure {
-    return new SimulationFailure(this.seed, this.stepNumber, reason, this.trace.slice(-40));
+    const tail = this.trace.slice(-40);
+    return new SimulationFailure(simulatorName, this.seed, this.stepNumber, reason, tail);
   }
 
   private fail(reason: string): void {

@@ -1,0 +1,132 @@
+// What both simulators (the durability core's and the carts') share around a run: the failure
+// that names its seed and how to replay it, the seed loop within a time budget, and the command
+// line. A simulator is anything that runs from a seed and keeps a trace.
+import { parseArgs } from 'node:util';
+import { knob, soak } from '../helpers/soak.js';
+
+export interface SeededResult {
+  readonly steps: number;
+  readonly traceHash: string;
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+export interface SeededRun {
+  run(steps: number): Promise<SeededResult>;
+  readonly traceLines: readonly string[];
+}
+
+export type MakeRun = (seed: number, keepTrace: boolean) => SeededRun;
+
+/** Which simulator failed, and where its test and command line are. */
+export interface SimulatorName {
+  readonly label: string;
+  readonly testFile: string;
+  readonly cliFile: string;
+}
+
+export class SimulationFailure extends Error {
+  override readonly name = 'SimulationFailure';
+  constructor(
+    simulator: SimulatorName,
+    readonly seed: number,
+    readonly step: number,
+    readonly reason: string,
+    readonly traceTail: readonly string[],
+  ) {
+    super(
+      `${simulator.label} seed ${seed} failed at step ${step}: ${reason}\n` +
+        `replay: SIM_SEED=${seed} npx vitest run ${simulator.testFile}\n` +
+        `   or: npx tsx ${simulator.cliFile} --seed ${seed} --trace\n` +
+        `last steps:\n  ${traceTail.join('\n  ')}`,
+    );
+  }
+}
+
+export interface SeedLoop {
+  readonly firstSeed: number;
+  /** SIM_SEED: that one seed only, whatever the budget. */
+  readonly onlySeed: number | undefined;
+  readonly budgetSeconds: number;
+  readonly steps: number;
+}
+
+/**
+ * The seeds a test runs: SIM_SEED replays one; SIM_SEED_FROM moves the range (a soak starts at
+ * random); SOAK_SIM_SECONDS sets the budget and SIM_STEPS the steps of each seed.
+ */
+export function seedLoopFromEnvironment(defaultBudgetSeconds: number): SeedLoop {
+  const from = process.env.SIM_SEED_FROM;
+  const only = process.env.SIM_SEED;
+  return {
+    firstSeed: from !== undefined ? Number(from) : soak ? Math.floor(Math.random() * 2 ** 31) : 1,
+    onlySeed: only === undefined ? undefined : Number(only),
+    budgetSeconds: knob('SOAK_SIM_SECONDS', defaultBudgetSeconds, 600),
+    steps: knob('SIM_STEPS', 600, 1500),
+  };
+}
+
+/** Runs seeds from `firstSeed` while the budget lasts; a failure throws SimulationFailure. */
+export async function runSeeds(
+  make: MakeRun,
+  loop: SeedLoop,
+): Promise<{ seeds: number; seconds: number; totals: Record<string, number> }> {
+  const startedMs = performance.now();
+  const totals: Record<string, number> = {};
+  let seeds = 0;
+  let seed = loop.onlySeed ?? loop.firstSeed;
+  const more = (): boolean =>
+    loop.onlySeed !== undefined
+      ? seeds < 1
+      : performance.now() - startedMs < loop.budgetSeconds * 1000;
+  for (; more(); seed += 1) {
+    const result = await make(seed, false).run(loop.steps);
+    seeds += 1;
+    for (const [name, count] of Object.entries(result.counts)) {
+      totals[name] = (totals[name] ?? 0) + count;
+    }
+  }
+  return { seeds, seconds: (performance.now() - startedMs) / 1000, totals };
+}
+
+/**
+ * The command line of a simulator:
+ *   --seed 123 [--steps 600] [--trace]     replay one seed (the trace on stdout)
+ *   --seconds 120 [--steps 600] [--from 1]  seeds for a while; prints seeds/s and steps/s
+ * Exits 1 at the first failing seed, printing its replay command.
+ */
+export function seedCli(make: MakeRun): void {
+  const { values } = parseArgs({
+    options: {
+      seed: { type: 'string' },
+      seconds: { type: 'string', default: '10' },
+      steps: { type: 'string', default: '600' },
+      from: { type: 'string', default: '1' },
+      trace: { type: 'boolean', default: false },
+    },
+  });
+  const steps = Number(values.steps);
+  const main = async (): Promise<void> => {
+    if (values.seed !== undefined) {
+      const simulation = make(Number(values.seed), values.trace);
+      const result = await simulation.run(steps).finally(() => {
+        if (values.trace) process.stdout.write(`${simulation.traceLines.join('\n')}\n`);
+      });
+      process.stdout.write(`${JSON.stringify(result)}\n`);
+      return;
+    }
+    const loop = {
+      firstSeed: Number(values.from),
+      onlySeed: undefined,
+      budgetSeconds: Number(values.seconds),
+      steps,
+    };
+    const { seeds, seconds, totals } = await runSeeds(make, loop);
+    const stepsRun = totals.steps ?? 0;
+    const rates = { seedsPerSecond: seeds / seconds, stepsPerSecond: stepsRun / seconds };
+    process.stdout.write(`${JSON.stringify({ seeds, steps: stepsRun, seconds, ...rates })}\n`);
+  };
+  main().catch((error: unknown) => {
+    process.stderr.write(`${error instanceof SimulationFailure ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}
