@@ -23,3 +23,21 @@ export function productsAcrossShards(
   }
   return spread;
 }
+
+/**
+ * Fresh product ids for one test file: `<tag>-<run>-<n>`, unique per run, and when asked, one
+ * whose partition (of `partitions`) is `partition`.
+ */
+export function freshProductIds(
+  runTag: string,
+  partitions = 256,
+): (tag: string, partition?: number) => string {
+  let counter = 0;
+  return (tag, partition) => {
+    for (;;) {
+      counter += 1;
+      const id = `${tag}-${runTag}-${counter}`;
+      if (partition === undefined || partitionOf(id, partitions) === partition) return id;
+    }
+  };
+}

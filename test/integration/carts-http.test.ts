@@ -1,9 +1,11 @@
 // Proves v1.1 carts over a real server and Postgres: all or nothing, allocation, cart-wide changes.
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { expectError, expectValidation } from '../helpers/expect-http.js';
+import { freshProductIds } from '../helpers/stock-keys.js';
 import { partitionOf } from '../../src/router/index.js';
 import { useLedger } from '../helpers/ledger-fixture.js';
-import { get, newKey, post, request, type JsonResponse } from '../helpers/http.js';
+import { get, newKey, post, request } from '../helpers/http.js';
 import { sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 
@@ -12,7 +14,7 @@ const runTag = randomBytes(3).toString('hex');
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 // A well-formed cart id in partition 0 that the ledger never issued.
 const unknownCartId = '0000aaaa-bbbb-4ccc-8ddd-eeeeffff0000';
-let productCounter = 0;
+const productId = freshProductIds(runTag, partitions);
 
 interface Hold {
   readonly line: number;
@@ -34,23 +36,6 @@ interface Cart {
 }
 
 /** A product id no other test uses; `partition`: one that hashes there. */
-function productId(tag: string, partition?: number): string {
-  for (;;) {
-    productCounter += 1;
-    const id = `${tag}-${runTag}-${productCounter}`;
-    if (partition === undefined || partitionOf(id, partitions) === partition) return id;
-  }
-}
-
-function expectError(response: JsonResponse, status: number, code: string): void {
-  expect(response.status, response.text).toBe(status);
-  expect(response.body, response.text).toMatchObject({ error: { code } });
-}
-
-function expectValidation(response: JsonResponse, field: string): void {
-  expectError(response, 422, 'validation_failed');
-  expect(response.body, response.text).toMatchObject({ error: { details: { field } } });
-}
 
 /** The count of carts placed with `scope` that were held (`result="ok"`). */
 async function cartsPlaced(base: string, scope: 'single' | 'cross'): Promise<number> {

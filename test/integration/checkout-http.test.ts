@@ -2,6 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { expectError, expectValidation } from '../helpers/expect-http.js';
+import { freshProductIds } from '../helpers/stock-keys.js';
 import { useLedger } from '../helpers/ledger-fixture.js';
 import { get, newKey, post, request, type JsonResponse } from '../helpers/http.js';
 import { sleep } from '../helpers/ledger-process.js';
@@ -15,26 +17,11 @@ const defaultSettings = {
   warehouse_priority: null,
   low_stock_threshold: null,
 };
-let productCounter = 0;
+const newProduct = freshProductIds(runTag);
 
 interface StockKey {
   readonly product_id: string;
   readonly warehouse_id: string;
-}
-
-function newProduct(tag: string): string {
-  productCounter += 1;
-  return `${tag}-${runTag}-${productCounter}`;
-}
-
-function expectError(response: JsonResponse, status: number, code: string): void {
-  expect(response.status, response.text).toBe(status);
-  expect(response.body, response.text).toMatchObject({ error: { code } });
-}
-
-function expectValidation(response: JsonResponse, field: string): void {
-  expectError(response, 422, 'validation_failed');
-  expect(response.body, response.text).toMatchObject({ error: { details: { field } } });
 }
 
 /** The requests the tests make again and again, each checking its own answer. */
