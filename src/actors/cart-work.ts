@@ -237,15 +237,12 @@ function holdsCommand(work: CartWork, command: CartHoldsCommand, nowMs: number):
     work.recorded(actor, result);
     if (result.record !== undefined) writes.push({ record: result.record, actor });
   };
-  found.forEach((hold, index) => {
-    if (hold === undefined) return;
-    const { actor, reservation } = hold;
+  for (const { actor, reservation } of held) {
     const pending = reservation.status === 'PENDING';
     if (action.kind === 'release' && pending) {
       change(actor, actor.finish(reservation, 'release', nowMs, command.traceId));
     } else if (action.kind === 'confirm' && pending) {
-      const quantity = action.quantities[index] ?? 0;
-      const sold = quantity === 0 ? reservation.quantity : quantity;
+      const sold = action.quantities[reservation.id] ?? reservation.quantity;
       change(actor, actor.finish(reservation, 'confirm', nowMs, command.traceId, sold));
     } else if (action.kind === 'extend' && pending) {
       const { ttlSeconds, lifetimeMaxMs } = action;
@@ -257,7 +254,7 @@ function holdsCommand(work: CartWork, command: CartHoldsCommand, nowMs: number):
     } else if (action.kind === 'unpin') {
       reservation.pinnedUntilMs = 0;
     }
-  });
+  }
   return { ...answer(holdsOutcome(command.cartId, found)), writes, observed };
 }
 

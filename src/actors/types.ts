@@ -160,7 +160,8 @@ export type CartHoldsAction =
   | { readonly kind: 'read' | 'release' | 'unpin' }
   | { readonly kind: 'pin'; readonly pinMs: number }
   | { readonly kind: 'extend'; readonly ttlSeconds: number; readonly lifetimeMaxMs: number }
-  | { readonly kind: 'confirm'; readonly quantities: readonly number[] };
+  /** Units to sell, by reservation id, for a partial confirm; a hold not named sells all. */
+  | { readonly kind: 'confirm'; readonly quantities: Readonly<Record<string, number>> };
 
 export interface CartHoldsCommand {
   readonly kind: 'cart-holds';

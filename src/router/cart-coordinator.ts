@@ -357,14 +357,14 @@ export class CartCoordinator {
             );
             return;
           }
-          const action = { kind: 'confirm', quantities: [] as number[] } as const;
+          const action = { kind: 'confirm', quantities: Object.fromEntries(quantities) } as const;
           const confirmed = (holds: CartView['holds']) => {
             const failed = holds.find((hold) => hold.status !== 'CONFIRMED');
             // A pin lapsed in a partition's queue (a delay of over pinMs / 2): say so, never 200.
             if (failed !== undefined) callback(heldState(failed));
             else callback({ ok: true, cart: withHolds(cart, holds), replayed: already });
           };
-          this.eachPart(cart, traceId, action, callback, confirmed, quantities);
+          this.eachPart(cart, traceId, action, callback, confirmed);
         },
       );
     });
@@ -397,7 +397,6 @@ export class CartCoordinator {
     action: Extract<Command, { kind: 'cart-holds' }>['action'],
     refused: CartCallback,
     then: (holds: CartView['holds']) => void,
-    quantities?: ReadonlyMap<string, number>,
   ): void {
     const byPartition = new Map<number, string[]>();
     for (const hold of cart.holds) {
@@ -408,18 +407,11 @@ export class CartCoordinator {
     const answers = new Map<number, ShardOutcome>();
     let waiting = byPartition.size;
     for (const [partition, reservationIds] of byPartition) {
-      const partAction =
-        action.kind === 'confirm'
-          ? {
-              kind: 'confirm' as const,
-              quantities: reservationIds.map((id) => quantities?.get(id) ?? 0),
-            }
-          : action;
       const command: Command = {
         kind: 'cart-holds',
         cartId: cart.cartId,
         reservationIds,
-        action: partAction,
+        action,
         traceId,
       };
       this.send(partition, command, (outcome) => {

@@ -280,7 +280,10 @@ describe("cart-wide changes of one partition's holds", () => {
     holds({ kind: 'pin', pinMs: 5000 }, t0 + 58_000);
     expect(rejectionOf(holds({ kind: 'release' }, t0 + 59_000).outcome).code).toBe('unavailable');
     expect(recording.expire(ids[0] as string, t0 + 60_500)?.record).toBeUndefined();
-    const confirmed = holds({ kind: 'confirm', quantities: [1] }, t0 + 61_000);
+    const confirmed = holds(
+      { kind: 'confirm', quantities: { [ids[0] as string]: 1 } },
+      t0 + 61_000,
+    );
     expect(cartOf(confirmed.outcome).holds[0]).toMatchObject({
       status: 'CONFIRMED',
       confirmedQuantity: 1,
