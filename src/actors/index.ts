@@ -6,5 +6,5 @@ export type { ApplyResult, Write } from './apply-result.js';
 export { PartitionState, homePartitionOf, stockKey } from './partition-state.js';
 export { checkRecord } from './record-check.js';
 export { captureSnapshot, restoreSnapshot, type PartitionSnapshot } from './snapshot.js';
-export { StockActor, type Reservation } from './stock-actor.js';
+export { StockActor, extrasOf, type Reservation } from './stock-actor.js';
 export type * from './types.js';

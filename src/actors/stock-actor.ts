@@ -594,7 +594,8 @@ function notPending(status: ReservationStatus): Outcome {
 
 const noExtras: HoldExtras = {};
 
-function extrasOf(buyerId = '', reference = '', cartId = ''): HoldExtras {
+/** A hold's extras from its fields ('' = none): absent keys, never empty strings. */
+export function extrasOf(buyerId = '', reference = '', cartId = ''): HoldExtras {
   if (buyerId === '' && reference === '' && cartId === '') return noExtras;
   return {
     ...(buyerId === '' ? {} : { buyerId }),

@@ -2,6 +2,7 @@
 // with a buyer, reference or cart (6), their changes (7, which also carries a partial confirm),
 // extends (8), product settings (9) and cart decisions (10). Rare next to plain holds, so they
 // take msgpackr's general path on decode, then a strict check of every field; never renumber.
+import { extrasOf } from '../actors/index.js';
 import type {
   CartHold,
   CartRecord,
@@ -127,15 +128,11 @@ export function decodeV11(row: unknown[], Failure: ErrorClass): JournalRecord {
   }
 }
 
-function extrasOf(read: RowReader): HoldExtras {
+/** The row's buyer, reference and cart ('' = none), as the record's extras. */
+function extrasRead(read: RowReader): HoldExtras {
   const buyerId = read.text();
   const reference = read.text();
-  const cartId = read.text();
-  return {
-    ...(buyerId === '' ? {} : { buyerId }),
-    ...(reference === '' ? {} : { reference }),
-    ...(cartId === '' ? {} : { cartId }),
-  };
+  return extrasOf(buyerId, reference, read.text());
 }
 
 function reservedOf(read: RowReader): ReservedRecord {
@@ -151,7 +148,7 @@ function reservedOf(read: RowReader): ReservedRecord {
     expiresAtMs: read.number(),
     idempotencyKey: read.text(),
     requesterId: read.text(),
-    ...extrasOf(read),
+    ...extrasRead(read),
   };
 }
 
@@ -168,7 +165,7 @@ function changedOf(read: RowReader): ReservationChangedRecord {
     reservationId: read.text(),
     quantity: read.number(),
     requesterId: read.text(),
-    ...extrasOf(read),
+    ...extrasRead(read),
   };
   const confirmedQuantity = read.number();
   return confirmedQuantity === 0 ? base : { ...base, confirmedQuantity };
@@ -186,7 +183,7 @@ function extendedOf(read: RowReader): ExtendedRecord {
     quantity: read.number(),
     expiresAtMs: read.number(),
     requesterId: read.text(),
-    ...extrasOf(read),
+    ...extrasRead(read),
   };
 }
 
