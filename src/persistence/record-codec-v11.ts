@@ -138,6 +138,17 @@ function extrasRead(read: RowReader): HoldExtras {
 function reservedOf(read: RowReader): ReservedRecord {
   return {
     type: 'reserved',
+    ...holdHead(read),
+    expiresAtMs: read.number(),
+    idempotencyKey: read.text(),
+    requesterId: read.text(),
+    ...extrasRead(read),
+  };
+}
+
+/** What every hold row starts with: its key and version, when and why, the hold and its units. */
+function holdHead(read: RowReader) {
+  return {
     productId: read.text(),
     warehouseId: read.text(),
     version: read.number(),
@@ -145,10 +156,6 @@ function reservedOf(read: RowReader): ReservedRecord {
     traceId: read.text(),
     reservationId: read.text(),
     quantity: read.number(),
-    expiresAtMs: read.number(),
-    idempotencyKey: read.text(),
-    requesterId: read.text(),
-    ...extrasRead(read),
   };
 }
 
@@ -157,13 +164,7 @@ function changedOf(read: RowReader): ReservationChangedRecord {
   if (type === undefined) read.fail('unknown change of a hold');
   const base = {
     type,
-    productId: read.text(),
-    warehouseId: read.text(),
-    version: read.number(),
-    atMs: read.number(),
-    traceId: read.text(),
-    reservationId: read.text(),
-    quantity: read.number(),
+    ...holdHead(read),
     requesterId: read.text(),
     ...extrasRead(read),
   };
@@ -174,13 +175,7 @@ function changedOf(read: RowReader): ReservationChangedRecord {
 function extendedOf(read: RowReader): ExtendedRecord {
   return {
     type: 'extended',
-    productId: read.text(),
-    warehouseId: read.text(),
-    version: read.number(),
-    atMs: read.number(),
-    traceId: read.text(),
-    reservationId: read.text(),
-    quantity: read.number(),
+    ...holdHead(read),
     expiresAtMs: read.number(),
     requesterId: read.text(),
     ...extrasRead(read),
