@@ -67,9 +67,13 @@ const parameterCounts = new Map<Route, number>(
   routes.map((route) => [route, route.pattern.split('/').filter((s) => s.startsWith(':')).length]),
 );
 
+const noParameters: readonly string[] = [];
+
 /** The path parameters of a request, read before anything else (uWS forbids it later). */
-function parametersOf(req: HttpRequest, route: Route): string[] {
+function parametersOf(req: HttpRequest, route: Route): readonly string[] {
   const count = parameterCounts.get(route) ?? 0;
+  // Reserve, confirm and release (the hot path) have none: no array per request for them.
+  if (count === 0) return noParameters;
   const values: string[] = [];
   for (let index = 0; index < count; index += 1) values.push(req.getParameter(index) ?? '');
   return values;
