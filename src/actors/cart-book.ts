@@ -24,6 +24,8 @@ export class CartBook {
   /** Idempotency key -> committed cart. */
   readonly keys = new Map<string, CartRecord>();
   readonly claims = new Map<string, Claim>();
+  /** Cart id -> the key it claimed: an abort or a resolve finds the claim without a scan. */
+  private readonly claimedKeys = new Map<string, string>();
   readonly inDoubt = new Map<string, InDoubt>();
 
   /** What a cart request with these terms finds at its home. */
@@ -46,12 +48,19 @@ export class CartBook {
       cartId: terms.cartId,
       fingerprint: terms.fingerprint,
     });
+    this.claimedKeys.set(terms.cartId, terms.idempotencyKey);
     return true;
+  }
+
+  /** The key this cart claimed ('' if none). */
+  claimedKey(cartId: string): string {
+    return this.claimedKeys.get(cartId) ?? '';
   }
 
   /** Drops the key's claim if this cart made it. */
   unclaim(idempotencyKey: string, cartId: string): void {
     if (this.claims.get(idempotencyKey)?.cartId === cartId) this.claims.delete(idempotencyKey);
+    this.claimedKeys.delete(cartId);
   }
 
   /** A decision (live or replayed). */

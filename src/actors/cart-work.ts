@@ -180,13 +180,9 @@ function place(work: CartWork, command: CartPlaceCommand, nowMs: number): ApplyR
 function resolve(work: CartWork, cartId: string, traceId: string, nowMs: number): ApplyResult {
   const decided = work.carts.decided.get(cartId);
   if (decided !== undefined) return decision(decided.decision);
-  let idempotencyKey = '';
-  for (const [key, claim] of work.carts.claims) {
-    if (claim.cartId === cartId) idempotencyKey = key;
-  }
   const terms: CartTerms = {
     cartId,
-    idempotencyKey,
+    idempotencyKey: work.carts.claimedKey(cartId),
     fingerprint: '',
     ttlSeconds: 0,
     buyerId: '',
@@ -204,9 +200,7 @@ function resolve(work: CartWork, cartId: string, traceId: string, nowMs: number)
 
 /** Releases this partition's holds of a cart that will not be (they were in doubt). */
 function abort(work: CartWork, cartId: string, traceId: string, nowMs: number): ApplyResult {
-  for (const [key, claim] of work.carts.claims) {
-    if (claim.cartId === cartId) work.carts.unclaim(key, cartId);
-  }
+  work.carts.unclaim(work.carts.claimedKey(cartId), cartId);
   const entry = work.carts.inDoubt.get(cartId);
   const writes: Write[] = [];
   for (const holdId of [...(entry?.holdIds ?? [])]) {
