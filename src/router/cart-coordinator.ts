@@ -308,16 +308,14 @@ export class CartCoordinator {
         callback(capExceeded(lifetimeMaxMs));
         return;
       }
-      this.eachPart(cart, traceId, { kind: 'read' }, callback, (before) => {
-        const status = cartStatus(before);
-        if (status !== 'PENDING') {
-          callback(notPending(status));
-          return;
-        }
-        const action = { kind: 'extend', ttlSeconds, lifetimeMaxMs } as const;
-        this.eachPart(cart, traceId, action, callback, (holds) => {
+      // One fan-out: each partition extends what is PENDING (a due hold expires instead); a
+      // cart left with nothing PENDING answers as not pending, with its status.
+      const action = { kind: 'extend', ttlSeconds, lifetimeMaxMs } as const;
+      this.eachPart(cart, traceId, action, callback, (holds) => {
+        const status = cartStatus(holds);
+        if (status === 'PENDING')
           callback({ ok: true, cart: withHolds(cart, holds), replayed: false });
-        });
+        else callback(notPending(status));
       });
     });
   }
