@@ -167,13 +167,14 @@ check(reservationRoutesPageRows > 0, 'route pages must hold rows');
 check(reservationRoutesPageRows <= reservationRoutesMax, 'a page of routes must fit the bound');
 
 /**
- * A cart's holds prepared in a partition stay in doubt until the home's decision is known. A
- * coordinator decides within milliseconds; holds in doubt for this long have lost theirs (it
- * died, or a message was lost), and the resolver asks the cart's home, which aborts if it has
- * not decided. Also how long a cart confirm may keep its holds pinned.
+ * A cart's holds prepared in a partition (or pinned there by a cart confirm attempt) stay in
+ * doubt until the home's decision is known. A coordinator decides within milliseconds; holds in
+ * doubt for this long have lost theirs (it died, or a message was lost), and the resolver asks
+ * the cart's home, which aborts if it has not decided.
  */
 export const cartInDoubtAfterMs = 5_000;
-export const cartPinMs = 5_000;
+/** A pinned hold the expiry sweep meets is looked at again this much later. */
+export const pinnedRecheckMs = 1_000;
 /** How often the resolver asks every shard for carts in doubt. */
 export const cartResolveIntervalMs = 1_000;
 /** Carts one shard names per answer to the resolver (the rest come at the next round). */
@@ -186,7 +187,6 @@ export const cartHoldsMax = 1_000;
 /** Lines of one cart, at most (the configurable bound may only be lower). */
 export const cartLinesCeiling = 1_000;
 
-check(cartPinMs <= cartInDoubtAfterMs, 'a pin must lapse before the resolver steps in');
 check(cartHoldsMax < walBatchRecordsCeiling, "a cart's records must fit one write");
 
 /**

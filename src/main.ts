@@ -6,7 +6,6 @@ import { EventPublisherHost } from './events/index.js';
 import { systemClock } from './clock.js';
 import {
   adjustDeltaMax,
-  cartPinMs,
   cartResolveIntervalMs,
   drainTimeoutMs,
   pingTimeoutMs,
@@ -295,7 +294,6 @@ function cartCoordinator(router: Router, metrics: IngressMetrics): CartCoordinat
     clock: systemClock,
     // limits.ts: far longer than the few shard round trips a confirm takes, short enough that a
     // confirm that died half way does not keep a hold past its time for long.
-    pinMs: cartPinMs,
     placed: (result, crossPartition) => {
       const scope = crossPartition ? 'cross' : 'single';
       metrics.cartAttempts.labels({ result, scope }).inc();

@@ -2,8 +2,10 @@
 // cart records), the idempotency keys of committed carts, and the keys claimed by carts being
 // prepared right now (memory only: a claim dies with the coordinator that made it). As a
 // participant: the carts whose holds here are in doubt, prepared but not yet known decided.
+// A cart confirm across partitions adds the same two roles once more, per attempt: the home's
+// decisions of confirm attempts, and each participant's holds pinned by an attempt.
 import { assert } from './assert.js';
-import type { CartRecord, CartTerms } from './types.js';
+import type { CartConfirmRecord, CartRecord, CartTerms } from './types.js';
 
 export interface Claim {
   readonly cartId: string;
@@ -18,6 +20,28 @@ export interface InDoubt {
   readonly sinceMs: number;
 }
 
+/** At a participant: the holds of a cart pinned by one confirm attempt, awaiting its decision. */
+export interface Pinned {
+  readonly attempt: string;
+  readonly homePartition: number;
+  readonly holdIds: Set<string>;
+  readonly sinceMs: number;
+  /** The attempt's trace id: a confirm finished by the resolver still names it. */
+  readonly traceId: string;
+}
+
+/** At the home: the confirm attempts decided for one cart. */
+export interface ConfirmDecisions {
+  /** The attempt journaled as confirmed ('' none yet): at most one per cart. */
+  confirmed: string;
+  readonly aborted: Set<string>;
+}
+
+/** A cart's home partition: the first 16 bits of its id, as in reservation ids. */
+export function homePartitionOf(cartId: string): number {
+  return Number.parseInt(cartId.slice(0, 4), 16);
+}
+
 export class CartBook {
   /** Decided carts, committed and aborted, in the order decided (for retention). */
   readonly decided = new Map<string, CartRecord>();
@@ -27,6 +51,10 @@ export class CartBook {
   /** Cart id -> the key it claimed: an abort or a resolve finds the claim without a scan. */
   private readonly claimedKeys = new Map<string, string>();
   readonly inDoubt = new Map<string, InDoubt>();
+  /** Cart id -> its holds here pinned by a confirm attempt (one attempt per cart at a time). */
+  readonly pinned = new Map<string, Pinned>();
+  /** Cart id -> its confirm attempts decided here (as its home). */
+  readonly confirms = new Map<string, ConfirmDecisions>();
 
   /** What a cart request with these terms finds at its home. */
   lookup(
@@ -87,6 +115,7 @@ export class CartBook {
       const live = record.atMs >= liveSinceMs;
       if ((this.decided.size <= max || live) && record.atMs >= oldestKeptMs) return;
       this.decided.delete(cartId);
+      this.confirms.delete(cartId);
       if (this.keys.get(record.idempotencyKey) === record) this.keys.delete(record.idempotencyKey);
     }
   }
@@ -104,8 +133,45 @@ export class CartBook {
   /** A hold left PENDING: once none of its cart's is, nothing is in doubt any more. */
   holdEnded(cartId: string, holdId: string): void {
     const entry = this.inDoubt.get(cartId);
-    if (entry === undefined) return;
-    entry.holdIds.delete(holdId);
-    if (entry.holdIds.size === 0) this.inDoubt.delete(cartId);
+    if (entry !== undefined) {
+      entry.holdIds.delete(holdId);
+      if (entry.holdIds.size === 0) this.inDoubt.delete(cartId);
+    }
+    const pinned = this.pinned.get(cartId);
+    if (pinned !== undefined) {
+      pinned.holdIds.delete(holdId);
+      if (pinned.holdIds.size === 0) this.pinned.delete(cartId);
+    }
+  }
+
+  /** A confirm attempt's step (live or replayed): pins here, or a decision as the home. */
+  confirmStep(record: CartConfirmRecord, homePartition: number): void {
+    const { cartId, attempt } = record;
+    if (record.step === 'pinned') {
+      const entry = this.pinned.get(cartId);
+      assert(entry === undefined || entry.attempt === attempt, 'a cart pinned by two attempts');
+      const holdIds = entry?.holdIds ?? new Set<string>();
+      for (const hold of record.holds) holdIds.add(hold.reservationId);
+      const { atMs: sinceMs, traceId } = record;
+      this.pinned.set(cartId, entry ?? { attempt, homePartition, holdIds, sinceMs, traceId });
+      return;
+    }
+    if (record.step === 'unpinned') {
+      if (this.pinned.get(cartId)?.attempt === attempt) this.pinned.delete(cartId);
+      return;
+    }
+    let decisions = this.confirms.get(cartId);
+    if (decisions === undefined) {
+      decisions = { confirmed: '', aborted: new Set() };
+      this.confirms.set(cartId, decisions);
+    }
+    if (record.step === 'aborted') {
+      assert(decisions.confirmed !== attempt, 'a confirmed attempt aborted');
+      decisions.aborted.add(attempt);
+    } else {
+      assert(decisions.confirmed === '', 'a cart confirmed by two attempts');
+      assert(!decisions.aborted.has(attempt), 'an aborted attempt confirmed');
+      decisions.confirmed = attempt;
+    }
   }
 }

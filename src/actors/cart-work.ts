@@ -3,14 +3,17 @@
 // holds in doubt, and the cart-wide reads and changes of its holds. The coordinator that drives
 // these across partitions lives on the HTTP thread (src/router/cart-coordinator.ts).
 import { assert } from './assert.js';
-import type { CartBook } from './cart-book.js';
+import { homePartitionOf, type CartBook } from './cart-book.js';
 import { planCart } from './cart-plan.js';
 import type { Product } from './product-book.js';
 import type { ActorResult, Reservation, StockActor } from './stock-actor.js';
 import type { ApplyResult, Write } from './apply-result.js';
 import type {
   CartCommand,
+  CartConfirmDecisionCommand,
+  CartConfirmRecord,
   CartHold,
+  CartHoldsAction,
   CartHoldsCommand,
   CartPlaceCommand,
   CartRecord,
@@ -77,11 +80,69 @@ export function cartCommand(work: CartWork, command: CartCommand, nowMs: number)
     case 'read-cart': {
       const record = work.carts.decided.get(command.cartId);
       if (record === undefined || record.decision !== 'committed') return notFound();
-      return answer(cartOutcome(record, false));
+      const outcome = cartOutcome(record, false);
+      const confirmAttempt = work.carts.confirms.get(command.cartId)?.confirmed ?? '';
+      if (confirmAttempt === '' || !outcome.ok || !('cart' in outcome)) return answer(outcome);
+      return answer({ ...outcome, cart: { ...outcome.cart, confirmAttempt } });
     }
     case 'cart-holds':
       return holdsCommand(work, command, nowMs);
+    case 'cart-confirm-decide':
+    case 'cart-confirm-resolve':
+      return confirmDecision(work, command, nowMs);
   }
+}
+
+/**
+ * At the home: a confirm attempt's decision. `decide` journals `confirmed` unless the attempt
+ * was aborted (or the cart is unknown, or another attempt already confirmed it); `resolve`
+ * answers the decision and journals `aborted` when there is none, so no late decide can follow.
+ */
+function confirmDecision(
+  work: CartWork,
+  command: CartConfirmDecisionCommand,
+  nowMs: number,
+): ApplyResult {
+  const { cartId, attempt, traceId } = command;
+  const decisions = work.carts.confirms.get(cartId);
+  if (decisions?.confirmed === attempt) return decision('committed');
+  if (decisions?.aborted.has(attempt) === true) return decision('aborted');
+  // A cart unknown here was never placed, or is too old to confirm: nothing can confirm it.
+  if (work.carts.decided.get(cartId)?.decision !== 'committed') return decision('aborted');
+  // Another attempt confirmed the cart already: this one never will (its pins are let go).
+  const free = (decisions?.confirmed ?? '') === '';
+  const step = command.kind === 'cart-confirm-decide' && free ? 'confirmed' : 'aborted';
+  const record: CartConfirmRecord = {
+    type: 'cart-confirm',
+    cartId,
+    attempt,
+    step,
+    holds: [],
+    atMs: nowMs,
+    traceId,
+  };
+  applyConfirmStep(work, record);
+  return { ...decision(step === 'confirmed' ? 'committed' : 'aborted'), record };
+}
+
+/** A confirm attempt's step, live or replayed: pins and unpins holds here, or decides. */
+export function applyConfirmStep(work: CartWork, record: CartConfirmRecord): void {
+  for (const { reservationId, quantity } of record.holds) {
+    const hold = work.holdOf(reservationId);
+    assert(
+      hold?.reservation.status === 'PENDING',
+      () => `cart confirm ${record.step} of hold ${reservationId}, which is not PENDING here`,
+    );
+    const { reservation } = hold;
+    if (record.step === 'pinned') {
+      assert(reservation.pin === undefined, () => `hold ${reservationId} pinned twice`);
+      reservation.pin = { attempt: record.attempt, quantity };
+    } else {
+      assert(reservation.pin?.attempt === record.attempt, 'an unpin of another attempt');
+      reservation.pin = undefined;
+    }
+  }
+  work.carts.confirmStep(record, homePartitionOf(record.cartId));
 }
 
 /** Rebuilds a decision from the journal: the holds it names here must be there. */
@@ -224,57 +285,115 @@ function holdsCommand(work: CartWork, command: CartHoldsCommand, nowMs: number):
   const held = found.filter((hold) => hold !== undefined);
   const observed = held.map((hold) => hold.actor);
   const action = command.action;
-  const refusal = refuse(held, action.kind, nowMs);
+  const refusal = refuse(held, action, nowMs);
   if (refusal !== undefined) return { ...answer(refusal), observed };
   const writes: Write[] = [];
   const change = (actor: StockActor, result: ActorResult): void => {
     work.recorded(actor, result);
     if (result.record !== undefined) writes.push({ record: result.record, actor });
   };
-  for (const { actor, reservation } of held) {
-    const pending = reservation.status === 'PENDING';
-    if (action.kind === 'release' && pending) {
-      change(actor, actor.finish(reservation, 'release', nowMs, command.traceId));
-    } else if (action.kind === 'confirm' && pending) {
+  const { traceId } = command;
+  if (action.kind === 'pin' || action.kind === 'unpin') {
+    const record = pinRecord(work, command.cartId, held, action, nowMs, traceId);
+    if (record !== undefined) {
+      applyConfirmStep(work, record);
+      writes.push({ record, actor: undefined });
+    }
+    return { ...answer(holdsOutcome(command.cartId, found, false)), writes, observed };
+  }
+  // The attempt's trace id, even when the resolver finishes it.
+  const pinned = work.carts.pinned.get(command.cartId);
+  // Confirming what an attempt pinned takes every hold it pinned here, named or not (the
+  // resolver names none).
+  const targets =
+    action.kind === 'confirm-pinned' && pinned !== undefined
+      ? [...new Set([...held.map((hold) => hold.reservation.id), ...pinned.holdIds])].map((id) =>
+          work.holdOf(id),
+        )
+      : held;
+  for (const target of targets) {
+    if (target === undefined) continue;
+    const { actor, reservation } = target;
+    if (reservation.status !== 'PENDING') continue;
+    if (action.kind === 'release') {
+      change(actor, actor.finish(reservation, 'release', nowMs, traceId));
+    } else if (action.kind === 'confirm') {
       const sold = action.quantities[reservation.id] ?? reservation.quantity;
-      change(actor, actor.finish(reservation, 'confirm', nowMs, command.traceId, sold));
-    } else if (action.kind === 'extend' && pending) {
+      change(actor, actor.finish(reservation, 'confirm', nowMs, traceId, sold));
+    } else if (action.kind === 'confirm-pinned') {
+      const pin = reservation.pin;
+      if (pin?.attempt !== action.attempt || pinned === undefined) continue;
+      change(actor, actor.finish(reservation, 'confirm', nowMs, pinned.traceId, pin.quantity));
+    } else if (action.kind === 'extend') {
       const { ttlSeconds, lifetimeMaxMs } = action;
-      change(actor, actor.extend(reservation, ttlSeconds, lifetimeMaxMs, nowMs, command.traceId));
-    } else if (action.kind === 'read' && pending && nowMs >= reservation.expiresAtMs) {
-      change(actor, actor.finish(reservation, 'read', nowMs, command.traceId));
-    } else if (action.kind === 'pin' && pending) {
-      reservation.pinnedUntilMs = nowMs + action.pinMs;
-    } else if (action.kind === 'unpin') {
-      reservation.pinnedUntilMs = 0;
+      change(actor, actor.extend(reservation, ttlSeconds, lifetimeMaxMs, nowMs, traceId));
+    } else if (nowMs >= reservation.expiresAtMs && reservation.pin === undefined) {
+      change(actor, actor.finish(reservation, 'read', nowMs, traceId));
     }
   }
-  return { ...answer(holdsOutcome(command.cartId, found)), writes, observed };
+  // A confirm that found nothing PENDING changed nothing: it answers as a replay.
+  const confirms = action.kind === 'confirm' || action.kind === 'confirm-pinned';
+  const replayed = confirms && writes.length === 0;
+  return { ...answer(holdsOutcome(command.cartId, found, replayed)), writes, observed };
+}
+
+/**
+ * The record of a pin (the PENDING holds not pinned yet, with the units each sells) or of an
+ * unpin (the holds the attempt pinned); undefined when there is nothing to do.
+ */
+function pinRecord(
+  work: CartWork,
+  cartId: string,
+  held: readonly { readonly reservation: Reservation }[],
+  action: Extract<CartHoldsAction, { kind: 'pin' | 'unpin' }>,
+  nowMs: number,
+  traceId: string,
+): CartConfirmRecord | undefined {
+  const holds: CartConfirmRecord['holds'][number][] = [];
+  const { attempt } = action;
+  const ids =
+    action.kind === 'pin'
+      ? held.map((hold) => hold.reservation.id)
+      : // An unpin lets go of every hold the attempt pinned here, named or not.
+        [...(work.carts.pinned.get(cartId)?.holdIds ?? [])];
+  for (const id of ids) {
+    const reservation = work.holdOf(id)?.reservation;
+    if (reservation?.status !== 'PENDING') continue;
+    if (action.kind === 'pin' && reservation.pin === undefined) {
+      const quantity = action.quantities[id] ?? reservation.quantity;
+      holds.push({ reservationId: id, quantity });
+    } else if (action.kind === 'unpin' && reservation.pin?.attempt === attempt) {
+      holds.push({ reservationId: id, quantity: reservation.pin.quantity });
+    }
+  }
+  if (holds.length === 0) return undefined;
+  const step = action.kind === 'pin' ? 'pinned' : 'unpinned';
+  return { type: 'cart-confirm', cartId, attempt, step, holds, atMs: nowMs, traceId };
 }
 
 /**
  * Checks a cart-wide action against every hold before doing anything, so it is all or nothing
- * in this partition: a pin needs every hold PENDING (not due) or CONFIRMED; release and extend
- * wait while a confirm has the holds pinned.
+ * in this partition. A hold pinned by a confirm attempt refuses everything but that attempt's
+ * own steps (503, retry shortly); a pin or a confirm needs every hold PENDING (not due) or
+ * CONFIRMED.
  */
 function refuse(
   held: readonly { readonly actor: StockActor; readonly reservation: Reservation }[],
-  kind: CartHoldsCommand['action']['kind'],
+  action: CartHoldsAction,
   nowMs: number,
 ): Outcome | undefined {
+  const kind = action.kind;
+  if (kind === 'read' || kind === 'confirm-pinned' || kind === 'unpin') return undefined;
   for (const { reservation } of held) {
     const pending = reservation.status === 'PENDING';
-    const pinned = pending && reservation.pinnedUntilMs > nowMs;
-    if ((kind === 'release' || kind === 'extend') && pinned) {
+    const pin = pending ? reservation.pin : undefined;
+    if (pin !== undefined && (kind !== 'pin' || pin.attempt !== action.attempt)) {
       return unavailable('The cart is being confirmed; retry shortly.');
     }
-    // A confirm comes after its pins: a pin that lapsed meanwhile confirms nothing here.
-    if (kind === 'confirm' && pending && !pinned) {
-      return unavailable('The cart confirm took too long; nothing was confirmed here, retry.');
-    }
-    if (kind !== 'pin') continue;
+    if (kind !== 'pin' && kind !== 'confirm') continue;
     const expired =
-      reservation.status === 'EXPIRED' || (pending && !pinned && nowMs >= reservation.expiresAtMs);
+      reservation.status === 'EXPIRED' ||
+      (pending && pin === undefined && nowMs >= reservation.expiresAtMs);
     if (expired || reservation.status === 'RELEASED') {
       return {
         ok: false,
@@ -289,6 +408,7 @@ function refuse(
 function holdsOutcome(
   cartId: string,
   found: readonly ({ readonly actor: StockActor; readonly reservation: Reservation } | undefined)[],
+  replayed: boolean,
 ): Outcome {
   const holds: CartView['holds'][number][] = [];
   for (const hold of found) {
@@ -317,7 +437,7 @@ function holdsOutcome(
     reference: '',
     holds,
   };
-  return { ok: true, cart: view, replayed: false };
+  return { ok: true, cart: view, replayed };
 }
 
 function cartRecord(

@@ -1,8 +1,8 @@
 // One partition's actors: the registry of stock keys, the index from reservation id to its key,
 // and the bounded retention of finished reservations. Still pure: the shard owns the I/O.
 import { AssertionError, assert } from './assert.js';
-import { CartBook } from './cart-book.js';
-import { cartCommand, replayCart, type CartWork } from './cart-work.js';
+import { CartBook, homePartitionOf } from './cart-book.js';
+import { applyConfirmStep, cartCommand, replayCart, type CartWork } from './cart-work.js';
 import { Product, defaultSettings, mergeSettings, sameSettings } from './product-book.js';
 import type { ApplyResult } from './apply-result.js';
 import { StockActor, type ActorResult, type Reservation } from './stock-actor.js';
@@ -152,6 +152,11 @@ export class PartitionState {
     const reservation = actor?.reservations?.get(command.reservationId);
     if (actor === undefined || reservation === undefined) return notFound('No such reservation.');
     const kind = command.kind === 'read-reservation' ? 'read' : command.kind;
+    // A hold pinned by its cart's confirm attempt is the attempt's to confirm (with its units).
+    if (kind === 'confirm' && reservation.status === 'PENDING' && reservation.pin !== undefined) {
+      const message = 'This hold is being confirmed with its cart; retry shortly.';
+      return { outcome: { ok: false, code: 'unavailable', message }, record: undefined, actor };
+    }
     const sold = command.quantity ?? reservation.quantity;
     if (kind === 'confirm' && reservation.status === 'PENDING' && sold > reservation.quantity) {
       const outcome: Outcome = {
@@ -248,11 +253,11 @@ export class PartitionState {
     return this.recorded(actor, actor.finish(reservation, 'expire', nowMs, ''));
   }
 
-  /** Until when a pending hold is pinned by its cart's confirm (0: not pinned, or gone). */
-  pinnedUntilMs(reservationId: string): number {
+  /** Whether a pending hold is pinned by its cart's confirm attempt (it may not expire). */
+  isPinned(reservationId: string): boolean {
     const actor = this.reservationOwners.get(reservationId);
     const reservation = actor?.reservations?.get(reservationId);
-    return reservation?.status === 'PENDING' ? reservation.pinnedUntilMs : 0;
+    return reservation?.status === 'PENDING' && reservation.pin !== undefined;
   }
 
   private adjust(command: Extract<Command, { kind: 'adjust' }>, nowMs: number): ApplyResult {
@@ -302,7 +307,11 @@ export class PartitionState {
     } else if (record.type === 'adjusted') {
       if (record.idempotencyKey !== '')
         this.pushFinished(actor, '', record.idempotencyKey, record.atMs);
-    } else if (record.type !== 'extended' && record.type !== 'settings' && record.type !== 'cart') {
+    } else if (
+      record.type === 'confirmed' ||
+      record.type === 'released' ||
+      record.type === 'expired'
+    ) {
       if (record.buyerId !== undefined || record.cartId !== undefined) {
         this.holdEnded(actor, record.reservationId);
       }
@@ -398,6 +407,10 @@ export class PartitionState {
       replayCart(this.cartWork, record);
       return;
     }
+    if (record.type === 'cart-confirm') {
+      applyConfirmStep(this.cartWork, record);
+      return;
+    }
     if (record.type === 'reserved' || record.type === 'adjusted') {
       let actor = this.actorOf(record.productId, record.warehouseId);
       if (actor === undefined) {
@@ -481,9 +494,6 @@ function answer(outcome: Outcome): ApplyResult {
   return { outcome, record: undefined, actor: undefined };
 }
 
-/** A cart's home partition: the first 16 bits of its id, as in reservation ids. */
-export function homePartitionOf(cartId: string): number {
-  return Number.parseInt(cartId.slice(0, 4), 16);
-}
+export { homePartitionOf };
 
 export type { Outcome };

@@ -2,7 +2,7 @@
 // recovery replays it (STYLE.md: assertions paired). A record that fails here is a programmer
 // error on one side or the other, never bad input: requests are validated long before.
 import { assert } from './assert.js';
-import type { CartRecord, JournalRecord } from './types.js';
+import type { CartConfirmRecord, CartRecord, JournalRecord } from './types.js';
 
 const isCount = (value: number, min: number): boolean =>
   Number.isSafeInteger(value) && value >= min;
@@ -15,6 +15,10 @@ export function checkRecord(record: JournalRecord): void {
   }
   if (record.type === 'cart') {
     checkCart(record);
+    return;
+  }
+  if (record.type === 'cart-confirm') {
+    checkCartConfirm(record);
     return;
   }
   assert(
@@ -81,5 +85,20 @@ function checkCart(record: CartRecord): void {
       isCount(hold.quantity, 1) && isCount(hold.line, 0) && isCount(hold.partition, 0),
       () => `cart ${record.cartId}: a hold with quantity ${hold.quantity}, line ${hold.line}`,
     );
+  }
+}
+
+function checkCartConfirm(record: CartConfirmRecord): void {
+  assert(record.cartId.length === 36, 'a cart confirm record without a cart id');
+  assert(record.attempt.length > 0, 'a cart confirm record without an attempt');
+  assert(isCount(record.atMs, 0), () => `a cart confirm record at time ${record.atMs}`);
+  const pins = record.step === 'pinned' || record.step === 'unpinned';
+  assert(
+    pins ? record.holds.length > 0 : record.holds.length === 0,
+    () => `a cart confirm ${record.step} record with ${record.holds.length} holds`,
+  );
+  for (const hold of record.holds) {
+    assert(hold.reservationId.length > 0, 'a cart confirm record naming a hold without an id');
+    assert(isCount(hold.quantity, 1), 'a cart confirm record selling no units');
   }
 }

@@ -4,7 +4,13 @@ import { assert } from './assert.js';
 import { PartitionState } from './partition-state.js';
 import { defaultSettings } from './product-book.js';
 import { StockActor, type Reservation } from './stock-actor.js';
-import type { CartRecord, ProductSettings, ReservationStatus, RetentionPolicy } from './types.js';
+import type {
+  CartConfirmRecord,
+  CartRecord,
+  ProductSettings,
+  ReservationStatus,
+  RetentionPolicy,
+} from './types.js';
 
 type ReservationTuple = [
   id: string,
@@ -57,6 +63,8 @@ export interface PartitionSnapshot {
   /** Since v1.1: products with settings or counted confirmed holds, and decided carts. */
   readonly products?: ProductTuple[];
   readonly carts?: CartRecord[];
+  /** Cart confirm attempts: the home's decisions and the holds pinned here, as their records. */
+  readonly confirms?: CartConfirmRecord[];
 }
 
 export function captureSnapshot(state: PartitionState): PartitionSnapshot {
@@ -97,7 +105,37 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
   }
   const products = captureProducts(state);
   const carts = [...state.carts.decided.values()];
-  return { partition: state.partition, actors, finished, products, carts };
+  const confirms = captureConfirms(state);
+  return { partition: state.partition, actors, finished, products, carts, confirms };
+}
+
+function captureConfirms(state: PartitionState): CartConfirmRecord[] {
+  const records: CartConfirmRecord[] = [];
+  const step = (cartId: string, attempt: string, kind: CartConfirmRecord['step']) => {
+    records.push({
+      type: 'cart-confirm',
+      cartId,
+      attempt,
+      step: kind,
+      holds: [],
+      atMs: 0,
+      traceId: '',
+    });
+  };
+  for (const [cartId, decisions] of state.carts.confirms) {
+    for (const attempt of decisions.aborted) step(cartId, attempt, 'aborted');
+    if (decisions.confirmed !== '') step(cartId, decisions.confirmed, 'confirmed');
+  }
+  for (const [cartId, pinned] of state.carts.pinned) {
+    const holds = [...pinned.holdIds].map((reservationId) => {
+      const hold = state.reservationOwners.get(reservationId)?.reservations?.get(reservationId);
+      assert(hold?.pin !== undefined, () => `pinned hold ${reservationId} has no pin`);
+      return { reservationId, quantity: hold.pin.quantity };
+    });
+    const { attempt, sinceMs: atMs, traceId } = pinned;
+    records.push({ type: 'cart-confirm', cartId, attempt, step: 'pinned', holds, atMs, traceId });
+  }
+  return records;
 }
 
 function captureProducts(state: PartitionState): ProductTuple[] {
@@ -142,6 +180,8 @@ export function restoreSnapshot(
       state.restoreHold(actor, reservation);
     }
   }
+  // Then the confirm attempts: decisions, and pins on the holds just restored.
+  for (const record of snapshot.confirms ?? []) state.replay(record);
   for (const [productId, settings, confirmed] of snapshot.products ?? []) {
     const product = state.productOf(productId);
     product.settings = settings;
@@ -173,7 +213,7 @@ function confirmedHold(
     status: 'CONFIRMED',
     finishedAtMs: createdAtMs,
     confirmedQuantity,
-    pinnedUntilMs: 0,
+    pin: undefined,
   };
 }
 
@@ -200,7 +240,7 @@ function restoreActor(tuple: ActorTuple): StockActor {
       status,
       finishedAtMs,
       confirmedQuantity: tuple[12] ?? (status === 'CONFIRMED' ? quantity : 0),
-      pinnedUntilMs: 0,
+      pin: undefined,
     };
     actor.restoreReservation(reservation);
     if (status === 'PENDING') pendingSum += quantity;

@@ -37,11 +37,17 @@ export interface Reservation {
   /** Units sold once CONFIRMED (fewer than `quantity` after a partial confirm); else 0. */
   confirmedQuantity: number;
   /**
-   * Until when a cart-wide confirm holds this hold for itself (memory only, never journaled):
-   * it may not be released, extended or expired meanwhile, so the cart's confirm, once every
-   * hold is pinned, cannot be half done. 0: not pinned.
+   * The cart confirm attempt that pinned this PENDING hold (journaled): until the attempt's
+   * decision nothing else may confirm, release, extend or expire it, so a confirm across
+   * partitions is never half done. Undefined: not pinned.
    */
-  pinnedUntilMs: number;
+  pin: Pin | undefined;
+}
+
+/** A cart confirm attempt's hold on a reservation: the units it sells if confirmed. */
+export interface Pin {
+  readonly attempt: string;
+  readonly quantity: number;
 }
 
 /** The extras a hold's records carry: only the ones it has, so a plain hold writes v1 rows. */
@@ -282,7 +288,7 @@ export class StockActor {
     confirmedQuantity = reservation.quantity,
   ): ActorResult {
     if (reservation.status !== 'PENDING') return this.finishedAnswer(reservation, kind);
-    const pinned = reservation.pinnedUntilMs > nowMs;
+    const pinned = reservation.pin !== undefined;
     if (pinned && kind !== 'confirm' && kind !== 'read') {
       if (kind === 'expire') return this.viewResult(reservation, false);
       return rejected('unavailable', undefined, pinnedMessage);
@@ -326,7 +332,7 @@ export class StockActor {
     nowMs: number,
     traceId: string,
   ): ActorResult {
-    if (reservation.status === 'PENDING' && reservation.pinnedUntilMs > nowMs) {
+    if (reservation.status === 'PENDING' && reservation.pin !== undefined) {
       return rejected('unavailable', undefined, pinnedMessage);
     }
     if (reservation.status === 'PENDING' && nowMs >= reservation.expiresAtMs) {
@@ -452,7 +458,7 @@ export class StockActor {
       status: 'PENDING',
       finishedAtMs: 0,
       confirmedQuantity: 0,
-      pinnedUntilMs: 0,
+      pin: undefined,
     };
     const busy = this.busyKey();
     const reservations = (busy.reservations ??= new Map());
@@ -485,7 +491,7 @@ export class StockActor {
       this.onHand -= sold;
       reservation.confirmedQuantity = sold;
     }
-    reservation.pinnedUntilMs = 0;
+    reservation.pin = undefined;
     reservation.status =
       record.type === 'confirmed'
         ? 'CONFIRMED'

@@ -155,13 +155,38 @@ export interface CartIdCommand {
   readonly traceId: string;
 }
 
+/**
+ * A cart confirm across partitions is a second two-phase commit, one per attempt (a request, or
+ * its retry): each partition pins its PENDING holds for the attempt (durably), the home journals
+ * the attempt's decision, then each partition confirms what the attempt pinned. At the home:
+ * `cart-confirm-decide` journals `confirmed` unless the attempt was aborted; `cart-confirm-resolve`
+ * answers the attempt's decision, journaling `aborted` if it has none (presumed abort).
+ */
+export interface CartConfirmDecisionCommand {
+  readonly kind: 'cart-confirm-decide' | 'cart-confirm-resolve';
+  readonly cartId: string;
+  readonly attempt: string;
+  readonly traceId: string;
+}
+
 /** What a cart-wide request does to one partition's holds of the cart. */
 export type CartHoldsAction =
-  | { readonly kind: 'read' | 'release' | 'unpin' }
-  | { readonly kind: 'pin'; readonly pinMs: number }
+  | { readonly kind: 'read' | 'release' }
   | { readonly kind: 'extend'; readonly ttlSeconds: number; readonly lifetimeMaxMs: number }
-  /** Units to sell, by reservation id, for a partial confirm; a hold not named sells all. */
-  | { readonly kind: 'confirm'; readonly quantities: Readonly<Record<string, number>> };
+  /**
+   * All or nothing in this partition, in one turn: every hold PENDING or CONFIRMED, then every
+   * PENDING one confirmed. Units to sell by reservation id (a partial confirm); others sell all.
+   */
+  | { readonly kind: 'confirm'; readonly quantities: Readonly<Record<string, number>> }
+  /** Phase one of a confirm attempt across partitions: pins the PENDING holds, durably. */
+  | {
+      readonly kind: 'pin';
+      readonly attempt: string;
+      readonly quantities: Readonly<Record<string, number>>;
+    }
+  /** After the attempt's decision: confirms what it pinned, or lets go of its pins. */
+  | { readonly kind: 'confirm-pinned'; readonly attempt: string }
+  | { readonly kind: 'unpin'; readonly attempt: string };
 
 export interface CartHoldsCommand {
   readonly kind: 'cart-holds';
@@ -172,7 +197,12 @@ export interface CartHoldsCommand {
 }
 
 export type CartCommand =
-  CartPlaceCommand | CartBeginCommand | CartDecideCommand | CartIdCommand | CartHoldsCommand;
+  | CartPlaceCommand
+  | CartBeginCommand
+  | CartDecideCommand
+  | CartIdCommand
+  | CartHoldsCommand
+  | CartConfirmDecisionCommand;
 
 export type Command =
   | ReserveCommand
@@ -216,6 +246,8 @@ export interface CartView {
   readonly expiresAtMs: number;
   readonly buyerId: string;
   readonly reference: string;
+  /** At its home: the confirm attempt journaled as confirmed, if any ('' or absent: none). */
+  readonly confirmAttempt?: string;
   readonly holds: readonly (CartHold & {
     readonly status: ReservationStatus;
     readonly confirmedQuantity?: number;
@@ -358,7 +390,24 @@ export interface CartRecord {
   readonly traceId: string;
 }
 
-export type JournalRecord = StockRecord | SettingsRecord | CartRecord;
+/**
+ * A step of a cart confirm attempt. At a participant: `pinned` (these PENDING holds will sell
+ * `quantity` units each if the attempt is confirmed; until its decision nothing else may end
+ * them) and `unpinned` (the attempt was aborted: they are plain PENDING holds again). At the
+ * cart's home: the attempt's decision, `confirmed` or `aborted`. No stock moves, no version.
+ */
+export interface CartConfirmRecord {
+  readonly type: 'cart-confirm';
+  readonly cartId: string;
+  readonly attempt: string;
+  readonly step: 'pinned' | 'unpinned' | 'confirmed' | 'aborted';
+  /** `pinned` and `unpinned` only: the holds and the units each would sell. */
+  readonly holds: readonly { readonly reservationId: string; readonly quantity: number }[];
+  readonly atMs: number;
+  readonly traceId: string;
+}
+
+export type JournalRecord = StockRecord | SettingsRecord | CartRecord | CartConfirmRecord;
 
 export interface RetentionPolicy {
   /** Finished reservations and adjust keys stay answerable this long (unless over the count). */

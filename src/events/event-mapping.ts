@@ -2,6 +2,16 @@
 // id that JetStream deduplicates on. Pure, so the schema tests can check every record type.
 import type { CartRecord, JournalRecord, SettingsRecord } from '../actors/index.js';
 
+/**
+ * The records that become events. A cart confirm attempt's steps (pins, the home's decision)
+ * publish nothing of their own: each hold's confirm publishes `inventory.reserve.confirmed`.
+ */
+export type PublishedRecord = Exclude<JournalRecord, { readonly type: 'cart-confirm' }>;
+
+export function isPublished(record: JournalRecord): record is PublishedRecord {
+  return record.type !== 'cart-confirm';
+}
+
 /** Subjects per record type, under the configured prefix (empty in production). */
 export const eventSubjects = {
   reserved: 'inventory.reserve.request',
@@ -12,7 +22,7 @@ export const eventSubjects = {
   adjusted: 'inventory.stock.adjusted',
   settings: 'inventory.product.settings',
   cart: 'inventory.cart.committed',
-} as const satisfies Record<JournalRecord['type'], string>;
+} as const satisfies Record<PublishedRecord['type'], string>;
 
 /** A cart record's subject depends on its decision. */
 export const cartAbortedSubject = 'inventory.cart.aborted';
@@ -99,7 +109,7 @@ export function eventId(partition: number, lsn: number): string {
 export function eventOf(
   partition: number,
   lsn: number,
-  record: JournalRecord,
+  record: PublishedRecord,
   subjectPrefix = '',
 ): OutboundEvent {
   const id = eventId(partition, lsn);

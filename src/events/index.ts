@@ -9,6 +9,8 @@ export {
   eventId,
   eventOf,
   eventSubjects,
+  isPublished,
+  type PublishedRecord,
   streamSubjectFilter,
   type OutboundEvent,
   type ReservationEvent,

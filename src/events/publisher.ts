@@ -9,7 +9,7 @@
 // copies are duplicates that the stream drops (Nats-Msg-Id).
 import { assert, checkRecord } from '../actors/index.js';
 import { decodeRecord } from '../persistence/index.js';
-import { eventId, eventOf, type OutboundEvent } from './event-mapping.js';
+import { eventId, eventOf, isPublished, type OutboundEvent } from './event-mapping.js';
 import type { OutboxRow, OutboxStore, ReadPosition } from './outbox-store.js';
 import type { PublisherStats } from './protocol.js';
 import { Signal } from './signal.js';
@@ -278,6 +278,11 @@ export class EventPublisher {
       const progress = this.progressOf(row.partition);
       const event = this.eventFor(progress, row);
       if (event === undefined) continue;
+      if (event.event === undefined) {
+        this.skip(progress, row.lsn, event.atMs);
+        handed += 1;
+        continue;
+      }
       // No await while there is room: events handed out in one turn leave in one socket write.
       if (this.inflightCount >= this.deps.limits.inflightMax && !(await this.room())) break;
       if (this.failed || this.stopping) break;
@@ -290,7 +295,7 @@ export class EventPublisher {
   private eventFor(
     progress: Progress,
     row: OutboxRow,
-  ): { event: OutboundEvent; atMs: number } | undefined {
+  ): { event: OutboundEvent | undefined; atMs: number } | undefined {
     if (progress.stalled) return undefined;
     if (row.lsn !== progress.sent + 1) {
       // Never skip a record: wait until the one missing becomes visible.
@@ -306,6 +311,8 @@ export class EventPublisher {
     try {
       const record = decodeRecord(row.payload);
       checkRecord(record);
+      // A record that publishes nothing is passed over (still in order).
+      if (!isPublished(record)) return { event: undefined, atMs: record.atMs };
       const event = eventOf(row.partition, row.lsn, record, this.deps.subjectPrefix);
       return { event, atMs: record.atMs };
     } catch (error) {
@@ -351,6 +358,19 @@ export class EventPublisher {
       (ack) => this.acked(progress, entry, ack),
       (error: unknown) => this.publishFailed(error),
     );
+  }
+
+  /** A record that publishes nothing: passed over in order, as if its event were acked. */
+  private skip(progress: Progress, lsn: number, atMs: number): void {
+    assert(lsn === progress.sent + 1, () => `record ${lsn} passed over after ${progress.sent}`);
+    if (progress.inflight.length === progress.inflightHead && progress.cursor === progress.sent) {
+      progress.pendingSinceMs = atMs;
+    }
+    progress.inflight.push({ lsn, atMs, acked: true });
+    progress.sent = lsn;
+    progress.known = Math.max(progress.known, lsn);
+    progress.gapReported = false;
+    this.advance(progress);
   }
 
   private acked(progress: Progress, entry: InflightEvent, ack: PublishAck): void {

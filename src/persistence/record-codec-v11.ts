@@ -1,9 +1,11 @@
 // Journal rows of the v1.1 records (type codes 6 and up), positional like the v1 rows: holds
 // with a buyer, reference or cart (6), their changes (7, which also carries a partial confirm),
-// extends (8), product settings (9) and cart decisions (10). Rare next to plain holds, so they
+// extends (8), product settings (9), cart decisions (10) and the steps of cart confirm attempts
+// (11). Rare next to plain holds, so they
 // take msgpackr's general path on decode, then a strict check of every field; never renumber.
 import { extrasOf } from '../actors/index.js';
 import type {
+  CartConfirmRecord,
   CartHold,
   CartRecord,
   ExtendedRecord,
@@ -15,7 +17,15 @@ import type {
   SettingsRecord,
 } from '../actors/index.js';
 
-const codes = { reserved: 6, changed: 7, extended: 8, settings: 9, cart: 10 } as const;
+const codes = {
+  reserved: 6,
+  changed: 7,
+  extended: 8,
+  settings: 9,
+  cart: 10,
+  cartConfirm: 11,
+} as const;
+const confirmSteps = ['pinned', 'unpinned', 'confirmed', 'aborted'] as const;
 const changedTypes = { confirmed: 2, released: 3, expired: 4 } as const;
 const changedNames = [undefined, undefined, 'confirmed', 'released', 'expired'] as const;
 
@@ -78,6 +88,12 @@ export function encodeV11(record: JournalRecord): unknown[] {
     }
     case 'cart':
       return encodeCart(record);
+    case 'cart-confirm': {
+      const { cartId, attempt, atMs, traceId } = record;
+      const holds = record.holds.map((hold) => [hold.reservationId, hold.quantity]);
+      const step = confirmSteps.indexOf(record.step);
+      return [codes.cartConfirm, cartId, attempt, step, atMs, traceId, holds];
+    }
     default:
       throw new TypeError(`no v1.1 row for a ${record.type} record`);
   }
@@ -123,6 +139,8 @@ export function decodeV11(row: unknown[], Failure: ErrorClass): JournalRecord {
       return read.done(settingsOf(read));
     case codes.cart:
       return read.done(cartOf(read));
+    case codes.cartConfirm:
+      return read.done(cartConfirmOf(read));
     default:
       throw new Failure(`unknown journal record type code ${String(row[0])}`);
   }
@@ -214,6 +232,22 @@ function cartOf(read: RowReader): CartRecord {
     atMs: read.number(),
     traceId: read.text(),
     holds: read.list((hold) => holdOf(hold)),
+  };
+}
+
+function cartConfirmOf(read: RowReader): CartConfirmRecord {
+  const cartId = read.text();
+  const attempt = read.text();
+  const step = confirmSteps[read.number()];
+  if (step === undefined) read.fail('a cart confirm step out of range');
+  return {
+    type: 'cart-confirm',
+    cartId,
+    attempt,
+    step,
+    atMs: read.number(),
+    traceId: read.text(),
+    holds: read.list((hold) => hold.done({ reservationId: hold.text(), quantity: hold.number() })),
   };
 }
 

@@ -48,8 +48,8 @@ export interface CartCoordinatorOptions {
   readonly clock: Clock;
   /** Mints cart ids (embedding the home partition); the simulator's are deterministic. */
   readonly mintCartId?: (homePartition: number) => string;
-  /** How long a cart confirm holds its holds pinned while it confirms them. */
-  readonly pinMs: number;
+  /** Mints the id of a cart confirm attempt; the simulator's are deterministic. */
+  readonly mintAttempt?: (homePartition: number) => string;
   /** For metrics: how each cart placement ended ('ok' or the code), and allocation splits. */
   readonly placed?: (result: string, crossPartition: boolean) => void;
 }
@@ -74,10 +74,12 @@ type Part = { readonly partition: number; readonly lines: CartLine[] };
 export class CartCoordinator {
   private readonly transport: CartTransport;
   private readonly mint: (homePartition: number) => string;
+  private readonly mintAttempt: (homePartition: number) => string;
 
   constructor(private readonly options: CartCoordinatorOptions) {
     this.transport = options.transport;
     this.mint = options.mintCartId ?? mintCartId;
+    this.mintAttempt = options.mintAttempt ?? mintCartId;
   }
 
   /** The home partition of a cart key: where its decision and idempotency live. */
@@ -242,7 +244,26 @@ export class CartCoordinator {
    * Resolves a participant's holds in doubt: asks the home, then settles or aborts them.
    * Called by the resolver (main.ts) for carts in doubt for longer than a coordinator lives.
    */
-  resolveInDoubt(participant: number, cartId: string, done: () => void): void {
+  resolveInDoubt(participant: number, cartId: string, done: () => void, attempt = ''): void {
+    if (attempt !== '') {
+      // Holds pinned by a confirm attempt: confirmed if the home says so, else let go.
+      this.resolveConfirm(cartId, attempt, 0, (decision) => {
+        if (decision === 'unknown') {
+          done();
+          return;
+        }
+        const kind = decision === 'committed' ? 'confirm-pinned' : 'unpin';
+        const command: Command = {
+          kind: 'cart-holds',
+          cartId,
+          reservationIds: [],
+          action: { kind, attempt },
+          traceId: '',
+        };
+        this.sendUntilAnswered(participant, command, 0, () => done());
+      });
+      return;
+    }
     this.resolve(cartId, '', 0, (decision) => {
       if (decision === 'unknown') {
         done();
@@ -321,8 +342,11 @@ export class CartCoordinator {
   }
 
   /**
-   * All or nothing across partitions: pin every hold (a refusal names the first hold that is
-   * EXPIRED or RELEASED and unpins the rest), then confirm them all. `quantities` by hold id.
+   * All or nothing, even across a crash. Holds in one partition: one command, one turn. Across
+   * partitions, a two-phase commit per attempt (presumed abort): every partition pins its
+   * PENDING holds for the attempt (journaled), the home journals the attempt as confirmed, then
+   * every partition confirms what the attempt pinned. A refusal unpins what was pinned. A cart
+   * whose home already has a confirmed attempt is rolled forward. `quantities` by hold id.
    */
   confirmCart(
     cartId: string,
@@ -336,35 +360,79 @@ export class CartCoordinator {
         callback(named);
         return;
       }
-      const pin = { kind: 'pin', pinMs: this.options.pinMs } as const;
-      const pinnedAtMs = this.options.clock.now();
-      this.eachPart(
-        cart,
-        traceId,
-        pin,
-        (refusal) => {
-          this.eachPart(cart, traceId, { kind: 'unpin' }, ignore, () => callback(refusal));
-        },
-        (pinned) => {
-          const already = pinned.every((hold) => hold.status === 'CONFIRMED');
-          // The pins hold for pinMs from when each partition set them: confirm only while
-          // they surely do (half of it left), else let go and have the client retry.
-          if (this.options.clock.now() - pinnedAtMs > this.options.pinMs / 2) {
-            this.eachPart(cart, traceId, { kind: 'unpin' }, ignore, () =>
-              callback(unavailableOutcome),
-            );
-            return;
-          }
-          const action = { kind: 'confirm', quantities: Object.fromEntries(quantities) } as const;
-          const confirmed = (holds: CartView['holds']) => {
-            const failed = holds.find((hold) => hold.status !== 'CONFIRMED');
-            // A pin lapsed in a partition's queue (a delay of over pinMs / 2): say so, never 200.
-            if (failed !== undefined) callback(heldState(failed));
-            else callback({ ok: true, cart: withHolds(cart, holds), replayed: already });
+      const confirmed = (holds: CartView['holds'], replayed: boolean) =>
+        this.confirmedAnswer(cart, holds, callback, replayed);
+      if (new Set(cart.holds.map((hold) => hold.partition)).size === 1) {
+        const action = { kind: 'confirm', quantities: Object.fromEntries(quantities) } as const;
+        this.eachPart(cart, traceId, action, callback, confirmed);
+        return;
+      }
+      const decided = cart.confirmAttempt ?? '';
+      if (decided !== '') {
+        this.eachPart(
+          cart,
+          traceId,
+          { kind: 'confirm-pinned', attempt: decided },
+          callback,
+          confirmed,
+        );
+        return;
+      }
+      const attempt = this.mintAttempt(homePartitionOf(cartId));
+      const unpin = { kind: 'unpin', attempt } as const;
+      const letGo = (outcome: ShardOutcome) =>
+        this.eachPart(cart, traceId, unpin, ignore, () => callback(outcome));
+      const pin = { kind: 'pin', attempt, quantities: Object.fromEntries(quantities) } as const;
+      this.eachPart(cart, traceId, pin, letGo, (pinned) => {
+        // Nothing was PENDING: every hold is CONFIRMED already (a confirm before this one).
+        if (!pinned.some((hold) => hold.status === 'PENDING')) {
+          callback({ ok: true, cart: withHolds(cart, pinned), replayed: true });
+          return;
+        }
+        const decide: Command = { kind: 'cart-confirm-decide', cartId, attempt, traceId };
+        this.send(homePartitionOf(cartId), decide, (outcome) => {
+          const answered = outcome.ok && 'decision' in outcome ? outcome.decision : undefined;
+          const then = (decision: 'committed' | 'aborted' | 'unknown') => {
+            if (decision === 'committed') {
+              const finish = { kind: 'confirm-pinned', attempt } as const;
+              this.eachPart(cart, traceId, finish, callback, confirmed);
+            } else if (decision === 'aborted') letGo(confirmAbandoned);
+            // The home cannot say: the pins stay, and the resolver finishes the attempt.
+            else callback(confirmAbandoned);
           };
-          this.eachPart(cart, traceId, action, callback, confirmed);
-        },
-      );
+          if (answered === 'committed' || answered === 'aborted') then(answered);
+          else this.resolveConfirm(cartId, attempt, 0, then);
+        });
+      });
+    });
+  }
+
+  /** 200 only when every hold is CONFIRMED; anything else names the first hold that is not. */
+  private confirmedAnswer(
+    cart: CartView,
+    holds: CartView['holds'],
+    callback: CartCallback,
+    replayed = false,
+  ): void {
+    const failed = holds.find((hold) => hold.status !== 'CONFIRMED');
+    if (failed !== undefined) callback(heldState(failed));
+    else callback({ ok: true, cart: withHolds(cart, holds), replayed });
+  }
+
+  /**
+   * Asks the home for a confirm attempt's decision (it journals an abort if it has none),
+   * retrying while the home cannot answer.
+   */
+  private resolveConfirm(
+    cartId: string,
+    attempt: string,
+    retry: number,
+    done: (decision: 'committed' | 'aborted' | 'unknown') => void,
+  ): void {
+    const command: Command = { kind: 'cart-confirm-resolve', cartId, attempt, traceId: '' };
+    this.sendUntilAnswered(homePartitionOf(cartId), command, retry, (outcome) => {
+      const decided = outcome.ok && 'decision' in outcome ? outcome.decision : undefined;
+      done(decided === 'committed' || decided === 'aborted' ? decided : 'unknown');
     });
   }
 
@@ -394,7 +462,7 @@ export class CartCoordinator {
     traceId: string,
     action: Extract<Command, { kind: 'cart-holds' }>['action'],
     refused: CartCallback,
-    then: (holds: CartView['holds']) => void,
+    then: (holds: CartView['holds'], replayed: boolean) => void,
   ): void {
     const byPartition = new Map<number, string[]>();
     for (const hold of cart.holds) {
@@ -431,7 +499,13 @@ export class CartCoordinator {
           refused({ ok: false, code: 'not_found', message: 'This cart is no longer retained.' });
           return;
         }
-        then(cart.holds.map((hold) => ({ ...hold, ...pick(states.get(hold.reservationId)) })));
+        // Replayed: every partition changed nothing (a confirm found every hold CONFIRMED).
+        const replayed = [...answers.values()].every((answer) => answer.ok && answer.replayed);
+        const holds = cart.holds.map((hold) => ({
+          ...hold,
+          ...pick(states.get(hold.reservationId)),
+        }));
+        then(holds, replayed);
       });
     }
   }
@@ -450,6 +524,12 @@ const unavailableOutcome: ShardOutcome = {
   code: 'unavailable',
   message:
     'The cart could not be placed durably; nothing was acknowledged, retry with the same key.',
+};
+
+const confirmAbandoned: ShardOutcome = {
+  ok: false,
+  code: 'unavailable',
+  message: 'The cart confirm could not be decided; nothing was acknowledged, retry.',
 };
 
 function cartIdCommand(kind: 'cart-settle' | 'cart-abort', terms: CartTerms): Command {

@@ -2,7 +2,9 @@
 // whose holds have been in doubt for longer than a coordinator takes (limits.ts), and for each
 // asks the cart's home for its decision (the home journals an abort if it has none: presumed
 // abort), then settles or releases the holds. After a crash this is what releases the holds of
-// carts that were prepared but never decided; they were never acknowledged.
+// carts that were prepared but never decided; they were never acknowledged. Holds pinned by a
+// cart confirm attempt are finished the same way: confirmed if the home journaled the attempt
+// as confirmed, else let go.
 import type { CartInDoubt } from '../shards/index.js';
 import type { CartCoordinator } from './cart-coordinator.js';
 
@@ -40,14 +42,13 @@ export class CartResolver {
     try {
       const carts = await this.options.inDoubt();
       let started = 0;
-      for (const { partition, cartId } of carts) {
-        const key = `${partition}/${cartId}`;
+      for (const { partition, cartId, attempt = '' } of carts) {
+        const key = `${partition}/${cartId}/${attempt}`;
         if (this.resolving.has(key)) continue;
         this.resolving.add(key);
         started += 1;
-        this.options.coordinator.resolveInDoubt(partition, cartId, () => {
-          this.resolving.delete(key);
-        });
+        const done = () => this.resolving.delete(key);
+        this.options.coordinator.resolveInDoubt(partition, cartId, done, attempt);
       }
       if (started > 0) this.options.log('info', `resolving ${started} carts left in doubt`);
       return started;

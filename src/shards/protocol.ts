@@ -113,10 +113,14 @@ export type FromShard =
 
 export type SystemRequestKind = 'ping' | 'metrics' | 'snapshot' | 'in-doubt';
 
-/** A cart with prepared holds in `partition` and no decision known there. */
+/**
+ * A cart with prepared holds in `partition` and no decision known there; with `attempt`, a cart
+ * whose holds there are pinned by that confirm attempt, awaiting its decision.
+ */
 export interface CartInDoubt {
   readonly partition: number;
   readonly cartId: string;
+  readonly attempt?: string;
 }
 
 // Batches of the same few shapes: msgpackr records make them compact and quick to decode. Each

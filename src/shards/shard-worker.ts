@@ -38,7 +38,7 @@ const batchSize = new client.Histogram({
 // Read when scraped: the shard's own counts, no work on the hot path.
 new client.Gauge({
   name: 'ledger_cart_holds_in_doubt',
-  help: 'Prepared cart holds whose cart is not yet known decided (two-phase carts in flight)',
+  help: 'Cart holds prepared, or pinned by a cart confirm, whose decision is not yet known here',
   registers: [registry],
   collect() {
     this.set(shard.cartHoldsInDoubt);

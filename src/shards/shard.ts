@@ -18,6 +18,7 @@ import {
 import type { Clock } from '../clock.js';
 import {
   cartInDoubtAfterMs,
+  pinnedRecheckMs,
   cartsInDoubtPerAnswerMax,
   journalRetryDelayMsMax,
   walPendingRecordsMax,
@@ -256,6 +257,7 @@ export class Shard {
     let holds = 0;
     for (const runtime of this.runtimes.values()) {
       for (const entry of runtime.state.carts.inDoubt.values()) holds += entry.holdIds.size;
+      for (const entry of runtime.state.carts.pinned.values()) holds += entry.holdIds.size;
     }
     return holds;
   }
@@ -351,10 +353,10 @@ export class Shard {
       const runtime = this.runtimes.get(entry.partition);
       const result = runtime?.state.expire(entry.reservationId, nowMs);
       if (runtime === undefined || result?.record === undefined) {
-        // A hold pinned by its cart's confirm is looked at again once the pin lapses.
-        const pinnedUntilMs = runtime?.state.pinnedUntilMs(entry.reservationId) ?? 0;
-        if (pinnedUntilMs > nowMs) {
-          this.expiry.schedule(entry.partition, entry.reservationId, pinnedUntilMs);
+        // A hold pinned by its cart's confirm attempt waits for the attempt's decision: it is
+        // looked at again a little later (confirmed by then, or unpinned and due).
+        if (runtime?.state.isPinned(entry.reservationId) === true) {
+          this.expiry.schedule(entry.partition, entry.reservationId, nowMs + pinnedRecheckMs);
         }
         return false;
       }
@@ -449,6 +451,11 @@ export class Shard {
       for (const [cartId, entry] of runtime.state.carts.inDoubt) {
         if (entry.sinceMs > nowMs - cartInDoubtAfterMs) continue;
         carts.push({ partition, cartId });
+        if (carts.length >= cartsInDoubtPerAnswerMax) return carts;
+      }
+      for (const [cartId, entry] of runtime.state.carts.pinned) {
+        if (entry.sinceMs > nowMs - cartInDoubtAfterMs) continue;
+        carts.push({ partition, cartId, attempt: entry.attempt });
         if (carts.length >= cartsInDoubtPerAnswerMax) return carts;
       }
     }

@@ -2,7 +2,10 @@
 // while hundreds of carts (most across partitions, some allocated) are being placed; after the
 // restart every acknowledged cart is whole, every cart key retried ends with exactly one cart,
 // and each key's reserved units are exactly the PENDING holds of the carts that exist: the
-// prepared holds of carts never decided were released by the resolver.
+// prepared holds of carts never decided were released by the resolver. Then the same for cart
+// confirms: SIGKILLed while hundreds of carts are being confirmed, every cart ends with all its
+// holds CONFIRMED or none (the resolver rolls a decided confirm forward and lets go of the pins
+// of an undecided one), and the units sold are exactly those of the CONFIRMED holds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { get, newKey, post } from '../helpers/http.js';
@@ -104,6 +107,108 @@ describe.runIf(await havePostgres())('kill -9 under cart load', () => {
     expect(await running.stop()).toBe(0);
   });
 });
+
+describe.runIf(await havePostgres())('kill -9 under cart confirms', () => {
+  let database: TestDatabase;
+  let ledger: LedgerProcess | undefined;
+  const start = async () => (ledger = await startLedger({ env: { DATABASE_URL: database.url } }));
+
+  beforeAll(async () => {
+    database = await createDatabase();
+  });
+
+  afterAll(async () => {
+    await ledger?.stop();
+    await database?.drop();
+  });
+
+  it('leaves every cart confirmed whole or not at all, and sells exactly what is CONFIRMED', async () => {
+    let running = await start();
+    for (const product of products) {
+      for (const warehouse of warehouses) {
+        const stock = { product_id: product, warehouse_id: warehouse, delta: unitsPerKey };
+        expect((await post(running.baseUrl, '/v1/stock/adjust', stock)).status).toBe(200);
+      }
+    }
+    const cartIds: string[] = [];
+    for (let serial = 0; serial < 300; serial += 1) {
+      const cart = { idempotency_key: newKey('cart'), lines: cartLines(serial) };
+      const placed = await post(running.baseUrl, '/v1/carts', cart);
+      expect(placed.status).toBe(200);
+      cartIds.push(placed.body.cart_id as string);
+    }
+    const confirmed = new Set<string>();
+    const sent = cartIds.map(async (cartId, index) => {
+      await sleep(index % 80);
+      const reply = await post(running.baseUrl, `/v1/carts/${cartId}/confirm`, {}).catch(
+        () => undefined,
+      );
+      if (reply?.status === 200) confirmed.add(cartId);
+    });
+    await sleep(45);
+    await running.kill();
+    await Promise.all(sent);
+    running = await start();
+
+    // Within seconds the resolver finishes every confirm the kill cut short (pins of undecided
+    // attempts let go, decided ones rolled forward): nothing is left pinned or in doubt.
+    const deadline = Date.now() + 20_000;
+    while ((await holdsInDoubt(running.baseUrl)) > 0 && Date.now() < deadline) await sleep(250);
+    expect(await holdsInDoubt(running.baseUrl)).toBe(0);
+    const carts = await readCarts(running.baseUrl, cartIds);
+    expect(carts.filter(halfConfirmed).map((cart) => cart.cart_id)).toEqual([]);
+    for (const cart of carts) {
+      if (confirmed.has(cart.cart_id)) expect(cart.status, cart.cart_id).toBe('CONFIRMED');
+    }
+    // The units sold are exactly those of the CONFIRMED holds; the rest are still held.
+    const holds = carts.flatMap((cart) => cart.holds);
+    const sold = reservedByKey(holds.filter((hold) => hold.status === 'CONFIRMED'));
+    const held = reservedByKey(holds.filter((hold) => hold.status === 'PENDING'));
+    for (const key of Object.keys(sold)) {
+      const [product, warehouse] = key.split('/') as [string, string];
+      const read = await get(running.baseUrl, `/v1/stock/${product}/${warehouse}`);
+      expect(read.body, key).toMatchObject({
+        on_hand: unitsPerKey - (sold[key] as number),
+        reserved: held[key],
+      });
+    }
+    // A retry of every confirm finishes the job: every cart CONFIRMED.
+    for (const cartId of cartIds) {
+      const retry = await post(running.baseUrl, `/v1/carts/${cartId}/confirm`, {});
+      expect(retry.status, cartId).toBe(200);
+      expect(retry.body.status).toBe('CONFIRMED');
+    }
+    expect(await running.stop()).toBe(0);
+  });
+});
+
+/** Cart holds prepared or pinned and not yet known decided, over every shard (/metrics). */
+async function holdsInDoubt(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const values = [...text.matchAll(/^ledger_cart_holds_in_doubt(?:\{[^}]*\})? (\d+)/gm)];
+  expect(values.length).toBeGreaterThan(0);
+  return values.reduce((sum, match) => sum + Number(match[1]), 0);
+}
+
+interface CartBody {
+  readonly cart_id: string;
+  readonly status: string;
+  readonly holds: readonly Hold[];
+}
+
+async function readCarts(baseUrl: string, cartIds: readonly string[]): Promise<CartBody[]> {
+  const carts: CartBody[] = [];
+  for (const cartId of cartIds) {
+    const read = await get(baseUrl, `/v1/carts/${cartId}`);
+    expect(read.status).toBe(200);
+    carts.push(read.body as unknown as CartBody);
+  }
+  return carts;
+}
+
+const halfConfirmed = (cart: CartBody): boolean =>
+  cart.holds.some((hold) => hold.status === 'CONFIRMED') &&
+  cart.holds.some((hold) => hold.status !== 'CONFIRMED');
 
 function reservedByKey(holds: readonly Hold[]): Record<string, number> {
   const reserved: Record<string, number> = {};

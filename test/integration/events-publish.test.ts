@@ -2,7 +2,7 @@
 // re-publishing is dropped by JetStream's Nats-Msg-Id dedup, and lag shows in /metrics and ready;
 // by driving a real ledger with NATS_URL set and reading the stream back next to the journal.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventOf, eventSubjects } from '../../src/events/index.js';
+import { eventOf, eventSubjects, type PublishedRecord } from '../../src/events/index.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { get, newKey, post, request, type JsonResponse } from '../helpers/http.js';
 import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
@@ -106,9 +106,10 @@ describe.runIf(ready)('events published to NATS JetStream', () => {
     const byId = new Map(events.map((event) => [event.msgId, event]));
     for (const entry of journal) {
       const event = byId.get(entry.id) as StoredEvent;
-      expect(event.subject).toBe(`${prefix}${eventSubjects[entry.record.type]}`);
+      const record = entry.record as PublishedRecord;
+      expect(event.subject).toBe(`${prefix}${eventSubjects[record.type]}`);
       expect(validate(event.subject.slice(prefix.length), event.body)).toEqual([]);
-      expect(event.body).toEqual(eventOf(entry.partition, entry.lsn, entry.record).body);
+      expect(event.body).toEqual(eventOf(entry.partition, entry.lsn, record).body);
     }
 
     // Field values checked against what the HTTP API answered, not only against the mapping.

@@ -140,8 +140,8 @@ class Checkout {
         callback({ id: 0, outcome: this.apply(partition, command) }),
     },
     clock: this.clock,
-    pinMs: 5000,
     mintCartId: (home) => this.mintId(home),
+    mintAttempt: (home) => this.mintId(home),
   });
 
   mintId(partition: number): string {

@@ -39,6 +39,8 @@ export class CartChecks {
   private readonly aborts = new Map<string, { ok: number; transient: number }>();
   /** Trace ids of cart confirms refused: none of them may have sold anything. */
   private readonly refusedConfirms = new Set<string>();
+  /** Cart confirms asked: trace id -> cart id. */
+  private readonly cartConfirms = new Map<string, string>();
 
   constructor(
     private readonly ledger: LandedLedger,
@@ -150,17 +152,16 @@ export class CartChecks {
     }
   }
 
+  /** A cart confirm was asked (answered or not, its holds are confirmed all or none). */
+  cartConfirmed(cartId: string, traceId: string): void {
+    this.cartConfirms.set(traceId, cartId);
+  }
+
   /** A cart-wide read, confirm or release answered. */
-  cartAnswered(
-    what: string,
-    cartId: string,
-    traceId: string,
-    outcome: ShardOutcome,
-    pinsMayHaveLapsed = false,
-  ): void {
+  cartAnswered(what: string, cartId: string, traceId: string, outcome: ShardOutcome): void {
     if (!outcome.ok) {
       if (outcome.code === 'not_found') this.fail(`${what} of acked cart ${cartId}: not_found`);
-      if (what === 'confirm' && outcome.code.startsWith('reservation_') && !pinsMayHaveLapsed) {
+      if (what === 'confirm' && outcome.code.startsWith('reservation_')) {
         this.refusedConfirms.add(traceId);
         this.noneSoldBy(traceId);
       }
@@ -226,6 +227,31 @@ export class CartChecks {
       }
     }
     for (const traceId of this.refusedConfirms) this.noneSoldBy(traceId);
+    this.confirmsWhole(why);
+  }
+
+  /**
+   * After resolution: a cart confirm, answered or lost in a crash, confirmed every hold of its
+   * cart or none (a hold confirmed before it, alone or by another confirm, counts as confirmed);
+   * and no hold is left pinned.
+   */
+  private confirmsWhole(why: string): void {
+    for (const [traceId, cartId] of this.cartConfirms) {
+      const holds = (this.ledger.cartHolds.get(cartId) ?? []).map((id) =>
+        this.ledger.holds.get(id),
+      );
+      if (!holds.some((hold) => hold?.status === 'CONFIRMED' && hold.endedBy === traceId)) continue;
+      const left = holds.find((hold) => hold?.status !== 'CONFIRMED');
+      if (left !== undefined) {
+        this.fail(
+          `after ${why}: cart confirm ${traceId} of ${cartId} confirmed a part, ` +
+            `${left?.record.reservationId ?? 'a hold'} is ${left?.status ?? 'missing'}`,
+        );
+      }
+    }
+    for (const [id, hold] of this.ledger.holds) {
+      if (hold.pinnedBy !== '') this.fail(`after ${why}: ${id} still pinned by ${hold.pinnedBy}`);
+    }
   }
 }
 

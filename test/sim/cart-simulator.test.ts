@@ -45,6 +45,9 @@ describe('the deterministic cart simulator', () => {
           'crashes',
           'resolutions',
           'aborted',
+          'cartConfirms',
+          'confirmsDecided',
+          'confirmsAborted',
         ]) {
           expect(totals[name], name).toBeGreaterThan(0);
         }

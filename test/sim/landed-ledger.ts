@@ -3,8 +3,11 @@
 // bound, and each stock key's on_hand and reserved replayed from the records alone. Landing
 // itself is checked: lsns follow each other, a hold is made once and ended once, the stock
 // invariants hold after every record, and a committed decision lands only after every hold it
-// names, which no other hold of that cart may follow.
+// names, which no other hold of that cart may follow. A cart confirm attempt's steps are
+// checked too: a pinned hold is ended only by a confirm of the pinned units, and only after its
+// home journaled that attempt as confirmed (roll forward, never before the decision).
 import type {
+  CartConfirmRecord,
   CartRecord,
   JournalRecord,
   ReservationStatus,
@@ -19,6 +22,9 @@ export interface LandedHold {
   confirmedQuantity: number;
   /** The trace id of the record that ended it ('' for the shard's own, or none yet). */
   endedBy: string | undefined;
+  /** The confirm attempt that pinned it, and the units it would sell ('' none). */
+  pinnedBy: string;
+  pinnedQuantity: number;
 }
 
 interface Stock {
@@ -32,11 +38,15 @@ export class LandedLedger {
   readonly cartHolds = new Map<string, string[]>();
   /** Cart id -> its decision (a second one is a failure). */
   readonly decisions = new Map<string, CartRecord>();
+  /** Cart id -> its confirm attempts decided at its home, each `confirmed` or `aborted`. */
+  readonly confirmDecisions = new Map<string, Map<string, CartConfirmRecord['step']>>();
   /** Idempotency key -> the committed cart that bound it. */
   readonly keys = new Map<string, CartRecord>();
   readonly stock = new Map<string, Stock>();
   private readonly lastLsns = new Map<number, number>();
   rows = 0;
+  /** Cart confirm attempts' steps landed, by step (pins, unpins, the home's decisions). */
+  readonly confirmSteps = { pinned: 0, unpinned: 0, confirmed: 0, aborted: 0 };
 
   constructor(private readonly fail: (reason: string) => void) {}
 
@@ -63,6 +73,8 @@ export class LandedLedger {
         return;
       case 'cart':
         return this.decided(partition, record);
+      case 'cart-confirm':
+        return this.confirmStep(partition, record);
       case 'adjusted': {
         const stock = this.stockOf(`${record.productId}/${record.warehouseId}`);
         stock.onHand += record.delta;
@@ -97,6 +109,8 @@ export class LandedLedger {
       status: 'PENDING',
       confirmedQuantity: 0,
       endedBy: undefined,
+      pinnedBy: '',
+      pinnedQuantity: 0,
     });
     this.stockOf(key).reserved += record.quantity;
     this.checkStock(record.productId, record.warehouseId);
@@ -118,6 +132,7 @@ export class LandedLedger {
       );
       return;
     }
+    if (hold.pinnedBy !== '') this.endedPinned(hold, record);
     const stock = this.stockOf(`${record.productId}/${record.warehouseId}`);
     stock.reserved -= hold.record.quantity;
     if (record.type === 'confirmed') {
@@ -130,6 +145,60 @@ export class LandedLedger {
         : (record.type.toUpperCase() as 'RELEASED' | 'EXPIRED');
     hold.endedBy = record.traceId;
     this.checkStock(record.productId, record.warehouseId);
+  }
+
+  /** A pinned hold ends only by its attempt's confirm, of the pinned units, once decided. */
+  private endedPinned(
+    hold: LandedHold,
+    record: Extract<JournalRecord, { type: 'confirmed' | 'released' | 'expired' }>,
+  ): void {
+    const id = record.reservationId;
+    const cartId = hold.record.cartId ?? '';
+    const sold = record.confirmedQuantity ?? hold.record.quantity;
+    if (record.type !== 'confirmed' || sold !== hold.pinnedQuantity) {
+      this.fail(`${id}, pinned for ${hold.pinnedQuantity} units, ${record.type} selling ${sold}`);
+    }
+    const decided = this.confirmDecisions.get(cartId)?.get(hold.pinnedBy);
+    if (decided !== 'confirmed') {
+      this.fail(`${id} confirmed by attempt ${hold.pinnedBy}, ${decided ?? 'undecided'} at home`);
+    }
+    hold.pinnedBy = '';
+  }
+
+  private confirmStep(partition: number, record: CartConfirmRecord): void {
+    const { cartId, attempt, step } = record;
+    this.confirmSteps[step] += 1;
+    if (step === 'confirmed' || step === 'aborted') {
+      if (partition !== Number.parseInt(cartId.slice(0, 4), 16)) {
+        this.fail(`confirm attempt ${attempt} of ${cartId} decided off its home`);
+      }
+      if (this.committed(cartId) === undefined) {
+        this.fail(`confirm attempt ${attempt} decided for ${cartId}, not a committed cart`);
+      }
+      const attempts = this.confirmDecisions.get(cartId) ?? new Map();
+      this.confirmDecisions.set(cartId, attempts);
+      if (attempts.has(attempt)) this.fail(`confirm attempt ${attempt} decided twice`);
+      const confirmed = [...attempts.values()].includes('confirmed');
+      if (step === 'confirmed' && confirmed) this.fail(`cart ${cartId} confirmed by two attempts`);
+      attempts.set(attempt, step);
+      return;
+    }
+    for (const { reservationId, quantity } of record.holds) {
+      const hold = this.holds.get(reservationId);
+      if (hold?.record.cartId !== cartId || hold.status !== 'PENDING') {
+        this.fail(`${step} ${reservationId} of ${cartId}: ${hold?.status ?? 'unknown'} hold`);
+        continue;
+      }
+      const pinned = step === 'pinned';
+      if (pinned ? hold.pinnedBy !== '' : hold.pinnedBy !== attempt) {
+        this.fail(`${step} ${reservationId} by ${attempt}, pinned by '${hold.pinnedBy}'`);
+      }
+      if (pinned && !(quantity >= 1 && quantity <= hold.record.quantity)) {
+        this.fail(`${reservationId} pinned to sell ${quantity} of ${hold.record.quantity}`);
+      }
+      hold.pinnedBy = pinned ? attempt : '';
+      hold.pinnedQuantity = pinned ? quantity : 0;
+    }
   }
 
   private decided(partition: number, record: CartRecord): void {

@@ -145,7 +145,8 @@ export class Simulation {
     this.journal.onLanded = (rows) => {
       for (const row of rows) {
         const record = decodeRecord(row.payload);
-        if (record.type === 'settings' || record.type === 'cart') continue;
+        if (record.type === 'settings' || record.type === 'cart' || record.type === 'cart-confirm')
+          continue;
         const key = keyOf(record.productId, record.warehouseId);
         this.durableVersions.set(key, Math.max(this.durableVersions.get(key) ?? 0, record.version));
         if (record.traceId !== '') this.durableTraceVersions.set(record.traceId, record.version);

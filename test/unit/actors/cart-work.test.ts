@@ -1,6 +1,7 @@
 // Proves what one partition does for a cart, directly on its actors: lines summed, allocation
 // in priority order with splits, short and over-limit lines refused whole, idempotent replay,
-// the two-phase parts (claim, prepare, abort, resolve, decide, settle), pinned confirms, and
+// the two-phase parts (claim, prepare, abort, resolve, decide, settle), confirm attempts (pins,
+// the home's decisions, roll forward), and
 // that the records of all of it replay (and snapshot) to the same state.
 import { describe, expect, it } from 'vitest';
 import {
@@ -263,35 +264,88 @@ describe('the two-phase parts', () => {
 });
 
 describe("cart-wide changes of one partition's holds", () => {
-  it('pins holds against release and expiry, and confirms a pinned hold past its time', () => {
+  function pinnedCart(ttlSeconds = 60) {
     const recording = warehouse();
     const cart = cartOf(
       recording.apply(
-        place('whole', { ...terms(), ttlSeconds: 60 }, [line(0, 'sku-b', 'wh-1', 2)]),
+        place('whole', { ...terms(), ttlSeconds }, [
+          line(0, 'sku-b', 'wh-1', 2),
+          line(1, 'sku-a', 'wh-1', 3),
+        ]),
         t0,
       ).outcome,
     );
-    const ids = cart.holds.map((hold) => hold.reservationId);
+    const ids = cart.holds.map((hold) => hold.reservationId) as [string, string];
     const holds = (action: Extract<Command, { kind: 'cart-holds' }>['action'], atMs: number) =>
       recording.apply(
-        { kind: 'cart-holds', cartId: cart.cartId, reservationIds: ids, action, traceId: '' },
+        { kind: 'cart-holds', cartId: cart.cartId, reservationIds: ids, action, traceId: 'tr' },
         atMs,
       );
-    holds({ kind: 'pin', pinMs: 5000 }, t0 + 58_000);
-    expect(rejectionOf(holds({ kind: 'release' }, t0 + 59_000).outcome).code).toBe('unavailable');
-    expect(recording.expire(ids[0] as string, t0 + 60_500)?.record).toBeUndefined();
-    const confirmed = holds(
-      { kind: 'confirm', quantities: { [ids[0] as string]: 1 } },
-      t0 + 61_000,
-    );
-    expect(cartOf(confirmed.outcome).holds[0]).toMatchObject({
-      status: 'CONFIRMED',
-      confirmedQuantity: 1,
-    });
+    return { recording, cart, ids, holds };
+  }
+
+  it('pins holds durably against everything but the attempt, which confirms them past their time', () => {
+    const { recording, ids, holds } = pinnedCart();
+    const pin = holds({ kind: 'pin', attempt: 'a1', quantities: { [ids[0]]: 1 } }, t0 + 58_000);
+    expect(pin.writes?.map((write) => write.record)).toStrictEqual([
+      {
+        type: 'cart-confirm',
+        cartId: expect.any(String) as string,
+        attempt: 'a1',
+        step: 'pinned',
+        holds: [
+          { reservationId: ids[0], quantity: 1 },
+          { reservationId: ids[1], quantity: 3 },
+        ],
+        atMs: t0 + 58_000,
+        traceId: 'tr',
+      },
+    ]);
+    const refusedWhilePinned = [
+      holds({ kind: 'release' }, t0 + 59_000),
+      holds({ kind: 'extend', ttlSeconds: 60, lifetimeMaxMs: 3_600_000 }, t0 + 59_000),
+      holds({ kind: 'pin', attempt: 'a2', quantities: {} }, t0 + 59_000),
+      holds({ kind: 'confirm', quantities: {} }, t0 + 59_000),
+      recording.apply({ kind: 'confirm', reservationId: ids[0], traceId: '' }, t0 + 59_000),
+      recording.apply({ kind: 'release', reservationId: ids[0], traceId: '' }, t0 + 59_000),
+    ];
+    for (const refused of refusedWhilePinned) {
+      expect(rejectionOf(refused.outcome).code).toBe('unavailable');
+    }
+    // Past its time, still pinned: the sweep leaves it, and a read does not expire it.
+    expect(recording.expire(ids[0], t0 + 65_000)?.record).toBeUndefined();
+    expect(recording.state.isPinned(ids[0])).toBe(true);
+    // The same attempt pinning again changes nothing.
+    expect(holds({ kind: 'pin', attempt: 'a1', quantities: {} }, t0 + 65_000).writes).toEqual([]);
+    const confirmed = holds({ kind: 'confirm-pinned', attempt: 'a1' }, t0 + 66_000);
+    expect(cartOf(confirmed.outcome).holds.map((hold) => hold.confirmedQuantity)).toEqual([1, 3]);
+    expect(confirmed.writes?.map((write) => write.record.traceId)).toEqual(['tr', 'tr']);
     expect(stockAt(recording, 'sku-b', 'wh-1')).toMatchObject({ onHand: 4, reserved: 0 });
+    expect(stockAt(recording, 'sku-a', 'wh-1')).toMatchObject({ onHand: 7, reserved: 0 });
+    expect(recording.state.carts.pinned.size).toBe(0);
+    // Confirming again: nothing changes, and the answer says it is a replay.
+    const again = holds({ kind: 'confirm-pinned', attempt: 'a1' }, t0 + 67_000);
+    expect(again.writes).toEqual([]);
+    expect(again.outcome).toMatchObject({ ok: true, replayed: true });
   });
 
-  it('refuses a pin naming the released hold, pinning nothing', () => {
+  it("lets go of an aborted attempt's pins (journaled); a due hold then expires", () => {
+    const { recording, ids, holds } = pinnedCart();
+    holds({ kind: 'pin', attempt: 'a1', quantities: {} }, t0 + 58_000);
+    // Another attempt's unpin touches nothing.
+    expect(holds({ kind: 'unpin', attempt: 'a2' }, t0 + 59_000).writes).toEqual([]);
+    const unpinned = holds({ kind: 'unpin', attempt: 'a1' }, t0 + 61_000);
+    expect(unpinned.writes?.map((write) => write.record)).toMatchObject([
+      { type: 'cart-confirm', step: 'unpinned', attempt: 'a1' },
+    ]);
+    expect(recording.state.isPinned(ids[0])).toBe(false);
+    expect(recording.expire(ids[0], t0 + 61_000)?.record).toMatchObject({ type: 'expired' });
+    // A confirm-pinned after the unpin (a late message) confirms nothing.
+    const late = holds({ kind: 'confirm-pinned', attempt: 'a1' }, t0 + 61_000);
+    expect(cartOf(late.outcome).holds.map((hold) => hold.status)).toEqual(['EXPIRED', 'PENDING']);
+  });
+
+  it('refuses a pin or a one-turn confirm naming a released hold, changing nothing', () => {
     const recording = warehouse();
     const cart = cartOf(
       recording.apply(
@@ -301,24 +355,84 @@ describe("cart-wide changes of one partition's holds", () => {
     );
     const [first, second] = cart.holds.map((hold) => hold.reservationId) as [string, string];
     recording.apply({ kind: 'release', reservationId: second, traceId: '' }, t0 + 1);
-    const pin = recording.apply(
-      {
-        kind: 'cart-holds',
-        cartId: cart.cartId,
-        reservationIds: [first, second],
-        action: { kind: 'pin', pinMs: 5000 },
-        traceId: '',
-      },
-      t0 + 2,
-    );
-    expect(rejectionOf(pin.outcome)).toMatchObject({
-      code: 'reservation_released',
-      details: { reservation_id: second },
-    });
+    const holds = (action: Extract<Command, { kind: 'cart-holds' }>['action']) =>
+      recording.apply(
+        {
+          kind: 'cart-holds',
+          cartId: cart.cartId,
+          reservationIds: [first, second],
+          action,
+          traceId: '',
+        },
+        t0 + 2,
+      );
+    for (const action of [
+      { kind: 'pin', attempt: 'a1', quantities: {} },
+      { kind: 'confirm', quantities: {} },
+    ] as const) {
+      const refused = holds(action);
+      expect(rejectionOf(refused.outcome)).toMatchObject({
+        code: 'reservation_released',
+        details: { reservation_id: second },
+      });
+      expect(refused.writes ?? []).toEqual([]);
+    }
     // Nothing was pinned: a release of the other hold goes through at once.
     expect(
       recording.apply({ kind: 'release', reservationId: first, traceId: '' }, t0 + 3).outcome,
     ).toMatchObject({ ok: true });
+  });
+});
+
+describe("a confirm attempt's decision at the cart's home", () => {
+  const decide = (cartId: string, attempt: string): Command => ({
+    kind: 'cart-confirm-decide',
+    cartId,
+    attempt,
+    traceId: 't',
+  });
+  const resolve = (cartId: string, attempt: string): Command => ({
+    kind: 'cart-confirm-resolve',
+    cartId,
+    attempt,
+    traceId: 't',
+  });
+  const decisionOf = (outcome: Outcome) =>
+    outcome.ok && 'decision' in outcome ? outcome.decision : outcome;
+
+  it('journals confirmed once, aborts what has no decision, and never confirms twice', () => {
+    const recording = warehouse();
+    const cart = cartOf(
+      recording.apply(place('whole', terms(), [line(0, 'sku-b', 'wh-1', 1)]), t0).outcome,
+    );
+    const id = cart.cartId;
+    // An attempt resolved before its decide is aborted for good.
+    const aborted = recording.apply(resolve(id, 'a1'), t0 + 1);
+    expect(decisionOf(aborted.outcome)).toBe('aborted');
+    expect(aborted.record).toMatchObject({ type: 'cart-confirm', step: 'aborted', attempt: 'a1' });
+    expect(decisionOf(recording.apply(decide(id, 'a1'), t0 + 2).outcome)).toBe('aborted');
+    const confirmed = recording.apply(decide(id, 'a2'), t0 + 3);
+    expect(decisionOf(confirmed.outcome)).toBe('committed');
+    expect(confirmed.record).toMatchObject({ step: 'confirmed', attempt: 'a2' });
+    expect(decisionOf(recording.apply(resolve(id, 'a2'), t0 + 4).outcome)).toBe('committed');
+    expect(recording.apply(resolve(id, 'a2'), t0 + 4).record).toBeUndefined();
+    // A second attempt never confirms the same cart.
+    expect(decisionOf(recording.apply(decide(id, 'a3'), t0 + 5).outcome)).toBe('aborted');
+    // The home names the confirmed attempt when the cart is read (a retry rolls it forward).
+    const read = recording.apply({ kind: 'read-cart', cartId: id, traceId: '' }, t0 + 6);
+    expect(cartOf(read.outcome).confirmAttempt).toBe('a2');
+    // A cart the home does not know: aborted, nothing journaled.
+    const unknown = recording.apply(resolve(`${id.slice(0, 30)}ffffff`, 'a4'), t0 + 7);
+    expect(decisionOf(unknown.outcome)).toBe('aborted');
+    expect(unknown.record).toBeUndefined();
+    // Replayed and restored from a snapshot, the home decides the same.
+    const replayed = replayAll(recording.records, retention, home);
+    expect(captureSnapshot(replayed)).toStrictEqual(captureSnapshot(recording.state));
+    for (const state of [replayed, restoreSnapshot(captureSnapshot(recording.state), retention)]) {
+      expect(decisionOf(state.apply(resolve(id, 'a1'), t0 + 8).outcome)).toBe('aborted');
+      expect(decisionOf(state.apply(resolve(id, 'a2'), t0 + 8).outcome)).toBe('committed');
+      expect(decisionOf(state.apply(decide(id, 'a3'), t0 + 8).outcome)).toBe('aborted');
+    }
   });
 });
 
@@ -332,11 +446,41 @@ describe('replay of carts', () => {
     );
     const foreign = { ...terms(), cartId: `0003${terms().cartId.slice(4)}` };
     recording.apply(place('prepare', foreign, [line(0, 'sku-b', 'wh-1', 2)]), t0 + 1);
+    // A confirm attempt of another home's cart pins its holds here (in doubt until decided).
+    const pinned = cartOf(
+      recording.apply(
+        place('prepare', terms({ cartId: `0005${terms().cartId.slice(4)}` }), [
+          line(0, 'sku-b', 'wh-1', 1),
+        ]),
+        t0 + 2,
+      ).outcome,
+    );
+    const pinnedId = pinned.holds[0]?.reservationId as string;
+    recording.apply(
+      {
+        kind: 'cart-holds',
+        cartId: pinned.cartId,
+        reservationIds: [pinnedId],
+        action: { kind: 'pin', attempt: 'a1', quantities: {} },
+        traceId: 'tr',
+      },
+      t0 + 3,
+    );
     const replayed = replayAll(recording.records, retention, home);
     expect(captureSnapshot(replayed)).toStrictEqual(captureSnapshot(recording.state));
-    expect([...replayed.carts.inDoubt.keys()]).toStrictEqual([foreign.cartId]);
+    expect([...replayed.carts.inDoubt.keys()]).toStrictEqual([foreign.cartId, pinned.cartId]);
     const restored = restoreSnapshot(captureSnapshot(recording.state), retention);
-    expect([...restored.carts.inDoubt.keys()]).toStrictEqual([foreign.cartId]);
+    expect([...restored.carts.inDoubt.keys()]).toStrictEqual([foreign.cartId, pinned.cartId]);
     expect(restored.carts.keys.has(whole.idempotencyKey)).toBe(true);
+    for (const state of [replayed, restored]) {
+      expect(state.isPinned(pinnedId)).toBe(true);
+      expect(state.carts.pinned.get(pinned.cartId)).toMatchObject({
+        attempt: 'a1',
+        homePartition: 5,
+        holdIds: new Set([pinnedId]),
+        traceId: 'tr',
+      });
+    }
+    expect(captureSnapshot(restored)).toStrictEqual(captureSnapshot(recording.state));
   });
 });

@@ -2,7 +2,12 @@
 // shipped JSON Schemas (ajv, 2020-12, formats on), and that the schemas refuse what they must.
 import { describe, expect, it } from 'vitest';
 import type { JournalRecord } from '../../../src/actors/index.js';
-import { eventOf, eventSubjects } from '../../../src/events/index.js';
+import {
+  eventOf,
+  eventSubjects,
+  isPublished,
+  type PublishedRecord,
+} from '../../../src/events/index.js';
 import { eventValidator } from '../../helpers/nats.js';
 
 const validate = eventValidator();
@@ -14,7 +19,7 @@ const base = {
   traceId: 'trace-abc',
 };
 const reservationId = '00070000-1111-8222-9333-444455556666';
-const records: JournalRecord[] = [
+const records: PublishedRecord[] = [
   {
     type: 'reserved',
     ...base,
@@ -40,6 +45,20 @@ const records: JournalRecord[] = [
 ];
 
 describe('eventOf', () => {
+  it('publishes nothing of a cart confirm attempt (its holds publish their confirms)', () => {
+    const step: JournalRecord = {
+      type: 'cart-confirm',
+      cartId: '00070000-0000-8000-8000-000000010000',
+      attempt: 'a1',
+      step: 'confirmed',
+      holds: [],
+      atMs: 0,
+      traceId: '',
+    };
+    expect(isPublished(step)).toBe(false);
+    expect(records.every((record) => isPublished(record))).toBe(true);
+  });
+
   it('gives each record type its subject, event id and a schema-valid body', () => {
     for (const record of records) {
       const event = eventOf(17, 42, record);
@@ -51,7 +70,7 @@ describe('eventOf', () => {
   });
 
   it('carries the reservation fields, the time as RFC 3339 and the trace and requester', () => {
-    expect(eventOf(3, 9, records[0] as JournalRecord, 'staging.')).toEqual({
+    expect(eventOf(3, 9, records[0] as PublishedRecord, 'staging.')).toEqual({
       subject: 'staging.inventory.reserve.request',
       msgId: '3-9',
       body: {
@@ -67,11 +86,11 @@ describe('eventOf', () => {
         expires_at: '2026-11-23T12:10:00.123Z',
       },
     });
-    expect(eventOf(3, 10, records[1] as JournalRecord).body).not.toHaveProperty('expires_at');
+    expect(eventOf(3, 10, records[1] as PublishedRecord).body).not.toHaveProperty('expires_at');
   });
 
   it('carries delta, on_hand and reserved for an adjustment', () => {
-    expect(eventOf(0, 1, records[4] as JournalRecord).body).toEqual({
+    expect(eventOf(0, 1, records[4] as PublishedRecord).body).toEqual({
       event_id: '0-1',
       product_id: 'sku-1',
       warehouse_id: 'wh:eu-1',
@@ -87,8 +106,8 @@ describe('eventOf', () => {
 });
 
 describe('the event schemas', () => {
-  const reserve = eventOf(1, 1, records[0] as JournalRecord).body;
-  const adjusted = eventOf(1, 2, records[4] as JournalRecord).body;
+  const reserve = eventOf(1, 1, records[0] as PublishedRecord).body;
+  const adjusted = eventOf(1, 2, records[4] as PublishedRecord).body;
 
   it('refuse a missing required field, an unknown field and wrong types or formats', () => {
     const subject = 'inventory.reserve.request';

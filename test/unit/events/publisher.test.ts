@@ -161,6 +161,38 @@ describe('EventPublisher', () => {
     }
   });
 
+  it('passes over records that publish nothing, in order, and moves the cursor past them', async () => {
+    const store = new MemoryStore();
+    const step = (serial: number): JournalRecord => ({
+      type: 'cart-confirm',
+      cartId: '00000000-0000-8000-8000-000000010000',
+      attempt: `attempt-${serial}`,
+      step: 'aborted',
+      holds: [],
+      atMs: 1_700_000_000_000 + serial,
+      traceId: '',
+    });
+    // Two in a row, one between events, and one last: the cursor ends past all of them.
+    for (const [serial, record] of [
+      reserved(1),
+      step(2),
+      step(3),
+      reserved(4),
+      step(5),
+      reserved(6),
+      step(7),
+    ].entries()) {
+      expect(store.append(0, record)).toBe(serial + 1);
+    }
+    const sink = new ScriptedSink();
+    startPublisher(store, sink);
+    await waitFor(() => {
+      sink.ack();
+      return store.cursors.get(0) === 7;
+    });
+    expect(sink.published.map((event) => event.msgId)).toEqual(['0-1', '0-4', '0-6']);
+  });
+
   it('never has more than inflightMax events unacknowledged', async () => {
     const store = new MemoryStore();
     for (let serial = 1; serial <= 30; serial += 1) store.append(0, reserved(serial));

@@ -1,6 +1,7 @@
 // Proves the v1.1 journal rows round-trip: every record with a buyer, reference, cart, partial
-// confirm, extend, settings or cart decision decodes to exactly what was encoded, a plain hold
-// still writes its v1 row, and a damaged v1.1 row is refused rather than misread.
+// confirm, extend, settings, cart decision or cart confirm step decodes to exactly what was
+// encoded, a plain hold still writes its v1 row, and a damaged v1.1 row is refused rather than
+// misread.
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import type { JournalRecord } from '../../../src/actors/index.js';
@@ -60,6 +61,27 @@ const records: JournalRecord[] = [
     atMs: base.atMs,
     traceId: 't',
   },
+  ...(['pinned', 'unpinned'] as const).map((step): JournalRecord => ({
+    type: 'cart-confirm',
+    cartId,
+    attempt: '00070000-0000-8000-8000-0000000b0000',
+    step,
+    holds: [
+      { reservationId: hold.reservationId, quantity: 2 },
+      { reservationId: '00070000-0000-8000-8000-000000000002', quantity: 1 },
+    ],
+    atMs: base.atMs,
+    traceId: 't',
+  })),
+  ...(['confirmed', 'aborted'] as const).map((step): JournalRecord => ({
+    type: 'cart-confirm',
+    cartId,
+    attempt: 'a-1',
+    step,
+    holds: [],
+    atMs: base.atMs,
+    traceId: '',
+  })),
 ];
 
 describe('v1.1 journal rows', () => {
@@ -88,5 +110,18 @@ describe('v1.1 journal rows', () => {
     wrong[3] = 'four';
     expect(() => decodeRecord(packr.pack(wrong))).toThrow(RecordDecodeError);
     expect(() => decodeRecord(packr.pack([...row, 1]))).toThrow(RecordDecodeError);
+  });
+
+  it('refuses a cart confirm row with a step out of range or a hold missing its units', () => {
+    const packr = new Packr({ useRecords: false, moreTypes: false });
+    const pinned = records.find((record) => record.type === 'cart-confirm') as JournalRecord;
+    const row = packr.unpack(encodeRecord(pinned)) as unknown[];
+    expect(row[0]).toBe(11);
+    const step = [...row];
+    step[3] = 4;
+    expect(() => decodeRecord(packr.pack(step))).toThrow(RecordDecodeError);
+    const holds = [...row];
+    holds[6] = [['00070000-0000-8000-8000-000000000001']];
+    expect(() => decodeRecord(packr.pack(holds))).toThrow(RecordDecodeError);
   });
 });
