@@ -16,6 +16,10 @@ export const errorCodes = {
     message: 'The buyer would hold more units of this product than its purchase limit.',
   },
   reservation_not_pending: { status: 409, message: 'The reservation is no longer PENDING.' },
+  version_conflict: {
+    status: 409,
+    message: 'The stock key is not at the expected_version; details.version is its version.',
+  },
   payload_too_large: { status: 413, message: 'The body is larger than the limit.' },
   unsupported_media_type: { status: 415, message: 'The content-type must be application/json.' },
   validation_failed: { status: 422, message: 'A field is missing or out of range.' },

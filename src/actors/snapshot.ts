@@ -44,6 +44,8 @@ type AdjustKeyTuple = [
   reserved: number,
   version: number,
   atMs: number,
+  // Since v1.1 (absent: '', a plain adjust):
+  terms?: string,
 ];
 type ActorTuple = [
   productId: string,
@@ -92,7 +94,17 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
     }
     const adjustKeys: AdjustKeyTuple[] = [];
     for (const [key, m] of actor.adjustKeys ?? []) {
-      adjustKeys.push([key, m.delta, m.reason, m.onHand, m.reserved, m.version, m.atMs]);
+      const tuple: AdjustKeyTuple = [
+        key,
+        m.delta,
+        m.reason,
+        m.onHand,
+        m.reserved,
+        m.version,
+        m.atMs,
+      ];
+      if (m.terms !== '') tuple.push(m.terms);
+      adjustKeys.push(tuple);
     }
     const { productId, warehouseId, onHand, reserved, version } = actor;
     actors.push([productId, warehouseId, onHand, reserved, version, reservations, adjustKeys]);
@@ -249,10 +261,11 @@ function restoreActor(tuple: ActorTuple): StockActor {
     pendingSum === reserved,
     () => `snapshot of ${productId}/${warehouseId}: holds do not sum to reserved`,
   );
-  for (const [key, delta, reason, keyOnHand, keyReserved, keyVersion, atMs] of adjustKeys) {
+  for (const [key, delta, reason, keyOnHand, keyReserved, keyVersion, atMs, terms] of adjustKeys) {
     const memo = {
       delta,
       reason,
+      terms: terms ?? '',
       onHand: keyOnHand,
       reserved: keyReserved,
       version: keyVersion,

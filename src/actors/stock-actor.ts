@@ -59,10 +59,25 @@ export function holdExtras(reservation: Reservation): HoldExtras {
 export interface AdjustMemo {
   readonly delta: number;
   readonly reason: string;
+  /** The rest of the request, from `adjustTerms` ('' for a plain v1 adjust). */
+  readonly terms: string;
   readonly onHand: number;
   readonly reserved: number;
   readonly version: number;
   readonly atMs: number;
+}
+
+/**
+ * What an adjust asked beyond its delta and reason, as one string a replay must match: the
+ * on_hand a set asked for, the reference, the expected version. '' for a plain adjust.
+ */
+export function adjustTerms(
+  setOnHand: number | undefined,
+  reference: string,
+  expectedVersion: number | undefined,
+): string {
+  if (setOnHand === undefined && reference === '' && expectedVersion === undefined) return '';
+  return JSON.stringify([setOnHand ?? null, reference, expectedVersion ?? null]);
 }
 
 /** What is asked of a reservation; `read` only expires it if due, `expire` is the sweep's. */
@@ -392,41 +407,62 @@ export class StockActor {
         ? undefined
         : this.busy?.adjustKeys?.get(command.idempotencyKey);
     if (memo !== undefined) return this.adjustReplay(memo, command);
-    const onHand = this.onHand + command.delta;
+    const { expectedVersion, setOnHand } = command;
+    if (expectedVersion !== undefined && expectedVersion !== this.version) {
+      const message = `The stock key is at version ${this.version}, not ${expectedVersion}.`;
+      return rejected('version_conflict', { version: this.version }, message);
+    }
+    const delta = setOnHand === undefined ? command.delta : setOnHand - this.onHand;
+    const onHand = this.onHand + delta;
     if (onHand < 0 || onHand < this.reserved) {
       return rejected('insufficient_stock', { available: this.onHand - this.reserved });
     }
     if (onHand > onHandMax) {
-      return rejected(
-        'validation_failed',
-        { field: 'delta' },
-        `on_hand may not exceed ${onHandMax}`,
-      );
+      const field = setOnHand === undefined ? 'delta' : 'on_hand';
+      return rejected('validation_failed', { field }, `on_hand may not exceed ${onHandMax}`);
     }
     const { productId, warehouseId } = this;
-    const record: AdjustedRecord = {
+    const reference = command.reference ?? '';
+    const plain: AdjustedRecord = {
       type: 'adjusted',
       productId,
       warehouseId,
       version: this.version + 1,
       atMs: nowMs,
       traceId: command.traceId,
-      delta: command.delta,
+      delta,
       onHand,
       reserved: this.reserved,
       reason: command.reason,
       idempotencyKey: command.idempotencyKey,
       actorId: command.actorId,
     };
+    // The v1.1 fields only when there are any, so a plain adjust keeps its v1 journal row.
+    const record: AdjustedRecord =
+      setOnHand === undefined && reference === '' && expectedVersion === undefined
+        ? plain
+        : {
+            ...plain,
+            ...(setOnHand === undefined ? {} : { set: true as const }),
+            ...(reference === '' ? {} : { reference }),
+            ...(expectedVersion === undefined ? {} : { expectedVersion }),
+          };
     this.applyAdjusted(record);
     const stock = this.stockViewOf(productId, warehouseId);
-    return { outcome: { ok: true, stock, replayed: false }, record };
+    return {
+      outcome: { ok: true, stock: withReference(stock, reference), replayed: false },
+      record,
+    };
   }
 
   private adjustReplay(memo: AdjustMemo, command: AdjustCommand): ActorResult {
-    if (memo.delta !== command.delta || memo.reason !== command.reason) {
-      return rejected('idempotency_key_reused', { field: 'idempotency_key' });
-    }
+    const reference = command.reference ?? '';
+    const { setOnHand, expectedVersion } = command;
+    const differs =
+      memo.terms !== adjustTerms(setOnHand, reference, expectedVersion) ||
+      memo.reason !== command.reason ||
+      (setOnHand === undefined && memo.delta !== command.delta);
+    if (differs) return rejected('idempotency_key_reused', { field: 'idempotency_key' });
     const stock: StockView = {
       productId: this.productId,
       warehouseId: this.warehouseId,
@@ -435,7 +471,10 @@ export class StockActor {
       available: memo.onHand - memo.reserved,
       version: memo.version,
     };
-    return { outcome: { ok: true, stock, replayed: true }, record: undefined };
+    return {
+      outcome: { ok: true, stock: withReference(stock, reference), replayed: true },
+      record: undefined,
+    };
   }
 
   // The apply* methods are the only writers of state; live commands and replay share them, so
@@ -517,9 +556,11 @@ export class StockActor {
     assert(this.reserved === record.reserved, 'replayed reserved differs from the record');
     this.version = record.version;
     if (record.idempotencyKey !== '') {
+      const setOnHand = record.set === true ? record.onHand : undefined;
       (this.busyKey().adjustKeys ??= new Map()).set(record.idempotencyKey, {
         delta: record.delta,
         reason: record.reason,
+        terms: adjustTerms(setOnHand, record.reference ?? '', record.expectedVersion),
         onHand: record.onHand,
         reserved: record.reserved,
         version: record.version,
@@ -584,6 +625,11 @@ export class StockActor {
         `invariant 0 <= reserved <= on_hand broken: reserved ${this.reserved}, on_hand ${this.onHand}`,
     );
   }
+}
+
+/** An adjust's answer carries the reference it was given. */
+function withReference(stock: StockView, reference: string): StockView {
+  return reference === '' ? stock : { ...stock, reference };
 }
 
 const pinnedMessage =

@@ -13,6 +13,8 @@ export type RejectionCode =
   | 'validation_failed'
   | 'purchase_limit_exceeded'
   | 'reservation_not_pending'
+  /** `expected_version` differs from the key's version (details.version: the current one). */
+  | 'version_conflict'
   /** Transient: the hold is pinned by its cart's confirm, or a cart's key is mid-request. */
   | 'unavailable'
   /** A bound is reached (buyers counted for one product): retry later. */
@@ -74,12 +76,20 @@ export interface ProductQuery {
   readonly productId: string;
 }
 
+/** `POST /v1/stock/adjust`, and `/v1/stock/set` (with `setOnHand`). */
 export interface AdjustCommand {
   readonly kind: 'adjust';
   readonly productId: string;
   readonly warehouseId: string;
+  /** The change of on_hand; ignored by a set, whose change is worked out when it applies. */
   readonly delta: number;
+  /** A set: the on_hand wanted (journaled as the difference). Absent: an adjust by `delta`. */
+  readonly setOnHand?: number;
+  /** Compare-and-set: the key's version must be this (0: the key must not exist yet). */
+  readonly expectedVersion?: number;
   readonly reason: string;
+  /** The caller's business reference; '' or absent: none. */
+  readonly reference?: string;
   /** Empty string: no idempotency key was given. */
   readonly idempotencyKey: string;
   readonly actorId: string;
@@ -271,6 +281,8 @@ export interface StockView {
   readonly reserved: number;
   readonly available: number;
   readonly version: number;
+  /** An adjust's or a set's answer: the reference it carried. */
+  readonly reference?: string;
 }
 
 /** A rejection's details: flat values, or the lines of a refused cart. */
@@ -347,6 +359,7 @@ export interface ExtendedRecord extends RecordBase, HoldExtras {
 
 export interface AdjustedRecord extends RecordBase {
   readonly type: 'adjusted';
+  /** The change of on_hand (0 for a set that found the count right). */
   readonly delta: number;
   /** on_hand and reserved after the change, checked again on replay. */
   readonly onHand: number;
@@ -354,6 +367,11 @@ export interface AdjustedRecord extends RecordBase {
   readonly reason: string;
   readonly idempotencyKey: string;
   readonly actorId: string;
+  /** Since v1.1, present only when true or set: made by a set (its on_hand was asked). */
+  readonly set?: true;
+  readonly reference?: string;
+  /** The version the request expected (compare-and-set). */
+  readonly expectedVersion?: number;
 }
 
 export type StockRecord =

@@ -26,6 +26,8 @@ export const eventSubjects = {
 
 /** A cart record's subject depends on its decision. */
 export const cartAbortedSubject = 'inventory.cart.aborted';
+/** An adjusted record made by `POST /v1/stock/set`. */
+export const stockSetSubject = 'inventory.stock.set';
 
 /** What the stream captures: every subject above, and nothing else of ours. */
 export const streamSubjectFilter = 'inventory.>';
@@ -93,6 +95,8 @@ export interface StockAdjustedEvent {
   /** Optional fields: the stock key's version after this change, and the adjustment's reason. */
   readonly version: number;
   readonly reason: string;
+  /** The caller's reference, when the adjust or set carried one. */
+  readonly reference?: string;
 }
 
 export interface OutboundEvent {
@@ -114,7 +118,9 @@ export function eventOf(
 ): OutboundEvent {
   const id = eventId(partition, lsn);
   const aborted = record.type === 'cart' && record.decision === 'aborted';
-  const subject = `${subjectPrefix}${aborted ? cartAbortedSubject : eventSubjects[record.type]}`;
+  const set = record.type === 'adjusted' && record.set === true;
+  const named = aborted ? cartAbortedSubject : set ? stockSetSubject : eventSubjects[record.type];
+  const subject = `${subjectPrefix}${named}`;
   const timestamp = new Date(record.atMs).toISOString();
   if (record.type === 'settings') {
     return { subject, msgId: id, body: settingsEvent(id, record, timestamp) };
@@ -132,6 +138,7 @@ export function eventOf(
       trace_id: record.traceId,
       version: record.version,
       reason: record.reason,
+      ...(record.reference === undefined ? {} : { reference: record.reference }),
     };
     return { subject, msgId: id, body };
   }

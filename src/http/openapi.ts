@@ -61,6 +61,7 @@ const stockSchema: JsonSchema = {
     warehouse_id: { type: 'string' },
     ...stockProperties,
     version: { type: 'integer', minimum: 1 },
+    reference: { type: 'string', description: 'The answer of an adjust or set that carried one' },
   },
 };
 
@@ -133,6 +134,7 @@ function errorSchema(codes: readonly ErrorCode[]): JsonSchema {
               '`field` (422: the top-level body field at fault), `available` (409 ' +
               'insufficient_stock), `limit` and `held` (409 purchase_limit_exceeded), ' +
               '`reservation_id` (409 of a cart confirm), `status` (409 reservation_not_pending), ' +
+              "`version` (409 version_conflict: the key's version now), " +
               '`lines` (409 of a cart: one entry per short or over-limit line)',
           },
         },

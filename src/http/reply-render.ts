@@ -53,6 +53,7 @@ function stockObject(view: StockView): Record<string, unknown> {
     available: view.available,
     incoming: 0,
     version: view.version,
+    ...(view.reference === undefined ? {} : { reference: view.reference }),
   };
 }
 

@@ -11,6 +11,7 @@ export type RouteName =
   | 'release'
   | 'extend'
   | 'adjust'
+  | 'setStock'
   | 'getReservation'
   | 'getStock'
   | 'putSettings'
@@ -152,6 +153,26 @@ export const routes: readonly Route[] = [
       'validation_failed',
       'idempotency_key_reused',
       'insufficient_stock',
+      'version_conflict',
+      ...shardErrors,
+    ],
+  },
+  {
+    name: 'setStock',
+    method: 'post',
+    pattern: '/v1/stock/set',
+    path: '/v1/stock/set',
+    summary: 'Set on_hand of a stock key (admin; a stock take, an ERP feed); creates the key',
+    permission: 'adjust',
+    body: 'set',
+    response: 'stock',
+    errors: [
+      ...bodyErrors,
+      ...guarded,
+      'validation_failed',
+      'idempotency_key_reused',
+      'insufficient_stock',
+      'version_conflict',
       ...shardErrors,
     ],
   },

@@ -270,6 +270,18 @@ export interface AdjustBody extends Record<string, unknown> {
   delta: number;
   reason: string;
   idempotency_key: string;
+  expected_version: number;
+  reference: string;
+}
+
+export interface SetBody extends Record<string, unknown> {
+  product_id: string;
+  warehouse_id: string;
+  on_hand: number;
+  expected_version: number;
+  reason: string;
+  reference: string;
+  idempotency_key: string;
 }
 
 export interface SettingsBody extends Record<string, unknown> {
@@ -312,6 +324,7 @@ export interface RequestSpecs {
   readonly confirm: ObjectSpec<ConfirmBody>;
   readonly extend: ObjectSpec<ExtendBody>;
   readonly adjust: ObjectSpec<AdjustBody>;
+  readonly set: ObjectSpec<SetBody>;
   readonly settings: ObjectSpec<SettingsBody>;
   readonly cart: ObjectSpec<CartBody>;
   readonly cartConfirm: ObjectSpec<CartConfirmBody>;
@@ -321,6 +334,11 @@ export interface RequestSpecs {
 const buyerIdEntry = field(buyerIdField, false, 'The buyer: counts toward purchase limits');
 const referenceEntry = field(referenceField, false, "The caller's business reference");
 const reservationIdEntry = field(reservationIdField, true, 'The id /v1/reserve returned');
+const expectedVersionEntry = field(
+  integerField(0, Number.MAX_SAFE_INTEGER),
+  false,
+  "Compare-and-set: the key's version must be this (0: the key must not exist yet)",
+);
 
 export function requestSpecs(limits: ValidationLimits): RequestSpecs {
   const ttl = integerField(limits.ttlSecondsMin, limits.ttlSecondsMax);
@@ -346,6 +364,7 @@ export function requestSpecs(limits: ValidationLimits): RequestSpecs {
       ttl_seconds: field(ttl, true, `expires_at = now + ttl_seconds (at most 3 x the maximum)`),
     }),
     adjust: adjustSpec(limits),
+    set: setSpec(),
     settings: settingsSpec(),
     ...cartSpecs(limits),
   };
@@ -362,6 +381,21 @@ function adjustSpec(limits: ValidationLimits): ObjectSpec<AdjustBody> {
     ),
     reason: field(reasonField, false, 'Why (kept in the journal and the audit log)'),
     idempotency_key: field(idempotencyKeyField, false, 'Makes the adjustment safe to retry'),
+    expected_version: expectedVersionEntry,
+    reference: referenceEntry,
+  });
+}
+
+/** A set: the count itself, journaled as the difference. */
+function setSpec(): ObjectSpec<SetBody> {
+  return new ObjectSpec<SetBody>({
+    product_id: field(stockIdField, true, 'Product id; with warehouse_id, the stock key'),
+    warehouse_id: field(stockIdField, true, 'Warehouse id'),
+    on_hand: field(integerField(0, onHandMax), true, 'The count on hand (>= reserved)'),
+    expected_version: expectedVersionEntry,
+    reason: field(reasonField, false, 'Why (kept in the journal and the audit log)'),
+    reference: referenceEntry,
+    idempotency_key: field(idempotencyKeyField, false, 'Makes the set safe to retry'),
   });
 }
 

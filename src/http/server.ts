@@ -133,6 +133,7 @@ export class LedgerServer {
     release: (res, req, route) => this.command(res, req, route),
     extend: (res, req, route) => this.command(res, req, route),
     adjust: (res, req, route) => this.command(res, req, route),
+    setStock: (res, req, route) => this.command(res, req, route),
     putSettings: (res, req, route) => this.command(res, req, route),
     placeCart: (res, req, route) => this.command(res, req, route),
     confirmCart: (res, req, route) => this.command(res, req, route),
@@ -248,6 +249,8 @@ export class LedgerServer {
         return { via: 'router', command: validator.reserve(body, trace, caller) };
       case 'adjust':
         return { via: 'router', command: validator.adjust(body, trace, caller) };
+      case 'setStock':
+        return { via: 'router', command: validator.set(body, trace, caller) };
       case 'confirm':
       case 'release':
         return { via: 'router', command: validator.reservation(name, body, trace) };
@@ -345,14 +348,19 @@ export class LedgerServer {
     const replayed = outcome.ok && outcome.replayed;
     const common = { subject: caller.subject, status, replayed, trace_id: exchange.traceId };
     if (command.kind === 'adjust') {
+      const set = command.setOnHand !== undefined;
       const what = {
-        audit: 'stock.adjust',
+        audit: set ? 'stock.set' : 'stock.adjust',
         product_id: command.productId,
         warehouse_id: command.warehouseId,
-        delta: command.delta,
+        ...(set ? { on_hand: command.setOnHand } : { delta: command.delta }),
+        ...(command.expectedVersion === undefined
+          ? {}
+          : { expected_version: command.expectedVersion }),
         reason: command.reason,
+        ...(command.reference === '' ? {} : { reference: command.reference }),
       };
-      this.options.log.info({ ...what, ...common }, 'stock adjustment');
+      this.options.log.info({ ...what, ...common }, set ? 'stock set' : 'stock adjustment');
     } else if (command.kind === 'put-settings') {
       const what = { audit: 'product.settings', product_id: command.productId };
       this.options.log.info({ ...what, changes: command.changes, ...common }, 'product settings');

@@ -108,7 +108,31 @@ export class RequestValidator {
       productId: parsed.product_id as string,
       warehouseId: parsed.warehouse_id as string,
       delta: parsed.delta as number,
+      ...(parsed.expected_version === undefined
+        ? {}
+        : { expectedVersion: parsed.expected_version }),
       reason: parsed.reason ?? '',
+      reference: parsed.reference ?? '',
+      idempotencyKey: parsed.idempotency_key ?? '',
+      actorId: caller.subject,
+      traceId,
+    };
+  }
+
+  /** A set is an adjust whose change the actor works out from the count asked for. */
+  set(body: Body, traceId: string, caller: Caller): RoutableCommand {
+    const parsed = this.specs.set.parse(body);
+    return {
+      kind: 'adjust',
+      productId: parsed.product_id as string,
+      warehouseId: parsed.warehouse_id as string,
+      delta: 0,
+      setOnHand: parsed.on_hand as number,
+      ...(parsed.expected_version === undefined
+        ? {}
+        : { expectedVersion: parsed.expected_version }),
+      reason: parsed.reason ?? '',
+      reference: parsed.reference ?? '',
       idempotencyKey: parsed.idempotency_key ?? '',
       actorId: caller.subject,
       traceId,

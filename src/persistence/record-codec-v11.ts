@@ -1,10 +1,12 @@
 // Journal rows of the v1.1 records (type codes 6 and up), positional like the v1 rows: holds
 // with a buyer, reference or cart (6), their changes (7, which also carries a partial confirm),
 // extends (8), product settings (9), cart decisions (10) and the steps of cart confirm attempts
-// (11). Rare next to plain holds, so they
+// (11), and adjusts with a set, a reference or an expected version (12). Rare next to plain
+// holds, so they
 // take msgpackr's general path on decode, then a strict check of every field; never renumber.
 import { extrasOf } from '../actors/index.js';
 import type {
+  AdjustedRecord,
   CartConfirmRecord,
   CartHold,
   CartRecord,
@@ -24,6 +26,7 @@ const codes = {
   settings: 9,
   cart: 10,
   cartConfirm: 11,
+  adjusted: 12,
 } as const;
 const confirmSteps = ['pinned', 'unpinned', 'confirmed', 'aborted'] as const;
 const changedTypes = { confirmed: 2, released: 3, expired: 4 } as const;
@@ -35,7 +38,11 @@ type ErrorClass = new (message: string) => Error;
 export function isV11(record: JournalRecord): boolean {
   switch (record.type) {
     case 'adjusted':
-      return false;
+      return (
+        record.set !== undefined ||
+        record.reference !== undefined ||
+        record.expectedVersion !== undefined
+      );
     case 'reserved':
       return hasExtras(record);
     case 'confirmed':
@@ -88,6 +95,17 @@ export function encodeV11(record: JournalRecord): unknown[] {
     }
     case 'cart':
       return encodeCart(record);
+    case 'adjusted': {
+      const { productId, warehouseId, version, atMs, traceId, delta, onHand, reserved } = record;
+      const head = [codes.adjusted, productId, warehouseId, version, atMs, traceId];
+      const change = [delta, onHand, reserved, record.reason, record.idempotencyKey];
+      const terms = [
+        record.set === true ? 1 : 0,
+        record.reference ?? '',
+        record.expectedVersion ?? -1,
+      ];
+      return [...head, ...change, record.actorId, ...terms];
+    }
     case 'cart-confirm': {
       const { cartId, attempt, atMs, traceId } = record;
       const holds = record.holds.map((hold) => [hold.reservationId, hold.quantity]);
@@ -95,7 +113,7 @@ export function encodeV11(record: JournalRecord): unknown[] {
       return [codes.cartConfirm, cartId, attempt, step, atMs, traceId, holds];
     }
     default:
-      throw new TypeError(`no v1.1 row for a ${record.type} record`);
+      throw new TypeError(`no v1.1 row for a ${(record as JournalRecord).type} record`);
   }
 }
 
@@ -141,6 +159,8 @@ export function decodeV11(row: unknown[], Failure: ErrorClass): JournalRecord {
       return read.done(cartOf(read));
     case codes.cartConfirm:
       return read.done(cartConfirmOf(read));
+    case codes.adjusted:
+      return read.done(adjustedOf(read));
     default:
       throw new Failure(`unknown journal record type code ${String(row[0])}`);
   }
@@ -232,6 +252,33 @@ function cartOf(read: RowReader): CartRecord {
     atMs: read.number(),
     traceId: read.text(),
     holds: read.list((hold) => holdOf(hold)),
+  };
+}
+
+function adjustedOf(read: RowReader): AdjustedRecord {
+  const base = {
+    type: 'adjusted' as const,
+    productId: read.text(),
+    warehouseId: read.text(),
+    version: read.number(),
+    atMs: read.number(),
+    traceId: read.text(),
+    delta: read.number(),
+    onHand: read.number(),
+    reserved: read.number(),
+    reason: read.text(),
+    idempotencyKey: read.text(),
+    actorId: read.text(),
+  };
+  const set = read.number();
+  if (set !== 0 && set !== 1) read.fail('a set flag other than 0 or 1');
+  const reference = read.text();
+  const expectedVersion = read.number();
+  return {
+    ...base,
+    ...(set === 1 ? { set: true as const } : {}),
+    ...(reference === '' ? {} : { reference }),
+    ...(expectedVersion === -1 ? {} : { expectedVersion }),
   };
 }
 

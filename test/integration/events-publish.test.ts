@@ -171,7 +171,15 @@ describe.runIf(ready)('events published to NATS JetStream', () => {
     expect((await send('/v1/extend', extend, 'tr-extend')).status).toBe(200);
     const partial = { reservation_id: first?.reservation_id, quantity: 1 };
     expect((await send('/v1/confirm', partial, 'tr-partial')).status).toBe(200);
+    // The two products sit in two partitions: the cart confirm journals its attempt's pins and
+    // decision too, which publish nothing; the stream must still be whole and in order.
+    const confirmCart = `/v1/carts/${cart.body.cart_id as string}/confirm`;
+    expect((await send(confirmCart, {}, 'tr-cart-confirm')).status).toBe(200);
+    const set = { product_id: 'ev-cart-a', warehouse_id: 'wh-1', on_hand: 30, reference: 'ST-1' };
+    expect((await send('/v1/stock/set', set, 'tr-set')).status).toBe(200);
     await waitForStreamToCatchUp(sharedNatsUrl, stream, database);
+    const steps = await database.query<{ n: string }>('SELECT count(*) AS n FROM ledger_wal');
+    expect(Number(steps[0]?.n)).toBeGreaterThan((await journalEntries(database)).length);
     const journal = await journalEntries(database);
     const events = await readStream(sharedNatsUrl, stream);
     expect(streamProblems(journal, events)).toEqual([]);
@@ -204,11 +212,23 @@ describe.runIf(ready)('events published to NATS JetStream', () => {
       cart_id: cart.body.cart_id,
       trace_id: 'tr-extend',
     });
-    expect(bySubject('reserve.confirmed').at(-1)?.body).toMatchObject({
+    expect(bySubject('reserve.confirmed').at(-2)?.body).toMatchObject({
       reservation_id: first?.reservation_id,
       quantity: 2,
       confirmed_quantity: 1,
       trace_id: 'tr-partial',
+    });
+    expect(bySubject('reserve.confirmed').at(-1)?.body).toMatchObject({
+      reservation_id: second?.reservation_id,
+      cart_id: cart.body.cart_id,
+      trace_id: 'tr-cart-confirm',
+    });
+    expect(bySubject('stock.set').at(-1)?.body).toMatchObject({
+      product_id: 'ev-cart-a',
+      delta: 30 - 19, // 20 stocked, 1 sold by the partial confirm
+      on_hand: 30,
+      reference: 'ST-1',
+      trace_id: 'tr-set',
     });
   });
 

@@ -15,7 +15,8 @@ export type ModelErrorCode =
   | 'idempotency_key_reused'
   | 'validation_failed'
   | 'purchase_limit_exceeded'
-  | 'reservation_not_pending';
+  | 'reservation_not_pending'
+  | 'version_conflict';
 
 /** API.md's error table, for the codes a valid request can meet. */
 export const statusOfCode: Readonly<Record<ModelErrorCode, number>> = {
@@ -27,6 +28,7 @@ export const statusOfCode: Readonly<Record<ModelErrorCode, number>> = {
   idempotency_key_reused: 422,
   validation_failed: 422,
   purchase_limit_exceeded: 409,
+  version_conflict: 409,
   reservation_not_pending: 409,
 };
 
@@ -57,6 +59,7 @@ export type ModelErrorDetails =
   | { readonly limit: number; readonly held: number }
   | { readonly status: ModelStatus }
   | { readonly reservation_id: string }
+  | { readonly version: number }
   | { readonly lines: readonly ShortLineDetails[] }
   | { readonly lines: readonly OverLimitLineDetails[] };
 
@@ -83,6 +86,8 @@ export interface StockBody {
   readonly reserved: number;
   readonly available: number;
   readonly version: number;
+  /** The answer of an adjust or a set that carried a reference. */
+  readonly reference?: string;
 }
 
 /** A product's settings as `GET /v1/products/:product_id/settings` answers them. */
@@ -167,8 +172,15 @@ export type ModelRequest =
       readonly kind: 'adjust';
       readonly productId: string;
       readonly warehouseId: string;
+      /** Ignored by a set. */
       readonly delta: number;
+      /** v1.1, `POST /v1/stock/set`: the on_hand asked for (a set, not an adjust). */
+      readonly setOnHand?: number;
+      /** v1.1: compare-and-set on the key's version (0: the key must not exist). */
+      readonly expectedVersion?: number;
       readonly reason: string;
+      /** v1.1: the caller's reference ('' or absent: none). */
+      readonly reference?: string;
       /** '' when the request carried none. */
       readonly idempotencyKey: string;
     }
@@ -307,8 +319,8 @@ interface Cart {
 }
 
 interface AdjustMemo {
-  readonly delta: number;
-  readonly reason: string;
+  /** Everything the request said but its key: a replay must say the same. */
+  readonly body: string;
   readonly answer: StockBody;
 }
 
@@ -878,13 +890,17 @@ export class ReferenceLedger {
     const existing = this.stocks.get(key);
     const memo =
       request.idempotencyKey === '' ? undefined : existing?.adjustKeys.get(request.idempotencyKey);
+    const body = adjustBodyOf(request);
     if (memo !== undefined) {
-      if (memo.delta !== request.delta || memo.reason !== request.reason) {
-        return fail('idempotency_key_reused');
-      }
-      return { ok: true, stock: memo.answer, replayed: true };
+      if (memo.body !== body) return fail('idempotency_key_reused');
+      return { ok: true, stock: withReference(memo.answer, request.reference), replayed: true };
     }
-    const onHand = (existing?.onHand ?? 0) + request.delta;
+    // A never-stocked key is at version 0: expected_version 0 means "must not exist yet".
+    const version = existing?.version ?? 0;
+    if (request.expectedVersion !== undefined && request.expectedVersion !== version) {
+      return { ok: false, code: 'version_conflict', details: { version } };
+    }
+    const onHand = request.setOnHand ?? (existing?.onHand ?? 0) + request.delta;
     const reserved = existing?.reserved ?? 0;
     if (onHand < 0 || onHand < reserved) {
       return {
@@ -899,14 +915,8 @@ export class ReferenceLedger {
     row.onHand = onHand;
     row.version += 1;
     const answer = stockOf(row);
-    if (request.idempotencyKey !== '') {
-      row.adjustKeys.set(request.idempotencyKey, {
-        delta: request.delta,
-        reason: request.reason,
-        answer,
-      });
-    }
-    return { ok: true, stock: answer, replayed: false };
+    if (request.idempotencyKey !== '') row.adjustKeys.set(request.idempotencyKey, { body, answer });
+    return { ok: true, stock: withReference(answer, request.reference), replayed: false };
   }
 
   private newRow(productId: string, warehouseId: string): StockRow {
@@ -1018,7 +1028,7 @@ export class ReferenceLedger {
     for (const [key, row] of [...this.stocks].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const reserveKeys = [...row.reserveKeys].map(([k, hold]) => `${k}>${hold.id}`).sort();
       const adjustKeys = [...row.adjustKeys]
-        .map(([k, memo]) => `${k}>${memo.delta}/${memo.reason}/${memo.answer.version}`)
+        .map(([k, memo]) => `${k}>${memo.body}/${memo.answer.version}`)
         .sort();
       parts.push(`${key}:${row.onHand}/${row.reserved}/${row.version}`);
       parts.push(reserveKeys.join(','), adjustKeys.join(','));
@@ -1048,6 +1058,20 @@ function stockOf(row: StockRow): StockBody {
     available: row.onHand - row.reserved,
     version: row.version,
   };
+}
+
+/** An adjust's or set's body without its key: a set's delta is not part of what it says. */
+function adjustBodyOf(request: Extract<ModelRequest, { kind: 'adjust' }>): string {
+  return JSON.stringify([
+    request.setOnHand === undefined ? ['delta', request.delta] : ['set', request.setOnHand],
+    request.reason,
+    request.reference ?? '',
+    request.expectedVersion ?? null,
+  ]);
+}
+
+function withReference(stock: StockBody, reference = ''): StockBody {
+  return reference === '' ? stock : { ...stock, reference };
 }
 
 function fail(code: ModelErrorCode): ModelReply {

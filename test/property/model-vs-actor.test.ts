@@ -25,7 +25,18 @@ type Step =
   | { kind: 'reserve'; key: number; quantity: number; ttlSeconds: number; idempotency: number }
   | { kind: 'retry-reserve'; pick: number; changeQuantity: boolean }
   | { kind: 'confirm' | 'release' | 'read-reservation'; pick: number; sweep: boolean }
-  | { kind: 'adjust'; key: number; delta: number; idempotency: number; reason: number }
+  | {
+      kind: 'adjust';
+      key: number;
+      delta: number;
+      idempotency: number;
+      reason: number;
+      /** v1.1: a set (to |delta|) instead of an adjust, a reference, compare-and-set. */
+      set: boolean;
+      reference: boolean;
+      /** none, the key's version (matches), one past it (conflicts), 0 (the key must not exist) */
+      cas: 'none' | 'current' | 'stale' | 'zero';
+    }
   | { kind: 'retry-adjust'; pick: number }
   | { kind: 'read-stock'; key: number }
   | { kind: 'advance'; ms: number }
@@ -73,6 +84,15 @@ function stepArbitrary(hotWeight: number): fc.Arbitrary<Step> {
         delta: fc.integer({ min: -30, max: 80 }).filter((delta) => delta !== 0),
         idempotency: fc.integer({ min: -3, max: 2 }),
         reason: fc.nat({ max: 1 }),
+        set: fc.boolean(),
+        reference: fc.boolean(),
+        cas: fc.constantFrom(
+          'none' as const,
+          'none' as const,
+          'current' as const,
+          'stale' as const,
+          'zero' as const,
+        ),
       }),
     },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('retry-adjust' as const), pick }) },
@@ -199,12 +219,20 @@ class Comparison {
   }
 
   private adjustRequest(step: Extract<Step, { kind: 'adjust' }>): ModelRequest {
+    const productId = products[step.key] ?? '';
+    const version = this.model.stock(productId, warehouseId)?.version ?? 0;
+    const expectedVersion = { none: undefined, current: version, stale: version + 1, zero: 0 }[
+      step.cas
+    ];
     return {
       kind: 'adjust',
-      productId: products[step.key] ?? '',
+      productId,
       warehouseId,
       delta: step.delta,
+      ...(step.set ? { setOnHand: Math.abs(step.delta) } : {}),
+      ...(expectedVersion === undefined ? {} : { expectedVersion }),
       reason: step.reason === 0 ? '' : 'cycle count',
+      ...(step.reference ? { reference: 'PO-4711' } : {}),
       // Adjust keys never collide with reserve keys (see the report on cross-operation reuse).
       idempotencyKey: step.idempotency < 0 ? '' : `adjust-key-${step.idempotency}-padding`,
     };
@@ -215,6 +243,10 @@ class Comparison {
     if (request.kind === 'reserve') this.reserves.push(request);
     if (request.kind === 'adjust') this.adjusts.push(request);
     if (sweep) this.sweep();
+    const before =
+      request.kind === 'adjust'
+        ? (this.model.stock(request.productId, request.warehouseId)?.onHand ?? 0)
+        : 0;
     const expected = this.model.apply(request, this.nowMs);
     const result = this.actor.apply(toCommand(request, this.steps), this.nowMs);
     const actual = modelReplyOf(result.outcome);
@@ -230,7 +262,8 @@ class Comparison {
     }
     if (request.kind === 'adjust' && expected.ok && expected.replayed === false) {
       const key = `${request.productId}/${request.warehouseId}`;
-      this.putIn.set(key, (this.putIn.get(key) ?? 0) + Math.max(request.delta, 0));
+      const change = 'stock' in expected ? expected.stock.onHand - before : 0;
+      this.putIn.set(key, (this.putIn.get(key) ?? 0) + Math.max(change, 0));
     }
     // A sweep makes the actor's state whole again: then every stock key must agree.
     if (sweep) this.compareStocks();
@@ -358,6 +391,7 @@ const essentialAnswers = [
   'adjust idempotency_key_reused',
   'adjust insufficient_stock',
   'adjust validation_failed',
+  'adjust version_conflict',
   'read-stock not_found',
 ];
 

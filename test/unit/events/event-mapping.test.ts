@@ -45,6 +45,44 @@ const records: PublishedRecord[] = [
 ];
 
 describe('eventOf', () => {
+  it('publishes a set as inventory.stock.set, with its reference; an adjust carries one too', () => {
+    const set: PublishedRecord = {
+      type: 'adjusted',
+      ...base,
+      delta: 0,
+      onHand: 40,
+      reserved: 2,
+      reason: 'stock take',
+      idempotencyKey: 'erp-feed-0000001',
+      actorId: 'erp',
+      set: true,
+      reference: 'ST-2026-11',
+      expectedVersion: 6,
+    };
+    const event = eventOf(2, 5, set);
+    expect(event.subject).toBe('inventory.stock.set');
+    expect(event.body).toEqual({
+      event_id: '2-5',
+      product_id: 'sku-1',
+      warehouse_id: 'wh:eu-1',
+      delta: 0,
+      on_hand: 40,
+      reserved: 2,
+      timestamp: '2026-11-23T12:00:00.123Z',
+      trace_id: 'trace-abc',
+      version: 7,
+      reason: 'stock take',
+      reference: 'ST-2026-11',
+    });
+    expect(validate(event.subject, event.body)).toEqual([]);
+    const adjusted = eventOf(2, 6, { ...set, set: undefined, delta: 5 } as PublishedRecord);
+    expect(adjusted.subject).toBe('inventory.stock.adjusted');
+    expect(adjusted.body).toMatchObject({ delta: 5, reference: 'ST-2026-11' });
+    expect(validate(adjusted.subject, adjusted.body)).toEqual([]);
+    // A delta of 0 is a set's only: an adjust's schema refuses it.
+    expect(validate('inventory.stock.adjusted', { ...adjusted.body, delta: 0 })).not.toEqual([]);
+  });
+
   it('publishes nothing of a cart confirm attempt (its holds publish their confirms)', () => {
     const step: JournalRecord = {
       type: 'cart-confirm',
