@@ -655,7 +655,7 @@ function describe(request: SimRequest): string {
     case 'reserve':
       return `reserve ${model.productId}/${model.warehouseId} q${model.quantity} ${model.idempotencyKey.replace(/\.+$/, '')}`;
     case 'adjust':
-      return `adjust ${model.productId}/${model.warehouseId} ${model.delta}${model.idempotencyKey === '' ? '' : ` ${model.idempotencyKey.replace(/\.+$/, '')}`}`;
+      return `${model.setOnHand === undefined ? `adjust` : `set`} ${model.productId}/${model.warehouseId} ${model.setOnHand ?? model.delta}${model.expectedVersion === undefined ? '' : ` @v${model.expectedVersion}`}${model.idempotencyKey === '' ? '' : ` ${model.idempotencyKey.replace(/\.+$/, '')}`}`;
     case 'read-stock':
       return `read ${model.productId}/${model.warehouseId}`;
     default:

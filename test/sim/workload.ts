@@ -1,7 +1,7 @@
 // What the simulated clients send: reserves on one hot key or many keys, confirms, releases,
-// reads, adjusts with and without idempotency keys, retries of answers they did not get (same
-// key and body) and now and then a retry with another body. Every request gets a trace id of
-// its own, so the journal says which request made each record.
+// reads, adjusts and sets with and without idempotency keys (some compare-and-set), retries of
+// answers they did not get (same key and body) and now and then a retry with another body.
+// Every request gets a trace id of its own, so the journal says which request made each record.
 import type { Command } from '../../src/actors/index.js';
 import type { ModelRequest } from '../model/reference-ledger.js';
 import type { Random } from './random.js';
@@ -25,6 +25,13 @@ export function reservationIdFor(partition: number, random: Random): string {
   const hex = random.hex(28);
   const prefix = partition.toString(16).padStart(4, '0');
   return `${prefix}${hex.slice(0, 4)}-${hex.slice(4, 8)}-8${hex.slice(8, 11)}-8${hex.slice(11, 14)}-${hex.slice(14, 26)}`;
+}
+
+/** What a v1.1 adjust may add: a set's count, compare-and-set, a reference. */
+interface AdjustTerms {
+  readonly setOnHand?: number;
+  readonly expectedVersion?: number;
+  readonly reference?: string;
 }
 
 export class Workload {
@@ -137,11 +144,18 @@ export class Workload {
     return { traceId, partition, model, command: { ...model, requesterId: 'sim', traceId } };
   }
 
+  /** An adjust, or now and then a set (v1.1), either maybe with a reference or a version. */
   private adjust(): SimRequest {
     const [productId, warehouseId] = this.stockKey();
     const delta = this.random.chance(0.8) ? this.random.int(1, 20) : -this.random.int(1, 10);
     const key = this.random.chance(0.5) ? this.idempotencyKey() : '';
-    return this.adjustWith(productId, warehouseId, delta, key);
+    const terms: AdjustTerms = {
+      ...(this.random.chance(0.25) ? { setOnHand: this.random.int(0, 60) } : {}),
+      // Versions are not known here: a small one matches a quiet key now and then.
+      ...(this.random.chance(0.2) ? { expectedVersion: this.random.int(0, 12) } : {}),
+      ...(this.random.chance(0.2) ? { reference: 'sim-ref' } : {}),
+    };
+    return this.adjustWith(productId, warehouseId, delta, key, terms);
   }
 
   private adjustWith(
@@ -149,6 +163,7 @@ export class Workload {
     warehouseId: string,
     delta: number,
     idempotencyKey: string,
+    terms: AdjustTerms,
   ) {
     const traceId = this.traceId();
     const partition = this.partitionOf(productId, warehouseId);
@@ -157,6 +172,7 @@ export class Workload {
       productId,
       warehouseId,
       delta,
+      ...terms,
       reason: 'sim',
       idempotencyKey,
     } as const;
@@ -179,8 +195,20 @@ export class Workload {
       );
     }
     if (model.kind === 'adjust') {
-      const delta = same ? model.delta : model.delta + 1;
-      return this.adjustWith(model.productId, model.warehouseId, delta, model.idempotencyKey);
+      const { setOnHand, expectedVersion, reference } = model;
+      const terms: AdjustTerms = {
+        ...(setOnHand === undefined ? {} : { setOnHand: same ? setOnHand : setOnHand + 1 }),
+        ...(expectedVersion === undefined ? {} : { expectedVersion }),
+        ...(reference === undefined ? {} : { reference }),
+      };
+      const delta = same || setOnHand !== undefined ? model.delta : model.delta + 1;
+      return this.adjustWith(
+        model.productId,
+        model.warehouseId,
+        delta,
+        model.idempotencyKey,
+        terms,
+      );
     }
     throw new Error(`cannot retry a ${model.kind}`);
   }
