@@ -21,6 +21,7 @@ import type {
   CartView,
   Outcome,
   RetentionPolicy,
+  StockRecord,
 } from './types.js';
 
 /** The partition as the cart code sees it. */
@@ -32,8 +33,11 @@ export interface CartWork {
   readonly holdOf: (
     reservationId: string,
   ) => { readonly actor: StockActor; readonly reservation: Reservation } | undefined;
-  /** Bookkeeping after a stock record (retention, limits, carts in doubt). */
-  readonly recorded: (actor: StockActor, result: ActorResult) => void;
+  /**
+   * Bookkeeping after a stock record (retention, limits, carts in doubt); the record to journal
+   * (with the lines it crossed, if any), undefined if the result made none.
+   */
+  readonly recorded: (actor: StockActor, result: ActorResult) => StockRecord | undefined;
   /** A cart record was applied (live or replayed). */
   readonly decided: (record: CartRecord) => void;
   readonly retention: RetentionPolicy;
@@ -214,9 +218,8 @@ function place(work: CartWork, command: CartPlaceCommand, nowMs: number): ApplyR
   plan.holds.forEach(({ line, actor, quantity }, number) => {
     const reservationId = cartHoldId(terms.cartId, work.partition, number);
     const hold = { ...terms, idempotencyKey: '', quantity, reservationId };
-    const result = actor.hold(hold, nowMs);
-    work.recorded(actor, result);
-    writes.push({ record: result.record as Write['record'], actor });
+    const record = work.recorded(actor, actor.hold(hold, nowMs));
+    writes.push({ record: record as Write['record'], actor });
     const { productId, warehouseId } = actor;
     holds.push({
       line,
@@ -268,8 +271,8 @@ function abort(work: CartWork, cartId: string, traceId: string, nowMs: number): 
     const hold = work.holdOf(holdId);
     if (hold === undefined || hold.reservation.status !== 'PENDING') continue;
     const result = hold.actor.finish(hold.reservation, 'release', nowMs, traceId);
-    work.recorded(hold.actor, result);
-    if (result.record !== undefined) writes.push({ record: result.record, actor: hold.actor });
+    const record = work.recorded(hold.actor, result);
+    if (record !== undefined) writes.push({ record, actor: hold.actor });
   }
   work.carts.inDoubt.delete(cartId);
   const observed = writes.map((write) => write.actor as StockActor);
@@ -289,8 +292,8 @@ function holdsCommand(work: CartWork, command: CartHoldsCommand, nowMs: number):
   if (refusal !== undefined) return { ...answer(refusal), observed };
   const writes: Write[] = [];
   const change = (actor: StockActor, result: ActorResult): void => {
-    work.recorded(actor, result);
-    if (result.record !== undefined) writes.push({ record: result.record, actor });
+    const record = work.recorded(actor, result);
+    if (record !== undefined) writes.push({ record, actor });
   };
   const { traceId } = command;
   if (action.kind === 'pin' || action.kind === 'unpin') {

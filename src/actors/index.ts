@@ -7,4 +7,5 @@ export { PartitionState, homePartitionOf, stockKey } from './partition-state.js'
 export { checkRecord } from './record-check.js';
 export { captureSnapshot, restoreSnapshot, type PartitionSnapshot } from './snapshot.js';
 export { StockActor, extrasOf, type Reservation } from './stock-actor.js';
+export { stockSignal } from './types.js';
 export type * from './types.js';

@@ -6,17 +6,19 @@ import { applyConfirmStep, cartCommand, replayCart, type CartWork } from './cart
 import { Product, defaultSettings, mergeSettings, sameSettings } from './product-book.js';
 import type { ApplyResult } from './apply-result.js';
 import { StockActor, type ActorResult, type Reservation } from './stock-actor.js';
-import type {
-  Command,
-  ExtendCommand,
-  JournalRecord,
-  Outcome,
-  ReservationCommand,
-  ReserveCommand,
-  RetentionPolicy,
-  SettingsCommand,
-  SettingsRecord,
-  StockRecord,
+import {
+  stockSignal,
+  type Command,
+  type ExtendCommand,
+  type JournalRecord,
+  type Outcome,
+  type ReservationCommand,
+  type ReserveCommand,
+  type RetentionPolicy,
+  type SettingsCommand,
+  type SettingsRecord,
+  type StockRecord,
+  type StockSignals,
 } from './types.js';
 
 /** A finished entry waiting to be forgotten: a reservation, or an adjust's idempotency key. */
@@ -229,9 +231,8 @@ export class PartitionState {
           ? undefined
           : { actor, reservation };
       },
-      recorded: (actor, result) => {
-        if (result.record !== undefined) this.afterRecord(actor, result.record);
-      },
+      recorded: (actor, result) =>
+        result.record === undefined ? undefined : this.afterRecord(actor, result.record),
       decided: (record) => {
         this.carts.decide(record);
         this.pruneCarts(record.atMs);
@@ -292,12 +293,25 @@ export class PartitionState {
   }
 
   private recorded(actor: StockActor, result: ActorResult): ApplyResult {
-    if (result.record !== undefined) this.afterRecord(actor, result.record);
-    return { outcome: result.outcome, record: result.record, actor };
+    const record = result.record === undefined ? undefined : this.afterRecord(actor, result.record);
+    return { outcome: result.outcome, record, actor };
+  }
+
+  /**
+   * After a live change: its bookkeeping, and the record to journal, with the lines the change
+   * crossed (sold out, back in stock, low) worked out now that it applied. Replay takes a
+   * record's crossings as journaled: they feed events only, never state.
+   */
+  private afterRecord(actor: StockActor, record: StockRecord): StockRecord {
+    this.bookkeeping(actor, record);
+    if (record.type === 'extended') return record;
+    const threshold = this.products.get(actor.productId)?.settings.lowStockThreshold ?? null;
+    const signals = signalsOf(actor, record, threshold);
+    return signals === undefined ? record : { ...record, signals };
   }
 
   /** Bookkeeping shared by live applies and replay, so both keep the same retained set. */
-  private afterRecord(actor: StockActor, record: JournalRecord): void {
+  private bookkeeping(actor: StockActor, record: JournalRecord): void {
     if (record.type === 'reserved') {
       this.reservationOwners.set(record.reservationId, actor);
       // Only a buyer's hold or a cart's needs more (the record says so: no lookup otherwise).
@@ -423,7 +437,7 @@ export class PartitionState {
       }
       if (record.type === 'reserved') actor.applyReserved(record);
       else actor.applyAdjusted(record);
-      this.afterRecord(actor, record);
+      this.bookkeeping(actor, record);
       return;
     }
     // A hold is found by its id (whose hash is then cached for the second lookup) rather than by
@@ -439,7 +453,7 @@ export class PartitionState {
     }
     if (record.type === 'extended') actor.applyExtended(record, reservation);
     else actor.applyFinished(record, reservation);
-    this.afterRecord(actor, record);
+    this.bookkeeping(actor, record);
   }
 
   /** Fails the same way replay by stock key would: unknown key first, then unknown hold. */
@@ -484,6 +498,32 @@ export class PartitionState {
 }
 
 const buyersPerProductDefaultMax = 1_000_000;
+
+/**
+ * What a change of a key crossed, from the key after it and the record: available before is
+ * after minus what the record moved. Undefined when it crossed nothing.
+ */
+function signalsOf(
+  actor: StockActor,
+  record: Exclude<StockRecord, { type: 'extended' }>,
+  threshold: number | null,
+): StockSignals | undefined {
+  const after = actor.onHand - actor.reserved;
+  let before: number;
+  if (record.type === 'reserved') before = after + record.quantity;
+  else if (record.type === 'adjusted') before = after - record.delta;
+  else if (record.type === 'confirmed') {
+    // A partial sale returns the units not sold to available.
+    before = after - (record.quantity - (record.confirmedQuantity ?? record.quantity));
+  } else before = after - record.quantity;
+  let flags = 0;
+  if (before > 0 && after === 0) flags |= stockSignal.soldOut;
+  // The change that made the key is its first stocking, not a return.
+  if (before === 0 && after > 0 && record.version > 1) flags |= stockSignal.backInStock;
+  if (threshold !== null && before >= threshold && after < threshold) flags |= stockSignal.low;
+  if (flags === 0) return undefined;
+  return { flags, onHand: actor.onHand, reserved: actor.reserved };
+}
 
 function overloaded(actor: StockActor): ApplyResult {
   const message = 'This product counts as many buyers as it may; retry later.';

@@ -27,6 +27,16 @@ export function checkRecord(record: JournalRecord): void {
   );
   assert(isCount(record.version, 1), () => `a ${record.type} record at version ${record.version}`);
   assert(isCount(record.atMs, 0), () => `a ${record.type} record at time ${record.atMs}`);
+  const signals = record.type === 'extended' ? undefined : record.signals;
+  if (signals !== undefined) {
+    assert(
+      isCount(signals.flags, 1) &&
+        signals.flags <= 7 &&
+        isCount(signals.reserved, 0) &&
+        isCount(signals.onHand, signals.reserved),
+      () => `a ${record.type} record crossing ${JSON.stringify(signals)}`,
+    );
+  }
   switch (record.type) {
     case 'reserved':
       assert(isCount(record.quantity, 1), 'a reserved record without a positive quantity');

@@ -318,6 +318,25 @@ interface RecordBase {
   readonly traceId: string;
 }
 
+/** Lines a change of available stock crossed (bits of `StockSignals.flags`). */
+export const stockSignal = { soldOut: 1, backInStock: 2, low: 4 } as const;
+
+/**
+ * A change that crossed a line: available fell to 0 (sold out), rose from 0 (back in stock; never
+ * the change that made the key), or fell below the product's low-stock threshold from at or
+ * above it. With the key's counts after the change, so each crossing's event needs no more.
+ */
+export interface StockSignals {
+  readonly flags: number;
+  readonly onHand: number;
+  readonly reserved: number;
+}
+
+/** Records that move available stock: they carry the lines they crossed, if any. */
+interface Signalled {
+  readonly signals?: StockSignals;
+}
+
 /**
  * What a hold carries beyond the v1 fields, repeated on every record of it so each event can
  * name it. Absent (never '') when the request had none: a v1 hold's records stay v1 rows.
@@ -328,7 +347,7 @@ export interface HoldExtras {
   readonly cartId?: string;
 }
 
-export interface ReservedRecord extends RecordBase, HoldExtras {
+export interface ReservedRecord extends RecordBase, HoldExtras, Signalled {
   readonly type: 'reserved';
   readonly reservationId: string;
   readonly quantity: number;
@@ -337,7 +356,7 @@ export interface ReservedRecord extends RecordBase, HoldExtras {
   readonly requesterId: string;
 }
 
-export interface ReservationChangedRecord extends RecordBase, HoldExtras {
+export interface ReservationChangedRecord extends RecordBase, HoldExtras, Signalled {
   readonly type: 'confirmed' | 'released' | 'expired';
   readonly reservationId: string;
   /** The units held. */
@@ -357,7 +376,7 @@ export interface ExtendedRecord extends RecordBase, HoldExtras {
   readonly requesterId: string;
 }
 
-export interface AdjustedRecord extends RecordBase {
+export interface AdjustedRecord extends RecordBase, Signalled {
   readonly type: 'adjusted';
   /** The change of on_hand (0 for a set that found the count right). */
   readonly delta: number;

@@ -1,6 +1,11 @@
 // One journal record -> one event (API.md, "Events (NATS)"): its subject, its JSON body and the
 // id that JetStream deduplicates on. Pure, so the schema tests can check every record type.
-import type { CartRecord, JournalRecord, SettingsRecord } from '../actors/index.js';
+import {
+  stockSignal,
+  type CartRecord,
+  type JournalRecord,
+  type SettingsRecord,
+} from '../actors/index.js';
 
 /**
  * The records that become events. A cart confirm attempt's steps (pins, the home's decision)
@@ -99,15 +104,71 @@ export interface StockAdjustedEvent {
   readonly reference?: string;
 }
 
-export interface OutboundEvent {
-  readonly subject: string;
-  /** `<partition>-<lsn>`: the Nats-Msg-Id header and the body's event_id. */
-  readonly msgId: string;
-  readonly body: ReservationEvent | StockAdjustedEvent | SettingsEvent | CartEvent;
+/** inventory.stock.sold_out, .back_in_stock and .low: a key's available crossed a line. */
+export interface StockLevelEvent {
+  readonly event_id: string;
+  readonly product_id: string;
+  readonly warehouse_id: string;
+  readonly available: number;
+  readonly on_hand: number;
+  readonly reserved: number;
+  readonly timestamp: string;
+  readonly trace_id: string;
 }
 
-export function eventId(partition: number, lsn: number): string {
-  return `${partition}-${lsn}`;
+export interface OutboundEvent {
+  readonly subject: string;
+  /**
+   * `<partition>-<lsn>` (the record's first event) or `<partition>-<lsn>-<n>` (its n-th further
+   * one): the Nats-Msg-Id header and the body's event_id.
+   */
+  readonly msgId: string;
+  readonly body:
+    ReservationEvent | StockAdjustedEvent | SettingsEvent | CartEvent | StockLevelEvent;
+}
+
+export function eventId(partition: number, lsn: number, further = 0): string {
+  return further === 0 ? `${partition}-${lsn}` : `${partition}-${lsn}-${further}`;
+}
+
+/** The crossings' subjects, in the contract's order (after the record's own event). */
+const crossings = [
+  [stockSignal.soldOut, 'inventory.stock.sold_out'],
+  [stockSignal.backInStock, 'inventory.stock.back_in_stock'],
+  [stockSignal.low, 'inventory.stock.low'],
+] as const;
+
+/**
+ * Every event of a journal record, in order: none for a record that publishes nothing, else its
+ * own event, then one per line its change crossed (sold out, back in stock, low stock).
+ */
+export function eventsOf(
+  partition: number,
+  lsn: number,
+  record: JournalRecord,
+  subjectPrefix = '',
+): OutboundEvent[] {
+  if (!isPublished(record)) return [];
+  const events = [eventOf(partition, lsn, record, subjectPrefix)];
+  const signals = 'signals' in record ? record.signals : undefined;
+  if (signals === undefined || record.type === 'settings' || record.type === 'cart') return events;
+  const timestamp = new Date(record.atMs).toISOString();
+  for (const [flag, subject] of crossings) {
+    if ((signals.flags & flag) === 0) continue;
+    const id = eventId(partition, lsn, events.length);
+    const body: StockLevelEvent = {
+      event_id: id,
+      product_id: record.productId,
+      warehouse_id: record.warehouseId,
+      available: signals.onHand - signals.reserved,
+      on_hand: signals.onHand,
+      reserved: signals.reserved,
+      timestamp,
+      trace_id: record.traceId,
+    };
+    events.push({ subject: `${subjectPrefix}${subject}`, msgId: id, body });
+  }
+  return events;
 }
 
 export function eventOf(

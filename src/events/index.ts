@@ -8,6 +8,7 @@ export type { EventStreamSettings, EventsWorkerData, PublisherStats } from './pr
 export {
   eventId,
   eventOf,
+  eventsOf,
   eventSubjects,
   isPublished,
   type PublishedRecord,

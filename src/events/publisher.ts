@@ -9,7 +9,7 @@
 // copies are duplicates that the stream drops (Nats-Msg-Id).
 import { assert, checkRecord } from '../actors/index.js';
 import { decodeRecord } from '../persistence/index.js';
-import { eventId, eventOf, isPublished, type OutboundEvent } from './event-mapping.js';
+import { eventId, eventsOf, type OutboundEvent } from './event-mapping.js';
 import type { OutboxRow, OutboxStore, ReadPosition } from './outbox-store.js';
 import type { PublisherStats } from './protocol.js';
 import { Signal } from './signal.js';
@@ -44,10 +44,13 @@ export interface PublisherDependencies {
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
+/** A record whose events are in flight (acked once every one of them is). */
 interface InflightEvent {
   readonly lsn: number;
   readonly atMs: number;
   acked: boolean;
+  /** Its events not acknowledged yet. */
+  waiting: number;
 }
 
 /** One partition's progress. Invariant: cursor <= sent, and inflight holds (cursor, sent]. */
@@ -276,26 +279,29 @@ export class EventPublisher {
     let handed = 0;
     for (const row of rows) {
       const progress = this.progressOf(row.partition);
-      const event = this.eventFor(progress, row);
-      if (event === undefined) continue;
-      if (event.event === undefined) {
-        this.skip(progress, row.lsn, event.atMs);
+      const found = this.eventsFor(progress, row);
+      if (found === undefined) continue;
+      if (found.events.length === 0) {
+        this.skip(progress, row.lsn, found.atMs);
         handed += 1;
         continue;
       }
       // No await while there is room: events handed out in one turn leave in one socket write.
-      if (this.inflightCount >= this.deps.limits.inflightMax && !(await this.room())) break;
+      const needed = found.events.length;
+      if (this.inflightCount + needed > this.deps.limits.inflightMax && !(await this.room(needed)))
+        break;
       if (this.failed || this.stopping) break;
-      this.send(progress, row.lsn, event.atMs, event.event);
+      this.send(progress, row.lsn, found.atMs, found.events);
       handed += 1;
     }
     return handed;
   }
 
-  private eventFor(
+  /** A record's events (none: it publishes nothing), or undefined if it cannot be sent yet. */
+  private eventsFor(
     progress: Progress,
     row: OutboxRow,
-  ): { event: OutboundEvent | undefined; atMs: number } | undefined {
+  ): { events: OutboundEvent[]; atMs: number } | undefined {
     if (progress.stalled) return undefined;
     if (row.lsn !== progress.sent + 1) {
       // Never skip a record: wait until the one missing becomes visible.
@@ -312,9 +318,8 @@ export class EventPublisher {
       const record = decodeRecord(row.payload);
       checkRecord(record);
       // A record that publishes nothing is passed over (still in order).
-      if (!isPublished(record)) return { event: undefined, atMs: record.atMs };
-      const event = eventOf(row.partition, row.lsn, record, this.deps.subjectPrefix);
-      return { event, atMs: record.atMs };
+      const events = eventsOf(row.partition, row.lsn, record, this.deps.subjectPrefix);
+      return { events, atMs: record.atMs };
     } catch (error) {
       progress.stalled = true;
       this.deps.log(
@@ -330,47 +335,57 @@ export class EventPublisher {
    * Waits until a quarter of the in-flight bound is free again (refilling one event per ack
    * would send each in a write of its own); false if the round failed or the publisher stops.
    */
-  private async room(): Promise<boolean> {
+  private async room(needed: number): Promise<boolean> {
     const { inflightMax } = this.deps.limits;
-    const resumeAt = inflightMax - Math.max(1, Math.floor(inflightMax / 4));
+    assert(needed <= inflightMax, 'one record has more events than may be in flight');
+    const resumeAt = Math.min(
+      inflightMax - Math.max(1, Math.floor(inflightMax / 4)),
+      inflightMax - needed,
+    );
     while (this.inflightCount > resumeAt && !this.failed && !this.stopping) {
       await this.slots.wait();
     }
     return !this.failed && !this.stopping;
   }
 
-  private send(progress: Progress, lsn: number, atMs: number, event: OutboundEvent): void {
+  /** A record's events, published together; the record counts as acked once all of them are. */
+  private send(progress: Progress, lsn: number, atMs: number, events: OutboundEvent[]): void {
     // What leaves is checked as the journal's records are: in lsn order without a gap, named by
     // its journal position (JetStream's duplicate check relies on it), within the bound.
     assert(lsn === progress.sent + 1, () => `event ${lsn} sent after ${progress.sent}`);
-    assert(event.msgId === eventId(progress.partition, lsn), 'an event named off its record');
-    assert(this.inflightCount < this.deps.limits.inflightMax, 'events in flight over the bound');
-    const entry: InflightEvent = { lsn, atMs, acked: false };
-    if (progress.inflight.length === progress.inflightHead && progress.cursor === progress.sent) {
-      progress.pendingSinceMs = atMs;
-    }
-    progress.inflight.push(entry);
-    progress.sent = lsn;
-    progress.known = Math.max(progress.known, lsn);
-    progress.gapReported = false;
-    this.inflightCount += 1;
-    this.deps.sink.publish(event).then(
-      (ack) => this.acked(progress, entry, ack),
-      (error: unknown) => this.publishFailed(error),
+    events.forEach((event, further) => {
+      assert(event.msgId === eventId(progress.partition, lsn, further), 'an event named off');
+    });
+    assert(
+      this.inflightCount + events.length <= this.deps.limits.inflightMax,
+      'events in flight over the bound',
     );
+    const entry: InflightEvent = { lsn, atMs, acked: false, waiting: events.length };
+    this.enqueue(progress, entry);
+    this.inflightCount += events.length;
+    for (const event of events) {
+      this.deps.sink.publish(event).then(
+        (ack) => this.acked(progress, entry, ack),
+        (error: unknown) => this.publishFailed(error),
+      );
+    }
   }
 
-  /** A record that publishes nothing: passed over in order, as if its event were acked. */
+  /** A record that publishes nothing: passed over in order, as if its events were acked. */
   private skip(progress: Progress, lsn: number, atMs: number): void {
     assert(lsn === progress.sent + 1, () => `record ${lsn} passed over after ${progress.sent}`);
-    if (progress.inflight.length === progress.inflightHead && progress.cursor === progress.sent) {
-      progress.pendingSinceMs = atMs;
-    }
-    progress.inflight.push({ lsn, atMs, acked: true });
-    progress.sent = lsn;
-    progress.known = Math.max(progress.known, lsn);
-    progress.gapReported = false;
+    this.enqueue(progress, { lsn, atMs, acked: true, waiting: 0 });
     this.advance(progress);
+  }
+
+  private enqueue(progress: Progress, entry: InflightEvent): void {
+    if (progress.inflight.length === progress.inflightHead && progress.cursor === progress.sent) {
+      progress.pendingSinceMs = entry.atMs;
+    }
+    progress.inflight.push(entry);
+    progress.sent = entry.lsn;
+    progress.known = Math.max(progress.known, entry.lsn);
+    progress.gapReported = false;
   }
 
   private acked(progress: Progress, entry: InflightEvent, ack: PublishAck): void {
@@ -378,8 +393,11 @@ export class EventPublisher {
     this.publishedTotal += 1;
     if (ack.duplicate) this.duplicatesTotal += 1;
     this.consecutiveFailures = 0;
-    entry.acked = true;
-    this.advance(progress);
+    entry.waiting -= 1;
+    if (entry.waiting === 0) {
+      entry.acked = true;
+      this.advance(progress);
+    }
     this.slots.notify();
   }
 

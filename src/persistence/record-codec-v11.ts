@@ -1,7 +1,9 @@
 // Journal rows of the v1.1 records (type codes 6 and up), positional like the v1 rows: holds
 // with a buyer, reference or cart (6), their changes (7, which also carries a partial confirm),
 // extends (8), product settings (9), cart decisions (10) and the steps of cart confirm attempts
-// (11), and adjusts with a set, a reference or an expected version (12). Rare next to plain
+// (11), and adjusts with a set, a reference or an expected version (12). A hold, a change of one
+// or an adjust that crossed a line (sold out, back in stock, low) also takes its v1.1 row, with
+// the crossings as three trailing fields (absent in rows written before). Rare next to plain
 // holds, so they
 // take msgpackr's general path on decode, then a strict check of every field; never renumber.
 import { extrasOf } from '../actors/index.js';
@@ -17,6 +19,7 @@ import type {
   ReservationChangedRecord,
   ReservedRecord,
   SettingsRecord,
+  StockSignals,
 } from '../actors/index.js';
 
 const codes = {
@@ -41,14 +44,17 @@ export function isV11(record: JournalRecord): boolean {
       return (
         record.set !== undefined ||
         record.reference !== undefined ||
-        record.expectedVersion !== undefined
+        record.expectedVersion !== undefined ||
+        record.signals !== undefined
       );
     case 'reserved':
-      return hasExtras(record);
+      return hasExtras(record) || record.signals !== undefined;
     case 'confirmed':
     case 'released':
     case 'expired':
-      return hasExtras(record) || record.confirmedQuantity !== undefined;
+      return (
+        hasExtras(record) || record.confirmedQuantity !== undefined || record.signals !== undefined
+      );
     default:
       return true;
   }
@@ -70,7 +76,7 @@ export function encodeV11(record: JournalRecord): unknown[] {
       const { quantity, expiresAtMs, idempotencyKey, requesterId } = record;
       const head = [codes.reserved, productId, warehouseId, version, atMs, traceId];
       const hold = [reservationId, quantity, expiresAtMs, idempotencyKey, requesterId];
-      return [...head, ...hold, ...extrasRow(record)];
+      return [...head, ...hold, ...extrasRow(record), ...signalsRow(record)];
     }
     case 'confirmed':
     case 'released':
@@ -78,7 +84,8 @@ export function encodeV11(record: JournalRecord): unknown[] {
       const { productId, warehouseId, version, atMs, traceId, reservationId } = record;
       const head = [codes.changed, changedTypes[record.type], productId, warehouseId, version];
       const hold = [atMs, traceId, reservationId, record.quantity, record.requesterId];
-      return [...head, ...hold, ...extrasRow(record), record.confirmedQuantity ?? 0];
+      const sold = record.confirmedQuantity ?? 0;
+      return [...head, ...hold, ...extrasRow(record), sold, ...signalsRow(record)];
     }
     case 'extended': {
       const { productId, warehouseId, version, atMs, traceId, reservationId } = record;
@@ -104,7 +111,7 @@ export function encodeV11(record: JournalRecord): unknown[] {
         record.reference ?? '',
         record.expectedVersion ?? -1,
       ];
-      return [...head, ...change, record.actorId, ...terms];
+      return [...head, ...change, record.actorId, ...terms, ...signalsRow(record)];
     }
     case 'cart-confirm': {
       const { cartId, attempt, atMs, traceId } = record;
@@ -167,6 +174,21 @@ export function decodeV11(row: unknown[], Failure: ErrorClass): JournalRecord {
 }
 
 /** The row's buyer, reference and cart ('' = none), as the record's extras. */
+/** A change's crossings, as trailing fields: none when it crossed nothing. */
+function signalsRow(record: { readonly signals?: StockSignals }): number[] {
+  const signals = record.signals;
+  return signals === undefined ? [] : [signals.flags, signals.onHand, signals.reserved];
+}
+
+/** The trailing crossings, if the row has them (rows written before them end earlier). */
+function signalsRead(read: RowReader): { signals?: StockSignals } {
+  if (!read.more()) return {};
+  const flags = read.number();
+  if (!(Number.isSafeInteger(flags) && flags >= 1 && flags <= 7))
+    read.fail('crossings out of range');
+  return { signals: { flags, onHand: read.number(), reserved: read.number() } };
+}
+
 function extrasRead(read: RowReader): HoldExtras {
   const buyerId = read.text();
   const reference = read.text();
@@ -181,6 +203,7 @@ function reservedOf(read: RowReader): ReservedRecord {
     idempotencyKey: read.text(),
     requesterId: read.text(),
     ...extrasRead(read),
+    ...signalsRead(read),
   };
 }
 
@@ -207,7 +230,8 @@ function changedOf(read: RowReader): ReservationChangedRecord {
     ...extrasRead(read),
   };
   const confirmedQuantity = read.number();
-  return confirmedQuantity === 0 ? base : { ...base, confirmedQuantity };
+  const sold = confirmedQuantity === 0 ? {} : { confirmedQuantity };
+  return { ...base, ...sold, ...signalsRead(read) };
 }
 
 function extendedOf(read: RowReader): ExtendedRecord {
@@ -279,6 +303,7 @@ function adjustedOf(read: RowReader): AdjustedRecord {
     ...(set === 1 ? { set: true as const } : {}),
     ...(reference === '' ? {} : { reference }),
     ...(expectedVersion === -1 ? {} : { expectedVersion }),
+    ...signalsRead(read),
   };
 }
 
@@ -366,6 +391,11 @@ class RowReader {
       if (!Array.isArray(item)) this.fail(`field ${this.next - 1} holds a non-list`);
       return each(new RowReader(item, this.Failure, 0));
     });
+  }
+
+  /** Whether fields are left (a row of an older writer may end before optional ones). */
+  more(): boolean {
+    return this.next < this.row.length;
   }
 
   done<T>(value: T): T {

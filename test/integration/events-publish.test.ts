@@ -232,6 +232,56 @@ describe.runIf(ready)('events published to NATS JetStream', () => {
     });
   });
 
+  it('follows a change that crossed a line with sold out, back in stock or low stock', async () => {
+    const base = (ledger as LedgerProcess).baseUrl;
+    const key = { product_id: 'ev-level', warehouse_id: 'wh-1' };
+    const low = { low_stock_threshold: 3 };
+    expect((await request(base, 'PUT', '/v1/products/ev-level/settings', low)).status).toBe(200);
+    const hold = async (quantity: number, trace: string) => {
+      const reply = await send(
+        '/v1/reserve',
+        { ...key, quantity, idempotency_key: newKey('lv') },
+        trace,
+      );
+      expect(reply.status).toBe(200);
+      return reply.body.reservation_id as string;
+    };
+    expect((await send('/v1/stock/adjust', { ...key, delta: 5 }, 'tr-lv-make')).status).toBe(200);
+    await hold(3, 'tr-lv-low'); // 5 -> 2: below 3
+    const last = await hold(2, 'tr-lv-out'); // 2 -> 0: sold out
+    expect((await send('/v1/release', { reservation_id: last }, 'tr-lv-back')).status).toBe(200);
+    expect((await send('/v1/stock/adjust', { ...key, delta: 5 }, 'tr-lv-up')).status).toBe(200);
+    await hold(5, 'tr-lv-low-again'); // 7 -> 2: below 3 again
+    await waitForStreamToCatchUp(sharedNatsUrl, stream, database);
+    const events = await readStream(sharedNatsUrl, stream);
+    expect(streamProblems(await journalEntries(database), events)).toEqual([]);
+    const levels = events
+      .filter(
+        (event) =>
+          event.body.product_id === 'ev-level' &&
+          /stock\.(low|sold_out|back_in_stock)$/.test(event.subject),
+      )
+      .map((event) => [
+        event.subject.slice(prefix.length),
+        event.body.trace_id,
+        event.body.available,
+      ]);
+    expect(levels).toEqual([
+      ['inventory.stock.low', 'tr-lv-low', 2],
+      ['inventory.stock.sold_out', 'tr-lv-out', 0],
+      ['inventory.stock.back_in_stock', 'tr-lv-back', 2],
+      ['inventory.stock.low', 'tr-lv-low-again', 2],
+    ]);
+    const validate = eventValidator();
+    for (const event of events) {
+      expect(validate(event.subject.slice(prefix.length), event.body), event.subject).toEqual([]);
+    }
+    // Each follows its change's own event, named after it: <partition>-<lsn>-1.
+    const soldOut = events.find((event) => event.subject.endsWith('stock.sold_out'));
+    const own = events.find((event) => event.body.trace_id === 'tr-lv-out');
+    expect(soldOut?.msgId).toBe(`${own?.msgId}-1`);
+  });
+
   it('shows the publisher in /metrics and in /health/ready details', async () => {
     const base = (ledger as LedgerProcess).baseUrl;
     const metrics = (await get(base, '/metrics')).text;

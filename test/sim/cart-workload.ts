@@ -81,7 +81,7 @@ export class CartWorkload {
     return { partition: this.partitionOfProduct(productId), command };
   }
 
-  /** A purchase limit and a warehouse priority, each set, cleared or left as it is. */
+  /** A purchase limit, a warehouse priority, a low-stock threshold: each set, cleared or kept. */
   settings(productId = this.product()): PlainRequest {
     const changes: Record<string, unknown> = {};
     const limit = this.random.int(0, 2);
@@ -92,6 +92,8 @@ export class CartWorkload {
       const listed = all.filter(() => this.random.chance(0.6)).reverse();
       changes.warehousePriority = priority === 1 && listed.length > 0 ? listed : null;
     }
+    const low = this.random.int(0, 3);
+    if (low > 0) changes.lowStockThreshold = low === 1 ? null : this.random.int(0, 30);
     const command: Command = {
       kind: 'put-settings',
       productId,

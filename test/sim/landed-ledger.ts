@@ -5,13 +5,16 @@
 // invariants hold after every record, and a committed decision lands only after every hold it
 // names, which no other hold of that cart may follow. A cart confirm attempt's steps are
 // checked too: a pinned hold is ended only by a confirm of the pinned units, and only after its
-// home journaled that attempt as confirmed (roll forward, never before the decision).
-import type {
-  CartConfirmRecord,
-  CartRecord,
-  JournalRecord,
-  ReservationStatus,
-  ReservedRecord,
+// home journaled that attempt as confirmed (roll forward, never before the decision). And every
+// change says exactly the lines it crossed (sold out, back in stock, low), worked out here again.
+import {
+  stockSignal,
+  type CartConfirmRecord,
+  type CartRecord,
+  type JournalRecord,
+  type ReservationStatus,
+  type ReservedRecord,
+  type StockRecord,
 } from '../../src/actors/index.js';
 import { decodeRecord, type WalRow } from '../../src/persistence/index.js';
 
@@ -43,6 +46,8 @@ export class LandedLedger {
   /** Idempotency key -> the committed cart that bound it. */
   readonly keys = new Map<string, CartRecord>();
   readonly stock = new Map<string, Stock>();
+  /** Products' low-stock thresholds, as the settings records set them. */
+  private readonly thresholds = new Map<string, number | null>();
   private readonly lastLsns = new Map<number, number>();
   rows = 0;
   /** Cart confirm attempts' steps landed, by step (pins, unpins, the home's decisions). */
@@ -68,8 +73,56 @@ export class LandedLedger {
   }
 
   private apply(partition: number, record: JournalRecord): void {
+    if (
+      record.type === 'reserved' ||
+      record.type === 'adjusted' ||
+      record.type === 'confirmed' ||
+      record.type === 'released' ||
+      record.type === 'expired'
+    ) {
+      const key = `${record.productId}/${record.warehouseId}`;
+      const existed = this.stock.has(key);
+      const before = existed ? this.available(key) : 0;
+      this.applyStock(partition, record);
+      this.checkSignals(record, key, existed, before);
+      return;
+    }
+    this.applyStock(partition, record);
+  }
+
+  private available(key: string): number {
+    const stock = this.stockOf(key);
+    return stock.onHand - stock.reserved;
+  }
+
+  /** A change says the lines it crossed, worked out here from the journal alone. */
+  private checkSignals(
+    record: Exclude<StockRecord, { type: 'extended' }>,
+    key: string,
+    existed: boolean,
+    before: number,
+  ): void {
+    const stock = this.stockOf(key);
+    const after = stock.onHand - stock.reserved;
+    const threshold = this.thresholds.get(record.productId) ?? null;
+    let flags = 0;
+    if (before > 0 && after === 0) flags |= stockSignal.soldOut;
+    if (existed && before === 0 && after > 0) flags |= stockSignal.backInStock;
+    if (threshold !== null && before >= threshold && after < threshold) flags |= stockSignal.low;
+    const wanted =
+      flags === 0 ? undefined : { flags, onHand: stock.onHand, reserved: stock.reserved };
+    if (JSON.stringify(record.signals) !== JSON.stringify(wanted)) {
+      this.fail(
+        `${record.type} of ${key} v${record.version} says it crossed ` +
+          `${JSON.stringify(record.signals)}, the journal says ${JSON.stringify(wanted)}`,
+      );
+    }
+  }
+
+  private applyStock(partition: number, record: JournalRecord): void {
     switch (record.type) {
       case 'settings':
+        this.thresholds.set(record.productId, record.settings.lowStockThreshold);
         return;
       case 'cart':
         return this.decided(partition, record);

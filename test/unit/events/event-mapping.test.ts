@@ -2,8 +2,10 @@
 // shipped JSON Schemas (ajv, 2020-12, formats on), and that the schemas refuse what they must.
 import { describe, expect, it } from 'vitest';
 import type { JournalRecord } from '../../../src/actors/index.js';
+import { stockSignal } from '../../../src/actors/index.js';
 import {
   eventOf,
+  eventsOf,
   eventSubjects,
   isPublished,
   type PublishedRecord,
@@ -83,6 +85,45 @@ describe('eventOf', () => {
     expect(validate('inventory.stock.adjusted', { ...adjusted.body, delta: 0 })).not.toEqual([]);
   });
 
+  it('follows a change that crossed lines with one event per line, named <p>-<lsn>-<n>', () => {
+    const hold: PublishedRecord = {
+      type: 'reserved',
+      ...base,
+      reservationId,
+      quantity: 3,
+      expiresAtMs: base.atMs + 600_000,
+      idempotencyKey: 'client-key-000001',
+      requesterId: 'user-9',
+      signals: { flags: stockSignal.soldOut | stockSignal.low, onHand: 3, reserved: 3 },
+    };
+    const events = eventsOf(4, 11, hold, 'pre.');
+    expect(events.map((event) => [event.subject, event.msgId])).toEqual([
+      ['pre.inventory.reserve.request', '4-11'],
+      ['pre.inventory.stock.sold_out', '4-11-1'],
+      ['pre.inventory.stock.low', '4-11-2'],
+    ]);
+    expect(events[1]?.body).toEqual({
+      event_id: '4-11-1',
+      product_id: 'sku-1',
+      warehouse_id: 'wh:eu-1',
+      available: 0,
+      on_hand: 3,
+      reserved: 3,
+      timestamp: '2026-11-23T12:00:00.123Z',
+      trace_id: 'trace-abc',
+    });
+    for (const event of events) {
+      expect(validate(event.subject.slice('pre.'.length), event.body)).toEqual([]);
+    }
+    const back = { ...hold, signals: { flags: stockSignal.backInStock, onHand: 5, reserved: 2 } };
+    const [, returned] = eventsOf(4, 12, back);
+    expect(returned?.subject).toBe('inventory.stock.back_in_stock');
+    expect(validate('inventory.stock.back_in_stock', returned?.body)).toEqual([]);
+    expect(validate('inventory.stock.sold_out', returned?.body)).not.toEqual([]);
+    // A record without crossings: its own event only; one that publishes nothing: none.
+    expect(eventsOf(4, 13, records[0] as PublishedRecord)).toHaveLength(1);
+  });
+
   it('publishes nothing of a cart confirm attempt (its holds publish their confirms)', () => {
     const step: JournalRecord = {
       type: 'cart-confirm',
@@ -94,6 +135,7 @@ describe('eventOf', () => {
       traceId: '',
     };
     expect(isPublished(step)).toBe(false);
+    expect(eventsOf(1, 1, step)).toEqual([]);
     expect(records.every((record) => isPublished(record))).toBe(true);
   });
 

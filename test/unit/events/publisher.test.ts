@@ -193,6 +193,24 @@ describe('EventPublisher', () => {
     expect(sink.published.map((event) => event.msgId)).toEqual(['0-1', '0-4', '0-6']);
   });
 
+  it('sends every event of a record, and moves the cursor past it only once all are acked', async () => {
+    const store = new MemoryStore();
+    const soldOut = { ...reserved(1), signals: { flags: 5, onHand: 1, reserved: 1 } };
+    store.append(0, soldOut as JournalRecord);
+    store.append(0, reserved(2));
+    const sink = new ScriptedSink();
+    startPublisher(store, sink);
+    await waitFor(() => sink.published.length === 4);
+    expect(sink.published.map((event) => event.msgId)).toEqual(['0-1', '0-1-1', '0-1-2', '0-2']);
+    sink.ack(2); // the record's first two events: not the whole record yet
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(store.cursors.get(0) ?? 0).toBe(0);
+    sink.ack(1);
+    await waitFor(() => store.cursors.get(0) === 1);
+    sink.ack();
+    await waitFor(() => store.cursors.get(0) === 2);
+  });
+
   it('never has more than inflightMax events unacknowledged', async () => {
     const store = new MemoryStore();
     for (let serial = 1; serial <= 30; serial += 1) store.append(0, reserved(serial));
