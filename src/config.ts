@@ -8,6 +8,8 @@ import { resolve } from 'node:path';
 import type { RetentionPolicy } from './actors/index.js';
 import {
   buyersPerProductMax,
+  importBytesCeiling,
+  importLinesCeiling,
   onHandMax,
   shardInflightCeiling,
   walBatchRecordsCeiling,
@@ -36,6 +38,8 @@ export interface Config {
   shards: number; // SHARDS, default os.availableParallelism() (at least 1), 1..64
   partitions: number; // LEDGER_PARTITIONS, default 256, 1..65536; used when a journal is created
   bodyBytesMax: number; // LEDGER_BODY_BYTES_MAX, default 16384, 256..1048576
+  importBytesMax: number; // LEDGER_IMPORT_BYTES_MAX, default 4 MiB, 256..64 MiB: one stock import
+  importLinesMax: number; // LEDGER_IMPORT_LINES_MAX, default 10000, 1..100000: lines of one import
   quantityMax: number; // LEDGER_QUANTITY_MAX, default 1000, 1..1_000_000
   ttlSecondsMin: number; // LEDGER_TTL_SECONDS_MIN, default 60, >= 1
   ttlSecondsMax: number; // LEDGER_TTL_SECONDS_MAX, default 3600, >= min, <= 30 days
@@ -114,6 +118,8 @@ type IntegerSettings = Pick<
   | 'shards'
   | 'partitions'
   | 'bodyBytesMax'
+  | 'importBytesMax'
+  | 'importLinesMax'
   | 'quantityMax'
   | 'ttlSecondsMin'
   | 'ttlSecondsMax'
@@ -140,6 +146,8 @@ function integers(env: Record<string, string | undefined>): IntegerSettings {
     shards: integer(env, 'SHARDS', shardsDefault, 1, shardsMax),
     partitions: integer(env, 'LEDGER_PARTITIONS', 256, 1, 65_536),
     bodyBytesMax: integer(env, 'LEDGER_BODY_BYTES_MAX', 16_384, 256, 1_048_576),
+    importBytesMax: integer(env, 'LEDGER_IMPORT_BYTES_MAX', 4_194_304, 256, importBytesCeiling),
+    importLinesMax: integer(env, 'LEDGER_IMPORT_LINES_MAX', 10_000, 1, importLinesCeiling),
     quantityMax: integer(env, 'LEDGER_QUANTITY_MAX', 1000, 1, 1_000_000),
     ttlSecondsMin: integer(env, 'LEDGER_TTL_SECONDS_MIN', 60, 1, thirtyDaysSeconds),
     ttlSecondsMax: integer(env, 'LEDGER_TTL_SECONDS_MAX', 3600, 1, thirtyDaysSeconds),

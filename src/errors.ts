@@ -47,12 +47,27 @@ export function errorStatus(code: ErrorCode): number {
   return errorCodes[code].status;
 }
 
-/** The contract's error body: `{"error": {"code", "message", "details"?}}`, serialized. */
-export function errorBody(code: ErrorCode, message?: string, details?: ErrorDetails): string {
-  const error: { code: ErrorCode; message: string; details?: ErrorDetails } = {
+/** The contract's error object: the value of a body's `error` (or of an import line's). */
+export interface ErrorObject {
+  code: ErrorCode;
+  message: string;
+  details?: ErrorDetails;
+}
+
+export function errorObject(
+  code: ErrorCode,
+  message?: string,
+  details?: ErrorDetails,
+): ErrorObject {
+  const error: ErrorObject = {
     code,
     message: message ?? errorCodes[code].message,
   };
   if (details !== undefined) error.details = details;
-  return JSON.stringify({ error });
+  return error;
+}
+
+/** The contract's error body: `{"error": {"code", "message", "details"?}}`, serialized. */
+export function errorBody(code: ErrorCode, message?: string, details?: ErrorDetails): string {
+  return JSON.stringify({ error: errorObject(code, message, details) });
 }

@@ -195,3 +195,36 @@ check(cartHoldsMax < walBatchRecordsCeiling, "a cart's records must fit one writ
  * hold, beyond the hold itself, so a million buyers cost about 150 MiB of the product's shard.
  */
 export const buyersPerProductMax = 1_000_000;
+
+// ---- Stock imports (POST /v1/stock/import): one NDJSON file, its lines applied one by one.
+
+/** The largest LEDGER_IMPORT_BYTES_MAX accepted: a file is held whole in memory while it runs. */
+export const importBytesCeiling = 64 * 1024 * 1024;
+/** The largest LEDGER_IMPORT_LINES_MAX accepted: the answer holds one result per line. */
+export const importLinesCeiling = 100_000;
+/**
+ * Lines of one import sent to shards and not yet answered. Enough to fill a group commit per
+ * shard; far below a shard's default in-flight bound (8192), so checkout traffic keeps room.
+ */
+export const importLinesInFlightMax = 128;
+/**
+ * A line refused at dispatch because its shard is at its in-flight bound (nothing was done) is
+ * sent again after a wait, starting here and doubling up to the ceiling...
+ */
+export const importRetryDelayMsMin = 5;
+export const importRetryDelayMsMax = 200;
+/**
+ * ...for at most this long over the whole import. After that, a line refused so is answered in
+ * its result with 503 `overloaded` at once, and the import goes on with the next lines.
+ */
+export const importOverloadedWaitMsMax = 30_000;
+
+check(importLinesInFlightMax <= shardInflightCeiling, 'an import cannot outrun a shard bound');
+check(
+  0 < importRetryDelayMsMin && importRetryDelayMsMin <= importRetryDelayMsMax,
+  'import retry back-off bounds must be positive and ordered',
+);
+check(
+  importRetryDelayMsMax < importOverloadedWaitMsMax,
+  'an import must be able to wait for an overloaded shard more than once',
+);

@@ -318,6 +318,14 @@ function cartResolver(coordinator: CartCoordinator, shards: readonly ShardChanne
   });
 }
 
+/** How much a request may send: one JSON body, and a stock import's file. */
+function bodyLimits(
+  config: Config,
+): Pick<Config, 'bodyBytesMax' | 'importBytesMax' | 'importLinesMax'> {
+  const { bodyBytesMax, importBytesMax, importLinesMax } = config;
+  return { bodyBytesMax, importBytesMax, importLinesMax };
+}
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const log = createLogger(config.logLevel);
@@ -341,7 +349,7 @@ async function main(): Promise<void> {
   const carts = cartCoordinator(router, ingress);
   const resolver = cartResolver(carts, shards, log);
   const server = new LedgerServer({
-    bodyBytesMax: config.bodyBytesMax,
+    ...bodyLimits(config),
     limits: { ...config, adjustDeltaMax },
     router,
     carts,

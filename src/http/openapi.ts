@@ -3,6 +3,7 @@
 import { errorCodes, type ErrorCode } from '../errors.js';
 import { routes, type Route } from './routes.js';
 import type { JsonSchema, RequestSpecs } from './schemas.js';
+import { importOps } from './stock-import.js';
 
 const status = { enum: ['PENDING', 'CONFIRMED', 'RELEASED', 'EXPIRED'] };
 const dateTime = { type: 'string', format: 'date-time' };
@@ -117,6 +118,36 @@ const cartSchema: JsonSchema = {
   },
 };
 
+const importSchema: JsonSchema = {
+  type: 'object',
+  required: ['applied', 'failed', 'results'],
+  properties: {
+    applied: { ...count, description: 'Lines answered 200 (replays of an idempotency key too)' },
+    failed: { ...count, description: 'Lines answered otherwise' },
+    results: {
+      type: 'array',
+      description: 'One per line that is not blank, in line order',
+      items: {
+        type: 'object',
+        required: ['line', 'status'],
+        properties: {
+          line: { type: 'integer', minimum: 1, description: 'Its line in the file, from 1' },
+          status: { type: 'integer', description: 'The status the line alone would have had' },
+          error: {
+            type: 'object',
+            description: 'The error object the line alone would have had (not 200)',
+          },
+          stock: { ...stockSchema, description: 'The stock key after the line (200)' },
+          replayed: {
+            const: true,
+            description: 'An earlier request with its idempotency key was answered again',
+          },
+        },
+      },
+    },
+  },
+};
+
 function errorSchema(codes: readonly ErrorCode[]): JsonSchema {
   return {
     type: 'object',
@@ -151,6 +182,10 @@ function successResponse(route: Route): Record<string, unknown> {
       return { '200': { description: 'The reservation', content: json(reservationSchema) } };
     case 'stock':
       return { '200': { description: 'The stock key', content: json(stockSchema) } };
+    case 'import':
+      return {
+        '200': { description: 'Every line with its own result', content: json(importSchema) },
+      };
     case 'settings':
       return { '200': { description: 'The whole settings', content: json(settingsSchema) } };
     case 'productStock':
@@ -194,6 +229,26 @@ function parameters(route: Route): unknown[] {
   return names.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
 }
 
+/** One line of a stock import: `op` and the body of the route it names. */
+function importLineSchema(specs: RequestSpecs): JsonSchema {
+  const choices = [...importOps].map(([op, name]) => {
+    const body = routes.find((route) => route.name === name)?.body;
+    if (body === undefined) throw new Error(`import op ${op}: route ${name} has no body`);
+    const schema = specs[body].schema as { properties: object; required: readonly string[] };
+    return {
+      ...schema,
+      properties: { op: { const: op }, ...schema.properties },
+      required: ['op', ...schema.required],
+    };
+  });
+  return {
+    oneOf: choices,
+    description:
+      'Each line one JSON object; the lines are applied one by one, each as its op alone ' +
+      'would be. Blank lines are skipped.',
+  };
+}
+
 export function openApiDocument(specs: RequestSpecs, version: string): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
@@ -209,6 +264,10 @@ export function openApiDocument(specs: RequestSpecs, version: string): Record<st
     if (route.body !== undefined) {
       const required = route.bodyOptional !== true;
       operation.requestBody = { required, content: json(specs[route.body].schema) };
+    }
+    if (route.bodyLines === true) {
+      const content = { 'application/x-ndjson': { schema: importLineSchema(specs) } };
+      operation.requestBody = { required: true, content };
     }
     paths[route.path] = { ...paths[route.path], [route.method]: operation };
   }

@@ -7,7 +7,7 @@ import type {
   ReservationView,
   StockView,
 } from '../actors/index.js';
-import { errorBody, errorStatus, type ErrorDetails } from '../errors.js';
+import { errorObject, errorStatus, type ErrorDetails, type ErrorObject } from '../errors.js';
 import type { ShardOutcome } from '../shards/index.js';
 
 export interface RenderedReply {
@@ -113,10 +113,15 @@ function successBody(outcome: ShardOutcome & { ok: true }): string {
   return JSON.stringify(outcome);
 }
 
+/** The error object of a refusal: a body's `error`, or an import line's. */
+export function errorOf(outcome: ShardOutcome & { ok: false }): ErrorObject {
+  const details = 'details' in outcome ? outcome.details : undefined;
+  return errorObject(outcome.code, outcome.message, details as ErrorDetails | undefined);
+}
+
 export function renderOutcome(outcome: ShardOutcome): RenderedReply {
   if (!outcome.ok) {
-    const details = 'details' in outcome ? outcome.details : undefined;
-    const body = errorBody(outcome.code, outcome.message, details as ErrorDetails | undefined);
+    const body = JSON.stringify({ error: errorOf(outcome) });
     return { status: errorStatus(outcome.code), body, replayed: false };
   }
   return { status: 200, body: successBody(outcome), replayed: outcome.replayed };

@@ -145,8 +145,9 @@ export function respondError(
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export type BodyResult =
-  | { readonly ok: true; readonly value: Record<string, unknown> }
+/** A request body as read: a JSON object by default, the raw bytes for a stock import. */
+export type BodyResult<Value = Record<string, unknown>> =
+  | { readonly ok: true; readonly value: Value }
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
 /**
@@ -164,6 +165,22 @@ function ambiguousFraming(req: HttpRequest): boolean {
   return lengths > 1 || (lengths > 0 && chunked);
 }
 
+/** Cuts a connection whose framing is ambiguous; true if it did (nothing more may happen). */
+function refusedFraming(exchange: Exchange, req: HttpRequest): boolean {
+  if (!ambiguousFraming(req)) return false;
+  // Not even a 400: uWS would go on parsing the smuggled bytes as the next request on this
+  // connection before an answer could close it. Cut the connection at once instead.
+  exchange.aborted = true;
+  exchange.res.close();
+  return true;
+}
+
+/** A declared content-length beyond the limit: refused before a byte of the body is read. */
+function declaredTooLarge(req: HttpRequest, bytesMax: number): boolean {
+  const declared = req.getHeader('content-length');
+  return declared !== '' && Number(declared) > bytesMax;
+}
+
 /**
  * Checks content-type and declared length at once, then reads at most `bytesMax` bytes.
  * `optional`: the request may have no body at all; an empty one then counts as `{}` whatever
@@ -178,20 +195,14 @@ export function readJsonBody(
 ): void {
   const contentType = req.getHeader('content-type').toLowerCase();
   const declared = req.getHeader('content-length');
-  if (ambiguousFraming(req)) {
-    // Not even a 400: uWS would go on parsing the smuggled bytes as the next request on this
-    // connection before an answer could close it. Cut the connection at once instead.
-    exchange.aborted = true;
-    exchange.res.close();
-    return;
-  }
-  const jsonTyped = isJsonType(contentType);
+  if (refusedFraming(exchange, req)) return;
+  const jsonTyped = isMediaType(contentType, 'application/json');
   const maybeEmpty = optional && (declared === '' || declared === '0');
   if (!jsonTyped && !maybeEmpty) {
     onBody(unsupportedType);
     return;
   }
-  if (declared !== '' && Number(declared) > bytesMax) {
+  if (declaredTooLarge(req, bytesMax)) {
     onBody(tooLarge(bytesMax));
     return;
   }
@@ -203,6 +214,40 @@ export function readJsonBody(
   });
 }
 
+/**
+ * The raw bytes of an NDJSON body (content-type application/x-ndjson), at most `bytesMax` of
+ * them: a declared content-length is checked first, and the bytes are counted as they arrive
+ * (a chunked body declares none). Nothing is parsed here.
+ */
+export function readNdjsonBody(
+  exchange: Exchange,
+  req: HttpRequest,
+  bytesMax: number,
+  onBody: (result: BodyResult<Buffer>) => void,
+): void {
+  const contentType = req.getHeader('content-type').toLowerCase();
+  if (refusedFraming(exchange, req)) return;
+  if (!isMediaType(contentType, ndjsonType)) {
+    onBody(unsupportedNdjson);
+    return;
+  }
+  if (declaredTooLarge(req, bytesMax)) {
+    onBody(tooLarge(bytesMax));
+    return;
+  }
+  readBody(exchange, bytesMax, (bytes) => {
+    onBody(bytes === undefined ? tooLarge(bytesMax) : { ok: true, value: bytes });
+  });
+}
+
+const ndjsonType = 'application/x-ndjson';
+
+const unsupportedNdjson: BodyResult<Buffer> = {
+  ok: false,
+  code: 'unsupported_media_type',
+  message: `content-type must be ${ndjsonType}`,
+};
+
 const unsupportedType: BodyResult = {
   ok: false,
   code: 'unsupported_media_type',
@@ -211,7 +256,7 @@ const unsupportedType: BodyResult = {
 
 const emptyObject: BodyResult = { ok: true, value: {} };
 
-function tooLarge(bytesMax: number): BodyResult {
+function tooLarge(bytesMax: number): BodyResult<never> {
   return { ok: false, code: 'payload_too_large', message: `the body limit is ${bytesMax} bytes` };
 }
 
@@ -240,21 +285,23 @@ function readBody(
   });
 }
 
-function isJsonType(contentType: string): boolean {
-  if (!contentType.startsWith('application/json')) return false;
-  const rest = contentType.slice('application/json'.length);
+/** `contentType` (lower-cased) is `type`, with or without parameters (`; charset=utf-8`). */
+function isMediaType(contentType: string, type: string): boolean {
+  if (!contentType.startsWith(type)) return false;
+  const rest = contentType.slice(type.length);
   return rest === '' || rest.startsWith(';') || rest.startsWith(' ');
 }
 
-export function parseJsonObject(bytes: Uint8Array): BodyResult {
+/** A JSON object from UTF-8 bytes; `what` names them in the message (a body, an import line). */
+export function parseJsonObject(bytes: Uint8Array, what = 'the body'): BodyResult {
   let value: unknown;
   try {
     value = JSON.parse(utf8.decode(bytes));
   } catch {
-    return { ok: false, code: 'malformed_json', message: 'the body is not valid UTF-8 JSON' };
+    return { ok: false, code: 'malformed_json', message: `${what} is not valid UTF-8 JSON` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, code: 'malformed_json', message: 'the body must be a JSON object' };
+    return { ok: false, code: 'malformed_json', message: `${what} must be a JSON object` };
   }
   return { ok: true, value: value as Record<string, unknown> };
 }

@@ -12,6 +12,7 @@ export type RouteName =
   | 'extend'
   | 'adjust'
   | 'setStock'
+  | 'importStock'
   | 'getReservation'
   | 'getStock'
   | 'putSettings'
@@ -42,9 +43,12 @@ export interface Route {
   readonly body: keyof RequestSpecs | undefined;
   /** The body may be left out altogether (an empty body counts as `{}`). */
   readonly bodyOptional?: boolean;
+  /** A body of NDJSON lines, each an object naming its op (the stock import), not one object. */
+  readonly bodyLines?: boolean;
   readonly response:
     | 'reservation'
     | 'stock'
+    | 'import'
     | 'settings'
     | 'productStock'
     | 'cart'
@@ -175,6 +179,21 @@ export const routes: readonly Route[] = [
       'version_conflict',
       ...shardErrors,
     ],
+  },
+  {
+    name: 'importStock',
+    method: 'post',
+    pattern: '/v1/stock/import',
+    path: '/v1/stock/import',
+    summary:
+      'Apply an NDJSON file of stock changes line by line (admin); each line is answered as ' +
+      'its op alone would be',
+    permission: 'admin',
+    body: undefined,
+    bodyLines: true,
+    response: 'import',
+    // Only the file as a whole: each line's own errors are in its result.
+    errors: ['payload_too_large', 'unsupported_media_type', ...guarded],
   },
   {
     name: 'getReservation',

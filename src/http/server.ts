@@ -4,7 +4,9 @@ import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWe
 import type { Logger } from '../observability/logger.js';
 import type { IngressMetrics } from '../observability/metrics.js';
 import type { CartCallback, CartCoordinator, RoutableCommand, Router } from '../router/index.js';
+import type { ErrorObject } from '../errors.js';
 import type { ShardOutcome, StockChange } from '../shards/index.js';
+import { NdjsonLines } from './ndjson-lines.js';
 import { renderOutcome, resultOf } from './reply-render.js';
 import type { Principal } from './auth.js';
 import type { Gate } from './gate.js';
@@ -21,6 +23,7 @@ import {
   awaitAnswer,
   begin,
   readJsonBody,
+  readNdjsonBody,
   respond,
   respondError,
   type AnswerObserver,
@@ -28,6 +31,7 @@ import {
   type Exchange,
 } from './request.js';
 import { methodsOf, routes, type Route, type RouteName } from './routes.js';
+import { StockImport, type ImportHost, type LineCommand } from './stock-import.js';
 import {
   RequestValidator,
   UnknownResource,
@@ -42,6 +46,9 @@ export type { Readiness };
 
 export interface ServerOptions {
   readonly bodyBytesMax: number;
+  /** A stock import's body and lines (POST /v1/stock/import): 413 beyond either. */
+  readonly importBytesMax: number;
+  readonly importLinesMax: number;
   readonly limits: ValidationLimits;
   readonly router: Router;
   /** Carts: placed and changed across partitions by the coordinator, not by `router`. */
@@ -61,6 +68,21 @@ type Handler = (res: HttpResponse, req: HttpRequest, route: Route) => void;
 type Action =
   | { readonly via: 'router'; readonly command: RoutableCommand }
   | { readonly via: 'carts'; readonly run: (callback: CartCallback) => void };
+
+/** Reads a request's body, calling `onBody` once with what it found. */
+type BodyReader<Value> = (
+  exchange: Exchange,
+  req: HttpRequest,
+  onBody: (result: BodyResult<Value>) => void,
+) => void;
+
+/** What is done with a request once both its body and its caller are known. */
+type Receiver<Value> = (
+  exchange: Exchange,
+  body: BodyResult<Value>,
+  caller: Principal,
+  parameters: readonly string[],
+) => void;
 
 /** How many parameters each route's pattern has: counted once, not per request. */
 const parameterCounts = new Map<Route, number>(
@@ -134,6 +156,7 @@ export class LedgerServer {
     extend: (res, req, route) => this.command(res, req, route),
     adjust: (res, req, route) => this.command(res, req, route),
     setStock: (res, req, route) => this.command(res, req, route),
+    importStock: (res, req, route) => this.importStock(res, req, route),
     putSettings: (res, req, route) => this.command(res, req, route),
     placeCart: (res, req, route) => this.command(res, req, route),
     confirmCart: (res, req, route) => this.command(res, req, route),
@@ -179,28 +202,41 @@ export class LedgerServer {
   }
 
   private command(res: HttpResponse, req: HttpRequest, route: Route): void {
+    const optional = route.bodyOptional === true;
+    this.receive<Record<string, unknown>>(
+      res,
+      req,
+      route,
+      (exchange, request, onBody) =>
+        readJsonBody(exchange, request, this.options.bodyBytesMax, onBody, optional),
+      (exchange, body, caller, parameters) =>
+        this.execute(exchange, route, body, caller, parameters),
+    );
+  }
+
+  /** Reads the body while the caller is admitted; goes on once both are known. */
+  private receive<Value>(
+    res: HttpResponse,
+    req: HttpRequest,
+    route: Route,
+    read: BodyReader<Value>,
+    then: Receiver<Value>,
+  ): void {
     const exchange = this.begin(res, req);
     const parameters = parametersOf(req, route);
     const admission = this.options.gate.read(res, req.getHeader('authorization'));
-    let body: BodyResult | undefined;
+    let body: BodyResult<Value> | undefined;
     let principal: Principal | undefined;
     const proceed = (): void => {
       // A connection closed meanwhile (a pipelined request behind this one): never dispatched.
       if (body === undefined || principal === undefined || exchange.answered || exchange.aborted)
         return;
-      this.execute(exchange, route, body, principal, parameters);
+      then(exchange, body, principal, parameters);
     };
-    const optional = route.bodyOptional === true;
-    readJsonBody(
-      exchange,
-      req,
-      this.options.bodyBytesMax,
-      (result) => {
-        body = result;
-        proceed();
-      },
-      optional,
-    );
+    read(exchange, req, (result) => {
+      body = result;
+      proceed();
+    });
     this.options.gate.admit(exchange, admission, route.permission ?? 'read', (caller) => {
       principal = caller;
       proceed();
@@ -219,21 +255,94 @@ export class LedgerServer {
       respondError(exchange, body.code, body.message);
       return;
     }
-    let action: Action;
-    try {
-      action = this.build(route.name, body.value, exchange.traceId, caller, parameters);
-    } catch (error) {
-      if (error instanceof UnknownResource) {
-        this.count(exchange, route, 'not_found');
-        respondError(exchange, 'not_found', error.message);
-        return;
-      }
-      if (!(error instanceof ValidationError)) throw error;
-      this.count(exchange, route, 'validation_failed');
-      respondError(exchange, 'validation_failed', error.message, { field: error.field });
+    const action = this.actionOf(route.name, body.value, exchange.traceId, caller, parameters);
+    if ('code' in action) {
+      this.count(exchange, route, action.code);
+      respondError(exchange, action.code, action.message, action.details);
       return;
     }
     this.perform(exchange, route, action, caller);
+  }
+
+  /** What a route's request asks, or its refusal: 422 naming the field, or 404 for a path. */
+  private actionOf(
+    name: RouteName,
+    body: Record<string, unknown>,
+    trace: string,
+    caller: Principal,
+    parameters: readonly string[],
+  ): Action | ErrorObject {
+    try {
+      return this.build(name, body, trace, caller, parameters);
+    } catch (error) {
+      if (error instanceof UnknownResource) return { code: 'not_found', message: error.message };
+      if (!(error instanceof ValidationError)) throw error;
+      const details = { field: error.field };
+      return { code: 'validation_failed', message: error.message, details };
+    }
+  }
+
+  /**
+   * POST /v1/stock/import: the NDJSON body is read whole (bounded), its lines counted, and only
+   * then is anything applied, line by line (stock-import.ts).
+   */
+  private importStock(res: HttpResponse, req: HttpRequest, route: Route): void {
+    this.receive<Buffer>(
+      res,
+      req,
+      route,
+      (exchange, request, onBody) =>
+        readNdjsonBody(exchange, request, this.options.importBytesMax, onBody),
+      (exchange, body, caller) => this.runImport(exchange, body, caller),
+    );
+  }
+
+  private runImport(exchange: Exchange, body: BodyResult<Buffer>, caller: Principal): void {
+    if (!body.ok) {
+      respondError(exchange, body.code, body.message);
+      return;
+    }
+    const linesMax = this.options.importLinesMax;
+    const lines = NdjsonLines.count(body.value);
+    if (lines > linesMax) {
+      const message = `an import may have at most ${linesMax} lines, this one has ${lines}`;
+      respondError(exchange, 'payload_too_large', message);
+      return;
+    }
+    const run = new StockImport(body.value, this.importHost(exchange, caller));
+    // Reading pauses until the answer (a pipelined request would otherwise close the
+    // connection); a closed connection stops the import before its next line.
+    awaitAnswer(exchange, () => run.stop(), true);
+    run.start();
+  }
+
+  /** An import's lines go through their routes' own commands, dispatch and audit. */
+  private importHost(exchange: Exchange, caller: Principal): ImportHost {
+    const importLines = this.options.metrics.importLines;
+    return {
+      command: (name, body) => this.lineCommand(name, body, exchange.traceId, caller),
+      dispatch: (command, done) => {
+        this.options.router.dispatch(command, (reply) => done(reply.outcome));
+      },
+      settled: (end) => {
+        importLines.labels(end.result).inc();
+        if (end.command === undefined || end.outcome === undefined) return;
+        this.audit(exchange, end.command, caller, end.status, end.outcome);
+      },
+      finished: (json) => respond(exchange, 200, json),
+    };
+  }
+
+  private lineCommand(
+    name: RouteName,
+    body: Record<string, unknown>,
+    trace: string,
+    caller: Principal,
+  ): LineCommand {
+    const action = this.actionOf(name, body, trace, caller, noParameters);
+    if ('code' in action) return { ok: false, ...action };
+    if (action.via !== 'router') throw new Error(`route ${name} is not one stock key's command`);
+    return { ok: true, command: action.command };
   }
 
   private build(

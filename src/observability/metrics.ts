@@ -9,6 +9,8 @@ export interface IngressMetrics {
   /** Carts placed through the coordinator, by result and scope (single or cross partition). */
   readonly cartAttempts: client.Counter<'result' | 'scope'>;
   readonly cartSeconds: client.Histogram<'result'>;
+  /** Lines of stock imports, by result (ok or the error code the line alone would have had). */
+  readonly importLines: client.Counter<'result'>;
   readonly availableStock: client.Gauge<'product_id' | 'warehouse_id'>;
   /** Fed with every durable stock change; the gauge shows its top N at each scrape. */
   readonly hotKeys: HotKeys;
@@ -54,6 +56,7 @@ export function createIngressMetrics(
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.12, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    ...importMetrics(registry),
     availableStock: new client.Gauge({
       name: 'inventory_available_stock',
       help: 'Available units of the N most frequently changed stock keys (durable values)',
@@ -80,6 +83,17 @@ export function createIngressMetrics(
       collect() {
         queueDepths().forEach((depth, shard) => this.set({ shard: String(shard) }, depth));
       },
+    }),
+  };
+}
+
+function importMetrics(registry: client.Registry): Pick<IngressMetrics, 'importLines'> {
+  return {
+    importLines: new client.Counter({
+      name: 'inventory_stock_import_lines_total',
+      help: 'Lines of POST /v1/stock/import, by result (ok or the error code of the line)',
+      labelNames: ['result'],
+      registers: [registry],
     }),
   };
 }

@@ -78,4 +78,21 @@ describe('the OpenAPI document', () => {
     };
     expect(confirm.requestBody.required).toBe(false);
   });
+
+  it("documents the stock import: NDJSON lines, one choice per op with its route's fields", () => {
+    const operation = document.paths['/v1/stock/import']?.post as unknown as {
+      requestBody: { content: Record<string, { schema: { oneOf: Record<string, unknown>[] } }> };
+      responses: Record<string, unknown>;
+    };
+    const lines = operation.requestBody.content['application/x-ndjson']?.schema.oneOf ?? [];
+    const adjust = validator.specs.adjust.schema as { properties: object; required: string[] };
+    expect(lines).toContainEqual({
+      ...adjust,
+      properties: { op: { const: 'adjust' }, ...adjust.properties },
+      required: ['op', ...adjust.required],
+    });
+    expect(Object.keys(operation.responses).sort()).toEqual(
+      ['200', '401', '403', '405', '413', '415', '429'].sort(),
+    );
+  });
 });
