@@ -13,6 +13,7 @@ export type RouteName =
   | 'adjust'
   | 'getReservation'
   | 'getStock'
+  | 'listStock'
   | 'putSettings'
   | 'getSettings'
   | 'getProductStock'
@@ -39,11 +40,14 @@ export interface Route {
   /** Undefined: open to everyone (health, metrics, the document itself). */
   readonly permission: Permission | undefined;
   readonly body: keyof RequestSpecs | undefined;
+  /** The query parameters it reads, described by this specification. */
+  readonly query?: keyof RequestSpecs;
   /** The body may be left out altogether (an empty body counts as `{}`). */
   readonly bodyOptional?: boolean;
   readonly response:
     | 'reservation'
     | 'stock'
+    | 'stockPage'
     | 'settings'
     | 'productStock'
     | 'cart'
@@ -176,6 +180,18 @@ export const routes: readonly Route[] = [
     body: undefined,
     response: 'stock',
     errors: [...guarded, 'not_found', ...shardErrors],
+  },
+  {
+    name: 'listStock',
+    method: 'get',
+    pattern: '/v1/stock',
+    path: '/v1/stock',
+    summary: 'Stock views in (product_id, warehouse_id) order, a page at a time',
+    permission: 'read',
+    body: undefined,
+    query: 'stockPage',
+    response: 'stockPage',
+    errors: [...guarded, 'validation_failed', ...shardErrors],
   },
   ...productRoutes(),
   ...cartRoutes(),
