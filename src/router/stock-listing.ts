@@ -46,11 +46,13 @@ export function gatherPage(
     return undefined;
   }
   let finished = false;
+  const cancels: (() => void)[] = [];
   const finish = (listing: StockListing): void => {
     finished = true;
+    // A refused page: the questions still waiting to leave this turn are not worth sending.
+    if (!listing.ok) for (const cancel of cancels) cancel();
     done(listing);
   };
-  const cancels: (() => void)[] = [];
   entries.forEach((entry, index) => {
     if (entry.stock !== undefined || finished) return;
     const command: Command = { kind: 'read-stock', ...entry.key };

@@ -259,6 +259,38 @@ describe('Router stock listing', () => {
     expect(await list(router, query)).toMatchObject({ ok: false, code: 'unavailable' });
   });
 
+  it('takes back the questions still queued when a shard refuses one at once', () => {
+    const { view } = stocked();
+    const queued = new Set<number>();
+    let sends = 0;
+    // Room for two questions in flight, then refused on the spot, as a full channel does.
+    const channel = {
+      send(_partition: number, _command: Command, callback: ReplyCallback): number {
+        sends += 1;
+        if (sends > 2) {
+          callback({ id: 0, outcome: { ok: false, code: 'overloaded' } });
+          return 0;
+        }
+        queued.add(sends);
+        return sends;
+      },
+      cancel: (id: number) => queued.delete(id),
+    };
+    const router = new Router({
+      table: new PartitionTable(partitions, 1),
+      channels: [channel as unknown as ShardChannel],
+      view,
+    });
+    const listings: StockListing[] = [];
+    const cancel = router.listStock({ productId: undefined, after: undefined, limit: 100 }, (l) =>
+      listings.push(l),
+    );
+    expect(cancel).toBeUndefined();
+    expect(sends).toBe(3);
+    expect(queued.size).toBe(0);
+    expect(listings).toEqual([{ ok: false, code: 'overloaded' }]);
+  });
+
   it('refuses with 503 unavailable while a partition has not sent its census', async () => {
     const router = new Router({
       table: new PartitionTable(4, 1),
