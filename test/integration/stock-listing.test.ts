@@ -64,8 +64,9 @@ describe.runIf(await havePostgres())('GET /v1/stock, the stock listing', () => {
     const pages: Page[] = [];
     let after: string | null = from ?? null;
     do {
-      const cursor: string = after === null ? '' : `&after=${after}`;
-      const next = await page(`?${query}${cursor}`);
+      const parameters = [query, after === null ? '' : `after=${after}`].filter((p) => p !== '');
+      // The first page of the default listing is the bare path, with no query string at all.
+      const next = await page(parameters.length === 0 ? '' : `?${parameters.join('&')}`);
       pages.push(next);
       if (next.next !== null) expect(next.items).toHaveLength(limit);
       else expect(next.items.length).toBeLessThanOrEqual(limit);
