@@ -30,6 +30,15 @@ check(onHandMax * 2 < Number.MAX_SAFE_INTEGER, 'on_hand + delta must stay a safe
 check(recoveryPageRows > 0 && expiriesPerSweepMax > 0, 'page and sweep sizes must be positive');
 check(pingTimeoutMs < drainTimeoutMs, 'a readiness ping must be quicker than a drain');
 
+/** Stock views one page of the stock listing holds at most (API.md: 1..1000), and by default. */
+export const stockPageItemsMax = 1000;
+export const stockPageItemsDefault = 100;
+
+check(
+  0 < stockPageItemsDefault && stockPageItemsDefault <= stockPageItemsMax,
+  'the default page must be a page',
+);
+
 /** Stock keys one live-feed socket may watch. */
 export const feedSubscriptionsPerSocketMax = 100;
 /** Bytes queued to one live-feed socket before it is dropped as too slow (never unbounded). */

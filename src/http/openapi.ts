@@ -76,6 +76,22 @@ const productStockSchema: JsonSchema = {
   },
 };
 
+const stockPageSchema: JsonSchema = {
+  type: 'object',
+  required: ['items', 'next'],
+  properties: {
+    items: {
+      type: 'array',
+      items: stockSchema,
+      description: 'In (product_id, warehouse_id) order',
+    },
+    next: {
+      type: ['string', 'null'],
+      description: 'Pass as `after` for the page after this one; null on the last page',
+    },
+  },
+};
+
 const nullableInteger = { type: ['integer', 'null'] };
 
 const settingsSchema: JsonSchema = {
@@ -162,7 +178,8 @@ function errorSchema(codes: readonly ErrorCode[]): JsonSchema {
           details: {
             type: 'object',
             description:
-              '`field` (422: the top-level body field at fault), `available` (409 ' +
+              '`field` (422: the top-level body field or the query parameter at fault), ' +
+              '`available` (409 ' +
               'insufficient_stock), `limit` and `held` (409 purchase_limit_exceeded), ' +
               '`reservation_id` (409 of a cart confirm), `status` (409 reservation_not_pending), ' +
               "`version` (409 version_conflict: the key's version now), " +
@@ -186,6 +203,8 @@ function successResponse(route: Route): Record<string, unknown> {
       return {
         '200': { description: 'Every line with its own result', content: json(importSchema) },
       };
+    case 'stockPage':
+      return { '200': { description: 'A page of stock views', content: json(stockPageSchema) } };
     case 'settings':
       return { '200': { description: 'The whole settings', content: json(settingsSchema) } };
     case 'productStock':
@@ -224,9 +243,27 @@ function errorResponses(route: Route): Record<string, unknown> {
   return responses;
 }
 
-function parameters(route: Route): unknown[] {
+function parameters(route: Route, specs: RequestSpecs): unknown[] {
   const names = [...route.path.matchAll(/\{([a-z_]+)\}/g)].map((match) => match[1]);
-  return names.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+  const path = names.map((name) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+  }));
+  if (route.query === undefined) return path;
+  const query = specs[route.query].schema as {
+    properties: Record<string, { description: string }>;
+    required: string[];
+  };
+  const inQuery = Object.entries(query.properties).map(([name, { description, ...schema }]) => ({
+    name,
+    in: 'query',
+    required: query.required.includes(name),
+    description,
+    schema,
+  }));
+  return [...path, ...inQuery];
 }
 
 /** One line of a stock import: `op` and the body of the route it names. */
@@ -259,8 +296,8 @@ export function openApiDocument(specs: RequestSpecs, version: string): Record<st
     };
     if (route.permission === undefined) operation.security = [];
     else operation['x-required-permission'] = route.permission;
-    const pathParameters = parameters(route);
-    if (pathParameters.length > 0) operation.parameters = pathParameters;
+    const routeParameters = parameters(route, specs);
+    if (routeParameters.length > 0) operation.parameters = routeParameters;
     if (route.body !== undefined) {
       const required = route.bodyOptional !== true;
       operation.requestBody = { required, content: json(specs[route.body].schema) };

@@ -61,6 +61,11 @@ export function stockJson(view: StockView): string {
   return JSON.stringify(stockObject(view));
 }
 
+/** A page of the stock listing; `next` is the cursor of the page after, null on the last. */
+export function stockPageJson(items: readonly StockView[], next: string | null): string {
+  return JSON.stringify({ items: items.map(stockObject), next });
+}
+
 export function productStockJson(view: ProductStockView): string {
   return JSON.stringify({
     product_id: view.productId,

@@ -15,6 +15,7 @@ export type RouteName =
   | 'importStock'
   | 'getReservation'
   | 'getStock'
+  | 'listStock'
   | 'putSettings'
   | 'getSettings'
   | 'getProductStock'
@@ -41,6 +42,8 @@ export interface Route {
   /** Undefined: open to everyone (health, metrics, the document itself). */
   readonly permission: Permission | undefined;
   readonly body: keyof RequestSpecs | undefined;
+  /** The query parameters it reads, described by this specification. */
+  readonly query?: keyof RequestSpecs;
   /** The body may be left out altogether (an empty body counts as `{}`). */
   readonly bodyOptional?: boolean;
   /** A body of NDJSON lines, each an object naming its op (the stock import), not one object. */
@@ -49,6 +52,7 @@ export interface Route {
     | 'reservation'
     | 'stock'
     | 'import'
+    | 'stockPage'
     | 'settings'
     | 'productStock'
     | 'cart'
@@ -216,6 +220,18 @@ export const routes: readonly Route[] = [
     body: undefined,
     response: 'stock',
     errors: [...guarded, 'not_found', ...shardErrors],
+  },
+  {
+    name: 'listStock',
+    method: 'get',
+    pattern: '/v1/stock',
+    path: '/v1/stock',
+    summary: 'Stock views in (product_id, warehouse_id) order, a page at a time',
+    permission: 'read',
+    body: undefined,
+    query: 'stockPage',
+    response: 'stockPage',
+    errors: [...guarded, 'validation_failed', ...shardErrors],
   },
   ...productRoutes(),
   ...cartRoutes(),

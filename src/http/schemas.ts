@@ -1,7 +1,8 @@
 // Request shapes as field specifications: each field knows how to check a value and how to
 // describe itself as JSON Schema. The validator and the OpenAPI document both come from here,
 // so what is documented is exactly what is enforced.
-import { onHandMax, reasonLengthMax } from '../limits.js';
+import { onHandMax, reasonLengthMax, stockPageItemsDefault, stockPageItemsMax } from '../limits.js';
+import type { StockKey } from '../router/index.js';
 
 export type JsonSchema = Readonly<Record<string, unknown>>;
 
@@ -115,6 +116,52 @@ export function integerField(min: number, max: number, nonZero = false): FieldSp
     },
   };
 }
+
+/** An integer sent as text (a query parameter): decimal digits only, no sign, no exponent. */
+export function textIntegerField(min: number, max: number): FieldSpec<number> {
+  const numeric = integerField(min, max);
+  return {
+    schema: numeric.schema,
+    parse(value, field) {
+      const digits = typeof value === 'string' && /^[0-9]{1,16}$/.test(value);
+      return numeric.parse(digits ? Number(value) : undefined, field);
+    },
+  };
+}
+
+// The stock listing's cursor: the last key of a page, handed out as an opaque token (base64url
+// of `product_id/warehouse_id`; `/` is no id character) and read back from `after`. Only the
+// exact form written here is read back.
+const cursorSeparator = '/';
+/** Two ids of at most 64 characters and the separator: 129 bytes, 172 base64url characters. */
+const cursorPattern = /^[A-Za-z0-9_-]{1,172}$/;
+
+export function encodeStockCursor(key: StockKey): string {
+  return Buffer.from(`${key.productId}${cursorSeparator}${key.warehouseId}`).toString('base64url');
+}
+
+function decodeStockCursor(text: string): StockKey | undefined {
+  if (!cursorPattern.test(text)) return undefined;
+  const bytes = Buffer.from(text, 'base64url');
+  // Base64 decoding skips what it cannot read: only a cursor that encodes back to itself is one.
+  if (bytes.toString('base64url') !== text) return undefined;
+  const parts = bytes.toString('latin1').split(cursorSeparator);
+  const [productId, warehouseId] = parts;
+  if (parts.length !== 2 || productId === undefined || warehouseId === undefined) return undefined;
+  if (!stockIdPattern.test(productId) || !stockIdPattern.test(warehouseId)) return undefined;
+  return { productId, warehouseId };
+}
+
+export const stockCursorField: FieldSpec<StockKey> = {
+  schema: { type: 'string', pattern: cursorPattern.source },
+  parse(value, field) {
+    const key = typeof value === 'string' ? decodeStockCursor(value) : undefined;
+    if (key === undefined) {
+      throw new ValidationError(field, `${field} must be the next of a page of this listing`);
+    }
+    return key;
+  },
+};
 
 export const reasonField: FieldSpec<string> = {
   schema: { type: 'string', maxLength: reasonLengthMax },
@@ -318,6 +365,13 @@ export interface CartExtendBody extends Record<string, unknown> {
   ttl_seconds: number;
 }
 
+/** The stock listing's query parameters (text, as a query string carries them). */
+export interface StockPageParameters extends Record<string, unknown> {
+  product_id: string;
+  after: StockKey;
+  limit: number;
+}
+
 export interface RequestSpecs {
   readonly reserve: ObjectSpec<ReserveBody>;
   readonly reservation: ObjectSpec<ReservationBody>;
@@ -329,6 +383,7 @@ export interface RequestSpecs {
   readonly cart: ObjectSpec<CartBody>;
   readonly cartConfirm: ObjectSpec<CartConfirmBody>;
   readonly cartExtend: ObjectSpec<CartExtendBody>;
+  readonly stockPage: ObjectSpec<StockPageParameters>;
 }
 
 const buyerIdEntry = field(buyerIdField, false, 'The buyer: counts toward purchase limits');
@@ -367,7 +422,21 @@ export function requestSpecs(limits: ValidationLimits): RequestSpecs {
     set: setSpec(),
     settings: settingsSpec(),
     ...cartSpecs(limits),
+    stockPage: stockPageSpec(),
   };
+}
+
+function stockPageSpec(): ObjectSpec<StockPageParameters> {
+  const limit = textIntegerField(1, stockPageItemsMax);
+  return new ObjectSpec<StockPageParameters>({
+    product_id: field(stockIdField, false, "Only this product's stock keys"),
+    after: field(stockCursorField, false, 'The `next` of the page before; left out: the first'),
+    limit: field(
+      { ...limit, schema: { ...limit.schema, default: stockPageItemsDefault } },
+      false,
+      `Stock views in this page, at most; default ${stockPageItemsDefault}`,
+    ),
+  });
 }
 
 function adjustSpec(limits: ValidationLimits): ObjectSpec<AdjustBody> {

@@ -3,11 +3,18 @@
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../observability/logger.js';
 import type { IngressMetrics } from '../observability/metrics.js';
-import type { CartCallback, CartCoordinator, RoutableCommand, Router } from '../router/index.js';
+import type {
+  CartCallback,
+  CartCoordinator,
+  RoutableCommand,
+  Router,
+  StockListing,
+  StockPageQuery,
+} from '../router/index.js';
 import type { ErrorObject } from '../errors.js';
 import type { ShardOutcome, StockChange } from '../shards/index.js';
 import { NdjsonLines } from './ndjson-lines.js';
-import { renderOutcome, resultOf } from './reply-render.js';
+import { renderOutcome, resultOf, stockPageJson } from './reply-render.js';
 import type { Principal } from './auth.js';
 import type { Gate } from './gate.js';
 import { LiveFeed } from './live-feed.js';
@@ -32,6 +39,7 @@ import {
 } from './request.js';
 import { methodsOf, routes, type Route, type RouteName } from './routes.js';
 import { StockImport, type ImportHost, type LineCommand } from './stock-import.js';
+import { encodeStockCursor } from './schemas.js';
 import {
   RequestValidator,
   UnknownResource,
@@ -164,6 +172,7 @@ export class LedgerServer {
     extendCart: (res, req, route) => this.command(res, req, route),
     getReservation: (res, req, route) => this.getReservation(res, req, route),
     getStock: (res, req, route) => this.getStock(res, req, route),
+    listStock: (res, req, route) => this.listStock(res, req, route),
     getSettings: (res, req, route) => this.getProduct(res, req, route, 'read-settings'),
     getProductStock: (res, req, route) => this.getProduct(res, req, route, 'read-product-stock'),
     getCart: (res, req, route) => this.getCart(res, req, route),
@@ -541,6 +550,45 @@ export class LedgerServer {
         warehouseId: stockId(warehouse, 'warehouse_id'),
       },
     }));
+  }
+
+  /**
+   * A page of the stock listing. The query is checked before admission but refused only after
+   * it (a caller without a token learns nothing about the parameters). Answered at once when the
+   * read view has every key of the page exactly, else when the shards asked have answered.
+   */
+  private listStock(res: HttpResponse, req: HttpRequest, route: Route): void {
+    const exchange = this.begin(res, req);
+    const admission = this.options.gate.read(res, req.getHeader('authorization'));
+    let query: StockPageQuery | ValidationError;
+    try {
+      // uWS's typings promise a string; with no query string some of its builds give undefined.
+      query = this.validator.stockPage((req.getQuery() as string | undefined) ?? '');
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      query = error;
+    }
+    this.options.gate.admit(exchange, admission, route.permission ?? 'read', () => {
+      if (query instanceof ValidationError) {
+        respondError(exchange, 'validation_failed', query.message, { field: query.field });
+        return;
+      }
+      const cancel = this.options.router.listStock(query, (listing) =>
+        this.answerPage(exchange, listing),
+      );
+      if (cancel !== undefined) awaitAnswer(exchange, cancel, false);
+    });
+  }
+
+  private answerPage(exchange: Exchange, listing: StockListing): void {
+    if (!listing.ok) {
+      const rendered = renderOutcome(listing);
+      const retryAfterSeconds = rendered.status === 503 ? 1 : undefined;
+      respond(exchange, rendered.status, rendered.body, { retryAfterSeconds });
+      return;
+    }
+    const next = listing.next === undefined ? null : encodeStockCursor(listing.next);
+    respond(exchange, 200, stockPageJson(listing.items, next));
   }
 
   private getProduct(

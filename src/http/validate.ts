@@ -1,7 +1,8 @@
 // Request bodies to commands, through the field specifications of schemas.ts. A violation is a
 // 422 naming the field, and nothing reaches a shard.
 import type { ProductSettings } from '../actors/index.js';
-import type { CartRequest, RoutableCommand } from '../router/index.js';
+import { stockPageItemsDefault } from '../limits.js';
+import type { CartRequest, RoutableCommand, StockPageQuery } from '../router/index.js';
 import {
   ValidationError,
   requestSpecs,
@@ -191,4 +192,28 @@ export class RequestValidator {
   cartExtend(body: Body): number {
     return this.specs.cartExtend.parse(body).ttl_seconds as number;
   }
+
+  /** The stock listing's query string (without `?`); unknown parameters are ignored. */
+  stockPage(query: string): StockPageQuery {
+    const parsed = this.specs.stockPage.parse(queryParameters(query));
+    return {
+      productId: parsed.product_id,
+      after: parsed.after,
+      limit: parsed.limit ?? stockPageItemsDefault,
+    };
+  }
+}
+
+/**
+ * A query string's parameters by name. A name given twice keeps all its values, which no
+ * parameter's check accepts (which one was meant cannot be known).
+ */
+function queryParameters(query: string): Body {
+  // No prototype: a parameter named `__proto__` is just a name.
+  const parameters = Object.create(null) as Record<string, string | string[]>;
+  for (const [name, value] of new URLSearchParams(query)) {
+    const known = parameters[name];
+    parameters[name] = known === undefined ? value : [known, value].flat();
+  }
+  return parameters;
 }

@@ -8,7 +8,8 @@ export {
 } from './partition-hash.js';
 export { mintReservationId, reservationPartition } from './reservation-id.js';
 export { PartitionTable } from './partition-table.js';
-export { StockReadView } from './read-view.js';
+export { StockReadView, type StockKey, type StockPageQuery } from './read-view.js';
+export type { StockListing } from './stock-listing.js';
 export { Router, type Dispatched, type RoutableCommand } from './router.js';
 export {
   CartCoordinator,

@@ -5,19 +5,55 @@
 // connection when a request arrives behind an answer still pending). Durable state is exact for
 // a read only while no hold pending in the journal is due: each shard says until when that is,
 // and after it the view declines, so the read goes to the shard, which expires what is due.
+// The keys are also kept in order, so a listing finds its page without a scan of every key.
 import type { StockView } from '../actors/index.js';
 import type { StockChange } from '../shards/index.js';
+import { partitionOf } from './partition-hash.js';
+import { SortedKeys } from './sorted-keys.js';
 
 /** on_hand, reserved, version: a key's durable state, as small as it can be kept. */
 type Durable = [onHand: number, reserved: number, version: number];
 
+/** NUL sorts below every id character: the keys' string order is (product, warehouse) order. */
+const separator = '\u0000';
+
 const keyOf = (productId: string, warehouseId: string): string =>
-  `${productId}\u0000${warehouseId}`;
+  `${productId}${separator}${warehouseId}`;
+
+export interface StockKey {
+  readonly productId: string;
+  readonly warehouseId: string;
+}
+
+/** A page of the stock listing, in (product_id, warehouse_id) order. */
+export interface StockPageQuery {
+  /** Only this product's keys; undefined: every product's. */
+  readonly productId: string | undefined;
+  /** The page starts after this key; undefined: at the first. */
+  readonly after: StockKey | undefined;
+  readonly limit: number;
+}
+
+/** A key of a page: its exact durable view, or undefined when only its shard can answer. */
+export interface PageEntry {
+  readonly partition: number;
+  readonly key: StockKey;
+  readonly stock: StockView | undefined;
+}
+
+export interface ViewPage {
+  readonly entries: readonly PageEntry[];
+  /** Keys the query matches follow this page's last one. */
+  readonly more: boolean;
+}
 
 export class StockReadView {
   private readonly stock = new Map<string, Durable>();
+  /** The same keys in order, for listings. */
+  private readonly ordered = new SortedKeys();
   /** Partitions whose census arrived: a key missing from one of them was never stocked. */
   private readonly loaded: boolean[];
+  private loadedCount = 0;
   /** Per partition: until when its shard's durable state answers reads exactly. */
   private readonly readableUntilMs: number[];
 
@@ -42,22 +78,29 @@ export class StockReadView {
     readableUntilMs: number,
   ): void {
     this.apply(stock);
-    for (const partition of partitions) this.loaded[partition] = true;
+    for (const partition of partitions) {
+      if (this.loaded[partition] !== true) this.loadedCount += 1;
+      this.loaded[partition] = true;
+    }
     this.readableUntil(partitions, readableUntilMs);
   }
 
   /** Durable changes; a key's version only moves forward (a late message cannot undo one). */
   apply(changes: readonly StockChange[]): void {
+    let added: string[] | undefined;
     for (const [productId, warehouseId, onHand, reserved, version] of changes) {
       const key = keyOf(productId, warehouseId);
       const known = this.stock.get(key);
-      if (known === undefined) this.stock.set(key, [onHand, reserved, version]);
-      else if (version >= known[2]) {
+      if (known === undefined) {
+        this.stock.set(key, [onHand, reserved, version]);
+        (added ??= []).push(key);
+      } else if (version >= known[2]) {
         known[0] = onHand;
         known[1] = reserved;
         known[2] = version;
       }
     }
+    if (added !== undefined) this.ordered.addAll(added);
   }
 
   /**
@@ -70,11 +113,55 @@ export class StockReadView {
     warehouseId: string,
     nowMs: number,
   ): StockView | undefined | 'ask-shard' {
-    if (this.loaded[partition] !== true) return 'ask-shard';
-    if (nowMs >= (this.readableUntilMs[partition] as number)) return 'ask-shard';
+    if (!this.exact(partition, nowMs)) return 'ask-shard';
     const known = this.stock.get(keyOf(productId, warehouseId));
     if (known === undefined) return undefined;
-    const [onHand, reserved, version] = known;
-    return { productId, warehouseId, onHand, reserved, available: onHand - reserved, version };
+    return viewOf(productId, warehouseId, known);
   }
+
+  /**
+   * The keys of a listing's page, each with its durable view where that is exact at `nowMs`.
+   * 'not-loaded' while a partition the page could draw from has not sent its census: the view
+   * cannot know that partition's keys yet.
+   */
+  page(query: StockPageQuery, nowMs: number): ViewPage | 'not-loaded' {
+    const partitions = this.loaded.length;
+    const { productId, after, limit } = query;
+    if (productId === undefined ? this.loadedCount < partitions : !this.loadedOf(productId)) {
+      return 'not-loaded';
+    }
+    const prefix = productId === undefined ? '' : `${productId}${separator}`;
+    const afterKey = after === undefined ? '' : keyOf(after.productId, after.warehouseId);
+    // After the cursor if it is past the product's first key, else from that first key.
+    const exclusive = afterKey !== '' && afterKey >= prefix;
+    const range = this.ordered.range(exclusive ? afterKey : prefix, exclusive, prefix, limit);
+    const entries: PageEntry[] = [];
+    let lastProduct = '';
+    let partition = 0;
+    for (const key of range.keys) {
+      const cut = key.indexOf(separator);
+      const product = key.slice(0, cut);
+      const warehouse = key.slice(cut + 1);
+      // A product's keys are adjacent: its partition is hashed once per page.
+      if (product !== lastProduct) partition = partitionOf(product, partitions);
+      lastProduct = product;
+      const known = this.stock.get(key) as Durable;
+      const stock = this.exact(partition, nowMs) ? viewOf(product, warehouse, known) : undefined;
+      entries.push({ partition, key: { productId: product, warehouseId: warehouse }, stock });
+    }
+    return { entries, more: range.more };
+  }
+
+  private loadedOf(productId: string): boolean {
+    return this.loaded[partitionOf(productId, this.loaded.length)] === true;
+  }
+
+  private exact(partition: number, nowMs: number): boolean {
+    return this.loaded[partition] === true && nowMs < (this.readableUntilMs[partition] as number);
+  }
+}
+
+function viewOf(productId: string, warehouseId: string, known: Durable): StockView {
+  const [onHand, reserved, version] = known;
+  return { productId, warehouseId, onHand, reserved, available: onHand - reserved, version };
 }

@@ -1,7 +1,8 @@
 // Routes each command to the shard owning its partition: by the product's hash (v2), or for
 // commands that carry only a reservation id, by the partition embedded in the id, unless a route
 // says otherwise (holds minted under hash v1 whose key moved to another partition with hash v2).
-// A stock read never goes to a shard: the durable read view answers it at once.
+// A stock read never goes to a shard: the durable read view answers it at once. A page of the
+// stock listing asks shards only for keys the view cannot answer exactly now.
 import { assert, type CartCommand, type Command } from '../actors/index.js';
 import {
   failure,
@@ -11,8 +12,9 @@ import {
 } from '../shards/index.js';
 import { partitionOf } from './partition-hash.js';
 import type { PartitionTable } from './partition-table.js';
-import type { StockReadView } from './read-view.js';
+import type { StockPageQuery, StockReadView } from './read-view.js';
 import { mintReservationId, reservationPartition } from './reservation-id.js';
+import { gatherPage, type StockListing } from './stock-listing.js';
 
 /**
  * What the ingress hands over: a reserve's reservation id is minted here, once routed. Cart
@@ -119,6 +121,36 @@ export class Router {
       return answeredAtOnce;
     }
     return this.send(partition, command, callback);
+  }
+
+  /**
+   * A page of the stock listing, through `callback`; returns how to take back what was not sent
+   * yet (the client went away), or undefined when the page was answered at once.
+   */
+  listStock(
+    query: StockPageQuery,
+    callback: (listing: StockListing) => void,
+  ): (() => void) | undefined {
+    if (!this.owned()) {
+      callback(failure(0, 'unavailable', fencedMessage).outcome);
+      return undefined;
+    }
+    const page = this.view.page(query, this.now());
+    if (page === 'not-loaded') {
+      const message = 'The ledger is still loading its stock keys; retry shortly.';
+      callback(failure(0, 'unavailable', message).outcome);
+      return undefined;
+    }
+    return gatherPage(
+      page,
+      (partition, command, reply) => {
+        const dispatched = this.send(partition, command, reply);
+        return dispatched === undefined
+          ? undefined
+          : () => dispatched.channel.cancel(dispatched.id);
+      },
+      callback,
+    );
   }
 
   private send(partition: number, command: Command, callback: ReplyCallback) {

@@ -120,6 +120,16 @@ describe.runIf(await havePostgres())('auth and rate limits', () => {
         missing: 401,
       },
       snapshot: { admin: 200, checkout: 403, reader: 403, none: 403, expired: 401, missing: 401 },
+      '/v1/stock?limit=5': {
+        admin: 200,
+        checkout: 200,
+        reader: 200,
+        none: 403,
+        expired: 401,
+        missing: 401,
+      },
+      // A bad query is told only to a caller who may list.
+      '/v1/stock?limit=0': { admin: 422, reader: 422, none: 403, missing: 401 },
       '/health/live': { admin: 200, missing: 200 },
       '/health/ready': { admin: 200, missing: 200 },
       '/metrics': { admin: 200, missing: 200 },

@@ -1,6 +1,6 @@
 // Proves the OpenAPI document is complete: every route of the table (which the server registers
-// its handlers from) with its method, every error code of the registry, and request schemas that
-// are the validator's own field specifications.
+// its handlers from) with its method, every error code of the registry, and request schemas (and
+// query parameters) that are the validator's own field specifications.
 import { describe, expect, it } from 'vitest';
 import { errorCodes, type ErrorCode } from '../../../src/errors.js';
 import { openApiDocument } from '../../../src/http/openapi.js';
@@ -91,8 +91,48 @@ describe('the OpenAPI document', () => {
       properties: { op: { const: 'adjust' }, ...adjust.properties },
       required: ['op', ...adjust.required],
     });
+    const set = validator.specs.set.schema as { properties: object; required: string[] };
+    expect(lines).toContainEqual({
+      ...set,
+      properties: { op: { const: 'set' }, ...set.properties },
+      required: ['op', ...set.required],
+    });
     expect(Object.keys(operation.responses).sort()).toEqual(
       ['200', '401', '403', '405', '413', '415', '429'].sort(),
     );
+  });
+
+  it('documents the stock listing: its query parameters as the validator reads them, its page', () => {
+    const list = document.paths['/v1/stock']?.get as unknown as {
+      parameters: { name: string; in: string; required: boolean; schema: unknown }[];
+      responses: Record<string, { content: { 'application/json': { schema: unknown } } }>;
+    };
+    const properties = validator.specs.stockPage.schema.properties as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(list.parameters.map(({ name, required }) => [name, required])).toEqual([
+      ['product_id', false],
+      ['after', false],
+      ['limit', false],
+    ]);
+    for (const parameter of list.parameters) {
+      const { description: _description, ...schema } = properties[parameter.name] ?? {};
+      expect(parameter.in).toBe('query');
+      expect(parameter.schema).toEqual(schema);
+    }
+    expect(properties.limit).toMatchObject({ minimum: 1, maximum: 1000, default: 100 });
+    expect(list.responses['200']?.content['application/json'].schema).toMatchObject({
+      required: ['items', 'next'],
+    });
+    expect(Object.keys(list.responses).sort()).toEqual([
+      '200',
+      '401',
+      '403',
+      '405',
+      '422',
+      '429',
+      '503',
+    ]);
   });
 });

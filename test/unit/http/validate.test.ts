@@ -1,6 +1,8 @@
 // Proves request validation turns bodies into commands or names the offending field, including
-// text that would not survive the journal unchanged.
+// text that would not survive the journal unchanged, and reads the stock listing's query string
+// (a cursor only in the exact form the ledger writes it).
 import { describe, expect, it } from 'vitest';
+import { encodeStockCursor } from '../../../src/http/schemas.js';
 import { RequestValidator, ValidationError } from '../../../src/http/validate.js';
 
 const limits = {
@@ -149,5 +151,57 @@ describe('v1.1 validation', () => {
       ttlSeconds: 60,
       lifetimeMaxMs: 3 * 3600 * 1000,
     });
+  });
+});
+
+describe('stock listing query validation', () => {
+  const cursor = encodeStockCursor({ productId: 'sku-1.a', warehouseId: 'wh:2' });
+
+  it('fills the default limit, reads a cursor back as the key it names, and ignores the rest', () => {
+    expect(validator.stockPage('')).toEqual({ productId: undefined, after: undefined, limit: 100 });
+    expect(validator.stockPage(`product_id=sku-1.a&after=${cursor}&limit=1000&sort=x`)).toEqual({
+      productId: 'sku-1.a',
+      after: { productId: 'sku-1.a', warehouseId: 'wh:2' },
+      limit: 1000,
+    });
+    expect(validator.stockPage('limit=1&product_id=p%3Aq')).toMatchObject({
+      productId: 'p:q',
+      limit: 1,
+    });
+  });
+
+  it.each([
+    ['limit=0', 'limit'],
+    ['limit=1001', 'limit'],
+    ['limit=', 'limit'],
+    ['limit=-1', 'limit'],
+    ['limit=1.5', 'limit'],
+    ['limit=1e2', 'limit'],
+    ['limit=+5', 'limit'],
+    ['limit=ten', 'limit'],
+    ['limit=5&limit=5', 'limit'],
+    ['product_id=', 'product_id'],
+    ['product_id=a%20b', 'product_id'],
+    ['product_id=a+b', 'product_id'],
+    [`product_id=${'p'.repeat(65)}`, 'product_id'],
+    ['product_id=p&product_id=q', 'product_id'],
+    ['after=', 'after'],
+    ['after=!!', 'after'],
+    ['after=c2t1LTE', 'after'], // "sku-1": no warehouse
+    [`after=${encodeStockCursor({ productId: 'a/b', warehouseId: 'w' })}`, 'after'],
+    [`after=${encodeStockCursor({ productId: 'a b', warehouseId: 'w' })}`, 'after'],
+    [`after=${cursor}=`, 'after'],
+    [`after=${cursor}&after=${cursor}`, 'after'],
+  ])('refuses %s naming %s', (query, field) => {
+    expect(fieldOf(() => validator.stockPage(query))).toBe(field);
+  });
+
+  it('refuses a cursor that decodes only leniently (stray bits in its last character)', () => {
+    // "p/w" is cC93; the last character's low bits must be zero in the exact form.
+    expect(encodeStockCursor({ productId: 'p', warehouseId: 'w' })).toBe('cC93');
+    expect(validator.stockPage('after=cC93').after).toEqual({ productId: 'p', warehouseId: 'w' });
+    const stray = encodeStockCursor({ productId: 'p', warehouseId: 'wx' });
+    const bent = `${stray.slice(0, -1)}${String.fromCharCode(stray.charCodeAt(stray.length - 1) + 1)}`;
+    expect(fieldOf(() => validator.stockPage(`after=${bent}`))).toBe('after');
   });
 });
