@@ -32,6 +32,8 @@ export interface PublisherStats {
   readonly oldestPendingAtMs: number | null;
   /** Events acknowledged by JetStream since the worker started, duplicates included. */
   readonly publishedTotal: number;
+  /** The same, by subject (without the configured prefix). */
+  readonly publishedBySubject: Readonly<Record<string, number>>;
   /** Of those, the ones JetStream reported as duplicates (already in the stream). */
   readonly duplicatesTotal: number;
   /** Publish rounds that failed (timeout, error, lost connection) and restarted from cursors. */

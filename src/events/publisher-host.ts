@@ -25,6 +25,7 @@ const idleStats: PublisherStats = {
   lagRecords: 0,
   oldestPendingAtMs: null,
   publishedTotal: 0,
+  publishedBySubject: {},
   duplicatesTotal: 0,
   failuresTotal: 0,
 };
@@ -38,12 +39,14 @@ export class EventPublisherHost {
   private latest: PublisherStats = idleStats;
   /** Totals already added to the counters, from the current worker (reset when it restarts). */
   private counted = { published: 0, duplicates: 0, failures: 0 };
+  private countedBySubject = new Map<string, number>();
   private readonly pendingWake = new Map<number, number>();
   private wakeScheduled = false;
   private stopping = false;
   private stopped: (() => void) | undefined;
   private restartDelayMs = 100;
   private readonly published: client.Counter;
+  private readonly publishedBySubject: client.Counter<'subject'>;
   private readonly duplicates: client.Counter;
   private readonly failures: client.Counter;
 
@@ -79,6 +82,12 @@ export class EventPublisherHost {
       help: 'Events acknowledged by NATS JetStream (duplicates included)',
       registers,
     });
+    this.publishedBySubject = new client.Counter({
+      name: 'inventory_events_published_total',
+      help: 'Events acknowledged by NATS JetStream by subject (duplicates included)',
+      labelNames: ['subject'],
+      registers,
+    });
     this.duplicates = new client.Counter({
       name: 'ledger_event_publisher_duplicates_total',
       help: 'Events JetStream already had (re-published after a failure or restart) and dropped',
@@ -95,6 +104,7 @@ export class EventPublisherHost {
     const worker = startWorker(this.options.workerData);
     this.worker = worker;
     this.counted = { published: 0, duplicates: 0, failures: 0 };
+    this.countedBySubject = new Map();
     worker.on('message', (message: FromPublisher) => this.onMessage(message));
     worker.on('error', (error) => this.onExit(worker, error));
     worker.on('exit', (code) =>
@@ -169,6 +179,11 @@ export class EventPublisherHost {
   /** The worker sends running totals; the counters get what is new since the last message. */
   private count(stats: PublisherStats): void {
     this.published.inc(Math.max(0, stats.publishedTotal - this.counted.published));
+    for (const [subject, total] of Object.entries(stats.publishedBySubject)) {
+      const added = total - (this.countedBySubject.get(subject) ?? 0);
+      if (added > 0) this.publishedBySubject.labels(subject).inc(added);
+      this.countedBySubject.set(subject, total);
+    }
     this.duplicates.inc(Math.max(0, stats.duplicatesTotal - this.counted.duplicates));
     this.failures.inc(Math.max(0, stats.failuresTotal - this.counted.failures));
     this.counted = {

@@ -93,6 +93,7 @@ export class EventPublisher {
   private timers: NodeJS.Timeout[] = [];
   private pumping: Promise<void> | undefined;
   private publishedTotal = 0;
+  private readonly publishedBySubject = new Map<string, number>();
   private duplicatesTotal = 0;
   private failuresTotal = 0;
 
@@ -155,6 +156,7 @@ export class EventPublisher {
       lagRecords,
       oldestPendingAtMs,
       publishedTotal: this.publishedTotal,
+      publishedBySubject: Object.fromEntries(this.publishedBySubject),
       duplicatesTotal: this.duplicatesTotal,
       failuresTotal: this.failuresTotal,
     };
@@ -364,8 +366,9 @@ export class EventPublisher {
     this.enqueue(progress, entry);
     this.inflightCount += events.length;
     for (const event of events) {
+      const subject = event.subject.slice(this.deps.subjectPrefix.length);
       this.deps.sink.publish(event).then(
-        (ack) => this.acked(progress, entry, ack),
+        (ack) => this.acked(progress, entry, ack, subject),
         (error: unknown) => this.publishFailed(error),
       );
     }
@@ -388,9 +391,10 @@ export class EventPublisher {
     progress.gapReported = false;
   }
 
-  private acked(progress: Progress, entry: InflightEvent, ack: PublishAck): void {
+  private acked(progress: Progress, entry: InflightEvent, ack: PublishAck, subject: string): void {
     this.inflightCount -= 1;
     this.publishedTotal += 1;
+    this.publishedBySubject.set(subject, (this.publishedBySubject.get(subject) ?? 0) + 1);
     if (ack.duplicate) this.duplicatesTotal += 1;
     this.consecutiveFailures = 0;
     entry.waiting -= 1;

@@ -56,6 +56,8 @@ const cartMetrics = [
   'ledger_cart_holds_in_doubt',
   'inventory_cart_allocation_splits_total',
 ];
+// Stock sync (v1.1): import lines by result, events published by subject.
+const stockSyncMetrics = ['inventory_stock_import_lines_total', 'inventory_events_published_total'];
 // Series that Prometheus and its exporters make, which only the alert rules may use.
 const alertOnlyMetrics = ['up', 'probe_success', 'kube_pod_container_status_ready'];
 
@@ -76,6 +78,7 @@ const ledgerMetricNames = (): string[] => [
   ...apiHistograms.flatMap((name) => ['_bucket', '_sum', '_count'].map((s) => name + s)),
   ...lagMetrics,
   ...cartMetrics,
+  ...stockSyncMetrics,
 ];
 
 const promqlKeywords = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);

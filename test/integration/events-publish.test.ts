@@ -280,6 +280,15 @@ describe.runIf(ready)('events published to NATS JetStream', () => {
     const soldOut = events.find((event) => event.subject.endsWith('stock.sold_out'));
     const own = events.find((event) => event.body.trace_id === 'tr-lv-out');
     expect(soldOut?.msgId).toBe(`${own?.msgId}-1`);
+    // /metrics counts the published events by subject (the dashboard's stock events panel).
+    const counted =
+      /^inventory_events_published_total\{subject="inventory\.stock\.sold_out"\} [1-9]/m;
+    let metrics = '';
+    for (let tries = 0; tries < 50 && !counted.test(metrics); tries += 1) {
+      metrics = (await get(base, '/metrics')).text;
+      if (!counted.test(metrics)) await sleep(100);
+    }
+    expect(metrics).toMatch(counted);
   });
 
   it('shows the publisher in /metrics and in /health/ready details', async () => {
