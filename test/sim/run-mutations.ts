@@ -2,9 +2,11 @@
 // plants one (a reply before its flush, recovery skipping the first record after a snapshot, an
 // expiry applied but not journaled, state kept after a failed write, a snapshot without the
 // idempotency memos, refusals that skip the reply gate, recovered holds left off the expiry
-// schedule, a read-view bound that forgets holds ended by changes not yet durable) in a
-// throw-away copy of src/ and test/; the simulator then runs seeds until it
-// fails. Prints, per mutation, the seeds and seconds it took; exits 1 if one went unnoticed.
+// schedule, a read-view bound that forgets holds ended by changes not yet durable; and, for the
+// cart simulator (cart-* patches), a cart confirm that confirms before its decision, pins that
+// are never journaled, a sold-out crossing missed from one unit) in a throw-away copy of src/
+// and test/; the simulator then runs seeds until it fails. Prints, per mutation, the seeds and
+// seconds it took; exits 1 if one went unnoticed.
 //   npx tsx test/sim/run-mutations.ts [--seconds 120] [--only name]
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
@@ -42,9 +44,11 @@ function runMutation(name: string): Row {
     const applied = spawnSync('git', ['apply', join(mutations, name)], { cwd: copy });
     if (applied.status !== 0) throw new Error(`${name} does not apply: ${String(applied.stderr)}`);
     const startedMs = performance.now();
+    // A cart-* patch plants a bug of the checkout: the cart simulator hunts it.
+    const simulator = name.startsWith('cart-') ? 'test/sim/run-cart-sim.ts' : 'test/sim/run-sim.ts';
     const run = spawnSync(
       process.execPath,
-      ['--import', 'tsx', 'test/sim/run-sim.ts', '--seconds', String(values.seconds)],
+      ['--import', 'tsx', simulator, '--seconds', String(values.seconds)],
       { cwd: copy, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
     );
     const seconds = (performance.now() - startedMs) / 1000;
