@@ -12,6 +12,7 @@ import {
   windowCoverage,
   type ErpImport,
 } from '../../../bench/lib/erp-feed.js';
+import { pairOrder } from '../../../bench/lib/erp-report.js';
 
 interface SentLine {
   op: string;
@@ -171,5 +172,13 @@ describe('the schedule', () => {
       { startMs: 1600, endMs: 2500 },
     ];
     expect(windowCoverage(parts, window)).toBeCloseTo(0.9);
+  });
+
+  it('runs the hot-SKU load alone first in odd pairs and with imports first in even ones', () => {
+    expect([1, 2, 3].map(pairOrder)).toEqual([
+      ['alone', 'with imports'],
+      ['with imports', 'alone'],
+      ['alone', 'with imports'],
+    ]);
   });
 });
