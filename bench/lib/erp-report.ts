@@ -167,8 +167,8 @@ const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
 function loadsTable(loads: readonly ErpLoadRun[]): string {
   const header = ['#', 'pair', 'hot-SKU load', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms'];
   header.push('imports (inside window)', 'window with an import');
-  header.push('ledger cores', 'postgres cores', 'other cores');
-  const lines = [row(header), row(['---:', '---:', '---', ...new Array<string>(10).fill('---:')])];
+  header.push('records per commit', 'commit ms', 'ledger cores', 'postgres cores', 'other cores');
+  const lines = [row(header), row(['---:', '---:', '---', ...new Array<string>(12).fill('---:')])];
   for (const load of loads) {
     const inside = load.imports.filter((entry) => entry.insideWindow).length;
     lines.push(
@@ -183,6 +183,8 @@ function loadsTable(loads: readonly ErpLoadRun[]): string {
         fixed(load.latency.maxMs, 1),
         load.mode === 'alone' ? '' : `${load.imports.length} (${inside})`,
         load.importCoverage === null ? '' : `${fixed(load.importCoverage * 100, 0)}%`,
+        fixed(load.journal?.batchSizeMean, 1),
+        fixed(load.journal?.flushMeanMs, 2),
         fixed(load.cpu?.ledgerCores, 2),
         fixed(load.cpu?.postgresCores, 2),
         fixed(load.cpu?.otherCores, 2),
