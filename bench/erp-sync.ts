@@ -157,15 +157,31 @@ interface Window {
   endMs: number;
   cpuBefore?: ReturnType<typeof cpuSnapshot>;
   cpuAfter?: ReturnType<typeof cpuSnapshot>;
-  metricsBefore?: string;
-  metricsAfter?: string;
+  /** The /metrics scrapes around the window, awaited after the load (they may end after it). */
+  metricsBefore: Promise<string | undefined>;
+  metricsAfter: Promise<string | undefined>;
   imports: Promise<PostedImport[]>;
+}
+
+/** A /metrics scrape that never rejects: a failed one only leaves the journal figures out. */
+function scrapeOrUndefined(baseUrl: string, warnings: string[]): Promise<string | undefined> {
+  return scrapeMetrics(baseUrl).catch((error: unknown) => {
+    warnings.push(`a /metrics scrape failed (${String(error)}): journal figures left out`);
+    return undefined;
+  });
 }
 
 async function runLoad(sitting: Sitting, mode: LoadMode, pair: number, order: number) {
   const { options, baseUrl, pid } = sitting;
   const prepared = mode === 'alone' ? [] : prepareImports(sitting);
-  const window: Window = { startMs: 0, endMs: 0, imports: Promise.resolve([]) };
+  const none = Promise.resolve(undefined);
+  const window: Window = {
+    startMs: 0,
+    endMs: 0,
+    metricsBefore: none,
+    metricsAfter: none,
+    imports: Promise.resolve([]),
+  };
   const load = await sitting.generator.run({
     label: `pair ${pair}, ${mode}`,
     baseUrl,
@@ -174,20 +190,21 @@ async function runLoad(sitting: Sitting, mode: LoadMode, pair: number, order: nu
     warmupSeconds: options.warmupSeconds,
     durationSeconds: options.durationSeconds,
     authorization: undefined,
-    onMeasureStart: async () => {
+    onMeasureStart: () => {
       window.startMs = Date.now();
       window.endMs = window.startMs + options.durationSeconds * 1000;
       window.cpuBefore = cpuSnapshot(pid);
       // importsThroughWindow never rejects: a failed import is a result of its own.
       window.imports = importsThroughWindow(baseUrl, prepared, window.endMs);
-      window.metricsBefore = await scrapeMetrics(baseUrl);
+      window.metricsBefore = scrapeOrUndefined(baseUrl, sitting.warnings);
     },
-    onMeasureEnd: async () => {
+    onMeasureEnd: () => {
       window.cpuAfter = cpuSnapshot(pid);
-      window.metricsAfter = await scrapeMetrics(baseUrl);
+      window.metricsAfter = scrapeOrUndefined(baseUrl, sitting.warnings);
     },
   });
   const posted = await window.imports;
+  const metrics = { before: await window.metricsBefore, after: await window.metricsAfter };
   // The imports made ready but not sent are taken back: the next load sends them.
   sitting.feed.rewind((prepared[0]?.index ?? sitting.feed.importsMade) + posted.length);
   const last = posted.at(-1);
@@ -198,16 +215,20 @@ async function runLoad(sitting: Sitting, mode: LoadMode, pair: number, order: nu
   }
   addTallies(sitting.tallies, load.tallies);
   sitting.unknown.push(...load.unknown);
-  return loadRun(sitting, { mode, pair, order }, load, window, posted);
+  return loadRun(sitting, { mode, pair, order }, load, { window, posted, metrics });
 }
 
 function loadRun(
   sitting: Sitting,
   at: { mode: LoadMode; pair: number; order: number },
   load: LoadResult,
-  window: Window,
-  posted: readonly PostedImport[],
+  measured: {
+    window: Window;
+    posted: readonly PostedImport[];
+    metrics: { before: string | undefined; after: string | undefined };
+  },
 ): ErpLoadRun {
+  const { window, posted } = measured;
   const imports = posted.map((entry) => importRun(entry, at.pair, window));
   for (const entry of imports.filter((e) => e.ok)) {
     sitting.fastestMsPerLine = Math.min(sitting.fastestMsPerLine, entry.wallMs / entry.lines);
@@ -216,7 +237,7 @@ function loadRun(
     startMs: p.startedAtMs,
     endMs: p.startedAtMs + p.wallMs,
   }));
-  const { metricsBefore: before, metricsAfter: after } = window;
+  const { before, after } = measured.metrics;
   const batch = before && after && histogramWindow(before, after, 'ledger_journal_batch_size');
   const flush =
     before && after && histogramWindow(before, after, 'ledger_journal_flush_duration_seconds');
