@@ -14,6 +14,8 @@ import type {
   ReservedRecord,
   StockRecord,
   StockView,
+  TransferRecord,
+  TransferStep,
 } from './types.js';
 
 export interface Reservation {
@@ -120,6 +122,8 @@ export class StockActor {
   readonly stockKey: string;
   onHand = 0;
   reserved = 0;
+  /** Units of transfers in transit toward this key: not on hand, not available. */
+  incoming = 0;
   version = 0;
   /**
    * Set by the shard: the journal sequence of this key's newest record (for reply gating). Kept
@@ -192,7 +196,7 @@ export class StockActor {
   }
 
   private stockViewOf(productId: string, warehouseId: string): StockView {
-    return {
+    const view: StockView = {
       productId,
       warehouseId,
       onHand: this.onHand,
@@ -200,6 +204,8 @@ export class StockActor {
       available: this.onHand - this.reserved,
       version: this.version,
     };
+    // Most keys never see a transfer: their view stays the plain literal.
+    return this.incoming === 0 ? view : { ...view, incoming: this.incoming };
   }
 
   reservationView(reservation: Reservation, status = reservation.status): ReservationView {
@@ -477,6 +483,30 @@ export class StockActor {
     };
   }
 
+  /**
+   * This key's record of a transfer step, applied (the caller has checked that it may be: units
+   * unheld at the source, the bound on on_hand). `terms` are the transfer's, copied whole.
+   */
+  transfer(step: TransferStep, terms: TransferTerms, nowMs: number, traceId: string) {
+    const source = terms.fromWarehouseId === this.warehouseId;
+    const { onHand, incoming } = transferMoves(step, source, terms, this.onHand, this.incoming);
+    const record: TransferRecord = {
+      type: 'transfer',
+      productId: this.productId,
+      warehouseId: this.warehouseId,
+      version: this.version + 1,
+      atMs: nowMs,
+      traceId,
+      ...terms,
+      step,
+      onHand,
+      reserved: this.reserved,
+      incoming,
+    };
+    this.applyTransfer(record);
+    return record;
+  }
+
   // The apply* methods are the only writers of state; live commands and replay share them, so
   // recovery rebuilds exactly what was acknowledged.
 
@@ -570,6 +600,23 @@ export class StockActor {
     this.checkInvariants();
   }
 
+  applyTransfer(record: TransferRecord): void {
+    this.checkVersion(record);
+    const source = record.fromWarehouseId === this.warehouseId;
+    assert(
+      source || record.toWarehouseId === this.warehouseId,
+      'a transfer record on a key that is neither end',
+    );
+    const moved = transferMoves(record.step, source, record, this.onHand, this.incoming);
+    assert(moved.onHand === record.onHand, 'replayed on_hand differs from the transfer record');
+    assert(moved.incoming === record.incoming, 'replayed incoming differs from the record');
+    assert(this.reserved === record.reserved, 'replayed reserved differs from the record');
+    this.onHand = moved.onHand;
+    this.incoming = moved.incoming;
+    this.version = record.version;
+    this.checkInvariants();
+  }
+
   /** Forgets a finished reservation (retention ran out); its idempotency key goes with it. */
   forgetReservation(id: string): void {
     const reservations = this.busy?.reservations;
@@ -620,10 +667,59 @@ export class StockActor {
       'stock counters must be safe integers',
     );
     assertInvariant(
+      Number.isSafeInteger(this.incoming) && this.incoming >= 0,
+      () => `incoming ${this.incoming} below 0`,
+    );
+    assertInvariant(
       this.reserved >= 0 && this.reserved <= this.onHand,
       () =>
         `invariant 0 <= reserved <= on_hand broken: reserved ${this.reserved}, on_hand ${this.onHand}`,
     );
+  }
+}
+
+/** What a transfer's records repeat: the transfer itself, whichever key and step. */
+export type TransferTerms = Pick<
+  TransferRecord,
+  | 'transferId'
+  | 'fromWarehouseId'
+  | 'toWarehouseId'
+  | 'quantity'
+  | 'inTransit'
+  | 'idempotencyKey'
+  | 'reason'
+  | 'reference'
+  | 'actorId'
+  | 'createdAtMs'
+>;
+
+/** A key's on_hand and incoming after a transfer step (`source`: the key is the source). */
+function transferMoves(
+  step: TransferStep,
+  source: boolean,
+  terms: Pick<TransferRecord, 'quantity' | 'inTransit'>,
+  onHand: number,
+  incoming: number,
+): { onHand: number; incoming: number } {
+  const { quantity } = terms;
+  switch (step) {
+    case 'out':
+      assert(source, 'a transfer_out on the destination');
+      return { onHand: onHand - quantity, incoming };
+    case 'incoming':
+      assert(!source, 'a transfer_incoming on the source');
+      return { onHand, incoming: incoming + quantity };
+    case 'in':
+      assert(!source, 'a transfer_in on the source');
+      // A transfer in transit arrives from incoming; a direct one straight into on_hand.
+      return {
+        onHand: onHand + quantity,
+        incoming: terms.inTransit ? incoming - quantity : incoming,
+      };
+    case 'cancel':
+      return source
+        ? { onHand: onHand + quantity, incoming }
+        : { onHand, incoming: incoming - quantity };
   }
 }
 

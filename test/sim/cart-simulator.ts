@@ -685,6 +685,12 @@ function describe(command: Command): string {
     case 'cart-settle':
     case 'read-cart':
       return `${command.kind} ${command.cartId.slice(0, 13)}`;
+    case 'transfer':
+      return `${command.kind} ${command.fromWarehouseId}->${command.toWarehouseId} ${command.quantity}`;
+    case 'transfer-receive':
+    case 'transfer-cancel':
+    case 'read-transfer':
+      return `${command.kind} ${command.transferId.slice(0, 13)}`;
     default:
       return `${command.kind} ${command.reservationId.slice(0, 13)}`;
   }

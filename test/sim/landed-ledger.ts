@@ -15,6 +15,7 @@ import {
   type ReservationStatus,
   type ReservedRecord,
   type StockRecord,
+  type TransferRecord,
 } from '../../src/actors/index.js';
 import { decodeRecord, type WalRow } from '../../src/persistence/index.js';
 
@@ -33,6 +34,9 @@ export interface LandedHold {
 interface Stock {
   onHand: number;
   reserved: number;
+  incoming: number;
+  /** The key was made by a transfer in transit (its first arrival is its first stocking). */
+  madeIncoming: boolean;
 }
 
 export class LandedLedger {
@@ -78,7 +82,8 @@ export class LandedLedger {
       record.type === 'adjusted' ||
       record.type === 'confirmed' ||
       record.type === 'released' ||
-      record.type === 'expired'
+      record.type === 'expired' ||
+      record.type === 'transfer'
     ) {
       const key = `${record.productId}/${record.warehouseId}`;
       const existed = this.stock.has(key);
@@ -107,7 +112,12 @@ export class LandedLedger {
     const threshold = this.thresholds.get(record.productId) ?? null;
     let flags = 0;
     if (before > 0 && after === 0) flags |= stockSignal.soldOut;
-    if (existed && before === 0 && after > 0) flags |= stockSignal.backInStock;
+    const firstArrival =
+      record.type === 'transfer' &&
+      record.step === 'in' &&
+      stock.madeIncoming &&
+      record.version === 2;
+    if (existed && before === 0 && after > 0 && !firstArrival) flags |= stockSignal.backInStock;
     if (threshold !== null && before >= threshold && after < threshold) flags |= stockSignal.low;
     const wanted =
       flags === 0 ? undefined : { flags, onHand: stock.onHand, reserved: stock.reserved };
@@ -146,9 +156,40 @@ export class LandedLedger {
         if (hold?.status !== 'PENDING') this.fail(`${record.reservationId} extended, not pending`);
         return;
       }
+      case 'transfer':
+        return this.transferred(record);
       default:
         return this.ended(record);
     }
+  }
+
+  /** A transfer's record on one of its keys: the counts it says are the journal's. */
+  private transferred(record: TransferRecord): void {
+    const key = `${record.productId}/${record.warehouseId}`;
+    const existed = this.stock.has(key);
+    const stock = this.stockOf(key);
+    if (!existed && record.step === 'incoming') stock.madeIncoming = true;
+    const source = record.warehouseId === record.fromWarehouseId;
+    const { quantity } = record;
+    if (record.step === 'out') stock.onHand -= quantity;
+    else if (record.step === 'incoming') stock.incoming += quantity;
+    else if (record.step === 'in') {
+      stock.onHand += quantity;
+      if (record.inTransit) stock.incoming -= quantity;
+    } else if (source) stock.onHand += quantity;
+    else stock.incoming -= quantity;
+    if (
+      stock.onHand !== record.onHand ||
+      stock.reserved !== record.reserved ||
+      stock.incoming !== record.incoming ||
+      stock.incoming < 0
+    ) {
+      this.fail(
+        `transfer ${record.step} of ${key} says ${record.onHand}/${record.reserved}/` +
+          `${record.incoming}, the journal ${stock.onHand}/${stock.reserved}/${stock.incoming}`,
+      );
+    }
+    this.checkStock(record.productId, record.warehouseId);
   }
 
   private reserved(partition: number, record: ReservedRecord): void {
@@ -291,7 +332,8 @@ export class LandedLedger {
 
   private stockOf(key: string): Stock {
     let stock = this.stock.get(key);
-    if (stock === undefined) this.stock.set(key, (stock = { onHand: 0, reserved: 0 }));
+    if (stock === undefined)
+      this.stock.set(key, (stock = { onHand: 0, reserved: 0, incoming: 0, madeIncoming: false }));
     return stock;
   }
 
