@@ -78,12 +78,7 @@ export class PartitionState {
       retention,
       actor: (productId, warehouseId) => this.actorOf(productId, warehouseId),
       register: (actor) => this.register(actor),
-      recorded: (actor, record, firstStocking) => {
-        this.bookkeeping(actor, record);
-        const threshold = this.products.get(actor.productId)?.settings.lowStockThreshold ?? null;
-        const signals = signalsOf(actor, record, threshold, firstStocking);
-        return signals === undefined ? record : { ...record, signals };
-      },
+      recorded: (actor, record) => this.afterRecord(actor, record) as TransferRecord,
     };
   }
 
@@ -329,7 +324,7 @@ export class PartitionState {
     this.bookkeeping(actor, record);
     if (record.type === 'extended') return record;
     const threshold = this.products.get(actor.productId)?.settings.lowStockThreshold ?? null;
-    const signals = signalsOf(actor, record, threshold, record.version === 1);
+    const signals = signalsOf(actor, record, threshold);
     return signals === undefined ? record : { ...record, signals };
   }
 
@@ -553,7 +548,6 @@ function signalsOf(
   actor: StockActor,
   record: Exclude<StockRecord, { type: 'extended' }>,
   threshold: number | null,
-  firstStocking: boolean,
 ): StockSignals | undefined {
   const after = actor.onHand - actor.reserved;
   let before: number;
@@ -566,7 +560,9 @@ function signalsOf(
   } else before = after - record.quantity;
   let flags = 0;
   if (before > 0 && after === 0) flags |= stockSignal.soldOut;
-  // The change that made the key is its first stocking, not a return.
+  // A key's first stocking is not a return: the change that made it, or for a key made by a
+  // transfer in transit (incoming only), its first change that was not a transfer's incoming.
+  const firstStocking = record.version === actor.stockedAtVersion;
   if (before === 0 && after > 0 && !firstStocking) flags |= stockSignal.backInStock;
   if (threshold !== null && before >= threshold && after < threshold) flags |= stockSignal.low;
   if (flags === 0) return undefined;

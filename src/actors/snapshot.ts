@@ -58,8 +58,9 @@ type ActorTuple = [
   version: number,
   reservations: ReservationTuple[],
   adjustKeys: AdjustKeyTuple[],
-  // Since transfers (absent: 0):
+  // Since transfers (absent: 0, and 1: every key made before transfers was stocked at once):
   incoming?: number,
+  stockedAtVersion?: number,
 ];
 /** A transfer (its terms, its state and its first answer's views); finished ones are retained. */
 type TransferTuple = [
@@ -69,7 +70,6 @@ type TransferTuple = [
   finishedAtMs: number,
   firstFrom: StockView,
   firstTo: StockView | null,
-  madeDestination: boolean,
 ];
 type FinishedTuple = [actorIndex: number, reservationId: string, adjustKey: string, atMs: number];
 
@@ -134,7 +134,8 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
       reservations,
       adjustKeys,
     ];
-    if (incoming !== 0) tuple.push(incoming);
+    if (incoming !== 0 || actor.stockedAtVersion !== 1) tuple.push(incoming);
+    if (actor.stockedAtVersion !== 1) tuple.push(actor.stockedAtVersion);
     actors.push(tuple);
   }
   const finished: FinishedTuple[] = [];
@@ -158,7 +159,6 @@ function captureTransfers(state: PartitionState) {
     t.finishedAtMs,
     t.firstFrom,
     t.firstTo ?? null,
-    t.madeDestination,
   ]);
   const transfersFinished = [...state.transfers.finishedEntries()].map(
     ([id, atMs]): [string, number] => [id, atMs],
@@ -239,15 +239,8 @@ export function restoreSnapshot(
   }
   // Then the confirm attempts: decisions, and pins on the holds just restored.
   for (const record of snapshot.confirms ?? []) state.replay(record);
-  for (const [
-    terms,
-    productId,
-    status,
-    finishedAtMs,
-    firstFrom,
-    firstTo,
-    made,
-  ] of snapshot.transfers ?? []) {
+  for (const [terms, productId, status, finishedAtMs, firstFrom, firstTo] of snapshot.transfers ??
+    []) {
     state.transfers.add({
       ...terms,
       productId,
@@ -255,7 +248,6 @@ export function restoreSnapshot(
       finishedAtMs,
       firstFrom,
       firstTo: firstTo ?? undefined,
-      madeDestination: made,
     });
   }
   for (const [transferId, atMs] of snapshot.transfersFinished ?? []) {
@@ -302,6 +294,7 @@ function restoreActor(tuple: ActorTuple): StockActor {
   actor.onHand = onHand;
   actor.reserved = reserved;
   actor.incoming = tuple[7] ?? 0;
+  actor.stockedAtVersion = tuple[8] ?? 1;
   actor.version = version;
   let pendingSum = 0;
   for (const tuple of reservations) {

@@ -126,6 +126,12 @@ export class StockActor {
   incoming = 0;
   version = 0;
   /**
+   * The version of the key's first stocking (its `back_in_stock` is never that change): the
+   * record that made it, or for a key made by a transfer in transit (incoming only) its first
+   * record that was not a transfer's incoming; 0 until then.
+   */
+  stockedAtVersion = 0;
+  /**
    * Set by the shard: the journal sequence of this key's newest record (for reply gating). Kept
    * here, not in `busy`: the shard sets it on every key it journals, idle ones included.
    */
@@ -511,7 +517,7 @@ export class StockActor {
   // recovery rebuilds exactly what was acknowledged.
 
   applyReserved(record: ReservedRecord): Reservation {
-    this.checkVersion(record);
+    this.admitVersion(record);
     assert(record.quantity > 0, 'reserved quantity must be positive');
     const reservation: Reservation = {
       id: record.reservationId,
@@ -547,7 +553,7 @@ export class StockActor {
   }
 
   applyFinished(record: ReservationChangedRecord, reservation: Reservation): void {
-    this.checkVersion(record);
+    this.admitVersion(record);
     assert(
       reservation.status === 'PENDING',
       () => `${record.type} of a ${reservation.status} hold`,
@@ -580,7 +586,7 @@ export class StockActor {
   }
 
   applyAdjusted(record: AdjustedRecord): void {
-    this.checkVersion(record);
+    this.admitVersion(record);
     this.onHand += record.delta;
     assert(this.onHand === record.onHand, 'replayed on_hand differs from the record');
     assert(this.reserved === record.reserved, 'replayed reserved differs from the record');
@@ -601,7 +607,7 @@ export class StockActor {
   }
 
   applyTransfer(record: TransferRecord): void {
-    this.checkVersion(record);
+    this.admitVersion(record);
     const source = record.fromWarehouseId === this.warehouseId;
     assert(
       source || record.toWarehouseId === this.warehouseId,
@@ -652,7 +658,14 @@ export class StockActor {
     (this.busyKey().adjustKeys ??= new Map()).set(key, memo);
   }
 
-  private checkVersion(record: StockRecord): void {
+  /** Checks the record follows the key's version, and notes the key's first stocking. */
+  private admitVersion(record: StockRecord): void {
+    // Every change but a transfer's arrival on incoming (or its cancel there) stocks the key.
+    const incomingOnly =
+      record.type === 'transfer' &&
+      (record.step === 'incoming' ||
+        (record.step === 'cancel' && record.warehouseId === record.toWarehouseId));
+    if (this.stockedAtVersion === 0 && !incomingOnly) this.stockedAtVersion = record.version;
     assert(
       record.version === this.version + 1,
       () =>

@@ -19,8 +19,6 @@ export interface Transfer extends TransferTerms {
   /** Both keys as the answer that made the transfer saw them: its idempotent replays repeat it. */
   firstFrom: StockView;
   firstTo: StockView | undefined;
-  /** The transfer made its destination key: its first arrival there is no return to stock. */
-  madeDestination: boolean;
 }
 
 /** The transfer's terms, exactly (no other fields), as each of its records repeats them. */
@@ -74,7 +72,6 @@ export class TransferBook {
     if (transfer.firstTo === undefined) {
       // The destination's half of the step that made the transfer.
       transfer.firstTo = recordView(record);
-      transfer.madeDestination = record.version === 1;
       if (record.step === 'incoming') {
         this.inTransit += 1;
         return transfer;
@@ -100,7 +97,6 @@ export class TransferBook {
       finishedAtMs: 0,
       firstFrom: recordView(record),
       firstTo: undefined,
-      madeDestination: false,
     };
     this.add(transfer);
     return transfer;

@@ -21,7 +21,7 @@ export interface TransferWork {
   actor(productId: string, warehouseId: string): StockActor | undefined;
   register(actor: StockActor): void;
   /** A live record's bookkeeping; gives it back with the lines it crossed. */
-  recorded(actor: StockActor, record: TransferRecord, firstStocking: boolean): TransferRecord;
+  recorded(actor: StockActor, record: TransferRecord): TransferRecord;
 }
 
 export function transferCommand(
@@ -120,11 +120,8 @@ function write(
   traceId: string,
 ): Write {
   const record = actor.transfer(step, termsOf(terms), nowMs, traceId);
-  const transfer = work.transfers.apply(record);
-  // A key the transfer made (in transit) is first stocked by its arrival: no return to stock.
-  const firstStocking =
-    record.version === 1 || (step === 'in' && transfer.madeDestination && record.version === 2);
-  return { record: work.recorded(actor, record, firstStocking), actor };
+  work.transfers.apply(record);
+  return { record: work.recorded(actor, record), actor };
 }
 
 /** Same key, same request: the first answer again; another request: refused. */

@@ -7,6 +7,9 @@
 // checked too: a pinned hold is ended only by a confirm of the pinned units, and only after its
 // home journaled that attempt as confirmed (roll forward, never before the decision). And every
 // change says exactly the lines it crossed (sold out, back in stock, low), worked out here again.
+// Transfers are never half-moved: a step's source record is followed, in the very next row of
+// its partition, by the destination's record of the same step; a transfer is made once, and each
+// key's on_hand and incoming are what its transfer records say.
 import {
   stockSignal,
   type CartConfirmRecord,
@@ -16,6 +19,7 @@ import {
   type ReservedRecord,
   type StockRecord,
   type TransferRecord,
+  type TransferStatus,
 } from '../../src/actors/index.js';
 import { decodeRecord, type WalRow } from '../../src/persistence/index.js';
 
@@ -35,8 +39,11 @@ interface Stock {
   onHand: number;
   reserved: number;
   incoming: number;
-  /** The key was made by a transfer in transit (its first arrival is its first stocking). */
-  madeIncoming: boolean;
+  /**
+   * The version of the key's first stocking: its first record that was not a transfer's
+   * incoming (or a cancel of one); 0 until then. That change is never a return to stock.
+   */
+  stockedAtVersion: number;
 }
 
 export class LandedLedger {
@@ -50,6 +57,10 @@ export class LandedLedger {
   /** Idempotency key -> the committed cart that bound it. */
   readonly keys = new Map<string, CartRecord>();
   readonly stock = new Map<string, Stock>();
+  /** Transfer id -> its status, as the destination's records of its steps say. */
+  readonly transfers = new Map<string, TransferStatus>();
+  /** Per partition: the source's record of a transfer step whose destination half must follow. */
+  private readonly halves = new Map<number, TransferRecord>();
   /** Products' low-stock thresholds, as the settings records set them. */
   private readonly thresholds = new Map<string, number | null>();
   private readonly lastLsns = new Map<number, number>();
@@ -67,7 +78,9 @@ export class LandedLedger {
         this.fail(`partition ${row.partition}: lsn ${row.lsn} landed after ${last}`);
       }
       this.lastLsns.set(row.partition, row.lsn);
-      this.apply(row.partition, decodeRecord(row.payload));
+      const record = decodeRecord(row.payload);
+      this.pairHalves(row.partition, record);
+      this.apply(row.partition, record);
     }
   }
 
@@ -88,11 +101,34 @@ export class LandedLedger {
       const key = `${record.productId}/${record.warehouseId}`;
       const existed = this.stock.has(key);
       const before = existed ? this.available(key) : 0;
+      const incomingOnly =
+        record.type === 'transfer' &&
+        (record.step === 'incoming' ||
+          (record.step === 'cancel' && record.warehouseId === record.toWarehouseId));
       this.applyStock(partition, record);
+      const stock = this.stock.get(key);
+      if (stock?.stockedAtVersion === 0 && !incomingOnly) stock.stockedAtVersion = record.version;
       this.checkSignals(record, key, existed, before);
       return;
     }
     this.applyStock(partition, record);
+  }
+
+  /** A transfer step's two records land together, source first, or the step is half-moved. */
+  private pairHalves(partition: number, record: JournalRecord): void {
+    const half = this.halves.get(partition);
+    this.halves.delete(partition);
+    if (half !== undefined) {
+      const pairs =
+        record.type === 'transfer' &&
+        record.transferId === half.transferId &&
+        record.warehouseId === record.toWarehouseId &&
+        (half.step === 'cancel' ? record.step === 'cancel' : record.step !== 'cancel');
+      if (!pairs) this.fail(`transfer ${half.transferId}: its ${half.step} landed alone`);
+    }
+    if (record.type === 'transfer' && record.warehouseId === record.fromWarehouseId) {
+      this.halves.set(partition, record);
+    }
   }
 
   private available(key: string): number {
@@ -112,12 +148,8 @@ export class LandedLedger {
     const threshold = this.thresholds.get(record.productId) ?? null;
     let flags = 0;
     if (before > 0 && after === 0) flags |= stockSignal.soldOut;
-    const firstArrival =
-      record.type === 'transfer' &&
-      record.step === 'in' &&
-      stock.madeIncoming &&
-      record.version === 2;
-    if (existed && before === 0 && after > 0 && !firstArrival) flags |= stockSignal.backInStock;
+    const first = record.version === stock.stockedAtVersion;
+    if (existed && before === 0 && after > 0 && !first) flags |= stockSignal.backInStock;
     if (threshold !== null && before >= threshold && after < threshold) flags |= stockSignal.low;
     const wanted =
       flags === 0 ? undefined : { flags, onHand: stock.onHand, reserved: stock.reserved };
@@ -165,10 +197,9 @@ export class LandedLedger {
 
   /** A transfer's record on one of its keys: the counts it says are the journal's. */
   private transferred(record: TransferRecord): void {
+    this.transferStep(record);
     const key = `${record.productId}/${record.warehouseId}`;
-    const existed = this.stock.has(key);
     const stock = this.stockOf(key);
-    if (!existed && record.step === 'incoming') stock.madeIncoming = true;
     const source = record.warehouseId === record.fromWarehouseId;
     const { quantity } = record;
     if (record.step === 'out') stock.onHand -= quantity;
@@ -190,6 +221,25 @@ export class LandedLedger {
       );
     }
     this.checkStock(record.productId, record.warehouseId);
+  }
+
+  /** The transfer's status from its destination's records; made once, ended once. */
+  private transferStep(record: TransferRecord): void {
+    const status = this.transfers.get(record.transferId);
+    if (record.step === 'out') {
+      if (status !== undefined) this.fail(`transfer ${record.transferId} made twice`);
+      return;
+    }
+    if (record.warehouseId !== record.toWarehouseId) {
+      if (status !== 'IN_TRANSIT') this.fail(`transfer ${record.transferId} cancelled ${status}`);
+      return;
+    }
+    const made = status === undefined && (record.step === 'incoming' || !record.inTransit);
+    if (!made && status !== 'IN_TRANSIT') {
+      this.fail(`transfer ${record.transferId}: ${record.step} of a ${String(status)} transfer`);
+    }
+    const next = { incoming: 'IN_TRANSIT', in: 'RECEIVED', cancel: 'CANCELLED' } as const;
+    this.transfers.set(record.transferId, next[record.step]);
   }
 
   private reserved(partition: number, record: ReservedRecord): void {
@@ -333,7 +383,7 @@ export class LandedLedger {
   private stockOf(key: string): Stock {
     let stock = this.stock.get(key);
     if (stock === undefined)
-      this.stock.set(key, (stock = { onHand: 0, reserved: 0, incoming: 0, madeIncoming: false }));
+      this.stock.set(key, (stock = { onHand: 0, reserved: 0, incoming: 0, stockedAtVersion: 0 }));
     return stock;
   }
 

@@ -250,3 +250,27 @@ describe('a transfer in transit', () => {
     expect(captureSnapshot(restoreSnapshot(before, retention))).toEqual(old);
   });
 });
+
+describe('the lines a transfer crosses', () => {
+  it('never calls the first units at a key a transfer made a return to stock', () => {
+    const partition = stocked();
+    // The key is made by a transfer in transit (incoming only); a direct one arrives first.
+    partition.apply(transfer({ inTransit: true, quantity: 2 }), t0 + 1);
+    const direct = partition.apply(transfer({ quantity: 3 }), t0 + 2);
+    const arrived = direct.writes?.[1]?.record as TransferRecord;
+    expect([arrived.step, arrived.version, arrived.signals]).toEqual(['in', 2, undefined]);
+    // Sold out there, then refilled: that is a return.
+    partition.apply(adjust(-3, { warehouseId: 'wh-2' }), t0 + 3);
+    const again = partition.apply(transfer({ quantity: 1 }), t0 + 4);
+    expect((again.writes?.[1]?.record as TransferRecord).signals?.flags).toBe(
+      stockSignal.backInStock,
+    );
+    expectSameAfterReplay(partition);
+    // A snapshot keeps where a key was first stocked.
+    const fresh = stocked();
+    fresh.apply(transfer({ inTransit: true, quantity: 2 }), t0 + 1);
+    const restored = restoreSnapshot(captureSnapshot(fresh.state), retention);
+    const arrival = restored.apply(transfer({ quantity: 3 }), t0 + 2);
+    expect((arrival.writes?.[1]?.record as TransferRecord).signals).toBeUndefined();
+  });
+});
