@@ -191,13 +191,12 @@ export function eventsOf(
   const signals = 'signals' in record ? record.signals : undefined;
   if (signals === undefined || record.type === 'settings' || record.type === 'cart') return events;
   const timestamp = new Date(record.atMs).toISOString();
-  // Crossings are always further events, `-1` on: a transfer's source record has no event of
-  // its own, and its crossings keep the ids (and schemas) every crossing has.
-  let further = 0;
+  // Named by position: a transfer's source record has no event of its own, so its first
+  // crossing is `<partition>-<lsn>` (every record's events are named alike, which the
+  // publisher checks).
   for (const [flag, subject] of crossings) {
     if ((signals.flags & flag) === 0) continue;
-    further += 1;
-    const id = eventId(partition, lsn, further);
+    const id = eventId(partition, lsn, events.length);
     const body: StockLevelEvent = {
       event_id: id,
       product_id: record.productId,
