@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import type { RetentionPolicy } from './actors/index.js';
 import {
   buyersPerProductMax,
+  transfersInTransitMax,
   importBytesCeiling,
   importLinesCeiling,
   onHandMax,
@@ -407,6 +408,7 @@ export function retentionOf(
     // A hold lives at most 3 x the TTL maximum from its created_at (API.md, extending a hold).
     holdLifetimeMaxMs: holdLifetimeFactor * (config.ttlSecondsMax ?? 3600) * 1000,
     buyersPerProductMax,
+    transfersInTransitMax,
   };
 }
 

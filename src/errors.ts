@@ -20,6 +20,14 @@ export const errorCodes = {
     status: 409,
     message: 'The stock key is not at the expected_version; details.version is its version.',
   },
+  transfer_received: {
+    status: 409,
+    message: 'The transfer was already received; it can no longer be cancelled.',
+  },
+  transfer_cancelled: {
+    status: 409,
+    message: 'The transfer was cancelled; it can no longer be received.',
+  },
   payload_too_large: { status: 413, message: 'The body is larger than the limit.' },
   unsupported_media_type: { status: 415, message: 'The content-type must be application/json.' },
   validation_failed: { status: 422, message: 'A field is missing or out of range.' },

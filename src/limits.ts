@@ -205,6 +205,13 @@ check(cartHoldsMax < walBatchRecordsCeiling, "a cart's records must fit one writ
  */
 export const buyersPerProductMax = 1_000_000;
 
+/**
+ * Transfers in transit one partition keeps at most. They are never forgotten while in transit
+ * (retention applies only once received or cancelled), so this bounds them: beyond it a new
+ * transfer in transit is refused with 503 overloaded until some arrive or are cancelled.
+ */
+export const transfersInTransitMax = 100_000;
+
 // ---- Stock imports (POST /v1/stock/import): one NDJSON file, its lines applied one by one.
 
 /** The largest LEDGER_IMPORT_BYTES_MAX accepted: a file is held whole in memory while it runs. */

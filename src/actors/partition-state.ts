@@ -6,6 +6,8 @@ import { applyConfirmStep, cartCommand, replayCart, type CartWork } from './cart
 import { Product, defaultSettings, mergeSettings, sameSettings } from './product-book.js';
 import type { ApplyResult } from './apply-result.js';
 import { StockActor, type ActorResult, type Reservation } from './stock-actor.js';
+import { TransferBook } from './transfer-book.js';
+import { transferCommand, type TransferWork } from './transfer-work.js';
 import {
   stockSignal,
   type Command,
@@ -19,6 +21,7 @@ import {
   type SettingsRecord,
   type StockRecord,
   type StockSignals,
+  type TransferRecord,
 } from './types.js';
 
 /** A finished entry waiting to be forgotten: a reservation, or an adjust's idempotency key. */
@@ -58,15 +61,25 @@ export class PartitionState {
   private finishedHead = 0;
   private readonly products = new Map<string, Product>();
   readonly carts = new CartBook();
+  readonly transfers = new TransferBook();
 
   /** What the cart code may see and do of this partition (cart-work.ts). */
   private readonly cartWork: CartWork;
+  /** What the transfer code may see and do of this partition (transfer-work.ts). */
+  private readonly transferWork: TransferWork;
 
   constructor(
     readonly partition: number,
     readonly retention: RetentionPolicy,
   ) {
     this.cartWork = this.cartView();
+    this.transferWork = {
+      transfers: this.transfers,
+      retention,
+      actor: (productId, warehouseId) => this.actorOf(productId, warehouseId),
+      register: (actor) => this.register(actor),
+      recorded: (actor, record) => this.afterRecord(actor, record) as TransferRecord,
+    };
   }
 
   /** The stock keys, by `StockActor.stockKey`. A key once added is never removed. */
@@ -112,6 +125,11 @@ export class PartitionState {
       case 'release':
       case 'read-reservation':
         return this.finishCommand(command, nowMs);
+      case 'transfer':
+      case 'transfer-receive':
+      case 'transfer-cancel':
+      case 'read-transfer':
+        return transferCommand(this.transferWork, command, nowMs);
       default:
         return cartCommand(this.cartWork, command, nowMs);
     }
@@ -375,6 +393,7 @@ export class PartitionState {
    * the journal keeps exactly the entries the live partition kept.
    */
   private prune(nowMs: number): void {
+    this.transfers.prune(nowMs, this.retention);
     const oldestKeptMs = nowMs - this.retention.retainFinishedMs;
     const { retainFinishedMax } = this.retention;
     const length = this.finishedActors.length;
@@ -425,6 +444,10 @@ export class PartitionState {
       applyConfirmStep(this.cartWork, record);
       return;
     }
+    if (record.type === 'transfer') {
+      this.replayTransfer(record);
+      return;
+    }
     if (record.type === 'reserved' || record.type === 'adjusted') {
       let actor = this.actorOf(record.productId, record.warehouseId);
       if (actor === undefined) {
@@ -456,8 +479,26 @@ export class PartitionState {
     this.bookkeeping(actor, record);
   }
 
+  /** A transfer record: its key (made by the destination's first record), then the transfer. */
+  private replayTransfer(record: TransferRecord): void {
+    let actor = this.actorOf(record.productId, record.warehouseId);
+    if (actor === undefined) {
+      assert(
+        (record.step === 'in' || record.step === 'incoming') && record.version === 1,
+        () => `a transfer ${record.step} record for an unknown stock key`,
+      );
+      actor = new StockActor(record.productId, record.warehouseId);
+      this.register(actor);
+    }
+    actor.applyTransfer(record);
+    this.transfers.apply(record);
+    this.bookkeeping(actor, record);
+  }
+
   /** Fails the same way replay by stock key would: unknown key first, then unknown hold. */
-  private refuseFinishing(record: Exclude<StockRecord, { type: 'reserved' | 'adjusted' }>): never {
+  private refuseFinishing(
+    record: Exclude<StockRecord, { type: 'reserved' | 'adjusted' | 'transfer' }>,
+  ): never {
     const known = this.registry.has(stockKey(record.productId, record.warehouseId));
     assert(known, () => `a ${record.type} record for an unknown stock key`);
     throw new AssertionError(`a ${record.type} record for an unknown reservation`);
@@ -510,7 +551,8 @@ function signalsOf(
 ): StockSignals | undefined {
   const after = actor.onHand - actor.reserved;
   let before: number;
-  if (record.type === 'reserved') before = after + record.quantity;
+  if (record.type === 'transfer') before = after - transferAvailableDelta(actor, record);
+  else if (record.type === 'reserved') before = after + record.quantity;
   else if (record.type === 'adjusted') before = after - record.delta;
   else if (record.type === 'confirmed') {
     // A partial sale returns the units not sold to available.
@@ -518,11 +560,21 @@ function signalsOf(
   } else before = after - record.quantity;
   let flags = 0;
   if (before > 0 && after === 0) flags |= stockSignal.soldOut;
-  // The change that made the key is its first stocking, not a return.
-  if (before === 0 && after > 0 && record.version > 1) flags |= stockSignal.backInStock;
+  // A key's first stocking is not a return: the change that made it, or for a key made by a
+  // transfer in transit (incoming only), its first change that was not a transfer's incoming.
+  const firstStocking = record.version === actor.stockedAtVersion;
+  if (before === 0 && after > 0 && !firstStocking) flags |= stockSignal.backInStock;
   if (threshold !== null && before >= threshold && after < threshold) flags |= stockSignal.low;
   if (flags === 0) return undefined;
   return { flags, onHand: actor.onHand, reserved: actor.reserved };
+}
+
+/** What a transfer record did to its key's available: incoming is never available. */
+function transferAvailableDelta(actor: StockActor, record: TransferRecord): number {
+  const source = actor.warehouseId === record.fromWarehouseId;
+  if (record.step === 'out') return -record.quantity;
+  if (record.step === 'in' || (record.step === 'cancel' && source)) return record.quantity;
+  return 0;
 }
 
 function overloaded(actor: StockActor): ApplyResult {

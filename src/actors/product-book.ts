@@ -97,17 +97,20 @@ export class Product {
   stockView(): ProductStockView {
     let onHand = 0;
     let reserved = 0;
+    let incoming = 0;
     const warehouses = this.keys.map((actor) => actor.stockView());
     warehouses.sort((a, b) => compareText(a.warehouseId, b.warehouseId));
     for (const view of warehouses) {
       onHand += view.onHand;
       reserved += view.reserved;
+      incoming += view.incoming ?? 0;
     }
     return {
       productId: this.productId,
       onHand,
       reserved,
       available: onHand - reserved,
+      ...(incoming === 0 ? {} : { incoming }),
       warehouses,
     };
   }

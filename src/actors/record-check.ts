@@ -2,7 +2,13 @@
 // recovery replays it (STYLE.md: assertions paired). A record that fails here is a programmer
 // error on one side or the other, never bad input: requests are validated long before.
 import { assert } from './assert.js';
-import type { CartConfirmRecord, CartRecord, JournalRecord } from './types.js';
+import type {
+  CartConfirmRecord,
+  CartRecord,
+  JournalRecord,
+  StockRecord,
+  TransferRecord,
+} from './types.js';
 
 const isCount = (value: number, min: number): boolean =>
   Number.isSafeInteger(value) && value >= min;
@@ -27,16 +33,7 @@ export function checkRecord(record: JournalRecord): void {
   );
   assert(isCount(record.version, 1), () => `a ${record.type} record at version ${record.version}`);
   assert(isCount(record.atMs, 0), () => `a ${record.type} record at time ${record.atMs}`);
-  const signals = record.type === 'extended' ? undefined : record.signals;
-  if (signals !== undefined) {
-    assert(
-      isCount(signals.flags, 1) &&
-        signals.flags <= 7 &&
-        isCount(signals.reserved, 0) &&
-        isCount(signals.onHand, signals.reserved),
-      () => `a ${record.type} record crossing ${JSON.stringify(signals)}`,
-    );
-  }
+  checkSignals(record);
   switch (record.type) {
     case 'reserved':
       assert(isCount(record.quantity, 1), 'a reserved record without a positive quantity');
@@ -54,6 +51,9 @@ export function checkRecord(record: JournalRecord): void {
     case 'extended':
       assert(isCount(record.quantity, 1), 'an extended record without a quantity');
       assert(isCount(record.expiresAtMs, record.atMs + 1), 'an extend into the past');
+      return;
+    case 'transfer':
+      checkTransfer(record);
       return;
     case 'adjusted':
       assert(Number.isSafeInteger(record.delta), 'an adjusted record with a fractional delta');
@@ -75,6 +75,48 @@ export function checkRecord(record: JournalRecord): void {
       );
     }
   }
+}
+
+function checkSignals(record: StockRecord): void {
+  const signals = record.type === 'extended' ? undefined : record.signals;
+  if (signals === undefined) return;
+  assert(
+    isCount(signals.flags, 1) &&
+      signals.flags <= 7 &&
+      isCount(signals.reserved, 0) &&
+      isCount(signals.onHand, signals.reserved),
+    () => `a ${record.type} record crossing ${JSON.stringify(signals)}`,
+  );
+}
+
+function checkTransfer(record: TransferRecord): void {
+  assert(record.transferId.length === 36, 'a transfer record without a transfer id');
+  assert(isCount(record.quantity, 1), 'a transfer record without a positive quantity');
+  assert(
+    record.fromWarehouseId !== record.toWarehouseId &&
+      (record.warehouseId === record.fromWarehouseId ||
+        record.warehouseId === record.toWarehouseId),
+    () => `a transfer record of ${record.warehouseId} from ${record.fromWarehouseId}`,
+  );
+  const source = record.warehouseId === record.fromWarehouseId;
+  assert(
+    source ? record.step === 'out' || record.step === 'cancel' : record.step !== 'out',
+    () => `a transfer ${record.step} record on its ${source ? 'source' : 'destination'}`,
+  );
+  assert(
+    record.step === 'in' || record.step === 'cancel' || record.inTransit || source,
+    'a transfer_incoming record of a direct transfer',
+  );
+  assert(
+    isCount(record.reserved, 0) && isCount(record.onHand, record.reserved),
+    () => `a transfer record with on_hand ${record.onHand}, reserved ${record.reserved}`,
+  );
+  assert(isCount(record.incoming, 0), () => `a transfer record with incoming ${record.incoming}`);
+  assert(record.idempotencyKey.length > 0, 'a transfer record without an idempotency key');
+  assert(
+    isCount(record.createdAtMs, 0) && record.createdAtMs <= record.atMs,
+    'a transfer too late',
+  );
 }
 
 function checkCart(record: CartRecord): void {

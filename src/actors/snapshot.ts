@@ -3,13 +3,16 @@
 import { assert } from './assert.js';
 import { PartitionState } from './partition-state.js';
 import { defaultSettings } from './product-book.js';
-import { StockActor, type Reservation } from './stock-actor.js';
+import { StockActor, type Reservation, type TransferTerms } from './stock-actor.js';
+import { termsOf } from './transfer-book.js';
 import type {
   CartConfirmRecord,
   CartRecord,
   ProductSettings,
   ReservationStatus,
   RetentionPolicy,
+  StockView,
+  TransferStatus,
 } from './types.js';
 
 type ReservationTuple = [
@@ -55,6 +58,18 @@ type ActorTuple = [
   version: number,
   reservations: ReservationTuple[],
   adjustKeys: AdjustKeyTuple[],
+  // Since transfers (absent: 0, and 1: every key made before transfers was stocked at once):
+  incoming?: number,
+  stockedAtVersion?: number,
+];
+/** A transfer (its terms, its state and its first answer's views); finished ones are retained. */
+type TransferTuple = [
+  terms: TransferTerms,
+  productId: string,
+  status: TransferStatus,
+  finishedAtMs: number,
+  firstFrom: StockView,
+  firstTo: StockView | null,
 ];
 type FinishedTuple = [actorIndex: number, reservationId: string, adjustKey: string, atMs: number];
 
@@ -67,6 +82,9 @@ export interface PartitionSnapshot {
   readonly carts?: CartRecord[];
   /** Cart confirm attempts: the home's decisions and the holds pinned here, as their records. */
   readonly confirms?: CartConfirmRecord[];
+  /** Since transfers: every transfer kept, and the finished ones' queue, oldest first. */
+  readonly transfers?: TransferTuple[];
+  readonly transfersFinished?: [transferId: string, atMs: number][];
 }
 
 export function captureSnapshot(state: PartitionState): PartitionSnapshot {
@@ -106,8 +124,19 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
       if (m.terms !== '') tuple.push(m.terms);
       adjustKeys.push(tuple);
     }
-    const { productId, warehouseId, onHand, reserved, version } = actor;
-    actors.push([productId, warehouseId, onHand, reserved, version, reservations, adjustKeys]);
+    const { productId, warehouseId, onHand, reserved, version, incoming } = actor;
+    const tuple: ActorTuple = [
+      productId,
+      warehouseId,
+      onHand,
+      reserved,
+      version,
+      reservations,
+      adjustKeys,
+    ];
+    if (incoming !== 0 || actor.stockedAtVersion !== 1) tuple.push(incoming);
+    if (actor.stockedAtVersion !== 1) tuple.push(actor.stockedAtVersion);
+    actors.push(tuple);
   }
   const finished: FinishedTuple[] = [];
   for (const entry of state.finishedEntries()) {
@@ -118,7 +147,23 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
   const products = captureProducts(state);
   const carts = [...state.carts.decided.values()];
   const confirms = captureConfirms(state);
-  return { partition: state.partition, actors, finished, products, carts, confirms };
+  const { partition } = state;
+  return { partition, actors, finished, products, carts, confirms, ...captureTransfers(state) };
+}
+
+function captureTransfers(state: PartitionState) {
+  const transfers: TransferTuple[] = [...state.transfers.byId.values()].map((t) => [
+    termsOf(t),
+    t.productId,
+    t.status,
+    t.finishedAtMs,
+    t.firstFrom,
+    t.firstTo ?? null,
+  ]);
+  const transfersFinished = [...state.transfers.finishedEntries()].map(
+    ([id, atMs]): [string, number] => [id, atMs],
+  );
+  return { transfers, transfersFinished };
 }
 
 function captureConfirms(state: PartitionState): CartConfirmRecord[] {
@@ -194,6 +239,20 @@ export function restoreSnapshot(
   }
   // Then the confirm attempts: decisions, and pins on the holds just restored.
   for (const record of snapshot.confirms ?? []) state.replay(record);
+  for (const [terms, productId, status, finishedAtMs, firstFrom, firstTo] of snapshot.transfers ??
+    []) {
+    state.transfers.add({
+      ...terms,
+      productId,
+      status,
+      finishedAtMs,
+      firstFrom,
+      firstTo: firstTo ?? undefined,
+    });
+  }
+  for (const [transferId, atMs] of snapshot.transfersFinished ?? []) {
+    state.transfers.restoreFinished(transferId, atMs);
+  }
   for (const [productId, settings, confirmed] of snapshot.products ?? []) {
     const product = state.productOf(productId);
     product.settings = settings;
@@ -234,6 +293,8 @@ function restoreActor(tuple: ActorTuple): StockActor {
   const actor = new StockActor(productId, warehouseId);
   actor.onHand = onHand;
   actor.reserved = reserved;
+  actor.incoming = tuple[7] ?? 0;
+  actor.stockedAtVersion = tuple[8] ?? 1;
   actor.version = version;
   let pendingSum = 0;
   for (const tuple of reservations) {

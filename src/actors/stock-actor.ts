@@ -14,6 +14,8 @@ import type {
   ReservedRecord,
   StockRecord,
   StockView,
+  TransferRecord,
+  TransferStep,
 } from './types.js';
 
 export interface Reservation {
@@ -120,7 +122,15 @@ export class StockActor {
   readonly stockKey: string;
   onHand = 0;
   reserved = 0;
+  /** Units of transfers in transit toward this key: not on hand, not available. */
+  incoming = 0;
   version = 0;
+  /**
+   * The version of the key's first stocking (its `back_in_stock` is never that change): the
+   * record that made it, or for a key made by a transfer in transit (incoming only) its first
+   * record that was not a transfer's incoming; 0 until then.
+   */
+  stockedAtVersion = 0;
   /**
    * Set by the shard: the journal sequence of this key's newest record (for reply gating). Kept
    * here, not in `busy`: the shard sets it on every key it journals, idle ones included.
@@ -192,7 +202,7 @@ export class StockActor {
   }
 
   private stockViewOf(productId: string, warehouseId: string): StockView {
-    return {
+    const view: StockView = {
       productId,
       warehouseId,
       onHand: this.onHand,
@@ -200,6 +210,8 @@ export class StockActor {
       available: this.onHand - this.reserved,
       version: this.version,
     };
+    // Most keys never see a transfer: their view stays the plain literal.
+    return this.incoming === 0 ? view : { ...view, incoming: this.incoming };
   }
 
   reservationView(reservation: Reservation, status = reservation.status): ReservationView {
@@ -477,11 +489,35 @@ export class StockActor {
     };
   }
 
+  /**
+   * This key's record of a transfer step, applied (the caller has checked that it may be: units
+   * unheld at the source, the bound on on_hand). `terms` are the transfer's, copied whole.
+   */
+  transfer(step: TransferStep, terms: TransferTerms, nowMs: number, traceId: string) {
+    const source = terms.fromWarehouseId === this.warehouseId;
+    const { onHand, incoming } = transferMoves(step, source, terms, this.onHand, this.incoming);
+    const record: TransferRecord = {
+      type: 'transfer',
+      productId: this.productId,
+      warehouseId: this.warehouseId,
+      version: this.version + 1,
+      atMs: nowMs,
+      traceId,
+      ...terms,
+      step,
+      onHand,
+      reserved: this.reserved,
+      incoming,
+    };
+    this.applyTransfer(record);
+    return record;
+  }
+
   // The apply* methods are the only writers of state; live commands and replay share them, so
   // recovery rebuilds exactly what was acknowledged.
 
   applyReserved(record: ReservedRecord): Reservation {
-    this.checkVersion(record);
+    this.admitVersion(record);
     assert(record.quantity > 0, 'reserved quantity must be positive');
     const reservation: Reservation = {
       id: record.reservationId,
@@ -517,7 +553,7 @@ export class StockActor {
   }
 
   applyFinished(record: ReservationChangedRecord, reservation: Reservation): void {
-    this.checkVersion(record);
+    this.admitVersion(record);
     assert(
       reservation.status === 'PENDING',
       () => `${record.type} of a ${reservation.status} hold`,
@@ -550,7 +586,7 @@ export class StockActor {
   }
 
   applyAdjusted(record: AdjustedRecord): void {
-    this.checkVersion(record);
+    this.admitVersion(record);
     this.onHand += record.delta;
     assert(this.onHand === record.onHand, 'replayed on_hand differs from the record');
     assert(this.reserved === record.reserved, 'replayed reserved differs from the record');
@@ -567,6 +603,23 @@ export class StockActor {
         atMs: record.atMs,
       });
     }
+    this.checkInvariants();
+  }
+
+  applyTransfer(record: TransferRecord): void {
+    this.admitVersion(record);
+    const source = record.fromWarehouseId === this.warehouseId;
+    assert(
+      source || record.toWarehouseId === this.warehouseId,
+      'a transfer record on a key that is neither end',
+    );
+    const moved = transferMoves(record.step, source, record, this.onHand, this.incoming);
+    assert(moved.onHand === record.onHand, 'replayed on_hand differs from the transfer record');
+    assert(moved.incoming === record.incoming, 'replayed incoming differs from the record');
+    assert(this.reserved === record.reserved, 'replayed reserved differs from the record');
+    this.onHand = moved.onHand;
+    this.incoming = moved.incoming;
+    this.version = record.version;
     this.checkInvariants();
   }
 
@@ -605,7 +658,14 @@ export class StockActor {
     (this.busyKey().adjustKeys ??= new Map()).set(key, memo);
   }
 
-  private checkVersion(record: StockRecord): void {
+  /** Checks the record follows the key's version, and notes the key's first stocking. */
+  private admitVersion(record: StockRecord): void {
+    // Every change but a transfer's arrival on incoming (or its cancel there) stocks the key.
+    const incomingOnly =
+      record.type === 'transfer' &&
+      (record.step === 'incoming' ||
+        (record.step === 'cancel' && record.warehouseId === record.toWarehouseId));
+    if (this.stockedAtVersion === 0 && !incomingOnly) this.stockedAtVersion = record.version;
     assert(
       record.version === this.version + 1,
       () =>
@@ -620,10 +680,59 @@ export class StockActor {
       'stock counters must be safe integers',
     );
     assertInvariant(
+      Number.isSafeInteger(this.incoming) && this.incoming >= 0,
+      () => `incoming ${this.incoming} below 0`,
+    );
+    assertInvariant(
       this.reserved >= 0 && this.reserved <= this.onHand,
       () =>
         `invariant 0 <= reserved <= on_hand broken: reserved ${this.reserved}, on_hand ${this.onHand}`,
     );
+  }
+}
+
+/** What a transfer's records repeat: the transfer itself, whichever key and step. */
+export type TransferTerms = Pick<
+  TransferRecord,
+  | 'transferId'
+  | 'fromWarehouseId'
+  | 'toWarehouseId'
+  | 'quantity'
+  | 'inTransit'
+  | 'idempotencyKey'
+  | 'reason'
+  | 'reference'
+  | 'actorId'
+  | 'createdAtMs'
+>;
+
+/** A key's on_hand and incoming after a transfer step (`source`: the key is the source). */
+function transferMoves(
+  step: TransferStep,
+  source: boolean,
+  terms: Pick<TransferRecord, 'quantity' | 'inTransit'>,
+  onHand: number,
+  incoming: number,
+): { onHand: number; incoming: number } {
+  const { quantity } = terms;
+  switch (step) {
+    case 'out':
+      assert(source, 'a transfer_out on the destination');
+      return { onHand: onHand - quantity, incoming };
+    case 'incoming':
+      assert(!source, 'a transfer_incoming on the source');
+      return { onHand, incoming: incoming + quantity };
+    case 'in':
+      assert(!source, 'a transfer_in on the source');
+      // A transfer in transit arrives from incoming; a direct one straight into on_hand.
+      return {
+        onHand: onHand + quantity,
+        incoming: terms.inTransit ? incoming - quantity : incoming,
+      };
+    case 'cancel':
+      return source
+        ? { onHand: onHand + quantity, incoming }
+        : { onHand, incoming: incoming - quantity };
   }
 }
 

@@ -15,6 +15,9 @@ export type RejectionCode =
   | 'reservation_not_pending'
   /** `expected_version` differs from the key's version (details.version: the current one). */
   | 'version_conflict'
+  /** A transfer's receive after its cancel, or its cancel after it arrived. */
+  | 'transfer_received'
+  | 'transfer_cancelled'
   /** Transient: the hold is pinned by its cart's confirm, or a cart's key is mid-request. */
   | 'unavailable'
   /** A bound is reached (buyers counted for one product): retry later. */
@@ -214,7 +217,38 @@ export type CartCommand =
   | CartHoldsCommand
   | CartConfirmDecisionCommand;
 
+/**
+ * `POST /v1/transfers`: unheld units of one product move from one warehouse to another, both
+ * keys in this partition (hash v2 keeps a product's keys together), in one atomic group.
+ */
+export interface TransferCommand {
+  readonly kind: 'transfer';
+  /** A fresh id minted by the caller (it embeds the partition); used only if a transfer is made. */
+  readonly transferId: string;
+  readonly productId: string;
+  readonly fromWarehouseId: string;
+  readonly toWarehouseId: string;
+  readonly quantity: number;
+  /** True: the units leave now and arrive on a receive; false: they arrive at once. */
+  readonly inTransit: boolean;
+  readonly idempotencyKey: string;
+  readonly reason: string;
+  /** '' or absent: none. */
+  readonly reference?: string;
+  readonly actorId: string;
+  readonly traceId: string;
+}
+
+/** A transfer's receive, cancel or read, routed by the partition its id embeds. */
+export interface TransferIdCommand {
+  readonly kind: 'transfer-receive' | 'transfer-cancel' | 'read-transfer';
+  readonly transferId: string;
+  readonly traceId: string;
+}
+
 export type Command =
+  | TransferCommand
+  | TransferIdCommand
   | ReserveCommand
   | ReservationCommand
   | ExtendCommand
@@ -266,11 +300,32 @@ export interface CartView {
   })[];
 }
 
+export type TransferStatus = 'IN_TRANSIT' | 'RECEIVED' | 'CANCELLED';
+
+export interface TransferView {
+  readonly transferId: string;
+  readonly status: TransferStatus;
+  readonly productId: string;
+  readonly fromWarehouseId: string;
+  readonly toWarehouseId: string;
+  readonly quantity: number;
+  readonly createdAtMs: number;
+  readonly receivedAtMs?: number;
+  readonly cancelledAtMs?: number;
+  readonly reason?: string;
+  readonly reference?: string;
+  /** Both keys as they stood after the change answered (now, for a read). */
+  readonly from: StockView;
+  readonly to: StockView;
+}
+
 export interface ProductStockView {
   readonly productId: string;
   readonly onHand: number;
   readonly reserved: number;
   readonly available: number;
+  /** Absent: 0. */
+  readonly incoming?: number;
   readonly warehouses: readonly StockView[];
 }
 
@@ -281,6 +336,8 @@ export interface StockView {
   readonly reserved: number;
   readonly available: number;
   readonly version: number;
+  /** Units in transit toward the key (not available); absent: 0. */
+  readonly incoming?: number;
   /** An adjust's or a set's answer: the reference it carried. */
   readonly reference?: string;
 }
@@ -296,6 +353,7 @@ export type Outcome =
   | { readonly ok: true; readonly settings: ProductSettings; readonly replayed: boolean }
   | { readonly ok: true; readonly productStock: ProductStockView; readonly replayed: boolean }
   | { readonly ok: true; readonly cart: CartView; readonly replayed: boolean }
+  | { readonly ok: true; readonly transfer: TransferView; readonly replayed: boolean }
   /** A cart-begin that may go ahead, or a cart-resolve's answer. */
   | {
       readonly ok: true;
@@ -393,8 +451,45 @@ export interface AdjustedRecord extends RecordBase, Signalled {
   readonly expectedVersion?: number;
 }
 
+/**
+ * What one step of a transfer does to one of its two keys (the movement types `transfer_out`,
+ * `transfer_in`, `transfer_incoming`, `transfer_cancel`): `out` takes unheld units from the
+ * source; `in` adds them to the destination's on_hand (from its incoming, for a transfer in
+ * transit); `incoming` adds them to the destination's incoming; `cancel` gives them back to the
+ * source, or takes them off the destination's incoming.
+ */
+export type TransferStep = 'out' | 'in' | 'incoming' | 'cancel';
+
+/**
+ * One key's record of a transfer step. A step that moves both keys (making a transfer, a cancel)
+ * writes the source's record, then the destination's, as one atomic group. Each record carries
+ * the whole transfer's terms, so replay needs nothing else, and only the destination's record
+ * publishes the transfer's event (the source's publishes only the lines it crossed). Lots, when
+ * they exist, travel as a list of this record (and of its journal row).
+ */
+export interface TransferRecord extends RecordBase, Signalled {
+  readonly type: 'transfer';
+  readonly transferId: string;
+  readonly step: TransferStep;
+  readonly fromWarehouseId: string;
+  readonly toWarehouseId: string;
+  readonly quantity: number;
+  readonly inTransit: boolean;
+  /** The key's counts after the change, checked again on replay. */
+  readonly onHand: number;
+  readonly reserved: number;
+  readonly incoming: number;
+  readonly idempotencyKey: string;
+  readonly reason: string;
+  /** '' when none. */
+  readonly reference: string;
+  readonly actorId: string;
+  /** When the transfer was made (equal to atMs on its first records). */
+  readonly createdAtMs: number;
+}
+
 export type StockRecord =
-  ReservedRecord | ReservationChangedRecord | AdjustedRecord | ExtendedRecord;
+  ReservedRecord | ReservationChangedRecord | AdjustedRecord | ExtendedRecord | TransferRecord;
 
 /** A product's settings after a change: the whole object, so replay needs nothing else. */
 export interface SettingsRecord {
@@ -464,4 +559,9 @@ export interface RetentionPolicy {
    * limit the hold is simply not counted. Default 1,000,000.
    */
   readonly buyersPerProductMax?: number;
+  /**
+   * Transfers in transit one partition keeps at most (limits.ts): they are never forgotten, so a
+   * new one beyond the bound is refused (503 overloaded). Default 100,000.
+   */
+  readonly transfersInTransitMax?: number;
 }

@@ -5,6 +5,7 @@ import {
   type CartRecord,
   type JournalRecord,
   type SettingsRecord,
+  type TransferRecord,
 } from '../actors/index.js';
 
 /**
@@ -27,12 +28,30 @@ export const eventSubjects = {
   adjusted: 'inventory.stock.adjusted',
   settings: 'inventory.product.settings',
   cart: 'inventory.cart.committed',
+  /** A transfer record's subject is its step's: see `transferSubjects`. */
+  transfer: 'inventory.transfer.received',
 } as const satisfies Record<PublishedRecord['type'], string>;
 
 /** A cart record's subject depends on its decision. */
 export const cartAbortedSubject = 'inventory.cart.aborted';
 /** An adjusted record made by `POST /v1/stock/set`. */
 export const stockSetSubject = 'inventory.stock.set';
+
+/**
+ * The transfer event of each step, published by the destination's record of it (a transfer
+ * made in transit: shipped; one that arrives, made direct or received: received; a cancel:
+ * cancelled). The source's record of a step publishes only the lines it crossed.
+ */
+export const transferSubjects = {
+  incoming: 'inventory.transfer.shipped',
+  in: 'inventory.transfer.received',
+  cancel: 'inventory.transfer.cancelled',
+} as const;
+
+/** Whether a record has an event of its own (a transfer's source record has none). */
+export function hasOwnEvent(record: PublishedRecord): boolean {
+  return record.type !== 'transfer' || record.warehouseId === record.toWarehouseId;
+}
 
 /** What the stream captures: every subject above, and nothing else of ours. */
 export const streamSubjectFilter = 'inventory.>';
@@ -104,6 +123,20 @@ export interface StockAdjustedEvent {
   readonly reference?: string;
 }
 
+/** inventory.transfer.shipped, .received and .cancelled. */
+export interface TransferEvent {
+  readonly event_id: string;
+  readonly transfer_id: string;
+  readonly product_id: string;
+  readonly from_warehouse_id: string;
+  readonly to_warehouse_id: string;
+  readonly quantity: number;
+  readonly timestamp: string;
+  readonly trace_id: string;
+  /** The caller's reference, when the transfer carried one. Lots will go beside it. */
+  readonly reference?: string;
+}
+
 /** inventory.stock.sold_out, .back_in_stock and .low: a key's available crossed a line. */
 export interface StockLevelEvent {
   readonly event_id: string;
@@ -124,7 +157,12 @@ export interface OutboundEvent {
    */
   readonly msgId: string;
   readonly body:
-    ReservationEvent | StockAdjustedEvent | SettingsEvent | CartEvent | StockLevelEvent;
+    | ReservationEvent
+    | StockAdjustedEvent
+    | SettingsEvent
+    | CartEvent
+    | StockLevelEvent
+    | TransferEvent;
 }
 
 export function eventId(partition: number, lsn: number, further = 0): string {
@@ -149,10 +187,13 @@ export function eventsOf(
   subjectPrefix = '',
 ): OutboundEvent[] {
   if (!isPublished(record)) return [];
-  const events = [eventOf(partition, lsn, record, subjectPrefix)];
+  const events = hasOwnEvent(record) ? [eventOf(partition, lsn, record, subjectPrefix)] : [];
   const signals = 'signals' in record ? record.signals : undefined;
   if (signals === undefined || record.type === 'settings' || record.type === 'cart') return events;
   const timestamp = new Date(record.atMs).toISOString();
+  // Named by position: a transfer's source record has no event of its own, so its first
+  // crossing is `<partition>-<lsn>` (every record's events are named alike, which the
+  // publisher checks).
   for (const [flag, subject] of crossings) {
     if ((signals.flags & flag) === 0) continue;
     const id = eventId(partition, lsn, events.length);
@@ -181,8 +222,11 @@ export function eventOf(
   const aborted = record.type === 'cart' && record.decision === 'aborted';
   const set = record.type === 'adjusted' && record.set === true;
   const named = aborted ? cartAbortedSubject : set ? stockSetSubject : eventSubjects[record.type];
-  const subject = `${subjectPrefix}${named}`;
   const timestamp = new Date(record.atMs).toISOString();
+  if (record.type === 'transfer') {
+    return transferEvent(id, record, timestamp, subjectPrefix);
+  }
+  const subject = `${subjectPrefix}${named}`;
   if (record.type === 'settings') {
     return { subject, msgId: id, body: settingsEvent(id, record, timestamp) };
   }
@@ -224,6 +268,29 @@ export function eventOf(
       : {}),
   };
   return { subject, msgId: id, body };
+}
+
+function transferEvent(
+  id: string,
+  record: TransferRecord,
+  timestamp: string,
+  subjectPrefix: string,
+): OutboundEvent {
+  if (record.step === 'out' || record.warehouseId !== record.toWarehouseId) {
+    throw new TypeError(`a transfer's ${record.step} record on its source has no event`);
+  }
+  const body: TransferEvent = {
+    event_id: id,
+    transfer_id: record.transferId,
+    product_id: record.productId,
+    from_warehouse_id: record.fromWarehouseId,
+    to_warehouse_id: record.toWarehouseId,
+    quantity: record.quantity,
+    timestamp,
+    trace_id: record.traceId,
+    ...(record.reference === '' ? {} : { reference: record.reference }),
+  };
+  return { subject: `${subjectPrefix}${transferSubjects[record.step]}`, msgId: id, body };
 }
 
 function settingsEvent(id: string, record: SettingsRecord, timestamp: string): SettingsEvent {

@@ -43,7 +43,12 @@ const stockProperties = {
   on_hand: count,
   reserved: count,
   available: count,
-  incoming: { ...count, description: 'Units in transit toward this stock (always 0 for now)' },
+  incoming: {
+    ...count,
+    description:
+      'Units of transfers in transit toward this stock: not on hand, not available; they ' +
+      'move to on_hand when the transfer is received, and leave when it is cancelled',
+  },
 };
 
 const stockSchema: JsonSchema = {
@@ -134,6 +139,36 @@ const cartSchema: JsonSchema = {
   },
 };
 
+const transferSchema: JsonSchema = {
+  type: 'object',
+  required: [
+    'transfer_id',
+    'status',
+    'product_id',
+    'from_warehouse_id',
+    'to_warehouse_id',
+    'quantity',
+    'created_at',
+    'from',
+    'to',
+  ],
+  properties: {
+    transfer_id: { type: 'string', format: 'uuid' },
+    status: { enum: ['IN_TRANSIT', 'RECEIVED', 'CANCELLED'] },
+    product_id: { type: 'string' },
+    from_warehouse_id: { type: 'string' },
+    to_warehouse_id: { type: 'string' },
+    quantity: { type: 'integer', minimum: 1 },
+    created_at: dateTime,
+    received_at: { ...dateTime, description: 'RECEIVED transfers' },
+    cancelled_at: { ...dateTime, description: 'CANCELLED transfers' },
+    reason: { type: 'string', description: 'When the transfer was made with one' },
+    reference: { type: 'string', description: 'When the transfer was made with one' },
+    from: { ...stockSchema, description: 'The source key (as first answered, on a replay)' },
+    to: { ...stockSchema, description: 'The destination key (as first answered, on a replay)' },
+  },
+};
+
 const importSchema: JsonSchema = {
   type: 'object',
   required: ['applied', 'failed', 'results'],
@@ -211,6 +246,8 @@ function successResponse(route: Route): Record<string, unknown> {
       return { '200': { description: 'The product', content: json(productStockSchema) } };
     case 'cart':
       return { '200': { description: 'The cart', content: json(cartSchema) } };
+    case 'transfer':
+      return { '200': { description: 'The transfer', content: json(transferSchema) } };
     case 'snapshot':
       return {
         '200': { description: 'Partitions snapshotted', content: json({ type: 'object' }) },

@@ -6,6 +6,7 @@ import type {
   ProductStockView,
   ReservationView,
   StockView,
+  TransferView,
 } from '../actors/index.js';
 import { errorObject, errorStatus, type ErrorDetails, type ErrorObject } from '../errors.js';
 import type { ShardOutcome } from '../shards/index.js';
@@ -43,7 +44,7 @@ export function reservationJson(view: ReservationView): string {
   return JSON.stringify(reservationObject(view));
 }
 
-/** A stock view. `incoming` (units in transit toward the key) is 0: no transfers yet. */
+/** A stock view; `incoming`: units of transfers in transit toward the key (not available). */
 function stockObject(view: StockView): Record<string, unknown> {
   return {
     product_id: view.productId,
@@ -51,7 +52,7 @@ function stockObject(view: StockView): Record<string, unknown> {
     on_hand: view.onHand,
     reserved: view.reserved,
     available: view.available,
-    incoming: 0,
+    incoming: view.incoming ?? 0,
     version: view.version,
     ...(view.reference === undefined ? {} : { reference: view.reference }),
   };
@@ -72,7 +73,7 @@ export function productStockJson(view: ProductStockView): string {
     on_hand: view.onHand,
     reserved: view.reserved,
     available: view.available,
-    incoming: 0,
+    incoming: view.incoming ?? 0,
     warehouses: view.warehouses.map(stockObject),
   });
 }
@@ -109,10 +110,30 @@ export function cartJson(cart: CartView): string {
   });
 }
 
+/** A transfer, with both of its stock keys. */
+export function transferJson(view: TransferView): string {
+  return JSON.stringify({
+    transfer_id: view.transferId,
+    status: view.status,
+    product_id: view.productId,
+    from_warehouse_id: view.fromWarehouseId,
+    to_warehouse_id: view.toWarehouseId,
+    quantity: view.quantity,
+    created_at: time(view.createdAtMs),
+    ...(view.receivedAtMs === undefined ? {} : { received_at: time(view.receivedAtMs) }),
+    ...(view.cancelledAtMs === undefined ? {} : { cancelled_at: time(view.cancelledAtMs) }),
+    ...(view.reason === undefined ? {} : { reason: view.reason }),
+    ...(view.reference === undefined ? {} : { reference: view.reference }),
+    from: stockObject(view.from),
+    to: stockObject(view.to),
+  });
+}
+
 function successBody(outcome: ShardOutcome & { ok: true }): string {
   if ('reservation' in outcome) return reservationJson(outcome.reservation);
   if ('stock' in outcome) return stockJson(outcome.stock);
   if ('cart' in outcome) return cartJson(outcome.cart);
+  if ('transfer' in outcome) return transferJson(outcome.transfer);
   if ('settings' in outcome) return settingsJson(outcome.settings);
   if ('productStock' in outcome) return productStockJson(outcome.productStock);
   return JSON.stringify(outcome);

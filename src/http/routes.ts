@@ -24,6 +24,10 @@ export type RouteName =
   | 'confirmCart'
   | 'releaseCart'
   | 'extendCart'
+  | 'transfer'
+  | 'getTransfer'
+  | 'receiveTransfer'
+  | 'cancelTransfer'
   | 'snapshot'
   | 'stream'
   | 'live'
@@ -56,6 +60,7 @@ export interface Route {
     | 'settings'
     | 'productStock'
     | 'cart'
+    | 'transfer'
     | 'snapshot'
     | 'health'
     | 'text'
@@ -235,6 +240,7 @@ export const routes: readonly Route[] = [
   },
   ...productRoutes(),
   ...cartRoutes(),
+  ...transferRoutes(),
   {
     name: 'snapshot',
     method: 'post',
@@ -431,6 +437,57 @@ function cartChangeRoutes(): Route[] {
         'reservation_not_pending',
         ...shardErrors,
       ],
+    },
+  ];
+}
+
+function transferRoutes(): Route[] {
+  const oneTransfer = { response: 'transfer', permission: 'admin', body: undefined } as const;
+  const change = { ...oneTransfer, method: 'post', bodyOptional: true } as const;
+  return [
+    {
+      ...oneTransfer,
+      name: 'transfer',
+      method: 'post',
+      pattern: '/v1/transfers',
+      path: '/v1/transfers',
+      summary: 'Move unheld units of a product between warehouses (admin; idempotent)',
+      body: 'transfer',
+      errors: [
+        ...bodyErrors,
+        ...guarded,
+        'validation_failed',
+        'idempotency_key_reused',
+        'not_found',
+        'insufficient_stock',
+        ...shardErrors,
+      ],
+    },
+    {
+      ...oneTransfer,
+      name: 'getTransfer',
+      method: 'get',
+      pattern: '/v1/transfers/:transfer',
+      path: '/v1/transfers/{transfer_id}',
+      summary: 'A transfer with its current status and both stock keys',
+      permission: 'read',
+      errors: [...guarded, 'not_found', ...shardErrors],
+    },
+    {
+      ...change,
+      name: 'receiveTransfer',
+      pattern: '/v1/transfers/:transfer/receive',
+      path: '/v1/transfers/{transfer_id}/receive',
+      summary: 'A transfer in transit arrives: incoming becomes on_hand (idempotent)',
+      errors: [...bodyErrors, ...guarded, 'not_found', 'transfer_cancelled', ...shardErrors],
+    },
+    {
+      ...change,
+      name: 'cancelTransfer',
+      pattern: '/v1/transfers/:transfer/cancel',
+      path: '/v1/transfers/{transfer_id}/cancel',
+      summary: 'A transfer in transit goes back to its source (idempotent)',
+      errors: [...bodyErrors, ...guarded, 'not_found', 'transfer_received', ...shardErrors],
     },
   ];
 }

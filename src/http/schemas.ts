@@ -99,6 +99,14 @@ export const reservationIdField: FieldSpec<string> = {
   },
 };
 
+export const booleanField: FieldSpec<boolean> = {
+  schema: { type: 'boolean' },
+  parse(value, field) {
+    if (typeof value !== 'boolean') throw new ValidationError(field, `${field} must be a boolean`);
+    return value;
+  },
+};
+
 export function integerField(min: number, max: number, nonZero = false): FieldSpec<number> {
   const schema: JsonSchema = nonZero
     ? { type: 'integer', minimum: min, maximum: max, not: { const: 0 } }
@@ -321,6 +329,17 @@ export interface AdjustBody extends Record<string, unknown> {
   reference: string;
 }
 
+export interface TransferBody extends Record<string, unknown> {
+  product_id: string;
+  from_warehouse_id: string;
+  to_warehouse_id: string;
+  quantity: number;
+  idempotency_key: string;
+  in_transit: boolean;
+  reason: string;
+  reference: string;
+}
+
 export interface SetBody extends Record<string, unknown> {
   product_id: string;
   warehouse_id: string;
@@ -379,6 +398,7 @@ export interface RequestSpecs {
   readonly extend: ObjectSpec<ExtendBody>;
   readonly adjust: ObjectSpec<AdjustBody>;
   readonly set: ObjectSpec<SetBody>;
+  readonly transfer: ObjectSpec<TransferBody>;
   readonly settings: ObjectSpec<SettingsBody>;
   readonly cart: ObjectSpec<CartBody>;
   readonly cartConfirm: ObjectSpec<CartConfirmBody>;
@@ -420,6 +440,7 @@ export function requestSpecs(limits: ValidationLimits): RequestSpecs {
     }),
     adjust: adjustSpec(limits),
     set: setSpec(),
+    transfer: transferSpec(limits),
     settings: settingsSpec(),
     ...cartSpecs(limits),
     stockPage: stockPageSpec(),
@@ -451,6 +472,24 @@ function adjustSpec(limits: ValidationLimits): ObjectSpec<AdjustBody> {
     reason: field(reasonField, false, 'Why (kept in the journal and the audit log)'),
     idempotency_key: field(idempotencyKeyField, false, 'Makes the adjustment safe to retry'),
     expected_version: expectedVersionEntry,
+    reference: referenceEntry,
+  });
+}
+
+/** A transfer between two warehouses of one product. */
+function transferSpec(limits: ValidationLimits): ObjectSpec<TransferBody> {
+  return new ObjectSpec<TransferBody>({
+    product_id: field(stockIdField, true, 'Product id'),
+    from_warehouse_id: field(stockIdField, true, 'The source: unheld units leave it'),
+    to_warehouse_id: field(stockIdField, true, 'The destination (created if needed)'),
+    quantity: field(integerField(1, limits.adjustDeltaMax), true, 'Units to move'),
+    idempotency_key: field(idempotencyKeyField, true, 'Client-chosen key; retries reuse it'),
+    in_transit: field(
+      booleanField,
+      false,
+      'true: the units leave now and show as incoming until received; default false (at once)',
+    ),
+    reason: field(reasonField, false, 'Why (kept in the journal and the audit log)'),
     reference: referenceEntry,
   });
 }

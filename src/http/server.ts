@@ -47,6 +47,7 @@ import {
   cartId,
   reservationId,
   stockId,
+  transferId,
   type ValidationLimits,
 } from './validate.js';
 
@@ -170,6 +171,10 @@ export class LedgerServer {
     confirmCart: (res, req, route) => this.command(res, req, route),
     releaseCart: (res, req, route) => this.command(res, req, route),
     extendCart: (res, req, route) => this.command(res, req, route),
+    transfer: (res, req, route) => this.command(res, req, route),
+    receiveTransfer: (res, req, route) => this.command(res, req, route),
+    cancelTransfer: (res, req, route) => this.command(res, req, route),
+    getTransfer: (res, req, route) => this.getTransfer(res, req, route),
     getReservation: (res, req, route) => this.getReservation(res, req, route),
     getStock: (res, req, route) => this.getStock(res, req, route),
     listStock: (res, req, route) => this.listStock(res, req, route),
@@ -378,6 +383,14 @@ export class LedgerServer {
         const product = decoded(parameters[0]);
         return { via: 'router', command: validator.settings(product, body, trace, caller) };
       }
+      case 'transfer':
+        return { via: 'router', command: validator.transfer(body, trace, caller) };
+      case 'receiveTransfer':
+      case 'cancelTransfer': {
+        const kind = name === 'receiveTransfer' ? 'transfer-receive' : 'transfer-cancel';
+        const id = transferId(decoded(parameters[0]));
+        return { via: 'router', command: { kind, transferId: id, traceId: trace } };
+      }
       default:
         return this.buildCart(name, body, trace, caller, parameters);
     }
@@ -479,6 +492,21 @@ export class LedgerServer {
         ...(command.reference === '' ? {} : { reference: command.reference }),
       };
       this.options.log.info({ ...what, ...common }, set ? 'stock set' : 'stock adjustment');
+    } else if (command.kind === 'transfer') {
+      const what = {
+        audit: 'stock.transfer',
+        product_id: command.productId,
+        from_warehouse_id: command.fromWarehouseId,
+        to_warehouse_id: command.toWarehouseId,
+        quantity: command.quantity,
+        in_transit: command.inTransit,
+        reason: command.reason,
+        ...(command.reference === '' ? {} : { reference: command.reference }),
+      };
+      this.options.log.info({ ...what, ...common }, 'stock transfer');
+    } else if (command.kind === 'transfer-receive' || command.kind === 'transfer-cancel') {
+      const what = { audit: `stock.${command.kind}`, transfer_id: command.transferId };
+      this.options.log.info({ ...what, ...common }, command.kind);
     } else if (command.kind === 'put-settings') {
       const what = { audit: 'product.settings', product_id: command.productId };
       this.options.log.info({ ...what, changes: command.changes, ...common }, 'product settings');
@@ -538,6 +566,13 @@ export class LedgerServer {
     this.read(res, req, route, ([id]) => ({
       via: 'router',
       command: { kind: 'read-reservation', reservationId: reservationId(id), traceId: '' },
+    }));
+  }
+
+  private getTransfer(res: HttpResponse, req: HttpRequest, route: Route): void {
+    this.read(res, req, route, ([id]) => ({
+      via: 'router',
+      command: { kind: 'read-transfer', transferId: transferId(id ?? ''), traceId: '' },
     }));
   }
 

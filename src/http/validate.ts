@@ -45,6 +45,16 @@ export function cartId(value: string): string {
   }
 }
 
+/** A transfer id from a path: a UUID (lower-cased), else the transfer does not exist. */
+export function transferId(value: string): string {
+  try {
+    return reservationIdField.parse(value, 'transfer_id');
+  } catch (error) {
+    if (error instanceof ValidationError) throw new UnknownResource('No such transfer.');
+    throw error;
+  }
+}
+
 /** What a cart confirm asks: hold id -> units sold (holds not named: all their units). */
 export type CartQuantities = ReadonlyMap<string, number>;
 
@@ -115,6 +125,28 @@ export class RequestValidator {
       reason: parsed.reason ?? '',
       reference: parsed.reference ?? '',
       idempotencyKey: parsed.idempotency_key ?? '',
+      actorId: caller.subject,
+      traceId,
+    };
+  }
+
+  transfer(body: Body, traceId: string, caller: Caller): RoutableCommand {
+    const parsed = this.specs.transfer.parse(body);
+    const from = parsed.from_warehouse_id as string;
+    const to = parsed.to_warehouse_id as string;
+    if (from === to) {
+      throw new ValidationError('to_warehouse_id', 'to_warehouse_id must differ from the source');
+    }
+    return {
+      kind: 'transfer',
+      productId: parsed.product_id as string,
+      fromWarehouseId: from,
+      toWarehouseId: to,
+      quantity: parsed.quantity as number,
+      inTransit: parsed.in_transit ?? false,
+      idempotencyKey: parsed.idempotency_key as string,
+      reason: parsed.reason ?? '',
+      reference: parsed.reference ?? '',
       actorId: caller.subject,
       traceId,
     };

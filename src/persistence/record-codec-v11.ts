@@ -1,11 +1,12 @@
 // Journal rows of the v1.1 records (type codes 6 and up), positional like the v1 rows: holds
 // with a buyer, reference or cart (6), their changes (7, which also carries a partial confirm),
 // extends (8), product settings (9), cart decisions (10) and the steps of cart confirm attempts
-// (11), and adjusts with a set, a reference or an expected version (12). A hold, a change of one
-// or an adjust that crossed a line (sold out, back in stock, low) also takes its v1.1 row, with
-// the crossings as three trailing fields (absent in rows written before). Rare next to plain
-// holds, so they
-// take msgpackr's general path on decode, then a strict check of every field; never renumber.
+// (11), adjusts with a set, a reference or an expected version (12), and one key's record of a
+// transfer step (13; lots, when they exist, will be a list field of their own). A hold, a
+// change of one or an adjust that crossed a line (sold out, back in stock, low) also takes its
+// v1.1 row, with the crossings as three trailing fields (absent in rows written before); so
+// does a transfer record. Rare next to plain holds, so they take msgpackr's general path on
+// decode, then a strict check of every field; never renumber.
 import { extrasOf } from '../actors/index.js';
 import type {
   AdjustedRecord,
@@ -20,6 +21,7 @@ import type {
   ReservedRecord,
   SettingsRecord,
   StockSignals,
+  TransferRecord,
 } from '../actors/index.js';
 
 const codes = {
@@ -30,7 +32,9 @@ const codes = {
   cart: 10,
   cartConfirm: 11,
   adjusted: 12,
+  transfer: 13,
 } as const;
+const transferSteps = ['out', 'in', 'incoming', 'cancel'] as const;
 const confirmSteps = ['pinned', 'unpinned', 'confirmed', 'aborted'] as const;
 const changedTypes = { confirmed: 2, released: 3, expired: 4 } as const;
 const changedNames = [undefined, undefined, 'confirmed', 'released', 'expired'] as const;
@@ -113,6 +117,8 @@ export function encodeV11(record: JournalRecord): unknown[] {
       ];
       return [...head, ...change, record.actorId, ...terms, ...signalsRow(record)];
     }
+    case 'transfer':
+      return encodeTransfer(record);
     case 'cart-confirm': {
       const { cartId, attempt, atMs, traceId } = record;
       const holds = record.holds.map((hold) => [hold.reservationId, hold.quantity]);
@@ -122,6 +128,16 @@ export function encodeV11(record: JournalRecord): unknown[] {
     default:
       throw new TypeError(`no v1.1 row for a ${(record as JournalRecord).type} record`);
   }
+}
+
+function encodeTransfer(record: TransferRecord): unknown[] {
+  const { productId, warehouseId, version, atMs, traceId, transferId } = record;
+  const head = [codes.transfer, productId, warehouseId, version, atMs, traceId, transferId];
+  const step = transferSteps.indexOf(record.step);
+  const move = [step, record.fromWarehouseId, record.toWarehouseId, record.quantity];
+  const counts = [record.inTransit ? 1 : 0, record.onHand, record.reserved, record.incoming];
+  const terms = [record.idempotencyKey, record.reason, record.reference, record.actorId];
+  return [...head, ...move, ...counts, ...terms, record.createdAtMs, ...signalsRow(record)];
 }
 
 function encodeCart(record: CartRecord): unknown[] {
@@ -168,6 +184,8 @@ export function decodeV11(row: unknown[], Failure: ErrorClass): JournalRecord {
       return read.done(cartConfirmOf(read));
     case codes.adjusted:
       return read.done(adjustedOf(read));
+    case codes.transfer:
+      return read.done(transferOf(read));
     default:
       throw new Failure(`unknown journal record type code ${String(row[0])}`);
   }
@@ -303,6 +321,42 @@ function adjustedOf(read: RowReader): AdjustedRecord {
     ...(set === 1 ? { set: true as const } : {}),
     ...(reference === '' ? {} : { reference }),
     ...(expectedVersion === -1 ? {} : { expectedVersion }),
+    ...signalsRead(read),
+  };
+}
+
+function transferOf(read: RowReader): TransferRecord {
+  const head = {
+    productId: read.text(),
+    warehouseId: read.text(),
+    version: read.number(),
+    atMs: read.number(),
+    traceId: read.text(),
+    transferId: read.text(),
+  };
+  const step = transferSteps[read.number()];
+  if (step === undefined) read.fail('a transfer step out of range');
+  const fromWarehouseId = read.text();
+  const toWarehouseId = read.text();
+  const quantity = read.number();
+  const inTransit = read.number();
+  if (inTransit !== 0 && inTransit !== 1) read.fail('an in-transit flag other than 0 or 1');
+  return {
+    type: 'transfer',
+    ...head,
+    step,
+    fromWarehouseId,
+    toWarehouseId,
+    quantity,
+    inTransit: inTransit === 1,
+    onHand: read.number(),
+    reserved: read.number(),
+    incoming: read.number(),
+    idempotencyKey: read.text(),
+    reason: read.text(),
+    reference: read.text(),
+    actorId: read.text(),
+    createdAtMs: read.number(),
     ...signalsRead(read),
   };
 }

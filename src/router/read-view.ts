@@ -12,7 +12,7 @@ import { partitionOf } from './partition-hash.js';
 import { SortedKeys } from './sorted-keys.js';
 
 /** on_hand, reserved, version: a key's durable state, as small as it can be kept. */
-type Durable = [onHand: number, reserved: number, version: number];
+type Durable = [onHand: number, reserved: number, version: number, incoming: number];
 
 /** NUL sorts below every id character: the keys' string order is (product, warehouse) order. */
 const separator = '\u0000';
@@ -88,16 +88,17 @@ export class StockReadView {
   /** Durable changes; a key's version only moves forward (a late message cannot undo one). */
   apply(changes: readonly StockChange[]): void {
     let added: string[] | undefined;
-    for (const [productId, warehouseId, onHand, reserved, version] of changes) {
+    for (const [productId, warehouseId, onHand, reserved, version, incoming = 0] of changes) {
       const key = keyOf(productId, warehouseId);
       const known = this.stock.get(key);
       if (known === undefined) {
-        this.stock.set(key, [onHand, reserved, version]);
+        this.stock.set(key, [onHand, reserved, version, incoming]);
         (added ??= []).push(key);
       } else if (version >= known[2]) {
         known[0] = onHand;
         known[1] = reserved;
         known[2] = version;
+        known[3] = incoming;
       }
     }
     if (added !== undefined) this.ordered.addAll(added);
@@ -162,6 +163,7 @@ export class StockReadView {
 }
 
 function viewOf(productId: string, warehouseId: string, known: Durable): StockView {
-  const [onHand, reserved, version] = known;
-  return { productId, warehouseId, onHand, reserved, available: onHand - reserved, version };
+  const [onHand, reserved, version, incoming] = known;
+  const view = { productId, warehouseId, onHand, reserved, available: onHand - reserved, version };
+  return incoming === 0 ? view : { ...view, incoming };
 }

@@ -21,8 +21,9 @@ import { gatherPage, type StockListing } from './stock-listing.js';
  * commands are not routed by a key: the cart coordinator sends each to its partition.
  */
 export type RoutableCommand =
-  | Exclude<Command, { kind: 'reserve' } | CartCommand>
-  | Omit<Extract<Command, { kind: 'reserve' }>, 'reservationId'>;
+  | Exclude<Command, { kind: 'reserve' | 'transfer' } | CartCommand>
+  | Omit<Extract<Command, { kind: 'reserve' }>, 'reservationId'>
+  | Omit<Extract<Command, { kind: 'transfer' }>, 'transferId'>;
 
 /** Where a dispatched command went: enough to take it back before it leaves this turn. */
 export interface Dispatched {
@@ -101,12 +102,25 @@ export class Router {
         return answeredAtOnce;
       }
       routed = command;
+    } else if ('transferId' in command) {
+      // Transfer ids are minted like reservation ids: the partition is in their first 16 bits.
+      partition = reservationPartition(command.transferId, this.table.partitions);
+      if (partition < 0) {
+        callback({
+          id: 0,
+          outcome: { ok: false, code: 'not_found', message: 'No such transfer.' },
+        });
+        return answeredAtOnce;
+      }
+      routed = command;
     } else {
       partition = partitionOf(command.productId, this.table.partitions);
       routed =
         command.kind === 'reserve'
           ? { ...command, reservationId: mintReservationId(partition) }
-          : command;
+          : command.kind === 'transfer'
+            ? { ...command, transferId: mintReservationId(partition) }
+            : command;
     }
     return this.send(partition, routed, callback);
   }

@@ -14,6 +14,7 @@ interface ChangeNote {
   readonly onHand: number;
   readonly reserved: number;
   readonly version: number;
+  readonly incoming: number;
   /** For a record that ends a hold: the hold's expires_at (Infinity otherwise). */
   readonly holdExpiresAtMs: number;
 }
@@ -37,6 +38,7 @@ export class DurableNotes {
     const onHand = actor?.onHand ?? 0;
     const reserved = actor?.reserved ?? 0;
     const version = actor?.version ?? 0;
+    const incoming = actor?.incoming ?? 0;
     this.notes.push({
       sequence,
       partition,
@@ -45,6 +47,7 @@ export class DurableNotes {
       onHand,
       reserved,
       version,
+      incoming,
       holdExpiresAtMs,
     });
   }
@@ -78,7 +81,15 @@ export class DurableNotes {
     const stock: StockChange[] = [];
     for (const note of latest.values()) {
       const actor = note.actor as StockActor;
-      stock.push([actor.productId, actor.warehouseId, note.onHand, note.reserved, note.version]);
+      const change: StockChange = [
+        actor.productId,
+        actor.warehouseId,
+        note.onHand,
+        note.reserved,
+        note.version,
+      ];
+      if (note.incoming !== 0) change.push(note.incoming);
+      stock.push(change);
     }
     return { durableLsns, stock };
   }

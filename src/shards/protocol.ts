@@ -58,6 +58,8 @@ export type StockChange = [
   onHand: number,
   reserved: number,
   version: number,
+  /** Units in transit toward the key; left out when 0 (most keys never see a transfer). */
+  incoming?: number,
 ];
 
 /**

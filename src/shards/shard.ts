@@ -191,13 +191,15 @@ export class Shard {
     const stock: StockChange[] = [];
     for (const { state } of recovered.values()) {
       for (const actor of state.actors.values()) {
-        stock.push([
+        const change: StockChange = [
           actor.productId,
           actor.warehouseId,
           actor.onHand,
           actor.reserved,
           actor.version,
-        ]);
+        ];
+        if (actor.incoming !== 0) change.push(actor.incoming);
+        stock.push(change);
       }
     }
     this.toldReadableUntilMs = this.readableUntilMs();

@@ -161,8 +161,11 @@ export function modelReplyOf(outcome: Outcome, v11 = false): ModelReply {
     return {
       ok: true,
       replayed: outcome.replayed,
-      productStock: { ...outcome.productStock, incoming: 0 },
+      productStock: { ...outcome.productStock, incoming: outcome.productStock.incoming ?? 0 },
     };
+  }
+  if ('transfer' in outcome) {
+    return { ok: true, replayed: outcome.replayed, transfer: { ...outcome.transfer } };
   }
   throw new Error(`no model reply for ${JSON.stringify(outcome)}`);
 }

@@ -16,7 +16,9 @@ export type ModelErrorCode =
   | 'validation_failed'
   | 'purchase_limit_exceeded'
   | 'reservation_not_pending'
-  | 'version_conflict';
+  | 'version_conflict'
+  | 'transfer_received'
+  | 'transfer_cancelled';
 
 /** API.md's error table, for the codes a valid request can meet. */
 export const statusOfCode: Readonly<Record<ModelErrorCode, number>> = {
@@ -30,6 +32,8 @@ export const statusOfCode: Readonly<Record<ModelErrorCode, number>> = {
   purchase_limit_exceeded: 409,
   version_conflict: 409,
   reservation_not_pending: 409,
+  transfer_received: 409,
+  transfer_cancelled: 409,
 };
 
 /** A short stock key (a line with a warehouse) or product (lines without) of a cart. */
@@ -57,7 +61,7 @@ export interface OverLimitLineDetails {
 export type ModelErrorDetails =
   | { readonly field: string }
   | { readonly limit: number; readonly held: number }
-  | { readonly status: ModelStatus }
+  | { readonly status: ModelStatus | TransferStatus }
   | { readonly reservation_id: string }
   | { readonly version: number }
   | { readonly lines: readonly ShortLineDetails[] }
@@ -86,8 +90,29 @@ export interface StockBody {
   readonly reserved: number;
   readonly available: number;
   readonly version: number;
+  /** Units of transfers in transit toward the key; left out while 0. */
+  readonly incoming?: number;
   /** The answer of an adjust or a set that carried a reference. */
   readonly reference?: string;
+}
+
+export type TransferStatus = 'IN_TRANSIT' | 'RECEIVED' | 'CANCELLED';
+
+/** `POST /v1/transfers`, its receive and cancel, and `GET /v1/transfers/:id` answer with it. */
+export interface TransferBody {
+  readonly transferId: string;
+  readonly status: TransferStatus;
+  readonly productId: string;
+  readonly fromWarehouseId: string;
+  readonly toWarehouseId: string;
+  readonly quantity: number;
+  readonly createdAtMs: number;
+  readonly receivedAtMs?: number;
+  readonly cancelledAtMs?: number;
+  readonly reason?: string;
+  readonly reference?: string;
+  readonly from: StockBody;
+  readonly to: StockBody;
 }
 
 /** A product's settings as `GET /v1/products/:product_id/settings` answers them. */
@@ -104,7 +129,7 @@ export interface ProductStockBody {
   readonly onHand: number;
   readonly reserved: number;
   readonly available: number;
-  /** Always 0: the model has no transfers. */
+  /** Units in transit toward the product's keys. */
   readonly incoming: number;
   /** In warehouse_id order. */
   readonly warehouses: readonly StockBody[];
@@ -210,7 +235,27 @@ export type CheckoutRequest =
       /** Partial quantities of some holds; the others are confirmed in full. */
       readonly lines?: readonly { readonly reservationId: string; readonly quantity: number }[];
     }
-  | { readonly kind: 'extend-cart'; readonly cartId: string; readonly ttlSeconds: number };
+  | { readonly kind: 'extend-cart'; readonly cartId: string; readonly ttlSeconds: number }
+  | TransferRequest
+  | {
+      readonly kind: 'receive-transfer' | 'cancel-transfer' | 'read-transfer';
+      readonly transferId: string;
+    };
+
+/** `POST /v1/transfers` (admin). */
+export interface TransferRequest {
+  readonly kind: 'transfer';
+  readonly productId: string;
+  readonly fromWarehouseId: string;
+  readonly toWarehouseId: string;
+  readonly quantity: number;
+  readonly inTransit: boolean;
+  readonly idempotencyKey: string;
+  readonly reason?: string;
+  readonly reference?: string;
+  /** The id a new transfer gets (the ledger mints it; the model is told which). */
+  readonly transferId: string;
+}
 
 export interface CartRequest {
   readonly kind: 'cart';
@@ -240,6 +285,7 @@ export type ModelReply =
   | { readonly ok: true; readonly reservation: ReservationBody; readonly replayed?: boolean }
   | { readonly ok: true; readonly stock: StockBody; readonly replayed?: boolean }
   | { readonly ok: true; readonly cart: CartBody; readonly replayed?: boolean }
+  | { readonly ok: true; readonly transfer: TransferBody; readonly replayed?: boolean }
   | { readonly ok: true; readonly settings: ProductSettings; readonly replayed?: boolean }
   | { readonly ok: true; readonly productStock: ProductStockBody; readonly replayed?: boolean }
   | {
@@ -329,6 +375,8 @@ interface StockRow {
   readonly warehouseId: string;
   onHand: number;
   reserved: number;
+  /** Units of transfers in transit toward this key: neither on hand nor available. */
+  incoming: number;
   version: number;
   /** Idempotency keys of requests that changed this stock key: one table per operation. */
   readonly reserveKeys: Map<string, Hold>;
@@ -346,6 +394,9 @@ export class ReferenceLedger {
   private readonly carts = new Map<string, Cart>();
   /** Carts by idempotency key: their own key space over the whole ledger. */
   private readonly cartKeys = new Map<string, Cart>();
+  private readonly transfers = new Map<string, Transfer>();
+  /** Transfers by product and idempotency key (a transfer's key is scoped to its product). */
+  private readonly transferKeys = new Map<string, Transfer>();
   private clockMs = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -394,6 +445,12 @@ export class ReferenceLedger {
         return { ok: true, settings: this.settingsOf(request.productId) };
       case 'read-product-stock':
         return this.productStock(request.productId);
+      case 'transfer':
+        return this.transfer(request, nowMs);
+      case 'receive-transfer':
+      case 'cancel-transfer':
+      case 'read-transfer':
+        return this.onTransfer(request.kind, request.transferId, nowMs);
       default:
         return this.applyToCart(request);
     }
@@ -808,14 +865,14 @@ export class ReferenceLedger {
       .sort((a, b) => (a.warehouseId < b.warehouseId ? -1 : 1))
       .map(stockOf);
     if (warehouses.length === 0) return fail('not_found');
-    const sum = (field: 'onHand' | 'reserved' | 'available'): number =>
-      warehouses.reduce((total, view) => total + view[field], 0);
+    const sum = (field: 'onHand' | 'reserved' | 'available' | 'incoming'): number =>
+      warehouses.reduce((total, view) => total + (view[field] ?? 0), 0);
     const productStock: ProductStockBody = {
       productId,
       onHand: sum('onHand'),
       reserved: sum('reserved'),
       available: sum('available'),
-      incoming: 0,
+      incoming: sum('incoming'),
       warehouses,
     };
     return { ok: true, productStock };
@@ -925,12 +982,114 @@ export class ReferenceLedger {
       warehouseId,
       onHand: 0,
       reserved: 0,
+      incoming: 0,
       version: 0,
       reserveKeys: new Map(),
       adjustKeys: new Map(),
     };
     this.stocks.set(keyOf(productId, warehouseId), row);
     return row;
+  }
+
+  /**
+   * A transfer takes unheld units from an existing source key; the destination is made if
+   * needed. Direct: they arrive at once. In transit: they leave now and wait as the
+   * destination's incoming. Same key and body again: the first answer.
+   */
+  private transfer(request: TransferRequest, nowMs: number): ModelReply {
+    const scoped = `${request.productId}\u0000${request.idempotencyKey}`;
+    const earlier = this.transferKeys.get(scoped);
+    if (earlier !== undefined) {
+      if (earlier.body !== transferBodyOf(request)) return fail('idempotency_key_reused');
+      return { ok: true, transfer: earlier.first, replayed: true };
+    }
+    if (request.fromWarehouseId === request.toWarehouseId) return invalid('to_warehouse_id');
+    const source = this.stocks.get(keyOf(request.productId, request.fromWarehouseId));
+    if (source === undefined) return fail('not_found');
+    const available = source.onHand - source.reserved;
+    if (request.quantity > available) return { ok: false, code: 'insufficient_stock', available };
+    const existing = this.stocks.get(keyOf(request.productId, request.toWarehouseId));
+    const arriving = (existing?.onHand ?? 0) + (existing?.incoming ?? 0) + request.quantity;
+    if (arriving > this.limits.onHandMax) return invalid('quantity');
+    const destination = existing ?? this.newRow(request.productId, request.toWarehouseId);
+    source.onHand -= request.quantity;
+    source.version += 1;
+    if (request.inTransit) destination.incoming += request.quantity;
+    else destination.onHand += request.quantity;
+    destination.version += 1;
+    const transfer: Transfer = {
+      request,
+      body: transferBodyOf(request),
+      createdAtMs: nowMs,
+      status: request.inTransit ? 'IN_TRANSIT' : 'RECEIVED',
+      finishedAtMs: request.inTransit ? undefined : nowMs,
+      first: undefined as unknown as TransferBody,
+    };
+    transfer.first = this.transferView(transfer);
+    this.transfers.set(request.transferId, transfer);
+    this.transferKeys.set(scoped, transfer);
+    return { ok: true, transfer: transfer.first, replayed: false };
+  }
+
+  /** Receive and cancel: once each, idempotent; the other one afterwards is a 409. */
+  private onTransfer(
+    kind: 'receive-transfer' | 'cancel-transfer' | 'read-transfer',
+    transferId: string,
+    nowMs: number,
+  ): ModelReply {
+    const transfer = this.transfers.get(transferId);
+    if (transfer === undefined) return fail('not_found');
+    if (kind === 'read-transfer') return { ok: true, transfer: this.transferView(transfer) };
+    const wanted = kind === 'receive-transfer' ? 'RECEIVED' : 'CANCELLED';
+    if (transfer.status === wanted) {
+      return { ok: true, transfer: this.transferView(transfer), replayed: true };
+    }
+    if (transfer.status !== 'IN_TRANSIT') {
+      const code = transfer.status === 'RECEIVED' ? 'transfer_received' : 'transfer_cancelled';
+      return { ok: false, code, details: { status: transfer.status } };
+    }
+    const { productId, fromWarehouseId, toWarehouseId, quantity } = transfer.request;
+    const source = this.row(keyOf(productId, fromWarehouseId));
+    const destination = this.row(keyOf(productId, toWarehouseId));
+    const back = kind === 'receive-transfer' ? destination : source;
+    if (back.onHand + quantity > this.limits.onHandMax) return invalid('quantity');
+    destination.incoming -= quantity;
+    destination.version += 1;
+    if (kind === 'receive-transfer') destination.onHand += quantity;
+    else {
+      source.onHand += quantity;
+      source.version += 1;
+    }
+    transfer.status = wanted;
+    transfer.finishedAtMs = nowMs;
+    return { ok: true, transfer: this.transferView(transfer), replayed: false };
+  }
+
+  private transferView(transfer: Transfer): TransferBody {
+    const { request, status, finishedAtMs } = transfer;
+    const { productId, fromWarehouseId, toWarehouseId } = request;
+    return {
+      transferId: request.transferId,
+      status,
+      productId,
+      fromWarehouseId,
+      toWarehouseId,
+      quantity: request.quantity,
+      createdAtMs: transfer.createdAtMs,
+      ...(status === 'RECEIVED' ? { receivedAtMs: finishedAtMs } : {}),
+      ...(status === 'CANCELLED' ? { cancelledAtMs: finishedAtMs } : {}),
+      ...(request.reason === undefined || request.reason === '' ? {} : { reason: request.reason }),
+      ...(request.reference === undefined || request.reference === ''
+        ? {}
+        : { reference: request.reference }),
+      from: stockOf(this.row(keyOf(productId, fromWarehouseId))),
+      to: stockOf(this.row(keyOf(productId, toWarehouseId))),
+    };
+  }
+
+  /** Every transfer ever made, oldest first, as it stands. */
+  transferViews(): TransferBody[] {
+    return [...this.transfers.values()].map((transfer) => this.transferView(transfer));
   }
 
   private row(key: string): StockRow {
@@ -1012,6 +1171,12 @@ export class ReferenceLedger {
       copy.cartKeys.set(idempotencyKey, copy.carts.get(cart.id) as Cart);
     }
     for (const hold of this.holds.values()) copy.holds.set(hold.id, { ...hold });
+    for (const transfer of this.transfers.values()) {
+      copy.transfers.set(transfer.request.transferId, { ...transfer });
+    }
+    for (const [scoped, transfer] of this.transferKeys) {
+      copy.transferKeys.set(scoped, copy.transfers.get(transfer.request.transferId) as Transfer);
+    }
     for (const [key, row] of this.stocks) {
       const reserveKeys = new Map<string, Hold>();
       for (const [idempotencyKey, hold] of row.reserveKeys) {
@@ -1030,7 +1195,7 @@ export class ReferenceLedger {
       const adjustKeys = [...row.adjustKeys]
         .map(([k, memo]) => `${k}>${memo.body}/${memo.answer.version}`)
         .sort();
-      parts.push(`${key}:${row.onHand}/${row.reserved}/${row.version}`);
+      parts.push(`${key}:${row.onHand}/${row.reserved}/${row.incoming}/${row.version}`);
       parts.push(reserveKeys.join(','), adjustKeys.join(','));
     }
     for (const hold of [...this.holds.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
@@ -1045,8 +1210,30 @@ export class ReferenceLedger {
       parts.push(`${idempotencyKey}>${cart.id}:${times}:${cart.confirmed}:${holds}`);
       parts.push(cartBodyOf(cart.request));
     }
+    for (const [scoped, transfer] of [...this.transferKeys].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const { status, finishedAtMs, createdAtMs, body, first } = transfer;
+      parts.push(`${scoped}>${canonical({ status, finishedAtMs, createdAtMs, body, first })}`);
+    }
     return parts.join('|');
   }
+}
+
+interface Transfer {
+  readonly request: TransferRequest;
+  /** Everything the request said but its key and id: a replay must say the same. */
+  readonly body: string;
+  readonly createdAtMs: number;
+  status: TransferStatus;
+  finishedAtMs: number | undefined;
+  /** The answer that made it: its idempotent replays answer it again. */
+  first: TransferBody;
+}
+
+function transferBodyOf(request: TransferRequest): string {
+  const { fromWarehouseId, toWarehouseId, quantity, inTransit } = request;
+  const reason = request.reason ?? '';
+  const reference = request.reference ?? '';
+  return canonical({ fromWarehouseId, toWarehouseId, quantity, inTransit, reason, reference });
 }
 
 function stockOf(row: StockRow): StockBody {
@@ -1057,6 +1244,7 @@ function stockOf(row: StockRow): StockBody {
     reserved: row.reserved,
     available: row.onHand - row.reserved,
     version: row.version,
+    ...(row.incoming === 0 ? {} : { incoming: row.incoming }),
   };
 }
 
@@ -1181,7 +1369,7 @@ export function stockJson(view: StockBody): Record<string, unknown> {
     on_hand: view.onHand,
     reserved: view.reserved,
     available: view.available,
-    incoming: 0,
+    incoming: view.incoming ?? 0,
     version: view.version,
   };
 }

@@ -297,7 +297,11 @@ class Run {
       check(!this.heldSet.has(record.reservationId), 'a hold id was reused');
       this.held.push(record.reservationId);
       this.heldSet.add(record.reservationId);
-    } else if (record.type !== 'adjusted' && record.type !== 'extended') {
+    } else if (
+      record.type !== 'adjusted' &&
+      record.type !== 'extended' &&
+      record.type !== 'transfer'
+    ) {
       check(!this.terminal.has(record.reservationId), 'a hold finished twice');
       this.terminal.set(record.reservationId, terminalOf[record.type as keyof typeof terminalOf]);
     }

@@ -78,8 +78,11 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 const typeCodes = { reserved: 1, confirmed: 2, released: 3, expired: 4, adjusted: 5 } as const;
 const typeNames = [undefined, 'reserved', 'confirmed', 'released', 'expired', 'adjusted'] as const;
 
+/** The records that have v1 rows. */
+type V1Record = Exclude<StockRecord, { type: 'transfer' }>;
+
 /** The record as the positional row the journal stores. */
-function rowOf(record: StockRecord): Array<string | number> {
+function rowOf(record: V1Record): Array<string | number> {
   const head = [
     typeCodes[record.type as keyof typeof typeCodes],
     record.productId,
@@ -247,7 +250,7 @@ const sameShape = (code: number, other: number): boolean =>
 const respelled: fc.Arbitrary<{ bytes: Buffer; usual: boolean }> = fc
   .tuple(record, fc.integer({ min: -1, max: 6 }))
   .chain(([original, otherCode]) => {
-    const row = rowOf(original as StockRecord);
+    const row = rowOf(original as V1Record);
     // Now and then another type's code, on a row of the first type's length and fields.
     if (otherCode >= 0) row[0] = otherCode;
     const [code, ...fields] = row as [number, ...Array<string | number>];
@@ -262,8 +265,7 @@ const respelled: fc.Arbitrary<{ bytes: Buffer; usual: boolean }> = fc
     return fc.tuple(pickForm(headers), fc.tuple(...elements)).map(([header, parts]) => {
       const forms = [header, ...parts];
       const bytes = Buffer.from(forms.map(([form]) => form).join(''), 'hex');
-      const fits =
-        otherCode < 0 || sameShape(otherCode, rowOf(original as StockRecord)[0] as number);
+      const fits = otherCode < 0 || sameShape(otherCode, rowOf(original as V1Record)[0] as number);
       return { bytes, usual: fits && forms.every(([, usual]) => usual) };
     });
   });
@@ -327,9 +329,7 @@ describe('record codec round trip', () => {
   it('encodes a record as the bytes msgpackr writes for its positional row', () => {
     fc.assert(
       fc.property(record, (original) => {
-        expect(encodeRecord(original).equals(packr.pack(rowOf(original as StockRecord)))).toBe(
-          true,
-        );
+        expect(encodeRecord(original).equals(packr.pack(rowOf(original as V1Record)))).toBe(true);
       }),
       runOptions(2_000),
     );

@@ -48,6 +48,7 @@ describe('the deterministic cart simulator', () => {
           'cartConfirms',
           'confirmsDecided',
           'confirmsAborted',
+          'transfers',
         ]) {
           expect(totals[name], name).toBeGreaterThan(0);
         }

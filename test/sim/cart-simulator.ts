@@ -8,7 +8,7 @@
 // is entirely there or not at all; the journal never oversells, makes a hold twice or binds a key
 // twice, and an assertion anywhere fails the run.
 import { createHash } from 'node:crypto';
-import type { Command } from '../../src/actors/index.js';
+import type { Command, TransferStatus } from '../../src/actors/index.js';
 import { cartInDoubtAfterMs, cartResolveIntervalMs } from '../../src/limits.js';
 import { CartCoordinator, CartResolver, type CartRequest } from '../../src/router/index.js';
 import type { ShardOutcome, ShardReply } from '../../src/shards/index.js';
@@ -107,6 +107,10 @@ export class CartSimulation {
   private nextCartId = '';
   /** Holds a client could confirm or release: plain ones, and acknowledged carts'. */
   private readonly knownHolds: string[] = [];
+  /** Transfers a client could receive or cancel. */
+  private readonly knownTransfers: string[] = [];
+  /** Every acknowledged transfer and the latest status an answer reported for it. */
+  private readonly ackedTransfers = new Map<string, TransferStatus>();
   private failure: string | undefined;
   private stepNumber = 0;
   private faultsOn = true;
@@ -127,6 +131,7 @@ export class CartSimulation {
     checkpoints: 0,
     committed: 0,
     aborted: 0,
+    transfers: 0,
   };
 
   constructor(
@@ -438,11 +443,28 @@ export class CartSimulation {
     const { command } = request;
     this.wire.send(incarnation.id, request.partition, command, (reply) => {
       const outcome = reply.outcome;
+      if (outcome.ok && 'transfer' in outcome) {
+        this.transferAnswered(outcome.transfer.transferId, outcome.transfer.status);
+        return;
+      }
       if (!outcome.ok || !('reservation' in outcome)) return;
       const { reservationId, status } = outcome.reservation;
       this.checks.holdReported(`${command.kind} ${describe(command)}`, reservationId, status);
       if (command.kind === 'reserve' && !outcome.replayed) this.remember(reservationId);
     });
+  }
+
+  /** An acknowledged step of a transfer: the journal must keep it from now on. */
+  private transferAnswered(transferId: string, status: TransferStatus): void {
+    if (!this.ackedTransfers.has(transferId)) {
+      this.counts.transfers += 1;
+      this.knownTransfers.push(transferId);
+      if (this.knownTransfers.length > 48) this.knownTransfers.shift();
+    }
+    const before = this.ackedTransfers.get(transferId);
+    // A replay of the transfer's making answers its first status: never a step back.
+    if (before === undefined || before === 'IN_TRANSIT')
+      this.ackedTransfers.set(transferId, status);
   }
 
   private remember(reservationId: string): void {
@@ -463,6 +485,8 @@ export class CartSimulation {
       releaseCart: 4,
       adjust: 5,
       settings: 1.5,
+      transfer: 4,
+      onTransfer: this.knownTransfers.length > 0 ? 3 : 0,
     });
     switch (kind) {
       case 'cart':
@@ -479,6 +503,13 @@ export class CartSimulation {
         return this.sendPlain(this.workload.adjust());
       case 'settings':
         return this.sendPlain(this.workload.settings());
+      case 'transfer':
+        return this.sendPlain(this.workload.transfer());
+      case 'onTransfer': {
+        const id = this.random.pick(this.knownTransfers);
+        const kind = this.random.pick(['transfer-receive', 'transfer-cancel'] as const);
+        return this.sendPlain(this.workload.onTransfer(kind, id));
+      }
       default:
         return this.onCart(kind);
     }
@@ -620,6 +651,25 @@ export class CartSimulation {
     await this.census('recovery at rest');
   }
 
+  /** Every acknowledged transfer is in the journal, at least as far as it was answered. */
+  private transferCensus(why: string): void {
+    for (const [transferId, acked] of this.ackedTransfers) {
+      const landed = this.ledger.transfers.get(transferId);
+      const gone = landed === undefined || (acked !== 'IN_TRANSIT' && landed !== acked);
+      if (gone)
+        this.fail(`${why}: transfer ${transferId} acknowledged ${acked}, journal ${landed}`);
+      const partition = Number.parseInt(transferId.slice(0, 4), 16);
+      const command = { kind: 'read-transfer', transferId, traceId: '' } as const;
+      this.wire.send(this.incarnation.id, partition, command, ({ outcome }) => {
+        const told = outcome.ok && 'transfer' in outcome ? outcome.transfer.status : undefined;
+        // Finished transfers may be forgotten by retention; none is in a run this short.
+        if (told !== this.ledger.transfers.get(transferId)) {
+          this.fail(`${why}: transfer ${transferId} reads ${summary(outcome)}, journal ${landed}`);
+        }
+      });
+    }
+  }
+
   private async census(why: string): Promise<void> {
     const coordinator = this.incarnation.coordinator;
     for (const { cartId } of this.checks.acked.values()) {
@@ -644,13 +694,17 @@ export class CartSimulation {
       const partition = this.workload.partitionOfProduct(productId);
       this.wire.send(this.incarnation.id, partition, command, ({ outcome }) => {
         const told = outcome.ok && 'stock' in outcome ? outcome.stock : undefined;
-        if (told?.onHand !== stock.onHand || told.reserved !== stock.reserved) {
-          this.fail(
-            `${why}: ${key} reads ${summary(outcome)}, the journal ${stock.onHand}/${stock.reserved}`,
-          );
+        if (
+          told?.onHand !== stock.onHand ||
+          told.reserved !== stock.reserved ||
+          (told.incoming ?? 0) !== stock.incoming
+        ) {
+          const journal = `${stock.onHand}/${stock.reserved}/${stock.incoming}`;
+          this.fail(`${why}: ${key} reads ${summary(outcome)}, the journal ${journal}`);
         }
       });
     }
+    this.transferCensus(why);
     await this.settle();
   }
 }
@@ -685,6 +739,12 @@ function describe(command: Command): string {
     case 'cart-settle':
     case 'read-cart':
       return `${command.kind} ${command.cartId.slice(0, 13)}`;
+    case 'transfer':
+      return `${command.kind} ${command.fromWarehouseId}->${command.toWarehouseId} ${command.quantity}`;
+    case 'transfer-receive':
+    case 'transfer-cancel':
+    case 'read-transfer':
+      return `${command.kind} ${command.transferId.slice(0, 13)}`;
     default:
       return `${command.kind} ${command.reservationId.slice(0, 13)}`;
   }
@@ -704,6 +764,7 @@ function summary(outcome: ShardOutcome): string {
   if (!outcome.ok) return outcome.code;
   if ('stock' in outcome) return `stock ${outcome.stock.onHand}/${outcome.stock.reserved}`;
   if ('decision' in outcome) return `decision ${outcome.decision}`;
+  if ('transfer' in outcome) return `transfer ${outcome.transfer.status}`;
   const replayed = outcome.replayed ? ' replayed' : '';
   if ('cart' in outcome) {
     const holds = outcome.cart.holds.map(

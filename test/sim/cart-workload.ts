@@ -1,8 +1,10 @@
 // What the cart simulator's clients send: stock first (adjusts over several warehouses, some keys
 // never stocked, product settings with purchase limits and warehouse priorities), then carts of
 // 1..6 lines (some allocated, some naming a key twice, some short), replays of earlier carts'
-// keys with the same body or another, and plain reserves and adjusts competing for the stock.
-import type { Command } from '../../src/actors/index.js';
+// keys with the same body or another, and plain reserves and adjusts competing for the stock;
+// and transfers between a product's warehouses (direct or in transit, some retried under the
+// same key, some short or to a key never stocked), received or cancelled later.
+import type { Command, TransferCommand } from '../../src/actors/index.js';
 import { partitionOf, type CartRequest } from '../../src/router/index.js';
 import type { Random } from './random.js';
 import { reservationIdFor } from './workload.js';
@@ -25,6 +27,9 @@ export class CartWorkload {
   private carts = 0;
   /** Earlier carts a client may send again under the same key. */
   private readonly sent: CartRequest[] = [];
+  private transfers = 0;
+  /** Earlier transfers a client may send again under the same key. */
+  private readonly sentTransfers: { partition: number; command: TransferCommand }[] = [];
 
   constructor(
     private readonly random: Random,
@@ -127,6 +132,44 @@ export class CartWorkload {
     const partition = Number.parseInt(reservationId.slice(0, 4), 16);
     const command: Command = { kind, reservationId, traceId: this.traceId('t') };
     return { partition, command };
+  }
+
+  /** A new transfer (now and then an earlier one again, with a fresh id: a retry). */
+  transfer(): PlainRequest {
+    const earlier = this.sentTransfers.length > 0 && this.random.chance(0.15);
+    if (earlier) {
+      const { partition, command } = this.random.pick(this.sentTransfers);
+      const transferId = reservationIdFor(partition, this.random);
+      return { partition, command: { ...command, transferId, traceId: this.traceId('x') } };
+    }
+    this.transfers += 1;
+    const productId = this.product();
+    const partition = this.partitionOfProduct(productId);
+    const fromWarehouseId = this.warehouse();
+    let toWarehouseId = this.warehouse();
+    if (toWarehouseId === fromWarehouseId) toWarehouseId = `w${this.shape.warehouses}`;
+    const command: TransferCommand = {
+      kind: 'transfer',
+      transferId: reservationIdFor(partition, this.random),
+      productId,
+      fromWarehouseId,
+      toWarehouseId,
+      quantity: this.random.int(1, 6),
+      inTransit: this.random.chance(0.6),
+      idempotencyKey: `transfer-${this.transfers}`.padEnd(16, '.'),
+      reason: 'sim',
+      actorId: 'sim',
+      traceId: this.traceId('x'),
+    };
+    const request = { partition, command };
+    this.sentTransfers.push(request);
+    if (this.sentTransfers.length > 32) this.sentTransfers.shift();
+    return request;
+  }
+
+  onTransfer(kind: 'transfer-receive' | 'transfer-cancel', transferId: string): PlainRequest {
+    const partition = Number.parseInt(transferId.slice(0, 4), 16);
+    return { partition, command: { kind, transferId, traceId: this.traceId('x') } };
   }
 
   private buyer(): string {

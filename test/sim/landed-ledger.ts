@@ -7,6 +7,9 @@
 // checked too: a pinned hold is ended only by a confirm of the pinned units, and only after its
 // home journaled that attempt as confirmed (roll forward, never before the decision). And every
 // change says exactly the lines it crossed (sold out, back in stock, low), worked out here again.
+// Transfers are never half-moved: a step's source record is followed, in the very next row of
+// its partition, by the destination's record of the same step; a transfer is made once, and each
+// key's on_hand and incoming are what its transfer records say.
 import {
   stockSignal,
   type CartConfirmRecord,
@@ -15,6 +18,8 @@ import {
   type ReservationStatus,
   type ReservedRecord,
   type StockRecord,
+  type TransferRecord,
+  type TransferStatus,
 } from '../../src/actors/index.js';
 import { decodeRecord, type WalRow } from '../../src/persistence/index.js';
 
@@ -33,6 +38,12 @@ export interface LandedHold {
 interface Stock {
   onHand: number;
   reserved: number;
+  incoming: number;
+  /**
+   * The version of the key's first stocking: its first record that was not a transfer's
+   * incoming (or a cancel of one); 0 until then. That change is never a return to stock.
+   */
+  stockedAtVersion: number;
 }
 
 export class LandedLedger {
@@ -46,6 +57,10 @@ export class LandedLedger {
   /** Idempotency key -> the committed cart that bound it. */
   readonly keys = new Map<string, CartRecord>();
   readonly stock = new Map<string, Stock>();
+  /** Transfer id -> its status, as the destination's records of its steps say. */
+  readonly transfers = new Map<string, TransferStatus>();
+  /** Per partition: the source's record of a transfer step whose destination half must follow. */
+  private readonly halves = new Map<number, TransferRecord>();
   /** Products' low-stock thresholds, as the settings records set them. */
   private readonly thresholds = new Map<string, number | null>();
   private readonly lastLsns = new Map<number, number>();
@@ -63,7 +78,9 @@ export class LandedLedger {
         this.fail(`partition ${row.partition}: lsn ${row.lsn} landed after ${last}`);
       }
       this.lastLsns.set(row.partition, row.lsn);
-      this.apply(row.partition, decodeRecord(row.payload));
+      const record = decodeRecord(row.payload);
+      this.pairHalves(row.partition, record);
+      this.apply(row.partition, record);
     }
   }
 
@@ -78,16 +95,40 @@ export class LandedLedger {
       record.type === 'adjusted' ||
       record.type === 'confirmed' ||
       record.type === 'released' ||
-      record.type === 'expired'
+      record.type === 'expired' ||
+      record.type === 'transfer'
     ) {
       const key = `${record.productId}/${record.warehouseId}`;
       const existed = this.stock.has(key);
       const before = existed ? this.available(key) : 0;
+      const incomingOnly =
+        record.type === 'transfer' &&
+        (record.step === 'incoming' ||
+          (record.step === 'cancel' && record.warehouseId === record.toWarehouseId));
       this.applyStock(partition, record);
+      const stock = this.stock.get(key);
+      if (stock?.stockedAtVersion === 0 && !incomingOnly) stock.stockedAtVersion = record.version;
       this.checkSignals(record, key, existed, before);
       return;
     }
     this.applyStock(partition, record);
+  }
+
+  /** A transfer step's two records land together, source first, or the step is half-moved. */
+  private pairHalves(partition: number, record: JournalRecord): void {
+    const half = this.halves.get(partition);
+    this.halves.delete(partition);
+    if (half !== undefined) {
+      const pairs =
+        record.type === 'transfer' &&
+        record.transferId === half.transferId &&
+        record.warehouseId === record.toWarehouseId &&
+        (half.step === 'cancel' ? record.step === 'cancel' : record.step !== 'cancel');
+      if (!pairs) this.fail(`transfer ${half.transferId}: its ${half.step} landed alone`);
+    }
+    if (record.type === 'transfer' && record.warehouseId === record.fromWarehouseId) {
+      this.halves.set(partition, record);
+    }
   }
 
   private available(key: string): number {
@@ -107,7 +148,8 @@ export class LandedLedger {
     const threshold = this.thresholds.get(record.productId) ?? null;
     let flags = 0;
     if (before > 0 && after === 0) flags |= stockSignal.soldOut;
-    if (existed && before === 0 && after > 0) flags |= stockSignal.backInStock;
+    const first = record.version === stock.stockedAtVersion;
+    if (existed && before === 0 && after > 0 && !first) flags |= stockSignal.backInStock;
     if (threshold !== null && before >= threshold && after < threshold) flags |= stockSignal.low;
     const wanted =
       flags === 0 ? undefined : { flags, onHand: stock.onHand, reserved: stock.reserved };
@@ -146,9 +188,58 @@ export class LandedLedger {
         if (hold?.status !== 'PENDING') this.fail(`${record.reservationId} extended, not pending`);
         return;
       }
+      case 'transfer':
+        return this.transferred(record);
       default:
         return this.ended(record);
     }
+  }
+
+  /** A transfer's record on one of its keys: the counts it says are the journal's. */
+  private transferred(record: TransferRecord): void {
+    this.transferStep(record);
+    const key = `${record.productId}/${record.warehouseId}`;
+    const stock = this.stockOf(key);
+    const source = record.warehouseId === record.fromWarehouseId;
+    const { quantity } = record;
+    if (record.step === 'out') stock.onHand -= quantity;
+    else if (record.step === 'incoming') stock.incoming += quantity;
+    else if (record.step === 'in') {
+      stock.onHand += quantity;
+      if (record.inTransit) stock.incoming -= quantity;
+    } else if (source) stock.onHand += quantity;
+    else stock.incoming -= quantity;
+    if (
+      stock.onHand !== record.onHand ||
+      stock.reserved !== record.reserved ||
+      stock.incoming !== record.incoming ||
+      stock.incoming < 0
+    ) {
+      this.fail(
+        `transfer ${record.step} of ${key} says ${record.onHand}/${record.reserved}/` +
+          `${record.incoming}, the journal ${stock.onHand}/${stock.reserved}/${stock.incoming}`,
+      );
+    }
+    this.checkStock(record.productId, record.warehouseId);
+  }
+
+  /** The transfer's status from its destination's records; made once, ended once. */
+  private transferStep(record: TransferRecord): void {
+    const status = this.transfers.get(record.transferId);
+    if (record.step === 'out') {
+      if (status !== undefined) this.fail(`transfer ${record.transferId} made twice`);
+      return;
+    }
+    if (record.warehouseId !== record.toWarehouseId) {
+      if (status !== 'IN_TRANSIT') this.fail(`transfer ${record.transferId} cancelled ${status}`);
+      return;
+    }
+    const made = status === undefined && (record.step === 'incoming' || !record.inTransit);
+    if (!made && status !== 'IN_TRANSIT') {
+      this.fail(`transfer ${record.transferId}: ${record.step} of a ${String(status)} transfer`);
+    }
+    const next = { incoming: 'IN_TRANSIT', in: 'RECEIVED', cancel: 'CANCELLED' } as const;
+    this.transfers.set(record.transferId, next[record.step]);
   }
 
   private reserved(partition: number, record: ReservedRecord): void {
@@ -291,7 +382,8 @@ export class LandedLedger {
 
   private stockOf(key: string): Stock {
     let stock = this.stock.get(key);
-    if (stock === undefined) this.stock.set(key, (stock = { onHand: 0, reserved: 0 }));
+    if (stock === undefined)
+      this.stock.set(key, (stock = { onHand: 0, reserved: 0, incoming: 0, stockedAtVersion: 0 }));
     return stock;
   }
 

@@ -152,7 +152,11 @@ export class Simulation {
         if (record.traceId !== '') this.durableTraceVersions.set(record.traceId, record.version);
         if (record.type === 'reserved') {
           this.durablePending.set(record.reservationId, record.expiresAtMs);
-        } else if (record.type !== 'adjusted' && record.type !== 'extended') {
+        } else if (
+          record.type !== 'adjusted' &&
+          record.type !== 'extended' &&
+          record.type !== 'transfer'
+        ) {
           this.durablePending.delete(record.reservationId);
         }
       }

@@ -209,3 +209,71 @@ describe('the event schemas', () => {
     expect(validate('inventory.stock.adjusted', { ...adjusted, on_hand: -1 })).not.toEqual([]);
   });
 });
+
+describe('transfer events', () => {
+  const transferId = '00070000-1111-8222-9333-777755556666';
+  const shipped = {
+    type: 'transfer',
+    ...base,
+    warehouseId: 'wh-2',
+    transferId,
+    step: 'incoming',
+    fromWarehouseId: 'wh:eu-1',
+    toWarehouseId: 'wh-2',
+    quantity: 4,
+    inTransit: true,
+    onHand: 0,
+    reserved: 0,
+    incoming: 4,
+    idempotencyKey: 'transfer-key-000001',
+    reason: '',
+    reference: 'TR-9',
+    actorId: 'admin-1',
+    createdAtMs: base.atMs,
+  } as const satisfies PublishedRecord;
+
+  it("publishes each step once, from the destination's record, valid against its schema", () => {
+    const steps = [
+      ['incoming', 'inventory.transfer.shipped'],
+      ['in', 'inventory.transfer.received'],
+      ['cancel', 'inventory.transfer.cancelled'],
+    ] as const;
+    for (const [step, subject] of steps) {
+      const events = eventsOf(3, 9, { ...shipped, step });
+      expect(events.map((event) => event.subject)).toEqual([subject]);
+      expect(events[0]?.body).toEqual({
+        event_id: '3-9',
+        transfer_id: transferId,
+        product_id: 'sku-1',
+        from_warehouse_id: 'wh:eu-1',
+        to_warehouse_id: 'wh-2',
+        quantity: 4,
+        timestamp: '2026-11-23T12:00:00.123Z',
+        trace_id: 'trace-abc',
+        reference: 'TR-9',
+      });
+      expect(validate(subject, events[0]?.body)).toEqual([]);
+    }
+    const plain = eventsOf(3, 10, { ...shipped, reference: '' })[0]?.body;
+    expect(plain).not.toHaveProperty('reference');
+    expect(validate('inventory.transfer.shipped', plain)).toEqual([]);
+    expect(validate('inventory.transfer.shipped', { ...plain, quantity: 0 })).not.toEqual([]);
+  });
+
+  it("publishes only the lines the source's record crossed, the first as <p>-<lsn>", () => {
+    const out: PublishedRecord = {
+      ...shipped,
+      warehouseId: 'wh:eu-1',
+      step: 'out',
+      incoming: 0,
+      signals: { flags: stockSignal.soldOut, onHand: 0, reserved: 0 },
+    };
+    const events = eventsOf(3, 8, out);
+    expect(events.map((event) => [event.subject, event.msgId])).toEqual([
+      ['inventory.stock.sold_out', '3-8'],
+    ]);
+    expect(validate('inventory.stock.sold_out', events[0]?.body)).toEqual([]);
+    expect(eventsOf(3, 8, { ...out, signals: undefined })).toEqual([]);
+    expect(() => eventOf(3, 8, out)).toThrow(TypeError);
+  });
+});

@@ -1,7 +1,7 @@
 // Proves the v1.1 journal rows round-trip: every record with a buyer, reference, cart, partial
-// confirm, extend, settings, cart decision or cart confirm step decodes to exactly what was
-// encoded, a plain hold still writes its v1 row, and a damaged v1.1 row is refused rather than
-// misread.
+// confirm, extend, settings, cart decision, cart confirm step or transfer step decodes to
+// exactly what was encoded, a plain hold still writes its v1 row, and a damaged v1.1 row is
+// refused rather than misread.
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import type { JournalRecord } from '../../../src/actors/index.js';
@@ -10,7 +10,46 @@ import { RecordDecodeError, decodeRecord, encodeRecord } from '../../../src/pers
 const base = { productId: 'p-1', warehouseId: 'w-1', version: 4, atMs: 1_800_000_000_000 };
 const hold = { ...base, traceId: 't', reservationId: '00070000-0000-8000-8000-000000000001' };
 const cartId = '00070000-0000-8000-8000-0000000a0000';
+const transferRecord: JournalRecord = {
+  type: 'transfer',
+  ...base,
+  traceId: 't',
+  transferId: '00070000-0000-8000-8000-0000000c0000',
+  step: 'out',
+  fromWarehouseId: 'w-1',
+  toWarehouseId: 'w-2',
+  quantity: 3,
+  inTransit: true,
+  onHand: 0,
+  reserved: 0,
+  incoming: 0,
+  idempotencyKey: 'transfer-key-0000001',
+  reason: 'rebalance',
+  reference: 'TR-1',
+  actorId: 'admin',
+  createdAtMs: base.atMs,
+  signals: { flags: 1, onHand: 0, reserved: 0 },
+};
 const records: JournalRecord[] = [
+  transferRecord,
+  {
+    ...transferRecord,
+    warehouseId: 'w-2',
+    step: 'incoming',
+    onHand: 0,
+    incoming: 3,
+    reference: '',
+    signals: undefined,
+  } as JournalRecord,
+  ...(['in', 'cancel'] as const).map((step): JournalRecord => ({
+    ...(transferRecord as Extract<JournalRecord, { type: 'transfer' }>),
+    warehouseId: 'w-2',
+    step,
+    inTransit: false,
+    onHand: 5,
+    incoming: 2,
+    signals: { flags: 2, onHand: 5, reserved: 0 },
+  })),
   {
     type: 'reserved',
     ...hold,
@@ -191,5 +230,18 @@ describe('v1.1 journal rows', () => {
     const holds = [...row];
     holds[6] = [['00070000-0000-8000-8000-000000000001']];
     expect(() => decodeRecord(packr.pack(holds))).toThrow(RecordDecodeError);
+  });
+
+  it('refuses a transfer row with a step or an in-transit flag out of range', () => {
+    const packr = new Packr({ useRecords: false, moreTypes: false });
+    const row = packr.unpack(encodeRecord(transferRecord)) as unknown[];
+    expect(row[0]).toBe(13);
+    const step = [...row];
+    step[7] = 4;
+    expect(() => decodeRecord(packr.pack(step))).toThrow(RecordDecodeError);
+    const flag = [...row];
+    flag[11] = 2;
+    expect(() => decodeRecord(packr.pack(flag))).toThrow(RecordDecodeError);
+    expect(() => decodeRecord(packr.pack(row.slice(0, 19)))).toThrow(RecordDecodeError);
   });
 });
