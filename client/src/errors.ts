@@ -16,6 +16,8 @@ export const ledgerErrorCodes = [
   'purchase_limit_exceeded',
   'reservation_not_pending',
   'version_conflict',
+  'transfer_received',
+  'transfer_cancelled',
   'payload_too_large',
   'unsupported_media_type',
   'validation_failed',

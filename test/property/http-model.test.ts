@@ -426,7 +426,7 @@ describe.runIf(await havePostgres())('the real ledger over HTTP, against the mod
         stock: [2, 8],
         withClock: true,
       };
-      await fc.assert(property(shape), options(knob('HTTP_MODEL_CLOCK_RUNS', 8, 0), 0.2));
+      await fc.assert(property(shape), options(knob('HTTP_MODEL_CLOCK_RUNS', 12, 0), 0.2));
       expect(totals.expired, 'holds seen EXPIRED').toBeGreaterThan(0);
     },
     timeoutMs,
