@@ -86,7 +86,11 @@ const integerFlags = {
 const databaseUrlDefault = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function integer(name: keyof typeof integerFlags, raw: string | undefined): number {
-  const flag: IntegerFlag = integerFlags[name];
+  return integerFlag(name, integerFlags[name], raw);
+}
+
+/** An integer flag's value within its bounds (its default when absent), or a UsageError. */
+export function integerFlag(name: string, flag: IntegerFlag, raw: string | undefined): number {
   if (raw === undefined) return flag.defaultValue;
   const value = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!(value >= flag.min && value <= flag.max)) {
@@ -142,10 +146,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
   const values = parsed.values;
   if (values.help === true) return undefined;
   const compare = values.compare === true;
-  const databaseUrl = values['database-url'] ?? databaseUrlDefault;
-  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new UsageError(`--database-url must start with postgres://, got ${databaseUrl}`);
-  }
+  const databaseUrl = databaseUrlOf(values['database-url']);
   return {
     connections: integer('connections', values.connections),
     durationSeconds: integer('duration', values.duration),
@@ -194,4 +195,13 @@ function listOf<T extends string>(
     }
   }
   return [...new Set(items)] as T[];
+}
+
+/** --database-url, or the local Postgres; a URL that is not postgres:// is a UsageError. */
+export function databaseUrlOf(raw: string | undefined): string {
+  const databaseUrl = raw ?? databaseUrlDefault;
+  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new UsageError(`--database-url must start with postgres://, got ${databaseUrl}`);
+  }
+  return databaseUrl;
 }

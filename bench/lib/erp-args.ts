@@ -1,7 +1,7 @@
 // Command-line flags of the erp-sync bench, each with a default and a bound (as the flash-sale
 // bench's), so that a typo or an absurd value stops the run before anything is started.
 import { parseArgs } from 'node:util';
-import { UsageError } from './args.js';
+import { UsageError, databaseUrlOf, integerFlag } from './args.js';
 
 export interface ErpSyncOptions {
   /** Pairs of loads: the hot-SKU load alone, and with imports running. */
@@ -48,18 +48,8 @@ const integerFlags = {
   seed: { defaultValue: 1, min: 0, max: 0xffff_ffff },
 } as const;
 
-const databaseUrlDefault = 'postgres://postgres@127.0.0.1:5432/postgres';
-
 function integer(name: keyof typeof integerFlags, raw: string | undefined): number {
-  const flag = integerFlags[name];
-  if (raw === undefined) return flag.defaultValue;
-  const value = /^[0-9]+$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!(value >= flag.min && value <= flag.max)) {
-    throw new UsageError(
-      `--${name} must be an integer from ${flag.min} to ${flag.max}, got ${raw}`,
-    );
-  }
-  return value;
+  return integerFlag(name, integerFlags[name], raw);
 }
 
 /** Parses argv (without node and the script); undefined means --help was asked for. */
@@ -83,10 +73,7 @@ export function parseErpSyncArguments(argv: readonly string[]): ErpSyncOptions |
     throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
   }
   if (values.help === true) return undefined;
-  const databaseUrl = values['database-url'] ?? databaseUrlDefault;
-  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new UsageError(`--database-url must start with postgres://, got ${databaseUrl}`);
-  }
+  const databaseUrl = databaseUrlOf(values['database-url']);
   return {
     runs: integer('runs', values.runs),
     durationSeconds: integer('duration', values.duration),

@@ -8,7 +8,9 @@ import {
   requestSpecs,
   reservationIdField,
   stockIdField,
+  type AdjustBody,
   type RequestSpecs,
+  type SetBody,
   type SettingsBody,
   type ValidationLimits,
 } from './schemas.js';
@@ -114,20 +116,7 @@ export class RequestValidator {
 
   adjust(body: Body, traceId: string, caller: Caller): RoutableCommand {
     const parsed = this.specs.adjust.parse(body);
-    return {
-      kind: 'adjust',
-      productId: parsed.product_id as string,
-      warehouseId: parsed.warehouse_id as string,
-      delta: parsed.delta as number,
-      ...(parsed.expected_version === undefined
-        ? {}
-        : { expectedVersion: parsed.expected_version }),
-      reason: parsed.reason ?? '',
-      reference: parsed.reference ?? '',
-      idempotencyKey: parsed.idempotency_key ?? '',
-      actorId: caller.subject,
-      traceId,
-    };
+    return stockChange(parsed, { delta: parsed.delta as number }, traceId, caller);
   }
 
   transfer(body: Body, traceId: string, caller: Caller): RoutableCommand {
@@ -155,21 +144,7 @@ export class RequestValidator {
   /** A set is an adjust whose change the actor works out from the count asked for. */
   set(body: Body, traceId: string, caller: Caller): RoutableCommand {
     const parsed = this.specs.set.parse(body);
-    return {
-      kind: 'adjust',
-      productId: parsed.product_id as string,
-      warehouseId: parsed.warehouse_id as string,
-      delta: 0,
-      setOnHand: parsed.on_hand as number,
-      ...(parsed.expected_version === undefined
-        ? {}
-        : { expectedVersion: parsed.expected_version }),
-      reason: parsed.reason ?? '',
-      reference: parsed.reference ?? '',
-      idempotencyKey: parsed.idempotency_key ?? '',
-      actorId: caller.subject,
-      traceId,
-    };
+    return stockChange(parsed, { delta: 0, setOnHand: parsed.on_hand as number }, traceId, caller);
   }
 
   /** A settings PUT: only the fields sent are changes (null kept as null: it clears). */
@@ -248,4 +223,25 @@ function queryParameters(query: string): Body {
     parameters[name] = known === undefined ? value : [known, value].flat();
   }
   return parameters;
+}
+
+/** What an adjust and a set share: the key, the compare-and-set, why, and who. */
+function stockChange(
+  parsed: Partial<AdjustBody | SetBody>,
+  change: { readonly delta: number; readonly setOnHand?: number },
+  traceId: string,
+  caller: Caller,
+): RoutableCommand {
+  return {
+    kind: 'adjust',
+    productId: parsed.product_id as string,
+    warehouseId: parsed.warehouse_id as string,
+    ...change,
+    ...(parsed.expected_version === undefined ? {} : { expectedVersion: parsed.expected_version }),
+    reason: parsed.reason ?? '',
+    reference: parsed.reference ?? '',
+    idempotencyKey: parsed.idempotency_key ?? '',
+    actorId: caller.subject,
+    traceId,
+  };
 }

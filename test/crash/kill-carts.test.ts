@@ -6,10 +6,10 @@
 // confirms: SIGKILLed while hundreds of carts are being confirmed, every cart ends with all its
 // holds CONFIRMED or none (the resolver rolls a decided confirm forward and lets go of the pins
 // of an undecided one), and the units sold are exactly those of the CONFIRMED holds.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { describe, expect, it } from 'vitest';
+import { useRestartableLedger } from '../helpers/ledger-fixture.js';
 import { get, newKey, post } from '../helpers/http.js';
-import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import { sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 
 interface Line {
@@ -41,18 +41,7 @@ function cartLines(serial: number): Line[] {
 }
 
 describe.runIf(await havePostgres())('kill -9 under cart load', () => {
-  let database: TestDatabase;
-  let ledger: LedgerProcess | undefined;
-  const start = async () => (ledger = await startLedger({ env: { DATABASE_URL: database.url } }));
-
-  beforeAll(async () => {
-    database = await createDatabase();
-  });
-
-  afterAll(async () => {
-    await ledger?.stop();
-    await database?.drop();
-  });
+  const { start } = useRestartableLedger();
 
   it('leaves every cart whole or absent, and every acknowledged one whole', async () => {
     let running = await start();
@@ -109,18 +98,7 @@ describe.runIf(await havePostgres())('kill -9 under cart load', () => {
 });
 
 describe.runIf(await havePostgres())('kill -9 under cart confirms', () => {
-  let database: TestDatabase;
-  let ledger: LedgerProcess | undefined;
-  const start = async () => (ledger = await startLedger({ env: { DATABASE_URL: database.url } }));
-
-  beforeAll(async () => {
-    database = await createDatabase();
-  });
-
-  afterAll(async () => {
-    await ledger?.stop();
-    await database?.drop();
-  });
+  const { start } = useRestartableLedger();
 
   it('leaves every cart confirmed whole or not at all, and sells exactly what is CONFIRMED', async () => {
     let running = await start();

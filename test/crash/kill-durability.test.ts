@@ -1,25 +1,13 @@
 // Proves no acknowledged change is lost: a real ledger is SIGKILLed after acknowledging changes
 // (idle, and with requests in flight), restarted on the same journal, and every 200 is found
 // exactly once; idempotent retries answer as before.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { describe, expect, it } from 'vitest';
+import { useRestartableLedger } from '../helpers/ledger-fixture.js';
 import { get, newKey, post, type JsonResponse } from '../helpers/http.js';
-import { startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 
 describe.runIf(await havePostgres())('kill -9 durability', () => {
-  let database: TestDatabase;
-  let ledger: LedgerProcess | undefined;
-  const start = async () => (ledger = await startLedger({ env: { DATABASE_URL: database.url } }));
-
-  beforeAll(async () => {
-    database = await createDatabase();
-  });
-
-  afterAll(async () => {
-    await ledger?.stop();
-    await database?.drop();
-  });
+  const { start } = useRestartableLedger();
 
   it('keeps every acknowledged reserve, confirm, release and adjust across a SIGKILL', async () => {
     let running = await start();

@@ -2,10 +2,10 @@
 // ledger is SIGKILLed in the middle of an NDJSON import of adjust and set lines (each with an
 // idempotency key) over hundreds of keys; after the restart the same file is imported again, and
 // every key ends exactly where the file says when applied once, line by line, in file order.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { describe, expect, it } from 'vitest';
+import { useRestartableLedger } from '../helpers/ledger-fixture.js';
 import { get, request } from '../helpers/http.js';
-import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import { sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 
 const keys = Array.from({ length: 300 }, (_, index) => ({
@@ -55,18 +55,7 @@ const importFile = (baseUrl: string, body: string) =>
   request(baseUrl, 'POST', '/v1/stock/import', body, { 'content-type': 'application/x-ndjson' });
 
 describe.runIf(await havePostgres())('kill -9 during a stock import', () => {
-  let database: TestDatabase;
-  let ledger: LedgerProcess | undefined;
-  const start = async () => (ledger = await startLedger({ env: { DATABASE_URL: database.url } }));
-
-  beforeAll(async () => {
-    database = await createDatabase();
-  });
-
-  afterAll(async () => {
-    await ledger?.stop();
-    await database?.drop();
-  });
+  const { start } = useRestartableLedger();
 
   it('applies every line exactly once across the crash and a second import of the file', async () => {
     const lines = erpFile(`erp-${process.pid}-${Date.now()}`);

@@ -4,10 +4,10 @@
 // incoming are exactly what was put in, every acknowledged transfer reads at least as far as it
 // was acknowledged, a retry of each transfer's key answers one transfer, and each key's incoming
 // is exactly the units of the transfers in transit toward it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { describe, expect, it } from 'vitest';
+import { useRestartableLedger } from '../helpers/ledger-fixture.js';
 import { get, newKey, post } from '../helpers/http.js';
-import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import { sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 
 const products = Array.from({ length: 6 }, (_, index) => `transfer-sku-${index}`);
@@ -37,18 +37,7 @@ function transferBody(serial: number): Record<string, unknown> {
 }
 
 describe.runIf(await havePostgres())('kill -9 under transfer load', () => {
-  let database: TestDatabase;
-  let ledger: LedgerProcess | undefined;
-  const start = async () => (ledger = await startLedger({ env: { DATABASE_URL: database.url } }));
-
-  beforeAll(async () => {
-    database = await createDatabase();
-  });
-
-  afterAll(async () => {
-    await ledger?.stop();
-    await database?.drop();
-  });
+  const { start } = useRestartableLedger();
 
   it('leaves every transfer whole, and the units of each product all there', async () => {
     let running = await start();

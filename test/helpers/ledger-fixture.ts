@@ -32,3 +32,27 @@ export function useLedger(env: Record<string, string> = {}): LedgerFixture {
     },
   };
 }
+
+/**
+ * The setup of a crash test: a fresh database for the file, and `start()` for each ledger the
+ * test runs on it (one after another, as a kill -9 and restart do). The last one started is
+ * stopped and the database dropped afterwards. Call inside a describe block.
+ */
+export function useRestartableLedger(): { start(): Promise<LedgerProcess> } {
+  let database: TestDatabase | undefined;
+  let ledger: LedgerProcess | undefined;
+  beforeAll(async () => {
+    database = await createDatabase();
+  });
+  afterAll(async () => {
+    await ledger?.stop();
+    await database?.drop();
+  });
+  return {
+    async start() {
+      if (database === undefined) throw new Error('start() the ledger inside a test');
+      ledger = await startLedger({ env: { DATABASE_URL: database.url } });
+      return ledger;
+    },
+  };
+}
