@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // The operator CLI: `ledger verify` rebuilds every balance from the journal and compares it with
 // the running node; `ledger stock` reads one key; `ledger snapshot` forces snapshots;
-// `ledger migrate-partitions` moves a hash v1 journal to hash v2, offline.
+// `ledger migrate-partitions` moves a hash v1 journal to hash v2, offline; `ledger openapi` prints
+// the OpenAPI document a ledger with this environment serves (docs/openapi.json is its default).
 // Exit codes: 0 ok, 1 failure (unreachable, refused), 2 usage, 3 not found, 4 drift found.
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { StockActor } from './actors/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { onHandMax } from './limits.js';
+import { openApiDocument } from './http/openapi.js';
+import { RequestValidator } from './http/validate.js';
+import { adjustDeltaMax, onHandMax } from './limits.js';
 import { migratePartitions } from './operations/index.js';
+import { packageVersion } from './package-version.js';
 import { JournalStore } from './persistence/index.js';
 import { recoverPartitions } from './shards/index.js';
 
@@ -23,6 +27,7 @@ const usage = `usage: ledger <command> [options]
             simply be run again; on a v2 journal it does nothing. Run it with the ledger's
             LEDGER_RETAIN_FINISHED_* settings. Refused while published events lag the journal,
             unless --discard-unpublished-events (those events are then never published).
+  openapi                                      print the OpenAPI document this environment's ledger serves
 options: --url (default $LEDGER_URL or http://127.0.0.1:8080), --database-url (default $DATABASE_URL)
 a bearer token is taken from $LEDGER_TOKEN
 exit codes: 0 ok, 1 failed or refused, 2 usage or configuration, 3 not found, 4 drift found`;
@@ -124,19 +129,33 @@ async function verify(options: Options): Promise<number> {
   return drift.length === 0 ? 0 : 4;
 }
 
+/** The document GET /openapi.json answers, for the ledger's settings in this environment. */
+function openapi(): number {
+  const config = configOf(process.env);
+  if (config === undefined) return 2;
+  const validator = new RequestValidator({ ...config, adjustDeltaMax });
+  const document = openApiDocument(validator.specs, packageVersion());
+  process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+  return 0;
+}
+
+/** The ledger's own environment settings, checked as the ledger checks them; undefined: refused. */
+function configOf(env: Record<string, string | undefined>): Config | undefined {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`config error: ${error.message}\n`);
+    return undefined;
+  }
+}
+
 /** Prints the summary (stdout, JSON) or why nothing was done; progress goes to stderr. */
 async function migrate(options: Options): Promise<number> {
   if (options.databaseUrl === undefined)
     throw new UsageError('migrate-partitions needs --database-url or $DATABASE_URL');
-  // The ledger's own environment settings, checked as the ledger checks them.
-  let config: Config;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`config error: ${error.message}\n`);
-    return 2;
-  }
+  const config = configOf(process.env);
+  if (config === undefined) return 2;
   const result = await migratePartitions({
     databaseUrl: options.databaseUrl,
     discardUnpublishedEvents: options.discardUnpublishedEvents,
@@ -183,13 +202,20 @@ async function run(argv: string[]): Promise<number> {
       return snapshot(options);
     case 'migrate-partitions':
       return migrate(options);
+    case 'openapi':
+      return openapi();
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}`);
   }
 }
 
+/** Exits once what was written has left: a pipe takes stdout asynchronously (a long document). */
+function exitAfterOutput(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 run(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterOutput(code),
   (error: unknown) => {
     const usageProblem =
       error instanceof UsageError ||
@@ -198,9 +224,10 @@ run(process.argv.slice(2)).then(
       const message =
         error instanceof Error && error.message !== '' ? `ledger: ${error.message}\n` : '';
       process.stderr.write(`${message}${usage}\n`);
-      process.exit(2);
+      exitAfterOutput(2);
+      return;
     }
     process.stderr.write(`ledger: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(1);
+    exitAfterOutput(1);
   },
 );

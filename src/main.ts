@@ -1,5 +1,4 @@
 // The composition root: configuration in, pieces wired, signals handled. Nothing else.
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { loadConfigOrExit, retentionOf, type Config } from './config.js';
 import { EventPublisherHost } from './events/index.js';
@@ -17,6 +16,7 @@ import { HealthListener } from './http/health-listener.js';
 import { RateLimiter } from './http/rate-limit.js';
 import { LedgerServer, nativeUws, type Readiness } from './http/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { packageVersion } from './package-version.js';
 import {
   createIngressMetrics,
   renderMetrics,
@@ -187,13 +187,6 @@ async function snapshotAll(shards: readonly ShardChannel[]): Promise<number> {
     (sum, answer) => sum + (answer.kind === 'snapshot-done' ? answer.partitions : 0),
     0,
   );
-}
-
-function packageVersion(): string {
-  // Compiled, this file is dist/src/main.js; run through tsx, it is src/main.ts.
-  const up = import.meta.url.endsWith('.ts') ? '../package.json' : '../../package.json';
-  return (JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { version: string })
-    .version;
 }
 
 /** The event publisher (its own worker thread), when NATS_URL is set. */
