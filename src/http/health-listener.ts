@@ -69,7 +69,10 @@ export class HealthListener {
   private serve(request: IncomingMessage, response: ServerResponse): void {
     const startedMs = performance.now();
     const header = request.headers['x-trace-id'];
-    const traceId = traceIdOf(typeof header === 'string' ? header : '');
+    const traceparent = request.headers.traceparent;
+    const traceId = traceIdOf(typeof header === 'string' ? header : '', () =>
+      typeof traceparent === 'string' ? traceparent : '',
+    );
     // uWS matches the path without its query string, case-sensitively, and so does this.
     const path = (request.url ?? '').split('?', 1)[0] ?? '';
     const answer = this.paths.get(path);

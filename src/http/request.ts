@@ -43,9 +43,29 @@ const traceIdPattern = /^[\x21-\x7e]{1,128}$/;
 const tracePrefix = randomBytes(6).toString('hex');
 let traceCounter = 0;
 
-/** The caller's trace id if it is a sane token, else a new one (unique per process). */
-export function traceIdOf(header: string): string {
+/** W3C Trace Context: version 00 (or a later one, read as 00), trace id, parent id, flags. */
+const traceparentPattern = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+/** The trace id of a W3C `traceparent` header, or '' if it is absent or invalid. */
+export function traceparentTraceId(header: string): string {
+  const match = traceparentPattern.exec(header);
+  if (match === null) return '';
+  const [, version, traceId, parentId, , rest] = match as unknown as string[];
+  // Version ff is forbidden; version 00 has nothing after the flags; all-zero ids are invalid.
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return '';
+  if (/^0+$/.test(traceId ?? '') || /^0+$/.test(parentId ?? '')) return '';
+  return traceId ?? '';
+}
+
+/**
+ * The caller's trace id if it is a sane token, else the trace id of its W3C `traceparent` (so a
+ * request traced by OpenTelemetry keeps its trace's id in the ledger's logs, journal and events),
+ * else a new one (unique per process). `traceparent` is read only when needed.
+ */
+export function traceIdOf(header: string, traceparent: () => string = () => ''): string {
   if (header !== '' && traceIdPattern.test(header)) return header;
+  const traced = traceparentTraceId(traceparent());
+  if (traced !== '') return traced;
   traceCounter += 1;
   return `${tracePrefix}${traceCounter.toString(16).padStart(8, '0')}`;
 }
@@ -53,7 +73,7 @@ export function traceIdOf(header: string): string {
 export function begin(res: HttpResponse, req: HttpRequest, observer?: AnswerObserver): Exchange {
   const exchange: Exchange = {
     res,
-    traceId: traceIdOf(req.getHeader('x-trace-id')),
+    traceId: traceIdOf(req.getHeader('x-trace-id'), () => req.getHeader('traceparent')),
     startedMs: performance.now(),
     method: observer === undefined ? '' : req.getMethod(),
     url: observer === undefined ? '' : req.getUrl(),

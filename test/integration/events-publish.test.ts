@@ -291,6 +291,26 @@ describe.runIf(ready)('events published to NATS JetStream', () => {
     expect(metrics).toMatch(counted);
   });
 
+  it("takes a W3C traceparent's trace id as the request's, into its answer and its event", async () => {
+    const base = (ledger as LedgerProcess).baseUrl;
+    const key = { product_id: 'ev-traced', warehouse_id: 'wh-1' };
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const traceparent = `00-${traceId}-00f067aa0ba902b7-01`;
+    expect((await post(base, '/v1/stock/adjust', { ...key, delta: 3 })).status).toBe(200);
+    const body = { ...key, quantity: 1, idempotency_key: newKey('traced') };
+    const reply = await post(base, '/v1/reserve', body, { traceparent });
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('x-trace-id')).toBe(traceId);
+    await waitForStreamToCatchUp(sharedNatsUrl, stream, database);
+    const events = await readStream(sharedNatsUrl, stream);
+    const reserved = events.find(
+      (event) =>
+        event.subject === `${prefix}inventory.reserve.request` &&
+        event.body.product_id === 'ev-traced',
+    );
+    expect(reserved?.body.trace_id).toBe(traceId);
+  });
+
   it('shows the publisher in /metrics and in /health/ready details', async () => {
     const base = (ledger as LedgerProcess).baseUrl;
     // The publisher runs behind the replies: the last change of the test before may still be on

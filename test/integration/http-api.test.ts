@@ -588,6 +588,35 @@ describe.runIf(await havePostgres())('the ledger HTTP API', () => {
         expect(response.headers.get('x-trace-id')).toMatch(new RegExp(`^trace-.*-${index + 1}$`));
       }
     });
+
+    it("uses a W3C traceparent's trace id when no x-trace-id is given, never an invalid one", async () => {
+      const key = await stocked('traceparent', 5);
+      const traceId = '0af7651916cd43dd8448eb211c80319c';
+      const traceparent = `00-${traceId}-b7ad6b7169203331-01`;
+      const traced = await get(base, stockPath(key), { traceparent });
+      expect(traced.headers.get('x-trace-id')).toBe(traceId);
+      // A later version's traceparent may carry more fields; its trace id is still read.
+      const later = await get(base, stockPath(key), {
+        traceparent: `cc-${traceId}-b7ad6b7169203331-01-x`,
+      });
+      expect(later.headers.get('x-trace-id')).toBe(traceId);
+      const both = await get(base, stockPath(key), { traceparent, 'x-trace-id': 'trace-own-1' });
+      expect(both.headers.get('x-trace-id')).toBe('trace-own-1');
+      const refused = await post(base, '/v1/reserve', { ...key }, { traceparent });
+      expect(refused.status).toBe(422);
+      expect(refused.headers.get('x-trace-id')).toBe(traceId);
+      for (const invalid of [
+        `ff-${traceId}-b7ad6b7169203331-01`,
+        `00-${'0'.repeat(32)}-b7ad6b7169203331-01`,
+        `00-${traceId}-${'0'.repeat(16)}-01`,
+        `00-${traceId.toUpperCase()}-b7ad6b7169203331-01`,
+        `00-${traceId}-b7ad6b7169203331-01-extra`,
+      ]) {
+        const answer = await get(base, stockPath(key), { traceparent: invalid });
+        expect(answer.headers.get('x-trace-id'), invalid).not.toBe(traceId);
+        expect(answer.headers.get('x-trace-id'), invalid).toMatch(/^\S+$/);
+      }
+    });
   });
 
   describe('operational endpoints', () => {
