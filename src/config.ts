@@ -65,6 +65,18 @@ export interface Config {
   // LEDGER_JOURNAL_CLAIM_WAIT_SECONDS, default 30: how long a start waits for the journal lock
   journalClaimWaitSeconds: number;
   allowUwsFallback: boolean; // LEDGER_ALLOW_UWS_FALLBACK: 1/true, 0/false/unset
+  tracing: TracingConfig | undefined; // OpenTelemetry spans; undefined: off (and free)
+}
+
+/**
+ * On when OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT is set (http:// or
+ * https://; the exporter reads them, and OTEL_EXPORTER_OTLP_HEADERS, itself).
+ */
+export interface TracingConfig {
+  serviceName: string; // OTEL_SERVICE_NAME, default 'inventory-ledger'
+  // LEDGER_TRACES_SAMPLE_PERCENT, default 100, 0..100: requests without a sampled parent that
+  // are traced (a traceparent's sampled flag decides for its own request).
+  samplePercent: number;
 }
 
 export interface EventsConfig {
@@ -218,6 +230,17 @@ function optionalUrl(
     throw new ConfigError(name, `${name} must be a valid URL (value not shown)`);
   }
   return raw;
+}
+
+function tracingSettings(env: Record<string, string | undefined>): TracingConfig | undefined {
+  const schemes = ['http://', 'https://'];
+  const traces = optionalUrl(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', schemes);
+  const any = optionalUrl(env, 'OTEL_EXPORTER_OTLP_ENDPOINT', schemes);
+  if (traces === undefined && any === undefined) return undefined;
+  return {
+    serviceName: nonEmpty(env, 'OTEL_SERVICE_NAME', 'inventory-ledger'),
+    samplePercent: integer(env, 'LEDGER_TRACES_SAMPLE_PERCENT', 100, 0, 100),
+  };
 }
 
 /** Checked against PORT: both listeners bind HOST, so one port cannot serve both. */
@@ -388,6 +411,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     authMode: mode,
     ...jwt,
     allowUwsFallback: flag(env, 'LEDGER_ALLOW_UWS_FALLBACK'),
+    tracing: tracingSettings(env),
   };
 }
 

@@ -244,3 +244,6 @@ check(
   importRetryDelayMsMax < importOverloadedWaitMsMax,
   'an import must be able to wait for an overloaded shard more than once',
 );
+
+/** Spans wait at most this long before they are exported in a batch (tracing, when on). */
+export const traceExportDelayMs = 1000;

@@ -1,4 +1,5 @@
 // The composition root: configuration in, pieces wired, signals handled. Nothing else.
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import pg from 'pg';
 import { loadConfigOrExit, retentionOf, type Config } from './config.js';
 import { EventPublisherHost } from './events/index.js';
@@ -7,6 +8,7 @@ import {
   adjustDeltaMax,
   cartResolveIntervalMs,
   drainTimeoutMs,
+  traceExportDelayMs,
   pingTimeoutMs,
   snapshotTimeoutMs,
 } from './limits.js';
@@ -14,6 +16,7 @@ import { Authenticator } from './http/auth.js';
 import { Gate } from './http/gate.js';
 import { HealthListener } from './http/health-listener.js';
 import { RateLimiter } from './http/rate-limit.js';
+import { RequestTracing } from './http/tracing.js';
 import { LedgerServer, nativeUws, type Readiness } from './http/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { packageVersion } from './package-version.js';
@@ -117,6 +120,7 @@ function startShards(
       expirySweepMs: config.expirySweepMs,
       inflightMax: config.shardInflightMax,
       logLevel: config.logLevel,
+      traceCommits: config.tracing !== undefined,
     };
     const channel = new ShardChannel(shard, data, {
       ready: (recovery) => log.info({ shard, ...recovery }, 'shard ready'),
@@ -187,6 +191,29 @@ async function snapshotAll(shards: readonly ShardChannel[]): Promise<number> {
     (sum, answer) => sum + (answer.kind === 'snapshot-done' ? answer.partitions : 0),
     0,
   );
+}
+
+/** Auth and the per-client rate limit, in front of every route. */
+function gateOf(config: Config): Gate {
+  const burst = config.rateLimitBurst || 2 * config.rateLimitPerSecond;
+  return new Gate(new Authenticator(config), new RateLimiter(config.rateLimitPerSecond, burst));
+}
+
+/** OpenTelemetry spans of requests, exported over OTLP/HTTP, when an OTLP endpoint is set. */
+function startTracing(config: Config, log: Logger): RequestTracing | undefined {
+  if (config.tracing === undefined) return undefined;
+  const { serviceName, samplePercent } = config.tracing;
+  log.info({ service: serviceName, sample_percent: samplePercent }, 'tracing to OTLP');
+  // The exporter reads OTEL_EXPORTER_OTLP_*ENDPOINT and _HEADERS itself.
+  const exporter = new OTLPTraceExporter();
+  const version = packageVersion();
+  return new RequestTracing({
+    serviceName,
+    version,
+    samplePercent,
+    exporter,
+    exportDelayMs: traceExportDelayMs,
+  });
 }
 
 /** The event publisher (its own worker thread), when NATS_URL is set. */
@@ -341,6 +368,7 @@ async function main(): Promise<void> {
   const router = new Router({ table, channels: shards, view, routes, owned: () => owner.owned });
   const carts = cartCoordinator(router, ingress);
   const resolver = cartResolver(carts, shards, log);
+  const tracing = startTracing(config, log);
   const server = new LedgerServer({
     ...bodyLimits(config),
     limits: { ...config, adjustDeltaMax },
@@ -349,15 +377,10 @@ async function main(): Promise<void> {
     metrics: ingress,
     ...operational,
     snapshot: () => snapshotAll(shards),
-    gate: new Gate(
-      new Authenticator(config),
-      new RateLimiter(
-        config.rateLimitPerSecond,
-        config.rateLimitBurst || 2 * config.rateLimitPerSecond,
-      ),
-    ),
+    gate: gateOf(config),
     version: packageVersion(),
     log,
+    tracing,
   });
   // Listen first so /health/live answers during recovery; commands get 503 until shards are ready.
   const port = await server.listen(config.host, config.port);
@@ -381,6 +404,7 @@ async function main(): Promise<void> {
       await Promise.all(shards.map((shard) => shard.stop()));
       await events?.stop();
       server.close();
+      await tracing?.shutdown().catch(() => undefined);
       await health?.close();
       await owner.release();
       await embedded?.stop();

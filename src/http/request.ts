@@ -3,6 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { errorBody, errorStatus, type ErrorCode, type ErrorDetails } from '../errors.js';
+import { parseTraceparent } from '../observability/trace-context.js';
+import type { RequestSpan, RequestTracing } from './tracing.js';
 
 /** Told of every answer (request logs); absent when nobody listens, which costs nothing. */
 export type AnswerObserver = (exchange: Exchange, status: number) => void;
@@ -15,6 +17,8 @@ export interface Exchange {
   readonly method: string;
   readonly url: string;
   readonly observer: AnswerObserver | undefined;
+  /** The request's spans, while tracing is on. */
+  readonly span: RequestSpan | undefined;
   aborted: boolean;
   answered: boolean;
   /** Reading from the connection is paused until this exchange's answer is written. */
@@ -43,20 +47,6 @@ const traceIdPattern = /^[\x21-\x7e]{1,128}$/;
 const tracePrefix = randomBytes(6).toString('hex');
 let traceCounter = 0;
 
-/** W3C Trace Context: version 00 (or a later one, read as 00), trace id, parent id, flags. */
-const traceparentPattern = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
-
-/** The trace id of a W3C `traceparent` header, or '' if it is absent or invalid. */
-export function traceparentTraceId(header: string): string {
-  const match = traceparentPattern.exec(header);
-  if (match === null) return '';
-  const [, version, traceId, parentId, , rest] = match as unknown as string[];
-  // Version ff is forbidden; version 00 has nothing after the flags; all-zero ids are invalid.
-  if (version === 'ff' || (version === '00' && rest !== undefined)) return '';
-  if (/^0+$/.test(traceId ?? '') || /^0+$/.test(parentId ?? '')) return '';
-  return traceId ?? '';
-}
-
 /**
  * The caller's trace id if it is a sane token, else the trace id of its W3C `traceparent` (so a
  * request traced by OpenTelemetry keeps its trace's id in the ledger's logs, journal and events),
@@ -64,16 +54,43 @@ export function traceparentTraceId(header: string): string {
  */
 export function traceIdOf(header: string, traceparent: () => string = () => ''): string {
   if (header !== '' && traceIdPattern.test(header)) return header;
-  const traced = traceparentTraceId(traceparent());
-  if (traced !== '') return traced;
+  const traced = parseTraceparent(traceparent());
+  if (traced !== undefined) return traced.traceId;
   traceCounter += 1;
   return `${tracePrefix}${traceCounter.toString(16).padStart(8, '0')}`;
 }
 
-export function begin(res: HttpResponse, req: HttpRequest, observer?: AnswerObserver): Exchange {
+/** The caller's own x-trace-id, if it is a sane token; else ''. */
+function ownTraceId(req: HttpRequest): string {
+  const header = req.getHeader('x-trace-id');
+  return header !== '' && traceIdPattern.test(header) ? header : '';
+}
+
+/**
+ * A request begins. `traced` (tracing is on, and the route is one traced): its server span
+ * begins too, and a request without its own x-trace-id takes the span's trace id (the
+ * traceparent's, or a new one) as its trace id.
+ */
+export function begin(
+  res: HttpResponse,
+  req: HttpRequest,
+  observer?: AnswerObserver,
+  traced?: { readonly tracing: RequestTracing; readonly path: string },
+): Exchange {
+  let traceId: string;
+  let span: RequestSpan | undefined;
+  if (traced === undefined) {
+    traceId = traceIdOf(req.getHeader('x-trace-id'), () => req.getHeader('traceparent'));
+  } else {
+    const own = ownTraceId(req);
+    const method = req.getMethod();
+    span = traced.tracing.begin(method, traced.path, req.getHeader('traceparent'), own);
+    traceId = own === '' ? span.traceId : own;
+  }
   const exchange: Exchange = {
     res,
-    traceId: traceIdOf(req.getHeader('x-trace-id'), () => req.getHeader('traceparent')),
+    traceId,
+    span,
     startedMs: performance.now(),
     method: observer === undefined ? '' : req.getMethod(),
     url: observer === undefined ? '' : req.getUrl(),
@@ -148,6 +165,7 @@ export function respond(
     }
     res.end(body);
   });
+  exchange.span?.end(status);
   exchange.observer?.(exchange, status);
 }
 

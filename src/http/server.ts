@@ -19,6 +19,7 @@ import type { Principal } from './auth.js';
 import type { Gate } from './gate.js';
 import { LiveFeed } from './live-feed.js';
 import { openApiDocument } from './openapi.js';
+import type { RequestTracing } from './tracing.js';
 import {
   liveAnswer,
   metricsAnswer,
@@ -69,6 +70,8 @@ export interface ServerOptions {
   readonly snapshot: () => Promise<number>;
   readonly version: string;
   readonly log: Logger;
+  /** OpenTelemetry spans of each request; undefined: tracing is off. */
+  readonly tracing?: RequestTracing;
 }
 
 type Handler = (res: HttpResponse, req: HttpRequest, route: Route) => void;
@@ -211,8 +214,11 @@ export class LedgerServer {
     );
   }
 
-  private begin(res: HttpResponse, req: HttpRequest): Exchange {
-    return begin(res, req, this.observer);
+  /** Requests of a `route` are traced while tracing is on; health, metrics and 404/405 not. */
+  private begin(res: HttpResponse, req: HttpRequest, route?: Route): Exchange {
+    const tracing = this.options.tracing;
+    if (tracing === undefined || route === undefined) return begin(res, req, this.observer);
+    return begin(res, req, this.observer, { tracing, path: route.path });
   }
 
   private command(res: HttpResponse, req: HttpRequest, route: Route): void {
@@ -236,7 +242,7 @@ export class LedgerServer {
     read: BodyReader<Value>,
     then: Receiver<Value>,
   ): void {
-    const exchange = this.begin(res, req);
+    const exchange = this.begin(res, req, route);
     const parameters = parametersOf(req, route);
     const admission = this.options.gate.read(res, req.getHeader('authorization'));
     let body: BodyResult<Value> | undefined;
@@ -442,7 +448,9 @@ export class LedgerServer {
       return;
     }
     const command = action.command;
+    exchange.span?.dispatched();
     const dispatched = this.options.router.dispatch(command, (reply) => {
+      exchange.span?.replied(reply.commit);
       this.answer(exchange, route, reply.outcome, command, caller);
     });
     if (dispatched !== undefined) {
@@ -547,7 +555,7 @@ export class LedgerServer {
     route: Route,
     parse: (parameters: readonly string[], traceId: string) => Action,
   ) {
-    const exchange = this.begin(res, req);
+    const exchange = this.begin(res, req, route);
     const parameters = parametersOf(req, route).map(decoded);
     const admission = this.options.gate.read(res, req.getHeader('authorization'));
     let action: Action | undefined;
@@ -593,7 +601,7 @@ export class LedgerServer {
    * read view has every key of the page exactly, else when the shards asked have answered.
    */
   private listStock(res: HttpResponse, req: HttpRequest, route: Route): void {
-    const exchange = this.begin(res, req);
+    const exchange = this.begin(res, req, route);
     const admission = this.options.gate.read(res, req.getHeader('authorization'));
     let query: StockPageQuery | ValidationError;
     try {
@@ -649,7 +657,7 @@ export class LedgerServer {
   }
 
   private snapshot(res: HttpResponse, req: HttpRequest, route: Route): void {
-    const exchange = this.begin(res, req);
+    const exchange = this.begin(res, req, route);
     const admission = this.options.gate.read(res, req.getHeader('authorization'));
     this.options.gate.admit(exchange, admission, route.permission ?? 'admin', () => {
       this.options.snapshot().then(

@@ -14,6 +14,7 @@ export {
 export {
   failure,
   type CartInDoubt,
+  type CommitTiming,
   type DurableChanges,
   type RecoveryStats,
   type ShardFailure,

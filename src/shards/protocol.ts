@@ -21,9 +21,17 @@ export interface ShardFailure {
 
 export type ShardOutcome = Outcome | ShardFailure;
 
+/** A group commit as traced: its start and end (epoch ms, fractional) and its rows. */
+export type CommitTiming = readonly [startedMs: number, endedMs: number, rows: number];
+
 export interface ShardReply {
   readonly id: number;
   readonly outcome: ShardOutcome;
+  /**
+   * The group commit that made the reply's records durable, only while tracing is on (the
+   * HTTP thread draws it as a span) and only for replies that waited for one.
+   */
+  readonly commit?: CommitTiming;
 }
 
 export function failure(
@@ -49,6 +57,8 @@ export interface ShardWorkerData {
   /** Requests the channel lets be in flight at once: the reply gate's bound. */
   readonly inflightMax: number;
   readonly logLevel: string;
+  /** Tracing is on: replies carry the timing of the group commit they waited for. */
+  readonly traceCommits: boolean;
 }
 
 /** A stock key's durable state after a change: what the live feed and read view show. */

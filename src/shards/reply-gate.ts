@@ -3,7 +3,7 @@
 // record the answer depended on (its stock key's latest record); the gate releases replies as the
 // durable sequence passes them, and fails them all if a write fails.
 import { assert } from '../actors/index.js';
-import { failure, type ShardReply } from './protocol.js';
+import { failure, type CommitTiming, type ShardReply } from './protocol.js';
 
 interface Held {
   readonly sequence: number;
@@ -30,13 +30,16 @@ export class ReplyGate {
     this.held.push({ sequence, reply });
   }
 
-  /** Everything up to `durableSequence` is durable: its replies go to `out`. */
-  release(durableSequence: number, out: ShardReply[]): void {
+  /**
+   * Everything up to `durableSequence` is durable: its replies go to `out`, stamped with the
+   * `commit` that made them so when tracing asks for it.
+   */
+  release(durableSequence: number, out: ShardReply[], commit?: CommitTiming): void {
     if (this.held.length === 0) return;
     const still: Held[] = [];
     for (const held of this.held) {
-      if (held.sequence <= durableSequence) out.push(held.reply);
-      else still.push(held);
+      if (held.sequence > durableSequence) still.push(held);
+      else out.push(commit === undefined ? held.reply : { ...held.reply, commit });
     }
     this.held = still;
   }

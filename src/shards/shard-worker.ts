@@ -9,6 +9,7 @@ import {
   decodeRequests,
   encodeBatch,
   encodeCensus,
+  type CommitTiming,
   type FromShard,
   type ShardWorkerData,
   type ToShard,
@@ -92,6 +93,9 @@ function guarded(task: () => unknown): () => void {
   };
 }
 
+/** The group commit that ended last, kept only while tracing is on. */
+let lastCommit: CommitTiming | undefined;
+
 const shard = new Shard(
   {
     shard: data.shard,
@@ -121,7 +125,13 @@ const shard = new Shard(
     flushed: (rows, durationMs) => {
       flushSeconds.observe(durationMs / 1000);
       batchSize.observe(rows);
+      if (data.traceCommits) {
+        // Epoch time with the monotonic clock's precision, comparable across threads.
+        const endedMs = performance.timeOrigin + performance.now();
+        lastCommit = [endedMs - durationMs, endedMs, rows];
+      }
     },
+    lastCommit: data.traceCommits ? () => lastCommit : undefined,
   },
 );
 

@@ -36,6 +36,7 @@ import { ExpirySchedule } from './expiry-schedule.js';
 import { JournalLink } from './journal-link.js';
 import { recoverPartitions, type RecoveredPartition } from './partition-recovery.js';
 import {
+  type CommitTiming,
   failure,
   type CartInDoubt,
   type DurableChanges,
@@ -64,6 +65,8 @@ export interface ShardEnvironment {
   readonly send: (replies: ShardReply[]) => void;
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
   readonly flushed: (rows: number, durationMs: number) => void;
+  /** While tracing is on: the group commit that just ended (told after `flushed`). */
+  readonly lastCommit?: () => CommitTiming | undefined;
   readonly durableChanges: (changes: DurableChanges) => void;
   /**
    * Recovered partitions' every stock key, durable by definition (the HTTP thread's read view),
@@ -411,7 +414,7 @@ export class Shard {
 
   private durable(sequence: number): void {
     this.tellReadableUntil(this.notes.take(sequence));
-    this.gate.release(sequence, this.outbox);
+    this.gate.release(sequence, this.outbox, this.environment.lastCommit?.());
     this.sendOutbox();
   }
 

@@ -162,6 +162,7 @@ describe.runIf(await havePostgres())('shard recovery', () => {
         expirySweepMs: 100,
         inflightMax: 1000,
         logLevel: 'silent',
+        traceCommits: false,
       },
       {
         ready: () => undefined,

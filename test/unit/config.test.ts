@@ -155,6 +155,7 @@ describe('loadConfig defaults', () => {
       metricsHotKeys: 100,
       journalClaimWaitSeconds: 30,
       allowUwsFallback: false,
+      tracing: undefined,
     } satisfies Config);
   });
 
@@ -309,6 +310,33 @@ describe('loadConfig URLs', () => {
     const error = configError({ NATS_URL: 'not a url with secret' });
     expect(error.variable).toBe('NATS_URL');
     expect(error.message).toBe('NATS_URL must be a valid URL (value not shown)');
+  });
+});
+
+describe('loadConfig tracing settings', () => {
+  it('is off without an OTLP endpoint, on with either one, with its defaults', () => {
+    expect(loadConfig({}).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: '' }).tracing).toBeUndefined();
+    const expected = { serviceName: 'inventory-ledger', samplePercent: 100 };
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' }).tracing).toEqual(
+      expected,
+    );
+    const traces = { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://otel.internal/v1/traces' };
+    expect(loadConfig(traces).tracing).toEqual(expected);
+    expect(
+      loadConfig({ ...traces, OTEL_SERVICE_NAME: 'ledger-eu', LEDGER_TRACES_SAMPLE_PERCENT: '5' })
+        .tracing,
+    ).toEqual({ serviceName: 'ledger-eu', samplePercent: 5 });
+  });
+
+  it('refuses an endpoint that is not http(s) and a share beyond 0..100', () => {
+    expect(configError({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' }).variable).toBe(
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+    );
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' };
+    expect(configError({ ...endpoint, LEDGER_TRACES_SAMPLE_PERCENT: '101' }).variable).toBe(
+      'LEDGER_TRACES_SAMPLE_PERCENT',
+    );
   });
 });
 
