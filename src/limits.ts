@@ -244,3 +244,19 @@ check(
   importRetryDelayMsMax < importOverloadedWaitMsMax,
   'an import must be able to wait for an overloaded shard more than once',
 );
+
+/** The live page's summary (GET /v1/ui/summary) covers about this much recent time. */
+export const summaryWindowMs = 60_000;
+/**
+ * Samples of the cumulative histograms the summary keeps, taken only when it is asked for and
+ * at least this far apart: however often pages poll, a window holds a bounded number of them.
+ */
+export const summarySampleSpacingMs = 5_000;
+export const summarySamplesMax = Math.ceil(summaryWindowMs / summarySampleSpacingMs) + 1;
+/** A window shorter than this says too little: the summary shows no rate until it has more. */
+export const summaryWindowMinMs = 1_000;
+
+check(
+  summaryWindowMinMs < summarySampleSpacingMs && summarySampleSpacingMs < summaryWindowMs,
+  'a summary window must hold several samples',
+);
