@@ -253,6 +253,11 @@ export const summaryWindowMs = 60_000;
  */
 export const summarySampleSpacingMs = 5_000;
 export const summarySamplesMax = Math.ceil(summaryWindowMs / summarySampleSpacingMs) + 1;
+/**
+ * A summary computed less than this long ago is answered again: however many pages poll, the
+ * HTTP thread computes (and asks the shards for their histograms) at most once per this time.
+ */
+export const summaryReuseMs = 1_000;
 /** A window shorter than this says too little: the summary shows no rate until it has more. */
 export const summaryWindowMinMs = 1_000;
 

@@ -4,6 +4,7 @@
 // requests in flight, the event publisher's lag, the hot keys and which of them are sold out.
 // Nothing here runs per request: a reserve only ever touches the histograms it already fed.
 import {
+  summaryReuseMs,
   summarySampleSpacingMs,
   summarySamplesMax,
   summaryWindowMinMs,
@@ -55,6 +56,8 @@ const rounded = (value: number): number => Math.round(value * 1e6) / 1e6;
 
 export class LiveSummary {
   private readonly window: ReadingWindow;
+  /** The last summary (or the one being computed) and when it was asked for. */
+  private latest: { readonly askedAtMs: number; readonly json: Promise<string> } | undefined;
 
   constructor(
     private readonly sources: SummarySources,
@@ -68,8 +71,22 @@ export class LiveSummary {
     });
   }
 
-  /** The summary's JSON body. */
-  async json(): Promise<string> {
+  /** The summary's JSON body: the last one again if it is recent (or still being computed). */
+  json(): Promise<string> {
+    const askedAtMs = this.sources.now();
+    if (this.latest !== undefined && askedAtMs - this.latest.askedAtMs < summaryReuseMs) {
+      return this.latest.json;
+    }
+    const json = this.compute();
+    this.latest = { askedAtMs, json };
+    // A failed one is not answered again: the next request computes anew.
+    json.catch(() => {
+      if (this.latest?.json === json) this.latest = undefined;
+    });
+    return json;
+  }
+
+  private async compute(): Promise<string> {
     const now = await this.read();
     const baseline = this.window.baselineFor(now);
     const windowSeconds = baseline === undefined ? null : (now.atMs - baseline.atMs) / 1000;
