@@ -247,3 +247,24 @@ check(
 
 /** Spans wait at most this long before they are exported in a batch (tracing, when on). */
 export const traceExportDelayMs = 1000;
+
+/** The live page's summary (GET /v1/ui/summary) covers about this much recent time. */
+export const summaryWindowMs = 60_000;
+/**
+ * Samples of the cumulative histograms the summary keeps, taken only when it is asked for and
+ * at least this far apart: however often pages poll, a window holds a bounded number of them.
+ */
+export const summarySampleSpacingMs = 5_000;
+export const summarySamplesMax = Math.ceil(summaryWindowMs / summarySampleSpacingMs) + 1;
+/**
+ * A summary computed less than this long ago is answered again: however many pages poll, the
+ * HTTP thread computes (and asks the shards for their histograms) at most once per this time.
+ */
+export const summaryReuseMs = 1_000;
+/** A window shorter than this says too little: the summary shows no rate until it has more. */
+export const summaryWindowMinMs = 1_000;
+
+check(
+  summaryWindowMinMs < summarySampleSpacingMs && summarySampleSpacingMs < summaryWindowMs,
+  'a summary window must hold several samples',
+);

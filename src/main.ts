@@ -20,6 +20,7 @@ import { RequestTracing } from './http/tracing.js';
 import { LedgerServer, nativeUws, type Readiness } from './http/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { packageVersion } from './package-version.js';
+import { LiveSummary } from './observability/live-summary.js';
 import {
   createIngressMetrics,
   renderMetrics,
@@ -193,12 +194,6 @@ async function snapshotAll(shards: readonly ShardChannel[]): Promise<number> {
   );
 }
 
-/** Auth and the per-client rate limit, in front of every route. */
-function gateOf(config: Config): Gate {
-  const burst = config.rateLimitBurst || 2 * config.rateLimitPerSecond;
-  return new Gate(new Authenticator(config), new RateLimiter(config.rateLimitPerSecond, burst));
-}
-
 /** OpenTelemetry spans of requests, exported over OTLP/HTTP, when an OTLP endpoint is set. */
 function startTracing(config: Config, log: Logger): RequestTracing | undefined {
   if (config.tracing === undefined) return undefined;
@@ -338,6 +333,31 @@ function cartResolver(coordinator: CartCoordinator, shards: readonly ShardChanne
   });
 }
 
+/** Admission: bearer tokens (when configured) and the per-client rate. */
+function gateOf(config: Config): Gate {
+  const burst = config.rateLimitBurst || 2 * config.rateLimitPerSecond;
+  return new Gate(new Authenticator(config), new RateLimiter(config.rateLimitPerSecond, burst));
+}
+
+/** The live page's numbers, read from the metrics when a page asks (never per request). */
+function liveSummary(
+  metrics: IngressMetrics,
+  shards: readonly ShardChannel[],
+  events: EventPublisherHost | undefined,
+): () => Promise<string> {
+  const summary = new LiveSummary(
+    {
+      metrics,
+      shardMetrics: () => workerMetrics(shards),
+      queueDepths: () => shards.map((shard) => shard.depth),
+      events: () => events?.stats(),
+      now: () => Date.now(),
+    },
+    Date.now(),
+  );
+  return () => summary.json();
+}
+
 /** How much a request may send: one JSON body, and a stock import's file. */
 function bodyLimits(
   config: Config,
@@ -377,6 +397,7 @@ async function main(): Promise<void> {
     metrics: ingress,
     ...operational,
     snapshot: () => snapshotAll(shards),
+    summary: liveSummary(ingress, shards, events),
     gate: gateOf(config),
     version: packageVersion(),
     log,

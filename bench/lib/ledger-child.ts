@@ -50,15 +50,11 @@ export function mainScriptPath(root: string): string {
   return join(root, 'dist', 'src', 'main.js');
 }
 
-/** Compiles src/ with the project's tsc when dist/src/main.js is missing. */
+/** Builds dist/ (`npm run build`: tsc, then the live page's files) when main.js is missing. */
 export function ensureBuilt(root: string): void {
   if (existsSync(mainScriptPath(root))) return;
-  process.stdout.write('dist/src/main.js is missing: building it (tsc -p tsconfig.build.json)\n');
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  process.stdout.write('dist/src/main.js is missing: building it (npm run build)\n');
+  const result = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0 || !existsSync(mainScriptPath(root))) {
     throw new Error(
       'the build failed; run `npm run build` and fix its errors, then rerun the bench',

@@ -199,6 +199,78 @@ const importSchema: JsonSchema = {
   },
 };
 
+const nullableNumber = { type: ['number', 'null'] };
+
+const rateSchema: JsonSchema = {
+  type: 'object',
+  required: ['requests', 'per_second', 'p99_seconds'],
+  description: 'Over window_seconds; all null while there is no window yet',
+  properties: {
+    requests: { type: ['integer', 'null'] },
+    per_second: nullableNumber,
+    p99_seconds: { ...nullableNumber, description: 'From the histogram buckets; null with none' },
+  },
+};
+
+const keyProperties = { product_id: { type: 'string' }, warehouse_id: { type: 'string' } };
+const keySchema: JsonSchema = {
+  type: 'object',
+  required: ['product_id', 'warehouse_id'],
+  properties: keyProperties,
+};
+
+const uiSummarySchema: JsonSchema = {
+  type: 'object',
+  required: [
+    'at',
+    'window_seconds',
+    'reserve',
+    'carts',
+    'journal',
+    'events',
+    'hot_keys',
+    'sold_out',
+  ],
+  properties: {
+    at: dateTime,
+    window_seconds: {
+      ...nullableNumber,
+      description: 'The span the rates cover: up to 60 s back; null until 1 s has passed',
+    },
+    reserve: rateSchema,
+    carts: rateSchema,
+    journal: {
+      type: 'object',
+      required: ['in_flight', 'flushes', 'flush_p99_seconds'],
+      properties: {
+        in_flight: { ...count, description: 'Requests sent to the shards, not yet answered' },
+        flushes: { type: ['integer', 'null'], description: 'Group commits in the window' },
+        flush_p99_seconds: nullableNumber,
+      },
+    },
+    events: {
+      type: ['object', 'null'],
+      description: 'null when event publishing is off',
+      required: ['connected', 'lag_records', 'lag_seconds'],
+      properties: {
+        connected: { type: 'boolean' },
+        lag_records: count,
+        lag_seconds: { type: 'number', minimum: 0 },
+      },
+    },
+    hot_keys: {
+      type: 'array',
+      description: 'The most changed stock keys (LEDGER_METRICS_HOT_KEYS), most changed first',
+      items: {
+        ...keySchema,
+        required: ['product_id', 'warehouse_id', 'available'],
+        properties: { ...keyProperties, available: { type: 'integer' } },
+      },
+    },
+    sold_out: { type: 'array', items: keySchema, description: 'Hot keys with nothing available' },
+  },
+};
+
 function errorSchema(codes: readonly ErrorCode[]): JsonSchema {
   return {
     type: 'object',
@@ -260,6 +332,17 @@ function successResponse(route: Route): Record<string, unknown> {
       return { '200': { description: 'OpenAPI 3.1', content: json({ type: 'object' }) } };
     case 'socket':
       return { '101': { description: 'Switching protocols to WebSocket' } };
+    case 'page':
+      return { '200': { description: 'The page (no data)', content: { 'text/html': {} } } };
+    case 'asset':
+      return {
+        '200': {
+          description: 'The file',
+          content: { 'text/javascript': {}, 'text/css': {} },
+        },
+      };
+    case 'uiSummary':
+      return { '200': { description: 'The summary', content: json(uiSummarySchema) } };
   }
 }
 

@@ -33,7 +33,10 @@ export type RouteName =
   | 'live'
   | 'ready'
   | 'metrics'
-  | 'openapi';
+  | 'openapi'
+  | 'ui'
+  | 'uiAsset'
+  | 'uiSummary';
 
 export interface Route {
   readonly name: RouteName;
@@ -65,7 +68,10 @@ export interface Route {
     | 'health'
     | 'text'
     | 'document'
-    | 'socket';
+    | 'socket'
+    | 'page'
+    | 'asset'
+    | 'uiSummary';
   readonly errors: readonly ErrorCode[];
 }
 
@@ -307,7 +313,49 @@ export const routes: readonly Route[] = [
     response: 'document',
     errors: [],
   },
+  ...uiRoutes(),
 ];
+
+/** The live page: public files with no data in them, and the numbers they show (reader). */
+function uiRoutes(): Route[] {
+  return [
+    {
+      name: 'ui',
+      method: 'get',
+      pattern: '/ui',
+      path: '/ui',
+      summary: 'The live page: request rate and p99, hot keys live, sold-out keys, lags',
+      permission: undefined,
+      body: undefined,
+      response: 'page',
+      errors: [],
+    },
+    {
+      name: 'uiAsset',
+      method: 'get',
+      pattern: '/ui/:asset',
+      path: '/ui/{asset}',
+      summary: "The live page's script (app.js) and style (app.css)",
+      permission: undefined,
+      body: undefined,
+      response: 'asset',
+      errors: ['not_found'],
+    },
+    {
+      name: 'uiSummary',
+      method: 'get',
+      pattern: '/v1/ui/summary',
+      path: '/v1/ui/summary',
+      summary:
+        'What the live page shows: reserve and cart rate and p99 over about the last minute, ' +
+        'journal and event lag, hot keys and the sold-out ones',
+      permission: 'read',
+      body: undefined,
+      response: 'uiSummary',
+      errors: [...guarded, 'unavailable'],
+    },
+  ];
+}
 
 function productRoutes(): Route[] {
   const settings = {

@@ -18,6 +18,7 @@ import { renderOutcome, resultOf, stockPageJson } from './reply-render.js';
 import type { Principal } from './auth.js';
 import type { Gate } from './gate.js';
 import { LiveFeed } from './live-feed.js';
+import { loadUiAssets, serveAsset, type UiAssets } from './ui-page.js';
 import { openApiDocument } from './openapi.js';
 import type { RequestTracing } from './tracing.js';
 import {
@@ -68,6 +69,8 @@ export interface ServerOptions {
   readonly renderMetrics: () => Promise<string>;
   readonly readiness: () => Promise<Readiness>;
   readonly snapshot: () => Promise<number>;
+  /** The live page's numbers (GET /v1/ui/summary), computed when asked. */
+  readonly summary: () => Promise<string>;
   readonly version: string;
   readonly log: Logger;
   /** OpenTelemetry spans of each request; undefined: tracing is off. */
@@ -135,6 +138,7 @@ export class LedgerServer {
   private readonly validator: RequestValidator;
   private readonly observer: AnswerObserver | undefined;
   private readonly openApiJson: string;
+  private readonly ui: UiAssets;
   /** Results are error codes or 'ok': a bounded set. */
   private readonly resultSeries = new Map<
     string,
@@ -151,6 +155,7 @@ export class LedgerServer {
   constructor(private readonly options: ServerOptions) {
     this.validator = new RequestValidator(options.limits);
     this.openApiJson = JSON.stringify(openApiDocument(this.validator.specs, options.version));
+    this.ui = loadUiAssets(options.gate.authEnabled);
     this.observer = options.log.isLevelEnabled('debug') ? this.logAnswer : this.logFailure;
     this.feed = new LiveFeed(this.app, options.router, options.gate);
     this.routes();
@@ -192,6 +197,10 @@ export class LedgerServer {
     metrics: (res, req) =>
       this.operational(this.begin(res, req), metricsAnswer(this.options.renderMetrics)),
     openapi: (res, req) => respond(this.begin(res, req), 200, this.openApiJson),
+    ui: (res, req) =>
+      serveAsset(this.begin(res, req), this.ui.page, req.getHeader('if-none-match')),
+    uiAsset: (res, req) => this.uiAsset(res, req),
+    uiSummary: (res, req, route) => this.uiSummary(res, req, route),
   };
 
   private routes(): void {
@@ -664,6 +673,27 @@ export class LedgerServer {
         (partitions) => respond(exchange, 200, JSON.stringify({ partitions })),
         (error: unknown) =>
           respondError(exchange, 'unavailable', `snapshot failed: ${String(error)}`),
+      );
+    });
+  }
+
+  /** The live page's script and style; any other name is not found. */
+  private uiAsset(res: HttpResponse, req: HttpRequest): void {
+    const exchange = this.begin(res, req);
+    const file = this.ui.files.get(req.getParameter(0) ?? '');
+    if (file === undefined) respondError(exchange, 'not_found', 'No such file.');
+    else serveAsset(exchange, file, req.getHeader('if-none-match'));
+  }
+
+  /** The live page's numbers, for readers: computed now, from what the metrics hold. */
+  private uiSummary(res: HttpResponse, req: HttpRequest, route: Route): void {
+    const exchange = this.begin(res, req);
+    const admission = this.options.gate.read(res, req.getHeader('authorization'));
+    this.options.gate.admit(exchange, admission, route.permission ?? 'read', () => {
+      this.options.summary().then(
+        (json) => respond(exchange, 200, json),
+        (error: unknown) =>
+          respondError(exchange, 'unavailable', `summary failed: ${String(error)}`),
       );
     });
   }

@@ -9,10 +9,8 @@ import { postgresReachable, servicesRequired } from './services.js';
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
   const root = fileURLToPath(new URL('../..', import.meta.url));
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  // npm run build: the compiler, then the live page's files copied beside the compiled code.
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
   if (servicesRequired || (await postgresReachable())) return undefined;
   const { startEmbeddedPostgres } = await import('../../src/persistence/embedded/index.js');
   const handle = await startEmbeddedPostgres({
