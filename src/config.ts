@@ -55,6 +55,9 @@ export interface Config {
   snapshotEveryRecords: number;
   walBatchRecordsMax: number; // LEDGER_WAL_BATCH_RECORDS_MAX, default 4096, 1..65536
   expirySweepMs: number; // LEDGER_EXPIRY_SWEEP_MS, default 100, 1..60000
+  // LEDGER_HISTORY_RETAIN_DAYS, default 90, 1..3650: movements are kept at least this long; whole
+  // days older than it are dropped (hourly).
+  historyRetainDays: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; // LOG_LEVEL, 'info'
   authMode: 'none' | 'unset'; // LEDGER_AUTH: 'none' (explicitly off) or unset
   jwtSecret: string | undefined; // LEDGER_JWT_SECRET: HS256 secret, at least 32 bytes
@@ -132,6 +135,7 @@ type IntegerSettings = Pick<
   | 'snapshotEveryRecords'
   | 'walBatchRecordsMax'
   | 'expirySweepMs'
+  | 'historyRetainDays'
   | 'rateLimitPerSecond'
   | 'rateLimitBurst'
   | 'metricsHotKeys'
@@ -172,6 +176,7 @@ function integers(env: Record<string, string | undefined>): IntegerSettings {
       walBatchRecordsCeiling,
     ),
     expirySweepMs: integer(env, 'LEDGER_EXPIRY_SWEEP_MS', 100, 1, 60_000),
+    historyRetainDays: integer(env, 'LEDGER_HISTORY_RETAIN_DAYS', 90, 1, 3650),
     rateLimitPerSecond: integer(env, 'LEDGER_RATE_LIMIT_PER_SECOND', 0, 0, 1_000_000),
     rateLimitBurst: integer(env, 'LEDGER_RATE_LIMIT_BURST', 0, 0, 10_000_000),
     metricsHotKeys: integer(env, 'LEDGER_METRICS_HOT_KEYS', 100, 0, 10_000),

@@ -8,6 +8,11 @@ import {
   adjustDeltaMax,
   cartResolveIntervalMs,
   drainTimeoutMs,
+  historyConnectionsMax,
+  historyDaysAhead,
+  historyLockTimeoutMs,
+  historyMaintenanceIntervalMs,
+  historyStatementTimeoutMs,
   pingTimeoutMs,
   snapshotTimeoutMs,
 } from './limits.js';
@@ -27,6 +32,8 @@ import {
   type EmbeddedPostgresHandle,
 } from './persistence/embedded/index.js';
 import {
+  HistoryMaintenance,
+  HistoryStore,
   JournalLayoutError,
   JournalOwner,
   loadReservationRoutes,
@@ -318,6 +325,54 @@ function cartResolver(coordinator: CartCoordinator, shards: readonly ShardChanne
   });
 }
 
+/** Drops the movement history's days older than the retention; creates the days ahead. */
+function historyMaintenance(
+  config: Config,
+  databaseUrl: string,
+  metrics: IngressMetrics,
+  log: Logger,
+): HistoryMaintenance {
+  return new HistoryMaintenance({
+    newClient: () =>
+      new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 }),
+    retainDays: config.historyRetainDays,
+    daysAhead: historyDaysAhead,
+    lockTimeoutMs: historyLockTimeoutMs,
+    intervalMs: historyMaintenanceIntervalMs,
+    now: () => systemClock.now(),
+    ran: (run) => {
+      metrics.historyPartitionsDropped.inc(run.dropped.length);
+      if (run.created.length + run.dropped.length + run.defaultRowsDeleted + run.skipped > 0) {
+        log.info({ component: 'history', ...run }, 'movement history maintained');
+      }
+    },
+    failed: (error) => log.warn({ component: 'history', err: error }, 'history maintenance failed'),
+  });
+}
+
+/** The history's reader pool, and its maintenance (a first run before the shards write). */
+async function startHistory(
+  config: Config,
+  databaseUrl: string,
+  metrics: IngressMetrics,
+  log: Logger,
+): Promise<{ maintenance: HistoryMaintenance; history: HistoryStore }> {
+  const maintenance = historyMaintenance(config, databaseUrl, metrics, log);
+  await maintenance.start();
+  const history = HistoryStore.open(databaseUrl, {
+    connectionsMax: historyConnectionsMax,
+    statementTimeoutMs: historyStatementTimeoutMs,
+    onError: (error) => log.warn({ component: 'history', err: error }, 'history pool error'),
+  });
+  return { maintenance, history };
+}
+
+/** Admission: the token check and the per-client rate limit. */
+function gateOf(config: Config): Gate {
+  const burst = config.rateLimitBurst || 2 * config.rateLimitPerSecond;
+  return new Gate(new Authenticator(config), new RateLimiter(config.rateLimitPerSecond, burst));
+}
+
 /** How much a request may send: one JSON body, and a stock import's file. */
 function bodyLimits(
   config: Config,
@@ -337,6 +392,7 @@ async function main(): Promise<void> {
     () => shards.map((shard) => shard.depth),
     config.metricsHotKeys,
   );
+  const { maintenance, history } = await startHistory(config, databaseUrl, ingress, log);
   const events = startEvents(config, databaseUrl, ingress, log);
   const view = new StockReadView(table.partitions);
   const wiring = { view, metrics: ingress, server: () => server, events, log };
@@ -356,13 +412,8 @@ async function main(): Promise<void> {
     metrics: ingress,
     ...operational,
     snapshot: () => snapshotAll(shards),
-    gate: new Gate(
-      new Authenticator(config),
-      new RateLimiter(
-        config.rateLimitPerSecond,
-        config.rateLimitBurst || 2 * config.rateLimitPerSecond,
-      ),
-    ),
+    history,
+    gate: gateOf(config),
     version: packageVersion(),
     log,
   });
@@ -387,6 +438,7 @@ async function main(): Promise<void> {
       await drain(shards);
       await Promise.all(shards.map((shard) => shard.stop()));
       await events?.stop();
+      await Promise.all([maintenance.stop(), history.close()]);
       server.close();
       await health?.close();
       await owner.release();
