@@ -55,6 +55,8 @@ export const historyMaintenanceIntervalMs = 3_600_000;
  * queue behind a waiting exclusive lock, so this bounds how long they can be held up.
  */
 export const historyLockTimeoutMs = 100;
+/** WAL rows one trim DELETE removes at most (a short statement; the next batch follows). */
+export const walTrimBatchRows = 10_000;
 
 check(
   0 < movementPageItemsDefault && movementPageItemsDefault <= movementPageItemsMax,

@@ -13,6 +13,7 @@ import {
   historyLockTimeoutMs,
   historyMaintenanceIntervalMs,
   historyStatementTimeoutMs,
+  walTrimBatchRows,
   pingTimeoutMs,
   snapshotTimeoutMs,
 } from './limits.js';
@@ -339,10 +340,16 @@ function historyMaintenance(
     daysAhead: historyDaysAhead,
     lockTimeoutMs: historyLockTimeoutMs,
     intervalMs: historyMaintenanceIntervalMs,
+    wal: {
+      retainMs: config.walRetainHours * 3_600_000,
+      eventsOn: config.natsUrl !== undefined,
+      batchRows: walTrimBatchRows,
+    },
     now: () => systemClock.now(),
     ran: (run) => {
       metrics.historyPartitionsDropped.inc(run.dropped.length);
-      if (run.created.length + run.dropped.length + run.defaultRowsDeleted + run.skipped > 0) {
+      const { created, dropped, defaultRowsDeleted, skipped, walRowsTrimmed } = run;
+      if (created.length + dropped.length + defaultRowsDeleted + skipped + walRowsTrimmed > 0) {
         log.info({ component: 'history', ...run }, 'movement history maintained');
       }
     },

@@ -1,14 +1,15 @@
-// Keeps the movement history bounded: ledger_movements has one table per UTC day; the days a
-// group commit may write are created ahead, and the days older than the retention are dropped
-// whole (no DELETE, no vacuum debt). The default partition catches a row whose day has no table
-// (a clock far off); its rows are moved into their day's table when that is created, and those
-// older than the retention are deleted.
+// Keeps the movement history (and, through wal-trim.ts, the WAL) bounded: ledger_movements has one
+// table per UTC day; the days a group commit may write are created ahead, and the days older than
+// the retention are dropped whole (no DELETE, no vacuum debt). The default partition catches a row
+// whose day has no table (a clock far off); its rows are moved into their day's table when that is
+// created, and those older than the retention are deleted.
 //
 // Creating and dropping a partition takes a short exclusive lock on ledger_movements, which the
-// group commits' INSERT needs too. Each step therefore waits `lockTimeoutMs` at most for its
-// lock (a long history read holds it off) and is simply tried again at the next run: a group
-// commit is never queued behind this work for longer than that.
+// group commits' INSERT needs too. Each step therefore waits `lockTimeoutMs` at most for its lock
+// (a long history read holds it off) and is simply tried again at the next run: a group commit is
+// never queued behind this work for longer than that.
 import type pg from 'pg';
+import { trimWal, type WalTrimOptions } from './wal-trim.js';
 
 const dayMs = 86_400_000;
 const partitionPrefix = 'ledger_movements_p';
@@ -136,18 +137,20 @@ export async function maintainHistory(
 }
 
 export interface HistoryMaintenanceOptions extends HistoryRetentionOptions {
+  /** The WAL's trim (wal-trim.ts), run after the history's days. */
+  readonly wal: WalTrimOptions;
   readonly newClient: () => pg.Client;
   readonly intervalMs: number;
   /** The time a run works from (UTC days); a parameter so tests can move it. */
   readonly now: () => number;
-  readonly ran: (run: RetentionRun) => void;
+  readonly ran: (run: RetentionRun & { readonly walRowsTrimmed: number }) => void;
   readonly failed: (error: Error) => void;
 }
 
 /**
- * Runs `maintainHistory` once at start and then every `intervalMs`, each run on a connection of
- * its own (closed after), never two at once. A failed run is reported and tried again later:
- * the default partition keeps every write possible meanwhile.
+ * Runs `maintainHistory` and `trimWal` once at start and then every `intervalMs`, each run on a
+ * connection of its own (closed after), never two at once. A failed run is reported and tried
+ * again later: the default partition keeps every write possible meanwhile.
  */
 export class HistoryMaintenance {
   private timer: NodeJS.Timeout | undefined;
@@ -173,7 +176,10 @@ export class HistoryMaintenance {
     const client = this.options.newClient();
     try {
       await client.connect();
-      this.options.ran(await maintainHistory(client, this.options.now(), this.options));
+      const nowMs = this.options.now();
+      const run = await maintainHistory(client, nowMs, this.options);
+      const walRowsTrimmed = await trimWal(client, nowMs, this.options.wal);
+      this.options.ran({ ...run, walRowsTrimmed });
     } catch (error) {
       this.options.failed(error instanceof Error ? error : new Error(String(error)));
     } finally {

@@ -53,3 +53,4 @@ export {
   type HistoryRetentionOptions,
   type RetentionRun,
 } from './history-retention.js';
+export { trimWal, type WalTrimOptions } from './wal-trim.js';

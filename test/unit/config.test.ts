@@ -120,6 +120,7 @@ const integerVariables: ReadonlyArray<{
     max: 3650,
     valid: 7,
   },
+  { variable: 'LEDGER_WAL_RETAIN_HOURS', field: 'walRetainHours', min: 1, max: 87_600, valid: 2 },
 ];
 
 describe('loadConfig defaults', () => {
@@ -154,6 +155,7 @@ describe('loadConfig defaults', () => {
       walBatchRecordsMax: 4096,
       expirySweepMs: 100,
       historyRetainDays: 90,
+      walRetainHours: 168,
       logLevel: 'info',
       authMode: 'unset',
       jwtSecret: undefined,
