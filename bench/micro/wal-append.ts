@@ -135,6 +135,30 @@ async function timeVariant(
   };
 }
 
+/** The variants' rounds at one batch size, taken in turn (A B A B ...): pairs share a moment. */
+async function roundsAt(
+  client: pg.Client,
+  options: Options,
+  batch: number,
+  next: () => number,
+): Promise<Map<string, Timing[]>> {
+  const chosen = Object.entries(variants).filter(([name]) =>
+    options.only.some((part) => name.includes(part)),
+  );
+  const rounds = new Map<string, Timing[]>(chosen.map(([name]) => [name, []]));
+  for (let round = 0; round < options.rounds; round += 1) {
+    for (const [name, append] of chosen) {
+      // A fresh partition per round: every variant appends to an index of the same shape.
+      const timing = await timeVariant(client, append, batch, options.commits, next());
+      rounds.get(name)?.push(timing);
+    }
+  }
+  return rounds;
+}
+
+const withHistory = 'journal append, every row a movement (WAL + history)';
+const walOnly = 'WAL only (INSERT ... unnest, before history)';
+
 async function run(client: pg.Client, options: Options): Promise<void> {
   await migrate(client);
   // Today's day table of the movement history (and its neighbours), as a running ledger has.
@@ -144,16 +168,11 @@ async function run(client: pg.Client, options: Options): Promise<void> {
   out('| rows per commit | variant | commits/s | rows/s | p50 ms | p99 ms | rounds (commits/s) |');
   out('| ---: | --- | ---: | ---: | ---: | ---: | --- |');
   let partition = 0;
+  const ratios: string[] = [];
   for (const batch of options.batches) {
-    for (const [name, append] of Object.entries(variants)) {
-      if (!options.only.some((part) => name.includes(part))) continue;
-      const rounds: Timing[] = [];
-      for (let round = 0; round < options.rounds; round += 1) {
-        // A fresh partition per round: every variant appends to an index of the same shape.
-        partition += 1;
-        rounds.push(await timeVariant(client, append, batch, options.commits, partition));
-      }
-      const pick = (read: (timing: Timing) => number): number => median(rounds.map(read)) ?? 0;
+    const rounds = await roundsAt(client, options, batch, () => (partition += 1));
+    for (const [name, timings] of rounds) {
+      const pick = (read: (timing: Timing) => number): number => median(timings.map(read)) ?? 0;
       const cells = [
         String(batch),
         name,
@@ -161,10 +180,21 @@ async function run(client: pg.Client, options: Options): Promise<void> {
         pick((t) => t.rowsPerSecond).toFixed(0),
         pick((t) => t.p50Ms).toFixed(2),
         pick((t) => t.p99Ms).toFixed(2),
-        rounds.map((t) => t.commitsPerSecond.toFixed(0)).join(', '),
+        timings.map((t) => t.commitsPerSecond.toFixed(0)).join(', '),
       ];
       out(`| ${cells.join(' | ')} |`);
     }
+    const a = rounds.get(withHistory);
+    const b = rounds.get(walOnly);
+    if (a !== undefined && b !== undefined) {
+      const paired = a.map((t, index) => t.commitsPerSecond / (b[index]?.commitsPerSecond ?? 1));
+      const line = paired.map((ratio) => ratio.toFixed(2)).join(', ');
+      ratios.push(`${batch} rows: median ${(median(paired) ?? 0).toFixed(2)} (${line})`);
+    }
+  }
+  if (ratios.length > 0) {
+    out('commits/s with history / WAL only, round by round (taken in turn):');
+    for (const line of ratios) out(`  ${line}`);
   }
 }
 
