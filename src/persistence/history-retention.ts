@@ -94,8 +94,10 @@ async function createDay(client: pg.ClientBase, day: number, lockTimeoutMs: numb
        SELECT * FROM moved`,
       [from, to],
     );
+    // IF NOT EXISTS (and IF EXISTS on drop): a ledger starting while another one's run is at
+    // the same day must not fail its run for it.
     await client.query(
-      `CREATE TABLE ${name} PARTITION OF ledger_movements FOR VALUES FROM ('${from}') TO ('${to}')`,
+      `CREATE TABLE IF NOT EXISTS ${name} PARTITION OF ledger_movements FOR VALUES FROM ('${from}') TO ('${to}')`,
     );
     await client.query('INSERT INTO ledger_movements SELECT * FROM ledger_movements_moving');
   });
@@ -125,7 +127,7 @@ export async function maintainHistory(
     const day = partitionDay(name) as number;
     if (day + dayMs > cutoffMs) continue;
     const done = await withLockTimeout(client, options.lockTimeoutMs, async () => {
-      await client.query(`DROP TABLE ${name}`);
+      await client.query(`DROP TABLE IF EXISTS ${name}`);
     });
     if (done) dropped.push(name);
     else skipped += 1;
