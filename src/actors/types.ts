@@ -209,6 +209,8 @@ export interface CartHoldsCommand {
   readonly reservationIds: readonly string[];
   readonly action: CartHoldsAction;
   readonly traceId: string;
+  /** The caller's token subject, kept in the movement history; absent when there is none. */
+  readonly subject?: string;
 }
 
 export type CartCommand =

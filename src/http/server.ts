@@ -421,11 +421,14 @@ export class LedgerServer {
         const quantities = validator.cartConfirm(body);
         return {
           via: 'carts',
-          run: (callback) => carts.confirmCart(id, quantities, trace, callback),
+          run: (callback) => carts.confirmCart(id, quantities, trace, callback, caller.subject),
         };
       }
       case 'releaseCart':
-        return { via: 'carts', run: (callback) => carts.releaseCart(id, trace, callback) };
+        return {
+          via: 'carts',
+          run: (callback) => carts.releaseCart(id, trace, callback, caller.subject),
+        };
       case 'extendCart': {
         const ttlSeconds = validator.cartExtend(body);
         const lifetimeMaxMs = validator.lifetimeMaxMs;

@@ -286,7 +286,9 @@ export class Shard {
       }
       const command = request.command;
       this.callerSubject =
-        command.kind === 'confirm' || command.kind === 'release' ? (command.subject ?? '') : '';
+        command.kind === 'confirm' || command.kind === 'release' || command.kind === 'cart-holds'
+          ? (command.subject ?? '')
+          : '';
       const result = runtime.state.apply(command, nowMs);
       if (result.record !== undefined) this.journal(runtime, result.record, result.actor, false);
       else if (result.writes !== undefined && result.writes.length > 0)

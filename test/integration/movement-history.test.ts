@@ -73,10 +73,21 @@ describe.runIf(await havePostgres())('movement history over HTTP', () => {
     const cartLine = { ...key, quantity: 3 };
     const cart = await call('/v1/carts', { idempotency_key: newKey('cart'), lines: [cartLine] });
     const cartHold = (cart.body.holds as Record<string, unknown>[])[0] as Record<string, unknown>;
+    await call(`/v1/carts/${String(cart.body.cart_id)}/confirm`, {}, checkout());
     const movements = await allMovements(product, 'w1');
     const versions = movements.map((movement) => movement.version);
-    expect(versions).toEqual([7, 6, 5, 4, 3, 2, 1]);
-    const [carted, released, reserved2, confirmed, reserved1, set, adjusted] = movements;
+    expect(versions).toEqual([8, 7, 6, 5, 4, 3, 2, 1]);
+    const [cartSold, carted, released, reserved2, confirmed, reserved1, set, adjusted] = movements;
+    // A cart's confirm names its caller too (the cart was placed by another one).
+    expect(cartSold).toMatchObject({
+      type: 'confirm',
+      quantity: 3,
+      on_hand: 20,
+      reserved: 0,
+      cart_id: cart.body.cart_id,
+      reservation_id: cartHold.reservation_id,
+      subject: 'bob',
+    });
     expect(adjusted).toMatchObject({ type: 'adjust', quantity: 20, on_hand: 20, reserved: 0 });
     expect(adjusted).toMatchObject({ reason: 'receipt', reference: 'PO-1', subject: 'alice' });
     expect(set).toMatchObject({ type: 'set', quantity: 5, on_hand: 25, reference: 'ST-1' });
