@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The operator CLI: `ledger verify` rebuilds every balance from the journal and compares it with
-// the running node; `ledger stock` reads one key; `ledger snapshot` forces snapshots;
-// `ledger migrate-partitions` moves a hash v1 journal to hash v2, offline; `ledger openapi` prints
-// the OpenAPI document a ledger with this environment serves (docs/openapi.json is its default).
+// the running node; `ledger stock` reads one key; `ledger history` its movements, newest first;
+// `ledger snapshot` forces snapshots; `ledger migrate-partitions` moves a hash v1 journal to hash
+// v2, offline; `ledger openapi` prints the OpenAPI document a ledger with this environment serves
+// (docs/openapi.json is its default).
 // Exit codes: 0 ok, 1 failure (unreachable, refused), 2 usage, 3 not found, 4 drift found.
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -19,6 +20,9 @@ import { recoverPartitions } from './shards/index.js';
 const usage = `usage: ledger <command> [options]
   verify    [--url URL] [--database-url URL]   rebuild balances from the journal, compare with the node
   stock     <product_id> <warehouse_id> [--url URL]
+  history   <product_id> <warehouse_id> [--limit N] [--before CURSOR] [--url URL]
+            a key's movements (every change), newest first, one JSON line each; a last line
+            {"next": CURSOR} when older ones follow (pass it as --before)
   snapshot  [--url URL]                        snapshot every changed partition now (admin)
   migrate-partitions [--database-url URL] [--discard-unpublished-events]
             move a journal from partition hash v1 (by stock key) to v2 (by product). Offline: stop
@@ -38,6 +42,8 @@ interface Options {
   readonly url: string;
   readonly databaseUrl: string | undefined;
   readonly discardUnpublishedEvents: boolean;
+  readonly limit: string | undefined;
+  readonly before: string | undefined;
   readonly positionals: string[];
 }
 
@@ -58,6 +64,28 @@ async function stock(options: Options): Promise<number> {
   const [status, body] = await call(options, 'GET', path);
   process.stdout.write(`${body}\n`);
   return status === 200 ? 0 : status === 404 ? 3 : 1;
+}
+
+/** A page of a key's movements from the node, which reads them from the journal. */
+async function history(options: Options): Promise<number> {
+  const [product, warehouse] = options.positionals;
+  if (product === undefined || warehouse === undefined) {
+    throw new UsageError('history needs 2 ids');
+  }
+  const query = new URLSearchParams();
+  if (options.limit !== undefined) query.set('limit', options.limit);
+  if (options.before !== undefined) query.set('before', options.before);
+  const key = `${encodeURIComponent(product)}/${encodeURIComponent(warehouse)}`;
+  const search = query.size === 0 ? '' : `?${query.toString()}`;
+  const [status, body] = await call(options, 'GET', `/v1/stock/${key}/movements${search}`);
+  if (status !== 200) {
+    process.stderr.write(`${body}\n`);
+    return status === 404 ? 3 : status === 422 ? 2 : 1;
+  }
+  const page = JSON.parse(body) as { movements: unknown[]; next: string | null };
+  for (const movement of page.movements) process.stdout.write(`${JSON.stringify(movement)}\n`);
+  if (page.next !== null) process.stdout.write(`${JSON.stringify({ next: page.next })}\n`);
+  return 0;
 }
 
 async function snapshot(options: Options): Promise<number> {
@@ -180,6 +208,8 @@ function parse(argv: string[]): [string, Options] {
       url: { type: 'string' },
       'database-url': { type: 'string' },
       'discard-unpublished-events': { type: 'boolean' },
+      limit: { type: 'string' },
+      before: { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -188,7 +218,11 @@ function parse(argv: string[]): [string, Options] {
   const url = (values.url ?? process.env.LEDGER_URL ?? 'http://127.0.0.1:8080').replace(/\/$/, '');
   const databaseUrl = values['database-url'] ?? process.env.DATABASE_URL;
   const discardUnpublishedEvents = values['discard-unpublished-events'] === true;
-  return [command, { url, databaseUrl, discardUnpublishedEvents, positionals: rest }];
+  const { limit, before } = values;
+  return [
+    command,
+    { url, databaseUrl, discardUnpublishedEvents, limit, before, positionals: rest },
+  ];
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -198,6 +232,8 @@ async function run(argv: string[]): Promise<number> {
       return verify(options);
     case 'stock':
       return stock(options);
+    case 'history':
+      return history(options);
     case 'snapshot':
       return snapshot(options);
     case 'migrate-partitions':

@@ -55,6 +55,12 @@ export interface Config {
   snapshotEveryRecords: number;
   walBatchRecordsMax: number; // LEDGER_WAL_BATCH_RECORDS_MAX, default 4096, 1..65536
   expirySweepMs: number; // LEDGER_EXPIRY_SWEEP_MS, default 100, 1..60000
+  // LEDGER_HISTORY_RETAIN_DAYS, default 90, 1..3650: movements are kept at least this long; whole
+  // days older than it are dropped (hourly).
+  historyRetainDays: number;
+  // LEDGER_WAL_RETAIN_HOURS, default 168, 1..87600: WAL rows are trimmed only once recovery and
+  // the event publisher no longer need them and they are at least this old.
+  walRetainHours: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; // LOG_LEVEL, 'info'
   authMode: 'none' | 'unset'; // LEDGER_AUTH: 'none' (explicitly off) or unset
   jwtSecret: string | undefined; // LEDGER_JWT_SECRET: HS256 secret, at least 32 bytes
@@ -144,6 +150,8 @@ type IntegerSettings = Pick<
   | 'snapshotEveryRecords'
   | 'walBatchRecordsMax'
   | 'expirySweepMs'
+  | 'historyRetainDays'
+  | 'walRetainHours'
   | 'rateLimitPerSecond'
   | 'rateLimitBurst'
   | 'metricsHotKeys'
@@ -184,6 +192,8 @@ function integers(env: Record<string, string | undefined>): IntegerSettings {
       walBatchRecordsCeiling,
     ),
     expirySweepMs: integer(env, 'LEDGER_EXPIRY_SWEEP_MS', 100, 1, 60_000),
+    historyRetainDays: integer(env, 'LEDGER_HISTORY_RETAIN_DAYS', 90, 1, 3650),
+    walRetainHours: integer(env, 'LEDGER_WAL_RETAIN_HOURS', 168, 1, 87_600),
     rateLimitPerSecond: integer(env, 'LEDGER_RATE_LIMIT_PER_SECOND', 0, 0, 1_000_000),
     rateLimitBurst: integer(env, 'LEDGER_RATE_LIMIT_BURST', 0, 0, 10_000_000),
     metricsHotKeys: integer(env, 'LEDGER_METRICS_HOT_KEYS', 100, 0, 10_000),

@@ -39,6 +39,30 @@ check(
   'the default page must be a page',
 );
 
+/** Movements one page of a key's history holds at most (1..1000), and by default. */
+export const movementPageItemsMax = 1000;
+export const movementPageItemsDefault = 100;
+/** Connections the history reads may use at once (a pool of their own, beside the shards'). */
+export const historyConnectionsMax = 4;
+/** A history read that takes longer is cancelled (503): a page is an index range scan. */
+export const historyStatementTimeoutMs = 5_000;
+/** Day tables of the movement history created ahead of today. */
+export const historyDaysAhead = 7;
+/** How often whole days of history older than the retention are dropped (and days created). */
+export const historyMaintenanceIntervalMs = 3_600_000;
+/**
+ * The most a partition create or drop waits for its lock on ledger_movements: group commits
+ * queue behind a waiting exclusive lock, so this bounds how long they can be held up.
+ */
+export const historyLockTimeoutMs = 100;
+/** WAL rows one trim DELETE removes at most (a short statement; the next batch follows). */
+export const walTrimBatchRows = 10_000;
+
+check(
+  0 < movementPageItemsDefault && movementPageItemsDefault <= movementPageItemsMax,
+  'the default history page must be a page',
+);
+
 /** Stock keys one live-feed socket may watch. */
 export const feedSubscriptionsPerSocketMax = 100;
 /** Bytes queued to one live-feed socket before it is dropped as too slow (never unbounded). */

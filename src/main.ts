@@ -9,6 +9,12 @@ import {
   cartResolveIntervalMs,
   drainTimeoutMs,
   traceExportDelayMs,
+  historyConnectionsMax,
+  historyDaysAhead,
+  historyLockTimeoutMs,
+  historyMaintenanceIntervalMs,
+  historyStatementTimeoutMs,
+  walTrimBatchRows,
   pingTimeoutMs,
   snapshotTimeoutMs,
 } from './limits.js';
@@ -31,6 +37,8 @@ import {
   type EmbeddedPostgresHandle,
 } from './persistence/embedded/index.js';
 import {
+  HistoryMaintenance,
+  HistoryStore,
   JournalLayoutError,
   JournalOwner,
   loadReservationRoutes,
@@ -218,7 +226,10 @@ function startEvents(
   ingress: IngressMetrics,
   log: Logger,
 ): EventPublisherHost | undefined {
-  if (config.natsUrl === undefined) return undefined;
+  if (config.natsUrl === undefined) {
+    log.info('NATS_URL is not set: event publishing is off');
+    return undefined;
+  }
   const { streamName, subjectPrefix, duplicateWindowSeconds, maxAgeSeconds } = config.events;
   const events = new EventPublisherHost({
     workerData: {
@@ -333,7 +344,55 @@ function cartResolver(coordinator: CartCoordinator, shards: readonly ShardChanne
   });
 }
 
-/** Admission: bearer tokens (when configured) and the per-client rate. */
+/** Drops the movement history's days older than the retention; creates the days ahead. */
+function historyMaintenance(
+  config: Config,
+  databaseUrl: string,
+  metrics: IngressMetrics,
+  log: Logger,
+): HistoryMaintenance {
+  return new HistoryMaintenance({
+    newClient: () =>
+      new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 }),
+    retainDays: config.historyRetainDays,
+    daysAhead: historyDaysAhead,
+    lockTimeoutMs: historyLockTimeoutMs,
+    intervalMs: historyMaintenanceIntervalMs,
+    wal: {
+      retainMs: config.walRetainHours * 3_600_000,
+      eventsOn: config.natsUrl !== undefined,
+      batchRows: walTrimBatchRows,
+    },
+    now: () => systemClock.now(),
+    ran: (run) => {
+      metrics.historyPartitionsDropped.inc(run.dropped.length);
+      const { created, dropped, defaultRowsDeleted, skipped, walRowsTrimmed } = run;
+      if (created.length + dropped.length + defaultRowsDeleted + skipped + walRowsTrimmed > 0) {
+        log.info({ component: 'history', ...run }, 'movement history maintained');
+      }
+    },
+    failed: (error) => log.warn({ component: 'history', err: error }, 'history maintenance failed'),
+  });
+}
+
+/** The history's reader pool, and its maintenance (a first run before the shards write). */
+async function startHistory(
+  config: Config,
+  databaseUrl: string,
+  metrics: IngressMetrics,
+  log: Logger,
+): Promise<{ maintenance: HistoryMaintenance; history: HistoryStore }> {
+  const maintenance = historyMaintenance(config, databaseUrl, metrics, log);
+  await maintenance.start();
+  const history = HistoryStore.open(databaseUrl, {
+    connectionsMax: historyConnectionsMax,
+    statementTimeoutMs: historyStatementTimeoutMs,
+    onError: (error) => log.warn({ component: 'history', err: error }, 'history pool error'),
+  });
+  return { maintenance, history };
+}
+
+/** Admission: the token check and the per-client rate limit. */
 function gateOf(config: Config): Gate {
   const burst = config.rateLimitBurst || 2 * config.rateLimitPerSecond;
   return new Gate(new Authenticator(config), new RateLimiter(config.rateLimitPerSecond, burst));
@@ -377,6 +436,7 @@ async function main(): Promise<void> {
     () => shards.map((shard) => shard.depth),
     config.metricsHotKeys,
   );
+  const { maintenance, history } = await startHistory(config, databaseUrl, ingress, log);
   const events = startEvents(config, databaseUrl, ingress, log);
   const view = new StockReadView(table.partitions);
   const wiring = { view, metrics: ingress, server: () => server, events, log };
@@ -398,6 +458,7 @@ async function main(): Promise<void> {
     ...operational,
     snapshot: () => snapshotAll(shards),
     summary: liveSummary(ingress, shards, events),
+    history,
     gate: gateOf(config),
     version: packageVersion(),
     log,
@@ -410,7 +471,6 @@ async function main(): Promise<void> {
     'listening',
   );
   const health = await startHealth(config, operational, server, log);
-  if (config.natsUrl === undefined) log.info('NATS_URL is not set: event publishing is off');
   for (const shard of shards) shard.start();
   resolver.start();
   let stopping = false;
@@ -424,6 +484,7 @@ async function main(): Promise<void> {
       await drain(shards);
       await Promise.all(shards.map((shard) => shard.stop()));
       await events?.stop();
+      await Promise.all([maintenance.stop(), history.close()]);
       server.close();
       await tracing?.shutdown().catch(() => undefined);
       await health?.close();

@@ -5,14 +5,18 @@
 // sent when the previous returns, synchronous_commit=on, into a fresh table in a scratch database
 // (dropped afterwards, also on failure and on Ctrl-C). Real record payloads (90 bytes).
 //
+// With the movement history, the journal's append also writes one ledger_movements row per WAL
+// row that changed a stock key, in the same statement: the variants "WAL only" (the append as it
+// was before) and "every row a movement" measure what that costs a group commit.
+//
 //   npx tsx bench/micro/wal-append.ts [--commits 2000] [--batches 1,8,25,100] [--rounds 3]
-//     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+//     [--only 'WAL only,every row'] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { JournalStore, type WalRow } from '../../src/persistence/index.js';
+import { JournalStore, maintainHistory, type WalRow } from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
 import { encodeRecord } from '../../src/persistence/record-codec.js';
 import { median } from '../lib/report.js';
@@ -22,9 +26,36 @@ const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
 type Append = (client: pg.Client, rows: readonly WalRow[]) => Promise<void>;
 
+/** Every row a change of a stock key: its movement goes in the same statement. */
+const withMovements = (rows: readonly WalRow[]): WalRow[] =>
+  rows.map((row) => ({
+    ...row,
+    movement: {
+      productId: 'hot-sku',
+      warehouseId: 'bench-wh',
+      version: row.lsn,
+      atMs: Date.now(),
+      onHand: 1_000_000,
+      reserved: row.lsn,
+      incoming: 0,
+      subject: 'bench',
+    },
+  }));
+
 const variants: Record<string, Append> = {
-  'journal append (named INSERT ... unnest)': (client, rows) =>
-    new JournalStore(client).append(rows),
+  // The journal's append before the movement history: the WAL rows alone.
+  'WAL only (INSERT ... unnest, before history)': (client, rows) =>
+    client
+      .query({
+        name: 'ledger-wal-append-alone',
+        text: `INSERT INTO ledger_wal (partition, lsn, payload)
+               SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])`,
+        values: [rows.map((r) => r.partition), rows.map((r) => r.lsn), rows.map((r) => r.payload)],
+      })
+      .then(() => undefined),
+  'journal append, every row a movement (WAL + history)': (client, rows) =>
+    new JournalStore(client).append(withMovements(rows)),
+  'journal append, no movement rows': (client, rows) => new JournalStore(client).append(rows),
   'INSERT ... VALUES (multi-row)': async (client, rows) => {
     const values: unknown[] = [];
     const tuples = rows.map((row, index) => {
@@ -104,22 +135,44 @@ async function timeVariant(
   };
 }
 
+/** The variants' rounds at one batch size, taken in turn (A B A B ...): pairs share a moment. */
+async function roundsAt(
+  client: pg.Client,
+  options: Options,
+  batch: number,
+  next: () => number,
+): Promise<Map<string, Timing[]>> {
+  const chosen = Object.entries(variants).filter(([name]) =>
+    options.only.some((part) => name.includes(part)),
+  );
+  const rounds = new Map<string, Timing[]>(chosen.map(([name]) => [name, []]));
+  for (let round = 0; round < options.rounds; round += 1) {
+    for (const [name, append] of chosen) {
+      // A fresh partition per round: every variant appends to an index of the same shape.
+      const timing = await timeVariant(client, append, batch, options.commits, next());
+      rounds.get(name)?.push(timing);
+    }
+  }
+  return rounds;
+}
+
+const withHistory = 'journal append, every row a movement (WAL + history)';
+const walOnly = 'WAL only (INSERT ... unnest, before history)';
+
 async function run(client: pg.Client, options: Options): Promise<void> {
   await migrate(client);
+  // Today's day table of the movement history (and its neighbours), as a running ledger has.
+  await maintainHistory(client, Date.now(), { retainDays: 90, daysAhead: 2, lockTimeoutMs: 1000 });
   await client.query('SET synchronous_commit = on');
   out(`one connection, closed loop, ${options.commits} commits per variant and batch size`);
   out('| rows per commit | variant | commits/s | rows/s | p50 ms | p99 ms | rounds (commits/s) |');
   out('| ---: | --- | ---: | ---: | ---: | ---: | --- |');
   let partition = 0;
+  const ratios: string[] = [];
   for (const batch of options.batches) {
-    for (const [name, append] of Object.entries(variants)) {
-      const rounds: Timing[] = [];
-      for (let round = 0; round < options.rounds; round += 1) {
-        // A fresh partition per round: every variant appends to an index of the same shape.
-        partition += 1;
-        rounds.push(await timeVariant(client, append, batch, options.commits, partition));
-      }
-      const pick = (read: (timing: Timing) => number): number => median(rounds.map(read)) ?? 0;
+    const rounds = await roundsAt(client, options, batch, () => (partition += 1));
+    for (const [name, timings] of rounds) {
+      const pick = (read: (timing: Timing) => number): number => median(timings.map(read)) ?? 0;
       const cells = [
         String(batch),
         name,
@@ -127,10 +180,21 @@ async function run(client: pg.Client, options: Options): Promise<void> {
         pick((t) => t.rowsPerSecond).toFixed(0),
         pick((t) => t.p50Ms).toFixed(2),
         pick((t) => t.p99Ms).toFixed(2),
-        rounds.map((t) => t.commitsPerSecond.toFixed(0)).join(', '),
+        timings.map((t) => t.commitsPerSecond.toFixed(0)).join(', '),
       ];
       out(`| ${cells.join(' | ')} |`);
     }
+    const a = rounds.get(withHistory);
+    const b = rounds.get(walOnly);
+    if (a !== undefined && b !== undefined) {
+      const paired = a.map((t, index) => t.commitsPerSecond / (b[index]?.commitsPerSecond ?? 1));
+      const line = paired.map((ratio) => ratio.toFixed(2)).join(', ');
+      ratios.push(`${batch} rows: median ${(median(paired) ?? 0).toFixed(2)} (${line})`);
+    }
+  }
+  if (ratios.length > 0) {
+    out('commits/s with history / WAL only, round by round (taken in turn):');
+    for (const line of ratios) out(`  ${line}`);
   }
 }
 
@@ -138,6 +202,7 @@ interface Options {
   readonly commits: number;
   readonly batches: readonly number[];
   readonly rounds: number;
+  readonly only: readonly string[];
   readonly databaseUrl: string;
 }
 
@@ -147,6 +212,8 @@ function options(): Options {
       commits: { type: 'string', default: '2000' },
       batches: { type: 'string', default: '1,8,25,100' },
       rounds: { type: 'string', default: '3' },
+      // Comma-separated parts of variant names: only those run (default: all).
+      only: { type: 'string', default: '' },
       'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     },
   });
@@ -159,7 +226,8 @@ function options(): Options {
   if (!(Number.isInteger(commits) && commits >= 1 && Number.isInteger(rounds) && rounds >= 1)) {
     throw new Error('--commits and --rounds want positive integers');
   }
-  return { commits, batches, rounds, databaseUrl: values['database-url'] };
+  const only = values.only.split(',');
+  return { commits, batches, rounds, only, databaseUrl: values['database-url'] };
 }
 
 async function main(): Promise<void> {

@@ -14,6 +14,8 @@ import type {
   ImportLine,
   ImportResult,
   ListStockRequest,
+  MovementPage,
+  MovementsRequest,
   PlaceCartRequest,
   ProductSettings,
   ProductStock,
@@ -174,6 +176,20 @@ export class LedgerClient {
       yield* page.items;
       after = page.next ?? undefined;
     } while (after !== undefined);
+  }
+
+  /** One page of a stock key's movements, newest first; pass its `next` as `before`. */
+  movements(
+    productId: string,
+    warehouseId: string,
+    request: MovementsRequest = {},
+    options: CallOptions = {},
+  ): Promise<MovementPage> {
+    const query = new URLSearchParams();
+    if (request.before !== undefined) query.set('before', request.before);
+    if (request.limit !== undefined) query.set('limit', String(request.limit));
+    const parameters = { product_id: productId, warehouse_id: warehouseId };
+    return this.get(operations.getMovements, parameters, options, query);
   }
 
   /** Merges: a field left out keeps its value, null clears it (admin). */

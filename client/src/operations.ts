@@ -101,6 +101,13 @@ export const operations = {
     fields: ['product_id', 'after', 'limit'],
     replay: 'natural',
   },
+  getMovements: {
+    operationId: 'getMovements',
+    method: 'GET',
+    path: '/v1/stock/{product_id}/{warehouse_id}/movements',
+    fields: ['before', 'limit'],
+    replay: 'natural',
+  },
   putSettings: {
     operationId: 'putSettings',
     method: 'PUT',

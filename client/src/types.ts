@@ -49,6 +49,55 @@ export interface StockPage {
   readonly next: string | null;
 }
 
+export type MovementType =
+  | 'reserve'
+  | 'confirm'
+  | 'release'
+  | 'expire'
+  | 'adjust'
+  | 'set'
+  | 'transfer_out'
+  | 'transfer_in'
+  | 'transfer_incoming'
+  | 'transfer_cancel'
+  | 'lot_expired';
+
+/** One change of a stock key, with its counts right after it. */
+export interface Movement {
+  /** The key's version after the change. */
+  readonly version: number;
+  readonly type: MovementType;
+  /** Units moved; signed for adjust and set. */
+  readonly quantity: number;
+  readonly on_hand: number;
+  readonly reserved: number;
+  readonly incoming: number;
+  readonly at: string;
+  readonly reservation_id?: string;
+  readonly cart_id?: string;
+  readonly transfer_id?: string;
+  readonly lots?: readonly { readonly lot_id: string; readonly quantity: number }[];
+  readonly buyer_id?: string;
+  readonly reason?: string;
+  readonly reference?: string;
+  readonly subject?: string;
+  readonly trace_id?: string;
+}
+
+export interface MovementPage {
+  /** Newest first. */
+  readonly movements: readonly Movement[];
+  /** Pass as `before` for the older page after; null on the last page. */
+  readonly next: string | null;
+}
+
+export interface MovementsRequest {
+  /** The `next` of the page before. */
+  readonly before?: string;
+  /** 1..1000, default 100. */
+  readonly limit?: number;
+}
+
 export interface ProductSettings {
   readonly max_per_buyer: number | null;
   readonly limit_window_seconds: number;

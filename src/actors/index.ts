@@ -9,3 +9,13 @@ export { captureSnapshot, restoreSnapshot, type PartitionSnapshot } from './snap
 export { StockActor, extrasOf, type Reservation } from './stock-actor.js';
 export { stockSignal } from './types.js';
 export type * from './types.js';
+export {
+  countsBefore,
+  isMovement,
+  movementOf,
+  subjectOf,
+  type Movement,
+  type MovementCounts,
+  type MovementRecord,
+  type MovementType,
+} from './movement.js';

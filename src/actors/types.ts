@@ -46,6 +46,8 @@ export interface ReservationCommand {
   readonly traceId: string;
   /** Confirm only: units sold, 1..held (a partial sale); absent: all of them. */
   readonly quantity?: number;
+  /** The caller's token subject, kept in the movement history; absent when there is none. */
+  readonly subject?: string;
 }
 
 export interface ExtendCommand {
@@ -207,6 +209,8 @@ export interface CartHoldsCommand {
   readonly reservationIds: readonly string[];
   readonly action: CartHoldsAction;
   readonly traceId: string;
+  /** The caller's token subject, kept in the movement history; absent when there is none. */
+  readonly subject?: string;
 }
 
 export type CartCommand =

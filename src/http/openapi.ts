@@ -97,6 +97,65 @@ const stockPageSchema: JsonSchema = {
   },
 };
 
+const movementTypes = [
+  'reserve',
+  'confirm',
+  'release',
+  'expire',
+  'adjust',
+  'set',
+  'transfer_out',
+  'transfer_in',
+  'transfer_incoming',
+  'transfer_cancel',
+  'lot_expired',
+];
+
+const movementSchema: JsonSchema = {
+  type: 'object',
+  required: ['version', 'type', 'quantity', 'on_hand', 'reserved', 'incoming', 'at'],
+  properties: {
+    version: { type: 'integer', minimum: 1, description: "The key's version after the change" },
+    type: { type: 'string', enum: movementTypes },
+    quantity: {
+      type: 'integer',
+      description: 'Units moved; signed for adjust and set (the change of on_hand)',
+    },
+    on_hand: { type: 'integer', description: 'After the change' },
+    reserved: { type: 'integer', description: 'After the change' },
+    incoming: { type: 'integer', description: 'After the change' },
+    at: { type: 'string', format: 'date-time' },
+    reservation_id: { type: 'string' },
+    cart_id: { type: 'string' },
+    transfer_id: { type: 'string' },
+    lots: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['lot_id', 'quantity'],
+        properties: { lot_id: { type: 'string' }, quantity: { type: 'integer' } },
+      },
+    },
+    buyer_id: { type: 'string' },
+    reason: { type: 'string' },
+    reference: { type: 'string' },
+    subject: { type: 'string', description: "The caller's token subject" },
+    trace_id: { type: 'string' },
+  },
+};
+
+const movementPageSchema: JsonSchema = {
+  type: 'object',
+  required: ['movements', 'next'],
+  properties: {
+    movements: { type: 'array', items: movementSchema, description: 'Newest first' },
+    next: {
+      type: ['string', 'null'],
+      description: 'Pass as `before` for the older page after this one; null on the last page',
+    },
+  },
+};
+
 const nullableInteger = { type: ['integer', 'null'] };
 
 const settingsSchema: JsonSchema = {
@@ -312,6 +371,10 @@ function successResponse(route: Route): Record<string, unknown> {
       };
     case 'stockPage':
       return { '200': { description: 'A page of stock views', content: json(stockPageSchema) } };
+    case 'movementPage':
+      return {
+        '200': { description: 'A page of movements', content: json(movementPageSchema) },
+      };
     case 'settings':
       return { '200': { description: 'The whole settings', content: json(settingsSchema) } };
     case 'productStock':

@@ -16,6 +16,7 @@ export type RouteName =
   | 'getReservation'
   | 'getStock'
   | 'listStock'
+  | 'getMovements'
   | 'putSettings'
   | 'getSettings'
   | 'getProductStock'
@@ -60,6 +61,7 @@ export interface Route {
     | 'stock'
     | 'import'
     | 'stockPage'
+    | 'movementPage'
     | 'settings'
     | 'productStock'
     | 'cart'
@@ -243,6 +245,18 @@ export const routes: readonly Route[] = [
     query: 'stockPage',
     response: 'stockPage',
     errors: [...guarded, 'validation_failed', ...shardErrors],
+  },
+  {
+    name: 'getMovements',
+    method: 'get',
+    pattern: '/v1/stock/:product/:warehouse/movements',
+    path: '/v1/stock/{product_id}/{warehouse_id}/movements',
+    summary: "A stock key's movements (every change), newest first, a page at a time",
+    permission: 'read',
+    body: undefined,
+    query: 'movementPage',
+    response: 'movementPage',
+    errors: [...guarded, 'not_found', 'validation_failed', ...shardErrors],
   },
   ...productRoutes(),
   ...cartRoutes(),

@@ -1,7 +1,14 @@
 // Request shapes as field specifications: each field knows how to check a value and how to
 // describe itself as JSON Schema. The validator and the OpenAPI document both come from here,
 // so what is documented is exactly what is enforced.
-import { onHandMax, reasonLengthMax, stockPageItemsDefault, stockPageItemsMax } from '../limits.js';
+import {
+  movementPageItemsDefault,
+  movementPageItemsMax,
+  onHandMax,
+  reasonLengthMax,
+  stockPageItemsDefault,
+  stockPageItemsMax,
+} from '../limits.js';
 import type { StockKey } from '../router/index.js';
 
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -168,6 +175,34 @@ export const stockCursorField: FieldSpec<StockKey> = {
       throw new ValidationError(field, `${field} must be the next of a page of this listing`);
     }
     return key;
+  },
+};
+
+const movementCursorPrefix = 'v';
+const movementCursorPattern = /^[A-Za-z0-9_-]{1,24}$/;
+
+/** A history page's `next`: opaque to clients, it names the version the next page ends before. */
+export function encodeMovementCursor(version: number): string {
+  return Buffer.from(`${movementCursorPrefix}${version}`).toString('base64url');
+}
+
+function decodeMovementCursor(text: string): number | undefined {
+  if (!movementCursorPattern.test(text)) return undefined;
+  const bytes = Buffer.from(text, 'base64url');
+  if (bytes.toString('base64url') !== text) return undefined;
+  const match = /^v([1-9][0-9]{0,15})$/.exec(bytes.toString('latin1'));
+  const version = match === null ? Number.NaN : Number(match[1]);
+  return Number.isSafeInteger(version) ? version : undefined;
+}
+
+export const movementCursorField: FieldSpec<number> = {
+  schema: { type: 'string', pattern: movementCursorPattern.source },
+  parse(value, field) {
+    const version = typeof value === 'string' ? decodeMovementCursor(value) : undefined;
+    if (version === undefined) {
+      throw new ValidationError(field, `${field} must be the next of a page of this history`);
+    }
+    return version;
   },
 };
 
@@ -391,6 +426,12 @@ export interface StockPageParameters extends Record<string, unknown> {
   limit: number;
 }
 
+/** A key's movement history's query parameters. */
+export interface MovementPageParameters extends Record<string, unknown> {
+  before: number;
+  limit: number;
+}
+
 export interface RequestSpecs {
   readonly reserve: ObjectSpec<ReserveBody>;
   readonly reservation: ObjectSpec<ReservationBody>;
@@ -404,6 +445,7 @@ export interface RequestSpecs {
   readonly cartConfirm: ObjectSpec<CartConfirmBody>;
   readonly cartExtend: ObjectSpec<CartExtendBody>;
   readonly stockPage: ObjectSpec<StockPageParameters>;
+  readonly movementPage: ObjectSpec<MovementPageParameters>;
 }
 
 const buyerIdEntry = field(buyerIdField, false, 'The buyer: counts toward purchase limits');
@@ -444,6 +486,7 @@ export function requestSpecs(limits: ValidationLimits): RequestSpecs {
     settings: settingsSpec(),
     ...cartSpecs(limits),
     stockPage: stockPageSpec(),
+    movementPage: movementPageSpec(),
   };
 }
 
@@ -456,6 +499,22 @@ function stockPageSpec(): ObjectSpec<StockPageParameters> {
       { ...limit, schema: { ...limit.schema, default: stockPageItemsDefault } },
       false,
       `Stock views in this page, at most; default ${stockPageItemsDefault}`,
+    ),
+  });
+}
+
+function movementPageSpec(): ObjectSpec<MovementPageParameters> {
+  const limit = textIntegerField(1, movementPageItemsMax);
+  return new ObjectSpec<MovementPageParameters>({
+    before: field(
+      movementCursorField,
+      false,
+      'The `next` of the page before; left out: the newest movements',
+    ),
+    limit: field(
+      { ...limit, schema: { ...limit.schema, default: movementPageItemsDefault } },
+      false,
+      `Movements in this page, at most; default ${movementPageItemsDefault}`,
     ),
   });
 }

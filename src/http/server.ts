@@ -41,7 +41,8 @@ import {
 } from './request.js';
 import { methodsOf, routes, type Route, type RouteName } from './routes.js';
 import { StockImport, type ImportHost, type LineCommand } from './stock-import.js';
-import { encodeStockCursor } from './schemas.js';
+import { encodeMovementCursor, encodeStockCursor } from './schemas.js';
+import { movementPageJson, type MovementHistory } from './movements.js';
 import {
   RequestValidator,
   UnknownResource,
@@ -50,6 +51,7 @@ import {
   reservationId,
   stockId,
   transferId,
+  type MovementPageQuery,
   type ValidationLimits,
 } from './validate.js';
 
@@ -71,6 +73,8 @@ export interface ServerOptions {
   readonly snapshot: () => Promise<number>;
   /** The live page's numbers (GET /v1/ui/summary), computed when asked. */
   readonly summary: () => Promise<string>;
+  /** A key's movement history, from the journal. */
+  readonly history: MovementHistory;
   readonly version: string;
   readonly log: Logger;
   /** OpenTelemetry spans of each request; undefined: tracing is off. */
@@ -186,6 +190,7 @@ export class LedgerServer {
     getReservation: (res, req, route) => this.getReservation(res, req, route),
     getStock: (res, req, route) => this.getStock(res, req, route),
     listStock: (res, req, route) => this.listStock(res, req, route),
+    getMovements: (res, req, route) => this.getMovements(res, req, route),
     getSettings: (res, req, route) => this.getProduct(res, req, route, 'read-settings'),
     getProductStock: (res, req, route) => this.getProduct(res, req, route, 'read-product-stock'),
     getCart: (res, req, route) => this.getCart(res, req, route),
@@ -391,7 +396,7 @@ export class LedgerServer {
         return { via: 'router', command: validator.set(body, trace, caller) };
       case 'confirm':
       case 'release':
-        return { via: 'router', command: validator.reservation(name, body, trace) };
+        return { via: 'router', command: validator.reservation(name, body, trace, caller) };
       case 'extend':
         return { via: 'router', command: validator.extend(body, trace) };
       case 'putSettings': {
@@ -431,11 +436,14 @@ export class LedgerServer {
         const quantities = validator.cartConfirm(body);
         return {
           via: 'carts',
-          run: (callback) => carts.confirmCart(id, quantities, trace, callback),
+          run: (callback) => carts.confirmCart(id, quantities, trace, callback, caller.subject),
         };
       }
       case 'releaseCart':
-        return { via: 'carts', run: (callback) => carts.releaseCart(id, trace, callback) };
+        return {
+          via: 'carts',
+          run: (callback) => carts.releaseCart(id, trace, callback, caller.subject),
+        };
       case 'extendCart': {
         const ttlSeconds = validator.cartExtend(body);
         const lifetimeMaxMs = validator.lifetimeMaxMs;
@@ -630,6 +638,71 @@ export class LedgerServer {
       );
       if (cancel !== undefined) awaitAnswer(exchange, cancel, false);
     });
+  }
+
+  /**
+   * A page of a key's movement history. An impossible key is not found (as GET of the key); the
+   * query is checked before admission but refused only after it. The key's shard says whether
+   * the key exists (its answer is durable); the movements come from the journal.
+   */
+  private getMovements(res: HttpResponse, req: HttpRequest, route: Route): void {
+    const exchange = this.begin(res, req);
+    const [product, warehouse] = parametersOf(req, route).map(decoded);
+    const admission = this.options.gate.read(res, req.getHeader('authorization'));
+    let query: MovementPageQuery | ValidationError | undefined;
+    try {
+      const key = {
+        productId: stockId(product, 'product_id'),
+        warehouseId: stockId(warehouse, 'warehouse_id'),
+      };
+      try {
+        query = this.validator.movementPage(key, (req.getQuery() as string | undefined) ?? '');
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        query = error;
+      }
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      query = undefined;
+    }
+    this.options.gate.admit(exchange, admission, route.permission ?? 'read', () => {
+      if (query === undefined) respondError(exchange, 'not_found', 'No such stock key.');
+      else if (query instanceof ValidationError) {
+        respondError(exchange, 'validation_failed', query.message, { field: query.field });
+      } else this.movementsOf(exchange, query);
+    });
+  }
+
+  private movementsOf(exchange: Exchange, query: MovementPageQuery): void {
+    const { productId, warehouseId, beforeVersion, limit } = query;
+    const command = { kind: 'read-stock', productId, warehouseId } as const;
+    const { historyQueries, historyQuerySeconds } = this.options.metrics;
+    const dispatched = this.options.router.dispatch(command, ({ outcome }) => {
+      if (!outcome.ok) {
+        const rendered = renderOutcome(outcome);
+        respond(exchange, rendered.status, rendered.body, {
+          retryAfterSeconds: rendered.status === 503 ? 1 : undefined,
+        });
+        return;
+      }
+      const stopTimer = historyQuerySeconds.startTimer();
+      this.options.history.page(productId, warehouseId, beforeVersion, limit).then(
+        (page) => {
+          stopTimer();
+          historyQueries.labels('ok').inc();
+          const next = page.nextBefore === undefined ? null : encodeMovementCursor(page.nextBefore);
+          respond(exchange, 200, movementPageJson(page.movements, next));
+        },
+        (error: unknown) => {
+          historyQueries.labels('unavailable').inc();
+          this.options.log.warn({ err: error, traceId: exchange.traceId }, 'history read failed');
+          respondError(exchange, 'unavailable', 'The history cannot be read now; retry shortly.');
+        },
+      );
+    });
+    if (dispatched !== undefined) {
+      awaitAnswer(exchange, () => dispatched.channel.cancel(dispatched.id), false);
+    }
   }
 
   private answerPage(exchange: Exchange, listing: StockListing): void {

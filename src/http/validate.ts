@@ -1,8 +1,8 @@
 // Request bodies to commands, through the field specifications of schemas.ts. A violation is a
 // 422 naming the field, and nothing reaches a shard.
 import type { ProductSettings } from '../actors/index.js';
-import { stockPageItemsDefault } from '../limits.js';
-import type { CartRequest, RoutableCommand, StockPageQuery } from '../router/index.js';
+import { movementPageItemsDefault, stockPageItemsDefault } from '../limits.js';
+import type { CartRequest, RoutableCommand, StockKey, StockPageQuery } from '../router/index.js';
 import {
   ValidationError,
   requestSpecs,
@@ -89,10 +89,17 @@ export class RequestValidator {
     };
   }
 
-  reservation(kind: 'confirm' | 'release', body: Body, traceId: string): RoutableCommand {
+  reservation(
+    kind: 'confirm' | 'release',
+    body: Body,
+    traceId: string,
+    caller: Caller,
+  ): RoutableCommand {
+    // Only with auth on: an anonymous caller adds nothing to the hot path's message.
+    const subject = caller.subject === '' ? {} : { subject: caller.subject };
     if (kind === 'release') {
       const parsed = this.specs.reservation.parse(body);
-      return { kind, reservationId: parsed.reservation_id as string, traceId };
+      return { kind, reservationId: parsed.reservation_id as string, traceId, ...subject };
     }
     const parsed = this.specs.confirm.parse(body);
     return {
@@ -100,6 +107,7 @@ export class RequestValidator {
       reservationId: parsed.reservation_id as string,
       traceId,
       ...(parsed.quantity === undefined ? {} : { quantity: parsed.quantity }),
+      ...subject,
     };
   }
 
@@ -200,6 +208,16 @@ export class RequestValidator {
     return this.specs.cartExtend.parse(body).ttl_seconds as number;
   }
 
+  /** A movement history's key (path) and query string; unknown parameters are ignored. */
+  movementPage(key: StockKey, query: string): MovementPageQuery {
+    const parsed = this.specs.movementPage.parse(queryParameters(query));
+    return {
+      ...key,
+      beforeVersion: parsed.before,
+      limit: parsed.limit ?? movementPageItemsDefault,
+    };
+  }
+
   /** The stock listing's query string (without `?`); unknown parameters are ignored. */
   stockPage(query: string): StockPageQuery {
     const parsed = this.specs.stockPage.parse(queryParameters(query));
@@ -209,6 +227,14 @@ export class RequestValidator {
       limit: parsed.limit ?? stockPageItemsDefault,
     };
   }
+}
+
+/** What a page of a key's movement history asks. */
+export interface MovementPageQuery {
+  readonly productId: string;
+  readonly warehouseId: string;
+  readonly beforeVersion: number | undefined;
+  readonly limit: number;
 }
 
 /**

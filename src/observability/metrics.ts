@@ -11,6 +11,11 @@ export interface IngressMetrics {
   readonly cartSeconds: client.Histogram<'result'>;
   /** Lines of stock imports, by result (ok or the error code the line alone would have had). */
   readonly importLines: client.Counter<'result'>;
+  /** Movement history pages read from the journal, by result (ok, unavailable). */
+  readonly historyQueries: client.Counter<'result'>;
+  readonly historyQuerySeconds: client.Histogram;
+  /** Day tables of the movement history dropped for being older than the retention. */
+  readonly historyPartitionsDropped: client.Counter;
   readonly availableStock: client.Gauge<'product_id' | 'warehouse_id'>;
   /** Fed with every durable stock change; the gauge shows its top N at each scrape. */
   readonly hotKeys: HotKeys;
@@ -57,6 +62,7 @@ export function createIngressMetrics(
       registers: [registry],
     }),
     ...importMetrics(registry),
+    ...historyMetrics(registry),
     availableStock: new client.Gauge({
       name: 'inventory_available_stock',
       help: 'Available units of the N most frequently changed stock keys (durable values)',
@@ -93,6 +99,30 @@ function importMetrics(registry: client.Registry): Pick<IngressMetrics, 'importL
       name: 'inventory_stock_import_lines_total',
       help: 'Lines of POST /v1/stock/import, by result (ok or the error code of the line)',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+  };
+}
+
+function historyMetrics(
+  registry: client.Registry,
+): Pick<IngressMetrics, 'historyQueries' | 'historyQuerySeconds' | 'historyPartitionsDropped'> {
+  return {
+    historyQueries: new client.Counter({
+      name: 'ledger_history_queries_total',
+      help: 'Movement history pages read from the journal, by result (ok or unavailable)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    historyQuerySeconds: new client.Histogram({
+      name: 'ledger_history_query_duration_seconds',
+      help: 'Time one movement history page took to read from the journal',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    historyPartitionsDropped: new client.Counter({
+      name: 'ledger_history_partitions_dropped_total',
+      help: 'Day tables of the movement history dropped for being older than the retention',
       registers: [registry],
     }),
   };

@@ -17,6 +17,7 @@ export type {
   JournalConnection,
   JournalReader,
   JournalSink,
+  MovementColumns,
   SnapshotConnection,
   SnapshotRow,
   WalRow,
@@ -41,3 +42,15 @@ export { GroupCommit, type GroupCommitListener } from './group-commit.js';
 export { SnapshotWriter } from './snapshot-writer.js';
 export { encodeRecord, decodeRecord, RecordDecodeError } from './record-codec.js';
 export { encodeSnapshot, decodeSnapshot } from './snapshot-codec.js';
+export { HistoryStore, movementOfRow, type HistoryStoreOptions } from './history-store.js';
+export {
+  HistoryMaintenance,
+  dayOf,
+  maintainHistory,
+  movementPartitions,
+  partitionName,
+  type HistoryMaintenanceOptions,
+  type HistoryRetentionOptions,
+  type RetentionRun,
+} from './history-retention.js';
+export { trimWal, type WalTrimOptions } from './wal-trim.js';

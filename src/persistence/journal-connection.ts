@@ -5,6 +5,21 @@ export interface WalRow {
   readonly partition: number;
   readonly lsn: number;
   readonly payload: Uint8Array;
+  /** The record is a change of a stock key: its movement goes in the same write. */
+  readonly movement?: MovementColumns;
+}
+
+/** What a movement row keeps beside the record's bytes (the key's counts after the change). */
+export interface MovementColumns {
+  readonly productId: string;
+  readonly warehouseId: string;
+  readonly version: number;
+  readonly atMs: number;
+  readonly onHand: number;
+  readonly reserved: number;
+  readonly incoming: number;
+  /** The caller's token subject; '' when none. */
+  readonly subject: string;
 }
 
 export interface SnapshotRow {

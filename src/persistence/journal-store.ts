@@ -3,7 +3,12 @@
 // one, snapshots on the other).
 import pg from 'pg';
 import { recoveryPageRows } from '../limits.js';
-import type { JournalConnection, SnapshotRow, WalRow } from './journal-connection.js';
+import type {
+  JournalConnection,
+  MovementColumns,
+  SnapshotRow,
+  WalRow,
+} from './journal-connection.js';
 
 /**
  * int8 columns (lsn) come back as text: pg's default, left alone on purpose (changing pg's global
@@ -34,24 +39,41 @@ export class JournalStore implements JournalConnection {
     return new JournalStore(client);
   }
 
-  /** One multi-row INSERT for the whole group commit; autocommit makes it one transaction. */
+  /**
+   * One statement for the whole group commit: the WAL rows, and the movement rows of those that
+   * changed a stock key (a data-modifying CTE), so autocommit makes both one transaction and the
+   * history never lacks, nor holds more than, what the journal holds. A movement names its
+   * record's bytes by position in the WAL array, so they cross the wire once.
+   */
   async append(rows: readonly WalRow[]): Promise<void> {
     if (rows.length === 0) return;
     const partitions = new Array<number>(rows.length);
     const lsns = new Array<number>(rows.length);
     const payloads = new Array<Uint8Array>(rows.length);
+    const movements = new MovementArrays();
     for (let index = 0; index < rows.length; index += 1) {
       const row = rows[index] as WalRow;
       partitions[index] = row.partition;
       lsns[index] = row.lsn;
       payloads[index] = row.payload;
+      if (row.movement !== undefined) movements.add(index + 1, row.movement);
     }
     // A named statement: Postgres parses and plans it once per connection, not once per commit.
     await this.client.query({
       name: 'ledger-wal-append',
-      text: `INSERT INTO ledger_wal (partition, lsn, payload)
-             SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])`,
-      values: [partitions, lsns, payloads],
+      text: `WITH wal AS (
+               INSERT INTO ledger_wal (partition, lsn, payload)
+               SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[]))
+             INSERT INTO ledger_movements (product_id, warehouse_id, version, at, on_hand,
+                                           reserved, incoming, subject, payload)
+             SELECT m.product_id, m.warehouse_id, m.version, to_timestamp(m.at_ms / 1000.0),
+                    m.on_hand, m.reserved, m.incoming, NULLIF(m.subject, ''),
+                    ($3::bytea[])[m.row_number]
+             FROM unnest($4::integer[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
+                         $9::bigint[], $10::bigint[], $11::bigint[], $12::text[])
+               AS m(row_number, product_id, warehouse_id, version, at_ms, on_hand, reserved,
+                    incoming, subject)`,
+      values: [partitions, lsns, payloads, ...movements.values()],
     });
   }
 
@@ -115,5 +137,45 @@ export class JournalStore implements JournalConnection {
 
   close(): Promise<void> {
     return this.client.end();
+  }
+}
+
+/** A group commit's movement rows as column arrays (the statement's unnest parameters). */
+class MovementArrays {
+  private readonly rowNumbers: number[] = [];
+  private readonly productIds: string[] = [];
+  private readonly warehouseIds: string[] = [];
+  private readonly versions: number[] = [];
+  private readonly atMs: number[] = [];
+  private readonly onHands: number[] = [];
+  private readonly reserveds: number[] = [];
+  private readonly incomings: number[] = [];
+  private readonly subjects: string[] = [];
+
+  /** `rowNumber`: the 1-based position of the movement's record among the WAL rows. */
+  add(rowNumber: number, movement: MovementColumns): void {
+    this.rowNumbers.push(rowNumber);
+    this.productIds.push(movement.productId);
+    this.warehouseIds.push(movement.warehouseId);
+    this.versions.push(movement.version);
+    this.atMs.push(movement.atMs);
+    this.onHands.push(movement.onHand);
+    this.reserveds.push(movement.reserved);
+    this.incomings.push(movement.incoming);
+    this.subjects.push(movement.subject);
+  }
+
+  values(): unknown[] {
+    return [
+      this.rowNumbers,
+      this.productIds,
+      this.warehouseIds,
+      this.versions,
+      this.atMs,
+      this.onHands,
+      this.reserveds,
+      this.incomings,
+      this.subjects,
+    ];
   }
 }

@@ -71,6 +71,30 @@ export const migrations: readonly { readonly id: number; readonly sql: string }[
         PRIMARY KEY (hash_version, partition, lsn)
       );`,
   },
+  {
+    id: 5,
+    sql: `
+      -- The movement history (GET /v1/stock/:product/:warehouse/movements): one row per change
+      -- of a stock key, written in the same statement as its WAL row (journal-store.ts), so a
+      -- group commit stays one atomic write. payload is the record's bytes (rendered at read
+      -- time); the counts after the change are columns, since a hold's records do not carry
+      -- them. Partitioned by UTC day so that retention drops whole tables (history-store.ts);
+      -- the default partition only catches a row whose day has no table (a clock far off).
+      CREATE TABLE ledger_movements (
+        product_id text NOT NULL,
+        warehouse_id text NOT NULL,
+        version bigint NOT NULL CHECK (version > 0),
+        at timestamptz NOT NULL,
+        on_hand bigint NOT NULL,
+        reserved bigint NOT NULL,
+        incoming bigint NOT NULL,
+        subject text,
+        payload bytea NOT NULL
+      ) PARTITION BY RANGE (at);
+      CREATE INDEX ledger_movements_key ON ledger_movements
+        (product_id, warehouse_id, version DESC);
+      CREATE TABLE ledger_movements_default PARTITION OF ledger_movements DEFAULT;`,
+  },
 ];
 
 export async function migrate(client: pg.ClientBase): Promise<number[]> {

@@ -308,9 +308,10 @@ export class CartCoordinator {
     });
   }
 
-  releaseCart(cartId: string, traceId: string, callback: CartCallback): void {
+  releaseCart(cartId: string, traceId: string, callback: CartCallback, subject = ''): void {
     this.withCart(cartId, traceId, callback, (cart) => {
-      this.eachPart(cart, traceId, { kind: 'release' }, callback, (holds) => {
+      const parts = { traceId, subject };
+      this.eachPart(cart, parts, { kind: 'release' }, callback, (holds) => {
         callback({ ok: true, cart: withHolds(cart, holds), replayed: false });
       });
     });
@@ -353,7 +354,9 @@ export class CartCoordinator {
     quantities: ReadonlyMap<string, number>,
     traceId: string,
     callback: CartCallback,
+    subject = '',
   ): void {
+    const parts = { traceId, subject };
     this.withCart(cartId, traceId, callback, (cart) => {
       const named = checkNamed(cart, quantities);
       if (named !== undefined) {
@@ -364,14 +367,14 @@ export class CartCoordinator {
         this.confirmedAnswer(cart, holds, callback, replayed);
       if (new Set(cart.holds.map((hold) => hold.partition)).size === 1) {
         const action = { kind: 'confirm', quantities: Object.fromEntries(quantities) } as const;
-        this.eachPart(cart, traceId, action, callback, confirmed);
+        this.eachPart(cart, parts, action, callback, confirmed);
         return;
       }
       const decided = cart.confirmAttempt ?? '';
       if (decided !== '') {
         this.eachPart(
           cart,
-          traceId,
+          parts,
           { kind: 'confirm-pinned', attempt: decided },
           callback,
           confirmed,
@@ -381,9 +384,9 @@ export class CartCoordinator {
       const attempt = this.mintAttempt(homePartitionOf(cartId));
       const unpin = { kind: 'unpin', attempt } as const;
       const letGo = (outcome: ShardOutcome) =>
-        this.eachPart(cart, traceId, unpin, ignore, () => callback(outcome));
+        this.eachPart(cart, parts, unpin, ignore, () => callback(outcome));
       const pin = { kind: 'pin', attempt, quantities: Object.fromEntries(quantities) } as const;
-      this.eachPart(cart, traceId, pin, letGo, (pinned) => {
+      this.eachPart(cart, parts, pin, letGo, (pinned) => {
         // Nothing was PENDING: every hold is CONFIRMED already (a confirm before this one).
         if (!pinned.some((hold) => hold.status === 'PENDING')) {
           callback({ ok: true, cart: withHolds(cart, pinned), replayed: true });
@@ -395,7 +398,7 @@ export class CartCoordinator {
           const then = (decision: 'committed' | 'aborted' | 'unknown') => {
             if (decision === 'committed') {
               const finish = { kind: 'confirm-pinned', attempt } as const;
-              this.eachPart(cart, traceId, finish, callback, confirmed);
+              this.eachPart(cart, parts, finish, callback, confirmed);
             } else if (decision === 'aborted') letGo(confirmAbandoned);
             // The home cannot say: the pins stay, and the resolver finishes the attempt.
             else callback(confirmAbandoned);
@@ -459,7 +462,7 @@ export class CartCoordinator {
    */
   private eachPart(
     cart: CartView,
-    traceId: string,
+    request: string | { readonly traceId: string; readonly subject: string },
     action: Extract<Command, { kind: 'cart-holds' }>['action'],
     refused: CartCallback,
     then: (holds: CartView['holds'], replayed: boolean) => void,
@@ -472,6 +475,9 @@ export class CartCoordinator {
     }
     const answers = new Map<number, ShardOutcome>();
     let waiting = byPartition.size;
+    // A trace id alone, or with the caller's subject (a confirm or release, for the history).
+    const { traceId, subject } =
+      typeof request === 'string' ? { traceId: request, subject: '' } : request;
     for (const [partition, reservationIds] of byPartition) {
       const command: Command = {
         kind: 'cart-holds',
@@ -479,6 +485,7 @@ export class CartCoordinator {
         reservationIds,
         action,
         traceId,
+        ...(subject === '' ? {} : { subject }),
       };
       this.send(partition, command, (outcome) => {
         answers.set(partition, outcome);

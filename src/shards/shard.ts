@@ -9,7 +9,11 @@ import {
   assert,
   captureSnapshot,
   checkRecord,
+  countsBefore,
+  isMovement,
+  subjectOf,
   type ApplyResult,
+  type MovementCounts,
   type JournalRecord,
   type RetentionPolicy,
   type StockActor,
@@ -29,6 +33,7 @@ import {
   encodeRecord,
   encodeSnapshot,
   type JournalConnection,
+  type MovementColumns,
 } from '../persistence/index.js';
 import { DurableNotes } from './durable-notes.js';
 import type { ExpiryEntry } from './expiry-heap.js';
@@ -107,6 +112,56 @@ function observedSequence(result: ApplyResult, partitionSequence: number): numbe
   return result.actor?.journalSequence ?? partitionSequence;
 }
 
+/** A stock key's counts now. */
+const countsNow = (actor: StockActor): MovementCounts => ({
+  onHand: actor.onHand,
+  reserved: actor.reserved,
+  incoming: actor.incoming,
+});
+
+/**
+ * Each record's key counts right after it, in a change of several records: the key's state now
+ * is after its last record; walking back, each record's counts before it are its predecessor's
+ * after (a key may have several records in one change).
+ */
+function countsAfterEach(writes: readonly Write[]): (MovementCounts | undefined)[] {
+  const counts = new Array<MovementCounts | undefined>(writes.length);
+  const walking = new Map<StockActor, MovementCounts>();
+  for (let index = writes.length - 1; index >= 0; index -= 1) {
+    const { record, actor } = writes[index] as Write;
+    if (actor === undefined || !isMovement(record)) continue;
+    const after = walking.get(actor) ?? countsNow(actor);
+    counts[index] = after;
+    walking.set(actor, countsBefore(record, after));
+  }
+  return counts;
+}
+
+/** The movement row of a record that changed a key (none for other records). */
+function movementColumns(
+  record: JournalRecord,
+  actor: StockActor | undefined,
+  counts: MovementCounts | undefined,
+  callerSubject: string,
+): MovementColumns | undefined {
+  if (actor === undefined || !isMovement(record)) return undefined;
+  const after = counts ?? countsNow(actor);
+  assert(
+    counts !== undefined || actor.version === record.version,
+    'a lone record is not the last change of its key',
+  );
+  return {
+    productId: record.productId,
+    warehouseId: record.warehouseId,
+    version: record.version,
+    atMs: record.atMs,
+    ...after,
+    // A hold's end names who asked for it, not who made the hold (the record's requester).
+    subject:
+      record.type === 'confirmed' || record.type === 'released' ? callerSubject : subjectOf(record),
+  };
+}
+
 export class Shard {
   private readonly runtimes = new Map<number, PartitionRuntime>();
   private readonly expiry = new ExpirySchedule();
@@ -117,6 +172,8 @@ export class Shard {
   /** Writes snapshots on a connection of its own, so they never hold up group commits. */
   private readonly snapshotWriter: SnapshotWriter;
   private outbox: ShardReply[] = [];
+  /** The token subject of the request being applied, if it names one (its movements keep it). */
+  private callerSubject = '';
   private mode: Mode = 'starting';
   private reloading: Promise<void> | undefined;
   private reconnecting: Promise<void> | undefined;
@@ -230,7 +287,12 @@ export class Shard {
         this.outbox.push(refusal);
         continue;
       }
-      const result = runtime.state.apply(request.command, nowMs);
+      const command = request.command;
+      this.callerSubject =
+        command.kind === 'confirm' || command.kind === 'release' || command.kind === 'cart-holds'
+          ? (command.subject ?? '')
+          : '';
+      const result = runtime.state.apply(command, nowMs);
       if (result.record !== undefined) this.journal(runtime, result.record, result.actor, false);
       else if (result.writes !== undefined && result.writes.length > 0)
         this.journalGroup(runtime, result.writes);
@@ -300,12 +362,16 @@ export class Shard {
     actor: StockActor | undefined,
     swept: boolean,
     grouped = false,
+    counts?: MovementCounts,
   ): void {
     checkRecord(record);
     const { partition } = runtime.state;
     const lsn = runtime.nextLsn;
     runtime.nextLsn += 1;
-    const row = { partition, lsn, payload: encodeRecord(record) };
+    const movement = movementColumns(record, actor, counts, swept ? '' : this.callerSubject);
+    const payload = encodeRecord(record);
+    const row =
+      movement === undefined ? { partition, lsn, payload } : { partition, lsn, payload, movement };
     const sequence = this.commit.append(row, grouped);
     if (actor !== undefined) actor.journalSequence = sequence;
     runtime.lastSequence = sequence;
@@ -323,8 +389,9 @@ export class Shard {
 
   /** A change of several records (a cart): one group, written whole or not at all. */
   private journalGroup(runtime: PartitionRuntime, writes: readonly Write[]): void {
+    const counts = countsAfterEach(writes);
     writes.forEach(({ record, actor }, index) => {
-      this.journal(runtime, record, actor, false, index < writes.length - 1);
+      this.journal(runtime, record, actor, false, index < writes.length - 1, counts[index]);
     });
   }
 

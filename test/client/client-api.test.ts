@@ -125,6 +125,10 @@ describe.runIf(await havePostgres())('the typed client against a real ledger', (
     for await (const item of ledger.listAllStock({ product_id: product, limit: 1 })) all.push(item);
     expect(all.map((item) => item.warehouse_id)).toEqual(['w1', 'w2', 'w3']);
     expect(await ledger.getProductStock(product)).toMatchObject({ on_hand: 14, available: 14 });
+    const newest = await ledger.movements(product, 'w1', { limit: 1 });
+    expect(newest.movements).toMatchObject([{ version: 2, type: 'set', quantity: -3, on_hand: 7 }]);
+    const older = await ledger.movements(product, 'w1', { before: newest.next ?? '' });
+    expect(older).toMatchObject({ movements: [{ version: 1, type: 'adjust' }], next: null });
   });
 
   it('reserves, extends, confirms, releases and reads reservations', async () => {

@@ -58,6 +58,14 @@ const cartMetrics = [
 ];
 // Stock sync (v1.1): import lines by result, events published by subject.
 const stockSyncMetrics = ['inventory_stock_import_lines_total', 'inventory_events_published_total'];
+// Movement history (v1.1): pages read from the journal, day tables dropped by retention.
+const historyMetrics = [
+  'ledger_history_queries_total',
+  'ledger_history_query_duration_seconds_bucket',
+  'ledger_history_query_duration_seconds_sum',
+  'ledger_history_query_duration_seconds_count',
+  'ledger_history_partitions_dropped_total',
+];
 // Series that Prometheus and its exporters make, which only the alert rules may use.
 const alertOnlyMetrics = ['up', 'probe_success', 'kube_pod_container_status_ready'];
 
@@ -79,6 +87,7 @@ const ledgerMetricNames = (): string[] => [
   ...lagMetrics,
   ...cartMetrics,
   ...stockSyncMetrics,
+  ...historyMetrics,
 ];
 
 const promqlKeywords = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);

@@ -180,7 +180,16 @@ export async function writeV1Journal(
   try {
     await migrateAsV1(client);
     await openLayout(client, { partitions, hashVersion: 1 }, true);
-    await store.append(writer.rows);
+    // As a v1 ledger wrote its WAL: the rows alone (its schema has no movement history).
+    await client.query(
+      `INSERT INTO ledger_wal (partition, lsn, payload)
+       SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])`,
+      [
+        writer.rows.map((row) => row.partition),
+        writer.rows.map((row) => row.lsn),
+        writer.rows.map((row) => row.payload),
+      ],
+    );
     await store.writeSnapshot(snapshot);
   } finally {
     await store.close();

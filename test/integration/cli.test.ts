@@ -72,6 +72,27 @@ describe.runIf(await havePostgres())('the ledger CLI', () => {
     expect(JSON.parse(read.out)).toMatchObject({ product_id: 'cli-0', on_hand: 30 });
     expect((await ledgerCli(['stock', 'nope', 'w'], env)).code).toBe(3);
 
+    // The history of cli-0: its adjust and 15 holds (every 8th of the 120), newest first.
+    const newest = await ledgerCli(['history', 'cli-0', 'w', '--limit', '10'], env);
+    expect(newest.code).toBe(0);
+    const lines = newest.out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as object);
+    expect(lines).toHaveLength(11);
+    const versions = lines.slice(0, 10).map((line) => (line as { version: number }).version);
+    expect(versions).toEqual([16, 15, 14, 13, 12, 11, 10, 9, 8, 7]);
+    const next = (lines[10] as { next: string }).next;
+    const older = await ledgerCli(['history', 'cli-0', 'w', '--before', next], env);
+    const rest = older.out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as object);
+    expect(rest.map((line) => (line as { version: number }).version)).toEqual([6, 5, 4, 3, 2, 1]);
+    expect(rest[5]).toMatchObject({ type: 'adjust', quantity: 30, on_hand: 30 });
+    expect((await ledgerCli(['history', 'nope', 'w'], env)).code).toBe(3);
+    expect((await ledgerCli(['history', 'cli-0', 'w', '--limit', '0'], env)).code).toBe(2);
+
     const snapped = await ledgerCli(['snapshot'], env);
     expect(snapped.code).toBe(0);
     expect(JSON.parse(snapped.out)).toMatchObject({ partitions: expect.any(Number) });
@@ -118,6 +139,7 @@ describe.runIf(await havePostgres())('the ledger CLI', () => {
   it('exits 2 with usage on a bad command or missing arguments', async () => {
     expect((await ledgerCli(['frobnicate'], env)).code).toBe(2);
     expect((await ledgerCli(['stock', 'only-one'], env)).code).toBe(2);
+    expect((await ledgerCli(['history', 'only-one'], env)).code).toBe(2);
     const bare = await ledgerCli([], env);
     expect(bare.code).toBe(2);
     expect(bare.out).toContain('usage: ledger');

@@ -9,8 +9,10 @@
 // change says exactly the lines it crossed (sold out, back in stock, low), worked out here again.
 // Transfers are never half-moved: a step's source record is followed, in the very next row of
 // its partition, by the destination's record of the same step; a transfer is made once, and each
-// key's on_hand and incoming are what its transfer records say.
+// key's on_hand and incoming are what its transfer records say. Each record that changed a key
+// lands with its movement row (the history), whose counts are the ones replayed here.
 import {
+  isMovement,
   stockSignal,
   type CartConfirmRecord,
   type CartRecord,
@@ -81,6 +83,41 @@ export class LandedLedger {
       const record = decodeRecord(row.payload);
       this.pairHalves(row.partition, record);
       this.apply(row.partition, record);
+      this.checkMovement(row, record);
+    }
+  }
+
+  /**
+   * The movement row beside a record (the history): there exactly when the record changed a
+   * key's version, naming that key and version, with the key's counts right after the record as
+   * replayed here from the records alone.
+   */
+  private checkMovement(row: WalRow, record: JournalRecord): void {
+    const where = `partition ${row.partition} lsn ${row.lsn} (${record.type})`;
+    const movement = row.movement;
+    if (!isMovement(record)) {
+      if (movement !== undefined) this.fail(`${where}: a movement for a record of no key`);
+      return;
+    }
+    const stock = this.stock.get(`${record.productId}/${record.warehouseId}`);
+    if (movement === undefined || stock === undefined) {
+      this.fail(`${where}: a change of a key without its movement`);
+      return;
+    }
+    const expected = {
+      productId: record.productId,
+      warehouseId: record.warehouseId,
+      version: record.version,
+      atMs: record.atMs,
+      onHand: stock.onHand,
+      reserved: stock.reserved,
+      incoming: stock.incoming,
+    };
+    const { subject: _subject, ...found } = movement;
+    if (JSON.stringify(found) !== JSON.stringify(expected)) {
+      this.fail(
+        `${where}: movement ${JSON.stringify(found)}, replayed ${JSON.stringify(expected)}`,
+      );
     }
   }
 

@@ -113,6 +113,14 @@ const integerVariables: ReadonlyArray<{
     valid: 64,
   },
   { variable: 'LEDGER_EXPIRY_SWEEP_MS', field: 'expirySweepMs', min: 1, max: 60_000, valid: 5 },
+  {
+    variable: 'LEDGER_HISTORY_RETAIN_DAYS',
+    field: 'historyRetainDays',
+    min: 1,
+    max: 3650,
+    valid: 7,
+  },
+  { variable: 'LEDGER_WAL_RETAIN_HOURS', field: 'walRetainHours', min: 1, max: 87_600, valid: 2 },
 ];
 
 describe('loadConfig defaults', () => {
@@ -146,6 +154,8 @@ describe('loadConfig defaults', () => {
       snapshotEveryRecords: 50_000,
       walBatchRecordsMax: 4096,
       expirySweepMs: 100,
+      historyRetainDays: 90,
+      walRetainHours: 168,
       logLevel: 'info',
       authMode: 'unset',
       jwtSecret: undefined,
