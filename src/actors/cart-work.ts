@@ -197,6 +197,7 @@ function place(work: CartWork, command: CartPlaceCommand, nowMs: number): ApplyR
     actor: work.actor,
     buyerId: terms.buyerId,
     nowMs,
+    holdEndMs: nowMs + terms.ttlSeconds * 1000,
   });
   if (!plan.ok && plan.code === 'overloaded') {
     return answer({ ok: false, code: 'overloaded', message: 'Too many buyers; retry later.' });

@@ -282,7 +282,8 @@ export class PartitionState {
   private adjust(command: Extract<Command, { kind: 'adjust' }>, nowMs: number): ApplyResult {
     const existing = this.actorOf(command.productId, command.warehouseId);
     const actor = existing ?? new StockActor(command.productId, command.warehouseId);
-    const result = actor.adjust(command, nowMs, this.retention.onHandMax);
+    const { onHandMax, lotsPerKeyMax } = this.retention;
+    const result = actor.adjust(command, nowMs, onHandMax, lotsPerKeyMax);
     // A key comes to exist only through an adjust that changed it.
     if (existing === undefined && result.record !== undefined) this.register(actor);
     if (existing === undefined && result.record === undefined)

@@ -34,6 +34,7 @@ export function checkRecord(record: JournalRecord): void {
   assert(isCount(record.version, 1), () => `a ${record.type} record at version ${record.version}`);
   assert(isCount(record.atMs, 0), () => `a ${record.type} record at time ${record.atMs}`);
   checkSignals(record);
+  checkLots(record);
   switch (record.type) {
     case 'reserved':
       assert(isCount(record.quantity, 1), 'a reserved record without a positive quantity');
@@ -87,6 +88,29 @@ function checkSignals(record: StockRecord): void {
       isCount(signals.onHand, signals.reserved),
     () => `a ${record.type} record crossing ${JSON.stringify(signals)}`,
   );
+}
+
+/** A record's lots name each lot once, with units, and add up to the units it moved. */
+function checkLots(record: StockRecord): void {
+  const { lots } = record;
+  if (lots === undefined) return;
+  const total =
+    record.type === 'adjusted' ? Math.abs(record.delta) : (record.quantity satisfies number);
+  let sum = 0;
+  const seen = new Set<string>();
+  for (const units of lots) {
+    assert(
+      isCount(units.quantity, 1) && !seen.has(units.lotId) && units.lotId.length <= 64,
+      () => `a ${record.type} record with lots ${JSON.stringify(lots)}`,
+    );
+    assert(
+      units.expiresOn === undefined || /^\d{4}-\d{2}-\d{2}$/.test(units.expiresOn),
+      () => `a ${record.type} record with a lot expiring on ${String(units.expiresOn)}`,
+    );
+    seen.add(units.lotId);
+    sum += units.quantity;
+  }
+  assert(sum === total, () => `a ${record.type} record whose lots move ${sum} of ${total} units`);
 }
 
 function checkTransfer(record: TransferRecord): void {

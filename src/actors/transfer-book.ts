@@ -24,8 +24,8 @@ export interface Transfer extends TransferTerms {
 /** The transfer's terms, exactly (no other fields), as each of its records repeats them. */
 export function termsOf(transfer: TransferTerms): TransferTerms {
   const { transferId, fromWarehouseId, toWarehouseId, quantity, inTransit } = transfer;
-  const { idempotencyKey, reason, reference, actorId, createdAtMs } = transfer;
-  return {
+  const { idempotencyKey, reason, reference, actorId, createdAtMs, lots } = transfer;
+  const terms = {
     transferId,
     fromWarehouseId,
     toWarehouseId,
@@ -37,6 +37,7 @@ export function termsOf(transfer: TransferTerms): TransferTerms {
     actorId,
     createdAtMs,
   };
+  return lots === undefined ? terms : { ...terms, lots };
 }
 
 /** A key's view from a transfer record's counts (the key as it stood after that record). */
@@ -171,6 +172,7 @@ export function transferView(
     ...(status === 'CANCELLED' ? { cancelledAtMs: transfer.finishedAtMs } : {}),
     ...(transfer.reason === '' ? {} : { reason: transfer.reason }),
     ...(transfer.reference === '' ? {} : { reference: transfer.reference }),
+    ...(transfer.lots === undefined ? {} : { lots: transfer.lots }),
     from,
     to,
   };

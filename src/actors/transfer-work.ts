@@ -100,6 +100,8 @@ function makeTransfer(work: TransferWork, command: TransferCommand, nowMs: numbe
     reference: command.reference ?? '',
     actorId: command.actorId,
     createdAtMs: nowMs,
+    // From a key with lots, the units leave FEFO and travel with their lots and dates.
+    ...(from.lots === undefined ? {} : { lots: from.lots.takeFefo(quantity, 0) }),
   };
   const { traceId } = command;
   const writes = [

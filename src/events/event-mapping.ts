@@ -4,6 +4,7 @@ import {
   stockSignal,
   type CartRecord,
   type JournalRecord,
+  type LotUnits,
   type SettingsRecord,
   type TransferRecord,
 } from '../actors/index.js';
@@ -76,6 +77,26 @@ export interface ReservationEvent {
   readonly reference?: string;
   /** inventory.reserve.confirmed only: the units sold (fewer than quantity when partial). */
   readonly confirmed_quantity?: number;
+  /** On a key with named lots: the units held, lot by lot. */
+  readonly lots?: readonly LotUnitsEvent[];
+}
+
+/** Units of one lot in an event (the unnamed lot as ''). */
+export interface LotUnitsEvent {
+  readonly lot_id: string;
+  readonly quantity: number;
+  readonly expires_on?: string;
+}
+
+function lotUnitsEvents(lots: readonly LotUnits[] | undefined): { lots?: LotUnitsEvent[] } {
+  if (lots === undefined) return {};
+  return {
+    lots: lots.map((units) => ({
+      lot_id: units.lotId,
+      quantity: units.quantity,
+      ...(units.expiresOn === undefined ? {} : { expires_on: units.expiresOn }),
+    })),
+  };
 }
 
 export interface SettingsEvent {
@@ -133,8 +154,10 @@ export interface TransferEvent {
   readonly quantity: number;
   readonly timestamp: string;
   readonly trace_id: string;
-  /** The caller's reference, when the transfer carried one. Lots will go beside it. */
+  /** The caller's reference, when the transfer carried one. */
   readonly reference?: string;
+  /** From a source with named lots: the units moved, lot by lot. */
+  readonly lots?: readonly LotUnitsEvent[];
 }
 
 /** inventory.stock.sold_out, .back_in_stock and .low: a key's available crossed a line. */
@@ -266,6 +289,7 @@ export function eventOf(
     ...(record.type === 'confirmed'
       ? { confirmed_quantity: record.confirmedQuantity ?? record.quantity }
       : {}),
+    ...lotUnitsEvents(record.lots),
   };
   return { subject, msgId: id, body };
 }
@@ -289,6 +313,7 @@ function transferEvent(
     timestamp,
     trace_id: record.traceId,
     ...(record.reference === '' ? {} : { reference: record.reference }),
+    ...lotUnitsEvents(record.lots),
   };
   return { subject: `${subjectPrefix}${transferSubjects[record.step]}`, msgId: id, body };
 }

@@ -37,6 +37,7 @@ import { JournalLink } from './journal-link.js';
 import { recoverPartitions, type RecoveredPartition } from './partition-recovery.js';
 import {
   failure,
+  stockChangeOf,
   type CartInDoubt,
   type DurableChanges,
   type RecoveryStats,
@@ -191,15 +192,10 @@ export class Shard {
     const stock: StockChange[] = [];
     for (const { state } of recovered.values()) {
       for (const actor of state.actors.values()) {
-        const change: StockChange = [
-          actor.productId,
-          actor.warehouseId,
-          actor.onHand,
-          actor.reserved,
-          actor.version,
-        ];
-        if (actor.incoming !== 0) change.push(actor.incoming);
-        stock.push(change);
+        const { onHand, reserved, version, incoming } = actor;
+        const counts = [onHand, reserved, version, incoming] as const;
+        const lots = actor.lots !== undefined;
+        stock.push(stockChangeOf(actor.productId, actor.warehouseId, counts, lots));
       }
     }
     this.toldReadableUntilMs = this.readableUntilMs();

@@ -21,6 +21,14 @@ const base = {
   traceId: 'trace-abc',
 };
 const reservationId = '00070000-1111-8222-9333-444455556666';
+const lots = [
+  { lotId: 'B-7', quantity: 2, expiresOn: '2026-12-05' },
+  { lotId: '', quantity: 1 },
+];
+const lotsJson = [
+  { lot_id: 'B-7', quantity: 2, expires_on: '2026-12-05' },
+  { lot_id: '', quantity: 1 },
+];
 const records: PublishedRecord[] = [
   {
     type: 'reserved',
@@ -169,6 +177,19 @@ describe('eventOf', () => {
     expect(eventOf(3, 10, records[1] as PublishedRecord).body).not.toHaveProperty('expires_at');
   });
 
+  it('carries the lots of a hold on every reserve event, valid against each schema', () => {
+    for (const record of records.slice(0, 4)) {
+      const event = eventOf(17, 43, { ...record, lots } as PublishedRecord);
+      expect(event.body).toMatchObject({ lots: lotsJson });
+      expect(validate(event.subject, event.body)).toEqual([]);
+      const badLot = { ...event.body, lots: [{ lot_id: 'a/b', quantity: 1 }] };
+      expect(validate(event.subject, badLot)).not.toEqual([]);
+      const badDate = { ...event.body, lots: [{ lot_id: 'a', quantity: 1, expires_on: 'soon' }] };
+      expect(validate(event.subject, badDate)).not.toEqual([]);
+    }
+    expect(eventOf(3, 9, records[0] as PublishedRecord).body).not.toHaveProperty('lots');
+  });
+
   it('carries delta, on_hand and reserved for an adjustment', () => {
     expect(eventOf(0, 1, records[4] as PublishedRecord).body).toEqual({
       event_id: '0-1',
@@ -254,6 +275,9 @@ describe('transfer events', () => {
       });
       expect(validate(subject, events[0]?.body)).toEqual([]);
     }
+    const withLots = eventsOf(3, 11, { ...shipped, step: 'in', lots })[0]?.body;
+    expect(withLots).toMatchObject({ lots: lotsJson });
+    expect(validate('inventory.transfer.received', withLots)).toEqual([]);
     const plain = eventsOf(3, 10, { ...shipped, reference: '' })[0]?.body;
     expect(plain).not.toHaveProperty('reference');
     expect(validate('inventory.transfer.shipped', plain)).toEqual([]);
