@@ -136,6 +136,23 @@ export class LotBook {
     return lot;
   }
 
+  /**
+   * When the next write-off is due: the earliest end of a lot with unheld units (a lot past its
+   * end with unheld units is due at once); Infinity when none.
+   */
+  writeOffDueMs(): number {
+    for (const lot of this.lots) {
+      if (lot.endMs === lotNeverEndsMs) break;
+      if (lot.onHand > lot.reserved) return lot.endMs;
+    }
+    return Number.POSITIVE_INFINITY;
+  }
+
+  /** The lots whose day is over at `nowMs` and that have unheld units: to be written off. */
+  writeOffs(nowMs: number): Lot[] {
+    return this.lots.filter((lot) => lot.endMs <= nowMs && lot.onHand > lot.reserved);
+  }
+
   /** The lots with units, in FEFO order, as the stock view shows them. */
   views(): LotView[] {
     const views: LotView[] = [];

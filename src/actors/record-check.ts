@@ -6,6 +6,7 @@ import type {
   CartConfirmRecord,
   CartRecord,
   JournalRecord,
+  LotExpiredRecord,
   StockRecord,
   TransferRecord,
 } from './types.js';
@@ -56,6 +57,9 @@ export function checkRecord(record: JournalRecord): void {
     case 'transfer':
       checkTransfer(record);
       return;
+    case 'lot-expired':
+      checkLotExpired(record);
+      return;
     case 'adjusted':
       assert(Number.isSafeInteger(record.delta), 'an adjusted record with a fractional delta');
       assert(
@@ -92,7 +96,7 @@ function checkSignals(record: StockRecord): void {
 
 /** A record's lots name each lot once, with units, and add up to the units it moved. */
 function checkLots(record: StockRecord): void {
-  const { lots } = record;
+  const lots = record.type === 'lot-expired' ? undefined : record.lots;
   if (lots === undefined) return;
   const total =
     record.type === 'adjusted' ? Math.abs(record.delta) : (record.quantity satisfies number);
@@ -111,6 +115,16 @@ function checkLots(record: StockRecord): void {
     sum += units.quantity;
   }
   assert(sum === total, () => `a ${record.type} record whose lots move ${sum} of ${total} units`);
+}
+
+function checkLotExpired(record: LotExpiredRecord): void {
+  assert(isCount(record.quantity, 1), 'a lot-expired record without units');
+  assert(record.lotId.length <= 64, 'a lot-expired record of a bad lot id');
+  assert(/^\d{4}-\d{2}-\d{2}$/.test(record.expiresOn), 'a write-off of a lot without a date');
+  assert(
+    isCount(record.reserved, 0) && isCount(record.onHand, record.reserved),
+    () => `a lot-expired record with on_hand ${record.onHand}, reserved ${record.reserved}`,
+  );
 }
 
 function checkTransfer(record: TransferRecord): void {

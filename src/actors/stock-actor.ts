@@ -7,6 +7,7 @@ import type {
   AdjustedRecord,
   ExtendedRecord,
   HoldExtras,
+  LotExpiredRecord,
   LotRequest,
   LotUnits,
   Outcome,
@@ -655,6 +656,28 @@ export class StockActor {
     return record;
   }
 
+  /** The next of this key's lot write-offs due at `nowMs`, applied; undefined if none is. */
+  writeOff(nowMs: number): LotExpiredRecord | undefined {
+    const lot = this.busy?.lots?.writeOffs(nowMs)[0];
+    if (lot === undefined) return undefined;
+    const quantity = lot.onHand - lot.reserved;
+    const record: LotExpiredRecord = {
+      type: 'lot-expired',
+      productId: this.productId,
+      warehouseId: this.warehouseId,
+      version: this.version + 1,
+      atMs: nowMs,
+      traceId: '',
+      lotId: lot.lotId,
+      expiresOn: lot.expiresOn,
+      quantity,
+      onHand: this.onHand - quantity,
+      reserved: this.reserved,
+    };
+    this.applyLotExpired(record);
+    return record;
+  }
+
   // The apply* methods are the only writers of state; live commands and replay share them, so
   // recovery rebuilds exactly what was acknowledged.
 
@@ -780,6 +803,26 @@ export class StockActor {
     assert(this.reserved === record.reserved, 'replayed reserved differs from the record');
     this.onHand = moved.onHand;
     this.incoming = moved.incoming;
+    this.version = record.version;
+    this.checkInvariants();
+  }
+
+  applyLotExpired(record: LotExpiredRecord): void {
+    this.admitVersion(record);
+    const lot = this.busy?.lots?.get(record.lotId);
+    assert(lot !== undefined, () => `a write-off of unknown lot ${record.lotId}`);
+    assert(
+      lot.expiresOn === record.expiresOn && lot.endMs <= record.atMs,
+      () => `a write-off of lot ${lot.lotId} before its end`,
+    );
+    assert(
+      lot.onHand - lot.reserved === record.quantity,
+      'a write-off of other than its unheld units',
+    );
+    lot.onHand -= record.quantity;
+    this.onHand -= record.quantity;
+    assert(this.onHand === record.onHand, 'replayed on_hand differs from the write-off record');
+    assert(this.reserved === record.reserved, 'replayed reserved differs from the record');
     this.version = record.version;
     this.checkInvariants();
   }

@@ -528,8 +528,29 @@ export interface TransferRecord extends RecordBase, Signalled {
   readonly lots?: readonly LotUnits[];
 }
 
+/**
+ * A lot's day ended (UTC): its unheld units are written off (on_hand drops by `quantity`). No
+ * hold holds units of a lot beyond its end, so none is touched; should a hold's units come back
+ * to a lot after its end (a hold pinned by its cart's confirm, then let go), they are written
+ * off by a record of their own.
+ */
+export interface LotExpiredRecord extends RecordBase, Signalled {
+  readonly type: 'lot-expired';
+  readonly lotId: string;
+  readonly expiresOn: string;
+  readonly quantity: number;
+  /** The key's counts after the change, checked again on replay. */
+  readonly onHand: number;
+  readonly reserved: number;
+}
+
 export type StockRecord =
-  ReservedRecord | ReservationChangedRecord | AdjustedRecord | ExtendedRecord | TransferRecord;
+  | ReservedRecord
+  | ReservationChangedRecord
+  | AdjustedRecord
+  | ExtendedRecord
+  | TransferRecord
+  | LotExpiredRecord;
 
 /** A product's settings after a change: the whole object, so replay needs nothing else. */
 export interface SettingsRecord {

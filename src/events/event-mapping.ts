@@ -31,6 +31,7 @@ export const eventSubjects = {
   cart: 'inventory.cart.committed',
   /** A transfer record's subject is its step's: see `transferSubjects`. */
   transfer: 'inventory.transfer.received',
+  'lot-expired': 'inventory.lot.expired',
 } as const satisfies Record<PublishedRecord['type'], string>;
 
 /** A cart record's subject depends on its decision. */
@@ -160,6 +161,16 @@ export interface TransferEvent {
   readonly lots?: readonly LotUnitsEvent[];
 }
 
+/** inventory.lot.expired: a lot's day ended; its unheld units were written off. */
+export interface LotExpiredEvent {
+  readonly event_id: string;
+  readonly product_id: string;
+  readonly warehouse_id: string;
+  readonly lot_id: string;
+  readonly quantity: number;
+  readonly timestamp: string;
+}
+
 /** inventory.stock.sold_out, .back_in_stock and .low: a key's available crossed a line. */
 export interface StockLevelEvent {
   readonly event_id: string;
@@ -185,7 +196,8 @@ export interface OutboundEvent {
     | SettingsEvent
     | CartEvent
     | StockLevelEvent
-    | TransferEvent;
+    | TransferEvent
+    | LotExpiredEvent;
 }
 
 export function eventId(partition: number, lsn: number, further = 0): string {
@@ -254,6 +266,17 @@ export function eventOf(
     return { subject, msgId: id, body: settingsEvent(id, record, timestamp) };
   }
   if (record.type === 'cart') return { subject, msgId: id, body: cartEvent(id, record, timestamp) };
+  if (record.type === 'lot-expired') {
+    const body: LotExpiredEvent = {
+      event_id: id,
+      product_id: record.productId,
+      warehouse_id: record.warehouseId,
+      lot_id: record.lotId,
+      quantity: record.quantity,
+      timestamp,
+    };
+    return { subject, msgId: id, body };
+  }
   if (record.type === 'adjusted') {
     const body: StockAdjustedEvent = {
       event_id: id,

@@ -19,6 +19,7 @@ import type {
   ExtendedRecord,
   HoldExtras,
   JournalRecord,
+  LotExpiredRecord,
   LotRequest,
   LotUnits,
   ProductSettings,
@@ -38,6 +39,7 @@ const codes = {
   cartConfirm: 11,
   adjusted: 12,
   transfer: 13,
+  lotExpired: 14,
 } as const;
 const transferSteps = ['out', 'in', 'incoming', 'cancel'] as const;
 const confirmSteps = ['pinned', 'unpinned', 'confirmed', 'aborted'] as const;
@@ -142,6 +144,8 @@ export function encodeV11(record: JournalRecord): unknown[] {
     }
     case 'transfer':
       return encodeTransfer(record);
+    case 'lot-expired':
+      return encodeLotExpired(record);
     case 'cart-confirm': {
       const { cartId, attempt, atMs, traceId } = record;
       const holds = record.holds.map((hold) => [hold.reservationId, hold.quantity]);
@@ -162,6 +166,13 @@ function encodeTransfer(record: TransferRecord): unknown[] {
   const terms = [record.idempotencyKey, record.reason, record.reference, record.actorId];
   const tail = [...signalsRow(record), ...lotsRow(record)];
   return [...head, ...move, ...counts, ...terms, record.createdAtMs, ...tail];
+}
+
+function encodeLotExpired(record: LotExpiredRecord): unknown[] {
+  const { productId, warehouseId, version, atMs, traceId, lotId, expiresOn } = record;
+  const head = [codes.lotExpired, productId, warehouseId, version, atMs, traceId];
+  const counts = [record.quantity, record.onHand, record.reserved];
+  return [...head, lotId, expiresOn, ...counts, ...signalsRow(record)];
 }
 
 function lotsOf(lots: readonly LotUnits[]): unknown[] {
@@ -243,6 +254,8 @@ export function decodeV11(row: unknown[], Failure: ErrorClass): JournalRecord {
       return read.done(adjustedOf(read));
     case codes.transfer:
       return read.done(transferOf(read));
+    case codes.lotExpired:
+      return read.done(lotExpiredOf(read));
     default:
       throw new Failure(`unknown journal record type code ${String(row[0])}`);
   }
@@ -426,6 +439,23 @@ function transferOf(read: RowReader): TransferRecord {
     createdAtMs: read.number(),
     ...signalsRead(read),
     ...lotsRead(read),
+  };
+}
+
+function lotExpiredOf(read: RowReader): LotExpiredRecord {
+  return {
+    type: 'lot-expired',
+    productId: read.text(),
+    warehouseId: read.text(),
+    version: read.number(),
+    atMs: read.number(),
+    traceId: read.text(),
+    lotId: read.text(),
+    expiresOn: read.text(),
+    quantity: read.number(),
+    onHand: read.number(),
+    reserved: read.number(),
+    ...signalsRead(read),
   };
 }
 

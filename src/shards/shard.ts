@@ -34,6 +34,7 @@ import { DurableNotes } from './durable-notes.js';
 import type { ExpiryEntry } from './expiry-heap.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { JournalLink } from './journal-link.js';
+import { LotSchedule } from './lot-schedule.js';
 import { recoverPartitions, type RecoveredPartition } from './partition-recovery.js';
 import {
   failure,
@@ -108,6 +109,8 @@ function observedSequence(result: ApplyResult, partitionSequence: number): numbe
 export class Shard {
   private readonly runtimes = new Map<number, PartitionRuntime>();
   private readonly expiry = new ExpirySchedule();
+  /** When keys with named lots next have a lot to write off. */
+  private readonly lotWriteOffs = new LotSchedule();
   private readonly gate: ReplyGate;
   private readonly notes = new DurableNotes();
   private readonly link: JournalLink;
@@ -183,6 +186,7 @@ export class Shard {
       for (const reservation of state.pendingReservations()) {
         this.expiry.schedule(partition, reservation.id, reservation.expiresAtMs);
       }
+      for (const actor of state.actors.values()) this.noteLots(partition, actor);
     }
     return recovered;
   }
@@ -303,6 +307,7 @@ export class Shard {
     if (actor !== undefined) actor.journalSequence = sequence;
     runtime.lastSequence = sequence;
     this.notes.add(sequence, partition, lsn, actor, this.endedHoldMs(record, actor));
+    if (actor !== undefined) this.noteLots(partition, actor);
     if (record.type === 'reserved' || record.type === 'extended') {
       this.expiry.schedule(partition, record.reservationId, record.expiresAtMs);
     }
@@ -343,7 +348,34 @@ export class Shard {
     // Stale entries popped without a record move the bound too: say so now, not at a commit.
     // Nothing popped (every batch's sweep, mostly): the bound did not move, no scan of the notes.
     if (this.expiry.nextDueMs !== nextDueMs) this.tellReadableUntil(undefined);
-    return expired;
+    // Holds first: one ending at a lot's end gives its units back before the lot is written off.
+    const writtenOff = this.sweepLots(nowMs, this.options.expiriesPerSweepMax - expired);
+    return expired + writtenOff;
+  }
+
+  /** A key with named lots: its next write-off goes on the schedule. */
+  private noteLots(partition: number, actor: StockActor): void {
+    const book = actor.lots;
+    if (book === undefined) return;
+    const { productId, warehouseId } = actor;
+    this.lotWriteOffs.note({ partition, productId, warehouseId }, book.writeOffDueMs());
+  }
+
+  /**
+   * Writes off the lots whose day is over: each one's unheld units, one record per lot, journaled
+   * like any change (nobody waits for a reply). Keys with named lots are read by their shard,
+   * never from the read view, so no read bound moves. Returns the keys written off.
+   */
+  private sweepLots(nowMs: number, max: number): number {
+    if (max <= 0 || this.lotWriteOffs.nextDueMs > nowMs) return 0;
+    return this.lotWriteOffs.sweep(nowMs, max, (key) => {
+      const runtime = this.runtimes.get(key.partition);
+      const result = runtime?.state.writeOffLots(key.productId, key.warehouseId, nowMs);
+      if (runtime === undefined || result?.writes === undefined) return false;
+      // One group: a snapshot never lands between the key's write-offs (all applied already).
+      this.journalGroup(runtime, result.writes);
+      return true;
+    });
   }
 
   private sweepDue(nowMs: number): number {
@@ -492,6 +524,7 @@ export class Shard {
     }
     for (const partition of affected) this.runtimes.delete(partition);
     this.expiry.dropPartitions(new Set(affected));
+    this.lotWriteOffs.dropPartitions(new Set(affected));
     this.reloading = this.reload(affected);
   }
 
@@ -515,6 +548,7 @@ export class Shard {
         if (error instanceof AssertionError) throw error;
         for (const partition of partitions) this.runtimes.delete(partition);
         this.expiry.dropPartitions(new Set(partitions));
+        this.lotWriteOffs.dropPartitions(new Set(partitions));
         this.environment.log('warn', `recovery attempt ${attempt} failed: ${String(error)}`);
         await this.environment.clock.sleep(delayMs);
         delayMs = Math.min(delayMs * 2, journalRetryDelayMsMax);

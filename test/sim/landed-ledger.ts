@@ -190,6 +190,18 @@ export class LandedLedger {
       }
       case 'transfer':
         return this.transferred(record);
+      case 'lot-expired': {
+        // A write-off: the lot's unheld units leave on_hand; held units are never touched.
+        const stock = this.stockOf(`${record.productId}/${record.warehouseId}`);
+        stock.onHand -= record.quantity;
+        if (stock.onHand !== record.onHand || stock.reserved !== record.reserved) {
+          this.fail(
+            `write-off of ${record.productId}/${record.warehouseId} says ${record.onHand}/` +
+              `${record.reserved}, the journal before it ${stock.onHand}/${stock.reserved}`,
+          );
+        }
+        return this.checkStock(record.productId, record.warehouseId);
+      }
       default:
         return this.ended(record);
     }

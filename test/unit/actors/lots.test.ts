@@ -6,8 +6,10 @@ import { describe, expect, it } from 'vitest';
 import {
   captureSnapshot,
   restoreSnapshot,
+  stockSignal,
   type AdjustedRecord,
   type JournalRecord,
+  type LotExpiredRecord,
   type Outcome,
   type PartitionState,
   type ReservedRecord,
@@ -400,6 +402,59 @@ describe('the journal rows of records with lots', () => {
     partition.apply(reserve({ quantity: 15 }), t0 + 10);
     const records: JournalRecord[] = partition.records;
     expect(records.some((record) => 'signals' in record && 'lots' in record)).toBe(true);
+    expectSameAfterReplay(partition);
+  });
+});
+
+describe('write-offs at the end of a lot day', () => {
+  const endOfDec5 = Date.UTC(2026, 11, 6);
+
+  it('write off only unheld units of lots whose day is over, one record per lot', () => {
+    const partition = stockedWithLots();
+    // A hold ending exactly at the lots' end takes 2 of them: they stay held.
+    partition.apply(reserve({ quantity: 2, ttlSeconds: 60 }), endOfDec5 - 60_000);
+    expect(partition.state.writeOffLots('sku-1', 'wh-1', endOfDec5 - 1)).toBeUndefined();
+    const result = partition.state.writeOffLots('sku-1', 'wh-1', endOfDec5);
+    const records = (result?.writes ?? []).map((write) => write.record as LotExpiredRecord);
+    partition.records.push(...records);
+    expect(records).toEqual([
+      expect.objectContaining({
+        type: 'lot-expired',
+        lotId: 'early',
+        expiresOn: '2026-12-05',
+        quantity: 1,
+        onHand: 14,
+        reserved: 2,
+        version: 7,
+        traceId: '',
+      }),
+      expect.objectContaining({ lotId: 'early-2', quantity: 1, onHand: 13, version: 8 }),
+    ]);
+    expect(lotsOf(partition).slice(0, 1)).toEqual([['early', 2, 2]]);
+    // Nothing more is due until the held units come back.
+    expect(partition.state.writeOffLots('sku-1', 'wh-1', endOfDec5 + 1)).toBeUndefined();
+    const held = partition.state.pendingReservations().next().value;
+    partition.expire(held?.id ?? '', endOfDec5);
+    const again = partition.state.writeOffLots('sku-1', 'wh-1', endOfDec5 + 1);
+    const late = (again?.writes ?? []).map((write) => write.record as LotExpiredRecord);
+    partition.records.push(...late);
+    expect(late).toEqual([expect.objectContaining({ lotId: 'early', quantity: 2, onHand: 11 })]);
+    expect(stockNow(partition)).toMatchObject({ onHand: 11, reserved: 0, available: 11 });
+    expect(lotsOf(partition).map(([lotId]) => lotId)).toEqual(['late', '', 'dateless']);
+    expectSameAfterReplay(partition);
+  });
+
+  it('tell when the next write-off is due, and cross lines like any change', () => {
+    const partition = new RecordingPartition(retention);
+    partition.apply(adjust(2, lot('only', '2026-12-05')), t0);
+    const book = partition.state.actors.values().next().value?.lots;
+    expect(book?.writeOffDueMs()).toBe(endOfDec5);
+    const result = partition.state.writeOffLots('sku-1', 'wh-1', endOfDec5 + 5);
+    const record = result?.writes?.[0]?.record as LotExpiredRecord;
+    partition.records.push(record);
+    // The key sold out by the write-off.
+    expect(record.signals).toEqual({ flags: stockSignal.soldOut, onHand: 0, reserved: 0 });
+    expect(book?.writeOffDueMs()).toBe(Number.POSITIVE_INFINITY);
     expectSameAfterReplay(partition);
   });
 });

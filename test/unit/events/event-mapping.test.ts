@@ -190,6 +190,40 @@ describe('eventOf', () => {
     expect(eventOf(3, 9, records[0] as PublishedRecord).body).not.toHaveProperty('lots');
   });
 
+  it('publishes a write-off as inventory.lot.expired, then the lines it crossed', () => {
+    const writeOff: PublishedRecord = {
+      type: 'lot-expired',
+      ...base,
+      traceId: '',
+      lotId: 'B-7',
+      expiresOn: '2026-11-22',
+      quantity: 4,
+      onHand: 0,
+      reserved: 0,
+      signals: { flags: stockSignal.soldOut, onHand: 0, reserved: 0 },
+    };
+    const events = eventsOf(5, 8, writeOff);
+    expect(events.map((event) => [event.subject, event.msgId])).toEqual([
+      ['inventory.lot.expired', '5-8'],
+      ['inventory.stock.sold_out', '5-8-1'],
+    ]);
+    expect(events[0]?.body).toEqual({
+      event_id: '5-8',
+      product_id: 'sku-1',
+      warehouse_id: 'wh:eu-1',
+      lot_id: 'B-7',
+      quantity: 4,
+      timestamp: '2026-11-23T12:00:00.123Z',
+    });
+    for (const event of events) {
+      expect(validate(event.subject, event.body)).toEqual([]);
+    }
+    const body = events[0]?.body ?? {};
+    expect(validate('inventory.lot.expired', { ...body, quantity: 0 })).not.toEqual([]);
+    expect(validate('inventory.lot.expired', { ...body, lot_id: '' })).not.toEqual([]);
+    expect(validate('inventory.lot.expired', { ...body, trace_id: '' })).not.toEqual([]);
+  });
+
   it('carries delta, on_hand and reserved for an adjustment', () => {
     expect(eventOf(0, 1, records[4] as PublishedRecord).body).toEqual({
       event_id: '0-1',
