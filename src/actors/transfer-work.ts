@@ -5,6 +5,7 @@ import type { ApplyResult, Write } from './apply-result.js';
 import { StockActor, type TransferTerms } from './stock-actor.js';
 import { termsOf, transferView, type Transfer, type TransferBook } from './transfer-book.js';
 import type {
+  LotUnits,
   Outcome,
   RejectionDetails,
   RetentionPolicy,
@@ -88,6 +89,12 @@ function makeTransfer(work: TransferWork, command: TransferCommand, nowMs: numbe
     const message = 'This partition has as many transfers in transit as it may; retry later.';
     return { ...refused('overloaded', undefined, message), actor: from };
   }
+  const lots = from.lots?.takeFefo(quantity, 0);
+  if (lots !== undefined && lotsBeyondBound(work, to, lots)) {
+    const message = `the destination would keep more than its bound of lots`;
+    const outcome = refused('validation_failed', { field: 'quantity' }, message);
+    return { ...outcome, observed: existing === undefined ? [from] : [from, to] };
+  }
   if (existing === undefined) work.register(to);
   const terms: TransferTerms = {
     transferId: command.transferId,
@@ -101,7 +108,7 @@ function makeTransfer(work: TransferWork, command: TransferCommand, nowMs: numbe
     actorId: command.actorId,
     createdAtMs: nowMs,
     // From a key with lots, the units leave FEFO and travel with their lots and dates.
-    ...(from.lots === undefined ? {} : { lots: from.lots.takeFefo(quantity, 0) }),
+    ...(lots === undefined ? {} : { lots }),
   };
   const { traceId } = command;
   const writes = [
@@ -169,4 +176,13 @@ function refused(
 }
 
 const onHandMaxMessage = 'on_hand would exceed its bound';
+const lotsPerKeyDefaultMax = 1000;
+
+/** Whether the lots a transfer brings would take the destination beyond its bound of lots. */
+function lotsBeyondBound(work: TransferWork, to: StockActor, lots: readonly LotUnits[]): boolean {
+  // A destination without lots yet gets its unnamed lot too, if it has units.
+  const ids = new Set(to.lots?.lots.map((lot) => lot.lotId) ?? (to.onHand > 0 ? [''] : []));
+  for (const units of lots) ids.add(units.lotId);
+  return ids.size > (work.retention.lotsPerKeyMax ?? lotsPerKeyDefaultMax);
+}
 const transfersInTransitDefaultMax = 100_000;

@@ -122,6 +122,42 @@ describe.runIf(await havePostgres())('lots and FEFO over HTTP', () => {
     ]);
   });
 
+  it('moves lots with transfers: direct ones arrive in their lots, cancelled ones go back', async () => {
+    const key = await stockedKey('move');
+    const transfer = (quantity: number, inTransit: boolean) =>
+      post(base(), '/v1/transfers', {
+        product_id: key.product_id,
+        from_warehouse_id: 'w1',
+        to_warehouse_id: 'w2',
+        quantity,
+        in_transit: inTransit,
+        idempotency_key: newKey('move'),
+      });
+    const direct = await transfer(4, false);
+    expect(direct.status, direct.text).toBe(200);
+    expect(direct.body.lots).toEqual([
+      { lot_id: 'E', quantity: 3, expires_on: early },
+      { lot_id: 'L', quantity: 1, expires_on: late },
+    ]);
+    const to = direct.body.to as { lots: Record<string, unknown>[] };
+    expect(to.lots.map((lot) => [lot.lot_id, lot.on_hand, lot.expires_on])).toEqual([
+      ['E', 3, early],
+      ['L', 1, late],
+    ]);
+    const shipped = await transfer(2, true);
+    expect(shipped.body.lots).toEqual([{ lot_id: 'L', quantity: 2, expires_on: late }]);
+    const id = shipped.body.transfer_id as string;
+    const cancelled = await post(base(), `/v1/transfers/${id}/cancel`, {});
+    expect(cancelled.body).toMatchObject({ status: 'CANCELLED', lots: shipped.body.lots });
+    const from = (await stockOf(key)) as { on_hand: number; lots: Record<string, unknown>[] };
+    expect(from.on_hand).toBe(6);
+    expect(from.lots.map((lot) => [lot.lot_id, lot.on_hand])).toEqual([
+      ['L', 3],
+      ['', 2],
+      ['D', 1],
+    ]);
+  });
+
   it('answers bad lots with a 4xx and changes nothing', async () => {
     const key = await stockedKey('bad');
     const before = await stockOf(key);

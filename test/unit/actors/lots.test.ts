@@ -458,3 +458,36 @@ describe('write-offs at the end of a lot day', () => {
     expectSameAfterReplay(partition);
   });
 });
+
+describe('the bound on lots per key', () => {
+  it('refuses a transfer that would take the destination beyond it, moving nothing', () => {
+    const partition = stockedWithLots();
+    const destination = { warehouseId: 'wh-2' };
+    for (const [index, lotId] of ['x1', 'x2', 'x3', 'x4', 'x5'].entries()) {
+      partition.apply(adjust(1, { ...destination, ...lot(lotId, `2026-12-1${index}`) }), t0);
+    }
+    const before = partition.records.length;
+    const result = partition.apply(
+      {
+        kind: 'transfer',
+        transferId: '0007aaaa-0000-8000-8000-00000000ffff',
+        productId: 'sku-1',
+        fromWarehouseId: 'wh-1',
+        toWarehouseId: 'wh-2',
+        quantity: 3,
+        inTransit: false,
+        idempotencyKey: 'transfer-key-bound-01',
+        reason: '',
+        actorId: 'admin',
+        traceId: 't',
+      },
+      t0 + 10,
+    );
+    expect(rejectionOf(result.outcome)).toMatchObject({
+      code: 'validation_failed',
+      details: { field: 'quantity' },
+    });
+    expect(partition.records).toHaveLength(before);
+    expect(stockNow(partition)).toMatchObject({ onHand: 15, version: 5 });
+  });
+});
