@@ -58,6 +58,9 @@ export function transferCommand(
   if (arriving.onHand + transfer.quantity > work.retention.onHandMax) {
     return { ...refused('validation_failed', { field: 'quantity' }, onHandMaxMessage), observed };
   }
+  // A lot made at the destination meanwhile, with another date: the units cannot join it.
+  const clash = lotClash(arriving, transfer.lots);
+  if (clash !== undefined) return { ...clash, observed };
   const writes = steps.map(([actor, step]) =>
     write(work, actor, step, transfer, nowMs, command.traceId),
   );
@@ -90,6 +93,9 @@ function makeTransfer(work: TransferWork, command: TransferCommand, nowMs: numbe
     return { ...refused('overloaded', undefined, message), actor: from };
   }
   const lots = from.lots?.takeFefo(quantity, 0);
+  const clash = lotClash(to, lots);
+  if (clash !== undefined)
+    return { ...clash, observed: existing === undefined ? [from] : [from, to] };
   if (lots !== undefined && lotsBeyondBound(work, to, lots)) {
     const message = `the destination would keep more than its bound of lots`;
     const outcome = refused('validation_failed', { field: 'quantity' }, message);
@@ -177,6 +183,20 @@ function refused(
 
 const onHandMaxMessage = 'on_hand would exceed its bound';
 const lotsPerKeyDefaultMax = 1000;
+
+/**
+ * A refusal when a lot the transfer carries exists at `to` with another date (a lot's date never
+ * changes, and units of two dates are never one lot); undefined when none does.
+ */
+function lotClash(to: StockActor, lots: readonly LotUnits[] | undefined): ApplyResult | undefined {
+  for (const units of lots ?? []) {
+    const lot = to.lots?.get(units.lotId);
+    if (lot === undefined || lot.expiresOn === (units.expiresOn ?? '')) continue;
+    const message = `lot ${units.lotId} has another expires_on at ${to.warehouseId}`;
+    return refused('validation_failed', { field: 'quantity' }, message);
+  }
+  return undefined;
+}
 
 /** Whether the lots a transfer brings would take the destination beyond its bound of lots. */
 function lotsBeyondBound(work: TransferWork, to: StockActor, lots: readonly LotUnits[]): boolean {

@@ -491,3 +491,46 @@ describe('the bound on lots per key', () => {
     expect(stockNow(partition)).toMatchObject({ onHand: 15, version: 5 });
   });
 });
+
+describe('a lot id at two keys with two dates', () => {
+  it('refuses a transfer (or its receive) that would join units of two dates in one lot', () => {
+    const partition = stockedWithLots();
+    partition.apply(adjust(1, { warehouseId: 'wh-2', ...lot('early', '2026-12-09') }), t0);
+    const command = {
+      kind: 'transfer' as const,
+      transferId: '0007aaaa-0000-8000-8000-00000000eeee',
+      productId: 'sku-1',
+      fromWarehouseId: 'wh-1',
+      toWarehouseId: 'wh-2',
+      quantity: 2,
+      inTransit: false,
+      idempotencyKey: 'transfer-key-clash-01',
+      reason: '',
+      actorId: 'admin',
+      traceId: 't',
+    };
+    const direct = partition.apply(command, t0 + 1);
+    expect(rejectionOf(direct.outcome)).toMatchObject({
+      code: 'validation_failed',
+      details: { field: 'quantity' },
+    });
+    // In transit toward a key that makes the lot meanwhile: its receive is refused, its cancel not.
+    const shipped = partition.apply(
+      {
+        ...command,
+        inTransit: true,
+        toWarehouseId: 'wh-3',
+        idempotencyKey: 'transfer-key-clash-02',
+      },
+      t0 + 2,
+    );
+    expect(shipped.outcome.ok).toBe(true);
+    partition.apply(adjust(1, { warehouseId: 'wh-3', ...lot('early', '2026-12-10') }), t0 + 3);
+    const onIt = (kind: 'transfer-receive' | 'transfer-cancel') =>
+      partition.apply({ kind, transferId: command.transferId, traceId: 't' }, t0 + 4).outcome;
+    expect(rejectionOf(onIt('transfer-receive')).details).toEqual({ field: 'quantity' });
+    expect(onIt('transfer-cancel').ok).toBe(true);
+    expect(lotsOf(partition)[0]).toEqual(['early', 3, 0]);
+    expectSameAfterReplay(partition);
+  });
+});
