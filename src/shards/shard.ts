@@ -245,6 +245,10 @@ export class Shard {
 
   /** Lines of placed carts that allocation split over several warehouses (a metric). */
   allocationSplits = 0;
+  /** Units of lots written off, durably (read by the worker's metrics at each scrape). */
+  lotUnitsWrittenOff = 0;
+  /** Write-offs journaled and not yet durable: [group-commit sequence, units]. */
+  private writeOffsPending: [sequence: number, units: number][] = [];
 
   private countSplits(result: ApplyResult): void {
     const outcome = result.outcome;
@@ -374,6 +378,10 @@ export class Shard {
       if (runtime === undefined || result?.writes === undefined) return false;
       // One group: a snapshot never lands between the key's write-offs (all applied already).
       this.journalGroup(runtime, result.writes);
+      let units = 0;
+      for (const { record } of result.writes)
+        if (record.type === 'lot-expired') units += record.quantity;
+      this.writeOffsPending.push([runtime.lastSequence, units]);
       return true;
     });
   }
@@ -439,6 +447,9 @@ export class Shard {
 
   private durable(sequence: number): void {
     this.tellReadableUntil(this.notes.take(sequence));
+    while (this.writeOffsPending.length > 0 && (this.writeOffsPending[0]?.[0] ?? 0) <= sequence) {
+      this.lotUnitsWrittenOff += this.writeOffsPending.shift()?.[1] ?? 0;
+    }
     this.gate.release(sequence, this.outbox);
     this.sendOutbox();
   }
@@ -516,6 +527,8 @@ export class Shard {
     this.gate.failAll(this.outbox);
     // Changes not known durable are never shown; whatever did commit is read back on reload.
     this.notes.clear();
+    // Not known durable: recovery writes them off again if they did not land.
+    this.writeOffsPending = [];
     this.sendOutbox();
     const durable = this.commit.durableSequence;
     const affected: number[] = [];

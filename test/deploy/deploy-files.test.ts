@@ -58,6 +58,8 @@ const cartMetrics = [
 ];
 // Stock sync (v1.1): import lines by result, events published by subject.
 const stockSyncMetrics = ['inventory_stock_import_lines_total', 'inventory_events_published_total'];
+// Lots (v1.1): units written off when a lot's day ended.
+const lotMetrics = ['inventory_lot_units_written_off_total'];
 // Series that Prometheus and its exporters make, which only the alert rules may use.
 const alertOnlyMetrics = ['up', 'probe_success', 'kube_pod_container_status_ready'];
 
@@ -79,6 +81,7 @@ const ledgerMetricNames = (): string[] => [
   ...lagMetrics,
   ...cartMetrics,
   ...stockSyncMetrics,
+  ...lotMetrics,
 ];
 
 const promqlKeywords = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);

@@ -3,6 +3,8 @@
 // release by lot, negative adjusts and sets by lot, every bad input a 4xx that changes nothing,
 // and all of it the same after kill -9 (the last test kills the ledger).
 import { randomBytes } from 'node:crypto';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import formats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import { expectError, expectValidation } from '../helpers/expect-http.js';
 import { get, newKey, post } from '../helpers/http.js';
@@ -158,6 +160,43 @@ describe.runIf(await havePostgres())('lots and FEFO over HTTP', () => {
     ]);
   });
 
+  it('answers with bodies the OpenAPI document describes, lots included', async () => {
+    const key = await stockedKey('openapi');
+    const document = (await get(base(), '/openapi.json')).body as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
+    };
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    formats.default(ajv);
+    const schemaOf = (path: string, method: string) => {
+      const response = document.paths[path]?.[method]?.responses['200'] as {
+        content: { 'application/json': { schema: Record<string, unknown> } };
+      };
+      // Every property documented: a field the document does not name fails the check.
+      return ajv.compile(closed(response.content['application/json'].schema));
+    };
+    const stock = schemaOf('/v1/stock/{product_id}/{warehouse_id}', 'get');
+    const reservation = schemaOf('/v1/reserve', 'post');
+    const transfer = schemaOf('/v1/transfers', 'post');
+    const view = await get(base(), `/v1/stock/${key.product_id}/${key.warehouse_id}`);
+    expect(stock(view.body), JSON.stringify(stock.errors)).toBe(true);
+    const hold = await post(base(), '/v1/reserve', {
+      ...key,
+      quantity: 4,
+      idempotency_key: newKey('oa'),
+    });
+    expect(hold.body.lots).toBeDefined();
+    expect(reservation(hold.body), JSON.stringify(reservation.errors)).toBe(true);
+    const moved = await post(base(), '/v1/transfers', {
+      product_id: key.product_id,
+      from_warehouse_id: 'w1',
+      to_warehouse_id: 'w9',
+      quantity: 2,
+      idempotency_key: newKey('oa-transfer'),
+    });
+    expect(moved.body.lots).toBeDefined();
+    expect(transfer(moved.body), JSON.stringify(transfer.errors)).toBe(true);
+  });
+
   it('answers bad lots with a 4xx and changes nothing', async () => {
     const key = await stockedKey('bad');
     const before = await stockOf(key);
@@ -224,3 +263,23 @@ describe.runIf(await havePostgres())('lots and FEFO over HTTP', () => {
     }
   });
 });
+
+/** The schema with every object closed to the properties it names. */
+function closed(schema: unknown): Record<string, unknown> {
+  if (Array.isArray(schema)) return schema.map(closed) as unknown as Record<string, unknown>;
+  if (typeof schema !== 'object' || schema === null) return schema as Record<string, unknown>;
+  const copy: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(schema)) {
+    copy[name] = name === 'properties' ? mapValues(value, closed) : closed(value);
+  }
+  if ('properties' in copy) copy.additionalProperties = false;
+  return copy;
+}
+
+function mapValues(value: unknown, each: (item: unknown) => unknown): Record<string, unknown> {
+  const mapped: Record<string, unknown> = {};
+  for (const [name, item] of Object.entries(value as Record<string, unknown>)) {
+    mapped[name] = each(item);
+  }
+  return mapped;
+}

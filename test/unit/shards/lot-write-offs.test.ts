@@ -1,6 +1,6 @@
 // Proves the shard writes lots off on its own: its sweep journals a `lot-expired` record per lot
 // whose day ended (unheld units only), never before, and a shard recovered from that journal
-// has the same stock and still writes off the lots that end later.
+// has the same stock and still writes off the lots that end later; the metric counts them.
 import { describe, expect, it } from 'vitest';
 import type { Command, LotExpiredRecord, StockView } from '../../../src/actors/index.js';
 import type { Clock } from '../../../src/clock.js';
@@ -134,6 +134,8 @@ describe('lot write-offs in the shard', () => {
     expect(first.shard.sweep(first.nowMs)).toBe(1);
     expect(first.shard.sweep(first.nowMs)).toBe(0);
     expect(await first.stock()).toMatchObject({ onHand: 2, version: 3 });
+    // The metric counts durable write-offs only.
+    expect(first.shard.lotUnitsWrittenOff).toBe(3);
     const records = journal.records();
     expect(records.map((record) => record.type)).toEqual(['adjusted', 'adjusted', 'lot-expired']);
     expect(records[2] as LotExpiredRecord).toMatchObject({
@@ -151,6 +153,7 @@ describe('lot write-offs in the shard', () => {
     second.nowMs = endOfDec9;
     expect(second.shard.sweep(second.nowMs)).toBe(1);
     expect(await second.stock()).toMatchObject({ onHand: 0, lots: [] });
+    expect(second.shard.lotUnitsWrittenOff).toBe(2);
     expect(journal.records().map((record) => record.type)).toEqual([
       'adjusted',
       'adjusted',
