@@ -86,6 +86,8 @@ export interface CartHold {
   readonly quantity: number;
   readonly status: ReservationStatus;
   readonly confirmed_quantity?: number;
+  /** On a stock key with named lots: the units held, lot by lot (FEFO). */
+  readonly lots?: readonly LotUnits[];
 }
 
 export interface Cart {

@@ -222,6 +222,7 @@ function place(work: CartWork, command: CartPlaceCommand, nowMs: number): ApplyR
     const record = work.recorded(actor, actor.hold(hold, nowMs));
     writes.push({ record: record as Write['record'], actor });
     const { productId, warehouseId } = actor;
+    const lots = record?.type === 'reserved' ? record.lots : undefined;
     holds.push({
       line,
       partition: work.partition,
@@ -229,6 +230,7 @@ function place(work: CartWork, command: CartPlaceCommand, nowMs: number): ApplyR
       productId,
       warehouseId,
       quantity,
+      ...(lots === undefined ? {} : { lots }),
     });
   });
   const expiresAtMs = nowMs + terms.ttlSeconds * 1000;
@@ -430,6 +432,7 @@ function holdsOutcome(
         ? { confirmedQuantity: reservation.confirmedQuantity }
         : {}),
       expiresAtMs: reservation.expiresAtMs,
+      ...(reservation.lots === undefined ? {} : { lots: reservation.lots }),
     });
   }
   const view: CartView = {

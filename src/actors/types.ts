@@ -309,6 +309,8 @@ export interface CartHold {
   readonly productId: string;
   readonly warehouseId: string;
   readonly quantity: number;
+  /** On a key with named lots: the units it holds, lot by lot. */
+  readonly lots?: readonly LotUnits[];
 }
 
 export interface CartView {

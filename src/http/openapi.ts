@@ -169,6 +169,7 @@ const cartSchema: JsonSchema = {
           quantity: { type: 'integer', minimum: 1 },
           status,
           confirmed_quantity: { type: 'integer', minimum: 1, description: 'CONFIRMED holds' },
+          lots: lotUnitsSchema,
         },
       },
     },

@@ -129,6 +129,7 @@ export function cartJson(cart: CartView): string {
       ...(hold.status === 'CONFIRMED'
         ? { confirmed_quantity: hold.confirmedQuantity ?? hold.quantity }
         : {}),
+      ...(hold.lots === undefined ? {} : { lots: lotUnitsObjects(hold.lots) }),
     })),
   });
 }

@@ -209,6 +209,7 @@ function lotNamedRead(read: RowReader): { lot?: LotRequest } {
 }
 
 function encodeCart(record: CartRecord): unknown[] {
+  // A hold on a key with named lots ends with its lots (rows written before end earlier).
   const holds = record.holds.map((hold) => [
     hold.line,
     hold.partition,
@@ -216,6 +217,7 @@ function encodeCart(record: CartRecord): unknown[] {
     hold.productId,
     hold.warehouseId,
     hold.quantity,
+    ...lotsRow(hold),
   ]);
   return [
     codes.cart,
@@ -483,6 +485,7 @@ function holdOf(read: RowReader): CartHold {
     productId: read.text(),
     warehouseId: read.text(),
     quantity: read.number(),
+    ...lotsRead(read),
   });
 }
 

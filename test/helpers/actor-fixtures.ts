@@ -199,6 +199,7 @@ function cartBodyOf(cart: CartView): CartBody {
       ...(hold.confirmedQuantity === undefined
         ? {}
         : { confirmedQuantity: hold.confirmedQuantity }),
+      ...(hold.lots === undefined ? {} : { lots: hold.lots }),
     })),
   };
 }

@@ -1,6 +1,7 @@
 // Proves lots over a real server: adjusts naming lots (made on first use, dates fixed), the stock
 // view's lots in FEFO order, holds taking units FEFO with their lots in the body, confirm and
-// release by lot, negative adjusts and sets by lot, every bad input a 4xx that changes nothing,
+// release by lot, carts' holds by lot, negative adjusts and sets by lot, transfers carrying lots,
+// every bad input a 4xx that changes nothing,
 // and all of it the same after kill -9 (the last test kills the ledger).
 import { randomBytes } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -231,6 +232,16 @@ describe.runIf(await havePostgres())('lots and FEFO over HTTP', () => {
     };
     const adjusted = await post(base(), '/v1/stock/adjust', keyed);
     expect(adjusted.status).toBe(200);
+    // A cart's hold takes lots FEFO too, and its body lists them.
+    const cart = await post(base(), '/v1/carts', {
+      idempotency_key: newKey('crash-cart'),
+      lines: [{ ...key, quantity: 2 }],
+    });
+    expect(cart.status, cart.text).toBe(200);
+    const cartHolds = (cart.body as { holds: { lots: unknown }[] }).holds;
+    expect(cartHolds[0]?.lots).toEqual([{ lot_id: 'L', quantity: 2, expires_on: late }]);
+    const cartPath = `/v1/carts/${cart.body.cart_id as string}`;
+    await post(base(), `${cartPath}/release`, {});
     const before = await stockOf(key);
     await fixture.ledger.kill();
     const restarted = await startLedger({ env: { DATABASE_URL: fixture.database.url } });
@@ -245,6 +256,10 @@ describe.runIf(await havePostgres())('lots and FEFO over HTTP', () => {
         422,
         'idempotency_key_reused',
       );
+      const cartAgain = (await get(restarted.baseUrl, cartPath)).body as {
+        holds: { lots: unknown; status: string }[];
+      };
+      expect(cartAgain.holds[0]).toMatchObject({ status: 'RELEASED', lots: cartHolds[0]?.lots });
       const again = await post(restarted.baseUrl, '/v1/reserve', hold);
       expect(again.body.lots).toEqual(held.body.lots);
       const id = held.body.reservation_id as string;

@@ -180,6 +180,8 @@ export interface CartHoldBody {
   readonly status: ModelStatus;
   /** On CONFIRMED holds (a cart is v1.1 only, so in either edition). */
   readonly confirmedQuantity?: number;
+  /** On a key with named lots: the units it holds, lot by lot. */
+  readonly lots?: readonly LotUnitsBody[];
 }
 
 export interface CartLine {
@@ -893,6 +895,7 @@ export class ReferenceLedger {
         quantity: hold.quantity,
         status: hold.status,
         ...(hold.status === 'CONFIRMED' ? { confirmedQuantity: this.soldOf(hold) } : {}),
+        ...(hold.lots === undefined ? {} : { lots: hold.lots }),
       };
     });
     const { buyerId, reference } = cart.request;
