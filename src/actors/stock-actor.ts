@@ -48,8 +48,11 @@ export interface Reservation {
    * partitions is never half done. Undefined: not pinned.
    */
   pin: Pin | undefined;
-  /** On a key with named lots: the units held, lot by lot (absent: all from the unnamed lot). */
-  readonly lots?: readonly LotUnits[];
+  /**
+   * On a key with named lots: the units held, lot by lot (absent: all from the unnamed lot).
+   * Set once, right after the hold is made (a plain hold's object keeps its literal shape).
+   */
+  lots?: readonly LotUnits[];
 }
 
 /** A cart confirm attempt's hold on a reservation: the units it sells if confirmed. */
@@ -699,8 +702,8 @@ export class StockActor {
       finishedAtMs: 0,
       confirmedQuantity: 0,
       pin: undefined,
-      ...(record.lots === undefined ? {} : { lots: record.lots }),
     };
+    if (record.lots !== undefined) reservation.lots = record.lots;
     const busy = this.busyKey();
     // Every hold on a key with lots names them; the lots then hold its units.
     assert(

@@ -62,6 +62,30 @@ describe.runIf(await havePostgres())('lots and FEFO over HTTP', () => {
     expect(await stockOf(plain)).not.toHaveProperty('lots');
   });
 
+  it('lists lots in stock pages and takes them from import lines', async () => {
+    const key = await stockedKey('list');
+    const lines = [
+      { op: 'adjust', ...key, delta: 2, lot: { lot_id: 'I', expires_on: late } },
+      { op: 'adjust', ...key, delta: 1, lot: { lot_id: 'E', expires_on: late } },
+    ];
+    const response = await fetch(`${base()}/v1/stock/import`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body: lines.map((line) => JSON.stringify(line)).join('\n'),
+    });
+    const imported = (await response.json()) as { results: { status: number; error?: unknown }[] };
+    expect(imported.results.map((result) => result.status)).toEqual([200, 422]);
+    const page = await get(base(), `/v1/stock?product_id=${key.product_id}`);
+    const items = (page.body as { items: { lots: { lot_id: string; on_hand: number }[] }[] }).items;
+    expect(items[0]?.lots.map((lot) => [lot.lot_id, lot.on_hand])).toEqual([
+      ['E', 3],
+      ['L', 4],
+      ['I', 2],
+      ['', 2],
+      ['D', 1],
+    ]);
+  });
+
   it('holds FEFO with lots in the body; confirm sells those units, release gives them back', async () => {
     const key = await stockedKey('hold');
     const reserve = (quantity: number) =>
