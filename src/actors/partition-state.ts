@@ -515,7 +515,7 @@ export class PartitionState {
       this.register(actor);
     }
     actor.applyTransfer(record);
-    this.transfers.apply(record);
+    this.transfers.apply(record, actor.stockView());
     this.bookkeeping(actor, record);
   }
 

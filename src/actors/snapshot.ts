@@ -4,10 +4,16 @@ import { assert } from './assert.js';
 import { LotBook } from './lot-book.js';
 import { PartitionState } from './partition-state.js';
 import { defaultSettings } from './product-book.js';
-import { StockActor, type Reservation, type TransferTerms } from './stock-actor.js';
+import {
+  StockActor,
+  type AdjustMemo,
+  type Reservation,
+  type TransferTerms,
+} from './stock-actor.js';
 import { termsOf } from './transfer-book.js';
 import type {
   LotUnits,
+  LotView,
   CartConfirmRecord,
   CartRecord,
   ProductSettings,
@@ -53,6 +59,10 @@ type AdjustKeyTuple = [
   atMs: number,
   // Since v1.1 (absent: '', a plain adjust):
   terms?: string,
+  // Since lots (absent, or null before an incoming: a key without lots): the lots it showed.
+  lots?: LotView[] | null,
+  // Units in transit toward the key when it applied (absent: none).
+  incoming?: number,
 ];
 type ActorTuple = [
   productId: string,
@@ -132,17 +142,7 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
     }
     const adjustKeys: AdjustKeyTuple[] = [];
     for (const [key, m] of actor.adjustKeys ?? []) {
-      const tuple: AdjustKeyTuple = [
-        key,
-        m.delta,
-        m.reason,
-        m.onHand,
-        m.reserved,
-        m.version,
-        m.atMs,
-      ];
-      if (m.terms !== '') tuple.push(m.terms);
-      adjustKeys.push(tuple);
+      adjustKeys.push(memoTuple(key, m));
     }
     const { productId, warehouseId, onHand, reserved, version, incoming } = actor;
     const tuple: ActorTuple = [
@@ -171,6 +171,16 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
   const confirms = captureConfirms(state);
   const { partition } = state;
   return { partition, actors, finished, products, carts, confirms, ...captureTransfers(state) };
+}
+
+/** An adjust's idempotency memo; the optional fields only as far as the last one it has. */
+function memoTuple(key: string, m: AdjustMemo): AdjustKeyTuple {
+  const tuple: AdjustKeyTuple = [key, m.delta, m.reason, m.onHand, m.reserved, m.version, m.atMs];
+  const incoming = m.incoming ?? 0;
+  if (m.terms !== '' || m.lots !== undefined || incoming !== 0) tuple.push(m.terms);
+  if (m.lots !== undefined || incoming !== 0) tuple.push(m.lots === undefined ? null : [...m.lots]);
+  if (incoming !== 0) tuple.push(incoming);
+  return tuple;
 }
 
 function captureLots(book: LotBook): LotsTuple {
@@ -369,7 +379,9 @@ function restoreActor(tuple: ActorTuple): StockActor {
     pendingSum === reserved,
     () => `snapshot of ${productId}/${warehouseId}: holds do not sum to reserved`,
   );
-  for (const [key, delta, reason, keyOnHand, keyReserved, keyVersion, atMs, terms] of adjustKeys) {
+  for (const memoTuple of adjustKeys) {
+    const [key, delta, reason, keyOnHand, keyReserved, keyVersion, atMs, terms] = memoTuple;
+    const [lots, incoming] = [memoTuple[8], memoTuple[9]];
     const memo = {
       delta,
       reason,
@@ -378,6 +390,8 @@ function restoreActor(tuple: ActorTuple): StockActor {
       reserved: keyReserved,
       version: keyVersion,
       atMs,
+      ...(lots === undefined || lots === null ? {} : { lots }),
+      ...(incoming === undefined ? {} : { incoming }),
     };
     actor.restoreAdjustKey(key, memo);
   }

@@ -10,6 +10,7 @@ import type {
   LotExpiredRecord,
   LotRequest,
   LotUnits,
+  LotView,
   Outcome,
   ReservationChangedRecord,
   ReservationStatus,
@@ -78,6 +79,10 @@ export interface AdjustMemo {
   readonly reserved: number;
   readonly version: number;
   readonly atMs: number;
+  /** A key with named lots: its lots after the adjust, as the first answer showed them. */
+  readonly lots?: readonly LotView[];
+  /** Units in transit toward the key then, when any (the first answer showed them). */
+  readonly incoming?: number;
 }
 
 /**
@@ -628,6 +633,8 @@ export class StockActor {
       reserved: memo.reserved,
       available: memo.onHand - memo.reserved,
       version: memo.version,
+      ...(memo.incoming === undefined ? {} : { incoming: memo.incoming }),
+      ...(memo.lots === undefined ? {} : { lots: memo.lots }),
     };
     return {
       outcome: { ok: true, stock: withReference(stock, reference), replayed: true },
@@ -782,6 +789,8 @@ export class StockActor {
         reserved: record.reserved,
         version: record.version,
         atMs: record.atMs,
+        ...(this.busy?.lots === undefined ? {} : { lots: this.busy.lots.views() }),
+        ...(this.incoming === 0 ? {} : { incoming: this.incoming }),
       });
     }
     this.checkInvariants();

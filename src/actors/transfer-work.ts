@@ -135,7 +135,7 @@ function write(
   traceId: string,
 ): Write {
   const record = actor.transfer(step, termsOf(terms), nowMs, traceId);
-  work.transfers.apply(record);
+  work.transfers.apply(record, actor.stockView());
   return { record: work.recorded(actor, record), actor };
 }
 

@@ -53,7 +53,8 @@ type Step =
   | { kind: 'extend'; pick: number; ttl: number }
   | { kind: 'transfer'; from: number; to: number; quantity: number; inTransit: boolean }
   | { kind: 'receive-transfer' | 'cancel-transfer'; pick: number }
-  | { kind: 'advance'; hours: number };
+  | { kind: 'advance'; hours: number }
+  | { kind: 'retry'; pick: number };
 
 const warehouse = fc.integer({ min: 0, max: warehouses.length - 1 });
 const pick = fc.nat({ max: 1_000 });
@@ -114,6 +115,7 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.oneof(
       pick,
     }),
   },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('retry' as const), pick }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -157,6 +159,8 @@ class Comparison {
   private serial = 0;
   private readonly holds: string[] = [];
   private readonly transfers: string[] = [];
+  /** Keyed adjusts and transfers sent, which a retry sends again under the same key. */
+  private readonly keyed: LedgerRequest[] = [];
   readonly tally = new Map<string, number>();
 
   private fresh(): string {
@@ -193,7 +197,8 @@ class Comparison {
           warehouseId,
           delta: step.delta,
           reason: '',
-          idempotencyKey: '',
+          // Every other lot's adjusts carry a key (a retry may send them again).
+          idempotencyKey: step.lot % 2 === 0 ? `adjust-key-${this.serial}-${step.delta}` : '',
           ...lot,
         };
       }
@@ -251,6 +256,12 @@ class Comparison {
         const id = this.picked(this.transfers, step.pick);
         return id === undefined ? undefined : { kind: step.kind, transferId: id };
       }
+      case 'retry': {
+        const index = this.keyed.length - 1 - (step.pick % Math.max(this.keyed.length, 1));
+        const earlier = this.keyed[index];
+        if (earlier?.kind === 'transfer') return { ...earlier, transferId: this.fresh() };
+        return earlier;
+      }
       case 'advance':
         return undefined;
     }
@@ -276,6 +287,8 @@ class Comparison {
   }
 
   private send(request: LedgerRequest): void {
+    const keyed = request.kind === 'adjust' && request.idempotencyKey !== '';
+    if (request.kind === 'transfer' || keyed) this.keyed.push(request);
     const expected = this.model.apply(request, this.nowMs);
     const result = this.actor.apply(toCommand(request, `trace-${this.serial}`), this.nowMs);
     const actual = modelReplyOf(result.outcome, true);
@@ -366,6 +379,8 @@ describe('lots: the actor against the reference model', () => {
       'cancel-transfer ok',
       'receive-transfer ok',
       'write-off',
+      'adjust (lot) replayed',
+      'transfer replayed',
     ]) {
       expect(tally.get(name) ?? 0, name).toBeGreaterThan(0);
     }

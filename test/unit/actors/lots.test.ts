@@ -315,12 +315,17 @@ describe('taking units out of lots', () => {
   it('an adjust naming a lot replays idempotently, and refuses another lot for its key', () => {
     const partition = new RecordingPartition(retention);
     const command = adjust(3, { ...lot('a', '2026-12-09'), idempotencyKey: 'adjust-key-0000001' });
-    partition.apply(command, t0);
+    const first = stockOf(partition.apply(command, t0).outcome);
+    partition.apply(adjust(2, lot('a')), t0 + 1);
     const again = partition.apply(command, t0 + 1);
-    expect(stockOf(again.outcome)).toMatchObject({ onHand: 3, replayed: true });
+    // The first answer again, its lots as they were then.
+    expect(stockOf(again.outcome)).toEqual({ ...first, replayed: true });
+    expect(first.lots).toEqual([
+      { lotId: 'a', onHand: 3, reserved: 0, expiresOn: '2026-12-09', receivedAtMs: t0 },
+    ]);
     const other = partition.apply({ ...command, lot: { lotId: 'b' } }, t0 + 2);
     expect(rejectionOf(other.outcome).code).toBe('idempotency_key_reused');
-    expect(partition.records).toHaveLength(1);
+    expect(partition.records).toHaveLength(2);
     expectSameAfterReplay(partition);
   });
 });
@@ -365,6 +370,20 @@ describe('transfers with lots', () => {
       ['', 2, 0],
     ]);
     expect(stockNow(partition, 'wh-2').lots?.[0]).toMatchObject({ receivedAtMs: t0 + 11 });
+    // A retry answers the first answer again, both keys' lots as they were then.
+    partition.apply(adjust(1, lot('late')), t0 + 12);
+    const command = (result.outcome as Extract<Outcome, { transfer: unknown }>).transfer;
+    const again = partition.apply(
+      transfer({ quantity: 4, idempotencyKey: (records[0] as TransferRecord).idempotencyKey }),
+      t0 + 13,
+    );
+    expect(again.outcome).toEqual({ ...result.outcome, replayed: true });
+    expect(command.from.lots?.map((entry) => entry.lotId)).toEqual([
+      'early',
+      'late',
+      '',
+      'dateless',
+    ]);
     expectSameAfterReplay(partition);
   });
 
@@ -532,5 +551,38 @@ describe('a lot id at two keys with two dates', () => {
     expect(onIt('transfer-cancel').ok).toBe(true);
     expect(lotsOf(partition)[0]).toEqual(['early', 3, 0]);
     expectSameAfterReplay(partition);
+  });
+});
+
+describe("an adjust's idempotent replay", () => {
+  it('answers incoming as first answered, also after replay and snapshot restore', () => {
+    const partition = stockedWithLots();
+    partition.apply(
+      {
+        kind: 'transfer',
+        transferId: '0007aaaa-0000-8000-8000-00000000dddd',
+        productId: 'sku-1',
+        fromWarehouseId: 'wh-1',
+        toWarehouseId: 'wh-2',
+        quantity: 2,
+        inTransit: true,
+        idempotencyKey: 'transfer-key-incoming-1',
+        reason: '',
+        actorId: 'admin',
+        traceId: 't',
+      },
+      t0 + 1,
+    );
+    const command = adjust(3, { warehouseId: 'wh-2', idempotencyKey: 'adjust-key-incoming-1' });
+    const first = stockOf(partition.apply(command, t0 + 2).outcome);
+    expect(first).toMatchObject({ onHand: 3, incoming: 2 });
+    for (const state of [
+      partition.state,
+      replayAll(partition.records, retention),
+      restoreSnapshot(decodeSnapshot(encodeSnapshot(captureSnapshot(partition.state))), retention),
+    ]) {
+      const again = stockOf(state.apply(command, t0 + 3).outcome);
+      expect(again).toEqual({ ...first, replayed: true });
+    }
   });
 });
