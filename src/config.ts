@@ -9,6 +9,7 @@ import type { RetentionPolicy } from './actors/index.js';
 import {
   buyersPerProductMax,
   transfersInTransitMax,
+  lotsPerKeyMax,
   importBytesCeiling,
   importLinesCeiling,
   onHandMax,
@@ -443,6 +444,7 @@ export function retentionOf(
     holdLifetimeMaxMs: holdLifetimeFactor * (config.ttlSecondsMax ?? 3600) * 1000,
     buyersPerProductMax,
     transfersInTransitMax,
+    lotsPerKeyMax,
   };
 }
 

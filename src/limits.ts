@@ -236,6 +236,13 @@ export const buyersPerProductMax = 1_000_000;
  */
 export const transfersInTransitMax = 100_000;
 
+/**
+ * Lots one stock key keeps at most. A lot is never forgotten (its expires_on may never change,
+ * so its id may not be re-used with another date), so this bounds a key's lot book: beyond it a
+ * new lot is refused with 422 (`lot.lot_id`, or `quantity` for a transfer bringing one).
+ */
+export const lotsPerKeyMax = 1000;
+
 // ---- Stock imports (POST /v1/stock/import): one NDJSON file, its lines applied one by one.
 
 /** The largest LEDGER_IMPORT_BYTES_MAX accepted: a file is held whole in memory while it runs. */

@@ -70,7 +70,7 @@ export const operations = {
     operationId: 'adjust',
     method: 'POST',
     path: '/v1/stock/adjust',
-    fields: [...stockKeyFields, 'delta', ...changeFields],
+    fields: [...stockKeyFields, 'delta', 'lot', ...changeFields],
     replay: 'keyed',
   },
   setStock: {

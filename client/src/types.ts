@@ -18,6 +18,25 @@ export interface Reservation {
   readonly reference?: string;
   /** A cart's hold: its cart. */
   readonly cart_id?: string;
+  /** On a stock key with named lots: the units held, lot by lot (FEFO). */
+  readonly lots?: readonly LotUnits[];
+}
+
+/** Units of one lot; `lot_id` '' is the key's unnamed lot. */
+export interface LotUnits {
+  readonly lot_id: string;
+  readonly quantity: number;
+  /** YYYY-MM-DD: sellable until the end of that day (UTC). */
+  readonly expires_on?: string;
+}
+
+/** One lot of a stock view. */
+export interface Lot {
+  readonly lot_id: string;
+  readonly on_hand: number;
+  readonly reserved: number;
+  readonly expires_on?: string;
+  readonly received_at: string;
 }
 
 export interface Stock {
@@ -30,6 +49,8 @@ export interface Stock {
   readonly version: number;
   /** The answer of an adjust or set that carried one. */
   readonly reference?: string;
+  /** A stock key with named lots: its lots with units, in FEFO order. */
+  readonly lots?: readonly Lot[];
 }
 
 export interface ProductStock {
@@ -114,6 +135,8 @@ export interface CartHold {
   readonly quantity: number;
   readonly status: ReservationStatus;
   readonly confirmed_quantity?: number;
+  /** On a stock key with named lots: the units held, lot by lot (FEFO). */
+  readonly lots?: readonly LotUnits[];
 }
 
 export interface Cart {
@@ -182,6 +205,8 @@ export interface AdjustRequest {
   /** Compare-and-set: the key's version must be this (0: the key must not exist yet). */
   readonly expected_version?: number;
   readonly reference?: string;
+  /** A positive adjust receives into the lot (made on first use); a negative one takes from it. */
+  readonly lot?: { readonly lot_id: string; readonly expires_on?: string };
 }
 
 export interface SetStockRequest {

@@ -34,6 +34,8 @@ export interface PlanContext {
   readonly actor: (productId: string, warehouseId: string) => StockActor | undefined;
   readonly buyerId: string;
   readonly nowMs: number;
+  /** When the cart's holds would expire: lots that stop being sellable before do not count. */
+  readonly holdEndMs: number;
 }
 
 /** Lines naming one stock key (or one product, warehouse '' = allocate), summed. */
@@ -109,8 +111,12 @@ function limitLines(summed: readonly SummedLine[], context: PlanContext): Detail
   return over.sort((a, b) => (a.index as number) - (b.index as number));
 }
 
-function availableOf(actor: StockActor, used: ReadonlyMap<StockActor, number>): number {
-  return actor.available - (used.get(actor) ?? 0);
+function availableOf(
+  actor: StockActor,
+  used: ReadonlyMap<StockActor, number>,
+  holdEndMs: number,
+): number {
+  return actor.availableUntil(holdEndMs) - (used.get(actor) ?? 0);
 }
 
 function takeKey(
@@ -121,7 +127,7 @@ function takeKey(
   short: DetailLine[],
 ): void {
   const actor = context.actor(line.productId, line.warehouseId);
-  const available = actor === undefined ? 0 : availableOf(actor, used);
+  const available = actor === undefined ? 0 : availableOf(actor, used, context.holdEndMs);
   if (actor === undefined || available < line.quantity) {
     short.push({
       index: line.index,
@@ -148,9 +154,9 @@ function allocate(
   short: DetailLine[],
 ): void {
   const product = context.product(line.productId);
-  const order = allocationOrder(product, used);
+  const order = allocationOrder(product, used, context.holdEndMs);
   let total = 0;
-  for (const actor of order) total += availableOf(actor, used);
+  for (const actor of order) total += availableOf(actor, used, context.holdEndMs);
   if (total < line.quantity) {
     short.push({
       index: line.index,
@@ -163,7 +169,7 @@ function allocate(
   let remaining = line.quantity;
   for (const actor of order) {
     if (remaining === 0) break;
-    const taken = Math.min(remaining, availableOf(actor, used));
+    const taken = Math.min(remaining, availableOf(actor, used, context.holdEndMs));
     used.set(actor, (used.get(actor) ?? 0) + taken);
     holds.push({ line: line.index, actor, quantity: taken });
     remaining -= taken;
@@ -173,9 +179,10 @@ function allocate(
 function allocationOrder(
   product: Product | undefined,
   used: ReadonlyMap<StockActor, number>,
+  holdEndMs: number,
 ): StockActor[] {
   if (product === undefined) return [];
-  const candidates = product.keys.filter((actor) => availableOf(actor, used) > 0);
+  const candidates = product.keys.filter((actor) => availableOf(actor, used, holdEndMs) > 0);
   const rank = new Map<string, number>();
   product.settings.warehousePriority?.forEach((warehouse, position) =>
     rank.set(warehouse, position),
@@ -184,7 +191,7 @@ function allocationOrder(
     const rankA = rank.get(a.warehouseId) ?? Number.POSITIVE_INFINITY;
     const rankB = rank.get(b.warehouseId) ?? Number.POSITIVE_INFINITY;
     if (rankA !== rankB) return rankA < rankB ? -1 : 1;
-    const more = availableOf(b, used) - availableOf(a, used);
+    const more = availableOf(b, used, holdEndMs) - availableOf(a, used, holdEndMs);
     return more !== 0 ? more : compareText(a.warehouseId, b.warehouseId);
   });
 }

@@ -197,6 +197,7 @@ function place(work: CartWork, command: CartPlaceCommand, nowMs: number): ApplyR
     actor: work.actor,
     buyerId: terms.buyerId,
     nowMs,
+    holdEndMs: nowMs + terms.ttlSeconds * 1000,
   });
   if (!plan.ok && plan.code === 'overloaded') {
     return answer({ ok: false, code: 'overloaded', message: 'Too many buyers; retry later.' });
@@ -221,6 +222,7 @@ function place(work: CartWork, command: CartPlaceCommand, nowMs: number): ApplyR
     const record = work.recorded(actor, actor.hold(hold, nowMs));
     writes.push({ record: record as Write['record'], actor });
     const { productId, warehouseId } = actor;
+    const lots = record?.type === 'reserved' ? record.lots : undefined;
     holds.push({
       line,
       partition: work.partition,
@@ -228,6 +230,7 @@ function place(work: CartWork, command: CartPlaceCommand, nowMs: number): ApplyR
       productId,
       warehouseId,
       quantity,
+      ...(lots === undefined ? {} : { lots }),
     });
   });
   const expiresAtMs = nowMs + terms.ttlSeconds * 1000;
@@ -429,6 +432,7 @@ function holdsOutcome(
         ? { confirmedQuantity: reservation.confirmedQuantity }
         : {}),
       expiresAtMs: reservation.expiresAtMs,
+      ...(reservation.lots === undefined ? {} : { lots: reservation.lots }),
     });
   }
   const view: CartView = {

@@ -4,7 +4,7 @@
 // version stays) are none. A movement is rendered from the record itself plus the key's counts
 // after the change, which some records do not carry (a hold's records): the shard knows them
 // when it journals the record and keeps them beside it (src/persistence, ledger_movements).
-import type { JournalRecord, StockRecord, TransferStep } from './types.js';
+import type { JournalRecord, LotUnits, StockRecord, TransferStep } from './types.js';
 
 export type MovementType =
   | 'reserve'
@@ -17,7 +17,7 @@ export type MovementType =
   | 'transfer_in'
   | 'transfer_incoming'
   | 'transfer_cancel'
-  /** Lots: a lot's unheld units written off at the end of its expiry day (not journaled yet). */
+  /** A lot's unheld units written off at the end of its expiry day. */
   | 'lot_expired';
 
 /** A key's counts right after a change. */
@@ -37,11 +37,8 @@ export interface Movement extends MovementCounts {
   readonly reservationId?: string;
   readonly cartId?: string;
   readonly transferId?: string;
-  /**
-   * Lots: the lots a movement took units from or gave them to, once records carry lots (a place
-   * kept for them; no record has any yet).
-   */
-  readonly lots?: readonly { readonly lotId: string; readonly quantity: number }[];
+  /** On a key with named lots: the units the change took from or gave to each lot. */
+  readonly lots?: readonly LotUnits[];
   readonly buyerId?: string;
   readonly reason?: string;
   readonly reference?: string;
@@ -61,6 +58,7 @@ export function isMovement(record: JournalRecord): record is MovementRecord {
     case 'expired':
     case 'adjusted':
     case 'transfer':
+    case 'lot-expired':
       return true;
     default:
       return false;
@@ -103,6 +101,8 @@ export function countsBefore(record: MovementRecord, after: MovementCounts): Mov
       return { onHand: onHand - record.delta, reserved, incoming };
     case 'transfer':
       return transferBefore(record, after);
+    case 'lot-expired':
+      return { onHand: onHand + record.quantity, reserved, incoming };
   }
 }
 
@@ -139,6 +139,9 @@ export function subjectOf(record: MovementRecord): string {
 const present = <Name extends string>(name: Name, value: string | undefined) =>
   value === undefined || value === '' ? {} : ({ [name]: value } as Record<Name, string>);
 
+const lotsOf = (lots: readonly LotUnits[] | undefined): { lots?: readonly LotUnits[] } =>
+  lots === undefined || lots.length === 0 ? {} : { lots };
+
 /** The movement a record is, with the key's counts after it and the caller's subject. */
 export function movementOf(
   record: MovementRecord,
@@ -157,6 +160,7 @@ export function movementOf(
         ...base,
         type: record.set === true ? 'set' : 'adjust',
         quantity: record.delta,
+        ...lotsOf(record.lots),
         ...present('reason', record.reason),
         ...present('reference', record.reference),
         ...common,
@@ -167,10 +171,15 @@ export function movementOf(
         type: transferTypes[record.step],
         quantity: record.quantity,
         transferId: record.transferId,
+        ...lotsOf(record.lots),
         ...present('reason', record.reason),
         ...present('reference', record.reference),
         ...common,
       };
+    case 'lot-expired': {
+      const { lotId, quantity, expiresOn } = record;
+      return { ...base, type: 'lot_expired', quantity, lots: [{ lotId, quantity, expiresOn }] };
+    }
     default:
       return {
         ...base,
@@ -180,6 +189,7 @@ export function movementOf(
             ? (record.confirmedQuantity ?? record.quantity)
             : record.quantity,
         reservationId: record.reservationId,
+        ...lotsOf(record.lots),
         ...present('cartId', record.cartId),
         ...present('buyerId', record.buyerId),
         ...present('reference', record.reference),

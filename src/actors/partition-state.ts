@@ -4,7 +4,7 @@ import { AssertionError, assert } from './assert.js';
 import { CartBook, homePartitionOf } from './cart-book.js';
 import { applyConfirmStep, cartCommand, replayCart, type CartWork } from './cart-work.js';
 import { Product, defaultSettings, mergeSettings, sameSettings } from './product-book.js';
-import type { ApplyResult } from './apply-result.js';
+import type { ApplyResult, Write } from './apply-result.js';
 import { StockActor, type ActorResult, type Reservation } from './stock-actor.js';
 import { TransferBook } from './transfer-book.js';
 import { transferCommand, type TransferWork } from './transfer-work.js';
@@ -272,6 +272,22 @@ export class PartitionState {
     return this.recorded(actor, actor.finish(reservation, 'expire', nowMs, ''));
   }
 
+  /**
+   * Writes off the key's lots whose day is over at `nowMs` (their unheld units), one record per
+   * lot, as a group; undefined if none is due (or the key is unknown).
+   */
+  writeOffLots(productId: string, warehouseId: string, nowMs: number): ApplyResult | undefined {
+    const actor = this.actorOf(productId, warehouseId);
+    if (actor === undefined) return undefined;
+    const writes: Write[] = [];
+    for (let record = actor.writeOff(nowMs); record !== undefined; record = actor.writeOff(nowMs)) {
+      writes.push({ record: this.afterRecord(actor, record), actor });
+    }
+    if (writes.length === 0) return undefined;
+    const outcome: Outcome = { ok: true, stock: actor.stockView(), replayed: false };
+    return { outcome, record: undefined, actor, writes };
+  }
+
   /** Whether a pending hold is pinned by its cart's confirm attempt (it may not expire). */
   isPinned(reservationId: string): boolean {
     const actor = this.reservationOwners.get(reservationId);
@@ -282,7 +298,8 @@ export class PartitionState {
   private adjust(command: Extract<Command, { kind: 'adjust' }>, nowMs: number): ApplyResult {
     const existing = this.actorOf(command.productId, command.warehouseId);
     const actor = existing ?? new StockActor(command.productId, command.warehouseId);
-    const result = actor.adjust(command, nowMs, this.retention.onHandMax);
+    const { onHandMax, lotsPerKeyMax } = this.retention;
+    const result = actor.adjust(command, nowMs, onHandMax, lotsPerKeyMax);
     // A key comes to exist only through an adjust that changed it.
     if (existing === undefined && result.record !== undefined) this.register(actor);
     if (existing === undefined && result.record === undefined)
@@ -448,6 +465,13 @@ export class PartitionState {
       this.replayTransfer(record);
       return;
     }
+    if (record.type === 'lot-expired') {
+      const actor = this.actorOf(record.productId, record.warehouseId);
+      assert(actor !== undefined, 'a lot-expired record for an unknown stock key');
+      actor.applyLotExpired(record);
+      this.bookkeeping(actor, record);
+      return;
+    }
     if (record.type === 'reserved' || record.type === 'adjusted') {
       let actor = this.actorOf(record.productId, record.warehouseId);
       if (actor === undefined) {
@@ -491,13 +515,13 @@ export class PartitionState {
       this.register(actor);
     }
     actor.applyTransfer(record);
-    this.transfers.apply(record);
+    this.transfers.apply(record, actor.stockView());
     this.bookkeeping(actor, record);
   }
 
   /** Fails the same way replay by stock key would: unknown key first, then unknown hold. */
   private refuseFinishing(
-    record: Exclude<StockRecord, { type: 'reserved' | 'adjusted' | 'transfer' }>,
+    record: Exclude<StockRecord, { type: 'reserved' | 'adjusted' | 'transfer' | 'lot-expired' }>,
   ): never {
     const known = this.registry.has(stockKey(record.productId, record.warehouseId));
     assert(known, () => `a ${record.type} record for an unknown stock key`);
@@ -554,6 +578,7 @@ function signalsOf(
   if (record.type === 'transfer') before = after - transferAvailableDelta(actor, record);
   else if (record.type === 'reserved') before = after + record.quantity;
   else if (record.type === 'adjusted') before = after - record.delta;
+  else if (record.type === 'lot-expired') before = after + record.quantity;
   else if (record.type === 'confirmed') {
     // A partial sale returns the units not sold to available.
     before = after - (record.quantity - (record.confirmedQuantity ?? record.quantity));

@@ -6,6 +6,7 @@ import type {
   CartConfirmRecord,
   CartRecord,
   JournalRecord,
+  LotExpiredRecord,
   StockRecord,
   TransferRecord,
 } from './types.js';
@@ -34,6 +35,7 @@ export function checkRecord(record: JournalRecord): void {
   assert(isCount(record.version, 1), () => `a ${record.type} record at version ${record.version}`);
   assert(isCount(record.atMs, 0), () => `a ${record.type} record at time ${record.atMs}`);
   checkSignals(record);
+  checkLots(record);
   switch (record.type) {
     case 'reserved':
       assert(isCount(record.quantity, 1), 'a reserved record without a positive quantity');
@@ -54,6 +56,9 @@ export function checkRecord(record: JournalRecord): void {
       return;
     case 'transfer':
       checkTransfer(record);
+      return;
+    case 'lot-expired':
+      checkLotExpired(record);
       return;
     case 'adjusted':
       assert(Number.isSafeInteger(record.delta), 'an adjusted record with a fractional delta');
@@ -86,6 +91,39 @@ function checkSignals(record: StockRecord): void {
       isCount(signals.reserved, 0) &&
       isCount(signals.onHand, signals.reserved),
     () => `a ${record.type} record crossing ${JSON.stringify(signals)}`,
+  );
+}
+
+/** A record's lots name each lot once, with units, and add up to the units it moved. */
+function checkLots(record: StockRecord): void {
+  const lots = record.type === 'lot-expired' ? undefined : record.lots;
+  if (lots === undefined) return;
+  const total =
+    record.type === 'adjusted' ? Math.abs(record.delta) : (record.quantity satisfies number);
+  let sum = 0;
+  const seen = new Set<string>();
+  for (const units of lots) {
+    assert(
+      isCount(units.quantity, 1) && !seen.has(units.lotId) && units.lotId.length <= 64,
+      () => `a ${record.type} record with lots ${JSON.stringify(lots)}`,
+    );
+    assert(
+      units.expiresOn === undefined || /^\d{4}-\d{2}-\d{2}$/.test(units.expiresOn),
+      () => `a ${record.type} record with a lot expiring on ${String(units.expiresOn)}`,
+    );
+    seen.add(units.lotId);
+    sum += units.quantity;
+  }
+  assert(sum === total, () => `a ${record.type} record whose lots move ${sum} of ${total} units`);
+}
+
+function checkLotExpired(record: LotExpiredRecord): void {
+  assert(isCount(record.quantity, 1), 'a lot-expired record without units');
+  assert(record.lotId.length <= 64, 'a lot-expired record of a bad lot id');
+  assert(/^\d{4}-\d{2}-\d{2}$/.test(record.expiresOn), 'a write-off of a lot without a date');
+  assert(
+    isCount(record.reserved, 0) && isCount(record.onHand, record.reserved),
+    () => `a lot-expired record with on_hand ${record.onHand}, reserved ${record.reserved}`,
   );
 }
 

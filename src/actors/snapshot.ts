@@ -1,11 +1,19 @@
 // A partition's state as plain arrays and back: what a snapshot stores. Positional tuples keep
 // snapshots of large catalogues compact; restore(capture(s)) must equal s (tested).
 import { assert } from './assert.js';
+import { LotBook } from './lot-book.js';
 import { PartitionState } from './partition-state.js';
 import { defaultSettings } from './product-book.js';
-import { StockActor, type Reservation, type TransferTerms } from './stock-actor.js';
+import {
+  StockActor,
+  type AdjustMemo,
+  type Reservation,
+  type TransferTerms,
+} from './stock-actor.js';
 import { termsOf } from './transfer-book.js';
 import type {
+  LotUnits,
+  LotView,
   CartConfirmRecord,
   CartRecord,
   ProductSettings,
@@ -30,6 +38,8 @@ type ReservationTuple = [
   reference?: string,
   cartId?: string,
   confirmedQuantity?: number,
+  // Since lots (absent: a hold on a key without lots, or made before its first named lot):
+  lots?: LotUnits[],
 ];
 /** A confirmed hold of a buyer that still counts toward a limit (it may be retained no more). */
 type BuyerHoldTuple = [
@@ -49,6 +59,10 @@ type AdjustKeyTuple = [
   atMs: number,
   // Since v1.1 (absent: '', a plain adjust):
   terms?: string,
+  // Since lots (absent, or null before an incoming: a key without lots): the lots it showed.
+  lots?: LotView[] | null,
+  // Units in transit toward the key when it applied (absent: none).
+  incoming?: number,
 ];
 type ActorTuple = [
   productId: string,
@@ -61,6 +75,20 @@ type ActorTuple = [
   // Since transfers (absent: 0, and 1: every key made before transfers was stocked at once):
   incoming?: number,
   stockedAtVersion?: number,
+  // Since lots (absent: the key has never had a named lot):
+  lots?: LotsTuple,
+];
+/** A key's lots: the next first-received number, and each lot (any order: FEFO is rebuilt). */
+type LotsTuple = [
+  nextSequence: number,
+  lots: [
+    lotId: string,
+    expiresOn: string,
+    receivedAtMs: number,
+    sequence: number,
+    onHand: number,
+    reserved: number,
+  ][],
 ];
 /** A transfer (its terms, its state and its first answer's views); finished ones are retained. */
 type TransferTuple = [
@@ -94,7 +122,7 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
     actorIndex.set(actor, actors.length);
     const reservations: ReservationTuple[] = [];
     for (const r of actor.reservations?.values() ?? []) {
-      reservations.push([
+      const reservation: ReservationTuple = [
         r.id,
         r.quantity,
         r.createdAtMs,
@@ -108,21 +136,13 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
         r.reference,
         r.cartId,
         r.confirmedQuantity,
-      ]);
+      ];
+      if (r.lots !== undefined) reservation.push([...r.lots]);
+      reservations.push(reservation);
     }
     const adjustKeys: AdjustKeyTuple[] = [];
     for (const [key, m] of actor.adjustKeys ?? []) {
-      const tuple: AdjustKeyTuple = [
-        key,
-        m.delta,
-        m.reason,
-        m.onHand,
-        m.reserved,
-        m.version,
-        m.atMs,
-      ];
-      if (m.terms !== '') tuple.push(m.terms);
-      adjustKeys.push(tuple);
+      adjustKeys.push(memoTuple(key, m));
     }
     const { productId, warehouseId, onHand, reserved, version, incoming } = actor;
     const tuple: ActorTuple = [
@@ -134,8 +154,10 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
       reservations,
       adjustKeys,
     ];
-    if (incoming !== 0 || actor.stockedAtVersion !== 1) tuple.push(incoming);
-    if (actor.stockedAtVersion !== 1) tuple.push(actor.stockedAtVersion);
+    const book = actor.lots;
+    if (incoming !== 0 || actor.stockedAtVersion !== 1 || book !== undefined) tuple.push(incoming);
+    if (actor.stockedAtVersion !== 1 || book !== undefined) tuple.push(actor.stockedAtVersion);
+    if (book !== undefined) tuple.push(captureLots(book));
     actors.push(tuple);
   }
   const finished: FinishedTuple[] = [];
@@ -149,6 +171,39 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
   const confirms = captureConfirms(state);
   const { partition } = state;
   return { partition, actors, finished, products, carts, confirms, ...captureTransfers(state) };
+}
+
+/** An adjust's idempotency memo; the optional fields only as far as the last one it has. */
+function memoTuple(key: string, m: AdjustMemo): AdjustKeyTuple {
+  const tuple: AdjustKeyTuple = [key, m.delta, m.reason, m.onHand, m.reserved, m.version, m.atMs];
+  const incoming = m.incoming ?? 0;
+  if (m.terms !== '' || m.lots !== undefined || incoming !== 0) tuple.push(m.terms);
+  if (m.lots !== undefined || incoming !== 0) tuple.push(m.lots === undefined ? null : [...m.lots]);
+  if (incoming !== 0) tuple.push(incoming);
+  return tuple;
+}
+
+function captureLots(book: LotBook): LotsTuple {
+  const lots = book.lots.map((lot): LotsTuple[1][number] => [
+    lot.lotId,
+    lot.expiresOn,
+    lot.receivedAtMs,
+    lot.sequence,
+    lot.onHand,
+    lot.reserved,
+  ]);
+  return [book.nextSequence, lots];
+}
+
+function restoreLots([nextSequence, lots]: LotsTuple): LotBook {
+  const book = new LotBook();
+  for (const [lotId, expiresOn, receivedAtMs, sequence, onHand, reserved] of lots) {
+    const lot = book.add(lotId, expiresOn, receivedAtMs, sequence);
+    lot.onHand = onHand;
+    lot.reserved = reserved;
+  }
+  book.nextSequence = nextSequence;
+  return book;
 }
 
 function captureTransfers(state: PartitionState) {
@@ -296,6 +351,7 @@ function restoreActor(tuple: ActorTuple): StockActor {
   actor.incoming = tuple[7] ?? 0;
   actor.stockedAtVersion = tuple[8] ?? 1;
   actor.version = version;
+  if (tuple[9] !== undefined) actor.restoreLots(restoreLots(tuple[9]));
   let pendingSum = 0;
   for (const tuple of reservations) {
     const [id, quantity, createdAtMs, expiresAtMs, key, status, finishedAtMs, requesterId] = tuple;
@@ -314,6 +370,7 @@ function restoreActor(tuple: ActorTuple): StockActor {
       finishedAtMs,
       confirmedQuantity: tuple[12] ?? (status === 'CONFIRMED' ? quantity : 0),
       pin: undefined,
+      ...(tuple[13] === undefined ? {} : { lots: tuple[13] }),
     };
     actor.restoreReservation(reservation);
     if (status === 'PENDING') pendingSum += quantity;
@@ -322,7 +379,9 @@ function restoreActor(tuple: ActorTuple): StockActor {
     pendingSum === reserved,
     () => `snapshot of ${productId}/${warehouseId}: holds do not sum to reserved`,
   );
-  for (const [key, delta, reason, keyOnHand, keyReserved, keyVersion, atMs, terms] of adjustKeys) {
+  for (const memoTuple of adjustKeys) {
+    const [key, delta, reason, keyOnHand, keyReserved, keyVersion, atMs, terms] = memoTuple;
+    const [lots, incoming] = [memoTuple[8], memoTuple[9]];
     const memo = {
       delta,
       reason,
@@ -331,6 +390,8 @@ function restoreActor(tuple: ActorTuple): StockActor {
       reserved: keyReserved,
       version: keyVersion,
       atMs,
+      ...(lots === undefined || lots === null ? {} : { lots }),
+      ...(incoming === undefined ? {} : { incoming }),
     };
     actor.restoreAdjustKey(key, memo);
   }

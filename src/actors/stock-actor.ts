@@ -1,11 +1,16 @@
 // One stock key's state and the only code that changes it. Pure and synchronous: the caller
 // passes the clock and receives the journal record to persist; nothing here does I/O.
 import { assert, assertInvariant } from './assert.js';
+import { LotBook, lotEndMs, lotNeverEndsMs, unitsOf } from './lot-book.js';
 import type {
   AdjustCommand,
   AdjustedRecord,
   ExtendedRecord,
   HoldExtras,
+  LotExpiredRecord,
+  LotRequest,
+  LotUnits,
+  LotView,
   Outcome,
   ReservationChangedRecord,
   ReservationStatus,
@@ -44,6 +49,11 @@ export interface Reservation {
    * partitions is never half done. Undefined: not pinned.
    */
   pin: Pin | undefined;
+  /**
+   * On a key with named lots: the units held, lot by lot (absent: all from the unnamed lot).
+   * Set once, right after the hold is made (a plain hold's object keeps its literal shape).
+   */
+  lots?: readonly LotUnits[];
 }
 
 /** A cart confirm attempt's hold on a reservation: the units it sells if confirmed. */
@@ -54,7 +64,9 @@ export interface Pin {
 
 /** The extras a hold's records carry: only the ones it has, so a plain hold writes v1 rows. */
 export function holdExtras(reservation: Reservation): HoldExtras {
-  return extrasOf(reservation.buyerId, reservation.reference, reservation.cartId);
+  const extras = extrasOf(reservation.buyerId, reservation.reference, reservation.cartId);
+  const lots = reservation.lots;
+  return lots === undefined ? extras : { ...extras, lots };
 }
 
 /** What an adjust with an idempotency key answered, kept to answer its replays the same way. */
@@ -67,6 +79,10 @@ export interface AdjustMemo {
   readonly reserved: number;
   readonly version: number;
   readonly atMs: number;
+  /** A key with named lots: its lots after the adjust, as the first answer showed them. */
+  readonly lots?: readonly LotView[];
+  /** Units in transit toward the key then, when any (the first answer showed them). */
+  readonly incoming?: number;
 }
 
 /**
@@ -77,9 +93,13 @@ export function adjustTerms(
   setOnHand: number | undefined,
   reference: string,
   expectedVersion: number | undefined,
+  lot?: LotRequest,
 ): string {
+  const base = [setOnHand ?? null, reference, expectedVersion ?? null];
+  // A lot adds to the terms only when named, so memos written before lots keep matching.
+  if (lot !== undefined) return JSON.stringify([...base, lot.lotId, lot.expiresOn ?? null]);
   if (setOnHand === undefined && reference === '' && expectedVersion === undefined) return '';
-  return JSON.stringify([setOnHand ?? null, reference, expectedVersion ?? null]);
+  return JSON.stringify(base);
 }
 
 /** What is asked of a reservation; `read` only expires it if due, `expire` is the sweep's. */
@@ -98,6 +118,8 @@ class BusyKey {
   reservations: Map<string, Reservation> | undefined = undefined;
   reserveKeys: Map<string, Reservation> | undefined = undefined;
   adjustKeys: Map<string, AdjustMemo> | undefined = undefined;
+  /** Only on a key that has had a named lot; then kept for good. */
+  lots: LotBook | undefined = undefined;
 
   constructor(
     readonly productId: string,
@@ -108,7 +130,8 @@ class BusyKey {
     return (
       (this.reservations?.size ?? 0) === 0 &&
       (this.reserveKeys?.size ?? 0) === 0 &&
-      (this.adjustKeys?.size ?? 0) === 0
+      (this.adjustKeys?.size ?? 0) === 0 &&
+      this.lots === undefined
     );
   }
 }
@@ -180,6 +203,39 @@ export class StockActor {
     return this.busy?.adjustKeys;
   }
 
+  /** The key's lots; undefined while it has never had a named lot. */
+  get lots(): LotBook | undefined {
+    return this.busy?.lots;
+  }
+
+  /** The key's book of lots, made on its first named lot: units it had go to the unnamed lot. */
+  private lotBook(atMs: number): LotBook {
+    const busy = this.busyKey();
+    if (busy.lots !== undefined) return busy.lots;
+    const book = new LotBook();
+    if (this.onHand > 0) {
+      const unnamed = book.add('', '', atMs);
+      unnamed.onHand = this.onHand;
+      unnamed.reserved = this.reserved;
+    }
+    busy.lots = book;
+    return book;
+  }
+
+  /** Snapshot restore: the key's lots as captured. */
+  restoreLots(book: LotBook): void {
+    this.busyKey().lots = book;
+  }
+
+  /**
+   * Units a hold ending at `holdEndMs` may take: on a key with lots, only the unheld units of
+   * lots still sellable then.
+   */
+  availableUntil(holdEndMs: number): number {
+    const book = this.busy?.lots;
+    return book === undefined ? this.onHand - this.reserved : book.availableUntil(holdEndMs);
+  }
+
   private busyKey(): BusyKey {
     if (this.busy !== undefined) return this.busy;
     const separator = this.stockKey.indexOf('\u0000');
@@ -210,8 +266,14 @@ export class StockActor {
       available: this.onHand - this.reserved,
       version: this.version,
     };
-    // Most keys never see a transfer: their view stays the plain literal.
-    return this.incoming === 0 ? view : { ...view, incoming: this.incoming };
+    const lots = this.busy?.lots;
+    // Most keys never see a transfer or a lot: their view stays the plain literal.
+    if (this.incoming === 0 && lots === undefined) return view;
+    return {
+      ...view,
+      ...(this.incoming === 0 ? {} : { incoming: this.incoming }),
+      ...(lots === undefined ? {} : { lots: lots.views() }),
+    };
   }
 
   reservationView(reservation: Reservation, status = reservation.status): ReservationView {
@@ -236,7 +298,7 @@ export class StockActor {
   reserve(command: ReserveCommand, nowMs: number): ActorResult {
     const earlier = this.busy?.reserveKeys?.get(command.idempotencyKey);
     if (earlier !== undefined) return this.reserveReplay(earlier, command);
-    const available = this.onHand - this.reserved;
+    const available = this.availableUntil(nowMs + command.ttlSeconds * 1000);
     if (command.quantity > available) {
       return rejected('insufficient_stock', { available });
     }
@@ -258,7 +320,8 @@ export class StockActor {
     > & { readonly cartId?: string },
     nowMs: number,
   ): ActorResult {
-    assert(command.quantity <= this.onHand - this.reserved, 'a hold beyond available');
+    const expiresAtMs = nowMs + command.ttlSeconds * 1000;
+    assert(command.quantity <= this.availableUntil(expiresAtMs), 'a hold beyond available');
     // The hold makes the key busy anyway; its ids are sliced once, not per record and view.
     const busy = this.busyKey();
     const plain: ReservedRecord = {
@@ -270,13 +333,17 @@ export class StockActor {
       traceId: command.traceId,
       reservationId: command.reservationId,
       quantity: command.quantity,
-      expiresAtMs: nowMs + command.ttlSeconds * 1000,
+      expiresAtMs,
       idempotencyKey: command.idempotencyKey,
       requesterId: command.requesterId,
     };
     // A plain hold's record stays one literal (the hot path); extras make a copy, rarely.
     const extras = extrasOf(command.buyerId, command.reference, command.cartId);
-    const record = extras === noExtras ? plain : { ...plain, ...extras };
+    const lots = busy.lots?.takeFefo(command.quantity, expiresAtMs);
+    const record =
+      extras === noExtras && lots === undefined
+        ? plain
+        : { ...plain, ...extras, ...(lots === undefined ? {} : { lots }) };
     const reservation = this.applyReserved(record);
     return {
       outcome: { ok: true, reservation: this.reservationView(reservation), replayed: false },
@@ -375,6 +442,12 @@ export class StockActor {
       const message = `a hold lives at most ${capSeconds} seconds from its created_at`;
       return rejected('validation_failed', { field: 'ttl_seconds' }, message);
     }
+    // No hold outlives the lots it holds: a write-off never has to touch held units.
+    const lotsEndMs = Math.min(lotNeverEndsMs, ...(reservation.lots ?? []).map(lotEndOf));
+    if (expiresAtMs > lotsEndMs) {
+      const message = `the hold's lots stop being sellable at ${new Date(lotsEndMs).toISOString()}`;
+      return rejected('validation_failed', { field: 'ttl_seconds' }, message);
+    }
     const record: ExtendedRecord = {
       type: 'extended',
       productId: this.productId,
@@ -413,7 +486,12 @@ export class StockActor {
     return rejected(code);
   }
 
-  adjust(command: AdjustCommand, nowMs: number, onHandMax: number): ActorResult {
+  adjust(
+    command: AdjustCommand,
+    nowMs: number,
+    onHandMax: number,
+    lotsMax = lotsPerKeyDefaultMax,
+  ): ActorResult {
     const memo =
       command.idempotencyKey === ''
         ? undefined
@@ -425,6 +503,9 @@ export class StockActor {
       return rejected('version_conflict', { version: this.version }, message);
     }
     const delta = setOnHand === undefined ? command.delta : setOnHand - this.onHand;
+    const lotRefusal =
+      command.lot === undefined ? undefined : this.lotRefusal(command.lot, delta, nowMs, lotsMax);
+    if (lotRefusal !== undefined) return lotRefusal;
     const onHand = this.onHand + delta;
     if (onHand < 0 || onHand < this.reserved) {
       return rejected('insufficient_stock', { available: this.onHand - this.reserved });
@@ -433,6 +514,8 @@ export class StockActor {
       const field = setOnHand === undefined ? 'delta' : 'on_hand';
       return rejected('validation_failed', { field }, `on_hand may not exceed ${onHandMax}`);
     }
+    const lots = this.lotMoves(command, delta);
+    if (lots !== undefined && !Array.isArray(lots)) return lots as ActorResult;
     const { productId, warehouseId } = this;
     const reference = command.reference ?? '';
     const plain: AdjustedRecord = {
@@ -450,14 +533,21 @@ export class StockActor {
       actorId: command.actorId,
     };
     // The v1.1 fields only when there are any, so a plain adjust keeps its v1 journal row.
+    const { lot } = command;
     const record: AdjustedRecord =
-      setOnHand === undefined && reference === '' && expectedVersion === undefined
+      setOnHand === undefined &&
+      reference === '' &&
+      expectedVersion === undefined &&
+      lot === undefined &&
+      lots === undefined
         ? plain
         : {
             ...plain,
             ...(setOnHand === undefined ? {} : { set: true as const }),
             ...(reference === '' ? {} : { reference }),
             ...(expectedVersion === undefined ? {} : { expectedVersion }),
+            ...(lot === undefined ? {} : { lot: lotRequestOf(lot) }),
+            ...(lots === undefined ? {} : { lots: lots as LotUnits[] }),
           };
     this.applyAdjusted(record);
     const stock = this.stockViewOf(productId, warehouseId);
@@ -467,11 +557,72 @@ export class StockActor {
     };
   }
 
+  /**
+   * Why an adjust naming a lot may not go ahead (422 on its date or the bound on lots, 409 when
+   * the lot lacks the unheld units a negative one takes); undefined if it may.
+   */
+  private lotRefusal(
+    asked: LotRequest,
+    delta: number,
+    nowMs: number,
+    lotsMax: number,
+  ): ActorResult | undefined {
+    const book = this.busy?.lots;
+    const lot = book?.get(asked.lotId);
+    const field = { field: 'lot.expires_on' };
+    if (lot !== undefined && asked.expiresOn !== undefined && asked.expiresOn !== lot.expiresOn) {
+      const was = lot.expiresOn === '' ? 'none' : lot.expiresOn;
+      return rejected(
+        'validation_failed',
+        field,
+        `the lot's expires_on is ${was}; it cannot change`,
+      );
+    }
+    if (delta > 0 && lotEndMs(asked.expiresOn ?? lot?.expiresOn ?? '') <= nowMs) {
+      return rejected('validation_failed', field, 'the lot has expired: expires_on is past');
+    }
+    if (delta > 0 && lot === undefined && (book?.lots.length ?? 0) >= lotsMax) {
+      const message = `a stock key keeps at most ${lotsMax} lots`;
+      return rejected('validation_failed', { field: 'lot.lot_id' }, message);
+    }
+    const unheld = lot === undefined ? 0 : lot.onHand - lot.reserved;
+    if (delta < 0 && unheld < -delta) return rejected('insufficient_stock', { available: unheld });
+    return undefined;
+  }
+
+  /**
+   * The units each lot gains or loses by an adjust (already checked to fit the key): undefined
+   * on a key without lots, a refusal when a set would take the unnamed lot below what it holds.
+   */
+  private lotMoves(command: AdjustCommand, delta: number): LotUnits[] | ActorResult | undefined {
+    const { lot: asked } = command;
+    const book = this.busy?.lots;
+    if (delta === 0 || (asked === undefined && book === undefined)) return undefined;
+    const named = asked === undefined ? undefined : book?.get(asked.lotId);
+    if (asked !== undefined) {
+      if (named !== undefined) return [unitsOf(named, Math.abs(delta))];
+      const { lotId, expiresOn } = asked;
+      return [
+        expiresOn === undefined
+          ? { lotId, quantity: delta }
+          : { lotId, quantity: delta, expiresOn },
+      ];
+    }
+    const lots = book as LotBook;
+    if (delta > 0) return [{ lotId: '', quantity: delta }];
+    if (command.setOnHand === undefined) return lots.takeFefo(-delta, 0);
+    // A set counts the unnamed lot only.
+    const unnamed = lots.get('');
+    const unheld = unnamed === undefined ? 0 : unnamed.onHand - unnamed.reserved;
+    if (unheld < -delta) return rejected('insufficient_stock', { available: unheld });
+    return [{ lotId: '', quantity: -delta }];
+  }
+
   private adjustReplay(memo: AdjustMemo, command: AdjustCommand): ActorResult {
     const reference = command.reference ?? '';
     const { setOnHand, expectedVersion } = command;
     const differs =
-      memo.terms !== adjustTerms(setOnHand, reference, expectedVersion) ||
+      memo.terms !== adjustTerms(setOnHand, reference, expectedVersion, command.lot) ||
       memo.reason !== command.reason ||
       (setOnHand === undefined && memo.delta !== command.delta);
     if (differs) return rejected('idempotency_key_reused', { field: 'idempotency_key' });
@@ -482,6 +633,8 @@ export class StockActor {
       reserved: memo.reserved,
       available: memo.onHand - memo.reserved,
       version: memo.version,
+      ...(memo.incoming === undefined ? {} : { incoming: memo.incoming }),
+      ...(memo.lots === undefined ? {} : { lots: memo.lots }),
     };
     return {
       outcome: { ok: true, stock: withReference(stock, reference), replayed: true },
@@ -513,6 +666,28 @@ export class StockActor {
     return record;
   }
 
+  /** The next of this key's lot write-offs due at `nowMs`, applied; undefined if none is. */
+  writeOff(nowMs: number): LotExpiredRecord | undefined {
+    const lot = this.busy?.lots?.writeOffs(nowMs)[0];
+    if (lot === undefined) return undefined;
+    const quantity = lot.onHand - lot.reserved;
+    const record: LotExpiredRecord = {
+      type: 'lot-expired',
+      productId: this.productId,
+      warehouseId: this.warehouseId,
+      version: this.version + 1,
+      atMs: nowMs,
+      traceId: '',
+      lotId: lot.lotId,
+      expiresOn: lot.expiresOn,
+      quantity,
+      onHand: this.onHand - quantity,
+      reserved: this.reserved,
+    };
+    this.applyLotExpired(record);
+    return record;
+  }
+
   // The apply* methods are the only writers of state; live commands and replay share them, so
   // recovery rebuilds exactly what was acknowledged.
 
@@ -535,7 +710,16 @@ export class StockActor {
       confirmedQuantity: 0,
       pin: undefined,
     };
+    if (record.lots !== undefined) reservation.lots = record.lots;
     const busy = this.busyKey();
+    // Every hold on a key with lots names them; the lots then hold its units.
+    assert(
+      (busy.lots === undefined) === (record.lots === undefined),
+      'a hold whose lots do not match the key',
+    );
+    if (record.lots !== undefined) {
+      for (const units of record.lots) busy.lots?.hold(units, 1);
+    }
     const reservations = (busy.reservations ??= new Map());
     const count = reservations.size;
     // One lookup instead of has() then set(): a duplicate id leaves the size unchanged. The map is
@@ -566,6 +750,9 @@ export class StockActor {
       this.onHand -= sold;
       reservation.confirmedQuantity = sold;
     }
+    // A hold made before the key's first named lot holds units of the unnamed lot.
+    const held = reservation.lots ?? [{ lotId: '', quantity: reservation.quantity }];
+    this.busy?.lots?.finishHold(held, record.type === 'confirmed' ? sold : 0);
     reservation.pin = undefined;
     reservation.status =
       record.type === 'confirmed'
@@ -587,6 +774,7 @@ export class StockActor {
 
   applyAdjusted(record: AdjustedRecord): void {
     this.admitVersion(record);
+    if (record.lots !== undefined) this.moveLots(record.lots, Math.sign(record.delta), record.atMs);
     this.onHand += record.delta;
     assert(this.onHand === record.onHand, 'replayed on_hand differs from the record');
     assert(this.reserved === record.reserved, 'replayed reserved differs from the record');
@@ -596,11 +784,13 @@ export class StockActor {
       (this.busyKey().adjustKeys ??= new Map()).set(record.idempotencyKey, {
         delta: record.delta,
         reason: record.reason,
-        terms: adjustTerms(setOnHand, record.reference ?? '', record.expectedVersion),
+        terms: adjustTerms(setOnHand, record.reference ?? '', record.expectedVersion, record.lot),
         onHand: record.onHand,
         reserved: record.reserved,
         version: record.version,
         atMs: record.atMs,
+        ...(this.busy?.lots === undefined ? {} : { lots: this.busy.lots.views() }),
+        ...(this.incoming === 0 ? {} : { incoming: this.incoming }),
       });
     }
     this.checkInvariants();
@@ -614,6 +804,12 @@ export class StockActor {
       'a transfer record on a key that is neither end',
     );
     const moved = transferMoves(record.step, source, record, this.onHand, this.incoming);
+    // Lots travel with on_hand: they leave the source, arrive at the destination, come back.
+    const lotSign = moved.onHand - this.onHand;
+    if (lotSign !== 0 && (record.lots !== undefined || this.busy?.lots !== undefined)) {
+      const lots = record.lots ?? [{ lotId: '', quantity: record.quantity }];
+      this.moveLots(lots, Math.sign(lotSign), record.atMs);
+    }
     assert(moved.onHand === record.onHand, 'replayed on_hand differs from the transfer record');
     assert(moved.incoming === record.incoming, 'replayed incoming differs from the record');
     assert(this.reserved === record.reserved, 'replayed reserved differs from the record');
@@ -621,6 +817,36 @@ export class StockActor {
     this.incoming = moved.incoming;
     this.version = record.version;
     this.checkInvariants();
+  }
+
+  applyLotExpired(record: LotExpiredRecord): void {
+    this.admitVersion(record);
+    const lot = this.busy?.lots?.get(record.lotId);
+    assert(lot !== undefined, () => `a write-off of unknown lot ${record.lotId}`);
+    assert(
+      lot.expiresOn === record.expiresOn && lot.endMs <= record.atMs,
+      () => `a write-off of lot ${lot.lotId} before its end`,
+    );
+    assert(
+      lot.onHand - lot.reserved === record.quantity,
+      'a write-off of other than its unheld units',
+    );
+    lot.onHand -= record.quantity;
+    this.onHand -= record.quantity;
+    assert(this.onHand === record.onHand, 'replayed on_hand differs from the write-off record');
+    assert(this.reserved === record.reserved, 'replayed reserved differs from the record');
+    this.version = record.version;
+    this.checkInvariants();
+  }
+
+  /** Units arrive in their lots (`sign` 1; the lots made if new) or leave them (-1), unheld. */
+  private moveLots(lots: readonly LotUnits[], sign: number, atMs: number): void {
+    // Before the change: the key's units until now go to its unnamed lot.
+    const book = this.lotBook(atMs);
+    for (const units of lots) {
+      if (sign > 0) book.receive(units, atMs);
+      else book.remove(units);
+    }
   }
 
   /** Forgets a finished reservation (retention ran out); its idempotency key goes with it. */
@@ -688,6 +914,7 @@ export class StockActor {
       () =>
         `invariant 0 <= reserved <= on_hand broken: reserved ${this.reserved}, on_hand ${this.onHand}`,
     );
+    this.busy?.lots?.check(this.onHand, this.reserved);
   }
 }
 
@@ -704,6 +931,7 @@ export type TransferTerms = Pick<
   | 'reference'
   | 'actorId'
   | 'createdAtMs'
+  | 'lots'
 >;
 
 /** A key's on_hand and incoming after a transfer step (`source`: the key is the source). */
@@ -754,6 +982,20 @@ function notPending(status: ReservationStatus): Outcome {
 }
 
 const noExtras: HoldExtras = {};
+
+const lotsPerKeyDefaultMax = 1000;
+
+/** When a lot a hold holds stops being sellable. */
+function lotEndOf(units: LotUnits): number {
+  return lotEndMs(units.expiresOn ?? '');
+}
+
+/** A lot as a request named it: only the fields it had. */
+function lotRequestOf(lot: LotRequest): LotRequest {
+  return lot.expiresOn === undefined
+    ? { lotId: lot.lotId }
+    : { lotId: lot.lotId, expiresOn: lot.expiresOn };
+}
 
 /** A hold's extras from its fields ('' = none): absent keys, never empty strings. */
 export function extrasOf(buyerId = '', reference = '', cartId = ''): HoldExtras {

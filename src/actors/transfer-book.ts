@@ -24,8 +24,8 @@ export interface Transfer extends TransferTerms {
 /** The transfer's terms, exactly (no other fields), as each of its records repeats them. */
 export function termsOf(transfer: TransferTerms): TransferTerms {
   const { transferId, fromWarehouseId, toWarehouseId, quantity, inTransit } = transfer;
-  const { idempotencyKey, reason, reference, actorId, createdAtMs } = transfer;
-  return {
+  const { idempotencyKey, reason, reference, actorId, createdAtMs, lots } = transfer;
+  const terms = {
     transferId,
     fromWarehouseId,
     toWarehouseId,
@@ -37,6 +37,7 @@ export function termsOf(transfer: TransferTerms): TransferTerms {
     actorId,
     createdAtMs,
   };
+  return lots === undefined ? terms : { ...terms, lots };
 }
 
 /** A key's view from a transfer record's counts (the key as it stood after that record). */
@@ -61,9 +62,13 @@ export class TransferBook {
     return this.byKey.get(`${productId}\u0000${key}`);
   }
 
-  /** Applies a transfer record to the transfers (its key has already applied it). */
-  apply(record: TransferRecord): Transfer {
-    if (record.step === 'out') return this.made(record);
+  /**
+   * Applies a transfer record to the transfers (its key has already applied it). `view`: the
+   * key's view after it, as the transfer's first answer shows it (lots included); by default the
+   * record's own counts.
+   */
+  apply(record: TransferRecord, view = recordView(record)): Transfer {
+    if (record.step === 'out') return this.made(record, view);
     const transfer = this.byId.get(record.transferId);
     assert(transfer !== undefined, () => `a transfer record for unknown ${record.transferId}`);
     assert(transfer.status === 'IN_TRANSIT', () => `a ${record.step} of a ${transfer.status}`);
@@ -71,7 +76,7 @@ export class TransferBook {
     if (record.step === 'cancel' && source) return transfer;
     if (transfer.firstTo === undefined) {
       // The destination's half of the step that made the transfer.
-      transfer.firstTo = recordView(record);
+      transfer.firstTo = view;
       if (record.step === 'incoming') {
         this.inTransit += 1;
         return transfer;
@@ -88,14 +93,14 @@ export class TransferBook {
     return transfer;
   }
 
-  private made(record: TransferRecord): Transfer {
+  private made(record: TransferRecord, view: StockView): Transfer {
     assert(!this.byId.has(record.transferId), () => `transfer ${record.transferId} made twice`);
     const transfer: Transfer = {
       ...termsOf(record),
       productId: record.productId,
       status: 'IN_TRANSIT',
       finishedAtMs: 0,
-      firstFrom: recordView(record),
+      firstFrom: view,
       firstTo: undefined,
     };
     this.add(transfer);
@@ -171,6 +176,7 @@ export function transferView(
     ...(status === 'CANCELLED' ? { cancelledAtMs: transfer.finishedAtMs } : {}),
     ...(transfer.reason === '' ? {} : { reason: transfer.reason }),
     ...(transfer.reference === '' ? {} : { reference: transfer.reference }),
+    ...(transfer.lots === undefined ? {} : { lots: transfer.lots }),
     from,
     to,
   };

@@ -5,6 +5,7 @@ import type { ApplyResult, Write } from './apply-result.js';
 import { StockActor, type TransferTerms } from './stock-actor.js';
 import { termsOf, transferView, type Transfer, type TransferBook } from './transfer-book.js';
 import type {
+  LotUnits,
   Outcome,
   RejectionDetails,
   RetentionPolicy,
@@ -57,6 +58,9 @@ export function transferCommand(
   if (arriving.onHand + transfer.quantity > work.retention.onHandMax) {
     return { ...refused('validation_failed', { field: 'quantity' }, onHandMaxMessage), observed };
   }
+  // A lot made at the destination meanwhile, with another date: the units cannot join it.
+  const clash = lotClash(arriving, transfer.lots);
+  if (clash !== undefined) return { ...clash, observed };
   const writes = steps.map(([actor, step]) =>
     write(work, actor, step, transfer, nowMs, command.traceId),
   );
@@ -88,6 +92,15 @@ function makeTransfer(work: TransferWork, command: TransferCommand, nowMs: numbe
     const message = 'This partition has as many transfers in transit as it may; retry later.';
     return { ...refused('overloaded', undefined, message), actor: from };
   }
+  const lots = from.lots?.takeFefo(quantity, 0);
+  const clash = lotClash(to, lots);
+  if (clash !== undefined)
+    return { ...clash, observed: existing === undefined ? [from] : [from, to] };
+  if (lots !== undefined && lotsBeyondBound(work, to, lots)) {
+    const message = `the destination would keep more than its bound of lots`;
+    const outcome = refused('validation_failed', { field: 'quantity' }, message);
+    return { ...outcome, observed: existing === undefined ? [from] : [from, to] };
+  }
   if (existing === undefined) work.register(to);
   const terms: TransferTerms = {
     transferId: command.transferId,
@@ -100,6 +113,8 @@ function makeTransfer(work: TransferWork, command: TransferCommand, nowMs: numbe
     reference: command.reference ?? '',
     actorId: command.actorId,
     createdAtMs: nowMs,
+    // From a key with lots, the units leave FEFO and travel with their lots and dates.
+    ...(lots === undefined ? {} : { lots }),
   };
   const { traceId } = command;
   const writes = [
@@ -120,7 +135,7 @@ function write(
   traceId: string,
 ): Write {
   const record = actor.transfer(step, termsOf(terms), nowMs, traceId);
-  work.transfers.apply(record);
+  work.transfers.apply(record, actor.stockView());
   return { record: work.recorded(actor, record), actor };
 }
 
@@ -167,4 +182,27 @@ function refused(
 }
 
 const onHandMaxMessage = 'on_hand would exceed its bound';
+const lotsPerKeyDefaultMax = 1000;
+
+/**
+ * A refusal when a lot the transfer carries exists at `to` with another date (a lot's date never
+ * changes, and units of two dates are never one lot); undefined when none does.
+ */
+function lotClash(to: StockActor, lots: readonly LotUnits[] | undefined): ApplyResult | undefined {
+  for (const units of lots ?? []) {
+    const lot = to.lots?.get(units.lotId);
+    if (lot === undefined || lot.expiresOn === (units.expiresOn ?? '')) continue;
+    const message = `lot ${units.lotId} has another expires_on at ${to.warehouseId}`;
+    return refused('validation_failed', { field: 'quantity' }, message);
+  }
+  return undefined;
+}
+
+/** Whether the lots a transfer brings would take the destination beyond its bound of lots. */
+function lotsBeyondBound(work: TransferWork, to: StockActor, lots: readonly LotUnits[]): boolean {
+  // A destination without lots yet gets its unnamed lot too, if it has units.
+  const ids = new Set(to.lots?.lots.map((lot) => lot.lotId) ?? (to.onHand > 0 ? [''] : []));
+  for (const units of lots) ids.add(units.lotId);
+  return ids.size > (work.retention.lotsPerKeyMax ?? lotsPerKeyDefaultMax);
+}
 const transfersInTransitDefaultMax = 100_000;

@@ -81,6 +81,30 @@ export interface ProductQuery {
   readonly productId: string;
 }
 
+/** Units of one lot: held by a reservation, moved by an adjust or a transfer. */
+export interface LotUnits {
+  /** '' for the key's unnamed lot. */
+  readonly lotId: string;
+  readonly quantity: number;
+  /** 'YYYY-MM-DD' (UTC); absent for a lot without a date. */
+  readonly expiresOn?: string;
+}
+
+/** The lot an adjust names: made on its first use, with its date (which never changes). */
+export interface LotRequest {
+  readonly lotId: string;
+  readonly expiresOn?: string;
+}
+
+/** One lot of a stock view. */
+export interface LotView {
+  readonly lotId: string;
+  readonly onHand: number;
+  readonly reserved: number;
+  readonly expiresOn?: string;
+  readonly receivedAtMs: number;
+}
+
 /** `POST /v1/stock/adjust`, and `/v1/stock/set` (with `setOnHand`). */
 export interface AdjustCommand {
   readonly kind: 'adjust';
@@ -95,6 +119,8 @@ export interface AdjustCommand {
   readonly reason: string;
   /** The caller's business reference; '' or absent: none. */
   readonly reference?: string;
+  /** An adjust's lot: a positive one receives into it, a negative one takes from it alone. */
+  readonly lot?: LotRequest;
   /** Empty string: no idempotency key was given. */
   readonly idempotencyKey: string;
   readonly actorId: string;
@@ -275,6 +301,8 @@ export interface ReservationView {
   readonly buyerId?: string;
   readonly reference?: string;
   readonly cartId?: string;
+  /** On a key with named lots: the units held, lot by lot, in FEFO order. */
+  readonly lots?: readonly LotUnits[];
 }
 
 /** A hold of a cart, where it lives, and which line it serves. */
@@ -285,6 +313,8 @@ export interface CartHold {
   readonly productId: string;
   readonly warehouseId: string;
   readonly quantity: number;
+  /** On a key with named lots: the units it holds, lot by lot. */
+  readonly lots?: readonly LotUnits[];
 }
 
 export interface CartView {
@@ -318,6 +348,8 @@ export interface TransferView {
   readonly cancelledAtMs?: number;
   readonly reason?: string;
   readonly reference?: string;
+  /** From a source with named lots: the units moved, lot by lot. */
+  readonly lots?: readonly LotUnits[];
   /** Both keys as they stood after the change answered (now, for a read). */
   readonly from: StockView;
   readonly to: StockView;
@@ -344,6 +376,8 @@ export interface StockView {
   readonly incoming?: number;
   /** An adjust's or a set's answer: the reference it carried. */
   readonly reference?: string;
+  /** A key with named lots: its lots with units, in FEFO order. */
+  readonly lots?: readonly LotView[];
 }
 
 /** A rejection's details: flat values, or the lines of a refused cart. */
@@ -407,6 +441,8 @@ export interface HoldExtras {
   readonly buyerId?: string;
   readonly reference?: string;
   readonly cartId?: string;
+  /** On a key with named lots: the units the hold holds, lot by lot, in FEFO order. */
+  readonly lots?: readonly LotUnits[];
 }
 
 export interface ReservedRecord extends RecordBase, HoldExtras, Signalled {
@@ -453,6 +489,10 @@ export interface AdjustedRecord extends RecordBase, Signalled {
   readonly reference?: string;
   /** The version the request expected (compare-and-set). */
   readonly expectedVersion?: number;
+  /** The lot the request named, as named. */
+  readonly lot?: LotRequest;
+  /** On a key with named lots: the units each lot gained (delta > 0) or lost (delta < 0). */
+  readonly lots?: readonly LotUnits[];
 }
 
 /**
@@ -490,10 +530,33 @@ export interface TransferRecord extends RecordBase, Signalled {
   readonly actorId: string;
   /** When the transfer was made (equal to atMs on its first records). */
   readonly createdAtMs: number;
+  /** From a source with named lots: the units taken, lot by lot (FEFO); they travel with it. */
+  readonly lots?: readonly LotUnits[];
+}
+
+/**
+ * A lot's day ended (UTC): its unheld units are written off (on_hand drops by `quantity`). No
+ * hold holds units of a lot beyond its end, so none is touched; should a hold's units come back
+ * to a lot after its end (a hold pinned by its cart's confirm, then let go), they are written
+ * off by a record of their own.
+ */
+export interface LotExpiredRecord extends RecordBase, Signalled {
+  readonly type: 'lot-expired';
+  readonly lotId: string;
+  readonly expiresOn: string;
+  readonly quantity: number;
+  /** The key's counts after the change, checked again on replay. */
+  readonly onHand: number;
+  readonly reserved: number;
 }
 
 export type StockRecord =
-  ReservedRecord | ReservationChangedRecord | AdjustedRecord | ExtendedRecord | TransferRecord;
+  | ReservedRecord
+  | ReservationChangedRecord
+  | AdjustedRecord
+  | ExtendedRecord
+  | TransferRecord
+  | LotExpiredRecord;
 
 /** A product's settings after a change: the whole object, so replay needs nothing else. */
 export interface SettingsRecord {
@@ -568,4 +631,9 @@ export interface RetentionPolicy {
    * new one beyond the bound is refused (503 overloaded). Default 100,000.
    */
   readonly transfersInTransitMax?: number;
+  /**
+   * Lots one stock key keeps at most (limits.ts): a lot is never forgotten (its date may not
+   * change), so a new one beyond the bound is refused (422). Default 1,000.
+   */
+  readonly lotsPerKeyMax?: number;
 }

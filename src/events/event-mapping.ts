@@ -4,6 +4,7 @@ import {
   stockSignal,
   type CartRecord,
   type JournalRecord,
+  type LotUnits,
   type SettingsRecord,
   type TransferRecord,
 } from '../actors/index.js';
@@ -30,6 +31,7 @@ export const eventSubjects = {
   cart: 'inventory.cart.committed',
   /** A transfer record's subject is its step's: see `transferSubjects`. */
   transfer: 'inventory.transfer.received',
+  'lot-expired': 'inventory.lot.expired',
 } as const satisfies Record<PublishedRecord['type'], string>;
 
 /** A cart record's subject depends on its decision. */
@@ -76,6 +78,26 @@ export interface ReservationEvent {
   readonly reference?: string;
   /** inventory.reserve.confirmed only: the units sold (fewer than quantity when partial). */
   readonly confirmed_quantity?: number;
+  /** On a key with named lots: the units held, lot by lot. */
+  readonly lots?: readonly LotUnitsEvent[];
+}
+
+/** Units of one lot in an event (the unnamed lot as ''). */
+export interface LotUnitsEvent {
+  readonly lot_id: string;
+  readonly quantity: number;
+  readonly expires_on?: string;
+}
+
+function lotUnitsEvents(lots: readonly LotUnits[] | undefined): { lots?: LotUnitsEvent[] } {
+  if (lots === undefined) return {};
+  return {
+    lots: lots.map((units) => ({
+      lot_id: units.lotId,
+      quantity: units.quantity,
+      ...(units.expiresOn === undefined ? {} : { expires_on: units.expiresOn }),
+    })),
+  };
 }
 
 export interface SettingsEvent {
@@ -133,8 +155,20 @@ export interface TransferEvent {
   readonly quantity: number;
   readonly timestamp: string;
   readonly trace_id: string;
-  /** The caller's reference, when the transfer carried one. Lots will go beside it. */
+  /** The caller's reference, when the transfer carried one. */
   readonly reference?: string;
+  /** From a source with named lots: the units moved, lot by lot. */
+  readonly lots?: readonly LotUnitsEvent[];
+}
+
+/** inventory.lot.expired: a lot's day ended; its unheld units were written off. */
+export interface LotExpiredEvent {
+  readonly event_id: string;
+  readonly product_id: string;
+  readonly warehouse_id: string;
+  readonly lot_id: string;
+  readonly quantity: number;
+  readonly timestamp: string;
 }
 
 /** inventory.stock.sold_out, .back_in_stock and .low: a key's available crossed a line. */
@@ -162,7 +196,8 @@ export interface OutboundEvent {
     | SettingsEvent
     | CartEvent
     | StockLevelEvent
-    | TransferEvent;
+    | TransferEvent
+    | LotExpiredEvent;
 }
 
 export function eventId(partition: number, lsn: number, further = 0): string {
@@ -231,6 +266,17 @@ export function eventOf(
     return { subject, msgId: id, body: settingsEvent(id, record, timestamp) };
   }
   if (record.type === 'cart') return { subject, msgId: id, body: cartEvent(id, record, timestamp) };
+  if (record.type === 'lot-expired') {
+    const body: LotExpiredEvent = {
+      event_id: id,
+      product_id: record.productId,
+      warehouse_id: record.warehouseId,
+      lot_id: record.lotId,
+      quantity: record.quantity,
+      timestamp,
+    };
+    return { subject, msgId: id, body };
+  }
   if (record.type === 'adjusted') {
     const body: StockAdjustedEvent = {
       event_id: id,
@@ -266,6 +312,7 @@ export function eventOf(
     ...(record.type === 'confirmed'
       ? { confirmed_quantity: record.confirmedQuantity ?? record.quantity }
       : {}),
+    ...lotUnitsEvents(record.lots),
   };
   return { subject, msgId: id, body };
 }
@@ -289,6 +336,7 @@ function transferEvent(
     timestamp,
     trace_id: record.traceId,
     ...(record.reference === '' ? {} : { reference: record.reference }),
+    ...lotUnitsEvents(record.lots),
   };
   return { subject: `${subjectPrefix}${transferSubjects[record.step]}`, msgId: id, body };
 }

@@ -2,6 +2,7 @@
 // the journal's movement table by a reader the composition root passes in (src/persistence,
 // HistoryStore), rendered here.
 import type { Movement } from '../actors/index.js';
+import { lotUnitsObjects } from './reply-render.js';
 
 export interface MovementPage {
   readonly movements: readonly Movement[];
@@ -44,10 +45,7 @@ export function movementObject(movement: Movement): Record<string, unknown> {
     const value = movement[name];
     if (value !== undefined && value !== '') body[json] = value;
   }
-  // Lots: a movement's lots, once records carry them.
-  if (movement.lots !== undefined) {
-    body.lots = movement.lots.map((lot) => ({ lot_id: lot.lotId, quantity: lot.quantity }));
-  }
+  if (movement.lots !== undefined) body.lots = lotUnitsObjects(movement.lots);
   return body;
 }
 

@@ -9,6 +9,26 @@ const status = { enum: ['PENDING', 'CONFIRMED', 'RELEASED', 'EXPIRED'] };
 const dateTime = { type: 'string', format: 'date-time' };
 const count = { type: 'integer', minimum: 0 };
 
+const lotId = { type: 'string', description: "The lot; '' for the key's unnamed lot" };
+const expiresOn = {
+  type: 'string',
+  format: 'date',
+  description: 'Sellable until the end of this day (UTC); absent for a lot without a date',
+};
+
+/** Units by lot (a hold's, a transfer's), in FEFO order. */
+const lotUnitsSchema: JsonSchema = {
+  type: 'array',
+  description:
+    'On a stock key with named lots: the units, lot by lot, in FEFO order (earliest ' +
+    'expires_on first, lots without a date last, ties by first receipt)',
+  items: {
+    type: 'object',
+    required: ['lot_id', 'quantity'],
+    properties: { lot_id: lotId, quantity: { type: 'integer', minimum: 1 }, expires_on: expiresOn },
+  },
+};
+
 const reservationSchema: JsonSchema = {
   type: 'object',
   required: [
@@ -36,6 +56,7 @@ const reservationSchema: JsonSchema = {
     buyer_id: { type: 'string', description: 'When the hold was made with one' },
     reference: { type: 'string', description: 'When the hold was made with one' },
     cart_id: { type: 'string', format: 'uuid', description: "A cart's hold: its cart" },
+    lots: lotUnitsSchema,
   },
 };
 
@@ -68,6 +89,21 @@ const stockSchema: JsonSchema = {
     ...stockProperties,
     version: { type: 'integer', minimum: 1 },
     reference: { type: 'string', description: 'The answer of an adjust or set that carried one' },
+    lots: {
+      type: 'array',
+      description: 'A stock key with named lots: its lots with units, in FEFO order',
+      items: {
+        type: 'object',
+        required: ['lot_id', 'on_hand', 'reserved', 'received_at'],
+        properties: {
+          lot_id: lotId,
+          on_hand: count,
+          reserved: count,
+          expires_on: expiresOn,
+          received_at: { ...dateTime, description: 'When the lot first received units here' },
+        },
+      },
+    },
   },
 };
 
@@ -192,6 +228,7 @@ const cartSchema: JsonSchema = {
           quantity: { type: 'integer', minimum: 1 },
           status,
           confirmed_quantity: { type: 'integer', minimum: 1, description: 'CONFIRMED holds' },
+          lots: lotUnitsSchema,
         },
       },
     },
@@ -223,6 +260,7 @@ const transferSchema: JsonSchema = {
     cancelled_at: { ...dateTime, description: 'CANCELLED transfers' },
     reason: { type: 'string', description: 'When the transfer was made with one' },
     reference: { type: 'string', description: 'When the transfer was made with one' },
+    lots: { ...lotUnitsSchema, description: 'From a source with named lots: the units moved' },
     from: { ...stockSchema, description: 'The source key (as first answered, on a replay)' },
     to: { ...stockSchema, description: 'The destination key (as first answered, on a replay)' },
   },

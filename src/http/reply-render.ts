@@ -2,6 +2,8 @@
 // (src/shards/protocol.ts), never with text, so nothing is ever parsed back.
 import type {
   CartView,
+  LotUnits,
+  LotView,
   ProductSettings,
   ProductStockView,
   ReservationView,
@@ -37,7 +39,17 @@ function reservationObject(view: ReservationView): Record<string, unknown> {
   if (view.buyerId !== undefined && view.buyerId !== '') body.buyer_id = view.buyerId;
   if (view.reference !== undefined && view.reference !== '') body.reference = view.reference;
   if (view.cartId !== undefined && view.cartId !== '') body.cart_id = view.cartId;
+  if (view.lots !== undefined) body.lots = lotUnitsObjects(view.lots);
   return body;
+}
+
+/** Units by lot, as a reservation and a transfer show them (the unnamed lot as ''). */
+export function lotUnitsObjects(lots: readonly LotUnits[]): Record<string, unknown>[] {
+  return lots.map((units) => ({
+    lot_id: units.lotId,
+    quantity: units.quantity,
+    ...(units.expiresOn === undefined ? {} : { expires_on: units.expiresOn }),
+  }));
 }
 
 export function reservationJson(view: ReservationView): string {
@@ -55,6 +67,17 @@ function stockObject(view: StockView): Record<string, unknown> {
     incoming: view.incoming ?? 0,
     version: view.version,
     ...(view.reference === undefined ? {} : { reference: view.reference }),
+    ...(view.lots === undefined ? {} : { lots: view.lots.map(lotObject) }),
+  };
+}
+
+function lotObject(lot: LotView): Record<string, unknown> {
+  return {
+    lot_id: lot.lotId,
+    on_hand: lot.onHand,
+    reserved: lot.reserved,
+    ...(lot.expiresOn === undefined ? {} : { expires_on: lot.expiresOn }),
+    received_at: time(lot.receivedAtMs),
   };
 }
 
@@ -106,6 +129,7 @@ export function cartJson(cart: CartView): string {
       ...(hold.status === 'CONFIRMED'
         ? { confirmed_quantity: hold.confirmedQuantity ?? hold.quantity }
         : {}),
+      ...(hold.lots === undefined ? {} : { lots: lotUnitsObjects(hold.lots) }),
     })),
   });
 }
@@ -124,6 +148,7 @@ export function transferJson(view: TransferView): string {
     ...(view.cancelledAtMs === undefined ? {} : { cancelled_at: time(view.cancelledAtMs) }),
     ...(view.reason === undefined ? {} : { reason: view.reason }),
     ...(view.reference === undefined ? {} : { reference: view.reference }),
+    ...(view.lots === undefined ? {} : { lots: lotUnitsObjects(view.lots) }),
     from: stockObject(view.from),
     to: stockObject(view.to),
   });

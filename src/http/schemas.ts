@@ -362,6 +362,7 @@ export interface AdjustBody extends Record<string, unknown> {
   idempotency_key: string;
   expected_version: number;
   reference: string;
+  lot: Partial<LotBody>;
 }
 
 export interface TransferBody extends Record<string, unknown> {
@@ -532,8 +533,64 @@ function adjustSpec(limits: ValidationLimits): ObjectSpec<AdjustBody> {
     idempotency_key: field(idempotencyKeyField, false, 'Makes the adjustment safe to retry'),
     expected_version: expectedVersionEntry,
     reference: referenceEntry,
+    lot: field(
+      lotField,
+      false,
+      'The lot (batch): a positive adjust receives into it (made on first use, with its date); ' +
+        'a negative one takes only its unheld units',
+    ),
   });
 }
+
+export interface LotBody extends Record<string, unknown> {
+  lot_id: string;
+  expires_on: string;
+}
+
+const datePattern = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A calendar date, `YYYY-MM-DD`, that exists (no February 30th). */
+export const dateField: FieldSpec<string> = {
+  schema: { type: 'string', format: 'date', pattern: datePattern.source },
+  parse(value, field) {
+    const match = typeof value === 'string' ? datePattern.exec(value) : null;
+    const [year, month, day] = (match ?? []).slice(1).map(Number) as [number, number, number];
+    const date = match === null ? undefined : new Date(Date.UTC(year, month - 1, day));
+    const exists =
+      date !== undefined &&
+      year >= 1970 &&
+      date.getUTCFullYear() === year &&
+      date.getUTCMonth() === month - 1 &&
+      date.getUTCDate() === day;
+    if (!exists) throw new ValidationError(field, `${field} must be a date, YYYY-MM-DD`);
+    return value as string;
+  },
+};
+
+const lotSpec = new ObjectSpec<LotBody>({
+  lot_id: field(stockIdField, true, 'The lot id, unique within the stock key'),
+  expires_on: field(
+    dateField,
+    false,
+    'Sellable until the end of this day (UTC); set on first use, never changed; absent: none',
+  ),
+});
+
+/** An adjust's lot; an error inside names its field as `lot.<name>`. */
+export const lotField: FieldSpec<Partial<LotBody>> = {
+  schema: lotSpec.schema,
+  parse(value, field) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new ValidationError(`${field}.lot_id`, `${field} must be an object`);
+    }
+    try {
+      return lotSpec.parse(value as Record<string, unknown>);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      throw new ValidationError(`${field}.${error.field}`, `${field}.${error.message}`);
+    }
+  },
+};
 
 /** A transfer between two warehouses of one product. */
 function transferSpec(limits: ValidationLimits): ObjectSpec<TransferBody> {

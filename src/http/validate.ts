@@ -1,6 +1,6 @@
 // Request bodies to commands, through the field specifications of schemas.ts. A violation is a
 // 422 naming the field, and nothing reaches a shard.
-import type { ProductSettings } from '../actors/index.js';
+import type { LotRequest, ProductSettings } from '../actors/index.js';
 import { movementPageItemsDefault, stockPageItemsDefault } from '../limits.js';
 import type { CartRequest, RoutableCommand, StockKey, StockPageQuery } from '../router/index.js';
 import {
@@ -124,7 +124,18 @@ export class RequestValidator {
 
   adjust(body: Body, traceId: string, caller: Caller): RoutableCommand {
     const parsed = this.specs.adjust.parse(body);
-    return stockChange(parsed, { delta: parsed.delta as number }, traceId, caller);
+    const { lot } = parsed;
+    const change =
+      lot === undefined
+        ? { delta: parsed.delta as number }
+        : {
+            delta: parsed.delta as number,
+            lot: {
+              lotId: lot.lot_id as string,
+              ...(lot.expires_on === undefined ? {} : { expiresOn: lot.expires_on }),
+            },
+          };
+    return stockChange(parsed, change, traceId, caller);
   }
 
   transfer(body: Body, traceId: string, caller: Caller): RoutableCommand {
@@ -254,7 +265,7 @@ function queryParameters(query: string): Body {
 /** What an adjust and a set share: the key, the compare-and-set, why, and who. */
 function stockChange(
   parsed: Partial<AdjustBody | SetBody>,
-  change: { readonly delta: number; readonly setOnHand?: number },
+  change: { readonly delta: number; readonly setOnHand?: number; readonly lot?: LotRequest },
   traceId: string,
   caller: Caller,
 ): RoutableCommand {

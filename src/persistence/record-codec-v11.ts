@@ -5,8 +5,11 @@
 // transfer step (13; lots, when they exist, will be a list field of their own). A hold, a
 // change of one or an adjust that crossed a line (sold out, back in stock, low) also takes its
 // v1.1 row, with the crossings as three trailing fields (absent in rows written before); so
-// does a transfer record. Rare next to plain holds, so they take msgpackr's general path on
-// decode, then a strict check of every field; never renumber.
+// does a transfer record. On a key with named lots, a hold's rows, an adjust's and a transfer's
+// end with one more field, the lots (a list of [lot id, units, expires_on or '']), after the
+// crossings; an adjust naming a lot then adds [lot id, expires_on or ''] as named. Rare next to
+// plain holds, so they take msgpackr's general path on decode, then a strict check of every
+// field; never renumber.
 import { extrasOf } from '../actors/index.js';
 import type {
   AdjustedRecord,
@@ -16,6 +19,9 @@ import type {
   ExtendedRecord,
   HoldExtras,
   JournalRecord,
+  LotExpiredRecord,
+  LotRequest,
+  LotUnits,
   ProductSettings,
   ReservationChangedRecord,
   ReservedRecord,
@@ -33,6 +39,7 @@ const codes = {
   cartConfirm: 11,
   adjusted: 12,
   transfer: 13,
+  lotExpired: 14,
 } as const;
 const transferSteps = ['out', 'in', 'incoming', 'cancel'] as const;
 const confirmSteps = ['pinned', 'unpinned', 'confirmed', 'aborted'] as const;
@@ -49,7 +56,9 @@ export function isV11(record: JournalRecord): boolean {
         record.set !== undefined ||
         record.reference !== undefined ||
         record.expectedVersion !== undefined ||
-        record.signals !== undefined
+        record.signals !== undefined ||
+        record.lot !== undefined ||
+        record.lots !== undefined
       );
     case 'reserved':
       return hasExtras(record) || record.signals !== undefined;
@@ -65,7 +74,10 @@ export function isV11(record: JournalRecord): boolean {
 }
 
 const hasExtras = (record: HoldExtras): boolean =>
-  record.buyerId !== undefined || record.reference !== undefined || record.cartId !== undefined;
+  record.buyerId !== undefined ||
+  record.reference !== undefined ||
+  record.cartId !== undefined ||
+  record.lots !== undefined;
 
 const extrasRow = (record: HoldExtras): string[] => [
   record.buyerId ?? '',
@@ -80,7 +92,7 @@ export function encodeV11(record: JournalRecord): unknown[] {
       const { quantity, expiresAtMs, idempotencyKey, requesterId } = record;
       const head = [codes.reserved, productId, warehouseId, version, atMs, traceId];
       const hold = [reservationId, quantity, expiresAtMs, idempotencyKey, requesterId];
-      return [...head, ...hold, ...extrasRow(record), ...signalsRow(record)];
+      return [...head, ...hold, ...extrasRow(record), ...signalsRow(record), ...lotsRow(record)];
     }
     case 'confirmed':
     case 'released':
@@ -89,13 +101,14 @@ export function encodeV11(record: JournalRecord): unknown[] {
       const head = [codes.changed, changedTypes[record.type], productId, warehouseId, version];
       const hold = [atMs, traceId, reservationId, record.quantity, record.requesterId];
       const sold = record.confirmedQuantity ?? 0;
-      return [...head, ...hold, ...extrasRow(record), sold, ...signalsRow(record)];
+      const tail = [...signalsRow(record), ...lotsRow(record)];
+      return [...head, ...hold, ...extrasRow(record), sold, ...tail];
     }
     case 'extended': {
       const { productId, warehouseId, version, atMs, traceId, reservationId } = record;
       const head = [codes.extended, productId, warehouseId, version, atMs, traceId];
       const hold = [reservationId, record.quantity, record.expiresAtMs, record.requesterId];
-      return [...head, ...hold, ...extrasRow(record)];
+      return [...head, ...hold, ...extrasRow(record), ...lotsRow(record)];
     }
     case 'settings': {
       const { maxPerBuyer, limitWindowSeconds, warehousePriority, lowStockThreshold } =
@@ -115,10 +128,24 @@ export function encodeV11(record: JournalRecord): unknown[] {
         record.reference ?? '',
         record.expectedVersion ?? -1,
       ];
-      return [...head, ...change, record.actorId, ...terms, ...signalsRow(record)];
+      const { lot } = record;
+      // A named lot always comes with the lots moved (maybe none), so the fields stay in order.
+      const lots = lot === undefined ? lotsRow(record) : [lotsOf(record.lots ?? [])];
+      const named = lot === undefined ? [] : [[lot.lotId, lot.expiresOn ?? '']];
+      return [
+        ...head,
+        ...change,
+        record.actorId,
+        ...terms,
+        ...signalsRow(record),
+        ...lots,
+        ...named,
+      ];
     }
     case 'transfer':
       return encodeTransfer(record);
+    case 'lot-expired':
+      return encodeLotExpired(record);
     case 'cart-confirm': {
       const { cartId, attempt, atMs, traceId } = record;
       const holds = record.holds.map((hold) => [hold.reservationId, hold.quantity]);
@@ -137,10 +164,52 @@ function encodeTransfer(record: TransferRecord): unknown[] {
   const move = [step, record.fromWarehouseId, record.toWarehouseId, record.quantity];
   const counts = [record.inTransit ? 1 : 0, record.onHand, record.reserved, record.incoming];
   const terms = [record.idempotencyKey, record.reason, record.reference, record.actorId];
-  return [...head, ...move, ...counts, ...terms, record.createdAtMs, ...signalsRow(record)];
+  const tail = [...signalsRow(record), ...lotsRow(record)];
+  return [...head, ...move, ...counts, ...terms, record.createdAtMs, ...tail];
+}
+
+function encodeLotExpired(record: LotExpiredRecord): unknown[] {
+  const { productId, warehouseId, version, atMs, traceId, lotId, expiresOn } = record;
+  const head = [codes.lotExpired, productId, warehouseId, version, atMs, traceId];
+  const counts = [record.quantity, record.onHand, record.reserved];
+  return [...head, lotId, expiresOn, ...counts, ...signalsRow(record)];
+}
+
+function lotsOf(lots: readonly LotUnits[]): unknown[] {
+  return lots.map((units) => [units.lotId, units.quantity, units.expiresOn ?? '']);
+}
+
+/** A record's lots as one trailing field; none on a key without lots. */
+function lotsRow(record: { readonly lots?: readonly LotUnits[] }): unknown[] {
+  return record.lots === undefined ? [] : [lotsOf(record.lots)];
+}
+
+/** The trailing lots, if the row has them. */
+function lotsRead(read: RowReader): { lots?: LotUnits[] } {
+  if (!read.more()) return {};
+  const lots = read.list((units) => {
+    const lotId = units.text();
+    const quantity = units.number();
+    const expiresOn = units.text();
+    return units.done(expiresOn === '' ? { lotId, quantity } : { lotId, quantity, expiresOn });
+  });
+  return { lots };
+}
+
+/** An adjust's lot as named, after its lots. */
+function lotNamedRead(read: RowReader): { lot?: LotRequest } {
+  if (!read.more()) return {};
+  return {
+    lot: read.tuple((named) => {
+      const lotId = named.text();
+      const expiresOn = named.text();
+      return named.done(expiresOn === '' ? { lotId } : { lotId, expiresOn });
+    }),
+  };
 }
 
 function encodeCart(record: CartRecord): unknown[] {
+  // A hold on a key with named lots ends with its lots (rows written before end earlier).
   const holds = record.holds.map((hold) => [
     hold.line,
     hold.partition,
@@ -148,6 +217,7 @@ function encodeCart(record: CartRecord): unknown[] {
     hold.productId,
     hold.warehouseId,
     hold.quantity,
+    ...lotsRow(hold),
   ]);
   return [
     codes.cart,
@@ -186,6 +256,8 @@ export function decodeV11(row: unknown[], Failure: ErrorClass): JournalRecord {
       return read.done(adjustedOf(read));
     case codes.transfer:
       return read.done(transferOf(read));
+    case codes.lotExpired:
+      return read.done(lotExpiredOf(read));
     default:
       throw new Failure(`unknown journal record type code ${String(row[0])}`);
   }
@@ -200,7 +272,8 @@ function signalsRow(record: { readonly signals?: StockSignals }): number[] {
 
 /** The trailing crossings, if the row has them (rows written before them end earlier). */
 function signalsRead(read: RowReader): { signals?: StockSignals } {
-  if (!read.more()) return {};
+  // The lots, a list, may follow without crossings before them.
+  if (!read.more() || read.nextIsList()) return {};
   const flags = read.number();
   if (!(Number.isSafeInteger(flags) && flags >= 1 && flags <= 7))
     read.fail('crossings out of range');
@@ -222,6 +295,7 @@ function reservedOf(read: RowReader): ReservedRecord {
     requesterId: read.text(),
     ...extrasRead(read),
     ...signalsRead(read),
+    ...lotsRead(read),
   };
 }
 
@@ -249,7 +323,7 @@ function changedOf(read: RowReader): ReservationChangedRecord {
   };
   const confirmedQuantity = read.number();
   const sold = confirmedQuantity === 0 ? {} : { confirmedQuantity };
-  return { ...base, ...sold, ...signalsRead(read) };
+  return { ...base, ...sold, ...signalsRead(read), ...lotsRead(read) };
 }
 
 function extendedOf(read: RowReader): ExtendedRecord {
@@ -259,6 +333,7 @@ function extendedOf(read: RowReader): ExtendedRecord {
     expiresAtMs: read.number(),
     requesterId: read.text(),
     ...extrasRead(read),
+    ...lotsRead(read),
   };
 }
 
@@ -322,7 +397,14 @@ function adjustedOf(read: RowReader): AdjustedRecord {
     ...(reference === '' ? {} : { reference }),
     ...(expectedVersion === -1 ? {} : { expectedVersion }),
     ...signalsRead(read),
+    ...nonEmpty(lotsRead(read)),
+    ...lotNamedRead(read),
   };
+}
+
+/** An adjust naming a lot writes its lots even when none moved: none is no field. */
+function nonEmpty(lots: { lots?: LotUnits[] }): { lots?: LotUnits[] } {
+  return lots.lots === undefined || lots.lots.length === 0 ? {} : lots;
 }
 
 function transferOf(read: RowReader): TransferRecord {
@@ -358,6 +440,24 @@ function transferOf(read: RowReader): TransferRecord {
     actorId: read.text(),
     createdAtMs: read.number(),
     ...signalsRead(read),
+    ...lotsRead(read),
+  };
+}
+
+function lotExpiredOf(read: RowReader): LotExpiredRecord {
+  return {
+    type: 'lot-expired',
+    productId: read.text(),
+    warehouseId: read.text(),
+    version: read.number(),
+    atMs: read.number(),
+    traceId: read.text(),
+    lotId: read.text(),
+    expiresOn: read.text(),
+    quantity: read.number(),
+    onHand: read.number(),
+    reserved: read.number(),
+    ...signalsRead(read),
   };
 }
 
@@ -385,6 +485,7 @@ function holdOf(read: RowReader): CartHold {
     productId: read.text(),
     warehouseId: read.text(),
     quantity: read.number(),
+    ...lotsRead(read),
   });
 }
 
@@ -445,6 +546,17 @@ class RowReader {
       if (!Array.isArray(item)) this.fail(`field ${this.next - 1} holds a non-list`);
       return each(new RowReader(item, this.Failure, 0));
     });
+  }
+
+  /** One field that is itself a row of fields. */
+  tuple<T>(each: (reader: RowReader) => T): T {
+    const value = this.field();
+    if (!Array.isArray(value)) this.fail(`field ${this.next - 1} is not a list`);
+    return each(new RowReader(value, this.Failure, 0));
+  }
+
+  nextIsList(): boolean {
+    return Array.isArray(this.row[this.next]);
   }
 
   /** Whether fields are left (a row of an older writer may end before optional ones). */

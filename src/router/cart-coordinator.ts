@@ -556,6 +556,7 @@ function pick(state: CartView['holds'][number] | undefined) {
       ? {}
       : { confirmedQuantity: state.confirmedQuantity }),
     ...(state.expiresAtMs === undefined ? {} : { expiresAtMs: state.expiresAtMs }),
+    ...(state.lots === undefined ? {} : { lots: state.lots }),
   };
 }
 

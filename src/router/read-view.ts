@@ -49,6 +49,8 @@ export interface ViewPage {
 
 export class StockReadView {
   private readonly stock = new Map<string, Durable>();
+  /** Keys with named lots: their view (with its lots) only their shard has. */
+  private readonly lotKeys = new Set<string>();
   /** The same keys in order, for listings. */
   private readonly ordered = new SortedKeys();
   /** Partitions whose census arrived: a key missing from one of them was never stocked. */
@@ -88,8 +90,10 @@ export class StockReadView {
   /** Durable changes; a key's version only moves forward (a late message cannot undo one). */
   apply(changes: readonly StockChange[]): void {
     let added: string[] | undefined;
-    for (const [productId, warehouseId, onHand, reserved, version, incoming = 0] of changes) {
+    for (const change of changes) {
+      const [productId, warehouseId, onHand, reserved, version, incoming = 0, lots] = change;
       const key = keyOf(productId, warehouseId);
+      if (lots === 1) this.lotKeys.add(key);
       const known = this.stock.get(key);
       if (known === undefined) {
         this.stock.set(key, [onHand, reserved, version, incoming]);
@@ -115,8 +119,10 @@ export class StockReadView {
     nowMs: number,
   ): StockView | undefined | 'ask-shard' {
     if (!this.exact(partition, nowMs)) return 'ask-shard';
-    const known = this.stock.get(keyOf(productId, warehouseId));
+    const key = keyOf(productId, warehouseId);
+    const known = this.stock.get(key);
     if (known === undefined) return undefined;
+    if (this.lotKeys.has(key)) return 'ask-shard';
     return viewOf(productId, warehouseId, known);
   }
 
@@ -147,7 +153,8 @@ export class StockReadView {
       if (product !== lastProduct) partition = partitionOf(product, partitions);
       lastProduct = product;
       const known = this.stock.get(key) as Durable;
-      const stock = this.exact(partition, nowMs) ? viewOf(product, warehouse, known) : undefined;
+      const exact = this.exact(partition, nowMs) && !this.lotKeys.has(key);
+      const stock = exact ? viewOf(product, warehouse, known) : undefined;
       entries.push({ partition, key: { productId: product, warehouseId: warehouse }, stock });
     }
     return { entries, more: range.more };

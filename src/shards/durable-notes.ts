@@ -3,7 +3,7 @@
 // told: notes of a failed write are dropped with it.
 import { assert, type StockActor } from '../actors/index.js';
 import { walPendingRecordsMax } from '../limits.js';
-import type { DurableChanges, StockChange } from './protocol.js';
+import { stockChangeOf, type DurableChanges, type StockChange } from './protocol.js';
 
 interface ChangeNote {
   readonly sequence: number;
@@ -81,15 +81,9 @@ export class DurableNotes {
     const stock: StockChange[] = [];
     for (const note of latest.values()) {
       const actor = note.actor as StockActor;
-      const change: StockChange = [
-        actor.productId,
-        actor.warehouseId,
-        note.onHand,
-        note.reserved,
-        note.version,
-      ];
-      if (note.incoming !== 0) change.push(note.incoming);
-      stock.push(change);
+      const counts = [note.onHand, note.reserved, note.version, note.incoming] as const;
+      const lots = actor.lots !== undefined;
+      stock.push(stockChangeOf(actor.productId, actor.warehouseId, counts, lots));
     }
     return { durableLsns, stock };
   }

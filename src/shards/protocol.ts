@@ -70,7 +70,23 @@ export type StockChange = [
   version: number,
   /** Units in transit toward the key; left out when 0 (most keys never see a transfer). */
   incoming?: number,
+  /** 1: the key has named lots, whose view only its shard has; left out otherwise. */
+  lots?: 1,
 ];
+
+/** A key's change with its incoming and lots flag, each only when it has them. */
+export function stockChangeOf(
+  productId: string,
+  warehouseId: string,
+  counts: readonly [onHand: number, reserved: number, version: number, incoming: number],
+  lots: boolean,
+): StockChange {
+  const [onHand, reserved, version, incoming] = counts;
+  const change: StockChange = [productId, warehouseId, onHand, reserved, version];
+  if (incoming !== 0 || lots) change.push(incoming);
+  if (lots) change.push(1);
+  return change;
+}
 
 /**
  * Sent after each group commit: how far each touched partition's journal is now durable (the

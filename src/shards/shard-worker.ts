@@ -55,6 +55,16 @@ new client.Counter({
   },
 });
 
+new client.Counter({
+  name: 'inventory_lot_units_written_off_total',
+  help: 'Units of lots written off when their expires_on day ended (durable write-offs)',
+  registers: [registry],
+  collect() {
+    this.reset();
+    this.inc(shard.lotUnitsWrittenOff);
+  },
+});
+
 function connect(): Promise<JournalConnection> {
   return JournalStore.connect(data.databaseUrl, {
     onError: (error) => log('warn', `journal connection error: ${error.message}`),

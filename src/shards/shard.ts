@@ -39,10 +39,12 @@ import { DurableNotes } from './durable-notes.js';
 import type { ExpiryEntry } from './expiry-heap.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { JournalLink } from './journal-link.js';
+import { LotSchedule } from './lot-schedule.js';
 import { recoverPartitions, type RecoveredPartition } from './partition-recovery.js';
 import {
   type CommitTiming,
   failure,
+  stockChangeOf,
   type CartInDoubt,
   type DurableChanges,
   type RecoveryStats,
@@ -165,6 +167,8 @@ function movementColumns(
 export class Shard {
   private readonly runtimes = new Map<number, PartitionRuntime>();
   private readonly expiry = new ExpirySchedule();
+  /** When keys with named lots next have a lot to write off. */
+  private readonly lotWriteOffs = new LotSchedule();
   private readonly gate: ReplyGate;
   private readonly notes = new DurableNotes();
   private readonly link: JournalLink;
@@ -242,6 +246,7 @@ export class Shard {
       for (const reservation of state.pendingReservations()) {
         this.expiry.schedule(partition, reservation.id, reservation.expiresAtMs);
       }
+      for (const actor of state.actors.values()) this.noteLots(partition, actor);
     }
     return recovered;
   }
@@ -251,15 +256,10 @@ export class Shard {
     const stock: StockChange[] = [];
     for (const { state } of recovered.values()) {
       for (const actor of state.actors.values()) {
-        const change: StockChange = [
-          actor.productId,
-          actor.warehouseId,
-          actor.onHand,
-          actor.reserved,
-          actor.version,
-        ];
-        if (actor.incoming !== 0) change.push(actor.incoming);
-        stock.push(change);
+        const { onHand, reserved, version, incoming } = actor;
+        const counts = [onHand, reserved, version, incoming] as const;
+        const lots = actor.lots !== undefined;
+        stock.push(stockChangeOf(actor.productId, actor.warehouseId, counts, lots));
       }
     }
     this.toldReadableUntilMs = this.readableUntilMs();
@@ -310,6 +310,10 @@ export class Shard {
 
   /** Lines of placed carts that allocation split over several warehouses (a metric). */
   allocationSplits = 0;
+  /** Units of lots written off, durably (read by the worker's metrics at each scrape). */
+  lotUnitsWrittenOff = 0;
+  /** Write-offs journaled and not yet durable: [group-commit sequence, units]. */
+  private writeOffsPending: [sequence: number, units: number][] = [];
 
   private countSplits(result: ApplyResult): void {
     const outcome = result.outcome;
@@ -376,6 +380,7 @@ export class Shard {
     if (actor !== undefined) actor.journalSequence = sequence;
     runtime.lastSequence = sequence;
     this.notes.add(sequence, partition, lsn, actor, this.endedHoldMs(record, actor));
+    if (actor !== undefined) this.noteLots(partition, actor);
     if (record.type === 'reserved' || record.type === 'extended') {
       this.expiry.schedule(partition, record.reservationId, record.expiresAtMs);
     }
@@ -417,7 +422,38 @@ export class Shard {
     // Stale entries popped without a record move the bound too: say so now, not at a commit.
     // Nothing popped (every batch's sweep, mostly): the bound did not move, no scan of the notes.
     if (this.expiry.nextDueMs !== nextDueMs) this.tellReadableUntil(undefined);
-    return expired;
+    // Holds first: one ending at a lot's end gives its units back before the lot is written off.
+    const writtenOff = this.sweepLots(nowMs, this.options.expiriesPerSweepMax - expired);
+    return expired + writtenOff;
+  }
+
+  /** A key with named lots: its next write-off goes on the schedule. */
+  private noteLots(partition: number, actor: StockActor): void {
+    const book = actor.lots;
+    if (book === undefined) return;
+    const { productId, warehouseId } = actor;
+    this.lotWriteOffs.note({ partition, productId, warehouseId }, book.writeOffDueMs());
+  }
+
+  /**
+   * Writes off the lots whose day is over: each one's unheld units, one record per lot, journaled
+   * like any change (nobody waits for a reply). Keys with named lots are read by their shard,
+   * never from the read view, so no read bound moves. Returns the keys written off.
+   */
+  private sweepLots(nowMs: number, max: number): number {
+    if (max <= 0 || this.lotWriteOffs.nextDueMs > nowMs) return 0;
+    return this.lotWriteOffs.sweep(nowMs, max, (key) => {
+      const runtime = this.runtimes.get(key.partition);
+      const result = runtime?.state.writeOffLots(key.productId, key.warehouseId, nowMs);
+      if (runtime === undefined || result?.writes === undefined) return false;
+      // One group: a snapshot never lands between the key's write-offs (all applied already).
+      this.journalGroup(runtime, result.writes);
+      let units = 0;
+      for (const { record } of result.writes)
+        if (record.type === 'lot-expired') units += record.quantity;
+      this.writeOffsPending.push([runtime.lastSequence, units]);
+      return true;
+    });
   }
 
   private sweepDue(nowMs: number): number {
@@ -481,6 +517,9 @@ export class Shard {
 
   private durable(sequence: number): void {
     this.tellReadableUntil(this.notes.take(sequence));
+    while (this.writeOffsPending.length > 0 && (this.writeOffsPending[0]?.[0] ?? 0) <= sequence) {
+      this.lotUnitsWrittenOff += this.writeOffsPending.shift()?.[1] ?? 0;
+    }
     this.gate.release(sequence, this.outbox, this.environment.lastCommit?.());
     this.sendOutbox();
   }
@@ -558,6 +597,8 @@ export class Shard {
     this.gate.failAll(this.outbox);
     // Changes not known durable are never shown; whatever did commit is read back on reload.
     this.notes.clear();
+    // Not known durable: recovery writes them off again if they did not land.
+    this.writeOffsPending = [];
     this.sendOutbox();
     const durable = this.commit.durableSequence;
     const affected: number[] = [];
@@ -566,6 +607,7 @@ export class Shard {
     }
     for (const partition of affected) this.runtimes.delete(partition);
     this.expiry.dropPartitions(new Set(affected));
+    this.lotWriteOffs.dropPartitions(new Set(affected));
     this.reloading = this.reload(affected);
   }
 
@@ -589,6 +631,7 @@ export class Shard {
         if (error instanceof AssertionError) throw error;
         for (const partition of partitions) this.runtimes.delete(partition);
         this.expiry.dropPartitions(new Set(partitions));
+        this.lotWriteOffs.dropPartitions(new Set(partitions));
         this.environment.log('warn', `recovery attempt ${attempt} failed: ${String(error)}`);
         await this.environment.clock.sleep(delayMs);
         delayMs = Math.min(delayMs * 2, journalRetryDelayMsMax);

@@ -66,6 +66,8 @@ const historyMetrics = [
   'ledger_history_query_duration_seconds_count',
   'ledger_history_partitions_dropped_total',
 ];
+// Lots (v1.1): units written off when a lot's day ended.
+const lotMetrics = ['inventory_lot_units_written_off_total'];
 // Series that Prometheus and its exporters make, which only the alert rules may use.
 const alertOnlyMetrics = ['up', 'probe_success', 'kube_pod_container_status_ready'];
 
@@ -88,6 +90,7 @@ const ledgerMetricNames = (): string[] => [
   ...cartMetrics,
   ...stockSyncMetrics,
   ...historyMetrics,
+  ...lotMetrics,
 ];
 
 const promqlKeywords = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);

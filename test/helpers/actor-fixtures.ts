@@ -148,6 +148,7 @@ export function modelReplyOf(outcome: Outcome, v11 = false): ModelReply {
         createdAtMs: view.createdAtMs,
         expiresAtMs: view.expiresAtMs,
         ...(v11 ? reservationExtras(view) : {}),
+        ...(view.lots === undefined ? {} : { lots: view.lots }),
       },
     };
   }
@@ -198,6 +199,7 @@ function cartBodyOf(cart: CartView): CartBody {
       ...(hold.confirmedQuantity === undefined
         ? {}
         : { confirmedQuantity: hold.confirmedQuantity }),
+      ...(hold.lots === undefined ? {} : { lots: hold.lots }),
     })),
   };
 }

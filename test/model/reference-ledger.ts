@@ -81,6 +81,24 @@ export interface ReservationBody {
   readonly cartId?: string;
   /** Units sold, on a CONFIRMED hold (in the 'v1.1' edition of the body only). */
   readonly confirmedQuantity?: number;
+  /** On a key with named lots: the units held, lot by lot, in FEFO order. */
+  readonly lots?: readonly LotUnitsBody[];
+}
+
+/** Units of one lot (the unnamed lot as ''), with its date when it has one. */
+export interface LotUnitsBody {
+  readonly lotId: string;
+  readonly quantity: number;
+  readonly expiresOn?: string;
+}
+
+/** One lot of a stock view (API.md, "Lots (batches) and FEFO"). */
+export interface LotBody {
+  readonly lotId: string;
+  readonly onHand: number;
+  readonly reserved: number;
+  readonly expiresOn?: string;
+  readonly receivedAtMs: number;
 }
 
 export interface StockBody {
@@ -94,6 +112,8 @@ export interface StockBody {
   readonly incoming?: number;
   /** The answer of an adjust or a set that carried a reference. */
   readonly reference?: string;
+  /** A key with named lots: its lots with units, in FEFO order. */
+  readonly lots?: readonly LotBody[];
 }
 
 export type TransferStatus = 'IN_TRANSIT' | 'RECEIVED' | 'CANCELLED';
@@ -111,6 +131,8 @@ export interface TransferBody {
   readonly cancelledAtMs?: number;
   readonly reason?: string;
   readonly reference?: string;
+  /** From a source with named lots: the units moved, lot by lot. */
+  readonly lots?: readonly LotUnitsBody[];
   readonly from: StockBody;
   readonly to: StockBody;
 }
@@ -158,6 +180,8 @@ export interface CartHoldBody {
   readonly status: ModelStatus;
   /** On CONFIRMED holds (a cart is v1.1 only, so in either edition). */
   readonly confirmedQuantity?: number;
+  /** On a key with named lots: the units it holds, lot by lot. */
+  readonly lots?: readonly LotUnitsBody[];
 }
 
 export interface CartLine {
@@ -206,6 +230,8 @@ export type ModelRequest =
       readonly reason: string;
       /** v1.1: the caller's reference ('' or absent: none). */
       readonly reference?: string;
+      /** v1.1: the lot a positive adjust receives into, or a negative one takes from. */
+      readonly lot?: { readonly lotId: string; readonly expiresOn?: string };
       /** '' when the request carried none. */
       readonly idempotencyKey: string;
     }
@@ -302,6 +328,8 @@ export interface ModelLimits {
   readonly onHandMax: number;
   /** Reserve's largest ttl_seconds; a hold lives at most 3 times it from created_at. */
   readonly ttlSecondsMax?: number;
+  /** Lots one stock key may have (the team's bound; beyond: 422 on lot.lot_id). */
+  readonly lotsPerKeyMax?: number;
 }
 
 const ttlSecondsMaxDefault = 3600;
@@ -349,6 +377,21 @@ interface Hold {
   readonly cartId: string | undefined;
   /** The first line of its cart the hold serves. */
   readonly cartLine: number | undefined;
+  /** On a key with named lots: the units it holds, lot by lot, FEFO. */
+  readonly lots: readonly LotUnitsBody[] | undefined;
+}
+
+/** A lot of a stock key: the unnamed one ('') holds the units received without a lot. */
+interface Lot {
+  readonly lotId: string;
+  readonly expiresOn: string | undefined;
+  /** The end of its expires_on day, UTC (Infinity: no date). */
+  readonly endMs: number;
+  readonly receivedAtMs: number;
+  /** First-received order within the key. */
+  readonly order: number;
+  onHand: number;
+  reserved: number;
 }
 
 interface Cart {
@@ -381,6 +424,8 @@ interface StockRow {
   /** Idempotency keys of requests that changed this stock key: one table per operation. */
   readonly reserveKeys: Map<string, Hold>;
   readonly adjustKeys: Map<string, AdjustMemo>;
+  /** Only once the key has had a named lot: every lot, the unnamed one included. */
+  lots: Lot[] | undefined;
 }
 
 const keyOf = (productId: string, warehouseId: string): string =>
@@ -554,8 +599,29 @@ export class ReferenceLedger {
   private expireHold(hold: Hold): void {
     const row = this.row(hold.key);
     hold.status = 'EXPIRED';
+    finishHeld(row, hold, 0);
     row.reserved -= hold.quantity;
     row.version += 1;
+  }
+
+  /**
+   * The team's write-off sweep at `nowMs`: every lot whose expires_on day has ended loses its
+   * unheld units, one change (version) per lot, in FEFO order within a key. Returns them.
+   */
+  writeOffLots(nowMs: number): { productId: string; warehouseId: string; lotId: string }[] {
+    this.advanceTo(nowMs);
+    const done: { productId: string; warehouseId: string; lotId: string }[] = [];
+    for (const row of this.stocks.values()) {
+      for (const lot of fefoOrder(row.lots ?? [])) {
+        const unheld = lot.onHand - lot.reserved;
+        if (lot.endMs > nowMs || unheld === 0) continue;
+        lot.onHand -= unheld;
+        row.onHand -= unheld;
+        row.version += 1;
+        done.push({ productId: row.productId, warehouseId: row.warehouseId, lotId: lot.lotId });
+      }
+    }
+    return done;
   }
 
   private reserve(request: Extract<ModelRequest, { kind: 'reserve' }>, nowMs: number): ModelReply {
@@ -569,10 +635,11 @@ export class ReferenceLedger {
     if (overLimit !== undefined) {
       return { ok: false, code: 'purchase_limit_exceeded', details: overLimit };
     }
-    const available = row.onHand - row.reserved;
+    const createdAtMs = request.createdAtMs ?? nowMs;
+    // On a key with lots, only lots still sellable when the hold would expire count.
+    const available = availableUntil(row, createdAtMs + request.ttlSeconds * 1000);
     // Refused requests bind no key: a retry may succeed once stock is back.
     if (request.quantity > available) return { ok: false, code: 'insufficient_stock', available };
-    const createdAtMs = request.createdAtMs ?? nowMs;
     const hold = this.newHold({
       id: request.reservationId,
       row,
@@ -619,6 +686,8 @@ export class ReferenceLedger {
     if (fields.createdAtMs > this.clockMs || expiresAtMs <= this.clockMs) {
       throw new Error('a hold created after it took effect, or expired before it did');
     }
+    const lots = row.lots === undefined ? undefined : takeFefo(row, fields.quantity, expiresAtMs);
+    for (const units of lots ?? []) lotOf(row, units.lotId).reserved += units.quantity;
     const hold: Hold = {
       ...rest,
       key: keyOf(row.productId, row.warehouseId),
@@ -626,6 +695,7 @@ export class ReferenceLedger {
       expiresAtMs,
       status: 'PENDING',
       confirmedQuantity: undefined,
+      lots,
     };
     this.holds.set(hold.id, hold);
     row.reserved += hold.quantity;
@@ -704,10 +774,11 @@ export class ReferenceLedger {
     if (overLimit.length > 0) {
       return { ok: false, code: 'purchase_limit_exceeded', details: { lines: overLimit } };
     }
+    const holdEndMs = (request.createdAtMs ?? this.clockMs) + request.ttlSeconds * 1000;
     const keys = [...this.stocks.values()].map((row) => ({
       productId: row.productId,
       warehouseId: row.warehouseId,
-      available: row.onHand - row.reserved,
+      available: availableUntil(row, holdEndMs),
     }));
     const plan = planCart(request.lines, keys, (id) => this.settingsOf(id).warehousePriority);
     if (!plan.ok) return { ok: false, code: 'insufficient_stock', details: { lines: plan.short } };
@@ -824,6 +895,7 @@ export class ReferenceLedger {
         quantity: hold.quantity,
         status: hold.status,
         ...(hold.status === 'CONFIRMED' ? { confirmedQuantity: this.soldOf(hold) } : {}),
+        ...(hold.lots === undefined ? {} : { lots: hold.lots }),
       };
     });
     const { buyerId, reference } = cart.request;
@@ -899,6 +971,7 @@ export class ReferenceLedger {
   /** Sells `sold` units of a PENDING hold; the rest of it returns to available at once. */
   private confirmHold(hold: Hold, sold: number): void {
     const row = this.row(hold.key);
+    finishHeld(row, hold, sold);
     row.reserved -= hold.quantity;
     row.onHand -= sold;
     row.version += 1;
@@ -917,6 +990,7 @@ export class ReferenceLedger {
 
   private releaseHold(hold: Hold): void {
     const row = this.row(hold.key);
+    finishHeld(row, hold, 0);
     row.reserved -= hold.quantity;
     row.version += 1;
     hold.status = 'RELEASED';
@@ -932,6 +1006,9 @@ export class ReferenceLedger {
     if (hold.status !== 'PENDING') return notPending(hold.status);
     const expiresAtMs = this.clockMs + ttlSeconds * 1000;
     if (expiresAtMs > this.lifetimeEndMs(hold.createdAtMs)) return invalid('ttl_seconds');
+    // No hold outlives a lot it holds (a write-off never touches held units).
+    const lotsEndMs = Math.min(...(hold.lots ?? []).map((units) => lotEndMs(units.expiresOn)));
+    if (expiresAtMs > lotsEndMs) return invalid('ttl_seconds');
     // No stock moved: the key's version stays.
     hold.expiresAtMs = expiresAtMs;
     return { ok: true, reservation: this.view(hold) };
@@ -958,6 +1035,9 @@ export class ReferenceLedger {
       return { ok: false, code: 'version_conflict', details: { version } };
     }
     const onHand = request.setOnHand ?? (existing?.onHand ?? 0) + request.delta;
+    const delta = onHand - (existing?.onHand ?? 0);
+    const lotRefusal = this.lotRefusal(existing, request.lot, delta);
+    if (lotRefusal !== undefined) return lotRefusal;
     const reserved = existing?.reserved ?? 0;
     if (onHand < 0 || onHand < reserved) {
       return {
@@ -967,13 +1047,68 @@ export class ReferenceLedger {
       };
     }
     if (onHand > this.limits.onHandMax) return fail('validation_failed');
+    // A set counts the unnamed lot only: it may not take that lot below what it holds.
+    const unnamed = existing?.lots?.find((lot) => lot.lotId === '');
+    const unnamedUnheld = unnamed === undefined ? 0 : unnamed.onHand - unnamed.reserved;
+    if (request.setOnHand !== undefined && existing?.lots !== undefined && -delta > unnamedUnheld) {
+      return { ok: false, code: 'insufficient_stock', available: unnamedUnheld };
+    }
     // An adjust that changed something creates the key (a refused one does not).
     const row = existing ?? this.newRow(request.productId, request.warehouseId);
+    this.moveAdjustedLots(row, request, delta);
     row.onHand = onHand;
     row.version += 1;
     const answer = stockOf(row);
     if (request.idempotencyKey !== '') row.adjustKeys.set(request.idempotencyKey, { body, answer });
     return { ok: true, stock: withReference(answer, request.reference), replayed: false };
+  }
+
+  /** An adjust naming a lot that may not go ahead: its date, the bound, its unheld units. */
+  private lotRefusal(
+    row: StockRow | undefined,
+    asked: { readonly lotId: string; readonly expiresOn?: string } | undefined,
+    delta: number,
+  ): ModelReply | undefined {
+    if (asked === undefined) return undefined;
+    const lot = row?.lots?.find((candidate) => candidate.lotId === asked.lotId);
+    // Its date is set on first use and never changes; a day already over takes no more units.
+    if (lot !== undefined && asked.expiresOn !== undefined && asked.expiresOn !== lot.expiresOn) {
+      return invalid('lot.expires_on');
+    }
+    if (delta > 0 && lotEndMs(asked.expiresOn ?? lot?.expiresOn) <= this.clockMs) {
+      return invalid('lot.expires_on');
+    }
+    const lotsMax = this.limits.lotsPerKeyMax ?? lotsPerKeyDefaultMax;
+    if (delta > 0 && lot === undefined && (row?.lots?.length ?? 0) >= lotsMax) {
+      return invalid('lot.lot_id');
+    }
+    const unheld = lot === undefined ? 0 : lot.onHand - lot.reserved;
+    if (delta < 0 && unheld < -delta)
+      return { ok: false, code: 'insufficient_stock', available: unheld };
+    return undefined;
+  }
+
+  /** What an adjust does to the key's lots (before its on_hand moves). */
+  private moveAdjustedLots(
+    row: StockRow,
+    request: Extract<ModelRequest, { kind: 'adjust' }>,
+    delta: number,
+  ): void {
+    const asked = request.lot;
+    if (delta === 0 || (asked === undefined && row.lots === undefined)) return;
+    if (asked !== undefined) {
+      const lot = row.lots?.find((candidate) => candidate.lotId === asked.lotId);
+      const expiresOn = lot?.expiresOn ?? asked.expiresOn;
+      if (delta > 0)
+        receiveLot(row, { lotId: asked.lotId, quantity: delta, expiresOn }, this.clockMs);
+      else lotOf(row, asked.lotId).onHand += delta;
+      return;
+    }
+    if (delta > 0) receiveLot(row, { lotId: '', quantity: delta }, this.clockMs);
+    else if (request.setOnHand !== undefined) lotOf(row, '').onHand += delta;
+    else
+      for (const units of takeFefo(row, -delta, 0))
+        lotOf(row, units.lotId).onHand -= units.quantity;
   }
 
   private newRow(productId: string, warehouseId: string): StockRow {
@@ -986,6 +1121,7 @@ export class ReferenceLedger {
       version: 0,
       reserveKeys: new Map(),
       adjustKeys: new Map(),
+      lots: undefined,
     };
     this.stocks.set(keyOf(productId, warehouseId), row);
     return row;
@@ -1011,13 +1147,23 @@ export class ReferenceLedger {
     const existing = this.stocks.get(keyOf(request.productId, request.toWarehouseId));
     const arriving = (existing?.onHand ?? 0) + (existing?.incoming ?? 0) + request.quantity;
     if (arriving > this.limits.onHandMax) return invalid('quantity');
+    // Unheld units leave FEFO, from any lot; their lots and dates travel with them.
+    const lots = source.lots === undefined ? undefined : takeFefo(source, request.quantity, 0);
+    // The team's choice: units never join a lot of the same id with another date (422).
+    if (lotsClash(existing, lots)) return invalid('quantity');
+    if (lots !== undefined && this.tooManyLots(existing, lots)) return invalid('quantity');
     const destination = existing ?? this.newRow(request.productId, request.toWarehouseId);
+    for (const units of lots ?? []) lotOf(source, units.lotId).onHand -= units.quantity;
     source.onHand -= request.quantity;
     source.version += 1;
     if (request.inTransit) destination.incoming += request.quantity;
-    else destination.onHand += request.quantity;
+    else {
+      arriveLots(destination, lots, request.quantity, nowMs);
+      destination.onHand += request.quantity;
+    }
     destination.version += 1;
     const transfer: Transfer = {
+      lots,
       request,
       body: transferBodyOf(request),
       createdAtMs: nowMs,
@@ -1053,8 +1199,10 @@ export class ReferenceLedger {
     const destination = this.row(keyOf(productId, toWarehouseId));
     const back = kind === 'receive-transfer' ? destination : source;
     if (back.onHand + quantity > this.limits.onHandMax) return invalid('quantity');
+    if (lotsClash(back, transfer.lots)) return invalid('quantity');
     destination.incoming -= quantity;
     destination.version += 1;
+    arriveLots(back, transfer.lots, quantity, nowMs);
     if (kind === 'receive-transfer') destination.onHand += quantity;
     else {
       source.onHand += quantity;
@@ -1063,6 +1211,15 @@ export class ReferenceLedger {
     transfer.status = wanted;
     transfer.finishedAtMs = nowMs;
     return { ok: true, transfer: this.transferView(transfer), replayed: false };
+  }
+
+  /** Whether the lots a transfer brings take the destination beyond the bound on lots. */
+  private tooManyLots(destination: StockRow | undefined, lots: readonly LotUnitsBody[]): boolean {
+    const ids = new Set(
+      destination?.lots?.map((lot) => lot.lotId) ?? ((destination?.onHand ?? 0) > 0 ? [''] : []),
+    );
+    for (const units of lots) ids.add(units.lotId);
+    return ids.size > (this.limits.lotsPerKeyMax ?? lotsPerKeyDefaultMax);
   }
 
   private transferView(transfer: Transfer): TransferBody {
@@ -1082,6 +1239,7 @@ export class ReferenceLedger {
       ...(request.reference === undefined || request.reference === ''
         ? {}
         : { reference: request.reference }),
+      ...(transfer.lots === undefined ? {} : { lots: transfer.lots }),
       from: stockOf(this.row(keyOf(productId, fromWarehouseId))),
       to: stockOf(this.row(keyOf(productId, toWarehouseId))),
     };
@@ -1120,6 +1278,7 @@ export class ReferenceLedger {
       ...(hold.status === 'CONFIRMED' && this.edition === 'v1.1'
         ? { confirmedQuantity: this.soldOf(hold) }
         : {}),
+      ...(hold.lots === undefined ? {} : { lots: hold.lots }),
     };
   }
 
@@ -1182,7 +1341,8 @@ export class ReferenceLedger {
       for (const [idempotencyKey, hold] of row.reserveKeys) {
         reserveKeys.set(idempotencyKey, copy.holds.get(hold.id) as Hold);
       }
-      copy.stocks.set(key, { ...row, reserveKeys, adjustKeys: new Map(row.adjustKeys) });
+      const lots = row.lots?.map((lot) => ({ ...lot }));
+      copy.stocks.set(key, { ...row, reserveKeys, adjustKeys: new Map(row.adjustKeys), lots });
     }
     return copy;
   }
@@ -1196,6 +1356,7 @@ export class ReferenceLedger {
         .map(([k, memo]) => `${k}>${memo.body}/${memo.answer.version}`)
         .sort();
       parts.push(`${key}:${row.onHand}/${row.reserved}/${row.incoming}/${row.version}`);
+      if (row.lots !== undefined) parts.push(canonical(fefoOrder(row.lots)));
       parts.push(reserveKeys.join(','), adjustKeys.join(','));
     }
     for (const hold of [...this.holds.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
@@ -1220,6 +1381,8 @@ export class ReferenceLedger {
 
 interface Transfer {
   readonly request: TransferRequest;
+  /** From a source with named lots: the units that left, lot by lot. */
+  readonly lots: readonly LotUnitsBody[] | undefined;
   /** Everything the request said but its key and id: a replay must say the same. */
   readonly body: string;
   readonly createdAtMs: number;
@@ -1245,7 +1408,136 @@ function stockOf(row: StockRow): StockBody {
     available: row.onHand - row.reserved,
     version: row.version,
     ...(row.incoming === 0 ? {} : { incoming: row.incoming }),
+    ...(row.lots === undefined ? {} : { lots: lotViews(row.lots) }),
   };
+}
+
+const lotsPerKeyDefaultMax = 1000;
+
+/** The end of a lot's expires_on day (UTC): sellable before it. No date: never ends. */
+function lotEndMs(expiresOn: string | undefined): number {
+  if (expiresOn === undefined) return Number.POSITIVE_INFINITY;
+  const [year, month, day] = expiresOn.split('-').map(Number) as [number, number, number];
+  return Date.UTC(year, month - 1, day + 1);
+}
+
+/** FEFO: the earliest end first, lots without a date last, ties by first receipt. */
+function fefoOrder(lots: readonly Lot[]): Lot[] {
+  return [...lots].sort((a, b) =>
+    a.endMs === b.endMs ? a.order - b.order : a.endMs < b.endMs ? -1 : 1,
+  );
+}
+
+function lotViews(lots: readonly Lot[]): LotBody[] {
+  return fefoOrder(lots)
+    .filter((lot) => lot.onHand > 0)
+    .map((lot) => ({
+      lotId: lot.lotId,
+      onHand: lot.onHand,
+      reserved: lot.reserved,
+      ...(lot.expiresOn === undefined ? {} : { expiresOn: lot.expiresOn }),
+      receivedAtMs: lot.receivedAtMs,
+    }));
+}
+
+function lotOf(row: StockRow, lotId: string): Lot {
+  const lot = row.lots?.find((candidate) => candidate.lotId === lotId);
+  if (lot === undefined) throw new Error(`no lot ${lotId} on ${row.productId}/${row.warehouseId}`);
+  return lot;
+}
+
+/** Unheld units a hold ending at `untilMs` may take (with lots: those lasting that long). */
+function availableUntil(row: StockRow, untilMs: number): number {
+  if (row.lots === undefined) return row.onHand - row.reserved;
+  let total = 0;
+  for (const lot of row.lots) if (lot.endMs >= untilMs) total += lot.onHand - lot.reserved;
+  return total;
+}
+
+/** Unheld units FEFO from lots lasting until `untilMs`; the caller checked there are enough. */
+function takeFefo(row: StockRow, quantity: number, untilMs: number): LotUnitsBody[] {
+  const taken: LotUnitsBody[] = [];
+  let remaining = quantity;
+  for (const lot of fefoOrder(row.lots ?? [])) {
+    if (remaining === 0 || lot.endMs < untilMs) continue;
+    const units = Math.min(remaining, lot.onHand - lot.reserved);
+    if (units <= 0) continue;
+    taken.push({ lotId: lot.lotId, quantity: units, expiresOn: lot.expiresOn });
+    remaining -= units;
+  }
+  if (remaining !== 0) throw new Error('a take beyond the unheld units of the lots');
+  return taken.map(({ expiresOn, ...units }) =>
+    expiresOn === undefined ? units : { ...units, expiresOn },
+  );
+}
+
+/**
+ * Units arrive in a lot (made on first use). The key's first lot makes its unnamed lot of the
+ * units it had, received now.
+ */
+function receiveLot(row: StockRow, units: LotUnitsBody, atMs: number): void {
+  if (row.lots === undefined) {
+    row.lots = [];
+    if (row.onHand > 0) {
+      const endMs = Number.POSITIVE_INFINITY;
+      const { onHand, reserved } = row;
+      row.lots.push({
+        lotId: '',
+        expiresOn: undefined,
+        endMs,
+        receivedAtMs: atMs,
+        order: 0,
+        onHand,
+        reserved,
+      });
+    }
+  }
+  let lot = row.lots.find((candidate) => candidate.lotId === units.lotId);
+  if (lot === undefined) {
+    lot = {
+      lotId: units.lotId,
+      expiresOn: units.expiresOn,
+      endMs: lotEndMs(units.expiresOn),
+      receivedAtMs: atMs,
+      order: row.lots.length,
+      onHand: 0,
+      reserved: 0,
+    };
+    row.lots.push(lot);
+  }
+  lot.onHand += units.quantity;
+}
+
+/** Whether a lot the units carry exists on `row` with another date. */
+function lotsClash(row: StockRow | undefined, lots: readonly LotUnitsBody[] | undefined): boolean {
+  return (lots ?? []).some((units) => {
+    const lot = row?.lots?.find((candidate) => candidate.lotId === units.lotId);
+    return lot !== undefined && lot.expiresOn !== units.expiresOn;
+  });
+}
+
+/** A transfer's units arrive (or come back): in their lots, or the unnamed one. */
+function arriveLots(
+  row: StockRow,
+  lots: readonly LotUnitsBody[] | undefined,
+  quantity: number,
+  atMs: number,
+): void {
+  if (lots === undefined && row.lots === undefined) return;
+  for (const units of lots ?? [{ lotId: '', quantity }]) receiveLot(row, units, atMs);
+}
+
+/** A hold ends: its units go back to their lots but the first `sold` of them (FEFO), sold. */
+function finishHeld(row: StockRow, hold: Hold, sold: number): void {
+  if (row.lots === undefined) return;
+  let remaining = sold;
+  for (const units of hold.lots ?? [{ lotId: '', quantity: hold.quantity }]) {
+    const lot = lotOf(row, units.lotId);
+    const gone = Math.min(remaining, units.quantity);
+    lot.reserved -= units.quantity;
+    lot.onHand -= gone;
+    remaining -= gone;
+  }
 }
 
 /** An adjust's or set's body without its key: a set's delta is not part of what it says. */
@@ -1255,6 +1547,7 @@ function adjustBodyOf(request: Extract<ModelRequest, { kind: 'adjust' }>): strin
     request.reason,
     request.reference ?? '',
     request.expectedVersion ?? null,
+    request.lot === undefined ? null : [request.lot.lotId, request.lot.expiresOn ?? null],
   ]);
 }
 

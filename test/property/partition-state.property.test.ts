@@ -300,7 +300,8 @@ class Run {
     } else if (
       record.type !== 'adjusted' &&
       record.type !== 'extended' &&
-      record.type !== 'transfer'
+      record.type !== 'transfer' &&
+      record.type !== 'lot-expired'
     ) {
       check(!this.terminal.has(record.reservationId), 'a hold finished twice');
       this.terminal.set(record.reservationId, terminalOf[record.type as keyof typeof terminalOf]);

@@ -100,6 +100,8 @@ function rowOf(record: V1Record): Array<string | number> {
       const { delta, onHand, reserved, reason, idempotencyKey, actorId } = record;
       return [...head, delta, onHand, reserved, reason, idempotencyKey, actorId];
     }
+    case 'lot-expired':
+      throw new TypeError('a lot-expired record has no v1 row');
     default:
       return [...head, record.reservationId, record.quantity, record.requesterId];
   }

@@ -49,6 +49,8 @@ describe('the deterministic cart simulator', () => {
           'confirmsDecided',
           'confirmsAborted',
           'transfers',
+          'keysWithLots',
+          'lotWriteOffs',
         ]) {
           expect(totals[name], name).toBeGreaterThan(0);
         }

@@ -175,7 +175,12 @@ export class CartSimulation {
         seed: this.seed,
         steps: this.counts.steps,
         traceHash: createHash('sha256').update(this.trace.join('\n')).digest('hex'),
-        counts: { ...this.counts, ...confirmCounts(this.ledger.confirmSteps) },
+        counts: {
+          ...this.counts,
+          ...confirmCounts(this.ledger.confirmSteps),
+          keysWithLots: this.ledger.lots.keysWithLots,
+          lotWriteOffs: this.ledger.lots.writeOffs,
+        },
       };
     } finally {
       process.off('unhandledRejection', onRejection);
@@ -238,6 +243,8 @@ export class CartSimulation {
       connect: this.journal.pendingConnects > 0 ? 15 : 0,
       tick: 6,
       jump: 0.4,
+      // Rarely, most of a day: lots dated the first day end, and their units are written off.
+      day: 0.2,
       sweep: 4,
       resolve: 2,
       snapshot: 0.5,
@@ -271,6 +278,8 @@ export class CartSimulation {
       case 'jump':
         // Long enough for holds to expire and for the resolver to find carts in doubt.
         return this.advance(this.random.int(cartInDoubtAfterMs, 700_000));
+      case 'day':
+        return this.advance(this.random.int(4, 20) * 3_600_000);
       case 'sweep':
         this.note(`sweep: ${incarnation.shard.sweep(this.time.nowMs)} expired`);
         return;
@@ -716,7 +725,10 @@ function describe(command: Command): string {
     case 'reserve':
       return `reserve ${command.productId}/${command.warehouseId} q${command.quantity} ${command.reservationId.slice(0, 13)}`;
     case 'adjust':
-      return `adjust ${command.productId}/${command.warehouseId} ${command.delta}`;
+      return (
+        `adjust ${command.productId}/${command.warehouseId} ${command.delta}` +
+        (command.lot === undefined ? '' : ` lot ${command.lot.lotId}`)
+      );
     case 'read-stock':
     case 'read-settings':
     case 'read-product-stock':

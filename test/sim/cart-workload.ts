@@ -9,6 +9,9 @@ import { partitionOf, type CartRequest } from '../../src/router/index.js';
 import type { Random } from './random.js';
 import { reservationIdFor } from './workload.js';
 
+/** The lots' dates: the simulation starts on 2027-01-15 at 08:00 UTC. */
+const lotDates = ['2027-01-15', '2027-01-17', undefined];
+
 export interface CartWorkloadShape {
   readonly partitions: number;
   readonly products: number;
@@ -69,10 +72,25 @@ export class CartWorkload {
 
   adjust(): PlainRequest {
     const delta = this.random.chance(0.8) ? this.random.int(1, 10) : -this.random.int(1, 5);
-    return this.adjustOf(this.product(), this.warehouse(), delta);
+    // Some adjusts name a lot: L1 ends with the simulation's first day, L2 two days later, L3
+    // never; now and then with another date (refused, 422).
+    const lot = this.random.chance(0.4) ? this.lot() : undefined;
+    return this.adjustOf(this.product(), this.warehouse(), delta, lot);
   }
 
-  private adjustOf(productId: string, warehouseId: string, delta: number): PlainRequest {
+  private lot(): { lotId: string; expiresOn?: string } {
+    const index = this.random.int(0, lotDates.length - 1);
+    const expiresOn = this.random.chance(0.05) ? '2027-02-01' : lotDates[index];
+    const lotId = `L${index + 1}`;
+    return expiresOn === undefined ? { lotId } : { lotId, expiresOn };
+  }
+
+  private adjustOf(
+    productId: string,
+    warehouseId: string,
+    delta: number,
+    lot?: { lotId: string; expiresOn?: string },
+  ): PlainRequest {
     const command: Command = {
       kind: 'adjust',
       productId,
@@ -82,6 +100,7 @@ export class CartWorkload {
       idempotencyKey: '',
       actorId: 'sim',
       traceId: this.traceId('a'),
+      ...(lot === undefined ? {} : { lot }),
     };
     return { partition: this.partitionOfProduct(productId), command };
   }

@@ -24,6 +24,7 @@ import {
   type TransferStatus,
 } from '../../src/actors/index.js';
 import { decodeRecord, type WalRow } from '../../src/persistence/index.js';
+import { LandedLots } from './landed-lots.js';
 
 export interface LandedHold {
   readonly record: ReservedRecord;
@@ -70,7 +71,12 @@ export class LandedLedger {
   /** Cart confirm attempts' steps landed, by step (pins, unpins, the home's decisions). */
   readonly confirmSteps = { pinned: 0, unpinned: 0, confirmed: 0, aborted: 0 };
 
-  constructor(private readonly fail: (reason: string) => void) {}
+  /** Each key's lots, counted from the records alone. */
+  readonly lots: LandedLots;
+
+  constructor(private readonly fail: (reason: string) => void) {
+    this.lots = new LandedLots(fail);
+  }
 
   land(rows: readonly WalRow[]): void {
     for (const row of rows) {
@@ -133,18 +139,24 @@ export class LandedLedger {
       record.type === 'confirmed' ||
       record.type === 'released' ||
       record.type === 'expired' ||
-      record.type === 'transfer'
+      record.type === 'transfer' ||
+      record.type === 'lot-expired'
     ) {
       const key = `${record.productId}/${record.warehouseId}`;
       const existed = this.stock.has(key);
       const before = existed ? this.available(key) : 0;
+      // Not stockOf: it would make the key, and a hold on a key never stocked must fail.
+      const { onHand, reserved } = this.stock.get(key) ?? { onHand: 0, reserved: 0 };
+      const hold = 'reservationId' in record ? this.holds.get(record.reservationId) : undefined;
+      this.lots.apply(record, { onHand, reserved }, hold?.record);
       const incomingOnly =
         record.type === 'transfer' &&
         (record.step === 'incoming' ||
           (record.step === 'cancel' && record.warehouseId === record.toWarehouseId));
       this.applyStock(partition, record);
-      const stock = this.stock.get(key);
-      if (stock?.stockedAtVersion === 0 && !incomingOnly) stock.stockedAtVersion = record.version;
+      const stock = this.stockOf(key);
+      if (stock.stockedAtVersion === 0 && !incomingOnly) stock.stockedAtVersion = record.version;
+      this.lots.check(key, stock.onHand, stock.reserved);
       this.checkSignals(record, key, existed, before);
       return;
     }
@@ -227,6 +239,18 @@ export class LandedLedger {
       }
       case 'transfer':
         return this.transferred(record);
+      case 'lot-expired': {
+        // A write-off: the lot's unheld units leave on_hand; held units are never touched.
+        const stock = this.stockOf(`${record.productId}/${record.warehouseId}`);
+        stock.onHand -= record.quantity;
+        if (stock.onHand !== record.onHand || stock.reserved !== record.reserved) {
+          this.fail(
+            `write-off of ${record.productId}/${record.warehouseId} says ${record.onHand}/` +
+              `${record.reserved}, the journal before it ${stock.onHand}/${stock.reserved}`,
+          );
+        }
+        return this.checkStock(record.productId, record.warehouseId);
+      }
       default:
         return this.ended(record);
     }

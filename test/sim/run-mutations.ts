@@ -4,7 +4,8 @@
 // idempotency memos, refusals that skip the reply gate, recovered holds left off the expiry
 // schedule, a read-view bound that forgets holds ended by changes not yet durable; and, for the
 // cart simulator (cart-* patches), a cart confirm that confirms before its decision, pins that
-// are never journaled, a sold-out crossing missed from one unit) in a throw-away copy of src/
+// are never journaled, a sold-out crossing missed from one unit, a hold that takes units of a
+// lot ending before the hold does) in a throw-away copy of src/
 // and test/; the simulator then runs seeds until it fails. Prints, per mutation, the seeds and
 // seconds it took; exits 1 if one went unnoticed.
 //   npx tsx test/sim/run-mutations.ts [--seconds 120] [--only name]

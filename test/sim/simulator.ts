@@ -155,7 +155,8 @@ export class Simulation {
         } else if (
           record.type !== 'adjusted' &&
           record.type !== 'extended' &&
-          record.type !== 'transfer'
+          record.type !== 'transfer' &&
+          record.type !== 'lot-expired'
         ) {
           this.durablePending.delete(record.reservationId);
         }

@@ -151,6 +151,37 @@ describe('a record as a movement', () => {
     }
   });
 
+  it('renders a write-off as lot_expired with its lot, and the lots a change took', () => {
+    const writeOff = {
+      ...base,
+      type: 'lot-expired' as const,
+      version: 7,
+      lotId: 'L-2026-12',
+      expiresOn: '2026-12-02',
+      quantity: 4,
+      onHand: 6,
+      reserved: 3,
+    };
+    expect(isMovement(writeOff)).toBe(true);
+    expect(subjectOf(writeOff)).toBe('');
+    expect(rendered(writeOff)).toMatchObject({
+      version: 7,
+      type: 'lot_expired',
+      quantity: 4,
+      lots: [{ lot_id: 'L-2026-12', quantity: 4, expires_on: '2026-12-02' }],
+    });
+    expect(rendered(writeOff)).not.toHaveProperty('subject');
+    const lots = [
+      { lotId: 'L-1', quantity: 2, expiresOn: '2026-12-24' },
+      { lotId: '', quantity: 1 },
+    ];
+    const reserve = { ...hold, type: 'reserved' as const, version: 3, expiresAtMs: atMs, lots };
+    expect(rendered({ ...reserve, idempotencyKey: '' }).lots).toEqual([
+      { lot_id: 'L-1', quantity: 2, expires_on: '2026-12-24' },
+      { lot_id: '', quantity: 1 },
+    ]);
+  });
+
   it('counts records that change no key as no movement', () => {
     const extended: JournalRecord = {
       ...hold,
@@ -241,6 +272,19 @@ describe('countsBefore', () => {
     [
       { ...transfer, warehouseId: 'w-2', step: 'cancel', version: 2, onHand: 20, incoming: 4 },
       { onHand: 20, reserved: 5, incoming: 8 },
+    ],
+    [
+      {
+        ...base,
+        type: 'lot-expired',
+        version: 2,
+        lotId: 'L-1',
+        expiresOn: '2026-12-02',
+        quantity: 7,
+        onHand: 20,
+        reserved: 5,
+      },
+      { onHand: 27, reserved: 5, incoming: 4 },
     ],
   ];
   for (const [record, before] of cases) {

@@ -21,6 +21,14 @@ const base = {
   traceId: 'trace-abc',
 };
 const reservationId = '00070000-1111-8222-9333-444455556666';
+const lots = [
+  { lotId: 'B-7', quantity: 2, expiresOn: '2026-12-05' },
+  { lotId: '', quantity: 1 },
+];
+const lotsJson = [
+  { lot_id: 'B-7', quantity: 2, expires_on: '2026-12-05' },
+  { lot_id: '', quantity: 1 },
+];
 const records: PublishedRecord[] = [
   {
     type: 'reserved',
@@ -169,6 +177,53 @@ describe('eventOf', () => {
     expect(eventOf(3, 10, records[1] as PublishedRecord).body).not.toHaveProperty('expires_at');
   });
 
+  it('carries the lots of a hold on every reserve event, valid against each schema', () => {
+    for (const record of records.slice(0, 4)) {
+      const event = eventOf(17, 43, { ...record, lots } as PublishedRecord);
+      expect(event.body).toMatchObject({ lots: lotsJson });
+      expect(validate(event.subject, event.body)).toEqual([]);
+      const badLot = { ...event.body, lots: [{ lot_id: 'a/b', quantity: 1 }] };
+      expect(validate(event.subject, badLot)).not.toEqual([]);
+      const badDate = { ...event.body, lots: [{ lot_id: 'a', quantity: 1, expires_on: 'soon' }] };
+      expect(validate(event.subject, badDate)).not.toEqual([]);
+    }
+    expect(eventOf(3, 9, records[0] as PublishedRecord).body).not.toHaveProperty('lots');
+  });
+
+  it('publishes a write-off as inventory.lot.expired, then the lines it crossed', () => {
+    const writeOff: PublishedRecord = {
+      type: 'lot-expired',
+      ...base,
+      traceId: '',
+      lotId: 'B-7',
+      expiresOn: '2026-11-22',
+      quantity: 4,
+      onHand: 0,
+      reserved: 0,
+      signals: { flags: stockSignal.soldOut, onHand: 0, reserved: 0 },
+    };
+    const events = eventsOf(5, 8, writeOff);
+    expect(events.map((event) => [event.subject, event.msgId])).toEqual([
+      ['inventory.lot.expired', '5-8'],
+      ['inventory.stock.sold_out', '5-8-1'],
+    ]);
+    expect(events[0]?.body).toEqual({
+      event_id: '5-8',
+      product_id: 'sku-1',
+      warehouse_id: 'wh:eu-1',
+      lot_id: 'B-7',
+      quantity: 4,
+      timestamp: '2026-11-23T12:00:00.123Z',
+    });
+    for (const event of events) {
+      expect(validate(event.subject, event.body)).toEqual([]);
+    }
+    const body = events[0]?.body ?? {};
+    expect(validate('inventory.lot.expired', { ...body, quantity: 0 })).not.toEqual([]);
+    expect(validate('inventory.lot.expired', { ...body, lot_id: '' })).not.toEqual([]);
+    expect(validate('inventory.lot.expired', { ...body, trace_id: '' })).not.toEqual([]);
+  });
+
   it('carries delta, on_hand and reserved for an adjustment', () => {
     expect(eventOf(0, 1, records[4] as PublishedRecord).body).toEqual({
       event_id: '0-1',
@@ -254,6 +309,9 @@ describe('transfer events', () => {
       });
       expect(validate(subject, events[0]?.body)).toEqual([]);
     }
+    const withLots = eventsOf(3, 11, { ...shipped, step: 'in', lots })[0]?.body;
+    expect(withLots).toMatchObject({ lots: lotsJson });
+    expect(validate('inventory.transfer.received', withLots)).toEqual([]);
     const plain = eventsOf(3, 10, { ...shipped, reference: '' })[0]?.body;
     expect(plain).not.toHaveProperty('reference');
     expect(validate('inventory.transfer.shipped', plain)).toEqual([]);

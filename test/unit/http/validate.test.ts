@@ -46,6 +46,34 @@ describe('adjust validation', () => {
     expect(fieldOf(() => adjustCommand({ ...base, reason: '\udc00' }, limits, 't'))).toBe('reason');
   });
 
+  it('reads a lot with or without its date', () => {
+    const dated = adjustCommand(
+      { ...base, lot: { lot_id: 'B-2026.1', expires_on: '2028-02-29' } },
+      limits,
+      't',
+    );
+    expect(dated).toMatchObject({ lot: { lotId: 'B-2026.1', expiresOn: '2028-02-29' } });
+    const plain = adjustCommand({ ...base, lot: { lot_id: 'B' } }, limits, 't');
+    expect(plain).toMatchObject({ lot: { lotId: 'B' } });
+    expect(plain).not.toHaveProperty('lot.expiresOn');
+    expect(adjustCommand(base, limits, 't')).not.toHaveProperty('lot');
+  });
+
+  it('refuses a bad lot, naming lot.lot_id or lot.expires_on', () => {
+    const lotField = (lot: unknown) => fieldOf(() => adjustCommand({ ...base, lot }, limits, 't'));
+    expect(lotField({ lot_id: 'a/b' })).toBe('lot.lot_id');
+    expect(lotField({ lot_id: '' })).toBe('lot.lot_id');
+    expect(lotField({ lot_id: 'x'.repeat(65) })).toBe('lot.lot_id');
+    expect(lotField({})).toBe('lot.lot_id');
+    expect(lotField('B-1')).toBe('lot.lot_id');
+    expect(lotField({ lot_id: 'B', expires_on: '2026-02-30' })).toBe('lot.expires_on');
+    expect(lotField({ lot_id: 'B', expires_on: '2027-02-29' })).toBe('lot.expires_on');
+    expect(lotField({ lot_id: 'B', expires_on: '2026-13-01' })).toBe('lot.expires_on');
+    expect(lotField({ lot_id: 'B', expires_on: '2026-1-01' })).toBe('lot.expires_on');
+    expect(lotField({ lot_id: 'B', expires_on: '2026-12-01T00:00:00Z' })).toBe('lot.expires_on');
+    expect(lotField({ lot_id: 'B', expires_on: 20261201 })).toBe('lot.expires_on');
+  });
+
   it('refuses a zero delta and a reason over 500 characters', () => {
     expect(fieldOf(() => adjustCommand({ ...base, delta: 0 }, limits, 't'))).toBe('delta');
     expect(fieldOf(() => adjustCommand({ ...base, reason: 'x'.repeat(501) }, limits, 't'))).toBe(
