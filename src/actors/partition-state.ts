@@ -319,7 +319,7 @@ export class PartitionState {
   register(actor: StockActor): void {
     assert(!this.registry.has(actor.stockKey), 'stock key registered twice');
     this.registry.set(actor.stockKey, actor);
-    this.productOf(actor.productId).keys.push(actor);
+    this.productOf(actor.productId).addKey(actor);
   }
 
   /** The products this partition knows (settings, keys, buyers), for snapshots. */

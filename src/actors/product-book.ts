@@ -15,20 +15,43 @@ export const defaultSettings: ProductSettings = {
   lowStockThreshold: null,
 };
 
+/** What a product without counted buyers shows (never written: see `buyerHolds`). */
+const noBuyers: ReadonlyMap<string, Reservation[]> = new Map();
+const noKeys: readonly StockActor[] = [];
+
+/**
+ * Most products have one or a few keys and never a purchase limit, and a million of them each cost
+ * their own entry: so the buyers' map and the recent holds are made only by a first counted hold,
+ * and the keys' array holds exactly its keys (a pushed-to empty array would reserve 16 slots).
+ * bench/micro/idle-key-heap.ts measures it.
+ */
 export class Product {
   settings: ProductSettings = defaultSettings;
-  /** Stock keys in the order they were made. */
-  readonly keys: StockActor[] = [];
+  private keyList: StockActor[] | undefined;
   /**
    * Buyer id -> their holds of this product that may still count toward a limit. Holds leave when
    * released or expired, or once older than the window (pruned when that buyer is counted).
    */
-  readonly buyers = new Map<string, Reservation[]>();
+  private buyerHolds: Map<string, Reservation[]> | undefined;
   /** Every counted hold in the order made: the oldest leave once past the window. */
-  private recent: Reservation[] = [];
+  private recent: Reservation[] | undefined;
   private recentHead = 0;
 
   constructor(readonly productId: string) {}
+
+  /** Stock keys in the order they were made. */
+  get keys(): readonly StockActor[] {
+    return this.keyList ?? noKeys;
+  }
+
+  addKey(actor: StockActor): void {
+    if (this.keyList === undefined) this.keyList = [actor];
+    else this.keyList.push(actor);
+  }
+
+  get buyers(): ReadonlyMap<string, Reservation[]> {
+    return this.buyerHolds ?? noBuyers;
+  }
 
   /**
    * Whether a hold of this buyer may be counted: a buyer already counted, or room for one more
@@ -43,7 +66,7 @@ export class Product {
    * ones' sold units, of holds made within the window. Prunes what fell out of the window.
    */
   heldBy(buyerId: string, nowMs: number): number {
-    const holds = this.buyers.get(buyerId);
+    const holds = this.buyerHolds?.get(buyerId);
     if (holds === undefined) return 0;
     const oldestMs = nowMs - this.settings.limitWindowSeconds * 1000;
     let held = 0;
@@ -55,7 +78,7 @@ export class Product {
       held += hold.status === 'CONFIRMED' ? hold.confirmedQuantity : hold.quantity;
     }
     holds.length = kept;
-    if (kept === 0) this.buyers.delete(buyerId);
+    if (kept === 0) this.buyerHolds?.delete(buyerId);
     return held;
   }
 
@@ -66,32 +89,35 @@ export class Product {
   addHold(hold: Reservation): void {
     assert(hold.buyerId !== '', 'a buyer hold without a buyer');
     this.dropBefore(hold.createdAtMs - this.settings.limitWindowSeconds * 1000);
-    const holds = this.buyers.get(hold.buyerId);
-    if (holds === undefined) this.buyers.set(hold.buyerId, [hold]);
+    const buyers = (this.buyerHolds ??= new Map());
+    const holds = buyers.get(hold.buyerId);
+    if (holds === undefined) buyers.set(hold.buyerId, [hold]);
     else holds.push(hold);
-    this.recent.push(hold);
+    (this.recent ??= []).push(hold);
   }
 
   private dropBefore(oldestMs: number): void {
-    while (this.recentHead < this.recent.length) {
-      const hold = this.recent[this.recentHead] as Reservation;
+    const recent = this.recent;
+    if (recent === undefined) return;
+    while (this.recentHead < recent.length) {
+      const hold = recent[this.recentHead] as Reservation;
       if (hold.createdAtMs > oldestMs) break;
       this.dropHold(hold);
       this.recentHead += 1;
     }
-    if (this.recentHead > 1024 && this.recentHead * 2 > this.recent.length) {
-      this.recent = this.recent.slice(this.recentHead);
+    if (this.recentHead > 1024 && this.recentHead * 2 > recent.length) {
+      this.recent = recent.slice(this.recentHead);
       this.recentHead = 0;
     }
   }
 
   /** A buyer's hold was released or expired: it no longer counts. */
   dropHold(hold: Reservation): void {
-    const holds = this.buyers.get(hold.buyerId);
+    const holds = this.buyerHolds?.get(hold.buyerId);
     if (holds === undefined) return;
     const index = holds.indexOf(hold);
     if (index >= 0) holds.splice(index, 1);
-    if (holds.length === 0) this.buyers.delete(hold.buyerId);
+    if (holds.length === 0) this.buyerHolds?.delete(hold.buyerId);
   }
 
   stockView(): ProductStockView {
