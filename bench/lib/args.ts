@@ -2,7 +2,7 @@
 // an absurd value stops the run before anything is started instead of hanging a shared machine.
 import { parseArgs } from 'node:util';
 import { scenarioNames, type ScenarioName } from './scenarios.js';
-import { systemNames, type SystemName } from './systems.js';
+import { systemNames, type SystemName } from './system-names.js';
 
 export interface BenchOptions {
   readonly connections: number;

@@ -9,7 +9,7 @@ import type { BenchOptions } from './args.js';
 import type { MachineInfo } from './machine.js';
 import type { SystemRun } from './run-system.js';
 import { rateUnit, type ScenarioName } from './scenarios.js';
-import type { SystemName } from './systems.js';
+import type { SystemName } from './system-names.js';
 
 export interface BenchRecord {
   readonly bench: 'flash-sale';

@@ -1,4 +1,4 @@
-// The systems the bench can drive, all behind the same HTTP contract (API.md): the ledger and
+// The systems the bench can drive, all behind the same HTTP contract: the ledger and
 // the three baselines in bench/baselines/. Each is a child process on a free port, started for
 // one load and stopped by its PID afterwards (its scratch database dropped).
 import { join } from 'node:path';
@@ -12,15 +12,7 @@ import {
 } from './ledger-child.js';
 import { redisForBench } from './redis-server.js';
 import { createScratchDatabase } from './scratch-database.js';
-
-export type SystemName = 'ledger' | 'postgres-row-lock' | 'redis-lua' | 'bare-uws';
-
-export const systemNames: readonly SystemName[] = [
-  'ledger',
-  'postgres-row-lock',
-  'redis-lua',
-  'bare-uws',
-];
+import type { SystemName } from './system-names.js';
 
 export interface StartContext {
   readonly options: BenchOptions;
