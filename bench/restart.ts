@@ -277,6 +277,17 @@ interface Children {
   readonly spawned: SpawnedLedger[];
   /** Ledger PIDs under `npm start`, stopped by their own PID at the end. */
   readonly grandchildren: number[];
+  /** The listening and shard ready lines of the start under way (emptied at each start). */
+  readonly lines: string[];
+}
+
+/** The lines a start's figures come from; the ledger may print many others (503s) meanwhile. */
+function keepLine(children: Children): (line: string) => void {
+  return (line) => {
+    if (line.includes('"msg":"listening"') || line.includes('"msg":"shard ready"')) {
+      children.lines.push(line);
+    }
+  };
 }
 
 function nodeStart(databaseUrl: string, shards: number, children: Children) {
@@ -294,6 +305,7 @@ function nodeStart(databaseUrl: string, shards: number, children: Children) {
       },
       readyPollMs,
       startTimeoutMs,
+      onLine: keepLine(children),
     });
 }
 
@@ -316,6 +328,7 @@ function npmStart(databaseUrl: string, shards: number, children: Children) {
       },
       readyPollMs,
       startTimeoutMs,
+      onLine: keepLine(children),
     });
 }
 
@@ -323,15 +336,17 @@ async function timedStart(
   start: (onSpawned: (child: SpawnedLedger) => void) => Promise<LedgerChild>,
   startedAtMs: number,
   startedMs: number,
+  children: Children,
   withCpu: boolean,
 ): Promise<{ ledger: LedgerChild; run: StartRun }> {
+  children.lines.length = 0;
   let before: ReturnType<typeof cpuSnapshot> | undefined;
   const ledger = await start((child) => {
     if (withCpu) before = cpuSnapshot(child.pid);
   });
   const seconds = (performance.now() - startedMs) / 1000;
   const cpu = before === undefined ? null : cpuUse(before, cpuSnapshot(ledger.pid));
-  return { ledger, run: { seconds, log: startLog(ledger.outputTail(), startedAtMs), cpu } };
+  return { ledger, run: { seconds, log: startLog(children.lines.join('\n'), startedAtMs), cpu } };
 }
 
 /** The PID of the ledger (node dist/src/main.js) somewhere under `pid`, from /proc. */
@@ -417,11 +432,16 @@ function describeStart(what: string, run: StartRun): void {
   );
 }
 
-async function kill9(ledger: LedgerChild, start: Parameters<typeof timedStart>[0], cpu: boolean) {
+async function kill9(
+  ledger: LedgerChild,
+  start: Parameters<typeof timedStart>[0],
+  children: Children,
+  cpu: boolean,
+) {
   const startedAtMs = Date.now();
   const startedMs = performance.now();
   await ledger.kill();
-  return timedStart(start, startedAtMs, startedMs, cpu);
+  return timedStart(start, startedAtMs, startedMs, children, cpu);
 }
 
 async function measureSize(
@@ -434,16 +454,17 @@ async function measureSize(
   out(
     `  ${written.records} records (${mix}), ${(written.bytes / 2 ** 20).toFixed(0)} MiB COPYed in ${written.seconds.toFixed(1)} s`,
   );
-  const children: Children = { spawned: [], grandchildren: [] };
+  const children: Children = { spawned: [], grandchildren: [], lines: [] };
   try {
     const node = nodeStart(databaseUrl, opts.shards, children);
-    const coldStart = await timedStart(node, Date.now(), performance.now(), true);
+    const coldStart = await timedStart(node, Date.now(), performance.now(), children, true);
     describeStart('cold start, no snapshot', coldStart.run);
     const settleSeconds = await waitSettled(coldStart.ledger.baseUrl, expected);
     out(`  every key checked; due holds expired ${settleSeconds.toFixed(1)} s after ready`);
     const back = await readBack(databaseUrl, partitions, retention);
     out(
-      `  without the ledger, one thread: ${back.rows} rows read in ${back.readSeconds.toFixed(2)} s, ` +
+      `  without the ledger, one thread: ${back.rows} rows read in ${back.readSeconds.toFixed(2)} s ` +
+        `(the same pages without payloads: ${back.lengthsSeconds.toFixed(2)} s), ` +
         `read + decode + replay (recoverPartitions) in ${back.recoverSeconds.toFixed(2)} s`,
     );
     const snapshotSeconds = await snapshotAll(coldStart.ledger.baseUrl);
@@ -451,7 +472,7 @@ async function measureSize(
     out(
       `  snapshot of every partition ${snapshotSeconds.toFixed(2)} s; ${opts.tail} adjusts in ${tailSeconds.toFixed(1)} s`,
     );
-    const restarted = await kill9(coldStart.ledger, node, true);
+    const restarted = await kill9(coldStart.ledger, node, children, true);
     describeStart('kill -9 → ready (node dist/src/main.js)', restarted.run);
     await checkRestarted(restarted.ledger.baseUrl, expected);
     let npmRestart: StartRun | null = null;
@@ -459,6 +480,7 @@ async function measureSize(
       const viaNpm = await kill9(
         restarted.ledger,
         npmStart(databaseUrl, opts.shards, children),
+        children,
         false,
       );
       children.grandchildren.push(ledgerPidUnder(viaNpm.ledger.pid));
@@ -504,14 +526,15 @@ function otherLoad(run: StartRun | null): string {
 
 function markdownTable(results: readonly SizeResult[]): string {
   const lines = [
-    "| N | journal COPY s | cold ready s | records/s (N / cold ready) | records/s (shards' recovery) | read alone, 1 thread, s | read + decode + replay, 1 thread, s | kill -9 → ready s (snapshot + tail) | kill -9 → ready s (npm start) | npm start overhead s | other load cold / restart (cores) |",
-    '| -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: |',
+    "| N | journal COPY s | cold ready s | records/s (N / cold ready) | records/s (shards' recovery) | read alone, 1 thread, s | read without payloads, 1 thread, s | read + decode + replay, 1 thread, s | kill -9 → ready s (snapshot + tail) | kill -9 → ready s (npm start) | npm start overhead s | other load cold / restart (cores) |",
+    '| -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: |',
   ];
   for (const r of results) {
     const npm = r.npmRestart;
     lines.push(
       `| ${r.records.toLocaleString('en-US')} | ${r.written.seconds.toFixed(1)} | ${seconds(r.cold.seconds)} | ` +
         `${rate(r.records, r.cold.seconds)} | ${recoveryRate(r.cold)} | ${seconds(r.readBack.readSeconds)} | ` +
+        `${seconds(r.readBack.lengthsSeconds)} | ` +
         `${seconds(r.readBack.recoverSeconds)} | ${seconds(r.restart.seconds)} | ` +
         `${npm === null ? 'n/a' : seconds(npm.seconds)} | ` +
         `${npm === null ? 'n/a' : seconds(npm.seconds - r.restart.seconds)} | ` +

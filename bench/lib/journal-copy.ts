@@ -7,6 +7,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { RetentionPolicy } from '../../src/actors/index.js';
 import { JournalStore } from '../../src/persistence/index.js';
+import { recoveryPageRows } from '../../src/limits.js';
 import { migrate } from '../../src/persistence/migrations.js';
 import { recoverPartitions } from '../../src/shards/partition-recovery.js';
 import type { JournalGenerator } from './journal-generator.js';
@@ -86,8 +87,28 @@ export interface ReadBack {
   readonly rows: number;
   /** JournalStore.readTail of every partition, one connection, rows dropped. */
   readonly readSeconds: number;
+  /** The same paged queries with length(payload) for the payload: the scan without bytea. */
+  readonly lengthsSeconds: number;
   /** recoverPartitions (the shard's own recovery routine) over every partition on one thread. */
   readonly recoverSeconds: number;
+}
+
+/** JournalStore.readTail's paging, with each payload's length instead of the payload. */
+async function readLengths(client: pg.Client, partitions: readonly number[]): Promise<number> {
+  const startedMs = performance.now();
+  for (const partition of partitions) {
+    let last = 0;
+    for (;;) {
+      const result = await client.query<{ lsn: string }>(
+        `SELECT lsn, length(payload) AS bytes FROM ledger_wal WHERE partition = $1 AND lsn > $2
+         ORDER BY lsn LIMIT ${recoveryPageRows}`,
+        [partition, last],
+      );
+      last = Number(result.rows.at(-1)?.lsn ?? last);
+      if (result.rows.length < recoveryPageRows) break;
+    }
+  }
+  return (performance.now() - startedMs) / 1000;
 }
 
 /** A shard's recovery without the ledger: read alone, then read + decode + check + replay. */
@@ -109,13 +130,14 @@ export async function readBack(
       });
     }
     const readSeconds = (performance.now() - readStartedMs) / 1000;
+    const lengthsSeconds = await readLengths(client, all);
     const recoverStartedMs = performance.now();
     const recovered = await recoverPartitions(store, all, { retention, fromSnapshots: false });
     const recoverSeconds = (performance.now() - recoverStartedMs) / 1000;
     let replayed = 0;
     for (const partition of recovered.values()) replayed += partition.records;
     if (replayed !== rows) throw new Error(`recovery replayed ${replayed} of ${rows} rows`);
-    return { rows, readSeconds, recoverSeconds };
+    return { rows, readSeconds, lengthsSeconds, recoverSeconds };
   } finally {
     await client.end();
   }

@@ -26,6 +26,8 @@ export interface LedgerStartOptions {
   /** GET /health/ready every this many ms until 200 (default 50); see ServerChildOptions. */
   readonly readyPollMs?: number;
   readonly startTimeoutMs?: number;
+  /** Sees every line the child prints (the output tail keeps only the last ones). */
+  readonly onLine?: (line: string) => void;
 }
 
 export interface LedgerExit {
@@ -156,6 +158,7 @@ export async function startLedger(options: LedgerStartOptions): Promise<LedgerCh
     onSpawned: options.onSpawned,
     readyPollMs: options.readyPollMs,
     startTimeoutMs: options.startTimeoutMs,
+    onLine: options.onLine,
   });
 }
 
@@ -174,6 +177,7 @@ export interface ServerChildOptions {
   readonly readyPollMs?: number | undefined;
   /** How long the listening line, then readiness, may take each (default 60 s). */
   readonly startTimeoutMs?: number | undefined;
+  readonly onLine?: ((line: string) => void) | undefined;
 }
 
 /**
@@ -192,6 +196,7 @@ export async function startServerChild(options: ServerChildOptions): Promise<Led
   if (pid === undefined) throw new Error(`could not start ${name} (no PID)`);
   const lines: string[] = [];
   const keep = (line: string): void => {
+    options.onLine?.(line);
     lines.push(line);
     if (lines.length > outputLinesMax) lines.shift();
   };
