@@ -365,22 +365,39 @@ function ledgerPidUnder(pid: number): number {
     let ancestor = parents.get(candidate);
     while (ancestor !== undefined && ancestor !== pid) ancestor = parents.get(ancestor);
     if (ancestor !== pid) continue;
+    // node itself, not the `sh -c "node dist/src/main.js"` npm runs it with (dash forks).
+    const name = readFileSync(`/proc/${candidate}/comm`, 'utf8').trim();
     const command = readFileSync(`/proc/${candidate}/cmdline`, 'utf8');
-    if (command.includes(mainScriptPath('')) || command.includes('dist/src/main.js')) {
-      return candidate;
-    }
+    if (name === 'node' && command.includes(mainScriptPath(''))) return candidate;
   }
   throw new Error(`no ledger process under npm (PID ${pid})`);
 }
 
-async function stopAll(children: Children): Promise<void> {
-  for (const pid of children.grandchildren) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch (error) {
-      void error; // Already gone (killed by the bench, or ended with npm).
-    }
+function signal(pid: number, name: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch (error) {
+    void error; // Already gone (killed by the bench, or ended with npm).
+    return false;
   }
+}
+
+/** SIGTERM to a ledger under npm, its exit awaited (SIGKILL after 30 s), before npm is stopped. */
+async function stopGrandchild(pid: number): Promise<void> {
+  const deadlineMs = performance.now() + 30_000;
+  if (!signal(pid, 'SIGTERM')) return;
+  while (signal(pid, 0)) {
+    if (performance.now() > deadlineMs) {
+      signal(pid, 'SIGKILL');
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function stopAll(children: Children): Promise<void> {
+  for (const pid of children.grandchildren) await stopGrandchild(pid);
   for (const child of children.spawned) await child.stop();
 }
 
