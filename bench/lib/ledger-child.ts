@@ -6,12 +6,12 @@ import { join, resolve as resolvePath } from 'node:path';
 import { createInterface } from 'node:readline';
 
 /** How long the ledger may take to print its listening line and then to become ready. */
-const startTimeoutMs = 60_000;
+const startTimeoutMsDefault = 60_000;
 /** How long a SIGTERM'd ledger may take to drain, flush and (with --cpu-prof) write profiles. */
 const stopTimeoutMs = 30_000;
 /** Lines of the child's output kept to explain a failure. */
 const outputLinesMax = 200;
-const readyPollMs = 50;
+const readyPollMsDefault = 50;
 
 export interface LedgerStartOptions {
   readonly root: string;
@@ -23,6 +23,11 @@ export interface LedgerStartOptions {
   readonly ledgerEnvironment: Readonly<Record<string, string>>;
   /** Gets the stop function as soon as the child exists, so an interrupt during start stops it. */
   readonly onSpawned: (child: SpawnedLedger) => void;
+  /** GET /health/ready every this many ms until 200 (default 50); see ServerChildOptions. */
+  readonly readyPollMs?: number;
+  readonly startTimeoutMs?: number;
+  /** Sees every line the child prints (the output tail keeps only the last ones). */
+  readonly onLine?: (line: string) => void;
 }
 
 export interface LedgerExit {
@@ -38,6 +43,8 @@ export interface SpawnedLedger {
   outputTail(): string;
   /** SIGTERM to the PID, then waits for the exit (SIGKILL after stopTimeoutMs). */
   stop(): Promise<LedgerExit>;
+  /** SIGKILL to the PID (a crash, `kill -9`), then waits for the exit. */
+  kill(): Promise<LedgerExit>;
 }
 
 export interface LedgerChild extends SpawnedLedger {
@@ -71,7 +78,9 @@ export function staleSources(root: string): string[] {
     .filter((file) => statSync(join(root, 'src', file)).mtimeMs > builtMs);
 }
 
-function childEnvironment(options: LedgerStartOptions): Record<string, string> {
+export function childEnvironment(
+  options: Pick<LedgerStartOptions, 'ledgerEnvironment' | 'shards' | 'databaseUrl'>,
+): Record<string, string> {
   // A clean environment: an inherited LEDGER_JWT_SECRET or NATS_URL would change what is measured.
   const env: Record<string, string> = {
     ...options.ledgerEnvironment,
@@ -105,7 +114,12 @@ function deadline(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-async function waitReady(baseUrl: string, deadlineMs: number, exited: () => boolean) {
+async function waitReady(
+  baseUrl: string,
+  deadlineMs: number,
+  pollMs: number,
+  exited: () => boolean,
+) {
   while (Date.now() < deadlineMs && !exited()) {
     const ready = await fetch(`${baseUrl}/health/ready`).then(
       async (response) => {
@@ -115,7 +129,7 @@ async function waitReady(baseUrl: string, deadlineMs: number, exited: () => bool
       () => false,
     );
     if (ready) return true;
-    await sleep(readyPollMs);
+    await sleep(pollMs);
   }
   return false;
 }
@@ -142,6 +156,9 @@ export async function startLedger(options: LedgerStartOptions): Promise<LedgerCh
     env: childEnvironment(options),
     execArgv,
     onSpawned: options.onSpawned,
+    readyPollMs: options.readyPollMs,
+    startTimeoutMs: options.startTimeoutMs,
+    onLine: options.onLine,
   });
 }
 
@@ -154,6 +171,13 @@ export interface ServerChildOptions {
   readonly env: Readonly<Record<string, string>>;
   readonly execArgv: readonly string[];
   readonly onSpawned: (child: SpawnedLedger) => void;
+  /** What runs `args` (default: this node); `npm` runs the ledger the way `npm start` does. */
+  readonly command?: string | undefined;
+  /** GET /health/ready every this many ms until 200 (default 50): the resolution of a start. */
+  readonly readyPollMs?: number | undefined;
+  /** How long the listening line, then readiness, may take each (default 60 s). */
+  readonly startTimeoutMs?: number | undefined;
+  readonly onLine?: ((line: string) => void) | undefined;
 }
 
 /**
@@ -162,7 +186,8 @@ export interface ServerChildOptions {
  */
 export async function startServerChild(options: ServerChildOptions): Promise<LedgerChild> {
   const { env, execArgv, name } = options;
-  const child = spawn(process.execPath, [...options.args], {
+  const startTimeoutMs = options.startTimeoutMs ?? startTimeoutMsDefault;
+  const child = spawn(options.command ?? process.execPath, [...options.args], {
     cwd: options.root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -171,6 +196,7 @@ export async function startServerChild(options: ServerChildOptions): Promise<Led
   if (pid === undefined) throw new Error(`could not start ${name} (no PID)`);
   const lines: string[] = [];
   const keep = (line: string): void => {
+    options.onLine?.(line);
     lines.push(line);
     if (lines.length > outputLinesMax) lines.shift();
   };
@@ -205,7 +231,12 @@ export async function startServerChild(options: ServerChildOptions): Promise<Led
     const final = exit ?? { code: null, signal: null };
     return { ...final, killed: timedOut };
   };
-  options.onSpawned({ pid, outputTail, stop });
+  const kill = async (): Promise<LedgerExit> => {
+    if (exit === undefined) process.kill(pid, 'SIGKILL');
+    await exited;
+    return { ...(exit ?? { code: null, signal: null }), killed: true };
+  };
+  options.onSpawned({ pid, outputTail, stop, kill });
   const deadlineMs = Date.now() + startTimeoutMs;
   const port = await Promise.race([
     portKnown,
@@ -220,8 +251,9 @@ export async function startServerChild(options: ServerChildOptions): Promise<Led
     return fail(exit === undefined ? `${name} printed no listening line` : `${name} exited`);
   }
   const baseUrl = `http://127.0.0.1:${port}`;
-  if (!(await waitReady(baseUrl, deadlineMs, () => exit !== undefined))) {
+  const pollMs = options.readyPollMs ?? readyPollMsDefault;
+  if (!(await waitReady(baseUrl, deadlineMs, pollMs, () => exit !== undefined))) {
     return fail(`${name} did not become ready (GET /health/ready 200)`);
   }
-  return { pid, baseUrl, env, execArgv, outputTail, stop };
+  return { pid, baseUrl, env, execArgv, outputTail, stop, kill };
 }

@@ -1,9 +1,9 @@
 // Recovery replay speed: how many journal records a shard decodes and replays per second (issue
-// 4's target: >= 1,000,000). It makes a realistic journal by driving real PartitionStates with a
-// mix of adjusts, reserves, confirms, releases and expiries on 10,000 keys over 256 partitions,
-// keeps each record encoded (as pg hands rows over), then times decodeRecord +
-// PartitionState.replay of all of them, partition by partition as recovery does, into fresh
-// states, and checks they end equal to the live ones. Reported, as medians of the rounds:
+// 4's target: >= 1,000,000). It makes a realistic journal (bench/lib/journal-generator.ts: real
+// PartitionStates driven with a mix of adjusts, reserves, confirms, releases and expiries) on
+// 10,000 keys over 256 partitions, keeps each record encoded (as pg hands rows over), then times
+// decodeRecord + PartitionState.replay of all of them, partition by partition as recovery does,
+// into fresh states, and checks they end equal to the live ones. Reported, as medians of rounds:
 // - one thread: decoding alone, replaying pre-decoded records alone, and both (what recovery does);
 // - --threads 1,2: the partitions split over N worker threads as shards own them (partition % N),
 //   each replaying its own, and the aggregate records/s from "go" until the last one is done;
@@ -21,11 +21,10 @@ import pg from 'pg';
 import { PartitionState, type JournalRecord, type StockRecord } from '../../src/actors/index.js';
 import { JournalStore, type WalRow } from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
-import { decodeRecord, encodeRecord } from '../../src/persistence/record-codec.js';
-import { partitionOf } from '../../src/router/partition-hash.js';
+import { decodeRecord } from '../../src/persistence/record-codec.js';
 import { PartitionTable } from '../../src/router/partition-table.js';
-import { mintReservationId } from '../../src/router/reservation-id.js';
 import { spawnWorker } from '../../src/worker-script.js';
+import { JournalGenerator } from '../lib/journal-generator.js';
 import { median as medianOf } from '../lib/report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
 
@@ -33,9 +32,7 @@ const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const partitions = 256;
 const targetRecordsPerSecond = 1_000_000;
 const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
-/** Hold lifetime: with 1 ms between records, holds finished late in the FIFO are due. */
-const ttlSeconds = 60;
-/** Rows per JournalStore.append when filling the scratch database. */
+/** Rows per JournalStore.append when filling the scratch database (and per generator take). */
 const appendRows = 10_000;
 
 interface Journal {
@@ -86,94 +83,15 @@ function summary(states: readonly PartitionState[]): Map<string, string> {
   return result;
 }
 
-/** A small deterministic generator (mulberry32), so every run replays the same journal. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function makeJournal(recordCount: number, keyCount: number): Journal {
-  const live = Array.from({ length: partitions }, (_, p) => new PartitionState(p, retention));
-  const payloads = live.map((): Buffer[] => []);
-  const pending = live.map((): string[] => []);
-  const pendingHead = new Array<number>(partitions).fill(0);
-  const types = new Map<string, number>();
-  const keys = Array.from({ length: keyCount }, (_, index) => {
-    const productId = `sku-${String(index).padStart(6, '0')}`;
-    return {
-      productId,
-      warehouseId: 'wh-1',
-      partition: partitionOf(productId, partitions),
-    };
-  });
-  const next = random(42);
-  let nowMs = 1_763_900_000_000;
-  let sequence = 0;
-  const keep = (partition: number, record: JournalRecord | undefined): void => {
-    if (record === undefined) return;
-    (payloads[partition] as Buffer[]).push(Buffer.from(encodeRecord(record)));
-    types.set(record.type, (types.get(record.type) ?? 0) + 1);
-    sequence += 1;
-  };
-  const adjust = (key: (typeof keys)[number], delta: number, keyed: boolean): void => {
-    const state = live[key.partition] as PartitionState;
-    const idempotencyKey = keyed ? `restock-${sequence}` : '';
-    const { productId, warehouseId } = key;
-    const command = { kind: 'adjust', productId, warehouseId, delta, reason: 'restock' } as const;
-    const full = { ...command, idempotencyKey, actorId: 'admin-1', traceId: '' };
-    keep(key.partition, state.apply(full, nowMs).record);
-  };
-  for (const key of keys) adjust(key, 50, false);
-  while (sequence < recordCount) {
-    nowMs += 1;
-    const roll = next();
-    const key = keys[Math.floor(next() * keyCount)] as (typeof keys)[number];
-    const state = live[key.partition] as PartitionState;
-    if (roll < 0.05) {
-      adjust(key, 20, roll < 0.025);
-    } else if (roll < 0.55) {
-      const reservationId = mintReservationId(key.partition);
-      const result = state.apply(
-        {
-          kind: 'reserve',
-          productId: key.productId,
-          warehouseId: key.warehouseId,
-          quantity: 1 + Math.floor(next() * 3),
-          idempotencyKey: `checkout-${sequence}`,
-          ttlSeconds,
-          reservationId,
-          requesterId: `user-${Math.floor(next() * 100_000)}`,
-          traceId: '',
-        },
-        nowMs,
-      );
-      if (result.record === undefined) adjust(key, 100, false);
-      else (pending[key.partition] as string[]).push(reservationId);
-      keep(key.partition, result.record);
-    } else if (roll < 0.65) {
-      // The expiry sweep: the oldest hold of the partition expires if it is due.
-      const head = pendingHead[key.partition] as number;
-      const reservationId = (pending[key.partition] as string[])[head];
-      if (reservationId === undefined) continue;
-      const expired = state.expire(reservationId, nowMs);
-      if (expired === undefined && state.reservationOwners.has(reservationId)) continue;
-      pendingHead[key.partition] = head + 1;
-      keep(key.partition, expired?.record);
-    } else {
-      // Most holds are confirmed or released soon after they were made: the newest goes.
-      const queue = pending[key.partition] as string[];
-      if (queue.length <= (pendingHead[key.partition] as number)) continue;
-      const reservationId = queue.pop() as string;
-      const kind = roll < 0.93 ? 'confirm' : 'release';
-      keep(key.partition, state.apply({ kind, reservationId, traceId: '' }, nowMs).record);
-    }
+  const generator = new JournalGenerator({ partitions, recordCount, keyCount, retention });
+  const payloads = generator.live.map((): Buffer[] => []);
+  for (;;) {
+    const records = generator.take(appendRows);
+    if (records.length === 0) break;
+    for (const { partition, payload } of records) (payloads[partition] as Buffer[]).push(payload);
   }
-  return { live, payloads, types };
+  return { live: generator.live, payloads, types: generator.types };
 }
 
 function replayAll(journal: readonly PackedPartition[]): PartitionState[] {
