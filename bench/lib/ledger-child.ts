@@ -69,13 +69,27 @@ export function ensureBuilt(root: string): void {
   }
 }
 
-/** Sources changed after the last build: the bench would measure older code than is checked out. */
+/**
+ * Sources changed after the last build: the bench would measure older code than is checked out.
+ * Each source is compared with its own compiled file (the page's files with their copies), not
+ * with main.js: an incremental build rewrites only what changed, so main.js may rightly be older.
+ */
 export function staleSources(root: string): string[] {
-  const builtMs = statSync(mainScriptPath(root)).mtimeMs;
   const sources = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' });
-  return sources
-    .filter((file) => file.endsWith('.ts'))
-    .filter((file) => statSync(join(root, 'src', file)).mtimeMs > builtMs);
+  return sources.filter((file) => {
+    const compiled = file.endsWith('.ts')
+      ? file.endsWith('.d.ts')
+        ? undefined
+        : file.replace(/\.ts$/, '.js')
+      : file.startsWith(join('http', 'ui'))
+        ? file
+        : undefined;
+    if (compiled === undefined) return false;
+    const source = statSync(join(root, 'src', file));
+    if (!source.isFile()) return false;
+    const output = join(root, 'dist', 'src', compiled);
+    return !existsSync(output) || source.mtimeMs > statSync(output).mtimeMs;
+  });
 }
 
 export function childEnvironment(
