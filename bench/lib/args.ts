@@ -57,7 +57,7 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
   --database-url URL  admin connection to a local Postgres; a scratch database
                       bench_<random> is created there per run and dropped after it
                       (default postgres://postgres@127.0.0.1:5432/postgres)
-  --ledger-env N=V    extra ledger setting, N must start with LEDGER_ (repeatable),
+  --ledger-env N=V    extra ledger setting, N must start with LEDGER_ or OTEL_ (repeatable),
                       e.g. --ledger-env LEDGER_SNAPSHOT_EVERY_RECORDS=1000000
   --node-flag FLAG    extra node flag for the ledger child (repeatable), e.g.
                       --node-flag=--max-semi-space-size=32
@@ -104,9 +104,11 @@ export function integerFlag(name: string, flag: IntegerFlag, raw: string | undef
 function ledgerEnvironment(settings: readonly string[]): Record<string, string> {
   const environment: Record<string, string> = {};
   for (const setting of settings) {
-    const match = /^(LEDGER_[A-Z0-9_]+)=(.*)$/.exec(setting);
+    const match = /^((?:LEDGER|OTEL)_[A-Z0-9_]+)=(.*)$/.exec(setting);
     if (match?.[1] === undefined || match[2] === undefined) {
-      throw new UsageError(`--ledger-env wants LEDGER_NAME=value, got ${setting}`);
+      throw new UsageError(
+        `--ledger-env wants LEDGER_NAME=value or OTEL_NAME=value, got ${setting}`,
+      );
     }
     environment[match[1]] = match[2];
   }
