@@ -8,6 +8,7 @@ import { parseBenchArguments, usage, UsageError, type BenchOptions } from './lib
 import { prepareAuth } from './lib/auth.js';
 import { Cleanup } from './lib/cleanup.js';
 import { ensureBuilt, mainScriptPath, staleSources } from './lib/ledger-child.js';
+import { startOtlpSink } from './lib/otlp-sink.js';
 import { LoadGenerator } from './lib/load-driver.js';
 import { backgroundBusyCores, machineInfo } from './lib/machine.js';
 import { latencyPlotSvg } from './lib/plot.js';
@@ -124,6 +125,22 @@ async function runAll(options: BenchOptions, cleanup: Cleanup): Promise<boolean>
   return record.problems.length === 0;
 }
 
+/** With --trace: a discarding OTLP receiver, and the ledger pointed at it. */
+async function withTracing(options: BenchOptions, cleanup: Cleanup): Promise<BenchOptions> {
+  if (!options.trace) return options;
+  const sink = await startOtlpSink();
+  cleanup.push('stop the OTLP receiver', async () => {
+    const { exports, bytes } = sink.received();
+    out(`tracing: the receiver got ${exports} export(s), ${bytes} bytes`);
+    await sink.close();
+  });
+  const ledgerEnvironment = {
+    ...options.ledgerEnvironment,
+    OTEL_EXPORTER_OTLP_ENDPOINT: sink.endpoint,
+  };
+  return { ...options, ledgerEnvironment };
+}
+
 async function main(): Promise<void> {
   let options: BenchOptions | undefined;
   try {
@@ -146,7 +163,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', interrupted);
   try {
     await prepareAuth(options.ledgerEnvironment);
-    if (!(await runAll(options, cleanup))) process.exitCode = 1;
+    if (!(await runAll(await withTracing(options, cleanup), cleanup))) process.exitCode = 1;
   } finally {
     await cleanup.run();
   }

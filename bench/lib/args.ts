@@ -18,6 +18,8 @@ export interface BenchOptions {
   readonly ledgerEnvironment: Readonly<Record<string, string>>;
   /** Runs the same load against the ledger and the baselines in bench/baselines/, in turn. */
   readonly compare: boolean;
+  /** The ledger traces every request to a discarding OTLP receiver the bench runs (--trace). */
+  readonly trace: boolean;
   readonly scenarios: readonly ScenarioName[];
   readonly systems: readonly SystemName[];
   /** Every scenario × system is run this many times; tables show medians. */
@@ -59,6 +61,8 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       (default postgres://postgres@127.0.0.1:5432/postgres)
   --ledger-env N=V    extra ledger setting, N must start with LEDGER_ or OTEL_ (repeatable),
                       e.g. --ledger-env LEDGER_SNAPSHOT_EVERY_RECORDS=1000000
+  --trace             the ledger traces every request (OpenTelemetry) to a receiver the bench
+                      runs, which discards the spans: what tracing costs
   --node-flag FLAG    extra node flag for the ledger child (repeatable), e.g.
                       --node-flag=--max-semi-space-size=32
   --cpu-prof-dir DIR  run the ledger with node --cpu-prof; one .cpuprofile per thread
@@ -133,6 +137,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         'ledger-env': { type: 'string', multiple: true },
         'node-flag': { type: 'string', multiple: true },
         compare: { type: 'boolean' },
+        trace: { type: 'boolean' },
         scenario: { type: 'string' },
         systems: { type: 'string' },
         runs: { type: 'string' },
@@ -158,6 +163,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     cpuProfileDirectory: values['cpu-prof-dir'],
     ledgerEnvironment: ledgerEnvironment(values['ledger-env'] ?? []),
     nodeFlags: nodeFlagsOf(values['node-flag'] ?? []),
+    trace: values.trace === true,
     compare,
     scenarios: listOf(
       'scenario',

@@ -10,6 +10,7 @@ import type {
   ReserveCommand,
   RetentionPolicy,
   StockView,
+  TransferCommand,
 } from '../../src/actors/index.js';
 import { PartitionState } from '../../src/actors/index.js';
 import type { CartBody, ModelErrorCode, ModelReply } from '../model/reference-ledger.js';
@@ -53,6 +54,28 @@ export function adjust(delta: number, fields: Partial<AdjustCommand> = {}): Adju
     idempotencyKey: '',
     actorId: '',
     traceId: 'trace-adjust',
+    ...fields,
+  };
+}
+
+let transferSerial = 0;
+
+/** A direct transfer of 5 units of sku-1 from wh-1 to wh-2, with fresh ids and key each call. */
+export function transferCommand(fields: Partial<TransferCommand> = {}): TransferCommand {
+  transferSerial += 1;
+  const hex = transferSerial.toString(16).padStart(12, '0');
+  return {
+    kind: 'transfer',
+    transferId: `0007aaaa-0000-8000-8000-${hex}`,
+    productId: 'sku-1',
+    fromWarehouseId: 'wh-1',
+    toWarehouseId: 'wh-2',
+    quantity: 5,
+    inTransit: false,
+    idempotencyKey: `transfer-key-${hex}`,
+    reason: '',
+    actorId: 'admin',
+    traceId: `trace-${hex}`,
     ...fields,
   };
 }

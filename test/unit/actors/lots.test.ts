@@ -15,7 +15,6 @@ import {
   type ReservedRecord,
   type RetentionPolicy,
   type StockView,
-  type TransferCommand,
   type TransferRecord,
 } from '../../../src/actors/index.js';
 import { decodeRecord, encodeRecord } from '../../../src/persistence/index.js';
@@ -30,6 +29,7 @@ import {
   reservationOf,
   reserve,
   stockOf,
+  transferCommand as transfer,
 } from '../../helpers/actor-fixtures.js';
 
 const retention: RetentionPolicy = {
@@ -331,26 +331,6 @@ describe('taking units out of lots', () => {
 });
 
 describe('transfers with lots', () => {
-  let serial = 0;
-  const transfer = (fields: Partial<TransferCommand>): TransferCommand => {
-    serial += 1;
-    const hex = serial.toString(16).padStart(12, '0');
-    return {
-      kind: 'transfer',
-      transferId: `0007aaaa-0000-8000-8000-${hex}`,
-      productId: 'sku-1',
-      fromWarehouseId: 'wh-1',
-      toWarehouseId: 'wh-2',
-      quantity: 5,
-      inTransit: false,
-      idempotencyKey: `transfer-key-${hex}`,
-      reason: '',
-      actorId: 'admin',
-      traceId: `trace-${hex}`,
-      ...fields,
-    };
-  };
-
   it('take unheld units FEFO; lots and dates arrive with them', () => {
     const partition = stockedWithLots();
     partition.apply(adjust(2, { warehouseId: 'wh-2' }), t0 + 5);

@@ -10,7 +10,6 @@ import {
   type Outcome,
   type PartitionState,
   type RetentionPolicy,
-  type TransferCommand,
   type TransferIdCommand,
   type TransferRecord,
 } from '../../../src/actors/index.js';
@@ -22,6 +21,7 @@ import {
   replayAll,
   reserve,
   stockOf,
+  transferCommand as transfer,
 } from '../../helpers/actor-fixtures.js';
 
 const retention: RetentionPolicy = {
@@ -31,26 +31,6 @@ const retention: RetentionPolicy = {
   transfersInTransitMax: 2,
 };
 const t0 = Date.UTC(2026, 11, 2, 12);
-let serial = 0;
-
-function transfer(fields: Partial<TransferCommand> = {}): TransferCommand {
-  serial += 1;
-  const hex = serial.toString(16).padStart(12, '0');
-  return {
-    kind: 'transfer',
-    transferId: `0007aaaa-0000-8000-8000-${hex}`,
-    productId: 'sku-1',
-    fromWarehouseId: 'wh-1',
-    toWarehouseId: 'wh-2',
-    quantity: 5,
-    inTransit: false,
-    idempotencyKey: `transfer-key-${hex}`,
-    reason: '',
-    actorId: 'admin',
-    traceId: `trace-${hex}`,
-    ...fields,
-  };
-}
 
 const onTransfer = (kind: TransferIdCommand['kind'], transferId: string): TransferIdCommand => ({
   kind,

@@ -4,21 +4,17 @@
 // events table whose fields are exactly each subject's JSON Schema (required and optional).
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config.js';
 import { errorCodes } from '../../../src/errors.js';
 import { openApiDocument } from '../../../src/http/openapi.js';
 import { RequestValidator } from '../../../src/http/validate.js';
+import { adjustDeltaMax } from '../../../src/limits.js';
 
 const reference = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8');
 const schemasDir = new URL('../../../schemas/events/', import.meta.url);
 
-const validator = new RequestValidator({
-  quantityMax: 1000,
-  ttlSecondsMin: 60,
-  ttlSecondsMax: 3600,
-  ttlSecondsDefault: 600,
-  adjustDeltaMax: 1_000_000_000,
-  cartLinesMax: 100,
-});
+// The document a ledger with the default settings serves (as docs/openapi.json is).
+const validator = new RequestValidator({ ...loadConfig({}), adjustDeltaMax });
 const document = openApiDocument(validator.specs, '0.0.0') as {
   paths: Record<string, Record<string, { responses: unknown }>>;
 };
