@@ -1,11 +1,12 @@
 // Heap per idle stock key: stocks N keys (one adjust each, no idempotency key, no holds) spread
 // over 256 partitions by the real partition hash, as a ledger's shards would hold them, and
-// measures heapUsed before and after with full GCs. Target (issue 4): <= 200 bytes per key at
-// 1,000,000 keys, counting everything the ledger keeps for the key: the headline run builds each
-// key's product and warehouse id strings inside the measured window, one fresh pair per adjust as
-// a decoded request would, so whatever of them the ledger keeps is counted, and sets the key's
-// journal sequence as the shard does. It needs `global.gc`, so it re-runs itself under
-// `node --expose-gc` if missing.
+// measures heapUsed before and after with full GCs. Target: <= 156 bytes per key at 1,000,000
+// keys (issue 4 asked for 200; the stock model's issue for at most 10% over the 142 B measured
+// before products, lots and transfers), counting everything the ledger keeps for the key: the
+// headline run builds each key's product and warehouse id strings inside the measured window, one
+// fresh pair per adjust as a decoded request would, so whatever of them the ledger keeps is
+// counted, and sets the key's journal sequence as the shard does. It needs `global.gc`, so it
+// re-runs itself under `node --expose-gc` if missing.
 //
 //   npx tsx bench/micro/idle-key-heap.ts [--keys 1000000]
 import { spawnSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import { partitionOf } from '../../src/router/partition-hash.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const partitions = 256;
-const targetBytesPerKey = 200;
+const targetBytesPerKey = 156;
 const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
 
 const gc = globalThis.gc;
@@ -101,7 +102,7 @@ function breakdown(collect: () => void, total: number): void {
   const keys = bytesPerKey(collect, () => {
     const state = new PartitionState(0, retention);
     stock([state], arriving);
-    return [...state.actors.keys()];
+    return [...state.actors.values()].map((actor) => actor.productId);
   });
   // The same ledger with the ids made before the baseline: the difference is what of the
   // arriving strings the ledger keeps (zero when it keeps only its own stock key).
@@ -111,13 +112,13 @@ function breakdown(collect: () => void, total: number): void {
     stock(states, (index) => idsBefore[index] as ReturnType<Ids>);
     return states;
   });
-  // The arrays that hold the pieces cost a slot per element: removed. An actor keeps its key.
+  // The arrays that hold the pieces cost a slot per element: removed. An actor keeps its ids.
   const keyBytes = keys - slotBytes;
   const actorBytes = actors - slotBytes - keyBytes;
   const entryBytes = withoutWireIds - actorBytes - keyBytes;
   out('breakdown per key (separate heaps, so +-5 bytes):');
-  out(`  StockActor object (6 fields, no busy-key part): ${actorBytes.toFixed(1)}`);
-  out(`  stock key string, product + NUL + warehouse (flat): ${keyBytes.toFixed(1)}`);
+  out(`  StockActor object (7 fields, no busy-key part): ${actorBytes.toFixed(1)}`);
+  out(`  product id string (the warehouse id's is shared): ${keyBytes.toFixed(1)}`);
   out(`  Map entry + partition overhead: ${entryBytes.toFixed(1)}`);
   out(`  ids from the wire that the ledger keeps: ${(total - withoutWireIds).toFixed(1)}`);
 }

@@ -3,7 +3,8 @@
 import { AssertionError, assert } from './assert.js';
 import { CartBook, homePartitionOf } from './cart-book.js';
 import { applyConfirmStep, cartCommand, replayCart, type CartWork } from './cart-work.js';
-import { Product, defaultSettings, mergeSettings, sameSettings } from './product-book.js';
+import { KeyIndex, StockKeyMap } from './key-index.js';
+import { defaultSettings, mergeSettings, sameSettings, type Product } from './product-book.js';
 import type { ApplyResult, Write } from './apply-result.js';
 import { StockActor, type ActorResult, type Reservation } from './stock-actor.js';
 import { TransferBook } from './transfer-book.js';
@@ -44,7 +45,8 @@ const notFound = (message: string): ApplyResult => ({
 });
 
 export class PartitionState {
-  private readonly registry = new Map<string, StockActor>();
+  private readonly keys = new KeyIndex();
+  private readonly keyMap = new StockKeyMap(this.keys);
   /**
    * The actor of the latest command or record that named a key. A hot key's next command mostly
    * names it again, and checking that is cheaper than building and hashing the key string.
@@ -59,7 +61,6 @@ export class PartitionState {
   private finishedAdjustKeys: string[] = [];
   private finishedAtMs: number[] = [];
   private finishedHead = 0;
-  private readonly products = new Map<string, Product>();
   readonly carts = new CartBook();
   readonly transfers = new TransferBook();
 
@@ -84,7 +85,7 @@ export class PartitionState {
 
   /** The stock keys, by `StockActor.stockKey`. A key once added is never removed. */
   get actors(): ReadonlyMap<string, StockActor> {
-    return this.registry;
+    return this.keyMap;
   }
 
   get finishedCount(): number {
@@ -111,11 +112,11 @@ export class PartitionState {
       case 'put-settings':
         return this.putSettings(command, nowMs);
       case 'read-settings': {
-        const settings = this.products.get(command.productId)?.settings ?? defaultSettings;
+        const settings = this.keys.product(command.productId)?.settings ?? defaultSettings;
         return answer({ ok: true, settings, replayed: false });
       }
       case 'read-product-stock': {
-        const product = this.products.get(command.productId);
+        const product = this.keys.productView(command.productId);
         if (product === undefined || product.keys.length === 0)
           return notFound('This product has no stock key.');
         const productStock = product.stockView();
@@ -151,7 +152,7 @@ export class PartitionState {
     buyerId: string,
     nowMs: number,
   ): ApplyResult | undefined {
-    const product = this.products.get(command.productId);
+    const product = this.keys.product(command.productId);
     const limit = product?.settings.maxPerBuyer ?? null;
     if (product === undefined || limit === null) return undefined;
     if (actor.reserveKeys?.has(command.idempotencyKey) === true) return undefined;
@@ -202,7 +203,7 @@ export class PartitionState {
   }
 
   private putSettings(command: SettingsCommand, nowMs: number): ApplyResult {
-    const current = this.products.get(command.productId)?.settings ?? defaultSettings;
+    const current = this.keys.product(command.productId)?.settings ?? defaultSettings;
     const settings = mergeSettings(current, command.changes);
     // Nothing changes: nothing to journal, and the answer is the settings as they are.
     if (sameSettings(current, settings)) return answer({ ok: true, settings, replayed: false });
@@ -228,19 +229,14 @@ export class PartitionState {
 
   /** The product's entry, made on first use. */
   productOf(productId: string): Product {
-    let product = this.products.get(productId);
-    if (product === undefined) {
-      product = new Product(productId);
-      this.products.set(productId, product);
-    }
-    return product;
+    return this.keys.productOf(productId);
   }
 
   private cartView(): CartWork {
     return {
       partition: this.partition,
       carts: this.carts,
-      product: (productId) => this.products.get(productId),
+      product: (productId) => this.keys.productView(productId),
       actor: (productId, warehouseId) => this.actorOf(productId, warehouseId),
       holdOf: (reservationId) => {
         const actor = this.reservationOwners.get(reservationId);
@@ -310,21 +306,19 @@ export class PartitionState {
   private actorOf(productId: string, warehouseId: string): StockActor | undefined {
     const recent = this.recent;
     if (recent !== undefined && recent.isKeyOf(productId, warehouseId)) return recent;
-    const actor = this.registry.get(stockKey(productId, warehouseId));
+    const actor = this.keys.get(productId, warehouseId);
     if (actor !== undefined) this.recent = actor;
     return actor;
   }
 
   /** Adds a new stock key (live, replayed or restored from a snapshot). */
   register(actor: StockActor): void {
-    assert(!this.registry.has(actor.stockKey), 'stock key registered twice');
-    this.registry.set(actor.stockKey, actor);
-    this.productOf(actor.productId).addKey(actor);
+    this.keys.register(actor);
   }
 
   /** The products this partition knows (settings, keys, buyers), for snapshots. */
-  get productEntries(): ReadonlyMap<string, Product> {
-    return this.products;
+  productEntries(): Iterable<Product> {
+    return this.keys.products();
   }
 
   private recorded(actor: StockActor, result: ActorResult): ApplyResult {
@@ -340,7 +334,7 @@ export class PartitionState {
   private afterRecord(actor: StockActor, record: StockRecord): StockRecord {
     this.bookkeeping(actor, record);
     if (record.type === 'extended') return record;
-    const threshold = this.products.get(actor.productId)?.settings.lowStockThreshold ?? null;
+    const threshold = this.keys.product(actor.productId)?.settings.lowStockThreshold ?? null;
     const signals = signalsOf(actor, record, threshold);
     return signals === undefined ? record : { ...record, signals };
   }
@@ -382,7 +376,7 @@ export class PartitionState {
   private holdEnded(actor: StockActor, reservationId: string): void {
     const hold = actor.reservations?.get(reservationId) as Reservation;
     if (hold.buyerId !== '' && hold.status !== 'CONFIRMED') {
-      this.products.get(actor.productId)?.dropHold(hold);
+      this.keys.product(actor.productId)?.dropHold(hold);
     }
     if (hold.cartId !== '') this.carts.holdEnded(hold.cartId, hold.id);
   }
@@ -523,14 +517,14 @@ export class PartitionState {
   private refuseFinishing(
     record: Exclude<StockRecord, { type: 'reserved' | 'adjusted' | 'transfer' | 'lot-expired' }>,
   ): never {
-    const known = this.registry.has(stockKey(record.productId, record.warehouseId));
+    const known = this.keys.get(record.productId, record.warehouseId) !== undefined;
     assert(known, () => `a ${record.type} record for an unknown stock key`);
     throw new AssertionError(`a ${record.type} record for an unknown reservation`);
   }
 
   /** Every pending hold (for the shard's expiry schedule after recovery). */
   *pendingReservations(): Generator<Reservation> {
-    for (const actor of this.registry.values()) {
+    for (const actor of this.keys.actors()) {
       if (actor.reservations === undefined) continue;
       for (const reservation of actor.reservations.values()) {
         if (reservation.status === 'PENDING') yield reservation;

@@ -18,16 +18,21 @@ export const defaultSettings: ProductSettings = {
 /** What a product without counted buyers shows (never written: see `buyerHolds`). */
 const noBuyers: ReadonlyMap<string, Reservation[]> = new Map();
 const noKeys: readonly StockActor[] = [];
+/** Up to this many keys, finding one by warehouse scans them (cheaper than a map's hashing). */
+const keysScannedMax = 8;
 
 /**
  * Most products have one or a few keys and never a purchase limit, and a million of them each cost
- * their own entry: so the buyers' map and the recent holds are made only by a first counted hold,
- * and the keys' array holds exactly its keys (a pushed-to empty array would reserve 16 slots).
- * bench/micro/idle-key-heap.ts measures it.
+ * their own entry: so a product of one key and nothing else has no entry at all (the key stands
+ * for it in the partition's `KeyIndex`), the buyers' map and the recent holds are made only by a
+ * first counted hold, and the keys' array holds exactly its keys (a pushed-to empty array would
+ * reserve 16 slots). bench/micro/idle-key-heap.ts measures it.
  */
 export class Product {
   settings: ProductSettings = defaultSettings;
   private keyList: StockActor[] | undefined;
+  /** Only for a product in many warehouses (see `keyIn`). */
+  private byWarehouse: Map<string, StockActor> | undefined;
   /**
    * Buyer id -> their holds of this product that may still count toward a limit. Holds leave when
    * released or expired, or once older than the window (pruned when that buyer is counted).
@@ -47,6 +52,19 @@ export class Product {
   addKey(actor: StockActor): void {
     if (this.keyList === undefined) this.keyList = [actor];
     else this.keyList.push(actor);
+    this.byWarehouse?.set(actor.warehouseId, actor);
+  }
+
+  /** The product's key in the warehouse: a scan of a few keys, a map beyond that. */
+  keyIn(warehouseId: string): StockActor | undefined {
+    const keys = this.keyList;
+    if (keys === undefined) return undefined;
+    if (keys.length > keysScannedMax) {
+      this.byWarehouse ??= new Map(keys.map((actor) => [actor.warehouseId, actor]));
+      return this.byWarehouse.get(warehouseId);
+    }
+    for (const actor of keys) if (actor.warehouseId === warehouseId) return actor;
+    return undefined;
   }
 
   get buyers(): ReadonlyMap<string, Reservation[]> {

@@ -252,7 +252,7 @@ function captureConfirms(state: PartitionState): CartConfirmRecord[] {
 
 function captureProducts(state: PartitionState): ProductTuple[] {
   const products: ProductTuple[] = [];
-  for (const product of state.productEntries.values()) {
+  for (const product of state.productEntries()) {
     const confirmed: BuyerHoldTuple[] = [];
     for (const [buyerId, holds] of product.buyers) {
       for (const hold of holds) {

@@ -111,8 +111,8 @@ export interface ActorResult {
 }
 
 /**
- * What only a key with live traffic needs: its holds, its idempotency tables and its ids as
- * separate strings. Idle keys (most of a large catalogue) have none, so the actor stays small.
+ * What only a key with live traffic needs: its holds, its idempotency tables, its lots and its
+ * transfers in transit. Idle keys (most of a large catalogue) have none, so the actor stays small.
  */
 class BusyKey {
   reservations: Map<string, Reservation> | undefined = undefined;
@@ -120,40 +120,35 @@ class BusyKey {
   adjustKeys: Map<string, AdjustMemo> | undefined = undefined;
   /** Only on a key that has had a named lot; then kept for good. */
   lots: LotBook | undefined = undefined;
+  /** Units of transfers in transit toward this key: not on hand, not available. */
+  incoming = 0;
 
-  constructor(
-    readonly productId: string,
-    readonly warehouseId: string,
-  ) {}
+  /** See `StockActor.stockedAtVersion`: here only while it is not the key's first version. */
+  constructor(public stockedAtVersion: number) {}
 
   get empty(): boolean {
     return (
       (this.reservations?.size ?? 0) === 0 &&
       (this.reserveKeys?.size ?? 0) === 0 &&
       (this.adjustKeys?.size ?? 0) === 0 &&
-      this.lots === undefined
+      this.lots === undefined &&
+      this.incoming === 0 &&
+      this.stockedAtVersion === 1
     );
   }
 }
 
 export class StockActor {
   /**
-   * `product NUL warehouse`, built flat here: the partition's registry key and the only string an
-   * idle key keeps (the ids are sliced out of it when asked for). Never a string from the wire,
-   * which may be a slice pinning a whole decoded batch.
+   * The key's ids. Once registered, the partition's own strings (`KeyIndex.register`): the product
+   * id is the string its index is keyed by, the warehouse id one string per warehouse. Never a
+   * string from the wire, which may be a slice pinning a whole decoded batch.
    */
-  readonly stockKey: string;
+  productId: string;
+  warehouseId: string;
   onHand = 0;
   reserved = 0;
-  /** Units of transfers in transit toward this key: not on hand, not available. */
-  incoming = 0;
   version = 0;
-  /**
-   * The version of the key's first stocking (its `back_in_stock` is never that change): the
-   * record that made it, or for a key made by a transfer in transit (incoming only) its first
-   * record that was not a transfer's incoming; 0 until then.
-   */
-  stockedAtVersion = 0;
   /**
    * Set by the shard: the journal sequence of this key's newest record (for reply gating). Kept
    * here, not in `busy`: the shard sets it on every key it journals, idle ones included.
@@ -162,32 +157,49 @@ export class StockActor {
   private busy: BusyKey | undefined = undefined;
 
   constructor(productId: string, warehouseId: string) {
-    // Validated ids never hold NUL; the getters rely on it to cut the key back into the ids.
+    // Validated ids never hold NUL, so `stockKey` names one key only.
     assert(!productId.includes('\u0000'), 'a product id may not contain NUL');
-    // A join builds one flat string; a template literal would keep a cons string in front of it.
-    this.stockKey = [productId, warehouseId].join('\u0000');
+    this.productId = productId;
+    this.warehouseId = warehouseId;
   }
 
-  get productId(): string {
-    return this.busy?.productId ?? this.stockKey.slice(0, this.stockKey.indexOf('\u0000'));
+  /** The partition's index hands the key its own strings for the same ids. */
+  shareIds(productId: string, warehouseId: string): void {
+    assert(productId === this.productId && warehouseId === this.warehouseId, 'other ids shared');
+    this.productId = productId;
+    this.warehouseId = warehouseId;
   }
 
-  get warehouseId(): string {
-    return this.busy?.warehouseId ?? this.stockKey.slice(this.stockKey.indexOf('\u0000') + 1);
+  /** `product NUL warehouse`: one string for the pair (built when asked, never kept). */
+  get stockKey(): string {
+    return `${this.productId}\u0000${this.warehouseId}`;
   }
 
-  /** Whether the ids name this key (as `stockKey` of them would) without building a string. */
   isKeyOf(productId: string, warehouseId: string): boolean {
-    const key = this.stockKey;
-    const separator = productId.length;
-    // Cheap checks first: ids of one catalogue often differ only in the product id's last chars.
-    return (
-      key.length === separator + 1 + warehouseId.length &&
-      key.charCodeAt(separator) === 0 &&
-      (separator === 0 || key.charCodeAt(separator - 1) === productId.charCodeAt(separator - 1)) &&
-      key.startsWith(productId) &&
-      key.endsWith(warehouseId)
-    );
+    return this.productId === productId && this.warehouseId === warehouseId;
+  }
+
+  /** Units of transfers in transit toward this key: not on hand, not available. */
+  get incoming(): number {
+    return this.busy?.incoming ?? 0;
+  }
+
+  set incoming(units: number) {
+    if (units !== 0 || this.busy !== undefined) this.busyKey().incoming = units;
+  }
+
+  /**
+   * The version of the key's first stocking (its `back_in_stock` is never that change): the
+   * record that made it, or for a key made by a transfer in transit (incoming only) its first
+   * record that was not a transfer's incoming; 0 until then. Nearly always 1, which an actor
+   * without its busy part stands for.
+   */
+  get stockedAtVersion(): number {
+    return this.busy?.stockedAtVersion ?? 1;
+  }
+
+  set stockedAtVersion(version: number) {
+    if (version !== 1 || this.busy !== undefined) this.busyKey().stockedAtVersion = version;
   }
 
   /** Live and retained holds, by id; undefined while the key has none. */
@@ -237,10 +249,7 @@ export class StockActor {
   }
 
   private busyKey(): BusyKey {
-    if (this.busy !== undefined) return this.busy;
-    const separator = this.stockKey.indexOf('\u0000');
-    const productId = this.stockKey.slice(0, separator);
-    this.busy = new BusyKey(productId, this.stockKey.slice(separator + 1));
+    this.busy ??= new BusyKey(1);
     return this.busy;
   }
 
@@ -322,12 +331,11 @@ export class StockActor {
   ): ActorResult {
     const expiresAtMs = nowMs + command.ttlSeconds * 1000;
     assert(command.quantity <= this.availableUntil(expiresAtMs), 'a hold beyond available');
-    // The hold makes the key busy anyway; its ids are sliced once, not per record and view.
     const busy = this.busyKey();
     const plain: ReservedRecord = {
       type: 'reserved',
-      productId: busy.productId,
-      warehouseId: busy.warehouseId,
+      productId: this.productId,
+      warehouseId: this.warehouseId,
       version: this.version + 1,
       atMs: nowMs,
       traceId: command.traceId,
@@ -891,7 +899,9 @@ export class StockActor {
       record.type === 'transfer' &&
       (record.step === 'incoming' ||
         (record.step === 'cancel' && record.warehouseId === record.toWarehouseId));
-    if (this.stockedAtVersion === 0 && !incomingOnly) this.stockedAtVersion = record.version;
+    // A key made by a transfer in transit is not stocked yet: the one case its busy part notes.
+    if (incomingOnly && this.version === 0) this.stockedAtVersion = 0;
+    else if (!incomingOnly && this.stockedAtVersion === 0) this.stockedAtVersion = record.version;
     assert(
       record.version === this.version + 1,
       () =>
