@@ -8,7 +8,7 @@
 // counted, and sets the key's journal sequence as the shard does. It needs `global.gc`, so it
 // re-runs itself under `node --expose-gc` if missing.
 //
-//   npx tsx bench/micro/idle-key-heap.ts [--keys 1000000]
+//   npx tsx bench/micro/idle-key-heap.ts [--keys 1000000] [--warehouses 1]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -31,8 +31,16 @@ if (gc === undefined) {
   process.exit(child.status ?? 1);
 }
 
-const { values } = parseArgs({ options: { keys: { type: 'string', default: '1000000' } } });
+const { values } = parseArgs({
+  options: {
+    keys: { type: 'string', default: '1000000' },
+    // Keys per product: 1 makes every key a product of its own (the target's case); more puts
+    // each product in that many warehouses, as a chain's catalogue stocked in every store.
+    warehouses: { type: 'string', default: '1' },
+  },
+});
 const keyCount = Number(values.keys);
+const warehouseCount = Number(values.warehouses);
 
 function heapUsed(collect: () => void): number {
   for (let round = 0; round < 3; round += 1) collect();
@@ -41,12 +49,12 @@ function heapUsed(collect: () => void): number {
 
 /** A fresh string per call, as decoding a request body makes one. */
 function productIdFor(index: number): string {
-  return `sku-${String(index).padStart(8, '0')}`;
+  return `sku-${String(Math.floor(index / warehouseCount)).padStart(8, '0')}`;
 }
 
-/** Always `wh-1`, but a fresh string per call too: built at run time, not a shared literal. */
+/** `wh-1` and on, a fresh string per call too: built at run time, not a shared literal. */
 function warehouseIdFor(index: number): string {
-  return `wh-${1 + (index % 1)}`;
+  return `wh-${1 + (index % warehouseCount)}`;
 }
 
 type Ids = (index: number) => readonly [productId: string, warehouseId: string];
@@ -140,7 +148,8 @@ if (gc !== undefined) {
   if (busy !== 0) throw new Error(`${busy} keys are not idle`);
   const status = total <= targetBytesPerKey ? 'MET' : 'NOT MET';
   const keys = keyCount.toLocaleString('en-US');
-  out(`node ${process.version}: ${keys} idle keys over ${partitions} partitions`);
+  const perProduct = `${warehouseCount} per product`;
+  out(`node ${process.version}: ${keys} idle keys (${perProduct}) over ${partitions} partitions`);
   out(`heap per idle key, everything kept (ids from the wire included): ${total.toFixed(1)} bytes`);
   out(
     `target <= ${targetBytesPerKey}: ${status}, margin ${(targetBytesPerKey - total).toFixed(1)}`,

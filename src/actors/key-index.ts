@@ -1,14 +1,17 @@
 // A partition's stock keys, found by product: one map entry per product, whose value is the key
-// itself while the product has one key and nothing else (most of a large catalogue), and the
-// product's entry (settings, keys, buyers) once it has more. The ids an actor keeps are this
-// index's own strings: one product id string per product, shared with the map's key, and one
-// warehouse id string per warehouse of the partition. bench/micro/idle-key-heap.ts measures it.
+// itself while the product has one key and nothing else (most of a large catalogue), an exactly
+// sized array of its keys while it has a few and nothing else, and the product's entry (settings,
+// buyers, many keys) once it has more. The ids an actor keeps are this index's own strings: one
+// product id string per product, shared with the map's key, and one warehouse id string per
+// warehouse of the partition. bench/micro/idle-key-heap.ts measures it.
 import { assert } from './assert.js';
-import { Product } from './product-book.js';
+import { Product, keysScannedMax } from './product-book.js';
 import { StockActor } from './stock-actor.js';
 
+type Entry = StockActor | readonly StockActor[] | Product;
+
 export class KeyIndex {
-  private readonly byProduct = new Map<string, StockActor | Product>();
+  private readonly byProduct = new Map<string, Entry>();
   /** Every warehouse id of the partition, once: the string its keys share. */
   private readonly warehouses = new Map<string, string>();
   private keyCount = 0;
@@ -20,33 +23,34 @@ export class KeyIndex {
   get(productId: string, warehouseId: string): StockActor | undefined {
     const entry = this.byProduct.get(productId);
     if (entry instanceof StockActor) return entry.warehouseId === warehouseId ? entry : undefined;
-    return entry?.keyIn(warehouseId);
+    if (entry instanceof Product) return entry.keyIn(warehouseId);
+    if (entry === undefined) return undefined;
+    for (const actor of entry) if (actor.warehouseId === warehouseId) return actor;
+    return undefined;
   }
 
-  /** The product's entry if it has one (settings, buyers or more than one key). */
+  /** The product's entry if it has one (settings, buyers or many keys). */
   product(productId: string): Product | undefined {
     const entry = this.byProduct.get(productId);
-    return entry instanceof StockActor ? undefined : entry;
+    return entry instanceof Product ? entry : undefined;
   }
 
   /**
-   * The product with its keys, for reads and allocation: a product of one key and nothing else
+   * The product with its keys, for reads and allocation: a product of a few keys and nothing else
    * gets a passing entry, not kept (what is written to it is lost, so writers use `productOf`).
    */
   productView(productId: string): Product | undefined {
     const entry = this.byProduct.get(productId);
-    if (!(entry instanceof StockActor)) return entry;
-    const product = new Product(entry.productId);
-    product.addKey(entry);
-    return product;
+    if (entry === undefined || entry instanceof Product) return entry;
+    return new Product(productId, entry instanceof StockActor ? [entry] : entry);
   }
 
   /** The product's entry, made (and kept) on first use. */
   productOf(productId: string): Product {
     const entry = this.byProduct.get(productId);
     if (entry instanceof Product) return entry;
-    const product = new Product(entry?.productId ?? ownCopy(productId));
-    if (entry !== undefined) product.addKey(entry);
+    const keys = entry === undefined ? undefined : entry instanceof StockActor ? [entry] : entry;
+    const product = new Product(keys?.[0]?.productId ?? ownCopy(productId), keys);
     // Setting an existing key keeps its place: the keys' order stays the order they were made.
     this.byProduct.set(product.productId, product);
     return product;
@@ -59,9 +63,14 @@ export class KeyIndex {
       'stock key registered twice',
     );
     const entry = this.byProduct.get(actor.productId);
-    actor.shareIds(entry?.productId ?? ownCopy(actor.productId), this.warehouse(actor.warehouseId));
+    const first =
+      entry instanceof StockActor ? entry : entry instanceof Product ? entry : entry?.[0];
+    actor.shareIds(first?.productId ?? ownCopy(actor.productId), this.warehouse(actor.warehouseId));
     if (entry === undefined) this.byProduct.set(actor.productId, actor);
-    else this.productOf(actor.productId).addKey(actor);
+    else if (entry instanceof StockActor) this.byProduct.set(actor.productId, [entry, actor]);
+    else if (entry instanceof Product || entry.length >= keysScannedMax) {
+      this.productOf(actor.productId).addKey(actor);
+    } else this.byProduct.set(actor.productId, entry.concat(actor)); // exactly sized
     this.keyCount += 1;
   }
 
@@ -69,7 +78,7 @@ export class KeyIndex {
   *actors(): Generator<StockActor, undefined> {
     for (const entry of this.byProduct.values()) {
       if (entry instanceof StockActor) yield entry;
-      else yield* entry.keys;
+      else yield* entry instanceof Product ? entry.keys : entry;
     }
     return undefined;
   }

@@ -19,30 +19,50 @@ export const defaultSettings: ProductSettings = {
 const noBuyers: ReadonlyMap<string, Reservation[]> = new Map();
 const noKeys: readonly StockActor[] = [];
 /** Up to this many keys, finding one by warehouse scans them (cheaper than a map's hashing). */
-const keysScannedMax = 8;
+export const keysScannedMax = 8;
 
 /**
- * Most products have one or a few keys and never a purchase limit, and a million of them each cost
- * their own entry: so a product of one key and nothing else has no entry at all (the key stands
- * for it in the partition's `KeyIndex`), the buyers' map and the recent holds are made only by a
- * first counted hold, and the keys' array holds exactly its keys (a pushed-to empty array would
- * reserve 16 slots). bench/micro/idle-key-heap.ts measures it.
+ * What only a product with settings or counted buyers needs (most have neither).
  */
-export class Product {
+class ProductRules {
   settings: ProductSettings = defaultSettings;
-  private keyList: StockActor[] | undefined;
-  /** Only for a product in many warehouses (see `keyIn`). */
-  private byWarehouse: Map<string, StockActor> | undefined;
   /**
    * Buyer id -> their holds of this product that may still count toward a limit. Holds leave when
    * released or expired, or once older than the window (pruned when that buyer is counted).
    */
-  private buyerHolds: Map<string, Reservation[]> | undefined;
+  buyerHolds: Map<string, Reservation[]> | undefined = undefined;
   /** Every counted hold in the order made: the oldest leave once past the window. */
-  private recent: Reservation[] | undefined;
-  private recentHead = 0;
+  recent: Reservation[] | undefined = undefined;
+  recentHead = 0;
+}
 
-  constructor(readonly productId: string) {}
+/**
+ * Most products have one or a few keys and never a purchase limit, and a million of them would
+ * each cost their own entry: so a product of a few keys and nothing else has none (its keys stand
+ * for it in the partition's `KeyIndex`), settings and buyers live in a part made only when set or
+ * counted, and the keys' array holds exactly its keys while small (a pushed-to array grows by 16
+ * slots). bench/micro/idle-key-heap.ts measures it.
+ */
+export class Product {
+  /** Only for a product in many warehouses (see `keyIn`). */
+  private byWarehouse: Map<string, StockActor> | undefined = undefined;
+  private rules: ProductRules | undefined = undefined;
+
+  /** `keys` is the product's keys as they are: shared, never written in place while small. */
+  constructor(
+    readonly productId: string,
+    private keyList: readonly StockActor[] | undefined = undefined,
+  ) {}
+
+  get settings(): ProductSettings {
+    return this.rules?.settings ?? defaultSettings;
+  }
+
+  set settings(settings: ProductSettings) {
+    if (settings !== defaultSettings || this.rules !== undefined) {
+      (this.rules ??= new ProductRules()).settings = settings;
+    }
+  }
 
   /** Stock keys in the order they were made. */
   get keys(): readonly StockActor[] {
@@ -50,8 +70,11 @@ export class Product {
   }
 
   addKey(actor: StockActor): void {
-    if (this.keyList === undefined) this.keyList = [actor];
-    else this.keyList.push(actor);
+    const keys = this.keyList;
+    // Exactly sized while small (a copy per key made, which is rare); pushed to once many.
+    if (keys === undefined) this.keyList = [actor];
+    else if (keys.length < keysScannedMax) this.keyList = keys.concat(actor);
+    else (keys as StockActor[]).push(actor);
     this.byWarehouse?.set(actor.warehouseId, actor);
   }
 
@@ -68,7 +91,7 @@ export class Product {
   }
 
   get buyers(): ReadonlyMap<string, Reservation[]> {
-    return this.buyerHolds ?? noBuyers;
+    return this.rules?.buyerHolds ?? noBuyers;
   }
 
   /**
@@ -84,7 +107,7 @@ export class Product {
    * ones' sold units, of holds made within the window. Prunes what fell out of the window.
    */
   heldBy(buyerId: string, nowMs: number): number {
-    const holds = this.buyerHolds?.get(buyerId);
+    const holds = this.rules?.buyerHolds?.get(buyerId);
     if (holds === undefined) return 0;
     const oldestMs = nowMs - this.settings.limitWindowSeconds * 1000;
     let held = 0;
@@ -96,7 +119,7 @@ export class Product {
       held += hold.status === 'CONFIRMED' ? hold.confirmedQuantity : hold.quantity;
     }
     holds.length = kept;
-    if (kept === 0) this.buyerHolds?.delete(buyerId);
+    if (kept === 0) this.rules?.buyerHolds?.delete(buyerId);
     return held;
   }
 
@@ -106,36 +129,38 @@ export class Product {
    */
   addHold(hold: Reservation): void {
     assert(hold.buyerId !== '', 'a buyer hold without a buyer');
-    this.dropBefore(hold.createdAtMs - this.settings.limitWindowSeconds * 1000);
-    const buyers = (this.buyerHolds ??= new Map());
+    const rules = (this.rules ??= new ProductRules());
+    this.dropBefore(rules, hold.createdAtMs - rules.settings.limitWindowSeconds * 1000);
+    const buyers = (rules.buyerHolds ??= new Map());
     const holds = buyers.get(hold.buyerId);
     if (holds === undefined) buyers.set(hold.buyerId, [hold]);
     else holds.push(hold);
-    (this.recent ??= []).push(hold);
+    (rules.recent ??= []).push(hold);
   }
 
-  private dropBefore(oldestMs: number): void {
-    const recent = this.recent;
+  private dropBefore(rules: ProductRules, oldestMs: number): void {
+    const recent = rules.recent;
     if (recent === undefined) return;
-    while (this.recentHead < recent.length) {
-      const hold = recent[this.recentHead] as Reservation;
+    while (rules.recentHead < recent.length) {
+      const hold = recent[rules.recentHead] as Reservation;
       if (hold.createdAtMs > oldestMs) break;
       this.dropHold(hold);
-      this.recentHead += 1;
+      rules.recentHead += 1;
     }
-    if (this.recentHead > 1024 && this.recentHead * 2 > recent.length) {
-      this.recent = recent.slice(this.recentHead);
-      this.recentHead = 0;
+    if (rules.recentHead > 1024 && rules.recentHead * 2 > recent.length) {
+      rules.recent = recent.slice(rules.recentHead);
+      rules.recentHead = 0;
     }
   }
 
   /** A buyer's hold was released or expired: it no longer counts. */
   dropHold(hold: Reservation): void {
-    const holds = this.buyerHolds?.get(hold.buyerId);
-    if (holds === undefined) return;
+    const buyers = this.rules?.buyerHolds;
+    const holds = buyers?.get(hold.buyerId);
+    if (buyers === undefined || holds === undefined) return;
     const index = holds.indexOf(hold);
     if (index >= 0) holds.splice(index, 1);
-    if (holds.length === 0) this.buyerHolds?.delete(hold.buyerId);
+    if (holds.length === 0) buyers.delete(hold.buyerId);
   }
 
   stockView(): ProductStockView {
