@@ -61,6 +61,11 @@ export function transferCommand(
   // A lot made at the destination meanwhile, with another date: the units cannot join it.
   const clash = lotClash(arriving, transfer.lots);
   if (clash !== undefined) return { ...clash, observed };
+  // Lots made there meanwhile may have used up its bound: refused, never kept beyond it.
+  if (transfer.lots !== undefined && lotsBeyondBound(work, arriving, transfer.lots)) {
+    const message = `${arriving.warehouseId} would keep more than its bound of lots`;
+    return { ...refused('validation_failed', { field: 'quantity' }, message), observed };
+  }
   const writes = steps.map(([actor, step]) =>
     write(work, actor, step, transfer, nowMs, command.traceId),
   );

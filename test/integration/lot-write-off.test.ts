@@ -77,7 +77,7 @@ describe.runIf(ready)('lot write-off at the end of its day', () => {
   async function stock(): Promise<StockBody> {
     const reply = await get(base(), `/v1/stock/${key.product_id}/${key.warehouse_id}`);
     expect(reply.status, reply.text).toBe(200);
-    return reply.body as StockBody;
+    return reply.body as unknown as StockBody;
   }
 
   it('writes off the unheld units of the lot whose day ended, and only those', async () => {

@@ -1200,6 +1200,10 @@ export class ReferenceLedger {
     const back = kind === 'receive-transfer' ? destination : source;
     if (back.onHand + quantity > this.limits.onHandMax) return invalid('quantity');
     if (lotsClash(back, transfer.lots)) return invalid('quantity');
+    // Lots made where the units land, since they left, may have used up its bound of lots.
+    if (transfer.lots !== undefined && this.tooManyLots(back, transfer.lots)) {
+      return invalid('quantity');
+    }
     destination.incoming -= quantity;
     destination.version += 1;
     arriveLots(back, transfer.lots, quantity, nowMs);

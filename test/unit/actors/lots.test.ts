@@ -489,6 +489,31 @@ describe('the bound on lots per key', () => {
     expect(partition.records).toHaveLength(before);
     expect(stockNow(partition)).toMatchObject({ onHand: 15, version: 5 });
   });
+
+  it('refuses the receive of a transfer in transit once lots made meanwhile fill the bound', () => {
+    const partition = stockedWithLots();
+    const command = transfer({ toWarehouseId: 'wh-2', quantity: 3, inTransit: true });
+    expect(partition.apply(command, t0 + 1).outcome.ok).toBe(true);
+    // wh-2 now makes lots up to its bound (5): the shipped lots would take it past it.
+    for (const [index, lotId] of ['y1', 'y2', 'y3', 'y4', 'y5'].entries()) {
+      const made = partition.apply(
+        adjust(1, { warehouseId: 'wh-2', ...lot(lotId, `2026-12-2${index}`) }),
+        t0 + 2,
+      );
+      expect(made.outcome.ok).toBe(true);
+    }
+    const before = partition.records.length;
+    const onIt = (kind: 'transfer-receive' | 'transfer-cancel') =>
+      partition.apply({ kind, transferId: command.transferId, traceId: 't' }, t0 + 3).outcome;
+    expect(rejectionOf(onIt('transfer-receive'))).toMatchObject({
+      code: 'validation_failed',
+      details: { field: 'quantity' },
+    });
+    expect(partition.records).toHaveLength(before);
+    // The units are not stuck: the source takes them back.
+    expect(onIt('transfer-cancel').ok).toBe(true);
+    expectSameAfterReplay(partition);
+  });
 });
 
 describe('a lot id at two keys with two dates', () => {
