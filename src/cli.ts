@@ -2,7 +2,8 @@
 // The operator CLI: `ledger verify` rebuilds every balance from the journal and compares it with
 // the running node; `ledger stock` reads one key; `ledger history` its movements, newest first;
 // `ledger snapshot` forces snapshots; `ledger migrate-partitions` moves a hash v1 journal to hash
-// v2, offline; `ledger openapi` prints the OpenAPI document a ledger with this environment serves
+// v2, offline; `ledger history-backfill` writes the movements an older version did not, offline;
+// `ledger openapi` prints the OpenAPI document a ledger with this environment serves
 // (docs/openapi.json is its default).
 // Exit codes: 0 ok, 1 failure (unreachable, refused), 2 usage, 3 not found, 4 drift found.
 import { parseArgs } from 'node:util';
@@ -12,7 +13,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { openApiDocument } from './http/openapi.js';
 import { RequestValidator } from './http/validate.js';
 import { adjustDeltaMax, onHandMax } from './limits.js';
-import { migratePartitions } from './operations/index.js';
+import { backfillHistory, migratePartitions } from './operations/index.js';
 import { packageVersion } from './package-version.js';
 import { JournalStore } from './persistence/index.js';
 import { recoverPartitions } from './shards/index.js';
@@ -31,6 +32,10 @@ const usage = `usage: ledger <command> [options]
             simply be run again; on a v2 journal it does nothing. Run it with the ledger's
             LEDGER_RETAIN_FINISHED_* settings. Refused while published events lag the journal,
             unless --discard-unpublished-events (those events are then never published).
+  history-backfill [--database-url URL]
+            write the movements of changes journaled by a version before movement history, as
+            far back as the WAL and LEDGER_HISTORY_RETAIN_DAYS reach. Offline (refused while a
+            ledger runs), one transaction; run again, it finds nothing to do
   openapi                                      print the OpenAPI document this environment's ledger serves
 options: --url (default $LEDGER_URL or http://127.0.0.1:8080), --database-url (default $DATABASE_URL)
 a bearer token is taken from $LEDGER_TOKEN
@@ -200,6 +205,25 @@ async function migrate(options: Options): Promise<number> {
   return 0;
 }
 
+async function historyBackfill(options: Options): Promise<number> {
+  if (options.databaseUrl === undefined)
+    throw new UsageError('history-backfill needs --database-url or $DATABASE_URL');
+  const config = configOf(process.env);
+  if (config === undefined) return 2;
+  const result = await backfillHistory({
+    databaseUrl: options.databaseUrl,
+    config,
+    nowMs: Date.now(),
+    log: (message) => process.stderr.write(`ledger: ${message}\n`),
+  });
+  if (result.kind === 'refused') {
+    process.stderr.write(`ledger: ${result.message}\n`);
+    return 1;
+  }
+  process.stdout.write(`${JSON.stringify(result.summary)}\n`);
+  return 0;
+}
+
 function parse(argv: string[]): [string, Options] {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -238,6 +262,8 @@ async function run(argv: string[]): Promise<number> {
       return snapshot(options);
     case 'migrate-partitions':
       return migrate(options);
+    case 'history-backfill':
+      return historyBackfill(options);
     case 'openapi':
       return openapi();
     default:

@@ -7,5 +7,6 @@ export {
   type MigrationResult,
   type MigrationSummary,
 } from './migrate-partitions.js';
+export { backfillHistory, type BackfillResult, type BackfillSummary } from './backfill-history.js';
 export { RegroupError, regroupByProduct, type Regrouped } from './regroup-by-product.js';
 export { RegroupCheck, compareRegrouped } from './state-comparison.js';
