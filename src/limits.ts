@@ -9,8 +9,11 @@ export const onHandMax = 1_000_000_000_000;
 export const reasonLengthMax = 500;
 /** Partitions a reservation id can name (its first 16 bits). */
 export const partitionsMax = 0x10000;
-/** WAL rows read per query during recovery: bounds recovery memory. */
-export const recoveryPageRows = 10_000;
+/**
+ * WAL rows read per statement during recovery. Rows stream (binary COPY), so memory does not grow
+ * with it; it keeps each statement far within the journal connection's statement timeout.
+ */
+export const recoveryPageRows = 100_000;
 /** Expiries applied per sweep: one sweep never stalls a shard's mailbox for long. */
 export const expiriesPerSweepMax = 10_000;
 /** How long shutdown waits for in-flight requests before stopping the shards anyway. */

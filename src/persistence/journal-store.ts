@@ -2,6 +2,8 @@
 // read a partition back. It implements JournalConnection; a shard holds two (group commits on
 // one, snapshots on the other).
 import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { assert } from '../actors/index.js';
 import { recoveryPageRows } from '../limits.js';
 import type {
   JournalConnection,
@@ -9,6 +11,7 @@ import type {
   SnapshotRow,
   WalRow,
 } from './journal-connection.js';
+import { WalCopyFormatError, WalCopyRows } from './wal-copy-reader.js';
 
 /**
  * int8 columns (lsn) come back as text: pg's default, left alone on purpose (changing pg's global
@@ -111,23 +114,43 @@ export class JournalStore implements JournalConnection {
     );
   }
 
+  /**
+   * Every WAL row of the partition after `afterLsn`, in lsn order, through binary COPY (raw
+   * payload bytes, no hex to parse), in statements of `recoveryPageRows` rows so each stays far
+   * within the statement timeout. A row's payload is a view of the stream's chunk. If `onRow`
+   * throws, the rest of the statement is drained (the connection stays usable) and it rethrows.
+   */
   async readTail(
     partition: number,
     afterLsn: number,
     onRow: (lsn: number, payload: Uint8Array) => void,
   ): Promise<number> {
+    assert(Number.isSafeInteger(partition) && Number.isSafeInteger(afterLsn), 'bad tail bounds');
     let last = afterLsn;
     for (;;) {
-      const result = await this.client.query<{ lsn: string; payload: Buffer }>(
-        `SELECT lsn, payload FROM ledger_wal WHERE partition = $1 AND lsn > $2
-         ORDER BY lsn LIMIT ${recoveryPageRows}`,
-        [partition, last],
+      let rows = 0;
+      let failure: { readonly error: unknown } | undefined;
+      const reader = new WalCopyRows((lsn, payload) => {
+        rows += 1;
+        if (failure !== undefined) return;
+        try {
+          onRow(lsn, payload);
+          last = lsn;
+        } catch (error) {
+          failure = { error };
+        }
+      });
+      const stream = this.client.query(
+        copyTo(
+          `COPY (SELECT lsn, payload FROM ledger_wal WHERE partition = ${partition}
+                 AND lsn > ${last} ORDER BY lsn LIMIT ${recoveryPageRows})
+           TO STDOUT (FORMAT binary)`,
+        ),
       );
-      for (const row of result.rows) {
-        last = lsnOf(row.lsn);
-        onRow(last, row.payload);
-      }
-      if (result.rows.length < recoveryPageRows) return last;
+      for await (const chunk of stream) reader.push(chunk as Buffer);
+      if (failure !== undefined) throw failure.error;
+      if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
+      if (rows < recoveryPageRows) return last;
     }
   }
 

@@ -1,0 +1,79 @@
+// Reads a partition's WAL rows out of a `COPY (SELECT lsn, payload ...) TO STDOUT (FORMAT
+// binary)` stream: the payloads arrive as their raw bytes, not as the hex text a query's `bytea`
+// is sent as (which pg would then parse back, the slowest part of a recovery's read). The binary
+// COPY format (Postgres docs, "COPY ... File Formats"): an 11-byte signature, flags and a header
+// extension, then per row a 16-bit field count and per field a 32-bit length and its bytes, and a
+// field count of -1 to end.
+
+const signature = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+/** Signature, flags (32 bits) and the header extension's length (32 bits). */
+const headerBytes = signature.length + 8;
+
+export class WalCopyFormatError extends Error {
+  override readonly name = 'WalCopyFormatError';
+}
+
+/**
+ * Cuts `(lsn bigint, payload bytea)` rows out of binary COPY chunks, however the chunks split
+ * them. A row's payload is a view of the chunk it arrived in (copy it to keep it).
+ */
+export class WalCopyRows {
+  private pending: Buffer | undefined = undefined;
+  private headerRead = false;
+  private ended = false;
+
+  constructor(private readonly onRow: (lsn: number, payload: Uint8Array) => void) {}
+
+  /** Whether the end-of-data marker came. */
+  get complete(): boolean {
+    return this.ended;
+  }
+
+  push(chunk: Buffer): void {
+    const data = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
+    let offset = this.headerRead ? 0 : this.readHeader(data);
+    if (offset < 0) {
+      this.pending = data;
+      return;
+    }
+    while (!this.ended) {
+      const next = this.readRow(data, offset);
+      if (next < 0) break;
+      offset = next;
+    }
+    if (this.ended && offset < data.length) throw new WalCopyFormatError('bytes after the end');
+    this.pending = offset < data.length ? data.subarray(offset) : undefined;
+  }
+
+  /** The header's length, or -1 while it has not all arrived. */
+  private readHeader(data: Buffer): number {
+    if (data.length < headerBytes) return -1;
+    if (!data.subarray(0, signature.length).equals(signature))
+      throw new WalCopyFormatError('not a binary COPY stream');
+    const extensionBytes = data.readUInt32BE(signature.length + 4);
+    if (data.length < headerBytes + extensionBytes) return -1;
+    this.headerRead = true;
+    return headerBytes + extensionBytes;
+  }
+
+  /** The offset after the row at `offset`, or -1 while it has not all arrived. */
+  private readRow(data: Buffer, offset: number): number {
+    if (data.length < offset + 2) return -1;
+    const fields = data.readInt16BE(offset);
+    if (fields === -1) {
+      this.ended = true;
+      return offset + 2;
+    }
+    if (fields !== 2) throw new WalCopyFormatError(`a row of ${fields} fields, not 2`);
+    // lsn: length 8, then the bigint; payload: its length, then its bytes.
+    if (data.length < offset + 2 + 4 + 8 + 4) return -1;
+    if (data.readInt32BE(offset + 2) !== 8) throw new WalCopyFormatError('an lsn of another size');
+    const lsn = Number(data.readBigInt64BE(offset + 6));
+    const payloadBytes = data.readInt32BE(offset + 14);
+    if (payloadBytes < 0) throw new WalCopyFormatError('a NULL payload');
+    const payloadStart = offset + 18;
+    if (data.length < payloadStart + payloadBytes) return -1;
+    this.onRow(lsn, data.subarray(payloadStart, payloadStart + payloadBytes));
+    return payloadStart + payloadBytes;
+  }
+}

@@ -1,0 +1,135 @@
+// Proves the binary COPY reader gives back exactly the rows of a stream however its chunks split
+// it (fast-check), refuses what is not a (lsn, payload) binary COPY, tells a cut stream from a
+// whole one, and reads what a real Postgres sends.
+import fc from 'fast-check';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { describe, expect, it } from 'vitest';
+import { WalCopyFormatError, WalCopyRows } from '../../../src/persistence/wal-copy-reader.js';
+import { runOptions } from '../../helpers/fc-options.js';
+import { adminDatabaseUrl, havePostgres } from '../../helpers/services.js';
+
+interface Row {
+  readonly lsn: number;
+  readonly payload: Uint8Array;
+}
+
+/** The binary COPY format as the Postgres docs give it, with a header extension of `extension`. */
+function copyStream(rows: readonly Row[], extension = Buffer.alloc(0), fields = 2): Buffer {
+  const header = Buffer.alloc(19);
+  header.write('PGCOPY\n\xff\r\n\0', 0, 'latin1');
+  header.writeUInt32BE(0, 11);
+  header.writeUInt32BE(extension.length, 15);
+  const parts = [header, extension];
+  for (const { lsn, payload } of rows) {
+    const fixed = Buffer.alloc(18);
+    fixed.writeInt16BE(fields, 0);
+    fixed.writeInt32BE(8, 2);
+    fixed.writeBigInt64BE(BigInt(lsn), 6);
+    fixed.writeInt32BE(payload.length, 14);
+    parts.push(fixed, Buffer.from(payload));
+  }
+  parts.push(Buffer.from([0xff, 0xff]));
+  return Buffer.concat(parts);
+}
+
+function read(chunks: readonly Buffer[]): { rows: Row[]; complete: boolean } {
+  const rows: Row[] = [];
+  const reader = new WalCopyRows((lsn, payload) =>
+    rows.push({ lsn, payload: Buffer.from(payload) }),
+  );
+  for (const chunk of chunks) reader.push(chunk);
+  return { rows, complete: reader.complete };
+}
+
+/** The stream cut at the given offsets. */
+function cut(stream: Buffer, offsets: readonly number[]): Buffer[] {
+  const points = [...new Set(offsets.map((offset) => offset % (stream.length + 1)))].sort(
+    (a, b) => a - b,
+  );
+  const chunks: Buffer[] = [];
+  let start = 0;
+  for (const point of [...points, stream.length]) {
+    chunks.push(stream.subarray(start, point));
+    start = point;
+  }
+  return chunks;
+}
+
+const rowArbitrary = fc.record({
+  lsn: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+  payload: fc.uint8Array({ maxLength: 300 }),
+});
+
+const postgres = await havePostgres();
+
+describe('WalCopyRows', () => {
+  it('gives back every row, in order, whatever the chunks', () => {
+    fc.assert(
+      fc.property(
+        fc.array(rowArbitrary, { maxLength: 30 }),
+        fc.uint8Array({ maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        (rows, extension, offsets) => {
+          const stream = copyStream(rows, Buffer.from(extension));
+          const result = read(cut(stream, offsets));
+          expect(result.complete).toBe(true);
+          expect(result.rows).toEqual(
+            rows.map((row) => ({ ...row, payload: Buffer.from(row.payload) })),
+          );
+        },
+      ),
+      runOptions(300),
+    );
+  });
+
+  it('is not complete before the end marker', () => {
+    const stream = copyStream([{ lsn: 7, payload: Buffer.from('abc') }]);
+    const result = read([stream.subarray(0, stream.length - 2)]);
+    expect(result.rows).toHaveLength(1);
+    expect(result.complete).toBe(false);
+    expect(read([stream.subarray(0, 30)]).rows).toEqual([]);
+  });
+
+  it('refuses another format, another row shape, a NULL payload, bytes after the end', () => {
+    const row = { lsn: 1, payload: Buffer.from('x') };
+    const text = Buffer.from('1\t\\x78\n');
+    expect(() => read([Buffer.concat([text, Buffer.alloc(20)])])).toThrow(WalCopyFormatError);
+    expect(() => read([copyStream([row], undefined, 3)])).toThrow(WalCopyFormatError);
+    const nullPayload = copyStream([row]);
+    nullPayload.writeInt32BE(-1, 19 + 14);
+    expect(() => read([nullPayload])).toThrow(WalCopyFormatError);
+    expect(() => read([Buffer.concat([copyStream([row]), Buffer.from([0])])])).toThrow(
+      WalCopyFormatError,
+    );
+  });
+
+  it.runIf(postgres)('reads the rows a real Postgres sends', async () => {
+    const client = new pg.Client({ connectionString: adminDatabaseUrl });
+    await client.connect();
+    try {
+      const rows: Row[] = [];
+      const reader = new WalCopyRows((lsn, payload) =>
+        rows.push({ lsn, payload: Buffer.from(payload) }),
+      );
+      const stream = client.query(
+        copyTo(
+          `COPY (SELECT n::bigint * 1000000007 AS lsn, decode(repeat(lpad(to_hex(n), 4, '0'), n), 'hex')
+                 FROM generate_series(16, 2015) AS n ORDER BY n) TO STDOUT (FORMAT binary)`,
+        ),
+      );
+      for await (const chunk of stream) reader.push(chunk as Buffer);
+      expect(reader.complete).toBe(true);
+      expect(rows).toHaveLength(2000);
+      expect(rows[0]).toEqual({
+        lsn: 16_000_000_112,
+        payload: Buffer.from('0010'.repeat(16), 'hex'),
+      });
+      const last = rows[1999] as Row;
+      expect(last.lsn).toBe(2015 * 1_000_000_007);
+      expect(last.payload).toEqual(Buffer.from('07df'.repeat(2015), 'hex'));
+    } finally {
+      await client.end();
+    }
+  });
+});
