@@ -528,12 +528,16 @@ export class SequentialCheck {
 
   private explain(operation: StockOperation): string {
     const state = this.states[0] as StockState;
-    const atMs = Math.max(state.clockMs, operation.invokeMs);
     const request = withIssuedIds(operation, 'explain');
+    // The earliest way it may have taken effect (a new hold: at its created_at).
+    const effect = effectsOf(state, operation, request)[0] ?? {
+      request,
+      atMs: Math.max(state.clockMs, operation.invokeMs),
+    };
     let expected: string;
     try {
       const refusal = refusedByHttpLayer(request);
-      expected = canonical(refusal ?? state.ledger.clone().apply(request, atMs));
+      expected = canonical(refusal ?? state.ledger.clone().apply(effect.request, effect.atMs));
     } catch (error) {
       expected = `the model refused the request: ${String(error)}`;
     }
