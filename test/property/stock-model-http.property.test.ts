@@ -45,8 +45,8 @@ const lotIds = ['L1', 'L2', 'L3'];
 const lotDays = [undefined, 1, 2, 5, -1];
 const ttls = [1, 600, 86_400, ttlSecondsMax];
 /**
- * Search nodes the linearizability check may visit per history: passing runs need a few
- * thousand at most (the report shows the largest), so a failure is found before the timeout.
+ * Search nodes the linearizability check may visit per history: passing runs need a few dozen
+ * (the soak report shows the largest), so a failure is reported long before the timeout.
  */
 const exploredMax = 200_000;
 
