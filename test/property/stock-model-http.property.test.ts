@@ -801,7 +801,6 @@ describe.runIf(await havePostgres())(
           /^transfer .* lots ok$/,
           /^receive-transfer( lots)? ok$/,
           /^cancel-transfer( lots)? ok$/,
-          /^(receive|cancel)-transfer transfer_(received|cancelled)$/,
         ]);
       },
       timeoutMs,
