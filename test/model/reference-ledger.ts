@@ -234,8 +234,18 @@ export type ModelRequest =
       readonly lot?: { readonly lotId: string; readonly expiresOn?: string };
       /** '' when the request carried none. */
       readonly idempotencyKey: string;
+      /** When the ledger made the change, if known (see `StampedAt`). */
+      readonly atMs?: StampedAt;
     }
   | { readonly kind: 'read-stock'; readonly productId: string; readonly warehouseId: string };
+
+/**
+ * `atMs` of a change: the instant the ledger says it made it (a lot it made is received then, a
+ * transfer is created, received or cancelled then), if known. As a hold's created_at, the change
+ * may take effect later than that, once durable (a read in between need not see it); what it
+ * records is stamped with this instant. Left out: the instant the model applies it.
+ */
+export type StampedAt = number | undefined;
 
 /**
  * The requests of API.md's "Additions (v1.1)" the model knows, apart from ModelRequest so that
@@ -266,6 +276,8 @@ export type CheckoutRequest =
   | {
       readonly kind: 'receive-transfer' | 'cancel-transfer' | 'read-transfer';
       readonly transferId: string;
+      /** Receive and cancel: when the ledger made the change, if known (see `StampedAt`). */
+      readonly atMs?: StampedAt;
     };
 
 /** `POST /v1/transfers` (admin). */
@@ -281,6 +293,8 @@ export interface TransferRequest {
   readonly reference?: string;
   /** The id a new transfer gets (the ledger mints it; the model is told which). */
   readonly transferId: string;
+  /** When the ledger made the transfer (its created_at), if known (see `StampedAt`). */
+  readonly atMs?: StampedAt;
 }
 
 export interface CartRequest {
@@ -491,11 +505,11 @@ export class ReferenceLedger {
       case 'read-product-stock':
         return this.productStock(request.productId);
       case 'transfer':
-        return this.transfer(request, nowMs);
+        return this.transfer(request, this.stampOf(request.atMs));
       case 'receive-transfer':
       case 'cancel-transfer':
       case 'read-transfer':
-        return this.onTransfer(request.kind, request.transferId, nowMs);
+        return this.onTransfer(request.kind, request.transferId, this.stampOf(request.atMs));
       default:
         return this.applyToCart(request);
     }
@@ -571,6 +585,13 @@ export class ReferenceLedger {
     if (hold.status !== 'PENDING') throw new Error(`expiry of a ${hold.status} hold ${id}`);
     if (hold.expiresAtMs > nowMs) throw new Error(`expiry of ${id} before its time`);
     this.expireHold(hold);
+  }
+
+  /** The instant a change is stamped with: the ledger's, if known, never after the clock. */
+  private stampOf(atMs: StampedAt): number {
+    if (atMs === undefined) return this.clockMs;
+    if (atMs > this.clockMs) throw new Error(`a change stamped ${atMs}, after it took effect`);
+    return atMs;
   }
 
   private advanceTo(nowMs: number): void {
@@ -1055,7 +1076,7 @@ export class ReferenceLedger {
     }
     // An adjust that changed something creates the key (a refused one does not).
     const row = existing ?? this.newRow(request.productId, request.warehouseId);
-    this.moveAdjustedLots(row, request, delta);
+    this.moveAdjustedLots(row, request, delta, this.stampOf(request.atMs));
     row.onHand = onHand;
     row.version += 1;
     const answer = stockOf(row);
@@ -1093,18 +1114,18 @@ export class ReferenceLedger {
     row: StockRow,
     request: Extract<ModelRequest, { kind: 'adjust' }>,
     delta: number,
+    atMs: number,
   ): void {
     const asked = request.lot;
     if (delta === 0 || (asked === undefined && row.lots === undefined)) return;
     if (asked !== undefined) {
       const lot = row.lots?.find((candidate) => candidate.lotId === asked.lotId);
       const expiresOn = lot?.expiresOn ?? asked.expiresOn;
-      if (delta > 0)
-        receiveLot(row, { lotId: asked.lotId, quantity: delta, expiresOn }, this.clockMs);
+      if (delta > 0) receiveLot(row, { lotId: asked.lotId, quantity: delta, expiresOn }, atMs);
       else lotOf(row, asked.lotId).onHand += delta;
       return;
     }
-    if (delta > 0) receiveLot(row, { lotId: '', quantity: delta }, this.clockMs);
+    if (delta > 0) receiveLot(row, { lotId: '', quantity: delta }, atMs);
     else if (request.setOnHand !== undefined) lotOf(row, '').onHand += delta;
     else
       for (const units of takeFefo(row, -delta, 0))
@@ -1130,9 +1151,10 @@ export class ReferenceLedger {
   /**
    * A transfer takes unheld units from an existing source key; the destination is made if
    * needed. Direct: they arrive at once. In transit: they leave now and wait as the
-   * destination's incoming. Same key and body again: the first answer.
+   * destination's incoming. Same key and body again: the first answer. `atMs`: the instant it
+   * is stamped with (its created_at, the lots it brings received then).
    */
-  private transfer(request: TransferRequest, nowMs: number): ModelReply {
+  private transfer(request: TransferRequest, atMs: number): ModelReply {
     const scoped = `${request.productId}\u0000${request.idempotencyKey}`;
     const earlier = this.transferKeys.get(scoped);
     if (earlier !== undefined) {
@@ -1158,7 +1180,7 @@ export class ReferenceLedger {
     source.version += 1;
     if (request.inTransit) destination.incoming += request.quantity;
     else {
-      arriveLots(destination, lots, request.quantity, nowMs);
+      arriveLots(destination, lots, request.quantity, atMs);
       destination.onHand += request.quantity;
     }
     destination.version += 1;
@@ -1166,9 +1188,9 @@ export class ReferenceLedger {
       lots,
       request,
       body: transferBodyOf(request),
-      createdAtMs: nowMs,
+      createdAtMs: atMs,
       status: request.inTransit ? 'IN_TRANSIT' : 'RECEIVED',
-      finishedAtMs: request.inTransit ? undefined : nowMs,
+      finishedAtMs: request.inTransit ? undefined : atMs,
       first: undefined as unknown as TransferBody,
     };
     transfer.first = this.transferView(transfer);
@@ -1177,11 +1199,14 @@ export class ReferenceLedger {
     return { ok: true, transfer: transfer.first, replayed: false };
   }
 
-  /** Receive and cancel: once each, idempotent; the other one afterwards is a 409. */
+  /**
+   * Receive and cancel: once each, idempotent; the other one afterwards is a 409. `atMs`: the
+   * instant a change is stamped with (received_at or cancelled_at, lots made then).
+   */
   private onTransfer(
     kind: 'receive-transfer' | 'cancel-transfer' | 'read-transfer',
     transferId: string,
-    nowMs: number,
+    atMs: number,
   ): ModelReply {
     const transfer = this.transfers.get(transferId);
     if (transfer === undefined) return fail('not_found');
@@ -1206,14 +1231,14 @@ export class ReferenceLedger {
     }
     destination.incoming -= quantity;
     destination.version += 1;
-    arriveLots(back, transfer.lots, quantity, nowMs);
+    arriveLots(back, transfer.lots, quantity, atMs);
     if (kind === 'receive-transfer') destination.onHand += quantity;
     else {
       source.onHand += quantity;
       source.version += 1;
     }
     transfer.status = wanted;
-    transfer.finishedAtMs = nowMs;
+    transfer.finishedAtMs = atMs;
     return { ok: true, transfer: this.transferView(transfer), replayed: false };
   }
 

@@ -10,6 +10,7 @@ const files = [
   'test/model',
   'test/property/model-vs-actor.test.ts',
   'test/property/http-model.test.ts',
+  'test/property/stock-model-http.property.test.ts',
   'test/crash/kill-matrix.test.ts',
   'test/faults',
   'test/hostile',
