@@ -87,13 +87,13 @@ export interface ReadBack {
   readonly rows: number;
   /** JournalStore.readTail of every partition, one connection, rows dropped. */
   readonly readSeconds: number;
-  /** The same paged queries with length(payload) for the payload: the scan without bytea. */
+  /** Paged SELECTs of length(payload) instead of the payload: the scan, without any bytea. */
   readonly lengthsSeconds: number;
   /** recoverPartitions (the shard's own recovery routine) over every partition on one thread. */
   readonly recoverSeconds: number;
 }
 
-/** JournalStore.readTail's paging, with each payload's length instead of the payload. */
+/** Paged SELECTs (how readTail read before binary COPY) of each payload's length, not bytes. */
 async function readLengths(client: pg.Client, partitions: readonly number[]): Promise<number> {
   const startedMs = performance.now();
   for (const partition of partitions) {
