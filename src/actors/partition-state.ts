@@ -1,5 +1,5 @@
-// One partition's actors: the registry of stock keys, the index from reservation id to its key,
-// and the bounded retention of finished reservations. Still pure: the shard owns the I/O.
+// One partition's actors: its stock keys (found by product, key-index.ts), the index from
+// reservation id to its key, and the bounded retention of finished reservations. Still pure: the shard owns the I/O.
 import { AssertionError, assert } from './assert.js';
 import { CartBook, homePartitionOf } from './cart-book.js';
 import { applyConfirmStep, cartCommand, replayCart, type CartWork } from './cart-work.js';
