@@ -41,7 +41,7 @@ export {
 export { GroupCommit, type GroupCommitListener } from './group-commit.js';
 export { SnapshotWriter } from './snapshot-writer.js';
 export { encodeRecord, decodeRecord, RecordDecodeError } from './record-codec.js';
-export { encodeSnapshot, decodeSnapshot } from './snapshot-codec.js';
+export { SnapshotEncoder, encodeSnapshot, decodeSnapshot } from './snapshot-codec.js';
 export { HistoryStore, movementOfRow, type HistoryStoreOptions } from './history-store.js';
 export {
   HistoryMaintenance,
