@@ -7,7 +7,6 @@ import {
   AssertionError,
   PartitionState,
   assert,
-  captureSnapshot,
   checkRecord,
   countsBefore,
   isMovement,
@@ -25,15 +24,17 @@ import {
   pinnedRecheckMs,
   cartsInDoubtPerAnswerMax,
   journalRetryDelayMsMax,
+  snapshotSliceMs,
+  snapshotSliceUnitsMax,
   walPendingRecordsMax,
 } from '../limits.js';
 import {
   GroupCommit,
   SnapshotWriter,
   encodeRecord,
-  encodeSnapshot,
   type JournalConnection,
   type MovementColumns,
+  type SnapshotRow,
 } from '../persistence/index.js';
 import { DurableNotes } from './durable-notes.js';
 import type { ExpiryEntry } from './expiry-heap.js';
@@ -53,6 +54,7 @@ import {
   type ShardRequest,
 } from './protocol.js';
 import { ReplyGate } from './reply-gate.js';
+import { SnapshotSlicer, type SliceBudget, type SnapshotStats } from './snapshot-slicer.js';
 
 export interface ShardOptions {
   readonly shard: number;
@@ -64,6 +66,8 @@ export interface ShardOptions {
   readonly expiriesPerSweepMax: number;
   /** Requests in flight to this shard at most (the channel's bound; the reply gate's). */
   readonly inflightMax: number;
+  /** How long one slice of a snapshot may stop the shard (limits.ts by default). */
+  readonly snapshotSlice?: SliceBudget;
 }
 
 export interface ShardEnvironment {
@@ -84,6 +88,8 @@ export interface ShardEnvironment {
     stock: StockChange[],
     readableUntilMs: number,
   ) => void;
+  /** A snapshot was captured and encoded (handed to the writer): its slices (a metric). */
+  readonly snapshotted?: (stats: SnapshotStats & { readonly bytes: number }) => void;
 }
 
 interface PartitionRuntime {
@@ -91,7 +97,10 @@ interface PartitionRuntime {
   nextLsn: number;
   /** Group-commit sequence of this partition's newest record. */
   lastSequence: number;
+  /** Records since the last snapshot began (a dropped one's count back on top). */
   recordsSinceSnapshot: number;
+  /** The count when the snapshot under way began (it goes back if the snapshot is dropped). */
+  recordsBeforeSnapshot: number;
 }
 
 type Mode = 'starting' | 'serving' | 'recovering' | 'stopping' | 'stopped';
@@ -175,6 +184,8 @@ export class Shard {
   private readonly commit: GroupCommit;
   /** Writes snapshots on a connection of its own, so they never hold up group commits. */
   private readonly snapshotWriter: SnapshotWriter;
+  /** Captures and encodes snapshots a slice at a time between turns. */
+  private readonly slicer: SnapshotSlicer;
   private outbox: ShardReply[] = [];
   /** The token subject of the request being applied, if it names one (its movements keep it). */
   private callerSubject = '';
@@ -204,10 +215,27 @@ export class Shard {
       this.snapshotWriter,
       environment.clock,
     );
+    this.slicer = new SnapshotSlicer(
+      environment.clock,
+      options.snapshotSlice ?? {
+        sliceMs: snapshotSliceMs,
+        unitsPerSliceMax: snapshotSliceUnitsMax,
+      },
+      {
+        begin: (partition) => this.beginSnapshot(partition),
+        complete: (state, row, stats) => this.completeSnapshot(state, row, stats),
+        dropped: (partition, state, error) => this.snapshotDropped(partition, state, error),
+      },
+    );
   }
 
   get serving(): boolean {
     return this.mode === 'serving';
+  }
+
+  /** A snapshot is under way or waiting for its turn. */
+  get snapshotting(): boolean {
+    return !this.slicer.idle;
   }
 
   /** Loads every owned partition from the journal: latest snapshot plus the WAL tail. */
@@ -242,6 +270,7 @@ export class Shard {
         nextLsn: lastLsn + 1,
         lastSequence: 0,
         recordsSinceSnapshot: lastLsn - snapshotLsn,
+        recordsBeforeSnapshot: 0,
       });
       for (const reservation of state.pendingReservations()) {
         this.expiry.schedule(partition, reservation.id, reservation.expiresAtMs);
@@ -474,35 +503,65 @@ export class Shard {
   }
 
   /**
-   * A snapshot costs time in proportion to the partition's size, on this thread. Taking one only
-   * after at least as many records as it holds entries keeps that cost at most one entry per
-   * record, and a recovery's WAL tail no longer than the snapshot it starts from.
+   * A snapshot costs time in proportion to the partition's size (in slices, on this thread).
+   * Taking one only after at least as many records as it holds entries keeps that cost at most
+   * one entry per record, and a recovery's WAL tail no longer than the snapshot it starts from.
    */
   private snapshotInterval(state: PartitionState): number {
     const entries = state.actors.size + state.reservationOwners.size;
     return Math.max(this.options.snapshotEveryRecords, entries);
   }
 
+  /** Asks for a snapshot of the partition, unless one is under way or waiting. */
   private snapshot(runtime: PartitionRuntime): void {
-    const lsn = runtime.nextLsn - 1;
-    if (lsn === 0) return;
-    const payload = encodeSnapshot(captureSnapshot(runtime.state));
-    this.commit.addSnapshot({ partition: runtime.state.partition, lsn, payload });
-    runtime.recordsSinceSnapshot = 0;
+    const { partition } = runtime.state;
+    if (!this.slicer.has(partition)) void this.slicer.request(partition);
   }
 
   /**
-   * Snapshots every partition changed since its last snapshot; resolves once written, with the
-   * number written (a failed write is logged and not counted).
+   * A snapshot of the partition begins now, at its newest LSN: called between turns, where
+   * every change applied is journaled, so the state is exactly the records up to that LSN.
+   */
+  private beginSnapshot(partition: number): { state: PartitionState; lsn: number } | undefined {
+    const runtime = this.runtimes.get(partition);
+    const lsn = runtime === undefined ? 0 : runtime.nextLsn - 1;
+    if (runtime === undefined || lsn === 0 || this.mode !== 'serving') return undefined;
+    runtime.recordsBeforeSnapshot = runtime.recordsSinceSnapshot;
+    runtime.recordsSinceSnapshot = 0;
+    return { state: runtime.state, lsn };
+  }
+
+  private completeSnapshot(state: PartitionState, row: SnapshotRow, stats: SnapshotStats): boolean {
+    // A partition reloaded since (a failed write) has another state: this one may hold records
+    // that never became durable. (A failure drops every snapshot under way anyway.)
+    if (this.runtimes.get(row.partition)?.state !== state || this.mode !== 'serving') return false;
+    // Written once every record appended so far (those up to its LSN among them) is durable.
+    this.commit.addSnapshot(row);
+    this.environment.snapshotted?.({ ...stats, bytes: row.payload.length });
+    return true;
+  }
+
+  private snapshotDropped(partition: number, state: PartitionState, error?: unknown): void {
+    const runtime = this.runtimes.get(partition);
+    if (runtime?.state === state) runtime.recordsSinceSnapshot += runtime.recordsBeforeSnapshot;
+    if (error !== undefined) {
+      this.environment.log('error', `snapshot of partition ${partition} dropped: ${String(error)}`);
+    }
+  }
+
+  /**
+   * Snapshots every partition changed since its last snapshot began (and waits for one under
+   * way); resolves once written, with the number written (a failed write is logged and not
+   * counted).
    */
   async snapshotAll(): Promise<number> {
     const failuresBefore = this.snapshotWriter.failures;
-    let taken = 0;
-    for (const runtime of this.runtimes.values()) {
-      if (runtime.recordsSinceSnapshot === 0) continue;
-      this.snapshot(runtime);
-      taken += 1;
+    const requested: Promise<boolean>[] = [];
+    for (const [partition, runtime] of this.runtimes) {
+      if (runtime.recordsSinceSnapshot > 0) requested.push(this.slicer.request(partition));
+      else requested.push(this.slicer.whenDone(partition));
     }
+    const taken = (await Promise.all(requested)).filter((done) => done).length;
     await this.whenIdle();
     return Math.max(0, taken - (this.snapshotWriter.failures - failuresBefore));
   }
@@ -594,6 +653,8 @@ export class Shard {
   private failed(error: Error): void {
     this.environment.log('error', `journal write failed, recovering: ${error.message}`);
     if (this.mode === 'serving') this.mode = 'recovering';
+    // Snapshots under way may reflect records that will not be durable: dropped, all of them.
+    this.slicer.cancelAll();
     this.gate.failAll(this.outbox);
     // Changes not known durable are never shown; whatever did commit is read back on reload.
     this.notes.clear();
@@ -650,6 +711,7 @@ export class Shard {
       await this.snapshotAll();
     }
     this.mode = 'stopping';
+    this.slicer.close();
     await this.whenIdle();
     // A reload under way notices the stop at its next step; wait for it to let go.
     await this.reloading;
