@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PartitionState, captureSnapshot, type Command } from '../../src/actors/index.js';
-import { systemClock } from '../../src/clock.js';
+import { systemClock, type Clock } from '../../src/clock.js';
 import { snapshotSliceMs, snapshotSliceUnitsMax } from '../../src/limits.js';
 import { JournalStore } from '../../src/persistence/journal-store.js';
 import { migrate } from '../../src/persistence/migrations.js';
@@ -126,12 +126,28 @@ function traffic(state: PartitionState, nowMs: number): number[] {
 /** One snapshot as a shard takes it now, in slices (commands between them with --traffic). */
 async function sliced(state: PartitionState, withTraffic: boolean) {
   const commandMs: number[] = [];
+  // Each slice's wall time and CPU time (the process's: on a machine shared with other work, a
+  // slice's wall time also counts the time the thread waited for a core).
+  const sliceWallMs: number[] = [];
+  const sliceCpuMs: number[] = [];
+  const clock: Clock = {
+    ...systemClock,
+    defer: (task) =>
+      systemClock.defer(() => {
+        const cpu = process.cpuUsage();
+        const started = performance.now();
+        task();
+        sliceWallMs.push(performance.now() - started);
+        const used = process.cpuUsage(cpu);
+        sliceCpuMs.push((used.user + used.system) / 1000);
+      }),
+  };
   let trafficTimer: NodeJS.Immediate | undefined;
   const { value, turnMs } = await longestTurn(
     () =>
       new Promise<{ stats: SnapshotStats; bytes: number }>((resolve) => {
         const slicer = new SnapshotSlicer(
-          systemClock,
+          clock,
           { sliceMs: snapshotSliceMs, unitsPerSliceMax: snapshotSliceUnitsMax },
           {
             begin: () => ({ state, lsn: 1 }),
@@ -153,7 +169,7 @@ async function sliced(state: PartitionState, withTraffic: boolean) {
       }),
   );
   if (trafficTimer !== undefined) clearImmediate(trafficTimer);
-  return { ...value, turnMs, commandMs };
+  return { ...value, turnMs, commandMs, sliceWallMs, sliceCpuMs };
 }
 
 async function main(): Promise<void> {
@@ -170,6 +186,9 @@ async function main(): Promise<void> {
       const write: number[] = [];
       const writeTurn: number[] = [];
       const longestSlice: number[] = [];
+      const longestCpu: number[] = [];
+      const p99Slice: number[] = [];
+      const overOneMs: number[] = [];
       const slices: number[] = [];
       const total: number[] = [];
       const turn: number[] = [];
@@ -194,6 +213,10 @@ async function main(): Promise<void> {
         if (!chosen.traffic && after.bytes !== payload.length)
           throw new Error('the sliced snapshot differs in size');
         longestSlice.push(after.stats.longestSliceMs);
+        longestCpu.push(Math.max(...after.sliceCpuMs));
+        const walls = [...after.sliceWallMs].sort((a, b) => a - b);
+        p99Slice.push(walls[Math.floor(walls.length * 0.99)] ?? 0);
+        overOneMs.push(walls.filter((ms) => ms > 1).length);
         slices.push(after.stats.slices);
         total.push(after.stats.totalMs);
         turn.push(after.turnMs);
@@ -215,6 +238,8 @@ async function main(): Promise<void> {
       out(`    longest turn of the shard thread during the write: ${ms(writeTurn)}`);
       out(`in slices (now; slice budget ${snapshotSliceMs} ms):`);
       out(`  longest slice: ${ms(longestSlice)}`);
+      out(`    its CPU time (the longest of any slice): ${ms(longestCpu)}`);
+      out(`  p99 slice: ${ms(p99Slice)}; slices over 1 ms: ${overOneMs.join(', ')}`);
       out(`  slices: ${slices.join(', ')}; all slices together: ${ms(total)}`);
       out(`  longest turn of the shard thread meanwhile: ${ms(turn)}`);
       if (chosen.traffic) {

@@ -32,6 +32,8 @@ export interface SnapshotSink {
   map(size: number): void;
   array(length: number): void;
   value(value: unknown): void;
+  /** Encodes the values given so far: they may change afterwards. */
+  flush(): void;
 }
 
 /** A key as it was at L, all but its holds' tuples (made when the slices reach them). */
@@ -55,6 +57,28 @@ function startKey(actor: StockActor): StartedKey {
   };
 }
 
+/** Hold tuples reused from one batch to the next: a hot key's 150,000 holds make no garbage. */
+const poolSize = 256;
+
+/** `reservationTuple` into a tuple of the pool (its lots not copied: it is encoded at once). */
+function fillTuple(tuple: unknown[], r: Reservation): void {
+  tuple[0] = r.id;
+  tuple[1] = r.quantity;
+  tuple[2] = r.createdAtMs;
+  tuple[3] = r.expiresAtMs;
+  tuple[4] = r.idempotencyKey;
+  tuple[5] = r.status;
+  tuple[6] = r.finishedAtMs;
+  tuple[7] = r.requesterId;
+  tuple[8] = r.originalExpiresAtMs;
+  tuple[9] = r.buyerId;
+  tuple[10] = r.reference;
+  tuple[11] = r.cartId;
+  tuple[12] = r.confirmedQuantity;
+  if (r.lots === undefined) tuple.length = 13;
+  else tuple[13] = r.lots;
+}
+
 /** The partition-level parts after the finished queue, in `captureSnapshot`'s order. */
 type Rest = [name: string, values: readonly unknown[]][];
 
@@ -71,6 +95,7 @@ export class SnapshotCapture implements ChangeWatcher {
   private readonly heldAtStart = new Map<Reservation, ReservationTuple>();
   /** Keys captured whole, by their place in the snapshot (finished entries name it). */
   private readonly actorIndex = new Map<StockActor, number>();
+  private readonly pool: unknown[][] = Array.from({ length: poolSize }, () => []);
   private unwatch: (() => void) | undefined;
   // Where the slices are: the phase; the key, and within it the step and the hold or memo; the
   // finished queue's entry; the rest's field and value.
@@ -183,10 +208,24 @@ export class SnapshotCapture implements ChangeWatcher {
       const { holds } = key;
       const early = this.heldAtStart;
       const end = Math.min(holds.length, this.itemIndex + Math.max(1, units - used));
+      let pooled = 0;
       for (let index = this.itemIndex; index < end; index += 1) {
         const hold = holds[index] as Reservation;
-        sink.value((early.size > 0 && early.get(hold)) || reservationTuple(hold));
+        const kept = early.size > 0 ? early.get(hold) : undefined;
+        if (kept !== undefined) {
+          sink.value(kept);
+          continue;
+        }
+        const tuple = this.pool[pooled] as unknown[];
+        fillTuple(tuple, hold);
+        sink.value(tuple);
+        pooled += 1;
+        if (pooled === poolSize) {
+          sink.flush();
+          pooled = 0;
+        }
       }
+      if (pooled > 0) sink.flush();
       used += end - this.itemIndex;
       this.itemIndex = end;
       if (end < holds.length) return used;

@@ -100,7 +100,7 @@ export class SnapshotEncoder implements SnapshotSink {
     this.write(bytes.subarray(0, length));
   }
 
-  private flush(): void {
+  flush(): void {
     const count = this.values.length;
     if (count === 0) return;
     const packed = packr.pack(this.values);

@@ -36,6 +36,20 @@ const batchSize = new client.Histogram({
   registers: [registry],
 });
 
+// Snapshots are captured and encoded a slice at a time between turns: how long the longest slice
+// of each stopped the shard, and how many slices they took.
+const snapshotLongestSlice = new client.Histogram({
+  name: 'ledger_snapshot_longest_slice_seconds',
+  help: "The longest slice of each snapshot: the most it stopped its shard's mailbox at once",
+  buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
+  registers: [registry],
+});
+const snapshotSlices = new client.Counter({
+  name: 'ledger_snapshot_slices_total',
+  help: 'Slices snapshots were captured and encoded in (between the shard turns)',
+  registers: [registry],
+});
+
 // Read when scraped: the shard's own counts, no work on the hot path.
 new client.Gauge({
   name: 'ledger_cart_holds_in_doubt',
@@ -126,6 +140,10 @@ const shard = new Shard(
       ]);
     },
     log,
+    snapshotted: ({ longestSliceMs, slices }) => {
+      snapshotLongestSlice.observe(longestSliceMs / 1000);
+      snapshotSlices.inc(slices);
+    },
     durableChanges: (changes) => post({ kind: 'durable', changes }),
     census: (partitions, stock, readableUntilMs) => {
       const payload = encodeCensus(stock);
