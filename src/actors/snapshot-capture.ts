@@ -206,26 +206,8 @@ export class SnapshotCapture implements ChangeWatcher {
     }
     if (this.step === 'holds') {
       const { holds } = key;
-      const early = this.heldAtStart;
       const end = Math.min(holds.length, this.itemIndex + Math.max(1, units - used));
-      let pooled = 0;
-      for (let index = this.itemIndex; index < end; index += 1) {
-        const hold = holds[index] as Reservation;
-        const kept = early.size > 0 ? early.get(hold) : undefined;
-        if (kept !== undefined) {
-          sink.value(kept);
-          continue;
-        }
-        const tuple = this.pool[pooled] as unknown[];
-        fillTuple(tuple, hold);
-        sink.value(tuple);
-        pooled += 1;
-        if (pooled === poolSize) {
-          sink.flush();
-          pooled = 0;
-        }
-      }
-      if (pooled > 0) sink.flush();
+      this.captureHolds(holds, end);
       used += end - this.itemIndex;
       this.itemIndex = end;
       if (end < holds.length) return used;
@@ -248,6 +230,29 @@ export class SnapshotCapture implements ChangeWatcher {
     this.current = undefined;
     this.keyIndex += 1;
     return Math.max(1, used);
+  }
+
+  /** Holds from `itemIndex` to `end`: as they were when the slices began, or kept since. */
+  private captureHolds(holds: readonly Reservation[], end: number): void {
+    const { sink, heldAtStart: early } = this;
+    let pooled = 0;
+    for (let index = this.itemIndex; index < end; index += 1) {
+      const hold = holds[index] as Reservation;
+      const kept = early.size > 0 ? early.get(hold) : undefined;
+      if (kept !== undefined) {
+        sink.value(kept);
+        continue;
+      }
+      const tuple = this.pool[pooled] as unknown[];
+      fillTuple(tuple, hold);
+      sink.value(tuple);
+      pooled += 1;
+      if (pooled === poolSize) {
+        sink.flush();
+        pooled = 0;
+      }
+    }
+    if (pooled > 0) sink.flush();
   }
 
   private advanceFinished(units: number): number {
