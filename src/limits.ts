@@ -307,3 +307,9 @@ check(
  */
 export const snapshotSliceMs = 0.5;
 export const snapshotSliceUnitsMax = 1_000_000;
+/**
+ * An expiry or lot write-off sweep stops after this long (in batches of `sweepBatch`) and goes
+ * on in the next turn, so a storm of due holds never stops a shard for long at once.
+ */
+export const sweepSliceMs = 1;
+export const sweepBatch = 128;

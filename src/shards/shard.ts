@@ -26,6 +26,8 @@ import {
   journalRetryDelayMsMax,
   snapshotSliceMs,
   snapshotSliceUnitsMax,
+  sweepBatch,
+  sweepSliceMs,
   walPendingRecordsMax,
 } from '../limits.js';
 import {
@@ -40,7 +42,7 @@ import { DurableNotes } from './durable-notes.js';
 import type { ExpiryEntry } from './expiry-heap.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { JournalLink } from './journal-link.js';
-import { LotSchedule } from './lot-schedule.js';
+import { LotSchedule, type LotWriteOffKey } from './lot-schedule.js';
 import { recoverPartitions, type RecoveredPartition } from './partition-recovery.js';
 import {
   type CommitTiming,
@@ -446,14 +448,35 @@ export class Shard {
     if (this.mode !== 'serving') return 0;
     // Commands stop two sweeps short of the bound; a sweep stops one short.
     if (this.commit.pendingRows > walPendingRecordsMax - this.options.expiriesPerSweepMax) return 0;
+    const startedMs = this.environment.clock.monotonic();
     const nextDueMs = this.expiry.nextDueMs;
-    const expired = this.sweepDue(nowMs);
+    const expired = this.sweepDue(nowMs, startedMs);
     // Stale entries popped without a record move the bound too: say so now, not at a commit.
     // Nothing popped (every batch's sweep, mostly): the bound did not move, no scan of the notes.
     if (this.expiry.nextDueMs !== nextDueMs) this.tellReadableUntil(undefined);
     // Holds first: one ending at a lot's end gives its units back before the lot is written off.
-    const writtenOff = this.sweepLots(nowMs, this.options.expiriesPerSweepMax - expired);
+    const writtenOff = this.sweepLots(nowMs, this.options.expiriesPerSweepMax - expired, startedMs);
     return expired + writtenOff;
+  }
+
+  /** A sweep waiting for the next turn (a storm is swept a slice at a time). */
+  private sweepDeferred = false;
+
+  /**
+   * Whether the sweep has stopped the shard long enough: it then goes on in a later turn (a
+   * storm of 10,000 due holds swept at once stopped the shard for tens of ms), after whatever
+   * arrived meanwhile. What is left stays due in the schedule (and bounds the read view).
+   */
+  private sweptLong(startedMs: number): boolean {
+    if (this.environment.clock.monotonic() - startedMs < sweepSliceMs) return false;
+    if (!this.sweepDeferred) {
+      this.sweepDeferred = true;
+      this.environment.clock.defer(() => {
+        this.sweepDeferred = false;
+        this.sweep(this.environment.clock.now());
+      });
+    }
+    return true;
   }
 
   /** A key with named lots: its next write-off goes on the schedule. */
@@ -469,37 +492,53 @@ export class Shard {
    * like any change (nobody waits for a reply). Keys with named lots are read by their shard,
    * never from the read view, so no read bound moves. Returns the keys written off.
    */
-  private sweepLots(nowMs: number, max: number): number {
-    if (max <= 0 || this.lotWriteOffs.nextDueMs > nowMs) return 0;
-    return this.lotWriteOffs.sweep(nowMs, max, (key) => {
-      const runtime = this.runtimes.get(key.partition);
-      const result = runtime?.state.writeOffLots(key.productId, key.warehouseId, nowMs);
-      if (runtime === undefined || result?.writes === undefined) return false;
-      // One group: a snapshot never lands between the key's write-offs (all applied already).
-      this.journalGroup(runtime, result.writes);
-      let units = 0;
-      for (const { record } of result.writes)
-        if (record.type === 'lot-expired') units += record.quantity;
-      this.writeOffsPending.push([runtime.lastSequence, units]);
-      return true;
-    });
+  private sweepLots(nowMs: number, max: number, startedMs: number): number {
+    let done = 0;
+    while (done < max && this.lotWriteOffs.nextDueMs <= nowMs) {
+      if (this.sweptLong(startedMs)) break;
+      const batch = Math.min(sweepBatch, max - done);
+      done += this.lotWriteOffs.sweep(nowMs, batch, (key) => this.writeOffKey(key, nowMs));
+    }
+    return done;
   }
 
-  private sweepDue(nowMs: number): number {
-    return this.expiry.sweep(nowMs, this.options.expiriesPerSweepMax, (entry) => {
-      const runtime = this.runtimes.get(entry.partition);
-      const result = runtime?.state.expire(entry.reservationId, nowMs);
-      if (runtime === undefined || result?.record === undefined) {
-        // A hold pinned by its cart's confirm attempt waits for the attempt's decision: it is
-        // looked at again a little later (confirmed by then, or unpinned and due).
-        if (runtime?.state.isPinned(entry.reservationId) === true) {
-          this.expiry.schedule(entry.partition, entry.reservationId, nowMs + pinnedRecheckMs);
-        }
-        return false;
+  private writeOffKey(key: LotWriteOffKey, nowMs: number): boolean {
+    const runtime = this.runtimes.get(key.partition);
+    const result = runtime?.state.writeOffLots(key.productId, key.warehouseId, nowMs);
+    if (runtime === undefined || result?.writes === undefined) return false;
+    // One group: a snapshot never lands between the key's write-offs (all applied already).
+    this.journalGroup(runtime, result.writes);
+    let units = 0;
+    for (const { record } of result.writes)
+      if (record.type === 'lot-expired') units += record.quantity;
+    this.writeOffsPending.push([runtime.lastSequence, units]);
+    return true;
+  }
+
+  private sweepDue(nowMs: number, startedMs: number): number {
+    const max = this.options.expiriesPerSweepMax;
+    let expired = 0;
+    while (expired < max && this.expiry.nextDueMs <= nowMs) {
+      if (this.sweptLong(startedMs)) break;
+      const batch = Math.min(sweepBatch, max - expired);
+      expired += this.expiry.sweep(nowMs, batch, (entry) => this.expireDue(entry, nowMs));
+    }
+    return expired;
+  }
+
+  private expireDue(entry: ExpiryEntry, nowMs: number): boolean {
+    const runtime = this.runtimes.get(entry.partition);
+    const result = runtime?.state.expire(entry.reservationId, nowMs);
+    if (runtime === undefined || result?.record === undefined) {
+      // A hold pinned by its cart's confirm attempt waits for the attempt's decision: it is
+      // looked at again a little later (confirmed by then, or unpinned and due).
+      if (runtime?.state.isPinned(entry.reservationId) === true) {
+        this.expiry.schedule(entry.partition, entry.reservationId, nowMs + pinnedRecheckMs);
       }
-      this.journal(runtime, result.record, result.actor, true);
-      return true;
-    });
+      return false;
+    }
+    this.journal(runtime, result.record, result.actor, true);
+    return true;
   }
 
   /**
