@@ -188,6 +188,8 @@ async function main(): Promise<void> {
       const longestSlice: number[] = [];
       const longestCpu: number[] = [];
       const p99Slice: number[] = [];
+      const medianSlice: number[] = [];
+      const firstSlice: number[] = [];
       const overOneMs: number[] = [];
       const slices: number[] = [];
       const total: number[] = [];
@@ -216,6 +218,8 @@ async function main(): Promise<void> {
         longestCpu.push(Math.max(...after.sliceCpuMs));
         const walls = [...after.sliceWallMs].sort((a, b) => a - b);
         p99Slice.push(walls[Math.floor(walls.length * 0.99)] ?? 0);
+        medianSlice.push(median(walls) ?? 0);
+        firstSlice.push(after.sliceWallMs[0] ?? 0);
         overOneMs.push(walls.filter((ms) => ms > 1).length);
         slices.push(after.stats.slices);
         total.push(after.stats.totalMs);
@@ -239,7 +243,10 @@ async function main(): Promise<void> {
       out(`in slices (now; slice budget ${snapshotSliceMs} ms):`);
       out(`  longest slice: ${ms(longestSlice)}`);
       out(`    its CPU time (the longest of any slice): ${ms(longestCpu)}`);
-      out(`  p99 slice: ${ms(p99Slice)}; slices over 1 ms: ${overOneMs.join(', ')}`);
+      out(`  median slice: ${ms(medianSlice)}; p99 slice: ${ms(p99Slice)}`);
+      out(
+        `  slices over 1 ms: ${overOneMs.join(', ')}; the first (its key list noted): ${ms(firstSlice)}`,
+      );
       out(`  slices: ${slices.join(', ')}; all slices together: ${ms(total)}`);
       out(`  longest turn of the shard thread meanwhile: ${ms(turn)}`);
       if (chosen.traffic) {

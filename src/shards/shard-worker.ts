@@ -4,7 +4,7 @@ import client from 'prom-client';
 import { InvariantError } from '../actors/index.js';
 import { systemClock } from '../clock.js';
 import { expiriesPerSweepMax, journalCheckMs } from '../limits.js';
-import { JournalStore, type JournalConnection } from '../persistence/index.js';
+import { JournalStore, SnapshotThread, type JournalConnection } from '../persistence/index.js';
 import {
   decodeRequests,
   encodeBatch,
@@ -132,6 +132,9 @@ const shard = new Shard(
   },
   {
     connect,
+    // Snapshots are written from a thread of their own: sending a large row costs its thread
+    // tens of ms (snapshot-thread.ts).
+    connectSnapshots: () => Promise.resolve(new SnapshotThread(data.databaseUrl)),
     clock: systemClock,
     send: (replies) => {
       const payload = encodeBatch(replies);

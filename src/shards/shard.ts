@@ -36,6 +36,7 @@ import {
   encodeRecord,
   type JournalConnection,
   type MovementColumns,
+  type SnapshotConnection,
   type SnapshotRow,
 } from '../persistence/index.js';
 import { DurableNotes } from './durable-notes.js';
@@ -74,6 +75,8 @@ export interface ShardOptions {
 
 export interface ShardEnvironment {
   readonly connect: () => Promise<JournalConnection>;
+  /** Where snapshots are written (a thread of their own in production); else `connect`. */
+  readonly connectSnapshots?: () => Promise<SnapshotConnection>;
   readonly clock: Clock;
   readonly send: (replies: ShardReply[]) => void;
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -203,8 +206,13 @@ export class Shard {
   ) {
     this.gate = new ReplyGate(options.inflightMax);
     this.link = new JournalLink(environment.connect);
-    this.snapshotWriter = new SnapshotWriter(environment.connect, (error) =>
-      environment.log('warn', `snapshot write failed, dropped (the WAL has it): ${error.message}`),
+    this.snapshotWriter = new SnapshotWriter(
+      environment.connectSnapshots ?? environment.connect,
+      (error) =>
+        environment.log(
+          'warn',
+          `snapshot write failed, dropped (the WAL has it): ${error.message}`,
+        ),
     );
     this.commit = new GroupCommit(
       this.link,
