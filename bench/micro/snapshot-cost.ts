@@ -5,7 +5,8 @@
 //
 // Two ways: in one go (`captureSnapshot` + `encodeSnapshot`, as shards did before snapshots were
 // sliced), and as a shard takes it now, a slice at a time between turns (SnapshotSlicer, its
-// default budget): its longest slice, the slices and their total. With --traffic, a reserve and
+// default budget): its longest slice, the slices and their total; then written as a shard writes
+// it now (handed over to a thread of its own). With --traffic, a reserve and
 // a confirm on the hot key run between slices (their copy on write included), and the longest
 // of those commands is reported beside the same commands without a snapshot under way. "Longest
 // turn" is the longest the thread went without running a setImmediate task meanwhile.
@@ -18,6 +19,7 @@ import { PartitionState, captureSnapshot, type Command } from '../../src/actors/
 import { systemClock, type Clock } from '../../src/clock.js';
 import { snapshotSliceMs, snapshotSliceUnitsMax } from '../../src/limits.js';
 import { JournalStore } from '../../src/persistence/journal-store.js';
+import { SnapshotThread } from '../../src/persistence/snapshot-thread.js';
 import { migrate } from '../../src/persistence/migrations.js';
 import { encodeSnapshot } from '../../src/persistence/snapshot-codec.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
@@ -145,14 +147,14 @@ async function sliced(state: PartitionState, withTraffic: boolean) {
   let trafficTimer: NodeJS.Immediate | undefined;
   const { value, turnMs } = await longestTurn(
     () =>
-      new Promise<{ stats: SnapshotStats; bytes: number }>((resolve) => {
+      new Promise<{ stats: SnapshotStats; bytes: number; payload: Uint8Array }>((resolve) => {
         const slicer = new SnapshotSlicer(
           clock,
           { sliceMs: snapshotSliceMs, unitsPerSliceMax: snapshotSliceUnitsMax },
           {
             begin: () => ({ state, lsn: 1 }),
             complete: (_state, row, stats) => {
-              resolve({ stats, bytes: row.payload.length });
+              resolve({ stats, bytes: row.payload.length, payload: row.payload });
               return true;
             },
             dropped: (_partition, _state, error) => {
@@ -186,6 +188,8 @@ async function main(): Promise<void> {
       const write: number[] = [];
       const writeTurn: number[] = [];
       const longestSlice: number[] = [];
+      const threadWrite: number[] = [];
+      const threadTurn: number[] = [];
       const longestCpu: number[] = [];
       const p99Slice: number[] = [];
       const medianSlice: number[] = [];
@@ -212,6 +216,15 @@ async function main(): Promise<void> {
         writeTurn.push(written.turnMs);
         bytes = payload.length;
         const after = await sliced(state, chosen.traffic);
+        // Written as a shard writes it now: handed to the snapshot thread.
+        const thread = new SnapshotThread(url);
+        const threadStarted = performance.now();
+        const threaded = await longestTurn(() =>
+          thread.writeSnapshot({ partition, lsn: 100 + round, payload: after.payload }),
+        );
+        threadWrite.push(performance.now() - threadStarted);
+        threadTurn.push(threaded.turnMs);
+        await thread.close();
         if (!chosen.traffic && after.bytes !== payload.length)
           throw new Error('the sliced snapshot differs in size');
         longestSlice.push(after.stats.longestSliceMs);
@@ -249,6 +262,8 @@ async function main(): Promise<void> {
       );
       out(`  slices: ${slices.join(', ')}; all slices together: ${ms(total)}`);
       out(`  longest turn of the shard thread meanwhile: ${ms(turn)}`);
+      out(`  write (handed to the snapshot thread, SnapshotThread): ${ms(threadWrite)}`);
+      out(`    longest turn of the shard thread during the write: ${ms(threadTurn)}`);
       if (chosen.traffic) {
         out(`  longest reserve or confirm on the hot key between slices: ${ms(during)}`);
         out(`  the same commands with no snapshot under way: ${ms(without)}`);
