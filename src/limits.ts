@@ -302,3 +302,17 @@ check(
   summaryWindowMinMs < summarySampleSpacingMs && summarySampleSpacingMs < summaryWindowMs,
   'a summary window must hold several samples',
 );
+
+/**
+ * How long one slice of a snapshot may stop its shard (snapshots are captured and encoded a
+ * slice at a time between turns: src/shards/snapshot-slicer.ts), and the values one slice may
+ * capture at most whatever the clock says.
+ */
+export const snapshotSliceMs = 0.5;
+export const snapshotSliceUnitsMax = 1_000_000;
+/**
+ * An expiry or lot write-off sweep stops after this long (in batches of `sweepBatch`) and goes
+ * on in the next turn, so a storm of due holds never stops a shard for long at once.
+ */
+export const sweepSliceMs = 1;
+export const sweepBatch = 128;

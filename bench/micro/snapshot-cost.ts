@@ -1,17 +1,29 @@
-// What one snapshot of a hot partition costs: capturing it (on the shard thread), encoding it
-// (on the shard thread) and writing the row (on the snapshot connection), for a partition whose
-// one hot key holds N pending reservations, as after a flash sale's first minutes. The write goes
-// through the real JournalStore into a scratch database (dropped afterwards, also on Ctrl-C).
+// What one snapshot of a hot partition costs: capturing it and encoding it (on the shard thread)
+// and writing the row (on the snapshot connection), for a partition whose one hot key holds N
+// pending reservations, as after a flash sale's first minutes. The write goes through the real
+// JournalStore into a scratch database (dropped afterwards, also on Ctrl-C).
 //
-//   npx tsx bench/micro/snapshot-cost.ts [--holds 150000] [--rounds 3]
+// Two ways: in one go (`captureSnapshot` + `encodeSnapshot`, as shards did before snapshots were
+// sliced), and as a shard takes it now, a slice at a time between turns (SnapshotSlicer, its
+// default budget): its longest slice, the slices and their total; then written as a shard writes
+// it now (handed over to a thread of its own). With --traffic, a reserve and
+// a confirm on the hot key run between slices (their copy on write included), and the longest
+// of those commands is reported beside the same commands without a snapshot under way. "Longest
+// turn" is the longest the thread went without running a setImmediate task meanwhile.
+//
+//   npx tsx bench/micro/snapshot-cost.ts [--holds 150000] [--rounds 3] [--traffic]
 //     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PartitionState, captureSnapshot, type Command } from '../../src/actors/index.js';
+import { systemClock, type Clock } from '../../src/clock.js';
+import { snapshotSliceMs, snapshotSliceUnitsMax } from '../../src/limits.js';
 import { JournalStore } from '../../src/persistence/journal-store.js';
+import { SnapshotThread } from '../../src/persistence/snapshot-thread.js';
 import { migrate } from '../../src/persistence/migrations.js';
 import { encodeSnapshot } from '../../src/persistence/snapshot-codec.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
+import { SnapshotSlicer, type SnapshotStats } from '../../src/shards/snapshot-slicer.js';
 import { median } from '../lib/report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
 
@@ -58,6 +70,7 @@ function options() {
     options: {
       holds: { type: 'string', default: '150000' },
       rounds: { type: 'string', default: '3' },
+      traffic: { type: 'boolean', default: false },
       'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     },
   });
@@ -66,7 +79,99 @@ function options() {
   if (!(Number.isInteger(holds) && holds >= 1 && Number.isInteger(rounds) && rounds >= 1)) {
     throw new Error('--holds and --rounds want positive integers');
   }
-  return { holds, rounds, databaseUrl: values['database-url'] };
+  return { holds, rounds, traffic: values.traffic, databaseUrl: values['database-url'] };
+}
+
+/** The longest gap between setImmediate tasks while `work` runs: how long the thread was held. */
+async function longestTurn<T>(work: () => Promise<T>): Promise<{ value: T; turnMs: number }> {
+  let last = performance.now();
+  let longest = 0;
+  let running = true;
+  const tick = (): void => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const value = await work();
+  running = false;
+  return { value, turnMs: longest };
+}
+
+let serial = 0;
+
+/** A reserve then a confirm of it on the hot key: how long each took, in ms. */
+function traffic(state: PartitionState, nowMs: number): number[] {
+  serial += 1;
+  const reservationId = mintReservationId(partition);
+  const started = performance.now();
+  state.apply(
+    {
+      kind: 'reserve',
+      productId: 'hot-sku',
+      warehouseId: 'bench-wh',
+      quantity: 1,
+      ttlSeconds: 3600,
+      idempotencyKey: `traffic-abcdef12-0-${serial.toString(36).padStart(6, '0')}`,
+      reservationId,
+      requesterId: 'bench',
+      traceId: 'bench',
+    },
+    nowMs,
+  );
+  const reserved = performance.now();
+  state.apply({ kind: 'confirm', reservationId, traceId: 'bench' }, nowMs);
+  return [reserved - started, performance.now() - reserved];
+}
+
+/** One snapshot as a shard takes it now, in slices (commands between them with --traffic). */
+async function sliced(state: PartitionState, withTraffic: boolean) {
+  const commandMs: number[] = [];
+  // Each slice's wall time and CPU time (the process's: on a machine shared with other work, a
+  // slice's wall time also counts the time the thread waited for a core).
+  const sliceWallMs: number[] = [];
+  const sliceCpuMs: number[] = [];
+  const clock: Clock = {
+    ...systemClock,
+    defer: (task) =>
+      systemClock.defer(() => {
+        const cpu = process.cpuUsage();
+        const started = performance.now();
+        task();
+        sliceWallMs.push(performance.now() - started);
+        const used = process.cpuUsage(cpu);
+        sliceCpuMs.push((used.user + used.system) / 1000);
+      }),
+  };
+  let trafficTimer: NodeJS.Immediate | undefined;
+  const { value, turnMs } = await longestTurn(
+    () =>
+      new Promise<{ stats: SnapshotStats; bytes: number; payload: Uint8Array }>((resolve) => {
+        const slicer = new SnapshotSlicer(
+          clock,
+          { sliceMs: snapshotSliceMs, unitsPerSliceMax: snapshotSliceUnitsMax },
+          {
+            begin: () => ({ state, lsn: 1 }),
+            complete: (_state, row, stats) => {
+              resolve({ stats, bytes: row.payload.length, payload: row.payload });
+              return true;
+            },
+            dropped: (_partition, _state, error) => {
+              throw new Error(`snapshot dropped: ${String(error)}`);
+            },
+          },
+        );
+        const between = (): void => {
+          commandMs.push(...traffic(state, 1_790_000_000_000 + 10_000_000));
+          trafficTimer = setImmediate(between);
+        };
+        if (withTraffic) trafficTimer = setImmediate(between);
+        void slicer.request(partition);
+      }),
+  );
+  if (trafficTimer !== undefined) clearImmediate(trafficTimer);
+  return { ...value, turnMs, commandMs, sliceWallMs, sliceCpuMs };
 }
 
 async function main(): Promise<void> {
@@ -81,6 +186,20 @@ async function main(): Promise<void> {
       const capture: number[] = [];
       const encode: number[] = [];
       const write: number[] = [];
+      const writeTurn: number[] = [];
+      const longestSlice: number[] = [];
+      const threadWrite: number[] = [];
+      const threadTurn: number[] = [];
+      const longestCpu: number[] = [];
+      const p99Slice: number[] = [];
+      const medianSlice: number[] = [];
+      const firstSlice: number[] = [];
+      const overOneMs: number[] = [];
+      const slices: number[] = [];
+      const total: number[] = [];
+      const turn: number[] = [];
+      const during: number[] = [];
+      const without: number[] = [];
       let bytes = 0;
       for (let round = 0; round < chosen.rounds; round += 1) {
         const started = performance.now();
@@ -88,18 +207,67 @@ async function main(): Promise<void> {
         const captured = performance.now();
         const payload = encodeSnapshot(snapshot);
         const encoded = performance.now();
-        await store.writeSnapshot({ partition, lsn: round + 1, payload });
+        const written = await longestTurn(() =>
+          store.writeSnapshot({ partition, lsn: round + 1, payload }),
+        );
         capture.push(captured - started);
         encode.push(encoded - captured);
         write.push(performance.now() - encoded);
+        writeTurn.push(written.turnMs);
         bytes = payload.length;
+        const after = await sliced(state, chosen.traffic);
+        // Written as a shard writes it now: handed to the snapshot thread.
+        const thread = new SnapshotThread(url);
+        const threadStarted = performance.now();
+        const threaded = await longestTurn(() =>
+          thread.writeSnapshot({ partition, lsn: 100 + round, payload: after.payload }),
+        );
+        threadWrite.push(performance.now() - threadStarted);
+        threadTurn.push(threaded.turnMs);
+        await thread.close();
+        if (!chosen.traffic && after.bytes !== payload.length)
+          throw new Error('the sliced snapshot differs in size');
+        longestSlice.push(after.stats.longestSliceMs);
+        longestCpu.push(Math.max(...after.sliceCpuMs));
+        const walls = [...after.sliceWallMs].sort((a, b) => a - b);
+        p99Slice.push(walls[Math.floor(walls.length * 0.99)] ?? 0);
+        medianSlice.push(median(walls) ?? 0);
+        firstSlice.push(after.sliceWallMs[0] ?? 0);
+        overOneMs.push(walls.filter((ms) => ms > 1).length);
+        slices.push(after.stats.slices);
+        total.push(after.stats.totalMs);
+        turn.push(after.turnMs);
+        if (chosen.traffic) {
+          during.push(Math.max(...after.commandMs));
+          const alone: number[] = [];
+          for (let index = 0; index < after.commandMs.length / 2; index += 1)
+            alone.push(...traffic(state, 1_790_000_000_000 + 10_000_000));
+          without.push(Math.max(...alone));
+        }
       }
       const ms = (values: number[]): string =>
-        `${(median(values) ?? 0).toFixed(1)} ms (rounds ${values.map((v) => v.toFixed(1)).join(', ')})`;
+        `${(median(values) ?? 0).toFixed(2)} ms (rounds ${values.map((v) => v.toFixed(2)).join(', ')})`;
       out(`one partition, one hot key with ${chosen.holds} pending holds; ${bytes} bytes encoded`);
+      out('in one go (before):');
       out(`  capture (shard thread): ${ms(capture)}`);
       out(`  encode (shard thread):  ${ms(encode)}`);
       out(`  write (snapshot connection, JournalStore.writeSnapshot): ${ms(write)}`);
+      out(`    longest turn of the shard thread during the write: ${ms(writeTurn)}`);
+      out(`in slices (now; slice budget ${snapshotSliceMs} ms):`);
+      out(`  longest slice: ${ms(longestSlice)}`);
+      out(`    its CPU time (the longest of any slice): ${ms(longestCpu)}`);
+      out(`  median slice: ${ms(medianSlice)}; p99 slice: ${ms(p99Slice)}`);
+      out(
+        `  slices over 1 ms: ${overOneMs.join(', ')}; the first (its key list noted): ${ms(firstSlice)}`,
+      );
+      out(`  slices: ${slices.join(', ')}; all slices together: ${ms(total)}`);
+      out(`  longest turn of the shard thread meanwhile: ${ms(turn)}`);
+      out(`  write (handed to the snapshot thread, SnapshotThread): ${ms(threadWrite)}`);
+      out(`    longest turn of the shard thread during the write: ${ms(threadTurn)}`);
+      if (chosen.traffic) {
+        out(`  longest reserve or confirm on the hot key between slices: ${ms(during)}`);
+        out(`  the same commands with no snapshot under way: ${ms(without)}`);
+      }
     } finally {
       await client.end();
     }

@@ -6,6 +6,7 @@ export type { ApplyResult, Write } from './apply-result.js';
 export { PartitionState, homePartitionOf, stockKey } from './partition-state.js';
 export { checkRecord } from './record-check.js';
 export { captureSnapshot, restoreSnapshot, type PartitionSnapshot } from './snapshot.js';
+export { SnapshotCapture, type SnapshotSink } from './snapshot-capture.js';
 export { StockActor, extrasOf, type Reservation } from './stock-actor.js';
 export { stockSignal } from './types.js';
 export type * from './types.js';

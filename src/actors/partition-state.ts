@@ -544,6 +544,23 @@ export class PartitionState {
     }
   }
 
+  /**
+   * The finished queue as it stands, for a snapshot taken in slices: entries [head, end) of these
+   * arrays never change afterwards (the queue only appends; compaction makes new arrays).
+   */
+  finishedQueue() {
+    const [actors, reservationIds] = [this.finishedActors, this.finishedReservationIds];
+    const [adjustKeys, atMs] = [this.finishedAdjustKeys, this.finishedAtMs];
+    return {
+      actors,
+      reservationIds,
+      adjustKeys,
+      atMs,
+      head: this.finishedHead,
+      end: actors.length,
+    };
+  }
+
   /** Snapshot restore: a restored pending hold counts again (limits, carts in doubt). */
   restoreHold(actor: StockActor, hold: Reservation): void {
     if (hold.status === 'PENDING') this.holdMade(actor, hold.id, hold.createdAtMs);

@@ -23,7 +23,7 @@ import type {
   TransferStatus,
 } from './types.js';
 
-type ReservationTuple = [
+export type ReservationTuple = [
   id: string,
   quantity: number,
   createdAtMs: number,
@@ -49,7 +49,7 @@ type BuyerHoldTuple = [
   confirmedQuantity: number,
 ];
 type ProductTuple = [productId: string, settings: ProductSettings, confirmed: BuyerHoldTuple[]];
-type AdjustKeyTuple = [
+export type AdjustKeyTuple = [
   key: string,
   delta: number,
   reason: string,
@@ -99,7 +99,12 @@ type TransferTuple = [
   firstFrom: StockView,
   firstTo: StockView | null,
 ];
-type FinishedTuple = [actorIndex: number, reservationId: string, adjustKey: string, atMs: number];
+export type FinishedTuple = [
+  actorIndex: number,
+  reservationId: string,
+  adjustKey: string,
+  atMs: number,
+];
 
 export interface PartitionSnapshot {
   readonly partition: number;
@@ -121,44 +126,12 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
   for (const actor of state.actors.values()) {
     actorIndex.set(actor, actors.length);
     const reservations: ReservationTuple[] = [];
-    for (const r of actor.reservations?.values() ?? []) {
-      const reservation: ReservationTuple = [
-        r.id,
-        r.quantity,
-        r.createdAtMs,
-        r.expiresAtMs,
-        r.idempotencyKey,
-        r.status,
-        r.finishedAtMs,
-        r.requesterId,
-        r.originalExpiresAtMs,
-        r.buyerId,
-        r.reference,
-        r.cartId,
-        r.confirmedQuantity,
-      ];
-      if (r.lots !== undefined) reservation.push([...r.lots]);
-      reservations.push(reservation);
-    }
+    for (const r of actor.reservations?.values() ?? []) reservations.push(reservationTuple(r));
     const adjustKeys: AdjustKeyTuple[] = [];
     for (const [key, m] of actor.adjustKeys ?? []) {
       adjustKeys.push(memoTuple(key, m));
     }
-    const { productId, warehouseId, onHand, reserved, version, incoming } = actor;
-    const tuple: ActorTuple = [
-      productId,
-      warehouseId,
-      onHand,
-      reserved,
-      version,
-      reservations,
-      adjustKeys,
-    ];
-    const book = actor.lots;
-    if (incoming !== 0 || actor.stockedAtVersion !== 1 || book !== undefined) tuple.push(incoming);
-    if (actor.stockedAtVersion !== 1 || book !== undefined) tuple.push(actor.stockedAtVersion);
-    if (book !== undefined) tuple.push(captureLots(book));
-    actors.push(tuple);
+    actors.push([...actorHead(actor), reservations, adjustKeys, ...actorTail(actor)] as ActorTuple);
   }
   const finished: FinishedTuple[] = [];
   for (const entry of state.finishedEntries()) {
@@ -173,8 +146,48 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
   return { partition, actors, finished, products, carts, confirms, ...captureTransfers(state) };
 }
 
+/** A key's tuple up to its holds: ids and counts. */
+export function actorHead(
+  actor: StockActor,
+): [productId: string, warehouseId: string, onHand: number, reserved: number, version: number] {
+  const { productId, warehouseId, onHand, reserved, version } = actor;
+  return [productId, warehouseId, onHand, reserved, version];
+}
+
+/** A key's tuple after its memos: the optional fields, only as far as the last one it has. */
+export function actorTail(actor: StockActor): unknown[] {
+  const tail: unknown[] = [];
+  const book = actor.lots;
+  const { incoming } = actor;
+  if (incoming !== 0 || actor.stockedAtVersion !== 1 || book !== undefined) tail.push(incoming);
+  if (actor.stockedAtVersion !== 1 || book !== undefined) tail.push(actor.stockedAtVersion);
+  if (book !== undefined) tail.push(captureLots(book));
+  return tail;
+}
+
+/** A hold as a snapshot keeps it (its lots copied: the tuple must not change with the hold). */
+export function reservationTuple(r: Reservation): ReservationTuple {
+  const reservation: ReservationTuple = [
+    r.id,
+    r.quantity,
+    r.createdAtMs,
+    r.expiresAtMs,
+    r.idempotencyKey,
+    r.status,
+    r.finishedAtMs,
+    r.requesterId,
+    r.originalExpiresAtMs,
+    r.buyerId,
+    r.reference,
+    r.cartId,
+    r.confirmedQuantity,
+  ];
+  if (r.lots !== undefined) reservation.push([...r.lots]);
+  return reservation;
+}
+
 /** An adjust's idempotency memo; the optional fields only as far as the last one it has. */
-function memoTuple(key: string, m: AdjustMemo): AdjustKeyTuple {
+export function memoTuple(key: string, m: AdjustMemo): AdjustKeyTuple {
   const tuple: AdjustKeyTuple = [key, m.delta, m.reason, m.onHand, m.reserved, m.version, m.atMs];
   const incoming = m.incoming ?? 0;
   if (m.terms !== '' || m.lots !== undefined || incoming !== 0) tuple.push(m.terms);
@@ -206,7 +219,7 @@ function restoreLots([nextSequence, lots]: LotsTuple): LotBook {
   return book;
 }
 
-function captureTransfers(state: PartitionState) {
+export function captureTransfers(state: PartitionState) {
   const transfers: TransferTuple[] = [...state.transfers.byId.values()].map((t) => [
     termsOf(t),
     t.productId,
@@ -221,7 +234,7 @@ function captureTransfers(state: PartitionState) {
   return { transfers, transfersFinished };
 }
 
-function captureConfirms(state: PartitionState): CartConfirmRecord[] {
+export function captureConfirms(state: PartitionState): CartConfirmRecord[] {
   const records: CartConfirmRecord[] = [];
   const step = (cartId: string, attempt: string, kind: CartConfirmRecord['step']) => {
     records.push({
@@ -250,7 +263,7 @@ function captureConfirms(state: PartitionState): CartConfirmRecord[] {
   return records;
 }
 
-function captureProducts(state: PartitionState): ProductTuple[] {
+export function captureProducts(state: PartitionState): ProductTuple[] {
   const products: ProductTuple[] = [];
   for (const product of state.productEntries()) {
     const confirmed: BuyerHoldTuple[] = [];

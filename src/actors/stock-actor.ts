@@ -1,6 +1,7 @@
 // One stock key's state and the only code that changes it. Pure and synchronous: the caller
 // passes the clock and receives the journal record to persist; nothing here does I/O.
 import { assert, assertInvariant } from './assert.js';
+import { beforeChange } from './change-watch.js';
 import { LotBook, lotEndMs, lotNeverEndsMs, unitsOf } from './lot-book.js';
 import type {
   AdjustCommand,
@@ -745,6 +746,7 @@ export class StockActor {
   }
 
   applyFinished(record: ReservationChangedRecord, reservation: Reservation): void {
+    beforeChange(this, reservation);
     this.admitVersion(record);
     assert(
       reservation.status === 'PENDING',
@@ -774,6 +776,7 @@ export class StockActor {
   }
 
   applyExtended(record: ExtendedRecord, reservation: Reservation): void {
+    beforeChange(this, reservation);
     assert(record.version === this.version, 'an extend moved the version');
     assert(reservation.status === 'PENDING', () => `extend of a ${reservation.status} hold`);
     assert(reservation.quantity === record.quantity, 'record quantity differs from the hold');
@@ -863,6 +866,7 @@ export class StockActor {
     const reservation = reservations?.get(id);
     if (reservations === undefined || reservation === undefined) return;
     assert(reservation.status !== 'PENDING', 'a pending reservation cannot be forgotten');
+    beforeChange(this);
     reservations.delete(id);
     const reserveKeys = this.busy?.reserveKeys;
     if (reserveKeys?.get(reservation.idempotencyKey) === reservation) {
@@ -874,6 +878,7 @@ export class StockActor {
   forgetAdjustKey(key: string, atMs: number): void {
     const adjustKeys = this.busy?.adjustKeys;
     if (adjustKeys === undefined || adjustKeys.get(key)?.atMs !== atMs) return;
+    beforeChange(this);
     adjustKeys.delete(key);
     this.idleIfEmpty();
   }
@@ -894,6 +899,8 @@ export class StockActor {
 
   /** Checks the record follows the key's version, and notes the key's first stocking. */
   private admitVersion(record: StockRecord): void {
+    // Every change of the key's counts, lots or maps comes through here first (or above).
+    beforeChange(this);
     // Every change but a transfer's arrival on incoming (or its cancel there) stocks the key.
     const incomingOnly =
       record.type === 'transfer' &&

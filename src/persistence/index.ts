@@ -40,8 +40,9 @@ export {
 } from './reservation-routes.js';
 export { GroupCommit, type GroupCommitListener } from './group-commit.js';
 export { SnapshotWriter } from './snapshot-writer.js';
+export { SnapshotThread } from './snapshot-thread.js';
 export { encodeRecord, decodeRecord, RecordDecodeError } from './record-codec.js';
-export { encodeSnapshot, decodeSnapshot } from './snapshot-codec.js';
+export { SnapshotEncoder, encodeSnapshot, decodeSnapshot } from './snapshot-codec.js';
 export { HistoryStore, movementOfRow, type HistoryStoreOptions } from './history-store.js';
 export {
   HistoryMaintenance,

@@ -7,7 +7,6 @@ import {
   AssertionError,
   PartitionState,
   assert,
-  captureSnapshot,
   checkRecord,
   countsBefore,
   isMovement,
@@ -25,21 +24,26 @@ import {
   pinnedRecheckMs,
   cartsInDoubtPerAnswerMax,
   journalRetryDelayMsMax,
+  snapshotSliceMs,
+  snapshotSliceUnitsMax,
+  sweepBatch,
+  sweepSliceMs,
   walPendingRecordsMax,
 } from '../limits.js';
 import {
   GroupCommit,
   SnapshotWriter,
   encodeRecord,
-  encodeSnapshot,
   type JournalConnection,
   type MovementColumns,
+  type SnapshotConnection,
+  type SnapshotRow,
 } from '../persistence/index.js';
 import { DurableNotes } from './durable-notes.js';
 import type { ExpiryEntry } from './expiry-heap.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { JournalLink } from './journal-link.js';
-import { LotSchedule } from './lot-schedule.js';
+import { LotSchedule, type LotWriteOffKey } from './lot-schedule.js';
 import { recoverPartitions, type RecoveredPartition } from './partition-recovery.js';
 import {
   type CommitTiming,
@@ -53,6 +57,7 @@ import {
   type ShardRequest,
 } from './protocol.js';
 import { ReplyGate } from './reply-gate.js';
+import { SnapshotSlicer, type SliceBudget, type SnapshotStats } from './snapshot-slicer.js';
 
 export interface ShardOptions {
   readonly shard: number;
@@ -64,10 +69,14 @@ export interface ShardOptions {
   readonly expiriesPerSweepMax: number;
   /** Requests in flight to this shard at most (the channel's bound; the reply gate's). */
   readonly inflightMax: number;
+  /** How long one slice of a snapshot may stop the shard (limits.ts by default). */
+  readonly snapshotSlice?: SliceBudget;
 }
 
 export interface ShardEnvironment {
   readonly connect: () => Promise<JournalConnection>;
+  /** Where snapshots are written (a thread of their own in production); else `connect`. */
+  readonly connectSnapshots?: () => Promise<SnapshotConnection>;
   readonly clock: Clock;
   readonly send: (replies: ShardReply[]) => void;
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -84,6 +93,8 @@ export interface ShardEnvironment {
     stock: StockChange[],
     readableUntilMs: number,
   ) => void;
+  /** A snapshot was captured and encoded (handed to the writer): its slices (a metric). */
+  readonly snapshotted?: (stats: SnapshotStats & { readonly bytes: number }) => void;
 }
 
 interface PartitionRuntime {
@@ -91,7 +102,10 @@ interface PartitionRuntime {
   nextLsn: number;
   /** Group-commit sequence of this partition's newest record. */
   lastSequence: number;
+  /** Records since the last snapshot began (a dropped one's count back on top). */
   recordsSinceSnapshot: number;
+  /** The count when the snapshot under way began (it goes back if the snapshot is dropped). */
+  recordsBeforeSnapshot: number;
 }
 
 type Mode = 'starting' | 'serving' | 'recovering' | 'stopping' | 'stopped';
@@ -175,6 +189,8 @@ export class Shard {
   private readonly commit: GroupCommit;
   /** Writes snapshots on a connection of its own, so they never hold up group commits. */
   private readonly snapshotWriter: SnapshotWriter;
+  /** Captures and encodes snapshots a slice at a time between turns. */
+  private readonly slicer: SnapshotSlicer;
   private outbox: ShardReply[] = [];
   /** The token subject of the request being applied, if it names one (its movements keep it). */
   private callerSubject = '';
@@ -190,8 +206,13 @@ export class Shard {
   ) {
     this.gate = new ReplyGate(options.inflightMax);
     this.link = new JournalLink(environment.connect);
-    this.snapshotWriter = new SnapshotWriter(environment.connect, (error) =>
-      environment.log('warn', `snapshot write failed, dropped (the WAL has it): ${error.message}`),
+    this.snapshotWriter = new SnapshotWriter(
+      environment.connectSnapshots ?? environment.connect,
+      (error) =>
+        environment.log(
+          'warn',
+          `snapshot write failed, dropped (the WAL has it): ${error.message}`,
+        ),
     );
     this.commit = new GroupCommit(
       this.link,
@@ -204,10 +225,27 @@ export class Shard {
       this.snapshotWriter,
       environment.clock,
     );
+    this.slicer = new SnapshotSlicer(
+      environment.clock,
+      options.snapshotSlice ?? {
+        sliceMs: snapshotSliceMs,
+        unitsPerSliceMax: snapshotSliceUnitsMax,
+      },
+      {
+        begin: (partition) => this.beginSnapshot(partition),
+        complete: (state, row, stats) => this.completeSnapshot(state, row, stats),
+        dropped: (partition, state, error) => this.snapshotDropped(partition, state, error),
+      },
+    );
   }
 
   get serving(): boolean {
     return this.mode === 'serving';
+  }
+
+  /** A snapshot is under way or waiting for its turn. */
+  get snapshotting(): boolean {
+    return !this.slicer.idle;
   }
 
   /** Loads every owned partition from the journal: latest snapshot plus the WAL tail. */
@@ -242,6 +280,7 @@ export class Shard {
         nextLsn: lastLsn + 1,
         lastSequence: 0,
         recordsSinceSnapshot: lastLsn - snapshotLsn,
+        recordsBeforeSnapshot: 0,
       });
       for (const reservation of state.pendingReservations()) {
         this.expiry.schedule(partition, reservation.id, reservation.expiresAtMs);
@@ -417,14 +456,35 @@ export class Shard {
     if (this.mode !== 'serving') return 0;
     // Commands stop two sweeps short of the bound; a sweep stops one short.
     if (this.commit.pendingRows > walPendingRecordsMax - this.options.expiriesPerSweepMax) return 0;
+    const startedMs = this.environment.clock.monotonic();
     const nextDueMs = this.expiry.nextDueMs;
-    const expired = this.sweepDue(nowMs);
+    const expired = this.sweepDue(nowMs, startedMs);
     // Stale entries popped without a record move the bound too: say so now, not at a commit.
     // Nothing popped (every batch's sweep, mostly): the bound did not move, no scan of the notes.
     if (this.expiry.nextDueMs !== nextDueMs) this.tellReadableUntil(undefined);
     // Holds first: one ending at a lot's end gives its units back before the lot is written off.
-    const writtenOff = this.sweepLots(nowMs, this.options.expiriesPerSweepMax - expired);
+    const writtenOff = this.sweepLots(nowMs, this.options.expiriesPerSweepMax - expired, startedMs);
     return expired + writtenOff;
+  }
+
+  /** A sweep waiting for the next turn (a storm is swept a slice at a time). */
+  private sweepDeferred = false;
+
+  /**
+   * Whether the sweep has stopped the shard long enough: it then goes on in a later turn (a
+   * storm of 10,000 due holds swept at once stopped the shard for tens of ms), after whatever
+   * arrived meanwhile. What is left stays due in the schedule (and bounds the read view).
+   */
+  private sweptLong(startedMs: number): boolean {
+    if (this.environment.clock.monotonic() - startedMs < sweepSliceMs) return false;
+    if (!this.sweepDeferred) {
+      this.sweepDeferred = true;
+      this.environment.clock.defer(() => {
+        this.sweepDeferred = false;
+        this.sweep(this.environment.clock.now());
+      });
+    }
+    return true;
   }
 
   /** A key with named lots: its next write-off goes on the schedule. */
@@ -440,69 +500,115 @@ export class Shard {
    * like any change (nobody waits for a reply). Keys with named lots are read by their shard,
    * never from the read view, so no read bound moves. Returns the keys written off.
    */
-  private sweepLots(nowMs: number, max: number): number {
-    if (max <= 0 || this.lotWriteOffs.nextDueMs > nowMs) return 0;
-    return this.lotWriteOffs.sweep(nowMs, max, (key) => {
-      const runtime = this.runtimes.get(key.partition);
-      const result = runtime?.state.writeOffLots(key.productId, key.warehouseId, nowMs);
-      if (runtime === undefined || result?.writes === undefined) return false;
-      // One group: a snapshot never lands between the key's write-offs (all applied already).
-      this.journalGroup(runtime, result.writes);
-      let units = 0;
-      for (const { record } of result.writes)
-        if (record.type === 'lot-expired') units += record.quantity;
-      this.writeOffsPending.push([runtime.lastSequence, units]);
-      return true;
-    });
+  private sweepLots(nowMs: number, max: number, startedMs: number): number {
+    let done = 0;
+    while (done < max && this.lotWriteOffs.nextDueMs <= nowMs) {
+      if (this.sweptLong(startedMs)) break;
+      const batch = Math.min(sweepBatch, max - done);
+      done += this.lotWriteOffs.sweep(nowMs, batch, (key) => this.writeOffKey(key, nowMs));
+    }
+    return done;
   }
 
-  private sweepDue(nowMs: number): number {
-    return this.expiry.sweep(nowMs, this.options.expiriesPerSweepMax, (entry) => {
-      const runtime = this.runtimes.get(entry.partition);
-      const result = runtime?.state.expire(entry.reservationId, nowMs);
-      if (runtime === undefined || result?.record === undefined) {
-        // A hold pinned by its cart's confirm attempt waits for the attempt's decision: it is
-        // looked at again a little later (confirmed by then, or unpinned and due).
-        if (runtime?.state.isPinned(entry.reservationId) === true) {
-          this.expiry.schedule(entry.partition, entry.reservationId, nowMs + pinnedRecheckMs);
-        }
-        return false;
+  private writeOffKey(key: LotWriteOffKey, nowMs: number): boolean {
+    const runtime = this.runtimes.get(key.partition);
+    const result = runtime?.state.writeOffLots(key.productId, key.warehouseId, nowMs);
+    if (runtime === undefined || result?.writes === undefined) return false;
+    // One group: a snapshot never lands between the key's write-offs (all applied already).
+    this.journalGroup(runtime, result.writes);
+    let units = 0;
+    for (const { record } of result.writes)
+      if (record.type === 'lot-expired') units += record.quantity;
+    this.writeOffsPending.push([runtime.lastSequence, units]);
+    return true;
+  }
+
+  private sweepDue(nowMs: number, startedMs: number): number {
+    const max = this.options.expiriesPerSweepMax;
+    let expired = 0;
+    while (expired < max && this.expiry.nextDueMs <= nowMs) {
+      if (this.sweptLong(startedMs)) break;
+      const batch = Math.min(sweepBatch, max - expired);
+      expired += this.expiry.sweep(nowMs, batch, (entry) => this.expireDue(entry, nowMs));
+    }
+    return expired;
+  }
+
+  private expireDue(entry: ExpiryEntry, nowMs: number): boolean {
+    const runtime = this.runtimes.get(entry.partition);
+    const result = runtime?.state.expire(entry.reservationId, nowMs);
+    if (runtime === undefined || result?.record === undefined) {
+      // A hold pinned by its cart's confirm attempt waits for the attempt's decision: it is
+      // looked at again a little later (confirmed by then, or unpinned and due).
+      if (runtime?.state.isPinned(entry.reservationId) === true) {
+        this.expiry.schedule(entry.partition, entry.reservationId, nowMs + pinnedRecheckMs);
       }
-      this.journal(runtime, result.record, result.actor, true);
-      return true;
-    });
+      return false;
+    }
+    this.journal(runtime, result.record, result.actor, true);
+    return true;
   }
 
   /**
-   * A snapshot costs time in proportion to the partition's size, on this thread. Taking one only
-   * after at least as many records as it holds entries keeps that cost at most one entry per
-   * record, and a recovery's WAL tail no longer than the snapshot it starts from.
+   * A snapshot costs time in proportion to the partition's size (in slices, on this thread).
+   * Taking one only after at least as many records as it holds entries keeps that cost at most
+   * one entry per record, and a recovery's WAL tail no longer than the snapshot it starts from.
    */
   private snapshotInterval(state: PartitionState): number {
     const entries = state.actors.size + state.reservationOwners.size;
     return Math.max(this.options.snapshotEveryRecords, entries);
   }
 
+  /** Asks for a snapshot of the partition, unless one is under way or waiting. */
   private snapshot(runtime: PartitionRuntime): void {
-    const lsn = runtime.nextLsn - 1;
-    if (lsn === 0) return;
-    const payload = encodeSnapshot(captureSnapshot(runtime.state));
-    this.commit.addSnapshot({ partition: runtime.state.partition, lsn, payload });
-    runtime.recordsSinceSnapshot = 0;
+    const { partition } = runtime.state;
+    if (!this.slicer.has(partition)) void this.slicer.request(partition);
   }
 
   /**
-   * Snapshots every partition changed since its last snapshot; resolves once written, with the
-   * number written (a failed write is logged and not counted).
+   * A snapshot of the partition begins now, at its newest LSN: called between turns, where
+   * every change applied is journaled, so the state is exactly the records up to that LSN.
+   */
+  private beginSnapshot(partition: number): { state: PartitionState; lsn: number } | undefined {
+    const runtime = this.runtimes.get(partition);
+    const lsn = runtime === undefined ? 0 : runtime.nextLsn - 1;
+    if (runtime === undefined || lsn === 0 || this.mode !== 'serving') return undefined;
+    runtime.recordsBeforeSnapshot = runtime.recordsSinceSnapshot;
+    runtime.recordsSinceSnapshot = 0;
+    return { state: runtime.state, lsn };
+  }
+
+  private completeSnapshot(state: PartitionState, row: SnapshotRow, stats: SnapshotStats): boolean {
+    // A partition reloaded since (a failed write) has another state: this one may hold records
+    // that never became durable. (A failure drops every snapshot under way anyway.)
+    if (this.runtimes.get(row.partition)?.state !== state || this.mode !== 'serving') return false;
+    // Written once every record appended so far (those up to its LSN among them) is durable.
+    this.commit.addSnapshot(row);
+    this.environment.snapshotted?.({ ...stats, bytes: row.payload.length });
+    return true;
+  }
+
+  private snapshotDropped(partition: number, state: PartitionState, error?: unknown): void {
+    const runtime = this.runtimes.get(partition);
+    if (runtime?.state === state) runtime.recordsSinceSnapshot += runtime.recordsBeforeSnapshot;
+    if (error !== undefined) {
+      this.environment.log('error', `snapshot of partition ${partition} dropped: ${String(error)}`);
+    }
+  }
+
+  /**
+   * Snapshots every partition changed since its last snapshot began (and waits for one under
+   * way); resolves once written, with the number written (a failed write is logged and not
+   * counted).
    */
   async snapshotAll(): Promise<number> {
     const failuresBefore = this.snapshotWriter.failures;
-    let taken = 0;
-    for (const runtime of this.runtimes.values()) {
-      if (runtime.recordsSinceSnapshot === 0) continue;
-      this.snapshot(runtime);
-      taken += 1;
+    const requested: Promise<boolean>[] = [];
+    for (const [partition, runtime] of this.runtimes) {
+      if (runtime.recordsSinceSnapshot > 0) requested.push(this.slicer.request(partition));
+      else requested.push(this.slicer.whenDone(partition));
     }
+    const taken = (await Promise.all(requested)).filter((done) => done).length;
     await this.whenIdle();
     return Math.max(0, taken - (this.snapshotWriter.failures - failuresBefore));
   }
@@ -594,6 +700,8 @@ export class Shard {
   private failed(error: Error): void {
     this.environment.log('error', `journal write failed, recovering: ${error.message}`);
     if (this.mode === 'serving') this.mode = 'recovering';
+    // Snapshots under way may reflect records that will not be durable: dropped, all of them.
+    this.slicer.cancelAll();
     this.gate.failAll(this.outbox);
     // Changes not known durable are never shown; whatever did commit is read back on reload.
     this.notes.clear();
@@ -650,6 +758,7 @@ export class Shard {
       await this.snapshotAll();
     }
     this.mode = 'stopping';
+    this.slicer.close();
     await this.whenIdle();
     // A reload under way notices the stop at its next step; wait for it to let go.
     await this.reloading;

@@ -38,6 +38,8 @@ export interface CartSimProfile {
   readonly crashWeight: number;
   /** Messages delivered to the shard and not yet answered, at most (the channel's bound). */
   readonly inflightMax: number;
+  /** Values one slice of a snapshot captures at most (the virtual clock stands still). */
+  readonly snapshotSliceUnits: number;
 }
 
 export function cartProfileFor(random: Random): CartSimProfile {
@@ -52,6 +54,7 @@ export function cartProfileFor(random: Random): CartSimProfile {
     faultRate: random.pick([0, 0.03, 0.1]),
     crashWeight: random.pick([0.3, 0.8, 2]),
     inflightMax: random.pick([4, 16, 64]),
+    snapshotSliceUnits: random.pick([1, 5, 64, 1_000_000]),
   };
 }
 
@@ -341,6 +344,7 @@ export class CartSimulation {
         snapshotEveryRecords: this.profile.snapshotEveryRecords,
         expiriesPerSweepMax: this.profile.expiriesPerSweepMax,
         inflightMax: this.profile.inflightMax + 1024,
+        snapshotSlice: { sliceMs: 1, unitsPerSliceMax: this.profile.snapshotSliceUnits },
       },
       {
         connect: () => this.journal.connect(id),

@@ -123,7 +123,9 @@ export function seedCli(make: MakeRun): void {
     const { seeds, seconds, totals } = await runSeeds(make, loop);
     const stepsRun = totals.steps ?? 0;
     const rates = { seedsPerSecond: seeds / seconds, stepsPerSecond: stepsRun / seconds };
-    process.stdout.write(`${JSON.stringify({ seeds, steps: stepsRun, seconds, ...rates })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ seeds, steps: stepsRun, seconds, ...rates, totals })}\n`,
+    );
   };
   main().catch((error: unknown) => {
     process.stderr.write(`${error instanceof SimulationFailure ? error.message : String(error)}\n`);

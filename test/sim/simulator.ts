@@ -36,6 +36,8 @@ export interface SimProfile {
   readonly crashWeight: number;
   /** Requests in flight at most (the channel's bound in production). */
   readonly inflightMax: number;
+  /** Values one slice of a snapshot captures at most (the virtual clock stands still). */
+  readonly snapshotSliceUnits: number;
 }
 
 export function profileFor(random: Random): SimProfile {
@@ -50,6 +52,7 @@ export function profileFor(random: Random): SimProfile {
     faultRate: random.pick([0, 0.03, 0.1]),
     crashWeight: random.pick([0, 0.4, 1.5]),
     inflightMax: random.pick([4, 32]),
+    snapshotSliceUnits: random.pick([1, 5, 64, 1_000_000]),
   };
 }
 
@@ -129,6 +132,9 @@ export class Simulation {
     censusReads: 0,
     expiredBySweep: 0,
     lostInCrash: 0,
+    snapshots: 0,
+    snapshotSlices: 0,
+    crashesMidSnapshot: 0,
   };
 
   constructor(
@@ -295,6 +301,7 @@ export class Simulation {
         snapshotEveryRecords: this.profile.snapshotEveryRecords,
         expiriesPerSweepMax: this.profile.expiriesPerSweepMax,
         inflightMax: this.profile.inflightMax + 1024,
+        snapshotSlice: { sliceMs: 1, unitsPerSliceMax: this.profile.snapshotSliceUnits },
       },
       {
         connect: () => this.journal.connect(id),
@@ -306,6 +313,11 @@ export class Simulation {
           if (level !== 'info') this.note(`i${id} ${level}: ${message}`);
         },
         flushed: () => undefined,
+        snapshotted: ({ slices }) => {
+          if (!incarnation.alive) return;
+          this.counts.snapshots += 1;
+          this.counts.snapshotSlices += slices;
+        },
         durableChanges: (changes) => {
           if (!incarnation.alive) return;
           this.told(changes.stock);
@@ -343,6 +355,8 @@ export class Simulation {
 
   private async crash(): Promise<void> {
     const dead = this.incarnation;
+    // The snapshot under way, if any, dies with it: the previous one stays in force.
+    if (dead.shard.snapshotting) this.counts.crashesMidSnapshot += 1;
     dead.alive = false;
     dead.clock.kill();
     const notes = this.journal.killIncarnation(dead.id, () => this.random.chance(0.5));

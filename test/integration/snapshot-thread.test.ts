@@ -1,0 +1,55 @@
+// Snapshots written from a thread of their own (SnapshotThread): the row lands as sent, the
+// payload is handed over (not copied), and a write that cannot land fails (the shard's writer
+// then drops the snapshot and the thread).
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JournalStore, SnapshotThread, migrate } from '../../src/persistence/index.js';
+import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { havePostgres } from '../helpers/services.js';
+
+describe.runIf(await havePostgres())('the snapshot thread', () => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createDatabase();
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    await migrate(client);
+    await client.end();
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it('writes the rows it is given, handing their payload over', async () => {
+    const thread = new SnapshotThread(database.url);
+    const payload = Buffer.allocUnsafeSlow(3_000_000);
+    for (let index = 0; index < payload.length; index += 1) payload[index] = index % 251;
+    const expected = Buffer.from(payload);
+    await thread.writeSnapshot({ partition: 4, lsn: 17, payload });
+    // Transferred: the shard's copy is gone.
+    expect(payload.byteLength).toBe(0);
+    // A view of a larger buffer is copied, the buffer left alone.
+    const shared = Buffer.from([9, 9, 1, 2, 3, 9]);
+    await thread.writeSnapshot({ partition: 5, lsn: 3, payload: shared.subarray(2, 5) });
+    expect([...shared]).toStrictEqual([9, 9, 1, 2, 3, 9]);
+    await thread.close();
+
+    const store = await JournalStore.connect(database.url, { onError: () => undefined });
+    const rows = await store.latestSnapshots([4, 5]);
+    await store.close();
+    expect(rows.get(4)?.lsn).toBe(17);
+    expect(Buffer.from(rows.get(4)?.payload ?? []).equals(expected)).toBe(true);
+    expect([...(rows.get(5)?.payload ?? [])]).toStrictEqual([1, 2, 3]);
+  });
+
+  it('fails a write that cannot land, and closes all the same', async () => {
+    const url = new URL(database.url);
+    url.pathname = '/no_such_database_here';
+    const thread = new SnapshotThread(url.toString());
+    const row = { partition: 1, lsn: 1, payload: Buffer.from([1]) };
+    await expect(thread.writeSnapshot(row)).rejects.toThrow();
+    await thread.close();
+  });
+});
