@@ -1,5 +1,6 @@
 // One partition's actors: its stock keys (found by product, key-index.ts), the index from
-// reservation id to its key, and the bounded retention of finished reservations. Still pure: the shard owns the I/O.
+// reservation id to its key, and the bounded retention of finished reservations. Still pure: the
+// shard owns the I/O.
 import { AssertionError, assert } from './assert.js';
 import { CartBook, homePartitionOf } from './cart-book.js';
 import { applyConfirmStep, cartCommand, replayCart, type CartWork } from './cart-work.js';
@@ -309,6 +310,11 @@ export class PartitionState {
     const actor = this.keys.get(productId, warehouseId);
     if (actor !== undefined) this.recent = actor;
     return actor;
+  }
+
+  /** Whether `actor` is this partition's key (not another partition's, nor one never added). */
+  owns(actor: StockActor): boolean {
+    return this.keys.get(actor.productId, actor.warehouseId) === actor;
   }
 
   /** Adds a new stock key (live, replayed or restored from a snapshot). */

@@ -59,8 +59,10 @@ export class Product {
   }
 
   set settings(settings: ProductSettings) {
-    if (settings !== defaultSettings || this.rules !== undefined) {
-      (this.rules ??= new ProductRules()).settings = settings;
+    // Settings equal to the defaults (a snapshot's decoded copy, say) are the defaults.
+    const kept = sameSettings(settings, defaultSettings) ? defaultSettings : settings;
+    if (kept !== defaultSettings || this.rules !== undefined) {
+      (this.rules ??= new ProductRules()).settings = kept;
     }
   }
 
@@ -104,22 +106,19 @@ export class Product {
 
   /**
    * Units the buyer holds toward the limit at `nowMs`: PENDING holds' quantity and CONFIRMED
-   * ones' sold units, of holds made within the window. Prunes what fell out of the window.
+   * ones' sold units, of holds made within the window. A pure read: holds leave only by records
+   * (`addHold`'s window, `dropHold`), so a recovered partition keeps exactly what the live one
+   * kept (a read that pruned would leave the live buyers fewer than replay's).
    */
   heldBy(buyerId: string, nowMs: number): number {
     const holds = this.rules?.buyerHolds?.get(buyerId);
     if (holds === undefined) return 0;
     const oldestMs = nowMs - this.settings.limitWindowSeconds * 1000;
     let held = 0;
-    let kept = 0;
     for (const hold of holds) {
       if (hold.createdAtMs <= oldestMs || !counts(hold)) continue;
-      holds[kept] = hold;
-      kept += 1;
       held += hold.status === 'CONFIRMED' ? hold.confirmedQuantity : hold.quantity;
     }
-    holds.length = kept;
-    if (kept === 0) this.rules?.buyerHolds?.delete(buyerId);
     return held;
   }
 

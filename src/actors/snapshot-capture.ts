@@ -141,7 +141,7 @@ export class SnapshotCapture implements ChangeWatcher {
     if (this.phase !== 'keys' || this.actorIndex.has(actor)) return;
     // A key of another partition (captures of several may be under way), or one made since L
     // (started for nothing: harmless, never reached).
-    if (this.state.actors.get(actor.stockKey) !== actor) return;
+    if (!this.state.owns(actor)) return;
     if (!this.started.has(actor)) this.started.set(actor, startKey(actor));
     if (hold !== undefined && !this.heldAtStart.has(hold)) {
       this.heldAtStart.set(hold, reservationTuple(hold));
