@@ -1,11 +1,12 @@
 // The events bench: how fast the publisher gets durable changes to a JetStream consumer under the
 // hot-SKU load. It starts the built ledger with NATS_URL on a scratch database and a fresh stream,
-// drives POST /v1/reserve on one stock key with autocannon while an ordered consumer reads the
-// stream, and prints the end-to-end event lag (record time -> consumer receipt, p50/p90/p99/max)
-// and publish throughput; then it re-publishes the whole journal to a second fresh stream with no
+// drives the flash-sale bench's hot-SKU load (its own generator: worker threads, keep-alive
+// connections, a fresh idempotency key per reserve) while an ordered consumer reads the stream,
+// and prints the end-to-end event lag (record time -> consumer receipt, p50/p90/p99/max) and
+// publish throughput; then it re-publishes the whole journal to a second fresh stream with no
 // HTTP load, which measures the publisher's catch-up throughput on its own.
 //
-//   npx tsx bench/events-lag.ts [--seconds 10] [--connections 64] [--shards 2]
+//   npx tsx bench/events-lag.ts [--seconds 10] [--connections 64] [--threads 1] [--shards 2]
 //                               [--nats nats://127.0.0.1:4222]
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,20 +14,24 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import autocannon, { type Client, type Result } from 'autocannon';
 import { createDatabase, type TestDatabase } from '../test/helpers/database.js';
 import { startLedger, type LedgerProcess } from '../test/helpers/ledger-process.js';
+import { LoadGenerator, type LoadResult } from './lib/load-driver.js';
+import { scenario } from './lib/scenarios.js';
+import { stockScenario } from './lib/state-check.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const stockKey = { product_id: 'hot-sku', warehouse_id: 'bench-wh' };
+/** The flash-sale bench's hot-SKU scenario: one key stocked with 10^9, 1 unit per reserve. */
+const hotSku = scenario('hot-sku', { soldOutStock: 1 });
 /** How long the consumer may take to see every event after the load ends. */
 const drainTimeoutMs = 60_000;
 
 interface Options {
   readonly seconds: number;
   readonly connections: number;
+  readonly threads: number;
   readonly shards: number;
   readonly natsUrl: string;
 }
@@ -36,6 +41,7 @@ function options(): Options {
     options: {
       seconds: { type: 'string', default: '10' },
       connections: { type: 'string', default: '64' },
+      threads: { type: 'string', default: '1' },
       shards: { type: 'string', default: '2' },
       nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
     },
@@ -50,6 +56,7 @@ function options(): Options {
   return {
     seconds: bounded('seconds', values.seconds, 600),
     connections: bounded('connections', values.connections, 1024),
+    threads: bounded('threads', values.threads, 16),
     shards: bounded('shards', values.shards, 64),
     natsUrl: values.nats,
   };
@@ -112,34 +119,24 @@ async function consumeWhenReady(natsUrl: string, stream: string, samples: Sample
   }
 }
 
-function reserveLoad(baseUrl: string, seconds: number, connections: number): Promise<Result> {
-  const prefix = `ev-bench-${randomBytes(4).toString('hex')}-`;
-  let issued = 0;
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url: `${baseUrl}/v1/reserve`,
-        connections,
-        duration: seconds,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        setupClient: (client: Client) =>
-          client.setRequests([
-            {
-              setupRequest: (request) => ({
-                ...request,
-                body: JSON.stringify({
-                  ...stockKey,
-                  quantity: 1,
-                  idempotency_key: `${prefix}${(issued++).toString(36).padStart(8, '0')}`,
-                }),
-              }),
-            },
-          ]),
-      },
-      (error, result) => (error === null ? resolve(result) : reject(error)),
-    );
-  });
+/** The hot-SKU load, straight into its measured window (no warm-up: every event counts). */
+async function reserveLoad(baseUrl: string, config: Options): Promise<LoadResult> {
+  const generator = new LoadGenerator(config.threads);
+  try {
+    return await generator.run({
+      label: 'events bench, hot SKU',
+      baseUrl,
+      scenario: hotSku,
+      connections: config.connections,
+      warmupSeconds: 0,
+      durationSeconds: config.seconds,
+      authorization: undefined,
+      onMeasureStart: () => undefined,
+      onMeasureEnd: () => undefined,
+    });
+  } finally {
+    await generator.close();
+  }
 }
 
 async function journalCount(database: TestDatabase): Promise<number> {
@@ -186,28 +183,30 @@ async function underLoad(config: Options, database: TestDatabase, stream: string
   const samples = new Samples();
   const consumer = await consumeWhenReady(config.natsUrl, stream.toUpperCase(), samples);
   try {
-    await fetch(`${ledger.baseUrl}/v1/stock/adjust`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...stockKey, delta: 1_000_000_000 }),
-    });
-    out(`load: ${config.seconds} s, ${config.connections} connections, hot SKU reserves`);
+    await stockScenario(ledger.baseUrl, hotSku);
+    const threads = `${config.threads} load thread(s)`;
+    out(`load: ${config.seconds} s, ${config.connections} connections, ${threads}, hot SKU`);
     let loading = true;
     const peak = peakLag(ledger.baseUrl, () => loading);
-    const result = await reserveLoad(ledger.baseUrl, config.seconds, config.connections);
+    const result = await reserveLoad(ledger.baseUrl, config);
     loading = false;
     const wanted = await journalCount(database);
     const drainMs = await drained(samples, wanted);
-    const ok = result.statusCodeStats['200']?.count ?? 0;
+    // Answers are counted by operation and status ("reserve 200").
+    const ok = result.statusCounts['reserve 200'] ?? 0;
+    const others = Object.entries(result.statusCounts).filter(([key]) => key !== 'reserve 200');
     const spanSeconds = (samples.lastAtMs - samples.firstAtMs) / 1000;
+    out(`  reserves answered 200: ${ok} (${Math.round(result.requestsPerSecond)}/s)`);
     out(
-      `  reserves answered 200: ${ok} (${Math.round(ok / config.seconds)}/s), non-2xx ${result.non2xx}`,
+      `  other answers: ${JSON.stringify(Object.fromEntries(others))}, unanswered ${result.errorCount}`,
     );
     out(`  events received: ${samples.count} (journal records: ${wanted})`);
     out(`  publish throughput: ${Math.round(samples.count / spanSeconds)} events/s`);
     out(`  end-to-end event lag (record time -> consumer): ${samples.summary()}`);
-    const { p50, p99 } = result.latency;
-    out(`  for comparison, reserve reply latency (autocannon): p50 ${p50} ms, p99 ${p99} ms`);
+    const { p50Ms, p99Ms } = result.latency;
+    out(
+      `  for comparison, reserve reply latency: p50 ${p50Ms.toFixed(2)} ms, p99 ${p99Ms.toFixed(2)} ms`,
+    );
     const { records, seconds } = await peak;
     out(`  peak publisher lag: ${records} records, ${seconds.toFixed(3)} s`);
     out(`  last event seen ${drainMs} ms after the load ended`);
