@@ -49,6 +49,8 @@ export interface LoadResult {
   readonly requestsPerSecond: number;
   readonly latency: LatencySummary;
   readonly latencyByOperation: Partial<Record<Operation, LatencySummary>>;
+  /** By operation and status ("reserve 200": the admitted reserves; "reserve 503": the shed). */
+  readonly latencyByStatus: Record<string, LatencySummary>;
   /** Every operation's histogram merged, for the plot (µs). */
   readonly histogram: hdr.Histogram;
   readonly statusCounts: Record<string, number>;
@@ -160,6 +162,16 @@ function merge(
     if (merged.totalCount > 0) latencyByOperation[operation] = summarize(merged);
     all.add(merged);
   }
+  const latencyByStatus: Record<string, LatencySummary> = {};
+  const labels = new Set(results.flatMap((result) => Object.keys(result.statusHistograms)));
+  for (const label of [...labels].sort()) {
+    const merged = newHistogram();
+    for (const result of results) {
+      const encoded = result.statusHistograms[label];
+      if (encoded !== undefined) merged.add(hdr.decodeFromCompressedBase64(encoded));
+    }
+    latencyByStatus[label] = summarize(merged);
+  }
   const statusCounts: Record<string, number> = {};
   const warmupStatusCounts: Record<string, number> = {};
   const errors: Record<string, number> = {};
@@ -181,6 +193,7 @@ function merge(
     requestsPerSecond: perSecond.reduce((sum, count) => sum + count, 0) / options.durationSeconds,
     latency: summarize(all),
     latencyByOperation,
+    latencyByStatus,
     histogram: all,
     statusCounts,
     warmupStatusCounts,

@@ -37,6 +37,8 @@ export interface SystemRun {
   readonly requestsPerSecond: number | null;
   readonly latency: LatencySummary | null;
   readonly latencyByOperation: Partial<Record<Operation, LatencySummary>>;
+  /** By operation and status: "reserve 200" is the admitted reserves. */
+  readonly latencyByStatus: Record<string, LatencySummary>;
   readonly percentilesMs: readonly { readonly percentile: number; readonly ms: number }[];
   readonly statusCounts: Record<string, number>;
   readonly warmupStatusCounts: Record<string, number>;
@@ -81,7 +83,12 @@ function ledgerFigures(window: Window, seconds: number): LedgerFigures | null {
   };
 }
 
-function problemsOf(spec: SystemSpec, load: LoadResult, check: StateCheck | null): string[] {
+function problemsOf(
+  spec: SystemSpec,
+  scenario: Scenario,
+  load: LoadResult,
+  check: StateCheck | null,
+): string[] {
   const problems: string[] = [];
   if (load.unexpected > 0) {
     // Both windows, side by side: a merged object would keep only one count per status.
@@ -93,6 +100,11 @@ function problemsOf(spec: SystemSpec, load: LoadResult, check: StateCheck | null
   }
   if (check !== null && !check.ok) problems.push(`end-state check FAILED ${JSON.stringify(check)}`);
   if (spec.stateful && check === null) problems.push('end-state check did not run');
+  // A flash crowd must sell the whole stock in the window, exactly: no unit left, none oversold.
+  const sold = check?.soldAtEnd;
+  if (scenario.shedsLoad && sold !== undefined && sold !== null && sold !== scenario.stockPerKey) {
+    problems.push(`${sold} units sold of ${scenario.stockPerKey}: not exactly the stock`);
+  }
   return problems;
 }
 
@@ -136,6 +148,7 @@ async function measure(
     requestsPerSecond: load.requestsPerSecond,
     latency: load.latency,
     latencyByOperation: load.latencyByOperation,
+    latencyByStatus: load.latencyByStatus,
     percentilesMs: plotPercentiles.map((percentile) => ({
       percentile,
       ms: load.histogram.getValueAtPercentile(percentile) / 1000,
@@ -153,7 +166,7 @@ async function measure(
       load.firstInsufficientAtMs === null
         ? null
         : (load.firstInsufficientAtMs - load.startAtMs) / 1000,
-    problems: problemsOf(spec, load, check),
+    problems: problemsOf(spec, scenario, load, check),
   };
 }
 
@@ -167,6 +180,7 @@ function failedRun(spec: SystemSpec, scenario: Scenario, run: number, error: unk
     requestsPerSecond: null,
     latency: null,
     latencyByOperation: {},
+    latencyByStatus: {},
     percentilesMs: [],
     statusCounts: {},
     warmupStatusCounts: {},
