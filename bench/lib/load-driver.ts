@@ -17,6 +17,11 @@ import { addTallies, emptyTallies, type KeyTallies, type Scenario } from './scen
 
 /** The load starts this long after the tasks are handed out, so every thread starts together. */
 const startDelayMs = 300;
+/**
+ * Where the connections are opened first (flash-crowd), this much more per connection: 5,000
+ * opened at once meet the server's listen backlog and some wait for SYN retries (1 s, 3 s).
+ */
+const connectDelayMsPerConnection = 2;
 /** A request without an answer after this long counts as an error (outcome resolved later). */
 const requestTimeoutMs = 10_000;
 const progressLineEverySeconds = 5;
@@ -104,7 +109,10 @@ export class LoadGenerator {
 
   async run(options: LoadOptions): Promise<LoadResult> {
     const threads = Math.min(this.threads, options.connections);
-    const startAtMs = Date.now() + startDelayMs;
+    const connectMs = options.scenario.connectsFirst
+      ? options.connections * connectDelayMsPerConnection
+      : 0;
+    const startAtMs = Date.now() + startDelayMs + connectMs;
     const measureFromMs = startAtMs + options.warmupSeconds * 1000;
     const endAtMs = measureFromMs + options.durationSeconds * 1000;
     const progress = new ProgressLine(options, threads, measureFromMs);

@@ -267,6 +267,13 @@ class ThreadLoad {
     }
   }
 
+  /** Opening a connection before the load failed. */
+  connectFailed(error: unknown): void {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const label = `opening the connection: ${message}`;
+    this.errors[label] = (this.errors[label] ?? 0) + 1;
+  }
+
   takeTick(): ProgressTick {
     const tick = { threadIndex: this.task.threadIndex, ...this.tick };
     this.tick = { answered: 0, unexpected: 0, errors: 0 };
@@ -415,6 +422,20 @@ async function cartUser(load: ThreadLoad, client: Client): Promise<void> {
   }
 }
 
+/** Opens every client's connection (GET /health/live); a failure counts as an error. */
+async function openConnections(load: ThreadLoad, clients: readonly Client[]): Promise<void> {
+  await Promise.all(
+    clients.map(async (client) => {
+      try {
+        const response = await client.request({ path: '/health/live', method: 'GET' });
+        await response.body.dump();
+      } catch (error) {
+        load.connectFailed(error);
+      }
+    }),
+  );
+}
+
 export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResult> {
   const load = new ThreadLoad(task);
   const clients = Array.from(
@@ -427,6 +448,7 @@ export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResul
         keepAliveTimeout: 60_000,
       }),
   );
+  if (task.scenario.connectsFirst) await openConnections(load, clients);
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, task.startAtMs - Date.now())));
   const ticker = setInterval(() => task.progress.postMessage(load.takeTick()), 1000);
   try {

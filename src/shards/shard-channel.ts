@@ -1,11 +1,12 @@
 // The main thread's one handle on one shard: it spawns the worker, batches commands to it per
 // event-loop turn, correlates replies, bounds what is in flight (beyond the bound a command is
-// refused at once, 503 overloaded, never queued without limit), carries system round trips,
-// and when the thread dies, fails everything in flight and starts a new one that recovers.
+// refused at once, 503 overloaded, never queued without limit), sheds reserves that would wait
+// longer than the queue-delay bound (queue-admission.ts: refused here, never sent), carries
+// system round trips, and when the thread dies, fails everything in flight and starts a new one.
 import type { Worker } from 'node:worker_threads';
 import type { Command } from '../actors/index.js';
 import { systemClock } from '../clock.js';
-import { shardSystemRequestsMax, workerRestartDelayMsMax } from '../limits.js';
+import { shardSystemRequestsMax, shedLogEveryMs, workerRestartDelayMsMax } from '../limits.js';
 import { spawnWorker } from '../worker-script.js';
 import {
   decodeCensus,
@@ -22,6 +23,7 @@ import {
   type SystemRequestKind,
   type ToShard,
 } from './protocol.js';
+import { DrainRate, sheds, type AdmissionRule } from './queue-admission.js';
 
 export type ReplyCallback = (reply: ShardReply) => void;
 
@@ -45,13 +47,29 @@ export interface ShardChannelListener {
 
 type SystemWaiter = (message: FromShard | undefined) => void;
 
+/** A command sent and not answered yet: who gets the reply, and when it was sent. */
+interface Pending {
+  readonly callback: ReplyCallback;
+  readonly sentMs: number;
+}
+
 const requestIdMax = 0x7fffffff;
+const noShedding: AdmissionRule = { queueDelayMs: 0, floor: 0 };
+const shedMessage =
+  'The shard is busy: this reserve would wait longer than the queue-delay bound; nothing was ' +
+  'done, retry after retry-after.';
 
 export class ShardChannel {
   private worker: Worker | undefined;
   private ready = false;
   private stopping = false;
-  private readonly inflight = new Map<number, ReplyCallback>();
+  private readonly inflight = new Map<number, Pending>();
+  private readonly drain = new DrainRate();
+  /** How long the oldest request of the latest batch of replies waited (ms). */
+  private latestWaitMs = 0;
+  /** Reserves shed since the last warning line, and when that line was written. */
+  private shedSinceLog = 0;
+  private shedLoggedMs = Number.NEGATIVE_INFINITY;
   private queue: ShardRequest[] = [];
   private flushScheduled = false;
   private nextRequestId = 0;
@@ -66,6 +84,7 @@ export class ShardChannel {
     readonly index: number,
     private readonly workerData: ShardWorkerData,
     private readonly listener: ShardChannelListener,
+    private readonly admission: AdmissionRule = noShedding,
   ) {}
 
   get isReady(): boolean {
@@ -100,15 +119,47 @@ export class ShardChannel {
       callback(failure(0, 'overloaded'));
       return 0;
     }
+    // Only a reserve is shed: it is where a crowd's demand comes in. A confirm or release ends a
+    // hold already granted (refusing it would keep stock from the crowd), and operators' writes
+    // must get through a crowd; those are bounded by inflightMax alone.
+    if (command.kind === 'reserve' && this.sheds()) {
+      callback(failure(0, 'overloaded', shedMessage));
+      return 0;
+    }
+    const sentMs = performance.now();
+    if (this.inflight.size === 0) this.drain.busyFrom(sentMs);
     this.nextRequestId = this.nextRequestId >= requestIdMax ? 1 : this.nextRequestId + 1;
     const id = this.nextRequestId;
-    this.inflight.set(id, callback);
+    this.inflight.set(id, { callback, sentMs });
     this.queue.push({ id, partition, command });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       systemClock.defer(this.flush);
     }
     return id;
+  }
+
+  /** Whether a reserve would now wait longer than the bound; counts and now and then says so. */
+  private sheds(): boolean {
+    const state = {
+      inFlight: this.inflight.size,
+      drainPerSecond: this.drain.perSecond,
+      latestWaitMs: this.latestWaitMs,
+    };
+    if (!sheds(state, this.admission)) return false;
+    this.shedSinceLog += 1;
+    const nowMs = performance.now();
+    if (nowMs - this.shedLoggedMs >= shedLogEveryMs) {
+      this.listener.log(
+        'warn',
+        `shard ${this.index} sheds reserves (503 overloaded): ${this.shedSinceLog} since the ` +
+          `last line; ${state.inFlight} in flight, draining ${Math.round(state.drainPerSecond)}/s, ` +
+          `latest wait ${Math.round(state.latestWaitMs)} ms, bound ${this.admission.queueDelayMs} ms`,
+      );
+      this.shedLoggedMs = nowMs;
+      this.shedSinceLog = 0;
+    }
+    return true;
   }
 
   /**
@@ -139,17 +190,31 @@ export class ShardChannel {
     ]);
   };
 
-  private answer(reply: ShardReply): void {
-    const callback = this.inflight.get(reply.id);
-    if (callback === undefined) return;
+  /** Hands a reply to its callback; returns when its request was sent (NaN: none waited). */
+  private answer(reply: ShardReply): number {
+    const pending = this.inflight.get(reply.id);
+    if (pending === undefined) return Number.NaN;
     this.inflight.delete(reply.id);
-    callback(reply);
+    pending.callback(reply);
+    return pending.sentMs;
+  }
+
+  /** A batch of replies: answered, and what it says of the queue measured (queue-admission). */
+  private replied(replies: readonly ShardReply[]): void {
+    const nowMs = performance.now();
+    let oldestMs = nowMs;
+    for (const reply of replies) {
+      const sentMs = this.answer(reply);
+      if (sentMs < oldestMs) oldestMs = sentMs;
+    }
+    this.latestWaitMs = nowMs - oldestMs;
+    this.drain.answered(replies.length, nowMs);
   }
 
   private onMessage(message: FromShard): void {
     switch (message.kind) {
       case 'replies':
-        for (const reply of decodeReplies(message.payload)) this.answer(reply);
+        this.replied(decodeReplies(message.payload));
         return;
       case 'durable':
         this.listener.durable(message.changes);

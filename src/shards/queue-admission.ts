@@ -1,0 +1,69 @@
+// Load shedding at the front door (issue 13): whether a new reserve may join a shard's queue, or
+// is refused at once on the HTTP thread (503 overloaded + retry-after, nothing sent to the shard)
+// because it would wait there longer than the queue-delay bound. The rule: shed when
+//   (1) at least `floor` requests are in flight (a short queue is always fine; a cold shard whose
+//       drain rate is not known yet is never refused below it),
+//   (2) there is evidence of delay: the latest answers waited longer than the bound, and
+//   (3) by Little's law the wait a newcomer would see, in flight / drain rate, passes the bound.
+// The drain rate is measured only over time the shard had work (answers per busy second), so an
+// idle spell does not make it look slow. Pure arithmetic and two counters: a shard channel keeps
+// one of these and asks it per reserve, at the cost of a multiplication and a few comparisons.
+import { drainRateWindowMs } from '../limits.js';
+
+export interface AdmissionRule {
+  /** LEDGER_SHARD_QUEUE_DELAY_MS: the longest a reserve should wait in a shard's queue; 0: off. */
+  readonly queueDelayMs: number;
+  /** LEDGER_SHARD_SHED_FLOOR: requests in flight below which nothing is shed. */
+  readonly floor: number;
+}
+
+export interface QueueState {
+  /** Requests sent to the shard and not answered yet. */
+  readonly inFlight: number;
+  /** Answers per second while the shard had work (0: not measured yet). */
+  readonly drainPerSecond: number;
+  /** How long the oldest request of the latest batch of answers waited, send to answer (ms). */
+  readonly latestWaitMs: number;
+}
+
+/** True when a new reserve should be refused now rather than wait longer than the bound. */
+export function sheds(state: QueueState, rule: AdmissionRule): boolean {
+  if (rule.queueDelayMs === 0 || state.inFlight < rule.floor) return false;
+  if (state.latestWaitMs <= rule.queueDelayMs) return false;
+  // inFlight / (drainPerSecond / 1000) > queueDelayMs, without a division (drain 0: shed).
+  return state.inFlight * 1000 > state.drainPerSecond * rule.queueDelayMs;
+}
+
+/**
+ * A shard's drain rate: answers per second of busy time, averaged over windows of at least
+ * `drainRateWindowMs` busy milliseconds (each new window weighs half), so it follows a change of
+ * load within a few windows. Time while nothing is in flight is not counted.
+ */
+export class DrainRate {
+  private busyMs = 0;
+  private answers = 0;
+  /** When the busy time not yet counted began (a send to an idle shard, or the last answers). */
+  private markMs = 0;
+  private rate = 0;
+
+  get perSecond(): number {
+    return this.rate;
+  }
+
+  /** The shard had nothing in flight and is sent a request now. */
+  busyFrom(nowMs: number): void {
+    this.markMs = nowMs;
+  }
+
+  /** `count` answers arrived at `nowMs`; the shard had work since the last mark. */
+  answered(count: number, nowMs: number): void {
+    this.busyMs += Math.max(0, nowMs - this.markMs);
+    this.answers += count;
+    this.markMs = nowMs;
+    if (this.busyMs < drainRateWindowMs) return;
+    const sample = (this.answers * 1000) / this.busyMs;
+    this.rate = this.rate === 0 ? sample : (this.rate + sample) / 2;
+    this.busyMs = 0;
+    this.answers = 0;
+  }
+}
