@@ -268,6 +268,17 @@ export function soldOutTable(medians: readonly Median[], stock: number): string 
 
 const count = (counts: Record<string, number>, label: string): number => counts[label] ?? 0;
 
+/** Bucket bounds of the ledger's own histogram: "≤ 120 / ≤ 250". */
+function serverMs(p50: number | null | undefined, p99: number | null | undefined): string {
+  const bound = (seconds: number | null | undefined): string =>
+    seconds === null || seconds === undefined
+      ? 'n/a'
+      : Number.isFinite(seconds)
+        ? `≤ ${seconds * 1000}`
+        : '> 2500';
+  return `${bound(p50)} / ${bound(p99)}`;
+}
+
 /**
  * For flash-crowd, one row per run: every answer by status and code (anything but a 200, a
  * 409 insufficient_stock or a 503 overloaded with retry-after is unexpected), connection errors,
@@ -285,6 +296,7 @@ export function flashCrowdTable(runs: readonly SystemRun[], connections: number)
       'other answers',
       'connection errors',
       'admitted p50 / p99 / max ms',
+      'admitted in the ledger p50 / p99 ms',
       'all p50 / p99 / max ms',
       'units sold',
       'oversell',
@@ -293,7 +305,7 @@ export function flashCrowdTable(runs: readonly SystemRun[], connections: number)
       'load-gen cores',
       'other cores',
     ]),
-    row(['---', ...new Array<string>(15).fill('---:')]),
+    row(['---', ...new Array<string>(16).fill('---:')]),
   ];
   for (const run of runs.filter((entry) => entry.scenario === 'flash-crowd')) {
     const counts = run.statusCounts;
@@ -320,6 +332,7 @@ export function flashCrowdTable(runs: readonly SystemRun[], connections: number)
         String(total - admitted - soldOut - shed),
         String(errors),
         ms(run.latencyByStatus['reserve 200']),
+        serverMs(run.ledger?.admittedServerP50Seconds, run.ledger?.admittedServerP99Seconds),
         ms(run.latency ?? undefined),
         fixed(run.check?.soldAtEnd ?? null, 0),
         String(run.check?.oversellUnits ?? 'n/a'),

@@ -9,7 +9,12 @@ import { scrapeMetrics } from './ledger-api.js';
 import type { LatencySummary, LoadGenerator, LoadResult } from './load-driver.js';
 import type { Operation } from './load-worker.js';
 import { cpuSnapshot, cpuUse, sampleCpuEverySecond, type CpuUse } from './machine.js';
-import { counterWindowByLabel, histogramWindow, sampleTotal } from './prometheus.js';
+import {
+  bucketQuantileWindow,
+  counterWindowByLabel,
+  histogramWindow,
+  sampleTotal,
+} from './prometheus.js';
 import type { Scenario } from './scenarios.js';
 import { checkState, stockScenario, type StateCheck } from './state-check.js';
 import type { SystemSpec } from './systems.js';
@@ -27,6 +32,13 @@ export interface LedgerFigures {
   readonly journalBusyFraction: number;
   readonly reservationResults: Record<string, number>;
   readonly oversellIncidents: number;
+  /**
+   * Admitted reserves (result ok), as the ledger timed them (request read to answer written): the
+   * upper bound of the /metrics bucket holding their p50 and p99, in seconds. Apart from the
+   * load generator's and the kernel's queues, which a crowd on a shared machine fills too.
+   */
+  readonly admittedServerP50Seconds: number | null;
+  readonly admittedServerP99Seconds: number | null;
 }
 
 export interface SystemRun {
@@ -63,6 +75,9 @@ interface Window {
   stopSampling?: () => CpuUse[];
 }
 
+const reserveSeconds = 'inventory_reservation_duration_seconds';
+const ok = { label: 'result', value: 'ok' } as const;
+
 function ledgerFigures(window: Window, seconds: number): LedgerFigures | null {
   const { metricsBefore: before, metricsAfter: after } = window;
   if (before === undefined || after === undefined) return null;
@@ -80,6 +95,8 @@ function ledgerFigures(window: Window, seconds: number): LedgerFigures | null {
       'result',
     ),
     oversellIncidents: sampleTotal(after, 'inventory_oversell_incidents_total'),
+    admittedServerP50Seconds: bucketQuantileWindow(before, after, reserveSeconds, ok, 0.5),
+    admittedServerP99Seconds: bucketQuantileWindow(before, after, reserveSeconds, ok, 0.99),
   };
 }
 

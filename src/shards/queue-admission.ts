@@ -2,12 +2,13 @@
 // is refused at once on the HTTP thread (503 overloaded + retry-after, nothing sent to the shard)
 // because it would wait there longer than the queue-delay bound. The rule: shed when
 //   (1) at least `floor` requests are in flight (a short queue is always fine; a cold shard whose
-//       drain rate is not known yet is never refused below it),
-//   (2) there is evidence of delay: the latest answers waited longer than the bound, and
-//   (3) by Little's law the wait a newcomer would see, in flight / drain rate, passes the bound.
-// The drain rate is measured only over time the shard had work (answers per busy second), so an
-// idle spell does not make it look slow. Pure arithmetic and two counters: a shard channel keeps
-// one of these and asks it per reserve, at the cost of a multiplication and a few comparisons.
+//       drain rate is not known yet is never refused below it), and
+//   (2) by Little's law the wait a newcomer would see, in flight / drain rate, passes the bound.
+// It is a prediction, made as each request arrives, so the first wave of a crowd (thousands in
+// one millisecond, before any answer) is cut at the bound too. The drain rate is measured only
+// over time the shard had work (answers per busy second), so an idle spell does not make it look
+// slow, and it rises at once but falls by halves, so a lull remembers what the shard can do.
+// Pure arithmetic: a shard channel asks per reserve, at the cost of a few comparisons.
 import { drainRateWindowMs } from '../limits.js';
 
 export interface AdmissionRule {
@@ -22,22 +23,20 @@ export interface QueueState {
   readonly inFlight: number;
   /** Answers per second while the shard had work (0: not measured yet). */
   readonly drainPerSecond: number;
-  /** How long the oldest request of the latest batch of answers waited, send to answer (ms). */
-  readonly latestWaitMs: number;
 }
 
 /** True when a new reserve should be refused now rather than wait longer than the bound. */
 export function sheds(state: QueueState, rule: AdmissionRule): boolean {
   if (rule.queueDelayMs === 0 || state.inFlight < rule.floor) return false;
-  if (state.latestWaitMs <= rule.queueDelayMs) return false;
   // inFlight / (drainPerSecond / 1000) > queueDelayMs, without a division (drain 0: shed).
   return state.inFlight * 1000 > state.drainPerSecond * rule.queueDelayMs;
 }
 
 /**
- * A shard's drain rate: answers per second of busy time, averaged over windows of at least
- * `drainRateWindowMs` busy milliseconds (each new window weighs half), so it follows a change of
- * load within a few windows. Time while nothing is in flight is not counted.
+ * A shard's drain rate: answers per second of busy time, over windows of at least
+ * `drainRateWindowMs` busy milliseconds. A faster window is taken at once (the shard showed it can
+ * drain that fast); a slower one moves the rate half way (a window of few requests is slow because
+ * little was asked, not because the shard slowed). Time while nothing is in flight is not counted.
  */
 export class DrainRate {
   private busyMs = 0;
@@ -62,7 +61,7 @@ export class DrainRate {
     this.markMs = nowMs;
     if (this.busyMs < drainRateWindowMs) return;
     const sample = (this.answers * 1000) / this.busyMs;
-    this.rate = this.rate === 0 ? sample : (this.rate + sample) / 2;
+    this.rate = sample >= this.rate ? sample : (this.rate + sample) / 2;
     this.busyMs = 0;
     this.answers = 0;
   }

@@ -47,12 +47,6 @@ export interface ShardChannelListener {
 
 type SystemWaiter = (message: FromShard | undefined) => void;
 
-/** A command sent and not answered yet: who gets the reply, and when it was sent. */
-interface Pending {
-  readonly callback: ReplyCallback;
-  readonly sentMs: number;
-}
-
 const requestIdMax = 0x7fffffff;
 const noShedding: AdmissionRule = { queueDelayMs: 0, floor: 0 };
 const shedMessage =
@@ -63,10 +57,8 @@ export class ShardChannel {
   private worker: Worker | undefined;
   private ready = false;
   private stopping = false;
-  private readonly inflight = new Map<number, Pending>();
+  private readonly inflight = new Map<number, ReplyCallback>();
   private readonly drain = new DrainRate();
-  /** How long the oldest request of the latest batch of replies waited (ms). */
-  private latestWaitMs = 0;
   /** Reserves shed since the last warning line, and when that line was written. */
   private shedSinceLog = 0;
   private shedLoggedMs = Number.NEGATIVE_INFINITY;
@@ -126,11 +118,10 @@ export class ShardChannel {
       callback(failure(0, 'overloaded', shedMessage));
       return 0;
     }
-    const sentMs = performance.now();
-    if (this.inflight.size === 0) this.drain.busyFrom(sentMs);
+    if (this.inflight.size === 0) this.drain.busyFrom(performance.now());
     this.nextRequestId = this.nextRequestId >= requestIdMax ? 1 : this.nextRequestId + 1;
     const id = this.nextRequestId;
-    this.inflight.set(id, { callback, sentMs });
+    this.inflight.set(id, callback);
     this.queue.push({ id, partition, command });
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -141,11 +132,7 @@ export class ShardChannel {
 
   /** Whether a reserve would now wait longer than the bound; counts and now and then says so. */
   private sheds(): boolean {
-    const state = {
-      inFlight: this.inflight.size,
-      drainPerSecond: this.drain.perSecond,
-      latestWaitMs: this.latestWaitMs,
-    };
+    const state = { inFlight: this.inflight.size, drainPerSecond: this.drain.perSecond };
     if (!sheds(state, this.admission)) return false;
     this.shedSinceLog += 1;
     const nowMs = performance.now();
@@ -154,7 +141,7 @@ export class ShardChannel {
         'warn',
         `shard ${this.index} sheds reserves (503 overloaded): ${this.shedSinceLog} since the ` +
           `last line; ${state.inFlight} in flight, draining ${Math.round(state.drainPerSecond)}/s, ` +
-          `latest wait ${Math.round(state.latestWaitMs)} ms, bound ${this.admission.queueDelayMs} ms`,
+          `bound ${this.admission.queueDelayMs} ms, floor ${this.admission.floor}`,
       );
       this.shedLoggedMs = nowMs;
       this.shedSinceLog = 0;
@@ -190,25 +177,17 @@ export class ShardChannel {
     ]);
   };
 
-  /** Hands a reply to its callback; returns when its request was sent (NaN: none waited). */
-  private answer(reply: ShardReply): number {
-    const pending = this.inflight.get(reply.id);
-    if (pending === undefined) return Number.NaN;
+  private answer(reply: ShardReply): void {
+    const callback = this.inflight.get(reply.id);
+    if (callback === undefined) return;
     this.inflight.delete(reply.id);
-    pending.callback(reply);
-    return pending.sentMs;
+    callback(reply);
   }
 
-  /** A batch of replies: answered, and what it says of the queue measured (queue-admission). */
+  /** A batch of replies: answered, and counted into the drain rate (queue-admission.ts). */
   private replied(replies: readonly ShardReply[]): void {
-    const nowMs = performance.now();
-    let oldestMs = nowMs;
-    for (const reply of replies) {
-      const sentMs = this.answer(reply);
-      if (sentMs < oldestMs) oldestMs = sentMs;
-    }
-    this.latestWaitMs = nowMs - oldestMs;
-    this.drain.answered(replies.length, nowMs);
+    this.drain.answered(replies.length, performance.now());
+    for (const reply of replies) this.answer(reply);
   }
 
   private onMessage(message: FromShard): void {

@@ -1,38 +1,29 @@
-// Proves the shedding rule of queue-admission.ts: nothing is shed when it is off, below the
-// floor, or without evidence of delay; beyond those, a reserve is shed exactly when Little's law
-// says it would wait longer than the bound. And the drain rate counts busy time only.
+// Proves the shedding rule of queue-admission.ts: nothing is shed when it is off or below the
+// floor; beyond it, a reserve is shed exactly when Little's law says it would wait longer than
+// the bound. And the drain rate counts busy time only, rises at once and falls by halves.
 import { describe, expect, it } from 'vitest';
 import { DrainRate, sheds, type AdmissionRule } from '../../../src/shards/queue-admission.js';
 import { drainRateWindowMs } from '../../../src/limits.js';
 
 const rule: AdmissionRule = { queueDelayMs: 100, floor: 512 };
-/** A shard answering 10,000 a second whose latest answers waited 300 ms. */
-const busy = { drainPerSecond: 10_000, latestWaitMs: 300 };
 
 describe('sheds', () => {
   it('never sheds when the bound is 0 (off)', () => {
     const off = { ...rule, queueDelayMs: 0 };
-    expect(sheds({ inFlight: 1_000_000, drainPerSecond: 0, latestWaitMs: 1e9 }, off)).toBe(false);
+    expect(sheds({ inFlight: 1_000_000, drainPerSecond: 0 }, off)).toBe(false);
   });
 
-  it('never sheds below the floor, whatever the delay', () => {
-    expect(sheds({ ...busy, inFlight: 511, drainPerSecond: 1 }, rule)).toBe(false);
-  });
-
-  it('never sheds while the latest answers waited no longer than the bound', () => {
-    expect(sheds({ ...busy, inFlight: 100_000, latestWaitMs: 100 }, rule)).toBe(false);
+  it('never sheds below the floor, even before the drain rate is known', () => {
+    expect(sheds({ inFlight: 511, drainPerSecond: 0 }, rule)).toBe(false);
+    expect(sheds({ inFlight: 512, drainPerSecond: 0 }, rule)).toBe(true);
   });
 
   it('sheds exactly when in flight / drain rate passes the bound', () => {
     // 10,000 a second for 100 ms is 1,000 requests of queue.
-    expect(sheds({ ...busy, inFlight: 1000 }, rule)).toBe(false);
-    expect(sheds({ ...busy, inFlight: 1001 }, rule)).toBe(true);
-    expect(sheds({ ...busy, inFlight: 600, drainPerSecond: 5000 }, rule)).toBe(true);
-  });
-
-  it('sheds above the floor when the drain rate is not measured yet and answers were slow', () => {
-    expect(sheds({ inFlight: 511, drainPerSecond: 0, latestWaitMs: 101 }, rule)).toBe(false);
-    expect(sheds({ inFlight: 512, drainPerSecond: 0, latestWaitMs: 101 }, rule)).toBe(true);
+    expect(sheds({ inFlight: 1000, drainPerSecond: 10_000 }, rule)).toBe(false);
+    expect(sheds({ inFlight: 1001, drainPerSecond: 10_000 }, rule)).toBe(true);
+    expect(sheds({ inFlight: 600, drainPerSecond: 5000 }, rule)).toBe(true);
+    expect(sheds({ inFlight: 600, drainPerSecond: 6000 }, rule)).toBe(false);
   });
 });
 
@@ -56,11 +47,13 @@ describe('DrainRate', () => {
     expect(rate.perSecond).toBe((20 * 1000) / 100);
   });
 
-  it('weighs each new window half', () => {
+  it('takes a faster window at once and moves half way to a slower one', () => {
     const rate = new DrainRate();
     rate.busyFrom(0);
     rate.answered(100, 100); // 1,000 a second
     rate.answered(300, 200); // 3,000 a second
+    expect(rate.perSecond).toBe(3000);
+    rate.answered(100, 300); // 1,000 a second
     expect(rate.perSecond).toBe(2000);
   });
 });
