@@ -18,10 +18,13 @@ import { addTallies, emptyTallies, type KeyTallies, type Scenario } from './scen
 /** The load starts this long after the tasks are handed out, so every thread starts together. */
 const startDelayMs = 300;
 /**
- * Where the connections are opened first (flash-crowd), this much more per connection: 5,000
- * opened at once meet the server's listen backlog and some wait for SYN retries (1 s, 3 s).
+ * Where the connections are opened first (flash-crowd), this much more per connection, up to a
+ * ceiling: 5,000 opened at once meet the server's listen backlog and some wait for SYN retries
+ * (1 s, 3 s); but an open connection left idle for 10 s is closed by uWebSockets.js, and the
+ * crowd's first requests would find it gone.
  */
-const connectDelayMsPerConnection = 2;
+const connectDelayMsPerConnection = 1;
+const connectDelayMsMax = 4000;
 /** A request without an answer after this long counts as an error (outcome resolved later). */
 const requestTimeoutMs = 10_000;
 const progressLineEverySeconds = 5;
@@ -110,7 +113,7 @@ export class LoadGenerator {
   async run(options: LoadOptions): Promise<LoadResult> {
     const threads = Math.min(this.threads, options.connections);
     const connectMs = options.scenario.connectsFirst
-      ? options.connections * connectDelayMsPerConnection
+      ? Math.min(options.connections * connectDelayMsPerConnection, connectDelayMsMax)
       : 0;
     const startAtMs = Date.now() + startDelayMs + connectMs;
     const measureFromMs = startAtMs + options.warmupSeconds * 1000;
