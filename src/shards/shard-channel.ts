@@ -132,7 +132,8 @@ export class ShardChannel {
 
   /** Whether a reserve would now wait longer than the bound; counts and now and then says so. */
   private sheds(): boolean {
-    const state = { inFlight: this.inflight.size, drainPerSecond: this.drain.perSecond };
+    const { perSecond, cycleMs } = this.drain;
+    const state = { inFlight: this.inflight.size, drainPerSecond: perSecond, cycleMs };
     if (!sheds(state, this.admission)) return false;
     this.shedSinceLog += 1;
     const nowMs = performance.now();
@@ -141,7 +142,8 @@ export class ShardChannel {
         'warn',
         `shard ${this.index} sheds reserves (503 overloaded): ${this.shedSinceLog} since the ` +
           `last line; ${state.inFlight} in flight, draining ${Math.round(state.drainPerSecond)}/s, ` +
-          `bound ${this.admission.queueDelayMs} ms, floor ${this.admission.floor}`,
+          `cycle ${Math.round(cycleMs)} ms, bound ${this.admission.queueDelayMs} ms, ` +
+          `floor ${this.admission.floor}`,
       );
       this.shedLoggedMs = nowMs;
       this.shedSinceLog = 0;
