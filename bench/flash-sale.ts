@@ -74,7 +74,10 @@ async function runAll(options: BenchOptions, cleanup: Cleanup): Promise<boolean>
   const runs: SystemRun[] = [];
   for (let run = 1; run <= options.runs; run += 1) {
     for (const name of options.scenarios) {
-      const chosen = scenario(name, { soldOutStock: options.soldOutStock });
+      const chosen = scenario(name, {
+        soldOutStock: options.soldOutStock,
+        flashCrowdStock: options.flashCrowdStock,
+      });
       for (const system of options.systems) {
         if (runs.length > 0)
           await new Promise((resolve) => setTimeout(resolve, pauseBetweenLoadsMs));

@@ -14,6 +14,7 @@ import {
   importLinesCeiling,
   onHandMax,
   shardInflightCeiling,
+  shardQueueDelayMsCeiling,
   walBatchRecordsCeiling,
 } from './limits.js';
 
@@ -48,6 +49,12 @@ export interface Config {
   ttlSecondsDefault: number; // LEDGER_TTL_SECONDS_DEFAULT, default 600, within [min, max]
   cartLinesMax: number; // LEDGER_CART_LINES_MAX, default 100, 1..1000: lines of one cart
   shardInflightMax: number; // LEDGER_SHARD_INFLIGHT_MAX, default 8192, 1..1_000_000
+  // LEDGER_SHARD_QUEUE_DELAY_MS, default 100, 0..60000 (0: off): a reserve that would wait longer
+  // in its shard's queue is refused at once on the HTTP thread (503 overloaded, retry-after).
+  shardQueueDelayMs: number;
+  // LEDGER_SHARD_SHED_FLOOR, default 512, 1..1_000_000: requests in flight per shard below which
+  // no reserve is shed, whatever the queue delay.
+  shardShedFloor: number;
   // LEDGER_RETAIN_FINISHED_SECONDS, default 86400, 1..30 days: how long finished (confirmed,
   // released, expired) reservations and idempotency keys stay answerable.
   retainFinishedSeconds: number;
@@ -146,6 +153,8 @@ type IntegerSettings = Pick<
   | 'ttlSecondsDefault'
   | 'cartLinesMax'
   | 'shardInflightMax'
+  | 'shardQueueDelayMs'
+  | 'shardShedFloor'
   | 'retainFinishedSeconds'
   | 'retainFinishedMax'
   | 'snapshotEveryRecords'
@@ -176,6 +185,14 @@ function integers(env: Record<string, string | undefined>): IntegerSettings {
     ttlSecondsDefault: integer(env, 'LEDGER_TTL_SECONDS_DEFAULT', 600, 1, thirtyDaysSeconds),
     cartLinesMax: integer(env, 'LEDGER_CART_LINES_MAX', 100, 1, 1000),
     shardInflightMax: integer(env, 'LEDGER_SHARD_INFLIGHT_MAX', 8192, 1, shardInflightCeiling),
+    shardQueueDelayMs: integer(
+      env,
+      'LEDGER_SHARD_QUEUE_DELAY_MS',
+      100,
+      0,
+      shardQueueDelayMsCeiling,
+    ),
+    shardShedFloor: integer(env, 'LEDGER_SHARD_SHED_FLOOR', 512, 1, shardInflightCeiling),
     retainFinishedSeconds: integer(
       env,
       'LEDGER_RETAIN_FINISHED_SECONDS',

@@ -107,6 +107,18 @@ export const journalCheckMs = 5_000;
 
 /** The largest LEDGER_SHARD_INFLIGHT_MAX accepted: requests in flight per shard. */
 export const shardInflightCeiling = 1_000_000;
+/**
+ * The largest LEDGER_SHARD_QUEUE_DELAY_MS accepted: the longest a reserve may be let wait in a
+ * shard's queue before new ones are shed (503 overloaded on the HTTP thread).
+ */
+export const shardQueueDelayMsCeiling = 60_000;
+/**
+ * Busy milliseconds a shard's drain rate is measured over before it is updated: long enough to
+ * span several group commits, short enough to follow a crowd's arrival within a few windows.
+ */
+export const drainRateWindowMs = 100;
+/** While a shard sheds reserves, one warning line at most this often says how many it refused. */
+export const shedLogEveryMs = 10_000;
 /** The largest LEDGER_WAL_BATCH_RECORDS_MAX accepted: rows in one group commit. */
 export const walBatchRecordsCeiling = 65_536;
 /**
@@ -126,6 +138,7 @@ export const expiryCompactionSlack = 1_024;
 /** System round trips (ping, metrics, snapshot) waiting on one shard at once. */
 export const shardSystemRequestsMax = 256;
 
+check(drainRateWindowMs > 0 && drainRateWindowMs < shedLogEveryMs, 'a drain window is short');
 check(
   walPendingRecordsMax >= shardInflightCeiling + 2 * expiriesPerSweepMax,
   'a full set of in-flight requests and two sweeps must fit in the pending rows',

@@ -131,24 +131,31 @@ function startShards(
       logLevel: config.logLevel,
       traceCommits: config.tracing !== undefined,
     };
-    const channel = new ShardChannel(shard, data, {
-      ready: (recovery) => log.info({ shard, ...recovery }, 'shard ready'),
-      // The read view first: a reply that follows this message must find the change there.
-      durable: (changes) => {
-        view.apply(changes.stock);
-        view.readableUntil(data.partitions, changes.readableUntilMs);
-        server().stockChanged(changes.stock);
-        events?.wake(changes.durableLsns);
-        for (const [productId, warehouseId, onHand, reserved] of changes.stock) {
-          metrics.hotKeys.observe(productId, warehouseId, onHand - reserved);
-        }
+    const admission = { queueDelayMs: config.shardQueueDelayMs, floor: config.shardShedFloor };
+    const channel = new ShardChannel(
+      shard,
+      data,
+      {
+        ready: (recovery) => log.info({ shard, ...recovery }, 'shard ready'),
+        // The read view first: a reply that follows this message must find the change there.
+        durable: (changes) => {
+          view.apply(changes.stock);
+          view.readableUntil(data.partitions, changes.readableUntilMs);
+          server().stockChanged(changes.stock);
+          events?.wake(changes.durableLsns);
+          for (const [productId, warehouseId, onHand, reserved] of changes.stock) {
+            metrics.hotKeys.observe(productId, warehouseId, onHand - reserved);
+          }
+        },
+        census: (partitions, stock, readableUntilMs) =>
+          view.load(partitions, stock, readableUntilMs),
+        down: (reason) => {
+          if (reason.invariantBroken) metrics.oversellIncidents.inc();
+        },
+        log: (level, message) => log[level]({ shard }, message),
       },
-      census: (partitions, stock, readableUntilMs) => view.load(partitions, stock, readableUntilMs),
-      down: (reason) => {
-        if (reason.invariantBroken) metrics.oversellIncidents.inc();
-      },
-      log: (level, message) => log[level]({ shard }, message),
-    });
+      admission,
+    );
     channels.push(channel);
   }
   return channels;

@@ -27,6 +27,7 @@ export interface BenchOptions {
   /** Load-generator threads (piscina workers); the connections are split between them. */
   readonly threads: number;
   readonly soldOutStock: number;
+  readonly flashCrowdStock: number;
   /** BARE_UWS_THREADS for the bare-uws baseline: acceptor threads sharing its port. */
   readonly bareUwsThreads: number;
 }
@@ -43,18 +44,20 @@ load threads (undici, keep-alive, closed loop), checks the end state (no lost ch
 oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
 
   --scenario LIST     comma-separated, or all: hot-sku, many-sku, lifecycle, sold-out,
-                      cart (default hot-sku; with --compare, all)
+                      flash-crowd, cart (default hot-sku; with --compare, all)
   --compare           run every system: ledger, postgres-row-lock, redis-lua (not durable),
                       bare-uws; prints ratios of the ledger to each baseline
   --systems LIST      comma-separated subset of the systems above (default ledger, or all
                       with --compare)
   --runs N            repeat every scenario × system N times; tables show medians (default 1)
-  --connections N     concurrent HTTP connections, pipelining 1 (default 64, 1..1024)
+  --connections N     concurrent HTTP connections, pipelining 1 (default 64, 1..10000;
+                      mind ulimit -n: the bench and the server each hold one per connection)
   --threads N         load-generator threads the connections are split over (default 2, 1..16)
   --duration S        measured seconds (default 15, 1..600)
   --warmup S          seconds of load before measuring, not counted (default 3, 0..120)
   --shards N          SHARDS for the ledger (default 2, 1..64)
   --sold-out-stock N  units of the sold-out scenario's key (default 20000)
+  --flash-crowd-stock N  units of the flash-crowd scenario's key (default 10000)
   --bare-uws-threads N  acceptor threads of the bare-uws baseline (default 1, 1..16)
   --database-url URL  admin connection to a local Postgres; a scratch database
                       bench_<random> is created there per run and dropped after it
@@ -77,13 +80,14 @@ interface IntegerFlag {
 }
 
 const integerFlags = {
-  connections: { defaultValue: 64, min: 1, max: 1024 },
+  connections: { defaultValue: 64, min: 1, max: 10_000 },
   duration: { defaultValue: 15, min: 1, max: 600 },
   warmup: { defaultValue: 3, min: 0, max: 120 },
   shards: { defaultValue: 2, min: 1, max: 64 },
   runs: { defaultValue: 1, min: 1, max: 20 },
   threads: { defaultValue: 2, min: 1, max: 16 },
   'sold-out-stock': { defaultValue: 20_000, min: 1, max: 1_000_000_000 },
+  'flash-crowd-stock': { defaultValue: 10_000, min: 1, max: 1_000_000_000 },
   'bare-uws-threads': { defaultValue: 1, min: 1, max: 16 },
 } as const satisfies Record<string, IntegerFlag>;
 
@@ -143,6 +147,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         runs: { type: 'string' },
         threads: { type: 'string' },
         'sold-out-stock': { type: 'string' },
+        'flash-crowd-stock': { type: 'string' },
         'bare-uws-threads': { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -175,6 +180,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     runs: integer('runs', values.runs),
     threads: integer('threads', values.threads),
     soldOutStock: integer('sold-out-stock', values['sold-out-stock']),
+    flashCrowdStock: integer('flash-crowd-stock', values['flash-crowd-stock']),
     bareUwsThreads: integer('bare-uws-threads', values['bare-uws-threads']),
   };
 }

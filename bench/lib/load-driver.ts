@@ -17,6 +17,14 @@ import { addTallies, emptyTallies, type KeyTallies, type Scenario } from './scen
 
 /** The load starts this long after the tasks are handed out, so every thread starts together. */
 const startDelayMs = 300;
+/**
+ * Where the connections are opened first (flash-crowd), this much more per connection, up to a
+ * ceiling: 5,000 opened at once meet the server's listen backlog and some wait for SYN retries
+ * (1 s, 3 s); but an open connection left idle for 10 s is closed by uWebSockets.js, and the
+ * crowd's first requests would find it gone.
+ */
+const connectDelayMsPerConnection = 1;
+const connectDelayMsMax = 4000;
 /** A request without an answer after this long counts as an error (outcome resolved later). */
 const requestTimeoutMs = 10_000;
 const progressLineEverySeconds = 5;
@@ -49,6 +57,8 @@ export interface LoadResult {
   readonly requestsPerSecond: number;
   readonly latency: LatencySummary;
   readonly latencyByOperation: Partial<Record<Operation, LatencySummary>>;
+  /** By operation and status ("reserve 200": the admitted reserves; "reserve 503": the shed). */
+  readonly latencyByStatus: Record<string, LatencySummary>;
   /** Every operation's histogram merged, for the plot (µs). */
   readonly histogram: hdr.Histogram;
   readonly statusCounts: Record<string, number>;
@@ -102,7 +112,10 @@ export class LoadGenerator {
 
   async run(options: LoadOptions): Promise<LoadResult> {
     const threads = Math.min(this.threads, options.connections);
-    const startAtMs = Date.now() + startDelayMs;
+    const connectMs = options.scenario.connectsFirst
+      ? Math.min(options.connections * connectDelayMsPerConnection, connectDelayMsMax)
+      : 0;
+    const startAtMs = Date.now() + startDelayMs + connectMs;
     const measureFromMs = startAtMs + options.warmupSeconds * 1000;
     const endAtMs = measureFromMs + options.durationSeconds * 1000;
     const progress = new ProgressLine(options, threads, measureFromMs);
@@ -160,6 +173,16 @@ function merge(
     if (merged.totalCount > 0) latencyByOperation[operation] = summarize(merged);
     all.add(merged);
   }
+  const latencyByStatus: Record<string, LatencySummary> = {};
+  const labels = new Set(results.flatMap((result) => Object.keys(result.statusHistograms)));
+  for (const label of [...labels].sort()) {
+    const merged = newHistogram();
+    for (const result of results) {
+      const encoded = result.statusHistograms[label];
+      if (encoded !== undefined) merged.add(hdr.decodeFromCompressedBase64(encoded));
+    }
+    latencyByStatus[label] = summarize(merged);
+  }
   const statusCounts: Record<string, number> = {};
   const warmupStatusCounts: Record<string, number> = {};
   const errors: Record<string, number> = {};
@@ -181,6 +204,7 @@ function merge(
     requestsPerSecond: perSecond.reduce((sum, count) => sum + count, 0) / options.durationSeconds,
     latency: summarize(all),
     latencyByOperation,
+    latencyByStatus,
     histogram: all,
     statusCounts,
     warmupStatusCounts,

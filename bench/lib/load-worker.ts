@@ -4,7 +4,9 @@
 // every request started in the measured window goes into HDR histograms (microseconds).
 // Requests whose outcome is unknown (connection error, timeout) are handed back to be resolved
 // by replaying them: that keeps the end-state check exact. In the cart scenario every request is
-// one POST /v1/carts; an acknowledged cart counts one reserved unit per line.
+// one POST /v1/carts; an acknowledged cart counts one reserved unit per line. Where the scenario
+// expects load shedding (flash-crowd), a 503 `overloaded` must carry retry-after, and the virtual
+// user waits that long times 1 to 2 (jitter, so refused buyers do not come back in step).
 import type { MessagePort } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import { Client } from 'undici';
@@ -64,7 +66,12 @@ export interface UnknownRequest {
 export interface LoadTaskResult {
   /** Per operation: HDR histogram of the measured window's latencies (µs), compressed base64. */
   readonly histograms: Record<Operation, string>;
-  /** Answers by operation and status, measured window / warm-up. */
+  /** The same by operation and status ("reserve 200", "reserve 503"), compressed base64. */
+  readonly statusHistograms: Record<string, string>;
+  /**
+   * Answers by operation, status and (for a refusal) error code ("reserve 409
+   * insufficient_stock"), measured window / warm-up.
+   */
   readonly statusCounts: Record<string, number>;
   readonly warmupStatusCounts: Record<string, number>;
   /** Errors (no answer read) by message, whole run. */
@@ -85,6 +92,8 @@ const trackedMicrosecondsMax = 120_000_000;
 const pauseAfterErrorMs = 50;
 /** Unknown outcomes kept for the replay; beyond this the run is broken anyway. */
 const unknownMax = 100_000;
+/** A retry-after beyond this is not waited out (a run would stall): the answer is unexpected. */
+const retryAfterSecondsMax = 60;
 
 /** The histogram every thread records into and the driver merges into: one configuration. */
 export function newHistogram(): hdr.Histogram {
@@ -99,12 +108,37 @@ export function newHistogram(): hdr.Histogram {
 interface Answer {
   readonly status: number;
   readonly text: string;
+  /** The retry-after header's seconds, when it has a valid one (RFC 9110: delay-seconds). */
+  readonly retryAfterSeconds: number | undefined;
+}
+
+/** The error code of a refusal's body (docs/api.md), or '' when there is none. */
+function errorCodeOf(text: string): string {
+  return /"code"\s*:\s*"([a-z_]+)"/.exec(text)?.[1] ?? '';
+}
+
+function retryAfterOf(header: string | string[] | undefined): number | undefined {
+  if (typeof header !== 'string' || !/^[0-9]+$/.test(header)) return undefined;
+  const seconds = Number(header);
+  return seconds <= retryAfterSecondsMax ? seconds : undefined;
+}
+
+/** "reserve 200", "reserve 409 insufficient_stock", "reserve 503 overloaded no retry-after". */
+export function answerLabel(operation: Operation, answer: Answer): string {
+  if (answer.status === 200) return `${operation} 200`;
+  const code = errorCodeOf(answer.text);
+  const label =
+    code === '' ? `${operation} ${answer.status}` : `${operation} ${answer.status} ${code}`;
+  return answer.status === 503 && answer.retryAfterSeconds === undefined
+    ? `${label} no retry-after`
+    : label;
 }
 
 class ThreadLoad {
   readonly histograms = new Map<Operation, hdr.Histogram>(
     operations.map((operation) => [operation, newHistogram()]),
   );
+  readonly statusHistograms = new Map<string, hdr.Histogram>();
   readonly statusCounts: Record<string, number> = {};
   readonly warmupStatusCounts: Record<string, number> = {};
   readonly errors: Record<string, number> = {};
@@ -134,6 +168,11 @@ class ThreadLoad {
     return performance.now() < this.endAt;
   }
 
+  /** Milliseconds left until the load ends (a wait never outlasts the run). */
+  get remainingMs(): number {
+    return Math.max(0, this.endAt - performance.now());
+  }
+
   nextIdempotencyKey(): string {
     this.issued += 1;
     return `${this.task.idempotencyPrefix}${this.task.threadIndex}-${this.issued.toString(36)}`;
@@ -149,7 +188,11 @@ class ThreadLoad {
         headers: this.headers,
         body,
       });
-      answer = { status: response.statusCode, text: await response.body.text() };
+      answer = {
+        status: response.statusCode,
+        text: await response.body.text(),
+        retryAfterSeconds: retryAfterOf(response.headers['retry-after']),
+      };
     } catch (error) {
       this.failed(operation, body, keyIndexes, error);
       return undefined;
@@ -163,11 +206,19 @@ class ThreadLoad {
     if (answer.status === 409 && this.firstInsufficientAtMs === null && expected) {
       this.firstInsufficientAtMs = Date.now();
     }
-    const label = `${operation} ${answer.status}`;
+    const label = answerLabel(operation, answer);
     const counts = started >= this.measureFrom ? this.statusCounts : this.warmupStatusCounts;
     counts[label] = (counts[label] ?? 0) + 1;
     if (started >= this.measureFrom) {
-      this.histograms.get(operation)?.recordValue(Math.max(1, Math.round((done - started) * 1000)));
+      const microseconds = Math.max(1, Math.round((done - started) * 1000));
+      this.histograms.get(operation)?.recordValue(microseconds);
+      const byStatus = `${operation} ${answer.status}`;
+      let histogram = this.statusHistograms.get(byStatus);
+      if (histogram === undefined) {
+        histogram = newHistogram();
+        this.statusHistograms.set(byStatus, histogram);
+      }
+      histogram.recordValue(microseconds);
     }
     if (done >= this.measureFrom && done < this.endAt) {
       const second = Math.floor((done - this.measureFrom) / 1000);
@@ -180,13 +231,14 @@ class ThreadLoad {
     }
   }
 
-  /** 409 insufficient_stock is the expected answer once a sold-out key has run dry. */
-  private expectedRefusal(answer: Answer): boolean {
-    return (
-      this.task.scenario.sellsOut &&
-      answer.status === 409 &&
-      answer.text.includes('"insufficient_stock"')
-    );
+  /**
+   * 409 insufficient_stock is the expected answer once a sold-out key has run dry; 503
+   * overloaded with a retry-after where the scenario expects the server to shed load.
+   */
+  expectedRefusal(answer: Answer): boolean {
+    const { sellsOut, shedsLoad } = this.task.scenario;
+    if (answer.status === 409) return sellsOut && errorCodeOf(answer.text) === 'insufficient_stock';
+    return answer.status === 503 && shedsLoad && shedWithRetryAfter(answer);
   }
 
   /**
@@ -215,11 +267,31 @@ class ThreadLoad {
     }
   }
 
+  /** Opening a connection before the load failed. */
+  connectFailed(error: unknown): void {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const label = `opening the connection: ${message}`;
+    this.errors[label] = (this.errors[label] ?? 0) + 1;
+  }
+
   takeTick(): ProgressTick {
     const tick = { threadIndex: this.task.threadIndex, ...this.tick };
     this.tick = { answered: 0, unexpected: 0, errors: 0 };
     return tick;
   }
+}
+
+function shedWithRetryAfter(answer: Answer): boolean {
+  return answer.retryAfterSeconds !== undefined && errorCodeOf(answer.text) === 'overloaded';
+}
+
+/**
+ * Waits out a shed answer's retry-after times 1 to 2, as a well-behaved checkout would (never
+ * sooner than told; the jitter spreads the crowd's returns), or until the load ends.
+ */
+function honourRetryAfter(answer: Answer, remainingMs: number): Promise<void> {
+  const ms = (answer.retryAfterSeconds ?? 0) * 1000 * (1 + Math.random());
+  return new Promise((resolve) => setTimeout(resolve, Math.min(ms, remainingMs)));
 }
 
 function reserveBody(load: ThreadLoad, keyIndex: number): string {
@@ -269,6 +341,10 @@ async function virtualUser(load: ThreadLoad, client: Client): Promise<void> {
     const answer = await load.send(client, 'reserve', reserveBody(load, keyIndex), [keyIndex]);
     if (answer === undefined) {
       await new Promise((resolve) => setTimeout(resolve, pauseAfterErrorMs));
+      continue;
+    }
+    if (answer.status === 503 && load.task.scenario.shedsLoad && shedWithRetryAfter(answer)) {
+      await honourRetryAfter(answer, load.remainingMs);
       continue;
     }
     if (answer.status !== 200) continue;
@@ -346,6 +422,20 @@ async function cartUser(load: ThreadLoad, client: Client): Promise<void> {
   }
 }
 
+/** Opens every client's connection (GET /health/live); a failure counts as an error. */
+async function openConnections(load: ThreadLoad, clients: readonly Client[]): Promise<void> {
+  await Promise.all(
+    clients.map(async (client) => {
+      try {
+        const response = await client.request({ path: '/health/live', method: 'GET' });
+        await response.body.dump();
+      } catch (error) {
+        load.connectFailed(error);
+      }
+    }),
+  );
+}
+
 export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResult> {
   const load = new ThreadLoad(task);
   const clients = Array.from(
@@ -358,6 +448,7 @@ export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResul
         keepAliveTimeout: 60_000,
       }),
   );
+  if (task.scenario.connectsFirst) await openConnections(load, clients);
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, task.startAtMs - Date.now())));
   const ticker = setInterval(() => task.progress.postMessage(load.takeTick()), 1000);
   try {
@@ -374,8 +465,15 @@ export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResul
       return [operation, hdr.encodeIntoCompressedBase64(histogram)];
     }),
   ) as Record<Operation, string>;
+  const statusHistograms = Object.fromEntries(
+    [...load.statusHistograms].map(([label, histogram]) => [
+      label,
+      hdr.encodeIntoCompressedBase64(histogram),
+    ]),
+  );
   return {
     histograms,
+    statusHistograms,
     statusCounts: load.statusCounts,
     warmupStatusCounts: load.warmupStatusCounts,
     errors: load.errors,

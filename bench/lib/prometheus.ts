@@ -50,3 +50,42 @@ export function counterWindowByLabel(
   for (const [value, total] of read(after)) window[value] = total - (start.get(value) ?? 0);
   return window;
 }
+
+/** Cumulative bucket counts (le → count) of a histogram's samples carrying label="value". */
+function buckets(text: string, name: string, label: string, value: string): Map<number, number> {
+  const counts = new Map<number, number>();
+  const prefix = `${name}_bucket{`;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(prefix) || !line.includes(`${label}="${value}"`)) continue;
+    const le = /\ble="([^"]+)"/.exec(line)?.[1];
+    if (le === undefined) continue;
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    const count = Number(line.slice(line.lastIndexOf(' ') + 1));
+    counts.set(bound, (counts.get(bound) ?? 0) + count);
+  }
+  return counts;
+}
+
+/**
+ * The upper bound (seconds) of the bucket holding quantile `q` (0..1) of a histogram's samples
+ * with label="value" observed between two scrapes: "p99 ≤ this"; null when none was observed.
+ */
+export function bucketQuantileWindow(
+  before: string,
+  after: string,
+  name: string,
+  selector: { readonly label: string; readonly value: string },
+  q: number,
+): number | null {
+  const start = buckets(before, name, selector.label, selector.value);
+  const end = buckets(after, name, selector.label, selector.value);
+  const bounds = [...end.keys()].sort((a, b) => a - b);
+  const total =
+    (end.get(Number.POSITIVE_INFINITY) ?? 0) - (start.get(Number.POSITIVE_INFINITY) ?? 0);
+  if (total <= 0) return null;
+  for (const bound of bounds) {
+    const below = (end.get(bound) ?? 0) - (start.get(bound) ?? 0);
+    if (below >= q * total) return bound;
+  }
+  return Number.POSITIVE_INFINITY;
+}

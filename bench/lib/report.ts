@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { BenchOptions } from './args.js';
 import type { MachineInfo } from './machine.js';
+import type { LatencySummary } from './load-driver.js';
 import type { SystemRun } from './run-system.js';
 import { rateUnit, type ScenarioName } from './scenarios.js';
 import type { SystemName } from './system-names.js';
@@ -120,6 +121,7 @@ export function loadParameters(options: BenchOptions) {
     warmupSeconds: options.warmupSeconds,
     shards: options.shards,
     soldOutStock: options.soldOutStock,
+    flashCrowdStock: options.flashCrowdStock,
     bareUwsThreads: options.bareUwsThreads,
     ledgerEnvironment: Object.fromEntries(
       Object.entries(options.ledgerEnvironment).map(([name, value]) => [
@@ -264,6 +266,91 @@ export function soldOutTable(medians: readonly Median[], stock: number): string 
   return lines.join('\n');
 }
 
+const count = (counts: Record<string, number>, label: string): number => counts[label] ?? 0;
+
+/** Bucket bounds of the ledger's own histogram: "≤ 120 / ≤ 250". */
+function serverMs(p50: number | null | undefined, p99: number | null | undefined): string {
+  const bound = (seconds: number | null | undefined): string =>
+    seconds === null || seconds === undefined
+      ? 'n/a'
+      : Number.isFinite(seconds)
+        ? `≤ ${seconds * 1000}`
+        : '> 2500';
+  return `${bound(p50)} / ${bound(p99)}`;
+}
+
+/**
+ * For flash-crowd, one row per run: every answer by status and code (anything but a 200, a
+ * 409 insufficient_stock or a 503 overloaded with retry-after is unexpected), connection errors,
+ * latency of the admitted reserves (200) and of all answers, units sold per the server's stock.
+ */
+export function flashCrowdTable(runs: readonly SystemRun[], connections: number): string {
+  const lines = [
+    row([
+      'system',
+      'connections',
+      '200',
+      '409 sold out',
+      '503 overloaded',
+      '503 without retry-after',
+      'other answers',
+      'connection errors',
+      'admitted p50 / p99 / max ms',
+      'admitted in the ledger p50 / p99 ms',
+      'all p50 / p99 / max ms',
+      'units sold',
+      'oversell',
+      'server cores',
+      'postgres cores',
+      'load-gen cores',
+      'other cores',
+    ]),
+    row(['---', ...new Array<string>(16).fill('---:')]),
+  ];
+  for (const run of runs.filter((entry) => entry.scenario === 'flash-crowd')) {
+    // No warm-up here: answers to requests sent at the very start instant may fall on the
+    // warm-up side of the clock's millisecond; they belong to the crowd all the same.
+    const counts = { ...run.warmupStatusCounts };
+    for (const [label, value] of Object.entries(run.statusCounts)) {
+      counts[label] = (counts[label] ?? 0) + value;
+    }
+    const total = Object.values(counts).reduce((sum, value) => sum + value, 0);
+    const admitted = count(counts, 'reserve 200');
+    const soldOut = count(counts, 'reserve 409 insufficient_stock');
+    const shed = count(counts, 'reserve 503 overloaded');
+    const bare = Object.entries(counts)
+      .filter(([label]) => label.endsWith('no retry-after'))
+      .reduce((sum, [, value]) => sum + value, 0);
+    const errors = Object.values(run.errors).reduce((sum, value) => sum + value, 0);
+    const ms = (summary: LatencySummary | undefined): string =>
+      summary === undefined
+        ? 'n/a'
+        : `${fixed(summary.p50Ms, 1)} / ${fixed(summary.p99Ms, 1)} / ${fixed(summary.maxMs, 1)}`;
+    lines.push(
+      row([
+        run.system,
+        String(connections),
+        String(admitted),
+        String(soldOut),
+        String(shed),
+        String(bare),
+        String(total - admitted - soldOut - shed),
+        String(errors),
+        ms(run.latencyByStatus['reserve 200']),
+        serverMs(run.ledger?.admittedServerP50Seconds, run.ledger?.admittedServerP99Seconds),
+        ms(run.latency ?? undefined),
+        fixed(run.check?.soldAtEnd ?? null, 0),
+        String(run.check?.oversellUnits ?? 'n/a'),
+        fixed(run.cpu?.ledgerCores ?? null, 2),
+        fixed(run.cpu?.postgresCores ?? null, 2),
+        fixed(run.cpu?.benchCores ?? null, 2),
+        fixed(run.cpu?.otherCores ?? null, 2),
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
 /** Said under the cart table: what its rate and percentiles count. */
 export const cartTableNote =
   'A cart is one request (POST /v1/carts, 3-5 lines of 1 unit, all or nothing): carts/s is ' +
@@ -356,6 +443,10 @@ export function markdownReport(record: BenchRecord): string {
   for (const scenario of scenarios) {
     parts.push('', `## ${scenario}`, '', scenarioTable(record.medians, scenario));
     if (scenario === 'cart') parts.push('', cartTableNote);
+    if (scenario === 'flash-crowd') {
+      const connections = Number(record.parameters.connections);
+      parts.push('', flashCrowdTable(record.runs, connections));
+    }
     if (scenario === 'sold-out') {
       const stock = Number(record.parameters.soldOutStock);
       parts.push('', soldOutTable(record.medians, stock));

@@ -9,7 +9,12 @@ import { scrapeMetrics } from './ledger-api.js';
 import type { LatencySummary, LoadGenerator, LoadResult } from './load-driver.js';
 import type { Operation } from './load-worker.js';
 import { cpuSnapshot, cpuUse, sampleCpuEverySecond, type CpuUse } from './machine.js';
-import { counterWindowByLabel, histogramWindow, sampleTotal } from './prometheus.js';
+import {
+  bucketQuantileWindow,
+  counterWindowByLabel,
+  histogramWindow,
+  sampleTotal,
+} from './prometheus.js';
 import type { Scenario } from './scenarios.js';
 import { checkState, stockScenario, type StateCheck } from './state-check.js';
 import type { SystemSpec } from './systems.js';
@@ -27,6 +32,13 @@ export interface LedgerFigures {
   readonly journalBusyFraction: number;
   readonly reservationResults: Record<string, number>;
   readonly oversellIncidents: number;
+  /**
+   * Admitted reserves (result ok), as the ledger timed them (request read to answer written): the
+   * upper bound of the /metrics bucket holding their p50 and p99, in seconds. Apart from the
+   * load generator's and the kernel's queues, which a crowd on a shared machine fills too.
+   */
+  readonly admittedServerP50Seconds: number | null;
+  readonly admittedServerP99Seconds: number | null;
 }
 
 export interface SystemRun {
@@ -37,6 +49,8 @@ export interface SystemRun {
   readonly requestsPerSecond: number | null;
   readonly latency: LatencySummary | null;
   readonly latencyByOperation: Partial<Record<Operation, LatencySummary>>;
+  /** By operation and status: "reserve 200" is the admitted reserves. */
+  readonly latencyByStatus: Record<string, LatencySummary>;
   readonly percentilesMs: readonly { readonly percentile: number; readonly ms: number }[];
   readonly statusCounts: Record<string, number>;
   readonly warmupStatusCounts: Record<string, number>;
@@ -61,6 +75,9 @@ interface Window {
   stopSampling?: () => CpuUse[];
 }
 
+const reserveSeconds = 'inventory_reservation_duration_seconds';
+const ok = { label: 'result', value: 'ok' } as const;
+
 function ledgerFigures(window: Window, seconds: number): LedgerFigures | null {
   const { metricsBefore: before, metricsAfter: after } = window;
   if (before === undefined || after === undefined) return null;
@@ -78,10 +95,17 @@ function ledgerFigures(window: Window, seconds: number): LedgerFigures | null {
       'result',
     ),
     oversellIncidents: sampleTotal(after, 'inventory_oversell_incidents_total'),
+    admittedServerP50Seconds: bucketQuantileWindow(before, after, reserveSeconds, ok, 0.5),
+    admittedServerP99Seconds: bucketQuantileWindow(before, after, reserveSeconds, ok, 0.99),
   };
 }
 
-function problemsOf(spec: SystemSpec, load: LoadResult, check: StateCheck | null): string[] {
+function problemsOf(
+  spec: SystemSpec,
+  scenario: Scenario,
+  load: LoadResult,
+  check: StateCheck | null,
+): string[] {
   const problems: string[] = [];
   if (load.unexpected > 0) {
     // Both windows, side by side: a merged object would keep only one count per status.
@@ -93,6 +117,11 @@ function problemsOf(spec: SystemSpec, load: LoadResult, check: StateCheck | null
   }
   if (check !== null && !check.ok) problems.push(`end-state check FAILED ${JSON.stringify(check)}`);
   if (spec.stateful && check === null) problems.push('end-state check did not run');
+  // A flash crowd must sell the whole stock in the window, exactly: no unit left, none oversold.
+  const sold = check?.soldAtEnd;
+  if (scenario.shedsLoad && sold !== undefined && sold !== null && sold !== scenario.stockPerKey) {
+    problems.push(`${sold} units sold of ${scenario.stockPerKey}: not exactly the stock`);
+  }
   return problems;
 }
 
@@ -136,6 +165,7 @@ async function measure(
     requestsPerSecond: load.requestsPerSecond,
     latency: load.latency,
     latencyByOperation: load.latencyByOperation,
+    latencyByStatus: load.latencyByStatus,
     percentilesMs: plotPercentiles.map((percentile) => ({
       percentile,
       ms: load.histogram.getValueAtPercentile(percentile) / 1000,
@@ -153,7 +183,7 @@ async function measure(
       load.firstInsufficientAtMs === null
         ? null
         : (load.firstInsufficientAtMs - load.startAtMs) / 1000,
-    problems: problemsOf(spec, load, check),
+    problems: problemsOf(spec, scenario, load, check),
   };
 }
 
@@ -167,6 +197,7 @@ function failedRun(spec: SystemSpec, scenario: Scenario, run: number, error: unk
     requestsPerSecond: null,
     latency: null,
     latencyByOperation: {},
+    latencyByStatus: {},
     percentilesMs: [],
     statusCounts: {},
     warmupStatusCounts: {},

@@ -2,13 +2,15 @@
 // end state must obey. Pure data and arithmetic: the generator's worker threads and the driver
 // both import it, so the load and its check cannot drift apart.
 
-export type ScenarioName = 'hot-sku' | 'many-sku' | 'lifecycle' | 'sold-out' | 'cart';
+export type ScenarioName =
+  'hot-sku' | 'many-sku' | 'lifecycle' | 'sold-out' | 'flash-crowd' | 'cart';
 
 export const scenarioNames: readonly ScenarioName[] = [
   'hot-sku',
   'many-sku',
   'lifecycle',
   'sold-out',
+  'flash-crowd',
   'cart',
 ];
 
@@ -34,6 +36,17 @@ export interface Scenario {
   /** Whether 409 insufficient_stock is an expected answer (the key sells out mid-run). */
   readonly sellsOut: boolean;
   /**
+   * Whether 503 `overloaded` with a `retry-after` header is an expected answer (the server sheds
+   * load), after which the virtual user waits as told (with jitter) before asking again.
+   */
+  readonly shedsLoad: boolean;
+  /**
+   * Whether every connection is opened (one GET /health/live) before the load starts, so that
+   * the crowd arrives at once on open keep-alive connections, as from a shop's backends' pools,
+   * and the kernel's listen backlog (SYN retries after 1 s, 3 s) stays out of the latencies.
+   */
+  readonly connectsFirst: boolean;
+  /**
    * Whether the run starts with the warm-up. sold-out has none: the sale itself (the rush, the
    * moment the stock runs out, the refusals after) is what is measured.
    */
@@ -49,6 +62,8 @@ const manySkuKeys = 10_000;
 const lifecycleConfirmShare = 0.8;
 /** Lines per cart, drawn uniformly per request: one on the hot key, the others in the catalogue. */
 const cartLines = { min: 3, max: 5 } as const;
+/** issue 13's flash crowd: 10,000 units for 1,000 or 5,000 connections. */
+export const flashCrowdStockDefault = 10_000;
 
 export interface ScenarioSettings {
   /**
@@ -56,6 +71,8 @@ export interface ScenarioSettings {
    * run (the Postgres row lock, the slowest, takes about 10 s).
    */
   readonly soldOutStock: number;
+  /** Units of the one key in flash-crowd (default 10,000: issue 13's sale). */
+  readonly flashCrowdStock?: number;
 }
 
 export function scenario(name: ScenarioName, settings: ScenarioSettings): Scenario {
@@ -63,6 +80,8 @@ export function scenario(name: ScenarioName, settings: ScenarioSettings): Scenar
     confirmShare: 0,
     checkout: false,
     sellsOut: false,
+    shedsLoad: false,
+    connectsFirst: false,
     warmsUp: true,
     cartLines: null,
   };
@@ -107,6 +126,25 @@ export function scenario(name: ScenarioName, settings: ScenarioSettings): Scenar
         sellsOut: true,
         warmsUp: false,
       };
+    case 'flash-crowd': {
+      const stock = settings.flashCrowdStock ?? flashCrowdStockDefault;
+      return {
+        ...base,
+        name,
+        summary:
+          `the hot key holds ${stock} units and every connection reserves ` +
+          '1 unit of it; 409 insufficient_stock once sold out and 503 overloaded with ' +
+          'retry-after are expected, and after a 503 the virtual user waits retry-after ' +
+          'seconds times 1 to 2 (jitter) before its next reserve; every connection is open ' +
+          'before the crowd arrives; no warm-up',
+        keyCount: 1,
+        stockPerKey: stock,
+        sellsOut: true,
+        shedsLoad: true,
+        connectsFirst: true,
+        warmsUp: false,
+      };
+    }
     case 'cart':
       return {
         ...base,

@@ -100,6 +100,11 @@ export interface StateCheck {
   readonly acknowledged: { reserved: number; confirmed: number; released: number };
   /** Units left available on the sold-out key at the end (0 once it sold out). */
   readonly availableAtEnd: number | null;
+  /**
+   * One-key scenarios: units the server says are held or sold at the end (reserved plus what
+   * left on_hand), read from its stock; a flash crowd that sold out must read its stock here.
+   */
+  readonly soldAtEnd: number | null;
   readonly ok: boolean;
 }
 
@@ -116,11 +121,15 @@ export async function checkState(
   let mismatchedKeys = 0;
   let oversellUnits = 0;
   let availableAtEnd: number | null = null;
+  let soldAtEnd: number | null = null;
   await forEachLimited(scenario.keyCount, async (index) => {
     const read = await readStock(baseUrl, stockKeyAt(scenario.name, index));
     const expected = expectedStock(scenario.stockPerKey, tallies, index);
     oversellUnits += oversellOf(scenario.stockPerKey, tallies, index, read);
-    if (scenario.keyCount === 1) availableAtEnd = read.available;
+    if (scenario.keyCount === 1) {
+      availableAtEnd = read.available;
+      soldAtEnd = read.reserved + (scenario.stockPerKey - read.onHand);
+    }
     if (read.onHand === expected.onHand && read.reserved === expected.reserved) return;
     mismatchedKeys += 1;
     if (mismatches.length < mismatchesListed) mismatches.push({ key: index, expected, read });
@@ -138,6 +147,7 @@ export async function checkState(
       released: sum(tallies.released),
     },
     availableAtEnd,
+    soldAtEnd,
     ok: mismatchedKeys === 0 && oversellUnits === 0 && failedReplays === 0,
   };
 }

@@ -800,9 +800,13 @@ export class LedgerServer {
     else this.options.log.debug(line, 'request');
   };
 
-  /** Info level and above: only failures and refusals worth a look get a line. */
+  /**
+   * Info level and above: only failures and refusals worth a look get a line. Not a 503: those
+   * come in floods (a crowd being shed, a shard restarting), a line each would make shedding
+   * dear; the metrics count them and the shard channel says when it sheds (every 10 s at most).
+   */
   private readonly logFailure: AnswerObserver = (exchange, status) => {
-    if (status >= 500 || noteworthy(status)) this.logAnswer(exchange, status);
+    if ((status >= 500 && status !== 503) || noteworthy(status)) this.logAnswer(exchange, status);
   };
 
   listen(host: string, port: number): Promise<number> {

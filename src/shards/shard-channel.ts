@@ -1,11 +1,12 @@
 // The main thread's one handle on one shard: it spawns the worker, batches commands to it per
 // event-loop turn, correlates replies, bounds what is in flight (beyond the bound a command is
-// refused at once, 503 overloaded, never queued without limit), carries system round trips,
-// and when the thread dies, fails everything in flight and starts a new one that recovers.
+// refused at once, 503 overloaded, never queued without limit), sheds reserves that would wait
+// longer than the queue-delay bound (queue-admission.ts: refused here, never sent), carries
+// system round trips, and when the thread dies, fails everything in flight and starts a new one.
 import type { Worker } from 'node:worker_threads';
 import type { Command } from '../actors/index.js';
 import { systemClock } from '../clock.js';
-import { shardSystemRequestsMax, workerRestartDelayMsMax } from '../limits.js';
+import { shardSystemRequestsMax, shedLogEveryMs, workerRestartDelayMsMax } from '../limits.js';
 import { spawnWorker } from '../worker-script.js';
 import {
   decodeCensus,
@@ -22,6 +23,7 @@ import {
   type SystemRequestKind,
   type ToShard,
 } from './protocol.js';
+import { DrainRate, sheds, type AdmissionRule } from './queue-admission.js';
 
 export type ReplyCallback = (reply: ShardReply) => void;
 
@@ -46,12 +48,20 @@ export interface ShardChannelListener {
 type SystemWaiter = (message: FromShard | undefined) => void;
 
 const requestIdMax = 0x7fffffff;
+const noShedding: AdmissionRule = { queueDelayMs: 0, floor: 0 };
+const shedMessage =
+  'The shard is busy: this reserve would wait longer than the queue-delay bound; nothing was ' +
+  'done, retry after retry-after.';
 
 export class ShardChannel {
   private worker: Worker | undefined;
   private ready = false;
   private stopping = false;
   private readonly inflight = new Map<number, ReplyCallback>();
+  private readonly drain = new DrainRate();
+  /** Reserves shed since the last warning line, and when that line was written. */
+  private shedSinceLog = 0;
+  private shedLoggedMs = Number.NEGATIVE_INFINITY;
   private queue: ShardRequest[] = [];
   private flushScheduled = false;
   private nextRequestId = 0;
@@ -66,6 +76,7 @@ export class ShardChannel {
     readonly index: number,
     private readonly workerData: ShardWorkerData,
     private readonly listener: ShardChannelListener,
+    private readonly admission: AdmissionRule = noShedding,
   ) {}
 
   get isReady(): boolean {
@@ -100,6 +111,14 @@ export class ShardChannel {
       callback(failure(0, 'overloaded'));
       return 0;
     }
+    // Only a reserve is shed: it is where a crowd's demand comes in. A confirm or release ends a
+    // hold already granted (refusing it would keep stock from the crowd), and operators' writes
+    // must get through a crowd; those are bounded by inflightMax alone.
+    if (command.kind === 'reserve' && this.sheds()) {
+      callback(failure(0, 'overloaded', shedMessage));
+      return 0;
+    }
+    if (this.inflight.size === 0) this.drain.busyFrom(performance.now());
     this.nextRequestId = this.nextRequestId >= requestIdMax ? 1 : this.nextRequestId + 1;
     const id = this.nextRequestId;
     this.inflight.set(id, callback);
@@ -109,6 +128,27 @@ export class ShardChannel {
       systemClock.defer(this.flush);
     }
     return id;
+  }
+
+  /** Whether a reserve would now wait longer than the bound; counts and now and then says so. */
+  private sheds(): boolean {
+    const { perSecond, cycleMs } = this.drain;
+    const state = { inFlight: this.inflight.size, drainPerSecond: perSecond, cycleMs };
+    if (!sheds(state, this.admission)) return false;
+    this.shedSinceLog += 1;
+    const nowMs = performance.now();
+    if (nowMs - this.shedLoggedMs >= shedLogEveryMs) {
+      this.listener.log(
+        'warn',
+        `shard ${this.index} sheds reserves (503 overloaded): ${this.shedSinceLog} since the ` +
+          `last line; ${state.inFlight} in flight, draining ${Math.round(state.drainPerSecond)}/s, ` +
+          `cycle ${Math.round(cycleMs)} ms, bound ${this.admission.queueDelayMs} ms, ` +
+          `floor ${this.admission.floor}`,
+      );
+      this.shedLoggedMs = nowMs;
+      this.shedSinceLog = 0;
+    }
+    return true;
   }
 
   /**
@@ -146,10 +186,16 @@ export class ShardChannel {
     callback(reply);
   }
 
+  /** A batch of replies: answered, and counted into the drain rate (queue-admission.ts). */
+  private replied(replies: readonly ShardReply[]): void {
+    this.drain.answered(replies.length, performance.now());
+    for (const reply of replies) this.answer(reply);
+  }
+
   private onMessage(message: FromShard): void {
     switch (message.kind) {
       case 'replies':
-        for (const reply of decodeReplies(message.payload)) this.answer(reply);
+        this.replied(decodeReplies(message.payload));
         return;
       case 'durable':
         this.listener.durable(message.changes);
