@@ -2,11 +2,13 @@
 // before it changes, that it is about to (and which hold, when a hold's fields change), so a
 // capture in progress can keep what the key or hold was when the snapshot began. Nobody
 // watching (nearly always) costs one length check per change.
-import type { Reservation, StockActor } from './stock-actor.js';
+//
+// The key and the hold are typed as objects here (stock-actor.ts imports this file, not the other
+// way round); a watcher names them as what they are, a StockActor and one of its Reservations.
 
 export interface ChangeWatcher {
   /** `actor` is about to change; `hold`, one of its holds, too (its fields, not the map). */
-  beforeChange(actor: StockActor, hold: Reservation | undefined): void;
+  beforeChange(actor: object, hold: object | undefined): void;
 }
 
 // Weak: a capture its shard dropped (a crash in the simulator, which keeps the module) is
@@ -23,7 +25,7 @@ export function watchChanges(watcher: ChangeWatcher): () => void {
 }
 
 /** Called by StockActor before every change of what a snapshot keeps of it. */
-export function beforeChange(actor: StockActor, hold?: Reservation): void {
+export function beforeChange(actor: object, hold?: object): void {
   if (watchers.length === 0) return;
   const current = watchers;
   for (const ref of current) {
