@@ -736,8 +736,10 @@ describe.runIf(await havePostgres())(
           }),
           options<[Command[]]>(knob('STOCK_MODEL_HTTP_RUNS', 20, 0), 0.5),
         );
-        // The runs reach every rule, not only the easy paths.
-        // The runs reach the rules, not only the easy paths (the tour meets the rarer ones).
+        // The runs reach the rules, not only the easy paths. Only outcomes that random plans of
+        // this size reach nearly always are demanded here (a demand met by chance would make the
+        // test flaky); the tour below meets the rarer ones (a cancel after a receive, say) every
+        // time.
         expectCoverage(tally, [
           /^adjust lot( cas)? ok$/,
           /^adjust lot( cas)? validation_failed$/,
@@ -752,7 +754,6 @@ describe.runIf(await havePostgres())(
           /^transfer .* lots ok$/,
           /^transfer .* insufficient_stock$/,
           /^(receive|cancel)-transfer( lots)? ok$/,
-          /^cancel-transfer transfer_received$/,
           /replayed$/,
         ]);
       },
