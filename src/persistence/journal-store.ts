@@ -140,14 +140,13 @@ export class JournalStore implements JournalConnection {
           failure = { error };
         }
       });
-      const stream = this.client.query(
-        copyTo(
-          `COPY (SELECT lsn, payload FROM ledger_wal WHERE partition = ${partition}
-                 AND lsn > ${last} ORDER BY lsn LIMIT ${recoveryPageRows})
-           TO STDOUT (FORMAT binary)`,
-        ),
+      const stream = copyTo(
+        `COPY (SELECT lsn, payload FROM ledger_wal WHERE partition = ${partition}
+               AND lsn > ${last} ORDER BY lsn LIMIT ${recoveryPageRows})
+         TO STDOUT (FORMAT binary)`,
       );
-      for await (const chunk of stream) reader.push(chunk as Buffer);
+      endsItsQuery(stream);
+      for await (const chunk of this.client.query(stream)) reader.push(chunk as Buffer);
       if (failure !== undefined) throw failure.error;
       if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
       if (rows < recoveryPageRows) return last;
@@ -161,6 +160,17 @@ export class JournalStore implements JournalConnection {
   close(): Promise<void> {
     return this.client.end();
   }
+}
+
+/**
+ * pg arms a timer for every query on a connection with `query_timeout` and clears it through the
+ * query's callback, which a COPY stream never calls: each one's timer would outlive it (keeping a
+ * stopping shard's thread alive for 15 s, then failing a finished stream). The callback is called
+ * when the statement is over (ReadyForQuery), as pg's own queries do.
+ */
+function endsItsQuery(stream: object): void {
+  const submitted = stream as { callback?: () => void; handleReadyForQuery: () => void };
+  submitted.handleReadyForQuery = () => submitted.callback?.();
 }
 
 /** A group commit's movement rows as column arrays (the statement's unnest parameters). */

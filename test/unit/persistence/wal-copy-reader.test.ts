@@ -1,11 +1,15 @@
 // Proves the binary COPY reader gives back exactly the rows of a stream however its chunks split
 // it (fast-check), refuses what is not a (lsn, payload) binary COPY, tells a cut stream from a
-// whole one, and reads what a real Postgres sends.
+// whole one, and reads what a real Postgres sends; and that JournalStore.readTail through it
+// reads every row back and leaves no query timer behind (which kept a stopping shard alive).
 import fc from 'fast-check';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { describe, expect, it } from 'vitest';
+import { JournalStore } from '../../../src/persistence/journal-store.js';
+import { migrate } from '../../../src/persistence/migrations.js';
 import { WalCopyFormatError, WalCopyRows } from '../../../src/persistence/wal-copy-reader.js';
+import { createDatabase } from '../../helpers/database.js';
 import { runOptions } from '../../helpers/fc-options.js';
 import { adminDatabaseUrl, havePostgres } from '../../helpers/services.js';
 
@@ -132,4 +136,39 @@ describe('WalCopyRows', () => {
       await client.end();
     }
   });
+
+  it.runIf(postgres)(
+    'reads a partition back through readTail and leaves no timer behind',
+    async () => {
+      const database = await createDatabase();
+      const admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+      const store = await JournalStore.connect(database.url, { onError: () => undefined });
+      try {
+        await migrate(admin);
+        const payloads = Array.from({ length: 500 }, (_, index) => Buffer.alloc(index % 40, index));
+        await store.append(
+          payloads.map((payload, index) => ({ partition: 7, lsn: index + 1, payload })),
+        );
+        const timers = () =>
+          process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
+        const before = timers();
+        const rows: Row[] = [];
+        const last = await store.readTail(7, 100, (lsn, payload) =>
+          rows.push({ lsn, payload: Buffer.from(payload) }),
+        );
+        expect(last).toBe(500);
+        expect(rows).toEqual(
+          payloads.slice(100).map((payload, index) => ({ lsn: index + 101, payload })),
+        );
+        // pg's query_timeout timer of the COPY is cleared once the statement is over.
+        await store.ping();
+        expect(timers()).toBe(before);
+      } finally {
+        await store.close();
+        await admin.end();
+        await database.drop();
+      }
+    },
+  );
 });
