@@ -63,7 +63,8 @@ interface MovementRow {
   readonly onHand: number;
   readonly reserved: number;
   readonly incoming: number;
-  readonly payload: Uint8Array;
+  /** A copy: readTail's payload is a view of a whole chunk of the COPY stream. */
+  readonly payload: Buffer;
 }
 
 export async function backfillHistory(options: BackfillOptions): Promise<BackfillResult> {
@@ -139,7 +140,7 @@ async function backfill(
       const actor = start.state.actors.get(key);
       if (actor === undefined) throw new Error(`a movement of ${key} that replay did not make`);
       const { onHand, reserved, incoming } = actor;
-      rows.push({ record, onHand, reserved, incoming, payload });
+      rows.push({ record, onHand, reserved, incoming, payload: Buffer.from(payload) });
       keys.add(key);
     });
     await insertMovements(client, rows);
@@ -218,7 +219,7 @@ async function insertMovements(client: pg.Client, rows: readonly MovementRow[]):
         chunk.map((row) => row.reserved),
         chunk.map((row) => row.incoming),
         chunk.map((row) => subjectOf(row.record)),
-        chunk.map((row) => Buffer.from(row.payload)),
+        chunk.map((row) => row.payload),
       ],
     );
   }
