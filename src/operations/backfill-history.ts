@@ -15,17 +15,8 @@ import {
   type MovementRecord,
 } from '../actors/index.js';
 import { retentionOf, type Config } from '../config.js';
-import { migrationClaimWaitMs } from '../limits.js';
-import {
-  JournalLayoutError,
-  JournalStore,
-  claimJournal,
-  decodeRecord,
-  decodeSnapshot,
-  journalExists,
-  migrate,
-  readLayout,
-} from '../persistence/index.js';
+import { onOfflineJournal } from './offline-journal.js';
+import { JournalStore, decodeRecord, decodeSnapshot, readLayout } from '../persistence/index.js';
 
 export interface BackfillOptions {
   readonly databaseUrl: string;
@@ -69,33 +60,20 @@ interface MovementRow {
 
 export async function backfillHistory(options: BackfillOptions): Promise<BackfillResult> {
   const startedMs = performance.now();
-  const client = new pg.Client({ connectionString: options.databaseUrl });
-  client.on('error', (error) => options.log(`journal connection error: ${error.message}`));
-  await client.connect();
-  try {
-    if (!(await journalExists(client)))
-      return refused('no ledger journal in this database (no ledger_meta table)');
-    try {
-      await claimJournal(client, migrationClaimWaitMs, () =>
-        options.log('the journal is locked by a ledger (or one that just died); waiting'),
-      );
-    } catch (error) {
-      if (!(error instanceof JournalLayoutError)) throw error;
-      return refused('a ledger is running on this journal: stop every ledger on it first');
-    }
-    await migrate(client);
+  const opened = await onOfflineJournal(options.databaseUrl, options.log, async (client) => {
     await client.query('BEGIN');
     try {
       const summary = await backfill(client, options);
       await client.query('COMMIT');
-      return { kind: 'done', summary: { ...summary, duration_ms: performance.now() - startedMs } };
+      return { ...summary, duration_ms: performance.now() - startedMs };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     }
-  } finally {
-    await client.end();
-  }
+  });
+  return opened.kind === 'refused'
+    ? refused(opened.message)
+    : { kind: 'done', summary: opened.result };
 }
 
 const refused = (message: string): BackfillResult => ({

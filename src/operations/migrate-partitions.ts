@@ -9,17 +9,14 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { captureSnapshot, restoreSnapshot, type PartitionState } from '../actors/index.js';
 import { retentionOf, type Config } from '../config.js';
-import { migrationClaimWaitMs, reservationRoutesMax } from '../limits.js';
+import { onOfflineJournal } from './offline-journal.js';
+import { reservationRoutesMax } from '../limits.js';
 import {
-  JournalLayoutError,
   JournalStore,
-  claimJournal,
   encodeSnapshot,
   eventBacklog,
   highestLsn,
-  journalExists,
   lockJournalTables,
-  migrate,
   readLayout,
   replaceJournal,
   replaceReservationRoutes,
@@ -77,33 +74,10 @@ const refused = (message: string): MigrationResult => ({
 
 export async function migratePartitions(options: MigrationOptions): Promise<MigrationResult> {
   const startedMs = performance.now();
-  const client = new pg.Client({
-    connectionString: options.databaseUrl,
-    connectionTimeoutMillis: 10_000,
-  });
-  client.on('error', (error) => options.log(`journal connection error: ${error.message}`));
-  await client.connect();
-  try {
-    // Checked before migrate(), which would otherwise turn any database into an empty journal.
-    if (!(await journalExists(client)))
-      return refused('no ledger journal in this database (no ledger_meta table)');
-    try {
-      await claimJournal(client, migrationClaimWaitMs, () =>
-        options.log('the journal is locked by a ledger (or one that just died); waiting'),
-      );
-    } catch (error) {
-      if (!(error instanceof JournalLayoutError)) throw error;
-      return refused(
-        'a ledger is running on this journal (it holds the ownership lock): stop every ledger ' +
-          'on it, then run this again',
-      );
-    }
-    // New tables only (routes, WAL archive), as any ledger start of this version would add.
-    await migrate(client);
-    return await inTransaction(client, options, () => rewrite(client, options, startedMs));
-  } finally {
-    await client.end();
-  }
+  const opened = await onOfflineJournal(options.databaseUrl, options.log, (client) =>
+    inTransaction(client, options, () => rewrite(client, options, startedMs)),
+  );
+  return opened.kind === 'refused' ? refused(opened.message) : opened.result;
 }
 
 /** Commits only a migration; rolls back a refusal, a no-op and every error. */
