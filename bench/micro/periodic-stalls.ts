@@ -14,6 +14,7 @@ import type { JournalConnection, SnapshotRow, WalRow } from '../../src/persisten
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import type { ShardRequest } from '../../src/shards/protocol.js';
 import { Shard } from '../../src/shards/shard.js';
+import { longestTurn } from '../lib/turn-probe.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const { values } = parseArgs({
@@ -126,27 +127,15 @@ function reserve(index: number, ttlSeconds: number) {
  * The longest the thread went without running a setImmediate task while `work` ran: every
  * stop of the shard's mailbox (a sweep, its deferred rest, a group commit's completion) counts.
  */
-async function longestTurn(work: () => Promise<void>): Promise<number> {
+async function longestTurnOf(work: () => Promise<void>): Promise<number> {
   longestCpuMs = 0;
-  let last = performance.now();
-  let longest = 0;
-  let running = true;
-  const tick = (): void => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
-  await work();
-  running = false;
-  return longest;
+  return (await longestTurn(work)).turnMs;
 }
 
 /** Sweeps (as the sweep timer does) until nothing is due; the longest turn meanwhile. */
 async function sweepAll(): Promise<{ turnMs: number; sweeps: number }> {
   let sweeps = 0;
-  const turnMs = await longestTurn(async () => {
+  const turnMs = await longestTurnOf(async () => {
     for (;;) {
       const swept = timed(() => shard.sweep(nowMs));
       await settle();
@@ -169,7 +158,7 @@ async function main(): Promise<void> {
   out(`one partition; a hot key with ${holds} pending holds, all due at once`);
 
   const snapshotStarted = performance.now();
-  const snapshotTurn = await longestTurn(async () => {
+  const snapshotTurn = await longestTurnOf(async () => {
     await shard.snapshotAll();
   });
   out(
@@ -190,7 +179,7 @@ async function main(): Promise<void> {
   // next record's turn forgets every one of them.
   nowMs += day + 1;
   let prune = 0;
-  const pruneTurn = await longestTurn(async () => {
+  const pruneTurn = await longestTurnOf(async () => {
     prune = timed(() => send([adjust('hot-sku', 1)]));
     await settle();
   });

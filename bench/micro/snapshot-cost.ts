@@ -26,6 +26,7 @@ import { mintReservationId } from '../../src/router/reservation-id.js';
 import { SnapshotSlicer, type SnapshotStats } from '../../src/shards/snapshot-slicer.js';
 import { median } from '../lib/report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
+import { longestTurn } from '../lib/turn-probe.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const partition = 5;
@@ -80,23 +81,6 @@ function options() {
     throw new Error('--holds and --rounds want positive integers');
   }
   return { holds, rounds, traffic: values.traffic, databaseUrl: values['database-url'] };
-}
-
-/** The longest gap between setImmediate tasks while `work` runs: how long the thread was held. */
-async function longestTurn<T>(work: () => Promise<T>): Promise<{ value: T; turnMs: number }> {
-  let last = performance.now();
-  let longest = 0;
-  let running = true;
-  const tick = (): void => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
-  const value = await work();
-  running = false;
-  return { value, turnMs: longest };
 }
 
 let serial = 0;
