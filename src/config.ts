@@ -3,7 +3,7 @@
 // shard or the journal, with an error that no longer says where the value came from.
 import { accessSync, constants } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import type { RetentionPolicy } from './actors/index.js';
 import {
@@ -78,6 +78,10 @@ export interface Config {
   metricsHotKeys: number; // LEDGER_METRICS_HOT_KEYS, default 100: keys in the per-key stock gauge
   // LEDGER_JOURNAL_CLAIM_WAIT_SECONDS, default 30: how long a start waits for the journal lock
   journalClaimWaitSeconds: number;
+  // LEDGER_CLUSTER=1: one node of a cluster (needs NATS_URL); LEDGER_NODE_ID (1..64 characters
+  // of [A-Za-z0-9._:-], default the host name) names it; LEDGER_LEASE_SECONDS, default 5, 2..300:
+  // how long a partition's lease lasts without renewal. Undefined: a node alone.
+  cluster: { nodeId: string; leaseSeconds: number } | undefined;
   allowUwsFallback: boolean; // LEDGER_ALLOW_UWS_FALLBACK: 1/true, 0/false/unset
   tracing: TracingConfig | undefined; // OpenTelemetry spans; undefined: off (and free)
 }
@@ -440,7 +444,28 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     ...jwt,
     allowUwsFallback: flag(env, 'LEDGER_ALLOW_UWS_FALLBACK'),
     tracing: tracingSettings(env),
+    cluster: clusterSettings(env),
   };
+}
+
+const nodeIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function clusterSettings(env: Record<string, string | undefined>): Config['cluster'] {
+  if (!flag(env, 'LEDGER_CLUSTER')) return undefined;
+  if (env['NATS_URL'] === undefined || env['NATS_URL'] === '') {
+    throw new ConfigError(
+      'LEDGER_CLUSTER',
+      'LEDGER_CLUSTER needs NATS_URL (nodes forward over it)',
+    );
+  }
+  const nodeId = env['LEDGER_NODE_ID'] ?? hostname();
+  if (!nodeIdPattern.test(nodeId)) {
+    throw new ConfigError(
+      'LEDGER_NODE_ID',
+      `LEDGER_NODE_ID must be 1..64 characters of [A-Za-z0-9._:-], got ${JSON.stringify(nodeId)}`,
+    );
+  }
+  return { nodeId, leaseSeconds: integer(env, 'LEDGER_LEASE_SECONDS', 5, 2, 300) };
 }
 
 /**

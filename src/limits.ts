@@ -23,6 +23,12 @@ export const pingTimeoutMs = 2_000;
 /** Back-off ceilings: reloading partitions after a failed write; restarting a dead worker. */
 export const journalRetryDelayMsMax = 2_000;
 export const workerRestartDelayMsMax = 5_000;
+/** Partitions a cluster node hands over per tick at most (a joiner takes its share gradually). */
+export const clusterReleaseMax = 16;
+/** How long a command forwarded to its partition's owner may wait for the answer. */
+export const forwardTimeoutMs = 5_000;
+/** A cluster's hand-over of partitions to or from a shard: recovering them can take minutes. */
+export const handOverTimeoutMs = 600_000;
 
 function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(`limits.ts: ${message}`);

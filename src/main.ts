@@ -42,6 +42,7 @@ import {
   JournalLayoutError,
   JournalOwner,
   loadReservationRoutes,
+  ownerLockId,
   migrate,
   openLayout,
   type JournalLayout,
@@ -55,10 +56,20 @@ import {
   partitionHashVersion,
 } from './router/index.js';
 import { ShardChannel, type ShardWorkerData } from './shards/index.js';
+import { clusterNode, type ClusterNode, type ClusterNodeOptions } from './cluster/index.js';
+
+/** The ledger's hold on the journal: alone, the owner lock; in a cluster, a share of it. */
+interface JournalHold {
+  readonly owned: boolean;
+  release(): Promise<void>;
+}
 
 interface OpenedJournal {
   readonly layout: JournalLayout;
-  readonly owner: JournalOwner;
+  readonly owner: JournalHold;
+  /** In a cluster: the connection the node's leases are kept on, and the journal's identity. */
+  readonly clusterClient?: pg.Client;
+  readonly journalId?: string;
   /** Reservation id -> partition, for holds a migration moved (empty on most journals). */
   readonly routes: ReadonlyMap<string, number>;
 }
@@ -74,6 +85,7 @@ async function openJournal(
   config: Config,
   log: Logger,
 ): Promise<OpenedJournal> {
+  if (config.cluster !== undefined) return openClusterJournal(databaseUrl, config, log);
   const owner = await JournalOwner.claim(
     {
       newClient: () =>
@@ -98,6 +110,79 @@ async function openJournal(
     await owner.release();
     throw error;
   }
+}
+
+/**
+ * A node of a cluster shares the journal: it holds the ownership lock in shared mode for its
+ * lifetime, so a ledger started alone on the same journal (which takes it whole) waits until no
+ * node runs, and no node starts while it runs. Partitions are owned by leases (cluster/).
+ */
+async function openClusterJournal(
+  databaseUrl: string,
+  config: Config,
+  log: Logger,
+): Promise<OpenedJournal> {
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+    // A lease statement that hangs must fail before the lease it renews runs out.
+    query_timeout: ((config.cluster?.leaseSeconds ?? 5) * 1000) / 2,
+  });
+  client.on('error', (error) => log.warn({ err: error }, 'cluster connection error'));
+  await client.connect();
+  try {
+    const locked = await client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock_shared($1) AS locked',
+      [ownerLockId],
+    );
+    if (locked.rows[0]?.locked !== true) {
+      throw new JournalLayoutError(
+        'the journal is owned by a ledger running alone (without LEDGER_CLUSTER); stop it first',
+      );
+    }
+    const ran = await migrate(client);
+    if (ran.length > 0) log.info({ migrations: ran }, 'journal migrations applied');
+    const wanted = { partitions: config.partitions, hashVersion: partitionHashVersion };
+    const layout = await openLayout(client, wanted, process.env.LEDGER_PARTITIONS !== undefined);
+    const routes = await loadReservationRoutes(client, Date.now());
+    const identity = await client.query<{ id: string }>(
+      `SELECT to_hex((extract(epoch FROM created_at) * 1000000)::bigint) AS id FROM ledger_meta`,
+    );
+    let released = false;
+    const owner: JournalHold = {
+      owned: true,
+      release: async () => {
+        if (released) return;
+        released = true;
+        await client.end().catch(() => undefined);
+      },
+    };
+    return { layout, owner, routes, clusterClient: client, journalId: identity.rows[0]?.id };
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** In a cluster: the node's lease keeper and forwarding, wired to its shards. */
+function startCluster(
+  config: Config,
+  journal: Pick<OpenedJournal, 'clusterClient' | 'journalId'>,
+  parts: Pick<ClusterNodeOptions, 'table' | 'shards' | 'view' | 'log'>,
+): ClusterNode | undefined {
+  const { clusterClient: client, journalId } = journal;
+  if (config.cluster === undefined || client === undefined) return undefined;
+  const { nodeId, leaseSeconds } = config.cluster;
+  const natsUrl = config.natsUrl as string;
+  return clusterNode({
+    nodeId,
+    leaseSeconds,
+    natsUrl,
+    journal: journalId ?? '0',
+    client,
+    ...parts,
+  });
 }
 
 /** Where what the shards tell the main thread goes. */
@@ -130,6 +215,9 @@ function startShards(
       inflightMax: config.shardInflightMax,
       logLevel: config.logLevel,
       traceCommits: config.tracing !== undefined,
+      ...(config.cluster === undefined
+        ? {}
+        : { cluster: { node: config.cluster.nodeId, leases: [] } }),
     };
     const admission = { queueDelayMs: config.shardQueueDelayMs, floor: config.shardShedFloor };
     const channel = new ShardChannel(
@@ -164,7 +252,8 @@ function startShards(
 async function readiness(
   shards: readonly ShardChannel[],
   events: EventPublisherHost | undefined,
-  owner: JournalOwner,
+  owner: JournalHold,
+  cluster: ClusterNode | undefined,
 ): Promise<{ ready: boolean; details: Record<string, number | boolean> }> {
   const answers = await Promise.all(
     shards.map((shard) =>
@@ -179,6 +268,12 @@ async function readiness(
   const details: Record<string, number | boolean> = { shards: answers.length };
   answers.forEach((ok, shard) => (details[`shard_${shard}`] = ok));
   details.journal_owned = owner.owned;
+  if (cluster !== undefined) {
+    // A node is ready once it has joined and serves every partition it holds (and forwards).
+    const joined = cluster.keeper.ready;
+    details.cluster_ready = joined;
+    return { ready: joined && answers.every(Boolean), details };
+  }
   if (events !== undefined) {
     // Shown, never counted against readiness: replies never wait for events.
     const status = events.stats();
@@ -432,27 +527,75 @@ function bodyLimits(
   return { bodyBytesMax, importBytesMax, importLinesMax };
 }
 
+/** What a stop drains and closes, in order. */
+interface Running {
+  readonly log: Logger;
+  readonly server: LedgerServer;
+  readonly resolver: CartResolver;
+  readonly cluster: ClusterNode | undefined;
+  readonly shards: readonly ShardChannel[];
+  readonly events: EventPublisherHost | undefined;
+  readonly histories: { readonly maintenance: HistoryMaintenance; readonly history: HistoryStore };
+  readonly tracing: RequestTracing | undefined;
+  readonly health: HealthListener | undefined;
+  readonly journal: Journal;
+}
+
+/** SIGTERM and SIGINT drain the ledger and stop it (exit 0). */
+function stopOnSignals(running: Running): void {
+  const { log, server, resolver, cluster, shards, events } = running;
+  const { maintenance, history } = running.histories;
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining');
+    server.stopAccepting();
+    resolver.stop();
+    void (async () => {
+      // A node of a cluster hands its partitions over first: the others serve them meanwhile.
+      await cluster?.leave();
+      await drain(shards);
+      await Promise.all(shards.map((shard) => shard.stop()));
+      await events?.stop();
+      await Promise.all([maintenance.stop(), history.close()]);
+      server.close();
+      await running.tracing?.shutdown().catch(() => undefined);
+      await running.health?.close();
+      await running.journal.owner.release();
+      await running.journal.embedded?.stop();
+      log.info('stopped');
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const log = createLogger(config.logLevel);
   refuseJavaScriptFallback(config);
-  const { databaseUrl, layout, owner, routes, embedded } = await startJournal(config, log);
+  const journal = await startJournal(config, log);
+  const { databaseUrl, layout, owner, routes } = journal;
   const table = new PartitionTable(layout.partitions, config.shards);
   // The depth gauge reads the channels only when scraped, after both exist.
   const ingress = createIngressMetrics(
     () => shards.map((shard) => shard.depth),
     config.metricsHotKeys,
   );
-  const { maintenance, history } = await startHistory(config, databaseUrl, ingress, log);
+  const histories = await startHistory(config, databaseUrl, ingress, log);
   const events = startEvents(config, databaseUrl, ingress, log);
   const view = new StockReadView(table.partitions);
   const wiring = { view, metrics: ingress, server: () => server, events, log };
   const shards = startShards(config, databaseUrl, table, wiring);
+  const cluster = startCluster(config, journal, { table, shards, view, log });
   const operational: Operational = {
     renderMetrics: async () => renderMetrics(ingress.registry, await workerMetrics(shards)),
-    readiness: () => readiness(shards, events, owner),
+    readiness: () => readiness(shards, events, owner, cluster),
   };
-  const router = new Router({ table, channels: shards, view, routes, owned: () => owner.owned });
+  const placement = { owned: () => owner.owned, cluster: cluster?.routes };
+  const router = new Router({ table, channels: shards, view, routes, ...placement });
   const carts = cartCoordinator(router, ingress);
   const resolver = cartResolver(carts, shards, log);
   const tracing = startTracing(config, log);
@@ -465,11 +608,13 @@ async function main(): Promise<void> {
     ...operational,
     snapshot: () => snapshotAll(shards),
     summary: liveSummary(ingress, shards, events),
-    history,
+    history: histories.history,
     gate: gateOf(config),
     version: packageVersion(),
     log,
     tracing,
+    nodeId: config.cluster?.nodeId,
+    cluster: cluster === undefined ? undefined : () => cluster.keeper.view(),
   });
   // Listen first so /health/live answers during recovery; commands get 503 until shards are ready.
   const port = await server.listen(config.host, config.port);
@@ -479,30 +624,10 @@ async function main(): Promise<void> {
   );
   const health = await startHealth(config, operational, server, log);
   for (const shard of shards) shard.start();
+  await cluster?.start(router);
   resolver.start();
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down: draining');
-    server.stopAccepting();
-    resolver.stop();
-    void (async () => {
-      await drain(shards);
-      await Promise.all(shards.map((shard) => shard.stop()));
-      await events?.stop();
-      await Promise.all([maintenance.stop(), history.close()]);
-      server.close();
-      await tracing?.shutdown().catch(() => undefined);
-      await health?.close();
-      await owner.release();
-      await embedded?.stop();
-      log.info('stopped');
-      process.exit(0);
-    })();
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  const running = { log, server, resolver, cluster, shards, events, histories, tracing };
+  stopOnSignals({ ...running, health, journal });
 }
 
 main().catch((error: unknown) => {

@@ -316,6 +316,27 @@ const keySchema: JsonSchema = {
   properties: keyProperties,
 };
 
+const clusterSchema: JsonSchema = {
+  type: 'object',
+  required: ['node_id', 'nodes', 'partitions'],
+  properties: {
+    node_id: { type: 'string' },
+    nodes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['node_id', 'partitions', 'ready'],
+        properties: {
+          node_id: { type: 'string' },
+          partitions: { type: 'integer', minimum: 0 },
+          ready: { type: 'boolean' },
+        },
+      },
+    },
+    partitions: { type: 'integer', minimum: 1 },
+  },
+};
+
 const uiSummarySchema: JsonSchema = {
   type: 'object',
   required: [
@@ -425,6 +446,8 @@ function successResponse(route: Route): Record<string, unknown> {
       return {
         '200': { description: 'Partitions snapshotted', content: json({ type: 'object' }) },
       };
+    case 'cluster':
+      return { '200': { description: 'The cluster', content: json(clusterSchema) } };
     case 'health':
       return { '200': { description: 'OK', content: json({ type: 'object' }) } };
     case 'text':

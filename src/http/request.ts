@@ -25,6 +25,8 @@ export interface Exchange {
   paused: boolean;
   /** Takes the request back if its connection closes before the answer (see awaitAnswer). */
   cancel: (() => void) | undefined;
+  /** In a cluster: the node named in x-served-by (this one, or the owner that answered). */
+  servedBy: string | undefined;
 }
 
 const statusLines = new Map<number, string>([
@@ -99,6 +101,7 @@ export function begin(
     answered: false,
     paused: false,
     cancel: undefined,
+    servedBy: undefined,
   };
   res.onAborted(() => {
     exchange.aborted = true;
@@ -156,6 +159,7 @@ export function respond(
     res.writeStatus(statusLines.get(status) ?? String(status));
     res.writeHeader('content-type', headers.contentType ?? 'application/json');
     res.writeHeader('x-trace-id', exchange.traceId);
+    if (exchange.servedBy !== undefined) res.writeHeader('x-served-by', exchange.servedBy);
     if (headers.replayed === true) res.writeHeader('idempotent-replayed', 'true');
     if (headers.retryAfterSeconds !== undefined)
       res.writeHeader('retry-after', String(headers.retryAfterSeconds));

@@ -30,6 +30,7 @@ export type RouteName =
   | 'receiveTransfer'
   | 'cancelTransfer'
   | 'snapshot'
+  | 'cluster'
   | 'stream'
   | 'live'
   | 'ready'
@@ -67,6 +68,7 @@ export interface Route {
     | 'cart'
     | 'transfer'
     | 'snapshot'
+    | 'cluster'
     | 'health'
     | 'text'
     | 'document'
@@ -271,6 +273,17 @@ export const routes: readonly Route[] = [
     body: undefined,
     response: 'snapshot',
     errors: [...guarded, 'unavailable'],
+  },
+  {
+    name: 'cluster',
+    method: 'get',
+    pattern: '/v1/cluster',
+    path: '/v1/cluster',
+    summary: 'Who owns what: the nodes of the cluster and their partitions',
+    permission: 'read',
+    body: undefined,
+    response: 'cluster',
+    errors: [...guarded],
   },
   {
     name: 'stream',

@@ -1,5 +1,6 @@
 // The HTTP ingress on uWebSockets.js: the routes of routes.ts, admission (auth, roles, rate),
 // validation, dispatch to the router, and writing the shard's answer.
+import { hostname } from 'node:os';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
 import type { Logger } from '../observability/logger.js';
 import type { IngressMetrics } from '../observability/metrics.js';
@@ -73,6 +74,9 @@ export interface ServerOptions {
   readonly snapshot: () => Promise<number>;
   /** The live page's numbers (GET /v1/ui/summary), computed when asked. */
   readonly summary: () => Promise<string>;
+  /** In a cluster: this node's id (x-served-by) and the cluster as GET /v1/cluster shows it. */
+  readonly nodeId?: string;
+  readonly cluster?: () => object;
   /** A key's movement history, from the journal. */
   readonly history: MovementHistory;
   readonly version: string;
@@ -195,6 +199,7 @@ export class LedgerServer {
     getProductStock: (res, req, route) => this.getProduct(res, req, route, 'read-product-stock'),
     getCart: (res, req, route) => this.getCart(res, req, route),
     snapshot: (res, req, route) => this.snapshot(res, req, route),
+    cluster: (res, req, route) => this.clusterView(res, req, route),
     // Answered synchronously: an async answer would make uWS drop pipelined requests behind it.
     live: (res, req) => this.operational(this.begin(res, req), liveAnswer),
     ready: (res, req) =>
@@ -231,8 +236,12 @@ export class LedgerServer {
   /** Requests of a `route` are traced while tracing is on; health, metrics and 404/405 not. */
   private begin(res: HttpResponse, req: HttpRequest, route?: Route): Exchange {
     const tracing = this.options.tracing;
-    if (tracing === undefined || route === undefined) return begin(res, req, this.observer);
-    return begin(res, req, this.observer, { tracing, path: route.path });
+    const exchange =
+      tracing === undefined || route === undefined
+        ? begin(res, req, this.observer)
+        : begin(res, req, this.observer, { tracing, path: route.path });
+    exchange.servedBy = this.options.nodeId;
+    return exchange;
   }
 
   private command(res: HttpResponse, req: HttpRequest, route: Route): void {
@@ -468,6 +477,7 @@ export class LedgerServer {
     exchange.span?.dispatched();
     const dispatched = this.options.router.dispatch(command, (reply) => {
       exchange.span?.replied(reply.commit);
+      if (reply.servedBy !== undefined) exchange.servedBy = reply.servedBy;
       this.answer(exchange, route, reply.outcome, command, caller);
     });
     if (dispatched !== undefined) {
@@ -748,6 +758,22 @@ export class LedgerServer {
           respondError(exchange, 'unavailable', `snapshot failed: ${String(error)}`),
       );
     });
+  }
+
+  /** Who owns what in a cluster; a node alone is a cluster of one that owns everything. */
+  private clusterView(res: HttpResponse, req: HttpRequest, route: Route): void {
+    const exchange = this.begin(res, req, route);
+    const admission = this.options.gate.read(res, req.getHeader('authorization'));
+    this.options.gate.admit(exchange, admission, route.permission ?? 'read', () => {
+      const view = this.options.cluster?.() ?? this.aloneView();
+      respond(exchange, 200, JSON.stringify(view));
+    });
+  }
+
+  private aloneView(): object {
+    const partitions = this.options.router.partitions;
+    const node = this.options.nodeId ?? hostname();
+    return { node_id: node, nodes: [{ node_id: node, partitions, ready: true }], partitions };
   }
 
   /** The live page's script and style; any other name is not found. */

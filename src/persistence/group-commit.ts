@@ -121,6 +121,19 @@ export class GroupCommit {
     this.broken = false;
   }
 
+  /**
+   * Partitions a shard took on (a cluster's hand-over): each one's next append follows the
+   * journal's last lsn, whatever this commit knew of it before.
+   */
+  follow(heads: ReadonlyMap<number, number>): void {
+    for (const [partition, lsn] of heads) this.appendedLsns.set(partition, lsn);
+  }
+
+  /** Partitions a shard let go: it may take them again later, at another lsn. */
+  forget(partitions: ReadonlySet<number>): void {
+    for (const partition of partitions) this.appendedLsns.delete(partition);
+  }
+
   private schedule(): void {
     if (this.writing || this.scheduled || this.broken) return;
     this.scheduled = true;

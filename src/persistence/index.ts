@@ -22,7 +22,20 @@ export type {
   SnapshotRow,
   WalRow,
 } from './journal-connection.js';
-export { JournalStore } from './journal-store.js';
+export {
+  JournalStore,
+  leaseLostCode,
+  leasesLostBy,
+  type JournalStoreOptions,
+  type LeaseFence,
+} from './journal-store.js';
+export {
+  ClusterLeases,
+  type ClusterSight,
+  type LeaseRow,
+  type NodeRow,
+  type TakenLease,
+} from './cluster-leases.js';
 export {
   eventBacklog,
   highestLsn,

@@ -7,6 +7,12 @@ export interface WalRow {
   readonly payload: Uint8Array;
   /** The record is a change of a stock key: its movement goes in the same write. */
   readonly movement?: MovementColumns;
+  /**
+   * In a cluster: the epoch of the partition's lease the record was applied under. The write
+   * is fenced by it, so a record applied under a lease since lost is never written, even after
+   * the node takes the partition again.
+   */
+  readonly epoch?: number;
 }
 
 /** What a movement row keeps beside the record's bytes (the key's counts after the change). */

@@ -22,10 +22,59 @@ const lsnOf = (value: string | number): number => Number(value);
 export interface JournalStoreOptions {
   /** Told of errors of an idle connection (pg emits them on the client, not on a query). */
   readonly onError: (error: Error) => void;
+  /** In a cluster: every append is fenced by the leases it writes under. */
+  readonly fence?: LeaseFence;
 }
 
+/** A node in a cluster: each row is written only under the lease epoch it carries. */
+export interface LeaseFence {
+  readonly node: string;
+}
+
+/** SQLSTATE raised by ledger_fence (migrations.ts): the write lost a lease, nothing was written. */
+export const leaseLostCode = 'LDG01';
+
+/** The partitions a write was refused for, when it failed for lost leases; else undefined. */
+export function leasesLostBy(error: unknown): number[] | undefined {
+  const failed = error as { code?: unknown; detail?: unknown } | null;
+  if (failed?.code !== leaseLostCode || typeof failed.detail !== 'string') return undefined;
+  return failed.detail === '' ? [] : failed.detail.split(',').map(Number);
+}
+
+const movementsInsert = `INSERT INTO ledger_movements (product_id, warehouse_id, version, at, on_hand,
+                                           reserved, incoming, subject, payload)
+             SELECT m.product_id, m.warehouse_id, m.version, to_timestamp(m.at_ms / 1000.0),
+                    m.on_hand, m.reserved, m.incoming, NULLIF(m.subject, ''),
+                    ($3::bytea[])[m.row_number]`;
+const movementsFrom = `unnest($4::integer[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
+                         $9::bigint[], $10::bigint[], $11::bigint[], $12::text[])
+               AS m(row_number, product_id, warehouse_id, version, at_ms, on_hand, reserved,
+                    incoming, subject)`;
+
+/** A node alone: the WAL rows and their movements, one statement. */
+const appendText = `WITH wal AS (
+               INSERT INTO ledger_wal (partition, lsn, payload)
+               SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[]))
+             ${movementsInsert}
+             FROM ${movementsFrom}`;
+
+/**
+ * A node in a cluster: the same, joined to the fence's one row, so the statement writes nothing
+ * unless every lease it relies on is still this node's at the epoch it was taken at (and holds
+ * them share-locked until it commits). Any failure fails the whole statement.
+ */
+const fencedAppendText = `WITH fence AS (SELECT ledger_fence($13::text, $14::integer[], $15::bigint[])),
+             wal AS (
+               INSERT INTO ledger_wal (partition, lsn, payload)
+               SELECT u.* FROM fence, unnest($1::integer[], $2::bigint[], $3::bytea[]) AS u)
+             ${movementsInsert}
+             FROM fence, ${movementsFrom}`;
+
 export class JournalStore implements JournalConnection {
-  constructor(private readonly client: pg.ClientBase & { end(): Promise<void> }) {}
+  constructor(
+    private readonly client: pg.ClientBase & { end(): Promise<void> },
+    private readonly fence?: LeaseFence,
+  ) {}
 
   /** Opens a connection of its own, with the timeouts a shard's journal needs. */
   static async connect(databaseUrl: string, options: JournalStoreOptions): Promise<JournalStore> {
@@ -39,7 +88,7 @@ export class JournalStore implements JournalConnection {
     });
     client.on('error', options.onError);
     await client.connect();
-    return new JournalStore(client);
+    return new JournalStore(client, options.fence);
   }
 
   /**
@@ -61,23 +110,25 @@ export class JournalStore implements JournalConnection {
       payloads[index] = row.payload;
       if (row.movement !== undefined) movements.add(index + 1, row.movement);
     }
-    // A named statement: Postgres parses and plans it once per connection, not once per commit.
-    await this.client.query({
-      name: 'ledger-wal-append',
-      text: `WITH wal AS (
-               INSERT INTO ledger_wal (partition, lsn, payload)
-               SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[]))
-             INSERT INTO ledger_movements (product_id, warehouse_id, version, at, on_hand,
-                                           reserved, incoming, subject, payload)
-             SELECT m.product_id, m.warehouse_id, m.version, to_timestamp(m.at_ms / 1000.0),
-                    m.on_hand, m.reserved, m.incoming, NULLIF(m.subject, ''),
-                    ($3::bytea[])[m.row_number]
-             FROM unnest($4::integer[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
-                         $9::bigint[], $10::bigint[], $11::bigint[], $12::text[])
-               AS m(row_number, product_id, warehouse_id, version, at_ms, on_hand, reserved,
-                    incoming, subject)`,
-      values: [partitions, lsns, payloads, ...movements.values()],
-    });
+    const values = [partitions, lsns, payloads, ...movements.values()];
+    if (this.fence === undefined) {
+      // A named statement: Postgres parses and plans it once per connection, not per commit.
+      await this.client.query({ name: 'ledger-wal-append', text: appendText, values });
+      return;
+    }
+    // Each (partition, epoch) once; a partition under two epochs in one write fails the fence.
+    const leases = new Map<string, [partition: number, epoch: number]>();
+    for (const row of rows) {
+      assert(row.epoch !== undefined, () => `partition ${row.partition} written without a lease`);
+      leases.set(`${row.partition}:${row.epoch}`, [row.partition, row.epoch]);
+    }
+    const fenced = [...leases.values()];
+    values.push(
+      this.fence.node,
+      fenced.map(([partition]) => partition),
+      fenced.map(([, epoch]) => epoch),
+    );
+    await this.client.query({ name: 'ledger-wal-append-fenced', text: fencedAppendText, values });
   }
 
   /** Writes a snapshot and drops the ones before the previous (one older is kept as a spare). */

@@ -95,6 +95,51 @@ export const migrations: readonly { readonly id: number; readonly sql: string }[
         (product_id, warehouse_id, version DESC);
       CREATE TABLE ledger_movements_default PARTITION OF ledger_movements DEFAULT;`,
   },
+  {
+    id: 6,
+    sql: `
+      -- A cluster's nodes (LEDGER_CLUSTER, src/cluster): each renews its row while it lives.
+      -- Times are Postgres's clock, the one clock every node shares.
+      CREATE TABLE ledger_nodes (
+        node_id text PRIMARY KEY,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        ready boolean NOT NULL DEFAULT false,
+        draining boolean NOT NULL DEFAULT false
+      );
+      -- Who owns each partition: a lease with an expiry and a fencing epoch. Every take-over
+      -- moves the epoch, and every journal write of a node in a cluster is fenced by it (below),
+      -- so a node that lost a lease (paused, cut off) can never write that partition again.
+      CREATE TABLE ledger_partition_leases (
+        partition integer PRIMARY KEY CHECK (partition >= 0),
+        node_id text,
+        epoch bigint NOT NULL DEFAULT 0,
+        expires_at timestamptz NOT NULL DEFAULT '-infinity'
+      );
+      -- Called inside a group commit's statement: share-locks the leases the write relies on,
+      -- so a take-over waits for the write's commit (and then recovers it), or the write sees
+      -- the take-over and fails whole. LDG01 names the partitions no longer held.
+      CREATE FUNCTION ledger_fence(node text, parts integer[], epochs bigint[]) RETURNS integer
+      LANGUAGE plpgsql AS $fence$
+      DECLARE
+        held integer[];
+        lost integer[];
+      BEGIN
+        SELECT coalesce(array_agg(locked.partition), '{}') INTO held FROM (
+          SELECT l.partition FROM ledger_partition_leases l
+          JOIN unnest(parts, epochs) AS f(partition, epoch)
+            ON l.partition = f.partition AND l.epoch = f.epoch AND l.node_id = node
+          FOR SHARE OF l) AS locked;
+        IF cardinality(held) <> cardinality(parts) THEN
+          SELECT coalesce(array_agg(p), '{}') INTO lost FROM unnest(parts) AS p
+            WHERE NOT p = ANY(held);
+          RAISE EXCEPTION 'partition leases lost: %', array_to_string(lost, ',')
+            USING ERRCODE = 'LDG01', DETAIL = array_to_string(lost, ',');
+        END IF;
+        RETURN cardinality(held);
+      END
+      $fence$;`,
+  },
 ];
 
 export async function migrate(client: pg.ClientBase): Promise<number[]> {

@@ -10,7 +10,13 @@ export { mintReservationId, reservationPartition } from './reservation-id.js';
 export { PartitionTable } from './partition-table.js';
 export { StockReadView, type StockKey, type StockPageQuery } from './read-view.js';
 export type { StockListing } from './stock-listing.js';
-export { Router, type Dispatched, type RoutableCommand } from './router.js';
+export {
+  Router,
+  type ClusterRoutes,
+  type Dispatched,
+  type Placement,
+  type RoutableCommand,
+} from './router.js';
 export {
   CartCoordinator,
   cartFingerprint,

@@ -27,8 +27,20 @@ export type RoutableCommand =
 
 /** Where a dispatched command went: enough to take it back before it leaves this turn. */
 export interface Dispatched {
-  readonly channel: ShardChannel;
+  readonly channel: { cancel(id: number): boolean };
   readonly id: number;
+}
+
+/** In a cluster, where a partition's commands go now: here, to its owner, or nowhere (503). */
+export type Placement = 'local' | { readonly node: string } | undefined;
+
+/** A cluster's placement of partitions and its way to their owners. */
+export interface ClusterRoutes {
+  where(partition: number): Placement;
+  /** Sends a command to the node owning its partition; returns a request id (never 0). */
+  forward(node: string, partition: number, command: Command, callback: ReplyCallback): number;
+  /** Forwards leave at once: nothing to take back. */
+  cancel(id: number): boolean;
 }
 
 export interface RouterOptions {
@@ -52,9 +64,19 @@ export interface RouterOptions {
   readonly owned?: () => boolean;
   /** The clock a read is checked against (the shards' too: one machine, one clock). */
   readonly now?: () => number;
+  /** In a cluster: which partitions are served here, and the way to the others' owners. */
+  readonly cluster?: ClusterRoutes;
 }
 
 const answeredAtOnce: Dispatched | undefined = undefined;
+
+const ownerlessMessage =
+  'No node serves this partition right now (it is moving, or its owner is being replaced); ' +
+  'nothing was done, retry shortly.';
+
+const clusterListingMessage =
+  'The stock listing is not available on a node of a cluster yet; read keys one by one ' +
+  '(GET /v1/stock/{product_id}/{warehouse_id}) or per product.';
 
 const fencedMessage =
   'This ledger is re-claiming its journal and cannot vouch for its state; nothing was done, ' +
@@ -67,8 +89,10 @@ export class Router {
   private readonly routes: ReadonlyMap<string, number>;
   private readonly owned: () => boolean;
   private readonly now: () => number;
+  private readonly cluster: ClusterRoutes | undefined;
 
   constructor(options: RouterOptions) {
+    this.cluster = options.cluster;
     this.now = options.now ?? Date.now;
     this.table = options.table;
     this.channels = options.channels;
@@ -149,6 +173,11 @@ export class Router {
       callback(failure(0, 'unavailable', fencedMessage).outcome);
       return undefined;
     }
+    if (this.cluster !== undefined) {
+      // The read view holds this node's partitions only; a listing across nodes is not built yet.
+      callback(failure(0, 'unavailable', clusterListingMessage).outcome);
+      return undefined;
+    }
     const page = this.view.page(query, this.now());
     if (page === 'not-loaded') {
       const message = 'The ledger is still loading its stock keys; retry shortly.';
@@ -167,8 +196,50 @@ export class Router {
     );
   }
 
-  private send(partition: number, command: Command, callback: ReplyCallback) {
+  /**
+   * A command another node forwarded here, as the owner of its partition: served like one of
+   * this node's own, or refused (503) if this node does not serve the partition now.
+   */
+  serveForwarded(partition: number, command: Command, callback: ReplyCallback): void {
+    if (!Number.isSafeInteger(partition) || partition < 0 || partition >= this.table.partitions) {
+      callback(failure(0, 'unavailable', ownerlessMessage));
+      return;
+    }
+    if (this.cluster?.where(partition) !== 'local') {
+      callback(failure(0, 'unavailable', ownerlessMessage));
+      return;
+    }
+    if (command.kind === 'read-stock') {
+      const outcome = this.readStock(command.productId, command.warehouseId);
+      if (outcome !== undefined) {
+        callback({ id: 0, outcome });
+        return;
+      }
+    }
+    this.sendLocal(partition, command, callback);
+  }
+
+  private send(
+    partition: number,
+    command: Command,
+    callback: ReplyCallback,
+  ): Dispatched | undefined {
     assert(partition >= 0 && partition < this.table.partitions, () => `partition ${partition}`);
+    if (this.cluster !== undefined) {
+      const placement = this.cluster.where(partition);
+      if (placement === undefined) {
+        callback(failure(0, 'unavailable', ownerlessMessage));
+        return answeredAtOnce;
+      }
+      if (placement !== 'local') {
+        const id = this.cluster.forward(placement.node, partition, command, callback);
+        return { channel: this.cluster, id };
+      }
+    }
+    return this.sendLocal(partition, command, callback);
+  }
+
+  private sendLocal(partition: number, command: Command, callback: ReplyCallback) {
     const channel = this.channels[this.table.shardOf(partition)];
     if (channel === undefined) throw new Error(`no shard channel for partition ${partition}`);
     const id = channel.send(partition, command, callback);
@@ -197,6 +268,8 @@ export class Router {
   /** The read view's answer, or undefined when only the key's shard can answer it. */
   private readStock(productId: string, warehouseId: string): ShardOutcome | undefined {
     const partition = partitionOf(productId, this.table.partitions);
+    // In a cluster the view holds only this node's partitions: the others' owners answer.
+    if (this.cluster !== undefined && this.cluster.where(partition) !== 'local') return undefined;
     const stock = this.view.read(partition, productId, warehouseId, this.now());
     if (stock === 'ask-shard') return undefined;
     if (stock === undefined) {

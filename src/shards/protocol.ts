@@ -32,6 +32,8 @@ export interface ShardReply {
    * HTTP thread draws it as a span) and only for replies that waited for one.
    */
   readonly commit?: CommitTiming;
+  /** In a cluster: the node that owns the partition and answered (a forwarded command). */
+  readonly servedBy?: string;
 }
 
 export function failure(
@@ -59,7 +61,16 @@ export interface ShardWorkerData {
   readonly logLevel: string;
   /** Tracing is on: replies carry the timing of the group commit they waited for. */
   readonly traceCommits: boolean;
+  /**
+   * In a cluster: this node's id (its writes are fenced by it) and the leases the shard starts
+   * with, [partition, epoch]; `partitions` is then ignored. Partitions come and go later by
+   * `adopt` and `drop`.
+   */
+  readonly cluster?: { readonly node: string; readonly leases: readonly Lease[] };
 }
+
+/** A partition's lease as a shard holds it: [partition, fencing epoch]. */
+export type Lease = readonly [partition: number, epoch: number];
 
 /** A stock key's durable state after a change: what the live feed and read view show. */
 export type StockChange = [
@@ -117,6 +128,15 @@ export type ToShard =
   | { readonly kind: 'metrics'; readonly id: number }
   | { readonly kind: 'snapshot'; readonly id: number }
   | { readonly kind: 'in-doubt'; readonly id: number }
+  /** A cluster hands partitions over to this shard: recover them, then serve them. */
+  | { readonly kind: 'adopt'; readonly id: number; readonly leases: readonly Lease[] }
+  /** A cluster takes partitions away (`handOver`: after their writes end and a snapshot). */
+  | {
+      readonly kind: 'drop';
+      readonly id: number;
+      readonly partitions: readonly number[];
+      readonly handOver: boolean;
+    }
   | { readonly kind: 'stop' };
 
 export type FromShard =
@@ -135,6 +155,8 @@ export type FromShard =
   | { readonly kind: 'snapshot-done'; readonly id: number; readonly partitions: number }
   /** Carts whose holds here have been in doubt for a while: the resolver asks their homes. */
   | { readonly kind: 'in-doubt'; readonly id: number; readonly carts: readonly CartInDoubt[] }
+  | { readonly kind: 'adopted'; readonly id: number; readonly recovery: RecoveryStats }
+  | { readonly kind: 'dropped'; readonly id: number }
   | { readonly kind: 'stopped' }
   /** The thread is about to die of an assertion; `invariant` if a stock invariant broke. */
   | { readonly kind: 'fatal'; readonly message: string; readonly invariant: boolean };

@@ -6,7 +6,12 @@
 import type { Worker } from 'node:worker_threads';
 import type { Command } from '../actors/index.js';
 import { systemClock } from '../clock.js';
-import { shardSystemRequestsMax, shedLogEveryMs, workerRestartDelayMsMax } from '../limits.js';
+import {
+  handOverTimeoutMs,
+  shardSystemRequestsMax,
+  shedLogEveryMs,
+  workerRestartDelayMsMax,
+} from '../limits.js';
 import { spawnWorker } from '../worker-script.js';
 import {
   decodeCensus,
@@ -77,7 +82,9 @@ export class ShardChannel {
     private readonly workerData: ShardWorkerData,
     private readonly listener: ShardChannelListener,
     private readonly admission: AdmissionRule = noShedding,
-  ) {}
+  ) {
+    this.leases = new Map(workerData.cluster?.leases ?? []);
+  }
 
   get isReady(): boolean {
     return this.ready;
@@ -88,8 +95,21 @@ export class ShardChannel {
     return this.inflight.size;
   }
 
+  /**
+   * In a cluster: the leases this shard holds now, [partition, epoch]. A restarted thread is
+   * spawned with them (and recovers them), not with the ones it started with.
+   */
+  private readonly leases: Map<number, number>;
+  /** Waiting for the thread's next `ready` (a hand-over sent while it was down). */
+  private readyWaiters: (() => void)[] = [];
+
   start(): void {
-    const worker = spawnWorker(import.meta.url, 'shard-worker', this.workerData);
+    const cluster = this.workerData.cluster;
+    const data: ShardWorkerData =
+      cluster === undefined
+        ? this.workerData
+        : { ...this.workerData, cluster: { node: cluster.node, leases: [...this.leases] } };
+    const worker = spawnWorker(import.meta.url, 'shard-worker', data);
     this.worker = worker;
     worker.on('message', (message: FromShard) => this.onMessage(message));
     worker.on('error', (error) => this.onExit(worker, error.message));
@@ -207,11 +227,15 @@ export class ShardChannel {
           message.readableUntilMs,
         );
         return;
-      case 'ready':
+      case 'ready': {
         this.ready = true;
         this.restartDelayMs = 100;
         this.listener.ready(message.recovery);
+        const waiters = this.readyWaiters;
+        this.readyWaiters = [];
+        for (const resolve of waiters) resolve();
         return;
+      }
       case 'fatal':
         this.fatal = { message: message.message, invariant: message.invariant };
         this.listener.log('error', `shard ${this.index}: ${message.message}`);
@@ -254,10 +278,49 @@ export class ShardChannel {
   }
 
   /**
+   * A cluster hands partitions to this shard: resolves once they are recovered and served (or,
+   * if the thread died meanwhile, once the restarted thread, spawned with them, is ready).
+   */
+  async adopt(leases: readonly (readonly [partition: number, epoch: number])[]): Promise<void> {
+    for (const [partition, epoch] of leases) this.leases.set(partition, epoch);
+    await this.handOver({ kind: 'adopt', id: 0, leases });
+  }
+
+  /** A cluster takes partitions away; resolves once the shard no longer serves them. */
+  async drop(partitions: readonly number[], handOver: boolean): Promise<void> {
+    for (const partition of partitions) this.leases.delete(partition);
+    await this.handOver({ kind: 'drop', id: 0, partitions, handOver });
+  }
+
+  private async handOver(message: Extract<ToShard, { kind: 'adopt' | 'drop' }>): Promise<void> {
+    if (this.stopping) return;
+    const restarted = new Promise<void>((resolve) => this.readyWaiters.push(resolve));
+    // Recovering partitions takes as long as their journals: far longer than a system request.
+    const answered = this.call(message, handOverTimeoutMs).then(
+      () => true,
+      () => false,
+    );
+    const done = await Promise.race([answered, restarted.then(() => true)]);
+    // The thread died: a restarted one is spawned with the leases as they are now.
+    if (!done && this.worker === undefined && !this.stopping) await restarted;
+    if (!done && this.worker !== undefined) {
+      this.listener.log('error', `shard ${this.index} did not answer ${message.kind} in time`);
+    }
+  }
+
+  /**
    * One system round trip; rejects after `timeoutMs` (a stuck shard is not a ready shard), when
    * the thread dies first, or at once when too many are already waiting.
    */
   request(kind: SystemRequestKind, timeoutMs: number): Promise<FromShard> {
+    return this.call({ kind, id: 0 }, timeoutMs);
+  }
+
+  private call(
+    message: Extract<ToShard, { readonly id: number }>,
+    timeoutMs: number,
+  ): Promise<FromShard> {
+    const { kind } = message;
     const worker = this.worker;
     if (worker === undefined) return Promise.reject(new Error(`shard ${this.index} is down`));
     if (this.system.size >= shardSystemRequestsMax) {
@@ -276,7 +339,7 @@ export class ShardChannel {
         if (message === undefined) reject(new Error(`shard ${this.index} died`));
         else resolve(message);
       });
-      worker.postMessage({ kind, id } satisfies ToShard);
+      worker.postMessage({ ...message, id } satisfies ToShard);
     });
   }
 

@@ -82,6 +82,7 @@ new client.Counter({
 function connect(): Promise<JournalConnection> {
   return JournalStore.connect(data.databaseUrl, {
     onError: (error) => log('warn', `journal connection error: ${error.message}`),
+    ...(data.cluster === undefined ? {} : { fence: { node: data.cluster.node } }),
   });
 }
 
@@ -123,7 +124,9 @@ let lastCommit: CommitTiming | undefined;
 const shard = new Shard(
   {
     shard: data.shard,
-    partitions: data.partitions,
+    // In a cluster the shard starts empty and adopts its leases once started.
+    partitions: data.cluster === undefined ? data.partitions : [],
+    partitionsMove: data.cluster !== undefined,
     retention: data.retention,
     walBatchRecordsMax: data.walBatchRecordsMax,
     snapshotEveryRecords: data.snapshotEveryRecords,
@@ -194,6 +197,19 @@ async function onMessage(message: ToShard): Promise<void> {
     case 'in-doubt':
       post({ kind: 'in-doubt', id: message.id, carts: shard.cartsInDoubt(Date.now()) });
       return;
+    case 'adopt':
+      await started;
+      post({
+        kind: 'adopted',
+        id: message.id,
+        recovery: await shard.adopt(new Map(message.leases)),
+      });
+      return;
+    case 'drop':
+      await started;
+      await shard.drop(message.partitions, message.handOver);
+      post({ kind: 'dropped', id: message.id });
+      return;
     case 'stop':
       clearInterval(sweepTimer);
       clearInterval(journalCheckTimer);
@@ -210,4 +226,9 @@ port.on('message', (message: ToShard) => {
 // A reload that meets an assertion rejects with nobody awaiting it yet: the same death.
 process.on('unhandledRejection', die);
 
-shard.start().then((recovery) => post({ kind: 'ready', recovery }), die);
+/** Started, and (in a cluster) the leases it was spawned with adopted. */
+const started = shard.start().then(async (recovery) => {
+  const leases = data.cluster?.leases ?? [];
+  return leases.length === 0 ? recovery : await shard.adopt(new Map(leases));
+});
+started.then((recovery) => post({ kind: 'ready', recovery }), die);

@@ -38,6 +38,8 @@ import {
   type MovementColumns,
   type SnapshotConnection,
   type SnapshotRow,
+  type WalRow,
+  leasesLostBy as leasesLost,
 } from '../persistence/index.js';
 import { DurableNotes } from './durable-notes.js';
 import type { ExpiryEntry } from './expiry-heap.js';
@@ -71,6 +73,11 @@ export interface ShardOptions {
   readonly inflightMax: number;
   /** How long one slice of a snapshot may stop the shard (limits.ts by default). */
   readonly snapshotSlice?: SliceBudget;
+  /**
+   * In a cluster, partitions come and go (`adopt`, `drop`) and a command may arrive for one that
+   * just left: it is answered 503 `unavailable`. Alone, such a command is a bug (asserted).
+   */
+  readonly partitionsMove?: boolean;
 }
 
 export interface ShardEnvironment {
@@ -99,6 +106,8 @@ export interface ShardEnvironment {
 
 interface PartitionRuntime {
   readonly state: PartitionState;
+  /** In a cluster: the lease epoch the partition is held under (its records carry it). */
+  readonly epoch: number | undefined;
   nextLsn: number;
   /** Group-commit sequence of this partition's newest record. */
   lastSequence: number;
@@ -107,6 +116,8 @@ interface PartitionRuntime {
   /** The count when the snapshot under way began (it goes back if the snapshot is dropped). */
   recordsBeforeSnapshot: number;
 }
+
+const notHereMessage = 'This partition is moving to another node; nothing was done, retry shortly.';
 
 type Mode = 'starting' | 'serving' | 'recovering' | 'stopping' | 'stopped';
 
@@ -178,6 +189,24 @@ function movementColumns(
   };
 }
 
+/** A WAL row with only the fields it has (one shape per case, no undefined properties). */
+function walRow(
+  partition: number,
+  lsn: number,
+  payload: Uint8Array,
+  movement: MovementColumns | undefined,
+  epoch: number | undefined,
+): WalRow {
+  if (epoch === undefined) {
+    return movement === undefined
+      ? { partition, lsn, payload }
+      : { partition, lsn, payload, movement };
+  }
+  return movement === undefined
+    ? { partition, lsn, payload, epoch }
+    : { partition, lsn, payload, movement, epoch };
+}
+
 export class Shard {
   private readonly runtimes = new Map<number, PartitionRuntime>();
   private readonly expiry = new ExpirySchedule();
@@ -199,6 +228,12 @@ export class Shard {
   private reconnecting: Promise<void> | undefined;
   /** The last `readableUntilMs` told (durable changes, census). */
   private toldReadableUntilMs = Number.NEGATIVE_INFINITY;
+  /** Partitions being dropped (a cluster's hand-over): refused, never reloaded. */
+  private readonly leaving = new Set<number>();
+  /** In a cluster: the lease epoch each partition is held under. */
+  private readonly leases = new Map<number, number>();
+  /** Hand-overs waiting for their partitions' writes to be durable. */
+  private durableWaiters: { readonly sequence: number; readonly resolve: () => void }[] = [];
 
   constructor(
     private readonly options: ShardOptions,
@@ -275,8 +310,14 @@ export class Shard {
       retention: this.options.retention,
     });
     for (const [partition, { state, snapshotLsn, lastLsn }] of recovered) {
+      // Dropped while it was read back: not ours to install.
+      if (this.leaving.has(partition)) {
+        recovered.delete(partition);
+        continue;
+      }
       this.runtimes.set(partition, {
         state,
+        epoch: this.leases.get(partition),
         nextLsn: lastLsn + 1,
         lastSequence: 0,
         recordsSinceSnapshot: lastLsn - snapshotLsn,
@@ -317,10 +358,14 @@ export class Shard {
     const durableSequence = this.commit.durableSequence;
     for (const request of requests) {
       const runtime = this.runtimes.get(request.partition);
-      assert(
-        runtime !== undefined,
-        () => `shard ${this.options.shard} got partition ${request.partition}`,
-      );
+      if (runtime === undefined || this.leaving.has(request.partition)) {
+        assert(
+          this.options.partitionsMove === true,
+          () => `shard ${this.options.shard} got partition ${request.partition}`,
+        );
+        this.outbox.push(failure(request.id, 'unavailable', notHereMessage));
+        continue;
+      }
       const refusal = this.refusal(request);
       if (refusal !== undefined) {
         this.outbox.push(refusal);
@@ -413,8 +458,7 @@ export class Shard {
     runtime.nextLsn += 1;
     const movement = movementColumns(record, actor, counts, swept ? '' : this.callerSubject);
     const payload = encodeRecord(record);
-    const row =
-      movement === undefined ? { partition, lsn, payload } : { partition, lsn, payload, movement };
+    const row = walRow(partition, lsn, payload, movement, runtime.epoch);
     const sequence = this.commit.append(row, grouped);
     if (actor !== undefined) actor.journalSequence = sequence;
     runtime.lastSequence = sequence;
@@ -443,6 +487,11 @@ export class Shard {
   private endedHoldMs(record: JournalRecord, actor: StockActor | undefined): number {
     if (!endsHold(record)) return Number.POSITIVE_INFINITY;
     return actor?.reservations?.get(record.reservationId)?.expiresAtMs ?? 0;
+  }
+
+  /** A partition's runtime, unless it is being handed over (then nothing more is written). */
+  private servedRuntime(partition: number): PartitionRuntime | undefined {
+    return this.leaving.has(partition) ? undefined : this.runtimes.get(partition);
   }
 
   private readonly isPending = (entry: ExpiryEntry): boolean => {
@@ -511,7 +560,7 @@ export class Shard {
   }
 
   private writeOffKey(key: LotWriteOffKey, nowMs: number): boolean {
-    const runtime = this.runtimes.get(key.partition);
+    const runtime = this.servedRuntime(key.partition);
     const result = runtime?.state.writeOffLots(key.productId, key.warehouseId, nowMs);
     if (runtime === undefined || result?.writes === undefined) return false;
     // One group: a snapshot never lands between the key's write-offs (all applied already).
@@ -535,7 +584,7 @@ export class Shard {
   }
 
   private expireDue(entry: ExpiryEntry, nowMs: number): boolean {
-    const runtime = this.runtimes.get(entry.partition);
+    const runtime = this.servedRuntime(entry.partition);
     const result = runtime?.state.expire(entry.reservationId, nowMs);
     if (runtime === undefined || result?.record === undefined) {
       // A hold pinned by its cart's confirm attempt waits for the attempt's decision: it is
@@ -621,7 +670,23 @@ export class Shard {
     }
   }
 
+  /** Resolves once every record up to `sequence` is durable, or a write failed. */
+  private durableUpTo(sequence: number): Promise<void> {
+    if (this.commit.durableSequence >= sequence || this.commit.failed) return Promise.resolve();
+    return new Promise((resolve) => this.durableWaiters.push({ sequence, resolve }));
+  }
+
+  private settleDurableWaiters(failed: boolean): void {
+    const durable = this.commit.durableSequence;
+    this.durableWaiters = this.durableWaiters.filter((waiter) => {
+      if (!failed && waiter.sequence > durable) return true;
+      waiter.resolve();
+      return false;
+    });
+  }
+
   private durable(sequence: number): void {
+    if (this.durableWaiters.length > 0) this.settleDurableWaiters(false);
     this.tellReadableUntil(this.notes.take(sequence));
     while (this.writeOffsPending.length > 0 && (this.writeOffsPending[0]?.[0] ?? 0) <= sequence) {
       this.lotUnitsWrittenOff += this.writeOffsPending.shift()?.[1] ?? 0;
@@ -699,6 +764,7 @@ export class Shard {
    */
   private failed(error: Error): void {
     this.environment.log('error', `journal write failed, recovering: ${error.message}`);
+    this.settleDurableWaiters(true);
     if (this.mode === 'serving') this.mode = 'recovering';
     // Snapshots under way may reflect records that will not be durable: dropped, all of them.
     this.slicer.cancelAll();
@@ -716,7 +782,76 @@ export class Shard {
     for (const partition of affected) this.runtimes.delete(partition);
     this.expiry.dropPartitions(new Set(affected));
     this.lotWriteOffs.dropPartitions(new Set(affected));
-    this.reloading = this.reload(affected);
+    // A write refused for lost leases: those partitions are another node's now, never reloaded.
+    const lost = new Set(leasesLost(error) ?? []);
+    for (const partition of lost) this.leaving.add(partition);
+    this.reloading = this.reload(affected.filter((partition) => !lost.has(partition)));
+  }
+
+  /**
+   * A cluster hands partitions to this shard: each is recovered from the journal (latest
+   * snapshot and WAL tail) while the others keep serving, then told in a census.
+   */
+  async adopt(leases: ReadonlyMap<number, number>): Promise<RecoveryStats> {
+    const partitions = [...leases.keys()];
+    const startedMs = this.environment.clock.monotonic();
+    // One still being let go is read back afresh: its schedules were no longer kept.
+    this.forget(partitions.filter((partition) => this.leaving.has(partition)));
+    for (const partition of partitions) this.leaving.delete(partition);
+    const fresh = partitions.filter((partition) => !this.runtimes.has(partition));
+    for (const [partition, epoch] of leases) this.leases.set(partition, epoch);
+    const recovered = await this.recover(fresh);
+    const heads = new Map<number, number>();
+    for (const [partition, { lastLsn }] of recovered) heads.set(partition, lastLsn);
+    this.commit.follow(heads);
+    this.census(recovered);
+    let snapshots = 0;
+    let records = 0;
+    for (const partition of recovered.values()) {
+      if (partition.snapshotLsn > 0) snapshots += 1;
+      records += partition.records;
+    }
+    const durationMs = this.environment.clock.monotonic() - startedMs;
+    return { partitions: recovered.size, snapshots, records, durationMs };
+  }
+
+  /**
+   * A cluster takes partitions from this shard. From now on their commands are refused; with
+   * `handOver`, their writes in flight finish and a snapshot is taken (the next owner recovers
+   * from it quickly) before their memory goes; without (the lease is already lost), it goes at
+   * once: nothing of it may be written or answered any more.
+   */
+  async drop(partitions: readonly number[], handOver: boolean): Promise<void> {
+    for (const partition of partitions) this.leaving.add(partition);
+    if (handOver && this.mode === 'serving') {
+      const snapshots: Promise<boolean>[] = [];
+      for (const partition of partitions) {
+        const runtime = this.runtimes.get(partition);
+        if (runtime !== undefined && runtime.recordsSinceSnapshot > 0) {
+          snapshots.push(this.slicer.request(partition));
+        }
+      }
+      await Promise.all(snapshots);
+      let last = 0;
+      for (const partition of partitions) {
+        last = Math.max(last, this.runtimes.get(partition)?.lastSequence ?? 0);
+      }
+      await this.durableUpTo(last);
+    }
+    // One adopted again meanwhile (a hand-over that turned back) is kept.
+    this.forget(partitions.filter((partition) => this.leaving.has(partition)));
+  }
+
+  /** Drops partitions' memory and schedules (they stay `leaving` until adopted again). */
+  private forget(partitions: readonly number[]): void {
+    const gone = new Set(partitions);
+    for (const partition of gone) {
+      this.runtimes.delete(partition);
+      this.leases.delete(partition);
+    }
+    this.expiry.dropPartitions(gone);
+    this.lotWriteOffs.dropPartitions(gone);
+    this.commit.forget(gone);
   }
 
   private async reload(partitions: readonly number[]): Promise<void> {

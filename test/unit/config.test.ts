@@ -182,7 +182,24 @@ describe('loadConfig defaults', () => {
       journalClaimWaitSeconds: 30,
       allowUwsFallback: false,
       tracing: undefined,
+      cluster: undefined,
     } satisfies Config);
+  });
+
+  it('reads a cluster node: NATS needed, the node id checked, the lease bounded', () => {
+    const nats = { NATS_URL: 'nats://127.0.0.1:4222' };
+    expect(loadConfig({ LEDGER_CLUSTER: '1', LEDGER_NODE_ID: 'node-a', ...nats }).cluster).toEqual({
+      nodeId: 'node-a',
+      leaseSeconds: 5,
+    });
+    expect(() => loadConfig({ LEDGER_CLUSTER: '1', LEDGER_NODE_ID: 'node-a' })).toThrow(/NATS_URL/);
+    expect(() => loadConfig({ LEDGER_CLUSTER: '1', LEDGER_NODE_ID: 'a b', ...nats })).toThrow(
+      /LEDGER_NODE_ID/,
+    );
+    expect(() =>
+      loadConfig({ LEDGER_CLUSTER: '1', LEDGER_NODE_ID: 'a', LEDGER_LEASE_SECONDS: '1', ...nats }),
+    ).toThrow(/LEDGER_LEASE_SECONDS/);
+    expect(loadConfig({ LEDGER_NODE_ID: 'a', ...nats }).cluster).toBeUndefined();
   });
 
   it('returns a data directory that is absolute', () => {

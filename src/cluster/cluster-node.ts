@@ -1,0 +1,103 @@
+// A node's part in its cluster, wired: the lease keeper moving partitions in and out of this
+// node's shards, and forwarding over NATS both ways (the router's way to other owners, and this
+// node's answers for its own partitions).
+import type pg from 'pg';
+import { clusterReleaseMax, forwardTimeoutMs } from '../limits.js';
+import type { Logger } from '../observability/logger.js';
+import { ClusterLeases } from '../persistence/index.js';
+import type { ClusterRoutes, PartitionTable, Router, StockReadView } from '../router/index.js';
+import { failure, type ShardChannel } from '../shards/index.js';
+import { Forwarding } from './forwarding.js';
+import { LeaseKeeper } from './lease-keeper.js';
+
+/** The node's part in its cluster: leases kept, commands forwarded both ways. */
+export interface ClusterNode {
+  readonly keeper: LeaseKeeper;
+  readonly routes: ClusterRoutes;
+  /** Connects forwarding and joins (takes its share of partitions in the background). */
+  start(router: Router): Promise<void>;
+  leave(): Promise<void>;
+}
+
+export interface ClusterNodeOptions {
+  readonly nodeId: string;
+  readonly leaseSeconds: number;
+  readonly natsUrl: string;
+  /** The journal's identity: forwarding subjects are namespaced by it. */
+  readonly journal: string;
+  /** The connection leases are kept on (it holds the journal's lock, shared). */
+  readonly client: pg.Client;
+  readonly table: PartitionTable;
+  readonly shards: readonly ShardChannel[];
+  readonly view: StockReadView;
+  readonly log: Logger;
+}
+
+export function clusterNode(options: ClusterNodeOptions): ClusterNode {
+  const { nodeId, leaseSeconds, natsUrl, journal, client, table, shards, view, log } = options;
+  const leases = new ClusterLeases(client, nodeId, leaseSeconds);
+  const byShard = <Item>(items: readonly Item[], partitionOf: (item: Item) => number) => {
+    const groups = new Map<ShardChannel, Item[]>();
+    for (const item of items) {
+      const channel = shards[table.shardOf(partitionOf(item))] as ShardChannel;
+      groups.set(channel, [...(groups.get(channel) ?? []), item]);
+    }
+    return [...groups];
+  };
+  const keeper = new LeaseKeeper({
+    self: nodeId,
+    leaseMs: leaseSeconds * 1000,
+    leases,
+    now: () => performance.now(),
+    log: (level, fields, message) => log[level]({ component: 'cluster', ...fields }, message),
+    releaseMax: clusterReleaseMax,
+    host: {
+      adopt: async (taken) => {
+        const groups = byShard(taken, (lease) => lease.partition);
+        await Promise.all(
+          groups.map(([channel, group]) =>
+            channel.adopt(group.map(({ partition, epoch }) => [partition, epoch] as const)),
+          ),
+        );
+      },
+      drop: async (partitions, handOver) => {
+        const groups = byShard(partitions, (partition) => partition);
+        await Promise.all(groups.map(([channel, group]) => channel.drop(group, handOver)));
+        view.readableUntil(partitions, Number.NEGATIVE_INFINITY);
+      },
+    },
+  });
+  let forwarding: Forwarding | undefined;
+  const unreachable = 'This node is not connected to the cluster yet; retry shortly.';
+  const routes: ClusterRoutes = {
+    where: (partition) => keeper.where(partition),
+    forward: (node, partition, command, callback) => {
+      if (forwarding !== undefined) return forwarding.forward(node, partition, command, callback);
+      callback(failure(0, 'unavailable', unreachable));
+      return 0;
+    },
+    cancel: () => false,
+  };
+  return {
+    keeper,
+    routes,
+    start: async (router) => {
+      forwarding = await Forwarding.open({
+        natsUrl,
+        journal,
+        self: nodeId,
+        timeoutMs: forwardTimeoutMs,
+        serve: (partition, command, callback) =>
+          router.serveForwarded(partition, command, callback),
+        log: (level, fields, message) => log[level]({ component: 'cluster', ...fields }, message),
+      });
+      await leases.ensurePartitions(table.partitions);
+      await keeper.start();
+      log.info({ node_id: nodeId, lease_seconds: leaseSeconds }, 'joined the cluster');
+    },
+    leave: async () => {
+      await keeper.leave();
+      await forwarding?.close();
+    },
+  };
+}

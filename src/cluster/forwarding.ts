@@ -1,0 +1,125 @@
+// Commands for a partition another node owns travel to it over NATS request/reply, on a subject
+// of the owner's own (no queue group: exactly one node answers for a partition). What travels is
+// the command as the router would hand it to a shard, and what comes back is the shard's outcome,
+// which the asking node renders exactly as the owner would have: the same status, body and
+// headers. A forward that finds no owner, or none in time, is answered 503 `unavailable` with
+// retry-after: a reserve or keyed change retried with its idempotency key is then safe, whether
+// or not the first one applied.
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { Packr } from 'msgpackr';
+import type { Command } from '../actors/index.js';
+import { failure, type ReplyCallback, type ShardReply } from '../shards/index.js';
+
+/**
+ * The subject a node answers forwarded commands on; `journal` tells clusters (and tests) that
+ * share a NATS server apart.
+ */
+export const forwardSubject = (journal: string, node: string): string =>
+  `ledger.${journal}.forward.${node}`;
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** A forwarded command: [partition, command]. */
+type Forwarded = [partition: number, command: Command];
+
+const unreachable =
+  "The partition's owner did not answer; nothing is known to be done, retry shortly " +
+  '(a retry with the same idempotency key is safe).';
+
+export interface ForwardingOptions {
+  readonly natsUrl: string;
+  /** The journal's identity (ledger_meta's creation time): the nodes of one cluster share it. */
+  readonly journal: string;
+  readonly self: string;
+  /** How long a forward may wait for its owner's answer. */
+  readonly timeoutMs: number;
+  /** Runs a command forwarded to this node (the router's local path). */
+  readonly serve: (partition: number, command: Command, callback: ReplyCallback) => void;
+  readonly log: (level: 'info' | 'warn' | 'error', fields: object, message: string) => void;
+}
+
+export class Forwarding {
+  private subscription: Subscription | undefined;
+  private nextId = 0;
+
+  private constructor(
+    private readonly connection: NatsConnection,
+    private readonly options: ForwardingOptions,
+  ) {}
+
+  static async open(options: ForwardingOptions): Promise<Forwarding> {
+    const connection = await connect({
+      servers: options.natsUrl,
+      name: `inventory-ledger-${options.self}`,
+      // A node cut off from NATS keeps trying; forwards meanwhile get 503 at once.
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      noAsyncTraces: true,
+    });
+    const forwarding = new Forwarding(connection, options);
+    forwarding.listen();
+    return forwarding;
+  }
+
+  /** Whether forwards can go out and come in now (readiness). */
+  get connected(): boolean {
+    return !this.connection.isClosed() && this.subscription !== undefined;
+  }
+
+  /** Sends a command to its partition's owner; `callback` gets the owner's reply. */
+  forward(node: string, partition: number, command: Command, callback: ReplyCallback): number {
+    this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1;
+    const payload = packr.pack([partition, command] satisfies Forwarded);
+    this.connection
+      .request(forwardSubject(this.options.journal, node), payload, {
+        timeout: this.options.timeoutMs,
+      })
+      .then(
+        (message) => {
+          const [outcome] = packr.unpack(message.data) as [ShardReply['outcome']];
+          callback({ id: 0, outcome, servedBy: node });
+        },
+        () => callback({ ...failure(0, 'unavailable', unreachable), servedBy: node }),
+      );
+    return this.nextId;
+  }
+
+  /** A forward has left at once: there is nothing to take back. */
+  cancel(): boolean {
+    return false;
+  }
+
+  private listen(): void {
+    this.subscription = this.connection.subscribe(
+      forwardSubject(this.options.journal, this.options.self),
+      {
+        callback: (error, message) => {
+          if (error !== null) {
+            this.options.log('warn', { err: error }, 'forwarded commands: subscription error');
+            return;
+          }
+          this.serve(message);
+        },
+      },
+    );
+  }
+
+  private serve(message: Msg): void {
+    let forwarded: Forwarded;
+    try {
+      forwarded = packr.unpack(message.data) as Forwarded;
+    } catch (error) {
+      this.options.log('warn', { err: error }, 'a forwarded command did not decode');
+      return;
+    }
+    const [partition, command] = forwarded;
+    this.options.serve(partition, command, (reply) => {
+      message.respond(packr.pack([reply.outcome]));
+    });
+  }
+
+  async close(): Promise<void> {
+    // Drain: forwards being served here get their answers out first.
+    await this.connection.drain().catch(() => undefined);
+  }
+}

@@ -1,0 +1,233 @@
+// Three real ledger nodes on one Postgres and one NATS (LEDGER_CLUSTER): they divide the
+// partitions, any node answers any request (forwarded to the owner, x-served-by naming it), and
+// when an owner is killed with kill -9, or frozen with SIGSTOP, the others take its partitions
+// over from the journal with nothing acknowledged lost; a frozen node that wakes up never answers
+// from its stale memory.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { get, newKey, post, type JsonResponse } from '../helpers/http.js';
+import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import { deleteStream, haveNats, sharedNatsUrl, uniqueStream } from '../helpers/nats.js';
+import { havePostgres } from '../helpers/services.js';
+
+const ready = (await havePostgres()) && (await haveNats());
+const partitions = 16;
+const leaseSeconds = 2;
+
+interface ClusterView {
+  readonly node_id: string;
+  readonly nodes: readonly { node_id: string; partitions: number; ready: boolean }[];
+  readonly partitions: number;
+}
+
+interface Hold {
+  readonly product: string;
+  readonly reservationId: string;
+  readonly key: string;
+}
+
+/** Polls `check` until it passes or `timeoutMs` ends (then its last failure is thrown). */
+async function eventually<T>(timeoutMs: number, check: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(100);
+    }
+  }
+}
+
+describe.runIf(ready)('a cluster of three nodes', () => {
+  let database: TestDatabase;
+  const { stream, prefix } = uniqueStream('cluster');
+  const tag = randomBytes(3).toString('hex');
+  const ids = ['a', 'b', 'c'].map((name) => `node-${name}-${tag}`);
+  const nodes = new Map<string, LedgerProcess>();
+  const products = Array.from({ length: 12 }, (_, index) => `cl-${tag}-${index}`);
+  const holds: Hold[] = [];
+
+  const start = async (id: string) => {
+    const node = await startLedger({
+      env: {
+        DATABASE_URL: database.url,
+        NATS_URL: sharedNatsUrl,
+        LEDGER_EVENTS_STREAM: stream,
+        LEDGER_EVENTS_SUBJECT_PREFIX: prefix,
+        LEDGER_CLUSTER: '1',
+        LEDGER_NODE_ID: id,
+        LEDGER_LEASE_SECONDS: String(leaseSeconds),
+        LEDGER_PARTITIONS: String(partitions),
+        SHARDS: '1',
+      },
+    });
+    nodes.set(id, node);
+    return node;
+  };
+  const node = (id: string) => nodes.get(id) as LedgerProcess;
+  const live = () => [...nodes.values()];
+  const cluster = async (id: string) =>
+    (await get(node(id).baseUrl, '/v1/cluster')).body as unknown as ClusterView;
+  const reserve = (via: LedgerProcess, product: string, key: string) =>
+    post(via.baseUrl, '/v1/reserve', {
+      product_id: product,
+      warehouse_id: 'wh-1',
+      quantity: 1,
+      idempotency_key: key,
+    });
+  const servedBy = (response: JsonResponse) => response.headers.get('x-served-by');
+
+  beforeAll(async () => {
+    database = await createDatabase('ledger_cluster');
+    // The first node creates the journal alone, then the others join.
+    await start(ids[0] as string);
+    await Promise.all(ids.slice(1).map((id) => start(id)));
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const process of nodes.values()) {
+      process.child.kill('SIGCONT');
+      await process.stop();
+    }
+    await database?.drop();
+    await deleteStream(sharedNatsUrl, stream);
+  }, 60_000);
+
+  it('divides the partitions evenly and shows it on every node', async () => {
+    for (const id of ids) {
+      const view = await eventually(30_000, async () => {
+        const seen = await cluster(id);
+        const owned = seen.nodes.reduce((sum, each) => sum + each.partitions, 0);
+        expect(seen.nodes.map((each) => each.node_id).sort()).toEqual([...ids].sort());
+        expect(owned).toBe(partitions);
+        for (const each of seen.nodes) expect(each.partitions).toBeGreaterThanOrEqual(5);
+        return seen;
+      });
+      expect(view.node_id).toBe(id);
+      expect(view.partitions).toBe(partitions);
+    }
+  }, 60_000);
+
+  it('answers any request on any node, as the owner, named in x-served-by', async () => {
+    const entry = node(ids[0] as string);
+    for (const product of products) {
+      const stocked = await post(entry.baseUrl, '/v1/stock/adjust', {
+        product_id: product,
+        warehouse_id: 'wh-1',
+        delta: 100,
+        reason: 'cluster test stock',
+        idempotency_key: newKey('stock'),
+      });
+      expect(stocked.status).toBe(200);
+    }
+    const owners = new Set<string>();
+    for (const product of products) {
+      const served = new Set<string | null>();
+      for (const via of live()) {
+        const key = newKey('hold');
+        const answer = await reserve(via, product, key);
+        expect(answer.status).toBe(200);
+        served.add(servedBy(answer));
+        holds.push({
+          product,
+          key,
+          reservationId: (answer.body as { reservation_id: string }).reservation_id,
+        });
+        const read = await get(via.baseUrl, `/v1/stock/${product}/wh-1`);
+        expect(read.status).toBe(200);
+        served.add(servedBy(read));
+      }
+      // One owner per product, whichever node was asked.
+      expect(served.size).toBe(1);
+      owners.add([...served][0] as string);
+    }
+    // Twelve products over sixteen partitions and three nodes: more than one owner serves them.
+    expect(owners.size).toBeGreaterThan(1);
+    const view = await get(entry.baseUrl, `/v1/stock/${products[0]}/wh-1`);
+    expect(view.body).toMatchObject({ on_hand: 100, reserved: 3 });
+  }, 60_000);
+
+  it('after kill -9 of an owner, the others take its partitions over with nothing lost', async () => {
+    const product = products[0] as string;
+    const first = await reserve(node(ids[0] as string), product, newKey('probe'));
+    const victim = servedBy(first) as string;
+    holds.push({
+      product,
+      key: '',
+      reservationId: (first.body as { reservation_id: string }).reservation_id,
+    });
+    const killedMs = Date.now();
+    await node(victim).kill();
+    nodes.delete(victim);
+    const survivor = live()[0] as LedgerProcess;
+    const after = await eventually(30_000, async () => {
+      const read = await get(survivor.baseUrl, `/v1/stock/${product}/wh-1`);
+      expect(read.status).toBe(200);
+      return read;
+    });
+    const failoverMs = Date.now() - killedMs;
+    expect(servedBy(after)).not.toBe(victim);
+    // Within the lease plus recovery (a generous bound for a shared machine; not a timing claim).
+    expect(failoverMs).toBeLessThan(30_000);
+    await expectEveryHoldKept(survivor);
+  }, 90_000);
+
+  it('a frozen owner loses its partitions, and once woken never answers from stale memory', async () => {
+    const [frozenId, otherId] = [...nodes.keys()] as [string, string];
+    const frozen = node(frozenId);
+    const other = node(otherId);
+    const mine = await eventually(10_000, async () => {
+      for (const product of products) {
+        const read = await get(other.baseUrl, `/v1/stock/${product}/wh-1`);
+        if (servedBy(read) === frozenId) return product;
+      }
+      throw new Error('no product owned by the node to freeze');
+    });
+    frozen.child.kill('SIGSTOP');
+    // The other node takes the frozen one's partitions once their leases run out.
+    const taken = await eventually(30_000, async () => {
+      const read = await get(other.baseUrl, `/v1/stock/${mine}/wh-1`);
+      expect(read.status).toBe(200);
+      expect(servedBy(read)).toBe(otherId);
+      return read.body as { on_hand: number };
+    });
+    const changed = await post(other.baseUrl, '/v1/stock/adjust', {
+      product_id: mine,
+      warehouse_id: 'wh-1',
+      delta: 7,
+      reason: 'while the owner was frozen',
+      idempotency_key: newKey('frozen'),
+    });
+    expect(changed.status).toBe(200);
+    frozen.child.kill('SIGCONT');
+    // Woken: every answer about the product is the new owner's truth or a 503, never the old.
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      const read = await get(frozen.baseUrl, `/v1/stock/${mine}/wh-1`);
+      if (read.status === 200) expect(read.body).toMatchObject({ on_hand: taken.on_hand + 7 });
+      else expect(read.status).toBe(503);
+      await sleep(50);
+    }
+    await expectEveryHoldKept(other);
+  }, 90_000);
+
+  /** Every hold acknowledged so far is still there, and a retry answers it again. */
+  async function expectEveryHoldKept(via: LedgerProcess): Promise<void> {
+    for (const hold of holds) {
+      const read = await get(via.baseUrl, `/v1/reservations/${hold.reservationId}`);
+      expect(read.status).toBe(200);
+      expect(read.body).toMatchObject({ status: 'PENDING', product_id: hold.product });
+      if (hold.key === '') continue;
+      const again = await reserve(via, hold.product, hold.key);
+      expect(again.status).toBe(200);
+      expect((again.body as { reservation_id: string }).reservation_id).toBe(hold.reservationId);
+    }
+    const reserved = new Map<string, number>();
+    for (const hold of holds) reserved.set(hold.product, (reserved.get(hold.product) ?? 0) + 1);
+    for (const [product, count] of reserved) {
+      const read = await get(via.baseUrl, `/v1/stock/${product}/wh-1`);
+      expect(read.body).toMatchObject({ reserved: count });
+    }
+  }
+});
