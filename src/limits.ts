@@ -25,6 +25,12 @@ export const journalRetryDelayMsMax = 2_000;
 export const workerRestartDelayMsMax = 5_000;
 /** Partitions a cluster node hands over per tick at most (a joiner takes its share gradually). */
 export const clusterReleaseMax = 16;
+/**
+ * A command for a partition moving between nodes (a clean hand-over) waits for its next owner
+ * this long at most, trying again every `clusterMoveRetryMs`; then it is answered 503.
+ */
+export const clusterMoveWaitMs = 5_000;
+export const clusterMoveRetryMs = 25;
 /** How long a command forwarded to its partition's owner may wait for the answer. */
 export const forwardTimeoutMs = 5_000;
 /** A cluster's hand-over of partitions to or from a shard: recovering them can take minutes. */

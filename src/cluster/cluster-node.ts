@@ -51,6 +51,7 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
     now: () => performance.now(),
     log: (level, fields, message) => log[level]({ component: 'cluster', ...fields }, message),
     releaseMax: clusterReleaseMax,
+    announce: () => forwarding?.announce(),
     host: {
       adopt: async (taken) => {
         const groups = byShard(taken, (lease) => lease.partition);
@@ -89,6 +90,7 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
         timeoutMs: forwardTimeoutMs,
         serve: (partition, command, callback) =>
           router.serveForwarded(partition, command, callback),
+        changed: () => keeper.poke(),
         log: (level, fields, message) => log[level]({ component: 'cluster', ...fields }, message),
       });
       await leases.ensurePartitions(table.partitions);

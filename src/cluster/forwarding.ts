@@ -17,6 +17,9 @@ import { failure, type ReplyCallback, type ShardReply } from '../shards/index.js
 export const forwardSubject = (journal: string, node: string): string =>
   `ledger.${journal}.forward.${node}`;
 
+/** Where nodes say that they took or let go of partitions. */
+const changedSubject = (journal: string): string => `ledger.${journal}.leases-changed`;
+
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /** A forwarded command: [partition, command]. */
@@ -35,6 +38,8 @@ export interface ForwardingOptions {
   readonly timeoutMs: number;
   /** Runs a command forwarded to this node (the router's local path). */
   readonly serve: (partition: number, command: Command, callback: ReplyCallback) => void;
+  /** Another node took or let go of partitions. */
+  readonly changed: () => void;
   readonly log: (level: 'info' | 'warn' | 'error', fields: object, message: string) => void;
 }
 
@@ -76,8 +81,10 @@ export class Forwarding {
       })
       .then(
         (message) => {
-          const [outcome] = packr.unpack(message.data) as [ShardReply['outcome']];
-          callback({ id: 0, outcome, servedBy: node });
+          const [outcome, moved] = packr.unpack(message.data) as [ShardReply['outcome'], boolean];
+          callback(
+            moved ? { id: 0, outcome, servedBy: node, moved } : { id: 0, outcome, servedBy: node },
+          );
         },
         () => callback({ ...failure(0, 'unavailable', unreachable), servedBy: node }),
       );
@@ -89,7 +96,17 @@ export class Forwarding {
     return false;
   }
 
+  /** Tells every node that this one took or let go of partitions. */
+  announce(): void {
+    if (!this.connection.isClosed()) this.connection.publish(changedSubject(this.options.journal));
+  }
+
   private listen(): void {
+    this.connection.subscribe(changedSubject(this.options.journal), {
+      callback: (error) => {
+        if (error === null) this.options.changed();
+      },
+    });
     this.subscription = this.connection.subscribe(
       forwardSubject(this.options.journal, this.options.self),
       {
@@ -114,7 +131,7 @@ export class Forwarding {
     }
     const [partition, command] = forwarded;
     this.options.serve(partition, command, (reply) => {
-      message.respond(packr.pack([reply.outcome]));
+      message.respond(packr.pack([reply.outcome, reply.moved === true]));
     });
   }
 

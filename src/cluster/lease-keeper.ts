@@ -30,6 +30,8 @@ export interface LeaseKeeperOptions {
   readonly log: (level: 'info' | 'warn' | 'error', fields: object, message: string) => void;
   /** Partitions handed over per tick at most (a joining node takes its share gradually). */
   readonly releaseMax?: number;
+  /** Tells the other nodes that partitions were taken or let go (they look again at once). */
+  readonly announce?: () => void;
 }
 
 interface Held {
@@ -55,6 +57,10 @@ export class LeaseKeeper {
   private readonly held = new Map<number, Held>();
   /** Other nodes' live leases, as of the last look. */
   private owners = new Map<number, string>();
+  /** Partitions whose lease was let go (no owner named), as of the last look. */
+  private released = new Set<number>();
+  /** A tick was asked for while one ran: another follows it at once. */
+  private again = false;
   private sight: ClusterSight = { nodes: [], leases: [] };
   private draining = false;
   private joined = false;
@@ -74,10 +80,15 @@ export class LeaseKeeper {
   where(partition: number): Placement {
     const held = this.held.get(partition);
     if (held !== undefined) {
-      return held.serving && this.options.now() < held.validUntilMs ? 'local' : undefined;
+      if (this.options.now() >= held.validUntilMs) return undefined;
+      // Being recovered here, or handed over from here: its commands wait for the next owner.
+      return held.serving ? 'local' : 'moving';
     }
     const node = this.owners.get(partition);
-    return node === undefined ? undefined : { node };
+    if (node !== undefined) return { node };
+    // Let go cleanly (no owner named): another node is taking it. Otherwise its owner died and
+    // the lease has to run out first: 503 until then.
+    return this.released.has(partition) ? 'moving' : undefined;
   }
 
   /** Joined, and every partition held is served here (readiness). */
@@ -114,15 +125,35 @@ export class LeaseKeeper {
     this.schedule();
   }
 
-  private schedule(): void {
+  private schedule(delayMs = this.options.leaseMs / 4): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
       this.ticking = this.tick()
         .catch((error: unknown) => {
           this.options.log('warn', { err: error }, 'cluster tick failed');
         })
-        .finally(() => this.schedule());
-    }, this.options.leaseMs / 4);
+        .finally(() => {
+          this.ticking = undefined;
+          const again = this.again;
+          this.again = false;
+          this.schedule(again ? 0 : undefined);
+        });
+    }, delayMs);
+  }
+
+  /**
+   * Another node took or let go of partitions (told over NATS): look again now rather than at
+   * the next tick, so a hand-over's next owner takes over, and everyone finds it, at once.
+   */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.ticking !== undefined) {
+      this.again = true;
+      return;
+    }
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.schedule(0);
   }
 
   /** One round: heartbeat, renew, look, then take or hand over partitions. */
@@ -141,12 +172,15 @@ export class LeaseKeeper {
     if (lost.length > 0) await this.lose(lost);
     this.sight = await leases.look();
     const owners = new Map<number, string>();
+    const released = new Set<number>();
     for (const lease of this.sight.leases) {
-      if (lease.live && lease.nodeId !== null && lease.nodeId !== this.options.self) {
+      if (lease.nodeId === null) released.add(lease.partition);
+      else if (lease.live && lease.nodeId !== this.options.self) {
         owners.set(lease.partition, lease.nodeId);
       }
     }
     this.owners = owners;
+    this.released = released;
     // One move at a time, in the background: recovering a partition can take longer than a
     // lease, and the leases held must be renewed meanwhile.
     if (this.draining || this.moving !== undefined) return;
@@ -190,6 +224,7 @@ export class LeaseKeeper {
       const held = this.held.get(partition);
       if (held?.epoch === epoch) held.serving = true;
     }
+    this.options.announce?.();
     this.options.log(
       'info',
       { partitions: taken.length, recovery_ms: Math.round(this.options.now() - recoveredMs) },
@@ -211,7 +246,11 @@ export class LeaseKeeper {
       true,
     );
     await this.options.leases.release(leaving);
-    for (const { partition } of leaving) this.held.delete(partition);
+    for (const { partition } of leaving) {
+      this.held.delete(partition);
+      this.released.add(partition);
+    }
+    this.options.announce?.();
     this.options.log('info', { partitions: leaving.length }, 'partitions handed over');
   }
 

@@ -4,11 +4,13 @@
 // A stock read never goes to a shard: the durable read view answers it at once. A page of the
 // stock listing asks shards only for keys the view cannot answer exactly now.
 import { assert, type CartCommand, type Command } from '../actors/index.js';
+import { clusterMoveRetryMs, clusterMoveWaitMs } from '../limits.js';
 import {
   failure,
   type ReplyCallback,
   type ShardChannel,
   type ShardOutcome,
+  type ShardReply,
 } from '../shards/index.js';
 import { partitionOf } from './partition-hash.js';
 import type { PartitionTable } from './partition-table.js';
@@ -31,8 +33,12 @@ export interface Dispatched {
   readonly id: number;
 }
 
-/** In a cluster, where a partition's commands go now: here, to its owner, or nowhere (503). */
-export type Placement = 'local' | { readonly node: string } | undefined;
+/**
+ * In a cluster, where a partition's commands go now: here, to its owner, nowhere for a moment
+ * (`moving`: handed over, its next owner is taking it; the command waits), or nowhere (undefined:
+ * its owner died and its lease has not run out yet; 503).
+ */
+export type Placement = 'local' | 'moving' | { readonly node: string } | undefined;
 
 /** A cluster's placement of partitions and its way to their owners. */
 export interface ClusterRoutes {
@@ -206,7 +212,8 @@ export class Router {
       return;
     }
     if (this.cluster?.where(partition) !== 'local') {
-      callback(failure(0, 'unavailable', ownerlessMessage));
+      // Nothing applied: the asking node sends it again once the partition has its owner.
+      callback({ ...failure(0, 'unavailable', ownerlessMessage), moved: true });
       return;
     }
     if (command.kind === 'read-stock') {
@@ -225,18 +232,47 @@ export class Router {
     callback: ReplyCallback,
   ): Dispatched | undefined {
     assert(partition >= 0 && partition < this.table.partitions, () => `partition ${partition}`);
-    if (this.cluster !== undefined) {
-      const placement = this.cluster.where(partition);
-      if (placement === undefined) {
-        callback(failure(0, 'unavailable', ownerlessMessage));
-        return answeredAtOnce;
+    if (this.cluster === undefined) return this.sendLocal(partition, command, callback);
+    return this.sendInCluster(this.cluster, partition, command, callback, 0);
+  }
+
+  /**
+   * In a cluster: here, to the owner, or (the partition moving between nodes) again a little
+   * later, until `clusterMoveWaitMs` has passed since the first try. Only a command refused
+   * before anything applied is sent again, so a retry never applies a change twice.
+   */
+  private sendInCluster(
+    cluster: ClusterRoutes,
+    partition: number,
+    command: Command,
+    callback: ReplyCallback,
+    sinceMs: number,
+  ): Dispatched | undefined {
+    const placement = cluster.where(partition);
+    const firstMs = sinceMs === 0 ? performance.now() : sinceMs;
+    const again = (reply: ShardReply): void => {
+      if (reply.moved !== true || performance.now() - firstMs >= clusterMoveWaitMs) {
+        callback(reply);
+        return;
       }
-      if (placement !== 'local') {
-        const id = this.cluster.forward(placement.node, partition, command, callback);
-        return { channel: this.cluster, id };
-      }
+      setTimeout(
+        () => this.sendInCluster(cluster, partition, command, callback, firstMs),
+        clusterMoveRetryMs,
+      );
+    };
+    if (placement === undefined) {
+      callback(failure(0, 'unavailable', ownerlessMessage));
+      return answeredAtOnce;
     }
-    return this.sendLocal(partition, command, callback);
+    if (placement === 'moving') {
+      again({ ...failure(0, 'unavailable', ownerlessMessage), moved: true });
+      return { channel: cluster, id: 0 };
+    }
+    if (placement !== 'local') {
+      const id = cluster.forward(placement.node, partition, command, again);
+      return { channel: cluster, id };
+    }
+    return this.sendLocal(partition, command, again);
   }
 
   private sendLocal(partition: number, command: Command, callback: ReplyCallback) {

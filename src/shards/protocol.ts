@@ -34,6 +34,11 @@ export interface ShardReply {
   readonly commit?: CommitTiming;
   /** In a cluster: the node that owns the partition and answered (a forwarded command). */
   readonly servedBy?: string;
+  /**
+   * In a cluster: refused before anything was applied because the partition is moving between
+   * nodes; the router sends it again once the partition has its next owner.
+   */
+  readonly moved?: true;
 }
 
 export function failure(

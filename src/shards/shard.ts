@@ -363,7 +363,7 @@ export class Shard {
           this.options.partitionsMove === true,
           () => `shard ${this.options.shard} got partition ${request.partition}`,
         );
-        this.outbox.push(failure(request.id, 'unavailable', notHereMessage));
+        this.outbox.push({ ...failure(request.id, 'unavailable', notHereMessage), moved: true });
         continue;
       }
       const refusal = this.refusal(request);

@@ -149,6 +149,49 @@ describe.runIf(ready)('a cluster of three nodes', () => {
     expect(view.body).toMatchObject({ on_hand: 100, reserved: 3 });
   }, 60_000);
 
+  it('hands partitions over without an error when a node stops and starts cleanly', async () => {
+    const [movingId, ...steadyIds] = ids as [string, ...string[]];
+    const steady = steadyIds.map(node);
+    const statuses = new Map<number, number>();
+    let running = true;
+    // Reserves on every product through the nodes that stay, while one node leaves and returns.
+    const load = (async () => {
+      for (let round = 0; running; round += 1) {
+        await Promise.all(
+          products.map(async (product, index) => {
+            const via = steady[(round + index) % steady.length] as LedgerProcess;
+            const key = newKey('rolling');
+            const answer = await reserve(via, product, key);
+            statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+            if (answer.status === 200) {
+              const reservationId = (answer.body as { reservation_id: string }).reservation_id;
+              holds.push({ product, key, reservationId });
+            }
+          }),
+        );
+      }
+    })();
+    await sleep(500);
+    expect(await node(movingId).stop()).toBe(0);
+    nodes.delete(movingId);
+    await eventually(20_000, async () => {
+      const seen = await cluster(steadyIds[0] as string);
+      expect(seen.nodes.reduce((sum, each) => sum + each.partitions, 0)).toBe(partitions);
+      expect(seen.nodes.map((each) => each.node_id).sort()).toEqual([...steadyIds].sort());
+    });
+    await start(movingId);
+    await eventually(20_000, async () => {
+      const seen = await cluster(movingId);
+      expect(seen.nodes.find((each) => each.node_id === movingId)?.partitions).toBeGreaterThan(4);
+      expect(seen.nodes.reduce((sum, each) => sum + each.partitions, 0)).toBe(partitions);
+    });
+    await sleep(500);
+    running = false;
+    await load;
+    expect(Object.fromEntries(statuses)).toEqual({ 200: statuses.get(200) });
+    expect(statuses.get(200)).toBeGreaterThan(products.length * 4);
+  }, 90_000);
+
   it('after kill -9 of an owner, the others take its partitions over with nothing lost', async () => {
     const product = products[0] as string;
     const first = await reserve(node(ids[0] as string), product, newKey('probe'));
