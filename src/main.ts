@@ -169,7 +169,7 @@ async function openClusterJournal(
 function startCluster(
   config: Config,
   journal: Pick<OpenedJournal, 'clusterClient' | 'journalId'>,
-  parts: Pick<ClusterNodeOptions, 'table' | 'shards' | 'view' | 'log'>,
+  parts: Pick<ClusterNodeOptions, 'table' | 'shards' | 'view' | 'events' | 'log'>,
 ): ClusterNode | undefined {
   const { clusterClient: client, journalId } = journal;
   if (config.cluster === undefined || client === undefined) return undefined;
@@ -338,6 +338,8 @@ function startEvents(
       databaseUrl,
       natsUrl: config.natsUrl,
       stream: { name: streamName, subjectPrefix, duplicateWindowSeconds, maxAgeSeconds },
+      // A node of a cluster publishes the partitions it holds only, told as they come and go.
+      ...(config.cluster === undefined ? {} : { owned: [] }),
     },
     registry: ingress.registry,
     log: (level, message) => log[level]({ component: 'events' }, message),
@@ -589,7 +591,7 @@ async function main(): Promise<void> {
   const view = new StockReadView(table.partitions);
   const wiring = { view, metrics: ingress, server: () => server, events, log };
   const shards = startShards(config, databaseUrl, table, wiring);
-  const cluster = startCluster(config, journal, { table, shards, view, log });
+  const cluster = startCluster(config, journal, { table, shards, view, events, log });
   const operational: Operational = {
     renderMetrics: async () => renderMetrics(ingress.registry, await workerMetrics(shards)),
     readiness: () => readiness(shards, events, owner, cluster),

@@ -8,7 +8,7 @@ import { ClusterLeases } from '../persistence/index.js';
 import type { ClusterRoutes, PartitionTable, Router, StockReadView } from '../router/index.js';
 import { failure, type ShardChannel } from '../shards/index.js';
 import { Forwarding } from './forwarding.js';
-import { LeaseKeeper } from './lease-keeper.js';
+import { LeaseKeeper, type PartitionHost } from './lease-keeper.js';
 
 /** The node's part in its cluster: leases kept, commands forwarded both ways. */
 export interface ClusterNode {
@@ -30,12 +30,20 @@ export interface ClusterNodeOptions {
   readonly table: PartitionTable;
   readonly shards: readonly ShardChannel[];
   readonly view: StockReadView;
+  /** The event publisher (with NATS_URL): it publishes the partitions this node holds. */
+  readonly events: PartitionPublisher | undefined;
   readonly log: Logger;
 }
 
-export function clusterNode(options: ClusterNodeOptions): ClusterNode {
-  const { nodeId, leaseSeconds, natsUrl, journal, client, table, shards, view, log } = options;
-  const leases = new ClusterLeases(client, nodeId, leaseSeconds);
+/** What a cluster node needs of its event publisher. */
+export interface PartitionPublisher {
+  own(partitions: readonly number[]): void;
+  disown(partitions: readonly number[]): void;
+}
+
+/** The node's shards (and event publisher) taking partitions on and letting them go. */
+function partitionHost(options: ClusterNodeOptions): PartitionHost {
+  const { table, shards, view, events } = options;
   const byShard = <Item>(items: readonly Item[], partitionOf: (item: Item) => number) => {
     const groups = new Map<ShardChannel, Item[]>();
     for (const item of items) {
@@ -44,6 +52,28 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
     }
     return [...groups];
   };
+  return {
+    adopt: async (taken) => {
+      const groups = byShard(taken, (lease) => lease.partition);
+      await Promise.all(
+        groups.map(([channel, group]) =>
+          channel.adopt(group.map(({ partition, epoch }) => [partition, epoch] as const)),
+        ),
+      );
+      events?.own(taken.map((lease) => lease.partition));
+    },
+    drop: async (partitions, handOver) => {
+      events?.disown(partitions);
+      const groups = byShard(partitions, (partition) => partition);
+      await Promise.all(groups.map(([channel, group]) => channel.drop(group, handOver)));
+      view.readableUntil(partitions, Number.NEGATIVE_INFINITY);
+    },
+  };
+}
+
+export function clusterNode(options: ClusterNodeOptions): ClusterNode {
+  const { nodeId, leaseSeconds, natsUrl, journal, client, table, log } = options;
+  const leases = new ClusterLeases(client, nodeId, leaseSeconds);
   const keeper = new LeaseKeeper({
     self: nodeId,
     leaseMs: leaseSeconds * 1000,
@@ -52,21 +82,7 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
     log: (level, fields, message) => log[level]({ component: 'cluster', ...fields }, message),
     releaseMax: clusterReleaseMax,
     announce: () => forwarding?.announce(),
-    host: {
-      adopt: async (taken) => {
-        const groups = byShard(taken, (lease) => lease.partition);
-        await Promise.all(
-          groups.map(([channel, group]) =>
-            channel.adopt(group.map(({ partition, epoch }) => [partition, epoch] as const)),
-          ),
-        );
-      },
-      drop: async (partitions, handOver) => {
-        const groups = byShard(partitions, (partition) => partition);
-        await Promise.all(groups.map(([channel, group]) => channel.drop(group, handOver)));
-        view.readableUntil(partitions, Number.NEGATIVE_INFINITY);
-      },
-    },
+    host: partitionHost(options),
   });
   let forwarding: Forwarding | undefined;
   const unreachable = 'This node is not connected to the cluster yet; retry shortly.';

@@ -5,7 +5,14 @@
 // headers. A forward that finds no owner, or none in time, is answered 503 `unavailable` with
 // retry-after: a reserve or keyed change retried with its idempotency key is then safe, whether
 // or not the first one applied.
-import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  NoRespondersError,
+  RequestError,
+  connect,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
 import type { Command } from '../actors/index.js';
 import { failure, type ReplyCallback, type ShardReply } from '../shards/index.js';
@@ -41,6 +48,11 @@ export interface ForwardingOptions {
   /** Another node took or let go of partitions. */
   readonly changed: () => void;
   readonly log: (level: 'info' | 'warn' | 'error', fields: object, message: string) => void;
+}
+
+function isNoResponders(error: unknown): boolean {
+  if (error instanceof NoRespondersError) return true;
+  return error instanceof RequestError && error.isNoResponders();
 }
 
 export class Forwarding {
@@ -86,7 +98,12 @@ export class Forwarding {
             moved ? { id: 0, outcome, servedBy: node, moved } : { id: 0, outcome, servedBy: node },
           );
         },
-        () => callback({ ...failure(0, 'unavailable', unreachable), servedBy: node }),
+        (error: unknown) => {
+          const refused = { ...failure(0, 'unavailable', unreachable), servedBy: node };
+          // Nobody listens on the owner's subject (it just left): the command reached no one and
+          // can be sent again once the partition's next owner is known. A timeout cannot tell.
+          callback(isNoResponders(error) ? { ...refused, moved: true } : refused);
+        },
       );
     return this.nextId;
   }

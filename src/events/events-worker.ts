@@ -64,6 +64,7 @@ const publisher = new EventPublisher({
   subjectPrefix: data.stream.subjectPrefix,
   now: Date.now,
   log,
+  owned: data.owned,
 });
 const postStats = (): void => post({ kind: 'stats', stats: publisher.stats() });
 connectionChanged = () => {
@@ -89,8 +90,19 @@ const fail = (error: unknown): never => {
 };
 
 port.on('message', (message: ToPublisher) => {
-  if (message.kind === 'wake') publisher.wake(message.durableLsns);
-  else stop().catch(fail);
+  switch (message.kind) {
+    case 'wake':
+      publisher.wake(message.durableLsns);
+      return;
+    case 'own':
+      publisher.own(message.partitions).catch(fail);
+      return;
+    case 'disown':
+      publisher.disown(message.partitions);
+      return;
+    case 'stop':
+      stop().catch(fail);
+  }
 });
 
 sink.start();

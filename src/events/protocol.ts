@@ -17,6 +17,8 @@ export interface EventsWorkerData {
   readonly databaseUrl: string;
   readonly natsUrl: string;
   readonly stream: EventStreamSettings;
+  /** In a cluster: the partitions this node publishes (undefined: all of them). */
+  readonly owned?: readonly number[];
 }
 
 /** The publisher's progress, pushed to the main thread for /metrics and /health/ready. */
@@ -41,7 +43,10 @@ export interface PublisherStats {
 }
 
 export type ToPublisher =
-  { readonly kind: 'wake'; readonly durableLsns: number[] } | { readonly kind: 'stop' };
+  | { readonly kind: 'wake'; readonly durableLsns: number[] }
+  /** In a cluster: partitions this node now publishes, or no longer does. */
+  | { readonly kind: 'own' | 'disown'; readonly partitions: readonly number[] }
+  | { readonly kind: 'stop' };
 
 export type FromPublisher =
   | { readonly kind: 'stats'; readonly stats: PublisherStats }

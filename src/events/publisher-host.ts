@@ -51,6 +51,8 @@ export class EventPublisherHost {
   private readonly failures: client.Counter;
 
   constructor(private readonly options: EventPublisherHostOptions) {
+    const owned = options.workerData.owned;
+    this.owned = owned === undefined ? undefined : new Set(owned);
     const registers = [options.registry];
     const lag = (): EventPublisherStatus => this.stats();
     new client.Gauge({
@@ -100,8 +102,28 @@ export class EventPublisherHost {
     });
   }
 
+  /** In a cluster: the partitions this node publishes now (a restarted worker starts with them). */
+  private readonly owned: Set<number> | undefined;
+
+  /** In a cluster: this node publishes these partitions from now on. */
+  own(partitions: readonly number[]): void {
+    if (this.owned === undefined) return;
+    for (const partition of partitions) this.owned.add(partition);
+    this.worker?.postMessage({ kind: 'own', partitions } satisfies ToPublisher);
+  }
+
+  /** In a cluster: these partitions are published elsewhere from now on. */
+  disown(partitions: readonly number[]): void {
+    if (this.owned === undefined) return;
+    for (const partition of partitions) this.owned.delete(partition);
+    this.worker?.postMessage({ kind: 'disown', partitions } satisfies ToPublisher);
+  }
+
   start(): void {
-    const worker = startWorker(this.options.workerData);
+    const data = this.options.workerData;
+    const worker = startWorker(
+      this.owned === undefined ? data : { ...data, owned: [...this.owned] },
+    );
     this.worker = worker;
     this.counted = { published: 0, duplicates: 0, failures: 0 };
     this.countedBySubject = new Map();

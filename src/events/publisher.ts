@@ -42,6 +42,11 @@ export interface PublisherDependencies {
   readonly subjectPrefix: string;
   readonly now: () => number;
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /**
+   * In a cluster: the partitions this node publishes at start (its leases' partitions; `own` and
+   * `disown` move them). Undefined: every partition (a ledger alone).
+   */
+  readonly owned?: Iterable<number>;
 }
 
 /** A record whose events are in flight (acked once every one of them is). */
@@ -97,13 +102,24 @@ export class EventPublisher {
   private duplicatesTotal = 0;
   private failuresTotal = 0;
 
-  constructor(private readonly deps: PublisherDependencies) {}
+  /** In a cluster: the partitions published here (exactly one node publishes each). */
+  private readonly owned: Set<number> | undefined;
+
+  constructor(private readonly deps: PublisherDependencies) {
+    this.owned = deps.owned === undefined ? undefined : new Set(deps.owned);
+  }
+
+  private publishes(partition: number): boolean {
+    return this.owned === undefined || this.owned.has(partition);
+  }
 
   /** Loads the cursors (retrying until Postgres answers or stop), then publishes until stop. */
   async start(): Promise<void> {
     const cursors = await this.loadCursors();
     if (cursors === undefined) return;
-    for (const [partition, lsn] of cursors) this.progressOf(partition, lsn);
+    for (const [partition, lsn] of cursors) {
+      if (this.publishes(partition)) this.progressOf(partition, lsn);
+    }
     this.loaded = true;
     await this.poll();
     if (this.stopping) return;
@@ -123,6 +139,40 @@ export class EventPublisher {
       this.heard(durableLsns[index] as number, durableLsns[index + 1] as number);
     }
     this.work.notify();
+  }
+
+  /**
+   * A cluster gave this node partitions: their events are published from here on, from the
+   * cursors saved by whoever published them before (events published since the last save go
+   * again, and JetStream drops them as duplicates within its window).
+   */
+  async own(partitions: readonly number[]): Promise<void> {
+    if (this.owned === undefined) return;
+    const fresh = partitions.filter((partition) => !this.owned?.has(partition));
+    for (const partition of fresh) this.owned.add(partition);
+    // Before the first load, start() reads every cursor anyway.
+    if (!this.loaded || fresh.length === 0) return;
+    const cursors = await this.loadCursors();
+    if (cursors === undefined) return;
+    for (const partition of fresh) {
+      const saved = cursors.get(partition) ?? 0;
+      const progress = this.partitions.get(partition);
+      // Published here before and still settling: it goes on from where it is.
+      if (progress !== undefined && progress.inflight.length > progress.inflightHead) continue;
+      this.partitions.delete(partition);
+      this.dirty.delete(partition);
+      this.progressOf(partition, Math.max(saved, progress?.cursor ?? 0));
+    }
+    await this.poll();
+  }
+
+  /**
+   * A cluster took partitions from this node: nothing more of them is read; events in flight
+   * settle and their cursors are saved (the next publisher starts from them).
+   */
+  disown(partitions: readonly number[]): void {
+    if (this.owned === undefined) return;
+    for (const partition of partitions) this.owned.delete(partition);
   }
 
   /** The sink connected or disconnected. */
@@ -146,7 +196,7 @@ export class EventPublisher {
     let lagRecords = 0;
     let oldestPendingAtMs: number | null = null;
     for (const progress of this.partitions.values()) {
-      if (progress.known <= progress.cursor) continue;
+      if (progress.known <= progress.cursor || !this.publishes(progress.partition)) continue;
       lagRecords += progress.known - progress.cursor;
       const since = progress.pendingSinceMs ?? this.deps.now();
       if (oldestPendingAtMs === null || since < oldestPendingAtMs) oldestPendingAtMs = since;
@@ -182,6 +232,7 @@ export class EventPublisher {
   }
 
   private heard(partition: number, lsn: number): void {
+    if (!this.publishes(partition)) return;
     const progress = this.progressOf(partition);
     if (lsn <= progress.known) return;
     if (progress.known <= progress.cursor) progress.pendingSinceMs = this.deps.now();
@@ -246,7 +297,8 @@ export class EventPublisher {
   private positionsToRead(): ReadPosition[] {
     const { pageRowsMax } = this.deps.limits;
     let behind = [...this.partitions.values()].filter(
-      (progress) => !progress.stalled && progress.known > progress.sent,
+      (progress) =>
+        !progress.stalled && progress.known > progress.sent && this.publishes(progress.partition),
     );
     if (behind.length > pageRowsMax) {
       // More partitions behind than rows in a page: take turns, so none waits for ever.

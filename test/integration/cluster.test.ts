@@ -8,7 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { get, newKey, post, type JsonResponse } from '../helpers/http.js';
 import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
-import { deleteStream, haveNats, sharedNatsUrl, uniqueStream } from '../helpers/nats.js';
+import {
+  deleteStream,
+  haveNats,
+  journalEntries,
+  readStream,
+  sharedNatsUrl,
+  streamProblems,
+  uniqueStream,
+  waitForStreamToCatchUp,
+} from '../helpers/nats.js';
 import { havePostgres } from '../helpers/services.js';
 
 const ready = (await havePostgres()) && (await haveNats());
@@ -153,6 +162,7 @@ describe.runIf(ready)('a cluster of three nodes', () => {
     const [movingId, ...steadyIds] = ids as [string, ...string[]];
     const steady = steadyIds.map(node);
     const statuses = new Map<number, number>();
+    const refusals: string[] = [];
     let running = true;
     // Reserves on every product through the nodes that stay, while one node leaves and returns.
     const load = (async () => {
@@ -163,6 +173,7 @@ describe.runIf(ready)('a cluster of three nodes', () => {
             const key = newKey('rolling');
             const answer = await reserve(via, product, key);
             statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+            if (answer.status !== 200 && refusals.length < 5) refusals.push(answer.text);
             if (answer.status === 200) {
               const reservationId = (answer.body as { reservation_id: string }).reservation_id;
               holds.push({ product, key, reservationId });
@@ -188,7 +199,10 @@ describe.runIf(ready)('a cluster of three nodes', () => {
     await sleep(500);
     running = false;
     await load;
-    expect(Object.fromEntries(statuses)).toEqual({ 200: statuses.get(200) });
+    expect({ statuses: Object.fromEntries(statuses), refusals }).toEqual({
+      statuses: { 200: statuses.get(200) },
+      refusals: [],
+    });
     expect(statuses.get(200)).toBeGreaterThan(products.length * 4);
   }, 90_000);
 
@@ -254,6 +268,53 @@ describe.runIf(ready)('a cluster of three nodes', () => {
     }
     await expectEveryHoldKept(other);
   }, 90_000);
+
+  it("publishes every record's events once and in order, each partition from its owner alone", async () => {
+    const [ownerId, otherId] = [...nodes.keys()] as [string, string];
+    await eventually(30_000, async () => {
+      expect((await get(node(otherId).baseUrl, '/health/ready')).status).toBe(200);
+      expect((await get(node(ownerId).baseUrl, '/health/ready')).status).toBe(200);
+    });
+    await waitForStreamToCatchUp(sharedNatsUrl, stream, database, 30_000);
+    const product = await eventually(10_000, async () => {
+      for (const candidate of products) {
+        const read = await get(node(otherId).baseUrl, `/v1/stock/${candidate}/wh-1`);
+        if (servedBy(read) === ownerId) return candidate;
+      }
+      throw new Error('no product owned by the first node');
+    });
+    const before = await Promise.all([ownerId, otherId].map((id) => publishedBy(id)));
+    for (let index = 0; index < 20; index += 1) {
+      const key = newKey('events');
+      const answer = await reserve(node(otherId), product, key);
+      expect(answer.status).toBe(200);
+      holds.push({
+        product,
+        key,
+        reservationId: (answer.body as { reservation_id: string }).reservation_id,
+      });
+    }
+    await waitForStreamToCatchUp(sharedNatsUrl, stream, database, 30_000);
+    // The owner published the product's twenty holds (its counters follow within a second).
+    await eventually(10_000, async () => {
+      expect((await publishedBy(ownerId)) - (before[0] as number)).toBeGreaterThanOrEqual(20);
+    });
+    await sleep(1_000);
+    // The node that took the requests published none of them.
+    expect(await publishedBy(otherId)).toBe(before[1]);
+    const problems = streamProblems(
+      await journalEntries(database),
+      await readStream(sharedNatsUrl, stream),
+    );
+    expect(problems).toEqual([]);
+  }, 90_000);
+
+  /** Events a node's publisher had JetStream acknowledge since it started. */
+  async function publishedBy(id: string): Promise<number> {
+    const metrics = (await get(node(id).baseUrl, '/metrics')).text;
+    const line = /^ledger_event_publisher_published_total (\d+)/m.exec(metrics);
+    return Number(line?.[1] ?? 0);
+  }
 
   /** Every hold acknowledged so far is still there, and a retry answers it again. */
   async function expectEveryHoldKept(via: LedgerProcess): Promise<void> {
