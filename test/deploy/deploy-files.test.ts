@@ -3,7 +3,11 @@
 // build and Prometheus/Grafana wiring point at files that exist, every service has a healthcheck
 // and start order waits on health; every Kubernetes manifest validates against the official
 // schemas (kubernetes-models) and has no unknown fields, with probes on /health/live and
-// /health/ready and a grace period covering the drain; `promtool check rules` and
+// /health/ready and a grace period covering the drain; the cluster variants (k8s/cluster/, a
+// StatefulSet, and docker-compose.cluster.yml) give every node LEDGER_CLUSTER=1, its own
+// LEDGER_NODE_ID and the same journal and NATS, which the ledger's own config parser accepts, with
+// budgets and selectors that fit together (grace period covering a hand-over, one PDB per pod,
+// no pod-to-pod traffic); `promtool check rules` and
 // `promtool test rules` pass (skipped without promtool unless LEDGER_REQUIRE_SERVICES=1); the
 // dashboard's and the alerts' PromQL parses and names only metrics the ledger exports (API.md's
 // list, the publisher-lag gauges, prom-client's default metrics); the Dockerfile is multi-stage,
@@ -19,7 +23,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import client from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { drainTimeoutMs } from '../../src/limits.js';
+import { loadConfig } from '../../src/config.js';
+import { drainTimeoutMs, eventsStopTimeoutMs } from '../../src/limits.js';
 import { servicesRequired } from '../helpers/services.js';
 import { unknownFields } from './k8s-fields.js';
 
@@ -28,7 +33,24 @@ const deploy = join(root, 'deploy');
 const read = (path: string): string => readFileSync(join(root, path), 'utf8');
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed YAML/JSON is untyped
 type Doc = any;
-const yamlFile = (path: string): Doc => parse(read(path));
+// Merge keys (`<<: *anchor`) as compose reads them; YAML 1.2 alone would keep `<<` as a key.
+const yamlFile = (path: string): Doc => parse(read(path), { merge: true });
+
+// The shutdown budget of a cluster node (src/main.ts, stopOnSignals), in seconds: the hand-over
+// (a partition move under way ends, the node's writes finish, its partitions are snapshotted) is
+// given 60 s, a figure allowed, not measured; then the request drain, the journal's stop (a
+// stalled write times out after 10 s) and the event publisher's stop.
+const clusterStopSeconds = 60 + drainTimeoutMs / 1000 + 10 + Math.ceil(eventsStopTimeoutMs / 1000);
+
+/** Compose's interpolation of ${NAME}, ${NAME:-default} and ${NAME:?error} from `vars`. */
+function interpolate(value: string, vars: Record<string, string>): string {
+  return value.replace(/\$\{(\w+)(?::([-?])([^}]*))?\}/g, (_all, name: string, op, arg: string) => {
+    const set = vars[name];
+    if (set !== undefined && set !== '') return set;
+    if (op === '?') throw new Error(`${name}: ${arg}`);
+    return op === '-' ? arg : '';
+  });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Metric names the ledger exports (API.md, "Operational endpoints"), and the ones it will.
@@ -247,9 +269,129 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('docker-compose.cluster.yml', () => {
+  const compose = yamlFile('deploy/docker-compose.cluster.yml');
+  const services = compose.services as Record<string, Doc>;
+  const nodes = Object.entries(services).filter(([name]) => name.startsWith('ledger-'));
+  const vars = { LEDGER_JWT_SECRET: 'k'.repeat(48) };
+  const envOf = (service: Doc): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries(service.environment as Record<string, string>).map(([key, value]) => [
+        key,
+        interpolate(String(value), vars),
+      ]),
+    );
+
+  it('runs three ledger nodes on one Postgres 16 and one NATS with JetStream', () => {
+    expect(Object.keys(services).sort()).toEqual([
+      'ledger-1',
+      'ledger-2',
+      'ledger-3',
+      'nats',
+      'postgres',
+    ]);
+    expect(services.postgres.image).toMatch(/^postgres:16\b/);
+    expect(services.nats.command).toContain('-js');
+    // Its own project, so its own volumes: never the single ledger's journal.
+    expect(compose.name).not.toBe(yamlFile('deploy/docker-compose.yml').name);
+  });
+
+  it('gives every service a healthcheck and starts the nodes once Postgres and NATS are healthy', () => {
+    for (const [name, service] of Object.entries(services)) {
+      expect(service.healthcheck?.test, `${name} healthcheck`).toBeDefined();
+    }
+    for (const [name, node] of nodes) {
+      expect(node.depends_on, name).toEqual({
+        postgres: { condition: 'service_healthy' },
+        nats: { condition: 'service_healthy' },
+      });
+      expect(node.healthcheck.test.join(' '), name).toMatch(/\/health\/ready/);
+    }
+  });
+
+  it('makes each node a cluster node with its own id, on the same journal and NATS', () => {
+    const parsed = nodes.map(([name, node]) => {
+      const env = envOf(node);
+      expect(env.LEDGER_CLUSTER, name).toBe('1');
+      expect(env.DATABASE_URL, name).toMatch(/^postgres:\/\/[^@]+@postgres:5432\//);
+      // The ledger's own parser: HOST 0.0.0.0 is accepted because auth is on.
+      return { env, config: loadConfig(env) };
+    });
+    const ids = parsed.map(({ config }) => config.cluster?.nodeId);
+    expect(ids).toEqual(['ledger-1', 'ledger-2', 'ledger-3']);
+    expect(new Set(parsed.map(({ config }) => config.databaseUrl)).size).toBe(1);
+    expect(new Set(parsed.map(({ config }) => config.natsUrl))).toEqual(
+      new Set(['nats://nats:4222']),
+    );
+    for (const { env, config } of parsed) {
+      expect(config.host).toBe('0.0.0.0');
+      expect(config.cluster?.leaseSeconds).toBe(5);
+      expect(env.LEDGER_JWT_SECRET).toBe(vars.LEDGER_JWT_SECRET);
+    }
+    // Required from the environment: compose refuses to start the stack without it.
+    for (const [, node] of nodes) {
+      expect(node.environment.LEDGER_JWT_SECRET).toMatch(/^\$\{LEDGER_JWT_SECRET:\?[^}]+\}$/);
+    }
+  });
+
+  it('publishes each node on its own port, on 127.0.0.1 only', () => {
+    const hostPorts = nodes.map(([name, node]) => {
+      expect(node.ports, name).toHaveLength(1);
+      const match = /^127\.0\.0\.1:(\d+):(\d+)$/.exec(node.ports[0]);
+      expect(match, name).not.toBeNull();
+      expect((match as RegExpExecArray)[2]).toBe(node.environment.PORT);
+      return (match as RegExpExecArray)[1];
+    });
+    expect(new Set(hostPorts).size).toBe(nodes.length);
+    for (const service of Object.values(services) as Doc[]) {
+      for (const port of service.ports ?? []) expect(port).toMatch(/^127\.0\.0\.1:/);
+    }
+  });
+
+  it('builds every node from deploy/Dockerfile, hardened as the single ledger', () => {
+    const single = yamlFile('deploy/docker-compose.yml').services.ledger;
+    for (const [name, node] of nodes) {
+      expect(resolve(deploy, node.build.context), name).toBe(resolve(root));
+      expect(existsSync(join(root, node.build.dockerfile)), name).toBe(true);
+      expect(node.image).toBe(single.image);
+      for (const key of ['read_only', 'tmpfs', 'security_opt', 'cap_drop', 'stop_signal']) {
+        expect(node[key], `${name} ${key}`).toEqual(single[key]);
+      }
+    }
+  });
+
+  it('gives a node the time to hand its partitions over before SIGKILL', () => {
+    for (const [name, node] of nodes) {
+      const seconds = /^(\d+)s$/.exec(node.stop_grace_period);
+      expect(seconds, name).not.toBeNull();
+      expect(Number((seconds as RegExpExecArray)[1]), name).toBeGreaterThanOrEqual(
+        clusterStopSeconds,
+      );
+    }
+  });
+
+  it("lets Postgres take every node's connections (2 x SHARDS + 8, and the lease's)", () => {
+    const command = services.postgres.command as string[];
+    const max = Number(command.find((arg) => arg.startsWith('max_connections='))?.split('=')[1]);
+    const needed = nodes
+      .map(([, node]) => 2 * Number(node.environment.SHARDS) + 9)
+      .reduce((a, b) => a + b, 0);
+    expect(max).toBeGreaterThanOrEqual(needed);
+  });
+
+  it("each node's healthcheck tells 200 from 503", async () => {
+    for (const [, node] of nodes) {
+      const command = (node.healthcheck.test as string[]).slice(1);
+      expect(await healthcheckExit(command, 200)).toBe(0);
+      expect(await healthcheckExit(command, 503)).toBe(1);
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 const models: Record<string, string> = {
   'apps/v1/Deployment': 'kubernetes-models/apps/v1/Deployment',
+  'apps/v1/StatefulSet': 'kubernetes-models/apps/v1/StatefulSet',
   'v1/Service': 'kubernetes-models/v1/Service',
   'v1/ConfigMap': 'kubernetes-models/v1/ConfigMap',
   'v1/ServiceAccount': 'kubernetes-models/v1/ServiceAccount',
@@ -270,10 +412,21 @@ async function validateManifest(manifest: Doc): Promise<void> {
   expect(unknownFields(model, manifest), `${manifest.kind} ${manifest.metadata.name}`).toEqual([]);
 }
 
+const manifestsOf = (files: string[]): Doc[] =>
+  files.flatMap((file) => parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => doc.toJS()));
+// Every manifest, the cluster's too; the single node's set is the top folder (what
+// `kubectl apply -f deploy/k8s/` applies: it does not descend into cluster/).
+const allManifests: Doc[] = manifestsOf(yamlFiles(join(deploy, 'k8s')));
+const singleManifests: Doc[] = manifestsOf(
+  readdirSync(join(deploy, 'k8s'))
+    .filter((file) => /\.ya?ml$/.test(file))
+    .map((file) => join(deploy, 'k8s', file)),
+);
+const selects = (selector: Record<string, string>, labels: Record<string, string>): boolean =>
+  Object.entries(selector).every(([key, value]) => labels[key] === value);
+
 describe('Kubernetes manifests', () => {
-  const manifests: Doc[] = yamlFiles(join(deploy, 'k8s')).flatMap((file) =>
-    parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => doc.toJS()),
-  );
+  const manifests = singleManifests;
   const find = (kind: string, name: string): Doc =>
     manifests.find((m) => m.kind === kind && m.metadata.name === name);
   const deployment = find('Deployment', 'inventory-ledger');
@@ -282,7 +435,8 @@ describe('Kubernetes manifests', () => {
 
   it('all validate against the Kubernetes schemas, with no unknown fields', async () => {
     expect(manifests.length).toBeGreaterThanOrEqual(7);
-    for (const manifest of manifests) await validateManifest(manifest);
+    expect(allManifests.length).toBeGreaterThanOrEqual(manifests.length + 5);
+    for (const manifest of allManifests) await validateManifest(manifest);
   });
 
   it('the validators do reject mistakes (so the check above is not vacuous)', async () => {
@@ -305,6 +459,7 @@ describe('Kubernetes manifests', () => {
 
   it('run one replica, replaced (not rolled), with a grace period covering the drain', () => {
     expect(deployment.spec.replicas).toBe(1);
+    expect(container.env.map((e: Doc) => e.name)).not.toContain('LEDGER_CLUSTER');
     expect(deployment.spec.strategy.type).toBe('Recreate');
     const preStop = container.lifecycle.preStop.exec.command as string[];
     expect(preStop[0]).toBe('sleep');
@@ -349,18 +504,209 @@ describe('Kubernetes manifests', () => {
 
   it('select the ledger pods from the Service, the PDB and the NetworkPolicy', () => {
     const labels = deployment.spec.template.metadata.labels;
-    const selects = (selector: Record<string, string>): boolean =>
-      Object.entries(selector).every(([key, value]) => labels[key] === value);
-    expect(selects(find('Service', 'inventory-ledger').spec.selector)).toBe(true);
+    const ours = (selector: Record<string, string>): boolean => selects(selector, labels);
+    expect(ours(find('Service', 'inventory-ledger').spec.selector)).toBe(true);
     const pdb = find('PodDisruptionBudget', 'inventory-ledger');
-    expect(selects(pdb.spec.selector.matchLabels)).toBe(true);
-    expect(selects(find('NetworkPolicy', 'inventory-ledger').spec.podSelector.matchLabels)).toBe(
-      true,
-    );
+    expect(ours(pdb.spec.selector.matchLabels)).toBe(true);
+    expect(ours(find('NetworkPolicy', 'inventory-ledger').spec.podSelector.matchLabels)).toBe(true);
     expect(find('Service', 'inventory-ledger').spec.ports[0].targetPort).toBe('http');
     expect(find('Service', 'ledger-postgres').spec.type).toBe('ExternalName');
     expect(find('Service', 'ledger-nats').spec.type).toBe('ExternalName');
     expect(find('ServiceAccount', pod.serviceAccountName)).toBeDefined();
+  });
+});
+
+describe('Kubernetes manifests, cluster (k8s/cluster/)', () => {
+  const clusterDir = join(deploy, 'k8s', 'cluster');
+  const own: Doc[] = manifestsOf(yamlFiles(clusterDir));
+  // What the cluster's apply command takes from the top folder (deploy/README.md).
+  const shared = singleManifests.filter(
+    (m) => ['ConfigMap', 'ServiceAccount'].includes(m.kind) || m.spec?.type === 'ExternalName',
+  );
+  const manifests = [...own, ...shared];
+  const find = (kind: string, name: string): Doc =>
+    manifests.find((m) => m.kind === kind && m.metadata.name === name);
+  const statefulSet = find('StatefulSet', 'inventory-ledger');
+  const labels: Record<string, string> = statefulSet.spec.template.metadata.labels;
+  const pod = statefulSet.spec.template.spec;
+  const container = pod.containers[0];
+  const env = (name: string): Doc => container.env.find((e: Doc) => e.name === name);
+  const single = singleManifests.find((m) => m.kind === 'Deployment');
+  const singleLabels: Record<string, string> = single.spec.template.metadata.labels;
+
+  it('holds a StatefulSet, its two Services, a PDB and a NetworkPolicy, all valid', async () => {
+    expect(own.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'NetworkPolicy/inventory-ledger-cluster',
+      'PodDisruptionBudget/inventory-ledger-cluster',
+      'Service/inventory-ledger',
+      'Service/inventory-ledger-nodes',
+      'StatefulSet/inventory-ledger',
+    ]);
+    for (const manifest of own) await validateManifest(manifest);
+    expect(own.filter((m) => m.kind === 'Secret')).toEqual([]);
+  });
+
+  it('runs three nodes started together, rolled one at a time, each ready a while first', () => {
+    expect(statefulSet.spec.replicas).toBe(3);
+    expect(statefulSet.spec.podManagementPolicy).toBe('Parallel');
+    expect(statefulSet.spec.updateStrategy).toEqual({
+      type: 'RollingUpdate',
+      rollingUpdate: { partition: 0 },
+    });
+    expect(statefulSet.spec.minReadySeconds).toBeGreaterThan(0);
+    expect(selects(statefulSet.spec.selector.matchLabels, labels)).toBe(true);
+    expect(pod.volumes.every((volume: Doc) => volume.emptyDir !== undefined)).toBe(true);
+    expect(statefulSet.spec.volumeClaimTemplates).toBeUndefined();
+  });
+
+  it('names each node after its pod and makes it a cluster node, as the config parser reads it', () => {
+    expect(env('LEDGER_CLUSTER')).toEqual({ name: 'LEDGER_CLUSTER', value: '1' });
+    expect(env('LEDGER_NODE_ID')).toEqual({
+      name: 'LEDGER_NODE_ID',
+      valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
+    });
+    // The pod's environment as the kubelet builds it: the ConfigMap, then env, with the Secrets
+    // and the downward API filled in.
+    const configName = container.envFrom[0].configMapRef.name;
+    const config: Record<string, string> = find('ConfigMap', configName).data;
+    const podEnv = (ordinal: number): Record<string, string> => {
+      const values: Record<string, string> = { ...config };
+      for (const entry of container.env as Doc[]) {
+        if (entry.value !== undefined) values[entry.name] = entry.value;
+        else if (entry.valueFrom.fieldRef?.fieldPath === 'metadata.name') {
+          values[entry.name] = `${statefulSet.metadata.name}-${ordinal}`;
+        } else if (entry.valueFrom.secretKeyRef?.name === 'ledger-database') {
+          values[entry.name] = 'postgres://ledger:secret@ledger-postgres:5432/ledger';
+        } else if (entry.valueFrom.secretKeyRef?.name === 'ledger-jwt') {
+          values[entry.name] = 'k'.repeat(48);
+        } else throw new Error(`unexpected env ${entry.name}`);
+      }
+      return values;
+    };
+    const ids = Array.from({ length: statefulSet.spec.replicas as number }, (_, ordinal) => {
+      const parsed = loadConfig(podEnv(ordinal));
+      expect(parsed.host).toBe('0.0.0.0');
+      expect(parsed.natsUrl).toBe('nats://ledger-nats:4222');
+      expect(parsed.cluster?.leaseSeconds).toBe(5);
+      return parsed.cluster?.nodeId;
+    });
+    expect(ids).toEqual(['inventory-ledger-0', 'inventory-ledger-1', 'inventory-ledger-2']);
+    // Auth is what lets it listen on 0.0.0.0: without the secret the parser refuses the pod.
+    const { LEDGER_JWT_SECRET: _secret, ...unauthenticated } = podEnv(0);
+    expect(() => loadConfig(unauthenticated)).toThrow(/HOST/);
+    // The shared ConfigMap never makes the single node a cluster node.
+    expect(Object.keys(config).filter((key) => /CLUSTER|NODE_ID|LEASE/.test(key))).toEqual([]);
+  });
+
+  it('take DATABASE_URL and the JWT secret from the same Secrets as the single node', () => {
+    const singleEnv: Doc[] = single.spec.template.spec.containers[0].env;
+    for (const name of ['DATABASE_URL', 'LEDGER_JWT_SECRET']) {
+      expect(env(name), name).toEqual(singleEnv.find((e) => e.name === name));
+      expect(env(name).valueFrom.secretKeyRef, name).toBeDefined();
+    }
+    expect(find('ServiceAccount', pod.serviceAccountName)).toBeDefined();
+    expect(pod.automountServiceAccountToken).toBe(false);
+  });
+
+  it('probe readiness on /health/ready and liveness on /health/live, hardened as the single node', () => {
+    const singlePod = single.spec.template.spec;
+    const singleContainer = singlePod.containers[0];
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/health/ready', port: 'http' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
+    expect(container.startupProbe.httpGet).toEqual({ path: '/health/live', port: 'http' });
+    expect(container.ports).toEqual(singleContainer.ports);
+    expect(container.securityContext).toEqual(singleContainer.securityContext);
+    expect(container.resources).toEqual(singleContainer.resources);
+    expect(container.volumeMounts).toEqual(singleContainer.volumeMounts);
+    expect(pod.securityContext).toEqual(singlePod.securityContext);
+    expect(statefulSet.spec.template.metadata.annotations).toEqual(
+      single.spec.template.metadata.annotations,
+    );
+  });
+
+  it('give a node the time to hand its partitions over before SIGKILL', () => {
+    const preStop = container.lifecycle.preStop.exec.command as string[];
+    expect(preStop[0]).toBe('sleep');
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(
+      Number(preStop[1]) + clusterStopSeconds,
+    );
+  });
+
+  it('keep nodes on different machines', () => {
+    const [rule, ...more] =
+      pod.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+    expect(more).toEqual([]);
+    expect(rule.topologyKey).toBe('kubernetes.io/hostname');
+    expect(selects(rule.labelSelector.matchLabels, labels)).toBe(true);
+    for (const spread of pod.topologySpreadConstraints) {
+      expect(selects(spread.labelSelector.matchLabels, labels)).toBe(true);
+    }
+  });
+
+  it("select the nodes from the Services, the PDB and the NetworkPolicy, never the single node's", () => {
+    const client = find('Service', 'inventory-ledger');
+    const headless = find('Service', statefulSet.spec.serviceName);
+    const pdb = find('PodDisruptionBudget', 'inventory-ledger-cluster');
+    const policy = find('NetworkPolicy', 'inventory-ledger-cluster');
+    const selectors = [
+      client.spec.selector,
+      headless.spec.selector,
+      pdb.spec.selector.matchLabels,
+      policy.spec.podSelector.matchLabels,
+    ];
+    for (const selector of selectors) {
+      expect(selects(selector, labels)).toBe(true);
+      expect(selects(selector, singleLabels)).toBe(false);
+    }
+    // A pod under two budgets cannot be evicted: the single node's PDB must miss these pods.
+    for (const budget of singleManifests.filter((m) => m.kind === 'PodDisruptionBudget')) {
+      expect(selects(budget.spec.selector.matchLabels, labels)).toBe(false);
+    }
+    expect(pdb.spec.maxUnavailable).toBe(1);
+    expect(pdb.spec.minAvailable).toBeUndefined();
+    expect(headless.spec.clusterIP).toBe('None');
+    expect(client.spec.type).toBe('ClusterIP');
+    expect(client.spec.ports).toEqual([
+      { name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' },
+    ]);
+  });
+
+  it('let nodes reach DNS, Postgres and NATS, and nothing reach a node but clients and Prometheus', () => {
+    const policy = find('NetworkPolicy', 'inventory-ledger-cluster');
+    expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    const egress = (policy.spec.egress as Doc[]).flatMap((rule) => {
+      expect(rule.to, 'egress by port, to any destination').toBeUndefined();
+      return rule.ports.map((port: Doc) => `${port.protocol}/${port.port}`);
+    });
+    expect(egress.sort()).toEqual(['TCP/4222', 'TCP/53', 'TCP/5432', 'UDP/53']);
+    expect(find('Service', 'ledger-postgres').spec.ports[0].port).toBe(5432);
+    expect(find('Service', 'ledger-nats').spec.ports[0].port).toBe(4222);
+    for (const rule of policy.spec.ingress as Doc[]) {
+      expect(rule.ports).toEqual([{ port: 'http', protocol: 'TCP' }]);
+      for (const peer of rule.from as Doc[]) {
+        // Nodes talk through NATS: no ingress peer is a ledger pod.
+        const podLabels = peer.podSelector?.matchLabels;
+        if (podLabels !== undefined) expect(selects(podLabels, labels)).toBe(false);
+        expect(peer.ipBlock).toBeUndefined();
+      }
+    }
+  });
+
+  it("deploy/README.md's apply command names files that exist and everything the nodes need", () => {
+    const readme = read('deploy/README.md');
+    const start = readme.indexOf('### Cluster on Kubernetes');
+    expect(start).toBeGreaterThan(-1);
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const paths = [
+      ...new Set([...section.matchAll(/-f (deploy\/k8s\/[\w./-]+)/g)].map((m) => m[1] as string)),
+    ];
+    for (const path of paths) expect(existsSync(join(root, path)), path).toBe(true);
+    expect(paths.sort()).toEqual([
+      'deploy/k8s/cluster/',
+      'deploy/k8s/configmap.yaml',
+      'deploy/k8s/external-services.yaml',
+      'deploy/k8s/serviceaccount.yaml',
+    ]);
   });
 });
 
