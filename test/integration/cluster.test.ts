@@ -158,6 +158,52 @@ describe.runIf(ready)('a cluster of three nodes', () => {
     expect(view.body).toMatchObject({ on_hand: 100, reserved: 3 });
   }, 60_000);
 
+  it('places and confirms a cart whose lines live on different nodes, all or nothing', async () => {
+    const [entryId] = ids as [string];
+    const owners = new Map<string, string>();
+    for (const product of products) {
+      const read = await get(node(entryId).baseUrl, `/v1/stock/${product}/wh-1`);
+      owners.set(product, servedBy(read) as string);
+    }
+    // The first products of two different owners.
+    const [first, second] = [...owners].filter(
+      ([, owner], index, all) => all.findIndex(([, other]) => other === owner) === index,
+    ) as [[string, string], [string, string]];
+    expect(first[1]).not.toBe(second[1]);
+    const lines = [first[0], second[0]].map((product) => ({
+      product_id: product,
+      warehouse_id: 'wh-1',
+      quantity: 2,
+    }));
+    const stockOf = async (product: string) => {
+      const { on_hand, reserved } = (await get(node(entryId).baseUrl, `/v1/stock/${product}/wh-1`))
+        .body as { on_hand: number; reserved: number };
+      return { on_hand, reserved };
+    };
+    const before = await Promise.all([first[0], second[0]].map(stockOf));
+    // Too much of one line: nothing is held anywhere.
+    const refused = await post(node(entryId).baseUrl, '/v1/carts', {
+      idempotency_key: newKey('cart'),
+      lines: [lines[0], { ...lines[1], quantity: 1000 }],
+    });
+    expect(refused.status).toBe(409);
+    expect(await Promise.all([first[0], second[0]].map(stockOf))).toEqual(before);
+    const placed = await post(node(entryId).baseUrl, '/v1/carts', {
+      idempotency_key: newKey('cart'),
+      lines,
+    });
+    expect(placed.status).toBe(200);
+    const cartId = (placed.body as { cart_id: string }).cart_id;
+    const confirmed = await post(node(entryId).baseUrl, `/v1/carts/${cartId}/confirm`, {});
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.body).toMatchObject({ status: 'CONFIRMED' });
+    const after = await Promise.all([first[0], second[0]].map(stockOf));
+    after.forEach((stock, index) => {
+      expect(stock.on_hand).toBe((before[index] as { on_hand: number }).on_hand - 2);
+      expect(stock.reserved).toBe((before[index] as { reserved: number }).reserved);
+    });
+  }, 60_000);
+
   it('hands partitions over without an error when a node stops and starts cleanly', async () => {
     const [movingId, ...steadyIds] = ids as [string, ...string[]];
     const steady = steadyIds.map(node);
