@@ -94,6 +94,12 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
       return 0;
     },
     cancel: () => false,
+    nodes: () => keeper.view().nodes.map((node) => node.node_id),
+    self: nodeId,
+    list: (node, query, callback) => {
+      if (forwarding !== undefined) forwarding.list(node, query, callback);
+      else callback(failure(0, 'unavailable', unreachable).outcome);
+    },
   };
   return {
     keeper,
@@ -107,6 +113,7 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
         serve: (partition, command, callback) =>
           router.serveForwarded(partition, command, callback),
         changed: () => keeper.poke(),
+        servePage: (query, callback) => router.servePage(query, callback),
         log: (level, fields, message) => log[level]({ component: 'cluster', ...fields }, message),
       });
       await leases.ensurePartitions(table.partitions);

@@ -15,6 +15,7 @@ import {
 } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
 import type { Command } from '../actors/index.js';
+import type { NodePage, StockPageQuery } from '../router/index.js';
 import { failure, type ReplyCallback, type ShardReply } from '../shards/index.js';
 
 /**
@@ -23,6 +24,9 @@ import { failure, type ReplyCallback, type ShardReply } from '../shards/index.js
  */
 export const forwardSubject = (journal: string, node: string): string =>
   `ledger.${journal}.forward.${node}`;
+
+/** Where a node answers for its page of the stock listing. */
+const listSubject = (journal: string, node: string): string => `ledger.${journal}.list.${node}`;
 
 /** Where nodes say that they took or let go of partitions. */
 const changedSubject = (journal: string): string => `ledger.${journal}.leases-changed`;
@@ -47,6 +51,8 @@ export interface ForwardingOptions {
   readonly serve: (partition: number, command: Command, callback: ReplyCallback) => void;
   /** Another node took or let go of partitions. */
   readonly changed: () => void;
+  /** This node's page of the stock listing (the router's, over the partitions it serves). */
+  readonly servePage: (query: StockPageQuery, callback: (page: NodePage) => void) => void;
   readonly log: (level: 'info' | 'warn' | 'error', fields: object, message: string) => void;
 }
 
@@ -108,6 +114,18 @@ export class Forwarding {
     return this.nextId;
   }
 
+  /** Asks a node for its page of the stock listing; a node that does not answer refuses it. */
+  list(node: string, query: StockPageQuery, callback: (page: NodePage) => void): void {
+    this.connection
+      .request(listSubject(this.options.journal, node), packr.pack(query), {
+        timeout: this.options.timeoutMs,
+      })
+      .then(
+        (message) => callback(packr.unpack(message.data) as NodePage),
+        () => callback(failure(0, 'unavailable', unreachable).outcome),
+      );
+  }
+
   /** A forward has left at once: there is nothing to take back. */
   cancel(): boolean {
     return false;
@@ -119,6 +137,19 @@ export class Forwarding {
   }
 
   private listen(): void {
+    this.connection.subscribe(listSubject(this.options.journal, this.options.self), {
+      callback: (error, message) => {
+        if (error !== null) return;
+        let query: StockPageQuery;
+        try {
+          query = packr.unpack(message.data) as StockPageQuery;
+        } catch (decodeError) {
+          this.options.log('warn', { err: decodeError }, 'a listing request did not decode');
+          return;
+        }
+        this.options.servePage(query, (page) => message.respond(packr.pack(page)));
+      },
+    });
     this.connection.subscribe(changedSubject(this.options.journal), {
       callback: (error) => {
         if (error === null) this.options.changed();

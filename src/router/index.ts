@@ -9,6 +9,7 @@ export {
 export { mintReservationId, reservationPartition } from './reservation-id.js';
 export { PartitionTable } from './partition-table.js';
 export { StockReadView, type StockKey, type StockPageQuery } from './read-view.js';
+export type { NodePage } from './cluster-listing.js';
 export type { StockListing } from './stock-listing.js';
 export {
   Router,

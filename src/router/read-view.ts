@@ -132,32 +132,63 @@ export class StockReadView {
    * cannot know that partition's keys yet.
    */
   page(query: StockPageQuery, nowMs: number): ViewPage | 'not-loaded' {
-    const partitions = this.loaded.length;
-    const { productId, after, limit } = query;
-    if (productId === undefined ? this.loadedCount < partitions : !this.loadedOf(productId)) {
+    const { productId } = query;
+    if (
+      productId === undefined ? this.loadedCount < this.loaded.length : !this.loadedOf(productId)
+    ) {
       return 'not-loaded';
     }
+    return this.pageOf(query, nowMs, undefined);
+  }
+
+  /**
+   * A node of a cluster: the page of the keys of the partitions it serves now (`served`), each
+   * loaded by its census; keys of partitions it no longer serves are passed over.
+   */
+  servedPage(query: StockPageQuery, nowMs: number, served: (partition: number) => boolean) {
+    return this.pageOf(query, nowMs, served);
+  }
+
+  private pageOf(
+    query: StockPageQuery,
+    nowMs: number,
+    served: ((partition: number) => boolean) | undefined,
+  ): ViewPage {
+    const partitions = this.loaded.length;
+    const { productId, after, limit } = query;
     const prefix = productId === undefined ? '' : `${productId}${separator}`;
-    const afterKey = after === undefined ? '' : keyOf(after.productId, after.warehouseId);
+    let from = after === undefined ? '' : keyOf(after.productId, after.warehouseId);
     // After the cursor if it is past the product's first key, else from that first key.
-    const exclusive = afterKey !== '' && afterKey >= prefix;
-    const range = this.ordered.range(exclusive ? afterKey : prefix, exclusive, prefix, limit);
+    let exclusive = from !== '' && from >= prefix;
+    if (!exclusive) from = prefix;
     const entries: PageEntry[] = [];
     let lastProduct = '';
     let partition = 0;
-    for (const key of range.keys) {
-      const cut = key.indexOf(separator);
-      const product = key.slice(0, cut);
-      const warehouse = key.slice(cut + 1);
-      // A product's keys are adjacent: its partition is hashed once per page.
-      if (product !== lastProduct) partition = partitionOf(product, partitions);
-      lastProduct = product;
-      const known = this.stock.get(key) as Durable;
-      const exact = this.exact(partition, nowMs) && !this.lotKeys.has(key);
-      const stock = exact ? viewOf(product, warehouse, known) : undefined;
-      entries.push({ partition, key: { productId: product, warehouseId: warehouse }, stock });
+    let more = true;
+    // Alone, one range is the page; on a node of a cluster, keys of partitions served elsewhere
+    // are passed over, so ranges are read until the page is full or the keys end.
+    while (entries.length < limit && more) {
+      const range = this.ordered.range(from, exclusive, prefix, limit - entries.length);
+      more = range.more;
+      for (const key of range.keys) {
+        const cut = key.indexOf(separator);
+        const product = key.slice(0, cut);
+        // A product's keys are adjacent: its partition is hashed once per page.
+        if (product !== lastProduct) partition = partitionOf(product, partitions);
+        lastProduct = product;
+        if (served !== undefined && !served(partition)) continue;
+        const warehouse = key.slice(cut + 1);
+        const known = this.stock.get(key) as Durable;
+        const exact = this.exact(partition, nowMs) && !this.lotKeys.has(key);
+        const stock = exact ? viewOf(product, warehouse, known) : undefined;
+        entries.push({ partition, key: { productId: product, warehouseId: warehouse }, stock });
+      }
+      const last = range.keys[range.keys.length - 1];
+      if (last === undefined) break;
+      from = last;
+      exclusive = true;
     }
-    return { entries, more: range.more };
+    return { entries, more };
   }
 
   private loadedOf(productId: string): boolean {

@@ -16,6 +16,7 @@ import { partitionOf } from './partition-hash.js';
 import type { PartitionTable } from './partition-table.js';
 import type { StockPageQuery, StockReadView } from './read-view.js';
 import { mintReservationId, reservationPartition } from './reservation-id.js';
+import { mergePages, type NodePage } from './cluster-listing.js';
 import { gatherPage, type StockListing } from './stock-listing.js';
 
 /**
@@ -47,6 +48,11 @@ export interface ClusterRoutes {
   forward(node: string, partition: number, command: Command, callback: ReplyCallback): number;
   /** Forwards leave at once: nothing to take back. */
   cancel(id: number): boolean;
+  /** The live nodes, this one among them, as of the last look at the cluster. */
+  nodes(): readonly string[];
+  readonly self: string;
+  /** Asks another node for its page of the stock listing. */
+  list(node: string, query: StockPageQuery, callback: (page: NodePage) => void): void;
 }
 
 export interface RouterOptions {
@@ -79,10 +85,6 @@ const answeredAtOnce: Dispatched | undefined = undefined;
 const ownerlessMessage =
   'No node serves this partition right now (it is moving, or its owner is being replaced); ' +
   'nothing was done, retry shortly.';
-
-const clusterListingMessage =
-  'The stock listing is not available on a node of a cluster yet; read keys one by one ' +
-  '(GET /v1/stock/{product_id}/{warehouse_id}) or per product.';
 
 const fencedMessage =
   'This ledger is re-claiming its journal and cannot vouch for its state; nothing was done, ' +
@@ -180,8 +182,7 @@ export class Router {
       return undefined;
     }
     if (this.cluster !== undefined) {
-      // The read view holds this node's partitions only; a listing across nodes is not built yet.
-      callback(failure(0, 'unavailable', clusterListingMessage).outcome);
+      this.listInCluster(this.cluster, query, callback, performance.now());
       return undefined;
     }
     const page = this.view.page(query, this.now());
@@ -199,6 +200,63 @@ export class Router {
           : () => dispatched.channel.cancel(dispatched.id);
       },
       callback,
+    );
+  }
+
+  /**
+   * A page asked of every live node, merged; asked again (for up to `clusterMoveWaitMs`) while
+   * some partition is between owners.
+   */
+  private listInCluster(
+    cluster: ClusterRoutes,
+    query: StockPageQuery,
+    callback: (listing: StockListing) => void,
+    firstMs: number,
+  ): void {
+    // This node answers for itself even before its first look at the cluster.
+    const nodes = new Set([cluster.self, ...cluster.nodes()]);
+    const pages: NodePage[] = [];
+    let waiting = nodes.size;
+    const answered = (page: NodePage): void => {
+      pages.push(page);
+      waiting -= 1;
+      if (waiting > 0) return;
+      const merged = mergePages(pages, query.limit, this.table.partitions);
+      if (merged !== 'uncovered') {
+        callback(merged);
+      } else if (performance.now() - firstMs < clusterMoveWaitMs) {
+        setTimeout(() => this.listInCluster(cluster, query, callback, firstMs), clusterMoveRetryMs);
+      } else {
+        callback(failure(0, 'unavailable', ownerlessMessage).outcome);
+      }
+    };
+    for (const node of nodes) {
+      if (node === cluster.self) this.servePage(query, answered);
+      else cluster.list(node, query, answered);
+    }
+  }
+
+  /** In a cluster: this node's page of the listing, over the partitions it serves now. */
+  servePage(query: StockPageQuery, callback: (page: NodePage) => void): void {
+    const cluster = this.cluster;
+    const served: number[] = [];
+    for (let partition = 0; partition < this.table.partitions; partition += 1) {
+      if (cluster?.where(partition) === 'local') served.push(partition);
+    }
+    const servedSet = new Set(served);
+    const page = this.view.servedPage(query, this.now(), (partition) => servedSet.has(partition));
+    gatherPage(
+      page,
+      (partition, command, reply) => {
+        const id = this.sendLocal(partition, command, reply);
+        return id === undefined ? undefined : () => id.channel.cancel(id.id);
+      },
+      (listing) =>
+        callback(
+          listing.ok
+            ? { ok: true, items: listing.items, more: listing.next !== undefined, served }
+            : listing,
+        ),
     );
   }
 

@@ -158,6 +158,34 @@ describe.runIf(ready)('a cluster of three nodes', () => {
     expect(view.body).toMatchObject({ on_hand: 100, reserved: 3 });
   }, 60_000);
 
+  it('lists every stock key on any node, in order, page after page', async () => {
+    const expected = [...products].sort();
+    for (const via of live()) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < 20; page += 1) {
+        const query = cursor === undefined ? 'limit=5' : `limit=5&after=${cursor}`;
+        const answer = await get(via.baseUrl, `/v1/stock?${query}`);
+        expect(answer.status).toBe(200);
+        const body = answer.body as {
+          items: { product_id: string; warehouse_id: string; on_hand: number }[];
+          next: string | null;
+        };
+        expect(body.items.length).toBeLessThanOrEqual(5);
+        seen.push(...body.items.map((item) => item.product_id));
+        cursor = body.next ?? undefined;
+        if (cursor === undefined) break;
+      }
+      // Only this test's products exist in its journal.
+      expect(seen).toEqual(expected);
+    }
+    const one = await get(node(ids[1] as string).baseUrl, `/v1/stock?product_id=${products[3]}`);
+    expect(one.status).toBe(200);
+    expect(
+      (one.body as { items: { product_id: string }[] }).items.map((item) => item.product_id),
+    ).toEqual([products[3]]);
+  }, 60_000);
+
   it('places and confirms a cart whose lines live on different nodes, all or nothing', async () => {
     const [entryId] = ids as [string];
     const owners = new Map<string, string>();
