@@ -41,7 +41,9 @@ import {
   HistoryStore,
   JournalLayoutError,
   JournalOwner,
+  ReopeningConnection,
   loadReservationRoutes,
+  type LeaseConnection,
   ownerLockId,
   migrate,
   openLayout,
@@ -68,8 +70,7 @@ interface OpenedJournal {
   readonly layout: JournalLayout;
   readonly owner: JournalHold;
   /** In a cluster: the connection the node's leases are kept on, and the journal's identity. */
-  readonly clusterClient?: pg.Client;
-  readonly journalId?: string;
+  readonly cluster?: { readonly connection: LeaseConnection; readonly journalId: string };
   /** Reservation id -> partition, for holds a migration moved (empty on most journals). */
   readonly routes: ReadonlyMap<string, number>;
 }
@@ -122,25 +123,32 @@ async function openClusterJournal(
   config: Config,
   log: Logger,
 ): Promise<OpenedJournal> {
-  const client = new pg.Client({
-    connectionString: databaseUrl,
-    connectionTimeoutMillis: 10_000,
-    keepAlive: true,
-    // A lease statement that hangs must fail before the lease it renews runs out.
-    query_timeout: ((config.cluster?.leaseSeconds ?? 5) * 1000) / 2,
-  });
-  client.on('error', (error) => log.warn({ err: error }, 'cluster connection error'));
-  await client.connect();
-  try {
-    const locked = await client.query<{ locked: boolean }>(
-      'SELECT pg_try_advisory_lock_shared($1) AS locked',
-      [ownerLockId],
-    );
+  const open = async (): Promise<pg.Client> => {
+    const client = new pg.Client({
+      connectionString: databaseUrl,
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+      // A lease statement that hangs must fail before the lease it renews runs out.
+      query_timeout: ((config.cluster?.leaseSeconds ?? 5) * 1000) / 2,
+    });
+    client.on('error', (error) => log.warn({ err: error }, 'cluster connection error'));
+    await client.connect();
+    const locked = await client
+      .query<{ locked: boolean }>('SELECT pg_try_advisory_lock_shared($1) AS locked', [ownerLockId])
+      .catch(async (error: unknown) => {
+        await client.end().catch(() => undefined);
+        throw error;
+      });
     if (locked.rows[0]?.locked !== true) {
+      await client.end().catch(() => undefined);
       throw new JournalLayoutError(
         'the journal is owned by a ledger running alone (without LEDGER_CLUSTER); stop it first',
       );
     }
+    return client;
+  };
+  const client = await open();
+  try {
     const ran = await migrate(client);
     if (ran.length > 0) log.info({ migrations: ran }, 'journal migrations applied');
     const wanted = { partitions: config.partitions, hashVersion: partitionHashVersion };
@@ -149,16 +157,11 @@ async function openClusterJournal(
     const identity = await client.query<{ id: string }>(
       `SELECT to_hex((extract(epoch FROM created_at) * 1000000)::bigint) AS id FROM ledger_meta`,
     );
-    let released = false;
-    const owner: JournalHold = {
-      owned: true,
-      release: async () => {
-        if (released) return;
-        released = true;
-        await client.end().catch(() => undefined);
-      },
-    };
-    return { layout, owner, routes, clusterClient: client, journalId: identity.rows[0]?.id };
+    // Lease statements go on this connection, opened again (with the shared lock) if it breaks.
+    const connection = new ReopeningConnection(open, client);
+    const owner: JournalHold = { owned: true, release: () => connection.close() };
+    const journalId = identity.rows[0]?.id ?? '0';
+    return { layout, owner, routes, cluster: { connection, journalId } };
   } catch (error) {
     await client.end().catch(() => undefined);
     throw error;
@@ -168,21 +171,14 @@ async function openClusterJournal(
 /** In a cluster: the node's lease keeper and forwarding, wired to its shards. */
 function startCluster(
   config: Config,
-  journal: Pick<OpenedJournal, 'clusterClient' | 'journalId'>,
+  journal: Pick<OpenedJournal, 'cluster'>,
   parts: Pick<ClusterNodeOptions, 'table' | 'shards' | 'view' | 'events' | 'log'>,
 ): ClusterNode | undefined {
-  const { clusterClient: client, journalId } = journal;
-  if (config.cluster === undefined || client === undefined) return undefined;
+  if (config.cluster === undefined || journal.cluster === undefined) return undefined;
   const { nodeId, leaseSeconds } = config.cluster;
+  const { connection, journalId } = journal.cluster;
   const natsUrl = config.natsUrl as string;
-  return clusterNode({
-    nodeId,
-    leaseSeconds,
-    natsUrl,
-    journal: journalId ?? '0',
-    client,
-    ...parts,
-  });
+  return clusterNode({ nodeId, leaseSeconds, natsUrl, journal: journalId, connection, ...parts });
 }
 
 /** Where what the shards tell the main thread goes. */

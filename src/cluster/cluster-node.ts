@@ -1,10 +1,9 @@
 // A node's part in its cluster, wired: the lease keeper moving partitions in and out of this
 // node's shards, and forwarding over NATS both ways (the router's way to other owners, and this
 // node's answers for its own partitions).
-import type pg from 'pg';
 import { clusterReleaseMax, forwardTimeoutMs } from '../limits.js';
 import type { Logger } from '../observability/logger.js';
-import { ClusterLeases } from '../persistence/index.js';
+import { ClusterLeases, type LeaseConnection } from '../persistence/index.js';
 import type { ClusterRoutes, PartitionTable, Router, StockReadView } from '../router/index.js';
 import { failure, type ShardChannel } from '../shards/index.js';
 import { Forwarding } from './forwarding.js';
@@ -26,7 +25,7 @@ export interface ClusterNodeOptions {
   /** The journal's identity: forwarding subjects are namespaced by it. */
   readonly journal: string;
   /** The connection leases are kept on (it holds the journal's lock, shared). */
-  readonly client: pg.Client;
+  readonly connection: LeaseConnection;
   readonly table: PartitionTable;
   readonly shards: readonly ShardChannel[];
   readonly view: StockReadView;
@@ -72,8 +71,8 @@ function partitionHost(options: ClusterNodeOptions): PartitionHost {
 }
 
 export function clusterNode(options: ClusterNodeOptions): ClusterNode {
-  const { nodeId, leaseSeconds, natsUrl, journal, client, table, log } = options;
-  const leases = new ClusterLeases(client, nodeId, leaseSeconds);
+  const { nodeId, leaseSeconds, natsUrl, journal, connection, table, log } = options;
+  const leases = new ClusterLeases(connection, nodeId, leaseSeconds);
   const keeper = new LeaseKeeper({
     self: nodeId,
     leaseMs: leaseSeconds * 1000,

@@ -32,9 +32,67 @@ export interface TakenLease {
 
 const bigintOf = (value: string | number): number => Number(value);
 
+/** What the lease statements run on: one connection at a time, replaced when it breaks. */
+export interface LeaseConnection {
+  query<Row extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<{ rows: Row[] }>;
+}
+
+/**
+ * A connection that is opened again after it broke (Postgres restarted, the network cut): the
+ * statement that met the break fails, the next one runs on a new connection. `open` connects
+ * and does whatever a new session needs first (the journal's shared lock).
+ */
+export class ReopeningConnection implements LeaseConnection {
+  private current: Promise<pg.Client> | undefined;
+
+  constructor(
+    private readonly open: () => Promise<pg.Client>,
+    first?: pg.Client,
+  ) {
+    if (first !== undefined) this.current = Promise.resolve(this.watch(first));
+  }
+
+  async query<Row extends pg.QueryResultRow>(
+    text: string,
+    values?: unknown[],
+  ): Promise<{ rows: Row[] }> {
+    this.current ??= this.open().then((client) => this.watch(client));
+    const opening = this.current;
+    let client: pg.Client;
+    try {
+      client = await opening;
+    } catch (error) {
+      if (this.current === opening) this.current = undefined;
+      throw error;
+    }
+    return client.query<Row>(text, values);
+  }
+
+  /** A client whose connection ends or fails is forgotten: the next statement opens another. */
+  private watch(client: pg.Client): pg.Client {
+    const forget = (): void => {
+      if (this.current !== undefined) {
+        void this.current.then((current) => {
+          if (current === client) this.current = undefined;
+        });
+      }
+      client.end().catch(() => undefined);
+    };
+    client.on('error', forget);
+    client.on('end', forget);
+    return client;
+  }
+
+  async close(): Promise<void> {
+    const current = this.current;
+    this.current = undefined;
+    await (await current?.catch(() => undefined))?.end().catch(() => undefined);
+  }
+}
+
 export class ClusterLeases {
   constructor(
-    private readonly client: pg.ClientBase,
+    private readonly client: LeaseConnection,
     private readonly nodeId: string,
     private readonly leaseSeconds: number,
   ) {}

@@ -31,7 +31,9 @@ export {
 } from './journal-store.js';
 export {
   ClusterLeases,
+  ReopeningConnection,
   type ClusterSight,
+  type LeaseConnection,
   type LeaseRow,
   type NodeRow,
   type TakenLease,

@@ -289,7 +289,6 @@ describe.runIf(ready)('a cluster of three nodes', () => {
       key: '',
       reservationId: (first.body as { reservation_id: string }).reservation_id,
     });
-    const killedMs = Date.now();
     await node(victim).kill();
     nodes.delete(victim);
     const survivor = live()[0] as LedgerProcess;
@@ -298,10 +297,7 @@ describe.runIf(ready)('a cluster of three nodes', () => {
       expect(read.status).toBe(200);
       return read;
     });
-    const failoverMs = Date.now() - killedMs;
     expect(servedBy(after)).not.toBe(victim);
-    // Within the lease plus recovery (a generous bound for a shared machine; not a timing claim).
-    expect(failoverMs).toBeLessThan(30_000);
     await expectEveryHoldKept(survivor);
   }, 90_000);
 
