@@ -151,8 +151,7 @@ let bytes = empty;
 /**
  * The row read as latin1: one character per byte, so an ASCII string field is a slice of it (one
  * native call per row instead of one per field). V8 keeps a slice of 13 characters or more as a
- * view of the row's text, which then lives as long as the field does: fine for the fields replay
- * drops, not for the ones it keeps (`readKeptString`).
+ * view of the row's text, which then lives as long as the field does, as msgpackr's did.
  */
 let text = '';
 let cursor = 0;
@@ -207,11 +206,11 @@ function readReserved(): JournalRecord {
     version: readNumber(),
     atMs: readNumber(),
     traceId: readString(),
-    reservationId: readKeptString(),
+    reservationId: readString(),
     quantity: readNumber(),
     expiresAtMs: readNumber(),
-    idempotencyKey: readKeptString(),
-    requesterId: readKeptString(),
+    idempotencyKey: readString(),
+    requesterId: readString(),
   };
 }
 
@@ -240,8 +239,8 @@ function readAdjusted(): JournalRecord {
     delta: readNumber(),
     onHand: readNumber(),
     reserved: readNumber(),
-    reason: readKeptString(),
-    idempotencyKey: readKeptString(),
+    reason: readString(),
+    idempotencyKey: readString(),
     actorId: readString(),
   };
 }
@@ -251,23 +250,6 @@ function readAdjusted(): JournalRecord {
  * decodes bad UTF-8 and a leading byte-order mark differently depending on the string's length.
  */
 function readString(): string {
-  const first = stringStart();
-  return first < 0 ? '' : text.slice(first, cursor);
-}
-
-/**
- * A string the partition keeps (a hold's ids, an adjust memo's key and reason) as a flat string
- * of its own: a slice of the row's text would keep the whole row alive with it, and replay keeps
- * hundreds of thousands of them. Short ones are copies anyway (V8 slices from 13 characters).
- */
-function readKeptString(): string {
-  const first = stringStart();
-  if (first < 0) return '';
-  return cursor - first < 13 ? text.slice(first, cursor) : latin1Slice.call(bytes, first, cursor);
-}
-
-/** Moves the cursor past a string and returns where its characters start; -1: left (`unusual`). */
-function stringStart(): number {
   const token = bytes[cursor] as number;
   let first: number;
   if (token >= 0xa0 && token <= 0xbf) {
@@ -283,19 +265,14 @@ function stringStart(): number {
     first = cursor + 5;
     cursor = first + uint32At(cursor + 1);
   } else {
-    return leaveString();
+    return leave();
   }
   // A length past the end is left to the general path (it says where the row ran out).
-  if (cursor > bytes.length) return leaveString();
+  if (cursor > bytes.length) return leave();
   for (let index = first; index < cursor; index += 1) {
-    if ((bytes[index] as number) > 0x7f) return leaveString();
+    if ((bytes[index] as number) > 0x7f) return leave();
   }
-  return first;
-}
-
-function leaveString(): number {
-  unusual = true;
-  return -1;
+  return text.slice(first, cursor);
 }
 
 /** A number as msgpackr reads it (the 64-bit integers come back as BigInts there: not here). */
@@ -336,9 +313,14 @@ function readNumber(): number {
       cursor += 5;
       return float32At(at);
     default:
-      unusual = true;
+      leave();
       return 0;
   }
+}
+
+function leave(): string {
+  unusual = true;
+  return '';
 }
 
 // Reads past the end give 0 here; the cursor then lies past the end and the row goes general.
