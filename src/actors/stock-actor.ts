@@ -760,9 +760,12 @@ export class StockActor {
       this.onHand -= sold;
       reservation.confirmedQuantity = sold;
     }
-    // A hold made before the key's first named lot holds units of the unnamed lot.
-    const held = reservation.lots ?? [{ lotId: '', quantity: reservation.quantity }];
-    this.busy?.lots?.finishHold(held, record.type === 'confirmed' ? sold : 0);
+    const book = this.busy?.lots;
+    if (book !== undefined) {
+      // A hold made before the key's first named lot holds units of the unnamed lot.
+      const held = reservation.lots ?? [{ lotId: '', quantity: reservation.quantity }];
+      book.finishHold(held, record.type === 'confirmed' ? sold : 0);
+    }
     reservation.pin = undefined;
     reservation.status =
       record.type === 'confirmed'

@@ -68,7 +68,9 @@ export class WalCopyRows {
     // lsn: length 8, then the bigint; payload: its length, then its bytes.
     if (data.length < offset + 2 + 4 + 8 + 4) return -1;
     if (data.readInt32BE(offset + 2) !== 8) throw new WalCopyFormatError('an lsn of another size');
-    const lsn = Number(data.readBigInt64BE(offset + 6));
+    // The bigint as two 32-bit halves: exact below 2^53 (an lsn never nears it), and no BigInt
+    // made for every row of a recovery.
+    const lsn = data.readInt32BE(offset + 6) * 0x1_0000_0000 + data.readUInt32BE(offset + 10);
     const payloadBytes = data.readInt32BE(offset + 14);
     if (payloadBytes < 0) throw new WalCopyFormatError('a NULL payload');
     const payloadStart = offset + 18;
