@@ -3,11 +3,13 @@
 // adjust / read / clock-advance requests over HTTP (keys over both shards, and one hot key);
 // each stock key's history must be explained by the reference model in some order that respects
 // real time, stock bodies obey the invariants after every step, and the books balance at the end.
+import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { runOptions } from '../helpers/fc-options.js';
 import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import { deleteStream, haveNats, sharedNatsUrl, uniqueStream } from '../helpers/nats.js';
 import { havePostgres } from '../helpers/services.js';
 import { knob, report, timeoutFor } from '../helpers/soak.js';
 import { productsAcrossShards } from '../helpers/stock-keys.js';
@@ -130,8 +132,9 @@ class HttpRun {
   concurrentMax = 0;
   private readonly tag: string;
 
+  /** `baseUrls`: client n talks to baseUrls[n % length] (the nodes of a cluster, or one). */
   constructor(
-    private readonly baseUrl: string,
+    private readonly baseUrls: readonly string[],
     keys: number,
   ) {
     runCounter += 1;
@@ -186,11 +189,15 @@ class HttpRun {
     }
   }
 
-  async send(request: ModelRequest): Promise<TimedReply> {
+  private baseUrlOf(client: number): string {
+    return this.baseUrls[Math.max(client, 0) % this.baseUrls.length] as string;
+  }
+
+  async send(request: ModelRequest, client = 0): Promise<TimedReply> {
     this.inFlight += 1;
     this.concurrentMax = Math.max(this.concurrentMax, this.inFlight);
     try {
-      return await timedCall(this.baseUrl, httpCallOf(request));
+      return await timedCall(this.baseUrlOf(client), httpCallOf(request));
     } finally {
       this.inFlight -= 1;
     }
@@ -227,7 +234,7 @@ class HttpRun {
       }
       const request = this.resolve(command, client, serial);
       if (request === 'unknown-id') {
-        const probe = await timedCall(this.baseUrl, {
+        const probe = await timedCall(this.baseUrlOf(client), {
           method: 'POST',
           path: '/v1/confirm',
           body: { reservation_id: unknownId },
@@ -235,7 +242,7 @@ class HttpRun {
         expect(probe.status, probe.text).toBe(404);
         continue;
       }
-      const reply = await scheduler.schedule(this.send(request), `client ${client} answer`);
+      const reply = await scheduler.schedule(this.send(request, client), `client ${client} answer`);
       this.record(client, request, reply);
     }
   }
@@ -314,6 +321,37 @@ function balance(productId: string, history: readonly LedgerOperation[]): void {
   );
 }
 
+/** One property run through `baseUrls`, checked, its counts added to `totals`. */
+async function runPlan(
+  baseUrls: readonly string[],
+  totals: Totals,
+  scheduler: fc.Scheduler,
+  plan: Plan,
+): Promise<void> {
+  const run = new HttpRun(baseUrls, plan.opening.length);
+  for (const [key, units] of plan.opening.entries()) {
+    const request: ModelRequest = {
+      kind: 'adjust',
+      productId: run.product(key),
+      warehouseId,
+      delta: units,
+      reason: 'opening stock',
+      idempotencyKey: '',
+    };
+    run.record(0, request, await run.send(request));
+  }
+  const clients = plan.clients.map((commands, client) =>
+    run.client(scheduler, client + 1, commands),
+  );
+  await scheduler.waitFor(Promise.all(clients));
+  await run.closeBooks();
+  totals.expired += run.checkLinearizable();
+  run.balanceBooks();
+  totals.runs += 1;
+  totals.concurrentMax = Math.max(totals.concurrentMax, run.concurrentMax);
+  for (const history of run.histories.values()) totals.operations += history.length;
+}
+
 describe.runIf(await havePostgres())('the real ledger over HTTP, against the model', () => {
   let database: TestDatabase;
   let ledger: LedgerProcess;
@@ -342,33 +380,10 @@ describe.runIf(await havePostgres())('the real ledger over HTTP, against the mod
     await database?.drop();
   });
 
-  async function runPlan(scheduler: fc.Scheduler, plan: Plan): Promise<void> {
-    const run = new HttpRun(ledger.baseUrl, plan.opening.length);
-    for (const [key, units] of plan.opening.entries()) {
-      const request: ModelRequest = {
-        kind: 'adjust',
-        productId: run.product(key),
-        warehouseId,
-        delta: units,
-        reason: 'opening stock',
-        idempotencyKey: '',
-      };
-      run.record(0, request, await run.send(request));
-    }
-    const clients = plan.clients.map((commands, client) =>
-      run.client(scheduler, client + 1, commands),
-    );
-    await scheduler.waitFor(Promise.all(clients));
-    await run.closeBooks();
-    totals.expired += run.checkLinearizable();
-    run.balanceBooks();
-    totals.runs += 1;
-    totals.concurrentMax = Math.max(totals.concurrentMax, run.concurrentMax);
-    for (const history of run.histories.values()) totals.operations += history.length;
-  }
-
   function property(shape: Shape) {
-    return fc.asyncProperty(fc.scheduler(), planArbitrary(shape), runPlan);
+    return fc.asyncProperty(fc.scheduler(), planArbitrary(shape), (scheduler, plan) =>
+      runPlan([ledger.baseUrl], totals, scheduler, plan),
+    );
   }
 
   // Soak: SOAK_MODEL_MINUTES (10 by default) of runs, shared by the three properties.
@@ -432,3 +447,96 @@ describe.runIf(await havePostgres())('the real ledger over HTTP, against the mod
     timeoutMs,
   );
 });
+
+/**
+ * The same model, through three nodes of a cluster: each client talks to its own node, so most
+ * requests are forwarded to their partition's owner, and every key's history must still be
+ * explained by the model in real-time order.
+ */
+describe.runIf((await havePostgres()) && (await haveNats()))(
+  'a cluster of three nodes over HTTP, against the model',
+  () => {
+    let database: TestDatabase;
+    const nodes: LedgerProcess[] = [];
+    const totals: Totals = { runs: 0, operations: 0, expired: 0, concurrentMax: 0 };
+    const { stream, prefix } = uniqueStream('model');
+    const tag = randomBytes(3).toString('hex');
+    const startedMs = Date.now();
+
+    beforeAll(async () => {
+      database = await createDatabase('ledger_model_cluster');
+      for (const name of ['p', 'q', 'r']) {
+        nodes.push(
+          await startLedger({
+            env: {
+              DATABASE_URL: database.url,
+              NATS_URL: sharedNatsUrl,
+              LEDGER_EVENTS_STREAM: stream,
+              LEDGER_EVENTS_SUBJECT_PREFIX: prefix,
+              LEDGER_CLUSTER: '1',
+              LEDGER_NODE_ID: `model-${name}-${tag}`,
+              SHARDS: String(shards),
+              LEDGER_PARTITIONS: String(partitions),
+              LEDGER_TTL_SECONDS_MIN: '1',
+            },
+          }),
+        );
+      }
+      // Every node holds its share before the runs begin (none is still taking partitions).
+      const deadline = Date.now() + 60_000;
+      for (const node of nodes) {
+        for (;;) {
+          const response = await fetch(`${node.baseUrl}/v1/cluster`);
+          const view = (await response.json()) as { nodes: { partitions: number }[] };
+          const shares = view.nodes.map((each) => each.partitions).sort();
+          if (shares.join() === '85,85,86') break;
+          if (Date.now() > deadline) throw new Error(`shares never settled: ${shares.join()}`);
+          await sleep(200);
+        }
+      }
+    }, 120_000);
+
+    afterAll(async () => {
+      report({
+        test: 'http model, cluster (linearizability)',
+        seconds: (Date.now() - startedMs) / 1000,
+        counts: { ...totals },
+      });
+      for (const node of nodes) await node.stop();
+      await database?.drop();
+      await deleteStream(sharedNatsUrl, stream);
+    }, 60_000);
+
+    const property = (shape: Shape) =>
+      fc.asyncProperty(fc.scheduler(), planArbitrary(shape), (scheduler, plan) =>
+        runPlan(
+          nodes.map((node) => node.baseUrl),
+          totals,
+          scheduler,
+          plan,
+        ),
+      );
+
+    it('explains every history over several keys, clients on different nodes', async () => {
+      const shape: Shape = {
+        keys: 4,
+        clients: [3, 6],
+        commands: [3, 10],
+        stock: [2, 12],
+        withClock: false,
+      };
+      await fc.assert(property(shape), runOptions(knob('HTTP_MODEL_CLUSTER_RUNS', 8, 0)));
+    }, 120_000);
+
+    it('explains every history on one hot key, its clients spread over the nodes', async () => {
+      const shape: Shape = {
+        keys: 1,
+        clients: [4, 8],
+        commands: [3, 8],
+        stock: [1, 8],
+        withClock: false,
+      };
+      await fc.assert(property(shape), runOptions(knob('HTTP_MODEL_CLUSTER_RUNS', 8, 0)));
+    }, 120_000);
+  },
+);
