@@ -26,13 +26,13 @@ export const workerRestartDelayMsMax = 5_000;
 /** Partitions a cluster node hands over per tick at most (a joiner takes its share gradually). */
 export const clusterReleaseMax = 16;
 /**
- * A command for a partition moving between nodes (a clean hand-over) waits for its next owner
- * this long at most, trying again every `clusterMoveRetryMs`; then it is answered 503.
+ * A request on a node of a cluster gets this long, from its arrival, to be answered: a command
+ * for a partition moving between nodes (a clean hand-over) waits for its next owner within it,
+ * trying again every `clusterMoveRetryMs`, and a forward carries what is left of it to the owner
+ * (which does not start a command whose time is up). Past it: 503 `unavailable`.
  */
-export const clusterMoveWaitMs = 5_000;
+export const clusterRequestBudgetMs = 5_000;
 export const clusterMoveRetryMs = 25;
-/** How long a command forwarded to its partition's owner may wait for the answer. */
-export const forwardTimeoutMs = 5_000;
 /** A cluster's hand-over of partitions to or from a shard: recovering them can take minutes. */
 export const handOverTimeoutMs = 600_000;
 

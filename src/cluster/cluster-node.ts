@@ -1,7 +1,7 @@
 // A node's part in its cluster, wired: the lease keeper moving partitions in and out of this
 // node's shards, and forwarding over NATS both ways (the router's way to other owners, and this
 // node's answers for its own partitions).
-import { clusterReleaseMax, forwardTimeoutMs } from '../limits.js';
+import { clusterReleaseMax, clusterRequestBudgetMs } from '../limits.js';
 import type { Logger } from '../observability/logger.js';
 import { ClusterLeases, type LeaseConnection } from '../persistence/index.js';
 import type { ClusterRoutes, PartitionTable, Router, StockReadView } from '../router/index.js';
@@ -87,8 +87,10 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
   const unreachable = 'This node is not connected to the cluster yet; retry shortly.';
   const routes: ClusterRoutes = {
     where: (partition) => keeper.where(partition),
-    forward: (node, partition, command, callback) => {
-      if (forwarding !== undefined) return forwarding.forward(node, partition, command, callback);
+    forward: (node, partition, command, callback, budgetMs) => {
+      if (forwarding !== undefined) {
+        return forwarding.forward(node, partition, command, callback, budgetMs);
+      }
       callback(failure(0, 'unavailable', unreachable));
       return 0;
     },
@@ -108,7 +110,7 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
         natsUrl,
         journal,
         self: nodeId,
-        timeoutMs: forwardTimeoutMs,
+        listTimeoutMs: clusterRequestBudgetMs,
         serve: (partition, command, callback) =>
           router.serveForwarded(partition, command, callback),
         changed: () => keeper.poke(),

@@ -33,8 +33,16 @@ const changedSubject = (journal: string): string => `ledger.${journal}.leases-ch
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-/** A forwarded command: [partition, command]. */
-type Forwarded = [partition: number, command: Command];
+/**
+ * A forwarded command: [partition, command, its deadline]. The deadline is wall-clock time (ms
+ * since the epoch) on the asking node: nodes' clocks agree to within what NTP keeps them, which
+ * is far less than a request's budget, and only this check depends on it.
+ */
+type Forwarded = [partition: number, command: Command, deadlineMs: number];
+
+const lateMessage =
+  "The request ran out of time before its partition's owner could start it; nothing was done, " +
+  'retry shortly.';
 
 const unreachable =
   "The partition's owner did not answer; nothing is known to be done, retry shortly " +
@@ -45,8 +53,8 @@ export interface ForwardingOptions {
   /** The journal's identity (ledger_meta's creation time): the nodes of one cluster share it. */
   readonly journal: string;
   readonly self: string;
-  /** How long a forward may wait for its owner's answer. */
-  readonly timeoutMs: number;
+  /** How long a node's page of the stock listing may take. */
+  readonly listTimeoutMs: number;
   /** Runs a command forwarded to this node (the router's local path). */
   readonly serve: (partition: number, command: Command, callback: ReplyCallback) => void;
   /** Another node took or let go of partitions. */
@@ -90,13 +98,18 @@ export class Forwarding {
   }
 
   /** Sends a command to its partition's owner; `callback` gets the owner's reply. */
-  forward(node: string, partition: number, command: Command, callback: ReplyCallback): number {
+  forward(
+    node: string,
+    partition: number,
+    command: Command,
+    callback: ReplyCallback,
+    budgetMs: number,
+  ): number {
     this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1;
-    const payload = packr.pack([partition, command] satisfies Forwarded);
+    const deadlineMs = Date.now() + budgetMs;
+    const payload = packr.pack([partition, command, deadlineMs] satisfies Forwarded);
     this.connection
-      .request(forwardSubject(this.options.journal, node), payload, {
-        timeout: this.options.timeoutMs,
-      })
+      .request(forwardSubject(this.options.journal, node), payload, { timeout: budgetMs })
       .then(
         (message) => {
           const [outcome, moved] = packr.unpack(message.data) as [ShardReply['outcome'], boolean];
@@ -118,7 +131,7 @@ export class Forwarding {
   list(node: string, query: StockPageQuery, callback: (page: NodePage) => void): void {
     this.connection
       .request(listSubject(this.options.journal, node), packr.pack(query), {
-        timeout: this.options.timeoutMs,
+        timeout: this.options.listTimeoutMs,
       })
       .then(
         (message) => callback(packr.unpack(message.data) as NodePage),
@@ -177,7 +190,13 @@ export class Forwarding {
       this.options.log('warn', { err: error }, 'a forwarded command did not decode');
       return;
     }
-    const [partition, command] = forwarded;
+    const [partition, command, deadlineMs] = forwarded;
+    // A command whose asker has given up on it (it sat in transit, or behind a pause of this
+    // node) is not started: the asker answered 503 and the client retries.
+    if (!(Date.now() < deadlineMs)) {
+      message.respond(packr.pack([failure(0, 'unavailable', lateMessage).outcome, false]));
+      return;
+    }
     this.options.serve(partition, command, (reply) => {
       message.respond(packr.pack([reply.outcome, reply.moved === true]));
     });

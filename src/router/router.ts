@@ -4,7 +4,7 @@
 // A stock read never goes to a shard: the durable read view answers it at once. A page of the
 // stock listing asks shards only for keys the view cannot answer exactly now.
 import { assert, type CartCommand, type Command } from '../actors/index.js';
-import { clusterMoveRetryMs, clusterMoveWaitMs } from '../limits.js';
+import { clusterMoveRetryMs, clusterRequestBudgetMs } from '../limits.js';
 import {
   failure,
   type ReplyCallback,
@@ -44,8 +44,17 @@ export type Placement = 'local' | 'moving' | { readonly node: string } | undefin
 /** A cluster's placement of partitions and its way to their owners. */
 export interface ClusterRoutes {
   where(partition: number): Placement;
-  /** Sends a command to the node owning its partition; returns a request id (never 0). */
-  forward(node: string, partition: number, command: Command, callback: ReplyCallback): number;
+  /**
+   * Sends a command to the node owning its partition, to be answered within `budgetMs` (the
+   * owner does not start it once that has passed); returns a request id.
+   */
+  forward(
+    node: string,
+    partition: number,
+    command: Command,
+    callback: ReplyCallback,
+    budgetMs: number,
+  ): number;
   /** Forwards leave at once: nothing to take back. */
   cancel(id: number): boolean;
   /** The live nodes, this one among them, as of the last look at the cluster. */
@@ -204,7 +213,7 @@ export class Router {
   }
 
   /**
-   * A page asked of every live node, merged; asked again (for up to `clusterMoveWaitMs`) while
+   * A page asked of every live node, merged; asked again (within `clusterRequestBudgetMs`) while
    * some partition is between owners.
    */
   private listInCluster(
@@ -224,7 +233,7 @@ export class Router {
       const merged = mergePages(pages, query.limit, this.table.partitions);
       if (merged !== 'uncovered') {
         callback(merged);
-      } else if (performance.now() - firstMs < clusterMoveWaitMs) {
+      } else if (performance.now() - firstMs < clusterRequestBudgetMs) {
         setTimeout(() => this.listInCluster(cluster, query, callback, firstMs), clusterMoveRetryMs);
       } else {
         callback(failure(0, 'unavailable', ownerlessMessage).outcome);
@@ -296,7 +305,7 @@ export class Router {
 
   /**
    * In a cluster: here, to the owner, or (the partition moving between nodes) again a little
-   * later, until `clusterMoveWaitMs` has passed since the first try. Only a command refused
+   * later, until `clusterRequestBudgetMs` has passed since the first try. Only a command refused
    * before anything applied is sent again, so a retry never applies a change twice.
    */
   private sendInCluster(
@@ -309,7 +318,7 @@ export class Router {
     const placement = cluster.where(partition);
     const firstMs = sinceMs === 0 ? performance.now() : sinceMs;
     const again = (reply: ShardReply): void => {
-      if (reply.moved !== true || performance.now() - firstMs >= clusterMoveWaitMs) {
+      if (reply.moved !== true || performance.now() - firstMs >= clusterRequestBudgetMs) {
         callback(reply);
         return;
       }
@@ -327,7 +336,8 @@ export class Router {
       return { channel: cluster, id: 0 };
     }
     if (placement !== 'local') {
-      const id = cluster.forward(placement.node, partition, command, again);
+      const budgetMs = Math.max(1, clusterRequestBudgetMs - (performance.now() - firstMs));
+      const id = cluster.forward(placement.node, partition, command, again, budgetMs);
       return { channel: cluster, id };
     }
     return this.sendLocal(partition, command, again);
