@@ -18,6 +18,7 @@ export type {
   JournalReader,
   JournalSink,
   MovementColumns,
+  MovementKey,
   SnapshotConnection,
   SnapshotRow,
   WalRow,

@@ -8,6 +8,7 @@ import { recoveryPageRows } from '../limits.js';
 import type {
   JournalConnection,
   MovementColumns,
+  MovementKey,
   SnapshotRow,
   WalRow,
 } from './journal-connection.js';
@@ -151,6 +152,34 @@ export class JournalStore implements JournalConnection {
       if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
       if (rows < recoveryPageRows) return last;
     }
+  }
+
+  /**
+   * One statement (a data-modifying CTE), so the WAL rows and their movements go together, as
+   * they came. A movement is named by key and version: past a gap, those versions were never
+   * acknowledged, so no other row of the history can hold them.
+   */
+  async cutTail(
+    partition: number,
+    lastLsn: number,
+    movements: readonly MovementKey[],
+  ): Promise<number> {
+    const result = await this.client.query<{ rows: string }>(
+      `WITH wal AS (DELETE FROM ledger_wal WHERE partition = $1 AND lsn > $2 RETURNING 1),
+            history AS (
+              DELETE FROM ledger_movements
+              WHERE (product_id, warehouse_id, version) IN (
+                SELECT * FROM unnest($3::text[], $4::text[], $5::bigint[])) RETURNING 1)
+       SELECT (SELECT count(*) FROM wal) AS rows, (SELECT count(*) FROM history) AS movements`,
+      [
+        partition,
+        lastLsn,
+        movements.map((movement) => movement.productId),
+        movements.map((movement) => movement.warehouseId),
+        movements.map((movement) => movement.version),
+      ],
+    );
+    return Number(result.rows[0]?.rows ?? 0);
   }
 
   async ping(): Promise<void> {

@@ -45,6 +45,7 @@ async function faultyConnection(url: string, mode: { next: FailMode }): Promise<
     latestSnapshots: (list) => store.latestSnapshots(list),
     readTail: (partition, after, onRow) => store.readTail(partition, after, onRow),
     ping: () => store.ping(),
+    cutTail: (partition, lastLsn, movements) => store.cutTail(partition, lastLsn, movements),
     close: () => store.close(),
   };
 }
