@@ -126,6 +126,7 @@ const shard = new Shard(
     partitions: data.partitions,
     retention: data.retention,
     walBatchRecordsMax: data.walBatchRecordsMax,
+    commitsInFlight: data.commitsInFlight,
     snapshotEveryRecords: data.snapshotEveryRecords,
     expiriesPerSweepMax,
     inflightMax: data.inflightMax,

@@ -159,6 +159,7 @@ describe.runIf(await havePostgres())('shard recovery', () => {
         databaseUrl: database.url,
         retention,
         walBatchRecordsMax: 100,
+        commitsInFlight: 2,
         snapshotEveryRecords: 1000,
         expirySweepMs: 100,
         inflightMax: 1000,
