@@ -231,10 +231,13 @@ export class GroupCommit {
    * everything they reflect is durable.
    */
   private advance(): void {
+    const before = this.durableSequence;
     while (this.inFlight[0]?.committed === true) {
       this.durableSequence = (this.inFlight.shift() as InFlight).lastSequence;
     }
-    this.listener.durable(this.durableSequence);
+    // A write that committed ahead of an earlier one tells nothing yet (the shard's release
+    // walks every reply held).
+    if (this.durableSequence > before) this.listener.durable(this.durableSequence);
     while (this.snapshots[0] !== undefined && this.snapshots[0].sequence <= this.durableSequence) {
       this.snapshotHandoff.write((this.snapshots.shift() as PendingSnapshot).row);
     }

@@ -39,7 +39,7 @@ export {
   replaceReservationRoutes,
   type ReservationRoute,
 } from './reservation-routes.js';
-export { GroupCommit, type GroupCommitListener } from './group-commit.js';
+export { GroupCommit, type GroupCommitListener, type SnapshotHandoff } from './group-commit.js';
 export { SnapshotWriter } from './snapshot-writer.js';
 export { SnapshotThread } from './snapshot-thread.js';
 export { encodeRecord, decodeRecord, RecordDecodeError } from './record-codec.js';
