@@ -16,6 +16,7 @@ import {
   shardInflightCeiling,
   shardQueueDelayMsCeiling,
   walBatchRecordsCeiling,
+  commitsInFlightCeiling,
 } from './limits.js';
 
 export class ConfigError extends Error {
@@ -62,6 +63,9 @@ export interface Config {
   // LEDGER_SNAPSHOT_EVERY_RECORDS, default 50_000, 1..100_000_000 (per partition)
   snapshotEveryRecords: number;
   walBatchRecordsMax: number; // LEDGER_WAL_BATCH_RECORDS_MAX, default 4096, 1..65536
+  // LEDGER_COMMITS_IN_FLIGHT, default 1, 1..4: group commits a shard may have in flight, each on a
+  // connection of its own; replies are still released in lsn order.
+  commitsInFlight: number;
   expirySweepMs: number; // LEDGER_EXPIRY_SWEEP_MS, default 100, 1..60000
   // LEDGER_HISTORY_RETAIN_DAYS, default 90, 1..3650: movements are kept at least this long; whole
   // days older than it are dropped (hourly).
@@ -163,6 +167,7 @@ type IntegerSettings = Pick<
   | 'retainFinishedMax'
   | 'snapshotEveryRecords'
   | 'walBatchRecordsMax'
+  | 'commitsInFlight'
   | 'expirySweepMs'
   | 'historyRetainDays'
   | 'walRetainHours'
@@ -213,6 +218,7 @@ function integers(env: Record<string, string | undefined>): IntegerSettings {
       1,
       walBatchRecordsCeiling,
     ),
+    commitsInFlight: integer(env, 'LEDGER_COMMITS_IN_FLIGHT', 1, 1, commitsInFlightCeiling),
     expirySweepMs: integer(env, 'LEDGER_EXPIRY_SWEEP_MS', 100, 1, 60_000),
     historyRetainDays: integer(env, 'LEDGER_HISTORY_RETAIN_DAYS', 90, 1, 3650),
     walRetainHours: integer(env, 'LEDGER_WAL_RETAIN_HOURS', 168, 1, 87_600),

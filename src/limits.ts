@@ -134,6 +134,12 @@ export const shedLogEveryMs = 10_000;
 /** The largest LEDGER_WAL_BATCH_RECORDS_MAX accepted: rows in one group commit. */
 export const walBatchRecordsCeiling = 65_536;
 /**
+ * The largest LEDGER_COMMITS_IN_FLIGHT accepted: group commits a shard may have in flight, each
+ * on a Postgres connection of its own (so a node holds shards x (this + 1) connections, the one
+ * more for snapshots). Beyond a few, commits only queue in Postgres (its WAL flush is one).
+ */
+export const commitsInFlightCeiling = 4;
+/**
  * Journal rows appended and not yet written, per shard. Every request in flight adds at most one
  * row and a sweep at most `expiriesPerSweepMax`; beyond it commands are refused and sweeps wait,
  * so a stalled journal cannot grow memory without end.

@@ -206,6 +206,7 @@ function startShards(
       databaseUrl,
       retention: retentionOf(config, table.partitions),
       walBatchRecordsMax: config.walBatchRecordsMax,
+      commitsInFlight: config.commitsInFlight,
       snapshotEveryRecords: config.snapshotEveryRecords,
       expirySweepMs: config.expirySweepMs,
       inflightMax: config.shardInflightMax,

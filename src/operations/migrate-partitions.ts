@@ -137,6 +137,7 @@ async function rewrite(
   const phase = phaseLog(options.log);
   phase(`recovering ${layout.partitions} partitions written with hash version 1`);
   const recovered = await recoverPartitions(store, all, { retention });
+  refuseGaps(recovered);
   const before = [...recovered.values()].map((partition) => partition.state);
   const baseLsn = (await baseLsnAfter(client, recovered)) + 1;
   phase('recovered; regrouping by product');
@@ -246,6 +247,19 @@ async function write(
 }
 
 /** Every partition of the new journal starts from its snapshot at the base lsn, with no tail. */
+/**
+ * A hash version 1 journal was written one group commit at a time (a ledger refuses to start on
+ * one), so a gap in its lsns is damage, never rows of a failed write's successor: refused.
+ */
+function refuseGaps(recovered: ReadonlyMap<number, RecoveredPartition>): void {
+  for (const [partition, { lastLsn, pastGap }] of recovered) {
+    if (pastGap === undefined) continue;
+    throw new Error(
+      `partition ${partition}: journal gap after lsn ${lastLsn} (${pastGap.rows} rows past it)`,
+    );
+  }
+}
+
 function checkReadBack(readBack: ReadonlyMap<number, RecoveredPartition>, baseLsn: number): void {
   for (const [partition, { snapshotLsn, lastLsn }] of readBack) {
     if (snapshotLsn !== baseLsn || lastLsn !== baseLsn) {

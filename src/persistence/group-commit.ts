@@ -1,7 +1,13 @@
-// Group commit: while one write is in flight, appended rows accumulate; when it returns, all of
-// them (up to the batch bound) go in the next single write. Under load batches grow by
-// themselves; at low load a record waits for one write. Sequences count appended rows, so a
-// reply can wait for "everything up to sequence N is durable".
+// Group commit: while the writes allowed in flight are out, appended rows accumulate; when one
+// returns, all of them (up to the batch bound) go in the next single write. Under load batches
+// grow by themselves; at low load a record waits for one write. Sequences count appended rows, so
+// a reply can wait for "everything up to sequence N is durable".
+//
+// With more than one write in flight (each on a connection of its own, `sinks`), writes may
+// commit in any order, but durability is told in append order only: sequence N is durable once
+// every write holding a sequence up to N has committed. If one fails, nothing after it is ever
+// told durable, even what committed: its rows lie past a gap in their partition's lsns, which
+// recovery treats as the end of the journal (and removes).
 import { AssertionError, assert } from '../actors/index.js';
 import type { Clock } from '../clock.js';
 import { walPendingRecordsMax } from '../limits.js';
@@ -10,7 +16,10 @@ import type { JournalSink, SnapshotRow, WalRow } from './journal-connection.js';
 export interface GroupCommitListener {
   /** Every row up to `sequence` is durable. */
   durable(sequence: number): void;
-  /** A write failed: rows after the durable sequence may or may not be in the journal. */
+  /**
+   * A write failed, and every write in flight has settled since: rows after the durable
+   * sequence may or may not be in the journal (a later write's rows past a gap, too).
+   */
   failed(error: Error): void;
   /** For metrics: one write's duration and size. */
   flushed(rows: number, durationMs: number): void;
@@ -27,6 +36,13 @@ interface PendingSnapshot {
   readonly row: SnapshotRow;
 }
 
+/** A write out on one of the sinks, in the order the writes began. */
+interface InFlight {
+  /** The sequence of its last row: durable once it and every write before it committed. */
+  readonly lastSequence: number;
+  committed: boolean;
+}
+
 export class GroupCommit {
   private pending: WalRow[] = [];
   /** Rows whose successor belongs to the same change: a write never ends on one of them. */
@@ -34,21 +50,41 @@ export class GroupCommit {
   private snapshots: PendingSnapshot[] = [];
   /** The last lsn appended per partition: what is written must follow it without a gap. */
   private readonly appendedLsns = new Map<number, number>();
-  private writing = false;
+  /** Writes out, oldest first; a sink is free when fewer than `sinks.length` are. */
+  private inFlight: InFlight[] = [];
+  /** Sinks with no write on them. */
+  private readonly freeSinks: JournalSink[];
+  private readonly sinkCount: number;
+  /** The sequence up to which rows have been handed to a write. */
+  private takenSequence = 0;
   private scheduled = false;
+  /** A write failed: no write starts and nothing more is told durable until `resume`. */
+  private failing: Error | undefined;
   private broken = false;
   private idleWaiters: (() => void)[] = [];
   appendedSequence = 0;
   durableSequence = 0;
 
-  /** Snapshots that became due are handed to `snapshotHandoff`; WAL writes never wait for them. */
+  /**
+   * `sinks`: one per write that may be in flight (each its own connection). Snapshots that became
+   * due are handed to `snapshotHandoff`; WAL writes never wait for them.
+   */
   constructor(
-    private readonly sink: JournalSink,
+    sinks: readonly JournalSink[],
     private readonly listener: GroupCommitListener,
     private readonly batchRowsMax: number,
     private readonly snapshotHandoff: SnapshotHandoff,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    assert(sinks.length >= 1, 'a group commit needs a sink');
+    this.freeSinks = [...sinks];
+    this.sinkCount = sinks.length;
+  }
+
+  /** A write is out on some sink. */
+  private get writing(): boolean {
+    return this.freeSinks.length < this.sinkCount;
+  }
 
   /** A write failed and the owner has not resumed yet: nothing more will be written. */
   get failed(): boolean {
@@ -114,10 +150,13 @@ export class GroupCommit {
    * appends must follow.
    */
   resume(heads: ReadonlyMap<number, number>): void {
+    assert(!this.writing, 'resumed with a write in flight');
     this.pending = [];
+    this.failing = undefined;
     this.snapshots = [];
     for (const [partition, lsn] of heads) this.appendedLsns.set(partition, lsn);
     this.durableSequence = this.appendedSequence;
+    this.takenSequence = this.appendedSequence;
     this.broken = false;
   }
 
@@ -135,42 +174,49 @@ export class GroupCommit {
   }
 
   private schedule(): void {
-    if (this.writing || this.scheduled || this.broken) return;
+    if (this.freeSinks.length === 0 || this.scheduled || this.failing !== undefined) return;
+    if (this.broken) return;
     this.scheduled = true;
     // After the current turn, so every command of the batch being handled joins this write.
     this.clock.defer(() => {
       this.scheduled = false;
-      void this.write();
+      this.startWrites();
     });
   }
 
-  private async write(): Promise<void> {
-    if (this.writing || this.broken) return;
-    this.writing = true;
+  /** Starts a write on each free sink while rows are pending (snapshots need none). */
+  private startWrites(): void {
+    while (this.freeSinks.length > 0 && this.failing === undefined && !this.broken) {
+      if (this.pending.length === 0) {
+        // Snapshots waiting for rows that are durable already (none in flight): handed now.
+        if (!this.writing) {
+          this.advance();
+          this.settle();
+        }
+        return;
+      }
+      void this.write(this.freeSinks.shift() as JournalSink);
+    }
+  }
+
+  /** Writes batches on `sink` until nothing is pending, then frees it. */
+  private async write(sink: JournalSink): Promise<void> {
     try {
-      while (this.pending.length > 0 || this.snapshots.length > 0) {
-        await this.writeOnce();
+      while (this.pending.length > 0 && this.failing === undefined) {
+        await this.writeOnce(sink);
       }
     } catch (error) {
       // A broken assertion (here or in a listener) is a bug, not a journal failure: it must
       // crash the shard (which then recovers), never pass for a failed write.
       if (error instanceof AssertionError) throw error;
-      this.broken = true;
-      this.listener.failed(error instanceof Error ? error : new Error(String(error)));
+      this.failing ??= error instanceof Error ? error : new Error(String(error));
     } finally {
-      this.writing = false;
+      this.freeSinks.push(sink);
       this.settle();
     }
   }
 
-  private settle(): void {
-    if (!this.broken && this.pending.length > 0) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const resolve of waiters) resolve();
-  }
-
-  private async writeOnce(): Promise<void> {
+  private async writeOnce(sink: JournalSink): Promise<void> {
     let size = Math.min(this.pending.length, this.batchRowsMax);
     // A group is never cut: the batch stretches to its end (a group is bounded, see limits).
     while (size < this.pending.length && this.joined.has(this.pending[size - 1] as WalRow)) {
@@ -178,14 +224,52 @@ export class GroupCommit {
     }
     const batch = size === this.pending.length ? this.pending : this.pending.slice(0, size);
     this.pending = batch === this.pending ? [] : this.pending.slice(batch.length);
+    this.takenSequence += batch.length;
+    const write: InFlight = { lastSequence: this.takenSequence, committed: false };
+    this.inFlight.push(write);
+    // Another sink may take what is appended meanwhile, while this write is out.
+    if (this.pending.length > 0) this.schedule();
     const startedMs = this.clock.monotonic();
-    if (batch.length > 0) await this.sink.append(batch);
-    this.durableSequence += batch.length;
-    if (batch.length > 0) this.listener.flushed(batch.length, this.clock.monotonic() - startedMs);
-    // Replies go first; snapshots are written elsewhere, once everything they reflect is durable.
-    this.listener.durable(this.durableSequence);
+    // A failed write is never marked committed: the durable sequence stops before it for good
+    // (writes begun before it that commit still count).
+    await sink.append(batch);
+    write.committed = true;
+    this.listener.flushed(batch.length, this.clock.monotonic() - startedMs);
+    this.advance();
+  }
+
+  /**
+   * Tells durable the writes committed in order from the oldest: a write that committed before
+   * one begun earlier waits for it. Replies go first; snapshots are written elsewhere, once
+   * everything they reflect is durable.
+   */
+  private advance(): void {
+    const before = this.durableSequence;
+    while (this.inFlight[0]?.committed === true) {
+      this.durableSequence = (this.inFlight.shift() as InFlight).lastSequence;
+    }
+    // A write that committed ahead of an earlier one tells nothing yet (the shard's release
+    // walks every reply held).
+    if (this.durableSequence > before) this.listener.durable(this.durableSequence);
     while (this.snapshots[0] !== undefined && this.snapshots[0].sequence <= this.durableSequence) {
       this.snapshotHandoff.write((this.snapshots.shift() as PendingSnapshot).row);
     }
+  }
+
+  private settle(): void {
+    if (this.failing !== undefined) {
+      // The failure is told once every write in flight has settled: recovery then reads a
+      // journal that no write of this shard is still changing.
+      if (this.writing) return;
+      if (this.broken) return;
+      this.inFlight = [];
+      this.broken = true;
+      this.listener.failed(this.failing);
+    } else if (this.pending.length > 0 || this.writing) {
+      return;
+    }
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 }

@@ -18,6 +18,7 @@ export type {
   JournalReader,
   JournalSink,
   MovementColumns,
+  MovementKey,
   SnapshotConnection,
   SnapshotRow,
   WalRow,
@@ -53,7 +54,7 @@ export {
   replaceReservationRoutes,
   type ReservationRoute,
 } from './reservation-routes.js';
-export { GroupCommit, type GroupCommitListener } from './group-commit.js';
+export { GroupCommit, type GroupCommitListener, type SnapshotHandoff } from './group-commit.js';
 export { SnapshotWriter } from './snapshot-writer.js';
 export { SnapshotThread } from './snapshot-thread.js';
 export { encodeRecord, decodeRecord, RecordDecodeError } from './record-codec.js';

@@ -28,6 +28,13 @@ export interface MovementColumns {
   readonly subject: string;
 }
 
+/** Names one movement row: a stock key's change, by the version it gave the key. */
+export interface MovementKey {
+  readonly productId: string;
+  readonly warehouseId: string;
+  readonly version: number;
+}
+
 export interface SnapshotRow {
   readonly partition: number;
   readonly lsn: number;
@@ -64,4 +71,16 @@ export interface JournalReader {
 export interface JournalConnection extends JournalSink, SnapshotConnection, JournalReader {
   /** A cheap round trip, to tell whether the journal answers at all. */
   ping(): Promise<void>;
+  /**
+   * Removes the partition's WAL rows after `lastLsn` and the `movements` written with them, in
+   * one transaction: rows past a gap, which were never acknowledged (partition-recovery.ts).
+   * Resolves to the WAL rows removed. In a cluster, `epoch` is the partition's lease, which the
+   * cut is fenced by (as a write is).
+   */
+  cutTail(
+    partition: number,
+    lastLsn: number,
+    movements: readonly MovementKey[],
+    epoch?: number,
+  ): Promise<number>;
 }

@@ -8,6 +8,7 @@ import { recoveryPageRows } from '../limits.js';
 import type {
   JournalConnection,
   MovementColumns,
+  MovementKey,
   SnapshotRow,
   WalRow,
 } from './journal-connection.js';
@@ -202,6 +203,47 @@ export class JournalStore implements JournalConnection {
       if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
       if (rows < recoveryPageRows) return last;
     }
+  }
+
+  /**
+   * One statement (a data-modifying CTE), so the WAL rows and their movements go together, as
+   * they came. A movement is named by key and version: past a gap, those versions were never
+   * acknowledged, so no other row of the history can hold them.
+   */
+  async cutTail(
+    partition: number,
+    lastLsn: number,
+    movements: readonly MovementKey[],
+    epoch?: number,
+  ): Promise<number> {
+    const values: unknown[] = [
+      partition,
+      lastLsn,
+      movements.map((movement) => movement.productId),
+      movements.map((movement) => movement.warehouseId),
+      movements.map((movement) => movement.version),
+    ];
+    // In a cluster the cut is fenced like a write: a node that lost the partition's lease may
+    // have read the journal before the new owner cut the same gap and wrote past it; its cut
+    // would remove the new owner's acknowledged rows.
+    let fenced = 'TRUE';
+    if (this.fence !== undefined) {
+      assert(epoch !== undefined, () => `partition ${partition} cut without a lease`);
+      values.push(this.fence.node, epoch);
+      fenced = `EXISTS (SELECT ledger_fence($6::text, ARRAY[$1::integer], ARRAY[$7::bigint]))`;
+    }
+    const result = await this.client.query<{ rows: string }>(
+      `WITH wal AS (DELETE FROM ledger_wal WHERE partition = $1 AND lsn > $2 AND ${fenced}
+                    RETURNING 1),
+            history AS (
+              DELETE FROM ledger_movements
+              WHERE (product_id, warehouse_id, version) IN (
+                SELECT * FROM unnest($3::text[], $4::text[], $5::bigint[])) AND ${fenced}
+              RETURNING 1)
+       SELECT (SELECT count(*) FROM wal) AS rows, (SELECT count(*) FROM history) AS movements`,
+      values,
+    );
+    return Number(result.rows[0]?.rows ?? 0);
   }
 
   async ping(): Promise<void> {

@@ -2,7 +2,7 @@
 // to the main thread (live feed, read view, event publisher wake-up). Only durable state is ever
 // told: notes of a failed write are dropped with it.
 import { assert, type StockActor } from '../actors/index.js';
-import { walPendingRecordsMax } from '../limits.js';
+import { commitsInFlightCeiling, walPendingRecordsMax } from '../limits.js';
 import { stockChangeOf, type DurableChanges, type StockChange } from './protocol.js';
 
 interface ChangeNote {
@@ -33,8 +33,10 @@ export class DurableNotes {
     actor: StockActor | undefined,
     holdExpiresAtMs: number,
   ): void {
-    // One note per row pending or in flight: bounded with them.
-    assert(this.notes.length < 2 * walPendingRecordsMax, 'change notes over the bound');
+    // One note per row pending or in flight: bounded with them (each write in flight took at
+    // most what was pending).
+    const bound = (1 + commitsInFlightCeiling) * walPendingRecordsMax;
+    assert(this.notes.length < bound, 'change notes over the bound');
     const onHand = actor?.onHand ?? 0;
     const reserved = actor?.reserved ?? 0;
     const version = actor?.version ?? 0;

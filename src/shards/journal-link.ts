@@ -1,11 +1,14 @@
-// The shard's link to its journal: the one connection group commits and recovery use, opened,
-// replaced and closed here. Every query on it goes through one queue, so a readiness ping never
-// lands on the connection while an append is in flight (pg queues such a query itself, but warns
-// that pg 9 will refuse it), and a replaced connection is never swapped under a running query.
+// A shard's link to its journal: one connection, opened, replaced and closed here. The first link
+// carries recovery, pings and group commits; with more than one group commit in flight, each
+// further one has a link of its own. Every query on a link goes through one queue, so a readiness
+// ping never lands on the connection while an append is in flight (pg queues such a query itself,
+// but warns that pg 9 will refuse it), and a replaced connection is never swapped under a running
+// query.
 import type {
   JournalConnection,
   JournalReader,
   JournalSink,
+  MovementKey,
   SnapshotRow,
   WalRow,
 } from '../persistence/index.js';
@@ -59,6 +62,15 @@ export class JournalLink implements JournalSink, JournalReader {
 
   ping(): Promise<void> {
     return this.exclusive((connection) => connection.ping());
+  }
+
+  cutTail(
+    partition: number,
+    lastLsn: number,
+    movements: readonly MovementKey[],
+    epoch?: number,
+  ): Promise<number> {
+    return this.exclusive((connection) => connection.cutTail(partition, lastLsn, movements, epoch));
   }
 
   async close(onCloseError: (error: unknown) => void): Promise<void> {

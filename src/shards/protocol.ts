@@ -59,6 +59,8 @@ export interface ShardWorkerData {
   readonly databaseUrl: string;
   readonly retention: RetentionPolicy;
   readonly walBatchRecordsMax: number;
+  /** Group commits in flight at most, each on a connection of its own. */
+  readonly commitsInFlight: number;
   readonly snapshotEveryRecords: number;
   readonly expirySweepMs: number;
   /** Requests the channel lets be in flight at once: the reply gate's bound. */

@@ -129,6 +129,7 @@ const shard = new Shard(
     partitionsMove: data.cluster !== undefined,
     retention: data.retention,
     walBatchRecordsMax: data.walBatchRecordsMax,
+    commitsInFlight: data.commitsInFlight,
     snapshotEveryRecords: data.snapshotEveryRecords,
     expiriesPerSweepMax,
     inflightMax: data.inflightMax,

@@ -66,6 +66,8 @@ export interface ShardOptions {
   readonly partitions: readonly number[];
   readonly retention: RetentionPolicy;
   readonly walBatchRecordsMax: number;
+  /** Group commits in flight at most, each on a connection of its own (1 if not given). */
+  readonly commitsInFlight?: number;
   readonly snapshotEveryRecords: number;
   /** Expiries applied per sweep at most, so one sweep never stalls the mailbox for long. */
   readonly expiriesPerSweepMax: number;
@@ -214,7 +216,9 @@ export class Shard {
   private readonly lotWriteOffs = new LotSchedule();
   private readonly gate: ReplyGate;
   private readonly notes = new DurableNotes();
+  /** Recovery, pings and group commits; `links` holds it first, then one per further commit. */
   private readonly link: JournalLink;
+  private readonly links: readonly JournalLink[];
   private readonly commit: GroupCommit;
   /** Writes snapshots on a connection of its own, so they never hold up group commits. */
   private readonly snapshotWriter: SnapshotWriter;
@@ -240,7 +244,11 @@ export class Shard {
     private readonly environment: ShardEnvironment,
   ) {
     this.gate = new ReplyGate(options.inflightMax);
-    this.link = new JournalLink(environment.connect);
+    this.links = Array.from(
+      { length: options.commitsInFlight ?? 1 },
+      () => new JournalLink(environment.connect),
+    );
+    this.link = this.links[0] as JournalLink;
     this.snapshotWriter = new SnapshotWriter(
       environment.connectSnapshots ?? environment.connect,
       (error) =>
@@ -250,7 +258,7 @@ export class Shard {
         ),
     );
     this.commit = new GroupCommit(
-      this.link,
+      this.links,
       {
         durable: (sequence) => this.durable(sequence),
         failed: (error) => this.failed(error),
@@ -286,7 +294,7 @@ export class Shard {
   /** Loads every owned partition from the journal: latest snapshot plus the WAL tail. */
   async start(): Promise<RecoveryStats> {
     const startedMs = this.environment.clock.monotonic();
-    await this.link.reopen(this.closeError);
+    await this.reopenLinks();
     const recovered = await this.recover(this.options.partitions);
     this.mode = 'serving';
     this.census(recovered);
@@ -304,11 +312,30 @@ export class Shard {
     };
   }
 
-  /** Recovers partitions and installs them, their holds back on the expiry schedule. */
+  /** Opens a fresh connection on every link, one after the other (a failed write's closed). */
+  private async reopenLinks(): Promise<void> {
+    for (const link of this.links) await link.reopen(this.closeError);
+  }
+
+  /**
+   * Recovers partitions and installs them, their holds back on the expiry schedule. Rows past a
+   * partition's first gap (a later group commit that committed while an earlier one failed) were
+   * never acknowledged: they are removed, with their history, before the partition is written
+   * again, or the next rows would collide with them (and the history show what never happened).
+   */
   private async recover(partitions: readonly number[]): Promise<Map<number, RecoveredPartition>> {
     const recovered = await recoverPartitions(this.link, partitions, {
       retention: this.options.retention,
     });
+    for (const [partition, { lastLsn, pastGap }] of recovered) {
+      if (pastGap === undefined) continue;
+      const epoch = this.leases.get(partition);
+      const removed = await this.link.cutTail(partition, lastLsn, pastGap.movements, epoch);
+      this.environment.log(
+        'warn',
+        `partition ${partition}: ${removed} unacknowledged rows past lsn ${lastLsn} removed`,
+      );
+    }
     for (const [partition, { state, snapshotLsn, lastLsn }] of recovered) {
       // Dropped while it was read back: not ours to install.
       if (this.leaving.has(partition)) {
@@ -858,7 +885,7 @@ export class Shard {
     let delayMs = 50;
     for (let attempt = 1; this.mode === 'recovering'; attempt += 1) {
       try {
-        await this.link.reopen(this.closeError);
+        await this.reopenLinks();
         // A stop that began while connecting wins: never go back to serving after it.
         if (this.mode !== 'recovering') return;
         const recovered = await this.recover(partitions);
@@ -900,7 +927,7 @@ export class Shard {
     await this.reconnecting;
     this.mode = 'stopped';
     await this.snapshotWriter.close();
-    await this.link.close(this.closeError);
+    for (const link of this.links) await link.close(this.closeError);
   }
 
   /**

@@ -1,7 +1,9 @@
 // Proves the shard never guesses after a failed journal write: with a fault-injecting journal
 // over real Postgres, unacknowledged requests get 503 and the partition is rebuilt from what the
-// journal really holds; and a crashed worker thread is restarted and recovered while the host
-// keeps running.
+// journal really holds; with two group commits in flight, a write that commits while the one
+// before it fails leaves rows past a gap, which recovery removes with their history before the
+// partition is written again; and a crashed worker thread is restarted and recovered while the
+// host keeps running.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import type { Command } from '../../src/actors/index.js';
@@ -45,8 +47,44 @@ async function faultyConnection(url: string, mode: { next: FailMode }): Promise<
     latestSnapshots: (list) => store.latestSnapshots(list),
     readTail: (partition, after, onRow) => store.readTail(partition, after, onRow),
     ping: () => store.ping(),
+    cutTail: (partition, lastLsn, movements) => store.cutTail(partition, lastLsn, movements),
     close: () => store.close(),
   };
+}
+
+/** An append held until the test lets it commit or fail (before it reaches the server). */
+interface HeldAppend {
+  readonly commit: () => void;
+  readonly fail: () => void;
+}
+
+/** Real journal connections whose appends, while `holding`, wait for the test's word. */
+class HeldJournal {
+  holding = false;
+  readonly held: HeldAppend[] = [];
+
+  constructor(private readonly url: string) {}
+
+  async connect(): Promise<JournalConnection> {
+    const store = await JournalStore.connect(this.url, { onError: () => undefined });
+    return {
+      append: (rows) => {
+        if (!this.holding) return store.append(rows);
+        return new Promise<void>((resolve, reject) =>
+          this.held.push({
+            commit: () => void store.append(rows).then(resolve, reject),
+            fail: () => reject(new Error('injected: connection lost before the write')),
+          }),
+        );
+      },
+      writeSnapshot: (row) => store.writeSnapshot(row),
+      latestSnapshots: (list) => store.latestSnapshots(list),
+      readTail: (partition, after, onRow) => store.readTail(partition, after, onRow),
+      ping: () => store.ping(),
+      cutTail: (partition, lastLsn, movements) => store.cutTail(partition, lastLsn, movements),
+      close: () => store.close(),
+    };
+  }
 }
 
 describe.runIf(await havePostgres())('shard recovery', () => {
@@ -146,6 +184,119 @@ describe.runIf(await havePostgres())('shard recovery', () => {
     await shard.stop();
   });
 
+  it('removes rows past a gap, with their history, before writing the partition again', async () => {
+    const journal = new HeldJournal(database.url);
+    const replies: ShardReply[] = [];
+    const logged: string[] = [];
+    const shard = new Shard(
+      {
+        shard: 0,
+        partitions: Array.from({ length: partitions }, (_, index) => index),
+        retention,
+        walBatchRecordsMax: 100,
+        commitsInFlight: 2,
+        snapshotEveryRecords: 1000,
+        expiriesPerSweepMax: 100,
+        inflightMax: 1000,
+      },
+      {
+        connect: () => journal.connect(),
+        clock: systemClock,
+        send: (batch) => replies.push(...batch),
+        log: (_level, message) => logged.push(message),
+        flushed: () => undefined,
+        durableChanges: () => undefined,
+        census: () => undefined,
+      },
+    );
+    await shard.start();
+    const product = 'gap-p';
+    const partition = partitionOf(product, partitions);
+    let id = 0;
+    const send = (command: Command): number => {
+      id += 1;
+      shard.handle([{ id, partition, command }]);
+      return id;
+    };
+    const replyTo = async (mine: number): Promise<ShardReply> => {
+      for (let waited = 0; waited < 5000; waited += 5) {
+        const reply = replies.find((candidate) => candidate.id === mine);
+        if (reply !== undefined) return reply;
+        await sleep(5);
+      }
+      throw new Error(`no reply for ${mine}`);
+    };
+    const until = async (done: () => boolean | Promise<boolean>): Promise<void> => {
+      for (let waited = 0; !(await done()); waited += 5) {
+        if (waited > 5000) throw new Error('waited too long');
+        await sleep(5);
+      }
+    };
+    const reserve = (quantity: number): Command => ({
+      kind: 'reserve',
+      productId: product,
+      warehouseId: 'w-1',
+      quantity,
+      idempotencyKey: `gap-${quantity}`.padEnd(16, '.'),
+      ttlSeconds: 600,
+      reservationId: `000${partition}0000-0000-8000-8000-${String(quantity).padStart(12, '0')}`,
+      requesterId: '',
+      traceId: 't',
+    });
+    const adjust: Command = {
+      kind: 'adjust',
+      productId: product,
+      warehouseId: 'w-1',
+      delta: 10,
+      reason: '',
+      idempotencyKey: '',
+      actorId: '',
+      traceId: 't',
+    };
+    const rowsOf = async (): Promise<{ wal: number[]; movements: number[] }> => {
+      const wal = await database.query<{ lsn: string }>(
+        'SELECT lsn FROM ledger_wal WHERE partition = $1 ORDER BY lsn',
+        [partition],
+      );
+      const movements = await database.query<{ version: string }>(
+        'SELECT version FROM ledger_movements WHERE product_id = $1 ORDER BY version',
+        [product],
+      );
+      return {
+        wal: wal.map((row) => Number(row.lsn)),
+        movements: movements.map((row) => Number(row.version)),
+      };
+    };
+    expect((await replyTo(send(adjust))).outcome.ok).toBe(true);
+
+    // Two writes in flight, one reserve each: the later commits, the earlier fails.
+    journal.holding = true;
+    const first = send(reserve(3));
+    await until(() => journal.held.length === 1);
+    const second = send(reserve(4));
+    await until(() => journal.held.length === 2);
+    journal.holding = false;
+    journal.held[1]?.commit();
+    await until(async () => (await rowsOf()).wal.length === 2);
+    journal.held[0]?.fail();
+    expect((await replyTo(first)).outcome).toMatchObject({ ok: false, code: 'unavailable' });
+    expect((await replyTo(second)).outcome).toMatchObject({ ok: false, code: 'unavailable' });
+    await until(() => shard.serving);
+    // lsn 3 (and version 3 in the history) lay past the gap at lsn 2: never acknowledged, removed.
+    expect(await rowsOf()).toEqual({ wal: [1], movements: [1] });
+    expect(logged.some((line) => line.includes('1 unacknowledged rows past lsn 1 removed'))).toBe(
+      true,
+    );
+    const read: Command = { kind: 'read-stock', productId: product, warehouseId: 'w-1' };
+    expect((await replyTo(send(read))).outcome).toMatchObject({
+      stock: { reserved: 0, version: 1 },
+    });
+    // Written again from lsn 2: the same reserve holds afresh, and the history follows the WAL.
+    expect((await replyTo(send(reserve(4)))).outcome).toMatchObject({ ok: true, replayed: false });
+    expect(await rowsOf()).toEqual({ wal: [1, 2], movements: [1, 2] });
+    await shard.stop();
+  });
+
   it('restarts a crashed shard worker and recovers it from the journal', async () => {
     const table = new PartitionTable(partitions, 1);
     const view = new StockReadView(partitions);
@@ -158,6 +309,7 @@ describe.runIf(await havePostgres())('shard recovery', () => {
         databaseUrl: database.url,
         retention,
         walBatchRecordsMax: 100,
+        commitsInFlight: 2,
         snapshotEveryRecords: 1000,
         expirySweepMs: 100,
         inflightMax: 1000,

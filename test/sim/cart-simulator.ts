@@ -40,6 +40,8 @@ export interface CartSimProfile {
   readonly inflightMax: number;
   /** Values one slice of a snapshot captures at most (the virtual clock stands still). */
   readonly snapshotSliceUnits: number;
+  /** Group commits in flight at most (a cart's records must still land in one write). */
+  readonly commitsInFlight: number;
 }
 
 export function cartProfileFor(random: Random): CartSimProfile {
@@ -55,6 +57,7 @@ export function cartProfileFor(random: Random): CartSimProfile {
     crashWeight: random.pick([0.3, 0.8, 2]),
     inflightMax: random.pick([4, 16, 64]),
     snapshotSliceUnits: random.pick([1, 5, 64, 1_000_000]),
+    commitsInFlight: random.pick([1, 2, 3]),
   };
 }
 
@@ -341,6 +344,7 @@ export class CartSimulation {
         partitions: Array.from({ length: this.profile.partitions }, (_, index) => index),
         retention,
         walBatchRecordsMax: this.profile.walBatchRecordsMax,
+        commitsInFlight: this.profile.commitsInFlight,
         snapshotEveryRecords: this.profile.snapshotEveryRecords,
         expiriesPerSweepMax: this.profile.expiriesPerSweepMax,
         inflightMax: this.profile.inflightMax + 1024,

@@ -2,11 +2,23 @@
 // (partition, lsn), a write either lands whole or not at all, queries on one connection answer
 // in order) with every completion held until the simulator decides it: it lands, fails, or the
 // connection is lost before or after the write reached the server.
-import type { JournalConnection, SnapshotRow, WalRow } from '../../src/persistence/index.js';
+//
+// Writes on different connections land in whatever order the simulator completes them, so a
+// partition's lsns can have a gap (a later group commit landed, an earlier one did not). A row
+// counts as durable only once every lsn before it landed: `onLanded` is told of rows then, never
+// of rows past a gap, which recovery must remove (`cutTail`) before the partition is written again.
+import { isMovement } from '../../src/actors/index.js';
+import {
+  decodeRecord,
+  type JournalConnection,
+  type MovementKey,
+  type SnapshotRow,
+  type WalRow,
+} from '../../src/persistence/index.js';
 
 export type Completion = 'ok' | 'error' | 'lost-before' | 'lost-after';
 
-type OpKind = 'append' | 'snapshot' | 'latest' | 'tail' | 'ping';
+type OpKind = 'append' | 'snapshot' | 'latest' | 'tail' | 'ping' | 'cut';
 
 interface Op {
   readonly kind: OpKind;
@@ -30,6 +42,14 @@ export class SimJournalError extends Error {
 export class MemoryJournal {
   private readonly wal = new Map<number, Map<number, Uint8Array>>();
   private readonly snapshots = new Map<number, Map<number, Uint8Array>>();
+  /** Per partition, the last lsn up to which every row landed (no gap before it). */
+  private readonly heads = new Map<number, number>();
+  /** Rows landed past a gap: not durable (unless the gap fills), not told yet. */
+  private readonly pastGap = new Map<number, Map<number, WalRow>>();
+  /** The history beside the WAL: movement rows by key and version, and how often written. */
+  private readonly movements = new Map<string, number>();
+  /** Rows past a gap removed by recovery (a count for the runs' totals). */
+  rowsCut = 0;
   private connections: SimConnection[] = [];
   private connects: PendingConnect[] = [];
   private nextConnectionId = 0;
@@ -94,8 +114,78 @@ export class MemoryJournal {
       let partition = this.wal.get(row.partition);
       if (partition === undefined) this.wal.set(row.partition, (partition = new Map()));
       partition.set(row.lsn, Uint8Array.from(row.payload));
+      if (row.movement !== undefined) {
+        const name = movementName(row.movement);
+        this.movements.set(name, (this.movements.get(name) ?? 0) + 1);
+      }
+      let waiting = this.pastGap.get(row.partition);
+      if (waiting === undefined) this.pastGap.set(row.partition, (waiting = new Map()));
+      waiting.set(row.lsn, row);
     }
-    this.onLanded(rows);
+    // Rows that now follow their partition's head without a gap became durable, in lsn order.
+    const durable: WalRow[] = [];
+    for (const partition of new Set(rows.map((row) => row.partition))) {
+      const waiting = this.pastGap.get(partition) as Map<number, WalRow>;
+      let head = this.heads.get(partition) ?? 0;
+      for (let row = waiting.get(head + 1); row !== undefined; row = waiting.get(head + 1)) {
+        waiting.delete(head + 1);
+        durable.push(row);
+        head += 1;
+      }
+      this.heads.set(partition, head);
+    }
+    if (durable.length > 0) this.onLanded(durable);
+  }
+
+  /** Removes the partition's rows after `lastLsn` and the movements named, as the store does. */
+  cutRows(partition: number, lastLsn: number, movements: readonly MovementKey[]): number {
+    const rows = this.wal.get(partition) ?? new Map<number, Uint8Array>();
+    let removed = 0;
+    for (const lsn of [...rows.keys()]) {
+      if (lsn <= lastLsn) continue;
+      rows.delete(lsn);
+      this.pastGap.get(partition)?.delete(lsn);
+      removed += 1;
+    }
+    for (const movement of movements) this.movements.delete(movementName(movement));
+    // A cut below the durable head removes durable rows: the checks then find them missing.
+    this.heads.set(partition, Math.min(this.heads.get(partition) ?? 0, lastLsn));
+    this.rowsCut += removed;
+    return removed;
+  }
+
+  /** Rows that lie past a gap in their partition now. */
+  get rowsPastGap(): number {
+    let count = 0;
+    for (const waiting of this.pastGap.values()) count += waiting.size;
+    return count;
+  }
+
+  /**
+   * What is wrong with the journal's shape, if anything: a row past a gap, or a movement row
+   * that is not its WAL row's exactly once (history a cut left behind, or one it took).
+   */
+  shapeProblems(): string[] {
+    const problems: string[] = [];
+    for (const [partition, waiting] of this.pastGap) {
+      if (waiting.size > 0) problems.push(`partition ${partition}: rows past a gap remain`);
+    }
+    const expected = new Map<string, number>();
+    for (const rows of this.wal.values()) {
+      for (const payload of rows.values()) {
+        const record = decodeRecord(payload);
+        if (!isMovement(record)) continue;
+        const name = movementName(record);
+        expected.set(name, (expected.get(name) ?? 0) + 1);
+      }
+    }
+    for (const [name, count] of this.movements) {
+      if (expected.get(name) !== count) problems.push(`movement ${name} written ${count} times`);
+    }
+    for (const name of expected.keys()) {
+      if (!this.movements.has(name)) problems.push(`movement ${name} missing`);
+    }
+    return problems;
   }
 
   insertSnapshot(row: SnapshotRow): void {
@@ -193,6 +283,12 @@ export class SimConnection implements JournalConnection {
     return this.enqueue('ping', 'ping', () => undefined) as Promise<void>;
   }
 
+  cutTail(partition: number, lastLsn: number, movements: readonly MovementKey[]): Promise<number> {
+    return this.enqueue('cut', `cut ${partition}>${lastLsn}`, () =>
+      this.journal.cutRows(partition, lastLsn, movements),
+    ) as Promise<number>;
+  }
+
   close(): Promise<void> {
     this.fail(new SimJournalError('connection closed'), 'closed');
     return Promise.resolve();
@@ -262,3 +358,6 @@ export class SimConnection implements JournalConnection {
     for (const op of queued) op.reject(error);
   }
 }
+
+export const movementName = (movement: MovementKey): string =>
+  `${movement.productId}/${movement.warehouseId}@${movement.version}`;

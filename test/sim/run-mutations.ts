@@ -3,7 +3,9 @@
 // expiry applied but not journaled, state kept after a failed write, a snapshot without the
 // idempotency memos, refusals that skip the reply gate, recovered holds left off the expiry
 // schedule, a read-view bound that forgets holds ended by changes not yet durable, a snapshot
-// taken in slices that misses a hold's change made before the slices reached it; and, for the
+// taken in slices that misses a hold's change made before the slices reached it, with several
+// group commits in flight a reply released before an earlier write committed, a recovery that
+// reads past a gap in a partition's lsns, rows past a gap kept in the journal; and, for the
 // cart simulator (cart-* patches), a cart confirm that confirms before its decision, pins that
 // are never journaled, a sold-out crossing missed from one unit, a hold that takes units of a
 // lot ending before the hold does) in a throw-away copy of src/

@@ -38,6 +38,8 @@ export interface SimProfile {
   readonly inflightMax: number;
   /** Values one slice of a snapshot captures at most (the virtual clock stands still). */
   readonly snapshotSliceUnits: number;
+  /** Group commits in flight at most, each on a connection of its own. */
+  readonly commitsInFlight: number;
 }
 
 export function profileFor(random: Random): SimProfile {
@@ -53,6 +55,7 @@ export function profileFor(random: Random): SimProfile {
     crashWeight: random.pick([0, 0.4, 1.5]),
     inflightMax: random.pick([4, 32]),
     snapshotSliceUnits: random.pick([1, 5, 64, 1_000_000]),
+    commitsInFlight: random.pick([1, 2, 3]),
   };
 }
 
@@ -135,6 +138,8 @@ export class Simulation {
     snapshots: 0,
     snapshotSlices: 0,
     crashesMidSnapshot: 0,
+    /** Rebuilds (crash or failed write) that found rows past a gap in the journal. */
+    gapsFound: 0,
   };
 
   constructor(
@@ -298,6 +303,7 @@ export class Simulation {
         partitions: this.partitions,
         retention,
         walBatchRecordsMax: this.profile.walBatchRecordsMax,
+        commitsInFlight: this.profile.commitsInFlight,
         snapshotEveryRecords: this.profile.snapshotEveryRecords,
         expiriesPerSweepMax: this.profile.expiriesPerSweepMax,
         inflightMax: this.profile.inflightMax + 1024,
@@ -570,6 +576,7 @@ export class Simulation {
    * in it exactly once.
    */
   private async rebuild(why: string): Promise<void> {
+    if (this.journal.rowsPastGap > 0) this.counts.gapsFound += 1;
     let traces: Map<string, number>;
     try {
       traces = await this.mirror.rebuild(this.journalReader(), this.sent);
@@ -637,6 +644,8 @@ export class Simulation {
     await this.settle();
     await this.settle();
     if (this.flights.size > 0) this.fail(`${this.flights.size} requests never answered`);
+    // Recovered and settled: whatever lay past a gap is gone, with its history, and only it.
+    for (const problem of this.journal.shapeProblems()) this.fail(`the journal: ${problem}`);
   }
 
   /**

@@ -126,6 +126,7 @@ const integerVariables: ReadonlyArray<{
     max: 65_536,
     valid: 64,
   },
+  { variable: 'LEDGER_COMMITS_IN_FLIGHT', field: 'commitsInFlight', min: 1, max: 4, valid: 2 },
   { variable: 'LEDGER_EXPIRY_SWEEP_MS', field: 'expirySweepMs', min: 1, max: 60_000, valid: 5 },
   {
     variable: 'LEDGER_HISTORY_RETAIN_DAYS',
@@ -169,6 +170,7 @@ describe('loadConfig defaults', () => {
       retainFinishedMax: 1_000_000,
       snapshotEveryRecords: 50_000,
       walBatchRecordsMax: 4096,
+      commitsInFlight: 1,
       expirySweepMs: 100,
       historyRetainDays: 90,
       walRetainHours: 168,

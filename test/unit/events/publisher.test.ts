@@ -322,6 +322,53 @@ describe('EventPublisher', () => {
     expect(publisher.stats().lagRecords).toBe(2);
   });
 
+  it('never publishes past a gap in the lsns, and publishes what recovery writes in it', async () => {
+    // A later group commit committed while an earlier one failed: lsn 4 lies past the gap at 3.
+    const rows = new Map<number, Uint8Array>([
+      [1, encodeRecord(reserved(1))],
+      [2, encodeRecord(reserved(2))],
+      [4, encodeRecord(reserved(104))],
+    ]);
+    let reads = 0;
+    const store: OutboxStore = {
+      loadCursors: async () => new Map(),
+      durableHeads: async () => new Map([[0, Math.max(...rows.keys())]]),
+      readAfter: async (positions, perPartition) => {
+        reads += 1;
+        const lsns = [...rows.keys()].sort((a, b) => a - b);
+        return positions.flatMap(({ partition, afterLsn }) =>
+          lsns
+            .filter((lsn) => partition === 0 && lsn > afterLsn)
+            .slice(0, perPartition)
+            .map((lsn) => ({ partition, lsn, payload: rows.get(lsn) as Uint8Array })),
+        );
+      },
+      saveCursors: async () => undefined,
+    };
+    const sink = new ScriptedSink();
+    startPublisher(store, sink);
+    await waitFor(() => {
+      sink.ack();
+      return sink.published.length === 2;
+    });
+    // It has read the gap again and again since: still nothing past it.
+    const seen = reads;
+    await waitFor(() => reads >= seen + 3);
+    expect(sink.published.map((event) => event.msgId)).toEqual(['0-1', '0-2']);
+    // Recovery removes the row past the gap and the partition is written again from lsn 3.
+    rows.set(3, encodeRecord(reserved(3)));
+    rows.set(4, encodeRecord(reserved(4)));
+    await waitFor(() => {
+      sink.ack();
+      return sink.published.length === 4;
+    });
+    expect(sink.published.map((event) => event.msgId)).toEqual(['0-1', '0-2', '0-3', '0-4']);
+    const versions = sink.published.map((event) =>
+      'version' in event.body ? event.body.version : 0,
+    );
+    expect(versions).toEqual([1, 2, 3, 4]);
+  });
+
   it('stores each event once and in order when sessions lose their tail', async () => {
     await fc.assert(
       fc.asyncProperty(

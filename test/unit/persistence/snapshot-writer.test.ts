@@ -142,7 +142,7 @@ describe('GroupCommit with a snapshot handoff', () => {
     );
     let durable = 0;
     const commit = new GroupCommit(
-      sink,
+      [sink],
       {
         durable: (sequence) => (durable = sequence),
         failed: (error) => {

@@ -47,6 +47,9 @@ class CountingConnection implements JournalConnection {
   ping(): Promise<void> {
     return this.query('ping', undefined);
   }
+  cutTail(): Promise<number> {
+    return this.query('cut', 0);
+  }
   close(): Promise<void> {
     this.closed = true;
     return Promise.resolve();

@@ -40,6 +40,7 @@ class InstantJournal {
         return last;
       },
       ping: async () => undefined,
+      cutTail: async () => 0,
       close: async () => undefined,
     };
   }
