@@ -65,6 +65,13 @@ describe.runIf(await havePostgres())('cluster lease fencing', () => {
       (error: unknown) => error,
     );
     expect(leasesLostBy(refused)).toEqual([0]);
+    // Nor may it cut rows past a gap it saw: they could be the new owner's by now.
+    const cut = await storeA.cutTail(0, 0, [], 1).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(leasesLostBy(cut)).toEqual([0]);
+    expect(await database.query('SELECT lsn FROM ledger_wal WHERE partition = 0')).toHaveLength(1);
     // Renewal tells the old owner too.
     expect(await leasesA.renew([{ partition: 0, epoch: 1 }])).toEqual([]);
     await storeB.append([row(2, 2)]);
