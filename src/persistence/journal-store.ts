@@ -230,7 +230,8 @@ export class JournalStore implements JournalConnection {
     if (this.fence !== undefined) {
       assert(epoch !== undefined, () => `partition ${partition} cut without a lease`);
       values.push(this.fence.node, epoch);
-      fenced = `EXISTS (SELECT ledger_fence($6::text, ARRAY[$1::integer], ARRAY[$7::bigint]))`;
+      // A scalar subquery, so the function runs (an EXISTS would never call it).
+      fenced = `(SELECT ledger_fence($6::text, ARRAY[$1::integer], ARRAY[$7::bigint])) > 0`;
     }
     const result = await this.client.query<{ rows: string }>(
       `WITH wal AS (DELETE FROM ledger_wal WHERE partition = $1 AND lsn > $2 AND ${fenced}

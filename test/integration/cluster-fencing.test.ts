@@ -70,7 +70,7 @@ describe.runIf(await havePostgres())('cluster lease fencing', () => {
       () => undefined,
       (error: unknown) => error,
     );
-    expect(leasesLostBy(cut)).toEqual([0]);
+    expect(leasesLostBy(cut), String(cut)).toEqual([0]);
     expect(await database.query('SELECT lsn FROM ledger_wal WHERE partition = 0')).toHaveLength(1);
     // Renewal tells the old owner too.
     expect(await leasesA.renew([{ partition: 0, epoch: 1 }])).toEqual([]);
