@@ -33,6 +33,15 @@ export const clusterReleaseMax = 16;
  */
 export const clusterRequestBudgetMs = 5_000;
 export const clusterMoveRetryMs = 25;
+/**
+ * A node with live-feed subscribers tells the others every `feedInterestEveryMs` (at once when
+ * the first one comes); a node sends its stock changes while it heard so within
+ * `feedInterestHeldMs`. A subscribed key is read again `feedInterestReachMs` after subscribing,
+ * by when the others have heard.
+ */
+export const feedInterestEveryMs = 1_000;
+export const feedInterestHeldMs = 5_000;
+export const feedInterestReachMs = 2_000;
 /** A cluster's hand-over of partitions to or from a shard: recovering them can take minutes. */
 export const handOverTimeoutMs = 600_000;
 

@@ -187,6 +187,8 @@ interface ShardWiring {
   readonly metrics: IngressMetrics;
   /** The server exists only after the channels (its router needs them): read it late. */
   readonly server: () => LedgerServer;
+  /** In a cluster: the node (its other nodes' live feeds get these changes); read it late. */
+  readonly cluster: () => ClusterNode | undefined;
   readonly events: EventPublisherHost | undefined;
   readonly log: Logger;
 }
@@ -197,7 +199,7 @@ function startShards(
   table: PartitionTable,
   wiring: ShardWiring,
 ): ShardChannel[] {
-  const { view, metrics, server, events, log } = wiring;
+  const { view, metrics, server, cluster, events, log } = wiring;
   const channels: ShardChannel[] = [];
   for (let shard = 0; shard < table.shards; shard += 1) {
     const data: ShardWorkerData = {
@@ -227,6 +229,7 @@ function startShards(
           view.apply(changes.stock);
           view.readableUntil(data.partitions, changes.readableUntilMs);
           server().stockChanged(changes.stock);
+          cluster()?.stockChanged(changes.stock);
           events?.wake(changes.durableLsns);
           for (const [productId, warehouseId, onHand, reserved] of changes.stock) {
             metrics.hotKeys.observe(productId, warehouseId, onHand - reserved);
@@ -586,7 +589,14 @@ async function main(): Promise<void> {
   const histories = await startHistory(config, databaseUrl, ingress, log);
   const events = startEvents(config, databaseUrl, ingress, log);
   const view = new StockReadView(table.partitions);
-  const wiring = { view, metrics: ingress, server: () => server, events, log };
+  const wiring = {
+    view,
+    metrics: ingress,
+    server: () => server,
+    cluster: () => cluster,
+    events,
+    log,
+  };
   const shards = startShards(config, databaseUrl, table, wiring);
   const cluster = startCluster(config, journal, { table, shards, view, events, log });
   const operational: Operational = {
@@ -623,7 +633,12 @@ async function main(): Promise<void> {
   );
   const health = await startHealth(config, operational, server, log);
   for (const shard of shards) shard.start();
-  await cluster?.start(router);
+  await cluster?.start(router, {
+    get watched() {
+      return server.feedWatched;
+    },
+    changed: (changes) => server.stockChanged(changes),
+  });
   resolver.start();
   const running = { log, server, resolver, cluster, shards, events, histories, tracing };
   stopOnSignals({ ...running, health, journal });

@@ -5,7 +5,8 @@ import { clusterReleaseMax, clusterRequestBudgetMs } from '../limits.js';
 import type { Logger } from '../observability/logger.js';
 import { ClusterLeases, type LeaseConnection } from '../persistence/index.js';
 import type { ClusterRoutes, PartitionTable, Router, StockReadView } from '../router/index.js';
-import { failure, type ShardChannel } from '../shards/index.js';
+import { failure, type ShardChannel, type StockChange } from '../shards/index.js';
+import { FeedRelay, type FeedPort } from './feed-relay.js';
 import { Forwarding } from './forwarding.js';
 import { LeaseKeeper, type PartitionHost } from './lease-keeper.js';
 
@@ -13,8 +14,13 @@ import { LeaseKeeper, type PartitionHost } from './lease-keeper.js';
 export interface ClusterNode {
   readonly keeper: LeaseKeeper;
   readonly routes: ClusterRoutes;
-  /** Connects forwarding and joins (takes its share of partitions in the background). */
-  start(router: Router): Promise<void>;
+  /**
+   * Connects forwarding and joins (takes its share of partitions in the background); `feed` is
+   * the node's live feed, which other nodes' stock changes go to while it has subscribers.
+   */
+  start(router: Router, feed: FeedPort): Promise<void>;
+  /** This node's durable stock changes, for other nodes' live feeds (when they want them). */
+  stockChanged(changes: readonly StockChange[]): void;
   leave(): Promise<void>;
 }
 
@@ -70,6 +76,33 @@ function partitionHost(options: ClusterNodeOptions): PartitionHost {
   };
 }
 
+const unreachable = 'This node is not connected to the cluster yet; retry shortly.';
+
+/** The router's view of the cluster: the keeper's placement and forwarding's way to owners. */
+function clusterRoutes(
+  keeper: LeaseKeeper,
+  self: string,
+  forwarding: () => Forwarding | undefined,
+): ClusterRoutes {
+  return {
+    where: (partition) => keeper.where(partition),
+    forward: (node, partition, command, callback, budgetMs) => {
+      const way = forwarding();
+      if (way !== undefined) return way.forward(node, partition, command, callback, budgetMs);
+      callback(failure(0, 'unavailable', unreachable));
+      return 0;
+    },
+    cancel: () => false,
+    nodes: () => keeper.view().nodes.map((node) => node.node_id),
+    self,
+    list: (node, query, callback) => {
+      const way = forwarding();
+      if (way !== undefined) way.list(node, query, callback);
+      else callback(failure(0, 'unavailable', unreachable).outcome);
+    },
+  };
+}
+
 export function clusterNode(options: ClusterNodeOptions): ClusterNode {
   const { nodeId, leaseSeconds, natsUrl, journal, connection, table, log } = options;
   const leases = new ClusterLeases(connection, nodeId, leaseSeconds);
@@ -84,28 +117,15 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
     host: partitionHost(options),
   });
   let forwarding: Forwarding | undefined;
-  const unreachable = 'This node is not connected to the cluster yet; retry shortly.';
-  const routes: ClusterRoutes = {
-    where: (partition) => keeper.where(partition),
-    forward: (node, partition, command, callback, budgetMs) => {
-      if (forwarding !== undefined) {
-        return forwarding.forward(node, partition, command, callback, budgetMs);
-      }
-      callback(failure(0, 'unavailable', unreachable));
-      return 0;
-    },
-    cancel: () => false,
-    nodes: () => keeper.view().nodes.map((node) => node.node_id),
-    self: nodeId,
-    list: (node, query, callback) => {
-      if (forwarding !== undefined) forwarding.list(node, query, callback);
-      else callback(failure(0, 'unavailable', unreachable).outcome);
-    },
-  };
+  const routes = clusterRoutes(keeper, nodeId, () => forwarding);
+  const relay = new FeedRelay(() => performance.now());
   return {
     keeper,
     routes,
-    start: async (router) => {
+    stockChanged: (changes) => {
+      if (changes.length > 0 && relay.wanted) forwarding?.publishStock(changes);
+    },
+    start: async (router, feed) => {
       forwarding = await Forwarding.open({
         natsUrl,
         journal,
@@ -114,14 +134,18 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
         serve: (partition, command, callback) =>
           router.serveForwarded(partition, command, callback),
         changed: () => keeper.poke(),
+        stockChanged: (changes) => feed.changed(changes),
+        feedInterest: () => relay.heard(),
         servePage: (query, callback) => router.servePage(query, callback),
         log: (level, fields, message) => log[level]({ component: 'cluster', ...fields }, message),
       });
+      relay.start(feed, () => forwarding?.announceFeedInterest());
       await leases.ensurePartitions(table.partitions);
       await keeper.start();
       log.info({ node_id: nodeId, lease_seconds: leaseSeconds }, 'joined the cluster');
     },
     leave: async () => {
+      relay.stop();
       await keeper.leave();
       await forwarding?.close();
     },

@@ -16,7 +16,7 @@ import {
 import { Packr } from 'msgpackr';
 import type { Command } from '../actors/index.js';
 import type { NodePage, StockPageQuery } from '../router/index.js';
-import { failure, type ReplyCallback, type ShardReply } from '../shards/index.js';
+import { failure, type ReplyCallback, type ShardReply, type StockChange } from '../shards/index.js';
 
 /**
  * The subject a node answers forwarded commands on; `journal` tells clusters (and tests) that
@@ -27,6 +27,12 @@ export const forwardSubject = (journal: string, node: string): string =>
 
 /** Where a node answers for its page of the stock listing. */
 const listSubject = (journal: string, node: string): string => `ledger.${journal}.list.${node}`;
+
+/** Durable stock changes, for other nodes' live feeds (sent only while some node wants them). */
+const stockSubject = (journal: string): string => `ledger.${journal}.stock`;
+
+/** A node with live-feed subscribers says so, now and then: the others send their changes. */
+const feedInterestSubject = (journal: string): string => `ledger.${journal}.feed-interest`;
 
 /** Where nodes say that they took or let go of partitions. */
 const changedSubject = (journal: string): string => `ledger.${journal}.leases-changed`;
@@ -59,6 +65,10 @@ export interface ForwardingOptions {
   readonly serve: (partition: number, command: Command, callback: ReplyCallback) => void;
   /** Another node took or let go of partitions. */
   readonly changed: () => void;
+  /** Another node's durable stock changes (for this node's live feed). */
+  readonly stockChanged: (changes: readonly StockChange[]) => void;
+  /** Another node has live-feed subscribers. */
+  readonly feedInterest: () => void;
   /** This node's page of the stock listing (the router's, over the partitions it serves). */
   readonly servePage: (query: StockPageQuery, callback: (page: NodePage) => void) => void;
   readonly log: (level: 'info' | 'warn' | 'error', fields: object, message: string) => void;
@@ -86,6 +96,8 @@ export class Forwarding {
       reconnect: true,
       maxReconnectAttempts: -1,
       noAsyncTraces: true,
+      // A node never needs what it publishes itself (its own stock changes, its announcements).
+      noEcho: true,
     });
     const forwarding = new Forwarding(connection, options);
     forwarding.listen();
@@ -144,12 +156,40 @@ export class Forwarding {
     return false;
   }
 
+  /** Sends this node's durable stock changes to the other nodes' live feeds. */
+  publishStock(changes: readonly StockChange[]): void {
+    if (this.connection.isClosed()) return;
+    this.connection.publish(stockSubject(this.options.journal), packr.pack(changes));
+  }
+
+  /** Tells the other nodes that this one has live-feed subscribers. */
+  announceFeedInterest(): void {
+    if (!this.connection.isClosed()) {
+      this.connection.publish(feedInterestSubject(this.options.journal));
+    }
+  }
+
   /** Tells every node that this one took or let go of partitions. */
   announce(): void {
     if (!this.connection.isClosed()) this.connection.publish(changedSubject(this.options.journal));
   }
 
   private listen(): void {
+    this.connection.subscribe(stockSubject(this.options.journal), {
+      callback: (error, message) => {
+        if (error !== null) return;
+        try {
+          this.options.stockChanged(packr.unpack(message.data) as StockChange[]);
+        } catch (decodeError) {
+          this.options.log('warn', { err: decodeError }, 'stock changes did not decode');
+        }
+      },
+    });
+    this.connection.subscribe(feedInterestSubject(this.options.journal), {
+      callback: (error) => {
+        if (error === null) this.options.feedInterest();
+      },
+    });
     this.connection.subscribe(listSubject(this.options.journal, this.options.self), {
       callback: (error, message) => {
         if (error !== null) return;

@@ -15,3 +15,4 @@ export {
 } from './lease-keeper.js';
 export { Forwarding, forwardSubject, type ForwardingOptions } from './forwarding.js';
 export { clusterNode, type ClusterNode, type ClusterNodeOptions } from './cluster-node.js';
+export { FeedRelay, type FeedPort } from './feed-relay.js';

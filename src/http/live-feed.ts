@@ -39,10 +39,15 @@ export function stockMessage(change: StockChange): string {
 }
 
 export class LiveFeed {
+  /** Sockets holding at least one subscription now. */
+  private subscribedSockets = 0;
+
   constructor(
     private readonly app: TemplatedApp,
     private readonly router: Router,
     private readonly gate: Gate,
+    /** In a cluster: a subscribed key is read again this long after (see the server). */
+    private readonly rereadAfterMs?: number,
   ) {
     app.ws<FeedSocket>('/v1/stream', {
       maxPayloadLength: feedMessageBytesMax,
@@ -53,7 +58,9 @@ export class LiveFeed {
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       message: (ws, message) => this.onMessage(ws, Buffer.from(message).toString('utf8')),
       close: (ws) => {
-        ws.getUserData().closed = true;
+        const data = ws.getUserData();
+        data.closed = true;
+        if (data.topics.size > 0) this.subscribedSockets -= 1;
       },
     });
   }
@@ -95,6 +102,11 @@ export class LiveFeed {
     });
   }
 
+  /** Someone is subscribed to some key here (a node of a cluster asks the others for theirs). */
+  get watched(): boolean {
+    return this.subscribedSockets > 0;
+  }
+
   /** Fans out the durable state of changed keys to their subscribers (if any). */
   publish(changes: readonly StockChange[]): void {
     for (const change of changes) {
@@ -114,10 +126,12 @@ export class LiveFeed {
       return;
     }
     const data = ws.getUserData();
+    const subscribedBefore = data.topics.size > 0;
     for (const key of request.unsubscribe) {
       ws.unsubscribe(topicOf(key.productId, key.warehouseId));
       data.topics.delete(topicOf(key.productId, key.warehouseId));
     }
+    if (subscribedBefore && data.topics.size === 0) this.subscribedSockets -= 1;
     const wanted = new Set([
       ...data.topics,
       ...request.subscribe.map((k) => topicOf(k.productId, k.warehouseId)),
@@ -134,7 +148,19 @@ export class LiveFeed {
   private subscribe(ws: WebSocket<FeedSocket>, key: KeyRequest): void {
     const topic = topicOf(key.productId, key.warehouseId);
     ws.subscribe(topic);
-    ws.getUserData().topics.add(topic);
+    const topics = ws.getUserData().topics;
+    if (topics.size === 0) this.subscribedSockets += 1;
+    topics.add(topic);
+    this.sendState(ws, key);
+    if (this.rereadAfterMs !== undefined) {
+      setTimeout(() => {
+        if (!ws.getUserData().closed && ws.getUserData().topics.has(topic)) this.sendState(ws, key);
+      }, this.rereadAfterMs).unref();
+    }
+  }
+
+  /** Sends the key's current durable state (a gated read, through its shard or its owner). */
+  private sendState(ws: WebSocket<FeedSocket>, key: KeyRequest): void {
     this.router.dispatch({ kind: 'read-stock', ...key }, (reply) => {
       if (ws.getUserData().closed) return;
       const { outcome } = reply;

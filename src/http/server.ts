@@ -2,6 +2,7 @@
 // validation, dispatch to the router, and writing the shard's answer.
 import { hostname } from 'node:os';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
+import { feedInterestReachMs } from '../limits.js';
 import type { Logger } from '../observability/logger.js';
 import type { IngressMetrics } from '../observability/metrics.js';
 import type {
@@ -165,13 +166,21 @@ export class LedgerServer {
     this.openApiJson = JSON.stringify(openApiDocument(this.validator.specs, options.version));
     this.ui = loadUiAssets(options.gate.authEnabled);
     this.observer = options.log.isLevelEnabled('debug') ? this.logAnswer : this.logFailure;
-    this.feed = new LiveFeed(this.app, options.router, options.gate);
+    // In a cluster, other nodes' changes reach this feed only once they know someone here
+    // follows it: a key is read again after that delay, so no change falls in between.
+    const rereadAfterMs = options.nodeId === undefined ? undefined : feedInterestReachMs;
+    this.feed = new LiveFeed(this.app, options.router, options.gate, rereadAfterMs);
     this.routes();
   }
 
   /** After a group commit: the live feed shows the new durable state of each changed key. */
   stockChanged(changes: readonly StockChange[]): void {
     this.feed.publish(changes);
+  }
+
+  /** Someone follows the live feed here (in a cluster, other nodes then send their changes). */
+  get feedWatched(): boolean {
+    return this.feed.watched;
   }
 
   private readonly handlers: Record<Exclude<RouteName, 'stream'>, Handler> = {

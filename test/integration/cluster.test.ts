@@ -5,6 +5,7 @@
 // from its stale memory.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { get, newKey, post, type JsonResponse } from '../helpers/http.js';
 import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
@@ -121,15 +122,24 @@ describe.runIf(ready)('a cluster of three nodes', () => {
 
   it('answers any request on any node, as the owner, named in x-served-by', async () => {
     const entry = node(ids[0] as string);
+    for (const process of live()) {
+      await eventually(30_000, async () =>
+        expect((await get(process.baseUrl, '/health/ready')).status).toBe(200),
+      );
+    }
     for (const product of products) {
-      const stocked = await post(entry.baseUrl, '/v1/stock/adjust', {
-        product_id: product,
-        warehouse_id: 'wh-1',
-        delta: 100,
-        reason: 'cluster test stock',
-        idempotency_key: newKey('stock'),
+      // Keyed, so a retry after a 503 (a busy machine) applies it once.
+      const key = newKey('stock');
+      await eventually(30_000, async () => {
+        const stocked = await post(entry.baseUrl, '/v1/stock/adjust', {
+          product_id: product,
+          warehouse_id: 'wh-1',
+          delta: 100,
+          reason: 'cluster test stock',
+          idempotency_key: key,
+        });
+        expect(stocked.status).toBe(200);
       });
-      expect(stocked.status).toBe(200);
     }
     const owners = new Set<string>();
     for (const product of products) {
@@ -184,6 +194,47 @@ describe.runIf(ready)('a cluster of three nodes', () => {
     expect(
       (one.body as { items: { product_id: string }[] }).items.map((item) => item.product_id),
     ).toEqual([products[3]]);
+  }, 60_000);
+
+  it("follows a key's changes in the live feed of a node that does not own it", async () => {
+    const [watcherId] = ids as [string];
+    const watcher = node(watcherId);
+    const product = await eventually(10_000, async () => {
+      for (const candidate of products) {
+        const read = await get(watcher.baseUrl, `/v1/stock/${candidate}/wh-1`);
+        if (servedBy(read) !== watcherId) return candidate;
+      }
+      throw new Error('every product is owned by the watching node');
+    });
+    const socket = new WebSocket(`ws://127.0.0.1:${watcher.port}/v1/stream`);
+    const messages: { available?: number; version?: number }[] = [];
+    socket.on('message', (data) =>
+      messages.push(JSON.parse(String(data)) as { available: number }),
+    );
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    try {
+      socket.send(JSON.stringify({ subscribe: [{ product_id: product, warehouse_id: 'wh-1' }] }));
+      await eventually(10_000, async () => expect(messages.length).toBeGreaterThan(0));
+      const start = messages[0]?.available as number;
+      // Changes made on the owner, at once and later: every one reaches the watching node.
+      for (let step = 1; step <= 3; step += 1) {
+        const owner = live().find((each) => each !== watcher) as LedgerProcess;
+        const key = newKey('feed');
+        const answer = await reserve(owner, product, key);
+        expect(answer.status).toBe(200);
+        const reservationId = (answer.body as { reservation_id: string }).reservation_id;
+        holds.push({ product, key, reservationId });
+        await eventually(10_000, async () =>
+          expect(messages.map((message) => message.available)).toContain(start - step),
+        );
+        await sleep(step * 700);
+      }
+    } finally {
+      socket.close();
+    }
   }, 60_000);
 
   it('places and confirms a cart whose lines live on different nodes, all or nothing', async () => {
