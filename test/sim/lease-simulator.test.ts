@@ -29,6 +29,14 @@ describe('the lease simulator: nodes racing for the same partitions', () => {
     expect(other.traceHash).not.toBe(a.traceHash);
   });
 
+  it('keeps serving a partition taken again while rows of its old lease were pending', async () => {
+    // Seed 189: a node paused with rows queued, lost the lease, took it again at a newer epoch
+    // on waking, then its queued rows were refused (old epoch) and it stopped serving the
+    // partition it held: out of service until the lease was lost.
+    const result = await new LeaseSimulation(189, false).run(600);
+    expect(result.counts.fencedWrites).toBeGreaterThan(0);
+  });
+
   it(
     'never acknowledges what a lost lease wrote, loses nothing acknowledged, never oversells',
     async () => {
