@@ -37,6 +37,14 @@ describe('the lease simulator: nodes racing for the same partitions', () => {
     expect(result.counts.fencedWrites).toBeGreaterThan(0);
   });
 
+  it('fails without the fence: the checks see what it protects', async () => {
+    // Without it, the journal's unique (partition, lsn) still refuses a stale owner's clashing
+    // writes, but a stale owner's write that lands after the new owner recovered is acknowledged
+    // and missing from the new owner's memory: a read within its lease's validity misses it.
+    const unfenced = new LeaseSimulation(11, false, false);
+    await expect(unfenced.run(600)).rejects.toThrow(/stale read within the lease's validity/);
+  });
+
   it(
     'never acknowledges what a lost lease wrote, loses nothing acknowledged, never oversells',
     async () => {
