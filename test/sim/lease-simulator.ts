@@ -532,8 +532,7 @@ export class LeaseSimulation {
       (error: unknown) => {
         if (node.incarnation !== incarnation) return;
         if (isAssertion(error)) return this.fail(`${node.name} adopt asserted: ${show(error)}`);
-        // The keeper logs "partition move failed" and keeps the leases unserved; here they
-        // are let go, so another take may serve them.
+        // As the keeper does: leases not served are let go, to be taken again later.
         this.counts.adoptFailures += 1;
         node.moving = false;
         this.note(`${node.name} adopt failed: ${show(error)}; lets the leases go`);
