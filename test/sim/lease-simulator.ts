@@ -430,7 +430,7 @@ export class LeaseSimulation {
   /**
    * The node's connection, with its appends watched: a refusal the shard is told of (LDG01, not
    * a connection lost after the fence refused) names partitions it must not serve again until
-   * it adopts them anew, unless it holds them still (took them again since the refused rows).
+   * it adopts them anew, when it can tell they are lost for good (`lostForGood`).
    */
   private watched(
     node: SimNode,
@@ -442,14 +442,8 @@ export class LeaseSimulation {
         connection.append(rows).catch((error: unknown) => {
           const lost = leasesLostBy(error);
           if (lost !== undefined && node.incarnation === incarnation) {
-            // Lost for good only if the node's lease now is not the table's (a write refused
-            // for an epoch it held before, after it took the partition again, loses nothing).
             for (const partition of lost) {
-              const holder = this.leases.holder(partition);
-              const held = node.held.get(partition);
-              if (holder.node !== node.name || holder.epoch !== held?.epoch) {
-                node.lostByFence.add(partition);
-              }
+              if (this.lostForGood(node, partition, rows)) node.lostByFence.add(partition);
             }
           }
           throw error;
@@ -460,6 +454,21 @@ export class LeaseSimulation {
       ping: () => connection.ping(),
       close: () => connection.close(),
     };
+  }
+
+  /**
+   * Whether a refusal naming the partition tells the node it lost the partition for good: it
+   * no longer holds it, or every refused row of it is of the lease it holds now and that lease
+   * is not the table's. A refusal that may be for rows of a lease it held before (it took the
+   * partition again since) tells it nothing of its lease now.
+   */
+  private lostForGood(node: SimNode, partition: number, rows: readonly WalRow[]): boolean {
+    const held = node.held.get(partition);
+    if (held === undefined) return true;
+    const epochs = new Set(rows.filter((row) => row.partition === partition).map((r) => r.epoch));
+    if (epochs.size !== 1 || !epochs.has(held.epoch)) return false;
+    const holder = this.leases.holder(partition);
+    return holder.node !== node.name || holder.epoch !== held.epoch;
   }
 
   /** kill -9: the process's writes at the server land or not; its leases run out by themselves. */
