@@ -219,7 +219,22 @@ export class LeaseKeeper {
       this.owners.delete(partition);
     }
     const recoveredMs = this.options.now();
-    await this.options.host.adopt(taken);
+    try {
+      await this.options.host.adopt(taken);
+    } catch (error) {
+      // Not served, so not kept: renewed, these leases would stay "moving" on this node for as
+      // long as it lives, and no node would ever serve them. Let go, they are taken again (here
+      // or elsewhere) at a later tick, recovered afresh.
+      for (const { partition, epoch } of taken) {
+        if (this.held.get(partition)?.epoch === epoch) this.held.delete(partition);
+      }
+      await this.options.host.drop(
+        taken.map((lease) => lease.partition),
+        false,
+      );
+      await this.options.leases.release(taken);
+      throw error;
+    }
     for (const { partition, epoch } of taken) {
       const held = this.held.get(partition);
       if (held?.epoch === epoch) held.serving = true;

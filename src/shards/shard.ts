@@ -236,6 +236,11 @@ export class Shard {
   private readonly leaving = new Set<number>();
   /** In a cluster: the lease epoch each partition is held under. */
   private readonly leases = new Map<number, number>();
+  /**
+   * In a cluster: the group-commit sequence when each partition was last adopted. Rows appended
+   * up to it belong to a lease held before (let go, then taken again), never to this one.
+   */
+  private readonly adoptedAtSequence = new Map<number, number>();
   /** Hand-overs waiting for their partitions' writes to be durable. */
   private durableWaiters: { readonly sequence: number; readonly resolve: () => void }[] = [];
 
@@ -810,7 +815,14 @@ export class Shard {
     this.expiry.dropPartitions(new Set(affected));
     this.lotWriteOffs.dropPartitions(new Set(affected));
     // A write refused for lost leases: those partitions are another node's now, never reloaded.
-    const lost = new Set(leasesLost(error) ?? []);
+    // Not one taken again since rows of its earlier lease were appended: the refusal may be for
+    // those rows only (dropped now, like every pending row). If its lease now is lost too, its
+    // next write is refused alone; meanwhile the keeper's validity keeps commands away from it.
+    const lost = new Set(
+      (leasesLost(error) ?? []).filter(
+        (partition) => (this.adoptedAtSequence.get(partition) ?? 0) <= durable,
+      ),
+    );
     for (const partition of lost) this.leaving.add(partition);
     this.reloading = this.reload(affected.filter((partition) => !lost.has(partition)));
   }
@@ -827,6 +839,8 @@ export class Shard {
     for (const partition of partitions) this.leaving.delete(partition);
     const fresh = partitions.filter((partition) => !this.runtimes.has(partition));
     for (const [partition, epoch] of leases) this.leases.set(partition, epoch);
+    for (const partition of fresh)
+      this.adoptedAtSequence.set(partition, this.commit.appendedSequence);
     const recovered = await this.recover(fresh);
     const heads = new Map<number, number>();
     for (const [partition, { lastLsn }] of recovered) heads.set(partition, lastLsn);
@@ -875,6 +889,7 @@ export class Shard {
     for (const partition of gone) {
       this.runtimes.delete(partition);
       this.leases.delete(partition);
+      this.adoptedAtSequence.delete(partition);
     }
     this.expiry.dropPartitions(gone);
     this.lotWriteOffs.dropPartitions(gone);

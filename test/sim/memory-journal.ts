@@ -10,11 +10,13 @@
 import { isMovement } from '../../src/actors/index.js';
 import {
   decodeRecord,
+  leaseLostCode,
   type JournalConnection,
   type MovementKey,
   type SnapshotRow,
   type WalRow,
 } from '../../src/persistence/index.js';
+import type { LeaseTable } from './lease-table.js';
 
 export type Completion = 'ok' | 'error' | 'lost-before' | 'lost-after';
 
@@ -31,6 +33,7 @@ interface Op {
 
 interface PendingConnect {
   readonly incarnation: number;
+  readonly node: string | undefined;
   readonly resolve: (connection: JournalConnection) => void;
   readonly reject: (error: Error) => void;
 }
@@ -38,6 +41,17 @@ interface PendingConnect {
 export class SimJournalError extends Error {
   override readonly name = 'SimJournalError';
 }
+
+/** What Postgres raises when ledger_fence refuses a write (SQLSTATE LDG01, the lost partitions). */
+export class SimLeaseLostError extends SimJournalError {
+  readonly code = leaseLostCode;
+  constructor(readonly detail: string) {
+    super(`partition leases lost: ${detail}`);
+  }
+}
+
+/** A row written by a node in a cluster without an epoch: JournalStore asserts on it. */
+export class SimUnfencedWriteError extends SimJournalError {}
 
 export class MemoryJournal {
   private readonly wal = new Map<number, Map<number, Uint8Array>>();
@@ -54,10 +68,20 @@ export class MemoryJournal {
   private connects: PendingConnect[] = [];
   private nextConnectionId = 0;
   /** Told of every batch of rows that lands (the checker keeps durable versions from it). */
-  onLanded: (rows: readonly WalRow[]) => void = () => undefined;
+  onLanded: (rows: readonly WalRow[], node: string | undefined) => void = () => undefined;
+  /** Told of every batch the fence refused: the node and the partitions it lost. */
+  onFenced: (node: string, lost: readonly number[]) => void = () => undefined;
+  /** Told of a node's row without an epoch (the real store asserts: a bug, not a refusal). */
+  onUnfenced: (node: string, partition: number) => void = () => undefined;
 
-  connect(incarnation: number): Promise<JournalConnection> {
-    return new Promise((resolve, reject) => this.connects.push({ incarnation, resolve, reject }));
+  /** `leases`: a cluster's lease table; each node's appends are then fenced by it. */
+  constructor(private readonly leases?: LeaseTable) {}
+
+  /** `node`: the connection of a node in a cluster, whose every append is fenced. */
+  connect(incarnation: number, node?: string): Promise<JournalConnection> {
+    return new Promise((resolve, reject) =>
+      this.connects.push({ incarnation, node, resolve, reject }),
+    );
   }
 
   /** Connections whose head query waits for a completion. */
@@ -76,7 +100,12 @@ export class MemoryJournal {
       return 'connect failed';
     }
     this.nextConnectionId += 1;
-    const connection = new SimConnection(this, this.nextConnectionId, pending.incarnation);
+    const connection = new SimConnection(
+      this,
+      this.nextConnectionId,
+      pending.incarnation,
+      pending.node,
+    );
     this.connections.push(connection);
     pending.resolve(connection);
     return `connect ok c${connection.id}`;
@@ -102,7 +131,10 @@ export class MemoryJournal {
 
   // ---- What the journal holds (Postgres's side of each query). ----
 
-  insertRows(rows: readonly WalRow[]): void {
+  insertRows(rows: readonly WalRow[], node?: string): void {
+    // The fence and the insert are one step, as they are one statement in Postgres (holding the
+    // lease rows share-locked): no take-over can come between the check and the write.
+    if (node !== undefined && this.leases !== undefined) this.fence(rows, node, this.leases);
     for (const row of rows) {
       if (this.wal.get(row.partition)?.has(row.lsn) === true) {
         throw new SimJournalError(
@@ -134,7 +166,7 @@ export class MemoryJournal {
       }
       this.heads.set(partition, head);
     }
-    if (durable.length > 0) this.onLanded(durable);
+    if (durable.length > 0) this.onLanded(durable, node);
   }
 
   /** Removes the partition's rows after `lastLsn` and the movements named, as the store does. */
@@ -188,6 +220,24 @@ export class MemoryJournal {
     return problems;
   }
 
+  private fence(rows: readonly WalRow[], node: string, leases: LeaseTable): void {
+    const fenced = new Map<string, { partition: number; epoch: number }>();
+    for (const row of rows) {
+      if (row.epoch === undefined) {
+        this.onUnfenced(node, row.partition);
+        throw new SimUnfencedWriteError(`partition ${row.partition} written without a lease`);
+      }
+      fenced.set(`${row.partition}:${row.epoch}`, { partition: row.partition, epoch: row.epoch });
+    }
+    const lost = leases.fenceOf(node, [...fenced.values()]);
+    // A partition under two epochs in one write: ledger_fence refuses it (one pair is not held).
+    const partitions = new Set([...fenced.values()].map(({ partition }) => partition));
+    if (lost.length > 0 || partitions.size !== fenced.size) {
+      this.onFenced(node, lost);
+      throw new SimLeaseLostError(lost.join(','));
+    }
+  }
+
   insertSnapshot(row: SnapshotRow): void {
     let partition = this.snapshots.get(row.partition);
     if (partition === undefined) this.snapshots.set(row.partition, (partition = new Map()));
@@ -233,6 +283,7 @@ export class SimConnection implements JournalConnection {
     private readonly journal: MemoryJournal,
     readonly id: number,
     readonly incarnation: number,
+    readonly node?: string,
   ) {}
 
   get waiting(): number {
@@ -250,7 +301,9 @@ export class SimConnection implements JournalConnection {
   append(rows: readonly WalRow[]): Promise<void> {
     const copy = rows.map((row) => ({ ...row }));
     const label = `append ${copy.map((row) => `${row.partition}:${row.lsn}`).join(',')}`;
-    return this.enqueue('append', label, () => this.journal.insertRows(copy)) as Promise<void>;
+    return this.enqueue('append', label, () =>
+      this.journal.insertRows(copy, this.node),
+    ) as Promise<void>;
   }
 
   writeSnapshot(row: SnapshotRow): Promise<void> {

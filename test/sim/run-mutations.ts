@@ -8,7 +8,10 @@
 // reads past a gap in a partition's lsns, rows past a gap kept in the journal; and, for the
 // cart simulator (cart-* patches), a cart confirm that confirms before its decision, pins that
 // are never journaled, a sold-out crossing missed from one unit, a hold that takes units of a
-// lot ending before the hold does) in a throw-away copy of src/
+// lot ending before the hold does; and, for the lease simulator (lease-* patches), a node that
+// reloads partitions a fenced write told it it lost, rows written without their lease epoch, a
+// partition taken again put out of service by a refusal of its old epoch's rows) in a
+// throw-away copy of src/
 // and test/; the simulator then runs seeds until it fails. Prints, per mutation, the seeds and
 // seconds it took; exits 1 if one went unnoticed.
 //   npx tsx test/sim/run-mutations.ts [--seconds 120] [--only name]
@@ -48,8 +51,13 @@ function runMutation(name: string): Row {
     const applied = spawnSync('git', ['apply', join(mutations, name)], { cwd: copy });
     if (applied.status !== 0) throw new Error(`${name} does not apply: ${String(applied.stderr)}`);
     const startedMs = performance.now();
-    // A cart-* patch plants a bug of the checkout: the cart simulator hunts it.
-    const simulator = name.startsWith('cart-') ? 'test/sim/run-cart-sim.ts' : 'test/sim/run-sim.ts';
+    // A cart-* patch plants a bug of the checkout: the cart simulator hunts it; a lease-* patch
+    // one of a cluster's fencing: the lease simulator does.
+    const simulator = name.startsWith('cart-')
+      ? 'test/sim/run-cart-sim.ts'
+      : name.startsWith('lease-')
+        ? 'test/sim/run-lease-sim.ts'
+        : 'test/sim/run-sim.ts';
     const run = spawnSync(
       process.execPath,
       ['--import', 'tsx', simulator, '--seconds', String(values.seconds)],
