@@ -58,7 +58,12 @@ import {
   partitionHashVersion,
 } from './router/index.js';
 import { ShardChannel, type ShardWorkerData } from './shards/index.js';
-import { clusterNode, type ClusterNode, type ClusterNodeOptions } from './cluster/index.js';
+import {
+  clusterNode,
+  type ClusterNode,
+  type ClusterNodeOptions,
+  type FeedPort,
+} from './cluster/index.js';
 
 /** The ledger's hold on the journal: alone, the owner lock; in a cluster, a share of it. */
 interface JournalHold {
@@ -529,6 +534,16 @@ function bodyLimits(
   return { bodyBytesMax, importBytesMax, importLinesMax };
 }
 
+/** The server's live feed as a cluster node sees it (other nodes' changes go to it). */
+function feedPort(server: LedgerServer): FeedPort {
+  return {
+    get watched() {
+      return server.feedWatched;
+    },
+    changed: (changes) => server.stockChanged(changes),
+  };
+}
+
 /** What a stop drains and closes, in order. */
 interface Running {
   readonly log: Logger;
@@ -615,7 +630,8 @@ async function main(): Promise<void> {
     carts,
     metrics: ingress,
     ...operational,
-    snapshot: () => snapshotAll(shards),
+    snapshot: () =>
+      cluster === undefined ? snapshotAll(shards) : cluster.snapshotAll(() => snapshotAll(shards)),
     summary: liveSummary(ingress, shards, events),
     history: histories.history,
     gate: gateOf(config),
@@ -633,12 +649,7 @@ async function main(): Promise<void> {
   );
   const health = await startHealth(config, operational, server, log);
   for (const shard of shards) shard.start();
-  await cluster?.start(router, {
-    get watched() {
-      return server.feedWatched;
-    },
-    changed: (changes) => server.stockChanged(changes),
-  });
+  await cluster?.start(router, feedPort(server), () => snapshotAll(shards));
   resolver.start();
   const running = { log, server, resolver, cluster, shards, events, histories, tracing };
   stopOnSignals({ ...running, health, journal });

@@ -1,7 +1,7 @@
 // A node's part in its cluster, wired: the lease keeper moving partitions in and out of this
 // node's shards, and forwarding over NATS both ways (the router's way to other owners, and this
 // node's answers for its own partitions).
-import { clusterReleaseMax, clusterRequestBudgetMs } from '../limits.js';
+import { clusterReleaseMax, clusterRequestBudgetMs, snapshotTimeoutMs } from '../limits.js';
 import type { Logger } from '../observability/logger.js';
 import { ClusterLeases, type LeaseConnection } from '../persistence/index.js';
 import type { ClusterRoutes, PartitionTable, Router, StockReadView } from '../router/index.js';
@@ -18,7 +18,12 @@ export interface ClusterNode {
    * Connects forwarding and joins (takes its share of partitions in the background); `feed` is
    * the node's live feed, which other nodes' stock changes go to while it has subscribers.
    */
-  start(router: Router, feed: FeedPort): Promise<void>;
+  start(router: Router, feed: FeedPort, snapshot: () => Promise<number>): Promise<void>;
+  /**
+   * An operator's snapshot request: every live node snapshots its changed partitions (`local`:
+   * this node's); resolves to how many, in all.
+   */
+  snapshotAll(local: () => Promise<number>): Promise<number>;
   /** This node's durable stock changes, for other nodes' live feeds (when they want them). */
   stockChanged(changes: readonly StockChange[]): void;
   leave(): Promise<void>;
@@ -119,13 +124,25 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
   let forwarding: Forwarding | undefined;
   const routes = clusterRoutes(keeper, nodeId, () => forwarding);
   const relay = new FeedRelay(() => performance.now());
+  let snapshotOwn: () => Promise<number> = () => Promise.resolve(0);
   return {
     keeper,
     routes,
     stockChanged: (changes) => {
       if (changes.length > 0 && relay.wanted) forwarding?.publishStock(changes);
     },
-    start: async (router, feed) => {
+    snapshotAll: async (local) => {
+      const others = keeper.view().nodes.filter((node) => node.node_id !== nodeId);
+      const counts = await Promise.all([
+        local(),
+        ...others.map(({ node_id }) =>
+          (forwarding as Forwarding).snapshotOf(node_id, snapshotTimeoutMs),
+        ),
+      ]);
+      return counts.reduce((sum, count) => sum + count, 0);
+    },
+    start: async (router, feed, snapshot) => {
+      snapshotOwn = snapshot;
       forwarding = await Forwarding.open({
         natsUrl,
         journal,
@@ -137,6 +154,7 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
         stockChanged: (changes) => feed.changed(changes),
         feedInterest: () => relay.heard(),
         servePage: (query, callback) => router.servePage(query, callback),
+        snapshot: () => snapshotOwn(),
         log: (level, fields, message) => log[level]({ component: 'cluster', ...fields }, message),
       });
       relay.start(feed, () => forwarding?.announceFeedInterest());

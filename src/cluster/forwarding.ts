@@ -34,6 +34,10 @@ const stockSubject = (journal: string): string => `ledger.${journal}.stock`;
 /** A node with live-feed subscribers says so, now and then: the others send their changes. */
 const feedInterestSubject = (journal: string): string => `ledger.${journal}.feed-interest`;
 
+/** Where a node takes an operator's snapshot request for its partitions. */
+const snapshotSubject = (journal: string, node: string): string =>
+  `ledger.${journal}.snapshot.${node}`;
+
 /** Where nodes say that they took or let go of partitions. */
 const changedSubject = (journal: string): string => `ledger.${journal}.leases-changed`;
 
@@ -69,6 +73,8 @@ export interface ForwardingOptions {
   readonly stockChanged: (changes: readonly StockChange[]) => void;
   /** Another node has live-feed subscribers. */
   readonly feedInterest: () => void;
+  /** Snapshots this node's changed partitions; resolves to how many. */
+  readonly snapshot: () => Promise<number>;
   /** This node's page of the stock listing (the router's, over the partitions it serves). */
   readonly servePage: (query: StockPageQuery, callback: (page: NodePage) => void) => void;
   readonly log: (level: 'info' | 'warn' | 'error', fields: object, message: string) => void;
@@ -156,6 +162,15 @@ export class Forwarding {
     return false;
   }
 
+  /** Asks a node to snapshot its changed partitions; resolves to how many it snapshotted. */
+  async snapshotOf(node: string, timeoutMs: number): Promise<number> {
+    const subject = snapshotSubject(this.options.journal, node);
+    const answer = await this.connection.request(subject, undefined, { timeout: timeoutMs });
+    const partitions = packr.unpack(answer.data) as number | { error: string };
+    if (typeof partitions !== 'number') throw new Error(`node ${node}: ${partitions.error}`);
+    return partitions;
+  }
+
   /** Sends this node's durable stock changes to the other nodes' live feeds. */
   publishStock(changes: readonly StockChange[]): void {
     if (this.connection.isClosed()) return;
@@ -183,6 +198,15 @@ export class Forwarding {
         } catch (decodeError) {
           this.options.log('warn', { err: decodeError }, 'stock changes did not decode');
         }
+      },
+    });
+    this.connection.subscribe(snapshotSubject(this.options.journal, this.options.self), {
+      callback: (error, message) => {
+        if (error !== null) return;
+        this.options.snapshot().then(
+          (partitions) => message.respond(packr.pack(partitions)),
+          (failed: unknown) => message.respond(packr.pack({ error: String(failed) })),
+        );
       },
     });
     this.connection.subscribe(feedInterestSubject(this.options.journal), {

@@ -123,11 +123,17 @@ export class ClusterLeases {
    */
   async renew(held: readonly TakenLease[]): Promise<number[]> {
     if (held.length === 0) return [];
+    // Rows are locked first, in partition order, as the fence locks them (ledger_fence): in
+    // any other order a renewal and a group commit could deadlock.
     const result = await this.client.query<{ partition: number }>(
-      `UPDATE ledger_partition_leases l SET expires_at = now() + make_interval(secs => $2)
-       FROM unnest($3::integer[], $4::bigint[]) AS h(partition, epoch)
-       WHERE l.partition = h.partition AND l.epoch = h.epoch AND l.node_id = $1
-       RETURNING l.partition`,
+      `WITH mine AS (
+         SELECT l.partition FROM ledger_partition_leases l
+         JOIN unnest($3::integer[], $4::bigint[]) AS h(partition, epoch)
+           ON l.partition = h.partition AND l.epoch = h.epoch AND l.node_id = $1
+         ORDER BY l.partition FOR UPDATE OF l)
+       UPDATE ledger_partition_leases SET expires_at = now() + make_interval(secs => $2)
+       WHERE partition IN (SELECT partition FROM mine)
+       RETURNING partition`,
       [
         this.nodeId,
         this.leaseSeconds,
@@ -170,15 +176,22 @@ export class ClusterLeases {
 
   /**
    * Takes the listed partitions whose lease is free or run out, each at a new epoch. A write
-   * under the old epoch still in progress holds its lease share-locked: this waits for its
-   * commit, so the recovery that follows reads it. The ones taken come back.
+   * under the old epoch still in progress holds its lease share-locked: such a lease is not
+   * taken now (a later look takes it, after that write's commit, which its recovery then
+   * reads); once taken, no write under the old epoch can land. The ones taken come back.
    */
   async acquire(partitions: readonly number[]): Promise<TakenLease[]> {
     if (partitions.length === 0) return [];
+    // In partition order, skipping leases locked now (a write under way, a renewal): they are
+    // not free or not run out yet as far as anyone can tell, and the next look tries again.
     const result = await this.client.query<{ partition: number; epoch: string | number }>(
-      `UPDATE ledger_partition_leases SET node_id = $1, epoch = epoch + 1,
+      `WITH free AS (
+         SELECT partition FROM ledger_partition_leases
+         WHERE partition = ANY($3::integer[]) AND (node_id IS NULL OR expires_at <= now())
+         ORDER BY partition FOR UPDATE SKIP LOCKED)
+       UPDATE ledger_partition_leases SET node_id = $1, epoch = epoch + 1,
          expires_at = now() + make_interval(secs => $2)
-       WHERE partition = ANY($3::integer[]) AND (node_id IS NULL OR expires_at <= now())
+       WHERE partition IN (SELECT partition FROM free)
        RETURNING partition, epoch`,
       [this.nodeId, this.leaseSeconds, partitions],
     );
@@ -192,9 +205,13 @@ export class ClusterLeases {
   async release(leases: readonly TakenLease[]): Promise<void> {
     if (leases.length === 0) return;
     await this.client.query(
-      `UPDATE ledger_partition_leases l SET node_id = NULL, expires_at = '-infinity'
-       FROM unnest($2::integer[], $3::bigint[]) AS h(partition, epoch)
-       WHERE l.partition = h.partition AND l.epoch = h.epoch AND l.node_id = $1`,
+      `WITH mine AS (
+         SELECT l.partition FROM ledger_partition_leases l
+         JOIN unnest($2::integer[], $3::bigint[]) AS h(partition, epoch)
+           ON l.partition = h.partition AND l.epoch = h.epoch AND l.node_id = $1
+         ORDER BY l.partition FOR UPDATE OF l)
+       UPDATE ledger_partition_leases SET node_id = NULL, expires_at = '-infinity'
+       WHERE partition IN (SELECT partition FROM mine)`,
       [this.nodeId, leases.map((lease) => lease.partition), leases.map((lease) => lease.epoch)],
     );
   }

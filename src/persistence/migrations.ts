@@ -125,10 +125,13 @@ export const migrations: readonly { readonly id: number; readonly sql: string }[
         held integer[];
         lost integer[];
       BEGIN
+        -- In partition order, as every statement that locks several leases does: two that
+        -- lock them in different orders could deadlock (and one would fail after a second).
         SELECT coalesce(array_agg(locked.partition), '{}') INTO held FROM (
           SELECT l.partition FROM ledger_partition_leases l
           JOIN unnest(parts, epochs) AS f(partition, epoch)
             ON l.partition = f.partition AND l.epoch = f.epoch AND l.node_id = node
+          ORDER BY l.partition
           FOR SHARE OF l) AS locked;
         IF cardinality(held) <> cardinality(parts) THEN
           SELECT coalesce(array_agg(p), '{}') INTO lost FROM unnest(parts) AS p

@@ -133,6 +133,14 @@ describe.runIf(ready)('a cluster when Postgres or NATS fails', () => {
 
   it('serves its own partitions while NATS is down, refuses forwards at once, and forwards again after', async () => {
     const [first] = nodes as [LedgerProcess, LedgerProcess];
+    // After the outage one node may hold every partition for a while: wait for the division.
+    await eventually(30_000, async () => {
+      const view = (await get(first.baseUrl, '/v1/cluster')).body as unknown as {
+        nodes: { partitions: number }[];
+      };
+      expect(view.nodes.map((node) => node.partitions)).toEqual([4, 4]);
+      for (const node of nodes) expect((await get(node.baseUrl, '/health/ready')).status).toBe(200);
+    });
     const owners = new Map<string, string>();
     for (const product of products) {
       owners.set(

@@ -134,7 +134,7 @@ describe.runIf(ready)('a cluster of three nodes', () => {
         const stocked = await post(entry.baseUrl, '/v1/stock/adjust', {
           product_id: product,
           warehouse_id: 'wh-1',
-          delta: 100,
+          delta: 1000,
           reason: 'cluster test stock',
           idempotency_key: key,
         });
@@ -165,7 +165,20 @@ describe.runIf(ready)('a cluster of three nodes', () => {
     // Twelve products over sixteen partitions and three nodes: more than one owner serves them.
     expect(owners.size).toBeGreaterThan(1);
     const view = await get(entry.baseUrl, `/v1/stock/${products[0]}/wh-1`);
-    expect(view.body).toMatchObject({ on_hand: 100, reserved: 3 });
+    expect(view.body).toMatchObject({ on_hand: 1000, reserved: 3 });
+  }, 60_000);
+
+  it("snapshots every node's changed partitions when an operator asks any node", async () => {
+    const changed = await database.query<{ partitions: number }>(
+      'SELECT count(DISTINCT partition)::int AS partitions FROM ledger_wal',
+    );
+    const answer = await post(node(ids[2] as string).baseUrl, '/v1/admin/snapshot', {});
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ partitions: changed[0]?.partitions });
+    const snapshotted = await database.query<{ partitions: number }>(
+      'SELECT count(DISTINCT partition)::int AS partitions FROM ledger_snapshots',
+    );
+    expect(snapshotted[0]?.partitions).toBe(changed[0]?.partitions);
   }, 60_000);
 
   it('lists every stock key on any node, in order, page after page', async () => {
