@@ -281,7 +281,9 @@ export interface FailoverResult {
   /** Mean interval between 200s on one partition before the kill: the measurement's grain. */
   readonly grainMs: number;
   readonly answersBefore: Record<string, number>;
+  /** Answers between the kill and the last partition's first 200: its partitions', others'. */
   readonly answersDuring: Record<string, number>;
+  readonly othersAnswersDuring: Record<string, number>;
   readonly answersAfter: Record<string, number>;
   /** Longest stretch without a 200 on a partition the victim did not own, before and during. */
   readonly othersLongestGapBeforeMs: number;
@@ -411,6 +413,8 @@ async function analyse(a: Analysis): Promise<FailoverResult> {
     });
   }
   const recoveredMs = Math.max(killMs, ...perPartition.map((p) => killMs + p.sinceKillMs));
+  const victims = new Set(mine);
+  const during = load.samples.filter((s) => s.doneMs >= killMs && s.doneMs <= recoveredMs);
   const gaps = othersLongestGaps(acks, new Set(mine), a.startMs + 1000, killMs, recoveredMs);
   const loadedBefore = new Set(acks.filter((s) => s.doneMs < killMs).map((s) => s.partition));
   const beforeSeconds = (killMs - a.startMs - 1000) / 1000;
@@ -442,9 +446,8 @@ async function analyse(a: Analysis): Promise<FailoverResult> {
         ? Number.NaN
         : (beforeSeconds * 1000 * loadedBefore.size) / acksBefore,
     answersBefore: countBy(load.samples.filter((s) => s.doneMs < killMs)),
-    answersDuring: countBy(
-      load.samples.filter((s) => s.doneMs >= killMs && s.doneMs <= recoveredMs),
-    ),
+    answersDuring: countBy(during.filter((s) => victims.has(s.partition))),
+    othersAnswersDuring: countBy(during.filter((s) => !victims.has(s.partition))),
     answersAfter: countBy(load.samples.filter((s) => s.doneMs > recoveredMs)),
     othersLongestGapBeforeMs: gaps.before,
     othersLongestGapDuringMs: gaps.during,

@@ -174,7 +174,8 @@ export function markdownReport(record: ClusterRecord): string {
     for (const run of record.failover) {
       lines.push(
         `run ${run.run}: answers before the kill: ${counts(run.answersBefore)}; during the ` +
-          `failover: ${counts(run.answersDuring)}; after: ${counts(run.answersAfter)}; ` +
+          `failover, on the killed node's partitions: ${counts(run.answersDuring)}, on the ` +
+          `others: ${counts(run.othersAnswersDuring)}; after: ${counts(run.answersAfter)}; ` +
           `200s per second (kill in second ${run.killSecond}): ${run.acksPerSecond.join(' ')}`,
         '',
       );
