@@ -166,8 +166,9 @@ export function clusterCpuSnapshot(nodes: readonly ClusterNodeProcess[]): Cluste
 
 export function clusterCpu(before: ClusterCpuSnapshot, after: ClusterCpuSnapshot): ClusterCpu {
   const seconds = (after.atMs - before.atMs) / 1000;
+  // Below 0 when a process of the name (another session's Postgres backend) ended meanwhile.
   const cores = (a: number | undefined, b: number | undefined): number | null =>
-    a === undefined || b === undefined ? null : (b - a) / clockTicksPerSecond / seconds;
+    a === undefined || b === undefined || b < a ? null : (b - a) / clockTicksPerSecond / seconds;
   const nodes = before.nodeTicks.map((ticks, index) => cores(ticks, after.nodeTicks[index]));
   const postgres = cores(before.postgresTicks, after.postgresTicks);
   const nats = cores(before.natsTicks, after.natsTicks);

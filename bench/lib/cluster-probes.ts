@@ -11,9 +11,10 @@ import { Client, Pool } from 'undici';
 import { partitionOf } from '../../src/router/partition-hash.js';
 import type { ClusterBenchOptions } from './cluster-args.js';
 import type { ClusterNodeProcess, RunningCluster } from './cluster-nodes.js';
+import { call } from './ledger-api.js';
 import { summarize, type LatencySummary } from './load-driver.js';
 import { newHistogram, type UnknownRequest } from './load-worker.js';
-import { emptyTallies, stockKeyAt, type Scenario } from './scenarios.js';
+import { emptyTallies, stockKeyAt, type KeyTallies, type Scenario } from './scenarios.js';
 import { checkState, type StateCheck } from './state-check.js';
 
 const requestTimeoutMs = 10_000;
@@ -229,8 +230,15 @@ class FailoverLoad {
         try {
           const { text, ...reply } = await postReserve(clients.get(via.id) as Client, body);
           this.samples.push({ keyIndex, partition, sentMs, doneMs: performance.now(), ...reply });
-          if (reply.status !== 200 && this.examples[reply.label] === undefined) {
-            this.examples[reply.label] = `via ${via.id}: ${body} -> ${text.slice(0, 300)}`;
+          if (reply.status !== 200) {
+            // A 503 `unavailable` leaves it unknown whether the reserve applied: replayed later.
+            this.unknown.push({
+              operation: 'reserve',
+              keyIndexes: [keyIndex],
+              body,
+              error: reply.label,
+            });
+            this.examples[reply.label] ??= `via ${via.id}: ${body} -> ${text.slice(0, 300)}`;
           }
         } catch (error) {
           const message =
@@ -296,6 +304,13 @@ export interface FailoverResult {
   readonly lost: number;
   readonly lostListed: readonly Record<string, unknown>[];
   readonly acknowledgedByVictim: number;
+  /**
+   * What the requests without a 200 (no answer, or a 503) turned out to be, by their first
+   * answer: replayed with the same idempotency key through a survivor, "had applied" if the
+   * replay answered the first outcome (idempotent-replayed), "applied by the replay" if it was
+   * new, or the replay's status.
+   */
+  readonly replays: Record<string, Record<string, number>>;
   readonly stateCheck: StateCheck;
   readonly errors: Record<string, number>;
   readonly examples: Record<string, string>;
@@ -431,7 +446,8 @@ async function analyse(a: Analysis): Promise<FailoverResult> {
   for (const sample of acks) {
     tallies.reserved[sample.keyIndex] = (tallies.reserved[sample.keyIndex] ?? 0) + 1;
   }
-  const stateCheck = await checkState(survivor.child.baseUrl, a.scenario, tallies, load.unknown);
+  const replays = await replayUnknown(survivor.child.baseUrl, load.unknown, tallies);
+  const stateCheck = await checkState(survivor.child.baseUrl, a.scenario, tallies, []);
   return {
     victim: victim.id,
     division: a.cluster.division,
@@ -458,10 +474,36 @@ async function analyse(a: Analysis): Promise<FailoverResult> {
     lost: lookup.missing.length,
     lostListed: lookup.missing.slice(0, missingListed),
     acknowledgedByVictim: acks.filter((s) => s.servedBy === victim.id).length,
+    replays,
     stateCheck,
     errors: load.errors,
     examples: load.examples,
   };
+}
+
+/** Replays every request without a 200 (same body); counts the 200s into `tallies`. */
+async function replayUnknown(
+  baseUrl: string,
+  unknown: readonly UnknownRequest[],
+  tallies: KeyTallies,
+): Promise<Record<string, Record<string, number>>> {
+  const outcomes: Record<string, Record<string, number>> = {};
+  for (const request of unknown) {
+    const answer = await call(baseUrl, '/v1/reserve', request.body);
+    const outcome =
+      answer.status !== 200
+        ? `replay answered ${answer.status}`
+        : answer.replayed
+          ? 'had applied'
+          : 'applied by the replay';
+    const byLabel = (outcomes[request.error] ??= {});
+    byLabel[outcome] = (byLabel[outcome] ?? 0) + 1;
+    if (answer.status !== 200) continue;
+    for (const keyIndex of request.keyIndexes) {
+      tallies.reserved[keyIndex] = (tallies.reserved[keyIndex] ?? 0) + 1;
+    }
+  }
+  return outcomes;
 }
 
 /** Longest stretch without a 200 on a partition not in `excluded`: before the kill, and during. */

@@ -179,6 +179,10 @@ export function markdownReport(record: ClusterRecord): string {
           `200s per second (kill in second ${run.killSecond}): ${run.acksPerSecond.join(' ')}`,
         '',
       );
+      lines.push(
+        `run ${run.run}, requests without a 200, replayed: ${JSON.stringify(run.replays)}`,
+        '',
+      );
       for (const [label, example] of Object.entries(run.examples)) {
         lines.push(`run ${run.run}, first "${label}": ${example}`, '');
       }
