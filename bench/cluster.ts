@@ -33,7 +33,14 @@ import {
   type FailoverResult,
   type HopResult,
 } from './lib/cluster-probes.js';
-import { markdownReport, type ClusterRecord, type ThroughputRun } from './lib/cluster-report.js';
+import {
+  markdownReport,
+  type ClusterRecord,
+  type JournalWindow,
+  type ThroughputRun,
+} from './lib/cluster-report.js';
+import { scrapeMetrics } from './lib/ledger-api.js';
+import { histogramWindow } from './lib/prometheus.js';
 import { ensureBuilt, mainScriptPath, staleSources } from './lib/ledger-child.js';
 import { LoadGenerator } from './lib/load-driver.js';
 import { backgroundBusyCores, machineInfo } from './lib/machine.js';
@@ -49,6 +56,18 @@ const backgroundWindowMs = 1000;
 
 /** Cleanups of the clusters running now: an interrupt runs them all. */
 const running = new Set<Cleanup>();
+
+/** A node's group commits in the measured window, from its /metrics. */
+function journalWindow(before: string, after: string, seconds: number): JournalWindow {
+  const batch = histogramWindow(before, after, 'ledger_journal_batch_size');
+  const flush = histogramWindow(before, after, 'ledger_journal_flush_duration_seconds');
+  return {
+    commitsPerSecond: batch.count / seconds,
+    recordsPerCommit: batch.mean,
+    flushMeanMs: flush.mean === null ? null : flush.mean * 1000,
+    busyFraction: flush.sum / seconds,
+  };
+}
 
 function manySku(options: ClusterBenchOptions): Scenario {
   return {
@@ -99,6 +118,8 @@ async function throughputRuns(
     const before = await machineLoad();
     let start: ClusterCpuSnapshot | undefined;
     let cpu: ClusterCpu | undefined;
+    let metricsBefore: string[] = [];
+    let journal: JournalWindow[] = [];
     const result = await generator.run({
       label: `${cluster.nodes.length} node(s), run ${run}`,
       baseUrl: baseUrls[0] as string,
@@ -108,9 +129,16 @@ async function throughputRuns(
       warmupSeconds: options.warmupSeconds,
       durationSeconds: options.durationSeconds,
       authorization: undefined,
-      onMeasureStart: () => void (start = clusterCpuSnapshot(cluster.nodes)),
-      onMeasureEnd: () => {
+      onMeasureStart: async () => {
+        start = clusterCpuSnapshot(cluster.nodes);
+        metricsBefore = await Promise.all(baseUrls.map((url) => scrapeMetrics(url)));
+      },
+      onMeasureEnd: async () => {
         if (start !== undefined) cpu = clusterCpu(start, clusterCpuSnapshot(cluster.nodes));
+        const after = await Promise.all(baseUrls.map((url) => scrapeMetrics(url)));
+        journal = after.map((text, index) =>
+          journalWindow(metricsBefore[index] ?? '', text, options.durationSeconds),
+        );
       },
     });
     addTallies(total, result.tallies);
@@ -125,6 +153,7 @@ async function throughputRuns(
       errors: result.errors,
       unexpected: result.unexpected,
       cpu: cpu ?? null,
+      journal,
       checkOk: check.ok,
       mismatchedKeys: check.mismatchedKeys,
       replay: check.replay,

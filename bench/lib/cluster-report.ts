@@ -13,6 +13,15 @@ export interface MachineLoad {
   readonly loadAverage: number[];
 }
 
+/** One node's journal over a measured window (ledger_journal_* from its /metrics). */
+export interface JournalWindow {
+  readonly commitsPerSecond: number;
+  readonly recordsPerCommit: number | null;
+  readonly flushMeanMs: number | null;
+  /** Share of the window a commit was being flushed. */
+  readonly busyFraction: number;
+}
+
 export interface ThroughputRun {
   readonly nodes: number;
   readonly run: number;
@@ -23,6 +32,7 @@ export interface ThroughputRun {
   readonly errors: Record<string, number>;
   readonly unexpected: number;
   readonly cpu: ClusterCpu | null;
+  readonly journal: readonly JournalWindow[];
   readonly checkOk: boolean;
   readonly mismatchedKeys: number;
   readonly replay: ReplayFigures;
@@ -76,6 +86,7 @@ function throughputTable(runs: readonly ThroughputRun[]): string {
       'nats',
       'generator',
       'other',
+      'commits/s × records (flush ms), each node',
       'busy before / load avg',
       'check',
     ],
@@ -91,6 +102,13 @@ function throughputTable(runs: readonly ThroughputRun[]): string {
       cores(run.cpu?.nats),
       cores(run.cpu?.generator),
       cores(run.cpu?.other),
+      run.journal
+        .map(
+          (j) =>
+            `${j.commitsPerSecond.toFixed(0)} × ${j.recordsPerCommit?.toFixed(1) ?? 'n/a'} ` +
+            `(${j.flushMeanMs?.toFixed(2) ?? 'n/a'})`,
+        )
+        .join(' + '),
       loadOf(run.before),
       run.checkOk ? 'OK' : `FAILED (${run.mismatchedKeys} keys)`,
     ]),
