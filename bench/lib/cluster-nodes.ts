@@ -27,6 +27,8 @@ export interface ClusterNodeProcess {
   readonly child: LedgerChild;
   /** False once the bench killed it. */
   alive: boolean;
+  /** The node's cluster log lines (partitions taken, handed over, lost), as logged. */
+  readonly clusterLines: string[];
 }
 
 export interface RunningCluster {
@@ -66,6 +68,7 @@ export async function startCluster(
   const tag = randomBytes(3).toString('hex');
   const ids = Array.from({ length: count }, (_, index) => `bench-${tag}-${index + 1}`);
   const start = async (id: string): Promise<ClusterNodeProcess> => {
+    const clusterLines: string[] = [];
     const child = await startLedger({
       root,
       databaseUrl: database.url,
@@ -82,8 +85,11 @@ export async function startCluster(
         LEDGER_PARTITIONS: String(options.partitions),
       },
       onSpawned: (spawned) => cleanup.push(`stop node ${id}`, () => spawned.stop()),
+      onLine: (line) => {
+        if (line.includes('"component":"cluster"')) clusterLines.push(line);
+      },
     });
-    return { id, child, alive: true };
+    return { id, child, alive: true, clusterLines };
   };
   const first = await start(ids[0] as string);
   const others = await Promise.all(ids.slice(1).map((id) => start(id)));

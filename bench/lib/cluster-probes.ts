@@ -292,8 +292,16 @@ export interface FailoverResult {
   /** Answers between the kill and the last partition's first 200: its partitions', others'. */
   readonly answersDuring: Record<string, number>;
   readonly othersAnswersDuring: Record<string, number>;
+  /** On partitions without a 200 before the kill (owner unknown; mostly the killed node's). */
+  readonly unknownOwnerAnswersDuring: Record<string, number>;
+  /** Each answer not 200 after the last partition came back. */
+  readonly refusedAfter: readonly Record<string, unknown>[];
+  /** The nodes' cluster log lines from 2 s before the kill on (time relative to the kill). */
+  readonly clusterLog: readonly string[];
+  /** Each answer neither 200 nor lost on a partition the killed node did not own, meanwhile. */
+  readonly othersRefused: readonly Record<string, unknown>[];
   readonly answersAfter: Record<string, number>;
-  /** Longest stretch without a 200 on a partition the victim did not own, before and during. */
+  /** Longest stretch without a 200 on a partition a survivor owned, before and during. */
   readonly othersLongestGapBeforeMs: number;
   readonly othersLongestGapDuringMs: number;
   /** 200s per second, from the start of the load; the kill is in second `killSecond`. */
@@ -384,7 +392,7 @@ export async function measureFailover(
   await sleep(afterRecoveryMs);
   load.running = false;
   await Promise.all(users);
-  return analyse({ load, cluster, scenario, victim, startMs, killMs, mine, backAt, out });
+  return analyse({ load, cluster, scenario, victim, startMs, killMs, mine, owners, backAt, out });
 }
 
 /** The node that answered each partition's last 200 before `killMs`. */
@@ -406,12 +414,14 @@ interface Analysis {
   readonly startMs: number;
   readonly killMs: number;
   readonly mine: readonly number[];
+  /** Who answered each partition's last 200 before the kill. */
+  readonly owners: ReadonlyMap<number, string>;
   readonly backAt: ReadonlyMap<number, Sample>;
   readonly out: (line: string) => void;
 }
 
 async function analyse(a: Analysis): Promise<FailoverResult> {
-  const { load, killMs, mine, backAt, victim } = a;
+  const { load, killMs, mine, owners, backAt, victim } = a;
   const acks = load.samples.filter((sample) => sample.status === 200);
   const perPartition: PartitionFailover[] = [];
   for (const partition of mine) {
@@ -429,8 +439,11 @@ async function analyse(a: Analysis): Promise<FailoverResult> {
   }
   const recoveredMs = Math.max(killMs, ...perPartition.map((p) => killMs + p.sinceKillMs));
   const victims = new Set(mine);
+  // A partition with no 200 before the kill has no known owner: in neither group.
+  const others = new Set([...owners].filter(([, owner]) => owner !== victim.id).map(([p]) => p));
+  const unowned = (partition: number): boolean => !victims.has(partition) && !others.has(partition);
   const during = load.samples.filter((s) => s.doneMs >= killMs && s.doneMs <= recoveredMs);
-  const gaps = othersLongestGaps(acks, new Set(mine), a.startMs + 1000, killMs, recoveredMs);
+  const gaps = othersLongestGaps(acks, others, a.startMs + 1000, killMs, recoveredMs);
   const loadedBefore = new Set(acks.filter((s) => s.doneMs < killMs).map((s) => s.partition));
   const beforeSeconds = (killMs - a.startMs - 1000) / 1000;
   const acksBefore = acks.filter((s) => s.doneMs < killMs && s.doneMs > a.startMs + 1000).length;
@@ -463,7 +476,27 @@ async function analyse(a: Analysis): Promise<FailoverResult> {
         : (beforeSeconds * 1000 * loadedBefore.size) / acksBefore,
     answersBefore: countBy(load.samples.filter((s) => s.doneMs < killMs)),
     answersDuring: countBy(during.filter((s) => victims.has(s.partition))),
-    othersAnswersDuring: countBy(during.filter((s) => !victims.has(s.partition))),
+    othersAnswersDuring: countBy(during.filter((s) => others.has(s.partition))),
+    unknownOwnerAnswersDuring: countBy(during.filter((s) => unowned(s.partition))),
+    refusedAfter: load.samples
+      .filter((s) => s.doneMs > recoveredMs && s.status !== 200)
+      .map((s) => ({
+        partition: s.partition,
+        owner: owners.get(s.partition),
+        label: s.label,
+        sentFromKillMs: Math.round(s.sentMs - killMs),
+        tookMs: Math.round(s.doneMs - s.sentMs),
+      })),
+    clusterLog: clusterLog(a.cluster, killMs),
+    othersRefused: during
+      .filter((s) => others.has(s.partition) && s.status !== 200 && s.status !== 0)
+      .map((s) => ({
+        partition: s.partition,
+        owner: owners.get(s.partition),
+        label: s.label,
+        sentFromKillMs: Math.round(s.sentMs - killMs),
+        tookMs: Math.round(s.doneMs - s.sentMs),
+      })),
     answersAfter: countBy(load.samples.filter((s) => s.doneMs > recoveredMs)),
     othersLongestGapBeforeMs: gaps.before,
     othersLongestGapDuringMs: gaps.during,
@@ -479,6 +512,30 @@ async function analyse(a: Analysis): Promise<FailoverResult> {
     errors: load.errors,
     examples: load.examples,
   };
+}
+
+/** Cluster log lines of every node from 2 s before the kill, "+ms node message {fields}". */
+function clusterLog(cluster: RunningCluster, killMs: number): string[] {
+  const killedAt = Date.now() - (performance.now() - killMs);
+  const lines: { at: number; text: string }[] = [];
+  for (const node of cluster.nodes) {
+    for (const line of node.clusterLines) {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown> & { time?: number; msg?: string };
+        const at = typeof entry.time === 'number' ? entry.time - killedAt : Number.NaN;
+        if (!(at > -2000)) continue;
+        const { partitions, recovery_ms: recovery } = entry;
+        const what = Array.isArray(partitions) ? `${partitions.length} partitions` : partitions;
+        lines.push({
+          at,
+          text: `${Math.round(at)} ms ${node.id}: ${entry.msg} ${what ?? ''} ${recovery ?? ''}`,
+        });
+      } catch (error) {
+        void error;
+      }
+    }
+  }
+  return lines.sort((x, y) => x.at - y.at).map((line) => line.text.trim());
 }
 
 /** Replays every request without a 200 (same body); counts the 200s into `tallies`. */
@@ -506,10 +563,10 @@ async function replayUnknown(
   return outcomes;
 }
 
-/** Longest stretch without a 200 on a partition not in `excluded`: before the kill, and during. */
+/** Longest stretch without a 200 on a partition in `included`: before the kill, and during. */
 function othersLongestGaps(
   acks: readonly Sample[],
-  excluded: ReadonlySet<number>,
+  included: ReadonlySet<number>,
   fromMs: number,
   killMs: number,
   recoveredMs: number,
@@ -518,7 +575,7 @@ function othersLongestGaps(
   let before = 0;
   let during = 0;
   for (const sample of [...acks].sort((x, y) => x.doneMs - y.doneMs)) {
-    if (excluded.has(sample.partition)) continue;
+    if (!included.has(sample.partition)) continue;
     const previous = last.get(sample.partition);
     last.set(sample.partition, sample.doneMs);
     if (previous === undefined || previous < fromMs) continue;

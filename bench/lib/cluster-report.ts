@@ -193,7 +193,8 @@ export function markdownReport(record: ClusterRecord): string {
       lines.push(
         `run ${run.run}: answers before the kill: ${counts(run.answersBefore)}; during the ` +
           `failover, on the killed node's partitions: ${counts(run.answersDuring)}, on the ` +
-          `others: ${counts(run.othersAnswersDuring)}; after: ${counts(run.answersAfter)}; ` +
+          `survivors': ${counts(run.othersAnswersDuring)}, on partitions without a 200 before ` +
+          `the kill: ${counts(run.unknownOwnerAnswersDuring)}; after: ${counts(run.answersAfter)}; ` +
           `200s per second (kill in second ${run.killSecond}): ${run.acksPerSecond.join(' ')}`,
         '',
       );
@@ -201,6 +202,17 @@ export function markdownReport(record: ClusterRecord): string {
         `run ${run.run}, requests without a 200, replayed: ${JSON.stringify(run.replays)}`,
         '',
       );
+      if (run.refusedAfter.length > 0) {
+        lines.push(`run ${run.run}, not 200 after: ${JSON.stringify(run.refusedAfter)}`, '');
+      }
+      lines.push(`run ${run.run}, cluster log: ${run.clusterLog.join('; ')}`, '');
+      if (run.othersRefused.length > 0) {
+        lines.push(
+          `run ${run.run}, refused on the survivors' partitions: ` +
+            JSON.stringify(run.othersRefused),
+          '',
+        );
+      }
       for (const [label, example] of Object.entries(run.examples)) {
         lines.push(`run ${run.run}, first "${label}": ${example}`, '');
       }
