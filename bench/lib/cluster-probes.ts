@@ -192,6 +192,8 @@ interface Sample {
   readonly label: string;
   readonly servedBy: string | undefined;
   readonly reservationId: string | undefined;
+  /** The node the request was sent to. */
+  readonly via: string;
 }
 
 class FailoverLoad {
@@ -229,7 +231,8 @@ class FailoverLoad {
         const sentMs = performance.now();
         try {
           const { text, ...reply } = await postReserve(clients.get(via.id) as Client, body);
-          this.samples.push({ keyIndex, partition, sentMs, doneMs: performance.now(), ...reply });
+          const doneMs = performance.now();
+          this.samples.push({ keyIndex, partition, sentMs, doneMs, via: via.id, ...reply });
           if (reply.status !== 200) {
             // A 503 `unavailable` leaves it unknown whether the reserve applied: replayed later.
             this.unknown.push({
@@ -255,6 +258,7 @@ class FailoverLoad {
             label,
             servedBy: undefined,
             reservationId: undefined,
+            via: via.id,
           });
           via = pick(this.nodes.filter((node) => node.alive && node !== via));
           await sleep(pauseAfterErrorMs);
@@ -275,6 +279,28 @@ export interface PartitionFailover {
   /** The kill → the first 200 after it. */
   readonly sinceKillMs: number;
   readonly takenBy: string | undefined;
+  /** How long the first 200 after the kill took, sent to answered. */
+  readonly firstAckTookMs: number;
+  /** Answers not 200 between the kill and the first 200, by the node asked. */
+  readonly refusedVia: Record<string, number>;
+  /** The kill → the last of them answered, and how long that one took. */
+  readonly lastRefusedMs: number | null;
+  readonly lastRefusalTookMs: number | null;
+}
+
+/** The refusals a partition got between the kill and its first 200 after it. */
+function refusalsOf(samples: readonly Sample[], partition: number, killMs: number, backMs: number) {
+  const refused = samples.filter(
+    (s) => s.partition === partition && s.status !== 200 && s.doneMs > killMs && s.doneMs < backMs,
+  );
+  const refusedVia: Record<string, number> = {};
+  for (const sample of refused) refusedVia[sample.via] = (refusedVia[sample.via] ?? 0) + 1;
+  const last = refused.at(-1);
+  return {
+    refusedVia,
+    lastRefusedMs: last === undefined ? null : Math.round(last.doneMs - killMs),
+    lastRefusalTookMs: last === undefined ? null : Math.round(last.doneMs - last.sentMs),
+  };
 }
 
 export interface FailoverResult {
@@ -435,6 +461,8 @@ async function analyse(a: Analysis): Promise<FailoverResult> {
       failoverMs: back.doneMs - before.doneMs,
       sinceKillMs: back.doneMs - killMs,
       takenBy: back.servedBy,
+      firstAckTookMs: Math.round(back.doneMs - back.sentMs),
+      ...refusalsOf(load.samples, partition, killMs, back.doneMs),
     });
   }
   const recoveredMs = Math.max(killMs, ...perPartition.map((p) => killMs + p.sinceKillMs));
@@ -524,11 +552,13 @@ function clusterLog(cluster: RunningCluster, killMs: number): string[] {
         const entry = JSON.parse(line) as Record<string, unknown> & { time?: number; msg?: string };
         const at = typeof entry.time === 'number' ? entry.time - killedAt : Number.NaN;
         if (!(at > -2000)) continue;
-        const { partitions, recovery_ms: recovery } = entry;
+        const { partitions, recovery_ms: recovery, err } = entry;
+        const why =
+          typeof err === 'object' && err !== null ? (err as { message?: unknown }).message : '';
         const what = Array.isArray(partitions) ? `${partitions.length} partitions` : partitions;
         lines.push({
           at,
-          text: `${Math.round(at)} ms ${node.id}: ${entry.msg} ${what ?? ''} ${recovery ?? ''}`,
+          text: `${Math.round(at)} ms ${node.id}: ${entry.msg} ${what ?? ''} ${recovery ?? ''} ${String(why ?? '')}`,
         });
       } catch (error) {
         void error;
