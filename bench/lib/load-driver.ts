@@ -32,6 +32,8 @@ const progressLineEverySeconds = 5;
 export interface LoadOptions {
   readonly label: string;
   readonly baseUrl: string;
+  /** Several servers (a cluster's nodes): connections round-robin over them instead of baseUrl. */
+  readonly baseUrls?: readonly string[];
   readonly scenario: Scenario;
   readonly connections: number;
   readonly warmupSeconds: number;
@@ -124,14 +126,17 @@ export class LoadGenerator {
       setTimeout(() => void options.onMeasureStart(), measureFromMs - Date.now()),
       setTimeout(() => void options.onMeasureEnd(), endAtMs - Date.now()),
     ];
+    const connectionsOf = (threadIndex: number): number =>
+      Math.floor(options.connections / threads) +
+      (threadIndex < options.connections % threads ? 1 : 0);
+    let firstConnection = 0;
     const tasks = Array.from({ length: threads }, (_, threadIndex) => {
       const { port1, port2 } = new MessageChannel();
       port1.on('message', (tick: ProgressTick) => progress.add(tick));
-      const connections =
-        Math.floor(options.connections / threads) +
-        (threadIndex < options.connections % threads ? 1 : 0);
+      const connections = connectionsOf(threadIndex);
       const task: LoadTask = {
-        baseUrl: options.baseUrl,
+        baseUrls: options.baseUrls ?? [options.baseUrl],
+        firstConnection,
         scenario: options.scenario,
         connections,
         threadIndex,
@@ -143,6 +148,7 @@ export class LoadGenerator {
         requestTimeoutMs,
         progress: port2,
       };
+      firstConnection += connections;
       const result = this.pool.run(task, { transferList: [port2] }) as Promise<LoadTaskResult>;
       return result.finally(() => port1.close());
     });

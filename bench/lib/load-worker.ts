@@ -30,7 +30,13 @@ export const operationPaths: Readonly<Record<Operation, string>> = {
 };
 
 export interface LoadTask {
-  readonly baseUrl: string;
+  /**
+   * Where the virtual users connect: connection i of the whole load (over every thread) goes to
+   * `baseUrls[i % baseUrls.length]`, so a cluster's nodes share the load round-robin.
+   */
+  readonly baseUrls: readonly string[];
+  /** The load-wide index of this thread's first connection. */
+  readonly firstConnection: number;
   readonly scenario: Scenario;
   readonly connections: number;
   readonly threadIndex: number;
@@ -440,8 +446,8 @@ export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResul
   const load = new ThreadLoad(task);
   const clients = Array.from(
     { length: task.connections },
-    () =>
-      new Client(task.baseUrl, {
+    (_, index) =>
+      new Client(task.baseUrls[(task.firstConnection + index) % task.baseUrls.length] as string, {
         pipelining: 1,
         headersTimeout: task.requestTimeoutMs,
         bodyTimeout: task.requestTimeoutMs,

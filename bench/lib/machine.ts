@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /** Kernel clock ticks per second for /proc times; 100 on every mainstream Linux build. */
-const clockTicksPerSecond = 100;
+export const clockTicksPerSecond = 100;
 
 export interface MachineInfo {
   readonly cpuCount: number;
@@ -63,7 +63,7 @@ function readOrUndefined(path: string): string | undefined {
 }
 
 /** utime + stime of a process (all its threads), from /proc/<pid>/stat. */
-function processTicks(pid: number | string): { name: string; ticks: number } | undefined {
+export function processTicks(pid: number | string): { name: string; ticks: number } | undefined {
   const stat = readOrUndefined(`/proc/${pid}/stat`);
   if (stat === undefined) return undefined;
   const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
@@ -73,7 +73,7 @@ function processTicks(pid: number | string): { name: string; ticks: number } | u
 }
 
 /** Ticks of every process with one of these names (all of Postgres's backends, say). */
-function ticksOfProcessesNamed(names: readonly string[]): number | undefined {
+export function ticksOfProcessesNamed(names: readonly string[]): number | undefined {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -90,7 +90,7 @@ function ticksOfProcessesNamed(names: readonly string[]): number | undefined {
   return total;
 }
 
-function machineBusyTicks(): number | undefined {
+export function machineBusyTicks(): number | undefined {
   const line = readOrUndefined('/proc/stat')?.split('\n')[0];
   if (line === undefined || !line.startsWith('cpu ')) return undefined;
   // user nice system idle iowait irq softirq steal: busy is everything but idle and iowait.
