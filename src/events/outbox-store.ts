@@ -81,12 +81,17 @@ export class PostgresOutboxStore implements OutboxStore {
   async saveCursors(cursors: ReadonlyMap<number, number>): Promise<void> {
     if (cursors.size === 0) return;
     // GREATEST: a late or repeated save can never move a cursor back (only forward, or nowhere).
+    // In partition order: in a cluster, a partition's former publisher may save its last cursors
+    // while the new one saves, and two saves locking rows in different orders would deadlock.
+    const sorted = [...cursors].sort(([a], [b]) => a - b);
     await this.pool.query(
       `INSERT INTO ledger_event_cursors (partition, lsn)
-       SELECT * FROM unnest($1::integer[], $2::bigint[])
+       SELECT c.partition, c.lsn FROM unnest($1::integer[], $2::bigint[])
+         WITH ORDINALITY AS c(partition, lsn, n)
+         ORDER BY n
        ON CONFLICT (partition) DO UPDATE
          SET lsn = GREATEST(ledger_event_cursors.lsn, EXCLUDED.lsn)`,
-      [[...cursors.keys()], [...cursors.values()]],
+      [sorted.map(([partition]) => partition), sorted.map(([, lsn]) => lsn)],
     );
   }
 }
