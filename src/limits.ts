@@ -34,6 +34,12 @@ export const clusterReleaseMax = 16;
 export const clusterRequestBudgetMs = 5_000;
 export const clusterMoveRetryMs = 25;
 /**
+ * A forward that reached no one is sent again for this long at most: enough for the nodes to
+ * learn where a partition went when its owner left cleanly (it tells them at once); a dead
+ * owner's partitions answer 503 then until its lease runs out.
+ */
+export const clusterUnreachableWaitMs = 1_000;
+/**
  * A node with live-feed subscribers tells the others every `feedInterestEveryMs` (at once when
  * the first one comes); a node sends its stock changes while it heard so within
  * `feedInterestHeldMs`. A subscribed key is read again `feedInterestReachMs` after subscribing,

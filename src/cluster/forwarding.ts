@@ -139,7 +139,9 @@ export class Forwarding {
           const refused = { ...failure(0, 'unavailable', unreachable), servedBy: node };
           // Nobody listens on the owner's subject (it just left): the command reached no one and
           // can be sent again once the partition's next owner is known. A timeout cannot tell.
-          callback(isNoResponders(error) ? { ...refused, moved: true } : refused);
+          callback(
+            isNoResponders(error) ? { ...refused, moved: true, unreachable: true } : refused,
+          );
         },
       );
     return this.nextId;

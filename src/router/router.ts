@@ -4,7 +4,7 @@
 // A stock read never goes to a shard: the durable read view answers it at once. A page of the
 // stock listing asks shards only for keys the view cannot answer exactly now.
 import { assert, type CartCommand, type Command } from '../actors/index.js';
-import { clusterMoveRetryMs, clusterRequestBudgetMs } from '../limits.js';
+import { clusterMoveRetryMs, clusterRequestBudgetMs, clusterUnreachableWaitMs } from '../limits.js';
 import {
   failure,
   type ReplyCallback,
@@ -318,7 +318,8 @@ export class Router {
     const placement = cluster.where(partition);
     const firstMs = sinceMs === 0 ? performance.now() : sinceMs;
     const again = (reply: ShardReply): void => {
-      if (reply.moved !== true || performance.now() - firstMs >= clusterRequestBudgetMs) {
+      const waitMs = reply.unreachable === true ? clusterUnreachableWaitMs : clusterRequestBudgetMs;
+      if (reply.moved !== true || performance.now() - firstMs >= waitMs) {
         callback(reply);
         return;
       }

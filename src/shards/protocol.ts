@@ -39,6 +39,12 @@ export interface ShardReply {
    * nodes; the router sends it again once the partition has its next owner.
    */
   readonly moved?: true;
+  /**
+   * With `moved`: the forward reached no one (nobody listens on the owner's subject: it just
+   * left, or it died). Sent again only briefly: a node that left is replaced at once, a dead one
+   * only when its lease runs out, and its partitions' requests get 503 meanwhile.
+   */
+  readonly unreachable?: true;
 }
 
 export function failure(
