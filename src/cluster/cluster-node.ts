@@ -58,7 +58,9 @@ function partitionHost(options: ClusterNodeOptions): PartitionHost {
     const groups = new Map<ShardChannel, Item[]>();
     for (const item of items) {
       const channel = shards[table.shardOf(partitionOf(item))] as ShardChannel;
-      groups.set(channel, [...(groups.get(channel) ?? []), item]);
+      const group = groups.get(channel);
+      if (group === undefined) groups.set(channel, [item]);
+      else group.push(item);
     }
     return [...groups];
   };
@@ -93,9 +95,8 @@ function clusterRoutes(
     where: (partition) => keeper.where(partition),
     forward: (node, partition, command, callback, budgetMs) => {
       const way = forwarding();
-      if (way !== undefined) return way.forward(node, partition, command, callback, budgetMs);
-      callback(failure(0, 'unavailable', unreachable));
-      return 0;
+      if (way !== undefined) way.forward(node, partition, command, callback, budgetMs);
+      else callback(failure(0, 'unavailable', unreachable));
     },
     cancel: () => false,
     nodes: () => keeper.view().nodes.map((node) => node.node_id),

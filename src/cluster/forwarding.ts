@@ -87,7 +87,6 @@ function isNoResponders(error: unknown): boolean {
 
 export class Forwarding {
   private subscription: Subscription | undefined;
-  private nextId = 0;
 
   private constructor(
     private readonly connection: NatsConnection,
@@ -122,8 +121,7 @@ export class Forwarding {
     command: Command,
     callback: ReplyCallback,
     budgetMs: number,
-  ): number {
-    this.nextId = this.nextId >= 0x7fffffff ? 1 : this.nextId + 1;
+  ): void {
     const deadlineMs = Date.now() + budgetMs;
     const payload = packr.pack([partition, command, deadlineMs] satisfies Forwarded);
     this.connection
@@ -144,7 +142,6 @@ export class Forwarding {
           );
         },
       );
-    return this.nextId;
   }
 
   /** Asks a node for its page of the stock listing; a node that does not answer refuses it. */
@@ -157,11 +154,6 @@ export class Forwarding {
         (message) => callback(packr.unpack(message.data) as NodePage),
         () => callback(failure(0, 'unavailable', unreachable).outcome),
       );
-  }
-
-  /** A forward has left at once: there is nothing to take back. */
-  cancel(): boolean {
-    return false;
   }
 
   /** Asks a node to snapshot its changed partitions; resolves to how many it snapshotted. */

@@ -118,17 +118,18 @@ export class JournalStore implements JournalConnection {
       return;
     }
     // Each (partition, epoch) once; a partition under two epochs in one write fails the fence.
-    const leases = new Map<string, [partition: number, epoch: number]>();
+    // A batch's rows of one partition come together and almost always share their epoch, so
+    // a pair is compared with the one before it rather than keyed in a map.
+    const fencedPartitions: number[] = [];
+    const fencedEpochs: number[] = [];
     for (const row of rows) {
       assert(row.epoch !== undefined, () => `partition ${row.partition} written without a lease`);
-      leases.set(`${row.partition}:${row.epoch}`, [row.partition, row.epoch]);
+      const last = fencedPartitions.length - 1;
+      if (fencedPartitions[last] === row.partition && fencedEpochs[last] === row.epoch) continue;
+      fencedPartitions.push(row.partition);
+      fencedEpochs.push(row.epoch);
     }
-    const fenced = [...leases.values()];
-    values.push(
-      this.fence.node,
-      fenced.map(([partition]) => partition),
-      fenced.map(([, epoch]) => epoch),
-    );
+    values.push(this.fence.node, fencedPartitions, fencedEpochs);
     await this.client.query({ name: 'ledger-wal-append-fenced', text: fencedAppendText, values });
   }
 

@@ -46,7 +46,7 @@ export interface ClusterRoutes {
   where(partition: number): Placement;
   /**
    * Sends a command to the node owning its partition, to be answered within `budgetMs` (the
-   * owner does not start it once that has passed); returns a request id.
+   * owner does not start it once that has passed).
    */
   forward(
     node: string,
@@ -54,7 +54,7 @@ export interface ClusterRoutes {
     command: Command,
     callback: ReplyCallback,
     budgetMs: number,
-  ): number;
+  ): void;
   /** Forwards leave at once: nothing to take back. */
   cancel(id: number): boolean;
   /** The live nodes, this one among them, as of the last look at the cluster. */
@@ -338,8 +338,8 @@ export class Router {
     }
     if (placement !== 'local') {
       const budgetMs = Math.max(1, clusterRequestBudgetMs - (performance.now() - firstMs));
-      const id = cluster.forward(placement.node, partition, command, again, budgetMs);
-      return { channel: cluster, id };
+      cluster.forward(placement.node, partition, command, again, budgetMs);
+      return { channel: cluster, id: 0 };
     }
     return this.sendLocal(partition, command, again);
   }

@@ -7,26 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { get, newKey, post, type JsonResponse } from '../helpers/http.js';
-import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import { eventually, sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
 import { haveNats, natsServerBinary, startNatsServer, type NatsServer } from '../helpers/nats.js';
 import { havePostgres } from '../helpers/services.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { existsSync } from 'node:fs';
 
 const ready = (await havePostgres()) && (await haveNats()) && existsSync(natsServerBinary);
-
-/** Polls `check` until it passes or `timeoutMs` ends (then its last failure is thrown). */
-async function eventually<T>(timeoutMs: number, check: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(100);
-    }
-  }
-}
 
 describe.runIf(ready)('a cluster when Postgres or NATS fails', () => {
   let database: TestDatabase;

@@ -114,3 +114,16 @@ export async function waitReady(
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Polls `check` until it passes or `timeoutMs` ends (then its last failure is thrown). */
+export async function eventually<T>(timeoutMs: number, check: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(100);
+    }
+  }
+}

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { get, newKey, post, type JsonResponse } from '../helpers/http.js';
-import { sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import { eventually, sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
 import {
   deleteStream,
   haveNats,
@@ -35,19 +35,6 @@ interface Hold {
   readonly product: string;
   readonly reservationId: string;
   readonly key: string;
-}
-
-/** Polls `check` until it passes or `timeoutMs` ends (then its last failure is thrown). */
-async function eventually<T>(timeoutMs: number, check: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await sleep(100);
-    }
-  }
 }
 
 describe.runIf(ready)('a cluster of three nodes', () => {
