@@ -9,7 +9,7 @@ import { prepareAuth } from './lib/auth.js';
 import { Cleanup } from './lib/cleanup.js';
 import { ensureBuilt, mainScriptPath, staleSources } from './lib/ledger-child.js';
 import { startOtlpSink } from './lib/otlp-sink.js';
-import { LoadGenerator } from './lib/load-driver.js';
+import { LoadGenerator, type LoadSource } from './lib/load-driver.js';
 import { backgroundBusyCores, machineInfo } from './lib/machine.js';
 import { latencyPlotSvg } from './lib/plot.js';
 import {
@@ -26,6 +26,7 @@ import {
 import { runSystem, type SystemRun } from './lib/run-system.js';
 import { rateUnit, scenario } from './lib/scenarios.js';
 import { systems } from './lib/systems.js';
+import { WrkGenerator, wrkPath } from './lib/wrk-driver.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** Other work above this many busy cores, before or during a run, makes the figures suspect. */
@@ -63,13 +64,22 @@ function buildWarnings(background: number | null): string[] {
   return warnings;
 }
 
+function loadSource(options: BenchOptions): LoadSource {
+  if (options.generator === 'bench') return new LoadGenerator(options.threads);
+  const path = wrkPath();
+  if (path === undefined) {
+    throw new Error('--generator wrk: wrk is not installed (Debian: apt-get install wrk)');
+  }
+  return new WrkGenerator(options.threads, path);
+}
+
 async function runAll(options: BenchOptions, cleanup: Cleanup): Promise<boolean> {
   const startedAt = new Date().toISOString();
   if (options.systems.includes('ledger')) ensureBuilt(root);
   const background = await backgroundBusyCores(backgroundWindowMs);
   const warnings = buildWarnings(background);
   const build = buildState(root);
-  const generator = new LoadGenerator(options.threads);
+  const generator = loadSource(options);
   cleanup.push('stop the load generator threads', () => generator.close());
   const runs: SystemRun[] = [];
   for (let run = 1; run <= options.runs; run += 1) {

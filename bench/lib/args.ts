@@ -30,6 +30,8 @@ export interface BenchOptions {
   readonly flashCrowdStock: number;
   /** BARE_UWS_THREADS for the bare-uws baseline: acceptor threads sharing its port. */
   readonly bareUwsThreads: number;
+  /** What drives the load: the bench's own generator, or wrk (hot-sku only). */
+  readonly generator: 'bench' | 'wrk';
 }
 
 export class UsageError extends Error {
@@ -59,6 +61,9 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
   --sold-out-stock N  units of the sold-out scenario's key (default 20000)
   --flash-crowd-stock N  units of the flash-crowd scenario's key (default 10000)
   --bare-uws-threads N  acceptor threads of the bare-uws baseline (default 1, 1..16)
+  --generator G       bench (default): the bench's own load threads; wrk: a plain wrk run
+                      (hot-sku only; wrk must be installed; --threads is wrk's -t), a warm-up
+                      run and then the measured run, as a load tester would
   --database-url URL  admin connection to a local Postgres; a scratch database
                       bench_<random> is created there per run and dropped after it
                       (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -149,6 +154,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         'sold-out-stock': { type: 'string' },
         'flash-crowd-stock': { type: 'string' },
         'bare-uws-threads': { type: 'string' },
+        generator: { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -159,6 +165,12 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
   if (values.help === true) return undefined;
   const compare = values.compare === true;
   const databaseUrl = databaseUrlOf(values['database-url']);
+  const scenarios = listOf(
+    'scenario',
+    values.scenario,
+    scenarioNames,
+    compare ? scenarioNames : ['hot-sku'],
+  );
   return {
     connections: integer('connections', values.connections),
     durationSeconds: integer('duration', values.duration),
@@ -170,19 +182,24 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     nodeFlags: nodeFlagsOf(values['node-flag'] ?? []),
     trace: values.trace === true,
     compare,
-    scenarios: listOf(
-      'scenario',
-      values.scenario,
-      scenarioNames,
-      compare ? scenarioNames : ['hot-sku'],
-    ),
+    scenarios,
     systems: listOf('systems', values.systems, systemNames, compare ? systemNames : ['ledger']),
     runs: integer('runs', values.runs),
     threads: integer('threads', values.threads),
     soldOutStock: integer('sold-out-stock', values['sold-out-stock']),
     flashCrowdStock: integer('flash-crowd-stock', values['flash-crowd-stock']),
     bareUwsThreads: integer('bare-uws-threads', values['bare-uws-threads']),
+    generator: generatorOf(values.generator, scenarios),
   };
+}
+
+function generatorOf(raw: string | undefined, scenarios: readonly ScenarioName[]) {
+  if (raw === undefined || raw === 'bench') return 'bench';
+  if (raw !== 'wrk') throw new UsageError(`--generator is bench or wrk, got ${raw}`);
+  if (scenarios.some((name) => name !== 'hot-sku')) {
+    throw new UsageError('--generator wrk runs only --scenario hot-sku');
+  }
+  return 'wrk';
 }
 
 function nodeFlagsOf(flags: readonly string[]): string[] {

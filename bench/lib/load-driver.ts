@@ -63,6 +63,11 @@ export interface LoadResult {
   readonly latencyByStatus: Record<string, LatencySummary>;
   /** Every operation's histogram merged, for the plot (µs). */
   readonly histogram: hdr.Histogram;
+  /**
+   * The same corrected for coordinated omission, where the generator says (wrk prints only
+   * that); else run-system corrects `histogram` the same way.
+   */
+  readonly correctedHistogram?: hdr.Histogram;
   readonly statusCounts: Record<string, number>;
   readonly warmupStatusCounts: Record<string, number>;
   readonly errors: Record<string, number>;
@@ -70,6 +75,12 @@ export interface LoadResult {
   readonly perSecond: number[];
   readonly tallies: KeyTallies;
   readonly unknown: UnknownRequest[];
+  /**
+   * Reserves sent whose answer was never read and which cannot be replayed (wrk stops with one in
+   * flight per connection): each may or may not have taken effect. 0 for the bench's generator,
+   * which waits for every answer.
+   */
+  readonly unresolved?: number;
   readonly firstInsufficientAtMs: number | null;
   readonly unexpected: number;
   /** Date.now() when the load (warm-up included) started. */
@@ -94,8 +105,18 @@ function addCounts(into: Record<string, number>, from: Record<string, number>): 
   for (const [key, count] of Object.entries(from)) into[key] = (into[key] ?? 0) + count;
 }
 
+/** What drives a load: the bench's own generator, or wrk (bench/lib/wrk-driver.ts). */
+export interface LoadSource {
+  readonly threads: number;
+  /** The load runs in wrk child processes, whose CPU the bench counts from /proc. */
+  readonly wrk: boolean;
+  run(options: LoadOptions): Promise<LoadResult>;
+  close(): Promise<void>;
+}
+
 /** The piscina pool of load threads, kept for the whole bench invocation. */
-export class LoadGenerator {
+export class LoadGenerator implements LoadSource {
+  readonly wrk = false;
   private readonly pool: Piscina;
 
   constructor(readonly threads: number) {

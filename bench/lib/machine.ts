@@ -1,6 +1,7 @@
 // What the run ran on, and where the CPU went during the measured window: the load generator
-// (this process), the ledger (its PID, all threads), Postgres (every process named postgres)
-// and the machine as a whole, from /proc. Figures are in cores (1.0 = one core fully busy).
+// (this process, and wrk where it drives the load), the ledger (its PID, all threads), Postgres
+// (every process named postgres) and the machine as a whole, from /proc. Figures are in cores
+// (1.0 = one core fully busy).
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
@@ -99,11 +100,26 @@ export function machineBusyTicks(): number | undefined {
   return all - (ticks[3] ?? 0) - (ticks[4] ?? 0);
 }
 
-export function cpuSnapshot(ledgerPid: number): CpuSnapshot {
+/**
+ * utime + stime of this process's children that exited and were waited for (fields 16 and 17 of
+ * /proc/self/stat): a wrk run, once it ended. With the wrk processes still running, the
+ * load generator's CPU when it is wrk (`--generator wrk`); constant while no child ends.
+ */
+function generatorChildTicks(): number {
+  const stat = readOrUndefined('/proc/self/stat');
+  const live = ticksOfProcessesNamed(['wrk']) ?? 0;
+  if (stat === undefined) return live;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return live + Number(fields[13]) + Number(fields[14]);
+}
+
+/** `wrkLoad`: the load generator is wrk, run as a child of this process (counted as the bench). */
+export function cpuSnapshot(ledgerPid: number, wrkLoad = false): CpuSnapshot {
   const usage = process.cpuUsage();
+  const children = wrkLoad ? (generatorChildTicks() * 1e6) / clockTicksPerSecond : 0;
   return {
     atMs: performance.now(),
-    benchMicroseconds: usage.user + usage.system,
+    benchMicroseconds: usage.user + usage.system + children,
     machineBusyTicks: machineBusyTicks(),
     ledgerTicks: processTicks(ledgerPid)?.ticks,
     postgresTicks: ticksOfProcessesNamed(['postgres']),
@@ -149,11 +165,11 @@ export async function backgroundBusyCores(windowMs: number): Promise<number | nu
 }
 
 /** Samples cpuUse every second until stopped: shows whether a dip in throughput had company. */
-export function sampleCpuEverySecond(ledgerPid: number): () => CpuUse[] {
+export function sampleCpuEverySecond(ledgerPid: number, wrkLoad = false): () => CpuUse[] {
   const samples: CpuUse[] = [];
-  let last = cpuSnapshot(ledgerPid);
+  let last = cpuSnapshot(ledgerPid, wrkLoad);
   const timer = setInterval(() => {
-    const next = cpuSnapshot(ledgerPid);
+    const next = cpuSnapshot(ledgerPid, wrkLoad);
     samples.push(cpuUse(last, next));
     last = next;
   }, 1000);

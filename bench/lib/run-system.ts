@@ -6,7 +6,8 @@ import type { BenchOptions } from './args.js';
 import { Cleanup } from './cleanup.js';
 import type { SpawnedLedger } from './ledger-child.js';
 import { scrapeMetrics } from './ledger-api.js';
-import type { LatencySummary, LoadGenerator, LoadResult } from './load-driver.js';
+import { correctedHistogram } from './coordinated-omission.js';
+import { summarize, type LatencySummary, type LoadResult, type LoadSource } from './load-driver.js';
 import type { Operation } from './load-worker.js';
 import { cpuSnapshot, cpuUse, sampleCpuEverySecond, type CpuUse } from './machine.js';
 import {
@@ -48,6 +49,11 @@ export interface SystemRun {
   readonly run: number;
   readonly requestsPerSecond: number | null;
   readonly latency: LatencySummary | null;
+  /**
+   * The same answers' latency corrected for coordinated omission, as wrk prints it
+   * (bench/lib/coordinated-omission.ts): comparable with a plain wrk run's figures.
+   */
+  readonly latencyCorrected: LatencySummary | null;
   readonly latencyByOperation: Partial<Record<Operation, LatencySummary>>;
   /** By operation and status: "reserve 200" is the admitted reserves. */
   readonly latencyByStatus: Record<string, LatencySummary>;
@@ -130,7 +136,7 @@ async function measure(
   scenario: Scenario,
   baseUrl: string,
   pid: number,
-  context: { options: BenchOptions; generator: LoadGenerator; run: number },
+  context: { options: BenchOptions; generator: LoadSource; run: number },
 ): Promise<SystemRun> {
   const window: Window = {};
   const load = await context.generator.run({
@@ -142,12 +148,12 @@ async function measure(
     durationSeconds: context.options.durationSeconds,
     authorization: authorizationHeader(),
     onMeasureStart: async () => {
-      window.cpuBefore = cpuSnapshot(pid);
-      window.stopSampling = sampleCpuEverySecond(pid);
+      window.cpuBefore = cpuSnapshot(pid, context.generator.wrk);
+      window.stopSampling = sampleCpuEverySecond(pid, context.generator.wrk);
       if (spec.ledgerMetrics) window.metricsBefore = await scrapeMetrics(baseUrl);
     },
     onMeasureEnd: async () => {
-      window.cpuAfter = cpuSnapshot(pid);
+      window.cpuAfter = cpuSnapshot(pid, context.generator.wrk);
       if (spec.ledgerMetrics) window.metricsAfter = await scrapeMetrics(baseUrl);
     },
   });
@@ -155,7 +161,7 @@ async function measure(
   const cpu =
     window.cpuBefore && window.cpuAfter ? cpuUse(window.cpuBefore, window.cpuAfter) : null;
   const check = spec.stateful
-    ? await checkState(baseUrl, scenario, load.tallies, load.unknown)
+    ? await checkState(baseUrl, scenario, load.tallies, load.unknown, load.unresolved)
     : null;
   return {
     system: spec.name,
@@ -164,6 +170,14 @@ async function measure(
     run: context.run,
     requestsPerSecond: load.requestsPerSecond,
     latency: load.latency,
+    latencyCorrected: summarize(
+      load.correctedHistogram ??
+        correctedHistogram(
+          load.histogram,
+          context.options.durationSeconds * 1e6,
+          context.options.connections,
+        ),
+    ),
     latencyByOperation: load.latencyByOperation,
     latencyByStatus: load.latencyByStatus,
     percentilesMs: plotPercentiles.map((percentile) => ({
@@ -196,6 +210,7 @@ function failedRun(spec: SystemSpec, scenario: Scenario, run: number, error: unk
     run,
     requestsPerSecond: null,
     latency: null,
+    latencyCorrected: null,
     latencyByOperation: {},
     latencyByStatus: {},
     percentilesMs: [],
@@ -217,7 +232,7 @@ function failedRun(spec: SystemSpec, scenario: Scenario, run: number, error: unk
 export async function runSystem(
   spec: SystemSpec,
   scenario: Scenario,
-  context: { options: BenchOptions; root: string; generator: LoadGenerator; run: number },
+  context: { options: BenchOptions; root: string; generator: LoadSource; run: number },
   outer: Cleanup,
   log: (line: string) => void,
 ): Promise<SystemRun> {
