@@ -7,7 +7,6 @@
 // every cart answered 200 was durable then, and once resolution has run every cart ever attempted
 // is entirely there or not at all; the journal never oversells, makes a hold twice or binds a key
 // twice, and an assertion anywhere fails the run.
-import { createHash } from 'node:crypto';
 import type { Command, TransferStatus } from '../../src/actors/index.js';
 import { cartInDoubtAfterMs, cartResolveIntervalMs } from '../../src/limits.js';
 import { CartCoordinator, CartResolver, type CartRequest } from '../../src/router/index.js';
@@ -19,7 +18,7 @@ import { LandedLedger } from './landed-ledger.js';
 import { MemoryJournal, type Completion } from './memory-journal.js';
 import { Random } from './random.js';
 import { SimClock, SimTime } from './sim-clock.js';
-import { SimulationFailure, type SimulatorName } from './seed-runs.js';
+import { runSteps, SimLog, type SimulatorName } from './seed-runs.js';
 import { drain, isAssertion, show } from './sim-support.js';
 import { SimWire } from './sim-wire.js';
 import { reservationIdFor } from './workload.js';
@@ -100,13 +99,13 @@ const t0 = 1_800_000_000_000;
 export class CartSimulation {
   readonly random: Random;
   readonly profile: CartSimProfile;
+  private readonly log: SimLog;
   private readonly time = new SimTime(t0);
   private readonly journal = new MemoryJournal();
   private readonly ledger: LandedLedger;
   private readonly checks: CartChecks;
   private readonly wire: SimWire;
   private readonly workload: CartWorkload;
-  private readonly trace: string[] = [];
   private incarnation: Incarnation;
   private incarnations = 0;
   /** The id the coordinator mints next (minted here first, so the attempt knows it). */
@@ -117,8 +116,6 @@ export class CartSimulation {
   private readonly knownTransfers: string[] = [];
   /** Every acknowledged transfer and the latest status an answer reported for it. */
   private readonly ackedTransfers = new Map<string, TransferStatus>();
-  private failure: string | undefined;
-  private stepNumber = 0;
   private faultsOn = true;
   readonly counts = {
     steps: 0,
@@ -142,72 +139,48 @@ export class CartSimulation {
 
   constructor(
     readonly seed: number,
-    private readonly keepTrace: boolean,
+    keepTrace: boolean,
   ) {
+    this.log = new SimLog(simulatorName, seed, keepTrace, 60);
     this.random = new Random(seed);
     this.profile = cartProfileFor(this.random);
     this.wire = new SimWire(this.profile.partitions);
     this.workload = new CartWorkload(this.random, this.profile);
-    this.ledger = new LandedLedger((reason) => this.fail(reason));
+    this.ledger = new LandedLedger((reason) => this.log.fail(reason));
     this.checks = new CartChecks(
       this.ledger,
-      (reason) => this.fail(reason),
+      (reason) => this.log.fail(reason),
       () => this.time.nowMs,
     );
     this.journal.onLanded = (rows) => this.ledger.land(rows);
-    this.note(`profile ${JSON.stringify(this.profile)}`);
+    this.log.note(`profile ${JSON.stringify(this.profile)}`);
     this.incarnation = this.startIncarnation();
   }
 
   get traceLines(): readonly string[] {
-    return this.trace;
+    return this.log.traceLines;
   }
 
   async run(steps: number): Promise<CartSimResult> {
-    const onRejection = (reason: unknown): void =>
-      this.fail(`unhandled rejection: ${show(reason)}`);
-    process.on('unhandledRejection', onRejection);
-    try {
-      await this.stock();
-      for (let step = 0; step < steps && this.failure === undefined; step += 1) {
-        await this.step();
-      }
-      await this.finish();
-      if (this.failure !== undefined) throw this.failed(this.failure);
-      for (const decision of this.ledger.decisions.values()) {
-        this.counts[decision.decision === 'committed' ? 'committed' : 'aborted'] += 1;
-      }
-      return {
-        seed: this.seed,
-        steps: this.counts.steps,
-        traceHash: createHash('sha256').update(this.trace.join('\n')).digest('hex'),
-        counts: {
-          ...this.counts,
-          ...confirmCounts(this.ledger.confirmSteps),
-          keysWithLots: this.ledger.lots.keysWithLots,
-          lotWriteOffs: this.ledger.lots.writeOffs,
-        },
-      };
-    } finally {
-      process.off('unhandledRejection', onRejection);
+    await runSteps(this.log, steps, {
+      start: () => this.stock(),
+      step: () => this.step(),
+      finish: () => this.finish(),
+    });
+    for (const decision of this.ledger.decisions.values()) {
+      this.counts[decision.decision === 'committed' ? 'committed' : 'aborted'] += 1;
     }
-  }
-
-  private failed(reason: string): SimulationFailure {
-    const tail = this.trace.slice(-60);
-    return new SimulationFailure(simulatorName, this.seed, this.stepNumber, reason, tail);
-  }
-
-  private fail(reason: string): void {
-    if (this.failure === undefined) {
-      this.failure = reason;
-      this.note(`FAILURE: ${reason}`);
-    }
-  }
-
-  private note(line: string): void {
-    if (this.keepTrace || this.trace.length < 200_000)
-      this.trace.push(`${this.stepNumber} ${line}`);
+    return {
+      seed: this.seed,
+      steps: this.counts.steps,
+      traceHash: this.log.traceHash(),
+      counts: {
+        ...this.counts,
+        ...confirmCounts(this.ledger.confirmSteps),
+        keysWithLots: this.ledger.lots.keysWithLots,
+        lotWriteOffs: this.ledger.lots.writeOffs,
+      },
+    };
   }
 
   /** Stock and settings, durable before the first cart (no faults meanwhile). */
@@ -220,19 +193,19 @@ export class CartSimulation {
     }
     await this.settle();
     this.faultsOn = true;
-    this.note(`stocked: ${this.ledger.stock.size} keys`);
+    this.log.note(`stocked: ${this.ledger.stock.size} keys`);
   }
 
   // ---- Steps. ----
 
   private async step(): Promise<void> {
-    this.stepNumber += 1;
+    this.log.step += 1;
     this.counts.steps += 1;
     const kind = this.random.weighted(this.stepWeights());
     try {
       await this.take(kind);
     } catch (error) {
-      this.fail(`${kind} threw: ${show(error)}`);
+      this.log.fail(`${kind} threw: ${show(error)}`);
     }
     await drain();
     this.afterStep();
@@ -269,14 +242,14 @@ export class CartSimulation {
       case 'deliver':
         return this.deliver(this.random.int(1, 8));
       case 'defer':
-        this.note(`turn ends: ${incarnation.clock.runDeferred()} deferred`);
+        this.log.note(`turn ends: ${incarnation.clock.runDeferred()} deferred`);
         return;
       case 'complete':
         return this.completeQuery();
       case 'connect': {
         const index = this.random.int(0, this.journal.pendingConnects - 1);
         const ok = !this.random.chance(this.faultsOn ? this.profile.faultRate : 0);
-        this.note(this.journal.completeConnect(index, ok));
+        this.log.note(this.journal.completeConnect(index, ok));
         return;
       }
       case 'tick':
@@ -287,12 +260,12 @@ export class CartSimulation {
       case 'day':
         return this.advance(this.random.int(4, 20) * 3_600_000);
       case 'sweep':
-        this.note(`sweep: ${incarnation.shard.sweep(this.time.nowMs)} expired`);
+        this.log.note(`sweep: ${incarnation.shard.sweep(this.time.nowMs)} expired`);
         return;
       case 'resolve':
         return this.resolveRound();
       case 'snapshot':
-        this.note('snapshot all');
+        this.log.note('snapshot all');
         void incarnation.shard.snapshotAll();
         return;
       case 'crash':
@@ -302,7 +275,7 @@ export class CartSimulation {
       case 'checkpoint':
         return this.checkpoint('a pause');
       case 'restart':
-        this.note(`restart after a failed start of i${incarnation.id}`);
+        this.log.note(`restart after a failed start of i${incarnation.id}`);
         return this.crash();
     }
   }
@@ -310,7 +283,7 @@ export class CartSimulation {
   private async resolveRound(): Promise<void> {
     const started = await this.incarnation.resolver.round();
     this.counts.resolutions += started;
-    this.note(`resolver: ${started} carts in doubt`);
+    this.log.note(`resolver: ${started} carts in doubt`);
   }
 
   private completeQuery(): void {
@@ -323,13 +296,13 @@ export class CartSimulation {
       'lost-after': fault / 3,
     });
     if (completion !== 'ok' && connection.headKind === 'append') this.counts.writeFailures += 1;
-    this.note(connection.complete(completion));
+    this.log.note(connection.complete(completion));
   }
 
   private advance(ms: number): void {
     this.time.nowMs += ms;
     const fired = this.incarnation.clock.fireDue();
-    this.note(`clock +${ms} ms${fired > 0 ? `, ${fired} timers` : ''}`);
+    this.log.note(`clock +${ms} ms${fired > 0 ? `, ${fired} timers` : ''}`);
   }
 
   // ---- Processes. ----
@@ -357,7 +330,7 @@ export class CartSimulation {
           if (incarnation.alive) this.replies(incarnation, replies);
         },
         log: (level, message) => {
-          if (level !== 'info') this.note(`i${id} ${level}: ${message}`);
+          if (level !== 'info') this.log.note(`i${id} ${level}: ${message}`);
         },
         flushed: () => undefined,
         durableChanges: () => undefined,
@@ -377,7 +350,7 @@ export class CartSimulation {
       coordinator,
       inDoubt: () => Promise.resolve(shard.cartsInDoubt(this.time.nowMs)),
       intervalMs: cartResolveIntervalMs,
-      log: (level, message) => this.note(`i${id} resolver ${level}: ${message}`),
+      log: (level, message) => this.log.note(`i${id} resolver ${level}: ${message}`),
     });
     const incarnation: Incarnation = {
       id,
@@ -389,14 +362,14 @@ export class CartSimulation {
       startFailed: false,
       wasServing: false,
     };
-    this.note(`incarnation i${id} starts`);
+    this.log.note(`incarnation i${id} starts`);
     shard.start().then(
-      () => this.note(`i${id} recovered`),
+      () => this.log.note(`i${id} recovered`),
       (error: unknown) => {
         if (!incarnation.alive) return;
-        if (isAssertion(error)) this.fail(`recovery asserted: ${show(error)}`);
+        if (isAssertion(error)) this.log.fail(`recovery asserted: ${show(error)}`);
         else {
-          this.note(`i${id} start failed: ${show(error)}`);
+          this.log.note(`i${id} start failed: ${show(error)}`);
           incarnation.startFailed = true;
         }
       },
@@ -406,7 +379,8 @@ export class CartSimulation {
 
   private mintCartId(home: number): string {
     const id = this.nextCartId;
-    if (Number.parseInt(id.slice(0, 4), 16) !== home) this.fail(`cart id ${id} minted for ${home}`);
+    if (Number.parseInt(id.slice(0, 4), 16) !== home)
+      this.log.fail(`cart id ${id} minted for ${home}`);
     return id;
   }
 
@@ -419,7 +393,7 @@ export class CartSimulation {
     const lost = this.wire.killIncarnation(dead.id);
     this.counts.crashes += 1;
     this.counts.lostInCrash += lost;
-    this.note(`CRASH i${dead.id}: ${lost} messages lost; ${notes.join('; ')}`);
+    this.log.note(`CRASH i${dead.id}: ${lost} messages lost; ${notes.join('; ')}`);
     this.incarnation = this.startIncarnation();
     await drain();
   }
@@ -432,7 +406,7 @@ export class CartSimulation {
     const lines = messages.map(
       ({ request }) => `r${request.id}>${request.partition} ${describe(request.command)}`,
     );
-    this.note(`deliver to i${incarnation.id}: ${lines.join(', ')}`);
+    this.log.note(`deliver to i${incarnation.id}: ${lines.join(', ')}`);
     incarnation.shard.handle(messages.map((message) => message.request));
   }
 
@@ -440,17 +414,17 @@ export class CartSimulation {
     for (const reply of replies) {
       const message = this.wire.answer(reply);
       if (message === undefined || message.incarnation !== incarnation.id) {
-        this.fail(`a reply to r${reply.id}, which is not in flight`);
+        this.log.fail(`a reply to r${reply.id}, which is not in flight`);
         continue;
       }
-      this.note(`  r${reply.id} ${summary(reply.outcome)}`);
+      this.log.note(`  r${reply.id} ${summary(reply.outcome)}`);
       const command = message.request.command;
       if (command.kind === 'cart-abort') this.checks.abortAnswered(command.cartId, reply.outcome);
       try {
         message.callback(reply);
       } catch (error) {
         // Thrown into the shard's reply path it would pass for a failed write: fail here.
-        this.fail(`the reply to r${reply.id} threw: ${show(error)}`);
+        this.log.fail(`the reply to r${reply.id} threw: ${show(error)}`);
       }
     }
   }
@@ -541,7 +515,7 @@ export class CartSimulation {
     const lines = request.lines.map(
       (line) => `${line.productId}/${line.warehouseId || '*'}x${line.quantity}`,
     );
-    this.note(
+    this.log.note(
       `cart ${request.traceId} ${request.idempotencyKey} -> ${attempt.cartId.slice(0, 13)} ` +
         `${lines.join(' ')}${request.buyerId === '' ? '' : ` buyer ${request.buyerId}`}`,
     );
@@ -549,7 +523,7 @@ export class CartSimulation {
   }
 
   private placed(attempt: CartAttempt, outcome: ShardOutcome): void {
-    this.note(`cart ${attempt.request.traceId} answered ${summary(outcome)}`);
+    this.log.note(`cart ${attempt.request.traceId} answered ${summary(outcome)}`);
     this.checks.placed(attempt, outcome);
     if (outcome.ok && 'cart' in outcome) {
       this.counts[outcome.replayed ? 'replayed' : 'acknowledged'] += 1;
@@ -568,14 +542,14 @@ export class CartSimulation {
     const traceId = this.workload.traceId('x');
     const what = kind.replace('Cart', '');
     const answered = (outcome: ShardOutcome): void => {
-      this.note(`${what} cart ${cart.cartId.slice(0, 13)} ${traceId}: ${summary(outcome)}`);
+      this.log.note(`${what} cart ${cart.cartId.slice(0, 13)} ${traceId}: ${summary(outcome)}`);
       this.checks.cartAnswered(what, cart.cartId, traceId, outcome);
     };
     if (what === 'confirm') {
       this.counts.cartConfirms += 1;
       this.checks.cartConfirmed(cart.cartId, traceId);
     }
-    this.note(`${what} cart ${cart.cartId.slice(0, 13)} ${traceId}`);
+    this.log.note(`${what} cart ${cart.cartId.slice(0, 13)} ${traceId}`);
     if (kind === 'readCart') coordinator.readCart(cart.cartId, traceId, answered);
     else if (kind === 'releaseCart') coordinator.releaseCart(cart.cartId, traceId, answered);
     else {
@@ -602,23 +576,24 @@ export class CartSimulation {
    * messages go out, sleeps (the coordinator's retries, the shard's reloads) come due.
    */
   private async settle(): Promise<void> {
-    for (let round = 0; round < 100_000 && this.failure === undefined; round += 1) {
+    for (let round = 0; round < 100_000 && this.log.failure === undefined; round += 1) {
       await drain();
       this.afterStep();
       const incarnation = this.incarnation;
       const busy = this.journal.busyConnections();
-      this.stepNumber += 1;
+      this.log.step += 1;
       if (incarnation.startFailed) await this.take('restart');
       else if (incarnation.clock.deferredCount > 0) await this.take('defer');
-      else if (busy.length > 0) this.note((busy[0] as (typeof busy)[0]).complete('ok'));
-      else if (this.journal.pendingConnects > 0) this.note(this.journal.completeConnect(0, true));
+      else if (busy.length > 0) this.log.note((busy[0] as (typeof busy)[0]).complete('ok'));
+      else if (this.journal.pendingConnects > 0)
+        this.log.note(this.journal.completeConnect(0, true));
       else if (this.wire.queued > 0 && incarnation.shard.serving) this.deliver(8);
       else if (incarnation.clock.nextTimerMs() !== undefined) {
         this.advance(Math.max(0, (incarnation.clock.nextTimerMs() as number) - this.time.nowMs));
       } else if (this.wire.queued > 0) this.deliver(8);
       else return;
     }
-    if (this.failure === undefined) this.fail('the system does not settle');
+    if (this.log.failure === undefined) this.log.fail('the system does not settle');
   }
 
   /**
@@ -629,11 +604,11 @@ export class CartSimulation {
     const faults = this.faultsOn;
     this.faultsOn = false;
     this.counts.checkpoints += 1;
-    this.note(`checkpoint after ${why}`);
+    this.log.note(`checkpoint after ${why}`);
     await this.settle();
     this.advance(cartInDoubtAfterMs + 1);
     await this.settle();
-    for (let round = 0; round < 20 && this.failure === undefined; round += 1) {
+    for (let round = 0; round < 20 && this.log.failure === undefined; round += 1) {
       await this.resolveRound();
       await this.settle();
       if (this.incarnation.shard.cartsInDoubt(Number.MAX_SAFE_INTEGER).length === 0) break;
@@ -642,11 +617,11 @@ export class CartSimulation {
     const left = this.incarnation.shard.cartsInDoubt(Number.MAX_SAFE_INTEGER);
     if (left.length > 0) {
       const carts = left.map(({ partition, cartId }) => `${cartId}@${partition}`);
-      this.fail(`after resolution, carts still in doubt: ${carts.slice(0, 5).join(', ')}`);
+      this.log.fail(`after resolution, carts still in doubt: ${carts.slice(0, 5).join(', ')}`);
     }
     for (const attempt of this.checks.attempts) {
       if (attempt.incarnation === this.incarnation.id && attempt.answer === undefined) {
-        this.fail(`cart ${attempt.request.traceId} never answered, its process alive`);
+        this.log.fail(`cart ${attempt.request.traceId} never answered, its process alive`);
       }
     }
     this.checks.settled(why);
@@ -658,9 +633,9 @@ export class CartSimulation {
    * the shard, which must agree with the journal; then kill -9 at rest, recover, and again.
    */
   private async finish(): Promise<void> {
-    if (this.failure !== undefined) return;
+    if (this.log.failure !== undefined) return;
     this.faultsOn = false;
-    this.note('heal: no more faults');
+    this.log.note('heal: no more faults');
     await this.checkpoint('the end');
     await this.census('the end');
     await this.crash();
@@ -674,14 +649,16 @@ export class CartSimulation {
       const landed = this.ledger.transfers.get(transferId);
       const gone = landed === undefined || (acked !== 'IN_TRANSIT' && landed !== acked);
       if (gone)
-        this.fail(`${why}: transfer ${transferId} acknowledged ${acked}, journal ${landed}`);
+        this.log.fail(`${why}: transfer ${transferId} acknowledged ${acked}, journal ${landed}`);
       const partition = Number.parseInt(transferId.slice(0, 4), 16);
       const command = { kind: 'read-transfer', transferId, traceId: '' } as const;
       this.wire.send(this.incarnation.id, partition, command, ({ outcome }) => {
         const told = outcome.ok && 'transfer' in outcome ? outcome.transfer.status : undefined;
         // Finished transfers may be forgotten by retention; none is in a run this short.
         if (told !== this.ledger.transfers.get(transferId)) {
-          this.fail(`${why}: transfer ${transferId} reads ${summary(outcome)}, journal ${landed}`);
+          this.log.fail(
+            `${why}: transfer ${transferId} reads ${summary(outcome)}, journal ${landed}`,
+          );
         }
       });
     }
@@ -692,13 +669,13 @@ export class CartSimulation {
     for (const { cartId } of this.checks.acked.values()) {
       coordinator.readCart(cartId, `census-${cartId}`, (outcome) => {
         if (!outcome.ok || !('cart' in outcome)) {
-          this.fail(`${why}: acknowledged cart ${cartId} reads ${summary(outcome)}`);
+          this.log.fail(`${why}: acknowledged cart ${cartId} reads ${summary(outcome)}`);
           return;
         }
         for (const hold of outcome.cart.holds) {
           const landed = this.ledger.holds.get(hold.reservationId)?.status;
           if (landed !== hold.status) {
-            this.fail(
+            this.log.fail(
               `${why}: cart ${cartId} reads ${hold.reservationId} ${hold.status}, the journal ${landed}`,
             );
           }
@@ -717,7 +694,7 @@ export class CartSimulation {
           (told.incoming ?? 0) !== stock.incoming
         ) {
           const journal = `${stock.onHand}/${stock.reserved}/${stock.incoming}`;
-          this.fail(`${why}: ${key} reads ${summary(outcome)}, the journal ${journal}`);
+          this.log.fail(`${why}: ${key} reads ${summary(outcome)}, the journal ${journal}`);
         }
       });
     }

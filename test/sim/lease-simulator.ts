@@ -12,7 +12,6 @@
 // lands; a node never serves again a partition a fenced write told it it lost; a read sees every
 // change acknowledged before it was routed (to the node whose lease was valid); and the
 // last owner's recovery finds exactly the journal's state.
-import { createHash } from 'node:crypto';
 import { Shard } from '../../src/shards/shard.js';
 import type { ShardReply, ShardOutcome, StockChange } from '../../src/shards/index.js';
 import {
@@ -28,7 +27,7 @@ import { MemoryJournal, type Completion } from './memory-journal.js';
 import { Mirror, keyOf, type SentRequest } from './mirror.js';
 import { Random } from './random.js';
 import { SimClock, SimTime } from './sim-clock.js';
-import { SimulationFailure, type SimulatorName } from './seed-runs.js';
+import { runSteps, SimLog, type SimulatorName } from './seed-runs.js';
 import { drain, isAssertion, show } from './sim-support.js';
 import { Workload, type SimRequest } from './workload.js';
 
@@ -108,6 +107,7 @@ interface Flight {
 export class LeaseSimulation {
   readonly random: Random;
   readonly profile: LeaseProfile;
+  private readonly log: SimLog;
   private readonly time = new SimTime(t0);
   private readonly leases: LeaseTable;
   private readonly journal: MemoryJournal;
@@ -115,7 +115,6 @@ export class LeaseSimulation {
   private readonly partitions: number[];
   private readonly nodes: SimNode[] = [];
   private incarnations = 0;
-  private readonly trace: string[] = [];
   private readonly flights = new Map<number, Flight>();
   private requests = 0;
   private readonly sent = new Map<string, SentRequest>();
@@ -128,8 +127,6 @@ export class LeaseSimulation {
   private readonly reservationsByKey = new Map<string, string>();
   /** Holds the journal has, with their partition (what clients may confirm or release). */
   private readonly holds = new Map<string, number>();
-  private failure: string | undefined;
-  private stepNumber = 0;
   private faultsOn = true;
   readonly counts = {
     steps: 0,
@@ -153,9 +150,10 @@ export class LeaseSimulation {
    */
   constructor(
     readonly seed: number,
-    private readonly keepTrace: boolean,
+    keepTrace: boolean,
     private readonly fenced = true,
   ) {
+    this.log = new SimLog(simulatorName, seed, keepTrace);
     this.random = new Random(seed);
     this.profile = leaseProfileFor(this.random);
     this.partitions = Array.from({ length: this.profile.partitions }, (_, index) => index);
@@ -167,11 +165,11 @@ export class LeaseSimulation {
     this.journal.onLanded = (rows, node) => this.landed(rows, node);
     this.journal.onFenced = (node, lost) => {
       this.counts.fencedWrites += 1;
-      this.note(`fence refused a write of ${node}: lost ${lost.join(',')}`);
+      this.log.note(`fence refused a write of ${node}: lost ${lost.join(',')}`);
     };
     this.journal.onUnfenced = (node, partition) =>
-      this.fail(`${node} wrote partition ${partition} without a lease epoch`);
-    this.note(`profile ${JSON.stringify(this.profile)}`);
+      this.log.fail(`${node} wrote partition ${partition} without a lease epoch`);
+    this.log.note(`profile ${JSON.stringify(this.profile)}`);
     for (let index = 1; index <= this.profile.nodes; index += 1) {
       const node: SimNode = {
         name: `n${index}`,
@@ -198,51 +196,21 @@ export class LeaseSimulation {
     traceHash: string;
     counts: Record<string, number>;
   }> {
-    const onRejection = (reason: unknown): void =>
-      this.fail(`unhandled rejection: ${show(reason)}`);
-    process.on('unhandledRejection', onRejection);
-    try {
-      await this.settle();
-      for (let step = 0; step < steps && this.failure === undefined; step += 1) {
-        await this.step();
-      }
-      await this.finish();
-      if (this.failure !== undefined) throw this.failed(this.failure);
-      return {
-        seed: this.seed,
-        steps: this.counts.steps,
-        traceHash: createHash('sha256').update(this.trace.join('\n')).digest('hex'),
-        counts: { ...this.counts },
-      };
-    } finally {
-      process.off('unhandledRejection', onRejection);
-    }
+    await runSteps(this.log, steps, {
+      start: () => this.settle(),
+      step: () => this.step(),
+      finish: () => this.finish(),
+    });
+    return {
+      seed: this.seed,
+      steps: this.counts.steps,
+      traceHash: this.log.traceHash(),
+      counts: { ...this.counts },
+    };
   }
 
   get traceLines(): readonly string[] {
-    return this.trace;
-  }
-
-  private failed(reason: string): SimulationFailure {
-    return new SimulationFailure(
-      simulatorName,
-      this.seed,
-      this.stepNumber,
-      reason,
-      this.trace.slice(-40),
-    );
-  }
-
-  private fail(reason: string): void {
-    if (this.failure === undefined) {
-      this.failure = reason;
-      this.note(`FAILURE: ${reason}`);
-    }
-  }
-
-  private note(line: string): void {
-    if (this.keepTrace || this.trace.length < 200_000)
-      this.trace.push(`${this.stepNumber} ${line}`);
+    return this.log.traceLines;
   }
 
   private running(): SimNode[] {
@@ -250,7 +218,7 @@ export class LeaseSimulation {
   }
 
   private async step(): Promise<void> {
-    this.stepNumber += 1;
+    this.log.step += 1;
     this.counts.steps += 1;
     const running = this.running();
     const kind = this.random.weighted({
@@ -271,7 +239,7 @@ export class LeaseSimulation {
     try {
       this.take(kind);
     } catch (error) {
-      this.fail(`${kind} threw: ${show(error)}`);
+      this.log.fail(`${kind} threw: ${show(error)}`);
     }
     await drain();
   }
@@ -285,7 +253,7 @@ export class LeaseSimulation {
         return this.process(this.random.pick(running.filter((node) => node.inbox.length > 0)));
       case 'defer': {
         const node = this.random.pick(running.filter((each) => each.clock.deferredCount > 0));
-        this.note(`${node.name} turn ends: ${node.clock.runDeferred()} deferred`);
+        this.log.note(`${node.name} turn ends: ${node.clock.runDeferred()} deferred`);
         return;
       }
       case 'complete':
@@ -293,7 +261,7 @@ export class LeaseSimulation {
       case 'connect': {
         const fault = this.faultsOn ? this.profile.faultRate : 0;
         const index = this.random.int(0, this.journal.pendingConnects - 1);
-        this.note(this.journal.completeConnect(index, !this.random.chance(fault)));
+        this.log.note(this.journal.completeConnect(index, !this.random.chance(fault)));
         return;
       }
       case 'tick':
@@ -304,14 +272,14 @@ export class LeaseSimulation {
       case 'sweep': {
         if (running.length === 0) return;
         const node = this.random.pick(running);
-        this.note(`${node.name} sweep: ${node.shard.sweep(this.time.nowMs)} expired`);
+        this.log.note(`${node.name} sweep: ${node.shard.sweep(this.time.nowMs)} expired`);
         return;
       }
       case 'ping': {
         // The readiness probe: it also replaces a journal connection that died while idle.
         if (running.length === 0) return;
         const node = this.random.pick(running);
-        this.note(`${node.name} ping`);
+        this.log.note(`${node.name} ping`);
         void node.shard.journalWritable();
         return;
       }
@@ -320,14 +288,14 @@ export class LeaseSimulation {
         const node = this.random.pick(running);
         node.paused = true;
         this.counts.pauses += 1;
-        this.note(`${node.name} PAUSED`);
+        this.log.note(`${node.name} PAUSED`);
         return;
       }
       case 'wake': {
         const node = this.random.pick(this.nodes.filter((each) => each.paused));
         node.paused = false;
         const fired = node.clock.fireDue();
-        this.note(`${node.name} wakes${fired > 0 ? `, ${fired} timers` : ''}`);
+        this.log.note(`${node.name} wakes${fired > 0 ? `, ${fired} timers` : ''}`);
         // Its keeper's tick is overdue: it may run before the shard's pending work does.
         if (this.random.chance(0.5)) this.keeperTick(node);
         return;
@@ -355,14 +323,14 @@ export class LeaseSimulation {
       'lost-after': fault / 3,
     });
     if (completion !== 'ok' && connection.headKind === 'append') this.counts.writeFailures += 1;
-    this.note(connection.complete(completion));
+    this.log.note(connection.complete(completion));
   }
 
   private advance(ms: number): void {
     this.time.nowMs += ms;
     let fired = 0;
     for (const node of this.running()) fired += node.clock.fireDue();
-    this.note(`clock +${ms} ms${fired > 0 ? `, ${fired} timers` : ''}`);
+    this.log.note(`clock +${ms} ms${fired > 0 ? `, ${fired} timers` : ''}`);
   }
 
   // ---- A node's process. ----
@@ -401,7 +369,7 @@ export class LeaseSimulation {
           if (live()) this.replies(node, replies);
         },
         log: (level, message) => {
-          if (level !== 'info') this.note(`${node.name} ${level}: ${message}`);
+          if (level !== 'info') this.log.note(`${node.name} ${level}: ${message}`);
         },
         flushed: () => undefined,
         durableChanges: () => undefined,
@@ -410,15 +378,15 @@ export class LeaseSimulation {
         },
       },
     );
-    this.note(`${node.name} process i${incarnation} starts`);
+    this.log.note(`${node.name} process i${incarnation} starts`);
     node.shard.start().then(
-      () => this.note(`${node.name} started`),
+      () => this.log.note(`${node.name} started`),
       (error: unknown) => {
         // Nothing to recover (no partitions yet): a start fails only on its connection.
         if (!live()) return;
-        if (isAssertion(error)) this.fail(`${node.name} start asserted: ${show(error)}`);
+        if (isAssertion(error)) this.log.fail(`${node.name} start asserted: ${show(error)}`);
         else {
-          this.note(`${node.name} start failed: ${show(error)}; restarts`);
+          this.log.note(`${node.name} start failed: ${show(error)}; restarts`);
           node.alive = false;
           node.clock.kill();
           this.startProcess(node);
@@ -485,7 +453,7 @@ export class LeaseSimulation {
       lost += 1;
     }
     this.counts.crashes += 1;
-    this.note(`CRASH ${node.name}: ${lost} requests unanswered; ${notes.join('; ')}`);
+    this.log.note(`CRASH ${node.name}: ${lost} requests unanswered; ${notes.join('; ')}`);
     node.paused = false;
     this.startProcess(node);
   }
@@ -505,7 +473,7 @@ export class LeaseSimulation {
     if (lost.length > 0) {
       for (const partition of lost) node.held.delete(partition);
       this.counts.leasesLost += lost.length;
-      this.note(`${node.name} lost leases ${lost.join(',')}: dropped`);
+      this.log.note(`${node.name} lost leases ${lost.join(',')}: dropped`);
       void node.shard.drop(lost, false);
     }
     if (node.moving || !node.shard.serving) return;
@@ -525,7 +493,7 @@ export class LeaseSimulation {
       node.lostByFence.delete(partition);
     }
     this.counts.takes += taken.length;
-    this.note(`${node.name} takes ${taken.map((l) => `${l.partition}@${l.epoch}`).join(',')}`);
+    this.log.note(`${node.name} takes ${taken.map((l) => `${l.partition}@${l.epoch}`).join(',')}`);
     node.moving = true;
     const incarnation = node.incarnation;
     const leases = new Map(taken.map(({ partition, epoch }) => [partition, epoch]));
@@ -537,15 +505,15 @@ export class LeaseSimulation {
           const held = node.held.get(partition);
           if (held?.epoch === epoch) held.serving = true;
         }
-        this.note(`${node.name} serves ${[...leases.keys()].join(',')}`);
+        this.log.note(`${node.name} serves ${[...leases.keys()].join(',')}`);
       },
       (error: unknown) => {
         if (node.incarnation !== incarnation) return;
-        if (isAssertion(error)) return this.fail(`${node.name} adopt asserted: ${show(error)}`);
+        if (isAssertion(error)) return this.log.fail(`${node.name} adopt asserted: ${show(error)}`);
         // As the keeper does: leases not served are let go, to be taken again later.
         this.counts.adoptFailures += 1;
         node.moving = false;
-        this.note(`${node.name} adopt failed: ${show(error)}; lets the leases go`);
+        this.log.note(`${node.name} adopt failed: ${show(error)}; lets the leases go`);
         for (const { partition } of taken) node.held.delete(partition);
         void node.shard.drop([...leases.keys()], false).then(() => {
           if (node.incarnation === incarnation) this.leases.release(node.name, taken);
@@ -562,14 +530,14 @@ export class LeaseSimulation {
     });
     node.moving = true;
     this.counts.handOvers += 1;
-    this.note(`${node.name} hands over ${partitions.join(',')}`);
+    this.log.note(`${node.name} hands over ${partitions.join(',')}`);
     const incarnation = node.incarnation;
     void node.shard.drop(partitions, true).then(() => {
       if (node.incarnation !== incarnation) return;
       this.leases.release(node.name, leaving);
       for (const { partition } of leaving) node.held.delete(partition);
       node.moving = false;
-      this.note(`${node.name} handed over ${partitions.join(',')}`);
+      this.log.note(`${node.name} handed over ${partitions.join(',')}`);
     });
   }
 
@@ -602,7 +570,7 @@ export class LeaseSimulation {
       node.inbox.push(id);
       lines.push(`r${id}/${request.traceId}→${node.name} ${request.model.kind}`);
     }
-    if (lines.length > 0) this.note(`route: ${lines.join(', ')}`);
+    if (lines.length > 0) this.log.note(`route: ${lines.join(', ')}`);
   }
 
   private process(node: SimNode): void {
@@ -613,7 +581,7 @@ export class LeaseSimulation {
         ? []
         : [{ id, partition: flight.request.partition, command: flight.request.command }];
     });
-    this.note(`${node.name} takes r${ids.join(',r')}`);
+    this.log.note(`${node.name} takes r${ids.join(',r')}`);
     node.shard.handle(batch);
   }
 
@@ -622,11 +590,11 @@ export class LeaseSimulation {
       this.counts.replies += 1;
       const flight = this.flights.get(reply.id);
       if (flight === undefined || flight.node !== node) {
-        this.fail(`${node.name} replied to r${reply.id}, which is not in flight there`);
+        this.log.fail(`${node.name} replied to r${reply.id}, which is not in flight there`);
         continue;
       }
       this.flights.delete(reply.id);
-      this.note(`  ${node.name} reply r${reply.id} ${summary(reply.outcome)}`);
+      this.log.note(`  ${node.name} reply r${reply.id} ${summary(reply.outcome)}`);
       this.check(node, flight, reply.outcome, reply.id);
     }
   }
@@ -649,7 +617,7 @@ export class LeaseSimulation {
       // Acknowledged: its record must be in the journal now (the fence let it land).
       const landed = this.landedTraces.get(request.traceId);
       if (landed === undefined) {
-        this.fail(
+        this.log.fail(
           `${node.name} acknowledged ${request.traceId} (${model.kind}), not in the journal`,
         );
         return;
@@ -663,7 +631,7 @@ export class LeaseSimulation {
       const known = this.reservationsByKey.get(model.idempotencyKey);
       const id = outcome.reservation.reservationId;
       if (known !== undefined && known !== id) {
-        this.fail(`idempotency key ${model.idempotencyKey} acknowledged as ${known} and ${id}`);
+        this.log.fail(`idempotency key ${model.idempotencyKey} acknowledged as ${known} and ${id}`);
       }
       this.reservationsByKey.set(model.idempotencyKey, id);
     }
@@ -672,7 +640,7 @@ export class LeaseSimulation {
       // node's lease was valid). A reply after the lease ran out may miss only later changes,
       // which are concurrent with it.
       if (outcome.stock.version >= flight.ackedVersion) return;
-      this.fail(
+      this.log.fail(
         `stale read: ${node.name} read ${model.productId}/${model.warehouseId} at version ` +
           `${outcome.stock.version}, version ${flight.ackedVersion} was acknowledged before it`,
       );
@@ -686,7 +654,7 @@ export class LeaseSimulation {
       // Belt and braces: the fence is the harness's, but its rule is checked here too.
       const holder = this.leases.holder(row.partition);
       if (this.fenced && (holder.node !== node || holder.epoch !== row.epoch)) {
-        this.fail(
+        this.log.fail(
           `${node} wrote ${row.partition}:${row.lsn} under epoch ${row.epoch}, not its lease`,
         );
       }
@@ -711,18 +679,20 @@ export class LeaseSimulation {
   private censusTold(node: SimNode, partitions: readonly number[], stock: StockChange[]): void {
     for (const partition of partitions) {
       if (node.lostByFence.has(partition)) {
-        this.fail(`${node.name} serves partition ${partition} again after a fenced write lost it`);
+        this.log.fail(
+          `${node.name} serves partition ${partition} again after a fenced write lost it`,
+        );
       }
     }
-    this.note(`${node.name} census of ${partitions.join(',')}: ${stock.length} keys`);
+    this.log.note(`${node.name} census of ${partitions.join(',')}: ${stock.length} keys`);
   }
 
   // ---- The end: heal, let every lease run out, one node takes all, its census must agree. ----
 
   private async finish(): Promise<void> {
-    if (this.failure !== undefined) return;
+    if (this.log.failure !== undefined) return;
     this.faultsOn = false;
-    this.note('heal: no more faults, nobody paused');
+    this.log.note('heal: no more faults, nobody paused');
     for (const node of this.nodes) node.paused = false;
     await this.settle();
     await this.everyLeaseAnswers();
@@ -733,14 +703,14 @@ export class LeaseSimulation {
     try {
       traces = await mirror.rebuild(this.journalReader(), this.sent);
     } catch (error) {
-      this.fail(`the journal is not a history the model allows: ${show(error)}`);
+      this.log.fail(`the journal is not a history the model allows: ${show(error)}`);
       return;
     }
     for (const [trace, count] of traces) {
-      if (count > 1) this.fail(`${trace} is in the journal ${count} times`);
+      if (count > 1) this.log.fail(`${trace} is in the journal ${count} times`);
     }
     for (const trace of this.acked) {
-      if (!traces.has(trace)) this.fail(`acknowledged change ${trace} is not in the journal`);
+      if (!traces.has(trace)) this.log.fail(`acknowledged change ${trace} is not in the journal`);
     }
     // The last owner: every lease has run out, one node takes them all and recovers.
     this.time.nowMs += leaseMs + 1;
@@ -776,7 +746,7 @@ export class LeaseSimulation {
       .then(() => last.shard.adopt(new Map(taken.map((l) => [l.partition, l.epoch]))))
       .then(() => (done = true));
     await this.settle(() => done);
-    if (!done || census === undefined) return this.fail('the last owner never recovered');
+    if (!done || census === undefined) return this.log.fail('the last owner never recovered');
     const told = new Map(census.map(([p, w, ...state]) => [keyOf(p, w), state.join('/')]));
     let keys = 0;
     for (const partition of this.partitions) {
@@ -786,11 +756,12 @@ export class LeaseSimulation {
         const wanted = `${stock?.onHand}/${stock?.reserved}/${stock?.version}`;
         const got = told.get(keyOf(productId, warehouseId));
         if (got?.startsWith(wanted) !== true) {
-          this.fail(`the last owner has ${productId}/${warehouseId} at ${got}, not ${wanted}`);
+          this.log.fail(`the last owner has ${productId}/${warehouseId} at ${got}, not ${wanted}`);
         }
       }
     }
-    if (keys !== census.length) this.fail(`the last owner has ${census.length} keys, not ${keys}`);
+    if (keys !== census.length)
+      this.log.fail(`the last owner has ${census.length} keys, not ${keys}`);
   }
 
   /**
@@ -809,7 +780,7 @@ export class LeaseSimulation {
         this.sent.set(request.traceId, { request: request.model });
         this.flights.set(id, { request, node, incarnation: node.incarnation, ackedVersion: 0 });
         this.probes.set(id, false);
-        this.note(`probe r${id} of partition ${partition} on ${node.name}`);
+        this.log.note(`probe r${id} of partition ${partition} on ${node.name}`);
         node.shard.handle([{ id, partition, command: request.command }]);
       }
     }
@@ -817,7 +788,7 @@ export class LeaseSimulation {
     for (const [id, answered] of this.probes) {
       const flight = this.flights.get(id);
       if (!answered || flight !== undefined) {
-        this.fail(`r${id}: a partition its node holds and serves did not answer after healing`);
+        this.log.fail(`r${id}: a partition its node holds and serves did not answer after healing`);
       }
     }
   }
@@ -842,10 +813,10 @@ export class LeaseSimulation {
 
   /** Runs every node to quiescence without faults (or until `until`). */
   private async settle(until: () => boolean = () => false): Promise<void> {
-    for (let round = 0; round < 50_000 && this.failure === undefined; round += 1) {
+    for (let round = 0; round < 50_000 && this.log.failure === undefined; round += 1) {
       await drain();
       if (until()) return;
-      this.stepNumber += 1;
+      this.log.step += 1;
       const running = this.running();
       const deferred = running.find((node) => node.clock.deferredCount > 0);
       const busy = this.busy();
@@ -853,12 +824,13 @@ export class LeaseSimulation {
         .map((node) => node.clock.nextTimerMs())
         .filter((at): at is number => at !== undefined);
       if (deferred !== undefined) deferred.clock.runDeferred();
-      else if (busy.length > 0) this.note((busy[0] as (typeof busy)[0]).complete('ok'));
-      else if (this.journal.pendingConnects > 0) this.note(this.journal.completeConnect(0, true));
+      else if (busy.length > 0) this.log.note((busy[0] as (typeof busy)[0]).complete('ok'));
+      else if (this.journal.pendingConnects > 0)
+        this.log.note(this.journal.completeConnect(0, true));
       else if (timers.length > 0) this.advance(Math.max(0, Math.min(...timers) - this.time.nowMs));
       else return;
     }
-    if (this.failure === undefined && !until()) this.fail('the system does not settle');
+    if (this.log.failure === undefined && !until()) this.log.fail('the system does not settle');
   }
 }
 

@@ -1,8 +1,11 @@
-// What both simulators (the durability core's and the carts') share around a run: the failure
-// that names its seed and how to replay it, the seed loop within a time budget, and the command
-// line. A simulator is anything that runs from a seed and keeps a trace.
+// What the simulators (the durability core's, the carts', the leases') share around a run: its
+// trace and first failure, the run loop, the failure that names its seed and how to replay it,
+// the seed loop within a time budget, and the command line. A simulator is anything that runs
+// from a seed and keeps a trace.
+import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { knob, soak } from '../helpers/soak.js';
+import { show } from './sim-support.js';
 
 export interface SeededResult {
   readonly steps: number;
@@ -39,6 +42,78 @@ export class SimulationFailure extends Error {
         `   or: npx tsx ${simulator.cliFile} --seed ${seed} --trace\n` +
         `last steps:\n  ${traceTail.join('\n  ')}`,
     );
+  }
+}
+
+/** Trace lines kept unless the whole trace is asked for (a replay with --trace). */
+const traceLinesKept = 200_000;
+
+/** One simulated run's trace, its first failure, and the step it is at. */
+export class SimLog {
+  private readonly lines: string[] = [];
+  /** The first failure: the run stops after the step it happened in. */
+  failure: string | undefined;
+  /** The step the simulator is at: numbers the trace lines and the failure. */
+  step = 0;
+
+  constructor(
+    private readonly simulator: SimulatorName,
+    private readonly seed: number,
+    private readonly keepAll: boolean,
+    /** The trace lines a failure shows. */
+    private readonly tailLines = 40,
+  ) {}
+
+  get traceLines(): readonly string[] {
+    return this.lines;
+  }
+
+  note(line: string): void {
+    if (this.keepAll || this.lines.length < traceLinesKept) this.lines.push(`${this.step} ${line}`);
+  }
+
+  /** Records the first failure (later ones follow from it). */
+  fail(reason: string): void {
+    if (this.failure !== undefined) return;
+    this.failure = reason;
+    this.note(`FAILURE: ${reason}`);
+  }
+
+  /** Same seed, same steps, same trace: the hash shows a run is deterministic. */
+  traceHash(): string {
+    return createHash('sha256').update(this.lines.join('\n')).digest('hex');
+  }
+
+  /** The failure, if any, as a SimulationFailure naming the seed and its replay. */
+  throwIfFailed(): void {
+    if (this.failure === undefined) return;
+    const tail = this.lines.slice(-this.tailLines);
+    throw new SimulationFailure(this.simulator, this.seed, this.step, this.failure, tail);
+  }
+}
+
+/**
+ * The run every simulator makes: `start`, then up to `steps` steps while nothing has failed,
+ * then `finish`; an unhandled rejection meanwhile fails the run. Throws SimulationFailure.
+ */
+export async function runSteps(
+  log: SimLog,
+  steps: number,
+  phases: {
+    readonly start: () => Promise<void>;
+    readonly step: () => Promise<void>;
+    readonly finish: () => Promise<void>;
+  },
+): Promise<void> {
+  const onRejection = (reason: unknown): void => log.fail(`unhandled rejection: ${show(reason)}`);
+  process.on('unhandledRejection', onRejection);
+  try {
+    await phases.start();
+    for (let step = 0; step < steps && log.failure === undefined; step += 1) await phases.step();
+    await phases.finish();
+    log.throwIfFailed();
+  } finally {
+    process.off('unhandledRejection', onRejection);
   }
 }
 

@@ -4,7 +4,6 @@
 // and crashes at any step. After every step it checks that no reply left before what it observed
 // was durable, that the reference model agrees with every answer, that every acknowledged change
 // survives every crash exactly once, and that the invariants hold.
-import { createHash } from 'node:crypto';
 import type { ShardRequest } from '../../src/shards/protocol.js';
 import { Shard } from '../../src/shards/shard.js';
 import type { ShardReply, ShardOutcome, StockChange } from '../../src/shards/index.js';
@@ -18,7 +17,7 @@ import { MemoryJournal, type Completion } from './memory-journal.js';
 import { Mirror, keyOf, type Applied, type SentRequest } from './mirror.js';
 import { Random } from './random.js';
 import { SimClock, SimTime } from './sim-clock.js';
-import { SimulationFailure, type SimulatorName } from './seed-runs.js';
+import { runSteps, SimLog, type SimulatorName } from './seed-runs.js';
 import { drain, isAssertion, show } from './sim-support.js';
 import { Workload, type SimRequest } from './workload.js';
 
@@ -102,11 +101,11 @@ const t0 = 1_800_000_000_000;
 export class Simulation {
   readonly random: Random;
   readonly profile: SimProfile;
+  private readonly log: SimLog;
   private readonly time = new SimTime(t0);
   private readonly journal = new MemoryJournal();
   private readonly mirror: Mirror;
   private readonly workload: Workload;
-  private readonly trace: string[] = [];
   private readonly partitions: number[];
   private incarnation: Incarnation;
   private incarnations = 0;
@@ -121,8 +120,6 @@ export class Simulation {
   /** The version each durable request's record gave its stock key, by trace id. */
   private readonly durableTraceVersions = new Map<string, number>();
   private census: SimRequest[] = [];
-  private failure: string | undefined;
-  private stepNumber = 0;
   private faultsOn = true;
   readonly counts = {
     steps: 0,
@@ -144,8 +141,9 @@ export class Simulation {
 
   constructor(
     readonly seed: number,
-    private readonly keepTrace: boolean,
+    keepTrace: boolean,
   ) {
+    this.log = new SimLog(simulatorName, seed, keepTrace);
     this.random = new Random(seed);
     this.profile = profileFor(this.random);
     this.partitions = Array.from({ length: this.profile.partitions }, (_, index) => index);
@@ -173,63 +171,38 @@ export class Simulation {
         }
       }
     };
-    this.note(`profile ${JSON.stringify(this.profile)}`);
+    this.log.note(`profile ${JSON.stringify(this.profile)}`);
     this.incarnation = this.startIncarnation();
   }
 
   // ---- Running. ----
 
   async run(steps: number): Promise<SimResult> {
-    const onRejection = (reason: unknown): void =>
-      this.fail(`unhandled rejection: ${show(reason)}`);
-    process.on('unhandledRejection', onRejection);
-    try {
-      await this.settle();
-      for (let step = 0; step < steps && this.failure === undefined; step += 1) {
-        await this.step();
-      }
-      await this.finish();
-      if (this.failure !== undefined) throw this.failed(this.failure);
-      return {
-        seed: this.seed,
-        steps: this.counts.steps,
-        traceHash: createHash('sha256').update(this.trace.join('\n')).digest('hex'),
-        counts: { ...this.counts },
-      };
-    } finally {
-      process.off('unhandledRejection', onRejection);
-    }
+    await runSteps(this.log, steps, {
+      start: () => this.settle(),
+      step: () => this.step(),
+      finish: () => this.finish(),
+    });
+    return {
+      seed: this.seed,
+      steps: this.counts.steps,
+      traceHash: this.log.traceHash(),
+      counts: { ...this.counts },
+    };
   }
 
   get traceLines(): readonly string[] {
-    return this.trace;
-  }
-
-  private failed(reason: string): SimulationFailure {
-    const tail = this.trace.slice(-40);
-    return new SimulationFailure(simulatorName, this.seed, this.stepNumber, reason, tail);
-  }
-
-  private fail(reason: string): void {
-    if (this.failure === undefined) {
-      this.failure = reason;
-      this.note(`FAILURE: ${reason}`);
-    }
-  }
-
-  private note(line: string): void {
-    if (this.keepTrace || this.trace.length < 200_000)
-      this.trace.push(`${this.stepNumber} ${line}`);
+    return this.log.traceLines;
   }
 
   private async step(): Promise<void> {
-    this.stepNumber += 1;
+    this.log.step += 1;
     this.counts.steps += 1;
     const kind = this.random.weighted(this.stepWeights());
     try {
       await this.take(kind);
     } catch (error) {
-      this.fail(`${kind} threw: ${show(error)}`);
+      this.log.fail(`${kind} threw: ${show(error)}`);
     }
     await drain();
     await this.afterStep();
@@ -259,7 +232,7 @@ export class Simulation {
       case 'deliver':
         return this.deliver(this.random.int(1, 6));
       case 'defer':
-        this.note(`turn ends: ${incarnation.clock.runDeferred()} deferred`);
+        this.log.note(`turn ends: ${incarnation.clock.runDeferred()} deferred`);
         return;
       case 'complete':
         return this.completeQuery();
@@ -273,17 +246,17 @@ export class Simulation {
       case 'sweep':
         return this.sweep();
       case 'ping':
-        this.note('ping');
+        this.log.note('ping');
         void incarnation.shard.journalWritable();
         return;
       case 'snapshot':
-        this.note('snapshot all');
+        this.log.note('snapshot all');
         void incarnation.shard.snapshotAll();
         return;
       case 'crash':
         return this.crash();
       case 'restart':
-        this.note(`restart after a failed start of i${incarnation.id}`);
+        this.log.note(`restart after a failed start of i${incarnation.id}`);
         incarnation.alive = false;
         incarnation.clock.kill();
         this.incarnation = this.startIncarnation();
@@ -316,7 +289,7 @@ export class Simulation {
           if (incarnation.alive) this.replies(incarnation, replies);
         },
         log: (level, message) => {
-          if (level !== 'info') this.note(`i${id} ${level}: ${message}`);
+          if (level !== 'info') this.log.note(`i${id} ${level}: ${message}`);
         },
         flushed: () => undefined,
         snapshotted: ({ slices }) => {
@@ -344,14 +317,14 @@ export class Simulation {
       startFailed: false,
       wasServing: false,
     };
-    this.note(`incarnation i${id} starts`);
+    this.log.note(`incarnation i${id} starts`);
     shard.start().then(
-      () => this.note(`i${id} recovered`),
+      () => this.log.note(`i${id} recovered`),
       (error: unknown) => {
         if (!incarnation.alive) return;
-        if (isAssertion(error)) this.fail(`recovery asserted: ${show(error)}`);
+        if (isAssertion(error)) this.log.fail(`recovery asserted: ${show(error)}`);
         else {
-          this.note(`i${id} start failed: ${show(error)}`);
+          this.log.note(`i${id} start failed: ${show(error)}`);
           incarnation.startFailed = true;
         }
       },
@@ -374,7 +347,7 @@ export class Simulation {
     }
     this.counts.crashes += 1;
     this.counts.lostInCrash += lost;
-    this.note(`CRASH i${dead.id}: ${lost} requests unanswered; ${notes.join('; ')}`);
+    this.log.note(`CRASH i${dead.id}: ${lost} requests unanswered; ${notes.join('; ')}`);
     await this.rebuild('crash');
     this.incarnation = this.startIncarnation();
   }
@@ -404,7 +377,7 @@ export class Simulation {
       batch.push({ id, partition: request.partition, command: request.command });
       lines.push(`r${id}/${request.traceId} ${describe(request)}`);
     }
-    this.note(
+    this.log.note(
       `deliver to i${incarnation.id}${serving ? '' : ' (not serving)'}: ${lines.join(', ')}`,
     );
     shard.handle(batch);
@@ -425,34 +398,34 @@ export class Simulation {
       'lost-after': fault / 3,
     });
     if (completion !== 'ok' && connection.headKind === 'append') this.counts.writeFailures += 1;
-    this.note(connection.complete(completion));
+    this.log.note(connection.complete(completion));
   }
 
   private completeConnect(): void {
     const fault = this.faultsOn ? this.profile.faultRate : 0;
     const index = this.random.int(0, this.journal.pendingConnects - 1);
-    this.note(this.journal.completeConnect(index, !this.random.chance(fault)));
+    this.log.note(this.journal.completeConnect(index, !this.random.chance(fault)));
   }
 
   private advance(ms: number): void {
     this.time.nowMs += ms;
     const fired = this.incarnation.clock.fireDue();
-    this.note(`clock +${ms} ms${fired > 0 ? `, ${fired} timers` : ''}`);
+    this.log.note(`clock +${ms} ms${fired > 0 ? `, ${fired} timers` : ''}`);
   }
 
   private sweep(): void {
     const shard = this.incarnation.shard;
     if (!shard.serving) {
-      this.note('sweep (not serving)');
+      this.log.note('sweep (not serving)');
       return;
     }
     const nowMs = this.time.nowMs;
     const expected = this.mirror.sweep(nowMs, this.profile.expiriesPerSweepMax);
     this.counts.expiredBySweep += expected.length;
     const expired = shard.sweep(nowMs);
-    this.note(`sweep: ${expired} expired`);
+    this.log.note(`sweep: ${expired} expired`);
     if (expired !== expected.length) {
-      this.fail(`the sweep expired ${expired} holds, the model ${expected.length}`);
+      this.log.fail(`the sweep expired ${expired} holds, the model ${expected.length}`);
     }
   }
 
@@ -463,11 +436,11 @@ export class Simulation {
       this.counts.replies += 1;
       const flight = this.flights.get(reply.id);
       if (flight === undefined || flight.incarnation !== incarnation.id) {
-        this.fail(`a reply to r${reply.id}, which is not in flight`);
+        this.log.fail(`a reply to r${reply.id}, which is not in flight`);
         continue;
       }
       this.flights.delete(reply.id);
-      this.note(`  reply r${reply.id} ${summary(reply.outcome)}`);
+      this.log.note(`  reply r${reply.id} ${summary(reply.outcome)}`);
       this.check(flight, reply.outcome, incarnation);
     }
   }
@@ -478,25 +451,26 @@ export class Simulation {
       this.counts.unavailable += 1;
       // Only a request the shard never applied, or one whose write failed since.
       if (applied !== undefined && incarnation.shard.serving) {
-        this.fail(`r ${request.traceId} answered 503 by a serving shard`);
+        this.log.fail(`r ${request.traceId} answered 503 by a serving shard`);
       }
       return;
     }
     if (applied === undefined) {
-      this.fail(`${request.traceId} answered ${summary(outcome)} though not applied`);
+      this.log.fail(`${request.traceId} answered ${summary(outcome)} though not applied`);
       return;
     }
     const mismatch = replyMismatch(applied.reply, modelReplyOf(outcome as Outcome));
-    if (mismatch !== undefined) this.fail(`${request.traceId} ${describe(request)}: ${mismatch}`);
+    if (mismatch !== undefined)
+      this.log.fail(`${request.traceId} ${describe(request)}: ${mismatch}`);
     const durable = this.durableVersions.get(applied.key) ?? 0;
     const own = this.durableTraceVersions.get(request.traceId);
     if (applied.changed && own !== undefined && own !== applied.version) {
-      this.fail(
+      this.log.fail(
         `${request.traceId} diverged: its record made ${applied.key} version ${own}, ` +
           `the model version ${applied.version}`,
       );
     } else if (applied.key !== '' && durable < applied.version) {
-      this.fail(
+      this.log.fail(
         `${request.traceId} answered before durable: it saw ${applied.key} at version ` +
           `${applied.version}, the journal holds version ${durable}`,
       );
@@ -504,7 +478,7 @@ export class Simulation {
     if (outcome.ok && 'stock' in outcome) {
       const { onHand, reserved, available } = outcome.stock;
       if (!(reserved >= 0 && reserved <= onHand && available === onHand - reserved)) {
-        this.fail(`${request.traceId}: a stock view breaks the invariants`);
+        this.log.fail(`${request.traceId}: a stock view breaks the invariants`);
       }
     }
     if (applied.changed) {
@@ -518,9 +492,10 @@ export class Simulation {
     for (const [productId, warehouseId, onHand, reserved, version] of stock) {
       const key = keyOf(productId, warehouseId);
       if ((this.durableVersions.get(key) ?? 0) < version) {
-        this.fail(`durable change of ${key} at version ${version} told before it was durable`);
+        this.log.fail(`durable change of ${key} at version ${version} told before it was durable`);
       }
-      if (!(reserved >= 0 && reserved <= onHand)) this.fail(`${key} told with reserved > on_hand`);
+      if (!(reserved >= 0 && reserved <= onHand))
+        this.log.fail(`${key} told with reserved > on_hand`);
     }
   }
 
@@ -531,7 +506,7 @@ export class Simulation {
   private readableUntilTold(untilMs: number): void {
     for (const [id, expiresAtMs] of this.durablePending) {
       if (expiresAtMs < untilMs) {
-        this.fail(
+        this.log.fail(
           `readable until ${untilMs} told, but ${id} is pending in the journal until ${expiresAtMs}`,
         );
         return;
@@ -551,10 +526,11 @@ export class Simulation {
         const wanted = `${model?.onHand}/${model?.reserved}/${model?.version}`;
         const got = told.get(keyOf(productId, warehouseId));
         if (got !== wanted)
-          this.fail(`census of ${productId}/${warehouseId}: ${got}, not ${wanted}`);
+          this.log.fail(`census of ${productId}/${warehouseId}: ${got}, not ${wanted}`);
       }
     }
-    if (keys !== stock.length) this.fail(`census told ${stock.length} keys, the model has ${keys}`);
+    if (keys !== stock.length)
+      this.log.fail(`census told ${stock.length} keys, the model has ${keys}`);
   }
 
   private async afterStep(): Promise<void> {
@@ -581,16 +557,16 @@ export class Simulation {
     try {
       traces = await this.mirror.rebuild(this.journalReader(), this.sent);
     } catch (error) {
-      this.fail(`after ${why}, the journal is not explained by the model: ${show(error)}`);
+      this.log.fail(`after ${why}, the journal is not explained by the model: ${show(error)}`);
       return;
     }
     for (const [trace, count] of traces) {
-      if (count > 1) this.fail(`${trace} is in the journal ${count} times`);
+      if (count > 1) this.log.fail(`${trace} is in the journal ${count} times`);
     }
     for (const trace of this.acked) {
-      if (!traces.has(trace)) this.fail(`acknowledged change ${trace} lost after ${why}`);
+      if (!traces.has(trace)) this.log.fail(`acknowledged change ${trace} lost after ${why}`);
     }
-    this.note(`models rebuilt after ${why}: ${this.journal.rowCount} rows`);
+    this.log.note(`models rebuilt after ${why}: ${this.journal.rowCount} rows`);
   }
 
   private journalReader(): JournalReader {
@@ -616,7 +592,7 @@ export class Simulation {
     }
     for (const [partition, id] of holds) this.census.push(this.workload.readHold(partition, id));
     this.counts.censusReads += keys.length + holds.length;
-    this.note(`census queued: ${keys.length} keys, ${holds.length} holds`);
+    this.log.note(`census queued: ${keys.length} keys, ${holds.length} holds`);
   }
 
   // ---- The end: heal, read everything back, stop cleanly, recover, read again. ----
@@ -624,9 +600,9 @@ export class Simulation {
   private stopping = false;
 
   private async finish(): Promise<void> {
-    if (this.failure !== undefined) return;
+    if (this.log.failure !== undefined) return;
     this.faultsOn = false;
-    this.note('heal: no more faults');
+    this.log.note('heal: no more faults');
     await this.settle();
     this.queueCensus();
     await this.settle();
@@ -635,7 +611,7 @@ export class Simulation {
     let done = false;
     void stopped.then(() => (done = true));
     await this.settle(() => done);
-    if (!done) this.fail('stop() never finished');
+    if (!done) this.log.fail('stop() never finished');
     this.stopping = false;
     this.incarnation.alive = false;
     this.incarnation.clock.kill();
@@ -643,9 +619,9 @@ export class Simulation {
     this.incarnation = this.startIncarnation();
     await this.settle();
     await this.settle();
-    if (this.flights.size > 0) this.fail(`${this.flights.size} requests never answered`);
+    if (this.flights.size > 0) this.log.fail(`${this.flights.size} requests never answered`);
     // Recovered and settled: whatever lay past a gap is gone, with its history, and only it.
-    for (const problem of this.journal.shapeProblems()) this.fail(`the journal: ${problem}`);
+    for (const problem of this.journal.shapeProblems()) this.log.fail(`the journal: ${problem}`);
   }
 
   /**
@@ -653,25 +629,26 @@ export class Simulation {
    * queued census reads go out, until nothing is left to do (or `until` says stop).
    */
   private async settle(until: () => boolean = () => false): Promise<void> {
-    for (let round = 0; round < 50_000 && this.failure === undefined; round += 1) {
+    for (let round = 0; round < 50_000 && this.log.failure === undefined; round += 1) {
       // Whatever the last step set going runs first, so "nothing to do" is never premature.
       await drain();
       await this.afterStep();
       if (until()) return;
       const incarnation = this.incarnation;
       const busy = this.journal.busyConnections();
-      this.stepNumber += 1;
+      this.log.step += 1;
       if (incarnation.startFailed) await this.take('restart');
       else if (incarnation.clock.deferredCount > 0) await this.take('defer');
-      else if (busy.length > 0) this.note((busy[0] as (typeof busy)[0]).complete('ok'));
-      else if (this.journal.pendingConnects > 0) this.note(this.journal.completeConnect(0, true));
+      else if (busy.length > 0) this.log.note((busy[0] as (typeof busy)[0]).complete('ok'));
+      else if (this.journal.pendingConnects > 0)
+        this.log.note(this.journal.completeConnect(0, true));
       else if (incarnation.clock.nextTimerMs() !== undefined) {
         this.advance(Math.max(0, (incarnation.clock.nextTimerMs() as number) - this.time.nowMs));
       } else if (this.census.length > 0 && incarnation.shard.serving) {
         this.deliver(Math.min(6, this.census.length));
       } else return;
     }
-    if (this.failure === undefined && !until()) this.fail('the system does not settle');
+    if (this.log.failure === undefined && !until()) this.log.fail('the system does not settle');
   }
 }
 
