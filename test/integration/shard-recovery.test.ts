@@ -32,17 +32,10 @@ const partitions = 8;
 
 type FailMode = 'none' | 'before-write' | 'after-commit';
 
-/** A real journal connection whose next append can be made to fail, before or after committing. */
-async function faultyConnection(url: string, mode: { next: FailMode }): Promise<JournalConnection> {
-  const store = await JournalStore.connect(url, { onError: () => undefined });
+/** A journal connection that is `store` itself, but for its appends. */
+function withAppend(store: JournalStore, append: JournalConnection['append']): JournalConnection {
   return {
-    async append(rows) {
-      const failure = mode.next;
-      mode.next = 'none';
-      if (failure === 'before-write') throw new Error('injected: connection lost before the write');
-      await store.append(rows);
-      if (failure === 'after-commit') throw new Error('injected: connection lost after commit');
-    },
+    append,
     writeSnapshot: (row) => store.writeSnapshot(row),
     latestSnapshots: (list) => store.latestSnapshots(list),
     readTail: (partition, after, onRow) => store.readTail(partition, after, onRow),
@@ -50,6 +43,18 @@ async function faultyConnection(url: string, mode: { next: FailMode }): Promise<
     cutTail: (partition, lastLsn, movements) => store.cutTail(partition, lastLsn, movements),
     close: () => store.close(),
   };
+}
+
+/** A real journal connection whose next append can be made to fail, before or after committing. */
+async function faultyConnection(url: string, mode: { next: FailMode }): Promise<JournalConnection> {
+  const store = await JournalStore.connect(url, { onError: () => undefined });
+  return withAppend(store, async (rows) => {
+    const failure = mode.next;
+    mode.next = 'none';
+    if (failure === 'before-write') throw new Error('injected: connection lost before the write');
+    await store.append(rows);
+    if (failure === 'after-commit') throw new Error('injected: connection lost after commit');
+  });
 }
 
 /** An append held until the test lets it commit or fail (before it reaches the server). */
@@ -67,25 +72,90 @@ class HeldJournal {
 
   async connect(): Promise<JournalConnection> {
     const store = await JournalStore.connect(this.url, { onError: () => undefined });
-    return {
-      append: (rows) => {
-        if (!this.holding) return store.append(rows);
-        return new Promise<void>((resolve, reject) =>
-          this.held.push({
-            commit: () => void store.append(rows).then(resolve, reject),
-            fail: () => reject(new Error('injected: connection lost before the write')),
-          }),
-        );
-      },
-      writeSnapshot: (row) => store.writeSnapshot(row),
-      latestSnapshots: (list) => store.latestSnapshots(list),
-      readTail: (partition, after, onRow) => store.readTail(partition, after, onRow),
-      ping: () => store.ping(),
-      cutTail: (partition, lastLsn, movements) => store.cutTail(partition, lastLsn, movements),
-      close: () => store.close(),
-    };
+    return withAppend(store, (rows) => {
+      if (!this.holding) return store.append(rows);
+      return new Promise<void>((resolve, reject) =>
+        this.held.push({
+          commit: () => void store.append(rows).then(resolve, reject),
+          fail: () => reject(new Error('injected: connection lost before the write')),
+        }),
+      );
+    });
   }
 }
+
+/** A Shard of every partition on `connect`'s journal; how to send it commands, await replies. */
+function startedShard(
+  connect: () => Promise<JournalConnection>,
+  options: { readonly commitsInFlight?: number; readonly log?: (message: string) => void } = {},
+) {
+  const replies: ShardReply[] = [];
+  const shard = new Shard(
+    {
+      shard: 0,
+      partitions: Array.from({ length: partitions }, (_, index) => index),
+      retention,
+      walBatchRecordsMax: 100,
+      ...(options.commitsInFlight === undefined
+        ? {}
+        : { commitsInFlight: options.commitsInFlight }),
+      snapshotEveryRecords: 1000,
+      expiriesPerSweepMax: 100,
+      inflightMax: 1000,
+    },
+    {
+      connect,
+      clock: systemClock,
+      send: (batch) => replies.push(...batch),
+      log: (_level, message) => options.log?.(message),
+      flushed: () => undefined,
+      durableChanges: () => undefined,
+      census: () => undefined,
+    },
+  );
+  let id = 0;
+  /** Hands the shard one command; its id, to await the reply with. */
+  const send = (partition: number, command: Command): number => {
+    id += 1;
+    shard.handle([{ id, partition, command }]);
+    return id;
+  };
+  const replyTo = async (mine: number): Promise<ShardReply> => {
+    for (let waited = 0; waited < 5000; waited += 5) {
+      const reply = replies.find((candidate) => candidate.id === mine);
+      if (reply !== undefined) return reply;
+      await sleep(5);
+    }
+    throw new Error(`no reply for ${mine}`);
+  };
+  return { shard, send, replyTo };
+}
+
+const reserveOf = (product: string, quantity: number, key: string): Command => {
+  const partition = partitionOf(product, partitions);
+  return {
+    kind: 'reserve',
+    productId: product,
+    warehouseId: 'w-1',
+    quantity,
+    idempotencyKey: key.padEnd(16, '.'),
+    ttlSeconds: 600,
+    reservationId: `000${partition}0000-0000-8000-8000-${String(quantity).padStart(12, '0')}`,
+    requesterId: '',
+    traceId: 't',
+  };
+};
+
+const adjustOf = (product: string): Command => ({
+  kind: 'adjust',
+  productId: product,
+  warehouseId: 'w-1',
+  delta: 10,
+  reason: '',
+  idempotencyKey: '',
+  actorId: '',
+  traceId: 't',
+});
 
 describe.runIf(await havePostgres())('shard recovery', () => {
   let database: TestDatabase;
@@ -105,63 +175,17 @@ describe.runIf(await havePostgres())('shard recovery', () => {
 
   it('answers 503 for unacknowledged work after a failed write and reloads the truth', async () => {
     const mode: { next: FailMode } = { next: 'none' };
-    const replies: ShardReply[] = [];
-    const shard = new Shard(
-      {
-        shard: 0,
-        partitions: Array.from({ length: partitions }, (_, index) => index),
-        retention,
-        walBatchRecordsMax: 100,
-        snapshotEveryRecords: 1000,
-        expiriesPerSweepMax: 100,
-        inflightMax: 1000,
-      },
-      {
-        connect: () => faultyConnection(database.url, mode),
-        clock: systemClock,
-        send: (batch) => replies.push(...batch),
-        log: () => undefined,
-        flushed: () => undefined,
-        durableChanges: () => undefined,
-        census: () => undefined,
-      },
-    );
+    const {
+      shard,
+      send: sendTo,
+      replyTo,
+    } = startedShard(() => faultyConnection(database.url, mode));
     await shard.start();
     const partition = partitionOf('p-1', partitions);
-    let id = 0;
-    const send = async (command: Command): Promise<ShardReply> => {
-      id += 1;
-      const mine = id;
-      shard.handle([{ id: mine, partition, command }]);
-      for (let waited = 0; waited < 5000; waited += 5) {
-        const reply = replies.find((candidate) => candidate.id === mine);
-        if (reply !== undefined) return reply;
-        await sleep(5);
-      }
-      throw new Error(`no reply for ${mine}`);
-    };
-    const reserve = (quantity: number, key: string): Command => ({
-      kind: 'reserve',
-      productId: 'p-1',
-      warehouseId: 'w-1',
-      quantity,
-      idempotencyKey: key.padEnd(16, '.'),
-      ttlSeconds: 600,
-      reservationId: `000${partition}0000-0000-8000-8000-${String(quantity).padStart(12, '0')}`,
-      requesterId: '',
-      traceId: 't',
-    });
+    const send = (command: Command): Promise<ShardReply> => replyTo(sendTo(partition, command));
+    const reserve = (quantity: number, key: string): Command => reserveOf('p-1', quantity, key);
     const readStock: Command = { kind: 'read-stock', productId: 'p-1', warehouseId: 'w-1' };
-    const adjust: Command = {
-      kind: 'adjust',
-      productId: 'p-1',
-      warehouseId: 'w-1',
-      delta: 10,
-      reason: '',
-      idempotencyKey: '',
-      actorId: '',
-      traceId: 't',
-    };
+    const adjust = adjustOf('p-1');
     expect((await send(adjust)).outcome.ok).toBe(true);
 
     mode.next = 'after-commit';
@@ -186,73 +210,27 @@ describe.runIf(await havePostgres())('shard recovery', () => {
 
   it('removes rows past a gap, with their history, before writing the partition again', async () => {
     const journal = new HeldJournal(database.url);
-    const replies: ShardReply[] = [];
     const logged: string[] = [];
-    const shard = new Shard(
-      {
-        shard: 0,
-        partitions: Array.from({ length: partitions }, (_, index) => index),
-        retention,
-        walBatchRecordsMax: 100,
-        commitsInFlight: 2,
-        snapshotEveryRecords: 1000,
-        expiriesPerSweepMax: 100,
-        inflightMax: 1000,
-      },
-      {
-        connect: () => journal.connect(),
-        clock: systemClock,
-        send: (batch) => replies.push(...batch),
-        log: (_level, message) => logged.push(message),
-        flushed: () => undefined,
-        durableChanges: () => undefined,
-        census: () => undefined,
-      },
-    );
+    const {
+      shard,
+      send: sendTo,
+      replyTo,
+    } = startedShard(() => journal.connect(), {
+      commitsInFlight: 2,
+      log: (message) => logged.push(message),
+    });
     await shard.start();
     const product = 'gap-p';
     const partition = partitionOf(product, partitions);
-    let id = 0;
-    const send = (command: Command): number => {
-      id += 1;
-      shard.handle([{ id, partition, command }]);
-      return id;
-    };
-    const replyTo = async (mine: number): Promise<ShardReply> => {
-      for (let waited = 0; waited < 5000; waited += 5) {
-        const reply = replies.find((candidate) => candidate.id === mine);
-        if (reply !== undefined) return reply;
-        await sleep(5);
-      }
-      throw new Error(`no reply for ${mine}`);
-    };
+    const send = (command: Command): number => sendTo(partition, command);
     const until = async (done: () => boolean | Promise<boolean>): Promise<void> => {
       for (let waited = 0; !(await done()); waited += 5) {
         if (waited > 5000) throw new Error('waited too long');
         await sleep(5);
       }
     };
-    const reserve = (quantity: number): Command => ({
-      kind: 'reserve',
-      productId: product,
-      warehouseId: 'w-1',
-      quantity,
-      idempotencyKey: `gap-${quantity}`.padEnd(16, '.'),
-      ttlSeconds: 600,
-      reservationId: `000${partition}0000-0000-8000-8000-${String(quantity).padStart(12, '0')}`,
-      requesterId: '',
-      traceId: 't',
-    });
-    const adjust: Command = {
-      kind: 'adjust',
-      productId: product,
-      warehouseId: 'w-1',
-      delta: 10,
-      reason: '',
-      idempotencyKey: '',
-      actorId: '',
-      traceId: 't',
-    };
+    const reserve = (quantity: number): Command => reserveOf(product, quantity, `gap-${quantity}`);
+    const adjust = adjustOf(product);
     const rowsOf = async (): Promise<{ wal: number[]; movements: number[] }> => {
       const wal = await database.query<{ lsn: string }>(
         'SELECT lsn FROM ledger_wal WHERE partition = $1 ORDER BY lsn',
