@@ -481,6 +481,18 @@ function historyMaintenance(
       }
     },
     failed: (error) => log.warn({ component: 'history', err: error }, 'history maintenance failed'),
+    // In a cluster, one node's run an interval is enough: the others find it claimed. A tenth
+    // of the interval is left for timers that fire a little early.
+    ...(config.cluster === undefined
+      ? {}
+      : {
+          claim: {
+            nodeId: config.cluster.nodeId,
+            everyMs: historyMaintenanceIntervalMs * 0.9,
+            skipped: () =>
+              log.debug({ component: 'history' }, 'history maintenance done by another node'),
+          },
+        }),
   });
 }
 

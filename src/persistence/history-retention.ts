@@ -147,6 +147,34 @@ export interface HistoryMaintenanceOptions extends HistoryRetentionOptions {
   readonly now: () => number;
   readonly ran: (run: RetentionRun & { readonly walRowsTrimmed: number }) => void;
   readonly failed: (error: Error) => void;
+  /**
+   * In a cluster: every node runs the maintenance, but a run first claims it (claimTask) and
+   * does nothing if another node's run claimed it less than `everyMs` ago.
+   */
+  readonly claim?: { readonly nodeId: string; readonly everyMs: number; skipped(): void };
+}
+
+/** The task name the maintenance claims in ledger_maintenance. */
+export const historyTask = 'history-and-wal';
+
+/**
+ * Claims `task` for this node unless another claim is younger than `everyMs`, on Postgres's
+ * clock (the one every node shares), in one statement: two nodes racing, one claims.
+ */
+export async function claimTask(
+  client: pg.ClientBase,
+  task: string,
+  nodeId: string,
+  everyMs: number,
+): Promise<boolean> {
+  const result = await client.query(
+    `INSERT INTO ledger_maintenance (task, claimed_at, node_id) VALUES ($1, now(), $2)
+     ON CONFLICT (task) DO UPDATE SET claimed_at = now(), node_id = $2
+       WHERE ledger_maintenance.claimed_at < now() - make_interval(secs => $3)
+     RETURNING task`,
+    [task, nodeId, everyMs / 1000],
+  );
+  return result.rowCount === 1;
 }
 
 /**
@@ -178,6 +206,11 @@ export class HistoryMaintenance {
     const client = this.options.newClient();
     try {
       await client.connect();
+      const { claim } = this.options;
+      if (claim && !(await claimTask(client, historyTask, claim.nodeId, claim.everyMs))) {
+        claim.skipped();
+        return;
+      }
       const nowMs = this.options.now();
       const run = await maintainHistory(client, nowMs, this.options);
       const walRowsTrimmed = await trimWal(client, nowMs, this.options.wal);

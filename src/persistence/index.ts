@@ -62,7 +62,9 @@ export { SnapshotEncoder, encodeSnapshot, decodeSnapshot } from './snapshot-code
 export { HistoryStore, movementOfRow, type HistoryStoreOptions } from './history-store.js';
 export {
   HistoryMaintenance,
+  claimTask,
   dayOf,
+  historyTask,
   maintainHistory,
   movementPartitions,
   partitionName,

@@ -143,6 +143,18 @@ export const migrations: readonly { readonly id: number; readonly sql: string }[
       END
       $fence$;`,
   },
+  {
+    id: 7,
+    sql: `
+      -- A cluster's periodic work (the history's days, the WAL's trim): when each task was last
+      -- claimed and by which node, on Postgres's clock, so that one node does it per interval
+      -- rather than every node.
+      CREATE TABLE ledger_maintenance (
+        task text PRIMARY KEY,
+        claimed_at timestamptz NOT NULL,
+        node_id text NOT NULL
+      );`,
+  },
 ];
 
 export async function migrate(client: pg.ClientBase): Promise<number[]> {

@@ -2,10 +2,12 @@
 // day tables are created from yesterday to a week ahead, days wholly older than the retention
 // are dropped (and no younger one), rows a far-off clock put in the default partition move into
 // their day's table when it is created, and old default rows are deleted; a run that cannot get
-// its lock in time skips that step instead of waiting (and a later run does it).
+// its lock in time skips that step instead of waiting (and a later run does it); in a cluster
+// one node's run per interval does the work and the others' find it claimed.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  HistoryMaintenance,
   maintainHistory,
   migrate,
   movementPartitions,
@@ -93,5 +95,41 @@ describe.runIf(await havePostgres())('movement history retention', () => {
     const run = await maintainHistory(client, now, options);
     expect(run.skipped).toBe(0);
     expect(run.created).toContain(partitionName(now));
+  });
+
+  it('runs on one node of a cluster per interval: the others find the run claimed', async () => {
+    const runs: string[] = [];
+    const node = (name: string, everyMs: number | undefined) =>
+      new HistoryMaintenance({
+        ...options,
+        newClient: () => new pg.Client({ connectionString: database.url }),
+        intervalMs: 3_600_000,
+        wal: { retainMs: 3_600_000, eventsOn: false, batchRows: 1000 },
+        now: () => Date.UTC(2027, 0, 1, 0, 30, 0),
+        ran: () => runs.push(`${name} ran`),
+        failed: (error) => runs.push(`${name} failed: ${error.message}`),
+        ...(everyMs === undefined
+          ? {}
+          : { claim: { nodeId: name, everyMs, skipped: () => runs.push(`${name} skipped`) } }),
+      });
+    // Two nodes at once, nothing claimed yet: exactly one runs.
+    await Promise.all([node('a', 60_000).runOnce(), node('b', 60_000).runOnce()]);
+    expect([...runs].sort()).toEqual(
+      runs.includes('a ran') ? ['a ran', 'b skipped'] : ['a skipped', 'b ran'],
+    );
+    const claimed = await client.query('SELECT task, node_id FROM ledger_maintenance');
+    expect(claimed.rows).toEqual([
+      { task: 'history-and-wal', node_id: runs.includes('a ran') ? 'a' : 'b' },
+    ]);
+    // Within the interval another node skips; once a claim is older than the interval, it runs.
+    runs.length = 0;
+    await node('c', 60_000).runOnce();
+    await node('c', 0).runOnce();
+    // A ledger alone claims nothing and always runs.
+    await node('alone', undefined).runOnce();
+    expect(runs).toEqual(['c skipped', 'c ran', 'alone ran']);
+    expect((await client.query('SELECT node_id FROM ledger_maintenance')).rows).toEqual([
+      { node_id: 'c' },
+    ]);
   });
 });
