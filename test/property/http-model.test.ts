@@ -3,6 +3,7 @@
 // adjust / read / clock-advance requests over HTTP (keys over both shards, and one hot key);
 // each stock key's history must be explained by the reference model in some order that respects
 // real time, stock bodies obey the invariants after every step, and the books balance at the end.
+// The same against three nodes of a cluster, one of them killed and restarted in some runs.
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +118,8 @@ let runCounter = 0;
 interface Totals {
   runs: number;
   operations: number;
+  /** Operations whose outcome the client could not know (a 503, a connection a kill cut). */
+  unknown: number;
   expired: number;
   concurrentMax: number;
 }
@@ -132,10 +135,14 @@ class HttpRun {
   concurrentMax = 0;
   private readonly tag: string;
 
-  /** `baseUrls`: client n talks to baseUrls[n % length] (the nodes of a cluster, or one). */
+  /**
+   * `baseUrls`: client n talks to baseUrls[n % length] (the nodes of a cluster, or one), or to
+   * what `route` says (a cluster whose nodes go down and up).
+   */
   constructor(
     private readonly baseUrls: readonly string[],
     keys: number,
+    private readonly route?: (client: number) => string,
   ) {
     runCounter += 1;
     this.tag = `run${runCounter}-${process.pid}`;
@@ -190,14 +197,22 @@ class HttpRun {
   }
 
   private baseUrlOf(client: number): string {
+    if (this.route !== undefined) return this.route(Math.max(client, 0));
     return this.baseUrls[Math.max(client, 0) % this.baseUrls.length] as string;
   }
 
   async send(request: ModelRequest, client = 0): Promise<TimedReply> {
     this.inFlight += 1;
     this.concurrentMax = Math.max(this.concurrentMax, this.inFlight);
+    const invokeMs = Date.now();
     try {
       return await timedCall(this.baseUrlOf(client), httpCallOf(request));
+    } catch (error) {
+      // Only where nodes are killed: the connection died with the node, so the outcome is
+      // unknown (it may have applied), as a 503's is.
+      if (this.route === undefined) throw error;
+      const text = String(error);
+      return { status: 503, body: {}, text, replayed: false, invokeMs, responseMs: Date.now() };
     } finally {
       this.inFlight -= 1;
     }
@@ -234,16 +249,23 @@ class HttpRun {
       }
       const request = this.resolve(command, client, serial);
       if (request === 'unknown-id') {
-        const probe = await timedCall(this.baseUrlOf(client), {
-          method: 'POST',
-          path: '/v1/confirm',
-          body: { reservation_id: unknownId },
-        });
-        expect(probe.status, probe.text).toBe(404);
+        const probe = await this.probeUnknownId(client);
+        // A killed node's connection cannot say; any other answer must be a 404.
+        if (probe !== undefined) expect(probe.status, probe.text).toBe(404);
         continue;
       }
       const reply = await scheduler.schedule(this.send(request, client), `client ${client} answer`);
       this.record(client, request, reply);
+    }
+  }
+
+  private async probeUnknownId(client: number): Promise<TimedReply | undefined> {
+    const call = { method: 'POST', path: '/v1/confirm', body: { reservation_id: unknownId } };
+    try {
+      return await timedCall(this.baseUrlOf(client), call);
+    } catch (error) {
+      if (this.route === undefined) throw error;
+      return undefined;
     }
   }
 
@@ -321,14 +343,18 @@ function balance(productId: string, history: readonly LedgerOperation[]): void {
   );
 }
 
+/** Something done to the cluster while a run's clients send, given the run's first key. */
+type Disruption = (product: string) => Promise<void>;
+
 /** One property run through `baseUrls`, checked, its counts added to `totals`. */
 async function runPlan(
   baseUrls: readonly string[],
   totals: Totals,
   scheduler: fc.Scheduler,
   plan: Plan,
+  failover?: { readonly route: (client: number) => string; readonly during: Disruption },
 ): Promise<void> {
-  const run = new HttpRun(baseUrls, plan.opening.length);
+  const run = new HttpRun(baseUrls, plan.opening.length, failover?.route);
   for (const [key, units] of plan.opening.entries()) {
     const request: ModelRequest = {
       kind: 'adjust',
@@ -343,19 +369,24 @@ async function runPlan(
   const clients = plan.clients.map((commands, client) =>
     run.client(scheduler, client + 1, commands),
   );
+  const disruption = failover?.during(run.product(0));
   await scheduler.waitFor(Promise.all(clients));
+  await disruption;
   await run.closeBooks();
   totals.expired += run.checkLinearizable();
   run.balanceBooks();
   totals.runs += 1;
   totals.concurrentMax = Math.max(totals.concurrentMax, run.concurrentMax);
-  for (const history of run.histories.values()) totals.operations += history.length;
+  for (const history of run.histories.values()) {
+    totals.operations += history.length;
+    totals.unknown += history.filter((operation) => operation.output === undefined).length;
+  }
 }
 
 describe.runIf(await havePostgres())('the real ledger over HTTP, against the model', () => {
   let database: TestDatabase;
   let ledger: LedgerProcess;
-  const totals: Totals = { runs: 0, operations: 0, expired: 0, concurrentMax: 0 };
+  const totals: Totals = { runs: 0, operations: 0, unknown: 0, expired: 0, concurrentMax: 0 };
   const startedMs = Date.now();
 
   beforeAll(async () => {
@@ -451,49 +482,57 @@ describe.runIf(await havePostgres())('the real ledger over HTTP, against the mod
 /**
  * The same model, through three nodes of a cluster: each client talks to its own node, so most
  * requests are forwarded to their partition's owner, and every key's history must still be
- * explained by the model in real-time order.
+ * explained by the model in real-time order; also while the key's owner is killed (kill -9),
+ * its partitions taken over by the others, and the node started again.
  */
 describe.runIf((await havePostgres()) && (await haveNats()))(
   'a cluster of three nodes over HTTP, against the model',
   () => {
     let database: TestDatabase;
     const nodes: LedgerProcess[] = [];
-    const totals: Totals = { runs: 0, operations: 0, expired: 0, concurrentMax: 0 };
+    const totals: Totals = { runs: 0, operations: 0, unknown: 0, expired: 0, concurrentMax: 0 };
     const { stream, prefix } = uniqueStream('model');
     const tag = randomBytes(3).toString('hex');
+    const nodeIds = ['p', 'q', 'r'].map((name) => `model-${name}-${tag}`);
     const startedMs = Date.now();
+    /** Nodes killed and not back yet: their clients talk to the next node up. */
+    const down = new Set<number>();
 
-    beforeAll(async () => {
-      database = await createDatabase('ledger_model_cluster');
-      for (const name of ['p', 'q', 'r']) {
-        nodes.push(
-          await startLedger({
-            env: {
-              DATABASE_URL: database.url,
-              NATS_URL: sharedNatsUrl,
-              LEDGER_EVENTS_STREAM: stream,
-              LEDGER_EVENTS_SUBJECT_PREFIX: prefix,
-              LEDGER_CLUSTER: '1',
-              LEDGER_NODE_ID: `model-${name}-${tag}`,
-              SHARDS: String(shards),
-              LEDGER_PARTITIONS: String(partitions),
-              LEDGER_TTL_SECONDS_MIN: '1',
-            },
-          }),
-        );
-      }
-      // Every node holds its share before the runs begin (none is still taking partitions).
+    const startNode = (index: number): Promise<LedgerProcess> =>
+      startLedger({
+        env: {
+          DATABASE_URL: database.url,
+          NATS_URL: sharedNatsUrl,
+          LEDGER_EVENTS_STREAM: stream,
+          LEDGER_EVENTS_SUBJECT_PREFIX: prefix,
+          LEDGER_CLUSTER: '1',
+          LEDGER_NODE_ID: nodeIds[index] as string,
+          SHARDS: String(shards),
+          LEDGER_PARTITIONS: String(partitions),
+          LEDGER_TTL_SECONDS_MIN: '1',
+        },
+      });
+    const up = (): LedgerProcess[] => nodes.filter((_, index) => !down.has(index));
+    /** Until every node up sees the partitions shared as `shares` (sorted, comma-joined). */
+    const settled = async (shares: string): Promise<void> => {
       const deadline = Date.now() + 60_000;
-      for (const node of nodes) {
+      for (const node of up()) {
         for (;;) {
           const response = await fetch(`${node.baseUrl}/v1/cluster`);
           const view = (await response.json()) as { nodes: { partitions: number }[] };
-          const shares = view.nodes.map((each) => each.partitions).sort();
-          if (shares.join() === '85,85,86') break;
-          if (Date.now() > deadline) throw new Error(`shares never settled: ${shares.join()}`);
+          const seen = view.nodes.map((each) => each.partitions).sort();
+          if (seen.join() === shares) break;
+          if (Date.now() > deadline) throw new Error(`shares never settled: ${seen.join()}`);
           await sleep(200);
         }
       }
+    };
+
+    beforeAll(async () => {
+      database = await createDatabase('ledger_model_cluster');
+      for (const index of nodeIds.keys()) nodes.push(await startNode(index));
+      // Every node holds its share before the runs begin (none is still taking partitions).
+      await settled('85,85,86');
     }, 120_000);
 
     afterAll(async () => {
@@ -527,6 +566,44 @@ describe.runIf((await havePostgres()) && (await haveNats()))(
       };
       await fc.assert(property(shape), runOptions(knob('HTTP_MODEL_CLUSTER_RUNS', 8, 0)));
     }, 120_000);
+
+    /** kill -9 of the key's owner soon after the clients start; back once the others took over. */
+    const killOwner: Disruption = async (product) => {
+      const probe = await fetch(`${up()[0]?.baseUrl}/v1/stock/${product}/${warehouseId}`);
+      const victim = nodeIds.indexOf(probe.headers.get('x-served-by') ?? '');
+      expect(victim, 'the owner of the key').toBeGreaterThanOrEqual(0);
+      await sleep(30);
+      down.add(victim);
+      await nodes[victim]?.kill();
+      await settled('128,128');
+      nodes[victim] = await startNode(victim);
+      down.delete(victim);
+      await settled('85,85,86');
+    };
+    const failover = {
+      route: (client: number): string => {
+        const live = up();
+        return (live[client % live.length] as LedgerProcess).baseUrl;
+      },
+      during: killOwner,
+    };
+
+    it('explains every history in which the key owner is killed and comes back', async () => {
+      const shape: Shape = {
+        keys: 1,
+        clients: [3, 6],
+        commands: [4, 10],
+        stock: [2, 10],
+        withClock: false,
+      };
+      const property = fc.asyncProperty(fc.scheduler(), planArbitrary(shape), (scheduler, plan) =>
+        runPlan([], totals, scheduler, plan, failover),
+      );
+      const unknownBefore = totals.unknown;
+      await fc.assert(property, runOptions(knob('HTTP_MODEL_FAILOVER_RUNS', 2, 0)));
+      // The kill did land among the clients' requests: some could not know their outcome.
+      expect(totals.unknown - unknownBefore).toBeGreaterThan(0);
+    }, 240_000);
 
     it('explains every history on one hot key, its clients spread over the nodes', async () => {
       const shape: Shape = {
