@@ -146,6 +146,12 @@ export const shardQueueDelayMsCeiling = 60_000;
 export const drainRateWindowMs = 100;
 /** While a shard sheds reserves, one warning line at most this often says how many it refused. */
 export const shedLogEveryMs = 10_000;
+/**
+ * The longest retry-after a shed answer gives, whole seconds. It grows with the crowd turned
+ * away (queue-admission.ts), but it rests on a drain rate measured over the last moments: a
+ * prediction further out than this is a guess, and a buyer told to wait longer may give up.
+ */
+export const shedRetryAfterSecondsMax = 10;
 /** The largest LEDGER_WAL_BATCH_RECORDS_MAX accepted: rows in one group commit. */
 export const walBatchRecordsCeiling = 65_536;
 /**
@@ -172,6 +178,7 @@ export const expiryCompactionSlack = 1_024;
 export const shardSystemRequestsMax = 256;
 
 check(drainRateWindowMs > 0 && drainRateWindowMs < shedLogEveryMs, 'a drain window is short');
+check(shedRetryAfterSecondsMax >= 1, 'a shed answer says to retry after at least 1 s');
 check(
   walPendingRecordsMax >= shardInflightCeiling + 2 * expiriesPerSweepMax,
   'a full set of in-flight requests and two sweeps must fit in the pending rows',
