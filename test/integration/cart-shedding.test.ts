@@ -110,7 +110,7 @@ describe.runIf(await havePostgres())('a cart on a shedding shard', () => {
       expect(refused.status).toBe(503);
       expect(refused.body).toMatchObject({ error: { code: 'overloaded' } });
       expect(Object.keys(refused.body.error as object).sort()).toEqual(['code', 'message']);
-      expect(refused.headers.get('retry-after')).toMatch(/^([1-9]|10)$/);
+      expect(refused.headers.get('retry-after')).toMatch(/^[1-3]$/);
     } finally {
       await release();
       await holder.end();
