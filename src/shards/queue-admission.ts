@@ -124,6 +124,20 @@ export class DrainRate {
     this.markMs = nowMs;
   }
 
+  /**
+   * The shard's thread was replaced: the new one is cold (its code not yet optimized, its
+   * connections new) and recovering, so what the old one showed says nothing of it. Until the new
+   * one shows its own speed it is a shard whose drain rate is not known: the floor bounds its
+   * first wave, not a rate it never had.
+   */
+  forget(): void {
+    this.busyMs = 0;
+    this.answers = 0;
+    this.batches = 0;
+    this.rate = 0;
+    this.cycle = 0;
+  }
+
   /** `count` answers arrived at `nowMs`; the shard had work since the last mark. */
   answered(count: number, nowMs: number): void {
     this.busyMs += Math.max(0, nowMs - this.markMs);

@@ -286,6 +286,7 @@ export class ShardChannel {
     // Nothing the thread did for these was acknowledged; retries with the same key are safe.
     const waiting = [...this.inflight.keys()];
     this.queue = [];
+    this.drain.forget();
     for (const id of waiting) {
       this.answer(failure(id, 'unavailable', 'The shard restarted; nothing in flight was done.'));
     }

@@ -83,6 +83,23 @@ describe('DrainRate', () => {
     expect(rate.cycleMs).toBe(10);
   });
 
+  it('forgets what a replaced thread showed: unknown again, then measured afresh', () => {
+    const rate = new DrainRate();
+    rate.busyFrom(0);
+    rate.answered(1000, 100);
+    expect(rate.perSecond).toBe(10_000);
+    expect(rate.cycleMs).toBe(100);
+    rate.answered(5, 150); // half a window, counted toward the next
+    rate.forget();
+    expect(rate.perSecond).toBe(0);
+    expect(rate.cycleMs).toBe(0);
+    // Unknown: the floor bounds the first wave, whatever the old thread drained.
+    expect(sheds({ inFlight: 512, drainPerSecond: rate.perSecond, cycleMs: 0 }, rule)).toBe(true);
+    rate.busyFrom(1000);
+    rate.answered(50, 1100);
+    expect(rate.perSecond).toBe(500); // the 5 answers from before were not kept
+  });
+
   it('takes a faster window at once and moves half way to a slower one', () => {
     const rate = new DrainRate();
     rate.busyFrom(0);
