@@ -159,7 +159,7 @@ class ThreadLoad {
   unexpected = 0;
   private issued = 0;
   // Performance-clock equivalents of the task's wall-clock times.
-  private readonly measureFrom: number;
+  private measureFrom: number;
   private readonly endAt: number;
   private readonly headers: Record<string, string>;
   private tick = { answered: 0, unexpected: 0, errors: 0 };
@@ -171,6 +171,17 @@ class ThreadLoad {
     this.endAt = task.endAtMs + offset;
     this.headers = { 'content-type': 'application/json' };
     if (task.authorization !== undefined) this.headers.authorization = task.authorization;
+  }
+
+  /**
+   * The load starts now. Without a warm-up, measuring starts now too: the wall clock's whole
+   * milliseconds could put a crowd's first wave, all sent at this instant, before
+   * `measureFromMs` and out of the latency histograms.
+   */
+  started(): void {
+    if (this.task.measureFromMs === this.task.startAtMs) {
+      this.measureFrom = Math.min(this.measureFrom, performance.now());
+    }
   }
 
   get running(): boolean {
@@ -470,6 +481,7 @@ export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResul
   );
   if (task.scenario.connectsFirst) await openConnections(load, clients);
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, task.startAtMs - Date.now())));
+  load.started();
   const ticker = setInterval(() => task.progress.postMessage(load.takeTick()), 1000);
   try {
     await Promise.all(clients.map((client) => virtualUser(load, client)));
