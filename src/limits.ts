@@ -146,6 +146,20 @@ export const shardQueueDelayMsCeiling = 60_000;
 export const drainRateWindowMs = 100;
 /** While a shard sheds reserves, one warning line at most this often says how many it refused. */
 export const shedLogEveryMs = 10_000;
+/**
+ * uWebSockets.js closes an HTTP connection idle 10 s (its HTTP_IDLE_TIMEOUT_S, fixed), checked
+ * on a 4 s tick: one idle 8 s may already be closed. A client that waits longer than this between
+ * two requests may find its kept-alive connection gone.
+ */
+export const httpIdleSecondsMin = 8;
+/**
+ * The longest retry-after a shed answer gives, whole seconds. It grows with the crowd turned
+ * away (queue-admission.ts), but a client waiting it out, even twice over (with jitter), must
+ * come back on its open connection, before `httpIdleSecondsMin`: flash-crowd bench runs with
+ * 10 and 4 here lost 26 and 41 requests ("other side closed"). It also rests on a drain rate of
+ * the last moments, which a cold shard underestimates.
+ */
+export const shedRetryAfterSecondsMax = 3;
 /** The largest LEDGER_WAL_BATCH_RECORDS_MAX accepted: rows in one group commit. */
 export const walBatchRecordsCeiling = 65_536;
 /**
@@ -172,6 +186,10 @@ export const expiryCompactionSlack = 1_024;
 export const shardSystemRequestsMax = 256;
 
 check(drainRateWindowMs > 0 && drainRateWindowMs < shedLogEveryMs, 'a drain window is short');
+check(
+  shedRetryAfterSecondsMax >= 1 && 2 * shedRetryAfterSecondsMax < httpIdleSecondsMin,
+  'a shed answer says to retry after 1 s or more, and within half the idle timeout',
+);
 check(
   walPendingRecordsMax >= shardInflightCeiling + 2 * expiriesPerSweepMax,
   'a full set of in-flight requests and two sweeps must fit in the pending rows',

@@ -73,6 +73,8 @@ export interface LoadResult {
   readonly errors: Record<string, number>;
   readonly errorCount: number;
   readonly perSecond: number[];
+  /** 503 overloaded answers by their retry-after seconds, whole run. */
+  readonly retryAfterCounts: Record<string, number>;
   readonly tallies: KeyTallies;
   readonly unknown: UnknownRequest[];
   /**
@@ -213,12 +215,14 @@ function merge(
   const statusCounts: Record<string, number> = {};
   const warmupStatusCounts: Record<string, number> = {};
   const errors: Record<string, number> = {};
+  const retryAfterCounts: Record<string, number> = {};
   const tallies = emptyTallies(options.scenario.keyCount);
   const perSecond = new Array<number>(options.durationSeconds).fill(0);
   for (const result of results) {
     addCounts(statusCounts, result.statusCounts);
     addCounts(warmupStatusCounts, result.warmupStatusCounts);
     addCounts(errors, result.errors);
+    addCounts(retryAfterCounts, result.retryAfterCounts);
     addTallies(tallies, result.tallies);
     result.perSecond.forEach((count, second) => {
       if (second < perSecond.length) perSecond[second] = (perSecond[second] ?? 0) + count;
@@ -238,6 +242,7 @@ function merge(
     errors,
     errorCount: Object.values(errors).reduce((sum, count) => sum + count, 0),
     perSecond,
+    retryAfterCounts,
     tallies,
     unknown: results.flatMap((result) => result.unknown),
     firstInsufficientAtMs: firstSoldOut.length === 0 ? null : Math.min(...firstSoldOut),

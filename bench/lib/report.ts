@@ -316,7 +316,10 @@ export function flashCrowdTable(runs: readonly SystemRun[], connections: number)
       'connection errors',
       'admitted p50 / p99 / max ms',
       'admitted in the ledger p50 / p99 ms',
+      'admitted sent in the first second: n, p99 / max ms',
       'all p50 / p99 / max ms',
+      'retry-after s seen (answers)',
+      'sold out after s',
       'units sold',
       'oversell',
       'server cores',
@@ -324,9 +327,14 @@ export function flashCrowdTable(runs: readonly SystemRun[], connections: number)
       'load-gen cores',
       'other cores',
     ]),
-    row(['---', ...new Array<string>(16).fill('---:')]),
+    row(['---', ...new Array<string>(19).fill('---:')]),
   ];
   for (const run of runs.filter((entry) => entry.scenario === 'flash-crowd')) {
+    const firstWave = run.latencyByStatus['reserve 200 sent in the first second'];
+    const retryAfters = Object.entries(run.retryAfterCounts)
+      .sort(([a], [b]) => Number(a) - Number(b))
+      .map(([seconds, answers]) => `${seconds}: ${answers}`)
+      .join(', ');
     // No warm-up here: answers to requests sent at the very start instant may fall on the
     // warm-up side of the clock's millisecond; they belong to the crowd all the same.
     const counts = { ...run.warmupStatusCounts };
@@ -357,7 +365,12 @@ export function flashCrowdTable(runs: readonly SystemRun[], connections: number)
         String(errors),
         ms(run.latencyByStatus['reserve 200']),
         serverMs(run.ledger?.admittedServerP50Seconds, run.ledger?.admittedServerP99Seconds),
+        firstWave === undefined
+          ? '0'
+          : `${firstWave.count}, ${fixed(firstWave.p99Ms, 1)} / ${fixed(firstWave.maxMs, 1)}`,
         ms(run.latency ?? undefined),
+        retryAfters === '' ? 'none' : retryAfters,
+        fixed(run.soldOutAfterSeconds, 2),
         fixed(run.check?.soldAtEnd ?? null, 0),
         String(run.check?.oversellUnits ?? 'n/a'),
         fixed(run.cpu?.ledgerCores ?? null, 2),

@@ -62,6 +62,8 @@ export interface SystemRun {
   readonly warmupStatusCounts: Record<string, number>;
   readonly errors: Record<string, number>;
   readonly perSecond: readonly number[];
+  /** 503 overloaded answers by their retry-after seconds ("1": 20000), whole run. */
+  readonly retryAfterCounts: Record<string, number>;
   readonly loadThreads: number;
   /** CPU over the measured window; `ledgerCores` is the server under test, whichever it is. */
   readonly cpu: CpuUse | null;
@@ -188,6 +190,7 @@ async function measure(
     warmupStatusCounts: load.warmupStatusCounts,
     errors: load.errors,
     perSecond: load.perSecond,
+    retryAfterCounts: load.retryAfterCounts,
     loadThreads: load.threads,
     cpu,
     cpuPerSecond,
@@ -218,6 +221,7 @@ function failedRun(spec: SystemSpec, scenario: Scenario, run: number, error: unk
     warmupStatusCounts: {},
     errors: {},
     perSecond: [],
+    retryAfterCounts: {},
     loadThreads: 0,
     cpu: null,
     cpuPerSecond: [],

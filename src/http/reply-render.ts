@@ -18,6 +18,11 @@ export interface RenderedReply {
   readonly body: string;
   /** An earlier identical request's answer is being repeated (idempotent replay). */
   readonly replayed: boolean;
+  /**
+   * The retry-after header of a 503: what the refusal says (a shed reserve or cart sizes it
+   * from its shard's backlog), else 1. Undefined for any other status.
+   */
+  readonly retryAfterSeconds: number | undefined;
 }
 
 const time = (epochMs: number): string => new Date(epochMs).toISOString();
@@ -173,9 +178,17 @@ export function errorOf(outcome: ShardOutcome & { ok: false }): ErrorObject {
 export function renderOutcome(outcome: ShardOutcome): RenderedReply {
   if (!outcome.ok) {
     const body = JSON.stringify({ error: errorOf(outcome) });
-    return { status: errorStatus(outcome.code), body, replayed: false };
+    const status = errorStatus(outcome.code);
+    const given = 'retryAfterSeconds' in outcome ? outcome.retryAfterSeconds : undefined;
+    const retryAfterSeconds = status === 503 ? (given ?? 1) : undefined;
+    return { status, body, replayed: false, retryAfterSeconds };
   }
-  return { status: 200, body: successBody(outcome), replayed: outcome.replayed };
+  return {
+    status: 200,
+    body: successBody(outcome),
+    replayed: outcome.replayed,
+    retryAfterSeconds: undefined,
+  };
 }
 
 /** The result label of a reply for metrics: 'ok' or the error code. */

@@ -508,7 +508,7 @@ export class LedgerServer {
     if (command !== undefined) this.audit(exchange, command, caller, rendered.status, outcome);
     respond(exchange, rendered.status, rendered.body, {
       replayed: rendered.replayed,
-      retryAfterSeconds: rendered.status === 503 ? 1 : undefined,
+      retryAfterSeconds: rendered.retryAfterSeconds,
     });
   }
 
@@ -700,7 +700,7 @@ export class LedgerServer {
       if (!outcome.ok) {
         const rendered = renderOutcome(outcome);
         respond(exchange, rendered.status, rendered.body, {
-          retryAfterSeconds: rendered.status === 503 ? 1 : undefined,
+          retryAfterSeconds: rendered.retryAfterSeconds,
         });
         return;
       }
@@ -727,8 +727,9 @@ export class LedgerServer {
   private answerPage(exchange: Exchange, listing: StockListing): void {
     if (!listing.ok) {
       const rendered = renderOutcome(listing);
-      const retryAfterSeconds = rendered.status === 503 ? 1 : undefined;
-      respond(exchange, rendered.status, rendered.body, { retryAfterSeconds });
+      respond(exchange, rendered.status, rendered.body, {
+        retryAfterSeconds: rendered.retryAfterSeconds,
+      });
       return;
     }
     const next = listing.next === undefined ? null : encodeStockCursor(listing.next);

@@ -27,6 +27,11 @@ export interface CartTransport {
   readonly partitions: number;
   partitionOfProduct(productId: string): number;
   dispatchTo(partition: number, command: Command, callback: ReplyCallback): unknown;
+  /**
+   * The refusal (503 overloaded) for a cart's lines on this partition if its shard sheds now;
+   * undefined: they may be sent. Without it nothing is shed (the simulator's transport).
+   */
+  shedding?(partition: number): ShardOutcome | undefined;
 }
 
 /** A cart as the ingress validated it. */
@@ -101,7 +106,15 @@ export class CartCoordinator {
     };
     const parts = this.partsOf(request);
     const only = parts.length === 1 ? parts[0] : undefined;
-    if (only !== undefined && only.partition === home) {
+    const whole = only !== undefined && only.partition === home;
+    // Shed before anything is sent anywhere: no key claimed, no hold prepared, nothing to undo.
+    const shed = this.shed(parts);
+    if (shed !== undefined) {
+      this.options.placed?.(resultOf(shed), !whole);
+      callback(shed);
+      return;
+    }
+    if (whole) {
       const lines = only.lines;
       const command: Command = { kind: 'cart-place', mode: 'whole', terms, lines, holdsMax };
       this.send(home, command, (outcome) => {
@@ -121,6 +134,22 @@ export class CartCoordinator {
         callback(result);
       });
     });
+  }
+
+  /**
+   * A cart is demand, like a reserve: refused at once if a shard holding any of its lines sheds.
+   * Not for its home alone: the home's work (the key's claim, the decision) ends a cart already
+   * let in, like a confirm, and refusing by the key's hash would refuse carts of products far
+   * from the crowd, and their retries (same key, same home) too, for as long as it lasts.
+   */
+  private shed(parts: readonly Part[]): ShardOutcome | undefined {
+    const transport = this.transport;
+    if (transport.shedding === undefined) return undefined;
+    for (const part of parts) {
+      const refusal = transport.shedding(part.partition);
+      if (refusal !== undefined) return refusal;
+    }
+    return undefined;
   }
 
   /** The lines by partition (hash v2: a product's keys all live in one), in line order. */

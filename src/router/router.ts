@@ -95,6 +95,10 @@ const ownerlessMessage =
   'No node serves this partition right now (it is moving, or its owner is being replaced); ' +
   'nothing was done, retry shortly.';
 
+const cartShedMessage =
+  "The shard is busy: this cart's lines would wait longer than the queue-delay bound; nothing " +
+  'was done, retry after retry-after.';
+
 const fencedMessage =
   'This ledger is re-claiming its journal and cannot vouch for its state; nothing was done, ' +
   'retry shortly.';
@@ -353,6 +357,16 @@ export class Router {
 
   get partitions(): number {
     return this.table.partitions;
+  }
+
+  /**
+   * A cart's lines for a partition arriving now: the 503 overloaded to refuse the cart with if
+   * the partition's shard sheds (queue-admission.ts), else undefined. Only a shard of this node
+   * is asked: another node's partition is its owner's to judge (not yet done for carts).
+   */
+  shedding(partition: number): ShardOutcome | undefined {
+    if (this.cluster !== undefined && this.cluster.where(partition) !== 'local') return undefined;
+    return this.channels[this.table.shardOf(partition)]?.shed(cartShedMessage)?.outcome;
   }
 
   /** The partition a product's keys live in (hash v2). */

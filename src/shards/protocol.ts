@@ -17,6 +17,11 @@ export interface ShardFailure {
   readonly ok: false;
   readonly code: 'unavailable' | 'overloaded';
   readonly message?: string;
+  /**
+   * The retry-after header's seconds, when the refusal knows better than 1 (a shed reserve or
+   * cart: queue-admission.ts). Not part of the body.
+   */
+  readonly retryAfterSeconds?: number;
 }
 
 export type ShardOutcome = Outcome | ShardFailure;
@@ -51,11 +56,14 @@ export function failure(
   id: number,
   code: ShardFailure['code'],
   message?: string,
+  retryAfterSeconds?: number,
 ): { readonly id: number; readonly outcome: ShardFailure } {
   // No `message: undefined` property: every reply crosses the thread boundary as it is.
+  const outcome: ShardFailure =
+    message === undefined ? { ok: false, code } : { ok: false, code, message };
   return {
     id,
-    outcome: message === undefined ? { ok: false, code } : { ok: false, code, message },
+    outcome: retryAfterSeconds === undefined ? outcome : { ...outcome, retryAfterSeconds },
   };
 }
 

@@ -28,7 +28,13 @@ import {
   type SystemRequestKind,
   type ToShard,
 } from './protocol.js';
-import { DrainRate, sheds, type AdmissionRule } from './queue-admission.js';
+import {
+  DrainRate,
+  retryAfterSeconds,
+  sheds,
+  TurnedAway,
+  type AdmissionRule,
+} from './queue-admission.js';
 
 export type ReplyCallback = (reply: ShardReply) => void;
 
@@ -64,6 +70,9 @@ export class ShardChannel {
   private stopping = false;
   private readonly inflight = new Map<number, ReplyCallback>();
   private readonly drain = new DrainRate();
+  /** Requests refused overloaded lately, and the retry-after the last one was given. */
+  private readonly turnedAway = new TurnedAway();
+  private retryAfter = 1;
   /** Reserves shed since the last warning line, and when that line was written. */
   private shedSinceLog = 0;
   private shedLoggedMs = Number.NEGATIVE_INFINITY;
@@ -128,14 +137,16 @@ export class ShardChannel {
       return 0;
     }
     if (this.inflight.size >= this.workerData.inflightMax) {
-      callback(failure(0, 'overloaded'));
+      callback(this.refusal(undefined));
       return 0;
     }
-    // Only a reserve is shed: it is where a crowd's demand comes in. A confirm or release ends a
-    // hold already granted (refusing it would keep stock from the crowd), and operators' writes
-    // must get through a crowd; those are bounded by inflightMax alone.
-    if (command.kind === 'reserve' && this.sheds()) {
-      callback(failure(0, 'overloaded', shedMessage));
+    // Only a reserve is shed here: it is where a crowd's demand comes in (a cart's lines are
+    // shed by the cart coordinator, before any part of the cart is sent). A confirm or release
+    // ends a hold already granted (refusing it would keep stock from the crowd), and operators'
+    // writes must get through a crowd; those are bounded by inflightMax alone.
+    const shed = command.kind === 'reserve' ? this.shed(shedMessage) : undefined;
+    if (shed !== undefined) {
+      callback(shed);
       return 0;
     }
     if (this.inflight.size === 0) this.drain.busyFrom(performance.now());
@@ -150,11 +161,16 @@ export class ShardChannel {
     return id;
   }
 
-  /** Whether a reserve would now wait longer than the bound; counts and now and then says so. */
-  private sheds(): boolean {
+  /**
+   * Demand arriving now (a reserve, a cart's lines): the 503 overloaded to answer it with if it
+   * would wait longer than the bound, else undefined (it may be sent). Counts what it sheds and
+   * now and then says so.
+   */
+  shed(message: string): ShardReply | undefined {
     const { perSecond, cycleMs } = this.drain;
     const state = { inFlight: this.inflight.size, drainPerSecond: perSecond, cycleMs };
-    if (!sheds(state, this.admission)) return false;
+    if (!sheds(state, this.admission)) return undefined;
+    const refusal = this.refusal(message);
     this.shedSinceLog += 1;
     const nowMs = performance.now();
     if (nowMs - this.shedLoggedMs >= shedLogEveryMs) {
@@ -163,12 +179,25 @@ export class ShardChannel {
         `shard ${this.index} sheds reserves (503 overloaded): ${this.shedSinceLog} since the ` +
           `last line; ${state.inFlight} in flight, draining ${Math.round(state.drainPerSecond)}/s, ` +
           `cycle ${Math.round(cycleMs)} ms, bound ${this.admission.queueDelayMs} ms, ` +
-          `floor ${this.admission.floor}`,
+          `floor ${this.admission.floor}, retry-after ${this.retryAfter} s`,
       );
       this.shedLoggedMs = nowMs;
       this.shedSinceLog = 0;
     }
-    return true;
+    return refusal;
+  }
+
+  /** A 503 overloaded, its retry-after sized by the backlog behind it (queue-admission.ts). */
+  private refusal(message: string | undefined): ShardReply {
+    const nowMs = performance.now();
+    this.turnedAway.add(nowMs);
+    const state = {
+      inFlight: this.inflight.size,
+      drainPerSecond: this.drain.perSecond,
+      cycleMs: this.drain.cycleMs,
+    };
+    this.retryAfter = retryAfterSeconds(state, this.turnedAway.within(this.retryAfter, nowMs));
+    return failure(0, 'overloaded', message, this.retryAfter);
   }
 
   /**
@@ -257,6 +286,7 @@ export class ShardChannel {
     // Nothing the thread did for these was acknowledged; retries with the same key are safe.
     const waiting = [...this.inflight.keys()];
     this.queue = [];
+    this.drain.forget();
     for (const id of waiting) {
       this.answer(failure(id, 'unavailable', 'The shard restarted; nothing in flight was done.'));
     }

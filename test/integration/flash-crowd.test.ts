@@ -1,8 +1,9 @@
 // Proves a flash crowd does not collapse the ledger (issue 13): a real ledger with a tiny
 // queue-delay bound, 120 connections reserving one hot key until it is sold out. Every answer is
-// a 200, a 409 insufficient_stock or a 503 overloaded with retry-after (the shed reserves, refused
-// on the HTTP thread); some are shed; exactly the stock is sold, never more; no connection fails;
-// and the ledger keeps serving afterwards. No timing is asserted: only answers and the end state.
+// a 200, a 409 insufficient_stock or a 503 overloaded with a retry-after of 1 to 3 s (the shed
+// reserves, refused on the HTTP thread); some are shed; exactly the stock is sold, never more;
+// no connection fails; and the ledger keeps serving afterwards. No timing is asserted: only
+// answers and the end state.
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
@@ -84,9 +85,12 @@ describe.runIf(await havePostgres())('a flash crowd on one hot key', () => {
       await Promise.all(clients.map((client) => client.close()));
     }
     const labels = [...tally.answers.keys()];
-    const allowed = ['200 ', '409 insufficient_stock', '503 overloaded retry-after 1'];
-    expect(labels.filter((label) => !allowed.includes(label))).toEqual([]);
-    expect(tally.answers.get('503 overloaded retry-after 1') ?? 0).toBeGreaterThan(0);
+    // retry-after is sized by the backlog: whole seconds, 1 to 3.
+    const shed = /^503 overloaded retry-after [1-3]$/;
+    const allowed = (label: string) =>
+      label === '200 ' || label === '409 insufficient_stock' || shed.test(label);
+    expect(labels.filter((label) => !allowed(label))).toEqual([]);
+    expect(labels.filter((label) => shed.test(label)).length).toBeGreaterThan(0);
     // Every buyer ended on a 409: the key sold out.
     expect(tally.answers.get('409 insufficient_stock')).toBe(connections);
     expect(tally.sold).toBe(stock);

@@ -97,7 +97,8 @@ describe.runIf(await havePostgres())('start-up refusals and the in-flight bound'
     expect(succeeded.length + overloaded.length).toBe(replies.length);
     for (const reply of overloaded) {
       expect(reply.body).toMatchObject({ error: { code: 'overloaded' } });
-      expect(reply.headers.get('retry-after')).toBe('1');
+      // Sized by the backlog behind it (in flight and turned away lately): 1 to 3 s.
+      expect(reply.headers.get('retry-after')).toMatch(/^[1-3]$/);
     }
     const read = await get(ledger.baseUrl, '/v1/stock/bounded/w');
     expect(read.body).toMatchObject({ reserved: succeeded.length, version: 1 + succeeded.length });
