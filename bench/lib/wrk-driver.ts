@@ -158,6 +158,8 @@ function resultOf(
     histogram,
     correctedHistogram: histogramOf(printed),
     statusCounts: statusCountsOf(measured),
+    // wrk's hot-sku expects only 200s: no shed answers, so no retry-after to count.
+    retryAfterCounts: {},
     warmupStatusCounts: warmup === undefined ? {} : statusCountsOf(warmup),
     errors,
     errorCount: Object.values(errors).reduce((sum, count) => sum + count, 0),
