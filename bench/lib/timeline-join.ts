@@ -216,22 +216,31 @@ export function overlapsOf(threads: readonly ThreadEvents[], from: number, to: n
   return [...longest.values()].sort((a, b) => b.ms - a.ms);
 }
 
+const isLoadThread = (thread: string): boolean => thread.startsWith('load-');
+
 /**
  * The likeliest cause among the overlaps: the longest event. A stall holding a GC of its thread
- * at least half its length is named for the GC (the probe only saw the thread stop).
- * Snapshot capture is in slices and its total is not one stop: it is never the cause itself.
+ * at least half its length is named for the GC (the probe only saw the thread stop). A stall
+ * that a load thread and two ledger threads (two processes) shared, each at least half as long,
+ * is named `every thread stalled`: no thread's own work stops another process's threads, so
+ * the cores were elsewhere (other work, Postgres, the VM). Snapshot capture is in slices and its
+ * total is not one stop: it is never the cause itself.
  */
 export function causeOf(overlaps: readonly Overlap[]): string {
   const candidates = overlaps.filter((overlap) => overlap.what !== 'snapshot');
   const top = candidates[0];
   if (top === undefined) return 'nothing recorded';
-  if (top.what === 'stall') {
-    const gc = candidates.find(
-      (overlap) =>
-        overlap.thread === top.thread && overlap.what.startsWith('gc') && overlap.ms >= top.ms / 2,
-    );
-    if (gc !== undefined) return `${gc.thread} ${gc.what}`;
-  }
+  if (top.what !== 'stall') return `${top.thread} ${top.what}`;
+  const gc = candidates.find(
+    (overlap) =>
+      overlap.thread === top.thread && overlap.what.startsWith('gc') && overlap.ms >= top.ms / 2,
+  );
+  if (gc !== undefined) return `${gc.thread} ${gc.what}`;
+  const stalled = candidates.filter(
+    (overlap) => overlap.what === 'stall' && overlap.ms >= top.ms / 2,
+  );
+  const loadStalled = stalled.filter((overlap) => isLoadThread(overlap.thread)).length;
+  if (loadStalled >= 1 && stalled.length - loadStalled >= 2) return 'every thread stalled';
   return `${top.thread} ${top.what}`;
 }
 

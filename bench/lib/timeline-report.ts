@@ -1,6 +1,6 @@
 // `--timeline` in the results: the joined timeline of one run (timeline-join.ts) as JSON and as
 // markdown (a per-second table, the slow requests' causes, the slowest requests in detail).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CpuUse } from './machine.js';
 import {
@@ -52,6 +52,8 @@ export function timelineReport(
   measureFromMs: number,
   p999Ms: number,
 ): TimelineReport {
+  // The load's side kept beside the threads' files, so that the join can be made again.
+  writeFileSync(`${prefix}.load.json`, `${JSON.stringify({ measureFromMs, p999Ms, ...load })}\n`);
   const threads = readTimelineFiles(prefix);
   const requests = slowestOf(load.slow, p999Ms, explainedTop, explainedMax);
   const explained = explain(requests, threads, measureFromMs);
@@ -106,12 +108,29 @@ function secondsTable(report: TimelineReport, cpu: readonly CpuUse[]): string[] 
   return lines;
 }
 
+/**
+ * The explained requests one per cause event: many requests in flight meet the same event (a
+ * slow commit holds every connection's request), and the table shows it once, with how many.
+ */
+function byCauseEvent(explained: readonly SlowRequestReport[]): [SlowRequestReport, number][] {
+  const groups = new Map<string, [SlowRequestReport, number]>();
+  for (const request of explained) {
+    const top = request.overlaps.find((overlap) => request.cause.startsWith(overlap.thread));
+    const startMs = Math.round(request.sentAtSeconds * 1000 + (top?.atMs ?? 0));
+    const key = `${request.cause} ${top === undefined ? request.sentAtSeconds : startMs}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [request, 1]);
+    else group[1] += 1;
+  }
+  return [...groups.values()];
+}
+
 function explainedTable(report: TimelineReport): string[] {
   const lines = [
-    '| sent at s | latency ms | likeliest cause | what overlapped it (longest per thread and kind) |',
-    '|---|---|---|---|',
+    '| sent at s | latency ms | requests | likeliest cause | what overlapped it (longest per thread and kind) |',
+    '|---|---|---|---|---|',
   ];
-  for (const request of report.explained.slice(0, detailedInMarkdown)) {
+  for (const [request, count] of byCauseEvent(report.explained).slice(0, detailedInMarkdown)) {
     const overlaps = request.overlaps
       .slice(0, 5)
       .map((overlap) => {
@@ -122,6 +141,7 @@ function explainedTable(report: TimelineReport): string[] {
     const cells = [
       request.sentAtSeconds.toFixed(3),
       ms(request.latencyMs),
+      String(count),
       request.cause,
       overlaps,
     ];
@@ -146,6 +166,8 @@ export function timelineMarkdown(report: TimelineReport, cpu: readonly CpuUse[])
     '',
     `Likeliest cause of the ${report.explained.length} slowest requests (the ${explainedTop} ` +
       `slowest and every one above p99.9; the longest event overlapping each): ${causes}.`,
+    '',
+    `One row per cause event (the slowest request it held, and how many of the explained it held):`,
     '',
     ...explainedTable(report),
     '',

@@ -83,6 +83,26 @@ describe('what overlapped a slow request', () => {
     expect(causeOf([])).toBe('nothing recorded');
   });
 
+  it('names a stall shared by a load thread and two ledger threads for the machine', () => {
+    const stall = (thread: string, ms: number) => ({
+      thread,
+      what: 'stall',
+      ms,
+      atMs: 0,
+      detail: '',
+    });
+    expect(causeOf([stall('main', 40), stall('shard-1', 30), stall('load-0', 25)])).toBe(
+      'every thread stalled',
+    );
+    // The load thread stalled for much less: the HTTP thread's own stop.
+    expect(causeOf([stall('main', 40), stall('shard-1', 30), stall('load-0', 5)])).toBe(
+      'main stall',
+    );
+    expect(causeOf([stall('main', 40), stall('load-0', 30), stall('load-1', 30)])).toBe(
+      'main stall',
+    );
+  });
+
   it('never names a sliced snapshot as the cause', () => {
     expect(causeOf(overlapsOf(threads, from + 1_210, from + 1_230))).toBe('nothing recorded');
   });
