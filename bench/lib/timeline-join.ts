@@ -48,6 +48,9 @@ export interface ThreadSecond {
   snapshotWrites: number;
   /** The HTTP thread: the longest reply batch or durable message it handled. */
   handledMaxMs: number;
+  /** Postgres: checkpoints, and the longest one's write and sync time. */
+  checkpoints: number;
+  checkpointMaxMs: number;
 }
 
 export interface TimelineSecond extends LoadSecond {
@@ -75,7 +78,13 @@ export interface SlowRequestReport {
 }
 
 const threadOrder = (thread: string): string =>
-  thread === 'main' ? '0' : thread.startsWith('shard-') ? `1${thread}` : `2${thread}`;
+  thread === 'main'
+    ? '0'
+    : thread.startsWith('shard-')
+      ? `1${thread}`
+      : thread === 'postgres'
+        ? '3'
+        : `2${thread}`;
 
 /** Every `<prefix>.<thread>.jsonl` beside `prefix`, parsed, threads in a stable order. */
 export function readTimelineFiles(prefix: string): ThreadEvents[] {
@@ -110,6 +119,8 @@ function emptySecond(): ThreadSecond {
     snapshotSliceMaxMs: 0,
     snapshotWrites: 0,
     handledMaxMs: 0,
+    checkpoints: 0,
+    checkpointMaxMs: 0,
   };
 }
 
@@ -139,6 +150,10 @@ function addEvent(into: ThreadSecond, event: TimelineEvent): void {
     case 'replies':
     case 'durable':
       into.handledMaxMs = Math.max(into.handledMaxMs, ms);
+      return;
+    case 'checkpoint':
+      into.checkpoints += 1;
+      into.checkpointMaxMs = Math.max(into.checkpointMaxMs, ms);
   }
 }
 
@@ -176,6 +191,7 @@ function intervalsOf(event: TimelineEvent): { what: string; from: number; ms: nu
       ];
     }
     case 'stall':
+    case 'checkpoint':
     case 'replies':
     case 'durable':
     case 'snapshot':
@@ -224,10 +240,21 @@ const isLoadThread = (thread: string): boolean => thread.startsWith('load-');
  * that a load thread and two ledger threads (two processes) shared, each at least half as long,
  * is named `every thread stalled`: no thread's own work stops another process's threads, so
  * the cores were elsewhere (other work, Postgres, the VM). Snapshot capture is in slices and its
- * total is not one stop: it is never the cause itself.
+ * total is not one stop, and a snapshot write runs on a thread of its own: neither is the cause
+ * itself.
  */
 export function causeOf(overlaps: readonly Overlap[]): string {
-  const candidates = overlaps.filter((overlap) => overlap.what !== 'snapshot');
+  const cause = stopOf(overlaps);
+  // A snapshot row written meanwhile (on its own thread) stops no thread, but takes a core and
+  // Postgres's WAL: said beside the cause.
+  const writing = overlaps.some((overlap) => overlap.what === 'snapshot-write');
+  return writing ? `${cause} (during a snapshot write)` : cause;
+}
+
+function stopOf(overlaps: readonly Overlap[]): string {
+  const candidates = overlaps.filter(
+    (overlap) => overlap.what !== 'snapshot' && overlap.what !== 'snapshot-write',
+  );
   const top = candidates[0];
   if (top === undefined) return 'nothing recorded';
   if (top.what !== 'stall') return `${top.thread} ${top.what}`;

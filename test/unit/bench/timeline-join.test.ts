@@ -56,6 +56,25 @@ describe('the per-second table', () => {
     expect(second?.answers).toBe(10);
   });
 
+  it("counts Postgres's checkpoints and their longest write and sync", () => {
+    const postgres: ThreadEvents[] = [
+      {
+        thread: 'postgres',
+        events: [
+          { k: 'checkpoint', t: from + 10, ms: 600, count: 1 },
+          { k: 'checkpoint', t: from + 900, ms: 40, count: 1 },
+        ],
+      },
+    ];
+    const [only] = perSecond(
+      [{ second: 0, answers: 1, p50Ms: 1, p99Ms: 1, maxMs: 1 }],
+      postgres,
+      from,
+    );
+    expect(only?.threads.postgres).toMatchObject({ checkpoints: 2, checkpointMaxMs: 600 });
+    expect(causeOf(overlapsOf(postgres, from + 300, from + 500))).toBe('postgres checkpoint');
+  });
+
   it('leaves out events outside the measured window', () => {
     const late: ThreadEvents[] = [
       { thread: 'main', events: [{ k: 'gc', t: from + 5_000, ms: 9 }] },
@@ -103,8 +122,11 @@ describe('what overlapped a slow request', () => {
     );
   });
 
-  it('never names a sliced snapshot as the cause', () => {
+  it('never names a sliced snapshot as the cause, and says when a snapshot was being written', () => {
     expect(causeOf(overlapsOf(threads, from + 1_210, from + 1_230))).toBe('nothing recorded');
+    const write = { thread: 'shard-0', what: 'snapshot-write', ms: 900, atMs: -5, detail: '' };
+    const commit = { thread: 'shard-0', what: 'commit', ms: 80, atMs: 1, detail: '' };
+    expect(causeOf([write, commit])).toBe('shard-0 commit (during a snapshot write)');
   });
 
   it('explains each request with its time into the window and counts the causes', () => {
