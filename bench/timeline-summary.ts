@@ -1,7 +1,8 @@
 // `npx tsx bench/timeline-summary.ts <prefix>`: what each thread of a `--timeline` run did over
 // the whole run (prefix: bench/results/timelines/<run>/t): GCs by kind (count, total, median,
 // longest, how many took 10 ms or more), stalls, group commits (rows, Postgres time, release
-// turn), snapshots and their writes. With the load's side beside the files (t.load.json), the
+// turn; begun during a snapshot write or a checkpoint against the rest), snapshots and their
+// writes, Postgres's checkpoints. With the load's side beside the files (t.load.json), the
 // likeliest causes of the slowest requests again, as the bench's report gives them.
 import { existsSync, readFileSync } from 'node:fs';
 import { readTimelineFiles, type TimelineEvent } from './lib/timeline-join.js';
@@ -39,7 +40,16 @@ function summarize(events: readonly TimelineEvent[]): string[] {
     lines.push(`  commit ms (Postgres): ${spread(commits.map((event) => event.ms ?? 0))}`);
     lines.push(`  release turn ms: ${spread(commits.map((event) => Number(event.releaseMs)))}`);
   }
-  for (const kind of ['snapshot', 'snapshot-write', 'sweep', 'replies', 'durable', 'dropped']) {
+  const kinds = [
+    'snapshot',
+    'snapshot-write',
+    'sweep',
+    'replies',
+    'durable',
+    'checkpoint',
+    'dropped',
+  ];
+  for (const kind of kinds) {
     const found = of(kind);
     if (found.length === 0) continue;
     const longestSlice = Math.max(...found.map((event) => Number(event.longestSliceMs ?? 0)));
@@ -51,14 +61,52 @@ function summarize(events: readonly TimelineEvent[]): string[] {
   return lines;
 }
 
+interface Window {
+  readonly from: number;
+  readonly to: number;
+}
+
+const windowsOf = (events: readonly TimelineEvent[], kind: string): Window[] =>
+  events
+    .filter((event) => event.k === kind)
+    .map((event) => ({ from: event.t, to: event.t + (event.ms ?? 0) }));
+
+/** Group commits begun inside the windows (a snapshot write, a checkpoint) against the rest. */
+function commitsDuring(
+  commits: readonly TimelineEvent[],
+  windows: readonly Window[],
+  what: string,
+): string[] {
+  if (windows.length === 0 || commits.length === 0) return [];
+  const inside = (event: TimelineEvent) =>
+    windows.some((window) => event.t >= window.from && event.t <= window.to);
+  const during = commits.filter(inside).map((event) => event.ms ?? 0);
+  const otherwise = commits.filter((event) => !inside(event)).map((event) => event.ms ?? 0);
+  return [
+    `  commit ms begun during ${what}: ${during.length === 0 ? 'none' : spread(during)}`,
+    `  commit ms otherwise: ${spread(otherwise)}`,
+  ];
+}
+
 function main(): void {
   const prefix = process.argv[2];
   if (prefix === undefined) {
     process.stderr.write('usage: npx tsx bench/timeline-summary.ts <prefix, e.g. .../t>\n');
     process.exit(2);
   }
-  for (const { thread, events } of readTimelineFiles(prefix)) {
-    process.stdout.write(`${thread}\n${summarize(events).join('\n')}\n`);
+  const threads = readTimelineFiles(prefix);
+  const checkpoints = windowsOf(
+    threads.find(({ thread }) => thread === 'postgres')?.events ?? [],
+    'checkpoint',
+  );
+  for (const { thread, events } of threads) {
+    const commits = events.filter((event) => event.k === 'commit');
+    const lines = [
+      ...summarize(events),
+      ...commitsDuring(commits, windowsOf(events, 'snapshot-write'), 'a snapshot write'),
+      ...commitsDuring(commits, checkpoints, 'a Postgres checkpoint'),
+    ];
+    process.stdout.write(`${thread}\n${lines.join('\n')}\n`);
   }
   const loadFile = `${prefix}.load.json`;
   if (!existsSync(loadFile)) return;
