@@ -4,7 +4,7 @@
 import { accessSync, constants } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { availableParallelism, hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import type { RetentionPolicy } from './actors/index.js';
 import {
   buyersPerProductMax,
@@ -88,6 +88,10 @@ export interface Config {
   cluster: { nodeId: string; leaseSeconds: number } | undefined;
   allowUwsFallback: boolean; // LEDGER_ALLOW_UWS_FALLBACK: 1/true, 0/false/unset
   tracing: TracingConfig | undefined; // OpenTelemetry spans; undefined: off (and free)
+  // LEDGER_TIMELINE_FILE: a path prefix; each thread appends its timeline (GCs, stalls, group
+  // commits, snapshots) to <prefix>.<thread>.jsonl. Unset or empty: off (and free). Its
+  // directory must exist and be writable. Resolved to an absolute path.
+  timelineFile: string | undefined;
 }
 
 /**
@@ -451,7 +455,31 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     allowUwsFallback: flag(env, 'LEDGER_ALLOW_UWS_FALLBACK'),
     tracing: tracingSettings(env),
     cluster: clusterSettings(env),
+    timelineFile: timelineFile(env),
   };
+}
+
+/**
+ * A path prefix whose directory must exist and be writable now: a timeline is asked for to
+ * explain a run, and finding at its end that nothing could be written would waste the run.
+ */
+function timelineFile(env: Record<string, string | undefined>): string | undefined {
+  const name = 'LEDGER_TIMELINE_FILE';
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const prefix = resolve(raw);
+  if (raw.endsWith('/') || basename(prefix) === '') {
+    throw new ConfigError(name, `${name} must name a file prefix, not a directory, got ${raw}`);
+  }
+  try {
+    accessSync(dirname(prefix), constants.W_OK);
+  } catch {
+    throw new ConfigError(
+      name,
+      `${name} must be in a writable directory, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return prefix;
 }
 
 const nodeIdPattern = /^[A-Za-z0-9._:-]{1,64}$/;

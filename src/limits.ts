@@ -380,3 +380,10 @@ export const snapshotSliceUnitsMax = 1_000_000;
  */
 export const sweepSliceMs = 1;
 export const sweepBatch = 128;
+
+/**
+ * Timeline events one thread keeps in memory between two appends to its file (about a second):
+ * far above what a thread records in a second under load (commits, GCs, reply batches), so only
+ * a stuck disk reaches it; events past it are counted and the file says how many went missing.
+ */
+export const timelineEventsBufferedMax = 200_000;

@@ -27,6 +27,7 @@ import { LedgerServer, nativeUws, type Readiness } from './http/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { packageVersion } from './package-version.js';
 import { LiveSummary } from './observability/live-summary.js';
+import { startTimeline, type Timeline } from './observability/timeline.js';
 import {
   createIngressMetrics,
   renderMetrics,
@@ -196,6 +197,7 @@ interface ShardWiring {
   readonly cluster: () => ClusterNode | undefined;
   readonly events: EventPublisherHost | undefined;
   readonly log: Logger;
+  readonly timeline: Timeline | undefined;
 }
 
 function startShards(
@@ -219,6 +221,7 @@ function startShards(
       inflightMax: config.shardInflightMax,
       logLevel: config.logLevel,
       traceCommits: config.tracing !== undefined,
+      ...(config.timelineFile === undefined ? {} : { timelineFile: config.timelineFile }),
       ...(config.cluster === undefined
         ? {}
         : { cluster: { node: config.cluster.nodeId, leases: [] } }),
@@ -248,6 +251,7 @@ function startShards(
         log: (level, message) => log[level]({ shard }, message),
       },
       admission,
+      wiring.timeline,
     );
     channels.push(channel);
   }
@@ -345,6 +349,7 @@ function startEvents(
       stream: { name: streamName, subjectPrefix, duplicateWindowSeconds, maxAgeSeconds },
       // A node of a cluster publishes the partitions it holds only, told as they come and go.
       ...(config.cluster === undefined ? {} : { owned: [] }),
+      ...(config.timelineFile === undefined ? {} : { timelineFile: config.timelineFile }),
     },
     registry: ingress.registry,
     log: (level, message) => log[level]({ component: 'events' }, message),
@@ -616,7 +621,11 @@ async function main(): Promise<void> {
   const histories = await startHistory(config, databaseUrl, ingress, log);
   const events = startEvents(config, databaseUrl, ingress, log);
   const view = new StockReadView(table.partitions);
+  // The HTTP thread's timeline, written out at exit (the shards write theirs when they stop).
+  const timeline = startTimeline(config.timelineFile, 'main');
+  if (timeline !== undefined) process.on('exit', () => timeline.stop());
   const wiring = {
+    timeline,
     view,
     metrics: ingress,
     server: () => server,

@@ -20,6 +20,8 @@ export interface BenchOptions {
   readonly compare: boolean;
   /** The ledger traces every request to a discarding OTLP receiver the bench runs (--trace). */
   readonly trace: boolean;
+  /** --timeline: the ledger's and load threads' timelines, joined with the slow requests. */
+  readonly timeline: boolean;
   readonly scenarios: readonly ScenarioName[];
   readonly systems: readonly SystemName[];
   /** Every scenario × system is run this many times; tables show medians. */
@@ -71,6 +73,11 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       e.g. --ledger-env LEDGER_SNAPSHOT_EVERY_RECORDS=1000000
   --trace             the ledger traces every request (OpenTelemetry) to a receiver the bench
                       runs, which discards the spans: what tracing costs
+  --timeline          the ledger writes its timeline (LEDGER_TIMELINE_FILE: GCs, stalls, group
+                      commits, snapshots per thread) and the load threads keep per-second
+                      latency and every request over 20 ms; the report joins them (per-second
+                      table, what overlapped the slowest requests); files in
+                      bench/results/timelines/
   --node-flag FLAG    extra node flag for the ledger child (repeatable), e.g.
                       --node-flag=--max-semi-space-size=32
   --cpu-prof-dir DIR  run the ledger with node --cpu-prof; one .cpuprofile per thread
@@ -147,6 +154,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         'node-flag': { type: 'string', multiple: true },
         compare: { type: 'boolean' },
         trace: { type: 'boolean' },
+        timeline: { type: 'boolean' },
         scenario: { type: 'string' },
         systems: { type: 'string' },
         runs: { type: 'string' },
@@ -181,6 +189,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     ledgerEnvironment: ledgerEnvironment(values['ledger-env'] ?? []),
     nodeFlags: nodeFlagsOf(values['node-flag'] ?? []),
     trace: values.trace === true,
+    timeline: values.timeline === true,
     compare,
     scenarios,
     systems: listOf('systems', values.systems, systemNames, compare ? systemNames : ['ledger']),

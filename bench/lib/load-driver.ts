@@ -13,6 +13,7 @@ import type {
   UnknownRequest,
 } from './load-worker.js';
 import { newHistogram, operations } from './load-worker.js';
+import type { LoadSecond, SlowRequest } from './timeline-join.js';
 import { addTallies, emptyTallies, type KeyTallies, type Scenario } from './scenarios.js';
 
 /** The load starts this long after the tasks are handed out, so every thread starts together. */
@@ -42,6 +43,8 @@ export interface LoadOptions {
   /** Called when the measured window starts and ends (to snapshot CPU and metrics). */
   readonly onMeasureStart: () => void | Promise<void>;
   readonly onMeasureEnd: () => void | Promise<void>;
+  /** --timeline: the ledger's timeline prefix; the load threads write theirs beside it. */
+  readonly timelinePrefix?: string;
 }
 
 export interface LatencySummary {
@@ -88,6 +91,10 @@ export interface LoadResult {
   /** Date.now() when the load (warm-up included) started. */
   readonly startAtMs: number;
   readonly threads: number;
+  /** With --timeline: per second of the measured window, and every slow request. */
+  readonly timeline?: { readonly seconds: LoadSecond[]; readonly slow: SlowRequest[] };
+  /** Epoch ms the measured window started at. */
+  readonly measureFromMs: number;
 }
 
 export function summarize(histogram: hdr.Histogram): LatencySummary {
@@ -170,6 +177,7 @@ export class LoadGenerator implements LoadSource {
         endAtMs,
         requestTimeoutMs,
         progress: port2,
+        ...(options.timelinePrefix === undefined ? {} : { timelinePrefix: options.timelinePrefix }),
       };
       firstConnection += connections;
       const result = this.pool.run(task, { transferList: [port2] }) as Promise<LoadTaskResult>;
@@ -182,8 +190,40 @@ export class LoadGenerator implements LoadSource {
       for (const timer of windowTimers) clearTimeout(timer);
       progress.finish();
     }
-    return merge(options, results, startAtMs, threads);
+    return {
+      ...merge(options, results, startAtMs, threads),
+      measureFromMs,
+      ...timelineOf(results),
+    };
   }
+}
+
+/** The load threads' per-second histograms merged (answers, p50, p99, max), slow requests. */
+function timelineOf(results: readonly LoadTaskResult[]): Pick<LoadResult, 'timeline'> {
+  const parts = results.flatMap((result) =>
+    result.timeline === undefined ? [] : [result.timeline],
+  );
+  if (parts.length === 0) return {};
+  const length = Math.max(...parts.map((part) => part.seconds.length));
+  const seconds = Array.from({ length }, (_, second): LoadSecond => {
+    const merged = newHistogram();
+    for (const part of parts) {
+      const encoded = part.seconds[second];
+      if (encoded !== undefined) merged.add(hdr.decodeFromCompressedBase64(encoded));
+    }
+    const summary = summarize(merged);
+    return {
+      second,
+      answers: summary.count,
+      p50Ms: summary.p50Ms,
+      p99Ms: summary.p99Ms,
+      maxMs: summary.maxMs,
+    };
+  });
+  const slow = parts.flatMap((part) =>
+    part.slow.map(([sentMs, latencyMs]): SlowRequest => ({ sentMs, latencyMs })),
+  );
+  return { timeline: { seconds, slow } };
 }
 
 function merge(
@@ -191,7 +231,7 @@ function merge(
   results: readonly LoadTaskResult[],
   startAtMs: number,
   threads: number,
-): LoadResult {
+): Omit<LoadResult, 'measureFromMs'> {
   const all = newHistogram();
   const latencyByOperation: Partial<Record<Operation, LatencySummary>> = {};
   for (const operation of operations) {

@@ -10,6 +10,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import { Client } from 'undici';
+import { LoadTimeline, type LoadTimelineResult } from './load-timeline.js';
 import {
   drawCartKeys,
   emptyTallies,
@@ -50,6 +51,8 @@ export interface LoadTask {
   readonly requestTimeoutMs: number;
   /** Receives a ProgressTick every second. */
   readonly progress: MessagePort;
+  /** --timeline: the ledger's timeline prefix; this thread keeps per-second and slow requests. */
+  readonly timelinePrefix?: string;
 }
 
 export interface ProgressTick {
@@ -92,6 +95,7 @@ export interface LoadTaskResult {
   readonly firstInsufficientAtMs: number | null;
   /** Answers neither 200 nor an expected refusal (sold-out's 409 insufficient_stock). */
   readonly unexpected: number;
+  readonly timeline?: LoadTimelineResult;
 }
 
 /** Highest latency the histograms track (µs); a request is timed out well before. */
@@ -163,9 +167,15 @@ class ThreadLoad {
   private readonly endAt: number;
   private readonly headers: Record<string, string>;
   private tick = { answered: 0, unexpected: 0, errors: 0 };
+  readonly timeline: LoadTimeline | undefined;
 
   constructor(readonly task: LoadTask) {
     this.tallies = emptyTallies(task.scenario.keyCount);
+    const seconds = Math.round((task.endAtMs - task.measureFromMs) / 1000);
+    this.timeline =
+      task.timelinePrefix === undefined
+        ? undefined
+        : new LoadTimeline(task.timelinePrefix, task.threadIndex, task.measureFromMs, seconds);
     const offset = performance.now() - Date.now();
     this.measureFrom = task.measureFromMs + offset;
     this.endAt = task.endAtMs + offset;
@@ -246,6 +256,7 @@ class ThreadLoad {
       const second = Math.floor((done - this.measureFrom) / 1000);
       this.perSecond[second] = (this.perSecond[second] ?? 0) + 1;
     }
+    this.timeline?.answered(started, done);
     this.tick.answered += 1;
     if (!expected) {
       this.tick.unexpected += 1;
@@ -515,5 +526,6 @@ export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResul
     unknown: load.unknown,
     firstInsufficientAtMs: load.firstInsufficientAtMs,
     unexpected: load.unexpected,
+    ...(load.timeline === undefined ? {} : { timeline: load.timeline.finish() }),
   };
 }

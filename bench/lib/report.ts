@@ -11,6 +11,7 @@ import type { LatencySummary } from './load-driver.js';
 import type { SystemRun } from './run-system.js';
 import { rateUnit, type ScenarioName } from './scenarios.js';
 import type { SystemName } from './system-names.js';
+import { timelineMarkdown } from './timeline-report.js';
 
 export interface BenchRecord {
   readonly bench: 'flash-sale';
@@ -138,6 +139,7 @@ export function loadParameters(options: BenchOptions) {
       ]),
     ),
     ledgerNodeFlags: options.nodeFlags,
+    timeline: options.timeline,
     pipelining: 1,
     quantity: 1,
     generator: options.generator,
@@ -522,6 +524,11 @@ export function markdownReport(record: BenchRecord): string {
     '',
     'redis-lua is **not durable** (Redis without persistence); bare-uws keeps no state at all.',
   );
+  for (const run of record.runs) {
+    if (run.timeline === undefined) continue;
+    parts.push('', `## Timeline: ${run.scenario} on ${run.system}, run ${run.run}`, '');
+    parts.push(timelineMarkdown(run.timeline, run.cpuPerSecond));
+  }
   for (const problem of record.problems) parts.push('', `**PROBLEM**: ${problem}`);
   for (const warning of record.warnings) parts.push('', `warning: ${warning}`);
   return `${parts.join('\n')}\n`;

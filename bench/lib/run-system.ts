@@ -19,6 +19,8 @@ import {
 import type { Scenario } from './scenarios.js';
 import { checkState, stockScenario, type StateCheck } from './state-check.js';
 import type { SystemSpec } from './systems.js';
+import { samplePostgresCheckpoints } from './postgres-timeline.js';
+import { timelineDirectory, timelineReport, type TimelineReport } from './timeline-report.js';
 
 /** Latency percentiles kept for the plot (HdrHistogram's usual "1 in N" ladder). */
 export const plotPercentiles = [
@@ -73,6 +75,8 @@ export interface SystemRun {
   /** Seconds from the start of the load to the first 409 insufficient_stock (sold-out). */
   readonly soldOutAfterSeconds: number | null;
   readonly problems: string[];
+  /** --timeline: what each thread did, joined with the slowest requests. */
+  readonly timeline?: TimelineReport;
 }
 
 interface Window {
@@ -138,10 +142,11 @@ async function measure(
   scenario: Scenario,
   baseUrl: string,
   pid: number,
-  context: { options: BenchOptions; generator: LoadSource; run: number },
+  context: { options: BenchOptions; generator: LoadSource; run: number } & TimelineContext,
 ): Promise<SystemRun> {
   const window: Window = {};
   const load = await context.generator.run({
+    ...(context.timelinePrefix === undefined ? {} : { timelinePrefix: context.timelinePrefix }),
     label: `${spec.name} ${scenario.name}`,
     baseUrl,
     scenario,
@@ -159,6 +164,7 @@ async function measure(
       if (spec.ledgerMetrics) window.metricsAfter = await scrapeMetrics(baseUrl);
     },
   });
+  context.onLoad?.(load);
   const cpuPerSecond = window.stopSampling?.() ?? [];
   const cpu =
     window.cpuBefore && window.cpuAfter ? cpuUse(window.cpuBefore, window.cpuAfter) : null;
@@ -232,6 +238,25 @@ function failedRun(spec: SystemSpec, scenario: Scenario, run: number, error: unk
   };
 }
 
+interface TimelineContext {
+  readonly timelinePrefix?: string;
+  readonly onLoad?: (load: LoadResult) => void;
+}
+
+/** With --timeline: the ledger writes its timeline there (the load threads theirs beside it). */
+function timelineOptions(options: BenchOptions, prefix: string | undefined): BenchOptions {
+  if (prefix === undefined) return options;
+  const ledgerEnvironment = { ...options.ledgerEnvironment, LEDGER_TIMELINE_FILE: prefix };
+  return { ...options, ledgerEnvironment };
+}
+
+/** Joined once the system has stopped: its threads write the rest of their timeline then. */
+function withTimeline(run: SystemRun, prefix: string | undefined, load: LoadResult | undefined) {
+  if (prefix === undefined || load?.timeline === undefined) return run;
+  const p999Ms = load.latency.p999Ms;
+  return { ...run, timeline: timelineReport(prefix, load.timeline, load.measureFromMs, p999Ms) };
+}
+
 /** Starts the system, measures one scenario on it, stops it; never throws for the system's sake. */
 export async function runSystem(
   spec: SystemSpec,
@@ -252,14 +277,27 @@ export async function runSystem(
       }
     });
   log(`\n== ${scenario.name} on ${spec.name}${spec.durable ? '' : ' (NOT DURABLE)'}`);
+  const prefix = context.options.timeline
+    ? timelineDirectory(context.root, `${spec.name}-${scenario.name}-${context.run}`)
+    : undefined;
+  let load: LoadResult | undefined;
+  let run: SystemRun;
   try {
-    const server = await spec.start({ ...context, cleanup, onSpawned, log });
+    if (prefix !== undefined) {
+      const stop = await samplePostgresCheckpoints(context.options.databaseUrl, prefix);
+      cleanup.push('stop sampling checkpoints', stop);
+    }
+    const options = timelineOptions(context.options, prefix);
+    const server = await spec.start({ ...context, options, cleanup, onSpawned, log });
     log(`  ready at ${server.baseUrl} (pid ${server.pid}); stocking ${scenario.keyCount} key(s)`);
     await stockScenario(server.baseUrl, scenario);
-    return await measure(spec, scenario, server.baseUrl, server.pid, context);
+    const onLoad = (result: LoadResult): void => void (load = result);
+    const timeline = prefix === undefined ? {} : { timelinePrefix: prefix, onLoad };
+    run = await measure(spec, scenario, server.baseUrl, server.pid, { ...context, ...timeline });
   } catch (error) {
     return failedRun(spec, scenario, context.run, error);
   } finally {
     await cleanup.run();
   }
+  return withTimeline(run, prefix, load);
 }

@@ -141,7 +141,7 @@ function resultOf(
   measured: WrkOutcome,
   connections: number,
   startAtMs: number,
-) {
+): Omit<LoadResult, 'measureFromMs'> {
   const { timed, printed } = distributionsOf(measured, connections);
   const histogram = histogramOf(timed);
   const summary = summarize(histogram);
@@ -150,7 +150,7 @@ function resultOf(
     outcome === undefined ? 0 : outcome.requests - outcome.status;
   tallies.reserved[0] = admitted(warmup) + admitted(measured);
   const errors = errorsOf(measured);
-  const result: LoadResult = {
+  return {
     requestsPerSecond: measured.requests / (measured.durationUs / 1e6),
     latency: summary,
     latencyByOperation: { reserve: summary },
@@ -175,7 +175,6 @@ function resultOf(
     startAtMs,
     threads: 0,
   };
-  return result;
 }
 
 /** `--generator wrk`: the same run() as the bench's LoadGenerator, by wrk child processes. */
@@ -202,9 +201,11 @@ export class WrkGenerator implements LoadSource {
       options.warmupSeconds > 0
         ? await runWrk(this.path, options, threads, options.warmupSeconds, `${prefix}w`)
         : undefined;
+    const measureFromMs = Date.now();
     await options.onMeasureStart();
     const measured = await runWrk(this.path, options, threads, options.durationSeconds, prefix);
     await options.onMeasureEnd();
-    return { ...resultOf(warmup, measured, options.connections, startAtMs), threads };
+    const result = resultOf(warmup, measured, options.connections, startAtMs);
+    return { ...result, threads, measureFromMs };
   }
 }

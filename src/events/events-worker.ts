@@ -11,6 +11,7 @@ import {
   eventsPublishTimeoutMs,
   eventsRetryDelayMsMax,
 } from '../limits.js';
+import { startTimeline } from '../observability/timeline.js';
 import { NatsEventSink } from './nats-sink.js';
 import { PostgresOutboxStore } from './outbox-store.js';
 import type { EventsWorkerData, FromPublisher, ToPublisher } from './protocol.js';
@@ -22,6 +23,9 @@ const port: MessagePort = parentPort;
 
 /** Stats go to the main thread this often (for /metrics and /health/ready). */
 const statsIntervalMs = 250;
+
+// Only GCs and stalls: what this thread takes from the cores the shards and HTTP thread share.
+const timeline = startTimeline(data.timelineFile, 'events');
 
 const post = (message: FromPublisher): void => port.postMessage(message);
 const log = (level: 'info' | 'warn' | 'error', message: string): void =>
@@ -79,6 +83,7 @@ async function stop(): Promise<void> {
   await sink.close();
   postStats();
   await pool.end();
+  timeline?.stop();
   post({ kind: 'stopped' });
   port.close();
 }

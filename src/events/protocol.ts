@@ -19,6 +19,8 @@ export interface EventsWorkerData {
   readonly stream: EventStreamSettings;
   /** In a cluster: the partitions this node publishes (undefined: all of them). */
   readonly owned?: readonly number[];
+  /** LEDGER_TIMELINE_FILE: this thread records its GCs and stalls (undefined: off). */
+  readonly timelineFile?: string;
 }
 
 /** The publisher's progress, pushed to the main thread for /metrics and /health/ready. */

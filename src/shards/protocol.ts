@@ -82,6 +82,8 @@ export interface ShardWorkerData {
   readonly logLevel: string;
   /** Tracing is on: replies carry the timing of the group commit they waited for. */
   readonly traceCommits: boolean;
+  /** LEDGER_TIMELINE_FILE: the prefix of this thread's timeline file; undefined: off. */
+  readonly timelineFile?: string;
   /**
    * In a cluster: this node's id (its writes are fenced by it) and the leases the shard starts
    * with, [partition, epoch]; `partitions` is then ignored. Partitions come and go later by

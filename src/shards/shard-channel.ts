@@ -12,6 +12,7 @@ import {
   shedLogEveryMs,
   workerRestartDelayMsMax,
 } from '../limits.js';
+import { timelineNow, type Timeline } from '../observability/timeline.js';
 import { spawnWorker } from '../worker-script.js';
 import {
   decodeCensus,
@@ -91,6 +92,8 @@ export class ShardChannel {
     private readonly workerData: ShardWorkerData,
     private readonly listener: ShardChannelListener,
     private readonly admission: AdmissionRule = noShedding,
+    /** The HTTP thread's timeline (LEDGER_TIMELINE_FILE): reply batches and durable changes. */
+    private readonly timeline: Timeline | undefined = undefined,
   ) {
     this.leases = new Map(workerData.cluster?.leases ?? []);
   }
@@ -241,13 +244,37 @@ export class ShardChannel {
     for (const reply of replies) this.answer(reply);
   }
 
+  /**
+   * Runs `work` (a message from the shard; it returns how many replies or changes it held) and
+   * records how long it held this thread.
+   */
+  private timed(kind: 'replies' | 'durable', work: () => number): void {
+    const startedMs = timelineNow();
+    const count = work();
+    const ms = timelineNow() - startedMs;
+    this.timeline?.record(kind, startedMs, { shard: this.index, ms, count });
+  }
+
   private onMessage(message: FromShard): void {
     switch (message.kind) {
       case 'replies':
-        this.replied(decodeReplies(message.payload));
+        if (this.timeline === undefined) this.replied(decodeReplies(message.payload));
+        else {
+          this.timed('replies', () => {
+            const replies = decodeReplies(message.payload);
+            this.replied(replies);
+            return replies.length;
+          });
+        }
         return;
       case 'durable':
-        this.listener.durable(message.changes);
+        if (this.timeline === undefined) this.listener.durable(message.changes);
+        else {
+          this.timed('durable', () => {
+            this.listener.durable(message.changes);
+            return message.changes.stock.length;
+          });
+        }
         return;
       case 'census':
         this.listener.census(

@@ -4,6 +4,7 @@ import client from 'prom-client';
 import { InvariantError } from '../actors/index.js';
 import { systemClock } from '../clock.js';
 import { expiriesPerSweepMax, journalCheckMs } from '../limits.js';
+import { startTimeline } from '../observability/timeline.js';
 import { JournalStore, SnapshotThread, type JournalConnection } from '../persistence/index.js';
 import {
   decodeRequests,
@@ -15,12 +16,17 @@ import {
   type ToShard,
 } from './protocol.js';
 import { Shard } from './shard.js';
+import { ShardTimeline } from './shard-timeline.js';
 
 const data = workerData as ShardWorkerData;
 if (parentPort === null) throw new Error('shard-worker must run in a worker thread');
 const port: MessagePort = parentPort;
 
 const post = (message: FromShard): void => port.postMessage(message);
+
+/** What this thread did, on the common clock (LEDGER_TIMELINE_FILE); undefined when off. */
+const threadTimeline = startTimeline(data.timelineFile, `shard-${data.shard}`);
+const timeline = threadTimeline === undefined ? undefined : new ShardTimeline(threadTimeline);
 
 const registry = new client.Registry();
 const flushSeconds = new client.Histogram({
@@ -138,18 +144,24 @@ const shard = new Shard(
     connect,
     // Snapshots are written from a thread of their own: sending a large row costs its thread
     // tens of ms (snapshot-thread.ts).
-    connectSnapshots: () => Promise.resolve(new SnapshotThread(data.databaseUrl)),
+    connectSnapshots: () => {
+      const thread = new SnapshotThread(data.databaseUrl);
+      return Promise.resolve(timeline === undefined ? thread : timeline.snapshotWrites(thread));
+    },
     clock: systemClock,
     send: (replies) => {
+      timeline?.replies(replies.length);
       const payload = encodeBatch(replies);
       port.postMessage({ kind: 'replies', payload } satisfies FromShard, [
         payload.buffer as ArrayBuffer,
       ]);
     },
     log,
-    snapshotted: ({ longestSliceMs, slices }) => {
+    snapshotted: (stats) => {
+      const { longestSliceMs, slices } = stats;
       snapshotLongestSlice.observe(longestSliceMs / 1000);
       snapshotSlices.inc(slices);
+      timeline?.snapshot(stats);
     },
     durableChanges: (changes) => post({ kind: 'durable', changes }),
     census: (partitions, stock, readableUntilMs) => {
@@ -160,6 +172,7 @@ const shard = new Shard(
     flushed: (rows, durationMs) => {
       flushSeconds.observe(durationMs / 1000);
       batchSize.observe(rows);
+      timeline?.flushed(rows, durationMs);
       if (data.traceCommits) {
         // Epoch time with the monotonic clock's precision, comparable across threads.
         const endedMs = performance.timeOrigin + performance.now();
@@ -171,7 +184,7 @@ const shard = new Shard(
 );
 
 const sweepTimer = setInterval(
-  guarded(() => shard.sweep(Date.now())),
+  guarded(() => (timeline === undefined ? shard.sweep(Date.now()) : timeline.sweep(shard))),
   data.expirySweepMs,
 );
 // Checks the journal connection even when nobody asks (no probe, no writes), so a connection the
@@ -215,6 +228,7 @@ async function onMessage(message: ToShard): Promise<void> {
       clearInterval(sweepTimer);
       clearInterval(journalCheckTimer);
       await shard.stop();
+      timeline?.stop();
       post({ kind: 'stopped' });
       port.close();
       return;

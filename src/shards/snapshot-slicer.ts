@@ -34,6 +34,8 @@ export interface SnapshotStats {
   /** The longest slice of this snapshot, and all of them together (the shard thread's time). */
   readonly longestSliceMs: number;
   readonly totalMs: number;
+  /** From its start to its end, turns between its slices included (the clock's time). */
+  readonly elapsedMs: number;
 }
 
 type Waiter = (taken: boolean) => void;
@@ -49,6 +51,7 @@ interface Job {
   slices: number;
   longestSliceMs: number;
   totalMs: number;
+  readonly startedMs: number;
 }
 
 export class SnapshotSlicer {
@@ -189,6 +192,7 @@ export class SnapshotSlicer {
         slices: 0,
         longestSliceMs: 0,
         totalMs: 0,
+        startedMs: this.clock.monotonic(),
       };
       return this.job;
     }
@@ -198,7 +202,12 @@ export class SnapshotSlicer {
   private finish(job: Job, payload: Buffer): void {
     this.job = undefined;
     const { partition, lsn, slices, longestSliceMs, totalMs } = job;
-    const stats = { slices, longestSliceMs, totalMs };
+    const stats = {
+      slices,
+      longestSliceMs,
+      totalMs,
+      elapsedMs: this.clock.monotonic() - job.startedMs,
+    };
     const taken = this.owner.complete(job.state, { partition, lsn, payload }, stats);
     for (const resolve of job.waiters) resolve(taken);
   }

@@ -1,8 +1,8 @@
 // Proves loadConfig's defaults, ranges, relations and loopback rule by calling it with literal
 // environments, and that loadConfigOrExit exits 2 by running it in a child node process.
 import { spawnSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Config } from '../../src/config.js';
@@ -185,6 +185,7 @@ describe('loadConfig defaults', () => {
       allowUwsFallback: false,
       tracing: undefined,
       cluster: undefined,
+      timelineFile: undefined,
     } satisfies Config);
   });
 
@@ -529,6 +530,27 @@ describe('LEDGER_HEALTH_PORT', () => {
     expect(same.message).toBe('LEDGER_HEALTH_PORT must differ from PORT (9000), got 9000');
     expect(configError({ LEDGER_HEALTH_PORT: '8080' }).variable).toBe('LEDGER_HEALTH_PORT');
     expect(loadConfig({ PORT: '0', LEDGER_HEALTH_PORT: '0' }).healthPort).toBe(0);
+  });
+});
+
+describe('LEDGER_TIMELINE_FILE', () => {
+  it('leaves the timeline off when unset or empty', () => {
+    expect(loadConfig({}).timelineFile).toBeUndefined();
+    expect(loadConfig({ LEDGER_TIMELINE_FILE: '' }).timelineFile).toBeUndefined();
+  });
+
+  it('reads a prefix in a writable directory as an absolute path', () => {
+    const prefix = join(tmpdir(), 'ledger-timeline');
+    expect(loadConfig({ LEDGER_TIMELINE_FILE: prefix }).timelineFile).toBe(prefix);
+    expect(loadConfig({ LEDGER_TIMELINE_FILE: 'run-1' }).timelineFile).toBe(resolve('run-1'));
+  });
+
+  it('refuses a missing directory and a directory in place of a prefix, naming the variable', () => {
+    for (const bad of ['/no/such/directory/run', `${tmpdir()}/`]) {
+      const error = configError({ LEDGER_TIMELINE_FILE: bad });
+      expect(error.variable).toBe('LEDGER_TIMELINE_FILE');
+      expect(error.message).toMatch(/^LEDGER_TIMELINE_FILE must /);
+    }
   });
 });
 

@@ -1,0 +1,310 @@
+// `--timeline`: joins what the load generator saw (answers and latency per second, every slow
+// request) with what each thread recorded on the same clock (the ledger's LEDGER_TIMELINE_FILE
+// files and the load threads' own): a per-second table, and for each of the slowest requests
+// what overlapped it on each thread, with the longest such event named as its likely cause.
+// Pure functions over parsed events, except readTimelineFiles.
+import { readFileSync, readdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+export interface TimelineEvent {
+  readonly k: string;
+  /** Start, epoch ms. */
+  readonly t: number;
+  readonly ms?: number;
+  readonly [field: string]: unknown;
+}
+
+export interface ThreadEvents {
+  readonly thread: string;
+  readonly events: readonly TimelineEvent[];
+}
+
+export interface LoadSecond {
+  readonly second: number;
+  readonly answers: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+export interface SlowRequest {
+  /** Sent at, epoch ms. */
+  readonly sentMs: number;
+  readonly latencyMs: number;
+}
+
+/** One thread in one second (events counted in the second they began). */
+export interface ThreadSecond {
+  gcMs: number;
+  gcLongestMs: number;
+  stallLongestMs: number;
+  commits: number;
+  commitMsSum: number;
+  commitMaxMs: number;
+  releaseMaxMs: number;
+  /** Snapshots captured (slices on this thread) and written (on the snapshot thread). */
+  snapshots: number;
+  snapshotSliceMaxMs: number;
+  snapshotWrites: number;
+  /** The HTTP thread: the longest reply batch or durable message it handled. */
+  handledMaxMs: number;
+  /** Postgres: checkpoints, and the longest one's write and sync time. */
+  checkpoints: number;
+  checkpointMaxMs: number;
+}
+
+export interface TimelineSecond extends LoadSecond {
+  readonly threads: Readonly<Record<string, ThreadSecond>>;
+}
+
+/** An event that overlapped a slow request, named for the report. */
+export interface Overlap {
+  readonly thread: string;
+  /** 'gc major', 'stall', 'commit' (Postgres's time), 'release', 'replies', 'snapshot-write'. */
+  readonly what: string;
+  readonly ms: number;
+  /** Where it began, ms after the request was sent (negative: before). */
+  readonly atMs: number;
+  readonly detail: string;
+}
+
+export interface SlowRequestReport {
+  /** Seconds into the measured window. */
+  readonly sentAtSeconds: number;
+  readonly latencyMs: number;
+  /** The longest overlapping event per thread and kind, longest first. */
+  readonly overlaps: readonly Overlap[];
+  readonly cause: string;
+}
+
+const threadOrder = (thread: string): string =>
+  thread === 'main'
+    ? '0'
+    : thread.startsWith('shard-')
+      ? `1${thread}`
+      : thread === 'postgres'
+        ? '3'
+        : `2${thread}`;
+
+/** Every `<prefix>.<thread>.jsonl` beside `prefix`, parsed, threads in a stable order. */
+export function readTimelineFiles(prefix: string): ThreadEvents[] {
+  const directory = dirname(prefix);
+  const head = `${basename(prefix)}.`;
+  return readdirSync(directory)
+    .filter((name) => name.startsWith(head) && name.endsWith('.jsonl'))
+    .map((name) => ({
+      thread: name.slice(head.length, -'.jsonl'.length),
+      events: parseEvents(readFileSync(join(directory, name), 'utf8')),
+    }))
+    .sort((a, b) => threadOrder(a.thread).localeCompare(threadOrder(b.thread)));
+}
+
+export function parseEvents(text: string): TimelineEvent[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as TimelineEvent);
+}
+
+function emptySecond(): ThreadSecond {
+  return {
+    gcMs: 0,
+    gcLongestMs: 0,
+    stallLongestMs: 0,
+    commits: 0,
+    commitMsSum: 0,
+    commitMaxMs: 0,
+    releaseMaxMs: 0,
+    snapshots: 0,
+    snapshotSliceMaxMs: 0,
+    snapshotWrites: 0,
+    handledMaxMs: 0,
+    checkpoints: 0,
+    checkpointMaxMs: 0,
+  };
+}
+
+function addEvent(into: ThreadSecond, event: TimelineEvent): void {
+  const ms = event.ms ?? 0;
+  switch (event.k) {
+    case 'gc':
+      into.gcMs += ms;
+      into.gcLongestMs = Math.max(into.gcLongestMs, ms);
+      return;
+    case 'stall':
+      into.stallLongestMs = Math.max(into.stallLongestMs, ms);
+      return;
+    case 'commit':
+      into.commits += 1;
+      into.commitMsSum += ms;
+      into.commitMaxMs = Math.max(into.commitMaxMs, ms);
+      into.releaseMaxMs = Math.max(into.releaseMaxMs, Number(event.releaseMs ?? 0));
+      return;
+    case 'snapshot':
+      into.snapshots += 1;
+      into.snapshotSliceMaxMs = Math.max(into.snapshotSliceMaxMs, Number(event.longestSliceMs));
+      return;
+    case 'snapshot-write':
+      into.snapshotWrites += 1;
+      return;
+    case 'replies':
+    case 'durable':
+      into.handledMaxMs = Math.max(into.handledMaxMs, ms);
+      return;
+    case 'checkpoint':
+      into.checkpoints += 1;
+      into.checkpointMaxMs = Math.max(into.checkpointMaxMs, ms);
+  }
+}
+
+/** The load's seconds, each with what every thread did in it. */
+export function perSecond(
+  load: readonly LoadSecond[],
+  threads: readonly ThreadEvents[],
+  measureFromMs: number,
+): TimelineSecond[] {
+  const table = load.map((second) => ({
+    ...second,
+    threads: Object.fromEntries(threads.map(({ thread }) => [thread, emptySecond()])),
+  }));
+  for (const { thread, events } of threads) {
+    for (const event of events) {
+      const row = table[Math.floor((event.t - measureFromMs) / 1000)];
+      const cell = row?.threads[thread];
+      if (cell !== undefined) addEvent(cell, event);
+    }
+  }
+  return table;
+}
+
+/** The interval an event held its thread (a commit: Postgres's time, then its release turn). */
+function intervalsOf(event: TimelineEvent): { what: string; from: number; ms: number }[] {
+  const ms = event.ms ?? 0;
+  switch (event.k) {
+    case 'gc':
+      return [{ what: `gc ${String(event.kind)}`, from: event.t, ms }];
+    case 'commit': {
+      const releaseMs = Number(event.releaseMs ?? 0);
+      return [
+        { what: 'commit', from: event.t, ms },
+        { what: 'release', from: event.t + ms, ms: releaseMs },
+      ];
+    }
+    case 'stall':
+    case 'checkpoint':
+    case 'replies':
+    case 'durable':
+    case 'snapshot':
+    case 'snapshot-write':
+    case 'sweep':
+      return [{ what: event.k, from: event.t, ms }];
+    default:
+      return [];
+  }
+}
+
+function detailOf(event: TimelineEvent): string {
+  if (event.k === 'commit') {
+    return `${String(event.rows)} rows, release ${Number(event.releaseMs ?? 0).toFixed(1)} ms`;
+  }
+  if (event.k === 'replies' || event.k === 'durable') return `${String(event.count)} from shard`;
+  if (event.k === 'snapshot') return `${String(event.slices)} slices, ${String(event.bytes)} B`;
+  if (event.k === 'snapshot-write') return `${String(event.bytes)} B`;
+  return '';
+}
+
+/** Per thread and kind, the longest event overlapping [from, to], longest first. */
+export function overlapsOf(threads: readonly ThreadEvents[], from: number, to: number): Overlap[] {
+  const longest = new Map<string, Overlap>();
+  for (const { thread, events } of threads) {
+    for (const event of events) {
+      for (const interval of intervalsOf(event)) {
+        if (interval.ms <= 0 || interval.from >= to || interval.from + interval.ms <= from)
+          continue;
+        const key = `${thread} ${interval.what}`;
+        if ((longest.get(key)?.ms ?? -1) >= interval.ms) continue;
+        const detail = detailOf(event);
+        const atMs = interval.from - from;
+        longest.set(key, { thread, what: interval.what, ms: interval.ms, atMs, detail });
+      }
+    }
+  }
+  return [...longest.values()].sort((a, b) => b.ms - a.ms);
+}
+
+const isLoadThread = (thread: string): boolean => thread.startsWith('load-');
+
+/**
+ * The likeliest cause among the overlaps: the longest event. A stall holding a GC of its thread
+ * at least half its length is named for the GC (the probe only saw the thread stop). A stall
+ * that a load thread and two ledger threads (two processes) shared, each at least half as long,
+ * is named `every thread stalled`: no thread's own work stops another process's threads, so
+ * the cores were elsewhere (other work, Postgres, the VM). Snapshot capture is in slices and its
+ * total is not one stop, and a snapshot write runs on a thread of its own: neither is the cause
+ * itself.
+ */
+export function causeOf(overlaps: readonly Overlap[]): string {
+  const cause = stopOf(overlaps);
+  // A snapshot row written meanwhile (on its own thread) stops no thread, but takes a core and
+  // Postgres's WAL: said beside the cause.
+  const writing = overlaps.some((overlap) => overlap.what === 'snapshot-write');
+  return writing ? `${cause} (during a snapshot write)` : cause;
+}
+
+function stopOf(overlaps: readonly Overlap[]): string {
+  const candidates = overlaps.filter(
+    (overlap) => overlap.what !== 'snapshot' && overlap.what !== 'snapshot-write',
+  );
+  const top = candidates[0];
+  if (top === undefined) return 'nothing recorded';
+  if (top.what !== 'stall') return `${top.thread} ${top.what}`;
+  const gc = candidates.find(
+    (overlap) =>
+      overlap.thread === top.thread && overlap.what.startsWith('gc') && overlap.ms >= top.ms / 2,
+  );
+  if (gc !== undefined) return `${gc.thread} ${gc.what}`;
+  const stalled = candidates.filter(
+    (overlap) => overlap.what === 'stall' && overlap.ms >= top.ms / 2,
+  );
+  const loadStalled = stalled.filter((overlap) => isLoadThread(overlap.thread)).length;
+  if (loadStalled >= 1 && stalled.length - loadStalled >= 2) return 'every thread stalled';
+  return `${top.thread} ${top.what}`;
+}
+
+/**
+ * The requests to explain: the `top` slowest, and every one slower than `p999Ms`, at most
+ * `max`, slowest first.
+ */
+export function slowestOf(
+  slow: readonly SlowRequest[],
+  p999Ms: number,
+  top: number,
+  max: number,
+): SlowRequest[] {
+  const sorted = [...slow].sort((a, b) => b.latencyMs - a.latencyMs);
+  const above = sorted.filter((request) => request.latencyMs > p999Ms).length;
+  return sorted.slice(0, Math.min(Math.max(top, above), max));
+}
+
+export function explain(
+  requests: readonly SlowRequest[],
+  threads: readonly ThreadEvents[],
+  measureFromMs: number,
+): SlowRequestReport[] {
+  return requests.map((request) => {
+    const overlaps = overlapsOf(threads, request.sentMs, request.sentMs + request.latencyMs);
+    return {
+      sentAtSeconds: (request.sentMs - measureFromMs) / 1000,
+      latencyMs: request.latencyMs,
+      overlaps,
+      cause: causeOf(overlaps),
+    };
+  });
+}
+
+/** How many of the explained requests each cause accounts for, most first. */
+export function causeCounts(reports: readonly SlowRequestReport[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const report of reports) counts.set(report.cause, (counts.get(report.cause) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]);
+}

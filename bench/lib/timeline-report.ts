@@ -1,0 +1,178 @@
+// `--timeline` in the results: the joined timeline of one run (timeline-join.ts) as JSON and as
+// markdown (a per-second table, the slow requests' causes, the slowest requests in detail).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CpuUse } from './machine.js';
+import {
+  causeCounts,
+  explain,
+  perSecond,
+  readTimelineFiles,
+  slowestOf,
+  type LoadSecond,
+  type SlowRequest,
+  type SlowRequestReport,
+  type ThreadSecond,
+  type TimelineSecond,
+} from './timeline-join.js';
+import { slowRequestMs } from './load-timeline.js';
+
+/** The slowest requests always explained, and the most explained (p99.9 and above). */
+const explainedTop = 20;
+const explainedMax = 300;
+/** Detailed in the markdown (the JSON holds every explained request). */
+const detailedInMarkdown = 20;
+
+export interface TimelineReport {
+  /** Where the files are: `<prefix>.<thread>.jsonl`. */
+  readonly prefix: string;
+  readonly threads: readonly string[];
+  readonly slowRequestMs: number;
+  readonly slowRequests: number;
+  readonly p999Ms: number;
+  readonly seconds: readonly TimelineSecond[];
+  readonly explained: readonly SlowRequestReport[];
+  readonly causes: readonly (readonly [string, number])[];
+}
+
+/**
+ * A fresh directory under bench/results/timelines/ for one run's files; returns their prefix
+ * (`<directory>/t`: the files are `t.main.jsonl`, `t.shard-0.jsonl`, `t.load-0.jsonl`...).
+ */
+export function timelineDirectory(root: string, label: string): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const directory = join(root, 'bench', 'results', 'timelines', `${stamp}-${label}`);
+  mkdirSync(directory, { recursive: true });
+  return join(directory, 't');
+}
+
+export function timelineReport(
+  prefix: string,
+  load: { readonly seconds: readonly LoadSecond[]; readonly slow: readonly SlowRequest[] },
+  measureFromMs: number,
+  p999Ms: number,
+): TimelineReport {
+  // The load's side kept beside the threads' files, so that the join can be made again.
+  writeFileSync(`${prefix}.load.json`, `${JSON.stringify({ measureFromMs, p999Ms, ...load })}\n`);
+  const threads = readTimelineFiles(prefix);
+  const requests = slowestOf(load.slow, p999Ms, explainedTop, explainedMax);
+  const explained = explain(requests, threads, measureFromMs);
+  return {
+    prefix,
+    threads: threads.map(({ thread }) => thread),
+    slowRequestMs,
+    slowRequests: load.slow.length,
+    p999Ms,
+    seconds: perSecond(load.seconds, threads, measureFromMs),
+    explained,
+    causes: causeCounts(explained),
+  };
+}
+
+const ms = (value: number): string => value.toFixed(value >= 10 ? 0 : 1);
+
+function threadCell(thread: string, cell: ThreadSecond | undefined): string {
+  if (cell === undefined) return '';
+  if (thread === 'postgres') {
+    return cell.checkpoints === 0 ? '' : `ckpt ${cell.checkpoints} (${ms(cell.checkpointMaxMs)})`;
+  }
+  const parts = [`gc ${ms(cell.gcMs)}/${ms(cell.gcLongestMs)}`];
+  if (cell.stallLongestMs > 0) parts.push(`st ${ms(cell.stallLongestMs)}`);
+  if (cell.commits > 0) {
+    const mean = cell.commitMsSum / cell.commits;
+    parts.push(`c ${cell.commits} ${ms(mean)}/${ms(cell.commitMaxMs)} r ${ms(cell.releaseMaxMs)}`);
+  }
+  if (cell.snapshots > 0) parts.push(`snap ${cell.snapshots} (${ms(cell.snapshotSliceMaxMs)})`);
+  if (cell.snapshotWrites > 0) parts.push(`w ${cell.snapshotWrites}`);
+  if (thread === 'main' && cell.handledMaxMs > 0) parts.push(`h ${ms(cell.handledMaxMs)}`);
+  return parts.join(' ');
+}
+
+function secondsTable(report: TimelineReport, cpu: readonly CpuUse[]): string[] {
+  const header = ['s', 'answers', 'p50', 'p99', 'max', 'ledger/other cores', ...report.threads];
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+  for (const second of report.seconds) {
+    const use = cpu[second.second];
+    const cores =
+      use === undefined
+        ? ''
+        : `${use.ledgerCores?.toFixed(2) ?? '?'}/${use.otherCores?.toFixed(2) ?? '?'}`;
+    const cells = [
+      String(second.second),
+      String(second.answers),
+      ms(second.p50Ms),
+      ms(second.p99Ms),
+      ms(second.maxMs),
+      cores,
+      ...report.threads.map((thread) => threadCell(thread, second.threads[thread])),
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines;
+}
+
+/**
+ * The explained requests one per cause event: many requests in flight meet the same event (a
+ * slow commit holds every connection's request), and the table shows it once, with how many.
+ */
+function byCauseEvent(explained: readonly SlowRequestReport[]): [SlowRequestReport, number][] {
+  const groups = new Map<string, [SlowRequestReport, number]>();
+  for (const request of explained) {
+    const top = request.overlaps.find((overlap) => request.cause.startsWith(overlap.thread));
+    const startMs = Math.round(request.sentAtSeconds * 1000 + (top?.atMs ?? 0));
+    const key = `${request.cause} ${top === undefined ? request.sentAtSeconds : startMs}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [request, 1]);
+    else group[1] += 1;
+  }
+  return [...groups.values()];
+}
+
+function explainedTable(report: TimelineReport): string[] {
+  const lines = [
+    '| sent at s | latency ms | requests | likeliest cause | what overlapped it (longest per thread and kind) |',
+    '|---|---|---|---|---|',
+  ];
+  for (const [request, count] of byCauseEvent(report.explained).slice(0, detailedInMarkdown)) {
+    const overlaps = request.overlaps
+      .slice(0, 5)
+      .map((overlap) => {
+        const detail = overlap.detail === '' ? '' : ` (${overlap.detail})`;
+        return `${overlap.thread} ${overlap.what} ${ms(overlap.ms)} ms @${ms(overlap.atMs)}${detail}`;
+      })
+      .join('; ');
+    const cells = [
+      request.sentAtSeconds.toFixed(3),
+      ms(request.latencyMs),
+      String(count),
+      request.cause,
+      overlaps,
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines;
+}
+
+/** The markdown of one run's timeline. */
+export function timelineMarkdown(report: TimelineReport, cpu: readonly CpuUse[]): string {
+  const causes = report.causes.map(([cause, count]) => `${cause}: ${count}`).join(', ');
+  return [
+    `Timeline files: \`${report.prefix}.<thread>.jsonl\`. ${report.slowRequests} requests took ` +
+      `${report.slowRequestMs} ms or more; p99.9 ${ms(report.p999Ms)} ms.`,
+    '',
+    `Per second (latency ms of the requests completed in it; per thread: gc total/longest ms, ` +
+      `st longest stall ms, c commits mean/max ms (Postgres) r longest release turn ms, snap ` +
+      `snapshots captured (longest slice ms), w snapshot writes, h longest reply/durable batch ` +
+      `handled on the HTTP thread; postgres: checkpoints ended (longest write+sync ms)):`,
+    '',
+    ...secondsTable(report, cpu),
+    '',
+    `Likeliest cause of the ${report.explained.length} slowest requests (the ${explainedTop} ` +
+      `slowest and every one above p99.9; the longest event overlapping each): ${causes}.`,
+    '',
+    `One row per cause event (the slowest request it held, and how many of the explained it held):`,
+    '',
+    ...explainedTable(report),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,178 @@
+// Proves the bench's timeline join on hand-made events: seconds bucket each thread's events by
+// their start, a slow request finds what overlapped it (a commit's release after its write), the
+// likeliest cause is the longest event (a stall named for the GC inside it), and the requests
+// explained are the slowest ones and all above p99.9.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  causeCounts,
+  causeOf,
+  explain,
+  overlapsOf,
+  perSecond,
+  readTimelineFiles,
+  slowestOf,
+  type ThreadEvents,
+} from '../../../bench/lib/timeline-join.js';
+
+const from = 1_000_000;
+
+const threads: ThreadEvents[] = [
+  {
+    thread: 'main',
+    events: [
+      { k: 'gc', t: from + 100, ms: 3, kind: 'minor' },
+      { k: 'stall', t: from + 1_500, ms: 30 },
+      { k: 'gc', t: from + 1_505, ms: 20, kind: 'major' },
+      { k: 'replies', t: from + 1_600, ms: 2, shard: 0, count: 40 },
+    ],
+  },
+  {
+    thread: 'shard-0',
+    events: [
+      { k: 'commit', t: from + 200, ms: 5, rows: 100, releaseMs: 1, replies: 100 },
+      { k: 'commit', t: from + 300, ms: 9, rows: 300, releaseMs: 12, replies: 300 },
+      { k: 'snapshot', t: from + 1_200, ms: 40, slices: 80, longestSliceMs: 0.6, bytes: 9 },
+    ],
+  },
+];
+
+describe('the per-second table', () => {
+  it('buckets every thread by the second its events began in', () => {
+    const load = [0, 1].map((second) => ({ second, answers: 10, p50Ms: 1, p99Ms: 2, maxMs: 3 }));
+    const [first, second] = perSecond(load, threads, from);
+    expect(first?.threads.main).toMatchObject({ gcMs: 3, gcLongestMs: 3, stallLongestMs: 0 });
+    expect(first?.threads['shard-0']).toMatchObject({
+      commits: 2,
+      commitMsSum: 14,
+      commitMaxMs: 9,
+      releaseMaxMs: 12,
+      snapshots: 0,
+    });
+    expect(second?.threads.main).toMatchObject({ gcMs: 20, stallLongestMs: 30, handledMaxMs: 2 });
+    expect(second?.threads['shard-0']).toMatchObject({ commits: 0, snapshots: 1 });
+    expect(second?.answers).toBe(10);
+  });
+
+  it("counts Postgres's checkpoints and their longest write and sync", () => {
+    const postgres: ThreadEvents[] = [
+      {
+        thread: 'postgres',
+        events: [
+          { k: 'checkpoint', t: from + 10, ms: 600, count: 1 },
+          { k: 'checkpoint', t: from + 900, ms: 40, count: 1 },
+        ],
+      },
+    ];
+    const [only] = perSecond(
+      [{ second: 0, answers: 1, p50Ms: 1, p99Ms: 1, maxMs: 1 }],
+      postgres,
+      from,
+    );
+    expect(only?.threads.postgres).toMatchObject({ checkpoints: 2, checkpointMaxMs: 600 });
+    expect(causeOf(overlapsOf(postgres, from + 300, from + 500))).toBe('postgres checkpoint');
+  });
+
+  it('leaves out events outside the measured window', () => {
+    const late: ThreadEvents[] = [
+      { thread: 'main', events: [{ k: 'gc', t: from + 5_000, ms: 9 }] },
+    ];
+    const [only] = perSecond([{ second: 0, answers: 1, p50Ms: 1, p99Ms: 1, maxMs: 1 }], late, from);
+    expect(only?.threads.main?.gcMs).toBe(0);
+  });
+});
+
+describe('what overlapped a slow request', () => {
+  it("finds a commit's release turn after its write, and not what ended before", () => {
+    // Sent at 311, answered at 330: the write (300..309) ended before; its release (309..321) not.
+    const overlaps = overlapsOf(threads, from + 311, from + 330);
+    expect(overlaps.map((overlap) => `${overlap.thread} ${overlap.what}`)).toStrictEqual([
+      'shard-0 release',
+    ]);
+    expect(overlaps[0]?.atMs).toBe(-2);
+    expect(overlaps[0]?.detail).toBe('300 rows, release 12.0 ms');
+  });
+
+  it('names a stall for the GC inside it, and the longest event otherwise', () => {
+    const stalled = overlapsOf(threads, from + 1_490, from + 1_540);
+    expect(causeOf(stalled)).toBe('main gc major');
+    expect(causeOf(overlapsOf(threads, from + 295, from + 330))).toBe('shard-0 release');
+    expect(causeOf([])).toBe('nothing recorded');
+  });
+
+  it('names a stall shared by a load thread and two ledger threads for the machine', () => {
+    const stall = (thread: string, ms: number) => ({
+      thread,
+      what: 'stall',
+      ms,
+      atMs: 0,
+      detail: '',
+    });
+    expect(causeOf([stall('main', 40), stall('shard-1', 30), stall('load-0', 25)])).toBe(
+      'every thread stalled',
+    );
+    // The load thread stalled for much less: the HTTP thread's own stop.
+    expect(causeOf([stall('main', 40), stall('shard-1', 30), stall('load-0', 5)])).toBe(
+      'main stall',
+    );
+    expect(causeOf([stall('main', 40), stall('load-0', 30), stall('load-1', 30)])).toBe(
+      'main stall',
+    );
+  });
+
+  it('never names a sliced snapshot as the cause, and says when a snapshot was being written', () => {
+    expect(causeOf(overlapsOf(threads, from + 1_210, from + 1_230))).toBe('nothing recorded');
+    const write = { thread: 'shard-0', what: 'snapshot-write', ms: 900, atMs: -5, detail: '' };
+    const commit = { thread: 'shard-0', what: 'commit', ms: 80, atMs: 1, detail: '' };
+    expect(causeOf([write, commit])).toBe('shard-0 commit (during a snapshot write)');
+  });
+
+  it('explains each request with its time into the window and counts the causes', () => {
+    const reports = explain(
+      [
+        { sentMs: from + 1_490, latencyMs: 50 },
+        { sentMs: from + 1_495, latencyMs: 40 },
+        { sentMs: from + 311, latencyMs: 19 },
+      ],
+      threads,
+      from,
+    );
+    expect(reports[0]?.sentAtSeconds).toBeCloseTo(1.49);
+    expect(causeCounts(reports)).toStrictEqual([
+      ['main gc major', 2],
+      ['shard-0 release', 1],
+    ]);
+  });
+});
+
+describe('the requests explained', () => {
+  const slow = [25, 90, 40, 31, 60].map((latencyMs, index) => ({ sentMs: index, latencyMs }));
+
+  it('are the slowest first, at least `top` of them, more when more are above p99.9', () => {
+    expect(slowestOf(slow, 100, 2, 10).map((r) => r.latencyMs)).toStrictEqual([90, 60]);
+    expect(slowestOf(slow, 30, 2, 10).map((r) => r.latencyMs)).toStrictEqual([90, 60, 40, 31]);
+    expect(slowestOf(slow, 0, 2, 3)).toHaveLength(3);
+  });
+});
+
+describe('reading the files', () => {
+  it('reads every <prefix>.<thread>.jsonl beside the prefix, main first, then shards', () => {
+    const directory = mkdtempSync(join(tmpdir(), 'timeline-join-'));
+    try {
+      writeFileSync(join(directory, 't.load-0.jsonl'), '{"k":"gc","t":1,"ms":2}\n');
+      writeFileSync(join(directory, 't.shard-0.jsonl'), '{"k":"start","t":1}\n\n');
+      writeFileSync(join(directory, 't.main.jsonl'), '{"k":"start","t":1}\n{"k":"gc","t":2}\n');
+      writeFileSync(join(directory, 'other.main.jsonl'), '{"k":"start","t":1}\n');
+      const read = readTimelineFiles(join(directory, 't'));
+      expect(read.map((thread) => [thread.thread, thread.events.length])).toStrictEqual([
+        ['main', 2],
+        ['shard-0', 1],
+        ['load-0', 1],
+      ]);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});
