@@ -1,0 +1,61 @@
+// pipeline-alone's per-thread CPU and per-unit arithmetic feed the README's projection to bigger
+// machines, so they are checked on fixed /proc lines and fixed readings (no timing involved).
+import { describe, expect, it } from 'vitest';
+import { medianAndRange, microsecondsPer } from '../../../bench/lib/pipeline-report.js';
+import { threadGroupCores, ticksOfStatLine } from '../../../bench/lib/thread-cpu.js';
+
+// A real /proc/<pid>/task/<tid>/stat line, its comm holding a space and a parenthesis.
+const statLine =
+  '4242 (node (x) y) S 4200 4242 4200 0 -1 4194368 5000 0 0 0 ' +
+  '731 269 0 0 20 0 11 0 1234 987654321 12345 18446744073709551615';
+
+describe('the per-thread CPU reader', () => {
+  it('reads utime + stime after the last parenthesis of a stat line', () => {
+    expect(ticksOfStatLine(statLine)).toBe(731 + 269);
+  });
+
+  it('gives no figure for a line without a command', () => {
+    expect(ticksOfStatLine('garbage')).toBeUndefined();
+  });
+
+  it('sums each labelled group and puts unlabelled threads in the last group', () => {
+    const before = new Map([
+      [1, 100],
+      [2, 50],
+      [3, 10],
+      [4, 0],
+    ]);
+    const after = new Map([
+      [1, 300],
+      [2, 150],
+      [3, 60],
+      [4, 50],
+      [5, 50],
+    ]);
+    const groups = [
+      { label: 'main', threadIds: new Set([1]) },
+      { label: 'shard 0', threadIds: new Set([2, 3]) },
+    ];
+    // 100 ticks a second; over 2 s, 200 ticks are one core.
+    expect(threadGroupCores(before, after, 2, groups)).toEqual([
+      { label: 'main', threads: 1, cores: 1, busiestCores: 1 },
+      { label: 'shard 0', threads: 2, cores: 0.75, busiestCores: 0.5 },
+      { label: 'other threads', threads: 2, cores: 0.5, busiestCores: 0.25 },
+    ]);
+  });
+});
+
+describe('the per-unit costs', () => {
+  it('turns cores at a rate into µs of a core per unit', () => {
+    expect(microsecondsPer(0.5, 10_000)).toBe(50);
+    expect(microsecondsPer(null, 10_000)).toBeNull();
+    expect(microsecondsPer(0.5, 0)).toBeNull();
+  });
+
+  it('shows the median and the range of the runs that have the figure', () => {
+    expect(medianAndRange([12_000, 9_000, 15_500])).toBe('12000 [9000–15500]');
+    expect(medianAndRange([1.234, null, 2.5])).toBe('1.87 [1.23–2.50]');
+    expect(medianAndRange([null])).toBe('-');
+    expect(medianAndRange([42.25])).toBe('42.3');
+  });
+});
