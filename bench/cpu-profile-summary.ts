@@ -19,6 +19,9 @@ interface ProfileNode {
 interface CpuProfile {
   readonly nodes: readonly ProfileNode[];
   readonly samples: readonly number[];
+  /** µs, on the profile's own clock: the thread's profiled span. */
+  readonly startTime: number;
+  readonly endTime: number;
 }
 
 function summarize(path: string, top: number): void {
@@ -35,8 +38,12 @@ function summarize(path: string, top: number): void {
   const idle = [...self].filter(([name]) => name.startsWith('(idle)'));
   const idleSamples = idle.reduce((sum, [, count]) => sum + count, 0);
   const percent = (count: number): string => `${((count / total) * 100).toFixed(1)}%`;
+  // Busy seconds = the busy share of the thread's span: the CPU time a rate can be divided into.
+  const spanSeconds = (profile.endTime - profile.startTime) / 1e6;
+  const busySeconds = total === 0 ? 0 : ((total - idleSamples) / total) * spanSeconds;
   process.stdout.write(
-    `== ${basename(path)}: ${total} samples, busy ${percent(total - idleSamples)}\n`,
+    `== ${basename(path)}: ${total} samples, busy ${percent(total - idleSamples)} of ` +
+      `${spanSeconds.toFixed(1)} s (${busySeconds.toFixed(2)} s busy)\n`,
   );
   const ranked = [...self].filter(([name]) => !name.startsWith('(idle)'));
   ranked.sort((a, b) => b[1] - a[1]);

@@ -22,6 +22,11 @@ export function summaryFigures(run: RunFigures): [string, number | null][] {
     ['group commits/s', run.commitsPerSecond],
     ['records per commit', run.recordsPerCommit],
     ['flush ms', run.flushMeanMs],
+    // With one commit in flight, a commit cycle: the flush and the turn around it.
+    [
+      'ms per commit (1 s ÷ commits/s)',
+      run.commitsPerSecond > 0 ? 1000 / run.commitsPerSecond : null,
+    ],
     ['journal busy', run.journalBusy],
     ['main thread cores', run.cores.main],
     ['hot shard thread cores', hotShard],
