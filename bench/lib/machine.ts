@@ -90,6 +90,42 @@ export function ticksOfProcessesNamed(names: readonly string[]): number | undefi
   return total;
 }
 
+/**
+ * Ticks of each process with one of these names, by PID: two readings can then be compared
+ * process by process (`ticksGrown`), so one that ends between them does not count negative.
+ */
+export function ticksByPidOfProcessesNamed(
+  names: readonly string[],
+): Map<number, number> | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch (error) {
+    void error;
+    return undefined;
+  }
+  const ticks = new Map<number, number>();
+  for (const entry of entries) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    const stat = processTicks(entry);
+    if (stat !== undefined && names.includes(stat.name)) ticks.set(Number(entry), stat.ticks);
+  }
+  return ticks;
+}
+
+/**
+ * Ticks used between two per-PID readings: each process's growth, a new one's all; one gone by
+ * the second reading is left out (what it used after the first is not known).
+ */
+export function ticksGrown(
+  before: ReadonlyMap<number, number>,
+  after: ReadonlyMap<number, number>,
+): number {
+  let total = 0;
+  for (const [pid, ticks] of after) total += ticks - (before.get(pid) ?? 0);
+  return total;
+}
+
 export function machineBusyTicks(): number | undefined {
   const line = readOrUndefined('/proc/stat')?.split('\n')[0];
   if (line === undefined || !line.startsWith('cpu ')) return undefined;

@@ -7,7 +7,8 @@ import {
   clockTicksPerSecond,
   machineBusyTicks,
   processTicks,
-  ticksOfProcessesNamed,
+  ticksByPidOfProcessesNamed,
+  ticksGrown,
 } from './machine.js';
 import type { ClientTally } from './pipeline-clients.js';
 import type { RunningCore } from './pipeline-core.js';
@@ -18,7 +19,8 @@ export interface WindowReading {
   readonly atMs: number;
   readonly threads: Map<number, number>;
   readonly metrics: string;
-  readonly postgresAll: number | undefined;
+  /** Every postgres process, by PID (other databases' backends included). */
+  readonly postgresAll: Map<number, number> | undefined;
   /** The run database's backends (the shards' journal and snapshot connections). */
   readonly databasePids: readonly number[];
   readonly postgresDatabase: number;
@@ -48,7 +50,7 @@ function reading(core: RunningCore, metrics: string, pids: readonly number[]): W
     atMs: performance.now(),
     threads: threadTicks(),
     metrics,
-    postgresAll: ticksOfProcessesNamed(['postgres']),
+    postgresAll: ticksByPidOfProcessesNamed(['postgres']),
     databasePids: pids,
     postgresDatabase: ticksOf(pids),
     machine: machineBusyTicks(),
@@ -111,7 +113,10 @@ function coresOf(before: WindowReading, after: WindowReading, seconds: number): 
   ];
   const threads = threadGroupCores(before.threads, after.threads, seconds, groups);
   const process_ = threads.reduce((sum, group) => sum + group.cores, 0);
-  const postgresAll = cores(before.postgresAll, after.postgresAll);
+  const postgresAll =
+    before.postgresAll === undefined || after.postgresAll === undefined
+      ? null
+      : ticksGrown(before.postgresAll, after.postgresAll) / clockTicksPerSecond / seconds;
   const machine = cores(before.machine, after.machine);
   const shardGroups = threads.slice(1, -1);
   return {

@@ -1,6 +1,7 @@
 // pipeline-alone's per-thread CPU and per-unit arithmetic feed the README's projection to bigger
 // machines, so they are checked on fixed /proc lines and fixed readings (no timing involved).
 import { describe, expect, it } from 'vitest';
+import { ticksGrown } from '../../../bench/lib/machine.js';
 import { medianAndRange, microsecondsPer } from '../../../bench/lib/pipeline-report.js';
 import { threadGroupCores, ticksOfStatLine } from '../../../bench/lib/thread-cpu.js';
 
@@ -42,6 +43,20 @@ describe('the per-thread CPU reader', () => {
       { label: 'shard 0', threads: 2, cores: 0.75, busiestCores: 0.5 },
       { label: 'other threads', threads: 2, cores: 0.5, busiestCores: 0.25 },
     ]);
+  });
+});
+
+describe('the CPU of a set of processes that comes and goes', () => {
+  it('counts each process by its own growth, a new one whole, and leaves out one that ended', () => {
+    const before = new Map([
+      [10, 500],
+      [11, 900],
+    ]);
+    const after = new Map([
+      [10, 650],
+      [12, 30],
+    ]);
+    expect(ticksGrown(before, after)).toBe(150 + 30);
   });
 });
 
