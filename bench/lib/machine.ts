@@ -36,6 +36,8 @@ export interface CpuSnapshot {
   /** undefined where /proc is not available (not Linux). */
   readonly machineBusyTicks: number | undefined;
   readonly ledgerTicks: number | undefined;
+  /** The server's main thread alone (the ledger's HTTP thread): /proc/<pid>/task/<pid>. */
+  readonly ledgerMainThreadTicks: number | undefined;
   readonly postgresTicks: number | undefined;
   readonly redisTicks: number | undefined;
 }
@@ -44,6 +46,8 @@ export interface CpuUse {
   readonly seconds: number;
   readonly benchCores: number;
   readonly ledgerCores: number | null;
+  /** The server's main thread: for the ledger, the HTTP thread (uWS, routing, the channels). */
+  readonly ledgerMainThreadCores: number | null;
   readonly postgresCores: number | null;
   /** Every redis-server process: the redis-lua baseline's database. */
   readonly redisCores: number | null;
@@ -142,6 +146,7 @@ export function cpuSnapshot(ledgerPid: number): CpuSnapshot {
     benchMicroseconds: usage.user + usage.system,
     machineBusyTicks: machineBusyTicks(),
     ledgerTicks: processTicks(ledgerPid)?.ticks,
+    ledgerMainThreadTicks: processTicks(`${ledgerPid}/task/${ledgerPid}`)?.ticks,
     postgresTicks: ticksOfProcessesNamed(['postgres']),
     redisTicks: ticksOfProcessesNamed(['redis-server']),
   };
@@ -153,6 +158,7 @@ export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
     a === undefined || b === undefined ? null : (b - a) / clockTicksPerSecond / seconds;
   const benchCores = (after.benchMicroseconds - before.benchMicroseconds) / 1e6 / seconds;
   const ledgerCores = cores(before.ledgerTicks, after.ledgerTicks);
+  const ledgerMainThreadCores = cores(before.ledgerMainThreadTicks, after.ledgerMainThreadTicks);
   const postgresCores = cores(before.postgresTicks, after.postgresTicks);
   const redisCores = cores(before.redisTicks, after.redisTicks);
   const machineBusyCores = cores(before.machineBusyTicks, after.machineBusyTicks);
@@ -167,6 +173,7 @@ export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
     seconds,
     benchCores,
     ledgerCores,
+    ledgerMainThreadCores,
     postgresCores,
     redisCores,
     machineBusyCores,
