@@ -25,6 +25,8 @@ import { threadTicks } from './thread-cpu.js';
 export interface CoreSettings {
   readonly shards: number;
   readonly commitsInFlight: number;
+  /** LEDGER_WAL_BATCH_RECORDS_MAX; the server's default when absent. */
+  readonly walBatchRecordsMax?: number;
 }
 
 export interface RunningCore {
@@ -117,6 +119,9 @@ export async function startCore(databaseUrl: string, settings: CoreSettings): Pr
     SHARDS: String(settings.shards),
     LEDGER_COMMITS_IN_FLIGHT: String(settings.commitsInFlight),
     LOG_LEVEL: 'warn',
+    ...(settings.walBatchRecordsMax === undefined
+      ? {}
+      : { LEDGER_WAL_BATCH_RECORDS_MAX: String(settings.walBatchRecordsMax) }),
   });
   const partitions = await openJournal(databaseUrl, config);
   const table = new PartitionTable(partitions, config.shards);

@@ -6,14 +6,16 @@
 // in CPU per reserve and per group commit (the main thread, each shard's threads, Postgres).
 //
 //   npx tsx bench/micro/pipeline-alone.ts [--clients 64,256,1024] [--shards 1,2,4]
-//     [--commits-in-flight 1,2,3] [--keys 1] [--duration 10] [--warmup 2] [--runs 3]
+//     [--commits-in-flight 1,2,3] [--batch-max 4096] [--keys 1] [--duration 10] [--warmup 2]
+//     [--runs 3]
 //     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 //
 // Lists make a matrix; with --runs N the whole matrix is run N times in turn (round 1 of every
 // setting, then round 2, ...), so each setting's runs meet the machine's moments alike. Each run
 // has its own scratch database, dropped afterwards, also on failure and on Ctrl-C. Prints one
 // line per run, then per setting the median and the range of each figure; writes every run to
-// bench/results/pipeline-alone-<timestamp>.json.
+// bench/results/pipeline-alone-<timestamp>.json. --batch-max sets LEDGER_WAL_BATCH_RECORDS_MAX
+// (records per group commit at most; the server's default otherwise).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { summarize } from '../lib/load-driver.js';
@@ -34,6 +36,7 @@ interface Setting {
 
 interface Options {
   readonly settings: readonly Setting[];
+  readonly batchMax: number | undefined;
   readonly keys: number;
   readonly durationSeconds: number;
   readonly warmupSeconds: number;
@@ -57,6 +60,7 @@ function options(): Options {
       clients: { type: 'string', default: '64' },
       shards: { type: 'string', default: '2' },
       'commits-in-flight': { type: 'string', default: '1' },
+      'batch-max': { type: 'string' },
       keys: { type: 'string', default: '1' },
       duration: { type: 'string', default: '10' },
       warmup: { type: 'string', default: '2' },
@@ -74,8 +78,10 @@ function options(): Options {
       }
     }
   }
+  const batchMax = values['batch-max'];
   return {
     settings,
+    batchMax: batchMax === undefined ? undefined : list(batchMax, 'batch-max', 1, 65_536)[0],
     keys: one('keys', 1, 100_000),
     durationSeconds: one('duration', 1, 600),
     warmupSeconds: one('warmup', 0, 120),
@@ -131,7 +137,7 @@ async function reservedTotal(core: Awaited<ReturnType<typeof startCore>>, keys: 
 }
 
 async function runOnce(option: Options, setting: Setting, url: string): Promise<RunFigures> {
-  const core = await startCore(url, setting);
+  const core = await startCore(url, { ...setting, walBatchRecordsMax: option.batchMax });
   try {
     const keys = Array.from({ length: option.keys }, (_, index) => ({
       productId: option.keys === 1 ? 'hot-sku' : `sku-${String(index).padStart(5, '0')}`,
@@ -179,6 +185,7 @@ async function main(): Promise<void> {
   out(
     `pipeline alone: ${machine.cpuCount} x ${machine.cpuModel}, Node ${machine.nodeVersion}; ` +
       `${option.keys} key(s), ${option.warmupSeconds} s warm-up + ${option.durationSeconds} s, ` +
+      `records per commit at most ${option.batchMax ?? 'the default'}, ` +
       `${option.runs} round(s) of ${option.settings.length} setting(s)`,
   );
   const runs: RunFigures[] = [];
