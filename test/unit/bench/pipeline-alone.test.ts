@@ -1,7 +1,10 @@
-// pipeline-alone's per-thread CPU and per-unit arithmetic feed the README's projection to bigger
-// machines, so they are checked on fixed /proc lines and fixed readings (no timing involved).
+// The per-thread CPU, the per-unit arithmetic of pipeline-alone and the flash-sale bench's CPU per
+// answer feed the README's projection to bigger machines: checked on fixed readings, no timing.
 import { describe, expect, it } from 'vitest';
+import type { CpuUse } from '../../../bench/lib/machine.js';
 import { ticksGrown } from '../../../bench/lib/machine.js';
+import { cpuPerAnswerTable } from '../../../bench/lib/report.js';
+import type { SystemRun } from '../../../bench/lib/run-system.js';
 import { medianAndRange, microsecondsPer } from '../../../bench/lib/pipeline-report.js';
 import { threadGroupCores, ticksOfStatLine } from '../../../bench/lib/thread-cpu.js';
 
@@ -72,5 +75,25 @@ describe('the per-unit costs', () => {
     expect(medianAndRange([1.234, null, 2.5])).toBe('1.87 [1.23–2.50]');
     expect(medianAndRange([null])).toBe('-');
     expect(medianAndRange([42.25])).toBe('42.3');
+  });
+});
+
+describe("the flash-sale bench's CPU per answer", () => {
+  it('divides the cores of each part by the answers per second, marks a missing reading', () => {
+    const cpu = {
+      ledgerCores: 0.5,
+      ledgerMainThreadCores: 0.25,
+      postgresCores: 0.1,
+      redisCores: 0,
+      benchCores: 0.4,
+      otherCores: 1.2,
+    } as CpuUse;
+    const runs = [
+      { system: 'ledger', run: 1, requestsPerSecond: 5000, cpu },
+      { system: 'bare-uws', run: 1, requestsPerSecond: 20000, cpu: null },
+    ] as unknown as SystemRun[];
+    const [, , ledger, bare] = cpuPerAnswerTable(runs).split('\n');
+    expect(ledger).toBe('| ledger | 1 | 5000 | 100.0 | 50.0 | 20.0 | 0.0 | 80.0 | 1.20 |');
+    expect(bare).toBe('| bare-uws | 1 | 20000 | - | - | - | - | - | n/a |');
   });
 });
