@@ -38,8 +38,9 @@ export interface CpuSnapshot {
   readonly ledgerTicks: number | undefined;
   /** The server's main thread alone (the ledger's HTTP thread): /proc/<pid>/task/<pid>. */
   readonly ledgerMainThreadTicks: number | undefined;
-  readonly postgresTicks: number | undefined;
-  readonly redisTicks: number | undefined;
+  /** By PID, so a process that ends between two snapshots does not count negative. */
+  readonly postgresTicks: ReadonlyMap<number, number> | undefined;
+  readonly redisTicks: ReadonlyMap<number, number> | undefined;
 }
 
 export interface CpuUse {
@@ -147,8 +148,8 @@ export function cpuSnapshot(ledgerPid: number): CpuSnapshot {
     machineBusyTicks: machineBusyTicks(),
     ledgerTicks: processTicks(ledgerPid)?.ticks,
     ledgerMainThreadTicks: processTicks(`${ledgerPid}/task/${ledgerPid}`)?.ticks,
-    postgresTicks: ticksOfProcessesNamed(['postgres']),
-    redisTicks: ticksOfProcessesNamed(['redis-server']),
+    postgresTicks: ticksByPidOfProcessesNamed(['postgres']),
+    redisTicks: ticksByPidOfProcessesNamed(['redis-server']),
   };
 }
 
@@ -159,8 +160,10 @@ export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
   const benchCores = (after.benchMicroseconds - before.benchMicroseconds) / 1e6 / seconds;
   const ledgerCores = cores(before.ledgerTicks, after.ledgerTicks);
   const ledgerMainThreadCores = cores(before.ledgerMainThreadTicks, after.ledgerMainThreadTicks);
-  const postgresCores = cores(before.postgresTicks, after.postgresTicks);
-  const redisCores = cores(before.redisTicks, after.redisTicks);
+  const grown = (a: ReadonlyMap<number, number> | undefined, b: typeof a): number | null =>
+    a === undefined || b === undefined ? null : ticksGrown(a, b) / clockTicksPerSecond / seconds;
+  const postgresCores = grown(before.postgresTicks, after.postgresTicks);
+  const redisCores = grown(before.redisTicks, after.redisTicks);
   const machineBusyCores = cores(before.machineBusyTicks, after.machineBusyTicks);
   const otherCores =
     machineBusyCores === null || ledgerCores === null || postgresCores === null
