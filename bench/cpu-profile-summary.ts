@@ -2,7 +2,12 @@
 // writes (one per ledger thread): how busy each thread was, and the functions with the most self
 // time. The profiles also open as flame graphs in Chrome DevTools or speedscope.
 //
-//   npx tsx bench/cpu-profile-summary.ts DIR/*.cpuprofile [--top 15]
+//   npx tsx bench/cpu-profile-summary.ts DIR/*.cpuprofile [--top 15] [--results RUN.json]
+//
+// With --results (the bench's bench/results/flash-sale-*.json of the same one-run command), each
+// thread's busy time is also divided by the answers of that run (warm-up and measured): µs of
+// the thread per request. The profile spans the thread's whole life (start-up, stocking, the
+// load, the stop), so this is an upper bound of what the load alone cost.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,9 +24,12 @@ interface ProfileNode {
 interface CpuProfile {
   readonly nodes: readonly ProfileNode[];
   readonly samples: readonly number[];
+  /** µs, on the profile's own clock: the thread's profiled span. */
+  readonly startTime: number;
+  readonly endTime: number;
 }
 
-function summarize(path: string, top: number): void {
+function summarize(path: string, top: number, answers: number | undefined): void {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map<string, number>();
@@ -35,8 +43,16 @@ function summarize(path: string, top: number): void {
   const idle = [...self].filter(([name]) => name.startsWith('(idle)'));
   const idleSamples = idle.reduce((sum, [, count]) => sum + count, 0);
   const percent = (count: number): string => `${((count / total) * 100).toFixed(1)}%`;
+  // Busy seconds = the busy share of the thread's span: the CPU time a rate can be divided into.
+  const spanSeconds = (profile.endTime - profile.startTime) / 1e6;
+  const busySeconds = total === 0 ? 0 : ((total - idleSamples) / total) * spanSeconds;
   process.stdout.write(
-    `== ${basename(path)}: ${total} samples, busy ${percent(total - idleSamples)}\n`,
+    `== ${basename(path)}: ${total} samples, busy ${percent(total - idleSamples)} of ` +
+      `${spanSeconds.toFixed(1)} s (${busySeconds.toFixed(2)} s busy)` +
+      (answers === undefined
+        ? ''
+        : `; ${((busySeconds / answers) * 1e6).toFixed(1)} µs per answer of ${answers}`) +
+      '\n',
   );
   const ranked = [...self].filter(([name]) => !name.startsWith('(idle)'));
   ranked.sort((a, b) => b[1] - a[1]);
@@ -47,12 +63,26 @@ function summarize(path: string, top: number): void {
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '15' } },
+  options: { top: { type: 'string', default: '15' }, results: { type: 'string' } },
 });
+
+/** Every answer of the run in a bench results file (warm-up and measured); it must hold one. */
+function answersOf(path: string): number {
+  const results = JSON.parse(readFileSync(path, 'utf8')) as {
+    runs: { statusCounts: Record<string, number>; warmupStatusCounts: Record<string, number> }[];
+  };
+  if (results.runs.length !== 1)
+    throw new Error(`${path}: one run wanted, not ${results.runs.length}`);
+  const [run] = results.runs as [(typeof results.runs)[number]];
+  const sum = (counts: Record<string, number>) =>
+    Object.values(counts).reduce((total, count) => total + count, 0);
+  return sum(run.statusCounts) + sum(run.warmupStatusCounts);
+}
+const answers = values.results === undefined ? undefined : answersOf(values.results);
 if (positionals.length === 0) {
   process.stderr.write(
     'usage: npx tsx bench/cpu-profile-summary.ts FILE.cpuprofile... [--top N]\n',
   );
   process.exitCode = 2;
 }
-for (const path of positionals) summarize(path, Number(values.top));
+for (const path of positionals) summarize(path, Number(values.top), answers);

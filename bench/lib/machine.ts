@@ -37,14 +37,19 @@ export interface CpuSnapshot {
   /** undefined where /proc is not available (not Linux). */
   readonly machineBusyTicks: number | undefined;
   readonly ledgerTicks: number | undefined;
-  readonly postgresTicks: number | undefined;
-  readonly redisTicks: number | undefined;
+  /** The server's main thread alone (the ledger's HTTP thread): /proc/<pid>/task/<pid>. */
+  readonly ledgerMainThreadTicks: number | undefined;
+  /** By PID, so a process that ends between two snapshots does not count negative. */
+  readonly postgresTicks: ReadonlyMap<number, number> | undefined;
+  readonly redisTicks: ReadonlyMap<number, number> | undefined;
 }
 
 export interface CpuUse {
   readonly seconds: number;
   readonly benchCores: number;
   readonly ledgerCores: number | null;
+  /** The server's main thread: for the ledger, the HTTP thread (uWS, routing, the channels). */
+  readonly ledgerMainThreadCores: number | null;
   readonly postgresCores: number | null;
   /** Every redis-server process: the redis-lua baseline's database. */
   readonly redisCores: number | null;
@@ -91,6 +96,42 @@ export function ticksOfProcessesNamed(names: readonly string[]): number | undefi
   return total;
 }
 
+/**
+ * Ticks of each process with one of these names, by PID: two readings can then be compared
+ * process by process (`ticksGrown`), so one that ends between them does not count negative.
+ */
+export function ticksByPidOfProcessesNamed(
+  names: readonly string[],
+): Map<number, number> | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch (error) {
+    void error;
+    return undefined;
+  }
+  const ticks = new Map<number, number>();
+  for (const entry of entries) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    const stat = processTicks(entry);
+    if (stat !== undefined && names.includes(stat.name)) ticks.set(Number(entry), stat.ticks);
+  }
+  return ticks;
+}
+
+/**
+ * Ticks used between two per-PID readings: each process's growth, a new one's all; one gone by
+ * the second reading is left out (what it used after the first is not known).
+ */
+export function ticksGrown(
+  before: ReadonlyMap<number, number>,
+  after: ReadonlyMap<number, number>,
+): number {
+  let total = 0;
+  for (const [pid, ticks] of after) total += ticks - (before.get(pid) ?? 0);
+  return total;
+}
+
 export function machineBusyTicks(): number | undefined {
   const line = readOrUndefined('/proc/stat')?.split('\n')[0];
   if (line === undefined || !line.startsWith('cpu ')) return undefined;
@@ -122,8 +163,9 @@ export function cpuSnapshot(ledgerPid: number, wrkLoad = false): CpuSnapshot {
     benchMicroseconds: usage.user + usage.system + children,
     machineBusyTicks: machineBusyTicks(),
     ledgerTicks: processTicks(ledgerPid)?.ticks,
-    postgresTicks: ticksOfProcessesNamed(['postgres']),
-    redisTicks: ticksOfProcessesNamed(['redis-server']),
+    ledgerMainThreadTicks: processTicks(`${ledgerPid}/task/${ledgerPid}`)?.ticks,
+    postgresTicks: ticksByPidOfProcessesNamed(['postgres']),
+    redisTicks: ticksByPidOfProcessesNamed(['redis-server']),
   };
 }
 
@@ -133,8 +175,11 @@ export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
     a === undefined || b === undefined ? null : (b - a) / clockTicksPerSecond / seconds;
   const benchCores = (after.benchMicroseconds - before.benchMicroseconds) / 1e6 / seconds;
   const ledgerCores = cores(before.ledgerTicks, after.ledgerTicks);
-  const postgresCores = cores(before.postgresTicks, after.postgresTicks);
-  const redisCores = cores(before.redisTicks, after.redisTicks);
+  const ledgerMainThreadCores = cores(before.ledgerMainThreadTicks, after.ledgerMainThreadTicks);
+  const grown = (a: ReadonlyMap<number, number> | undefined, b: typeof a): number | null =>
+    a === undefined || b === undefined ? null : ticksGrown(a, b) / clockTicksPerSecond / seconds;
+  const postgresCores = grown(before.postgresTicks, after.postgresTicks);
+  const redisCores = grown(before.redisTicks, after.redisTicks);
   const machineBusyCores = cores(before.machineBusyTicks, after.machineBusyTicks);
   const otherCores =
     machineBusyCores === null || ledgerCores === null || postgresCores === null
@@ -147,6 +192,7 @@ export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
     seconds,
     benchCores,
     ledgerCores,
+    ledgerMainThreadCores,
     postgresCores,
     redisCores,
     machineBusyCores,

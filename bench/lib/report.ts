@@ -484,6 +484,49 @@ export function ratioTable(ratios: readonly Ratio[], scenario: ScenarioName): st
   return lines.join('\n');
 }
 
+/** µs of a core per answer: the CPU cost of each part, the unit a projection is made of. */
+function perAnswer(cores: number | null | undefined, perSecond: number): string {
+  return cores === null || cores === undefined || perSecond <= 0
+    ? '-'
+    : ((cores / perSecond) * 1e6).toFixed(1);
+}
+
+/** Each run's CPU per answer: server (and its main thread), database, load generator. */
+export function cpuPerAnswerTable(runs: readonly SystemRun[]): string {
+  const lines = [
+    row([
+      'system',
+      'run',
+      'req/s',
+      'server µs/answer',
+      'server main thread µs/answer',
+      'postgres µs/answer',
+      'redis µs/answer',
+      'load-gen µs/answer',
+      'other cores',
+    ]),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+  ];
+  for (const run of runs) {
+    const rate = run.requestsPerSecond ?? 0;
+    const cpu = run.cpu;
+    lines.push(
+      row([
+        run.system,
+        String(run.run),
+        rate.toFixed(0),
+        perAnswer(cpu?.ledgerCores, rate),
+        perAnswer(cpu?.ledgerMainThreadCores, rate),
+        perAnswer(cpu?.postgresCores, rate),
+        perAnswer(cpu?.redisCores, rate),
+        perAnswer(cpu?.benchCores, rate),
+        fixed(cpu?.otherCores ?? null, 2),
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
 export function markdownReport(record: BenchRecord): string {
   const scenarios = [...new Set(record.runs.map((run) => run.scenario))];
   const parts = [
@@ -520,6 +563,7 @@ export function markdownReport(record: BenchRecord): string {
       parts.push(row([target.name, fixed(target.measured, 2), target.target, met]));
     }
   }
+  parts.push('', '## CPU per answer, each run', '', cpuPerAnswerTable(record.runs));
   parts.push(
     '',
     'redis-lua is **not durable** (Redis without persistence); bare-uws keeps no state at all.',
