@@ -1,7 +1,7 @@
 // The composition root: configuration in, pieces wired, signals handled. Nothing else.
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import pg from 'pg';
-import { loadConfigOrExit, retentionOf, type Config } from './config.js';
+import { loadConfigOrExit, type Config } from './config.js';
 import { EventPublisherHost } from './events/index.js';
 import { systemClock } from './clock.js';
 import {
@@ -58,7 +58,7 @@ import {
   StockReadView,
   partitionHashVersion,
 } from './router/index.js';
-import { ShardChannel, type ShardWorkerData } from './shards/index.js';
+import { ShardChannel, shardWorkerData } from './shards/index.js';
 import {
   clusterNode,
   type ClusterNode,
@@ -209,23 +209,13 @@ function startShards(
   const { view, metrics, server, cluster, events, log } = wiring;
   const channels: ShardChannel[] = [];
   for (let shard = 0; shard < table.shards; shard += 1) {
-    const data: ShardWorkerData = {
+    const data = shardWorkerData(
+      config,
       shard,
-      partitions: table.partitionsOf(shard),
+      table.partitionsOf(shard),
+      table.partitions,
       databaseUrl,
-      retention: retentionOf(config, table.partitions),
-      walBatchRecordsMax: config.walBatchRecordsMax,
-      commitsInFlight: config.commitsInFlight,
-      snapshotEveryRecords: config.snapshotEveryRecords,
-      expirySweepMs: config.expirySweepMs,
-      inflightMax: config.shardInflightMax,
-      logLevel: config.logLevel,
-      traceCommits: config.tracing !== undefined,
-      ...(config.timelineFile === undefined ? {} : { timelineFile: config.timelineFile }),
-      ...(config.cluster === undefined
-        ? {}
-        : { cluster: { node: config.cluster.nodeId, leases: [] } }),
-    };
+    );
     const admission = { queueDelayMs: config.shardQueueDelayMs, floor: config.shardShedFloor };
     const channel = new ShardChannel(
       shard,

@@ -489,6 +489,14 @@ async function analyse(a: Analysis): Promise<FailoverResult> {
   }
   const replays = await replayUnknown(survivor.child.baseUrl, load.unknown, tallies);
   const stateCheck = await checkState(survivor.child.baseUrl, a.scenario, tallies, []);
+  /** A refused sample, as the report lists it. */
+  const refusedRow = (s: (typeof load.samples)[number]) => ({
+    partition: s.partition,
+    owner: owners.get(s.partition),
+    label: s.label,
+    sentFromKillMs: Math.round(s.sentMs - killMs),
+    tookMs: Math.round(s.doneMs - s.sentMs),
+  });
   return {
     victim: victim.id,
     division: a.cluster.division,
@@ -508,23 +516,11 @@ async function analyse(a: Analysis): Promise<FailoverResult> {
     unknownOwnerAnswersDuring: countBy(during.filter((s) => unowned(s.partition))),
     refusedAfter: load.samples
       .filter((s) => s.doneMs > recoveredMs && s.status !== 200)
-      .map((s) => ({
-        partition: s.partition,
-        owner: owners.get(s.partition),
-        label: s.label,
-        sentFromKillMs: Math.round(s.sentMs - killMs),
-        tookMs: Math.round(s.doneMs - s.sentMs),
-      })),
+      .map(refusedRow),
     clusterLog: clusterLog(a.cluster, killMs),
     othersRefused: during
       .filter((s) => others.has(s.partition) && s.status !== 200 && s.status !== 0)
-      .map((s) => ({
-        partition: s.partition,
-        owner: owners.get(s.partition),
-        label: s.label,
-        sentFromKillMs: Math.round(s.sentMs - killMs),
-        tookMs: Math.round(s.doneMs - s.sentMs),
-      })),
+      .map(refusedRow),
     answersAfter: countBy(load.samples.filter((s) => s.doneMs > recoveredMs)),
     othersLongestGapBeforeMs: gaps.before,
     othersLongestGapDuringMs: gaps.during,

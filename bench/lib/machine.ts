@@ -80,19 +80,10 @@ export function processTicks(pid: number | string): { name: string; ticks: numbe
 
 /** Ticks of every process with one of these names (all of Postgres's backends, say). */
 export function ticksOfProcessesNamed(names: readonly string[]): number | undefined {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch (error) {
-    void error;
-    return undefined;
-  }
+  const byPid = ticksByPidOfProcessesNamed(names);
+  if (byPid === undefined) return undefined;
   let total = 0;
-  for (const entry of entries) {
-    if (!/^[0-9]+$/.test(entry)) continue;
-    const stat = processTicks(entry);
-    if (stat !== undefined && names.includes(stat.name)) total += stat.ticks;
-  }
+  for (const ticks of byPid.values()) total += ticks;
   return total;
 }
 

@@ -6,7 +6,7 @@
 // coordinator; none of them is on a reserve's path.
 import pg from 'pg';
 import client from 'prom-client';
-import { loadConfig, retentionOf, type Config } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config.js';
 import { renderMetrics } from '../../src/observability/metrics.js';
 import { migrate, openLayout } from '../../src/persistence/index.js';
 import {
@@ -17,8 +17,8 @@ import {
 } from '../../src/router/index.js';
 import {
   ShardChannel,
+  shardWorkerData,
   type ShardChannelListener,
-  type ShardWorkerData,
 } from '../../src/shards/index.js';
 import { threadTicks } from './thread-cpu.js';
 
@@ -42,22 +42,6 @@ export interface RunningCore {
 
 const systemRequestTimeoutMs = 10_000;
 const readyWaitMs = 120_000;
-
-function workerData(config: Config, table: PartitionTable, shard: number, url: string) {
-  return {
-    shard,
-    partitions: table.partitionsOf(shard),
-    databaseUrl: url,
-    retention: retentionOf(config, table.partitions),
-    walBatchRecordsMax: config.walBatchRecordsMax,
-    commitsInFlight: config.commitsInFlight,
-    snapshotEveryRecords: config.snapshotEveryRecords,
-    expirySweepMs: config.expirySweepMs,
-    inflightMax: config.shardInflightMax,
-    logLevel: config.logLevel,
-    traceCommits: false,
-  } satisfies ShardWorkerData;
-}
 
 async function openJournal(url: string, config: Config): Promise<number> {
   const admin = new pg.Client({ connectionString: url });
@@ -92,7 +76,7 @@ function channelOf(
 ) {
   const admission = { queueDelayMs: config.shardQueueDelayMs, floor: config.shardShedFloor };
   return (shard: number): ShardChannel => {
-    const data = workerData(config, table, shard, url);
+    const data = shardWorkerData(config, shard, table.partitionsOf(shard), table.partitions, url);
     const listener: ShardChannelListener = {
       ready: () => undefined,
       // As the server does: the read view first, so a reply that follows finds the change.

@@ -23,3 +23,4 @@ export {
   type ShardWorkerData,
   type StockChange,
 } from './protocol.js';
+export { shardWorkerData } from './worker-data.js';

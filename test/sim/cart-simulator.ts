@@ -18,7 +18,7 @@ import { LandedLedger } from './landed-ledger.js';
 import { MemoryJournal, type Completion } from './memory-journal.js';
 import { Random } from './random.js';
 import { SimClock, SimTime } from './sim-clock.js';
-import { runSteps, SimLog, type SimulatorName } from './seed-runs.js';
+import { runSteps, SimLog, type SeededResult, type SimulatorName } from './seed-runs.js';
 import { drain, isAssertion, show } from './sim-support.js';
 import { SimWire } from './sim-wire.js';
 import { reservationIdFor } from './workload.js';
@@ -58,13 +58,6 @@ export function cartProfileFor(random: Random): CartSimProfile {
     snapshotSliceUnits: random.pick([1, 5, 64, 1_000_000]),
     commitsInFlight: random.pick([1, 2, 3]),
   };
-}
-
-export interface CartSimResult {
-  readonly seed: number;
-  readonly steps: number;
-  readonly traceHash: string;
-  readonly counts: Readonly<Record<string, number>>;
 }
 
 /** Where a failure of this simulator says to replay it. */
@@ -161,26 +154,23 @@ export class CartSimulation {
     return this.log.traceLines;
   }
 
-  async run(steps: number): Promise<CartSimResult> {
-    await runSteps(this.log, steps, {
+  run(steps: number): Promise<SeededResult> {
+    return runSteps(this.log, steps, {
       start: () => this.stock(),
       step: () => this.step(),
       finish: () => this.finish(),
-    });
-    for (const decision of this.ledger.decisions.values()) {
-      this.counts[decision.decision === 'committed' ? 'committed' : 'aborted'] += 1;
-    }
-    return {
-      seed: this.seed,
-      steps: this.counts.steps,
-      traceHash: this.log.traceHash(),
-      counts: {
-        ...this.counts,
-        ...confirmCounts(this.ledger.confirmSteps),
-        keysWithLots: this.ledger.lots.keysWithLots,
-        lotWriteOffs: this.ledger.lots.writeOffs,
+      counts: () => {
+        for (const decision of this.ledger.decisions.values()) {
+          this.counts[decision.decision === 'committed' ? 'committed' : 'aborted'] += 1;
+        }
+        return {
+          ...this.counts,
+          ...confirmCounts(this.ledger.confirmSteps),
+          keysWithLots: this.ledger.lots.keysWithLots,
+          lotWriteOffs: this.ledger.lots.writeOffs,
+        };
       },
-    };
+    });
   }
 
   /** Stock and settings, durable before the first cart (no faults meanwhile). */

@@ -27,7 +27,7 @@ import { MemoryJournal, type Completion } from './memory-journal.js';
 import { Mirror, keyOf, type SentRequest } from './mirror.js';
 import { Random } from './random.js';
 import { SimClock, SimTime } from './sim-clock.js';
-import { runSteps, SimLog, type SimulatorName } from './seed-runs.js';
+import { runSteps, SimLog, type SeededResult, type SimulatorName } from './seed-runs.js';
 import { drain, isAssertion, show } from './sim-support.js';
 import { Workload, type SimRequest } from './workload.js';
 
@@ -190,23 +190,13 @@ export class LeaseSimulation {
 
   // ---- Running. ----
 
-  async run(steps: number): Promise<{
-    seed: number;
-    steps: number;
-    traceHash: string;
-    counts: Record<string, number>;
-  }> {
-    await runSteps(this.log, steps, {
+  run(steps: number): Promise<SeededResult> {
+    return runSteps(this.log, steps, {
       start: () => this.settle(),
       step: () => this.step(),
       finish: () => this.finish(),
+      counts: () => ({ ...this.counts }),
     });
-    return {
-      seed: this.seed,
-      steps: this.counts.steps,
-      traceHash: this.log.traceHash(),
-      counts: { ...this.counts },
-    };
   }
 
   get traceLines(): readonly string[] {

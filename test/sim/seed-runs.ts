@@ -8,6 +8,7 @@ import { knob, soak } from '../helpers/soak.js';
 import { show } from './sim-support.js';
 
 export interface SeededResult {
+  readonly seed: number;
   readonly steps: number;
   readonly traceHash: string;
   readonly counts: Readonly<Record<string, number>>;
@@ -58,7 +59,7 @@ export class SimLog {
 
   constructor(
     private readonly simulator: SimulatorName,
-    private readonly seed: number,
+    readonly seed: number,
     private readonly keepAll: boolean,
     /** The trace lines a failure shows. */
     private readonly tailLines = 40,
@@ -94,7 +95,8 @@ export class SimLog {
 
 /**
  * The run every simulator makes: `start`, then up to `steps` steps while nothing has failed,
- * then `finish`; an unhandled rejection meanwhile fails the run. Throws SimulationFailure.
+ * then `finish`; an unhandled rejection meanwhile fails the run. Throws SimulationFailure, else
+ * gives the run's result: its `counts` (their `steps` the steps taken) and its trace's hash.
  */
 export async function runSteps(
   log: SimLog,
@@ -103,8 +105,9 @@ export async function runSteps(
     readonly start: () => Promise<void>;
     readonly step: () => Promise<void>;
     readonly finish: () => Promise<void>;
+    readonly counts: () => Readonly<Record<string, number>>;
   },
-): Promise<void> {
+): Promise<SeededResult> {
   const onRejection = (reason: unknown): void => log.fail(`unhandled rejection: ${show(reason)}`);
   process.on('unhandledRejection', onRejection);
   try {
@@ -115,6 +118,8 @@ export async function runSteps(
   } finally {
     process.off('unhandledRejection', onRejection);
   }
+  const counts = phases.counts();
+  return { seed: log.seed, steps: counts.steps ?? 0, traceHash: log.traceHash(), counts };
 }
 
 export interface SeedLoop {

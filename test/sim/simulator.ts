@@ -17,7 +17,7 @@ import { MemoryJournal, type Completion } from './memory-journal.js';
 import { Mirror, keyOf, type Applied, type SentRequest } from './mirror.js';
 import { Random } from './random.js';
 import { SimClock, SimTime } from './sim-clock.js';
-import { runSteps, SimLog, type SimulatorName } from './seed-runs.js';
+import { runSteps, SimLog, type SeededResult, type SimulatorName } from './seed-runs.js';
 import { drain, isAssertion, show } from './sim-support.js';
 import { Workload, type SimRequest } from './workload.js';
 
@@ -56,13 +56,6 @@ export function profileFor(random: Random): SimProfile {
     snapshotSliceUnits: random.pick([1, 5, 64, 1_000_000]),
     commitsInFlight: random.pick([1, 2, 3]),
   };
-}
-
-export interface SimResult {
-  readonly seed: number;
-  readonly steps: number;
-  readonly traceHash: string;
-  readonly counts: Readonly<Record<string, number>>;
 }
 
 /** Where a failure of this simulator says to replay it. */
@@ -177,18 +170,13 @@ export class Simulation {
 
   // ---- Running. ----
 
-  async run(steps: number): Promise<SimResult> {
-    await runSteps(this.log, steps, {
+  run(steps: number): Promise<SeededResult> {
+    return runSteps(this.log, steps, {
       start: () => this.settle(),
       step: () => this.step(),
       finish: () => this.finish(),
+      counts: () => ({ ...this.counts }),
     });
-    return {
-      seed: this.seed,
-      steps: this.counts.steps,
-      traceHash: this.log.traceHash(),
-      counts: { ...this.counts },
-    };
   }
 
   get traceLines(): readonly string[] {
