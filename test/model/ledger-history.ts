@@ -52,11 +52,13 @@ function sameKeys(body: Record<string, unknown>, keys: readonly string[]): boole
 /**
  * An HTTP answer as a model reply; undefined for a 503 (nothing known: it may or may not have
  * happened). Throws on an answer outside the contract (unknown shape, status not matching code).
+ * `replayed` undefined: the answer came to a retry after an attempt whose outcome was unknown,
+ * so it may replay that attempt's effect; the model then accepts either.
  */
 export function observedReply(
   status: number,
   body: Record<string, unknown>,
-  replayed: boolean,
+  replayed: boolean | undefined,
 ): ModelReply | undefined {
   if (status === 503) return undefined;
   if (status === 200 && sameKeys(body, reservationKeys)) {
@@ -105,9 +107,13 @@ function withReservationId(operation: LedgerOperation, index: string): ModelRequ
   const input = operation.input;
   if (input.kind !== 'reserve') return input;
   const output = operation.output;
-  if (output?.ok === true && 'reservation' in output && output.replayed === false) {
+  // Made by this request (or, answering a retry, maybe by its earlier attempt): the model mints
+  // it. Made before the request was sent, it can only be another request's.
+  if (output?.ok === true && 'reservation' in output && output.replayed !== true) {
     const { id, createdAtMs } = output.reservation;
-    return { ...input, reservationId: id, createdAtMs };
+    if (output.replayed === false || createdAtMs >= operation.invokeMs) {
+      return { ...input, reservationId: id, createdAtMs };
+    }
   }
   const id =
     output?.ok === true && 'reservation' in output ? output.reservation.id : `unseen-${index}`;
@@ -123,8 +129,12 @@ function effectTimes(state: LedgerState, operation: LedgerOperation): number[] {
     // A new hold was made at its created_at, inside the interval; it takes effect then or later
     // (once durable: a read in between need not see it), never before.
     const createdMs = output.reservation.createdAtMs;
+    const inInterval = createdMs >= operation.invokeMs && createdMs <= highMs;
     if (output.replayed === false) {
-      if (createdMs < operation.invokeMs || createdMs > highMs) return [];
+      if (!inInterval) return [];
+      lowMs = Math.max(lowMs, createdMs);
+    } else if (output.replayed === undefined && inInterval) {
+      // Made by one of its attempts, or by another request in the meantime: not before.
       lowMs = Math.max(lowMs, createdMs);
     }
   }
@@ -132,6 +142,13 @@ function effectTimes(state: LedgerState, operation: LedgerOperation): number[] {
   // Only a hold's expiry changes answers over time: try the start and each expiry inside.
   const inside = state.ledger.pendingExpiries().filter((ms) => ms > lowMs && ms <= highMs);
   return [lowMs, ...new Set(inside.sort((a, b) => a - b))];
+}
+
+/** The model's reply, its `replayed` left open where the observation leaves it open. */
+function either(reply: ModelReply, observed: ModelReply): ModelReply {
+  return reply.ok && observed.ok && observed.replayed === undefined
+    ? { ...reply, replayed: undefined }
+    : reply;
 }
 
 export function ledgerSpec(
@@ -151,7 +168,10 @@ export function ledgerSpec(
           continue; // e.g. the ledger answered with an id it had already issued
         }
         const observed = operation.output;
-        if (observed === undefined || replyMismatch(reply, observed) === undefined) {
+        if (
+          observed === undefined ||
+          replyMismatch(either(reply, observed), observed) === undefined
+        ) {
           next.push({ ledger, clockMs: atMs });
         }
       }

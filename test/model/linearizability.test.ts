@@ -1,6 +1,6 @@
 // Proves the linearizability checker rejects histories no sequential order explains (a stale
 // read, an oversell, an expiry before its time) and accepts the ones some order does, including
-// orders that differ from the order of the responses, and lost replies.
+// orders that differ from the order of the responses, lost replies, and retried requests.
 import { describe, expect, it } from 'vitest';
 import { ledgerSpec, type LedgerOperation } from './ledger-history.js';
 import {
@@ -192,6 +192,32 @@ describe('the linearizability checker', () => {
     expect(check([...base, read(stock(10, 3, 2))]).verdict).toBe('linearizable');
     expect(check([...base, read(stock(10, 0, 1))]).verdict).toBe('linearizable');
     expect(check([...base, read(stock(10, 5, 2))]).verdict).toBe('not-linearizable');
+  });
+
+  it('lets the answer to a retry replay its own earlier attempt, but not invent a hold', () => {
+    const retried = (reply: ModelReply): ModelReply =>
+      reply.ok ? { ...reply, replayed: undefined } : reply;
+    const opening = lop(1, adjust(10), stock(10, 0, 1), t0, t0 + 1);
+    // The first attempt made the hold at t0 + 3 and its answer was lost; the retry replayed it.
+    const replay: ModelReply = { ...held('a', 3, t0 + 3), replayed: true } as ModelReply;
+    const spanning = lop(2, reserve(3, 'key-retry-000000'), retried(replay), t0 + 2, t0 + 900);
+    expect(check([opening, spanning]).verdict).toBe('linearizable');
+    // Taken as a fresh answer, the same replay has no request before it that made the hold.
+    const plain = lop(2, reserve(3, 'key-retry-000000'), replay, t0 + 2, t0 + 900);
+    expect(check([opening, plain]).verdict).toBe('not-linearizable');
+    // A hold made before the request was first sent cannot be its own.
+    const early = lop(
+      2,
+      reserve(3, 'key-retry-000000'),
+      retried(held('a', 3, t0)),
+      t0 + 2,
+      t0 + 900,
+    );
+    expect(check([opening, early]).verdict).toBe('not-linearizable');
+    // The retried request made one hold, not two: stock counts it once.
+    const readBack = (reply: ModelReply) => lop(3, readStock, reply, t0 + 901, t0 + 902);
+    expect(check([opening, spanning, readBack(stock(10, 3, 2))]).verdict).toBe('linearizable');
+    expect(check([opening, spanning, readBack(stock(10, 6, 3))]).verdict).toBe('not-linearizable');
   });
 
   it('reports an exhausted search budget as unknown, never as a pass', () => {
