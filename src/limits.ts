@@ -144,6 +144,15 @@ export const shardQueueDelayMsCeiling = 60_000;
  * span several group commits, short enough to follow a crowd's arrival within a few windows.
  */
 export const drainRateWindowMs = 100;
+/**
+ * A batch of commands leaves for its shard once it holds this many, or its first command has
+ * waited `shardBatchWaitMsMax`, without waiting for the end of the HTTP thread's turn. Under a
+ * crowd that keeps thousands of sockets readable, libuv runs up to 48 polls of 1,024 events
+ * before it ends a turn (seconds at a few tens of µs each): a batch left for the turn's end sat
+ * unsent that long, the shard idle, and everything behind it shed as overloaded.
+ */
+export const shardBatchMax = 128;
+export const shardBatchWaitMsMax = 10;
 /** While a shard sheds reserves, one warning line at most this often says how many it refused. */
 export const shedLogEveryMs = 10_000;
 /**

@@ -1,13 +1,16 @@
 // The main thread's one handle on one shard: it spawns the worker, batches commands to it per
-// event-loop turn, correlates replies, bounds what is in flight (beyond the bound a command is
-// refused at once, 503 overloaded, never queued without limit), sheds reserves that would wait
-// longer than the queue-delay bound (queue-admission.ts: refused here, never sent), carries
-// system round trips, and when the thread dies, fails everything in flight and starts a new one.
+// event-loop turn (or sooner, when a long turn would hold a batch back), correlates replies, bounds
+// what is in flight (beyond the bound a command is refused at once, 503 overloaded, never queued
+// without limit), sheds reserves that would wait longer than the queue-delay bound
+// (queue-admission.ts: refused here, never sent), carries system round trips, and when the thread
+// dies, fails everything in flight and starts a new one.
 import type { Worker } from 'node:worker_threads';
 import type { Command } from '../actors/index.js';
 import { systemClock } from '../clock.js';
 import {
   handOverTimeoutMs,
+  shardBatchMax,
+  shardBatchWaitMsMax,
   shardSystemRequestsMax,
   shedLogEveryMs,
   workerRestartDelayMsMax,
@@ -79,6 +82,8 @@ export class ShardChannel {
   private shedLoggedMs = Number.NEGATIVE_INFINITY;
   private queue: ShardRequest[] = [];
   private flushScheduled = false;
+  /** When the queue's first command was queued (performance.now()). */
+  private queuedSinceMs = 0;
   private nextRequestId = 0;
   private readonly system = new Map<number, SystemWaiter>();
   private nextSystemId = 0;
@@ -157,10 +162,14 @@ export class ShardChannel {
     const id = this.nextRequestId;
     this.inflight.set(id, callback);
     this.queue.push({ id, partition, command });
+    if (this.queue.length === 1) this.queuedSinceMs = performance.now();
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       systemClock.defer(this.flush);
     }
+    // A turn that goes on (a crowd keeps its sockets readable) must not hold the batch back.
+    const full = this.queue.length >= shardBatchMax;
+    if (full || performance.now() - this.queuedSinceMs >= shardBatchWaitMsMax) this.sendQueued();
     return id;
   }
 
@@ -217,6 +226,11 @@ export class ShardChannel {
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
+    this.sendQueued();
+  };
+
+  /** The queued commands, to the shard in one message. */
+  private sendQueued(): void {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
@@ -229,7 +243,7 @@ export class ShardChannel {
     worker.postMessage({ kind: 'requests', payload } satisfies ToShard, [
       payload.buffer as ArrayBuffer,
     ]);
-  };
+  }
 
   private answer(reply: ShardReply): void {
     const callback = this.inflight.get(reply.id);

@@ -1,0 +1,157 @@
+// A flash crowd that does not wait: wrk's `--connections` (5,000) connections reserve 1 unit of
+// one key of `--stock` (10,000) units as fast as each gets an answer, ignoring retry-after, for
+// `--seconds`. This is how a load tester who points a plain wrk at the service tries the sale
+// day; the bench's flash-crowd (`npm run bench -- --scenario flash-crowd`) is the crowd of
+// buyers who honour retry-after. Per run: the units sold in the window (the useful work: a crowd
+// that is only refused sells nothing), wrk's answers and timeouts (no answer within --timeout),
+// the latency as wrk prints it (corrected for coordinated omission), and the
+// HTTP thread's longest stall from the ledger's timeline (LEDGER_TIMELINE_FILE): how long one
+// event-loop turn went on while the crowd kept its sockets readable. Each run is a fresh ledger
+// on a scratch database. `--root DIR` runs another checkout's build (before/after pairs).
+//
+//   npx tsx bench/micro/hammer-crowd.ts [--connections 5000] [--threads 2] [--seconds 4]
+//     [--stock 10000] [--timeout 2] [--runs 3] [--root DIR]
+import { execFile, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { call } from '../lib/ledger-api.js';
+import { ensureBuilt, startLedger, type SpawnedLedger } from '../lib/ledger-child.js';
+import { backgroundBusyCores, machineInfo } from '../lib/machine.js';
+import { withScratchDatabase } from '../lib/scratch-database.js';
+import { histogramOf, parseWrkOutput, wrkPath } from '../lib/wrk-driver.js';
+
+const { values } = parseArgs({
+  options: {
+    connections: { type: 'string', default: '5000' },
+    threads: { type: 'string', default: '2' },
+    seconds: { type: 'string', default: '4' },
+    stock: { type: 'string', default: '10000' },
+    timeout: { type: 'string', default: '2' },
+    runs: { type: 'string', default: '3' },
+    root: { type: 'string' },
+  },
+});
+const connections = Number(values.connections);
+const threads = Number(values.threads);
+const seconds = Number(values.seconds);
+const stock = Number(values.stock);
+const timeoutSeconds = Number(values.timeout);
+const runs = Number(values.runs);
+const root = resolve(values.root ?? fileURLToPath(new URL('../..', import.meta.url)));
+const script = fileURLToPath(new URL('../lib/wrk-reserve.lua', import.meta.url));
+const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const execFileAsync = promisify(execFile);
+const key = { product_id: 'crowd-sku', warehouse_id: 'crowd-wh' };
+
+interface RunFigures {
+  readonly sold: number;
+  readonly answers: number;
+  readonly perSecond: number;
+  readonly non2xx: number;
+  readonly timeouts: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly stallMs: number;
+}
+
+/** The longest stall the HTTP thread's timeline recorded, ms. */
+function longestStall(prefix: string): number {
+  const lines = readFileSync(`${prefix}.main.jsonl`, 'utf8').split('\n');
+  let longest = 0;
+  for (const line of lines) {
+    if (!line.startsWith('{"k":"stall"')) continue;
+    longest = Math.max(longest, (JSON.parse(line) as { ms: number }).ms);
+  }
+  return longest;
+}
+
+async function hammer(wrk: string, baseUrl: string): Promise<ReturnType<typeof parseWrkOutput>> {
+  const prefix = `hammer-${randomBytes(8).toString('hex')}`;
+  const args = [
+    ...['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`],
+    ...['--timeout', `${timeoutSeconds}s`, '-s', script, baseUrl],
+    ...['--', key.product_id, key.warehouse_id, prefix, ''],
+  ];
+  const timeout = (seconds + 30) * 1000;
+  const { stdout } = await execFileAsync(wrk, args, { timeout, maxBuffer: 64 * 2 ** 20 });
+  return parseWrkOutput(stdout);
+}
+
+async function oneRun(wrk: string, databaseUrl: string): Promise<RunFigures> {
+  const directory = mkdtempSync(join(os.tmpdir(), 'hammer-crowd-'));
+  const prefix = join(directory, 't');
+  let child: SpawnedLedger | undefined;
+  try {
+    const ledger = await startLedger({
+      root,
+      databaseUrl,
+      shards: 2,
+      cpuProfileDirectory: undefined,
+      nodeFlags: [],
+      ledgerEnvironment: { LEDGER_TIMELINE_FILE: prefix },
+      onSpawned: (spawned) => (child = spawned),
+    });
+    const stocked = await call(
+      ledger.baseUrl,
+      '/v1/stock/adjust',
+      JSON.stringify({ ...key, delta: stock }),
+    );
+    if (stocked.status !== 200) throw new Error(`stocking failed: ${stocked.text}`);
+    const outcome = await hammer(wrk, ledger.baseUrl);
+    const view = await call(ledger.baseUrl, `/v1/stock/${key.product_id}/${key.warehouse_id}`);
+    const sold = (view.body as { reserved: number }).reserved;
+    // Stopped first: its threads write the rest of their timelines as they end.
+    await ledger.stop();
+    child = undefined;
+    // As wrk prints it (corrected for coordinated omission): with timeouts among the answers its
+    // correction cannot be undone exactly, and the max is the same either way.
+    const histogram = histogramOf(new Map(outcome.latency));
+    return {
+      sold,
+      answers: outcome.requests,
+      perSecond: outcome.requests / (outcome.durationUs / 1e6),
+      non2xx: outcome.status,
+      timeouts: outcome.timeout,
+      p99Ms: histogram.getValueAtPercentile(99) / 1000,
+      maxMs: histogram.maxValue / 1000,
+      stallMs: longestStall(prefix),
+    };
+  } finally {
+    await (child as SpawnedLedger | undefined)?.stop(); // a run that failed midway
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const wrk = wrkPath();
+  if (wrk === undefined) throw new Error('wrk is not installed (Debian: apt-get install wrk)');
+  ensureBuilt(root);
+  const machine = machineInfo();
+  const busy = await backgroundBusyCores(1_000);
+  const build = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], {
+    encoding: 'utf8',
+  }).stdout.trim();
+  console.log(
+    `# A crowd that does not wait: ${connections} connections, wrk -t${threads}, ${seconds} s, ` +
+      `${stock} units\n\n${machine.cpuCount} × ${machine.cpuModel}, Node ${process.version}; ` +
+      `ledger at ${root} (commit ${build}); busy cores before: ${busy?.toFixed(2) ?? '?'}\n`,
+  );
+  console.log(
+    '| run | units sold | answers/s | non-2xx | timeouts | p99 ms (as wrk prints) | max ms | ' +
+      'HTTP thread longest stall ms |\n|---|---|---|---|---|---|---|---|',
+  );
+  for (let run = 1; run <= runs; run += 1) {
+    const figures = await withScratchDatabase(adminUrl, (url) => oneRun(wrk, url));
+    console.log(
+      `| ${run} | ${figures.sold} | ${Math.round(figures.perSecond)} | ${figures.non2xx} | ` +
+        `${figures.timeouts} | ${figures.p99Ms.toFixed(0)} | ${figures.maxMs.toFixed(0)} | ` +
+        `${figures.stallMs.toFixed(0)} |`,
+    );
+  }
+}
+
+await main();

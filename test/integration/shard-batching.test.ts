@@ -1,0 +1,118 @@
+// Proves the HTTP thread does not hold commands back for the end of a long event-loop turn: a
+// real shard worker over real Postgres, its ShardChannel sent commands in one synchronous turn.
+// A command can be taken back (cancel) only until its batch leaves for the shard, so cancel says
+// which commands already left: a batch of shardBatchMax leaves at once, and a batch whose first
+// command has waited shardBatchWaitMsMax leaves with the next command sent. (Under a crowd that
+// keeps thousands of sockets readable a turn lasts seconds; a batch left for its end sat unsent
+// that long, the shard idle, and every reserve behind it was shed as overloaded.)
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Command } from '../../src/actors/index.js';
+import { shardBatchMax, shardBatchWaitMsMax } from '../../src/limits.js';
+import { migrate, openLayout } from '../../src/persistence/index.js';
+import { PartitionTable, partitionHashVersion } from '../../src/router/index.js';
+import { ShardChannel, type ShardReply } from '../../src/shards/index.js';
+import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { sleep } from '../helpers/ledger-process.js';
+import { havePostgres } from '../helpers/services.js';
+
+const partitions = 4;
+const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 10_000, onHandMax: 1e12 };
+const read: Command = { kind: 'read-stock', productId: 'batch-p', warehouseId: 'batch-w' };
+
+/** Holds this thread for `ms`, as a long turn of socket reads does. */
+function busyFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // nothing: the turn goes on
+  }
+}
+
+describe.runIf(await havePostgres())('commands to a shard within one long turn', () => {
+  let database: TestDatabase;
+  let channel: ShardChannel;
+  const table = new PartitionTable(partitions, 1);
+  const partition = table.partitionsOf(0)[0] as number;
+
+  beforeAll(async () => {
+    database = await createDatabase();
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    await migrate(client);
+    await openLayout(client, { partitions, hashVersion: partitionHashVersion }, true);
+    await client.end();
+    channel = new ShardChannel(
+      0,
+      {
+        shard: 0,
+        partitions: table.partitionsOf(0),
+        databaseUrl: database.url,
+        retention,
+        walBatchRecordsMax: 100,
+        commitsInFlight: 1,
+        snapshotEveryRecords: 1000,
+        expirySweepMs: 100,
+        inflightMax: 10_000,
+        logLevel: 'silent',
+        traceCommits: false,
+      },
+      {
+        ready: () => undefined,
+        durable: () => undefined,
+        census: () => undefined,
+        down: () => undefined,
+        log: () => undefined,
+      },
+    );
+    channel.start();
+    while (!channel.isReady) await sleep(10);
+  });
+
+  afterAll(async () => {
+    await channel?.stop();
+    await database?.drop();
+  });
+
+  /** Sends a read; its reply lands in `replies`. */
+  function send(replies: ShardReply[]): number {
+    return channel.send(partition, read, (reply) => replies.push(reply));
+  }
+
+  it('sends a full batch at once, before the turn ends', async () => {
+    const replies: ShardReply[] = [];
+    const ids = Array.from({ length: shardBatchMax + 1 }, () => send(replies));
+    // The first shardBatchMax left together; the one after them still waits for the turn's end.
+    expect(channel.cancel(ids[0] as number)).toBe(false);
+    expect(channel.cancel(ids[shardBatchMax - 1] as number)).toBe(false);
+    expect(channel.cancel(ids[shardBatchMax] as number)).toBe(true);
+    while (replies.length < shardBatchMax) await sleep(5);
+    await sleep(50);
+    expect(replies).toHaveLength(shardBatchMax); // the cancelled one never ran
+    expect(replies.every((reply) => reply.outcome.ok === false)).toBe(true); // an unknown key
+    expect(channel.depth).toBe(0);
+  });
+
+  it('sends a batch whose first command waited past the bound with the next one', async () => {
+    const replies: ShardReply[] = [];
+    const first = send(replies);
+    const second = send(replies);
+    busyFor(shardBatchWaitMsMax + 2);
+    const third = send(replies);
+    // The third found the queue's first command older than the bound: all three left.
+    expect(channel.cancel(first)).toBe(false);
+    expect(channel.cancel(second)).toBe(false);
+    expect(channel.cancel(third)).toBe(false);
+    const fourth = send(replies);
+    expect(channel.cancel(fourth)).toBe(true);
+    while (replies.length < 3) await sleep(5);
+    await sleep(50);
+    expect(replies).toHaveLength(3);
+  });
+
+  it('still sends a lone command at the end of a short turn', async () => {
+    const replies: ShardReply[] = [];
+    const id = send(replies);
+    while (replies.length < 1) await sleep(5);
+    expect(replies[0]?.id).toBe(id);
+  });
+});
