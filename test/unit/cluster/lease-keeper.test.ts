@@ -1,6 +1,7 @@
 // The lease keeper when taking partitions fails: a partition whose recovery failed must not stay
 // held and "moving" on this node (renewed for ever, served by nobody); its lease is let go and it
-// is taken again at a later tick.
+// is taken again at a later tick. And when the HTTP thread's turn goes on past a tick's time (a
+// crowd keeps its sockets readable, so timers wait): the next command's where() runs the tick.
 import { describe, expect, it } from 'vitest';
 import { LeaseKeeper } from '../../../src/cluster/index.js';
 import type { ClusterLeases, TakenLease } from '../../../src/persistence/index.js';
@@ -74,5 +75,37 @@ describe('the lease keeper', () => {
     expect(adopts).toBe(2);
     expect(keeper.where(0)).toBe('local');
     expect(keeper.ready).toBe(true);
+  });
+
+  it('renews on the next command once a tick is due, though its timer has not fired', async () => {
+    const { leases } = tableOfOne();
+    let heartbeats = 0;
+    const counted = { ...leases, heartbeat: () => ((heartbeats += 1), Promise.resolve()) };
+    let nowMs = 0;
+    const keeper = new LeaseKeeper({
+      self: 'a',
+      leaseMs: 10_000,
+      leases: counted as unknown as ClusterLeases,
+      host: { adopt: () => Promise.resolve(), drop: () => Promise.resolve() },
+      now: () => nowMs,
+      log: () => undefined,
+    });
+    await keeper.start(); // the first tick, then the next one set for a quarter lease
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(heartbeats).toBe(1);
+    expect(keeper.where(0)).toBe('local');
+    // Not due yet: asking where() runs nothing.
+    nowMs += 2_000;
+    keeper.where(0);
+    expect(heartbeats).toBe(1);
+    // Due (a quarter lease has passed) while this thread never left its turn: where() ticks.
+    nowMs += 600;
+    keeper.where(0);
+    expect(heartbeats).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // The hold stays valid from this renewal on, not from the first one.
+    nowMs += 6_000;
+    expect(keeper.where(0)).toBe('local');
+    await keeper.leave();
   });
 });
