@@ -8,9 +8,12 @@
 // HTTP thread's longest stall from the ledger's timeline (LEDGER_TIMELINE_FILE): how long one
 // event-loop turn went on while the crowd kept its sockets readable. Each run is a fresh ledger
 // on a scratch database. `--root DIR` runs another checkout's build (before/after pairs).
+// `--prewarm-seconds N` first sends N seconds of reserves of another key over 64 connections, so
+// the crowd meets a ledger whose code is optimized and whose connections are warm (does a warm
+// path before ready help the first wave?).
 //
 //   npx tsx bench/micro/hammer-crowd.ts [--connections 5000] [--threads 2] [--seconds 4]
-//     [--stock 10000] [--timeout 2] [--runs 3] [--root DIR]
+//     [--stock 10000] [--timeout 2] [--runs 3] [--root DIR] [--prewarm-seconds 0]
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -33,6 +36,7 @@ const { values } = parseArgs({
     timeout: { type: 'string', default: '2' },
     runs: { type: 'string', default: '3' },
     root: { type: 'string' },
+    'prewarm-seconds': { type: 'string', default: '0' },
   },
 });
 const connections = Number(values.connections);
@@ -41,11 +45,13 @@ const seconds = Number(values.seconds);
 const stock = Number(values.stock);
 const timeoutSeconds = Number(values.timeout);
 const runs = Number(values.runs);
+const prewarmSeconds = Number(values['prewarm-seconds']);
 const root = resolve(values.root ?? fileURLToPath(new URL('../..', import.meta.url)));
 const script = fileURLToPath(new URL('../lib/wrk-reserve.lua', import.meta.url));
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const execFileAsync = promisify(execFile);
 const key = { product_id: 'crowd-sku', warehouse_id: 'crowd-wh' };
+const warmKey = { product_id: 'warm-sku', warehouse_id: 'crowd-wh' };
 
 interface RunFigures {
   readonly sold: number;
@@ -69,14 +75,21 @@ function longestStall(prefix: string): number {
   return longest;
 }
 
-async function hammer(wrk: string, baseUrl: string): Promise<ReturnType<typeof parseWrkOutput>> {
+interface Load {
+  readonly target: typeof key;
+  readonly connections: number;
+  readonly threads: number;
+  readonly seconds: number;
+}
+
+async function hammer(wrk: string, baseUrl: string, load: Load) {
   const prefix = `hammer-${randomBytes(8).toString('hex')}`;
   const args = [
-    ...['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`],
+    ...['-t', String(load.threads), '-c', String(load.connections), '-d', `${load.seconds}s`],
     ...['--timeout', `${timeoutSeconds}s`, '-s', script, baseUrl],
-    ...['--', key.product_id, key.warehouse_id, prefix, ''],
+    ...['--', load.target.product_id, load.target.warehouse_id, prefix, ''],
   ];
-  const timeout = (seconds + 30) * 1000;
+  const timeout = (load.seconds + 30) * 1000;
   const { stdout } = await execFileAsync(wrk, args, { timeout, maxBuffer: 64 * 2 ** 20 });
   return parseWrkOutput(stdout);
 }
@@ -95,13 +108,24 @@ async function oneRun(wrk: string, databaseUrl: string): Promise<RunFigures> {
       ledgerEnvironment: { LEDGER_TIMELINE_FILE: prefix },
       onSpawned: (spawned) => (child = spawned),
     });
+    if (prewarmSeconds > 0) {
+      const warm = JSON.stringify({ ...warmKey, delta: 10_000_000 });
+      await call(ledger.baseUrl, '/v1/stock/adjust', warm);
+      const prewarm = { target: warmKey, connections: 64, threads: 1, seconds: prewarmSeconds };
+      await hammer(wrk, ledger.baseUrl, prewarm);
+    }
     const stocked = await call(
       ledger.baseUrl,
       '/v1/stock/adjust',
       JSON.stringify({ ...key, delta: stock }),
     );
     if (stocked.status !== 200) throw new Error(`stocking failed: ${stocked.text}`);
-    const outcome = await hammer(wrk, ledger.baseUrl);
+    const outcome = await hammer(wrk, ledger.baseUrl, {
+      target: key,
+      connections,
+      threads,
+      seconds,
+    });
     const view = await call(ledger.baseUrl, `/v1/stock/${key.product_id}/${key.warehouse_id}`);
     const sold = (view.body as { reserved: number }).reserved;
     // Stopped first: its threads write the rest of their timelines as they end.
@@ -137,7 +161,7 @@ async function main(): Promise<void> {
   }).stdout.trim();
   console.log(
     `# A crowd that does not wait: ${connections} connections, wrk -t${threads}, ${seconds} s, ` +
-      `${stock} units\n\n${machine.cpuCount} × ${machine.cpuModel}, Node ${process.version}; ` +
+      `${stock} units${prewarmSeconds > 0 ? `, after ${prewarmSeconds} s of prewarm` : ''}\n\n${machine.cpuCount} × ${machine.cpuModel}, Node ${process.version}; ` +
       `ledger at ${root} (commit ${build}); busy cores before: ${busy?.toFixed(2) ?? '?'}\n`,
   );
   console.log(
