@@ -1,6 +1,8 @@
 // A fresh database per test file (unique name), dropped afterwards.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { migrate, openLayout } from '../../src/persistence/index.js';
+import { partitionHashVersion } from '../../src/router/index.js';
 import { adminDatabaseUrl } from './services.js';
 
 export interface TestDatabase {
@@ -37,4 +39,16 @@ export async function createDatabase(prefix = 'ledger_test'): Promise<TestDataba
       await client.end();
     },
   };
+}
+
+/** Migrates `database` and lays its journal out in `partitions`, as a ledger's first start does. */
+export async function layOutJournal(database: TestDatabase, partitions: number): Promise<void> {
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    await migrate(client);
+    await openLayout(client, { partitions, hashVersion: partitionHashVersion }, true);
+  } finally {
+    await client.end();
+  }
 }

@@ -5,14 +5,12 @@
 // command has waited shardBatchWaitMsMax leaves with the next command sent. (Under a crowd that
 // keeps thousands of sockets readable a turn lasts seconds; a batch left for its end sat unsent
 // that long, the shard idle, and every reserve behind it was shed as overloaded.)
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/actors/index.js';
 import { shardBatchMax, shardBatchWaitMsMax } from '../../src/limits.js';
-import { migrate, openLayout } from '../../src/persistence/index.js';
-import { PartitionTable, partitionHashVersion } from '../../src/router/index.js';
+import { PartitionTable } from '../../src/router/index.js';
 import { ShardChannel, type ShardReply } from '../../src/shards/index.js';
-import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { createDatabase, layOutJournal, type TestDatabase } from '../helpers/database.js';
 import { sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 
@@ -36,11 +34,7 @@ describe.runIf(await havePostgres())('commands to a shard within one long turn',
 
   beforeAll(async () => {
     database = await createDatabase();
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    await migrate(client);
-    await openLayout(client, { partitions, hashVersion: partitionHashVersion }, true);
-    await client.end();
+    await layOutJournal(database, partitions);
     channel = new ShardChannel(
       0,
       {

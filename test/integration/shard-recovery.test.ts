@@ -5,25 +5,13 @@
 // partition is written again; and a crashed worker thread is restarted and recovered while the
 // host keeps running.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import type { Command } from '../../src/actors/index.js';
 import { systemClock } from '../../src/clock.js';
-import {
-  JournalStore,
-  migrate,
-  openLayout,
-  type JournalConnection,
-} from '../../src/persistence/index.js';
-import {
-  PartitionTable,
-  Router,
-  StockReadView,
-  partitionHashVersion,
-  partitionOf,
-} from '../../src/router/index.js';
+import { JournalStore, type JournalConnection } from '../../src/persistence/index.js';
+import { PartitionTable, Router, StockReadView, partitionOf } from '../../src/router/index.js';
 import { Shard } from '../../src/shards/shard.js';
 import { ShardChannel, type ShardReply } from '../../src/shards/index.js';
-import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { createDatabase, layOutJournal, type TestDatabase } from '../helpers/database.js';
 import { sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 
@@ -162,11 +150,7 @@ describe.runIf(await havePostgres())('shard recovery', () => {
 
   beforeAll(async () => {
     database = await createDatabase();
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    await migrate(client);
-    await openLayout(client, { partitions, hashVersion: partitionHashVersion }, true);
-    await client.end();
+    await layOutJournal(database, partitions);
   });
 
   afterAll(async () => {
