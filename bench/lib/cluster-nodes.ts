@@ -53,7 +53,10 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export async function startCluster(
   root: string,
   count: number,
-  options: ClusterBenchOptions,
+  options: Pick<
+    ClusterBenchOptions,
+    'databaseUrl' | 'natsUrl' | 'shards' | 'leaseSeconds' | 'partitions'
+  >,
   cleanup: Cleanup,
 ): Promise<RunningCluster> {
   const database = await createScratchDatabase(options.databaseUrl);

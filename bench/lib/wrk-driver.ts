@@ -36,7 +36,9 @@ export interface WrkOutcome extends WrkErrors {
   /** Requests sent: the difference is in flight when wrk stopped, its answer never read. */
   readonly issued: number;
   readonly durationUs: number;
-  /** [microseconds, count] for every distinct latency wrk recorded. */
+  /** True when the distribution was read at quantiles (too wide to read value by value). */
+  readonly approximate?: boolean;
+  /** [microseconds, count] for every distinct latency wrk recorded (or at quantiles). */
   readonly latency: readonly (readonly [number, number])[];
 }
 
@@ -65,6 +67,9 @@ export function histogramOf(distribution: Distribution): Histogram {
  * prints (`printed`, corrected for coordinated omission: bench/lib/coordinated-omission.ts).
  */
 export function distributionsOf(outcome: WrkOutcome, connections: number) {
+  if (outcome.approximate === true) {
+    throw new Error("wrk's latencies spread too wide to be read value by value: no exact figures");
+  }
   const printed: Distribution = new Map(outcome.latency);
   const interval = wrkInterval(outcome.durationUs, outcome.requests, connections);
   const timed = interval === null ? printed : undoWrkCorrection(printed, interval);

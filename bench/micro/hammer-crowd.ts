@@ -10,10 +10,14 @@
 // on a scratch database. `--root DIR` runs another checkout's build (before/after pairs).
 // `--prewarm-seconds N` first sends N seconds of reserves of another key over 64 connections, so
 // the crowd meets a ledger whose code is optimized and whose connections are warm (does a warm
-// path before ready help the first wave?).
+// path before ready help the first wave?). `--nodes N` (2 or more) runs a cluster instead
+// (bench/lib/cluster-nodes.ts: one scratch database, NATS at NATS_URL), the crowd on a node that
+// does not own the key (every reserve forwarded to its owner), and counts the nodes' "partition
+// leases lost" lines and partitions taken during the crowd (a node that renews its leases late
+// under the crowd loses them to another).
 //
 //   npx tsx bench/micro/hammer-crowd.ts [--connections 5000] [--threads 2] [--seconds 4]
-//     [--stock 10000] [--timeout 2] [--runs 3] [--root DIR] [--prewarm-seconds 0]
+//     [--stock 10000] [--timeout 2] [--runs 3] [--root DIR] [--prewarm-seconds 0] [--nodes 1]
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,11 +25,13 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { Cleanup } from '../lib/cleanup.js';
+import { startCluster, type ClusterNodeProcess } from '../lib/cluster-nodes.js';
 import { call } from '../lib/ledger-api.js';
 import { ensureBuilt, startLedger, type SpawnedLedger } from '../lib/ledger-child.js';
 import { backgroundBusyCores, machineInfo } from '../lib/machine.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
-import { histogramOf, parseWrkOutput, wrkPath } from '../lib/wrk-driver.js';
+import { histogramOf, parseWrkOutput, wrkPath, type WrkOutcome } from '../lib/wrk-driver.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +43,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     root: { type: 'string' },
     'prewarm-seconds': { type: 'string', default: '0' },
+    nodes: { type: 'string', default: '1' },
   },
 });
 const connections = Number(values.connections);
@@ -46,6 +53,12 @@ const stock = Number(values.stock);
 const timeoutSeconds = Number(values.timeout);
 const runs = Number(values.runs);
 const prewarmSeconds = Number(values['prewarm-seconds']);
+const nodeCount = Number(values.nodes);
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const lastColumn =
+  nodeCount > 1
+    ? 'during the crowd, lines logged: leases lost / partitions taken'
+    : 'HTTP thread longest stall ms';
 const root = resolve(values.root ?? fileURLToPath(new URL('../..', import.meta.url)));
 const script = fileURLToPath(new URL('../lib/wrk-reserve.lua', import.meta.url));
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -61,7 +74,8 @@ interface RunFigures {
   readonly timeouts: number;
   readonly p99Ms: number;
   readonly maxMs: number;
-  readonly stallMs: number;
+  /** The HTTP thread's longest stall (one node); for a cluster, what the nodes logged. */
+  readonly last: string;
 }
 
 /** The longest stall the HTTP thread's timeline recorded, ms. */
@@ -92,6 +106,63 @@ async function hammer(wrk: string, baseUrl: string, load: Load) {
   const timeout = (load.seconds + 30) * 1000;
   const { stdout } = await execFileAsync(wrk, args, { timeout, maxBuffer: 64 * 2 ** 20 });
   return parseWrkOutput(stdout);
+}
+
+function figuresOf(outcome: WrkOutcome, sold: number, last: string): RunFigures {
+  // As wrk prints it (corrected for coordinated omission): with timeouts among the answers its
+  // correction cannot be undone exactly, and the max is the same either way.
+  const histogram = histogramOf(new Map(outcome.latency));
+  return {
+    sold,
+    answers: outcome.requests,
+    perSecond: outcome.requests / (outcome.durationUs / 1e6),
+    non2xx: outcome.status,
+    timeouts: outcome.timeout,
+    p99Ms: histogram.getValueAtPercentile(99) / 1000,
+    maxMs: histogram.maxValue / 1000,
+    last,
+  };
+}
+
+/** The key's units held, asked until a node answers (503 while its partition moves). */
+async function soldOn(baseUrl: string): Promise<number> {
+  for (let attempt = 0; ; attempt += 1) {
+    const view = await call(baseUrl, `/v1/stock/${key.product_id}/${key.warehouse_id}`);
+    if (view.status === 200) return (view.body as { reserved: number }).reserved;
+    if (attempt >= 100) throw new Error(`the stock could not be read: ${view.text}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** `--nodes N`: the crowd on the first node of a cluster; what the nodes logged meanwhile. */
+async function clusterRun(wrk: string): Promise<RunFigures> {
+  const cleanup = new Cleanup();
+  try {
+    const options = { databaseUrl: adminUrl, natsUrl, shards: 2, leaseSeconds: 5, partitions: 256 };
+    const cluster = await startCluster(root, nodeCount, options, cleanup);
+    const first = (cluster.nodes[0] as ClusterNodeProcess).child.baseUrl;
+    const stocked = await fetch(`${first}/v1/stock/adjust`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...key, delta: stock }),
+    });
+    if (stocked.status !== 200) throw new Error(`stocking failed: ${await stocked.text()}`);
+    await stocked.arrayBuffer();
+    // The crowd goes to a node that does not own the key: every reserve is forwarded.
+    const owner = stocked.headers.get('x-served-by');
+    const other = cluster.nodes.find((node) => node.id !== owner) as ClusterNodeProcess;
+    const target = other.child.baseUrl;
+    const before = cluster.nodes.map((node) => node.clusterLines.length);
+    const outcome = await hammer(wrk, target, { target: key, connections, threads, seconds });
+    const during = cluster.nodes.flatMap((node, index) =>
+      node.clusterLines.slice(before[index] ?? 0),
+    );
+    const lost = during.filter((line) => line.includes('partition leases lost')).length;
+    const taken = during.filter((line) => line.includes('"msg":"partitions taken"')).length;
+    return figuresOf(outcome, await soldOn(target), `${lost} / ${taken}`);
+  } finally {
+    await cleanup.run();
+  }
 }
 
 async function oneRun(wrk: string, databaseUrl: string): Promise<RunFigures> {
@@ -126,24 +197,11 @@ async function oneRun(wrk: string, databaseUrl: string): Promise<RunFigures> {
       threads,
       seconds,
     });
-    const view = await call(ledger.baseUrl, `/v1/stock/${key.product_id}/${key.warehouse_id}`);
-    const sold = (view.body as { reserved: number }).reserved;
+    const sold = await soldOn(ledger.baseUrl);
     // Stopped first: its threads write the rest of their timelines as they end.
     await ledger.stop();
     child = undefined;
-    // As wrk prints it (corrected for coordinated omission): with timeouts among the answers its
-    // correction cannot be undone exactly, and the max is the same either way.
-    const histogram = histogramOf(new Map(outcome.latency));
-    return {
-      sold,
-      answers: outcome.requests,
-      perSecond: outcome.requests / (outcome.durationUs / 1e6),
-      non2xx: outcome.status,
-      timeouts: outcome.timeout,
-      p99Ms: histogram.getValueAtPercentile(99) / 1000,
-      maxMs: histogram.maxValue / 1000,
-      stallMs: longestStall(prefix),
-    };
+    return figuresOf(outcome, sold, longestStall(prefix).toFixed(0));
   } finally {
     await (child as SpawnedLedger | undefined)?.stop(); // a run that failed midway
     rmSync(directory, { recursive: true, force: true });
@@ -162,18 +220,22 @@ async function main(): Promise<void> {
   console.log(
     `# A crowd that does not wait: ${connections} connections, wrk -t${threads}, ${seconds} s, ` +
       `${stock} units${prewarmSeconds > 0 ? `, after ${prewarmSeconds} s of prewarm` : ''}\n\n${machine.cpuCount} × ${machine.cpuModel}, Node ${process.version}; ` +
+      `${nodeCount > 1 ? `a cluster of ${nodeCount} nodes, the crowd on one not owning the key; ` : ''}` +
       `ledger at ${root} (commit ${build}); busy cores before: ${busy?.toFixed(2) ?? '?'}\n`,
   );
   console.log(
     '| run | units sold | answers/s | non-2xx | timeouts | p99 ms (as wrk prints) | max ms | ' +
-      'HTTP thread longest stall ms |\n|---|---|---|---|---|---|---|---|',
+      `${lastColumn} |\n|---|---|---|---|---|---|---|---|`,
   );
   for (let run = 1; run <= runs; run += 1) {
-    const figures = await withScratchDatabase(adminUrl, (url) => oneRun(wrk, url));
+    const figures =
+      nodeCount > 1
+        ? await clusterRun(wrk)
+        : await withScratchDatabase(adminUrl, (url) => oneRun(wrk, url));
     console.log(
       `| ${run} | ${figures.sold} | ${Math.round(figures.perSecond)} | ${figures.non2xx} | ` +
         `${figures.timeouts} | ${figures.p99Ms.toFixed(0)} | ${figures.maxMs.toFixed(0)} | ` +
-        `${figures.stallMs.toFixed(0)} |`,
+        `${figures.last} |`,
     );
   }
 }

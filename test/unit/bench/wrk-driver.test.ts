@@ -1,8 +1,11 @@
 // `npm run bench -- --generator wrk`: its figures sit beside the bench's own generator's in the
 // README, so what it sends and how its output becomes the bench's figures is tested: the Lua
 // script against a real wrk and a small HTTP server, the parsing and the histogram directly.
+import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseBenchArguments } from '../../../bench/lib/args.js';
@@ -200,6 +203,23 @@ describe.skipIf(wrk === undefined)('a wrk load against a real HTTP server', () =
     // The histogram holds every answer of the measured run, whatever its status.
     const measured = (result.statusCounts['reserve 200'] ?? 0) + nonOk(result);
     expect(result.latency.count).toBe(measured);
+  });
+
+  it('reads a spread too wide to walk value by value at quantiles, and says so', async () => {
+    const script = fileURLToPath(new URL('../../../bench/lib/wrk-reserve.lua', import.meta.url));
+    const args = ['-t', '1', '-c', '4', '-d', '1s', '-s', script, baseUrl];
+    const { stdout } = await promisify(execFile)(wrk ?? 'wrk', [...args, '--', 'p', 'w', 'q', ''], {
+      env: { ...process.env, WRK_RESERVE_WALK_BUDGET: '0' },
+    });
+    const outcome = parseWrkOutput(stdout);
+    expect(outcome.approximate).toBe(true);
+    expect(outcome.requests).toBeGreaterThan(0);
+    // One pair per quantile that holds answers: all the answers, the values in order.
+    const counts = outcome.latency.map(([, count]) => count);
+    expect(counts.reduce((sum, count) => sum + count, 0)).toBe(outcome.requests);
+    const values = outcome.latency.map(([value]) => value);
+    expect(values).toEqual([...values].sort((a, b) => a - b));
+    expect(() => distributionsOf(outcome, 4)).toThrow(/too wide/);
   });
 });
 
