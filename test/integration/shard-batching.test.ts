@@ -9,13 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/actors/index.js';
 import { shardBatchMax, shardBatchWaitMsMax } from '../../src/limits.js';
 import { PartitionTable } from '../../src/router/index.js';
-import { ShardChannel, type ShardReply } from '../../src/shards/index.js';
+import type { ShardChannel, ShardReply } from '../../src/shards/index.js';
 import { createDatabase, layOutJournal, type TestDatabase } from '../helpers/database.js';
 import { sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
+import { startShardChannel } from '../helpers/shard-channel.js';
 
 const partitions = 4;
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 10_000, onHandMax: 1e12 };
 const read: Command = { kind: 'read-stock', productId: 'batch-p', warehouseId: 'batch-w' };
 
 /** Holds this thread for `ms`, as a long turn of socket reads does. */
@@ -35,31 +35,7 @@ describe.runIf(await havePostgres())('commands to a shard within one long turn',
   beforeAll(async () => {
     database = await createDatabase();
     await layOutJournal(database, partitions);
-    channel = new ShardChannel(
-      0,
-      {
-        shard: 0,
-        partitions: table.partitionsOf(0),
-        databaseUrl: database.url,
-        retention,
-        walBatchRecordsMax: 100,
-        commitsInFlight: 1,
-        snapshotEveryRecords: 1000,
-        expirySweepMs: 100,
-        inflightMax: 10_000,
-        logLevel: 'silent',
-        traceCommits: false,
-      },
-      {
-        ready: () => undefined,
-        durable: () => undefined,
-        census: () => undefined,
-        down: () => undefined,
-        log: () => undefined,
-      },
-    );
-    channel.start();
-    while (!channel.isReady) await sleep(10);
+    channel = await startShardChannel(database, table);
   });
 
   afterAll(async () => {

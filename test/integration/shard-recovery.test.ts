@@ -10,10 +10,11 @@ import { systemClock } from '../../src/clock.js';
 import { JournalStore, type JournalConnection } from '../../src/persistence/index.js';
 import { PartitionTable, Router, StockReadView, partitionOf } from '../../src/router/index.js';
 import { Shard } from '../../src/shards/shard.js';
-import { ShardChannel, type ShardReply } from '../../src/shards/index.js';
+import type { ShardChannelListener, ShardReply } from '../../src/shards/index.js';
 import { createDatabase, layOutJournal, type TestDatabase } from '../helpers/database.js';
 import { sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
+import { deafListener, startShardChannel } from '../helpers/shard-channel.js';
 
 const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 10_000, onHandMax: 1e12 };
 const partitions = 8;
@@ -263,37 +264,24 @@ describe.runIf(await havePostgres())('shard recovery', () => {
     const table = new PartitionTable(partitions, 1);
     const view = new StockReadView(partitions);
     let downs = 0;
-    const channel = new ShardChannel(
-      0,
-      {
-        shard: 0,
-        partitions: table.partitionsOf(0),
-        databaseUrl: database.url,
-        retention,
-        walBatchRecordsMax: 100,
-        commitsInFlight: 2,
-        snapshotEveryRecords: 1000,
-        expirySweepMs: 100,
-        inflightMax: 1000,
-        logLevel: 'silent',
-        traceCommits: false,
+    const listener: ShardChannelListener = {
+      ...deafListener,
+      durable: (changes) => {
+        view.apply(changes.stock);
+        view.readableUntil(table.partitionsOf(0), changes.readableUntilMs);
       },
-      {
-        ready: () => undefined,
-        durable: (changes) => {
-          view.apply(changes.stock);
-          view.readableUntil(table.partitionsOf(0), changes.readableUntilMs);
-        },
-        census: (list, stock, until) => view.load(list, stock, until),
-        down: () => (downs += 1),
-        log: () => undefined,
-      },
-    );
+      census: (list, stock, until) => view.load(list, stock, until),
+      down: () => (downs += 1),
+    };
+    const channel = await startShardChannel(database, table, {
+      commitsInFlight: 2,
+      snapshotEveryRecords: 1000,
+      inflightMax: 1000,
+      listener,
+    });
     const router = new Router({ table, channels: [channel], view });
     const call = (command: Parameters<Router['dispatch']>[0]) =>
       new Promise<ShardReply>((resolve) => router.dispatch(command, resolve));
-    channel.start();
-    while (!channel.isReady) await sleep(10);
     const stock = { productId: 'crash-p', warehouseId: 'crash-w' };
     const adjusted = await call({
       kind: 'adjust',

@@ -8,13 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/actors/index.js';
 import { drainRateWindowMs } from '../../src/limits.js';
 import { mintReservationId, partitionOf, PartitionTable } from '../../src/router/index.js';
-import { ShardChannel, type ShardReply } from '../../src/shards/index.js';
+import type { ShardChannel, ShardReply } from '../../src/shards/index.js';
 import { createDatabase, layOutJournal, type TestDatabase } from '../helpers/database.js';
 import { sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
+import { startShardChannel } from '../helpers/shard-channel.js';
 
 const partitions = 4;
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 10_000, onHandMax: 1e12 };
 const productId = 'drain-p';
 const warehouseId = 'drain-w';
 const partition = partitionOf(productId, partitions);
@@ -43,32 +43,8 @@ describe.runIf(await havePostgres())('admission after a shard thread restarts', 
     database = await createDatabase();
     await layOutJournal(database, partitions);
     const table = new PartitionTable(partitions, 1);
-    channel = new ShardChannel(
-      0,
-      {
-        shard: 0,
-        partitions: table.partitionsOf(0),
-        databaseUrl: database.url,
-        retention,
-        walBatchRecordsMax: 100,
-        commitsInFlight: 1,
-        snapshotEveryRecords: 100_000,
-        expirySweepMs: 100,
-        inflightMax: 10_000,
-        logLevel: 'silent',
-        traceCommits: false,
-      },
-      {
-        ready: () => undefined,
-        durable: () => undefined,
-        census: () => undefined,
-        down: () => undefined,
-        log: () => undefined,
-      },
-      { queueDelayMs: 100, floor: 1 },
-    );
-    channel.start();
-    while (!channel.isReady) await sleep(10);
+    const admission = { queueDelayMs: 100, floor: 1 };
+    channel = await startShardChannel(database, table, { admission });
   });
 
   afterAll(async () => {
