@@ -58,7 +58,7 @@ import {
   StockReadView,
   partitionHashVersion,
 } from './router/index.js';
-import { ShardChannel, shardWorkerData, type AdmissionRule } from './shards/index.js';
+import { ShardChannel, shardWorkerData } from './shards/index.js';
 import {
   clusterNode,
   type ClusterNode,
@@ -174,11 +174,6 @@ async function openClusterJournal(
   }
 }
 
-/** The shedding rule of every shard, and of every owner node's forwards in a cluster. */
-function admissionOf(config: Config): AdmissionRule {
-  return { queueDelayMs: config.shardQueueDelayMs, floor: config.shardShedFloor };
-}
-
 /** In a cluster: the node's lease keeper and forwarding, wired to its shards. */
 function startCluster(
   config: Config,
@@ -189,9 +184,7 @@ function startCluster(
   const { nodeId, leaseSeconds } = config.cluster;
   const { connection, journalId } = journal.cluster;
   const natsUrl = config.natsUrl as string;
-  const admission = admissionOf(config);
-  const identity = { nodeId, leaseSeconds, natsUrl, journal: journalId, connection };
-  return clusterNode({ ...identity, admission, ...parts });
+  return clusterNode({ nodeId, leaseSeconds, natsUrl, journal: journalId, connection, ...parts });
 }
 
 /** Where what the shards tell the main thread goes. */
@@ -223,7 +216,7 @@ function startShards(
       table.partitions,
       databaseUrl,
     );
-    const admission = admissionOf(config);
+    const admission = { queueDelayMs: config.shardQueueDelayMs, floor: config.shardShedFloor };
     const channel = new ShardChannel(
       shard,
       data,

@@ -5,12 +5,7 @@ import { clusterReleaseMax, clusterRequestBudgetMs, snapshotTimeoutMs } from '..
 import type { Logger } from '../observability/logger.js';
 import { ClusterLeases, type LeaseConnection } from '../persistence/index.js';
 import type { ClusterRoutes, PartitionTable, Router, StockReadView } from '../router/index.js';
-import {
-  failure,
-  type AdmissionRule,
-  type ShardChannel,
-  type StockChange,
-} from '../shards/index.js';
+import { failure, type ShardChannel, type StockChange } from '../shards/index.js';
 import { FeedRelay, type FeedPort } from './feed-relay.js';
 import { Forwarding } from './forwarding.js';
 import { LeaseKeeper, type PartitionHost } from './lease-keeper.js';
@@ -48,8 +43,6 @@ export interface ClusterNodeOptions {
   /** The event publisher (with NATS_URL): it publishes the partitions this node holds. */
   readonly events: PartitionPublisher | undefined;
   readonly log: Logger;
-  /** The shards' shedding rule, also held over each owner node's forwards. */
-  readonly admission: AdmissionRule;
 }
 
 /** What a cluster node needs of its event publisher. */
@@ -164,7 +157,6 @@ export function clusterNode(options: ClusterNodeOptions): ClusterNode {
         servePage: (query, callback) => router.servePage(query, callback),
         snapshot: () => snapshotOwn(),
         log: (level, fields, message) => log[level]({ component: 'cluster', ...fields }, message),
-        admission: options.admission,
       });
       relay.start(feed, () => forwarding?.announceFeedInterest());
       await leases.ensurePartitions(table.partitions);

@@ -16,14 +16,7 @@ import {
 import { Packr } from 'msgpackr';
 import type { Command } from '../actors/index.js';
 import type { NodePage, StockPageQuery } from '../router/index.js';
-import {
-  failure,
-  type AdmissionRule,
-  type ReplyCallback,
-  type ShardReply,
-  type StockChange,
-} from '../shards/index.js';
-import { HopAdmission } from './hop-admission.js';
+import { failure, type ReplyCallback, type ShardReply, type StockChange } from '../shards/index.js';
 
 /**
  * The subject a node answers forwarded commands on; `journal` tells clusters (and tests) that
@@ -85,13 +78,7 @@ export interface ForwardingOptions {
   /** This node's page of the stock listing (the router's, over the partitions it serves). */
   readonly servePage: (query: StockPageQuery, callback: (page: NodePage) => void) => void;
   readonly log: (level: 'info' | 'warn' | 'error', fields: object, message: string) => void;
-  /** The shards' shedding rule, held over each owner node's forwards too (hop-admission.ts). */
-  readonly admission: AdmissionRule;
 }
-
-const shedMessage =
-  "The partition's owner is busy: this reserve would wait longer than the queue-delay bound; " +
-  'nothing was done, retry after retry-after.';
 
 function isNoResponders(error: unknown): boolean {
   if (error instanceof NoRespondersError) return true;
@@ -100,14 +87,11 @@ function isNoResponders(error: unknown): boolean {
 
 export class Forwarding {
   private subscription: Subscription | undefined;
-  private readonly admission: HopAdmission;
 
   private constructor(
     private readonly connection: NatsConnection,
     private readonly options: ForwardingOptions,
-  ) {
-    this.admission = new HopAdmission(options.admission);
-  }
+  ) {}
 
   static async open(options: ForwardingOptions): Promise<Forwarding> {
     const connection = await connect({
@@ -138,18 +122,10 @@ export class Forwarding {
     callback: ReplyCallback,
     budgetMs: number,
   ): void {
-    const retryAfter = this.admission.admit(node, command.kind === 'reserve', performance.now());
-    if (retryAfter !== undefined) {
-      const refusal = failure(0, 'overloaded', shedMessage, retryAfter);
-      callback({ ...refusal, servedBy: this.options.self });
-      return;
-    }
     const deadlineMs = Date.now() + budgetMs;
     const payload = packr.pack([partition, command, deadlineMs] satisfies Forwarded);
-    const answered = (): void => this.admission.answered(node, performance.now());
     this.connection
       .request(forwardSubject(this.options.journal, node), payload, { timeout: budgetMs })
-      .finally(answered)
       .then(
         (message) => {
           const [outcome, moved] = packr.unpack(message.data) as [ShardReply['outcome'], boolean];

@@ -24,11 +24,3 @@ export {
   type StockChange,
 } from './protocol.js';
 export { shardWorkerData } from './worker-data.js';
-export {
-  DrainRate,
-  TurnedAway,
-  retryAfterSeconds,
-  sheds,
-  type AdmissionRule,
-  type QueueState,
-} from './queue-admission.js';
