@@ -20,7 +20,7 @@
 //     [--stock 10000] [--timeout 2] [--runs 3] [--root DIR] [--prewarm-seconds 0] [--nodes 1]
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,7 @@ import { call } from '../lib/ledger-api.js';
 import { ensureBuilt, startLedger, type SpawnedLedger } from '../lib/ledger-child.js';
 import { backgroundBusyCores, machineInfo } from '../lib/machine.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
+import { readTimelineFiles } from '../lib/timeline-join.js';
 import { histogramOf, parseWrkOutput, wrkPath, type WrkOutcome } from '../lib/wrk-driver.js';
 
 const { values } = parseArgs({
@@ -80,13 +81,9 @@ interface RunFigures {
 
 /** The longest stall the HTTP thread's timeline recorded, ms. */
 function longestStall(prefix: string): number {
-  const lines = readFileSync(`${prefix}.main.jsonl`, 'utf8').split('\n');
-  let longest = 0;
-  for (const line of lines) {
-    if (!line.startsWith('{"k":"stall"')) continue;
-    longest = Math.max(longest, (JSON.parse(line) as { ms: number }).ms);
-  }
-  return longest;
+  const main = readTimelineFiles(prefix).find((thread) => thread.thread === 'main');
+  const stalls = (main?.events ?? []).filter((event) => event.k === 'stall');
+  return Math.max(0, ...stalls.map((event) => event.ms ?? 0));
 }
 
 interface Load {

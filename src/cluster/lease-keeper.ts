@@ -80,10 +80,11 @@ export class LeaseKeeper {
 
   /** Where the partition's commands go: here, to its owner, or nowhere now (503). */
   where(partition: number): Placement {
-    this.tickIfDue();
+    const nowMs = this.options.now();
+    this.tickIfDue(nowMs);
     const held = this.held.get(partition);
     if (held !== undefined) {
-      if (this.options.now() >= held.validUntilMs) return undefined;
+      if (nowMs >= held.validUntilMs) return undefined;
       // Being recovered here, or handed over from here: its commands wait for the next owner.
       return held.serving ? 'local' : 'moving';
     }
@@ -141,8 +142,8 @@ export class LeaseKeeper {
    * middle of a sale (seen: leases lost under wrk's 5,000 connections). Every command asks
    * where(), so the tick is never later than the next command after it is due.
    */
-  private tickIfDue(): void {
-    if (this.timer === undefined || this.stopped || this.options.now() < this.dueAtMs) return;
+  private tickIfDue(nowMs: number): void {
+    if (this.timer === undefined || this.stopped || nowMs < this.dueAtMs) return;
     clearTimeout(this.timer);
     this.fire();
   }

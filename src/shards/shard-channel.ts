@@ -38,6 +38,7 @@ import {
   sheds,
   TurnedAway,
   type AdmissionRule,
+  type QueueState,
 } from './queue-admission.js';
 
 export type ReplyCallback = (reply: ShardReply) => void;
@@ -157,19 +158,20 @@ export class ShardChannel {
       callback(shed);
       return 0;
     }
-    if (this.inflight.size === 0) this.drain.busyFrom(performance.now());
+    const nowMs = performance.now();
+    if (this.inflight.size === 0) this.drain.busyFrom(nowMs);
     this.nextRequestId = this.nextRequestId >= requestIdMax ? 1 : this.nextRequestId + 1;
     const id = this.nextRequestId;
     this.inflight.set(id, callback);
     this.queue.push({ id, partition, command });
-    if (this.queue.length === 1) this.queuedSinceMs = performance.now();
+    if (this.queue.length === 1) this.queuedSinceMs = nowMs;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       systemClock.defer(this.flush);
     }
     // A turn that goes on (a crowd keeps its sockets readable) must not hold the batch back.
     const full = this.queue.length >= shardBatchMax;
-    if (full || performance.now() - this.queuedSinceMs >= shardBatchWaitMsMax) this.sendQueued();
+    if (full || nowMs - this.queuedSinceMs >= shardBatchWaitMsMax) this.sendQueued();
     return id;
   }
 
@@ -179,10 +181,9 @@ export class ShardChannel {
    * now and then says so.
    */
   shed(message: string): ShardReply | undefined {
-    const { perSecond, cycleMs } = this.drain;
-    const state = { inFlight: this.inflight.size, drainPerSecond: perSecond, cycleMs };
+    const state = this.queueState();
     if (!sheds(state, this.admission)) return undefined;
-    const refusal = this.refusal(message);
+    const refusal = this.refusal(message, state);
     this.shedSinceLog += 1;
     const nowMs = performance.now();
     if (nowMs - this.shedLoggedMs >= shedLogEveryMs) {
@@ -190,7 +191,7 @@ export class ShardChannel {
         'warn',
         `shard ${this.index} sheds reserves (503 overloaded): ${this.shedSinceLog} since the ` +
           `last line; ${state.inFlight} in flight, draining ${Math.round(state.drainPerSecond)}/s, ` +
-          `cycle ${Math.round(cycleMs)} ms, bound ${this.admission.queueDelayMs} ms, ` +
+          `cycle ${Math.round(state.cycleMs)} ms, bound ${this.admission.queueDelayMs} ms, ` +
           `floor ${this.admission.floor}, retry-after ${this.retryAfter} s`,
       );
       this.shedLoggedMs = nowMs;
@@ -199,15 +200,16 @@ export class ShardChannel {
     return refusal;
   }
 
+  /** What the admission rule looks at: in flight now, the drain rate and the cycle. */
+  private queueState(): QueueState {
+    const { perSecond, cycleMs } = this.drain;
+    return { inFlight: this.inflight.size, drainPerSecond: perSecond, cycleMs };
+  }
+
   /** A 503 overloaded, its retry-after sized by the backlog behind it (queue-admission.ts). */
-  private refusal(message: string | undefined): ShardReply {
+  private refusal(message: string | undefined, state = this.queueState()): ShardReply {
     const nowMs = performance.now();
     this.turnedAway.add(nowMs);
-    const state = {
-      inFlight: this.inflight.size,
-      drainPerSecond: this.drain.perSecond,
-      cycleMs: this.drain.cycleMs,
-    };
     this.retryAfter = retryAfterSeconds(state, this.turnedAway.within(this.retryAfter, nowMs));
     return failure(0, 'overloaded', message, this.retryAfter);
   }
@@ -259,36 +261,35 @@ export class ShardChannel {
   }
 
   /**
-   * Runs `work` (a message from the shard; it returns how many replies or changes it held) and
-   * records how long it held this thread.
+   * Runs `work` (a message from the shard; it returns how many replies or changes it held) and,
+   * with a timeline, records how long it held this thread (one closure per message, not per
+   * request).
    */
   private timed(kind: 'replies' | 'durable', work: () => number): void {
+    if (this.timeline === undefined) {
+      work();
+      return;
+    }
     const startedMs = timelineNow();
     const count = work();
     const ms = timelineNow() - startedMs;
-    this.timeline?.record(kind, startedMs, { shard: this.index, ms, count });
+    this.timeline.record(kind, startedMs, { shard: this.index, ms, count });
   }
 
   private onMessage(message: FromShard): void {
     switch (message.kind) {
       case 'replies':
-        if (this.timeline === undefined) this.replied(decodeReplies(message.payload));
-        else {
-          this.timed('replies', () => {
-            const replies = decodeReplies(message.payload);
-            this.replied(replies);
-            return replies.length;
-          });
-        }
+        this.timed('replies', () => {
+          const replies = decodeReplies(message.payload);
+          this.replied(replies);
+          return replies.length;
+        });
         return;
       case 'durable':
-        if (this.timeline === undefined) this.listener.durable(message.changes);
-        else {
-          this.timed('durable', () => {
-            this.listener.durable(message.changes);
-            return message.changes.stock.length;
-          });
-        }
+        this.timed('durable', () => {
+          this.listener.durable(message.changes);
+          return message.changes.stock.length;
+        });
         return;
       case 'census':
         this.listener.census(
