@@ -29,6 +29,8 @@ export interface ClusterBenchOptions {
   readonly killAfterSeconds: number;
   readonly databaseUrl: string;
   readonly natsUrl: string;
+  /** When set, every node runs with --cpu-prof and writes its profiles to DIR/<node id>. */
+  readonly cpuProfileDirectory: string | undefined;
 }
 
 export const clusterUsage = `Usage: npm run bench:cluster -- [flags]
@@ -66,6 +68,7 @@ a failed end-state check or an unexpected answer outside the failover.
   --database-url URL      admin connection to a local Postgres
                           (default postgres://postgres@127.0.0.1:5432/postgres)
   --nats URL              the NATS server with JetStream (default nats://127.0.0.1:4222)
+  --cpu-prof-dir DIR      run every node with node --cpu-prof; its profiles in DIR/<node id>
   --help                  this text
 `;
 
@@ -114,6 +117,7 @@ export function parseClusterArguments(argv: readonly string[]): ClusterBenchOpti
         nodes: { type: 'string' },
         'database-url': { type: 'string' },
         nats: { type: 'string' },
+        'cpu-prof-dir': { type: 'string' },
         help: { type: 'boolean' },
       },
     }).values as Record<string, string | boolean | undefined>;
@@ -151,5 +155,6 @@ export function parseClusterArguments(argv: readonly string[]): ClusterBenchOpti
     killAfterSeconds: integer('kill-after'),
     databaseUrl: databaseUrlOf(text('database-url')),
     natsUrl,
+    cpuProfileDirectory: text('cpu-prof-dir'),
   };
 }

@@ -5,6 +5,7 @@
 // processes around a measured window. Everything is undone by the Cleanup it is given: the nodes
 // stopped by their PIDs, the stream deleted, the database dropped.
 import { randomBytes } from 'node:crypto';
+import { join as joinPath } from 'node:path';
 import { deleteStream, uniqueStream } from '../../test/helpers/nats.js';
 import type { ClusterBenchOptions } from './cluster-args.js';
 import type { Cleanup } from './cleanup.js';
@@ -55,7 +56,7 @@ export async function startCluster(
   count: number,
   options: Pick<
     ClusterBenchOptions,
-    'databaseUrl' | 'natsUrl' | 'shards' | 'leaseSeconds' | 'partitions'
+    'databaseUrl' | 'natsUrl' | 'shards' | 'leaseSeconds' | 'partitions' | 'cpuProfileDirectory'
   >,
   cleanup: Cleanup,
 ): Promise<RunningCluster> {
@@ -76,7 +77,10 @@ export async function startCluster(
       root,
       databaseUrl: database.url,
       shards: options.shards,
-      cpuProfileDirectory: undefined,
+      cpuProfileDirectory:
+        options.cpuProfileDirectory === undefined
+          ? undefined
+          : joinPath(options.cpuProfileDirectory, id),
       nodeFlags: [],
       ledgerEnvironment: {
         NATS_URL: options.natsUrl,

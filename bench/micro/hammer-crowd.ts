@@ -135,7 +135,14 @@ async function soldOn(baseUrl: string): Promise<number> {
 async function clusterRun(wrk: string): Promise<RunFigures> {
   const cleanup = new Cleanup();
   try {
-    const options = { databaseUrl: adminUrl, natsUrl, shards: 2, leaseSeconds: 5, partitions: 256 };
+    const options = {
+      databaseUrl: adminUrl,
+      natsUrl,
+      shards: 2,
+      leaseSeconds: 5,
+      partitions: 256,
+      cpuProfileDirectory: undefined,
+    };
     const cluster = await startCluster(root, nodeCount, options, cleanup);
     const first = (cluster.nodes[0] as ClusterNodeProcess).child.baseUrl;
     const stocked = await fetch(`${first}/v1/stock/adjust`, {
