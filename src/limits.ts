@@ -34,6 +34,12 @@ export const clusterReleaseMax = 16;
 export const clusterRequestBudgetMs = 5_000;
 export const clusterMoveRetryMs = 25;
 /**
+ * Forwards to other nodes leave together at the end of the HTTP thread's turn, or sooner once this
+ * many wait or the first has waited `forwardBatchWaitMsMax` (as a shard's batch, `shardBatchMax`).
+ */
+export const forwardBatchMax = 128;
+export const forwardBatchWaitMsMax = 10;
+/**
  * A forward that reached no one is sent again for this long at most: enough for the nodes to
  * learn where a partition went when its owner left cleanly (it tells them at once); a dead
  * owner's partitions answer 503 then until its lease runs out.

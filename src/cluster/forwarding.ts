@@ -14,6 +14,7 @@ import {
   type Subscription,
 } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
+import { forwardBatchMax, forwardBatchWaitMsMax } from '../limits.js';
 import type { Command } from '../actors/index.js';
 import type { NodePage, StockPageQuery } from '../router/index.js';
 import { failure, type ReplyCallback, type ShardReply, type StockChange } from '../shards/index.js';
@@ -85,8 +86,20 @@ function isNoResponders(error: unknown): boolean {
   return error instanceof RequestError && error.isNoResponders();
 }
 
+/** A forward waiting for this turn's send. */
+interface Outgoing {
+  readonly node: string;
+  readonly payload: Uint8Array;
+  readonly deadlineMs: number;
+  readonly callback: ReplyCallback;
+}
+
 export class Forwarding {
   private subscription: Subscription | undefined;
+  private outgoing: Outgoing[] = [];
+  /** When the first of `outgoing` was queued (performance.now()). */
+  private outgoingSinceMs = 0;
+  private sendScheduled = false;
 
   private constructor(
     private readonly connection: NatsConnection,
@@ -114,7 +127,15 @@ export class Forwarding {
     return !this.connection.isClosed() && this.subscription !== undefined;
   }
 
-  /** Sends a command to its partition's owner; `callback` gets the owner's reply. */
+  /** Forwards waiting to be sent with the others of this turn. */
+  get queued(): number {
+    return this.outgoing.length;
+  }
+
+  /**
+   * Sends a command to its partition's owner; `callback` gets the owner's reply. The request
+   * leaves with the others of this turn (see `sendOutgoing`).
+   */
   forward(
     node: string,
     partition: number,
@@ -124,24 +145,55 @@ export class Forwarding {
   ): void {
     const deadlineMs = Date.now() + budgetMs;
     const payload = packr.pack([partition, command, deadlineMs] satisfies Forwarded);
-    this.connection
-      .request(forwardSubject(this.options.journal, node), payload, { timeout: budgetMs })
-      .then(
-        (message) => {
-          const [outcome, moved] = packr.unpack(message.data) as [ShardReply['outcome'], boolean];
-          callback(
-            moved ? { id: 0, outcome, servedBy: node, moved } : { id: 0, outcome, servedBy: node },
-          );
-        },
-        (error: unknown) => {
-          const refused = { ...failure(0, 'unavailable', unreachable), servedBy: node };
-          // Nobody listens on the owner's subject (it just left): the command reached no one and
-          // can be sent again once the partition's next owner is known. A timeout cannot tell.
-          callback(
-            isNoResponders(error) ? { ...refused, moved: true, unreachable: true } : refused,
-          );
-        },
-      );
+    this.outgoing.push({ node, payload, deadlineMs, callback });
+    const nowMs = performance.now();
+    if (this.outgoing.length === 1) this.outgoingSinceMs = nowMs;
+    if (!this.sendScheduled) {
+      this.sendScheduled = true;
+      setImmediate(this.sendAtTurnEnd);
+    }
+    // As a shard's batch: a turn that goes on (a crowd keeps its sockets readable) must not
+    // hold the forwards back.
+    const full = this.outgoing.length >= forwardBatchMax;
+    if (full || nowMs - this.outgoingSinceMs >= forwardBatchWaitMsMax) this.sendOutgoing();
+  }
+
+  private readonly sendAtTurnEnd = (): void => {
+    this.sendScheduled = false;
+    this.sendOutgoing();
+  };
+
+  /**
+   * The forwards queued since the last send, as NATS requests in one go. The client writes what
+   * is published within one synchronous run to its socket in one write (it flushes in a
+   * microtask), so one write carries them all instead of one write each: the write to the
+   * socket was the largest cost of a forward on the asking node.
+   */
+  private sendOutgoing(): void {
+    const batch = this.outgoing;
+    this.outgoing = [];
+    if (batch.length === 0) return;
+    const nowMs = Date.now();
+    for (const { node, payload, deadlineMs, callback } of batch) {
+      this.request(node, payload, Math.max(1, deadlineMs - nowMs), callback);
+    }
+  }
+
+  private request(node: string, payload: Uint8Array, timeout: number, callback: ReplyCallback) {
+    this.connection.request(forwardSubject(this.options.journal, node), payload, { timeout }).then(
+      (message) => {
+        const [outcome, moved] = packr.unpack(message.data) as [ShardReply['outcome'], boolean];
+        callback(
+          moved ? { id: 0, outcome, servedBy: node, moved } : { id: 0, outcome, servedBy: node },
+        );
+      },
+      (error: unknown) => {
+        const refused = { ...failure(0, 'unavailable', unreachable), servedBy: node };
+        // Nobody listens on the owner's subject (it just left): the command reached no one and
+        // can be sent again once the partition's next owner is known. A timeout cannot tell.
+        callback(isNoResponders(error) ? { ...refused, moved: true, unreachable: true } : refused);
+      },
+    );
   }
 
   /** Asks a node for its page of the stock listing; a node that does not answer refuses it. */

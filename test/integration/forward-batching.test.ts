@@ -1,0 +1,112 @@
+// Forwards to another node of a cluster leave together: those sent within one turn of the HTTP
+// thread go out as one write to NATS (the client flushes what was published in one synchronous
+// run at once), not one write each, which was the largest cost of a forward on the asking node.
+// As with a shard's batch, a long turn (a crowd keeping thousands of sockets readable) must not
+// hold them back: forwardBatchMax of them leave at once, and a forward that has waited
+// forwardBatchWaitMsMax leaves with the next one. Two real Forwarding ends over real NATS.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Command } from '../../src/actors/index.js';
+import { Forwarding, type ForwardingOptions } from '../../src/cluster/index.js';
+import { forwardBatchMax, forwardBatchWaitMsMax } from '../../src/limits.js';
+import { failure, type ShardReply } from '../../src/shards/index.js';
+import { haveNats, sharedNatsUrl } from '../helpers/nats.js';
+
+/** Holds this thread for `ms`, as a long turn of socket reads does. */
+function busyFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // nothing: the turn goes on
+  }
+}
+
+const read = (index: number): Command => ({
+  kind: 'read-stock',
+  productId: `fwd-${index}`,
+  warehouseId: 'w',
+});
+
+describe.runIf(await haveNats())('forwards to another node within one turn', () => {
+  const journal = `fwd-${randomBytes(4).toString('hex')}`;
+  let asking: Forwarding;
+  let owner: Forwarding;
+
+  const options = (self: string, serve: ForwardingOptions['serve']): ForwardingOptions => ({
+    natsUrl: sharedNatsUrl,
+    journal,
+    self,
+    listTimeoutMs: 1_000,
+    serve,
+    changed: () => undefined,
+    stockChanged: () => undefined,
+    feedInterest: () => undefined,
+    snapshot: () => Promise.resolve(0),
+    servePage: () => undefined,
+    log: () => undefined,
+  });
+
+  beforeAll(async () => {
+    // The owner answers each command after a turn of its own, naming the partition and product.
+    owner = await Forwarding.open(
+      options('owner', (partition, command, callback) => {
+        const product = command.kind === 'read-stock' ? command.productId : '?';
+        setImmediate(() => callback(failure(0, 'unavailable', `${partition}/${product}`)));
+      }),
+    );
+    asking = await Forwarding.open(options('asking', () => undefined));
+  });
+
+  afterAll(async () => {
+    await asking?.close();
+    await owner?.close();
+  });
+
+  /** Forwards `count` reads to the owner; resolves to the replies once all came. */
+  const forwardMany = (from: number, count: number) => {
+    const replies: Promise<ShardReply>[] = [];
+    for (let index = from; index < from + count; index += 1) {
+      replies.push(
+        new Promise((resolve) => asking.forward('owner', index, read(index), resolve, 5_000)),
+      );
+    }
+    return replies;
+  };
+
+  const expectAnswered = async (replies: Promise<ShardReply>[], from: number) => {
+    const answered = await Promise.all(replies);
+    answered.forEach((reply, offset) => {
+      expect(reply.servedBy).toBe('owner');
+      expect(reply.outcome).toEqual({
+        ok: false,
+        code: 'unavailable',
+        message: `${from + offset}/fwd-${from + offset}`,
+      });
+    });
+  };
+
+  it('keeps a turn’s forwards for one send and sends them when the turn ends', async () => {
+    const replies = forwardMany(0, 3);
+    expect(asking.queued).toBe(3);
+    await expectAnswered(replies, 0);
+    expect(asking.queued).toBe(0);
+  });
+
+  it(`sends ${forwardBatchMax} forwards at once, without waiting for the turn's end`, async () => {
+    const first = forwardMany(100, forwardBatchMax - 1);
+    expect(asking.queued).toBe(forwardBatchMax - 1);
+    const last = forwardMany(100 + forwardBatchMax - 1, 1);
+    expect(asking.queued).toBe(0);
+    await expectAnswered([...first, ...last], 100);
+  });
+
+  it(`sends a forward that waited ${forwardBatchWaitMsMax} ms with the next one`, async () => {
+    const first = forwardMany(1000, 1);
+    busyFor(forwardBatchWaitMsMax / 2);
+    const second = forwardMany(1001, 1);
+    expect(asking.queued).toBe(2);
+    busyFor(forwardBatchWaitMsMax);
+    const third = forwardMany(1002, 1);
+    expect(asking.queued).toBe(0);
+    await expectAnswered([...first, ...second, ...third], 1000);
+  });
+});
