@@ -79,6 +79,8 @@ export interface ForwardingOptions {
   /** This node's page of the stock listing (the router's, over the partitions it serves). */
   readonly servePage: (query: StockPageQuery, callback: (page: NodePage) => void) => void;
   readonly log: (level: 'info' | 'warn' | 'error', fields: object, message: string) => void;
+  /** Monotonic milliseconds that time a batch's wait (default `performance.now`; tests set it). */
+  readonly now?: () => number;
 }
 
 function isNoResponders(error: unknown): boolean {
@@ -101,10 +103,14 @@ export class Forwarding {
   private outgoingSinceMs = 0;
   private sendScheduled = false;
 
+  private readonly now: () => number;
+
   private constructor(
     private readonly connection: NatsConnection,
     private readonly options: ForwardingOptions,
-  ) {}
+  ) {
+    this.now = options.now ?? (() => performance.now());
+  }
 
   static async open(options: ForwardingOptions): Promise<Forwarding> {
     const connection = await connect({
@@ -146,7 +152,7 @@ export class Forwarding {
     const deadlineMs = Date.now() + budgetMs;
     const payload = packr.pack([partition, command, deadlineMs] satisfies Forwarded);
     this.outgoing.push({ node, payload, deadlineMs, callback });
-    const nowMs = performance.now();
+    const nowMs = this.now();
     if (this.outgoing.length === 1) this.outgoingSinceMs = nowMs;
     if (!this.sendScheduled) {
       this.sendScheduled = true;
