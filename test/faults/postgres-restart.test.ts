@@ -1,0 +1,189 @@
+// Proves what a real restart of Postgres does to a ledger serving under load, which a proxy's cut
+// does not show: a fast shutdown ends every backend (FATAL admin_shutdown) and checkpoints; an
+// immediate one (as a crash: no checkpoint) leaves Postgres to replay its own WAL when it starts;
+// in both, new connections are refused while it is down and told that the database system is
+// starting up as it comes back. The ledger answers 503 meanwhile (never a 200 its journal does
+// not hold), serves again by itself once Postgres is back (the same process), serves exactly what
+// a replay of its journal gives, and a ledger killed with SIGKILL afterwards recovers every
+// acknowledged change. The ledger's own Postgres here (the embedded one: real binaries, a temp
+// data directory, the same port again), so the shared server is never restarted.
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  startEmbeddedPostgres,
+  type EmbeddedPostgresHandle,
+} from '../../src/persistence/embedded/index.js';
+import type { TestDatabase } from '../helpers/database.js';
+import { DurableWorkload, type StockKey } from '../helpers/durable-workload.js';
+import { sleep, startLedger, waitReady, type LedgerProcess } from '../helpers/ledger-process.js';
+import { productsAcrossShards } from '../helpers/stock-keys.js';
+import { timedCall } from '../helpers/timed-http.js';
+import { rebuildFromWal, stockBodyOf } from '../helpers/wal-rebuild.js';
+
+/** The embedded Postgres's database, as the WAL helpers take a test database. */
+function databaseOf(postgres: EmbeddedPostgresHandle): TestDatabase {
+  return {
+    name: 'ledger',
+    url: postgres.url,
+    async query<T extends pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<T[]> {
+      const client = new pg.Client({ connectionString: postgres.url });
+      await client.connect();
+      try {
+        return (await client.query<T>(sql, values)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    drop: () => Promise.resolve(),
+  };
+}
+
+/** Running = present in /proc and not a zombie. */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+describe('the ledger when its Postgres restarts under load', () => {
+  let dataDir: string;
+  let postgres: EmbeddedPostgresHandle;
+  let ledger: LedgerProcess;
+  let workloads = 0;
+  const postgresLog: string[] = [];
+
+  const startPostgres = (port?: number) =>
+    startEmbeddedPostgres({ dataDir, log: (line) => postgresLog.push(line), port });
+  const startTheLedger = () =>
+    startLedger({
+      env: {
+        DATABASE_URL: postgres.url,
+        LEDGER_TTL_SECONDS_MAX: String(DurableWorkload.ttlSeconds),
+        LEDGER_SNAPSHOT_EVERY_RECORDS: '20',
+      },
+    });
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'ledger-pg-restart-'));
+    postgres = await startPostgres();
+    ledger = await startTheLedger();
+  }, 180_000);
+
+  afterAll(async () => {
+    if (ledger !== undefined && ledger.child.exitCode === null) await ledger.kill();
+    await postgres?.stop();
+    if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function newWorkload(): Promise<DurableWorkload> {
+    workloads += 1;
+    const tag = `restart-${process.pid}-${workloads}`;
+    // One key on each shard, so that every shard's journal connection carries writes.
+    const stocks: StockKey[] = productsAcrossShards(tag, 2).map((product_id) => ({
+      product_id,
+      warehouse_id: 'wh',
+    }));
+    const workload = new DurableWorkload(stocks, tag, 0.7);
+    await workload.adjust(ledger.baseUrl, stocks[0] as StockKey, 25);
+    await workload.adjust(ledger.baseUrl, stocks[1] as StockKey, 500);
+    return workload;
+  }
+
+  /** Stops Postgres under the load, checks what was answered while it was down, starts it. */
+  async function restartUnderLoad(workload: DurableWorkload, stop: () => Promise<void>) {
+    const port = postgres.port;
+    workload.start(ledger.baseUrl, 6);
+    await sleep(300);
+    await stop();
+    const downMs = Date.now();
+    await sleep(1_000);
+    expect((await fetch(`${ledger.baseUrl}/health/ready`)).status, 'ready, Postgres down').toBe(
+      503,
+    );
+    const answeredWhileDown = workload.answers.filter(
+      (answer) => answer.invokeMs > downMs && answer.responseMs < Date.now(),
+    );
+    expect(answeredWhileDown.length, 'requests answered while Postgres was down').toBeGreaterThan(
+      0,
+    );
+    expect(
+      answeredWhileDown.filter((answer) => answer.status === 200),
+      'a 200 while Postgres was down',
+    ).toEqual([]);
+    postgres = await startPostgres(port);
+    await waitReady(ledger.baseUrl, 60_000, ledger.output);
+    await sleep(300);
+    await workload.stop();
+    expect(workload.counts.acked, 'acknowledged before and after the restart').toBeGreaterThan(0);
+  }
+
+  /** Every 200 is in the journal, and what the ledger serves is what a replay of it gives. */
+  async function expectServedAsJournaled(workload: DurableWorkload): Promise<void> {
+    const database = databaseOf(postgres);
+    const before = await rebuildFromWal(database);
+    for (const id of workload.acknowledgedIds()) {
+      expect(before.statuses.has(id), `acknowledged hold ${id} is in the WAL`).toBe(true);
+    }
+    await workload.checkAcknowledged(ledger.baseUrl);
+    await workload.resolveUnknown(ledger.baseUrl);
+    await workload.checkBooks(ledger.baseUrl);
+    const truth = await rebuildFromWal(database);
+    for (const stock of workload.stocks) {
+      const served = await timedCall(ledger.baseUrl, {
+        method: 'GET',
+        path: `/v1/stock/${stock.product_id}/${stock.warehouse_id}`,
+      });
+      const journaled = truth.stocks.get(`${stock.product_id}/${stock.warehouse_id}`);
+      expect(journaled, `${stock.product_id} in the WAL`).toBeDefined();
+      expect(served.body, `${stock.product_id}: served = replayed WAL`).toEqual(
+        stockBodyOf(journaled as NonNullable<typeof journaled>),
+      );
+    }
+    for (const id of workload.holdIds()) {
+      const read = await timedCall(ledger.baseUrl, {
+        method: 'GET',
+        path: `/v1/reservations/${id}`,
+      });
+      expect(read.body.status, `hold ${id}: served = replayed WAL`).toBe(truth.statuses.get(id));
+    }
+  }
+
+  it('answers 503 through a fast shutdown and start of Postgres, then serves again by itself', async () => {
+    const workload = await newWorkload();
+    await restartUnderLoad(workload, () => postgres.stop());
+    expect(ledger.child.exitCode, 'the ledger process is still the same one').toBeNull();
+    expect(workload.answers.some((answer) => answer.status === 503)).toBe(true);
+    await expectServedAsJournaled(workload);
+  }, 180_000);
+
+  it('comes through an immediate shutdown (Postgres replays its WAL), and a SIGKILL after it', async () => {
+    const workload = await newWorkload();
+    await restartUnderLoad(workload, async () => {
+      // SIGQUIT: Postgres's immediate shutdown, no checkpoint; its next start runs crash recovery.
+      const pid = Number(
+        readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0],
+      );
+      process.kill(pid, 'SIGQUIT');
+      while (isRunning(pid)) await sleep(20);
+    });
+    expect(postgresLog.join('\n'), 'Postgres ran its crash recovery').toMatch(
+      /not properly shut down; automatic recovery in progress/,
+    );
+    expect(ledger.child.exitCode, 'the ledger process is still the same one').toBeNull();
+    await expectServedAsJournaled(workload);
+    // The journal written across the restart recovers in full into a new process.
+    await ledger.kill();
+    ledger = await startTheLedger();
+    await workload.checkAcknowledged(ledger.baseUrl);
+    await workload.checkBooks(ledger.baseUrl);
+    await expectServedAsJournaled(workload);
+  }, 180_000);
+});
