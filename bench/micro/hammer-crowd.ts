@@ -18,6 +18,7 @@
 //
 //   npx tsx bench/micro/hammer-crowd.ts [--connections 5000] [--threads 2] [--seconds 4]
 //     [--stock 10000] [--timeout 2] [--runs 3] [--root DIR] [--prewarm-seconds 0] [--nodes 1]
+//     [--cpu-prof-dir DIR]
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     root: { type: 'string' },
     'prewarm-seconds': { type: 'string', default: '0' },
     nodes: { type: 'string', default: '1' },
+    'cpu-prof-dir': { type: 'string' },
   },
 });
 const connections = Number(values.connections);
@@ -55,6 +57,8 @@ const timeoutSeconds = Number(values.timeout);
 const runs = Number(values.runs);
 const prewarmSeconds = Number(values['prewarm-seconds']);
 const nodeCount = Number(values.nodes);
+/** `--cpu-prof-dir DIR`: the ledger (every node) runs with node --cpu-prof, profiles in DIR. */
+const cpuProfileDirectory = values['cpu-prof-dir'];
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const lastColumn =
   nodeCount > 1
@@ -141,7 +145,7 @@ async function clusterRun(wrk: string): Promise<RunFigures> {
       shards: 2,
       leaseSeconds: 5,
       partitions: 256,
-      cpuProfileDirectory: undefined,
+      cpuProfileDirectory,
     };
     const cluster = await startCluster(root, nodeCount, options, cleanup);
     const first = (cluster.nodes[0] as ClusterNodeProcess).child.baseUrl;
@@ -178,7 +182,7 @@ async function oneRun(wrk: string, databaseUrl: string): Promise<RunFigures> {
       root,
       databaseUrl,
       shards: 2,
-      cpuProfileDirectory: undefined,
+      cpuProfileDirectory,
       nodeFlags: [],
       ledgerEnvironment: { LEDGER_TIMELINE_FILE: prefix },
       onSpawned: (spawned) => (child = spawned),
