@@ -99,7 +99,7 @@ interface Outgoing {
 export class Forwarding {
   private subscription: Subscription | undefined;
   private outgoing: Outgoing[] = [];
-  /** When the first of `outgoing` was queued (performance.now()). */
+  /** When the first of `outgoing` was queued, on `now`. */
   private outgoingSinceMs = 0;
   private sendScheduled = false;
 

@@ -119,6 +119,8 @@ describe('the ledger when its Postgres restarts under load', () => {
       'a 200 while Postgres was down',
     ).toEqual([]);
     postgres = await startPostgres(port);
+    // The ledger's DATABASE_URL names this port (a start finding it taken would pick another).
+    expect(postgres.port, 'Postgres back on its port').toBe(port);
     await waitReady(ledger.baseUrl, 60_000, ledger.output);
     await sleep(300);
     await workload.stop();
