@@ -11,9 +11,8 @@ import { sleep, startLedger, waitReady, type LedgerProcess } from '../helpers/le
 import { adminDatabaseUrl, havePostgres } from '../helpers/services.js';
 import { knob, report, soak, timeoutFor } from '../helpers/soak.js';
 import { productsAcrossShards } from '../helpers/stock-keys.js';
+import { expectServedAsJournaled } from '../helpers/served-as-journaled.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
-import { timedCall } from '../helpers/timed-http.js';
-import { rebuildFromWal, stockBodyOf } from '../helpers/wal-rebuild.js';
 
 const rounds = knob('SOAK_FAULT_ROUNDS', 3, 40);
 
@@ -65,33 +64,7 @@ describe.runIf(await havePostgres())('the ledger when Postgres fails under it', 
    */
   async function expectRecoveredWithoutDrift(workload: DurableWorkload): Promise<void> {
     await waitReady(ledger.baseUrl, 30_000, ledger.output);
-    const acknowledged = workload.acknowledgedIds();
-    const before = await rebuildFromWal(database);
-    for (const id of acknowledged) {
-      expect(before.statuses.has(id), `acknowledged hold ${id} is in the WAL`).toBe(true);
-    }
-    await workload.checkAcknowledged(ledger.baseUrl);
-    await workload.resolveUnknown(ledger.baseUrl);
-    await workload.checkBooks(ledger.baseUrl);
-    const truth = await rebuildFromWal(database);
-    for (const stock of workload.stocks) {
-      const served = await timedCall(ledger.baseUrl, {
-        method: 'GET',
-        path: `/v1/stock/${stock.product_id}/${stock.warehouse_id}`,
-      });
-      const journaled = truth.stocks.get(`${stock.product_id}/${stock.warehouse_id}`);
-      expect(journaled, `${stock.product_id} in the WAL`).toBeDefined();
-      expect(served.body, `${stock.product_id}: served = replayed WAL`).toEqual(
-        stockBodyOf(journaled as NonNullable<typeof journaled>),
-      );
-    }
-    for (const id of workload.holdIds()) {
-      const read = await timedCall(ledger.baseUrl, {
-        method: 'GET',
-        path: `/v1/reservations/${id}`,
-      });
-      expect(read.body.status, `hold ${id}: served = replayed WAL`).toBe(truth.statuses.get(id));
-    }
+    await expectServedAsJournaled(ledger.baseUrl, database, workload);
     expect(ledger.child.exitCode, 'the ledger process is still the same one').toBeNull();
     tally.unavailable += workload.answers.filter((answer) => answer.status === 503).length;
     tally.acked += workload.counts.acked;

@@ -21,8 +21,7 @@ import type { TestDatabase } from '../helpers/database.js';
 import { DurableWorkload, type StockKey } from '../helpers/durable-workload.js';
 import { sleep, startLedger, waitReady, type LedgerProcess } from '../helpers/ledger-process.js';
 import { productsAcrossShards } from '../helpers/stock-keys.js';
-import { timedCall } from '../helpers/timed-http.js';
-import { rebuildFromWal, stockBodyOf } from '../helpers/wal-rebuild.js';
+import { expectServedAsJournaled } from '../helpers/served-as-journaled.js';
 
 /** The embedded Postgres's database, as the WAL helpers take a test database. */
 function databaseOf(postgres: EmbeddedPostgresHandle): TestDatabase {
@@ -128,42 +127,15 @@ describe('the ledger when its Postgres restarts under load', () => {
   }
 
   /** Every 200 is in the journal, and what the ledger serves is what a replay of it gives. */
-  async function expectServedAsJournaled(workload: DurableWorkload): Promise<void> {
-    const database = databaseOf(postgres);
-    const before = await rebuildFromWal(database);
-    for (const id of workload.acknowledgedIds()) {
-      expect(before.statuses.has(id), `acknowledged hold ${id} is in the WAL`).toBe(true);
-    }
-    await workload.checkAcknowledged(ledger.baseUrl);
-    await workload.resolveUnknown(ledger.baseUrl);
-    await workload.checkBooks(ledger.baseUrl);
-    const truth = await rebuildFromWal(database);
-    for (const stock of workload.stocks) {
-      const served = await timedCall(ledger.baseUrl, {
-        method: 'GET',
-        path: `/v1/stock/${stock.product_id}/${stock.warehouse_id}`,
-      });
-      const journaled = truth.stocks.get(`${stock.product_id}/${stock.warehouse_id}`);
-      expect(journaled, `${stock.product_id} in the WAL`).toBeDefined();
-      expect(served.body, `${stock.product_id}: served = replayed WAL`).toEqual(
-        stockBodyOf(journaled as NonNullable<typeof journaled>),
-      );
-    }
-    for (const id of workload.holdIds()) {
-      const read = await timedCall(ledger.baseUrl, {
-        method: 'GET',
-        path: `/v1/reservations/${id}`,
-      });
-      expect(read.body.status, `hold ${id}: served = replayed WAL`).toBe(truth.statuses.get(id));
-    }
-  }
+  const expectServedAsJournaledNow = (workload: DurableWorkload) =>
+    expectServedAsJournaled(ledger.baseUrl, databaseOf(postgres), workload);
 
   it('answers 503 through a fast shutdown and start of Postgres, then serves again by itself', async () => {
     const workload = await newWorkload();
     await restartUnderLoad(workload, () => postgres.stop());
     expect(ledger.child.exitCode, 'the ledger process is still the same one').toBeNull();
     expect(workload.answers.some((answer) => answer.status === 503)).toBe(true);
-    await expectServedAsJournaled(workload);
+    await expectServedAsJournaledNow(workload);
   }, 180_000);
 
   it('comes through an immediate shutdown (Postgres replays its WAL), and a SIGKILL after it', async () => {
@@ -180,12 +152,12 @@ describe('the ledger when its Postgres restarts under load', () => {
       /not properly shut down; automatic recovery in progress/,
     );
     expect(ledger.child.exitCode, 'the ledger process is still the same one').toBeNull();
-    await expectServedAsJournaled(workload);
+    await expectServedAsJournaledNow(workload);
     // The journal written across the restart recovers in full into a new process.
     await ledger.kill();
     ledger = await startTheLedger();
     await workload.checkAcknowledged(ledger.baseUrl);
     await workload.checkBooks(ledger.baseUrl);
-    await expectServedAsJournaled(workload);
+    await expectServedAsJournaledNow(workload);
   }, 180_000);
 });
