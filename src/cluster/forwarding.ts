@@ -5,19 +5,13 @@
 // headers. A forward that finds no owner, or none in time, is answered 503 `unavailable` with
 // retry-after: a reserve or keyed change retried with its idempotency key is then safe, whether
 // or not the first one applied.
-import {
-  NoRespondersError,
-  RequestError,
-  connect,
-  type Msg,
-  type NatsConnection,
-  type Subscription,
-} from '@nats-io/transport-node';
+import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
-import { forwardBatchMax, forwardBatchWaitMsMax } from '../limits.js';
 import type { Command } from '../actors/index.js';
+import { forwardBatchMax, forwardBatchWaitMsMax } from '../limits.js';
 import type { NodePage, StockPageQuery } from '../router/index.js';
 import { failure, type ReplyCallback, type ShardReply, type StockChange } from '../shards/index.js';
+import { ForwardReplies } from './forward-replies.js';
 
 /**
  * The subject a node answers forwarded commands on; `journal` tells clusters (and tests) that
@@ -83,11 +77,6 @@ export interface ForwardingOptions {
   readonly now?: () => number;
 }
 
-function isNoResponders(error: unknown): boolean {
-  if (error instanceof NoRespondersError) return true;
-  return error instanceof RequestError && error.isNoResponders();
-}
-
 /** A forward waiting for this turn's send. */
 interface Outgoing {
   readonly node: string;
@@ -104,12 +93,15 @@ export class Forwarding {
   private sendScheduled = false;
 
   private readonly now: () => number;
+  /** The owners' answers to this node's forwards. */
+  private readonly replies: ForwardReplies;
 
   private constructor(
     private readonly connection: NatsConnection,
     private readonly options: ForwardingOptions,
   ) {
     this.now = options.now ?? (() => performance.now());
+    this.replies = new ForwardReplies(connection);
   }
 
   static async open(options: ForwardingOptions): Promise<Forwarding> {
@@ -179,27 +171,28 @@ export class Forwarding {
     const batch = this.outgoing;
     this.outgoing = [];
     if (batch.length === 0) return;
-    const nowMs = Date.now();
     for (const { node, payload, deadlineMs, callback } of batch) {
-      this.request(node, payload, Math.max(1, deadlineMs - nowMs), callback);
+      this.request(node, payload, deadlineMs, callback);
     }
   }
 
-  private request(node: string, payload: Uint8Array, timeout: number, callback: ReplyCallback) {
-    this.connection.request(forwardSubject(this.options.journal, node), payload, { timeout }).then(
-      (message) => {
-        const [outcome, moved] = packr.unpack(message.data) as [ShardReply['outcome'], boolean];
+  private request(node: string, payload: Uint8Array, deadlineMs: number, callback: ReplyCallback) {
+    const subject = forwardSubject(this.options.journal, node);
+    this.replies.send(subject, payload, deadlineMs, (end) => {
+      if (end.kind === 'answer') {
+        const [outcome, moved] = packr.unpack(end.data) as [ShardReply['outcome'], boolean];
         callback(
           moved ? { id: 0, outcome, servedBy: node, moved } : { id: 0, outcome, servedBy: node },
         );
-      },
-      (error: unknown) => {
-        const refused = { ...failure(0, 'unavailable', unreachable), servedBy: node };
-        // Nobody listens on the owner's subject (it just left): the command reached no one and
-        // can be sent again once the partition's next owner is known. A timeout cannot tell.
-        callback(isNoResponders(error) ? { ...refused, moved: true, unreachable: true } : refused);
-      },
-    );
+        return;
+      }
+      const refused = { ...failure(0, 'unavailable', unreachable), servedBy: node };
+      // Nobody listens on the owner's subject (it just left): the command reached no one and
+      // can be sent again once the partition's next owner is known. A timeout cannot tell.
+      callback(
+        end.kind === 'no-responders' ? { ...refused, moved: true, unreachable: true } : refused,
+      );
+    });
   }
 
   /** Asks a node for its page of the stock listing; a node that does not answer refuses it. */
@@ -321,5 +314,7 @@ export class Forwarding {
   async close(): Promise<void> {
     // Drain: forwards being served here get their answers out first.
     await this.connection.drain().catch(() => undefined);
+    // Forwards of this node still unanswered get 503 `unavailable` (their outcome is unknown).
+    this.replies.close();
   }
 }

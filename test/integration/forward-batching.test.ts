@@ -4,7 +4,10 @@
 // As with a shard's batch, a long turn (a crowd keeping thousands of sockets readable) must not
 // hold them back: forwardBatchMax of them leave at once, and a forward that has waited
 // forwardBatchWaitMsMax leaves with the next one. Two real Forwarding ends over real NATS; the
-// asking end's batch clock is the test's, so that a busy machine cannot move it.
+// asking end's batch clock is the test's, so that a busy machine cannot move it. And how a forward
+// ends when no answer comes (ForwardReplies): nobody listening on the owner's subject (the NATS
+// server's no-responders status: moved, sent again once the next owner is known), an owner that
+// does not answer by the deadline, and the asking end closing: each a 503 `unavailable`.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/actors/index.js';
@@ -19,10 +22,12 @@ const read = (index: number): Command => ({
   warehouseId: 'w',
 });
 
-describe.runIf(await haveNats())('forwards to another node within one turn', () => {
+describe.runIf(await haveNats())('forwards to another node', () => {
   const journal = `fwd-${randomBytes(4).toString('hex')}`;
   let asking: Forwarding;
   let owner: Forwarding;
+  /** Takes commands and never answers them. */
+  let silent: Forwarding;
   /** The asking end's clock: it moves only when a test moves it, as a long turn goes on. */
   let clockMs = 0;
 
@@ -48,12 +53,14 @@ describe.runIf(await haveNats())('forwards to another node within one turn', () 
         setImmediate(() => callback(failure(0, 'unavailable', `${partition}/${product}`)));
       }),
     );
+    silent = await Forwarding.open(options('silent', () => undefined));
     asking = await Forwarding.open({ ...options('asking', () => undefined), now: () => clockMs });
   });
 
   afterAll(async () => {
     await asking?.close();
     await owner?.close();
+    await silent?.close();
   });
 
   /** Forwards `count` reads to the owner; resolves to the replies once all came. */
@@ -103,5 +110,33 @@ describe.runIf(await haveNats())('forwards to another node within one turn', () 
     const third = forwardMany(1002, 1);
     expect(asking.queued).toBe(0);
     await expectAnswered([...first, ...second, ...third], 1000);
+  });
+
+  /** One forward from `from` to `node`; resolves to its reply. */
+  const forwardOne = (from: Forwarding, node: string, budgetMs: number) =>
+    new Promise<ShardReply>((resolve) => from.forward(node, 7, read(7), resolve, budgetMs));
+
+  it('is moved and unreachable when nobody listens on the owner’s subject', async () => {
+    const reply = await forwardOne(asking, 'nobody', 5_000);
+    expect(reply.outcome).toMatchObject({ ok: false, code: 'unavailable' });
+    expect(reply).toMatchObject({ servedBy: 'nobody', moved: true, unreachable: true });
+  });
+
+  it('is unavailable, not moved, when the owner does not answer by the deadline', async () => {
+    const sentMs = Date.now();
+    const reply = await forwardOne(asking, 'silent', 200);
+    expect(Date.now() - sentMs, 'settled at its deadline, not before').toBeGreaterThanOrEqual(199);
+    expect(reply.outcome).toMatchObject({ ok: false, code: 'unavailable' });
+    expect(reply.moved).toBeUndefined();
+  });
+
+  it('is unavailable when the asking end closes before an answer came', async () => {
+    const closing = await Forwarding.open(options('closing', () => undefined));
+    const replied = forwardOne(closing, 'silent', 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await closing.close();
+    const reply = await replied;
+    expect(reply.outcome).toMatchObject({ ok: false, code: 'unavailable' });
+    expect(reply.moved).toBeUndefined();
   });
 });
