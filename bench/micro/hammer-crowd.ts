@@ -4,6 +4,7 @@
 // day; the bench's flash-crowd (`npm run bench -- --scenario flash-crowd`) is the crowd of
 // buyers who honour retry-after. Per run: the units sold in the window (the useful work: a crowd
 // that is only refused sells nothing), wrk's answers and timeouts (no answer within --timeout),
+// the reserves the crowded node refused, by error code (its /metrics counter, before and after),
 // the latency as wrk prints it (corrected for coordinated omission), and the
 // HTTP thread's longest stall from the ledger's timeline (LEDGER_TIMELINE_FILE): how long one
 // event-loop turn went on while the crowd kept its sockets readable. Each run is a fresh ledger
@@ -81,6 +82,26 @@ interface RunFigures {
   readonly maxMs: number;
   /** The HTTP thread's longest stall (one node); for a cluster, what the nodes logged. */
   readonly last: string;
+  /** The reserves the crowded node answered with an error during the crowd, by code. */
+  readonly refused: string;
+}
+
+/** The crowded node's reserves answered so far, by result (its /metrics counter). */
+async function reserveResults(baseUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const results = new Map<string, number>();
+  const line = /^inventory_reservation_attempts_total\{result="([^"]+)"\} (\d+)/gm;
+  for (const [, result, count] of text.matchAll(line)) results.set(result as string, Number(count));
+  return results;
+}
+
+/** The errors among the results counted between `before` and `after`, as "code count, ...". */
+function refusedBetween(before: Map<string, number>, after: Map<string, number>): string {
+  const refused = [...after]
+    .filter(([result]) => result !== 'ok')
+    .map(([result, count]) => [result, count - (before.get(result) ?? 0)] as const)
+    .filter(([, count]) => count > 0);
+  return refused.length === 0 ? 'none' : refused.map(([code, n]) => `${code} ${n}`).join(', ');
 }
 
 /** The longest stall the HTTP thread's timeline recorded, ms. */
@@ -109,7 +130,7 @@ async function hammer(wrk: string, baseUrl: string, load: Load) {
   return parseWrkOutput(stdout);
 }
 
-function figuresOf(outcome: WrkOutcome, sold: number, last: string): RunFigures {
+function figuresOf(outcome: WrkOutcome, sold: number, last: string, refused: string): RunFigures {
   // As wrk prints it (corrected for coordinated omission): with timeouts among the answers its
   // correction cannot be undone exactly, and the max is the same either way.
   const histogram = histogramOf(new Map(outcome.latency));
@@ -122,6 +143,7 @@ function figuresOf(outcome: WrkOutcome, sold: number, last: string): RunFigures 
     p99Ms: histogram.getValueAtPercentile(99) / 1000,
     maxMs: histogram.maxValue / 1000,
     last,
+    refused,
   };
 }
 
@@ -161,13 +183,15 @@ async function clusterRun(wrk: string): Promise<RunFigures> {
     const other = cluster.nodes.find((node) => node.id !== owner) as ClusterNodeProcess;
     const target = other.child.baseUrl;
     const before = cluster.nodes.map((node) => node.clusterLines.length);
+    const resultsBefore = await reserveResults(target);
     const outcome = await hammer(wrk, target, { target: key, connections, threads, seconds });
+    const refused = refusedBetween(resultsBefore, await reserveResults(target));
     const during = cluster.nodes.flatMap((node, index) =>
       node.clusterLines.slice(before[index] ?? 0),
     );
     const lost = during.filter((line) => line.includes('partition leases lost')).length;
     const taken = during.filter((line) => line.includes('"msg":"partitions taken"')).length;
-    return figuresOf(outcome, await soldOn(target), `${lost} / ${taken}`);
+    return figuresOf(outcome, await soldOn(target), `${lost} / ${taken}`, refused);
   } finally {
     await cleanup.run();
   }
@@ -199,17 +223,19 @@ async function oneRun(wrk: string, databaseUrl: string): Promise<RunFigures> {
       JSON.stringify({ ...key, delta: stock }),
     );
     if (stocked.status !== 200) throw new Error(`stocking failed: ${stocked.text}`);
+    const resultsBefore = await reserveResults(ledger.baseUrl);
     const outcome = await hammer(wrk, ledger.baseUrl, {
       target: key,
       connections,
       threads,
       seconds,
     });
+    const refused = refusedBetween(resultsBefore, await reserveResults(ledger.baseUrl));
     const sold = await soldOn(ledger.baseUrl);
     // Stopped first: its threads write the rest of their timelines as they end.
     await ledger.stop();
     child = undefined;
-    return figuresOf(outcome, sold, longestStall(prefix).toFixed(0));
+    return figuresOf(outcome, sold, longestStall(prefix).toFixed(0), refused);
   } finally {
     await (child as SpawnedLedger | undefined)?.stop(); // a run that failed midway
     rmSync(directory, { recursive: true, force: true });
@@ -232,8 +258,8 @@ async function main(): Promise<void> {
       `ledger at ${root} (commit ${build}); busy cores before: ${busy?.toFixed(2) ?? '?'}\n`,
   );
   console.log(
-    '| run | units sold | answers/s | non-2xx | timeouts | p99 ms (as wrk prints) | max ms | ' +
-      `${lastColumn} |\n|---|---|---|---|---|---|---|---|`,
+    '| run | units sold | answers/s | non-2xx | refused (by code) | timeouts | ' +
+      `p99 ms (as wrk prints) | max ms | ${lastColumn} |\n|---|---|---|---|---|---|---|---|---|`,
   );
   for (let run = 1; run <= runs; run += 1) {
     const figures =
@@ -242,7 +268,7 @@ async function main(): Promise<void> {
         : await withScratchDatabase(adminUrl, (url) => oneRun(wrk, url));
     console.log(
       `| ${run} | ${figures.sold} | ${Math.round(figures.perSecond)} | ${figures.non2xx} | ` +
-        `${figures.timeouts} | ${figures.p99Ms.toFixed(0)} | ${figures.maxMs.toFixed(0)} | ` +
+        `${figures.refused} | ${figures.timeouts} | ${figures.p99Ms.toFixed(0)} | ${figures.maxMs.toFixed(0)} | ` +
         `${figures.last} |`,
     );
   }
