@@ -85,6 +85,21 @@ interface Outgoing {
   readonly callback: ReplyCallback;
 }
 
+/** An owner's answer: its outcome and whether the partition had moved; undefined if garbled. */
+function answerOf(data: Uint8Array): [ShardReply['outcome'], boolean] | undefined {
+  let answer: unknown;
+  try {
+    answer = packr.unpack(data);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(answer) || answer.length !== 2) return undefined;
+  const [outcome, moved] = answer as unknown[];
+  if (typeof outcome !== 'object' || outcome === null || typeof moved !== 'boolean')
+    return undefined;
+  return [outcome as ShardReply['outcome'], moved];
+}
+
 export class Forwarding {
   private subscription: Subscription | undefined;
   private outgoing: Outgoing[] = [];
@@ -162,10 +177,11 @@ export class Forwarding {
   };
 
   /**
-   * The forwards queued since the last send, as NATS requests in one go. The client writes what
-   * is published within one synchronous run to its socket in one write (it flushes in a
-   * microtask), so one write carries them all instead of one write each: the write to the
-   * socket was the largest cost of a forward on the asking node.
+   * The forwards queued since the last send, published in one go (each with its reply subject,
+   * see ForwardReplies). The client writes what is published within one synchronous run to its
+   * socket in one write (it flushes in a microtask), so one write carries them all instead of
+   * one write each: the write to the socket was the largest cost of a forward on the asking
+   * node.
    */
   private sendOutgoing(): void {
     const batch = this.outgoing;
@@ -179,13 +195,15 @@ export class Forwarding {
   private request(node: string, payload: Uint8Array, deadlineMs: number, callback: ReplyCallback) {
     const subject = forwardSubject(this.options.journal, node);
     this.replies.send(subject, payload, deadlineMs, (end) => {
-      if (end.kind === 'answer') {
-        const [outcome, moved] = packr.unpack(end.data) as [ShardReply['outcome'], boolean];
+      const answer = end.kind === 'answer' ? answerOf(end.data) : undefined;
+      if (answer !== undefined) {
+        const [outcome, moved] = answer;
         callback(
           moved ? { id: 0, outcome, servedBy: node, moved } : { id: 0, outcome, servedBy: node },
         );
         return;
       }
+      // No answer, or one that does not decode: what the owner did is unknown.
       const refused = { ...failure(0, 'unavailable', unreachable), servedBy: node };
       // Nobody listens on the owner's subject (it just left): the command reached no one and
       // can be sent again once the partition's next owner is known. A timeout cannot tell.

@@ -11,7 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/actors/index.js';
-import { Forwarding, type ForwardingOptions } from '../../src/cluster/index.js';
+import { connect } from '@nats-io/transport-node';
+import { Forwarding, forwardSubject, type ForwardingOptions } from '../../src/cluster/index.js';
 import { forwardBatchMax, forwardBatchWaitMsMax } from '../../src/limits.js';
 import { failure, type ShardReply } from '../../src/shards/index.js';
 import { haveNats, sharedNatsUrl } from '../helpers/nats.js';
@@ -138,5 +139,28 @@ describe.runIf(await haveNats())('forwards to another node', () => {
     const reply = await replied;
     expect(reply.outcome).toMatchObject({ ok: false, code: 'unavailable' });
     expect(reply.moved).toBeUndefined();
+  });
+
+  it('is unavailable when the answer does not decode, and the node goes on', async () => {
+    // A stand-in owner on the node subject "garbled" answering bytes that are no answer: not
+    // msgpack at all (0xc1 is never used), then msgpack that is not [outcome, moved].
+    const connection = await connect({ servers: sharedNatsUrl });
+    const answers = [Uint8Array.of(0xc1), Uint8Array.of(0x01)];
+    connection.subscribe(forwardSubject(journal, 'garbled'), {
+      callback: (_error, message) => {
+        message.respond(answers.shift() ?? Uint8Array.of(0x01));
+      },
+    });
+    await connection.flush();
+    try {
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        const reply = await forwardOne(asking, 'garbled', 5_000);
+        expect(reply.outcome).toMatchObject({ ok: false, code: 'unavailable' });
+        expect(reply.moved).toBeUndefined();
+      }
+      await expectAnswered(forwardMany(5000, 1), 5000);
+    } finally {
+      await connection.close();
+    }
   });
 });
