@@ -607,10 +607,13 @@ export class Shard {
   private sweepDue(nowMs: number, startedMs: number): number {
     const max = this.options.expiriesPerSweepMax;
     let expired = 0;
+    // The slice is looked at after a batch, not before the first: a sweep always makes progress.
+    // Checked first, a thread that lost its core for a millisecond right after `startedMs` swept
+    // nothing, and a read in the same batch saw holds already due as still held.
     while (expired < max && this.expiry.nextDueMs <= nowMs) {
-      if (this.sweptLong(startedMs)) break;
       const batch = Math.min(sweepBatch, max - expired);
       expired += this.expiry.sweep(nowMs, batch, (entry) => this.expireDue(entry, nowMs));
+      if (this.expiry.nextDueMs <= nowMs && this.sweptLong(startedMs)) break;
     }
     return expired;
   }
