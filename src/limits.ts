@@ -34,12 +34,6 @@ export const clusterReleaseMax = 16;
 export const clusterRequestBudgetMs = 5_000;
 export const clusterMoveRetryMs = 25;
 /**
- * Forwards to other nodes leave together at the end of the HTTP thread's turn, or sooner once this
- * many wait or the first has waited `forwardBatchWaitMsMax` (as a shard's batch, `shardBatchMax`).
- */
-export const forwardBatchMax = 128;
-export const forwardBatchWaitMsMax = 10;
-/**
  * A forward that reached no one is sent again for this long at most: enough for the nodes to
  * learn where a partition went when its owner left cleanly (it tells them at once); a dead
  * owner's partitions answer 503 then until its lease runs out.
@@ -151,14 +145,15 @@ export const shardQueueDelayMsCeiling = 60_000;
  */
 export const drainRateWindowMs = 100;
 /**
- * A batch of commands leaves for its shard once it holds this many, or its first command has
- * waited `shardBatchWaitMsMax`, without waiting for the end of the HTTP thread's turn. Under a
- * crowd that keeps thousands of sockets readable, libuv runs up to 48 polls of 1,024 events
- * before it ends a turn (seconds at a few tens of µs each): a batch left for the turn's end sat
- * unsent that long, the shard idle, and everything behind it shed as overloaded.
+ * A batch of the HTTP thread's (commands to a shard, forwards to other nodes: turn-batch.ts)
+ * leaves once it holds this many, or its first item has waited `turnBatchWaitMsMax`, without
+ * waiting for the end of the thread's turn. Under a crowd that keeps thousands of sockets
+ * readable, libuv runs up to 48 polls of 1,024 events before it ends a turn (seconds at a few
+ * tens of µs each): a batch left for the turn's end sat unsent that long, the shard idle, and
+ * everything behind it shed as overloaded.
  */
-export const shardBatchMax = 128;
-export const shardBatchWaitMsMax = 10;
+export const turnBatchMax = 128;
+export const turnBatchWaitMsMax = 10;
 /** While a shard sheds reserves, one warning line at most this often says how many it refused. */
 export const shedLogEveryMs = 10_000;
 /**

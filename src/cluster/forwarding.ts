@@ -8,9 +8,9 @@
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
 import type { Command } from '../actors/index.js';
-import { forwardBatchMax, forwardBatchWaitMsMax } from '../limits.js';
 import type { NodePage, StockPageQuery } from '../router/index.js';
 import { failure, type ReplyCallback, type ShardReply, type StockChange } from '../shards/index.js';
+import { TurnBatch } from '../turn-batch.js';
 import { ForwardReplies } from './forward-replies.js';
 
 /**
@@ -102,10 +102,17 @@ function answerOf(data: Uint8Array): [ShardReply['outcome'], boolean] | undefine
 
 export class Forwarding {
   private subscription: Subscription | undefined;
-  private outgoing: Outgoing[] = [];
-  /** When the first of `outgoing` was queued, on `now`. */
-  private outgoingSinceMs = 0;
-  private sendScheduled = false;
+  /**
+   * Forwards not sent yet: published in one go (turn-batch.ts). The client writes what is
+   * published within one synchronous run to its socket in one write (it flushes in a
+   * microtask), so one write carries them all: one write each was the largest cost of a
+   * forward on the asking node.
+   */
+  private readonly outgoing = new TurnBatch<Outgoing>((batch) => {
+    for (const { node, payload, deadlineMs, callback } of batch) {
+      this.send(node, payload, deadlineMs, callback);
+    }
+  });
 
   private readonly now: () => number;
   /** The owners' answers to this node's forwards. */
@@ -142,12 +149,12 @@ export class Forwarding {
 
   /** Forwards waiting to be sent with the others of this turn. */
   get queued(): number {
-    return this.outgoing.length;
+    return this.outgoing.size;
   }
 
   /**
    * Sends a command to its partition's owner; `callback` gets the owner's reply. The request
-   * leaves with the others of this turn (see `sendOutgoing`).
+   * leaves with the others of this turn (see `outgoing`).
    */
   forward(
     node: string,
@@ -158,41 +165,11 @@ export class Forwarding {
   ): void {
     const deadlineMs = Date.now() + budgetMs;
     const payload = packr.pack([partition, command, deadlineMs] satisfies Forwarded);
-    this.outgoing.push({ node, payload, deadlineMs, callback });
-    const nowMs = this.now();
-    if (this.outgoing.length === 1) this.outgoingSinceMs = nowMs;
-    if (!this.sendScheduled) {
-      this.sendScheduled = true;
-      setImmediate(this.sendAtTurnEnd);
-    }
-    // As a shard's batch: a turn that goes on (a crowd keeps its sockets readable) must not
-    // hold the forwards back.
-    const full = this.outgoing.length >= forwardBatchMax;
-    if (full || nowMs - this.outgoingSinceMs >= forwardBatchWaitMsMax) this.sendOutgoing();
+    this.outgoing.add({ node, payload, deadlineMs, callback }, this.now());
   }
 
-  private readonly sendAtTurnEnd = (): void => {
-    this.sendScheduled = false;
-    this.sendOutgoing();
-  };
-
-  /**
-   * The forwards queued since the last send, published in one go (each with its reply subject,
-   * see ForwardReplies). The client writes what is published within one synchronous run to its
-   * socket in one write (it flushes in a microtask), so one write carries them all instead of
-   * one write each: the write to the socket was the largest cost of a forward on the asking
-   * node.
-   */
-  private sendOutgoing(): void {
-    const batch = this.outgoing;
-    this.outgoing = [];
-    if (batch.length === 0) return;
-    for (const { node, payload, deadlineMs, callback } of batch) {
-      this.request(node, payload, deadlineMs, callback);
-    }
-  }
-
-  private request(node: string, payload: Uint8Array, deadlineMs: number, callback: ReplyCallback) {
+  /** One forward, published with its reply subject; `callback` gets how it ended. */
+  private send(node: string, payload: Uint8Array, deadlineMs: number, callback: ReplyCallback) {
     const subject = forwardSubject(this.options.journal, node);
     this.replies.send(subject, payload, deadlineMs, (end) => {
       const answer = end.kind === 'answer' ? answerOf(end.data) : undefined;

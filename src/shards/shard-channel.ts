@@ -6,11 +6,9 @@
 // dies, fails everything in flight and starts a new one.
 import type { Worker } from 'node:worker_threads';
 import type { Command } from '../actors/index.js';
-import { systemClock } from '../clock.js';
+import { TurnBatch } from '../turn-batch.js';
 import {
   handOverTimeoutMs,
-  shardBatchMax,
-  shardBatchWaitMsMax,
   shardSystemRequestsMax,
   shedLogEveryMs,
   workerRestartDelayMsMax,
@@ -81,10 +79,8 @@ export class ShardChannel {
   /** Reserves shed since the last warning line, and when that line was written. */
   private shedSinceLog = 0;
   private shedLoggedMs = Number.NEGATIVE_INFINITY;
-  private queue: ShardRequest[] = [];
-  private flushScheduled = false;
-  /** When the queue's first command was queued (performance.now()). */
-  private queuedSinceMs = 0;
+  /** Commands not sent yet: they leave for the shard in one message (turn-batch.ts). */
+  private readonly queue = new TurnBatch<ShardRequest>((batch) => this.sendBatch(batch));
   private nextRequestId = 0;
   private readonly system = new Map<number, SystemWaiter>();
   private nextSystemId = 0;
@@ -163,15 +159,7 @@ export class ShardChannel {
     this.nextRequestId = this.nextRequestId >= requestIdMax ? 1 : this.nextRequestId + 1;
     const id = this.nextRequestId;
     this.inflight.set(id, callback);
-    this.queue.push({ id, partition, command });
-    if (this.queue.length === 1) this.queuedSinceMs = nowMs;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      systemClock.defer(this.flush);
-    }
-    // A turn that goes on (a crowd keeps its sockets readable) must not hold the batch back.
-    const full = this.queue.length >= shardBatchMax;
-    if (full || nowMs - this.queuedSinceMs >= shardBatchWaitMsMax) this.sendQueued();
+    this.queue.add({ id, partition, command }, nowMs);
     return id;
   }
 
@@ -219,23 +207,13 @@ export class ShardChannel {
    * callback is never called). False if it already left: its reply will come.
    */
   cancel(id: number): boolean {
-    const index = this.queue.findIndex((request) => request.id === id);
-    if (index < 0) return false;
-    this.queue.splice(index, 1);
+    if (!this.queue.remove((request) => request.id === id)) return false;
     this.inflight.delete(id);
     return true;
   }
 
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
-    this.sendQueued();
-  };
-
-  /** The queued commands, to the shard in one message. */
-  private sendQueued(): void {
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
+  /** A batch of commands, to the shard in one message. */
+  private sendBatch(batch: ShardRequest[]): void {
     const worker = this.worker;
     if (worker === undefined || !this.ready) {
       for (const request of batch) this.answer(failure(request.id, 'unavailable'));
@@ -327,7 +305,7 @@ export class ShardChannel {
     this.fatal = undefined;
     // Nothing the thread did for these was acknowledged; retries with the same key are safe.
     const waiting = [...this.inflight.keys()];
-    this.queue = [];
+    this.queue.clear();
     this.drain.forget();
     for (const id of waiting) {
       this.answer(failure(id, 'unavailable', 'The shard restarted; nothing in flight was done.'));

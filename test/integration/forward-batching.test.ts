@@ -2,8 +2,8 @@
 // thread go out as one write to NATS (the client flushes what was published in one synchronous
 // run at once), not one write each, which was the largest cost of a forward on the asking node.
 // As with a shard's batch, a long turn (a crowd keeping thousands of sockets readable) must not
-// hold them back: forwardBatchMax of them leave at once, and a forward that has waited
-// forwardBatchWaitMsMax leaves with the next one. Two real Forwarding ends over real NATS; the
+// hold them back: turnBatchMax of them leave at once, and a forward that has waited
+// turnBatchWaitMsMax leaves with the next one. Two real Forwarding ends over real NATS; the
 // asking end's batch clock is the test's, so that a busy machine cannot move it. And how a forward
 // ends when no answer comes (ForwardReplies): nobody listening on the owner's subject (the NATS
 // server's no-responders status: moved, sent again once the next owner is known), an owner that
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/actors/index.js';
 import { connect } from '@nats-io/transport-node';
 import { Forwarding, forwardSubject, type ForwardingOptions } from '../../src/cluster/index.js';
-import { forwardBatchMax, forwardBatchWaitMsMax } from '../../src/limits.js';
+import { turnBatchMax, turnBatchWaitMsMax } from '../../src/limits.js';
 import { failure, type ShardReply } from '../../src/shards/index.js';
 import { haveNats, sharedNatsUrl } from '../helpers/nats.js';
 
@@ -94,17 +94,17 @@ describe.runIf(await haveNats())('forwards to another node', () => {
     expect(asking.queued).toBe(0);
   });
 
-  it(`sends ${forwardBatchMax} forwards at once, without waiting for the turn's end`, async () => {
-    const first = forwardMany(100, forwardBatchMax - 1);
-    expect(asking.queued).toBe(forwardBatchMax - 1);
-    const last = forwardMany(100 + forwardBatchMax - 1, 1);
+  it(`sends ${turnBatchMax} forwards at once, without waiting for the turn's end`, async () => {
+    const first = forwardMany(100, turnBatchMax - 1);
+    expect(asking.queued).toBe(turnBatchMax - 1);
+    const last = forwardMany(100 + turnBatchMax - 1, 1);
     expect(asking.queued).toBe(0);
     await expectAnswered([...first, ...last], 100);
   });
 
-  it(`sends a forward that waited ${forwardBatchWaitMsMax} ms with the next one`, async () => {
+  it(`sends a forward that waited ${turnBatchWaitMsMax} ms with the next one`, async () => {
     const first = forwardMany(1000, 1);
-    clockMs += forwardBatchWaitMsMax - 1;
+    clockMs += turnBatchWaitMsMax - 1;
     const second = forwardMany(1001, 1);
     expect(asking.queued).toBe(2);
     clockMs += 1;

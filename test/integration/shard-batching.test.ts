@@ -1,13 +1,13 @@
 // Proves the HTTP thread does not hold commands back for the end of a long event-loop turn: a
 // real shard worker over real Postgres, its ShardChannel sent commands in one synchronous turn.
 // A command can be taken back (cancel) only until its batch leaves for the shard, so cancel says
-// which commands already left: a batch of shardBatchMax leaves at once, and a batch whose first
-// command has waited shardBatchWaitMsMax leaves with the next command sent. (Under a crowd that
+// which commands already left: a batch of turnBatchMax leaves at once, and a batch whose first
+// command has waited turnBatchWaitMsMax leaves with the next command sent. (Under a crowd that
 // keeps thousands of sockets readable a turn lasts seconds; a batch left for its end sat unsent
 // that long, the shard idle, and every reserve behind it was shed as overloaded.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/actors/index.js';
-import { shardBatchMax, shardBatchWaitMsMax } from '../../src/limits.js';
+import { turnBatchMax, turnBatchWaitMsMax } from '../../src/limits.js';
 import { PartitionTable } from '../../src/router/index.js';
 import type { ShardChannel, ShardReply } from '../../src/shards/index.js';
 import { createDatabase, layOutJournal, type TestDatabase } from '../helpers/database.js';
@@ -50,14 +50,14 @@ describe.runIf(await havePostgres())('commands to a shard within one long turn',
 
   it('sends a full batch at once, before the turn ends', async () => {
     const replies: ShardReply[] = [];
-    const ids = Array.from({ length: shardBatchMax + 1 }, () => send(replies));
-    // The first shardBatchMax left together; the one after them still waits for the turn's end.
+    const ids = Array.from({ length: turnBatchMax + 1 }, () => send(replies));
+    // The first turnBatchMax left together; the one after them still waits for the turn's end.
     expect(channel.cancel(ids[0] as number)).toBe(false);
-    expect(channel.cancel(ids[shardBatchMax - 1] as number)).toBe(false);
-    expect(channel.cancel(ids[shardBatchMax] as number)).toBe(true);
-    while (replies.length < shardBatchMax) await sleep(5);
+    expect(channel.cancel(ids[turnBatchMax - 1] as number)).toBe(false);
+    expect(channel.cancel(ids[turnBatchMax] as number)).toBe(true);
+    while (replies.length < turnBatchMax) await sleep(5);
     await sleep(50);
-    expect(replies).toHaveLength(shardBatchMax); // the cancelled one never ran
+    expect(replies).toHaveLength(turnBatchMax); // the cancelled one never ran
     expect(replies.every((reply) => reply.outcome.ok === false)).toBe(true); // an unknown key
     expect(channel.depth).toBe(0);
   });
@@ -66,7 +66,7 @@ describe.runIf(await havePostgres())('commands to a shard within one long turn',
     const replies: ShardReply[] = [];
     const first = send(replies);
     const second = send(replies);
-    busyFor(shardBatchWaitMsMax + 2);
+    busyFor(turnBatchWaitMsMax + 2);
     const third = send(replies);
     // The third found the queue's first command older than the bound: all three left.
     expect(channel.cancel(first)).toBe(false);
