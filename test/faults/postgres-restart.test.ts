@@ -7,50 +7,20 @@
 // a replay of its journal gives, and a ledger killed with SIGKILL afterwards recovers every
 // acknowledged change. The ledger's own Postgres here (the embedded one: real binaries, a temp
 // data directory, the same port again), so the shared server is never restarted.
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   startEmbeddedPostgres,
   type EmbeddedPostgresHandle,
 } from '../../src/persistence/embedded/index.js';
-import type { TestDatabase } from '../helpers/database.js';
+import { readPostmasterPid, waitForExit } from '../../src/persistence/embedded/postmaster.js';
+import { databaseAt } from '../helpers/database.js';
 import { DurableWorkload, type StockKey } from '../helpers/durable-workload.js';
 import { sleep, startLedger, waitReady, type LedgerProcess } from '../helpers/ledger-process.js';
 import { productsAcrossShards } from '../helpers/stock-keys.js';
 import { expectServedAsJournaled } from '../helpers/served-as-journaled.js';
-
-/** The embedded Postgres's database, as the WAL helpers take a test database. */
-function databaseOf(postgres: EmbeddedPostgresHandle): TestDatabase {
-  return {
-    name: 'ledger',
-    url: postgres.url,
-    async query<T extends pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<T[]> {
-      const client = new pg.Client({ connectionString: postgres.url });
-      await client.connect();
-      try {
-        return (await client.query<T>(sql, values)).rows;
-      } finally {
-        await client.end();
-      }
-    },
-    drop: () => Promise.resolve(),
-  };
-}
-
-/** Running = present in /proc and not a zombie. */
-function isRunning(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 describe('the ledger when its Postgres restarts under load', () => {
   let dataDir: string;
@@ -128,7 +98,7 @@ describe('the ledger when its Postgres restarts under load', () => {
 
   /** Every 200 is in the journal, and what the ledger serves is what a replay of it gives. */
   const expectServedAsJournaledNow = (workload: DurableWorkload) =>
-    expectServedAsJournaled(ledger.baseUrl, databaseOf(postgres), workload);
+    expectServedAsJournaled(ledger.baseUrl, databaseAt('ledger', postgres.url), workload);
 
   it('answers 503 through a fast shutdown and start of Postgres, then serves again by itself', async () => {
     const workload = await newWorkload();
@@ -142,11 +112,10 @@ describe('the ledger when its Postgres restarts under load', () => {
     const workload = await newWorkload();
     await restartUnderLoad(workload, async () => {
       // SIGQUIT: Postgres's immediate shutdown, no checkpoint; its next start runs crash recovery.
-      const pid = Number(
-        readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0],
-      );
+      const pid = await readPostmasterPid(path.join(dataDir, 'pg'));
+      if (pid === undefined) throw new Error('no postmaster.pid in the data directory');
       process.kill(pid, 'SIGQUIT');
-      while (isRunning(pid)) await sleep(20);
+      if (!(await waitForExit(pid, 60_000))) throw new Error(`postmaster ${pid} still running`);
     });
     expect(postgresLog.join('\n'), 'Postgres ran its crash recovery').toMatch(
       /not properly shut down; automatic recovery in progress/,

@@ -20,11 +20,25 @@ export async function createDatabase(prefix = 'ledger_test'): Promise<TestDataba
   await admin.end();
   const url = new URL(adminDatabaseUrl);
   url.pathname = `/${name}`;
+  return databaseAt(name, url.toString(), async () => {
+    const client = new pg.Client({ connectionString: adminDatabaseUrl });
+    await client.connect();
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await client.end();
+  });
+}
+
+/** A database that exists at `url` (a test's own Postgres, say); `drop` undoes it, if anything. */
+export function databaseAt(
+  name: string,
+  url: string,
+  drop: () => Promise<void> = () => Promise.resolve(),
+): TestDatabase {
   return {
     name,
-    url: url.toString(),
+    url,
     async query<T extends pg.QueryResultRow>(sql: string, values?: unknown[]): Promise<T[]> {
-      const client = new pg.Client({ connectionString: url.toString() });
+      const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {
         return (await client.query<T>(sql, values)).rows;
@@ -32,12 +46,7 @@ export async function createDatabase(prefix = 'ledger_test'): Promise<TestDataba
         await client.end();
       }
     },
-    async drop(): Promise<void> {
-      const client = new pg.Client({ connectionString: adminDatabaseUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
+    drop,
   };
 }
 

@@ -60,7 +60,8 @@ export function signal(pid: number, name: NodeJS.Signals): boolean {
   }
 }
 
-async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+/** Whether the process exited (or became a zombie) within `timeoutMs`. */
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (isRunning(pid)) {
     if (Date.now() >= deadline) return false;
