@@ -29,9 +29,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Cleanup } from '../lib/cleanup.js';
 import { startCluster, type ClusterNodeProcess } from '../lib/cluster-nodes.js';
-import { call } from '../lib/ledger-api.js';
+import { call, scrapeMetrics } from '../lib/ledger-api.js';
 import { ensureBuilt, startLedger, type SpawnedLedger } from '../lib/ledger-child.js';
 import { backgroundBusyCores, machineInfo } from '../lib/machine.js';
+import { counterWindowByLabel } from '../lib/prometheus.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
 import { readTimelineFiles } from '../lib/timeline-join.js';
 import { histogramOf, parseWrkOutput, wrkPath, type WrkOutcome } from '../lib/wrk-driver.js';
@@ -86,21 +87,15 @@ interface RunFigures {
   readonly refused: string;
 }
 
-/** The crowded node's reserves answered so far, by result (its /metrics counter). */
-async function reserveResults(baseUrl: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const results = new Map<string, number>();
-  const line = /^inventory_reservation_attempts_total\{result="([^"]+)"\} (\d+)/gm;
-  for (const [, result, count] of text.matchAll(line)) results.set(result as string, Number(count));
-  return results;
-}
-
-/** The errors among the results counted between `before` and `after`, as "code count, ...". */
-function refusedBetween(before: Map<string, number>, after: Map<string, number>): string {
-  const refused = [...after]
-    .filter(([result]) => result !== 'ok')
-    .map(([result, count]) => [result, count - (before.get(result) ?? 0)] as const)
-    .filter(([, count]) => count > 0);
+/** The errors among the reserves answered between two scrapes of /metrics, as "code n, ...". */
+function refusedBetween(before: string, after: string): string {
+  const results = counterWindowByLabel(
+    before,
+    after,
+    'inventory_reservation_attempts_total',
+    'result',
+  );
+  const refused = Object.entries(results).filter(([result, count]) => result !== 'ok' && count > 0);
   return refused.length === 0 ? 'none' : refused.map(([code, n]) => `${code} ${n}`).join(', ');
 }
 
@@ -183,9 +178,9 @@ async function clusterRun(wrk: string): Promise<RunFigures> {
     const other = cluster.nodes.find((node) => node.id !== owner) as ClusterNodeProcess;
     const target = other.child.baseUrl;
     const before = cluster.nodes.map((node) => node.clusterLines.length);
-    const resultsBefore = await reserveResults(target);
+    const metricsBefore = await scrapeMetrics(target);
     const outcome = await hammer(wrk, target, { target: key, connections, threads, seconds });
-    const refused = refusedBetween(resultsBefore, await reserveResults(target));
+    const refused = refusedBetween(metricsBefore, await scrapeMetrics(target));
     const during = cluster.nodes.flatMap((node, index) =>
       node.clusterLines.slice(before[index] ?? 0),
     );
@@ -223,14 +218,14 @@ async function oneRun(wrk: string, databaseUrl: string): Promise<RunFigures> {
       JSON.stringify({ ...key, delta: stock }),
     );
     if (stocked.status !== 200) throw new Error(`stocking failed: ${stocked.text}`);
-    const resultsBefore = await reserveResults(ledger.baseUrl);
+    const metricsBefore = await scrapeMetrics(ledger.baseUrl);
     const outcome = await hammer(wrk, ledger.baseUrl, {
       target: key,
       connections,
       threads,
       seconds,
     });
-    const refused = refusedBetween(resultsBefore, await reserveResults(ledger.baseUrl));
+    const refused = refusedBetween(metricsBefore, await scrapeMetrics(ledger.baseUrl));
     const sold = await soldOn(ledger.baseUrl);
     // Stopped first: its threads write the rest of their timelines as they end.
     await ledger.stop();
