@@ -162,6 +162,8 @@ class ThreadLoad {
   /** Answers neither 200 nor an expected refusal, warm-up and measured window together. */
   unexpected = 0;
   private issued = 0;
+  /** Connections that sent a request already: the first of each is the crowd's wave. */
+  private readonly sentOn = new WeakSet<Client>();
   // Performance-clock equivalents of the task's wall-clock times.
   private measureFrom: number;
   private readonly endAt: number;
@@ -210,6 +212,8 @@ class ThreadLoad {
 
   async send(client: Client, operation: Operation, body: string, keyIndexes: readonly number[]) {
     const started = performance.now();
+    const first = !this.sentOn.has(client);
+    if (first) this.sentOn.add(client);
     let answer: Answer;
     try {
       const response = await client.request({
@@ -227,11 +231,17 @@ class ThreadLoad {
       this.failed(operation, body, keyIndexes, error);
       return undefined;
     }
-    this.answered(operation, answer, started, performance.now());
+    this.answered(operation, answer, started, performance.now(), first);
     return answer;
   }
 
-  private answered(operation: Operation, answer: Answer, started: number, done: number): void {
+  private answered(
+    operation: Operation,
+    answer: Answer,
+    started: number,
+    done: number,
+    first: boolean,
+  ): void {
     const expected = answer.status === 200 || this.expectedRefusal(answer);
     if (answer.status === 409 && this.firstInsufficientAtMs === null && expected) {
       this.firstInsufficientAtMs = Date.now();
@@ -251,6 +261,10 @@ class ThreadLoad {
       if (answer.status === 200 && started < this.measureFrom + 1000) {
         this.recordByStatus(`${operation} 200 sent in the first second`, microseconds);
       }
+      // The wave itself: each connection's first request, whatever its answer. Against a server
+      // that answers at once (bare-uws) it is what the generator and the box alone take to send
+      // and answer a crowd arriving together: the floor under the admitted first wave.
+      if (first) this.recordByStatus(`${operation} first of each connection`, microseconds);
     }
     if (done >= this.measureFrom && done < this.endAt) {
       const second = Math.floor((done - this.measureFrom) / 1000);

@@ -319,6 +319,7 @@ export function flashCrowdTable(runs: readonly SystemRun[], connections: number)
       'admitted p50 / p99 / max ms',
       'admitted in the ledger p50 / p99 ms',
       'admitted sent in the first second: n, p99 / max ms',
+      "the wave (each connection's first request, any answer): n, p50 / p99 / max ms",
       'all p50 / p99 / max ms',
       'retry-after s seen (answers)',
       'sold out after s',
@@ -329,10 +330,11 @@ export function flashCrowdTable(runs: readonly SystemRun[], connections: number)
       'load-gen cores',
       'other cores',
     ]),
-    row(['---', ...new Array<string>(19).fill('---:')]),
+    row(['---', ...new Array<string>(20).fill('---:')]),
   ];
   for (const run of runs.filter((entry) => entry.scenario === 'flash-crowd')) {
     const firstWave = run.latencyByStatus['reserve 200 sent in the first second'];
+    const wave = run.latencyByStatus['reserve first of each connection'];
     const retryAfters = Object.entries(run.retryAfterCounts)
       .sort(([a], [b]) => Number(a) - Number(b))
       .map(([seconds, answers]) => `${seconds}: ${answers}`)
@@ -370,6 +372,7 @@ export function flashCrowdTable(runs: readonly SystemRun[], connections: number)
         firstWave === undefined
           ? '0'
           : `${firstWave.count}, ${fixed(firstWave.p99Ms, 1)} / ${fixed(firstWave.maxMs, 1)}`,
+        wave === undefined ? '0' : `${wave.count}, ${ms(wave)}`,
         ms(run.latency ?? undefined),
         retryAfters === '' ? 'none' : retryAfters,
         fixed(run.soldOutAfterSeconds, 2),
