@@ -154,13 +154,6 @@ export const drainRateWindowMs = 100;
  */
 export const turnBatchMax = 128;
 export const turnBatchWaitMsMax = 10;
-/**
- * Within one long turn of the HTTP thread (a crowd: up to 48 polls of 1,024 socket events), the
- * shards' answers are taken from their ports at least this often, between requests, instead of
- * when libuv reaches the port's own event behind thousands of sockets (hundreds of ms), and a
- * batch that waited `turnBatchWaitMsMax` is sent (`Router.midTurn`).
- */
-export const midTurnEveryMs = 1;
 /** While a shard sheds reserves, one warning line at most this often says how many it refused. */
 export const shedLogEveryMs = 10_000;
 /**

@@ -53,15 +53,6 @@ export class TurnBatch<T> {
     this.items = [];
   }
 
-  /**
-   * Sends what waits if its first item has waited `turnBatchWaitMsMax` by `nowMs`: asked within
-   * a long turn (`Router.midTurn`), so a batch that no later `add` comes to does not wait for the
-   * turn's end.
-   */
-  flushIfDue(nowMs: number): void {
-    if (this.items.length > 0 && nowMs - this.sinceMs >= turnBatchWaitMsMax) this.flush();
-  }
-
   /** Sends what waits now. */
   flush(): void {
     const items = this.items;

@@ -1,25 +1,19 @@
 // Starts a worker thread from a module next to the caller: compiled JS runs directly; TypeScript
 // (tests, `tsx src/main.ts`) boots through tsx's register, since Node 20 does not apply tsx's
 // loader inside worker threads by itself (RECIPES.md). A leaf module: it imports nothing of ours.
-import { Worker, type Transferable } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 
 /**
  * `callerUrl` is the caller's import.meta.url; `name` the worker module's file name without an
- * extension, in the caller's folder; `transferList` what `workerData` holds that moves to the
- * thread (a MessagePort).
+ * extension, in the caller's folder.
  */
-export function spawnWorker(
-  callerUrl: string,
-  name: string,
-  workerData: unknown,
-  transferList: readonly Transferable[] = [],
-): Worker {
-  const options = { workerData, transferList: [...transferList] };
-  if (callerUrl.endsWith('.js')) return new Worker(new URL(`./${name}.js`, callerUrl), options);
+export function spawnWorker(callerUrl: string, name: string, workerData: unknown): Worker {
+  if (callerUrl.endsWith('.js'))
+    return new Worker(new URL(`./${name}.js`, callerUrl), { workerData });
   const script = new URL(`./${name}.ts`, callerUrl).href;
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const boot =
     `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); ` +
     `return import(${JSON.stringify(script)}); })`;
-  return new Worker(boot, { eval: true, ...options });
+  return new Worker(boot, { eval: true, workerData });
 }

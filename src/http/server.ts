@@ -250,8 +250,6 @@ export class LedgerServer {
         ? begin(res, req, this.observer)
         : begin(res, req, this.observer, { tracing, path: route.path });
     exchange.servedBy = this.options.nodeId;
-    // Between requests of a long turn: the shards' answers are taken now (Router.midTurn).
-    this.options.router.midTurn(exchange.startedMs);
     return exchange;
   }
 

@@ -4,12 +4,7 @@
 // A stock read never goes to a shard: the durable read view answers it at once. A page of the
 // stock listing asks shards only for keys the view cannot answer exactly now.
 import { assert, type CartCommand, type Command } from '../actors/index.js';
-import {
-  clusterMoveRetryMs,
-  clusterRequestBudgetMs,
-  clusterUnreachableWaitMs,
-  midTurnEveryMs,
-} from '../limits.js';
+import { clusterMoveRetryMs, clusterRequestBudgetMs, clusterUnreachableWaitMs } from '../limits.js';
 import {
   failure,
   type ReplyCallback,
@@ -116,8 +111,6 @@ export class Router {
   private readonly owned: () => boolean;
   private readonly now: () => number;
   private readonly cluster: ClusterRoutes | undefined;
-  /** When the shards' ports were last looked at within a turn (`midTurn`). */
-  private midTurnMs = Number.NEGATIVE_INFINITY;
 
   constructor(options: RouterOptions) {
     this.cluster = options.cluster;
@@ -127,20 +120,6 @@ export class Router {
     this.view = options.view;
     this.routes = options.routes ?? new Map();
     this.owned = options.owned ?? (() => true);
-  }
-
-  /**
-   * Called as each request arrives, `nowMs` its monotonic arrival time. A crowd keeps this
-   * thread in one event-loop turn for up to seconds (libuv's 48 polls of 1,024 socket events),
-   * and the shards' ports are only some of those events: their answers waited hundreds of ms
-   * behind thousands of sockets, the shards idle and their in-flight counts full meanwhile
-   * (everything shed). So, at most every `midTurnEveryMs`, each shard's waiting messages are
-   * handled now and its batch sent if it waited its bound (`ShardChannel.midTurn`).
-   */
-  midTurn(nowMs: number): void {
-    if (nowMs - this.midTurnMs < midTurnEveryMs) return;
-    this.midTurnMs = nowMs;
-    for (const channel of this.channels) channel.midTurn(nowMs);
   }
 
   /** Routes a command; a stock read is answered at once from the durable read view. */

@@ -2,7 +2,6 @@
 // Commands and replies travel in batches, msgpack-encoded; system messages are rare and go as
 // plain structured-clone objects. Replies are values (an outcome), never rendered text: the
 // HTTP thread renders each exactly once, and nothing parses its own output back.
-import type { MessagePort } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
 import type { Command, Outcome, RetentionPolicy } from '../actors/index.js';
 
@@ -91,16 +90,6 @@ export interface ShardWorkerData {
    * `adopt` and `drop`.
    */
   readonly cluster?: { readonly node: string; readonly leases: readonly Lease[] };
-}
-
-/** What a shard's thread is started with: its settings, and the port it speaks on. */
-export interface ShardThreadData extends ShardWorkerData {
-  /**
-   * Everything the shard says (`FromShard`) is posted here, not on its parent port: the HTTP
-   * thread can take these messages synchronously within a long turn (`receiveMessageOnPort`),
-   * which a Worker's own port does not allow.
-   */
-  readonly answers: MessagePort;
 }
 
 /** A partition's lease as a shard holds it: [partition, fencing epoch]. */

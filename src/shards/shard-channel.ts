@@ -4,12 +4,7 @@
 // without limit), sheds reserves that would wait longer than the queue-delay bound
 // (queue-admission.ts: refused here, never sent), carries system round trips, and when the thread
 // dies, fails everything in flight and starts a new one.
-import {
-  MessageChannel,
-  receiveMessageOnPort,
-  type MessagePort,
-  type Worker,
-} from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Command } from '../actors/index.js';
 import { TurnBatch } from '../turn-batch.js';
 import {
@@ -30,7 +25,6 @@ import {
   type RecoveryStats,
   type ShardReply,
   type ShardRequest,
-  type ShardThreadData,
   type ShardWorkerData,
   type StockChange,
   type SystemRequestKind,
@@ -75,8 +69,6 @@ const shedMessage =
 
 export class ShardChannel {
   private worker: Worker | undefined;
-  /** Where the thread's messages arrive (`ShardThreadData.answers`'s other end). */
-  private answers: MessagePort | undefined;
   private ready = false;
   private stopping = false;
   private readonly inflight = new Map<number, ReplyCallback>();
@@ -131,12 +123,9 @@ export class ShardChannel {
       cluster === undefined
         ? this.workerData
         : { ...this.workerData, cluster: { node: cluster.node, leases: [...this.leases] } };
-    const { port1: answers, port2 } = new MessageChannel();
-    const thread: ShardThreadData = { ...data, answers: port2 };
-    const worker = spawnWorker(import.meta.url, 'shard-worker', thread, [port2]);
+    const worker = spawnWorker(import.meta.url, 'shard-worker', data);
     this.worker = worker;
-    this.answers = answers;
-    answers.on('message', (message: FromShard) => this.onMessage(message));
+    worker.on('message', (message: FromShard) => this.onMessage(message));
     worker.on('error', (error) => this.onExit(worker, error.message));
     worker.on('exit', (code) => this.onExit(worker, `shard worker exited with code ${code}`));
   }
@@ -221,28 +210,6 @@ export class ShardChannel {
     if (!this.queue.remove((request) => request.id === id)) return false;
     this.inflight.delete(id);
     return true;
-  }
-
-  /**
-   * Called between requests within a long turn of this thread (`Router.midTurn`): takes what the
-   * shard said since (answers, durable changes) from its port now, rather than when libuv reaches
-   * the port's event behind thousands of readable sockets, and sends a batch that waited its
-   * bound. In order: the port's listener gets what is left, as before.
-   */
-  midTurn(nowMs: number): void {
-    this.takeWaiting();
-    this.queue.flushIfDue(nowMs);
-  }
-
-  /** Handles every message waiting on the shard's port, in order. */
-  private takeWaiting(): void {
-    const answers = this.answers;
-    if (answers === undefined) return;
-    for (;;) {
-      const waiting = receiveMessageOnPort(answers);
-      if (waiting === undefined) return;
-      this.onMessage(waiting.message as FromShard);
-    }
   }
 
   /** A batch of commands, to the shard in one message. */
@@ -332,11 +299,6 @@ export class ShardChannel {
 
   private onExit(worker: Worker, message: string): void {
     if (this.worker !== worker) return; // a second event for a worker already handled
-    // What the thread said before it ended is still on its port (a reply to a write it made
-    // durable, its fatal report): heard first, so nothing it answered is failed below.
-    this.takeWaiting();
-    this.answers?.close();
-    this.answers = undefined;
     this.worker = undefined;
     this.ready = false;
     const fatal = this.fatal;

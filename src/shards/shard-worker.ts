@@ -12,19 +12,17 @@ import {
   encodeCensus,
   type CommitTiming,
   type FromShard,
-  type ShardThreadData,
+  type ShardWorkerData,
   type ToShard,
 } from './protocol.js';
 import { Shard } from './shard.js';
 import { ShardTimeline } from './shard-timeline.js';
 
-const data = workerData as ShardThreadData;
+const data = workerData as ShardWorkerData;
 if (parentPort === null) throw new Error('shard-worker must run in a worker thread');
-/** Commands come in on the parent port; everything the shard says goes out on `answers`. */
 const port: MessagePort = parentPort;
-const answers: MessagePort = data.answers;
 
-const post = (message: FromShard): void => answers.postMessage(message);
+const post = (message: FromShard): void => port.postMessage(message);
 
 /** What this thread did, on the common clock (LEDGER_TIMELINE_FILE); undefined when off. */
 const threadTimeline = startTimeline(data.timelineFile, `shard-${data.shard}`);
@@ -154,7 +152,7 @@ const shard = new Shard(
     send: (replies) => {
       timeline?.replies(replies.length);
       const payload = encodeBatch(replies);
-      answers.postMessage({ kind: 'replies', payload } satisfies FromShard, [
+      port.postMessage({ kind: 'replies', payload } satisfies FromShard, [
         payload.buffer as ArrayBuffer,
       ]);
     },
@@ -169,7 +167,7 @@ const shard = new Shard(
     census: (partitions, stock, readableUntilMs) => {
       const payload = encodeCensus(stock);
       const message = { kind: 'census', partitions, payload, readableUntilMs } as const;
-      answers.postMessage(message satisfies FromShard, [payload.buffer as ArrayBuffer]);
+      port.postMessage(message satisfies FromShard, [payload.buffer as ArrayBuffer]);
     },
     flushed: (rows, durationMs) => {
       flushSeconds.observe(durationMs / 1000);
@@ -233,7 +231,6 @@ async function onMessage(message: ToShard): Promise<void> {
       timeline?.stop();
       post({ kind: 'stopped' });
       port.close();
-      answers.close();
       return;
   }
 }
