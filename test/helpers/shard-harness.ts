@@ -10,6 +10,7 @@ import {
 } from '../../src/persistence/index.js';
 import type { ShardReply } from '../../src/shards/index.js';
 import { Shard } from '../../src/shards/shard.js';
+import { roomyRetention } from './actor-fixtures.js';
 
 /** A journal in memory whose every write lands at once. */
 export class InstantJournal {
@@ -49,7 +50,6 @@ export class InstantJournal {
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
-const retention = { retainFinishedMs: 3_600_000, retainFinishedMax: 1000, onHandMax: 1e9 };
 
 export class ShardHarness {
   nowMs: number;
@@ -73,7 +73,7 @@ export class ShardHarness {
       {
         shard: 0,
         partitions: [0],
-        retention,
+        retention: roomyRetention,
         walBatchRecordsMax: 100,
         snapshotEveryRecords: 100_000,
         expiriesPerSweepMax: 100,

@@ -5,33 +5,12 @@
 // A read in the same batch then sees the due hold expired, as the contract says; with the slice
 // checked before the first expiry, it saw the hold still held.
 import { describe, expect, it } from 'vitest';
-import type { Command } from '../../../src/actors/index.js';
 import { sweepSliceMs } from '../../../src/limits.js';
-import { mintReservationId } from '../../../src/router/reservation-id.js';
+import { adjust, reserve } from '../../helpers/actor-fixtures.js';
 import { InstantJournal, ShardHarness } from '../../helpers/shard-harness.js';
 
 const key = { productId: 'p', warehouseId: 'w' };
-
-const stock: Command = {
-  kind: 'adjust',
-  ...key,
-  delta: 10,
-  reason: '',
-  idempotencyKey: '',
-  actorId: '',
-  traceId: 't',
-};
-
-const hold = (serial: number): Command => ({
-  kind: 'reserve',
-  ...key,
-  quantity: 2,
-  idempotencyKey: `hold-${serial}`,
-  ttlSeconds: 1,
-  reservationId: mintReservationId(0),
-  requesterId: '',
-  traceId: `t${serial}`,
-});
+const hold = () => reserve({ ...key, quantity: 2, ttlSeconds: 1 });
 
 describe('a sweep on a thread kept off its core', () => {
   it('expires the holds already due before the batch that reads them', async () => {
@@ -40,9 +19,9 @@ describe('a sweep on a thread kept off its core', () => {
     const jumping = () => (monotonicMs += sweepSliceMs + 5);
     const shard = new ShardHarness(new InstantJournal(), Date.UTC(2026, 11, 3, 12), jumping);
     await shard.shard.start();
-    await shard.send(stock);
-    await shard.send(hold(1));
-    await shard.send(hold(2));
+    await shard.send(adjust(10, key));
+    await shard.send(hold());
+    await shard.send(hold());
     expect(await shard.stock()).toMatchObject({ onHand: 10, reserved: 4, available: 6 });
 
     // Both holds are due: the read's own batch sweeps them first, slice or no slice.
