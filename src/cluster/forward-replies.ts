@@ -34,11 +34,7 @@ export class ForwardReplies {
   private nextToken = 0;
   private sweeper: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly connection: NatsConnection,
-    /** Wall-clock ms, as the deadlines (Date.now by default). */
-    private readonly wallNow: () => number = Date.now,
-  ) {
+  constructor(private readonly connection: NatsConnection) {
     this.inbox = createInbox();
     const prefix = this.inbox.length + 1;
     connection.subscribe(`${this.inbox}.*`, {
@@ -46,11 +42,6 @@ export class ForwardReplies {
         if (error === null) this.answer(message.subject.slice(prefix), message);
       },
     });
-  }
-
-  /** Forwards awaiting an answer. */
-  get size(): number {
-    return this.pending.size;
   }
 
   /** Publishes `payload` on `subject`; `settle` is called once, with how the forward ended. */
@@ -92,7 +83,8 @@ export class ForwardReplies {
   }
 
   private readonly sweep = (): void => {
-    const nowMs = this.wallNow();
+    // Deadlines are wall-clock ms: the owner, on another machine, checks the same one.
+    const nowMs = Date.now();
     for (const [token, waiting] of this.pending) {
       if (waiting.deadlineMs > nowMs) continue;
       this.pending.delete(token);
