@@ -10,15 +10,24 @@
 // - --from-postgres: the journal written to a scratch database (bench_<random>, dropped afterwards,
 //   also on failure) through the real JournalStore, then read back with its tail reads alone, and
 //   read + decode + replay, on one thread as a shard's recovery does.
+// - --retain none: the same bench with nothing retained (every finished hold and adjust key
+//   forgotten at once, live and in replay), which measures what the retained holds cost it: the
+//   ceiling of any leaner form of them. The default, day, keeps them a day (all of this journal).
 // The machine may be shared: compare runs made back to back, and read the every-round figures.
 //
 //   npx tsx bench/micro/recovery-replay.ts [--records 1000000] [--keys 10000] [--rounds 3]
-//     [--threads 1,2] [--from-postgres] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+//     [--threads 1,2] [--retain day|none] [--from-postgres]
+//     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, workerData, type Worker } from 'node:worker_threads';
 import pg from 'pg';
-import { PartitionState, type JournalRecord, type StockRecord } from '../../src/actors/index.js';
+import {
+  PartitionState,
+  type JournalRecord,
+  type RetentionPolicy,
+  type StockRecord,
+} from '../../src/actors/index.js';
 import { JournalStore, type WalRow } from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
 import { decodeRecord } from '../../src/persistence/record-codec.js';
@@ -31,7 +40,10 @@ import { withScratchDatabase } from '../lib/scratch-database.js';
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const partitions = 256;
 const targetRecordsPerSecond = 1_000_000;
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+const retentions = {
+  day: { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 },
+  none: { retainFinishedMs: 0, retainFinishedMax: 1, onHandMax: 1e12 },
+} as const satisfies Record<string, RetentionPolicy>;
 /** Rows per JournalStore.append when filling the scratch database (and per generator take). */
 const appendRows = 10_000;
 
@@ -83,7 +95,7 @@ function summary(states: readonly PartitionState[]): Map<string, string> {
   return result;
 }
 
-function makeJournal(recordCount: number, keyCount: number): Journal {
+function makeJournal(recordCount: number, keyCount: number, retention: RetentionPolicy): Journal {
   const generator = new JournalGenerator({ partitions, recordCount, keyCount, retention });
   const payloads = generator.live.map((): Buffer[] => []);
   for (;;) {
@@ -94,7 +106,10 @@ function makeJournal(recordCount: number, keyCount: number): Journal {
   return { live: generator.live, payloads, types: generator.types };
 }
 
-function replayAll(journal: readonly PackedPartition[]): PartitionState[] {
+function replayAll(
+  journal: readonly PackedPartition[],
+  retention: RetentionPolicy,
+): PartitionState[] {
   return journal.map((packed) => {
     const state = new PartitionState(packed.partition, retention);
     for (const payload of rowsOf(packed)) state.replay(decodeRecord(payload));
@@ -120,7 +135,11 @@ function cutAll(journal: readonly PackedPartition[]): number {
   return length;
 }
 
-function replayDecoded(journal: readonly PackedPartition[], records: JournalRecord[][]) {
+function replayDecoded(
+  journal: readonly PackedPartition[],
+  records: JournalRecord[][],
+  retention: RetentionPolicy,
+) {
   return records.map((rows, index) => {
     const state = new PartitionState((journal[index] as PackedPartition).partition, retention);
     for (const record of rows) state.replay(record);
@@ -154,6 +173,7 @@ interface Bench {
   readonly rounds: number;
   readonly journal: readonly PackedPartition[];
   readonly expected: Map<string, string>;
+  readonly retention: RetentionPolicy;
 }
 
 function rateOf(bench: Bench, seconds: number): string {
@@ -161,19 +181,19 @@ function rateOf(bench: Bench, seconds: number): string {
 }
 
 function oneThread(bench: Bench): void {
-  const { journal, expected, rounds } = bench;
+  const { journal, expected, rounds, retention } = bench;
   const full: number[] = [];
   const decodeOnly: number[] = [];
   const replayOnly: number[] = [];
   const cutOnly: number[] = [];
   for (let round = 0; round < rounds; round += 1) {
-    const [replayed, seconds] = timed(() => replayAll(journal));
+    const [replayed, seconds] = timed(() => replayAll(journal, retention));
     checkEqual(expected, summary(replayed));
     full.push(seconds);
     decodeOnly.push(timed(() => decodeAll(journal))[1]);
     cutOnly.push(timed(() => cutAll(journal))[1]);
     const decoded = journal.map((packed) => [...rowsOf(packed)].map((row) => decodeRecord(row)));
-    replayOnly.push(timed(() => replayDecoded(journal, decoded))[1]);
+    replayOnly.push(timed(() => replayDecoded(journal, decoded, retention))[1]);
   }
   const fullSeconds = median(full);
   const status = bench.recordCount / fullSeconds >= targetRecordsPerSecond ? 'MET' : 'NOT MET';
@@ -192,6 +212,7 @@ function oneThread(bench: Bench): void {
 interface WorkerJob {
   readonly role: 'recovery-replay-worker';
   readonly journal: readonly PackedPartition[];
+  readonly retention: RetentionPolicy;
 }
 
 interface WorkerRound {
@@ -212,7 +233,7 @@ function runWorker(job: WorkerJob): void {
       port.close();
       return;
     }
-    const [states, seconds] = timed(() => replayAll(journal));
+    const [states, seconds] = timed(() => replayAll(journal, job.retention));
     const round: WorkerRound = { seconds, summary: [...summary(states)] };
     port.postMessage(round);
   });
@@ -223,7 +244,11 @@ async function startWorkers(bench: Bench, threads: number): Promise<Worker[]> {
   const table = new PartitionTable(partitions, threads);
   const workers = Array.from({ length: threads }, (_, shard) => {
     const owned = table.partitionsOf(shard).map((p) => bench.journal[p] as PackedPartition);
-    const job: WorkerJob = { role: 'recovery-replay-worker', journal: owned };
+    const job: WorkerJob = {
+      role: 'recovery-replay-worker',
+      journal: owned,
+      retention: bench.retention,
+    };
     return spawnWorker(import.meta.url, 'recovery-replay', job);
   });
   await Promise.all(workers.map((worker) => once(worker, 'message')));
@@ -298,7 +323,7 @@ async function fill(store: JournalStore, journal: readonly PackedPartition[]): P
 }
 
 async function timePostgres(bench: Bench, store: JournalStore, client: pg.Client): Promise<void> {
-  const { journal, rounds } = bench;
+  const { journal, rounds, retention } = bench;
   const [, fillSeconds] = await timedAsync(async () => {
     await migrate(client);
     await fill(store, journal);
@@ -347,6 +372,7 @@ async function main(): Promise<void> {
       keys: { type: 'string', default: '10000' },
       rounds: { type: 'string', default: '3' },
       threads: { type: 'string', default: '1,2' },
+      retain: { type: 'string', default: 'day' },
       'from-postgres': { type: 'boolean', default: false },
       'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     },
@@ -354,7 +380,11 @@ async function main(): Promise<void> {
   const recordCount = Number(values.records);
   const keyCount = Number(values.keys);
   const threadCounts = values.threads.split(',').filter(Boolean).map(Number);
-  const [made, makeSeconds] = timed(() => makeJournal(recordCount, keyCount));
+  if (values.retain !== 'day' && values.retain !== 'none') {
+    throw new Error(`--retain ${values.retain}: day or none`);
+  }
+  const retention = retentions[values.retain];
+  const [made, makeSeconds] = timed(() => makeJournal(recordCount, keyCount, retention));
   // Only the packed journal and the expected end state stay: the live states would otherwise sit
   // in this thread's heap during the timed rounds, and make its garbage collection dearer.
   const expected = summary(made.live);
@@ -365,9 +395,11 @@ async function main(): Promise<void> {
   out(`node ${process.version}: ${count} records on ${keyCount} keys`);
   out(`  (${partitions} partitions; made live in ${makeSeconds.toFixed(1)} s: ${mix})`);
   out(`  mean encoded record: ${(bytes / recordCount).toFixed(1)} bytes`);
+  out(`  retained: ${values.retain === 'day' ? 'a day (all of this journal)' : 'nothing'}`);
   made.live.length = 0;
   made.payloads.length = 0;
-  const bench: Bench = { recordCount, rounds: Number(values.rounds), journal, expected };
+  const rounds = Number(values.rounds);
+  const bench: Bench = { recordCount, rounds, journal, expected, retention };
   oneThread(bench);
   await parallel(bench, threadCounts);
   if (values['from-postgres']) await fromPostgres(bench, values['database-url']);
