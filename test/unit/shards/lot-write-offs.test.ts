@@ -2,28 +2,21 @@
 // whose day ended (unheld units only), never before, and a shard recovered from that journal
 // has the same stock and still writes off the lots that end later; the metric counts them.
 import { describe, expect, it } from 'vitest';
-import type { Command, LotExpiredRecord } from '../../../src/actors/index.js';
+import type { LotExpiredRecord } from '../../../src/actors/index.js';
+import { adjust } from '../../helpers/actor-fixtures.js';
 import { InstantJournal, ShardHarness } from '../../helpers/shard-harness.js';
 
-const adjust = (delta: number, lotId: string, expiresOn: string): Command => ({
-  kind: 'adjust',
-  productId: 'p',
-  warehouseId: 'w',
-  delta,
-  reason: '',
-  idempotencyKey: '',
-  actorId: '',
-  traceId: 't',
-  lot: { lotId, expiresOn },
-});
+/** An adjust of the harness's key into a named lot. */
+const lotAdjust = (delta: number, lotId: string, expiresOn: string) =>
+  adjust(delta, { productId: 'p', warehouseId: 'w', lot: { lotId, expiresOn } });
 
 describe('lot write-offs in the shard', () => {
   it('journals each ended lot once, at its end, and recovery keeps it and the rest', async () => {
     const journal = new InstantJournal();
     const first = new ShardHarness(journal, Date.UTC(2026, 11, 2, 12));
     await first.shard.start();
-    await first.send(adjust(3, 'early', '2026-12-05'));
-    await first.send(adjust(2, 'late', '2026-12-09'));
+    await first.send(lotAdjust(3, 'early', '2026-12-05'));
+    await first.send(lotAdjust(2, 'late', '2026-12-09'));
     const endOfDec5 = Date.UTC(2026, 11, 6);
     first.nowMs = endOfDec5 - 1;
     expect(first.shard.sweep(first.nowMs)).toBe(0);
