@@ -14,6 +14,11 @@ export const partitionsMax = 0x10000;
  * with it; it keeps each statement far within the journal connection's statement timeout.
  */
 export const recoveryPageRows = 100_000;
+/**
+ * Heap blocks of the WAL table read per statement when many partitions are recovered from lsn 1
+ * in one pass (about 60 rows a block): as a page of rows above, far within the statement timeout.
+ */
+export const recoveryPageBlocks = 2_000;
 /** Expiries applied per sweep: one sweep never stalls a shard's mailbox for long. */
 export const expiriesPerSweepMax = 10_000;
 /** How long shutdown waits for in-flight requests before stopping the shards anyway. */

@@ -35,6 +35,7 @@ const journal: JournalConnection = {
   close: () => Promise.resolve(),
   latestSnapshots: () => Promise.resolve(new Map()),
   readTail: (_partition, afterLsn) => Promise.resolve(afterLsn),
+  readAll: () => Promise.resolve(0),
   ping: () => Promise.resolve(),
   cutTail: () => Promise.resolve(0),
 };

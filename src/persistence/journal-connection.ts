@@ -65,6 +65,16 @@ export interface JournalReader {
     afterLsn: number,
     onRow: (lsn: number, payload: Uint8Array) => void,
   ): Promise<number>;
+  /**
+   * Calls `onRow` for every WAL row of the listed partitions, in no set order: one pass over the
+   * table in its physical order, instead of an index scan per partition whose row fetches land
+   * all over it (the rows of a partition lie between every other partition's). For recovering
+   * many partitions from lsn 1. Resolves to the rows read.
+   */
+  readAll(
+    partitions: readonly number[],
+    onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+  ): Promise<number>;
 }
 
 /** One connection to the journal: a shard writes, snapshots and recovers through these. */

@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { assert } from '../actors/index.js';
-import { recoveryPageRows } from '../limits.js';
+import { recoveryPageBlocks, recoveryPageRows } from '../limits.js';
 import type {
   JournalConnection,
   MovementColumns,
@@ -204,6 +204,55 @@ export class JournalStore implements JournalConnection {
       if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
       if (rows < recoveryPageRows) return last;
     }
+  }
+
+  /**
+   * Every WAL row of the listed partitions, in the table's physical order, through binary COPY
+   * in statements of `pageBlocks` heap blocks each (a TID range scan: PG 14 and later). The
+   * blocks are counted once, at the start: rows written later belong to partitions someone else
+   * writes, never to ones being recovered. A row's payload is a view of the stream's chunk.
+   */
+  async readAll(
+    partitions: readonly number[],
+    onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    pageBlocks = recoveryPageBlocks,
+  ): Promise<number> {
+    assert(
+      partitions.every((partition) => Number.isSafeInteger(partition)) &&
+        Number.isSafeInteger(pageBlocks) &&
+        pageBlocks > 0,
+      'bad partitions or page size',
+    );
+    if (partitions.length === 0) return 0;
+    const sized = await this.client.query<{ blocks: string }>(
+      `SELECT pg_relation_size('ledger_wal') / current_setting('block_size')::bigint AS blocks`,
+    );
+    const blocks = Number(sized.rows[0]?.blocks ?? 0);
+    const listed = `'{${partitions.join(',')}}'::integer[]`;
+    let rows = 0;
+    for (let first = 0; first < blocks; first += pageBlocks) {
+      let failure: { readonly error: unknown } | undefined;
+      const reader = new WalCopyRows((lsn, payload, partition) => {
+        rows += 1;
+        if (failure !== undefined) return;
+        try {
+          onRow(partition, lsn, payload);
+        } catch (error) {
+          failure = { error };
+        }
+      }, true);
+      const stream = copyTo(
+        `COPY (SELECT partition, lsn, payload FROM ledger_wal
+               WHERE ctid >= '(${first},0)'::tid AND ctid < '(${first + pageBlocks},0)'::tid
+                 AND partition = ANY(${listed}))
+         TO STDOUT (FORMAT binary)`,
+      );
+      endsItsQuery(stream);
+      for await (const chunk of this.client.query(stream)) reader.push(chunk as Buffer);
+      if (failure !== undefined) throw failure.error;
+      if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
+    }
+    return rows;
   }
 
   /**

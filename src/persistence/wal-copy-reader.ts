@@ -1,4 +1,4 @@
-// Reads a partition's WAL rows out of a `COPY (SELECT lsn, payload ...) TO STDOUT (FORMAT
+// Reads WAL rows out of a `COPY (SELECT [partition,] lsn, payload ...) TO STDOUT (FORMAT
 // binary)` stream: the payloads arrive as their raw bytes, not as the hex text a query's `bytea`
 // is sent as (which pg would then parse back, the slowest part of a recovery's read). The binary
 // COPY format (Postgres docs, "COPY ... File Formats"): an 11-byte signature, flags and a header
@@ -14,15 +14,24 @@ export class WalCopyFormatError extends Error {
 }
 
 /**
- * Cuts `(lsn bigint, payload bytea)` rows out of binary COPY chunks, however the chunks split
- * them. A row's payload is a view of the chunk it arrived in (copy it to keep it).
+ * Cuts `(lsn bigint, payload bytea)` rows, or `(partition integer, lsn bigint, payload bytea)`
+ * rows with `withPartition`, out of binary COPY chunks, however the chunks split them. A row's
+ * payload is a view of the chunk it arrived in (copy it to keep it). Without a partition column
+ * `onRow` is given -1 for it.
  */
 export class WalCopyRows {
   private pending: Buffer | undefined = undefined;
   private headerRead = false;
   private ended = false;
+  /** Bytes of the partition field (its length and its int4) before the lsn's, if any. */
+  private readonly partitionBytes: number;
 
-  constructor(private readonly onRow: (lsn: number, payload: Uint8Array) => void) {}
+  constructor(
+    private readonly onRow: (lsn: number, payload: Uint8Array, partition: number) => void,
+    private readonly withPartition = false,
+  ) {
+    this.partitionBytes = withPartition ? 8 : 0;
+  }
 
   /** Whether the end-of-data marker came. */
   get complete(): boolean {
@@ -64,18 +73,29 @@ export class WalCopyRows {
       this.ended = true;
       return offset + 2;
     }
-    if (fields !== 2) throw new WalCopyFormatError(`a row of ${fields} fields, not 2`);
-    // lsn: length 8, then the bigint; payload: its length, then its bytes.
-    if (data.length < offset + 2 + 4 + 8 + 4) return -1;
-    if (data.readInt32BE(offset + 2) !== 8) throw new WalCopyFormatError('an lsn of another size');
+    const expected = this.withPartition ? 3 : 2;
+    if (fields !== expected) {
+      throw new WalCopyFormatError(`a row of ${fields} fields, not ${expected}`);
+    }
+    // partition (if any): length 4, then the integer; lsn: length 8, then the bigint; payload:
+    // its length, then its bytes.
+    const at = offset + 2 + this.partitionBytes;
+    if (data.length < at + 4 + 8 + 4) return -1;
+    let partition = -1;
+    if (this.withPartition) {
+      if (data.readInt32BE(offset + 2) !== 4)
+        throw new WalCopyFormatError('a partition of another size');
+      partition = data.readInt32BE(offset + 6);
+    }
+    if (data.readInt32BE(at) !== 8) throw new WalCopyFormatError('an lsn of another size');
     // The bigint as two 32-bit halves: exact below 2^53 (an lsn never nears it), and no BigInt
     // made for every row of a recovery.
-    const lsn = data.readInt32BE(offset + 6) * 0x1_0000_0000 + data.readUInt32BE(offset + 10);
-    const payloadBytes = data.readInt32BE(offset + 14);
+    const lsn = data.readInt32BE(at + 4) * 0x1_0000_0000 + data.readUInt32BE(at + 8);
+    const payloadBytes = data.readInt32BE(at + 12);
     if (payloadBytes < 0) throw new WalCopyFormatError('a NULL payload');
-    const payloadStart = offset + 18;
+    const payloadStart = at + 16;
     if (data.length < payloadStart + payloadBytes) return -1;
-    this.onRow(lsn, data.subarray(payloadStart, payloadStart + payloadBytes));
+    this.onRow(lsn, data.subarray(payloadStart, payloadStart + payloadBytes), partition);
     return payloadStart + payloadBytes;
   }
 }

@@ -60,6 +60,13 @@ export class JournalLink implements JournalSink, JournalReader {
     return this.exclusive((connection) => connection.readTail(partition, afterLsn, onRow));
   }
 
+  readAll(
+    partitions: readonly number[],
+    onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+  ): Promise<number> {
+    return this.exclusive((connection) => connection.readAll(partitions, onRow));
+  }
+
   ping(): Promise<void> {
     return this.exclusive((connection) => connection.ping());
   }

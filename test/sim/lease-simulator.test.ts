@@ -40,8 +40,10 @@ describe('the lease simulator: nodes racing for the same partitions', () => {
   it('fails without the fence: the checks see what it protects', async () => {
     // Without it, the journal's unique (partition, lsn) still refuses a stale owner's clashing
     // writes, but a stale owner's write that lands after the new owner recovered is acknowledged
-    // and missing from the new owner's memory: a read routed to it afterwards misses it.
-    const unfenced = new LeaseSimulation(11, false, false);
+    // and missing from the new owner's memory: a read routed to it afterwards misses it. Seed 22
+    // is the one of seeds 1..120 whose run shows it (11 was, before a recovery of several
+    // partitions read them in one pass, which changed every run's course).
+    const unfenced = new LeaseSimulation(22, false, false);
     await expect(unfenced.run(600)).rejects.toThrow(/stale read/);
   });
 

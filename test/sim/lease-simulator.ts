@@ -18,7 +18,6 @@ import {
   decodeRecord,
   leasesLostBy,
   type JournalConnection,
-  type JournalReader,
   type WalRow,
 } from '../../src/persistence/index.js';
 import { partitionOf } from '../../src/router/index.js';
@@ -409,6 +408,7 @@ export class LeaseSimulation {
       writeSnapshot: (row) => connection.writeSnapshot(row),
       latestSnapshots: (partitions) => connection.latestSnapshots(partitions),
       readTail: (partition, afterLsn, onRow) => connection.readTail(partition, afterLsn, onRow),
+      readAll: (partitions, onRow) => connection.readAll(partitions, onRow),
       ping: () => connection.ping(),
       cutTail: (partition, lastLsn, movements, epoch) =>
         connection.cutTail(partition, lastLsn, movements, epoch),
@@ -691,7 +691,7 @@ export class LeaseSimulation {
     const mirror = new Mirror(this.partitions);
     let traces: Map<string, number>;
     try {
-      traces = await mirror.rebuild(this.journalReader(), this.sent);
+      traces = await mirror.rebuild(this.journal.reader(), this.sent);
     } catch (error) {
       this.log.fail(`the journal is not a history the model allows: ${show(error)}`);
       return;
@@ -785,21 +785,6 @@ export class LeaseSimulation {
 
   /** The healed probes, by request id: whether each was answered other than 503. */
   private probes = new Map<number, boolean>();
-
-  private journalReader(): JournalReader {
-    const journal = this.journal;
-    return {
-      latestSnapshots: (partitions) => Promise.resolve(journal.latestSnapshots(partitions)),
-      readTail: (partition, afterLsn, onRow) => {
-        let last = afterLsn;
-        for (const [lsn, payload] of journal.rowsAfter(partition, afterLsn)) {
-          onRow(lsn, payload);
-          last = lsn;
-        }
-        return Promise.resolve(last);
-      },
-    };
-  }
 
   /** Runs every node to quiescence without faults (or until `until`). */
   private async settle(until: () => boolean = () => false): Promise<void> {

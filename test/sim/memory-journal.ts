@@ -12,6 +12,7 @@ import {
   decodeRecord,
   leaseLostCode,
   type JournalConnection,
+  type JournalReader,
   type MovementKey,
   type SnapshotRow,
   type WalRow,
@@ -62,6 +63,9 @@ export class MemoryJournal {
   private readonly pastGap = new Map<number, Map<number, WalRow>>();
   /** The history beside the WAL: movement rows by key and version, and how often written. */
   private readonly movements = new Map<string, number>();
+  /** Each row's place in the order rows were written, by `partition:lsn` (readAll's order). */
+  private readonly writtenAt = new Map<string, number>();
+  private writes = 0;
   /** Rows past a gap removed by recovery (a count for the runs' totals). */
   rowsCut = 0;
   private connections: SimConnection[] = [];
@@ -146,6 +150,8 @@ export class MemoryJournal {
       let partition = this.wal.get(row.partition);
       if (partition === undefined) this.wal.set(row.partition, (partition = new Map()));
       partition.set(row.lsn, Uint8Array.from(row.payload));
+      this.writes += 1;
+      this.writtenAt.set(`${row.partition}:${row.lsn}`, this.writes);
       if (row.movement !== undefined) {
         const name = movementName(row.movement);
         this.movements.set(name, (this.movements.get(name) ?? 0) + 1);
@@ -176,6 +182,7 @@ export class MemoryJournal {
     for (const lsn of [...rows.keys()]) {
       if (lsn <= lastLsn) continue;
       rows.delete(lsn);
+      this.writtenAt.delete(`${partition}:${lsn}`);
       this.pastGap.get(partition)?.delete(lsn);
       removed += 1;
     }
@@ -264,6 +271,41 @@ export class MemoryJournal {
     return rows.filter(([lsn]) => lsn > afterLsn).sort((a, b) => a[0] - b[0]);
   }
 
+  /**
+   * The listed partitions' WAL rows in the order they were written, as Postgres reads a table in
+   * its physical order: with several commits in flight, a later lsn may come first.
+   */
+  rowsInWriteOrder(partitions: readonly number[]): [number, number, Uint8Array][] {
+    const rows: [number, number, Uint8Array][] = [];
+    for (const partition of partitions) {
+      for (const [lsn, payload] of this.wal.get(partition) ?? [])
+        rows.push([partition, lsn, payload]);
+    }
+    const at = ([partition, lsn]: [number, number, Uint8Array]) =>
+      this.writtenAt.get(`${partition}:${lsn}`) as number;
+    return rows.sort((a, b) => at(a) - at(b));
+  }
+
+  /** A reader of what the journal holds now, as recovery reads it (no queue, no faults). */
+  reader(): JournalReader {
+    return {
+      latestSnapshots: (partitions) => Promise.resolve(this.latestSnapshots(partitions)),
+      readTail: (partition, afterLsn, onRow) => {
+        let last = afterLsn;
+        for (const [lsn, payload] of this.rowsAfter(partition, afterLsn)) {
+          onRow(lsn, payload);
+          last = lsn;
+        }
+        return Promise.resolve(last);
+      },
+      readAll: (partitions, onRow) => {
+        const rows = this.rowsInWriteOrder(partitions);
+        for (const [partition, lsn, payload] of rows) onRow(partition, lsn, payload);
+        return Promise.resolve(rows.length);
+      },
+    };
+  }
+
   partitionsWithRows(): number[] {
     return [...this.wal.keys()].sort((a, b) => a - b);
   }
@@ -329,6 +371,17 @@ export class SimConnection implements JournalConnection {
         last = lsn;
       }
       return last;
+    }) as Promise<number>;
+  }
+
+  readAll(
+    partitions: readonly number[],
+    onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+  ): Promise<number> {
+    return this.enqueue('tail', `all ${partitions.join(',')}`, () => {
+      const rows = this.journal.rowsInWriteOrder(partitions);
+      for (const [partition, lsn, payload] of rows) onRow(partition, lsn, payload);
+      return rows.length;
     }) as Promise<number>;
   }
 

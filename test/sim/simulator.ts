@@ -7,7 +7,7 @@
 import type { ShardRequest } from '../../src/shards/protocol.js';
 import { Shard } from '../../src/shards/shard.js';
 import type { ShardReply, ShardOutcome, StockChange } from '../../src/shards/index.js';
-import { decodeRecord, type JournalReader } from '../../src/persistence/index.js';
+import { decodeRecord } from '../../src/persistence/index.js';
 import { partitionOf } from '../../src/router/index.js';
 import { expiriesPerSweepMax } from '../../src/limits.js';
 import type { Outcome } from '../../src/actors/index.js';
@@ -543,7 +543,7 @@ export class Simulation {
     if (this.journal.rowsPastGap > 0) this.counts.gapsFound += 1;
     let traces: Map<string, number>;
     try {
-      traces = await this.mirror.rebuild(this.journalReader(), this.sent);
+      traces = await this.mirror.rebuild(this.journal.reader(), this.sent);
     } catch (error) {
       this.log.fail(`after ${why}, the journal is not explained by the model: ${show(error)}`);
       return;
@@ -555,21 +555,6 @@ export class Simulation {
       if (!traces.has(trace)) this.log.fail(`acknowledged change ${trace} lost after ${why}`);
     }
     this.log.note(`models rebuilt after ${why}: ${this.journal.rowCount} rows`);
-  }
-
-  private journalReader(): JournalReader {
-    const journal = this.journal;
-    return {
-      latestSnapshots: (partitions) => Promise.resolve(journal.latestSnapshots(partitions)),
-      readTail: (partition, afterLsn, onRow) => {
-        let last = afterLsn;
-        for (const [lsn, payload] of journal.rowsAfter(partition, afterLsn)) {
-          onRow(lsn, payload);
-          last = lsn;
-        }
-        return Promise.resolve(last);
-      },
-    };
   }
 
   /** After a recovery: read back every key and hold the model knows, through the shard. */

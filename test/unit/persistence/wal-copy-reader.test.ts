@@ -1,7 +1,8 @@
 // Proves the binary COPY reader gives back exactly the rows of a stream however its chunks split
 // it (fast-check), refuses what is not a (lsn, payload) binary COPY, tells a cut stream from a
-// whole one, and reads what a real Postgres sends; and that JournalStore.readTail through it
-// reads every row back and leaves no query timer behind (which kept a stopping shard alive).
+// whole one, and reads what a real Postgres sends; that JournalStore.readTail through it reads
+// every row back and leaves no query timer behind (which kept a stopping shard alive); and that
+// JournalStore.readAll reads every row of the listed partitions, and only theirs, page by page.
 import fc from 'fast-check';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
@@ -16,6 +17,8 @@ import { adminDatabaseUrl, havePostgres } from '../../helpers/services.js';
 interface Row {
   readonly lsn: number;
   readonly payload: Uint8Array;
+  /** Only in a stream with the partition column. */
+  readonly partition?: number;
 }
 
 /** The binary COPY format as the Postgres docs give it, with a header extension of `extension`. */
@@ -25,22 +28,39 @@ function copyStream(rows: readonly Row[], extension = Buffer.alloc(0), fields = 
   header.writeUInt32BE(0, 11);
   header.writeUInt32BE(extension.length, 15);
   const parts = [header, extension];
-  for (const { lsn, payload } of rows) {
-    const fixed = Buffer.alloc(18);
-    fixed.writeInt16BE(fields, 0);
-    fixed.writeInt32BE(8, 2);
-    fixed.writeBigInt64BE(BigInt(lsn), 6);
-    fixed.writeInt32BE(payload.length, 14);
+  for (const { lsn, payload, partition } of rows) {
+    const count = Buffer.alloc(2);
+    count.writeInt16BE(fields, 0);
+    parts.push(count);
+    if (partition !== undefined) {
+      const column = Buffer.alloc(8);
+      column.writeInt32BE(4, 0);
+      column.writeInt32BE(partition, 4);
+      parts.push(column);
+    }
+    const fixed = Buffer.alloc(16);
+    fixed.writeInt32BE(8, 0);
+    fixed.writeBigInt64BE(BigInt(lsn), 4);
+    fixed.writeInt32BE(payload.length, 12);
     parts.push(fixed, Buffer.from(payload));
   }
   parts.push(Buffer.from([0xff, 0xff]));
   return Buffer.concat(parts);
 }
 
-function read(chunks: readonly Buffer[]): { rows: Row[]; complete: boolean } {
+function read(
+  chunks: readonly Buffer[],
+  withPartition = false,
+): { rows: Row[]; complete: boolean } {
   const rows: Row[] = [];
-  const reader = new WalCopyRows((lsn, payload) =>
-    rows.push({ lsn, payload: Buffer.from(payload) }),
+  const reader = new WalCopyRows(
+    (lsn, payload, partition) =>
+      rows.push(
+        withPartition
+          ? { lsn, payload: Buffer.from(payload), partition }
+          : { lsn, payload: Buffer.from(payload) },
+      ),
+    withPartition,
   );
   for (const chunk of chunks) reader.push(chunk);
   return { rows, complete: reader.complete };
@@ -60,10 +80,11 @@ function cut(stream: Buffer, offsets: readonly number[]): Buffer[] {
   return chunks;
 }
 
-const rowArbitrary = fc.record({
+const rowFields = {
   lsn: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
   payload: fc.uint8Array({ maxLength: 300 }),
-});
+};
+const rowArbitrary = fc.record(rowFields);
 
 const postgres = await havePostgres();
 
@@ -84,6 +105,31 @@ describe('WalCopyRows', () => {
         },
       ),
       runOptions(300),
+    );
+  });
+
+  it('gives back every (partition, lsn, payload) row with the partition column', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ ...rowFields, partition: fc.integer({ min: 0, max: 0xffff }) }), {
+          maxLength: 30,
+        }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        (rows, offsets) => {
+          const result = read(cut(copyStream(rows, undefined, 3), offsets), true);
+          expect(result.complete).toBe(true);
+          expect(result.rows).toEqual(
+            rows.map((row) => ({ ...row, payload: Buffer.from(row.payload) })),
+          );
+        },
+      ),
+      runOptions(200),
+    );
+    // Each reader refuses the other's rows.
+    const row = { lsn: 1, payload: Buffer.from('x') };
+    expect(() => read([copyStream([row])], true)).toThrow(WalCopyFormatError);
+    expect(() => read([copyStream([{ ...row, partition: 4 }], undefined, 3)])).toThrow(
+      WalCopyFormatError,
     );
   });
 
@@ -164,6 +210,48 @@ describe('WalCopyRows', () => {
         // pg's query_timeout timer of the COPY is cleared once the statement is over.
         await store.ping();
         expect(timers()).toBe(before);
+      } finally {
+        await store.close();
+        await admin.end();
+        await database.drop();
+      }
+    },
+  );
+
+  it.runIf(postgres)(
+    'reads every row of the listed partitions through readAll, a few heap blocks a statement',
+    async () => {
+      const database = await createDatabase();
+      const admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+      const store = await JournalStore.connect(database.url, { onError: () => undefined });
+      try {
+        await migrate(admin);
+        // Partitions 0..4 interleaved, as group commits land, 300 rows each.
+        const written = Array.from({ length: 1500 }, (_, index) => ({
+          partition: index % 5,
+          lsn: Math.floor(index / 5) + 1,
+          payload: Buffer.alloc(20 + (index % 50), index),
+        }));
+        for (let start = 0; start < written.length; start += 100) {
+          await store.append(written.slice(start, start + 100));
+        }
+        const { rows: sized } = await admin.query<{ blocks: string }>(
+          `SELECT pg_relation_size('ledger_wal') / current_setting('block_size')::bigint AS blocks`,
+        );
+        expect(Number(sized[0]?.blocks)).toBeGreaterThan(4);
+        const read: Array<{ partition: number; lsn: number; payload: Buffer }> = [];
+        const count = await store.readAll(
+          [1, 3],
+          (partition, lsn, payload) => read.push({ partition, lsn, payload: Buffer.from(payload) }),
+          2,
+        );
+        const byKey = (a: { partition: number; lsn: number }, b: typeof a) =>
+          a.partition - b.partition || a.lsn - b.lsn;
+        const expected = written.filter(({ partition }) => partition === 1 || partition === 3);
+        expect(count).toBe(600);
+        expect(read.sort(byKey)).toEqual(expected.sort(byKey));
+        expect(await store.readAll([], () => undefined)).toBe(0);
       } finally {
         await store.close();
         await admin.end();

@@ -44,6 +44,9 @@ class CountingConnection implements JournalConnection {
   readTail(_partition: number, afterLsn: number): Promise<number> {
     return this.query('tail', afterLsn);
   }
+  readAll(partitions: readonly number[]): Promise<number> {
+    return this.query(`all ${partitions.length}`, 0);
+  }
   ping(): Promise<void> {
     return this.query('ping', undefined);
   }

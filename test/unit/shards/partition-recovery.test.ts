@@ -1,17 +1,24 @@
 // The gap rule of recovery: a partition is replayed up to the first gap in its lsns, and the rows
 // past it (a later group commit that committed while an earlier one failed: never acknowledged)
-// are told back with the movements written beside them, for the shard to remove.
+// are told back with the movements written beside them, for the shard to remove. Many
+// partitions without a snapshot are read in one pass, their rows in any order (the table's
+// physical order): that recovers exactly what reading each partition in lsn order does.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PartitionState, type Command, type JournalRecord } from '../../../src/actors/index.js';
 import { encodeRecord, type JournalReader } from '../../../src/persistence/index.js';
-import { recoverPartitions } from '../../../src/shards/partition-recovery.js';
+import {
+  recoverPartitions,
+  type RecoveredPartition,
+} from '../../../src/shards/partition-recovery.js';
+import { runOptions } from '../../helpers/fc-options.js';
 
 const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 10_000, onHandMax: 1e12 };
 const nowMs = 1_800_000_000_000;
 
-const adjust = (delta: number): Command => ({
+const adjust = (delta: number, productId = 'p-1'): Command => ({
   kind: 'adjust',
-  productId: 'p-1',
+  productId,
   warehouseId: 'w-1',
   delta,
   reason: '',
@@ -20,11 +27,11 @@ const adjust = (delta: number): Command => ({
   traceId: 't',
 });
 
-/** Five records of one key, as a shard journals them: lsn n is the key's version n. */
-function records(): JournalRecord[] {
+/** `count` records of one key, as a shard journals them: lsn n is the key's version n. */
+function records(count = 5, productId = 'p-1'): JournalRecord[] {
   const state = new PartitionState(0, retention);
-  return [1, 2, 3, 4, 5].map((delta) => {
-    const record = state.apply(adjust(delta), nowMs).record;
+  return Array.from({ length: count }, (_, index) => {
+    const record = state.apply(adjust(index + 1, productId), nowMs).record;
     if (record === undefined) throw new Error('an adjust without a record');
     return record;
   });
@@ -44,7 +51,53 @@ function journalWith(lsns: readonly number[]): JournalReader {
       }
       return Promise.resolve(last);
     },
+    readAll: () => Promise.reject(new Error('one partition is read by its tail')),
   };
+}
+
+/** A stored row: partition, lsn, payload. */
+type Row = readonly [number, number, Uint8Array];
+
+/**
+ * A journal of several partitions without snapshots, whose `readAll` gives `rows` in the order
+ * given (a table's physical order), and whose `readTail` gives a partition's rows in lsn order.
+ */
+function journalOf(rows: readonly Row[]): JournalReader & { passes: number } {
+  const journal = {
+    passes: 0,
+    latestSnapshots: () => Promise.resolve(new Map()),
+    readTail: (
+      partition: number,
+      afterLsn: number,
+      onRow: (lsn: number, p: Uint8Array) => void,
+    ) => {
+      const tail = rows.filter(([p, lsn]) => p === partition && lsn > afterLsn);
+      for (const [, lsn, payload] of [...tail].sort((a, b) => a[1] - b[1])) onRow(lsn, payload);
+      return Promise.resolve(tail.reduce((last, [, lsn]) => Math.max(last, lsn), afterLsn));
+    },
+    readAll: (
+      partitions: readonly number[],
+      onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    ) => {
+      journal.passes += 1;
+      const listed = rows.filter(([partition]) => partitions.includes(partition));
+      for (const [partition, lsn, payload] of listed) onRow(partition, lsn, payload);
+      return Promise.resolve(listed.length);
+    },
+  };
+  return journal;
+}
+
+/** What a recovery rebuilt, comparable with toEqual. */
+function outcome(recovered: RecoveredPartition | undefined) {
+  if (recovered === undefined) return undefined;
+  const keys = [...recovered.state.actors.values()].map((actor) => [
+    actor.productId,
+    actor.onHand,
+    actor.version,
+  ]);
+  const { lastLsn, records: replayed, snapshotLsn, pastGap } = recovered;
+  return { keys, lastLsn, replayed, snapshotLsn, pastGap };
 }
 
 describe('recoverPartitions and the gap rule', () => {
@@ -78,5 +131,61 @@ describe('recoverPartitions and the gap rule', () => {
     expect(recovered?.lastLsn).toBe(0);
     expect(recovered?.pastGap?.rows).toBe(2);
     expect(recovered?.state.actors.size).toBe(0);
+  });
+
+  it('reads many partitions without a snapshot in one pass, rows in any order, gaps and all', async () => {
+    const one = records(4, 'p-1').map((record, index): Row => [1, index + 1, encodeRecord(record)]);
+    const two = records(3, 'p-2').map((record, index): Row => [2, index + 1, encodeRecord(record)]);
+    // Newest first, the partitions interleaved; partition 2 lacks its lsn 2 (a gap).
+    const rows = [one[3], two[2], one[2], one[1], two[0], one[0]] as Row[];
+    const journal = journalOf(rows);
+    const recovered = await recoverPartitions(journal, [1, 2], { retention });
+    expect(journal.passes).toBe(1);
+    expect(outcome(recovered.get(1))).toMatchObject({
+      lastLsn: 4,
+      replayed: 4,
+      keys: [['p-1', 10, 4]],
+    });
+    expect(outcome(recovered.get(2))).toMatchObject({
+      lastLsn: 1,
+      keys: [['p-2', 1, 1]],
+      pastGap: { rows: 1, movements: [{ productId: 'p-2', warehouseId: 'w-1', version: 3 }] },
+    });
+  });
+
+  it('recovers in one pass exactly what each partition read in lsn order does', async () => {
+    const partitionArbitrary = fc.record({
+      count: fc.integer({ min: 0, max: 8 }),
+      // Each lsn is present unless dropped: a dropped one is a gap.
+      dropped: fc.array(fc.integer({ min: 1, max: 8 }), { maxLength: 2 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(partitionArbitrary, { minLength: 2, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        async (shapes, order) => {
+          const stored: Row[] = shapes.flatMap(({ count, dropped }, partition) =>
+            records(count, `p-${partition}`)
+              .map((record, index): Row => [partition, index + 1, encodeRecord(record)])
+              .filter(([, lsn]) => !dropped.includes(lsn)),
+          );
+          // Any physical order: each row sorted by a key drawn for it.
+          const rank = (index: number) => order[index % Math.max(order.length, 1)] ?? index;
+          const shuffled = stored
+            .map((row, index) => ({ row, key: rank(index) * 64 + index }))
+            .sort((a, b) => a.key - b.key)
+            .map(({ row }) => row);
+          const partitions = shapes.map((_, partition) => partition);
+          const journal = journalOf(shuffled);
+          const together = await recoverPartitions(journal, partitions, { retention });
+          expect(journal.passes).toBe(1);
+          for (const partition of partitions) {
+            const alone = await recoverPartitions(journal, [partition], { retention });
+            expect(outcome(together.get(partition))).toEqual(outcome(alone.get(partition)));
+          }
+        },
+      ),
+      runOptions(200),
+    );
   });
 });
