@@ -16,9 +16,11 @@ export const partitionsMax = 0x10000;
 export const recoveryPageRows = 100_000;
 /**
  * Heap blocks of the WAL table read per statement when many partitions are recovered from lsn 1
- * in one pass (about 60 rows a block): as a page of rows above, far within the statement timeout.
+ * in one pass (about 60 rows a block, 32 MiB): as a page of rows above, far within the statement
+ * timeout. A page's rows are replayed partition by partition once it is read, so larger pages
+ * replay with fewer switches between partitions (each switch leaves the CPU's caches cold).
  */
-export const recoveryPageBlocks = 2_000;
+export const recoveryPageBlocks = 4_000;
 /** Expiries applied per sweep: one sweep never stalls a shard's mailbox for long. */
 export const expiriesPerSweepMax = 10_000;
 /** How long shutdown waits for in-flight requests before stopping the shards anyway. */

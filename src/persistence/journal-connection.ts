@@ -69,11 +69,13 @@ export interface JournalReader {
    * Calls `onRow` for every WAL row of the listed partitions, in no set order: one pass over the
    * table in its physical order, instead of an index scan per partition whose row fetches land
    * all over it (the rows of a partition lie between every other partition's). For recovering
-   * many partitions from lsn 1. Resolves to the rows read.
+   * many partitions from lsn 1. Rows come in pages: `onPageEnd` is called after each page's
+   * rows, and a row's payload stays valid until then. Resolves to the rows read.
    */
   readAll(
     partitions: readonly number[],
     onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    onPageEnd?: () => void,
   ): Promise<number>;
 }
 

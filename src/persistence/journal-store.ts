@@ -210,11 +210,13 @@ export class JournalStore implements JournalConnection {
    * Every WAL row of the listed partitions, in the table's physical order, through binary COPY
    * in statements of `pageBlocks` heap blocks each (a TID range scan: PG 14 and later). The
    * blocks are counted once, at the start: rows written later belong to partitions someone else
-   * writes, never to ones being recovered. A row's payload is a view of the stream's chunk.
+   * writes, never to ones being recovered. A row's payload is a view of the stream's chunk (a
+   * chunk is not reused, so the view stays valid as long as it is held).
    */
   async readAll(
     partitions: readonly number[],
     onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    onPageEnd: () => void = () => undefined,
     pageBlocks = recoveryPageBlocks,
   ): Promise<number> {
     assert(
@@ -251,6 +253,7 @@ export class JournalStore implements JournalConnection {
       for await (const chunk of this.client.query(stream)) reader.push(chunk as Buffer);
       if (failure !== undefined) throw failure.error;
       if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
+      onPageEnd();
     }
     return rows;
   }

@@ -63,8 +63,9 @@ export class JournalLink implements JournalSink, JournalReader {
   readAll(
     partitions: readonly number[],
     onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    onPageEnd?: () => void,
   ): Promise<number> {
-    return this.exclusive((connection) => connection.readAll(partitions, onRow));
+    return this.exclusive((connection) => connection.readAll(partitions, onRow, onPageEnd));
   }
 
   ping(): Promise<void> {

@@ -70,6 +70,8 @@ export function failure(
 export interface ShardWorkerData {
   readonly shard: number;
   readonly partitions: readonly number[];
+  /** The journal's partitions, all shards' (recovery reads many of them in one pass). */
+  readonly partitionCount: number;
   readonly databaseUrl: string;
   readonly retention: RetentionPolicy;
   readonly walBatchRecordsMax: number;

@@ -133,6 +133,7 @@ const shard = new Shard(
     // In a cluster the shard starts empty and adopts its leases once started.
     partitions: data.cluster === undefined ? data.partitions : [],
     partitionsMove: data.cluster !== undefined,
+    partitionCount: data.partitionCount,
     retention: data.retention,
     walBatchRecordsMax: data.walBatchRecordsMax,
     commitsInFlight: data.commitsInFlight,

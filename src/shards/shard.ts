@@ -64,6 +64,8 @@ import { SnapshotSlicer, type SliceBudget, type SnapshotStats } from './snapshot
 export interface ShardOptions {
   readonly shard: number;
   readonly partitions: readonly number[];
+  /** The journal's partitions, all shards' (see RecoveryOptions); `partitions` if not given. */
+  readonly partitionCount?: number;
   readonly retention: RetentionPolicy;
   readonly walBatchRecordsMax: number;
   /** Group commits in flight at most, each on a connection of its own (1 if not given). */
@@ -329,8 +331,10 @@ export class Shard {
    * again, or the next rows would collide with them (and the history show what never happened).
    */
   private async recover(partitions: readonly number[]): Promise<Map<number, RecoveredPartition>> {
+    const { retention, partitionCount } = this.options;
     const recovered = await recoverPartitions(this.link, partitions, {
-      retention: this.options.retention,
+      retention,
+      ...(partitionCount === undefined ? {} : { partitionCount }),
     });
     for (const [partition, { lastLsn, pastGap }] of recovered) {
       if (pastGap === undefined) continue;

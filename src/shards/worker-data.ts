@@ -13,6 +13,7 @@ export function shardWorkerData(
   return {
     shard,
     partitions,
+    partitionCount,
     databaseUrl,
     retention: retentionOf(config, partitionCount),
     walBatchRecordsMax: config.walBatchRecordsMax,

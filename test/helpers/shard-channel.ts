@@ -41,6 +41,7 @@ export async function startShardChannel(
     {
       shard: 0,
       partitions: table.partitionsOf(0),
+      partitionCount: table.partitions,
       databaseUrl: database.url,
       retention: dayRetention,
       walBatchRecordsMax: 100,

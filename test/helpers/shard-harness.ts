@@ -39,9 +39,10 @@ export class InstantJournal {
         return last;
       },
       // One partition here (the harness's 0), its rows in the order they were written.
-      readAll: async (partitions, onRow) => {
+      readAll: async (partitions, onRow, onPageEnd) => {
         if (!partitions.includes(0)) return 0;
         for (const [lsn, payload] of this.wal) onRow(0, lsn, payload);
+        onPageEnd?.();
         return this.wal.size;
       },
       ping: async () => undefined,

@@ -54,6 +54,9 @@ export class SimLeaseLostError extends SimJournalError {
 /** A row written by a node in a cluster without an epoch: JournalStore asserts on it. */
 export class SimUnfencedWriteError extends SimJournalError {}
 
+/** Rows of a page of `readAll` (the real store's are thousands; a few here, so pages split). */
+const pageRows = 5;
+
 export class MemoryJournal {
   private readonly wal = new Map<number, Map<number, Uint8Array>>();
   private readonly snapshots = new Map<number, Map<number, Uint8Array>>();
@@ -286,6 +289,21 @@ export class MemoryJournal {
     return rows.sort((a, b) => at(a) - at(b));
   }
 
+  /** `rowsInWriteOrder` to `onRow`, in pages of a few rows (a page's end falls anywhere). */
+  readAll(
+    partitions: readonly number[],
+    onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    onPageEnd: () => void = () => undefined,
+  ): number {
+    const rows = this.rowsInWriteOrder(partitions);
+    rows.forEach(([partition, lsn, payload], index) => {
+      onRow(partition, lsn, payload);
+      if (index % pageRows === pageRows - 1) onPageEnd();
+    });
+    onPageEnd();
+    return rows.length;
+  }
+
   /** A reader of what the journal holds now, as recovery reads it (no queue, no faults). */
   reader(): JournalReader {
     return {
@@ -298,11 +316,8 @@ export class MemoryJournal {
         }
         return Promise.resolve(last);
       },
-      readAll: (partitions, onRow) => {
-        const rows = this.rowsInWriteOrder(partitions);
-        for (const [partition, lsn, payload] of rows) onRow(partition, lsn, payload);
-        return Promise.resolve(rows.length);
-      },
+      readAll: (partitions, onRow, onPageEnd) =>
+        Promise.resolve(this.readAll(partitions, onRow, onPageEnd)),
     };
   }
 
@@ -377,12 +392,11 @@ export class SimConnection implements JournalConnection {
   readAll(
     partitions: readonly number[],
     onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    onPageEnd?: () => void,
   ): Promise<number> {
-    return this.enqueue('tail', `all ${partitions.join(',')}`, () => {
-      const rows = this.journal.rowsInWriteOrder(partitions);
-      for (const [partition, lsn, payload] of rows) onRow(partition, lsn, payload);
-      return rows.length;
-    }) as Promise<number>;
+    return this.enqueue('tail', `all ${partitions.join(',')}`, () =>
+      this.journal.readAll(partitions, onRow, onPageEnd),
+    ) as Promise<number>;
   }
 
   ping(): Promise<void> {

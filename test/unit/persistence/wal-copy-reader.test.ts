@@ -241,11 +241,14 @@ describe('WalCopyRows', () => {
         );
         expect(Number(sized[0]?.blocks)).toBeGreaterThan(4);
         const read: Array<{ partition: number; lsn: number; payload: Buffer }> = [];
+        let pages = 0;
         const count = await store.readAll(
           [1, 3],
           (partition, lsn, payload) => read.push({ partition, lsn, payload: Buffer.from(payload) }),
+          () => (pages += 1),
           2,
         );
+        expect(pages).toBe(Math.ceil(Number(sized[0]?.blocks) / 2));
         const byKey = (a: { partition: number; lsn: number }, b: typeof a) =>
           a.partition - b.partition || a.lsn - b.lsn;
         const expected = written.filter(({ partition }) => partition === 1 || partition === 3);

@@ -2,7 +2,8 @@
 // past it (a later group commit that committed while an earlier one failed: never acknowledged)
 // are told back with the movements written beside them, for the shard to remove. Many
 // partitions without a snapshot are read in one pass, their rows in any order (the table's
-// physical order): that recovers exactly what reading each partition in lsn order does.
+// physical order): that recovers exactly what reading each partition in lsn order does. A small
+// share of the journal's partitions is still read partition by partition.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PartitionState, type Command, type JournalRecord } from '../../../src/actors/index.js';
@@ -60,9 +61,10 @@ type Row = readonly [number, number, Uint8Array];
 
 /**
  * A journal of several partitions without snapshots, whose `readAll` gives `rows` in the order
- * given (a table's physical order), and whose `readTail` gives a partition's rows in lsn order.
+ * given (a table's physical order) in pages of `pageRows`, and whose `readTail` gives a
+ * partition's rows in lsn order.
  */
-function journalOf(rows: readonly Row[]): JournalReader & { passes: number } {
+function journalOf(rows: readonly Row[], pageRows = 1000): JournalReader & { passes: number } {
   const journal = {
     passes: 0,
     latestSnapshots: () => Promise.resolve(new Map()),
@@ -78,10 +80,15 @@ function journalOf(rows: readonly Row[]): JournalReader & { passes: number } {
     readAll: (
       partitions: readonly number[],
       onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+      onPageEnd?: () => void,
     ) => {
       journal.passes += 1;
       const listed = rows.filter(([partition]) => partitions.includes(partition));
-      for (const [partition, lsn, payload] of listed) onRow(partition, lsn, payload);
+      listed.forEach(([partition, lsn, payload], index) => {
+        onRow(partition, lsn, payload);
+        if (index % pageRows === pageRows - 1) onPageEnd?.();
+      });
+      onPageEnd?.();
       return Promise.resolve(listed.length);
     },
   };
@@ -138,7 +145,7 @@ describe('recoverPartitions and the gap rule', () => {
     const two = records(3, 'p-2').map((record, index): Row => [2, index + 1, encodeRecord(record)]);
     // Newest first, the partitions interleaved; partition 2 lacks its lsn 2 (a gap).
     const rows = [one[3], two[2], one[2], one[1], two[0], one[0]] as Row[];
-    const journal = journalOf(rows);
+    const journal = journalOf(rows, 2);
     const recovered = await recoverPartitions(journal, [1, 2], { retention });
     expect(journal.passes).toBe(1);
     expect(outcome(recovered.get(1))).toMatchObject({
@@ -153,6 +160,26 @@ describe('recoverPartitions and the gap rule', () => {
     });
   });
 
+  it('reads a small share of the journal partition by partition, by its index', async () => {
+    const rows = [1, 2].flatMap((partition) =>
+      records(3, `p-${partition}`).map((record, index): Row => [
+        partition,
+        index + 1,
+        encodeRecord(record),
+      ]),
+    );
+    const journal = journalOf(rows);
+    // 2 of 16 partitions: a pass over the whole table would read 8 times what they hold.
+    const few = await recoverPartitions(journal, [1, 2], { retention, partitionCount: 16 });
+    expect(journal.passes).toBe(0);
+    const many = await recoverPartitions(journal, [1, 2], { retention, partitionCount: 8 });
+    expect(journal.passes).toBe(1);
+    for (const partition of [1, 2]) {
+      expect(outcome(few.get(partition))).toEqual(outcome(many.get(partition)));
+      expect(few.get(partition)?.lastLsn).toBe(3);
+    }
+  });
+
   it('recovers in one pass exactly what each partition read in lsn order does', async () => {
     const partitionArbitrary = fc.record({
       count: fc.integer({ min: 0, max: 8 }),
@@ -163,7 +190,8 @@ describe('recoverPartitions and the gap rule', () => {
       fc.asyncProperty(
         fc.array(partitionArbitrary, { minLength: 2, maxLength: 4 }),
         fc.array(fc.nat(), { maxLength: 40 }),
-        async (shapes, order) => {
+        fc.integer({ min: 1, max: 12 }),
+        async (shapes, order, pageRows) => {
           const stored: Row[] = shapes.flatMap(({ count, dropped }, partition) =>
             records(count, `p-${partition}`)
               .map((record, index): Row => [partition, index + 1, encodeRecord(record)])
@@ -176,7 +204,7 @@ describe('recoverPartitions and the gap rule', () => {
             .sort((a, b) => a.key - b.key)
             .map(({ row }) => row);
           const partitions = shapes.map((_, partition) => partition);
-          const journal = journalOf(shuffled);
+          const journal = journalOf(shuffled, pageRows);
           const together = await recoverPartitions(journal, partitions, { retention });
           expect(journal.passes).toBe(1);
           for (const partition of partitions) {
