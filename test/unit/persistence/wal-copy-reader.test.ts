@@ -88,6 +88,24 @@ const rowArbitrary = fc.record(rowFields);
 
 const postgres = await havePostgres();
 
+/** A migrated scratch database's JournalStore (and an admin client on it), dropped after. */
+async function withJournal(
+  test: (store: JournalStore, admin: pg.Client) => Promise<void>,
+): Promise<void> {
+  const database = await createDatabase();
+  const admin = new pg.Client({ connectionString: database.url });
+  await admin.connect();
+  const store = await JournalStore.connect(database.url, { onError: () => undefined });
+  try {
+    await migrate(admin);
+    await test(store, admin);
+  } finally {
+    await store.close();
+    await admin.end();
+    await database.drop();
+  }
+}
+
 describe('WalCopyRows', () => {
   it('gives back every row, in order, whatever the chunks', () => {
     fc.assert(
@@ -183,50 +201,33 @@ describe('WalCopyRows', () => {
     }
   });
 
-  it.runIf(postgres)(
-    'reads a partition back through readTail and leaves no timer behind',
-    async () => {
-      const database = await createDatabase();
-      const admin = new pg.Client({ connectionString: database.url });
-      await admin.connect();
-      const store = await JournalStore.connect(database.url, { onError: () => undefined });
-      try {
-        await migrate(admin);
-        const payloads = Array.from({ length: 500 }, (_, index) => Buffer.alloc(index % 40, index));
-        await store.append(
-          payloads.map((payload, index) => ({ partition: 7, lsn: index + 1, payload })),
-        );
-        const timers = () =>
-          process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
-        const before = timers();
-        const rows: Row[] = [];
-        const last = await store.readTail(7, 100, (lsn, payload) =>
-          rows.push({ lsn, payload: Buffer.from(payload) }),
-        );
-        expect(last).toBe(500);
-        expect(rows).toEqual(
-          payloads.slice(100).map((payload, index) => ({ lsn: index + 101, payload })),
-        );
-        // pg's query_timeout timer of the COPY is cleared once the statement is over.
-        await store.ping();
-        expect(timers()).toBe(before);
-      } finally {
-        await store.close();
-        await admin.end();
-        await database.drop();
-      }
-    },
+  it.runIf(postgres)('reads a partition back through readTail and leaves no timer behind', () =>
+    withJournal(async (store) => {
+      const payloads = Array.from({ length: 500 }, (_, index) => Buffer.alloc(index % 40, index));
+      await store.append(
+        payloads.map((payload, index) => ({ partition: 7, lsn: index + 1, payload })),
+      );
+      const timers = () =>
+        process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
+      const before = timers();
+      const rows: Row[] = [];
+      const last = await store.readTail(7, 100, (lsn, payload) =>
+        rows.push({ lsn, payload: Buffer.from(payload) }),
+      );
+      expect(last).toBe(500);
+      expect(rows).toEqual(
+        payloads.slice(100).map((payload, index) => ({ lsn: index + 101, payload })),
+      );
+      // pg's query_timeout timer of the COPY is cleared once the statement is over.
+      await store.ping();
+      expect(timers()).toBe(before);
+    }),
   );
 
   it.runIf(postgres)(
     'reads every row of the listed partitions through readAll, a few heap blocks a statement',
-    async () => {
-      const database = await createDatabase();
-      const admin = new pg.Client({ connectionString: database.url });
-      await admin.connect();
-      const store = await JournalStore.connect(database.url, { onError: () => undefined });
-      try {
-        await migrate(admin);
+    () =>
+      withJournal(async (store, admin) => {
         // Partitions 0..4 interleaved, as group commits land, 300 rows each.
         const written = Array.from({ length: 1500 }, (_, index) => ({
           partition: index % 5,
@@ -255,11 +256,6 @@ describe('WalCopyRows', () => {
         expect(count).toBe(600);
         expect(read.sort(byKey)).toEqual(expected.sort(byKey));
         expect(await store.readAll([], () => undefined)).toBe(0);
-      } finally {
-        await store.close();
-        await admin.end();
-        await database.drop();
-      }
-    },
+      }),
   );
 });
