@@ -71,7 +71,20 @@ const fencedAppendText = `WITH fence AS (SELECT ledger_fence($13::text, $14::int
              ${movementsInsert}
              FROM fence, ${movementsFrom}`;
 
+/** How `readAll` reads: pages of heap blocks (TID ranges), or each partition by its index. */
+export interface ReadAllOptions {
+  readonly pageBlocks?: number;
+  /** Each partition by its index, in lsn order: before PG 14 (no TID range scans) always. */
+  readonly byIndex?: boolean;
+}
+
+/** TID range scans (`ctid >= ... AND ctid < ...` read by block) came with PostgreSQL 14. */
+const tidRangeScansFrom = 140_000;
+
 export class JournalStore implements JournalConnection {
+  /** `server_version_num`, asked once. */
+  private serverVersion: number | undefined = undefined;
+
   constructor(
     private readonly client: pg.ClientBase & { end(): Promise<void> },
     private readonly fence?: LeaseFence,
@@ -208,17 +221,19 @@ export class JournalStore implements JournalConnection {
 
   /**
    * Every WAL row of the listed partitions, in the table's physical order, through binary COPY
-   * in statements of `pageBlocks` heap blocks each (a TID range scan: PG 14 and later). The
-   * blocks are counted once, at the start: rows written later belong to partitions someone else
-   * writes, never to ones being recovered. A row's payload is a view of the stream's chunk (a
-   * chunk is not reused, so the view stays valid as long as it is held).
+   * in statements of `pageBlocks` heap blocks each (a TID range scan). The blocks are counted
+   * once, at the start: rows written later belong to partitions someone else writes, never to
+   * ones being recovered. A row's payload is a view of the stream's chunk (a chunk is not
+   * reused, so the view stays valid as long as it is held). Before PostgreSQL 14, which reads a
+   * TID range by scanning the whole table, each partition is read by its index instead.
    */
   async readAll(
     partitions: readonly number[],
     onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
     onPageEnd: () => void = () => undefined,
-    pageBlocks = recoveryPageBlocks,
+    options: ReadAllOptions = {},
   ): Promise<number> {
+    const { pageBlocks = recoveryPageBlocks } = options;
     assert(
       partitions.every((partition) => Number.isSafeInteger(partition)) &&
         Number.isSafeInteger(pageBlocks) &&
@@ -226,6 +241,9 @@ export class JournalStore implements JournalConnection {
       'bad partitions or page size',
     );
     if (partitions.length === 0) return 0;
+    if (options.byIndex === true || (await this.version()) < tidRangeScansFrom) {
+      return this.readAllByIndex(partitions, onRow, onPageEnd);
+    }
     const sized = await this.client.query<{ blocks: string }>(
       `SELECT pg_relation_size('ledger_wal') / current_setting('block_size')::bigint AS blocks`,
     );
@@ -256,6 +274,34 @@ export class JournalStore implements JournalConnection {
       onPageEnd();
     }
     return rows;
+  }
+
+  /** `readAll` partition by partition, in lsn order: a page ends every `recoveryPageRows` rows. */
+  private async readAllByIndex(
+    partitions: readonly number[],
+    onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    onPageEnd: () => void,
+  ): Promise<number> {
+    let rows = 0;
+    for (const partition of partitions) {
+      await this.readTail(partition, 0, (lsn, payload) => {
+        onRow(partition, lsn, payload);
+        rows += 1;
+        if (rows % recoveryPageRows === 0) onPageEnd();
+      });
+      onPageEnd();
+    }
+    return rows;
+  }
+
+  private async version(): Promise<number> {
+    if (this.serverVersion === undefined) {
+      const result = await this.client.query<{ server_version_num: string }>(
+        'SHOW server_version_num',
+      );
+      this.serverVersion = Number(result.rows[0]?.server_version_num ?? 0);
+    }
+    return this.serverVersion;
   }
 
   /**

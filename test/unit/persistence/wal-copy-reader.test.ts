@@ -2,12 +2,13 @@
 // it (fast-check), refuses what is not a (lsn, payload) binary COPY, tells a cut stream from a
 // whole one, and reads what a real Postgres sends; that JournalStore.readTail through it reads
 // every row back and leaves no query timer behind (which kept a stopping shard alive); and that
-// JournalStore.readAll reads every row of the listed partitions, and only theirs, page by page.
+// JournalStore.readAll reads every row of the listed partitions, and only theirs, page by page
+// (by heap blocks, or partition by partition as before PostgreSQL 14).
 import fc from 'fast-check';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { describe, expect, it } from 'vitest';
-import { JournalStore } from '../../../src/persistence/journal-store.js';
+import { JournalStore, type ReadAllOptions } from '../../../src/persistence/journal-store.js';
 import { migrate } from '../../../src/persistence/migrations.js';
 import { WalCopyFormatError, WalCopyRows } from '../../../src/persistence/wal-copy-reader.js';
 import { createDatabase } from '../../helpers/database.js';
@@ -241,20 +242,32 @@ describe('WalCopyRows', () => {
           `SELECT pg_relation_size('ledger_wal') / current_setting('block_size')::bigint AS blocks`,
         );
         expect(Number(sized[0]?.blocks)).toBeGreaterThan(4);
-        const read: Array<{ partition: number; lsn: number; payload: Buffer }> = [];
-        let pages = 0;
-        const count = await store.readAll(
-          [1, 3],
-          (partition, lsn, payload) => read.push({ partition, lsn, payload: Buffer.from(payload) }),
-          () => (pages += 1),
-          2,
-        );
-        expect(pages).toBe(Math.ceil(Number(sized[0]?.blocks) / 2));
+        type Read = { partition: number; lsn: number; payload: Buffer };
+        const readAll = async (options: ReadAllOptions) => {
+          const read: Read[] = [];
+          let pages = 0;
+          const count = await store.readAll(
+            [1, 3],
+            (partition, lsn, payload) =>
+              read.push({ partition, lsn, payload: Buffer.from(payload) }),
+            () => (pages += 1),
+            options,
+          );
+          return { read, pages, count };
+        };
         const byKey = (a: { partition: number; lsn: number }, b: typeof a) =>
           a.partition - b.partition || a.lsn - b.lsn;
         const expected = written.filter(({ partition }) => partition === 1 || partition === 3);
-        expect(count).toBe(600);
-        expect(read.sort(byKey)).toEqual(expected.sort(byKey));
+        expected.sort(byKey);
+        const byBlocks = await readAll({ pageBlocks: 2 });
+        expect(byBlocks.pages).toBe(Math.ceil(Number(sized[0]?.blocks) / 2));
+        expect(byBlocks.count).toBe(600);
+        expect(byBlocks.read.sort(byKey)).toEqual(expected);
+        // As before PostgreSQL 14: each partition by its index, in lsn order, a page each.
+        const byIndex = await readAll({ byIndex: true });
+        expect(byIndex.pages).toBe(2);
+        expect(byIndex.count).toBe(600);
+        expect(byIndex.read).toEqual(expected);
         expect(await store.readAll([], () => undefined)).toBe(0);
       }),
   );
