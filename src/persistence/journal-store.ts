@@ -194,27 +194,16 @@ export class JournalStore implements JournalConnection {
     assert(Number.isSafeInteger(partition) && Number.isSafeInteger(afterLsn), 'bad tail bounds');
     let last = afterLsn;
     for (;;) {
-      let rows = 0;
-      let failure: { readonly error: unknown } | undefined;
-      const reader = new WalCopyRows((lsn, payload) => {
-        rows += 1;
-        if (failure !== undefined) return;
-        try {
-          onRow(lsn, payload);
-          last = lsn;
-        } catch (error) {
-          failure = { error };
-        }
-      });
-      const stream = copyTo(
+      const rows = await this.copyRows(
         `COPY (SELECT lsn, payload FROM ledger_wal WHERE partition = ${partition}
                AND lsn > ${last} ORDER BY lsn LIMIT ${recoveryPageRows})
          TO STDOUT (FORMAT binary)`,
+        false,
+        (lsn, payload) => {
+          onRow(lsn, payload);
+          last = lsn;
+        },
       );
-      endsItsQuery(stream);
-      for await (const chunk of this.client.query(stream)) reader.push(chunk as Buffer);
-      if (failure !== undefined) throw failure.error;
-      if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
       if (rows < recoveryPageRows) return last;
     }
   }
@@ -251,28 +240,46 @@ export class JournalStore implements JournalConnection {
     const listed = `'{${partitions.join(',')}}'::integer[]`;
     let rows = 0;
     for (let first = 0; first < blocks; first += pageBlocks) {
-      let failure: { readonly error: unknown } | undefined;
-      const reader = new WalCopyRows((lsn, payload, partition) => {
-        rows += 1;
-        if (failure !== undefined) return;
-        try {
-          onRow(partition, lsn, payload);
-        } catch (error) {
-          failure = { error };
-        }
-      }, true);
-      const stream = copyTo(
+      rows += await this.copyRows(
         `COPY (SELECT partition, lsn, payload FROM ledger_wal
                WHERE ctid >= '(${first},0)'::tid AND ctid < '(${first + pageBlocks},0)'::tid
                  AND partition = ANY(${listed}))
          TO STDOUT (FORMAT binary)`,
+        true,
+        (lsn, payload, partition) => onRow(partition, lsn, payload),
       );
-      endsItsQuery(stream);
-      for await (const chunk of this.client.query(stream)) reader.push(chunk as Buffer);
-      if (failure !== undefined) throw failure.error;
-      if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
       onPageEnd();
     }
+    return rows;
+  }
+
+  /**
+   * Runs one binary `COPY ... TO STDOUT` of WAL rows (with a leading partition column if
+   * `withPartition`) and hands each row to `onRow`; resolves to the rows the statement sent. If
+   * `onRow` throws, the rest of the statement is drained (the connection stays usable) and it
+   * rethrows.
+   */
+  private async copyRows(
+    sql: string,
+    withPartition: boolean,
+    onRow: (lsn: number, payload: Uint8Array, partition: number) => void,
+  ): Promise<number> {
+    let rows = 0;
+    let failure: { readonly error: unknown } | undefined;
+    const reader = new WalCopyRows((lsn, payload, partition) => {
+      rows += 1;
+      if (failure !== undefined) return;
+      try {
+        onRow(lsn, payload, partition);
+      } catch (error) {
+        failure = { error };
+      }
+    }, withPartition);
+    const stream = copyTo(sql);
+    endsItsQuery(stream);
+    for await (const chunk of this.client.query(stream)) reader.push(chunk as Buffer);
+    if (failure !== undefined) throw failure.error;
+    if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
     return rows;
   }
 
