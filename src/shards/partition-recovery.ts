@@ -120,9 +120,12 @@ async function recoverInOnePass(
     page.clear();
   };
   const onRow = (partition: number, lsn: number, payload: Uint8Array) => {
-    assert(replays.has(partition), () => `a row of partition ${partition}, not asked for`);
     let rows = page.get(partition);
-    if (rows === undefined) page.set(partition, (rows = { lsns: [], payloads: [] }));
+    if (rows === undefined) {
+      // Checked once a partition per page, not for every row.
+      assert(replays.has(partition), () => `a row of partition ${partition}, not asked for`);
+      page.set(partition, (rows = { lsns: [], payloads: [] }));
+    }
     rows.lsns.push(lsn);
     rows.payloads.push(payload);
   };
@@ -184,17 +187,18 @@ class PartitionReplay {
 
   /** A row in any order: replayed once every row before it was, else kept until then. */
   offer(lsn: number, payload: Uint8Array): void {
-    const { partition } = this;
-    assert(
-      lsn >= this.expectedLsn && !this.early.has(lsn),
-      () => `partition ${partition}: lsn ${lsn} read twice`,
-    );
     if (lsn !== this.expectedLsn) {
+      const { partition } = this;
+      assert(
+        lsn > this.expectedLsn && !this.early.has(lsn),
+        () => `partition ${partition}: lsn ${lsn} read twice`,
+      );
       // The payload is a view of a chunk of the read: kept, it must be a copy.
       this.early.set(lsn, Uint8Array.from(payload));
       return;
     }
     this.next(lsn, payload);
+    if (this.early.size === 0) return;
     let held = this.early.get(this.expectedLsn);
     while (held !== undefined) {
       this.early.delete(this.expectedLsn);
