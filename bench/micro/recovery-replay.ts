@@ -83,14 +83,18 @@ function* rowsOf(packed: PackedPartition): Generator<Buffer> {
   }
 }
 
-/** What replay must rebuild for each stock key: on_hand, reserved, version, retained count. */
+/**
+ * What replay must rebuild: for each stock key on_hand, reserved, version and pending holds, and
+ * for each partition the finished entries it retains.
+ */
 function summary(states: readonly PartitionState[]): Map<string, string> {
   const result = new Map<string, string>();
   for (const state of states) {
     for (const [key, actor] of state.actors) {
-      const retained = actor.reservations?.size ?? 0;
-      result.set(key, `${actor.onHand}/${actor.reserved}/${actor.version}/${retained}`);
+      const pending = actor.reservations?.size ?? 0;
+      result.set(key, `${actor.onHand}/${actor.reserved}/${actor.version}/${pending}`);
     }
+    result.set(`partition ${state.partition}`, `${state.finishedCount} retained`);
   }
   return result;
 }

@@ -1,10 +1,11 @@
-// One partition's actors: its stock keys (found by product, key-index.ts), the index from
-// reservation id to its key, and the bounded retention of finished reservations. Still pure: the
-// shard owns the I/O.
+// One partition's actors: its stock keys (found by product, key-index.ts), the index from a
+// pending hold's id to its key, and the bounded retention of finished holds and adjusts'
+// idempotency keys (retained-holds.ts). Still pure: the shard owns the I/O.
 import { AssertionError, assert } from './assert.js';
 import { CartBook, homePartitionOf } from './cart-book.js';
 import { applyConfirmStep, cartCommand, replayCart, type CartWork } from './cart-work.js';
 import { KeyIndex, StockKeyMap } from './key-index.js';
+import { RetainedHolds, type RetainedView } from './retained-holds.js';
 import { defaultSettings, mergeSettings, sameSettings, type Product } from './product-book.js';
 import type { ApplyResult, Write } from './apply-result.js';
 import { StockActor, type ActorResult, type Reservation } from './stock-actor.js';
@@ -26,14 +27,6 @@ import {
   type TransferRecord,
 } from './types.js';
 
-/** A finished entry waiting to be forgotten: a reservation, or an adjust's idempotency key. */
-interface Finished {
-  readonly actor: StockActor;
-  readonly reservationId: string;
-  readonly adjustKey: string;
-  readonly atMs: number;
-}
-
 export function stockKey(productId: string, warehouseId: string): string {
   // NUL never appears in validated ids, so the pair maps to one string without ambiguity.
   return `${productId}\u0000${warehouseId}`;
@@ -53,15 +46,13 @@ export class PartitionState {
    * names it again, and checking that is cheaper than building and hashing the key string.
    */
   private recent: StockActor | undefined = undefined;
-  /** Live and retained reservations, by id, to the actor that owns them. */
+  /** Pending holds, by id, to the actor that owns them. */
   readonly reservationOwners = new Map<string, StockActor>();
-  // Finished entries in the order they finished (which is also time order), as parallel arrays
-  // from `finishedHead` on: no object per entry, which replay would make by the hundred thousand.
-  private finishedActors: StockActor[] = [];
-  private finishedReservationIds: string[] = [];
-  private finishedAdjustKeys: string[] = [];
-  private finishedAtMs: number[] = [];
-  private finishedHead = 0;
+  /**
+   * Finished holds (out of their actors' maps) and adjusts' idempotency keys, in the order they
+   * finished (which is also time order), until retention forgets them.
+   */
+  private readonly retained = new RetainedHolds();
   readonly carts = new CartBook();
   readonly transfers = new TransferBook();
 
@@ -89,8 +80,35 @@ export class PartitionState {
     return this.keyMap;
   }
 
+  /** Finished entries retained: holds and adjusts' idempotency keys. */
   get finishedCount(): number {
-    return this.finishedActors.length - this.finishedHead;
+    return this.retained.size;
+  }
+
+  /** Holds kept: pending ones and retained finished ones. */
+  get holdCount(): number {
+    return this.reservationOwners.size + this.retained.holdCount;
+  }
+
+  /**
+   * A hold by id, pending or retained (a retained one as an object of its own: changing it changes
+   * nothing); undefined if there is none.
+   */
+  holdById(id: string): { actor: StockActor; reservation: Reservation } | undefined {
+    const actor = this.reservationOwners.get(id);
+    const reservation = actor?.reservations?.get(id);
+    if (actor !== undefined && reservation !== undefined) return { actor, reservation };
+    const index = this.retained.find(id);
+    if (index < 0) return undefined;
+    return { actor: this.retained.actorAt(index), reservation: this.retained.hold(index) };
+  }
+
+  /** A hold's expires_at (pending or retained), without making a retained one an object. */
+  holdExpiresAtMs(id: string): number | undefined {
+    const pending = this.reservationOwners.get(id)?.reservations?.get(id);
+    if (pending !== undefined) return pending.expiresAtMs;
+    const index = this.retained.find(id);
+    return index < 0 ? undefined : this.retained.expiresAtMsAt(index);
   }
 
   apply(command: Command, nowMs: number): ApplyResult {
@@ -143,7 +161,13 @@ export class PartitionState {
     // Only a buyer's reserve can meet a limit: the hot path without one pays nothing here.
     const buyerId = command.buyerId ?? '';
     const refusal = buyerId === '' ? undefined : this.limitRefusal(actor, command, buyerId, nowMs);
-    return refusal ?? this.recorded(actor, actor.reserve(command, nowMs));
+    if (refusal !== undefined) return refusal;
+    // A retry of a hold that has finished since: the actor no longer has it, the partition does.
+    const index = this.retained.findKey(actor, command.idempotencyKey);
+    const earlier = index < 0 ? undefined : this.retained.hold(index);
+    const result =
+      earlier === undefined ? actor.reserve(command, nowMs) : actor.reserveReplay(earlier, command);
+    return this.recorded(actor, result);
   }
 
   /** A buyer's reserve over the product's limit (a replay is answered as it was, not limited). */
@@ -156,7 +180,10 @@ export class PartitionState {
     const product = this.keys.product(command.productId);
     const limit = product?.settings.maxPerBuyer ?? null;
     if (product === undefined || limit === null) return undefined;
-    if (actor.reserveKeys?.has(command.idempotencyKey) === true) return undefined;
+    const key = command.idempotencyKey;
+    if (actor.reserveKeys?.has(key) === true || this.retained.findKey(actor, key) >= 0) {
+      return undefined;
+    }
     if (!product.admits(buyerId, this.buyersMax)) return overloaded(actor);
     const held = product.heldBy(buyerId, nowMs);
     if (held + command.quantity <= limit) return undefined;
@@ -170,9 +197,9 @@ export class PartitionState {
   }
 
   private finishCommand(command: ReservationCommand, nowMs: number): ApplyResult {
-    const actor = this.reservationOwners.get(command.reservationId);
-    const reservation = actor?.reservations?.get(command.reservationId);
-    if (actor === undefined || reservation === undefined) return notFound('No such reservation.');
+    const hold = this.holdById(command.reservationId);
+    if (hold === undefined) return notFound('No such reservation.');
+    const { actor, reservation } = hold;
     const kind = command.kind === 'read-reservation' ? 'read' : command.kind;
     // A hold pinned by its cart's confirm attempt is the attempt's to confirm (with its units).
     if (kind === 'confirm' && reservation.status === 'PENDING' && reservation.pin !== undefined) {
@@ -193,9 +220,9 @@ export class PartitionState {
   }
 
   private extend(command: ExtendCommand, nowMs: number): ApplyResult {
-    const actor = this.reservationOwners.get(command.reservationId);
-    const reservation = actor?.reservations?.get(command.reservationId);
-    if (actor === undefined || reservation === undefined) return notFound('No such reservation.');
+    const hold = this.holdById(command.reservationId);
+    if (hold === undefined) return notFound('No such reservation.');
+    const { actor, reservation } = hold;
     const { ttlSeconds, lifetimeMaxMs, traceId } = command;
     return this.recorded(
       actor,
@@ -239,13 +266,7 @@ export class PartitionState {
       carts: this.carts,
       product: (productId) => this.keys.productView(productId),
       actor: (productId, warehouseId) => this.actorOf(productId, warehouseId),
-      holdOf: (reservationId) => {
-        const actor = this.reservationOwners.get(reservationId);
-        const reservation = actor?.reservations?.get(reservationId);
-        return actor === undefined || reservation === undefined
-          ? undefined
-          : { actor, reservation };
-      },
+      holdOf: (reservationId) => this.holdById(reservationId),
       recorded: (actor, result) =>
         result.record === undefined ? undefined : this.afterRecord(actor, result.record),
       decided: (record) => {
@@ -355,7 +376,7 @@ export class PartitionState {
       }
     } else if (record.type === 'adjusted') {
       if (record.idempotencyKey !== '')
-        this.pushFinished(actor, '', record.idempotencyKey, record.atMs);
+        this.retained.pushAdjustKey(actor, record.idempotencyKey, record.atMs);
     } else if (
       record.type === 'confirmed' ||
       record.type === 'released' ||
@@ -364,7 +385,8 @@ export class PartitionState {
       if (record.buyerId !== undefined || record.cartId !== undefined) {
         this.holdEnded(actor, record.reservationId);
       }
-      this.pushFinished(actor, record.reservationId, '', record.atMs);
+      this.reservationOwners.delete(record.reservationId);
+      this.retained.pushHold(actor, actor.retire(record.reservationId));
     }
     this.prune(record.atMs);
   }
@@ -397,13 +419,6 @@ export class PartitionState {
     this.carts.prune(nowMs - keepMs, this.retention.retainFinishedMax, nowMs - lifetimeMs);
   }
 
-  private pushFinished(actor: StockActor, reservationId: string, adjustKey: string, atMs: number) {
-    this.finishedActors.push(actor);
-    this.finishedReservationIds.push(reservationId);
-    this.finishedAdjustKeys.push(adjustKey);
-    this.finishedAtMs.push(atMs);
-  }
-
   /**
    * Forgets the oldest finished entries beyond the count bound or older than the retention time.
    * It runs only when a record is written (or replayed), with that record's time, so a replay of
@@ -413,38 +428,12 @@ export class PartitionState {
     this.transfers.prune(nowMs, this.retention);
     const oldestKeptMs = nowMs - this.retention.retainFinishedMs;
     const { retainFinishedMax } = this.retention;
-    const length = this.finishedActors.length;
-    while (this.finishedHead < length) {
-      const head = this.finishedHead;
-      const atMs = this.finishedAtMs[head];
-      assert(atMs !== undefined, 'finished queue hole');
-      if (length - head <= retainFinishedMax && atMs >= oldestKeptMs) break;
-      this.forget(head);
-      this.finishedHead = head + 1;
+    const retained = this.retained;
+    for (let atMs = retained.oldestAtMs(); atMs !== undefined; atMs = retained.oldestAtMs()) {
+      if (retained.size <= retainFinishedMax && atMs >= oldestKeptMs) break;
+      const adjust = retained.shift();
+      if (adjust !== undefined) adjust.actor.forgetAdjustKey(adjust.adjustKey, adjust.atMs);
     }
-    // Compact now and then so the arrays do not grow without bound.
-    if (this.finishedHead > 1024 && this.finishedHead * 2 > length) this.compactFinished();
-  }
-
-  private compactFinished(): void {
-    const head = this.finishedHead;
-    this.finishedActors = this.finishedActors.slice(head);
-    this.finishedReservationIds = this.finishedReservationIds.slice(head);
-    this.finishedAdjustKeys = this.finishedAdjustKeys.slice(head);
-    this.finishedAtMs = this.finishedAtMs.slice(head);
-    this.finishedHead = 0;
-  }
-
-  private forget(index: number): void {
-    const actor = this.finishedActors[index] as StockActor;
-    const adjustKey = this.finishedAdjustKeys[index] as string;
-    if (adjustKey !== '') {
-      actor.forgetAdjustKey(adjustKey, this.finishedAtMs[index] as number);
-      return;
-    }
-    const reservationId = this.finishedReservationIds[index] as string;
-    actor.forgetReservation(reservationId);
-    this.reservationOwners.delete(reservationId);
   }
 
   /** Rebuilds state from one journal record, checking it against the state it lands on. */
@@ -489,8 +478,13 @@ export class PartitionState {
     }
     // A hold is found by its id (whose hash is then cached for the second lookup) rather than by
     // building the stock key string; the record must still name the key that holds it.
-    const actor = this.reservationOwners.get(record.reservationId);
-    const reservation = actor?.reservations?.get(record.reservationId);
+    let actor = this.reservationOwners.get(record.reservationId);
+    let reservation = actor?.reservations?.get(record.reservationId);
+    if (reservation === undefined) {
+      // Not pending: a finished hold (its record then fails as the actor checks it), or none.
+      const hold = this.holdById(record.reservationId);
+      [actor, reservation] = [hold?.actor, hold?.reservation];
+    }
     if (
       actor === undefined ||
       reservation === undefined ||
@@ -538,33 +532,22 @@ export class PartitionState {
     }
   }
 
-  /** The finished queue, oldest first, for snapshots. */
-  *finishedEntries(): Generator<Readonly<Finished>> {
-    for (let index = this.finishedHead; index < this.finishedActors.length; index += 1) {
-      yield {
-        actor: this.finishedActors[index] as StockActor,
-        reservationId: this.finishedReservationIds[index] as string,
-        adjustKey: this.finishedAdjustKeys[index] as string,
-        atMs: this.finishedAtMs[index] as number,
-      };
-    }
+  /**
+   * The finished entries as they stand, oldest first, for snapshots: entries [head, end) of the
+   * columns noted never change afterwards (they only append; a new generation is new columns).
+   */
+  retainedView(): RetainedView {
+    return this.retained.noted();
   }
 
-  /**
-   * The finished queue as it stands, for a snapshot taken in slices: entries [head, end) of these
-   * arrays never change afterwards (the queue only appends; compaction makes new arrays).
-   */
-  finishedQueue() {
-    const [actors, reservationIds] = [this.finishedActors, this.finishedReservationIds];
-    const [adjustKeys, atMs] = [this.finishedAdjustKeys, this.finishedAtMs];
-    return {
-      actors,
-      reservationIds,
-      adjustKeys,
-      atMs,
-      head: this.finishedHead,
-      end: actors.length,
-    };
+  /** The id of every hold kept: pending ones, then the retained finished ones, oldest first. */
+  *holdIds(): Generator<string, undefined> {
+    yield* this.reservationOwners.keys();
+    const { columns, head, end } = this.retained.noted();
+    for (let index = head; index < end; index += 1) {
+      if (columns?.isHold(index) === true) yield columns.idAt(index);
+    }
+    return undefined;
   }
 
   /** Snapshot restore: a restored pending hold counts again (limits, carts in doubt). */
@@ -572,10 +555,20 @@ export class PartitionState {
     if (hold.status === 'PENDING') this.holdMade(actor, hold.id, hold.createdAtMs);
   }
 
-  /** Used by snapshot restore: appends a finished entry without pruning. */
-  restoreFinished(actor: StockActor, reservationId: string, adjustKey: string, atMs: number): void {
-    if (reservationId !== '') this.reservationOwners.set(reservationId, actor);
-    this.pushFinished(actor, reservationId, adjustKey, atMs);
+  /**
+   * Used by snapshot restore: appends a finished entry without pruning. A finished hold comes
+   * whole, or (a snapshot written before holds were retained by the partition) it is still in
+   * its actor, restored with the key.
+   */
+  restoreFinished(
+    actor: StockActor,
+    reservationId: string,
+    adjustKey: string,
+    atMs: number,
+    hold?: Reservation,
+  ): void {
+    if (reservationId === '') this.retained.pushAdjustKey(actor, adjustKey, atMs);
+    else this.retained.pushHold(actor, hold ?? actor.retire(reservationId));
   }
 }
 

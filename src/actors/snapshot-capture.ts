@@ -4,8 +4,8 @@
 //
 // How: at the start (between commands, at the partition's LSN L) the small partition-level parts
 // are captured whole (products, carts, confirm attempts, transfers), and the key list and the
-// finished queue are noted: keys are never removed and new ones come after, and the finished
-// queue's entries at L stay in the arrays noted (see PartitionState.finishedQueue). Keys are then
+// finished entries are noted: keys are never removed and new ones come after, and the finished
+// entries at L stay in the columns noted (see PartitionState.retainedView). Keys are then
 // captured one slice at a time, in order. A key is "started" when its counts, lots and the lists
 // of its holds and memos are noted; its holds' tuples are made as the slices reach them. Copy on
 // write keeps that exact: before a key changes (change-watch.ts), a key not started yet is
@@ -21,10 +21,12 @@ import {
   captureConfirms,
   captureProducts,
   captureTransfers,
+  finishedTuple,
   memoTuple,
   reservationTuple,
   type ReservationTuple,
 } from './snapshot.js';
+import type { RetainedColumns } from './retained-holds.js';
 import type { AdjustMemo, Reservation, StockActor } from './stock-actor.js';
 
 /** Where a capture puts the snapshot: msgpack's structure, then each value whole. */
@@ -87,7 +89,7 @@ const fieldCount = 8;
 
 export class SnapshotCapture implements ChangeWatcher {
   private readonly keys: StockActor[];
-  private readonly queue: ReturnType<PartitionState['finishedQueue']>;
+  private readonly queue: ReturnType<PartitionState['retainedView']>;
   private readonly rest: Rest;
   /** Keys started ahead of the slices (they changed), and the one being captured. */
   private readonly started = new Map<StockActor, StartedKey>();
@@ -114,7 +116,7 @@ export class SnapshotCapture implements ChangeWatcher {
     private readonly sink: SnapshotSink,
   ) {
     this.keys = Array.from(state.actors.values());
-    this.queue = state.finishedQueue();
+    this.queue = state.retainedView();
     this.finishedIndex = this.queue.head;
     const { transfers, transfersFinished } = captureTransfers(state);
     this.rest = [
@@ -256,12 +258,13 @@ export class SnapshotCapture implements ChangeWatcher {
   }
 
   private advanceFinished(units: number): number {
-    const { actors, reservationIds, adjustKeys, atMs, end } = this.queue;
+    const { columns, end } = this.queue;
     const stop = Math.min(end, this.finishedIndex + units);
     for (let index = this.finishedIndex; index < stop; index += 1) {
-      const actorIndex = this.actorIndex.get(actors[index] as StockActor);
+      const entries = columns as RetainedColumns;
+      const actorIndex = this.actorIndex.get(entries.actorAt(index));
       assert(actorIndex !== undefined, 'finished entry of an unregistered actor');
-      this.sink.value([actorIndex, reservationIds[index], adjustKeys[index], atMs[index]]);
+      this.sink.value(finishedTuple(entries, index, actorIndex));
     }
     const used = stop - this.finishedIndex;
     this.finishedIndex = stop;

@@ -3,6 +3,7 @@
 import { assert } from './assert.js';
 import { LotBook } from './lot-book.js';
 import { PartitionState } from './partition-state.js';
+import type { RetainedColumns } from './retained-holds.js';
 import { defaultSettings } from './product-book.js';
 import {
   StockActor,
@@ -104,6 +105,8 @@ export type FinishedTuple = [
   reservationId: string,
   adjustKey: string,
   atMs: number,
+  // Since holds are retained by the partition (absent: the hold is in its key's tuple):
+  hold?: ReservationTuple,
 ];
 
 export interface PartitionSnapshot {
@@ -134,10 +137,12 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
     actors.push([...actorHead(actor), reservations, adjustKeys, ...actorTail(actor)] as ActorTuple);
   }
   const finished: FinishedTuple[] = [];
-  for (const entry of state.finishedEntries()) {
-    const index = actorIndex.get(entry.actor);
-    assert(index !== undefined, 'finished entry of an unregistered actor');
-    finished.push([index, entry.reservationId, entry.adjustKey, entry.atMs]);
+  const { columns, head, end } = state.retainedView();
+  for (let index = head; index < end; index += 1) {
+    const entries = columns as RetainedColumns;
+    const place = actorIndex.get(entries.actorAt(index));
+    assert(place !== undefined, 'finished entry of an unregistered actor');
+    finished.push(finishedTuple(entries, index, place));
   }
   const products = captureProducts(state);
   const carts = [...state.carts.decided.values()];
@@ -184,6 +189,17 @@ export function reservationTuple(r: Reservation): ReservationTuple {
   ];
   if (r.lots !== undefined) reservation.push([...r.lots]);
   return reservation;
+}
+
+/** A retained entry: an adjust's idempotency key, or a finished hold with all it keeps. */
+export function finishedTuple(
+  columns: RetainedColumns,
+  index: number,
+  actorIndex: number,
+): FinishedTuple {
+  if (!columns.isHold(index)) return [actorIndex, '', columns.keyAt(index), columns.atMsAt(index)];
+  const hold = columns.holdAt(index);
+  return [actorIndex, hold.id, '', hold.finishedAtMs, reservationTuple(hold)];
 }
 
 /** An adjust's idempotency memo; the optional fields only as far as the last one it has. */
@@ -293,10 +309,11 @@ export function restoreSnapshot(
     }
     actors.push(actor);
   }
-  for (const [index, reservationId, adjustKey, atMs] of snapshot.finished) {
+  for (const [index, reservationId, adjustKey, atMs, hold] of snapshot.finished) {
     const actor = actors[index];
     assert(actor !== undefined, 'snapshot finished entry points past the actors');
-    state.restoreFinished(actor, reservationId, adjustKey, atMs);
+    const finished = hold === undefined ? undefined : reservationOf(hold);
+    state.restoreFinished(actor, reservationId, adjustKey, atMs, finished);
   }
   // Carts first: a pending hold of a cart decided here is then not in doubt.
   for (const record of snapshot.carts ?? []) state.carts.decide(record);
@@ -356,6 +373,27 @@ function confirmedHold(
   };
 }
 
+function reservationOf(tuple: ReservationTuple): Reservation {
+  const [id, quantity, createdAtMs, expiresAtMs, key, status, finishedAtMs, requesterId] = tuple;
+  return {
+    id,
+    quantity,
+    createdAtMs,
+    expiresAtMs,
+    originalExpiresAtMs: tuple[8] ?? expiresAtMs,
+    idempotencyKey: key,
+    requesterId,
+    buyerId: tuple[9] ?? '',
+    reference: tuple[10] ?? '',
+    cartId: tuple[11] ?? '',
+    status,
+    finishedAtMs,
+    confirmedQuantity: tuple[12] ?? (status === 'CONFIRMED' ? quantity : 0),
+    pin: undefined,
+    ...(tuple[13] === undefined ? {} : { lots: tuple[13] }),
+  };
+}
+
 function restoreActor(tuple: ActorTuple): StockActor {
   const [productId, warehouseId, onHand, reserved, version, reservations, adjustKeys] = tuple;
   const actor = new StockActor(productId, warehouseId);
@@ -367,26 +405,9 @@ function restoreActor(tuple: ActorTuple): StockActor {
   if (tuple[9] !== undefined) actor.restoreLots(restoreLots(tuple[9]));
   let pendingSum = 0;
   for (const tuple of reservations) {
-    const [id, quantity, createdAtMs, expiresAtMs, key, status, finishedAtMs, requesterId] = tuple;
-    const reservation: Reservation = {
-      id,
-      quantity,
-      createdAtMs,
-      expiresAtMs,
-      originalExpiresAtMs: tuple[8] ?? expiresAtMs,
-      idempotencyKey: key,
-      requesterId,
-      buyerId: tuple[9] ?? '',
-      reference: tuple[10] ?? '',
-      cartId: tuple[11] ?? '',
-      status,
-      finishedAtMs,
-      confirmedQuantity: tuple[12] ?? (status === 'CONFIRMED' ? quantity : 0),
-      pin: undefined,
-      ...(tuple[13] === undefined ? {} : { lots: tuple[13] }),
-    };
+    const reservation = reservationOf(tuple);
     actor.restoreReservation(reservation);
-    if (status === 'PENDING') pendingSum += quantity;
+    if (reservation.status === 'PENDING') pendingSum += reservation.quantity;
   }
   assert(
     pendingSum === reserved,

@@ -361,7 +361,7 @@ export class StockActor {
   }
 
   /** Same key and same body: the original answer (status PENDING as first sent), no second hold. */
-  private reserveReplay(earlier: Reservation, command: ReserveCommand): ActorResult {
+  reserveReplay(earlier: Reservation, command: ReserveCommand): ActorResult {
     // The original TTL, not the current one: an extend does not change what was asked.
     const ttlMs = earlier.originalExpiresAtMs - earlier.createdAtMs;
     if (
@@ -863,12 +863,15 @@ export class StockActor {
     }
   }
 
-  /** Forgets a finished reservation (retention ran out); its idempotency key goes with it. */
-  forgetReservation(id: string): void {
+  /**
+   * Hands over a finished hold, which leaves the key with its idempotency key: its partition
+   * retains it from now on (retained-holds.ts), or retention has forgotten it.
+   */
+  retire(id: string): Reservation {
     const reservations = this.busy?.reservations;
     const reservation = reservations?.get(id);
-    if (reservations === undefined || reservation === undefined) return;
-    assert(reservation.status !== 'PENDING', 'a pending reservation cannot be forgotten');
+    assert(reservations !== undefined && reservation !== undefined, () => `no hold ${id} to retire`);
+    assert(reservation.status !== 'PENDING', 'a pending hold cannot be retired');
     beforeChange(this);
     reservations.delete(id);
     const reserveKeys = this.busy?.reserveKeys;
@@ -876,6 +879,7 @@ export class StockActor {
       reserveKeys.delete(reservation.idempotencyKey);
     }
     this.idleIfEmpty();
+    return reservation;
   }
 
   forgetAdjustKey(key: string, atMs: number): void {

@@ -284,7 +284,7 @@ function summarize(
   let pending = 0;
   for (const state of states) {
     keys += state.actors.size;
-    reservations += state.reservationOwners.size;
+    reservations += state.holdCount;
     for (const _ of state.pendingReservations()) pending += 1;
   }
   return {

@@ -62,8 +62,10 @@ export function regroupByProduct(
   // maximum, so every source keeps its own order even if its clock once stepped back.
   queued.sort((a, b) => a.sortMs - b.sortMs || a.source - b.source);
   for (const { place, entry } of queued) {
-    const [, reservationId, adjustKey, atMs] = entry;
-    targets[place.partition]?.finished.push([place.index, reservationId, adjustKey, atMs]);
+    const [, reservationId, adjustKey, atMs, hold] = entry;
+    const moved: FinishedTuple = [place.index, reservationId, adjustKey, atMs];
+    if (hold !== undefined) moved.push(hold);
+    targets[place.partition]?.finished.push(moved);
   }
   return { snapshots: targets, routes: routesOf(targets, partitions, retainFinishedMs) };
 }
@@ -113,15 +115,17 @@ function routesOf(
   retainFinishedMs: number,
 ): ReservationRoute[] {
   const routes: ReservationRoute[] = [];
-  for (const { partition, actors } of targets) {
-    for (const tuple of actors) {
-      for (const [reservationId, , , expiresAtMs, , , finishedAtMs] of tuple[5]) {
-        if (reservationPartition(reservationId, partitions) === partition) continue;
-        // The ledger forgets a hold retainFinishedMs after it finishes; a pending one finishes
-        // at its expiry at the latest.
-        const untilMs = Math.max(expiresAtMs, finishedAtMs) + retainFinishedMs;
-        routes.push({ reservationId, partition, untilMs });
-      }
+  for (const { partition, actors, finished } of targets) {
+    // A key's holds, and the finished holds its partition retains (a snapshot written before
+    // that has them with their keys).
+    const holds = actors.flatMap((tuple) => tuple[5]);
+    for (const entry of finished) if (entry[4] !== undefined) holds.push(entry[4]);
+    for (const [reservationId, , , expiresAtMs, , , finishedAtMs] of holds) {
+      if (reservationPartition(reservationId, partitions) === partition) continue;
+      // The ledger forgets a hold retainFinishedMs after it finishes; a pending one finishes
+      // at its expiry at the latest.
+      const untilMs = Math.max(expiresAtMs, finishedAtMs) + retainFinishedMs;
+      routes.push({ reservationId, partition, untilMs });
     }
   }
   return routes;

@@ -11,7 +11,7 @@ const problemsListedMax = 10;
 interface Contents {
   /** Stock key -> its actor tuple as JSON: balances, version, holds, memos. */
   readonly keys: Map<string, string>;
-  /** Every finished entry as JSON `[key, reservation id, adjust key, atMs]`, sorted. */
+  /** Every finished entry as JSON `[key, reservation id, adjust key, atMs, hold]`, sorted. */
   readonly finished: string[];
 }
 
@@ -90,14 +90,14 @@ function contentsOf(states: Iterable<PartitionState>, problems: Problems): Conte
       if (keys.has(name)) problems.add(`${printable(name)} is in two partitions`);
       keys.set(name, JSON.stringify(tuple));
     });
-    for (const [index, reservationId, adjustKey, atMs] of snapshot.finished)
-      finished.push(JSON.stringify([names[index], reservationId, adjustKey, atMs]));
+    for (const [index, reservationId, adjustKey, atMs, hold] of snapshot.finished)
+      finished.push(JSON.stringify([names[index], reservationId, adjustKey, atMs, hold ?? null]));
   }
   finished.sort();
   return { keys, finished };
 }
 
-/** Every retained hold is indexed to its actor, and the index holds nothing else. */
+/** Every pending hold is indexed to its actor, and the index holds nothing else. */
 function checkOwners(state: PartitionState, problems: Problems): void {
   let holds = 0;
   for (const actor of state.actors.values()) {
@@ -120,11 +120,11 @@ function checkPlacement(
   for (const actor of state.actors.values()) {
     if (partitionOf(actor.productId, partitions) !== state.partition)
       problems.add(`${printable(actor.productId)} is not in its product's partition`);
-    for (const id of actor.reservations?.keys() ?? []) {
-      const routed = routes.get(id) ?? reservationPartition(id, partitions);
-      if (routed !== state.partition)
-        problems.add(`hold ${id} routes to ${routed}, is held in ${state.partition}`);
-    }
+  }
+  for (const id of state.holdIds()) {
+    const routed = routes.get(id) ?? reservationPartition(id, partitions);
+    if (routed !== state.partition)
+      problems.add(`hold ${id} routes to ${routed}, is held in ${state.partition}`);
   }
 }
 

@@ -498,7 +498,7 @@ export class Shard {
     const sequence = this.commit.append(row, grouped);
     if (actor !== undefined) actor.journalSequence = sequence;
     runtime.lastSequence = sequence;
-    this.notes.add(sequence, partition, lsn, actor, this.endedHoldMs(record, actor));
+    this.notes.add(sequence, partition, lsn, actor, endedHoldMs(runtime.state, record));
     if (actor !== undefined) this.noteLots(partition, actor);
     if (record.type === 'reserved' || record.type === 'extended') {
       this.expiry.schedule(partition, record.reservationId, record.expiresAtMs);
@@ -517,12 +517,6 @@ export class Shard {
     writes.forEach(({ record, actor }, index) => {
       this.journal(runtime, record, actor, false, index < writes.length - 1, counts[index]);
     });
-  }
-
-  /** For a record that ends a hold: the hold's expires_at (the read view's bound). */
-  private endedHoldMs(record: JournalRecord, actor: StockActor | undefined): number {
-    if (!endsHold(record)) return Number.POSITIVE_INFINITY;
-    return actor?.reservations?.get(record.reservationId)?.expiresAtMs ?? 0;
   }
 
   /** A partition's runtime, unless it is being handed over (then nothing more is written). */
@@ -643,7 +637,7 @@ export class Shard {
    * one entry per record, and a recovery's WAL tail no longer than the snapshot it starts from.
    */
   private snapshotInterval(state: PartitionState): number {
-    const entries = state.actors.size + state.reservationOwners.size;
+    const entries = state.actors.size + state.holdCount;
     return Math.max(this.options.snapshotEveryRecords, entries);
   }
 
@@ -969,4 +963,10 @@ export class Shard {
     await this.reconnecting;
     this.reconnecting = undefined;
   }
+}
+
+/** For a record that ends a hold: the hold's expires_at (the read view's bound). */
+function endedHoldMs(state: PartitionState, record: JournalRecord): number {
+  if (!endsHold(record)) return Number.POSITIVE_INFINITY;
+  return state.holdExpiresAtMs(record.reservationId) ?? 0;
 }

@@ -145,9 +145,8 @@ class LedgerV1 {
 
 /** What the partition answers about a hold (undefined: it does not know it). */
 function holdView(state: PartitionState | undefined, id: string): unknown {
-  const actor = state?.reservationOwners.get(id);
-  const hold = actor?.reservations?.get(id);
-  return actor === undefined || hold === undefined ? undefined : actor.reservationView(hold);
+  const hold = state?.holdById(id);
+  return hold === undefined ? undefined : hold.actor.reservationView(hold.reservation);
 }
 
 /** Each key's full state as plain data: balances, version, holds (all fields), memos. */
@@ -199,7 +198,7 @@ describe('regroupByProduct', () => {
           for (const actor of state.actors.values())
             expect(partitionOf(actor.productId, partitions)).toBe(state.partition);
           // Finished entries stay in time order, as the partition forgets them oldest first.
-          const times = [...state.finishedEntries()].map((entry) => entry.atMs);
+          const times = captureSnapshot(state).finished.map((entry) => entry[3]);
           expect(times).toStrictEqual([...times].sort((a, b) => a - b));
         }
         checkRoutes(v1, v2, routes, policy);
@@ -226,9 +225,9 @@ function checkRoutes(
 ): void {
   let needed = 0;
   for (const state of v2) {
-    for (const [id, actor] of state.reservationOwners) {
-      const hold = actor.reservations?.get(id);
-      if (hold === undefined) throw new Error(`hold ${id} indexed but not held`);
+    for (const id of state.holdIds()) {
+      const hold = state.holdById(id)?.reservation;
+      if (hold === undefined) throw new Error(`hold ${id} listed but not found`);
       if (reservationPartition(id, v1.partitions) === state.partition) {
         expect(routes.has(id)).toBe(false);
         continue;

@@ -330,7 +330,7 @@ describe('PartitionState: retention of finished entries', () => {
       ids.push(id);
     }
     expect(partition.state.finishedCount).toBe(10);
-    const retained = ids.filter((id) => partition.state.reservationOwners.has(id));
+    const retained = ids.filter((id) => partition.state.holdById(id) !== undefined);
     expect(retained).toStrictEqual(ids.slice(-10));
     const replayed = replayAll(partition.records, retention);
     expect(captureSnapshot(replayed)).toStrictEqual(captureSnapshot(partition.state));

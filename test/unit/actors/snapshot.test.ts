@@ -116,6 +116,29 @@ describe('captureSnapshot / restoreSnapshot', () => {
     });
   });
 
+  it('restores a snapshot written before the partition retained finished holds itself', () => {
+    const { partition } = scripted();
+    const snapshot = captureSnapshot(partition.state);
+    // The earlier layout: a finished hold in its key's tuple, its entry naming it by id only.
+    const copy: PartitionSnapshot = structuredClone(snapshot);
+    let moved = 0;
+    const finished = copy.finished.map(([index, reservationId, adjustKey, atMs, hold]) => {
+      if (hold !== undefined) {
+        copy.actors[index]?.[5].push(hold);
+        moved += 1;
+      }
+      return [index, reservationId, adjustKey, atMs] as PartitionSnapshot['finished'][number];
+    });
+    const earlier: PartitionSnapshot = { ...copy, finished };
+    expect(moved).toBeGreaterThan(0);
+    const restored = restoreSnapshot(earlier, retention);
+    expect(captureSnapshot(restored)).toStrictEqual(snapshot);
+    // A retained hold still answers a retry and a read.
+    const [, , , , hold] = snapshot.finished.find((entry) => entry[4] !== undefined) ?? [];
+    const read = restored.apply(onReservation('read-reservation', hold?.[0] ?? ''), t0 + 700_002);
+    expect(reservationOf(read.outcome)).toMatchObject({ status: hold?.[5], replayed: false });
+  });
+
   it('refuses a snapshot whose pending holds do not sum to reserved', () => {
     const partition = new RecordingPartition(retention);
     partition.apply(adjust(10), t0);

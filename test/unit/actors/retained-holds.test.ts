@@ -1,0 +1,190 @@
+// The partition's retained finished holds (retained-holds.ts) against a plain model: a queue of
+// objects, looked up by scanning it. Any order of holds, adjust keys and forgetting, across many
+// generations, finds exactly what the model finds, gives back every field, and leaves a noted
+// view as it was.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { RetainedHolds, type RetainedView } from '../../../src/actors/retained-holds.js';
+import { StockActor, type Reservation } from '../../../src/actors/stock-actor.js';
+import { finishedTuple } from '../../../src/actors/snapshot.js';
+import { runOptions } from '../../helpers/fc-options.js';
+
+const actors = [new StockActor('sku-a', 'wh-1'), new StockActor('sku-b', 'wh-1')];
+
+interface Entry {
+  readonly actor: StockActor;
+  readonly hold: Reservation | undefined;
+  readonly adjustKey: string;
+  readonly atMs: number;
+}
+
+function hold(id: string, key: string, atMs: number, extras: Partial<Reservation>): Reservation {
+  return {
+    id,
+    quantity: 3,
+    createdAtMs: atMs - 50,
+    expiresAtMs: atMs + 1_000,
+    originalExpiresAtMs: atMs + 500,
+    idempotencyKey: key,
+    requesterId: 'requester',
+    buyerId: '',
+    reference: '',
+    cartId: '',
+    status: 'CONFIRMED',
+    finishedAtMs: atMs,
+    confirmedQuantity: 2,
+    pin: undefined,
+    ...extras,
+  };
+}
+
+// Idempotency keys from a small set, so the same actor's key comes back (a newer hold of a key
+// shadows the older: the actor's map did the same); odd texts for the arena.
+const keyArbitrary = fc.oneof(
+  fc.constantFrom('', 'k1', 'k2', 'k3', 'ключ', '\ud83d\ude00', 'x'.repeat(5_000)),
+  fc.string({ maxLength: 8 }),
+);
+
+const operation = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('hold' as const),
+      actor: fc.nat(1),
+      key: keyArbitrary,
+      status: fc.constantFrom('CONFIRMED', 'RELEASED', 'EXPIRED') as fc.Arbitrary<
+        Reservation['status']
+      >,
+      extras: fc.option(
+        fc.record({
+          buyerId: fc.string({ maxLength: 4 }),
+          reference: fc.constantFrom('', 'ref-1'),
+          cartId: fc.constantFrom('', 'cart-1'),
+          lots: fc.option(fc.constant([{ lotId: 'lot-1', quantity: 3 }]), { nil: undefined }),
+        }),
+        { nil: undefined },
+      ),
+      requesterId: fc.constantFrom('requester', '', 'ü'),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('adjust' as const), actor: fc.nat(1) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('forget' as const), count: fc.nat(5) }) },
+);
+
+/** The entries a view noted, read back as the model's objects. */
+function read(view: RetainedView): unknown[] {
+  const entries: unknown[] = [];
+  for (let index = view.head; index < view.end; index += 1) {
+    const columns = view.columns;
+    if (columns === undefined) throw new Error('entries without columns');
+    entries.push(finishedTuple(columns, index, actors.indexOf(columns.actorAt(index))));
+  }
+  return entries;
+}
+
+function modelTuples(model: readonly Entry[]): unknown[] {
+  return model.map(({ actor, hold: entry, adjustKey, atMs }) => {
+    const place = actors.indexOf(actor);
+    if (entry === undefined) return [place, '', adjustKey, atMs];
+    const { id, quantity, createdAtMs, expiresAtMs, idempotencyKey, status, requesterId } = entry;
+    const { originalExpiresAtMs, buyerId, reference, cartId, confirmedQuantity, lots } = entry;
+    const tuple: unknown[] = [
+      ...[id, quantity, createdAtMs, expiresAtMs, idempotencyKey, status, atMs, requesterId],
+      ...[originalExpiresAtMs, buyerId, reference, cartId, confirmedQuantity],
+    ];
+    if (lots !== undefined) tuple.push([...lots]);
+    return [place, id, '', atMs, tuple];
+  });
+}
+
+describe('RetainedHolds', () => {
+  it('finds what a scan of the queue finds, and a noted view never changes', () => {
+    fc.assert(
+      fc.property(fc.array(operation, { minLength: 150, maxLength: 400 }), (operations) => {
+        const retained = new RetainedHolds();
+        let model: Entry[] = [];
+        let atMs = 1_000;
+        let views: { view: RetainedView; tuples: unknown[] }[] = [];
+        operations.forEach((op, step) => {
+          atMs += 1;
+          if (op.kind === 'hold') {
+            const actor = actors[op.actor] as StockActor;
+            const id = `0000${step.toString(16).padStart(4, '0')}-hold`;
+            const { lots, ...extras } = op.extras ?? {};
+            const entry = hold(id, op.key, atMs, {
+              status: op.status,
+              requesterId: op.requesterId,
+              ...extras,
+              ...(lots === undefined ? {} : { lots }),
+            });
+            retained.pushHold(actor, entry);
+            model.push({ actor, hold: entry, adjustKey: '', atMs });
+          } else if (op.kind === 'adjust') {
+            const actor = actors[op.actor] as StockActor;
+            const adjustKey = `adjust-${step}`;
+            retained.pushAdjustKey(actor, adjustKey, atMs);
+            model.push({ actor, hold: undefined, adjustKey, atMs });
+          } else {
+            for (let n = 0; n < op.count && model.length > 0; n += 1) {
+              const forgotten = retained.shift();
+              const [first] = model;
+              model = model.slice(1);
+              expect(forgotten).toStrictEqual(
+                first?.hold === undefined
+                  ? { actor: first?.actor, adjustKey: first?.adjustKey, atMs: first?.atMs }
+                  : undefined,
+              );
+            }
+          }
+          expect(retained.size).toBe(model.length);
+          expect(retained.holdCount).toBe(model.filter((entry) => entry.hold).length);
+          expect(retained.oldestAtMs()).toBe(model[0]?.atMs);
+          if (step % 37 === 0) {
+            const view = retained.noted();
+            views.push({ view, tuples: read(view) });
+            expect(read(view)).toStrictEqual(modelTuples(model));
+          }
+          // Every view noted so far still reads as it did (appends, forgetting, new generations).
+          for (const { view, tuples } of views) expect(read(view)).toStrictEqual(tuples);
+          if (views.length > 4) views = views.slice(1);
+        });
+        // Every hold by id, every actor's key, as the newest of the model's with that key.
+        for (const entry of model) {
+          if (entry.hold === undefined) continue;
+          const index = retained.find(entry.hold.id);
+          expect(index).toBeGreaterThanOrEqual(0);
+          expect(retained.hold(index)).toStrictEqual(entry.hold);
+          expect(retained.actorAt(index)).toBe(entry.actor);
+          expect(retained.expiresAtMsAt(index)).toBe(entry.hold.expiresAtMs);
+        }
+        for (const actor of actors) {
+          for (const key of new Set(model.map((entry) => entry.hold?.idempotencyKey ?? ''))) {
+            const newest = model.findLast(
+              (entry) => entry.actor === actor && entry.hold?.idempotencyKey === key,
+            );
+            const index = retained.findKey(actor, key);
+            if (newest === undefined || key === '') expect(index).toBe(-1);
+            else expect(retained.hold(index)).toStrictEqual(newest.hold);
+          }
+        }
+        expect(retained.find('0000ffff-none')).toBe(-1);
+      }),
+      runOptions(50),
+    );
+  });
+
+  it('forgets a hold by id and by key once shifted out, through many generations', () => {
+    const retained = new RetainedHolds();
+    const actor = actors[0] as StockActor;
+    for (let step = 0; step < 20_000; step += 1) {
+      retained.pushHold(actor, hold(`id-${step}`, `key-${step % 50}`, step, {}));
+      if (step >= 100) retained.shift();
+    }
+    expect(retained.size).toBe(100);
+    expect(retained.find('id-19899')).toBe(-1);
+    expect(retained.hold(retained.find('id-19900')).id).toBe('id-19900');
+    // Fifty keys, each held by its newest two holds: the newest is the one found.
+    expect(retained.hold(retained.findKey(actor, 'key-7')).id).toBe('id-19957');
+    expect(retained.findKey(actors[1] as StockActor, 'key-7')).toBe(-1);
+  });
+});
