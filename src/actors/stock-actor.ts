@@ -870,7 +870,10 @@ export class StockActor {
   retire(id: string): Reservation {
     const reservations = this.busy?.reservations;
     const reservation = reservations?.get(id);
-    assert(reservations !== undefined && reservation !== undefined, () => `no hold ${id} to retire`);
+    assert(
+      reservations !== undefined && reservation !== undefined,
+      () => `no hold ${id} to retire`,
+    );
     assert(reservation.status !== 'PENDING', 'a pending hold cannot be retired');
     beforeChange(this);
     reservations.delete(id);
