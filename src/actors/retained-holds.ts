@@ -29,6 +29,19 @@ interface Extras {
 const statuses: readonly (ReservationStatus | '')[] = ['', 'CONFIRMED', 'RELEASED', 'EXPIRED'];
 const adjustEntry = 0;
 
+function statusCode(status: ReservationStatus): number {
+  switch (status) {
+    case 'CONFIRMED':
+      return 1;
+    case 'RELEASED':
+      return 2;
+    case 'EXPIRED':
+      return 3;
+    default:
+      throw new Error(`a ${status} hold retained as finished`);
+  }
+}
+
 // Numbers per entry, in `numbers` at index * numberStride.
 const numberStride = 6;
 const [atOffset, quantityOffset, createdOffset, expiresOffset, originalOffset, confirmedOffset] = [
@@ -37,6 +50,9 @@ const [atOffset, quantityOffset, createdOffset, expiresOffset, originalOffset, c
 // String bounds per entry, in `bounds` at index * boundStride: the id (empty for an adjust key),
 // the idempotency key and the requester are contiguous in the arena, so four offsets bound them.
 const boundStride = 4;
+// The id's and the key's hashes, in `hashes` at index * 2: made as the strings are copied in, so
+// neither a new generation's tables nor forgetting reads the strings again.
+const hashStride = 2;
 
 const firstCapacity = 64;
 const firstChars = 4096;
@@ -47,6 +63,7 @@ export class RetainedColumns {
   readonly numbers: Float64Array;
   readonly status: Uint8Array;
   readonly bounds: Int32Array;
+  readonly hashes: Int32Array;
   /** The arena: it may be replaced by a larger copy; what an entry wrote never changes. */
   chars: Uint16Array;
   charsUsed = 0;
@@ -62,6 +79,7 @@ export class RetainedColumns {
     this.numbers = new Float64Array(capacity * numberStride);
     this.status = new Uint8Array(capacity);
     this.bounds = new Int32Array(capacity * boundStride);
+    this.hashes = new Int32Array(capacity * hashStride);
     this.chars = new Uint16Array(chars);
   }
 
@@ -127,15 +145,6 @@ export class RetainedColumns {
     return true;
   }
 
-  hashOf(start: number, end: number): number {
-    let hash = 0x811c9dc5;
-    const chars = this.chars;
-    for (let index = start; index < end; index += 1) {
-      hash = Math.imul(hash ^ (chars[index] as number), 0x01000193);
-    }
-    return hash >>> 0;
-  }
-
   text(start: number, end: number): string {
     let text = '';
     // fromCharCode takes its arguments on the stack: long strings go in pieces.
@@ -146,7 +155,7 @@ export class RetainedColumns {
     return text;
   }
 
-  /** Appends the strings to the arena; the four bounds go to `index`. */
+  /** Appends the strings to the arena; their bounds and the id's and key's hashes go to `index`. */
   writeStrings(index: number, id: string, key: string, requesterId: string): void {
     const needed = this.charsUsed + id.length + key.length + requesterId.length;
     if (needed > this.chars.length) {
@@ -154,26 +163,42 @@ export class RetainedColumns {
       grown.set(this.chars.subarray(0, this.charsUsed));
       this.chars = grown;
     }
+    const [chars, bounds, hashes] = [this.chars, this.bounds, this.hashes];
     const at = index * boundStride;
     let used = this.charsUsed;
-    this.bounds[at] = used;
-    used = put(this.chars, used, id);
-    this.bounds[at + 1] = used;
-    used = put(this.chars, used, key);
-    this.bounds[at + 2] = used;
-    used = put(this.chars, used, requesterId);
-    this.bounds[at + 3] = used;
+    bounds[at] = used;
+    let hash = hashSeed;
+    for (let char = 0; char < id.length; char += 1) {
+      const code = id.charCodeAt(char);
+      chars[used + char] = code;
+      hash = Math.imul(hash ^ code, hashPrime);
+    }
+    hashes[index * hashStride] = hash;
+    used += id.length;
+    bounds[at + 1] = used;
+    hash = hashSeed;
+    for (let char = 0; char < key.length; char += 1) {
+      const code = key.charCodeAt(char);
+      chars[used + char] = code;
+      hash = Math.imul(hash ^ code, hashPrime);
+    }
+    hashes[index * hashStride + 1] = hash;
+    used += key.length;
+    bounds[at + 2] = used;
+    for (let char = 0; char < requesterId.length; char += 1) {
+      chars[used + char] = requesterId.charCodeAt(char);
+    }
+    used += requesterId.length;
+    bounds[at + 3] = used;
     this.charsUsed = used;
   }
 
   idHash(index: number): number {
-    const at = index * boundStride;
-    return this.hashOf(this.bounds[at] as number, this.bounds[at + 1] as number);
+    return this.hashes[index * hashStride] as number;
   }
 
   keyHash(index: number): number {
-    const at = index * boundStride;
-    return this.hashOf(this.bounds[at + 1] as number, this.bounds[at + 2] as number);
+    return this.hashes[index * hashStride + 1] as number;
   }
 
   idIs(index: number, id: string): boolean {
@@ -206,17 +231,16 @@ export class RetainedColumns {
   }
 }
 
-function put(chars: Uint16Array, at: number, text: string): number {
-  for (let index = 0; index < text.length; index += 1) chars[at + index] = text.charCodeAt(index);
-  return at + text.length;
-}
+const hashSeed = 0x811c9dc5 | 0;
+const hashPrime = 0x01000193;
 
+/** FNV-1a over the code units, as `RetainedColumns.writeStrings` hashes them. */
 export function hashText(text: string): number {
-  let hash = 0x811c9dc5;
+  let hash = hashSeed;
   for (let index = 0; index < text.length; index += 1) {
-    hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
+    hash = Math.imul(hash ^ text.charCodeAt(index), hashPrime);
   }
-  return hash >>> 0;
+  return hash;
 }
 
 /** The entries as they stood when noted, for a snapshot: [head, end) of `columns`, by index. */
@@ -262,7 +286,7 @@ export class RetainedHolds {
     numbers[n + expiresOffset] = hold.expiresAtMs;
     numbers[n + originalOffset] = hold.originalExpiresAtMs;
     numbers[n + confirmedOffset] = hold.confirmedQuantity;
-    columns.status[index] = statuses.indexOf(hold.status);
+    columns.status[index] = statusCode(hold.status);
     columns.writeStrings(index, hold.id, hold.idempotencyKey, hold.requesterId);
     if (hold.buyerId !== '' || hold.reference !== '' || hold.cartId !== '' || hold.lots) {
       const { buyerId, reference, cartId, lots } = hold;
@@ -398,10 +422,12 @@ export class RetainedHolds {
     for (let index = head; index < end; index += 1) to.actors.push(from.actorAt(index));
     to.numbers.set(from.numbers.subarray(head * numberStride, end * numberStride));
     to.status.set(from.status.subarray(head, end));
+    to.hashes.set(from.hashes.subarray(head * hashStride, end * hashStride));
     const bounds = from.bounds.subarray(head * boundStride, end * boundStride);
-    for (let at = 0; at < bounds.length; at += 1) {
-      to.bounds[at] = (bounds[at] as number) - charStart;
-    }
+    if (charStart === 0) to.bounds.set(bounds);
+    else
+      for (let at = 0; at < bounds.length; at += 1)
+        to.bounds[at] = (bounds[at] as number) - charStart;
     to.chars.set(from.chars.subarray(charStart, from.charsUsed));
     to.charsUsed = from.charsUsed - charStart;
     for (const [index, extras] of from.extras) {
@@ -418,9 +444,7 @@ export class RetainedHolds {
     // Only ever an empty slot is taken, so every entry of the key's chain comes before it.
     const mask = this.byKey.length - 1;
     const actor = columns.actorAt(index);
-    const at = index * boundStride;
-    const [start, end] = [columns.bounds[at + 1] as number, columns.bounds[at + 2] as number];
-    for (let slot = columns.hashOf(start, end) & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = columns.keyHash(index) & mask; ; slot = (slot + 1) & mask) {
       const entry = this.byKey[slot] as number;
       if (entry === empty) {
         this.byKey[slot] = index + 1;
