@@ -5,7 +5,12 @@ export { defaultSettings, limitWindowSecondsDefault } from './product-book.js';
 export type { ApplyResult, Write } from './apply-result.js';
 export { PartitionState, homePartitionOf, stockKey } from './partition-state.js';
 export { checkRecord } from './record-check.js';
-export { captureSnapshot, restoreSnapshot, type PartitionSnapshot } from './snapshot.js';
+export {
+  captureSnapshot,
+  finishedEntriesOf,
+  restoreSnapshot,
+  type PartitionSnapshot,
+} from './snapshot.js';
 export { SnapshotCapture, type SnapshotSink } from './snapshot-capture.js';
 export { StockActor, extrasOf, type Reservation } from './stock-actor.js';
 export { stockSignal } from './types.js';

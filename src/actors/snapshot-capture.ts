@@ -182,7 +182,7 @@ export class SnapshotCapture implements ChangeWatcher {
     if (this.keyIndex === this.keys.length) {
       // Every key is captured: nothing after this changes with the partition.
       this.stopWatching();
-      this.sink.value('finished');
+      this.sink.value('retained');
       this.sink.array(this.queue.end - this.queue.head);
       this.phase = 'finished';
       return 1;

@@ -112,7 +112,14 @@ export type FinishedTuple = [
 export interface PartitionSnapshot {
   readonly partition: number;
   readonly actors: ActorTuple[];
-  readonly finished: FinishedTuple[];
+  /**
+   * The finished entries, oldest first, each finished hold whole (the partition retains them,
+   * not their keys). Written since then instead of `finished`: an older ledger, which reads
+   * `finished` only, stops on such a snapshot rather than restore it without its finished holds.
+   */
+  readonly retained?: FinishedTuple[];
+  /** Before: the same entries, their finished holds in their keys' tuples. */
+  readonly finished?: FinishedTuple[];
   /** Since v1.1: products with settings or counted confirmed holds, and decided carts. */
   readonly products?: ProductTuple[];
   readonly carts?: CartRecord[];
@@ -136,19 +143,24 @@ export function captureSnapshot(state: PartitionState): PartitionSnapshot {
     }
     actors.push([...actorHead(actor), reservations, adjustKeys, ...actorTail(actor)] as ActorTuple);
   }
-  const finished: FinishedTuple[] = [];
+  const retained: FinishedTuple[] = [];
   const { columns, head, end } = state.retainedView();
   for (let index = head; index < end; index += 1) {
     const entries = columns as RetainedColumns;
     const place = actorIndex.get(entries.actorAt(index));
     assert(place !== undefined, 'finished entry of an unregistered actor');
-    finished.push(finishedTuple(entries, index, place));
+    retained.push(finishedTuple(entries, index, place));
   }
   const products = captureProducts(state);
   const carts = [...state.carts.decided.values()];
   const confirms = captureConfirms(state);
   const { partition } = state;
-  return { partition, actors, finished, products, carts, confirms, ...captureTransfers(state) };
+  return { partition, actors, retained, products, carts, confirms, ...captureTransfers(state) };
+}
+
+/** A snapshot's finished entries, in either layout. */
+export function finishedEntriesOf(snapshot: PartitionSnapshot): readonly FinishedTuple[] {
+  return snapshot.retained ?? snapshot.finished ?? [];
 }
 
 /** A key's tuple up to its holds: ids and counts. */
@@ -309,7 +321,7 @@ export function restoreSnapshot(
     }
     actors.push(actor);
   }
-  for (const [index, reservationId, adjustKey, atMs, hold] of snapshot.finished) {
+  for (const [index, reservationId, adjustKey, atMs, hold] of finishedEntriesOf(snapshot)) {
     const actor = actors[index];
     assert(actor !== undefined, 'snapshot finished entry points past the actors');
     const finished = hold === undefined ? undefined : reservationOf(hold);

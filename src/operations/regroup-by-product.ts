@@ -2,12 +2,12 @@
 // snapshots: each stock key's actor tuple moves whole (balances, holds, idempotency memos) to its
 // product's partition, and the finished queues follow their actors, merged in time order. Pure:
 // migrate-partitions.ts does the I/O around it, and the property tests drive it directly.
-import type { PartitionSnapshot } from '../actors/index.js';
+import { finishedEntriesOf, type PartitionSnapshot } from '../actors/index.js';
 import type { ReservationRoute } from '../persistence/index.js';
 import { partitionOf, partitionOfV1, reservationPartition } from '../router/index.js';
 
 type ActorTuple = PartitionSnapshot['actors'][number];
-type FinishedTuple = PartitionSnapshot['finished'][number];
+type FinishedTuple = ReturnType<typeof finishedEntriesOf>[number];
 
 /** The input is not what a hash v1 journal of this partition count can hold. */
 export class RegroupError extends Error {
@@ -47,7 +47,7 @@ export function regroupByProduct(
   const targets: PartitionSnapshot[] = Array.from({ length: partitions }, (_, partition) => ({
     partition,
     actors: [],
-    finished: [],
+    retained: [] as FinishedTuple[],
   }));
   const ordered = [...sources].sort((a, b) => a.partition - b.partition);
   const queued: QueuedFinished[] = [];
@@ -65,7 +65,7 @@ export function regroupByProduct(
     const [, reservationId, adjustKey, atMs, hold] = entry;
     const moved: FinishedTuple = [place.index, reservationId, adjustKey, atMs];
     if (hold !== undefined) moved.push(hold);
-    targets[place.partition]?.finished.push(moved);
+    targets[place.partition]?.retained?.push(moved);
   }
   return { snapshots: targets, routes: routesOf(targets, partitions, retainFinishedMs) };
 }
@@ -100,7 +100,7 @@ function queueFinished(
   queued: QueuedFinished[],
 ): void {
   let sortMs = Number.NEGATIVE_INFINITY;
-  for (const entry of source.finished) {
+  for (const entry of finishedEntriesOf(source)) {
     const place = places[entry[0]];
     if (place === undefined)
       throw new RegroupError(`partition ${source.partition}: finished entry past its actors`);
@@ -115,11 +115,11 @@ function routesOf(
   retainFinishedMs: number,
 ): ReservationRoute[] {
   const routes: ReservationRoute[] = [];
-  for (const { partition, actors, finished } of targets) {
+  for (const { partition, actors, retained = [] } of targets) {
     // A key's holds, and the finished holds its partition retains (a snapshot written before
     // that has them with their keys).
     const holds = actors.flatMap((tuple) => tuple[5]);
-    for (const entry of finished) if (entry[4] !== undefined) holds.push(entry[4]);
+    for (const entry of retained) if (entry[4] !== undefined) holds.push(entry[4]);
     for (const [reservationId, , , expiresAtMs, , , finishedAtMs] of holds) {
       if (reservationPartition(reservationId, partitions) === partition) continue;
       // The ledger forgets a hold retainFinishedMs after it finishes; a pending one finishes

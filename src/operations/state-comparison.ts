@@ -2,7 +2,12 @@
 // the same keys with the same balances and versions, the same holds (status and all), the same
 // idempotency memos, the same finished entries; each key in its product's partition; each hold
 // indexed by its partition and reachable from its id (its route, or the partition it embeds).
-import { captureSnapshot, stockKey, type PartitionState } from '../actors/index.js';
+import {
+  captureSnapshot,
+  finishedEntriesOf,
+  stockKey,
+  type PartitionState,
+} from '../actors/index.js';
 import { partitionOf, reservationPartition } from '../router/index.js';
 
 /** Differences listed in full at most; the rest are counted. */
@@ -90,7 +95,7 @@ function contentsOf(states: Iterable<PartitionState>, problems: Problems): Conte
       if (keys.has(name)) problems.add(`${printable(name)} is in two partitions`);
       keys.set(name, JSON.stringify(tuple));
     });
-    for (const [index, reservationId, adjustKey, atMs, hold] of snapshot.finished)
+    for (const [index, reservationId, adjustKey, atMs, hold] of finishedEntriesOf(snapshot))
       finished.push(JSON.stringify([names[index], reservationId, adjustKey, atMs, hold ?? null]));
   }
   finished.sort();

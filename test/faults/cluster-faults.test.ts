@@ -25,6 +25,16 @@ describe.runIf(ready)('a cluster when Postgres or NATS fails', () => {
   const acknowledged: { product: string; reservationId: string }[] = [];
   const servedBy = (response: JsonResponse) => response.headers.get('x-served-by');
 
+  /** A failure names what the nodes printed last: whether one died, or only closed a socket. */
+  const withNodeOutput = async (step: () => Promise<void>): Promise<void> => {
+    try {
+      await step();
+    } catch (error) {
+      const tails = nodes.map((node, index) => `node ${index}:\n${node.output().slice(-3_000)}`);
+      throw new Error(`${String(error)}\n${tails.join('\n')}`, { cause: error });
+    }
+  };
+
   const reserve = async (via: LedgerProcess, product: string) => {
     const answer = await post(via.baseUrl, '/v1/reserve', {
       product_id: product,
@@ -93,17 +103,23 @@ describe.runIf(ready)('a cluster when Postgres or NATS fails', () => {
     const statuses = new Map<number, number>();
     proxy.refuse(true);
     proxy.dropAll();
-    const cutUntil = Date.now() + 6_000;
-    while (Date.now() < cutUntil) {
-      for (const [index, product] of products.entries()) {
-        const answer = await reserve(nodes[index % 2] as LedgerProcess, product);
-        statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
-      }
-      await sleep(100);
+    // Postgres comes back whatever happens, so a failure here does not fail the next test too.
+    try {
+      await withNodeOutput(async () => {
+        const cutUntil = Date.now() + 6_000;
+        while (Date.now() < cutUntil) {
+          for (const [index, product] of products.entries()) {
+            const answer = await reserve(nodes[index % 2] as LedgerProcess, product);
+            statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+          }
+          await sleep(100);
+        }
+      });
+    } finally {
+      proxy.refuse(false);
     }
     // Without the journal nothing can be made durable: every answer was a 503.
     expect([...statuses.keys()]).toEqual([503]);
-    proxy.refuse(false);
     for (const product of products) {
       for (const via of nodes) {
         await eventually(30_000, async () =>

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   PartitionState,
   captureSnapshot,
+  finishedEntriesOf,
   restoreSnapshot,
   type Command,
   type RetentionPolicy,
@@ -198,7 +199,7 @@ describe('regroupByProduct', () => {
           for (const actor of state.actors.values())
             expect(partitionOf(actor.productId, partitions)).toBe(state.partition);
           // Finished entries stay in time order, as the partition forgets them oldest first.
-          const times = captureSnapshot(state).finished.map((entry) => entry[3]);
+          const times = finishedEntriesOf(captureSnapshot(state)).map((entry) => entry[3]);
           expect(times).toStrictEqual([...times].sort((a, b) => a - b));
         }
         checkRoutes(v1, v2, routes, policy);

@@ -42,19 +42,19 @@ describe('regroupByProduct', () => {
     const [first, second] = warehouses.map((warehouseId) => ({
       partition: partitionOfV1(productId, warehouseId, partitions),
       actors: [actor(productId, warehouseId)],
-      finished: [] as PartitionSnapshot['finished'],
+      retained: [] as NonNullable<PartitionSnapshot['retained']>,
     }));
     if (first === undefined || second === undefined) throw new Error('two sources');
     // The first source's clock stepped back from 30 to 20: its 20 must stay after its 30.
-    first.finished.push([0, '', 'a1', 10], [0, '', 'a2', 30], [0, '', 'a3', 20]);
-    second.finished.push([0, '', 'b1', 15], [0, '', 'b2', 25], [0, '', 'b3', 40]);
+    first.retained.push([0, '', 'a1', 10], [0, '', 'a2', 30], [0, '', 'a3', 20]);
+    second.retained.push([0, '', 'b1', 15], [0, '', 'b2', 25], [0, '', 'b3', 40]);
     const { snapshots, routes } = regroupByProduct([second, first], partitions, 1000);
     const home = snapshots[partitionOf(productId, partitions)] as PartitionSnapshot;
     expect(home.actors.map((tuple) => tuple[1]).sort()).toStrictEqual(['wh-a', 'wh-b']);
-    const order = home.finished.map(([, , adjustKey]) => adjustKey);
+    const order = (home.retained ?? []).map(([, , adjustKey]) => adjustKey);
     expect(order).toStrictEqual(['a1', 'b1', 'b2', 'a2', 'a3', 'b3']);
     const keyOf = (name: string) => (name.startsWith('a') ? first : second);
-    for (const [index, , adjustKey] of home.finished) {
+    for (const [index, , adjustKey] of home.retained ?? []) {
       const owner = home.actors[index];
       expect(owner?.[1]).toBe(keyOf(adjustKey).actors[0]?.[1]);
     }
