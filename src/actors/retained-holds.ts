@@ -150,7 +150,8 @@ export class RetainedColumns {
     // fromCharCode takes its arguments on the stack: long strings go in pieces.
     for (let from = start; from < end; from += 4096) {
       const piece = this.chars.subarray(from, Math.min(end, from + 4096));
-      text += String.fromCharCode(...piece);
+      // apply takes the typed array as it is; a spread would go through its iterator.
+      text += String.fromCharCode.apply(null, piece as unknown as number[]);
     }
     return text;
   }
