@@ -6,13 +6,16 @@
 // idempotency key strings and three map entries) they were most of a partition's heap, and the
 // garbage collector copied every one of them twice as it grew: recovery replayed at half the
 // speed it does with nothing retained (bench/micro/recovery-replay.ts --retain none). So here they
-// are no objects: their numbers in typed arrays, their strings' UTF-16 code units in one arena,
-// found by id and by idempotency key through open-addressing tables of their own. A hold becomes
-// an object again only when a read or a retry asks for it (`hold`).
+// are no objects: their numbers in typed arrays, their strings' UTF-16 code units in an arena,
+// found by id and by idempotency key through hash tables of their own. A hold becomes an object
+// again only when a read or a retry asks for it (`hold`).
 //
-// The columns form one generation: entries are appended, never changed, and forgetting the oldest
-// only moves the head. When a generation is full a new one is made of the live entries only, so a
-// snapshot taken in slices reads the generation it noted (`noted`) whatever happens meanwhile.
+// Nothing here ever copies or rehashes everything at once, which on a hot key would stop the
+// shard for as long as a million entries take (a Map of them stops it for about half a second as
+// it doubles): entries go into chunks of a fixed size that are never moved, and the tables are
+// extendible hashing, whose buckets split one at a time. Entries are numbered for good (their
+// sequence); forgetting the oldest only moves the head and drops chunks left behind it, so what
+// a snapshot taken in slices noted (`noted`) never changes.
 import { assert } from './assert.js';
 import type { Reservation, StockActor } from './stock-actor.js';
 import type { LotUnits, ReservationStatus } from './types.js';
@@ -42,97 +45,98 @@ function statusCode(status: ReservationStatus): number {
   }
 }
 
-// Numbers per entry, in `numbers` at index * numberStride.
+// Numbers per entry, in a chunk's `numbers` at offset * numberStride.
 const numberStride = 6;
 const [atOffset, quantityOffset, createdOffset, expiresOffset, originalOffset, confirmedOffset] = [
   0, 1, 2, 3, 4, 5,
 ];
-// String bounds per entry, in `bounds` at index * boundStride: the id (empty for an adjust key),
-// the idempotency key and the requester are contiguous in the arena, so four offsets bound them.
+// String bounds per entry, in `bounds` at offset * boundStride: the id (empty for an adjust key),
+// the idempotency key and the requester are contiguous in the chunk's arena.
 const boundStride = 4;
-// The id's and the key's hashes, in `hashes` at index * 2: made as the strings are copied in, so
-// neither a new generation's tables nor forgetting reads the strings again.
+// The id's and the key's hashes, in `hashes` at offset * 2: made as the strings are copied in, so
+// neither a bucket's split nor forgetting reads the strings again.
 const hashStride = 2;
 
-const firstCapacity = 64;
-const firstChars = 4096;
+/** Entries per chunk; a chunk's first entries start in a smaller one that grows to this. */
+const chunkSize = 1024;
+const firstCapacity = 16;
 
-/** One generation's columns, indexed from its first entry (sequence number `base`). */
-export class RetainedColumns {
+/** A run of `chunkSize` entries by sequence, never moved once full. */
+class Chunk {
   readonly actors: StockActor[] = [];
-  readonly numbers: Float64Array;
-  readonly status: Uint8Array;
-  readonly bounds: Int32Array;
-  readonly hashes: Int32Array;
-  /** The arena: it may be replaced by a larger copy; what an entry wrote never changes. */
+  numbers: Float64Array;
+  status: Uint8Array;
+  bounds: Int32Array;
+  hashes: Int32Array;
   chars: Uint16Array;
   charsUsed = 0;
   readonly extras = new Map<number, Extras>();
-  /** Entries written: indexes [0, length). */
+  /** Entries written: offsets [0, length). */
   length = 0;
 
-  constructor(
-    readonly base: number,
-    readonly capacity: number,
-    chars: number,
-  ) {
+  constructor(public capacity: number) {
     this.numbers = new Float64Array(capacity * numberStride);
     this.status = new Uint8Array(capacity);
     this.bounds = new Int32Array(capacity * boundStride);
     this.hashes = new Int32Array(capacity * hashStride);
-    this.chars = new Uint16Array(chars);
+    this.chars = new Uint16Array(capacity * 64);
   }
 
-  actorAt(index: number): StockActor {
-    return this.actors[index] as StockActor;
+  /** Twice the room (up to a full chunk), what was written copied: at most one chunk's worth. */
+  grow(): void {
+    const capacity = Math.min(chunkSize, this.capacity * 2);
+    this.numbers = grown(this.numbers, capacity * numberStride);
+    this.status = grown(this.status, capacity);
+    this.bounds = grown(this.bounds, capacity * boundStride);
+    this.hashes = grown(this.hashes, capacity * hashStride);
+    this.capacity = capacity;
   }
 
-  atMsAt(index: number): number {
-    return this.numbers[index * numberStride + atOffset] as number;
+  /** Appends the strings to the arena; their bounds and the id's and key's hashes go to `at`. */
+  writeStrings(offset: number, id: string, key: string, requesterId: string): void {
+    const needed = this.charsUsed + id.length + key.length + requesterId.length;
+    if (needed > this.chars.length) {
+      this.chars = grown(this.chars, Math.max(needed, this.chars.length * 2), this.charsUsed);
+    }
+    const [chars, bounds, hashes] = [this.chars, this.bounds, this.hashes];
+    const at = offset * boundStride;
+    let used = this.charsUsed;
+    bounds[at] = used;
+    let hash = hashSeed;
+    for (let char = 0; char < id.length; char += 1) {
+      const code = id.charCodeAt(char);
+      chars[used + char] = code;
+      hash = Math.imul(hash ^ code, hashPrime);
+    }
+    hashes[offset * hashStride] = hash;
+    used += id.length;
+    bounds[at + 1] = used;
+    hash = hashSeed;
+    for (let char = 0; char < key.length; char += 1) {
+      const code = key.charCodeAt(char);
+      chars[used + char] = code;
+      hash = Math.imul(hash ^ code, hashPrime);
+    }
+    hashes[offset * hashStride + 1] = hash;
+    used += key.length;
+    bounds[at + 2] = used;
+    for (let char = 0; char < requesterId.length; char += 1) {
+      chars[used + char] = requesterId.charCodeAt(char);
+    }
+    used += requesterId.length;
+    bounds[at + 3] = used;
+    this.charsUsed = used;
   }
 
-  isHold(index: number): boolean {
-    return this.status[index] !== adjustEntry;
-  }
-
-  /** The hold's id ('' for an adjust key). */
-  idAt(index: number): string {
-    const at = index * boundStride;
-    return this.text(this.bounds[at] as number, this.bounds[at + 1] as number);
-  }
-
-  /** The hold's idempotency key, or the adjust's. */
-  keyAt(index: number): string {
-    const at = index * boundStride;
-    return this.text(this.bounds[at + 1] as number, this.bounds[at + 2] as number);
-  }
-
-  /** The finished hold at `index`, as an object of its own (changing it changes nothing here). */
-  holdAt(index: number): Reservation {
-    const status = statuses[this.status[index] as number];
-    assert(status !== undefined && status !== '', 'an adjust key read as a hold');
-    const n = index * numberStride;
-    const at = index * boundStride;
-    const numbers = this.numbers;
-    const extras = this.extras.get(index);
-    const hold: Reservation = {
-      id: this.idAt(index),
-      quantity: numbers[n + quantityOffset] as number,
-      createdAtMs: numbers[n + createdOffset] as number,
-      expiresAtMs: numbers[n + expiresOffset] as number,
-      originalExpiresAtMs: numbers[n + originalOffset] as number,
-      idempotencyKey: this.keyAt(index),
-      requesterId: this.text(this.bounds[at + 2] as number, this.bounds[at + 3] as number),
-      buyerId: extras?.buyerId ?? '',
-      reference: extras?.reference ?? '',
-      cartId: extras?.cartId ?? '',
-      status,
-      finishedAtMs: numbers[n + atOffset] as number,
-      confirmedQuantity: numbers[n + confirmedOffset] as number,
-      pin: undefined,
-    };
-    if (extras?.lots !== undefined) hold.lots = extras.lots;
-    return hold;
+  text(start: number, end: number): string {
+    let text = '';
+    // fromCharCode takes its arguments on the stack: long strings go in pieces. apply takes the
+    // typed array as it is; a spread would go through its iterator.
+    for (let from = start; from < end; from += 4096) {
+      const piece = this.chars.subarray(from, Math.min(end, from + 4096));
+      text += String.fromCharCode.apply(null, piece as unknown as number[]);
+    }
+    return text;
   }
 
   /** Whether the arena's code units [start, end) are `text`'s. */
@@ -144,98 +148,24 @@ export class RetainedColumns {
     }
     return true;
   }
-
-  text(start: number, end: number): string {
-    let text = '';
-    // fromCharCode takes its arguments on the stack: long strings go in pieces.
-    for (let from = start; from < end; from += 4096) {
-      const piece = this.chars.subarray(from, Math.min(end, from + 4096));
-      // apply takes the typed array as it is; a spread would go through its iterator.
-      text += String.fromCharCode.apply(null, piece as unknown as number[]);
-    }
-    return text;
-  }
-
-  /** Appends the strings to the arena; their bounds and the id's and key's hashes go to `index`. */
-  writeStrings(index: number, id: string, key: string, requesterId: string): void {
-    const needed = this.charsUsed + id.length + key.length + requesterId.length;
-    if (needed > this.chars.length) {
-      const grown = new Uint16Array(Math.max(needed, this.chars.length * 2));
-      grown.set(this.chars.subarray(0, this.charsUsed));
-      this.chars = grown;
-    }
-    const [chars, bounds, hashes] = [this.chars, this.bounds, this.hashes];
-    const at = index * boundStride;
-    let used = this.charsUsed;
-    bounds[at] = used;
-    let hash = hashSeed;
-    for (let char = 0; char < id.length; char += 1) {
-      const code = id.charCodeAt(char);
-      chars[used + char] = code;
-      hash = Math.imul(hash ^ code, hashPrime);
-    }
-    hashes[index * hashStride] = hash;
-    used += id.length;
-    bounds[at + 1] = used;
-    hash = hashSeed;
-    for (let char = 0; char < key.length; char += 1) {
-      const code = key.charCodeAt(char);
-      chars[used + char] = code;
-      hash = Math.imul(hash ^ code, hashPrime);
-    }
-    hashes[index * hashStride + 1] = hash;
-    used += key.length;
-    bounds[at + 2] = used;
-    for (let char = 0; char < requesterId.length; char += 1) {
-      chars[used + char] = requesterId.charCodeAt(char);
-    }
-    used += requesterId.length;
-    bounds[at + 3] = used;
-    this.charsUsed = used;
-  }
-
-  idHash(index: number): number {
-    return this.hashes[index * hashStride] as number;
-  }
-
-  keyHash(index: number): number {
-    return this.hashes[index * hashStride + 1] as number;
-  }
-
-  idIs(index: number, id: string): boolean {
-    const at = index * boundStride;
-    return this.equals(this.bounds[at] as number, this.bounds[at + 1] as number, id);
-  }
-
-  keyIs(index: number, key: string): boolean {
-    const at = index * boundStride;
-    return this.equals(this.bounds[at + 1] as number, this.bounds[at + 2] as number, key);
-  }
-
-  /** Whether two entries have the same idempotency key. */
-  sameKey(one: number, other: number): boolean {
-    const [a, b] = [one * boundStride, other * boundStride];
-    const start = this.bounds[a + 1] as number;
-    const length = (this.bounds[a + 2] as number) - start;
-    const otherStart = this.bounds[b + 1] as number;
-    if ((this.bounds[b + 2] as number) - otherStart !== length) return false;
-    const chars = this.chars;
-    for (let index = 0; index < length; index += 1) {
-      if (chars[start + index] !== chars[otherStart + index]) return false;
-    }
-    return true;
-  }
-
-  hasKey(index: number): boolean {
-    const at = index * boundStride;
-    return (this.bounds[at + 2] as number) > (this.bounds[at + 1] as number);
-  }
 }
 
-const hashSeed = 0x811c9dc5 | 0;
+function grown<T extends Float64Array | Uint8Array | Int32Array | Uint16Array>(
+  array: T,
+  length: number,
+  used = array.length,
+): T {
+  const copy = new (array.constructor as new (length: number) => T)(length);
+  copy.set(array.subarray(0, used));
+  return copy;
+}
+
+// A seed of this process's own: the tables' layout is never stored or compared, and keys chosen
+// to collide under one seed do not collide under another.
+const hashSeed = crypto.getRandomValues(new Int32Array(1))[0] as number;
 const hashPrime = 0x01000193;
 
-/** FNV-1a over the code units, as `RetainedColumns.writeStrings` hashes them. */
+/** FNV-1a (seeded) over the code units, as `Chunk.writeStrings` hashes them. */
 export function hashText(text: string): number {
   let hash = hashSeed;
   for (let index = 0; index < text.length; index += 1) {
@@ -244,236 +174,425 @@ export function hashText(text: string): number {
   return hash;
 }
 
-/** The entries as they stood when noted, for a snapshot: [head, end) of `columns`, by index. */
+/**
+ * Entries by sequence, over the chunks as they were when this reader was made: the chunks it
+ * names are never dropped from under it, and what they hold below their length never changes.
+ */
+export class RetainedColumns {
+  constructor(
+    private readonly chunks: readonly Chunk[],
+    /** The chunk number of `chunks[0]`. */
+    private readonly firstChunk: number,
+  ) {}
+
+  private chunkOf(sequence: number): Chunk {
+    const chunk = this.chunks[Math.floor(sequence / chunkSize) - this.firstChunk];
+    assert(chunk !== undefined, () => `retained entry ${sequence} is not here`);
+    return chunk;
+  }
+
+  actorAt(sequence: number): StockActor {
+    return this.chunkOf(sequence).actors[sequence % chunkSize] as StockActor;
+  }
+
+  atMsAt(sequence: number): number {
+    const chunk = this.chunkOf(sequence);
+    return chunk.numbers[(sequence % chunkSize) * numberStride + atOffset] as number;
+  }
+
+  isHold(sequence: number): boolean {
+    return this.chunkOf(sequence).status[sequence % chunkSize] !== adjustEntry;
+  }
+
+  /** The hold's id ('' for an adjust key). */
+  idAt(sequence: number): string {
+    const chunk = this.chunkOf(sequence);
+    const at = (sequence % chunkSize) * boundStride;
+    return chunk.text(chunk.bounds[at] as number, chunk.bounds[at + 1] as number);
+  }
+
+  /** The hold's idempotency key, or the adjust's. */
+  keyAt(sequence: number): string {
+    const chunk = this.chunkOf(sequence);
+    const at = (sequence % chunkSize) * boundStride;
+    return chunk.text(chunk.bounds[at + 1] as number, chunk.bounds[at + 2] as number);
+  }
+
+  /** The finished hold at `sequence`, as an object of its own (changing it changes nothing). */
+  holdAt(sequence: number): Reservation {
+    const chunk = this.chunkOf(sequence);
+    const offset = sequence % chunkSize;
+    const status = statuses[chunk.status[offset] as number];
+    assert(status !== undefined && status !== '', 'an adjust key read as a hold');
+    const n = offset * numberStride;
+    const at = offset * boundStride;
+    const { numbers, bounds } = chunk;
+    const extras = chunk.extras.get(offset);
+    const hold: Reservation = {
+      id: chunk.text(bounds[at] as number, bounds[at + 1] as number),
+      quantity: numbers[n + quantityOffset] as number,
+      createdAtMs: numbers[n + createdOffset] as number,
+      expiresAtMs: numbers[n + expiresOffset] as number,
+      originalExpiresAtMs: numbers[n + originalOffset] as number,
+      idempotencyKey: chunk.text(bounds[at + 1] as number, bounds[at + 2] as number),
+      requesterId: chunk.text(bounds[at + 2] as number, bounds[at + 3] as number),
+      buyerId: extras?.buyerId ?? '',
+      reference: extras?.reference ?? '',
+      cartId: extras?.cartId ?? '',
+      status,
+      finishedAtMs: numbers[n + atOffset] as number,
+      confirmedQuantity: numbers[n + confirmedOffset] as number,
+      pin: undefined,
+    };
+    if (extras?.lots !== undefined) hold.lots = extras.lots;
+    return hold;
+  }
+}
+
+/** The entries as they stood when noted, for a snapshot: sequences [head, end) of `columns`. */
 export interface RetainedView {
   readonly columns: RetainedColumns | undefined;
   readonly head: number;
   readonly end: number;
 }
 
-// Table slots: 0 empty, -1 an entry forgotten since the table was built, else its index + 1.
+// Table slots: 0 empty, -1 an entry forgotten (or shadowed), else its sequence + 1.
 const empty = 0;
 const forgotten = -1;
+/** A bucket's slots at most; it splits rather than grow past this. */
+const bucketSlotsMax = 2048;
+const bucketSlotsFirst = 16;
+/**
+ * The directory doubles up to 2^16 buckets (of up to 1,024 entries each); past that, a bucket
+ * grows instead of splitting, which also bounds what entries sharing all 32 bits of hash can do.
+ */
+const directoryDepthMax = 16;
+
+/** One bucket of an extendible hash table: open addressing by the hash's low bits. */
+class Bucket {
+  /** Live entries and forgotten slots: at most half the slots. */
+  used = 0;
+  live = 0;
+
+  constructor(
+    /** How many of the hash's high bits all its entries share. */
+    readonly depth: number,
+    public slots: Float64Array,
+  ) {}
+}
+
+/**
+ * Sequences by a 32-bit hash: extendible hashing, a directory by the hash's high bits over
+ * buckets of open addressing. A full bucket splits alone (or is rebuilt without its forgotten
+ * slots), so no insert ever moves more than one bucket's entries.
+ */
+class HashIndex {
+  private directory: Bucket[] = [new Bucket(0, new Float64Array(bucketSlotsFirst))];
+  private depth = 0;
+
+  constructor(private readonly hashOf: (sequence: number) => number) {}
+
+  bucketOf(hash: number): Bucket {
+    const index = this.depth === 0 ? 0 : hash >>> (32 - this.depth);
+    return this.directory[index] as Bucket;
+  }
+
+  /** Puts a sequence in; `shadows` says which entries on its probe path it replaces. */
+  insert(hash: number, sequence: number, shadows?: (other: number) => boolean): void {
+    let bucket = this.bucketOf(hash);
+    if ((bucket.used + 1) * 2 > bucket.slots.length) {
+      this.makeRoom(bucket);
+      bucket = this.bucketOf(hash);
+    }
+    const slots = bucket.slots;
+    const mask = slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[slot] as number;
+      if (entry === empty) {
+        slots[slot] = sequence + 1;
+        bucket.used += 1;
+        bucket.live += 1;
+        return;
+      }
+      if (entry !== forgotten && shadows?.(entry - 1) === true) {
+        slots[slot] = forgotten;
+        bucket.live -= 1;
+      }
+    }
+  }
+
+  /** Takes a sequence out (it may be shadowed already: then nothing happens). */
+  remove(hash: number, sequence: number): void {
+    const bucket = this.bucketOf(hash);
+    const slots = bucket.slots;
+    const mask = slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[slot] as number;
+      if (entry === empty) return;
+      if (entry === sequence + 1) {
+        slots[slot] = forgotten;
+        bucket.live -= 1;
+        return;
+      }
+    }
+  }
+
+  private makeRoom(bucket: Bucket): void {
+    const size = bucket.slots.length;
+    if (bucket.live * 4 < size) {
+      // Mostly forgotten slots: rebuilt in place, as large.
+      this.refill(bucket, size);
+    } else if (size < bucketSlotsMax || bucket.depth >= directoryDepthMax) {
+      this.refill(bucket, size * 2);
+    } else {
+      this.split(bucket);
+    }
+  }
+
+  private refill(bucket: Bucket, size: number): void {
+    const old = bucket.slots;
+    bucket.slots = new Float64Array(size);
+    bucket.used = 0;
+    bucket.live = 0;
+    for (const entry of old) if (entry > 0) this.place(bucket, entry - 1);
+  }
+
+  private split(bucket: Bucket): void {
+    if (bucket.depth === this.depth) {
+      // Twice the directory: each bucket named by two neighbouring entries.
+      this.directory = this.directory.flatMap((each) => [each, each]);
+      this.depth += 1;
+    }
+    const depth = bucket.depth + 1;
+    const halves = [0, 1].map(() => new Bucket(depth, new Float64Array(bucketSlotsMax / 2)));
+    const bit = 32 - depth;
+    for (const entry of bucket.slots) {
+      if (entry <= 0) continue;
+      const half = halves[(this.hashOf(entry - 1) >>> bit) & 1] as Bucket;
+      if ((half.used + 1) * 2 > half.slots.length) this.refill(half, half.slots.length * 2);
+      this.place(half, entry - 1);
+    }
+    // The directory entries that named the bucket: a run of 2^(depth-of-directory - old depth).
+    const span = 2 ** (this.depth - bucket.depth);
+    const first = this.directory.indexOf(bucket);
+    for (let index = first; index < first + span; index += 1) {
+      this.directory[index] = halves[index - first < span / 2 ? 0 : 1] as Bucket;
+    }
+  }
+
+  private place(bucket: Bucket, sequence: number): void {
+    const slots = bucket.slots;
+    const mask = slots.length - 1;
+    let slot = this.hashOf(sequence) & mask;
+    while (slots[slot] !== empty) slot = (slot + 1) & mask;
+    slots[slot] = sequence + 1;
+    bucket.used += 1;
+    bucket.live += 1;
+  }
+}
 
 export class RetainedHolds {
-  private columns: RetainedColumns | undefined = undefined;
-  /** The oldest entry kept, an index into `columns`. */
+  private chunks: Chunk[] = [];
+  /** The chunk number of `chunks[0]`. */
+  private firstChunk = 0;
+  /** The oldest entry kept, and the next to be written, by sequence. */
   private head = 0;
-  /** Finished holds by id, and by idempotency key (the actor compared as well). */
-  private byId = new Int32Array(0);
-  private byKey = new Int32Array(0);
-
+  private end = 0;
   /** Of the entries kept, the holds. */
   holdCount = 0;
+  /** Finished holds by id, and by idempotency key (the actor compared as well). */
+  private readonly byId = new HashIndex((sequence) => this.hashAt(sequence, 0));
+  private readonly byKey = new HashIndex((sequence) => this.hashAt(sequence, 1));
+  /** A reader over the chunks as they are, made again when they change. */
+  private reader: RetainedColumns | undefined = undefined;
+  /** The actor and key of the hold being put in: older holds of the key leave the table. */
+  private insertingActor: StockActor | undefined = undefined;
+  private insertingKey = '';
+  private readonly shadows = (other: number): boolean =>
+    this.isKeyOf(other, this.insertingActor as StockActor, this.insertingKey);
 
   /** Entries kept: holds and adjust keys. */
   get size(): number {
-    return this.columns === undefined ? 0 : this.columns.length - this.head;
+    return this.end - this.head;
   }
 
   /** A finished hold (no longer in its actor's maps) is kept from now on. */
   pushHold(actor: StockActor, hold: Reservation): void {
     assert(hold.status !== 'PENDING', 'a pending hold retained as finished');
-    const columns = this.room(
-      hold.id.length + hold.idempotencyKey.length + hold.requesterId.length,
-    );
-    const index = columns.length;
-    columns.actors.push(actor);
-    const n = index * numberStride;
-    const numbers = columns.numbers;
+    const [chunk, offset] = this.room();
+    chunk.actors[offset] = actor;
+    const n = offset * numberStride;
+    const numbers = chunk.numbers;
     numbers[n + atOffset] = hold.finishedAtMs;
     numbers[n + quantityOffset] = hold.quantity;
     numbers[n + createdOffset] = hold.createdAtMs;
     numbers[n + expiresOffset] = hold.expiresAtMs;
     numbers[n + originalOffset] = hold.originalExpiresAtMs;
     numbers[n + confirmedOffset] = hold.confirmedQuantity;
-    columns.status[index] = statusCode(hold.status);
-    columns.writeStrings(index, hold.id, hold.idempotencyKey, hold.requesterId);
+    chunk.status[offset] = statusCode(hold.status);
+    chunk.writeStrings(offset, hold.id, hold.idempotencyKey, hold.requesterId);
     if (hold.buyerId !== '' || hold.reference !== '' || hold.cartId !== '' || hold.lots) {
       const { buyerId, reference, cartId, lots } = hold;
-      columns.extras.set(index, { buyerId, reference, cartId, lots });
+      chunk.extras.set(offset, { buyerId, reference, cartId, lots });
     }
-    columns.length = index + 1;
+    chunk.length = offset + 1;
+    const sequence = this.end;
+    this.end += 1;
     this.holdCount += 1;
-    this.index(columns, index);
+    this.byId.insert(chunk.hashes[offset * hashStride] as number, sequence);
+    if (hold.idempotencyKey !== '') {
+      // A newer hold of the same actor's key replaces the older in the table, as in a Map.
+      [this.insertingActor, this.insertingKey] = [actor, hold.idempotencyKey];
+      this.byKey.insert(chunk.hashes[offset * hashStride + 1] as number, sequence, this.shadows);
+      this.insertingActor = undefined;
+    }
   }
 
   /** An adjust's idempotency key, whose memo (in its actor) is forgotten with this entry. */
   pushAdjustKey(actor: StockActor, key: string, atMs: number): void {
-    const columns = this.room(key.length);
-    const index = columns.length;
-    columns.actors.push(actor);
-    columns.numbers[index * numberStride + atOffset] = atMs;
-    columns.status[index] = adjustEntry;
-    columns.writeStrings(index, '', key, '');
-    columns.length = index + 1;
+    const [chunk, offset] = this.room();
+    chunk.actors[offset] = actor;
+    chunk.numbers[offset * numberStride + atOffset] = atMs;
+    chunk.status[offset] = adjustEntry;
+    chunk.writeStrings(offset, '', key, '');
+    chunk.length = offset + 1;
+    this.end += 1;
   }
 
   /** When the oldest entry finished; undefined when none is kept. */
   oldestAtMs(): number | undefined {
-    return this.size === 0 ? undefined : (this.columns as RetainedColumns).atMsAt(this.head);
+    return this.size === 0 ? undefined : this.columns().atMsAt(this.head);
   }
 
   /** Forgets the oldest entry; an adjust key's actor and key are returned (its memo goes too). */
   shift(): { actor: StockActor; adjustKey: string; atMs: number } | undefined {
     assert(this.size > 0, 'nothing retained to forget');
-    const columns = this.columns as RetainedColumns;
-    const index = this.head;
-    this.head = index + 1;
-    if (!columns.isHold(index)) {
-      const [actor, adjustKey] = [columns.actorAt(index), columns.keyAt(index)];
-      return { actor, adjustKey, atMs: columns.atMsAt(index) };
+    const sequence = this.head;
+    const columns = this.columns();
+    let forgotten: { actor: StockActor; adjustKey: string; atMs: number } | undefined;
+    if (columns.isHold(sequence)) {
+      this.holdCount -= 1;
+      this.byId.remove(this.hashAt(sequence, 0), sequence);
+      if (this.hasKey(sequence)) this.byKey.remove(this.hashAt(sequence, 1), sequence);
+    } else {
+      const [actor, adjustKey] = [columns.actorAt(sequence), columns.keyAt(sequence)];
+      forgotten = { actor, adjustKey, atMs: columns.atMsAt(sequence) };
     }
-    this.holdCount -= 1;
-    this.unindex(this.byId, columns.idHash(index), index);
-    if (columns.hasKey(index)) this.unindex(this.byKey, columns.keyHash(index), index);
-    return undefined;
+    this.head = sequence + 1;
+    // A chunk wholly behind the head goes (a snapshot's reader keeps its own list of them).
+    if (this.head % chunkSize === 0 || this.head === this.end) this.dropBehind();
+    return forgotten;
   }
 
   /** The retained hold with this id, or -1. */
   find(id: string): number {
-    const columns = this.columns;
-    if (columns === undefined) return -1;
-    const mask = this.byId.length - 1;
-    for (let slot = hashText(id) & mask; ; slot = (slot + 1) & mask) {
-      const entry = this.byId[slot] as number;
+    if (this.holdCount === 0) return -1;
+    const hash = hashText(id);
+    const bucket = this.byId.bucketOf(hash);
+    const slots = bucket.slots;
+    const mask = slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[slot] as number;
       if (entry === empty) return -1;
-      if (entry !== forgotten && columns.idIs(entry - 1, id)) return entry - 1;
+      if (entry !== forgotten && this.idIs(entry - 1, id)) return entry - 1;
     }
   }
 
   /** The retained hold of `actor` made with this idempotency key, or -1. */
   findKey(actor: StockActor, key: string): number {
-    const columns = this.columns;
-    if (columns === undefined || key === '') return -1;
-    const mask = this.byKey.length - 1;
-    for (let slot = hashText(key) & mask; ; slot = (slot + 1) & mask) {
-      const entry = this.byKey[slot] as number;
+    if (this.holdCount === 0 || key === '') return -1;
+    const hash = hashText(key);
+    const bucket = this.byKey.bucketOf(hash);
+    const slots = bucket.slots;
+    const mask = slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[slot] as number;
       if (entry === empty) return -1;
-      if (entry !== forgotten && columns.actorAt(entry - 1) === actor) {
-        if (columns.keyIs(entry - 1, key)) return entry - 1;
-      }
+      if (entry !== forgotten && this.isKeyOf(entry - 1, actor, key)) return entry - 1;
     }
   }
 
-  /** The hold at an index `find` or `findKey` gave, as an object of its own. */
-  hold(index: number): Reservation {
-    return (this.columns as RetainedColumns).holdAt(index);
+  /** The hold at a sequence `find` or `findKey` gave, as an object of its own. */
+  hold(sequence: number): Reservation {
+    return this.columns().holdAt(sequence);
   }
 
-  actorAt(index: number): StockActor {
-    return (this.columns as RetainedColumns).actorAt(index);
+  actorAt(sequence: number): StockActor {
+    return this.columns().actorAt(sequence);
   }
 
   /** A finished hold's expires_at, without making it an object. */
-  expiresAtMsAt(index: number): number {
-    const numbers = (this.columns as RetainedColumns).numbers;
-    return numbers[index * numberStride + expiresOffset] as number;
+  expiresAtMsAt(sequence: number): number {
+    const chunk = this.chunkOf(sequence);
+    return chunk.numbers[(sequence % chunkSize) * numberStride + expiresOffset] as number;
   }
 
   /** The entries as they stand, for a snapshot taken in slices (they never change after). */
   noted(): RetainedView {
-    const columns = this.columns;
-    return { columns, head: this.head, end: columns?.length ?? 0 };
+    return {
+      columns: this.size === 0 ? undefined : this.columns(),
+      head: this.head,
+      end: this.end,
+    };
   }
 
-  /** Every entry kept, oldest first, by index (for checks and snapshots taken at once). */
-  *indexes(): Generator<number, undefined> {
-    const end = this.columns?.length ?? 0;
-    for (let index = this.head; index < end; index += 1) yield index;
-    return undefined;
+  private columns(): RetainedColumns {
+    this.reader ??= new RetainedColumns(this.chunks, this.firstChunk);
+    return this.reader;
   }
 
-  /** The columns the indexes of `indexes`, `find` and `findKey` point into. */
-  get current(): RetainedColumns | undefined {
-    return this.columns;
+  private chunkOf(sequence: number): Chunk {
+    return this.chunks[Math.floor(sequence / chunkSize) - this.firstChunk] as Chunk;
   }
 
-  /** Room for one more entry with `chars` code units: a new generation when this one is full. */
-  private room(chars: number): RetainedColumns {
-    const columns = this.columns;
-    if (columns !== undefined && columns.length < columns.capacity) return columns;
-    const live = this.size;
-    const capacity = Math.max(firstCapacity, live * 2);
-    const liveChars = columns === undefined ? 0 : columns.charsUsed - this.firstChar(columns);
-    const next = new RetainedColumns(
-      (columns?.base ?? 0) + this.head,
-      capacity,
-      Math.max(firstChars, (liveChars + chars) * 2),
-    );
-    if (columns !== undefined) this.copyLive(columns, next);
-    this.columns = next;
-    this.head = 0;
-    // At most `capacity` entries are ever indexed in a generation: half full at most.
-    let size = 1;
-    while (size < capacity * 2) size *= 2;
-    this.byId = new Int32Array(size);
-    this.byKey = new Int32Array(size);
-    for (let index = 0; index < next.length; index += 1) this.index(next, index);
-    return next;
+  private hashAt(sequence: number, which: 0 | 1): number {
+    const chunk = this.chunkOf(sequence);
+    return chunk.hashes[(sequence % chunkSize) * hashStride + which] as number;
   }
 
-  private firstChar(columns: RetainedColumns): number {
-    return this.head < columns.length ? (columns.bounds[this.head * boundStride] as number) : 0;
+  private hasKey(sequence: number): boolean {
+    const chunk = this.chunkOf(sequence);
+    const at = (sequence % chunkSize) * boundStride;
+    return (chunk.bounds[at + 2] as number) > (chunk.bounds[at + 1] as number);
   }
 
-  private copyLive(from: RetainedColumns, to: RetainedColumns): void {
-    const [head, end] = [this.head, from.length];
-    const charStart = this.firstChar(from);
-    for (let index = head; index < end; index += 1) to.actors.push(from.actorAt(index));
-    to.numbers.set(from.numbers.subarray(head * numberStride, end * numberStride));
-    to.status.set(from.status.subarray(head, end));
-    to.hashes.set(from.hashes.subarray(head * hashStride, end * hashStride));
-    const bounds = from.bounds.subarray(head * boundStride, end * boundStride);
-    if (charStart === 0) to.bounds.set(bounds);
-    else
-      for (let at = 0; at < bounds.length; at += 1)
-        to.bounds[at] = (bounds[at] as number) - charStart;
-    to.chars.set(from.chars.subarray(charStart, from.charsUsed));
-    to.charsUsed = from.charsUsed - charStart;
-    for (const [index, extras] of from.extras) {
-      if (index >= head) to.extras.set(index - head, extras);
+  private idIs(sequence: number, id: string): boolean {
+    const chunk = this.chunkOf(sequence);
+    const at = (sequence % chunkSize) * boundStride;
+    return chunk.equals(chunk.bounds[at] as number, chunk.bounds[at + 1] as number, id);
+  }
+
+  private isKeyOf(sequence: number, actor: StockActor, key: string): boolean {
+    const chunk = this.chunkOf(sequence);
+    const offset = sequence % chunkSize;
+    if (chunk.actors[offset] !== actor) return false;
+    const at = offset * boundStride;
+    return chunk.equals(chunk.bounds[at + 1] as number, chunk.bounds[at + 2] as number, key);
+  }
+
+  /** The chunk and offset the next entry goes to. */
+  private room(): [Chunk, number] {
+    const offset = this.end % chunkSize;
+    let chunk = this.chunks[this.chunks.length - 1];
+    if (chunk === undefined || offset === 0) {
+      // A new chunk (copy on write: a snapshot's reader keeps the list it was made with).
+      chunk = new Chunk(firstCapacity);
+      if (this.chunks.length === 0) this.firstChunk = Math.floor(this.end / chunkSize);
+      this.chunks = [...this.chunks, chunk];
+      this.reader = undefined;
     }
-    to.length = end - head;
+    while (offset >= chunk.capacity) chunk.grow();
+    return [chunk, offset];
   }
 
-  /** Puts a hold into the tables; a hold kept by the same actor's key before is shadowed. */
-  private index(columns: RetainedColumns, index: number): void {
-    if (!columns.isHold(index)) return;
-    insert(this.byId, columns.idHash(index), index);
-    if (!columns.hasKey(index)) return;
-    // Only ever an empty slot is taken, so every entry of the key's chain comes before it.
-    const mask = this.byKey.length - 1;
-    const actor = columns.actorAt(index);
-    for (let slot = columns.keyHash(index) & mask; ; slot = (slot + 1) & mask) {
-      const entry = this.byKey[slot] as number;
-      if (entry === empty) {
-        this.byKey[slot] = index + 1;
-        return;
-      }
-      if (entry !== forgotten && columns.actorAt(entry - 1) === actor) {
-        if (columns.sameKey(entry - 1, index)) this.byKey[slot] = forgotten;
-      }
-    }
+  /** Drops the chunks wholly behind the head (all of them when nothing is kept). */
+  private dropBehind(): void {
+    const keep =
+      this.head === this.end ? Math.ceil(this.end / chunkSize) : Math.floor(this.head / chunkSize);
+    const drop = keep - this.firstChunk;
+    if (drop <= 0) return;
+    this.chunks = this.chunks.slice(drop);
+    this.firstChunk = keep;
+    this.reader = undefined;
   }
-
-  private unindex(table: Int32Array, hash: number, index: number): void {
-    const mask = table.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const entry = table[slot] as number;
-      // A key shadowed by a newer hold of the same key is already out of the table.
-      if (entry === empty) return;
-      if (entry === index + 1) {
-        table[slot] = forgotten;
-        return;
-      }
-    }
-  }
-}
-
-function insert(table: Int32Array, hash: number, index: number): void {
-  const mask = table.length - 1;
-  let slot = hash & mask;
-  while (table[slot] !== empty) slot = (slot + 1) & mask;
-  table[slot] = index + 1;
 }
