@@ -1,0 +1,107 @@
+// What a hot key's retained finished holds cost the shard as they pile up: the longest single
+// append while one partition retains 1,100,000 finished holds (each with a fresh UUID id and
+// idempotency key, as a hot SKU's confirms make them), and the total time.
+//
+// Two structures, one after the other, in this process:
+// - `columns`: the partition's retained holds as they are kept now (src/actors/retained-holds.ts:
+//   fixed chunks, extendible hash tables);
+// - `maps`: as they were kept before, rebuilt here for the comparison: each hold an object in
+//   the actor's two Maps (by id, by idempotency key) and the partition's Map from id to actor,
+//   plus the finished queue's arrays. A Map doubles its table by rehashing every entry at once.
+//
+//   npx tsx bench/micro/retained-growth.ts [--holds 1100000] [--over-ms 2]
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { RetainedHolds } from '../../src/actors/retained-holds.js';
+import { StockActor, type Reservation } from '../../src/actors/stock-actor.js';
+
+const { values } = parseArgs({
+  options: {
+    holds: { type: 'string', default: '1100000' },
+    'over-ms': { type: 'string', default: '2' },
+  },
+});
+const holds = Number(values.holds);
+const overMs = Number(values['over-ms']);
+
+function finishedHold(index: number): Reservation {
+  return {
+    id: randomUUID(),
+    quantity: 1,
+    createdAtMs: index,
+    expiresAtMs: index + 900_000,
+    originalExpiresAtMs: index + 900_000,
+    idempotencyKey: randomUUID(),
+    requesterId: 'bench',
+    buyerId: '',
+    reference: '',
+    cartId: '',
+    status: 'CONFIRMED',
+    finishedAtMs: index + 1,
+    confirmedQuantity: 1,
+    pin: undefined,
+  };
+}
+
+interface Run {
+  readonly longestMs: number;
+  readonly totalMs: number;
+  /** Appends over `overMs`: [holds retained before it, ms]. */
+  readonly slow: [number, number][];
+}
+
+function run(append: (hold: Reservation) => void): Run {
+  const slow: [number, number][] = [];
+  let longestMs = 0;
+  let totalMs = 0;
+  for (let index = 0; index < holds; index += 1) {
+    const hold = finishedHold(index);
+    const started = performance.now();
+    append(hold);
+    const ms = performance.now() - started;
+    totalMs += ms;
+    longestMs = Math.max(longestMs, ms);
+    if (ms > overMs) slow.push([index, ms]);
+  }
+  return { longestMs, totalMs, slow };
+}
+
+function columns(): Run {
+  const actor = new StockActor('hot-sku', 'wh-1');
+  const retained = new RetainedHolds();
+  return run((hold) => retained.pushHold(actor, hold));
+}
+
+function maps(): Run {
+  const actor = new StockActor('hot-sku', 'wh-1');
+  const byId = new Map<string, Reservation>();
+  const byKey = new Map<string, Reservation>();
+  const owners = new Map<string, StockActor>();
+  const [actors, ids, keys, times]: [StockActor[], string[], string[], number[]] = [[], [], [], []];
+  return run((hold) => {
+    byId.set(hold.id, hold);
+    byKey.set(hold.idempotencyKey, hold);
+    owners.set(hold.id, actor);
+    actors.push(actor);
+    ids.push(hold.id);
+    keys.push('');
+    times.push(hold.finishedAtMs);
+  });
+}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+out(`node ${process.version}: ${holds.toLocaleString('en-US')} finished holds retained on one key`);
+for (const [name, measure] of [
+  ['columns (now)', columns],
+  ['maps (before)', maps],
+] as const) {
+  const result = measure();
+  const slowest = [...result.slow].sort((a, b) => b[1] - a[1]).slice(0, 6);
+  out(
+    `  ${name}: longest append ${result.longestMs.toFixed(1)} ms, ` +
+      `${result.slow.length} over ${overMs} ms, all appends ${(result.totalMs / 1000).toFixed(2)} s`,
+  );
+  out(
+    `    slowest: ${slowest.map(([at, ms]) => `${ms.toFixed(1)} ms at ${at.toLocaleString('en-US')}`).join(', ')}`,
+  );
+}
