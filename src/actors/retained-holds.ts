@@ -576,7 +576,8 @@ export class RetainedHolds {
     let chunk = this.chunks[this.chunks.length - 1];
     if (chunk === undefined || offset === 0) {
       // A new chunk (copy on write: a snapshot's reader keeps the list it was made with).
-      chunk = new Chunk(firstCapacity);
+      // Only a chunk after a full one starts full: most partitions retain few entries.
+      chunk = new Chunk(this.chunks.length === 0 ? firstCapacity : chunkSize);
       if (this.chunks.length === 0) this.firstChunk = Math.floor(this.end / chunkSize);
       this.chunks = [...this.chunks, chunk];
       this.reader = undefined;
