@@ -321,6 +321,17 @@ class HashIndex {
     }
   }
 
+  /** The live sequence under `hash` that `matches`, or -1. */
+  find(hash: number, matches: (sequence: number) => boolean): number {
+    const slots = this.bucketOf(hash).slots;
+    const mask = slots.length - 1;
+    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+      const entry = slots[slot] as number;
+      if (entry === empty) return -1;
+      if (entry !== forgotten && matches(entry - 1)) return entry - 1;
+    }
+  }
+
   /** Takes a sequence out (it may be shadowed already: then nothing happens). */
   remove(hash: number, sequence: number): void {
     const bucket = this.bucketOf(hash);
@@ -405,11 +416,14 @@ export class RetainedHolds {
   private readonly byKey = new HashIndex((sequence) => this.hashAt(sequence, 1));
   /** A reader over the chunks as they are, made again when they change. */
   private reader: RetainedColumns | undefined = undefined;
-  /** The actor and key of the hold being put in: older holds of the key leave the table. */
-  private insertingActor: StockActor | undefined = undefined;
-  private insertingKey = '';
-  private readonly shadows = (other: number): boolean =>
-    this.isKeyOf(other, this.insertingActor as StockActor, this.insertingKey);
+  // What a lookup or an insert is after, for the tables' callbacks (no closure per call): an
+  // id, or an actor's idempotency key (an insert's older holds of the key leave the table).
+  private wantedId = '';
+  private wantedActor: StockActor | undefined = undefined;
+  private wantedKey = '';
+  private readonly idMatches = (sequence: number): boolean => this.idIs(sequence, this.wantedId);
+  private readonly keyMatches = (sequence: number): boolean =>
+    this.isKeyOf(sequence, this.wantedActor as StockActor, this.wantedKey);
 
   /** Entries kept: holds and adjust keys. */
   get size(): number {
@@ -442,9 +456,9 @@ export class RetainedHolds {
     this.byId.insert(chunk.hashes[offset * hashStride] as number, sequence);
     if (hold.idempotencyKey !== '') {
       // A newer hold of the same actor's key replaces the older in the table, as in a Map.
-      [this.insertingActor, this.insertingKey] = [actor, hold.idempotencyKey];
-      this.byKey.insert(chunk.hashes[offset * hashStride + 1] as number, sequence, this.shadows);
-      this.insertingActor = undefined;
+      [this.wantedActor, this.wantedKey] = [actor, hold.idempotencyKey];
+      this.byKey.insert(chunk.hashes[offset * hashStride + 1] as number, sequence, this.keyMatches);
+      this.wantedActor = undefined;
     }
   }
 
@@ -487,29 +501,17 @@ export class RetainedHolds {
   /** The retained hold with this id, or -1. */
   find(id: string): number {
     if (this.holdCount === 0) return -1;
-    const hash = hashText(id);
-    const bucket = this.byId.bucketOf(hash);
-    const slots = bucket.slots;
-    const mask = slots.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const entry = slots[slot] as number;
-      if (entry === empty) return -1;
-      if (entry !== forgotten && this.idIs(entry - 1, id)) return entry - 1;
-    }
+    this.wantedId = id;
+    return this.byId.find(hashText(id), this.idMatches);
   }
 
   /** The retained hold of `actor` made with this idempotency key, or -1. */
   findKey(actor: StockActor, key: string): number {
     if (this.holdCount === 0 || key === '') return -1;
-    const hash = hashText(key);
-    const bucket = this.byKey.bucketOf(hash);
-    const slots = bucket.slots;
-    const mask = slots.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const entry = slots[slot] as number;
-      if (entry === empty) return -1;
-      if (entry !== forgotten && this.isKeyOf(entry - 1, actor, key)) return entry - 1;
-    }
+    [this.wantedActor, this.wantedKey] = [actor, key];
+    const found = this.byKey.find(hashText(key), this.keyMatches);
+    this.wantedActor = undefined;
+    return found;
   }
 
   /** The hold at a sequence `find` or `findKey` gave, as an object of its own. */
