@@ -6,6 +6,7 @@ import { CartBook, homePartitionOf } from './cart-book.js';
 import { applyConfirmStep, cartCommand, replayCart, type CartWork } from './cart-work.js';
 import { KeyIndex, StockKeyMap } from './key-index.js';
 import { RetainedHolds, type RetainedView } from './retained-holds.js';
+import { SplitMap } from './split-map.js';
 import { defaultSettings, mergeSettings, sameSettings, type Product } from './product-book.js';
 import type { ApplyResult, Write } from './apply-result.js';
 import { StockActor, type ActorResult, type Reservation } from './stock-actor.js';
@@ -47,7 +48,7 @@ export class PartitionState {
    */
   private recent: StockActor | undefined = undefined;
   /** Pending holds, by id, to the actor that owns them. */
-  readonly reservationOwners = new Map<string, StockActor>();
+  readonly reservationOwners = new SplitMap<StockActor>();
   /**
    * Finished holds (out of their actors' maps) and adjusts' idempotency keys, in the order they
    * finished (which is also time order), until retention forgets them.

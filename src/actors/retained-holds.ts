@@ -17,6 +17,7 @@
 // sequence); forgetting the oldest only moves the head and drops chunks left behind it, so what
 // a snapshot taken in slices noted (`noted`) never changes.
 import { assert } from './assert.js';
+import { hashPrime, hashSeed, hashText } from './text-hash.js';
 import type { Reservation, StockActor } from './stock-actor.js';
 import type { LotUnits, ReservationStatus } from './types.js';
 
@@ -158,20 +159,6 @@ function grown<T extends Float64Array | Uint8Array | Int32Array | Uint16Array>(
   const copy = new (array.constructor as new (length: number) => T)(length);
   copy.set(array.subarray(0, used));
   return copy;
-}
-
-// A seed of this process's own: the tables' layout is never stored or compared, and keys chosen
-// to collide under one seed do not collide under another.
-const hashSeed = crypto.getRandomValues(new Int32Array(1))[0] as number;
-const hashPrime = 0x01000193;
-
-/** FNV-1a (seeded) over the code units, as `Chunk.writeStrings` hashes them. */
-export function hashText(text: string): number {
-  let hash = hashSeed;
-  for (let index = 0; index < text.length; index += 1) {
-    hash = Math.imul(hash ^ text.charCodeAt(index), hashPrime);
-  }
-  return hash;
 }
 
 /**

@@ -3,6 +3,7 @@
 import { assert, assertInvariant } from './assert.js';
 import { beforeChange } from './change-watch.js';
 import { LotBook, lotEndMs, lotNeverEndsMs, unitsOf } from './lot-book.js';
+import { SplitMap } from './split-map.js';
 import type {
   AdjustCommand,
   AdjustedRecord,
@@ -116,9 +117,10 @@ export interface ActorResult {
  * transfers in transit. Idle keys (most of a large catalogue) have none, so the actor stays small.
  */
 class BusyKey {
-  reservations: Map<string, Reservation> | undefined = undefined;
-  reserveKeys: Map<string, Reservation> | undefined = undefined;
-  adjustKeys: Map<string, AdjustMemo> | undefined = undefined;
+  // Split maps: a hot key's hold tables grow to hundreds of thousands (split-map.ts).
+  reservations: SplitMap<Reservation> | undefined = undefined;
+  reserveKeys: SplitMap<Reservation> | undefined = undefined;
+  adjustKeys: SplitMap<AdjustMemo> | undefined = undefined;
   /** Only on a key that has had a named lot; then kept for good. */
   lots: LotBook | undefined = undefined;
   /** Units of transfers in transit toward this key: not on hand, not available. */
@@ -729,7 +731,7 @@ export class StockActor {
     if (record.lots !== undefined) {
       for (const units of record.lots) busy.lots?.hold(units, 1);
     }
-    const reservations = (busy.reservations ??= new Map());
+    const reservations = (busy.reservations ??= new SplitMap());
     const count = reservations.size;
     // One lookup instead of has() then set(): a duplicate id leaves the size unchanged. The map is
     // then already wrong, but a failed assertion discards the whole partition state anyway.
@@ -737,7 +739,7 @@ export class StockActor {
     assert(reservations.size > count, () => `duplicate reservation id ${reservation.id}`);
     // A cart's holds have no key of their own: the cart's key lives with the cart.
     if (record.idempotencyKey !== '') {
-      (busy.reserveKeys ??= new Map()).set(record.idempotencyKey, reservation);
+      (busy.reserveKeys ??= new SplitMap()).set(record.idempotencyKey, reservation);
     }
     this.reserved += record.quantity;
     this.version = record.version;
@@ -795,7 +797,7 @@ export class StockActor {
     this.version = record.version;
     if (record.idempotencyKey !== '') {
       const setOnHand = record.set === true ? record.onHand : undefined;
-      (this.busyKey().adjustKeys ??= new Map()).set(record.idempotencyKey, {
+      (this.busyKey().adjustKeys ??= new SplitMap()).set(record.idempotencyKey, {
         delta: record.delta,
         reason: record.reason,
         terms: adjustTerms(setOnHand, record.reference ?? '', record.expectedVersion, record.lot),
@@ -896,15 +898,15 @@ export class StockActor {
   /** Snapshot restore: puts a hold back as it was captured, in the order captured. */
   restoreReservation(reservation: Reservation): void {
     const busy = this.busyKey();
-    (busy.reservations ??= new Map()).set(reservation.id, reservation);
+    (busy.reservations ??= new SplitMap()).set(reservation.id, reservation);
     if (reservation.idempotencyKey !== '') {
-      (busy.reserveKeys ??= new Map()).set(reservation.idempotencyKey, reservation);
+      (busy.reserveKeys ??= new SplitMap()).set(reservation.idempotencyKey, reservation);
     }
   }
 
   /** Snapshot restore: puts an adjust's idempotency memo back. */
   restoreAdjustKey(key: string, memo: AdjustMemo): void {
-    (this.busyKey().adjustKeys ??= new Map()).set(key, memo);
+    (this.busyKey().adjustKeys ??= new SplitMap()).set(key, memo);
   }
 
   /** Checks the record follows the key's version, and notes the key's first stocking. */

@@ -1,0 +1,165 @@
+// A map from strings that never rehashes more than a few thousand entries at once.
+//
+// V8's Map doubles its table on the insert that fills it, rehashing every entry then and there.
+// A hot key's pending holds live in three such maps (the actor's by id and by idempotency key,
+// the partition's owner by id), which grow together and so double on the same reserve: at 524,288
+// holds that one reserve stopped the shard for 396 ms, at 1,048,576 for 887 ms
+// (bench/micro/pending-growth.ts). A flash sale reaches that in a minute.
+//
+// So a map here is one Map until it holds `partEntriesMax` entries, and then extendible hashing
+// over Maps: a directory of 2^depth slots, each naming the part that holds the keys whose hash
+// begins with the slot's bits (a part of lower depth is named by a run of slots). A part that
+// fills splits in two by the next bit of the hash, on its own: the most one insert ever moves is
+// one part's entries, and V8 doubles a part's table at most at that size. Past the directory's
+// depth limit parts only grow, as a single Map would: that needs 2^16 full parts (268M entries).
+//
+// Iteration goes part by part, each in its insertion order, and sees sets and deletes made
+// during it as a Map's iteration does; a split during an iteration is a programming error (it
+// would move entries under it) and fails the iteration.
+import { assert } from './assert.js';
+import { hashText } from './text-hash.js';
+
+/** Entries at which a part splits: moving them into two new parts takes about half a ms. */
+const partEntriesMaxDefault = 4096;
+/** The directory's depth limit: 65,536 slots. */
+const directoryDepthMaxDefault = 16;
+
+/** Smaller parts and depths are for tests: they split and reach the limit with few entries. */
+export interface SplitMapShape {
+  readonly partEntriesMax: number;
+  readonly directoryDepthMax: number;
+}
+
+const defaultShape: SplitMapShape = {
+  partEntriesMax: partEntriesMaxDefault,
+  directoryDepthMax: directoryDepthMaxDefault,
+};
+
+class Part<V> {
+  constructor(
+    /** The leading bits of the hash its keys share. */
+    public depth: number,
+    readonly entries: Map<string, V>,
+  ) {}
+}
+
+export class SplitMap<V> implements ReadonlyMap<string, V> {
+  private directory: Part<V>[] = [new Part(0, new Map())];
+  private depth = 0;
+  /** The distinct parts, in the order iteration visits them. */
+  private parts: Part<V>[] = this.directory.slice();
+  private count = 0;
+  /** Splits so far: an iteration that sees this change was split under it. */
+  private splits = 0;
+
+  constructor(private readonly shape: SplitMapShape = defaultShape) {
+    assert(shape.partEntriesMax >= 2 && shape.directoryDepthMax <= 24, 'a split map shape');
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The parts (1 until the map first splits). */
+  get partCount(): number {
+    return this.parts.length;
+  }
+
+  /** The entries of the largest part: what the next split or table doubling may move. */
+  get largestPart(): number {
+    return this.parts.reduce((largest, part) => Math.max(largest, part.entries.size), 0);
+  }
+
+  private partOf(key: string): Part<V> {
+    // One part: no hash to compute, as cheap as the Map itself.
+    if (this.depth === 0) return this.directory[0] as Part<V>;
+    return this.directory[hashText(key) >>> (32 - this.depth)] as Part<V>;
+  }
+
+  get(key: string): V | undefined {
+    return this.partOf(key).entries.get(key);
+  }
+
+  has(key: string): boolean {
+    return this.partOf(key).entries.has(key);
+  }
+
+  set(key: string, value: V): this {
+    const part = this.partOf(key);
+    const entries = part.entries;
+    const before = entries.size;
+    entries.set(key, value);
+    if (entries.size !== before) {
+      this.count += 1;
+      const { partEntriesMax, directoryDepthMax } = this.shape;
+      if (entries.size >= partEntriesMax && part.depth < directoryDepthMax) this.split(part);
+    }
+    return this;
+  }
+
+  delete(key: string): boolean {
+    if (!this.partOf(key).entries.delete(key)) return false;
+    this.count -= 1;
+    return true;
+  }
+
+  private split(part: Part<V>): void {
+    if (part.depth === this.depth) {
+      // Twice the directory: each part named by two neighbouring slots.
+      this.directory = this.directory.flatMap((each) => [each, each]);
+      this.depth += 1;
+    }
+    const depth = part.depth + 1;
+    const halves: [Part<V>, Part<V>] = [new Part(depth, new Map()), new Part(depth, new Map())];
+    const bit = 32 - depth;
+    for (const [key, value] of part.entries) {
+      (halves[(hashText(key) >>> bit) & 1] as Part<V>).entries.set(key, value);
+    }
+    // The slots that named the part: a run of 2^(directory depth - part depth).
+    const span = 2 ** (this.depth - part.depth);
+    const first = this.directory.indexOf(part);
+    for (let index = first; index < first + span; index += 1) {
+      this.directory[index] = halves[index - first < span / 2 ? 0 : 1];
+    }
+    this.parts.splice(this.parts.indexOf(part), 1, ...halves);
+    this.splits += 1;
+  }
+
+  *entries(): IterableIterator<[string, V]> {
+    const splits = this.splits;
+    for (const part of this.parts) {
+      for (const entry of part.entries) {
+        assert(this.splits === splits, 'a split map split while it was iterated');
+        yield entry;
+      }
+    }
+  }
+
+  *keys(): IterableIterator<string> {
+    const splits = this.splits;
+    for (const part of this.parts) {
+      for (const key of part.entries.keys()) {
+        assert(this.splits === splits, 'a split map split while it was iterated');
+        yield key;
+      }
+    }
+  }
+
+  *values(): IterableIterator<V> {
+    const splits = this.splits;
+    for (const part of this.parts) {
+      for (const value of part.entries.values()) {
+        assert(this.splits === splits, 'a split map split while it was iterated');
+        yield value;
+      }
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, V]> {
+    return this.entries();
+  }
+
+  forEach(callback: (value: V, key: string, map: ReadonlyMap<string, V>) => void): void {
+    for (const [key, value] of this.entries()) callback(value, key, this);
+  }
+}
