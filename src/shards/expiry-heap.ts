@@ -1,7 +1,9 @@
 // A binary min-heap of hold expiries, ordered by expiry time, then reservation id: a total order,
 // so which of several holds due at the same millisecond expires first is fixed and can be stated
-// (a capped sweep takes the earliest by this order). Entries are never removed one by one; the
-// schedule (expiry-schedule.ts) skips stale ones and rebuilds the heap when they pile up.
+// (a capped sweep takes the earliest by this order). Entries are never removed one by one: the
+// lot schedule (lot-schedule.ts), one entry per key with lots, rebuilds it when keys go. The
+// hold expiry schedule (expiry-schedule.ts) keeps the same order in buckets instead: a heap of a
+// million holds in one array stops the shard each time the array grows or is rebuilt.
 
 export interface ExpiryEntry {
   readonly expiresAtMs: number;
@@ -9,7 +11,8 @@ export interface ExpiryEntry {
   readonly reservationId: string;
 }
 
-function before(a: ExpiryEntry, b: ExpiryEntry): boolean {
+/** The entries' one order: by expiry time, then reservation id. */
+export function expiresBefore(a: ExpiryEntry, b: ExpiryEntry): boolean {
   return (
     a.expiresAtMs < b.expiresAtMs ||
     (a.expiresAtMs === b.expiresAtMs && a.reservationId < b.reservationId)
@@ -57,7 +60,7 @@ export class ExpiryHeap {
     while (index > 0) {
       const parent = (index - 1) >> 1;
       const parentEntry = entries[parent] as ExpiryEntry;
-      if (!before(entry, parentEntry)) break;
+      if (!expiresBefore(entry, parentEntry)) break;
       entries[index] = parentEntry;
       index = parent;
     }
@@ -73,11 +76,14 @@ export class ExpiryHeap {
       if (left >= length) break;
       const right = left + 1;
       let child = left;
-      if (right < length && before(entries[right] as ExpiryEntry, entries[left] as ExpiryEntry)) {
+      if (
+        right < length &&
+        expiresBefore(entries[right] as ExpiryEntry, entries[left] as ExpiryEntry)
+      ) {
         child = right;
       }
       const childEntry = entries[child] as ExpiryEntry;
-      if (!before(childEntry, entry)) break;
+      if (!expiresBefore(childEntry, entry)) break;
       entries[index] = childEntry;
       index = child;
     }

@@ -1,46 +1,229 @@
-// One expiry schedule per shard (one heap, not a timer per hold). A hold confirmed or released
+// One expiry schedule per shard (one calendar, not a timer per hold). A hold confirmed or released
 // before its time leaves its entry behind, stale; the sweep skips stale entries, and when they
-// make up half the heap it is rebuilt from the live ones, so the heap stays within twice the
-// pending holds (plus a slack) instead of growing with every hold of the last TTL.
-import { expiryCompactionSlack, expiryEntriesMax } from '../limits.js';
-import { ExpiryHeap, type ExpiryEntry } from './expiry-heap.js';
+// make up half the schedule a compaction pass drops them, so the schedule stays within about
+// twice the pending holds (plus a slack) instead of growing with every hold of the last TTL.
+//
+// Nothing here works on all entries at once. A flash sale keeps a million holds pending on a
+// shard; as one binary heap in one array they stopped the shard for 38 ms when the array grew,
+// and for three seconds when a compaction rebuilt it (bench/micro/pending-growth.ts). So entries
+// go into buckets of 100 ms of expiry time, each kept in expiry order (a hold's entry nearly
+// always lands at its bucket's end: holds of one TTL expire in the order they were made), with a
+// small heap of the buckets' numbers. A compaction pass filters the buckets a few thousand
+// entries at a time, one step with each entry scheduled or finished while it runs.
+import { expiryCompactionSlack, expiryCompactionStepEntries, expiryEntriesMax } from '../limits.js';
+import { expiresBefore, type ExpiryEntry } from './expiry-heap.js';
+
+/** Holds due within the same 100 ms share a bucket (a bucket's number is its start / width). */
+const bucketWidthMsDefault = 100;
+
+/** Other widths, slacks and steps are for tests: they compact and bucket with few entries. */
+export interface ExpiryScheduleShape {
+  readonly bucketWidthMs: number;
+  readonly compactionSlack: number;
+  readonly compactionStepEntries: number;
+}
+
+const defaultShape: ExpiryScheduleShape = {
+  bucketWidthMs: bucketWidthMsDefault,
+  compactionSlack: expiryCompactionSlack,
+  compactionStepEntries: expiryCompactionStepEntries,
+};
+
+class Bucket {
+  /** In expiry order from `cursor` on; those before it are swept. */
+  entries: ExpiryEntry[] = [];
+  cursor = 0;
+
+  get live(): number {
+    return this.entries.length - this.cursor;
+  }
+
+  insert(entry: ExpiryEntry): void {
+    const entries = this.entries;
+    let index = entries.length;
+    entries.push(entry);
+    // An entry out of order moves back to its place: a step or two for holds made together.
+    while (index > this.cursor && expiresBefore(entry, entries[index - 1] as ExpiryEntry)) {
+      entries[index] = entries[index - 1] as ExpiryEntry;
+      index -= 1;
+    }
+    entries[index] = entry;
+  }
+
+  /** Keeps the unswept entries `keep` accepts; returns how many went. */
+  retain(keep: (entry: ExpiryEntry) => boolean): number {
+    const before = this.live;
+    this.entries = this.entries.slice(this.cursor).filter(keep);
+    this.cursor = 0;
+    return before - this.entries.length;
+  }
+}
+
+/** A binary min-heap of bucket numbers (one per bucket: a few tens of thousands at most). */
+class BucketNumbers {
+  private readonly numbers: number[] = [];
+
+  get first(): number | undefined {
+    return this.numbers[0];
+  }
+
+  push(number: number): void {
+    const numbers = this.numbers;
+    let index = numbers.length;
+    numbers.push(number);
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if ((numbers[parent] as number) <= number) break;
+      numbers[index] = numbers[parent] as number;
+      index = parent;
+    }
+    numbers[index] = number;
+  }
+
+  pop(): void {
+    const numbers = this.numbers;
+    const last = numbers.pop() as number;
+    if (numbers.length === 0) return;
+    let index = 0;
+    for (;;) {
+      let child = 2 * index + 1;
+      if (child >= numbers.length) break;
+      if (child + 1 < numbers.length && (numbers[child + 1] as number) < (numbers[child] as number))
+        child += 1;
+      if (last <= (numbers[child] as number)) break;
+      numbers[index] = numbers[child] as number;
+      index = child;
+    }
+    numbers[index] = last;
+  }
+}
+
+/** A compaction under way: the buckets to look at, and how far it got. */
+interface Pass {
+  readonly buckets: readonly number[];
+  next: number;
+  readonly keep: (entry: ExpiryEntry) => boolean;
+  /** Entries gone stale since the pass began (some in buckets it had filtered already). */
+  finishedDuring: number;
+}
 
 export class ExpirySchedule {
-  private readonly heap = new ExpiryHeap();
+  private readonly buckets = new Map<number, Bucket>();
+  private readonly order = new BucketNumbers();
+  private entries = 0;
   /** Entries whose hold left PENDING another way; an estimate (never below the truth). */
   private stale = 0;
+  private pass: Pass | undefined = undefined;
+
+  constructor(private readonly shape: ExpiryScheduleShape = defaultShape) {}
 
   get size(): number {
-    return this.heap.size;
+    return this.entries;
   }
 
   /** The earliest scheduled expiry, stale entries included: no pending hold expires sooner. */
   get nextDueMs(): number {
-    return this.heap.nextMs;
+    const bucket = this.front();
+    return bucket === undefined
+      ? Number.POSITIVE_INFINITY
+      : (bucket.entries[bucket.cursor] as ExpiryEntry).expiresAtMs;
   }
 
   /** No room for another hold (reserves are refused with 503 overloaded). */
   get full(): boolean {
-    return this.heap.size >= expiryEntriesMax;
+    return this.entries >= expiryEntriesMax;
+  }
+
+  /** A compaction pass is under way (it ends after a step per size / step entries). */
+  get compacting(): boolean {
+    return this.pass !== undefined;
   }
 
   schedule(partition: number, reservationId: string, expiresAtMs: number): void {
-    this.heap.push({ expiresAtMs, partition, reservationId });
+    const number = Math.floor(expiresAtMs / this.shape.bucketWidthMs);
+    let bucket = this.buckets.get(number);
+    if (bucket === undefined) {
+      bucket = new Bucket();
+      this.buckets.set(number, bucket);
+      this.order.push(number);
+    }
+    bucket.insert({ expiresAtMs, partition, reservationId });
+    this.entries += 1;
+    this.compactStep();
   }
 
-  /** A scheduled hold was confirmed, released or expired on demand: its entry is stale now. */
+  /**
+   * A scheduled hold was confirmed, released or expired on demand, or extended (its entry with the
+   * earlier time is stale then, though the hold is pending: the sweep skips it when it comes).
+   */
   finishedEarly(isPending: (entry: ExpiryEntry) => boolean): void {
     this.stale += 1;
-    if (this.stale > expiryCompactionSlack && this.stale * 2 > this.heap.size) {
-      this.heap.retain(isPending);
-      this.stale = 0;
+    if (this.pass !== undefined) this.pass.finishedDuring += 1;
+    this.compactStep();
+    if (
+      this.pass === undefined &&
+      this.stale > this.shape.compactionSlack &&
+      this.stale * 2 > this.entries
+    ) {
+      this.pass = {
+        buckets: [...this.buckets.keys()],
+        next: 0,
+        keep: isPending,
+        finishedDuring: 0,
+      };
     }
   }
 
-  /** Forgets the entries of partitions that are being reloaded (they are scheduled again). */
+  /** Filters the pass's next buckets, about `compactionStepEntries` entries. */
+  private compactStep(): void {
+    const pass = this.pass;
+    if (pass === undefined) return;
+    let budget = this.shape.compactionStepEntries;
+    while (budget > 0 && pass.next < pass.buckets.length) {
+      const bucket = this.buckets.get(pass.buckets[pass.next] as number);
+      pass.next += 1;
+      if (bucket === undefined) continue;
+      budget -= bucket.live;
+      this.entries -= bucket.retain(pass.keep);
+    }
+    if (pass.next < pass.buckets.length) return;
+    // Every bucket kept only what `keep` accepts: what is stale now went stale during the pass
+    // (an extended hold's earlier entry is kept, and skipped by the sweep when it comes).
+    this.stale = Math.min(pass.finishedDuring, this.entries);
+    this.pass = undefined;
+  }
+
+  /**
+   * Forgets the entries of partitions that are being reloaded (they are scheduled again). All at
+   * once: a partition changes hands or reloads while its shard stands still for it anyway.
+   */
   dropPartitions(partitions: ReadonlySet<number>): void {
-    this.heap.retain((entry) => !partitions.has(entry.partition));
-    this.stale = Math.min(this.stale, this.heap.size);
+    for (const bucket of this.buckets.values()) {
+      this.entries -= bucket.retain((entry) => !partitions.has(entry.partition));
+    }
+    this.stale = Math.min(this.stale, this.entries);
+  }
+
+  /** The earliest bucket with an entry left; emptied buckets at the front go. */
+  private front(): Bucket | undefined {
+    for (;;) {
+      const number = this.order.first;
+      if (number === undefined) return undefined;
+      const bucket = this.buckets.get(number) as Bucket;
+      if (bucket.live > 0) return bucket;
+      this.buckets.delete(number);
+      this.order.pop();
+    }
+  }
+
+  /** Removes and returns the earliest entry if it is due at `nowMs`. */
+  private popDue(nowMs: number): ExpiryEntry | undefined {
+    const bucket = this.front();
+    const entry = bucket?.entries[bucket.cursor];
+    if (bucket === undefined || entry === undefined || entry.expiresAtMs > nowMs) return undefined;
+    bucket.cursor += 1;
+    this.entries -= 1;
+    return entry;
   }
 
   /**
@@ -50,7 +233,7 @@ export class ExpirySchedule {
   sweep(nowMs: number, max: number, expire: (entry: ExpiryEntry) => boolean): number {
     let expired = 0;
     while (expired < max) {
-      const entry = this.heap.popDue(nowMs);
+      const entry = this.popDue(nowMs);
       if (entry === undefined) break;
       if (expire(entry)) expired += 1;
       else this.stale = Math.max(0, this.stale - 1);

@@ -1,13 +1,14 @@
 // Proves the expiry schedule stays bounded by the pending holds: entries of holds finished early
-// are dropped by compaction once they are half the heap, a sweep skips stale entries without
-// counting them and stops at its cap, and a reloaded partition's entries can be dropped.
+// are dropped by compaction once they are half the schedule, a step at a time when there are
+// many; a sweep skips stale entries without counting them and stops at its cap, and a reloaded
+// partition's entries can be dropped.
 import { describe, expect, it } from 'vitest';
-import { expiryCompactionSlack } from '../../../src/limits.js';
+import { expiryCompactionSlack, expiryCompactionStepEntries } from '../../../src/limits.js';
 import type { ExpiryEntry } from '../../../src/shards/expiry-heap.js';
 import { ExpirySchedule } from '../../../src/shards/expiry-schedule.js';
 
 describe('ExpirySchedule', () => {
-  it('compacts once stale entries are over the slack and half the heap', () => {
+  it('compacts once stale entries are over the slack and half the schedule', () => {
     const schedule = new ExpirySchedule();
     const pending = new Set<string>();
     const holds = 4 * expiryCompactionSlack;
@@ -31,6 +32,44 @@ describe('ExpirySchedule', () => {
       return true;
     });
     expect(expired).toEqual([...pending]);
+  });
+
+  it("drops a large schedule's stale entries a step at a time, never all at once", () => {
+    const schedule = new ExpirySchedule();
+    const pending = new Set<string>();
+    const holds = 100_000;
+    for (let index = 0; index < holds; index += 1) {
+      // Ten holds a millisecond, as a hot key's reserves at 10k/s: 1,000 to a bucket.
+      schedule.schedule(0, `h${index}`, 600_000 + Math.floor(index / 10));
+      pending.add(`h${index}`);
+    }
+    let keeps = 0;
+    const isPending = (entry: ExpiryEntry) => {
+      keeps += 1;
+      return pending.has(entry.reservationId);
+    };
+    // Confirmed oldest first, until the stale entries are half the schedule: a pass begins.
+    let confirmed = 0;
+    while (!schedule.compacting) {
+      pending.delete(`h${confirmed}`);
+      confirmed += 1;
+      schedule.finishedEarly(isPending);
+    }
+    expect(confirmed).toBe(holds / 2 + 1);
+    // Each later finish filters about a step's entries (whole buckets of 1,000), no more.
+    let steps = 0;
+    while (schedule.compacting) {
+      const before = keeps;
+      pending.delete(`h${confirmed}`);
+      confirmed += 1;
+      schedule.finishedEarly(isPending);
+      expect(keeps - before).toBeLessThanOrEqual(expiryCompactionStepEntries + 1_000);
+      steps += 1;
+    }
+    expect(steps).toBeGreaterThanOrEqual(Math.floor(holds / (expiryCompactionStepEntries + 1_000)));
+    // Only the entries confirmed during the pass may be left.
+    expect(schedule.size).toBeLessThanOrEqual(pending.size + steps);
+    expect(schedule.size).toBeGreaterThanOrEqual(pending.size);
   });
 
   it('sweeps due holds earliest first, skips stale ones and stops at its cap', () => {
