@@ -53,9 +53,9 @@ function startKey(actor: StockActor): StartedKey {
   return {
     head: actorHead(actor),
     tail: actorTail(actor),
-    holds: reservations === undefined ? [] : Array.from(reservations.values()),
+    holds: reservations === undefined ? [] : reservations.valueList(),
     memoKeys: adjustKeys === undefined ? [] : Array.from(adjustKeys.keys()),
-    memos: adjustKeys === undefined ? [] : Array.from(adjustKeys.values()),
+    memos: adjustKeys === undefined ? [] : adjustKeys.valueList(),
   };
 }
 

@@ -3,7 +3,7 @@
 import { assert, assertInvariant } from './assert.js';
 import { beforeChange } from './change-watch.js';
 import { LotBook, lotEndMs, lotNeverEndsMs, unitsOf } from './lot-book.js';
-import { SplitMap } from './split-map.js';
+import { SplitMap, type ReadonlySplitMap } from './split-map.js';
 import type {
   AdjustCommand,
   AdjustedRecord,
@@ -206,15 +206,15 @@ export class StockActor {
   }
 
   /** Live and retained holds, by id; undefined while the key has none. */
-  get reservations(): ReadonlyMap<string, Reservation> | undefined {
+  get reservations(): ReadonlySplitMap<Reservation> | undefined {
     return this.busy?.reservations;
   }
 
-  get reserveKeys(): ReadonlyMap<string, Reservation> | undefined {
+  get reserveKeys(): ReadonlySplitMap<Reservation> | undefined {
     return this.busy?.reserveKeys;
   }
 
-  get adjustKeys(): ReadonlyMap<string, AdjustMemo> | undefined {
+  get adjustKeys(): ReadonlySplitMap<AdjustMemo> | undefined {
     return this.busy?.adjustKeys;
   }
 

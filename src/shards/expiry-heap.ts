@@ -1,9 +1,10 @@
 // A binary min-heap of hold expiries, ordered by expiry time, then reservation id: a total order,
 // so which of several holds due at the same millisecond expires first is fixed and can be stated
 // (a capped sweep takes the earliest by this order). Entries are never removed one by one: the
-// lot schedule (lot-schedule.ts), one entry per key with lots, rebuilds it when keys go. The
-// hold expiry schedule (expiry-schedule.ts) keeps the same order in buckets instead: a heap of a
-// million holds in one array stops the shard each time the array grows or is rebuilt.
+// lot schedule (lot-schedule.ts), one entry per key with lots, rebuilds it when keys go; the hold
+// expiry schedule (expiry-schedule.ts) keeps one heap per bucket of expiry time and rebuilds a
+// bucket's heap at a time (a heap of a million holds in one array stops the shard each time the
+// array grows or is rebuilt).
 
 export interface ExpiryEntry {
   readonly expiresAtMs: number;
@@ -11,8 +12,7 @@ export interface ExpiryEntry {
   readonly reservationId: string;
 }
 
-/** The entries' one order: by expiry time, then reservation id. */
-export function expiresBefore(a: ExpiryEntry, b: ExpiryEntry): boolean {
+function expiresBefore(a: ExpiryEntry, b: ExpiryEntry): boolean {
   return (
     a.expiresAtMs < b.expiresAtMs ||
     (a.expiresAtMs === b.expiresAtMs && a.reservationId < b.reservationId)

@@ -4,14 +4,14 @@
 // twice the pending holds (plus a slack) instead of growing with every hold of the last TTL.
 //
 // Nothing here works on all entries at once. A flash sale keeps a million holds pending on a
-// shard; as one binary heap in one array they stopped the shard for 38 ms when the array grew,
-// and for three seconds when a compaction rebuilt it (bench/micro/pending-growth.ts). So entries
-// go into buckets of 100 ms of expiry time, each kept in expiry order (a hold's entry nearly
-// always lands at its bucket's end: holds of one TTL expire in the order they were made), with a
-// small heap of the buckets' numbers. A compaction pass filters the buckets a few thousand
+// shard; as one binary heap in one array they stopped the shard for 52-74 ms when the array grew,
+// and for 1.4-1.5 s when a compaction rebuilt it (bench/micro/pending-growth.ts). So entries go
+// into buckets of 100 ms of expiry time, each a binary heap of its own (expiry-heap.ts: holds due
+// at the same instant, as a recovery or a storm makes them, cost a log each, never a sort), with
+// a small heap of the buckets' numbers. A compaction pass filters the buckets a few thousand
 // entries at a time, one step with each entry scheduled or finished while it runs.
 import { expiryCompactionSlack, expiryCompactionStepEntries, expiryEntriesMax } from '../limits.js';
-import { expiresBefore, type ExpiryEntry } from './expiry-heap.js';
+import { ExpiryHeap, type ExpiryEntry } from './expiry-heap.js';
 
 /** Holds due within the same 100 ms share a bucket (a bucket's number is its start / width). */
 const bucketWidthMsDefault = 100;
@@ -29,34 +29,11 @@ const defaultShape: ExpiryScheduleShape = {
   compactionStepEntries: expiryCompactionStepEntries,
 };
 
-class Bucket {
-  /** In expiry order from `cursor` on; those before it are swept. */
-  entries: ExpiryEntry[] = [];
-  cursor = 0;
-
-  get live(): number {
-    return this.entries.length - this.cursor;
-  }
-
-  insert(entry: ExpiryEntry): void {
-    const entries = this.entries;
-    let index = entries.length;
-    entries.push(entry);
-    // An entry out of order moves back to its place: a step or two for holds made together.
-    while (index > this.cursor && expiresBefore(entry, entries[index - 1] as ExpiryEntry)) {
-      entries[index] = entries[index - 1] as ExpiryEntry;
-      index -= 1;
-    }
-    entries[index] = entry;
-  }
-
-  /** Keeps the unswept entries `keep` accepts; returns how many went. */
-  retain(keep: (entry: ExpiryEntry) => boolean): number {
-    const before = this.live;
-    this.entries = this.entries.slice(this.cursor).filter(keep);
-    this.cursor = 0;
-    return before - this.entries.length;
-  }
+/** Keeps the entries `keep` accepts; returns how many went. */
+function retain(bucket: ExpiryHeap, keep: (entry: ExpiryEntry) => boolean): number {
+  const before = bucket.size;
+  bucket.retain(keep);
+  return before - bucket.size;
 }
 
 /** A binary min-heap of bucket numbers (one per bucket: a few tens of thousands at most). */
@@ -108,7 +85,7 @@ interface Pass {
 }
 
 export class ExpirySchedule {
-  private readonly buckets = new Map<number, Bucket>();
+  private readonly buckets = new Map<number, ExpiryHeap>();
   private readonly order = new BucketNumbers();
   private entries = 0;
   /** Entries whose hold left PENDING another way; an estimate (never below the truth). */
@@ -124,9 +101,7 @@ export class ExpirySchedule {
   /** The earliest scheduled expiry, stale entries included: no pending hold expires sooner. */
   get nextDueMs(): number {
     const bucket = this.front();
-    return bucket === undefined
-      ? Number.POSITIVE_INFINITY
-      : (bucket.entries[bucket.cursor] as ExpiryEntry).expiresAtMs;
+    return bucket === undefined ? Number.POSITIVE_INFINITY : bucket.nextMs;
   }
 
   /** No room for another hold (reserves are refused with 503 overloaded). */
@@ -143,11 +118,11 @@ export class ExpirySchedule {
     const number = Math.floor(expiresAtMs / this.shape.bucketWidthMs);
     let bucket = this.buckets.get(number);
     if (bucket === undefined) {
-      bucket = new Bucket();
+      bucket = new ExpiryHeap();
       this.buckets.set(number, bucket);
       this.order.push(number);
     }
-    bucket.insert({ expiresAtMs, partition, reservationId });
+    bucket.push({ expiresAtMs, partition, reservationId });
     this.entries += 1;
     this.compactStep();
   }
@@ -183,8 +158,8 @@ export class ExpirySchedule {
       const bucket = this.buckets.get(pass.buckets[pass.next] as number);
       pass.next += 1;
       if (bucket === undefined) continue;
-      budget -= bucket.live;
-      this.entries -= bucket.retain(pass.keep);
+      budget -= bucket.size;
+      this.entries -= retain(bucket, pass.keep);
     }
     if (pass.next < pass.buckets.length) return;
     // Every bucket kept only what `keep` accepts: what is stale now went stale during the pass
@@ -199,18 +174,18 @@ export class ExpirySchedule {
    */
   dropPartitions(partitions: ReadonlySet<number>): void {
     for (const bucket of this.buckets.values()) {
-      this.entries -= bucket.retain((entry) => !partitions.has(entry.partition));
+      this.entries -= retain(bucket, (entry) => !partitions.has(entry.partition));
     }
     this.stale = Math.min(this.stale, this.entries);
   }
 
   /** The earliest bucket with an entry left; emptied buckets at the front go. */
-  private front(): Bucket | undefined {
+  private front(): ExpiryHeap | undefined {
     for (;;) {
       const number = this.order.first;
       if (number === undefined) return undefined;
-      const bucket = this.buckets.get(number) as Bucket;
-      if (bucket.live > 0) return bucket;
+      const bucket = this.buckets.get(number) as ExpiryHeap;
+      if (bucket.size > 0) return bucket;
       this.buckets.delete(number);
       this.order.pop();
     }
@@ -218,11 +193,8 @@ export class ExpirySchedule {
 
   /** Removes and returns the earliest entry if it is due at `nowMs`. */
   private popDue(nowMs: number): ExpiryEntry | undefined {
-    const bucket = this.front();
-    const entry = bucket?.entries[bucket.cursor];
-    if (bucket === undefined || entry === undefined || entry.expiresAtMs > nowMs) return undefined;
-    bucket.cursor += 1;
-    this.entries -= 1;
+    const entry = this.front()?.popDue(nowMs);
+    if (entry !== undefined) this.entries -= 1;
     return entry;
   }
 

@@ -70,6 +70,10 @@ describe('ExpirySchedule', () => {
     // Only the entries confirmed during the pass may be left.
     expect(schedule.size).toBeLessThanOrEqual(pending.size + steps);
     expect(schedule.size).toBeGreaterThanOrEqual(pending.size);
+    // The pass counted what went stale under it, no more: the next finish starts no other pass.
+    pending.delete(`h${confirmed}`);
+    schedule.finishedEarly(isPending);
+    expect(schedule.compacting).toBe(false);
   });
 
   it('sweeps due holds earliest first, skips stale ones and stops at its cap', () => {
