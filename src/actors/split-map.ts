@@ -3,15 +3,15 @@
 // V8's Map doubles its table on the insert that fills it, rehashing every entry then and there.
 // A hot key's pending holds live in three such maps (the actor's by id and by idempotency key,
 // the partition's owner by id), which grow together and so double on the same reserve: at 524,288
-// holds that one reserve stopped the shard for 396 ms, at 1,048,576 for 887 ms
-// (bench/micro/pending-growth.ts). A flash sale reaches that in a minute.
+// holds that one reserve stopped the shard for 0.28-0.38 s, at 1,048,576 for 0.81-0.95 s
+// (bench/micro/pending-growth.ts, before this map). A flash sale reaches that in a minute.
 //
 // So a map here is one Map until it holds `partEntriesMax` entries, and then extendible hashing
 // over Maps: a directory of 2^depth slots, each naming the part that holds the keys whose hash
 // begins with the slot's bits (a part of lower depth is named by a run of slots). A part that
-// fills splits in two by the next bit of the hash, on its own: the most one insert ever moves is
-// one part's entries, and V8 doubles a part's table at most at that size. Past the directory's
-// depth limit parts only grow, as a single Map would: that needs 2^16 full parts (268M entries).
+// fills splits in eight by the next three bits of the hash, on its own: the most one insert ever
+// moves is one part's entries, and V8 doubles a part's table at most at that size. Past the
+// directory's depth limit parts only grow, as a single Map would: that needs 2^16 full parts.
 //
 // Iteration goes part by part, each in its insertion order, and sees sets and deletes made
 // during it as a Map's iteration does; a split during an iteration is a programming error (it
@@ -23,6 +23,12 @@ import { hashText } from './text-hash.js';
 const partEntriesMaxDefault = 4096;
 /** The directory's depth limit: 65,536 slots. */
 const directoryDepthMaxDefault = 16;
+/**
+ * A full part splits into 2^3 by the next three bits of the hash: each entry moves once per
+ * split it goes through, and eight-way splits make that a third as many moves as halving would
+ * (a million entries went through eight halvings each).
+ */
+const splitBits = 3;
 
 /** Smaller parts and depths are for tests: they split and reach the limit with few entries. */
 export interface SplitMapShape {
@@ -109,24 +115,28 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
   }
 
   private split(part: Part<V>): void {
-    if (part.depth === this.depth) {
+    const bits = Math.min(splitBits, this.shape.directoryDepthMax - part.depth);
+    const depth = part.depth + bits;
+    while (this.depth < depth) {
       // Twice the directory: each part named by two neighbouring slots.
       this.directory = this.directory.flatMap((each) => [each, each]);
       this.depth += 1;
     }
-    const depth = part.depth + 1;
-    const halves: [Part<V>, Part<V>] = [new Part(depth, new Map()), new Part(depth, new Map())];
-    const bit = 32 - depth;
+    const pieces = Array.from({ length: 2 ** bits }, () => new Part<V>(depth, new Map()));
+    const shift = 32 - depth;
+    const mask = 2 ** bits - 1;
     for (const [key, value] of part.entries) {
-      (halves[(hashText(key) >>> bit) & 1] as Part<V>).entries.set(key, value);
+      (pieces[(hashText(key) >>> shift) & mask] as Part<V>).entries.set(key, value);
     }
-    // The slots that named the part: a run of 2^(directory depth - part depth).
+    // The slots that named the part: a run of 2^(directory depth - part depth), in runs of
+    // equal length for the pieces in the order of their bits.
     const span = 2 ** (this.depth - part.depth);
+    const run = span / pieces.length;
     const first = this.directory.indexOf(part);
-    for (let index = first; index < first + span; index += 1) {
-      this.directory[index] = halves[index - first < span / 2 ? 0 : 1];
+    for (let index = 0; index < span; index += 1) {
+      this.directory[first + index] = pieces[Math.floor(index / run)] as Part<V>;
     }
-    this.parts.splice(this.parts.indexOf(part), 1, ...halves);
+    this.parts.splice(this.parts.indexOf(part), 1, ...pieces);
     this.splits += 1;
   }
 
