@@ -17,7 +17,7 @@
 // sequence); forgetting the oldest only moves the head and drops chunks left behind it, so what
 // a snapshot taken in slices noted (`noted`) never changes.
 import { assert } from './assert.js';
-import { hashPrime, hashSeed, hashText } from './text-hash.js';
+import { hashPrime, hashSeed, hashText, mixHash } from './text-hash.js';
 import type { Reservation, StockActor } from './stock-actor.js';
 import type { LotUnits, ReservationStatus } from './types.js';
 
@@ -109,7 +109,7 @@ class Chunk {
       chars[used + char] = code;
       hash = Math.imul(hash ^ code, hashPrime);
     }
-    hashes[offset * hashStride] = hash;
+    hashes[offset * hashStride] = mixHash(hash);
     used += id.length;
     bounds[at + 1] = used;
     hash = hashSeed;
@@ -118,7 +118,7 @@ class Chunk {
       chars[used + char] = code;
       hash = Math.imul(hash ^ code, hashPrime);
     }
-    hashes[offset * hashStride + 1] = hash;
+    hashes[offset * hashStride + 1] = mixHash(hash);
     used += key.length;
     bounds[at + 2] = used;
     for (let char = 0; char < requesterId.length; char += 1) {

@@ -7,8 +7,9 @@
 // finished entries are noted: keys are never removed and new ones come after, and the finished
 // entries at L stay in the columns noted (see PartitionState.retainedView). Keys are then
 // captured one slice at a time, in order. A key is "started" when its counts, lots and the lists
-// of its holds and memos are noted; its holds' tuples are made as the slices reach them. Copy on
-// write keeps that exact: before a key changes (change-watch.ts), a key not started yet is
+// of its holds and memos are noted (its holds as a view of its hold table, which then copies a
+// part before changing it: split-map.ts); its holds' tuples are made as the slices reach them.
+// Copy on write keeps that exact: before a key changes (change-watch.ts), a key not started yet is
 // started, and before a hold's fields change, the hold's tuple is made then. Memos never change
 // (a new one is a new object); holds and memos that come or go after L are not on the noted
 // lists, or stay on them. What is captured goes to a sink value by value (msgpack, in slices).
@@ -27,6 +28,7 @@ import {
   type ReservationTuple,
 } from './snapshot.js';
 import type { RetainedColumns } from './retained-holds.js';
+import type { SplitMapView } from './split-map.js';
 import type { AdjustMemo, Reservation, StockActor } from './stock-actor.js';
 
 /** Where a capture puts the snapshot: msgpack's structure, then each value whole. */
@@ -42,10 +44,16 @@ export interface SnapshotSink {
 interface StartedKey {
   readonly head: readonly unknown[];
   readonly tail: readonly unknown[];
-  readonly holds: readonly Reservation[];
+  /**
+   * Its holds at L: a view of the key's hold table, which copies a part of it before changing it
+   * while the view is open. A hot key's hundreds of thousands of holds are never copied at once.
+   */
+  readonly holds: SplitMapView<Reservation>;
   readonly memoKeys: readonly string[];
   readonly memos: readonly AdjustMemo[];
 }
+
+const noHolds: SplitMapView<Reservation> = { size: 0, parts: [], release: () => undefined };
 
 function startKey(actor: StockActor): StartedKey {
   const reservations = actor.reservations;
@@ -53,7 +61,7 @@ function startKey(actor: StockActor): StartedKey {
   return {
     head: actorHead(actor),
     tail: actorTail(actor),
-    holds: reservations === undefined ? [] : reservations.valueList(),
+    holds: reservations === undefined ? noHolds : reservations.view(),
     memoKeys: adjustKeys === undefined ? [] : Array.from(adjustKeys.keys()),
     memos: adjustKeys === undefined ? [] : adjustKeys.valueList(),
   };
@@ -106,6 +114,9 @@ export class SnapshotCapture implements ChangeWatcher {
   private current: StartedKey | undefined;
   private step: 'holds' | 'memos' = 'holds';
   private itemIndex = 0;
+  /** Where the current key's holds are read: the part of its view, and within it. */
+  private holdPart = 0;
+  private holdCursor: Iterator<Reservation> | undefined = undefined;
   private finishedIndex: number;
   private restIndex = 0;
   private restItem = -1;
@@ -174,6 +185,7 @@ export class SnapshotCapture implements ChangeWatcher {
   private stopWatching(): void {
     this.unwatch?.();
     this.unwatch = undefined;
+    for (const key of this.started.values()) key.holds.release();
     this.started.clear();
     this.heldAtStart.clear();
   }
@@ -196,23 +208,26 @@ export class SnapshotCapture implements ChangeWatcher {
       if (key === undefined) {
         key = startKey(actor);
         this.started.set(actor, key);
-        used += Math.floor((key.holds.length + key.memos.length) / 16);
+        used += Math.floor(key.memos.length / 16);
       }
       this.current = key;
       this.step = 'holds';
       this.itemIndex = 0;
+      this.holdPart = 0;
+      this.holdCursor = undefined;
       sink.array(7 + key.tail.length);
       for (const value of key.head) sink.value(value);
-      sink.array(key.holds.length);
+      sink.array(key.holds.size);
       used += 1;
     }
     if (this.step === 'holds') {
       const { holds } = key;
-      const end = Math.min(holds.length, this.itemIndex + Math.max(1, units - used));
+      const end = Math.min(holds.size, this.itemIndex + Math.max(1, units - used));
       this.captureHolds(holds, end);
       used += end - this.itemIndex;
       this.itemIndex = end;
-      if (end < holds.length) return used;
+      if (end < holds.size) return used;
+      holds.release();
       this.step = 'memos';
       this.itemIndex = 0;
       sink.array(key.memos.length);
@@ -234,12 +249,23 @@ export class SnapshotCapture implements ChangeWatcher {
     return Math.max(1, used);
   }
 
+  /** The current key's next hold at L, part after part of its view. */
+  private nextHold(holds: SplitMapView<Reservation>): Reservation {
+    for (;;) {
+      this.holdCursor ??= (holds.parts[this.holdPart] as ReadonlyMap<string, Reservation>).values();
+      const next = this.holdCursor.next();
+      if (next.done !== true) return next.value;
+      this.holdPart += 1;
+      this.holdCursor = undefined;
+    }
+  }
+
   /** Holds from `itemIndex` to `end`: as they were when the slices began, or kept since. */
-  private captureHolds(holds: readonly Reservation[], end: number): void {
+  private captureHolds(holds: SplitMapView<Reservation>, end: number): void {
     const { sink, heldAtStart: early } = this;
     let pooled = 0;
     for (let index = this.itemIndex; index < end; index += 1) {
-      const hold = holds[index] as Reservation;
+      const hold = this.nextHold(holds);
       const kept = early.size > 0 ? early.get(hold) : undefined;
       if (kept !== undefined) {
         sink.value(kept);

@@ -15,7 +15,9 @@
 //
 // Iteration goes part by part, each in its insertion order, and sees sets and deletes made
 // during it as a Map's iteration does; a split during an iteration is a programming error (it
-// would move entries under it) and fails the iteration.
+// would move entries under it) and fails the iteration. A reader that takes its time (a snapshot
+// in slices) takes a view instead: the parts as they are, each copied before its next change
+// while the view is open (copy on write), so that nothing copies all the entries at once.
 import { assert } from './assert.js';
 import { hashText } from './text-hash.js';
 
@@ -42,6 +44,9 @@ const defaultShape: SplitMapShape = {
 };
 
 class Part<V> {
+  /** Noted by an open view: copied before its next change, so the view's Map never changes. */
+  shared = false;
+
   constructor(
     /** The leading bits of the hash its keys share. */
     public depth: number,
@@ -49,9 +54,20 @@ class Part<V> {
   ) {}
 }
 
+/**
+ * The map as it was when the view was made, part by part; it stays so until released (a part
+ * changed since is a copy in the map, never the Map here). Released once it is read.
+ */
+export interface SplitMapView<V> {
+  readonly size: number;
+  readonly parts: readonly ReadonlyMap<string, V>[];
+  release(): void;
+}
+
 /** What readers of a split map may use: a Map's reading side, and its values in one array. */
 export interface ReadonlySplitMap<V> extends ReadonlyMap<string, V> {
   valueList(): V[];
+  view(): SplitMapView<V>;
 }
 
 export class SplitMap<V> implements ReadonlySplitMap<V> {
@@ -60,8 +76,10 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
   /** The distinct parts, in the order iteration visits them. */
   private parts: Part<V>[] = this.directory.slice();
   private count = 0;
-  /** Splits so far: an iteration that sees this change was split under it. */
+  /** Splits and copies so far: an iteration that sees this change had parts moved under it. */
   private splits = 0;
+  /** Views not yet released: while there are none, no part is shared. */
+  private openViews = 0;
 
   constructor(private readonly shape: SplitMapShape = defaultShape) {
     assert(shape.partEntriesMax >= 2 && shape.directoryDepthMax <= 24, 'a split map shape');
@@ -96,7 +114,8 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
   }
 
   set(key: string, value: V): this {
-    const part = this.partOf(key);
+    let part = this.partOf(key);
+    if (part.shared) part = this.unshare(part);
     const entries = part.entries;
     const before = entries.size;
     entries.set(key, value);
@@ -109,9 +128,47 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
   }
 
   delete(key: string): boolean {
-    if (!this.partOf(key).entries.delete(key)) return false;
+    let part = this.partOf(key);
+    if (part.shared) {
+      if (!part.entries.has(key)) return false;
+      part = this.unshare(part);
+    }
+    if (!part.entries.delete(key)) return false;
     this.count -= 1;
     return true;
+  }
+
+  /**
+   * The map as it is now, for a reader that takes its time (a snapshot in slices): its parts are
+   * noted, and each is copied before its next change for as long as a view is open (at most one
+   * part's entries, 4,096, at a time), instead of copying every entry now.
+   */
+  view(): SplitMapView<V> {
+    for (const part of this.parts) part.shared = true;
+    this.openViews += 1;
+    let open = true;
+    return {
+      size: this.count,
+      parts: this.parts.map((part) => part.entries),
+      release: () => {
+        if (!open) return;
+        open = false;
+        this.openViews -= 1;
+        // No view is open: the parts of this map are no view's any more.
+        if (this.openViews === 0) for (const part of this.parts) part.shared = false;
+      },
+    };
+  }
+
+  /** A shared part's entries copied into a part of its own, in its place. */
+  private unshare(part: Part<V>): Part<V> {
+    const copy = new Part(part.depth, new Map(part.entries));
+    const span = 2 ** (this.depth - part.depth);
+    const first = this.directory.indexOf(part);
+    for (let index = first; index < first + span; index += 1) this.directory[index] = copy;
+    this.parts[this.parts.indexOf(part)] = copy;
+    this.splits += 1;
+    return copy;
   }
 
   private split(part: Part<V>): void {

@@ -5,11 +5,24 @@
 export const hashSeed = crypto.getRandomValues(new Int32Array(1))[0] as number;
 export const hashPrime = 0x01000193;
 
-/** FNV-1a (seeded) over the code units. */
+/** FNV-1a (seeded) over the code units, then mixed (`mixHash`). */
 export function hashText(text: string): number {
   let hash = hashSeed;
   for (let index = 0; index < text.length; index += 1) {
     hash = Math.imul(hash ^ text.charCodeAt(index), hashPrime);
   }
-  return hash;
+  return mixHash(hash);
+}
+
+/**
+ * MurmurHash3's finalizer. The tables split by the hash's top bits, and FNV-1a leaves them
+ * nearly alike for keys that differ only in their last characters (`order-1` ... `order-8`):
+ * every bit of the result must depend on every bit of the input.
+ */
+export function mixHash(fnv: number): number {
+  let hash = fnv ^ (fnv >>> 16);
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  return hash ^ (hash >>> 16);
 }

@@ -73,6 +73,25 @@ describe('SnapshotCapture', () => {
     expect(watcherCount()).toBe(0);
   });
 
+  it("is exact while a split hold table's parts are copied on write under it", () => {
+    const retention = { retainFinishedMs: 3_600_000, retainFinishedMax: 100_000, onHandMax: 1e9 };
+    // 20,000 holds: the key's tables are split maps of many parts, noted by a view.
+    const { recording, ids } = hotKey(retention, 20_000);
+    const { expected, capture, finish } = sliced(recording);
+    capture.advance(3);
+    for (const [index, id] of ids.entries()) {
+      // Parts behind the slices and ahead of them change: ends, new holds, extends.
+      if (index % 4 === 0) recording.apply(onReservation('confirm', id), t0 + 30_000);
+      if (index % 9 === 0) recording.apply(reserve({ productId: 'sku-4' }), t0 + 30_000);
+      if (index % 50 === 0) capture.advance(200);
+    }
+    expect(finish().equals(expected)).toBe(true);
+    expect(watcherCount()).toBe(0);
+    // Once read, the view is released: a second capture sees the key as it is now.
+    const again = sliced(recording);
+    expect(again.finish(500).equals(again.expected)).toBe(true);
+  });
+
   it('keeps two partitions apart when both are captured at once', () => {
     const retention = { retainFinishedMs: 1000, retainFinishedMax: 5, onHandMax: 1e9 };
     const one = hotKey(retention, 300, 1);

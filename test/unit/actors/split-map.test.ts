@@ -55,10 +55,16 @@ describe('SplitMap', () => {
     const property = fc.property(
       shape,
       fc.array(step(600), { minLength: 200, maxLength: 1_500 }),
-      (mapShape, steps) => {
+      fc.nat({ max: 1_500 }),
+      (mapShape, steps, viewAt) => {
         const map = new SplitMap<number>(mapShape);
         const model = new Map<string, number>();
-        for (const each of steps) {
+        let view:
+          { map: ReturnType<SplitMap<number>['view']>; was: Map<string, number> } | undefined;
+        for (const [index, each] of steps.entries()) {
+          // A view taken part way: it keeps what the map held then, whatever comes after.
+          if (index === viewAt) view = { map: map.view(), was: new Map(model) };
+          if (view !== undefined && each.kind === 'iterate-deleting') continue;
           if (each.kind === 'set') {
             const key = `k${each.key}`;
             expect(map.set(key, each.value)).toBe(map);
@@ -85,6 +91,16 @@ describe('SplitMap', () => {
           expect(map.has(`k${key}`)).toBe(model.has(`k${key}`));
         }
         same(map, model);
+        if (view !== undefined) {
+          const viewed = view.map.parts.flatMap((part) => [...part]);
+          expect(viewed.length).toBe(view.map.size);
+          expect(sorted(viewed)).toEqual(sorted(view.was));
+          view.map.release();
+          // Released: the map's writes no longer copy, and the map answers as before.
+          map.set('k-after', 1);
+          model.set('k-after', 1);
+          same(map, model);
+        }
         const seen = new Map<string, number>();
         map.forEach((value, key, whole) => {
           expect(whole).toBe(map);
