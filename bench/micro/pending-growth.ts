@@ -1,0 +1,128 @@
+// What a hot key's pending holds cost the shard as they pile up and then go: the longest single
+// reserve while one key comes to hold 1,100,000 pending holds (a flash sale's hour-long TTL, or a
+// hot-SKU bench at 8k reserves/s for two minutes), then the longest single confirm as every one
+// of them is confirmed, oldest first; and the total time of each phase.
+//
+// Each step is what the shard does for one command on the hot key: PartitionState.apply (the
+// actor's hold tables, the partition's owner table, the retained finished holds) and the shard's
+// expiry schedule (a reserve's entry; a confirm leaves it stale, and the schedule drops stale
+// entries once they are half of it). Ids are minted as the router mints them; idempotency keys
+// are fresh UUIDs, as a checkout's are. A step's time includes any garbage collection that lands
+// in it: the shard stops for that too.
+//
+//   npx tsx bench/micro/pending-growth.ts [--holds 1100000] [--over-ms 2]
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { PartitionState, type ReserveCommand } from '../../src/actors/index.js';
+import type { ExpiryEntry } from '../../src/shards/expiry-heap.js';
+import { mintReservationId } from '../../src/router/reservation-id.js';
+import { ExpirySchedule } from '../../src/shards/expiry-schedule.js';
+
+const { values } = parseArgs({
+  options: {
+    holds: { type: 'string', default: '1100000' },
+    'over-ms': { type: 'string', default: '2' },
+  },
+});
+const holds = Number(values.holds);
+const overMs = Number(values['over-ms']);
+/** The ledger's defaults: a day of finished holds, a million entries per partition. */
+const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+const partition = 7;
+const ttlSeconds = 3600;
+
+const state = new PartitionState(partition, retention);
+const schedule = new ExpirySchedule();
+let nowMs = 1_763_900_000_000;
+const stocked = state.apply(
+  {
+    kind: 'adjust',
+    productId: 'hot-sku',
+    warehouseId: 'wh-1',
+    delta: 1_000_000_000,
+    reason: 'bench stock',
+    idempotencyKey: '',
+    actorId: 'bench',
+    traceId: '',
+  },
+  nowMs,
+);
+if (!stocked.outcome.ok) throw new Error(`stocking failed: ${stocked.outcome.code}`);
+
+function reserveCommand(): ReserveCommand {
+  return {
+    kind: 'reserve',
+    productId: 'hot-sku',
+    warehouseId: 'wh-1',
+    quantity: 1,
+    idempotencyKey: randomUUID(),
+    ttlSeconds,
+    reservationId: mintReservationId(partition),
+    requesterId: 'bench',
+    traceId: '',
+  };
+}
+
+interface Phase {
+  longestMs: number;
+  totalMs: number;
+  /** Steps over `overMs`: [holds before it, ms]. */
+  readonly slow: [number, number][];
+}
+
+function timed(phase: Phase, index: number, step: () => void): void {
+  const started = performance.now();
+  step();
+  const ms = performance.now() - started;
+  phase.totalMs += ms;
+  phase.longestMs = Math.max(phase.longestMs, ms);
+  if (ms > overMs) phase.slow.push([index, ms]);
+}
+
+const isPending = (entry: ExpiryEntry): boolean =>
+  state.reservationOwners.get(entry.reservationId)?.reservations?.get(entry.reservationId)
+    ?.status === 'PENDING';
+
+const reserving: Phase = { longestMs: 0, totalMs: 0, slow: [] };
+const ids: string[] = [];
+for (let index = 0; index < holds; index += 1) {
+  const command = reserveCommand();
+  ids.push(command.reservationId);
+  // One millisecond a reserve: 1.1M of them stay inside the hour's TTL, so none is due.
+  nowMs += 1;
+  timed(reserving, index, () => {
+    const result = state.apply(command, nowMs);
+    if (!result.outcome.ok) throw new Error(`reserve failed: ${result.outcome.code}`);
+    schedule.schedule(partition, command.reservationId, nowMs + ttlSeconds * 1000);
+  });
+}
+if (state.holdCount !== holds) throw new Error(`${state.holdCount} holds, ${holds} reserved`);
+
+const confirming: Phase = { longestMs: 0, totalMs: 0, slow: [] };
+for (let index = 0; index < holds; index += 1) {
+  const reservationId = ids[index] as string;
+  nowMs += 1;
+  timed(confirming, holds - index, () => {
+    const result = state.apply({ kind: 'confirm', reservationId, traceId: '' }, nowMs);
+    if (!result.outcome.ok) throw new Error(`confirm failed: ${result.outcome.code}`);
+    schedule.finishedEarly(isPending);
+  });
+}
+if (state.reservationOwners.size !== 0) throw new Error('holds left pending');
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+out(`node ${process.version}: ${holds.toLocaleString('en-US')} pending holds on one key`);
+for (const [name, phase] of [
+  ['reserve', reserving],
+  ['confirm', confirming],
+] as const) {
+  const slowest = [...phase.slow].sort((a, b) => b[1] - a[1]).slice(0, 8);
+  out(
+    `  longest ${name} ${phase.longestMs.toFixed(1)} ms, ${phase.slow.length} over ${overMs} ms, ` +
+      `all ${(phase.totalMs / 1000).toFixed(2)} s`,
+  );
+  out(
+    `    slowest (ms at holds pending): ` +
+      slowest.map(([at, ms]) => `${ms.toFixed(1)} at ${at.toLocaleString('en-US')}`).join(', '),
+  );
+}
