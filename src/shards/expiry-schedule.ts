@@ -88,7 +88,10 @@ export class ExpirySchedule {
   private readonly buckets = new Map<number, ExpiryHeap>();
   private readonly order = new BucketNumbers();
   private entries = 0;
-  /** Entries whose hold left PENDING another way; an estimate (never below the truth). */
+  /**
+   * Entries gone stale (their hold left PENDING another way, or was extended): an estimate. A pass
+   * keeps an extended hold's earlier entry (its hold is pending) and stops counting it.
+   */
   private stale = 0;
   private pass: Pass | undefined = undefined;
 
