@@ -200,8 +200,8 @@ export const expiryEntriesMax = 16_000_000;
 /** Stale schedule entries tolerated before a compaction is considered. */
 export const expiryCompactionSlack = 1_024;
 /**
- * Entries a compaction pass filters with each entry scheduled or finished while it runs: about a
- * fifth of a millisecond of the shard's time, and a pass over a million entries in 250 steps.
+ * Entries a compaction pass filters with each entry scheduled or finished while it runs (whole
+ * buckets, so a step may take a bucket's more): a pass over a million entries takes 250 steps.
  */
 export const expiryCompactionStepEntries = 4_096;
 /** System round trips (ping, metrics, snapshot) waiting on one shard at once. */

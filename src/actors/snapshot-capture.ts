@@ -63,7 +63,7 @@ function startKey(actor: StockActor): StartedKey {
     tail: actorTail(actor),
     holds: reservations === undefined ? noHolds : reservations.view(),
     memoKeys: adjustKeys === undefined ? [] : Array.from(adjustKeys.keys()),
-    memos: adjustKeys === undefined ? [] : adjustKeys.valueList(),
+    memos: adjustKeys === undefined ? [] : Array.from(adjustKeys.values()),
   };
 }
 

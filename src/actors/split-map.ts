@@ -3,7 +3,7 @@
 // V8's Map doubles its table on the insert that fills it, rehashing every entry then and there.
 // A hot key's pending holds live in three such maps (the actor's by id and by idempotency key,
 // the partition's owner by id), which grow together and so double on the same reserve: at 524,288
-// holds that one reserve stopped the shard for 0.28-0.38 s, at 1,048,576 for 0.81-0.95 s
+// holds that one reserve stopped the shard for 0.28-0.39 s, at 1,048,576 for 0.81-0.95 s
 // (bench/micro/pending-growth.ts, before this map). A flash sale reaches that in a minute.
 //
 // So a map here is one Map until it holds `partEntriesMax` entries, and then extendible hashing
@@ -21,7 +21,7 @@
 import { assert } from './assert.js';
 import { hashText } from './text-hash.js';
 
-/** Entries at which a part splits: moving them into two new parts takes about half a ms. */
+/** Entries at which a part splits (all of them move then, into eight new parts). */
 const partEntriesMaxDefault = 4096;
 /** The directory's depth limit: 65,536 slots. */
 const directoryDepthMaxDefault = 16;
@@ -64,9 +64,8 @@ export interface SplitMapView<V> {
   release(): void;
 }
 
-/** What readers of a split map may use: a Map's reading side, and its values in one array. */
+/** What readers of a split map may use: a Map's reading side, and views. */
 export interface ReadonlySplitMap<V> extends ReadonlyMap<string, V> {
-  valueList(): V[];
   view(): SplitMapView<V>;
 }
 
@@ -197,46 +196,27 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
     this.splits += 1;
   }
 
-  *entries(): IterableIterator<[string, V]> {
-    const splits = this.splits;
-    for (const part of this.parts) {
-      for (const entry of part.entries) {
-        assert(this.splits === splits, 'a split map split while it was iterated');
-        yield entry;
-      }
-    }
+  entries(): IterableIterator<[string, V]> {
+    return this.walk((entries) => entries.entries());
   }
 
-  *keys(): IterableIterator<string> {
-    const splits = this.splits;
-    for (const part of this.parts) {
-      for (const key of part.entries.keys()) {
-        assert(this.splits === splits, 'a split map split while it was iterated');
-        yield key;
-      }
-    }
+  keys(): IterableIterator<string> {
+    return this.walk((entries) => entries.keys());
   }
 
-  *values(): IterableIterator<V> {
-    const splits = this.splits;
-    for (const part of this.parts) {
-      for (const value of part.entries.values()) {
-        assert(this.splits === splits, 'a split map split while it was iterated');
-        yield value;
-      }
-    }
+  values(): IterableIterator<V> {
+    return this.walk((entries) => entries.values());
   }
 
-  /**
-   * The values in iteration order, in one array made at its full length: as fast as
-   * `Array.from` of one Map's values (pushing them one by one, or through the generator, takes
-   * four times as long; a snapshot notes a hot key's pending holds so, all at once).
-   */
-  valueList(): V[] {
-    const list = new Array<V>(this.count);
-    let index = 0;
-    for (const part of this.parts) for (const value of part.entries.values()) list[index++] = value;
-    return list;
+  /** What `items` gives of each part, part after part; fails if the parts move meanwhile. */
+  private *walk<T>(items: (entries: Map<string, V>) => IterableIterator<T>): IterableIterator<T> {
+    const splits = this.splits;
+    for (const part of this.parts) {
+      for (const item of items(part.entries)) {
+        assert(this.splits === splits, 'a split map split while it was iterated');
+        yield item;
+      }
+    }
   }
 
   [Symbol.iterator](): IterableIterator<[string, V]> {

@@ -205,7 +205,7 @@ export class StockActor {
     if (version !== 1 || this.busy !== undefined) this.busyKey().stockedAtVersion = version;
   }
 
-  /** Live and retained holds, by id; undefined while the key has none. */
+  /** Pending holds, by id; undefined while the key has none (finished ones are the partition's). */
   get reservations(): ReadonlySplitMap<Reservation> | undefined {
     return this.busy?.reservations;
   }

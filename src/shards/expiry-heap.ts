@@ -12,7 +12,7 @@ export interface ExpiryEntry {
   readonly reservationId: string;
 }
 
-function expiresBefore(a: ExpiryEntry, b: ExpiryEntry): boolean {
+function before(a: ExpiryEntry, b: ExpiryEntry): boolean {
   return (
     a.expiresAtMs < b.expiresAtMs ||
     (a.expiresAtMs === b.expiresAtMs && a.reservationId < b.reservationId)
@@ -45,12 +45,17 @@ export class ExpiryHeap {
     return top;
   }
 
-  /** Keeps only the entries `keep` accepts, and rebuilds the heap from them in linear time. */
-  retain(keep: (entry: ExpiryEntry) => boolean): void {
+  /**
+   * Keeps only the entries `keep` accepts, and rebuilds the heap from them in linear time;
+   * returns how many went.
+   */
+  retain(keep: (entry: ExpiryEntry) => boolean): number {
+    const before = this.entries.length;
     this.entries = this.entries.filter(keep);
     for (let index = (this.entries.length >> 1) - 1; index >= 0; index -= 1) {
       this.siftDown(this.entries[index] as ExpiryEntry, index);
     }
+    return before - this.entries.length;
   }
 
   private siftUp(start: number): void {
@@ -60,7 +65,7 @@ export class ExpiryHeap {
     while (index > 0) {
       const parent = (index - 1) >> 1;
       const parentEntry = entries[parent] as ExpiryEntry;
-      if (!expiresBefore(entry, parentEntry)) break;
+      if (!before(entry, parentEntry)) break;
       entries[index] = parentEntry;
       index = parent;
     }
@@ -76,14 +81,11 @@ export class ExpiryHeap {
       if (left >= length) break;
       const right = left + 1;
       let child = left;
-      if (
-        right < length &&
-        expiresBefore(entries[right] as ExpiryEntry, entries[left] as ExpiryEntry)
-      ) {
+      if (right < length && before(entries[right] as ExpiryEntry, entries[left] as ExpiryEntry)) {
         child = right;
       }
       const childEntry = entries[child] as ExpiryEntry;
-      if (!expiresBefore(childEntry, entry)) break;
+      if (!before(childEntry, entry)) break;
       entries[index] = childEntry;
       index = child;
     }

@@ -5,10 +5,10 @@
 //
 // Nothing here works on all entries at once. A flash sale keeps a million holds pending on a
 // shard; as one binary heap in one array they stopped the shard for 52-74 ms when the array grew,
-// and for 1.4-1.5 s when a compaction rebuilt it (bench/micro/pending-growth.ts). So entries go
+// and for 1.4-2.4 s when a compaction rebuilt it (bench/micro/pending-growth.ts). So entries go
 // into buckets of 100 ms of expiry time, each a binary heap of its own (expiry-heap.ts: holds due
 // at the same instant, as a recovery or a storm makes them, cost a log each, never a sort), with
-// a small heap of the buckets' numbers. A compaction pass filters the buckets a few thousand
+// a heap of the buckets' numbers. A compaction pass filters the buckets a few thousand
 // entries at a time, one step with each entry scheduled or finished while it runs.
 import { expiryCompactionSlack, expiryCompactionStepEntries, expiryEntriesMax } from '../limits.js';
 import { ExpiryHeap, type ExpiryEntry } from './expiry-heap.js';
@@ -29,52 +29,6 @@ const defaultShape: ExpiryScheduleShape = {
   compactionStepEntries: expiryCompactionStepEntries,
 };
 
-/** Keeps the entries `keep` accepts; returns how many went. */
-function retain(bucket: ExpiryHeap, keep: (entry: ExpiryEntry) => boolean): number {
-  const before = bucket.size;
-  bucket.retain(keep);
-  return before - bucket.size;
-}
-
-/** A binary min-heap of bucket numbers (one per bucket: a few tens of thousands at most). */
-class BucketNumbers {
-  private readonly numbers: number[] = [];
-
-  get first(): number | undefined {
-    return this.numbers[0];
-  }
-
-  push(number: number): void {
-    const numbers = this.numbers;
-    let index = numbers.length;
-    numbers.push(number);
-    while (index > 0) {
-      const parent = (index - 1) >> 1;
-      if ((numbers[parent] as number) <= number) break;
-      numbers[index] = numbers[parent] as number;
-      index = parent;
-    }
-    numbers[index] = number;
-  }
-
-  pop(): void {
-    const numbers = this.numbers;
-    const last = numbers.pop() as number;
-    if (numbers.length === 0) return;
-    let index = 0;
-    for (;;) {
-      let child = 2 * index + 1;
-      if (child >= numbers.length) break;
-      if (child + 1 < numbers.length && (numbers[child + 1] as number) < (numbers[child] as number))
-        child += 1;
-      if (last <= (numbers[child] as number)) break;
-      numbers[index] = numbers[child] as number;
-      index = child;
-    }
-    numbers[index] = last;
-  }
-}
-
 /** A compaction under way: the buckets to look at, and how far it got. */
 interface Pass {
   readonly buckets: readonly number[];
@@ -86,7 +40,8 @@ interface Pass {
 
 export class ExpirySchedule {
   private readonly buckets = new Map<number, ExpiryHeap>();
-  private readonly order = new BucketNumbers();
+  /** The buckets' numbers, earliest first: a heap of entries that carry only a number. */
+  private readonly order = new ExpiryHeap();
   private entries = 0;
   /**
    * Entries gone stale (their hold left PENDING another way, or was extended): an estimate. A pass
@@ -123,7 +78,7 @@ export class ExpirySchedule {
     if (bucket === undefined) {
       bucket = new ExpiryHeap();
       this.buckets.set(number, bucket);
-      this.order.push(number);
+      this.order.push({ expiresAtMs: number, partition: 0, reservationId: '' });
     }
     bucket.push({ expiresAtMs, partition, reservationId });
     this.entries += 1;
@@ -162,7 +117,7 @@ export class ExpirySchedule {
       pass.next += 1;
       if (bucket === undefined) continue;
       budget -= bucket.size;
-      this.entries -= retain(bucket, pass.keep);
+      this.entries -= bucket.retain(pass.keep);
     }
     if (pass.next < pass.buckets.length) return;
     // Every bucket kept only what `keep` accepts: what is stale now went stale during the pass
@@ -177,7 +132,7 @@ export class ExpirySchedule {
    */
   dropPartitions(partitions: ReadonlySet<number>): void {
     for (const bucket of this.buckets.values()) {
-      this.entries -= retain(bucket, (entry) => !partitions.has(entry.partition));
+      this.entries -= bucket.retain((entry) => !partitions.has(entry.partition));
     }
     this.stale = Math.min(this.stale, this.entries);
   }
@@ -185,12 +140,12 @@ export class ExpirySchedule {
   /** The earliest bucket with an entry left; emptied buckets at the front go. */
   private front(): ExpiryHeap | undefined {
     for (;;) {
-      const number = this.order.first;
-      if (number === undefined) return undefined;
+      const number = this.order.nextMs;
+      if (number === Number.POSITIVE_INFINITY) return undefined;
       const bucket = this.buckets.get(number) as ExpiryHeap;
       if (bucket.size > 0) return bucket;
       this.buckets.delete(number);
-      this.order.pop();
+      this.order.popDue(number);
     }
   }
 
