@@ -21,6 +21,13 @@ export const recoveryPageRows = 100_000;
  * replay with fewer switches between partitions (each switch leaves the CPU's caches cold).
  */
 export const recoveryPageBlocks = 4_000;
+/**
+ * A snapshot larger than this is written in parts of this size, one statement each: a hot
+ * partition's snapshot (42 MB for 380,000 pending holds) written in one statement put all its
+ * bytes in Postgres's WAL at once, and every group commit behind them waited for them (48-64 ms
+ * commits in bench/README.md, "Snapshots written in parts").
+ */
+export const snapshotPartBytes = 1 << 20;
 /** Expiries applied per sweep: one sweep never stalls a shard's mailbox for long. */
 export const expiriesPerSweepMax = 10_000;
 /** How long shutdown waits for in-flight requests before stopping the shards anyway. */

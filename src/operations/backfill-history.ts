@@ -16,7 +16,14 @@ import {
 } from '../actors/index.js';
 import { retentionOf, type Config } from '../config.js';
 import { onOfflineJournal } from './offline-journal.js';
-import { JournalStore, decodeRecord, decodeSnapshot, readLayout } from '../persistence/index.js';
+import {
+  JournalStore,
+  decodeRecord,
+  decodeSnapshot,
+  readLayout,
+  snapshotPayload,
+  type StoredSnapshot,
+} from '../persistence/index.js';
 
 export interface BackfillOptions {
   readonly databaseUrl: string;
@@ -169,14 +176,15 @@ async function replayStart(
   if (Number(firstLsn) === 1) {
     return { state: new PartitionState(partition, retention), afterLsn: 0, fromSnapshot: false };
   }
-  const snapshot = await client.query<{ lsn: string; payload: Buffer }>(
-    `SELECT lsn, payload FROM ledger_snapshots WHERE partition = $1 AND lsn >= $2
+  const snapshot = await client.query<StoredSnapshot>(
+    `SELECT lsn, parts, payload FROM ledger_snapshots WHERE partition = $1 AND lsn >= $2
      ORDER BY lsn LIMIT 1`,
     [partition, Number(firstLsn) - 1],
   );
   const row = snapshot.rows[0];
   if (row === undefined) return 'gap';
-  const state = restoreSnapshot(decodeSnapshot(row.payload), retention);
+  const payload = await snapshotPayload(client, partition, row);
+  const state = restoreSnapshot(decodeSnapshot(payload), retention);
   return { state, afterLsn: Number(row.lsn), fromSnapshot: true };
 }
 

@@ -27,8 +27,10 @@ export {
   JournalStore,
   leaseLostCode,
   leasesLostBy,
+  snapshotPayload,
   type JournalStoreOptions,
   type LeaseFence,
+  type StoredSnapshot,
 } from './journal-store.js';
 export {
   ClusterLeases,

@@ -23,8 +23,8 @@ export async function journalExists(client: pg.ClientBase): Promise<boolean> {
  */
 export async function lockJournalTables(client: pg.ClientBase): Promise<void> {
   await client.query(
-    `LOCK TABLE ledger_meta, ledger_wal, ledger_snapshots, ledger_event_cursors,
-       ledger_reservation_routes, ledger_wal_archive IN EXCLUSIVE MODE`,
+    `LOCK TABLE ledger_meta, ledger_wal, ledger_snapshots, ledger_snapshot_parts,
+       ledger_event_cursors, ledger_reservation_routes, ledger_wal_archive IN EXCLUSIVE MODE`,
   );
 }
 
@@ -97,6 +97,7 @@ export async function replaceJournal(
   );
   await client.query('DELETE FROM ledger_wal');
   await client.query('DELETE FROM ledger_snapshots');
+  await client.query('DELETE FROM ledger_snapshot_parts');
   for (const row of replacement.snapshots) {
     if (row.lsn !== replacement.baseLsn) throw new Error(`snapshot of ${row.partition} off base`);
     await client.query(

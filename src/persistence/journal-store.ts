@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { assert } from '../actors/index.js';
-import { recoveryPageBlocks, recoveryPageRows } from '../limits.js';
+import { recoveryPageBlocks, recoveryPageRows, snapshotPartBytes } from '../limits.js';
 import type {
   JournalConnection,
   MovementColumns,
@@ -40,6 +40,37 @@ export function leasesLostBy(error: unknown): number[] | undefined {
   const failed = error as { code?: unknown; detail?: unknown } | null;
   if (failed?.code !== leaseLostCode || typeof failed.detail !== 'string') return undefined;
   return failed.detail === '' ? [] : failed.detail.split(',').map(Number);
+}
+
+/** A ledger_snapshots row as selected: `lsn, parts, payload`. */
+export interface StoredSnapshot {
+  readonly lsn: string;
+  readonly parts: number;
+  readonly payload: Buffer;
+}
+
+/**
+ * A snapshot's bytes: the row's own payload, or its parts (JournalStore.writeSnapshot) put back
+ * together. A row names a whole snapshot; a part missing under it is an error, not a snapshot.
+ */
+export async function snapshotPayload(
+  client: pg.ClientBase,
+  partition: number,
+  row: StoredSnapshot,
+): Promise<Buffer> {
+  const parts = Number(row.parts);
+  if (parts === 0) return row.payload;
+  const result = await client.query<{ payload: Buffer }>(
+    `SELECT payload FROM ledger_snapshot_parts
+     WHERE partition = $1 AND lsn = $2 AND part < $3 ORDER BY part`,
+    [partition, row.lsn, parts],
+  );
+  if (result.rows.length !== parts) {
+    throw new Error(
+      `snapshot of partition ${partition} at ${row.lsn}: ${result.rows.length} of ${parts} parts`,
+    );
+  }
+  return Buffer.concat(result.rows.map((part) => part.payload));
 }
 
 const movementsInsert = `INSERT INTO ledger_movements (product_id, warehouse_id, version, at, on_hand,
@@ -146,38 +177,75 @@ export class JournalStore implements JournalConnection {
     await this.client.query({ name: 'ledger-wal-append-fenced', text: fencedAppendText, values });
   }
 
-  /** Writes a snapshot and drops the ones before the previous (one older is kept as a spare). */
+  /**
+   * Writes a snapshot, then forgets all but the partition's two latest (recovery starts at the
+   * newest; the other is spare). One larger than `snapshotPartBytes` goes in parts, each its own
+   * statement and commit, and its row last, only once every part is there: a row therefore
+   * always names a whole snapshot, and a crash part way leaves parts without a row, forgotten
+   * with the older snapshots. Written in one statement, a hot partition's tens of megabytes went
+   * into Postgres's WAL at once, and each group commit behind them waited for all of them.
+   */
   async writeSnapshot(row: SnapshotRow): Promise<void> {
+    const { partition, lsn, payload } = row;
+    if (payload.length <= snapshotPartBytes) {
+      await this.client.query(
+        // The same (partition, lsn) always has the same content, whoever wrote it first.
+        `INSERT INTO ledger_snapshots (partition, lsn, payload) VALUES ($1, $2, $3)
+         ON CONFLICT (partition, lsn) DO NOTHING`,
+        [partition, lsn, payload],
+      );
+    } else {
+      const parts = Math.ceil(payload.length / snapshotPartBytes);
+      for (let part = 0; part < parts; part += 1) {
+        const start = part * snapshotPartBytes;
+        await this.client.query(
+          `INSERT INTO ledger_snapshot_parts (partition, lsn, part, payload) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (partition, lsn, part) DO NOTHING`,
+          [partition, lsn, part, payload.subarray(start, start + snapshotPartBytes)],
+        );
+      }
+      const written = await this.client.query(
+        `INSERT INTO ledger_snapshots (partition, lsn, payload, parts)
+         SELECT $1, $2, '', $3
+         WHERE (SELECT count(*) FROM ledger_snapshot_parts
+                WHERE partition = $1 AND lsn = $2 AND part < $3) = $3
+         ON CONFLICT (partition, lsn) DO NOTHING`,
+        [partition, lsn, parts],
+      );
+      if (written.rowCount === 0) {
+        // Not written: the row was there already (fine), or a part went meanwhile (not fine).
+        const found = await this.client.query(
+          'SELECT 1 FROM ledger_snapshots WHERE partition = $1 AND lsn = $2',
+          [partition, lsn],
+        );
+        if (found.rowCount === 0) {
+          throw new Error(`snapshot of partition ${partition} at ${lsn}: a part is missing`);
+        }
+      }
+    }
     await this.client.query(
-      // The same (partition, lsn) always has the same content, whoever wrote it first.
-      `INSERT INTO ledger_snapshots (partition, lsn, payload) VALUES ($1, $2, $3)
-       ON CONFLICT (partition, lsn) DO NOTHING`,
-      [row.partition, row.lsn, row.payload],
-    );
-    await this.client.query(
-      `DELETE FROM ledger_snapshots WHERE partition = $1 AND lsn < (
-         SELECT min(lsn) FROM (SELECT lsn FROM ledger_snapshots WHERE partition = $1
-                               ORDER BY lsn DESC LIMIT 2) AS kept)`,
-      [row.partition],
+      `WITH kept AS (SELECT min(lsn) AS lsn FROM (SELECT lsn FROM ledger_snapshots
+                                                  WHERE partition = $1
+                                                  ORDER BY lsn DESC LIMIT 2) AS latest),
+            forgotten AS (DELETE FROM ledger_snapshot_parts
+                          WHERE partition = $1 AND lsn < (SELECT lsn FROM kept))
+       DELETE FROM ledger_snapshots WHERE partition = $1 AND lsn < (SELECT lsn FROM kept)`,
+      [partition],
     );
   }
 
   async latestSnapshots(partitions: readonly number[]): Promise<Map<number, SnapshotRow>> {
-    const result = await this.client.query<{
-      partition: number;
-      lsn: string;
-      payload: Buffer;
-    }>(
-      `SELECT DISTINCT ON (partition) partition, lsn, payload FROM ledger_snapshots
+    const result = await this.client.query<StoredSnapshot & { partition: number }>(
+      `SELECT DISTINCT ON (partition) partition, lsn, parts, payload FROM ledger_snapshots
        WHERE partition = ANY($1::integer[]) ORDER BY partition, lsn DESC`,
       [partitions],
     );
-    return new Map(
-      result.rows.map((row) => [
-        row.partition,
-        { partition: row.partition, lsn: lsnOf(row.lsn), payload: row.payload },
-      ]),
-    );
+    const latest = new Map<number, SnapshotRow>();
+    for (const row of result.rows) {
+      const payload = await snapshotPayload(this.client, row.partition, row);
+      latest.set(row.partition, { partition: row.partition, lsn: lsnOf(row.lsn), payload });
+    }
+    return latest;
   }
 
   /**

@@ -155,6 +155,22 @@ export const migrations: readonly { readonly id: number; readonly sql: string }[
         node_id text NOT NULL
       );`,
   },
+  {
+    id: 8,
+    sql: `
+      -- A large snapshot is written in parts, one statement each, so its bytes never reach
+      -- Postgres's WAL in one burst that every group commit behind it waits for
+      -- (JournalStore.writeSnapshot). Its ledger_snapshots row, written last, holds no payload
+      -- and says how many parts it has; a row with parts 0 holds its payload itself.
+      ALTER TABLE ledger_snapshots ADD COLUMN parts integer NOT NULL DEFAULT 0 CHECK (parts >= 0);
+      CREATE TABLE ledger_snapshot_parts (
+        partition integer NOT NULL,
+        lsn bigint NOT NULL CHECK (lsn > 0),
+        part integer NOT NULL CHECK (part >= 0),
+        payload bytea NOT NULL,
+        PRIMARY KEY (partition, lsn, part)
+      );`,
+  },
 ];
 
 export async function migrate(client: pg.ClientBase): Promise<number[]> {

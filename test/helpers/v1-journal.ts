@@ -1,7 +1,7 @@
 // Writes a journal as a hash v1 ledger would have (partitions by stock key), with the library's
 // own pieces: the migrations a v1 ledger had (1 and 2), the layout at hash version 1,
-// PartitionState applies routed by the v1 hash, records through encodeRecord into
-// JournalStore.append, and one snapshot mid-way.
+// PartitionState applies routed by the v1 hash, records through encodeRecord into ledger_wal,
+// and one snapshot mid-way, each written as a v1 ledger wrote it.
 import pg from 'pg';
 import {
   PartitionState,
@@ -11,7 +11,6 @@ import {
 } from '../../src/actors/index.js';
 import { retentionOf } from '../../src/config.js';
 import {
-  JournalStore,
   encodeRecord,
   encodeSnapshot,
   openLayout,
@@ -176,7 +175,6 @@ export async function writeV1Journal(
   }
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
-  const store = new JournalStore(client);
   try {
     await migrateAsV1(client);
     await openLayout(client, { partitions, hashVersion: 1 }, true);
@@ -190,9 +188,13 @@ export async function writeV1Journal(
         writer.rows.map((row) => row.payload),
       ],
     );
-    await store.writeSnapshot(snapshot);
+    // As a v1 ledger wrote its snapshots: the payload in the row (parts came with migration 8).
+    await client.query(
+      'INSERT INTO ledger_snapshots (partition, lsn, payload) VALUES ($1, $2, $3)',
+      [snapshot.partition, snapshot.lsn, snapshot.payload],
+    );
   } finally {
-    await store.close();
+    await client.end();
   }
   return {
     partitions,
