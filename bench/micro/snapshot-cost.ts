@@ -15,7 +15,7 @@
 //     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { PartitionState, captureSnapshot, type Command } from '../../src/actors/index.js';
+import { PartitionState, captureSnapshot } from '../../src/actors/index.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import { snapshotSliceMs, snapshotSliceUnitsMax } from '../../src/limits.js';
 import { JournalStore } from '../../src/persistence/journal-store.js';
@@ -24,47 +24,13 @@ import { migrate } from '../../src/persistence/migrations.js';
 import { encodeSnapshot } from '../../src/persistence/snapshot-codec.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import { SnapshotSlicer, type SnapshotStats } from '../../src/shards/snapshot-slicer.js';
+import { hotPartition, hotPartitionNumber } from '../lib/hot-partition.js';
 import { median } from '../lib/report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
 import { longestTurn } from '../lib/turn-probe.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
-const partition = 5;
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
-
-function hotPartition(holds: number): PartitionState {
-  const state = new PartitionState(partition, retention);
-  let nowMs = 1_790_000_000_000;
-  const key = { productId: 'hot-sku', warehouseId: 'bench-wh' };
-  const adjust: Command = {
-    kind: 'adjust',
-    ...key,
-    delta: 1_000_000_000,
-    reason: 'bench',
-    idempotencyKey: '',
-    actorId: 'bench',
-    traceId: 'bench',
-  };
-  state.apply(adjust, nowMs);
-  for (let index = 0; index < holds; index += 1) {
-    nowMs += 1;
-    const result = state.apply(
-      {
-        kind: 'reserve',
-        ...key,
-        quantity: 1,
-        ttlSeconds: 3600,
-        idempotencyKey: `bench-abcdef12-0-${index.toString(36).padStart(6, '0')}`,
-        reservationId: mintReservationId(partition),
-        requesterId: 'bench',
-        traceId: 'bench',
-      },
-      nowMs,
-    );
-    if (result.record === undefined) throw new Error(`reserve ${index} was refused`);
-  }
-  return state;
-}
+const partition = hotPartitionNumber;
 
 function options() {
   const { values } = parseArgs({
