@@ -1,8 +1,13 @@
-// `--timeline`: Postgres's checkpoints on the run's clock (`<prefix>.postgres.jsonl`). A
-// checkpoint flushes dirty pages and fsyncs them, and a group commit's own fsync waits behind it:
-// on a shared machine other work's CREATE or DROP DATABASE forces one ("immediate force wait").
+// `--timeline`: Postgres's own background work on the run's clock (`<prefix>.postgres.jsonl`):
+// checkpoints and autovacuum. A checkpoint flushes dirty pages and fsyncs them, and a group
+// commit's own fsync waits behind it: on a shared machine other work's CREATE or DROP DATABASE
+// forces one ("immediate force wait"). An autovacuum worker (VACUUM or ANALYZE of a table the
+// run grows: its WAL, its movements) takes a core of the two for as long as it runs.
 // pg_stat_bgwriter is read four times a second; a checkpoint shows up when its counters move, as
-// an event ending at that read and lasting its write and sync time.
+// an event ending at that read and lasting its write and sync time. pg_stat_activity is read at
+// the same time: an autovacuum shows up as an event from its transaction's start to the last
+// read that saw it (so it may end up to a read's interval late, and one shorter than that may
+// be missed).
 import pg from 'pg';
 import { Timeline, timelineNow, timelinePath } from '../../src/observability/timeline.js';
 
@@ -12,9 +17,19 @@ const checkpointQuery =
   'select checkpoints_timed + checkpoints_req as count, ' +
   'checkpoint_write_time + checkpoint_sync_time as ms from pg_stat_bgwriter';
 
+const autovacuumQuery = `select pid, query, extract(epoch from xact_start) * 1000 as started_ms
+  from pg_stat_activity where backend_type = 'autovacuum worker' and xact_start is not null`;
+
 interface Counters {
   readonly count: number;
   readonly ms: number;
+}
+
+/** An autovacuum seen running: what it works on, when it began and when it was last seen. */
+interface Running {
+  readonly what: string;
+  readonly startedMs: number;
+  seenMs: number;
 }
 
 async function read(client: pg.Client): Promise<Counters> {
@@ -22,8 +37,22 @@ async function read(client: pg.Client): Promise<Counters> {
   return { count: Number(rows[0]?.count ?? 0), ms: Number(rows[0]?.ms ?? 0) };
 }
 
+async function readAutovacuums(client: pg.Client): Promise<Map<string, Running>> {
+  const { rows } = await client.query<{ pid: number; query: string; started_ms: string }>(
+    autovacuumQuery,
+  );
+  const seenMs = timelineNow();
+  return new Map(
+    rows.map((row) => {
+      const what = row.query.replace(/^autovacuum:\s*/, '');
+      const startedMs = Number(row.started_ms);
+      return [`${row.pid} ${startedMs}`, { what, startedMs, seenMs }];
+    }),
+  );
+}
+
 /** Starts sampling; the returned function stops it and writes the file. */
-export async function samplePostgresCheckpoints(
+export async function samplePostgresWork(
   databaseUrl: string,
   prefix: string,
 ): Promise<() => Promise<void>> {
@@ -31,24 +60,32 @@ export async function samplePostgresCheckpoints(
   await client.connect();
   const timeline = new Timeline(timelinePath(prefix, 'postgres'));
   let last = await read(client);
+  let running = new Map<string, Running>();
+  const ended = (autovacuum: Running): void => {
+    const ms = Math.max(0, autovacuum.seenMs - autovacuum.startedMs);
+    timeline.record('autovacuum', autovacuum.startedMs, { ms, what: autovacuum.what });
+  };
   let reading = false;
   const timer = setInterval(() => {
     if (reading) return;
     reading = true;
-    read(client)
-      .then((now) => {
+    Promise.all([read(client), readAutovacuums(client)])
+      .then(([now, autovacuums]) => {
         const atMs = timelineNow();
         if (now.count > last.count) {
           const ms = now.ms - last.ms;
           timeline.record('checkpoint', atMs - ms, { ms, count: now.count - last.count });
         }
         last = now;
+        for (const [key, autovacuum] of running) if (!autovacuums.has(key)) ended(autovacuum);
+        running = autovacuums;
       })
-      .catch((error: unknown) => process.stderr.write(`checkpoint sampling: ${String(error)}\n`))
+      .catch((error: unknown) => process.stderr.write(`postgres sampling: ${String(error)}\n`))
       .finally(() => (reading = false));
   }, pollMs);
   return async () => {
     clearInterval(timer);
+    for (const autovacuum of running.values()) ended(autovacuum);
     timeline.flushSync();
     await client.end();
   };

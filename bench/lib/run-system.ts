@@ -19,7 +19,7 @@ import {
 import type { Scenario } from './scenarios.js';
 import { checkState, stockScenario, type StateCheck } from './state-check.js';
 import type { SystemSpec } from './systems.js';
-import { samplePostgresCheckpoints } from './postgres-timeline.js';
+import { samplePostgresWork } from './postgres-timeline.js';
 import { timelineDirectory, timelineReport, type TimelineReport } from './timeline-report.js';
 
 /** Latency percentiles kept for the plot (HdrHistogram's usual "1 in N" ladder). */
@@ -284,8 +284,8 @@ export async function runSystem(
   let run: SystemRun;
   try {
     if (prefix !== undefined) {
-      const stop = await samplePostgresCheckpoints(context.options.databaseUrl, prefix);
-      cleanup.push('stop sampling checkpoints', stop);
+      const stop = await samplePostgresWork(context.options.databaseUrl, prefix);
+      cleanup.push('stop sampling Postgres', stop);
     }
     const options = timelineOptions(context.options, prefix);
     const server = await spec.start({ ...context, options, cleanup, onSpawned, log });

@@ -51,6 +51,9 @@ export interface ThreadSecond {
   /** Postgres: checkpoints, and the longest one's write and sync time. */
   checkpoints: number;
   checkpointMaxMs: number;
+  /** Postgres: autovacuums that began in this second, and the longest of them. */
+  autovacuums: number;
+  autovacuumMaxMs: number;
 }
 
 export interface TimelineSecond extends LoadSecond {
@@ -60,7 +63,10 @@ export interface TimelineSecond extends LoadSecond {
 /** An event that overlapped a slow request, named for the report. */
 export interface Overlap {
   readonly thread: string;
-  /** 'gc major', 'stall', 'commit' (Postgres's time), 'release', 'replies', 'snapshot-write'. */
+  /**
+   * 'gc major', 'stall', 'commit' (Postgres's time), 'release', 'replies', 'snapshot-write';
+   * Postgres's 'checkpoint' and 'autovacuum'.
+   */
   readonly what: string;
   readonly ms: number;
   /** Where it began, ms after the request was sent (negative: before). */
@@ -121,6 +127,8 @@ function emptySecond(): ThreadSecond {
     handledMaxMs: 0,
     checkpoints: 0,
     checkpointMaxMs: 0,
+    autovacuums: 0,
+    autovacuumMaxMs: 0,
   };
 }
 
@@ -154,6 +162,10 @@ function addEvent(into: ThreadSecond, event: TimelineEvent): void {
     case 'checkpoint':
       into.checkpoints += 1;
       into.checkpointMaxMs = Math.max(into.checkpointMaxMs, ms);
+      return;
+    case 'autovacuum':
+      into.autovacuums += 1;
+      into.autovacuumMaxMs = Math.max(into.autovacuumMaxMs, ms);
   }
 }
 
@@ -192,6 +204,7 @@ function intervalsOf(event: TimelineEvent): { what: string; from: number; ms: nu
     }
     case 'stall':
     case 'checkpoint':
+    case 'autovacuum':
     case 'replies':
     case 'durable':
     case 'snapshot':
@@ -210,6 +223,7 @@ function detailOf(event: TimelineEvent): string {
   if (event.k === 'replies' || event.k === 'durable') return `${String(event.count)} from shard`;
   if (event.k === 'snapshot') return `${String(event.slices)} slices, ${String(event.bytes)} B`;
   if (event.k === 'snapshot-write') return `${String(event.bytes)} B`;
+  if (event.k === 'autovacuum') return String(event.what);
   return '';
 }
 
@@ -240,21 +254,25 @@ const isLoadThread = (thread: string): boolean => thread.startsWith('load-');
  * that a load thread and two ledger threads (two processes) shared, each at least half as long,
  * is named `every thread stalled`: no thread's own work stops another process's threads, so
  * the cores were elsewhere (other work, Postgres, the VM). Snapshot capture is in slices and its
- * total is not one stop, and a snapshot write runs on a thread of its own: neither is the cause
- * itself.
+ * total is not one stop, and a snapshot write runs on a thread of its own, an autovacuum in a
+ * Postgres process: none is the cause itself.
  */
 export function causeOf(overlaps: readonly Overlap[]): string {
   const cause = stopOf(overlaps);
-  // A snapshot row written meanwhile (on its own thread) stops no thread, but takes a core and
-  // Postgres's WAL: said beside the cause.
-  const writing = overlaps.some((overlap) => overlap.what === 'snapshot-write');
-  return writing ? `${cause} (during a snapshot write)` : cause;
+  // A snapshot row written meanwhile (on its own thread) and an autovacuum stop no thread, but
+  // take a core and Postgres's WAL or disk: said beside the cause.
+  const beside = [];
+  if (overlaps.some((overlap) => overlap.what === 'snapshot-write'))
+    beside.push('a snapshot write');
+  if (overlaps.some((overlap) => overlap.what === 'autovacuum')) beside.push('an autovacuum');
+  return beside.length === 0 ? cause : `${cause} (during ${beside.join(' and ')})`;
 }
 
+/** What runs beside the threads rather than stopping one. */
+const background = new Set(['snapshot', 'snapshot-write', 'autovacuum']);
+
 function stopOf(overlaps: readonly Overlap[]): string {
-  const candidates = overlaps.filter(
-    (overlap) => overlap.what !== 'snapshot' && overlap.what !== 'snapshot-write',
-  );
+  const candidates = overlaps.filter((overlap) => !background.has(overlap.what));
   const top = candidates[0];
   if (top === undefined) return 'nothing recorded';
   if (top.what !== 'stall') return `${top.thread} ${top.what}`;

@@ -74,7 +74,10 @@ const ms = (value: number): string => value.toFixed(value >= 10 ? 0 : 1);
 function threadCell(thread: string, cell: ThreadSecond | undefined): string {
   if (cell === undefined) return '';
   if (thread === 'postgres') {
-    return cell.checkpoints === 0 ? '' : `ckpt ${cell.checkpoints} (${ms(cell.checkpointMaxMs)})`;
+    const work = [];
+    if (cell.checkpoints > 0) work.push(`ckpt ${cell.checkpoints} (${ms(cell.checkpointMaxMs)})`);
+    if (cell.autovacuums > 0) work.push(`av ${cell.autovacuums} (${ms(cell.autovacuumMaxMs)})`);
+    return work.join(' ');
   }
   const parts = [`gc ${ms(cell.gcMs)}/${ms(cell.gcLongestMs)}`];
   if (cell.stallLongestMs > 0) parts.push(`st ${ms(cell.stallLongestMs)}`);
@@ -163,7 +166,8 @@ export function timelineMarkdown(report: TimelineReport, cpu: readonly CpuUse[])
     `Per second (latency ms of the requests completed in it; per thread: gc total/longest ms, ` +
       `st longest stall ms, c commits mean/max ms (Postgres) r longest release turn ms, snap ` +
       `snapshots captured (longest slice ms), w snapshot writes, h longest reply/durable batch ` +
-      `handled on the HTTP thread; postgres: checkpoints ended (longest write+sync ms)):`,
+      `handled on the HTTP thread; postgres: checkpoints ended (longest write+sync ms), av ` +
+      `autovacuums begun (longest ms)):`,
     '',
     ...secondsTable(report, cpu),
     '',

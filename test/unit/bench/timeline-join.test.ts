@@ -75,6 +75,34 @@ describe('the per-second table', () => {
     expect(causeOf(overlapsOf(postgres, from + 300, from + 500))).toBe('postgres checkpoint');
   });
 
+  it("counts Postgres's autovacuums by the second they began in, and says them beside a cause", () => {
+    const postgres: ThreadEvents[] = [
+      {
+        thread: 'postgres',
+        events: [
+          { k: 'autovacuum', t: from + 100, ms: 1_500, what: 'VACUUM public.ledger_wal' },
+          { k: 'autovacuum', t: from + 700, ms: 250, what: 'ANALYZE public.ledger_wal' },
+        ],
+      },
+      { thread: 'shard-0', events: [{ k: 'commit', t: from + 1_200, ms: 40, rows: 9 }] },
+    ];
+    const [first, second] = perSecond(
+      [0, 1].map((at) => ({ second: at, answers: 1, p50Ms: 1, p99Ms: 1, maxMs: 1 })),
+      postgres,
+      from,
+    );
+    expect(first?.threads.postgres).toMatchObject({ autovacuums: 2, autovacuumMaxMs: 1_500 });
+    expect(second?.threads.postgres).toMatchObject({ autovacuums: 0 });
+    const overlaps = overlapsOf(postgres, from + 1_210, from + 1_230);
+    expect(overlaps.find((overlap) => overlap.what === 'autovacuum')?.detail).toBe(
+      'VACUUM public.ledger_wal',
+    );
+    expect(causeOf(overlaps)).toBe('shard-0 commit (during an autovacuum)');
+    expect(causeOf(overlapsOf(postgres, from + 150, from + 160))).toBe(
+      'nothing recorded (during an autovacuum)',
+    );
+  });
+
   it('leaves out events outside the measured window', () => {
     const late: ThreadEvents[] = [
       { thread: 'main', events: [{ k: 'gc', t: from + 5_000, ms: 9 }] },
