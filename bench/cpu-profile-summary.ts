@@ -3,17 +3,21 @@
 // time. The profiles also open as flame graphs in Chrome DevTools or speedscope.
 //
 //   npx tsx bench/cpu-profile-summary.ts DIR/*.cpuprofile [--top 15] [--results RUN.json]
+//     [--stretches MS]
 //
 // With --results (the bench's bench/results/flash-sale-*.json of the same one-run command), each
 // thread's busy time is also divided by the answers of that run (warm-up and measured): µs of
 // the thread per request. The profile spans the thread's whole life (start-up, stocking, the
-// load, the stop), so this is an upper bound of what the load alone cost.
+// load, the stop), so this is an upper bound of what the load alone cost. With --stretches, also
+// every run of MS or more in which the thread never went idle (what the work arriving then
+// queued behind), with the frames its samples were in.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 
 interface ProfileNode {
   readonly id: number;
+  readonly children?: readonly number[];
   readonly callFrame: {
     readonly functionName: string;
     readonly url: string;
@@ -27,16 +31,88 @@ interface CpuProfile {
   /** µs, on the profile's own clock: the thread's profiled span. */
   readonly startTime: number;
   readonly endTime: number;
+  /** µs from the previous sample (the first: from startTime). */
+  readonly timeDeltas: readonly number[];
 }
 
-function summarize(path: string, top: number, answers: number | undefined): void {
+const frameName = (node: ProfileNode | undefined): string => {
+  const frame = node?.callFrame;
+  const where = frame?.url.split('/').slice(-2).join('/') ?? '';
+  return `${frame?.functionName || '(anonymous)'} ${where}:${frame?.lineNumber ?? -1}`;
+};
+
+/** Samples where the thread ran nothing: between tasks, or in the profiler's own bookkeeping. */
+const notBusy = new Set(['(idle)', '(program)', '(root)']);
+
+/**
+ * Runs of `minMs` or more in which every sample found the thread busy: it never waited for work,
+ * so whatever arrived meanwhile queued behind what it did (a GC, a snapshot's slices one after
+ * another, a backlog of messages). Not one stop: the event loop may have turned between its
+ * tasks (the timeline's stall probe measures stops). Each run with its start (s into the
+ * profile), its length, and the frames most of its samples were in (anywhere on the stack) and
+ * were on top of (self).
+ */
+function stretches(profile: CpuProfile, byId: Map<number, ProfileNode>, minMs: number): void {
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parent.set(child, node.id);
+  const times: number[] = [];
+  let at = profile.startTime;
+  profile.timeDeltas.forEach((delta) => times.push((at += delta)));
+  const busy = (index: number) =>
+    !notBusy.has(byId.get(profile.samples[index] as number)?.callFrame.functionName ?? '(idle)');
+  const report = (from: number, to: number): void => {
+    const ms = ((times[to] as number) - (times[from] as number)) / 1000;
+    if (ms < minMs) return;
+    const onStack = new Map<string, number>();
+    const onTop = new Map<string, number>();
+    for (let index = from; index < to; index += 1) {
+      let id: number | undefined = profile.samples[index] as number;
+      const top = frameName(byId.get(id));
+      onTop.set(top, (onTop.get(top) ?? 0) + 1);
+      const seen = new Set<string>();
+      for (; id !== undefined; id = parent.get(id)) {
+        const name = frameName(byId.get(id));
+        if (seen.has(name) || name.startsWith('(root)')) continue;
+        seen.add(name);
+        onStack.set(name, (onStack.get(name) ?? 0) + 1);
+      }
+    }
+    const share = (ranked: Map<string, number>, count: number) =>
+      [...ranked]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, count)
+        .map(([name, samples]) => `${name} ${Math.round((100 * samples) / (to - from))}%`)
+        .join(' | ');
+    const startS = ((times[from] as number) - profile.startTime) / 1e6;
+    process.stdout.write(
+      `  busy ${ms.toFixed(1)} ms from ${startS.toFixed(2)} s\n` +
+        `    self: ${share(onTop, 4)}\n    stack: ${share(onStack, 6)}\n`,
+    );
+  };
+  let from = -1;
+  for (let index = 0; index < profile.samples.length; index += 1) {
+    if (busy(index)) {
+      if (from < 0) from = index;
+    } else if (from >= 0) {
+      report(from, index);
+      from = -1;
+    }
+  }
+  if (from >= 0) report(from, profile.samples.length - 1);
+}
+
+function summarize(
+  path: string,
+  top: number,
+  answers: number | undefined,
+  stretchMs: number | undefined,
+): void {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const self = new Map<string, number>();
   for (const id of profile.samples) {
-    const frame = byId.get(id)?.callFrame;
-    const where = frame?.url.split('/').slice(-2).join('/') ?? '';
-    const name = `${frame?.functionName || '(anonymous)'} ${where}:${frame?.lineNumber ?? -1}`;
+    const name = frameName(byId.get(id));
     self.set(name, (self.get(name) ?? 0) + 1);
   }
   const total = profile.samples.length;
@@ -59,11 +135,19 @@ function summarize(path: string, top: number, answers: number | undefined): void
   for (const [name, count] of ranked.slice(0, top)) {
     process.stdout.write(`${percent(count).padStart(6)}  ${name}\n`);
   }
+  if (stretchMs !== undefined) {
+    process.stdout.write(`busy for ${stretchMs} ms or more without a break:\n`);
+    stretches(profile, byId, stretchMs);
+  }
 }
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '15' }, results: { type: 'string' } },
+  options: {
+    top: { type: 'string', default: '15' },
+    results: { type: 'string' },
+    stretches: { type: 'string' },
+  },
 });
 
 /** Every answer of the run in a bench results file (warm-up and measured); it must hold one. */
@@ -81,8 +165,11 @@ function answersOf(path: string): number {
 const answers = values.results === undefined ? undefined : answersOf(values.results);
 if (positionals.length === 0) {
   process.stderr.write(
-    'usage: npx tsx bench/cpu-profile-summary.ts FILE.cpuprofile... [--top N]\n',
+    'usage: npx tsx bench/cpu-profile-summary.ts FILE.cpuprofile... [--top N] [--stretches MS]\n',
   );
   process.exitCode = 2;
 }
-for (const path of positionals) summarize(path, Number(values.top), answers);
+const stretchMs = values.stretches === undefined ? undefined : Number(values.stretches);
+if (stretchMs !== undefined && !(stretchMs > 0))
+  throw new Error('--stretches wants a number of ms');
+for (const path of positionals) summarize(path, Number(values.top), answers, stretchMs);
