@@ -23,9 +23,9 @@ export const recoveryPageRows = 100_000;
 export const recoveryPageBlocks = 4_000;
 /**
  * A snapshot larger than this is written in parts of this size, one statement each: a hot
- * partition's snapshot (42 MB for 380,000 pending holds) written in one statement put all its
- * bytes in Postgres's WAL at once, and every group commit behind them waited for them (48-64 ms
- * commits in bench/README.md, "Snapshots written in parts").
+ * partition's snapshot (41.8 MB for 380,000 pending holds) written in one statement put all its
+ * bytes in Postgres's WAL at once, and the group commits behind them waited for them (the longest
+ * 28-71 ms, against 8-10 ms in parts: bench/micro/snapshot-write-commits.ts).
  */
 export const snapshotPartBytes = 1 << 20;
 /** Expiries applied per sweep: one sweep never stalls a shard's mailbox for long. */
