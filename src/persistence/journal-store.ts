@@ -183,7 +183,9 @@ export class JournalStore implements JournalConnection {
    * statement and commit, and its row last, only once every part is there: a row therefore
    * always names a whole snapshot, and a crash part way leaves parts without a row, forgotten
    * with the older snapshots. Written in one statement, a hot partition's tens of megabytes went
-   * into Postgres's WAL at once, and each group commit behind them waited for all of them.
+   * into Postgres's WAL at once, and each group commit behind them waited for all of them. No
+   * transaction around the parts: were this client ever shared with appends, they would run
+   * inside it and be answered before their commit.
    */
   async writeSnapshot(row: SnapshotRow): Promise<void> {
     const { partition, lsn, payload } = row;
