@@ -145,27 +145,35 @@ async function measure(
   context: { options: BenchOptions; generator: LoadSource; run: number } & TimelineContext,
 ): Promise<SystemRun> {
   const window: Window = {};
-  const load = await context.generator.run({
-    ...(context.timelinePrefix === undefined ? {} : { timelinePrefix: context.timelinePrefix }),
-    label: `${spec.name} ${scenario.name}`,
-    baseUrl,
-    scenario,
-    connections: context.options.connections,
-    warmupSeconds: scenario.warmsUp ? context.options.warmupSeconds : 0,
-    durationSeconds: context.options.durationSeconds,
-    authorization: authorizationHeader(),
-    onMeasureStart: async () => {
-      window.cpuBefore = cpuSnapshot(pid, context.generator.wrk);
-      window.stopSampling = sampleCpuEverySecond(pid, context.generator.wrk);
-      if (spec.ledgerMetrics) window.metricsBefore = await scrapeMetrics(baseUrl);
-    },
-    onMeasureEnd: async () => {
-      window.cpuAfter = cpuSnapshot(pid, context.generator.wrk);
-      if (spec.ledgerMetrics) window.metricsAfter = await scrapeMetrics(baseUrl);
-    },
-  });
+  // The CPU sampler runs from the window's start; a load that fails after it began (wrk's
+  // distribution refused, a generator error) must stop it too, or its timer keeps the bench alive.
+  let cpuPerSecond: CpuUse[] = [];
+  const stopSampling = (): void => {
+    cpuPerSecond = window.stopSampling?.() ?? cpuPerSecond;
+    window.stopSampling = undefined;
+  };
+  const load = await context.generator
+    .run({
+      ...(context.timelinePrefix === undefined ? {} : { timelinePrefix: context.timelinePrefix }),
+      label: `${spec.name} ${scenario.name}`,
+      baseUrl,
+      scenario,
+      connections: context.options.connections,
+      warmupSeconds: scenario.warmsUp ? context.options.warmupSeconds : 0,
+      durationSeconds: context.options.durationSeconds,
+      authorization: authorizationHeader(),
+      onMeasureStart: async () => {
+        window.cpuBefore = cpuSnapshot(pid, context.generator.wrk);
+        window.stopSampling = sampleCpuEverySecond(pid, context.generator.wrk);
+        if (spec.ledgerMetrics) window.metricsBefore = await scrapeMetrics(baseUrl);
+      },
+      onMeasureEnd: async () => {
+        window.cpuAfter = cpuSnapshot(pid, context.generator.wrk);
+        if (spec.ledgerMetrics) window.metricsAfter = await scrapeMetrics(baseUrl);
+      },
+    })
+    .finally(stopSampling);
   context.onLoad?.(load);
-  const cpuPerSecond = window.stopSampling?.() ?? [];
   const cpu =
     window.cpuBefore && window.cpuAfter ? cpuUse(window.cpuBefore, window.cpuAfter) : null;
   const check = spec.stateful
