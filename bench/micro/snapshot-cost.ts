@@ -11,7 +11,11 @@
 // of those commands is reported beside the same commands without a snapshot under way. "Longest
 // turn" is the longest the thread went without running a setImmediate task meanwhile.
 //
-//   npx tsx bench/micro/snapshot-cost.ts [--holds 150000] [--rounds 3] [--traffic]
+// With --batch N as well, N reserves and their confirms run between slices, as a hot shard
+// applies a batch of requests in one turn, and the longest batch is reported: the first batches
+// after a snapshot begins copy the parts of the hot key's tables they write to.
+//
+//   npx tsx bench/micro/snapshot-cost.ts [--holds 150000] [--rounds 3] [--traffic] [--batch 1]
 //     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -38,21 +42,33 @@ function options() {
       holds: { type: 'string', default: '150000' },
       rounds: { type: 'string', default: '3' },
       traffic: { type: 'boolean', default: false },
+      batch: { type: 'string', default: '1' },
       'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     },
   });
   const holds = Number(values.holds);
   const rounds = Number(values.rounds);
-  if (!(Number.isInteger(holds) && holds >= 1 && Number.isInteger(rounds) && rounds >= 1)) {
-    throw new Error('--holds and --rounds want positive integers');
+  const batch = Number(values.batch);
+  if (![holds, rounds, batch].every((value) => Number.isInteger(value) && value >= 1)) {
+    throw new Error('--holds, --rounds and --batch want positive integers');
   }
-  return { holds, rounds, traffic: values.traffic, databaseUrl: values['database-url'] };
+  return { holds, rounds, traffic: values.traffic, batch, databaseUrl: values['database-url'] };
 }
 
 let serial = 0;
 
-/** A reserve then a confirm of it on the hot key: how long each took, in ms. */
-function traffic(state: PartitionState, nowMs: number): number[] {
+/**
+ * A reserve then a confirm of it on the hot key: how long each took, in ms; with `batch` over 1,
+ * that many of them, and how long they took together.
+ */
+function traffic(state: PartitionState, nowMs: number, batch: number): number[] {
+  if (batch === 1) return pair(state, nowMs);
+  const started = performance.now();
+  for (let index = 0; index < batch; index += 1) pair(state, nowMs);
+  return [performance.now() - started];
+}
+
+function pair(state: PartitionState, nowMs: number): number[] {
   serial += 1;
   const reservationId = mintReservationId(partition);
   const started = performance.now();
@@ -76,7 +92,7 @@ function traffic(state: PartitionState, nowMs: number): number[] {
 }
 
 /** One snapshot as a shard takes it now, in slices (commands between them with --traffic). */
-async function sliced(state: PartitionState, withTraffic: boolean) {
+async function sliced(state: PartitionState, withTraffic: boolean, batch: number) {
   const commandMs: number[] = [];
   // Each slice's wall time and CPU time (the process's: on a machine shared with other work, a
   // slice's wall time also counts the time the thread waited for a core).
@@ -113,7 +129,7 @@ async function sliced(state: PartitionState, withTraffic: boolean) {
           },
         );
         const between = (): void => {
-          commandMs.push(...traffic(state, 1_790_000_000_000 + 10_000_000));
+          commandMs.push(...traffic(state, 1_790_000_000_000 + 10_000_000, batch));
           trafficTimer = setImmediate(between);
         };
         if (withTraffic) trafficTimer = setImmediate(between);
@@ -165,7 +181,7 @@ async function main(): Promise<void> {
         write.push(performance.now() - encoded);
         writeTurn.push(written.turnMs);
         bytes = payload.length;
-        const after = await sliced(state, chosen.traffic);
+        const after = await sliced(state, chosen.traffic, chosen.batch);
         // Written as a shard writes it now: handed to the snapshot thread.
         const thread = new SnapshotThread(url);
         const threadStarted = performance.now();
@@ -190,8 +206,9 @@ async function main(): Promise<void> {
         if (chosen.traffic) {
           during.push(Math.max(...after.commandMs));
           const alone: number[] = [];
-          for (let index = 0; index < after.commandMs.length / 2; index += 1)
-            alone.push(...traffic(state, 1_790_000_000_000 + 10_000_000));
+          const runs = chosen.batch === 1 ? after.commandMs.length / 2 : after.commandMs.length;
+          for (let index = 0; index < runs; index += 1)
+            alone.push(...traffic(state, 1_790_000_000_000 + 10_000_000, chosen.batch));
           without.push(Math.max(...alone));
         }
       }
@@ -215,8 +232,12 @@ async function main(): Promise<void> {
       out(`  write (handed to the snapshot thread, SnapshotThread): ${ms(threadWrite)}`);
       out(`    longest turn of the shard thread during the write: ${ms(threadTurn)}`);
       if (chosen.traffic) {
-        out(`  longest reserve or confirm on the hot key between slices: ${ms(during)}`);
-        out(`  the same commands with no snapshot under way: ${ms(without)}`);
+        const what =
+          chosen.batch === 1
+            ? 'reserve or confirm'
+            : `batch of ${chosen.batch} reserves and their confirms`;
+        out(`  longest ${what} on the hot key between slices: ${ms(during)}`);
+        out(`  the same with no snapshot under way: ${ms(without)}`);
       }
     } finally {
       await client.end();
