@@ -151,6 +151,11 @@ export function loadParameters(options: BenchOptions) {
   };
 }
 
+/** The value at `p` percent of an ascending list (its last beyond), 0 for an empty one. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
 export function median(values: readonly (number | null | undefined)[]): number | null {
   const known = values.filter((value): value is number => typeof value === 'number');
   known.sort((a, b) => a - b);

@@ -145,13 +145,7 @@ async function measure(
   context: { options: BenchOptions; generator: LoadSource; run: number } & TimelineContext,
 ): Promise<SystemRun> {
   const window: Window = {};
-  // The CPU sampler runs from the window's start; a load that fails after it began (wrk's
-  // distribution refused, a generator error) must stop it too, or its timer keeps the bench alive.
   let cpuPerSecond: CpuUse[] = [];
-  const stopSampling = (): void => {
-    cpuPerSecond = window.stopSampling?.() ?? cpuPerSecond;
-    window.stopSampling = undefined;
-  };
   const load = await context.generator
     .run({
       ...(context.timelinePrefix === undefined ? {} : { timelinePrefix: context.timelinePrefix }),
@@ -172,7 +166,10 @@ async function measure(
         if (spec.ledgerMetrics) window.metricsAfter = await scrapeMetrics(baseUrl);
       },
     })
-    .finally(stopSampling);
+    // The CPU sampler runs from the window's start; a load that fails after it began (wrk's
+    // distribution refused, a generator error) must stop it too, or its timer keeps the bench
+    // alive.
+    .finally(() => (cpuPerSecond = window.stopSampling?.() ?? []));
   context.onLoad?.(load);
   const cpu =
     window.cpuBefore && window.cpuAfter ? cpuUse(window.cpuBefore, window.cpuAfter) : null;

@@ -20,6 +20,7 @@ import {
   type WalRow,
 } from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
+import { percentile } from '../lib/report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
@@ -86,10 +87,6 @@ async function sizes(client: pg.Client): Promise<{ movements: number; wal: numbe
   );
   const row = result.rows[0] as { movements: string; wal: string };
   return { movements: Number(row.movements), wal: Number(row.wal) };
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
 async function timeQueries(

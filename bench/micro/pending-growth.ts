@@ -12,20 +12,13 @@
 //
 //   npx tsx bench/micro/pending-growth.ts [--holds 1100000] [--over-ms 2]
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { PartitionState, type ReserveCommand } from '../../src/actors/index.js';
 import type { ExpiryEntry } from '../../src/shards/expiry-heap.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import { ExpirySchedule } from '../../src/shards/expiry-schedule.js';
+import { StepTimes, growthOptions } from '../lib/step-times.js';
 
-const { values } = parseArgs({
-  options: {
-    holds: { type: 'string', default: '1100000' },
-    'over-ms': { type: 'string', default: '2' },
-  },
-});
-const holds = Number(values.holds);
-const overMs = Number(values['over-ms']);
+const { holds, overMs } = growthOptions();
 /** The ledger's defaults: a day of finished holds, a million entries per partition. */
 const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
 const partition = 7;
@@ -63,34 +56,18 @@ function reserveCommand(): ReserveCommand {
   };
 }
 
-interface Phase {
-  longestMs: number;
-  totalMs: number;
-  /** Steps over `overMs`: [holds before it, ms]. */
-  readonly slow: [number, number][];
-}
-
-function timed(phase: Phase, index: number, step: () => void): void {
-  const started = performance.now();
-  step();
-  const ms = performance.now() - started;
-  phase.totalMs += ms;
-  phase.longestMs = Math.max(phase.longestMs, ms);
-  if (ms > overMs) phase.slow.push([index, ms]);
-}
-
 const isPending = (entry: ExpiryEntry): boolean =>
   state.reservationOwners.get(entry.reservationId)?.reservations?.get(entry.reservationId)
     ?.status === 'PENDING';
 
-const reserving: Phase = { longestMs: 0, totalMs: 0, slow: [] };
+const reserving = new StepTimes(overMs);
 const ids: string[] = [];
 for (let index = 0; index < holds; index += 1) {
   const command = reserveCommand();
   ids.push(command.reservationId);
   // One millisecond a reserve: 1.1M of them stay inside the hour's TTL, so none is due.
   nowMs += 1;
-  timed(reserving, index, () => {
+  reserving.time(index, () => {
     const result = state.apply(command, nowMs);
     if (!result.outcome.ok) throw new Error(`reserve failed: ${result.outcome.code}`);
     schedule.schedule(partition, command.reservationId, nowMs + ttlSeconds * 1000);
@@ -98,11 +75,11 @@ for (let index = 0; index < holds; index += 1) {
 }
 if (state.holdCount !== holds) throw new Error(`${state.holdCount} holds, ${holds} reserved`);
 
-const confirming: Phase = { longestMs: 0, totalMs: 0, slow: [] };
+const confirming = new StepTimes(overMs);
 for (let index = 0; index < holds; index += 1) {
   const reservationId = ids[index] as string;
   nowMs += 1;
-  timed(confirming, holds - index, () => {
+  confirming.time(holds - index, () => {
     const result = state.apply({ kind: 'confirm', reservationId, traceId: '' }, nowMs);
     if (!result.outcome.ok) throw new Error(`confirm failed: ${result.outcome.code}`);
     schedule.finishedEarly(isPending);
@@ -116,13 +93,9 @@ for (const [name, phase] of [
   ['reserve', reserving],
   ['confirm', confirming],
 ] as const) {
-  const slowest = [...phase.slow].sort((a, b) => b[1] - a[1]).slice(0, 8);
   out(
     `  longest ${name} ${phase.longestMs.toFixed(1)} ms, ${phase.slow.length} over ${overMs} ms, ` +
       `all ${(phase.totalMs / 1000).toFixed(2)} s`,
   );
-  out(
-    `    slowest (ms at holds pending): ` +
-      slowest.map(([at, ms]) => `${ms.toFixed(1)} at ${at.toLocaleString('en-US')}`).join(', '),
-  );
+  out(`    slowest (ms at holds pending): ${phase.slowest(8)}`);
 }

@@ -11,18 +11,11 @@
 //
 //   npx tsx bench/micro/retained-growth.ts [--holds 1100000] [--over-ms 2]
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { RetainedHolds } from '../../src/actors/retained-holds.js';
 import { StockActor, type Reservation } from '../../src/actors/stock-actor.js';
+import { StepTimes, growthOptions } from '../lib/step-times.js';
 
-const { values } = parseArgs({
-  options: {
-    holds: { type: 'string', default: '1100000' },
-    'over-ms': { type: 'string', default: '2' },
-  },
-});
-const holds = Number(values.holds);
-const overMs = Number(values['over-ms']);
+const { holds, overMs } = growthOptions();
 
 function finishedHold(index: number): Reservation {
   return {
@@ -43,36 +36,22 @@ function finishedHold(index: number): Reservation {
   };
 }
 
-interface Run {
-  readonly longestMs: number;
-  readonly totalMs: number;
-  /** Appends over `overMs`: [holds retained before it, ms]. */
-  readonly slow: [number, number][];
-}
-
-function run(append: (hold: Reservation) => void): Run {
-  const slow: [number, number][] = [];
-  let longestMs = 0;
-  let totalMs = 0;
+function run(append: (hold: Reservation) => void): StepTimes {
+  const times = new StepTimes(overMs);
   for (let index = 0; index < holds; index += 1) {
     const hold = finishedHold(index);
-    const started = performance.now();
-    append(hold);
-    const ms = performance.now() - started;
-    totalMs += ms;
-    longestMs = Math.max(longestMs, ms);
-    if (ms > overMs) slow.push([index, ms]);
+    times.time(index, () => append(hold));
   }
-  return { longestMs, totalMs, slow };
+  return times;
 }
 
-function columns(): Run {
+function columns(): StepTimes {
   const actor = new StockActor('hot-sku', 'wh-1');
   const retained = new RetainedHolds();
   return run((hold) => retained.pushHold(actor, hold));
 }
 
-function maps(): Run {
+function maps(): StepTimes {
   const actor = new StockActor('hot-sku', 'wh-1');
   const byId = new Map<string, Reservation>();
   const byKey = new Map<string, Reservation>();
@@ -96,12 +75,9 @@ for (const [name, measure] of [
   ['maps (before)', maps],
 ] as const) {
   const result = measure();
-  const slowest = [...result.slow].sort((a, b) => b[1] - a[1]).slice(0, 6);
   out(
     `  ${name}: longest append ${result.longestMs.toFixed(1)} ms, ` +
       `${result.slow.length} over ${overMs} ms, all appends ${(result.totalMs / 1000).toFixed(2)} s`,
   );
-  out(
-    `    slowest: ${slowest.map(([at, ms]) => `${ms.toFixed(1)} ms at ${at.toLocaleString('en-US')}`).join(', ')}`,
-  );
+  out(`    slowest: ${result.slowest(6, ' ms')}`);
 }

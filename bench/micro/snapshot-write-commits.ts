@@ -20,7 +20,7 @@ import { migrate } from '../../src/persistence/migrations.js';
 import { encodeSnapshot } from '../../src/persistence/snapshot-codec.js';
 import { hotPartition, hotPartitionNumber } from '../lib/hot-partition.js';
 import { machineInfo } from '../lib/machine.js';
-import { median } from '../lib/report.js';
+import { median, percentile } from '../lib/report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
@@ -85,23 +85,18 @@ async function commitLoop(store: JournalStore, firstLsn: number, stop: () => boo
   return { commits, lastLsn: lsn };
 }
 
-const percentile = (sorted: readonly number[], share: number): number =>
-  sorted.length === 0
-    ? 0
-    : (sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))] ?? 0);
-
 interface Measured {
   readonly writeMs: number;
+  /** Round trips of the commits that overlapped the write, and of those before it: ascending. */
   readonly during: readonly number[];
   readonly before: readonly number[];
 }
 
-function describe(label: string, list: readonly number[]): string {
-  const sorted = [...list].sort((a, b) => a - b);
+function describe(label: string, sorted: readonly number[]): string {
   const f = (value: number) => value.toFixed(1);
   return (
-    `${label} ${sorted.length} commits, p50 ${f(percentile(sorted, 0.5))} ms, ` +
-    `p99 ${f(percentile(sorted, 0.99))} ms, longest ${f(sorted.at(-1) ?? 0)} ms`
+    `${label} ${sorted.length} commits, p50 ${f(percentile(sorted, 50))} ms, ` +
+    `p99 ${f(percentile(sorted, 99))} ms, longest ${f(sorted.at(-1) ?? 0)} ms`
   );
 }
 
@@ -145,12 +140,14 @@ async function main(): Promise<void> {
           lsn = lastLsn;
           const overlaps = (commit: Commit) =>
             commit.startedMs < writeEndedMs && commit.startedMs + commit.ms > writeStartedMs;
+          const ascending = (list: readonly Commit[]) =>
+            list.map((commit) => commit.ms).sort((a, b) => a - b);
           const measured = {
             writeMs: writeEndedMs - writeStartedMs,
-            during: commits.filter(overlaps).map((commit) => commit.ms),
-            before: commits
-              .filter((commit) => commit.startedMs + commit.ms <= writeStartedMs)
-              .map((commit) => commit.ms),
+            during: ascending(commits.filter(overlaps)),
+            before: ascending(
+              commits.filter((commit) => commit.startedMs + commit.ms <= writeStartedMs),
+            ),
           };
           results.get(way.name)?.push(measured);
           out(
@@ -161,13 +158,8 @@ async function main(): Promise<void> {
       }
       out(`medians over ${rounds} rounds:`);
       for (const [name, measured] of results) {
-        const longest = measured.map((each) => Math.max(...each.during));
-        const p99 = measured.map((each) =>
-          percentile(
-            [...each.during].sort((a, b) => a - b),
-            0.99,
-          ),
-        );
+        const longest = measured.map((each) => each.during.at(-1) ?? 0);
+        const p99 = measured.map((each) => percentile(each.during, 99));
         out(
           `  ${name}: written in ${(median(measured.map((each) => each.writeMs)) ?? 0).toFixed(0)} ms; ` +
             `commits during it: p99 ${(median(p99) ?? 0).toFixed(1)} ms, longest ` +

@@ -19,7 +19,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { JournalStore, maintainHistory, type WalRow } from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
 import { encodeRecord } from '../../src/persistence/record-codec.js';
-import { median } from '../lib/report.js';
+import { median, percentile } from '../lib/report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
@@ -99,10 +99,6 @@ interface Timing {
   readonly rowsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
 async function timeVariant(
