@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { scenarioNames, type ScenarioName } from './scenarios.js';
 import { systemNames, type SystemName } from './system-names.js';
+import { walFilesModes, type WalFilesMode } from './wal-files.js';
 
 export interface BenchOptions {
   readonly connections: number;
@@ -34,6 +35,11 @@ export interface BenchOptions {
   readonly bareUwsThreads: number;
   /** What drives the load: the bench's own generator, or wrk (hot-sku only). */
   readonly generator: 'bench' | 'wrk';
+  /**
+   * --wal-files: Postgres's WAL files made ready before each durable system's load (wal-files.ts);
+   * undefined: left as found.
+   */
+  readonly walFiles: WalFilesMode | undefined;
 }
 
 export class UsageError extends Error {
@@ -66,6 +72,11 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
   --generator G       bench (default): the bench's own load threads; wrk: a plain wrk run
                       (hot-sku only; wrk must be installed; --threads is wrk's -t), a warm-up
                       run and then the measured run, as a load tester would
+  --wal-files MODE    before each durable system's load, put Postgres's WAL files in a state:
+                      fresh (none ahead: the run makes each 16 MB file it fills, zero-filled
+                      and fsynced while commits wait, as a new cluster does) or recycled
+                      (max_wal_size of files renamed ahead by a checkpoint, as a cluster in its
+                      steady state); default: as found. The report counts new WAL files
   --database-url URL  admin connection to a local Postgres; a scratch database
                       bench_<random> is created there per run and dropped after it
                       (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -163,6 +174,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         'flash-crowd-stock': { type: 'string' },
         'bare-uws-threads': { type: 'string' },
         generator: { type: 'string' },
+        'wal-files': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -199,7 +211,17 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     flashCrowdStock: integer('flash-crowd-stock', values['flash-crowd-stock']),
     bareUwsThreads: integer('bare-uws-threads', values['bare-uws-threads']),
     generator: generatorOf(values.generator, scenarios),
+    walFiles: walFilesOf(values['wal-files']),
   };
+}
+
+function walFilesOf(raw: string | undefined): WalFilesMode | undefined {
+  if (raw === undefined) return undefined;
+  const mode = walFilesModes.find((known) => known === raw);
+  if (mode === undefined) {
+    throw new UsageError(`--wal-files is ${walFilesModes.join(' or ')}, got ${raw}`);
+  }
+  return mode;
 }
 
 function generatorOf(raw: string | undefined, scenarios: readonly ScenarioName[]) {

@@ -152,9 +152,13 @@ export class LoadGenerator implements LoadSource {
     const endAtMs = measureFromMs + options.durationSeconds * 1000;
     const progress = new ProgressLine(options, threads, measureFromMs);
     const prefix = `bench-${randomBytes(4).toString('hex')}-`;
+    // The window's hooks read counters (CPU, /metrics, Postgres's WAL): the run waits for them.
+    const hooks: Promise<void>[] = [];
+    const hookAt = (atMs: number, hook: () => void | Promise<void>) =>
+      setTimeout(() => hooks.push(Promise.resolve().then(hook)), atMs - Date.now());
     const windowTimers = [
-      setTimeout(() => void options.onMeasureStart(), measureFromMs - Date.now()),
-      setTimeout(() => void options.onMeasureEnd(), endAtMs - Date.now()),
+      hookAt(measureFromMs, options.onMeasureStart),
+      hookAt(endAtMs, options.onMeasureEnd),
     ];
     const connectionsOf = (threadIndex: number): number =>
       Math.floor(options.connections / threads) +
@@ -190,6 +194,7 @@ export class LoadGenerator implements LoadSource {
       for (const timer of windowTimers) clearTimeout(timer);
       progress.finish();
     }
+    await Promise.all(hooks);
     return {
       ...merge(options, results, startAtMs, threads),
       measureFromMs,

@@ -1,15 +1,23 @@
 // `--timeline`: Postgres's own background work on the run's clock (`<prefix>.postgres.jsonl`):
-// checkpoints and autovacuum. A checkpoint flushes dirty pages and fsyncs them, and a group
-// commit's own fsync waits behind it: on a shared machine other work's CREATE or DROP DATABASE
-// forces one ("immediate force wait"). An autovacuum worker (VACUUM or ANALYZE of a table the
-// run grows: its WAL, its movements) takes a core of the two for as long as it runs.
-// pg_stat_bgwriter is read four times a second; a checkpoint shows up when its counters move, as
-// an event ending at that read and lasting its write and sync time. pg_stat_activity is read at
-// the same time: an autovacuum shows up as an event from its transaction's start to the last
-// read that saw it (so it may end up to a read's interval late, and one shorter than that may
-// be missed).
+// checkpoints, autovacuum, and the WAL written and the WAL files it made.
+//
+// A checkpoint flushes dirty pages and fsyncs them, and a group commit's own fsync waits behind
+// it: on a shared machine other work's CREATE or DROP DATABASE forces one ("immediate force
+// wait"). An autovacuum worker (VACUUM or ANALYZE of a table the run grows: its WAL, its
+// movements) takes a core of the two for as long as it runs. A new WAL file is filled with zeros
+// and fsynced before the commit that needs it, and every commit queued behind that one, goes on
+// (wal_init_zero); a recycled one (an old file a checkpoint renamed ahead) costs nothing.
+//
+// Everything is read four times a second. A checkpoint shows up when pg_stat_bgwriter's counters
+// move, as an event ending at that read and lasting its write and sync time. An autovacuum, from
+// pg_stat_activity, shows up as an event from its transaction's start to the last read that saw
+// it (so it may end up to a read's interval late, and one shorter than that may be missed). The
+// WAL: pg_stat_wal's bytes since the read before ('wal'), and the files of pg_wal: when more
+// names came than went since the read before, a 'wal-file' event spans the two reads, with how
+// many were made (newWalFiles).
 import pg from 'pg';
 import { Timeline, timelineNow, timelinePath } from '../../src/observability/timeline.js';
+import { newWalFiles } from './scratch-database.js';
 
 const pollMs = 250;
 
@@ -30,6 +38,24 @@ interface Running {
   readonly what: string;
   readonly startedMs: number;
   seenMs: number;
+}
+
+const walQuery = `select (select wal_bytes from pg_stat_wal) as bytes,
+  array(select name from pg_ls_waldir() where name ~ '^[0-9A-F]{24}$') as files`;
+
+interface Wal {
+  readonly bytes: number;
+  readonly files: ReadonlySet<string>;
+}
+
+/** undefined where pg_ls_waldir is refused (it wants a superuser or pg_monitor). */
+async function readWal(client: pg.Client): Promise<Wal | undefined> {
+  try {
+    const { rows } = await client.query<{ bytes: string; files: string[] }>(walQuery);
+    return { bytes: Number(rows[0]?.bytes ?? 0), files: new Set(rows[0]?.files ?? []) };
+  } catch {
+    return undefined;
+  }
 }
 
 async function read(client: pg.Client): Promise<Counters> {
@@ -60,6 +86,10 @@ export async function samplePostgresWork(
   await client.connect();
   const timeline = new Timeline(timelinePath(prefix, 'postgres'));
   let last = await read(client);
+  let lastWal = await readWal(client);
+  if (lastWal === undefined)
+    process.stderr.write('postgres sampling: no WAL figures (pg_ls_waldir)\n');
+  let lastReadMs = timelineNow();
   let running = new Map<string, Running>();
   const ended = (autovacuum: Running): void => {
     const ms = Math.max(0, autovacuum.seenMs - autovacuum.startedMs);
@@ -69,9 +99,17 @@ export async function samplePostgresWork(
   const timer = setInterval(() => {
     if (reading) return;
     reading = true;
-    Promise.all([read(client), readAutovacuums(client)])
-      .then(([now, autovacuums]) => {
+    Promise.all([read(client), readAutovacuums(client), readWal(client)])
+      .then(([now, autovacuums, wal]) => {
         const atMs = timelineNow();
+        const sinceMs = atMs - lastReadMs;
+        if (wal !== undefined && lastWal !== undefined) {
+          timeline.record('wal', lastReadMs, { ms: sinceMs, bytes: wal.bytes - lastWal.bytes });
+          const made = newWalFiles(lastWal.files, wal.files);
+          if (made > 0) timeline.record('wal-file', lastReadMs, { ms: sinceMs, count: made });
+        }
+        lastWal = wal;
+        lastReadMs = atMs;
         if (now.count > last.count) {
           const ms = now.ms - last.ms;
           timeline.record('checkpoint', atMs - ms, { ms, count: now.count - last.count });

@@ -143,6 +143,7 @@ export function loadParameters(options: BenchOptions) {
     pipelining: 1,
     quantity: 1,
     generator: options.generator,
+    walFiles: options.walFiles ?? 'as found',
     client:
       options.generator === 'wrk'
         ? 'wrk (bench/lib/wrk-reserve.lua), keep-alive, closed loop; a warm-up run, then the measured run'
@@ -499,7 +500,10 @@ function perAnswer(cores: number | null | undefined, perSecond: number): string 
     : ((cores / perSecond) * 1e6).toFixed(1);
 }
 
-/** Each run's CPU per answer: server (and its main thread), database, load generator. */
+/**
+ * Each run's CPU per answer: server (and its main thread), database, load generator; and the
+ * Postgres WAL it wrote per answer, and the WAL files Postgres made for it (not recycled ones).
+ */
 export function cpuPerAnswerTable(runs: readonly SystemRun[]): string {
   const lines = [
     row([
@@ -512,8 +516,10 @@ export function cpuPerAnswerTable(runs: readonly SystemRun[]): string {
       'redis µs/answer',
       'load-gen µs/answer',
       'other cores',
+      'WAL bytes/answer',
+      'new WAL files',
     ]),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
   ];
   for (const run of runs) {
     const rate = run.requestsPerSecond ?? 0;
@@ -529,6 +535,8 @@ export function cpuPerAnswerTable(runs: readonly SystemRun[]): string {
         perAnswer(cpu?.redisCores, rate),
         perAnswer(cpu?.benchCores, rate),
         fixed(cpu?.otherCores ?? null, 2),
+        fixed(run.wal?.bytesPerAnswer ?? null, 0),
+        fixed(run.wal?.newFiles ?? null, 0),
       ]),
     );
   }

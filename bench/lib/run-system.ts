@@ -20,6 +20,8 @@ import type { Scenario } from './scenarios.js';
 import { checkState, stockScenario, type StateCheck } from './state-check.js';
 import type { SystemSpec } from './systems.js';
 import { samplePostgresWork } from './postgres-timeline.js';
+import { readWalCounters, walDelta, type WalCounters } from './scratch-database.js';
+import { prepareWalFiles } from './wal-files.js';
 import { timelineDirectory, timelineReport, type TimelineReport } from './timeline-report.js';
 
 /** Latency percentiles kept for the plot (HdrHistogram's usual "1 in N" ladder). */
@@ -69,6 +71,15 @@ export interface SystemRun {
   readonly loadThreads: number;
   /** CPU over the measured window; `ledgerCores` is the server under test, whichever it is. */
   readonly cpu: CpuUse | null;
+  /**
+   * Postgres's WAL over the measured window, for a system that writes to it (the whole cluster's:
+   * nothing else should write meanwhile); null for the others or where it cannot be read.
+   */
+  readonly wal: {
+    readonly bytes: number;
+    readonly bytesPerAnswer: number | null;
+    readonly newFiles: number;
+  } | null;
   readonly cpuPerSecond: readonly CpuUse[];
   readonly ledger: LedgerFigures | null;
   readonly check: StateCheck | null;
@@ -84,6 +95,8 @@ interface Window {
   metricsAfter?: string;
   cpuBefore?: ReturnType<typeof cpuSnapshot>;
   cpuAfter?: ReturnType<typeof cpuSnapshot>;
+  walBefore?: WalCounters | undefined;
+  walAfter?: WalCounters | undefined;
   stopSampling?: () => CpuUse[];
 }
 
@@ -160,10 +173,12 @@ async function measure(
         window.cpuBefore = cpuSnapshot(pid, context.generator.wrk);
         window.stopSampling = sampleCpuEverySecond(pid, context.generator.wrk);
         if (spec.ledgerMetrics) window.metricsBefore = await scrapeMetrics(baseUrl);
+        if (spec.durable) window.walBefore = await readWalCounters(context.options.databaseUrl);
       },
       onMeasureEnd: async () => {
         window.cpuAfter = cpuSnapshot(pid, context.generator.wrk);
         if (spec.ledgerMetrics) window.metricsAfter = await scrapeMetrics(baseUrl);
+        if (spec.durable) window.walAfter = await readWalCounters(context.options.databaseUrl);
       },
     })
     // The CPU sampler runs from the window's start; a load that fails after it began (wrk's
@@ -173,6 +188,9 @@ async function measure(
   context.onLoad?.(load);
   const cpu =
     window.cpuBefore && window.cpuAfter ? cpuUse(window.cpuBefore, window.cpuAfter) : null;
+  const wal =
+    window.walBefore && window.walAfter ? walDelta(window.walBefore, window.walAfter) : null;
+  const answers = (load.requestsPerSecond ?? 0) * context.options.durationSeconds;
   const check = spec.stateful
     ? await checkState(baseUrl, scenario, load.tallies, load.unknown, load.unresolved)
     : null;
@@ -204,6 +222,14 @@ async function measure(
     retryAfterCounts: load.retryAfterCounts,
     loadThreads: load.threads,
     cpu,
+    wal:
+      wal === null
+        ? null
+        : {
+            bytes: wal.bytes,
+            bytesPerAnswer: answers > 0 ? wal.bytes / answers : null,
+            newFiles: wal.newFiles,
+          },
     cpuPerSecond,
     ledger: ledgerFigures(window, context.options.durationSeconds),
     check,
@@ -235,6 +261,7 @@ function failedRun(spec: SystemSpec, scenario: Scenario, run: number, error: unk
     retryAfterCounts: {},
     loadThreads: 0,
     cpu: null,
+    wal: null,
     cpuPerSecond: [],
     ledger: null,
     check: null,
@@ -296,6 +323,10 @@ export async function runSystem(
     const server = await spec.start({ ...context, options, cleanup, onSpawned, log });
     log(`  ready at ${server.baseUrl} (pid ${server.pid}); stocking ${scenario.keyCount} key(s)`);
     await stockScenario(server.baseUrl, scenario);
+    const walFiles = context.options.walFiles;
+    if (walFiles !== undefined && spec.durable) {
+      log(`  ${walFiles}: ${await prepareWalFiles(context.options.databaseUrl, walFiles)}`);
+    }
     const onLoad = (result: LoadResult): void => void (load = result);
     const timeline = prefix === undefined ? {} : { timelinePrefix: prefix, onLoad };
     run = await measure(spec, scenario, server.baseUrl, server.pid, { ...context, ...timeline });

@@ -18,6 +18,24 @@ export interface WalCounters {
   readonly bytes: number;
   readonly writes: number;
   readonly syncs: number;
+  /** The segment files in pg_wal (in walDelta's answer, empty: see `newFiles`). */
+  readonly files: ReadonlySet<string>;
+  /** In walDelta's answer: files made meanwhile, not recycled (`newWalFiles`); else 0. */
+  readonly newFiles: number;
+}
+
+/**
+ * How many WAL files were made between two listings of pg_wal: names that came, less names
+ * that went. A recycled file is an old one renamed ahead (one name goes as one comes); a new one
+ * is zero-filled and fsynced first (wal_init_zero), and the commits that need it wait for that.
+ * A checkpoint that removes files meanwhile makes this count low.
+ */
+export function newWalFiles(before: ReadonlySet<string>, now: ReadonlySet<string>): number {
+  let came = 0;
+  let gone = 0;
+  for (const name of now) if (!before.has(name)) came += 1;
+  for (const name of before) if (!now.has(name)) gone += 1;
+  return Math.max(0, came - gone);
 }
 
 async function withAdmin<T>(adminUrl: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -54,12 +72,17 @@ export async function createScratchDatabase(adminUrl: string): Promise<ScratchDa
   };
 }
 
-/** undefined when the server has no pg_stat_wal (before Postgres 14) or refuses to show it. */
+/**
+ * undefined when the server has no pg_stat_wal (before Postgres 14) or refuses to show it or
+ * pg_wal (pg_ls_waldir wants a superuser or pg_monitor).
+ */
 export async function readWalCounters(adminUrl: string): Promise<WalCounters | undefined> {
   try {
     return await withAdmin(adminUrl, async (client) => {
-      const result = await client.query<Record<string, string>>(
-        'SELECT wal_records, wal_bytes, wal_write, wal_sync FROM pg_stat_wal',
+      const result = await client.query<Record<string, string> & { files: string[] }>(
+        `SELECT wal_records, wal_bytes, wal_write, wal_sync,
+           array(SELECT name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$') AS files
+         FROM pg_stat_wal`,
       );
       const row = result.rows[0];
       if (row === undefined) return undefined;
@@ -68,6 +91,8 @@ export async function readWalCounters(adminUrl: string): Promise<WalCounters | u
         bytes: Number(row.wal_bytes),
         writes: Number(row.wal_write),
         syncs: Number(row.wal_sync),
+        files: new Set(row.files),
+        newFiles: 0,
       };
     });
   } catch (error) {
@@ -84,6 +109,8 @@ export function walDelta(before: WalCounters, after: WalCounters): WalCounters {
     bytes: after.bytes - before.bytes,
     writes: after.writes - before.writes,
     syncs: after.syncs - before.syncs,
+    files: new Set(),
+    newFiles: newWalFiles(before.files, after.files),
   };
 }
 

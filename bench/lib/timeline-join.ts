@@ -54,6 +54,9 @@ export interface ThreadSecond {
   /** Postgres: autovacuums that began in this second, and the longest of them. */
   autovacuums: number;
   autovacuumMaxMs: number;
+  /** Postgres: WAL bytes written (pg_stat_wal), and new WAL files made (not recycled ones). */
+  walBytes: number;
+  walFiles: number;
 }
 
 export interface TimelineSecond extends LoadSecond {
@@ -65,7 +68,8 @@ export interface Overlap {
   readonly thread: string;
   /**
    * 'gc major', 'stall', 'commit' (Postgres's time), 'release', 'replies', 'snapshot-write';
-   * Postgres's 'checkpoint' and 'autovacuum'.
+   * Postgres's 'checkpoint', 'autovacuum' and 'wal-file' (the reads of pg_wal between which a
+   * new file appeared).
    */
   readonly what: string;
   readonly ms: number;
@@ -129,6 +133,8 @@ function emptySecond(): ThreadSecond {
     checkpointMaxMs: 0,
     autovacuums: 0,
     autovacuumMaxMs: 0,
+    walBytes: 0,
+    walFiles: 0,
   };
 }
 
@@ -166,6 +172,12 @@ function addEvent(into: ThreadSecond, event: TimelineEvent): void {
     case 'autovacuum':
       into.autovacuums += 1;
       into.autovacuumMaxMs = Math.max(into.autovacuumMaxMs, ms);
+      return;
+    case 'wal':
+      into.walBytes += Number(event.bytes ?? 0);
+      return;
+    case 'wal-file':
+      into.walFiles += Number(event.count ?? 0);
   }
 }
 
@@ -205,6 +217,7 @@ function intervalsOf(event: TimelineEvent): { what: string; from: number; ms: nu
     case 'stall':
     case 'checkpoint':
     case 'autovacuum':
+    case 'wal-file':
     case 'replies':
     case 'durable':
     case 'snapshot':
@@ -224,6 +237,7 @@ function detailOf(event: TimelineEvent): string {
   if (event.k === 'snapshot') return `${String(event.slices)} slices, ${String(event.bytes)} B`;
   if (event.k === 'snapshot-write') return `${String(event.bytes)} B`;
   if (event.k === 'autovacuum') return String(event.what);
+  if (event.k === 'wal-file') return `${String(event.count)} new`;
   return '';
 }
 
@@ -254,22 +268,26 @@ const isLoadThread = (thread: string): boolean => thread.startsWith('load-');
  * that a load thread and two ledger threads (two processes) shared, each at least half as long,
  * is named `every thread stalled`: no thread's own work stops another process's threads, so
  * the cores were elsewhere (other work, Postgres, the VM). Snapshot capture is in slices and its
- * total is not one stop, and a snapshot write runs on a thread of its own, an autovacuum in a
- * Postgres process: none is the cause itself.
+ * total is not one stop, and a snapshot write runs on a thread of its own, a checkpoint and an
+ * autovacuum in a Postgres process (a checkpoint's writes spread over minutes when the WAL's
+ * volume asks for it): none is the cause itself, only said beside it. Nor is a new WAL file,
+ * which only the commits wait for: it is known only to within the two reads of pg_wal around it.
  */
 export function causeOf(overlaps: readonly Overlap[]): string {
   const cause = stopOf(overlaps);
-  // A snapshot row written meanwhile (on its own thread) and an autovacuum stop no thread, but
-  // take a core and Postgres's WAL or disk: said beside the cause.
+  // A snapshot row written meanwhile (on its own thread), a checkpoint and an autovacuum stop no
+  // thread, but take a core and Postgres's WAL or disk: said beside the cause.
   const beside = [];
+  if (overlaps.some((overlap) => overlap.what === 'checkpoint')) beside.push('a checkpoint');
   if (overlaps.some((overlap) => overlap.what === 'snapshot-write'))
     beside.push('a snapshot write');
   if (overlaps.some((overlap) => overlap.what === 'autovacuum')) beside.push('an autovacuum');
+  if (overlaps.some((overlap) => overlap.what === 'wal-file')) beside.push('a new WAL file');
   return beside.length === 0 ? cause : `${cause} (during ${beside.join(' and ')})`;
 }
 
 /** What runs beside the threads rather than stopping one. */
-const background = new Set(['snapshot', 'snapshot-write', 'autovacuum']);
+const background = new Set(['snapshot', 'snapshot-write', 'checkpoint', 'autovacuum', 'wal-file']);
 
 function stopOf(overlaps: readonly Overlap[]): string {
   const candidates = overlaps.filter((overlap) => !background.has(overlap.what));

@@ -77,6 +77,8 @@ function threadCell(thread: string, cell: ThreadSecond | undefined): string {
     const work = [];
     if (cell.checkpoints > 0) work.push(`ckpt ${cell.checkpoints} (${ms(cell.checkpointMaxMs)})`);
     if (cell.autovacuums > 0) work.push(`av ${cell.autovacuums} (${ms(cell.autovacuumMaxMs)})`);
+    if (cell.walBytes > 0) work.push(`wal ${(cell.walBytes / 1e6).toFixed(1)}`);
+    if (cell.walFiles > 0) work.push(`new ${cell.walFiles}`);
     return work.join(' ');
   }
   const parts = [`gc ${ms(cell.gcMs)}/${ms(cell.gcLongestMs)}`];
@@ -167,7 +169,7 @@ export function timelineMarkdown(report: TimelineReport, cpu: readonly CpuUse[])
       `st longest stall ms, c commits mean/max ms (Postgres) r longest release turn ms, snap ` +
       `snapshots captured (longest slice ms), w snapshot writes, h longest reply/durable batch ` +
       `handled on the HTTP thread; postgres: checkpoints ended (longest write+sync ms), av ` +
-      `autovacuums begun (longest ms)):`,
+      `autovacuums begun (longest ms), wal MB of WAL written, new WAL files made, not recycled):`,
     '',
     ...secondsTable(report, cpu),
     '',

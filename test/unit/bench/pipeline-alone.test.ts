@@ -80,6 +80,7 @@ describe('the per-unit costs', () => {
 
 describe("the flash-sale bench's CPU per answer", () => {
   it('divides the cores of each part by the answers per second, marks a missing reading', () => {
+    const wal = { bytes: 36_000_000, bytesPerAnswer: 720, newFiles: 2 };
     const cpu = {
       ledgerCores: 0.5,
       ledgerMainThreadCores: 0.25,
@@ -89,11 +90,13 @@ describe("the flash-sale bench's CPU per answer", () => {
       otherCores: 1.2,
     } as CpuUse;
     const runs = [
-      { system: 'ledger', run: 1, requestsPerSecond: 5000, cpu },
-      { system: 'bare-uws', run: 1, requestsPerSecond: 20000, cpu: null },
+      { system: 'ledger', run: 1, requestsPerSecond: 5000, cpu, wal },
+      { system: 'bare-uws', run: 1, requestsPerSecond: 20000, cpu: null, wal: null },
     ] as unknown as SystemRun[];
     const [, , ledger, bare] = cpuPerAnswerTable(runs).split('\n');
-    expect(ledger).toBe('| ledger | 1 | 5000 | 100.0 | 50.0 | 20.0 | 0.0 | 80.0 | 1.20 |');
-    expect(bare).toBe('| bare-uws | 1 | 20000 | - | - | - | - | - | n/a |');
+    expect(ledger).toBe(
+      '| ledger | 1 | 5000 | 100.0 | 50.0 | 20.0 | 0.0 | 80.0 | 1.20 | 720 | 2 |',
+    );
+    expect(bare).toBe('| bare-uws | 1 | 20000 | - | - | - | - | - | n/a | n/a | n/a |');
   });
 });

@@ -16,6 +16,7 @@ import {
   slowestOf,
   type ThreadEvents,
 } from '../../../bench/lib/timeline-join.js';
+import { newWalFiles } from '../../../bench/lib/scratch-database.js';
 
 const from = 1_000_000;
 
@@ -56,7 +57,7 @@ describe('the per-second table', () => {
     expect(second?.answers).toBe(10);
   });
 
-  it("counts Postgres's checkpoints and their longest write and sync", () => {
+  it("counts Postgres's checkpoints and their longest write and sync, said beside a cause", () => {
     const postgres: ThreadEvents[] = [
       {
         thread: 'postgres',
@@ -65,6 +66,7 @@ describe('the per-second table', () => {
           { k: 'checkpoint', t: from + 900, ms: 40, count: 1 },
         ],
       },
+      { thread: 'shard-0', events: [{ k: 'commit', t: from + 350, ms: 30, rows: 4 }] },
     ];
     const [only] = perSecond(
       [{ second: 0, answers: 1, p50Ms: 1, p99Ms: 1, maxMs: 1 }],
@@ -72,7 +74,14 @@ describe('the per-second table', () => {
       from,
     );
     expect(only?.threads.postgres).toMatchObject({ checkpoints: 2, checkpointMaxMs: 600 });
-    expect(causeOf(overlapsOf(postgres, from + 300, from + 500))).toBe('postgres checkpoint');
+    // A checkpoint runs in its own process for as long as its writes are spread: the commit that
+    // waited is the cause, the checkpoint what it waited during.
+    expect(causeOf(overlapsOf(postgres, from + 300, from + 500))).toBe(
+      'shard-0 commit (during a checkpoint)',
+    );
+    expect(causeOf(overlapsOf(postgres, from + 500, from + 550))).toBe(
+      'nothing recorded (during a checkpoint)',
+    );
   });
 
   it("counts Postgres's autovacuums by the second they began in, and says them beside a cause", () => {
@@ -101,6 +110,42 @@ describe('the per-second table', () => {
     expect(causeOf(overlapsOf(postgres, from + 150, from + 160))).toBe(
       'nothing recorded (during an autovacuum)',
     );
+  });
+
+  it("sums Postgres's WAL and new WAL files by second, and says a new file beside a cause", () => {
+    const postgres: ThreadEvents[] = [
+      {
+        thread: 'postgres',
+        events: [
+          { k: 'wal', t: from + 0, ms: 250, bytes: 1_500_000 },
+          { k: 'wal', t: from + 250, ms: 250, bytes: 2_000_000 },
+          { k: 'wal-file', t: from + 250, ms: 250, count: 1 },
+          { k: 'wal', t: from + 1_000, ms: 250, bytes: 700_000 },
+        ],
+      },
+      { thread: 'shard-1', events: [{ k: 'commit', t: from + 420, ms: 60, rows: 64 }] },
+    ];
+    const [first, second] = perSecond(
+      [0, 1].map((at) => ({ second: at, answers: 1, p50Ms: 1, p99Ms: 1, maxMs: 1 })),
+      postgres,
+      from,
+    );
+    expect(first?.threads.postgres).toMatchObject({ walBytes: 3_500_000, walFiles: 1 });
+    expect(second?.threads.postgres).toMatchObject({ walBytes: 700_000, walFiles: 0 });
+    const overlaps = overlapsOf(postgres, from + 430, from + 470);
+    expect(overlaps.find((overlap) => overlap.what === 'wal-file')?.detail).toBe('1 new');
+    expect(causeOf(overlaps)).toBe('shard-1 commit (during a new WAL file)');
+    // A commit after the reads that bound the new file is not said to be during it.
+    expect(causeOf(overlapsOf(postgres, from + 1_100, from + 1_150))).toBe('nothing recorded');
+  });
+
+  it('counts WAL files made, not those recycled (renamed ahead) or removed', () => {
+    const before = new Set(['000000010000000000000010', '000000010000000000000011']);
+    const recycled = new Set(['000000010000000000000011', '000000010000000000000012']);
+    expect(newWalFiles(before, recycled)).toBe(0);
+    const made = new Set([...before, '000000010000000000000012', '000000010000000000000013']);
+    expect(newWalFiles(before, made)).toBe(2);
+    expect(newWalFiles(before, new Set(['000000010000000000000011']))).toBe(0);
   });
 
   it('leaves out events outside the measured window', () => {

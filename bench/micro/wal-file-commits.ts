@@ -1,0 +1,171 @@
+// What a new WAL file costs the group commits, apart from the ledger: one connection commits
+// closed loop, as a shard's journal does (one commit in flight, `--rows` reserve records per
+// commit, each with its movement row, through JournalStore.append, synchronous_commit=on), for
+// `--seconds` with Postgres's WAL files in each state of bench/lib/wal-files.ts, alternated round
+// by round:
+//
+// - fresh: no file ahead, so every 16 MB of WAL the loop fills is a new file, zero-filled and
+//   fsynced while the commit that needs it waits (wal_init_zero, on by default);
+// - recycled: files ahead, renamed there by a checkpoint, as in a cluster's steady state.
+//
+// Reported per state and round: commits, WAL MB written, new WAL files, commit p50 / p99 / p99.9
+// / longest, and the commits over 20 ms. On a scratch database (dropped afterwards, also on
+// Ctrl-C); the WAL positions it moves are the whole cluster's (nothing else should run).
+//
+//   npx tsx bench/micro/wal-file-commits.ts [--seconds 10] [--rounds 3] [--rows 64]
+//     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { JournalStore, maintainHistory, type WalRow } from '../../src/persistence/index.js';
+import { migrate } from '../../src/persistence/migrations.js';
+import { encodeRecord } from '../../src/persistence/record-codec.js';
+import { backgroundBusyCores, machineInfo } from '../lib/machine.js';
+import { median, percentile } from '../lib/report.js';
+import { readWalCounters, walDelta, withScratchDatabase } from '../lib/scratch-database.js';
+import { prepareWalFiles, walFilesModes, type WalFilesMode } from '../lib/wal-files.js';
+
+const out = (line: string): boolean => process.stdout.write(`${line}\n`);
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    rows: { type: 'string', default: '64' },
+    'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+  },
+});
+const seconds = Number(values.seconds);
+const rounds = Number(values.rounds);
+const rowsPerCommit = Number(values.rows);
+for (const [name, value] of Object.entries({ seconds, rounds, rows: rowsPerCommit })) {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number`);
+}
+const adminUrl = values['database-url'];
+
+/** A hold's record and its movement, as the hot SKU's journal writes them. */
+function reserveRow(lsn: number): WalRow {
+  const atMs = Date.now();
+  return {
+    partition: 0,
+    lsn,
+    payload: encodeRecord({
+      type: 'reserved',
+      productId: 'hot-sku',
+      warehouseId: 'bench-wh',
+      version: lsn,
+      atMs,
+      traceId: 'a1b2c3d4e5f600000001',
+      reservationId: `0001e1f0-5c3b-8d2e-9f00-${lsn.toString(16).padStart(12, '0')}`,
+      quantity: 1,
+      expiresAtMs: atMs + 600_000,
+      idempotencyKey: `bench-key-${lsn.toString(36).padStart(8, '0')}`,
+      requesterId: 'bench',
+    }),
+    movement: {
+      productId: 'hot-sku',
+      warehouseId: 'bench-wh',
+      version: lsn,
+      atMs,
+      onHand: 100_000_000,
+      reserved: lsn,
+      incoming: 0,
+      subject: 'bench',
+    },
+  };
+}
+
+interface Round {
+  readonly commits: number;
+  /** Ascending. */
+  readonly ms: readonly number[];
+  readonly walMegabytes: number;
+  readonly newFiles: number;
+}
+
+async function commitFor(store: JournalStore, firstLsn: number): Promise<[Round, number]> {
+  const before = await readWalCounters(adminUrl);
+  const ms: number[] = [];
+  let lsn = firstLsn;
+  const endMs = performance.now() + seconds * 1000;
+  while (performance.now() < endMs) {
+    const rows: WalRow[] = [];
+    for (let index = 0; index < rowsPerCommit; index += 1) rows.push(reserveRow((lsn += 1)));
+    const startedMs = performance.now();
+    await store.append(rows);
+    ms.push(performance.now() - startedMs);
+  }
+  const after = await readWalCounters(adminUrl);
+  const wal = before && after ? walDelta(before, after) : undefined;
+  ms.sort((a, b) => a - b);
+  const round = {
+    commits: ms.length,
+    ms,
+    walMegabytes: (wal?.bytes ?? Number.NaN) / 1e6,
+    newFiles: wal?.newFiles ?? Number.NaN,
+  };
+  return [round, lsn];
+}
+
+const f = (value: number): string => value.toFixed(1);
+
+function describe(round: Round): string {
+  const over20 = round.ms.filter((ms) => ms > 20).length;
+  return (
+    `${round.commits} commits, ${f(round.walMegabytes)} MB of WAL, ${round.newFiles} new WAL ` +
+    `files; p50 ${f(percentile(round.ms, 50))}, p99 ${f(percentile(round.ms, 99))}, p99.9 ` +
+    `${f(percentile(round.ms, 99.9))}, longest ${f(round.ms.at(-1) ?? 0)} ms; ${over20} over 20 ms`
+  );
+}
+
+async function main(): Promise<void> {
+  const machine = machineInfo();
+  out(
+    `${machine.cpuCount} × ${machine.cpuModel}, Node ${machine.nodeVersion}; busy cores before: ` +
+      `${(await backgroundBusyCores(1000))?.toFixed(2) ?? 'n/a'}; ${rowsPerCommit} reserves (record + movement) per ` +
+      `commit, closed loop, ${seconds} s per state and round`,
+  );
+  await withScratchDatabase(adminUrl, async (databaseUrl) => {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      await migrate(client);
+      await maintainHistory(client, Date.now(), {
+        retainDays: 90,
+        daysAhead: 2,
+        lockTimeoutMs: 1000,
+      });
+      await client.query('SET synchronous_commit = on');
+      const store = new JournalStore(client);
+      const results = new Map<WalFilesMode, Round[]>(walFilesModes.map((mode) => [mode, []]));
+      let lsn = 0;
+      for (let round = 0; round < rounds; round += 1) {
+        const order = round % 2 === 0 ? walFilesModes : [...walFilesModes].reverse();
+        for (const mode of order) {
+          const prepared = await prepareWalFiles(adminUrl, mode);
+          const [measured, lastLsn] = await commitFor(store, lsn);
+          lsn = lastLsn;
+          results.get(mode)?.push(measured);
+          out(`  round ${round + 1}, ${mode} (${prepared}): ${describe(measured)}`);
+        }
+      }
+      out(`medians over ${rounds} rounds:`);
+      for (const [mode, measured] of results) {
+        const figure = (of: (round: Round) => number) => f(median(measured.map(of)) ?? 0);
+        out(
+          `  ${mode}: ${figure((round) => round.newFiles)} new WAL files, commits p50 ` +
+            `${figure((round) => percentile(round.ms, 50))}, p99.9 ` +
+            `${figure((round) => percentile(round.ms, 99.9))}, longest ` +
+            `${figure((round) => round.ms.at(-1) ?? 0)} ms (every round: ` +
+            `${measured.map((round) => f(round.ms.at(-1) ?? 0)).join(', ')})`,
+        );
+      }
+    } finally {
+      await client.end();
+    }
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`wal-file-commits bench failed: ${String(error)}\n`);
+  process.exitCode = 1;
+});
