@@ -38,6 +38,8 @@ import {
   type EmbeddedPostgresHandle,
 } from './persistence/embedded/index.js';
 import {
+  durabilityProblems,
+  durabilitySettings,
   HistoryMaintenance,
   HistoryStore,
   JournalLayoutError,
@@ -107,6 +109,7 @@ async function openJournal(
     const client = owner.connection;
     const ran = await migrate(client);
     if (ran.length > 0) log.info({ migrations: ran }, 'journal migrations applied');
+    await reportDurability(client, log);
     const wanted = { partitions: config.partitions, hashVersion: partitionHashVersion };
     const layout = await openLayout(client, wanted, process.env.LEDGER_PARTITIONS !== undefined);
     const routes = await loadReservationRoutes(client, Date.now());
@@ -116,6 +119,14 @@ async function openJournal(
   } catch (error) {
     await owner.release();
     throw error;
+  }
+}
+
+/** Tells the operator what in Postgres's settings weakens an acknowledgement (durability.ts). */
+async function reportDurability(client: pg.ClientBase, log: Logger): Promise<void> {
+  const settings = await durabilitySettings(client);
+  for (const problem of durabilityProblems(settings)) {
+    log[problem.level]({ component: 'journal', postgres: settings }, problem.message);
   }
 }
 
@@ -157,6 +168,7 @@ async function openClusterJournal(
   try {
     const ran = await migrate(client);
     if (ran.length > 0) log.info({ migrations: ran }, 'journal migrations applied');
+    await reportDurability(client, log);
     const wanted = { partitions: config.partitions, hashVersion: partitionHashVersion };
     const layout = await openLayout(client, wanted, process.env.LEDGER_PARTITIONS !== undefined);
     const routes = await loadReservationRoutes(client, Date.now());

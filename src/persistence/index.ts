@@ -1,6 +1,13 @@
 // The journal: schema, layout check, ownership lease, SQL, group commit, record codec.
 // Embedded Postgres has a room of its own (./embedded/) that only the composition root imports.
 export { migrate } from './migrations.js';
+export {
+  commitDurably,
+  durabilityProblems,
+  durabilitySettings,
+  type DurabilityProblem,
+  type DurabilitySettings,
+} from './durability.js';
 export { openLayout, JournalLayoutError, type JournalLayout } from './journal-meta.js';
 export {
   JournalOwner,

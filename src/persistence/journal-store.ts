@@ -12,6 +12,7 @@ import type {
   SnapshotRow,
   WalRow,
 } from './journal-connection.js';
+import { commitDurably } from './durability.js';
 import { WalCopyFormatError, WalCopyRows } from './wal-copy-reader.js';
 
 /**
@@ -115,6 +116,11 @@ const tidRangeScansFrom = 140_000;
 export class JournalStore implements JournalConnection {
   /** `server_version_num`, asked once. */
   private serverVersion: number | undefined = undefined;
+  /**
+   * The `synchronous_commit` this connection commits with, for one `connect` opened (never
+   * `off`: durability.ts); undefined for a client handed in, whose settings are its owner's.
+   */
+  synchronousCommit: string | undefined = undefined;
 
   constructor(
     private readonly client: pg.ClientBase & { end(): Promise<void> },
@@ -133,7 +139,15 @@ export class JournalStore implements JournalConnection {
     });
     client.on('error', options.onError);
     await client.connect();
-    return new JournalStore(client, options.fence);
+    try {
+      const store = new JournalStore(client, options.fence);
+      // An acknowledgement waits for this connection's commit: never one that skips the flush.
+      store.synchronousCommit = await commitDurably(client);
+      return store;
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
