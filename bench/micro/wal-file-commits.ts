@@ -8,12 +8,17 @@
 //   fsynced while the commit that needs it waits (wal_init_zero, on by default);
 // - recycled: files ahead, renamed there by a checkpoint, as in a cluster's steady state.
 //
+// With --init-zero-off, a third state: fresh, with wal_init_zero off (Postgres then makes a new
+// file by writing its last byte only, and the file system allocates its blocks as the WAL is
+// written). That is a server setting: ALTER SYSTEM for those rounds, reset after them (also on
+// failure; a kill -9 in between leaves it off: `ALTER SYSTEM RESET wal_init_zero`).
+//
 // Reported per state and round: commits, WAL MB written, new WAL files, commit p50 / p99 / p99.9
 // / longest, and the commits over 20 ms. On a scratch database (dropped afterwards, also on
 // Ctrl-C); the WAL positions it moves are the whole cluster's (nothing else should run).
 //
 //   npx tsx bench/micro/wal-file-commits.ts [--seconds 10] [--rounds 3] [--rows 64]
-//     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+//     [--init-zero-off] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { JournalStore, maintainHistory, type WalRow } from '../../src/persistence/index.js';
@@ -31,6 +36,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     rows: { type: 'string', default: '64' },
+    'init-zero-off': { type: 'boolean', default: false },
     'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
   },
 });
@@ -41,6 +47,47 @@ for (const [name, value] of Object.entries({ seconds, rounds, rows: rowsPerCommi
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number`);
 }
 const adminUrl = values['database-url'];
+
+/** A state of the WAL files, and for the third one, wal_init_zero off while it runs. */
+interface State {
+  readonly name: string;
+  readonly files: WalFilesMode;
+  readonly initZeroOff: boolean;
+}
+
+const states: readonly State[] = [
+  ...walFilesModes.map((files) => ({ name: files, files, initZeroOff: false })),
+  ...(values['init-zero-off'] === true
+    ? [{ name: 'fresh, wal_init_zero off', files: 'fresh' as const, initZeroOff: true }]
+    : []),
+];
+
+async function setInitZero(value: 'off' | undefined): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(
+      value === undefined
+        ? 'ALTER SYSTEM RESET wal_init_zero'
+        : `ALTER SYSTEM SET wal_init_zero = ${value}`,
+    );
+    await client.query('select pg_reload_conf()');
+  } finally {
+    await client.end();
+  }
+}
+
+/** The WAL files in the state's shape, then its commits (wal_init_zero reset after, always). */
+async function measureState(state: State, store: JournalStore, lsn: number) {
+  const prepared = await prepareWalFiles(adminUrl, state.files);
+  if (!state.initZeroOff) return { prepared, measured: await commitFor(store, lsn) };
+  await setInitZero('off');
+  try {
+    return { prepared, measured: await commitFor(store, lsn) };
+  } finally {
+    await setInitZero(undefined);
+  }
+}
 
 /** A hold's record and its movement, as the hot SKU's journal writes them. */
 function reserveRow(lsn: number): WalRow {
@@ -136,23 +183,23 @@ async function main(): Promise<void> {
       });
       await client.query('SET synchronous_commit = on');
       const store = new JournalStore(client);
-      const results = new Map<WalFilesMode, Round[]>(walFilesModes.map((mode) => [mode, []]));
+      const results = new Map<string, Round[]>(states.map((state) => [state.name, []]));
       let lsn = 0;
       for (let round = 0; round < rounds; round += 1) {
-        const order = round % 2 === 0 ? walFilesModes : [...walFilesModes].reverse();
-        for (const mode of order) {
-          const prepared = await prepareWalFiles(adminUrl, mode);
-          const [measured, lastLsn] = await commitFor(store, lsn);
+        const order = round % 2 === 0 ? states : [...states].reverse();
+        for (const state of order) {
+          const { prepared, measured } = await measureState(state, store, lsn);
+          const [timed, lastLsn] = measured;
           lsn = lastLsn;
-          results.get(mode)?.push(measured);
-          out(`  round ${round + 1}, ${mode} (${prepared}): ${describe(measured)}`);
+          results.get(state.name)?.push(timed);
+          out(`  round ${round + 1}, ${state.name} (${prepared}): ${describe(timed)}`);
         }
       }
       out(`medians over ${rounds} rounds:`);
-      for (const [mode, measured] of results) {
+      for (const [name, measured] of results) {
         const figure = (of: (round: Round) => number) => f(median(measured.map(of)) ?? 0);
         out(
-          `  ${mode}: ${figure((round) => round.newFiles)} new WAL files, commits p50 ` +
+          `  ${name}: ${figure((round) => round.newFiles)} new WAL files, commits p50 ` +
             `${figure((round) => percentile(round.ms, 50))}, p99.9 ` +
             `${figure((round) => percentile(round.ms, 99.9))}, longest ` +
             `${figure((round) => round.ms.at(-1) ?? 0)} ms (every round: ` +
