@@ -3,6 +3,7 @@
 import { assert, assertInvariant } from './assert.js';
 import { beforeChange } from './change-watch.js';
 import { LotBook, lotEndMs, lotNeverEndsMs, unitsOf } from './lot-book.js';
+import { ownText, sharedText } from './own-text.js';
 import { SplitMap, type ReadonlySplitMap } from './split-map.js';
 import type {
   AdjustCommand,
@@ -335,6 +336,8 @@ export class StockActor {
     const expiresAtMs = nowMs + command.ttlSeconds * 1000;
     assert(command.quantity <= this.availableUntil(expiresAtMs), 'a hold beyond available');
     const busy = this.busyKey();
+    // The strings the hold keeps are made its own: as they come they may pin a whole decoded
+    // batch (own-text.ts). The trace id goes only to the record, which is soon written and gone.
     const plain: ReservedRecord = {
       type: 'reserved',
       productId: this.productId,
@@ -342,14 +345,18 @@ export class StockActor {
       version: this.version + 1,
       atMs: nowMs,
       traceId: command.traceId,
-      reservationId: command.reservationId,
+      reservationId: ownText(command.reservationId),
       quantity: command.quantity,
       expiresAtMs,
-      idempotencyKey: command.idempotencyKey,
-      requesterId: command.requesterId,
+      idempotencyKey: ownText(command.idempotencyKey),
+      requesterId: sharedText(command.requesterId),
     };
     // A plain hold's record stays one literal (the hot path); extras make a copy, rarely.
-    const extras = extrasOf(command.buyerId, command.reference, command.cartId);
+    const extras = extrasOf(
+      command.buyerId === undefined ? undefined : ownText(command.buyerId),
+      command.reference === undefined ? undefined : ownText(command.reference),
+      command.cartId === undefined ? undefined : ownText(command.cartId),
+    );
     const lots = busy.lots?.takeFefo(command.quantity, expiresAtMs);
     const record =
       extras === noExtras && lots === undefined

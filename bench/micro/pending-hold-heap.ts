@@ -1,0 +1,136 @@
+// Heap per pending hold, as a shard keeps it: reserves of one hot key arrive in batches the way
+// the router sends them (`encodeBatch` on one side, `decodeRequests` on the shard's: msgpackr with
+// its native string extraction, as in the ledger), and each is applied to the partition
+// (PartitionState.apply). After `--holds` pending holds, full GCs, and the heap they keep is
+// divided by their number; the same for a baseline batch of plain JavaScript strings made in
+// process (`--from js`): the difference is what the wire's strings cost beyond their text. Each
+// round runs in a process of its own (it needs `global.gc`, so it re-runs itself under `node
+// --expose-gc`); the rounds alternate the two.
+//
+// Every reserve carries what a checkout's does: a fresh UUID idempotency key, an id minted as
+// the router mints it, a 32-character trace id, and a requester (the JWT subject) of
+// `--requester` (default a 22-character service name).
+//
+//   npx tsx bench/micro/pending-hold-heap.ts [--holds 300000] [--batch 64] [--rounds 3]
+import { spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { PartitionState, type ReserveCommand } from '../../src/actors/index.js';
+import { mintReservationId } from '../../src/router/reservation-id.js';
+import { decodeRequests, encodeBatch, type ShardRequest } from '../../src/shards/protocol.js';
+import { machineInfo } from '../lib/machine.js';
+import { median } from '../lib/report.js';
+
+const out = (line: string): boolean => process.stdout.write(`${line}\n`);
+
+const { values } = parseArgs({
+  options: {
+    holds: { type: 'string', default: '300000' },
+    batch: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '3' },
+    requester: { type: 'string', default: 'checkout-service-prod-7' },
+    from: { type: 'string' },
+  },
+});
+const holds = Number(values.holds);
+const batchSize = Number(values.batch);
+const rounds = Number(values.rounds);
+for (const [name, value] of Object.entries({ holds, batch: batchSize, rounds })) {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number`);
+}
+const froms = ['wire', 'js'] as const;
+type From = (typeof froms)[number];
+
+const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+const partition = 7;
+const nowMs = 1_763_900_000_000;
+
+function reserve(index: number): ShardRequest {
+  const command: ReserveCommand = {
+    kind: 'reserve',
+    productId: 'hot-sku',
+    warehouseId: 'bench-wh',
+    quantity: 1,
+    idempotencyKey: randomUUID(),
+    ttlSeconds: 3600,
+    reservationId: mintReservationId(partition),
+    requesterId: `${values.requester}`,
+    traceId: randomBytes(16).toString('hex'),
+  };
+  return { id: index, partition, command };
+}
+
+/** One round in this process: bytes of heap per pending hold. */
+function measure(from: From, gc: () => void): number {
+  const state = new PartitionState(partition, retention);
+  const stocked = state.apply(
+    {
+      kind: 'adjust',
+      productId: 'hot-sku',
+      warehouseId: 'bench-wh',
+      delta: holds,
+      reason: '',
+      idempotencyKey: '',
+      actorId: 'bench',
+      traceId: '',
+    },
+    nowMs,
+  );
+  if (!stocked.outcome.ok) throw new Error('stocking failed');
+  const heap = (): number => {
+    for (let round = 0; round < 3; round += 1) gc();
+    return process.memoryUsage().heapUsed;
+  };
+  const before = heap();
+  for (let first = 0; first < holds; first += batchSize) {
+    const batch: ShardRequest[] = [];
+    for (let index = first; index < Math.min(holds, first + batchSize); index += 1) {
+      batch.push(reserve(index));
+    }
+    const requests = from === 'wire' ? decodeRequests(encodeBatch(batch)) : batch;
+    for (const request of requests) {
+      const result = state.apply(request.command, nowMs);
+      if (!result.outcome.ok) throw new Error(`reserve refused: ${JSON.stringify(result.outcome)}`);
+    }
+  }
+  const after = heap();
+  if (state.holdCount !== holds) throw new Error(`${state.holdCount} holds, not ${holds}`);
+  return (after - before) / holds;
+}
+
+const gc = globalThis.gc;
+if (values.from !== undefined) {
+  if (gc === undefined) throw new Error('a round needs --expose-gc');
+  const from = froms.find((known) => known === values.from);
+  if (from === undefined) throw new Error(`--from is wire or js, got ${values.from}`);
+  out(String(measure(from, () => gc())));
+} else {
+  const machine = machineInfo();
+  out(
+    `${machine.cpuCount} × ${machine.cpuModel}, Node ${machine.nodeVersion}; ${holds} pending ` +
+      `holds of one key, batches of ${batchSize}, requester ${JSON.stringify(values.requester)}`,
+  );
+  const script = fileURLToPath(import.meta.url);
+  const results = new Map<From, number[]>(froms.map((from) => [from, []]));
+  for (let round = 0; round < rounds; round += 1) {
+    const order = round % 2 === 0 ? froms : [...froms].reverse();
+    for (const from of order) {
+      const child = spawnSync(
+        process.execPath,
+        ['--expose-gc', '--import', 'tsx', script, ...process.argv.slice(2), '--from', from],
+        { encoding: 'utf8' },
+      );
+      if (child.status !== 0) throw new Error(`round failed: ${child.stderr}`);
+      const bytes = Number(child.stdout.trim());
+      results.get(from)?.push(bytes);
+      out(`  round ${round + 1}, strings from ${from}: ${bytes.toFixed(0)} bytes per pending hold`);
+    }
+  }
+  for (const [from, bytes] of results) {
+    out(
+      `strings from ${from}: median ${(median(bytes) ?? 0).toFixed(0)} bytes per pending hold ` +
+        `(${bytes.map((value) => value.toFixed(0)).join(', ')})`,
+    );
+  }
+}

@@ -1,0 +1,31 @@
+// Strings a pending hold keeps, made the partition's own.
+//
+// A command's strings come from msgpack (the router's batch, decoded on the shard's thread), and
+// msgpackr's native decoder reads a batch's strings as one joined string and hands out slices of
+// it. V8 keeps a slice of 13 characters or more as a view of the whole joined string, so a hold
+// that kept its id and idempotency key as they came kept every string of its batch alive (trace
+// ids, other commands' keys) for as long as it stays pending: 602 bytes of heap per pending hold
+// against 447 with strings of their own (bench/micro/pending-hold-heap.ts). A hot key holds
+// hundreds of thousands, and the old generation the collector marks grows with them.
+//
+// `ownText` copies such a string (JSON's round trip is exact for any string, lone surrogates
+// included, and makes a flat one); shorter ones are copies already. `sharedText` also keeps one
+// string per value for the few values that many holds repeat (a requester, the JWT subject),
+// up to `sharedMax` of them per thread; past that it copies.
+
+/** V8's `SlicedString::kMinLength`: a shorter slice is a copy. */
+const slicedMin = 13;
+const sharedMax = 1024;
+const shared = new Map<string, string>();
+
+export function ownText(text: string): string {
+  return text.length < slicedMin ? text : (JSON.parse(JSON.stringify(text)) as string);
+}
+
+export function sharedText(text: string): string {
+  const known = shared.get(text);
+  if (known !== undefined) return known;
+  const own = ownText(text);
+  if (shared.size < sharedMax) shared.set(own, own);
+  return own;
+}
