@@ -48,12 +48,17 @@ interface Wal {
   readonly files: ReadonlySet<string>;
 }
 
-/** undefined where pg_ls_waldir is refused (it wants a superuser or pg_monitor). */
-async function readWal(client: pg.Client): Promise<Wal | undefined> {
+/**
+ * undefined where it cannot be read (pg_ls_waldir wants a superuser or pg_monitor): said once,
+ * and the rest of the sampling goes on without it.
+ */
+async function readWal(client: pg.Client, said: { failed: boolean }): Promise<Wal | undefined> {
   try {
     const { rows } = await client.query<{ bytes: string; files: string[] }>(walQuery);
     return { bytes: Number(rows[0]?.bytes ?? 0), files: new Set(rows[0]?.files ?? []) };
-  } catch {
+  } catch (error) {
+    if (!said.failed) process.stderr.write(`postgres sampling: no WAL figures: ${String(error)}\n`);
+    said.failed = true;
     return undefined;
   }
 }
@@ -86,9 +91,8 @@ export async function samplePostgresWork(
   await client.connect();
   const timeline = new Timeline(timelinePath(prefix, 'postgres'));
   let last = await read(client);
-  let lastWal = await readWal(client);
-  if (lastWal === undefined)
-    process.stderr.write('postgres sampling: no WAL figures (pg_ls_waldir)\n');
+  const walSaid = { failed: false };
+  let lastWal = await readWal(client, walSaid);
   let lastReadMs = timelineNow();
   let running = new Map<string, Running>();
   const ended = (autovacuum: Running): void => {
@@ -99,7 +103,7 @@ export async function samplePostgresWork(
   const timer = setInterval(() => {
     if (reading) return;
     reading = true;
-    Promise.all([read(client), readAutovacuums(client), readWal(client)])
+    Promise.all([read(client), readAutovacuums(client), readWal(client, walSaid)])
       .then(([now, autovacuums, wal]) => {
         const atMs = timelineNow();
         const sinceMs = atMs - lastReadMs;

@@ -11,11 +11,11 @@
 // `ownText` copies such a string (JSON's round trip is exact for any string, lone surrogates
 // included, and makes a flat one); shorter ones are copies already. `sharedText` also keeps one
 // string per value for the few values that many holds repeat (a requester, the JWT subject),
-// up to `sharedMax` of them per thread; past that it copies.
+// up to `sharedTextsMax` of them per thread; past that it copies.
 
 /** V8's `SlicedString::kMinLength`: a shorter slice is a copy. */
 const slicedMin = 13;
-const sharedMax = 1024;
+const sharedTextsMax = 1024;
 const shared = new Map<string, string>();
 
 export function ownText(text: string): string {
@@ -26,6 +26,6 @@ export function sharedText(text: string): string {
   const known = shared.get(text);
   if (known !== undefined) return known;
   const own = ownText(text);
-  if (shared.size < sharedMax) shared.set(own, own);
+  if (shared.size < sharedTextsMax) shared.set(own, own);
   return own;
 }
