@@ -1,9 +1,17 @@
 // What every offline operation on a journal does first: connect, check the database holds a
 // ledger journal, take the journal's ownership lock (refused while a ledger holds it), add this
-// version's tables, then do its work on that connection, which it closes whatever happens.
+// version's tables, then do its work on that connection, which it closes whatever happens. The
+// work's commit waits for its flush, whatever the database's synchronous_commit (durability.ts):
+// the tool says it is done only once it is.
 import pg from 'pg';
 import { migrationClaimWaitMs } from '../limits.js';
-import { JournalLayoutError, claimJournal, journalExists, migrate } from '../persistence/index.js';
+import {
+  JournalLayoutError,
+  claimJournal,
+  commitDurably,
+  journalExists,
+  migrate,
+} from '../persistence/index.js';
 
 export type OfflineJournal<Result> =
   | { readonly kind: 'worked'; readonly result: Result }
@@ -18,6 +26,7 @@ export async function onOfflineJournal<Result>(
   client.on('error', (error) => log(`journal connection error: ${error.message}`));
   await client.connect();
   try {
+    await commitDurably(client);
     // Checked before migrate(), which would otherwise turn any database into an empty journal.
     if (!(await journalExists(client))) {
       return {

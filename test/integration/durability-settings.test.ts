@@ -1,8 +1,8 @@
 // Proves an acknowledgement waits for a flushed commit even on a database whose default is
 // `synchronous_commit = off`: the journal's connections raise it to `on` for themselves (any other
-// value is the operator's and kept), a reserve still answers, and the ledger says at start what it
-// found. Real Postgres, real ledger process; fsync and full_page_writes are the server's, so their
-// messages are proven on the settings alone.
+// value is the operator's and kept), as do the offline tools', a reserve still answers, and the
+// ledger says at start what it found. Real Postgres, real ledger process; fsync and
+// full_page_writes are the server's, so their messages are proven on the settings alone.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +11,7 @@ import {
   durabilitySettings,
   JournalStore,
 } from '../../src/persistence/index.js';
+import { onOfflineJournal } from '../../src/operations/offline-journal.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { newKey, post } from '../helpers/http.js';
 import { startLedger } from '../helpers/ledger-process.js';
@@ -111,5 +112,14 @@ describe.runIf(await havePostgres())('a database whose synchronous_commit is off
     } finally {
       await ledger.stop();
     }
+  });
+
+  it('an offline tool works on a connection that commits with on (the journal the ledger made)', async () => {
+    const done = await onOfflineJournal(
+      database.url,
+      () => undefined,
+      async (client) => (await durabilitySettings(client)).synchronousCommit,
+    );
+    expect(done).toStrictEqual({ kind: 'worked', result: 'on' });
   });
 });
