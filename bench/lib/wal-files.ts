@@ -14,8 +14,9 @@
 //   switches to the next file until none is left ahead, then runs a CHECKPOINT: checkpoints then
 //   remove the files behind instead of renaming them ahead.
 // - `recycled`: as many files ahead as a checkpoint keeps (switches through max_wal_size of
-//   them, then a CHECKPOINT renames them ahead), as a cluster in its steady state. With the
-//   default max_wal_size of 1 GB that is about 34 files (540 MB): a 60 s hot-SKU run fits.
+//   them, then a CHECKPOINT renames them ahead; again while that keeps more), as a cluster in its
+//   steady state. With the default max_wal_size of 1 GB that was 34 to 63 files here (540 MB to
+//   1 GB): a 60 s hot-SKU run fits.
 // Both end with a checkpoint just taken, so none comes due from WAL volume in a run that writes
 // less than max_wal_size. They act on the whole cluster (it is the bench's local Postgres) and
 // write nothing to any table.
@@ -27,7 +28,7 @@ export type WalFilesMode = 'fresh' | 'recycled';
 export const walFilesModes: readonly WalFilesMode[] = ['fresh', 'recycled'];
 
 /** Bounds the switching, whatever the cluster's settings say. */
-const maxSwitches = 1024;
+const switchesMax = 1024;
 const reloadMs = 300;
 const recycleRounds = 3;
 
@@ -78,7 +79,7 @@ async function useUpFilesAhead(client: pg.Client): Promise<number> {
     // The checkpointer reads the reloaded file before it takes a request; a moment's margin.
     await sleep(reloadMs);
     while ((await filesAhead(client)).ahead > 0) {
-      if (switches >= maxSwitches) throw new Error(`WAL files still ahead after ${switches}`);
+      if (switches >= switchesMax) throw new Error(`WAL files still ahead after ${switches}`);
       await switchFile(client);
       switches += 1;
     }
@@ -109,7 +110,7 @@ export async function prepareWalFiles(adminUrl: string, mode: WalFilesMode): Pro
     // one), and the switching's own volume may ask for one part way: rounds while it keeps more.
     let left = found;
     for (let round = 0; round < recycleRounds; round += 1) {
-      for (let switches = 0; switches < Math.min(found.maxFiles, maxSwitches); switches += 1) {
+      for (let switches = 0; switches < Math.min(found.maxFiles, switchesMax); switches += 1) {
         await switchFile(client);
       }
       await client.query('CHECKPOINT');
