@@ -67,28 +67,44 @@ async function switchFile(client: pg.Client): Promise<void> {
 }
 
 /**
+ * Runs `work` with a server setting of the cluster changed (ALTER SYSTEM and a reload), and
+ * resets it afterwards whatever happens (a kill -9 in between leaves it: `ALTER SYSTEM RESET`).
+ * `name` and `value` are the bench's own constants, never input.
+ */
+export async function withServerSetting<T>(
+  client: pg.Client,
+  setting: { readonly name: string; readonly value: string },
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    await client.query(`ALTER SYSTEM SET ${setting.name} = ${setting.value}`);
+    await client.query('select pg_reload_conf()');
+    // Every process reads the reloaded file at its next turn (the checkpointer before it takes a
+    // request): a moment's margin.
+    await sleep(reloadMs);
+    return await work();
+  } finally {
+    await client.query(`ALTER SYSTEM RESET ${setting.name}`);
+    await client.query('select pg_reload_conf()');
+  }
+}
+
+/**
  * Switches until no file is left ahead, then checkpoints, with wal_recycle off throughout: the
  * checkpoints (the one at the end, and those the switching's WAL volume asks for) remove the
  * files behind instead of renaming them ahead. Answers the switches made.
  */
-async function useUpFilesAhead(client: pg.Client): Promise<number> {
-  let switches = 0;
-  try {
-    await client.query('ALTER SYSTEM SET wal_recycle = off');
-    await client.query('select pg_reload_conf()');
-    // The checkpointer reads the reloaded file before it takes a request; a moment's margin.
-    await sleep(reloadMs);
+function useUpFilesAhead(client: pg.Client): Promise<number> {
+  return withServerSetting(client, { name: 'wal_recycle', value: 'off' }, async () => {
+    let switches = 0;
     while ((await filesAhead(client)).ahead > 0) {
       if (switches >= switchesMax) throw new Error(`WAL files still ahead after ${switches}`);
       await switchFile(client);
       switches += 1;
     }
     await client.query('CHECKPOINT');
-  } finally {
-    await client.query('ALTER SYSTEM RESET wal_recycle');
-    await client.query('select pg_reload_conf()');
-  }
-  return switches;
+    return switches;
+  });
 }
 
 /**

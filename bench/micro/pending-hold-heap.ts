@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import { PartitionState, type ReserveCommand } from '../../src/actors/index.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import { decodeRequests, encodeBatch, type ShardRequest } from '../../src/shards/protocol.js';
+import { integerFlag } from '../lib/args.js';
 import { machineInfo } from '../lib/machine.js';
 import { median } from '../lib/report.js';
 
@@ -26,19 +27,20 @@ const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
 const { values } = parseArgs({
   options: {
-    holds: { type: 'string', default: '300000' },
-    batch: { type: 'string', default: '64' },
-    rounds: { type: 'string', default: '3' },
+    holds: { type: 'string' },
+    batch: { type: 'string' },
+    rounds: { type: 'string' },
     requester: { type: 'string', default: 'checkout-service-prod-7' },
     from: { type: 'string' },
   },
 });
-const holds = Number(values.holds);
-const batchSize = Number(values.batch);
-const rounds = Number(values.rounds);
-for (const [name, value] of Object.entries({ holds, batch: batchSize, rounds })) {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number`);
-}
+const holds = integerFlag(
+  'holds',
+  { defaultValue: 300_000, min: 1, max: 10_000_000 },
+  values.holds,
+);
+const batchSize = integerFlag('batch', { defaultValue: 64, min: 1, max: 10_000 }, values.batch);
+const rounds = integerFlag('rounds', { defaultValue: 3, min: 1, max: 100 }, values.rounds);
 const froms = ['wire', 'js'] as const;
 type From = (typeof froms)[number];
 

@@ -18,6 +18,7 @@ import { snapshotPartBytes } from '../../src/limits.js';
 import { JournalStore, type WalRow } from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
 import { encodeSnapshot } from '../../src/persistence/snapshot-codec.js';
+import { databaseUrlOf, integerFlag } from '../lib/args.js';
 import { hotPartition, hotPartitionNumber } from '../lib/hot-partition.js';
 import { machineInfo } from '../lib/machine.js';
 import { median, percentile } from '../lib/report.js';
@@ -29,18 +30,20 @@ const quietMs = 1000;
 
 const { values } = parseArgs({
   options: {
-    holds: { type: 'string', default: '380000' },
-    rounds: { type: 'string', default: '3' },
-    rows: { type: 'string', default: '30' },
-    'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    holds: { type: 'string' },
+    rounds: { type: 'string' },
+    rows: { type: 'string' },
+    'database-url': { type: 'string' },
   },
 });
-const holds = Number(values.holds);
-const rounds = Number(values.rounds);
-const rowsPerCommit = Number(values.rows);
-for (const [name, value] of Object.entries({ holds, rounds, rows: rowsPerCommit })) {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number`);
-}
+const holds = integerFlag(
+  'holds',
+  { defaultValue: 380_000, min: 1, max: 10_000_000 },
+  values.holds,
+);
+const rounds = integerFlag('rounds', { defaultValue: 3, min: 1, max: 100 }, values.rounds);
+const rowsPerCommit = integerFlag('rows', { defaultValue: 30, min: 1, max: 10_000 }, values.rows);
+const adminUrl = databaseUrlOf(values['database-url']);
 
 type Write = (client: pg.Client, lsn: number, payload: Buffer) => Promise<void>;
 
@@ -109,7 +112,7 @@ async function main(): Promise<void> {
     `a hot key with ${holds} pending holds: a ${(payload.length / 1e6).toFixed(1)} MB snapshot; ` +
       `commits of ${rowsPerCommit} rows, closed loop on their own connection`,
   );
-  await withScratchDatabase(values['database-url'], async (databaseUrl) => {
+  await withScratchDatabase(adminUrl, async (databaseUrl) => {
     const connect = async () => {
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();

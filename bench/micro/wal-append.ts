@@ -18,7 +18,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { JournalStore, maintainHistory, type WalRow } from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
-import { encodeRecord } from '../../src/persistence/record-codec.js';
+import { reserveMovement, reservePayload } from '../lib/reserve-rows.js';
 import { median, percentile } from '../lib/report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
 
@@ -28,19 +28,7 @@ type Append = (client: pg.Client, rows: readonly WalRow[]) => Promise<void>;
 
 /** Every row a change of a stock key: its movement goes in the same statement. */
 const withMovements = (rows: readonly WalRow[]): WalRow[] =>
-  rows.map((row) => ({
-    ...row,
-    movement: {
-      productId: 'hot-sku',
-      warehouseId: 'bench-wh',
-      version: row.lsn,
-      atMs: Date.now(),
-      onHand: 1_000_000,
-      reserved: row.lsn,
-      incoming: 0,
-      subject: 'bench',
-    },
-  }));
+  rows.map((row) => ({ ...row, movement: reserveMovement(row.lsn, Date.now()) }));
 
 const variants: Record<string, Append> = {
   // The journal's append before the movement history: the WAL rows alone.
@@ -78,21 +66,8 @@ const variants: Record<string, Append> = {
   },
 };
 
-function payload(lsn: number): Uint8Array {
-  return encodeRecord({
-    type: 'reserved',
-    productId: 'hot-sku',
-    warehouseId: 'bench-wh',
-    version: lsn,
-    atMs: 1_790_000_000_000 + lsn,
-    traceId: 'a1b2c3d4e5f600000001',
-    reservationId: '0001e1f0-5c3b-8d2e-9f00-1234567890ab',
-    quantity: 1,
-    expiresAtMs: 1_790_000_600_000 + lsn,
-    idempotencyKey: `bench-key-${lsn.toString(36).padStart(8, '0')}`,
-    requesterId: 'bench',
-  });
-}
+/** Real record payloads (90 bytes), at a fixed instant per lsn. */
+const payload = (lsn: number): Uint8Array => reservePayload(lsn, 1_790_000_000_000 + lsn);
 
 interface Timing {
   readonly commitsPerSecond: number;

@@ -23,30 +23,33 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { JournalStore, maintainHistory, type WalRow } from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
-import { encodeRecord } from '../../src/persistence/record-codec.js';
+import { reserveMovement, reservePayload } from '../lib/reserve-rows.js';
+import { databaseUrlOf, integerFlag } from '../lib/args.js';
 import { backgroundBusyCores, machineInfo } from '../lib/machine.js';
 import { median, percentile } from '../lib/report.js';
 import { readWalCounters, walDelta, withScratchDatabase } from '../lib/scratch-database.js';
-import { prepareWalFiles, walFilesModes, type WalFilesMode } from '../lib/wal-files.js';
+import {
+  prepareWalFiles,
+  walFilesModes,
+  withServerSetting,
+  type WalFilesMode,
+} from '../lib/wal-files.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '3' },
-    rows: { type: 'string', default: '64' },
+    seconds: { type: 'string' },
+    rounds: { type: 'string' },
+    rows: { type: 'string' },
     'init-zero-off': { type: 'boolean', default: false },
-    'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    'database-url': { type: 'string' },
   },
 });
-const seconds = Number(values.seconds);
-const rounds = Number(values.rounds);
-const rowsPerCommit = Number(values.rows);
-for (const [name, value] of Object.entries({ seconds, rounds, rows: rowsPerCommit })) {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a whole number`);
-}
-const adminUrl = values['database-url'];
+const seconds = integerFlag('seconds', { defaultValue: 10, min: 1, max: 600 }, values.seconds);
+const rounds = integerFlag('rounds', { defaultValue: 3, min: 1, max: 100 }, values.rounds);
+const rowsPerCommit = integerFlag('rows', { defaultValue: 64, min: 1, max: 10_000 }, values.rows);
+const adminUrl = databaseUrlOf(values['database-url']);
 
 /** A state of the WAL files, and for the third one, wal_init_zero off while it runs. */
 interface State {
@@ -62,30 +65,17 @@ const states: readonly State[] = [
     : []),
 ];
 
-async function setInitZero(value: 'off' | undefined): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(
-      value === undefined
-        ? 'ALTER SYSTEM RESET wal_init_zero'
-        : `ALTER SYSTEM SET wal_init_zero = ${value}`,
-    );
-    await client.query('select pg_reload_conf()');
-  } finally {
-    await client.end();
-  }
-}
-
 /** The WAL files in the state's shape, then its commits (wal_init_zero reset after, always). */
 async function measureState(state: State, store: JournalStore, lsn: number) {
   const prepared = await prepareWalFiles(adminUrl, state.files);
   if (!state.initZeroOff) return { prepared, measured: await commitFor(store, lsn) };
-  await setInitZero('off');
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
   try {
-    return { prepared, measured: await commitFor(store, lsn) };
+    const off = { name: 'wal_init_zero', value: 'off' };
+    return { prepared, measured: await withServerSetting(admin, off, () => commitFor(store, lsn)) };
   } finally {
-    await setInitZero(undefined);
+    await admin.end();
   }
 }
 
@@ -95,29 +85,8 @@ function reserveRow(lsn: number): WalRow {
   return {
     partition: 0,
     lsn,
-    payload: encodeRecord({
-      type: 'reserved',
-      productId: 'hot-sku',
-      warehouseId: 'bench-wh',
-      version: lsn,
-      atMs,
-      traceId: 'a1b2c3d4e5f600000001',
-      reservationId: `0001e1f0-5c3b-8d2e-9f00-${lsn.toString(16).padStart(12, '0')}`,
-      quantity: 1,
-      expiresAtMs: atMs + 600_000,
-      idempotencyKey: `bench-key-${lsn.toString(36).padStart(8, '0')}`,
-      requesterId: 'bench',
-    }),
-    movement: {
-      productId: 'hot-sku',
-      warehouseId: 'bench-wh',
-      version: lsn,
-      atMs,
-      onHand: 100_000_000,
-      reserved: lsn,
-      incoming: 0,
-      subject: 'bench',
-    },
+    payload: reservePayload(lsn, atMs),
+    movement: reserveMovement(lsn, atMs),
   };
 }
 
