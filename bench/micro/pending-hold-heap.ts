@@ -1,11 +1,15 @@
 // Heap per pending hold, as a shard keeps it: reserves of one hot key arrive in batches the way
 // the router sends them (`encodeBatch` on one side, `decodeRequests` on the shard's: msgpackr with
 // its native string extraction, as in the ledger), and each is applied to the partition
-// (PartitionState.apply). After `--holds` pending holds, full GCs, and the heap they keep is
-// divided by their number; the same for a baseline batch of plain JavaScript strings made in
-// process (`--from js`): the difference is what the wire's strings cost beyond their text. Each
-// round runs in a process of its own (it needs `global.gc`, so it re-runs itself under `node
-// --expose-gc`); the rounds alternate the two.
+// (PartitionState.apply) and put on the shard's expiry schedule (ExpirySchedule). After `--holds`
+// pending holds, full GCs, and the heap they keep is divided by their number; the same for a
+// baseline batch of plain JavaScript strings made in process (`--from js`): the difference is
+// what the wire's strings cost beyond their text. Each round runs in a process of its own (it
+// needs `global.gc`, so it re-runs itself under `node --expose-gc`); the rounds alternate the two.
+//
+// It also times a full garbage collection with those holds alive (the median of 7): what marking
+// the old generation costs grows with the objects a hold is made of, and a shard pays that cost
+// in steps while it serves.
 //
 // Every reserve carries what a checkout's does: a fresh UUID idempotency key, an id minted as
 // the router mints it, a 32-character trace id, and a requester (the JWT subject) of
@@ -18,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PartitionState, type ReserveCommand } from '../../src/actors/index.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
+import { ExpirySchedule } from '../../src/shards/expiry-schedule.js';
 import { decodeRequests, encodeBatch, type ShardRequest } from '../../src/shards/protocol.js';
 import { integerFlag } from '../lib/args.js';
 import { machineInfo } from '../lib/machine.js';
@@ -63,9 +68,19 @@ function reserve(index: number): ShardRequest {
   return { id: index, partition, command };
 }
 
-/** One round in this process: bytes of heap per pending hold. */
-function measure(from: From, gc: () => void): number {
+/** What one round measured. */
+interface Round {
+  readonly bytesPerHold: number;
+  /** A full GC with the holds alive, median of `gcTimings`. */
+  readonly gcMs: number;
+}
+
+const gcTimings = 7;
+
+/** One round in this process. */
+function measure(from: From, gc: () => void): Round {
   const state = new PartitionState(partition, retention);
+  const schedule = new ExpirySchedule();
   const stocked = state.apply(
     {
       kind: 'adjust',
@@ -94,11 +109,21 @@ function measure(from: From, gc: () => void): number {
     for (const request of requests) {
       const result = state.apply(request.command, nowMs);
       if (!result.outcome.ok) throw new Error(`reserve refused: ${JSON.stringify(result.outcome)}`);
+      if (result.record?.type === 'reserved') {
+        schedule.schedule(partition, result.record.reservationId, result.record.expiresAtMs);
+      }
     }
   }
   const after = heap();
   if (state.holdCount !== holds) throw new Error(`${state.holdCount} holds, not ${holds}`);
-  return (after - before) / holds;
+  if (schedule.size !== holds) throw new Error(`${schedule.size} scheduled, not ${holds}`);
+  const timings: number[] = [];
+  for (let round = 0; round < gcTimings; round += 1) {
+    const startedMs = performance.now();
+    gc();
+    timings.push(performance.now() - startedMs);
+  }
+  return { bytesPerHold: (after - before) / holds, gcMs: median(timings) ?? 0 };
 }
 
 const gc = globalThis.gc;
@@ -106,7 +131,7 @@ if (values.from !== undefined) {
   if (gc === undefined) throw new Error('a round needs --expose-gc');
   const from = froms.find((known) => known === values.from);
   if (from === undefined) throw new Error(`--from is wire or js, got ${values.from}`);
-  out(String(measure(from, () => gc())));
+  out(JSON.stringify(measure(from, () => gc())));
 } else {
   const machine = machineInfo();
   out(
@@ -114,7 +139,7 @@ if (values.from !== undefined) {
       `holds of one key, batches of ${batchSize}, requester ${JSON.stringify(values.requester)}`,
   );
   const script = fileURLToPath(import.meta.url);
-  const results = new Map<From, number[]>(froms.map((from) => [from, []]));
+  const results = new Map<From, Round[]>(froms.map((from) => [from, []]));
   for (let round = 0; round < rounds; round += 1) {
     const order = round % 2 === 0 ? froms : [...froms].reverse();
     for (const from of order) {
@@ -124,15 +149,21 @@ if (values.from !== undefined) {
         { encoding: 'utf8' },
       );
       if (child.status !== 0) throw new Error(`round failed: ${child.stderr}`);
-      const bytes = Number(child.stdout.trim());
-      results.get(from)?.push(bytes);
-      out(`  round ${round + 1}, strings from ${from}: ${bytes.toFixed(0)} bytes per pending hold`);
+      const result = JSON.parse(child.stdout.trim()) as Round;
+      results.get(from)?.push(result);
+      out(
+        `  round ${round + 1}, strings from ${from}: ${result.bytesPerHold.toFixed(0)} bytes per ` +
+          `pending hold, full GC ${result.gcMs.toFixed(1)} ms`,
+      );
     }
   }
-  for (const [from, bytes] of results) {
+  for (const [from, measured] of results) {
+    const bytes = measured.map((result) => result.bytesPerHold);
+    const gcMs = measured.map((result) => result.gcMs);
     out(
       `strings from ${from}: median ${(median(bytes) ?? 0).toFixed(0)} bytes per pending hold ` +
-        `(${bytes.map((value) => value.toFixed(0)).join(', ')})`,
+        `(${bytes.map((value) => value.toFixed(0)).join(', ')}); full GC median ` +
+        `${(median(gcMs) ?? 0).toFixed(1)} ms (${gcMs.map((value) => value.toFixed(1)).join(', ')})`,
     );
   }
 }
