@@ -1,6 +1,7 @@
 // A partition's state as plain arrays and back: what a snapshot stores. Positional tuples keep
 // snapshots of large catalogues compact; restore(capture(s)) must equal s (tested).
 import { assert } from './assert.js';
+import { Hold } from './hold.js';
 import { LotBook } from './lot-book.js';
 import { PartitionState } from './partition-state.js';
 import type { RetainedColumns } from './retained-holds.js';
@@ -387,23 +388,25 @@ function confirmedHold(
 
 function reservationOf(tuple: ReservationTuple): Reservation {
   const [id, quantity, createdAtMs, expiresAtMs, key, status, finishedAtMs, requesterId] = tuple;
-  return {
+  const hold = new Hold(
     id,
     quantity,
     createdAtMs,
     expiresAtMs,
-    originalExpiresAtMs: tuple[8] ?? expiresAtMs,
-    idempotencyKey: key,
+    tuple[8] ?? expiresAtMs,
+    key,
     requesterId,
-    buyerId: tuple[9] ?? '',
-    reference: tuple[10] ?? '',
-    cartId: tuple[11] ?? '',
-    status,
-    finishedAtMs,
-    confirmedQuantity: tuple[12] ?? (status === 'CONFIRMED' ? quantity : 0),
-    pin: undefined,
-    ...(tuple[13] === undefined ? {} : { lots: tuple[13] }),
-  };
+    {
+      buyerId: tuple[9] ?? '',
+      reference: tuple[10] ?? '',
+      cartId: tuple[11] ?? '',
+      lots: tuple[13],
+    },
+  );
+  hold.status = status;
+  hold.finishedAtMs = finishedAtMs;
+  hold.confirmedQuantity = tuple[12] ?? (status === 'CONFIRMED' ? quantity : 0);
+  return hold;
 }
 
 function restoreActor(tuple: ActorTuple): StockActor {

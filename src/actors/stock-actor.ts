@@ -2,6 +2,7 @@
 // passes the clock and receives the journal record to persist; nothing here does I/O.
 import { assert, assertInvariant } from './assert.js';
 import { beforeChange } from './change-watch.js';
+import { Hold, type Reservation } from './hold.js';
 import { LotBook, lotEndMs, lotNeverEndsMs, unitsOf } from './lot-book.js';
 import { ownText, sharedText } from './own-text.js';
 import { SplitMap, type ReadonlySplitMap } from './split-map.js';
@@ -26,44 +27,7 @@ import type {
   TransferStep,
 } from './types.js';
 
-export interface Reservation {
-  readonly id: string;
-  readonly quantity: number;
-  readonly createdAtMs: number;
-  /** Moved only by an extend. */
-  expiresAtMs: number;
-  /** As first made: an idempotent replay answers with it, whatever extends came since. */
-  readonly originalExpiresAtMs: number;
-  /** '' for a cart's hold: the cart holds the key. */
-  readonly idempotencyKey: string;
-  readonly requesterId: string;
-  /** '' when the request had none. */
-  readonly buyerId: string;
-  readonly reference: string;
-  readonly cartId: string;
-  status: ReservationStatus;
-  /** When it left PENDING; 0 while pending. */
-  finishedAtMs: number;
-  /** Units sold once CONFIRMED (fewer than `quantity` after a partial confirm); else 0. */
-  confirmedQuantity: number;
-  /**
-   * The cart confirm attempt that pinned this PENDING hold (journaled): until the attempt's
-   * decision nothing else may confirm, release, extend or expire it, so a confirm across
-   * partitions is never half done. Undefined: not pinned.
-   */
-  pin: Pin | undefined;
-  /**
-   * On a key with named lots: the units held, lot by lot (absent: all from the unnamed lot).
-   * Set once, right after the hold is made (a plain hold's object keeps its literal shape).
-   */
-  lots?: readonly LotUnits[];
-}
-
-/** A cart confirm attempt's hold on a reservation: the units it sells if confirmed. */
-export interface Pin {
-  readonly attempt: string;
-  readonly quantity: number;
-}
+export type { Pin, Reservation } from './hold.js';
 
 /** The extras a hold's records carry: only the ones it has, so a plain hold writes v1 rows. */
 export function holdExtras(reservation: Reservation): HoldExtras {
@@ -712,23 +676,26 @@ export class StockActor {
   applyReserved(record: ReservedRecord): Reservation {
     this.admitVersion(record);
     assert(record.quantity > 0, 'reserved quantity must be positive');
-    const reservation: Reservation = {
-      id: record.reservationId,
-      quantity: record.quantity,
-      createdAtMs: record.atMs,
-      expiresAtMs: record.expiresAtMs,
-      originalExpiresAtMs: record.expiresAtMs,
-      idempotencyKey: record.idempotencyKey,
-      requesterId: record.requesterId,
-      buyerId: record.buyerId ?? '',
-      reference: record.reference ?? '',
-      cartId: record.cartId ?? '',
-      status: 'PENDING',
-      finishedAtMs: 0,
-      confirmedQuantity: 0,
-      pin: undefined,
-    };
-    if (record.lots !== undefined) reservation.lots = record.lots;
+    const reservation = new Hold(
+      record.reservationId,
+      record.quantity,
+      record.atMs,
+      record.expiresAtMs,
+      record.expiresAtMs,
+      record.idempotencyKey,
+      record.requesterId,
+      record.buyerId === undefined &&
+        record.reference === undefined &&
+        record.cartId === undefined &&
+        record.lots === undefined
+        ? undefined
+        : {
+            buyerId: record.buyerId ?? '',
+            reference: record.reference ?? '',
+            cartId: record.cartId ?? '',
+            lots: record.lots,
+          },
+    );
     const busy = this.busyKey();
     // Every hold on a key with lots names them; the lots then hold its units.
     assert(

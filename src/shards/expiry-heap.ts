@@ -12,36 +12,44 @@ export interface ExpiryEntry {
   readonly reservationId: string;
 }
 
-function before(a: ExpiryEntry, b: ExpiryEntry): boolean {
-  return (
-    a.expiresAtMs < b.expiresAtMs ||
-    (a.expiresAtMs === b.expiresAtMs && a.reservationId < b.reservationId)
-  );
-}
-
 export class ExpiryHeap {
-  private entries: ExpiryEntry[] = [];
+  // The entries as three columns, not an object each: a flash sale schedules a million holds on
+  // a shard, and every object (and the boxed number an epoch time in an object's field is) is
+  // one more the garbage collector visits each time it marks the old generation. An array of
+  // numbers only keeps them unboxed.
+  private times: number[] = [];
+  private partitions: number[] = [];
+  private ids: string[] = [];
 
   get size(): number {
-    return this.entries.length;
+    return this.times.length;
   }
 
   push(entry: ExpiryEntry): void {
-    this.entries.push(entry);
-    this.siftUp(this.entries.length - 1);
+    this.times.push(entry.expiresAtMs);
+    this.partitions.push(entry.partition);
+    this.ids.push(entry.reservationId);
+    this.siftUp(this.times.length - 1);
   }
 
   /** The earliest entry's time (Infinity when empty). */
   get nextMs(): number {
-    return this.entries[0]?.expiresAtMs ?? Number.POSITIVE_INFINITY;
+    return this.times[0] ?? Number.POSITIVE_INFINITY;
   }
 
   /** Removes and returns the earliest entry if it is due at `nowMs`. */
   popDue(nowMs: number): ExpiryEntry | undefined {
-    const top = this.entries[0];
-    if (top === undefined || top.expiresAtMs > nowMs) return undefined;
-    const last = this.entries.pop() as ExpiryEntry;
-    if (this.entries.length > 0) this.siftDown(last, 0);
+    const { times, partitions, ids } = this;
+    const expiresAtMs = times[0];
+    if (expiresAtMs === undefined || expiresAtMs > nowMs) return undefined;
+    const partition = partitions[0] as number;
+    const top = { expiresAtMs, partition, reservationId: ids[0] as string };
+    const last = times.length - 1;
+    this.move(last, 0);
+    times.pop();
+    partitions.pop();
+    ids.pop();
+    if (last > 0) this.siftDown(0);
     return top;
   }
 
@@ -50,45 +58,73 @@ export class ExpiryHeap {
    * returns how many went.
    */
   retain(keep: (entry: ExpiryEntry) => boolean): number {
-    const before = this.entries.length;
-    this.entries = this.entries.filter(keep);
-    for (let index = (this.entries.length >> 1) - 1; index >= 0; index -= 1) {
-      this.siftDown(this.entries[index] as ExpiryEntry, index);
+    const { times, partitions, ids } = this;
+    const length = times.length;
+    let kept = 0;
+    for (let index = 0; index < length; index += 1) {
+      const entry = {
+        expiresAtMs: times[index] as number,
+        partition: partitions[index] as number,
+        reservationId: ids[index] as string,
+      };
+      if (!keep(entry)) continue;
+      this.move(index, kept);
+      kept += 1;
     }
-    return before - this.entries.length;
+    times.length = kept;
+    partitions.length = kept;
+    ids.length = kept;
+    for (let index = (kept >> 1) - 1; index >= 0; index -= 1) this.siftDown(index);
+    return length - kept;
+  }
+
+  /** Entry `a` comes before entry `b`: earlier, or at the same time with the smaller id. */
+  private before(a: number, b: number): boolean {
+    const timeA = this.times[a] as number;
+    const timeB = this.times[b] as number;
+    return timeA < timeB || (timeA === timeB && (this.ids[a] as string) < (this.ids[b] as string));
+  }
+
+  private move(from: number, to: number): void {
+    this.times[to] = this.times[from] as number;
+    this.partitions[to] = this.partitions[from] as number;
+    this.ids[to] = this.ids[from] as string;
+  }
+
+  private swap(a: number, b: number): void {
+    const { times, partitions, ids } = this;
+    const time = times[a] as number;
+    times[a] = times[b] as number;
+    times[b] = time;
+    const partition = partitions[a] as number;
+    partitions[a] = partitions[b] as number;
+    partitions[b] = partition;
+    const id = ids[a] as string;
+    ids[a] = ids[b] as string;
+    ids[b] = id;
   }
 
   private siftUp(start: number): void {
-    const entries = this.entries;
-    const entry = entries[start] as ExpiryEntry;
     let index = start;
     while (index > 0) {
       const parent = (index - 1) >> 1;
-      const parentEntry = entries[parent] as ExpiryEntry;
-      if (!before(entry, parentEntry)) break;
-      entries[index] = parentEntry;
+      if (!this.before(index, parent)) break;
+      this.swap(index, parent);
       index = parent;
     }
-    entries[index] = entry;
   }
 
-  private siftDown(entry: ExpiryEntry, start: number): void {
-    const entries = this.entries;
-    const length = entries.length;
+  private siftDown(start: number): void {
+    const length = this.times.length;
     let index = start;
     for (;;) {
       const left = 2 * index + 1;
       if (left >= length) break;
       const right = left + 1;
-      let child = left;
-      if (right < length && before(entries[right] as ExpiryEntry, entries[left] as ExpiryEntry)) {
-        child = right;
-      }
-      const childEntry = entries[child] as ExpiryEntry;
-      if (!before(childEntry, entry)) break;
-      entries[index] = childEntry;
+      const child = right < length && this.before(right, left) ? right : left;
+      if (!this.before(child, index)) break;
+      this.swap(index, child);
       index = child;
     }
-    entries[index] = entry;
   }
 }

@@ -1,0 +1,201 @@
+// A hold as its key keeps it while it is pending (and until its partition retires it).
+//
+// A hot key keeps hundreds of thousands of these, and the garbage collector visits every object
+// they are made of each time it marks the old generation: the shard stops for it in steps. So a
+// hold is one object, nothing hanging off it in the common case:
+// - Its times are kept as two small integers each. V8 keeps a field that has ever held a number
+//   outside its small-integer range (any epoch time in ms) as a separate boxed number, one more
+//   object per field per hold: four of them.
+// - What few holds have (a buyer, a reference, a cart, lots, a cart confirm's pin) sits in one
+//   further object only on those holds.
+// bench/micro/pending-hold-heap.ts measures the bytes and the collector's time per pending hold.
+import type { LotUnits, ReservationStatus } from './types.js';
+
+export interface Reservation {
+  readonly id: string;
+  readonly quantity: number;
+  readonly createdAtMs: number;
+  /** Moved only by an extend. */
+  expiresAtMs: number;
+  /** As first made: an idempotent replay answers with it, whatever extends came since. */
+  readonly originalExpiresAtMs: number;
+  /** '' for a cart's hold: the cart holds the key. */
+  readonly idempotencyKey: string;
+  readonly requesterId: string;
+  /** '' when the request had none. */
+  readonly buyerId: string;
+  readonly reference: string;
+  readonly cartId: string;
+  status: ReservationStatus;
+  /** When it left PENDING; 0 while pending. */
+  finishedAtMs: number;
+  /** Units sold once CONFIRMED (fewer than `quantity` after a partial confirm); else 0. */
+  confirmedQuantity: number;
+  /**
+   * The cart confirm attempt that pinned this PENDING hold (journaled): until the attempt's
+   * decision nothing else may confirm, release, extend or expire it, so a confirm across
+   * partitions is never half done. Undefined: not pinned.
+   */
+  pin: Pin | undefined;
+  /**
+   * On a key with named lots: the units held, lot by lot (absent: all from the unnamed lot).
+   * Set once, right after the hold is made.
+   */
+  lots?: readonly LotUnits[];
+}
+
+/** A cart confirm attempt's hold on a reservation: the units it sells if confirmed. */
+export interface Pin {
+  readonly attempt: string;
+  readonly quantity: number;
+}
+
+/** The fields only some holds have ('' and undefined: none). */
+export interface HoldOptions {
+  readonly buyerId: string;
+  readonly reference: string;
+  readonly cartId: string;
+  readonly lots: readonly LotUnits[] | undefined;
+}
+
+interface Rare extends HoldOptions {
+  pin: Pin | undefined;
+}
+
+// A time t in ms is kept as high * split + low, 0 <= low < split: both small integers for any
+// safe integer t. Anything else (a fraction, an infinity, -0) is kept as high = t with low = -1.
+const split = 2 ** 30;
+const whole = -1;
+
+function splits(ms: number): boolean {
+  return Number.isSafeInteger(ms) && !Object.is(ms, -0);
+}
+
+function highOf(ms: number): number {
+  return splits(ms) ? Math.floor(ms / split) : ms;
+}
+
+function lowOf(ms: number): number {
+  return splits(ms) ? ms - Math.floor(ms / split) * split : whole;
+}
+
+function timeOf(high: number, low: number): number {
+  return low === whole ? high : high * split + low;
+}
+
+export class Hold implements Reservation {
+  status: ReservationStatus;
+  confirmedQuantity: number;
+  private createdHigh: number;
+  private createdLow: number;
+  private expiresHigh: number;
+  private expiresLow: number;
+  private originalHigh: number;
+  private originalLow: number;
+  private finishedHigh: number;
+  private finishedLow: number;
+  private rare: Rare | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly quantity: number,
+    createdAtMs: number,
+    expiresAtMs: number,
+    originalExpiresAtMs: number,
+    readonly idempotencyKey: string,
+    readonly requesterId: string,
+    options: HoldOptions | undefined,
+  ) {
+    this.status = 'PENDING';
+    this.confirmedQuantity = 0;
+    this.createdHigh = highOf(createdAtMs);
+    this.createdLow = lowOf(createdAtMs);
+    this.expiresHigh = highOf(expiresAtMs);
+    this.expiresLow = lowOf(expiresAtMs);
+    this.originalHigh = highOf(originalExpiresAtMs);
+    this.originalLow = lowOf(originalExpiresAtMs);
+    this.finishedHigh = 0;
+    this.finishedLow = 0;
+    const plain =
+      options === undefined ||
+      (options.buyerId === '' &&
+        options.reference === '' &&
+        options.cartId === '' &&
+        options.lots === undefined);
+    this.rare = plain ? undefined : { ...options, pin: undefined };
+  }
+
+  get createdAtMs(): number {
+    return timeOf(this.createdHigh, this.createdLow);
+  }
+
+  get expiresAtMs(): number {
+    return timeOf(this.expiresHigh, this.expiresLow);
+  }
+
+  set expiresAtMs(ms: number) {
+    this.expiresHigh = highOf(ms);
+    this.expiresLow = lowOf(ms);
+  }
+
+  get originalExpiresAtMs(): number {
+    return timeOf(this.originalHigh, this.originalLow);
+  }
+
+  get finishedAtMs(): number {
+    return timeOf(this.finishedHigh, this.finishedLow);
+  }
+
+  set finishedAtMs(ms: number) {
+    this.finishedHigh = highOf(ms);
+    this.finishedLow = lowOf(ms);
+  }
+
+  get buyerId(): string {
+    return this.rare?.buyerId ?? '';
+  }
+
+  get reference(): string {
+    return this.rare?.reference ?? '';
+  }
+
+  get cartId(): string {
+    return this.rare?.cartId ?? '';
+  }
+
+  get lots(): readonly LotUnits[] | undefined {
+    return this.rare?.lots;
+  }
+
+  get pin(): Pin | undefined {
+    return this.rare?.pin;
+  }
+
+  set pin(pin: Pin | undefined) {
+    // Every finish clears the pin: a hold that never had one makes nothing for it.
+    if (pin === undefined && this.rare === undefined) return;
+    this.rare ??= { buyerId: '', reference: '', cartId: '', lots: undefined, pin: undefined };
+    this.rare.pin = pin;
+  }
+
+  /** The hold as a plain object, every field its own property (tests, diagnostics). */
+  toJSON(): Reservation {
+    return {
+      id: this.id,
+      quantity: this.quantity,
+      createdAtMs: this.createdAtMs,
+      expiresAtMs: this.expiresAtMs,
+      originalExpiresAtMs: this.originalExpiresAtMs,
+      idempotencyKey: this.idempotencyKey,
+      requesterId: this.requesterId,
+      buyerId: this.buyerId,
+      reference: this.reference,
+      cartId: this.cartId,
+      status: this.status,
+      finishedAtMs: this.finishedAtMs,
+      confirmedQuantity: this.confirmedQuantity,
+      pin: this.pin,
+      ...(this.lots === undefined ? {} : { lots: this.lots }),
+    };
+  }
+}
