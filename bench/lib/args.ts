@@ -23,6 +23,8 @@ export interface BenchOptions {
   readonly trace: boolean;
   /** --timeline: the ledger's and load threads' timelines, joined with the slow requests. */
   readonly timeline: boolean;
+  /** --gc-trace: the ledger's collections per thread over the window (V8's --trace-gc-nvp). */
+  readonly gcTrace: boolean;
   readonly scenarios: readonly ScenarioName[];
   readonly systems: readonly SystemName[];
   /** Every scenario × system is run this many times; tables show medians. */
@@ -89,6 +91,9 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       latency and every request over 20 ms; the report joins them (per-second
                       table, what overlapped the slowest requests); files in
                       bench/results/timelines/
+  --gc-trace          the ledger runs with V8's --trace-gc-nvp; the report gives each thread's
+                      collections over the measured window: scavenges and full collections
+                      (count, pauses), MB allocated, kept in the young generation, promoted
   --node-flag FLAG    extra node flag for the ledger child (repeatable), e.g.
                       --node-flag=--max-semi-space-size=32
   --cpu-prof-dir DIR  run the ledger with node --cpu-prof; one .cpuprofile per thread
@@ -166,6 +171,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         compare: { type: 'boolean' },
         trace: { type: 'boolean' },
         timeline: { type: 'boolean' },
+        'gc-trace': { type: 'boolean' },
         scenario: { type: 'string' },
         systems: { type: 'string' },
         runs: { type: 'string' },
@@ -202,6 +208,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     nodeFlags: nodeFlagsOf(values['node-flag'] ?? []),
     trace: values.trace === true,
     timeline: values.timeline === true,
+    gcTrace: values['gc-trace'] === true,
     compare,
     scenarios,
     systems: listOf('systems', values.systems, systemNames, compare ? systemNames : ['ledger']),

@@ -140,6 +140,7 @@ export function loadParameters(options: BenchOptions) {
     ),
     ledgerNodeFlags: options.nodeFlags,
     timeline: options.timeline,
+    gcTrace: options.gcTrace,
     pipelining: 1,
     quantity: 1,
     generator: options.generator,
@@ -543,6 +544,56 @@ export function cpuPerAnswerTable(runs: readonly SystemRun[]): string {
   return lines.join('\n');
 }
 
+/**
+ * Each thread's collections (V8's --trace-gc-nvp lines read within the window; the lines come
+ * through a pipe, so a collection near either end may fall on the other side of it).
+ */
+export function gcTraceTable(runs: readonly SystemRun[], durationSeconds: number): string {
+  const lines = [
+    'Thread 1 is the main (HTTP) thread; the others in the order they started (the hot shard does',
+    "the most). Scavenges copy what survives the young generation; a full collection's pause is",
+    'its last step (its marking runs mostly beside the thread).',
+    '',
+    row([
+      'system',
+      'run',
+      'thread',
+      'scavenges',
+      'scavenge ms total / median / max',
+      'full GCs',
+      'full GC ms total / max',
+      'MB allocated',
+      'MB kept young',
+      'MB promoted',
+      'bytes allocated/answer',
+    ]),
+    row(['---', '---:', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+  ];
+  for (const run of runs) {
+    const answers = (run.requestsPerSecond ?? 0) * durationSeconds;
+    for (const thread of run.gc ?? []) {
+      const { scavenges, fullCollections } = thread;
+      lines.push(
+        row([
+          run.system,
+          String(run.run),
+          thread.thread,
+          String(scavenges.count),
+          `${fixed(scavenges.pauseTotalMs, 0)} / ${fixed(scavenges.pauseMedianMs, 1)} / ` +
+            fixed(scavenges.pauseMaxMs, 1),
+          String(fullCollections.count),
+          `${fixed(fullCollections.pauseTotalMs, 0)} / ${fixed(fullCollections.pauseMaxMs, 1)}`,
+          fixed(thread.allocatedMb, 0),
+          fixed(thread.survivedMb, 0),
+          fixed(thread.promotedMb, 0),
+          answers > 0 ? fixed((thread.allocatedMb * 1e6) / answers, 0) : 'n/a',
+        ]),
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
 export function markdownReport(record: BenchRecord): string {
   const scenarios = [...new Set(record.runs.map((run) => run.scenario))];
   const parts = [
@@ -584,6 +635,11 @@ export function markdownReport(record: BenchRecord): string {
     '',
     'redis-lua is **not durable** (Redis without persistence); bare-uws keeps no state at all.',
   );
+  const traced = record.runs.filter((run) => run.gc !== undefined);
+  if (traced.length > 0) {
+    parts.push('', '## Collections by thread over the window (--gc-trace)', '');
+    parts.push(gcTraceTable(traced, Number(record.parameters.durationSeconds)));
+  }
   for (const run of record.runs) {
     if (run.timeline === undefined) continue;
     parts.push('', `## Timeline: ${run.scenario} on ${run.system}, run ${run.run}`, '');

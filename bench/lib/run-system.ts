@@ -4,6 +4,7 @@
 import { authorizationHeader } from './auth.js';
 import type { BenchOptions } from './args.js';
 import { Cleanup } from './cleanup.js';
+import { GcTrace, gcTraceFlag, type GcThreadSummary } from './gc-trace.js';
 import type { SpawnedLedger } from './ledger-child.js';
 import { scrapeMetrics } from './ledger-api.js';
 import { correctedHistogram } from './coordinated-omission.js';
@@ -88,6 +89,8 @@ export interface SystemRun {
   readonly problems: string[];
   /** --timeline: what each thread did, joined with the slowest requests. */
   readonly timeline?: TimelineReport;
+  /** --gc-trace: the ledger's collections per thread over the measured window. */
+  readonly gc?: readonly GcThreadSummary[];
 }
 
 interface Window {
@@ -98,6 +101,8 @@ interface Window {
   walBefore?: WalCounters | undefined;
   walAfter?: WalCounters | undefined;
   stopSampling?: () => CpuUse[];
+  fromMs?: number;
+  toMs?: number;
 }
 
 const reserveSeconds = 'inventory_reservation_duration_seconds';
@@ -155,7 +160,9 @@ async function measure(
   scenario: Scenario,
   baseUrl: string,
   pid: number,
-  context: { options: BenchOptions; generator: LoadSource; run: number } & TimelineContext,
+  context: { options: BenchOptions; generator: LoadSource; run: number } & TimelineContext & {
+      readonly gcTrace?: GcTrace;
+    },
 ): Promise<SystemRun> {
   const window: Window = {};
   let cpuPerSecond: CpuUse[] = [];
@@ -170,12 +177,14 @@ async function measure(
       durationSeconds: context.options.durationSeconds,
       authorization: authorizationHeader(),
       onMeasureStart: async () => {
+        window.fromMs = Date.now();
         window.cpuBefore = cpuSnapshot(pid, context.generator.wrk);
         window.stopSampling = sampleCpuEverySecond(pid, context.generator.wrk);
         if (spec.ledgerMetrics) window.metricsBefore = await scrapeMetrics(baseUrl);
         if (spec.durable) window.walBefore = await readWalCounters(context.options.databaseUrl);
       },
       onMeasureEnd: async () => {
+        window.toMs = Date.now();
         window.cpuAfter = cpuSnapshot(pid, context.generator.wrk);
         if (spec.ledgerMetrics) window.metricsAfter = await scrapeMetrics(baseUrl);
         if (spec.durable) window.walAfter = await readWalCounters(context.options.databaseUrl);
@@ -238,6 +247,9 @@ async function measure(
         ? null
         : (load.firstInsufficientAtMs - load.startAtMs) / 1000,
     problems: problemsOf(spec, scenario, load, check),
+    ...(context.gcTrace === undefined || window.fromMs === undefined || window.toMs === undefined
+      ? {}
+      : { gc: context.gcTrace.summary(window.fromMs, window.toMs) }),
   };
 }
 
@@ -282,6 +294,12 @@ function timelineOptions(options: BenchOptions, prefix: string | undefined): Ben
   return { ...options, ledgerEnvironment };
 }
 
+/** With --gc-trace, for the ledger: V8 prints every collection, and the bench keeps the lines. */
+function gcTraceOptions(options: BenchOptions, spec: SystemSpec): BenchOptions {
+  if (!options.gcTrace || !spec.ledgerMetrics) return options;
+  return { ...options, nodeFlags: [...options.nodeFlags, gcTraceFlag] };
+}
+
 /** Joined once the system has stopped: its threads write the rest of their timeline then. */
 function withTimeline(run: SystemRun, prefix: string | undefined, load: LoadResult | undefined) {
   if (prefix === undefined || load?.timeline === undefined) return run;
@@ -319,8 +337,10 @@ export async function runSystem(
       const stop = await samplePostgresWork(context.options.databaseUrl, prefix);
       cleanup.push('stop sampling Postgres', stop);
     }
-    const options = timelineOptions(context.options, prefix);
-    const server = await spec.start({ ...context, options, cleanup, onSpawned, log });
+    const options = gcTraceOptions(timelineOptions(context.options, prefix), spec);
+    const gcTrace = options.gcTrace && spec.ledgerMetrics ? new GcTrace() : undefined;
+    const onLine = gcTrace === undefined ? {} : { onLine: (line: string) => gcTrace.line(line) };
+    const server = await spec.start({ ...context, options, cleanup, onSpawned, log, ...onLine });
     log(`  ready at ${server.baseUrl} (pid ${server.pid}); stocking ${scenario.keyCount} key(s)`);
     await stockScenario(server.baseUrl, scenario);
     const walFiles = context.options.walFiles;
@@ -329,7 +349,11 @@ export async function runSystem(
     }
     const onLoad = (result: LoadResult): void => void (load = result);
     const timeline = prefix === undefined ? {} : { timelinePrefix: prefix, onLoad };
-    run = await measure(spec, scenario, server.baseUrl, server.pid, { ...context, ...timeline });
+    run = await measure(spec, scenario, server.baseUrl, server.pid, {
+      ...context,
+      ...timeline,
+      ...(gcTrace === undefined ? {} : { gcTrace }),
+    });
   } catch (error) {
     return failedRun(spec, scenario, context.run, error);
   } finally {

@@ -20,6 +20,8 @@ export interface StartContext {
   readonly cleanup: Cleanup;
   readonly onSpawned: (child: SpawnedLedger) => void;
   readonly log: (line: string) => void;
+  /** Every line the ledger prints (the baselines' are not read). */
+  readonly onLine?: (line: string) => void;
 }
 
 export interface SystemSpec {
@@ -70,6 +72,7 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
         root: context.root,
         databaseUrl: await scratchDatabaseUrl(context),
         onSpawned: context.onSpawned,
+        onLine: context.onLine,
       }),
   },
   'postgres-row-lock': {
