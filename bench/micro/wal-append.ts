@@ -9,6 +9,10 @@
 // row that changed a stock key, in the same statement: the variants "WAL only" (the append as it
 // was before) and "every row a movement" measure what that costs a group commit.
 //
+// The journal sends its arrays as binary parameters (src/persistence/binary-arrays.ts); "WAL only"
+// runs both ways, its arrays as pg's text and in binary. Beside each variant's commit times: the
+// CPU per commit of this process (what a shard spends encoding) and of its Postgres backend.
+//
 //   npx tsx bench/micro/wal-append.ts [--commits 2000] [--batches 1,8,25,100] [--rounds 3]
 //     [--only 'WAL only,every row'] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 import { pipeline } from 'node:stream/promises';
@@ -16,8 +20,16 @@ import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { JournalStore, maintainHistory, type WalRow } from '../../src/persistence/index.js';
+import {
+  byteaArray,
+  int4Array,
+  int8Array,
+  JournalStore,
+  maintainHistory,
+  type WalRow,
+} from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
+import { processTicks } from '../lib/machine.js';
 import { reserveMovement, reservePayload } from '../lib/reserve-rows.js';
 import { median, percentile } from '../lib/report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
@@ -39,6 +51,19 @@ const variants: Record<string, Append> = {
         text: `INSERT INTO ledger_wal (partition, lsn, payload)
                SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])`,
         values: [rows.map((r) => r.partition), rows.map((r) => r.lsn), rows.map((r) => r.payload)],
+      })
+      .then(() => undefined),
+  'WAL only, binary arrays': (client, rows) =>
+    client
+      .query({
+        name: 'ledger-wal-append-alone',
+        text: `INSERT INTO ledger_wal (partition, lsn, payload)
+               SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])`,
+        values: [
+          int4Array(rows.map((r) => r.partition)),
+          int8Array(rows.map((r) => r.lsn)),
+          byteaArray(rows.map((r) => r.payload)),
+        ],
       })
       .then(() => undefined),
   'journal append, every row a movement (WAL + history)': (client, rows) =>
@@ -74,7 +99,13 @@ interface Timing {
   readonly rowsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** CPU per commit: this process (the rows, their encoding, pg) and its Postgres backend. */
+  readonly clientUs: number;
+  readonly backendUs: number | undefined;
 }
+
+/** Linux's clock ticks per second for /proc/<pid>/stat (USER_HZ). */
+const ticksPerSecond = 100;
 
 async function timeVariant(
   client: pg.Client,
@@ -82,9 +113,12 @@ async function timeVariant(
   batch: number,
   commits: number,
   partition: number,
+  backendPid: number,
 ): Promise<Timing> {
   const samples: number[] = [];
   let lsn = 0;
+  const cpuBefore = process.cpuUsage();
+  const backendBefore = processTicks(backendPid)?.ticks;
   const started = performance.now();
   for (let commit = 0; commit < commits; commit += 1) {
     const rows: WalRow[] = [];
@@ -97,8 +131,17 @@ async function timeVariant(
     samples.push(performance.now() - before);
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const backendAfter = processTicks(backendPid)?.ticks;
+  const backendTicks =
+    backendBefore === undefined || backendAfter === undefined
+      ? undefined
+      : backendAfter - backendBefore;
   samples.sort((a, b) => a - b);
   return {
+    clientUs: (cpu.user + cpu.system) / commits,
+    backendUs:
+      backendTicks === undefined ? undefined : (backendTicks * 1e6) / ticksPerSecond / commits,
     commitsPerSecond: commits / seconds,
     rowsPerSecond: (commits * batch) / seconds,
     p50Ms: percentile(samples, 50),
@@ -112,6 +155,7 @@ async function roundsAt(
   options: Options,
   batch: number,
   next: () => number,
+  backendPid: number,
 ): Promise<Map<string, Timing[]>> {
   const chosen = Object.entries(variants).filter(([name]) =>
     options.only.some((part) => name.includes(part)),
@@ -120,7 +164,7 @@ async function roundsAt(
   for (let round = 0; round < options.rounds; round += 1) {
     for (const [name, append] of chosen) {
       // A fresh partition per round: every variant appends to an index of the same shape.
-      const timing = await timeVariant(client, append, batch, options.commits, next());
+      const timing = await timeVariant(client, append, batch, options.commits, next(), backendPid);
       rounds.get(name)?.push(timing);
     }
   }
@@ -135,13 +179,18 @@ async function run(client: pg.Client, options: Options): Promise<void> {
   // Today's day table of the movement history (and its neighbours), as a running ledger has.
   await maintainHistory(client, Date.now(), { retainDays: 90, daysAhead: 2, lockTimeoutMs: 1000 });
   await client.query('SET synchronous_commit = on');
+  const backend = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const backendPid = backend.rows[0]?.pid ?? 0;
   out(`one connection, closed loop, ${options.commits} commits per variant and batch size`);
-  out('| rows per commit | variant | commits/s | rows/s | p50 ms | p99 ms | rounds (commits/s) |');
-  out('| ---: | --- | ---: | ---: | ---: | ---: | --- |');
+  out(
+    '| rows per commit | variant | commits/s | rows/s | p50 ms | p99 ms | ' +
+      'client CPU µs/commit | backend CPU µs/commit | rounds (commits/s) |',
+  );
+  out('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   let partition = 0;
   const ratios: string[] = [];
   for (const batch of options.batches) {
-    const rounds = await roundsAt(client, options, batch, () => (partition += 1));
+    const rounds = await roundsAt(client, options, batch, () => (partition += 1), backendPid);
     for (const [name, timings] of rounds) {
       const pick = (read: (timing: Timing) => number): number => median(timings.map(read)) ?? 0;
       const cells = [
@@ -151,6 +200,10 @@ async function run(client: pg.Client, options: Options): Promise<void> {
         pick((t) => t.rowsPerSecond).toFixed(0),
         pick((t) => t.p50Ms).toFixed(2),
         pick((t) => t.p99Ms).toFixed(2),
+        pick((t) => t.clientUs).toFixed(0),
+        timings.some((t) => t.backendUs === undefined)
+          ? 'n/a'
+          : pick((t) => t.backendUs ?? 0).toFixed(0),
         timings.map((t) => t.commitsPerSecond.toFixed(0)).join(', '),
       ];
       out(`| ${cells.join(' | ')} |`);

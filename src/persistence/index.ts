@@ -1,6 +1,7 @@
 // The journal: schema, layout check, ownership lease, SQL, group commit, record codec.
 // Embedded Postgres has a room of its own (./embedded/) that only the composition root imports.
 export { migrate } from './migrations.js';
+export { byteaArray, int4Array, int8Array, textArray } from './binary-arrays.js';
 export {
   commitDurably,
   durabilityProblems,
