@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { assert } from '../actors/index.js';
+import { byteaArray, int4Array, int8Array, textArray } from './binary-arrays.js';
 import { recoveryPageBlocks, recoveryPageRows, snapshotPartBytes } from '../limits.js';
 import type {
   JournalConnection,
@@ -169,7 +170,12 @@ export class JournalStore implements JournalConnection {
       payloads[index] = row.payload;
       if (row.movement !== undefined) movements.add(index + 1, row.movement);
     }
-    const values = [partitions, lsns, payloads, ...movements.values()];
+    const values = [
+      int4Array(partitions),
+      int8Array(lsns),
+      byteaArray(payloads),
+      ...movements.values(),
+    ];
     if (this.fence === undefined) {
       // A named statement: Postgres parses and plans it once per connection, not per commit.
       await this.client.query({ name: 'ledger-wal-append', text: appendText, values });
@@ -187,7 +193,7 @@ export class JournalStore implements JournalConnection {
       fencedPartitions.push(row.partition);
       fencedEpochs.push(row.epoch);
     }
-    values.push(this.fence.node, fencedPartitions, fencedEpochs);
+    values.push(this.fence.node, int4Array(fencedPartitions), int8Array(fencedEpochs));
     await this.client.query({ name: 'ledger-wal-append-fenced', text: fencedAppendText, values });
   }
 
@@ -482,17 +488,18 @@ class MovementArrays {
     this.subjects.push(movement.subject);
   }
 
-  values(): unknown[] {
+  /** In Postgres's binary array format (binary-arrays.ts): no text for Postgres to parse. */
+  values(): (Buffer | string)[] {
     return [
-      this.rowNumbers,
-      this.productIds,
-      this.warehouseIds,
-      this.versions,
-      this.atMs,
-      this.onHands,
-      this.reserveds,
-      this.incomings,
-      this.subjects,
+      int4Array(this.rowNumbers),
+      textArray(this.productIds),
+      textArray(this.warehouseIds),
+      int8Array(this.versions),
+      int8Array(this.atMs),
+      int8Array(this.onHands),
+      int8Array(this.reserveds),
+      int8Array(this.incomings),
+      textArray(this.subjects),
     ];
   }
 }
