@@ -46,6 +46,8 @@ export interface GcThreadSummary {
 /** The node flag that makes V8 print the lines. */
 export const gcTraceFlag = '--trace-gc-nvp';
 
+const wrapped = 2 ** 63;
+
 const linePattern = /^\[\d+:(0x[0-9a-f]+)\]\s+[\d.]+ ms: (.*)$/;
 
 /** A `--trace-gc-nvp` line, or undefined for any other line. */
@@ -61,9 +63,11 @@ export function parseGcTraceLine(line: string, atMs: number): GcTraceEvent | und
   const kind = fields.get('gc');
   const pause = Number(fields.get('pause'));
   if (kind === undefined || !Number.isFinite(pause)) return undefined;
+  // V8 prints a byte count as an unsigned 64-bit number: after a collection that shrank the
+  // heap, "allocated since the last one" can come out as a negative wrapped around (2^64 - n).
   const bytes = (name: string): number => {
     const value = Number(fields.get(name) ?? 0);
-    return Number.isFinite(value) ? value : 0;
+    return Number.isFinite(value) && value < wrapped ? value : 0;
   };
   return {
     isolate,

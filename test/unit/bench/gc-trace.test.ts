@@ -31,6 +31,10 @@ describe('gc trace', () => {
       allocated: 5495336,
       promoted: 2457816,
     });
+    // A count V8 printed wrapped around (a heap that shrank since the last collection).
+    expect(parseGcTraceLine(scavenge('0x1', 1, [18446744073723000000, 0, 0]), 9)?.allocated).toBe(
+      0,
+    );
     expect(parseGcTraceLine('{"level":30,"msg":"listening","port":8080}', 9)).toBeUndefined();
     expect(parseGcTraceLine('[11943:0x42ef2ba0] 5 ms: Scavenge 3.1 (4.0) -> 2.9 ms', 9)).toBe(
       undefined,
