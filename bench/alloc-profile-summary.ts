@@ -1,0 +1,43 @@
+// `npx tsx bench/alloc-profile-summary.ts FILE [--top 25]`: a .heapprofile written by
+// bench/lib/alloc-profile.mjs, summed by function (the allocating frame: its name, file and line
+// in the compiled code), largest first, as shares of all the bytes sampled.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { integerFlag } from './lib/args.js';
+
+interface ProfileNode {
+  readonly callFrame: {
+    readonly functionName: string;
+    readonly url: string;
+    readonly lineNumber: number;
+  };
+  readonly selfSize: number;
+  readonly children: readonly ProfileNode[];
+}
+
+const { values, positionals } = parseArgs({
+  options: { top: { type: 'string' } },
+  allowPositionals: true,
+});
+const file = positionals[0];
+if (file === undefined) throw new Error('usage: alloc-profile-summary.ts FILE [--top 25]');
+const top = integerFlag('top', { defaultValue: 25, min: 1, max: 1000 }, values.top);
+const profile = JSON.parse(readFileSync(file, 'utf8')) as { head: ProfileNode };
+
+const bytesBySite = new Map<string, number>();
+let total = 0;
+const pending: ProfileNode[] = [profile.head];
+for (let node = pending.pop(); node !== undefined; node = pending.pop()) {
+  const frame = node.callFrame;
+  // Paths from the repository's dist/ or node_modules/ on, so the lines read the same anywhere.
+  const where = frame.url.replace(/^.*\/(dist|node_modules)\//, '$1/');
+  const site = `${frame.functionName === '' ? '(anonymous)' : frame.functionName} ${where}:${frame.lineNumber + 1}`;
+  bytesBySite.set(site, (bytesBySite.get(site) ?? 0) + node.selfSize);
+  total += node.selfSize;
+  pending.push(...node.children);
+}
+process.stdout.write(`${(total / 1e6).toFixed(0)} MB sampled\n`);
+const sites = [...bytesBySite].sort((a, b) => b[1] - a[1]).slice(0, top);
+for (const [site, bytes] of sites) {
+  process.stdout.write(`${((bytes / total) * 100).toFixed(1).padStart(5)}%  ${site}\n`);
+}

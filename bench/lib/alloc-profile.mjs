@@ -1,0 +1,42 @@
+// A preload for the ledger under the bench (`--node-flag=--import=./bench/lib/alloc-profile.mjs`):
+// V8's sampling heap profiler in every thread (worker threads inherit the flag), counting what was
+// allocated, the objects collected since included, so that it says where a thread's allocation
+// comes from rather than what it keeps. It samples from ALLOC_PROFILE_FROM_SECONDS after the
+// thread starts (default 25) for ALLOC_PROFILE_SECONDS (default 20), one sample per 4 KiB on
+// average, and writes `<pid>-<thread id>.heapprofile` (Chrome DevTools' format) to
+// ALLOC_PROFILE_DIR; `npx tsx bench/alloc-profile-summary.ts FILE` sums it by function.
+// Pass the variables with --ledger-env. Nothing here runs unless ALLOC_PROFILE_DIR is set.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+
+const directory = process.env.ALLOC_PROFILE_DIR;
+if (directory !== undefined && directory !== '') {
+  const fromMs = Number(process.env.ALLOC_PROFILE_FROM_SECONDS ?? 25) * 1000;
+  const forMs = Number(process.env.ALLOC_PROFILE_SECONDS ?? 20) * 1000;
+  const session = new Session();
+  session.connect();
+  const post = (method, params = {}) =>
+    new Promise((resolve, reject) =>
+      session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
+    );
+  const sample = async () => {
+    await post('HeapProfiler.enable');
+    await post('HeapProfiler.startSampling', {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMajorGC: true,
+    });
+    await new Promise((resolve) => setTimeout(resolve, forMs).unref());
+    const { profile } = await post('HeapProfiler.stopSampling');
+    writeFileSync(
+      join(directory, `${process.pid}-${threadId}.heapprofile`),
+      JSON.stringify(profile),
+    );
+  };
+  // Unreferenced: a thread that ends before the window simply writes nothing.
+  setTimeout(() => {
+    sample().catch((error) => process.stderr.write(`alloc profile: ${String(error)}\n`));
+  }, fromMs).unref();
+}
