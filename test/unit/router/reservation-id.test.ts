@@ -40,6 +40,28 @@ describe('mintReservationId / reservationPartition', () => {
     expect(ids.size).toBe(10_000);
   });
 
+  it('draws every random digit from all sixteen values and the variant from all four', () => {
+    // Over 4,000 ids, a place that misses a value of its 16 is a bug, not chance (under 1e-100).
+    const seen = Array.from({ length: 36 }, () => new Set<string>());
+    for (let index = 0; index < 4_000; index += 1) {
+      const id = mintReservationId(7);
+      for (let place = 0; place < 36; place += 1) seen[place]?.add(id[place] as string);
+    }
+    const randomPlaces = [...Array(36).keys()].filter(
+      (place) => place >= 4 && ![8, 13, 14, 18, 19, 23].includes(place),
+    );
+    expect(randomPlaces).toHaveLength(26);
+    for (const place of randomPlaces) expect([place, seen[place]?.size]).toStrictEqual([place, 16]);
+    expect([...(seen[19] ?? [])].sort()).toStrictEqual(['8', '9', 'a', 'b']);
+    expect([...(seen[14] ?? [])]).toStrictEqual(['8']);
+    expect([
+      ...(seen[0] ?? []),
+      ...(seen[1] ?? []),
+      ...(seen[2] ?? []),
+      ...(seen[3] ?? []),
+    ]).toStrictEqual(['0', '0', '0', '7']);
+  });
+
   it('answers -1 for an id whose partition is not below the partition count', () => {
     expect(reservationPartition(mintReservationId(256), 256)).toBe(-1);
     expect(reservationPartition(mintReservationId(300), 256)).toBe(-1);
