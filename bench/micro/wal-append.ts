@@ -42,30 +42,30 @@ type Append = (client: pg.Client, rows: readonly WalRow[]) => Promise<void>;
 const withMovements = (rows: readonly WalRow[]): WalRow[] =>
   rows.map((row) => ({ ...row, movement: reserveMovement(row.lsn, Date.now()) }));
 
+/** The journal's append before the movement history: the WAL rows alone, one named statement. */
+const appendWalOnly = (client: pg.Client, values: unknown[]): Promise<void> =>
+  client
+    .query({
+      name: 'ledger-wal-append-alone',
+      text: `INSERT INTO ledger_wal (partition, lsn, payload)
+             SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])`,
+      values,
+    })
+    .then(() => undefined);
+
 const variants: Record<string, Append> = {
-  // The journal's append before the movement history: the WAL rows alone.
   'WAL only (INSERT ... unnest, before history)': (client, rows) =>
-    client
-      .query({
-        name: 'ledger-wal-append-alone',
-        text: `INSERT INTO ledger_wal (partition, lsn, payload)
-               SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])`,
-        values: [rows.map((r) => r.partition), rows.map((r) => r.lsn), rows.map((r) => r.payload)],
-      })
-      .then(() => undefined),
+    appendWalOnly(client, [
+      rows.map((r) => r.partition),
+      rows.map((r) => r.lsn),
+      rows.map((r) => r.payload),
+    ]),
   'WAL only, binary arrays': (client, rows) =>
-    client
-      .query({
-        name: 'ledger-wal-append-alone',
-        text: `INSERT INTO ledger_wal (partition, lsn, payload)
-               SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bytea[])`,
-        values: [
-          int4Array(rows.map((r) => r.partition)),
-          int8Array(rows.map((r) => r.lsn)),
-          byteaArray(rows.map((r) => r.payload)),
-        ],
-      })
-      .then(() => undefined),
+    appendWalOnly(client, [
+      int4Array(rows.map((r) => r.partition)),
+      int8Array(rows.map((r) => r.lsn)),
+      byteaArray(rows.map((r) => r.payload)),
+    ]),
   'journal append, every row a movement (WAL + history)': (client, rows) =>
     new JournalStore(client).append(withMovements(rows)),
   'journal append, no movement rows': (client, rows) => new JournalStore(client).append(rows),
