@@ -1,8 +1,9 @@
 // A hold as its key keeps it while it is pending (and until its partition retires it).
 //
-// A hot key keeps hundreds of thousands of these, and the garbage collector visits every object
-// they are made of each time it marks the old generation: the shard stops for it in steps. So a
-// hold is one object, nothing hanging off it in the common case:
+// A hot key keeps hundreds of thousands of these. The garbage collector copies every object they
+// are made of twice as it leaves the young generation (the shard stops for that), and visits it
+// again each time it marks the old one. So a hold is one object, nothing hanging off it in the
+// common case:
 // - Its times are kept as two small integers each. V8 keeps a field that has ever held a number
 //   outside its small-integer range (any epoch time in ms) as a separate boxed number, one more
 //   object per field per hold: four of them.
