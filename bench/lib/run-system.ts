@@ -294,12 +294,6 @@ function timelineOptions(options: BenchOptions, prefix: string | undefined): Ben
   return { ...options, ledgerEnvironment };
 }
 
-/** With --gc-trace, for the ledger: V8 prints every collection, and the bench keeps the lines. */
-function gcTraceOptions(options: BenchOptions, spec: SystemSpec): BenchOptions {
-  if (!options.gcTrace || !spec.ledgerMetrics) return options;
-  return { ...options, nodeFlags: [...options.nodeFlags, gcTraceFlag] };
-}
-
 /** Joined once the system has stopped: its threads write the rest of their timeline then. */
 function withTimeline(run: SystemRun, prefix: string | undefined, load: LoadResult | undefined) {
   if (prefix === undefined || load?.timeline === undefined) return run;
@@ -337,8 +331,11 @@ export async function runSystem(
       const stop = await samplePostgresWork(context.options.databaseUrl, prefix);
       cleanup.push('stop sampling Postgres', stop);
     }
-    const options = gcTraceOptions(timelineOptions(context.options, prefix), spec);
-    const gcTrace = options.gcTrace && spec.ledgerMetrics ? new GcTrace() : undefined;
+    // With --gc-trace, for the ledger: V8 prints every collection, and the bench keeps the lines.
+    const gcTrace = context.options.gcTrace && spec.ledgerMetrics ? new GcTrace() : undefined;
+    const timed = timelineOptions(context.options, prefix);
+    const options =
+      gcTrace === undefined ? timed : { ...timed, nodeFlags: [...timed.nodeFlags, gcTraceFlag] };
     const onLine = gcTrace === undefined ? {} : { onLine: (line: string) => gcTrace.line(line) };
     const server = await spec.start({ ...context, options, cleanup, onSpawned, log, ...onLine });
     log(`  ready at ${server.baseUrl} (pid ${server.pid}); stocking ${scenario.keyCount} key(s)`);

@@ -170,7 +170,8 @@ export class JournalStore implements JournalConnection {
       payloads[index] = row.payload;
       if (row.movement !== undefined) movements.add(index + 1, row.movement);
     }
-    const values = [
+    // Binary arrays, and in a cluster the node's id as text (see `fencedAppendText`).
+    const values: (Buffer | string)[] = [
       int4Array(partitions),
       int8Array(lsns),
       byteaArray(payloads),
@@ -489,7 +490,7 @@ class MovementArrays {
   }
 
   /** In Postgres's binary array format (binary-arrays.ts): no text for Postgres to parse. */
-  values(): (Buffer | string)[] {
+  values(): Buffer[] {
     return [
       int4Array(this.rowNumbers),
       textArray(this.productIds),

@@ -6,10 +6,11 @@ import { partitionsMax } from '../limits.js';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-// Minted on the HTTP thread for every reserve. crypto.randomUUID builds its text of a dozen
-// concatenations, and the prefix and the version then made three more strings: per id, some ten
-// times its own 36 characters in garbage. Here the text is written as bytes into one buffer and
-// read out as a single string; the random bytes come from a pool refilled from the same CSPRNG.
+// Minted on the HTTP thread for every reserve. crypto.randomUUID builds its text of twenty
+// concatenated pieces, and the partition prefix and the version digit made three more strings:
+// the HTTP thread's largest allocation site (bench/README.md, "Where each thread's allocation
+// comes from"). Here the text is written as bytes into one buffer and read out as a single
+// string; the random bytes come from a pool refilled from the same CSPRNG.
 const randomBytesPerId = 14;
 const pool = Buffer.alloc(randomBytesPerId * 256);
 let poolUsed = pool.length;

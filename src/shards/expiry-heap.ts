@@ -55,18 +55,19 @@ export class ExpiryHeap {
 
   /**
    * Keeps only the entries `keep` accepts, and rebuilds the heap from them in linear time;
-   * returns how many went.
+   * returns how many went. `keep` is handed one entry object for the whole call, its fields set
+   * before each entry: it reads it and must not keep it (a compaction filters a hot shard's
+   * million entries; an object for each would be that much more for the scavenger to sweep).
    */
   retain(keep: (entry: ExpiryEntry) => boolean): number {
     const { times, partitions, ids } = this;
     const length = times.length;
+    const entry = { expiresAtMs: 0, partition: 0, reservationId: '' };
     let kept = 0;
     for (let index = 0; index < length; index += 1) {
-      const entry = {
-        expiresAtMs: times[index] as number,
-        partition: partitions[index] as number,
-        reservationId: ids[index] as string,
-      };
+      entry.expiresAtMs = times[index] as number;
+      entry.partition = partitions[index] as number;
+      entry.reservationId = ids[index] as string;
       if (!keep(entry)) continue;
       this.move(index, kept);
       kept += 1;
