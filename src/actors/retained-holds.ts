@@ -61,6 +61,8 @@ const hashStride = 2;
 /** Entries per chunk; a chunk's first entries start in a smaller one that grows to this. */
 const chunkSize = 1024;
 const firstCapacity = 16;
+/** A chunk this small stays while nothing is kept (a larger one goes: idle partitions' memory). */
+const idleCapacityMax = 64;
 
 /** A run of `chunkSize` entries by sequence, never moved once full. */
 class Chunk {
@@ -575,10 +577,26 @@ export class RetainedHolds {
     return [chunk, offset];
   }
 
-  /** Drops the chunks wholly behind the head (all of them when nothing is kept). */
+  /**
+   * Drops the chunks wholly behind the head. When nothing is kept, a small chunk the next entry
+   * goes to stays (the next entries fill it on); any other goes, and the numbering goes on at the
+   * next chunk's first sequence (sequences only grow; some are skipped), so the next entry starts
+   * a small chunk at its start. A partition that forgets everything it finishes (a count bound of
+   * one or a few, as `ledger verify`'s rebuild uses, or finishes further apart than the retention
+   * time) thus makes a chunk every few dozen entries. Before, it made one for every entry, grown
+   * to the entry's offset in it: up to 1,024 entries' arrays, copied six times.
+   */
   private dropBehind(): void {
-    const keep =
-      this.head === this.end ? Math.ceil(this.end / chunkSize) : Math.floor(this.head / chunkSize);
+    let keep = Math.floor(this.head / chunkSize);
+    if (this.head === this.end) {
+      const last = this.chunks[this.chunks.length - 1];
+      // A chunk this small has room for the next entry's offset (1 to 64) within its numbering.
+      if (last === undefined || last.capacity > idleCapacityMax) {
+        keep = Math.ceil(this.end / chunkSize);
+        this.head = keep * chunkSize;
+        this.end = this.head;
+      }
+    }
     const drop = keep - this.firstChunk;
     if (drop <= 0) return;
     this.chunks = this.chunks.slice(drop);

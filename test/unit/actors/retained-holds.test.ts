@@ -216,6 +216,22 @@ describe('RetainedHolds', () => {
     );
   });
 
+  it('does the same when it forgets everything it is given, over many chunks', () => {
+    // A count bound of one (or finishes further apart than the retention time): empty after
+    // every entry or two, so a small chunk is kept and filled on, then left behind for a new one
+    // further on in the numbering, again and again past several chunks' worth of sequences.
+    const operations: Operation[] = [];
+    for (let step = 0; step < 3_000; step += 1) {
+      const twice = step % 7 === 0;
+      const status = step % 2 === 0 ? 'CONFIRMED' : 'RELEASED';
+      const held = { kind: 'hold', actor: step % 2, key: `k${step % 3}`, status } as const;
+      operations.push({ ...held, extras: undefined, requesterId: 'requester' });
+      if (twice) operations.push({ kind: 'adjust', actor: 1 });
+      operations.push({ kind: 'forget', count: twice ? 2 : 1 });
+    }
+    againstModel(operations, 97);
+  });
+
   it('forgets a hold by id and by key once shifted out, through many generations', () => {
     const retained = new RetainedHolds();
     const actor = actors[0] as StockActor;
