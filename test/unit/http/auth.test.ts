@@ -6,6 +6,7 @@ import path from 'node:path';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Authenticator, allows, type AuthResult } from '../../../src/http/auth.js';
+import { authCacheEntriesMax } from '../../../src/limits.js';
 
 const secret = 'a-test-secret-that-is-at-least-32-bytes-long';
 const now = () => Math.floor(Date.now() / 1000);
@@ -55,6 +56,30 @@ describe('Authenticator with an HS256 secret', () => {
     // Past its exp the cached entry no longer counts.
     const later = await auth.check(`Bearer ${token}`, Date.now() + 3_600_000);
     expect(later).toMatchObject({ ok: false });
+  });
+
+  it('keeps at most its bound of tokens, forgetting the oldest first', async () => {
+    const bounded = new Authenticator({ jwtSecret: secret, jwtPublicKeyPath: undefined });
+    // Distinct tokens (their ids), as many as the bound and then three more.
+    const tokens = await Promise.all(
+      Array.from({ length: authCacheEntriesMax + 3 }, (_, index) =>
+        hs256({ role: 'reader', jti: `token-${index}` }),
+      ),
+    );
+    const cached = (token: string): boolean =>
+      !(bounded.check(`Bearer ${token}`, Date.now()) instanceof Promise);
+    for (const token of tokens.slice(0, authCacheEntriesMax)) await check(bounded, token);
+    expect(cached(tokens[0] as string)).toBe(true);
+    // Past the bound, each new token pushes out the oldest: the first, then the second, third.
+    for (const token of tokens.slice(authCacheEntriesMax)) await check(bounded, token);
+    // (A token not cached is verified again, and cached then: the evicted ones are asked last.)
+    expect([tokens[3] as string, ...tokens.slice(-3)].map(cached)).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+    expect(tokens.slice(0, 3).map(cached)).toEqual([false, false, false]);
   });
 
   it('is on; with no key configured it is off and lets everyone through as anonymous', () => {
