@@ -55,6 +55,9 @@ export class CartBook {
   readonly pinned = new Map<string, Pinned>();
   /** Cart id -> its confirm attempts decided here (as its home). */
   readonly confirms = new Map<string, ConfirmDecisions>();
+  /** Where `prune` stands in `decided`: its iterator, and the oldest entry, not forgotten yet. */
+  private pruneCursor: Iterator<[string, CartRecord]> | undefined = undefined;
+  private pruneAt: [string, CartRecord] | undefined = undefined;
 
   /** What a cart request with these terms finds at its home. */
   lookup(
@@ -111,13 +114,31 @@ export class CartBook {
    * (the hold bound, not this one, limits how many such carts there are).
    */
   prune(oldestKeptMs: number, max: number, liveSinceMs: number): void {
-    for (const [cartId, record] of this.decided) {
+    for (let entry = this.oldestDecided(); entry !== undefined; entry = this.oldestDecided()) {
+      const [cartId, record] = entry;
       const live = record.atMs >= liveSinceMs;
       if ((this.decided.size <= max || live) && record.atMs >= oldestKeptMs) return;
+      this.pruneAt = undefined;
       this.decided.delete(cartId);
       this.confirms.delete(cartId);
       if (this.keys.get(record.idempotencyKey) === record) this.keys.delete(record.idempotencyKey);
     }
+  }
+
+  /**
+   * The oldest decided cart (only `prune` forgets one, oldest first), through one iterator kept
+   * from call to call: a new one each time would step again over every entry forgotten since the
+   * Map's table was last rebuilt, microseconds a cart at the default bound and more at larger.
+   */
+  private oldestDecided(): [string, CartRecord] | undefined {
+    if (this.pruneAt !== undefined || this.decided.size === 0) return this.pruneAt;
+    // Nothing but `prune` forgets a decided cart, and it forgot every entry before the iterator's
+    // place: the next one is the oldest. (A Map iterator not yet at its end sees later entries.)
+    this.pruneCursor ??= this.decided.entries();
+    const next = this.pruneCursor.next();
+    assert(next.done !== true, 'a decided cart that prune did not come to');
+    this.pruneAt = next.value;
+    return this.pruneAt;
   }
 
   /** A prepared hold of a cart not decided here. */
