@@ -14,7 +14,10 @@
 // it (so it may end up to a read's interval late, and one shorter than that may be missed). The
 // WAL: pg_stat_wal's bytes since the read before ('wal'), and the files of pg_wal: when more
 // names came than went since the read before, a 'wal-file' event spans the two reads, with how
-// many were made (newWalFiles).
+// many were made (newWalFiles). Buffers: pg_stat_bgwriter's pages written out of shared_buffers
+// since the read before ('buffers'), by backends themselves (a backend that needs a buffer and
+// finds only dirty ones writes one out first: shared_buffers full of the run's new pages) and by
+// the background writer.
 import pg from 'pg';
 import { Timeline, timelineNow, timelinePath } from '../../src/observability/timeline.js';
 import { newWalFiles } from './scratch-database.js';
@@ -23,7 +26,8 @@ const pollMs = 250;
 
 const checkpointQuery =
   'select checkpoints_timed + checkpoints_req as count, ' +
-  'checkpoint_write_time + checkpoint_sync_time as ms from pg_stat_bgwriter';
+  'checkpoint_write_time + checkpoint_sync_time as ms, ' +
+  'buffers_backend as backend, buffers_clean as clean from pg_stat_bgwriter';
 
 const autovacuumQuery = `select pid, query, extract(epoch from xact_start) * 1000 as started_ms
   from pg_stat_activity where backend_type = 'autovacuum worker' and xact_start is not null`;
@@ -31,6 +35,9 @@ const autovacuumQuery = `select pid, query, extract(epoch from xact_start) * 100
 interface Counters {
   readonly count: number;
   readonly ms: number;
+  /** Buffers written out by backends, and by the background writer, since the server began. */
+  readonly backend: number;
+  readonly clean: number;
 }
 
 /** An autovacuum seen running: what it works on, when it began and when it was last seen. */
@@ -64,8 +71,19 @@ async function readWal(client: pg.Client, said: { failed: boolean }): Promise<Wa
 }
 
 async function read(client: pg.Client): Promise<Counters> {
-  const { rows } = await client.query<{ count: string; ms: number }>(checkpointQuery);
-  return { count: Number(rows[0]?.count ?? 0), ms: Number(rows[0]?.ms ?? 0) };
+  const { rows } = await client.query<{
+    count: string;
+    ms: number;
+    backend: string;
+    clean: string;
+  }>(checkpointQuery);
+  const row = rows[0];
+  return {
+    count: Number(row?.count ?? 0),
+    ms: Number(row?.ms ?? 0),
+    backend: Number(row?.backend ?? 0),
+    clean: Number(row?.clean ?? 0),
+  };
 }
 
 async function readAutovacuums(client: pg.Client): Promise<Map<string, Running>> {
@@ -107,6 +125,10 @@ export async function samplePostgresWork(
       .then(([now, autovacuums, wal]) => {
         const atMs = timelineNow();
         const sinceMs = atMs - lastReadMs;
+        const [backend, clean] = [now.backend - last.backend, now.clean - last.clean];
+        if (backend > 0 || clean > 0) {
+          timeline.record('buffers', lastReadMs, { ms: sinceMs, backend, clean });
+        }
         if (wal !== undefined && lastWal !== undefined) {
           timeline.record('wal', lastReadMs, { ms: sinceMs, bytes: wal.bytes - lastWal.bytes });
           const made = newWalFiles(lastWal.files, wal.files);

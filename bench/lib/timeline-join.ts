@@ -57,6 +57,9 @@ export interface ThreadSecond {
   /** Postgres: WAL bytes written (pg_stat_wal), and new WAL files made (not recycled ones). */
   walBytes: number;
   walFiles: number;
+  /** Postgres: buffers written out of shared_buffers by backends, and by the background writer. */
+  backendBuffers: number;
+  cleanBuffers: number;
 }
 
 export interface TimelineSecond extends LoadSecond {
@@ -135,6 +138,8 @@ function emptySecond(): ThreadSecond {
     autovacuumMaxMs: 0,
     walBytes: 0,
     walFiles: 0,
+    backendBuffers: 0,
+    cleanBuffers: 0,
   };
 }
 
@@ -178,6 +183,10 @@ function addEvent(into: ThreadSecond, event: TimelineEvent): void {
       return;
     case 'wal-file':
       into.walFiles += Number(event.count ?? 0);
+      return;
+    case 'buffers':
+      into.backendBuffers += Number(event.backend ?? 0);
+      into.cleanBuffers += Number(event.clean ?? 0);
   }
 }
 

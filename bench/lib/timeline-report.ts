@@ -79,6 +79,8 @@ function threadCell(thread: string, cell: ThreadSecond | undefined): string {
     if (cell.autovacuums > 0) work.push(`av ${cell.autovacuums} (${ms(cell.autovacuumMaxMs)})`);
     if (cell.walBytes > 0) work.push(`wal ${(cell.walBytes / 1e6).toFixed(1)}`);
     if (cell.walFiles > 0) work.push(`new ${cell.walFiles}`);
+    if (cell.backendBuffers > 0) work.push(`bw ${cell.backendBuffers}`);
+    if (cell.cleanBuffers > 0) work.push(`bg ${cell.cleanBuffers}`);
     return work.join(' ');
   }
   const parts = [`gc ${ms(cell.gcMs)}/${ms(cell.gcLongestMs)}`];
@@ -169,7 +171,8 @@ export function timelineMarkdown(report: TimelineReport, cpu: readonly CpuUse[])
       `st longest stall ms, c commits mean/max ms (Postgres) r longest release turn ms, snap ` +
       `snapshots captured (longest slice ms), w snapshot writes, h longest reply/durable batch ` +
       `handled on the HTTP thread; postgres: checkpoints ended (longest write+sync ms), av ` +
-      `autovacuums begun (longest ms), wal MB of WAL written, new WAL files made, not recycled):`,
+      `autovacuums begun (longest ms), wal MB of WAL written, new WAL files made, not recycled, ` +
+      `bw buffers of 8 kB written out by backends themselves, bg by the background writer):`,
     '',
     ...secondsTable(report, cpu),
     '',

@@ -112,7 +112,7 @@ describe('the per-second table', () => {
     );
   });
 
-  it("sums Postgres's WAL and new WAL files by second, and says a new file beside a cause", () => {
+  it("sums Postgres's WAL, new WAL files and buffers written by second, and says a new file beside a cause", () => {
     const postgres: ThreadEvents[] = [
       {
         thread: 'postgres',
@@ -121,6 +121,9 @@ describe('the per-second table', () => {
           { k: 'wal', t: from + 250, ms: 250, bytes: 2_000_000 },
           { k: 'wal-file', t: from + 250, ms: 250, count: 1 },
           { k: 'wal', t: from + 1_000, ms: 250, bytes: 700_000 },
+          { k: 'buffers', t: from + 250, ms: 250, backend: 4_000, clean: 0 },
+          { k: 'buffers', t: from + 500, ms: 250, backend: 96, clean: 10 },
+          { k: 'buffers', t: from + 1_250, ms: 250, backend: 0, clean: 7 },
         ],
       },
       { thread: 'shard-1', events: [{ k: 'commit', t: from + 420, ms: 60, rows: 64 }] },
@@ -132,6 +135,9 @@ describe('the per-second table', () => {
     );
     expect(first?.threads.postgres).toMatchObject({ walBytes: 3_500_000, walFiles: 1 });
     expect(second?.threads.postgres).toMatchObject({ walBytes: 700_000, walFiles: 0 });
+    // Buffers written out, by backends and by the background writer, summed the same way.
+    expect(first?.threads.postgres).toMatchObject({ backendBuffers: 4_096, cleanBuffers: 10 });
+    expect(second?.threads.postgres).toMatchObject({ backendBuffers: 0, cleanBuffers: 7 });
     const overlaps = overlapsOf(postgres, from + 430, from + 470);
     expect(overlaps.find((overlap) => overlap.what === 'wal-file')?.detail).toBe('1 new');
     expect(causeOf(overlaps)).toBe('shard-1 commit (during a new WAL file)');
