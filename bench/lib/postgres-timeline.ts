@@ -17,7 +17,7 @@
 // many were made (newWalFiles). Buffers: pg_stat_bgwriter's pages written out of shared_buffers
 // since the read before ('buffers'), by backends themselves (a backend that needs a buffer and
 // finds only dirty ones writes one out first: shared_buffers full of the run's new pages) and by
-// the background writer.
+// the background writer; the whole server's, other databases' work included.
 import pg from 'pg';
 import { Timeline, timelineNow, timelinePath } from '../../src/observability/timeline.js';
 import { newWalFiles } from './scratch-database.js';

@@ -128,7 +128,7 @@ export class CartBook {
   /**
    * The oldest decided cart (only `prune` forgets one, oldest first), through one iterator kept
    * from call to call: a new one each time would step again over every entry forgotten since the
-   * Map's table was last rebuilt, microseconds a cart at the default bound and more at larger.
+   * Map's table was last rebuilt, a cost that grows with the bound (bench/micro/bounded-maps.ts).
    */
   private oldestDecided(): [string, CartRecord] | undefined {
     if (this.pruneAt !== undefined || this.decided.size === 0) return this.pruneAt;

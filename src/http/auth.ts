@@ -76,7 +76,7 @@ export class Authenticator {
   /**
    * The oldest cached tokens first (a Map iterates in insertion order), through one iterator kept
    * from call to call: a new one each time would step again over every entry deleted since the
-   * table was last rebuilt (microseconds a token at 10,000 entries).
+   * table was last rebuilt, a cost that grows with the table (bench/micro/bounded-maps.ts).
    */
   private oldest: Iterator<string> | undefined = undefined;
 

@@ -15,7 +15,8 @@ export class RateLimiter {
   /**
    * The oldest buckets first, through one iterator kept from call to call: a Map iterates in
    * insertion order, and a new iterator each time would step again over every entry deleted
-   * since the table was last rebuilt (tens of microseconds a call at 100,000 clients).
+   * since the table was last rebuilt, a cost that grows with the table
+   * (bench/micro/bounded-maps.ts).
    */
   private oldest: Iterator<string> | undefined = undefined;
 
