@@ -6,6 +6,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { authCacheEntriesMax, authClockToleranceSeconds } from '../limits.js';
+import { OldestFirst } from './oldest-first.js';
 
 export type Role = 'checkout' | 'admin' | 'reader';
 export type Permission = 'reserve' | 'confirm' | 'release' | 'adjust' | 'read' | 'admin';
@@ -73,12 +74,7 @@ function rolesOf(payload: JWTPayload): Role[] {
 export class Authenticator {
   private readonly verifier: Verifier | undefined;
   private readonly cache = new Map<string, CachedToken>();
-  /**
-   * The oldest cached tokens first (a Map iterates in insertion order), through one iterator kept
-   * from call to call: a new one each time would step again over every entry deleted since the
-   * table was last rebuilt, a cost that grows with the table (bench/micro/bounded-maps.ts).
-   */
-  private oldest: Iterator<string> | undefined = undefined;
+  private readonly oldest = new OldestFirst(this.cache);
 
   constructor(settings: AuthSettings) {
     this.verifier = loadVerifier(settings);
@@ -130,14 +126,7 @@ export class Authenticator {
   }
 
   private remember(token: string, principal: Principal, expiresAtMs: number): void {
-    if (this.cache.size >= authCacheEntriesMax) {
-      let next = this.oldest?.next();
-      if (next === undefined || next.done === true) {
-        this.oldest = this.cache.keys();
-        next = this.oldest.next();
-      }
-      if (next.done !== true) this.cache.delete(next.value);
-    }
+    if (this.cache.size >= authCacheEntriesMax) this.oldest.forget();
     this.cache.set(token, { principal, expiresAtMs });
   }
 }

@@ -2,6 +2,7 @@
 // A request takes one token; an empty bucket answers 429 with the seconds until the next token.
 // Idle buckets are full by definition, so they are dropped rather than kept: memory is bounded.
 import { rateLimitClientsMax } from '../limits.js';
+import { OldestFirst } from './oldest-first.js';
 
 interface Bucket {
   tokens: number;
@@ -12,13 +13,7 @@ export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   /** No bucket can be full (idle long enough to drop) before this: no sweep before it either. */
   private sweepFromMs = Number.NEGATIVE_INFINITY;
-  /**
-   * The oldest buckets first, through one iterator kept from call to call: a Map iterates in
-   * insertion order, and a new iterator each time would step again over every entry deleted
-   * since the table was last rebuilt, a cost that grows with the table
-   * (bench/micro/bounded-maps.ts).
-   */
-  private oldest: Iterator<string> | undefined = undefined;
+  private readonly oldest = new OldestFirst(this.buckets);
 
   constructor(
     readonly perSecond: number,
@@ -72,12 +67,6 @@ export class RateLimiter {
       // A bucket's time only moves on, and a new one starts at its request's time (now or later).
       this.sweepFromMs = Math.min(leastRecentMs, nowMs) + fullAfterMs;
     }
-    if (this.buckets.size < this.clientsMax) return;
-    let next = this.oldest?.next();
-    if (next === undefined || next.done === true) {
-      this.oldest = this.buckets.keys();
-      next = this.oldest.next();
-    }
-    if (next.done !== true) this.buckets.delete(next.value);
+    if (this.buckets.size >= this.clientsMax) this.oldest.forget();
   }
 }
