@@ -13,10 +13,16 @@
 // - --retain none: the same bench with nothing retained (every finished hold and adjust key
 //   forgotten at once, live and in replay), which measures what the retained holds cost it: the
 //   ceiling of any leaner form of them. The default, day, keeps them a day (all of this journal).
+// - --written-order: also, on the main thread, decode + replay with the rows in the order they were
+//   written (partitions interleaved, each row replayed on its partition's state), and in pages of
+//   --page-rows written rows, each page replayed partition by partition: what a cold start's one
+//   pass over the WAL table does (src/shards/partition-recovery.ts; its pages of 4,000 heap blocks
+//   hold about 235,000 of these rows, 58.7 a block). The rounds above replay one partition after
+//   another, each start to end, which no recovery does.
 // The machine may be shared: compare runs made back to back, and read the every-round figures.
 //
 //   npx tsx bench/micro/recovery-replay.ts [--records 1000000] [--keys 10000] [--rounds 3]
-//     [--threads 1,2] [--retain day|none] [--from-postgres]
+//     [--threads 1,2] [--retain day|none] [--written-order [--page-rows 235000]] [--from-postgres]
 //     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
@@ -52,6 +58,8 @@ interface Journal {
   /** Encoded records per partition, in journal order. */
   readonly payloads: Buffer[][];
   readonly types: Map<string, number>;
+  /** The partition of each record, in the order written. */
+  readonly order: Uint16Array;
 }
 
 /**
@@ -102,12 +110,18 @@ function summary(states: readonly PartitionState[]): Map<string, string> {
 function makeJournal(recordCount: number, keyCount: number, retention: RetentionPolicy): Journal {
   const generator = new JournalGenerator({ partitions, recordCount, keyCount, retention });
   const payloads = generator.live.map((): Buffer[] => []);
+  const order = new Uint16Array(recordCount);
+  let written = 0;
   for (;;) {
     const records = generator.take(appendRows);
     if (records.length === 0) break;
-    for (const { partition, payload } of records) (payloads[partition] as Buffer[]).push(payload);
+    for (const { partition, payload } of records) {
+      (payloads[partition] as Buffer[]).push(payload);
+      order[written] = partition;
+      written += 1;
+    }
   }
-  return { live: generator.live, payloads, types: generator.types };
+  return { live: generator.live, payloads, types: generator.types, order };
 }
 
 function replayAll(
@@ -119,6 +133,62 @@ function replayAll(
     for (const payload of rowsOf(packed)) state.replay(decodeRecord(payload));
     return state;
   });
+}
+
+/**
+ * Decode + replay in the order the rows were written: one row at a time (pageRows 0), or in
+ * pages of pageRows rows, each page's rows replayed partition by partition (in the order the
+ * partitions first appear in it), as a cold start's one pass does.
+ */
+function replayWritten(bench: Bench, pageRows: number): PartitionState[] {
+  const { journal, order, retention } = bench;
+  const states = journal.map((packed) => new PartitionState(packed.partition, retention));
+  const nextRow = journal.map(() => 0);
+  const replayNext = (partition: number): void => {
+    const packed = journal[partition] as PackedPartition;
+    const index = nextRow[partition] as number;
+    const start = index === 0 ? 0 : (packed.ends[index - 1] as number);
+    const payload = packed.bytes.subarray(start, packed.ends[index]);
+    (states[partition] as PartitionState).replay(decodeRecord(payload));
+    nextRow[partition] = index + 1;
+  };
+  if (pageRows === 0) {
+    for (const partition of order) replayNext(partition);
+    return states;
+  }
+  for (let first = 0; first < order.length; first += pageRows) {
+    const counts = new Map<number, number>();
+    for (const partition of order.subarray(first, first + pageRows)) {
+      counts.set(partition, (counts.get(partition) ?? 0) + 1);
+    }
+    for (const [partition, count] of counts) {
+      for (let row = 0; row < count; row += 1) replayNext(partition);
+    }
+  }
+  return states;
+}
+
+function writtenOrder(bench: Bench, pageRows: number): void {
+  const { expected, rounds } = bench;
+  const one: number[] = [];
+  const paged: number[] = [];
+  for (let round = 0; round < rounds; round += 1) {
+    const [byRow, rowSeconds] = timed(() => replayWritten(bench, 0));
+    checkEqual(expected, summary(byRow));
+    one.push(rowSeconds);
+    const [byPage, pageSeconds] = timed(() => replayWritten(bench, pageRows));
+    checkEqual(expected, summary(byPage));
+    paged.push(pageSeconds);
+  }
+  const rate = (seconds: number): string => rateOf(bench, seconds);
+  const pages = pageRows.toLocaleString('en-US');
+  out(`median of ${rounds} rounds, main thread, rows in the order written (records/s):`);
+  out(`  decode + replay, row by row, partitions interleaved: ${rate(median(one))}`);
+  out(
+    `  decode + replay, pages of ${pages} rows, each partition by partition: ${rate(median(paged))}`,
+  );
+  out(`  every round, row by row: ${one.map(rate).join(', ')}`);
+  out(`  every round, in pages: ${paged.map(rate).join(', ')}`);
 }
 
 function decodeAll(journal: readonly PackedPartition[]): number {
@@ -178,6 +248,7 @@ interface Bench {
   readonly journal: readonly PackedPartition[];
   readonly expected: Map<string, string>;
   readonly retention: RetentionPolicy;
+  readonly order: Uint16Array;
 }
 
 function rateOf(bench: Bench, seconds: number): string {
@@ -378,6 +449,8 @@ async function main(): Promise<void> {
       threads: { type: 'string', default: '1,2' },
       retain: { type: 'string', default: 'day' },
       'from-postgres': { type: 'boolean', default: false },
+      'written-order': { type: 'boolean', default: false },
+      'page-rows': { type: 'string', default: '235000' },
       'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     },
   });
@@ -403,8 +476,9 @@ async function main(): Promise<void> {
   made.live.length = 0;
   made.payloads.length = 0;
   const rounds = Number(values.rounds);
-  const bench: Bench = { recordCount, rounds, journal, expected, retention };
+  const bench: Bench = { recordCount, rounds, journal, expected, retention, order: made.order };
   oneThread(bench);
+  if (values['written-order']) writtenOrder(bench, Number(values['page-rows']));
   await parallel(bench, threadCounts);
   if (values['from-postgres']) await fromPostgres(bench, values['database-url']);
 }
