@@ -109,32 +109,60 @@ async function recoverInOnePass(
   const replays = new Map(
     partitions.map((partition) => [partition, new PartitionReplay(partition, undefined, options)]),
   );
-  // The page's rows by partition, in the order read: lsns and payloads side by side.
-  const page = new Map<number, { lsns: number[]; payloads: Uint8Array[] }>();
+  // The page's rows by partition, in the order read, each partition's payloads copied back to
+  // back as they arrive (while their bytes are in the CPU's caches): replayed later from the
+  // page's chunks, each row would be a read from memory, in no order.
+  const page = new Map<number, PageRows>();
   const replayPage = () => {
-    for (const [partition, { lsns, payloads }] of page) {
+    for (const [partition, rows] of page) {
       const replay = replays.get(partition) as PartitionReplay;
-      for (let index = 0; index < lsns.length; index += 1) {
-        replay.offer(lsns[index] as number, payloads[index] as Uint8Array);
+      let start = 0;
+      for (let index = 0; index < rows.count; index += 1) {
+        const end = rows.ends[index] as number;
+        replay.offer(rows.lsns[index] as number, rows.bytes.subarray(start, end));
+        start = end;
       }
+      rows.count = 0;
+      rows.used = 0;
     }
-    page.clear();
   };
   const onRow = (partition: number, lsn: number, payload: Uint8Array) => {
     let rows = page.get(partition);
     if (rows === undefined) {
-      // Checked once a partition per page, not for every row.
+      // Checked once a partition, not for every row.
       assert(replays.has(partition), () => `a row of partition ${partition}, not asked for`);
-      page.set(partition, (rows = { lsns: [], payloads: [] }));
+      page.set(partition, (rows = new PageRows()));
     }
-    rows.lsns.push(lsn);
-    rows.payloads.push(payload);
+    rows.add(lsn, payload);
   };
   await reader.readAll(partitions, onRow, replayPage);
   replayPage();
   const recovered = new Map<number, RecoveredPartition>();
   for (const [partition, replay] of replays) recovered.set(partition, replay.finish());
   return recovered;
+}
+
+/** One partition's rows of a page: their lsns, and their payloads back to back. */
+class PageRows {
+  lsns: number[] = [];
+  ends: number[] = [];
+  bytes = new Uint8Array(4096);
+  count = 0;
+  used = 0;
+
+  add(lsn: number, payload: Uint8Array): void {
+    const end = this.used + payload.length;
+    if (end > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(end, this.bytes.length * 2));
+      grown.set(this.bytes.subarray(0, this.used));
+      this.bytes = grown;
+    }
+    this.bytes.set(payload, this.used);
+    this.lsns[this.count] = lsn;
+    this.ends[this.count] = end;
+    this.count += 1;
+    this.used = end;
+  }
 }
 
 /** One partition's recovery: its snapshot, then its rows replayed in lsn order to the first gap. */
@@ -194,7 +222,8 @@ class PartitionReplay {
         lsn > this.expectedLsn && !this.early.has(lsn),
         () => `partition ${partition}: lsn ${lsn} read twice`,
       );
-      // The payload is a view of a chunk of the read: kept, it must be a copy.
+      // The payload is a view of the page's bytes, which the next page writes over: kept, it
+      // must be a copy.
       this.early.set(lsn, Uint8Array.from(payload));
       return;
     }
