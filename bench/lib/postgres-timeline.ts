@@ -18,11 +18,31 @@
 // since the read before ('buffers'), by backends themselves (a backend that needs a buffer and
 // finds only dirty ones writes one out first: shared_buffers full of the run's new pages) and by
 // the background writer; the whole server's, other databases' work included.
+//
+// What each client backend of the server (the ledger's journal connections, and any other but the
+// sampler's own) is doing while active is read far more often, every 10 ms from a connection of
+// its own: its wait event (`IO:WALSync`, `LWLock:WALWrite`, `IO:DataFileExtend`, ...) or
+// `running` when it waits on nothing (on a core, or ready for one). A state seen at two reads or
+// more in a row is recorded as a 'pg-wait' event from the first read that saw it to the last plus
+// the interval, so a group commit held 20-90 ms in Postgres shows what its backend was waiting on.
 import pg from 'pg';
 import { Timeline, timelineNow, timelinePath } from '../../src/observability/timeline.js';
 import { newWalFiles } from './scratch-database.js';
 
 const pollMs = 250;
+const waitPollMs = 10;
+
+const waitQuery = `select pid, coalesce(wait_event_type || ':' || wait_event, 'running') as what
+  from pg_stat_activity
+  where backend_type = 'client backend' and state = 'active' and pid <> pg_backend_pid()`;
+
+/** A backend's state while it lasts: what, the first and last read that saw it, and how many. */
+interface WaitSpan {
+  readonly what: string;
+  readonly fromMs: number;
+  seenMs: number;
+  reads: number;
+}
 
 const checkpointQuery =
   'select checkpoints_timed + checkpoints_req as count, ' +
@@ -100,6 +120,61 @@ async function readAutovacuums(client: pg.Client): Promise<Map<string, Running>>
   );
 }
 
+/**
+ * Runs `once` every `everyMs`, never two at a time; the returned function stops it once the read
+ * in flight, if any, is done (so the connection is not closed under it).
+ */
+function every(everyMs: number, label: string, once: () => Promise<void>): () => Promise<void> {
+  let reading: Promise<void> | undefined = undefined;
+  const timer = setInterval(() => {
+    if (reading !== undefined) return;
+    reading = once()
+      .catch((error: unknown) => {
+        process.stderr.write(`${label}: ${String(error)}\n`);
+      })
+      .finally(() => (reading = undefined));
+  }, everyMs);
+  return async () => {
+    clearInterval(timer);
+    await reading;
+  };
+}
+
+/** Samples the backends' waits into `timeline`; the returned function stops it. */
+async function sampleWaits(databaseUrl: string, timeline: Timeline): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  let spans = new Map<number, WaitSpan>();
+  const ended = (pid: number, span: WaitSpan): void => {
+    if (span.reads < 2) return;
+    const ms = span.seenMs - span.fromMs + waitPollMs;
+    timeline.record('pg-wait', span.fromMs, { ms, what: span.what, pid });
+  };
+  const stop = every(waitPollMs, 'postgres waits', () =>
+    client.query<{ pid: number; what: string }>(waitQuery).then(({ rows }) => {
+      const seenMs = timelineNow();
+      const now = new Map<number, WaitSpan>();
+      for (const { pid, what } of rows) {
+        const span = spans.get(pid);
+        if (span?.what === what) {
+          span.seenMs = seenMs;
+          span.reads += 1;
+          now.set(pid, span);
+        } else {
+          now.set(pid, { what, fromMs: seenMs, seenMs, reads: 1 });
+        }
+      }
+      for (const [pid, span] of spans) if (now.get(pid) !== span) ended(pid, span);
+      spans = now;
+    }),
+  );
+  return async () => {
+    await stop();
+    for (const [pid, span] of spans) ended(pid, span);
+    await client.end();
+  };
+}
+
 /** Starts sampling; the returned function stops it and writes the file. */
 export async function samplePostgresWork(
   databaseUrl: string,
@@ -117,12 +192,10 @@ export async function samplePostgresWork(
     const ms = Math.max(0, autovacuum.seenMs - autovacuum.startedMs);
     timeline.record('autovacuum', autovacuum.startedMs, { ms, what: autovacuum.what });
   };
-  let reading = false;
-  const timer = setInterval(() => {
-    if (reading) return;
-    reading = true;
-    Promise.all([read(client), readAutovacuums(client), readWal(client, walSaid)])
-      .then(([now, autovacuums, wal]) => {
+  const stopWaits = await sampleWaits(databaseUrl, timeline);
+  const stop = every(pollMs, 'postgres sampling', () =>
+    Promise.all([read(client), readAutovacuums(client), readWal(client, walSaid)]).then(
+      ([now, autovacuums, wal]) => {
         const atMs = timelineNow();
         const sinceMs = atMs - lastReadMs;
         const [backend, clean] = [now.backend - last.backend, now.clean - last.clean];
@@ -143,12 +216,12 @@ export async function samplePostgresWork(
         last = now;
         for (const [key, autovacuum] of running) if (!autovacuums.has(key)) ended(autovacuum);
         running = autovacuums;
-      })
-      .catch((error: unknown) => process.stderr.write(`postgres sampling: ${String(error)}\n`))
-      .finally(() => (reading = false));
-  }, pollMs);
+      },
+    ),
+  );
   return async () => {
-    clearInterval(timer);
+    await stop();
+    await stopWaits();
     for (const autovacuum of running.values()) ended(autovacuum);
     timeline.flushSync();
     await client.end();

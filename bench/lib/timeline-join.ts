@@ -72,7 +72,8 @@ export interface Overlap {
   /**
    * 'gc major', 'stall', 'commit' (Postgres's time), 'release', 'replies', 'snapshot-write';
    * Postgres's 'checkpoint', 'autovacuum' and 'wal-file' (the reads of pg_wal between which a
-   * new file appeared).
+   * new file appeared), and 'wait X' (a client backend seen in the wait event X, or 'running',
+   * over that span).
    */
   readonly what: string;
   readonly ms: number;
@@ -223,6 +224,8 @@ function intervalsOf(event: TimelineEvent): { what: string; from: number; ms: nu
         { what: 'release', from: event.t + ms, ms: releaseMs },
       ];
     }
+    case 'pg-wait':
+      return [{ what: `wait ${String(event.what)}`, from: event.t, ms }];
     case 'stall':
     case 'checkpoint':
     case 'autovacuum':
@@ -247,6 +250,7 @@ function detailOf(event: TimelineEvent): string {
   if (event.k === 'snapshot-write') return `${String(event.bytes)} B`;
   if (event.k === 'autovacuum') return String(event.what);
   if (event.k === 'wal-file') return `${String(event.count)} new`;
+  if (event.k === 'pg-wait') return `backend ${String(event.pid)}`;
   return '';
 }
 
@@ -280,7 +284,8 @@ const isLoadThread = (thread: string): boolean => thread.startsWith('load-');
  * total is not one stop, and a snapshot write runs on a thread of its own, a checkpoint and an
  * autovacuum in a Postgres process (a checkpoint's writes spread over minutes when the WAL's
  * volume asks for it): none is the cause itself, only said beside it. Nor is a new WAL file,
- * which only the commits wait for: it is known only to within the two reads of pg_wal around it.
+ * which only the commits wait for: it is known only to within the two reads of pg_wal around it,
+ * nor a backend's wait of 20 ms or more (the longest is said), which is a commit's inside.
  */
 export function causeOf(overlaps: readonly Overlap[]): string {
   const cause = stopOf(overlaps);
@@ -292,14 +297,25 @@ export function causeOf(overlaps: readonly Overlap[]): string {
     beside.push('a snapshot write');
   if (overlaps.some((overlap) => overlap.what === 'autovacuum')) beside.push('an autovacuum');
   if (overlaps.some((overlap) => overlap.what === 'wal-file')) beside.push('a new WAL file');
+  // The longest (overlaps come longest first) of a backend's states long enough to hold a commit.
+  const wait = overlaps.find((overlap) => isWait(overlap.what) && overlap.ms >= waitNotedMs);
+  const state = wait?.what.slice('wait '.length);
+  if (state !== undefined) {
+    beside.push(state === 'running' ? 'a backend running' : `a backend waiting on ${state}`);
+  }
   return beside.length === 0 ? cause : `${cause} (during ${beside.join(' and ')})`;
 }
 
-/** What runs beside the threads rather than stopping one. */
+/** What runs beside the threads rather than stopping one (and Postgres's backends' waits). */
 const background = new Set(['snapshot', 'snapshot-write', 'checkpoint', 'autovacuum', 'wal-file']);
+const isWait = (what: string): boolean => what.startsWith('wait ');
+/** A backend's wait (or run) said beside a cause from this long: a commit held as long. */
+const waitNotedMs = 20;
 
 function stopOf(overlaps: readonly Overlap[]): string {
-  const candidates = overlaps.filter((overlap) => !background.has(overlap.what));
+  const candidates = overlaps.filter(
+    (overlap) => !background.has(overlap.what) && !isWait(overlap.what),
+  );
   const top = candidates[0];
   if (top === undefined) return 'nothing recorded';
   if (top.what !== 'stall') return `${top.thread} ${top.what}`;

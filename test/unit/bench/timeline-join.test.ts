@@ -208,6 +208,33 @@ describe('what overlapped a slow request', () => {
     expect(causeOf([write, commit])).toBe('shard-0 commit (during a snapshot write)');
   });
 
+  it("says the longest of Postgres's backend waits of 20 ms or more beside a cause, never as one", () => {
+    const postgres: ThreadEvents[] = [
+      {
+        thread: 'postgres',
+        events: [
+          { k: 'pg-wait', t: from + 100, ms: 60, what: 'IO:WALSync', pid: 7 },
+          { k: 'pg-wait', t: from + 110, ms: 30, what: 'running', pid: 7 },
+          { k: 'pg-wait', t: from + 400, ms: 20, what: 'running', pid: 8 },
+          { k: 'pg-wait', t: from + 600, ms: 19, what: 'LWLock:WALWrite', pid: 8 },
+        ],
+      },
+      { thread: 'shard-1', events: [{ k: 'commit', t: from + 95, ms: 70, rows: 12 }] },
+    ];
+    const overlaps = overlapsOf(postgres, from + 120, from + 170);
+    expect(overlaps.find((overlap) => overlap.what === 'wait IO:WALSync')).toMatchObject({
+      thread: 'postgres',
+      ms: 60,
+      detail: 'backend 7',
+    });
+    expect(causeOf(overlaps)).toBe('shard-1 commit (during a backend waiting on IO:WALSync)');
+    expect(causeOf(overlapsOf(postgres, from + 405, from + 410))).toBe(
+      'nothing recorded (during a backend running)',
+    );
+    // Shorter than a commit worth explaining: not said.
+    expect(causeOf(overlapsOf(postgres, from + 605, from + 610))).toBe('nothing recorded');
+  });
+
   it('explains each request with its time into the window and counts the causes', () => {
     const reports = explain(
       [
