@@ -6,7 +6,12 @@
 // longest, and how many took over 20, 50 and 100 ms, so that a tail the ledger shows can be set
 // beside what the disk alone does. The file is removed after.
 //
-//   npx tsx bench/micro/fsync-latency.ts [--seconds 30] [--bytes 8192] [--dir PATH]
+// --every-ms N paces it (one write + fdatasync every N ms instead of back to back), so that it can
+// run beside another load, such as the hot-SKU bench, and tell whether the disk's own flushes
+// stall then: each one over 20 ms is also listed with its time on the clock `--timeline` uses
+// (ms since the epoch: performance.timeOrigin + performance.now()).
+//
+//   npx tsx bench/micro/fsync-latency.ts [--seconds 30] [--bytes 8192] [--dir PATH] [--every-ms 0]
 import {
   closeSync,
   existsSync,
@@ -27,14 +32,32 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '30' },
     bytes: { type: 'string', default: '8192' },
     dir: { type: 'string' },
+    'every-ms': { type: 'string', default: '0' },
   },
 });
+const everyMs = Number(values['every-ms']);
 const seconds = Number(values.seconds);
 const bytes = Number(values.bytes);
 const postgresDisk = '/var/lib/postgresql';
 const parent = values.dir ?? (existsSync(postgresDisk) ? postgresDisk : os.tmpdir());
 
-function run(directory: string): { histogram: hdr.Histogram; over: Record<string, number> } {
+/** A flush over 20 ms: when it began (the timeline's clock) and how long it took. */
+interface SlowSync {
+  readonly atMs: number;
+  readonly ms: number;
+}
+
+/** Blocks this thread for `ms` (the probe is synchronous on purpose: nothing else runs here). */
+const sleep = (ms: number): void => {
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+function run(directory: string): {
+  histogram: hdr.Histogram;
+  over: Record<string, number>;
+  slow: SlowSync[];
+} {
+  const slow: SlowSync[] = [];
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000 });
   const over: Record<string, number> = { '20 ms': 0, '50 ms': 0, '100 ms': 0 };
   const file = join(directory, 'fsync-probe');
@@ -51,20 +74,22 @@ function run(directory: string): { histogram: hdr.Histogram; over: Record<string
       histogram.recordValue(Math.max(1, Math.round(ms * 1000)));
       for (const limit of [20, 50, 100])
         if (ms > limit) over[`${limit} ms`] = (over[`${limit} ms`] ?? 0) + 1;
+      if (ms > 20) slow.push({ atMs: performance.timeOrigin + startedMs, ms });
       // Appends, as a WAL does; back to the start every 16 MiB so the file stays small.
       offset = (offset + bytes) % (16 * 2 ** 20);
+      sleep(startedMs + everyMs - performance.now());
     }
   } finally {
     closeSync(fd);
   }
-  return { histogram, over };
+  return { histogram, over, slow };
 }
 
 async function main(): Promise<void> {
   const busy = await backgroundBusyCores(1000);
   const directory = mkdtempSync(join(parent, 'fsync-latency-'));
   try {
-    const { histogram, over } = run(directory);
+    const { histogram, over, slow } = run(directory);
     const ms = (percentile: number): string =>
       (histogram.getValueAtPercentile(percentile) / 1000).toFixed(2);
     const machine = machineInfo();
@@ -74,8 +99,13 @@ async function main(): Promise<void> {
         `${histogram.totalCount} writes of ${bytes} bytes + fdatasync in ${seconds} s: ` +
         `p50 ${ms(50)} ms, p99 ${ms(99)} ms, p99.9 ${ms(99.9)} ms, ` +
         `max ${(histogram.maxValue / 1000).toFixed(2)} ms; ` +
-        `over 20 / 50 / 100 ms: ${over['20 ms']} / ${over['50 ms']} / ${over['100 ms']}\n`,
+        `over 20 / 50 / 100 ms: ${over['20 ms']} / ${over['50 ms']} / ${over['100 ms']}` +
+        (everyMs > 0 ? ` (one every ${everyMs} ms)` : '') +
+        '\n',
     );
+    for (const { atMs, ms } of slow) {
+      process.stdout.write(`  over 20 ms: ${ms.toFixed(1)} ms at ${atMs.toFixed(0)}\n`);
+    }
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
