@@ -36,6 +36,7 @@ const { values } = parseArgs({
   },
 });
 const everyMs = Number(values['every-ms']);
+if (!(everyMs >= 0)) throw new Error(`--every-ms ${values['every-ms']}: a number of ms, 0 or more`);
 const seconds = Number(values.seconds);
 const bytes = Number(values.bytes);
 const postgresDisk = '/var/lib/postgresql';
@@ -47,9 +48,11 @@ interface SlowSync {
   readonly ms: number;
 }
 
+/** Nothing ever wakes it: waiting on it for `ms` blocks this thread that long. */
+const neverSet = new Int32Array(new SharedArrayBuffer(4));
 /** Blocks this thread for `ms` (the probe is synchronous on purpose: nothing else runs here). */
 const sleep = (ms: number): void => {
-  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  if (ms > 0) Atomics.wait(neverSet, 0, 0, ms);
 };
 
 function run(directory: string): {
