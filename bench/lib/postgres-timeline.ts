@@ -25,6 +25,11 @@
 // `running` when it waits on nothing (on a core, or ready for one). A state seen at two reads or
 // more in a row is recorded as a 'pg-wait' event from the first read that saw it to the last plus
 // the interval, so a group commit held 20-90 ms in Postgres shows what its backend was waiting on.
+//
+// The kernel's page cache, from /proc/meminfo at each 250 ms read (Linux; left out elsewhere):
+// the bytes dirty (written by a process, not yet on the disk) and under write-back ('pagecache').
+// A flush of the WAL shares the disk with that write-back.
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { Timeline, timelineNow, timelinePath } from '../../src/observability/timeline.js';
 import { newWalFiles } from './scratch-database.js';
@@ -120,6 +125,15 @@ async function readAutovacuums(client: pg.Client): Promise<Map<string, Running>>
   );
 }
 
+/** Dirty and Writeback of /proc/meminfo, in kB; undefined where there is none (not Linux). */
+async function readPageCache(): Promise<{ dirtyKb: number; writebackKb: number } | undefined> {
+  const text = await readFile('/proc/meminfo', 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const kb = (name: string): number =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? 0);
+  return { dirtyKb: kb('Dirty'), writebackKb: kb('Writeback') };
+}
+
 /**
  * Runs `once` every `everyMs`, never two at a time; the returned function stops it once the read
  * in flight, if any, is done (so the connection is not closed under it).
@@ -194,30 +208,34 @@ export async function samplePostgresWork(
   };
   const stopWaits = await sampleWaits(databaseUrl, timeline);
   const stop = every(pollMs, 'postgres sampling', () =>
-    Promise.all([read(client), readAutovacuums(client), readWal(client, walSaid)]).then(
-      ([now, autovacuums, wal]) => {
-        const atMs = timelineNow();
-        const sinceMs = atMs - lastReadMs;
-        const [backend, clean] = [now.backend - last.backend, now.clean - last.clean];
-        if (backend > 0 || clean > 0) {
-          timeline.record('buffers', lastReadMs, { ms: sinceMs, backend, clean });
-        }
-        if (wal !== undefined && lastWal !== undefined) {
-          timeline.record('wal', lastReadMs, { ms: sinceMs, bytes: wal.bytes - lastWal.bytes });
-          const made = newWalFiles(lastWal.files, wal.files);
-          if (made > 0) timeline.record('wal-file', lastReadMs, { ms: sinceMs, count: made });
-        }
-        lastWal = wal;
-        lastReadMs = atMs;
-        if (now.count > last.count) {
-          const ms = now.ms - last.ms;
-          timeline.record('checkpoint', atMs - ms, { ms, count: now.count - last.count });
-        }
-        last = now;
-        for (const [key, autovacuum] of running) if (!autovacuums.has(key)) ended(autovacuum);
-        running = autovacuums;
-      },
-    ),
+    Promise.all([
+      read(client),
+      readAutovacuums(client),
+      readWal(client, walSaid),
+      readPageCache(),
+    ]).then(([now, autovacuums, wal, pageCache]) => {
+      const atMs = timelineNow();
+      if (pageCache !== undefined) timeline.record('pagecache', atMs, pageCache);
+      const sinceMs = atMs - lastReadMs;
+      const [backend, clean] = [now.backend - last.backend, now.clean - last.clean];
+      if (backend > 0 || clean > 0) {
+        timeline.record('buffers', lastReadMs, { ms: sinceMs, backend, clean });
+      }
+      if (wal !== undefined && lastWal !== undefined) {
+        timeline.record('wal', lastReadMs, { ms: sinceMs, bytes: wal.bytes - lastWal.bytes });
+        const made = newWalFiles(lastWal.files, wal.files);
+        if (made > 0) timeline.record('wal-file', lastReadMs, { ms: sinceMs, count: made });
+      }
+      lastWal = wal;
+      lastReadMs = atMs;
+      if (now.count > last.count) {
+        const ms = now.ms - last.ms;
+        timeline.record('checkpoint', atMs - ms, { ms, count: now.count - last.count });
+      }
+      last = now;
+      for (const [key, autovacuum] of running) if (!autovacuums.has(key)) ended(autovacuum);
+      running = autovacuums;
+    }),
   );
   return async () => {
     await stop();

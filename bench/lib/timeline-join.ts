@@ -60,6 +60,9 @@ export interface ThreadSecond {
   /** Postgres: buffers written out of shared_buffers by backends, and by the background writer. */
   backendBuffers: number;
   cleanBuffers: number;
+  /** The kernel: the most kB dirty, and under write-back, at any read in the second. */
+  dirtyMaxKb: number;
+  writebackMaxKb: number;
 }
 
 export interface TimelineSecond extends LoadSecond {
@@ -141,6 +144,8 @@ function emptySecond(): ThreadSecond {
     walFiles: 0,
     backendBuffers: 0,
     cleanBuffers: 0,
+    dirtyMaxKb: 0,
+    writebackMaxKb: 0,
   };
 }
 
@@ -188,6 +193,10 @@ function addEvent(into: ThreadSecond, event: TimelineEvent): void {
     case 'buffers':
       into.backendBuffers += Number(event.backend ?? 0);
       into.cleanBuffers += Number(event.clean ?? 0);
+      return;
+    case 'pagecache':
+      into.dirtyMaxKb = Math.max(into.dirtyMaxKb, Number(event.dirtyKb ?? 0));
+      into.writebackMaxKb = Math.max(into.writebackMaxKb, Number(event.writebackKb ?? 0));
   }
 }
 

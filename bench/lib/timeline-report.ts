@@ -81,6 +81,10 @@ function threadCell(thread: string, cell: ThreadSecond | undefined): string {
     if (cell.walFiles > 0) work.push(`new ${cell.walFiles}`);
     if (cell.backendBuffers > 0) work.push(`bw ${cell.backendBuffers}`);
     if (cell.cleanBuffers > 0) work.push(`bg ${cell.cleanBuffers}`);
+    const mb = (kb: number): string => (kb / 1024).toFixed(0);
+    if (cell.dirtyMaxKb > 0 || cell.writebackMaxKb > 0) {
+      work.push(`dirty ${mb(cell.dirtyMaxKb)} wb ${mb(cell.writebackMaxKb)}`);
+    }
     return work.join(' ');
   }
   const parts = [`gc ${ms(cell.gcMs)}/${ms(cell.gcLongestMs)}`];
@@ -172,7 +176,8 @@ export function timelineMarkdown(report: TimelineReport, cpu: readonly CpuUse[])
       `snapshots captured (longest slice ms), w snapshot writes, h longest reply/durable batch ` +
       `handled on the HTTP thread; postgres: checkpoints ended (longest write+sync ms), av ` +
       `autovacuums begun (longest ms), wal MB of WAL written, new WAL files made, not recycled, ` +
-      `bw buffers of 8 kB written out by backends themselves, bg by the background writer):`,
+      `bw buffers of 8 kB written out by backends themselves, bg by the background writer; ` +
+      `dirty / wb the most MB of the kernel's page cache dirty and under write-back at a read):`,
     '',
     ...secondsTable(report, cpu),
     '',

@@ -124,6 +124,9 @@ describe('the per-second table', () => {
           { k: 'buffers', t: from + 250, ms: 250, backend: 4_000, clean: 0 },
           { k: 'buffers', t: from + 500, ms: 250, backend: 96, clean: 10 },
           { k: 'buffers', t: from + 1_250, ms: 250, backend: 0, clean: 7 },
+          { k: 'pagecache', t: from + 250, dirtyKb: 40_000, writebackKb: 6_000 },
+          { k: 'pagecache', t: from + 500, dirtyKb: 90_000, writebackKb: 2_000 },
+          { k: 'pagecache', t: from + 1_250, dirtyKb: 1_000, writebackKb: 0 },
         ],
       },
       { thread: 'shard-1', events: [{ k: 'commit', t: from + 420, ms: 60, rows: 64 }] },
@@ -138,6 +141,9 @@ describe('the per-second table', () => {
     // Buffers written out, by backends and by the background writer, summed the same way.
     expect(first?.threads.postgres).toMatchObject({ backendBuffers: 4_096, cleanBuffers: 10 });
     expect(second?.threads.postgres).toMatchObject({ backendBuffers: 0, cleanBuffers: 7 });
+    // The kernel's page cache: the most dirty and under write-back at a read of the second.
+    expect(first?.threads.postgres).toMatchObject({ dirtyMaxKb: 90_000, writebackMaxKb: 6_000 });
+    expect(second?.threads.postgres).toMatchObject({ dirtyMaxKb: 1_000, writebackMaxKb: 0 });
     const overlaps = overlapsOf(postgres, from + 430, from + 470);
     expect(overlaps.find((overlap) => overlap.what === 'wal-file')?.detail).toBe('1 new');
     expect(causeOf(overlaps)).toBe('shard-1 commit (during a new WAL file)');
