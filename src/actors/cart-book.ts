@@ -5,6 +5,7 @@
 // A cart confirm across partitions adds the same two roles once more, per attempt: the home's
 // decisions of confirm attempts, and each participant's holds pinned by an attempt.
 import { assert } from './assert.js';
+import { OldestFirst } from './oldest-first.js';
 import type { CartConfirmRecord, CartRecord, CartTerms } from './types.js';
 
 export interface Claim {
@@ -55,9 +56,8 @@ export class CartBook {
   readonly pinned = new Map<string, Pinned>();
   /** Cart id -> its confirm attempts decided here (as its home). */
   readonly confirms = new Map<string, ConfirmDecisions>();
-  /** Where `prune` stands in `decided`: its iterator, and the oldest entry, not forgotten yet. */
-  private pruneCursor: Iterator<[string, CartRecord]> | undefined = undefined;
-  private pruneAt: [string, CartRecord] | undefined = undefined;
+  /** `decided` oldest first: only `prune` forgets a decided cart, through it. */
+  private readonly oldestDecided = new OldestFirst(this.decided);
 
   /** What a cart request with these terms finds at its home. */
   lookup(
@@ -114,31 +114,15 @@ export class CartBook {
    * (the hold bound, not this one, limits how many such carts there are).
    */
   prune(oldestKeptMs: number, max: number, liveSinceMs: number): void {
-    for (let entry = this.oldestDecided(); entry !== undefined; entry = this.oldestDecided()) {
+    const oldest = this.oldestDecided;
+    for (let entry = oldest.peek(); entry !== undefined; entry = oldest.peek()) {
       const [cartId, record] = entry;
       const live = record.atMs >= liveSinceMs;
       if ((this.decided.size <= max || live) && record.atMs >= oldestKeptMs) return;
-      this.pruneAt = undefined;
-      this.decided.delete(cartId);
+      oldest.forget();
       this.confirms.delete(cartId);
       if (this.keys.get(record.idempotencyKey) === record) this.keys.delete(record.idempotencyKey);
     }
-  }
-
-  /**
-   * The oldest decided cart (only `prune` forgets one, oldest first), through one iterator kept
-   * from call to call: a new one each time would step again over every entry forgotten since the
-   * Map's table was last rebuilt, a cost that grows with the bound (bench/micro/bounded-maps.ts).
-   */
-  private oldestDecided(): [string, CartRecord] | undefined {
-    if (this.pruneAt !== undefined || this.decided.size === 0) return this.pruneAt;
-    // Nothing but `prune` forgets a decided cart, and it forgot every entry before the iterator's
-    // place: the next one is the oldest. (A Map iterator not yet at its end sees later entries.)
-    this.pruneCursor ??= this.decided.entries();
-    const next = this.pruneCursor.next();
-    assert(next.done !== true, 'a decided cart that prune did not come to');
-    this.pruneAt = next.value;
-    return this.pruneAt;
   }
 
   /** A prepared hold of a cart not decided here. */

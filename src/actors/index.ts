@@ -5,6 +5,7 @@ export { defaultSettings, limitWindowSecondsDefault } from './product-book.js';
 export type { ApplyResult, Write } from './apply-result.js';
 export { PartitionState, homePartitionOf, stockKey } from './partition-state.js';
 export { checkRecord } from './record-check.js';
+export { OldestFirst } from './oldest-first.js';
 export {
   captureSnapshot,
   finishedEntriesOf,

@@ -6,7 +6,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { authCacheEntriesMax, authClockToleranceSeconds } from '../limits.js';
-import { OldestFirst } from './oldest-first.js';
+import { OldestFirst } from '../actors/index.js';
 
 export type Role = 'checkout' | 'admin' | 'reader';
 export type Permission = 'reserve' | 'confirm' | 'release' | 'adjust' | 'read' | 'admin';

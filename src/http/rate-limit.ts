@@ -2,7 +2,7 @@
 // A request takes one token; an empty bucket answers 429 with the seconds until the next token.
 // Idle buckets are full by definition, so they are dropped rather than kept: memory is bounded.
 import { rateLimitClientsMax } from '../limits.js';
-import { OldestFirst } from './oldest-first.js';
+import { OldestFirst } from '../actors/index.js';
 
 interface Bucket {
   tokens: number;

@@ -123,7 +123,6 @@ async function recoverInOnePass(
         start = end;
       }
       rows.count = 0;
-      rows.used = 0;
     }
   };
   const onRow = (partition: number, lsn: number, payload: Uint8Array) => {
@@ -142,26 +141,28 @@ async function recoverInOnePass(
   return recovered;
 }
 
-/** One partition's rows of a page: their lsns, and their payloads back to back. */
+/**
+ * One partition's rows of a page: their lsns, and their payloads back to back (row i ends at
+ * `ends[i]`). The arrays are reused from page to page: only the first `count` rows are this page's.
+ */
 class PageRows {
-  lsns: number[] = [];
-  ends: number[] = [];
+  readonly lsns: number[] = [];
+  readonly ends: number[] = [];
   bytes = new Uint8Array(4096);
   count = 0;
-  used = 0;
 
   add(lsn: number, payload: Uint8Array): void {
-    const end = this.used + payload.length;
+    const start = this.count === 0 ? 0 : (this.ends[this.count - 1] as number);
+    const end = start + payload.length;
     if (end > this.bytes.length) {
       const grown = new Uint8Array(Math.max(end, this.bytes.length * 2));
-      grown.set(this.bytes.subarray(0, this.used));
+      grown.set(this.bytes.subarray(0, start));
       this.bytes = grown;
     }
-    this.bytes.set(payload, this.used);
+    this.bytes.set(payload, start);
     this.lsns[this.count] = lsn;
     this.ends[this.count] = end;
     this.count += 1;
-    this.used = end;
   }
 }
 
