@@ -1,6 +1,7 @@
 // Command-line flags of the flash-sale bench, each with a default and a bound, so that a typo or
 // an absurd value stops the run before anything is started instead of hanging a shared machine.
 import { parseArgs } from 'node:util';
+import { loadClientDefault, loadClients, type LoadClient } from './load-client.js';
 import { scenarioNames, type ScenarioName } from './scenarios.js';
 import { systemNames, type SystemName } from './system-names.js';
 import { walFilesModes, type WalFilesMode } from './wal-files.js';
@@ -37,6 +38,8 @@ export interface BenchOptions {
   readonly bareUwsThreads: number;
   /** What drives the load: the bench's own generator, or wrk (hot-sku only). */
   readonly generator: 'bench' | 'wrk';
+  /** The bench's generator's HTTP client: its own (raw) or undici's. */
+  readonly client: LoadClient;
   /**
    * --wal-files: Postgres's WAL files made ready before each durable system's load (wal-files.ts);
    * undefined: left as found.
@@ -52,7 +55,7 @@ export const usage = `Usage: npm run bench -- [flags]
 
 Flash-sale load against the ledger (and with --compare, the baselines in bench/baselines/):
 starts each system on a scratch database, stocks the scenario's keys, drives it with piscina
-load threads (undici, keep-alive, closed loop), checks the end state (no lost change, no
+load threads (keep-alive, closed loop), checks the end state (no lost change, no
 oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
 
   --scenario LIST     comma-separated, or all: hot-sku, many-sku, lifecycle, sold-out,
@@ -74,6 +77,8 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
   --generator G       bench (default): the bench's own load threads; wrk: a plain wrk run
                       (hot-sku only; wrk must be installed; --threads is wrk's -t), a warm-up
                       run and then the measured run, as a load tester would
+  --client C          the bench generator's HTTP client: raw (default: its own, on a bare
+                      socket, the least CPU per request) or undici (as before December 5)
   --wal-files MODE    before each durable system's load, put Postgres's WAL files in a state:
                       fresh (none ahead: the run makes each 16 MB file it fills, zero-filled
                       and fsynced while commits wait, as a new cluster does) or recycled
@@ -180,6 +185,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         'flash-crowd-stock': { type: 'string' },
         'bare-uws-threads': { type: 'string' },
         generator: { type: 'string' },
+        client: { type: 'string' },
         'wal-files': { type: 'string' },
         help: { type: 'boolean' },
       },
@@ -218,6 +224,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     flashCrowdStock: integer('flash-crowd-stock', values['flash-crowd-stock']),
     bareUwsThreads: integer('bare-uws-threads', values['bare-uws-threads']),
     generator: generatorOf(values.generator, scenarios),
+    client: clientOf(values.client),
     walFiles: walFilesOf(values['wal-files']),
   };
 }
@@ -229,6 +236,13 @@ function walFilesOf(raw: string | undefined): WalFilesMode | undefined {
     throw new UsageError(`--wal-files is ${walFilesModes.join(' or ')}, got ${raw}`);
   }
   return mode;
+}
+
+function clientOf(raw: string | undefined): LoadClient {
+  if (raw === undefined) return loadClientDefault;
+  const client = loadClients.find((known) => known === raw);
+  if (client === undefined) throw new UsageError(`--client is raw or undici, got ${raw}`);
+  return client;
 }
 
 function generatorOf(raw: string | undefined, scenarios: readonly ScenarioName[]) {

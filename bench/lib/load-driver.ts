@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { MessageChannel } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import { Piscina } from 'piscina';
+import { loadClientDefault, type LoadClient } from './load-client.js';
 import type {
   LoadTask,
   LoadTaskResult,
@@ -45,6 +46,8 @@ export interface LoadOptions {
   readonly onMeasureEnd: () => void | Promise<void>;
   /** --timeline: the ledger's timeline prefix; the load threads write theirs beside it. */
   readonly timelinePrefix?: string;
+  /** What carries the requests (default `loadClientDefault`). */
+  readonly client?: LoadClient;
 }
 
 export interface LatencySummary {
@@ -180,6 +183,7 @@ export class LoadGenerator implements LoadSource {
         measureFromMs,
         endAtMs,
         requestTimeoutMs,
+        client: options.client ?? loadClientDefault,
         progress: port2,
         ...(options.timelinePrefix === undefined ? {} : { timelinePrefix: options.timelinePrefix }),
       };

@@ -1,5 +1,6 @@
 // One load-generator thread (a piscina task): `connections` closed-loop virtual users, each on
-// its own keep-alive undici Client (pipelining 1), run one scenario until the end time, then
+// its own keep-alive connection (pipelining 1: the bench's own client by default,
+// raw-http-client.ts, or an undici Client), run one scenario until the end time, then
 // finish the request in hand and stop, so nothing is left unanswered at the end. Latency of
 // every request started in the measured window goes into HDR histograms (microseconds).
 // Requests whose outcome is unknown (connection error, timeout) are handed back to be resolved
@@ -10,7 +11,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
 import { Client } from 'undici';
+import type { LoadClient } from './load-client.js';
 import { LoadTimeline, type LoadTimelineResult } from './load-timeline.js';
+import { RawHttpClient } from './raw-http-client.js';
 import {
   drawCartKeys,
   emptyTallies,
@@ -49,6 +52,7 @@ export interface LoadTask {
   readonly measureFromMs: number;
   readonly endAtMs: number;
   readonly requestTimeoutMs: number;
+  readonly client: LoadClient;
   /** Receives a ProgressTick every second. */
   readonly progress: MessagePort;
   /** --timeline: the ledger's timeline prefix; this thread keeps per-second and slow requests. */
@@ -124,12 +128,61 @@ interface Answer {
   readonly retryAfterSeconds: number | undefined;
 }
 
+/** One virtual user's keep-alive connection, one request at a time. */
+interface Connection {
+  post(path: string, body: string): Promise<Answer>;
+  /** A GET whose answer is read and dropped (opening the connection). */
+  get(path: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+function undiciConnection(url: string, headers: Record<string, string>, timeoutMs: number) {
+  const client = new Client(url, {
+    pipelining: 1,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    keepAliveTimeout: 60_000,
+  });
+  const connection: Connection = {
+    async post(path, body) {
+      const response = await client.request({ path, method: 'POST', headers, body });
+      return {
+        status: response.statusCode,
+        text: await response.body.text(),
+        retryAfterSeconds: retryAfterOf(response.headers['retry-after']),
+      };
+    },
+    async get(path) {
+      const response = await client.request({ path, method: 'GET' });
+      await response.body.dump();
+    },
+    close: () => client.close(),
+  };
+  return connection;
+}
+
+function rawConnection(url: string, headers: Record<string, string>, timeoutMs: number) {
+  const client = new RawHttpClient(url, { headers, timeoutMs });
+  const connection: Connection = {
+    async post(path, body) {
+      const answer = await client.request('POST', path, body);
+      const retryAfterSeconds = retryAfterOf(answer.retryAfter);
+      return { status: answer.status, text: answer.text, retryAfterSeconds };
+    },
+    async get(path) {
+      await client.request('GET', path);
+    },
+    close: () => client.close(),
+  };
+  return connection;
+}
+
 /** The error code of a refusal's body (docs/api.md), or '' when there is none. */
 function errorCodeOf(text: string): string {
   return /"code"\s*:\s*"([a-z_]+)"/.exec(text)?.[1] ?? '';
 }
 
-function retryAfterOf(header: string | string[] | undefined): number | undefined {
+export function retryAfterOf(header: string | string[] | undefined): number | undefined {
   if (typeof header !== 'string' || !/^[0-9]+$/.test(header)) return undefined;
   const seconds = Number(header);
   return seconds <= retryAfterSecondsMax ? seconds : undefined;
@@ -163,11 +216,11 @@ class ThreadLoad {
   unexpected = 0;
   private issued = 0;
   /** Connections that sent a request already: the first of each is the crowd's wave. */
-  private readonly sentOn = new WeakSet<Client>();
+  private readonly sentOn = new WeakSet<Connection>();
   // Performance-clock equivalents of the task's wall-clock times.
   private measureFrom: number;
   private readonly endAt: number;
-  private readonly headers: Record<string, string>;
+  readonly headers: Record<string, string>;
   private tick = { answered: 0, unexpected: 0, errors: 0 };
   readonly timeline: LoadTimeline | undefined;
 
@@ -210,23 +263,18 @@ class ThreadLoad {
     return `${this.task.idempotencyPrefix}${this.task.threadIndex}-${this.issued.toString(36)}`;
   }
 
-  async send(client: Client, operation: Operation, body: string, keyIndexes: readonly number[]) {
+  async send(
+    connection: Connection,
+    operation: Operation,
+    body: string,
+    keyIndexes: readonly number[],
+  ) {
     const started = performance.now();
-    const first = !this.sentOn.has(client);
-    if (first) this.sentOn.add(client);
+    const first = !this.sentOn.has(connection);
+    if (first) this.sentOn.add(connection);
     let answer: Answer;
     try {
-      const response = await client.request({
-        path: operationPaths[operation],
-        method: 'POST',
-        headers: this.headers,
-        body,
-      });
-      answer = {
-        status: response.statusCode,
-        text: await response.body.text(),
-        retryAfterSeconds: retryAfterOf(response.headers['retry-after']),
-      };
+      answer = await connection.post(operationPaths[operation], body);
     } catch (error) {
       this.failed(operation, body, keyIndexes, error);
       return undefined;
@@ -373,13 +421,18 @@ function reservationIdOf(text: string): string | undefined {
 }
 
 /** One checkout step after an acknowledged hold: confirm it or release it. */
-async function finishHold(load: ThreadLoad, client: Client, keyIndex: number, text: string) {
+async function finishHold(
+  load: ThreadLoad,
+  connection: Connection,
+  keyIndex: number,
+  text: string,
+) {
   const reservationId = reservationIdOf(text);
   if (reservationId === undefined) throw new Error(`reserve answered 200 without an id: ${text}`);
   const confirm = Math.random() < load.task.scenario.confirmShare;
   const operation: Operation = confirm ? 'confirm' : 'release';
   const answer = await load.send(
-    client,
+    connection,
     operation,
     JSON.stringify({ reservation_id: reservationId }),
     [keyIndex],
@@ -389,12 +442,13 @@ async function finishHold(load: ThreadLoad, client: Client, keyIndex: number, te
   tally[keyIndex] = (tally[keyIndex] ?? 0) + 1;
 }
 
-async function virtualUser(load: ThreadLoad, client: Client): Promise<void> {
+async function virtualUser(load: ThreadLoad, connection: Connection): Promise<void> {
   const { keyCount, checkout, cartLines } = load.task.scenario;
-  if (cartLines !== null) return cartUser(load, client);
+  if (cartLines !== null) return cartUser(load, connection);
   while (load.running) {
     const keyIndex = keyCount === 1 ? 0 : Math.floor(Math.random() * keyCount);
-    const answer = await load.send(client, 'reserve', reserveBody(load, keyIndex), [keyIndex]);
+    const body = reserveBody(load, keyIndex);
+    const answer = await load.send(connection, 'reserve', body, [keyIndex]);
     if (answer === undefined) {
       await new Promise((resolve) => setTimeout(resolve, pauseAfterErrorMs));
       continue;
@@ -405,7 +459,7 @@ async function virtualUser(load: ThreadLoad, client: Client): Promise<void> {
     }
     if (answer.status !== 200) continue;
     load.tallies.reserved[keyIndex] = (load.tallies.reserved[keyIndex] ?? 0) + 1;
-    if (checkout) await finishHold(load, client, keyIndex, answer.text);
+    if (checkout) await finishHold(load, connection, keyIndex, answer.text);
   }
 }
 
@@ -460,12 +514,12 @@ export function cartAnswerMatches(
 }
 
 /** Posts carts until the end time; an acknowledged cart holds one unit per line. */
-async function cartUser(load: ThreadLoad, client: Client): Promise<void> {
+async function cartUser(load: ThreadLoad, connection: Connection): Promise<void> {
   const { scenario } = load.task;
   while (load.running) {
     const keyIndexes = drawCartKeys(scenario, Math.random);
     const started = performance.now();
-    const answer = await load.send(client, 'cart', cartBody(load, keyIndexes), keyIndexes);
+    const answer = await load.send(connection, 'cart', cartBody(load, keyIndexes), keyIndexes);
     if (answer === undefined) {
       await new Promise((resolve) => setTimeout(resolve, pauseAfterErrorMs));
       continue;
@@ -478,13 +532,12 @@ async function cartUser(load: ThreadLoad, client: Client): Promise<void> {
   }
 }
 
-/** Opens every client's connection (GET /health/live); a failure counts as an error. */
-async function openConnections(load: ThreadLoad, clients: readonly Client[]): Promise<void> {
+/** Opens every connection (GET /health/live); a failure counts as an error. */
+async function openConnections(load: ThreadLoad, connections: readonly Connection[]) {
   await Promise.all(
-    clients.map(async (client) => {
+    connections.map(async (connection) => {
       try {
-        const response = await client.request({ path: '/health/live', method: 'GET' });
-        await response.body.dump();
+        await connection.get('/health/live');
       } catch (error) {
         load.connectFailed(error);
       }
@@ -494,27 +547,22 @@ async function openConnections(load: ThreadLoad, clients: readonly Client[]): Pr
 
 export default async function runLoadTask(task: LoadTask): Promise<LoadTaskResult> {
   const load = new ThreadLoad(task);
-  const clients = Array.from(
-    { length: task.connections },
-    (_, index) =>
-      new Client(task.baseUrls[(task.firstConnection + index) % task.baseUrls.length] as string, {
-        pipelining: 1,
-        headersTimeout: task.requestTimeoutMs,
-        bodyTimeout: task.requestTimeoutMs,
-        keepAliveTimeout: 60_000,
-      }),
-  );
-  if (task.scenario.connectsFirst) await openConnections(load, clients);
+  const open = task.client === 'raw' ? rawConnection : undiciConnection;
+  const connections = Array.from({ length: task.connections }, (_, index) => {
+    const url = task.baseUrls[(task.firstConnection + index) % task.baseUrls.length] as string;
+    return open(url, load.headers, task.requestTimeoutMs);
+  });
+  if (task.scenario.connectsFirst) await openConnections(load, connections);
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, task.startAtMs - Date.now())));
   load.started();
   const ticker = setInterval(() => task.progress.postMessage(load.takeTick()), 1000);
   try {
-    await Promise.all(clients.map((client) => virtualUser(load, client)));
+    await Promise.all(connections.map((connection) => virtualUser(load, connection)));
   } finally {
     clearInterval(ticker);
     task.progress.postMessage(load.takeTick());
     task.progress.close();
-    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all(connections.map((connection) => connection.close()));
   }
   const histograms = Object.fromEntries(
     operations.map((operation) => {

@@ -148,7 +148,9 @@ export function loadParameters(options: BenchOptions) {
     client:
       options.generator === 'wrk'
         ? 'wrk (bench/lib/wrk-reserve.lua), keep-alive, closed loop; a warm-up run, then the measured run'
-        : 'undici Client per connection, keep-alive, closed loop',
+        : options.client === 'raw'
+          ? "the bench's own client (bench/lib/raw-http-client.ts) per connection, keep-alive, closed loop"
+          : 'undici Client per connection, keep-alive, closed loop',
     databaseUrl: redactUrl(options.databaseUrl),
   };
 }

@@ -176,6 +176,7 @@ async function measure(
       warmupSeconds: scenario.warmsUp ? context.options.warmupSeconds : 0,
       durationSeconds: context.options.durationSeconds,
       authorization: authorizationHeader(),
+      client: context.options.client,
       onMeasureStart: async () => {
         window.fromMs = Date.now();
         window.cpuBefore = cpuSnapshot(pid, context.generator.wrk);
