@@ -520,10 +520,10 @@ async function startHistory(
   return { maintenance, history };
 }
 
-/** Admission: the token check and the per-client rate limit. */
-function gateOf(config: Config): Gate {
+/** The per-client rate limit (off at 0 a second: it then keeps no bucket). */
+function rateLimiterOf(config: Config): RateLimiter {
   const burst = config.rateLimitBurst || 2 * config.rateLimitPerSecond;
-  return new Gate(new Authenticator(config), new RateLimiter(config.rateLimitPerSecond, burst));
+  return new RateLimiter(config.rateLimitPerSecond, burst);
 }
 
 /** The live page's numbers, read from the metrics when a page asks (never per request). */
@@ -616,9 +616,11 @@ async function main(): Promise<void> {
   const { databaseUrl, layout, owner, routes } = journal;
   const table = new PartitionTable(layout.partitions, config.shards);
   // The depth gauge reads the channels only when scraped, after both exist.
+  const limiter = rateLimiterOf(config);
   const ingress = createIngressMetrics(
     () => shards.map((shard) => shard.depth),
     config.metricsHotKeys,
+    () => limiter.clients,
   );
   const histories = await startHistory(config, databaseUrl, ingress, log);
   const events = startEvents(config, databaseUrl, ingress, log);
@@ -657,7 +659,7 @@ async function main(): Promise<void> {
       cluster === undefined ? snapshotAll(shards) : cluster.snapshotAll(() => snapshotAll(shards)),
     summary: liveSummary(ingress, shards, events),
     history: histories.history,
-    gate: gateOf(config),
+    gate: new Gate(new Authenticator(config), limiter),
     version: packageVersion(),
     log,
     tracing,

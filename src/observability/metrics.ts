@@ -1,5 +1,6 @@
 // The main thread's metrics, and /metrics: this registry merged with each shard worker's.
 import client from 'prom-client';
+import { rateLimitClientsMax } from '../limits.js';
 import { HotKeys } from './hot-keys.js';
 
 export interface IngressMetrics {
@@ -21,11 +22,14 @@ export interface IngressMetrics {
   readonly hotKeys: HotKeys;
   readonly oversellIncidents: client.Counter;
   readonly shardQueueDepth: client.Gauge<'shard'>;
+  readonly rateLimitClients: client.Gauge;
 }
 
 export function createIngressMetrics(
   queueDepths: () => readonly number[],
   hotKeysShown: number,
+  /** Clients the rate limiter keeps a token bucket for (0 while it is off). */
+  rateLimitClients: () => number = () => 0,
 ): IngressMetrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
@@ -81,6 +85,17 @@ export function createIngressMetrics(
       help: 'Invariant violations (reserved > on_hand or negative stock) caught; must stay 0',
       registers: [registry],
     }),
+    ...admissionMetrics(registry, queueDepths, rateLimitClients),
+  };
+}
+
+/** How full the ways in are: each shard's queue, and the rate limit's table of clients. */
+function admissionMetrics(
+  registry: client.Registry,
+  queueDepths: () => readonly number[],
+  rateLimitClients: () => number,
+): Pick<IngressMetrics, 'shardQueueDepth' | 'rateLimitClients'> {
+  return {
     shardQueueDepth: new client.Gauge({
       name: 'ledger_shard_queue_depth',
       help: 'Requests sent to a shard and not yet answered',
@@ -88,6 +103,16 @@ export function createIngressMetrics(
       registers: [registry],
       collect() {
         queueDepths().forEach((depth, shard) => this.set({ shard: String(shard) }, depth));
+      },
+    }),
+    rateLimitClients: new client.Gauge({
+      name: 'ledger_rate_limit_clients',
+      help:
+        'Clients with a token bucket of the rate limit (idle ones are dropped; at its bound of ' +
+        `${rateLimitClientsMax} the oldest bucket goes, and its client starts again with a full one)`,
+      registers: [registry],
+      collect() {
+        this.set(rateLimitClients());
       },
     }),
   };

@@ -228,6 +228,13 @@ describe.runIf(await havePostgres())('auth and rate limits', () => {
     expect(Number(refused[0]?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     // Health and metrics are never limited, so probes keep working under a flood.
     expect((await get(limited.baseUrl, '/health/ready')).status).toBe(200);
+    // One client (this test's address) has a bucket; the ledger without a limit keeps none.
+    const metrics = async (baseUrl: string) =>
+      (await fetch(`${baseUrl}/metrics`)).text().then((text) => {
+        return /^ledger_rate_limit_clients (\d+)$/m.exec(text)?.[1];
+      });
+    expect(await metrics(limited.baseUrl)).toBe('1');
+    expect(await metrics(ledger.baseUrl)).toBe('0');
     await sleep(1100);
     expect((await get(limited.baseUrl, '/v1/stock/never-stocked/w')).status).toBe(404);
     expect(await limited.stop()).toBe(0);
