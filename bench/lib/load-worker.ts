@@ -182,7 +182,7 @@ function errorCodeOf(text: string): string {
   return /"code"\s*:\s*"([a-z_]+)"/.exec(text)?.[1] ?? '';
 }
 
-export function retryAfterOf(header: string | string[] | undefined): number | undefined {
+function retryAfterOf(header: string | string[] | undefined): number | undefined {
   if (typeof header !== 'string' || !/^[0-9]+$/.test(header)) return undefined;
   const seconds = Number(header);
   return seconds <= retryAfterSecondsMax ? seconds : undefined;
