@@ -4,13 +4,13 @@
 //
 // Why not undici: the load generator shares the box's two cores with the system it measures, so
 // what it spends per request is taken from the server. undici's Client cost the bench 31–35 µs
-// of CPU per answer on the hot SKU, wrk 11 (bench/README.md), and the difference showed in every
-// figure as the server's own slowness. This does only what the bench's requests need, which is
-// why it may be hand-written: a JSON body of known length out, a status, two headers and a body
-// in. What it does not read it refuses loudly rather than guessing: a chunked or unsized answer,
-// a status line that is not HTTP/1.x, a head over `headBytesMax`. Every failure rejects the
-// request in hand with an Error; the connection is closed then, and the next request opens a
-// new one, as undici does.
+// of CPU per answer on the hot SKU, wrk 11, on one bench machine; this client costs 26–46% less
+// than undici (bench/README.md, "`--client`"), and the server answers more for it. It does only
+// what the bench's requests need, which is why it may be hand-written: a JSON body of known
+// length out, a status, two headers and a body in. What it does not read it refuses loudly
+// rather than guessing: a chunked or unsized answer, a status line that is not HTTP/1.x, a head
+// over `headBytesMax`. Every failure rejects the request in hand with an Error; the connection is
+// closed then, and the next request opens a new one, as undici does.
 import { connect, type Socket } from 'node:net';
 
 /** An answer as the load threads read it. */
@@ -84,7 +84,6 @@ export function parseHead(bytes: Buffer, end: number): Head {
 interface InFlight {
   readonly resolve: (answer: RawAnswer) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
 }
 
 export class RawHttpClient {
@@ -97,6 +96,11 @@ export class RawHttpClient {
   private received: Buffer = nothing;
   private head: Head | undefined;
   private closed = false;
+  /**
+   * One timer per connection, re-armed as each request is written (no timer made per request);
+   * it fails the request in flight when it fires, and does nothing if the answer came first.
+   */
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     url: string,
@@ -124,20 +128,29 @@ export class RawHttpClient {
     const socket = this.socket ?? this.open();
     const length = body === undefined ? '' : `content-length: ${Buffer.byteLength(body)}\r\n`;
     socket.write(`${method} ${path} HTTP/1.1\r\n${this.fixedHeaders}${length}\r\n${body ?? ''}`);
+    if (this.timer === undefined) {
+      this.timer = setTimeout(this.timedOut, this.options.timeoutMs);
+    } else {
+      this.timer.refresh();
+    }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.fail(new Error(`no answer within ${this.options.timeoutMs} ms`));
-      }, this.options.timeoutMs);
-      this.inFlight = { resolve, reject, timer };
+      this.inFlight = { resolve, reject };
     });
   }
 
   /** Closes the connection; a request in flight fails. */
   close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.timer);
     this.fail(new Error('the client was closed'));
     return Promise.resolve();
   }
+
+  private readonly timedOut = (): void => {
+    if (this.inFlight !== undefined) {
+      this.fail(new Error(`no answer within ${this.options.timeoutMs} ms`));
+    }
+  };
 
   private open(): Socket {
     const socket = connect({ host: this.host, port: this.port, noDelay: true });
@@ -182,8 +195,7 @@ export class RawHttpClient {
       return;
     }
     const text = this.received.toString('utf8', head.bodyStart, bodyEnd);
-    const { resolve, timer } = this.inFlight;
-    clearTimeout(timer);
+    const { resolve } = this.inFlight;
     this.inFlight = undefined;
     this.head = undefined;
     this.received = nothing;
@@ -198,9 +210,7 @@ export class RawHttpClient {
     this.inFlight = undefined;
     this.head = undefined;
     this.received = nothing;
-    if (inFlight === undefined) return;
-    clearTimeout(inFlight.timer);
-    inFlight.reject(error);
+    inFlight?.reject(error);
   }
 
   private drop(): void {
