@@ -483,7 +483,9 @@ async function measureSize(
       `  without the ledger, one thread: ${back.rows} rows read in ${back.readSeconds.toFixed(2)} s ` +
         `(the same pages without payloads: ${back.lengthsSeconds.toFixed(2)} s; ` +
         `in one pass over the table: ${back.onePassSeconds.toFixed(2)} s), ` +
-        `read + decode + replay (recoverPartitions) in ${back.recoverSeconds.toFixed(2)} s`,
+        `read + decode + replay (recoverPartitions) in ${back.recoverSeconds.toFixed(2)} s ` +
+        `(${back.recoverGc.minor} scavenges and ${back.recoverGc.major} mark-compacts of that ` +
+        `thread, ${back.recoverGc.pauseMs.toFixed(0)} ms paused)`,
     );
     const snapshotSeconds = await snapshotAll(coldStart.ledger.baseUrl);
     const tailSeconds = await writeTail(coldStart.ledger.baseUrl, expected, opts.tail);

@@ -3,6 +3,12 @@
 // journal never sits in memory whole. Also reads a journal back the way a shard's recovery does
 // (JournalStore's tail reads; with or without decode + replay) to show where recovery's time goes.
 import { once } from 'node:events';
+import {
+  PerformanceObserver,
+  constants as perfConstants,
+  type NodeGCPerformanceDetail,
+  type PerformanceEntry,
+} from 'node:perf_hooks';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { RetentionPolicy } from '../../src/actors/index.js';
@@ -96,6 +102,41 @@ export interface ReadBack {
    * from lsn 1: it reads them in one pass.
    */
   readonly recoverSeconds: number;
+  /** The collections of this thread during that recovery (its helper threads' share unseen). */
+  readonly recoverGc: GcTally;
+}
+
+export interface GcTally {
+  /** Scavenges of the young generation. */
+  readonly minor: number;
+  /** Mark-compacts of the whole heap (incremental marking steps not counted apart). */
+  readonly major: number;
+  /** Their pauses, summed. */
+  readonly pauseMs: number;
+}
+
+/** Runs `work` and tallies the collections that paused this thread meanwhile. */
+async function withGcTally<T>(work: () => Promise<T>): Promise<[T, GcTally]> {
+  const entries: PerformanceEntry[] = [];
+  const observer = new PerformanceObserver((list) => entries.push(...list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  try {
+    const result = await work();
+    // Entries are delivered on a later turn: one is enough for those of the work.
+    await new Promise((resolve) => setImmediate(resolve));
+    // Node sets a gc entry's detail; its typings leave it off the entry.
+    const kinds = entries.map(
+      (entry) => (entry as unknown as { detail: NodeGCPerformanceDetail }).detail.kind,
+    );
+    const tally = {
+      minor: kinds.filter((kind) => kind === perfConstants.NODE_PERFORMANCE_GC_MINOR).length,
+      major: kinds.filter((kind) => kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR).length,
+      pauseMs: entries.reduce((sum, entry) => sum + entry.duration, 0),
+    };
+    return [result, tally];
+  } finally {
+    observer.disconnect();
+  }
 }
 
 /** Paged SELECTs (how readTail read before binary COPY) of each payload's length, not bytes. */
@@ -141,12 +182,14 @@ export async function readBack(
     if (onePassRows !== rows) throw new Error(`one pass read ${onePassRows} of ${rows} rows`);
     const lengthsSeconds = await readLengths(client, all);
     const recoverStartedMs = performance.now();
-    const recovered = await recoverPartitions(store, all, { retention, fromSnapshots: false });
+    const [recovered, recoverGc] = await withGcTally(() =>
+      recoverPartitions(store, all, { retention, fromSnapshots: false }),
+    );
     const recoverSeconds = (performance.now() - recoverStartedMs) / 1000;
     let replayed = 0;
     for (const partition of recovered.values()) replayed += partition.records;
     if (replayed !== rows) throw new Error(`recovery replayed ${replayed} of ${rows} rows`);
-    return { rows, readSeconds, onePassSeconds, lengthsSeconds, recoverSeconds };
+    return { rows, readSeconds, onePassSeconds, lengthsSeconds, recoverSeconds, recoverGc };
   } finally {
     await client.end();
   }
