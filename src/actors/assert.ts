@@ -15,17 +15,26 @@ export class InvariantError extends AssertionError {
 }
 
 /**
- * `message` may be a function, so that a message built from values (a template string) costs
- * nothing on the hot path when the assertion holds, which is always.
+ * `message` is a constant. A message built from values (a template string) goes to `fail`
+ * behind the check instead: `if (!ok) fail(`...`)`. A message passed as a function would cost a
+ * closure allocated on every call, held or not: on a per-record path that was the largest single
+ * allocation of a recovery (about 260 bytes a record, `checkRecord` alone).
  */
-export function assert(condition: boolean, message: string | (() => string)): asserts condition {
-  if (!condition) throw new AssertionError(typeof message === 'string' ? message : message());
+export function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new AssertionError(message);
 }
 
 /** As `assert`, for the stock invariants. */
-export function assertInvariant(
-  condition: boolean,
-  message: string | (() => string),
-): asserts condition {
-  if (!condition) throw new InvariantError(typeof message === 'string' ? message : message());
+export function assertInvariant(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new InvariantError(message);
+}
+
+/** A failed check whose message is built from values (the check itself is the caller's). */
+export function fail(message: string): never {
+  throw new AssertionError(message);
+}
+
+/** As `fail`, for the stock invariants. */
+export function failInvariant(message: string): never {
+  throw new InvariantError(message);
 }

@@ -4,7 +4,7 @@
 // participant: the carts whose holds here are in doubt, prepared but not yet known decided.
 // A cart confirm across partitions adds the same two roles once more, per attempt: the home's
 // decisions of confirm attempts, and each participant's holds pinned by an attempt.
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 import { OldestFirst } from './oldest-first.js';
 import type { CartConfirmRecord, CartRecord, CartTerms } from './types.js';
 
@@ -96,7 +96,7 @@ export class CartBook {
 
   /** A decision (live or replayed). */
   decide(record: CartRecord): void {
-    assert(!this.decided.has(record.cartId), () => `cart ${record.cartId} decided twice`);
+    if (this.decided.has(record.cartId)) fail(`cart ${record.cartId} decided twice`);
     this.decided.set(record.cartId, record);
     this.unclaim(record.idempotencyKey, record.cartId);
     if (record.decision === 'committed') {

@@ -2,7 +2,7 @@
 // prepared for the two-phase protocol), claim and decide at the cart's home, abort or settle the
 // holds in doubt, and the cart-wide reads and changes of its holds. The coordinator that drives
 // these across partitions lives on the HTTP thread (src/router/cart-coordinator.ts).
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 import { homePartitionOf, type CartBook } from './cart-book.js';
 import { planCart } from './cart-plan.js';
 import type { Product } from './product-book.js';
@@ -133,13 +133,12 @@ function confirmDecision(
 export function applyConfirmStep(work: CartWork, record: CartConfirmRecord): void {
   for (const { reservationId, quantity } of record.holds) {
     const hold = work.holdOf(reservationId);
-    assert(
-      hold?.reservation.status === 'PENDING',
-      () => `cart confirm ${record.step} of hold ${reservationId}, which is not PENDING here`,
-    );
+    if (hold?.reservation.status !== 'PENDING') {
+      fail(`cart confirm ${record.step} of hold ${reservationId}, which is not PENDING here`);
+    }
     const { reservation } = hold;
     if (record.step === 'pinned') {
-      assert(reservation.pin === undefined, () => `hold ${reservationId} pinned twice`);
+      if (reservation.pin !== undefined) fail(`hold ${reservationId} pinned twice`);
       reservation.pin = { attempt: record.attempt, quantity };
     } else {
       assert(reservation.pin?.attempt === record.attempt, 'an unpin of another attempt');
@@ -153,10 +152,9 @@ export function applyConfirmStep(work: CartWork, record: CartConfirmRecord): voi
 export function replayCart(work: CartWork, record: CartRecord): void {
   for (const hold of record.holds) {
     if (hold.partition !== work.partition || record.decision !== 'committed') continue;
-    assert(
-      work.holdOf(hold.reservationId) !== undefined,
-      () => `cart ${record.cartId} names hold ${hold.reservationId}, which is not here`,
-    );
+    if (work.holdOf(hold.reservationId) === undefined) {
+      fail(`cart ${record.cartId} names hold ${hold.reservationId}, which is not here`);
+    }
   }
   work.decided(record);
 }

@@ -1,5 +1,5 @@
 // The domain's public surface: pure, synchronous, no imports from other src/ folders.
-export { AssertionError, InvariantError, assert } from './assert.js';
+export { AssertionError, InvariantError, assert, fail } from './assert.js';
 export { cartClaimsMax, cartHoldId } from './cart-work.js';
 export { defaultSettings, limitWindowSecondsDefault } from './product-book.js';
 export type { ApplyResult, Write } from './apply-result.js';

@@ -2,7 +2,7 @@
 // they pay nothing for this (the book hangs off the key's busy part). The book splits the key's
 // on_hand and reserved over its lots, the unnamed lot ('') included, and always sums to them.
 // Pure and synchronous like the actor that owns it.
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 import type { LotUnits, LotView } from './types.js';
 
 /** A lot's sellable end for a lot without a date: it never expires. */
@@ -46,7 +46,7 @@ export class LotBook {
 
   /** Adds a lot (live, replayed or restored); `sequence` is given only by a snapshot restore. */
   add(lotId: string, expiresOn: string, receivedAtMs: number, sequence = this.nextSequence): Lot {
-    assert(this.get(lotId) === undefined, () => `lot ${lotId} added twice`);
+    if (this.get(lotId) !== undefined) fail(`lot ${lotId} added twice`);
     const lot: Lot = {
       lotId,
       expiresOn,
@@ -84,24 +84,23 @@ export class LotBook {
       taken.push(unitsOf(lot, units));
       remaining -= units;
     }
-    assert(remaining === 0, () => `${remaining} units short in the lots`);
+    if (remaining !== 0) fail(`${remaining} units short in the lots`);
     return taken;
   }
 
   /** Receives units (on_hand up), making the lot on first use. */
   receive(units: LotUnits, atMs: number): void {
     const lot = this.get(units.lotId) ?? this.add(units.lotId, units.expiresOn ?? '', atMs);
-    assert(
-      lot.expiresOn === (units.expiresOn ?? ''),
-      () => `lot ${lot.lotId} received with another date`,
-    );
+    if (lot.expiresOn !== (units.expiresOn ?? '')) {
+      fail(`lot ${lot.lotId} received with another date`);
+    }
     lot.onHand += units.quantity;
   }
 
   /** Takes unheld units away (on_hand down). */
   remove(units: LotUnits): void {
     const lot = this.lotOf(units);
-    assert(lot.onHand - lot.reserved >= units.quantity, () => `lot ${lot.lotId} oversold`);
+    if (lot.onHand - lot.reserved < units.quantity) fail(`lot ${lot.lotId} oversold`);
     lot.onHand -= units.quantity;
   }
 
@@ -109,10 +108,9 @@ export class LotBook {
   hold(units: LotUnits, sign: 1 | -1): void {
     const lot = this.lotOf(units);
     lot.reserved += sign * units.quantity;
-    assert(
-      lot.reserved >= 0 && lot.reserved <= lot.onHand,
-      () => `lot ${lot.lotId} held ${lot.reserved} of ${lot.onHand}`,
-    );
+    if (!(lot.reserved >= 0 && lot.reserved <= lot.onHand)) {
+      fail(`lot ${lot.lotId} held ${lot.reserved} of ${lot.onHand}`);
+    }
   }
 
   /**
@@ -132,7 +130,7 @@ export class LotBook {
 
   private lotOf(units: LotUnits): Lot {
     const lot = this.get(units.lotId);
-    assert(lot !== undefined, () => `unknown lot ${units.lotId}`);
+    if (lot === undefined) fail(`unknown lot ${units.lotId}`);
     return lot;
   }
 
@@ -174,17 +172,15 @@ export class LotBook {
     let lotsOnHand = 0;
     let lotsReserved = 0;
     for (const lot of this.lots) {
-      assert(
-        lot.reserved >= 0 && lot.reserved <= lot.onHand,
-        () => `lot ${lot.lotId}: reserved ${lot.reserved}, on_hand ${lot.onHand}`,
-      );
+      if (!(lot.reserved >= 0 && lot.reserved <= lot.onHand)) {
+        fail(`lot ${lot.lotId}: reserved ${lot.reserved}, on_hand ${lot.onHand}`);
+      }
       lotsOnHand += lot.onHand;
       lotsReserved += lot.reserved;
     }
-    assert(
-      lotsOnHand === onHand && lotsReserved === reserved,
-      () => `lots hold ${lotsOnHand}/${lotsReserved}, the key ${onHand}/${reserved}`,
-    );
+    if (lotsOnHand !== onHand || lotsReserved !== reserved) {
+      fail(`lots hold ${lotsOnHand}/${lotsReserved}, the key ${onHand}/${reserved}`);
+    }
   }
 }
 

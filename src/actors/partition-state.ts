@@ -1,7 +1,7 @@
 // One partition's actors: its stock keys (found by product, key-index.ts), the index from a
 // pending hold's id to its key, and the bounded retention of finished holds and adjusts'
 // idempotency keys (retained-holds.ts). Still pure: the shard owns the I/O.
-import { AssertionError, assert } from './assert.js';
+import { AssertionError, assert, fail } from './assert.js';
 import { CartBook, homePartitionOf } from './cart-book.js';
 import { applyConfirmStep, cartCommand, replayCart, type CartWork } from './cart-work.js';
 import { KeyIndex, StockKeyMap } from './key-index.js';
@@ -465,10 +465,7 @@ export class PartitionState {
     if (record.type === 'reserved' || record.type === 'adjusted') {
       let actor = this.actorOf(record.productId, record.warehouseId);
       if (actor === undefined) {
-        assert(
-          record.type === 'adjusted',
-          () => `a ${record.type} record for an unknown stock key`,
-        );
+        if (record.type !== 'adjusted') fail(`a ${record.type} record for an unknown stock key`);
         actor = new StockActor(record.productId, record.warehouseId);
         this.register(actor);
       }
@@ -502,10 +499,9 @@ export class PartitionState {
   private replayTransfer(record: TransferRecord): void {
     let actor = this.actorOf(record.productId, record.warehouseId);
     if (actor === undefined) {
-      assert(
-        (record.step === 'in' || record.step === 'incoming') && record.version === 1,
-        () => `a transfer ${record.step} record for an unknown stock key`,
-      );
+      if (!((record.step === 'in' || record.step === 'incoming') && record.version === 1)) {
+        fail(`a transfer ${record.step} record for an unknown stock key`);
+      }
       actor = new StockActor(record.productId, record.warehouseId);
       this.register(actor);
     }
@@ -519,7 +515,7 @@ export class PartitionState {
     record: Exclude<StockRecord, { type: 'reserved' | 'adjusted' | 'transfer' | 'lot-expired' }>,
   ): never {
     const known = this.keys.get(record.productId, record.warehouseId) !== undefined;
-    assert(known, () => `a ${record.type} record for an unknown stock key`);
+    if (!known) fail(`a ${record.type} record for an unknown stock key`);
     throw new AssertionError(`a ${record.type} record for an unknown reservation`);
   }
 

@@ -16,7 +16,7 @@
 // extendible hashing, whose buckets split one at a time. Entries are numbered for good (their
 // sequence); forgetting the oldest only moves the head and drops chunks left behind it, so what
 // a snapshot taken in slices noted (`noted`) never changes.
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 import { hashPrime, hashSeed, hashText, mixHash } from './text-hash.js';
 import type { Reservation, StockActor } from './stock-actor.js';
 import type { LotUnits, ReservationStatus } from './types.js';
@@ -176,7 +176,7 @@ export class RetainedColumns {
 
   private chunkOf(sequence: number): Chunk {
     const chunk = this.chunks[Math.floor(sequence / chunkSize) - this.firstChunk];
-    assert(chunk !== undefined, () => `retained entry ${sequence} is not here`);
+    if (chunk === undefined) fail(`retained entry ${sequence} is not here`);
     return chunk;
   }
 

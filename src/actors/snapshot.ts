@@ -1,6 +1,6 @@
 // A partition's state as plain arrays and back: what a snapshot stores. Positional tuples keep
 // snapshots of large catalogues compact; restore(capture(s)) must equal s (tested).
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 import { Hold } from './hold.js';
 import { LotBook } from './lot-book.js';
 import { PartitionState } from './partition-state.js';
@@ -283,7 +283,7 @@ export function captureConfirms(state: PartitionState): CartConfirmRecord[] {
   for (const [cartId, pinned] of state.carts.pinned) {
     const holds = [...pinned.holdIds].map((reservationId) => {
       const hold = state.reservationOwners.get(reservationId)?.reservations?.get(reservationId);
-      assert(hold?.pin !== undefined, () => `pinned hold ${reservationId} has no pin`);
+      if (hold?.pin === undefined) fail(`pinned hold ${reservationId} has no pin`);
       return { reservationId, quantity: hold.pin.quantity };
     });
     const { attempt, sinceMs: atMs, traceId } = pinned;
@@ -424,10 +424,9 @@ function restoreActor(tuple: ActorTuple): StockActor {
     actor.restoreReservation(reservation);
     if (reservation.status === 'PENDING') pendingSum += reservation.quantity;
   }
-  assert(
-    pendingSum === reserved,
-    () => `snapshot of ${productId}/${warehouseId}: holds do not sum to reserved`,
-  );
+  if (pendingSum !== reserved) {
+    fail(`snapshot of ${productId}/${warehouseId}: holds do not sum to reserved`);
+  }
   for (const memoTuple of adjustKeys) {
     const [key, delta, reason, keyOnHand, keyReserved, keyVersion, atMs, terms] = memoTuple;
     const [lots, incoming] = [memoTuple[8], memoTuple[9]];

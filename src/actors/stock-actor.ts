@@ -1,6 +1,6 @@
 // One stock key's state and the only code that changes it. Pure and synchronous: the caller
 // passes the clock and receives the journal record to persist; nothing here does I/O.
-import { assert, assertInvariant } from './assert.js';
+import { assert, assertInvariant, fail, failInvariant } from './assert.js';
 import { beforeChange } from './change-watch.js';
 import { Hold, type Reservation } from './hold.js';
 import { LotBook, lotEndMs, lotNeverEndsMs, unitsOf } from './lot-book.js';
@@ -710,7 +710,7 @@ export class StockActor {
     // One lookup instead of has() then set(): a duplicate id leaves the size unchanged. The map is
     // then already wrong, but a failed assertion discards the whole partition state anyway.
     reservations.set(reservation.id, reservation);
-    assert(reservations.size > count, () => `duplicate reservation id ${reservation.id}`);
+    if (reservations.size <= count) fail(`duplicate reservation id ${reservation.id}`);
     // A cart's holds have no key of their own: the cart's key lives with the cart.
     if (record.idempotencyKey !== '') {
       (busy.reserveKeys ??= new SplitMap()).set(record.idempotencyKey, reservation);
@@ -724,10 +724,7 @@ export class StockActor {
   applyFinished(record: ReservationChangedRecord, reservation: Reservation): void {
     beforeChange(this, reservation);
     this.admitVersion(record);
-    assert(
-      reservation.status === 'PENDING',
-      () => `${record.type} of a ${reservation.status} hold`,
-    );
+    if (reservation.status !== 'PENDING') fail(`${record.type} of a ${reservation.status} hold`);
     assert(reservation.quantity === record.quantity, 'record quantity differs from the hold');
     const sold = record.confirmedQuantity ?? reservation.quantity;
     assert(sold >= 1 && sold <= reservation.quantity, 'confirmed units outside 1..held');
@@ -757,7 +754,7 @@ export class StockActor {
   applyExtended(record: ExtendedRecord, reservation: Reservation): void {
     beforeChange(this, reservation);
     assert(record.version === this.version, 'an extend moved the version');
-    assert(reservation.status === 'PENDING', () => `extend of a ${reservation.status} hold`);
+    if (reservation.status !== 'PENDING') fail(`extend of a ${reservation.status} hold`);
     assert(reservation.quantity === record.quantity, 'record quantity differs from the hold');
     reservation.expiresAtMs = record.expiresAtMs;
   }
@@ -812,11 +809,10 @@ export class StockActor {
   applyLotExpired(record: LotExpiredRecord): void {
     this.admitVersion(record);
     const lot = this.busy?.lots?.get(record.lotId);
-    assert(lot !== undefined, () => `a write-off of unknown lot ${record.lotId}`);
-    assert(
-      lot.expiresOn === record.expiresOn && lot.endMs <= record.atMs,
-      () => `a write-off of lot ${lot.lotId} before its end`,
-    );
+    if (lot === undefined) fail(`a write-off of unknown lot ${record.lotId}`);
+    if (!(lot.expiresOn === record.expiresOn && lot.endMs <= record.atMs)) {
+      fail(`a write-off of lot ${lot.lotId} before its end`);
+    }
     assert(
       lot.onHand - lot.reserved === record.quantity,
       'a write-off of other than its unheld units',
@@ -846,10 +842,7 @@ export class StockActor {
   retire(id: string): Reservation {
     const reservations = this.busy?.reservations;
     const reservation = reservations?.get(id);
-    assert(
-      reservations !== undefined && reservation !== undefined,
-      () => `no hold ${id} to retire`,
-    );
+    if (!(reservations !== undefined && reservation !== undefined)) fail(`no hold ${id} to retire`);
     assert(reservation.status !== 'PENDING', 'a pending hold cannot be retired');
     beforeChange(this);
     reservations.delete(id);
@@ -895,12 +888,12 @@ export class StockActor {
     // A key made by a transfer in transit is not stocked yet: the one case its busy part notes.
     if (incomingOnly && this.version === 0) this.stockedAtVersion = 0;
     else if (!incomingOnly && this.stockedAtVersion === 0) this.stockedAtVersion = record.version;
-    assert(
-      record.version === this.version + 1,
-      () =>
+    if (record.version !== this.version + 1) {
+      fail(
         `version gap on ${this.productId}/${this.warehouseId}: ` +
-        `at ${this.version}, record ${record.version}`,
-    );
+          `at ${this.version}, record ${record.version}`,
+      );
+    }
   }
 
   checkInvariants(): void {
@@ -908,15 +901,14 @@ export class StockActor {
       Number.isSafeInteger(this.onHand) && Number.isSafeInteger(this.reserved),
       'stock counters must be safe integers',
     );
-    assertInvariant(
-      Number.isSafeInteger(this.incoming) && this.incoming >= 0,
-      () => `incoming ${this.incoming} below 0`,
-    );
-    assertInvariant(
-      this.reserved >= 0 && this.reserved <= this.onHand,
-      () =>
+    if (!(Number.isSafeInteger(this.incoming) && this.incoming >= 0)) {
+      failInvariant(`incoming ${this.incoming} below 0`);
+    }
+    if (!(this.reserved >= 0 && this.reserved <= this.onHand)) {
+      failInvariant(
         `invariant 0 <= reserved <= on_hand broken: reserved ${this.reserved}, on_hand ${this.onHand}`,
-    );
+      );
+    }
     this.busy?.lots?.check(this.onHand, this.reserved);
   }
 }

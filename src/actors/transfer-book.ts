@@ -1,7 +1,7 @@
 // A partition's transfers: by id, by idempotency key, and the bounded retention of finished ones.
 // Changed only by `applyTransferEntry`, which live applies and replay share, so recovery keeps
 // exactly the transfers (and the retained ones) the live partition kept.
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 import type { TransferTerms } from './stock-actor.js';
 import type {
   RetentionPolicy,
@@ -70,8 +70,8 @@ export class TransferBook {
   apply(record: TransferRecord, view = recordView(record)): Transfer {
     if (record.step === 'out') return this.made(record, view);
     const transfer = this.byId.get(record.transferId);
-    assert(transfer !== undefined, () => `a transfer record for unknown ${record.transferId}`);
-    assert(transfer.status === 'IN_TRANSIT', () => `a ${record.step} of a ${transfer.status}`);
+    if (transfer === undefined) fail(`a transfer record for unknown ${record.transferId}`);
+    if (transfer.status !== 'IN_TRANSIT') fail(`a ${record.step} of a ${transfer.status}`);
     const source = record.warehouseId === transfer.fromWarehouseId;
     if (record.step === 'cancel' && source) return transfer;
     if (transfer.firstTo === undefined) {
@@ -94,7 +94,7 @@ export class TransferBook {
   }
 
   private made(record: TransferRecord, view: StockView): Transfer {
-    assert(!this.byId.has(record.transferId), () => `transfer ${record.transferId} made twice`);
+    if (this.byId.has(record.transferId)) fail(`transfer ${record.transferId} made twice`);
     const transfer: Transfer = {
       ...termsOf(record),
       productId: record.productId,

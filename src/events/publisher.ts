@@ -7,7 +7,7 @@
 // the cursors. Each session publishes every partition in lsn order over one connection, which
 // JetStream stores in order; so the first copy of each event lands in lsn order, and later
 // copies are duplicates that the stream drops (Nats-Msg-Id).
-import { assert, checkRecord } from '../actors/index.js';
+import { assert, checkRecord, fail } from '../actors/index.js';
 import { decodeRecord } from '../persistence/index.js';
 import { eventId, eventsOf, type OutboundEvent } from './event-mapping.js';
 import type { OutboxRow, OutboxStore, ReadPosition } from './outbox-store.js';
@@ -406,7 +406,7 @@ export class EventPublisher {
   private send(progress: Progress, lsn: number, atMs: number, events: OutboundEvent[]): void {
     // What leaves is checked as the journal's records are: in lsn order without a gap, named by
     // its journal position (JetStream's duplicate check relies on it), within the bound.
-    assert(lsn === progress.sent + 1, () => `event ${lsn} sent after ${progress.sent}`);
+    if (lsn !== progress.sent + 1) fail(`event ${lsn} sent after ${progress.sent}`);
     events.forEach((event, further) => {
       assert(event.msgId === eventId(progress.partition, lsn, further), 'an event named off');
     });
@@ -428,7 +428,7 @@ export class EventPublisher {
 
   /** A record that publishes nothing: passed over in order, as if its events were acked. */
   private skip(progress: Progress, lsn: number, atMs: number): void {
-    assert(lsn === progress.sent + 1, () => `record ${lsn} passed over after ${progress.sent}`);
+    if (lsn !== progress.sent + 1) fail(`record ${lsn} passed over after ${progress.sent}`);
     this.enqueue(progress, { lsn, atMs, acked: true, waiting: 0 });
     this.advance(progress);
   }

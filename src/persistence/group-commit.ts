@@ -8,7 +8,7 @@
 // every write holding a sequence up to N has committed. If one fails, nothing after it is ever
 // told durable, even what committed: its rows lie past a gap in their partition's lsns, which
 // recovery treats as the end of the journal (and removes).
-import { AssertionError, assert } from '../actors/index.js';
+import { AssertionError, assert, fail } from '../actors/index.js';
 import type { Clock } from '../clock.js';
 import { walPendingRecordsMax } from '../limits.js';
 import type { JournalSink, SnapshotRow, WalRow } from './journal-connection.js';
@@ -119,10 +119,9 @@ export class GroupCommit {
    */
   append(row: WalRow, joinsNext = false): number {
     const previous = this.appendedLsns.get(row.partition);
-    assert(
-      previous === undefined || row.lsn === previous + 1,
-      () => `partition ${row.partition}: lsn ${row.lsn} appended after ${String(previous)}`,
-    );
+    if (previous !== undefined && row.lsn !== previous + 1) {
+      fail(`partition ${row.partition}: lsn ${row.lsn} appended after ${String(previous)}`);
+    }
     assert(this.pending.length < walPendingRecordsMax, 'group commit pending rows over the bound');
     this.appendedLsns.set(row.partition, row.lsn);
     this.pending.push(row);

@@ -3,7 +3,7 @@
 // one, snapshots on the other).
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { assert } from '../actors/index.js';
+import { assert, fail } from '../actors/index.js';
 import { byteaArray, int4Array, int8Array, textArray } from './binary-arrays.js';
 import { recoveryPageBlocks, recoveryPageRows, snapshotPartBytes } from '../limits.js';
 import type {
@@ -188,7 +188,7 @@ export class JournalStore implements JournalConnection {
     const fencedPartitions: number[] = [];
     const fencedEpochs: number[] = [];
     for (const row of rows) {
-      assert(row.epoch !== undefined, () => `partition ${row.partition} written without a lease`);
+      if (row.epoch === undefined) fail(`partition ${row.partition} written without a lease`);
       const last = fencedPartitions.length - 1;
       if (fencedPartitions[last] === row.partition && fencedEpochs[last] === row.epoch) continue;
       fencedPartitions.push(row.partition);
@@ -425,7 +425,7 @@ export class JournalStore implements JournalConnection {
     // would remove the new owner's acknowledged rows.
     let fenced = 'TRUE';
     if (this.fence !== undefined) {
-      assert(epoch !== undefined, () => `partition ${partition} cut without a lease`);
+      if (epoch === undefined) fail(`partition ${partition} cut without a lease`);
       values.push(this.fence.node, epoch);
       // A scalar subquery, so the function runs (an EXISTS would never call it).
       fenced = `(SELECT ledger_fence($6::text, ARRAY[$1::integer], ARRAY[$7::bigint])) > 0`;

@@ -3,7 +3,7 @@
 // says otherwise (holds minted under hash v1 whose key moved to another partition with hash v2).
 // A stock read never goes to a shard: the durable read view answers it at once. A page of the
 // stock listing asks shards only for keys the view cannot answer exactly now.
-import { assert, type CartCommand, type Command } from '../actors/index.js';
+import { fail, type CartCommand, type Command } from '../actors/index.js';
 import { clusterMoveRetryMs, clusterRequestBudgetMs, clusterUnreachableWaitMs } from '../limits.js';
 import {
   failure,
@@ -302,7 +302,7 @@ export class Router {
     command: Command,
     callback: ReplyCallback,
   ): Dispatched | undefined {
-    assert(partition >= 0 && partition < this.table.partitions, () => `partition ${partition}`);
+    if (!(partition >= 0 && partition < this.table.partitions)) fail(`partition ${partition}`);
     if (this.cluster === undefined) return this.sendLocal(partition, command, callback);
     return this.sendInCluster(this.cluster, partition, command, callback, 0);
   }

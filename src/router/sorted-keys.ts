@@ -9,7 +9,7 @@
 //
 // Keys are strings compared by code unit. A stock key is `product_id NUL warehouse_id`: NUL sorts
 // below every character an id may hold, so string order is (product_id, warehouse_id) order.
-import { assert } from '../actors/index.js';
+import { fail } from '../actors/index.js';
 
 /** A block is split in halves when it grows past this many keys (by default). */
 const blockKeysMaxDefault = 1024;
@@ -33,7 +33,7 @@ export class SortedKeys {
 
   /** `blockKeysMax`: tests make it small, so that blocks split and merge often. */
   constructor(private readonly blockKeysMax = blockKeysMaxDefault) {
-    assert(Number.isInteger(blockKeysMax) && blockKeysMax >= 2, () => `block of ${blockKeysMax}`);
+    if (!(Number.isInteger(blockKeysMax) && blockKeysMax >= 2)) fail(`block of ${blockKeysMax}`);
     this.blockKeysBuilt = blockKeysMax >> 1;
   }
 

@@ -20,8 +20,8 @@
 // CPU's caches).
 import {
   PartitionState,
-  assert,
   checkRecord,
+  fail,
   isMovement,
   restoreSnapshot,
   type JournalRecord,
@@ -129,7 +129,7 @@ async function recoverInOnePass(
     let rows = page.get(partition);
     if (rows === undefined) {
       // Checked once a partition, not for every row.
-      assert(replays.has(partition), () => `a row of partition ${partition}, not asked for`);
+      if (!replays.has(partition)) fail(`a row of partition ${partition}, not asked for`);
       page.set(partition, (rows = new PageRows()));
     }
     rows.add(lsn, payload);
@@ -185,10 +185,9 @@ class PartitionReplay {
       snapshot === undefined
         ? new PartitionState(partition, options.retention)
         : restoreSnapshot(decodeSnapshot(snapshot.payload), options.retention);
-    assert(
-      this.state.partition === partition,
-      () => `snapshot of ${this.state.partition} under ${partition}`,
-    );
+    if (this.state.partition !== partition) {
+      fail(`snapshot of ${this.state.partition} under ${partition}`);
+    }
     this.snapshotLsn = snapshot?.lsn ?? 0;
     this.expectedLsn = this.snapshotLsn + 1;
   }
@@ -198,7 +197,7 @@ class PartitionReplay {
     const { partition } = this;
     const record = decodeRecord(payload);
     if (this.pastGap === undefined && lsn !== this.expectedLsn) {
-      assert(lsn > this.expectedLsn, () => `partition ${partition}: lsn ${lsn} read out of order`);
+      if (lsn <= this.expectedLsn) fail(`partition ${partition}: lsn ${lsn} read out of order`);
       this.pastGap = { rows: 0, movements: [] };
     }
     if (this.pastGap !== undefined) {
@@ -219,10 +218,9 @@ class PartitionReplay {
   offer(lsn: number, payload: Uint8Array): void {
     if (lsn !== this.expectedLsn) {
       const { partition } = this;
-      assert(
-        lsn > this.expectedLsn && !this.early.has(lsn),
-        () => `partition ${partition}: lsn ${lsn} read twice`,
-      );
+      if (!(lsn > this.expectedLsn && !this.early.has(lsn))) {
+        fail(`partition ${partition}: lsn ${lsn} read twice`);
+      }
       // The payload is a view of the page's bytes, which the next page writes over: kept, it
       // must be a copy.
       this.early.set(lsn, Uint8Array.from(payload));

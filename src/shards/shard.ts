@@ -9,6 +9,7 @@ import {
   assert,
   checkRecord,
   countsBefore,
+  fail,
   isMovement,
   subjectOf,
   type ApplyResult,
@@ -395,10 +396,9 @@ export class Shard {
     for (const request of requests) {
       const runtime = this.runtimes.get(request.partition);
       if (runtime === undefined || this.leaving.has(request.partition)) {
-        assert(
-          this.options.partitionsMove === true,
-          () => `shard ${this.options.shard} got partition ${request.partition}`,
-        );
+        if (this.options.partitionsMove !== true) {
+          fail(`shard ${this.options.shard} got partition ${request.partition}`);
+        }
         this.outbox.push({ ...failure(request.id, 'unavailable', notHereMessage), moved: true });
         continue;
       }
@@ -596,8 +596,9 @@ export class Shard {
     // One group: a snapshot never lands between the key's write-offs (all applied already).
     this.journalGroup(runtime, result.writes);
     let units = 0;
-    for (const { record } of result.writes)
+    for (const { record } of result.writes) {
       if (record.type === 'lot-expired') units += record.quantity;
+    }
     this.writeOffsPending.push([runtime.lastSequence, units]);
     return true;
   }
@@ -840,8 +841,9 @@ export class Shard {
     for (const partition of partitions) this.leaving.delete(partition);
     const fresh = partitions.filter((partition) => !this.runtimes.has(partition));
     for (const [partition, epoch] of leases) this.leases.set(partition, epoch);
-    for (const partition of fresh)
+    for (const partition of fresh) {
       this.adoptedAtSequence.set(partition, this.commit.appendedSequence);
+    }
     const recovered = await this.recover(fresh);
     const heads = new Map<number, number>();
     for (const [partition, { lastLsn }] of recovered) heads.set(partition, lastLsn);
