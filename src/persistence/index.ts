@@ -29,6 +29,7 @@ export type {
   MovementKey,
   SnapshotConnection,
   SnapshotRow,
+  WalPageRow,
   WalRow,
 } from './journal-connection.js';
 export {
@@ -67,7 +68,7 @@ export {
 export { GroupCommit, type GroupCommitListener, type SnapshotHandoff } from './group-commit.js';
 export { SnapshotWriter } from './snapshot-writer.js';
 export { SnapshotThread } from './snapshot-thread.js';
-export { encodeRecord, decodeRecord, RecordDecodeError } from './record-codec.js';
+export { encodeRecord, decodeRecord, decodeRecordAt, RecordDecodeError } from './record-codec.js';
 export { SnapshotEncoder, encodeSnapshot, decodeSnapshot } from './snapshot-codec.js';
 export { HistoryStore, movementOfRow, type HistoryStoreOptions } from './history-store.js';
 export {

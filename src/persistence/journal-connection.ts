@@ -74,10 +74,22 @@ export interface JournalReader {
    */
   readAll(
     partitions: readonly number[],
-    onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    onRow: WalPageRow,
     onPageEnd?: () => void,
   ): Promise<number>;
 }
+
+/**
+ * A row of `readAll`: its payload is `bytes[start, end)`, a range of a chunk that holds other
+ * rows too (no view is made of each row: a recovery reads millions).
+ */
+export type WalPageRow = (
+  partition: number,
+  lsn: number,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+) => void;
 
 /** One connection to the journal: a shard writes, snapshots and recovers through these. */
 export interface JournalConnection extends JournalSink, SnapshotConnection, JournalReader {

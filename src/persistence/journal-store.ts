@@ -11,10 +11,11 @@ import type {
   MovementColumns,
   MovementKey,
   SnapshotRow,
+  WalPageRow,
   WalRow,
 } from './journal-connection.js';
 import { commitDurably } from './durability.js';
-import { WalCopyFormatError, WalCopyRows } from './wal-copy-reader.js';
+import { WalCopyFormatError, WalCopyRows, type WalRowReader } from './wal-copy-reader.js';
 
 /**
  * int8 columns (lsn) come back as text: pg's default, left alone on purpose (changing pg's global
@@ -290,8 +291,8 @@ export class JournalStore implements JournalConnection {
                AND lsn > ${last} ORDER BY lsn LIMIT ${recoveryPageRows})
          TO STDOUT (FORMAT binary)`,
         false,
-        (lsn, payload) => {
-          onRow(lsn, payload);
+        (lsn, bytes, start, end) => {
+          onRow(lsn, bytes.subarray(start, end));
           last = lsn;
         },
       );
@@ -309,7 +310,7 @@ export class JournalStore implements JournalConnection {
    */
   async readAll(
     partitions: readonly number[],
-    onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    onRow: WalPageRow,
     onPageEnd: () => void = () => undefined,
     options: ReadAllOptions = {},
   ): Promise<number> {
@@ -337,7 +338,7 @@ export class JournalStore implements JournalConnection {
                  AND partition = ANY(${listed}))
          TO STDOUT (FORMAT binary)`,
         true,
-        (lsn, payload, partition) => onRow(partition, lsn, payload),
+        (lsn, bytes, start, end, partition) => onRow(partition, lsn, bytes, start, end),
       );
       onPageEnd();
     }
@@ -353,15 +354,15 @@ export class JournalStore implements JournalConnection {
   private async copyRows(
     sql: string,
     withPartition: boolean,
-    onRow: (lsn: number, payload: Uint8Array, partition: number) => void,
+    onRow: WalRowReader,
   ): Promise<number> {
     let rows = 0;
     let failure: { readonly error: unknown } | undefined;
-    const reader = new WalCopyRows((lsn, payload, partition) => {
+    const reader = new WalCopyRows((lsn, bytes, start, end, partition) => {
       rows += 1;
       if (failure !== undefined) return;
       try {
-        onRow(lsn, payload, partition);
+        onRow(lsn, bytes, start, end, partition);
       } catch (error) {
         failure = { error };
       }
@@ -377,13 +378,13 @@ export class JournalStore implements JournalConnection {
   /** `readAll` partition by partition, in lsn order: a page ends every `recoveryPageRows` rows. */
   private async readAllByIndex(
     partitions: readonly number[],
-    onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    onRow: WalPageRow,
     onPageEnd: () => void,
   ): Promise<number> {
     let rows = 0;
     for (const partition of partitions) {
       await this.readTail(partition, 0, (lsn, payload) => {
-        onRow(partition, lsn, payload);
+        onRow(partition, lsn, payload, 0, payload.length);
         rows += 1;
         if (rows % recoveryPageRows === 0) onPageEnd();
       });

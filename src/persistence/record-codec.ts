@@ -11,7 +11,9 @@ import { Packr } from 'msgpackr';
 import type { JournalRecord } from '../actors/index.js';
 import { decodeV11, encodeV11, isV11 } from './record-codec-v11.js';
 
-const packr = new Packr({ useRecords: false, moreTypes: false });
+// copyBuffers: a binary value decoded is a copy, never a view of the row's bytes, which recovery
+// reuses page after page (no record has one today; one added must not alias them).
+const packr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: true });
 
 const typeCodes = { reserved: 1, confirmed: 2, released: 3, expired: 4, adjusted: 5 } as const;
 const typeNames = [undefined, 'reserved', 'confirmed', 'released', 'expired', 'adjusted'] as const;
@@ -75,7 +77,15 @@ export function encodeRecord(record: JournalRecord): Buffer {
 
 /** Decodes a journal row, refusing anything that is not exactly a record of a known type. */
 export function decodeRecord(payload: Uint8Array): JournalRecord {
-  return readRow(payload) ?? decodeGeneral(payload);
+  return readRow(payload, 0, payload.length) ?? decodeGeneral(payload);
+}
+
+/**
+ * As `decodeRecord`, for the row in `bytes[start, end)`: recovery decodes rows where they lie in
+ * the page it read, without a view made of each.
+ */
+export function decodeRecordAt(bytes: Uint8Array, start: number, end: number): JournalRecord {
+  return readRow(bytes, start, end) ?? decodeGeneral(bytes.subarray(start, end));
 }
 
 // ---- The general path: msgpackr, then a strict check of the row's shape. ----
@@ -147,13 +157,18 @@ const changedHeader = 0x99;
 const adjustedHeader = 0x9c;
 
 const empty: Uint8Array = new Uint8Array(0);
+/** The bytes the row lies in, and where it ends (reads at or past it give 0: see `byteAt`). */
 let bytes = empty;
+let end = 0;
 /**
  * The row read as latin1: one character per byte, so an ASCII string field is a slice of it (one
  * native call per row instead of one per field). V8 keeps a slice of 13 characters or more as a
- * view of the row's text, which then lives as long as the field does, as msgpackr's did.
+ * view of the row's text, which then lives as long as the field does, as msgpackr's did. Its
+ * first character is the byte at `base`.
  */
 let text = '';
+let base = 0;
+/** An offset in `bytes`. */
 let cursor = 0;
 /** Set when the reader meets something it leaves to the general path. */
 let unusual = false;
@@ -163,35 +178,40 @@ const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: LatinSlice })
 type LatinSlice = (this: Uint8Array, start: number, end: number) => string;
 
 /**
- * A record, or undefined if the row is anything but the usual; then the general path decides.
- * Exported for the property test, which holds it to the general path on its own.
+ * The record in `row[from, to)`, or undefined if the row is anything but the usual; then the
+ * general path decides. Exported for the property test, which holds it to the general path on
+ * its own.
  */
-export function readRow(payload: Uint8Array): JournalRecord | undefined {
-  const header = payload[0];
-  const code = payload[1];
+export function readRow(row: Uint8Array, from: number, to: number): JournalRecord | undefined {
+  if (to - from < 2) return undefined;
+  const header = row[from];
+  const code = row[from + 1] as number;
   let record: JournalRecord;
   if (header === reservedHeader && code === typeCodes.reserved) {
-    start(payload);
+    start(row, from, to);
     record = readReserved();
-  } else if (header === changedHeader && code !== undefined && code >= 2 && code <= 4) {
-    start(payload);
+  } else if (header === changedHeader && code >= 2 && code <= 4) {
+    start(row, from, to);
     record = readChanged(typeNames[code] as 'confirmed' | 'released' | 'expired');
   } else if (header === adjustedHeader && code === typeCodes.adjusted) {
-    start(payload);
+    start(row, from, to);
     record = readAdjusted();
   } else {
     return undefined;
   }
-  const whole = !unusual && cursor === payload.length;
+  // Every read moves the cursor past what it read: one that met the end leaves it past `to`.
+  const whole = !unusual && cursor === to;
   bytes = empty;
   text = '';
   return whole ? record : undefined;
 }
 
-function start(payload: Uint8Array): void {
-  bytes = payload;
-  text = latin1Slice.call(payload, 0, payload.length);
-  cursor = 2;
+function start(row: Uint8Array, from: number, to: number): void {
+  bytes = row;
+  end = to;
+  text = latin1Slice.call(row, from, to);
+  base = from;
+  cursor = from + 2;
   unusual = false;
 }
 
@@ -250,7 +270,7 @@ function readAdjusted(): JournalRecord {
  * decodes bad UTF-8 and a leading byte-order mark differently depending on the string's length.
  */
 function readString(): string {
-  const token = bytes[cursor] as number;
+  const token = byteAt(cursor);
   let first: number;
   if (token >= 0xa0 && token <= 0xbf) {
     first = cursor + 1;
@@ -268,16 +288,16 @@ function readString(): string {
     return leave();
   }
   // A length past the end is left to the general path (it says where the row ran out).
-  if (cursor > bytes.length) return leave();
+  if (cursor > end) return leave();
   for (let index = first; index < cursor; index += 1) {
     if ((bytes[index] as number) > 0x7f) return leave();
   }
-  return text.slice(first, cursor);
+  return text.slice(first - base, cursor - base);
 }
 
 /** A number as msgpackr reads it (the 64-bit integers come back as BigInts there: not here). */
 function readNumber(): number {
-  const token = bytes[cursor] as number;
+  const token = byteAt(cursor);
   if (token <= 0x7f) {
     cursor += 1;
     return token;
@@ -323,8 +343,9 @@ function leave(): string {
   return '';
 }
 
-// Reads past the end give 0 here; the cursor then lies past the end and the row goes general.
-const byteAt = (at: number): number => bytes[at] ?? 0;
+// Reads past the row's end give 0 here (the bytes there may be the next row's); the cursor then
+// lies past the end and the row goes general.
+const byteAt = (at: number): number => (at < end ? (bytes[at] as number) : 0);
 const uint16At = (at: number): number => (byteAt(at) << 8) | byteAt(at + 1);
 const uint32At = (at: number): number =>
   ((byteAt(at) << 24) | (uint16At(at + 1) << 8) | byteAt(at + 3)) >>> 0;

@@ -10,6 +10,7 @@ import type {
   JournalSink,
   MovementKey,
   SnapshotRow,
+  WalPageRow,
   WalRow,
 } from '../persistence/index.js';
 
@@ -62,7 +63,7 @@ export class JournalLink implements JournalSink, JournalReader {
 
   readAll(
     partitions: readonly number[],
-    onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    onRow: WalPageRow,
     onPageEnd?: () => void,
   ): Promise<number> {
     return this.exclusive((connection) => connection.readAll(partitions, onRow, onPageEnd));

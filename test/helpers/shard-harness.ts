@@ -41,7 +41,7 @@ export class InstantJournal {
       // One partition here (the harness's 0), its rows in the order they were written.
       readAll: async (partitions, onRow, onPageEnd) => {
         if (!partitions.includes(0)) return 0;
-        for (const [lsn, payload] of this.wal) onRow(0, lsn, payload);
+        for (const [lsn, payload] of this.wal) onRow(0, lsn, payload, 0, payload.length);
         onPageEnd?.();
         return this.wal.size;
       },

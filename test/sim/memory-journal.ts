@@ -15,6 +15,7 @@ import {
   type JournalReader,
   type MovementKey,
   type SnapshotRow,
+  type WalPageRow,
   type WalRow,
 } from '../../src/persistence/index.js';
 import type { LeaseTable } from './lease-table.js';
@@ -289,17 +290,34 @@ export class MemoryJournal {
     return rows.sort((a, b) => at(a) - at(b));
   }
 
-  /** `rowsInWriteOrder` to `onRow`, in pages of a few rows (a page's end falls anywhere). */
+  /**
+   * `rowsInWriteOrder` to `onRow`, in pages of a few rows (a page's end falls anywhere). A page's
+   * rows lie in one buffer, as in a COPY chunk, each between bytes of no row (0xc1, which msgpack
+   * never uses): a reader that took a row's range wrong would read them. Once the page has ended
+   * its buffer is written over, as a real one may be reused.
+   */
   readAll(
     partitions: readonly number[],
-    onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    onRow: WalPageRow,
     onPageEnd: () => void = () => undefined,
   ): number {
     const rows = this.rowsInWriteOrder(partitions);
-    rows.forEach(([partition, lsn, payload], index) => {
-      onRow(partition, lsn, payload);
-      if (index % pageRows === pageRows - 1) onPageEnd();
-    });
+    for (let first = 0; first < rows.length; first += pageRows) {
+      const page = rows.slice(first, first + pageRows);
+      const bytes = new Uint8Array(
+        page.reduce((sum, [, , payload]) => sum + payload.length + 1, 1),
+      );
+      bytes.fill(0xc1);
+      let start = 1;
+      for (const [partition, lsn, payload] of page) {
+        bytes.set(payload, start);
+        onRow(partition, lsn, bytes, start, start + payload.length);
+        start += payload.length + 1;
+      }
+      onPageEnd();
+      bytes.fill(0xc1);
+    }
+    // And a last page with no rows, as a table's last blocks may be.
     onPageEnd();
     return rows.length;
   }
@@ -391,7 +409,7 @@ export class SimConnection implements JournalConnection {
 
   readAll(
     partitions: readonly number[],
-    onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
+    onRow: WalPageRow,
     onPageEnd?: () => void,
   ): Promise<number> {
     return this.enqueue('tail', `all ${partitions.join(',')}`, () =>

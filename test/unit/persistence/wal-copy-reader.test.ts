@@ -55,11 +55,11 @@ function read(
 ): { rows: Row[]; complete: boolean } {
   const rows: Row[] = [];
   const reader = new WalCopyRows(
-    (lsn, payload, partition) =>
+    (lsn, bytes, start, end, partition) =>
       rows.push(
         withPartition
-          ? { lsn, payload: Buffer.from(payload), partition }
-          : { lsn, payload: Buffer.from(payload) },
+          ? { lsn, payload: Buffer.from(bytes.subarray(start, end)), partition }
+          : { lsn, payload: Buffer.from(bytes.subarray(start, end)) },
       ),
     withPartition,
   );
@@ -178,8 +178,8 @@ describe('WalCopyRows', () => {
     await client.connect();
     try {
       const rows: Row[] = [];
-      const reader = new WalCopyRows((lsn, payload) =>
-        rows.push({ lsn, payload: Buffer.from(payload) }),
+      const reader = new WalCopyRows((lsn, bytes, start, end) =>
+        rows.push({ lsn, payload: Buffer.from(bytes.subarray(start, end)) }),
       );
       const stream = client.query(
         copyTo(
@@ -248,8 +248,8 @@ describe('WalCopyRows', () => {
           let pages = 0;
           const count = await store.readAll(
             [1, 3],
-            (partition, lsn, payload) =>
-              read.push({ partition, lsn, payload: Buffer.from(payload) }),
+            (partition, lsn, bytes, start, end) =>
+              read.push({ partition, lsn, payload: Buffer.from(bytes.subarray(start, end)) }),
             () => (pages += 1),
             options,
           );

@@ -7,7 +7,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PartitionState, type Command, type JournalRecord } from '../../../src/actors/index.js';
-import { encodeRecord, type JournalReader } from '../../../src/persistence/index.js';
+import {
+  encodeRecord,
+  type JournalReader,
+  type WalPageRow,
+} from '../../../src/persistence/index.js';
 import {
   recoverPartitions,
   type RecoveredPartition,
@@ -77,15 +81,12 @@ function journalOf(rows: readonly Row[], pageRows = 1000): JournalReader & { pas
       for (const [, lsn, payload] of [...tail].sort((a, b) => a[1] - b[1])) onRow(lsn, payload);
       return Promise.resolve(tail.reduce((last, [, lsn]) => Math.max(last, lsn), afterLsn));
     },
-    readAll: (
-      partitions: readonly number[],
-      onRow: (partition: number, lsn: number, payload: Uint8Array) => void,
-      onPageEnd?: () => void,
-    ) => {
+    readAll: (partitions: readonly number[], onRow: WalPageRow, onPageEnd?: () => void) => {
       journal.passes += 1;
       const listed = rows.filter(([partition]) => partitions.includes(partition));
       listed.forEach(([partition, lsn, payload], index) => {
-        onRow(partition, lsn, payload);
+        // A row lies among other bytes of its page (0xc1: no msgpack value starts with it).
+        onRow(partition, lsn, Uint8Array.from([0xc1, ...payload, 0xc1]), 1, 1 + payload.length);
         if (index % pageRows === pageRows - 1) onPageEnd?.();
       });
       onPageEnd?.();
