@@ -11,7 +11,9 @@
 // states (plus the acknowledged tail) say; every due hold must have expired. See bench/README.md.
 //
 //   npm run build && npx tsx bench/restart.ts --records 100000,1000000 [--keys 10000]
-//     [--tail 10000] [--shards N] [--no-npm-start] [--database-url postgres://...]
+//     [--tail 10000] [--shards N] [--no-npm-start] [--node-flag=--single-threaded-gc ...]
+//     [--database-url postgres://...]
+// --node-flag (repeatable) goes to the ledger's node in the node starts (not npm start's).
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +67,7 @@ interface Options {
   readonly shards: number;
   readonly npmStart: boolean;
   readonly databaseUrl: string;
+  readonly nodeFlags: readonly string[];
 }
 
 function options(): Options {
@@ -75,6 +78,7 @@ function options(): Options {
       tail: { type: 'string', default: '10000' },
       shards: { type: 'string', default: String(availableParallelism()) },
       'no-npm-start': { type: 'boolean', default: false },
+      'node-flag': { type: 'string', multiple: true, default: [] },
       'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     },
   });
@@ -90,6 +94,7 @@ function options(): Options {
     shards: positive('shards', values.shards),
     npmStart: !values['no-npm-start'],
     databaseUrl: values['database-url'],
+    nodeFlags: values['node-flag'],
   };
 }
 
@@ -101,6 +106,8 @@ interface ShardReady {
   readonly snapshots: number;
   readonly records: number;
   readonly durationMs: number;
+  /** The shard thread's own CPU from its birth to ready (null where the ledger did not say). */
+  readonly cpuMs: number | null;
   /** pino's `time`: when the main thread logged it (epoch ms). */
   readonly timeMs: number;
 }
@@ -139,6 +146,7 @@ function startLog(output: string, startedAtMs: number): StartLog {
       snapshots: Number(entry.snapshots),
       records: Number(entry.records),
       durationMs: Number(entry.durationMs),
+      cpuMs: typeof entry.cpuMs === 'number' ? entry.cpuMs : null,
       timeMs: Number(entry.time),
     }));
   return {
@@ -290,14 +298,14 @@ function keepLine(children: Children): (line: string) => void {
   };
 }
 
-function nodeStart(databaseUrl: string, shards: number, children: Children) {
+function nodeStart(opts: Options, databaseUrl: string, children: Children) {
   return (onSpawned: (child: SpawnedLedger) => void): Promise<LedgerChild> =>
     startLedger({
       root,
       databaseUrl,
-      shards,
+      shards: opts.shards,
       cpuProfileDirectory: undefined,
-      nodeFlags: [],
+      nodeFlags: opts.nodeFlags,
       ledgerEnvironment: {},
       onSpawned: (child) => {
         children.spawned.push(child);
@@ -438,7 +446,8 @@ function describeStart(what: string, run: StartRun): void {
   const shards = run.log.shards
     .map(
       (s) =>
-        `shard ${s.shard}: ${s.records} records, ${s.snapshots} snapshots, ${Math.round(s.durationMs)} ms`,
+        `shard ${s.shard}: ${s.records} records, ${s.snapshots} snapshots, ` +
+        `${Math.round(s.durationMs)} ms${s.cpuMs === null ? '' : ` (its thread's CPU ${s.cpuMs} ms)`}`,
     )
     .join('; ');
   const other = run.cpu?.otherCores;
@@ -447,6 +456,24 @@ function describeStart(what: string, run: StartRun): void {
       `${run.log.listeningAfterMs} ms, last shard ready at ${run.log.lastShardReadyAfterMs} ms; ` +
       `${shards}${other === null || other === undefined ? '' : `; other load ${other.toFixed(2)} cores`})`,
   );
+  const cpu = run.cpu;
+  if (cpu !== null && cpu.ledgerCores !== null) {
+    // Where the two cores went during the start: the ledger (its shard threads, and the rest:
+    // the main thread, V8's collector threads, the snapshot and events threads), Postgres, this
+    // bench (which polls /health/ready) and anything else.
+    const shardCpuS = run.log.shards.reduce((sum, s) => sum + (s.cpuMs ?? 0), 0) / 1000;
+    const ledgerCpuS = cpu.ledgerCores * cpu.seconds;
+    const mainCpuS = (cpu.ledgerMainThreadCores ?? 0) * cpu.seconds;
+    const restCpuS = ledgerCpuS - shardCpuS - mainCpuS;
+    out(
+      `    CPU over the start: ledger ${ledgerCpuS.toFixed(2)} s (shard threads ` +
+        `${shardCpuS.toFixed(2)} s, main thread ${mainCpuS.toFixed(2)} s, its other threads ` +
+        `${restCpuS.toFixed(2)} s: V8's collector helpers, events, snapshots), Postgres ` +
+        `${((cpu.postgresCores ?? 0) * cpu.seconds).toFixed(2)} s, this bench ` +
+        `${(cpu.benchCores * cpu.seconds).toFixed(2)} s; machine busy ` +
+        `${(cpu.machineBusyCores ?? 0).toFixed(2)} of ${machineInfo().cpuCount} cores`,
+    );
+  }
 }
 
 async function kill9(
@@ -473,7 +500,7 @@ async function measureSize(
   );
   const children: Children = { spawned: [], grandchildren: [], lines: [] };
   try {
-    const node = nodeStart(databaseUrl, opts.shards, children);
+    const node = nodeStart(opts, databaseUrl, children);
     const coldStart = await timedStart(node, Date.now(), performance.now(), children, true);
     describeStart('cold start, no snapshot', coldStart.run);
     const settleSeconds = await waitSettled(coldStart.ledger.baseUrl, expected);

@@ -145,6 +145,8 @@ export interface RecoveryStats {
   readonly snapshots: number;
   readonly records: number;
   readonly durationMs: number;
+  /** The shard thread's own CPU time from its birth (boot, modules) to ready, where Linux says. */
+  readonly cpuMs?: number;
 }
 
 export type ToShard =

@@ -4,6 +4,7 @@ import client from 'prom-client';
 import { InvariantError } from '../actors/index.js';
 import { systemClock } from '../clock.js';
 import { expiriesPerSweepMax, journalCheckMs } from '../limits.js';
+import { threadCpuMs } from '../observability/thread-cpu.js';
 import { startTimeline } from '../observability/timeline.js';
 import { JournalStore, SnapshotThread, type JournalConnection } from '../persistence/index.js';
 import {
@@ -247,4 +248,8 @@ const started = shard.start().then(async (recovery) => {
   const leases = data.cluster?.leases ?? [];
   return leases.length === 0 ? recovery : await shard.adopt(new Map(leases));
 });
-started.then((recovery) => post({ kind: 'ready', recovery }), die);
+started.then((recovery) => {
+  // The thread's whole CPU so far: its boot and module loading, then the recovery.
+  const cpuMs = threadCpuMs();
+  post({ kind: 'ready', recovery: cpuMs === undefined ? recovery : { ...recovery, cpuMs } });
+}, die);
