@@ -100,7 +100,7 @@ export class LotBook {
   /** Takes unheld units away (on_hand down). */
   remove(units: LotUnits): void {
     const lot = this.lotOf(units);
-    if (lot.onHand - lot.reserved < units.quantity) fail(`lot ${lot.lotId} oversold`);
+    if (!(lot.onHand - lot.reserved >= units.quantity)) fail(`lot ${lot.lotId} oversold`);
     lot.onHand -= units.quantity;
   }
 
