@@ -458,9 +458,9 @@ function describeStart(what: string, run: StartRun): void {
   );
   const cpu = run.cpu;
   if (cpu !== null && cpu.ledgerCores !== null) {
-    // Where the two cores went during the start: the ledger (its shard threads, and the rest:
-    // the main thread, V8's collector threads, the snapshot and events threads), Postgres, this
-    // bench (which polls /health/ready) and anything else.
+    // Where the two cores went during the start: the ledger (its shard threads, its main
+    // thread, and the rest: V8's compiler and collector threads, the snapshot and events
+    // threads), Postgres, this bench (which polls /health/ready) and anything else.
     const shardCpuS = run.log.shards.reduce((sum, s) => sum + (s.cpuMs ?? 0), 0) / 1000;
     const ledgerCpuS = cpu.ledgerCores * cpu.seconds;
     const mainCpuS = (cpu.ledgerMainThreadCores ?? 0) * cpu.seconds;
@@ -468,7 +468,8 @@ function describeStart(what: string, run: StartRun): void {
     out(
       `    CPU over the start: ledger ${ledgerCpuS.toFixed(2)} s (shard threads ` +
         `${shardCpuS.toFixed(2)} s, main thread ${mainCpuS.toFixed(2)} s, its other threads ` +
-        `${restCpuS.toFixed(2)} s: V8's collector helpers, events, snapshots), Postgres ` +
+        `${restCpuS.toFixed(2)} s: V8's compiler and collector helpers, events, snapshots), ` +
+        `Postgres ` +
         `${((cpu.postgresCores ?? 0) * cpu.seconds).toFixed(2)} s, this bench ` +
         `${(cpu.benchCores * cpu.seconds).toFixed(2)} s; machine busy ` +
         `${(cpu.machineBusyCores ?? 0).toFixed(2)} of ${machineInfo().cpuCount} cores`,
