@@ -11,12 +11,8 @@ import type { ClusterBenchOptions } from './cluster-args.js';
 import type { Cleanup } from './cleanup.js';
 import { call } from './ledger-api.js';
 import { startLedger, type LedgerChild } from './ledger-child.js';
-import {
-  clockTicksPerSecond,
-  machineBusyTicks,
-  processTicks,
-  ticksOfProcessesNamed,
-} from './machine.js';
+import { clockTicksPerSecond } from '../../src/observability/thread-cpu.js';
+import { machineBusyTicks, processTicks, ticksOfProcessesNamed } from './machine.js';
 import { createScratchDatabase } from './scratch-database.js';
 
 /** How long the nodes may take to divide the partitions evenly after they started. */

@@ -3,15 +3,11 @@
 // journal never sits in memory whole. Also reads a journal back the way a shard's recovery does
 // (JournalStore's tail reads; with or without decode + replay) to show where recovery's time goes.
 import { once } from 'node:events';
-import {
-  PerformanceObserver,
-  constants as perfConstants,
-  type NodeGCPerformanceDetail,
-  type PerformanceEntry,
-} from 'node:perf_hooks';
+import { constants as perfConstants } from 'node:perf_hooks';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { RetentionPolicy } from '../../src/actors/index.js';
+import { observeGc, type GcEntry } from '../../src/observability/timeline.js';
 import { JournalStore } from '../../src/persistence/index.js';
 import { recoveryPageRows } from '../../src/limits.js';
 import { migrate } from '../../src/persistence/migrations.js';
@@ -117,25 +113,20 @@ export interface GcTally {
 
 /** Runs `work` and tallies the collections that paused this thread meanwhile. */
 async function withGcTally<T>(work: () => Promise<T>): Promise<[T, GcTally]> {
-  const entries: PerformanceEntry[] = [];
-  const observer = new PerformanceObserver((list) => entries.push(...list.getEntries()));
-  observer.observe({ entryTypes: ['gc'] });
+  const entries: GcEntry[] = [];
+  const stop = observeGc((entry) => entries.push(entry));
   try {
     const result = await work();
     // Entries are delivered on a later turn: one is enough for those of the work.
     await new Promise((resolve) => setImmediate(resolve));
-    // Node sets a gc entry's detail; its typings leave it off the entry.
-    const kinds = entries.map(
-      (entry) => (entry as unknown as { detail: NodeGCPerformanceDetail }).detail.kind,
-    );
     const tally = {
-      minor: kinds.filter((kind) => kind === perfConstants.NODE_PERFORMANCE_GC_MINOR).length,
-      major: kinds.filter((kind) => kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR).length,
-      pauseMs: entries.reduce((sum, entry) => sum + entry.duration, 0),
+      minor: entries.filter(({ kind }) => kind === perfConstants.NODE_PERFORMANCE_GC_MINOR).length,
+      major: entries.filter(({ kind }) => kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR).length,
+      pauseMs: entries.reduce((sum, entry) => sum + entry.ms, 0),
     };
     return [result, tally];
   } finally {
-    observer.disconnect();
+    stop();
   }
 }
 

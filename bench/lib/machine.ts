@@ -4,9 +4,7 @@
 // (1.0 = one core fully busy).
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-
-/** Kernel clock ticks per second for /proc times; 100 on every mainstream Linux build. */
-export const clockTicksPerSecond = 100;
+import { clockTicksPerSecond, ticksOfStatLine } from '../../src/observability/thread-cpu.js';
 
 export interface MachineInfo {
   readonly cpuCount: number;
@@ -73,9 +71,8 @@ export function processTicks(pid: number | string): { name: string; ticks: numbe
   const stat = readOrUndefined(`/proc/${pid}/stat`);
   if (stat === undefined) return undefined;
   const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-  // Fields after the ")" start at field 3 (state); utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { name, ticks: Number(fields[11]) + Number(fields[12]) };
+  const ticks = ticksOfStatLine(stat);
+  return ticks === undefined ? undefined : { name, ticks };
 }
 
 /** Ticks of every process with one of these names (all of Postgres's backends, say). */

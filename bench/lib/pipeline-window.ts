@@ -3,8 +3,8 @@
 // group-commit metrics; and the figures of one run made from the two readings.
 import pg from 'pg';
 import type { LatencySummary } from './load-driver.js';
+import { clockTicksPerSecond } from '../../src/observability/thread-cpu.js';
 import {
-  clockTicksPerSecond,
   machineBusyTicks,
   processTicks,
   ticksByPidOfProcessesNamed,

@@ -4,17 +4,7 @@
 // thread "node", so a thread is known by when it appeared: the bench lists the threads before and
 // after it starts each shard and labels the new ones.
 import { readdirSync, readFileSync } from 'node:fs';
-import { clockTicksPerSecond } from './machine.js';
-
-/** utime + stime of one /proc stat line (a process's or a thread's); undefined if malformed. */
-export function ticksOfStatLine(stat: string): number | undefined {
-  const close = stat.lastIndexOf(')');
-  if (close < 0) return undefined;
-  // Fields after the ")" start at field 3 (state); utime and stime are fields 14 and 15.
-  const fields = stat.slice(close + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return Number.isFinite(ticks) ? ticks : undefined;
-}
+import { clockTicksPerSecond, ticksOfStatLine } from '../../src/observability/thread-cpu.js';
 
 /** Ticks of every live thread of this process, by thread id; empty where /proc is missing. */
 export function threadTicks(): Map<number, number> {

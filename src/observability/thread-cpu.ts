@@ -1,11 +1,22 @@
-// CPU time of the calling thread, where Linux tells it (/proc/thread-self/stat: utime + stime,
-// in clock ticks of 10 ms), for a thread to report what its own work cost, apart from the
-// process's other threads (the other shards, V8's collector threads): Node 20 has no
+// CPU time from Linux's /proc stat lines (utime + stime, in clock ticks). A thread reads its own
+// (/proc/thread-self/stat) to report what its work cost apart from the process's other threads
+// (the other shards, V8's compiler and collector threads): Node 20 has no
 // process.threadCpuUsage. A synchronous read runs on the calling thread, so it names that thread.
+// The benches read other processes' and threads' lines with the same parser.
 import { readFileSync } from 'node:fs';
 
 /** Kernel clock ticks per second for /proc times; 100 on every mainstream Linux build. */
-const ticksPerSecond = 100;
+export const clockTicksPerSecond = 100;
+
+/** utime + stime of one /proc stat line (a process's or a thread's); undefined if malformed. */
+export function ticksOfStatLine(stat: string): number | undefined {
+  const close = stat.lastIndexOf(')');
+  if (close < 0) return undefined;
+  // Fields after the ")" start at field 3 (state); utime and stime are fields 14 and 15.
+  const fields = stat.slice(close + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return Number.isFinite(ticks) ? ticks : undefined;
+}
 
 /** Milliseconds of CPU the calling thread has used; undefined where /proc does not say. */
 export function threadCpuMs(): number | undefined {
@@ -16,8 +27,6 @@ export function threadCpuMs(): number | undefined {
     void error; // Not Linux: the figure is unknown, not zero.
     return undefined;
   }
-  // Fields after the ")" start at field 3 (state); utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return Number.isFinite(ticks) ? (ticks * 1000) / ticksPerSecond : undefined;
+  const ticks = ticksOfStatLine(stat);
+  return ticks === undefined ? undefined : (ticks * 1000) / clockTicksPerSecond;
 }

@@ -58,7 +58,10 @@ export class Timeline {
   /** Starts the GC observer, the stall probe and the periodic append; `stop` ends them. */
   start(thread: string): this {
     this.record('start', timelineNow(), { thread, pid: process.pid });
-    this.stops.push(observeGc(this), probeStalls(this));
+    this.stops.push(
+      observeGc((entry) => recordGc(this, entry)),
+      probeStalls(this),
+    );
     const timer = setInterval(() => void this.append(), appendEveryMs);
     timer.unref();
     this.stops.push(() => clearInterval(timer));
@@ -104,22 +107,34 @@ export class Timeline {
   }
 }
 
-function observeGc(timeline: Timeline): () => void {
+/** A collection of this thread, as Node reports it. */
+export interface GcEntry {
+  /** perf_hooks' `constants.NODE_PERFORMANCE_GC_*`: minor (a scavenge), major, ... */
+  readonly kind: number;
+  /** Epoch ms. */
+  readonly atMs: number;
+  readonly ms: number;
+}
+
+/** Calls `onGc` for each collection of this thread (a turn or more after it); returns the stop. */
+export function observeGc(onGc: (entry: GcEntry) => void): () => void {
   const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) recordGc(timeline, entry);
+    for (const entry of list.getEntries()) {
+      // Node puts the GC's kind in `detail` (its types do not declare the field).
+      const { detail } = entry as PerformanceEntry & { detail?: { kind?: number } };
+      onGc({
+        kind: detail?.kind ?? 0,
+        atMs: performance.timeOrigin + entry.startTime,
+        ms: entry.duration,
+      });
+    }
   });
   observer.observe({ entryTypes: ['gc'] });
   return () => observer.disconnect();
 }
 
-function recordGc(timeline: Timeline, entry: PerformanceEntry): void {
-  // Node puts the GC's kind in `detail` (its types do not declare the field).
-  const { detail } = entry as PerformanceEntry & { detail?: { kind?: number } };
-  const kind = detail?.kind ?? 0;
-  timeline.record('gc', performance.timeOrigin + entry.startTime, {
-    ms: entry.duration,
-    kind: gcKinds[kind] ?? String(kind),
-  });
+function recordGc(timeline: Timeline, { kind, atMs, ms }: GcEntry): void {
+  timeline.record('gc', atMs, { ms, kind: gcKinds[kind] ?? String(kind) });
 }
 
 /**

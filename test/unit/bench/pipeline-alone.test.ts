@@ -6,7 +6,8 @@ import { ticksGrown } from '../../../bench/lib/machine.js';
 import { cpuPerAnswerTable } from '../../../bench/lib/report.js';
 import type { SystemRun } from '../../../bench/lib/run-system.js';
 import { medianAndRange, microsecondsPer } from '../../../bench/lib/pipeline-report.js';
-import { threadGroupCores, ticksOfStatLine } from '../../../bench/lib/thread-cpu.js';
+import { threadGroupCores } from '../../../bench/lib/thread-cpu.js';
+import { ticksOfStatLine } from '../../../src/observability/thread-cpu.js';
 
 // A real /proc/<pid>/task/<tid>/stat line, its comm holding a space and a parenthesis.
 const statLine =
