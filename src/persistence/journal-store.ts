@@ -2,7 +2,6 @@
 // read a partition back. It implements JournalConnection; a shard holds two (group commits on
 // one, snapshots on the other).
 import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { assert, fail } from '../actors/index.js';
 import { byteaArray, int4Array, int8Array, textArray } from './binary-arrays.js';
 import { recoveryPageBlocks, recoveryPageRows, snapshotPartBytes } from '../limits.js';
@@ -14,6 +13,7 @@ import type {
   WalPageRow,
   WalRow,
 } from './journal-connection.js';
+import { copyOut } from './copy-out.js';
 import { commitDurably } from './durability.js';
 import { WalCopyFormatError, WalCopyRows, type WalRowReader } from './wal-copy-reader.js';
 
@@ -349,7 +349,7 @@ export class JournalStore implements JournalConnection {
    * Runs one binary `COPY ... TO STDOUT` of WAL rows (with a leading partition column if
    * `withPartition`) and hands each row to `onRow`; resolves to the rows the statement sent. If
    * `onRow` throws, the rest of the statement is drained (the connection stays usable) and it
-   * rethrows.
+   * rethrows (copy-out.ts).
    */
   private async copyRows(
     sql: string,
@@ -357,20 +357,11 @@ export class JournalStore implements JournalConnection {
     onRow: WalRowReader,
   ): Promise<number> {
     let rows = 0;
-    let failure: { readonly error: unknown } | undefined;
     const reader = new WalCopyRows((lsn, bytes, start, end, partition) => {
       rows += 1;
-      if (failure !== undefined) return;
-      try {
-        onRow(lsn, bytes, start, end, partition);
-      } catch (error) {
-        failure = { error };
-      }
+      onRow(lsn, bytes, start, end, partition);
     }, withPartition);
-    const stream = copyTo(sql);
-    endsItsQuery(stream);
-    for await (const chunk of this.client.query(stream)) reader.push(chunk as Buffer);
-    if (failure !== undefined) throw failure.error;
+    await copyOut(this.client, sql, (bytes, start, end) => reader.push(bytes, start, end));
     if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
     return rows;
   }
@@ -452,17 +443,6 @@ export class JournalStore implements JournalConnection {
   close(): Promise<void> {
     return this.client.end();
   }
-}
-
-/**
- * pg arms a timer for every query on a connection with `query_timeout` and clears it through the
- * query's callback, which a COPY stream never calls: each one's timer would outlive it (keeping a
- * stopping shard's thread alive for 15 s, then failing a finished stream). The callback is called
- * when the statement is over (ReadyForQuery), as pg's own queries do.
- */
-function endsItsQuery(stream: object): void {
-  const submitted = stream as { callback?: () => void; handleReadyForQuery: () => void };
-  submitted.handleReadyForQuery = () => submitted.callback?.();
 }
 
 /** A group commit's movement rows as column arrays (the statement's unnest parameters). */

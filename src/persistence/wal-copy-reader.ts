@@ -27,11 +27,14 @@ export type WalRowReader = (
 
 /**
  * Cuts `(lsn bigint, payload bytea)` rows, or `(partition integer, lsn bigint, payload bytea)`
- * rows with `withPartition`, out of binary COPY chunks, however the chunks split them. A row's
- * payload is handed over as a range of the chunk, with no view made of each (a recovery reads
- * millions). Without a partition column `onRow` is given -1 for it.
+ * rows with `withPartition`, out of binary COPY data handed over in pieces (ranges of the chunks
+ * the socket read), however the pieces split them. A row's payload is handed over as a range of
+ * the piece it lies in, with no view made of each (a recovery reads millions). Only a row cut by
+ * a piece's end is copied, into a buffer of its own. Without a partition column `onRow` is
+ * given -1 for it.
  */
 export class WalCopyRows {
+  /** A row (or the header) cut by the end of the piece before: its bytes so far, copied. */
   private pending: Buffer | undefined = undefined;
   private headerRead = false;
   private ended = false;
@@ -50,36 +53,85 @@ export class WalCopyRows {
     return this.ended;
   }
 
-  push(chunk: Buffer): void {
-    const data = this.pending === undefined ? chunk : Buffer.concat([this.pending, chunk]);
-    let offset = this.headerRead ? 0 : this.readHeader(data);
-    if (offset < 0) {
-      this.pending = data;
-      return;
+  /** The next piece of the stream: `data[start, end)`. */
+  push(data: Buffer, start = 0, end = data.length): void {
+    let offset = start;
+    if (this.pending !== undefined) {
+      offset = this.completePending(data, start, end);
+      if (offset < 0) return;
     }
-    while (!this.ended) {
-      const next = this.readRow(data, offset);
+    if (!this.headerRead && offset < end) {
+      const next = this.readHeader(data, offset, end);
+      if (next < 0) {
+        this.pending = Buffer.from(data.subarray(offset, end));
+        return;
+      }
+      offset = next;
+    }
+    while (!this.ended && offset < end) {
+      const next = this.readRow(data, offset, end);
       if (next < 0) break;
       offset = next;
     }
-    if (this.ended && offset < data.length) throw new WalCopyFormatError('bytes after the end');
-    this.pending = offset < data.length ? data.subarray(offset) : undefined;
+    if (this.ended && offset < end) throw new WalCopyFormatError('bytes after the end');
+    if (offset < end) this.pending = Buffer.from(data.subarray(offset, end));
   }
 
-  /** The header's length, or -1 while it has not all arrived. */
-  private readHeader(data: Buffer): number {
-    if (data.length < headerBytes) return -1;
-    if (!data.subarray(0, signature.length).equals(signature))
+  /**
+   * Adds to the cut row (or header) the bytes of `data[start, end)` it lacks and reads it once
+   * whole: the offset after what it took, or -1 if it is still cut (all of the piece taken).
+   */
+  private completePending(data: Buffer, start: number, end: number): number {
+    let pending = this.pending as Buffer;
+    let offset = start;
+    for (;;) {
+      const lacking = this.lacking(pending);
+      if (lacking === 0) break;
+      const to = Math.min(end, offset + lacking);
+      pending = Buffer.concat([pending, data.subarray(offset, to)]);
+      offset = to;
+      if (offset === end && this.lacking(pending) > 0) {
+        this.pending = pending;
+        return -1;
+      }
+    }
+    this.pending = undefined;
+    const read = this.headerRead
+      ? this.readRow(pending, 0, pending.length)
+      : this.readHeader(pending, 0, pending.length);
+    if (read !== pending.length) throw new WalCopyFormatError('a row read short');
+    return offset;
+  }
+
+  /** How many bytes past `data`'s end the header or row it starts with needs at least (0: none). */
+  private lacking(data: Buffer): number {
+    const have = data.length;
+    if (!this.headerRead) {
+      if (have < headerBytes) return headerBytes - have;
+      return Math.max(0, headerBytes + data.readUInt32BE(signature.length + 4) - have);
+    }
+    if (have < 2) return 2 - have;
+    if (data.readInt16BE(0) === -1) return 0;
+    const fixed = 2 + this.partitionBytes + 16;
+    if (have < fixed) return fixed - have;
+    // A NULL payload's length is refused by readRow, which reads it now.
+    return Math.max(0, fixed + data.readInt32BE(fixed - 4) - have);
+  }
+
+  /** The offset after the header at `offset`, or -1 while it has not all arrived. */
+  private readHeader(data: Buffer, offset: number, end: number): number {
+    if (end - offset < headerBytes) return -1;
+    if (!data.subarray(offset, offset + signature.length).equals(signature))
       throw new WalCopyFormatError('not a binary COPY stream');
-    const extensionBytes = data.readUInt32BE(signature.length + 4);
-    if (data.length < headerBytes + extensionBytes) return -1;
+    const extensionBytes = data.readUInt32BE(offset + signature.length + 4);
+    if (end - offset < headerBytes + extensionBytes) return -1;
     this.headerRead = true;
-    return headerBytes + extensionBytes;
+    return offset + headerBytes + extensionBytes;
   }
 
-  /** The offset after the row at `offset`, or -1 while it has not all arrived. */
-  private readRow(data: Buffer, offset: number): number {
-    if (data.length < offset + 2) return -1;
+  /** The offset after the row at `offset`, or -1 while it has not all arrived before `end`. */
+  private readRow(data: Buffer, offset: number, end: number): number {
+    if (end < offset + 2) return -1;
     const fields = data.readInt16BE(offset);
     if (fields === -1) {
       this.ended = true;
@@ -92,7 +144,7 @@ export class WalCopyRows {
     // partition (if any): length 4, then the integer; lsn: length 8, then the bigint; payload:
     // its length, then its bytes.
     const at = offset + 2 + this.partitionBytes;
-    if (data.length < at + 4 + 8 + 4) return -1;
+    if (end < at + 4 + 8 + 4) return -1;
     let partition = -1;
     if (this.withPartition) {
       if (data.readInt32BE(offset + 2) !== 4)
@@ -106,7 +158,7 @@ export class WalCopyRows {
     const payloadBytes = data.readInt32BE(at + 12);
     if (payloadBytes < 0) throw new WalCopyFormatError('a NULL payload');
     const payloadStart = at + 16;
-    if (data.length < payloadStart + payloadBytes) return -1;
+    if (end < payloadStart + payloadBytes) return -1;
     const payloadEnd = payloadStart + payloadBytes;
     this.onRow(lsn, data, payloadStart, payloadEnd, partition);
     return payloadEnd;

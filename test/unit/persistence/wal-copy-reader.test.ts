@@ -6,8 +6,8 @@
 // (by heap blocks, or partition by partition as before PostgreSQL 14).
 import fc from 'fast-check';
 import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { describe, expect, it } from 'vitest';
+import { copyOut } from '../../../src/persistence/copy-out.js';
 import { JournalStore, type ReadAllOptions } from '../../../src/persistence/journal-store.js';
 import { migrate } from '../../../src/persistence/migrations.js';
 import { WalCopyFormatError, WalCopyRows } from '../../../src/persistence/wal-copy-reader.js';
@@ -63,7 +63,12 @@ function read(
       ),
     withPartition,
   );
-  for (const chunk of chunks) reader.push(chunk);
+  // Each piece handed over inside bytes of no row, as a range: a reader that read before its
+  // start or past its end would meet them.
+  for (const chunk of chunks) {
+    const padded = Buffer.concat([Buffer.from([0xff, 0x7f, 0x00]), chunk, Buffer.from([0, 3])]);
+    reader.push(padded, 3, 3 + chunk.length);
+  }
   return { rows, complete: reader.complete };
 }
 
@@ -181,15 +186,17 @@ describe('WalCopyRows', () => {
       const reader = new WalCopyRows((lsn, bytes, start, end) =>
         rows.push({ lsn, payload: Buffer.from(bytes.subarray(start, end)) }),
       );
-      const stream = client.query(
-        copyTo(
-          `COPY (SELECT n::bigint * 1000000007 AS lsn, decode(repeat(lpad(to_hex(n), 4, '0'), n), 'hex')
+      // Rows of 32 bytes to 160 KB: some span several of the socket's chunks.
+      await copyOut(
+        client,
+        `COPY (SELECT n::bigint * 1000000007 AS lsn,
+                      decode(repeat(lpad(to_hex(n), 4, '0'), CASE WHEN n % 500 = 0 THEN n * 40 ELSE n END), 'hex')
                  FROM generate_series(16, 2015) AS n ORDER BY n) TO STDOUT (FORMAT binary)`,
-        ),
+        (bytes, start, end) => reader.push(bytes, start, end),
       );
-      for await (const chunk of stream) reader.push(chunk as Buffer);
       expect(reader.complete).toBe(true);
       expect(rows).toHaveLength(2000);
+      expect(rows[2000 - 16]?.payload).toEqual(Buffer.from('07d0'.repeat(2000 * 40), 'hex'));
       expect(rows[0]).toEqual({
         lsn: 16_000_000_112,
         payload: Buffer.from('0010'.repeat(16), 'hex'),
