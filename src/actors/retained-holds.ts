@@ -63,6 +63,11 @@ const chunkSize = 1024;
 const firstCapacity = 16;
 /** A chunk this small stays while nothing is kept (a larger one goes: idle partitions' memory). */
 const idleCapacityMax = 64;
+/**
+ * The arena's first room, in code units per entry: a hold's id, idempotency key and requester
+ * are about 80 (a 36-character id and key), so a full chunk's arena is not grown and copied.
+ */
+const charsPerEntry = 96;
 
 /** A run of `chunkSize` entries by sequence, never moved once full. */
 class Chunk {
@@ -71,7 +76,12 @@ class Chunk {
   status: Uint8Array;
   bounds: Int32Array;
   hashes: Int32Array;
-  chars: Uint16Array;
+  /**
+   * The strings' code units: one byte each while every one so far fits a byte (ids, idempotency
+   * keys and requesters are ASCII but for a rare requester), two from the first that does not.
+   * A day of retained holds is most of a partition's memory, and the arena most of theirs.
+   */
+  chars: Uint8Array | Uint16Array;
   charsUsed = 0;
   readonly extras = new Map<number, Extras>();
   /** Entries written: offsets [0, length). */
@@ -82,7 +92,7 @@ class Chunk {
     this.status = new Uint8Array(capacity);
     this.bounds = new Int32Array(capacity * boundStride);
     this.hashes = new Int32Array(capacity * hashStride);
-    this.chars = new Uint16Array(capacity * 64);
+    this.chars = new Uint8Array(capacity * charsPerEntry);
   }
 
   /** Twice the room (up to a full chunk), what was written copied: at most one chunk's worth. */
@@ -104,11 +114,14 @@ class Chunk {
     const [chars, bounds, hashes] = [this.chars, this.bounds, this.hashes];
     const at = offset * boundStride;
     let used = this.charsUsed;
+    // Every code unit or-ed together: one past a byte means a byte arena kept only its low bits.
+    let units = 0;
     bounds[at] = used;
     let hash = hashSeed;
     for (let char = 0; char < id.length; char += 1) {
       const code = id.charCodeAt(char);
       chars[used + char] = code;
+      units |= code;
       hash = Math.imul(hash ^ code, hashPrime);
     }
     hashes[offset * hashStride] = mixHash(hash);
@@ -118,16 +131,28 @@ class Chunk {
     for (let char = 0; char < key.length; char += 1) {
       const code = key.charCodeAt(char);
       chars[used + char] = code;
+      units |= code;
       hash = Math.imul(hash ^ code, hashPrime);
     }
     hashes[offset * hashStride + 1] = mixHash(hash);
     used += key.length;
     bounds[at + 2] = used;
     for (let char = 0; char < requesterId.length; char += 1) {
-      chars[used + char] = requesterId.charCodeAt(char);
+      const code = requesterId.charCodeAt(char);
+      chars[used + char] = code;
+      units |= code;
     }
     used += requesterId.length;
     bounds[at + 3] = used;
+    if (units > 0xff && chars instanceof Uint8Array) {
+      // Wider than a byte: the arena turns to two bytes a unit for good, and this entry is
+      // written again into it.
+      const wide = new Uint16Array(Math.max(chars.length, needed));
+      wide.set(chars.subarray(0, this.charsUsed));
+      this.chars = wide;
+      this.writeStrings(offset, id, key, requesterId);
+      return;
+    }
     this.charsUsed = used;
   }
 

@@ -41,7 +41,17 @@ function hold(id: string, key: string, atMs: number, extras: Partial<Reservation
 // Idempotency keys from a small set, so the same actor's key comes back (a newer hold of a key
 // shadows the older: the actor's map did the same); odd texts for the arena.
 const keyArbitrary = fc.oneof(
-  fc.constantFrom('', 'k1', 'k2', 'k3', 'ключ', '\ud83d\ude00', 'x'.repeat(5_000)),
+  fc.constantFrom(
+    '',
+    'k1',
+    'k2',
+    'k3',
+    'café',
+    '\u00ff',
+    'ключ',
+    '\ud83d\ude00',
+    'x'.repeat(5_000),
+  ),
   fc.string({ maxLength: 8 }),
 );
 
