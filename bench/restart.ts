@@ -12,11 +12,15 @@
 //
 //   npm run build && npx tsx bench/restart.ts --records 100000,1000000 [--keys 10000]
 //     [--tail 10000] [--shards N] [--no-npm-start] [--node-flag=--single-threaded-gc ...]
-//     [--database-url postgres://...]
+//     [--vs-root ../other-checkout [--pairs 5]] [--database-url postgres://...]
 // --node-flag (repeatable) goes to the ledger's node in the node starts (not npm start's).
+// --vs-root names another checkout of the ledger, built (say a worktree of the commit before a
+// change): before step 2, --pairs cold starts of this checkout and of that one, in turn on the
+// same journal, each killed (-9) at ready, and the ratio of each pair. The box's speed drifts
+// over minutes; a pair's two starts are a minute apart, so their ratio is what a change did.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { retentionOf } from '../src/config.js';
@@ -38,9 +42,10 @@ import {
   cpuSnapshot,
   cpuUse,
   machineInfo,
+  processFaults,
   type CpuUse,
 } from './lib/machine.js';
-import { gitState, redactUrl } from './lib/report.js';
+import { gitState, median, redactUrl } from './lib/report.js';
 import { withScratchDatabase } from './lib/scratch-database.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -68,6 +73,9 @@ interface Options {
   readonly npmStart: boolean;
   readonly databaseUrl: string;
   readonly nodeFlags: readonly string[];
+  /** Another built checkout to compare cold starts with (--vs-root), and how many pairs. */
+  readonly vsRoot: string | undefined;
+  readonly pairs: number;
 }
 
 function options(): Options {
@@ -79,6 +87,8 @@ function options(): Options {
       shards: { type: 'string', default: String(availableParallelism()) },
       'no-npm-start': { type: 'boolean', default: false },
       'node-flag': { type: 'string', multiple: true, default: [] },
+      'vs-root': { type: 'string' },
+      pairs: { type: 'string', default: '5' },
       'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     },
   });
@@ -95,6 +105,8 @@ function options(): Options {
     npmStart: !values['no-npm-start'],
     databaseUrl: values['database-url'],
     nodeFlags: values['node-flag'],
+    vsRoot: values['vs-root'] === undefined ? undefined : resolvePath(values['vs-root']),
+    pairs: positive('pairs', values.pairs),
   };
 }
 
@@ -279,6 +291,8 @@ interface StartRun {
   readonly log: StartLog;
   /** CPU over the start, from the spawn; null for npm start (its ledger is a grandchild). */
   readonly cpu: CpuUse | null;
+  /** The ledger's first touches of memory from its spawn to ready; null with `cpu` null. */
+  readonly faults: { minorFaults: number; systemSeconds: number } | null;
 }
 
 interface Children {
@@ -298,15 +312,22 @@ function keepLine(children: Children): (line: string) => void {
   };
 }
 
-function nodeStart(opts: Options, databaseUrl: string, children: Children) {
+/** `node dist/src/main.js` of this checkout, or of another one (`--vs-root`). */
+function nodeStart(
+  opts: Options,
+  databaseUrl: string,
+  children: Children,
+  from = root,
+  ledgerEnvironment: Readonly<Record<string, string>> = {},
+) {
   return (onSpawned: (child: SpawnedLedger) => void): Promise<LedgerChild> =>
     startLedger({
-      root,
+      root: from,
       databaseUrl,
       shards: opts.shards,
       cpuProfileDirectory: undefined,
       nodeFlags: opts.nodeFlags,
-      ledgerEnvironment: {},
+      ledgerEnvironment,
       onSpawned: (child) => {
         children.spawned.push(child);
         onSpawned(child);
@@ -354,7 +375,9 @@ async function timedStart(
   });
   const seconds = (performance.now() - startedMs) / 1000;
   const cpu = before === undefined ? null : cpuUse(before, cpuSnapshot(ledger.pid));
-  return { ledger, run: { seconds, log: startLog(children.lines.join('\n'), startedAtMs), cpu } };
+  const faults = before === undefined ? null : (processFaults(ledger.pid) ?? null);
+  const log = startLog(children.lines.join('\n'), startedAtMs);
+  return { ledger, run: { seconds, log, cpu, faults } };
 }
 
 /** The PID of the ledger (node dist/src/main.js) somewhere under `pid`, from /proc. */
@@ -415,6 +438,8 @@ interface SizeResult {
   readonly records: number;
   readonly mix: string;
   readonly written: JournalWritten;
+  /** With --vs-root: the cold starts compared, before `cold`. */
+  readonly pairs: ColdPair[];
   readonly cold: StartRun;
   readonly settleSeconds: number;
   readonly readBack: ReadBack;
@@ -475,6 +500,74 @@ function describeStart(what: string, run: StartRun): void {
         `${(cpu.machineBusyCores ?? 0).toFixed(2)} of ${machineInfo().cpuCount} cores`,
     );
   }
+  if (run.faults !== null) {
+    out(
+      `    memory first touched: the ledger's minor page faults ${run.faults.minorFaults} ` +
+        `(${((run.faults.minorFaults * 4096) / 2 ** 20).toFixed(0)} MiB of 4 KiB pages), its ` +
+        `system time ${run.faults.systemSeconds.toFixed(2)} s`,
+    );
+  }
+}
+
+/**
+ * The compared starts' first expiry sweep comes a minute after their start, not at ready: each
+ * is killed at ready, before it writes the due holds' expiries, so every start replays the same
+ * journal.
+ */
+const noSweepSoon = { LEDGER_EXPIRY_SWEEP_MS: '60000' };
+
+/** Two cold starts on one journal: this checkout's and `--vs-root`'s, one after the other. */
+interface ColdPair {
+  readonly here: StartRun;
+  readonly there: StartRun;
+}
+
+/** A start's own CPU (all the ledger's threads), in seconds; NaN when it was not measured. */
+const ledgerSeconds = (run: StartRun): number =>
+  run.cpu?.ledgerCores === null || run.cpu === null
+    ? Number.NaN
+    : run.cpu.ledgerCores * run.cpu.seconds;
+
+async function comparedColdStarts(
+  opts: Options,
+  databaseUrl: string,
+  children: Children,
+  vsRoot: string,
+): Promise<ColdPair[]> {
+  out(
+    `  ${opts.pairs} pairs of cold starts, this checkout (A) and ${vsRoot} (B), each killed at ready:`,
+  );
+  const pairs: ColdPair[] = [];
+  for (let pair = 0; pair < opts.pairs; pair += 1) {
+    // A B, then B A: neither checkout always starts right after the other.
+    const roots = [root, vsRoot];
+    const runs: StartRun[] = [];
+    for (const index of pair % 2 === 0 ? [0, 1] : [1, 0]) {
+      const node = nodeStart(opts, databaseUrl, children, roots[index], noSweepSoon);
+      const started = await timedStart(node, Date.now(), performance.now(), children, true);
+      await started.ledger.kill();
+      runs[index] = started.run;
+    }
+    const [here, there] = runs as [StartRun, StartRun];
+    pairs.push({ here, there });
+    const shardCpu = (run: StartRun) =>
+      run.log.shards.map((s) => (s.cpuMs === null ? '?' : (s.cpuMs / 1000).toFixed(2))).join('+');
+    const faults = (run: StartRun) => run.faults?.minorFaults ?? '?';
+    out(
+      `    pair ${pair + 1}: ready A ${here.seconds.toFixed(2)} s, B ${there.seconds.toFixed(2)} s ` +
+        `(A/B ${(here.seconds / there.seconds).toFixed(3)}); ledger CPU A ` +
+        `${ledgerSeconds(here).toFixed(2)} s, B ${ledgerSeconds(there).toFixed(2)} s (A/B ` +
+        `${(ledgerSeconds(here) / ledgerSeconds(there)).toFixed(3)}); shard threads A ` +
+        `${shardCpu(here)} s, B ${shardCpu(there)} s; minor faults A ${faults(here)}, B ${faults(there)}`,
+    );
+  }
+  const ratio = (of: (run: StartRun) => number): string =>
+    (median(pairs.map(({ here, there }) => of(here) / of(there))) ?? Number.NaN).toFixed(3);
+  out(
+    `    median of the pairs' ratios A/B: ready ${ratio((run) => run.seconds)}, ledger CPU ` +
+      `${ratio(ledgerSeconds)}, minor faults ${ratio((run) => run.faults?.minorFaults ?? Number.NaN)}`,
+  );
+  return pairs;
 }
 
 async function kill9(
@@ -501,6 +594,10 @@ async function measureSize(
   );
   const children: Children = { spawned: [], grandchildren: [], lines: [] };
   try {
+    const pairs =
+      opts.vsRoot === undefined
+        ? []
+        : await comparedColdStarts(opts, databaseUrl, children, opts.vsRoot);
     const node = nodeStart(opts, databaseUrl, children);
     const coldStart = await timedStart(node, Date.now(), performance.now(), children, true);
     describeStart('cold start, no snapshot', coldStart.run);
@@ -541,6 +638,7 @@ async function measureSize(
       records,
       mix,
       written,
+      pairs,
       cold: coldStart.run,
       settleSeconds,
       readBack: back,
@@ -624,6 +722,7 @@ function warningsOf(background: number | null, results: readonly SizeResult[]): 
 async function main(): Promise<void> {
   const opts = options();
   ensureBuilt(root);
+  if (opts.vsRoot !== undefined) ensureBuilt(opts.vsRoot);
   const background = await backgroundBusyCores(1000);
   const machine = machineInfo();
   out(

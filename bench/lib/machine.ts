@@ -4,7 +4,11 @@
 // (1.0 = one core fully busy).
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { clockTicksPerSecond, ticksOfStatLine } from '../../src/observability/thread-cpu.js';
+import {
+  clockTicksPerSecond,
+  statField,
+  ticksOfStatLine,
+} from '../../src/observability/thread-cpu.js';
 
 export interface MachineInfo {
   readonly cpuCount: number;
@@ -73,6 +77,21 @@ export function processTicks(pid: number | string): { name: string; ticks: numbe
   const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
   const ticks = ticksOfStatLine(stat);
   return ticks === undefined ? undefined : { name, ticks };
+}
+
+/**
+ * A process's minor page faults (field 10: first touches of memory, each one a trap into the
+ * kernel) and its system time in seconds (field 15), all threads, from its start.
+ */
+export function processFaults(
+  pid: number,
+): { minorFaults: number; systemSeconds: number } | undefined {
+  const stat = readOrUndefined(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
+  const minorFaults = statField(stat, 10);
+  const systemTicks = statField(stat, 15);
+  if (minorFaults === undefined || systemTicks === undefined) return undefined;
+  return { minorFaults, systemSeconds: systemTicks / clockTicksPerSecond };
 }
 
 /** Ticks of every process with one of these names (all of Postgres's backends, say). */

@@ -8,14 +8,24 @@ import { readFileSync } from 'node:fs';
 /** Kernel clock ticks per second for /proc times; 100 on every mainstream Linux build. */
 export const clockTicksPerSecond = 100;
 
-/** utime + stime of one /proc stat line (a process's or a thread's); undefined if malformed. */
-export function ticksOfStatLine(stat: string): number | undefined {
+/**
+ * Field `number` (1-based, as proc(5) numbers them) of a /proc stat line, as a number; undefined
+ * if the line is malformed. The name (field 2) may hold spaces and parentheses: fields are
+ * counted from the last ")".
+ */
+export function statField(stat: string, number: number): number | undefined {
   const close = stat.lastIndexOf(')');
-  if (close < 0) return undefined;
-  // Fields after the ")" start at field 3 (state); utime and stime are fields 14 and 15.
-  const fields = stat.slice(close + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return Number.isFinite(ticks) ? ticks : undefined;
+  if (close < 0 || number < 3) return undefined;
+  // Fields after the ")" start at field 3 (state).
+  const value = Number(stat.slice(close + 2).split(' ')[number - 3]);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+/** utime + stime (fields 14 and 15) of one /proc stat line; undefined if malformed. */
+export function ticksOfStatLine(stat: string): number | undefined {
+  const user = statField(stat, 14);
+  const system = statField(stat, 15);
+  return user === undefined || system === undefined ? undefined : user + system;
 }
 
 /** Milliseconds of CPU the calling thread has used; undefined where /proc does not say. */
