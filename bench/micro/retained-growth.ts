@@ -1,6 +1,7 @@
 // What a hot key's retained finished holds cost the shard as they pile up: the longest single
 // append while one partition retains 1,100,000 finished holds (each with a fresh UUID id and
-// idempotency key, as a hot SKU's confirms make them), and the total time.
+// idempotency key, as a hot SKU's confirms make them), and the total time; and for the columns,
+// the array buffers they hold at the end (after a full collection), per hold.
 //
 // Two structures, one after the other, in this process:
 // - `columns`: the partition's retained holds as they are kept now (src/actors/retained-holds.ts:
@@ -11,6 +12,8 @@
 //
 //   npx tsx bench/micro/retained-growth.ts [--holds 1100000] [--over-ms 2]
 import { randomUUID } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { RetainedHolds } from '../../src/actors/retained-holds.js';
 import { StockActor, type Reservation } from '../../src/actors/stock-actor.js';
 import { StepTimes, growthOptions } from '../lib/step-times.js';
@@ -45,10 +48,24 @@ function run(append: (hold: Reservation) => void): StepTimes {
   return times;
 }
 
+// A full collection on demand, so arrays grown away from are not counted as held.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
+const arrayBuffers = (): number => {
+  collect();
+  return process.memoryUsage().arrayBuffers;
+};
+/** What the columns held at the end, in bytes. */
+let columnBytes = 0;
+
 function columns(): StepTimes {
   const actor = new StockActor('hot-sku', 'wh-1');
   const retained = new RetainedHolds();
-  return run((hold) => retained.pushHold(actor, hold));
+  const before = arrayBuffers();
+  const times = run((hold) => retained.pushHold(actor, hold));
+  columnBytes = arrayBuffers() - before;
+  if (retained.size !== holds) throw new Error(`retained ${retained.size} of ${holds}`);
+  return times;
 }
 
 function maps(): StepTimes {
@@ -80,4 +97,10 @@ for (const [name, measure] of [
       `${result.slow.length} over ${overMs} ms, all appends ${(result.totalMs / 1000).toFixed(2)} s`,
   );
   out(`    slowest: ${result.slowest(6, ' ms')}`);
+  if (name === 'columns (now)') {
+    out(
+      `    array buffers held: ${(columnBytes / 2 ** 20).toFixed(1)} MiB, ` +
+        `${(columnBytes / holds).toFixed(0)} bytes a hold`,
+    );
+  }
 }
