@@ -1,14 +1,14 @@
 // One `COPY ... TO STDOUT` on a pg client, its data handed over where it lies in what the socket
 // read: recovery's read path, which moves every byte of the journal.
 //
-// pg-copy-streams, which the journal read through before, copies every byte twice on its way
-// (each message's bytes into a buffer of their own, then a page's messages into one more) and
-// makes a Buffer object per row; with the reader's own copy of every chunk that was a fifth of a
-// shard's CPU in a cold start of a million records (`bench/restart.ts` with `--node-flag=
-// --cpu-prof`). Here the socket's chunks are cut by the protocol's own framing, in place: a
-// CopyData message's bytes go to `onData` as a range of the chunk they came in, in pieces when a
-// message spans chunks (a reader of the COPY format copes with any cut: wal-copy-reader.ts). Only
-// a message header cut by a chunk's end (5 bytes at most) is ever copied.
+// pg-copy-streams, which the journal was read through before, made a Buffer of every message (a
+// row) and copied each read's messages into one more; the COPY reader then copied nearly every
+// chunk again, joined to what was left of the one before. Here the socket's chunks are cut by the
+// protocol's own framing, in place: a CopyData message's bytes go to `onData` as a range of the
+// chunk they came in, in pieces when a message spans chunks (a reader of the COPY format copes
+// with any cut: wal-copy-reader.ts). Only a message header cut by a chunk's end (5 bytes at
+// most) is ever copied. A cold start of a million records took 0.90-0.93 of the time and CPU it
+// took before (bench/README.md, "The journal read where the socket puts it").
 //
 // The query takes the connection's socket from pg for the statement's data, as pg-copy-streams
 // does: pg's one `data` listener is set aside at submit, and given back, with the bytes not read
