@@ -7,8 +7,9 @@
 // protocol's own framing, in place: a CopyData message's bytes go to `onData` as a range of the
 // chunk they came in, in pieces when a message spans chunks (a reader of the COPY format copes
 // with any cut: wal-copy-reader.ts). Only a message header cut by a chunk's end (5 bytes at
-// most) is ever copied. A cold start of a million records took 0.90-0.93 of the time and CPU it
-// took before (bench/README.md, "The journal read where the socket puts it").
+// most) is ever copied. With it a cold start of a million records took 0.90-0.93 of the time and
+// CPU it took before (the retained holds' byte arena, which came with it, alone made no
+// difference beyond the noise: bench/README.md, "The journal read where the socket puts it").
 //
 // The query takes the connection's socket from pg for the statement's data, as pg-copy-streams
 // does: pg's one `data` listener is set aside at submit, and given back, with the bytes not read

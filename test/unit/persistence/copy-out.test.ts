@@ -10,6 +10,7 @@ import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { describe, expect, it } from 'vitest';
 import { CopyOutQuery, copyOut } from '../../../src/persistence/copy-out.js';
+import { cutAt } from '../../helpers/byte-cuts.js';
 import { runOptions } from '../../helpers/fc-options.js';
 import { adminDatabaseUrl, havePostgres } from '../../helpers/services.js';
 
@@ -21,20 +22,6 @@ function message(code: string, content: Uint8Array): Buffer {
   header.write(code, 0, 'latin1');
   header.writeInt32BE(content.length + 4, 1);
   return Buffer.concat([header, content]);
-}
-
-/** The stream cut at the given offsets. */
-function cut(stream: Buffer, offsets: readonly number[]): Buffer[] {
-  const points = [...new Set(offsets.map((offset) => offset % (stream.length + 1)))].sort(
-    (a, b) => a - b,
-  );
-  const chunks: Buffer[] = [];
-  let start = 0;
-  for (const point of [...points, stream.length]) {
-    chunks.push(stream.subarray(start, point));
-    start = point;
-  }
-  return chunks;
 }
 
 /** What pg's connection looks like to a query: a socket with pg's one data listener. */
@@ -75,7 +62,7 @@ describe('copyOut', () => {
           });
           query.submit(connection as unknown as pg.Connection);
           expect(sent).toEqual(['COPY x TO STDOUT']);
-          for (const chunk of cut(backend, offsets)) stream.emit('data', chunk);
+          for (const chunk of cutAt(backend, offsets)) stream.emit('data', chunk);
           expect(Buffer.concat(pieces)).toEqual(Buffer.concat(contents));
           expect(Buffer.concat(toPg)).toEqual(rest);
           expect(stream.listenerCount('data')).toBe(1);

@@ -12,6 +12,7 @@ import { JournalStore, type ReadAllOptions } from '../../../src/persistence/jour
 import { migrate } from '../../../src/persistence/migrations.js';
 import { WalCopyFormatError, WalCopyRows } from '../../../src/persistence/wal-copy-reader.js';
 import { createDatabase } from '../../helpers/database.js';
+import { cutAt } from '../../helpers/byte-cuts.js';
 import { runOptions } from '../../helpers/fc-options.js';
 import { adminDatabaseUrl, havePostgres } from '../../helpers/services.js';
 
@@ -72,20 +73,6 @@ function read(
   return { rows, complete: reader.complete };
 }
 
-/** The stream cut at the given offsets. */
-function cut(stream: Buffer, offsets: readonly number[]): Buffer[] {
-  const points = [...new Set(offsets.map((offset) => offset % (stream.length + 1)))].sort(
-    (a, b) => a - b,
-  );
-  const chunks: Buffer[] = [];
-  let start = 0;
-  for (const point of [...points, stream.length]) {
-    chunks.push(stream.subarray(start, point));
-    start = point;
-  }
-  return chunks;
-}
-
 const rowFields = {
   lsn: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
   payload: fc.uint8Array({ maxLength: 300 }),
@@ -121,7 +108,7 @@ describe('WalCopyRows', () => {
         fc.array(fc.nat(), { maxLength: 40 }),
         (rows, extension, offsets) => {
           const stream = copyStream(rows, Buffer.from(extension));
-          const result = read(cut(stream, offsets));
+          const result = read(cutAt(stream, offsets));
           expect(result.complete).toBe(true);
           expect(result.rows).toEqual(
             rows.map((row) => ({ ...row, payload: Buffer.from(row.payload) })),
@@ -140,7 +127,7 @@ describe('WalCopyRows', () => {
         }),
         fc.array(fc.nat(), { maxLength: 40 }),
         (rows, offsets) => {
-          const result = read(cut(copyStream(rows, undefined, 3), offsets), true);
+          const result = read(cutAt(copyStream(rows, undefined, 3), offsets), true);
           expect(result.complete).toBe(true);
           expect(result.rows).toEqual(
             rows.map((row) => ({ ...row, payload: Buffer.from(row.payload) })),
