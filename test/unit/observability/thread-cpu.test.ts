@@ -4,11 +4,7 @@
 import { once } from 'node:events';
 import { platform } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import {
-  statField,
-  threadCpuMs,
-  ticksOfStatLine,
-} from '../../../src/observability/thread-cpu.js';
+import { statField, threadCpuMs, ticksOfStatLine } from '../../../src/observability/thread-cpu.js';
 import { spawnWorker } from '../../../src/worker-script.js';
 
 describe('the /proc stat line', () => {
