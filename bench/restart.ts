@@ -24,6 +24,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { retentionOf } from '../src/config.js';
+import { statField } from '../src/observability/thread-cpu.js';
 import { call } from './lib/ledger-api.js';
 import {
   childEnvironment,
@@ -387,7 +388,8 @@ function ledgerPidUnder(pid: number): number {
     if (!/^[0-9]+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      const parent = statField(stat, 4);
+      if (parent !== undefined) parents.set(Number(entry), parent);
     } catch (error) {
       void error; // The process ended while we looked: not ours to find.
     }
