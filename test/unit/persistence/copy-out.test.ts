@@ -3,7 +3,8 @@
 // cut, messages skipped, the rest handed back to pg byte for byte); and on a real Postgres: the
 // same bytes as pg-copy-streams for rows up to 300 KB, notices in between, and after a failed
 // statement (at its start or halfway), a throwing reader, pg's query timeout or a statement that
-// is not a COPY, the error and a connection that still answers.
+// is not a COPY, the error and a connection that still answers; and a backend ended halfway
+// through fails the copy instead of leaving it waiting.
 import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
 import pg from 'pg';
@@ -144,6 +145,37 @@ describe('copyOut', () => {
         await expect(answers()).resolves.toEqual({ one: 1 });
       } finally {
         await client.end();
+      }
+    },
+  );
+
+  it.runIf(postgres)(
+    'fails, and does not hang, when the server ends the connection halfway through',
+    async () => {
+      const client = new pg.Client({ connectionString: adminDatabaseUrl });
+      const admin = new pg.Client({ connectionString: adminDatabaseUrl });
+      client.on('error', () => undefined);
+      await Promise.all([client.connect(), admin.connect()]);
+      try {
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        let pieces = 0;
+        let terminated: Promise<unknown> | undefined;
+        // A row a millisecond for 20 s: the backend is ended after the first rows came.
+        const copying = copyOut(
+          client,
+          'COPY (SELECT n, pg_sleep(0.001) FROM generate_series(1, 20000) AS n) TO STDOUT',
+          () => {
+            pieces += 1;
+            terminated ??= admin.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+          },
+        );
+        await expect(copying).rejects.toThrow(/terminat/i);
+        await terminated;
+        expect(pieces).toBeGreaterThan(0);
+        expect(pieces).toBeLessThan(20_000);
+      } finally {
+        await admin.end();
+        await client.end().catch(() => undefined);
       }
     },
   );
