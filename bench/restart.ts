@@ -17,7 +17,7 @@
 // --vs-root names another checkout of the ledger, built (say a worktree of the commit before a
 // change): before step 2, --pairs cold starts of this checkout and of that one, in turn on the
 // same journal, each killed (-9) at ready, and the ratio of each pair. The box's speed drifts
-// over minutes; a pair's two starts are a minute apart, so their ratio is what a change did.
+// over minutes; a pair's two starts are seconds apart, so their ratio is what a change did.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
@@ -489,7 +489,7 @@ function describeStart(what: string, run: StartRun): void {
     // thread, and the rest: V8's compiler and collector threads, the snapshot and events
     // threads), Postgres, this bench (which polls /health/ready) and anything else.
     const shardCpuS = run.log.shards.reduce((sum, s) => sum + (s.cpuMs ?? 0), 0) / 1000;
-    const ledgerCpuS = cpu.ledgerCores * cpu.seconds;
+    const ledgerCpuS = ledgerSeconds(run);
     const mainCpuS = (cpu.ledgerMainThreadCores ?? 0) * cpu.seconds;
     const restCpuS = ledgerCpuS - shardCpuS - mainCpuS;
     out(
@@ -692,13 +692,20 @@ function markdownTable(results: readonly SizeResult[]): string {
   return lines.join('\n');
 }
 
-function warningsOf(background: number | null, results: readonly SizeResult[]): string[] {
+function warningsOf(
+  background: number | null,
+  results: readonly SizeResult[],
+  vsRoot: string | undefined,
+): string[] {
   const warnings: string[] = [];
-  const stale = staleSources(root);
-  if (stale.length > 0) {
-    warnings.push(
-      `${stale.length} file(s) in src/ are newer than dist/: this measured the last build`,
-    );
+  for (const checkout of vsRoot === undefined ? [root] : [root, vsRoot]) {
+    const stale = staleSources(checkout);
+    if (stale.length > 0) {
+      warnings.push(
+        `${stale.length} file(s) in ${join(checkout, 'src')} are newer than its dist/: ` +
+          'this measured its last build',
+      );
+    }
   }
   if ((background ?? 0) > busyCoresWarning) {
     warnings.push(
@@ -737,7 +744,7 @@ async function main(): Promise<void> {
       await withScratchDatabase(opts.databaseUrl, (url) => measureSize(url, opts, records)),
     );
   }
-  const warnings = warningsOf(background, results);
+  const warnings = warningsOf(background, results, opts.vsRoot);
   const table = markdownTable(results);
   const command = `npx tsx bench/restart.ts ${process.argv.slice(2).join(' ')}`.trim();
   const report = [

@@ -15,7 +15,7 @@ import type {
 } from './journal-connection.js';
 import { copyOut } from './copy-out.js';
 import { commitDurably } from './durability.js';
-import { WalCopyFormatError, WalCopyRows, type WalRowReader } from './wal-copy-reader.js';
+import { WalCopyFormatError, WalCopyRows } from './wal-copy-reader.js';
 
 /**
  * int8 columns (lsn) come back as text: pg's default, left alone on purpose (changing pg's global
@@ -291,7 +291,7 @@ export class JournalStore implements JournalConnection {
                AND lsn > ${last} ORDER BY lsn LIMIT ${recoveryPageRows})
          TO STDOUT (FORMAT binary)`,
         false,
-        (lsn, bytes, start, end) => {
+        (_partition, lsn, bytes, start, end) => {
           onRow(lsn, bytes.subarray(start, end));
           last = lsn;
         },
@@ -338,7 +338,7 @@ export class JournalStore implements JournalConnection {
                  AND partition = ANY(${listed}))
          TO STDOUT (FORMAT binary)`,
         true,
-        (lsn, bytes, start, end, partition) => onRow(partition, lsn, bytes, start, end),
+        onRow,
       );
       onPageEnd();
     }
@@ -351,19 +351,11 @@ export class JournalStore implements JournalConnection {
    * `onRow` throws, the rest of the statement is drained (the connection stays usable) and it
    * rethrows (copy-out.ts).
    */
-  private async copyRows(
-    sql: string,
-    withPartition: boolean,
-    onRow: WalRowReader,
-  ): Promise<number> {
-    let rows = 0;
-    const reader = new WalCopyRows((lsn, bytes, start, end, partition) => {
-      rows += 1;
-      onRow(lsn, bytes, start, end, partition);
-    }, withPartition);
+  private async copyRows(sql: string, withPartition: boolean, onRow: WalPageRow): Promise<number> {
+    const reader = new WalCopyRows(onRow, withPartition);
     await copyOut(this.client, sql, (bytes, start, end) => reader.push(bytes, start, end));
     if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
-    return rows;
+    return reader.rows;
   }
 
   /** `readAll` partition by partition, in lsn order: a page ends every `recoveryPageRows` rows. */

@@ -77,7 +77,7 @@ export function encodeRecord(record: JournalRecord): Buffer {
 
 /** Decodes a journal row, refusing anything that is not exactly a record of a known type. */
 export function decodeRecord(payload: Uint8Array): JournalRecord {
-  return readRow(payload, 0, payload.length) ?? decodeGeneral(payload);
+  return decodeRecordAt(payload, 0, payload.length);
 }
 
 /**

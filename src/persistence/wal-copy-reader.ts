@@ -5,6 +5,8 @@
 // extension, then per row a 16-bit field count and per field a 32-bit length and its bytes, and a
 // field count of -1 to end.
 
+import type { WalPageRow } from './journal-connection.js';
+
 const signature = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** Signature, flags (32 bits) and the header extension's length (32 bits). */
 const headerBytes = signature.length + 8;
@@ -14,38 +16,34 @@ export class WalCopyFormatError extends Error {
 }
 
 /**
- * A WAL row as cut: its payload is `bytes[start, end)` of the chunk it arrived in, which holds
- * other rows too (copy the range to keep it).
- */
-export type WalRowReader = (
-  lsn: number,
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-  partition: number,
-) => void;
-
-/**
  * Cuts `(lsn bigint, payload bytea)` rows, or `(partition integer, lsn bigint, payload bytea)`
  * rows with `withPartition`, out of binary COPY data handed over in pieces (ranges of the chunks
  * the socket read), however the pieces split them. A row's payload is handed over as a range of
  * the piece it lies in, with no view made of each (a recovery reads millions). Only a row cut by
- * a piece's end is copied, into a buffer of its own. Without a partition column `onRow` is
- * given -1 for it.
+ * a piece's end is copied, into a buffer of its own. A row is handed over as `readAll` hands it
+ * (`WalPageRow`); without a partition column `onRow` is given -1 for it.
  */
 export class WalCopyRows {
   /** A row (or the header) cut by the end of the piece before: its bytes so far, copied. */
   private pending: Buffer | undefined = undefined;
   private headerRead = false;
   private ended = false;
+  /** Rows handed to `onRow` so far. */
+  rows = 0;
   /** Bytes of the partition field (its length and its int4) before the lsn's, if any. */
   private readonly partitionBytes: number;
+  /**
+   * A row's bytes before its payload: the field count, the partition field if any, the lsn's
+   * length and value, the payload's length.
+   */
+  private readonly rowHeadBytes: number;
 
   constructor(
-    private readonly onRow: WalRowReader,
+    private readonly onRow: WalPageRow,
     private readonly withPartition = false,
   ) {
     this.partitionBytes = withPartition ? 8 : 0;
+    this.rowHeadBytes = 2 + this.partitionBytes + 4 + 8 + 4;
   }
 
   /** Whether the end-of-data marker came. */
@@ -112,10 +110,10 @@ export class WalCopyRows {
     }
     if (have < 2) return 2 - have;
     if (data.readInt16BE(0) === -1) return 0;
-    const fixed = 2 + this.partitionBytes + 16;
-    if (have < fixed) return fixed - have;
+    const head = this.rowHeadBytes;
+    if (have < head) return head - have;
     // A NULL payload's length is refused by readRow, which reads it now.
-    return Math.max(0, fixed + data.readInt32BE(fixed - 4) - have);
+    return Math.max(0, head + data.readInt32BE(head - 4) - have);
   }
 
   /** The offset after the header at `offset`, or -1 while it has not all arrived. */
@@ -144,7 +142,7 @@ export class WalCopyRows {
     // partition (if any): length 4, then the integer; lsn: length 8, then the bigint; payload:
     // its length, then its bytes.
     const at = offset + 2 + this.partitionBytes;
-    if (end < at + 4 + 8 + 4) return -1;
+    if (end < offset + this.rowHeadBytes) return -1;
     let partition = -1;
     if (this.withPartition) {
       if (data.readInt32BE(offset + 2) !== 4)
@@ -157,10 +155,11 @@ export class WalCopyRows {
     const lsn = data.readInt32BE(at + 4) * 0x1_0000_0000 + data.readUInt32BE(at + 8);
     const payloadBytes = data.readInt32BE(at + 12);
     if (payloadBytes < 0) throw new WalCopyFormatError('a NULL payload');
-    const payloadStart = at + 16;
+    const payloadStart = offset + this.rowHeadBytes;
     if (end < payloadStart + payloadBytes) return -1;
     const payloadEnd = payloadStart + payloadBytes;
-    this.onRow(lsn, data, payloadStart, payloadEnd, partition);
+    this.rows += 1;
+    this.onRow(partition, lsn, data, payloadStart, payloadEnd);
     return payloadEnd;
   }
 }

@@ -56,7 +56,7 @@ function read(
 ): { rows: Row[]; complete: boolean } {
   const rows: Row[] = [];
   const reader = new WalCopyRows(
-    (lsn, bytes, start, end, partition) =>
+    (partition, lsn, bytes, start, end) =>
       rows.push(
         withPartition
           ? { lsn, payload: Buffer.from(bytes.subarray(start, end)), partition }
@@ -170,7 +170,7 @@ describe('WalCopyRows', () => {
     await client.connect();
     try {
       const rows: Row[] = [];
-      const reader = new WalCopyRows((lsn, bytes, start, end) =>
+      const reader = new WalCopyRows((_partition, lsn, bytes, start, end) =>
         rows.push({ lsn, payload: Buffer.from(bytes.subarray(start, end)) }),
       );
       // Rows of 32 bytes to 160 KB: some span several of the socket's chunks.
