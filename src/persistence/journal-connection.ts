@@ -57,14 +57,12 @@ export interface JournalReader {
   /** The newest snapshot of each listed partition that has one. */
   latestSnapshots(partitions: readonly number[]): Promise<Map<number, SnapshotRow>>;
   /**
-   * Calls `onRow` for each WAL row of the partition after `afterLsn`, in lsn order; resolves to
-   * the last lsn read (`afterLsn` if none).
+   * Calls `onRow` for every WAL row of each partition in `tails` after the lsn it maps to, in no
+   * set order (one partition's rows may come between another's, and out of lsn order): the
+   * short tails after the partitions' snapshots, read together. A row's payload is valid only
+   * during `onRow`. Resolves to the rows read.
    */
-  readTail(
-    partition: number,
-    afterLsn: number,
-    onRow: (lsn: number, payload: Uint8Array) => void,
-  ): Promise<number>;
+  readTails(tails: ReadonlyMap<number, number>, onRow: WalPageRow): Promise<number>;
   /**
    * Calls `onRow` for every WAL row of the listed partitions, in no set order: one pass over the
    * table in its physical order, instead of an index scan per partition whose row fetches land
@@ -80,8 +78,8 @@ export interface JournalReader {
 }
 
 /**
- * A row of `readAll`: its payload is `bytes[start, end)`, a range of a chunk that holds other
- * rows too (no view is made of each row: a recovery reads millions).
+ * A row of `readAll` or `readTails`: its payload is `bytes[start, end)`, a range of a chunk that
+ * holds other rows too (no view is made of each row: a recovery reads millions).
  */
 export type WalPageRow = (
   partition: number,

@@ -112,6 +112,14 @@ export interface ReadAllOptions {
   readonly byIndex?: boolean;
 }
 
+/**
+ * Rows of each partition one `readTails` statement reads at most, when `open` partitions are
+ * read: `recoveryPageRows` shared out, but never fewer than a thousand each.
+ */
+function tailPageRows(open: number): number {
+  return Math.max(1_000, Math.floor(recoveryPageRows / Math.max(1, open)));
+}
+
 /** TID range scans (`ctid >= ... AND ctid < ...` read by block) came with PostgreSQL 14. */
 const tidRangeScansFrom = 140_000;
 
@@ -298,6 +306,59 @@ export class JournalStore implements JournalConnection {
       );
       if (rows < recoveryPageRows) return last;
     }
+  }
+
+  /**
+   * Every WAL row of each partition in `tails` after the lsn it maps to: all the partitions in
+   * one binary COPY (an index scan each, side by side) rather than a statement each, since a
+   * shard restarting from snapshots reads a short tail in each of its hundred-odd partitions and
+   * every statement costs a round trip to Postgres. Rows come in no set order. A statement reads
+   * at most `tailPageRows(open)` rows of each partition still open (`recoveryPageRows` shared
+   * out, a thousand at least each), far within the statement timeout; a partition that filled
+   * its page is read on from its last lsn by the next statement (`pageRows` fixes the page, for
+   * tests). A row's payload is valid only during `onRow`. Resolves to the rows read.
+   */
+  async readTails(
+    tails: ReadonlyMap<number, number>,
+    onRow: WalPageRow,
+    options: { readonly pageRows?: number } = {},
+  ): Promise<number> {
+    for (const [partition, afterLsn] of tails) {
+      assert(Number.isSafeInteger(partition) && Number.isSafeInteger(afterLsn), 'bad tail bounds');
+    }
+    assert(options.pageRows === undefined || options.pageRows > 0, 'bad page size');
+    let open = new Map(tails);
+    let rows = 0;
+    while (open.size > 0) {
+      const pageRows = options.pageRows ?? tailPageRows(open.size);
+      // Per partition of this statement: the rows it sent and the last lsn among them.
+      const sent = new Map<number, { rows: number; lastLsn: number }>();
+      rows += await this.copyRows(
+        `COPY (SELECT w.partition, w.lsn, w.payload
+               FROM unnest('{${[...open.keys()].join(',')}}'::integer[],
+                           '{${[...open.values()].join(',')}}'::bigint[]) AS t(partition, after_lsn)
+               CROSS JOIN LATERAL (
+                 SELECT partition, lsn, payload FROM ledger_wal
+                 WHERE partition = t.partition AND lsn > t.after_lsn
+                 ORDER BY lsn LIMIT ${pageRows}) AS w)
+         TO STDOUT (FORMAT binary)`,
+        true,
+        (partition, lsn, bytes, start, end) => {
+          onRow(partition, lsn, bytes, start, end);
+          const of = sent.get(partition);
+          if (of === undefined) sent.set(partition, { rows: 1, lastLsn: lsn });
+          else {
+            of.rows += 1;
+            if (lsn > of.lastLsn) of.lastLsn = lsn;
+          }
+        },
+      );
+      open = new Map();
+      for (const [partition, of] of sent) {
+        if (of.rows >= pageRows) open.set(partition, of.lastLsn);
+      }
+    }
+    return rows;
   }
 
   /**

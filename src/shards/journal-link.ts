@@ -53,12 +53,8 @@ export class JournalLink implements JournalSink, JournalReader {
     return this.exclusive((connection) => connection.latestSnapshots(partitions));
   }
 
-  readTail(
-    partition: number,
-    afterLsn: number,
-    onRow: (lsn: number, payload: Uint8Array) => void,
-  ): Promise<number> {
-    return this.exclusive((connection) => connection.readTail(partition, afterLsn, onRow));
+  readTails(tails: ReadonlyMap<number, number>, onRow: WalPageRow): Promise<number> {
+    return this.exclusive((connection) => connection.readTails(tails, onRow));
   }
 
   readAll(

@@ -8,16 +8,17 @@
 // failed one was ever told durable. Rows past the gap are not replayed; they are told back
 // (`pastGap`) so the shard removes them before it writes the partition again.
 //
-// Partitions with a snapshot read their tails one by one, in lsn order (the tails are short and
-// an index finds them). Many partitions without one, a large share of the journal's (a first
-// start on an old journal, a verify from lsn 1), are read in one pass over the WAL table in its
-// physical order, several times faster than an index scan each: rows then come in commit order,
-// not lsn order (with several commits in flight a later lsn can land first), so a row that
-// comes before its predecessor waits until the predecessor comes; whatever still waits at the
-// end lies past a gap. Each page of rows is replayed partition by partition: replaying the rows
-// as they came, one partition after another, took 8.0-8.8 s on one thread against 4.8-5.0 s for
-// the per-partition read (bench/restart.ts at a6fe354; every row lands on a state cold in the
-// CPU's caches).
+// Partitions with a snapshot read their tails together, by index, in one statement (the tails
+// are short, and a statement each was a round trip each: with Postgres 1 ms away, a restart
+// from snapshots took 0.83x the time at 100k records, bench/README.md). Many partitions without
+// one, a large share of the journal's (a first start on an old journal, a verify from lsn 1),
+// are read in one pass over the WAL table in its physical order, several times faster than an
+// index scan each: rows then come in commit order, not lsn order (with several commits in
+// flight a later lsn can land first). Either way a row that comes before its predecessor waits
+// until the predecessor comes; whatever still waits at the end lies past a gap. Each page of the
+// one pass is replayed partition by partition: replaying the rows as they came, one partition
+// after another, took 8.0-8.8 s on one thread against 4.8-5.0 s for the per-partition read
+// (bench/restart.ts at a6fe354; every row lands on a state cold in the CPU's caches).
 import {
   PartitionState,
   checkRecord,
@@ -90,14 +91,20 @@ export async function recoverPartitions(
   if (snapshots.size === 0 && partitions.length > 1 && share >= onePassShareMin) {
     return recoverInOnePass(reader, partitions, options);
   }
-  const recovered = new Map<number, RecoveredPartition>();
+  const replays = new Map<number, PartitionReplay>();
+  const tails = new Map<number, number>();
   for (const partition of partitions) {
     const replay = new PartitionReplay(partition, snapshots.get(partition), options);
-    await reader.readTail(partition, replay.snapshotLsn, (lsn, payload) =>
-      replay.next(lsn, payload, 0, payload.length),
-    );
-    recovered.set(partition, replay.result());
+    replays.set(partition, replay);
+    tails.set(partition, replay.snapshotLsn);
   }
+  await reader.readTails(tails, (partition, lsn, bytes, start, end) => {
+    const replay = replays.get(partition);
+    if (replay === undefined) fail(`a row of partition ${partition}, not asked for`);
+    replay.offer(lsn, bytes, start, end);
+  });
+  const recovered = new Map<number, RecoveredPartition>();
+  for (const [partition, replay] of replays) recovered.set(partition, replay.finish());
   return recovered;
 }
 
@@ -201,7 +208,7 @@ class PartitionReplay {
   }
 
   /** The partition's next row in lsn order: `bytes[start, end)`. */
-  next(lsn: number, bytes: Uint8Array, start: number, end: number): void {
+  private next(lsn: number, bytes: Uint8Array, start: number, end: number): void {
     const { partition } = this;
     const record = decodeRecordAt(bytes, start, end);
     if (this.pastGap === undefined && lsn !== this.expectedLsn) {
@@ -249,10 +256,6 @@ class PartitionReplay {
     const held = [...this.early].sort(([a], [b]) => a - b);
     this.early.clear();
     for (const [lsn, payload] of held) this.next(lsn, payload, 0, payload.length);
-    return this.result();
-  }
-
-  result(): RecoveredPartition {
     const { state, snapshotLsn, pastGap } = this;
     const lastLsn = this.expectedLsn - 1;
     const recovered = { state, snapshotLsn, lastLsn, records: lastLsn - snapshotLsn };

@@ -29,16 +29,18 @@ export class InstantJournal {
         const latest = this.snapshots.at(-1);
         return latest === undefined ? new Map() : new Map([[latest.partition, latest]]);
       },
-      readTail: async (_partition, afterLsn, onRow) => {
-        let last = afterLsn;
-        for (const [lsn, payload] of [...this.wal].sort((a, b) => a[0] - b[0])) {
-          if (lsn <= afterLsn) continue;
-          onRow(lsn, payload);
-          last = lsn;
-        }
-        return last;
-      },
       // One partition here (the harness's 0), its rows in the order they were written.
+      readTails: async (tails, onRow) => {
+        const afterLsn = tails.get(0);
+        if (afterLsn === undefined) return 0;
+        let rows = 0;
+        for (const [lsn, payload] of this.wal) {
+          if (lsn <= afterLsn) continue;
+          onRow(0, lsn, payload, 0, payload.length);
+          rows += 1;
+        }
+        return rows;
+      },
       readAll: async (partitions, onRow, onPageEnd) => {
         if (!partitions.includes(0)) return 0;
         for (const [lsn, payload] of this.wal) onRow(0, lsn, payload, 0, payload.length);

@@ -27,7 +27,7 @@ function withAppend(store: JournalStore, append: JournalConnection['append']): J
     append,
     writeSnapshot: (row) => store.writeSnapshot(row),
     latestSnapshots: (list) => store.latestSnapshots(list),
-    readTail: (partition, after, onRow) => store.readTail(partition, after, onRow),
+    readTails: (tails, onRow) => store.readTails(tails, onRow),
     readAll: (list, onRow) => store.readAll(list, onRow),
     ping: () => store.ping(),
     cutTail: (partition, lastLsn, movements) => store.cutTail(partition, lastLsn, movements),

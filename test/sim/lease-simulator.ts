@@ -407,7 +407,7 @@ export class LeaseSimulation {
         }),
       writeSnapshot: (row) => connection.writeSnapshot(row),
       latestSnapshots: (partitions) => connection.latestSnapshots(partitions),
-      readTail: (partition, afterLsn, onRow) => connection.readTail(partition, afterLsn, onRow),
+      readTails: (tails, onRow) => connection.readTails(tails, onRow),
       readAll: (partitions, onRow) => connection.readAll(partitions, onRow),
       ping: () => connection.ping(),
       cutTail: (partition, lastLsn, movements, epoch) =>
@@ -691,7 +691,7 @@ export class LeaseSimulation {
     const mirror = new Mirror(this.partitions);
     let traces: Map<string, number>;
     try {
-      traces = await mirror.rebuild(this.journal.reader(), this.sent);
+      traces = mirror.rebuild(this.journal, this.sent);
     } catch (error) {
       this.log.fail(`the journal is not a history the model allows: ${show(error)}`);
       return;

@@ -322,18 +322,29 @@ export class MemoryJournal {
     return rows.length;
   }
 
+  /**
+   * The rows after each partition's lsn in `tails`, in the order they were written, as the real
+   * store gives them in no set order. Each lies in a buffer between bytes of no row, written over
+   * once `onRow` returns: a reader that kept a view of a row would read 0xc1s.
+   */
+  readTails(tails: ReadonlyMap<number, number>, onRow: WalPageRow): number {
+    const rows = this.rowsInWriteOrder([...tails.keys()]).filter(
+      ([partition, lsn]) => lsn > (tails.get(partition) as number),
+    );
+    for (const [partition, lsn, payload] of rows) {
+      const bytes = new Uint8Array(payload.length + 2).fill(0xc1);
+      bytes.set(payload, 1);
+      onRow(partition, lsn, bytes, 1, 1 + payload.length);
+      bytes.fill(0xc1);
+    }
+    return rows.length;
+  }
+
   /** A reader of what the journal holds now, as recovery reads it (no queue, no faults). */
   reader(): JournalReader {
     return {
       latestSnapshots: (partitions) => Promise.resolve(this.latestSnapshots(partitions)),
-      readTail: (partition, afterLsn, onRow) => {
-        let last = afterLsn;
-        for (const [lsn, payload] of this.rowsAfter(partition, afterLsn)) {
-          onRow(lsn, payload);
-          last = lsn;
-        }
-        return Promise.resolve(last);
-      },
+      readTails: (tails, onRow) => Promise.resolve(this.readTails(tails, onRow)),
       readAll: (partitions, onRow, onPageEnd) =>
         Promise.resolve(this.readAll(partitions, onRow, onPageEnd)),
     };
@@ -392,19 +403,11 @@ export class SimConnection implements JournalConnection {
     ) as Promise<Map<number, SnapshotRow>>;
   }
 
-  readTail(
-    partition: number,
-    afterLsn: number,
-    onRow: (lsn: number, payload: Uint8Array) => void,
-  ): Promise<number> {
-    return this.enqueue('tail', `tail ${partition}>${afterLsn}`, () => {
-      let last = afterLsn;
-      for (const [lsn, payload] of this.journal.rowsAfter(partition, afterLsn)) {
-        onRow(lsn, payload);
-        last = lsn;
-      }
-      return last;
-    }) as Promise<number>;
+  readTails(tails: ReadonlyMap<number, number>, onRow: WalPageRow): Promise<number> {
+    const label = `tails ${[...tails].map(([partition, after]) => `${partition}>${after}`).join(',')}`;
+    return this.enqueue('tail', label, () =>
+      this.journal.readTails(tails, onRow),
+    ) as Promise<number>;
   }
 
   readAll(

@@ -3,8 +3,9 @@
 // applied here first, so each reply has an expected answer and an observed stock-key version.
 // After a failed write or a crash the models are rebuilt from what the journal durably holds,
 // and each journal record must be a change the model allows, made by a request that was sent.
-import { decodeRecord, type JournalReader } from '../../src/persistence/index.js';
+import { decodeRecord } from '../../src/persistence/index.js';
 import type { JournalRecord } from '../../src/actors/index.js';
+import type { MemoryJournal } from './memory-journal.js';
 import { ReferenceLedger, type ModelReply, type ModelRequest } from '../model/reference-ledger.js';
 
 const limits = { onHandMax: 1_000_000_000_000 };
@@ -95,10 +96,7 @@ export class Mirror {
    * change the model allows from a request that was sent (expiries from the sweep carry no trace
    * id), and no request in it twice. Returns the trace ids found.
    */
-  async rebuild(
-    journal: JournalReader,
-    sent: ReadonlyMap<string, SentRequest>,
-  ): Promise<Map<string, number>> {
+  rebuild(journal: MemoryJournal, sent: ReadonlyMap<string, SentRequest>): Map<string, number> {
     const traces = new Map<string, number>();
     const models = new Map<number, ReferenceLedger>();
     for (const partition of this.partitions) {
@@ -106,15 +104,15 @@ export class Mirror {
       models.set(partition, model);
       let expected = 1;
       let gap = false;
-      await journal.readTail(partition, 0, (lsn, payload) => {
+      for (const [lsn, payload] of journal.rowsAfter(partition, 0)) {
         gap ||= lsn !== expected;
-        if (gap) return;
+        if (gap) break;
         expected += 1;
         const record = decodeRecord(payload);
         if (record.traceId !== '')
           traces.set(record.traceId, (traces.get(record.traceId) ?? 0) + 1);
         replayInto(model, record, sent, `${partition}:${lsn}`);
-      });
+      }
     }
     this.models = models;
     return traces;

@@ -543,7 +543,7 @@ export class Simulation {
     if (this.journal.rowsPastGap > 0) this.counts.gapsFound += 1;
     let traces: Map<string, number>;
     try {
-      traces = await this.mirror.rebuild(this.journal.reader(), this.sent);
+      traces = this.mirror.rebuild(this.journal, this.sent);
     } catch (error) {
       this.log.fail(`after ${why}, the journal is not explained by the model: ${show(error)}`);
       return;

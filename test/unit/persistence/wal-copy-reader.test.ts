@@ -1,9 +1,10 @@
 // Proves the binary COPY reader gives back exactly the rows of a stream however its chunks split
 // it (fast-check), refuses what is not a (lsn, payload) binary COPY, tells a cut stream from a
 // whole one, and reads what a real Postgres sends; that JournalStore.readTail through it reads
-// every row back and leaves no query timer behind (which kept a stopping shard alive); and that
+// every row back and leaves no query timer behind (which kept a stopping shard alive); that
 // JournalStore.readAll reads every row of the listed partitions, and only theirs, page by page
-// (by heap blocks, or partition by partition as before PostgreSQL 14).
+// (by heap blocks, or partition by partition as before PostgreSQL 14); and that readTails reads
+// every row after each partition's lsn, and only those, whatever the page of a statement.
 import fc from 'fast-check';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -263,6 +264,46 @@ describe('WalCopyRows', () => {
         expect(byIndex.count).toBe(600);
         expect(byIndex.read).toEqual(expected);
         expect(await store.readAll([], () => undefined)).toBe(0);
+      }),
+  );
+
+  it.runIf(postgres)(
+    'reads the tails of many partitions through readTails, a page of each a statement',
+    () =>
+      withJournal(async (store) => {
+        // Partitions 0..5 interleaved, 40 rows each; partition 4 lacks its lsn 20 (a gap).
+        const written = Array.from({ length: 240 }, (_, index) => ({
+          partition: index % 6,
+          lsn: Math.floor(index / 6) + 1,
+          payload: Buffer.alloc(10 + (index % 30), index),
+        })).filter(({ partition, lsn }) => !(partition === 4 && lsn === 20));
+        await store.append(written);
+        // After a snapshot's lsn in some, from the start in one, past the end in one; 5 not asked.
+        const tails = new Map([
+          [0, 0],
+          [1, 10],
+          [2, 39],
+          [3, 40],
+          [4, 15],
+          [9, 0],
+        ]);
+        const expected = written
+          .filter(({ partition, lsn }) => lsn > (tails.get(partition) ?? Infinity))
+          .sort((a, b) => a.partition - b.partition || a.lsn - b.lsn);
+        type Read = { partition: number; lsn: number; payload: Buffer };
+        const byKey = (a: Read, b: Read) => a.partition - b.partition || a.lsn - b.lsn;
+        for (const pageRows of [undefined, 7, 1]) {
+          const read: Read[] = [];
+          const count = await store.readTails(
+            tails,
+            (partition, lsn, bytes, start, end) =>
+              read.push({ partition, lsn, payload: Buffer.from(bytes.subarray(start, end)) }),
+            pageRows === undefined ? {} : { pageRows },
+          );
+          expect(count).toBe(expected.length);
+          expect(read.sort(byKey)).toEqual(expected);
+        }
+        expect(await store.readTails(new Map(), () => undefined)).toBe(0);
       }),
   );
 });

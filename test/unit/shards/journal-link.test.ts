@@ -41,8 +41,8 @@ class CountingConnection implements JournalConnection {
   latestSnapshots(): Promise<Map<number, SnapshotRow>> {
     return this.query('latest', new Map<number, SnapshotRow>());
   }
-  readTail(_partition: number, afterLsn: number): Promise<number> {
-    return this.query('tail', afterLsn);
+  readTails(tails: ReadonlyMap<number, number>): Promise<number> {
+    return this.query(`tails ${tails.size}`, 0);
   }
   readAll(partitions: readonly number[]): Promise<number> {
     return this.query(`all ${partitions.length}`, 0);

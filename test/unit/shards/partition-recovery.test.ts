@@ -47,14 +47,16 @@ function journalWith(lsns: readonly number[]): JournalReader {
   const all = records();
   return {
     latestSnapshots: () => Promise.resolve(new Map()),
-    readTail: (_partition, afterLsn, onRow) => {
-      let last = afterLsn;
+    readTails: (tails, onRow) => {
+      const afterLsn = tails.get(0) ?? Number.POSITIVE_INFINITY;
+      let rows = 0;
       for (const lsn of lsns) {
         if (lsn <= afterLsn) continue;
-        onRow(lsn, encodeRecord(all[lsn - 1] as JournalRecord));
-        last = lsn;
+        const payload = encodeRecord(all[lsn - 1] as JournalRecord);
+        onRow(0, lsn, payload, 0, payload.length);
+        rows += 1;
       }
-      return Promise.resolve(last);
+      return Promise.resolve(rows);
     },
     readAll: () => Promise.reject(new Error('one partition is read by its tail')),
   };
@@ -65,21 +67,22 @@ type Row = readonly [number, number, Uint8Array];
 
 /**
  * A journal of several partitions without snapshots, whose `readAll` gives `rows` in the order
- * given (a table's physical order) in pages of `pageRows`, and whose `readTail` gives a
- * partition's rows in lsn order.
+ * given (a table's physical order) in pages of `pageRows`, and whose `readTails` gives the rows
+ * after each tail's lsn in that order too.
  */
 function journalOf(rows: readonly Row[], pageRows = 1000): JournalReader & { passes: number } {
   const journal = {
     passes: 0,
     latestSnapshots: () => Promise.resolve(new Map()),
-    readTail: (
-      partition: number,
-      afterLsn: number,
-      onRow: (lsn: number, p: Uint8Array) => void,
-    ) => {
-      const tail = rows.filter(([p, lsn]) => p === partition && lsn > afterLsn);
-      for (const [, lsn, payload] of [...tail].sort((a, b) => a[1] - b[1])) onRow(lsn, payload);
-      return Promise.resolve(tail.reduce((last, [, lsn]) => Math.max(last, lsn), afterLsn));
+    readTails: (tails: ReadonlyMap<number, number>, onRow: WalPageRow) => {
+      const tail = rows.filter(([partition, lsn]) => lsn > (tails.get(partition) ?? Infinity));
+      for (const [partition, lsn, payload] of tail) {
+        // Valid only during the call: the bytes are written over once it returns.
+        const bytes = Uint8Array.from([0xc1, ...payload, 0xc1]);
+        onRow(partition, lsn, bytes, 1, 1 + payload.length);
+        bytes.fill(0xc1);
+      }
+      return Promise.resolve(tail.length);
     },
     readAll: (partitions: readonly number[], onRow: WalPageRow, onPageEnd?: () => void) => {
       journal.passes += 1;
@@ -181,7 +184,7 @@ describe('recoverPartitions and the gap rule', () => {
     }
   });
 
-  it('recovers in one pass exactly what each partition read in lsn order does', async () => {
+  it('recovers in one pass, or by tails in any order, what each partition read in lsn order does', async () => {
     const partitionArbitrary = fc.record({
       count: fc.integer({ min: 0, max: 8 }),
       // Each lsn is present unless dropped: a dropped one is a gap.
@@ -208,9 +211,18 @@ describe('recoverPartitions and the gap rule', () => {
           const journal = journalOf(shuffled, pageRows);
           const together = await recoverPartitions(journal, partitions, { retention });
           expect(journal.passes).toBe(1);
+          // A small share of a larger journal: read by tails, the rows in the same shuffled order.
+          const partitionCount = partitions.length * 8;
+          const byTails = await recoverPartitions(journal, partitions, {
+            retention,
+            partitionCount,
+          });
+          expect(journal.passes).toBe(1);
+          const inOrder = journalOf(stored);
           for (const partition of partitions) {
-            const alone = await recoverPartitions(journal, [partition], { retention });
+            const alone = await recoverPartitions(inOrder, [partition], { retention });
             expect(outcome(together.get(partition))).toEqual(outcome(alone.get(partition)));
+            expect(outcome(byTails.get(partition))).toEqual(outcome(alone.get(partition)));
           }
         },
       ),
