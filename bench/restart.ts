@@ -12,12 +12,17 @@
 //
 //   npm run build && npx tsx bench/restart.ts --records 100000,1000000 [--keys 10000]
 //     [--tail 10000] [--shards N] [--no-npm-start] [--node-flag=--single-threaded-gc ...]
-//     [--vs-root ../other-checkout [--pairs 5]] [--database-url postgres://...]
+//     [--vs-root ../other-checkout [--pairs 5]] [--postgres-delay-ms N]
+//     [--database-url postgres://...]
 // --node-flag (repeatable) goes to the ledger's node in the node starts (not npm start's).
 // --vs-root names another checkout of the ledger, built (say a worktree of the commit before a
 // change): before step 2, --pairs cold starts of this checkout and of that one, in turn on the
-// same journal, each killed (-9) at ready, and the ratio of each pair. The box's speed drifts
-// over minutes; a pair's two starts are seconds apart, so their ratio is what a change did.
+// same journal, each killed (-9) at ready, and the ratio of each pair; and before the kill -9 of
+// step 3, as many pairs of starts from the snapshots and the tail. The box's speed drifts over
+// minutes; a pair's two starts are seconds apart, so their ratio is what a change did.
+// --postgres-delay-ms N puts a proxy between the ledger and Postgres that holds every chunk N ms
+// each way (bench/lib/delay-proxy.ts): a Postgres on another host, as far as round trips go. The
+// bench's own connections (writing the journal, reading it back) go straight to Postgres.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
@@ -38,6 +43,7 @@ import {
 } from './lib/ledger-child.js';
 import { readBack, writeJournal, type JournalWritten, type ReadBack } from './lib/journal-copy.js';
 import { JournalGenerator } from './lib/journal-generator.js';
+import { startDelayProxy, throughProxy } from './lib/delay-proxy.js';
 import {
   backgroundBusyCores,
   cpuSnapshot,
@@ -77,6 +83,8 @@ interface Options {
   /** Another built checkout to compare cold starts with (--vs-root), and how many pairs. */
   readonly vsRoot: string | undefined;
   readonly pairs: number;
+  /** The ledger reaches Postgres through a proxy holding each chunk this long each way (0: not). */
+  readonly postgresDelayMs: number;
 }
 
 function options(): Options {
@@ -90,6 +98,7 @@ function options(): Options {
       'node-flag': { type: 'string', multiple: true, default: [] },
       'vs-root': { type: 'string' },
       pairs: { type: 'string', default: '5' },
+      'postgres-delay-ms': { type: 'string', default: '0' },
       'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     },
   });
@@ -108,6 +117,10 @@ function options(): Options {
     nodeFlags: values['node-flag'],
     vsRoot: values['vs-root'] === undefined ? undefined : resolvePath(values['vs-root']),
     pairs: positive('pairs', values.pairs),
+    postgresDelayMs:
+      values['postgres-delay-ms'] === '0'
+        ? 0
+        : positive('postgres-delay-ms', values['postgres-delay-ms']),
   };
 }
 
@@ -441,7 +454,9 @@ interface SizeResult {
   readonly mix: string;
   readonly written: JournalWritten;
   /** With --vs-root: the cold starts compared, before `cold`. */
-  readonly pairs: ColdPair[];
+  readonly pairs: StartPair[];
+  /** With --vs-root: the starts from snapshots and tail compared, before `restart`. */
+  readonly restartPairs: StartPair[];
   readonly cold: StartRun;
   readonly settleSeconds: number;
   readonly readBack: ReadBack;
@@ -518,8 +533,8 @@ function describeStart(what: string, run: StartRun): void {
  */
 const noSweepSoon = { LEDGER_EXPIRY_SWEEP_MS: '60000' };
 
-/** Two cold starts on one journal: this checkout's and `--vs-root`'s, one after the other. */
-interface ColdPair {
+/** Two starts on one journal: this checkout's and `--vs-root`'s, one after the other. */
+interface StartPair {
   readonly here: StartRun;
   readonly there: StartRun;
 }
@@ -530,16 +545,18 @@ const ledgerSeconds = (run: StartRun): number =>
     ? Number.NaN
     : run.cpu.ledgerCores * run.cpu.seconds;
 
-async function comparedColdStarts(
+/** `what` names the starts: "cold starts", or starts from the snapshots and a tail. */
+async function comparedStarts(
   opts: Options,
   databaseUrl: string,
   children: Children,
   vsRoot: string,
-): Promise<ColdPair[]> {
+  what: string,
+): Promise<StartPair[]> {
   out(
-    `  ${opts.pairs} pairs of cold starts, this checkout (A) and ${vsRoot} (B), each killed at ready:`,
+    `  ${opts.pairs} pairs of ${what}, this checkout (A) and ${vsRoot} (B), each killed at ready:`,
   );
-  const pairs: ColdPair[] = [];
+  const pairs: StartPair[] = [];
   for (let pair = 0; pair < opts.pairs; pair += 1) {
     // A B, then B A: neither checkout always starts right after the other.
     const roots = [root, vsRoot];
@@ -584,8 +601,10 @@ async function kill9(
   return timedStart(start, startedAtMs, startedMs, children, cpu);
 }
 
+/** `ledgerUrl`: the same database, as the ledger reaches it (through the delay proxy, if any). */
 async function measureSize(
   databaseUrl: string,
+  ledgerUrl: string,
   opts: Options,
   records: number,
 ): Promise<SizeResult> {
@@ -596,11 +615,13 @@ async function measureSize(
   );
   const children: Children = { spawned: [], grandchildren: [], lines: [] };
   try {
-    const pairs =
-      opts.vsRoot === undefined
-        ? []
-        : await comparedColdStarts(opts, databaseUrl, children, opts.vsRoot);
-    const node = nodeStart(opts, databaseUrl, children);
+    const vsRoot = opts.vsRoot;
+    const compared = (what: string) =>
+      vsRoot === undefined
+        ? Promise.resolve([])
+        : comparedStarts(opts, ledgerUrl, children, vsRoot, what);
+    const pairs = await compared('cold starts');
+    const node = nodeStart(opts, ledgerUrl, children);
     const coldStart = await timedStart(node, Date.now(), performance.now(), children, true);
     describeStart('cold start, no snapshot', coldStart.run);
     const settleSeconds = await waitSettled(coldStart.ledger.baseUrl, expected);
@@ -619,14 +640,22 @@ async function measureSize(
     out(
       `  snapshot of every partition ${snapshotSeconds.toFixed(2)} s; ${opts.tail} adjusts in ${tailSeconds.toFixed(1)} s`,
     );
-    const restarted = await kill9(coldStart.ledger, node, children, true);
+    // With --vs-root, the ledger is killed first, then the pairs start from what it left.
+    let restartPairs: StartPair[] = [];
+    let restarted;
+    if (vsRoot === undefined) restarted = await kill9(coldStart.ledger, node, children, true);
+    else {
+      await coldStart.ledger.kill();
+      restartPairs = await compared('starts from the snapshots and the tail');
+      restarted = await timedStart(node, Date.now(), performance.now(), children, true);
+    }
     describeStart('kill -9 → ready (node dist/src/main.js)', restarted.run);
     await checkRestarted(restarted.ledger.baseUrl, expected);
     let npmRestart: StartRun | null = null;
     if (opts.npmStart) {
       const viaNpm = await kill9(
         restarted.ledger,
-        npmStart(databaseUrl, opts.shards, children),
+        npmStart(ledgerUrl, opts.shards, children),
         children,
         false,
       );
@@ -641,6 +670,7 @@ async function measureSize(
       mix,
       written,
       pairs,
+      restartPairs,
       cold: coldStart.run,
       settleSeconds,
       readBack: back,
@@ -739,10 +769,28 @@ async function main(): Promise<void> {
   );
   const startedAt = new Date().toISOString();
   const results: SizeResult[] = [];
-  for (const records of opts.records) {
-    results.push(
-      await withScratchDatabase(opts.databaseUrl, (url) => measureSize(url, opts, records)),
+  const target = new URL(opts.databaseUrl);
+  const proxy =
+    opts.postgresDelayMs === 0
+      ? undefined
+      : await startDelayProxy(
+          { host: target.hostname, port: Number(target.port || 5432) },
+          opts.postgresDelayMs,
+        );
+  if (proxy !== undefined) {
+    out(
+      `the ledger's Postgres: through a proxy holding each chunk ${opts.postgresDelayMs} ms each way`,
     );
+  }
+  try {
+    for (const records of opts.records) {
+      const measured = await withScratchDatabase(opts.databaseUrl, (url) =>
+        measureSize(url, proxy === undefined ? url : throughProxy(url, proxy), opts, records),
+      );
+      results.push(measured);
+    }
+  } finally {
+    await proxy?.close();
   }
   const warnings = warningsOf(background, results, opts.vsRoot);
   const table = markdownTable(results);
