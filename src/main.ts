@@ -1,5 +1,4 @@
 // The composition root: configuration in, pieces wired, signals handled. Nothing else.
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import pg from 'pg';
 import { loadConfigOrExit, type Config } from './config.js';
 import { EventPublisherHost } from './events/index.js';
@@ -22,7 +21,7 @@ import { Authenticator } from './http/auth.js';
 import { Gate } from './http/gate.js';
 import { HealthListener } from './http/health-listener.js';
 import { RateLimiter } from './http/rate-limit.js';
-import { RequestTracing } from './http/tracing.js';
+import type { RequestTracing } from './http/tracing.js';
 import { LedgerServer, nativeUws, type Readiness } from './http/server.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { packageVersion } from './package-version.js';
@@ -316,10 +315,16 @@ async function snapshotAll(shards: readonly ShardChannel[]): Promise<number> {
 }
 
 /** OpenTelemetry spans of requests, exported over OTLP/HTTP, when an OTLP endpoint is set. */
-function startTracing(config: Config, log: Logger): RequestTracing | undefined {
+async function startTracing(config: Config, log: Logger): Promise<RequestTracing | undefined> {
   if (config.tracing === undefined) return undefined;
   const { serviceName, samplePercent } = config.tracing;
   log.info({ service: serviceName, sample_percent: samplePercent }, 'tracing to OTLP');
+  // Loaded only when tracing is on: the OpenTelemetry SDK and its exporter are a third of the
+  // main thread's modules, loaded before anything else of a start can run.
+  const [{ OTLPTraceExporter }, { RequestTracing }] = await Promise.all([
+    import('@opentelemetry/exporter-trace-otlp-http'),
+    import('./http/tracing.js'),
+  ]);
   // The exporter reads OTEL_EXPORTER_OTLP_*ENDPOINT and _HEADERS itself.
   const exporter = new OTLPTraceExporter();
   const version = packageVersion();
@@ -623,6 +628,7 @@ async function main(): Promise<void> {
     () => limiter.clients,
   );
   const histories = await startHistory(config, databaseUrl, ingress, log);
+  const tracing = await startTracing(config, log);
   const events = startEvents(config, databaseUrl, ingress, log);
   const view = new StockReadView(table.partitions);
   // The HTTP thread's timeline, written out at exit (the shards write theirs when they stop).
@@ -647,7 +653,6 @@ async function main(): Promise<void> {
   const router = new Router({ table, channels: shards, view, routes, ...placement });
   const carts = cartCoordinator(router, ingress);
   const resolver = cartResolver(carts, shards, log);
-  const tracing = startTracing(config, log);
   const server = new LedgerServer({
     ...bodyLimits(config),
     limits: { ...config, adjustDeltaMax },
