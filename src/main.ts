@@ -60,12 +60,7 @@ import {
   partitionHashVersion,
 } from './router/index.js';
 import { ShardChannel, shardWorkerData } from './shards/index.js';
-import {
-  clusterNode,
-  type ClusterNode,
-  type ClusterNodeOptions,
-  type FeedPort,
-} from './cluster/index.js';
+import type { ClusterNode, ClusterNodeOptions, FeedPort } from './cluster/index.js';
 
 /** The ledger's hold on the journal: alone, the owner lock; in a cluster, a share of it. */
 interface JournalHold {
@@ -186,15 +181,18 @@ async function openClusterJournal(
 }
 
 /** In a cluster: the node's lease keeper and forwarding, wired to its shards. */
-function startCluster(
+async function startCluster(
   config: Config,
   journal: Pick<OpenedJournal, 'cluster'>,
   parts: Pick<ClusterNodeOptions, 'table' | 'shards' | 'view' | 'events' | 'log'>,
-): ClusterNode | undefined {
+): Promise<ClusterNode | undefined> {
   if (config.cluster === undefined || journal.cluster === undefined) return undefined;
   const { nodeId, leaseSeconds } = config.cluster;
   const { connection, journalId } = journal.cluster;
   const natsUrl = config.natsUrl as string;
+  // Loaded only in a cluster: with it comes the NATS client, which a single node's main thread
+  // does not need (its events have a thread of their own).
+  const { clusterNode } = await import('./cluster/index.js');
   return clusterNode({ nodeId, leaseSeconds, natsUrl, journal: journalId, connection, ...parts });
 }
 
@@ -644,7 +642,7 @@ async function main(): Promise<void> {
     log,
   };
   const shards = startShards(config, databaseUrl, table, wiring);
-  const cluster = startCluster(config, journal, { table, shards, view, events, log });
+  const cluster = await startCluster(config, journal, { table, shards, view, events, log });
   const operational: Operational = {
     renderMetrics: async () => renderMetrics(ingress.registry, await workerMetrics(shards)),
     readiness: () => readiness(shards, events, owner, cluster),
