@@ -317,8 +317,9 @@ async function startTracing(config: Config, log: Logger): Promise<RequestTracing
   if (config.tracing === undefined) return undefined;
   const { serviceName, samplePercent } = config.tracing;
   log.info({ service: serviceName, sample_percent: samplePercent }, 'tracing to OTLP');
-  // Loaded only when tracing is on: the OpenTelemetry SDK and its exporter are a third of the
-  // main thread's modules, loaded before anything else of a start can run.
+  // Loaded only when tracing is on: the OpenTelemetry SDK and its exporter are much of what the
+  // main thread loads before anything of a start can run (bench/README.md, "Less for the main
+  // thread to load").
   const [{ OTLPTraceExporter }, { RequestTracing }] = await Promise.all([
     import('@opentelemetry/exporter-trace-otlp-http'),
     import('./http/tracing.js'),

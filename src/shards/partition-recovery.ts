@@ -236,8 +236,9 @@ class PartitionReplay {
       if (!(lsn > this.expectedLsn && !this.early.has(lsn))) {
         fail(`partition ${partition}: lsn ${lsn} read twice`);
       }
-      // The row lies in the page's bytes, which the next page writes over: kept, it must be a
-      // copy (Uint8Array's slice copies; a Buffer's would be a view).
+      // The row lies in the reader's bytes, which it writes over (the next page of the one pass;
+      // a tail's next chunk): kept, it must be a copy (Uint8Array's slice copies; a Buffer's
+      // would be a view).
       this.early.set(lsn, Uint8Array.prototype.slice.call(bytes, start, end));
       return;
     }
