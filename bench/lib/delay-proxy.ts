@@ -21,8 +21,10 @@ export async function startDelayProxy(
     throw new Error(`a proxy delay is a whole number of ms from ${delayMsMin}, got ${delayMs}`);
   }
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target.port, target.host);
+  // Half-open sockets: each side's end is passed on in its turn, after the chunks before it,
+  // not done at once by Node (which would drop what is still held for that side).
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = net.connect({ port: target.port, host: target.host, allowHalfOpen: true });
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.setNoDelay(true);
