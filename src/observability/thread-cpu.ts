@@ -9,23 +9,30 @@ import { readFileSync } from 'node:fs';
 export const clockTicksPerSecond = 100;
 
 /**
+ * The fields of a /proc stat line from field 3 (state) on, split once; undefined if the line is
+ * malformed. The name (field 2) may hold spaces and parentheses: fields are counted from the last
+ * ")".
+ */
+function fieldsFromState(stat: string): string[] | undefined {
+  const close = stat.lastIndexOf(')');
+  return close < 0 ? undefined : stat.slice(close + 2).split(' ');
+}
+
+/**
  * Field `number` (1-based, as proc(5) numbers them) of a /proc stat line, as a number; undefined
- * if the line is malformed. The name (field 2) may hold spaces and parentheses: fields are
- * counted from the last ")".
+ * if the line is malformed.
  */
 export function statField(stat: string, number: number): number | undefined {
-  const close = stat.lastIndexOf(')');
-  if (close < 0 || number < 3) return undefined;
-  // Fields after the ")" start at field 3 (state).
-  const value = Number(stat.slice(close + 2).split(' ')[number - 3]);
+  if (number < 3) return undefined;
+  const value = Number(fieldsFromState(stat)?.[number - 3]);
   return Number.isFinite(value) ? value : undefined;
 }
 
 /** utime + stime (fields 14 and 15) of one /proc stat line; undefined if malformed. */
 export function ticksOfStatLine(stat: string): number | undefined {
-  const user = statField(stat, 14);
-  const system = statField(stat, 15);
-  return user === undefined || system === undefined ? undefined : user + system;
+  const fields = fieldsFromState(stat);
+  const ticks = Number(fields?.[14 - 3]) + Number(fields?.[15 - 3]);
+  return Number.isFinite(ticks) ? ticks : undefined;
 }
 
 /** Milliseconds of CPU the calling thread has used; undefined where /proc does not say. */

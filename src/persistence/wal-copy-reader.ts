@@ -28,8 +28,7 @@ export class WalCopyRows {
   private pending: Buffer | undefined = undefined;
   private headerRead = false;
   private ended = false;
-  /** Rows handed to `onRow` so far. */
-  rows = 0;
+  private rowsRead = 0;
   /** Bytes of the partition field (its length and its int4) before the lsn's, if any. */
   private readonly partitionBytes: number;
   /**
@@ -44,6 +43,11 @@ export class WalCopyRows {
   ) {
     this.partitionBytes = withPartition ? 8 : 0;
     this.rowHeadBytes = 2 + this.partitionBytes + 4 + 8 + 4;
+  }
+
+  /** Rows handed to `onRow` so far. */
+  get rows(): number {
+    return this.rowsRead;
   }
 
   /** Whether the end-of-data marker came. */
@@ -158,7 +162,7 @@ export class WalCopyRows {
     const payloadStart = offset + this.rowHeadBytes;
     if (end < payloadStart + payloadBytes) return -1;
     const payloadEnd = payloadStart + payloadBytes;
-    this.rows += 1;
+    this.rowsRead += 1;
     this.onRow(partition, lsn, data, payloadStart, payloadEnd);
     return payloadEnd;
   }
