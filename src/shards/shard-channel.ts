@@ -6,6 +6,7 @@
 // dies, fails everything in flight and starts a new one.
 import type { Worker } from 'node:worker_threads';
 import type { Command } from '../actors/index.js';
+import { PendingSlots } from '../pending-slots.js';
 import { TurnBatch } from '../turn-batch.js';
 import {
   handOverTimeoutMs,
@@ -71,7 +72,8 @@ export class ShardChannel {
   private worker: Worker | undefined;
   private ready = false;
   private stopping = false;
-  private readonly inflight = new Map<number, ReplyCallback>();
+  /** Reply callbacks by request id (not a Map: pending-slots.ts says why). */
+  private readonly inflight = new PendingSlots<ReplyCallback>();
   private readonly drain = new DrainRate();
   /** Requests refused overloaded lately, and the retry-after the last one was given. */
   private readonly turnedAway = new TurnedAway();
@@ -81,7 +83,6 @@ export class ShardChannel {
   private shedLoggedMs = Number.NEGATIVE_INFINITY;
   /** Commands not sent yet: they leave for the shard in one message (turn-batch.ts). */
   private readonly queue = new TurnBatch<ShardRequest>((batch) => this.sendBatch(batch));
-  private nextRequestId = 0;
   private readonly system = new Map<number, SystemWaiter>();
   private nextSystemId = 0;
   private stopped: (() => void) | undefined;
@@ -156,9 +157,7 @@ export class ShardChannel {
     }
     const nowMs = performance.now();
     if (this.inflight.size === 0) this.drain.busyFrom(nowMs);
-    this.nextRequestId = this.nextRequestId >= requestIdMax ? 1 : this.nextRequestId + 1;
-    const id = this.nextRequestId;
-    this.inflight.set(id, callback);
+    const id = this.inflight.add(callback);
     this.queue.add({ id, partition, command }, nowMs);
     return id;
   }
@@ -208,7 +207,7 @@ export class ShardChannel {
    */
   cancel(id: number): boolean {
     if (!this.queue.remove((request) => request.id === id)) return false;
-    this.inflight.delete(id);
+    this.inflight.take(id);
     return true;
   }
 
@@ -226,10 +225,7 @@ export class ShardChannel {
   }
 
   private answer(reply: ShardReply): void {
-    const callback = this.inflight.get(reply.id);
-    if (callback === undefined) return;
-    this.inflight.delete(reply.id);
-    callback(reply);
+    this.inflight.take(reply.id)?.(reply);
   }
 
   /** A batch of replies: answered, and counted into the drain rate (queue-admission.ts). */
@@ -304,7 +300,7 @@ export class ShardChannel {
     const fatal = this.fatal;
     this.fatal = undefined;
     // Nothing the thread did for these was acknowledged; retries with the same key are safe.
-    const waiting = [...this.inflight.keys()];
+    const waiting = this.inflight.waiting();
     this.queue.clear();
     this.drain.forget();
     for (const id of waiting) {
