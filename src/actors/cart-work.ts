@@ -2,6 +2,7 @@
 // prepared for the two-phase protocol), claim and decide at the cart's home, abort or settle the
 // holds in doubt, and the cart-wide reads and changes of its holds. The coordinator that drives
 // these across partitions lives on the HTTP thread (src/router/cart-coordinator.ts).
+import { merged } from './merged.js';
 import { assert, fail } from './assert.js';
 import { homePartitionOf, type CartBook } from './cart-book.js';
 import { planCart } from './cart-plan.js';
@@ -72,7 +73,7 @@ export function cartCommand(work: CartWork, command: CartCommand, nowMs: number)
         expiresAtMs: command.expiresAtMs,
       });
       work.decided(record);
-      return { ...answer(cartOutcome(record, false)), record };
+      return merged(answer(cartOutcome(record, false)), { record });
     }
     case 'cart-resolve':
       return resolve(work, command.cartId, command.traceId, nowMs);
@@ -87,7 +88,7 @@ export function cartCommand(work: CartWork, command: CartCommand, nowMs: number)
       const outcome = cartOutcome(record, false);
       const confirmAttempt = work.carts.confirms.get(command.cartId)?.confirmed ?? '';
       if (confirmAttempt === '' || !outcome.ok || !('cart' in outcome)) return answer(outcome);
-      return answer({ ...outcome, cart: { ...outcome.cart, confirmAttempt } });
+      return answer(merged(outcome, { cart: merged(outcome.cart, { confirmAttempt }) }));
     }
     case 'cart-holds':
       return holdsCommand(work, command, nowMs);
@@ -126,7 +127,7 @@ function confirmDecision(
     traceId,
   };
   applyConfirmStep(work, record);
-  return { ...decision(step === 'confirmed' ? 'committed' : 'aborted'), record };
+  return merged(decision(step === 'confirmed' ? 'committed' : 'aborted'), { record });
 }
 
 /** A confirm attempt's step, live or replayed: pins and unpins holds here, or decides. */
@@ -216,7 +217,7 @@ function place(work: CartWork, command: CartPlaceCommand, nowMs: number): ApplyR
   const holds: CartHold[] = [];
   plan.holds.forEach(({ line, actor, quantity }, number) => {
     const reservationId = cartHoldId(terms.cartId, work.partition, number);
-    const hold = { ...terms, idempotencyKey: '', quantity, reservationId };
+    const hold = merged(terms, { idempotencyKey: '', quantity, reservationId });
     const record = work.recorded(actor, actor.hold(hold, nowMs));
     writes.push({ record: record as Write['record'], actor });
     const { productId, warehouseId } = actor;
@@ -239,7 +240,7 @@ function place(work: CartWork, command: CartPlaceCommand, nowMs: number): ApplyR
     writes.push({ record, actor: undefined });
   }
   const observed = plan.holds.map((hold) => hold.actor);
-  return { ...answer(cartOutcome(record, false)), writes, observed };
+  return merged(answer(cartOutcome(record, false)), { writes, observed });
 }
 
 function resolve(work: CartWork, cartId: string, traceId: string, nowMs: number): ApplyResult {
@@ -260,7 +261,7 @@ function resolve(work: CartWork, cartId: string, traceId: string, nowMs: number)
     expiresAtMs: nowMs,
   });
   work.decided(record);
-  return { ...decision('aborted'), record };
+  return merged(decision('aborted'), { record });
 }
 
 /** Releases this partition's holds of a cart that will not be (they were in doubt). */
@@ -277,7 +278,7 @@ function abort(work: CartWork, cartId: string, traceId: string, nowMs: number): 
   }
   work.carts.inDoubt.delete(cartId);
   const observed = writes.map((write) => write.actor as StockActor);
-  return { ...decision('aborted'), writes, observed };
+  return merged(decision('aborted'), { writes, observed });
 }
 
 function holdsCommand(work: CartWork, command: CartHoldsCommand, nowMs: number): ApplyResult {
@@ -290,7 +291,7 @@ function holdsCommand(work: CartWork, command: CartHoldsCommand, nowMs: number):
   const observed = held.map((hold) => hold.actor);
   const action = command.action;
   const refusal = refuse(held, action, nowMs);
-  if (refusal !== undefined) return { ...answer(refusal), observed };
+  if (refusal !== undefined) return merged(answer(refusal), { observed });
   const writes: Write[] = [];
   const change = (actor: StockActor, result: ActorResult): void => {
     const record = work.recorded(actor, result);
@@ -303,7 +304,7 @@ function holdsCommand(work: CartWork, command: CartHoldsCommand, nowMs: number):
       applyConfirmStep(work, record);
       writes.push({ record, actor: undefined });
     }
-    return { ...answer(holdsOutcome(command.cartId, found, false)), writes, observed };
+    return merged(answer(holdsOutcome(command.cartId, found, false)), { writes, observed });
   }
   // The attempt's trace id, even when the resolver finishes it.
   const pinned = work.carts.pinned.get(command.cartId);
@@ -338,7 +339,7 @@ function holdsCommand(work: CartWork, command: CartHoldsCommand, nowMs: number):
   // A confirm that found nothing PENDING changed nothing: it answers as a replay.
   const confirms = action.kind === 'confirm' || action.kind === 'confirm-pinned';
   const replayed = confirms && writes.length === 0;
-  return { ...answer(holdsOutcome(command.cartId, found, replayed)), writes, observed };
+  return merged(answer(holdsOutcome(command.cartId, found, replayed)), { writes, observed });
 }
 
 /**
@@ -478,7 +479,7 @@ function cartOutcome(record: CartRecord, replayed: boolean): Outcome {
     expiresAtMs: record.expiresAtMs,
     buyerId: record.buyerId,
     reference: record.reference,
-    holds: record.holds.map((hold) => ({ ...hold, status: 'PENDING' as const })),
+    holds: record.holds.map((hold) => merged(hold, { status: 'PENDING' as const })),
   };
   return { ok: true, cart, replayed };
 }

@@ -10,6 +10,7 @@
 // - What few holds have (a buyer, a reference, a cart, lots, a cart confirm's pin) sits in one
 //   further object only on those holds.
 // bench/micro/pending-hold-heap.ts measures the bytes and the collector's time per pending hold.
+import { merged } from './merged.js';
 import type { LotUnits, ReservationStatus } from './types.js';
 
 export interface Reservation {
@@ -123,7 +124,7 @@ export class Hold implements Reservation {
         options.reference === '' &&
         options.cartId === '' &&
         options.lots === undefined);
-    this.rare = plain ? undefined : { ...options, pin: undefined };
+    this.rare = plain ? undefined : merged(options, { pin: undefined });
   }
 
   get createdAtMs(): number {

@@ -3,6 +3,7 @@ export { AssertionError, InvariantError, assert, fail } from './assert.js';
 export { cartClaimsMax, cartHoldId } from './cart-work.js';
 export { defaultSettings, limitWindowSecondsDefault } from './product-book.js';
 export type { ApplyResult, Write } from './apply-result.js';
+export { merged } from './merged.js';
 export { PartitionState, homePartitionOf, stockKey } from './partition-state.js';
 export { checkRecord } from './record-check.js';
 export { OldestFirst } from './oldest-first.js';

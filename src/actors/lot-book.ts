@@ -2,6 +2,7 @@
 // they pay nothing for this (the book hangs off the key's busy part). The book splits the key's
 // on_hand and reserved over its lots, the unnamed lot ('') included, and always sums to them.
 // Pure and synchronous like the actor that owns it.
+import { merged } from './merged.js';
 import { assert, fail } from './assert.js';
 import type { LotUnits, LotView } from './types.js';
 
@@ -162,7 +163,7 @@ export class LotBook {
         reserved: lot.reserved,
         receivedAtMs: lot.receivedAtMs,
       };
-      views.push(lot.expiresOn === '' ? view : { ...view, expiresOn: lot.expiresOn });
+      views.push(lot.expiresOn === '' ? view : merged(view, { expiresOn: lot.expiresOn }));
     }
     return views;
   }

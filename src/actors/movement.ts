@@ -4,6 +4,7 @@
 // version stays) are none. A movement is rendered from the record itself plus the key's counts
 // after the change, which some records do not carry (a hold's records): the shard knows them
 // when it journals the record and keeps them beside it (src/persistence, ledger_movements).
+import { merged } from './merged.js';
 import type { JournalRecord, LotUnits, StockRecord, TransferStep } from './types.js';
 
 export type MovementType =
@@ -153,21 +154,19 @@ export function movementOf(
     ...counts,
     atMs: record.atMs,
   };
-  const common = { ...present('subject', subject), ...present('traceId', record.traceId) };
+  const common = merged(present('subject', subject), present('traceId', record.traceId));
   switch (record.type) {
     case 'adjusted':
-      return {
-        ...base,
+      return merged(base, {
         type: record.set === true ? 'set' : 'adjust',
         quantity: record.delta,
         ...lotsOf(record.lots),
         ...present('reason', record.reason),
         ...present('reference', record.reference),
         ...common,
-      };
+      });
     case 'transfer':
-      return {
-        ...base,
+      return merged(base, {
         type: transferTypes[record.step],
         quantity: record.quantity,
         transferId: record.transferId,
@@ -175,14 +174,17 @@ export function movementOf(
         ...present('reason', record.reason),
         ...present('reference', record.reference),
         ...common,
-      };
+      });
     case 'lot-expired': {
       const { lotId, quantity, expiresOn } = record;
-      return { ...base, type: 'lot_expired', quantity, lots: [{ lotId, quantity, expiresOn }] };
+      return merged(base, {
+        type: 'lot_expired',
+        quantity,
+        lots: [{ lotId, quantity, expiresOn }],
+      });
     }
     default:
-      return {
-        ...base,
+      return merged(base, {
         type: holdTypes[record.type],
         quantity:
           record.type === 'confirmed'
@@ -194,6 +196,6 @@ export function movementOf(
         ...present('buyerId', record.buyerId),
         ...present('reference', record.reference),
         ...common,
-      };
+      });
   }
 }

@@ -5,6 +5,7 @@ import { AssertionError, assert, fail } from './assert.js';
 import { CartBook, homePartitionOf } from './cart-book.js';
 import { applyConfirmStep, cartCommand, replayCart, type CartWork } from './cart-work.js';
 import { KeyIndex, StockKeyMap } from './key-index.js';
+import { merged } from './merged.js';
 import { RetainedHolds, type RetainedView } from './retained-holds.js';
 import { SplitMap } from './split-map.js';
 import { defaultSettings, mergeSettings, sameSettings, type Product } from './product-book.js';
@@ -140,7 +141,9 @@ export class PartitionState {
         if (product === undefined || product.keys.length === 0)
           return notFound('This product has no stock key.');
         const productStock = product.stockView();
-        return { ...answer({ ok: true, productStock, replayed: false }), observed: product.keys };
+        return merged(answer({ ok: true, productStock, replayed: false }), {
+          observed: product.keys,
+        });
       }
       case 'confirm':
       case 'release':
@@ -364,7 +367,7 @@ export class PartitionState {
     if (record.type === 'extended') return record;
     const threshold = this.keys.product(actor.productId)?.settings.lowStockThreshold ?? null;
     const signals = signalsOf(actor, record, threshold);
-    return signals === undefined ? record : { ...record, signals };
+    return signals === undefined ? record : merged(record, { signals });
   }
 
   /** Bookkeeping shared by live applies and replay, so both keep the same retained set. */

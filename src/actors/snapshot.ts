@@ -3,6 +3,7 @@
 import { assert, fail } from './assert.js';
 import { Hold } from './hold.js';
 import { LotBook } from './lot-book.js';
+import { merged } from './merged.js';
 import { PartitionState } from './partition-state.js';
 import type { RetainedColumns } from './retained-holds.js';
 import { defaultSettings } from './product-book.js';
@@ -339,14 +340,9 @@ export function restoreSnapshot(
   for (const record of snapshot.confirms ?? []) state.replay(record);
   for (const [terms, productId, status, finishedAtMs, firstFrom, firstTo] of snapshot.transfers ??
     []) {
-    state.transfers.add({
-      ...terms,
-      productId,
-      status,
-      finishedAtMs,
-      firstFrom,
-      firstTo: firstTo ?? undefined,
-    });
+    state.transfers.add(
+      merged(terms, { productId, status, finishedAtMs, firstFrom, firstTo: firstTo ?? undefined }),
+    );
   }
   for (const [transferId, atMs] of snapshot.transfersFinished ?? []) {
     state.transfers.restoreFinished(transferId, atMs);

@@ -4,6 +4,7 @@ import { assert, assertInvariant, fail, failInvariant } from './assert.js';
 import { beforeChange } from './change-watch.js';
 import { Hold, type Reservation } from './hold.js';
 import { LotBook, lotEndMs, lotNeverEndsMs, unitsOf } from './lot-book.js';
+import { merged } from './merged.js';
 import { ownText, sharedText } from './own-text.js';
 import { SplitMap, type ReadonlySplitMap } from './split-map.js';
 import type {
@@ -33,7 +34,7 @@ export type { Pin, Reservation } from './hold.js';
 export function holdExtras(reservation: Reservation): HoldExtras {
   const extras = extrasOf(reservation.buyerId, reservation.reference, reservation.cartId);
   const lots = reservation.lots;
-  return lots === undefined ? extras : { ...extras, lots };
+  return lots === undefined ? extras : merged(extras, { lots });
 }
 
 /** What an adjust with an idempotency key answered, kept to answer its replays the same way. */
@@ -246,11 +247,11 @@ export class StockActor {
     const lots = this.busy?.lots;
     // Most keys never see a transfer or a lot: their view stays the plain literal.
     if (this.incoming === 0 && lots === undefined) return view;
-    return {
-      ...view,
-      ...(this.incoming === 0 ? {} : { incoming: this.incoming }),
-      ...(lots === undefined ? {} : { lots: lots.views() }),
-    };
+    return merged(
+      view,
+      this.incoming === 0 ? undefined : { incoming: this.incoming },
+      lots === undefined ? undefined : { lots: lots.views() },
+    );
   }
 
   reservationView(reservation: Reservation, status = reservation.status): ReservationView {
@@ -265,11 +266,11 @@ export class StockActor {
     };
     // The common hold has none of the extras: one object, no copies.
     if (status !== 'CONFIRMED' && holdExtras(reservation) === noExtras) return view;
-    return {
-      ...view,
-      ...(status === 'CONFIRMED' ? { confirmedQuantity: reservation.confirmedQuantity } : {}),
-      ...holdExtras(reservation),
-    };
+    return merged(
+      view,
+      status === 'CONFIRMED' ? { confirmedQuantity: reservation.confirmedQuantity } : undefined,
+      holdExtras(reservation),
+    );
   }
 
   reserve(command: ReserveCommand, nowMs: number): ActorResult {
@@ -325,7 +326,7 @@ export class StockActor {
     const record =
       extras === noExtras && lots === undefined
         ? plain
-        : { ...plain, ...extras, ...(lots === undefined ? {} : { lots }) };
+        : merged(plain, extras, lots === undefined ? undefined : { lots });
     const reservation = this.applyReserved(record);
     return {
       outcome: { ok: true, reservation: this.reservationView(reservation), replayed: false },
@@ -346,7 +347,7 @@ export class StockActor {
       return rejected('idempotency_key_reused', { field: 'idempotency_key' });
     }
     const view = this.reservationView(earlier, 'PENDING');
-    const first = { ...view, expiresAtMs: earlier.originalExpiresAtMs };
+    const first = merged(view, { expiresAtMs: earlier.originalExpiresAtMs });
     return { outcome: { ok: true, reservation: first, replayed: true }, record: undefined };
   }
 
@@ -388,7 +389,7 @@ export class StockActor {
     const record: ReservationChangedRecord =
       extras === noExtras && !partial
         ? plain
-        : { ...plain, ...(partial ? { confirmedQuantity } : {}), ...extras };
+        : merged(plain, partial ? { confirmedQuantity } : undefined, extras);
     this.applyFinished(record, reservation);
     if (due && (kind === 'confirm' || kind === 'release')) {
       return { outcome: { ok: false, code: 'reservation_expired' }, record };
@@ -523,14 +524,14 @@ export class StockActor {
       lot === undefined &&
       lots === undefined
         ? plain
-        : {
-            ...plain,
-            ...(setOnHand === undefined ? {} : { set: true as const }),
-            ...(reference === '' ? {} : { reference }),
-            ...(expectedVersion === undefined ? {} : { expectedVersion }),
-            ...(lot === undefined ? {} : { lot: lotRequestOf(lot) }),
-            ...(lots === undefined ? {} : { lots: lots as LotUnits[] }),
-          };
+        : merged(
+            plain,
+            setOnHand === undefined ? undefined : { set: true as const },
+            reference === '' ? undefined : { reference },
+            expectedVersion === undefined ? undefined : { expectedVersion },
+            lot === undefined ? undefined : { lot: lotRequestOf(lot) },
+            lots === undefined ? undefined : { lots: lots as LotUnits[] },
+          );
     this.applyAdjusted(record);
     const stock = this.stockViewOf(productId, warehouseId);
     return {
@@ -961,7 +962,7 @@ function transferMoves(
 
 /** An adjust's answer carries the reference it was given. */
 function withReference(stock: StockView, reference: string): StockView {
-  return reference === '' ? stock : { ...stock, reference };
+  return reference === '' ? stock : merged(stock, { reference });
 }
 
 const pinnedMessage =
@@ -995,11 +996,11 @@ function lotRequestOf(lot: LotRequest): LotRequest {
 /** A hold's extras from its fields ('' = none): absent keys, never empty strings. */
 export function extrasOf(buyerId = '', reference = '', cartId = ''): HoldExtras {
   if (buyerId === '' && reference === '' && cartId === '') return noExtras;
-  return {
-    ...(buyerId === '' ? {} : { buyerId }),
-    ...(reference === '' ? {} : { reference }),
-    ...(cartId === '' ? {} : { cartId }),
-  };
+  return merged(
+    buyerId === '' ? {} : { buyerId },
+    reference === '' ? undefined : { reference },
+    cartId === '' ? undefined : { cartId },
+  );
 }
 
 function rejected(

@@ -1,6 +1,7 @@
 // A partition's transfers: by id, by idempotency key, and the bounded retention of finished ones.
 // Changed only by `applyTransferEntry`, which live applies and replay share, so recovery keeps
 // exactly the transfers (and the retained ones) the live partition kept.
+import { merged } from './merged.js';
 import { assert, fail } from './assert.js';
 import type { TransferTerms } from './stock-actor.js';
 import type {
@@ -37,14 +38,14 @@ export function termsOf(transfer: TransferTerms): TransferTerms {
     actorId,
     createdAtMs,
   };
-  return lots === undefined ? terms : { ...terms, lots };
+  return lots === undefined ? terms : merged(terms, { lots });
 }
 
 /** A key's view from a transfer record's counts (the key as it stood after that record). */
 export function recordView(record: TransferRecord): StockView {
   const { productId, warehouseId, onHand, reserved, version, incoming } = record;
   const view = { productId, warehouseId, onHand, reserved, available: onHand - reserved, version };
-  return incoming === 0 ? view : { ...view, incoming };
+  return incoming === 0 ? view : merged(view, { incoming });
 }
 
 export class TransferBook {
@@ -95,14 +96,13 @@ export class TransferBook {
 
   private made(record: TransferRecord, view: StockView): Transfer {
     if (this.byId.has(record.transferId)) fail(`transfer ${record.transferId} made twice`);
-    const transfer: Transfer = {
-      ...termsOf(record),
+    const transfer: Transfer = merged(termsOf(record), {
       productId: record.productId,
-      status: 'IN_TRANSIT',
+      status: 'IN_TRANSIT' as const,
       finishedAtMs: 0,
       firstFrom: view,
       firstTo: undefined,
-    };
+    });
     this.add(transfer);
     return transfer;
   }

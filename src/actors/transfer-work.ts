@@ -1,6 +1,7 @@
 // Transfers between two warehouses of one product: both keys live in one partition (hash v2), so
 // each step is one actor turn whose records (the source's, then the destination's) are journaled
 // as one atomic group. Pure and synchronous, like the rest of the domain.
+import { merged } from './merged.js';
 import type { ApplyResult, Write } from './apply-result.js';
 import { StockActor, type TransferTerms } from './stock-actor.js';
 import { termsOf, transferView, type Transfer, type TransferBook } from './transfer-book.js';
@@ -42,9 +43,9 @@ export function transferCommand(
     if (command.kind !== 'read-transfer' && transfer.status !== wanted) {
       const code = transfer.status === 'RECEIVED' ? 'transfer_received' : 'transfer_cancelled';
       const message = `The transfer is ${transfer.status}.`;
-      return { ...refused(code, { status: transfer.status }, message), observed };
+      return merged(refused(code, { status: transfer.status }, message), { observed });
     }
-    return { ...current(transfer, from, to, replayed), observed };
+    return merged(current(transfer, from, to, replayed), { observed });
   }
   const steps: [StockActor, TransferStep][] =
     command.kind === 'transfer-receive'
@@ -56,20 +57,22 @@ export function transferCommand(
   // Units arrive at the destination (receive) or go back to the source (cancel).
   const arriving = command.kind === 'transfer-receive' ? to : from;
   if (arriving.onHand + transfer.quantity > work.retention.onHandMax) {
-    return { ...refused('validation_failed', { field: 'quantity' }, onHandMaxMessage), observed };
+    return merged(refused('validation_failed', { field: 'quantity' }, onHandMaxMessage), {
+      observed,
+    });
   }
   // A lot made at the destination meanwhile, with another date: the units cannot join it.
   const clash = lotClash(arriving, transfer.lots);
-  if (clash !== undefined) return { ...clash, observed };
+  if (clash !== undefined) return merged(clash, { observed });
   // Lots made there meanwhile may have used up its bound: refused, never kept beyond it.
   if (transfer.lots !== undefined && lotsBeyondBound(work, arriving, transfer.lots)) {
     const message = `${arriving.warehouseId} would keep more than its bound of lots`;
-    return { ...refused('validation_failed', { field: 'quantity' }, message), observed };
+    return merged(refused('validation_failed', { field: 'quantity' }, message), { observed });
   }
   const writes = steps.map(([actor, step]) =>
     write(work, actor, step, transfer, nowMs, command.traceId),
   );
-  return { ...current(transfer, from, to, false), writes, observed };
+  return merged(current(transfer, from, to, false), { writes, observed });
 }
 
 function makeTransfer(work: TransferWork, command: TransferCommand, nowMs: number): ApplyResult {
@@ -84,27 +87,27 @@ function makeTransfer(work: TransferWork, command: TransferCommand, nowMs: numbe
   if (from === undefined)
     return refused('not_found', undefined, 'This stock key was never stocked.');
   if (quantity > from.available) {
-    return { ...refused('insufficient_stock', { available: from.available }), actor: from };
+    return merged(refused('insufficient_stock', { available: from.available }), { actor: from });
   }
   const existing = work.actor(productId, toWarehouseId);
   const to = existing ?? new StockActor(productId, toWarehouseId);
   if (to.onHand + to.incoming + quantity > work.retention.onHandMax) {
     const outcome = refused('validation_failed', { field: 'quantity' }, onHandMaxMessage);
-    return { ...outcome, observed: existing === undefined ? [from] : [from, to] };
+    return merged(outcome, { observed: existing === undefined ? [from] : [from, to] });
   }
   const inTransitMax = work.retention.transfersInTransitMax ?? transfersInTransitDefaultMax;
   if (command.inTransit && work.transfers.inTransit >= inTransitMax) {
     const message = 'This partition has as many transfers in transit as it may; retry later.';
-    return { ...refused('overloaded', undefined, message), actor: from };
+    return merged(refused('overloaded', undefined, message), { actor: from });
   }
   const lots = from.lots?.takeFefo(quantity, 0);
   const clash = lotClash(to, lots);
   if (clash !== undefined)
-    return { ...clash, observed: existing === undefined ? [from] : [from, to] };
+    return merged(clash, { observed: existing === undefined ? [from] : [from, to] });
   if (lots !== undefined && lotsBeyondBound(work, to, lots)) {
     const message = `the destination would keep more than its bound of lots`;
     const outcome = refused('validation_failed', { field: 'quantity' }, message);
-    return { ...outcome, observed: existing === undefined ? [from] : [from, to] };
+    return merged(outcome, { observed: existing === undefined ? [from] : [from, to] });
   }
   if (existing === undefined) work.register(to);
   const terms: TransferTerms = {
@@ -127,7 +130,7 @@ function makeTransfer(work: TransferWork, command: TransferCommand, nowMs: numbe
     write(work, to, command.inTransit ? 'incoming' : 'in', terms, nowMs, traceId),
   ];
   const transfer = work.transfers.byId.get(command.transferId) as Transfer;
-  return { ...current(transfer, from, to, false), writes, observed: [from, to] };
+  return merged(current(transfer, from, to, false), { writes, observed: [from, to] });
 }
 
 /** One key's record of a step, applied to the key and to the transfers. */
@@ -157,7 +160,7 @@ function replayAnswer(work: TransferWork, earlier: Transfer, command: TransferCo
     earlier.reference === (command.reference ?? '');
   if (!same) {
     const outcome = refused('idempotency_key_reused', { field: 'idempotency_key' });
-    return { ...outcome, observed: [from, to] };
+    return merged(outcome, { observed: [from, to] });
   }
   const status = earlier.inTransit ? 'IN_TRANSIT' : 'RECEIVED';
   const firstTo = earlier.firstTo ?? to.stockView();

@@ -7,7 +7,7 @@
 // or not the first one applied.
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
-import type { Command } from '../actors/index.js';
+import { merged, type Command } from '../actors/index.js';
 import type { NodePage, StockPageQuery } from '../router/index.js';
 import { failure, type ReplyCallback, type ShardReply, type StockChange } from '../shards/index.js';
 import { TurnBatch } from '../turn-batch.js';
@@ -181,11 +181,13 @@ export class Forwarding {
         return;
       }
       // No answer, or one that does not decode: what the owner did is unknown.
-      const refused = { ...failure(0, 'unavailable', unreachable), servedBy: node };
+      const refused = merged(failure(0, 'unavailable', unreachable), { servedBy: node });
       // Nobody listens on the owner's subject (it just left): the command reached no one and
       // can be sent again once the partition's next owner is known. A timeout cannot tell.
       callback(
-        end.kind === 'no-responders' ? { ...refused, moved: true, unreachable: true } : refused,
+        end.kind === 'no-responders'
+          ? merged(refused, { moved: true, unreachable: true })
+          : refused,
       );
     });
   }

@@ -2,6 +2,7 @@
 // (coalesced, one message per event-loop turn), keeps the latest stats for /metrics and
 // /health/ready, restarts the worker if it dies, and stops it (in flight settled, cursors saved).
 import type { Worker } from 'node:worker_threads';
+import { merged } from '../actors/index.js';
 import { spawnWorker } from '../worker-script.js';
 import client from 'prom-client';
 import { eventsStopTimeoutMs, workerRestartDelayMsMax } from '../limits.js';
@@ -122,7 +123,7 @@ export class EventPublisherHost {
   start(): void {
     const data = this.options.workerData;
     const worker = startWorker(
-      this.owned === undefined ? data : { ...data, owned: [...this.owned] },
+      this.owned === undefined ? data : merged(data, { owned: [...this.owned] }),
     );
     this.worker = worker;
     this.counted = { published: 0, duplicates: 0, failures: 0 };
@@ -218,7 +219,7 @@ export class EventPublisherHost {
   private onExit(worker: Worker, error: Error): void {
     if (this.worker !== worker) return; // a second event for a worker already handled
     this.worker = undefined;
-    this.latest = { ...this.latest, connected: false };
+    this.latest = merged(this.latest, { connected: false });
     if (this.stopping) return;
     this.options.log('error', `event publisher died (${error.message}); restarting it`);
     const delayMs = this.restartDelayMs;

@@ -2,6 +2,7 @@
 // validation, dispatch to the router, and writing the shard's answer.
 import { hostname } from 'node:os';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
+import { merged } from '../actors/index.js';
 import { feedInterestReachMs } from '../limits.js';
 import type { Logger } from '../observability/logger.js';
 import type { IngressMetrics } from '../observability/metrics.js';
@@ -535,7 +536,7 @@ export class LedgerServer {
         reason: command.reason,
         ...(command.reference === '' ? {} : { reference: command.reference }),
       };
-      this.options.log.info({ ...what, ...common }, set ? 'stock set' : 'stock adjustment');
+      this.options.log.info(merged(what, common), set ? 'stock set' : 'stock adjustment');
     } else if (command.kind === 'transfer') {
       const what = {
         audit: 'stock.transfer',
@@ -547,13 +548,13 @@ export class LedgerServer {
         reason: command.reason,
         ...(command.reference === '' ? {} : { reference: command.reference }),
       };
-      this.options.log.info({ ...what, ...common }, 'stock transfer');
+      this.options.log.info(merged(what, common), 'stock transfer');
     } else if (command.kind === 'transfer-receive' || command.kind === 'transfer-cancel') {
       const what = { audit: `stock.${command.kind}`, transfer_id: command.transferId };
-      this.options.log.info({ ...what, ...common }, command.kind);
+      this.options.log.info(merged(what, common), command.kind);
     } else if (command.kind === 'put-settings') {
       const what = { audit: 'product.settings', product_id: command.productId };
-      this.options.log.info({ ...what, changes: command.changes, ...common }, 'product settings');
+      this.options.log.info(merged(what, { changes: command.changes }, common), 'product settings');
     }
   }
 

@@ -1,6 +1,6 @@
 // Request bodies to commands, through the field specifications of schemas.ts. A violation is a
 // 422 naming the field, and nothing reaches a shard.
-import type { LotRequest, ProductSettings } from '../actors/index.js';
+import { merged, type LotRequest, type ProductSettings } from '../actors/index.js';
 import { movementPageItemsDefault, stockPageItemsDefault } from '../limits.js';
 import type { CartRequest, RoutableCommand, StockKey, StockPageQuery } from '../router/index.js';
 import {
@@ -222,11 +222,10 @@ export class RequestValidator {
   /** A movement history's key (path) and query string; unknown parameters are ignored. */
   movementPage(key: StockKey, query: string): MovementPageQuery {
     const parsed = this.specs.movementPage.parse(queryParameters(query));
-    return {
-      ...key,
+    return merged(key, {
       beforeVersion: parsed.before,
       limit: parsed.limit ?? movementPageItemsDefault,
-    };
+    });
   }
 
   /** The stock listing's query string (without `?`); unknown parameters are ignored. */

@@ -9,6 +9,7 @@
 // (a long history read holds it off) and is simply tried again at the next run: a group commit is
 // never queued behind this work for longer than that.
 import type pg from 'pg';
+import { merged } from '../actors/index.js';
 import { trimWal, type WalTrimOptions } from './wal-trim.js';
 
 const dayMs = 86_400_000;
@@ -214,7 +215,7 @@ export class HistoryMaintenance {
       const nowMs = this.options.now();
       const run = await maintainHistory(client, nowMs, this.options);
       const walRowsTrimmed = await trimWal(client, nowMs, this.options.wal);
-      this.options.ran({ ...run, walRowsTrimmed });
+      this.options.ran(merged(run, { walRowsTrimmed }));
     } catch (error) {
       this.options.failed(error instanceof Error ? error : new Error(String(error)));
     } finally {

@@ -10,7 +10,7 @@
 // crossings; an adjust naming a lot then adds [lot id, expires_on or ''] as named. Rare next to
 // plain holds, so they take msgpackr's general path on decode, then a strict check of every
 // field; never renumber.
-import { extrasOf } from '../actors/index.js';
+import { extrasOf, merged } from '../actors/index.js';
 import type {
   AdjustedRecord,
   CartConfirmRecord,
@@ -323,7 +323,7 @@ function changedOf(read: RowReader): ReservationChangedRecord {
   };
   const confirmedQuantity = read.number();
   const sold = confirmedQuantity === 0 ? {} : { confirmedQuantity };
-  return { ...base, ...sold, ...signalsRead(read), ...lotsRead(read) };
+  return merged(base, sold, signalsRead(read), lotsRead(read));
 }
 
 function extendedOf(read: RowReader): ExtendedRecord {
@@ -391,15 +391,15 @@ function adjustedOf(read: RowReader): AdjustedRecord {
   if (set !== 0 && set !== 1) read.fail('a set flag other than 0 or 1');
   const reference = read.text();
   const expectedVersion = read.number();
-  return {
-    ...base,
-    ...(set === 1 ? { set: true as const } : {}),
-    ...(reference === '' ? {} : { reference }),
-    ...(expectedVersion === -1 ? {} : { expectedVersion }),
-    ...signalsRead(read),
-    ...nonEmpty(lotsRead(read)),
-    ...lotNamedRead(read),
-  };
+  return merged(
+    base,
+    set === 1 ? { set: true as const } : undefined,
+    reference === '' ? undefined : { reference },
+    expectedVersion === -1 ? undefined : { expectedVersion },
+    signalsRead(read),
+    nonEmpty(lotsRead(read)),
+    lotNamedRead(read),
+  );
 }
 
 /** An adjust naming a lot writes its lots even when none moved: none is no field. */

@@ -9,6 +9,7 @@
 // - Cart-wide reads and changes: the home names the holds, each partition acts on its own.
 import {
   homePartitionOf,
+  merged,
   type CartHold,
   type CartLine,
   type CartTerms,
@@ -162,7 +163,7 @@ export class CartCoordinator {
         part = { partition, lines: [] };
         parts.set(partition, part);
       }
-      part.lines.push({ ...line, index });
+      part.lines.push(merged(line, { index }));
     });
     return [...parts.values()];
   }
@@ -537,10 +538,7 @@ export class CartCoordinator {
         }
         // Replayed: every partition changed nothing (a confirm found every hold CONFIRMED).
         const replayed = [...answers.values()].every((answer) => answer.ok && answer.replayed);
-        const holds = cart.holds.map((hold) => ({
-          ...hold,
-          ...pick(states.get(hold.reservationId)),
-        }));
+        const holds = cart.holds.map((hold) => merged(hold, pick(states.get(hold.reservationId))));
         then(holds, replayed);
       });
     }
@@ -606,7 +604,7 @@ function mergedRefusal(answers: readonly ShardOutcome[]): ShardOutcome | undefin
     );
     lines.sort((a, b) => (a.index as number) - (b.index as number));
     const first = same[0] as ShardOutcome & { ok: false };
-    return { ...first, details: { lines } } as ShardOutcome;
+    return merged(first, { details: { lines } }) as ShardOutcome;
   }
   return refusals[0];
 }
@@ -630,7 +628,7 @@ function withHolds(cart: CartView, holds: CartView['holds']): CartView {
   for (const hold of pending.length > 0 ? pending : holds) {
     expiresAtMs = Math.min(expiresAtMs, hold.expiresAtMs ?? cart.expiresAtMs);
   }
-  return { ...cart, status: cartStatus(holds), expiresAtMs, holds };
+  return merged(cart, { status: cartStatus(holds), expiresAtMs, holds });
 }
 
 /** A hold that is not CONFIRMED after a cart confirm: its state's code, and its id. */

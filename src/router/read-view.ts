@@ -6,7 +6,7 @@
 // a read only while no hold pending in the journal is due: each shard says until when that is,
 // and after it the view declines, so the read goes to the shard, which expires what is due.
 // The keys are also kept in order, so a listing finds its page without a scan of every key.
-import type { StockView } from '../actors/index.js';
+import { merged, type StockView } from '../actors/index.js';
 import type { StockChange } from '../shards/index.js';
 import { partitionOf } from './partition-hash.js';
 import { SortedKeys } from './sorted-keys.js';
@@ -203,5 +203,5 @@ export class StockReadView {
 function viewOf(productId: string, warehouseId: string, known: Durable): StockView {
   const [onHand, reserved, version, incoming] = known;
   const view = { productId, warehouseId, onHand, reserved, available: onHand - reserved, version };
-  return incoming === 0 ? view : { ...view, incoming };
+  return incoming === 0 ? view : merged(view, { incoming });
 }

@@ -3,7 +3,7 @@
 // says otherwise (holds minted under hash v1 whose key moved to another partition with hash v2).
 // A stock read never goes to a shard: the durable read view answers it at once. A page of the
 // stock listing asks shards only for keys the view cannot answer exactly now.
-import { fail, type CartCommand, type Command } from '../actors/index.js';
+import { fail, merged, type CartCommand, type Command } from '../actors/index.js';
 import { clusterMoveRetryMs, clusterRequestBudgetMs, clusterUnreachableWaitMs } from '../limits.js';
 import {
   failure,
@@ -160,11 +160,13 @@ export class Router {
       routed = command;
     } else {
       partition = partitionOf(command.productId, this.table.partitions);
+      // merged, not a spread: a spread copy that gains a property costs every reserve a hidden
+      // class of its own (merged.ts).
       routed =
         command.kind === 'reserve'
-          ? { ...command, reservationId: mintReservationId(partition) }
+          ? merged(command, { reservationId: mintReservationId(partition) })
           : command.kind === 'transfer'
-            ? { ...command, transferId: mintReservationId(partition) }
+            ? merged(command, { transferId: mintReservationId(partition) })
             : command;
     }
     return this.send(partition, routed, callback);
@@ -284,7 +286,7 @@ export class Router {
     }
     if (this.cluster?.where(partition) !== 'local') {
       // Nothing applied: the asking node sends it again once the partition has its owner.
-      callback({ ...failure(0, 'unavailable', ownerlessMessage), moved: true });
+      callback(merged(failure(0, 'unavailable', ownerlessMessage), { moved: true }));
       return;
     }
     if (command.kind === 'read-stock') {
@@ -337,7 +339,7 @@ export class Router {
       return answeredAtOnce;
     }
     if (placement === 'moving') {
-      again({ ...failure(0, 'unavailable', ownerlessMessage), moved: true });
+      again(merged(failure(0, 'unavailable', ownerlessMessage), { moved: true }));
       return { channel: cluster, id: 0 };
     }
     if (placement !== 'local') {

@@ -24,6 +24,7 @@ import {
   checkRecord,
   fail,
   isMovement,
+  merged,
   restoreSnapshot,
   type JournalRecord,
   type RetentionPolicy,
@@ -260,6 +261,6 @@ class PartitionReplay {
     const { state, snapshotLsn, pastGap } = this;
     const lastLsn = this.expectedLsn - 1;
     const recovered = { state, snapshotLsn, lastLsn, records: lastLsn - snapshotLsn };
-    return pastGap === undefined ? recovered : { ...recovered, pastGap };
+    return pastGap === undefined ? recovered : merged(recovered, { pastGap });
   }
 }

@@ -3,7 +3,7 @@
 // plain structured-clone objects. Replies are values (an outcome), never rendered text: the
 // HTTP thread renders each exactly once, and nothing parses its own output back.
 import { Packr } from 'msgpackr';
-import type { Command, Outcome, RetentionPolicy } from '../actors/index.js';
+import { merged, type Command, type Outcome, type RetentionPolicy } from '../actors/index.js';
 
 /** One command for one partition, correlated by `id` (unique per shard channel). */
 export interface ShardRequest {
@@ -63,7 +63,7 @@ export function failure(
     message === undefined ? { ok: false, code } : { ok: false, code, message };
   return {
     id,
-    outcome: retryAfterSeconds === undefined ? outcome : { ...outcome, retryAfterSeconds },
+    outcome: retryAfterSeconds === undefined ? outcome : merged(outcome, { retryAfterSeconds }),
   };
 }
 

@@ -2,7 +2,7 @@
 // observed is durable. The shard tells it, per reply, the group-commit sequence of the newest
 // record the answer depended on (its stock key's latest record); the gate releases replies as the
 // durable sequence passes them, and fails them all if a write fails.
-import { assert } from '../actors/index.js';
+import { assert, merged } from '../actors/index.js';
 import { failure, type CommitTiming, type ShardReply } from './protocol.js';
 
 interface Held {
@@ -39,7 +39,7 @@ export class ReplyGate {
     const still: Held[] = [];
     for (const held of this.held) {
       if (held.sequence > durableSequence) still.push(held);
-      else out.push(commit === undefined ? held.reply : { ...held.reply, commit });
+      else out.push(commit === undefined ? held.reply : merged(held.reply, { commit }));
     }
     this.held = still;
   }

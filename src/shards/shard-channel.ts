@@ -5,7 +5,7 @@
 // (queue-admission.ts: refused here, never sent), carries system round trips, and when the thread
 // dies, fails everything in flight and starts a new one.
 import type { Worker } from 'node:worker_threads';
-import type { Command } from '../actors/index.js';
+import { merged, type Command } from '../actors/index.js';
 import { PendingSlots } from '../pending-slots.js';
 import { TurnBatch } from '../turn-batch.js';
 import {
@@ -123,7 +123,7 @@ export class ShardChannel {
     const data: ShardWorkerData =
       cluster === undefined
         ? this.workerData
-        : { ...this.workerData, cluster: { node: cluster.node, leases: [...this.leases] } };
+        : merged(this.workerData, { cluster: { node: cluster.node, leases: [...this.leases] } });
     const worker = spawnWorker(import.meta.url, 'shard-worker', data);
     this.worker = worker;
     worker.on('message', (message: FromShard) => this.onMessage(message));
@@ -385,7 +385,7 @@ export class ShardChannel {
         if (message === undefined) reject(new Error(`shard ${this.index} died`));
         else resolve(message);
       });
-      worker.postMessage({ ...message, id } satisfies ToShard);
+      worker.postMessage(merged(message, { id }) satisfies ToShard);
     });
   }
 

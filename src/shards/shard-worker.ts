@@ -1,7 +1,7 @@
 // Worker-thread entry of one shard: wires the Shard to Postgres, its port and its metrics.
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import client from 'prom-client';
-import { InvariantError } from '../actors/index.js';
+import { InvariantError, merged } from '../actors/index.js';
 import { systemClock } from '../clock.js';
 import { expiriesPerSweepMax, journalCheckMs } from '../limits.js';
 import { threadCpuMs } from '../observability/thread-cpu.js';
@@ -251,5 +251,5 @@ const started = shard.start().then(async (recovery) => {
 started.then((recovery) => {
   // The thread's whole CPU so far: its boot and module loading, then the recovery.
   const cpuMs = threadCpuMs();
-  post({ kind: 'ready', recovery: cpuMs === undefined ? recovery : { ...recovery, cpuMs } });
+  post({ kind: 'ready', recovery: cpuMs === undefined ? recovery : merged(recovery, { cpuMs }) });
 }, die);

@@ -11,6 +11,7 @@ import {
   countsBefore,
   fail,
   isMovement,
+  merged,
   subjectOf,
   type ApplyResult,
   type MovementCounts,
@@ -399,7 +400,9 @@ export class Shard {
         if (this.options.partitionsMove !== true) {
           fail(`shard ${this.options.shard} got partition ${request.partition}`);
         }
-        this.outbox.push({ ...failure(request.id, 'unavailable', notHereMessage), moved: true });
+        this.outbox.push(
+          merged(failure(request.id, 'unavailable', notHereMessage), { moved: true }),
+        );
         continue;
       }
       const refusal = this.refusal(request);
@@ -667,7 +670,7 @@ export class Shard {
     if (this.runtimes.get(row.partition)?.state !== state || this.mode !== 'serving') return false;
     // Written once every record appended so far (those up to its LSN among them) is durable.
     this.commit.addSnapshot(row);
-    this.environment.snapshotted?.({ ...stats, bytes: row.payload.length });
+    this.environment.snapshotted?.(merged(stats, { bytes: row.payload.length }));
     return true;
   }
 

@@ -1,0 +1,203 @@
+// Two ways the HTTP thread's request objects outlived their request and were promoted to the old
+// generation by the scavenges, each beside what replaced it, in a child process of its own under
+// V8's `--trace-gc-nvp` (alternated, `--rounds` rounds of each case):
+//
+// - The table of reply callbacks (`--live` waiting at a time, 64 as the bench's connections;
+//   each added, then taken `--live` adds later; every callback holds about 1.5 KB of young
+//   objects, as a dispatch's closure holds its exchange and command). The table is filled, then
+//   aged by three scavenges before the churn, so that its backing store is old, as a running
+//   ledger's is.
+//   - `callbacks-map`: a Map from id to callback, as the shard channel kept them;
+//   - `callbacks-slots`: PendingSlots (src/pending-slots.ts), as it keeps them now.
+// - The routed reserve (a command as the validator makes it, given its reservation id, in
+//   batches of 32 as the turn batch sends them):
+//   - `routed-spread`: `{ ...command, reservationId }`, as the router made it;
+//   - `routed-assign`: `Object.assign({}, command, { reservationId })`, as it makes it now.
+//
+// Each case does `--requests` of its step and prints the loop's time; the table adds its
+// collections from the trace.
+//
+//   npx tsx bench/micro/promotion-sources.ts [--requests 2000000] [--live 64] [--rounds 3]
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { PendingSlots } from '../../src/pending-slots.js';
+import { GcTrace } from '../lib/gc-trace.js';
+
+const cases = ['callbacks-map', 'callbacks-slots', 'routed-spread', 'routed-assign'] as const;
+type Case = (typeof cases)[number];
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '2000000' },
+    live: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '3' },
+    child: { type: 'string' },
+  },
+});
+const requests = Number(values.requests);
+const live = Number(values.live);
+
+type Callback = () => number;
+
+/** A request's young objects, reachable only from its callback. */
+function callback(index: number): Callback {
+  const exchange = {
+    traceId: `trace-${index}`,
+    startedMs: index,
+    command: reserveCommand(index),
+    parts: Array.from({ length: 24 }, (_, part) => ({ part })),
+  };
+  return () => exchange.parts.length + exchange.startedMs;
+}
+
+interface Table {
+  add(value: Callback): number;
+  take(id: number): Callback | undefined;
+}
+
+function mapTable(): Table {
+  const map = new Map<number, Callback>();
+  let next = 0;
+  return {
+    add(value) {
+      next += 1;
+      map.set(next, value);
+      return next;
+    },
+    take(id) {
+      const value = map.get(id);
+      map.delete(id);
+      return value;
+    },
+  };
+}
+
+function churnCallbacks(table: Table, minorGc: () => void): number {
+  // The ids waiting, a ring: the oldest is taken when a new one is added in its place.
+  const waiting = new Int32Array(live);
+  for (let index = 0; index < live; index += 1) waiting[index] = table.add(callback(index));
+  for (let scavenge = 0; scavenge < 3; scavenge += 1) minorGc();
+  let checksum = 0;
+  for (let index = live; index < requests + live; index += 1) {
+    const ring = index % live;
+    checksum += table.take(waiting[ring] ?? 0)?.() ?? 0;
+    waiting[ring] = table.add(callback(index));
+  }
+  return checksum;
+}
+
+interface ReserveCommand {
+  readonly kind: 'reserve';
+  readonly productId: string;
+  readonly warehouseId: string;
+  readonly quantity: number;
+  readonly ttlSeconds: number;
+  readonly idempotencyKey: string;
+  readonly traceId: string;
+}
+
+function reserveCommand(index: number): ReserveCommand {
+  return {
+    kind: 'reserve',
+    productId: 'sku-hot',
+    warehouseId: 'wh-1',
+    quantity: 1,
+    ttlSeconds: 600,
+    idempotencyKey: `key-${index}`,
+    traceId: `trace-${index}`,
+  };
+}
+
+function routeReserves(spread: boolean): number {
+  let checksum = 0;
+  let batch: object[] = [];
+  for (let index = 0; index < requests; index += 1) {
+    const command = reserveCommand(index);
+    const reservationId = `r-${index}`;
+    const routed = spread
+      ? { ...command, reservationId }
+      : Object.assign({}, command, { reservationId });
+    batch.push({ id: index, partition: 7, command: routed });
+    if (batch.length === 32) {
+      checksum += batch.length;
+      batch = [];
+    }
+  }
+  return checksum;
+}
+
+/** The child: runs its case; prints the loop's time as one JSON line. */
+function child(which: Case): void {
+  const gc = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
+  if (gc === undefined) throw new Error('run with --expose-gc');
+  const minorGc = (): void => gc({ type: 'minor' });
+  const startedMs = performance.now();
+  const checksum =
+    which === 'callbacks-map'
+      ? churnCallbacks(mapTable(), minorGc)
+      : which === 'callbacks-slots'
+        ? churnCallbacks(new PendingSlots<Callback>(), minorGc)
+        : routeReserves(which === 'routed-spread');
+  const loopMs = performance.now() - startedMs;
+  process.stdout.write(`${JSON.stringify({ loopMs, checksum })}\n`);
+}
+
+interface Round {
+  readonly loopMs: number;
+  readonly scavenges: number;
+  readonly scavengeMs: number;
+  readonly scavengeMaxMs: number;
+  readonly fullCollections: number;
+  readonly promotedMb: number;
+}
+
+function run(which: Case): Round {
+  const self = fileURLToPath(import.meta.url);
+  const argv = ['--child', which, '--requests', String(requests), '--live', String(live)];
+  const result = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--expose-gc', '--trace-gc-nvp', self, ...argv],
+    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+  );
+  if (result.status !== 0) throw new Error(`${which} failed: ${result.stderr}`);
+  const trace = new GcTrace();
+  let loopMs = Number.NaN;
+  for (const line of result.stdout.split('\n')) {
+    if (line.startsWith('{')) loopMs = (JSON.parse(line) as { loopMs: number }).loopMs;
+    else trace.line(line, 0);
+  }
+  // One isolate; its whole life (module loading and the aging scavenges too).
+  const [main] = trace.summary(0, 0);
+  if (main === undefined) throw new Error(`${which} printed no collections`);
+  return {
+    loopMs,
+    scavenges: main.scavenges.count,
+    scavengeMs: main.scavenges.pauseTotalMs,
+    scavengeMaxMs: main.scavenges.pauseMaxMs,
+    fullCollections: main.fullCollections.count,
+    promotedMb: main.promotedMb,
+  };
+}
+
+if (values.child !== undefined) {
+  if (!(cases as readonly string[]).includes(values.child)) throw new Error('unknown case');
+  child(values.child as Case);
+} else {
+  const rounds = Number(values.rounds);
+  console.log(`${requests} requests (${live} callbacks waiting at a time), ${rounds} rounds\n`);
+  console.log(
+    '| case | round | loop ms | scavenges | scavenge ms total / longest | full GCs | MB promoted |',
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (let round = 1; round <= rounds; round += 1) {
+    for (const which of round % 2 === 1 ? cases : [...cases].reverse()) {
+      const r = run(which);
+      console.log(
+        `| ${which} | ${round} | ${r.loopMs.toFixed(0)} | ${r.scavenges} | ` +
+          `${r.scavengeMs.toFixed(0)} / ${r.scavengeMaxMs.toFixed(1)} | ${r.fullCollections} | ` +
+          `${r.promotedMb.toFixed(1)} |`,
+      );
+    }
+  }
+}
