@@ -47,6 +47,12 @@ export class PendingSlots<T extends object> {
     return id;
   }
 
+  /** The value waiting under `id`, left waiting; undefined if none does. */
+  peek(id: number): T | undefined {
+    const slot = id % pendingSlotsMax;
+    return this.ids[slot] === id ? this.values[slot] : undefined;
+  }
+
   /** The value waiting under `id`, removed; undefined if none does (taken, or never given). */
   take(id: number): T | undefined {
     const slot = id % pendingSlotsMax;
@@ -58,12 +64,18 @@ export class PendingSlots<T extends object> {
     return value;
   }
 
+  /** Each waiting value with its id, in slot order; `visit` may take it. */
+  forEach(visit: (value: T, id: number) => void): void {
+    for (let slot = 0; slot < this.values.length; slot += 1) {
+      const value = this.values[slot];
+      if (value !== undefined) visit(value, this.ids[slot] ?? 0);
+    }
+  }
+
   /** The ids waiting, in slot order. */
   waiting(): number[] {
     const waiting: number[] = [];
-    this.values.forEach((value, slot) => {
-      if (value !== undefined) waiting.push(this.ids[slot] ?? 0);
-    });
+    this.forEach((_value, id) => waiting.push(id));
     return waiting;
   }
 }

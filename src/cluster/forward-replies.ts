@@ -7,7 +7,13 @@
 // the forwarding node more than the forward itself under a crowd: a promise and a timer per
 // request, and on every completion an Error with its stack trace (the client's "cancelled"),
 // about 7% of the HTTP thread's busy time in a profile of wrk's crowd on the non-owner node.
+//
+// The forwards waiting are kept in slots, not a Map (src/pending-slots.ts says why). A slot is
+// given again soon after its forward ends, so a token also carries the forward's own number: an
+// answer that comes after its forward timed out finds a newer forward in the slot, and is
+// dropped, never handed to it.
 import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { PendingSlots } from '../pending-slots.js';
 
 /** How a forward ended: the owner's answer, nobody listening on its subject, or no answer. */
 export type ForwardEnd =
@@ -17,6 +23,8 @@ export type ForwardEnd =
   | { readonly kind: 'closed' };
 
 interface Pending {
+  /** This node's count of forwards when it was sent: the token's second part. */
+  readonly number: number;
   readonly deadlineMs: number;
   readonly settle: (end: ForwardEnd) => void;
 }
@@ -30,8 +38,8 @@ const closed: ForwardEnd = { kind: 'closed' };
 
 export class ForwardReplies {
   private readonly inbox: string;
-  private readonly pending = new Map<string, Pending>();
-  private nextToken = 0;
+  private readonly pending = new PendingSlots<Pending>();
+  private sent = 0;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly connection: NatsConnection) {
@@ -51,31 +59,40 @@ export class ForwardReplies {
     deadlineMs: number,
     settle: (end: ForwardEnd) => void,
   ): void {
-    this.nextToken = this.nextToken >= Number.MAX_SAFE_INTEGER ? 1 : this.nextToken + 1;
-    const token = this.nextToken.toString(36);
+    this.sent = this.sent >= Number.MAX_SAFE_INTEGER ? 1 : this.sent + 1;
+    const number = this.sent;
+    const id = this.pending.add({ number, deadlineMs, settle });
     try {
+      const token = `${id.toString(36)}-${number.toString(36)}`;
       this.connection.publish(subject, payload, { reply: `${this.inbox}.${token}` });
     } catch {
       // Closed or draining: nothing was sent. Settled after this call, as an answer would be.
+      this.pending.take(id);
       queueMicrotask(() => settle(closed));
       return;
     }
-    this.pending.set(token, { deadlineMs, settle });
     this.sweeper ??= setInterval(this.sweep, sweepEveryMs).unref();
   }
 
   /** Settles every forward still waiting (the connection is going away). */
   close(): void {
-    const waiting = [...this.pending.values()];
-    this.pending.clear();
+    const waiting: Pending[] = [];
+    this.pending.forEach((forward, id) => {
+      this.pending.take(id);
+      waiting.push(forward);
+    });
     this.stopSweeping();
     for (const { settle } of waiting) settle(closed);
   }
 
   private answer(token: string, message: Msg): void {
-    const waiting = this.pending.get(token);
-    if (waiting === undefined) return; // timed out already, or not ours
-    this.pending.delete(token);
+    const dash = token.indexOf('-');
+    const id = Number.parseInt(token.slice(0, dash), 36);
+    const number = Number.parseInt(token.slice(dash + 1), 36);
+    const waiting = this.pending.peek(id);
+    // Timed out already (its slot empty, or another forward's now), or not ours.
+    if (dash < 0 || waiting === undefined || waiting.number !== number) return;
+    this.pending.take(id);
     if (this.pending.size === 0) this.stopSweeping();
     // The server's no-responders status: no data, header status 503 (as the client's request()).
     if (message.data.length === 0 && message.headers?.code === 503) waiting.settle(noResponders);
@@ -85,11 +102,11 @@ export class ForwardReplies {
   private readonly sweep = (): void => {
     // Deadlines are wall-clock ms: the owner, on another machine, checks the same one.
     const nowMs = Date.now();
-    for (const [token, waiting] of this.pending) {
-      if (waiting.deadlineMs > nowMs) continue;
-      this.pending.delete(token);
+    this.pending.forEach((waiting, id) => {
+      if (waiting.deadlineMs > nowMs) return;
+      this.pending.take(id);
       waiting.settle(timedOut);
-    }
+    });
     if (this.pending.size === 0) this.stopSweeping();
   };
 

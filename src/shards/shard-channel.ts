@@ -126,7 +126,10 @@ export class ShardChannel {
         : merged(this.workerData, { cluster: { node: cluster.node, leases: [...this.leases] } });
     const worker = spawnWorker(import.meta.url, 'shard-worker', data);
     this.worker = worker;
-    worker.on('message', (message: FromShard) => this.onMessage(message));
+    // A thread that died is done with: its ids were failed, and their slots may be given again.
+    worker.on('message', (message: FromShard) => {
+      if (this.worker === worker) this.onMessage(message);
+    });
     worker.on('error', (error) => this.onExit(worker, error.message));
     worker.on('exit', (code) => this.onExit(worker, `shard worker exited with code ${code}`));
   }

@@ -131,6 +131,31 @@ describe.runIf(await haveNats())('forwards to another node', () => {
     expect(reply.moved).toBeUndefined();
   });
 
+  it('drops an answer that comes after its forward timed out, even onto a slot given again', async () => {
+    // An owner that answers only when the test says: the first forward times out, the second
+    // takes its slot, and then the first's answer comes, before the second's.
+    const held: ((reply: ShardReply) => void)[] = [];
+    const late = await Forwarding.open(
+      options('late', (_partition, _command, callback) => held.push(callback)),
+    );
+    try {
+      const first = await forwardOne(asking, 'late', 200);
+      expect(first.outcome).toMatchObject({ ok: false, code: 'unavailable' });
+      const second = forwardOne(asking, 'late', 5_000);
+      await expect.poll(() => held.length).toBe(2);
+      held[0]?.(failure(0, 'unavailable', 'the first forward’s answer'));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      held[1]?.(failure(0, 'unavailable', 'the second forward’s answer'));
+      expect((await second).outcome).toEqual({
+        ok: false,
+        code: 'unavailable',
+        message: 'the second forward’s answer',
+      });
+    } finally {
+      await late.close();
+    }
+  });
+
   it('is unavailable when the asking end closes before an answer came', async () => {
     const closing = await Forwarding.open(options('closing', () => undefined));
     const replied = forwardOne(closing, 'silent', 60_000);

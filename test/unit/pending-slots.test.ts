@@ -62,6 +62,26 @@ describe('PendingSlots', () => {
     expect(slots.take(id)).toEqual({ n: 1 });
   });
 
+  it('peeks without taking, and visits each waiting value once, which may take it', () => {
+    const slots = new PendingSlots<Box>();
+    const ids = [1, 2, 3].map((n) => slots.add({ n }));
+    const [a, b, c] = ids as [number, number, number];
+    expect(slots.peek(b)).toEqual({ n: 2 });
+    expect(slots.size).toBe(3);
+    slots.take(b);
+    expect(slots.peek(b)).toBeUndefined();
+    const seen: [number, number][] = [];
+    slots.forEach((value, id) => {
+      seen.push([value.n, id]);
+      if (value.n === 1) slots.take(id);
+    });
+    expect(seen).toEqual([
+      [1, a],
+      [3, c],
+    ]);
+    expect(slots.waiting()).toEqual([c]);
+  });
+
   it('behaves as a Map of the ids it gave, whatever the order of adds and takes', () => {
     const operation = fc.oneof(
       fc.record({ kind: fc.constant('add' as const) }),
