@@ -29,6 +29,9 @@ describe.runIf(await haveNats())('forwards to another node', () => {
   let owner: Forwarding;
   /** Takes commands and never answers them. */
   let silent: Forwarding;
+  /** Takes commands and answers them when a test calls what it kept. */
+  let late: Forwarding;
+  const lateHeld: ((reply: ShardReply) => void)[] = [];
   /** The asking end's clock: it moves only when a test moves it, as a long turn goes on. */
   let clockMs = 0;
 
@@ -55,6 +58,7 @@ describe.runIf(await haveNats())('forwards to another node', () => {
       }),
     );
     silent = await Forwarding.open(options('silent', () => undefined));
+    late = await Forwarding.open(options('late', (_p, _c, callback) => lateHeld.push(callback)));
     asking = await Forwarding.open({ ...options('asking', () => undefined), now: () => clockMs });
   });
 
@@ -62,6 +66,7 @@ describe.runIf(await haveNats())('forwards to another node', () => {
     await asking?.close();
     await owner?.close();
     await silent?.close();
+    await late?.close();
   });
 
   /** Forwards `count` reads to the owner; resolves to the replies once all came. */
@@ -132,28 +137,21 @@ describe.runIf(await haveNats())('forwards to another node', () => {
   });
 
   it('drops an answer that comes after its forward timed out, even onto a slot given again', async () => {
-    // An owner that answers only when the test says: the first forward times out, the second
+    // The late owner answers only when the test says: the first forward times out, the second
     // takes its slot, and then the first's answer comes, before the second's.
-    const held: ((reply: ShardReply) => void)[] = [];
-    const late = await Forwarding.open(
-      options('late', (_partition, _command, callback) => held.push(callback)),
-    );
-    try {
-      const first = await forwardOne(asking, 'late', 200);
-      expect(first.outcome).toMatchObject({ ok: false, code: 'unavailable' });
-      const second = forwardOne(asking, 'late', 5_000);
-      await expect.poll(() => held.length).toBe(2);
-      held[0]?.(failure(0, 'unavailable', 'the first forward’s answer'));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      held[1]?.(failure(0, 'unavailable', 'the second forward’s answer'));
-      expect((await second).outcome).toEqual({
-        ok: false,
-        code: 'unavailable',
-        message: 'the second forward’s answer',
-      });
-    } finally {
-      await late.close();
-    }
+    const first = await forwardOne(asking, 'late', 200);
+    expect(first.outcome).toMatchObject({ ok: false, code: 'unavailable' });
+    expect(first.moved, 'timed out, not refused for want of a listener').toBeUndefined();
+    const second = forwardOne(asking, 'late', 5_000);
+    await expect.poll(() => lateHeld.length, { timeout: 5_000 }).toBe(2);
+    lateHeld[0]?.(failure(0, 'unavailable', 'the first forward’s answer'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    lateHeld[1]?.(failure(0, 'unavailable', 'the second forward’s answer'));
+    expect((await second).outcome).toEqual({
+      ok: false,
+      code: 'unavailable',
+      message: 'the second forward’s answer',
+    });
   });
 
   it('is unavailable when the asking end closes before an answer came', async () => {
