@@ -40,12 +40,15 @@ const live = Number(values.live);
 
 type Callback = () => number;
 
-/** A request's young objects, reachable only from its callback. */
+/**
+ * A request's young objects, reachable only from its callback. Its strings are fixed: a number
+ * made text is kept in V8's number-string cache, an old table, and would be promoted too.
+ */
 function callback(index: number): Callback {
   const exchange = {
-    traceId: `trace-${index}`,
+    traceId: 'trace',
     startedMs: index,
-    command: reserveCommand(index),
+    command: reserveCommand(-1),
     parts: Array.from({ length: 24 }, (_, part) => ({ part })),
   };
   return () => exchange.parts.length + exchange.startedMs;
