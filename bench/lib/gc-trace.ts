@@ -11,6 +11,8 @@
 // the shard threads and any helper threads in the order they started; which one is the hot shard
 // shows in its volume.
 
+import { createWriteStream } from 'node:fs';
+
 /** One collection, as V8 printed it. */
 export interface GcTraceEvent {
   /** The isolate's address: one per thread. */
@@ -41,6 +43,15 @@ export interface GcThreadSummary {
   readonly allocatedMb: number;
   readonly survivedMb: number;
   readonly promotedMb: number;
+}
+
+/** V8's lines as they came, one a line, to `<prefix>.gc.log`; `close` when the run ends. */
+export function gcLogFile(prefix: string): { write(line: string): void; close(): Promise<void> } {
+  const stream = createWriteStream(`${prefix}.gc.log`);
+  return {
+    write: (line) => void stream.write(`${line}\n`),
+    close: () => new Promise<void>((resolve) => stream.end(resolve)),
+  };
 }
 
 /** The node flag that makes V8 print the lines. */
@@ -97,12 +108,13 @@ export class GcTrace {
   /** Isolates in the order their first line came. */
   private readonly isolates: string[] = [];
 
-  /** A line the ledger printed (any line: the others are ignored). */
-  line(text: string, atMs = Date.now()): void {
+  /** A line the ledger printed (any line: the others are ignored); true if it was V8's. */
+  line(text: string, atMs = Date.now()): boolean {
     const event = parseGcTraceLine(text, atMs);
-    if (event === undefined) return;
+    if (event === undefined) return false;
     if (!this.isolates.includes(event.isolate)) this.isolates.push(event.isolate);
     this.events.push(event);
+    return true;
   }
 
   /** Each thread's collections whose lines came within [fromMs, toMs]. */

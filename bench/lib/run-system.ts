@@ -4,7 +4,7 @@
 import { authorizationHeader } from './auth.js';
 import type { BenchOptions } from './args.js';
 import { Cleanup } from './cleanup.js';
-import { GcTrace, gcTraceFlag, type GcThreadSummary } from './gc-trace.js';
+import { GcTrace, gcLogFile, gcTraceFlag, type GcThreadSummary } from './gc-trace.js';
 import type { SpawnedLedger } from './ledger-child.js';
 import { scrapeMetrics } from './ledger-api.js';
 import { correctedHistogram } from './coordinated-omission.js';
@@ -332,12 +332,19 @@ export async function runSystem(
       const stop = await samplePostgresWork(context.options.databaseUrl, prefix);
       cleanup.push('stop sampling Postgres', stop);
     }
-    // With --gc-trace, for the ledger: V8 prints every collection, and the bench keeps the lines.
+    // With --gc-trace, for the ledger: V8 prints every collection, and the bench keeps the lines
+    // (with --timeline also as they came, in `t.gc.log` beside the timeline's files: one line a
+    // collection, its isolate first, as `--trace-gc-nvp` prints it).
     const gcTrace = context.options.gcTrace && spec.ledgerMetrics ? new GcTrace() : undefined;
+    const gcLog = gcTrace !== undefined && prefix !== undefined ? gcLogFile(prefix) : undefined;
+    if (gcLog !== undefined) cleanup.push('close the GC log', gcLog.close);
     const timed = timelineOptions(context.options, prefix);
     const options =
       gcTrace === undefined ? timed : { ...timed, nodeFlags: [...timed.nodeFlags, gcTraceFlag] };
-    const onLine = gcTrace === undefined ? {} : { onLine: (line: string) => gcTrace.line(line) };
+    const onLine =
+      gcTrace === undefined
+        ? {}
+        : { onLine: (line: string) => gcTrace.line(line) && gcLog?.write(line) };
     const server = await spec.start({ ...context, options, cleanup, onSpawned, log, ...onLine });
     log(`  ready at ${server.baseUrl} (pid ${server.pid}); stocking ${scenario.keyCount} key(s)`);
     await stockScenario(server.baseUrl, scenario);

@@ -5,6 +5,8 @@
 // descriptors) that every scavenge until the next full collection keeps and then promotes
 // (bench/micro/promotion-sources.ts). Object.assign onto a new empty object follows the shared
 // transitions instead. A spread that only copies, or only overwrites, is not affected.
+// The parts are the ledger's own objects: a part with an own `__proto__` key (as JSON.parse can
+// make) would set the copy's prototype through Object.assign, where a spread defines a property.
 
 /** A part that may be left out: its properties, or none. */
 type Part = object | undefined;

@@ -1,7 +1,10 @@
 // --gc-trace reads V8's --trace-gc-nvp lines (bench/lib/gc-trace.ts): the lines below are cut from
 // what the ledger printed under the bench (their other pairs dropped; the parser ignores them).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GcTrace, parseGcTraceLine } from '../../../bench/lib/gc-trace.js';
+import { GcTrace, gcLogFile, parseGcTraceLine } from '../../../bench/lib/gc-trace.js';
 
 const scavenge = (isolate: string, pause: number, bytes: [number, number, number]): string =>
   `[11943:${isolate}]      145 ms: pause=${pause} mutator=124.4 gc=s reduce_memory=0 ` +
@@ -73,5 +76,19 @@ describe('gc trace', () => {
     expect(second?.allocatedMb).toBeCloseTo(12 + 5.495336, 6);
     expect(second?.promotedMb).toBeCloseTo(3 + 2.457816, 6);
     expect(second?.survivedMb).toBe(3);
+  });
+
+  it('says which lines were V8’s, and keeps those as they came in the log file', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'gc-log-'));
+    try {
+      const trace = new GcTrace();
+      const log = gcLogFile(join(directory, 't'));
+      const lines = ['{"msg":"listening"}', scavenge('0xaaa', 2, [1, 2, 3]), markCompact];
+      for (const line of lines) if (trace.line(line, 1)) log.write(line);
+      await log.close();
+      expect(readFileSync(join(directory, 't.gc.log'), 'utf8')).toBe(`${lines[1]}\n${lines[2]}\n`);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 });
