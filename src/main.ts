@@ -663,7 +663,7 @@ async function main(): Promise<void> {
       cluster === undefined ? snapshotAll(shards) : cluster.snapshotAll(() => snapshotAll(shards)),
     summary: liveSummary(ingress, shards, events),
     history: histories.history,
-    gate: new Gate(new Authenticator(config), limiter),
+    gate: new Gate(await Authenticator.open(config), limiter),
     version: packageVersion(),
     log,
     tracing,

@@ -39,7 +39,10 @@ function rateLimiter(newClients: number): Promise<number> {
 const secret = new TextEncoder().encode('a-bench-secret-that-is-at-least-32-bytes-long');
 
 async function tokenCache(newTokens: number): Promise<number> {
-  const auth = new Authenticator({ jwtSecret: secret.toString(), jwtPublicKeyPath: undefined });
+  const auth = await Authenticator.open({
+    jwtSecret: secret.toString(),
+    jwtPublicKeyPath: undefined,
+  });
   const expires = Math.floor(Date.now() / 1000) + 3_600;
   const sign = (index: number): Promise<string> =>
     new SignJWT({ role: 'checkout', jti: `t${index}` })

@@ -1,10 +1,11 @@
 // Bearer-token auth (JWT via jose): HS256 with a shared secret, or RS256/ES256 with a PEM public
 // key or a JWKS file. Roles come from the `roles` claim (array) or a `role` string. Verified
 // tokens are cached until they expire, so a checkout service reusing one token pays for the
-// signature check once, not on every request of the hot path.
+// signature check once, not on every request of the hot path. jose is loaded only when auth is
+// configured (`Authenticator.open`): a ledger without auth starts without it.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import { authCacheEntriesMax, authClockToleranceSeconds } from '../limits.js';
 import { OldestFirst } from '../actors/index.js';
 
@@ -40,9 +41,13 @@ export interface AuthSettings {
   readonly jwtPublicKeyPath: string | undefined;
 }
 
+/** What the authenticator uses of jose. */
+type Jose = typeof import('jose');
+
 interface Verifier {
   readonly key: Uint8Array | KeyObject | JWTVerifyGetKey;
   readonly algorithms: string[];
+  readonly jwtVerify: Jose['jwtVerify'];
 }
 
 interface CachedToken {
@@ -50,18 +55,20 @@ interface CachedToken {
   readonly expiresAtMs: number;
 }
 
-function loadVerifier(settings: AuthSettings): Verifier | undefined {
+async function loadVerifier(settings: AuthSettings): Promise<Verifier | undefined> {
+  if (settings.jwtSecret === undefined && settings.jwtPublicKeyPath === undefined) return undefined;
+  const { createLocalJWKSet, jwtVerify } = await import('jose');
   if (settings.jwtSecret !== undefined) {
-    return { key: new TextEncoder().encode(settings.jwtSecret), algorithms: ['HS256'] };
+    const key = new TextEncoder().encode(settings.jwtSecret);
+    return { key, algorithms: ['HS256'], jwtVerify };
   }
-  if (settings.jwtPublicKeyPath === undefined) return undefined;
-  const text = readFileSync(settings.jwtPublicKeyPath, 'utf8');
+  const text = readFileSync(settings.jwtPublicKeyPath ?? '', 'utf8');
   if (text.trimStart().startsWith('{')) {
-    return { key: createLocalJWKSet(JSON.parse(text)), algorithms: ['RS256', 'ES256'] };
+    return { key: createLocalJWKSet(JSON.parse(text)), algorithms: ['RS256', 'ES256'], jwtVerify };
   }
   const key = createPublicKey(text);
   const algorithm = key.asymmetricKeyType === 'ec' ? 'ES256' : 'RS256';
-  return { key, algorithms: [algorithm] };
+  return { key, algorithms: [algorithm], jwtVerify };
 }
 
 function rolesOf(payload: JWTPayload): Role[] {
@@ -72,12 +79,14 @@ function rolesOf(payload: JWTPayload): Role[] {
 }
 
 export class Authenticator {
-  private readonly verifier: Verifier | undefined;
   private readonly cache = new Map<string, CachedToken>();
   private readonly oldest = new OldestFirst(this.cache);
 
-  constructor(settings: AuthSettings) {
-    this.verifier = loadVerifier(settings);
+  private constructor(private readonly verifier: Verifier | undefined) {}
+
+  /** An authenticator for `settings`: with neither a secret nor a key, auth is off. */
+  static async open(settings: AuthSettings): Promise<Authenticator> {
+    return new Authenticator(await loadVerifier(settings));
   }
 
   get enabled(): boolean {
@@ -113,8 +122,8 @@ export class Authenticator {
       const key = verifier.key;
       const { payload } =
         typeof key === 'function'
-          ? await jwtVerify(token, key, options)
-          : await jwtVerify(token, key, options);
+          ? await verifier.jwtVerify(token, key, options)
+          : await verifier.jwtVerify(token, key, options);
       const principal: Principal = { subject: payload.sub ?? '', roles: rolesOf(payload) };
       this.remember(token, principal, (payload.exp as number) * 1000);
       return { ok: true, principal };

@@ -21,9 +21,9 @@ async function check(auth: Authenticator, token: string): Promise<AuthResult> {
   return auth.check(`Bearer ${token}`, Date.now());
 }
 
-describe('Authenticator with an HS256 secret', () => {
-  const auth = new Authenticator({ jwtSecret: secret, jwtPublicKeyPath: undefined });
+const auth = await Authenticator.open({ jwtSecret: secret, jwtPublicKeyPath: undefined });
 
+describe('Authenticator with an HS256 secret', () => {
   it('accepts a valid token and reads roles from the roles array or the role string', async () => {
     const fromArray = await check(auth, await hs256({ roles: ['checkout', 'unknown-role'] }));
     expect(fromArray).toEqual({ ok: true, principal: { subject: 'user-1', roles: ['checkout'] } });
@@ -59,7 +59,7 @@ describe('Authenticator with an HS256 secret', () => {
   });
 
   it('keeps at most its bound of tokens, forgetting the oldest first', async () => {
-    const bounded = new Authenticator({ jwtSecret: secret, jwtPublicKeyPath: undefined });
+    const bounded = await Authenticator.open({ jwtSecret: secret, jwtPublicKeyPath: undefined });
     // Distinct tokens (their ids), as many as the bound and then three more.
     const tokens = await Promise.all(
       Array.from({ length: authCacheEntriesMax + 3 }, (_, index) =>
@@ -82,9 +82,9 @@ describe('Authenticator with an HS256 secret', () => {
     expect(tokens.slice(0, 3).map(cached)).toEqual([false, false, false]);
   });
 
-  it('is on; with no key configured it is off and lets everyone through as anonymous', () => {
+  it('is on; with no key configured it is off and lets everyone through as anonymous', async () => {
     expect(auth.enabled).toBe(true);
-    const off = new Authenticator({ jwtSecret: undefined, jwtPublicKeyPath: undefined });
+    const off = await Authenticator.open({ jwtSecret: undefined, jwtPublicKeyPath: undefined });
     expect(off.enabled).toBe(false);
     expect(off.check('', Date.now())).toEqual({ ok: true, principal: { subject: '', roles: [] } });
   });
@@ -115,14 +115,14 @@ describe('Authenticator with public keys', () => {
         .setExpirationTime(now() + 60)
         .sign(privateKey);
       for (const file of [pemFile, jwksFile]) {
-        const auth = new Authenticator({ jwtSecret: undefined, jwtPublicKeyPath: file });
+        const auth = await Authenticator.open({ jwtSecret: undefined, jwtPublicKeyPath: file });
         expect(await check(auth, token)).toEqual({
           ok: true,
           principal: { subject: 'svc', roles: ['reader'] },
         });
       }
       const hsToken = await hs256({ role: 'admin' });
-      const pemAuth = new Authenticator({ jwtSecret: undefined, jwtPublicKeyPath: pemFile });
+      const pemAuth = await Authenticator.open({ jwtSecret: undefined, jwtPublicKeyPath: pemFile });
       expect(await check(pemAuth, hsToken)).toMatchObject({ ok: false });
     });
   }
