@@ -1,13 +1,14 @@
 // Values waiting for an answer that comes back with the id they were sent under: a shard's reply
-// callbacks. A Map would do the bookkeeping, but not the collector's: V8 links a Map's replaced
-// hash table to its successor (for iterators still on it) and leaves the old table's entries in
-// place. A table that churns (every request added, then deleted) is replaced every few dozen
-// requests; once one of the chain is in the old generation, every later table, and every value
-// they held, is reachable from it in each scavenge, and so is promoted, until a full collection.
-// On the HTTP thread that was every request's callback and all it captured: about a tenth of what
-// the thread allocated, copied twice (`bench/micro/promotion-sources.ts`).
-// Here an id names a slot of one array, cleared when its value is taken: what it held is garbage
-// at once, young or not.
+// callbacks, a cluster forward's. A Map would do the bookkeeping, but not the collector's: V8
+// links a Map's replaced hash table to its successor (for iterators still on it) and leaves the
+// old table's entries in place. A table that churns (every request added, then deleted) is
+// replaced every few dozen requests; once one of the chain is in the old generation, every later
+// table, and every value they held, is reachable from it in each scavenge, and so is promoted,
+// until a full collection. On the HTTP thread that was every request's callback and all it
+// captured: about a tenth of what the thread allocated, copied twice
+// (`bench/micro/promotion-sources.ts`). Here an id names a slot of one array, cleared when its
+// value is taken: what it held is garbage at once, young or not.
+
 /** Slots at most: an id keeps its slot in its low 20 bits. */
 const slotBits = 20;
 export const pendingSlotsMax = 2 ** slotBits;
