@@ -31,7 +31,7 @@ export default tseslint.config(
   },
   {
     // An object begun as a spread copy that then gains a property gets a hidden class of its own
-    // in Node 20's V8: ten times the time, and bytes the scavenges promote (src/actors/merged.ts).
+    // in Node 20's V8: 5-8 times the time, and bytes the scavenges promote (src/actors/merged.ts).
     // Where requests and records pass, a copy with more is `merged(base, more)`. The tables built
     // once at start (the composition root, routes, schemas, the OpenAPI document) and the one-off
     // tools may spread.

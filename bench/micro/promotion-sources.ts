@@ -21,6 +21,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { ReserveCommand } from '../../src/actors/index.js';
 import { PendingSlots } from '../../src/pending-slots.js';
 import { GcTrace } from '../lib/gc-trace.js';
 
@@ -90,24 +91,16 @@ function churnCallbacks(table: Table, minorGc: () => void): number {
   return checksum;
 }
 
-interface ReserveCommand {
-  readonly kind: 'reserve';
-  readonly productId: string;
-  readonly warehouseId: string;
-  readonly quantity: number;
-  readonly ttlSeconds: number;
-  readonly idempotencyKey: string;
-  readonly traceId: string;
-}
-
-function reserveCommand(index: number): ReserveCommand {
+/** A reserve as the validator makes it: the router adds its reservation id. */
+function reserveCommand(index: number): Omit<ReserveCommand, 'reservationId'> {
   return {
     kind: 'reserve',
     productId: 'sku-hot',
     warehouseId: 'wh-1',
     quantity: 1,
-    ttlSeconds: 600,
     idempotencyKey: `key-${index}`,
+    ttlSeconds: 600,
+    requesterId: 'bench',
     traceId: `trace-${index}`,
   };
 }

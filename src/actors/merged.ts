@@ -1,7 +1,7 @@
 // A copy of an object with more properties, for objects made on a request's path: what
 // `{ ...base, ...more }` means, without what it costs when the copy gains a property `base`
 // lacks. In the V8 of Node 20 an object begun as a spread copy that then gains a property gets a
-// hidden class of its own: about ten times the time, and some 150 bytes (the class and its
+// hidden class of its own: five to eight times the time, and about 200 bytes (the class's
 // descriptors) that every scavenge until the next full collection keeps and then promotes
 // (bench/micro/promotion-sources.ts). Object.assign onto a new empty object follows the shared
 // transitions instead. A spread that only copies, or only overwrites, is not affected.

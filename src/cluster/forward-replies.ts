@@ -87,11 +87,11 @@ export class ForwardReplies {
 
   private answer(token: string, message: Msg): void {
     const dash = token.indexOf('-');
+    if (dash < 0) return; // not ours
     const id = Number.parseInt(token.slice(0, dash), 36);
-    const number = Number.parseInt(token.slice(dash + 1), 36);
     const waiting = this.pending.peek(id);
-    // Timed out already (its slot empty, or another forward's now), or not ours.
-    if (dash < 0 || waiting === undefined || waiting.number !== number) return;
+    // Timed out already (its slot empty, or another forward's now).
+    if (waiting?.number !== Number.parseInt(token.slice(dash + 1), 36)) return;
     this.pending.take(id);
     if (this.pending.size === 0) this.stopSweeping();
     // The server's no-responders status: no data, header status 503 (as the client's request()).
