@@ -8,7 +8,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstreamManager,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import formats from 'ajv-formats';
@@ -66,10 +71,14 @@ export interface StoredEvent {
   readonly body: Record<string, unknown>;
 }
 
-/** Every message of the stream, in stream order (what a consumer sees, duplicates dropped). */
+/**
+ * Every message of the stream, in stream order (what a consumer sees, duplicates dropped); none
+ * while the ledger's publisher has not yet connected and made the stream (it does so in the
+ * background: a ledger is ready before NATS is, and its events wait in the journal).
+ */
 export async function readStream(url: string, stream: string): Promise<StoredEvent[]> {
   return withJetStream(url, async (manager) => {
-    const last = (await manager.streams.info(stream)).state.last_seq;
+    const last = await lastSequence(manager, stream);
     const events: StoredEvent[] = [];
     if (last === 0) return events;
     const consumer = await manager.jetstream().consumers.get(stream);
@@ -88,6 +97,17 @@ export async function readStream(url: string, stream: string): Promise<StoredEve
     }
     return events;
   });
+}
+
+async function lastSequence(manager: JetStreamManager, stream: string): Promise<number> {
+  try {
+    return (await manager.streams.info(stream)).state.last_seq;
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
+      return 0;
+    }
+    throw error;
+  }
 }
 
 export async function deleteStream(url: string, stream: string): Promise<void> {
