@@ -29,6 +29,7 @@ import {
 } from './snapshot.js';
 import type { RetainedColumns } from './retained-holds.js';
 import type { SplitMapView } from './split-map.js';
+import type { ReadonlyStringTable } from './string-table.js';
 import type { AdjustMemo, Reservation, StockActor } from './stock-actor.js';
 
 /** Where a capture puts the snapshot: msgpack's structure, then each value whole. */
@@ -252,7 +253,7 @@ export class SnapshotCapture implements ChangeWatcher {
   /** The current key's next hold at L, part after part of its view. */
   private nextHold(holds: SplitMapView<Reservation>): Reservation {
     for (;;) {
-      this.holdCursor ??= (holds.parts[this.holdPart] as ReadonlyMap<string, Reservation>).values();
+      this.holdCursor ??= (holds.parts[this.holdPart] as ReadonlyStringTable<Reservation>).values();
       const next = this.holdCursor.next();
       if (next.done !== true) return next.value;
       this.holdPart += 1;

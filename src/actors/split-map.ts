@@ -6,12 +6,16 @@
 // holds that one reserve stopped the shard for 0.28-0.39 s, at 1,048,576 for 0.81-0.95 s
 // (bench/micro/pending-growth.ts, before this map). A flash sale reaches that in a minute.
 //
-// So a map here is one Map until it holds `partEntriesMax` entries, and then extendible hashing
-// over Maps: a directory of 2^depth slots, each naming the part that holds the keys whose hash
+// So a map here is one table until it holds `partEntriesMax` entries, and then extendible hashing
+// over tables: a directory of 2^depth slots, each naming the part that holds the keys whose hash
 // begins with the slot's bits (a part of lower depth is named by a run of slots). A part that
 // fills splits in eight by the next three bits of the hash, on its own: the most one insert ever
-// moves is one part's entries, and V8 doubles a part's table at most at that size. Past the
+// moves is one part's entries, and a part's table doubles at most at that size. Past the
 // directory's depth limit parts only grow, as a single Map would: that needs 2^16 full parts.
+//
+// A part is a StringTable (string-table.ts), not a Map: a Map's replaced tables stay linked to
+// their successors with their entries in place, which kept every hold made between two full
+// collections alive and promoted it.
 //
 // Iteration goes part by part, each in its insertion order, and sees sets and deletes made
 // during it as a Map's iteration does; a split during an iteration is a programming error (it
@@ -19,6 +23,7 @@
 // in slices) takes a view instead: the parts as they are, each copied before its next change
 // while the view is open (copy on write), so that nothing copies all the entries at once.
 import { assert } from './assert.js';
+import { StringTable, type ReadonlyStringTable } from './string-table.js';
 import { hashText } from './text-hash.js';
 
 /** Entries at which a part splits (all of them move then, into eight new parts). */
@@ -50,7 +55,7 @@ class Part<V> {
   constructor(
     /** The leading bits of the hash its keys share. */
     public depth: number,
-    readonly entries: Map<string, V>,
+    readonly entries: StringTable<V>,
   ) {}
 }
 
@@ -60,7 +65,7 @@ class Part<V> {
  */
 export interface SplitMapView<V> {
   readonly size: number;
-  readonly parts: readonly ReadonlyMap<string, V>[];
+  readonly parts: readonly ReadonlyStringTable<V>[];
   release(): void;
 }
 
@@ -70,7 +75,7 @@ export interface ReadonlySplitMap<V> extends ReadonlyMap<string, V> {
 }
 
 export class SplitMap<V> implements ReadonlySplitMap<V> {
-  private directory: Part<V>[] = [new Part(0, new Map())];
+  private directory: Part<V>[] = [new Part(0, new StringTable())];
   private depth = 0;
   /** The distinct parts, in the order iteration visits them. */
   private parts: Part<V>[] = this.directory.slice();
@@ -98,27 +103,26 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
     return this.parts.reduce((largest, part) => Math.max(largest, part.entries.size), 0);
   }
 
-  private partOf(key: string): Part<V> {
-    // One part: no hash to compute, as cheap as the Map itself.
-    if (this.depth === 0) return this.directory[0] as Part<V>;
-    return this.directory[hashText(key) >>> (32 - this.depth)] as Part<V>;
+  private partOf(hash: number): Part<V> {
+    return this.directory[this.depth === 0 ? 0 : hash >>> (32 - this.depth)] as Part<V>;
   }
 
   get(key: string): V | undefined {
-    return this.partOf(key).entries.get(key);
+    const hash = hashText(key);
+    return this.partOf(hash).entries.getHashed(key, hash);
   }
 
   has(key: string): boolean {
-    return this.partOf(key).entries.has(key);
+    const hash = hashText(key);
+    return this.partOf(hash).entries.hasHashed(key, hash);
   }
 
   set(key: string, value: V): this {
-    let part = this.partOf(key);
+    const hash = hashText(key);
+    let part = this.partOf(hash);
     if (part.shared) part = this.unshare(part);
     const entries = part.entries;
-    const before = entries.size;
-    entries.set(key, value);
-    if (entries.size !== before) {
+    if (entries.setHashed(key, hash, value)) {
       this.count += 1;
       const { partEntriesMax, directoryDepthMax } = this.shape;
       if (entries.size >= partEntriesMax && part.depth < directoryDepthMax) this.split(part);
@@ -127,12 +131,13 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
   }
 
   delete(key: string): boolean {
-    let part = this.partOf(key);
+    const hash = hashText(key);
+    let part = this.partOf(hash);
     if (part.shared) {
-      if (!part.entries.has(key)) return false;
+      if (!part.entries.hasHashed(key, hash)) return false;
       part = this.unshare(part);
     }
-    if (!part.entries.delete(key)) return false;
+    if (!part.entries.deleteHashed(key, hash)) return false;
     this.count -= 1;
     return true;
   }
@@ -161,7 +166,7 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
 
   /** A shared part's entries copied into a part of its own, in its place. */
   private unshare(part: Part<V>): Part<V> {
-    const copy = new Part(part.depth, new Map(part.entries));
+    const copy = new Part(part.depth, part.entries.clone());
     const span = 2 ** (this.depth - part.depth);
     const first = this.directory.indexOf(part);
     for (let index = first; index < first + span; index += 1) this.directory[index] = copy;
@@ -178,12 +183,12 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
       this.directory = this.directory.flatMap((each) => [each, each]);
       this.depth += 1;
     }
-    const pieces = Array.from({ length: 2 ** bits }, () => new Part<V>(depth, new Map()));
+    const pieces = Array.from({ length: 2 ** bits }, () => new Part<V>(depth, new StringTable()));
     const shift = 32 - depth;
     const mask = 2 ** bits - 1;
-    for (const [key, value] of part.entries) {
-      (pieces[(hashText(key) >>> shift) & mask] as Part<V>).entries.set(key, value);
-    }
+    part.entries.forEachHashed((key, value, hash) => {
+      (pieces[(hash >>> shift) & mask] as Part<V>).entries.setHashed(key, hash, value);
+    });
     // The slots that named the part: a run of 2^(directory depth - part depth), in runs of
     // equal length for the pieces in the order of their bits.
     const span = 2 ** (this.depth - part.depth);
@@ -209,7 +214,7 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
   }
 
   /** What `items` gives of each part, part after part; fails if the parts move meanwhile. */
-  private *walk<T>(items: (entries: Map<string, V>) => IterableIterator<T>): IterableIterator<T> {
+  private *walk<T>(items: (entries: StringTable<V>) => IterableIterator<T>): IterableIterator<T> {
     const splits = this.splits;
     for (const part of this.parts) {
       for (const item of items(part.entries)) {

@@ -5,8 +5,25 @@
 export const hashSeed = crypto.getRandomValues(new Int32Array(1))[0] as number;
 export const hashPrime = 0x01000193;
 
+// The last two strings hashed, and their hashes: a hold's id and its idempotency key are each
+// looked up in several tables in a row (the partition's owners, the actor's holds, its keys).
+let lastText = '';
+let lastHash = hashOf('');
+let otherText = '';
+let otherHash = lastHash;
+
 /** FNV-1a (seeded) over the code units, then mixed (`mixHash`). */
 export function hashText(text: string): number {
+  if (text === lastText) return lastHash;
+  if (text === otherText) return otherHash;
+  otherText = lastText;
+  otherHash = lastHash;
+  lastText = text;
+  lastHash = hashOf(text);
+  return lastHash;
+}
+
+function hashOf(text: string): number {
   let hash = hashSeed;
   for (let index = 0; index < text.length; index += 1) {
     hash = Math.imul(hash ^ text.charCodeAt(index), hashPrime);
