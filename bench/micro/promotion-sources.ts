@@ -9,6 +9,14 @@
 //   ledger's is.
 //   - `callbacks-map`: a Map from id to callback, as the shard channel kept them;
 //   - `callbacks-slots`: PendingSlots (src/pending-slots.ts), as it keeps them now.
+// - A hot key's pending holds, the same churn keyed by hold id (strings from a fixed pool of
+//   4,096, so that no key is made during the loop), `--live` pending at a time:
+//   - `holds-map`: a Map from id to hold, as the split map's parts were;
+//   - `holds-table`: a StringTable (src/actors/string-table.ts), as they are now.
+// - `partition-lifecycle`: the actors' own work on a hot key, `PartitionState.apply` of a reserve
+//   and of a confirm of the hold made `--live` reserves before (each request's own ids and key),
+//   with the ledger's default retention: what the hot shard promotes of its own, less the
+//   shard's plumbing (batches, the journal, replies).
 // - The routed reserve (a command as the validator makes it, given its reservation id, in
 //   batches of 32 as the turn batch sends them):
 //   - `routed-spread`: `{ ...command, reservationId }`, as the router made it;
@@ -18,14 +26,24 @@
 // collections from the trace.
 //
 //   npx tsx bench/micro/promotion-sources.ts [--requests 2000000] [--live 64] [--rounds 3]
+//     [--cases callbacks-map,...]   (default: all)
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { ReserveCommand } from '../../src/actors/index.js';
+import { PartitionState, type ReserveCommand } from '../../src/actors/index.js';
+import { StringTable } from '../../src/actors/string-table.js';
 import { PendingSlots } from '../../src/pending-slots.js';
 import { GcTrace } from '../lib/gc-trace.js';
 
-const cases = ['callbacks-map', 'callbacks-slots', 'routed-spread', 'routed-assign'] as const;
+const cases = [
+  'callbacks-map',
+  'callbacks-slots',
+  'holds-map',
+  'holds-table',
+  'routed-spread',
+  'routed-assign',
+  'partition-lifecycle',
+] as const;
 type Case = (typeof cases)[number];
 
 const { values } = parseArgs({
@@ -33,6 +51,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '2000000' },
     live: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '3' },
+    cases: { type: 'string', default: cases.join(',') },
     child: { type: 'string' },
   },
 });
@@ -72,6 +91,31 @@ function mapTable(): Table {
     take(id) {
       const value = map.get(id);
       map.delete(id);
+      return value;
+    },
+  };
+}
+
+/** Hold ids: made before the loop, as a running shard's were made by requests long gone. */
+const holdIds = Array.from({ length: 4096 }, (_, index) => `r-0007-${index}`);
+
+/** A table keyed by hold id: each add takes the pool's next id (never one still waiting). */
+function holdTable(map: {
+  set(key: string, value: Callback): unknown;
+  get(key: string): Callback | undefined;
+  delete(key: string): boolean;
+}): Table {
+  let next = 0;
+  return {
+    add(value) {
+      next = (next + 1) % holdIds.length;
+      map.set(holdIds[next] as string, value);
+      return next;
+    },
+    take(id) {
+      const key = holdIds[id] as string;
+      const value = map.get(key);
+      map.delete(key);
       return value;
     },
   };
@@ -123,6 +167,43 @@ function routeReserves(spread: boolean): number {
   return checksum;
 }
 
+/** A hot key's holds, each confirmed `live` reserves after it was made. */
+function partitionLifecycle(): number {
+  const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+  const state = new PartitionState(0, retention);
+  let nowMs = 1_763_900_000_000;
+  const restock = state.apply(
+    {
+      kind: 'adjust',
+      productId: 'sku-hot',
+      warehouseId: 'wh-1',
+      delta: 1_000_000_000,
+      reason: 'bench',
+      idempotencyKey: '',
+      actorId: 'bench',
+      traceId: '',
+    },
+    nowMs,
+  );
+  if (!restock.outcome.ok) throw new Error(`restock: ${restock.outcome.code}`);
+  const waiting: string[] = new Array<string>(live).fill('');
+  let checksum = 0;
+  for (let index = 0; index < requests; index += 1) {
+    nowMs += 1;
+    const ring = index % live;
+    const pending = waiting[ring] as string;
+    if (pending !== '') {
+      const confirm = { kind: 'confirm', reservationId: pending, traceId: '' } as const;
+      checksum += state.apply(confirm, nowMs).outcome.ok ? 1 : 0;
+    }
+    const reservationId = `${index.toString(16).padStart(8, '0')}-0000-8000-8000-000000000000`;
+    const reserve = Object.assign(reserveCommand(index), { reservationId });
+    checksum += state.apply(reserve, nowMs).outcome.ok ? 1 : 0;
+    waiting[ring] = reservationId;
+  }
+  return checksum;
+}
+
 /** The child: runs its case; prints the loop's time as one JSON line. */
 function child(which: Case): void {
   const gc = (globalThis as { gc?: (options: { type: 'minor' }) => void }).gc;
@@ -134,7 +215,13 @@ function child(which: Case): void {
       ? churnCallbacks(mapTable(), minorGc)
       : which === 'callbacks-slots'
         ? churnCallbacks(new PendingSlots<Callback>(), minorGc)
-        : routeReserves(which === 'routed-spread');
+        : which === 'holds-map'
+          ? churnCallbacks(holdTable(new Map()), minorGc)
+          : which === 'holds-table'
+            ? churnCallbacks(holdTable(new StringTable()), minorGc)
+            : which === 'partition-lifecycle'
+              ? partitionLifecycle()
+              : routeReserves(which === 'routed-spread');
   const loopMs = performance.now() - startedMs;
   process.stdout.write(`${JSON.stringify({ loopMs, checksum })}\n`);
 }
@@ -181,13 +268,17 @@ if (values.child !== undefined) {
   child(values.child as Case);
 } else {
   const rounds = Number(values.rounds);
+  const chosen = values.cases.split(',').filter((each) => each !== '');
+  const unknown = chosen.filter((each) => !(cases as readonly string[]).includes(each));
+  if (unknown.length > 0) throw new Error(`unknown case(s): ${unknown.join(', ')}`);
   console.log(`${requests} requests (${live} callbacks waiting at a time), ${rounds} rounds\n`);
   console.log(
     '| case | round | loop ms | scavenges | scavenge ms total / longest | full GCs | MB promoted |',
   );
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (let round = 1; round <= rounds; round += 1) {
-    for (const which of round % 2 === 1 ? cases : [...cases].reverse()) {
+    const these = cases.filter((each) => chosen.includes(each));
+    for (const which of round % 2 === 1 ? these : [...these].reverse()) {
       const r = run(which);
       console.log(
         `| ${which} | ${round} | ${r.loopMs.toFixed(0)} | ${r.scavenges} | ` +
