@@ -14,7 +14,9 @@
 // entry is gone from the table at once. Entries are kept in the order they were first set; a
 // delete leaves a hole that the next rebuild (on a set that finds the entries full) closes up.
 // Iteration sees sets and deletes made during it, as a Map's does; a rebuild during it moves the
-// entries under it, and fails it (the split map's rule for a split). Deletes never rebuild.
+// entries under it, and fails it (the split map's rule for a split). A delete that leaves the
+// table an eighth full rebuilds it smaller (a flash sale's holds all gone must not keep its
+// room), but never while an iteration is open: deleting as one iterates is as safe as with a Map.
 import { assert } from './assert.js';
 import { hashText } from './text-hash.js';
 
@@ -35,27 +37,33 @@ export interface ReadonlyStringTable<V> {
 }
 
 export class StringTable<V> implements ReadonlyStringTable<V> {
-  /** Entry i's key, or undefined once it is deleted (until a rebuild drops the hole). */
-  private keyAt: (string | undefined)[];
-  private valueAt: (V | undefined)[];
-  private hashAt: Int32Array;
-  /** The entry after i in its bucket's chain (`none` at the end). */
-  private nextAt: Int32Array;
-  /** Each bucket's newest entry; a key's bucket is the low bits of its hash. */
-  private buckets: Int32Array;
+  // Two allocations a table (and a rebuild), whatever its size: a hot key's tables are made and
+  // rebuilt often, and small ones most often.
+  /** Entry i's key at 2i (undefined once it is deleted, until a rebuild), its value at 2i + 1. */
+  private items: unknown[];
+  /**
+   * Entry i's hash at i, the entry after it in its bucket's chain at room + i (`none` at the
+   * end), and each bucket's newest entry at 2 room + bucket; a key's bucket is the low bits of
+   * its hash, room / 2 buckets.
+   */
+  private meta: Int32Array;
+  /** Entries it has room for. */
+  private room: number;
   /** Entries used, holes included: the next set goes at this index. */
   private used = 0;
   private count = 0;
   /** Rebuilds so far: an iteration that sees this change had its entries moved under it. */
   private rebuilds = 0;
+  /**
+   * Iterations open (begun, neither finished nor closed): no delete rebuilds meanwhile. One left
+   * open for good (an iterator dropped half-way) only holds off shrinking until the next rebuild.
+   */
+  private iterating = 0;
 
   constructor(capacity = capacityMin) {
-    const room = roomFor(capacity);
-    this.keyAt = new Array<string | undefined>(room).fill(undefined);
-    this.valueAt = new Array<V | undefined>(room).fill(undefined);
-    this.hashAt = new Int32Array(room);
-    this.nextAt = new Int32Array(room);
-    this.buckets = new Int32Array(room / 2).fill(none);
+    this.room = roomFor(capacity);
+    this.items = newItems(this.room);
+    this.meta = newMeta(this.room);
   }
 
   /** A table of its own with these entries, in this table's order. */
@@ -71,18 +79,18 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
 
   /** Entries it has room for before the next rebuild, holes included. */
   get capacity(): number {
-    return this.keyAt.length;
+    return this.room;
   }
 
   get(key: string): V | undefined {
     const index = this.find(key, hashText(key));
-    return index === none ? undefined : this.valueAt[index];
+    return index === none ? undefined : (this.items[2 * index + 1] as V);
   }
 
   /** As `get`, with the key's `hashText` already known. */
   getHashed(key: string, hash: number): V | undefined {
     const index = this.find(key, hash);
-    return index === none ? undefined : this.valueAt[index];
+    return index === none ? undefined : (this.items[2 * index + 1] as V);
   }
 
   has(key: string): boolean {
@@ -102,10 +110,10 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
   setHashed(key: string, hash: number, value: V): boolean {
     const index = this.find(key, hash);
     if (index !== none) {
-      this.valueAt[index] = value;
+      this.items[2 * index + 1] = value;
       return false;
     }
-    if (this.used === this.keyAt.length) this.rebuild();
+    if (this.used === this.room) this.rebuild();
     this.append(key, value, hash);
     return true;
   }
@@ -118,18 +126,26 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
   deleteHashed(key: string, hash: number): boolean {
     const index = this.find(key, hash);
     if (index === none) return false;
-    this.keyAt[index] = undefined;
-    this.valueAt[index] = undefined;
+    this.items[2 * index] = undefined;
+    this.items[2 * index + 1] = undefined;
     this.count -= 1;
+    const room = this.room;
+    if (this.iterating === 0 && room > capacityMin && this.count * 8 <= room) this.rebuild();
     return true;
   }
 
   /** Each live entry with its key's hash, in order; the visit must not change the table. */
   forEachHashed(visit: (key: string, value: V, hash: number) => void): void {
     const rebuilds = this.rebuilds;
-    for (let index = 0; index < this.used; index += 1) {
-      const key = this.keyAt[index];
-      if (key !== undefined) visit(key, this.valueAt[index] as V, this.hashAt[index] as number);
+    this.iterating += 1;
+    try {
+      const { items, meta } = this;
+      for (let index = 0; index < this.used; index += 1) {
+        const key = items[2 * index] as string | undefined;
+        if (key !== undefined) visit(key, items[2 * index + 1] as V, meta[index] as number);
+      }
+    } finally {
+      this.closeIteration(rebuilds);
     }
     assert(this.rebuilds === rebuilds, 'a string table was rebuilt while it was visited');
   }
@@ -151,55 +167,75 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
   }
 
   private find(key: string, hash: number): number {
-    const { keyAt, hashAt, nextAt } = this;
-    let index = this.buckets[hash & (this.buckets.length - 1)] as number;
+    const { items, meta, room } = this;
+    let index = meta[2 * room + (hash & ((room >>> 1) - 1))] as number;
     while (index !== none) {
-      if (hashAt[index] === hash && keyAt[index] === key) return index;
-      index = nextAt[index] as number;
+      if (meta[index] === hash && items[2 * index] === key) return index;
+      index = meta[room + index] as number;
     }
     return none;
   }
 
   private append(key: string, value: V, hash: number): void {
+    const { items, meta, room } = this;
     const index = this.used;
-    const bucket = hash & (this.buckets.length - 1);
-    this.keyAt[index] = key;
-    this.valueAt[index] = value;
-    this.hashAt[index] = hash;
-    this.nextAt[index] = this.buckets[bucket] as number;
-    this.buckets[bucket] = index;
+    const bucket = 2 * room + (hash & ((room >>> 1) - 1));
+    items[2 * index] = key;
+    items[2 * index + 1] = value;
+    meta[index] = hash;
+    meta[room + index] = meta[bucket] as number;
+    meta[bucket] = index;
     this.used += 1;
     this.count += 1;
   }
 
-  /** New arrays for the live entries, in order, with room to spare as much again. */
+  /** New arrays for the live entries, in order, with room for as many again (at least 8). */
   private rebuild(): void {
-    const { keyAt, valueAt, hashAt, used } = this;
-    const room = roomFor(this.count * 2);
-    this.keyAt = new Array<string | undefined>(room).fill(undefined);
-    this.valueAt = new Array<V | undefined>(room).fill(undefined);
-    this.hashAt = new Int32Array(room);
-    this.nextAt = new Int32Array(room);
-    this.buckets = new Int32Array(room / 2).fill(none);
+    const { items, meta, used } = this;
+    this.room = roomFor(this.count * 2);
+    this.items = newItems(this.room);
+    this.meta = newMeta(this.room);
     this.used = 0;
     this.count = 0;
     for (let index = 0; index < used; index += 1) {
-      const key = keyAt[index];
-      if (key !== undefined) this.append(key, valueAt[index] as V, hashAt[index] as number);
+      const key = items[2 * index] as string | undefined;
+      if (key !== undefined) this.append(key, items[2 * index + 1] as V, meta[index] as number);
     }
     this.rebuilds += 1;
+    // Every iteration open now fails when it goes on: none holds off shrinking any more.
+    this.iterating = 0;
   }
 
   /** Each live entry's `item`, in order; fails if the entries move meanwhile. */
   private *walk<T>(item: (key: string, value: V) => T): IterableIterator<T> {
     const rebuilds = this.rebuilds;
-    for (let index = 0; index < this.used; index += 1) {
-      assert(this.rebuilds === rebuilds, 'a string table was rebuilt while it was iterated');
-      const key = this.keyAt[index];
-      if (key !== undefined) yield item(key, this.valueAt[index] as V);
+    this.iterating += 1;
+    try {
+      for (let index = 0; index < this.used; index += 1) {
+        assert(this.rebuilds === rebuilds, 'a string table was rebuilt while it was iterated');
+        const key = this.items[2 * index] as string | undefined;
+        if (key !== undefined) yield item(key, this.items[2 * index + 1] as V);
+      }
+    } finally {
+      this.closeIteration(rebuilds);
     }
     assert(this.rebuilds === rebuilds, 'a string table was rebuilt while it was iterated');
   }
+
+  /** An iteration begun at `rebuilds` ends (a rebuild since has closed it already). */
+  private closeIteration(rebuilds: number): void {
+    if (this.rebuilds === rebuilds) this.iterating -= 1;
+  }
+}
+
+function newItems(room: number): unknown[] {
+  return new Array<unknown>(2 * room).fill(undefined);
+}
+
+function newMeta(room: number): Int32Array {
+  const meta = new Int32Array(2 * room + room / 2);
+  meta.fill(none, 2 * room);
+  return meta;
 }
 
 /** A power of two, at least `capacityMin`, at least `entries`. */

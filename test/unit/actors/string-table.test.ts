@@ -127,6 +127,38 @@ describe('StringTable', () => {
     expect(table.size).toBe(9);
   });
 
+  it('shrinks as its entries go, but never under an open iteration', () => {
+    const table = new StringTable<number>();
+    for (let index = 0; index < 10_000; index += 1) table.set(`hold-${index}`, index);
+    expect(table.capacity).toBe(16_384);
+    // Deleting every entry as one iterates: no rebuild under the iteration, nothing skipped.
+    const seen: string[] = [];
+    for (const key of table.keys()) {
+      seen.push(key);
+      table.delete(key);
+    }
+    expect(seen).toHaveLength(10_000);
+    expect(table.size).toBe(0);
+    expect(table.capacity).toBe(16_384);
+    // Without an iteration open, the next deletes shrink it.
+    for (let index = 0; index < 10_000; index += 1) table.set(`again-${index}`, index);
+    const closedEarly = table.keys();
+    closedEarly.next();
+    closedEarly.return?.();
+    for (let index = 0; index < 9_990; index += 1) table.delete(`again-${index}`);
+    expect(table.capacity).toBeLessThanOrEqual(64);
+    expect([...table.values()]).toStrictEqual([
+      9_990, 9_991, 9_992, 9_993, 9_994, 9_995, 9_996, 9_997, 9_998, 9_999,
+    ]);
+    // An iterator dropped half-way holds off shrinking only until the next rebuild.
+    const dropped = table.keys();
+    dropped.next();
+    for (let index = 0; index < 1_000; index += 1) table.set(`more-${index}`, index);
+    for (let index = 0; index < 1_000; index += 1) table.delete(`more-${index}`);
+    expect(table.capacity).toBeLessThanOrEqual(64);
+    expect(() => dropped.next()).toThrow(/rebuilt while it was iterated/);
+  });
+
   it('closes up the holes of deleted entries instead of growing for them', () => {
     const table = new StringTable<number>();
     // A churn of a few live keys (a hot key's holds, confirmed soon after each is made).
