@@ -218,7 +218,7 @@ function child(which: Case): void {
         : which === 'holds-map'
           ? churnCallbacks(holdTable(new Map()), minorGc)
           : which === 'holds-table'
-            ? churnCallbacks(holdTable(new StringTable()), minorGc)
+            ? churnCallbacks(holdTable(new StringTable<Callback>()), minorGc)
             : which === 'partition-lifecycle'
               ? partitionLifecycle()
               : routeReserves(which === 'routed-spread');

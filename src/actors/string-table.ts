@@ -10,13 +10,20 @@
 // a delete at each confirm) that was every hold made between two full collections, promoted
 // although it lived milliseconds, and the promotion brought the next full collection sooner.
 //
-// Here a rebuild makes new arrays and nothing points from the old ones to the new: a deleted
-// entry is gone from the table at once. Entries are kept in the order they were first set; a
-// delete leaves a hole that the next rebuild (on a set that finds the entries full) closes up.
-// Iteration sees sets and deletes made during it, as a Map's does; a rebuild during it moves the
-// entries under it, and fails it (the split map's rule for a split). A delete that leaves the
-// table an eighth full rebuilds it smaller (a flash sale's holds all gone must not keep its
-// room), but never while an iteration is open: deleting as one iterates is as safe as with a Map.
+// Here nothing points from an old array to a new one: a deleted entry is gone from the table at
+// once. Entries are kept in the order they were first set, in chunks of 256 that never move while
+// the table grows: growing makes only a new index (hashes, chains and buckets in one Int32Array,
+// outside the collected heap). V8 makes the tables of a Map that is old in the old generation
+// directly; arrays made here are young, and a growing table that copied its entries into each
+// new array had every copy that lived long enough copied twice more by the scavenges. A delete
+// leaves a hole; a compaction (on a set that finds the entries full and half of them holes, or
+// on a delete that leaves the table an eighth full, so a flash sale's holds all gone do not keep
+// their room) copies what is left into new chunks.
+//
+// Iteration sees sets and deletes made during it, as a Map's does, growth included. A compaction
+// moves the entries under it and would fail it (the split map's rule for a split): deletes never
+// compact while an iteration is open (deleting as one iterates is as safe as with a Map), and a
+// set compacts only a table half holes.
 import { assert } from './assert.js';
 import { hashText } from './text-hash.js';
 
@@ -37,10 +44,11 @@ export interface ReadonlyStringTable<V> {
 }
 
 export class StringTable<V> implements ReadonlyStringTable<V> {
-  // Two allocations a table (and a rebuild), whatever its size: a hot key's tables are made and
-  // rebuilt often, and small ones most often.
-  /** Entry i's key at 2i (undefined once it is deleted, until a rebuild), its value at 2i + 1. */
-  private items: unknown[];
+  /**
+   * Entry i's key at chunk i >> 8, slot 2 (i & 255) (undefined once deleted, until a compaction),
+   * its value at the slot after. A table with room for fewer than 256 has one chunk its size.
+   */
+  private chunks: unknown[][];
   /**
    * Entry i's hash at i, the entry after it in its bucket's chain at room + i (`none` at the
    * end), and each bucket's newest entry at 2 room + bucket; a key's bucket is the low bits of
@@ -52,17 +60,18 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
   /** Entries used, holes included: the next set goes at this index. */
   private used = 0;
   private count = 0;
-  /** Rebuilds so far: an iteration that sees this change had its entries moved under it. */
-  private rebuilds = 0;
+  /** Compactions so far: an iteration that sees this change had its entries moved under it. */
+  private compactions = 0;
   /**
-   * Iterations open (begun, neither finished nor closed): no delete rebuilds meanwhile. One left
-   * open for good (an iterator dropped half-way) only holds off shrinking until the next rebuild.
+   * Iterations open (begun, neither finished nor closed): no delete compacts meanwhile. One left
+   * open for good (an iterator dropped half-way) only holds off shrinking until the next
+   * compaction.
    */
   private iterating = 0;
 
   constructor(capacity = capacityMin) {
     this.room = roomFor(capacity);
-    this.items = newItems(this.room);
+    this.chunks = [];
     this.meta = newMeta(this.room);
   }
 
@@ -77,20 +86,18 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     return this.count;
   }
 
-  /** Entries it has room for before the next rebuild, holes included. */
+  /** Entries it has room for before it next grows or compacts, holes included. */
   get capacity(): number {
     return this.room;
   }
 
   get(key: string): V | undefined {
-    const index = this.find(key, hashText(key));
-    return index === none ? undefined : (this.items[2 * index + 1] as V);
+    return this.valueOf(this.find(key, hashText(key)));
   }
 
   /** As `get`, with the key's `hashText` already known. */
   getHashed(key: string, hash: number): V | undefined {
-    const index = this.find(key, hash);
-    return index === none ? undefined : (this.items[2 * index + 1] as V);
+    return this.valueOf(this.find(key, hash));
   }
 
   has(key: string): boolean {
@@ -110,10 +117,15 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
   setHashed(key: string, hash: number, value: V): boolean {
     const index = this.find(key, hash);
     if (index !== none) {
-      this.items[2 * index + 1] = value;
+      (this.chunks[index >>> chunkShift] as unknown[])[((index & chunkMask) << 1) + 1] = value;
       return false;
     }
-    if (this.used === this.room) this.rebuild();
+    if (this.used === this.room) {
+      // Half holes or more: close them up (as a Map rehashes in place); else room for twice as
+      // many, the entries where they are.
+      if (this.count * 2 <= this.room) this.compact();
+      else this.grow();
+    }
     this.append(key, value, hash);
     return true;
   }
@@ -126,28 +138,32 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
   deleteHashed(key: string, hash: number): boolean {
     const index = this.find(key, hash);
     if (index === none) return false;
-    this.items[2 * index] = undefined;
-    this.items[2 * index + 1] = undefined;
+    const chunk = this.chunks[index >>> chunkShift] as unknown[];
+    const slot = (index & chunkMask) << 1;
+    chunk[slot] = undefined;
+    chunk[slot + 1] = undefined;
     this.count -= 1;
     const room = this.room;
-    if (this.iterating === 0 && room > capacityMin && this.count * 8 <= room) this.rebuild();
+    if (this.iterating === 0 && room > capacityMin && this.count * 8 <= room) this.compact();
     return true;
   }
 
   /** Each live entry with its key's hash, in order; the visit must not change the table. */
   forEachHashed(visit: (key: string, value: V, hash: number) => void): void {
-    const rebuilds = this.rebuilds;
+    const compactions = this.compactions;
     this.iterating += 1;
     try {
-      const { items, meta } = this;
-      for (let index = 0; index < this.used; index += 1) {
-        const key = items[2 * index] as string | undefined;
-        if (key !== undefined) visit(key, items[2 * index + 1] as V, meta[index] as number);
+      const { chunks, meta, used } = this;
+      for (let index = 0; index < used; index += 1) {
+        const chunk = chunks[index >>> chunkShift] as unknown[];
+        const slot = (index & chunkMask) << 1;
+        const key = chunk[slot] as string | undefined;
+        if (key !== undefined) visit(key, chunk[slot + 1] as V, meta[index] as number);
       }
     } finally {
-      this.closeIteration(rebuilds);
+      this.closeIteration(compactions);
     }
-    assert(this.rebuilds === rebuilds, 'a string table was rebuilt while it was visited');
+    assert(this.compactions === compactions, 'a string table was compacted while it was visited');
   }
 
   keys(): IterableIterator<string> {
@@ -166,22 +182,39 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     return this.entries();
   }
 
+  private valueOf(index: number): V | undefined {
+    if (index === none) return undefined;
+    return (this.chunks[index >>> chunkShift] as unknown[])[((index & chunkMask) << 1) + 1] as V;
+  }
+
   private find(key: string, hash: number): number {
-    const { items, meta, room } = this;
+    const { chunks, meta, room } = this;
     let index = meta[2 * room + (hash & ((room >>> 1) - 1))] as number;
     while (index !== none) {
-      if (meta[index] === hash && items[2 * index] === key) return index;
+      if (
+        meta[index] === hash &&
+        (chunks[index >>> chunkShift] as unknown[])[(index & chunkMask) << 1] === key
+      ) {
+        return index;
+      }
       index = meta[room + index] as number;
     }
     return none;
   }
 
   private append(key: string, value: V, hash: number): void {
-    const { items, meta, room } = this;
+    const { meta, room } = this;
     const index = this.used;
+    const chunkIndex = index >>> chunkShift;
+    let chunk = this.chunks[chunkIndex];
+    if (chunk === undefined) {
+      chunk = newChunk(Math.min(room, chunkEntries));
+      this.chunks.push(chunk);
+    }
+    const slot = (index & chunkMask) << 1;
+    chunk[slot] = key;
+    chunk[slot + 1] = value;
     const bucket = 2 * room + (hash & ((room >>> 1) - 1));
-    items[2 * index] = key;
-    items[2 * index + 1] = value;
     meta[index] = hash;
     meta[room + index] = meta[bucket] as number;
     meta[bucket] = index;
@@ -189,47 +222,82 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     this.count += 1;
   }
 
-  /** New arrays for the live entries, in order, with room for as many again (at least 8). */
-  private rebuild(): void {
-    const { items, meta, used } = this;
+  /** Room for twice as many: a new index; the entries stay where they are. */
+  private grow(): void {
+    const { meta: old, used } = this;
+    const room = this.room * 2;
+    // A first chunk smaller than a chunk grows with the table (at most 255 entries copied).
+    const first = this.chunks[0];
+    if (first !== undefined && first.length < 2 * chunkEntries) {
+      const bigger = newChunk(Math.min(room, chunkEntries));
+      for (let slot = 0; slot < first.length; slot += 1) bigger[slot] = first[slot];
+      this.chunks[0] = bigger;
+    }
+    const meta = newMeta(room);
+    for (let index = 0; index < used; index += 1) {
+      const hash = old[index] as number;
+      const bucket = 2 * room + (hash & ((room >>> 1) - 1));
+      meta[index] = hash;
+      meta[room + index] = meta[bucket] as number;
+      meta[bucket] = index;
+    }
+    this.room = room;
+    this.meta = meta;
+  }
+
+  /** The live entries into new chunks, in order, with room for as many again (at least 8). */
+  private compact(): void {
+    const { chunks, meta, used } = this;
     this.room = roomFor(this.count * 2);
-    this.items = newItems(this.room);
+    this.chunks = [];
     this.meta = newMeta(this.room);
     this.used = 0;
     this.count = 0;
     for (let index = 0; index < used; index += 1) {
-      const key = items[2 * index] as string | undefined;
-      if (key !== undefined) this.append(key, items[2 * index + 1] as V, meta[index] as number);
+      const chunk = chunks[index >>> chunkShift] as unknown[];
+      const slot = (index & chunkMask) << 1;
+      const key = chunk[slot] as string | undefined;
+      if (key !== undefined) this.append(key, chunk[slot + 1] as V, meta[index] as number);
     }
-    this.rebuilds += 1;
+    this.compactions += 1;
     // Every iteration open now fails when it goes on: none holds off shrinking any more.
     this.iterating = 0;
   }
 
   /** Each live entry's `item`, in order; fails if the entries move meanwhile. */
   private *walk<T>(item: (key: string, value: V) => T): IterableIterator<T> {
-    const rebuilds = this.rebuilds;
+    const compactions = this.compactions;
     this.iterating += 1;
     try {
       for (let index = 0; index < this.used; index += 1) {
-        assert(this.rebuilds === rebuilds, 'a string table was rebuilt while it was iterated');
-        const key = this.items[2 * index] as string | undefined;
-        if (key !== undefined) yield item(key, this.items[2 * index + 1] as V);
+        assert(
+          this.compactions === compactions,
+          'a string table was compacted while it was iterated',
+        );
+        const chunk = this.chunks[index >>> chunkShift] as unknown[];
+        const slot = (index & chunkMask) << 1;
+        const key = chunk[slot] as string | undefined;
+        if (key !== undefined) yield item(key, chunk[slot + 1] as V);
       }
     } finally {
-      this.closeIteration(rebuilds);
+      this.closeIteration(compactions);
     }
-    assert(this.rebuilds === rebuilds, 'a string table was rebuilt while it was iterated');
+    assert(this.compactions === compactions, 'a string table was compacted while it was iterated');
   }
 
-  /** An iteration begun at `rebuilds` ends (a rebuild since has closed it already). */
-  private closeIteration(rebuilds: number): void {
-    if (this.rebuilds === rebuilds) this.iterating -= 1;
+  /** An iteration begun at `compactions` ends (a compaction since has closed it already). */
+  private closeIteration(compactions: number): void {
+    if (this.compactions === compactions) this.iterating -= 1;
   }
 }
 
-function newItems(room: number): unknown[] {
-  return new Array<unknown>(2 * room).fill(undefined);
+/** Entries a chunk holds (2^8). */
+const chunkShift = 8;
+const chunkEntries = 1 << chunkShift;
+const chunkMask = chunkEntries - 1;
+
+function newChunk(entries: number): unknown[] {
+  return new Array<unknown>(2 * entries).fill(undefined);
 }
 
 function newMeta(room: number): Int32Array {

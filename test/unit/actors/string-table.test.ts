@@ -1,7 +1,8 @@
 // The string table (string-table.ts) against a Map: any sequence of sets, overwrites and deletes,
-// through many rebuilds, gives the same size, lookups and entries in the same order; an iteration
-// sees the deletes and the sets made during it as a Map's does; a clone is a table of its own; and
-// a rebuild under an iteration fails it instead of skipping or repeating entries.
+// through growth and compactions, gives the same size, lookups and entries in the same order; an
+// iteration sees the deletes and the sets made during it as a Map's does, growth included; a clone
+// is a table of its own; and a compaction under an iteration fails it instead of skipping or
+// repeating entries.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StringTable } from '../../../src/actors/string-table.js';
@@ -48,7 +49,7 @@ function same(table: StringTable<number>, model: Map<string, number>): void {
 }
 
 describe('StringTable', () => {
-  it('answers as a Map does, in the same order, through rebuilds', () => {
+  it('answers as a Map does, in the same order, through growth and compactions', () => {
     fc.assert(
       fc.property(steps, (plan) => {
         let table = new StringTable<number>();
@@ -94,44 +95,51 @@ describe('StringTable', () => {
     );
   });
 
-  it('shows an iteration the sets made during it, as a Map does, while no rebuild is due', () => {
-    const table = new StringTable<number>(64);
+  it('shows an iteration the sets made during it, as a Map does, as it grows too', () => {
+    const table = new StringTable<number>();
     const model = new Map<string, number>();
-    for (const key of ['a', 'b', 'c']) {
-      table.set(key, 0);
-      model.set(key, 0);
+    for (let index = 0; index < 8; index += 1) {
+      table.set(`k${index}`, index);
+      model.set(`k${index}`, index);
     }
+    // The table is full: each key added now makes it grow, past a chunk (256) as well.
     const walk = (entries: Iterable<string>, add: (key: string) => void): string[] => {
       const seen: string[] = [];
       for (const key of entries) {
         seen.push(key);
-        if (key === 'b') add('d');
+        if (seen.length <= 300) add(`${key}+`);
       }
       return seen;
     };
-    expect(walk(table.keys(), (key) => table.set(key, 1))).toStrictEqual(['a', 'b', 'c', 'd']);
-    expect(walk(model.keys(), (key) => model.set(key, 1))).toStrictEqual(['a', 'b', 'c', 'd']);
+    const seen = walk(table.keys(), (key) => table.set(key, 1));
+    expect(seen).toStrictEqual(walk(model.keys(), (key) => model.set(key, 1)));
+    expect(seen).toHaveLength(308);
+    expect(table.capacity).toBe(512);
+    expect([...table.entries()]).toStrictEqual([...model.entries()]);
   });
 
-  it('fails an iteration that a rebuild lands under', () => {
+  it('fails an iteration that a compaction lands under', () => {
     const table = new StringTable<number>();
     for (let index = 0; index < 8; index += 1) table.set(`k${index}`, index);
     const iterate = () => {
-      for (const [key, value] of table) {
-        // The eighth entry fills the table: the next new key rebuilds it.
-        if (value === 0) table.set(`${key}-more`, 8);
+      for (const [, value] of table) {
+        // Half the full table deleted (no compaction while iterating), then a new key: the set
+        // finds the entries full and half holes, and closes them up under the iteration.
+        if (value === 0) {
+          for (let index = 4; index < 8; index += 1) table.delete(`k${index}`);
+          table.set('new', 8);
+        }
       }
     };
-    expect(iterate).toThrow(/rebuilt while it was iterated/);
-    expect(table.get('k0-more')).toBe(8);
-    expect(table.size).toBe(9);
+    expect(iterate).toThrow(/compacted while it was iterated/);
+    expect([...table.keys()]).toStrictEqual(['k0', 'k1', 'k2', 'k3', 'new']);
   });
 
   it('shrinks as its entries go, but never under an open iteration', () => {
     const table = new StringTable<number>();
     for (let index = 0; index < 10_000; index += 1) table.set(`hold-${index}`, index);
     expect(table.capacity).toBe(16_384);
-    // Deleting every entry as one iterates: no rebuild under the iteration, nothing skipped.
+    // Deleting every entry as one iterates: no compaction under the iteration, nothing skipped.
     const seen: string[] = [];
     for (const key of table.keys()) {
       seen.push(key);
@@ -150,13 +158,20 @@ describe('StringTable', () => {
     expect([...table.values()]).toStrictEqual([
       9_990, 9_991, 9_992, 9_993, 9_994, 9_995, 9_996, 9_997, 9_998, 9_999,
     ]);
-    // An iterator dropped half-way holds off shrinking only until the next rebuild.
+    // An iterator dropped half-way holds off shrinking: the table keeps the room it grew to...
     const dropped = table.keys();
     dropped.next();
     for (let index = 0; index < 1_000; index += 1) table.set(`more-${index}`, index);
     for (let index = 0; index < 1_000; index += 1) table.delete(`more-${index}`);
+    expect(table.capacity).toBe(2_048);
+    // ... until the sets that use it up compact it, which ends every open iteration.
+    for (let index = 0; index < 2_048; index += 1) {
+      table.set(`brief-${index}`, index);
+      table.delete(`brief-${index}`);
+    }
     expect(table.capacity).toBeLessThanOrEqual(64);
-    expect(() => dropped.next()).toThrow(/rebuilt while it was iterated/);
+    expect(table.size).toBe(10);
+    expect(() => dropped.next()).toThrow(/compacted while it was iterated/);
   });
 
   it('closes up the holes of deleted entries instead of growing for them', () => {
