@@ -6,6 +6,7 @@
 // decisions of confirm attempts, and each participant's holds pinned by an attempt.
 import { assert, fail } from './assert.js';
 import { OldestFirst } from './oldest-first.js';
+import { StringTable } from './string-table.js';
 import type { CartConfirmRecord, CartRecord, CartTerms } from './types.js';
 
 export interface Claim {
@@ -48,12 +49,15 @@ export class CartBook {
   readonly decided = new Map<string, CartRecord>();
   /** Idempotency key -> committed cart. */
   readonly keys = new Map<string, CartRecord>();
-  readonly claims = new Map<string, Claim>();
+  // The tables a cart passes through (a claim while it is prepared, a doubt or a pin while it is
+  // decided) are string tables, not Maps: they churn at every cart, and a churning Map keeps what
+  // it held until a full collection (string-table.ts). Those kept for retention stay Maps.
+  readonly claims = new StringTable<Claim>();
   /** Cart id -> the key it claimed: an abort or a resolve finds the claim without a scan. */
-  private readonly claimedKeys = new Map<string, string>();
-  readonly inDoubt = new Map<string, InDoubt>();
+  private readonly claimedKeys = new StringTable<string>();
+  readonly inDoubt = new StringTable<InDoubt>();
   /** Cart id -> its holds here pinned by a confirm attempt (one attempt per cart at a time). */
-  readonly pinned = new Map<string, Pinned>();
+  readonly pinned = new StringTable<Pinned>();
   /** Cart id -> its confirm attempts decided here (as its home). */
   readonly confirms = new Map<string, ConfirmDecisions>();
   /** `decided` oldest first: only `prune` forgets a decided cart, through it. */
