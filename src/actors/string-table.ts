@@ -245,10 +245,54 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     this.meta = meta;
   }
 
-  /** The live entries into new chunks, in order, with room for as many again (at least 8). */
+  /** The live entries closed up, with room for as many again (at least 8). */
   private compact(): void {
+    const room = roomFor(this.count * 2);
+    if (room === this.room) this.compactInPlace();
+    else this.compactInto(room);
+    this.compactions += 1;
+    // Every iteration open now fails when it goes on: none holds off shrinking any more.
+    this.iterating = 0;
+  }
+
+  /**
+   * The live entries moved down over the holes, the index relinked: a table that churns at one
+   * size (a hot key's holds, each confirmed soon after it is made) allocates nothing.
+   */
+  private compactInPlace(): void {
+    const { chunks, meta, room, used } = this;
+    meta.fill(none, 2 * room);
+    let write = 0;
+    for (let index = 0; index < used; index += 1) {
+      const from = chunks[index >>> chunkShift] as unknown[];
+      const fromSlot = (index & chunkMask) << 1;
+      const key = from[fromSlot];
+      if (key === undefined) continue;
+      const hash = meta[index] as number;
+      if (write !== index) {
+        const to = chunks[write >>> chunkShift] as unknown[];
+        const toSlot = (write & chunkMask) << 1;
+        to[toSlot] = key;
+        to[toSlot + 1] = from[fromSlot + 1];
+        from[fromSlot] = undefined;
+        from[fromSlot + 1] = undefined;
+        meta[write] = hash;
+      }
+      const bucket = 2 * room + (hash & ((room >>> 1) - 1));
+      meta[room + write] = meta[bucket] as number;
+      meta[bucket] = write;
+      write += 1;
+    }
+    // The chunks past the last entry hold nothing now (the first is kept for the next sets).
+    const kept = write === 0 ? 1 : ((write - 1) >>> chunkShift) + 1;
+    if (chunks.length > kept) chunks.length = kept;
+    this.used = write;
+  }
+
+  /** The live entries into new chunks and a new index of `room`, in order. */
+  private compactInto(room: number): void {
     const { chunks, meta, used } = this;
-    this.room = roomFor(this.count * 2);
+    this.room = room;
     this.chunks = [];
     this.meta = newMeta(this.room);
     this.used = 0;
@@ -259,9 +303,6 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
       const key = chunk[slot] as string | undefined;
       if (key !== undefined) this.append(key, chunk[slot + 1] as V, meta[index] as number);
     }
-    this.compactions += 1;
-    // Every iteration open now fails when it goes on: none holds off shrinking any more.
-    this.iterating = 0;
   }
 
   /** Each live entry's `item`, in order; fails if the entries move meanwhile. */

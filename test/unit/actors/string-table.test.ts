@@ -14,31 +14,33 @@ type Step =
   | { kind: 'iterate-deleting'; modulus: number }
   | { kind: 'clone' };
 
-const steps: fc.Arbitrary<Step[]> = fc.array(
-  fc.oneof(
-    {
-      weight: 8,
-      arbitrary: fc.record({
-        kind: fc.constant('set' as const),
-        key: fc.nat({ max: 300 }),
-        value: fc.nat(),
-      }),
-    },
-    {
-      weight: 5,
-      arbitrary: fc.record({ kind: fc.constant('delete' as const), key: fc.nat({ max: 300 }) }),
-    },
-    {
-      weight: 1,
-      arbitrary: fc.record({
-        kind: fc.constant('iterate-deleting' as const),
-        modulus: fc.integer({ min: 2, max: 5 }),
-      }),
-    },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('clone' as const) }) },
-  ),
-  { maxLength: 2000 },
-);
+/** Keys drawn from `keys` + 1; few keys and many deletes make holes, and compactions, often. */
+const steps = (keys: number, deleteWeight: number): fc.Arbitrary<Step[]> =>
+  fc.array(
+    fc.oneof(
+      {
+        weight: 8,
+        arbitrary: fc.record({
+          kind: fc.constant('set' as const),
+          key: fc.nat({ max: keys }),
+          value: fc.nat(),
+        }),
+      },
+      {
+        weight: deleteWeight,
+        arbitrary: fc.record({ kind: fc.constant('delete' as const), key: fc.nat({ max: keys }) }),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.record({
+          kind: fc.constant('iterate-deleting' as const),
+          modulus: fc.integer({ min: 2, max: 5 }),
+        }),
+      },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('clone' as const) }) },
+    ),
+    { minLength: 1000, maxLength: 2000 },
+  );
 
 function same(table: StringTable<number>, model: Map<string, number>): void {
   expect(table.size).toBe(model.size);
@@ -46,54 +48,66 @@ function same(table: StringTable<number>, model: Map<string, number>): void {
   expect([...table.keys()]).toStrictEqual([...model.keys()]);
   expect([...table.values()]).toStrictEqual([...model.values()]);
   expect([...table]).toStrictEqual([...model]);
+  for (const [key, value] of model) expect(table.get(key)).toBe(value);
 }
 
 describe('StringTable', () => {
-  it('answers as a Map does, in the same order, through growth and compactions', () => {
-    fc.assert(
-      fc.property(steps, (plan) => {
-        let table = new StringTable<number>();
-        const model = new Map<string, number>();
-        for (const step of plan) {
-          if (step.kind === 'set') {
-            const key = `k${step.key}`;
-            table.set(key, step.value);
-            model.set(key, step.value);
-          } else if (step.kind === 'delete') {
-            const key = `k${step.key}`;
-            expect(table.delete(key)).toBe(model.delete(key));
-          } else if (step.kind === 'clone') {
-            const copy = table.clone();
-            same(copy, model);
-            // The copy is the table from now on; the old one must not follow its changes.
-            const before = [...table.entries()];
-            copy.set('only-in-the-copy', -1);
-            model.set('only-in-the-copy', -1);
-            expect([...table.entries()]).toStrictEqual(before);
-            table = copy;
-          } else {
-            // Deletes during an iteration: both skip what is deleted ahead of them.
-            const seen: string[] = [];
-            const modelSeen: string[] = [];
-            for (const key of table.keys()) {
-              seen.push(key);
-              if (Number(key.slice(1)) % step.modulus === 0) table.delete(key);
+  it.each([
+    ['many keys', 300, 5],
+    ['few keys, many deletes', 40, 8],
+  ])(
+    'answers as a Map does, in the same order, through growth and compactions (%s)',
+    (_name, keys, deleteWeight) => {
+      fc.assert(
+        fc.property(steps(keys, deleteWeight), (plan) => {
+          let table = new StringTable<number>();
+          const model = new Map<string, number>();
+          for (const [index, step] of plan.entries()) {
+            // Now and then everything, every key looked up (entries a compaction moved included).
+            if (index % 25 === 0) same(table, model);
+            if (step.kind === 'set') {
+              const key = `k${step.key}`;
+              table.set(key, step.value);
+              model.set(key, step.value);
+            } else if (step.kind === 'delete') {
+              const key = `k${step.key}`;
+              expect(table.delete(key)).toBe(model.delete(key));
+            } else if (step.kind === 'clone') {
+              const copy = table.clone();
+              same(copy, model);
+              // The copy is the table from now on; the old one must not follow its changes.
+              const before = [...table.entries()];
+              copy.set('only-in-the-copy', -1);
+              model.set('only-in-the-copy', -1);
+              expect([...table.entries()]).toStrictEqual(before);
+              table = copy;
+            } else {
+              // Deletes during an iteration: both skip what is deleted ahead of them.
+              const seen: string[] = [];
+              const modelSeen: string[] = [];
+              for (const key of table.keys()) {
+                seen.push(key);
+                if (Number(key.slice(1)) % step.modulus === 0) table.delete(key);
+              }
+              for (const key of model.keys()) {
+                modelSeen.push(key);
+                if (Number(key.slice(1)) % step.modulus === 0) model.delete(key);
+              }
+              expect(seen).toStrictEqual(modelSeen);
             }
-            for (const key of model.keys()) {
-              modelSeen.push(key);
-              if (Number(key.slice(1)) % step.modulus === 0) model.delete(key);
+            // The key just used, and one set long ago (moved by every compaction since).
+            for (const probe of ['key' in step ? `k${step.key}` : 'k0', [...model.keys()][0]]) {
+              if (probe === undefined) continue;
+              expect(table.get(probe)).toBe(model.get(probe));
+              expect(table.has(probe)).toBe(model.has(probe));
             }
-            expect(seen).toStrictEqual(modelSeen);
           }
-          const probe = `k${plan.length % 301}`;
-          expect(table.get(probe)).toBe(model.get(probe));
-          expect(table.has(probe)).toBe(model.has(probe));
-        }
-        same(table, model);
-      }),
-      runOptions(200),
-    );
-  });
+          same(table, model);
+        }),
+        runOptions(30),
+      );
+    },
+  );
 
   it('shows an iteration the sets made during it, as a Map does, as it grows too', () => {
     const table = new StringTable<number>();
