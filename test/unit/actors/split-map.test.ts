@@ -7,31 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SplitMap } from '../../../src/actors/split-map.js';
 import { runOptions } from '../../helpers/fc-options.js';
-
-type Step =
-  | { kind: 'set'; key: number; value: number }
-  | { kind: 'delete'; key: number }
-  | { kind: 'iterate-deleting'; modulus: number };
-
-const step = (keys: number): fc.Arbitrary<Step> =>
-  fc.oneof(
-    {
-      weight: 8,
-      arbitrary: fc.record({
-        kind: fc.constant('set' as const),
-        key: fc.nat({ max: keys }),
-        value: fc.nat(),
-      }),
-    },
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant('delete' as const), key: fc.nat() }) },
-    {
-      weight: 1,
-      arbitrary: fc.record({
-        kind: fc.constant('iterate-deleting' as const),
-        modulus: fc.integer({ min: 2, max: 5 }),
-      }),
-    },
-  );
+import { mapStep } from '../../helpers/map-steps.js';
 
 const sorted = (entries: Iterable<[string, number]>) =>
   [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -54,7 +30,7 @@ describe('SplitMap', () => {
     });
     const property = fc.property(
       shape,
-      fc.array(step(600), { minLength: 200, maxLength: 1_500 }),
+      fc.array(mapStep(600, 4), { minLength: 200, maxLength: 1_500 }),
       fc.nat({ max: 1_500 }),
       (mapShape, steps, viewAt) => {
         const map = new SplitMap<number>(mapShape);

@@ -7,36 +7,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { StringTable } from '../../../src/actors/string-table.js';
 import { runOptions } from '../../helpers/fc-options.js';
+import { mapStep, type MapStep } from '../../helpers/map-steps.js';
 
-type Step =
-  | { kind: 'set'; key: number; value: number }
-  | { kind: 'delete'; key: number }
-  | { kind: 'iterate-deleting'; modulus: number }
-  | { kind: 'clone' };
+type Step = MapStep | { kind: 'clone' };
 
 /** Keys drawn from `keys` + 1; few keys and many deletes make holes, and compactions, often. */
 const steps = (keys: number, deleteWeight: number): fc.Arbitrary<Step[]> =>
   fc.array(
     fc.oneof(
-      {
-        weight: 8,
-        arbitrary: fc.record({
-          kind: fc.constant('set' as const),
-          key: fc.nat({ max: keys }),
-          value: fc.nat(),
-        }),
-      },
-      {
-        weight: deleteWeight,
-        arbitrary: fc.record({ kind: fc.constant('delete' as const), key: fc.nat({ max: keys }) }),
-      },
-      {
-        weight: 1,
-        arbitrary: fc.record({
-          kind: fc.constant('iterate-deleting' as const),
-          modulus: fc.integer({ min: 2, max: 5 }),
-        }),
-      },
+      { weight: 8 + deleteWeight + 1, arbitrary: mapStep(keys, deleteWeight, keys) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('clone' as const) }) },
     ),
     { minLength: 1000, maxLength: 2000 },
