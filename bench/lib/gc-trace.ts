@@ -45,6 +45,17 @@ export interface GcThreadSummary {
   readonly promotedMb: number;
 }
 
+/**
+ * A line V8 printed for an isolate (`[pid:0x...]  N ms: ...`): the collections' lines, and those of
+ * any other V8 trace flag given with `--node-flag` (e.g. `--trace-incremental-marking`, which says
+ * what started each full collection).
+ */
+export function isV8TraceLine(text: string): boolean {
+  return v8LinePattern.test(text);
+}
+
+const v8LinePattern = /^\[\d+:0x[0-9a-f]+\]\s+[\d.]+ ms: /;
+
 /** V8's lines as they came, one a line, to `<prefix>.gc.log`; `close` when the run ends. */
 export function gcLogFile(prefix: string): { write(line: string): void; close(): Promise<void> } {
   const stream = createWriteStream(`${prefix}.gc.log`);

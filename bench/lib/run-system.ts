@@ -4,7 +4,13 @@
 import { authorizationHeader } from './auth.js';
 import type { BenchOptions } from './args.js';
 import { Cleanup } from './cleanup.js';
-import { GcTrace, gcLogFile, gcTraceFlag, type GcThreadSummary } from './gc-trace.js';
+import {
+  GcTrace,
+  gcLogFile,
+  gcTraceFlag,
+  isV8TraceLine,
+  type GcThreadSummary,
+} from './gc-trace.js';
 import type { SpawnedLedger } from './ledger-child.js';
 import { scrapeMetrics } from './ledger-api.js';
 import { correctedHistogram } from './coordinated-omission.js';
@@ -334,7 +340,8 @@ export async function runSystem(
     }
     // With --gc-trace, for the ledger: V8 prints every collection, and the bench keeps the lines
     // (with --timeline also as they came, in `t.gc.log` beside the timeline's files: one line a
-    // collection, its isolate first, as `--trace-gc-nvp` prints it).
+    // collection, its isolate first, as `--trace-gc-nvp` prints it; and the lines of any other
+    // V8 trace flag given with --node-flag).
     const gcTrace = context.options.gcTrace && spec.ledgerMetrics ? new GcTrace() : undefined;
     const gcLog = gcTrace !== undefined && prefix !== undefined ? gcLogFile(prefix) : undefined;
     if (gcLog !== undefined) cleanup.push('close the GC log', gcLog.close);
@@ -344,7 +351,11 @@ export async function runSystem(
     const onLine =
       gcTrace === undefined
         ? {}
-        : { onLine: (line: string) => gcTrace.line(line) && gcLog?.write(line) };
+        : {
+            onLine: (line: string) => {
+              if (gcTrace.line(line) || isV8TraceLine(line)) gcLog?.write(line);
+            },
+          };
     const server = await spec.start({ ...context, options, cleanup, onSpawned, log, ...onLine });
     log(`  ready at ${server.baseUrl} (pid ${server.pid}); stocking ${scenario.keyCount} key(s)`);
     await stockScenario(server.baseUrl, scenario);

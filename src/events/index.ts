@@ -5,6 +5,7 @@ export {
   type EventPublisherStatus,
 } from './publisher-host.js';
 export type { EventStreamSettings, EventsWorkerData, PublisherStats } from './protocol.js';
+export { isStreamNotFound } from './nats-sink.js';
 export {
   eventId,
   eventOf,

@@ -206,11 +206,14 @@ async function streamConfig(
   try {
     return (await streams.info(name)).config;
   } catch (error) {
-    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
-      return undefined;
-    }
+    if (isStreamNotFound(error)) return undefined;
     throw error;
   }
+}
+
+/** JetStream's answer for a stream that does not exist (yet). */
+export function isStreamNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
 }
 
 function warnIfDifferent(

@@ -56,13 +56,14 @@ interface CachedToken {
 }
 
 async function loadVerifier(settings: AuthSettings): Promise<Verifier | undefined> {
-  if (settings.jwtSecret === undefined && settings.jwtPublicKeyPath === undefined) return undefined;
-  const { createLocalJWKSet, jwtVerify } = await import('jose');
-  if (settings.jwtSecret !== undefined) {
-    const key = new TextEncoder().encode(settings.jwtSecret);
-    return { key, algorithms: ['HS256'], jwtVerify };
+  const { jwtSecret, jwtPublicKeyPath } = settings;
+  if (jwtSecret !== undefined) {
+    const { jwtVerify } = await import('jose');
+    return { key: new TextEncoder().encode(jwtSecret), algorithms: ['HS256'], jwtVerify };
   }
-  const text = readFileSync(settings.jwtPublicKeyPath ?? '', 'utf8');
+  if (jwtPublicKeyPath === undefined) return undefined;
+  const { createLocalJWKSet, jwtVerify } = await import('jose');
+  const text = readFileSync(jwtPublicKeyPath, 'utf8');
   if (text.trimStart().startsWith('{')) {
     return { key: createLocalJWKSet(JSON.parse(text)), algorithms: ['RS256', 'ES256'], jwtVerify };
   }

@@ -8,17 +8,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  JetStreamApiCodes,
-  JetStreamApiError,
-  jetstreamManager,
-  type JetStreamManager,
-} from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import formats from 'ajv-formats';
 import type { JournalRecord } from '../../src/actors/index.js';
-import { eventsOf, isPublished } from '../../src/events/index.js';
+import { eventsOf, isPublished, isStreamNotFound } from '../../src/events/index.js';
 import { decodeRecord } from '../../src/persistence/index.js';
 import type { TestDatabase } from './database.js';
 import { servicesRequired } from './services.js';
@@ -103,9 +98,7 @@ async function lastSequence(manager: JetStreamManager, stream: string): Promise<
   try {
     return (await manager.streams.info(stream)).state.last_seq;
   } catch (error) {
-    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
-      return 0;
-    }
+    if (isStreamNotFound(error)) return 0;
     throw error;
   }
 }

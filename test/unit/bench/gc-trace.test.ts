@@ -4,7 +4,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { GcTrace, gcLogFile, parseGcTraceLine } from '../../../bench/lib/gc-trace.js';
+import {
+  GcTrace,
+  gcLogFile,
+  isV8TraceLine,
+  parseGcTraceLine,
+} from '../../../bench/lib/gc-trace.js';
 
 const scavenge = (isolate: string, pause: number, bytes: [number, number, number]): string =>
   `[11943:${isolate}]      145 ms: pause=${pause} mutator=124.4 gc=s reduce_memory=0 ` +
@@ -90,5 +95,15 @@ describe('gc trace', () => {
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
+  });
+
+  it('tells V8 trace lines of other flags from the ledger’s own', () => {
+    const marking =
+      '[6313:0x7f2808000f00]     5309 ms: [IncrementalMarking] Start (task): (size/limit/slack) ' +
+      'v8: 13MB / 35MB / 22MB global: 13MB / 35MB / 22MB';
+    expect(isV8TraceLine(marking)).toBe(true);
+    expect(isV8TraceLine(markCompact)).toBe(true);
+    expect(isV8TraceLine('{"level":"info","msg":"[6313:0x1] 5 ms: not V8"}')).toBe(false);
+    expect(isV8TraceLine('listening on 127.0.0.1:3000')).toBe(false);
   });
 });
