@@ -8,6 +8,7 @@ import {
   type SettingsRecord,
   type TransferRecord,
 } from '../actors/index.js';
+import { isoTime } from '../iso-time.js';
 
 /**
  * The records that become events. A cart confirm attempt's steps (pins, the home's decision)
@@ -225,7 +226,7 @@ export function eventsOf(
   const events = hasOwnEvent(record) ? [eventOf(partition, lsn, record, subjectPrefix)] : [];
   const signals = 'signals' in record ? record.signals : undefined;
   if (signals === undefined || record.type === 'settings' || record.type === 'cart') return events;
-  const timestamp = new Date(record.atMs).toISOString();
+  const timestamp = isoTime(record.atMs);
   // Named by position: a transfer's source record has no event of its own, so its first
   // crossing is `<partition>-<lsn>` (every record's events are named alike, which the
   // publisher checks).
@@ -257,7 +258,7 @@ export function eventOf(
   const aborted = record.type === 'cart' && record.decision === 'aborted';
   const set = record.type === 'adjusted' && record.set === true;
   const named = aborted ? cartAbortedSubject : set ? stockSetSubject : eventSubjects[record.type];
-  const timestamp = new Date(record.atMs).toISOString();
+  const timestamp = isoTime(record.atMs);
   if (record.type === 'transfer') {
     return transferEvent(id, record, timestamp, subjectPrefix);
   }
@@ -304,7 +305,7 @@ export function eventOf(
     trace_id: record.traceId,
     version: record.version,
     ...(record.type === 'reserved' || record.type === 'extended'
-      ? { expires_at: new Date(record.expiresAtMs).toISOString() }
+      ? { expires_at: isoTime(record.expiresAtMs) }
       : {}),
     ...(record.cartId === undefined ? {} : { cart_id: record.cartId }),
     ...(record.buyerId === undefined ? {} : { buyer_id: record.buyerId }),

@@ -2,6 +2,7 @@
 // the journal's movement table by a reader the composition root passes in (src/persistence,
 // HistoryStore), rendered here.
 import type { Movement } from '../actors/index.js';
+import { isoTime } from '../iso-time.js';
 import { lotUnitsObjects } from './reply-render.js';
 
 export interface MovementPage {
@@ -39,7 +40,7 @@ export function movementObject(movement: Movement): Record<string, unknown> {
     on_hand: movement.onHand,
     reserved: movement.reserved,
     incoming: movement.incoming,
-    at: new Date(movement.atMs).toISOString(),
+    at: isoTime(movement.atMs),
   };
   for (const [name, json] of optionalFields) {
     const value = movement[name];

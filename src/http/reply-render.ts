@@ -11,6 +11,7 @@ import type {
   TransferView,
 } from '../actors/index.js';
 import { errorObject, errorStatus, type ErrorDetails, type ErrorObject } from '../errors.js';
+import { isoTime } from '../iso-time.js';
 import type { ShardOutcome } from '../shards/index.js';
 
 export interface RenderedReply {
@@ -25,8 +26,6 @@ export interface RenderedReply {
   readonly retryAfterSeconds: number | undefined;
 }
 
-const time = (epochMs: number): string => new Date(epochMs).toISOString();
-
 /** The reservation body: v1 fields, then the v1.1 ones a hold has (never empty ones). */
 function reservationObject(view: ReservationView): Record<string, unknown> {
   // The hot path's body (a plain PENDING hold) is one literal: no spreads on this thread.
@@ -36,8 +35,8 @@ function reservationObject(view: ReservationView): Record<string, unknown> {
     product_id: view.productId,
     warehouse_id: view.warehouseId,
     quantity: view.quantity,
-    expires_at: time(view.expiresAtMs),
-    created_at: time(view.createdAtMs),
+    expires_at: isoTime(view.expiresAtMs),
+    created_at: isoTime(view.createdAtMs),
   };
   if (view.status === 'CONFIRMED')
     body.confirmed_quantity = view.confirmedQuantity ?? view.quantity;
@@ -82,7 +81,7 @@ function lotObject(lot: LotView): Record<string, unknown> {
     on_hand: lot.onHand,
     reserved: lot.reserved,
     ...(lot.expiresOn === undefined ? {} : { expires_on: lot.expiresOn }),
-    received_at: time(lot.receivedAtMs),
+    received_at: isoTime(lot.receivedAtMs),
   };
 }
 
@@ -120,8 +119,8 @@ export function cartJson(cart: CartView): string {
   return JSON.stringify({
     cart_id: cart.cartId,
     status: cart.status,
-    created_at: time(cart.createdAtMs),
-    expires_at: time(cart.expiresAtMs),
+    created_at: isoTime(cart.createdAtMs),
+    expires_at: isoTime(cart.expiresAtMs),
     ...(cart.buyerId === '' ? {} : { buyer_id: cart.buyerId }),
     ...(cart.reference === '' ? {} : { reference: cart.reference }),
     holds: cart.holds.map((hold) => ({
@@ -148,9 +147,9 @@ export function transferJson(view: TransferView): string {
     from_warehouse_id: view.fromWarehouseId,
     to_warehouse_id: view.toWarehouseId,
     quantity: view.quantity,
-    created_at: time(view.createdAtMs),
-    ...(view.receivedAtMs === undefined ? {} : { received_at: time(view.receivedAtMs) }),
-    ...(view.cancelledAtMs === undefined ? {} : { cancelled_at: time(view.cancelledAtMs) }),
+    created_at: isoTime(view.createdAtMs),
+    ...(view.receivedAtMs === undefined ? {} : { received_at: isoTime(view.receivedAtMs) }),
+    ...(view.cancelledAtMs === undefined ? {} : { cancelled_at: isoTime(view.cancelledAtMs) }),
     ...(view.reason === undefined ? {} : { reason: view.reason }),
     ...(view.reference === undefined ? {} : { reference: view.reference }),
     ...(view.lots === undefined ? {} : { lots: lotUnitsObjects(view.lots) }),
