@@ -216,3 +216,68 @@ describe('GroupCommit with several writes in flight', () => {
     expect(snapshots.written.map((row) => row.lsn)).toEqual([2]);
   });
 });
+
+describe('GroupCommit on one sink', () => {
+  /** One sink; each durable sequence told, with how many batches the sink had been sent then. */
+  function oneSink() {
+    const sink = new HeldSink('s0');
+    const told: { sequence: number; batchesSent: number }[] = [];
+    const failures: string[] = [];
+    const commit = new GroupCommit(
+      [sink],
+      {
+        durable: (sequence) => told.push({ sequence, batchesSent: sink.batches.length }),
+        failed: (error) => failures.push(error.message),
+        flushed: () => undefined,
+      },
+      100,
+      new Snapshots(),
+      systemClock,
+    );
+    return { sink, told, failures, commit };
+  }
+
+  it('sends the next batch before it tells the committed one durable', async () => {
+    const { sink, told, commit } = oneSink();
+    commit.append(wal(1));
+    commit.append(wal(2));
+    await settle();
+    commit.append(wal(3));
+    await settle();
+    expect(sink.batches).toEqual([[1, 2]]);
+    sink.commit();
+    await settle();
+    // Rows 1-2 were told durable with row 3's batch already out: the release overlaps it.
+    expect(told).toEqual([{ sequence: 2, batchesSent: 2 }]);
+    expect(sink.batches).toEqual([[1, 2], [3]]);
+    expect(commit.durableSequence).toBe(2);
+    sink.commit();
+    await settle();
+    expect(told).toEqual([
+      { sequence: 2, batchesSent: 2 },
+      { sequence: 3, batchesSent: 2 },
+    ]);
+    expect(commit.idle).toBe(true);
+  });
+
+  it('keeps what committed durable when the batch sent after it fails', async () => {
+    const { sink, told, failures, commit } = oneSink();
+    commit.append(wal(1));
+    await settle();
+    commit.append(wal(2));
+    await settle();
+    sink.commit();
+    await settle();
+    expect(told.map((entry) => entry.sequence)).toEqual([1]);
+    sink.fail();
+    await settle();
+    expect(commit.durableSequence).toBe(1);
+    expect(told.map((entry) => entry.sequence)).toEqual([1]);
+    expect(failures).toEqual(['injected: s0 failed']);
+    expect(commit.failed).toBe(true);
+    // Nothing more goes out until the owner resumes.
+    commit.append(wal(3));
+    await settle();
+    expect(sink.batches).toEqual([[1], [2]]);
+  });
+});
