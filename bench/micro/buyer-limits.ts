@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { PartitionState, type Command } from '../../src/actors/index.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import { machineInfo } from '../lib/machine.js';
+import { stockAdjust } from '../lib/stock-adjust.js';
 
 const { values } = parseArgs({ options: { buyers: { type: 'string', default: '1000000' } } });
 const buyers = Number(values.buyers);
@@ -31,16 +32,7 @@ function heapAfterGc(): number {
 function fill(withBuyers: boolean): { state: PartitionState; heapBytes: number } {
   const before = heapAfterGc();
   const state = new PartitionState(0, retention);
-  const adjust: Command = {
-    kind: 'adjust',
-    productId: 'limited-sku',
-    warehouseId: 'wh-1',
-    delta: buyers,
-    reason: '',
-    idempotencyKey: '',
-    actorId: '',
-    traceId: '',
-  };
+  const adjust: Command = stockAdjust('limited-sku', 'wh-1', buyers);
   state.apply(adjust, t0);
   const limit: Command = {
     kind: 'put-settings',

@@ -16,6 +16,7 @@ import { decodeRecord, encodeRecord } from '../../src/persistence/record-codec.j
 import { partitionOf } from '../../src/router/partition-hash.js';
 import { mintReservationId, reservationPartition } from '../../src/router/reservation-id.js';
 import { decodeRequests, encodeBatch, type ShardRequest } from '../../src/shards/protocol.js';
+import { stockAdjust } from '../lib/stock-adjust.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 /** The ledger's default partition count. */
@@ -82,19 +83,7 @@ class HotKey {
     const actor = this.state.actors.get('hot-sku\u0000wh-1');
     if (actor !== undefined && actor.available > 0) return;
     this.sequence += 1;
-    const result = this.state.apply(
-      {
-        kind: 'adjust',
-        productId: 'hot-sku',
-        warehouseId: 'wh-1',
-        delta: restockDelta,
-        reason: 'bench restock',
-        idempotencyKey: '',
-        actorId: 'bench',
-        traceId: '',
-      },
-      this.nowMs,
-    );
+    const result = this.state.apply(stockAdjust('hot-sku', 'wh-1', restockDelta), this.nowMs);
     if (!result.outcome.ok) throw new Error(`restock failed: ${result.outcome.code}`);
   }
 

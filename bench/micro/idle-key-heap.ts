@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PartitionState, type StockActor } from '../../src/actors/index.js';
 import { partitionOf } from '../../src/router/partition-hash.js';
+import { stockAdjust } from '../lib/stock-adjust.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const partitions = 256;
@@ -66,19 +67,7 @@ function stock(states: PartitionState[], ids: Ids): void {
   for (let index = 0; index < keyCount; index += 1) {
     const [productId, warehouseId] = ids(index);
     const state = states[partitionOf(productId, states.length)] as PartitionState;
-    const result = state.apply(
-      {
-        kind: 'adjust',
-        productId,
-        warehouseId,
-        delta: 100,
-        reason: '',
-        idempotencyKey: '',
-        actorId: 'bench',
-        traceId: '',
-      },
-      1_763_900_000_000,
-    );
+    const result = state.apply(stockAdjust(productId, warehouseId, 100), 1_763_900_000_000);
     if (!result.outcome.ok) throw new Error(`adjust failed: ${result.outcome.code}`);
     // The shard records the journal sequence of every key it writes (for reply gating).
     (result.actor as StockActor).journalSequence = index + 1;

@@ -17,6 +17,7 @@ import type { ExpiryEntry } from '../../src/shards/expiry-heap.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import { ExpirySchedule } from '../../src/shards/expiry-schedule.js';
 import { StepTimes, growthOptions } from '../lib/step-times.js';
+import { stockAdjust } from '../lib/stock-adjust.js';
 
 const { holds, overMs } = growthOptions();
 /** The ledger's defaults: a day of finished holds, a million entries per partition. */
@@ -27,19 +28,7 @@ const ttlSeconds = 3600;
 const state = new PartitionState(partition, retention);
 const schedule = new ExpirySchedule();
 let nowMs = 1_763_900_000_000;
-const stocked = state.apply(
-  {
-    kind: 'adjust',
-    productId: 'hot-sku',
-    warehouseId: 'wh-1',
-    delta: 1_000_000_000,
-    reason: 'bench stock',
-    idempotencyKey: '',
-    actorId: 'bench',
-    traceId: '',
-  },
-  nowMs,
-);
+const stocked = state.apply(stockAdjust('hot-sku', 'wh-1', 1_000_000_000), nowMs);
 if (!stocked.outcome.ok) throw new Error(`stocking failed: ${stocked.outcome.code}`);
 
 function reserveCommand(): ReserveCommand {

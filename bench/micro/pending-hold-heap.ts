@@ -27,6 +27,7 @@ import { decodeRequests, encodeBatch, type ShardRequest } from '../../src/shards
 import { integerFlag } from '../lib/args.js';
 import { machineInfo } from '../lib/machine.js';
 import { median } from '../lib/report.js';
+import { stockAdjust } from '../lib/stock-adjust.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
@@ -81,19 +82,7 @@ const gcTimings = 7;
 function measure(from: From, gc: () => void): Round {
   const state = new PartitionState(partition, retention);
   const schedule = new ExpirySchedule();
-  const stocked = state.apply(
-    {
-      kind: 'adjust',
-      productId: 'hot-sku',
-      warehouseId: 'bench-wh',
-      delta: holds,
-      reason: '',
-      idempotencyKey: '',
-      actorId: 'bench',
-      traceId: '',
-    },
-    nowMs,
-  );
+  const stocked = state.apply(stockAdjust('hot-sku', 'bench-wh', holds), nowMs);
   if (!stocked.outcome.ok) throw new Error('stocking failed');
   const heap = (): number => {
     for (let round = 0; round < 3; round += 1) gc();

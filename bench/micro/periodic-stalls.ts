@@ -15,6 +15,7 @@ import { mintReservationId } from '../../src/router/reservation-id.js';
 import type { ShardRequest } from '../../src/shards/protocol.js';
 import { Shard } from '../../src/shards/shard.js';
 import { longestTurn } from '../lib/turn-probe.js';
+import { stockAdjust } from '../lib/stock-adjust.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const { values } = parseArgs({
@@ -99,17 +100,7 @@ function send(commands: ShardRequest['command'][]): number {
 }
 
 const adjust = (productId: string, delta: number, lot?: { lotId: string; expiresOn: string }) =>
-  ({
-    kind: 'adjust',
-    productId,
-    warehouseId: 'wh-1',
-    delta,
-    reason: 'bench',
-    idempotencyKey: '',
-    actorId: 'bench',
-    traceId: 'bench',
-    ...(lot === undefined ? {} : { lot }),
-  }) as const;
+  stockAdjust(productId, 'wh-1', delta, lot);
 
 function reserve(index: number, ttlSeconds: number) {
   return {

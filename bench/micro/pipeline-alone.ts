@@ -25,6 +25,7 @@ import { startCore } from '../lib/pipeline-core.js';
 import { runFigures, windowAfter, windowBefore, type RunFigures } from '../lib/pipeline-window.js';
 import { summaryLines } from '../lib/pipeline-report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
+import { stockAdjust } from '../lib/stock-adjust.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
@@ -99,17 +100,8 @@ const stockChunk = 1000;
 async function stock(core: Awaited<ReturnType<typeof startCore>>, keys: readonly StockKey[]) {
   const adjust = (key: StockKey) =>
     new Promise<{ ok: boolean }>((resolve) =>
-      core.router.dispatch(
-        {
-          kind: 'adjust',
-          ...key,
-          delta: stockEach,
-          reason: 'bench',
-          idempotencyKey: '',
-          actorId: 'bench',
-          traceId: 'bench',
-        },
-        ({ outcome }) => resolve(outcome),
+      core.router.dispatch(stockAdjust(key.productId, key.warehouseId, stockEach), ({ outcome }) =>
+        resolve(outcome),
       ),
     );
   for (let start = 0; start < keys.length; start += stockChunk) {

@@ -34,6 +34,7 @@ import { PartitionState, type ReserveCommand } from '../../src/actors/index.js';
 import { StringTable } from '../../src/actors/string-table.js';
 import { PendingSlots } from '../../src/pending-slots.js';
 import { GcTrace } from '../lib/gc-trace.js';
+import { stockAdjust } from '../lib/stock-adjust.js';
 
 const cases = [
   'callbacks-map',
@@ -172,19 +173,7 @@ function partitionLifecycle(): number {
   const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
   const state = new PartitionState(0, retention);
   let nowMs = 1_763_900_000_000;
-  const restock = state.apply(
-    {
-      kind: 'adjust',
-      productId: 'sku-hot',
-      warehouseId: 'wh-1',
-      delta: 1_000_000_000,
-      reason: 'bench',
-      idempotencyKey: '',
-      actorId: 'bench',
-      traceId: '',
-    },
-    nowMs,
-  );
+  const restock = state.apply(stockAdjust('sku-hot', 'wh-1', 1_000_000_000), nowMs);
   if (!restock.outcome.ok) throw new Error(`restock: ${restock.outcome.code}`);
   const waiting: string[] = new Array<string>(live).fill('');
   let checksum = 0;
