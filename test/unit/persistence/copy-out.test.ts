@@ -3,8 +3,10 @@
 // cut, messages skipped, the rest handed back to pg byte for byte); and on a real Postgres: the
 // same bytes as pg-copy-streams for rows up to 300 KB, notices in between, and after a failed
 // statement (at its start or halfway), a throwing reader, pg's query timeout or a statement that
-// is not a COPY, the error and a connection that still answers; and a backend ended halfway
-// through fails the copy instead of leaving it waiting.
+// is not a COPY TO STDOUT (a query, an empty one, a COPY FROM STDIN), the error and a
+// connection that still answers; a backend ended halfway through fails the copy instead of
+// leaving it waiting; and a socket with other readers than pg's is refused before anything is
+// sent.
 import { EventEmitter } from 'node:events';
 import fc from 'fast-check';
 import pg from 'pg';
@@ -31,7 +33,7 @@ function fakeConnection() {
   const toPg: Buffer[] = [];
   stream.on('data', (chunk: Buffer) => toPg.push(Buffer.from(chunk)));
   const sent: string[] = [];
-  const connection = { stream, query: (text: string) => sent.push(text) };
+  const connection = { stream, sent, query: (text: string) => sent.push(text) };
   return { connection, stream, toPg, sent };
 }
 
@@ -71,6 +73,18 @@ describe('copyOut', () => {
       ),
       runOptions(300),
     );
+  });
+
+  it('refuses a connection whose socket has other readers than pg', () => {
+    const { connection, stream } = fakeConnection();
+    stream.on('data', () => undefined);
+    const query = new CopyOutQuery('COPY x TO STDOUT', () => undefined);
+    expect(() => query.submit(connection as unknown as pg.Connection)).toThrow(
+      'a pg connection with 2 data listeners, not 1',
+    );
+    // Nothing was sent, and pg's listeners are as they were.
+    expect(connection.sent).toEqual([]);
+    expect(stream.listenerCount('data')).toBe(2);
   });
 
   it.runIf(postgres)('gives the bytes pg-copy-streams gives, notices skipped', async () => {
@@ -140,9 +154,19 @@ describe('copyOut', () => {
         );
         await new Promise((resolve) => setTimeout(resolve, 1200));
         await expect(answers()).resolves.toEqual({ one: 1 });
-        // Not a COPY TO STDOUT.
+        // Not a COPY TO STDOUT: a query, an empty statement, a COPY the other way (refused
+        // with a CopyFail, so nothing is written).
         await expect(copyOut(client, 'SELECT 1', count)).rejects.toThrow('COPY ... TO STDOUT only');
         await expect(answers()).resolves.toEqual({ one: 1 });
+        await expect(copyOut(client, '', count)).rejects.toThrow('COPY ... TO STDOUT only');
+        await expect(answers()).resolves.toEqual({ one: 1 });
+        await client.query('CREATE TEMP TABLE copied_in (n integer)');
+        await expect(copyOut(client, 'COPY copied_in FROM STDIN', count)).rejects.toThrow(
+          'COPY ... TO STDOUT only',
+        );
+        await expect(answers()).resolves.toEqual({ one: 1 });
+        const copiedIn = await client.query('SELECT count(*)::int AS n FROM copied_in');
+        expect(copiedIn.rows).toEqual([{ n: 0 }]);
       } finally {
         await client.end();
       }
