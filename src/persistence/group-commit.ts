@@ -36,6 +36,11 @@ interface PendingSnapshot {
   readonly row: SnapshotRow;
 }
 
+/** A write that committed, and the one it started on its sink after it (if any). */
+interface Written {
+  readonly next: Promise<Written> | undefined;
+}
+
 /** A write out on one of the sinks, in the order the writes began. */
 interface InFlight {
   /** The sequence of its last row: durable once it and every write before it committed. */
@@ -198,22 +203,11 @@ export class GroupCommit {
     }
   }
 
-  /**
-   * Writes batches on `sink` until nothing is pending, then frees it. When a write commits, the
-   * next batch goes out on the sink before the committed one is told durable: Postgres works on
-   * it while this thread releases the replies, instead of after (the cycle of a hot key's
-   * commits is shorter by the release). What is durable, and when replies may go, is unchanged.
-   */
+  /** Writes batches on `sink` until nothing is pending, then frees it. */
   private async write(sink: JournalSink): Promise<void> {
     try {
-      let writing = this.writeOnce(sink);
-      for (;;) {
-        await writing;
-        const more = this.pending.length > 0 && this.failing === undefined;
-        if (more) writing = this.writeOnce(sink);
-        this.advance();
-        if (!more) break;
-      }
+      let writing: Promise<Written> | undefined = this.writeOnce(sink);
+      while (writing !== undefined) writing = (await writing).next;
     } catch (error) {
       // A broken assertion (here or in a listener) is a bug, not a journal failure: it must
       // crash the shard (which then recovers), never pass for a failed write.
@@ -225,8 +219,13 @@ export class GroupCommit {
     }
   }
 
-  /** One batch on `sink`; resolves once it committed (the caller then tells it: `advance`). */
-  private async writeOnce(sink: JournalSink): Promise<void> {
+  /**
+   * One batch on `sink`. Once it committed, the next batch (if rows are pending) goes out on the
+   * same sink before this one is told durable: Postgres works on it while this thread releases
+   * the replies, instead of after, so the connection does not sit idle for the release. What is
+   * durable, and when replies may go, is unchanged. Resolves with that next write.
+   */
+  private async writeOnce(sink: JournalSink): Promise<Written> {
     let size = Math.min(this.pending.length, this.batchRowsMax);
     // A group is never cut: the batch stretches to its end (a group is bounded, see limits).
     while (size < this.pending.length && this.joined.has(this.pending[size - 1] as WalRow)) {
@@ -244,7 +243,13 @@ export class GroupCommit {
     // (writes begun before it that commit still count).
     await sink.append(batch);
     write.committed = true;
+    // Told before the release, in the same turn: the shard's timeline counts that turn's replies
+    // into this commit.
     this.listener.flushed(batch.length, this.clock.monotonic() - startedMs);
+    const more = this.pending.length > 0 && this.failing === undefined;
+    const next = more ? this.writeOnce(sink) : undefined;
+    this.advance();
+    return { next };
   }
 
   /**
