@@ -1,0 +1,147 @@
+// Before/after on a noisy machine: runs the flash-sale bench in this checkout (A) and in another
+// built checkout (B, say a worktree of the commit before a change) in turn, A then B in odd pairs
+// and B then A in even ones, so that each pair shares the machine's moment; then per figure the
+// ratio A/B pair by pair and the median of the ratios (bench/lib/pairs-report.ts). Each side runs
+// its own checkout's bench and ledger build. Only the ledger is measured (no --compare).
+//
+//   npx tsx bench/pairs.ts --vs-root ../other-checkout [--pairs 5] \
+//     -- --scenario hot-sku --duration 15   (the flash-sale bench's own flags, as `npm run bench`)
+//
+// Writes bench/results/pairs-<timestamp>.json with both sides' result files and figures.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { integerFlag } from './lib/args.js';
+import { ensureBuilt } from './lib/ledger-child.js';
+import {
+  figureNames,
+  ledgerFigures,
+  pairOrder,
+  summarise,
+  type Pair,
+  type RunFigures,
+  type RunRecord,
+} from './lib/pairs-report.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const out = (line: string): boolean => process.stdout.write(`${line}\n`);
+
+/** Bench flags that would make a run something else than one run of the ledger. */
+const refusedBenchFlags = ['--compare', '--systems', '--runs'];
+
+interface Side {
+  readonly label: 'A' | 'B';
+  readonly checkout: string;
+}
+
+interface SideRun {
+  readonly results: string;
+  readonly figures: RunFigures;
+}
+
+function options(argv: readonly string[]) {
+  const split = argv.indexOf('--');
+  const own = split < 0 ? argv : argv.slice(0, split);
+  const benchArgs = split < 0 ? [] : argv.slice(split + 1);
+  const { values } = parseArgs({
+    args: [...own],
+    options: { 'vs-root': { type: 'string' }, pairs: { type: 'string' } },
+  });
+  const vsRoot = values['vs-root'];
+  if (vsRoot === undefined) throw new Error('--vs-root DIR (another built checkout) is needed');
+  const refused = benchArgs.filter((arg) => refusedBenchFlags.includes(arg.split('=')[0] ?? ''));
+  if (refused.length > 0) {
+    throw new Error(`${refused.join(', ')}: pairs run the ledger alone, one run a side`);
+  }
+  const pairs = integerFlag('pairs', { defaultValue: 5, min: 1, max: 50 }, values.pairs);
+  return { vsRoot: resolvePath(vsRoot), pairs, benchArgs };
+}
+
+/** One run of the bench in `side`'s checkout; its JSON record's path and the ledger's figures. */
+function runSide(side: Side, benchArgs: readonly string[]): SideRun {
+  const run = spawnSync('npm', ['run', '--silent', 'bench', '--', ...benchArgs, '--runs', '1'], {
+    cwd: side.checkout,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const written = /results written to (\S+\.json)/.exec(run.stdout ?? '');
+  if (run.status !== 0 || written?.[1] === undefined) {
+    throw new Error(`the bench in ${side.checkout} failed (status ${String(run.status)})`);
+  }
+  const results = written[1];
+  return {
+    results,
+    figures: ledgerFigures(JSON.parse(readFileSync(results, 'utf8')) as RunRecord),
+  };
+}
+
+const shown = (value: number | null, digits: number): string =>
+  value === null ? 'n/a' : value.toFixed(digits);
+
+function line(label: string, figures: RunFigures): string {
+  return (
+    `  ${label}: ${shown(figures.requestsPerSecond, 0)} req/s, p99 ${shown(figures.p99Ms, 2)}` +
+    ` p99.9 ${shown(figures.p999Ms, 2)} max ${shown(figures.maxMs, 1)} ms, server ` +
+    `${shown(figures.serverMicrosecondsPerAnswer, 1)} µs/answer (HTTP thread ` +
+    `${shown(figures.mainThreadMicrosecondsPerAnswer, 1)}), journal idle ` +
+    `${shown(figures.commitIdleMs, 2)} ms/commit, other cores ${shown(figures.otherCores, 2)}`
+  );
+}
+
+function main(): void {
+  const { vsRoot, pairs: count, benchArgs } = options(process.argv.slice(2));
+  const sides: Record<'A' | 'B', Side> = {
+    A: { label: 'A', checkout: root },
+    B: { label: 'B', checkout: vsRoot },
+  };
+  ensureBuilt(root);
+  ensureBuilt(vsRoot);
+  const startedAt = new Date().toISOString();
+  out(`${count} pairs, A = ${root}, B = ${vsRoot}; bench: ${benchArgs.join(' ') || '(defaults)'}`);
+  const pairs: Pair[] = [];
+  const files: { a: string; b: string }[] = [];
+  for (let pair = 1; pair <= count; pair += 1) {
+    const runs: Partial<Record<'A' | 'B', SideRun>> = {};
+    for (const label of pairOrder(pair)) {
+      runs[label] = runSide(sides[label], benchArgs);
+      out(line(`pair ${pair} ${label}`, (runs[label] as SideRun).figures));
+    }
+    const [a, b] = [runs.A as SideRun, runs.B as SideRun];
+    pairs.push({ a: a.figures, b: b.figures });
+    files.push({ a: a.results, b: b.results });
+  }
+  const summary = summarise(pairs);
+  out('\nA / B, pair by pair (median; pairs where A is lower):');
+  for (const entry of summary) {
+    const ratios = entry.ratios.map((ratio) => shown(ratio, 3)).join(' ');
+    out(
+      `  ${figureNames[entry.figure].padEnd(24)} ${shown(entry.medianRatio, 3)}   ` +
+        `(${ratios}; A lower in ${entry.aLower} of ${entry.comparable})`,
+    );
+  }
+  const directory = join(root, 'bench', 'results');
+  mkdirSync(directory, { recursive: true });
+  const path = join(directory, `pairs-${startedAt.replace(/[:.]/g, '-')}.json`);
+  const record = {
+    bench: 'pairs',
+    startedAt,
+    a: root,
+    b: vsRoot,
+    benchArgs,
+    files,
+    pairs,
+    summary,
+  };
+  writeFileSync(path, `${JSON.stringify(record, null, 2)}\n`);
+  out(`written: ${path}`);
+}
+
+try {
+  main();
+} catch (error) {
+  process.stderr.write(`pairs: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+}
