@@ -1,6 +1,7 @@
 // What `bench/pairs.ts` makes of each flash-sale run and of the pairs: the figures a before/after
 // claim rests on, taken from a run's JSON record, and per figure the ratio of this checkout (A)
 // to the other (B) pair by pair, with the median of the ratios. Pure, so its test needs no run.
+import { median } from './report.js';
 
 /** The part of a flash-sale JSON record read here (bench/lib/report.ts writes it). */
 export interface RunRecord {
@@ -99,15 +100,6 @@ export interface FigureSummary {
   /** Pairs in which A's figure is below B's. */
   readonly aLower: number;
   readonly comparable: number;
-}
-
-function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1
-    ? (sorted[middle] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 export function summarise(pairs: readonly Pair[]): FigureSummary[] {
