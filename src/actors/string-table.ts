@@ -117,7 +117,7 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
   setHashed(key: string, hash: number, value: V): boolean {
     const index = this.find(key, hash);
     if (index !== none) {
-      (this.chunks[index >>> chunkShift] as unknown[])[((index & chunkMask) << 1) + 1] = value;
+      chunkOf(this.chunks, index)[slotOf(index) + 1] = value;
       return false;
     }
     if (this.used === this.room) {
@@ -138,8 +138,8 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
   deleteHashed(key: string, hash: number): boolean {
     const index = this.find(key, hash);
     if (index === none) return false;
-    const chunk = this.chunks[index >>> chunkShift] as unknown[];
-    const slot = (index & chunkMask) << 1;
+    const chunk = chunkOf(this.chunks, index);
+    const slot = slotOf(index);
     chunk[slot] = undefined;
     chunk[slot + 1] = undefined;
     this.count -= 1;
@@ -153,13 +153,7 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     const compactions = this.compactions;
     this.iterating += 1;
     try {
-      const { chunks, meta, used } = this;
-      for (let index = 0; index < used; index += 1) {
-        const chunk = chunks[index >>> chunkShift] as unknown[];
-        const slot = (index & chunkMask) << 1;
-        const key = chunk[slot] as string | undefined;
-        if (key !== undefined) visit(key, chunk[slot + 1] as V, meta[index] as number);
-      }
+      forEachLive(this.chunks, this.meta, this.used, visit);
     } finally {
       this.closeIteration(compactions);
     }
@@ -184,19 +178,14 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
 
   private valueOf(index: number): V | undefined {
     if (index === none) return undefined;
-    return (this.chunks[index >>> chunkShift] as unknown[])[((index & chunkMask) << 1) + 1] as V;
+    return chunkOf(this.chunks, index)[slotOf(index) + 1] as V;
   }
 
   private find(key: string, hash: number): number {
     const { chunks, meta, room } = this;
-    let index = meta[2 * room + (hash & ((room >>> 1) - 1))] as number;
+    let index = meta[bucketOf(hash, room)] as number;
     while (index !== none) {
-      if (
-        meta[index] === hash &&
-        (chunks[index >>> chunkShift] as unknown[])[(index & chunkMask) << 1] === key
-      ) {
-        return index;
-      }
+      if (meta[index] === hash && chunkOf(chunks, index)[slotOf(index)] === key) return index;
       index = meta[room + index] as number;
     }
     return none;
@@ -211,13 +200,10 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
       chunk = newChunk(Math.min(room, chunkEntries));
       this.chunks.push(chunk);
     }
-    const slot = (index & chunkMask) << 1;
+    const slot = slotOf(index);
     chunk[slot] = key;
     chunk[slot + 1] = value;
-    const bucket = 2 * room + (hash & ((room >>> 1) - 1));
-    meta[index] = hash;
-    meta[room + index] = meta[bucket] as number;
-    meta[bucket] = index;
+    link(meta, room, index, hash);
     this.used += 1;
     this.count += 1;
   }
@@ -234,13 +220,7 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
       this.chunks[0] = bigger;
     }
     const meta = newMeta(room);
-    for (let index = 0; index < used; index += 1) {
-      const hash = old[index] as number;
-      const bucket = 2 * room + (hash & ((room >>> 1) - 1));
-      meta[index] = hash;
-      meta[room + index] = meta[bucket] as number;
-      meta[bucket] = index;
-    }
+    for (let index = 0; index < used; index += 1) link(meta, room, index, old[index] as number);
     this.room = room;
     this.meta = meta;
   }
@@ -264,23 +244,20 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     meta.fill(none, 2 * room);
     let write = 0;
     for (let index = 0; index < used; index += 1) {
-      const from = chunks[index >>> chunkShift] as unknown[];
-      const fromSlot = (index & chunkMask) << 1;
+      const from = chunkOf(chunks, index);
+      const fromSlot = slotOf(index);
       const key = from[fromSlot];
       if (key === undefined) continue;
-      const hash = meta[index] as number;
       if (write !== index) {
-        const to = chunks[write >>> chunkShift] as unknown[];
-        const toSlot = (write & chunkMask) << 1;
+        const to = chunkOf(chunks, write);
+        const toSlot = slotOf(write);
         to[toSlot] = key;
         to[toSlot + 1] = from[fromSlot + 1];
         from[fromSlot] = undefined;
         from[fromSlot + 1] = undefined;
-        meta[write] = hash;
       }
-      const bucket = 2 * room + (hash & ((room >>> 1) - 1));
-      meta[room + write] = meta[bucket] as number;
-      meta[bucket] = write;
+      // Entry `index`'s hash is read before `link` writes entry `write`'s (write <= index).
+      link(meta, room, write, meta[index] as number);
       write += 1;
     }
     // The chunks past the last entry hold nothing now (the first is kept for the next sets).
@@ -297,12 +274,7 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     this.meta = newMeta(this.room);
     this.used = 0;
     this.count = 0;
-    for (let index = 0; index < used; index += 1) {
-      const chunk = chunks[index >>> chunkShift] as unknown[];
-      const slot = (index & chunkMask) << 1;
-      const key = chunk[slot] as string | undefined;
-      if (key !== undefined) this.append(key, chunk[slot + 1] as V, meta[index] as number);
-    }
+    forEachLive(chunks, meta, used, (key, value: V, hash) => this.append(key, value, hash));
   }
 
   /** Each live entry's `item`, in order; fails if the entries move meanwhile. */
@@ -315,8 +287,8 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
           this.compactions === compactions,
           'a string table was compacted while it was iterated',
         );
-        const chunk = this.chunks[index >>> chunkShift] as unknown[];
-        const slot = (index & chunkMask) << 1;
+        const chunk = chunkOf(this.chunks, index);
+        const slot = slotOf(index);
         const key = chunk[slot] as string | undefined;
         if (key !== undefined) yield item(key, chunk[slot + 1] as V);
       }
@@ -336,6 +308,44 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
 const chunkShift = 8;
 const chunkEntries = 1 << chunkShift;
 const chunkMask = chunkEntries - 1;
+
+/** The chunk holding entry `index`. */
+function chunkOf(chunks: readonly unknown[][], index: number): unknown[] {
+  return chunks[index >>> chunkShift] as unknown[];
+}
+
+/** Entry `index`'s key's slot in its chunk; its value's is the next. */
+function slotOf(index: number): number {
+  return (index & chunkMask) << 1;
+}
+
+/** Where in `meta` the newest entry of `hash`'s bucket is: room / 2 buckets, by the low bits. */
+function bucketOf(hash: number, room: number): number {
+  return 2 * room + (hash & ((room >>> 1) - 1));
+}
+
+/** Entry `index` into `meta`: its hash, and first in its bucket's chain. */
+function link(meta: Int32Array, room: number, index: number, hash: number): void {
+  const bucket = bucketOf(hash, room);
+  meta[index] = hash;
+  meta[room + index] = meta[bucket] as number;
+  meta[bucket] = index;
+}
+
+/** Each live entry of the first `used`, in order, with its hash. */
+function forEachLive<V>(
+  chunks: readonly unknown[][],
+  meta: Int32Array,
+  used: number,
+  visit: (key: string, value: V, hash: number) => void,
+): void {
+  for (let index = 0; index < used; index += 1) {
+    const chunk = chunkOf(chunks, index);
+    const slot = slotOf(index);
+    const key = chunk[slot] as string | undefined;
+    if (key !== undefined) visit(key, chunk[slot + 1] as V, meta[index] as number);
+  }
+}
 
 function newChunk(entries: number): unknown[] {
   return new Array<unknown>(2 * entries).fill(undefined);
