@@ -61,7 +61,12 @@ const wal = (lsn: number, partition = 1): WalRow => ({
   payload: new Uint8Array([lsn]),
 });
 
-function pipeline(sinkCount: number, batchRowsMax = 100) {
+/** `sinkCount` held sinks; `onDurable` also hears each durable sequence, with the sinks. */
+function pipeline(
+  sinkCount: number,
+  batchRowsMax = 100,
+  onDurable: (sequence: number, sinks: readonly HeldSink[]) => void = () => undefined,
+) {
   const sinks = Array.from({ length: sinkCount }, (_, index) => new HeldSink(`s${index}`));
   const told: number[] = [];
   const failures: string[] = [];
@@ -69,7 +74,10 @@ function pipeline(sinkCount: number, batchRowsMax = 100) {
   const commit = new GroupCommit(
     sinks,
     {
-      durable: (sequence) => told.push(sequence),
+      durable: (sequence) => {
+        told.push(sequence);
+        onDurable(sequence, sinks);
+      },
       failed: (error) => failures.push(error.message),
       flushed: () => undefined,
     },
@@ -220,21 +228,11 @@ describe('GroupCommit with several writes in flight', () => {
 describe('GroupCommit on one sink', () => {
   /** One sink; each durable sequence told, with how many batches the sink had been sent then. */
   function oneSink() {
-    const sink = new HeldSink('s0');
     const told: { sequence: number; batchesSent: number }[] = [];
-    const failures: string[] = [];
-    const commit = new GroupCommit(
-      [sink],
-      {
-        durable: (sequence) => told.push({ sequence, batchesSent: sink.batches.length }),
-        failed: (error) => failures.push(error.message),
-        flushed: () => undefined,
-      },
-      100,
-      new Snapshots(),
-      systemClock,
+    const { sinks, failures, commit } = pipeline(1, 100, (sequence, held) =>
+      told.push({ sequence, batchesSent: held[0]?.batches.length ?? 0 }),
     );
-    return { sink, told, failures, commit };
+    return { sink: sinks[0] as HeldSink, told, failures, commit };
   }
 
   it('sends the next batch before it tells the committed one durable', async () => {
