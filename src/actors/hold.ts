@@ -9,6 +9,8 @@
 //   object per field per hold: four of them.
 // - What few holds have (a buyer, a reference, a cart, lots, a cart confirm's pin) sits in one
 //   further object only on those holds.
+// - It is an object literal made at one place (`Hold.make`), so V8 can allocate long-lived holds
+//   in the old generation directly, and the scavenges do not copy them.
 // bench/micro/pending-hold-heap.ts measures the bytes and the collector's time per pending hold.
 import { merged } from './merged.js';
 import type { LotUnits, ReservationStatus } from './types.js';
@@ -85,46 +87,78 @@ function timeOf(high: number, low: number): number {
   return low === whole ? high : high * split + low;
 }
 
+/**
+ * A pending hold. Made only by `Hold.make`, never by `new`: see there. Its fields are declared,
+ * not initialized, so that the class itself defines none.
+ */
 export class Hold implements Reservation {
-  status: ReservationStatus;
-  confirmedQuantity: number;
-  private createdHigh: number;
-  private createdLow: number;
-  private expiresHigh: number;
-  private expiresLow: number;
-  private originalHigh: number;
-  private originalLow: number;
-  private finishedHigh: number;
-  private finishedLow: number;
-  private rare: Rare | undefined;
+  declare readonly id: string;
+  declare readonly quantity: number;
+  declare readonly idempotencyKey: string;
+  declare readonly requesterId: string;
+  declare status: ReservationStatus;
+  declare confirmedQuantity: number;
+  declare private createdHigh: number;
+  declare private createdLow: number;
+  declare private expiresHigh: number;
+  declare private expiresLow: number;
+  declare private originalHigh: number;
+  declare private originalLow: number;
+  declare private finishedHigh: number;
+  declare private finishedLow: number;
+  declare private rare: Rare | undefined;
 
-  constructor(
-    readonly id: string,
-    readonly quantity: number,
+  private constructor() {
+    throw new Error('a hold is made by Hold.make');
+  }
+
+  /**
+   * A new PENDING hold: an object literal with this class's prototype, made at one place. V8
+   * tracks an object literal's allocation site, and once most of what a site made outlives a
+   * scavenge it makes the site's objects in the old generation at once (allocation-site
+   * pretenuring); objects made by `new` are never tracked. A hot key keeps its holds pending for
+   * their time to live, so as objects of a class every one was copied by two scavenges and then
+   * promoted; made here, once the site is seen to last, the hold is never copied (its id and key
+   * strings still are). Where holds end within milliseconds (reserve, then confirm) the site
+   * stays young and they die young. bench/micro/promotion-sources.ts (`partition-lifecycle`)
+   * measures both; bench/README.md, "Pending holds made where V8 can pretenure them", has them
+   * and what it cost a cold start.
+   */
+  static make(
+    id: string,
+    quantity: number,
     createdAtMs: number,
     expiresAtMs: number,
     originalExpiresAtMs: number,
-    readonly idempotencyKey: string,
-    readonly requesterId: string,
+    idempotencyKey: string,
+    requesterId: string,
     options: HoldOptions | undefined,
-  ) {
-    this.status = 'PENDING';
-    this.confirmedQuantity = 0;
-    this.createdHigh = highOf(createdAtMs);
-    this.createdLow = lowOf(createdAtMs);
-    this.expiresHigh = highOf(expiresAtMs);
-    this.expiresLow = lowOf(expiresAtMs);
-    this.originalHigh = highOf(originalExpiresAtMs);
-    this.originalLow = lowOf(originalExpiresAtMs);
-    this.finishedHigh = 0;
-    this.finishedLow = 0;
+  ): Hold {
     const plain =
       options === undefined ||
       (options.buyerId === '' &&
         options.reference === '' &&
         options.cartId === '' &&
         options.lots === undefined);
-    this.rare = plain ? undefined : merged(options, { pin: undefined });
+    const hold = {
+      __proto__: Hold.prototype,
+      id,
+      quantity,
+      idempotencyKey,
+      requesterId,
+      status: 'PENDING',
+      confirmedQuantity: 0,
+      createdHigh: highOf(createdAtMs),
+      createdLow: lowOf(createdAtMs),
+      expiresHigh: highOf(expiresAtMs),
+      expiresLow: lowOf(expiresAtMs),
+      originalHigh: highOf(originalExpiresAtMs),
+      originalLow: lowOf(originalExpiresAtMs),
+      finishedHigh: 0,
+      finishedLow: 0,
+      rare: plain ? undefined : merged(options, { pin: undefined }),
+    };
+    return hold as unknown as Hold;
   }
 
   get createdAtMs(): number {

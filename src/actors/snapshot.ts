@@ -384,7 +384,7 @@ function confirmedHold(
 
 function reservationOf(tuple: ReservationTuple): Reservation {
   const [id, quantity, createdAtMs, expiresAtMs, key, status, finishedAtMs, requesterId] = tuple;
-  const hold = new Hold(
+  const hold = Hold.make(
     id,
     quantity,
     createdAtMs,

@@ -677,7 +677,7 @@ export class StockActor {
   applyReserved(record: ReservedRecord): Reservation {
     this.admitVersion(record);
     assert(record.quantity > 0, 'reserved quantity must be positive');
-    const reservation = new Hold(
+    const reservation = Hold.make(
       record.reservationId,
       record.quantity,
       record.atMs,
