@@ -8,9 +8,7 @@
 //    last 200 before the kill → first 200 after; then every acknowledged reservation read back.
 // Everything it started is stopped by PID, every stream deleted and database dropped, also on
 // failure and on Ctrl-C.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './lib/args.js';
 import { Cleanup } from './lib/cleanup.js';
@@ -47,6 +45,7 @@ import { backgroundBusyCores, machineInfo } from './lib/machine.js';
 import { buildState, gitState, redactUrl } from './lib/report.js';
 import { addTallies, emptyTallies, scenario, type Scenario } from './lib/scenarios.js';
 import { checkState, stockScenario } from './lib/state-check.js';
+import { writeRunFiles } from './lib/results-files.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -296,12 +295,8 @@ async function main(): Promise<void> {
     record.problems.push(...problemsOf(record));
     const report = markdownReport(record);
     out(`\n${report}`);
-    const directory = join(root, 'bench', 'results');
-    mkdirSync(directory, { recursive: true });
-    const base = join(directory, `cluster-${startedAt.replace(/[:.]/g, '-')}`);
-    writeFileSync(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
-    writeFileSync(`${base}.md`, `${report}\n`);
-    out(`\nwritten: ${base}.md, .json`);
+    const written = writeRunFiles(root, 'cluster', startedAt, record, report);
+    out(`\nwritten: ${written.md}, ${written.json}`);
     for (const problem of record.problems)
       process.stderr.write(`\n!!!!!!!!!! ${problem} !!!!!!!!!!\n`);
     if (record.problems.length > 0) process.exitCode = 1;

@@ -9,8 +9,8 @@
 //
 // Writes bench/results/pairs-<timestamp>.json with both sides' result files and figures.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve as resolvePath } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { integerFlag } from './lib/args.js';
@@ -24,6 +24,7 @@ import {
   type RunFigures,
   type RunRecord,
 } from './lib/pairs-report.js';
+import { writeRunFiles } from './lib/results-files.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
@@ -122,9 +123,6 @@ function main(): void {
         `(${ratios}; A lower in ${entry.aLower} of ${entry.comparable})`,
     );
   }
-  const directory = join(root, 'bench', 'results');
-  mkdirSync(directory, { recursive: true });
-  const path = join(directory, `pairs-${startedAt.replace(/[:.]/g, '-')}.json`);
   const record = {
     bench: 'pairs',
     startedAt,
@@ -135,8 +133,7 @@ function main(): void {
     pairs,
     summary,
   };
-  writeFileSync(path, `${JSON.stringify(record, null, 2)}\n`);
-  out(`written: ${path}`);
+  out(`written: ${writeRunFiles(root, 'pairs', startedAt, record).json}`);
 }
 
 try {

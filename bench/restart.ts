@@ -23,7 +23,7 @@
 // --postgres-delay-ms N puts a proxy between the ledger and Postgres that holds every chunk N ms
 // each way (bench/lib/delay-proxy.ts): a Postgres on another host, as far as round trips go. The
 // bench's own connections (writing the journal, reading it back) go straight to Postgres.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,6 +54,7 @@ import {
 } from './lib/machine.js';
 import { gitState, median, redactUrl } from './lib/report.js';
 import { withScratchDatabase } from './lib/scratch-database.js';
+import { writeRunFiles } from './lib/results-files.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
@@ -804,9 +805,6 @@ async function main(): Promise<void> {
     ...warnings.map((warning) => `\nwarning: ${warning}`),
   ].join('\n');
   out(`\n${report}`);
-  const directory = join(root, 'bench', 'results');
-  mkdirSync(directory, { recursive: true });
-  const base = join(directory, `restart-${startedAt.replace(/[:.]/g, '-')}`);
   const record = {
     startedAt,
     command,
@@ -817,9 +815,8 @@ async function main(): Promise<void> {
     results,
   };
   const database = redactUrl(opts.databaseUrl);
-  writeFileSync(`${base}.json`, `${JSON.stringify({ ...record, database }, null, 2)}\n`);
-  writeFileSync(`${base}.md`, `${report}\n`);
-  out(`\nwritten: ${base}.md, .json`);
+  const written = writeRunFiles(root, 'restart', startedAt, { ...record, database }, report);
+  out(`\nwritten: ${written.md}, ${written.json}`);
 }
 
 await main();

@@ -1,12 +1,11 @@
 // The erp-sync bench's record and its summary: every load (the hot-SKU load alone, or with
 // imports), every import, the medians of each mode and the per-pair p99 ratios, the end-state
 // check; printed as markdown and written to bench/results/erp-sync-<timestamp>.{json,md}.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { LatencySummary } from './load-driver.js';
 import type { CpuUse, MachineInfo } from './machine.js';
 import { median } from './report.js';
 import type { StateCheck } from './state-check.js';
+import { writeRunFiles } from './results-files.js';
 
 export type LoadMode = 'alone' | 'with imports';
 
@@ -304,10 +303,12 @@ export function erpMarkdownReport(record: ErpRecord): string {
 }
 
 export function writeErpResults(root: string, record: ErpRecord): { json: string; md: string } {
-  const directory = join(root, 'bench', 'results');
-  mkdirSync(directory, { recursive: true });
-  const base = join(directory, `erp-sync-${record.startedAt.replace(/[:.]/g, '-')}`);
-  writeFileSync(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
-  writeFileSync(`${base}.md`, erpMarkdownReport(record));
-  return { json: `${base}.json`, md: `${base}.md` };
+  const { json, md } = writeRunFiles(
+    root,
+    'erp-sync',
+    record.startedAt,
+    record,
+    erpMarkdownReport(record),
+  );
+  return { json, md: md as string };
 }

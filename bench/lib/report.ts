@@ -3,7 +3,7 @@
 // every run, and the latency plot. Written to bench/results/flash-sale-<timestamp>.{json,md,svg}.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchOptions } from './args.js';
 import type { MachineInfo } from './machine.js';
@@ -12,6 +12,7 @@ import type { SystemRun } from './run-system.js';
 import { rateUnit, type ScenarioName } from './scenarios.js';
 import type { SystemName } from './system-names.js';
 import { timelineMarkdown } from './timeline-report.js';
+import { writeRunFiles } from './results-files.js';
 
 export interface BenchRecord {
   readonly bench: 'flash-sale';
@@ -657,11 +658,13 @@ export function writeResults(
   record: BenchRecord,
   svg: string | undefined,
 ): { json: string; markdown: string; svg: string | undefined } {
-  const directory = join(root, 'bench', 'results');
-  mkdirSync(directory, { recursive: true });
-  const base = join(directory, `flash-sale-${record.startedAt.replace(/[:.]/g, '-')}`);
-  writeFileSync(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
-  writeFileSync(`${base}.md`, markdownReport(record));
+  const { base, json } = writeRunFiles(
+    root,
+    'flash-sale',
+    record.startedAt,
+    record,
+    markdownReport(record),
+  );
   if (svg !== undefined) writeFileSync(`${base}.svg`, svg);
-  return { json: `${base}.json`, markdown: `${base}.md`, svg: svg && `${base}.svg` };
+  return { json, markdown: `${base}.md`, svg: svg && `${base}.svg` };
 }

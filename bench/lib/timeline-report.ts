@@ -16,6 +16,7 @@ import {
   type TimelineSecond,
 } from './timeline-join.js';
 import { slowRequestMs } from './load-timeline.js';
+import { fileStamp } from './results-files.js';
 
 /** The slowest requests always explained, and the most explained (p99.9 and above). */
 const explainedTop = 20;
@@ -40,7 +41,7 @@ export interface TimelineReport {
  * (`<directory>/t`: the files are `t.main.jsonl`, `t.shard-0.jsonl`, `t.load-0.jsonl`...).
  */
 export function timelineDirectory(root: string, label: string): string {
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const stamp = fileStamp(new Date().toISOString());
   const directory = join(root, 'bench', 'results', 'timelines', `${stamp}-${label}`);
   mkdirSync(directory, { recursive: true });
   return join(directory, 't');

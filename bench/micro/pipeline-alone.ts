@@ -16,7 +16,6 @@
 // line per run, then per setting the median and the range of each figure; writes every run to
 // bench/results/pipeline-alone-<timestamp>.json. --batch-max sets LEDGER_WAL_BATCH_RECORDS_MAX
 // (records per group commit at most; the server's default otherwise).
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { summarize } from '../lib/load-driver.js';
 import { backgroundBusyCores, machineInfo } from '../lib/machine.js';
@@ -26,6 +25,7 @@ import { runFigures, windowAfter, windowBefore, type RunFigures } from '../lib/p
 import { summaryLines } from '../lib/pipeline-report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
+import { writeRunFiles } from '../lib/results-files.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
@@ -196,10 +196,13 @@ async function main(): Promise<void> {
     }
   }
   for (const line of summaryLines(runs)) out(line);
-  mkdirSync('bench/results', { recursive: true });
-  const file = `bench/results/pipeline-alone-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-  writeFileSync(file, JSON.stringify({ machine, options: option, runs }, null, 2));
-  out(`written: ${file}`);
+  const startedAt = new Date().toISOString();
+  const { json } = writeRunFiles('.', 'pipeline-alone', startedAt, {
+    machine,
+    options: option,
+    runs,
+  });
+  out(`written: ${json}`);
   if (runs.some((run) => !run.checkOk)) process.exitCode = 1;
 }
 

@@ -1,0 +1,40 @@
+// Where a bench run's files go: bench/results/<bench>-<start>.json (and .md, .svg beside it),
+// <start> the run's start as an ISO time with ':' and '.' written '-', so that names sort by time
+// and are valid file names anywhere. Every bench that keeps its results writes through here.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A time as the files name it: `2026-12-05T21:23:25.280Z` → `2026-12-05T21-23-25-280Z`. */
+export function fileStamp(iso: string): string {
+  return iso.replace(/[:.]/g, '-');
+}
+
+/** The run's files' path without an extension, its directory made. */
+export function resultsBase(root: string, bench: string, startedAt: string): string {
+  const directory = join(root, 'bench', 'results');
+  mkdirSync(directory, { recursive: true });
+  return join(directory, `${bench}-${fileStamp(startedAt)}`);
+}
+
+export interface WrittenResults {
+  /** The files' path without an extension (a bench may put more files beside them). */
+  readonly base: string;
+  readonly json: string;
+  /** Undefined when no report was given. */
+  readonly md: string | undefined;
+}
+
+/** Writes the run's record as `<base>.json` and, if given, its report as `<base>.md`. */
+export function writeRunFiles(
+  root: string,
+  bench: string,
+  startedAt: string,
+  record: unknown,
+  markdown?: string,
+): WrittenResults {
+  const base = resultsBase(root, bench, startedAt);
+  writeFileSync(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
+  if (markdown === undefined) return { base, json: `${base}.json`, md: undefined };
+  writeFileSync(`${base}.md`, markdown.endsWith('\n') ? markdown : `${markdown}\n`);
+  return { base, json: `${base}.json`, md: `${base}.md` };
+}

@@ -1,0 +1,52 @@
+// Where the benches keep their results (bench/lib/results-files.ts): one name scheme for all.
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fileStamp, resultsBase, writeRunFiles } from '../../../bench/lib/results-files.js';
+
+describe('bench results files', () => {
+  const roots: string[] = [];
+  const scratchRoot = (): string => {
+    const root = mkdtempSync(join(tmpdir(), 'results-files-'));
+    roots.push(root);
+    return root;
+  };
+  afterEach(() => {
+    for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('names a run by its bench and its start, colons and dots as dashes', () => {
+    expect(fileStamp('2026-12-05T21:23:25.280Z')).toBe('2026-12-05T21-23-25-280Z');
+    const root = scratchRoot();
+    expect(resultsBase(root, 'pairs', '2026-12-05T21:23:25.280Z')).toBe(
+      join(root, 'bench', 'results', 'pairs-2026-12-05T21-23-25-280Z'),
+    );
+    expect(readdirSync(join(root, 'bench', 'results'))).toEqual([]);
+  });
+
+  it('writes the record as JSON and the report as markdown, each ending in a newline', () => {
+    const root = scratchRoot();
+    const record = { bench: 'restart', figures: [1.5, 2] };
+    const written = writeRunFiles(root, 'restart', '2026-12-05T00:00:00.000Z', record, '# r');
+    expect(written.base).toBe(join(root, 'bench', 'results', 'restart-2026-12-05T00-00-00-000Z'));
+    expect(written.json).toBe(`${written.base}.json`);
+    expect(written.md).toBe(`${written.base}.md`);
+    expect(JSON.parse(readFileSync(written.json, 'utf8'))).toEqual(record);
+    expect(readFileSync(written.json, 'utf8').endsWith('}\n')).toBe(true);
+    expect(readFileSync(written.md as string, 'utf8')).toBe('# r\n');
+    writeRunFiles(root, 'erp-sync', '2026-12-05T00:00:01.000Z', record, '# e\n');
+    expect(
+      readFileSync(join(root, 'bench/results/erp-sync-2026-12-05T00-00-01-000Z.md'), 'utf8'),
+    ).toBe('# e\n');
+  });
+
+  it('writes no markdown when given none', () => {
+    const root = scratchRoot();
+    const written = writeRunFiles(root, 'pairs', '2026-12-05T00:00:00.000Z', { a: 1 });
+    expect(written.md).toBeUndefined();
+    expect(readdirSync(join(root, 'bench', 'results'))).toEqual([
+      'pairs-2026-12-05T00-00-00-000Z.json',
+    ]);
+  });
+});
