@@ -16,7 +16,9 @@
 // - `partition-lifecycle`: the actors' own work on a hot key, `PartitionState.apply` of a reserve
 //   and of a confirm of the hold made `--live` reserves before (each request's own ids and key),
 //   with the ledger's default retention: what the hot shard promotes of its own, less the
-//   shard's plumbing (batches, the journal, replies).
+//   shard's plumbing (batches, the journal, replies). With `--keys N` the requests go to N keys
+//   in turn (each stocked first): with N near `--live`, each key holds a hold or none at a time,
+//   and its tables are made and dropped again as it comes and goes (many SKUs, few holds each).
 // - The routed reserve (a command as the validator makes it, given its reservation id, in
 //   batches of 32 as the turn batch sends them):
 //   - `routed-spread`: `{ ...command, reservationId }`, as the router made it;
@@ -26,7 +28,7 @@
 // collections from the trace.
 //
 //   npx tsx bench/micro/promotion-sources.ts [--requests 2000000] [--live 64] [--rounds 3]
-//     [--cases callbacks-map,...]   (default: all)
+//     [--keys 1] [--cases callbacks-map,...]   (default: all)
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -51,6 +53,7 @@ const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '2000000' },
     live: { type: 'string', default: '64' },
+    keys: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     cases: { type: 'string', default: cases.join(',') },
     child: { type: 'string' },
@@ -58,6 +61,9 @@ const { values } = parseArgs({
 });
 const requests = Number(values.requests);
 const live = Number(values.live);
+const keys = Number(values.keys);
+/** The stock keys' products, made before any loop: `sku-hot` alone by default. */
+const skus = Array.from({ length: keys }, (_, key) => (keys === 1 ? 'sku-hot' : `sku-${key}`));
 
 type Callback = () => number;
 
@@ -140,7 +146,7 @@ function churnCallbacks(table: Table, minorGc: () => void): number {
 function reserveCommand(index: number): Omit<ReserveCommand, 'reservationId'> {
   return {
     kind: 'reserve',
-    productId: 'sku-hot',
+    productId: skus[index < 0 ? 0 : index % keys] as string,
     warehouseId: 'wh-1',
     quantity: 1,
     idempotencyKey: `key-${index}`,
@@ -173,8 +179,10 @@ function partitionLifecycle(): number {
   const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
   const state = new PartitionState(0, retention);
   let nowMs = 1_763_900_000_000;
-  const restock = state.apply(stockAdjust('sku-hot', 'wh-1', 1_000_000_000), nowMs);
-  if (!restock.outcome.ok) throw new Error(`restock: ${restock.outcome.code}`);
+  for (const sku of skus) {
+    const restock = state.apply(stockAdjust(sku, 'wh-1', 1_000_000_000), nowMs);
+    if (!restock.outcome.ok) throw new Error(`restock: ${restock.outcome.code}`);
+  }
   const waiting: string[] = new Array<string>(live).fill('');
   let checksum = 0;
   for (let index = 0; index < requests; index += 1) {
@@ -227,6 +235,7 @@ interface Round {
 function run(which: Case): Round {
   const self = fileURLToPath(import.meta.url);
   const argv = ['--child', which, '--requests', String(requests), '--live', String(live)];
+  argv.push('--keys', String(keys));
   const result = spawnSync(
     process.execPath,
     ['--import', 'tsx', '--expose-gc', '--trace-gc-nvp', self, ...argv],
