@@ -13,7 +13,8 @@
 // Here nothing points from an old array to a new one: a deleted entry is gone from the table at
 // once. Entries are kept in the order they were first set, in chunks of 256 that never move while
 // the table grows: growing makes only a new index (hashes, chains and buckets in one Int32Array,
-// outside the collected heap). V8 makes the tables of a Map that is old in the old generation
+// outside the collected heap). A table of 8 or fewer, the most common size, has no index: its
+// keys' hashes sit in a plain array and a lookup goes through them in turn. V8 makes the tables of a Map that is old in the old generation
 // directly; arrays made here are young, and a growing table that copied its entries into each
 // new array had every copy that lived long enough copied twice more by the scavenges. A delete
 // leaves a hole; a compaction (on a set that finds the entries full and half of them holes, or
@@ -27,7 +28,13 @@
 import { assert } from './assert.js';
 import { hashText } from './text-hash.js';
 
-/** The fewest entries a table has room for. */
+/**
+ * The fewest entries a table has room for. A table of this room has no index: a lookup compares
+ * its (at most 8) keys' hashes in turn, kept in a plain array. Most tables are this small (a
+ * key's few pending holds), and many are made and dropped again as a key comes and goes; an
+ * `Int32Array`, even of 20 elements, took about 1.2 µs to make, eight times a set and a delete
+ * together (bench/README.md, "Small tables without an index").
+ */
 const capacityMin = 8;
 /** No bucket: the end of a chain. */
 const none = -1;
@@ -52,9 +59,11 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
   /**
    * Entry i's hash at i, the entry after it in its bucket's chain at room + i (`none` at the
    * end), and each bucket's newest entry at 2 room + bucket; a key's bucket is the low bits of
-   * its hash, room / 2 buckets.
+   * its hash, room / 2 buckets. Undefined while the room is `capacityMin`: no index then.
    */
-  private meta: Int32Array;
+  private meta: Int32Array | undefined;
+  /** Entry i's hash at i while there is no index (`meta` undefined); else undefined. */
+  private smallHashes: number[] | undefined;
   /** Entries it has room for. */
   private room: number;
   /** Entries used, holes included: the next set goes at this index. */
@@ -72,7 +81,8 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
   constructor(capacity = capacityMin) {
     this.room = roomFor(capacity);
     this.chunks = [];
-    this.meta = newMeta(this.room);
+    this.meta = metaFor(this.room);
+    this.smallHashes = this.meta === undefined ? newSmallHashes() : undefined;
   }
 
   /** A table of its own with these entries, in this table's order. */
@@ -153,7 +163,7 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     const compactions = this.compactions;
     this.iterating += 1;
     try {
-      forEachLive(this.chunks, this.meta, this.used, visit);
+      forEachLive(this.chunks, this.hashes(), this.used, visit);
     } finally {
       this.closeIteration(compactions);
     }
@@ -181,8 +191,21 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     return chunkOf(this.chunks, index)[slotOf(index) + 1] as V;
   }
 
+  /** Entry i's hash at i: the index's first part, or the small table's hashes. */
+  private hashes(): Int32Array | number[] {
+    return this.meta ?? (this.smallHashes as number[]);
+  }
+
   private find(key: string, hash: number): number {
     const { chunks, meta, room } = this;
+    if (meta === undefined) {
+      // One chunk of at most `capacityMin` entries, holes (undefined) among them.
+      const [chunk, hashes] = [chunks[0] as unknown[], this.smallHashes as number[]];
+      for (let index = 0; index < this.used; index += 1) {
+        if (hashes[index] === hash && chunk[index << 1] === key) return index;
+      }
+      return none;
+    }
     let index = meta[bucketOf(hash, room)] as number;
     while (index !== none) {
       if (meta[index] === hash && chunkOf(chunks, index)[slotOf(index)] === key) return index;
@@ -203,14 +226,15 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     const slot = slotOf(index);
     chunk[slot] = key;
     chunk[slot + 1] = value;
-    link(meta, room, index, hash);
+    if (meta === undefined) (this.smallHashes as number[])[index] = hash;
+    else link(meta, room, index, hash);
     this.used += 1;
     this.count += 1;
   }
 
   /** Room for twice as many: a new index; the entries stay where they are. */
   private grow(): void {
-    const { meta: old, used } = this;
+    const used = this.used;
     const room = this.room * 2;
     // A first chunk smaller than a chunk grows with the table (at most 255 entries copied).
     const first = this.chunks[0];
@@ -219,8 +243,9 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
       for (let slot = 0; slot < first.length; slot += 1) bigger[slot] = first[slot];
       this.chunks[0] = bigger;
     }
-    const meta = newMeta(room);
-    for (let index = 0; index < used; index += 1) link(meta, room, index, old[index] as number);
+    const [meta, hashes] = [newMeta(room), this.hashes()];
+    for (let index = 0; index < used; index += 1) link(meta, room, index, hashes[index] as number);
+    this.smallHashes = undefined;
     this.room = room;
     this.meta = meta;
   }
@@ -241,7 +266,8 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
    */
   private compactInPlace(): void {
     const { chunks, meta, room, used } = this;
-    meta.fill(none, 2 * room);
+    meta?.fill(none, 2 * room);
+    const hashes = this.hashes();
     let write = 0;
     for (let index = 0; index < used; index += 1) {
       const from = chunkOf(chunks, index);
@@ -256,8 +282,10 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
         from[fromSlot] = undefined;
         from[fromSlot + 1] = undefined;
       }
-      // Entry `index`'s hash is read before `link` writes entry `write`'s (write <= index).
-      link(meta, room, write, meta[index] as number);
+      // Entry `index`'s hash is read before entry `write`'s is written (write <= index).
+      const hash = hashes[index] as number;
+      if (meta === undefined) hashes[write] = hash;
+      else link(meta, room, write, hash);
       write += 1;
     }
     // The chunks past the last entry hold nothing now (the first is kept for the next sets).
@@ -268,13 +296,14 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
 
   /** The live entries into new chunks and a new index of `room`, in order. */
   private compactInto(room: number): void {
-    const { chunks, meta, used } = this;
+    const [chunks, hashes, used] = [this.chunks, this.hashes(), this.used];
     this.room = room;
     this.chunks = [];
-    this.meta = newMeta(this.room);
+    this.meta = metaFor(this.room);
+    this.smallHashes = this.meta === undefined ? newSmallHashes() : undefined;
     this.used = 0;
     this.count = 0;
-    forEachLive(chunks, meta, used, (key, value: V, hash) => this.append(key, value, hash));
+    forEachLive(chunks, hashes, used, (key, value: V, hash) => this.append(key, value, hash));
   }
 
   /** Each live entry's `item`, in order; fails if the entries move meanwhile. */
@@ -332,10 +361,10 @@ function link(meta: Int32Array, room: number, index: number, hash: number): void
   meta[bucket] = index;
 }
 
-/** Each live entry of the first `used`, in order, with its hash. */
+/** Each live entry of the first `used`, in order, with its hash (entry i's at `hashes[i]`). */
 function forEachLive<V>(
   chunks: readonly unknown[][],
-  meta: Int32Array,
+  hashes: Int32Array | readonly number[],
   used: number,
   visit: (key: string, value: V, hash: number) => void,
 ): void {
@@ -343,12 +372,21 @@ function forEachLive<V>(
     const chunk = chunkOf(chunks, index);
     const slot = slotOf(index);
     const key = chunk[slot] as string | undefined;
-    if (key !== undefined) visit(key, chunk[slot + 1] as V, meta[index] as number);
+    if (key !== undefined) visit(key, chunk[slot + 1] as V, hashes[index] as number);
   }
 }
 
 function newChunk(entries: number): unknown[] {
   return new Array<unknown>(2 * entries).fill(undefined);
+}
+
+function newSmallHashes(): number[] {
+  return new Array<number>(capacityMin).fill(0);
+}
+
+/** The index a table of `room` has: none at the least room. */
+function metaFor(room: number): Int32Array | undefined {
+  return room > capacityMin ? newMeta(room) : undefined;
 }
 
 function newMeta(room: number): Int32Array {
