@@ -14,12 +14,12 @@
 // once. Entries are kept in the order they were first set, in chunks of 256 that never move while
 // the table grows: growing makes only a new index (hashes, chains and buckets in one Int32Array,
 // outside the collected heap). A table of 8 or fewer, the most common size, has no index: its
-// keys' hashes sit in a plain array and a lookup goes through them in turn. V8 makes the tables of a Map that is old in the old generation
-// directly; arrays made here are young, and a growing table that copied its entries into each
-// new array had every copy that lived long enough copied twice more by the scavenges. A delete
-// leaves a hole; a compaction (on a set that finds the entries full and half of them holes, or
-// on a delete that leaves the table an eighth full, so a flash sale's holds all gone do not keep
-// their room) copies what is left into new chunks.
+// keys' hashes sit in a plain array and a lookup goes through them in turn. V8 makes the tables
+// of a Map that is old in the old generation directly; arrays made here are young, and a growing
+// table that copied its entries into each new array had every copy that lived long enough
+// copied twice more by the scavenges. A delete leaves a hole; a compaction (on a set that finds
+// the entries full and half of them holes, or on a delete that leaves the table an eighth full,
+// so a flash sale's holds all gone do not keep their room) copies what is left into new chunks.
 //
 // Iteration sees sets and deletes made during it, as a Map's does, growth included. A compaction
 // moves the entries under it and would fail it (the split map's rule for a split): deletes never
