@@ -200,7 +200,8 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     const { chunks, meta, room } = this;
     if (meta === undefined) {
       // One chunk of at most `capacityMin` entries, holes (undefined) among them.
-      const [chunk, hashes] = [chunks[0] as unknown[], this.smallHashes as number[]];
+      const chunk = chunks[0] as unknown[];
+      const hashes = this.smallHashes as number[];
       for (let index = 0; index < this.used; index += 1) {
         if (hashes[index] === hash && chunk[index << 1] === key) return index;
       }
