@@ -58,8 +58,9 @@ starts each system on a scratch database, stocks the scenario's keys, drives it 
 load threads (keep-alive, closed loop), checks the end state (no lost change, no
 oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
 
-  --scenario LIST     comma-separated, or all: hot-sku, many-sku, lifecycle, sold-out,
-                      flash-crowd, cart (default hot-sku; with --compare, all)
+  --scenario LIST     comma-separated, or all: hot-sku, many-sku, lifecycle,
+                      many-sku-lifecycle, sold-out, flash-crowd, cart (default hot-sku;
+                      with --compare, all)
   --compare           run every system: ledger, postgres-row-lock, redis-lua (not durable),
                       bare-uws; prints ratios of the ledger to each baseline
   --systems LIST      comma-separated subset of the systems above (default ledger, or all

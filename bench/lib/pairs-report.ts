@@ -2,6 +2,7 @@
 // claim rests on, taken from a run's JSON record, and per figure the ratio of this checkout (A)
 // to the other (B) pair by pair, with the median of the ratios. Pure, so its test needs no run.
 import { median } from './report.js';
+import { scenario, scenarioNames, type ScenarioName } from './scenarios.js';
 
 /** The part of a flash-sale JSON record read here (bench/lib/report.ts writes it). */
 export interface RunRecord {
@@ -37,9 +38,19 @@ export interface RunFigures {
   readonly serverMicrosecondsPerAnswer: number | null;
   readonly mainThreadMicrosecondsPerAnswer: number | null;
   readonly postgresMicrosecondsPerAnswer: number | null;
-  /** The measured window over its group commits, less a commit's mean flush: the journal idle. */
+  /**
+   * The measured window over its group commits, less a commit's mean flush: the journal idle.
+   * Only where one shard does all the committing (a one-key scenario): the record counts the
+   * commits of all shards together, and shards commit side by side.
+   */
   readonly commitIdleMs: number | null;
   readonly otherCores: number | null;
+}
+
+/** Whether a scenario's load goes to one stock key, so to one shard's journal. */
+function oneKey(name: string): boolean {
+  if (!(scenarioNames as readonly string[]).includes(name)) return false;
+  return scenario(name as ScenarioName, { soldOutStock: 1 }).keyCount === 1;
 }
 
 export type Figure = keyof RunFigures;
@@ -66,7 +77,7 @@ export function ledgerFigures(record: RunRecord): RunFigures {
   const rate = run.requestsPerSecond;
   const commits = run.ledger?.groupCommits ?? 0;
   const commitIdleMs =
-    run.ledger === undefined || run.ledger === null || commits <= 0
+    run.ledger === undefined || run.ledger === null || commits <= 0 || !oneKey(run.scenario)
       ? null
       : (record.parameters.durationSeconds * 1000) / commits - run.ledger.flushMeanMs;
   return {

@@ -3,12 +3,13 @@
 // both import it, so the load and its check cannot drift apart.
 
 export type ScenarioName =
-  'hot-sku' | 'many-sku' | 'lifecycle' | 'sold-out' | 'flash-crowd' | 'cart';
+  'hot-sku' | 'many-sku' | 'lifecycle' | 'many-sku-lifecycle' | 'sold-out' | 'flash-crowd' | 'cart';
 
 export const scenarioNames: readonly ScenarioName[] = [
   'hot-sku',
   'many-sku',
   'lifecycle',
+  'many-sku-lifecycle',
   'sold-out',
   'flash-crowd',
   'cart',
@@ -114,6 +115,19 @@ export function scenario(name: ScenarioName, settings: ScenarioSettings): Scenar
         confirmShare: lifecycleConfirmShare,
         checkout: true,
       };
+    case 'many-sku-lifecycle':
+      return {
+        ...base,
+        name,
+        summary:
+          `reserve 1 unit of a key drawn uniformly from ${manySkuKeys}, then confirm ` +
+          `(${lifecycleConfirmShare * 100}%) or release the hold, on the same connection: ` +
+          'a catalogue whose keys each hold a hold or none at a time',
+        keyCount: manySkuKeys,
+        stockPerKey: unlimitedStock,
+        confirmShare: lifecycleConfirmShare,
+        checkout: true,
+      };
     case 'sold-out':
       return {
         ...base,
@@ -173,11 +187,14 @@ const catalogueKey = (index: number): StockKey => ({
 
 /**
  * Key i of a scenario; the same names for every system so their results compare key by key.
+ * many-sku-lifecycle's keys are many-sku's.
  * cart's key 0 is hot-sku's key and its keys 1..10,000 are many-sku's: one product per key, so
  * the ledger (which hashes by product id) spreads a cart's lines over its partitions.
  */
 export function stockKeyAt(scenarioName: ScenarioName, index: number): StockKey {
-  if (scenarioName === 'many-sku') return catalogueKey(index);
+  if (scenarioName === 'many-sku' || scenarioName === 'many-sku-lifecycle') {
+    return catalogueKey(index);
+  }
   if (scenarioName === 'cart' && index > 0) return catalogueKey(index - 1);
   return hotKey;
 }

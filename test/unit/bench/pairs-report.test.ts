@@ -56,6 +56,17 @@ describe('pairs report', () => {
     expect(read.p999Ms).toBe(20);
   });
 
+  it('gives the journal idle only where one key, so one shard, takes all the commits', () => {
+    for (const scenario of ['many-sku', 'many-sku-lifecycle', 'cart', 'no-such-scenario']) {
+      const read = ledgerFigures(record(20_000, { scenario }));
+      expect(read.commitIdleMs).toBeNull();
+      expect(read.requestsPerSecond).toBe(20_000);
+    }
+    for (const scenario of ['lifecycle', 'sold-out', 'flash-crowd']) {
+      expect(ledgerFigures(record(20_000, { scenario })).commitIdleMs).toBeCloseTo(0.3, 6);
+    }
+  });
+
   it('leaves out what a record lacks instead of making it up', () => {
     const read = ledgerFigures(record(0, { cpu: null, ledger: null, latency: null }));
     expect(read.serverMicrosecondsPerAnswer).toBeNull();
