@@ -32,11 +32,6 @@ const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 /** Bench flags that would make a run something else than one run of the ledger. */
 const refusedBenchFlags = ['--compare', '--systems', '--runs'];
 
-interface Side {
-  readonly label: 'A' | 'B';
-  readonly checkout: string;
-}
-
 interface SideRun {
   readonly results: string;
   readonly figures: RunFigures;
@@ -60,17 +55,17 @@ function options(argv: readonly string[]) {
   return { vsRoot: resolvePath(vsRoot), pairs, benchArgs };
 }
 
-/** One run of the bench in `side`'s checkout; its JSON record's path and the ledger's figures. */
-function runSide(side: Side, benchArgs: readonly string[]): SideRun {
+/** One run of the bench in `checkout`; its JSON record's path and the ledger's figures. */
+function runSide(checkout: string, benchArgs: readonly string[]): SideRun {
   const run = spawnSync('npm', ['run', '--silent', 'bench', '--', ...benchArgs, '--runs', '1'], {
-    cwd: side.checkout,
+    cwd: checkout,
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const written = /results written to (\S+\.json)/.exec(run.stdout ?? '');
   if (run.status !== 0 || written?.[1] === undefined) {
-    throw new Error(`the bench in ${side.checkout} failed (status ${String(run.status)})`);
+    throw new Error(`the bench in ${checkout} failed (status ${String(run.status)})`);
   }
   const results = written[1];
   return {
@@ -94,10 +89,7 @@ function line(label: string, figures: RunFigures): string {
 
 function main(): void {
   const { vsRoot, pairs: count, benchArgs } = options(process.argv.slice(2));
-  const sides: Record<'A' | 'B', Side> = {
-    A: { label: 'A', checkout: root },
-    B: { label: 'B', checkout: vsRoot },
-  };
+  const checkouts: Record<'A' | 'B', string> = { A: root, B: vsRoot };
   ensureBuilt(root);
   ensureBuilt(vsRoot);
   const startedAt = new Date().toISOString();
@@ -107,7 +99,7 @@ function main(): void {
   for (let pair = 1; pair <= count; pair += 1) {
     const runs: Partial<Record<'A' | 'B', SideRun>> = {};
     for (const label of pairOrder(pair)) {
-      runs[label] = runSide(sides[label], benchArgs);
+      runs[label] = runSide(checkouts[label], benchArgs);
       out(line(`pair ${pair} ${label}`, (runs[label] as SideRun).figures));
     }
     const [a, b] = [runs.A as SideRun, runs.B as SideRun];

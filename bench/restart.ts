@@ -54,6 +54,7 @@ import {
 } from './lib/machine.js';
 import { gitState, median, redactUrl } from './lib/report.js';
 import { withScratchDatabase } from './lib/scratch-database.js';
+import { pairOrder } from './lib/pairs-report.js';
 import { writeRunFiles } from './lib/results-files.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -560,15 +561,15 @@ async function comparedStarts(
   const pairs: StartPair[] = [];
   for (let pair = 0; pair < opts.pairs; pair += 1) {
     // A B, then B A: neither checkout always starts right after the other.
-    const roots = [root, vsRoot];
-    const runs: StartRun[] = [];
-    for (const index of pair % 2 === 0 ? [0, 1] : [1, 0]) {
-      const node = nodeStart(opts, databaseUrl, children, roots[index], noSweepSoon);
+    const roots = { A: root, B: vsRoot };
+    const runs: Partial<Record<'A' | 'B', StartRun>> = {};
+    for (const label of pairOrder(pair + 1)) {
+      const node = nodeStart(opts, databaseUrl, children, roots[label], noSweepSoon);
       const started = await timedStart(node, Date.now(), performance.now(), children, true);
       await started.ledger.kill();
-      runs[index] = started.run;
+      runs[label] = started.run;
     }
-    const [here, there] = runs as [StartRun, StartRun];
+    const [here, there] = [runs.A as StartRun, runs.B as StartRun];
     pairs.push({ here, there });
     const shardCpu = (run: StartRun) =>
       run.log.shards.map((s) => (s.cpuMs === null ? '?' : (s.cpuMs / 1000).toFixed(2))).join('+');

@@ -32,7 +32,7 @@ import { hashText } from './text-hash.js';
  * The fewest entries a table has room for. A table of this room has no index: a lookup compares
  * its (at most 8) keys' hashes in turn, kept in a plain array. Most tables are this small (a
  * key's few pending holds), and many are made and dropped again as a key comes and goes; an
- * `Int32Array`, even of 20 elements, took about 1.2 µs to make, eight times a set and a delete
+ * `Int32Array`, even of 20 elements, took about 1.2 µs to make, nine times a set and a delete
  * together (bench/README.md, "Small tables without an index").
  */
 const capacityMin = 8;
@@ -81,8 +81,9 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
   constructor(capacity = capacityMin) {
     this.room = roomFor(capacity);
     this.chunks = [];
-    this.meta = metaFor(this.room);
-    this.smallHashes = this.meta === undefined ? newSmallHashes() : undefined;
+    this.meta = undefined;
+    this.smallHashes = undefined;
+    this.newIndex();
   }
 
   /** A table of its own with these entries, in this table's order. */
@@ -189,6 +190,13 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
   private valueOf(index: number): V | undefined {
     if (index === none) return undefined;
     return chunkOf(this.chunks, index)[slotOf(index) + 1] as V;
+  }
+
+  /** An empty index for the room: a hash index, or at the least room the small table's hashes. */
+  private newIndex(): void {
+    const small = this.room === capacityMin;
+    this.meta = small ? undefined : newMeta(this.room);
+    this.smallHashes = small ? new Array<number>(capacityMin).fill(0) : undefined;
   }
 
   /** Entry i's hash at i: the index's first part, or the small table's hashes. */
@@ -300,8 +308,7 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     const [chunks, hashes, used] = [this.chunks, this.hashes(), this.used];
     this.room = room;
     this.chunks = [];
-    this.meta = metaFor(this.room);
-    this.smallHashes = this.meta === undefined ? newSmallHashes() : undefined;
+    this.newIndex();
     this.used = 0;
     this.count = 0;
     forEachLive(chunks, hashes, used, (key, value: V, hash) => this.append(key, value, hash));
@@ -379,15 +386,6 @@ function forEachLive<V>(
 
 function newChunk(entries: number): unknown[] {
   return new Array<unknown>(2 * entries).fill(undefined);
-}
-
-function newSmallHashes(): number[] {
-  return new Array<number>(capacityMin).fill(0);
-}
-
-/** The index a table of `room` has: none at the least room. */
-function metaFor(room: number): Int32Array | undefined {
-  return room > capacityMin ? newMeta(room) : undefined;
 }
 
 function newMeta(room: number): Int32Array {
