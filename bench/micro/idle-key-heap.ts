@@ -8,11 +8,21 @@
 // counted, and sets the key's journal sequence as the shard does. It needs `global.gc`, so it
 // re-runs itself under `node --expose-gc` if missing.
 //
-//   npx tsx bench/micro/idle-key-heap.ts [--keys 1000000] [--warehouses 1]
+// Then what a quiet key keeps: `--quiet-keys` keys (default 8,192, 32 a partition: within each
+// partition's ring of 64, src/actors/quiet-keys.ts) each stocked, then given a hold that is
+// released at once, with nothing retained of finished holds; the bytes per key beyond the same
+// keys stocked alone are the hold tables the partition keeps for its latest quiet keys.
+//
+//   npx tsx bench/micro/idle-key-heap.ts [--keys 1000000] [--warehouses 1] [--quiet-keys 8192]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { PartitionState, type StockActor } from '../../src/actors/index.js';
+import {
+  PartitionState,
+  type ReserveCommand,
+  type RetentionPolicy,
+  type StockActor,
+} from '../../src/actors/index.js';
 import { partitionOf } from '../../src/router/partition-hash.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
 
@@ -20,6 +30,12 @@ const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const partitions = 256;
 const targetBytesPerKey = 156;
 const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+/** Nothing of a finished hold retained: what stays of a hold that came and went is its key's. */
+const retainNothing: RetentionPolicy = {
+  retainFinishedMs: 0,
+  retainFinishedMax: 1,
+  onHandMax: 1e12,
+};
 
 const gc = globalThis.gc;
 if (gc === undefined) {
@@ -38,10 +54,12 @@ const { values } = parseArgs({
     // Keys per product: 1 makes every key a product of its own (the target's case); more puts
     // each product in that many warehouses, as a chain's catalogue stocked in every store.
     warehouses: { type: 'string', default: '1' },
+    'quiet-keys': { type: 'string', default: '8192' },
   },
 });
 const keyCount = Number(values.keys);
 const warehouseCount = Number(values.warehouses);
+const quietKeyCount = Number(values['quiet-keys']);
 
 function heapUsed(collect: () => void): number {
   for (let round = 0; round < 3; round += 1) collect();
@@ -74,17 +92,17 @@ function stock(states: PartitionState[], ids: Ids): void {
   }
 }
 
-function partitionStates(): PartitionState[] {
-  return Array.from({ length: partitions }, (_, p) => new PartitionState(p, retention));
+function partitionStates(policy: RetentionPolicy = retention): PartitionState[] {
+  return Array.from({ length: partitions }, (_, p) => new PartitionState(p, policy));
 }
 
 /** Heap bytes per key that `build` keeps alive (the result is held until measured). */
-function bytesPerKey(collect: () => void, build: () => unknown): number {
+function bytesPerKey(collect: () => void, build: () => unknown, keys = keyCount): number {
   const before = heapUsed(collect);
   const kept = build();
   const after = heapUsed(collect);
   if (kept === undefined) throw new Error('nothing kept');
-  return (after - before) / keyCount;
+  return (after - before) / keys;
 }
 
 /** A pointer slot of the arrays used to hold the breakdown's pieces (64-bit, uncompressed). */
@@ -144,4 +162,59 @@ if (gc !== undefined) {
     `target <= ${targetBytesPerKey}: ${status}, margin ${(targetBytesPerKey - total).toFixed(1)}`,
   );
   breakdown(collect, total);
+  quietKeys(collect);
+}
+
+/** The hold tables a partition keeps for a key whose last hold has gone (quiet-keys.ts). */
+function quietKeys(collect: () => void): void {
+  const ids: Ids = (index) => [`quiet-${index}`, 'wh-1'];
+  const stocked = (withHold: boolean) => (): PartitionState[] => {
+    const states = partitionStates(retainNothing);
+    for (let index = 0; index < quietKeyCount; index += 1) {
+      const [productId, warehouseId] = ids(index);
+      const state = states[partitionOf(productId, partitions)] as PartitionState;
+      state.apply(stockAdjust(productId, warehouseId, 100), 1_763_900_000_000);
+      if (!withHold) continue;
+      const reservationId = `${index.toString(16).padStart(8, '0')}-0000-8000-8000-000000000000`;
+      const hold = { ...reserveOf(productId, warehouseId), reservationId };
+      const held = state.apply(hold, 1_763_900_000_001);
+      const released = state.apply(
+        { kind: 'release', reservationId, traceId: '' },
+        1_763_900_000_002,
+      );
+      if (!(held.outcome.ok && released.outcome.ok)) throw new Error('a hold was refused');
+    }
+    return states;
+  };
+  let withTables = 0;
+  const quiet = bytesPerKey(
+    collect,
+    () => {
+      const states = stocked(true)();
+      for (const state of states) {
+        for (const actor of state.actors.values())
+          if (actor.reservations !== undefined) withTables += 1;
+      }
+      return states;
+    },
+    quietKeyCount,
+  );
+  const idle = bytesPerKey(collect, stocked(false), quietKeyCount);
+  const keys = quietKeyCount.toLocaleString('en-US');
+  out(`quiet keys: ${keys} keys, each given a hold that was released, nothing retained`);
+  out(`  keys that kept their hold tables: ${withTables.toLocaleString('en-US')}`);
+  out(`  heap per key beyond the same keys stocked alone: ${(quiet - idle).toFixed(1)} bytes`);
+}
+
+function reserveOf(productId: string, warehouseId: string): Omit<ReserveCommand, 'reservationId'> {
+  return {
+    kind: 'reserve',
+    productId,
+    warehouseId,
+    quantity: 1,
+    idempotencyKey: `${productId}-hold`,
+    ttlSeconds: 600,
+    requesterId: '',
+    traceId: '',
+  };
 }

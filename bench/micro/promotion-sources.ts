@@ -19,6 +19,9 @@
 //   shard's plumbing (batches, the journal, replies). With `--keys N` the requests go to N keys
 //   in turn (each stocked first): with N near `--live`, each key holds a hold or none at a time,
 //   and its tables are made and dropped again as it comes and goes (many SKUs, few holds each).
+//   With `--partitions P` the keys are spread over P partitions (key i in partition i mod P), as
+//   a shard holds them (a ledger's 256 partitions over 2 shards: 128 each); each partition keeps
+//   its own quiet keys' tables (src/actors/quiet-keys.ts).
 // - The routed reserve (a command as the validator makes it, given its reservation id, in
 //   batches of 32 as the turn batch sends them):
 //   - `routed-spread`: `{ ...command, reservationId }`, as the router made it;
@@ -28,11 +31,11 @@
 // collections from the trace.
 //
 //   npx tsx bench/micro/promotion-sources.ts [--requests 2000000] [--live 64] [--rounds 3]
-//     [--keys 1] [--cases callbacks-map,...]   (default: all)
+//     [--keys 1] [--partitions 1] [--cases callbacks-map,...]   (default: all)
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { PartitionState, type ReserveCommand } from '../../src/actors/index.js';
+import { PartitionState, type Command, type ReserveCommand } from '../../src/actors/index.js';
 import { StringTable } from '../../src/actors/string-table.js';
 import { PendingSlots } from '../../src/pending-slots.js';
 import { GcTrace } from '../lib/gc-trace.js';
@@ -54,6 +57,7 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '2000000' },
     live: { type: 'string', default: '64' },
     keys: { type: 'string', default: '1' },
+    partitions: { type: 'string', default: '1' },
     rounds: { type: 'string', default: '3' },
     cases: { type: 'string', default: cases.join(',') },
     child: { type: 'string' },
@@ -62,6 +66,7 @@ const { values } = parseArgs({
 const requests = Number(values.requests);
 const live = Number(values.live);
 const keys = Number(values.keys);
+const partitions = Number(values.partitions);
 /** The stock keys' products, made before any loop: `sku-hot` alone by default. */
 const skus = Array.from({ length: keys }, (_, key) => (keys === 1 ? 'sku-hot' : `sku-${key}`));
 
@@ -174,13 +179,23 @@ function routeReserves(spread: boolean): number {
   return checksum;
 }
 
+/** 1 for a command applied; a refusal ends the bench (it would time less than it claims). */
+function applied(state: PartitionState, command: Command, nowMs: number): number {
+  const { outcome } = state.apply(command, nowMs);
+  if (!outcome.ok) throw new Error(`${command.kind} refused: ${outcome.code}`);
+  return 1;
+}
+
 /** A hot key's holds, each confirmed `live` reserves after it was made. */
 function partitionLifecycle(): number {
   const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
-  const state = new PartitionState(0, retention);
+  const states = Array.from({ length: partitions }, (_, at) => new PartitionState(at, retention));
+  /** Key i's partition, as the request to it is routed. */
+  const stateOf = (index: number): PartitionState =>
+    states[(index % keys) % partitions] as PartitionState;
   let nowMs = 1_763_900_000_000;
-  for (const sku of skus) {
-    const restock = state.apply(stockAdjust(sku, 'wh-1', 1_000_000_000), nowMs);
+  for (const [key, sku] of skus.entries()) {
+    const restock = stateOf(key).apply(stockAdjust(sku, 'wh-1', 1_000_000_000), nowMs);
     if (!restock.outcome.ok) throw new Error(`restock: ${restock.outcome.code}`);
   }
   const waiting: string[] = new Array<string>(live).fill('');
@@ -190,12 +205,13 @@ function partitionLifecycle(): number {
     const ring = index % live;
     const pending = waiting[ring] as string;
     if (pending !== '') {
+      // The hold made `live` requests ago, on that request's key.
       const confirm = { kind: 'confirm', reservationId: pending, traceId: '' } as const;
-      checksum += state.apply(confirm, nowMs).outcome.ok ? 1 : 0;
+      checksum += applied(stateOf(index - live), confirm, nowMs);
     }
     const reservationId = `${index.toString(16).padStart(8, '0')}-0000-8000-8000-000000000000`;
     const reserve = Object.assign(reserveCommand(index), { reservationId });
-    checksum += state.apply(reserve, nowMs).outcome.ok ? 1 : 0;
+    checksum += applied(stateOf(index), reserve, nowMs);
     waiting[ring] = reservationId;
   }
   return checksum;
@@ -235,7 +251,7 @@ interface Round {
 function run(which: Case): Round {
   const self = fileURLToPath(import.meta.url);
   const argv = ['--child', which, '--requests', String(requests), '--live', String(live)];
-  argv.push('--keys', String(keys));
+  argv.push('--keys', String(keys), '--partitions', String(partitions));
   const result = spawnSync(
     process.execPath,
     ['--import', 'tsx', '--expose-gc', '--trace-gc-nvp', self, ...argv],

@@ -6,6 +6,7 @@ import { CartBook, homePartitionOf } from './cart-book.js';
 import { applyConfirmStep, cartCommand, replayCart, type CartWork } from './cart-work.js';
 import { KeyIndex, StockKeyMap } from './key-index.js';
 import { merged } from './merged.js';
+import { QuietKeys } from './quiet-keys.js';
 import { RetainedHolds, type RetainedView } from './retained-holds.js';
 import { SplitMap } from './split-map.js';
 import { defaultSettings, mergeSettings, sameSettings, type Product } from './product-book.js';
@@ -55,6 +56,8 @@ export class PartitionState {
    * finished (which is also time order), until retention forgets them.
    */
   private readonly retained = new RetainedHolds();
+  /** Keys whose hold tables have emptied, kept with them a while (quiet-keys.ts). */
+  private readonly quietKeys = new QuietKeys<StockActor>();
   readonly carts = new CartBook();
   readonly transfers = new TransferBook();
 
@@ -391,6 +394,7 @@ export class PartitionState {
       }
       this.reservationOwners.delete(record.reservationId);
       this.retained.pushHold(actor, actor.retire(record.reservationId));
+      this.noteIfQuiet(actor);
     }
     this.prune(record.atMs);
   }
@@ -436,8 +440,16 @@ export class PartitionState {
     for (let atMs = retained.oldestAtMs(); atMs !== undefined; atMs = retained.oldestAtMs()) {
       if (retained.size <= retainFinishedMax && atMs >= oldestKeptMs) break;
       const adjust = retained.shift();
-      if (adjust !== undefined) adjust.actor.forgetAdjustKey(adjust.adjustKey, adjust.atMs);
+      if (adjust !== undefined) {
+        adjust.actor.forgetAdjustKey(adjust.adjustKey, adjust.atMs);
+        this.noteIfQuiet(adjust.actor);
+      }
     }
+  }
+
+  /** A key whose hold tables have just emptied keeps them until it leaves the quiet keys' ring. */
+  private noteIfQuiet(actor: StockActor): void {
+    if (actor.quietened()) this.quietKeys.push(actor);
   }
 
   /** Rebuilds state from one journal record, checking it against the state it lands on. */
@@ -568,7 +580,11 @@ export class PartitionState {
     hold?: Reservation,
   ): void {
     if (reservationId === '') this.retained.pushAdjustKey(actor, adjustKey, atMs);
-    else this.retained.pushHold(actor, hold ?? actor.retire(reservationId));
+    else if (hold !== undefined) this.retained.pushHold(actor, hold);
+    else {
+      this.retained.pushHold(actor, actor.retire(reservationId));
+      this.noteIfQuiet(actor);
+    }
   }
 }
 

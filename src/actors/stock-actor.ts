@@ -6,6 +6,7 @@ import { Hold, type Reservation } from './hold.js';
 import { LotBook, lotEndMs, lotNeverEndsMs, unitsOf } from './lot-book.js';
 import { merged } from './merged.js';
 import { ownText, sharedText } from './own-text.js';
+import type { QuietKey } from './quiet-keys.js';
 import { SplitMap, type ReadonlySplitMap } from './split-map.js';
 import type {
   AdjustCommand,
@@ -91,6 +92,8 @@ class BusyKey {
   lots: LotBook | undefined = undefined;
   /** Units of transfers in transit toward this key: not on hand, not available. */
   incoming = 0;
+  /** In its partition's ring of quiet keys (quiet-keys.ts), which lets it go once it leaves. */
+  quiet = false;
 
   /** See `StockActor.stockedAtVersion`: here only while it is not the key's first version. */
   constructor(public stockedAtVersion: number) {}
@@ -107,7 +110,7 @@ class BusyKey {
   }
 }
 
-export class StockActor {
+export class StockActor implements QuietKey {
   /**
    * The key's ids. Once registered, the partition's own strings (`KeyIndex.register`): the product
    * id is the string its index is keyed by, the warehouse id one string per warehouse. Never a
@@ -222,9 +225,24 @@ export class StockActor {
     return this.busy;
   }
 
-  /** Drops the busy part once retention has emptied it, so a key that went quiet is small again. */
-  private idleIfEmpty(): void {
-    if (this.busy?.empty === true) this.busy = undefined;
+  /**
+   * True once, when the busy part has emptied (retention forgot the last of what it held) and
+   * the key is not yet in its partition's ring of quiet keys: the partition puts it there, and
+   * it lets its busy part go when it leaves the ring (unless busy again by then).
+   */
+  quietened(): boolean {
+    const busy = this.busy;
+    if (busy === undefined || busy.quiet || !busy.empty) return false;
+    busy.quiet = true;
+    return true;
+  }
+
+  /** Out of the ring of quiet keys: an empty busy part goes, so a key gone quiet is small again. */
+  leaveQuiet(): void {
+    const busy = this.busy;
+    if (busy === undefined) return;
+    busy.quiet = false;
+    if (busy.empty) this.busy = undefined;
   }
 
   get available(): number {
@@ -851,7 +869,6 @@ export class StockActor {
     if (reserveKeys?.get(reservation.idempotencyKey) === reservation) {
       reserveKeys.delete(reservation.idempotencyKey);
     }
-    this.idleIfEmpty();
     return reservation;
   }
 
@@ -860,7 +877,6 @@ export class StockActor {
     if (adjustKeys === undefined || adjustKeys.get(key)?.atMs !== atMs) return;
     beforeChange(this);
     adjustKeys.delete(key);
-    this.idleIfEmpty();
   }
 
   /** Snapshot restore: puts a hold back as it was captured, in the order captured. */

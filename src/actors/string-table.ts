@@ -230,7 +230,9 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     let chunk = this.chunks[chunkIndex];
     if (chunk === undefined) {
       chunk = newChunk(Math.min(room, chunkEntries));
-      this.chunks.push(chunk);
+      // A first chunk as a literal of one: a push onto an empty array gives it room for 17.
+      if (chunkIndex === 0) this.chunks = [chunk];
+      else this.chunks.push(chunk);
     }
     const slot = slotOf(index);
     chunk[slot] = key;

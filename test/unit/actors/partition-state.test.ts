@@ -8,6 +8,7 @@ import {
   type JournalRecord,
   type RetentionPolicy,
 } from '../../../src/actors/index.js';
+import { quietKeysMaxDefault } from '../../../src/actors/quiet-keys.js';
 import {
   adjust,
   onReservation,
@@ -414,18 +415,41 @@ describe('PartitionState.replay', () => {
     );
   });
 
-  it("drops a key's holds once retention forgot them, and rebuilds the same by replay", () => {
-    const retention = { retainFinishedMs: 60_000, retainFinishedMax: 1_000, onHandMax: 1e6 };
-    const partition = stockedPartition(retention);
+  it("keeps a key's emptied tables while it is among the latest quiet keys, and replays the same", () => {
+    const partition = stockedPartition();
+    const tablesOf = (productId: string) =>
+      partition.state.actors.get(`${productId}\u0000wh-1`)?.reservations;
+    const holdAndRelease = (productId: string, atMs: number): void => {
+      const held = reserve({ productId });
+      reservationOf(partition.apply(held, atMs).outcome);
+      partition.apply(onReservation('release', held.reservationId), atMs);
+    };
     const id = reservedOn(partition, t0);
     partition.apply(onReservation('confirm', id), t0 + 1);
-    partition.apply(adjust(1, { productId: 'sku-2' }), t0 + 60_002);
-    const actor = partition.state.actors.get('sku-1\u0000wh-1');
-    expect(actor?.reservations).toBeUndefined();
-    const replayed = replayAll(partition.records, retention);
-    expect(replayed.actors.get('sku-1\u0000wh-1')?.reservations).toBeUndefined();
+    const kept = tablesOf('sku-1');
+    expect(kept?.size).toBe(0);
+    // Keys that go quiet after it, one fewer than the ring holds: it keeps its tables.
+    for (let key = 1; key < quietKeysMaxDefault; key += 1) {
+      partition.apply(adjust(1, { productId: `sku-q${key}` }), t0 + 2);
+      holdAndRelease(`sku-q${key}`, t0 + 2);
+    }
+    expect(tablesOf('sku-1')).toBe(kept);
+    // sku-q1 gets busy again in the ring: when it leaves it keeps its tables.
+    const again = reserve({ productId: 'sku-q1' });
+    reservationOf(partition.apply(again, t0 + 3).outcome);
+    // Two more quiet keys: sku-1 leaves the ring and lets its tables go, then sku-q1 (busy).
+    for (const productId of ['sku-extra-1', 'sku-extra-2']) {
+      partition.apply(adjust(1, { productId }), t0 + 4);
+      holdAndRelease(productId, t0 + 4);
+    }
+    expect(tablesOf('sku-1')).toBeUndefined();
+    expect(tablesOf('sku-q1')?.size).toBe(1);
+    expect(tablesOf('sku-q2')?.size).toBe(0);
+    const replayed = replayAll(partition.records, partition.state.retention);
     expect(captureSnapshot(replayed)).toStrictEqual(captureSnapshot(partition.state));
-    expect(reservationOf(partition.apply(reserve(), t0 + 60_003).outcome).status).toBe('PENDING');
+    expect(replayed.actors.get('sku-1\u0000wh-1')?.reservations).toBeUndefined();
+    expect(reservationOf(partition.apply(reserve(), t0 + 5).outcome).status).toBe('PENDING');
+    expect(tablesOf('sku-1')?.size).toBe(1);
   });
 
   it('refuses records replayed out of order', () => {

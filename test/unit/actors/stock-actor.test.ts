@@ -500,14 +500,21 @@ describe('StockActor: one string per key', () => {
     expect(actor.adjustKeys).toBeUndefined();
   });
 
-  it('drops its holds and tables once every retained entry is forgotten', () => {
+  it('keeps its emptied tables until told to leave the quiet keys, then drops them', () => {
     const actor = stocked(10);
     const id = reserved(actor, 2);
     finish(actor, id, 'confirm', t0 + 1);
     actor.adjust(adjust(1, { idempotencyKey: 'adjust-key-dropped' }), t0 + 2, onHandMax);
     expect(actor.retire(id).status).toBe('CONFIRMED');
     expect(actor.reservations?.size).toBe(0);
+    // The adjust's memo is still held: not quiet.
+    expect(actor.quietened()).toBe(false);
     actor.forgetAdjustKey('adjust-key-dropped', t0 + 2);
+    const tables = [actor.reservations, actor.reserveKeys, actor.adjustKeys];
+    expect(tables.map((table) => table?.size)).toStrictEqual([0, 0, 0]);
+    // Quiet once: a second call while it is in the ring says no.
+    expect([actor.quietened(), actor.quietened()]).toStrictEqual([true, false]);
+    actor.leaveQuiet();
     expect([actor.reservations, actor.reserveKeys, actor.adjustKeys]).toStrictEqual([
       undefined,
       undefined,
@@ -523,5 +530,25 @@ describe('StockActor: one string per key', () => {
     });
     reserved(actor, 9, t0 + 3);
     expect(actor.stockView()).toMatchObject({ reserved: 9, version: 5 });
+  });
+
+  it('keeps its tables when it leaves the quiet keys busy again, and is quiet again later', () => {
+    const actor = stocked(10);
+    const first = reserved(actor, 1);
+    finish(actor, first, 'release', t0 + 1);
+    actor.retire(first);
+    expect(actor.quietened()).toBe(true);
+    const tables = actor.reservations;
+    const second = reserved(actor, 1, t0 + 2);
+    // The same table serves the next hold; leaving the ring while busy keeps it.
+    expect(actor.reservations).toBe(tables);
+    actor.leaveQuiet();
+    expect(actor.reservations).toBe(tables);
+    expect(actor.reservations?.get(second)?.status).toBe('PENDING');
+    finish(actor, second, 'confirm', t0 + 3);
+    actor.retire(second);
+    expect(actor.quietened()).toBe(true);
+    actor.leaveQuiet();
+    expect(actor.reservations).toBeUndefined();
   });
 });
