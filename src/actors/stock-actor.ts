@@ -226,9 +226,10 @@ export class StockActor implements QuietKey {
   }
 
   /**
-   * True once, when the busy part has emptied (retention forgot the last of what it held) and
-   * the key is not yet in its partition's ring of quiet keys: the partition puts it there, and
-   * it lets its busy part go when it leaves the ring (unless busy again by then).
+   * True once, when the busy part has emptied (its last hold finished, its last adjust memo
+   * forgotten, nothing else of it left) and the key is not yet in its partition's ring of quiet
+   * keys: the partition puts it there, and it lets its busy part go when it leaves the ring
+   * (unless busy again by then).
    */
   quietened(): boolean {
     const busy = this.busy;
