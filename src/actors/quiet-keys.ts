@@ -3,7 +3,7 @@
 //
 // A key's busy part is made at its first hold and was dropped at its last. In a catalogue whose
 // keys each hold a hold or none at a time, that made and dropped two split maps and their tables
-// per hold, about 1.4 KB; and whenever the hold lived through two scavenges (a checkout's does),
+// per hold (1.7 KB then); and whenever the hold lived through two scavenges (a checkout's does),
 // all of it was promoted to the old generation, to die there. Kept, the tables are reused by the
 // key's next hold: `promotion-sources.ts --cases partition-lifecycle --keys 10000 --partitions
 // 128` promoted a tenth as much (bench/README.md, "Quiet keys keep their tables a while").
@@ -22,9 +22,9 @@ export interface QuietKey {
 }
 
 /**
- * Keys one partition keeps with their tables at most: about 90 KB a partition (a ledger's 256
- * partitions: 23 MB; `bench/micro/idle-key-heap.ts`), beside up to a million finished holds each
- * partition may retain.
+ * Keys one partition keeps with their tables at most: about 70 KB a partition (1.1 KB a key; a
+ * ledger's 256 partitions: 18 MB; `bench/micro/idle-key-heap.ts`), beside up to a million
+ * finished holds each partition may retain.
  */
 export const quietKeysMaxDefault = 64;
 

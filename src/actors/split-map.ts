@@ -12,6 +12,9 @@
 // fills splits in eight by the next three bits of the hash, on its own: the most one insert ever
 // moves is one part's entries, and a part's table doubles at most at that size. Past the
 // directory's depth limit parts only grow, as a single Map would: that needs 2^16 full parts.
+// Until its first split the map is its one table alone, with no directory or part: most maps
+// are a key's few holds, and with many keys every lookup's chain of objects is a cache miss or
+// more (and each object is memory a quiet key keeps, quiet-keys.ts).
 //
 // A part is a StringTable (string-table.ts), not a Map: a Map's replaced tables stay linked to
 // their successors with their entries in place, which kept every hold made between two full
@@ -48,6 +51,9 @@ const defaultShape: SplitMapShape = {
   directoryDepthMax: directoryDepthMaxDefault,
 };
 
+/** The directory and parts of a map not yet split: never written (a split makes its own). */
+const noParts: never[] = [];
+
 class Part<V> {
   /** Noted by an open view: copied before its next change, so the view's Map never changes. */
   shared = false;
@@ -75,10 +81,18 @@ export interface ReadonlySplitMap<V> extends ReadonlyMap<string, V> {
 }
 
 export class SplitMap<V> implements ReadonlySplitMap<V> {
-  private directory: Part<V>[] = [new Part(0, new StringTable())];
+  /**
+   * The one table of a map that has not split yet (most maps: a key's few holds), found without
+   * the directory and its part (two loads fewer on every lookup); undefined once it splits.
+   */
+  private only: StringTable<V> | undefined = new StringTable();
+  /** Noted by an open view while the map is `only`: copied before its next change. */
+  private onlyShared = false;
+  /** Made at the first split: the parts by the leading bits of the hash. */
+  private directory: Part<V>[] = noParts;
   private depth = 0;
-  /** The distinct parts, in the order iteration visits them. */
-  private parts: Part<V>[] = this.directory.slice();
+  /** The distinct parts, in the order iteration visits them (none while `only`). */
+  private parts: Part<V>[] = noParts;
   private count = 0;
   /** Splits and copies so far: an iteration that sees this change had parts moved under it. */
   private splits = 0;
@@ -95,12 +109,18 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
 
   /** The parts (1 until the map first splits). */
   get partCount(): number {
-    return this.parts.length;
+    return this.only === undefined ? this.parts.length : 1;
   }
 
   /** The entries of the largest part: what the next split or table doubling may move. */
   get largestPart(): number {
+    if (this.only !== undefined) return this.only.size;
     return this.parts.reduce((largest, part) => Math.max(largest, part.entries.size), 0);
+  }
+
+  /** The table that holds `hash`'s keys, as it is (perhaps shared with a view). */
+  private tableOf(hash: number): StringTable<V> {
+    return this.only ?? this.partOf(hash).entries;
   }
 
   private partOf(hash: number): Part<V> {
@@ -109,16 +129,25 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
 
   get(key: string): V | undefined {
     const hash = hashText(key);
-    return this.partOf(hash).entries.getHashed(key, hash);
+    return this.tableOf(hash).getHashed(key, hash);
   }
 
   has(key: string): boolean {
     const hash = hashText(key);
-    return this.partOf(hash).entries.hasHashed(key, hash);
+    return this.tableOf(hash).hasHashed(key, hash);
   }
 
   set(key: string, value: V): this {
     const hash = hashText(key);
+    if (this.only !== undefined) {
+      const only = this.onlyShared ? this.unshareOnly() : this.only;
+      if (only.setHashed(key, hash, value)) {
+        this.count += 1;
+        const { partEntriesMax, directoryDepthMax } = this.shape;
+        if (only.size >= partEntriesMax && directoryDepthMax > 0) this.splitOnly(only);
+      }
+      return this;
+    }
     let part = this.partOf(hash);
     if (part.shared) part = this.unshare(part);
     const entries = part.entries;
@@ -132,12 +161,19 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
 
   delete(key: string): boolean {
     const hash = hashText(key);
-    let part = this.partOf(hash);
-    if (part.shared) {
-      if (!part.entries.hasHashed(key, hash)) return false;
-      part = this.unshare(part);
+    let entries: StringTable<V>;
+    if (this.only !== undefined) {
+      if (this.onlyShared && !this.only.hasHashed(key, hash)) return false;
+      entries = this.onlyShared ? this.unshareOnly() : this.only;
+    } else {
+      let part = this.partOf(hash);
+      if (part.shared) {
+        if (!part.entries.hasHashed(key, hash)) return false;
+        part = this.unshare(part);
+      }
+      entries = part.entries;
     }
-    if (!part.entries.deleteHashed(key, hash)) return false;
+    if (!entries.deleteHashed(key, hash)) return false;
     this.count -= 1;
     return true;
   }
@@ -148,20 +184,42 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
    * part's entries, 4,096, at a time), instead of copying every entry now.
    */
   view(): SplitMapView<V> {
+    if (this.only !== undefined) this.onlyShared = true;
     for (const part of this.parts) part.shared = true;
     this.openViews += 1;
     let open = true;
     return {
       size: this.count,
-      parts: this.parts.map((part) => part.entries),
+      parts: this.only === undefined ? this.parts.map((part) => part.entries) : [this.only],
       release: () => {
         if (!open) return;
         open = false;
         this.openViews -= 1;
         // No view is open: the parts of this map are no view's any more.
-        if (this.openViews === 0) for (const part of this.parts) part.shared = false;
+        if (this.openViews === 0) {
+          this.onlyShared = false;
+          for (const part of this.parts) part.shared = false;
+        }
       },
     };
+  }
+
+  /** The one table, shared with a view, copied into a table of the map's own. */
+  private unshareOnly(): StringTable<V> {
+    const copy = (this.only as StringTable<V>).clone();
+    this.only = copy;
+    this.onlyShared = false;
+    this.splits += 1;
+    return copy;
+  }
+
+  /** The one table, full, becomes the first part of a directory, and splits. */
+  private splitOnly(only: StringTable<V>): void {
+    const part = new Part(0, only);
+    this.directory = [part];
+    this.parts = [part];
+    this.only = undefined;
+    this.split(part);
   }
 
   /** A shared part's entries copied into a part of its own, in its place. */
@@ -216,6 +274,13 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
   /** What `items` gives of each part, part after part; fails if the parts move meanwhile. */
   private *walk<T>(items: (entries: StringTable<V>) => IterableIterator<T>): IterableIterator<T> {
     const splits = this.splits;
+    if (this.only !== undefined) {
+      for (const item of items(this.only)) {
+        assert(this.splits === splits, 'a split map split while it was iterated');
+        yield item;
+      }
+      return;
+    }
     for (const part of this.parts) {
       for (const item of items(part.entries)) {
         assert(this.splits === splits, 'a split map split while it was iterated');

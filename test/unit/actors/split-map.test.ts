@@ -118,6 +118,38 @@ describe('SplitMap', () => {
     expect(map.largestPart).toBeLessThan(8);
   });
 
+  it('keeps a view of a map that has not split as it was, through each kind of write', () => {
+    const map = new SplitMap<number>({ partEntriesMax: 8, directoryDepthMax: 16 });
+    const model = new Map<string, number>();
+    const write = (key: string, value: number | undefined): void => {
+      if (value === undefined) expect(map.delete(key)).toBe(model.delete(key));
+      else {
+        map.set(key, value);
+        model.set(key, value);
+      }
+    };
+    for (let index = 0; index < 5; index += 1) write(`k${index}`, index);
+    // Each write with a view of its own taken just before: a delete, an overwrite, a new key, a
+    // delete of nothing, and the sets that split the map.
+    const writes: [string, number | undefined][][] = [
+      [['k1', undefined]],
+      [['k0', 99]],
+      [['k5', 5]],
+      [['k-none', undefined]],
+      [6, 7, 8, 9, 10, 11].map((index) => [`k${index}`, index]),
+    ];
+    for (const each of writes) {
+      const was = new Map(model);
+      const view = map.view();
+      for (const [key, value] of each) write(key, value);
+      expect(view.size).toBe(was.size);
+      expect(sorted(view.parts.flatMap((part) => [...part]))).toEqual(sorted(was));
+      view.release();
+      same(map, model);
+    }
+    expect(map.partCount).toBeGreaterThan(1);
+  });
+
   it('fails an iteration that a split lands under', () => {
     const map = new SplitMap<number>({ partEntriesMax: 4, directoryDepthMax: 16 });
     for (let index = 0; index < 3; index += 1) map.set(`k${index}`, index);
