@@ -107,7 +107,7 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
   --help              this text
 `;
 
-interface IntegerFlag {
+export interface IntegerFlag {
   readonly defaultValue: number;
   readonly min: number;
   readonly max: number;
@@ -141,6 +141,24 @@ export function integerFlag(name: string, flag: IntegerFlag, raw: string | undef
     );
   }
   return value;
+}
+
+/**
+ * The flags of a bench whose flags are all integers (a micro-benchmark's rounds and sizes):
+ * each within its bounds, its default when absent; a bad value is a UsageError.
+ */
+export function parseIntegerFlags<K extends string>(
+  flags: Readonly<Record<K, IntegerFlag>>,
+  args: readonly string[] = process.argv.slice(2),
+): Record<K, number> {
+  const names = Object.keys(flags) as K[];
+  const options = Object.fromEntries(names.map((name) => [name, { type: 'string' as const }]));
+  const { values } = parseArgs({ args: [...args], options });
+  const parsed = {} as Record<K, number>;
+  for (const name of names) {
+    parsed[name] = integerFlag(name, flags[name], values[name] as string | undefined);
+  }
+  return parsed;
 }
 
 function ledgerEnvironment(settings: readonly string[]): Record<string, string> {

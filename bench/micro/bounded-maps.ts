@@ -5,14 +5,13 @@
 // iterator made anew for that steps over every entry deleted since the table was last rebuilt.
 //
 //   npx tsx bench/micro/bounded-maps.ts [--rounds 3] [--entries 100000]
-import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { CartBook } from '../../src/actors/cart-book.js';
 import type { CartRecord } from '../../src/actors/types.js';
 import { Authenticator } from '../../src/http/auth.js';
 import { RateLimiter } from '../../src/http/rate-limit.js';
 import { authCacheEntriesMax, rateLimitClientsMax } from '../../src/limits.js';
-import { integerFlag } from '../lib/args.js';
+import { parseIntegerFlags } from '../lib/args.js';
 import { median } from '../lib/report.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
@@ -91,15 +90,10 @@ function decidedCarts(bound: number, newCarts: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { rounds: { type: 'string' }, entries: { type: 'string' } },
+  const { rounds, entries } = parseIntegerFlags({
+    rounds: { defaultValue: 3, min: 1, max: 100 },
+    entries: { defaultValue: 100_000, min: 1, max: 10_000_000 },
   });
-  const rounds = integerFlag('rounds', { defaultValue: 3, min: 1, max: 100 }, values.rounds);
-  const entries = integerFlag(
-    'entries',
-    { defaultValue: 100_000, min: 1, max: 10_000_000 },
-    values.entries,
-  );
   const cases: [string, () => Promise<number>][] = [
     [
       `rate limiter, ${rateLimitClientsMax} active clients: a new client`,

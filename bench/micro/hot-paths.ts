@@ -17,6 +17,7 @@ import { partitionOf } from '../../src/router/partition-hash.js';
 import { mintReservationId, reservationPartition } from '../../src/router/reservation-id.js';
 import { decodeRequests, encodeBatch, type ShardRequest } from '../../src/shards/protocol.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
+import { benchHoldId } from '../lib/hold-ids.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 /** The ledger's default partition count. */
@@ -59,7 +60,7 @@ function reserveCommand(sequence: number): ReserveCommand {
     quantity: 1,
     idempotencyKey: `idem-${sequence}`,
     ttlSeconds: 600,
-    reservationId: `${sequence.toString(16).padStart(8, '0')}-0000-8000-8000-000000000000`,
+    reservationId: benchHoldId(sequence),
     requesterId: 'user-1',
     traceId: '',
   };

@@ -16,14 +16,10 @@
 //   npx tsx bench/micro/idle-key-heap.ts [--keys 1000000] [--warehouses 1] [--quiet-keys 8192]
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import {
-  PartitionState,
-  type ReserveCommand,
-  type RetentionPolicy,
-  type StockActor,
-} from '../../src/actors/index.js';
+import { PartitionState, type RetentionPolicy, type StockActor } from '../../src/actors/index.js';
 import { partitionOf } from '../../src/router/partition-hash.js';
+import { parseIntegerFlags } from '../lib/args.js';
+import { benchHoldId } from '../lib/hold-ids.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
@@ -48,18 +44,16 @@ if (gc === undefined) {
   process.exit(child.status ?? 1);
 }
 
-const { values } = parseArgs({
-  options: {
-    keys: { type: 'string', default: '1000000' },
-    // Keys per product: 1 makes every key a product of its own (the target's case); more puts
-    // each product in that many warehouses, as a chain's catalogue stocked in every store.
-    warehouses: { type: 'string', default: '1' },
-    'quiet-keys': { type: 'string', default: '8192' },
-  },
+const flags = parseIntegerFlags({
+  keys: { defaultValue: 1_000_000, min: 1, max: 100_000_000 },
+  // Keys per product: 1 makes every key a product of its own (the target's case); more puts
+  // each product in that many warehouses, as a chain's catalogue stocked in every store.
+  warehouses: { defaultValue: 1, min: 1, max: 1_000_000 },
+  'quiet-keys': { defaultValue: 8192, min: 1, max: 10_000_000 },
 });
-const keyCount = Number(values.keys);
-const warehouseCount = Number(values.warehouses);
-const quietKeyCount = Number(values['quiet-keys']);
+const keyCount = flags.keys;
+const warehouseCount = flags.warehouses;
+const quietKeyCount = flags['quiet-keys'];
 
 function heapUsed(collect: () => void): number {
   for (let round = 0; round < 3; round += 1) collect();
@@ -165,32 +159,48 @@ if (gc !== undefined) {
   quietKeys(collect);
 }
 
+/**
+ * `quietKeyCount` keys stocked over the partitions, nothing retained of finished holds; with
+ * `withHold`, each then given a hold that is released at once.
+ */
+function quietKeyStates(withHold: boolean): PartitionState[] {
+  const states = partitionStates(retainNothing);
+  for (let index = 0; index < quietKeyCount; index += 1) {
+    const productId = `quiet-${index}`;
+    const state = states[partitionOf(productId, partitions)] as PartitionState;
+    state.apply(stockAdjust(productId, 'wh-1', 100), 1_763_900_000_000);
+    if (!withHold) continue;
+    const reservationId = benchHoldId(index);
+    const held = state.apply(
+      {
+        kind: 'reserve',
+        productId,
+        warehouseId: 'wh-1',
+        quantity: 1,
+        idempotencyKey: `${productId}-hold`,
+        ttlSeconds: 600,
+        reservationId,
+        requesterId: '',
+        traceId: '',
+      },
+      1_763_900_000_001,
+    );
+    const released = state.apply(
+      { kind: 'release', reservationId, traceId: '' },
+      1_763_900_000_002,
+    );
+    if (!(held.outcome.ok && released.outcome.ok)) throw new Error('a hold was refused');
+  }
+  return states;
+}
+
 /** The hold tables a partition keeps for a key whose last hold has gone (quiet-keys.ts). */
 function quietKeys(collect: () => void): void {
-  const ids: Ids = (index) => [`quiet-${index}`, 'wh-1'];
-  const stocked = (withHold: boolean) => (): PartitionState[] => {
-    const states = partitionStates(retainNothing);
-    for (let index = 0; index < quietKeyCount; index += 1) {
-      const [productId, warehouseId] = ids(index);
-      const state = states[partitionOf(productId, partitions)] as PartitionState;
-      state.apply(stockAdjust(productId, warehouseId, 100), 1_763_900_000_000);
-      if (!withHold) continue;
-      const reservationId = `${index.toString(16).padStart(8, '0')}-0000-8000-8000-000000000000`;
-      const hold = { ...reserveOf(productId, warehouseId), reservationId };
-      const held = state.apply(hold, 1_763_900_000_001);
-      const released = state.apply(
-        { kind: 'release', reservationId, traceId: '' },
-        1_763_900_000_002,
-      );
-      if (!(held.outcome.ok && released.outcome.ok)) throw new Error('a hold was refused');
-    }
-    return states;
-  };
   let withTables = 0;
   const quiet = bytesPerKey(
     collect,
     () => {
-      const states = stocked(true)();
+      const states = quietKeyStates(true);
       for (const state of states) {
         for (const actor of state.actors.values())
           if (actor.reservations !== undefined) withTables += 1;
@@ -199,22 +209,9 @@ function quietKeys(collect: () => void): void {
     },
     quietKeyCount,
   );
-  const idle = bytesPerKey(collect, stocked(false), quietKeyCount);
+  const idle = bytesPerKey(collect, () => quietKeyStates(false), quietKeyCount);
   const keys = quietKeyCount.toLocaleString('en-US');
   out(`quiet keys: ${keys} keys, each given a hold that was released, nothing retained`);
   out(`  keys that kept their hold tables: ${withTables.toLocaleString('en-US')}`);
   out(`  heap per key beyond the same keys stocked alone: ${(quiet - idle).toFixed(1)} bytes`);
-}
-
-function reserveOf(productId: string, warehouseId: string): Omit<ReserveCommand, 'reservationId'> {
-  return {
-    kind: 'reserve',
-    productId,
-    warehouseId,
-    quantity: 1,
-    idempotencyKey: `${productId}-hold`,
-    ttlSeconds: 600,
-    requesterId: '',
-    traceId: '',
-  };
 }

@@ -5,22 +5,16 @@
 // the two ways; each figure is ns per call, the median of the rounds.
 //
 //   npx tsx bench/micro/iso-time.ts [--rounds 5] [--calls 2000000]
-import { parseArgs } from 'node:util';
 import { isoTime } from '../../src/iso-time.js';
-import { integerFlag } from '../lib/args.js';
+import { parseIntegerFlags } from '../lib/args.js';
 import { median } from '../lib/report.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
-const { values } = parseArgs({
-  options: { rounds: { type: 'string' }, calls: { type: 'string' } },
+const { rounds, calls } = parseIntegerFlags({
+  rounds: { defaultValue: 5, min: 1, max: 100 },
+  calls: { defaultValue: 2_000_000, min: 1, max: 100_000_000 },
 });
-const rounds = integerFlag('rounds', { defaultValue: 5, min: 1, max: 100 }, values.rounds);
-const calls = integerFlag(
-  'calls',
-  { defaultValue: 2_000_000, min: 1, max: 100_000_000 },
-  values.calls,
-);
 
 type Writer = (epochMs: number) => string;
 const withDate: Writer = (epochMs) => new Date(epochMs).toISOString();

@@ -39,6 +39,7 @@ import { PartitionState, type Command, type ReserveCommand } from '../../src/act
 import { StringTable } from '../../src/actors/string-table.js';
 import { PendingSlots } from '../../src/pending-slots.js';
 import { GcTrace } from '../lib/gc-trace.js';
+import { benchHoldId } from '../lib/hold-ids.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
 
 const cases = [
@@ -209,7 +210,7 @@ function partitionLifecycle(): number {
       const confirm = { kind: 'confirm', reservationId: pending, traceId: '' } as const;
       checksum += applied(stateOf(index - live), confirm, nowMs);
     }
-    const reservationId = `${index.toString(16).padStart(8, '0')}-0000-8000-8000-000000000000`;
+    const reservationId = benchHoldId(index);
     const reserve = Object.assign(reserveCommand(index), { reservationId });
     checksum += applied(stateOf(index), reserve, nowMs);
     waiting[ring] = reservationId;

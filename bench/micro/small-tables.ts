@@ -7,22 +7,16 @@
 // Ids come from a pool made before the loops (a hold's id is made elsewhere).
 //
 //   npx tsx bench/micro/small-tables.ts [--rounds 5] [--steps 1000000]
-import { parseArgs } from 'node:util';
 import { SplitMap } from '../../src/actors/split-map.js';
-import { integerFlag } from '../lib/args.js';
+import { parseIntegerFlags } from '../lib/args.js';
 import { median } from '../lib/report.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
-const { values } = parseArgs({
-  options: { rounds: { type: 'string' }, steps: { type: 'string' } },
+const { rounds, steps } = parseIntegerFlags({
+  rounds: { defaultValue: 5, min: 1, max: 100 },
+  steps: { defaultValue: 1_000_000, min: 1, max: 100_000_000 },
 });
-const rounds = integerFlag('rounds', { defaultValue: 5, min: 1, max: 100 }, values.rounds);
-const steps = integerFlag(
-  'steps',
-  { defaultValue: 1_000_000, min: 1, max: 100_000_000 },
-  values.steps,
-);
 
 const ids = Array.from(
   { length: 1024 },
