@@ -559,9 +559,9 @@ async function comparedStarts(
     `  ${opts.pairs} pairs of ${what}, this checkout (A) and ${vsRoot} (B), each killed at ready:`,
   );
   const pairs: StartPair[] = [];
+  const roots = { A: root, B: vsRoot };
   for (let pair = 0; pair < opts.pairs; pair += 1) {
     // A B, then B A: neither checkout always starts right after the other.
-    const roots = { A: root, B: vsRoot };
     const runs: Partial<Record<'A' | 'B', StartRun>> = {};
     for (const label of pairOrder(pair + 1)) {
       const node = nodeStart(opts, databaseUrl, children, roots[label], noSweepSoon);

@@ -32,8 +32,9 @@ import { hashText } from './text-hash.js';
  * The fewest entries a table has room for. A table of this room has no index: a lookup compares
  * its (at most 8) keys' hashes in turn, kept in a plain array. Most tables are this small (a
  * key's few pending holds), and many are made and dropped again as a key comes and goes; an
- * `Int32Array`, even of 20 elements, took about 1.2 µs to make, nine times a set and a delete
- * together (bench/README.md, "Small tables without an index").
+ * `Int32Array`, even of 20 elements, took 1.2–1.3 µs to make in one sitting and 0.25 µs in
+ * another: two to nine times a set and a delete together (bench/micro/small-tables.ts;
+ * bench/README.md, "Small tables without an index").
  */
 const capacityMin = 8;
 /** No bucket: the end of a chain. */
@@ -254,7 +255,8 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
       for (let slot = 0; slot < first.length; slot += 1) bigger[slot] = first[slot];
       this.chunks[0] = bigger;
     }
-    const [meta, hashes] = [newMeta(room), this.hashes()];
+    const meta = newMeta(room);
+    const hashes = this.hashes();
     for (let index = 0; index < used; index += 1) link(meta, room, index, hashes[index] as number);
     this.smallHashes = undefined;
     this.room = room;
@@ -307,7 +309,8 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
 
   /** The live entries into new chunks and a new index of `room`, in order. */
   private compactInto(room: number): void {
-    const [chunks, hashes, used] = [this.chunks, this.hashes(), this.used];
+    const { chunks, used } = this;
+    const hashes = this.hashes();
     this.room = room;
     this.chunks = [];
     this.newIndex();
