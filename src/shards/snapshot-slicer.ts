@@ -9,14 +9,20 @@ import type { Clock } from '../clock.js';
 import { SnapshotEncoder, type SnapshotRow } from '../persistence/index.js';
 
 export interface SliceBudget {
-  /** A slice ends once it has run this long (checked every few hundred values). */
+  /** A slice ends once it has run this long (checked every `unitsPerCheck` values). */
   readonly sliceMs: number;
   /** And after this many values at most (the simulator's clock stands still within a turn). */
   readonly unitsPerSliceMax: number;
 }
 
-/** Values captured between two looks at the clock; payload bytes copied between two. */
-const unitsPerCheck = 256;
+/**
+ * Values captured between two looks at the clock; payload bytes copied between two. A hot key's
+ * hold takes 2-3 µs to capture and encode when 600,000 are pending, so a look every 256 values let
+ * a slice run 0.71-0.84 ms at the median against its 0.5 ms budget; every 64, 0.55-0.58 ms
+ * (bench/micro/snapshot-cost.ts --holds 600000; bench/README.md, "A slice looks at the clock every
+ * 64 values"). A look costs tens of nanoseconds.
+ */
+const unitsPerCheck = 64;
 const bytesPerCheck = 1 << 20;
 
 /** What the shard tells the slicer, and is told. */
