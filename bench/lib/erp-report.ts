@@ -310,5 +310,5 @@ export function writeErpResults(root: string, record: ErpRecord): { json: string
     record,
     erpMarkdownReport(record),
   );
-  return { json, md: md as string };
+  return { json, md };
 }

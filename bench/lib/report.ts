@@ -658,7 +658,7 @@ export function writeResults(
   record: BenchRecord,
   svg: string | undefined,
 ): { json: string; markdown: string; svg: string | undefined } {
-  const { base, json } = writeRunFiles(
+  const { base, json, md } = writeRunFiles(
     root,
     'flash-sale',
     record.startedAt,
@@ -666,5 +666,5 @@ export function writeResults(
     markdownReport(record),
   );
   if (svg !== undefined) writeFileSync(`${base}.svg`, svg);
-  return { json, markdown: `${base}.md`, svg: svg && `${base}.svg` };
+  return { json, markdown: md, svg: svg && `${base}.svg` };
 }

@@ -20,8 +20,11 @@ export interface WrittenResults {
   /** The files' path without an extension (a bench may put more files beside them). */
   readonly base: string;
   readonly json: string;
-  /** Undefined when no report was given. */
-  readonly md: string | undefined;
+}
+
+/** What was written with a report: its `.md` as well. */
+export interface WrittenReport extends WrittenResults {
+  readonly md: string;
 }
 
 /** Writes the run's record as `<base>.json` and, if given, its report as `<base>.md`. */
@@ -30,11 +33,24 @@ export function writeRunFiles(
   bench: string,
   startedAt: string,
   record: unknown,
+  markdown: string,
+): WrittenReport;
+export function writeRunFiles(
+  root: string,
+  bench: string,
+  startedAt: string,
+  record: unknown,
+): WrittenResults;
+export function writeRunFiles(
+  root: string,
+  bench: string,
+  startedAt: string,
+  record: unknown,
   markdown?: string,
-): WrittenResults {
+): WrittenResults | WrittenReport {
   const base = resultsBase(root, bench, startedAt);
   writeFileSync(`${base}.json`, `${JSON.stringify(record, null, 2)}\n`);
-  if (markdown === undefined) return { base, json: `${base}.json`, md: undefined };
+  if (markdown === undefined) return { base, json: `${base}.json` };
   writeFileSync(`${base}.md`, markdown.endsWith('\n') ? markdown : `${markdown}\n`);
   return { base, json: `${base}.json`, md: `${base}.md` };
 }

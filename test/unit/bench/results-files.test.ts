@@ -34,7 +34,7 @@ describe('bench results files', () => {
     expect(written.md).toBe(`${written.base}.md`);
     expect(JSON.parse(readFileSync(written.json, 'utf8'))).toEqual(record);
     expect(readFileSync(written.json, 'utf8').endsWith('}\n')).toBe(true);
-    expect(readFileSync(written.md as string, 'utf8')).toBe('# r\n');
+    expect(readFileSync(written.md, 'utf8')).toBe('# r\n');
     writeRunFiles(root, 'erp-sync', '2026-12-05T00:00:01.000Z', record, '# e\n');
     expect(
       readFileSync(join(root, 'bench/results/erp-sync-2026-12-05T00-00-01-000Z.md'), 'utf8'),
@@ -44,7 +44,7 @@ describe('bench results files', () => {
   it('writes no markdown when given none', () => {
     const root = scratchRoot();
     const written = writeRunFiles(root, 'pairs', '2026-12-05T00:00:00.000Z', { a: 1 });
-    expect(written.md).toBeUndefined();
+    expect('md' in written).toBe(false);
     expect(readdirSync(join(root, 'bench', 'results'))).toEqual([
       'pairs-2026-12-05T00-00-00-000Z.json',
     ]);
