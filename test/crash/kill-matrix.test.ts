@@ -95,6 +95,27 @@ describe.runIf(await havePostgres())(
       return starting;
     }
 
+    /** Grows with every snapshot row written (each partition keeps its latest two). */
+    async function snapshotsWritten(): Promise<bigint> {
+      const rows = await database.query<{ lsns: string }>(
+        'SELECT coalesce(sum(lsn), 0) AS lsns FROM ledger_snapshots',
+      );
+      return BigInt(rows[0]?.lsns ?? '0');
+    }
+
+    /**
+     * Waits until the ledger has written a snapshot since `before`: a kill aimed at snapshots
+     * lands while they are being written, not before the first one of a start reached Postgres
+     * (on a busy machine that can take longer than the load runs).
+     */
+    async function snapshotWrittenSince(before: bigint): Promise<void> {
+      const deadlineMs = Date.now() + 15_000;
+      while ((await snapshotsWritten()) === before) {
+        if (Date.now() > deadlineMs) throw new Error('no snapshot written under load in 15 s');
+        await sleep(20);
+      }
+    }
+
     async function kill(running: LedgerProcess): Promise<void> {
       await running.kill();
       tally.kills += 1;
@@ -131,7 +152,9 @@ describe.runIf(await havePostgres())(
         await workload.adjust(running.baseUrl, stock, position === 0 ? 15 : 200);
       }
       if (mode === 'commit-before-reply') proxy.replyDelayMs = randomBetween(20, 60);
+      const snapshotsBefore = await snapshotsWritten();
       workload.start(running.baseUrl, 8);
+      if (mode === 'mid-snapshot') await snapshotWrittenSince(snapshotsBefore);
       await sleep(randomBetween(40, 300));
       await kill(running);
       await workload.stop();
