@@ -139,43 +139,44 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
 
   set(key: string, value: V): this {
     const hash = hashText(key);
-    if (this.only !== undefined) {
-      const only = this.onlyShared ? this.unshareOnly() : this.only;
-      if (only.setHashed(key, hash, value)) {
-        this.count += 1;
-        const { partEntriesMax, directoryDepthMax } = this.shape;
-        if (only.size >= partEntriesMax && directoryDepthMax > 0) this.splitOnly(only);
-      }
-      return this;
-    }
-    let part = this.partOf(hash);
-    if (part.shared) part = this.unshare(part);
-    const entries = part.entries;
+    const entries = this.ownTable(hash);
     if (entries.setHashed(key, hash, value)) {
       this.count += 1;
-      const { partEntriesMax, directoryDepthMax } = this.shape;
-      if (entries.size >= partEntriesMax && part.depth < directoryDepthMax) this.split(part);
+      if (entries.size >= this.shape.partEntriesMax) this.splitFull(hash);
     }
     return this;
   }
 
   delete(key: string): boolean {
     const hash = hashText(key);
-    let entries: StringTable<V>;
-    if (this.only !== undefined) {
-      if (this.onlyShared && !this.only.hasHashed(key, hash)) return false;
-      entries = this.onlyShared ? this.unshareOnly() : this.only;
-    } else {
-      let part = this.partOf(hash);
-      if (part.shared) {
-        if (!part.entries.hasHashed(key, hash)) return false;
-        part = this.unshare(part);
-      }
-      entries = part.entries;
-    }
-    if (!entries.deleteHashed(key, hash)) return false;
+    // A key that is not there copies nothing a view shares.
+    if (this.sharedTable(hash) && !this.tableOf(hash).hasHashed(key, hash)) return false;
+    if (!this.ownTable(hash).deleteHashed(key, hash)) return false;
     this.count -= 1;
     return true;
+  }
+
+  /** Whether the table that holds `hash`'s keys is noted by an open view. */
+  private sharedTable(hash: number): boolean {
+    return this.only === undefined ? this.partOf(hash).shared : this.onlyShared;
+  }
+
+  /** The table that holds `hash`'s keys, copied first if an open view shares it. */
+  private ownTable(hash: number): StringTable<V> {
+    if (this.only !== undefined) return this.onlyShared ? this.unshareOnly() : this.only;
+    const part = this.partOf(hash);
+    return (part.shared ? this.unshare(part) : part).entries;
+  }
+
+  /** The table that holds `hash`'s keys has just filled: it splits, unless at the depth limit. */
+  private splitFull(hash: number): void {
+    const { directoryDepthMax } = this.shape;
+    if (this.only !== undefined) {
+      if (directoryDepthMax > 0) this.splitOnly(this.only);
+      return;
+    }
+    const part = this.partOf(hash);
+    if (part.depth < directoryDepthMax) this.split(part);
   }
 
   /**
@@ -271,22 +272,21 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
     return this.walk((entries) => entries.values());
   }
 
-  /** What `items` gives of each part, part after part; fails if the parts move meanwhile. */
+  /** What `items` gives of each table, table after table; fails if the parts move meanwhile. */
   private *walk<T>(items: (entries: StringTable<V>) => IterableIterator<T>): IterableIterator<T> {
     const splits = this.splits;
-    if (this.only !== undefined) {
-      for (const item of items(this.only)) {
-        assert(this.splits === splits, 'a split map split while it was iterated');
-        yield item;
-      }
-      return;
-    }
-    for (const part of this.parts) {
-      for (const item of items(part.entries)) {
+    for (const table of this.tables()) {
+      for (const item of items(table)) {
         assert(this.splits === splits, 'a split map split while it was iterated');
         yield item;
       }
     }
+  }
+
+  /** The map's tables in iteration order: its one table, or each part's. */
+  private *tables(): IterableIterator<StringTable<V>> {
+    if (this.only !== undefined) yield this.only;
+    else for (const part of this.parts) yield part.entries;
   }
 
   [Symbol.iterator](): IterableIterator<[string, V]> {
