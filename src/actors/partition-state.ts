@@ -393,8 +393,7 @@ export class PartitionState {
         this.holdEnded(actor, record.reservationId);
       }
       this.reservationOwners.delete(record.reservationId);
-      this.retained.pushHold(actor, actor.retire(record.reservationId));
-      this.noteIfQuiet(actor);
+      this.retire(actor, record.reservationId);
     }
     this.prune(record.atMs);
   }
@@ -581,10 +580,13 @@ export class PartitionState {
   ): void {
     if (reservationId === '') this.retained.pushAdjustKey(actor, adjustKey, atMs);
     else if (hold !== undefined) this.retained.pushHold(actor, hold);
-    else {
-      this.retained.pushHold(actor, actor.retire(reservationId));
-      this.noteIfQuiet(actor);
-    }
+    else this.retire(actor, reservationId);
+  }
+
+  /** A finished hold leaves its key for the retained ones; the key may have gone quiet. */
+  private retire(actor: StockActor, reservationId: string): void {
+    this.retained.pushHold(actor, actor.retire(reservationId));
+    this.noteIfQuiet(actor);
   }
 }
 

@@ -20,7 +20,7 @@ export interface SliceBudget {
  * hold takes 2-3 µs to capture and encode when 600,000 are pending, so a look every 256 values let
  * a slice run 0.71-0.84 ms at the median against its 0.5 ms budget; every 64, 0.55-0.58 ms
  * (bench/micro/snapshot-cost.ts --holds 600000; bench/README.md, "A slice looks at the clock every
- * 64 values"). A look costs tens of nanoseconds.
+ * 64 values"). A look is one `performance.now()`.
  */
 const unitsPerCheck = 64;
 const bytesPerCheck = 1 << 20;
