@@ -17,7 +17,7 @@ import { partitionOf } from '../../src/router/partition-hash.js';
 import { mintReservationId, reservationPartition } from '../../src/router/reservation-id.js';
 import { decodeRequests, encodeBatch, type ShardRequest } from '../../src/shards/protocol.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
-import { benchHoldId } from '../lib/hold-ids.js';
+import { benchHoldId, benchReserve } from '../lib/hold-ids.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 /** The ledger's default partition count. */
@@ -53,17 +53,9 @@ const encodedRecord = encodeRecord(reservedRecord);
 const sampleId = mintReservationId(200);
 
 function reserveCommand(sequence: number): ReserveCommand {
-  return {
-    kind: 'reserve',
-    productId: 'hot-sku',
-    warehouseId: 'wh-1',
-    quantity: 1,
-    idempotencyKey: `idem-${sequence}`,
-    ttlSeconds: 600,
-    reservationId: benchHoldId(sequence),
+  return benchReserve('hot-sku', `idem-${sequence}`, benchHoldId(sequence), {
     requesterId: 'user-1',
-    traceId: '',
-  };
+  });
 }
 
 const batch: ShardRequest[] = Array.from({ length: batchRequests }, (_, index) => ({

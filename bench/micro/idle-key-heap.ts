@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { PartitionState, type RetentionPolicy, type StockActor } from '../../src/actors/index.js';
 import { partitionOf } from '../../src/router/partition-hash.js';
 import { parseIntegerFlags } from '../lib/args.js';
-import { benchHoldId } from '../lib/hold-ids.js';
+import { benchHoldId, benchReserve } from '../lib/hold-ids.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
@@ -172,17 +172,7 @@ function quietKeyStates(withHold: boolean): PartitionState[] {
     if (!withHold) continue;
     const reservationId = benchHoldId(index);
     const held = state.apply(
-      {
-        kind: 'reserve',
-        productId,
-        warehouseId: 'wh-1',
-        quantity: 1,
-        idempotencyKey: `${productId}-hold`,
-        ttlSeconds: 600,
-        reservationId,
-        requesterId: '',
-        traceId: '',
-      },
+      benchReserve(productId, `${productId}-hold`, reservationId),
       1_763_900_000_001,
     );
     const released = state.apply(

@@ -38,6 +38,7 @@ import { parseArgs } from 'node:util';
 import { PartitionState, type Command, type ReserveCommand } from '../../src/actors/index.js';
 import { StringTable } from '../../src/actors/string-table.js';
 import { PendingSlots } from '../../src/pending-slots.js';
+import { integerFlag } from '../lib/args.js';
 import { GcTrace } from '../lib/gc-trace.js';
 import { benchHoldId } from '../lib/hold-ids.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
@@ -55,19 +56,23 @@ type Case = (typeof cases)[number];
 
 const { values } = parseArgs({
   options: {
-    requests: { type: 'string', default: '2000000' },
-    live: { type: 'string', default: '64' },
-    keys: { type: 'string', default: '1' },
-    partitions: { type: 'string', default: '1' },
-    rounds: { type: 'string', default: '3' },
+    requests: { type: 'string' },
+    live: { type: 'string' },
+    keys: { type: 'string' },
+    partitions: { type: 'string' },
+    rounds: { type: 'string' },
     cases: { type: 'string', default: cases.join(',') },
     child: { type: 'string' },
   },
 });
-const requests = Number(values.requests);
-const live = Number(values.live);
-const keys = Number(values.keys);
-const partitions = Number(values.partitions);
+const count = (
+  name: 'requests' | 'live' | 'keys' | 'partitions' | 'rounds',
+  defaultValue: number,
+) => integerFlag(name, { defaultValue, min: 1, max: 100_000_000 }, values[name]);
+const requests = count('requests', 2_000_000);
+const live = count('live', 64);
+const keys = count('keys', 1);
+const partitions = count('partitions', 1);
 /** The stock keys' products, made before any loop: `sku-hot` alone by default. */
 const skus = Array.from({ length: keys }, (_, key) => (keys === 1 ? 'sku-hot' : `sku-${key}`));
 
@@ -282,7 +287,7 @@ if (values.child !== undefined) {
   if (!(cases as readonly string[]).includes(values.child)) throw new Error('unknown case');
   child(values.child as Case);
 } else {
-  const rounds = Number(values.rounds);
+  const rounds = count('rounds', 3);
   const chosen = values.cases.split(',').filter((each) => each !== '');
   const unknown = chosen.filter((each) => !(cases as readonly string[]).includes(each));
   if (unknown.length > 0) throw new Error(`unknown case(s): ${unknown.join(', ')}`);
