@@ -102,6 +102,16 @@ interface Timing {
   /** CPU per commit: this process (the rows, their encoding, pg) and its Postgres backend. */
   readonly clientUs: number;
   readonly backendUs: number | undefined;
+  /** Postgres's own WAL written per commit (all of the server's, on a quiet one this variant's). */
+  readonly walBytes: number;
+}
+
+/** Where Postgres's WAL insertion stands, in bytes from its start. */
+async function walPosition(client: pg.Client): Promise<number> {
+  const result = await client.query<{ at: string }>(
+    `SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::text AS at`,
+  );
+  return Number(result.rows[0]?.at ?? 0);
 }
 
 /** Linux's clock ticks per second for /proc/<pid>/stat (USER_HZ). */
@@ -119,6 +129,7 @@ async function timeVariant(
   let lsn = 0;
   const cpuBefore = process.cpuUsage();
   const backendBefore = processTicks(backendPid)?.ticks;
+  const walBefore = await walPosition(client);
   const started = performance.now();
   for (let commit = 0; commit < commits; commit += 1) {
     const rows: WalRow[] = [];
@@ -133,6 +144,7 @@ async function timeVariant(
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const backendAfter = processTicks(backendPid)?.ticks;
+  const walBytes = ((await walPosition(client)) - walBefore) / commits;
   const backendTicks =
     backendBefore === undefined || backendAfter === undefined
       ? undefined
@@ -146,6 +158,7 @@ async function timeVariant(
     rowsPerSecond: (commits * batch) / seconds,
     p50Ms: percentile(samples, 50),
     p99Ms: percentile(samples, 99),
+    walBytes,
   };
 }
 
@@ -184,9 +197,9 @@ async function run(client: pg.Client, options: Options): Promise<void> {
   out(`one connection, closed loop, ${options.commits} commits per variant and batch size`);
   out(
     '| rows per commit | variant | commits/s | rows/s | p50 ms | p99 ms | ' +
-      'client CPU µs/commit | backend CPU µs/commit | rounds (commits/s) |',
+      'client CPU µs/commit | backend CPU µs/commit | WAL bytes/commit | rounds (commits/s) |',
   );
-  out('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+  out('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
   let partition = 0;
   const ratios: string[] = [];
   for (const batch of options.batches) {
@@ -204,6 +217,7 @@ async function run(client: pg.Client, options: Options): Promise<void> {
         timings.some((t) => t.backendUs === undefined)
           ? 'n/a'
           : pick((t) => t.backendUs ?? 0).toFixed(0),
+        pick((t) => t.walBytes).toFixed(0),
         timings.map((t) => t.commitsPerSecond.toFixed(0)).join(', '),
       ];
       out(`| ${cells.join(' | ')} |`);
