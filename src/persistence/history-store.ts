@@ -3,6 +3,7 @@
 // of its own: history reads never share a connection with a shard's group commits.
 import pg from 'pg';
 import { isMovement, movementOf, type Movement, type MovementCounts } from '../actors/index.js';
+import { unpackLater } from './movement-rows.js';
 import { decodeRecord } from './record-codec.js';
 
 export interface MovementPage {
@@ -26,6 +27,8 @@ interface MovementRow {
   readonly incoming: string;
   readonly subject: string | null;
   readonly payload: Buffer;
+  /** The key's movements after the row's first in the same group commit (movement-rows.ts). */
+  readonly later: Buffer | null;
 }
 
 /** A movement from its row: the record's bytes, the counts after it and the caller. */
@@ -39,6 +42,21 @@ export function movementOfRow(
     throw new Error(`a movement row holds a ${record.type} record, which changes no stock key`);
   }
   return movementOf(record, counts, subject ?? '');
+}
+
+/** A row's movements, oldest first: its own columns, then those packed in `later`. */
+function movementsOfRow(row: MovementRow): Movement[] {
+  const first = movementOfRow(
+    row.payload,
+    { onHand: Number(row.on_hand), reserved: Number(row.reserved), incoming: Number(row.incoming) },
+    row.subject,
+  );
+  if (row.later === null) return [first];
+  const movements = [first];
+  for (const [payload, onHand, reserved, incoming, subject] of unpackLater(row.later)) {
+    movements.push(movementOfRow(payload, { onHand, reserved, incoming }, subject));
+  }
+  return movements;
 }
 
 export class HistoryStore {
@@ -64,6 +82,12 @@ export class HistoryStore {
    * first, `limit` at most. The index (product_id, warehouse_id, version DESC) of each day's
    * table gives its rows in order; Postgres merges the days (Merge Append) and stops at the
    * limit, so a page costs about the same whether the key has ten movements or ten million.
+   *
+   * A row holds a run of the key's movements and its version is the run's first; runs never
+   * overlap. So the rows whose first is below `beforeVersion` hold every movement below it, and
+   * `limit + 1` of them hold more than `limit` movements whenever the key has that many: the
+   * page is the newest `limit` of what they hold below `beforeVersion`; one more says a page
+   * follows.
    */
   async page(
     productId: string,
@@ -71,29 +95,27 @@ export class HistoryStore {
     beforeVersion: number | undefined,
     limit: number,
   ): Promise<MovementPage> {
+    const before = beforeVersion ?? Number.MAX_SAFE_INTEGER;
     const result = await this.pool.query<MovementRow>({
       name: 'ledger-movements-page',
-      text: `SELECT version, on_hand, reserved, incoming, subject, payload
+      text: `SELECT version, on_hand, reserved, incoming, subject, payload, later
              FROM ledger_movements
              WHERE product_id = $1 AND warehouse_id = $2 AND version < $3
              ORDER BY version DESC LIMIT $4`,
-      // One row more than asked tells whether a page follows.
-      values: [productId, warehouseId, beforeVersion ?? Number.MAX_SAFE_INTEGER, limit + 1],
+      values: [productId, warehouseId, before, limit + 1],
     });
-    const rows = result.rows.slice(0, limit);
-    const movements = rows.map((row) =>
-      movementOfRow(
-        row.payload,
-        {
-          onHand: Number(row.on_hand),
-          reserved: Number(row.reserved),
-          incoming: Number(row.incoming),
-        },
-        row.subject,
-      ),
-    );
+    const found: Movement[] = [];
+    for (const row of result.rows) {
+      const held = movementsOfRow(row);
+      // Newest first: a row's own movements go in reverse, and the rows come newest first.
+      for (let index = held.length - 1; index >= 0; index -= 1) {
+        const movement = held[index] as Movement;
+        if (movement.version < before) found.push(movement);
+      }
+    }
+    const movements = found.slice(0, limit);
     const last = movements[movements.length - 1];
-    const more = result.rows.length > limit && last !== undefined;
+    const more = found.length > limit && last !== undefined;
     return { movements, nextBefore: more ? last.version : undefined };
   }
 

@@ -7,13 +7,13 @@ import { byteaArray, int4Array, int8Array, textArray } from './binary-arrays.js'
 import { recoveryPageBlocks, recoveryPageRows, snapshotPartBytes } from '../limits.js';
 import type {
   JournalConnection,
-  MovementColumns,
   MovementKey,
   SnapshotRow,
   WalPageRow,
   WalRow,
 } from './journal-connection.js';
 import { copyOut } from './copy-out.js';
+import { MovementRows, packLater, type MovementRow } from './movement-rows.js';
 import { commitDurably } from './durability.js';
 import { WalCopyFormatError, WalCopyRows } from './wal-copy-reader.js';
 
@@ -77,14 +77,14 @@ export async function snapshotPayload(
 }
 
 const movementsInsert = `INSERT INTO ledger_movements (product_id, warehouse_id, version, at, on_hand,
-                                           reserved, incoming, subject, payload)
+                                           reserved, incoming, subject, payload, later)
              SELECT m.product_id, m.warehouse_id, m.version, to_timestamp(m.at_ms / 1000.0),
                     m.on_hand, m.reserved, m.incoming, NULLIF(m.subject, ''),
-                    ($3::bytea[])[m.row_number]`;
+                    ($3::bytea[])[m.row_number], NULLIF(m.later, ''::bytea)`;
 const movementsFrom = `unnest($4::integer[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
-                         $9::bigint[], $10::bigint[], $11::bigint[], $12::text[])
+                         $9::bigint[], $10::bigint[], $11::bigint[], $12::text[], $13::bytea[])
                AS m(row_number, product_id, warehouse_id, version, at_ms, on_hand, reserved,
-                    incoming, subject)`;
+                    incoming, subject, later)`;
 
 /** A node alone: the WAL rows and their movements, one statement. */
 const appendText = `WITH wal AS (
@@ -98,7 +98,7 @@ const appendText = `WITH wal AS (
  * unless every lease it relies on is still this node's at the epoch it was taken at (and holds
  * them share-locked until it commits). Any failure fails the whole statement.
  */
-const fencedAppendText = `WITH fence AS (SELECT ledger_fence($13::text, $14::integer[], $15::bigint[])),
+const fencedAppendText = `WITH fence AS (SELECT ledger_fence($14::text, $15::integer[], $16::bigint[])),
              wal AS (
                INSERT INTO ledger_wal (partition, lsn, payload)
                SELECT u.* FROM fence, unnest($1::integer[], $2::bigint[], $3::bytea[]) AS u)
@@ -163,28 +163,28 @@ export class JournalStore implements JournalConnection {
   /**
    * One statement for the whole group commit: the WAL rows, and the movement rows of those that
    * changed a stock key (a data-modifying CTE), so autocommit makes both one transaction and the
-   * history never lacks, nor holds more than, what the journal holds. A movement names its
-   * record's bytes by position in the WAL array, so they cross the wire once.
+   * history never lacks, nor holds more than, what the journal holds. A key's movements share a
+   * row (movement-rows.ts); the row's first names its record's bytes by position in the WAL array.
    */
   async append(rows: readonly WalRow[]): Promise<void> {
     if (rows.length === 0) return;
     const partitions = new Array<number>(rows.length);
     const lsns = new Array<number>(rows.length);
     const payloads = new Array<Uint8Array>(rows.length);
-    const movements = new MovementArrays();
+    const movements = new MovementRows();
     for (let index = 0; index < rows.length; index += 1) {
       const row = rows[index] as WalRow;
       partitions[index] = row.partition;
       lsns[index] = row.lsn;
       payloads[index] = row.payload;
-      if (row.movement !== undefined) movements.add(index + 1, row.movement);
+      if (row.movement !== undefined) movements.add(index + 1, row.movement, row.payload);
     }
     // Binary arrays, and in a cluster the node's id as text (see `fencedAppendText`).
     const values: (Buffer | string)[] = [
       int4Array(partitions),
       int8Array(lsns),
       byteaArray(payloads),
-      ...movements.values(),
+      ...movementArrays(movements.rows),
     ];
     if (this.fence === undefined) {
       // A named statement: Postgres parses and plans it once per connection, not per commit.
@@ -499,42 +499,46 @@ export class JournalStore implements JournalConnection {
 }
 
 /** A group commit's movement rows as column arrays (the statement's unnest parameters). */
-class MovementArrays {
-  private readonly rowNumbers: number[] = [];
-  private readonly productIds: string[] = [];
-  private readonly warehouseIds: string[] = [];
-  private readonly versions: number[] = [];
-  private readonly atMs: number[] = [];
-  private readonly onHands: number[] = [];
-  private readonly reserveds: number[] = [];
-  private readonly incomings: number[] = [];
-  private readonly subjects: string[] = [];
-
-  /** `rowNumber`: the 1-based position of the movement's record among the WAL rows. */
-  add(rowNumber: number, movement: MovementColumns): void {
-    this.rowNumbers.push(rowNumber);
-    this.productIds.push(movement.productId);
-    this.warehouseIds.push(movement.warehouseId);
-    this.versions.push(movement.version);
-    this.atMs.push(movement.atMs);
-    this.onHands.push(movement.onHand);
-    this.reserveds.push(movement.reserved);
-    this.incomings.push(movement.incoming);
-    this.subjects.push(movement.subject);
+function movementArrays(rows: readonly MovementRow[]): Buffer[] {
+  const count = rows.length;
+  const rowNumbers = new Array<number>(count);
+  const productIds = new Array<string>(count);
+  const warehouseIds = new Array<string>(count);
+  const versions = new Array<number>(count);
+  const atMs = new Array<number>(count);
+  const onHands = new Array<number>(count);
+  const reserveds = new Array<number>(count);
+  const incomings = new Array<number>(count);
+  const subjects = new Array<string>(count);
+  const later = new Array<Uint8Array>(count);
+  for (let index = 0; index < count; index += 1) {
+    const row = rows[index] as MovementRow;
+    const first = row.first;
+    rowNumbers[index] = row.rowNumber;
+    productIds[index] = first.productId;
+    warehouseIds[index] = first.warehouseId;
+    versions[index] = first.version;
+    atMs[index] = first.atMs;
+    onHands[index] = first.onHand;
+    reserveds[index] = first.reserved;
+    incomings[index] = first.incoming;
+    subjects[index] = first.subject;
+    // Empty for a row of one movement: NULL in the table.
+    later[index] = row.later.length === 0 ? noLater : packLater(row.later);
   }
-
-  /** In Postgres's binary array format (binary-arrays.ts): no text for Postgres to parse. */
-  values(): Buffer[] {
-    return [
-      int4Array(this.rowNumbers),
-      textArray(this.productIds),
-      textArray(this.warehouseIds),
-      int8Array(this.versions),
-      int8Array(this.atMs),
-      int8Array(this.onHands),
-      int8Array(this.reserveds),
-      int8Array(this.incomings),
-      textArray(this.subjects),
-    ];
-  }
+  // In Postgres's binary array format (binary-arrays.ts): no text for Postgres to parse.
+  return [
+    int4Array(rowNumbers),
+    textArray(productIds),
+    textArray(warehouseIds),
+    int8Array(versions),
+    int8Array(atMs),
+    int8Array(onHands),
+    int8Array(reserveds),
+    int8Array(incomings),
+    textArray(subjects),
+    byteaArray(later),
+  ];
 }
+
+const noLater = new Uint8Array(0);

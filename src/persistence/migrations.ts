@@ -171,6 +171,14 @@ export const migrations: readonly { readonly id: number; readonly sql: string }[
         PRIMARY KEY (partition, lsn, part)
       );`,
   },
+  {
+    id: 9,
+    sql: `
+      -- A group commit writes one movement row per stock key it changed (movement-rows.ts): the
+      -- row's columns are its first movement, later (NULL for a row of one) packs the key's
+      -- movements after it in the same commit. A row's version is its first movement's.
+      ALTER TABLE ledger_movements ADD COLUMN later bytea;`,
+  },
 ];
 
 export async function migrate(client: pg.ClientBase): Promise<number[]> {

@@ -218,6 +218,60 @@ describe.runIf(await havePostgres())('movement history over HTTP', () => {
     expect((defaultPage.body.movements as Movement[]).length).toBe(23);
   });
 
+  it('packs a burst on one key into rows of its group commits, and pages them exactly', async () => {
+    const product = newProduct('burst');
+    const key = { product_id: product, warehouse_id: 'w1' };
+    await call('/v1/stock/adjust', { ...key, delta: 1000 });
+    // Sent at once, so that group commits carry many of the key's changes; callers alternate.
+    const holds = 150;
+    const replies = await Promise.all(
+      Array.from({ length: holds }, (_, index) =>
+        call(
+          '/v1/reserve',
+          { ...key, quantity: 1 + (index % 3), idempotency_key: newKey('burst') },
+          index % 2 === 0 ? checkout() : admin(),
+        ),
+      ),
+    );
+    const subjectOf = new Map(
+      replies.map((reply, index) => [reply.body.reservation_id, index % 2 === 0 ? 'bob' : 'alice']),
+    );
+    const rows = await fixture.database.query<{ rows: number; packed: number }>(
+      `SELECT count(*)::int AS rows, count(later)::int AS packed FROM ledger_movements
+       WHERE product_id = $1`,
+      [product],
+    );
+    // Fewer rows than movements: some rows packed several (the grouping this test is about).
+    expect(rows[0]?.packed).toBeGreaterThan(0);
+    expect(rows[0]?.rows).toBeLessThan(holds + 1);
+    const whole = await allMovements(product, 'w1');
+    expect(whole.map((movement) => movement.version)).toEqual(
+      Array.from({ length: holds + 1 }, (_, index) => holds + 1 - index),
+    );
+    // Each movement keeps its own counts and caller, in version order.
+    let reserved = 0;
+    for (const movement of whole.slice(0, holds).reverse()) {
+      reserved += Number(movement.quantity);
+      expect(movement).toMatchObject({ type: 'reserve', on_hand: 1000, reserved });
+      expect(movement.subject).toBe(subjectOf.get(movement.reservation_id));
+    }
+    // Pages that end inside a row give each movement once, the same as the whole.
+    for (const limit of [1, 7, 40]) {
+      const paged: Movement[] = [];
+      let query = `?limit=${limit}`;
+      for (let pages = 0; pages < holds + 2; pages += 1) {
+        const page = await history(product, 'w1', query);
+        expect(page.status, page.text).toBe(200);
+        const movements = page.body.movements as Movement[];
+        expect(movements.length).toBeLessThanOrEqual(limit);
+        paged.push(...movements);
+        if (page.body.next === null) break;
+        query = `?limit=${limit}&before=${encodeURIComponent(String(page.body.next))}`;
+      }
+      expect(paged).toEqual(whole);
+    }
+  });
+
   it('answers unknown keys 404, bad parameters 422, and wants a token with a role', async () => {
     const product = newProduct('bad');
     await call('/v1/stock/adjust', { product_id: product, warehouse_id: 'w1', delta: 1 });
