@@ -2,13 +2,14 @@
 // afterwards, also on failure): the history query's latency for the first page and for deep
 // pages (a random cursor), and the bytes on disk a million changes cost (the movement rows with
 // their index, and the WAL rows written beside them). The rows are written by the journal's own
-// append (WAL + movements in one statement, 1,000 rows per statement), as real records (holds
+// append (WAL + movements in one statement, --per-append rows per statement: 25 by default, a hot
+// SKU's group commit at 64 connections, whose movements share a row), as real records (holds
 // made, confirmed and released, adjusts), spread over the retention's 90 day tables so the query
 // merges every day's index as it would at the end of a retention period. Read with the
 // ledger's own HistoryStore (pool of one) after VACUUM ANALYZE.
 //
 //   npx tsx bench/micro/history-query.ts [--movements 1000000] [--queries 1000] [--limit 100]
-//     [--days 90] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+//     [--days 90] [--per-append 25] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { JournalRecord } from '../../src/actors/index.js';
@@ -61,9 +62,11 @@ async function fill(client: pg.Client, options: Options, nowMs: number): Promise
   const store = new JournalStore(client);
   const spanMs = (options.days - 1) * dayMs;
   const started = performance.now();
-  for (let first = 1; first <= options.movements; first += 1000) {
+  const perAppend = options.perAppend;
+  for (let first = 1; first <= options.movements; first += perAppend) {
     const rows: WalRow[] = [];
-    for (let version = first; version < first + 1000 && version <= options.movements; version++) {
+    const end = Math.min(first + perAppend - 1, options.movements);
+    for (let version = first; version <= end; version += 1) {
       const atMs = nowMs - spanMs + Math.floor((spanMs * version) / options.movements);
       const movement = { ...key, version, atMs, onHand: 1000, reserved: 3, incoming: 0 };
       rows.push({
@@ -76,7 +79,9 @@ async function fill(client: pg.Client, options: Options, nowMs: number): Promise
     await store.append(rows);
   }
   const seconds = (performance.now() - started) / 1000;
-  out(`wrote ${options.movements} movements in ${seconds.toFixed(1)} s (1,000 per statement)`);
+  out(
+    `wrote ${options.movements} movements in ${seconds.toFixed(1)} s (${perAppend} per statement)`,
+  );
 }
 
 async function sizes(client: pg.Client): Promise<{ movements: number; wal: number }> {
@@ -156,6 +161,7 @@ interface Options {
   readonly queries: number;
   readonly limit: number;
   readonly days: number;
+  readonly perAppend: number;
   readonly databaseUrl: string;
 }
 
@@ -166,6 +172,7 @@ function options(): Options {
       queries: { type: 'string', default: '1000' },
       limit: { type: 'string', default: '100' },
       days: { type: 'string', default: '90' },
+      'per-append': { type: 'string', default: '25' },
       'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     },
   });
@@ -174,6 +181,7 @@ function options(): Options {
     queries: Number(values.queries),
     limit: Number(values.limit),
     days: Number(values.days),
+    perAppend: Number(values['per-append']),
   };
   for (const [name, value] of Object.entries(parsed)) {
     if (!Number.isInteger(value) || value < 1)

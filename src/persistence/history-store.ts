@@ -3,7 +3,8 @@
 // of its own: history reads never share a connection with a shard's group commits.
 import pg from 'pg';
 import { isMovement, movementOf, type Movement, type MovementCounts } from '../actors/index.js';
-import { unpackLater } from './movement-rows.js';
+import { assert } from '../actors/index.js';
+import { movementsPerRowMax, unpackLater, type LaterMovement } from './movement-rows.js';
 import { decodeRecord } from './record-codec.js';
 
 export interface MovementPage {
@@ -27,8 +28,12 @@ interface MovementRow {
   readonly incoming: string;
   readonly subject: string | null;
   readonly payload: Buffer;
-  /** The key's movements after the row's first in the same group commit (movement-rows.ts). */
+  /**
+   * The key's movements after the row's first in the same group commit (movement-rows.ts); left
+   * out (null) of rows past those the page can need.
+   */
   readonly later: Buffer | null;
+  readonly later_count: number;
 }
 
 /** A movement from its row: the record's bytes, the counts after it and the caller. */
@@ -42,21 +47,6 @@ export function movementOfRow(
     throw new Error(`a movement row holds a ${record.type} record, which changes no stock key`);
   }
   return movementOf(record, counts, subject ?? '');
-}
-
-/** A row's movements, oldest first: its own columns, then those packed in `later`. */
-function movementsOfRow(row: MovementRow): Movement[] {
-  const first = movementOfRow(
-    row.payload,
-    { onHand: Number(row.on_hand), reserved: Number(row.reserved), incoming: Number(row.incoming) },
-    row.subject,
-  );
-  if (row.later === null) return [first];
-  const movements = [first];
-  for (const [payload, onHand, reserved, incoming, subject] of unpackLater(row.later)) {
-    movements.push(movementOfRow(payload, { onHand, reserved, incoming }, subject));
-  }
-  return movements;
 }
 
 export class HistoryStore {
@@ -87,7 +77,10 @@ export class HistoryStore {
    * overlap. So the rows whose first is below `beforeVersion` hold every movement below it, and
    * `limit + 1` of them hold more than `limit` movements whenever the key has that many: the
    * page is the newest `limit` of what they hold below `beforeVersion`; one more says a page
-   * follows.
+   * follows. Only the first row can hold movements at or above `beforeVersion` (fewer than
+   * `movementsPerRowMax`), so rows after the first `limit + movementsPerRowMax` movements are
+   * never needed: their packed movements are not read (nor sent), and no record is decoded
+   * beyond the page's.
    */
   async page(
     productId: string,
@@ -98,20 +91,42 @@ export class HistoryStore {
     const before = beforeVersion ?? Number.MAX_SAFE_INTEGER;
     const result = await this.pool.query<MovementRow>({
       name: 'ledger-movements-page',
-      text: `SELECT version, on_hand, reserved, incoming, subject, payload, later
-             FROM ledger_movements
-             WHERE product_id = $1 AND warehouse_id = $2 AND version < $3
-             ORDER BY version DESC LIMIT $4`,
-      values: [productId, warehouseId, before, limit + 1],
+      text: `SELECT version, on_hand, reserved, incoming, subject, payload, later_count,
+                    CASE WHEN coalesce(sum(1 + later_count) OVER newer, 0) < $5 THEN later END
+                      AS later
+             FROM (SELECT * FROM ledger_movements
+                   WHERE product_id = $1 AND warehouse_id = $2 AND version < $3
+                   ORDER BY version DESC LIMIT $4) AS rows
+             WINDOW newer AS (ORDER BY version DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+             ORDER BY version DESC`,
+      values: [productId, warehouseId, before, limit + 1, limit + 1 + movementsPerRowMax],
     });
     const found: Movement[] = [];
     for (const row of result.rows) {
-      const held = movementsOfRow(row);
-      // Newest first: a row's own movements go in reverse, and the rows come newest first.
-      for (let index = held.length - 1; index >= 0; index -= 1) {
-        const movement = held[index] as Movement;
+      if (found.length > limit) break;
+      const first = () =>
+        movementOfRow(
+          row.payload,
+          {
+            onHand: Number(row.on_hand),
+            reserved: Number(row.reserved),
+            incoming: Number(row.incoming),
+          },
+          row.subject,
+        );
+      if (row.later_count === 0) {
+        if (Number(row.version) < before) found.push(first());
+        continue;
+      }
+      assert(row.later !== null, 'a movement row the page needed came without its later ones');
+      // Newest first: a row's packed movements go in reverse, then its own.
+      const later = unpackLater(row.later);
+      for (let index = later.length - 1; index >= 0 && found.length <= limit; index -= 1) {
+        const [payload, onHand, reserved, incoming, subject] = later[index] as LaterMovement;
+        const movement = movementOfRow(payload, { onHand, reserved, incoming }, subject);
         if (movement.version < before) found.push(movement);
       }
+      if (found.length <= limit) found.push(first());
     }
     const movements = found.slice(0, limit);
     const last = movements[movements.length - 1];

@@ -77,14 +77,16 @@ export async function snapshotPayload(
 }
 
 const movementsInsert = `INSERT INTO ledger_movements (product_id, warehouse_id, version, at, on_hand,
-                                           reserved, incoming, subject, payload, later)
+                                           reserved, incoming, subject, payload, later,
+                                           later_count)
              SELECT m.product_id, m.warehouse_id, m.version, to_timestamp(m.at_ms / 1000.0),
                     m.on_hand, m.reserved, m.incoming, NULLIF(m.subject, ''),
-                    ($3::bytea[])[m.row_number], NULLIF(m.later, ''::bytea)`;
+                    ($3::bytea[])[m.row_number], NULLIF(m.later, ''::bytea), m.later_count`;
 const movementsFrom = `unnest($4::integer[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
-                         $9::bigint[], $10::bigint[], $11::bigint[], $12::text[], $13::bytea[])
+                         $9::bigint[], $10::bigint[], $11::bigint[], $12::text[], $13::bytea[],
+                         $14::integer[])
                AS m(row_number, product_id, warehouse_id, version, at_ms, on_hand, reserved,
-                    incoming, subject, later)`;
+                    incoming, subject, later, later_count)`;
 
 /** A node alone: the WAL rows and their movements, one statement. */
 const appendText = `WITH wal AS (
@@ -98,7 +100,7 @@ const appendText = `WITH wal AS (
  * unless every lease it relies on is still this node's at the epoch it was taken at (and holds
  * them share-locked until it commits). Any failure fails the whole statement.
  */
-const fencedAppendText = `WITH fence AS (SELECT ledger_fence($14::text, $15::integer[], $16::bigint[])),
+const fencedAppendText = `WITH fence AS (SELECT ledger_fence($15::text, $16::integer[], $17::bigint[])),
              wal AS (
                INSERT INTO ledger_wal (partition, lsn, payload)
                SELECT u.* FROM fence, unnest($1::integer[], $2::bigint[], $3::bytea[]) AS u)
@@ -511,6 +513,7 @@ function movementArrays(rows: readonly MovementRow[]): Buffer[] {
   const incomings = new Array<number>(count);
   const subjects = new Array<string>(count);
   const later = new Array<Uint8Array>(count);
+  const laterCounts = new Array<number>(count);
   for (let index = 0; index < count; index += 1) {
     const row = rows[index] as MovementRow;
     const first = row.first;
@@ -525,6 +528,7 @@ function movementArrays(rows: readonly MovementRow[]): Buffer[] {
     subjects[index] = first.subject;
     // Empty for a row of one movement: NULL in the table.
     later[index] = row.later.length === 0 ? noLater : packLater(row.later);
+    laterCounts[index] = row.later.length;
   }
   // In Postgres's binary array format (binary-arrays.ts): no text for Postgres to parse.
   return [
@@ -538,6 +542,7 @@ function movementArrays(rows: readonly MovementRow[]): Buffer[] {
     int8Array(incomings),
     textArray(subjects),
     byteaArray(later),
+    int4Array(laterCounts),
   ];
 }
 

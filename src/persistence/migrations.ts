@@ -176,8 +176,10 @@ export const migrations: readonly { readonly id: number; readonly sql: string }[
     sql: `
       -- A group commit writes one movement row per stock key it changed (movement-rows.ts): the
       -- row's columns are its first movement, later (NULL for a row of one) packs the key's
-      -- movements after it in the same commit. A row's version is its first movement's.
-      ALTER TABLE ledger_movements ADD COLUMN later bytea;`,
+      -- movements after it in the same commit, later_count says how many. A row's version is
+      -- its first movement's.
+      ALTER TABLE ledger_movements ADD COLUMN later bytea,
+        ADD COLUMN later_count integer NOT NULL DEFAULT 0 CHECK (later_count >= 0);`,
   },
 ];
 
