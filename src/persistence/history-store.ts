@@ -2,8 +2,13 @@
 // statement as the WAL rows, journal-store.ts), newest first, a page at a time, on a small pool
 // of its own: history reads never share a connection with a shard's group commits.
 import pg from 'pg';
-import { isMovement, movementOf, type Movement, type MovementCounts } from '../actors/index.js';
-import { assert } from '../actors/index.js';
+import {
+  assert,
+  isMovement,
+  movementOf,
+  type Movement,
+  type MovementCounts,
+} from '../actors/index.js';
 import { movementsPerRowMax, unpackLater, type LaterMovement } from './movement-rows.js';
 import { decodeRecord } from './record-codec.js';
 

@@ -5,10 +5,11 @@
 //
 // A row's own columns are its first movement (the lowest version), as a row of one movement
 // always was; `later` packs the movements after it, in version order: each one's record bytes,
-// the key's counts after it and the caller's subject. A key's movements in one commit are
-// consecutive versions of that key, and every commit's versions of a key are above the one
-// before, so the rows of a key hold disjoint runs of versions, ordered as their first versions
-// are: a page read by `version < before ORDER BY version DESC` stays exact (history-store.ts).
+// the key's counts after it and the caller's subject. A commit writes a run of its partitions'
+// journals in order, and a key's versions grow along its partition's journal: so a key's
+// movements come to a commit in version order, none of another commit falls between two of
+// them, and the rows of a key hold disjoint runs of versions, ordered as their first versions
+// are. A page read by `version < before ORDER BY version DESC` stays exact (history-store.ts).
 import { Packr } from 'msgpackr';
 import type { MovementColumns } from './journal-connection.js';
 
@@ -22,8 +23,9 @@ export type LaterMovement = [
 ];
 
 /**
- * Movements of a row at most. A run of a hot key's reserves packs to about 105 bytes each (before
- * Postgres compresses it), so a full row stays about 3.3 KB.
+ * Movements of a row at most. A packed movement is its record's bytes (about 90 for a reserve)
+ * and a few more, so a full row of a hot key's reserves stays near 3 KB before Postgres
+ * compresses it.
  */
 export const movementsPerRowMax = 32;
 
