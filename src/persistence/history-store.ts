@@ -54,6 +54,16 @@ export function movementOfRow(
   return movementOf(record, counts, subject ?? '');
 }
 
+/** The row's own movement: its columns and record bytes. */
+function firstMovementOf(row: MovementRow): Movement {
+  const counts = {
+    onHand: Number(row.on_hand),
+    reserved: Number(row.reserved),
+    incoming: Number(row.incoming),
+  };
+  return movementOfRow(row.payload, counts, row.subject);
+}
+
 export class HistoryStore {
   constructor(private readonly pool: pg.Pool) {}
 
@@ -109,29 +119,18 @@ export class HistoryStore {
     const found: Movement[] = [];
     for (const row of result.rows) {
       if (found.length > limit) break;
-      const first = () =>
-        movementOfRow(
-          row.payload,
-          {
-            onHand: Number(row.on_hand),
-            reserved: Number(row.reserved),
-            incoming: Number(row.incoming),
-          },
-          row.subject,
-        );
-      if (row.later_count === 0) {
-        if (Number(row.version) < before) found.push(first());
-        continue;
+      // Newest first: a row's packed movements in reverse, then its own (below the cursor, as
+      // the query's WHERE has it). Only the first row can hold packed ones at or above it.
+      if (row.later_count > 0) {
+        assert(row.later !== null, 'a movement row the page needed came without its later ones');
+        const later = unpackLater(row.later);
+        for (let index = later.length - 1; index >= 0 && found.length <= limit; index -= 1) {
+          const [payload, onHand, reserved, incoming, subject] = later[index] as LaterMovement;
+          const movement = movementOfRow(payload, { onHand, reserved, incoming }, subject);
+          if (movement.version < before) found.push(movement);
+        }
       }
-      assert(row.later !== null, 'a movement row the page needed came without its later ones');
-      // Newest first: a row's packed movements go in reverse, then its own.
-      const later = unpackLater(row.later);
-      for (let index = later.length - 1; index >= 0 && found.length <= limit; index -= 1) {
-        const [payload, onHand, reserved, incoming, subject] = later[index] as LaterMovement;
-        const movement = movementOfRow(payload, { onHand, reserved, incoming }, subject);
-        if (movement.version < before) found.push(movement);
-      }
-      if (found.length <= limit) found.push(first());
+      if (found.length <= limit) found.push(firstMovementOf(row));
     }
     const movements = found.slice(0, limit);
     const last = movements[movements.length - 1];

@@ -23,9 +23,8 @@ export type LaterMovement = [
 ];
 
 /**
- * Movements of a row at most. A packed movement is its record's bytes (about 90 for a reserve)
- * and a few more, so a full row of a hot key's reserves stays near 3 KB before Postgres
- * compresses it.
+ * Movements of a row at most. A packed movement is its record's bytes and a few more, so a full
+ * row is about 32 records' worth before Postgres compresses it.
  */
 export const movementsPerRowMax = 32;
 
@@ -70,12 +69,17 @@ export interface MovementRow {
  */
 export class MovementRows {
   readonly rows: MovementRow[] = [];
-  /** Each product's open rows (one per warehouse it has in this commit). */
+  /** Each product's open rows, one per warehouse it has in this commit. */
   private readonly open = new Map<string, MovementRow[]>();
-  private last: MovementRow | undefined = undefined;
 
   add(rowNumber: number, movement: MovementColumns, payload: Uint8Array): void {
-    const row = this.openRow(movement);
+    let open = this.open.get(movement.productId);
+    if (open === undefined) {
+      open = [];
+      this.open.set(movement.productId, open);
+    }
+    const index = open.findIndex((row) => row.first.warehouseId === movement.warehouseId);
+    const row = open[index];
     if (row !== undefined && row.later.length + 1 < movementsPerRowMax) {
       const { onHand, reserved, incoming, subject } = movement;
       row.later.push([payload, onHand, reserved, incoming, subject]);
@@ -83,30 +87,7 @@ export class MovementRows {
     }
     const started: MovementRow = { rowNumber, first: movement, later: [] };
     this.rows.push(started);
-    this.last = started;
-    const rows = this.open.get(movement.productId);
-    if (rows === undefined) {
-      this.open.set(movement.productId, [started]);
-      return;
-    }
-    const index = rows.findIndex((open) => open.first.warehouseId === movement.warehouseId);
-    if (index >= 0) rows[index] = started;
-    else rows.push(started);
-  }
-
-  /** The key's open row: most often the row just added to (a hot key's run), else by key. */
-  private openRow(movement: MovementColumns): MovementRow | undefined {
-    const last = this.last;
-    if (
-      last !== undefined &&
-      last.first.productId === movement.productId &&
-      last.first.warehouseId === movement.warehouseId
-    ) {
-      return last;
-    }
-    const rows = this.open.get(movement.productId);
-    const row = rows?.find((open) => open.first.warehouseId === movement.warehouseId);
-    if (row !== undefined) this.last = row;
-    return row;
+    if (index >= 0) open[index] = started;
+    else open.push(started);
   }
 }
