@@ -8,7 +8,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { DurableWorkload, type StockKey } from '../helpers/durable-workload.js';
-import { sleep, startLedger, waitReady, type LedgerProcess } from '../helpers/ledger-process.js';
+import {
+  eventually,
+  sleep,
+  startLedger,
+  waitReady,
+  type LedgerProcess,
+} from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 import { knob, report, soak, timeoutFor } from '../helpers/soak.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -109,11 +115,11 @@ describe.runIf(await havePostgres())(
      * (on a busy machine that can take longer than the load runs).
      */
     async function snapshotWrittenSince(before: bigint): Promise<void> {
-      const deadlineMs = Date.now() + 15_000;
-      while ((await snapshotsWritten()) === before) {
-        if (Date.now() > deadlineMs) throw new Error('no snapshot written under load in 15 s');
-        await sleep(20);
-      }
+      await eventually(15_000, async () => {
+        if ((await snapshotsWritten()) === before) {
+          throw new Error('no snapshot written under load in 15 s');
+        }
+      });
     }
 
     async function kill(running: LedgerProcess): Promise<void> {
