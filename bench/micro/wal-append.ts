@@ -66,6 +66,31 @@ const variants: Record<string, Append> = {
       int8Array(rows.map((r) => r.lsn)),
       byteaArray(rows.map((r) => r.payload)),
     ]),
+  // Not the journal's format: what the WAL rows would cost if a commit wrote one row per partition
+  // (its records length-prefixed back to back, keyed by its first lsn), as the movement history
+  // now writes one row per stock key. Measures that lever before anyone builds it.
+  'WAL packed, one row per partition and commit (sketch)': (client, rows) => {
+    const runs = new Map<number, WalRow[]>();
+    for (const row of rows) {
+      const run = runs.get(row.partition);
+      if (run === undefined) runs.set(row.partition, [row]);
+      else run.push(row);
+    }
+    const packed = [...runs.values()].map(packRun);
+    return client
+      .query({
+        name: 'ledger-wal-packed-append',
+        text: `INSERT INTO wal_packed_sketch (partition, lsn, last_lsn, payloads)
+               SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bigint[], $4::bytea[])`,
+        values: [
+          int4Array(packed.map((p) => p.partition)),
+          int8Array(packed.map((p) => p.lsn)),
+          int8Array(packed.map((p) => p.lastLsn)),
+          byteaArray(packed.map((p) => p.payloads)),
+        ],
+      })
+      .then(() => undefined);
+  },
   'journal append, every row a movement (WAL + history)': (client, rows) =>
     new JournalStore(client).append(withMovements(rows)),
   'journal append, no movement rows': (client, rows) => new JournalStore(client).append(rows),
@@ -90,6 +115,26 @@ const variants: Record<string, Append> = {
     );
   },
 };
+
+/** A partition's rows of one commit as one row: each payload after its length (4 bytes). */
+function packRun(run: readonly WalRow[]): {
+  partition: number;
+  lsn: number;
+  lastLsn: number;
+  payloads: Uint8Array;
+} {
+  const first = run[0] as WalRow;
+  const size = run.reduce((sum, row) => sum + 4 + row.payload.length, 0);
+  const payloads = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const row of run) {
+    at = payloads.writeUInt32BE(row.payload.length, at);
+    payloads.set(row.payload, at);
+    at += row.payload.length;
+  }
+  const lastLsn = (run[run.length - 1] as WalRow).lsn;
+  return { partition: first.partition, lsn: first.lsn, lastLsn, payloads };
+}
 
 /** Real record payloads (90 bytes), at a fixed instant per lsn. */
 const payload = (lsn: number): Uint8Array => reservePayload(lsn, 1_790_000_000_000 + lsn);
@@ -191,6 +236,9 @@ async function run(client: pg.Client, options: Options): Promise<void> {
   await migrate(client);
   // Today's day table of the movement history (and its neighbours), as a running ledger has.
   await maintainHistory(client, Date.now(), { retainDays: 90, daysAhead: 2, lockTimeoutMs: 1000 });
+  await client.query(`CREATE TABLE wal_packed_sketch (
+                        partition integer NOT NULL, lsn bigint NOT NULL, last_lsn bigint NOT NULL,
+                        payloads bytea NOT NULL, PRIMARY KEY (partition, lsn))`);
   await client.query('SET synchronous_commit = on');
   const backend = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const backendPid = backend.rows[0]?.pid ?? 0;
