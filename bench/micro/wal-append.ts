@@ -69,27 +69,65 @@ const variants: Record<string, Append> = {
   // Not the journal's format: what the WAL rows would cost if a commit wrote one row per partition
   // (its records length-prefixed back to back, keyed by its first lsn), as the movement history
   // now writes one row per stock key. Measures that lever before anyone builds it.
-  'WAL packed, one row per partition and commit (sketch)': (client, rows) => {
-    const runs = new Map<number, WalRow[]>();
-    for (const row of rows) {
-      const run = runs.get(row.partition);
-      if (run === undefined) runs.set(row.partition, [row]);
-      else run.push(row);
-    }
-    const packed = [...runs.values()].map(packRun);
-    return client
+  'WAL packed, one row per partition and commit (sketch)': (client, rows) =>
+    client
       .query({
         name: 'ledger-wal-packed-append',
         text: `INSERT INTO wal_packed_sketch (partition, lsn, last_lsn, payloads)
                SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bigint[], $4::bytea[])`,
-        values: [
-          int4Array(packed.map((p) => p.partition)),
-          int8Array(packed.map((p) => p.lsn)),
-          int8Array(packed.map((p) => p.lastLsn)),
-          byteaArray(packed.map((p) => p.payloads)),
-        ],
+        values: packedValues(rows),
       })
-      .then(() => undefined);
+      .then(() => undefined),
+  // The same, fenced by a compare-and-set of each partition's head (its last lsn written): a
+  // run is written only where the head is the lsn just before it, so two writers of a
+  // partition cannot both write, and no run follows a gap. What such a fence costs a commit.
+  'WAL packed, fenced by a head row per partition (sketch)': async (client, rows) => {
+    const values = packedValues(rows);
+    for (const partition of new Set(rows.map((row) => row.partition))) {
+      if (headsMade.has(partition)) continue;
+      await client.query('INSERT INTO wal_head_sketch (partition, lsn) VALUES ($1, 0)', [
+        partition,
+      ]);
+      headsMade.add(partition);
+    }
+    const result = await client.query<{ written: boolean }>({
+      name: 'ledger-wal-packed-fenced-append',
+      text: `WITH run AS (SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bigint[], $4::bytea[])
+                           AS r(partition, lsn, last_lsn, payloads)),
+                  moved AS (UPDATE wal_head_sketch h SET lsn = run.last_lsn FROM run
+                            WHERE h.partition = run.partition AND h.lsn = run.lsn - 1
+                            RETURNING h.partition),
+                  written AS (INSERT INTO wal_packed_sketch (partition, lsn, last_lsn, payloads)
+                              SELECT * FROM run
+                              WHERE (SELECT count(*) FROM moved) = cardinality($1::integer[])
+                              RETURNING 1)
+             SELECT (SELECT count(*) FROM written) = cardinality($1::integer[]) AS written`,
+      values,
+    });
+    if (result.rows[0]?.written !== true) throw new Error('a fenced run found another head');
+  },
+  // The same, fenced by reading each run's predecessor: a run is written only if the partition's
+  // last run before it ends at the lsn just before it (or it is the partition's first), so runs
+  // never overlap and none follows a gap. It writes nothing more; it cannot wait for a
+  // predecessor still being committed on another connection (pipelined commits fail instead).
+  'WAL packed, fenced by reading the run before (sketch)': async (client, rows) => {
+    const result = await client.query<{ written: string }>({
+      name: 'ledger-wal-packed-follows-append',
+      text: `WITH run AS (SELECT * FROM unnest($1::integer[], $2::bigint[], $3::bigint[], $4::bytea[])
+                           AS r(partition, lsn, last_lsn, payloads)),
+                  written AS (
+                    INSERT INTO wal_packed_sketch (partition, lsn, last_lsn, payloads)
+                    SELECT run.* FROM run
+                    WHERE coalesce((SELECT w.last_lsn FROM wal_packed_sketch w
+                                    WHERE w.partition = run.partition AND w.lsn < run.lsn
+                                    ORDER BY w.lsn DESC LIMIT 1), 0) = run.lsn - 1
+                    RETURNING 1)
+             SELECT count(*) AS written FROM written`,
+      values: packedValues(rows),
+    });
+    if (Number(result.rows[0]?.written) !== (values0(rows) as number)) {
+      throw new Error('a fenced run does not follow the run before it');
+    }
   },
   'journal append, every row a movement (WAL + history)': (client, rows) =>
     new JournalStore(client).append(withMovements(rows)),
@@ -135,6 +173,29 @@ function packRun(run: readonly WalRow[]): {
   const lastLsn = (run[run.length - 1] as WalRow).lsn;
   return { partition: first.partition, lsn: first.lsn, lastLsn, payloads };
 }
+
+/** Each partition's rows as one packed run: the packed variants' four binary arrays. */
+function packedValues(rows: readonly WalRow[]): unknown[] {
+  const runs = new Map<number, WalRow[]>();
+  for (const row of rows) {
+    const run = runs.get(row.partition);
+    if (run === undefined) runs.set(row.partition, [row]);
+    else run.push(row);
+  }
+  const packed = [...runs.values()].map(packRun);
+  return [
+    int4Array(packed.map((p) => p.partition)),
+    int8Array(packed.map((p) => p.lsn)),
+    int8Array(packed.map((p) => p.lastLsn)),
+    byteaArray(packed.map((p) => p.payloads)),
+  ];
+}
+
+/** How many runs a commit's rows make (one per partition). */
+const values0 = (rows: readonly WalRow[]): number => new Set(rows.map((row) => row.partition)).size;
+
+/** Partitions whose head row the fenced variant has made (each round appends to a new one). */
+const headsMade = new Set<number>();
 
 /** Real record payloads (90 bytes), at a fixed instant per lsn. */
 const payload = (lsn: number): Uint8Array => reservePayload(lsn, 1_790_000_000_000 + lsn);
@@ -239,6 +300,8 @@ async function run(client: pg.Client, options: Options): Promise<void> {
   await client.query(`CREATE TABLE wal_packed_sketch (
                         partition integer NOT NULL, lsn bigint NOT NULL, last_lsn bigint NOT NULL,
                         payloads bytea NOT NULL, PRIMARY KEY (partition, lsn))`);
+  await client.query(`CREATE TABLE wal_head_sketch (
+                        partition integer PRIMARY KEY, lsn bigint NOT NULL)`);
   await client.query('SET synchronous_commit = on');
   const backend = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const backendPid = backend.rows[0]?.pid ?? 0;
@@ -282,6 +345,15 @@ async function run(client: pg.Client, options: Options): Promise<void> {
     out('commits/s with history / WAL only, round by round (taken in turn):');
     for (const line of ratios) out(`  ${line}`);
   }
+  // A statement planned afresh at every commit (custom plans) pays its planning in the backend.
+  const plans = await client.query<{ name: string; generic: string; custom: string }>(
+    `SELECT name, generic_plans AS generic, custom_plans AS custom
+     FROM pg_prepared_statements ORDER BY name`,
+  );
+  out(
+    'named statements, plans: ' +
+      plans.rows.map((r) => `${r.name} generic ${r.generic} custom ${r.custom}`).join('; '),
+  );
 }
 
 interface Options {
