@@ -45,6 +45,8 @@ export interface BenchOptions {
    * undefined: left as found.
    */
   readonly walFiles: WalFilesMode | undefined;
+  /** --wal-stats: the window's WAL by relation and record kind (wal-composition.ts). */
+  readonly walStats: boolean;
 }
 
 export class UsageError extends Error {
@@ -85,6 +87,9 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       and fsynced while commits wait, as a new cluster does) or recycled
                       (max_wal_size of files renamed ahead by a checkpoint, as a cluster in its
                       steady state); default: as found. The report counts new WAL files
+  --wal-stats         for a durable system, read Postgres's WAL over the measured window back
+                      with its pg_waldump (a local server whose pg_wal this user can read) and
+                      report it per answer by relation and record kind
   --database-url URL  admin connection to a local Postgres; a scratch database
                       bench_<random> is created there per run and dropped after it
                       (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -206,6 +211,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         generator: { type: 'string' },
         client: { type: 'string' },
         'wal-files': { type: 'string' },
+        'wal-stats': { type: 'boolean' },
         help: { type: 'boolean' },
       },
     });
@@ -245,6 +251,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     generator: generatorOf(values.generator, scenarios),
     client: clientOf(values.client),
     walFiles: walFilesOf(values['wal-files']),
+    walStats: values['wal-stats'] === true,
   };
 }
 

@@ -547,6 +547,56 @@ export function cpuPerAnswerTable(runs: readonly SystemRun[]): string {
   return lines.join('\n');
 }
 
+/** The kinds of WAL record that make up all but this share of the window's bytes go in one row. */
+const walStatsRestShare = 0.005;
+
+/** A run's WAL by relation and record kind (pg_waldump over the window), per answer. */
+export function walStatsTable(run: SystemRun, durationSeconds: number): string {
+  const stats = run.walStats;
+  if (stats === undefined) return '';
+  if ('error' in stats) return `Not read: ${stats.error}`;
+  const rate = run.requestsPerSecond ?? 0;
+  const answers = rate * durationSeconds;
+  const perAnswer = (value: number): string => (answers > 0 ? (value / answers).toFixed(2) : 'n/a');
+  const lines = [
+    `${stats.records} records, ${stats.bytes} bytes between the window's two insert positions ` +
+      '(pg_waldump; full-page images in the bytes).',
+    '',
+    row(['relation', 'record', 'records/answer', 'bytes/answer', 'bytes/record', 'share']),
+    row(['---', '---', '---:', '---:', '---:', '---:']),
+  ];
+  let rest = { records: 0, bytes: 0 };
+  for (const part of stats.parts) {
+    if (part.bytes < stats.bytes * walStatsRestShare) {
+      rest = { records: rest.records + part.records, bytes: rest.bytes + part.bytes };
+      continue;
+    }
+    lines.push(
+      row([
+        part.relation,
+        part.record,
+        perAnswer(part.records),
+        perAnswer(part.bytes),
+        (part.bytes / part.records).toFixed(0),
+        `${((100 * part.bytes) / stats.bytes).toFixed(1)}%`,
+      ]),
+    );
+  }
+  if (rest.records > 0) {
+    lines.push(
+      row([
+        '(the rest)',
+        '',
+        perAnswer(rest.records),
+        perAnswer(rest.bytes),
+        (rest.bytes / rest.records).toFixed(0),
+        `${((100 * rest.bytes) / stats.bytes).toFixed(1)}%`,
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
 /**
  * Each thread's collections (V8's --trace-gc-nvp lines read within the window; the lines come
  * through a pipe, so a collection near either end may fall on the other side of it).
@@ -638,6 +688,15 @@ export function markdownReport(record: BenchRecord): string {
     '',
     'redis-lua is **not durable** (Redis without persistence); bare-uws keeps no state at all.',
   );
+  for (const run of record.runs) {
+    if (run.walStats === undefined) continue;
+    parts.push(
+      '',
+      `## WAL by relation over the window: ${run.scenario} on ${run.system}, run ${run.run} (--wal-stats)`,
+      '',
+    );
+    parts.push(walStatsTable(run, Number(record.parameters.durationSeconds)));
+  }
   const traced = record.runs.filter((run) => run.gc !== undefined);
   if (traced.length > 0) {
     parts.push('', '## Collections by thread over the window (--gc-trace)', '');

@@ -28,6 +28,7 @@ import { checkState, stockScenario, type StateCheck } from './state-check.js';
 import type { SystemSpec } from './systems.js';
 import { samplePostgresWork } from './postgres-timeline.js';
 import { readWalCounters, walDelta, type WalCounters } from './scratch-database.js';
+import { walComposition, type WalComposition } from './wal-composition.js';
 import { prepareWalFiles } from './wal-files.js';
 import { timelineDirectory, timelineReport, type TimelineReport } from './timeline-report.js';
 
@@ -87,6 +88,8 @@ export interface SystemRun {
     readonly bytesPerAnswer: number | null;
     readonly newFiles: number;
   } | null;
+  /** --wal-stats: the window's WAL by relation and record kind; its `error` if unreadable. */
+  readonly walStats?: WalComposition | { readonly error: string };
   readonly cpuPerSecond: readonly CpuUse[];
   readonly ledger: LedgerFigures | null;
   readonly check: StateCheck | null;
@@ -207,6 +210,16 @@ async function measure(
   const wal =
     window.walBefore && window.walAfter ? walDelta(window.walBefore, window.walAfter) : null;
   const answers = (load.requestsPerSecond ?? 0) * context.options.durationSeconds;
+  // Read back at once, while the window's WAL files are still there (and the database, to name
+  // its relations).
+  const walStats =
+    context.options.walStats && window.walBefore && window.walAfter
+      ? await walComposition(
+          context.options.databaseUrl,
+          window.walBefore.insertLsn,
+          window.walAfter.insertLsn,
+        ).catch((error: unknown) => ({ error: String(error) }))
+      : undefined;
   const check = spec.stateful
     ? await checkState(baseUrl, scenario, load.tallies, load.unknown, load.unresolved)
     : null;
@@ -246,6 +259,7 @@ async function measure(
             bytesPerAnswer: answers > 0 ? wal.bytes / answers : null,
             newFiles: wal.newFiles,
           },
+    ...(walStats === undefined ? {} : { walStats }),
     cpuPerSecond,
     ledger: ledgerFigures(window, context.options.durationSeconds),
     check,

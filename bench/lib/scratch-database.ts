@@ -22,6 +22,8 @@ export interface WalCounters {
   readonly files: ReadonlySet<string>;
   /** In walDelta's answer: files made meanwhile, not recycled (`newWalFiles`); else 0. */
   readonly newFiles: number;
+  /** Where WAL insertion stood (`pg_current_wal_insert_lsn`); in walDelta's answer, the end. */
+  readonly insertLsn: string;
 }
 
 /**
@@ -81,7 +83,8 @@ export async function readWalCounters(adminUrl: string): Promise<WalCounters | u
     return await withAdmin(adminUrl, async (client) => {
       const result = await client.query<Record<string, string> & { files: string[] }>(
         `SELECT wal_records, wal_bytes, wal_write, wal_sync,
-           array(SELECT name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$') AS files
+           array(SELECT name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}$') AS files,
+           pg_current_wal_insert_lsn()::text AS insert_lsn
          FROM pg_stat_wal`,
       );
       const row = result.rows[0];
@@ -93,6 +96,7 @@ export async function readWalCounters(adminUrl: string): Promise<WalCounters | u
         syncs: Number(row.wal_sync),
         files: new Set(row.files),
         newFiles: 0,
+        insertLsn: row.insert_lsn ?? '',
       };
     });
   } catch (error) {
@@ -111,6 +115,7 @@ export function walDelta(before: WalCounters, after: WalCounters): WalCounters {
     syncs: after.syncs - before.syncs,
     files: new Set(),
     newFiles: newWalFiles(before.files, after.files),
+    insertLsn: after.insertLsn,
   };
 }
 
