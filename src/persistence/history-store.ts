@@ -27,7 +27,6 @@ export interface HistoryStoreOptions {
 }
 
 interface MovementRow {
-  readonly version: string;
   readonly on_hand: string;
   readonly reserved: string;
   readonly incoming: string;
@@ -106,7 +105,7 @@ export class HistoryStore {
     const before = beforeVersion ?? Number.MAX_SAFE_INTEGER;
     const result = await this.pool.query<MovementRow>({
       name: 'ledger-movements-page',
-      text: `SELECT version, on_hand, reserved, incoming, subject, payload, later_count,
+      text: `SELECT on_hand, reserved, incoming, subject, payload, later_count,
                     CASE WHEN coalesce(sum(1 + later_count) OVER newer, 0) < $5 THEN later END
                       AS later
              FROM (SELECT * FROM ledger_movements
