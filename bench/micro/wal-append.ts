@@ -11,7 +11,14 @@
 //
 // The journal sends its arrays as binary parameters (src/persistence/binary-arrays.ts); "WAL only"
 // runs both ways, its arrays as pg's text and in binary. Beside each variant's commit times: the
-// CPU per commit of this process (what a shard spends encoding) and of its Postgres backend.
+// CPU per commit of this process (what a shard spends encoding) and of its Postgres backend, and
+// Postgres's WAL bytes per commit.
+//
+// Three "WAL packed" sketches write each partition's rows of a commit as one row of a scratch
+// table instead (not the journal's format; nothing reads them), unfenced and behind two fences:
+// what that lever would cost and save before anyone builds it (bench/README.md, "The next WAL
+// lever"). At the end, each named statement's generic and custom plans: a statement Postgres
+// plans afresh at every commit pays the planning in the backend's CPU.
 //
 //   npx tsx bench/micro/wal-append.ts [--commits 2000] [--batches 1,8,25,100] [--rounds 3]
 //     [--only 'WAL only,every row'] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
@@ -125,7 +132,7 @@ const variants: Record<string, Append> = {
              SELECT count(*) AS written FROM written`,
       values: packedValues(rows),
     });
-    if (Number(result.rows[0]?.written) !== (values0(rows) as number)) {
+    if (Number(result.rows[0]?.written) !== runsOf(rows)) {
       throw new Error('a fenced run does not follow the run before it');
     }
   },
@@ -192,7 +199,7 @@ function packedValues(rows: readonly WalRow[]): unknown[] {
 }
 
 /** How many runs a commit's rows make (one per partition). */
-const values0 = (rows: readonly WalRow[]): number => new Set(rows.map((row) => row.partition)).size;
+const runsOf = (rows: readonly WalRow[]): number => new Set(rows.map((row) => row.partition)).size;
 
 /** Partitions whose head row the fenced variant has made (each round appends to a new one). */
 const headsMade = new Set<number>();
