@@ -40,9 +40,13 @@ export function newWalFiles(before: ReadonlySet<string>, now: ReadonlySet<string
   return Math.max(0, came - gone);
 }
 
-async function withAdmin<T>(adminUrl: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+/** One connection to `url` (the admin's, or a database's) for `use`, closed after it. */
+export async function withAdmin<T>(
+  url: string,
+  use: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({
-    connectionString: adminUrl,
+    connectionString: url,
     connectionTimeoutMillis: connectTimeoutMs,
   });
   await client.connect();
@@ -53,16 +57,21 @@ async function withAdmin<T>(adminUrl: string, use: (client: pg.Client) => Promis
   }
 }
 
+/** The admin URL with another database's name swapped in. */
+export function databaseUrl(adminUrl: string, name: string): string {
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
 export async function createScratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
   // Only [a-z0-9_], so the name needs no quoting.
   const name = `bench_${randomBytes(6).toString('hex')}`;
   await withAdmin(adminUrl, (client) => client.query(`CREATE DATABASE ${name}`));
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
   let dropped = false;
   return {
     name,
-    url: url.toString(),
+    url: databaseUrl(adminUrl, name),
     async drop(): Promise<void> {
       if (dropped) return;
       // FORCE (Postgres 13+) ends the ledger's connections if it did not get to close them.

@@ -11,7 +11,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import { databaseUrl, withAdmin } from './scratch-database.js';
 
 /** One relation's records of one kind over the window ('' relation: records of no relation). */
 export interface WalPart {
@@ -71,9 +73,7 @@ export async function walComposition(
   toLsn: string,
 ): Promise<WalComposition> {
   if (fromLsn === toLsn) return { parts: [], records: 0, bytes: 0 };
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
+  return withAdmin(adminUrl, async (admin) => {
     const where = await admin.query<{ data: string; bindir: string }>(
       `SELECT current_setting('data_directory') AS data,
               (SELECT setting FROM pg_config WHERE name = 'BINDIR') AS bindir`,
@@ -94,9 +94,7 @@ export async function walComposition(
       records: parts.reduce((sum, part) => sum + part.records, 0),
       bytes: parts.reduce((sum, part) => sum + part.bytes, 0),
     };
-  } finally {
-    await admin.end();
-  }
+  });
 }
 
 /** How long to wait for the WAL to be on disk up to the window's end (the WAL writer's rounds). */
@@ -117,7 +115,7 @@ async function flushedTo(admin: pg.Client, lsn: string): Promise<void> {
     if (result.rows[0]?.flushed === true) return;
     if (Date.now() > until)
       throw new Error(`the WAL was not flushed to ${lsn} within ${flushWaitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -161,14 +159,11 @@ async function relationNames(
       'SELECT datname FROM pg_database WHERE oid = $1',
       [oid],
     );
+    // Shared catalogs (database 0) have no database to ask.
     const datname = found.rows[0]?.datname;
-    if (datname === undefined || oid === '0') continue;
-    const url = new URL(adminUrl);
-    url.pathname = `/${datname}`;
-    const client = new pg.Client({ connectionString: url.toString() });
-    await client.connect();
-    try {
-      const relations = await client.query<{ node: string; name: string; owner: string | null }>(
+    if (datname === undefined) continue;
+    const relations = await withAdmin(databaseUrl(adminUrl, datname), (client) =>
+      client.query<{ node: string; name: string; owner: string | null }>(
         `SELECT pg_relation_filenode(c.oid)::text AS node, c.relname AS name,
                 coalesce(t.relname, ti.relname) AS owner
          FROM pg_class c
@@ -176,16 +171,14 @@ async function relationNames(
          LEFT JOIN pg_index i ON i.indexrelid = c.oid
          LEFT JOIN pg_class ti ON ti.reltoastrelid = i.indrelid
          WHERE pg_relation_filenode(c.oid) IS NOT NULL`,
-      );
-      // The run's own scratch database (bench_<random>, one at a time) goes unnamed.
-      const label = datname.startsWith('bench_') ? '' : `${datname}: `;
-      for (const relation of relations.rows) {
-        const name =
-          relation.owner === null ? relation.name : `${relation.name} (of ${relation.owner})`;
-        names.set(`${oid}/${relation.node}`, `${label}${name}`);
-      }
-    } finally {
-      await client.end();
+      ),
+    );
+    // The run's own scratch database (bench_<random>, one at a time) goes unnamed.
+    const label = datname.startsWith('bench_') ? '' : `${datname}: `;
+    for (const relation of relations.rows) {
+      const name =
+        relation.owner === null ? relation.name : `${relation.name} (of ${relation.owner})`;
+      names.set(`${oid}/${relation.node}`, `${label}${name}`);
     }
   }
   return names;
