@@ -565,35 +565,24 @@ export function walStatsTable(run: SystemRun, durationSeconds: number): string {
     row(['relation', 'record', 'records/answer', 'bytes/answer', 'bytes/record', 'share']),
     row(['---', '---', '---:', '---:', '---:', '---:']),
   ];
+  const partRow = (relation: string, record: string, records: number, bytes: number): string =>
+    row([
+      relation,
+      record,
+      perAnswer(records),
+      perAnswer(bytes),
+      (bytes / records).toFixed(0),
+      `${((100 * bytes) / stats.bytes).toFixed(1)}%`,
+    ]);
   let rest = { records: 0, bytes: 0 };
   for (const part of stats.parts) {
     if (part.bytes < stats.bytes * walStatsRestShare) {
       rest = { records: rest.records + part.records, bytes: rest.bytes + part.bytes };
-      continue;
+    } else {
+      lines.push(partRow(part.relation, part.record, part.records, part.bytes));
     }
-    lines.push(
-      row([
-        part.relation,
-        part.record,
-        perAnswer(part.records),
-        perAnswer(part.bytes),
-        (part.bytes / part.records).toFixed(0),
-        `${((100 * part.bytes) / stats.bytes).toFixed(1)}%`,
-      ]),
-    );
   }
-  if (rest.records > 0) {
-    lines.push(
-      row([
-        '(the rest)',
-        '',
-        perAnswer(rest.records),
-        perAnswer(rest.bytes),
-        (rest.bytes / rest.records).toFixed(0),
-        `${((100 * rest.bytes) / stats.bytes).toFixed(1)}%`,
-      ]),
-    );
-  }
+  if (rest.records > 0) lines.push(partRow('(the rest)', '', rest.records, rest.bytes));
   return lines.join('\n');
 }
 
