@@ -78,7 +78,11 @@ export class MovementRows {
       open = [];
       this.open.set(movement.productId, open);
     }
-    const index = open.findIndex((row) => row.first.warehouseId === movement.warehouseId);
+    // A product's warehouses in one commit are few: searched in turn, newest first.
+    let index = open.length - 1;
+    while (index >= 0 && (open[index] as MovementRow).first.warehouseId !== movement.warehouseId) {
+      index -= 1;
+    }
     const row = open[index];
     if (row !== undefined && row.later.length + 1 < movementsPerRowMax) {
       const { onHand, reserved, incoming, subject } = movement;
