@@ -7,6 +7,11 @@
 //   npx tsx bench/pairs.ts --vs-root ../other-checkout [--pairs 5] \
 //     -- --scenario hot-sku --duration 15   (the flash-sale bench's own flags, as `npm run bench`)
 //
+// Or one checkout against itself with a flag more on side A (--a-flag, repeatable; without
+// --vs-root B is this checkout too): a setting or an experiment against the run without it,
+//
+//   npx tsx bench/pairs.ts --a-flag=--unlogged-journal --pairs 3 -- --scenario hot-sku
+//
 // Writes bench/results/pairs-<timestamp>.json with both sides' result files and figures.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -43,16 +48,25 @@ function options(argv: readonly string[]) {
   const benchArgs = split < 0 ? [] : argv.slice(split + 1);
   const { values } = parseArgs({
     args: [...own],
-    options: { 'vs-root': { type: 'string' }, pairs: { type: 'string' } },
+    options: {
+      'vs-root': { type: 'string' },
+      pairs: { type: 'string' },
+      'a-flag': { type: 'string', multiple: true },
+    },
   });
+  const aFlags = values['a-flag'] ?? [];
   const vsRoot = values['vs-root'];
-  if (vsRoot === undefined) throw new Error('--vs-root DIR (another built checkout) is needed');
-  const refused = benchArgs.filter((arg) => refusedBenchFlags.includes(arg.split('=')[0] ?? ''));
+  if (vsRoot === undefined && aFlags.length === 0) {
+    throw new Error('--vs-root DIR (another built checkout) or --a-flag FLAG is needed');
+  }
+  const refused = [...benchArgs, ...aFlags].filter((arg) =>
+    refusedBenchFlags.includes(arg.split('=')[0] ?? ''),
+  );
   if (refused.length > 0) {
     throw new Error(`${refused.join(', ')}: pairs run the ledger alone, one run a side`);
   }
   const pairs = integerFlag('pairs', { defaultValue: 5, min: 1, max: 50 }, values.pairs);
-  return { vsRoot: resolvePath(vsRoot), pairs, benchArgs };
+  return { vsRoot: resolvePath(vsRoot ?? root), pairs, benchArgs, aFlags };
 }
 
 /** One run of the bench in `checkout`; its JSON record's path and the ledger's figures. */
@@ -88,18 +102,25 @@ function line(label: string, figures: RunFigures): string {
 }
 
 function main(): void {
-  const { vsRoot, pairs: count, benchArgs } = options(process.argv.slice(2));
+  const { vsRoot, pairs: count, benchArgs, aFlags } = options(process.argv.slice(2));
   const checkouts: Record<'A' | 'B', string> = { A: root, B: vsRoot };
+  const sideArgs: Record<'A' | 'B', readonly string[]> = {
+    A: [...benchArgs, ...aFlags],
+    B: benchArgs,
+  };
   ensureBuilt(root);
   ensureBuilt(vsRoot);
   const startedAt = new Date().toISOString();
-  out(`${count} pairs, A = ${root}, B = ${vsRoot}; bench: ${benchArgs.join(' ') || '(defaults)'}`);
+  const more = aFlags.length === 0 ? '' : ` (A adds ${aFlags.join(' ')})`;
+  out(
+    `${count} pairs, A = ${root}, B = ${vsRoot}; bench: ${benchArgs.join(' ') || '(defaults)'}${more}`,
+  );
   const pairs: Pair[] = [];
   const files: { a: string; b: string }[] = [];
   for (let pair = 1; pair <= count; pair += 1) {
     const runs: Partial<Record<'A' | 'B', SideRun>> = {};
     for (const label of pairOrder(pair)) {
-      runs[label] = runSide(checkouts[label], benchArgs);
+      runs[label] = runSide(checkouts[label], sideArgs[label]);
       out(line(`pair ${pair} ${label}`, (runs[label] as SideRun).figures));
     }
     const [a, b] = [runs.A as SideRun, runs.B as SideRun];
@@ -121,6 +142,7 @@ function main(): void {
     a: root,
     b: vsRoot,
     benchArgs,
+    aFlags,
     files,
     pairs,
     summary,
