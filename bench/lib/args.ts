@@ -47,6 +47,8 @@ export interface BenchOptions {
   readonly walFiles: WalFilesMode | undefined;
   /** --wal-stats: the window's WAL by relation and record kind (wal-composition.ts). */
   readonly walStats: boolean;
+  /** --unlogged-journal: an experiment, not durable (unlogged-journal.ts). */
+  readonly unloggedJournal: boolean;
 }
 
 export class UsageError extends Error {
@@ -90,6 +92,9 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
   --wal-stats         for a durable system, read Postgres's WAL over the measured window back
                       with its pg_waldump (a local server whose pg_wal this user can read) and
                       report it per answer by relation and record kind
+  --unlogged-journal  an experiment, NOT DURABLE: once stocked, the ledger's journal table is made
+                      UNLOGGED, so its rows write no Postgres WAL (commits still wait for
+                      theirs): what a journal writing almost no WAL would buy, at most
   --database-url URL  admin connection to a local Postgres; a scratch database
                       bench_<random> is created there per run and dropped after it
                       (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -212,6 +217,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         client: { type: 'string' },
         'wal-files': { type: 'string' },
         'wal-stats': { type: 'boolean' },
+        'unlogged-journal': { type: 'boolean' },
         help: { type: 'boolean' },
       },
     });
@@ -252,6 +258,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     client: clientOf(values.client),
     walFiles: walFilesOf(values['wal-files']),
     walStats: values['wal-stats'] === true,
+    unloggedJournal: values['unlogged-journal'] === true,
   };
 }
 

@@ -146,6 +146,7 @@ export function loadParameters(options: BenchOptions) {
     quantity: 1,
     generator: options.generator,
     walFiles: options.walFiles ?? 'as found',
+    unloggedJournal: options.unloggedJournal,
     client:
       options.generator === 'wrk'
         ? 'wrk (bench/lib/wrk-reserve.lua), keep-alive, closed loop; a warm-up run, then the measured run'
@@ -648,6 +649,12 @@ export function markdownReport(record: BenchRecord): string {
       `ledger build ${record.build.distDigest}. Parameters: ${JSON.stringify(record.parameters)}.`,
     `Busy cores just before the run: ${fixed(record.backgroundBusyCores, 2)}.`,
   ];
+  if (record.parameters.unloggedJournal === true) {
+    parts.push(
+      "**NOT DURABLE: `--unlogged-journal`.** The ledger's journal table was made UNLOGGED once " +
+        'stocked (an experiment: what a journal writing no WAL of its own would buy, at most).',
+    );
+  }
   for (const scenario of scenarios) {
     parts.push('', `## ${scenario}`, '', scenarioTable(record.medians, scenario));
     parts.push('', correctedTableNote, '', correctedTable(record.medians, scenario));

@@ -30,6 +30,7 @@ import { samplePostgresWork } from './postgres-timeline.js';
 import { readWalCounters, walDelta, type WalCounters } from './scratch-database.js';
 import { walComposition, type WalComposition } from './wal-composition.js';
 import { prepareWalFiles } from './wal-files.js';
+import { makeJournalUnlogged } from './unlogged-journal.js';
 import { timelineDirectory, timelineReport, type TimelineReport } from './timeline-report.js';
 
 /** Latency percentiles kept for the plot (HdrHistogram's usual "1 in N" ladder). */
@@ -225,7 +226,7 @@ async function measure(
     : null;
   return {
     system: spec.name,
-    durable: spec.durable,
+    durable: durableRun(spec, context.options),
     scenario: scenario.name,
     run: context.run,
     requestsPerSecond: load.requestsPerSecond,
@@ -272,6 +273,11 @@ async function measure(
       ? {}
       : { gc: context.gcTrace.summary(window.fromMs, window.toMs) }),
   };
+}
+
+/** Whether a run of this system is durable: not the ledger under --unlogged-journal. */
+function durableRun(spec: SystemSpec, options: BenchOptions): boolean {
+  return spec.durable && !(options.unloggedJournal && spec.name === 'ledger');
 }
 
 function failedRun(spec: SystemSpec, scenario: Scenario, run: number, error: unknown): SystemRun {
@@ -341,7 +347,8 @@ export async function runSystem(
         process.stderr.write(`${child.outputTail()}\n`);
       }
     });
-  log(`\n== ${scenario.name} on ${spec.name}${spec.durable ? '' : ' (NOT DURABLE)'}`);
+  const durable = durableRun(spec, context.options);
+  log(`\n== ${scenario.name} on ${spec.name}${durable ? '' : ' (NOT DURABLE)'}`);
   const prefix = context.options.timeline
     ? timelineDirectory(context.root, `${spec.name}-${scenario.name}-${context.run}`)
     : undefined;
@@ -376,6 +383,10 @@ export async function runSystem(
     const walFiles = context.options.walFiles;
     if (walFiles !== undefined && spec.durable) {
       log(`  ${walFiles}: ${await prepareWalFiles(context.options.databaseUrl, walFiles)}`);
+    }
+    const databaseUrl = server.env.DATABASE_URL;
+    if (context.options.unloggedJournal && spec.name === 'ledger' && databaseUrl !== undefined) {
+      log(`  ${await makeJournalUnlogged(databaseUrl)}`);
     }
     const onLoad = (result: LoadResult): void => void (load = result);
     const timeline = prefix === undefined ? {} : { timelinePrefix: prefix, onLoad };
