@@ -207,13 +207,15 @@ export async function samplePostgresWork(
     timeline.record('autovacuum', autovacuum.startedMs, { ms, what: autovacuum.what });
   };
   const stopWaits = await sampleWaits(databaseUrl, timeline);
+  // One query at a time on the one connection (pg deprecates queueing them on a client).
+  const readAll = async () => {
+    const now = await read(client);
+    const autovacuums = await readAutovacuums(client);
+    const wal = await readWal(client, walSaid);
+    return [now, autovacuums, wal, await readPageCache()] as const;
+  };
   const stop = every(pollMs, 'postgres sampling', () =>
-    Promise.all([
-      read(client),
-      readAutovacuums(client),
-      readWal(client, walSaid),
-      readPageCache(),
-    ]).then(([now, autovacuums, wal, pageCache]) => {
+    readAll().then(([now, autovacuums, wal, pageCache]) => {
       const atMs = timelineNow();
       if (pageCache !== undefined) timeline.record('pagecache', atMs, pageCache);
       const sinceMs = atMs - lastReadMs;
