@@ -44,6 +44,15 @@ export interface CpuSnapshot {
   /** By PID, so a process that ends between two snapshots does not count negative. */
   readonly postgresTicks: ReadonlyMap<number, number> | undefined;
   readonly redisTicks: ReadonlyMap<number, number> | undefined;
+  /** Nanoseconds spent runnable without a core (schedstat), the ledger's threads together. */
+  readonly ledgerWaitNs: number | undefined;
+  readonly ledgerMainThreadWaitNs: number | undefined;
+  /** By PID, as postgresTicks. */
+  readonly postgresWaitNs: ReadonlyMap<number, number> | undefined;
+  /** This process's threads (the bench's own load generator; not wrk). */
+  readonly benchWaitNs: number | undefined;
+  /** The machine's steal ticks: time its virtual CPUs were runnable and the host ran others. */
+  readonly stealTicks: number | undefined;
 }
 
 export interface CpuUse {
@@ -58,6 +67,19 @@ export interface CpuUse {
   readonly machineBusyCores: number | null;
   /** Busy cores not accounted for by the four above: other work on the machine, the kernel. */
   readonly otherCores: number | null;
+  /**
+   * Run-queue waits, in cores: on average how many of the part's threads were ready to run and
+   * had no core (1.0 = one thread waiting all the window). Where this is high, the part was held
+   * back by the others on the machine, not by its own work.
+   */
+  readonly waiting: {
+    readonly ledger: number | null;
+    readonly ledgerMainThread: number | null;
+    readonly postgres: number | null;
+    readonly bench: number | null;
+  };
+  /** Cores the hypervisor took from this VM while it had work (steal). */
+  readonly stealCores: number | null;
 }
 
 function readOrUndefined(path: string): string | undefined {
@@ -139,6 +161,50 @@ export function ticksGrown(
   return total;
 }
 
+/** The second field of a schedstat line: ns spent waiting on a run queue. */
+export function runQueueWaitOfSchedstat(line: string): number | undefined {
+  const wait = Number(line.trim().split(/\s+/)[1]);
+  return Number.isFinite(wait) ? wait : undefined;
+}
+
+/** Run-queue waits of one task (`<pid>` or `<pid>/task/<tid>`), ns. */
+function taskWaitNs(task: number | string): number | undefined {
+  const line = readOrUndefined(`/proc/${task}/schedstat`);
+  return line === undefined ? undefined : runQueueWaitOfSchedstat(line);
+}
+
+/** Run-queue waits of every thread of a process together, ns. */
+export function processWaitNs(pid: number | 'self'): number | undefined {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch (error) {
+    void error; // not Linux, or the process is gone
+    return undefined;
+  }
+  let total = 0;
+  for (const task of tasks) total += taskWaitNs(`${pid}/task/${task}`) ?? 0;
+  return total;
+}
+
+function waitByPid(pids: Iterable<number> | undefined): Map<number, number> | undefined {
+  if (pids === undefined) return undefined;
+  const waits = new Map<number, number>();
+  for (const pid of pids) {
+    const wait = taskWaitNs(pid);
+    if (wait !== undefined) waits.set(pid, wait);
+  }
+  return waits;
+}
+
+/** The steal field of /proc/stat's first line. */
+function machineStealTicks(): number | undefined {
+  const line = readOrUndefined('/proc/stat')?.split('\n')[0];
+  if (line === undefined || !line.startsWith('cpu ')) return undefined;
+  const steal = Number(line.trim().split(/\s+/)[8]);
+  return Number.isFinite(steal) ? steal : undefined;
+}
+
 export function machineBusyTicks(): number | undefined {
   const line = readOrUndefined('/proc/stat')?.split('\n')[0];
   if (line === undefined || !line.startsWith('cpu ')) return undefined;
@@ -165,14 +231,21 @@ function generatorChildTicks(): number {
 export function cpuSnapshot(ledgerPid: number, wrkLoad = false): CpuSnapshot {
   const usage = process.cpuUsage();
   const children = wrkLoad ? (generatorChildTicks() * 1e6) / clockTicksPerSecond : 0;
+  const postgresTicks = ticksByPidOfProcessesNamed(['postgres']);
   return {
     atMs: performance.now(),
     benchMicroseconds: usage.user + usage.system + children,
     machineBusyTicks: machineBusyTicks(),
     ledgerTicks: processTicks(ledgerPid)?.ticks,
     ledgerMainThreadTicks: processTicks(`${ledgerPid}/task/${ledgerPid}`)?.ticks,
-    postgresTicks: ticksByPidOfProcessesNamed(['postgres']),
+    postgresTicks,
     redisTicks: ticksByPidOfProcessesNamed(['redis-server']),
+    ledgerWaitNs: processWaitNs(ledgerPid),
+    ledgerMainThreadWaitNs: taskWaitNs(`${ledgerPid}/task/${ledgerPid}`),
+    postgresWaitNs: waitByPid(postgresTicks?.keys()),
+    // wrk's threads are other processes: its waits are not counted.
+    benchWaitNs: wrkLoad ? undefined : processWaitNs('self'),
+    stealTicks: machineStealTicks(),
   };
 }
 
@@ -195,6 +268,12 @@ export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
           0,
           machineBusyCores - ledgerCores - postgresCores - (redisCores ?? 0) - benchCores,
         );
+  const waited = (a: number | undefined, b: number | undefined): number | null =>
+    a === undefined || b === undefined ? null : (b - a) / 1e9 / seconds;
+  const postgresWait =
+    before.postgresWaitNs === undefined || after.postgresWaitNs === undefined
+      ? null
+      : ticksGrown(before.postgresWaitNs, after.postgresWaitNs) / 1e9 / seconds;
   return {
     seconds,
     benchCores,
@@ -204,6 +283,13 @@ export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
     redisCores,
     machineBusyCores,
     otherCores,
+    waiting: {
+      ledger: waited(before.ledgerWaitNs, after.ledgerWaitNs),
+      ledgerMainThread: waited(before.ledgerMainThreadWaitNs, after.ledgerMainThreadWaitNs),
+      postgres: postgresWait,
+      bench: waited(before.benchWaitNs, after.benchWaitNs),
+    },
+    stealCores: cores(before.stealTicks, after.stealTicks),
   };
 }
 

@@ -548,6 +548,46 @@ export function cpuPerAnswerTable(runs: readonly SystemRun[]): string {
   return lines.join('\n');
 }
 
+export const waitingTableNote =
+  'How many threads of each part were, on average over the window, ready to run with no core ' +
+  "free (the run-queue waits of each thread's /proc schedstat; 1.00 = one thread waiting all " +
+  'the time), beside the cores each part used; and the cores the hypervisor took (steal). A ' +
+  "part that waits about as much as it runs is held back by the machine's other work, not by " +
+  'its own.';
+
+/** Each run's run-queue waits by part, beside the cores the part used (machine.ts, `waiting`). */
+export function waitingTable(runs: readonly SystemRun[]): string {
+  const lines = [
+    row([
+      'system',
+      'run',
+      'server cores / waiting',
+      'server main thread cores / waiting',
+      'postgres cores / waiting',
+      'load-gen cores / waiting',
+      'steal cores',
+    ]),
+    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
+  ];
+  const pair = (cores: number | null | undefined, waiting: number | null | undefined): string =>
+    `${fixed(cores ?? null, 2)} / ${fixed(waiting ?? null, 2)}`;
+  for (const run of runs) {
+    const cpu = run.cpu;
+    lines.push(
+      row([
+        run.system,
+        String(run.run),
+        pair(cpu?.ledgerCores, cpu?.waiting.ledger),
+        pair(cpu?.ledgerMainThreadCores, cpu?.waiting.ledgerMainThread),
+        pair(cpu?.postgresCores, cpu?.waiting.postgres),
+        pair(cpu?.benchCores, cpu?.waiting.bench),
+        fixed(cpu?.stealCores ?? null, 2),
+      ]),
+    );
+  }
+  return lines.join('\n');
+}
+
 /** The kinds of WAL record that make up all but this share of the window's bytes go in one row. */
 const walStatsRestShare = 0.005;
 
@@ -680,6 +720,8 @@ export function markdownReport(record: BenchRecord): string {
     }
   }
   parts.push('', '## CPU per answer, each run', '', cpuPerAnswerTable(record.runs));
+  parts.push('', '## Waiting for a core, each run', '', waitingTableNote, '');
+  parts.push(waitingTable(record.runs));
   parts.push(
     '',
     'redis-lua is **not durable** (Redis without persistence); bare-uws keeps no state at all.',
