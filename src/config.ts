@@ -63,6 +63,10 @@ export interface Config {
   // LEDGER_SNAPSHOT_EVERY_RECORDS, default 50_000, 1..100_000_000 (per partition)
   snapshotEveryRecords: number;
   walBatchRecordsMax: number; // LEDGER_WAL_BATCH_RECORDS_MAX, default 4096, 1..65536
+  // LEDGER_SHARD_YOUNG_GENERATION_MB, default 0 (V8's own), 0..1024: each shard thread's young
+  // generation. A hot key's pending holds all survive it, so its scavenges copy them: a smaller
+  // one pauses the shard more often and more briefly.
+  shardYoungGenerationMb: number;
   // LEDGER_COMMITS_IN_FLIGHT, default 1, 1..4: group commits a shard may have in flight, each on a
   // connection of its own; replies are still released in lsn order.
   commitsInFlight: number;
@@ -172,6 +176,7 @@ type IntegerSettings = Pick<
   | 'snapshotEveryRecords'
   | 'walBatchRecordsMax'
   | 'commitsInFlight'
+  | 'shardYoungGenerationMb'
   | 'expirySweepMs'
   | 'historyRetainDays'
   | 'walRetainHours'
@@ -223,6 +228,7 @@ function integers(env: Record<string, string | undefined>): IntegerSettings {
       walBatchRecordsCeiling,
     ),
     commitsInFlight: integer(env, 'LEDGER_COMMITS_IN_FLIGHT', 1, 1, commitsInFlightCeiling),
+    shardYoungGenerationMb: integer(env, 'LEDGER_SHARD_YOUNG_GENERATION_MB', 0, 0, 1024),
     expirySweepMs: integer(env, 'LEDGER_EXPIRY_SWEEP_MS', 100, 1, 60_000),
     historyRetainDays: integer(env, 'LEDGER_HISTORY_RETAIN_DAYS', 90, 1, 3650),
     walRetainHours: integer(env, 'LEDGER_WAL_RETAIN_HOURS', 168, 1, 87_600),

@@ -87,6 +87,11 @@ export interface ShardWorkerData {
   /** LEDGER_TIMELINE_FILE: the prefix of this thread's timeline file; undefined: off. */
   readonly timelineFile?: string;
   /**
+   * LEDGER_SHARD_YOUNG_GENERATION_MB: the thread's young generation (the worker's
+   * resourceLimits), read by the channel that starts it; undefined: V8's default.
+   */
+  readonly youngGenerationMb?: number;
+  /**
    * In a cluster: this node's id (its writes are fenced by it) and the leases the shard starts
    * with, [partition, epoch]; `partitions` is then ignored. Partitions come and go later by
    * `adopt` and `drop`.

@@ -105,6 +105,11 @@ export class ShardChannel {
     return this.ready;
   }
 
+  /** The running thread's young generation in MB, as V8 set it up; undefined while none runs. */
+  get youngGenerationMb(): number | undefined {
+    return this.worker?.resourceLimits?.maxYoungGenerationSizeMb;
+  }
+
   /** Commands sent and not answered yet. */
   get depth(): number {
     return this.inflight.size;
@@ -124,7 +129,9 @@ export class ShardChannel {
       cluster === undefined
         ? this.workerData
         : merged(this.workerData, { cluster: { node: cluster.node, leases: [...this.leases] } });
-    const worker = spawnWorker(import.meta.url, 'shard-worker', data);
+    const young = data.youngGenerationMb;
+    const limits = young === undefined ? {} : { maxYoungGenerationSizeMb: young };
+    const worker = spawnWorker(import.meta.url, 'shard-worker', data, limits);
     this.worker = worker;
     // A thread that died is done with: its ids were failed, and their slots may be given again.
     worker.on('message', (message: FromShard) => {

@@ -24,6 +24,9 @@ export function shardWorkerData(
     logLevel: config.logLevel,
     traceCommits: config.tracing !== undefined,
     ...(config.timelineFile === undefined ? {} : { timelineFile: config.timelineFile }),
+    ...(config.shardYoungGenerationMb === 0
+      ? {}
+      : { youngGenerationMb: config.shardYoungGenerationMb }),
     ...(config.cluster === undefined
       ? {}
       : { cluster: { node: config.cluster.nodeId, leases: [] } }),

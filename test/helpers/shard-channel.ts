@@ -28,6 +28,7 @@ export interface ChannelOptions {
   readonly inflightMax?: number;
   readonly listener?: ShardChannelListener;
   readonly admission?: AdmissionRule;
+  readonly youngGenerationMb?: number;
 }
 
 /** Shard 0 of `table` over `database`'s journal, started and serving. */
@@ -51,6 +52,9 @@ export async function startShardChannel(
       inflightMax: options.inflightMax ?? 10_000,
       logLevel: 'silent',
       traceCommits: false,
+      ...(options.youngGenerationMb === undefined
+        ? {}
+        : { youngGenerationMb: options.youngGenerationMb }),
     },
     options.listener ?? deafListener,
     options.admission,

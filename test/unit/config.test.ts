@@ -127,6 +127,13 @@ const integerVariables: ReadonlyArray<{
     valid: 64,
   },
   { variable: 'LEDGER_COMMITS_IN_FLIGHT', field: 'commitsInFlight', min: 1, max: 4, valid: 2 },
+  {
+    variable: 'LEDGER_SHARD_YOUNG_GENERATION_MB',
+    field: 'shardYoungGenerationMb',
+    min: 0,
+    max: 1024,
+    valid: 8,
+  },
   { variable: 'LEDGER_EXPIRY_SWEEP_MS', field: 'expirySweepMs', min: 1, max: 60_000, valid: 5 },
   {
     variable: 'LEDGER_HISTORY_RETAIN_DAYS',
@@ -171,6 +178,7 @@ describe('loadConfig defaults', () => {
       snapshotEveryRecords: 50_000,
       walBatchRecordsMax: 4096,
       commitsInFlight: 1,
+      shardYoungGenerationMb: 0,
       expirySweepMs: 100,
       historyRetainDays: 90,
       walRetainHours: 168,
