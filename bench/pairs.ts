@@ -103,7 +103,7 @@ function line(label: string, figures: RunFigures): string {
 
 function main(): void {
   const { vsRoot, pairs: count, benchArgs, aFlags } = options(process.argv.slice(2));
-  const checkouts: Record<'A' | 'B', string> = { A: root, B: vsRoot };
+  const checkouts: Record<'A' | 'B', string> = { A: resolvePath(root), B: vsRoot };
   const sideArgs: Record<'A' | 'B', readonly string[]> = {
     A: [...benchArgs, ...aFlags],
     B: benchArgs,
@@ -113,7 +113,7 @@ function main(): void {
   const startedAt = new Date().toISOString();
   const more = aFlags.length === 0 ? '' : ` (A adds ${aFlags.join(' ')})`;
   out(
-    `${count} pairs, A = ${root}, B = ${vsRoot}; bench: ${benchArgs.join(' ') || '(defaults)'}${more}`,
+    `${count} pairs, A = ${checkouts.A}, B = ${vsRoot}; bench: ${benchArgs.join(' ') || '(defaults)'}${more}`,
   );
   const pairs: Pair[] = [];
   const files: { a: string; b: string }[] = [];
@@ -139,7 +139,7 @@ function main(): void {
   const record = {
     bench: 'pairs',
     startedAt,
-    a: root,
+    a: checkouts.A,
     b: vsRoot,
     benchArgs,
     aFlags,

@@ -1,7 +1,8 @@
 // What the run ran on, and where the CPU went during the measured window: the load generator
 // (this process, and wrk where it drives the load), the ledger (its PID, all threads), Postgres
 // (every process named postgres) and the machine as a whole, from /proc. Figures are in cores
-// (1.0 = one core fully busy).
+// (1.0 = one core fully busy). Beside them, how long each part's threads waited for a core (their
+// run-queue waits, /proc/<pid>/task/<tid>/schedstat), and the machine's steal time.
 import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import {
