@@ -252,13 +252,22 @@ export function cpuSnapshot(ledgerPid: number, wrkLoad = false): CpuSnapshot {
 
 export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
   const seconds = (after.atMs - before.atMs) / 1000;
-  const cores = (a: number | undefined, b: number | undefined): number | null =>
-    a === undefined || b === undefined ? null : (b - a) / clockTicksPerSecond / seconds;
+  // A counter's growth per second of the window, in units of `perSecond` (ticks or ns): cores
+  // used, or threads waiting; per PID for processes that come and go (`ticksGrown`).
+  const rate =
+    (perSecond: number) =>
+    (a: number | undefined, b: number | undefined): number | null =>
+      a === undefined || b === undefined ? null : (b - a) / perSecond / seconds;
+  const rateByPid =
+    (perSecond: number) =>
+    (a: ReadonlyMap<number, number> | undefined, b: typeof a): number | null =>
+      a === undefined || b === undefined ? null : ticksGrown(a, b) / perSecond / seconds;
+  const cores = rate(clockTicksPerSecond);
+  const grown = rateByPid(clockTicksPerSecond);
+  const waited = rate(1e9);
   const benchCores = (after.benchMicroseconds - before.benchMicroseconds) / 1e6 / seconds;
   const ledgerCores = cores(before.ledgerTicks, after.ledgerTicks);
   const ledgerMainThreadCores = cores(before.ledgerMainThreadTicks, after.ledgerMainThreadTicks);
-  const grown = (a: ReadonlyMap<number, number> | undefined, b: typeof a): number | null =>
-    a === undefined || b === undefined ? null : ticksGrown(a, b) / clockTicksPerSecond / seconds;
   const postgresCores = grown(before.postgresTicks, after.postgresTicks);
   const redisCores = grown(before.redisTicks, after.redisTicks);
   const machineBusyCores = cores(before.machineBusyTicks, after.machineBusyTicks);
@@ -269,12 +278,6 @@ export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
           0,
           machineBusyCores - ledgerCores - postgresCores - (redisCores ?? 0) - benchCores,
         );
-  const waited = (a: number | undefined, b: number | undefined): number | null =>
-    a === undefined || b === undefined ? null : (b - a) / 1e9 / seconds;
-  const postgresWait =
-    before.postgresWaitNs === undefined || after.postgresWaitNs === undefined
-      ? null
-      : ticksGrown(before.postgresWaitNs, after.postgresWaitNs) / 1e9 / seconds;
   return {
     seconds,
     benchCores,
@@ -287,7 +290,7 @@ export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
     waiting: {
       ledger: waited(before.ledgerWaitNs, after.ledgerWaitNs),
       ledgerMainThread: waited(before.ledgerMainThreadWaitNs, after.ledgerMainThreadWaitNs),
-      postgres: postgresWait,
+      postgres: rateByPid(1e9)(before.postgresWaitNs, after.postgresWaitNs),
       bench: waited(before.benchWaitNs, after.benchWaitNs),
     },
     stealCores: cores(before.stealTicks, after.stealTicks),

@@ -275,9 +275,14 @@ async function measure(
   };
 }
 
+/** --unlogged-journal applies to this system: the ledger's journal table goes unlogged. */
+function unloggedJournal(spec: SystemSpec, options: BenchOptions): boolean {
+  return options.unloggedJournal && spec.name === 'ledger';
+}
+
 /** Whether a run of this system is durable: not the ledger under --unlogged-journal. */
 function durableRun(spec: SystemSpec, options: BenchOptions): boolean {
-  return spec.durable && !(options.unloggedJournal && spec.name === 'ledger');
+  return spec.durable && !unloggedJournal(spec, options);
 }
 
 function failedRun(spec: SystemSpec, scenario: Scenario, run: number, error: unknown): SystemRun {
@@ -385,7 +390,7 @@ export async function runSystem(
       log(`  ${walFiles}: ${await prepareWalFiles(context.options.databaseUrl, walFiles)}`);
     }
     const databaseUrl = server.env.DATABASE_URL;
-    if (context.options.unloggedJournal && spec.name === 'ledger' && databaseUrl !== undefined) {
+    if (unloggedJournal(spec, context.options) && databaseUrl !== undefined) {
       log(`  ${await makeJournalUnlogged(databaseUrl)}`);
     }
     const onLoad = (result: LoadResult): void => void (load = result);

@@ -5,13 +5,11 @@
 // its own would buy the tail and the rate: an upper bound for packing a commit's journal rows
 // (bench/micro/wal-append.ts), which would leave a small part of them. An unlogged table is
 // emptied by a crash restart of Postgres, so nothing measured with it is the product.
-import pg from 'pg';
+import { withAdmin } from './scratch-database.js';
 
 /** Makes ledger_wal unlogged in the ledger's own database; answers what it did, for the log. */
 export async function makeJournalUnlogged(databaseUrl: string): Promise<string> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
+  return withAdmin(databaseUrl, async (client) => {
     // Rewrites the table under an ACCESS EXCLUSIVE lock: group commits wait for it, and the
     // scenario has just been stocked, so there are only its few rows to copy.
     await client.query('ALTER TABLE ledger_wal SET UNLOGGED');
@@ -22,7 +20,5 @@ export async function makeJournalUnlogged(databaseUrl: string): Promise<string> 
       throw new Error(`ledger_wal is still not unlogged (relpersistence ${rows[0]?.persistence})`);
     }
     return 'ledger_wal made UNLOGGED (experiment, NOT DURABLE: its rows write no WAL)';
-  } finally {
-    await client.end();
-  }
+  });
 }
