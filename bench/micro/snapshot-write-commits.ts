@@ -1,9 +1,11 @@
 // What writing a hot partition's snapshot does to the group commits written meanwhile. One
 // connection commits closed loop, as a shard's journal does (one commit in flight, `--rows` WAL
 // rows of 90 bytes each, synchronous_commit=on); another writes the snapshot of a partition whose
-// one hot key holds `--holds` pending holds (its real encoded bytes), two ways, alternated round
-// by round: in one INSERT statement (how JournalStore wrote every snapshot before) and as
-// JournalStore.writeSnapshot writes it now (in parts of snapshotPartBytes, one statement each).
+// one hot key holds `--holds` pending holds (its real encoded bytes), four ways, alternated round
+// by round: in one INSERT statement (how JournalStore wrote every snapshot before); as
+// JournalStore.writeSnapshot writes it now (in parts of snapshotPartBytes, one statement each,
+// which Postgres compresses); in smaller parts; and in parts the column stores uncompressed
+// (storage EXTERNAL, set before that way's round; the compressed ways set the default back).
 // Reported per way: the write's time, and the commits that overlapped it (p50, p99, longest)
 // beside those of the second before it, on a scratch database (dropped afterwards, also on
 // Ctrl-C). Every commit's whole round trip counts, as a shard's reply waits for it.
@@ -47,7 +49,22 @@ const adminUrl = databaseUrlOf(values['database-url']);
 
 type Write = (client: pg.Client, lsn: number, payload: Buffer) => Promise<void>;
 
-const ways: readonly { readonly name: string; readonly write: Write }[] = [
+/**
+ * How the parts' payload column keeps its values: EXTENDED (bytea's default, as the migrations
+ * leave it) has Postgres compress them (pglz, in the writing backend) before they go out of line;
+ * EXTERNAL stores them out of line as they are.
+ */
+const partStorage = (storage: 'EXTENDED' | 'EXTERNAL') =>
+  `ALTER TABLE ledger_snapshot_parts ALTER COLUMN payload SET STORAGE ${storage}`;
+
+const smallPartBytes = 256 * 1024;
+
+const ways: readonly {
+  readonly name: string;
+  /** Run before the round's commit loop starts, outside the timed window. */
+  readonly prepare?: string;
+  readonly write: Write;
+}[] = [
   {
     name: 'one statement (before)',
     write: async (client, lsn, payload) => {
@@ -59,7 +76,23 @@ const ways: readonly { readonly name: string; readonly write: Write }[] = [
     },
   },
   {
-    name: `in parts of ${snapshotPartBytes / (1 << 20)} MiB (now)`,
+    name: `in parts of ${snapshotPartBytes / (1 << 20)} MiB, compressed`,
+    prepare: partStorage('EXTENDED'),
+    write: (client, lsn, payload) =>
+      new JournalStore(client).writeSnapshot({ partition: hotPartitionNumber, lsn, payload }),
+  },
+  {
+    name: `in parts of ${smallPartBytes / 1024} KiB, compressed`,
+    prepare: partStorage('EXTENDED'),
+    write: (client, lsn, payload) =>
+      new JournalStore(client).writeSnapshot(
+        { partition: hotPartitionNumber, lsn, payload },
+        smallPartBytes,
+      ),
+  },
+  {
+    name: `in parts of ${snapshotPartBytes / (1 << 20)} MiB, uncompressed`,
+    prepare: partStorage('EXTERNAL'),
     write: (client, lsn, payload) =>
       new JournalStore(client).writeSnapshot({ partition: hotPartitionNumber, lsn, payload }),
   },
@@ -130,6 +163,7 @@ async function main(): Promise<void> {
         // Alternated: each way goes first in every other round.
         const order = round % 2 === 0 ? ways : [...ways].reverse();
         for (const way of order) {
+          if (way.prepare !== undefined) await writer.query(way.prepare);
           let stopping = false;
           const loop = commitLoop(store, lsn, () => stopping);
           await sleep(quietMs);

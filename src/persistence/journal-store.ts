@@ -217,11 +217,11 @@ export class JournalStore implements JournalConnection {
    * with the older snapshots. Written in one statement, a hot partition's tens of megabytes went
    * into Postgres's WAL at once, and each group commit behind them waited for all of them. No
    * transaction around the parts: were this client ever shared with appends, they would run
-   * inside it and be answered before their commit.
+   * inside it and be answered before their commit. `partBytes` is for the bench's comparisons.
    */
-  async writeSnapshot(row: SnapshotRow): Promise<void> {
+  async writeSnapshot(row: SnapshotRow, partBytes = snapshotPartBytes): Promise<void> {
     const { partition, lsn, payload } = row;
-    if (payload.length <= snapshotPartBytes) {
+    if (payload.length <= partBytes) {
       await this.client.query(
         // The same (partition, lsn) always has the same content, whoever wrote it first.
         `INSERT INTO ledger_snapshots (partition, lsn, payload) VALUES ($1, $2, $3)
@@ -229,13 +229,13 @@ export class JournalStore implements JournalConnection {
         [partition, lsn, payload],
       );
     } else {
-      const parts = Math.ceil(payload.length / snapshotPartBytes);
+      const parts = Math.ceil(payload.length / partBytes);
       for (let part = 0; part < parts; part += 1) {
-        const start = part * snapshotPartBytes;
+        const start = part * partBytes;
         await this.client.query(
           `INSERT INTO ledger_snapshot_parts (partition, lsn, part, payload) VALUES ($1, $2, $3, $4)
            ON CONFLICT (partition, lsn, part) DO NOTHING`,
-          [partition, lsn, part, payload.subarray(start, start + snapshotPartBytes)],
+          [partition, lsn, part, payload.subarray(start, start + partBytes)],
         );
       }
       const written = await this.client.query(
