@@ -78,6 +78,17 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
     expect(Buffer.from(latest.get(7)?.payload ?? []).equals(payload)).toBe(true);
   });
 
+  it('writes in parts of the size it is given (the bench compares sizes), and reads back whole', async () => {
+    const partBytes = 256 * 1024;
+    const payload = payloadOf(snapshotPartBytes, 3);
+    await store.writeSnapshot({ partition: 8, lsn: 5, payload }, partBytes);
+
+    expect(await rowsOf(8)).toStrictEqual([{ lsn: 5, parts: 4, bytes: 0 }]);
+    expect(await partsOf(8)).toStrictEqual([0, 1, 2, 3].map((part) => `5/${part}/${partBytes}`));
+    const latest = await store.latestSnapshots([8]);
+    expect(Buffer.from(latest.get(8)?.payload ?? []).equals(payload)).toBe(true);
+  });
+
   it('keeps a snapshot of at most one part in its row, as before', async () => {
     const payload = payloadOf(snapshotPartBytes, 2);
     await store.writeSnapshot({ partition: 3, lsn: 5, payload });
