@@ -49,6 +49,10 @@ export interface BenchOptions {
   readonly walStats: boolean;
   /** --unlogged-journal: an experiment, not durable (unlogged-journal.ts). */
   readonly unloggedJournal: boolean;
+  /** --ledger-nice: every thread of the ledger at this nice value once stocked (priorities.ts). */
+  readonly ledgerNice: number | undefined;
+  /** --postgres-nice: the ledger's Postgres backends at this nice value once stocked. */
+  readonly postgresNice: number | undefined;
 }
 
 export class UsageError extends Error {
@@ -95,6 +99,10 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
   --unlogged-journal  an experiment, NOT DURABLE: once stocked, the ledger's journal table is made
                       UNLOGGED, so its rows write no Postgres WAL (commits still wait for
                       theirs): what a journal writing almost no WAL would buy, at most
+  --ledger-nice N     once stocked, every thread of the ledger at nice N (-20..19; below 0
+                      needs root, and is written --ledger-nice=-N): who gets a core first
+  --postgres-nice N   once stocked, the Postgres backends connected to the ledger's database
+                      (its journal and snapshot connections) at nice N
   --database-url URL  admin connection to a local Postgres; a scratch database
                       bench_<random> is created there per run and dropped after it
                       (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -218,6 +226,8 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         'wal-files': { type: 'string' },
         'wal-stats': { type: 'boolean' },
         'unlogged-journal': { type: 'boolean' },
+        'ledger-nice': { type: 'string' },
+        'postgres-nice': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -259,7 +269,22 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     walFiles: walFilesOf(values['wal-files']),
     walStats: values['wal-stats'] === true,
     unloggedJournal: values['unlogged-journal'] === true,
+    ledgerNice: niceOf('ledger-nice', values['ledger-nice']),
+    postgresNice: niceOf('postgres-nice', values['postgres-nice']),
   };
+}
+
+/** Linux's range of nice values. */
+const niceMin = -20;
+const niceMax = 19;
+
+function niceOf(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const nice = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(nice) || nice < niceMin || nice > niceMax) {
+    throw new UsageError(`--${name} is an integer from ${niceMin} to ${niceMax}, got ${raw}`);
+  }
+  return nice;
 }
 
 function walFilesOf(raw: string | undefined): WalFilesMode | undefined {

@@ -147,6 +147,8 @@ export function loadParameters(options: BenchOptions) {
     generator: options.generator,
     walFiles: options.walFiles ?? 'as found',
     unloggedJournal: options.unloggedJournal,
+    ledgerNice: options.ledgerNice ?? null,
+    postgresNice: options.postgresNice ?? null,
     client:
       options.generator === 'wrk'
         ? 'wrk (bench/lib/wrk-reserve.lua), keep-alive, closed loop; a warm-up run, then the measured run'
@@ -693,6 +695,14 @@ export function markdownReport(record: BenchRecord): string {
     parts.push(
       "**NOT DURABLE: `--unlogged-journal`.** The ledger's journal table was made UNLOGGED once " +
         'stocked (an experiment: what a journal writing no WAL of its own would buy, at most).',
+    );
+  }
+  const { ledgerNice, postgresNice } = record.parameters;
+  if (ledgerNice !== null || postgresNice !== null) {
+    parts.push(
+      `**Priorities changed** (an experiment): the ledger's threads at nice ${ledgerNice ?? 0}, ` +
+        `its Postgres backends at nice ${postgresNice ?? 0}, once stocked; everything else at ` +
+        'the nice it had.',
     );
   }
   for (const scenario of scenarios) {

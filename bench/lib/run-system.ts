@@ -30,6 +30,7 @@ import { samplePostgresWork } from './postgres-timeline.js';
 import { readWalCounters, walDelta, type WalCounters } from './scratch-database.js';
 import { walComposition, type WalComposition } from './wal-composition.js';
 import { prepareWalFiles } from './wal-files.js';
+import { reniceBackends, reniceThreads } from './priorities.js';
 import { makeJournalUnlogged } from './unlogged-journal.js';
 import { timelineDirectory, timelineReport, type TimelineReport } from './timeline-report.js';
 
@@ -333,6 +334,24 @@ function withTimeline(run: SystemRun, prefix: string | undefined, load: LoadResu
   return { ...run, timeline: timelineReport(prefix, load.timeline, load.measureFromMs, p999Ms) };
 }
 
+/** --ledger-nice and --postgres-nice, for the ledger's run (priorities.ts). */
+async function setPriorities(
+  options: BenchOptions,
+  pid: number,
+  databaseUrl: string | undefined,
+  log: (line: string) => void,
+): Promise<void> {
+  const { ledgerNice, postgresNice } = options;
+  if (ledgerNice !== undefined) {
+    log(`  the ledger's ${reniceThreads(pid, ledgerNice)} threads at nice ${ledgerNice}`);
+  }
+  if (postgresNice !== undefined) {
+    if (databaseUrl === undefined) throw new Error('--postgres-nice: the ledger has no database');
+    const backends = await reniceBackends(databaseUrl, postgresNice);
+    log(`  the ledger's ${backends} Postgres backends at nice ${postgresNice}`);
+  }
+}
+
 /** Starts the system, measures one scenario on it, stops it; never throws for the system's sake. */
 export async function runSystem(
   spec: SystemSpec,
@@ -393,6 +412,7 @@ export async function runSystem(
     if (unloggedJournal(spec, context.options) && databaseUrl !== undefined) {
       log(`  ${await makeJournalUnlogged(databaseUrl)}`);
     }
+    if (spec.name === 'ledger') await setPriorities(context.options, server.pid, databaseUrl, log);
     const onLoad = (result: LoadResult): void => void (load = result);
     const timeline = prefix === undefined ? {} : { timelinePrefix: prefix, onLoad };
     run = await measure(spec, scenario, server.baseUrl, server.pid, {

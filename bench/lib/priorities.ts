@@ -1,0 +1,30 @@
+// `--ledger-nice N` and `--postgres-nice N`: an experiment in who gets a core first on a box
+// whose cores the load generator, the ledger and Postgres share. Once the scenario is stocked,
+// every thread of the ledger's process gets nice N (a thread made later inherits its maker's),
+// and the Postgres backends connected to the ledger's database (its journal and snapshot
+// connections) nice M. They end with the run: the ledger stops, and its backends with it, so
+// nothing outlives the run. Linux keeps a nice value per thread; os.setPriority on a thread's id
+// sets that thread's alone. A negative value needs root (or CAP_SYS_NICE).
+import { readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { withAdmin } from './scratch-database.js';
+
+/** Sets every thread of a process to `nice`; answers how many threads it set. */
+export function reniceThreads(pid: number, nice: number): number {
+  const threads = readdirSync(`/proc/${pid}/task`).map(Number);
+  for (const thread of threads) setPriority(thread, nice);
+  return threads.length;
+}
+
+/** Sets every backend connected to the database of `databaseUrl` (but this one) to `nice`. */
+export async function reniceBackends(databaseUrl: string, nice: number): Promise<number> {
+  const pids = await withAdmin(databaseUrl, async (client) => {
+    const { rows } = await client.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity
+       WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    return rows.map((row) => row.pid);
+  });
+  for (const pid of pids) setPriority(pid, nice);
+  return pids.length;
+}
