@@ -1,4 +1,4 @@
-// `--ledger-nice N` and `--postgres-nice N`: an experiment in who gets a core first on a box
+// `--ledger-nice N` and `--postgres-nice M`: an experiment in who gets a core first on a box
 // whose cores the load generator, the ledger and Postgres share. Once the scenario is stocked,
 // every thread of the ledger's process gets nice N (a thread made later inherits its maker's),
 // and the Postgres backends connected to the ledger's database (its journal and snapshot
@@ -9,11 +9,21 @@ import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { withAdmin } from './scratch-database.js';
 
+/** Sets a thread's or process's nice value; false if it is gone meanwhile. */
+function renice(id: number, nice: number): boolean {
+  try {
+    setPriority(id, nice);
+    return true;
+  } catch (error) {
+    if ((error as { info?: { code?: string } }).info?.code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
 /** Sets every thread of a process to `nice`; answers how many threads it set. */
 export function reniceThreads(pid: number, nice: number): number {
   const threads = readdirSync(`/proc/${pid}/task`).map(Number);
-  for (const thread of threads) setPriority(thread, nice);
-  return threads.length;
+  return threads.filter((thread) => renice(thread, nice)).length;
 }
 
 /** Sets every backend connected to the database of `databaseUrl` (but this one) to `nice`. */
@@ -25,6 +35,5 @@ export async function reniceBackends(databaseUrl: string, nice: number): Promise
     );
     return rows.map((row) => row.pid);
   });
-  for (const pid of pids) setPriority(pid, nice);
-  return pids.length;
+  return pids.filter((pid) => renice(pid, nice)).length;
 }
