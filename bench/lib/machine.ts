@@ -198,19 +198,26 @@ function waitByPid(pids: Iterable<number> | undefined): Map<number, number> | un
   return waits;
 }
 
-/** The steal field of /proc/stat's first line. */
-function machineStealTicks(): number | undefined {
+/**
+ * The machine's CPU ticks from /proc/stat's first line, all cores together: user nice system
+ * idle iowait irq softirq steal.
+ */
+function machineCpuTicks(): number[] | undefined {
   const line = readOrUndefined('/proc/stat')?.split('\n')[0];
   if (line === undefined || !line.startsWith('cpu ')) return undefined;
-  const steal = Number(line.trim().split(/\s+/)[8]);
-  return Number.isFinite(steal) ? steal : undefined;
+  return line.trim().split(/\s+/).slice(1, 9).map(Number);
+}
+
+/** The steal ticks: time the virtual CPUs were runnable and the host ran others. */
+function machineStealTicks(): number | undefined {
+  const steal = machineCpuTicks()?.[7];
+  return steal !== undefined && Number.isFinite(steal) ? steal : undefined;
 }
 
 export function machineBusyTicks(): number | undefined {
-  const line = readOrUndefined('/proc/stat')?.split('\n')[0];
-  if (line === undefined || !line.startsWith('cpu ')) return undefined;
-  // user nice system idle iowait irq softirq steal: busy is everything but idle and iowait.
-  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const ticks = machineCpuTicks();
+  if (ticks === undefined) return undefined;
+  // Busy is everything but idle and iowait.
   const all = ticks.reduce((sum, value) => sum + value, 0);
   return all - (ticks[3] ?? 0) - (ticks[4] ?? 0);
 }
