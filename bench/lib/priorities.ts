@@ -5,9 +5,10 @@
 // connections) nice M. They end with the run: the ledger stops, and its backends with it, so
 // nothing outlives the run. Linux keeps a nice value per thread; os.setPriority on a thread's id
 // sets that thread's alone. A negative value needs root (or CAP_SYS_NICE). The backends must run
-// on this machine: a pid that is not a local postgres process is refused, never reniced.
-import { readdirSync, readFileSync } from 'node:fs';
+// on this machine: a pid that names another local process is refused, never reniced.
+import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { processTicks } from './machine.js';
 import { withAdmin } from './scratch-database.js';
 
 /** Sets a thread's or process's nice value; false if it is gone meanwhile. */
@@ -18,15 +19,6 @@ function renice(id: number, nice: number): boolean {
   } catch (error) {
     if ((error as { info?: { code?: string } }).info?.code === 'ESRCH') return false;
     throw error;
-  }
-}
-
-/** A process's command name, as /proc/<pid>/comm gives it; '' if there is no such process. */
-function commandOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
   }
 }
 
@@ -46,9 +38,9 @@ export async function reniceBackends(databaseUrl: string, nice: number): Promise
     return rows.map((row) => row.pid);
   });
   for (const pid of pids) {
-    // '' is a backend gone meanwhile, skipped below as any other.
-    const command = commandOf(pid);
-    if (command !== '' && command !== 'postgres') {
+    // No name: a backend gone meanwhile, skipped below as any other.
+    const command = processTicks(pid)?.name;
+    if (command !== undefined && command !== 'postgres') {
       throw new Error(`--postgres-nice: backend ${pid} is not a postgres process of this machine`);
     }
   }

@@ -9,15 +9,14 @@ import { describe, expect, it } from 'vitest';
 import { parseBenchArguments, UsageError } from '../../bench/lib/args.js';
 import { reniceBackends, reniceThreads } from '../../bench/lib/priorities.js';
 import { createScratchDatabase } from '../../bench/lib/scratch-database.js';
+import { statField } from '../../src/observability/thread-cpu.js';
 import { adminDatabaseUrl, havePostgres } from '../helpers/services.js';
 
-/** A thread's nice value: the 19th field of its stat line, counted after the command's ")". */
-function niceOf(statPath: string): number {
-  const stat = readFileSync(statPath, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-}
+/** A thread's nice value: field 19 of its stat line. */
+const niceOf = (statPath: string): number | undefined =>
+  statField(readFileSync(statPath, 'utf8'), 19);
 
-const threadNices = (pid: number): number[] =>
+const threadNices = (pid: number): (number | undefined)[] =>
   readdirSync(`/proc/${pid}/task`).map((thread) => niceOf(`/proc/${pid}/task/${thread}/stat`));
 
 describe('--ledger-nice and --postgres-nice', () => {
