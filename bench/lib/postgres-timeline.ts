@@ -29,6 +29,13 @@
 // The kernel's page cache, from /proc/meminfo at each 250 ms read (Linux; left out elsewhere):
 // the bytes dirty (written by a process, not yet on the disk) and under write-back ('pagecache').
 // A flush of the WAL shares the disk with that write-back.
+//
+// What the ledger's own tables grew by (`<prefix>.tables.jsonl`, sampleRelationGrowth): the size
+// of every relation of its database, once a second, and a 'relation' event for each that grew
+// since the read before (its name and bytes). A table or an index grows a page at a time as rows
+// fill it, and Postgres 15 writes each new page into the page cache as zeros at once, to be
+// written back by the kernel: set against the 'pagecache' reads, the growth says how much of a
+// run's dirty page cache its tables' new pages are.
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { Timeline, timelineNow, timelinePath } from '../../src/observability/timeline.js';
@@ -36,6 +43,7 @@ import { newWalFiles } from './scratch-database.js';
 
 const pollMs = 250;
 const waitPollMs = 10;
+const relationPollMs = 1_000;
 
 const waitQuery = `select pid, coalesce(wait_event_type || ':' || wait_event, 'running') as what
   from pg_stat_activity
@@ -243,6 +251,67 @@ export async function samplePostgresWork(
     await stop();
     await stopWaits();
     for (const autovacuum of running.values()) ended(autovacuum);
+    timeline.flushSync();
+    await client.end();
+  };
+}
+
+// Each relation of the public schema, with its TOAST table and the TOAST table's index named after
+// the table they belong to ("ledger_snapshot_parts (TOAST)"): one row per name, its bytes.
+const relationSizesQuery = `select coalesce(owner.relname || ' (TOAST)', c.relname) as name,
+    sum(pg_relation_size(c.oid))::bigint as bytes
+  from pg_class c
+  join pg_namespace n on n.oid = c.relnamespace
+  left join pg_index toast_index on n.nspname = 'pg_toast' and toast_index.indexrelid = c.oid
+  left join pg_class owner on n.nspname = 'pg_toast'
+    and owner.reltoastrelid = coalesce(toast_index.indrelid, c.oid)
+  where c.relkind in ('r', 'i', 't')
+    and (n.nspname = 'public' or owner.relnamespace = 'public'::regnamespace)
+  group by 1`;
+
+/** The bytes of every relation of the database's public schema (and their TOAST), by name. */
+export async function readRelationSizes(client: pg.ClientBase): Promise<Map<string, number>> {
+  const { rows } = await client.query<{ name: string; bytes: string }>(relationSizesQuery);
+  return new Map(rows.map((row) => [row.name, Number(row.bytes)]));
+}
+
+/** What each relation grew by from `before` to `after` (a new one: all of it); only growth. */
+export function relationsGrown(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+): Record<string, number> {
+  const grown: Record<string, number> = {};
+  for (const [name, bytes] of after) {
+    const by = bytes - (before.get(name) ?? 0);
+    if (by > 0) grown[name] = by;
+  }
+  return grown;
+}
+
+/**
+ * Samples what the relations of `databaseUrl` (the ledger's own database) grow by, into
+ * `<prefix>.tables.jsonl`; the returned function stops it and writes the file.
+ */
+export async function sampleRelationGrowth(
+  databaseUrl: string,
+  prefix: string,
+): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const timeline = new Timeline(timelinePath(prefix, 'tables'));
+  let last = await readRelationSizes(client);
+  let lastReadMs = timelineNow();
+  const stop = every(relationPollMs, 'relation sizes', () =>
+    readRelationSizes(client).then((sizes) => {
+      const atMs = timelineNow();
+      for (const [name, bytes] of Object.entries(relationsGrown(last, sizes))) {
+        timeline.record('relation', lastReadMs, { ms: atMs - lastReadMs, name, bytes });
+      }
+      [last, lastReadMs] = [sizes, atMs];
+    }),
+  );
+  return async () => {
+    await stop();
     timeline.flushSync();
     await client.end();
   };

@@ -26,7 +26,7 @@ import {
 import type { Scenario } from './scenarios.js';
 import { checkState, stockScenario, type StateCheck } from './state-check.js';
 import type { SystemSpec } from './systems.js';
-import { samplePostgresWork } from './postgres-timeline.js';
+import { samplePostgresWork, sampleRelationGrowth } from './postgres-timeline.js';
 import { readWalCounters, walDelta, type WalCounters } from './scratch-database.js';
 import { walComposition, type WalComposition } from './wal-composition.js';
 import { prepareWalFiles } from './wal-files.js';
@@ -404,6 +404,10 @@ export async function runSystem(
     const server = await spec.start({ ...context, options, cleanup, onSpawned, log, ...onLine });
     log(`  ready at ${server.baseUrl} (pid ${server.pid}); stocking ${scenario.keyCount} key(s)`);
     await stockScenario(server.baseUrl, scenario);
+    if (prefix !== undefined && server.env.DATABASE_URL !== undefined) {
+      const stop = await sampleRelationGrowth(server.env.DATABASE_URL, prefix);
+      cleanup.push('stop sampling the relation sizes', stop);
+    }
     const walFiles = context.options.walFiles;
     if (walFiles !== undefined && spec.durable) {
       log(`  ${walFiles}: ${await prepareWalFiles(context.options.databaseUrl, walFiles)}`);

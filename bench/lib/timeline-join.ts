@@ -63,6 +63,8 @@ export interface ThreadSecond {
   /** The kernel: the most kB dirty, and under write-back, at any read in the second. */
   dirtyMaxKb: number;
   writebackMaxKb: number;
+  /** The ledger's database: bytes its relations grew by (read once a second). */
+  grownBytes: number;
 }
 
 export interface TimelineSecond extends LoadSecond {
@@ -101,7 +103,9 @@ const threadOrder = (thread: string): string =>
       ? `1${thread}`
       : thread === 'postgres'
         ? '3'
-        : `2${thread}`;
+        : thread === 'tables'
+          ? '4'
+          : `2${thread}`;
 
 /** Every `<prefix>.<thread>.jsonl` beside `prefix`, parsed, threads in a stable order. */
 export function readTimelineFiles(prefix: string): ThreadEvents[] {
@@ -146,6 +150,7 @@ function emptySecond(): ThreadSecond {
     cleanBuffers: 0,
     dirtyMaxKb: 0,
     writebackMaxKb: 0,
+    grownBytes: 0,
   };
 }
 
@@ -197,7 +202,30 @@ function addEvent(into: ThreadSecond, event: TimelineEvent): void {
     case 'pagecache':
       into.dirtyMaxKb = Math.max(into.dirtyMaxKb, Number(event.dirtyKb ?? 0));
       into.writebackMaxKb = Math.max(into.writebackMaxKb, Number(event.writebackKb ?? 0));
+      return;
+    case 'relation':
+      into.grownBytes += Number(event.bytes ?? 0);
   }
+}
+
+/**
+ * What each relation grew by in [fromMs, toMs) (the 'relation' reads that began in it), most
+ * first.
+ */
+export function relationGrowth(
+  threads: readonly ThreadEvents[],
+  fromMs: number,
+  toMs: number,
+): [string, number][] {
+  const grown = new Map<string, number>();
+  for (const { events } of threads) {
+    for (const event of events) {
+      if (event.k !== 'relation' || event.t < fromMs || event.t >= toMs) continue;
+      const name = String(event.name);
+      grown.set(name, (grown.get(name) ?? 0) + Number(event.bytes ?? 0));
+    }
+  }
+  return [...grown].sort((a, b) => b[1] - a[1]);
 }
 
 /** The load's seconds, each with what every thread did in it. */

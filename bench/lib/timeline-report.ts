@@ -8,6 +8,7 @@ import {
   explain,
   perSecond,
   readTimelineFiles,
+  relationGrowth,
   slowestOf,
   type LoadSecond,
   type SlowRequest,
@@ -34,6 +35,8 @@ export interface TimelineReport {
   readonly seconds: readonly TimelineSecond[];
   readonly explained: readonly SlowRequestReport[];
   readonly causes: readonly (readonly [string, number])[];
+  /** The ledger's relations, and the bytes each grew by over the measured seconds, most first. */
+  readonly tablesGrown: readonly (readonly [string, number])[];
 }
 
 /**
@@ -58,6 +61,7 @@ export function timelineReport(
   const threads = readTimelineFiles(prefix);
   const requests = slowestOf(load.slow, p999Ms, explainedTop, explainedMax);
   const explained = explain(requests, threads, measureFromMs);
+  const measuredEndMs = measureFromMs + load.seconds.length * 1000;
   return {
     prefix,
     threads: threads.map(({ thread }) => thread),
@@ -67,6 +71,7 @@ export function timelineReport(
     seconds: perSecond(load.seconds, threads, measureFromMs),
     explained,
     causes: causeCounts(explained),
+    tablesGrown: relationGrowth(threads, measureFromMs, measuredEndMs),
   };
 }
 
@@ -74,6 +79,9 @@ const ms = (value: number): string => value.toFixed(value >= 10 ? 0 : 1);
 
 function threadCell(thread: string, cell: ThreadSecond | undefined): string {
   if (cell === undefined) return '';
+  if (thread === 'tables') {
+    return cell.grownBytes > 0 ? `grew ${(cell.grownBytes / 2 ** 20).toFixed(1)}` : '';
+  }
   if (thread === 'postgres') {
     const work = [];
     if (cell.checkpoints > 0) work.push(`ckpt ${cell.checkpoints} (${ms(cell.checkpointMaxMs)})`);
@@ -166,6 +174,28 @@ function explainedTable(report: TimelineReport): string[] {
 }
 
 /** The markdown of one run's timeline. */
+/** The ledger's relations' growth over the measured window, largest first (none: no line). */
+function tablesGrownLines(report: TimelineReport): string[] {
+  const total = report.tablesGrown.reduce((sum, [, bytes]) => sum + bytes, 0);
+  if (total === 0) return [];
+  const mb = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
+  const seconds = Math.max(1, report.seconds.length);
+  // Relations that grew by less than 0.1 MB (a page or a few) go together at the end.
+  const shown = report.tablesGrown.filter(([, bytes]) => bytes >= 0.1 * 2 ** 20);
+  const rest = report.tablesGrown.length - shown.length;
+  const restBytes = total - shown.reduce((sum, [, bytes]) => sum + bytes, 0);
+  const each = [
+    ...shown.map(([name, bytes]) => `${name} ${mb(bytes)}`),
+    ...(rest > 0 ? [`${rest} more ${(restBytes / 1024).toFixed(0)} kB together`] : []),
+  ].join(', ');
+  return [
+    `The ledger's database grew by ${mb(total)} MB over the ${seconds} s measured ` +
+      `(${mb(total / seconds)} MB a second; Postgres 15 writes each page a relation grows by ` +
+      `into the page cache as zeros at once): ${each}.`,
+    '',
+  ];
+}
+
 export function timelineMarkdown(report: TimelineReport, cpu: readonly CpuUse[]): string {
   const causes = report.causes.map(([cause, count]) => `${cause}: ${count}`).join(', ');
   return [
@@ -178,10 +208,12 @@ export function timelineMarkdown(report: TimelineReport, cpu: readonly CpuUse[])
       `handled on the HTTP thread; postgres: checkpoints ended (longest write+sync ms), av ` +
       `autovacuums begun (longest ms), wal MB of WAL written, new WAL files made, not recycled, ` +
       `bw buffers of 8 kB written out by backends themselves, bg by the background writer; ` +
-      `dirty / wb the most MB of the kernel's page cache dirty and under write-back at a read):`,
+      `dirty / wb the most MB of the kernel's page cache dirty and under write-back at a read; ` +
+      `tables: MB the ledger's database grew by, read once a second):`,
     '',
     ...secondsTable(report, cpu),
     '',
+    ...tablesGrownLines(report),
     `Likeliest cause of the ${report.explained.length} slowest requests (the ${explainedTop} ` +
       `slowest and every one above p99.9; the longest event overlapping each): ${causes}.`,
     '',

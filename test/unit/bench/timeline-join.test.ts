@@ -13,6 +13,7 @@ import {
   overlapsOf,
   perSecond,
   readTimelineFiles,
+  relationGrowth,
   slowestOf,
   type ThreadEvents,
 } from '../../../bench/lib/timeline-join.js';
@@ -151,6 +152,36 @@ describe('the per-second table', () => {
     expect(causeOf(overlapsOf(postgres, from + 1_100, from + 1_150))).toBe('nothing recorded');
   });
 
+  it("sums the ledger's relations' growth by second and over a window, and never names it a cause", () => {
+    const tables: ThreadEvents[] = [
+      {
+        thread: 'tables',
+        events: [
+          { k: 'relation', t: from - 1_000, ms: 1_000, name: 'ledger_wal', bytes: 8_192 },
+          { k: 'relation', t: from + 0, ms: 1_000, name: 'ledger_wal', bytes: 2_000_000 },
+          { k: 'relation', t: from + 0, ms: 1_000, name: 'ledger_wal_pkey', bytes: 400_000 },
+          { k: 'relation', t: from + 1_000, ms: 1_000, name: 'ledger_wal', bytes: 1_000_000 },
+          { k: 'relation', t: from + 1_000, ms: 1_000, name: 'ledger_movements', bytes: 3_000_000 },
+          { k: 'relation', t: from + 2_000, ms: 1_000, name: 'ledger_wal', bytes: 5_000_000 },
+        ],
+      },
+    ];
+    const [first, second] = perSecond(
+      [0, 1].map((at) => ({ second: at, answers: 1, p50Ms: 1, p99Ms: 1, maxMs: 1 })),
+      tables,
+      from,
+    );
+    expect(first?.threads.tables?.grownBytes).toBe(2_400_000);
+    expect(second?.threads.tables?.grownBytes).toBe(4_000_000);
+    // Over the two measured seconds: the reads before and after them left out, most first.
+    expect(relationGrowth(tables, from, from + 2_000)).toStrictEqual([
+      ['ledger_wal', 3_000_000],
+      ['ledger_movements', 3_000_000],
+      ['ledger_wal_pkey', 400_000],
+    ]);
+    expect(overlapsOf(tables, from + 100, from + 900)).toStrictEqual([]);
+  });
+
   it('counts WAL files made, not those recycled (renamed ahead) or removed', () => {
     const before = new Set(['000000010000000000000010', '000000010000000000000011']);
     const recycled = new Set(['000000010000000000000011', '000000010000000000000012']);
@@ -270,18 +301,22 @@ describe('the requests explained', () => {
 });
 
 describe('reading the files', () => {
-  it('reads every <prefix>.<thread>.jsonl beside the prefix, main first, then shards', () => {
+  it('reads every <prefix>.<thread>.jsonl beside the prefix: main, shards, load, postgres, tables', () => {
     const directory = mkdtempSync(join(tmpdir(), 'timeline-join-'));
     try {
       writeFileSync(join(directory, 't.load-0.jsonl'), '{"k":"gc","t":1,"ms":2}\n');
       writeFileSync(join(directory, 't.shard-0.jsonl'), '{"k":"start","t":1}\n\n');
       writeFileSync(join(directory, 't.main.jsonl'), '{"k":"start","t":1}\n{"k":"gc","t":2}\n');
+      writeFileSync(join(directory, 't.tables.jsonl'), '');
+      writeFileSync(join(directory, 't.postgres.jsonl'), '');
       writeFileSync(join(directory, 'other.main.jsonl'), '{"k":"start","t":1}\n');
       const read = readTimelineFiles(join(directory, 't'));
       expect(read.map((thread) => [thread.thread, thread.events.length])).toStrictEqual([
         ['main', 2],
         ['shard-0', 1],
         ['load-0', 1],
+        ['postgres', 0],
+        ['tables', 0],
       ]);
     } finally {
       rmSync(directory, { recursive: true, force: true });
