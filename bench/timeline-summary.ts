@@ -2,10 +2,11 @@
 // the whole run (prefix: bench/results/timelines/<run>/t): GCs by kind (count, total, median,
 // longest, how many took 10 ms or more), stalls, group commits (rows, Postgres time, release
 // turn; begun during a snapshot write or a checkpoint against the rest), snapshots and their
-// writes, Postgres's checkpoints. With the load's side beside the files (t.load.json), the
-// likeliest causes of the slowest requests again, as the bench's report gives them.
+// writes, Postgres's checkpoints, what each relation of the ledger's database grew by over the
+// run (the sizes' reads). With the load's side beside the files (t.load.json), the likeliest
+// causes of the slowest requests again, as the bench's report gives them.
 import { existsSync, readFileSync } from 'node:fs';
-import { readTimelineFiles, type TimelineEvent } from './lib/timeline-join.js';
+import { readTimelineFiles, relationGrowth, type TimelineEvent } from './lib/timeline-join.js';
 import { timelineMarkdown, timelineReport } from './lib/timeline-report.js';
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -57,6 +58,11 @@ function summarize(events: readonly TimelineEvent[]): string[] {
     const extra =
       kind === 'snapshot' ? `; longest slice ${fixed(longestSlice)} ms, B ${bytes}` : '';
     lines.push(`  ${kind} ms: ${spread(found.map((event) => event.ms ?? 0))}${extra}`);
+  }
+  const grown = relationGrowth([{ thread: '', events }], -Infinity, Infinity);
+  if (grown.length > 0) {
+    const each = grown.map(([name, bytes]) => `${name} ${fixed(bytes / 2 ** 20)}`).join(', ');
+    lines.push(`  relations grew, MB: ${each}`);
   }
   return lines;
 }
