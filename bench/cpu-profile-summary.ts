@@ -3,37 +3,26 @@
 // time. The profiles also open as flame graphs in Chrome DevTools or speedscope.
 //
 //   npx tsx bench/cpu-profile-summary.ts DIR/*.cpuprofile [--top 15] [--results RUN.json]
-//     [--stretches MS]
+//     [--stretches MS] [--under NAME[@FILE],...]
 //
 // With --results (the bench's bench/results/flash-sale-*.json of the same one-run command), each
 // thread's busy time is also divided by the answers of that run (warm-up and measured): µs of
 // the thread per request. The profile spans the thread's whole life (start-up, stocking, the
 // load, the stop), so this is an upper bound of what the load alone cost. With --stretches, also
 // every run of MS or more in which the thread never went idle (what the work arriving then
-// queued behind), with the frames its samples were in.
+// queued behind), with the frames its samples were in. With --under, the share of all samples
+// under each named function, everything it calls included, and under any of them
+// (bench/lib/profile-under.ts; NAME@FILE: only the one in a script whose URL contains FILE).
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-
-interface ProfileNode {
-  readonly id: number;
-  readonly children?: readonly number[];
-  readonly callFrame: {
-    readonly functionName: string;
-    readonly url: string;
-    readonly lineNumber: number;
-  };
-}
-
-interface CpuProfile {
-  readonly nodes: readonly ProfileNode[];
-  readonly samples: readonly number[];
-  /** µs, on the profile's own clock: the thread's profiled span. */
-  readonly startTime: number;
-  readonly endTime: number;
-  /** µs from the previous sample (the first: from startTime). */
-  readonly timeDeltas: readonly number[];
-}
+import {
+  parseFrameMatch,
+  underShares,
+  type CpuProfile,
+  type FrameMatch,
+  type ProfileNode,
+} from './lib/profile-under.js';
 
 const frameName = (node: ProfileNode | undefined): string => {
   const frame = node?.callFrame;
@@ -107,6 +96,7 @@ function summarize(
   top: number,
   answers: number | undefined,
   stretchMs: number | undefined,
+  under: readonly FrameMatch[],
 ): void {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -139,6 +129,14 @@ function summarize(
     process.stdout.write(`busy for ${stretchMs} ms or more without a break:\n`);
     stretches(profile, byId, stretchMs);
   }
+  if (under.length > 0) {
+    const shares = underShares(profile, under);
+    process.stdout.write('under (each with all it calls, of all samples):\n');
+    under.forEach((match, index) => {
+      process.stdout.write(`${percent(shares.each[index] as number).padStart(6)}  ${match.text}\n`);
+    });
+    if (under.length > 1) process.stdout.write(`${percent(shares.any).padStart(6)}  any of them\n`);
+  }
 }
 
 const { values, positionals } = parseArgs({
@@ -147,6 +145,7 @@ const { values, positionals } = parseArgs({
     top: { type: 'string', default: '15' },
     results: { type: 'string' },
     stretches: { type: 'string' },
+    under: { type: 'string' },
   },
 });
 
@@ -165,11 +164,16 @@ function answersOf(path: string): number {
 const answers = values.results === undefined ? undefined : answersOf(values.results);
 if (positionals.length === 0) {
   process.stderr.write(
-    'usage: npx tsx bench/cpu-profile-summary.ts FILE.cpuprofile... [--top N] [--stretches MS]\n',
+    'usage: npx tsx bench/cpu-profile-summary.ts FILE.cpuprofile... [--top N] [--stretches MS]' +
+      ' [--under NAME[@FILE],...]\n',
   );
   process.exitCode = 2;
 }
 const stretchMs = values.stretches === undefined ? undefined : Number(values.stretches);
 if (stretchMs !== undefined && !(stretchMs > 0))
   throw new Error('--stretches wants a number of ms');
-for (const path of positionals) summarize(path, Number(values.top), answers, stretchMs);
+const under = (values.under ?? '')
+  .split(',')
+  .filter((text) => text !== '')
+  .map(parseFrameMatch);
+for (const path of positionals) summarize(path, Number(values.top), answers, stretchMs, under);
