@@ -2,7 +2,7 @@
 // the whole run (prefix: bench/results/timelines/<run>/t): GCs by kind (count, total, median,
 // longest, how many took 10 ms or more), stalls, group commits (rows, Postgres time, release
 // turn; begun during a snapshot write or a checkpoint against the rest), snapshots and their
-// writes, Postgres's checkpoints, what each relation of the ledger's database grew by over the
+// writes, Postgres's checkpoints, what each relation of the system's database grew by over the
 // run (the sizes' reads). With the load's side beside the files (t.load.json), the likeliest
 // causes of the slowest requests again, as the bench's report gives them.
 import { existsSync, readFileSync } from 'node:fs';

@@ -30,12 +30,13 @@
 // the bytes dirty (written by a process, not yet on the disk) and under write-back ('pagecache').
 // A flush of the WAL shares the disk with that write-back.
 //
-// What the ledger's own tables grew by (`<prefix>.tables.jsonl`, sampleRelationGrowth): the size
-// of every relation of its database, once a second, and a 'relation' event for each that grew
-// since the read before (its name and bytes). A table or an index grows a page at a time as rows
-// fill it, and Postgres 15 writes each new page into the page cache as zeros at once, to be
-// written back by the kernel: set against the 'pagecache' reads, the growth says how much of a
-// run's dirty page cache its tables' new pages are.
+// What the tables of the system under test grew by (`<prefix>.tables.jsonl`,
+// sampleRelationGrowth): the size of every relation of its database (the ledger's, or the row
+// lock's), once a second, and a 'relation' event for each that grew since the read before (its
+// name and bytes). A table or an index grows a page at a time as rows fill it, and Postgres 15
+// writes each new page into the page cache as zeros at once, to be written back by the kernel:
+// set against the 'pagecache' reads, the growth says how much of a run's dirty page cache its
+// tables' new pages are.
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { Timeline, timelineNow, timelinePath } from '../../src/observability/timeline.js';
@@ -289,7 +290,7 @@ export function relationsGrown(
 }
 
 /**
- * Samples what the relations of `databaseUrl` (the ledger's own database) grow by, into
+ * Samples what the relations of `databaseUrl` (the system's own database) grow by, into
  * `<prefix>.tables.jsonl`; the returned function stops it and writes the file.
  */
 export async function sampleRelationGrowth(

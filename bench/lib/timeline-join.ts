@@ -63,7 +63,7 @@ export interface ThreadSecond {
   /** The kernel: the most kB dirty, and under write-back, at any read in the second. */
   dirtyMaxKb: number;
   writebackMaxKb: number;
-  /** The ledger's database: bytes its relations grew by (read once a second). */
+  /** The system's database (the ledger's, the row lock's): bytes its relations grew by. */
   grownBytes: number;
 }
 

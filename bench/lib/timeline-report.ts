@@ -35,7 +35,7 @@ export interface TimelineReport {
   readonly seconds: readonly TimelineSecond[];
   readonly explained: readonly SlowRequestReport[];
   readonly causes: readonly (readonly [string, number])[];
-  /** The ledger's relations, and the bytes each grew by over the measured seconds, most first. */
+  /** The system's database (the ledger's, the row lock's): each relation's growth, most first. */
   readonly tablesGrown: readonly (readonly [string, number])[];
 }
 
@@ -174,7 +174,7 @@ function explainedTable(report: TimelineReport): string[] {
 }
 
 /** The markdown of one run's timeline. */
-/** The ledger's relations' growth over the measured window, largest first (none: no line). */
+/** The relations' growth over the measured window, largest first (none: no line). */
 function tablesGrownLines(report: TimelineReport): string[] {
   const total = report.tablesGrown.reduce((sum, [, bytes]) => sum + bytes, 0);
   if (total === 0) return [];
@@ -189,7 +189,7 @@ function tablesGrownLines(report: TimelineReport): string[] {
     ...(rest > 0 ? [`${rest} more ${(restBytes / 1024).toFixed(0)} kB together`] : []),
   ].join(', ');
   return [
-    `The ledger's database grew by ${mb(total)} MB over the ${seconds} s measured ` +
+    `The system's database grew by ${mb(total)} MB over the ${seconds} s measured ` +
       `(${mb(total / seconds)} MB a second; Postgres 15 writes each page a relation grows by ` +
       `into the page cache as zeros at once): ${each}.`,
     '',
@@ -209,7 +209,7 @@ export function timelineMarkdown(report: TimelineReport, cpu: readonly CpuUse[])
       `autovacuums begun (longest ms), wal MB of WAL written, new WAL files made, not recycled, ` +
       `bw buffers of 8 kB written out by backends themselves, bg by the background writer; ` +
       `dirty / wb the most MB of the kernel's page cache dirty and under write-back at a read; ` +
-      `tables: MB the ledger's database grew by, read once a second):`,
+      `tables: MB the system's database grew by, read once a second):`,
     '',
     ...secondsTable(report, cpu),
     '',

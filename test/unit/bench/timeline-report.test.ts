@@ -38,7 +38,7 @@ describe("the timeline report's tables line", () => {
       ]),
       [],
     );
-    const line = markdown.split('\n').find((text) => text.startsWith("The ledger's database grew"));
+    const line = markdown.split('\n').find((text) => text.startsWith("The system's database grew"));
     expect(line).toContain('grew by 9.5 MB over the 4 s measured (2.4 MB a second;');
     expect(line).toContain(
       ': ledger_wal 6.0, ledger_movements_p20261206 3.0, ledger_wal_pkey 0.5, 2 more 24 kB together.',
@@ -46,6 +46,6 @@ describe("the timeline report's tables line", () => {
   });
 
   it('has no such line when nothing grew', () => {
-    expect(timelineMarkdown(report([]), [])).not.toContain("The ledger's database grew");
+    expect(timelineMarkdown(report([]), [])).not.toContain("The system's database grew");
   });
 });
