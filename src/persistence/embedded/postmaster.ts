@@ -36,17 +36,30 @@ function isRunning(pid: number): boolean {
   return state !== 'Z' && state !== 'X';
 }
 
+/** The parent's pid of a running process, from /proc; undefined once it is gone. */
+function parentOf(pid: number): number | undefined {
+  const stat = readProcFile(`/proc/${pid}/stat`, (file) => readFileSync(file, 'utf8'));
+  if (stat === undefined) return undefined;
+  // After the command name (in parentheses, which may hold ')'): the state, then the parent.
+  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return Number.isSafeInteger(ppid) ? ppid : undefined;
+}
+
 /**
  * Whether `pid` is a postmaster serving our data directory. A pid from postmaster.pid may have been
  * reused by any process since, so it is only signalled if its command line names postgres and its
  * working directory is our data directory (the postmaster chdirs into it), which also tells our
- * postmaster apart from the system Postgres. Synchronous: it only reads /proc, which never blocks.
+ * postmaster apart from the system Postgres. The server this process started is also recognised
+ * as its own child: a child's pid goes to no other process until its parent has reaped it, and
+ * its working directory no longer matches once the data directory was moved or deleted under it
+ * (which would otherwise leave it running, holding its port, after the ledger stopped).
+ * Synchronous: it only reads /proc, which never blocks.
  */
 export function isOurPostmaster(pid: number, pgDirReal: string): boolean {
   const cmdline = readProcFile(`/proc/${pid}/cmdline`, (file) => readFileSync(file, 'utf8'));
   if (cmdline === undefined || !cmdline.includes('postgres')) return false;
   const cwd = readProcFile(`/proc/${pid}/cwd`, (link) => readlinkSync(link));
-  return cwd === pgDirReal;
+  return cwd === pgDirReal || parentOf(pid) === process.pid;
 }
 
 /** Sends a signal; false if the process was already gone. */
