@@ -25,24 +25,22 @@ function readProcFile(file: string, read: (file: string) => string): string | un
 }
 
 /**
+ * The fields of /proc/<pid>/stat after the command name (the state first, then the parent's pid),
+ * or undefined once the process is gone.
+ */
+function statFields(pid: number): string[] | undefined {
+  const stat = readProcFile(`/proc/${pid}/stat`, (file) => readFileSync(file, 'utf8'));
+  // The command name is in parentheses and may itself contain ')'.
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/**
  * True while the process exists and is not a zombie. A zombie has exited and only waits to be
  * reaped, which may never happen: an orphan's new parent (PID 1 here) need not reap it.
  */
 function isRunning(pid: number): boolean {
-  const stat = readProcFile(`/proc/${pid}/stat`, (file) => readFileSync(file, 'utf8'));
-  if (stat === undefined) return false;
-  // The state follows the command name, which is in parentheses and may itself contain ')'.
-  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  return state !== 'Z' && state !== 'X';
-}
-
-/** The parent's pid of a running process, from /proc; undefined once it is gone. */
-function parentOf(pid: number): number | undefined {
-  const stat = readProcFile(`/proc/${pid}/stat`, (file) => readFileSync(file, 'utf8'));
-  if (stat === undefined) return undefined;
-  // After the command name (in parentheses, which may hold ')'): the state, then the parent.
-  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  return Number.isSafeInteger(ppid) ? ppid : undefined;
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== 'Z' && state !== 'X';
 }
 
 /**
@@ -59,7 +57,7 @@ export function isOurPostmaster(pid: number, pgDirReal: string): boolean {
   const cmdline = readProcFile(`/proc/${pid}/cmdline`, (file) => readFileSync(file, 'utf8'));
   if (cmdline === undefined || !cmdline.includes('postgres')) return false;
   const cwd = readProcFile(`/proc/${pid}/cwd`, (link) => readlinkSync(link));
-  return cwd === pgDirReal || parentOf(pid) === process.pid;
+  return cwd === pgDirReal || statFields(pid)?.[1] === String(process.pid);
 }
 
 /** Sends a signal; false if the process was already gone. */
