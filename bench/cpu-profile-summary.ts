@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  parentsOf,
   parseFrameMatch,
   underShares,
   type CpuProfile,
@@ -42,9 +43,7 @@ const notBusy = new Set(['(idle)', '(program)', '(root)']);
  * were on top of (self).
  */
 function stretches(profile: CpuProfile, byId: Map<number, ProfileNode>, minMs: number): void {
-  const parent = new Map<number, number>();
-  for (const node of profile.nodes)
-    for (const child of node.children ?? []) parent.set(child, node.id);
+  const parent = parentsOf(profile);
   const times: number[] = [];
   let at = profile.startTime;
   profile.timeDeltas.forEach((delta) => times.push((at += delta)));

@@ -58,12 +58,18 @@ export interface UnderShares {
   readonly any: number;
 }
 
-export function underShares(profile: CpuProfile, wanted: readonly FrameMatch[]): UnderShares {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+/** Each node's caller: the node whose children list it (the root has none). */
+export function parentsOf(profile: CpuProfile): Map<number, number> {
   const parent = new Map<number, number>();
   for (const node of profile.nodes) {
     for (const child of node.children ?? []) parent.set(child, node.id);
   }
+  return parent;
+}
+
+export function underShares(profile: CpuProfile, wanted: readonly FrameMatch[]): UnderShares {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = parentsOf(profile);
   // Which matches each node's stack (itself and its callers) holds, worked out once a node.
   const under = new Map<number, readonly boolean[]>();
   const stackOf = (id: number): readonly boolean[] => {
