@@ -53,13 +53,12 @@ const idle = 'setInterval(() => {}, 1000)';
 /** Waits until the process has exec'd: its command line is its own, no longer a copy of ours. */
 async function execed(pid: number, word: string): Promise<void> {
   for (let tries = 0; tries < 200; tries += 1) {
-    const cmdline = (() => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      } catch {
-        return '';
-      }
-    })();
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      // Not readable yet (or gone): tried again below.
+    }
     if (cmdline.includes(word)) return;
     await sleep(10);
   }
