@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { loadClientDefault, loadClients, type LoadClient } from './load-client.js';
 import { scenarioNames, type ScenarioName } from './scenarios.js';
-import { systemNames, type SystemName } from './system-names.js';
+import { comparedSystemNames, systemNames, type SystemName } from './system-names.js';
 import { walFilesModes, type WalFilesMode } from './wal-files.js';
 
 export interface BenchOptions {
@@ -71,8 +71,10 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       with --compare, all)
   --compare           run every system: ledger, postgres-row-lock, redis-lua (not durable),
                       bare-uws; prints ratios of the ledger to each baseline
-  --systems LIST      comma-separated subset of the systems above (default ledger, or all
-                      with --compare)
+  --systems LIST      comma-separated subset of the systems above, or bare-uws-commit (bare-uws
+                      answering once a row per request has committed to Postgres, in group
+                      commits: the floor of a durable answer on the box); default ledger, or
+                      the four above with --compare
   --runs N            repeat every scenario × system N times; tables show medians (default 1)
   --connections N     concurrent HTTP connections, pipelining 1 (default 64, 1..10000;
                       mind ulimit -n: the bench and the server each hold one per connection)
@@ -258,7 +260,12 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     gcTrace: values['gc-trace'] === true,
     compare,
     scenarios,
-    systems: listOf('systems', values.systems, systemNames, compare ? systemNames : ['ledger']),
+    systems: listOf(
+      'systems',
+      values.systems,
+      systemNames,
+      compare ? comparedSystemNames : ['ledger'],
+    ),
     runs: integer('runs', values.runs),
     threads: integer('threads', values.threads),
     soldOutStock: integer('sold-out-stock', values['sold-out-stock']),

@@ -10,7 +10,7 @@ import type { MachineInfo } from './machine.js';
 import type { LatencySummary } from './load-driver.js';
 import type { SystemRun } from './run-system.js';
 import { rateUnit, type ScenarioName } from './scenarios.js';
-import type { SystemName } from './system-names.js';
+import { statelessSystemNames, type SystemName } from './system-names.js';
 import { timelineMarkdown } from './timeline-report.js';
 import { writeRunFiles } from './results-files.js';
 
@@ -273,7 +273,7 @@ function row(cells: readonly string[]): string {
 }
 
 function checkCell(m: Median): string {
-  if (m.checksRun === 0) return m.system === 'bare-uws' ? 'n/a (no stock)' : 'not run';
+  if (m.checksRun === 0) return statelessSystemNames.has(m.system) ? 'n/a (no stock)' : 'not run';
   return m.checksPassed === m.checksRun
     ? `OK ×${m.checksRun}`
     : `**FAILED** ${m.checksPassed}/${m.checksRun}`;
@@ -286,7 +286,7 @@ export function soldOutTable(medians: readonly Median[], stock: number): string 
     row(['---', '---:', '---:', '---:', '---:']),
   ];
   for (const m of medians.filter((entry) => entry.scenario === 'sold-out')) {
-    if (m.system === 'bare-uws') continue;
+    if (statelessSystemNames.has(m.system)) continue;
     lines.push(
       row([
         m.system,
@@ -434,7 +434,7 @@ export function scenarioTable(medians: readonly Median[], scenario: ScenarioName
     lines.push(
       row([
         m.system,
-        m.durable ? 'yes' : m.system === 'bare-uws' ? 'no (no state)' : '**no**',
+        m.durable ? 'yes' : statelessSystemNames.has(m.system) ? 'no (no state)' : '**no**',
         m.requestsPerSecondPerRun.map((value) => fixed(value, 0)).join(', '),
         `**${fixed(m.requestsPerSecond, 0)}**`,
         fixed(m.p50Ms, 2),
@@ -447,7 +447,7 @@ export function scenarioTable(medians: readonly Median[], scenario: ScenarioName
         fixed(m.redisCores, 2),
         fixed(m.loadGeneratorCores, 2),
         fixed(m.otherCores, 2),
-        m.system === 'bare-uws' ? 'n/a' : String(m.oversellUnits),
+        statelessSystemNames.has(m.system) ? 'n/a' : String(m.oversellUnits),
         checkCell(m),
       ]),
     );
@@ -736,6 +736,12 @@ export function markdownReport(record: BenchRecord): string {
     '',
     'redis-lua is **not durable** (Redis without persistence); bare-uws keeps no state at all.',
   );
+  if (record.runs.some((run) => run.system === 'bare-uws-commit')) {
+    parts.push(
+      'bare-uws-commit keeps no state either: it answers as bare-uws does, once a row for the ' +
+        'request has committed (one commit in flight, the rows of a turn in one INSERT).',
+    );
+  }
   for (const run of record.runs) {
     if (run.walStats === undefined) continue;
     parts.push(

@@ -1,10 +1,26 @@
 // The names of the systems the bench can drive (systems.ts starts them): apart, so that reading
-// the command line (args.ts) needs nothing of how they start.
-export type SystemName = 'ledger' | 'postgres-row-lock' | 'redis-lua' | 'bare-uws';
+// the command line (args.ts) and writing the report need nothing of how they start.
+export type SystemName =
+  'ledger' | 'postgres-row-lock' | 'redis-lua' | 'bare-uws' | 'bare-uws-commit';
 
 export const systemNames: readonly SystemName[] = [
   'ledger',
   'postgres-row-lock',
   'redis-lua',
   'bare-uws',
+  'bare-uws-commit',
 ];
+
+/** What --compare runs: the ledger and the baselines its targets name. */
+export const comparedSystemNames: readonly SystemName[] = [
+  'ledger',
+  'postgres-row-lock',
+  'redis-lua',
+  'bare-uws',
+];
+
+/** Systems that keep no stock: no end-state check, no oversell to count. */
+export const statelessSystemNames: ReadonlySet<SystemName> = new Set([
+  'bare-uws',
+  'bare-uws-commit',
+]);

@@ -1,5 +1,5 @@
 // The systems the bench can drive, all behind the same HTTP contract: the ledger and
-// the three baselines in bench/baselines/. Each is a child process on a free port, started for
+// the baselines in bench/baselines/. Each is a child process on a free port, started for
 // one load and stopped by its PID afterwards (its scratch database dropped).
 import { join } from 'node:path';
 import type { BenchOptions } from './args.js';
@@ -12,7 +12,7 @@ import {
 } from './ledger-child.js';
 import { redisForBench } from './redis-server.js';
 import { createScratchDatabase } from './scratch-database.js';
-import type { SystemName } from './system-names.js';
+import { statelessSystemNames, type SystemName } from './system-names.js';
 
 export interface StartContext {
   readonly options: BenchOptions;
@@ -27,7 +27,7 @@ export interface StartContext {
 export interface SystemSpec {
   readonly name: SystemName;
   readonly durable: boolean;
-  /** Whether it keeps stock, so that the end-state check applies (bare-uws keeps none). */
+  /** Whether it keeps stock, so that the end-state check applies (see statelessSystemNames). */
   readonly stateful: boolean;
   /** Whether it serves the ledger's /metrics (journal batch sizes and flush times). */
   readonly ledgerMetrics: boolean;
@@ -99,10 +99,19 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
   'bare-uws': {
     name: 'bare-uws',
     durable: false,
-    stateful: false,
+    stateful: !statelessSystemNames.has('bare-uws'),
     ledgerMetrics: false,
     start: baselineStarter('bare-uws', (context) =>
       Promise.resolve({ BARE_UWS_THREADS: String(context.options.bareUwsThreads) }),
     ),
+  },
+  'bare-uws-commit': {
+    name: 'bare-uws-commit',
+    durable: true,
+    stateful: !statelessSystemNames.has('bare-uws-commit'),
+    ledgerMetrics: false,
+    start: baselineStarter('bare-uws-commit', async (context) => ({
+      DATABASE_URL: await scratchDatabaseUrl(context),
+    })),
   },
 };

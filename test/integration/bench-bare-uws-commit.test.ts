@@ -1,0 +1,100 @@
+// The bench's durable floor (bench/baselines/bare-uws-commit.ts), run as the bench runs it, over
+// a socket, on the real Postgres: a reserve is answered only once its row has committed, the
+// requests of one turn share a commit, and a malformed body is refused without a row.
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServerChild, type LedgerChild } from '../../bench/lib/ledger-child.js';
+import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { havePostgres } from '../helpers/services.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+interface FloorRow {
+  readonly lsn: string;
+  readonly request: string;
+}
+
+const reserveBody = (key: string) => ({
+  product_id: 'sku-1',
+  warehouse_id: 'wh-1',
+  quantity: 2,
+  idempotency_key: key,
+  ttl_seconds: 60,
+});
+
+describe.runIf(await havePostgres())('bare-uws-commit, the durable floor', () => {
+  let server: LedgerChild | undefined;
+  let database: TestDatabase | undefined;
+
+  beforeAll(async () => {
+    database = await createDatabase('bench_floor');
+    const url = database.url;
+    server = await startServerChild({
+      name: 'bare-uws-commit',
+      root,
+      args: ['--import', 'tsx', 'bench/baselines/bare-uws-commit.ts'],
+      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: url },
+      execArgv: [],
+      onSpawned: () => undefined,
+    });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await database?.drop();
+  });
+
+  const rows = () =>
+    (database as TestDatabase).query<FloorRow>(
+      "SELECT lsn::text, convert_from(row, 'UTF8') AS request FROM floor_wal ORDER BY lsn",
+    );
+
+  const post = (path: string, body: unknown) =>
+    fetch(`${(server as LedgerChild).baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+
+  it('answers a reserve as the ledger does, once its row is in the table', async () => {
+    const response = await post('/v1/reserve', reserveBody('floor-key-0000000001'));
+    expect(response.status).toBe(200);
+    const answer = (await response.json()) as Record<string, unknown>;
+    expect(answer).toMatchObject({
+      status: 'PENDING',
+      product_id: 'sku-1',
+      warehouse_id: 'wh-1',
+      quantity: 2,
+    });
+    const written = await rows();
+    expect(written).toHaveLength(1);
+    expect(JSON.parse(written[0]?.request ?? '{}')).toMatchObject({
+      productId: 'sku-1',
+      idempotencyKey: 'floor-key-0000000001',
+    });
+  });
+
+  it('writes every request of a burst, each row its own lsn', async () => {
+    const keys = Array.from(
+      { length: 40 },
+      (_, index) => `floor-burst-${String(index).padStart(8, '0')}`,
+    );
+    const answers = await Promise.all(keys.map((key) => post('/v1/reserve', reserveBody(key))));
+    expect(answers.map((answer) => answer.status)).toEqual(keys.map(() => 200));
+    const written = await rows();
+    expect(written).toHaveLength(41);
+    expect(new Set(written.map((row) => row.lsn)).size).toBe(41);
+    const burstKeys = written
+      .slice(1)
+      .map((row) => (JSON.parse(row.request) as { idempotencyKey: string }).idempotencyKey);
+    expect(burstKeys.sort()).toEqual([...keys].sort());
+  });
+
+  it('refuses a malformed reserve with a 4xx in the error format, and writes nothing', async () => {
+    const response = await post('/v1/reserve', '{"product_id": ');
+    expect(response.status).toBe(400);
+    const answer = (await response.json()) as { error?: { code?: string } };
+    expect(typeof answer.error?.code).toBe('string');
+    expect(await rows()).toHaveLength(41);
+  });
+});
