@@ -134,11 +134,15 @@ function secondsTable(report: TimelineReport, cpu: readonly CpuUse[]): string[] 
 /**
  * The explained requests one per cause event: many requests in flight meet the same event (a
  * slow commit holds every connection's request), and the table shows it once, with how many.
+ * A request no thread's event explains (a system without a timeline of its own, say) is grouped
+ * by the longest event it met anywhere, a Postgres backend's wait most often.
  */
 function byCauseEvent(explained: readonly SlowRequestReport[]): [SlowRequestReport, number][] {
   const groups = new Map<string, [SlowRequestReport, number]>();
   for (const request of explained) {
-    const top = request.overlaps.find((overlap) => request.cause.startsWith(overlap.thread));
+    const top =
+      request.overlaps.find((overlap) => request.cause.startsWith(overlap.thread)) ??
+      request.overlaps[0];
     const startMs = Math.round(request.sentAtSeconds * 1000 + (top?.atMs ?? 0));
     const key = `${request.cause} ${top === undefined ? request.sentAtSeconds : startMs}`;
     const group = groups.get(key);

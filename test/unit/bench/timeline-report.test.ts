@@ -1,11 +1,16 @@
-// The --timeline report's line on the ledger's tables: their growth over the measured seconds,
-// largest first, the relations under 0.1 MB folded into one figure, and no line without growth.
+// The --timeline report's line on the ledger's tables (their growth over the measured seconds,
+// largest first, the relations under 0.1 MB folded into one figure, and no line without growth),
+// and its table of the slowest requests, one row per event that held them.
 import { describe, expect, it } from 'vitest';
+import type { SlowRequestReport } from '../../../bench/lib/timeline-join.js';
 import { timelineMarkdown, type TimelineReport } from '../../../bench/lib/timeline-report.js';
 
 const mib = 2 ** 20;
 
-function report(tablesGrown: [string, number][]): TimelineReport {
+function report(
+  tablesGrown: [string, number][],
+  explained: SlowRequestReport[] = [],
+): TimelineReport {
   return {
     prefix: '/tmp/t',
     threads: ['main', 'tables'],
@@ -20,7 +25,7 @@ function report(tablesGrown: [string, number][]): TimelineReport {
       maxMs: 3,
       threads: {},
     })),
-    explained: [],
+    explained,
     causes: [],
     tablesGrown,
   };
@@ -47,5 +52,45 @@ describe("the timeline report's tables line", () => {
 
   it('has no such line when nothing grew', () => {
     expect(timelineMarkdown(report([]), [])).not.toContain("The system's database grew");
+  });
+});
+
+describe("the timeline report's slowest requests", () => {
+  /** A request sent at `sentAtSeconds` that met the backend's wait begun at 28.5 s. */
+  const heldByWait = (sentAtSeconds: number, latencyMs: number): SlowRequestReport => ({
+    sentAtSeconds,
+    latencyMs,
+    overlaps: [
+      {
+        thread: 'postgres',
+        what: 'wait IO:WALSync',
+        ms: 102,
+        atMs: (28.5 - sentAtSeconds) * 1000,
+        detail: 'backend 7',
+      },
+    ],
+    cause: 'nothing recorded (during a backend waiting on IO:WALSync)',
+  });
+
+  /** The rows of the table under "One row per cause event". */
+  const rows = (markdown: string): string[] => {
+    const lines = markdown.split('\n');
+    const from = lines.findIndex((line) => line.startsWith('One row per cause event'));
+    return lines.slice(from).filter((line) => /^\| [0-9]/.test(line));
+  };
+
+  it('shows the requests one wait held, with no thread event of their own, as one row', () => {
+    const markdown = timelineMarkdown(
+      report([], [heldByWait(28.52, 89), heldByWait(28.527, 88), heldByWait(28.53, 80)]),
+      [],
+    );
+    expect(rows(markdown)).toHaveLength(1);
+    expect(rows(markdown)[0]).toContain('| 28.520 | 89 | 3 | nothing recorded');
+  });
+
+  it('keeps requests that met different waits apart', () => {
+    const later = { ...heldByWait(40.1, 70), overlaps: [] };
+    const markdown = timelineMarkdown(report([], [heldByWait(28.52, 89), later]), []);
+    expect(rows(markdown)).toHaveLength(2);
   });
 });
