@@ -12,7 +12,7 @@ import pg from 'pg';
 import {
   reservationBody,
   serveBaseline,
-  stockBody,
+  statelessStock,
   type ReservationBody,
 } from '../lib/baseline-http.js';
 
@@ -98,14 +98,8 @@ serveBaseline('bare-uws-commit', {
   },
   async adjust(request) {
     await durable(rowOf(request));
-    return {
-      status: 200,
-      body: stockBody(request.productId, request.warehouseId, request.delta, 0, 1),
-    };
+    return statelessStock.adjustAnswer(request);
   },
-  readStock: (productId, warehouseId) => ({
-    status: 200,
-    body: stockBody(productId, warehouseId, 0, 0, 0),
-  }),
+  readStock: statelessStock.readStock,
   close: () => client.end(),
 });

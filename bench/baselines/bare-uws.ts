@@ -10,7 +10,7 @@ import {
   httpThreadsMax,
   reservationBody,
   serveBaseline,
-  stockBody,
+  statelessStock,
   type ReservationBody,
 } from '../lib/baseline-http.js';
 
@@ -62,14 +62,8 @@ serveBaseline(
       status: 200,
       body: { ...finished, reservation_id: id, status: target },
     }),
-    adjust: (request) => ({
-      status: 200,
-      body: stockBody(request.productId, request.warehouseId, request.delta, 0, 1),
-    }),
-    readStock: (productId, warehouseId) => ({
-      status: 200,
-      body: stockBody(productId, warehouseId, 0, 0, 0),
-    }),
+    adjust: statelessStock.adjustAnswer,
+    readStock: statelessStock.readStock,
     close: () => Promise.resolve(),
   },
   { threads: threadsFromEnvironment(process.env.BARE_UWS_THREADS), moduleUrl: import.meta.url },

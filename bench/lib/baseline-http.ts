@@ -276,6 +276,21 @@ export function stockBody(
   };
 }
 
+/**
+ * What a baseline that keeps no stock answers: an adjust's key as if it held the delta, and a
+ * read of any key as empty (bare-uws, bare-uws-commit).
+ */
+export const statelessStock = {
+  adjustAnswer: (request: AdjustRequest): Answer => ({
+    status: 200,
+    body: stockBody(request.productId, request.warehouseId, request.delta, 0, 1),
+  }),
+  readStock: (productId: string, warehouseId: string): Answer => ({
+    status: 200,
+    body: stockBody(productId, warehouseId, 0, 0, 0),
+  }),
+};
+
 /** More HTTP threads than this only add switching on a small box; a typo like 100 is refused. */
 export const httpThreadsMax = 16;
 /** How long a stopping HTTP thread may take to close its app and connections. */
