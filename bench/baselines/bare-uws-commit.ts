@@ -3,10 +3,11 @@
 // commits as the ledger makes them: what arrived in a turn is written by one INSERT, one row a
 // request, one commit in flight on one connection, and what arrived meanwhile goes in the next.
 // No stock, no actors, no thread hop, no journal encoding: what is left of the ledger's work is
-// HTTP and the durable write, all on one thread. So no durable design that waits for Postgres's
-// commit can answer faster, or with a shorter tail, on the same box than this does.
-// A row is a bigint key and the request's body (about the size of the ledger's journal record);
-// the ledger also writes a movement-history row, so its tables grow more per answer than these.
+// HTTP and the durable write, all on one thread. It is the floor to read a durable design
+// against on the same box: what a target asks once HTTP and the commit are paid for, and no more.
+// A row is a bigint key and the request's body as JSON (a little more than the ledger's 90-byte
+// journal record); the ledger also writes the movement history, so its tables grow more per
+// answer than these.
 // DATABASE_URL names a scratch database (the bench creates and drops it); the table is made here.
 import pg from 'pg';
 import {
