@@ -1,73 +1,91 @@
 // Baseline (d): the floor of a durable answer on this box. bare-uws's fixed replies, each sent
 // only once a row for its request has committed to Postgres (synchronous_commit=on), in group
 // commits as the ledger makes them: what arrived in a turn is written by one INSERT, one row a
-// request, one commit in flight on one connection, and what arrived meanwhile goes in the next.
-// No stock, no actors, no thread hop, no journal encoding: what is left of the ledger's work is
-// HTTP and the durable write, all on one thread. It is the floor to read a durable design
-// against on the same box: what a target asks once HTTP and the commit are paid for, and no more.
-// A row is a bigint key and the request's body as JSON (a little more than the ledger's 90-byte
-// journal record); the ledger also writes the movement history, so its tables grow more per
-// answer than these.
+// request, one commit in flight on one connection, and what arrived meanwhile goes in the next
+// (bench/lib/floor-commit.ts). No stock, no actors, no journal encoding: what is left of the
+// ledger's work is HTTP and the durable write. It is the floor to read a durable design against
+// on the same box: what a target asks once HTTP and the commit are paid for, and no more.
+// By default all of it runs on the HTTP thread, and a row is the request's body as JSON (a
+// little more than the ledger's 90-byte journal record). BARE_UWS_COMMIT_HOP=1 (the bench's
+// bare-uws-commit-hop) puts the commit on a thread of its own behind the ledger's kind of hop:
+// the requests of a turn go to it in one msgpack message, each becomes a msgpack row there, and
+// the committed ids come back in one message per commit. The ledger also writes the movement
+// history, so its tables grow more per answer than either's.
 // DATABASE_URL names a scratch database (the bench creates and drops it); the table is made here.
-import pg from 'pg';
+import { Worker } from 'node:worker_threads';
+import { Packr } from 'msgpackr';
 import {
   reservationBody,
   serveBaseline,
   statelessStock,
+  workerBootCode,
   type ReservationBody,
 } from '../lib/baseline-http.js';
+import { FloorCommit } from '../lib/floor-commit.js';
 
 const reservationId = '00000000-0000-4000-8000-000000000000';
 const startedMs = Date.now();
 
-const client = new pg.Client({
-  connectionString: process.env.DATABASE_URL,
-  options: '-c synchronous_commit=on',
-});
-await client.connect();
-await client.query('CREATE TABLE IF NOT EXISTS floor_wal (lsn bigint PRIMARY KEY, row bytea)');
+/** Resolves once a row for `request` is durable. */
+type Durable = (request: object) => Promise<void>;
 
-interface Waiting {
-  readonly row: Buffer;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
+async function onThisThread(): Promise<{ durable: Durable; close: () => Promise<void> }> {
+  const floor = await FloorCommit.open(process.env.DATABASE_URL);
+  const durable: Durable = (request) =>
+    new Promise((resolve, reject) => {
+      floor.add(Buffer.from(JSON.stringify(request)), (error) =>
+        error === undefined ? resolve() : reject(error),
+      );
+    });
+  return { durable, close: () => floor.close() };
 }
 
-/** Rows waiting for the next commit; one commit is in flight at a time. */
-let pending: Waiting[] = [];
-let writing = false;
-let nextLsn = 1;
-
-/** Writes what is pending, batch after batch, until nothing is. */
-async function writeAll(): Promise<void> {
-  writing = true;
-  while (pending.length > 0) {
-    const batch = pending;
-    pending = [];
-    const lsns = batch.map(() => nextLsn++);
-    try {
-      await client.query({
-        name: 'floor-append',
-        text: 'INSERT INTO floor_wal (lsn, row) SELECT * FROM unnest($1::bigint[], $2::bytea[])',
-        values: [lsns, batch.map((waiting) => waiting.row)],
-      });
-      for (const waiting of batch) waiting.resolve();
-    } catch (error) {
-      for (const waiting of batch) waiting.reject(error);
-    }
-  }
-  writing = false;
-}
-
-/** Resolves once `row` is durable; a commit starts after the current turn, with its batch. */
-function durable(row: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    pending.push({ row, resolve, reject });
-    if (pending.length === 1 && !writing) setImmediate(() => void writeAll());
+async function behindAHop(): Promise<{ durable: Durable; close: () => Promise<void> }> {
+  const packr = new Packr();
+  const moduleUrl = new URL('./floor-commit-worker.ts', import.meta.url).href;
+  const worker = new Worker(workerBootCode(moduleUrl), {
+    eval: true,
+    workerData: { databaseUrl: process.env.DATABASE_URL },
   });
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+  });
+  const waiting = new Map<number, { resolve: () => void; reject: (error: unknown) => void }>();
+  let batch: [number, object][] = [];
+  let nextId = 1;
+  worker.on('message', (payload: Uint8Array) => {
+    const [committed, failed] = packr.unpack(payload) as [number[], number[]];
+    for (const id of committed) {
+      waiting.get(id)?.resolve();
+      waiting.delete(id);
+    }
+    for (const id of failed) {
+      waiting.get(id)?.reject(new Error('the commit failed'));
+      waiting.delete(id);
+    }
+  });
+  const send = (): void => {
+    const payload = packr.pack(batch);
+    batch = [];
+    worker.postMessage(payload, [payload.buffer as ArrayBuffer]);
+  };
+  const durable: Durable = (request) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      waiting.set(id, { resolve, reject });
+      batch.push([id, request]);
+      if (batch.length === 1) setImmediate(send);
+    });
+  const close = async (): Promise<void> => {
+    worker.postMessage('stop');
+    await new Promise((resolve) => worker.once('exit', resolve));
+  };
+  return { durable, close };
 }
 
-const rowOf = (request: object): Buffer => Buffer.from(JSON.stringify(request));
+const { durable, close } =
+  process.env.BARE_UWS_COMMIT_HOP === '1' ? await behindAHop() : await onThisThread();
 
 const finished = (id: string, status: string): ReservationBody => ({
   ...reservationBody(
@@ -86,21 +104,21 @@ const finished = (id: string, status: string): ReservationBody => ({
 
 serveBaseline('bare-uws-commit', {
   async reserve(request) {
-    await durable(rowOf(request));
+    await durable(request);
     return { status: 200, body: reservationBody(request, reservationId, startedMs) };
   },
   cart: () => ({
     status: 501,
     body: { error: { code: 'not_implemented', message: 'bare-uws-commit has no carts' } },
   }),
-  async finish({ reservationId: id, target }) {
-    await durable(rowOf({ id, target }));
-    return { status: 200, body: finished(id, target) };
+  async finish(request) {
+    await durable(request);
+    return { status: 200, body: finished(request.reservationId, request.target) };
   },
   async adjust(request) {
-    await durable(rowOf(request));
+    await durable(request);
     return statelessStock.adjustAnswer(request);
   },
   readStock: statelessStock.readStock,
-  close: () => client.end(),
+  close,
 });

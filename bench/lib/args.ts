@@ -73,8 +73,9 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       bare-uws; prints ratios of the ledger to each baseline
   --systems LIST      comma-separated subset of the systems above, or bare-uws-commit (bare-uws
                       answering once a row per request has committed to Postgres, in group
-                      commits: the floor of a durable answer on the box); default ledger, or
-                      the four above with --compare
+                      commits: the floor of a durable answer on the box) or
+                      bare-uws-commit-hop (the same, its commit on a thread of its own behind a
+                      hop like the ledger's); default ledger, or the four above with --compare
   --runs N            repeat every scenario × system N times; tables show medians (default 1)
   --connections N     concurrent HTTP connections, pipelining 1 (default 64, 1..10000;
                       mind ulimit -n: the bench and the server each hold one per connection)

@@ -486,8 +486,11 @@ function serveThread(handlers: BaselineHandlers): void {
   });
 }
 
-/** Code that boots `moduleUrl` in a worker: tsx hooks only the main thread on Node 20. */
-function bootCode(moduleUrl: string): string {
+/**
+ * The code a worker thread is started with (`eval: true`) to run the module at `moduleUrl`: a
+ * TypeScript module under tsx's loader, since tsx hooks only the main thread on Node 20.
+ */
+export function workerBootCode(moduleUrl: string): string {
   const module = JSON.stringify(moduleUrl);
   if (!moduleUrl.endsWith('.ts')) return `import(${module});`;
   const tsxApi = JSON.stringify(import.meta.resolve('tsx/esm/api'));
@@ -501,7 +504,7 @@ interface HttpThread {
 
 function startThread(moduleUrl: string): HttpThread {
   const workerData: ThreadData = { kind: 'baseline-http-thread' };
-  const worker = new Worker(bootCode(moduleUrl), { eval: true, workerData });
+  const worker = new Worker(workerBootCode(moduleUrl), { eval: true, workerData });
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
   // An uncaught error ends the thread; 'exit' follows and is handled where it is awaited.
   worker.on('error', (error) => process.stderr.write(`HTTP thread failed: ${String(error)}\n`));

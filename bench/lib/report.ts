@@ -736,10 +736,11 @@ export function markdownReport(record: BenchRecord): string {
     '',
     'redis-lua is **not durable** (Redis without persistence); bare-uws keeps no state at all.',
   );
-  if (record.runs.some((run) => run.system === 'bare-uws-commit')) {
+  if (record.runs.some((run) => run.system.startsWith('bare-uws-commit'))) {
     parts.push(
       'bare-uws-commit keeps no state either: it answers as bare-uws does, once a row for the ' +
-        'request has committed (one commit in flight, the rows of a turn in one INSERT).',
+        'request has committed (one commit in flight, the rows of a turn in one INSERT); ' +
+        "bare-uws-commit-hop commits on a thread of its own, behind a hop like the ledger's.",
     );
   }
   for (const run of record.runs) {

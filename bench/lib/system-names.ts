@@ -1,7 +1,12 @@
 // The names of the systems the bench can drive (systems.ts starts them): apart, so that reading
 // the command line (args.ts) and writing the report need nothing of how they start.
 export type SystemName =
-  'ledger' | 'postgres-row-lock' | 'redis-lua' | 'bare-uws' | 'bare-uws-commit';
+  | 'ledger'
+  | 'postgres-row-lock'
+  | 'redis-lua'
+  | 'bare-uws'
+  | 'bare-uws-commit'
+  | 'bare-uws-commit-hop';
 
 export const systemNames: readonly SystemName[] = [
   'ledger',
@@ -9,6 +14,7 @@ export const systemNames: readonly SystemName[] = [
   'redis-lua',
   'bare-uws',
   'bare-uws-commit',
+  'bare-uws-commit-hop',
 ];
 
 /** What --compare runs: the ledger and the baselines its targets name. */
@@ -23,4 +29,5 @@ export const comparedSystemNames: readonly SystemName[] = [
 export const statelessSystemNames: ReadonlySet<SystemName> = new Set([
   'bare-uws',
   'bare-uws-commit',
+  'bare-uws-commit-hop',
 ]);

@@ -114,4 +114,15 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
       DATABASE_URL: await scratchDatabaseUrl(context),
     })),
   },
+  // The same floor with its commit on a thread of its own, behind the ledger's kind of hop.
+  'bare-uws-commit-hop': {
+    name: 'bare-uws-commit-hop',
+    durable: true,
+    stateful: !statelessSystemNames.has('bare-uws-commit-hop'),
+    ledgerMetrics: false,
+    start: baselineStarter('bare-uws-commit', async (context) => ({
+      DATABASE_URL: await scratchDatabaseUrl(context),
+      BARE_UWS_COMMIT_HOP: '1',
+    })),
+  },
 };

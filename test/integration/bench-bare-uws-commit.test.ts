@@ -1,7 +1,9 @@
 // The bench's durable floor (bench/baselines/bare-uws-commit.ts), run as the bench runs it, over
-// a socket, on the real Postgres: a reserve is answered only once its row has committed, the
-// requests of one turn share a commit, and a malformed body is refused without a row.
+// a socket, on the real Postgres, on its HTTP thread and behind a hop to a commit thread: a
+// reserve is answered once its row has committed, a burst's rows all land, each its own lsn,
+// and a malformed body is refused without a row.
 import { fileURLToPath } from 'node:url';
+import { unpack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServerChild, type LedgerChild } from '../../bench/lib/ledger-child.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
@@ -11,8 +13,14 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 
 interface FloorRow {
   readonly lsn: string;
-  readonly request: string;
+  readonly row: Buffer;
 }
+
+/** How each way of running it stores a request: JSON on the HTTP thread, msgpack behind a hop. */
+const modes = [
+  { name: 'on its HTTP thread', hop: '0', decode: (row: Buffer) => JSON.parse(row.toString()) },
+  { name: 'behind a hop to a commit thread', hop: '1', decode: (row: Buffer) => unpack(row) },
+] as const;
 
 const reserveBody = (key: string) => ({
   product_id: 'sku-1',
@@ -22,7 +30,7 @@ const reserveBody = (key: string) => ({
   ttl_seconds: 60,
 });
 
-describe.runIf(await havePostgres())('bare-uws-commit, the durable floor', () => {
+describe.runIf(await havePostgres()).each(modes)('bare-uws-commit, $name', (mode) => {
   let server: LedgerChild | undefined;
   let database: TestDatabase | undefined;
 
@@ -33,7 +41,13 @@ describe.runIf(await havePostgres())('bare-uws-commit, the durable floor', () =>
       name: 'bare-uws-commit',
       root,
       args: ['--import', 'tsx', 'bench/baselines/bare-uws-commit.ts'],
-      env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', DATABASE_URL: url },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOST: '127.0.0.1',
+        PORT: '0',
+        DATABASE_URL: url,
+        BARE_UWS_COMMIT_HOP: mode.hop,
+      },
       execArgv: [],
       onSpawned: () => undefined,
     });
@@ -45,9 +59,7 @@ describe.runIf(await havePostgres())('bare-uws-commit, the durable floor', () =>
   });
 
   const rows = () =>
-    (database as TestDatabase).query<FloorRow>(
-      "SELECT lsn::text, convert_from(row, 'UTF8') AS request FROM floor_wal ORDER BY lsn",
-    );
+    (database as TestDatabase).query<FloorRow>('SELECT lsn::text, row FROM floor_wal ORDER BY lsn');
 
   const post = (path: string, body: unknown) =>
     fetch(`${(server as LedgerChild).baseUrl}${path}`, {
@@ -68,7 +80,7 @@ describe.runIf(await havePostgres())('bare-uws-commit, the durable floor', () =>
     });
     const written = await rows();
     expect(written).toHaveLength(1);
-    expect(JSON.parse(written[0]?.request ?? '{}')).toMatchObject({
+    expect(mode.decode(written[0]?.row ?? Buffer.from('{}'))).toMatchObject({
       productId: 'sku-1',
       idempotencyKey: 'floor-key-0000000001',
     });
@@ -86,7 +98,7 @@ describe.runIf(await havePostgres())('bare-uws-commit, the durable floor', () =>
     expect(new Set(written.map((row) => row.lsn)).size).toBe(41);
     const burstKeys = written
       .slice(1)
-      .map((row) => (JSON.parse(row.request) as { idempotencyKey: string }).idempotencyKey);
+      .map((row) => (mode.decode(row.row) as { idempotencyKey: string }).idempotencyKey);
     expect(burstKeys.sort()).toEqual([...keys].sort());
   });
 

@@ -25,10 +25,11 @@ describe('the systems a bench command runs', () => {
     expect(() => parseBenchArguments(['--systems', 'bare-uws-durable'])).toThrow(/systems/);
   });
 
-  it('takes the floor as durable and stateless', () => {
-    const floor = systems['bare-uws-commit'];
-    expect(floor.durable).toBe(true);
-    expect(floor.stateful).toBe(false);
+  it('takes the floor, with its hop or without, as durable and stateless', () => {
+    for (const floor of [systems['bare-uws-commit'], systems['bare-uws-commit-hop']]) {
+      expect(floor.durable).toBe(true);
+      expect(floor.stateful).toBe(false);
+    }
     expect(systems['bare-uws'].stateful).toBe(false);
     expect(systems.ledger.stateful).toBe(true);
   });
