@@ -66,7 +66,8 @@ async function behindAHop(): Promise<{ durable: Durable; close: () => Promise<vo
     }
   });
   const send = (): void => {
-    const payload = packr.pack(batch);
+    // Its own buffer, as the ledger's batches (see floor-commit-worker.ts).
+    const payload = new Uint8Array(packr.pack(batch));
     batch = [];
     worker.postMessage(payload, [payload.buffer as ArrayBuffer]);
   };

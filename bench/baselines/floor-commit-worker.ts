@@ -18,7 +18,9 @@ let replying = false;
 
 function reply(): void {
   replying = false;
-  const payload = packr.pack([committed, failed]);
+  // A buffer of its own, as the ledger's batches: msgpackr returns views into a buffer it
+  // shares across packs, and transferring that one would empty the rows packed into it.
+  const payload = new Uint8Array(packr.pack([committed, failed]));
   committed = [];
   failed = [];
   port?.postMessage(payload, [payload.buffer as ArrayBuffer]);

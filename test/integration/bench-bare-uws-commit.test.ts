@@ -59,7 +59,7 @@ describe.runIf(await havePostgres()).each(modes)('bare-uws-commit, $name', (mode
   });
 
   const rows = () =>
-    (database as TestDatabase).query<FloorRow>('SELECT lsn::text, row FROM floor_wal ORDER BY lsn');
+    (database as TestDatabase).query<FloorRow>('SELECT lsn::text AS lsn, row FROM floor_wal ORDER BY floor_wal.lsn');
 
   const post = (path: string, body: unknown) =>
     fetch(`${(server as LedgerChild).baseUrl}${path}`, {
@@ -102,11 +102,32 @@ describe.runIf(await havePostgres()).each(modes)('bare-uws-commit, $name', (mode
     expect(burstKeys.sort()).toEqual([...keys].sort());
   });
 
+  it('writes every row whole while other commits come and go (waves sent 2 ms apart)', async () => {
+    const before = (await rows()).length;
+    const waves = Array.from({ length: 12 }, (_, wave) =>
+      Array.from(
+        { length: 25 },
+        (_, index) => `floor-wave-${wave}-${String(index).padStart(6, '0')}`,
+      ),
+    );
+    const answers: Promise<Response>[] = [];
+    for (const keys of waves) {
+      for (const key of keys) answers.push(post('/v1/reserve', reserveBody(key)));
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    expect((await Promise.all(answers)).every((answer) => answer.status === 200)).toBe(true);
+    const written = (await rows()).slice(before);
+    const keys = written.map(
+      (row) => (mode.decode(row.row) as { idempotencyKey?: string }).idempotencyKey,
+    );
+    expect(keys.sort()).toEqual(waves.flat().sort());
+  });
+
   it('refuses a malformed reserve with a 4xx in the error format, and writes nothing', async () => {
     const response = await post('/v1/reserve', '{"product_id": ');
     expect(response.status).toBe(400);
     const answer = (await response.json()) as { error?: { code?: string } };
     expect(typeof answer.error?.code).toBe('string');
-    expect(await rows()).toHaveLength(41);
+    expect(await rows()).toHaveLength(41 + 12 * 25);
   });
 });
