@@ -59,7 +59,9 @@ describe.runIf(await havePostgres()).each(modes)('bare-uws-commit, $name', (mode
   });
 
   const rows = () =>
-    (database as TestDatabase).query<FloorRow>('SELECT lsn::text AS lsn, row FROM floor_wal ORDER BY floor_wal.lsn');
+    (database as TestDatabase).query<FloorRow>(
+      'SELECT lsn::text AS lsn, row FROM floor_wal ORDER BY floor_wal.lsn',
+    );
 
   const post = (path: string, body: unknown) =>
     fetch(`${(server as LedgerChild).baseUrl}${path}`, {
