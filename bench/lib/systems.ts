@@ -60,6 +60,20 @@ async function scratchDatabaseUrl(context: StartContext): Promise<string> {
   return database.url;
 }
 
+/** bench/baselines/bare-uws-commit.ts, its commit on its HTTP thread or behind a hop. */
+function durableFloor(name: 'bare-uws-commit' | 'bare-uws-commit-hop', hop: boolean): SystemSpec {
+  return {
+    name,
+    durable: true,
+    stateful: !statelessSystemNames.has(name),
+    ledgerMetrics: false,
+    start: baselineStarter('bare-uws-commit', async (context) => ({
+      DATABASE_URL: await scratchDatabaseUrl(context),
+      BARE_UWS_COMMIT_HOP: hop ? '1' : '0',
+    })),
+  };
+}
+
 export const systems: Readonly<Record<SystemName, SystemSpec>> = {
   ledger: {
     name: 'ledger',
@@ -105,24 +119,7 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
       Promise.resolve({ BARE_UWS_THREADS: String(context.options.bareUwsThreads) }),
     ),
   },
-  'bare-uws-commit': {
-    name: 'bare-uws-commit',
-    durable: true,
-    stateful: !statelessSystemNames.has('bare-uws-commit'),
-    ledgerMetrics: false,
-    start: baselineStarter('bare-uws-commit', async (context) => ({
-      DATABASE_URL: await scratchDatabaseUrl(context),
-    })),
-  },
+  'bare-uws-commit': durableFloor('bare-uws-commit', false),
   // The same floor with its commit on a thread of its own, behind the ledger's kind of hop.
-  'bare-uws-commit-hop': {
-    name: 'bare-uws-commit-hop',
-    durable: true,
-    stateful: !statelessSystemNames.has('bare-uws-commit-hop'),
-    ledgerMetrics: false,
-    start: baselineStarter('bare-uws-commit', async (context) => ({
-      DATABASE_URL: await scratchDatabaseUrl(context),
-      BARE_UWS_COMMIT_HOP: '1',
-    })),
-  },
+  'bare-uws-commit-hop': durableFloor('bare-uws-commit-hop', true),
 };
