@@ -96,16 +96,15 @@ export interface SlowRequestReport {
   readonly cause: string;
 }
 
+/** Where a thread's column goes: the HTTP thread, the shards, the rest, Postgres, the tables. */
+const fixedOrder: ReadonlyMap<string, string> = new Map([
+  ['main', '0'],
+  ['postgres', '3'],
+  ['tables', '4'],
+]);
+
 const threadOrder = (thread: string): string =>
-  thread === 'main'
-    ? '0'
-    : thread.startsWith('shard-')
-      ? `1${thread}`
-      : thread === 'postgres'
-        ? '3'
-        : thread === 'tables'
-          ? '4'
-          : `2${thread}`;
+  fixedOrder.get(thread) ?? (thread.startsWith('shard-') ? `1${thread}` : `2${thread}`);
 
 /** Every `<prefix>.<thread>.jsonl` beside `prefix`, parsed, threads in a stable order. */
 export function readTimelineFiles(prefix: string): ThreadEvents[] {

@@ -177,7 +177,6 @@ function explainedTable(report: TimelineReport): string[] {
   return lines;
 }
 
-/** The markdown of one run's timeline. */
 /** The relations' growth over the measured window, largest first (none: no line). */
 function tablesGrownLines(report: TimelineReport): string[] {
   const total = report.tablesGrown.reduce((sum, [, bytes]) => sum + bytes, 0);
@@ -200,6 +199,7 @@ function tablesGrownLines(report: TimelineReport): string[] {
   ];
 }
 
+/** The markdown of one run's timeline. */
 export function timelineMarkdown(report: TimelineReport, cpu: readonly CpuUse[]): string {
   const causes = report.causes.map(([cause, count]) => `${cause}: ${count}`).join(', ');
   return [
