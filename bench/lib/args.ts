@@ -26,6 +26,8 @@ export interface BenchOptions {
   readonly timeline: boolean;
   /** --gc-trace: the ledger's collections per thread over the window (V8's --trace-gc-nvp). */
   readonly gcTrace: boolean;
+  /** --perf-dir: Linux perf records the ledger's threads over the window here (perf-record.ts). */
+  readonly perfDirectory: string | undefined;
   readonly scenarios: readonly ScenarioName[];
   readonly systems: readonly SystemName[];
   /** Every scenario × system is run this many times; tables show medians. */
@@ -123,6 +125,11 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       (count, pauses), MB allocated, kept in the young generation, promoted
   --node-flag FLAG    extra node flag for the ledger child (repeatable), e.g.
                       --node-flag=--max-semi-space-size=32
+  --perf-dir DIR      Linux perf records every thread of the ledger, on a core only, with
+                      call stacks (node --perf-basic-prof) over the measured window:
+                      DIR/<system>-<scenario>-<run>.perf.data, read with
+                      npx tsx bench/perf-breakdown.ts; the sampling slows the ledger, so
+                      such a run shows where the time goes, not the rate
   --cpu-prof-dir DIR  run the ledger with node --cpu-prof; one .cpuprofile per thread
                       (main and each shard) is written to DIR when it stops
   --help              this text
@@ -211,6 +218,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         shards: { type: 'string' },
         'database-url': { type: 'string' },
         'cpu-prof-dir': { type: 'string' },
+        'perf-dir': { type: 'string' },
         'ledger-env': { type: 'string', multiple: true },
         'node-flag': { type: 'string', multiple: true },
         compare: { type: 'boolean' },
@@ -259,6 +267,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     trace: values.trace === true,
     timeline: values.timeline === true,
     gcTrace: values['gc-trace'] === true,
+    perfDirectory: values['perf-dir'],
     compare,
     scenarios,
     systems: listOf(

@@ -32,6 +32,7 @@ import { walComposition, type WalComposition } from './wal-composition.js';
 import { prepareWalFiles } from './wal-files.js';
 import { reniceBackends, reniceThreads } from './priorities.js';
 import { makeJournalUnlogged } from './unlogged-journal.js';
+import { checkPerf, perfNodeFlag, recordPerf, type PerfRecording } from './perf-record.js';
 import { timelineDirectory, timelineReport, type TimelineReport } from './timeline-report.js';
 
 /** Latency percentiles kept for the plot (HdrHistogram's usual "1 in N" ladder). */
@@ -112,6 +113,7 @@ interface Window {
   walBefore?: WalCounters | undefined;
   walAfter?: WalCounters | undefined;
   stopSampling?: () => CpuUse[];
+  perf?: PerfRecording;
   fromMs?: number;
   toMs?: number;
 }
@@ -173,6 +175,8 @@ async function measure(
   pid: number,
   context: { options: BenchOptions; generator: LoadSource; run: number } & TimelineContext & {
       readonly gcTrace?: GcTrace;
+      /** --perf-dir: where, and under what name, perf records the window. */
+      readonly perf?: { readonly directory: string; readonly name: string };
     },
 ): Promise<SystemRun> {
   const window: Window = {};
@@ -192,12 +196,16 @@ async function measure(
         window.fromMs = Date.now();
         window.cpuBefore = cpuSnapshot(pid, context.generator.wrk);
         window.stopSampling = sampleCpuEverySecond(pid, context.generator.wrk);
+        if (context.perf !== undefined) {
+          window.perf = recordPerf(context.perf.directory, context.perf.name, pid);
+        }
         if (spec.ledgerMetrics) window.metricsBefore = await scrapeMetrics(baseUrl);
         if (spec.durable) window.walBefore = await readWalCounters(context.options.databaseUrl);
       },
       onMeasureEnd: async () => {
         window.toMs = Date.now();
         window.cpuAfter = cpuSnapshot(pid, context.generator.wrk);
+        await window.perf?.stop();
         if (spec.ledgerMetrics) window.metricsAfter = await scrapeMetrics(baseUrl);
         if (spec.durable) window.walAfter = await readWalCounters(context.options.databaseUrl);
       },
@@ -205,7 +213,11 @@ async function measure(
     // The CPU sampler runs from the window's start; a load that fails after it began (wrk's
     // distribution refused, a generator error) must stop it too, or its timer keeps the bench
     // alive.
-    .finally(() => (cpuPerSecond = window.stopSampling?.() ?? []));
+    .finally(() => {
+      cpuPerSecond = window.stopSampling?.() ?? [];
+      // A load that failed mid-window: perf stops too (its file may then be cut short).
+      window.perf?.stop().catch(() => undefined);
+    });
   context.onLoad?.(load);
   const cpu =
     window.cpuBefore && window.cpuAfter ? cpuUse(window.cpuBefore, window.cpuAfter) : null;
@@ -390,9 +402,21 @@ export async function runSystem(
     const gcTrace = context.options.gcTrace && spec.ledgerMetrics ? new GcTrace() : undefined;
     const gcLog = gcTrace !== undefined && prefix !== undefined ? gcLogFile(prefix) : undefined;
     if (gcLog !== undefined) cleanup.push('close the GC log', gcLog.close);
+    const perf =
+      context.options.perfDirectory !== undefined && spec.ledgerMetrics
+        ? {
+            directory: context.options.perfDirectory,
+            name: `${spec.name}-${scenario.name}-${context.run}`,
+          }
+        : undefined;
+    if (perf !== undefined) checkPerf();
     const timed = timelineOptions(context.options, prefix);
-    const options =
-      gcTrace === undefined ? timed : { ...timed, nodeFlags: [...timed.nodeFlags, gcTraceFlag] };
+    const flags = [
+      ...timed.nodeFlags,
+      ...(gcTrace === undefined ? [] : [gcTraceFlag]),
+      ...(perf === undefined ? [] : [perfNodeFlag]),
+    ];
+    const options = { ...timed, nodeFlags: flags };
     const onLine =
       gcTrace === undefined
         ? {}
@@ -423,6 +447,7 @@ export async function runSystem(
       ...context,
       ...timeline,
       ...(gcTrace === undefined ? {} : { gcTrace }),
+      ...(perf === undefined ? {} : { perf }),
     });
   } catch (error) {
     return failedRun(spec, scenario, context.run, error);

@@ -1,0 +1,102 @@
+// Where the ledger's threads spent their time on a core, from the perf.data files
+// `npm run bench -- --perf-dir DIR` writes (bench/lib/perf-record.ts): each thread's CPU, then,
+// for the HTTP thread, the shard threads and V8's helpers, that CPU by activity
+// (bench/lib/perf-stacks.ts, `ledgerActivities`) and by the JavaScript function it is owed to.
+//
+//   npx tsx bench/perf-breakdown.ts DIR/*.perf.data [--top 12] [--results RUN.json]
+//
+// With --results (the bench's results JSON of the same one-run command), each part's CPU is also
+// divided by the answers of the measured window: µs of that thread per answer, on a core.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+import { perfFrequency } from './lib/perf-record.js';
+import { breakdown, parsePerfScript, type ThreadBreakdown } from './lib/perf-stacks.js';
+
+const out = (line: string): boolean => process.stdout.write(`${line}\n`);
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { top: { type: 'string', default: '12' }, results: { type: 'string' } },
+});
+const top = Number(values.top);
+if (positionals.length === 0 || !(top >= 0)) {
+  process.stderr.write(
+    'usage: npx tsx bench/perf-breakdown.ts FILE.perf.data... [--top N] [--results RUN.json]\n',
+  );
+  process.exit(2);
+}
+
+/** The measured window's answers in a bench results file (it must hold one run). */
+function answersOf(path: string): number {
+  const results = JSON.parse(readFileSync(path, 'utf8')) as {
+    runs: { statusCounts: Record<string, number> }[];
+  };
+  if (results.runs.length !== 1) throw new Error(`${path}: one run wanted`);
+  const counts = (results.runs[0] as { statusCounts: Record<string, number> }).statusCounts;
+  return Object.values(counts).reduce((sum, count) => sum + count, 0);
+}
+const answers = values.results === undefined ? undefined : answersOf(values.results);
+
+const percent = (part: number, whole: number) => `${((100 * part) / whole).toFixed(1)}%`;
+const seconds = (samples: number) => samples / perfFrequency;
+const perAnswer = (samples: number) =>
+  answers === undefined ? '' : ` | ${((seconds(samples) * 1e6) / answers).toFixed(1)}`;
+const unit = answers === undefined ? '' : ' | µs/answer';
+
+/** The V8 helpers are many threads doing one thing: shown together. */
+function grouped(
+  threads: readonly ThreadBreakdown[],
+): { label: string; parts: ThreadBreakdown[] }[] {
+  const groups: { label: string; parts: ThreadBreakdown[] }[] = [];
+  for (const thread of threads) {
+    if (thread.role === 'other thread') continue;
+    const label = thread.role === 'V8 helper' ? 'V8 helpers' : `${thread.role} ${thread.tid}`;
+    const group = groups.find((each) => each.label === label);
+    if (group === undefined) groups.push({ label, parts: [thread] });
+    else group.parts.push(thread);
+  }
+  return groups;
+}
+
+function sum(lists: readonly (readonly (readonly [string, number])[])[]): [string, number][] {
+  const counts = new Map<string, number>();
+  for (const list of lists)
+    for (const [name, n] of list) counts.set(name, (counts.get(name) ?? 0) + n);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}
+
+for (const file of positionals) {
+  const text = file.endsWith('.txt')
+    ? readFileSync(file, 'utf8')
+    : execFileSync('perf', ['script', '-i', file, '-F', 'pid,tid,ip,sym'], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 30,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+  const threads = breakdown(parsePerfScript(text));
+  const all = threads.reduce((total, thread) => total + thread.samples, 0);
+  out(
+    `\n== ${basename(file)}: ${all} samples at ${perfFrequency} Hz, ${seconds(all).toFixed(2)} CPU s`,
+  );
+  out(
+    `\n| thread | role | CPU s | share${unit} |\n| --- | --- | ---: | ---:${answers === undefined ? '' : ' | ---:'} |`,
+  );
+  for (const thread of threads) {
+    const row = `| ${thread.tid} | ${thread.role} | ${seconds(thread.samples).toFixed(2)} | ${percent(thread.samples, all)}`;
+    out(`${row}${perAnswer(thread.samples)} |`);
+  }
+  for (const { label, parts } of grouped(threads)) {
+    const samples = parts.reduce((total, part) => total + part.samples, 0);
+    out(`\n${label}: ${seconds(samples).toFixed(2)} CPU s`);
+    out(`\n| activity | share${unit} |\n| --- | ---:${answers === undefined ? '' : ' | ---:'} |`);
+    for (const [name, n] of sum(parts.map((part) => part.activities))) {
+      out(`| ${name} | ${percent(n, samples)}${perAnswer(n)} |`);
+    }
+    out(`\n| owed to (nearest JavaScript frame, else the leaf) | share |\n| --- | ---: |`);
+    for (const [name, n] of sum(parts.map((part) => part.owners)).slice(0, top)) {
+      out(`| \`${name.replaceAll('|', '\\|')}\` | ${percent(n, samples)} |`);
+    }
+  }
+}

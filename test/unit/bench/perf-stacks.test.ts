@@ -1,0 +1,88 @@
+// bench/perf-breakdown.ts's reading of `perf script`: samples parsed with their thread, the
+// thread's role told from its stacks, each sample placed in the first activity its stack
+// matches, and its time owed to its nearest JavaScript frame.
+import { describe, expect, it } from 'vitest';
+import {
+  activityOf,
+  breakdown,
+  otherActivity,
+  ownerOf,
+  parsePerfScript,
+} from '../../../bench/lib/perf-stacks.js';
+
+const script = `
+ 100/100
+\t    7f00 JS:*pack /app/node_modules/msgpackr/pack.js:472:16
+\t    7f01 JS:*sendBatch file:///app/dist/src/shards/shard-channel.js:90:9
+\t    7f02 JS:*atTurnEnd file:///app/dist/src/turn-batch.js:62:17
+\t  14abb83 uv__io_poll
+
+ 100/100
+\t ffff0001 tcp_sendmsg_locked
+\t ffff0002 __send
+\t  14abb83 uv__io_poll
+
+ 100/107
+\t    7f10 JS:*set file:///app/dist/src/actors/split-map.js:110:8
+\t    7f11 JS:*handle file:///app/dist/src/shards/shard.js:229:11
+\t    7f12 JS:^onMessage file:///app/dist/src/shards/shard-worker.js:169:25
+
+ 100/107
+\t  1194991 v8::internal::Scavenger::ScavengeObject
+\t    7f10 JS:*set file:///app/dist/src/actors/split-map.js:110:8
+\t    7f11 JS:*handle file:///app/dist/src/shards/shard.js:229:11
+
+ 100/107
+\t    7f20 JS:*clearBuffer node:internal/streams/writable:744:21
+\t    7f21 JS:*append file:///app/dist/src/persistence/journal-store.js:20:817
+\t    7f22 JS:*writeOnce file:///app/dist/src/persistence/group-commit.js:186:20
+
+ 100/103
+\t  1000001 v8::internal::Scavenger::ScavengePage
+\t  1000002 v8::platform::DefaultWorkerThreadsTaskRunner::WorkerThread::Run
+`;
+
+describe('perf script stacks', () => {
+  const samples = parsePerfScript(script);
+
+  it('reads each sample with its process, thread and frames, leaf first', () => {
+    expect(samples.map((sample) => sample.tid)).toEqual([100, 100, 107, 107, 107, 103]);
+    expect(samples[0]?.pid).toBe(100);
+    expect(samples[0]?.frames[0]).toBe('JS:*pack /app/node_modules/msgpackr/pack.js:472:16');
+    expect(samples[1]?.frames).toEqual(['tcp_sendmsg_locked', '__send', 'uv__io_poll']);
+  });
+
+  it('places a sample in the first activity its stack matches', () => {
+    expect(samples.map((sample) => activityOf(sample))).toEqual([
+      'HTTP: batches to the shards',
+      otherActivity,
+      'shard: requests applied',
+      // A collection inside a request's work counts as the collection.
+      'garbage collection',
+      'shard: group commit written',
+      'garbage collection',
+    ]);
+  });
+
+  it("owes a sample's time to its nearest JavaScript frame, else its leaf", () => {
+    expect(ownerOf(samples[0] as never)).toBe('JS:*pack node_modules/msgpackr/pack.js:472:16');
+    expect(ownerOf(samples[1] as never)).toBe('tcp_sendmsg_locked');
+    expect(ownerOf(samples[3] as never)).toBe('JS:*set src/actors/split-map.js:110:8');
+  });
+
+  it('breaks each thread down, with its role, the busiest first', () => {
+    const threads = breakdown(samples);
+    expect(threads.map((thread) => [thread.tid, thread.role, thread.samples])).toEqual([
+      [107, 'shard', 3],
+      [100, 'HTTP thread', 2],
+      [103, 'V8 helper', 1],
+    ]);
+    const shard = threads[0];
+    expect(shard?.activities).toEqual([
+      ['garbage collection', 1],
+      ['shard: group commit written', 1],
+      ['shard: requests applied', 1],
+    ]);
+    expect(shard?.owners[0]).toEqual(['JS:*set src/actors/split-map.js:110:8', 2]);
+  });
+});
