@@ -4,9 +4,12 @@
 // (bench/lib/perf-stacks.ts, `ledgerActivities`) and by the JavaScript function it is owed to.
 //
 //   npx tsx bench/perf-breakdown.ts DIR/*.perf.data [--top 12] [--results RUN.json]
+//     [--within ACTIVITY]
 //
 // With --results (the bench's results JSON of the same one-run command), each part's CPU is also
-// divided by the answers of the measured window: µs of that thread per answer, on a core.
+// divided by the answers of the measured window: µs of that thread per answer, on a core. With
+// --within, the functions are those of that one activity's samples (e.g. 'shard: group commit
+// written').
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -18,7 +21,11 @@ const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { top: { type: 'string', default: '12' }, results: { type: 'string' } },
+  options: {
+    top: { type: 'string', default: '12' },
+    results: { type: 'string' },
+    within: { type: 'string' },
+  },
 });
 const top = Number(values.top);
 if (positionals.length === 0 || !(top >= 0)) {
@@ -94,9 +101,16 @@ for (const file of positionals) {
     for (const [name, n] of sum(parts.map((part) => part.activities))) {
       out(`| ${name} | ${percent(n, samples)}${perAnswer(n)} |`);
     }
-    out(`\n| owed to (nearest JavaScript frame, else the leaf) | share |\n| --- | ---: |`);
-    for (const [name, n] of sum(parts.map((part) => part.owners)).slice(0, top)) {
-      out(`| \`${name.replaceAll('|', '\\|')}\` | ${percent(n, samples)} |`);
+    const within = values.within;
+    const owners =
+      within === undefined
+        ? parts.map((part) => part.owners)
+        : parts.map((part) => part.ownersByActivity.get(within) ?? []);
+    const scope = within === undefined ? '' : ` in ${within}`;
+    out(`\n| owed to (nearest JavaScript frame, else the leaf)${scope} | share${unit} |`);
+    out(`| --- | ---:${answers === undefined ? '' : ' | ---:'} |`);
+    for (const [name, n] of sum(owners).slice(0, top)) {
+      out(`| \`${name.replaceAll('|', '\\|')}\` | ${percent(n, samples)}${perAnswer(n)} |`);
     }
   }
 }

@@ -1,6 +1,7 @@
 // --perf-dir: Linux perf records the ledger's threads over the measured window, with their call
 // stacks (frame pointers; the ledger runs with node's --perf-basic-prof, so JavaScript frames are
-// named from its /tmp/perf-PID.map). Read with bench/perf-breakdown.ts. Sampling with stacks
+// named from the /tmp/perf-PID.map it writes, which stays there for perf script to read). Read
+// with bench/perf-breakdown.ts. Sampling with stacks
 // costs the ledger throughput: a run recorded so is for where the time goes, not for its rate.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -9,8 +10,16 @@ import { join, resolve } from 'node:path';
 /** Samples per second and thread: a prime, so the sampling does not beat with a periodic task. */
 export const perfFrequency = 997;
 
-/** The node flag that names JavaScript frames for perf. */
-export const perfNodeFlag = '--perf-basic-prof';
+/**
+ * The node flags that name JavaScript frames for perf (/tmp/perf-PID.map). They also start V8's
+ * own log, which would write an isolate-*.log per thread into the ledger's working directory:
+ * it goes to one file beside the recording instead.
+ */
+export function perfNodeFlags(directory: string, name: string): string[] {
+  mkdirSync(directory, { recursive: true });
+  const log = resolve(join(directory, `${name}.v8.log`));
+  return ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${log}`];
+}
 
 /** Fails at once, before anything starts, where perf is missing or may not record. */
 export function checkPerf(): void {

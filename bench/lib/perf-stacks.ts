@@ -114,6 +114,8 @@ export interface ThreadBreakdown {
   readonly activities: readonly (readonly [string, number])[];
   /** Samples per owner (ownerOf), most first. */
   readonly owners: readonly (readonly [string, number])[];
+  /** Each activity's samples per owner, most first. */
+  readonly ownersByActivity: ReadonlyMap<string, readonly (readonly [string, number])[]>;
 }
 
 const mostFirst = (counts: Map<string, number>) =>
@@ -132,11 +134,15 @@ export function breakdown(samples: readonly PerfSample[]): ThreadBreakdown[] {
     const pid = (own[0] as PerfSample).pid;
     const activities = new Map<string, number>();
     const owners = new Map<string, number>();
+    const byActivity = new Map<string, Map<string, number>>();
     for (const sample of own) {
       const activity = activityOf(sample);
       activities.set(activity, (activities.get(activity) ?? 0) + 1);
       const owner = ownerOf(sample);
       owners.set(owner, (owners.get(owner) ?? 0) + 1);
+      let inActivity = byActivity.get(activity);
+      if (inActivity === undefined) byActivity.set(activity, (inActivity = new Map()));
+      inActivity.set(owner, (inActivity.get(owner) ?? 0) + 1);
     }
     threads.push({
       pid,
@@ -145,6 +151,9 @@ export function breakdown(samples: readonly PerfSample[]): ThreadBreakdown[] {
       samples: own.length,
       activities: mostFirst(activities),
       owners: mostFirst(owners),
+      ownersByActivity: new Map(
+        [...byActivity].map(([activity, counts]) => [activity, mostFirst(counts)] as const),
+      ),
     });
   }
   return threads.sort((a, b) => b.samples - a.samples || a.tid - b.tid);

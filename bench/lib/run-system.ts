@@ -32,7 +32,7 @@ import { walComposition, type WalComposition } from './wal-composition.js';
 import { prepareWalFiles } from './wal-files.js';
 import { reniceBackends, reniceThreads } from './priorities.js';
 import { makeJournalUnlogged } from './unlogged-journal.js';
-import { checkPerf, perfNodeFlag, recordPerf, type PerfRecording } from './perf-record.js';
+import { checkPerf, perfNodeFlags, recordPerf, type PerfRecording } from './perf-record.js';
 import { timelineDirectory, timelineReport, type TimelineReport } from './timeline-report.js';
 
 /** Latency percentiles kept for the plot (HdrHistogram's usual "1 in N" ladder). */
@@ -414,7 +414,7 @@ export async function runSystem(
     const flags = [
       ...timed.nodeFlags,
       ...(gcTrace === undefined ? [] : [gcTraceFlag]),
-      ...(perf === undefined ? [] : [perfNodeFlag]),
+      ...(perf === undefined ? [] : perfNodeFlags(perf.directory, perf.name)),
     ];
     const options = { ...timed, nodeFlags: flags };
     const onLine =
