@@ -149,18 +149,6 @@ export class LedgerServer {
   private readonly observer: AnswerObserver | undefined;
   private readonly openApiJson: string;
   private readonly ui: UiAssets;
-  /** Results are error codes or 'ok': a bounded set. */
-  private readonly resultSeries = new Map<
-    string,
-    {
-      attempts: ReturnType<IngressMetrics['reservationAttempts']['labels']>;
-      seconds: ReturnType<IngressMetrics['reservationSeconds']['labels']>;
-    }
-  >();
-  private readonly cartSeries = new Map<
-    string,
-    ReturnType<IngressMetrics['cartSeconds']['labels']>
-  >();
 
   constructor(private readonly options: ServerOptions) {
     this.validator = new RequestValidator(options.limits);
@@ -560,29 +548,16 @@ export class LedgerServer {
 
   /** Reserve and cart requests are measured (attempts by result, and durations). */
   private count(exchange: Exchange, route: Route, result: string): void {
-    if (route.name === 'placeCart') {
-      let seconds = this.cartSeries.get(result);
-      if (seconds === undefined) {
-        seconds = this.options.metrics.cartSeconds.labels(result);
-        this.cartSeries.set(result, seconds);
-      }
-      seconds.observe((performance.now() - exchange.startedMs) / 1000);
-      return;
-    }
-    if (route.name !== 'reserve') return;
-    const seconds = (performance.now() - exchange.startedMs) / 1000;
-    let series = this.resultSeries.get(result);
-    if (series === undefined) {
-      // One labelled child per result, found once: no label object hashed per request.
-      const { reservationAttempts, reservationSeconds } = this.options.metrics;
-      series = {
-        attempts: reservationAttempts.labels(result),
-        seconds: reservationSeconds.labels(result),
-      };
-      this.resultSeries.set(result, series);
-    }
-    series.attempts.inc();
-    series.seconds.observe(seconds);
+    const { cartSeconds, reservationSeconds } = this.options.metrics;
+    const histogram =
+      route.name === 'placeCart'
+        ? cartSeconds
+        : route.name === 'reserve'
+          ? reservationSeconds
+          : undefined;
+    // Results are error codes or 'ok': a bounded set of series. A reserve's attempts are its
+    // series' count (metrics.ts).
+    histogram?.series(result).observe((performance.now() - exchange.startedMs) / 1000);
   }
 
   /** Reads: admitted first, then the path parameters (an impossible id is simply not found). */

@@ -29,7 +29,12 @@ export interface EventLag {
 }
 
 export interface SummarySources {
-  readonly metrics: Pick<IngressMetrics, 'reservationSeconds' | 'cartSeconds' | 'hotKeys'>;
+  /** The two histograms are only read (`get`), as prom-client reads any metric. */
+  readonly metrics: {
+    readonly reservationSeconds: Pick<IngressMetrics['reservationSeconds'], 'get'>;
+    readonly cartSeconds: Pick<IngressMetrics['cartSeconds'], 'get'>;
+    readonly hotKeys: IngressMetrics['hotKeys'];
+  };
   /** Every shard's registry as prom-client JSON (the shards that answered). */
   readonly shardMetrics: () => Promise<readonly unknown[]>;
   /** Requests sent to each shard and not yet answered. */
