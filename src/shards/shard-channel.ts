@@ -260,9 +260,18 @@ export class ShardChannel {
     this.timeline.record(kind, startedMs, { shard: this.index, ms, count });
   }
 
+  private changed(changes: DurableChanges): void {
+    this.timed('durable', () => {
+      this.listener.durable(changes);
+      return changes.stock.length;
+    });
+  }
+
   private onMessage(message: FromShard): void {
     switch (message.kind) {
       case 'replies':
+        // The changes first: a reply that follows must find its change in the read view.
+        if (message.changes !== undefined) this.changed(message.changes);
         this.timed('replies', () => {
           const replies = decodeReplies(message.payload);
           this.replied(replies);
@@ -270,10 +279,7 @@ export class ShardChannel {
         });
         return;
       case 'durable':
-        this.timed('durable', () => {
-          this.listener.durable(message.changes);
-          return message.changes.stock.length;
-        });
+        this.changed(message.changes);
         return;
       case 'census':
         this.listener.census(

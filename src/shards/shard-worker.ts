@@ -12,6 +12,7 @@ import {
   encodeBatch,
   encodeCensus,
   type CommitTiming,
+  type DurableChanges,
   type FromShard,
   type ShardWorkerData,
   type ToShard,
@@ -23,7 +24,21 @@ const data = workerData as ShardWorkerData;
 if (parentPort === null) throw new Error('shard-worker must run in a worker thread');
 const port: MessagePort = parentPort;
 
-const post = (message: FromShard): void => port.postMessage(message);
+/** Durable changes told and not yet sent: they go with the next replies (see `durableChanges`). */
+let changesToTell: DurableChanges | undefined;
+
+function tellAlone(): void {
+  if (changesToTell === undefined) return;
+  const changes = changesToTell;
+  changesToTell = undefined;
+  port.postMessage({ kind: 'durable', changes } satisfies FromShard);
+}
+
+/** Any message to the host: durable changes told before it leave before it. */
+const post = (message: FromShard): void => {
+  tellAlone();
+  port.postMessage(message);
+};
 
 /** What this thread did, on the common clock (LEDGER_TIMELINE_FILE); undefined when off. */
 const threadTimeline = startTimeline(data.timelineFile, `shard-${data.shard}`);
@@ -154,9 +169,13 @@ const shard = new Shard(
     send: (replies) => {
       timeline?.replies(replies.length);
       const payload = encodeBatch(replies);
-      port.postMessage({ kind: 'replies', payload } satisfies FromShard, [
-        payload.buffer as ArrayBuffer,
-      ]);
+      const changes = changesToTell;
+      changesToTell = undefined;
+      const message: FromShard =
+        changes === undefined
+          ? { kind: 'replies', payload }
+          : { kind: 'replies', payload, changes };
+      port.postMessage(message, [payload.buffer as ArrayBuffer]);
     },
     log,
     snapshotted: (stats) => {
@@ -165,8 +184,15 @@ const shard = new Shard(
       snapshotSlices.inc(slices);
       timeline?.snapshot(stats);
     },
-    durableChanges: (changes) => post({ kind: 'durable', changes }),
+    durableChanges: (changes) => {
+      // A commit tells its changes, then sends the replies it released: they leave together,
+      // or the changes alone at the end of this task when no reply follows.
+      tellAlone();
+      changesToTell = changes;
+      queueMicrotask(tellAlone);
+    },
     census: (partitions, stock, readableUntilMs) => {
+      tellAlone();
       const payload = encodeCensus(stock);
       const message = { kind: 'census', partitions, payload, readableUntilMs } as const;
       port.postMessage(message satisfies FromShard, [payload.buffer as ArrayBuffer]);
