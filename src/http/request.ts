@@ -248,12 +248,18 @@ export function readJsonBody(
     onBody(tooLarge(bytesMax));
     return;
   }
-  readBody(exchange, bytesMax, (bytes) => {
-    if (bytes === undefined) onBody(tooLarge(bytesMax));
-    else if (optional && bytes.byteLength === 0) onBody(emptyObject);
-    else if (!jsonTyped) onBody(unsupportedType);
-    else onBody(parseJsonObject(bytes));
-  });
+  // Parsed at once: the bytes may be a view of uWS's own buffer (`readBody`'s `transient`).
+  readBody(
+    exchange,
+    bytesMax,
+    (bytes) => {
+      if (bytes === undefined) onBody(tooLarge(bytesMax));
+      else if (optional && bytes.byteLength === 0) onBody(emptyObject);
+      else if (!jsonTyped) onBody(unsupportedType);
+      else onBody(parseJsonObject(bytes));
+    },
+    true,
+  );
 }
 
 /**
@@ -277,9 +283,14 @@ export function readNdjsonBody(
     onBody(tooLarge(bytesMax));
     return;
   }
-  readBody(exchange, bytesMax, (bytes) => {
-    onBody(bytes === undefined ? tooLarge(bytesMax) : { ok: true, value: bytes });
-  });
+  readBody(
+    exchange,
+    bytesMax,
+    (bytes) => {
+      onBody(bytes === undefined ? tooLarge(bytesMax) : { ok: true, value: bytes });
+    },
+    false,
+  );
 }
 
 const ndjsonType = 'application/x-ndjson';
@@ -302,11 +313,16 @@ function tooLarge(bytesMax: number): BodyResult<never> {
   return { ok: false, code: 'payload_too_large', message: `the body limit is ${bytesMax} bytes` };
 }
 
-/** The whole body, or undefined as soon as it passes `bytesMax`. */
-function readBody(
+/**
+ * The whole body, or undefined as soon as it passes `bytesMax`. `transient`: `onBytes` is done
+ * with the bytes when it returns, so a body that came in one piece is
+ * handed over as a view of uWS's buffer, not copied first (a small body almost always does).
+ */
+function readBody<Transient extends boolean>(
   exchange: Exchange,
   bytesMax: number,
-  onBytes: (bytes: Buffer | undefined) => void,
+  onBytes: (bytes: (Transient extends true ? Uint8Array : Buffer) | undefined) => void,
+  transient: Transient,
 ): void {
   const chunks: Buffer[] = [];
   let received = 0;
@@ -317,6 +333,11 @@ function readBody(
     if (received > bytesMax) {
       done = true;
       onBytes(undefined);
+      return;
+    }
+    if (isLast && transient && chunks.length === 0) {
+      done = true;
+      onBytes(new Uint8Array(chunk) as Transient extends true ? Uint8Array : Buffer);
       return;
     }
     // The ArrayBuffer is only valid during this callback: copy it.
