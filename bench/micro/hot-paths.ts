@@ -1,7 +1,9 @@
 // Micro-benchmarks of the ledger's hot pieces, one tinybench task each, run in this thread with
 // no I/O: the partition hash, reservation id mint/parse, the journal record codec, the router ->
-// shard batch codec (32 requests), and PartitionState.apply of a reserve and of a confirm on one
-// hot stock key. It prints ops/s (1 / mean), mean and p99 per call in nanoseconds.
+// shard batch codec (32 requests), PartitionState.apply of a reserve and of a confirm on one
+// hot stock key, and a reserve's answer counted in the metrics (prom-client's labelled counter and
+// histogram, as the HTTP thread did it, against the TalliedHistogram series it uses now). It
+// prints ops/s (1 / mean), mean and p99 per call in nanoseconds.
 //
 //   npx tsx bench/micro/hot-paths.ts [--time-ms 1000]
 import { parseArgs } from 'node:util';
@@ -16,6 +18,8 @@ import { decodeRecord, encodeRecord } from '../../src/persistence/record-codec.j
 import { partitionOf } from '../../src/router/partition-hash.js';
 import { mintReservationId, reservationPartition } from '../../src/router/reservation-id.js';
 import { decodeRequests, encodeBatch, type ShardRequest } from '../../src/shards/protocol.js';
+import client from 'prom-client';
+import { TalliedHistogram } from '../../src/observability/tallied-histogram.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
 import { benchHoldId, benchReserve } from '../lib/hold-ids.js';
 
@@ -96,6 +100,32 @@ class HotKey {
   }
 }
 
+// The reserve duration's buckets (src/observability/metrics.ts), both ways.
+const durationBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.12, 0.25, 0.5, 1, 2.5];
+const metricsRegistry = new client.Registry();
+const promAttempts = new client.Counter({
+  name: 'bench_attempts_total',
+  help: 'bench',
+  labelNames: ['result'],
+  registers: [metricsRegistry],
+}).labels('ok');
+const promSeconds = new client.Histogram({
+  name: 'bench_prom_seconds',
+  help: 'bench',
+  labelNames: ['result'],
+  buckets: durationBuckets,
+  registers: [metricsRegistry],
+}).labels('ok');
+const tallied = new TalliedHistogram({
+  name: 'bench_tallied_seconds',
+  help: 'bench',
+  labelName: 'result',
+  buckets: durationBuckets,
+  registers: [metricsRegistry],
+});
+/** Answer times spread over the buckets, as a run's are. */
+const answerSeconds = Array.from({ length: 64 }, (_, index) => 0.0002 * 1.12 ** index);
+
 const reserving = new HotKey();
 const confirming = new HotKey();
 let keyIndex = 0;
@@ -136,6 +166,15 @@ bench
       afterEach: () => reserving.confirm(reserving.pendingId),
     },
   )
+  .add('reserve metrics: prom-client labelled counter + histogram', () => {
+    keyIndex = (keyIndex + 1) & 63;
+    promAttempts.inc();
+    promSeconds.observe(answerSeconds[keyIndex] as number);
+  })
+  .add('reserve metrics: TalliedHistogram series', () => {
+    keyIndex = (keyIndex + 1) & 63;
+    tallied.series('ok').observe(answerSeconds[keyIndex] as number);
+  })
   .add(
     'PartitionState.apply confirm (hot key)',
     () => {

@@ -315,8 +315,8 @@ function tooLarge(bytesMax: number): BodyResult<never> {
 
 /**
  * The whole body, or undefined as soon as it passes `bytesMax`. `transient`: `onBytes` is done
- * with the bytes when it returns, so a body that came in one piece is
- * handed over as a view of uWS's buffer, not copied first (a small body almost always does).
+ * with the bytes when it returns, so a body that came in one piece (a small one almost always
+ * does) is handed over as a view of uWS's buffer, not copied first.
  */
 function readBody<Transient extends boolean>(
   exchange: Exchange,

@@ -175,7 +175,8 @@ export type FromShard =
   /**
    * Replies, and the durable changes told just before them (a group commit's: its replies come
    * out right after its changes), taken first: a reply must find its change in the read view.
-   * One message a commit, not two: a message costs both threads 7–12 µs (bench/README.md).
+   * One message a commit, not two: a message costs the two threads 12–15 µs of CPU
+   * (bench/micro/post-message.ts).
    */
   | { readonly kind: 'replies'; readonly payload: Uint8Array; readonly changes?: DurableChanges }
   /** Durable changes with no reply to go with them (expiries, a read bound that moved). */
