@@ -53,6 +53,9 @@ export function recordPerf(directory: string, name: string, pid: number): PerfRe
       else failed(new Error(`perf record ended with ${code ?? signal}: ${stderr.trim()}`));
     });
   });
+  // A perf that fails before it is stopped (perf_event_paranoid, a vanished pid) is reported by
+  // `stop`, not as an unhandled rejection meanwhile.
+  exited.catch(() => undefined);
   return {
     file,
     stop: () => {
