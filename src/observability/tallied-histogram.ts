@@ -71,7 +71,7 @@ export class TalliedHistogram extends client.Histogram<string> {
     this.labelName = configuration.labelName;
   }
 
-  /** The series of one label value, made at its first use (callers keep it: a bounded set). */
+  /** The series of one label value, made at its first use (the values are a bounded set). */
   series(label: string): TallySeries {
     let series = this.byLabel.get(label);
     if (series === undefined) {
@@ -86,8 +86,17 @@ export class TalliedHistogram extends client.Histogram<string> {
     return this.byLabel.values();
   }
 
-  override async get(): Promise<client.MetricObjectWithValues<Value>> {
-    await Promise.resolve();
+  override get(): Promise<client.MetricObjectWithValues<Value>> {
+    return Promise.resolve(this.read());
+  }
+
+  /** prom-client's text rendering reads this; the same values as `get`. */
+  getForPromString(): Promise<client.MetricObjectWithValues<Value>> {
+    return this.get();
+  }
+
+  /** The series as prom-client's own histogram reports them: cumulative buckets, sum, count. */
+  private read(): client.MetricObjectWithValues<Value> {
     const values: Value[] = [];
     const name = this.metricName;
     const bucketName = `${name}_bucket`;
@@ -112,11 +121,6 @@ export class TalliedHistogram extends client.Histogram<string> {
       aggregator: 'sum',
       collect: () => undefined,
     };
-  }
-
-  /** prom-client's text rendering reads this; the same values as `get`. */
-  getForPromString(): Promise<client.MetricObjectWithValues<Value>> {
-    return this.get();
   }
 
   override reset(): void {
