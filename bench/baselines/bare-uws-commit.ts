@@ -15,11 +15,11 @@
 import { Worker } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
 import {
+  fixedFinish,
   reservationBody,
   serveBaseline,
   statelessStock,
   workerBootCode,
-  type ReservationBody,
 } from '../lib/baseline-http.js';
 import { FloorCommit } from '../lib/floor-commit.js';
 
@@ -88,20 +88,7 @@ async function behindAHop(): Promise<{ durable: Durable; close: () => Promise<vo
 const { durable, close } =
   process.env.BARE_UWS_COMMIT_HOP === '1' ? await behindAHop() : await onThisThread();
 
-const finished = (id: string, status: string): ReservationBody => ({
-  ...reservationBody(
-    {
-      productId: 'bare-uws-commit',
-      warehouseId: 'bare-uws-commit',
-      quantity: 1,
-      idempotencyKey: 'bare-uws-commit-fixed-reply',
-      ttlSeconds: 600,
-    },
-    id,
-    startedMs,
-  ),
-  status,
-});
+const finished = fixedFinish('bare-uws-commit', startedMs);
 
 serveBaseline('bare-uws-commit', {
   async reserve(request) {

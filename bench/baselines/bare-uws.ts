@@ -7,11 +7,11 @@
 import { randomUUID } from 'node:crypto';
 import { cartBody } from '../lib/baseline-cart.js';
 import {
+  fixedFinish,
   httpThreadsMax,
   reservationBody,
   serveBaseline,
   statelessStock,
-  type ReservationBody,
 } from '../lib/baseline-http.js';
 
 const reservationId = randomUUID();
@@ -30,17 +30,7 @@ function threadsFromEnvironment(value: string | undefined): number {
 }
 
 /** What confirm/release answer for any well-formed id: a hold of 1 on a fixed key. */
-const finished: ReservationBody = reservationBody(
-  {
-    productId: 'bare-uws',
-    warehouseId: 'bare-uws',
-    quantity: 1,
-    idempotencyKey: 'bare-uws-fixed-reply',
-    ttlSeconds: 600,
-  },
-  reservationId,
-  startedMs,
-);
+const finished = fixedFinish('bare-uws', startedMs);
 
 serveBaseline(
   'bare-uws',
@@ -58,10 +48,7 @@ serveBaseline(
         request.holds.map(() => reservationId),
       ),
     }),
-    finish: ({ reservationId: id, target }) => ({
-      status: 200,
-      body: { ...finished, reservation_id: id, status: target },
-    }),
+    finish: ({ reservationId: id, target }) => ({ status: 200, body: finished(id, target) }),
     adjust: statelessStock.adjustAnswer,
     readStock: statelessStock.readStock,
     close: () => Promise.resolve(),

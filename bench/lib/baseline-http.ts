@@ -277,6 +277,28 @@ export function stockBody(
 }
 
 /**
+ * What a baseline that keeps no holds answers a confirm or release with, for any well-formed id:
+ * a hold of 1 on a fixed key named after it, made once (bare-uws, bare-uws-commit).
+ */
+export function fixedFinish(
+  name: string,
+  startedMs: number,
+): (reservationId: string, status: string) => ReservationBody {
+  const finished = reservationBody(
+    {
+      productId: name,
+      warehouseId: name,
+      quantity: 1,
+      idempotencyKey: `${name}-fixed-reply`,
+      ttlSeconds: 600,
+    },
+    '',
+    startedMs,
+  );
+  return (reservationId, status) => ({ ...finished, reservation_id: reservationId, status });
+}
+
+/**
  * What a baseline that keeps no stock answers: an adjust's key as if it held the delta, and a
  * read of any key as empty (bare-uws, bare-uws-commit).
  */

@@ -26,6 +26,7 @@ import {
 import type { Scenario } from './scenarios.js';
 import { checkState, stockScenario, type StateCheck } from './state-check.js';
 import type { SystemSpec } from './systems.js';
+import { keepsStock } from './system-names.js';
 import { samplePostgresWork, sampleRelationGrowth } from './postgres-timeline.js';
 import { readWalCounters, walDelta, type WalCounters } from './scratch-database.js';
 import { walComposition, type WalComposition } from './wal-composition.js';
@@ -159,7 +160,7 @@ function problemsOf(
     problems.push(`${load.errorCount} requests without answer ${JSON.stringify(load.errors)}`);
   }
   if (check !== null && !check.ok) problems.push(`end-state check FAILED ${JSON.stringify(check)}`);
-  if (spec.stateful && check === null) problems.push('end-state check did not run');
+  if (keepsStock(spec.name) && check === null) problems.push('end-state check did not run');
   // A flash crowd must sell the whole stock in the window, exactly: no unit left, none oversold.
   const sold = check?.soldAtEnd;
   if (scenario.shedsLoad && sold !== undefined && sold !== null && sold !== scenario.stockPerKey) {
@@ -234,7 +235,7 @@ async function measure(
           window.walAfter.insertLsn,
         ).catch((error: unknown) => ({ error: String(error) }))
       : undefined;
-  const check = spec.stateful
+  const check = keepsStock(spec.name)
     ? await checkState(baseUrl, scenario, load.tallies, load.unknown, load.unresolved)
     : null;
   return {

@@ -31,3 +31,6 @@ export const statelessSystemNames: ReadonlySet<SystemName> = new Set([
   'bare-uws-commit',
   'bare-uws-commit-hop',
 ]);
+
+/** Whether a system keeps stock, so that the end-state check applies to it. */
+export const keepsStock = (name: SystemName): boolean => !statelessSystemNames.has(name);

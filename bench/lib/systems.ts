@@ -12,7 +12,7 @@ import {
 } from './ledger-child.js';
 import { redisForBench } from './redis-server.js';
 import { createScratchDatabase } from './scratch-database.js';
-import { statelessSystemNames, type SystemName } from './system-names.js';
+import type { SystemName } from './system-names.js';
 
 export interface StartContext {
   readonly options: BenchOptions;
@@ -27,8 +27,6 @@ export interface StartContext {
 export interface SystemSpec {
   readonly name: SystemName;
   readonly durable: boolean;
-  /** Whether it keeps stock, so that the end-state check applies (see statelessSystemNames). */
-  readonly stateful: boolean;
   /** Whether it serves the ledger's /metrics (journal batch sizes and flush times). */
   readonly ledgerMetrics: boolean;
   readonly start: (context: StartContext) => Promise<LedgerChild>;
@@ -60,16 +58,15 @@ async function scratchDatabaseUrl(context: StartContext): Promise<string> {
   return database.url;
 }
 
-/** bench/baselines/bare-uws-commit.ts, its commit on its HTTP thread or behind a hop. */
-function durableFloor(name: 'bare-uws-commit' | 'bare-uws-commit-hop', hop: boolean): SystemSpec {
+/** bench/baselines/bare-uws-commit.ts, its commit on its HTTP thread or (`-hop`) behind a hop. */
+function durableFloor(name: 'bare-uws-commit' | 'bare-uws-commit-hop'): SystemSpec {
   return {
     name,
     durable: true,
-    stateful: !statelessSystemNames.has(name),
     ledgerMetrics: false,
     start: baselineStarter('bare-uws-commit', async (context) => ({
       DATABASE_URL: await scratchDatabaseUrl(context),
-      BARE_UWS_COMMIT_HOP: hop ? '1' : '0',
+      BARE_UWS_COMMIT_HOP: name === 'bare-uws-commit-hop' ? '1' : '0',
     })),
   };
 }
@@ -78,7 +75,6 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
   ledger: {
     name: 'ledger',
     durable: true,
-    stateful: true,
     ledgerMetrics: true,
     start: async (context) =>
       startLedger({
@@ -92,7 +88,6 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
   'postgres-row-lock': {
     name: 'postgres-row-lock',
     durable: true,
-    stateful: true,
     ledgerMetrics: false,
     start: baselineStarter('postgres-row-lock', async (context) => ({
       DATABASE_URL: await scratchDatabaseUrl(context),
@@ -101,7 +96,6 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
   'redis-lua': {
     name: 'redis-lua',
     durable: false,
-    stateful: true,
     ledgerMetrics: false,
     start: baselineStarter('redis-lua', async (context) => {
       const redis = await redisForBench();
@@ -113,13 +107,12 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
   'bare-uws': {
     name: 'bare-uws',
     durable: false,
-    stateful: !statelessSystemNames.has('bare-uws'),
     ledgerMetrics: false,
     start: baselineStarter('bare-uws', (context) =>
       Promise.resolve({ BARE_UWS_THREADS: String(context.options.bareUwsThreads) }),
     ),
   },
-  'bare-uws-commit': durableFloor('bare-uws-commit', false),
+  'bare-uws-commit': durableFloor('bare-uws-commit'),
   // The same floor with its commit on a thread of its own, behind the ledger's kind of hop.
-  'bare-uws-commit-hop': durableFloor('bare-uws-commit-hop', true),
+  'bare-uws-commit-hop': durableFloor('bare-uws-commit-hop'),
 };

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseBenchArguments } from '../../../bench/lib/args.js';
 import { scenarioTable, type Median } from '../../../bench/lib/report.js';
+import { keepsStock } from '../../../bench/lib/system-names.js';
 import { systems } from '../../../bench/lib/systems.js';
 
 describe('the systems a bench command runs', () => {
@@ -28,10 +29,10 @@ describe('the systems a bench command runs', () => {
   it('takes the floor, with its hop or without, as durable and stateless', () => {
     for (const floor of [systems['bare-uws-commit'], systems['bare-uws-commit-hop']]) {
       expect(floor.durable).toBe(true);
-      expect(floor.stateful).toBe(false);
+      expect(keepsStock(floor.name)).toBe(false);
     }
-    expect(systems['bare-uws'].stateful).toBe(false);
-    expect(systems.ledger.stateful).toBe(true);
+    expect(keepsStock(systems['bare-uws'].name)).toBe(false);
+    expect(keepsStock(systems.ledger.name)).toBe(true);
   });
 });
 
