@@ -24,6 +24,7 @@ import {
   type FrameMatch,
   type ProfileNode,
 } from './lib/profile-under.js';
+import { oneRunAnswers } from './lib/results-files.js';
 
 const frameName = (node: ProfileNode | undefined): string => {
   const frame = node?.callFrame;
@@ -148,19 +149,9 @@ const { values, positionals } = parseArgs({
   },
 });
 
-/** Every answer of the run in a bench results file (warm-up and measured); it must hold one. */
-function answersOf(path: string): number {
-  const results = JSON.parse(readFileSync(path, 'utf8')) as {
-    runs: { statusCounts: Record<string, number>; warmupStatusCounts: Record<string, number> }[];
-  };
-  if (results.runs.length !== 1)
-    throw new Error(`${path}: one run wanted, not ${results.runs.length}`);
-  const [run] = results.runs as [(typeof results.runs)[number]];
-  const sum = (counts: Record<string, number>) =>
-    Object.values(counts).reduce((total, count) => total + count, 0);
-  return sum(run.statusCounts) + sum(run.warmupStatusCounts);
-}
-const answers = values.results === undefined ? undefined : answersOf(values.results);
+// The profile spans the thread's whole life: every answer of the run, warm-up included.
+const run = values.results === undefined ? undefined : oneRunAnswers(values.results);
+const answers = run === undefined ? undefined : run.measured + run.warmup;
 if (positionals.length === 0) {
   process.stderr.write(
     'usage: npx tsx bench/cpu-profile-summary.ts FILE.cpuprofile... [--top N] [--stretches MS]' +

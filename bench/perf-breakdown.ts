@@ -15,7 +15,14 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { perfFrequency } from './lib/perf-record.js';
-import { breakdown, parsePerfScript, type ThreadBreakdown } from './lib/perf-stacks.js';
+import {
+  activityTotals,
+  breakdown,
+  ownerTotals,
+  parsePerfScript,
+  type ThreadBreakdown,
+} from './lib/perf-stacks.js';
+import { oneRunAnswers } from './lib/results-files.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
@@ -30,21 +37,14 @@ const { values, positionals } = parseArgs({
 const top = Number(values.top);
 if (positionals.length === 0 || !(top >= 0)) {
   process.stderr.write(
-    'usage: npx tsx bench/perf-breakdown.ts FILE.perf.data... [--top N] [--results RUN.json]\n',
+    'usage: npx tsx bench/perf-breakdown.ts FILE.perf.data... [--top N] [--results RUN.json]' +
+      ' [--within ACTIVITY]\n',
   );
   process.exit(2);
 }
 
-/** The measured window's answers in a bench results file (it must hold one run). */
-function answersOf(path: string): number {
-  const results = JSON.parse(readFileSync(path, 'utf8')) as {
-    runs: { statusCounts: Record<string, number> }[];
-  };
-  if (results.runs.length !== 1) throw new Error(`${path}: one run wanted`);
-  const counts = (results.runs[0] as { statusCounts: Record<string, number> }).statusCounts;
-  return Object.values(counts).reduce((sum, count) => sum + count, 0);
-}
-const answers = values.results === undefined ? undefined : answersOf(values.results);
+// perf recorded the measured window only: its answers.
+const answers = values.results === undefined ? undefined : oneRunAnswers(values.results).measured;
 
 const percent = (part: number, whole: number) => `${((100 * part) / whole).toFixed(1)}%`;
 const seconds = (samples: number) => samples / perfFrequency;
@@ -65,13 +65,6 @@ function grouped(
     else group.parts.push(thread);
   }
   return groups;
-}
-
-function sum(lists: readonly (readonly (readonly [string, number])[])[]): [string, number][] {
-  const counts = new Map<string, number>();
-  for (const list of lists)
-    for (const [name, n] of list) counts.set(name, (counts.get(name) ?? 0) + n);
-  return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
 }
 
 for (const file of positionals) {
@@ -98,18 +91,14 @@ for (const file of positionals) {
     const samples = parts.reduce((total, part) => total + part.samples, 0);
     out(`\n${label}: ${seconds(samples).toFixed(2)} CPU s`);
     out(`\n| activity | share${unit} |\n| --- | ---:${answers === undefined ? '' : ' | ---:'} |`);
-    for (const [name, n] of sum(parts.map((part) => part.activities))) {
+    for (const [name, n] of activityTotals(parts)) {
       out(`| ${name} | ${percent(n, samples)}${perAnswer(n)} |`);
     }
     const within = values.within;
-    const owners =
-      within === undefined
-        ? parts.map((part) => part.owners)
-        : parts.map((part) => part.ownersByActivity.get(within) ?? []);
     const scope = within === undefined ? '' : ` in ${within}`;
     out(`\n| owed to (nearest JavaScript frame, else the leaf)${scope} | share${unit} |`);
     out(`| --- | ---:${answers === undefined ? '' : ' | ---:'} |`);
-    for (const [name, n] of sum(owners).slice(0, top)) {
+    for (const [name, n] of ownerTotals(parts, within).slice(0, top)) {
       out(`| \`${name.replaceAll('|', '\\|')}\` | ${percent(n, samples)}${perAnswer(n)} |`);
     }
   }

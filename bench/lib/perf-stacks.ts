@@ -110,18 +110,41 @@ export interface ThreadBreakdown {
   readonly tid: number;
   readonly role: ThreadRole;
   readonly samples: number;
-  /** Samples per activity, most first. */
-  readonly activities: readonly (readonly [string, number])[];
-  /** Samples per owner (ownerOf), most first. */
-  readonly owners: readonly (readonly [string, number])[];
-  /** Each activity's samples per owner, most first. */
-  readonly ownersByActivity: ReadonlyMap<string, readonly (readonly [string, number])[]>;
+  /** Its samples by activity (activityOf), then by owner (ownerOf). */
+  readonly counts: ReadonlyMap<string, ReadonlyMap<string, number>>;
 }
 
-const mostFirst = (counts: Map<string, number>) =>
+type Ranked = [name: string, samples: number][];
+
+const mostFirst = (counts: Map<string, number>): Ranked =>
   [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
 
-/** Each thread's samples by activity and by owner, threads with the most samples first. */
+/** The samples of these threads together, by activity, most first. */
+export function activityTotals(threads: readonly ThreadBreakdown[]): Ranked {
+  const totals = new Map<string, number>();
+  for (const thread of threads) {
+    for (const [activity, owners] of thread.counts) {
+      let samples = totals.get(activity) ?? 0;
+      for (const n of owners.values()) samples += n;
+      totals.set(activity, samples);
+    }
+  }
+  return mostFirst(totals);
+}
+
+/** The samples of these threads together by owner, most first: all, or one activity's. */
+export function ownerTotals(threads: readonly ThreadBreakdown[], within?: string): Ranked {
+  const totals = new Map<string, number>();
+  for (const thread of threads) {
+    for (const [activity, owners] of thread.counts) {
+      if (within !== undefined && activity !== within) continue;
+      for (const [owner, n] of owners) totals.set(owner, (totals.get(owner) ?? 0) + n);
+    }
+  }
+  return mostFirst(totals);
+}
+
+/** Each thread's samples by activity and owner, threads with the most samples first. */
 export function breakdown(samples: readonly PerfSample[]): ThreadBreakdown[] {
   const byThread = new Map<number, PerfSample[]>();
   for (const sample of samples) {
@@ -132,29 +155,15 @@ export function breakdown(samples: readonly PerfSample[]): ThreadBreakdown[] {
   const threads: ThreadBreakdown[] = [];
   for (const [tid, own] of byThread) {
     const pid = (own[0] as PerfSample).pid;
-    const activities = new Map<string, number>();
-    const owners = new Map<string, number>();
-    const byActivity = new Map<string, Map<string, number>>();
+    const counts = new Map<string, Map<string, number>>();
     for (const sample of own) {
       const activity = activityOf(sample);
-      activities.set(activity, (activities.get(activity) ?? 0) + 1);
+      let owners = counts.get(activity);
+      if (owners === undefined) counts.set(activity, (owners = new Map()));
       const owner = ownerOf(sample);
       owners.set(owner, (owners.get(owner) ?? 0) + 1);
-      let inActivity = byActivity.get(activity);
-      if (inActivity === undefined) byActivity.set(activity, (inActivity = new Map()));
-      inActivity.set(owner, (inActivity.get(owner) ?? 0) + 1);
     }
-    threads.push({
-      pid,
-      tid,
-      role: roleOf(pid, tid, own),
-      samples: own.length,
-      activities: mostFirst(activities),
-      owners: mostFirst(owners),
-      ownersByActivity: new Map(
-        [...byActivity].map(([activity, counts]) => [activity, mostFirst(counts)] as const),
-      ),
-    });
+    threads.push({ pid, tid, role: roleOf(pid, tid, own), samples: own.length, counts });
   }
   return threads.sort((a, b) => b.samples - a.samples || a.tid - b.tid);
 }

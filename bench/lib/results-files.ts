@@ -1,7 +1,7 @@
 // Where a bench run's files go: bench/results/<bench>-<start>.json (and .md, .svg beside it),
 // <start> the run's start as an ISO time with ':' and '.' written '-', so that names sort by time
 // and are valid file names anywhere. Every bench that keeps its results writes through here.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** A time as the files name it: `2026-12-05T21:23:25.280Z` → `2026-12-05T21-23-25-280Z`. */
@@ -53,4 +53,24 @@ export function writeRunFiles(
   if (markdown === undefined) return { base, json: `${base}.json` };
   writeFileSync(`${base}.md`, markdown.endsWith('\n') ? markdown : `${markdown}\n`);
   return { base, json: `${base}.json`, md: `${base}.md` };
+}
+
+/**
+ * The answers of the one run in a flash-sale results file (a `--runs 1` command's JSON): in the
+ * measured window, and in the warm-up before it. A file of several runs is refused.
+ */
+export function oneRunAnswers(path: string): {
+  readonly measured: number;
+  readonly warmup: number;
+} {
+  const results = JSON.parse(readFileSync(path, 'utf8')) as {
+    runs: { statusCounts: Record<string, number>; warmupStatusCounts: Record<string, number> }[];
+  };
+  if (results.runs.length !== 1) {
+    throw new Error(`${path}: one run wanted, not ${results.runs.length}`);
+  }
+  const [run] = results.runs as [(typeof results.runs)[number]];
+  const sum = (counts: Record<string, number>) =>
+    Object.values(counts).reduce((total, count) => total + count, 0);
+  return { measured: sum(run.statusCounts), warmup: sum(run.warmupStatusCounts) };
 }

@@ -4,9 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import {
   activityOf,
+  activityTotals,
   breakdown,
   otherActivity,
   ownerOf,
+  ownerTotals,
   parsePerfScript,
 } from '../../../bench/lib/perf-stacks.js';
 
@@ -78,11 +80,14 @@ describe('perf script stacks', () => {
       [103, 'V8 helper', 1],
     ]);
     const shard = threads[0];
-    expect(shard?.activities).toEqual([
+    expect(activityTotals(shard === undefined ? [] : [shard])).toEqual([
       ['garbage collection', 1],
       ['shard: group commit written', 1],
       ['shard: requests applied', 1],
     ]);
-    expect(shard?.owners[0]).toEqual(['JS:*set src/actors/split-map.js:110:8', 2]);
+    expect(ownerTotals(shard === undefined ? [] : [shard])[0]).toEqual([
+      'JS:*set src/actors/split-map.js:110:8',
+      2,
+    ]);
   });
 });

@@ -1,9 +1,14 @@
 // Where the benches keep their results (bench/lib/results-files.ts): one name scheme for all.
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileStamp, resultsBase, writeRunFiles } from '../../../bench/lib/results-files.js';
+import {
+  fileStamp,
+  oneRunAnswers,
+  resultsBase,
+  writeRunFiles,
+} from '../../../bench/lib/results-files.js';
 
 describe('bench results files', () => {
   const roots: string[] = [];
@@ -48,5 +53,14 @@ describe('bench results files', () => {
     expect(readdirSync(join(root, 'bench', 'results'))).toEqual([
       'pairs-2026-12-05T00-00-00-000Z.json',
     ]);
+  });
+
+  it("reads back a one-run file's answers, measured and warm-up, and refuses several runs", () => {
+    const path = join(scratchRoot(), 'run.json');
+    const run = { statusCounts: { 200: 900, 409: 50 }, warmupStatusCounts: { 200: 120 } };
+    writeFileSync(path, JSON.stringify({ runs: [run] }));
+    expect(oneRunAnswers(path)).toEqual({ measured: 950, warmup: 120 });
+    writeFileSync(path, JSON.stringify({ runs: [run, run] }));
+    expect(() => oneRunAnswers(path)).toThrow(/one run wanted, not 2/);
   });
 });
