@@ -126,10 +126,12 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
   --node-flag FLAG    extra node flag for the ledger child (repeatable), e.g.
                       --node-flag=--max-semi-space-size=32
   --perf-dir DIR      Linux perf records every thread of the ledger, on a core only, with
-                      call stacks (node --perf-basic-prof) over the measured window:
-                      DIR/<system>-<scenario>-<run>.perf.data, read with
-                      npx tsx bench/perf-breakdown.ts; the sampling slows the ledger, so
-                      such a run shows where the time goes, not the rate
+                      call stacks over the measured window; once the ledger stops, its
+                      JavaScript frames are named from V8's JIT dump (node --perf-prof,
+                      perf inject --jit): DIR/<system>-<scenario>-<run>.perf.data (and the
+                      named code in DIR/<...>.jit/), read with npx tsx
+                      bench/perf-breakdown.ts; the sampling slows the ledger, so such a run
+                      shows where the time goes, not the rate
   --cpu-prof-dir DIR  run the ledger with node --cpu-prof; one .cpuprofile per thread
                       (main and each shard) is written to DIR when it stops
   --help              this text

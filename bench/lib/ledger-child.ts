@@ -31,6 +31,8 @@ export interface LedgerStartOptions {
   readonly startTimeoutMs?: number;
   /** Sees every line the child prints (the output tail keeps only the last ones). */
   readonly onLine?: (line: string) => void;
+  /** Where the child runs (default: the root). */
+  readonly workingDirectory?: string | undefined;
 }
 
 export interface LedgerExit {
@@ -183,6 +185,7 @@ export async function startLedger(options: LedgerStartOptions): Promise<LedgerCh
     readyPollMs: options.readyPollMs,
     startTimeoutMs: options.startTimeoutMs,
     onLine: options.onLine,
+    workingDirectory: options.workingDirectory,
   });
 }
 
@@ -202,6 +205,8 @@ export interface ServerChildOptions {
   /** How long the listening line, then readiness, may take each (default 60 s). */
   readonly startTimeoutMs?: number | undefined;
   readonly onLine?: ((line: string) => void) | undefined;
+  /** Where the child runs (default: the root). */
+  readonly workingDirectory?: string | undefined;
 }
 
 /**
@@ -212,7 +217,7 @@ export async function startServerChild(options: ServerChildOptions): Promise<Led
   const { env, execArgv, name } = options;
   const startTimeoutMs = options.startTimeoutMs ?? startTimeoutMsDefault;
   const child = spawn(options.command ?? process.execPath, [...options.args], {
-    cwd: options.root,
+    cwd: options.workingDirectory ?? options.root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

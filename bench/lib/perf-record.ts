@@ -1,24 +1,40 @@
 // --perf-dir: Linux perf records the ledger's threads over the measured window, with their call
-// stacks (frame pointers; the ledger runs with node's --perf-basic-prof, so JavaScript frames are
-// named from the /tmp/perf-PID.map it writes, which stays there for perf script to read). Read
-// with bench/perf-breakdown.ts. Sampling with stacks
-// costs the ledger throughput: a run recorded so is for where the time goes, not for its rate.
+// stacks (frame pointers). Read with bench/perf-breakdown.ts. Sampling with stacks costs the
+// ledger throughput: a run recorded so is for where the time goes, not for its rate.
+//
+// JavaScript frames are named from V8's JIT dump (node --perf-prof), not from the address map
+// --perf-basic-prof writes (/tmp/perf-PID.map). That map has no time in it: when V8 frees code
+// and later puts new code at the same address, both entries stay, and perf names the address by
+// one of them. It did so in a hot-SKU recording: the shard's `handle`, optimized again during
+// the run, was read as the journal's `append`, whose earlier code had been there, and the work
+// of applying requests went to "group commit written". The dump has each piece of code's load
+// time; perf inject --jit (after the ledger has stopped, so the dump is complete) names every
+// sample by the code that was at its address then, writing one small ELF file per piece of code.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** Samples per second and thread: a prime, so the sampling does not beat with a periodic task. */
 export const perfFrequency = 997;
 
 /**
- * The node flags that name JavaScript frames for perf (/tmp/perf-PID.map). They also start V8's
- * own log, which would write an isolate-*.log per thread into the ledger's working directory:
- * it goes to one file beside the recording instead.
+ * Where the ledger runs while recorded: V8 writes its JIT dump (jit-PID.dump) into the working
+ * directory, and perf inject its jitted-PID-N.so files beside it, so neither lands in the repo.
+ */
+export function perfWorkingDirectory(directory: string, name: string): string {
+  const path = resolve(join(directory, `${name}.jit`));
+  mkdirSync(path, { recursive: true });
+  return path;
+}
+
+/**
+ * The node flags that write the JIT dump. They also start V8's own log, which would write an
+ * isolate-*.log per thread into the working directory: it goes to one file beside the recording.
  */
 export function perfNodeFlags(directory: string, name: string): string[] {
   mkdirSync(directory, { recursive: true });
   const log = resolve(join(directory, `${name}.v8.log`));
-  return ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${log}`];
+  return ['--perf-prof', '--no-logfile-per-isolate', `--logfile=${log}`];
 }
 
 /** Fails at once, before anything starts, where perf is missing or may not record. */
@@ -35,11 +51,20 @@ export interface PerfRecording {
   stop(): Promise<void>;
 }
 
-/** Starts recording every thread of `pid` into DIR/NAME.perf.data. */
+/** The recording as perf wrote it, its JavaScript frames not named yet (nameJitCode does). */
+function rawRecording(directory: string, name: string): string {
+  return resolve(join(directory, `${name}.raw.perf.data`));
+}
+
+/**
+ * Starts recording every thread of `pid` into DIR/NAME.raw.perf.data, on the monotonic clock
+ * the JIT dump's times are on.
+ */
 export function recordPerf(directory: string, name: string, pid: number): PerfRecording {
   mkdirSync(directory, { recursive: true });
-  const file = resolve(join(directory, `${name}.perf.data`));
-  const args = ['record', '-F', String(perfFrequency), '-g', '-p', String(pid), '-o', file, '-q'];
+  const file = rawRecording(directory, name);
+  const frequency = String(perfFrequency);
+  const args = ['record', '-k', 'mono', '-F', frequency, '-g', '-p', String(pid), '-o', file, '-q'];
   const child: ChildProcess = spawn('perf', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -66,4 +91,38 @@ export function recordPerf(directory: string, name: string, pid: number): PerfRe
       return exited;
     },
   };
+}
+
+/**
+ * Once the ledger has stopped: names the recording's JavaScript frames from the JIT dump into
+ * DIR/NAME.perf.data (what perf-breakdown reads), then removes the raw recording and the dump
+ * (the jitted-*.so files stay: perf script reads the names from them). Says what it did; a
+ * recording that never started (the run failed before its window) is left alone.
+ */
+export async function nameJitCode(directory: string, name: string): Promise<string> {
+  const raw = rawRecording(directory, name);
+  if (!existsSync(raw)) return `no perf recording of ${name} to name`;
+  const file = resolve(join(directory, `${name}.perf.data`));
+  const workingDirectory = perfWorkingDirectory(directory, name);
+  const dumps = readdirSync(workingDirectory).filter((entry) => /^jit-\d+\.dump$/.test(entry));
+  if (dumps.length === 0)
+    throw new Error(`no JIT dump in ${workingDirectory}: was node given --perf-prof?`);
+  const injected = await runPerf(['inject', '--jit', '-i', raw, '-o', file]);
+  if (injected !== '') throw new Error(`perf inject --jit: ${injected}`);
+  rmSync(raw);
+  for (const dump of dumps) rmSync(join(workingDirectory, dump));
+  return `perf recording with named JavaScript frames: ${file}`;
+}
+
+/** Runs perf to its end: '' when it succeeded, else what it said. */
+function runPerf(args: readonly string[]): Promise<string> {
+  return new Promise((done) => {
+    const child = spawn('perf', [...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', (error) => done(error.message));
+    child.once('exit', (code, signal) =>
+      done(code === 0 ? '' : `ended with ${code ?? signal}: ${stderr.trim()}`),
+    );
+  });
 }

@@ -4,8 +4,8 @@
 // JavaScript, also while the thread waits for a core: on a box this full that put a syscall that
 // wakes another thread (a socket write to Postgres, a postMessage) at several times its cost.
 // perf samples a thread only while it runs on a core, and sees the kernel's share and V8's helper
-// threads (the parallel scavenges) too. With node's --perf-basic-prof, JavaScript frames have
-// their names (`JS:*name file:line:column`).
+// threads (the parallel scavenges) too. JavaScript frames are named from V8's JIT dump
+// (perf-record.ts says why not from --perf-basic-prof's map): `JS:*name file:line:column`.
 //
 // Input: `perf script -F pid,tid,ip,sym` of a `perf record -g` (frame pointers): each sample is a
 // header line `PID/TID` (or `PID TID`) and its frames, leaf first, one per line; a blank line

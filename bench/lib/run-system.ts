@@ -33,7 +33,14 @@ import { walComposition, type WalComposition } from './wal-composition.js';
 import { prepareWalFiles } from './wal-files.js';
 import { reniceBackends, reniceThreads } from './priorities.js';
 import { makeJournalUnlogged } from './unlogged-journal.js';
-import { checkPerf, perfNodeFlags, recordPerf, type PerfRecording } from './perf-record.js';
+import {
+  checkPerf,
+  nameJitCode,
+  perfNodeFlags,
+  perfWorkingDirectory,
+  recordPerf,
+  type PerfRecording,
+} from './perf-record.js';
 import { timelineDirectory, timelineReport, type TimelineReport } from './timeline-report.js';
 
 /** Latency percentiles kept for the plot (HdrHistogram's usual "1 in N" ladder). */
@@ -410,7 +417,13 @@ export async function runSystem(
             name: `${spec.name}-${scenario.name}-${context.run}`,
           }
         : undefined;
-    if (perf !== undefined) checkPerf();
+    if (perf !== undefined) {
+      checkPerf();
+      // After the ledger has stopped (cleanup runs last-pushed first): its JIT dump is complete.
+      cleanup.push('name the JavaScript frames of the perf recording', async () =>
+        log(`  ${await nameJitCode(perf.directory, perf.name)}`),
+      );
+    }
     const timed = timelineOptions(context.options, prefix);
     const flags = [
       ...timed.nodeFlags,
@@ -426,7 +439,19 @@ export async function runSystem(
               if (gcTrace.line(line) || isV8TraceLine(line)) gcLog?.write(line);
             },
           };
-    const server = await spec.start({ ...context, options, cleanup, onSpawned, log, ...onLine });
+    const workingDirectory =
+      perf === undefined
+        ? {}
+        : { workingDirectory: perfWorkingDirectory(perf.directory, perf.name) };
+    const server = await spec.start({
+      ...context,
+      options,
+      cleanup,
+      onSpawned,
+      log,
+      ...onLine,
+      ...workingDirectory,
+    });
     log(`  ready at ${server.baseUrl} (pid ${server.pid}); stocking ${scenario.keyCount} key(s)`);
     await stockScenario(server.baseUrl, scenario);
     if (prefix !== undefined && server.env.DATABASE_URL !== undefined) {

@@ -22,6 +22,8 @@ export interface StartContext {
   readonly log: (line: string) => void;
   /** Every line the ledger prints (the baselines' are not read). */
   readonly onLine?: (line: string) => void;
+  /** The ledger's working directory, if not the root (--perf-dir: its JIT dump goes there). */
+  readonly workingDirectory?: string;
 }
 
 export interface SystemSpec {
@@ -83,6 +85,7 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
         databaseUrl: await scratchDatabaseUrl(context),
         onSpawned: context.onSpawned,
         onLine: context.onLine,
+        workingDirectory: context.workingDirectory,
       }),
   },
   'postgres-row-lock': {
