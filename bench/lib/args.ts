@@ -118,7 +118,8 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
   --timeline          the ledger writes its timeline (LEDGER_TIMELINE_FILE: GCs, stalls, group
                       commits, snapshots per thread) and the load threads keep per-second
                       latency and every request over 20 ms; the report joins them (per-second
-                      table, what overlapped the slowest requests); files in
+                      table, what overlapped the slowest requests, how full the messages to
+                      and from the shards were); files in
                       bench/results/timelines/
   --gc-trace          the ledger runs with V8's --trace-gc-nvp; the report gives each thread's
                       collections over the measured window: scavenges and full collections

@@ -207,6 +207,37 @@ function addEvent(into: ThreadSecond, event: TimelineEvent): void {
   }
 }
 
+/** The HTTP thread's messages to and from the shards over a window, and what they carried. */
+export interface HopCounts {
+  readonly requestMessages: number;
+  readonly requests: number;
+  readonly replyMessages: number;
+  readonly replies: number;
+}
+
+/**
+ * The messages the HTTP thread ('main') sent to the shards ('requests' events) and took from
+ * them ('replies', not the durable changes sent alone) in [fromMs, toMs), with their counts.
+ */
+export function hopCounts(
+  threads: readonly ThreadEvents[],
+  fromMs: number,
+  toMs: number,
+): HopCounts {
+  let [requestMessages, requests, replyMessages, replies] = [0, 0, 0, 0];
+  for (const event of threads.find(({ thread }) => thread === 'main')?.events ?? []) {
+    if (event.t < fromMs || event.t >= toMs) continue;
+    if (event.k === 'requests') {
+      requestMessages += 1;
+      requests += Number(event.count ?? 0);
+    } else if (event.k === 'replies') {
+      replyMessages += 1;
+      replies += Number(event.count ?? 0);
+    }
+  }
+  return { requestMessages, requests, replyMessages, replies };
+}
+
 /**
  * What each relation grew by in [fromMs, toMs) (the 'relation' reads that began in it), most
  * first.

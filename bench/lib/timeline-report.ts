@@ -6,10 +6,12 @@ import type { CpuUse } from './machine.js';
 import {
   causeCounts,
   explain,
+  hopCounts,
   perSecond,
   readTimelineFiles,
   relationGrowth,
   slowestOf,
+  type HopCounts,
   type LoadSecond,
   type SlowRequest,
   type SlowRequestReport,
@@ -37,6 +39,8 @@ export interface TimelineReport {
   readonly causes: readonly (readonly [string, number])[];
   /** The system's database (the ledger's, the row lock's): each relation's growth, most first. */
   readonly tablesGrown: readonly (readonly [string, number])[];
+  /** The ledger's messages between its HTTP thread and its shards over the measured window. */
+  readonly hop: HopCounts;
 }
 
 /**
@@ -72,6 +76,7 @@ export function timelineReport(
     explained,
     causes: causeCounts(explained),
     tablesGrown: relationGrowth(threads, measureFromMs, measuredEndMs),
+    hop: hopCounts(threads, measureFromMs, measuredEndMs),
   };
 }
 
@@ -199,6 +204,23 @@ function tablesGrownLines(report: TimelineReport): string[] {
   ];
 }
 
+/** How full the messages between the HTTP thread and the shards were (none: no line). */
+function hopLines(report: TimelineReport): string[] {
+  const { requestMessages, requests, replyMessages, replies } = report.hop;
+  if (requestMessages === 0 && replyMessages === 0) return [];
+  const seconds = Math.max(1, report.seconds.length);
+  const each = (items: number, messages: number): string =>
+    messages === 0 ? 'none' : (items / messages).toFixed(1);
+  return [
+    `Between the HTTP thread and the shards over the ${seconds} s measured: ` +
+      `${requestMessages} messages of requests (${(requestMessages / seconds).toFixed(0)} a ` +
+      `second, ${each(requests, requestMessages)} requests each on average), ` +
+      `${replyMessages} of replies (${(replyMessages / seconds).toFixed(0)} a second, ` +
+      `${each(replies, replyMessages)} replies each).`,
+    '',
+  ];
+}
+
 /** The markdown of one run's timeline. */
 export function timelineMarkdown(report: TimelineReport, cpu: readonly CpuUse[]): string {
   const causes = report.causes.map(([cause, count]) => `${cause}: ${count}`).join(', ');
@@ -218,6 +240,7 @@ export function timelineMarkdown(report: TimelineReport, cpu: readonly CpuUse[])
     ...secondsTable(report, cpu),
     '',
     ...tablesGrownLines(report),
+    ...hopLines(report),
     `Likeliest cause of the ${report.explained.length} slowest requests (the ${explainedTop} ` +
       `slowest and every one above p99.9; the longest event overlapping each): ${causes}.`,
     '',

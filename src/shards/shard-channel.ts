@@ -232,6 +232,8 @@ export class ShardChannel {
     worker.postMessage({ kind: 'requests', payload } satisfies ToShard, [
       payload.buffer as ArrayBuffer,
     ]);
+    // How full the messages to the shard are (the report's hop line), beside the replies' count.
+    this.timeline?.record('requests', timelineNow(), { shard: this.index, count: batch.length });
   }
 
   private answer(reply: ShardReply): void {

@@ -84,5 +84,10 @@ describe.runIf(await havePostgres())('the timeline (LEDGER_TIMELINE_FILE)', () =
     expect(shards.flat().some((event) => event.k === 'snapshot')).toBe(true);
     expect(shards.flat().some((event) => event.k === 'snapshot-write')).toBe(true);
     expect(main.filter((event) => event.k === 'replies').length).toBeGreaterThan(0);
+    // Every command went to its shard in a batch the HTTP thread recorded, and came back in one.
+    const counted = (kind: string) =>
+      main.filter((event) => event.k === kind).reduce((sum, event) => sum + Number(event.count), 0);
+    expect(counted('requests')).toBe(501);
+    expect(counted('replies')).toBe(501);
   });
 });

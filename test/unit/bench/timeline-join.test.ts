@@ -10,6 +10,7 @@ import {
   causeCounts,
   causeOf,
   explain,
+  hopCounts,
   overlapsOf,
   perSecond,
   readTimelineFiles,
@@ -189,6 +190,36 @@ describe('the per-second table', () => {
     const made = new Set([...before, '000000010000000000000012', '000000010000000000000013']);
     expect(newWalFiles(before, made)).toBe(2);
     expect(newWalFiles(before, new Set(['000000010000000000000011']))).toBe(0);
+  });
+
+  it("counts the HTTP thread's messages to and from the shards in the window, and their items", () => {
+    const threads: ThreadEvents[] = [
+      {
+        thread: 'main',
+        events: [
+          { k: 'requests', t: from - 1, shard: 0, count: 50 },
+          { k: 'requests', t: from, shard: 0, count: 7 },
+          { k: 'requests', t: from + 400, shard: 1, count: 9 },
+          { k: 'replies', t: from + 500, ms: 0.2, shard: 0, count: 16 },
+          { k: 'durable', t: from + 500, ms: 0.1, shard: 0, count: 3 },
+          { k: 'requests', t: from + 2_000, shard: 0, count: 50 },
+        ],
+      },
+      // A shard's own events are not the HTTP thread's messages.
+      { thread: 'shard-0', events: [{ k: 'requests', t: from + 10, count: 99 }] },
+    ];
+    expect(hopCounts(threads, from, from + 2_000)).toStrictEqual({
+      requestMessages: 2,
+      requests: 16,
+      replyMessages: 1,
+      replies: 16,
+    });
+    expect(hopCounts([], from, from + 2_000)).toStrictEqual({
+      requestMessages: 0,
+      requests: 0,
+      replyMessages: 0,
+      replies: 0,
+    });
   });
 
   it('leaves out events outside the measured window', () => {

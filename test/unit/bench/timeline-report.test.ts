@@ -1,15 +1,19 @@
 // The --timeline report's line on the ledger's tables (their growth over the measured seconds,
 // largest first, the relations under 0.1 MB folded into one figure, and no line without growth),
-// and its table of the slowest requests, one row per event that held them.
+// its line on the messages between the HTTP thread and the shards, and its table of the slowest
+// requests, one row per event that held them.
 import { describe, expect, it } from 'vitest';
-import type { SlowRequestReport } from '../../../bench/lib/timeline-join.js';
+import type { HopCounts, SlowRequestReport } from '../../../bench/lib/timeline-join.js';
 import { timelineMarkdown, type TimelineReport } from '../../../bench/lib/timeline-report.js';
 
 const mib = 2 ** 20;
 
+const noHop: HopCounts = { requestMessages: 0, requests: 0, replyMessages: 0, replies: 0 };
+
 function report(
   tablesGrown: [string, number][],
   explained: SlowRequestReport[] = [],
+  hop: HopCounts = noHop,
 ): TimelineReport {
   return {
     prefix: '/tmp/t',
@@ -28,6 +32,7 @@ function report(
     explained,
     causes: [],
     tablesGrown,
+    hop,
   };
 }
 
@@ -52,6 +57,24 @@ describe("the timeline report's tables line", () => {
 
   it('has no such line when nothing grew', () => {
     expect(timelineMarkdown(report([]), [])).not.toContain("The system's database grew");
+  });
+});
+
+describe("the timeline report's hop line", () => {
+  const hopLine = (markdown: string) =>
+    markdown.split('\n').find((text) => text.startsWith('Between the HTTP thread and the shards'));
+
+  it('gives the messages each way, per second and how full they were on average', () => {
+    const hop = { requestMessages: 4_800, requests: 36_000, replyMessages: 1_200, replies: 36_000 };
+    expect(hopLine(timelineMarkdown(report([], [], hop), []))).toBe(
+      'Between the HTTP thread and the shards over the 4 s measured: 4800 messages of requests ' +
+        '(1200 a second, 7.5 requests each on average), 1200 of replies (300 a second, 30.0 ' +
+        'replies each).',
+    );
+  });
+
+  it('has no such line for a system without shards', () => {
+    expect(hopLine(timelineMarkdown(report([]), []))).toBeUndefined();
   });
 });
 
