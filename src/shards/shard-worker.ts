@@ -140,6 +140,23 @@ function guarded(task: () => unknown): () => void {
   };
 }
 
+/**
+ * The snapshot thread made ahead, once the shard is ready, for its first snapshot to take: a
+ * thread's start (an isolate, its modules, their compiling) costs about 0.3 s of a core, which a
+ * thread made at the first snapshot spent in the middle of the load that filled the journal (a
+ * sale's first minutes; bench/README.md, "Naming the JavaScript frames by the code that ran").
+ * Later ones (after a failed write) are made when needed.
+ */
+let snapshotThreadAhead: SnapshotThread | undefined;
+let snapshotThreadsMade = 0;
+
+function snapshotThread(): SnapshotThread {
+  const thread = snapshotThreadAhead ?? new SnapshotThread(data.databaseUrl);
+  if (snapshotThreadAhead === undefined) snapshotThreadsMade += 1;
+  snapshotThreadAhead = undefined;
+  return thread;
+}
+
 /** The group commit that ended last, kept only while tracing is on. */
 let lastCommit: CommitTiming | undefined;
 
@@ -162,7 +179,7 @@ const shard = new Shard(
     // Snapshots are written from a thread of their own: sending a large row costs its thread
     // tens of ms (snapshot-thread.ts).
     connectSnapshots: () => {
-      const thread = new SnapshotThread(data.databaseUrl);
+      const thread = snapshotThread();
       return Promise.resolve(timeline === undefined ? thread : timeline.snapshotWrites(thread));
     },
     clock: systemClock,
@@ -256,6 +273,8 @@ async function onMessage(message: ToShard): Promise<void> {
       clearInterval(sweepTimer);
       clearInterval(journalCheckTimer);
       await shard.stop();
+      await snapshotThreadAhead?.close();
+      snapshotThreadAhead = undefined;
       timeline?.stop();
       post({ kind: 'stopped' });
       port.close();
@@ -278,4 +297,9 @@ started.then((recovery) => {
   // The thread's whole CPU so far: its boot and module loading, then the recovery.
   const cpuMs = threadCpuMs();
   post({ kind: 'ready', recovery: cpuMs === undefined ? recovery : merged(recovery, { cpuMs }) });
+  // After the recovery (which it would slow down), unless the recovery's snapshot made one.
+  if (snapshotThreadsMade === 0) {
+    snapshotThreadAhead = new SnapshotThread(data.databaseUrl);
+    snapshotThreadsMade += 1;
+  }
 }, die);

@@ -1,10 +1,15 @@
 // Snapshots written from a thread of their own (SnapshotThread): the row lands as sent, the
 // payload is handed over (not copied), and a write that cannot land fails (the shard's writer
-// then drops the snapshot and the thread).
+// then drops the snapshot and the thread). In the real ledger each shard's thread is started
+// once the shard is ready, so the first snapshot starts no thread (and no thread's start-up
+// lands in the load that filled the journal), and a stop ends it unused.
+import { readdirSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JournalStore, SnapshotThread, migrate } from '../../src/persistence/index.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { post } from '../helpers/http.js';
+import { sleep, startLedger } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 
 describe.runIf(await havePostgres())('the snapshot thread', () => {
@@ -52,4 +57,53 @@ describe.runIf(await havePostgres())('the snapshot thread', () => {
     await expect(thread.writeSnapshot(row)).rejects.toThrow();
     await thread.close();
   });
+});
+
+describe.runIf(await havePostgres())("a ledger's snapshot threads", () => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createDatabase();
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  /** The process's threads, once their number has held for 600 ms (threads start lazily). */
+  async function settledThreads(pid: number): Promise<number> {
+    let last = -1;
+    let sameSince = Date.now();
+    for (;;) {
+      const now = readdirSync(`/proc/${pid}/task`).length;
+      if (now !== last) [last, sameSince] = [now, Date.now()];
+      else if (Date.now() - sameSince >= 600) return now;
+      await sleep(50);
+    }
+  }
+
+  it('are started once the shards are ready: the first snapshots start none', async () => {
+    const ledger = await startLedger({ env: { DATABASE_URL: database.url, SHARDS: '2' } });
+    try {
+      const pid = ledger.child.pid as number;
+      // Both shards hold stock, so both write a snapshot below.
+      for (const product of ['snap-a', 'snap-b', 'snap-c', 'snap-d', 'snap-e', 'snap-f']) {
+        const stock = { product_id: product, warehouse_id: 'w', delta: 5 };
+        expect((await post(ledger.baseUrl, '/v1/stock/adjust', stock)).status).toBe(200);
+      }
+      const before = await settledThreads(pid);
+      const snapshot = await post(ledger.baseUrl, '/v1/admin/snapshot', {});
+      expect(snapshot.status).toBe(200);
+      expect(await settledThreads(pid)).toBe(before);
+    } finally {
+      // Stopped even after a failure: the next test's ledger needs the journal's lock.
+      expect(await ledger.stop()).toBe(0);
+    }
+  }, 60_000);
+
+  it('end with the ledger when no snapshot ever took them', async () => {
+    const ledger = await startLedger({ env: { DATABASE_URL: database.url, SHARDS: '2' } });
+    await settledThreads(ledger.child.pid as number);
+    expect(await ledger.stop()).toBe(0);
+  }, 60_000);
 });
