@@ -54,6 +54,21 @@ async function behindAHop(): Promise<{ durable: Durable; close: () => Promise<vo
   const waiting = new Map<number, { resolve: () => void; reject: (error: unknown) => void }>();
   let batch: [number, object][] = [];
   let nextId = 1;
+  // A thread that fails or ends later (its connection lost, say) fails what waits on it and
+  // every request after, each answered 500: the server keeps serving, as the ledger does.
+  let broken: Error | undefined;
+  const breakWith = (error: Error): void => {
+    broken ??= error;
+    for (const each of waiting.values()) each.reject(broken);
+    waiting.clear();
+  };
+  worker.on('error', breakWith);
+  const exited = new Promise<void>((resolve) =>
+    worker.once('exit', (code) => {
+      breakWith(new Error(`the commit thread ended (exit code ${code})`));
+      resolve();
+    }),
+  );
   worker.on('message', (payload: Uint8Array) => {
     const [committed, failed] = packr.unpack(payload) as [number[], number[]];
     for (const id of committed) {
@@ -69,18 +84,22 @@ async function behindAHop(): Promise<{ durable: Durable; close: () => Promise<vo
     // Its own buffer, as the ledger's batches (see floor-commit-worker.ts).
     const payload = new Uint8Array(packr.pack(batch));
     batch = [];
-    worker.postMessage(payload, [payload.buffer as ArrayBuffer]);
+    if (broken === undefined) worker.postMessage(payload, [payload.buffer as ArrayBuffer]);
   };
   const durable: Durable = (request) =>
     new Promise((resolve, reject) => {
+      if (broken !== undefined) {
+        reject(broken);
+        return;
+      }
       const id = nextId++;
       waiting.set(id, { resolve, reject });
       batch.push([id, request]);
       if (batch.length === 1) setImmediate(send);
     });
   const close = async (): Promise<void> => {
-    worker.postMessage('stop');
-    await new Promise((resolve) => worker.once('exit', resolve));
+    if (broken === undefined) worker.postMessage('stop');
+    await exited;
   };
   return { durable, close };
 }

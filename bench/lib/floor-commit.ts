@@ -14,8 +14,13 @@ export class FloorCommit {
   private pending: Waiting[] = [];
   private writing = false;
   private nextLsn = 1;
+  /** The connection failed (its backend ended, say): every row from then on fails at once. */
+  private broken: unknown = undefined;
 
-  private constructor(private readonly client: pg.Client) {}
+  private constructor(private readonly client: pg.Client) {
+    // Without a listener a lost connection's error would end the whole server.
+    client.on('error', (error) => (this.broken ??= error));
+  }
 
   /** Connects to `databaseUrl` and makes the floor's table. */
   static async open(databaseUrl: string | undefined): Promise<FloorCommit> {
@@ -32,6 +37,10 @@ export class FloorCommit {
 
   /** `done` is called once `row` is durable (with no error) or its commit failed. */
   add(row: Uint8Array, done: (error: unknown) => void): void {
+    if (this.broken !== undefined) {
+      done(this.broken);
+      return;
+    }
     this.pending.push({ row, done });
     // A commit starts after the current turn, with everything the turn added.
     if (this.pending.length === 1 && !this.writing) setImmediate(() => void this.writeAll());

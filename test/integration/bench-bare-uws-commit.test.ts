@@ -1,7 +1,8 @@
 // The bench's durable floor (bench/baselines/bare-uws-commit.ts), run as the bench runs it, over
 // a socket, on the real Postgres, on its HTTP thread and behind a hop to a commit thread: a
 // reserve is answered once its row has committed, a burst's rows all land, each its own lsn,
-// and a malformed body is refused without a row.
+// a malformed body is refused without a row, and a lost connection fails the reserves after it
+// (500) while the server keeps serving.
 import { fileURLToPath } from 'node:url';
 import { unpack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,5 +132,22 @@ describe.runIf(await havePostgres()).each(modes)('bare-uws-commit, $name', (mode
     const answer = (await response.json()) as { error?: { code?: string } };
     expect(typeof answer.error?.code).toBe('string');
     expect(await rows()).toHaveLength(41 + 12 * 25);
+  });
+
+  // Last: it leaves this server without its connection.
+  it('answers 500 once its connection is gone, and keeps serving', async () => {
+    await (database as TestDatabase).query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity ' +
+        'WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
+    for (const key of ['floor-lost-0000000001', 'floor-lost-0000000002']) {
+      const response = await post('/v1/reserve', reserveBody(key));
+      expect(response.status).toBe(500);
+      const answer = (await response.json()) as { error?: { code?: string } };
+      expect(answer.error?.code).toBe('internal');
+    }
+    const stock = await fetch(`${(server as LedgerChild).baseUrl}/v1/stock/sku-1/wh-1`);
+    expect(stock.status).toBe(200);
+    expect(() => process.kill((server as LedgerChild).pid, 0)).not.toThrow();
   });
 });
