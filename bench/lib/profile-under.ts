@@ -50,8 +50,8 @@ function matches(match: FrameMatch, node: ProfileNode): boolean {
   );
 }
 
+/** Out of the profile's samples (`profile.samples.length`). */
 export interface UnderShares {
-  readonly total: number;
   /** Samples under each match, in the order given. */
   readonly each: readonly number[];
   /** Samples under any of them. */
@@ -93,5 +93,5 @@ export function underShares(profile: CpuProfile, wanted: readonly FrameMatch[]):
     });
     if (flags.some((flag) => flag)) any += 1;
   }
-  return { total: profile.samples.length, each, any };
+  return { each, any };
 }

@@ -41,7 +41,6 @@ describe('--under', () => {
   it('counts every sample with the function on its stack, callees included', () => {
     const wanted = ['applyReserved', 'retire@stock-actor', 'pushHold', 'retire', 'replay'];
     const shares = underShares(profile, wanted.map(parseFrameMatch));
-    expect(shares.total).toBe(10);
     // retire unqualified: both retires, counted once per sample (the stock actor's is inside).
     expect(shares.each).toStrictEqual([3, 2, 2, 4, 9]);
     expect(shares.any).toBe(9);
