@@ -2,6 +2,9 @@
 // `npm run bench -- --perf-dir DIR` writes (bench/lib/perf-record.ts): each thread's CPU, then,
 // for the HTTP thread, the shard threads and V8's helpers, that CPU by activity
 // (bench/lib/perf-stacks.ts, `ledgerActivities`) and by the JavaScript function it is owed to.
+// The Postgres backends of the ledger's database, recorded over the same window
+// (`DIR/<run>.postgres.perf.data`), are read the same way by their own activities
+// (`postgresActivities`), their time owed to the leaf.
 //
 //   npx tsx bench/perf-breakdown.ts DIR/*.perf.data [--top 12] [--results RUN.json]
 //     [--within ACTIVITY]
@@ -52,14 +55,19 @@ const perAnswer = (samples: number) =>
   answers === undefined ? '' : ` | ${((seconds(samples) * 1e6) / answers).toFixed(1)}`;
 const unit = answers === undefined ? '' : ' | µs/answer';
 
-/** The V8 helpers are many threads doing one thing: shown together. */
+/** The V8 helpers, and the Postgres backends, are many threads doing one thing: shown together. */
 function grouped(
   threads: readonly ThreadBreakdown[],
 ): { label: string; parts: ThreadBreakdown[] }[] {
   const groups: { label: string; parts: ThreadBreakdown[] }[] = [];
   for (const thread of threads) {
     if (thread.role === 'other thread') continue;
-    const label = thread.role === 'V8 helper' ? 'V8 helpers' : `${thread.role} ${thread.tid}`;
+    const label =
+      thread.role === 'V8 helper'
+        ? 'V8 helpers'
+        : thread.role === 'Postgres backend'
+          ? 'Postgres backends'
+          : `${thread.role} ${thread.tid}`;
     const group = groups.find((each) => each.label === label);
     if (group === undefined) groups.push({ label, parts: [thread] });
     else group.parts.push(thread);
@@ -75,7 +83,9 @@ for (const file of positionals) {
         maxBuffer: 1 << 30,
         stdio: ['ignore', 'pipe', 'ignore'],
       });
-  const threads = breakdown(parsePerfScript(text));
+  // bench/lib/perf-record.ts names the backends' recording so.
+  const recorded = /\.postgres\.(perf\.data|txt)$/.test(file) ? 'postgres' : 'ledger';
+  const threads = breakdown(parsePerfScript(text), recorded);
   const all = threads.reduce((total, thread) => total + thread.samples, 0);
   out(
     `\n== ${basename(file)}: ${all} samples at ${perfFrequency} Hz, ${seconds(all).toFixed(2)} CPU s`,

@@ -130,7 +130,8 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       call stacks over the measured window; once the ledger stops, its
                       JavaScript frames are named from V8's JIT dump (node --perf-prof,
                       perf inject --jit): DIR/<system>-<scenario>-<run>.perf.data (and the
-                      named code in DIR/<...>.jit/), read with npx tsx
+                      named code in DIR/<...>.jit/); the Postgres backends of its database
+                      too, into DIR/<...>.postgres.perf.data; read with npx tsx
                       bench/perf-breakdown.ts; the sampling slows the ledger, so such a run
                       shows where the time goes, not the rate
   --cpu-prof-dir DIR  run the ledger with node --cpu-prof; one .cpuprofile per thread

@@ -51,20 +51,29 @@ export interface PerfRecording {
   stop(): Promise<void>;
 }
 
-/** The recording as perf wrote it, its JavaScript frames not named yet (nameJitCode does). */
-function rawRecording(directory: string, name: string): string {
+/** The ledger's recording as perf wrote it, its JavaScript frames not named yet (nameJitCode). */
+export function rawRecording(directory: string, name: string): string {
+  mkdirSync(directory, { recursive: true });
   return resolve(join(directory, `${name}.raw.perf.data`));
 }
 
 /**
- * Starts recording every thread of `pid` into DIR/NAME.raw.perf.data, on the monotonic clock
- * the JIT dump's times are on.
+ * The recording of the Postgres backends serving the system's database over the same window
+ * (native code: named as recorded). perf-breakdown knows it by its name.
  */
-export function recordPerf(directory: string, name: string, pid: number): PerfRecording {
+export function postgresRecording(directory: string, name: string): string {
   mkdirSync(directory, { recursive: true });
-  const file = rawRecording(directory, name);
+  return resolve(join(directory, `${name}.postgres.perf.data`));
+}
+
+/**
+ * Starts recording every thread of the processes `pids` into `file`, on the monotonic clock the
+ * JIT dump's times are on.
+ */
+export function recordPerf(file: string, pids: readonly number[]): PerfRecording {
   const frequency = String(perfFrequency);
-  const args = ['record', '-k', 'mono', '-F', frequency, '-g', '-p', String(pid), '-o', file, '-q'];
+  const args = ['record', '-k', 'mono', '-F', frequency, '-g', '-p', pids.join(','), '-o', file];
+  args.push('-q');
   const child: ChildProcess = spawn('perf', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -31,7 +31,8 @@ export function parsePerfScript(text: string): PerfSample[] {
 }
 
 /** What a ledger thread is, from what its stacks hold. */
-export type ThreadRole = 'HTTP thread' | 'shard' | 'V8 helper' | 'other thread';
+export type ThreadRole =
+  'HTTP thread' | 'shard' | 'V8 helper' | 'other thread' | 'Postgres backend';
 
 /** An activity: its name, and the frames that place a sample in it. */
 export interface Activity {
@@ -75,8 +76,32 @@ export const ledgerActivities: readonly Activity[] = [
   { name: 'thread messages', frame: /MessagePort::OnMessage|PostMessage/ },
 ];
 
+/**
+ * What a Postgres backend does for the ledger's group commits, placed the same way. Postgres as
+ * Debian ships it names only its exported functions (the others are `[unknown]`): a sample in
+ * an unnamed one counts for the named function above it. Listed first what runs inside the
+ * others: the WAL records a row insert makes count as WAL, the compression of a long value as
+ * compression.
+ */
+export const postgresActivities: readonly Activity[] = [
+  { name: 'compression (pglz)', frame: /^pglz_/ },
+  { name: 'WAL flushed at commit', frame: /^(XLogFlush|issue_xlog_fsync)$/ },
+  { name: 'WAL records made and inserted', frame: /^(XLogInsert|XLogRecordAssemble)/ },
+  { name: 'index entries inserted', frame: /^(btinsert|_bt_doinsert|index_insert)$/ },
+  {
+    name: 'rows inserted (heap)',
+    frame: /^(heap_insert|heap_multi_insert|RelationGetBufferForTuple)$/,
+  },
+  { name: 'arrays and bytea received', frame: /^(array_recv|bytearecv|ReadArrayBinary)$/ },
+  { name: 'executor, rest', frame: /^(standard_ExecutorRun|ExecutorRun)$/ },
+  { name: 'socket read and written', frame: /^(secure_read|secure_write|pq_\w+)$/ },
+  { name: 'commit, rest', frame: /^(CommitTransactionCommand|finish_xact_command)$/ },
+];
+
 /** Samples no activity claimed: the event loop, the kernel's own work, the rest. */
 export const otherActivity = 'event loop, kernel, rest';
+/** A backend's samples no activity claimed: parsing and planning among them (unnamed). */
+export const postgresOtherActivity = 'kernel, unnamed functions, rest';
 
 export function roleOf(pid: number, tid: number, samples: readonly PerfSample[]): ThreadRole {
   if (tid === pid) return 'HTTP thread';
@@ -89,11 +114,15 @@ export function roleOf(pid: number, tid: number, samples: readonly PerfSample[])
     : 'other thread';
 }
 
-export function activityOf(sample: PerfSample, activities = ledgerActivities): string {
+export function activityOf(
+  sample: PerfSample,
+  activities = ledgerActivities,
+  other = otherActivity,
+): string {
   for (const activity of activities) {
     if (sample.frames.some((frame) => activity.frame.test(frame))) return activity.name;
   }
-  return otherActivity;
+  return other;
 }
 
 /**
@@ -144,8 +173,18 @@ export function ownerTotals(threads: readonly ThreadBreakdown[], within?: string
   return mostFirst(totals);
 }
 
+/** What was recorded: the ledger's threads, or the Postgres backends of its database. */
+export type Recorded = 'ledger' | 'postgres';
+
 /** Each thread's samples by activity and owner, threads with the most samples first. */
-export function breakdown(samples: readonly PerfSample[]): ThreadBreakdown[] {
+export function breakdown(
+  samples: readonly PerfSample[],
+  recorded: Recorded = 'ledger',
+): ThreadBreakdown[] {
+  const [activities, other] =
+    recorded === 'ledger'
+      ? [ledgerActivities, otherActivity]
+      : [postgresActivities, postgresOtherActivity];
   const byThread = new Map<number, PerfSample[]>();
   for (const sample of samples) {
     const list = byThread.get(sample.tid);
@@ -157,13 +196,14 @@ export function breakdown(samples: readonly PerfSample[]): ThreadBreakdown[] {
     const pid = (own[0] as PerfSample).pid;
     const counts = new Map<string, Map<string, number>>();
     for (const sample of own) {
-      const activity = activityOf(sample);
+      const activity = activityOf(sample, activities, other);
       let owners = counts.get(activity);
       if (owners === undefined) counts.set(activity, (owners = new Map()));
       const owner = ownerOf(sample);
       owners.set(owner, (owners.get(owner) ?? 0) + 1);
     }
-    threads.push({ pid, tid, role: roleOf(pid, tid, own), samples: own.length, counts });
+    const role = recorded === 'ledger' ? roleOf(pid, tid, own) : 'Postgres backend';
+    threads.push({ pid, tid, role, samples: own.length, counts });
   }
   return threads.sort((a, b) => b.samples - a.samples || a.tid - b.tid);
 }

@@ -28,8 +28,11 @@ export function reniceThreads(pid: number, nice: number): number {
   return threads.filter((thread) => renice(thread, nice)).length;
 }
 
-/** Sets every backend connected to the database of `databaseUrl` (but this one) to `nice`. */
-export async function reniceBackends(databaseUrl: string, nice: number): Promise<number> {
+/**
+ * The backends connected to the database of `databaseUrl` now (but the one asking), each a
+ * postgres process of this machine (`what` names the caller in the error otherwise).
+ */
+export async function databaseBackends(databaseUrl: string, what: string): Promise<number[]> {
   const pids = await withAdmin(databaseUrl, async (client) => {
     const { rows } = await client.query<{ pid: number }>(
       `SELECT pid FROM pg_stat_activity
@@ -38,11 +41,17 @@ export async function reniceBackends(databaseUrl: string, nice: number): Promise
     return rows.map((row) => row.pid);
   });
   for (const pid of pids) {
-    // No name: a backend gone meanwhile, skipped below as any other.
+    // No name: a backend gone meanwhile, skipped by the caller as any other.
     const command = processTicks(pid)?.name;
     if (command !== undefined && command !== 'postgres') {
-      throw new Error(`--postgres-nice: backend ${pid} is not a postgres process of this machine`);
+      throw new Error(`${what}: backend ${pid} is not a postgres process of this machine`);
     }
   }
+  return pids;
+}
+
+/** Sets every backend connected to the database of `databaseUrl` (but this one) to `nice`. */
+export async function reniceBackends(databaseUrl: string, nice: number): Promise<number> {
+  const pids = await databaseBackends(databaseUrl, '--postgres-nice');
   return pids.filter((pid) => renice(pid, nice)).length;
 }

@@ -31,13 +31,15 @@ import { samplePostgresWork, sampleRelationGrowth } from './postgres-timeline.js
 import { readWalCounters, walDelta, type WalCounters } from './scratch-database.js';
 import { walComposition, type WalComposition } from './wal-composition.js';
 import { prepareWalFiles } from './wal-files.js';
-import { reniceBackends, reniceThreads } from './priorities.js';
+import { databaseBackends, reniceBackends, reniceThreads } from './priorities.js';
 import { makeJournalUnlogged } from './unlogged-journal.js';
 import {
   checkPerf,
   nameJitCode,
   perfNodeFlags,
   perfWorkingDirectory,
+  postgresRecording,
+  rawRecording,
   recordPerf,
   type PerfRecording,
 } from './perf-record.js';
@@ -122,6 +124,8 @@ interface Window {
   walAfter?: WalCounters | undefined;
   stopSampling?: () => CpuUse[];
   perf?: PerfRecording;
+  /** The Postgres backends of the system's database, over the same window. */
+  postgresPerf?: PerfRecording;
   fromMs?: number;
   toMs?: number;
 }
@@ -183,8 +187,15 @@ async function measure(
   pid: number,
   context: { options: BenchOptions; generator: LoadSource; run: number } & TimelineContext & {
       readonly gcTrace?: GcTrace;
-      /** --perf-dir: where, and under what name, perf records the window. */
-      readonly perf?: { readonly directory: string; readonly name: string };
+      /**
+       * --perf-dir: where, and under what name, perf records the window; and the system's
+       * database, whose backends it records too.
+       */
+      readonly perf?: {
+        readonly directory: string;
+        readonly name: string;
+        readonly databaseUrl: string | undefined;
+      };
     },
 ): Promise<SystemRun> {
   const window: Window = {};
@@ -204,8 +215,19 @@ async function measure(
         window.fromMs = Date.now();
         window.cpuBefore = cpuSnapshot(pid, context.generator.wrk);
         window.stopSampling = sampleCpuEverySecond(pid, context.generator.wrk);
-        if (context.perf !== undefined) {
-          window.perf = recordPerf(context.perf.directory, context.perf.name, pid);
+        const perf = context.perf;
+        if (perf !== undefined) {
+          window.perf = recordPerf(rawRecording(perf.directory, perf.name), [pid]);
+          // The backends as they are when the window opens (a connection made later, such as
+          // the snapshot thread's at its first write, is not recorded).
+          const backends =
+            perf.databaseUrl === undefined
+              ? []
+              : await databaseBackends(perf.databaseUrl, '--perf-dir');
+          if (backends.length > 0) {
+            const file = postgresRecording(perf.directory, perf.name);
+            window.postgresPerf = recordPerf(file, backends);
+          }
         }
         if (spec.ledgerMetrics) window.metricsBefore = await scrapeMetrics(baseUrl);
         if (spec.durable) window.walBefore = await readWalCounters(context.options.databaseUrl);
@@ -214,6 +236,7 @@ async function measure(
         window.toMs = Date.now();
         window.cpuAfter = cpuSnapshot(pid, context.generator.wrk);
         await window.perf?.stop();
+        await window.postgresPerf?.stop();
         if (spec.ledgerMetrics) window.metricsAfter = await scrapeMetrics(baseUrl);
         if (spec.durable) window.walAfter = await readWalCounters(context.options.databaseUrl);
       },
@@ -225,6 +248,7 @@ async function measure(
       cpuPerSecond = window.stopSampling?.() ?? [];
       // A load that failed mid-window: perf stops too (its file may then be cut short).
       window.perf?.stop().catch(() => undefined);
+      window.postgresPerf?.stop().catch(() => undefined);
     });
   context.onLoad?.(load);
   const cpu =
@@ -473,7 +497,7 @@ export async function runSystem(
       ...context,
       ...timeline,
       ...(gcTrace === undefined ? {} : { gcTrace }),
-      ...(perf === undefined ? {} : { perf }),
+      ...(perf === undefined ? {} : { perf: { ...perf, databaseUrl } }),
     });
   } catch (error) {
     return failedRun(spec, scenario, context.run, error);

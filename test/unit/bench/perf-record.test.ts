@@ -12,6 +12,7 @@ import {
   nameJitCode,
   perfNodeFlags,
   perfWorkingDirectory,
+  rawRecording,
   recordPerf,
 } from '../../../bench/lib/perf-record.js';
 import { parsePerfScript } from '../../../bench/lib/perf-stacks.js';
@@ -58,7 +59,7 @@ describe.runIf(perfPresent)('perf recording of node, frames named from the JIT d
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     await sleep(500);
-    const recording = recordPerf(directory, name, child.pid as number);
+    const recording = recordPerf(rawRecording(directory, name), [child.pid as number]);
     await sleep(1500);
     await recording.stop();
     expect(await exited).toBe(0);

@@ -1,6 +1,7 @@
 // bench/perf-breakdown.ts's reading of `perf script`: samples parsed with their thread, the
 // thread's role told from its stacks, each sample placed in the first activity its stack
-// matches, and its time owed to its nearest JavaScript frame.
+// matches, and its time owed to its nearest JavaScript frame; and the Postgres backends'
+// recording, placed by Postgres's own activities.
 import { describe, expect, it } from 'vitest';
 import {
   activityOf,
@@ -10,6 +11,8 @@ import {
   ownerOf,
   ownerTotals,
   parsePerfScript,
+  postgresActivities,
+  postgresOtherActivity,
 } from '../../../bench/lib/perf-stacks.js';
 
 const script = `
@@ -89,5 +92,80 @@ describe('perf script stacks', () => {
       'JS:*set src/actors/split-map.js:110:8',
       2,
     ]);
+  });
+});
+
+describe("the Postgres backends' stacks", () => {
+  const backends = parsePerfScript(`
+ 900/900
+\t ffff0100 pglz_compress
+\t  5530001 [unknown]
+\t  5530002 heap_insert
+\t  5530003 standard_ExecutorRun
+
+ 900/900
+\t ffff0200 memcpy
+\t  5530010 XLogInsert
+\t  5530002 heap_insert
+\t  5530003 standard_ExecutorRun
+
+ 900/900
+\t  5530020 [unknown]
+\t  5530002 heap_insert
+\t  5530003 standard_ExecutorRun
+
+ 901/901
+\t ffff0300 pvm_irq_enable
+\t  5530030 issue_xlog_fsync
+\t  5530031 XLogFlush
+\t  5530032 CommitTransactionCommand
+
+ 901/901
+\t  5530040 array_recv
+\t  5530041 [unknown]
+
+ 901/901
+\t ffff0400 tcp_sendmsg_locked
+\t  5530050 secure_write
+\t  5530051 pq_flush
+
+ 901/901
+\t  5530060 [unknown]
+\t  5530061 PostgresMain
+`);
+
+  it('places each sample by what the backend was doing, inner work first', () => {
+    const activities = backends.map((sample) =>
+      activityOf(sample, postgresActivities, postgresOtherActivity),
+    );
+    expect(activities).toEqual([
+      'compression (pglz)',
+      // The WAL records a row insert makes count as WAL, not as the row.
+      'WAL records made and inserted',
+      'rows inserted (heap)',
+      'WAL flushed at commit',
+      'arrays and bytea received',
+      'socket read and written',
+      postgresOtherActivity,
+    ]);
+  });
+
+  it('calls every thread of that recording a Postgres backend', () => {
+    const threads = breakdown(backends, 'postgres');
+    expect(threads.map((thread) => [thread.tid, thread.role, thread.samples])).toEqual([
+      [901, 'Postgres backend', 4],
+      [900, 'Postgres backend', 3],
+    ]);
+    expect(new Map(activityTotals(threads))).toEqual(
+      new Map([
+        ['compression (pglz)', 1],
+        ['WAL records made and inserted', 1],
+        ['rows inserted (heap)', 1],
+        ['WAL flushed at commit', 1],
+        ['arrays and bytea received', 1],
+        ['socket read and written', 1],
+        [postgresOtherActivity, 1],
+      ]),
+    );
   });
 });
