@@ -19,7 +19,8 @@ export interface BenchReserveFields {
 
 /**
  * A reserve as a micro-benchmark applies it: one unit of `productId` at 'wh-1' for ten minutes,
- * no requester and no trace unless given; its fields in the order the validator makes them.
+ * no requester and no trace unless given; its fields in the order the router sends them (the
+ * validator's, then the id it mints), a shape the shard batches know (protocol.ts).
  */
 export function benchReserve(
   productId: string,
@@ -34,8 +35,8 @@ export function benchReserve(
     quantity: fields.quantity ?? 1,
     idempotencyKey,
     ttlSeconds: fields.ttlSeconds ?? 600,
-    reservationId,
     requesterId: fields.requesterId ?? '',
     traceId: fields.traceId ?? '',
+    reservationId,
   };
 }

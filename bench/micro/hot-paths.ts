@@ -1,12 +1,14 @@
 // Micro-benchmarks of the ledger's hot pieces, one tinybench task each, run in this thread with
 // no I/O: the partition hash, reservation id mint/parse, the journal record codec, the router ->
-// shard batch codec (32 requests), PartitionState.apply of a reserve and of a confirm on one
-// hot stock key, and a reserve's answer counted in the metrics (prom-client's labelled counter and
-// histogram, as the HTTP thread did it, against the TalliedHistogram series it uses now). It
-// prints ops/s (1 / mean), mean and p99 per call in nanoseconds.
+// shard batch codec (32 requests; and 8, against the same 8 with their shapes defined in the
+// message, as before the batches shared them), PartitionState.apply of a reserve and of a
+// confirm on one hot stock key, and a reserve's answer counted in the metrics (prom-client's
+// labelled counter and histogram, as the HTTP thread did it, against the TalliedHistogram series
+// it uses now). It prints ops/s (1 / mean), mean and p99 per call in nanoseconds.
 //
 //   npx tsx bench/micro/hot-paths.ts [--time-ms 1000]
 import { parseArgs } from 'node:util';
+import { Packr } from 'msgpackr';
 import { Bench, type Task } from 'tinybench';
 import {
   PartitionState,
@@ -68,6 +70,12 @@ const batch: ShardRequest[] = Array.from({ length: batchRequests }, (_, index) =
   command: reserveCommand(index),
 }));
 const encodedBatch = encodeBatch(batch);
+/** Requests per message to the hot shard under the hot-SKU load (bench/README.md): about 8. */
+const smallBatch = 8;
+const encodedSmallBatch = encodeBatch(batch.slice(0, smallBatch));
+/** The batches as they were before protocol.ts's shared shapes: each defines its shapes. */
+const eachMessageShapes = new Packr({ useRecords: true, moreTypes: false });
+const smallBatchDefined = new Uint8Array(eachMessageShapes.pack(batch.slice(0, smallBatch)));
 
 /** One partition with one hot key; sequences give every reserve a fresh idempotency key. */
 class HotKey {
@@ -154,6 +162,12 @@ bench
   })
   .add(`decodeRequests (${batchRequests} reserve requests)`, () => {
     sink ^= decodeRequests(encodedBatch).length;
+  })
+  .add(`decodeRequests (${smallBatch} reserve requests)`, () => {
+    sink ^= decodeRequests(encodedSmallBatch).length;
+  })
+  .add(`decode (${smallBatch} reserve requests), shapes defined in each message`, () => {
+    sink ^= (eachMessageShapes.unpack(smallBatchDefined) as unknown[]).length;
   })
   .add(
     'PartitionState.apply reserve (hot key)',
