@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { merged, PartitionState, type Command } from '../../src/actors/index.js';
-import { RequestValidator } from '../../src/http/validate.js';
+import { testValidator } from '../helpers/validation.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import {
   batchCodec,
@@ -19,14 +19,7 @@ import {
   type ShardRequest,
 } from '../../src/shards/protocol.js';
 
-const validator = new RequestValidator({
-  quantityMax: 1000,
-  ttlSecondsMin: 60,
-  ttlSecondsMax: 3600,
-  ttlSecondsDefault: 600,
-  adjustDeltaMax: 1_000_000_000,
-  cartLinesMax: 100,
-});
+const validator = testValidator();
 const caller = { subject: '' };
 const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000, onHandMax: 1e12 };
 

@@ -5,16 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { errorCodes, type ErrorCode } from '../../../src/errors.js';
 import { openApiDocument } from '../../../src/http/openapi.js';
 import { routes } from '../../../src/http/routes.js';
-import { RequestValidator } from '../../../src/http/validate.js';
+import { testValidator } from '../../helpers/validation.js';
 
-const validator = new RequestValidator({
-  quantityMax: 1000,
-  ttlSecondsMin: 60,
-  ttlSecondsMax: 3600,
-  ttlSecondsDefault: 600,
-  adjustDeltaMax: 1_000_000_000,
-  cartLinesMax: 100,
-});
+const validator = testValidator();
 const document = openApiDocument(validator.specs, '9.9.9') as {
   openapi: string;
   info: { version: string };

@@ -8,16 +8,10 @@ import type { RoutableCommand } from '../../../src/router/index.js';
 import type { ShardOutcome } from '../../../src/shards/index.js';
 import { importOverloadedWaitMsMax } from '../../../src/limits.js';
 import { StockImport, type ImportTimers, type LineEnd } from '../../../src/http/stock-import.js';
-import { RequestValidator, ValidationError } from '../../../src/http/validate.js';
+import { ValidationError } from '../../../src/http/validate.js';
+import { testValidator } from '../../helpers/validation.js';
 
-const validator = new RequestValidator({
-  quantityMax: 1000,
-  ttlSecondsMin: 60,
-  ttlSecondsMax: 3600,
-  ttlSecondsDefault: 600,
-  adjustDeltaMax: 1_000_000_000,
-  cartLinesMax: 100,
-});
+const validator = testValidator();
 
 /** A clock and timers the test moves by hand. */
 class ManualTimers implements ImportTimers {

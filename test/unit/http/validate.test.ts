@@ -4,15 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { encodeStockCursor } from '../../../src/http/schemas.js';
 import { RequestValidator, ValidationError } from '../../../src/http/validate.js';
+import { testLimits } from '../../helpers/validation.js';
 
-const limits = {
-  quantityMax: 1000,
-  ttlSecondsMin: 60,
-  ttlSecondsMax: 3600,
-  ttlSecondsDefault: 600,
-  adjustDeltaMax: 1_000_000_000,
-  cartLinesMax: 100,
-};
+const limits = testLimits;
 
 const validator = new RequestValidator(limits);
 const caller = { subject: 'user-1' };
