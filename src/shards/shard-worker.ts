@@ -148,12 +148,13 @@ function guarded(task: () => unknown): () => void {
  * Later ones (after a failed write) are made when needed.
  */
 let snapshotThreadAhead: SnapshotThread | undefined;
-let snapshotThreadsMade = 0;
+/** A snapshot thread was made (ahead, or by a snapshot), or the shard is stopping: none ahead. */
+let noThreadAhead = false;
 
 function snapshotThread(): SnapshotThread {
   const thread = snapshotThreadAhead ?? new SnapshotThread(data.databaseUrl);
-  if (snapshotThreadAhead === undefined) snapshotThreadsMade += 1;
   snapshotThreadAhead = undefined;
+  noThreadAhead = true;
   return thread;
 }
 
@@ -272,6 +273,8 @@ async function onMessage(message: ToShard): Promise<void> {
     case 'stop':
       clearInterval(sweepTimer);
       clearInterval(journalCheckTimer);
+      // A stop during the recovery: no thread is made ahead once it ends (it would keep this one).
+      noThreadAhead = true;
       await shard.stop();
       await snapshotThreadAhead?.close();
       snapshotThreadAhead = undefined;
@@ -298,8 +301,8 @@ started.then((recovery) => {
   const cpuMs = threadCpuMs();
   post({ kind: 'ready', recovery: cpuMs === undefined ? recovery : merged(recovery, { cpuMs }) });
   // After the recovery (which it would slow down), unless the recovery's snapshot made one.
-  if (snapshotThreadsMade === 0) {
+  if (!noThreadAhead) {
     snapshotThreadAhead = new SnapshotThread(data.databaseUrl);
-    snapshotThreadsMade += 1;
+    noThreadAhead = true;
   }
 }, die);
