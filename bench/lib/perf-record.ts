@@ -1,6 +1,7 @@
 // --perf-dir: Linux perf records the ledger's threads over the measured window, with their call
-// stacks (frame pointers). Read with bench/perf-breakdown.ts. Sampling with stacks costs the
-// ledger throughput: a run recorded so is for where the time goes, not for its rate.
+// stacks (frame pointers), and in a second file the Postgres backends of its database. Read with
+// bench/perf-breakdown.ts. Sampling with stacks costs the ledger throughput: a run recorded so
+// is for where the time goes, not for its rate.
 //
 // JavaScript frames are named from V8's JIT dump (node --perf-prof), not from the address map
 // --perf-basic-prof writes (/tmp/perf-PID.map). That map has no time in it: when V8 frees code
@@ -71,9 +72,8 @@ export function postgresRecording(directory: string, name: string): string {
  * JIT dump's times are on.
  */
 export function recordPerf(file: string, pids: readonly number[]): PerfRecording {
-  const frequency = String(perfFrequency);
-  const args = ['record', '-k', 'mono', '-F', frequency, '-g', '-p', pids.join(','), '-o', file];
-  args.push('-q');
+  const args = ['record', '-k', 'mono', '-F', String(perfFrequency), '-g', '-q'];
+  args.push('-p', pids.join(','), '-o', file);
   const child: ChildProcess = spawn('perf', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
