@@ -8,7 +8,7 @@
 // of an undecided one), and the units sold are exactly those of the CONFIRMED holds.
 import { describe, expect, it } from 'vitest';
 import { useRestartableLedger } from '../helpers/ledger-fixture.js';
-import { get, newKey, post } from '../helpers/http.js';
+import { get, newKey, post, type JsonResponse } from '../helpers/http.js';
 import { sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 
@@ -72,11 +72,13 @@ describe.runIf(await havePostgres())('kill -9 under cart load', () => {
       expect(read.status).toBe(200);
       expect(read.body).toEqual(body);
     }
-    // Every key retried: the acknowledged ones replay, the others end with exactly one cart.
+    // Every key retried: the acknowledged ones replay, the others end with exactly one cart. A
+    // key whose cart the kill left mid-protocol is answered 503 ("being placed; retry shortly")
+    // until the resolver has finished it: retried as a client must, with the same key.
     const holds: Hold[] = [];
     for (const cart of carts) {
-      const retry = await post(running.baseUrl, '/v1/carts', cart);
-      expect(retry.status).toBe(200);
+      const retry = await placeRetrying(running.baseUrl, cart);
+      expect(retry.status, JSON.stringify(retry.body)).toBe(200);
       const earlier = acknowledged.get(cart.idempotency_key);
       if (earlier !== undefined) {
         expect(retry.headers.get('idempotent-replayed')).toBe('true');
@@ -159,6 +161,17 @@ describe.runIf(await havePostgres())('kill -9 under cart confirms', () => {
     expect(await running.stop()).toBe(0);
   });
 });
+
+/** POST /v1/carts, again after each 503 (the same key), for at most 20 s. */
+async function placeRetrying(baseUrl: string, cart: object): Promise<JsonResponse> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const answer = await post(baseUrl, '/v1/carts', cart);
+    if (answer.status !== 503 || Date.now() > deadline) return answer;
+    expect(answer.headers.get('retry-after')).not.toBeNull();
+    await sleep(100);
+  }
+}
 
 /** Cart holds prepared or pinned and not yet known decided, over every shard (/metrics). */
 async function holdsInDoubt(baseUrl: string): Promise<number> {
