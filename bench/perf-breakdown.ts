@@ -17,7 +17,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { perfFrequency } from './lib/perf-record.js';
+import { isPostgresRecording, perfFrequency } from './lib/perf-record.js';
 import {
   activityTotals,
   breakdown,
@@ -83,8 +83,7 @@ for (const file of positionals) {
         maxBuffer: 1 << 30,
         stdio: ['ignore', 'pipe', 'ignore'],
       });
-  // bench/lib/perf-record.ts names the backends' recording so.
-  const recorded = /\.postgres\.(perf\.data|txt)$/.test(file) ? 'postgres' : 'ledger';
+  const recorded = isPostgresRecording(file) ? 'postgres' : 'ledger';
   const threads = breakdown(parsePerfScript(text), recorded);
   const all = threads.reduce((total, thread) => total + thread.samples, 0);
   out(

@@ -60,11 +60,16 @@ export function rawRecording(directory: string, name: string): string {
 
 /**
  * The recording of the Postgres backends serving the system's database over the same window
- * (native code: named as recorded). perf-breakdown knows it by its name.
+ * (native code: named as recorded). perf-breakdown knows it by its name (`isPostgresRecording`).
  */
 export function postgresRecording(directory: string, name: string): string {
   mkdirSync(directory, { recursive: true });
   return resolve(join(directory, `${name}.postgres.perf.data`));
+}
+
+/** Whether a file is such a recording, or its `perf script` kept as `<name>.postgres.txt`. */
+export function isPostgresRecording(file: string): boolean {
+  return /\.postgres\.(perf\.data|txt)$/.test(file);
 }
 
 /**

@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  isPostgresRecording,
   nameJitCode,
   perfNodeFlags,
   perfWorkingDirectory,
+  postgresRecording,
   rawRecording,
   recordPerf,
 } from '../../../bench/lib/perf-record.js';
@@ -90,6 +92,13 @@ describe.runIf(perfPresent)('perf recording of node, frames named from the JIT d
     // Nothing was read from a /tmp/perf-PID.map: node wrote none.
     expect(existsSync(`/tmp/perf-${child.pid}.map`)).toBe(false);
   }, 30_000);
+
+  it("tells the Postgres backends' recording by its name", () => {
+    expect(isPostgresRecording(postgresRecording(directory, 'ledger-hot-sku-1'))).toBe(true);
+    expect(isPostgresRecording('DIR/ledger-hot-sku-1.postgres.txt')).toBe(true);
+    expect(isPostgresRecording(rawRecording(directory, 'ledger-hot-sku-1'))).toBe(false);
+    expect(isPostgresRecording('DIR/ledger-hot-sku-1.perf.data')).toBe(false);
+  });
 
   it('says so when there is no recording to name', async () => {
     expect(await nameJitCode(directory, 'never-recorded')).toBe(
