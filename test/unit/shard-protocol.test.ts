@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { merged, PartitionState, type Command } from '../../src/actors/index.js';
+import { roomyRetention } from '../helpers/actor-fixtures.js';
 import { testValidator } from '../helpers/validation.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import {
@@ -21,11 +22,10 @@ import {
 
 const validator = testValidator();
 const caller = { subject: '' };
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000, onHandMax: 1e12 };
 
 /** The hot path's requests and replies, each made by the code that makes it in the ledger. */
 function hotMessages(): { requests: ShardRequest[]; replies: ShardReply[] } {
-  const state = new PartitionState(3, retention);
+  const state = new PartitionState(3, roomyRetention);
   const nowMs = 1_796_000_000_000;
   const adjust = validator.adjust(
     { product_id: 'sku-1', warehouse_id: 'wh-1', delta: 2, idempotency_key: 'restock-0000000001' },
