@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { useRestartableLedger } from '../helpers/ledger-fixture.js';
 import { get, newKey, post, type JsonResponse } from '../helpers/http.js';
-import { sleep } from '../helpers/ledger-process.js';
+import { eventually, sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 
 interface Line {
@@ -163,14 +163,15 @@ describe.runIf(await havePostgres())('kill -9 under cart confirms', () => {
 });
 
 /** POST /v1/carts, again after each 503 (the same key), for at most 20 s. */
-async function placeRetrying(baseUrl: string, cart: object): Promise<JsonResponse> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
+function placeRetrying(baseUrl: string, cart: object): Promise<JsonResponse> {
+  return eventually(20_000, async () => {
     const answer = await post(baseUrl, '/v1/carts', cart);
-    if (answer.status !== 503 || Date.now() > deadline) return answer;
-    expect(answer.headers.get('retry-after')).not.toBeNull();
-    await sleep(100);
-  }
+    if (answer.status === 503) {
+      expect(answer.headers.get('retry-after')).not.toBeNull();
+      throw new Error(`503 for ${JSON.stringify(cart)}: ${JSON.stringify(answer.body)}`);
+    }
+    return answer;
+  });
 }
 
 /** Cart holds prepared or pinned and not yet known decided, over every shard (/metrics). */
