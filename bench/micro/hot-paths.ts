@@ -2,9 +2,11 @@
 // no I/O: the partition hash, reservation id mint/parse, the journal record codec, the router ->
 // shard batch codec (32 requests; and 8, against the same 8 with their shapes defined in the
 // message, as before the batches shared them), PartitionState.apply of a reserve and of a
-// confirm on one hot stock key, and a reserve's answer counted in the metrics (prom-client's
+// confirm on one hot stock key, a reserve's answer counted in the metrics (prom-client's
 // labelled counter and histogram, as the HTTP thread did it, against the TalliedHistogram series
-// it uses now). It prints ops/s (1 / mean), mean and p99 per call in nanoseconds.
+// it uses now), and a reserve's answer rendered (renderOutcome, against the object literal
+// stringified as it was before). It prints ops/s (1 / mean), mean and p99 per call in
+// nanoseconds.
 //
 //   npx tsx bench/micro/hot-paths.ts [--time-ms 1000]
 import { parseArgs } from 'node:util';
@@ -12,10 +14,13 @@ import { Packr } from 'msgpackr';
 import { Bench, type Task } from 'tinybench';
 import {
   PartitionState,
+  type ReservationView,
   type ReserveCommand,
   type ReservedRecord,
   type StockRecord,
 } from '../../src/actors/index.js';
+import { renderOutcome } from '../../src/http/reply-render.js';
+import { isoTime } from '../../src/iso-time.js';
 import { decodeRecord, encodeRecord } from '../../src/persistence/record-codec.js';
 import { partitionOf } from '../../src/router/partition-hash.js';
 import { mintReservationId, reservationPartition } from '../../src/router/reservation-id.js';
@@ -76,6 +81,29 @@ const encodedSmallBatch = encodeBatch(batch.slice(0, smallBatch));
 /** The batches as they were before protocol.ts's shared shapes: each defines its shapes. */
 const eachMessageShapes = new Packr({ useRecords: true, moreTypes: false });
 const smallBatchDefined = new Uint8Array(eachMessageShapes.pack(batch.slice(0, smallBatch)));
+
+/** A reserve's answer as the shard sends it: a plain pending hold; each render a new time. */
+const reservation: ReservationView = {
+  reservationId: benchHoldId(7),
+  status: 'PENDING',
+  productId: 'hot-sku',
+  warehouseId: 'wh-1',
+  quantity: 1,
+  expiresAtMs: 1_763_900_600_000,
+  createdAtMs: 1_763_900_000_000,
+};
+/** The same body as it was rendered before: a literal of its fields, stringified. */
+function reservationLiteralJson(view: ReservationView): string {
+  return JSON.stringify({
+    reservation_id: view.reservationId,
+    status: view.status,
+    product_id: view.productId,
+    warehouse_id: view.warehouseId,
+    quantity: view.quantity,
+    expires_at: isoTime(view.expiresAtMs),
+    created_at: isoTime(view.createdAtMs),
+  });
+}
 
 /** One partition with one hot key; sequences give every reserve a fresh idempotency key. */
 class HotKey {
@@ -184,6 +212,16 @@ bench
     keyIndex = (keyIndex + 1) & 63;
     promAttempts.inc();
     promSeconds.observe(answerSeconds[keyIndex] as number);
+  })
+  .add("renderOutcome (a reserve's answer)", () => {
+    keyIndex = (keyIndex + 1) & 1023;
+    const view = { ...reservation, createdAtMs: reservation.createdAtMs + keyIndex };
+    sink ^= renderOutcome({ ok: true, reservation: view, replayed: false }).body.length;
+  })
+  .add("a reserve's answer as a literal stringified (as before)", () => {
+    keyIndex = (keyIndex + 1) & 1023;
+    const view = { ...reservation, createdAtMs: reservation.createdAtMs + keyIndex };
+    sink ^= reservationLiteralJson(view).length;
   })
   .add('reserve metrics: TalliedHistogram series', () => {
     keyIndex = (keyIndex + 1) & 63;
