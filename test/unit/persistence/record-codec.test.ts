@@ -126,6 +126,28 @@ describe('encodeRecord / decodeRecord', () => {
     expect(decodeRecord(Buffer.from(bytes, 'hex'))).toStrictEqual(record);
   });
 
+  // At the str 16 and str 32 bounds (too long for the property test's strings) a row is still
+  // msgpackr's bytes for its positional row, and reads back.
+  it.each([0xffff, 0x1_0000])(
+    'writes an ASCII reason of %i characters as msgpackr does',
+    (length) => {
+      const record: JournalRecord = {
+        type: 'adjusted',
+        ...base,
+        delta: 1,
+        onHand: 1,
+        reserved: 0,
+        reason: 'r'.repeat(length),
+        idempotencyKey: '',
+        actorId: 'admin-1',
+      };
+      const row = [5, 'sku-1', 'wh-1', 7, 1_700_000_000_123, 'trace-abc', 1, 1, 0];
+      const encoded = encodeRecord(record);
+      expect(encoded.equals(packr.pack([...row, record.reason, '', 'admin-1']))).toBe(true);
+      expect(decodeRecord(encoded)).toStrictEqual(record);
+    },
+  );
+
   it('refuses every cut-short prefix of a record', () => {
     for (const [, record] of examples) {
       const encoded = encodeRecord(record);
