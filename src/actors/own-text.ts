@@ -10,7 +10,8 @@
 //
 // `ownText` copies such a string; shorter ones are copies already. An id or an idempotency key is
 // ASCII, so it goes out as latin1 into a scratch buffer and back: one native copy each way, a
-// new flat string, about half what JSON's round trip took (bench/micro/hot-paths.ts, "ownText").
+// new flat string, in about two thirds of the time JSON's round trip takes
+// (bench/micro/hot-paths.ts, "ownText").
 // Any string with a code unit past a byte comes back different, which the comparison sees: it is
 // copied by JSON's round trip then (exact for any string, lone surrogates included, and flat).
 // `sharedText` also keeps one string per value for the few values that many holds repeat (a

@@ -59,8 +59,8 @@ export function lotUnitsObjects(lots: readonly LotUnits[]): Record<string, unkno
 /**
  * A hold's body. The plain hold (no field beyond v1's and not CONFIRMED: what a reserve answers)
  * is written as text at once, character for character what the object would stringify to;
- * building the literal and stringifying it took about twice as long (bench/micro/hot-paths.ts,
- * "renderOutcome"). Any other hold goes through the object.
+ * building the literal and stringifying it took about 1.6 times as long
+ * (bench/micro/hot-paths.ts, "renderOutcome"). Any other hold goes through the object.
  */
 export function reservationJson(view: ReservationView): string {
   if (!plainHold(view)) return JSON.stringify(reservationObject(view));
