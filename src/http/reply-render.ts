@@ -26,27 +26,6 @@ export interface RenderedReply {
   readonly retryAfterSeconds: number | undefined;
 }
 
-/** The reservation body: v1 fields, then the v1.1 ones a hold has (never empty ones). */
-function reservationObject(view: ReservationView): Record<string, unknown> {
-  // The hot path's body (a plain PENDING hold) is one literal: no spreads on this thread.
-  const body: Record<string, unknown> = {
-    reservation_id: view.reservationId,
-    status: view.status,
-    product_id: view.productId,
-    warehouse_id: view.warehouseId,
-    quantity: view.quantity,
-    expires_at: isoTime(view.expiresAtMs),
-    created_at: isoTime(view.createdAtMs),
-  };
-  if (view.status === 'CONFIRMED')
-    body.confirmed_quantity = view.confirmedQuantity ?? view.quantity;
-  if (view.buyerId !== undefined && view.buyerId !== '') body.buyer_id = view.buyerId;
-  if (view.reference !== undefined && view.reference !== '') body.reference = view.reference;
-  if (view.cartId !== undefined && view.cartId !== '') body.cart_id = view.cartId;
-  if (view.lots !== undefined) body.lots = lotUnitsObjects(view.lots);
-  return body;
-}
-
 /** Units by lot, as a reservation and a transfer show them (the unnamed lot as ''). */
 export function lotUnitsObjects(lots: readonly LotUnits[]): Record<string, unknown>[] {
   return lots.map((units) => ({
@@ -57,14 +36,13 @@ export function lotUnitsObjects(lots: readonly LotUnits[]): Record<string, unkno
 }
 
 /**
- * A hold's body. The plain hold (no field beyond v1's and not CONFIRMED: what a reserve answers)
- * is written as text at once, character for character what the object would stringify to;
- * building the literal and stringifying it took about 1.6 times as long
- * (bench/micro/hot-paths.ts, "renderOutcome"). Any other hold goes through the object.
+ * The reservation body: v1's fields, then the v1.1 ones a hold has (never empty ones), written as
+ * text field by field, each value as JSON writes it. Every reserve answers one, and a literal of
+ * the fields stringified took about 1.6 times as long (bench/micro/hot-paths.ts,
+ * "renderOutcome").
  */
 export function reservationJson(view: ReservationView): string {
-  if (!plainHold(view)) return JSON.stringify(reservationObject(view));
-  return (
+  let body =
     '{"reservation_id":' +
     JSON.stringify(view.reservationId) +
     ',"status":' +
@@ -74,28 +52,26 @@ export function reservationJson(view: ReservationView): string {
     ',"warehouse_id":' +
     JSON.stringify(view.warehouseId) +
     ',"quantity":' +
-    String(view.quantity) +
+    JSON.stringify(view.quantity) +
     ',"expires_at":"' +
     isoTime(view.expiresAtMs) +
     '","created_at":"' +
     isoTime(view.createdAtMs) +
-    '"}'
-  );
-}
-
-/**
- * What `reservationObject` renders with its seven v1 fields alone, and whose quantity prints as
- * JSON does (a finite number: `String` and JSON differ only for NaN and the infinities).
- */
-function plainHold(view: ReservationView): boolean {
-  return (
-    view.status !== 'CONFIRMED' &&
-    (view.buyerId === undefined || view.buyerId === '') &&
-    (view.reference === undefined || view.reference === '') &&
-    (view.cartId === undefined || view.cartId === '') &&
-    view.lots === undefined &&
-    Number.isFinite(view.quantity)
-  );
+    '"';
+  if (view.status === 'CONFIRMED') {
+    body += ',"confirmed_quantity":' + JSON.stringify(view.confirmedQuantity ?? view.quantity);
+  }
+  if (view.buyerId !== undefined && view.buyerId !== '') {
+    body += ',"buyer_id":' + JSON.stringify(view.buyerId);
+  }
+  if (view.reference !== undefined && view.reference !== '') {
+    body += ',"reference":' + JSON.stringify(view.reference);
+  }
+  if (view.cartId !== undefined && view.cartId !== '') {
+    body += ',"cart_id":' + JSON.stringify(view.cartId);
+  }
+  if (view.lots !== undefined) body += ',"lots":' + JSON.stringify(lotUnitsObjects(view.lots));
+  return body + '}';
 }
 
 /** A stock view; `incoming`: units of transfers in transit toward the key (not available). */

@@ -1,8 +1,7 @@
 // Proves a refusal's retry-after is rendered apart from its body: a shed 503 overloaded carries
 // the seconds its shard sized, any other 503 says 1, other statuses none; and the body of a shed
 // refusal is the contract's error body exactly, whatever its retry-after. And that a
-// reservation's body, written as text for a plain hold and from an object for any other, is the
-// contract's exactly.
+// reservation's body, written as text field by field, is the contract's exactly.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ReservationView } from '../../../src/actors/index.js';
