@@ -35,10 +35,13 @@ export function useLedger(env: Record<string, string> = {}): LedgerFixture {
 
 /**
  * The setup of a crash test: a fresh database for the file, and `start()` for each ledger the
- * test runs on it (one after another, as a kill -9 and restart do). The last one started is
- * stopped and the database dropped afterwards. Call inside a describe block.
+ * test runs on it (one after another, as a kill -9 and restart do), with `env` beside its
+ * database. The last one started is stopped and the database dropped afterwards. Call inside a
+ * describe block.
  */
-export function useRestartableLedger(): { start(): Promise<LedgerProcess> } {
+export function useRestartableLedger(): {
+  start(env?: Record<string, string>): Promise<LedgerProcess>;
+} {
   let database: TestDatabase | undefined;
   let ledger: LedgerProcess | undefined;
   beforeAll(async () => {
@@ -49,9 +52,9 @@ export function useRestartableLedger(): { start(): Promise<LedgerProcess> } {
     await database?.drop();
   });
   return {
-    async start() {
+    async start(env = {}) {
       if (database === undefined) throw new Error('start() the ledger inside a test');
-      ledger = await startLedger({ env: { DATABASE_URL: database.url } });
+      ledger = await startLedger({ env: { DATABASE_URL: database.url, ...env } });
       return ledger;
     },
   };

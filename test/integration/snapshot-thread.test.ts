@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JournalStore, SnapshotThread, migrate } from '../../src/persistence/index.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { post } from '../helpers/http.js';
-import { sleep, startLedger } from '../helpers/ledger-process.js';
+import { useRestartableLedger } from '../helpers/ledger-fixture.js';
+import { sleep } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 
 describe.runIf(await havePostgres())('the snapshot thread', () => {
@@ -60,15 +61,7 @@ describe.runIf(await havePostgres())('the snapshot thread', () => {
 });
 
 describe.runIf(await havePostgres())("a ledger's snapshot threads", () => {
-  let database: TestDatabase;
-
-  beforeAll(async () => {
-    database = await createDatabase();
-  });
-
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const { start } = useRestartableLedger();
 
   /** The process's threads, once their number has held for 600 ms (threads start lazily). */
   async function settledThreads(pid: number): Promise<number> {
@@ -83,7 +76,7 @@ describe.runIf(await havePostgres())("a ledger's snapshot threads", () => {
   }
 
   it('are started once the shards are ready: the first snapshots start none', async () => {
-    const ledger = await startLedger({ env: { DATABASE_URL: database.url, SHARDS: '2' } });
+    const ledger = await start({ SHARDS: '2' });
     try {
       const pid = ledger.child.pid as number;
       // Both shards hold stock, so both write a snapshot below.
@@ -102,7 +95,7 @@ describe.runIf(await havePostgres())("a ledger's snapshot threads", () => {
   }, 60_000);
 
   it('end with the ledger when no snapshot ever took them', async () => {
-    const ledger = await startLedger({ env: { DATABASE_URL: database.url, SHARDS: '2' } });
+    const ledger = await start({ SHARDS: '2' });
     await settledThreads(ledger.child.pid as number);
     expect(await ledger.stop()).toBe(0);
   }, 60_000);
