@@ -3,16 +3,14 @@
 // (a cursor only in the exact form the ledger writes it).
 import { describe, expect, it } from 'vitest';
 import { encodeStockCursor } from '../../../src/http/schemas.js';
-import { RequestValidator, ValidationError } from '../../../src/http/validate.js';
-import { testLimits } from '../../helpers/validation.js';
+import { ValidationError } from '../../../src/http/validate.js';
+import { testValidator } from '../../helpers/validation.js';
 
-const limits = testLimits;
-
-const validator = new RequestValidator(limits);
+const validator = testValidator();
 const caller = { subject: 'user-1' };
-const adjustCommand = (body: Record<string, unknown>, _limits: unknown, trace: string) =>
+const adjustCommand = (body: Record<string, unknown>, trace: string) =>
   validator.adjust(body, trace, caller);
-const reserveCommand = (body: Record<string, unknown>, _limits: unknown, trace: string) =>
+const reserveCommand = (body: Record<string, unknown>, trace: string) =>
   validator.reserve(body, trace, caller);
 
 function fieldOf(run: () => unknown): string | undefined {
@@ -29,32 +27,29 @@ describe('adjust validation', () => {
   const base = { product_id: 'p', warehouse_id: 'w', delta: 5 };
 
   it('accepts a reason with paired surrogates (emoji) and keeps it as sent', () => {
-    const command = adjustCommand({ ...base, reason: 'restock 📦' }, limits, 't');
+    const command = adjustCommand({ ...base, reason: 'restock 📦' }, 't');
     expect(command).toMatchObject({ kind: 'adjust', reason: 'restock 📦', delta: 5 });
   });
 
   it('refuses a reason with a lone surrogate, which UTF-8 cannot carry unchanged', () => {
-    expect(fieldOf(() => adjustCommand({ ...base, reason: 'bad \ud800' }, limits, 't'))).toBe(
-      'reason',
-    );
-    expect(fieldOf(() => adjustCommand({ ...base, reason: '\udc00' }, limits, 't'))).toBe('reason');
+    expect(fieldOf(() => adjustCommand({ ...base, reason: 'bad \ud800' }, 't'))).toBe('reason');
+    expect(fieldOf(() => adjustCommand({ ...base, reason: '\udc00' }, 't'))).toBe('reason');
   });
 
   it('reads a lot with or without its date', () => {
     const dated = adjustCommand(
       { ...base, lot: { lot_id: 'B-2026.1', expires_on: '2028-02-29' } },
-      limits,
       't',
     );
     expect(dated).toMatchObject({ lot: { lotId: 'B-2026.1', expiresOn: '2028-02-29' } });
-    const plain = adjustCommand({ ...base, lot: { lot_id: 'B' } }, limits, 't');
+    const plain = adjustCommand({ ...base, lot: { lot_id: 'B' } }, 't');
     expect(plain).toMatchObject({ lot: { lotId: 'B' } });
     expect(plain).not.toHaveProperty('lot.expiresOn');
-    expect(adjustCommand(base, limits, 't')).not.toHaveProperty('lot');
+    expect(adjustCommand(base, 't')).not.toHaveProperty('lot');
   });
 
   it('refuses a bad lot, naming lot.lot_id or lot.expires_on', () => {
-    const lotField = (lot: unknown) => fieldOf(() => adjustCommand({ ...base, lot }, limits, 't'));
+    const lotField = (lot: unknown) => fieldOf(() => adjustCommand({ ...base, lot }, 't'));
     expect(lotField({ lot_id: 'a/b' })).toBe('lot.lot_id');
     expect(lotField({ lot_id: '' })).toBe('lot.lot_id');
     expect(lotField({ lot_id: 'x'.repeat(65) })).toBe('lot.lot_id');
@@ -69,10 +64,8 @@ describe('adjust validation', () => {
   });
 
   it('refuses a zero delta and a reason over 500 characters', () => {
-    expect(fieldOf(() => adjustCommand({ ...base, delta: 0 }, limits, 't'))).toBe('delta');
-    expect(fieldOf(() => adjustCommand({ ...base, reason: 'x'.repeat(501) }, limits, 't'))).toBe(
-      'reason',
-    );
+    expect(fieldOf(() => adjustCommand({ ...base, delta: 0 }, 't'))).toBe('delta');
+    expect(fieldOf(() => adjustCommand({ ...base, reason: 'x'.repeat(501) }, 't'))).toBe('reason');
   });
 });
 
@@ -84,11 +77,9 @@ describe('reserve validation', () => {
       quantity: 2,
       idempotency_key: 'k'.repeat(16),
     };
-    expect(reserveCommand(body, limits, 't')).toMatchObject({ ttlSeconds: 600, quantity: 2 });
-    expect(fieldOf(() => reserveCommand({ ...body, quantity: 0 }, limits, 't'))).toBe('quantity');
-    expect(fieldOf(() => reserveCommand({ ...body, ttl_seconds: 30 }, limits, 't'))).toBe(
-      'ttl_seconds',
-    );
+    expect(reserveCommand(body, 't')).toMatchObject({ ttlSeconds: 600, quantity: 2 });
+    expect(fieldOf(() => reserveCommand({ ...body, quantity: 0 }, 't'))).toBe('quantity');
+    expect(fieldOf(() => reserveCommand({ ...body, ttl_seconds: 30 }, 't'))).toBe('ttl_seconds');
   });
 });
 
@@ -97,12 +88,10 @@ describe('v1.1 validation', () => {
 
   it('passes buyer_id and reference to a reserve only when sent', () => {
     const body = { product_id: 'p', warehouse_id: 'w', quantity: 1, idempotency_key: key };
-    expect(reserveCommand(body, limits, 't')).not.toHaveProperty('buyerId');
-    const command = reserveCommand({ ...body, buyer_id: 'b@x', reference: 'PO 1' }, limits, 't');
+    expect(reserveCommand(body, 't')).not.toHaveProperty('buyerId');
+    const command = reserveCommand({ ...body, buyer_id: 'b@x', reference: 'PO 1' }, 't');
     expect(command).toMatchObject({ buyerId: 'b@x', reference: 'PO 1' });
-    expect(fieldOf(() => reserveCommand({ ...body, buyer_id: 'a b' }, limits, 't'))).toBe(
-      'buyer_id',
-    );
+    expect(fieldOf(() => reserveCommand({ ...body, buyer_id: 'a b' }, 't'))).toBe('buyer_id');
   });
 
   it('turns a settings body into only the changes it names, null kept as null', () => {
