@@ -56,18 +56,18 @@ const perAnswer = (samples: number) =>
 const unit = answers === undefined ? '' : ' | µs/answer';
 
 /** The V8 helpers, and the Postgres backends, are many threads doing one thing: shown together. */
+const togetherAs: Partial<Record<ThreadBreakdown['role'], string>> = {
+  'V8 helper': 'V8 helpers',
+  'Postgres backend': 'Postgres backends',
+};
+
 function grouped(
   threads: readonly ThreadBreakdown[],
 ): { label: string; parts: ThreadBreakdown[] }[] {
   const groups: { label: string; parts: ThreadBreakdown[] }[] = [];
   for (const thread of threads) {
     if (thread.role === 'other thread') continue;
-    const label =
-      thread.role === 'V8 helper'
-        ? 'V8 helpers'
-        : thread.role === 'Postgres backend'
-          ? 'Postgres backends'
-          : `${thread.role} ${thread.tid}`;
+    const label = togetherAs[thread.role] ?? `${thread.role} ${thread.tid}`;
     const group = groups.find((each) => each.label === label);
     if (group === undefined) groups.push({ label, parts: [thread] });
     else group.parts.push(thread);
