@@ -14,6 +14,7 @@ import { backgroundBusyCores, machineInfo } from './lib/machine.js';
 import { latencyPlotSvg } from './lib/plot.js';
 import {
   buildState,
+  floorTargetsOf,
   gitState,
   loadParameters,
   markdownReport,
@@ -125,6 +126,7 @@ async function runAll(options: BenchOptions, cleanup: Cleanup): Promise<boolean>
     medians,
     ratios,
     targets: targetsOf(options, medians, ratios),
+    floorTargets: floorTargetsOf(options, runs, medians),
     problems: runs.flatMap((run) =>
       run.problems.map((p) => `${run.scenario} on ${run.system}: ${p}`),
     ),

@@ -28,6 +28,11 @@ export interface BenchRecord {
   readonly medians: readonly Median[];
   readonly ratios: readonly Ratio[];
   readonly targets: readonly Target[];
+  /**
+   * The same targets for each durable floor in the run (bare-uws-commit-hop, bare-uws-commit),
+   * as if it were the ledger: a target the hop's floor misses, this design misses on the box.
+   */
+  readonly floorTargets?: readonly FloorTargets[];
   readonly problems: readonly string[];
   readonly warnings: readonly string[];
 }
@@ -75,6 +80,8 @@ export interface Ratio {
 }
 
 export interface Target {
+  /** What is measured: the ratio to this baseline's rate, or 'p99'. */
+  readonly kind: SystemName | 'p99';
   readonly name: string;
   readonly measured: number | null;
   readonly target: string;
@@ -217,7 +224,8 @@ export function mediansOf(runs: readonly SystemRun[]): Median[] {
   });
 }
 
-export function ratiosOf(runs: readonly SystemRun[]): Ratio[] {
+/** Each system's rate over each other's, run by run: the ledger's by default, or `subject`'s. */
+export function ratiosOf(runs: readonly SystemRun[], subject: SystemName = 'ledger'): Ratio[] {
   const ratios: Ratio[] = [];
   const scenarios = [...new Set(runs.map((run) => run.scenario))];
   for (const scenario of scenarios) {
@@ -225,12 +233,12 @@ export function ratiosOf(runs: readonly SystemRun[]): Ratio[] {
       runs.find((r) => r.scenario === scenario && r.system === system && r.run === run)
         ?.requestsPerSecond ?? null;
     const runNumbers = [...new Set(runs.map((run) => run.run))].sort((a, b) => a - b);
-    const baselines = [...new Set(runs.map((run) => run.system))].filter((s) => s !== 'ledger');
+    const baselines = [...new Set(runs.map((run) => run.system))].filter((s) => s !== subject);
     for (const baseline of baselines) {
       const perRun = runNumbers.map((run) => {
-        const ledger = rate('ledger', run);
+        const own = rate(subject, run);
         const other = rate(baseline, run);
-        return ledger === null || other === null || other === 0 ? null : ledger / other;
+        return own === null || other === null || other === 0 ? null : own / other;
       });
       if (perRun.every((value) => value === null)) continue;
       const target = scenario === 'hot-sku' ? (ratioTargets[baseline] ?? null) : null;
@@ -240,29 +248,84 @@ export function ratiosOf(runs: readonly SystemRun[]): Ratio[] {
   return ratios;
 }
 
+/** The hot-SKU targets, met or not by the ledger, or by `subject` (`ratios` its own). */
 export function targetsOf(
-  options: BenchOptions,
+  options: Pick<BenchOptions, 'connections'>,
   medians: readonly Median[],
   ratios: readonly Ratio[],
+  subject: SystemName = 'ledger',
 ): Target[] {
   const targets: Target[] = ratios
     .filter((ratio) => ratio.target !== null)
     .map((ratio) => ({
-      name: `hot-sku: ledger / ${ratio.baseline} req/s`,
+      kind: ratio.baseline,
+      name: `hot-sku: ${subject} / ${ratio.baseline} req/s`,
       measured: ratio.median,
       target: `≥ ${ratio.target}`,
       met: ratio.median === null ? null : ratio.median >= (ratio.target ?? 0),
     }));
-  const hot = medians.find((m) => m.scenario === 'hot-sku' && m.system === 'ledger');
+  const hot = medians.find((m) => m.scenario === 'hot-sku' && m.system === subject);
   if (hot !== undefined && options.connections === p99TargetConnections) {
     targets.push({
-      name: `hot-sku: ledger p99 at ${p99TargetConnections} connections (ms)`,
+      kind: 'p99',
+      name: `hot-sku: ${subject} p99 at ${p99TargetConnections} connections (ms)`,
       measured: hot.p99Ms,
       target: `≤ ${p99TargetMs}`,
       met: hot.p99Ms === null ? null : hot.p99Ms <= p99TargetMs,
     });
   }
   return targets;
+}
+
+/** The durable floors (bench/README.md, "The floor of a durable answer"): the design's first. */
+const floorSystems: readonly SystemName[] = ['bare-uws-commit-hop', 'bare-uws-commit'];
+
+export interface FloorTargets {
+  readonly system: SystemName;
+  readonly targets: readonly Target[];
+}
+
+/** The hot-SKU targets of every durable floor that ran, each taken as if it were the ledger. */
+export function floorTargetsOf(
+  options: Pick<BenchOptions, 'connections'>,
+  runs: readonly SystemRun[],
+  medians: readonly Median[],
+): FloorTargets[] {
+  return floorSystems
+    .filter((system) => runs.some((run) => run.scenario === 'hot-sku' && run.system === system))
+    .map((system) => ({
+      system,
+      targets: targetsOf(options, medians, ratiosOf(runs, system), system),
+    }));
+}
+
+const floorTargetsNote =
+  'Each durable floor taken as if it were the ledger, against the same baselines in the same ' +
+  'runs. bare-uws-commit-hop is the floor of this design (an HTTP thread, the hop to a worker ' +
+  'thread and back, a group commit to Postgres, nothing else): a target it misses here, no ' +
+  'build of the design meets on this machine in this sitting. bare-uws-commit leaves the hop ' +
+  'out too: the floor of any server that answers after a Postgres commit.';
+
+/** The targets side by side: the ledger's, then each floor's (measured, met or not). */
+function floorTargetsTable(ledger: readonly Target[], floors: readonly FloorTargets[]): string {
+  const subjects: readonly FloorTargets[] = [{ system: 'ledger', targets: ledger }, ...floors];
+  const kinds = [...new Set(subjects.flatMap((subject) => subject.targets.map((t) => t.kind)))];
+  const lines = [
+    row(['target', ...subjects.map((subject) => subject.system), 'wanted']),
+    row(['---', ...subjects.map(() => '---:'), '---:']),
+  ];
+  for (const kind of kinds) {
+    const wanted = subjects.flatMap((subject) => subject.targets).find((t) => t.kind === kind);
+    const cells = subjects.map((subject) => {
+      const target = subject.targets.find((t) => t.kind === kind);
+      if (target === undefined || target.met === null) return 'n/a';
+      return `${fixed(target.measured, 2)} ${target.met ? '(met)' : '(**not met**)'}`;
+    });
+    const label =
+      kind === 'p99' ? `p99 at ${p99TargetConnections} connections (ms)` : `req/s over ${kind}`;
+    lines.push(row([label, ...cells, wanted?.target ?? '']));
+  }
+  return lines.join('\n');
 }
 
 const fixed = (value: number | null, digits: number): string =>
@@ -728,6 +791,10 @@ export function markdownReport(record: BenchRecord): string {
       const met = target.met === null ? 'n/a' : target.met ? 'yes' : '**no**';
       parts.push(row([target.name, fixed(target.measured, 2), target.target, met]));
     }
+  }
+  if (record.floorTargets !== undefined && record.floorTargets.length > 0) {
+    parts.push('', '## The same targets for the durable floors', '', floorTargetsNote, '');
+    parts.push(floorTargetsTable(record.targets, record.floorTargets));
   }
   parts.push('', '## CPU per answer, each run', '', cpuPerAnswerTable(record.runs));
   parts.push('', '## Waiting for a core, each run', '', waitingTableNote, '');

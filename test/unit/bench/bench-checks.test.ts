@@ -3,7 +3,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { median, ratiosOf } from '../../../bench/lib/report.js';
+import { floorTargetsOf, median, ratiosOf, type Median } from '../../../bench/lib/report.js';
 import type { SystemRun } from '../../../bench/lib/run-system.js';
 import { cartAnswerMatches } from '../../../bench/lib/load-worker.js';
 import { resolveUnknown } from '../../../bench/lib/state-check.js';
@@ -138,6 +138,58 @@ describe('medians and ratios', () => {
         median: 0.5,
         target: 0.4,
       },
+    ]);
+  });
+
+  it("takes each durable floor that ran as if it were the ledger, against the same runs' baselines", () => {
+    const run = (system: SystemRun['system'], runNumber: number, rate: number) =>
+      ({ system, scenario: 'hot-sku', run: runNumber, requestsPerSecond: rate }) as SystemRun;
+    const runs = [
+      run('ledger', 1, 100),
+      run('bare-uws-commit-hop', 1, 150),
+      run('redis-lua', 1, 100),
+      run('postgres-row-lock', 1, 10),
+      run('ledger', 2, 120),
+      run('bare-uws-commit-hop', 2, 170),
+      run('redis-lua', 2, 100),
+      run('postgres-row-lock', 2, 10),
+    ];
+    const medians = [
+      { scenario: 'hot-sku', system: 'ledger', p99Ms: 14 },
+      { scenario: 'hot-sku', system: 'bare-uws-commit-hop', p99Ms: 9.5 },
+    ] as Median[];
+    const floors = floorTargetsOf({ connections: 64 }, runs, medians);
+    // bare-uws-commit did not run: it has no row. The ledger is a baseline like any other here,
+    // but has no target of its own.
+    expect(floors.map((floor) => floor.system)).toEqual(['bare-uws-commit-hop']);
+    expect(floors[0]?.targets).toEqual([
+      {
+        kind: 'redis-lua',
+        name: 'hot-sku: bare-uws-commit-hop / redis-lua req/s',
+        measured: 1.6,
+        target: '≥ 1.5',
+        met: true,
+      },
+      {
+        kind: 'postgres-row-lock',
+        name: 'hot-sku: bare-uws-commit-hop / postgres-row-lock req/s',
+        measured: 16,
+        target: '≥ 15',
+        met: true,
+      },
+      {
+        kind: 'p99',
+        name: 'hot-sku: bare-uws-commit-hop p99 at 64 connections (ms)',
+        measured: 9.5,
+        target: '≤ 10',
+        met: true,
+      },
+    ]);
+    // The p99 target is asked at 64 connections only.
+    const crowd = floorTargetsOf({ connections: 1000 }, runs, medians);
+    expect(crowd[0]?.targets.map((target) => target.kind)).toEqual([
+      'redis-lua',
+      'postgres-row-lock',
     ]);
   });
 });
