@@ -112,6 +112,15 @@ describe('the cart scenario', () => {
 });
 
 describe('medians and ratios', () => {
+  /** Hot-SKU runs of each system at these rates: run 1, 2, ... in order. */
+  const hotRuns = (rates: Partial<Record<SystemRun['system'], number[]>>): SystemRun[] =>
+    Object.entries(rates).flatMap(([system, perRun]) =>
+      (perRun ?? []).map(
+        (rate, index) =>
+          ({ system, scenario: 'hot-sku', run: index + 1, requestsPerSecond: rate }) as SystemRun,
+      ),
+    );
+
   it('takes the middle value, or the mean of the two middle ones, ignoring failed runs', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 3, 2])).toBe(2.5);
@@ -120,16 +129,7 @@ describe('medians and ratios', () => {
   });
 
   it('divides the ledger by each baseline within the same run', () => {
-    const run = (system: SystemRun['system'], runNumber: number, rate: number) =>
-      ({ system, scenario: 'hot-sku', run: runNumber, requestsPerSecond: rate }) as SystemRun;
-    const ratios = ratiosOf([
-      run('ledger', 1, 100),
-      run('bare-uws', 1, 200),
-      run('ledger', 2, 90),
-      run('bare-uws', 2, 100),
-      run('ledger', 3, 120),
-      run('bare-uws', 3, 400),
-    ]);
+    const ratios = ratiosOf(hotRuns({ ledger: [100, 90, 120], 'bare-uws': [200, 100, 400] }));
     expect(ratios).toEqual([
       {
         scenario: 'hot-sku',
@@ -142,18 +142,12 @@ describe('medians and ratios', () => {
   });
 
   it("takes each durable floor that ran as if it were the ledger, against the same runs' baselines", () => {
-    const run = (system: SystemRun['system'], runNumber: number, rate: number) =>
-      ({ system, scenario: 'hot-sku', run: runNumber, requestsPerSecond: rate }) as SystemRun;
-    const runs = [
-      run('ledger', 1, 100),
-      run('bare-uws-commit-hop', 1, 150),
-      run('redis-lua', 1, 100),
-      run('postgres-row-lock', 1, 10),
-      run('ledger', 2, 120),
-      run('bare-uws-commit-hop', 2, 170),
-      run('redis-lua', 2, 100),
-      run('postgres-row-lock', 2, 10),
-    ];
+    const runs = hotRuns({
+      ledger: [100, 120],
+      'bare-uws-commit-hop': [150, 170],
+      'redis-lua': [100, 100],
+      'postgres-row-lock': [10, 10],
+    });
     const medians = [
       { scenario: 'hot-sku', system: 'ledger', p99Ms: 14 },
       { scenario: 'hot-sku', system: 'bare-uws-commit-hop', p99Ms: 9.5 },
