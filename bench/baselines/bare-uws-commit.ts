@@ -10,7 +10,9 @@
 // bare-uws-commit-hop) puts the commit on a thread of its own behind the ledger's kind of hop:
 // the requests of a turn go to it in one msgpack message, each becomes a msgpack row there, and
 // the committed ids come back in one message per commit. The ledger also writes the movement
-// history, so its tables grow more per answer than either's.
+// history, so its tables grow more per answer than either's; BARE_UWS_COMMIT_JOURNAL=1 (the
+// bench's bare-uws-commit-journal, with the hop) commits with the ledger's own journal statement
+// instead, each request a movement of its stock key: the design's floor with the history in it.
 // DATABASE_URL names a scratch database (the bench creates and drops it); the table is made here.
 import { Worker } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
@@ -21,7 +23,7 @@ import {
   statelessStock,
   workerBootCode,
 } from '../lib/baseline-http.js';
-import { FloorCommit } from '../lib/floor-commit.js';
+import { FloorCommit, keyOf } from '../lib/floor-commit.js';
 
 const reservationId = '00000000-0000-4000-8000-000000000000';
 const startedMs = Date.now();
@@ -29,12 +31,17 @@ const startedMs = Date.now();
 /** Resolves once a row for `request` is durable. */
 type Durable = (request: object) => Promise<void>;
 
+/** BARE_UWS_COMMIT_JOURNAL=1: the ledger's journal statement, history and all (floor-commit.ts). */
+const journal = process.env.BARE_UWS_COMMIT_JOURNAL === '1';
+
 async function onThisThread(): Promise<{ durable: Durable; close: () => Promise<void> }> {
-  const floor = await FloorCommit.open(process.env.DATABASE_URL);
+  const floor = await FloorCommit.open(process.env.DATABASE_URL, journal);
   const durable: Durable = (request) =>
     new Promise((resolve, reject) => {
-      floor.add(Buffer.from(JSON.stringify(request)), (error) =>
-        error === undefined ? resolve() : reject(error),
+      floor.add(
+        Buffer.from(JSON.stringify(request)),
+        (error) => (error === undefined ? resolve() : reject(error)),
+        journal ? keyOf(request) : undefined,
       );
     });
   return { durable, close: () => floor.close() };
@@ -45,7 +52,7 @@ async function behindAHop(): Promise<{ durable: Durable; close: () => Promise<vo
   const moduleUrl = new URL('./floor-commit-worker.ts', import.meta.url).href;
   const worker = new Worker(workerBootCode(moduleUrl), {
     eval: true,
-    workerData: { databaseUrl: process.env.DATABASE_URL },
+    workerData: { databaseUrl: process.env.DATABASE_URL, journal },
   });
   await new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());

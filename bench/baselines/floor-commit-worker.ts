@@ -4,12 +4,13 @@
 // (floor-commit.ts), and the ids of the committed ones go back in one message per commit.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
-import { FloorCommit } from '../lib/floor-commit.js';
+import { FloorCommit, keyOf } from '../lib/floor-commit.js';
 
 const port = parentPort;
 if (port === null) throw new Error('floor-commit-worker runs as a worker thread');
 const packr = new Packr();
-const floor = await FloorCommit.open((workerData as { databaseUrl?: string }).databaseUrl);
+const { databaseUrl, journal } = workerData as { databaseUrl?: string; journal?: boolean };
+const floor = await FloorCommit.open(databaseUrl, journal === true);
 
 /** Ids committed (and failed) since the last message back, sent once per turn. */
 let committed: number[] = [];
@@ -33,14 +34,18 @@ port.on('message', (message: Uint8Array | 'stop') => {
   }
   const batch = packr.unpack(message) as [id: number, request: unknown][];
   for (const [id, request] of batch) {
-    floor.add(packr.pack(request), (error) => {
-      if (error === undefined) committed.push(id);
-      else failed.push(id);
-      if (!replying) {
-        replying = true;
-        queueMicrotask(reply);
-      }
-    });
+    floor.add(
+      packr.pack(request),
+      (error) => {
+        if (error === undefined) committed.push(id);
+        else failed.push(id);
+        if (!replying) {
+          replying = true;
+          queueMicrotask(reply);
+        }
+      },
+      journal === true ? keyOf(request) : undefined,
+    );
   }
 });
 port.postMessage('ready');

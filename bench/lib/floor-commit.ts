@@ -3,12 +3,37 @@
 // the next. Each row is answered once the INSERT that carried it has committed
 // (synchronous_commit=on). Used on the HTTP thread itself, or on a thread of its own behind a
 // hop like the ledger's (floor-commit-worker.ts).
+//
+// With `journal`, each commit is the ledger's own journal statement instead (JournalStore.append
+// on the ledger's tables, made by its migrations): the rows go into ledger_wal and each one is a
+// movement of the stock key its request names, so the key's movements of a commit share one row
+// of the movement history, as a hot key's do in the ledger. What the history in the commit costs
+// a design that does nothing else (bench-floor-journal in the bench's systems).
 import pg from 'pg';
+import { JournalStore, migrate } from '../../src/persistence/index.js';
+import type { WalRow } from '../../src/persistence/journal-connection.js';
+
+/** The stock key a row's movement is written under (`journal` only). */
+export interface FloorKey {
+  readonly productId: string;
+  readonly warehouseId: string;
+}
 
 interface Waiting {
   readonly row: Uint8Array;
+  readonly key: FloorKey | undefined;
   readonly done: (error: unknown) => void;
 }
+
+/** The stock key a request names (a reserve's or an adjust's); none for a confirm or release. */
+export function keyOf(request: unknown): FloorKey | undefined {
+  const { productId, warehouseId } = request as { productId?: unknown; warehouseId?: unknown };
+  if (typeof productId !== 'string' || typeof warehouseId !== 'string') return undefined;
+  return { productId, warehouseId };
+}
+
+/** The ledger's journal writes a partition's rows; the floor has one. */
+const floorPartition = 0;
 
 export class FloorCommit {
   private pending: Waiting[] = [];
@@ -17,31 +42,42 @@ export class FloorCommit {
   /** The connection failed (its backend ended, say): every row from then on fails at once. */
   private broken: unknown = undefined;
 
-  private constructor(private readonly client: pg.Client) {
+  private constructor(
+    private readonly client: pg.Client,
+    /** The ledger's journal statement, on its tables; undefined: the floor's own table. */
+    private readonly journal: JournalStore | undefined,
+  ) {
     // Without a listener a lost connection's error would end the whole server.
     client.on('error', (error) => (this.broken ??= error));
   }
 
-  /** Connects to `databaseUrl` and makes the floor's table. */
-  static async open(databaseUrl: string | undefined): Promise<FloorCommit> {
+  /** Connects to `databaseUrl` and makes the floor's table, or with `journal` the ledger's. */
+  static async open(databaseUrl: string | undefined, journal = false): Promise<FloorCommit> {
     const client = new pg.Client({
       connectionString: databaseUrl,
       options: '-c synchronous_commit=on',
     });
     await client.connect();
+    if (journal) {
+      await migrate(client);
+      return new FloorCommit(client, new JournalStore(client));
+    }
     await client.query(
       'CREATE TABLE IF NOT EXISTS floor_wal (lsn bigint PRIMARY KEY, row bytea NOT NULL)',
     );
-    return new FloorCommit(client);
+    return new FloorCommit(client, undefined);
   }
 
-  /** `done` is called once `row` is durable (with no error) or its commit failed. */
-  add(row: Uint8Array, done: (error: unknown) => void): void {
+  /**
+   * `done` is called once `row` is durable (with no error) or its commit failed. With `journal`,
+   * `key` is the stock key its movement is written under (none: not a change of a key).
+   */
+  add(row: Uint8Array, done: (error: unknown) => void, key?: FloorKey): void {
     if (this.broken !== undefined) {
       done(this.broken);
       return;
     }
-    this.pending.push({ row, done });
+    this.pending.push({ row, key, done });
     // A commit starts after the current turn, with everything the turn added.
     if (this.pending.length === 1 && !this.writing) setImmediate(() => void this.writeAll());
   }
@@ -59,11 +95,14 @@ export class FloorCommit {
       const lsns = batch.map(() => this.nextLsn++);
       let failure: unknown = undefined;
       try {
-        await this.client.query({
-          name: 'floor-append',
-          text: 'INSERT INTO floor_wal (lsn, row) SELECT * FROM unnest($1::bigint[], $2::bytea[])',
-          values: [lsns, batch.map((waiting) => waiting.row)],
-        });
+        if (this.journal !== undefined) await this.journal.append(walRows(batch, lsns));
+        else {
+          await this.client.query({
+            name: 'floor-append',
+            text: 'INSERT INTO floor_wal (lsn, row) SELECT * FROM unnest($1::bigint[], $2::bytea[])',
+            values: [lsns, batch.map((waiting) => waiting.row)],
+          });
+        }
       } catch (error) {
         failure = error ?? new Error('commit failed');
       }
@@ -71,4 +110,19 @@ export class FloorCommit {
     }
     this.writing = false;
   }
+}
+
+/**
+ * The batch as the ledger's WAL rows: each a movement of its key (the key's version its lsn, its
+ * reserved units counting up), written with the row as the ledger writes a record's.
+ */
+function walRows(batch: readonly Waiting[], lsns: readonly number[]): WalRow[] {
+  const atMs = Date.now();
+  return batch.map(({ row, key }, index) => {
+    const lsn = lsns[index] as number;
+    const wal = { partition: floorPartition, lsn, payload: row };
+    if (key === undefined) return wal;
+    const counts = { onHand: 0, reserved: lsn, incoming: 0 };
+    return { ...wal, movement: { ...key, version: lsn, atMs, ...counts, subject: '' } };
+  });
 }

@@ -6,7 +6,8 @@ export type SystemName =
   | 'redis-lua'
   | 'bare-uws'
   | 'bare-uws-commit'
-  | 'bare-uws-commit-hop';
+  | 'bare-uws-commit-hop'
+  | 'bare-uws-commit-journal';
 
 export const systemNames: readonly SystemName[] = [
   'ledger',
@@ -15,6 +16,7 @@ export const systemNames: readonly SystemName[] = [
   'bare-uws',
   'bare-uws-commit',
   'bare-uws-commit-hop',
+  'bare-uws-commit-journal',
 ];
 
 /** What --compare runs: the ledger and the baselines its targets name. */
@@ -30,6 +32,7 @@ export const statelessSystemNames: ReadonlySet<SystemName> = new Set([
   'bare-uws',
   'bare-uws-commit',
   'bare-uws-commit-hop',
+  'bare-uws-commit-journal',
 ]);
 
 /** Whether a system keeps stock, so that the end-state check applies to it. */

@@ -60,15 +60,21 @@ async function scratchDatabaseUrl(context: StartContext): Promise<string> {
   return database.url;
 }
 
-/** bench/baselines/bare-uws-commit.ts, its commit on its HTTP thread or (`-hop`) behind a hop. */
-function durableFloor(name: 'bare-uws-commit' | 'bare-uws-commit-hop'): SystemSpec {
+/**
+ * bench/baselines/bare-uws-commit.ts, its commit on its HTTP thread or (`-hop`) behind a hop, or
+ * (`-journal`) behind the hop with the ledger's journal statement, the movement history in it.
+ */
+function durableFloor(
+  name: 'bare-uws-commit' | 'bare-uws-commit-hop' | 'bare-uws-commit-journal',
+): SystemSpec {
   return {
     name,
     durable: true,
     ledgerMetrics: false,
     start: baselineStarter('bare-uws-commit', async (context) => ({
       DATABASE_URL: await scratchDatabaseUrl(context),
-      BARE_UWS_COMMIT_HOP: name === 'bare-uws-commit-hop' ? '1' : '0',
+      BARE_UWS_COMMIT_HOP: name === 'bare-uws-commit' ? '0' : '1',
+      BARE_UWS_COMMIT_JOURNAL: name === 'bare-uws-commit-journal' ? '1' : '0',
     })),
   };
 }
@@ -118,4 +124,5 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
   'bare-uws-commit': durableFloor('bare-uws-commit'),
   // The same floor with its commit on a thread of its own, behind the ledger's kind of hop.
   'bare-uws-commit-hop': durableFloor('bare-uws-commit-hop'),
+  'bare-uws-commit-journal': durableFloor('bare-uws-commit-journal'),
 };

@@ -1,8 +1,9 @@
 // The bench's durable floor (bench/baselines/bare-uws-commit.ts), run as the bench runs it, over
-// a socket, on the real Postgres, on its HTTP thread and behind a hop to a commit thread: a
-// reserve is answered once its row has committed, a burst's rows all land, each its own lsn,
-// a malformed body is refused without a row, and a lost connection fails the reserves after it
-// (500) while the server keeps serving.
+// a socket, on the real Postgres, on its HTTP thread, behind a hop to a commit thread, and behind
+// the hop with the ledger's journal statement: a reserve is answered once its row has committed,
+// a burst's rows all land, each its own lsn, a malformed body is refused without a row, and a
+// lost connection fails the reserves after it (500) while the server keeps serving. With the
+// journal statement every reserve is also a movement of its key in the ledger's history.
 import { fileURLToPath } from 'node:url';
 import { unpack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,10 +18,31 @@ interface FloorRow {
   readonly row: Buffer;
 }
 
+const floorRows = 'SELECT lsn::text AS lsn, row FROM floor_wal ORDER BY floor_wal.lsn';
+
 /** How each way of running it stores a request: JSON on the HTTP thread, msgpack behind a hop. */
 const modes = [
-  { name: 'on its HTTP thread', hop: '0', decode: (row: Buffer) => JSON.parse(row.toString()) },
-  { name: 'behind a hop to a commit thread', hop: '1', decode: (row: Buffer) => unpack(row) },
+  {
+    name: 'on its HTTP thread',
+    hop: '0',
+    journal: '0',
+    rows: floorRows,
+    decode: (row: Buffer) => JSON.parse(row.toString()),
+  },
+  {
+    name: 'behind a hop to a commit thread',
+    hop: '1',
+    journal: '0',
+    rows: floorRows,
+    decode: (row: Buffer) => unpack(row),
+  },
+  {
+    name: "behind the hop, with the ledger's journal statement",
+    hop: '1',
+    journal: '1',
+    rows: 'SELECT lsn::text AS lsn, payload AS row FROM ledger_wal ORDER BY ledger_wal.lsn',
+    decode: (row: Buffer) => unpack(row),
+  },
 ] as const;
 
 const reserveBody = (key: string) => ({
@@ -48,6 +70,7 @@ describe.runIf(await havePostgres()).each(modes)('bare-uws-commit, $name', (mode
         PORT: '0',
         DATABASE_URL: url,
         BARE_UWS_COMMIT_HOP: mode.hop,
+        BARE_UWS_COMMIT_JOURNAL: mode.journal,
       },
       execArgv: [],
       onSpawned: () => undefined,
@@ -59,10 +82,7 @@ describe.runIf(await havePostgres()).each(modes)('bare-uws-commit, $name', (mode
     await database?.drop();
   });
 
-  const rows = () =>
-    (database as TestDatabase).query<FloorRow>(
-      'SELECT lsn::text AS lsn, row FROM floor_wal ORDER BY floor_wal.lsn',
-    );
+  const rows = () => (database as TestDatabase).query<FloorRow>(mode.rows);
 
   const post = (path: string, body: unknown) =>
     fetch(`${(server as LedgerChild).baseUrl}${path}`, {
@@ -133,6 +153,30 @@ describe.runIf(await havePostgres()).each(modes)('bare-uws-commit, $name', (mode
     expect(typeof answer.error?.code).toBe('string');
     expect(await rows()).toHaveLength(41 + 12 * 25);
   });
+
+  it.runIf(mode.journal === '1')(
+    "makes every reserve a movement of its key, in the ledger's history, version by version",
+    async () => {
+      const movements = await (database as TestDatabase).query<{
+        product_id: string;
+        warehouse_id: string;
+        version: string;
+        later_count: number;
+      }>(
+        'SELECT product_id, warehouse_id, version::text AS version, later_count ' +
+          'FROM ledger_movements ORDER BY version',
+      );
+      const written = await rows();
+      // A row's movements are its first and `later_count` more: one a reserve, none missing.
+      const counted = movements.reduce((sum, row) => sum + 1 + Number(row.later_count), 0);
+      expect(counted).toBe(written.length);
+      const keys = new Set(movements.map((row) => `${row.product_id}/${row.warehouse_id}`));
+      expect([...keys]).toEqual(['sku-1/wh-1']);
+      // The burst's 40 went in fewer commits than reserves: a commit's movements share a row.
+      expect(movements.length).toBeLessThan(written.length);
+      expect(movements.map((row) => row.version)).toContain(written[0]?.lsn);
+    },
+  );
 
   // Last: it leaves this server without its connection.
   it('answers 500 once its connection is gone, and keeps serving', async () => {

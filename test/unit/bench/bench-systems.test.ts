@@ -26,8 +26,9 @@ describe('the systems a bench command runs', () => {
     expect(() => parseBenchArguments(['--systems', 'bare-uws-durable'])).toThrow(/systems/);
   });
 
-  it('takes the floor, with its hop or without, as durable and stateless', () => {
-    for (const floor of [systems['bare-uws-commit'], systems['bare-uws-commit-hop']]) {
+  it('takes the floor, with its hop or without or with the journal, as durable and stateless', () => {
+    const floors = ['bare-uws-commit', 'bare-uws-commit-hop', 'bare-uws-commit-journal'] as const;
+    for (const floor of floors.map((name) => systems[name])) {
       expect(floor.durable).toBe(true);
       expect(keepsStock(floor.name)).toBe(false);
     }
