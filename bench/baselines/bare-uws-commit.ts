@@ -10,9 +10,10 @@
 // bare-uws-commit-hop) puts the commit on a thread of its own behind the ledger's kind of hop:
 // the requests of a turn go to it in one msgpack message, each becomes a msgpack row there, and
 // the committed ids come back in one message per commit. The ledger also writes the movement
-// history, so its tables grow more per answer than either's; BARE_UWS_COMMIT_JOURNAL=1 (the
+// history, so its tables grow more per answer than either's. BARE_UWS_COMMIT_JOURNAL=history (the
 // bench's bare-uws-commit-journal, with the hop) commits with the ledger's own journal statement
-// instead, each request a movement of its stock key: the design's floor with the history in it.
+// instead, each request a movement of its stock key: the design's floor with the history in it;
+// BARE_UWS_COMMIT_JOURNAL=wal (bare-uws-commit-wal) the same statement with no movement in it.
 // DATABASE_URL names a scratch database (the bench creates and drops it); the table is made here.
 import { Worker } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
@@ -31,8 +32,10 @@ const startedMs = Date.now();
 /** Resolves once a row for `request` is durable. */
 type Durable = (request: object) => Promise<void>;
 
-/** BARE_UWS_COMMIT_JOURNAL=1: the ledger's journal statement, history and all (floor-commit.ts). */
-const journal = process.env.BARE_UWS_COMMIT_JOURNAL === '1';
+/** BARE_UWS_COMMIT_JOURNAL: the ledger's journal statement (`wal`), with movements (`history`). */
+const journalMode = process.env.BARE_UWS_COMMIT_JOURNAL ?? '';
+const journal = journalMode === 'wal' || journalMode === 'history';
+const movements = journalMode === 'history';
 
 async function onThisThread(): Promise<{ durable: Durable; close: () => Promise<void> }> {
   const floor = await FloorCommit.open(process.env.DATABASE_URL, journal);
@@ -41,7 +44,7 @@ async function onThisThread(): Promise<{ durable: Durable; close: () => Promise<
       floor.add(
         Buffer.from(JSON.stringify(request)),
         (error) => (error === undefined ? resolve() : reject(error)),
-        journal ? keyOf(request) : undefined,
+        movements ? keyOf(request) : undefined,
       );
     });
   return { durable, close: () => floor.close() };
@@ -52,7 +55,7 @@ async function behindAHop(): Promise<{ durable: Durable; close: () => Promise<vo
   const moduleUrl = new URL('./floor-commit-worker.ts', import.meta.url).href;
   const worker = new Worker(workerBootCode(moduleUrl), {
     eval: true,
-    workerData: { databaseUrl: process.env.DATABASE_URL, journal },
+    workerData: { databaseUrl: process.env.DATABASE_URL, journal, movements },
   });
   await new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());

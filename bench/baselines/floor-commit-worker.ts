@@ -9,7 +9,11 @@ import { FloorCommit, keyOf } from '../lib/floor-commit.js';
 const port = parentPort;
 if (port === null) throw new Error('floor-commit-worker runs as a worker thread');
 const packr = new Packr();
-const { databaseUrl, journal } = workerData as { databaseUrl?: string; journal?: boolean };
+const { databaseUrl, journal, movements } = workerData as {
+  databaseUrl?: string;
+  journal?: boolean;
+  movements?: boolean;
+};
 const floor = await FloorCommit.open(databaseUrl, journal === true);
 
 /** Ids committed (and failed) since the last message back, sent once per turn. */
@@ -44,7 +48,7 @@ port.on('message', (message: Uint8Array | 'stop') => {
           queueMicrotask(reply);
         }
       },
-      journal === true ? keyOf(request) : undefined,
+      movements === true ? keyOf(request) : undefined,
     );
   }
 });

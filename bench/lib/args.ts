@@ -77,9 +77,10 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       answering once a row per request has committed to Postgres, in group
                       commits: the floor of a durable answer on the box) or
                       bare-uws-commit-hop (the same, its commit on a thread of its own behind a
-                      hop like the ledger's) or bare-uws-commit-journal (that, committing with the
-                      ledger's journal statement, the movement history in it); default ledger, or
-                      the four above with --compare
+                      hop like the ledger's), bare-uws-commit-wal (that, committing with the
+                      ledger's journal statement) or bare-uws-commit-journal (that, each row a
+                      movement in the history as well); default ledger, or the four above with
+                      --compare
   --runs N            repeat every scenario × system N times; tables show medians (default 1)
   --connections N     concurrent HTTP connections, pipelining 1 (default 64, 1..10000;
                       mind ulimit -n: the bench and the server each hold one per connection)

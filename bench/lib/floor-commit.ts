@@ -8,7 +8,7 @@
 // on the ledger's tables, made by its migrations): the rows go into ledger_wal and each one is a
 // movement of the stock key its request names, so the key's movements of a commit share one row
 // of the movement history, as a hot key's do in the ledger. What the history in the commit costs
-// a design that does nothing else (bench-floor-journal in the bench's systems).
+// a design that does nothing else (bare-uws-commit-journal in the bench's systems).
 import pg from 'pg';
 import { JournalStore, migrate } from '../../src/persistence/index.js';
 import type { WalRow } from '../../src/persistence/journal-connection.js';

@@ -280,6 +280,7 @@ export function targetsOf(
 /** The durable floors (bench/README.md, "The floor of a durable answer"), most work first. */
 const floorSystems: readonly SystemName[] = [
   'bare-uws-commit-journal',
+  'bare-uws-commit-wal',
   'bare-uws-commit-hop',
   'bare-uws-commit',
 ];
@@ -309,8 +310,9 @@ const floorTargetsNote =
   'thread and back, a group commit to Postgres, nothing else): a target it misses here, no ' +
   'build of the design meets on this machine in this sitting. bare-uws-commit leaves the hop ' +
   'out too: the floor of any server that answers after a Postgres commit. ' +
-  "bare-uws-commit-journal is the design's floor committing with the ledger's own journal " +
-  'statement, the movement history in it: what the history in the commit leaves.';
+  "bare-uws-commit-wal is the design's floor committing with the ledger's own journal " +
+  'statement and tables, bare-uws-commit-journal the same with each row a movement in the ' +
+  'history as well: what the journal and the history in the commit leave.';
 
 /** The targets side by side: the ledger's, then each floor's (measured, met or not). */
 function floorTargetsTable(ledger: readonly Target[], floors: readonly FloorTargets[]): string {
@@ -814,8 +816,8 @@ export function markdownReport(record: BenchRecord): string {
       'bare-uws-commit keeps no state either: it answers as bare-uws does, once a row for the ' +
         'request has committed (one commit in flight, the rows of a turn in one INSERT); ' +
         "bare-uws-commit-hop commits on a thread of its own, behind a hop like the ledger's; " +
-        "bare-uws-commit-journal does that with the ledger's journal statement (its tables, " +
-        'each request a movement of its key in the history).',
+        "bare-uws-commit-wal does that with the ledger's journal statement and tables, and " +
+        'bare-uws-commit-journal with each request a movement of its key in the history too.',
     );
   }
   for (const run of record.runs) {

@@ -7,6 +7,7 @@ export type SystemName =
   | 'bare-uws'
   | 'bare-uws-commit'
   | 'bare-uws-commit-hop'
+  | 'bare-uws-commit-wal'
   | 'bare-uws-commit-journal';
 
 export const systemNames: readonly SystemName[] = [
@@ -16,6 +17,7 @@ export const systemNames: readonly SystemName[] = [
   'bare-uws',
   'bare-uws-commit',
   'bare-uws-commit-hop',
+  'bare-uws-commit-wal',
   'bare-uws-commit-journal',
 ];
 
@@ -32,6 +34,7 @@ export const statelessSystemNames: ReadonlySet<SystemName> = new Set([
   'bare-uws',
   'bare-uws-commit',
   'bare-uws-commit-hop',
+  'bare-uws-commit-wal',
   'bare-uws-commit-journal',
 ]);
 

@@ -60,12 +60,20 @@ async function scratchDatabaseUrl(context: StartContext): Promise<string> {
   return database.url;
 }
 
+/** BARE_UWS_COMMIT_JOURNAL of the floors that commit with the ledger's journal statement. */
+const journalModes: Partial<Record<SystemName, string>> = {
+  'bare-uws-commit-wal': 'wal',
+  'bare-uws-commit-journal': 'history',
+};
+
 /**
  * bench/baselines/bare-uws-commit.ts, its commit on its HTTP thread or (`-hop`) behind a hop, or
- * (`-journal`) behind the hop with the ledger's journal statement, the movement history in it.
+ * behind the hop with the ledger's journal statement: the WAL rows alone (`-wal`), or each a
+ * movement in the history as well (`-journal`).
  */
 function durableFloor(
-  name: 'bare-uws-commit' | 'bare-uws-commit-hop' | 'bare-uws-commit-journal',
+  name:
+    'bare-uws-commit' | 'bare-uws-commit-hop' | 'bare-uws-commit-wal' | 'bare-uws-commit-journal',
 ): SystemSpec {
   return {
     name,
@@ -74,7 +82,7 @@ function durableFloor(
     start: baselineStarter('bare-uws-commit', async (context) => ({
       DATABASE_URL: await scratchDatabaseUrl(context),
       BARE_UWS_COMMIT_HOP: name === 'bare-uws-commit' ? '0' : '1',
-      BARE_UWS_COMMIT_JOURNAL: name === 'bare-uws-commit-journal' ? '1' : '0',
+      BARE_UWS_COMMIT_JOURNAL: journalModes[name] ?? '',
     })),
   };
 }
@@ -124,5 +132,6 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
   'bare-uws-commit': durableFloor('bare-uws-commit'),
   // The same floor with its commit on a thread of its own, behind the ledger's kind of hop.
   'bare-uws-commit-hop': durableFloor('bare-uws-commit-hop'),
+  'bare-uws-commit-wal': durableFloor('bare-uws-commit-wal'),
   'bare-uws-commit-journal': durableFloor('bare-uws-commit-journal'),
 };

@@ -27,7 +27,12 @@ describe('the systems a bench command runs', () => {
   });
 
   it('takes the floor, with its hop or without or with the journal, as durable and stateless', () => {
-    const floors = ['bare-uws-commit', 'bare-uws-commit-hop', 'bare-uws-commit-journal'] as const;
+    const floors = [
+      'bare-uws-commit',
+      'bare-uws-commit-hop',
+      'bare-uws-commit-wal',
+      'bare-uws-commit-journal',
+    ] as const;
     for (const floor of floors.map((name) => systems[name])) {
       expect(floor.durable).toBe(true);
       expect(keepsStock(floor.name)).toBe(false);
