@@ -5,10 +5,11 @@
 // hop like the ledger's (floor-commit-worker.ts).
 //
 // With `journal`, each commit is the ledger's own journal statement instead (JournalStore.append
-// on the ledger's tables, made by its migrations): the rows go into ledger_wal and each one is a
-// movement of the stock key its request names, so the key's movements of a commit share one row
-// of the movement history, as a hot key's do in the ledger. What the history in the commit costs
-// a design that does nothing else (bare-uws-commit-journal in the bench's systems).
+// on the ledger's tables, made by its migrations): the rows go into ledger_wal, and a row added
+// with a stock key is also a movement of that key, so the key's movements of a commit share one
+// row of the movement history, as a hot key's do in the ledger. What the journal's rows and the
+// history in the commit cost a design that does nothing else (bare-uws-commit-wal and
+// bare-uws-commit-journal in the bench's systems).
 import pg from 'pg';
 import { JournalStore, migrate } from '../../src/persistence/index.js';
 import type { WalRow } from '../../src/persistence/journal-connection.js';
