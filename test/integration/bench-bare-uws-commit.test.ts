@@ -163,9 +163,9 @@ describe.runIf(await havePostgres()).each(modes)('bare-uws-commit, $name', (mode
     expect(await rows()).toHaveLength(41 + 12 * 25);
   });
 
-  it.runIf(mode.journal !== '')(
-    "makes every reserve a movement of its key in the ledger's history, with movements only",
-    async () => {
+  // Only where it commits with the ledger's journal statement (its tables exist there alone).
+  if (mode.journal !== '') {
+    it('writes a movement per reserve with movements, and none without', async () => {
       const movements = await (database as TestDatabase).query<{
         product_id: string;
         warehouse_id: string;
@@ -188,8 +188,8 @@ describe.runIf(await havePostgres()).each(modes)('bare-uws-commit, $name', (mode
       // The burst's 40 went in fewer commits than reserves: a commit's movements share a row.
       expect(movements.length).toBeLessThan(written.length);
       expect(movements.map((row) => row.version)).toContain(written[0]?.lsn);
-    },
-  );
+    });
+  }
 
   // Last: it leaves this server without its connection.
   it('answers 500 once its connection is gone, and keeps serving', async () => {
