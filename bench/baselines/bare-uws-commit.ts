@@ -24,7 +24,7 @@ import {
   statelessStock,
   workerBootCode,
 } from '../lib/baseline-http.js';
-import { FloorCommit, keyOf } from '../lib/floor-commit.js';
+import { FloorCommit, journalModeOf } from '../lib/floor-commit.js';
 
 const reservationId = '00000000-0000-4000-8000-000000000000';
 const startedMs = Date.now();
@@ -32,19 +32,14 @@ const startedMs = Date.now();
 /** Resolves once a row for `request` is durable. */
 type Durable = (request: object) => Promise<void>;
 
-/** BARE_UWS_COMMIT_JOURNAL: the ledger's journal statement (`wal`), with movements (`history`). */
-const journalMode = process.env.BARE_UWS_COMMIT_JOURNAL ?? '';
-const journal = journalMode === 'wal' || journalMode === 'history';
-const movements = journalMode === 'history';
+const journal = journalModeOf(process.env.BARE_UWS_COMMIT_JOURNAL);
 
 async function onThisThread(): Promise<{ durable: Durable; close: () => Promise<void> }> {
   const floor = await FloorCommit.open(process.env.DATABASE_URL, journal);
   const durable: Durable = (request) =>
     new Promise((resolve, reject) => {
-      floor.add(
-        Buffer.from(JSON.stringify(request)),
-        (error) => (error === undefined ? resolve() : reject(error)),
-        movements ? keyOf(request) : undefined,
+      floor.add(Buffer.from(JSON.stringify(request)), request, (error) =>
+        error === undefined ? resolve() : reject(error),
       );
     });
   return { durable, close: () => floor.close() };
@@ -55,7 +50,7 @@ async function behindAHop(): Promise<{ durable: Durable; close: () => Promise<vo
   const moduleUrl = new URL('./floor-commit-worker.ts', import.meta.url).href;
   const worker = new Worker(workerBootCode(moduleUrl), {
     eval: true,
-    workerData: { databaseUrl: process.env.DATABASE_URL, journal, movements },
+    workerData: { databaseUrl: process.env.DATABASE_URL, journal },
   });
   await new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());

@@ -4,17 +4,13 @@
 // (floor-commit.ts), and the ids of the committed ones go back in one message per commit.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
-import { FloorCommit, keyOf } from '../lib/floor-commit.js';
+import { FloorCommit, type JournalMode } from '../lib/floor-commit.js';
 
 const port = parentPort;
 if (port === null) throw new Error('floor-commit-worker runs as a worker thread');
 const packr = new Packr();
-const { databaseUrl, journal, movements } = workerData as {
-  databaseUrl?: string;
-  journal?: boolean;
-  movements?: boolean;
-};
-const floor = await FloorCommit.open(databaseUrl, journal === true);
+const { databaseUrl, journal } = workerData as { databaseUrl?: string; journal?: JournalMode };
+const floor = await FloorCommit.open(databaseUrl, journal);
 
 /** Ids committed (and failed) since the last message back, sent once per turn. */
 let committed: number[] = [];
@@ -38,18 +34,14 @@ port.on('message', (message: Uint8Array | 'stop') => {
   }
   const batch = packr.unpack(message) as [id: number, request: unknown][];
   for (const [id, request] of batch) {
-    floor.add(
-      packr.pack(request),
-      (error) => {
-        if (error === undefined) committed.push(id);
-        else failed.push(id);
-        if (!replying) {
-          replying = true;
-          queueMicrotask(reply);
-        }
-      },
-      movements === true ? keyOf(request) : undefined,
-    );
+    floor.add(packr.pack(request), request, (error) => {
+      if (error === undefined) committed.push(id);
+      else failed.push(id);
+      if (!replying) {
+        replying = true;
+        queueMicrotask(reply);
+      }
+    });
   }
 });
 port.postMessage('ready');

@@ -5,17 +5,30 @@
 // hop like the ledger's (floor-commit-worker.ts).
 //
 // With `journal`, each commit is the ledger's own journal statement instead (JournalStore.append
-// on the ledger's tables, made by its migrations): the rows go into ledger_wal, and a row added
-// with a stock key is also a movement of that key, so the key's movements of a commit share one
-// row of the movement history, as a hot key's do in the ledger. What the journal's rows and the
-// history in the commit cost a design that does nothing else (bare-uws-commit-wal and
-// bare-uws-commit-journal in the bench's systems).
+// on the ledger's tables, made by its migrations): the rows go into ledger_wal, and with
+// `history` a row whose request names a stock key is also a movement of that key, so the key's
+// movements of a commit share one row of the movement history, as a hot key's do in the ledger.
+// What the journal's rows and the history in the commit cost a design that does nothing else
+// (bare-uws-commit-wal and bare-uws-commit-journal in the bench's systems).
 import pg from 'pg';
 import { JournalStore, migrate } from '../../src/persistence/index.js';
 import type { WalRow } from '../../src/persistence/journal-connection.js';
 
-/** The stock key a row's movement is written under (`journal` only). */
-export interface FloorKey {
+/**
+ * How a floor commits with the ledger's journal statement: the WAL rows alone, or each row of a
+ * request that names a stock key a movement in the history as well.
+ */
+export type JournalMode = 'wal' | 'history';
+
+/** BARE_UWS_COMMIT_JOURNAL as a mode: unset or empty for the floor's own table. */
+export function journalModeOf(text: string | undefined): JournalMode | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (text === 'wal' || text === 'history') return text;
+  throw new Error(`BARE_UWS_COMMIT_JOURNAL must be wal or history, not ${text}`);
+}
+
+/** The stock key a row's movement is written under (`history` only). */
+interface FloorKey {
   readonly productId: string;
   readonly warehouseId: string;
 }
@@ -27,7 +40,7 @@ interface Waiting {
 }
 
 /** The stock key a request names (a reserve's or an adjust's); none for a confirm or release. */
-export function keyOf(request: unknown): FloorKey | undefined {
+function keyOf(request: unknown): FloorKey | undefined {
   const { productId, warehouseId } = request as { productId?: unknown; warehouseId?: unknown };
   if (typeof productId !== 'string' || typeof warehouseId !== 'string') return undefined;
   return { productId, warehouseId };
@@ -47,37 +60,40 @@ export class FloorCommit {
     private readonly client: pg.Client,
     /** The ledger's journal statement, on its tables; undefined: the floor's own table. */
     private readonly journal: JournalStore | undefined,
+    /** Each row of a request that names a stock key is a movement of that key. */
+    private readonly movements: boolean,
   ) {
     // Without a listener a lost connection's error would end the whole server.
     client.on('error', (error) => (this.broken ??= error));
   }
 
   /** Connects to `databaseUrl` and makes the floor's table, or with `journal` the ledger's. */
-  static async open(databaseUrl: string | undefined, journal = false): Promise<FloorCommit> {
+  static async open(databaseUrl: string | undefined, journal?: JournalMode): Promise<FloorCommit> {
     const client = new pg.Client({
       connectionString: databaseUrl,
       options: '-c synchronous_commit=on',
     });
     await client.connect();
-    if (journal) {
+    if (journal !== undefined) {
       await migrate(client);
-      return new FloorCommit(client, new JournalStore(client));
+      return new FloorCommit(client, new JournalStore(client), journal === 'history');
     }
     await client.query(
       'CREATE TABLE IF NOT EXISTS floor_wal (lsn bigint PRIMARY KEY, row bytea NOT NULL)',
     );
-    return new FloorCommit(client, undefined);
+    return new FloorCommit(client, undefined, false);
   }
 
   /**
-   * `done` is called once `row` is durable (with no error) or its commit failed. With `journal`,
-   * `key` is the stock key its movement is written under (none: not a change of a key).
+   * `done` is called once `row` (the bytes of `request`) is durable (with no error) or its commit
+   * failed. With movements, the stock key `request` names is the one its movement is under.
    */
-  add(row: Uint8Array, done: (error: unknown) => void, key?: FloorKey): void {
+  add(row: Uint8Array, request: unknown, done: (error: unknown) => void): void {
     if (this.broken !== undefined) {
       done(this.broken);
       return;
     }
+    const key = this.movements ? keyOf(request) : undefined;
     this.pending.push({ row, key, done });
     // A commit starts after the current turn, with everything the turn added.
     if (this.pending.length === 1 && !this.writing) setImmediate(() => void this.writeAll());

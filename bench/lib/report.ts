@@ -10,7 +10,7 @@ import type { MachineInfo } from './machine.js';
 import type { LatencySummary } from './load-driver.js';
 import type { SystemRun } from './run-system.js';
 import { rateUnit, type ScenarioName } from './scenarios.js';
-import { statelessSystemNames, type SystemName } from './system-names.js';
+import { durableFloorNames, statelessSystemNames, type SystemName } from './system-names.js';
 import { timelineMarkdown } from './timeline-report.js';
 import { writeRunFiles } from './results-files.js';
 
@@ -277,14 +277,6 @@ export function targetsOf(
   return targets;
 }
 
-/** The durable floors (bench/README.md, "The floor of a durable answer"), most work first. */
-const floorSystems: readonly SystemName[] = [
-  'bare-uws-commit-journal',
-  'bare-uws-commit-wal',
-  'bare-uws-commit-hop',
-  'bare-uws-commit',
-];
-
 export interface FloorTargets {
   readonly system: SystemName;
   readonly targets: readonly Target[];
@@ -296,7 +288,7 @@ export function floorTargetsOf(
   runs: readonly SystemRun[],
   medians: readonly Median[],
 ): FloorTargets[] {
-  return floorSystems
+  return durableFloorNames
     .filter((system) => runs.some((run) => run.scenario === 'hot-sku' && run.system === system))
     .map((system) => ({
       system,

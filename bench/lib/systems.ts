@@ -12,7 +12,7 @@ import {
 } from './ledger-child.js';
 import { redisForBench } from './redis-server.js';
 import { createScratchDatabase } from './scratch-database.js';
-import type { SystemName } from './system-names.js';
+import type { DurableFloorName, SystemName } from './system-names.js';
 
 export interface StartContext {
   readonly options: BenchOptions;
@@ -61,7 +61,7 @@ async function scratchDatabaseUrl(context: StartContext): Promise<string> {
 }
 
 /** BARE_UWS_COMMIT_JOURNAL of the floors that commit with the ledger's journal statement. */
-const journalModes: Partial<Record<SystemName, string>> = {
+const journalModes: Partial<Record<DurableFloorName, string>> = {
   'bare-uws-commit-wal': 'wal',
   'bare-uws-commit-journal': 'history',
 };
@@ -71,10 +71,7 @@ const journalModes: Partial<Record<SystemName, string>> = {
  * behind the hop with the ledger's journal statement: the WAL rows alone (`-wal`), or each a
  * movement in the history as well (`-journal`).
  */
-function durableFloor(
-  name:
-    'bare-uws-commit' | 'bare-uws-commit-hop' | 'bare-uws-commit-wal' | 'bare-uws-commit-journal',
-): SystemSpec {
+function durableFloor(name: DurableFloorName): SystemSpec {
   return {
     name,
     durable: true,

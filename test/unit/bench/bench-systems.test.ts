@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseBenchArguments } from '../../../bench/lib/args.js';
 import { scenarioTable, type Median } from '../../../bench/lib/report.js';
-import { keepsStock } from '../../../bench/lib/system-names.js';
+import { durableFloorNames, keepsStock } from '../../../bench/lib/system-names.js';
+import { journalModeOf } from '../../../bench/lib/floor-commit.js';
 import { systems } from '../../../bench/lib/systems.js';
 
 describe('the systems a bench command runs', () => {
@@ -27,18 +28,23 @@ describe('the systems a bench command runs', () => {
   });
 
   it('takes the floor, with its hop or without or with the journal, as durable and stateless', () => {
-    const floors = [
-      'bare-uws-commit',
-      'bare-uws-commit-hop',
-      'bare-uws-commit-wal',
-      'bare-uws-commit-journal',
-    ] as const;
-    for (const floor of floors.map((name) => systems[name])) {
+    expect(durableFloorNames).toHaveLength(4);
+    for (const floor of durableFloorNames.map((name) => systems[name])) {
       expect(floor.durable).toBe(true);
       expect(keepsStock(floor.name)).toBe(false);
     }
     expect(keepsStock(systems['bare-uws'].name)).toBe(false);
     expect(keepsStock(systems.ledger.name)).toBe(true);
+  });
+});
+
+describe("the floors' journal modes", () => {
+  it('reads BARE_UWS_COMMIT_JOURNAL as wal, history or none, and refuses anything else', () => {
+    expect(journalModeOf(undefined)).toBeUndefined();
+    expect(journalModeOf('')).toBeUndefined();
+    expect(journalModeOf('wal')).toBe('wal');
+    expect(journalModeOf('history')).toBe('history');
+    expect(() => journalModeOf('1')).toThrow(/wal or history/);
   });
 });
 
