@@ -26,7 +26,7 @@ export interface BenchOptions {
   readonly timeline: boolean;
   /** --gc-trace: the ledger's collections per thread over the window (V8's --trace-gc-nvp). */
   readonly gcTrace: boolean;
-  /** --perf-dir: Linux perf records the ledger's threads over the window here (perf-record.ts). */
+  /** --perf-dir: perf records each system's threads over the window here (perf-record.ts). */
   readonly perfDirectory: string | undefined;
   readonly scenarios: readonly ScenarioName[];
   readonly systems: readonly SystemName[];
@@ -129,13 +129,14 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       (count, pauses), MB allocated, kept in the young generation, promoted
   --node-flag FLAG    extra node flag for the ledger child (repeatable), e.g.
                       --node-flag=--max-semi-space-size=32
-  --perf-dir DIR      Linux perf records every thread of the ledger, on a core only, with
-                      call stacks over the measured window; once the ledger stops, its
-                      JavaScript frames are named from V8's JIT dump (node --perf-prof,
-                      perf inject --jit): DIR/<system>-<scenario>-<run>.perf.data (and the
-                      named code in DIR/<...>.jit/); the Postgres backends of its database
-                      too, into DIR/<...>.postgres.perf.data; read with npx tsx
-                      bench/perf-breakdown.ts; the sampling slows the ledger, so such a run
+  --perf-dir DIR      Linux perf records every thread of each system's node process (the
+                      ledger or a baseline), on a core only, with call stacks over the
+                      measured window; once it stops, its JavaScript frames are named from
+                      V8's JIT dump (node --perf-prof, perf inject --jit):
+                      DIR/<system>-<scenario>-<run>.perf.data (and the named code in
+                      DIR/<...>.jit/); the Postgres backends of its database too, into
+                      DIR/<...>.postgres.perf.data; read with npx tsx
+                      bench/perf-breakdown.ts; the sampling slows the system, so such a run
                       shows where the time goes, not the rate
   --cpu-prof-dir DIR  run the ledger with node --cpu-prof; one .cpuprofile per thread
                       (main and each shard) is written to DIR when it stops

@@ -1,7 +1,8 @@
 // --perf-dir: Linux perf records the ledger's threads over the measured window, with their call
 // stacks (frame pointers), and in a second file the Postgres backends of its database. Read with
 // bench/perf-breakdown.ts. Sampling with stacks costs the ledger throughput: a run recorded so
-// is for where the time goes, not for its rate.
+// is for where the time goes, not for its rate. A baseline's node process is recorded the same
+// way (what the ledger is said of here is said of it too).
 //
 // JavaScript frames are named from V8's JIT dump (node --perf-prof), not from the address map
 // --perf-basic-prof writes (/tmp/perf-PID.map). That map has no time in it: when V8 frees code

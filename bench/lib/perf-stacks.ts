@@ -58,8 +58,12 @@ export const ledgerActivities: readonly Activity[] = [
   { name: 'shard: requests decoded', frame: /^JS:.decodeRequests / },
   { name: 'shard: commit answered', frame: /^JS:.durable file.*\/shard\.[jt]s/ },
   {
+    // A durable floor's commit thread writes its group commits in `writeAll` (floor-commit.ts).
     name: 'shard: group commit written',
-    frame: /^JS:.(append|writeOnce) file.*\/(journal-store|group-commit)\.[jt]s/,
+    frame: new RegExp(
+      String.raw`^JS:.(append|writeOnce) file.*/(journal-store|group-commit)\.[jt]s` +
+        String.raw`|^JS:.writeAll file.*/floor-commit\.[jt]s`,
+    ),
   },
   { name: 'shard: snapshots', frame: /snapshot-(capture|codec|slicer)\.[jt]s/ },
   { name: 'metrics', frame: /prom-client/ },
@@ -107,7 +111,9 @@ export function roleOf(pid: number, tid: number, samples: readonly PerfSample[])
   if (tid === pid) return 'HTTP thread';
   const anyFrame = (pattern: RegExp) =>
     samples.some((sample) => sample.frames.some((frame) => pattern.test(frame)));
-  if (anyFrame(/\/shards\/shard(-worker)?\.[jt]s/)) return 'shard';
+  // A durable floor's commit thread (bench/baselines/floor-commit-worker.ts) stands where the
+  // ledger's shard does, behind the hop: read as one.
+  if (anyFrame(/\/shards\/shard(-worker)?\.[jt]s|\/floor-commit(-worker)?\.[jt]s/)) return 'shard';
   if (anyFrame(/^JS:/)) return 'other thread';
   return anyFrame(/v8::platform|DefaultWorkerThreadsTaskRunner|Scaveng|Marking|Sweeper/)
     ? 'V8 helper'

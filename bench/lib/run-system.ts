@@ -435,7 +435,7 @@ export async function runSystem(
     const gcLog = gcTrace !== undefined && prefix !== undefined ? gcLogFile(prefix) : undefined;
     if (gcLog !== undefined) cleanup.push('close the GC log', gcLog.close);
     const perf =
-      context.options.perfDirectory !== undefined && spec.ledgerMetrics
+      context.options.perfDirectory !== undefined
         ? {
             directory: context.options.perfDirectory,
             name: `${spec.name}-${scenario.name}-${context.run}`,
@@ -449,11 +449,7 @@ export async function runSystem(
       );
     }
     const timed = timelineOptions(context.options, prefix);
-    const flags = [
-      ...timed.nodeFlags,
-      ...(gcTrace === undefined ? [] : [gcTraceFlag]),
-      ...(perf === undefined ? [] : perfNodeFlags(perf.directory, perf.name)),
-    ];
+    const flags = [...timed.nodeFlags, ...(gcTrace === undefined ? [] : [gcTraceFlag])];
     const options = { ...timed, nodeFlags: flags };
     const onLine =
       gcTrace === undefined
@@ -463,10 +459,15 @@ export async function runSystem(
               if (gcTrace.line(line) || isV8TraceLine(line)) gcLog?.write(line);
             },
           };
-    const workingDirectory =
+    const recording =
       perf === undefined
         ? {}
-        : { workingDirectory: perfWorkingDirectory(perf.directory, perf.name) };
+        : {
+            recording: {
+              nodeFlags: perfNodeFlags(perf.directory, perf.name),
+              workingDirectory: perfWorkingDirectory(perf.directory, perf.name),
+            },
+          };
     const server = await spec.start({
       ...context,
       options,
@@ -474,7 +475,7 @@ export async function runSystem(
       onSpawned,
       log,
       ...onLine,
-      ...workingDirectory,
+      ...recording,
     });
     log(`  ready at ${server.baseUrl} (pid ${server.pid}); stocking ${scenario.keyCount} key(s)`);
     await stockScenario(server.baseUrl, scenario);

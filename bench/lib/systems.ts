@@ -2,6 +2,7 @@
 // the baselines in bench/baselines/. Each is a child process on a free port, started for
 // one load and stopped by its PID afterwards (its scratch database dropped).
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { BenchOptions } from './args.js';
 import type { Cleanup } from './cleanup.js';
 import {
@@ -22,8 +23,11 @@ export interface StartContext {
   readonly log: (line: string) => void;
   /** Every line the ledger prints (the baselines' are not read). */
   readonly onLine?: (line: string) => void;
-  /** The ledger's working directory, if not the root (--perf-dir: its JIT dump goes there). */
-  readonly workingDirectory?: string;
+  /**
+   * --perf-dir: the node flags that write the JIT dump, and the working directory it goes to;
+   * the system's node process, the ledger or a baseline, runs with both.
+   */
+  readonly recording?: { readonly nodeFlags: readonly string[]; readonly workingDirectory: string };
 }
 
 export interface SystemSpec {
@@ -42,13 +46,17 @@ function baselineStarter(script: string, extraEnv: (context: StartContext) => Pr
       PORT: '0',
       ...(await extraEnv(context)),
     } as Record<string, string>;
+    // By absolute paths: under --perf-dir the baseline runs in the recording's directory.
+    const tsx = pathToFileURL(join(context.root, 'node_modules', 'tsx', 'dist', 'loader.mjs'));
+    const execArgv = [...(context.recording?.nodeFlags ?? []), '--import', tsx.href];
     return startServerChild({
       name: script,
       root: context.root,
-      args: ['--import', 'tsx', join('bench', 'baselines', `${script}.ts`)],
+      args: [...execArgv, join(context.root, 'bench', 'baselines', `${script}.ts`)],
       env,
-      execArgv: [],
+      execArgv,
       onSpawned: context.onSpawned,
+      workingDirectory: context.recording?.workingDirectory,
     });
   };
 }
@@ -92,11 +100,12 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
     start: async (context) =>
       startLedger({
         ...context.options,
+        nodeFlags: [...context.options.nodeFlags, ...(context.recording?.nodeFlags ?? [])],
         root: context.root,
         databaseUrl: await scratchDatabaseUrl(context),
         onSpawned: context.onSpawned,
         onLine: context.onLine,
-        workingDirectory: context.workingDirectory,
+        workingDirectory: context.recording?.workingDirectory,
       }),
   },
   'postgres-row-lock': {

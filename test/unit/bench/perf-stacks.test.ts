@@ -95,6 +95,39 @@ describe('perf script stacks', () => {
   });
 });
 
+describe("a durable floor's stacks", () => {
+  // bare-uws-commit-journal: its commit thread behind the hop, where the ledger has its shard.
+  const floor = parsePerfScript(`
+ 200/200
+\t  ffff0002 __send
+\t    7f30 JS:* file:///app/bench/lib/baseline-http.ts:2:257
+
+ 200/211
+\t    7f40 JS:*append file:///app/src/persistence/journal-store.ts:20:817
+\t    7f41 JS:*writeAll file:///app/bench/lib/floor-commit.ts:1:1624
+
+ 200/211
+\t  1000003 Builtins_CopyDataProperties
+\t    7f41 JS:*writeAll file:///app/bench/lib/floor-commit.ts:1:1624
+
+ 200/211
+\t    7f50 JS:*unpack file:///app/node_modules/msgpackr/unpack.js:59:8
+\t    7f51 JS:* file:///app/bench/baselines/floor-commit-worker.ts:1:712
+`);
+
+  it('reads its commit thread as the shard, and its commits as group commits written', () => {
+    const threads = breakdown(floor);
+    expect(threads.map((thread) => [thread.tid, thread.role, thread.samples])).toEqual([
+      [211, 'shard', 3],
+      [200, 'HTTP thread', 1],
+    ]);
+    expect(activityTotals(threads.filter((thread) => thread.role === 'shard'))).toEqual([
+      ['shard: group commit written', 2],
+      [otherActivity, 1],
+    ]);
+  });
+});
+
 describe("the Postgres backends' stacks", () => {
   const backends = parsePerfScript(`
  900/900
