@@ -131,15 +131,35 @@ export class FloorCommit {
 
 /**
  * The batch as the ledger's WAL rows: each a movement of its key (the key's version its lsn, its
- * reserved units counting up), written with the row as the ledger writes a record's.
+ * reserved units counting up), written with the row as the ledger writes a record's. Each object
+ * is a literal of one shape, as the shard makes its rows (shard.ts, `walRow`): built by spreads,
+ * each row went through V8's slow paths, a cost of the floor's own that the ledger does not pay
+ * and that was read as the history's (bench/README.md, "What the history costs the floor").
  */
 function walRows(batch: readonly Waiting[], lsns: readonly number[]): WalRow[] {
   const atMs = Date.now();
-  return batch.map(({ row, key }, index) => {
+  const rows = new Array<WalRow>(batch.length);
+  for (let index = 0; index < batch.length; index += 1) {
+    const { row, key } = batch[index] as Waiting;
     const lsn = lsns[index] as number;
-    const wal = { partition: floorPartition, lsn, payload: row };
-    if (key === undefined) return wal;
-    const counts = { onHand: 0, reserved: lsn, incoming: 0 };
-    return { ...wal, movement: { ...key, version: lsn, atMs, ...counts, subject: '' } };
-  });
+    rows[index] =
+      key === undefined
+        ? { partition: floorPartition, lsn, payload: row }
+        : {
+            partition: floorPartition,
+            lsn,
+            payload: row,
+            movement: {
+              productId: key.productId,
+              warehouseId: key.warehouseId,
+              version: lsn,
+              atMs,
+              onHand: 0,
+              reserved: lsn,
+              incoming: 0,
+              subject: '',
+            },
+          };
+  }
+  return rows;
 }
