@@ -1,4 +1,4 @@
-// Where the ledger's threads spent their time on a core, from the perf.data files
+// Where the ledger's threads (or a baseline's) spent their time on a core, from the perf.data files
 // `npm run bench -- --perf-dir DIR` writes (bench/lib/perf-record.ts): each thread's CPU, then,
 // for the HTTP thread, the shard threads and V8's helpers, that CPU by activity
 // (bench/lib/perf-stacks.ts, `ledgerActivities`) and by the JavaScript function it is owed to.
@@ -9,8 +9,9 @@
 //   npx tsx bench/perf-breakdown.ts DIR/*.perf.data [--top 12] [--results RUN.json]
 //     [--within ACTIVITY]
 //
-// With --results (the bench's results JSON of the same one-run command), each part's CPU is also
-// divided by the answers of the measured window: µs of that thread per answer, on a core. With
+// With --results (the bench's results JSON of the same command), each part's CPU is also divided
+// by the answers of the measured window of the run the recording was made in (found by the
+// recording's name, `<system>-<scenario>-<run>`): µs of that thread per answer, on a core. With
 // --within, the functions are those of that one activity's samples (e.g. 'shard: group commit
 // written').
 import { execFileSync } from 'node:child_process';
@@ -25,7 +26,7 @@ import {
   parsePerfScript,
   type ThreadBreakdown,
 } from './lib/perf-stacks.js';
-import { oneRunAnswers } from './lib/results-files.js';
+import { recordedRunAnswers } from './lib/results-files.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
@@ -46,14 +47,16 @@ if (positionals.length === 0 || !(top >= 0)) {
   process.exit(2);
 }
 
-// perf recorded the measured window only: its answers.
-const answers = values.results === undefined ? undefined : oneRunAnswers(values.results).measured;
+/** perf recorded the measured window only: the answers of that window of the file's run. */
+const answersOf = (file: string): number | undefined =>
+  values.results === undefined ? undefined : recordedRunAnswers(values.results, file).measured;
+let answers: number | undefined;
 
 const percent = (part: number, whole: number) => `${((100 * part) / whole).toFixed(1)}%`;
 const seconds = (samples: number) => samples / perfFrequency;
 const perAnswer = (samples: number) =>
   answers === undefined ? '' : ` | ${((seconds(samples) * 1e6) / answers).toFixed(1)}`;
-const unit = answers === undefined ? '' : ' | µs/answer';
+const unit = (): string => (answers === undefined ? '' : ' | µs/answer');
 
 /** The V8 helpers, and the Postgres backends, are many threads doing one thing: shown together. */
 const togetherAs: Partial<Record<ThreadBreakdown['role'], string>> = {
@@ -83,6 +86,7 @@ for (const file of positionals) {
         maxBuffer: 1 << 30,
         stdio: ['ignore', 'pipe', 'ignore'],
       });
+  answers = answersOf(file);
   const recorded = isPostgresRecording(file) ? 'postgres' : 'ledger';
   const threads = breakdown(parsePerfScript(text), recorded);
   const all = threads.reduce((total, thread) => total + thread.samples, 0);
@@ -90,7 +94,7 @@ for (const file of positionals) {
     `\n== ${basename(file)}: ${all} samples at ${perfFrequency} Hz, ${seconds(all).toFixed(2)} CPU s`,
   );
   out(
-    `\n| thread | role | CPU s | share${unit} |\n| --- | --- | ---: | ---:${answers === undefined ? '' : ' | ---:'} |`,
+    `\n| thread | role | CPU s | share${unit()} |\n| --- | --- | ---: | ---:${answers === undefined ? '' : ' | ---:'} |`,
   );
   for (const thread of threads) {
     const row = `| ${thread.tid} | ${thread.role} | ${seconds(thread.samples).toFixed(2)} | ${percent(thread.samples, all)}`;
@@ -99,13 +103,13 @@ for (const file of positionals) {
   for (const { label, parts } of grouped(threads)) {
     const samples = parts.reduce((total, part) => total + part.samples, 0);
     out(`\n${label}: ${seconds(samples).toFixed(2)} CPU s`);
-    out(`\n| activity | share${unit} |\n| --- | ---:${answers === undefined ? '' : ' | ---:'} |`);
+    out(`\n| activity | share${unit()} |\n| --- | ---:${answers === undefined ? '' : ' | ---:'} |`);
     for (const [name, n] of activityTotals(parts)) {
       out(`| ${name} | ${percent(n, samples)}${perAnswer(n)} |`);
     }
     const within = values.within;
     const scope = within === undefined ? '' : ` in ${within}`;
-    out(`\n| owed to (nearest JavaScript frame, else the leaf)${scope} | share${unit} |`);
+    out(`\n| owed to (nearest JavaScript frame, else the leaf)${scope} | share${unit()} |`);
     out(`| --- | ---:${answers === undefined ? '' : ' | ---:'} |`);
     for (const [name, n] of ownerTotals(parts, within).slice(0, top)) {
       out(`| \`${name.replaceAll('|', '\\|')}\` | ${percent(n, samples)}${perAnswer(n)} |`);

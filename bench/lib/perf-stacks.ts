@@ -89,6 +89,10 @@ export const ledgerActivities: readonly Activity[] = [
  */
 export const postgresActivities: readonly Activity[] = [
   { name: 'compression (pglz)', frame: /^pglz_/ },
+  // glibc giving the top of the heap back once a statement's memory is freed (and taking it again
+  // at the next): the kernel's work under `brk`, its TLB shootdowns among it (bench/README.md,
+  // "glibc's heap trim in Postgres").
+  { name: 'heap given back and taken (brk)', frame: /^(__brk|__sbrk|sbrk)$/ },
   { name: 'WAL flushed at commit', frame: /^(XLogFlush|issue_xlog_fsync)$/ },
   { name: 'WAL records made and inserted', frame: /^(XLogInsert|XLogRecordAssemble)/ },
   { name: 'index entries inserted', frame: /^(btinsert|_bt_doinsert|index_insert)$/ },

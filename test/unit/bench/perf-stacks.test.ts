@@ -165,6 +165,13 @@ describe("the Postgres backends' stacks", () => {
  901/901
 \t  5530060 [unknown]
 \t  5530061 PostgresMain
+
+ 901/901
+\t ffff0500 smp_call_function_many_cond
+\t ffff0501 flush_tlb_mm_range
+\t ffff0502 __do_sys_brk
+\t  5530070 __brk
+\t  5530071 [unknown]
 `);
 
   it('places each sample by what the backend was doing, inner work first', () => {
@@ -180,13 +187,14 @@ describe("the Postgres backends' stacks", () => {
       'arrays and bytea received',
       'socket read and written',
       postgresOtherActivity,
+      'heap given back and taken (brk)',
     ]);
   });
 
   it('calls every thread of that recording a Postgres backend', () => {
     const threads = breakdown(backends, 'postgres');
     expect(threads.map((thread) => [thread.tid, thread.role, thread.samples])).toEqual([
-      [901, 'Postgres backend', 4],
+      [901, 'Postgres backend', 5],
       [900, 'Postgres backend', 3],
     ]);
     expect(new Map(activityTotals(threads))).toEqual(
@@ -198,6 +206,7 @@ describe("the Postgres backends' stacks", () => {
         ['arrays and bytea received', 1],
         ['socket read and written', 1],
         [postgresOtherActivity, 1],
+        ['heap given back and taken (brk)', 1],
       ]),
     );
   });

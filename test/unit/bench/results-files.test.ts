@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   fileStamp,
   oneRunAnswers,
+  recordedRunAnswers,
   resultsBase,
   writeRunFiles,
 } from '../../../bench/lib/results-files.js';
@@ -62,5 +63,30 @@ describe('bench results files', () => {
     expect(oneRunAnswers(path)).toEqual({ measured: 950, warmup: 120 });
     writeFileSync(path, JSON.stringify({ runs: [run, run] }));
     expect(() => oneRunAnswers(path)).toThrow(/one run wanted, not 2/);
+  });
+
+  it("reads a recording's run by the recording's name, among the command's runs", () => {
+    const path = join(scratchRoot(), 'runs.json');
+    const run = (system: string, number: number, ok: number) => ({
+      system,
+      scenario: 'hot-sku',
+      run: number,
+      statusCounts: { 200: ok },
+      warmupStatusCounts: { 200: 10 },
+    });
+    const runs = [run('bare-uws-commit-wal', 1, 700), run('bare-uws-commit-journal', 1, 500)];
+    runs.push(run('bare-uws-commit-journal', 2, 600));
+    writeFileSync(path, JSON.stringify({ runs }));
+    const recordings = '/tmp/perf/bare-uws-commit-journal-hot-sku';
+    expect(recordedRunAnswers(path, `${recordings}-1.perf.data`)).toEqual({
+      measured: 500,
+      warmup: 10,
+    });
+    // The Postgres backends' recording of the same run, and its kept `perf script`.
+    expect(recordedRunAnswers(path, `${recordings}-2.postgres.perf.data`).measured).toBe(600);
+    expect(recordedRunAnswers(path, `${recordings}-2.postgres.txt`).measured).toBe(600);
+    expect(() => recordedRunAnswers(path, `${recordings}-3.perf.data`)).toThrow(
+      /no run named bare-uws-commit-journal-hot-sku-3/,
+    );
   });
 });
