@@ -22,6 +22,11 @@
 //
 //   npx tsx bench/micro/wal-append.ts [--commits 2000] [--batches 1,8,25,100] [--rounds 3]
 //     [--only 'WAL only,every row'] [--database-url postgres://postgres@127.0.0.1:5432/postgres]
+//     [--keep-heap]
+//
+// With --keep-heap the connection first asks its backend to keep its heap between statements,
+// as the journal's connections do (src/persistence/backend-heap.ts); without, the backend gives
+// the top of its heap back after each commit, as any other connection's does.
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -32,6 +37,7 @@ import {
   int4Array,
   int8Array,
   JournalStore,
+  keepBackendHeap,
   maintainHistory,
   type WalRow,
 } from '../../src/persistence/index.js';
@@ -307,6 +313,9 @@ async function run(client: pg.Client, options: Options): Promise<void> {
   await client.query(`CREATE TABLE wal_head_sketch (
                         partition integer PRIMARY KEY, lsn bigint NOT NULL)`);
   await client.query('SET synchronous_commit = on');
+  // As the journal's own connections do (src/persistence/backend-heap.ts); without, the backend
+  // as any other connection leaves it.
+  if (options.keepHeap) await keepBackendHeap(client);
   const backend = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const backendPid = backend.rows[0]?.pid ?? 0;
   out(`one connection, closed loop, ${options.commits} commits per variant and batch size`);
@@ -366,6 +375,8 @@ interface Options {
   readonly rounds: number;
   readonly only: readonly string[];
   readonly databaseUrl: string;
+  /** --keep-heap: the connection's backend keeps its heap between commits, as the journal's. */
+  readonly keepHeap: boolean;
 }
 
 function options(): Options {
@@ -377,6 +388,7 @@ function options(): Options {
       // Comma-separated parts of variant names: only those run (default: all).
       only: { type: 'string', default: '' },
       'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+      'keep-heap': { type: 'boolean', default: false },
     },
   });
   const batches = values.batches.split(',').map(Number);
@@ -389,7 +401,14 @@ function options(): Options {
     throw new Error('--commits and --rounds want positive integers');
   }
   const only = values.only.split(',');
-  return { commits, batches, rounds, only, databaseUrl: values['database-url'] };
+  return {
+    commits,
+    batches,
+    rounds,
+    only,
+    databaseUrl: values['database-url'],
+    keepHeap: values['keep-heap'],
+  };
 }
 
 async function main(): Promise<void> {

@@ -2,6 +2,7 @@
 // Embedded Postgres has a room of its own (./embedded/) that only the composition root imports.
 export { migrate } from './migrations.js';
 export { byteaArray, int4Array, int8Array, textArray } from './binary-arrays.js';
+export { backendHeapKeptBytes, keepBackendHeap } from './backend-heap.js';
 export {
   commitDurably,
   durabilityProblems,

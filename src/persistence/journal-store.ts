@@ -14,6 +14,7 @@ import type {
 } from './journal-connection.js';
 import { copyOut } from './copy-out.js';
 import { MovementRows, packLater, type MovementRow } from './movement-rows.js';
+import { keepBackendHeap } from './backend-heap.js';
 import { commitDurably } from './durability.js';
 import { WalCopyFormatError, WalCopyRows } from './wal-copy-reader.js';
 
@@ -155,6 +156,8 @@ export class JournalStore implements JournalConnection {
       const store = new JournalStore(client, options.fence);
       // An acknowledgement waits for this connection's commit: never one that skips the flush.
       store.synchronousCommit = await commitDurably(client);
+      // Its backend keeps its heap between group commits (backend-heap.ts).
+      await keepBackendHeap(client);
       return store;
     } catch (error) {
       await client.end().catch(() => undefined);
