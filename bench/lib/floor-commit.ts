@@ -11,7 +11,7 @@
 // What the journal's rows and the history in the commit cost a design that does nothing else
 // (bare-uws-commit-wal and bare-uws-commit-journal in the bench's systems).
 import pg from 'pg';
-import { JournalStore, migrate } from '../../src/persistence/index.js';
+import { JournalStore, keepBackendHeap, migrate } from '../../src/persistence/index.js';
 import type { WalRow } from '../../src/persistence/journal-connection.js';
 
 /**
@@ -74,6 +74,8 @@ export class FloorCommit {
       options: '-c synchronous_commit=on',
     });
     await client.connect();
+    // As the ledger's journal connections do: its backend keeps its heap between commits.
+    await keepBackendHeap(client);
     if (journal !== undefined) {
       await migrate(client);
       return new FloorCommit(client, new JournalStore(client), journal === 'history');
