@@ -4,9 +4,19 @@
 // turn; begun during a snapshot write or a checkpoint against the rest), snapshots and their
 // writes, Postgres's checkpoints, what each relation of the system's database grew by over the
 // run (the sizes' reads). With the load's side beside the files (t.load.json), the likeliest
-// causes of the slowest requests again, as the bench's report gives them.
+// causes of the slowest requests again, as the bench's report gives them, and each thread's
+// major collection cycles (marking begun to collection ended) with how many of the requests at
+// or above p99.9 were in flight during one.
 import { existsSync, readFileSync } from 'node:fs';
-import { readTimelineFiles, relationGrowth, type TimelineEvent } from './lib/timeline-join.js';
+import {
+  duringCycles,
+  majorCycles,
+  readTimelineFiles,
+  relationGrowth,
+  type SlowRequest,
+  type ThreadEvents,
+  type TimelineEvent,
+} from './lib/timeline-join.js';
 import { timelineMarkdown, timelineReport } from './lib/timeline-report.js';
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -121,10 +131,39 @@ function main(): void {
   >[1] & {
     measureFromMs: number;
     p999Ms: number;
+    slow: SlowRequest[];
   };
   const report = timelineReport(prefix, load, load.measureFromMs, load.p999Ms);
   const markdown = timelineMarkdown(report, []);
   process.stdout.write(`\n${markdown.slice(markdown.indexOf('Likeliest cause'))}`);
+  process.stdout.write(`${majorCyclesText(threads, load).join('\n')}\n`);
+}
+
+/**
+ * Each major collection cycle in seconds of the measured window (marking begun, collection
+ * ended), and how many of the requests at or above p99.9 were in flight during one.
+ */
+function majorCyclesText(
+  threads: readonly ThreadEvents[],
+  load: { measureFromMs: number; p999Ms: number; slow: readonly SlowRequest[] },
+): string[] {
+  const cycles = majorCycles(threads).filter((cycle) => cycle.to >= load.measureFromMs);
+  if (cycles.length === 0) return ['\nNo major collection in the measured window.'];
+  const at = (ms: number) => ((ms - load.measureFromMs) / 1000).toFixed(2);
+  const lines = ['\nMajor collection cycles (s into the measured window: marking began–ended):'];
+  for (const thread of [...new Set(cycles.map((cycle) => cycle.thread))]) {
+    const own = cycles.filter((cycle) => cycle.thread === thread);
+    lines.push(
+      `  ${thread}: ${own.map((cycle) => `${at(cycle.from)}–${at(cycle.to)}`).join(', ')}`,
+    );
+  }
+  const { over, during } = duringCycles(load.slow, load.p999Ms, cycles);
+  const covered = cycles.reduce((sum, cycle) => sum + cycle.to - cycle.from, 0);
+  lines.push(
+    `  requests at or above p99.9 (${fixed(load.p999Ms)} ms) in flight during one: ${during} ` +
+      `of ${over}; the cycles cover ${fixed(covered / 1000)} s of the run`,
+  );
+  return lines;
 }
 
 main();

@@ -436,3 +436,49 @@ export function causeCounts(reports: readonly SlowRequestReport[]): [string, num
   for (const report of reports) counts.set(report.cause, (counts.get(report.cause) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1]);
 }
+
+/**
+ * A major collection of one thread from the start of its marking to the end of its last pause:
+ * V8 marks incrementally (and on its helper threads) for a while before the full collection
+ * that ends a cycle, and the marking takes cores the other threads want.
+ */
+export interface MajorCycle {
+  readonly thread: string;
+  /** Epoch ms: the cycle's first incremental step, or the full collection's start if none. */
+  readonly from: number;
+  /** Epoch ms: the end of the full collection. */
+  readonly to: number;
+}
+
+/**
+ * Each thread's major collection cycles: a full ('major') collection with the incremental steps
+ * since the one before it.
+ */
+export function majorCycles(threads: readonly ThreadEvents[]): MajorCycle[] {
+  const cycles: MajorCycle[] = [];
+  for (const { thread, events } of threads) {
+    let from: number | undefined;
+    const collections = events.filter((event) => event.k === 'gc').sort((a, b) => a.t - b.t);
+    for (const event of collections) {
+      if (event.kind === 'incremental') from ??= event.t;
+      else if (event.kind === 'major') {
+        cycles.push({ thread, from: from ?? event.t, to: event.t + (event.ms ?? 0) });
+        from = undefined;
+      }
+    }
+  }
+  return cycles.sort((a, b) => a.from - b.from);
+}
+
+/** Of the requests at or above `overMs`, those in flight during any of the cycles. */
+export function duringCycles(
+  slow: readonly SlowRequest[],
+  overMs: number,
+  cycles: readonly MajorCycle[],
+): { readonly over: number; readonly during: number } {
+  const over = slow.filter((request) => request.latencyMs >= overMs);
+  const inFlight = (request: SlowRequest, cycle: MajorCycle) =>
+    request.sentMs <= cycle.to && request.sentMs + request.latencyMs >= cycle.from;
+  const during = over.filter((request) => cycles.some((cycle) => inFlight(request, cycle)));
+  return { over: over.length, during: during.length };
+}

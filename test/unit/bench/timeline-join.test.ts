@@ -9,8 +9,10 @@ import { describe, expect, it } from 'vitest';
 import {
   causeCounts,
   causeOf,
+  duringCycles,
   explain,
   hopCounts,
+  majorCycles,
   overlapsOf,
   perSecond,
   readTimelineFiles,
@@ -352,5 +354,39 @@ describe('reading the files', () => {
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
+  });
+});
+
+describe('major collection cycles', () => {
+  const hot: ThreadEvents[] = [
+    {
+      thread: 'shard-1',
+      events: [
+        { k: 'gc', t: from + 100, ms: 1, kind: 'minor' },
+        { k: 'gc', t: from + 1_000, ms: 5, kind: 'incremental' },
+        { k: 'gc', t: from + 1_200, ms: 3, kind: 'incremental' },
+        { k: 'gc', t: from + 1_400, ms: 10, kind: 'major' },
+        // A full collection with no marking before it is a cycle of its own length.
+        { k: 'gc', t: from + 5_000, ms: 20, kind: 'major' },
+      ],
+    },
+    { thread: 'main', events: [{ k: 'gc', t: from + 3_000, ms: 2, kind: 'minor' }] },
+  ];
+
+  it('runs from the first incremental step to the end of the full collection', () => {
+    expect(majorCycles(hot)).toStrictEqual([
+      { thread: 'shard-1', from: from + 1_000, to: from + 1_410 },
+      { thread: 'shard-1', from: from + 5_000, to: from + 5_020 },
+    ]);
+  });
+
+  it('counts the requests at or above a latency that were in flight during a cycle', () => {
+    const slow = [
+      { sentMs: from + 900, latencyMs: 150 }, // answered during the marking
+      { sentMs: from + 1_405, latencyMs: 60 }, // sent during the full collection
+      { sentMs: from + 2_000, latencyMs: 90 }, // between the cycles
+      { sentMs: from + 1_100, latencyMs: 30 }, // during one, but under the latency
+    ];
+    expect(duringCycles(slow, 50, majorCycles(hot))).toStrictEqual({ over: 3, during: 2 });
   });
 });
