@@ -313,8 +313,8 @@ async function run(client: pg.Client, options: Options): Promise<void> {
   await client.query(`CREATE TABLE wal_head_sketch (
                         partition integer PRIMARY KEY, lsn bigint NOT NULL)`);
   await client.query('SET synchronous_commit = on');
-  // As the journal's own connections do (src/persistence/backend-heap.ts); without, the backend
-  // as any other connection leaves it.
+  // As the journal's own connections do (src/persistence/backend-heap.ts); without, its backend
+  // gives its heap back after each commit, as any other connection's does.
   if (options.keepHeap) await keepBackendHeap(client);
   const backend = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   const backendPid = backend.rows[0]?.pid ?? 0;

@@ -4,9 +4,10 @@
 // top of the backend's heap back to the kernel (`brk`) as soon as more than 128 KiB of it is
 // free, and the next statement takes it back, page fault by page fault. The journal's statement
 // with the movement history in it needs more than that: each group commit shrank the heap and
-// grew it again, and shrinking it unmaps pages, which on a virtual machine of more than one core
-// means a TLB shootdown (an interrupt to the other cores, waited for). On the hot SKU that was a
-// fifth of the commit backend's CPU (bench/README.md, "The commit backend's heap").
+// grew it again, and shrinking it unmaps pages, which on a machine of more than one core means a
+// TLB shootdown (an interrupt to the other cores, waited for; dearer still on a virtual machine).
+// On the hot SKU that was a fifth of the commit backend's CPU (bench/README.md, "The commit
+// backend's heap").
 //
 // glibc moves that threshold on its own: when a block it mapped for one large allocation is
 // freed, it sets the threshold for mapping to the block's size and the one for giving back to
