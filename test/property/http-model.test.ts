@@ -287,8 +287,19 @@ class HttpRun {
     if (output?.ok === true && 'stock' in output) checkStockInvariants(output.stock);
   }
 
-  async client(scheduler: fc.Scheduler, client: number, commands: Command[]): Promise<void> {
+  /**
+   * With `midway`, the client sends the second half of its commands only once it resolves (a
+   * disruption has landed), so some of every run's requests meet it however fast the first
+   * half went.
+   */
+  async client(
+    scheduler: fc.Scheduler,
+    client: number,
+    commands: Command[],
+    midway?: Promise<void>,
+  ): Promise<void> {
     for (const [serial, command] of commands.entries()) {
+      if (midway !== undefined && serial === Math.floor(commands.length / 2)) await midway;
       // The scheduler decides which client moves next, and when each one hears its answer.
       await scheduler.schedule(Promise.resolve(), `client ${client} next`);
       if (command.kind === 'advance') {
@@ -402,8 +413,11 @@ function balance(productId: string, history: readonly LedgerOperation[]): void {
   );
 }
 
-/** Something done to the cluster while a run's clients send, given the run's first key. */
-type Disruption = (product: string) => Promise<void>;
+/**
+ * Something done to the cluster while a run's clients send, given the run's first key; it calls
+ * `landed` once it has struck (the clients hold their second halves until then).
+ */
+type Disruption = (product: string, landed: () => void) => Promise<void>;
 
 /** One property run through `baseUrls`, checked, its counts added to `totals`. */
 async function runPlan(
@@ -425,10 +439,15 @@ async function runPlan(
     };
     run.record(0, request, await run.send(request));
   }
+  let landed = (): void => undefined;
+  const struck =
+    failover === undefined ? undefined : new Promise<void>((resolve) => (landed = resolve));
   const clients = plan.clients.map((commands, client) =>
-    run.client(scheduler, client + 1, commands),
+    run.client(scheduler, client + 1, commands, struck),
   );
-  const disruption = failover?.during(run.product(0));
+  const disruption = failover?.during(run.product(0), () => landed());
+  // A disruption that fails before it strikes still lets the clients finish.
+  void disruption?.then(landed, landed);
   // The disruption runs to its end (the node back up) whatever the clients met, so a failing
   // run leaves the cluster whole for the next one; the clients' failure is the one reported.
   const [sent, disrupted] = await Promise.allSettled([
@@ -666,12 +685,16 @@ describe.runIf((await havePostgres()) && (await haveNats()))(
       }
     };
 
-    /** kill -9 of the key's owner soon after the clients start; back once the others took over. */
-    const killOwner: Disruption = async (product) => {
+    /**
+     * kill -9 of the key's owner soon after the clients start (they send the second half of
+     * their commands once it has landed); back once the others took over.
+     */
+    const killOwner: Disruption = async (product, landed) => {
       const victim = await ownerOf(product);
       await sleep(30);
       down.add(victim);
       await nodes[victim]?.kill();
+      landed();
       try {
         await settled('128,128');
       } finally {
