@@ -47,16 +47,29 @@ if (positionals.length === 0 || !(top >= 0)) {
   process.exit(2);
 }
 
-/** perf recorded the measured window only: the answers of that window of the file's run. */
-const answersOf = (file: string): number | undefined =>
-  values.results === undefined ? undefined : recordedRunAnswers(values.results, file).measured;
-let answers: number | undefined;
-
 const percent = (part: number, whole: number) => `${((100 * part) / whole).toFixed(1)}%`;
 const seconds = (samples: number) => samples / perfFrequency;
-const perAnswer = (samples: number) =>
-  answers === undefined ? '' : ` | ${((seconds(samples) * 1e6) / answers).toFixed(1)}`;
-const unit = (): string => (answers === undefined ? '' : ' | µs/answer');
+
+/** The µs-an-answer column of a file's tables: its heading, its rule and its cells. */
+interface PerAnswer {
+  readonly head: string;
+  readonly rule: string;
+  cell(samples: number): string;
+}
+
+/**
+ * With --results, the column for `file`'s recording: perf recorded the measured window only, so
+ * its CPU is divided by the answers of that window of the run the recording was made in.
+ */
+function perAnswerOf(file: string): PerAnswer {
+  if (values.results === undefined) return { head: '', rule: '', cell: () => '' };
+  const answers = recordedRunAnswers(values.results, file).measured;
+  return {
+    head: ' | µs/answer',
+    rule: ' | ---:',
+    cell: (samples) => ` | ${((seconds(samples) * 1e6) / answers).toFixed(1)}`,
+  };
+}
 
 /** The V8 helpers, and the Postgres backends, are many threads doing one thing: shown together. */
 const togetherAs: Partial<Record<ThreadBreakdown['role'], string>> = {
@@ -86,7 +99,7 @@ for (const file of positionals) {
         maxBuffer: 1 << 30,
         stdio: ['ignore', 'pipe', 'ignore'],
       });
-  answers = answersOf(file);
+  const perAnswer = perAnswerOf(file);
   const recorded = isPostgresRecording(file) ? 'postgres' : 'ledger';
   const threads = breakdown(parsePerfScript(text), recorded);
   const all = threads.reduce((total, thread) => total + thread.samples, 0);
@@ -94,25 +107,25 @@ for (const file of positionals) {
     `\n== ${basename(file)}: ${all} samples at ${perfFrequency} Hz, ${seconds(all).toFixed(2)} CPU s`,
   );
   out(
-    `\n| thread | role | CPU s | share${unit()} |\n| --- | --- | ---: | ---:${answers === undefined ? '' : ' | ---:'} |`,
+    `\n| thread | role | CPU s | share${perAnswer.head} |\n| --- | --- | ---: | ---:${perAnswer.rule} |`,
   );
   for (const thread of threads) {
     const row = `| ${thread.tid} | ${thread.role} | ${seconds(thread.samples).toFixed(2)} | ${percent(thread.samples, all)}`;
-    out(`${row}${perAnswer(thread.samples)} |`);
+    out(`${row}${perAnswer.cell(thread.samples)} |`);
   }
   for (const { label, parts } of grouped(threads)) {
     const samples = parts.reduce((total, part) => total + part.samples, 0);
     out(`\n${label}: ${seconds(samples).toFixed(2)} CPU s`);
-    out(`\n| activity | share${unit()} |\n| --- | ---:${answers === undefined ? '' : ' | ---:'} |`);
+    out(`\n| activity | share${perAnswer.head} |\n| --- | ---:${perAnswer.rule} |`);
     for (const [name, n] of activityTotals(parts)) {
-      out(`| ${name} | ${percent(n, samples)}${perAnswer(n)} |`);
+      out(`| ${name} | ${percent(n, samples)}${perAnswer.cell(n)} |`);
     }
     const within = values.within;
     const scope = within === undefined ? '' : ` in ${within}`;
-    out(`\n| owed to (nearest JavaScript frame, else the leaf)${scope} | share${unit()} |`);
-    out(`| --- | ---:${answers === undefined ? '' : ' | ---:'} |`);
+    out(`\n| owed to (nearest JavaScript frame, else the leaf)${scope} | share${perAnswer.head} |`);
+    out(`| --- | ---:${perAnswer.rule} |`);
     for (const [name, n] of ownerTotals(parts, within).slice(0, top)) {
-      out(`| \`${name.replaceAll('|', '\\|')}\` | ${percent(n, samples)}${perAnswer(n)} |`);
+      out(`| \`${name.replaceAll('|', '\\|')}\` | ${percent(n, samples)}${perAnswer.cell(n)} |`);
     }
   }
 }

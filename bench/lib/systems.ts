@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { BenchOptions } from './args.js';
+import type { JournalMode } from './floor-commit.js';
 import type { Cleanup } from './cleanup.js';
 import {
   startLedger,
@@ -69,7 +70,7 @@ async function scratchDatabaseUrl(context: StartContext): Promise<string> {
 }
 
 /** BARE_UWS_COMMIT_JOURNAL of the floors that commit with the ledger's journal statement. */
-const journalModes: Partial<Record<DurableFloorName, string>> = {
+const journalModes: Partial<Record<DurableFloorName, JournalMode>> = {
   'bare-uws-commit-wal': 'wal',
   'bare-uws-commit-journal': 'history',
 };

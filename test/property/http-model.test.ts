@@ -445,7 +445,7 @@ async function runPlan(
   const clients = plan.clients.map((commands, client) =>
     run.client(scheduler, client + 1, commands, struck),
   );
-  const disruption = failover?.during(run.product(0), () => landed());
+  const disruption = failover?.during(run.product(0), landed);
   // A disruption that fails before it strikes still lets the clients finish.
   void disruption?.then(landed, landed);
   // The disruption runs to its end (the node back up) whatever the clients met, so a failing
