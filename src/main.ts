@@ -23,6 +23,7 @@ import { HealthListener } from './http/health-listener.js';
 import { RateLimiter } from './http/rate-limit.js';
 import type { RequestTracing } from './http/tracing.js';
 import { LedgerServer, nativeUws, type Readiness } from './http/server.js';
+import { gcHelperAdviceHere } from './observability/gc-helpers.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { packageVersion } from './package-version.js';
 import { LiveSummary } from './observability/live-summary.js';
@@ -616,6 +617,8 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const log = createLogger(config.logLevel);
   refuseJavaScriptFallback(config);
+  const gcAdvice = gcHelperAdviceHere();
+  if (gcAdvice !== undefined) log.info(gcAdvice);
   const journal = await startJournal(config, log);
   const { databaseUrl, layout, owner, routes } = journal;
   const table = new PartitionTable(layout.partitions, config.shards);
