@@ -9,6 +9,7 @@
 // or above p99.9 were in flight during one.
 import { existsSync, readFileSync } from 'node:fs';
 import {
+  cyclesCoverMs,
   duringCycles,
   majorCycles,
   readTimelineFiles,
@@ -145,9 +146,17 @@ function main(): void {
  */
 function majorCyclesText(
   threads: readonly ThreadEvents[],
-  load: { measureFromMs: number; p999Ms: number; slow: readonly SlowRequest[] },
+  load: {
+    measureFromMs: number;
+    p999Ms: number;
+    slow: readonly SlowRequest[];
+    seconds: readonly unknown[];
+  },
 ): string[] {
-  const cycles = majorCycles(threads).filter((cycle) => cycle.to >= load.measureFromMs);
+  const windowEndMs = load.measureFromMs + load.seconds.length * 1000;
+  const cycles = majorCycles(threads).filter(
+    (cycle) => cycle.to >= load.measureFromMs && cycle.from < windowEndMs,
+  );
   if (cycles.length === 0) return ['\nNo major collection in the measured window.'];
   const at = (ms: number) => ((ms - load.measureFromMs) / 1000).toFixed(2);
   const lines = ['\nMajor collection cycles (s into the measured window: marking began–ended):'];
@@ -158,10 +167,11 @@ function majorCyclesText(
     );
   }
   const { over, during } = duringCycles(load.slow, load.p999Ms, cycles);
-  const covered = cycles.reduce((sum, cycle) => sum + cycle.to - cycle.from, 0);
+  const covered = cyclesCoverMs(cycles, load.measureFromMs, windowEndMs);
   lines.push(
     `  requests at or above p99.9 (${fixed(load.p999Ms)} ms) in flight during one: ${during} ` +
-      `of ${over}; the cycles cover ${fixed(covered / 1000)} s of the run`,
+      `of ${over}; the cycles cover ${fixed(covered / 1000)} s of the ` +
+      `${load.seconds.length} s window`,
   );
   return lines;
 }

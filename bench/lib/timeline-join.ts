@@ -482,3 +482,22 @@ export function duringCycles(
   const during = over.filter((request) => cycles.some((cycle) => inFlight(request, cycle)));
   return { over: over.length, during: during.length };
 }
+
+/**
+ * How much of the window [fromMs, toMs) the cycles cover, in ms: each cut to the window, and
+ * time covered by cycles of several threads at once counted once.
+ */
+export function cyclesCoverMs(cycles: readonly MajorCycle[], fromMs: number, toMs: number): number {
+  const cut = cycles
+    .map((cycle) => [Math.max(cycle.from, fromMs), Math.min(cycle.to, toMs)] as const)
+    .filter(([from, to]) => to > from)
+    .sort((a, b) => a[0] - b[0]);
+  let covered = 0;
+  let reached = -Infinity;
+  for (const [from, to] of cut) {
+    if (to <= reached) continue;
+    covered += to - Math.max(from, reached);
+    reached = to;
+  }
+  return covered;
+}

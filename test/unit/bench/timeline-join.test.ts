@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import {
   causeCounts,
   causeOf,
+  cyclesCoverMs,
   duringCycles,
   explain,
   hopCounts,
@@ -388,5 +389,18 @@ describe('major collection cycles', () => {
       { sentMs: from + 1_100, latencyMs: 30 }, // during one, but under the latency
     ];
     expect(duringCycles(slow, 50, majorCycles(hot))).toStrictEqual({ over: 3, during: 2 });
+  });
+
+  it('covers the window once: cycles cut to it, and overlapping cycles of two threads once', () => {
+    const cycles = [
+      { thread: 'shard-0', from: from - 200, to: from + 100 }, // begun before the window
+      { thread: 'shard-1', from: from + 1_000, to: from + 1_400 },
+      { thread: 'shard-0', from: from + 1_200, to: from + 1_600 }, // overlaps the one before
+      { thread: 'main', from: from + 1_250, to: from + 1_300 }, // inside both
+      { thread: 'shard-1', from: from + 9_900, to: from + 10_300 }, // ends after the window
+      { thread: 'shard-1', from: from + 10_500, to: from + 10_800 }, // after the window
+    ];
+    expect(cyclesCoverMs(cycles, from, from + 10_000)).toBe(100 + 600 + 100);
+    expect(cyclesCoverMs([], from, from + 10_000)).toBe(0);
   });
 });
