@@ -11,11 +11,18 @@
 // the old generation costs grows with the objects a hold is made of, and a shard pays that cost
 // in steps while it serves.
 //
+// Then (--finished, the default) every hold is confirmed and the expiry schedule dropped, so
+// the partition keeps the same holds as finished ones, in the columns of retained-holds.ts (typed
+// arrays, an arena of code units, hash tables of their own: no object per hold), and the same is
+// measured again: the JavaScript heap per hold, the array buffers' bytes per hold, and a full GC.
+// What a hold costs the collector kept as columns, beside what it costs as an object.
+//
 // Every reserve carries what a checkout's does: a fresh UUID idempotency key, an id minted as
 // the router mints it, a 32-character trace id, and a requester (the JWT subject) of
 // `--requester` (default a 22-character service name).
 //
 //   npx tsx bench/micro/pending-hold-heap.ts [--holds 300000] [--batch 64] [--rounds 3]
+//     [--no-finished]
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -38,8 +45,11 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     requester: { type: 'string', default: 'checkout-service-prod-7' },
     from: { type: 'string' },
+    finished: { type: 'boolean', default: true },
+    'no-finished': { type: 'boolean', default: false },
   },
 });
+const finished = values.finished === true && values['no-finished'] !== true;
 const holds = integerFlag(
   'holds',
   { defaultValue: 300_000, min: 1, max: 10_000_000 },
@@ -74,6 +84,16 @@ interface Round {
   readonly bytesPerHold: number;
   /** A full GC with the holds alive, median of `gcTimings`. */
   readonly gcMs: number;
+  /** The same holds confirmed, as the partition retains them (absent with --no-finished). */
+  readonly finished?: FinishedRound;
+}
+
+interface FinishedRound {
+  /** The JavaScript heap kept per hold, against the heap before the holds were made. */
+  readonly heapBytesPerHold: number;
+  /** Array buffers (outside the collected heap) kept per hold, against before. */
+  readonly bufferBytesPerHold: number;
+  readonly gcMs: number;
 }
 
 const gcTimings = 7;
@@ -81,7 +101,7 @@ const gcTimings = 7;
 /** One round in this process. */
 function measure(from: From, gc: () => void): Round {
   const state = new PartitionState(partition, retention);
-  const schedule = new ExpirySchedule();
+  let schedule = new ExpirySchedule();
   const stocked = state.apply(stockAdjust('hot-sku', 'bench-wh', holds), nowMs);
   if (!stocked.outcome.ok) throw new Error('stocking failed');
   const heap = (): number => {
@@ -89,6 +109,7 @@ function measure(from: From, gc: () => void): Round {
     return process.memoryUsage().heapUsed;
   };
   const before = heap();
+  const buffersBefore = process.memoryUsage().arrayBuffers;
   for (let first = 0; first < holds; first += batchSize) {
     const batch: ShardRequest[] = [];
     for (let index = first; index < Math.min(holds, first + batchSize); index += 1) {
@@ -106,13 +127,39 @@ function measure(from: From, gc: () => void): Round {
   const after = heap();
   if (state.holdCount !== holds) throw new Error(`${state.holdCount} holds, not ${holds}`);
   if (schedule.size !== holds) throw new Error(`${schedule.size} scheduled, not ${holds}`);
+  const bytesPerHold = (after - before) / holds;
+  const gcMs = fullGcMs(gc);
+  if (!finished) return { bytesPerHold, gcMs };
+  // The expiry schedule goes: a finished hold is off it, as the shard's sweep finds.
+  schedule = new ExpirySchedule();
+  for (const reservationId of Array.from(state.reservationOwners.keys())) {
+    const command = { kind: 'confirm', reservationId, traceId: '' } as const;
+    if (!state.apply(command, nowMs).outcome.ok) throw new Error(`confirm of ${reservationId}`);
+  }
+  if (state.finishedCount !== holds || state.holdCount !== holds) {
+    throw new Error(`${state.finishedCount} finished of ${state.holdCount}, not ${holds}`);
+  }
+  const heapAfter = heap();
+  return {
+    bytesPerHold,
+    gcMs,
+    finished: {
+      heapBytesPerHold: (heapAfter - before) / holds,
+      bufferBytesPerHold: (process.memoryUsage().arrayBuffers - buffersBefore) / holds,
+      gcMs: fullGcMs(gc),
+    },
+  };
+}
+
+/** A full GC, the median of `gcTimings`. */
+function fullGcMs(gc: () => void): number {
   const timings: number[] = [];
   for (let round = 0; round < gcTimings; round += 1) {
     const startedMs = performance.now();
     gc();
     timings.push(performance.now() - startedMs);
   }
-  return { bytesPerHold: (after - before) / holds, gcMs: median(timings) ?? 0 };
+  return median(timings) ?? 0;
 }
 
 const gc = globalThis.gc;
@@ -142,17 +189,46 @@ if (values.from !== undefined) {
       results.get(from)?.push(result);
       out(
         `  round ${round + 1}, strings from ${from}: ${result.bytesPerHold.toFixed(0)} bytes per ` +
-          `pending hold, full GC ${result.gcMs.toFixed(1)} ms`,
+          `pending hold, full GC ${result.gcMs.toFixed(1)} ms` +
+          (result.finished === undefined ? '' : `; ${finishedText(result.finished)}`),
       );
     }
   }
+  const listed = (values: readonly number[], digits: number): string =>
+    `median ${(median(values) ?? 0).toFixed(digits)} (${values.map((value) => value.toFixed(digits)).join(', ')})`;
   for (const [from, measured] of results) {
     const bytes = measured.map((result) => result.bytesPerHold);
     const gcMs = measured.map((result) => result.gcMs);
     out(
-      `strings from ${from}: median ${(median(bytes) ?? 0).toFixed(0)} bytes per pending hold ` +
-        `(${bytes.map((value) => value.toFixed(0)).join(', ')}); full GC median ` +
-        `${(median(gcMs) ?? 0).toFixed(1)} ms (${gcMs.map((value) => value.toFixed(1)).join(', ')})`,
+      `strings from ${from}: pending, bytes per hold ${listed(bytes, 0)}, full GC ms ` +
+        `${listed(gcMs, 1)}`,
+    );
+    const done = measured.flatMap((result) =>
+      result.finished === undefined ? [] : [result.finished],
+    );
+    if (done.length === 0) continue;
+    out(
+      `strings from ${from}: finished (columns), heap bytes per hold ` +
+        `${listed(
+          done.map((round) => round.heapBytesPerHold),
+          0,
+        )}, array buffer bytes per hold ` +
+        `${listed(
+          done.map((round) => round.bufferBytesPerHold),
+          0,
+        )}, full GC ms ` +
+        `${listed(
+          done.map((round) => round.gcMs),
+          1,
+        )}`,
     );
   }
+}
+
+function finishedText(round: FinishedRound): string {
+  return (
+    `confirmed: ${round.heapBytesPerHold.toFixed(0)} heap bytes and ` +
+    `${round.bufferBytesPerHold.toFixed(0)} array buffer bytes per hold, full GC ` +
+    `${round.gcMs.toFixed(1)} ms`
+  );
 }
