@@ -11,7 +11,7 @@
 // the old generation costs grows with the objects a hold is made of, and a shard pays that cost
 // in steps while it serves.
 //
-// Then (--finished, the default) every hold is confirmed and the expiry schedule dropped, so
+// Then (unless --no-finished) every hold is confirmed and the expiry schedule dropped, so
 // the partition keeps the same holds as finished ones, in the columns of retained-holds.ts (typed
 // arrays, an arena of code units, hash tables of their own: no object per hold), and the same is
 // measured again: the JavaScript heap per hold, the array buffers' bytes per hold, and a full GC.
@@ -45,11 +45,10 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
     requester: { type: 'string', default: 'checkout-service-prod-7' },
     from: { type: 'string' },
-    finished: { type: 'boolean', default: true },
     'no-finished': { type: 'boolean', default: false },
   },
 });
-const finished = values.finished === true && values['no-finished'] !== true;
+const finished = values['no-finished'] !== true;
 const holds = integerFlag(
   'holds',
   { defaultValue: 300_000, min: 1, max: 10_000_000 },
@@ -207,20 +206,21 @@ if (values.from !== undefined) {
       result.finished === undefined ? [] : [result.finished],
     );
     if (done.length === 0) continue;
+    const heapBytes = listed(
+      done.map((round) => round.heapBytesPerHold),
+      0,
+    );
+    const bufferBytes = listed(
+      done.map((round) => round.bufferBytesPerHold),
+      0,
+    );
+    const finishedGcMs = listed(
+      done.map((round) => round.gcMs),
+      1,
+    );
     out(
-      `strings from ${from}: finished (columns), heap bytes per hold ` +
-        `${listed(
-          done.map((round) => round.heapBytesPerHold),
-          0,
-        )}, array buffer bytes per hold ` +
-        `${listed(
-          done.map((round) => round.bufferBytesPerHold),
-          0,
-        )}, full GC ms ` +
-        `${listed(
-          done.map((round) => round.gcMs),
-          1,
-        )}`,
+      `strings from ${from}: finished (columns), heap bytes per hold ${heapBytes}, array ` +
+        `buffer bytes per hold ${bufferBytes}, full GC ms ${finishedGcMs}`,
     );
   }
 }
