@@ -3,9 +3,10 @@
 // shard or the journal, with an error that no longer says where the value came from.
 import { accessSync, constants } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
-import { availableParallelism, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import type { RetentionPolicy } from './actors/index.js';
+import { usableCores } from './cores.js';
 import {
   buyersPerProductMax,
   transfersInTransitMax,
@@ -39,7 +40,7 @@ export interface Config {
   dataDir: string; // LEDGER_DATA_DIR, default './data', resolved to an absolute path
   natsUrl: string | undefined; // NATS_URL; only checked to parse as a URL
   events: EventsConfig; // the JetStream stream events go to (used only with NATS_URL)
-  shards: number; // SHARDS, default os.availableParallelism() (at least 1), 1..64
+  shards: number; // SHARDS, default the usable cores (cores.ts), 1..64
   partitions: number; // LEDGER_PARTITIONS, default 256, 1..65536; used when a journal is created
   bodyBytesMax: number; // LEDGER_BODY_BYTES_MAX, default 16384, 256..1048576
   importBytesMax: number; // LEDGER_IMPORT_BYTES_MAX, default 4 MiB, 256..64 MiB: one stock import
@@ -188,8 +189,9 @@ type IntegerSettings = Pick<
 
 // The table of numeric settings: variable, default, min, max.
 function integers(env: Record<string, string | undefined>): IntegerSettings {
-  // The default follows the machine, but must itself satisfy the range it is checked against.
-  const shardsDefault = Math.min(Math.max(availableParallelism(), 1), shardsMax);
+  // The default follows the machine (its CPUs, no more than a container's CPU limit), but must
+  // itself satisfy the range it is checked against.
+  const shardsDefault = Math.min(usableCores(), shardsMax);
   return {
     port: integer(env, 'PORT', 8080, 0, 65_535),
     shards: integer(env, 'SHARDS', shardsDefault, 1, shardsMax),

@@ -3,7 +3,7 @@
 // helpers marking at once take the cores from the HTTP thread, the shards and Postgres while a
 // hot product's shard collects; one helper is the advice there (docs/operations.md, "Scaling").
 // Node reads the pool size once, before any JavaScript runs, so a start can only say so.
-import { availableParallelism } from 'node:os';
+import { usableCores } from '../cores.js';
 
 const poolSizeFlag = /(?:^|\s)--v8-pool-size(?:=|\s+)(\d+)(?=\s|$)/;
 
@@ -30,10 +30,7 @@ export function gcHelperAdvice(cores: number, poolSize: number | undefined): str
   );
 }
 
-/** The advice for this process, as node started it on this machine. */
+/** The advice for this process as node started it, on the cores it may use (cores.ts). */
 export function gcHelperAdviceHere(): string | undefined {
-  return gcHelperAdvice(
-    availableParallelism(),
-    v8PoolSize(process.execArgv, process.env.NODE_OPTIONS),
-  );
+  return gcHelperAdvice(usableCores(), v8PoolSize(process.execArgv, process.env.NODE_OPTIONS));
 }

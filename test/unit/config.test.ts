@@ -1,11 +1,12 @@
 // Proves loadConfig's defaults, ranges, relations and loopback rule by calling it with literal
 // environments, and that loadConfigOrExit exits 2 by running it in a child node process.
 import { spawnSync } from 'node:child_process';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, type Config } from '../../src/config.js';
+import { usableCores } from '../../src/cores.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -160,7 +161,7 @@ describe('loadConfig defaults', () => {
         duplicateWindowSeconds: 120,
         maxAgeSeconds: 604_800,
       },
-      shards: Math.min(Math.max(availableParallelism(), 1), 64),
+      shards: Math.min(usableCores(), 64),
       partitions: 256,
       bodyBytesMax: 16_384,
       importBytesMax: 4_194_304,
