@@ -506,6 +506,7 @@ describe('Kubernetes manifests', () => {
     const config = find('ConfigMap', container.envFrom[0].configMapRef.name).data;
     expect(container.resources.limits.cpu).toBe('2');
     expect(config.NODE_OPTIONS).toBe('--v8-pool-size=1');
+    expect(container.env.find((entry: Doc) => entry.name === 'NODE_OPTIONS')).toBeUndefined();
     // Node refuses a flag it does not allow in NODE_OPTIONS (--single-threaded-gc is one) and
     // exits 9 before running anything; the pod would never start.
     const started = spawnSync(process.execPath, ['-e', 'process.stdout.write("ran")'], {
@@ -563,6 +564,14 @@ describe('Kubernetes manifests, cluster (k8s/cluster/)', () => {
     ]);
     for (const manifest of own) await validateManifest(manifest);
     expect(own.filter((m) => m.kind === 'Secret')).toEqual([]);
+  });
+
+  it("gives each node the shared ConfigMap's one V8 helper, for the same 2-CPU limit", () => {
+    const config = find('ConfigMap', container.envFrom[0].configMapRef.name).data;
+    expect(container.resources.limits.cpu).toBe('2');
+    expect(config.NODE_OPTIONS).toBe('--v8-pool-size=1');
+    // Nothing of the pod's own env overrides it.
+    expect(env('NODE_OPTIONS')).toBeUndefined();
   });
 
   it('runs three nodes started together, rolled one at a time, each ready a while first', () => {
