@@ -127,32 +127,25 @@ function main(): void {
   }
   const loadFile = `${prefix}.load.json`;
   if (!existsSync(loadFile)) return;
-  const load = JSON.parse(readFileSync(loadFile, 'utf8')) as Parameters<
-    typeof timelineReport
-  >[1] & {
-    measureFromMs: number;
-    p999Ms: number;
-    slow: SlowRequest[];
-  };
+  const load = JSON.parse(readFileSync(loadFile, 'utf8')) as LoadSide;
   const report = timelineReport(prefix, load, load.measureFromMs, load.p999Ms);
   const markdown = timelineMarkdown(report, []);
   process.stdout.write(`\n${markdown.slice(markdown.indexOf('Likeliest cause'))}`);
   process.stdout.write(`${majorCyclesText(threads, load).join('\n')}\n`);
 }
 
+/** The load's side as `timelineReport` keeps it beside the threads' files (t.load.json). */
+type LoadSide = Parameters<typeof timelineReport>[1] & {
+  readonly measureFromMs: number;
+  readonly p999Ms: number;
+  readonly slow: readonly SlowRequest[];
+};
+
 /**
  * Each major collection cycle in seconds of the measured window (marking begun, collection
  * ended), and how many of the requests at or above p99.9 were in flight during one.
  */
-function majorCyclesText(
-  threads: readonly ThreadEvents[],
-  load: {
-    measureFromMs: number;
-    p999Ms: number;
-    slow: readonly SlowRequest[];
-    seconds: readonly unknown[];
-  },
-): string[] {
+function majorCyclesText(threads: readonly ThreadEvents[], load: LoadSide): string[] {
   const windowEndMs = load.measureFromMs + load.seconds.length * 1000;
   const cycles = majorCycles(threads).filter(
     (cycle) => cycle.to >= load.measureFromMs && cycle.from < windowEndMs,

@@ -68,24 +68,24 @@ function selfAndAbove(path: string): string[] {
   const dirs: string[] = [];
   for (let dir = posix.normalize(path); ; dir = posix.dirname(dir)) {
     dirs.push(dir);
-    if (dir === '/' || dir === '.') return dirs;
+    if (dir === '/') return dirs;
   }
 }
 
 /** `cpu.max`: "max PERIOD" (none) or "QUOTA PERIOD". */
 function v2Quota(text: string | undefined): number | undefined {
-  const match = /^(\d+) (\d+)$/.exec(text?.trim() ?? '');
-  if (match === null) return undefined;
-  return quotaOf(Number(match[1]), Number(match[2]));
+  const [quota, period] = text?.trim().split(' ') ?? [];
+  return quotaOf(quota, period);
 }
 
 function v1Quota(quota: string | undefined, period: string | undefined): number | undefined {
-  if (quota === undefined || period === undefined) return undefined;
-  if (!/^\d+$/.test(quota.trim()) || !/^\d+$/.test(period.trim())) return undefined;
-  return quotaOf(Number(quota.trim()), Number(period.trim()));
+  return quotaOf(quota?.trim(), period?.trim());
 }
 
-function quotaOf(quotaUs: number, periodUs: number): number | undefined {
+/** CPUs from a quota and a period in µs, each written as a whole number (-1, "max": none). */
+function quotaOf(quota: string | undefined, period: string | undefined): number | undefined {
+  if (!/^\d+$/.test(quota ?? '') || !/^\d+$/.test(period ?? '')) return undefined;
+  const [quotaUs, periodUs] = [Number(quota), Number(period)];
   return quotaUs > 0 && periodUs > 0 ? quotaUs / periodUs : undefined;
 }
 

@@ -97,18 +97,49 @@ interface FinishedRound {
 
 const gcTimings = 7;
 
+/** The heap after full GCs. */
+function heapAfterGc(gc: () => void): number {
+  for (let round = 0; round < 3; round += 1) gc();
+  return process.memoryUsage().heapUsed;
+}
+
 /** One round in this process. */
 function measure(from: From, gc: () => void): Round {
   const state = new PartitionState(partition, retention);
-  let schedule = new ExpirySchedule();
   const stocked = state.apply(stockAdjust('hot-sku', 'bench-wh', holds), nowMs);
   if (!stocked.outcome.ok) throw new Error('stocking failed');
-  const heap = (): number => {
-    for (let round = 0; round < 3; round += 1) gc();
-    return process.memoryUsage().heapUsed;
-  };
-  const before = heap();
+  const before = heapAfterGc(gc);
   const buffersBefore = process.memoryUsage().arrayBuffers;
+  const pending = measurePending(state, from, gc, before);
+  if (!finished) return pending;
+  // The expiry schedule is gone with `measurePending`: a finished hold is off it, as the shard's
+  // sweep finds.
+  for (const reservationId of Array.from(state.reservationOwners.keys())) {
+    const command = { kind: 'confirm', reservationId, traceId: '' } as const;
+    if (!state.apply(command, nowMs).outcome.ok) throw new Error(`confirm of ${reservationId}`);
+  }
+  if (state.finishedCount !== holds || state.holdCount !== holds) {
+    throw new Error(`${state.finishedCount} finished of ${state.holdCount}, not ${holds}`);
+  }
+  const heapAfter = heapAfterGc(gc);
+  return {
+    ...pending,
+    finished: {
+      heapBytesPerHold: (heapAfter - before) / holds,
+      bufferBytesPerHold: (process.memoryUsage().arrayBuffers - buffersBefore) / holds,
+      gcMs: fullGcMs(gc),
+    },
+  };
+}
+
+/** Makes the pending holds, each on an expiry schedule of its own here, and measures them. */
+function measurePending(
+  state: PartitionState,
+  from: From,
+  gc: () => void,
+  before: number,
+): Omit<Round, 'finished'> {
+  const schedule = new ExpirySchedule();
   for (let first = 0; first < holds; first += batchSize) {
     const batch: ShardRequest[] = [];
     for (let index = first; index < Math.min(holds, first + batchSize); index += 1) {
@@ -123,31 +154,10 @@ function measure(from: From, gc: () => void): Round {
       }
     }
   }
-  const after = heap();
+  const after = heapAfterGc(gc);
   if (state.holdCount !== holds) throw new Error(`${state.holdCount} holds, not ${holds}`);
   if (schedule.size !== holds) throw new Error(`${schedule.size} scheduled, not ${holds}`);
-  const bytesPerHold = (after - before) / holds;
-  const gcMs = fullGcMs(gc);
-  if (!finished) return { bytesPerHold, gcMs };
-  // The expiry schedule goes: a finished hold is off it, as the shard's sweep finds.
-  schedule = new ExpirySchedule();
-  for (const reservationId of Array.from(state.reservationOwners.keys())) {
-    const command = { kind: 'confirm', reservationId, traceId: '' } as const;
-    if (!state.apply(command, nowMs).outcome.ok) throw new Error(`confirm of ${reservationId}`);
-  }
-  if (state.finishedCount !== holds || state.holdCount !== holds) {
-    throw new Error(`${state.finishedCount} finished of ${state.holdCount}, not ${holds}`);
-  }
-  const heapAfter = heap();
-  return {
-    bytesPerHold,
-    gcMs,
-    finished: {
-      heapBytesPerHold: (heapAfter - before) / holds,
-      bufferBytesPerHold: (process.memoryUsage().arrayBuffers - buffersBefore) / holds,
-      gcMs: fullGcMs(gc),
-    },
-  };
+  return { bytesPerHold: (after - before) / holds, gcMs: fullGcMs(gc) };
 }
 
 /** A full GC, the median of `gcTimings`. */
