@@ -17,7 +17,9 @@
 // sequence); forgetting the oldest only moves the head and drops chunks left behind it, so what
 // a snapshot taken in slices noted (`noted`) never changes.
 import { assert, fail } from './assert.js';
-import { hashPrime, hashSeed, hashText, mixHash } from './text-hash.js';
+import { HashIndex } from './hash-index.js';
+import { TextArena } from './text-arena.js';
+import { hashText } from './text-hash.js';
 import type { Reservation, StockActor } from './stock-actor.js';
 import type { LotUnits, ReservationStatus } from './types.js';
 
@@ -77,13 +79,10 @@ class Chunk {
   bounds: Int32Array;
   hashes: Int32Array;
   /**
-   * The strings' code units: one byte each while every one so far fits a byte (ids, idempotency
-   * keys and requesters are ASCII but for a rare requester), two from the first that does not.
-   * The arena is the largest part of a retained hold: 96 bytes of the 204 a hold that
-   * `bench/micro/retained-growth.ts` counts (`charsPerEntry`, in bytes).
+   * The strings' code units. The arena is the largest part of a retained hold: 96 bytes of the
+   * 204 a hold that `bench/micro/retained-growth.ts` counts (`charsPerEntry`, in bytes).
    */
-  chars: Uint8Array | Uint16Array;
-  charsUsed = 0;
+  readonly arena: TextArena;
   readonly extras = new Map<number, Extras>();
   /** Entries written: offsets [0, length). */
   length = 0;
@@ -93,7 +92,7 @@ class Chunk {
     this.status = new Uint8Array(capacity);
     this.bounds = new Int32Array(capacity * boundStride);
     this.hashes = new Int32Array(capacity * hashStride);
-    this.chars = new Uint8Array(capacity * charsPerEntry);
+    this.arena = new TextArena(capacity * charsPerEntry);
   }
 
   /** Twice the room (up to a full chunk), what was written copied: at most one chunk's worth. */
@@ -108,84 +107,31 @@ class Chunk {
 
   /** Appends the strings to the arena; their bounds and the id's and key's hashes go to `at`. */
   writeStrings(offset: number, id: string, key: string, requesterId: string): void {
-    const needed = this.charsUsed + id.length + key.length + requesterId.length;
-    if (needed > this.chars.length) {
-      this.chars = grown(this.chars, Math.max(needed, this.chars.length * 2), this.charsUsed);
-    }
-    const [chars, bounds, hashes] = [this.chars, this.bounds, this.hashes];
+    const { arena, bounds, hashes } = this;
+    arena.makeRoom(id.length + key.length + requesterId.length);
     const at = offset * boundStride;
-    let used = this.charsUsed;
-    // Every code unit or-ed together: one past a byte means a byte arena kept only its low bits.
-    let units = 0;
-    bounds[at] = used;
-    let hash = hashSeed;
-    for (let char = 0; char < id.length; char += 1) {
-      const code = id.charCodeAt(char);
-      chars[used + char] = code;
-      units |= code;
-      hash = Math.imul(hash ^ code, hashPrime);
-    }
-    hashes[offset * hashStride] = mixHash(hash);
-    used += id.length;
-    bounds[at + 1] = used;
-    hash = hashSeed;
-    for (let char = 0; char < key.length; char += 1) {
-      const code = key.charCodeAt(char);
-      chars[used + char] = code;
-      units |= code;
-      hash = Math.imul(hash ^ code, hashPrime);
-    }
-    hashes[offset * hashStride + 1] = mixHash(hash);
-    used += key.length;
-    bounds[at + 2] = used;
-    for (let char = 0; char < requesterId.length; char += 1) {
-      const code = requesterId.charCodeAt(char);
-      chars[used + char] = code;
-      units |= code;
-    }
-    used += requesterId.length;
-    bounds[at + 3] = used;
-    if (units > 0xff && chars instanceof Uint8Array) {
-      // Wider than a byte: the arena turns to two bytes a unit for good, and this entry is
-      // written again into it.
-      const wide = new Uint16Array(Math.max(chars.length, needed));
-      wide.set(chars.subarray(0, this.charsUsed));
-      this.chars = wide;
-      this.writeStrings(offset, id, key, requesterId);
-      return;
-    }
-    this.charsUsed = used;
+    bounds[at] = arena.used;
+    hashes[offset * hashStride] = arena.append(id);
+    bounds[at + 1] = arena.used;
+    hashes[offset * hashStride + 1] = arena.append(key);
+    bounds[at + 2] = arena.used;
+    arena.append(requesterId);
+    bounds[at + 3] = arena.used;
   }
 
   text(start: number, end: number): string {
-    let text = '';
-    // fromCharCode takes its arguments on the stack: long strings go in pieces. apply takes the
-    // typed array as it is; a spread would go through its iterator.
-    for (let from = start; from < end; from += 4096) {
-      const piece = this.chars.subarray(from, Math.min(end, from + 4096));
-      text += String.fromCharCode.apply(null, piece as unknown as number[]);
-    }
-    return text;
+    return this.arena.text(start, end);
   }
 
   /** Whether the arena's code units [start, end) are `text`'s. */
   equals(start: number, end: number, text: string): boolean {
-    if (end - start !== text.length) return false;
-    const chars = this.chars;
-    for (let index = 0; index < text.length; index += 1) {
-      if (chars[start + index] !== text.charCodeAt(index)) return false;
-    }
-    return true;
+    return this.arena.equals(start, end, text);
   }
 }
 
-function grown<T extends Float64Array | Uint8Array | Int32Array | Uint16Array>(
-  array: T,
-  length: number,
-  used = array.length,
-): T {
+function grown<T extends Float64Array | Uint8Array | Int32Array>(array: T, length: number): T {
   const copy = new (array.constructor as new (length: number) => T)(length);
-  copy.set(array.subarray(0, used));
+  copy.set(array);
   return copy;
 }
 
@@ -271,152 +217,6 @@ export interface RetainedView {
   readonly end: number;
 }
 
-// Table slots: 0 empty, -1 an entry forgotten (or shadowed), else its sequence + 1.
-const empty = 0;
-const forgotten = -1;
-/** A bucket's slots at most; it splits rather than grow past this. */
-const bucketSlotsMax = 2048;
-const bucketSlotsFirst = 16;
-/**
- * The directory doubles up to 2^16 buckets (of up to 1,024 entries each); past that, a bucket
- * grows instead of splitting, which also bounds what entries sharing all 32 bits of hash can do.
- */
-const directoryDepthMax = 16;
-
-/** One bucket of an extendible hash table: open addressing by the hash's low bits. */
-class Bucket {
-  /** Live entries and forgotten slots: at most half the slots. */
-  used = 0;
-  live = 0;
-
-  constructor(
-    /** How many of the hash's high bits all its entries share. */
-    readonly depth: number,
-    public slots: Float64Array,
-  ) {}
-}
-
-/**
- * Sequences by a 32-bit hash: extendible hashing, a directory by the hash's high bits over
- * buckets of open addressing. A full bucket splits alone (or is rebuilt without its forgotten
- * slots), so no insert ever moves more than one bucket's entries.
- */
-class HashIndex {
-  private directory: Bucket[] = [new Bucket(0, new Float64Array(bucketSlotsFirst))];
-  private depth = 0;
-
-  constructor(private readonly hashOf: (sequence: number) => number) {}
-
-  bucketOf(hash: number): Bucket {
-    const index = this.depth === 0 ? 0 : hash >>> (32 - this.depth);
-    return this.directory[index] as Bucket;
-  }
-
-  /** Puts a sequence in; `shadows` says which entries on its probe path it replaces. */
-  insert(hash: number, sequence: number, shadows?: (other: number) => boolean): void {
-    let bucket = this.bucketOf(hash);
-    if ((bucket.used + 1) * 2 > bucket.slots.length) {
-      this.makeRoom(bucket);
-      bucket = this.bucketOf(hash);
-    }
-    const slots = bucket.slots;
-    const mask = slots.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const entry = slots[slot] as number;
-      if (entry === empty) {
-        slots[slot] = sequence + 1;
-        bucket.used += 1;
-        bucket.live += 1;
-        return;
-      }
-      if (entry !== forgotten && shadows?.(entry - 1) === true) {
-        slots[slot] = forgotten;
-        bucket.live -= 1;
-      }
-    }
-  }
-
-  /** The live sequence under `hash` that `matches`, or -1. */
-  find(hash: number, matches: (sequence: number) => boolean): number {
-    const slots = this.bucketOf(hash).slots;
-    const mask = slots.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const entry = slots[slot] as number;
-      if (entry === empty) return -1;
-      if (entry !== forgotten && matches(entry - 1)) return entry - 1;
-    }
-  }
-
-  /** Takes a sequence out (it may be shadowed already: then nothing happens). */
-  remove(hash: number, sequence: number): void {
-    const bucket = this.bucketOf(hash);
-    const slots = bucket.slots;
-    const mask = slots.length - 1;
-    for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-      const entry = slots[slot] as number;
-      if (entry === empty) return;
-      if (entry === sequence + 1) {
-        slots[slot] = forgotten;
-        bucket.live -= 1;
-        return;
-      }
-    }
-  }
-
-  private makeRoom(bucket: Bucket): void {
-    const size = bucket.slots.length;
-    if (bucket.live * 4 < size) {
-      // Mostly forgotten slots: rebuilt in place, as large.
-      this.refill(bucket, size);
-    } else if (size < bucketSlotsMax || bucket.depth >= directoryDepthMax) {
-      this.refill(bucket, size * 2);
-    } else {
-      this.split(bucket);
-    }
-  }
-
-  private refill(bucket: Bucket, size: number): void {
-    const old = bucket.slots;
-    bucket.slots = new Float64Array(size);
-    bucket.used = 0;
-    bucket.live = 0;
-    for (const entry of old) if (entry > 0) this.place(bucket, entry - 1);
-  }
-
-  private split(bucket: Bucket): void {
-    if (bucket.depth === this.depth) {
-      // Twice the directory: each bucket named by two neighbouring entries.
-      this.directory = this.directory.flatMap((each) => [each, each]);
-      this.depth += 1;
-    }
-    const depth = bucket.depth + 1;
-    const halves = [0, 1].map(() => new Bucket(depth, new Float64Array(bucketSlotsMax / 2)));
-    const bit = 32 - depth;
-    for (const entry of bucket.slots) {
-      if (entry <= 0) continue;
-      const half = halves[(this.hashOf(entry - 1) >>> bit) & 1] as Bucket;
-      if ((half.used + 1) * 2 > half.slots.length) this.refill(half, half.slots.length * 2);
-      this.place(half, entry - 1);
-    }
-    // The directory entries that named the bucket: a run of 2^(depth-of-directory - old depth).
-    const span = 2 ** (this.depth - bucket.depth);
-    const first = this.directory.indexOf(bucket);
-    for (let index = first; index < first + span; index += 1) {
-      this.directory[index] = halves[index - first < span / 2 ? 0 : 1] as Bucket;
-    }
-  }
-
-  private place(bucket: Bucket, sequence: number): void {
-    const slots = bucket.slots;
-    const mask = slots.length - 1;
-    let slot = this.hashOf(sequence) & mask;
-    while (slots[slot] !== empty) slot = (slot + 1) & mask;
-    slots[slot] = sequence + 1;
-    bucket.used += 1;
-    bucket.live += 1;
-  }
-}
-
 export class RetainedHolds {
   private chunks: Chunk[] = [];
   /** The chunk number of `chunks[0]`. */
@@ -427,8 +227,8 @@ export class RetainedHolds {
   /** Of the entries kept, the holds. */
   holdCount = 0;
   /** Finished holds by id, and by idempotency key (the actor compared as well). */
-  private readonly byId = new HashIndex((sequence) => this.hashAt(sequence, 0));
-  private readonly byKey = new HashIndex((sequence) => this.hashAt(sequence, 1));
+  private readonly byId = new HashIndex();
+  private readonly byKey = new HashIndex();
   /** A reader over the chunks as they are, made again when they change. */
   private reader: RetainedColumns | undefined = undefined;
   // What a lookup or an insert is after, for the tables' callbacks (no closure per call): an
