@@ -169,7 +169,7 @@ export class JournalGenerator {
     const reservationId = (this.pending[partition] as string[])[head];
     if (reservationId === undefined) return;
     const expired = state.expire(reservationId, this.nowMs);
-    if (expired === undefined && state.reservationOwners.has(reservationId)) return;
+    if (expired === undefined && state.pendingHold(reservationId) !== undefined) return;
     this.pendingHead[partition] = head + 1;
     this.keep(partition, expired?.record);
   }

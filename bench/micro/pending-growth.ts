@@ -4,9 +4,9 @@
 // of them is confirmed, oldest first; and the total time of each phase.
 //
 // Each step is what the shard does for one command on the hot key: PartitionState.apply (the
-// actor's hold tables, the partition's owner table, the retained finished holds) and the shard's
-// expiry schedule (a reserve's entry; a confirm leaves it stale, and the schedule drops stale
-// entries once they are half of it). Ids are minted as the router mints them; idempotency keys
+// partition's store of pending holds, the retained finished holds) and the shard's expiry
+// schedule (a reserve's entry; a confirm leaves it stale, and the schedule drops stale entries
+// once they are half of it). Ids are minted as the router mints them; idempotency keys
 // are fresh UUIDs, as a checkout's are. A step's time includes any garbage collection that lands
 // in it: the shard stops for that too.
 //
@@ -45,9 +45,8 @@ function reserveCommand(): ReserveCommand {
   };
 }
 
-const isPending = (entry: ExpiryEntry): boolean =>
-  state.reservationOwners.get(entry.reservationId)?.reservations?.get(entry.reservationId)
-    ?.status === 'PENDING';
+const isPending = (entry: Required<ExpiryEntry<number>>): boolean =>
+  state.isPendingHold(entry.tag, entry.key);
 
 const reserving = new StepTimes(overMs);
 const ids: string[] = [];
@@ -59,7 +58,9 @@ for (let index = 0; index < holds; index += 1) {
   reserving.time(index, () => {
     const result = state.apply(command, nowMs);
     if (!result.outcome.ok) throw new Error(`reserve failed: ${result.outcome.code}`);
-    schedule.schedule(partition, command.reservationId, nowMs + ttlSeconds * 1000);
+    // As the shard schedules it: by its slot and serial in the partition's store.
+    const [slot, serial] = state.holdSlot(command.reservationId) ?? [-1, -1];
+    schedule.schedule(partition, serial, nowMs + ttlSeconds * 1000, slot);
   });
 }
 if (state.holdCount !== holds) throw new Error(`${state.holdCount} holds, ${holds} reserved`);
@@ -74,7 +75,7 @@ for (let index = 0; index < holds; index += 1) {
     schedule.finishedEarly(isPending);
   });
 }
-if (state.reservationOwners.size !== 0) throw new Error('holds left pending');
+if (state.pending.size !== 0) throw new Error('holds left pending');
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 out(`node ${process.version}: ${holds.toLocaleString('en-US')} pending holds on one key`);

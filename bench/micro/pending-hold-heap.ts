@@ -2,20 +2,21 @@
 // the router sends them (`encodeBatch` on one side, `decodeRequests` on the shard's: msgpackr with
 // its native string extraction, as in the ledger), and each is applied to the partition
 // (PartitionState.apply) and put on the shard's expiry schedule (ExpirySchedule). After `--holds`
-// pending holds, full GCs, and the heap they keep is divided by their number; the same for a
+// pending holds, full GCs, and the heap they keep is divided by their number (and the array
+// buffers: a pending hold's columns in the partition's store, pending-holds.ts); the same for a
 // baseline batch of plain JavaScript strings made in process (`--from js`): the difference is
 // what the wire's strings cost beyond their text. Each round runs in a process of its own (it
 // needs `global.gc`, so it re-runs itself under `node --expose-gc`); the rounds alternate the two.
 //
 // It also times a full garbage collection with those holds alive (the median of 7): what marking
 // the old generation costs grows with the objects a hold is made of, and a shard pays that cost
-// in steps while it serves.
+// in steps while it serves. A pending hold is no object in the store, nor in the expiry schedule
+// (its slot and serial there: numbers).
 //
 // Then (unless --no-finished) every hold is confirmed and the expiry schedule dropped, so
 // the partition keeps the same holds as finished ones, in the columns of retained-holds.ts (typed
 // arrays, an arena of code units, hash tables of their own: no object per hold), and the same is
 // measured again: the JavaScript heap per hold, the array buffers' bytes per hold, and a full GC.
-// What a hold costs the collector kept as columns, beside what it costs as an object.
 //
 // Every reserve carries what a checkout's does: a fresh UUID idempotency key, an id minted as
 // the router mints it, a 32-character trace id, and a requester (the JWT subject) of
@@ -81,6 +82,8 @@ function reserve(index: number): ShardRequest {
 /** What one round measured. */
 interface Round {
   readonly bytesPerHold: number;
+  /** Array buffers (the store's columns) kept per pending hold, against before. */
+  readonly bufferBytesPerHold: number;
   /** A full GC with the holds alive, median of `gcTimings`. */
   readonly gcMs: number;
   /** The same holds confirmed, as the partition retains them (absent with --no-finished). */
@@ -110,11 +113,11 @@ function measure(from: From, gc: () => void): Round {
   if (!stocked.outcome.ok) throw new Error('stocking failed');
   const before = heapAfterGc(gc);
   const buffersBefore = process.memoryUsage().arrayBuffers;
-  const pending = measurePending(state, from, gc, before);
+  const pending = measurePending(state, from, gc, before, buffersBefore);
   if (!finished) return pending;
   // The expiry schedule is gone with `measurePending`: a finished hold is off it, as the shard's
   // sweep finds.
-  for (const reservationId of Array.from(state.reservationOwners.keys())) {
+  for (const reservationId of Array.from(state.pending.ids())) {
     const command = { kind: 'confirm', reservationId, traceId: '' } as const;
     if (!state.apply(command, nowMs).outcome.ok) throw new Error(`confirm of ${reservationId}`);
   }
@@ -138,6 +141,7 @@ function measurePending(
   from: From,
   gc: () => void,
   before: number,
+  buffersBefore: number,
 ): Omit<Round, 'finished'> {
   const schedule = new ExpirySchedule();
   for (let first = 0; first < holds; first += batchSize) {
@@ -150,14 +154,20 @@ function measurePending(
       const result = state.apply(request.command, nowMs);
       if (!result.outcome.ok) throw new Error(`reserve refused: ${JSON.stringify(result.outcome)}`);
       if (result.record?.type === 'reserved') {
-        schedule.schedule(partition, result.record.reservationId, result.record.expiresAtMs);
+        // As the shard schedules it: by its slot and serial in the partition's store.
+        const [slot, serial] = state.holdSlot(result.record.reservationId) ?? [-1, -1];
+        schedule.schedule(partition, serial, result.record.expiresAtMs, slot);
       }
     }
   }
   const after = heapAfterGc(gc);
   if (state.holdCount !== holds) throw new Error(`${state.holdCount} holds, not ${holds}`);
   if (schedule.size !== holds) throw new Error(`${schedule.size} scheduled, not ${holds}`);
-  return { bytesPerHold: (after - before) / holds, gcMs: fullGcMs(gc) };
+  return {
+    bytesPerHold: (after - before) / holds,
+    bufferBytesPerHold: (process.memoryUsage().arrayBuffers - buffersBefore) / holds,
+    gcMs: fullGcMs(gc),
+  };
 }
 
 /** A full GC, the median of `gcTimings`. */
@@ -197,8 +207,9 @@ if (values.from !== undefined) {
       const result = JSON.parse(child.stdout.trim()) as Round;
       results.get(from)?.push(result);
       out(
-        `  round ${round + 1}, strings from ${from}: ${result.bytesPerHold.toFixed(0)} bytes per ` +
-          `pending hold, full GC ${result.gcMs.toFixed(1)} ms` +
+        `  round ${round + 1}, strings from ${from}: ${result.bytesPerHold.toFixed(0)} heap and ` +
+          `${result.bufferBytesPerHold.toFixed(0)} array buffer bytes per pending hold, full GC ` +
+          `${result.gcMs.toFixed(1)} ms` +
           (result.finished === undefined ? '' : `; ${finishedText(result.finished)}`),
       );
     }
@@ -207,10 +218,11 @@ if (values.from !== undefined) {
     `median ${(median(values) ?? 0).toFixed(digits)} (${values.map((value) => value.toFixed(digits)).join(', ')})`;
   for (const [from, measured] of results) {
     const bytes = measured.map((result) => result.bytesPerHold);
+    const buffers = measured.map((result) => result.bufferBytesPerHold);
     const gcMs = measured.map((result) => result.gcMs);
     out(
-      `strings from ${from}: pending, bytes per hold ${listed(bytes, 0)}, full GC ms ` +
-        `${listed(gcMs, 1)}`,
+      `strings from ${from}: pending, heap bytes per hold ${listed(bytes, 0)}, array buffer ` +
+        `bytes per hold ${listed(buffers, 0)}, full GC ms ${listed(gcMs, 1)}`,
     );
     const done = measured.flatMap((result) =>
       result.finished === undefined ? [] : [result.finished],

@@ -1,17 +1,15 @@
-// A hold as its key keeps it while it is pending (and until its partition retires it).
+// A pending hold with more to it than a plain one (a buyer, a reference, a cart, lots, a cart
+// confirm's pin), as its partition's store keeps it: an object in its slot (pending-holds.ts
+// keeps plain holds as no object at all, in columns). Also the object a snapshot's hold is read
+// into before the store takes it.
 //
-// A hot key keeps hundreds of thousands of these. The garbage collector copies every object they
-// are made of twice as it leaves the young generation (the shard stops for that), and visits it
-// again each time it marks the old one. So a hold is one object, nothing hanging off it in the
-// common case:
+// It is still one object, nothing hanging off it in the common case of its kind:
 // - Its times are kept as two small integers each. V8 keeps a field that has ever held a number
 //   outside its small-integer range (any epoch time in ms) as a separate boxed number, one more
 //   object per field per hold: four of them.
-// - What few holds have (a buyer, a reference, a cart, lots, a cart confirm's pin) sits in one
-//   further object only on those holds.
+// - What few holds have sits in one further object only on those holds.
 // - It is an object literal made at one place (`Hold.make`), so V8 can allocate long-lived holds
 //   in the old generation directly, and the scavenges do not copy them.
-// bench/micro/pending-hold-heap.ts measures the bytes and the collector's time per pending hold.
 import { merged } from './merged.js';
 import type { LotUnits, ReservationStatus } from './types.js';
 

@@ -8,7 +8,7 @@ import { KeyIndex, StockKeyMap } from './key-index.js';
 import { merged } from './merged.js';
 import { QuietKeys } from './quiet-keys.js';
 import { RetainedHolds, type RetainedView } from './retained-holds.js';
-import { SplitMap } from './split-map.js';
+import { PendingHolds } from './pending-holds.js';
 import { defaultSettings, mergeSettings, sameSettings, type Product } from './product-book.js';
 import type { ApplyResult, Write } from './apply-result.js';
 import { StockActor, type ActorResult, type Reservation } from './stock-actor.js';
@@ -49,8 +49,8 @@ export class PartitionState {
    * names it again, and checking that is cheaper than building and hashing the key string.
    */
   private recent: StockActor | undefined = undefined;
-  /** Pending holds, by id, to the actor that owns them. */
-  readonly reservationOwners = new SplitMap<StockActor>();
+  /** Pending holds, each in its key's list, by id and by key and idempotency key. */
+  readonly pending = new PendingHolds<StockActor>();
   /**
    * Finished holds (out of their actors' maps) and adjusts' idempotency keys, in the order they
    * finished (which is also time order), until retention forgets them.
@@ -92,7 +92,7 @@ export class PartitionState {
 
   /** Holds kept: pending ones and retained finished ones. */
   get holdCount(): number {
-    return this.reservationOwners.size + this.retained.holdCount;
+    return this.pending.size + this.retained.holdCount;
   }
 
   /**
@@ -100,9 +100,8 @@ export class PartitionState {
    * nothing); undefined if there is none.
    */
   holdById(id: string): { actor: StockActor; reservation: Reservation } | undefined {
-    const actor = this.reservationOwners.get(id);
-    const reservation = actor?.reservations?.get(id);
-    if (actor !== undefined && reservation !== undefined) return { actor, reservation };
+    const pending = this.pendingHold(id);
+    if (pending !== undefined) return pending;
     const index = this.retained.find(id);
     if (index < 0) return undefined;
     return { actor: this.retained.actorAt(index), reservation: this.retained.hold(index) };
@@ -110,10 +109,17 @@ export class PartitionState {
 
   /** A hold's expires_at (pending or retained), without making a retained one an object. */
   holdExpiresAtMs(id: string): number | undefined {
-    const pending = this.reservationOwners.get(id)?.reservations?.get(id);
-    if (pending !== undefined) return pending.expiresAtMs;
+    const pending = this.pendingHold(id);
+    if (pending !== undefined) return pending.reservation.expiresAtMs;
     const index = this.retained.find(id);
     return index < 0 ? undefined : this.retained.expiresAtMsAt(index);
+  }
+
+  /** A pending hold by id (a handle on it: for this command only), and its key. */
+  pendingHold(id: string): { actor: StockActor; reservation: Reservation } | undefined {
+    const slot = this.pending.findId(id);
+    if (slot < 0) return undefined;
+    return { actor: this.pending.ownerAt(slot), reservation: this.pending.hold(slot) };
   }
 
   apply(command: Command, nowMs: number): ApplyResult {
@@ -188,7 +194,7 @@ export class PartitionState {
     const limit = product?.settings.maxPerBuyer ?? null;
     if (product === undefined || limit === null) return undefined;
     const key = command.idempotencyKey;
-    if (actor.reserveKeys?.has(key) === true || this.retained.findKey(actor, key) >= 0) {
+    if (actor.holdByKey(key) !== undefined || this.retained.findKey(actor, key) >= 0) {
       return undefined;
     }
     if (!product.admits(buyerId, this.buyersMax)) return overloaded(actor);
@@ -290,11 +296,55 @@ export class PartitionState {
    * undefined if the hold is gone or no longer pending.
    */
   expire(reservationId: string, nowMs: number): ApplyResult | undefined {
-    const actor = this.reservationOwners.get(reservationId);
-    const reservation = actor?.reservations?.get(reservationId);
-    if (actor === undefined || reservation === undefined || reservation.status !== 'PENDING')
-      return undefined;
+    return this.expireHeld(this.pendingHold(reservationId), nowMs);
+  }
+
+  /** `expire` of the hold in a store slot, if it is still the one made with `serial`. */
+  expireHold(slot: number, serial: number, nowMs: number): ApplyResult | undefined {
+    return this.expireHeld(this.heldAt(slot, serial), nowMs);
+  }
+
+  private expireHeld(
+    hold: { actor: StockActor; reservation: Reservation } | undefined,
+    nowMs: number,
+  ): ApplyResult | undefined {
+    if (hold === undefined || hold.reservation.status !== 'PENDING') return undefined;
+    const { actor, reservation } = hold;
     return this.recorded(actor, actor.finish(reservation, 'expire', nowMs, ''));
+  }
+
+  /** The pending hold in a store slot, if it is still the one made with `serial`. */
+  private heldAt(
+    slot: number,
+    serial: number,
+  ): { actor: StockActor; reservation: Reservation } | undefined {
+    if (!this.pending.isLive(slot, serial)) return undefined;
+    return { actor: this.pending.ownerAt(slot), reservation: this.pending.hold(slot) };
+  }
+
+  /**
+   * A pending hold's slot in the store and its serial there, which name it for the shard's expiry
+   * schedule without its id (a string); undefined if it is not pending here.
+   */
+  holdSlot(id: string): [slot: number, serial: number] | undefined {
+    const slot = this.pending.findId(id);
+    return slot < 0 ? undefined : [slot, this.pending.serialAt(slot)];
+  }
+
+  /** The id of the hold in a store slot, if it is still the one made with `serial`; else ''. */
+  holdIdAt(slot: number, serial: number): string {
+    return this.pending.isLive(slot, serial) ? this.pending.textAt(slot, 0) : '';
+  }
+
+  /** Whether the hold in a store slot (made with `serial`) is still there and PENDING. */
+  isPendingHold(slot: number, serial: number): boolean {
+    return this.heldAt(slot, serial)?.reservation.status === 'PENDING';
+  }
+
+  /** `isPinned` of the hold in a store slot, if it is still the one made with `serial`. */
+  isPinnedHold(slot: number, serial: number): boolean {
+    const reservation = this.heldAt(slot, serial)?.reservation;
+    return reservation?.status === 'PENDING' && reservation.pin !== undefined;
   }
 
   /**
@@ -315,8 +365,7 @@ export class PartitionState {
 
   /** Whether a pending hold is pinned by its cart's confirm attempt (it may not expire). */
   isPinned(reservationId: string): boolean {
-    const actor = this.reservationOwners.get(reservationId);
-    const reservation = actor?.reservations?.get(reservationId);
+    const reservation = this.pendingHold(reservationId)?.reservation;
     return reservation?.status === 'PENDING' && reservation.pin !== undefined;
   }
 
@@ -348,6 +397,7 @@ export class PartitionState {
   /** Adds a new stock key (live, replayed or restored from a snapshot). */
   register(actor: StockActor): void {
     this.keys.register(actor);
+    actor.useHolds(this.pending);
   }
 
   /** The products this partition knows (settings, keys, buyers), for snapshots. */
@@ -376,7 +426,6 @@ export class PartitionState {
   /** Bookkeeping shared by live applies and replay, so both keep the same retained set. */
   private bookkeeping(actor: StockActor, record: JournalRecord): void {
     if (record.type === 'reserved') {
-      this.reservationOwners.set(record.reservationId, actor);
       // Only a buyer's hold or a cart's needs more (the record says so: no lookup otherwise).
       if (record.buyerId !== undefined || record.cartId !== undefined) {
         this.holdMade(actor, record.reservationId, record.atMs);
@@ -392,7 +441,6 @@ export class PartitionState {
       if (record.buyerId !== undefined || record.cartId !== undefined) {
         this.holdEnded(actor, record.reservationId);
       }
-      this.reservationOwners.delete(record.reservationId);
       this.retire(actor, record.reservationId);
     }
     this.prune(record.atMs);
@@ -400,7 +448,7 @@ export class PartitionState {
 
   /** A buyer's hold counts toward the limit; a cart's hold not decided here is in doubt. */
   private holdMade(actor: StockActor, reservationId: string, atMs: number): void {
-    const hold = actor.reservations?.get(reservationId) as Reservation;
+    const hold = this.pendingHold(reservationId)?.reservation as Reservation;
     const product = hold.buyerId === '' ? undefined : this.productOf(actor.productId);
     if (product?.admits(hold.buyerId, this.buyersMax) === true) product.addHold(hold);
     // In doubt unless this partition knows its cart committed (an abort still has to release it).
@@ -409,7 +457,7 @@ export class PartitionState {
   }
 
   private holdEnded(actor: StockActor, reservationId: string): void {
-    const hold = actor.reservations?.get(reservationId) as Reservation;
+    const hold = this.pendingHold(reservationId)?.reservation as Reservation;
     if (hold.buyerId !== '' && hold.status !== 'CONFIRMED') {
       this.keys.product(actor.productId)?.dropHold(hold);
     }
@@ -488,10 +536,10 @@ export class PartitionState {
       this.bookkeeping(actor, record);
       return;
     }
-    // A hold is found by its id (whose hash is then cached for the second lookup) rather than by
-    // building the stock key string; the record must still name the key that holds it.
-    let actor = this.reservationOwners.get(record.reservationId);
-    let reservation = actor?.reservations?.get(record.reservationId);
+    // A hold is found by its id rather than by building the stock key string; the record must
+    // still name the key that holds it.
+    const pending = this.pendingHold(record.reservationId);
+    let [actor, reservation] = [pending?.actor, pending?.reservation];
     if (reservation === undefined) {
       // Not pending: a finished hold (its record then fails as the actor checks it), or none.
       const hold = this.holdById(record.reservationId);
@@ -533,7 +581,18 @@ export class PartitionState {
     throw new AssertionError(`a ${record.type} record for an unknown reservation`);
   }
 
-  /** Every pending hold (for the shard's expiry schedule after recovery). */
+  /**
+   * Every pending hold's slot in the store, serial and expires_at (for the shard's expiry
+   * schedule after recovery).
+   */
+  *pendingExpiries(): Generator<[slot: number, serial: number, expiresAtMs: number]> {
+    for (const slot of this.pending.allSlots()) {
+      const hold = this.pending.hold(slot);
+      if (hold.status === 'PENDING') yield [slot, this.pending.serialAt(slot), hold.expiresAtMs];
+    }
+  }
+
+  /** Every pending hold. */
   *pendingReservations(): Generator<Reservation> {
     for (const actor of this.keys.actors()) {
       if (actor.reservations === undefined) continue;
@@ -553,7 +612,7 @@ export class PartitionState {
 
   /** The id of every hold kept: pending ones, then the retained finished ones, oldest first. */
   *holdIds(): Generator<string, undefined> {
-    yield* this.reservationOwners.keys();
+    yield* this.pending.ids();
     const { columns, head, end } = this.retained.noted();
     for (let index = head; index < end; index += 1) {
       if (columns?.isHold(index) === true) yield columns.idAt(index);

@@ -7,13 +7,14 @@
 // finished entries are noted: keys are never removed and new ones come after, and the finished
 // entries at L stay in the columns noted (see PartitionState.retainedView). Keys are then
 // captured one slice at a time, in order. A key is "started" when its counts, lots and the lists
-// of its holds and memos are noted (its holds as a view of its hold table, which then copies a
-// part before changing it: split-map.ts); its holds' tuples are made as the slices reach them.
+// of its holds and memos are noted (its holds as a view of its list in the partition's store,
+// which keeps an ending hold linked while the view is open: pending-holds.ts); its holds' tuples
+// are made as the slices reach them.
 // Copy on write keeps that exact: before a key changes (change-watch.ts), a key not started yet is
 // started, and before a hold's fields change, the hold's tuple is made then. Memos never change
 // (a new one is a new object); holds and memos that come or go after L are not on the noted
 // lists, or stay on them. What is captured goes to a sink value by value (msgpack, in slices).
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 import { watchChanges, type ChangeWatcher } from './change-watch.js';
 import type { PartitionState } from './partition-state.js';
 import {
@@ -28,8 +29,7 @@ import {
   type ReservationTuple,
 } from './snapshot.js';
 import type { RetainedColumns } from './retained-holds.js';
-import type { SplitMapView } from './split-map.js';
-import type { ReadonlyStringTable } from './string-table.js';
+import type { HoldsView } from './pending-holds.js';
 import type { AdjustMemo, Reservation, StockActor } from './stock-actor.js';
 
 /** Where a capture puts the snapshot: msgpack's structure, then each value whole. */
@@ -46,23 +46,27 @@ interface StartedKey {
   readonly head: readonly unknown[];
   readonly tail: readonly unknown[];
   /**
-   * Its holds at L: a view of the key's hold table, which copies a part of it before changing it
-   * while the view is open. A hot key's hundreds of thousands of holds are never copied at once.
+   * Its holds at L: a view of the key's list of holds, which keeps them linked while it is open.
+   * A hot key's hundreds of thousands of holds are never copied at once.
    */
-  readonly holds: SplitMapView<Reservation>;
+  readonly holds: HoldsView;
   readonly memoKeys: readonly string[];
   readonly memos: readonly AdjustMemo[];
 }
 
-const noHolds: SplitMapView<Reservation> = { size: 0, parts: [], release: () => undefined };
+const noHolds: HoldsView = {
+  size: 0,
+  next: () => -1,
+  hold: (slot) => fail(`no hold ${slot} in an empty view`),
+  close: () => undefined,
+};
 
 function startKey(actor: StockActor): StartedKey {
-  const reservations = actor.reservations;
   const adjustKeys = actor.adjustKeys;
   return {
     head: actorHead(actor),
     tail: actorTail(actor),
-    holds: reservations === undefined ? noHolds : reservations.view(),
+    holds: actor.holdsView() ?? noHolds,
     memoKeys: adjustKeys === undefined ? [] : Array.from(adjustKeys.keys()),
     memos: adjustKeys === undefined ? [] : Array.from(adjustKeys.values()),
   };
@@ -102,8 +106,8 @@ export class SnapshotCapture implements ChangeWatcher {
   private readonly rest: Rest;
   /** Keys started ahead of the slices (they changed), and the one being captured. */
   private readonly started = new Map<StockActor, StartedKey>();
-  /** Holds whose fields changed before the slices reached them: their tuples at L. */
-  private readonly heldAtStart = new Map<Reservation, ReservationTuple>();
+  /** Holds whose fields changed before the slices reached them: their tuples at L, by id. */
+  private readonly heldAtStart = new Map<string, ReservationTuple>();
   /** Keys captured whole, by their place in the snapshot (finished entries name it). */
   private readonly actorIndex = new Map<StockActor, number>();
   private readonly pool: unknown[][] = Array.from({ length: poolSize }, () => []);
@@ -115,9 +119,8 @@ export class SnapshotCapture implements ChangeWatcher {
   private current: StartedKey | undefined;
   private step: 'holds' | 'memos' = 'holds';
   private itemIndex = 0;
-  /** Where the current key's holds are read: the part of its view, and within it. */
-  private holdPart = 0;
-  private holdCursor: Iterator<Reservation> | undefined = undefined;
+  /** The slot of the current key's last hold captured (-1: none yet). */
+  private holdCursor = -1;
   private finishedIndex: number;
   private restIndex = 0;
   private restItem = -1;
@@ -157,8 +160,8 @@ export class SnapshotCapture implements ChangeWatcher {
     // (started for nothing: harmless, never reached).
     if (!this.state.owns(actor)) return;
     if (!this.started.has(actor)) this.started.set(actor, startKey(actor));
-    if (hold !== undefined && !this.heldAtStart.has(hold)) {
-      this.heldAtStart.set(hold, reservationTuple(hold));
+    if (hold !== undefined && !this.heldAtStart.has(hold.id)) {
+      this.heldAtStart.set(hold.id, reservationTuple(hold));
     }
   }
 
@@ -186,7 +189,7 @@ export class SnapshotCapture implements ChangeWatcher {
   private stopWatching(): void {
     this.unwatch?.();
     this.unwatch = undefined;
-    for (const key of this.started.values()) key.holds.release();
+    for (const key of this.started.values()) key.holds.close();
     this.started.clear();
     this.heldAtStart.clear();
   }
@@ -214,8 +217,7 @@ export class SnapshotCapture implements ChangeWatcher {
       this.current = key;
       this.step = 'holds';
       this.itemIndex = 0;
-      this.holdPart = 0;
-      this.holdCursor = undefined;
+      this.holdCursor = -1;
       sink.array(7 + key.tail.length);
       for (const value of key.head) sink.value(value);
       sink.array(key.holds.size);
@@ -228,7 +230,7 @@ export class SnapshotCapture implements ChangeWatcher {
       used += end - this.itemIndex;
       this.itemIndex = end;
       if (end < holds.size) return used;
-      holds.release();
+      holds.close();
       this.step = 'memos';
       this.itemIndex = 0;
       sink.array(key.memos.length);
@@ -250,24 +252,21 @@ export class SnapshotCapture implements ChangeWatcher {
     return Math.max(1, used);
   }
 
-  /** The current key's next hold at L, part after part of its view. */
-  private nextHold(holds: SplitMapView<Reservation>): Reservation {
-    for (;;) {
-      this.holdCursor ??= (holds.parts[this.holdPart] as ReadonlyStringTable<Reservation>).values();
-      const next = this.holdCursor.next();
-      if (next.done !== true) return next.value;
-      this.holdPart += 1;
-      this.holdCursor = undefined;
-    }
+  /** The current key's next hold at L, in its view's order. */
+  private nextHold(holds: HoldsView): Reservation {
+    const slot = holds.next(this.holdCursor);
+    assert(slot >= 0, 'a view with fewer holds than it counted');
+    this.holdCursor = slot;
+    return holds.hold(slot);
   }
 
   /** Holds from `itemIndex` to `end`: as they were when the slices began, or kept since. */
-  private captureHolds(holds: SplitMapView<Reservation>, end: number): void {
+  private captureHolds(holds: HoldsView, end: number): void {
     const { sink, heldAtStart: early } = this;
     let pooled = 0;
     for (let index = this.itemIndex; index < end; index += 1) {
       const hold = this.nextHold(holds);
-      const kept = early.size > 0 ? early.get(hold) : undefined;
+      const kept = early.size > 0 ? early.get(hold.id) : undefined;
       if (kept !== undefined) {
         sink.value(kept);
         continue;

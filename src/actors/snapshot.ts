@@ -5,6 +5,7 @@ import { Hold } from './hold.js';
 import { LotBook } from './lot-book.js';
 import { merged } from './merged.js';
 import { PartitionState } from './partition-state.js';
+import type { PendingHolds } from './pending-holds.js';
 import type { RetainedColumns } from './retained-holds.js';
 import { defaultSettings } from './product-book.js';
 import {
@@ -283,7 +284,7 @@ export function captureConfirms(state: PartitionState): CartConfirmRecord[] {
   }
   for (const [cartId, pinned] of state.carts.pinned) {
     const holds = [...pinned.holdIds].map((reservationId) => {
-      const hold = state.reservationOwners.get(reservationId)?.reservations?.get(reservationId);
+      const hold = state.pendingHold(reservationId)?.reservation;
       if (hold?.pin === undefined) fail(`pinned hold ${reservationId} has no pin`);
       return { reservationId, quantity: hold.pin.quantity };
     });
@@ -316,11 +317,8 @@ export function restoreSnapshot(
   const state = new PartitionState(snapshot.partition, retention);
   const actors: StockActor[] = [];
   for (const tuple of snapshot.actors) {
-    const actor = restoreActor(tuple);
+    const actor = restoreActor(tuple, state.pending);
     state.register(actor);
-    for (const reservation of actor.reservations?.values() ?? []) {
-      if (reservation.status === 'PENDING') state.reservationOwners.set(reservation.id, actor);
-    }
     actors.push(actor);
   }
   for (const [index, reservationId, adjustKey, atMs, hold] of finishedEntriesOf(snapshot)) {
@@ -382,7 +380,7 @@ function confirmedHold(
   };
 }
 
-function reservationOf(tuple: ReservationTuple): Reservation {
+function reservationOf(tuple: ReservationTuple): Hold {
   const [id, quantity, createdAtMs, expiresAtMs, key, status, finishedAtMs, requesterId] = tuple;
   const hold = Hold.make(
     id,
@@ -405,9 +403,10 @@ function reservationOf(tuple: ReservationTuple): Reservation {
   return hold;
 }
 
-function restoreActor(tuple: ActorTuple): StockActor {
+function restoreActor(tuple: ActorTuple, store: PendingHolds<StockActor>): StockActor {
   const [productId, warehouseId, onHand, reserved, version, reservations, adjustKeys] = tuple;
   const actor = new StockActor(productId, warehouseId);
+  actor.useHolds(store);
   actor.onHand = onHand;
   actor.reserved = reserved;
   actor.incoming = tuple[7] ?? 0;

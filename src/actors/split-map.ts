@@ -1,10 +1,12 @@
 // A map from strings that never rehashes more than a few thousand entries at once.
 //
 // V8's Map doubles its table on the insert that fills it, rehashing every entry then and there.
-// A hot key's pending holds live in three such maps (the actor's by id and by idempotency key,
-// the partition's owner by id), which grow together and so double on the same reserve: at 524,288
-// holds that one reserve stopped the shard for 0.28-0.39 s, at 1,048,576 for 0.81-0.95 s
-// (bench/micro/pending-growth.ts, before this map). A flash sale reaches that in a minute.
+// A hot key's pending holds lived in three such maps (the actor's by id and by idempotency key,
+// the partition's owner by id), which grew together and so doubled on the same reserve: at
+// 524,288 holds that one reserve stopped the shard for 0.28-0.39 s, at 1,048,576 for 0.81-0.95 s
+// (bench/micro/pending-growth.ts, before this map). A flash sale reaches that in a minute. The
+// holds are in their partition's store now (pending-holds.ts); a key's adjust memos, which grow
+// the same way under a stream of adjusts, are a split map.
 //
 // So a map here is one table until it holds `partEntriesMax` entries, and then extendible hashing
 // over tables: a directory of 2^depth slots, each naming the part that holds the keys whose hash

@@ -7,6 +7,13 @@ import { LotBook, lotEndMs, lotNeverEndsMs, unitsOf } from './lot-book.js';
 import { merged } from './merged.js';
 import { ownText, sharedText } from './own-text.js';
 import type { QuietKey } from './quiet-keys.js';
+import {
+  HoldList,
+  PendingHolds,
+  type ColumnHold,
+  type HoldFields,
+  type HoldsView,
+} from './pending-holds.js';
 import { SplitMap, type ReadonlySplitMap } from './split-map.js';
 import type {
   AdjustCommand,
@@ -84,9 +91,9 @@ export interface ActorResult {
  * transfers in transit. Idle keys (most of a large catalogue) have none, so the actor stays small.
  */
 class BusyKey {
-  // Split maps: a hot key's hold tables grow to hundreds of thousands (split-map.ts).
-  reservations: SplitMap<Reservation> | undefined = undefined;
-  reserveKeys: SplitMap<Reservation> | undefined = undefined;
+  /** Its pending holds, in its partition's store (pending-holds.ts). */
+  holds: HoldList<StockActor> | undefined = undefined;
+  // A split map: a hot key's adjust memos may grow to hundreds of thousands (split-map.ts).
   adjustKeys: SplitMap<AdjustMemo> | undefined = undefined;
   /** Only on a key that has had a named lot; then kept for good. */
   lots: LotBook | undefined = undefined;
@@ -100,8 +107,7 @@ class BusyKey {
 
   get empty(): boolean {
     return (
-      (this.reservations?.size ?? 0) === 0 &&
-      (this.reserveKeys?.size ?? 0) === 0 &&
+      (this.holds?.empty ?? true) &&
       (this.adjustKeys?.size ?? 0) === 0 &&
       this.lots === undefined &&
       this.incoming === 0 &&
@@ -127,6 +133,8 @@ export class StockActor implements QuietKey {
    */
   journalSequence = 0;
   private busy: BusyKey | undefined = undefined;
+  /** Where its pending holds are kept: its partition's store, or its own until it has one. */
+  private holdStore: PendingHolds<StockActor> | undefined = undefined;
 
   constructor(productId: string, warehouseId: string) {
     // Validated ids never hold NUL, so `stockKey` names one key only.
@@ -174,13 +182,41 @@ export class StockActor implements QuietKey {
     if (version !== 1 || this.busy !== undefined) this.busyKey().stockedAtVersion = version;
   }
 
-  /** Pending holds, by id; undefined while the key has none (finished ones are the partition's). */
-  get reservations(): ReadonlySplitMap<Reservation> | undefined {
-    return this.busy?.reservations;
+  /**
+   * Keeps its pending holds in `store` (its partition's) from now on: set as the partition takes
+   * the key, before it has any.
+   */
+  useHolds(store: PendingHolds<StockActor>): void {
+    if (store === this.holdStore) return;
+    const busy = this.busy;
+    assert(busy?.holds?.empty ?? true, 'a key with holds moved to another store');
+    if (busy !== undefined) busy.holds = undefined;
+    this.holdStore = store;
   }
 
-  get reserveKeys(): ReadonlySplitMap<Reservation> | undefined {
-    return this.busy?.reserveKeys;
+  /** The store, its own if no partition gave it one (an actor on its own: tests, tools). */
+  private store(): PendingHolds<StockActor> {
+    this.holdStore ??= new PendingHolds<StockActor>();
+    return this.holdStore;
+  }
+
+  /** Pending holds, by id; undefined while the key has none (finished ones are the partition's). */
+  get reservations(): ReadonlyMap<string, Reservation> | undefined {
+    return this.busy?.holds;
+  }
+
+  /** Its pending hold made with this idempotency key, if any. */
+  holdByKey(key: string): Reservation | undefined {
+    const store = this.holdStore;
+    if (store === undefined || this.busy?.holds === undefined) return undefined;
+    const slot = store.findKey(this, key);
+    return slot < 0 ? undefined : store.hold(slot);
+  }
+
+  /** A view of its pending holds as they are now, for a snapshot in slices (closed when read). */
+  holdsView(): HoldsView | undefined {
+    const list = this.busy?.holds;
+    return list === undefined ? undefined : list.store.view(list);
   }
 
   get adjustKeys(): ReadonlySplitMap<AdjustMemo> | undefined {
@@ -218,6 +254,11 @@ export class StockActor implements QuietKey {
   availableUntil(holdEndMs: number): number {
     const book = this.busy?.lots;
     return book === undefined ? this.onHand - this.reserved : book.availableUntil(holdEndMs);
+  }
+
+  private holdList(busy: BusyKey): HoldList<StockActor> {
+    busy.holds ??= new HoldList(this.store(), this);
+    return busy.holds;
   }
 
   private busyKey(): BusyKey {
@@ -292,8 +333,21 @@ export class StockActor implements QuietKey {
     );
   }
 
+  /** `reservationView` of a plain hold just made, from its record. */
+  private pendingView(record: ReservedRecord): ReservationView {
+    return {
+      reservationId: record.reservationId,
+      status: 'PENDING',
+      productId: this.productId,
+      warehouseId: this.warehouseId,
+      quantity: record.quantity,
+      expiresAtMs: record.expiresAtMs,
+      createdAtMs: record.atMs,
+    };
+  }
+
   reserve(command: ReserveCommand, nowMs: number): ActorResult {
-    const earlier = this.busy?.reserveKeys?.get(command.idempotencyKey);
+    const earlier = this.holdByKey(command.idempotencyKey);
     if (earlier !== undefined) return this.reserveReplay(earlier, command);
     const available = this.availableUntil(nowMs + command.ttlSeconds * 1000);
     if (command.quantity > available) {
@@ -320,8 +374,16 @@ export class StockActor implements QuietKey {
     const expiresAtMs = nowMs + command.ttlSeconds * 1000;
     assert(command.quantity <= this.availableUntil(expiresAtMs), 'a hold beyond available');
     const busy = this.busyKey();
-    // The strings the hold keeps are made its own: as they come they may pin a whole decoded
-    // batch (own-text.ts). The trace id goes only to the record, which is soon written and gone.
+    const lots = busy.lots?.takeFefo(command.quantity, expiresAtMs);
+    const extras = extrasOf(
+      command.buyerId === undefined ? undefined : ownText(command.buyerId),
+      command.reference === undefined ? undefined : ownText(command.reference),
+      command.cartId === undefined ? undefined : ownText(command.cartId),
+    );
+    // A hold with extras stays an object that keeps its strings: they are made its own, as they
+    // come they may pin a whole decoded batch (own-text.ts). A plain hold's are copied into the
+    // store's columns, and its record is soon written and gone.
+    const kept = extras !== noExtras || lots !== undefined;
     const plain: ReservedRecord = {
       type: 'reserved',
       productId: this.productId,
@@ -329,28 +391,20 @@ export class StockActor implements QuietKey {
       version: this.version + 1,
       atMs: nowMs,
       traceId: command.traceId,
-      reservationId: ownText(command.reservationId),
+      reservationId: kept ? ownText(command.reservationId) : command.reservationId,
       quantity: command.quantity,
       expiresAtMs,
-      idempotencyKey: ownText(command.idempotencyKey),
+      idempotencyKey: kept ? ownText(command.idempotencyKey) : command.idempotencyKey,
       requesterId: sharedText(command.requesterId),
     };
     // A plain hold's record stays one literal (the hot path); extras make a copy, rarely.
-    const extras = extrasOf(
-      command.buyerId === undefined ? undefined : ownText(command.buyerId),
-      command.reference === undefined ? undefined : ownText(command.reference),
-      command.cartId === undefined ? undefined : ownText(command.cartId),
-    );
-    const lots = busy.lots?.takeFefo(command.quantity, expiresAtMs);
-    const record =
-      extras === noExtras && lots === undefined
-        ? plain
-        : merged(plain, extras, lots === undefined ? undefined : { lots });
-    const reservation = this.applyReserved(record);
-    return {
-      outcome: { ok: true, reservation: this.reservationView(reservation), replayed: false },
-      record,
-    };
+    const record = kept ? merged(plain, extras, lots === undefined ? undefined : { lots }) : plain;
+    const slot = this.applyReserved(record);
+    // A plain hold's answer is made from its record: its columns are not read back.
+    const reservation = kept
+      ? this.reservationView(this.store().hold(slot))
+      : this.pendingView(record);
+    return { outcome: { ok: true, reservation, replayed: false }, record };
   }
 
   /** Same key and same body: the original answer (status PENDING as first sent), no second hold. */
@@ -693,29 +747,10 @@ export class StockActor implements QuietKey {
   // The apply* methods are the only writers of state; live commands and replay share them, so
   // recovery rebuilds exactly what was acknowledged.
 
-  applyReserved(record: ReservedRecord): Reservation {
+  /** Makes the record's hold; returns its slot in the store. */
+  applyReserved(record: ReservedRecord): number {
     this.admitVersion(record);
     assert(record.quantity > 0, 'reserved quantity must be positive');
-    const reservation = Hold.make(
-      record.reservationId,
-      record.quantity,
-      record.atMs,
-      record.expiresAtMs,
-      record.expiresAtMs,
-      record.idempotencyKey,
-      record.requesterId,
-      record.buyerId === undefined &&
-        record.reference === undefined &&
-        record.cartId === undefined &&
-        record.lots === undefined
-        ? undefined
-        : {
-            buyerId: record.buyerId ?? '',
-            reference: record.reference ?? '',
-            cartId: record.cartId ?? '',
-            lots: record.lots,
-          },
-    );
     const busy = this.busyKey();
     // Every hold on a key with lots names them; the lots then hold its units.
     assert(
@@ -725,20 +760,45 @@ export class StockActor implements QuietKey {
     if (record.lots !== undefined) {
       for (const units of record.lots) busy.lots?.hold(units, 1);
     }
-    const reservations = (busy.reservations ??= new SplitMap());
-    const count = reservations.size;
-    // One lookup instead of has() then set(): a duplicate id leaves the size unchanged. The map is
-    // then already wrong, but a failed assertion discards the whole partition state anyway.
-    reservations.set(reservation.id, reservation);
-    if (reservations.size <= count) fail(`duplicate reservation id ${reservation.id}`);
-    // A cart's holds have no key of their own: the cart's key lives with the cart.
-    if (record.idempotencyKey !== '') {
-      (busy.reserveKeys ??= new SplitMap()).set(record.idempotencyKey, reservation);
-    }
+    const fields: HoldFields = {
+      id: record.reservationId,
+      quantity: record.quantity,
+      createdAtMs: record.atMs,
+      expiresAtMs: record.expiresAtMs,
+      originalExpiresAtMs: record.expiresAtMs,
+      // A cart's holds have no key of their own: the cart's key lives with the cart.
+      idempotencyKey: record.idempotencyKey,
+      requesterId: record.requesterId,
+      status: 'PENDING',
+      finishedAtMs: 0,
+      confirmedQuantity: 0,
+    };
+    const object =
+      record.buyerId === undefined &&
+      record.reference === undefined &&
+      record.cartId === undefined &&
+      record.lots === undefined
+        ? undefined
+        : Hold.make(
+            record.reservationId,
+            record.quantity,
+            record.atMs,
+            record.expiresAtMs,
+            record.expiresAtMs,
+            record.idempotencyKey,
+            record.requesterId,
+            {
+              buyerId: record.buyerId ?? '',
+              reference: record.reference ?? '',
+              cartId: record.cartId ?? '',
+              lots: record.lots,
+            },
+          );
+    const slot = this.store().add(this.holdList(busy), fields, object);
     this.reserved += record.quantity;
     this.version = record.version;
     this.checkInvariants();
-    return reservation;
+    return slot;
   }
 
   applyFinished(record: ReservationChangedRecord, reservation: Reservation): void {
@@ -860,17 +920,19 @@ export class StockActor implements QuietKey {
    * retains it from now on (retained-holds.ts), or retention has forgotten it.
    */
   retire(id: string): Reservation {
-    const reservations = this.busy?.reservations;
-    const reservation = reservations?.get(id);
-    if (!(reservations !== undefined && reservation !== undefined)) fail(`no hold ${id} to retire`);
-    assert(reservation.status !== 'PENDING', 'a pending hold cannot be retired');
-    beforeChange(this);
-    reservations.delete(id);
-    const reserveKeys = this.busy?.reserveKeys;
-    if (reserveKeys?.get(reservation.idempotencyKey) === reservation) {
-      reserveKeys.delete(reservation.idempotencyKey);
+    const store = this.holdStore;
+    const list = this.busy?.holds;
+    const slot = store === undefined ? -1 : store.findId(id);
+    if (!(store !== undefined && list !== undefined && slot >= 0 && store.ownerAt(slot) === this)) {
+      fail(`no hold ${id} to retire`);
     }
-    return reservation;
+    const hold = store.hold(slot);
+    assert(hold.status !== 'PENDING', 'a pending hold cannot be retired');
+    beforeChange(this);
+    // A plain hold's handle ends with its slot: what leaves is a copy (an object stays itself).
+    const leaving = store.isObject(slot) ? hold : (hold as ColumnHold<StockActor>).toJSON();
+    store.remove(list, slot);
+    return leaving;
   }
 
   forgetAdjustKey(key: string, atMs: number): void {
@@ -881,12 +943,14 @@ export class StockActor implements QuietKey {
   }
 
   /** Snapshot restore: puts a hold back as it was captured, in the order captured. */
-  restoreReservation(reservation: Reservation): void {
-    const busy = this.busyKey();
-    (busy.reservations ??= new SplitMap()).set(reservation.id, reservation);
-    if (reservation.idempotencyKey !== '') {
-      (busy.reserveKeys ??= new SplitMap()).set(reservation.idempotencyKey, reservation);
-    }
+  restoreReservation(reservation: Hold): void {
+    const plain =
+      reservation.buyerId === '' &&
+      reservation.reference === '' &&
+      reservation.cartId === '' &&
+      reservation.lots === undefined &&
+      reservation.pin === undefined;
+    this.store().add(this.holdList(this.busyKey()), reservation, plain ? undefined : reservation);
   }
 
   /** Snapshot restore: puts an adjust's idempotency memo back. */

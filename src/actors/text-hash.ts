@@ -6,7 +6,7 @@ export const hashSeed = crypto.getRandomValues(new Int32Array(1))[0] as number;
 export const hashPrime = 0x01000193;
 
 // The last two strings hashed, and their hashes: a hold's id and its idempotency key are each
-// looked up in several tables in a row (the partition's owners, the actor's holds, its keys).
+// looked up in several tables in a row (the pending holds', the retained ones').
 let lastText = '';
 let lastHash = hashOf('');
 let otherText = '';

@@ -108,12 +108,12 @@ function checkOwners(state: PartitionState, problems: Problems): void {
   for (const actor of state.actors.values()) {
     for (const id of actor.reservations?.keys() ?? []) {
       holds += 1;
-      if (state.reservationOwners.get(id) !== actor)
+      if (state.pendingHold(id)?.actor !== actor)
         problems.add(`partition ${state.partition}: hold ${id} not indexed to its key`);
     }
   }
-  if (state.reservationOwners.size !== holds)
-    problems.add(`partition ${state.partition}: ${state.reservationOwners.size} indexed holds`);
+  if (state.pending.size !== holds)
+    problems.add(`partition ${state.partition}: ${state.pending.size} indexed holds`);
 }
 
 function checkPlacement(

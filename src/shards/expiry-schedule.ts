@@ -30,25 +30,35 @@ const defaultShape: ExpiryScheduleShape = {
 };
 
 /** A compaction under way: the buckets to look at, and how far it got. */
-interface Pass {
+interface Pass<K extends string | number> {
   readonly buckets: readonly number[];
   next: number;
-  readonly keep: (entry: ExpiryEntry) => boolean;
+  readonly keep: (entry: Required<ExpiryEntry<K>>) => boolean;
   /** Entries gone stale since the pass began (some in buckets it had filtered already). */
   finishedDuring: number;
 }
 
-export class ExpirySchedule {
-  private readonly buckets = new Map<number, ExpiryHeap>();
+/**
+ * Entries by key (`K`): a hold's serial in its partition's store, with its slot as the tag (the
+ * shard's); any other key for tests.
+ */
+export class ExpirySchedule<K extends string | number = number> {
+  private readonly buckets = new Map<number, ExpiryHeap<K>>();
   /** The buckets' numbers, earliest first: a heap of entries that carry only a number. */
-  private readonly order = new ExpiryHeap();
+  private readonly order = new ExpiryHeap<number>();
   private entries = 0;
   /**
    * Entries gone stale (their hold left PENDING another way, or was extended): an estimate. A pass
    * keeps an extended hold's earlier entry (its hold is pending) and stops counting it.
    */
   private stale = 0;
-  private pass: Pass | undefined = undefined;
+  private pass: Pass<K> | undefined = undefined;
+  /**
+   * The entries due at one instant, taken from their bucket together and put in their tie order
+   * (`sweep`'s `tieKey`); a capped sweep leaves the rest here for the next. Still counted.
+   */
+  private carried: Required<ExpiryEntry<K>>[] = [];
+  private carriedNext = 0;
 
   constructor(private readonly shape: ExpiryScheduleShape = defaultShape) {}
 
@@ -58,6 +68,8 @@ export class ExpirySchedule {
 
   /** The earliest scheduled expiry, stale entries included: no pending hold expires sooner. */
   get nextDueMs(): number {
+    const carried = this.carried[this.carriedNext];
+    if (carried !== undefined) return carried.expiresAtMs;
     const bucket = this.front();
     return bucket === undefined ? Number.POSITIVE_INFINITY : bucket.nextMs;
   }
@@ -72,24 +84,38 @@ export class ExpirySchedule {
     return this.pass !== undefined;
   }
 
-  schedule(partition: number, reservationId: string, expiresAtMs: number): void {
-    const number = Math.floor(expiresAtMs / this.shape.bucketWidthMs);
-    let bucket = this.buckets.get(number);
-    if (bucket === undefined) {
-      bucket = new ExpiryHeap();
-      this.buckets.set(number, bucket);
-      this.order.push({ expiresAtMs: number, partition: 0, reservationId: '' });
-    }
-    bucket.push({ expiresAtMs, partition, reservationId });
+  schedule(partition: number, key: K, expiresAtMs: number, tag = 0): void {
+    // One due as soon as the entries a capped sweep left (a partition recovered meanwhile): they
+    // go back, to be taken again with it in their order.
+    const carried = this.carried[this.carriedNext];
+    if (carried !== undefined && expiresAtMs <= carried.expiresAtMs) this.putBackCarried();
+    this.push({ expiresAtMs, partition, key, tag });
     this.entries += 1;
     this.compactStep();
+  }
+
+  private push(entry: Required<ExpiryEntry<K>>): void {
+    const number = Math.floor(entry.expiresAtMs / this.shape.bucketWidthMs);
+    let bucket = this.buckets.get(number);
+    if (bucket === undefined) {
+      bucket = new ExpiryHeap<K>();
+      this.buckets.set(number, bucket);
+      this.order.push({ expiresAtMs: number, partition: 0, key: 0 });
+    }
+    bucket.push(entry);
+  }
+
+  private putBackCarried(): void {
+    for (const entry of this.carried.slice(this.carriedNext)) this.push(entry);
+    this.carried = [];
+    this.carriedNext = 0;
   }
 
   /**
    * A scheduled hold was confirmed, released or expired on demand, or extended (its entry with the
    * earlier time is stale then, though the hold is pending: the sweep skips it when it comes).
    */
-  finishedEarly(isPending: (entry: ExpiryEntry) => boolean): void {
+  finishedEarly(isPending: (entry: Required<ExpiryEntry<K>>) => boolean): void {
     this.stale += 1;
     if (this.pass !== undefined) this.pass.finishedDuring += 1;
     this.compactStep();
@@ -134,39 +160,75 @@ export class ExpirySchedule {
     for (const bucket of this.buckets.values()) {
       this.entries -= bucket.retain((entry) => !partitions.has(entry.partition));
     }
+    const left = this.carried.slice(this.carriedNext);
+    this.carried = left.filter((entry) => !partitions.has(entry.partition));
+    this.carriedNext = 0;
+    this.entries -= left.length - this.carried.length;
     this.stale = Math.min(this.stale, this.entries);
   }
 
   /** The earliest bucket with an entry left; emptied buckets at the front go. */
-  private front(): ExpiryHeap | undefined {
+  private front(): ExpiryHeap<K> | undefined {
     for (;;) {
       const number = this.order.nextMs;
       if (number === Number.POSITIVE_INFINITY) return undefined;
-      const bucket = this.buckets.get(number) as ExpiryHeap;
+      const bucket = this.buckets.get(number) as ExpiryHeap<K>;
       if (bucket.size > 0) return bucket;
       this.buckets.delete(number);
       this.order.popDue(number);
     }
   }
 
-  /** Removes and returns the earliest entry if it is due at `nowMs`. */
-  private popDue(nowMs: number): ExpiryEntry | undefined {
-    const entry = this.front()?.popDue(nowMs);
-    if (entry !== undefined) this.entries -= 1;
-    return entry;
+  /**
+   * Takes the entries due at the earliest instant, if it is due at `nowMs`, into `carried`, in
+   * `tieKey`'s order; false if none is due.
+   */
+  private takeDue(
+    nowMs: number,
+    tieKey: ((entry: Required<ExpiryEntry<K>>) => string) | undefined,
+  ): boolean {
+    const first = this.front()?.popDue(nowMs);
+    if (first === undefined) return false;
+    const due = [first];
+    while (tieKey !== undefined && this.front()?.nextMs === first.expiresAtMs) {
+      due.push(this.front()?.popDue(nowMs) as Required<ExpiryEntry<K>>);
+    }
+    this.carried =
+      due.length === 1 || tieKey === undefined
+        ? due
+        : due
+            .map((entry) => ({ entry, key: tieKey(entry) }))
+            .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+            .map(({ entry }) => entry);
+    this.carriedNext = 0;
+    return true;
   }
 
   /**
    * Expires due holds, earliest first, until `max` expired. `expire` returns false for an entry
-   * whose hold is no longer pending (a stale entry, skipped without counting).
+   * whose hold is no longer pending (a stale entry, skipped without counting). Holds due at the
+   * same millisecond go in the order of `tieKey` (the shard's: their ids, so that which of them
+   * a capped sweep takes is the one stated, whatever order they were scheduled in); those a cap
+   * leaves wait, in that order, for the next sweep.
    */
-  sweep(nowMs: number, max: number, expire: (entry: ExpiryEntry) => boolean): number {
+  sweep(
+    nowMs: number,
+    max: number,
+    expire: (entry: Required<ExpiryEntry<K>>) => boolean,
+    tieKey?: (entry: Required<ExpiryEntry<K>>) => string,
+  ): number {
     let expired = 0;
     while (expired < max) {
-      const entry = this.popDue(nowMs);
-      if (entry === undefined) break;
+      if (this.carriedNext === this.carried.length && !this.takeDue(nowMs, tieKey)) break;
+      const entry = this.carried[this.carriedNext] as Required<ExpiryEntry<K>>;
+      this.carriedNext += 1;
+      this.entries -= 1;
       if (expire(entry)) expired += 1;
       else this.stale = Math.max(0, this.stale - 1);
+    }
+    if (this.carriedNext === this.carried.length) {
+      this.carried = [];
+      this.carriedNext = 0;
     }
     return expired;
   }

@@ -15,7 +15,7 @@ export interface LotWriteOffKey {
 const separator = '\u0000';
 
 export class LotSchedule {
-  // The expiry heap's order (time, then id) is the one wanted; its id field holds the stock key.
+  // The expiry heap's order (time, then key) is the one wanted; its key is the stock key's text.
   private readonly heap = new ExpiryHeap();
   /** Per `partition NUL product NUL warehouse`: the time of its entry in the heap. */
   private readonly scheduled = new Map<string, number>();
@@ -35,7 +35,7 @@ export class LotSchedule {
     const known = this.scheduled.get(id);
     if (known !== undefined && known <= dueMs) return;
     this.scheduled.set(id, dueMs);
-    this.heap.push({ expiresAtMs: dueMs, partition: key.partition, reservationId: id });
+    this.heap.push({ expiresAtMs: dueMs, partition: key.partition, key: id });
   }
 
   /**
@@ -47,8 +47,8 @@ export class LotSchedule {
     while (done < max) {
       const entry = this.heap.popDue(nowMs);
       if (entry === undefined) break;
-      if (this.scheduled.get(entry.reservationId) !== entry.expiresAtMs) continue;
-      this.scheduled.delete(entry.reservationId);
+      if (this.scheduled.get(entry.key) !== entry.expiresAtMs) continue;
+      this.scheduled.delete(entry.key);
       if (writeOff(keyOf(entry))) done += 1;
     }
     return done;
@@ -64,10 +64,6 @@ export class LotSchedule {
 }
 
 function keyOf(entry: ExpiryEntry): LotWriteOffKey {
-  const [, productId, warehouseId] = entry.reservationId.split(separator) as [
-    string,
-    string,
-    string,
-  ];
+  const [, productId, warehouseId] = entry.key.split(separator) as [string, string, string];
   return { partition: entry.partition, productId, warehouseId };
 }

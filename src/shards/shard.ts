@@ -361,8 +361,8 @@ export class Shard {
         recordsSinceSnapshot: lastLsn - snapshotLsn,
         recordsBeforeSnapshot: 0,
       });
-      for (const reservation of state.pendingReservations()) {
-        this.expiry.schedule(partition, reservation.id, reservation.expiresAtMs);
+      for (const [slot, serial, expiresAtMs] of state.pendingExpiries()) {
+        this.expiry.schedule(partition, serial, expiresAtMs, slot);
       }
       for (const actor of state.actors.values()) this.noteLots(partition, actor);
     }
@@ -504,7 +504,10 @@ export class Shard {
     this.notes.add(sequence, partition, lsn, actor, endedHoldMs(runtime.state, record));
     if (actor !== undefined) this.noteLots(partition, actor);
     if (record.type === 'reserved' || record.type === 'extended') {
-      this.expiry.schedule(partition, record.reservationId, record.expiresAtMs);
+      // By its slot in the partition's store and its serial there, not its id: a string for each
+      // pending hold would be most of what the collector marks on a hot shard (pending-holds.ts).
+      const held = runtime.state.holdSlot(record.reservationId);
+      if (held !== undefined) this.expiry.schedule(partition, held[1], record.expiresAtMs, held[0]);
     }
     if (record.type === 'extended' || (endsHold(record) && !swept)) {
       this.expiry.finishedEarly(this.isPending);
@@ -527,11 +530,12 @@ export class Shard {
     return this.leaving.has(partition) ? undefined : this.runtimes.get(partition);
   }
 
-  private readonly isPending = (entry: ExpiryEntry): boolean => {
-    const state = this.runtimes.get(entry.partition)?.state;
-    const actor = state?.reservationOwners.get(entry.reservationId);
-    return actor?.reservations?.get(entry.reservationId)?.status === 'PENDING';
-  };
+  /** The id of a scheduled hold ('' for a stale entry): holds due together expire in id order. */
+  private readonly dueHoldId = (entry: Required<ExpiryEntry<number>>): string =>
+    this.runtimes.get(entry.partition)?.state.holdIdAt(entry.tag, entry.key) ?? '';
+
+  private readonly isPending = (entry: Required<ExpiryEntry<number>>): boolean =>
+    this.runtimes.get(entry.partition)?.state.isPendingHold(entry.tag, entry.key) === true;
 
   /** Expires due holds. Each expiry is journaled like any change; nobody waits for its reply. */
   sweep(nowMs: number): number {
@@ -614,20 +618,25 @@ export class Shard {
     // nothing, and a read in the same batch saw holds already due as still held.
     while (expired < max && this.expiry.nextDueMs <= nowMs) {
       const batch = Math.min(sweepBatch, max - expired);
-      expired += this.expiry.sweep(nowMs, batch, (entry) => this.expireDue(entry, nowMs));
+      expired += this.expiry.sweep(
+        nowMs,
+        batch,
+        (entry) => this.expireDue(entry, nowMs),
+        this.dueHoldId,
+      );
       if (this.expiry.nextDueMs <= nowMs && this.sweptLong(startedMs)) break;
     }
     return expired;
   }
 
-  private expireDue(entry: ExpiryEntry, nowMs: number): boolean {
+  private expireDue(entry: Required<ExpiryEntry<number>>, nowMs: number): boolean {
     const runtime = this.servedRuntime(entry.partition);
-    const result = runtime?.state.expire(entry.reservationId, nowMs);
+    const result = runtime?.state.expireHold(entry.tag, entry.key, nowMs);
     if (runtime === undefined || result?.record === undefined) {
       // A hold pinned by its cart's confirm attempt waits for the attempt's decision: it is
       // looked at again a little later (confirmed by then, or unpinned and due).
-      if (runtime?.state.isPinned(entry.reservationId) === true) {
-        this.expiry.schedule(entry.partition, entry.reservationId, nowMs + pinnedRecheckMs);
+      if (runtime?.state.isPinnedHold(entry.tag, entry.key) === true) {
+        this.expiry.schedule(entry.partition, entry.key, nowMs + pinnedRecheckMs, entry.tag);
       }
       return false;
     }

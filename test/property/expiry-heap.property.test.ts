@@ -38,7 +38,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 
 const order = (a: ExpiryEntry, b: ExpiryEntry): number =>
-  a.expiresAtMs - b.expiresAtMs || (a.reservationId < b.reservationId ? -1 : 1);
+  a.expiresAtMs - b.expiresAtMs || (a.key < b.key ? -1 : 1);
 
 /** The heap keeps entries as columns: it hands back an equal entry, not the one pushed. */
 const same = (a: ExpiryEntry | undefined, b: ExpiryEntry | undefined): boolean =>
@@ -46,7 +46,7 @@ const same = (a: ExpiryEntry | undefined, b: ExpiryEntry | undefined): boolean =
   b !== undefined &&
   a.expiresAtMs === b.expiresAtMs &&
   a.partition === b.partition &&
-  a.reservationId === b.reservationId;
+  a.key === b.key;
 
 function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
@@ -62,8 +62,8 @@ describe('ExpiryHeap against a sorted list', () => {
       for (const next of steps) {
         if (next.kind === 'push') {
           serial += 1;
-          const reservationId = `r${String(next.id).padStart(5, '0')}-${serial}`;
-          const entry = { expiresAtMs: next.expiresAtMs, partition: serial % 3, reservationId };
+          const key = `r${String(next.id).padStart(5, '0')}-${serial}`;
+          const entry = { expiresAtMs: next.expiresAtMs, partition: serial % 3, key };
           heap.push(entry);
           model.push(entry);
           continue;

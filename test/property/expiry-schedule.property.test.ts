@@ -67,8 +67,7 @@ interface Hold {
 }
 
 const order = (a: ExpiryEntry, b: ExpiryEntry): number =>
-  a.expiresAtMs - b.expiresAtMs ||
-  (a.reservationId < b.reservationId ? -1 : a.reservationId > b.reservationId ? 1 : 0);
+  a.expiresAtMs - b.expiresAtMs || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
@@ -83,7 +82,7 @@ class Model {
   next = 0;
 
   static key(entry: ExpiryEntry): string {
-    return `${entry.partition}:${entry.expiresAtMs}:${entry.reservationId}`;
+    return `${entry.partition}:${entry.expiresAtMs}:${entry.key}`;
   }
 
   /** Entries `isPending` keeps: a compaction may drop every other one. */
@@ -91,8 +90,7 @@ class Model {
     return [...this.entries.values()].filter((entry) => this.isPending(entry));
   }
 
-  readonly isPending = (entry: ExpiryEntry): boolean =>
-    this.holds.get(entry.reservationId)?.pending === true;
+  readonly isPending = (entry: ExpiryEntry): boolean => this.holds.get(entry.key)?.pending === true;
 
   pendingHold(pick: number): Hold | undefined {
     const pending = [...this.holds.values()].filter((hold) => hold.pending);
@@ -101,7 +99,7 @@ class Model {
 }
 
 function run(
-  schedule: ExpirySchedule,
+  schedule: ExpirySchedule<string>,
   model: Model,
   each: Step,
   slack: number,
@@ -117,7 +115,7 @@ function run(
       pending: true,
     };
     model.holds.set(id, hold);
-    const entry = { expiresAtMs: hold.expiresAtMs, partition: hold.partition, reservationId: id };
+    const entry = { expiresAtMs: hold.expiresAtMs, partition: hold.partition, key: id };
     model.entries.set(Model.key(entry), entry);
     schedule.schedule(hold.partition, id, hold.expiresAtMs);
   } else if (each.kind === 'finish' || each.kind === 'extend') {
@@ -129,7 +127,7 @@ function run(
       const entry = {
         expiresAtMs: hold.expiresAtMs,
         partition: hold.partition,
-        reservationId: hold.id,
+        key: hold.id,
       };
       model.entries.set(Model.key(entry), entry);
       schedule.schedule(hold.partition, hold.id, hold.expiresAtMs);
@@ -159,7 +157,7 @@ function run(
   check(schedule.size <= model.entries.size, `${schedule.size} entries, ${model.entries.size}`);
 }
 
-function sweep(schedule: ExpirySchedule, model: Model, max: number): void {
+function sweep(schedule: ExpirySchedule<string>, model: Model, max: number): void {
   let previous: ExpiryEntry | undefined;
   const expired = schedule.sweep(model.nowMs, max, (entry) => {
     const key = Model.key(entry);
@@ -171,7 +169,7 @@ function sweep(schedule: ExpirySchedule, model: Model, max: number): void {
       check(order(other, entry) >= 0, `${Model.key(other)} left behind ${key}`);
     }
     previous = entry;
-    const hold = model.holds.get(entry.reservationId);
+    const hold = model.holds.get(entry.key);
     if (hold?.pending !== true || hold.expiresAtMs > model.nowMs) return false;
     hold.pending = false;
     return true;
@@ -194,7 +192,7 @@ describe('ExpirySchedule against a model of its entries', () => {
         shape,
         fc.array(step(withExtends), { minLength: 50, maxLength: 400 }),
         (scheduleShape, steps) => {
-          const schedule = new ExpirySchedule(scheduleShape);
+          const schedule = new ExpirySchedule<string>(scheduleShape);
           const model = new Model();
           for (const each of steps) {
             run(schedule, model, each, scheduleShape.compactionSlack, !withExtends);

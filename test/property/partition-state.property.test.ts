@@ -317,18 +317,18 @@ class Run {
       let pendingSum = 0;
       for (const reservation of actor.reservations?.values() ?? []) {
         if (reservation.status === 'PENDING') pendingSum += reservation.quantity;
-        check(this.state.reservationOwners.get(reservation.id) === actor, 'hold without owner');
+        check(this.state.pendingHold(reservation.id)?.actor === actor, 'hold without owner');
         retained += 1;
       }
       check(pendingSum === reserved, `${productId}: holds sum to ${pendingSum}, not ${reserved}`);
     }
-    check(this.state.reservationOwners.size === retained, 'owner of a forgotten hold kept');
+    check(this.state.pending.size === retained, 'owner of a forgotten hold kept');
     check(this.state.finishedCount <= this.retention.retainFinishedMax, 'too many retained');
   }
 }
 
 function ownersOf(state: PartitionState): string[] {
-  return [...state.reservationOwners.keys()].sort();
+  return [...state.pending.ids()].sort();
 }
 
 /** Snapshot and tail go through the codecs, as recovery reads them from the journal. */

@@ -159,7 +159,7 @@ function keysOf(states: readonly PartitionState[]): Map<string, unknown> {
         onHand: actor.onHand,
         reserved: actor.reserved,
         version: actor.version,
-        holds: [...(actor.reservations?.values() ?? [])].map((hold) => ({ ...hold })),
+        holds: [...(actor.reservations?.values() ?? [])].map((hold) => JSON.stringify(hold)),
         memos: [...(actor.adjustKeys?.entries() ?? [])],
       });
     }

@@ -229,6 +229,38 @@ describe('PartitionState: reservations by id', () => {
     partition.apply(onReservation('confirm', confirmed), t0 + 1);
     const ids = [...partition.state.pendingReservations()].map((r) => r.id);
     expect(ids).toStrictEqual([pending]);
+    const [slot, serial] = partition.state.holdSlot(pending) ?? [-1, -1];
+    const { expiresAtMs } = partition.state.pendingHold(pending)?.reservation ?? {};
+    expect([...partition.state.pendingExpiries()]).toStrictEqual([[slot, serial, expiresAtMs]]);
+  });
+
+  it("names a hold for the expiry schedule by its slot and serial, never another hold's", () => {
+    const { state } = stockedPartition();
+    const first = reserve({ quantity: 1, ttlSeconds: 60 });
+    state.apply(first, t0);
+    const [slot, serial] = state.holdSlot(first.reservationId) ?? [-1, -1];
+    expect([state.isPendingHold(slot, serial), state.isPinnedHold(slot, serial)]).toStrictEqual([
+      true,
+      false,
+    ]);
+    state.apply(onReservation('release', first.reservationId), t0 + 1);
+    expect(state.holdSlot(first.reservationId)).toBeUndefined();
+    // The next hold takes the freed slot, with a serial of its own: the first's entry is stale.
+    const second = reserve({ quantity: 1, ttlSeconds: 60 });
+    state.apply(second, t0 + 2);
+    const [again, secondSerial] = state.holdSlot(second.reservationId) ?? [-1, -1];
+    expect(again).toBe(slot);
+    expect(secondSerial).not.toBe(serial);
+    expect(state.isPendingHold(slot, serial)).toBe(false);
+    expect(state.expireHold(slot, serial, t0 + 120_000)).toBeUndefined();
+    expect(state.expireHold(slot, secondSerial, t0 + 60_001)?.record).toBeUndefined();
+    expect(state.expireHold(slot, secondSerial, t0 + 60_002)?.record).toMatchObject({
+      type: 'expired',
+      reservationId: second.reservationId,
+    });
+    expect(state.isPendingHold(slot, secondSerial)).toBe(false);
+    // A slot past any chunk is no hold.
+    expect(state.isPendingHold(1 << 30, 1)).toBe(false);
   });
 });
 
@@ -348,8 +380,8 @@ describe('PartitionState.replay', () => {
     partition.apply(adjust(-10, { idempotencyKey: 'adjust-key-replayed' }), t0 + 4);
     const replayed = replayAll(partition.records, roomyRetention);
     expect(captureSnapshot(replayed)).toStrictEqual(captureSnapshot(partition.state));
-    expect([...replayed.reservationOwners.keys()].sort()).toStrictEqual(
-      [...partition.state.reservationOwners.keys()].sort(),
+    expect([...replayed.pending.ids()].sort()).toStrictEqual(
+      [...partition.state.pending.ids()].sort(),
     );
     const retry = replayed.apply(confirmed, t0 + 5);
     expect(reservationOf(retry.outcome)).toMatchObject({ status: 'PENDING', replayed: true });

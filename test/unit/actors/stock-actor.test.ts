@@ -488,11 +488,7 @@ describe('StockActor: one string per key', () => {
 
   it('has no holds or idempotency tables until it needs them', () => {
     const actor = stocked(10);
-    expect([actor.reservations, actor.reserveKeys, actor.adjustKeys]).toStrictEqual([
-      undefined,
-      undefined,
-      undefined,
-    ]);
+    expect([actor.reservations, actor.adjustKeys]).toStrictEqual([undefined, undefined]);
     expect(actor.reserve(reserve({ quantity: 11 }), t0).record).toBeUndefined();
     expect(actor.reservations).toBeUndefined();
     reserved(actor, 1);
@@ -510,16 +506,12 @@ describe('StockActor: one string per key', () => {
     // The adjust's memo is still held: not quiet.
     expect(actor.quietened()).toBe(false);
     actor.forgetAdjustKey('adjust-key-dropped', t0 + 2);
-    const tables = [actor.reservations, actor.reserveKeys, actor.adjustKeys];
-    expect(tables.map((table) => table?.size)).toStrictEqual([0, 0, 0]);
+    const tables = [actor.reservations, actor.adjustKeys];
+    expect(tables.map((table) => table?.size)).toStrictEqual([0, 0]);
     // Quiet once: a second call while it is in the ring says no.
     expect([actor.quietened(), actor.quietened()]).toStrictEqual([true, false]);
     actor.leaveQuiet();
-    expect([actor.reservations, actor.reserveKeys, actor.adjustKeys]).toStrictEqual([
-      undefined,
-      undefined,
-      undefined,
-    ]);
+    expect([actor.reservations, actor.adjustKeys]).toStrictEqual([undefined, undefined]);
     expect(actor.stockView()).toStrictEqual({
       productId: 'sku-1',
       warehouseId: 'wh-1',

@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { ExpiryHeap, type ExpiryEntry } from '../../../src/shards/expiry-heap.js';
 
-function entry(expiresAtMs: number, reservationId = `r-${expiresAtMs}`): ExpiryEntry {
-  return { expiresAtMs, partition: 0, reservationId };
+function entry(expiresAtMs: number, key = `r-${expiresAtMs}`): ExpiryEntry {
+  return { expiresAtMs, partition: 0, key };
 }
 
 function drain(heap: ExpiryHeap, nowMs: number): ExpiryEntry[] {
@@ -26,7 +26,7 @@ describe('ExpiryHeap', () => {
     heap.push(entry(100));
     expect(heap.popDue(99)).toBeUndefined();
     expect(heap.size).toBe(1);
-    expect(heap.popDue(100)?.reservationId).toBe('r-100');
+    expect(heap.popDue(100)?.key).toBe('r-100');
     expect(heap.size).toBe(0);
   });
 
@@ -51,7 +51,7 @@ describe('ExpiryHeap', () => {
   it('keeps every entry that shares a due time', () => {
     const heap = new ExpiryHeap();
     for (let index = 0; index < 5; index += 1) heap.push(entry(42, `r-${index}`));
-    const ids = drain(heap, 42).map((e) => e.reservationId);
+    const ids = drain(heap, 42).map((e) => e.key);
     expect(ids.sort()).toStrictEqual(['r-0', 'r-1', 'r-2', 'r-3', 'r-4']);
   });
 });
