@@ -214,22 +214,27 @@ export class Hold implements Reservation {
 
   /** The hold as a plain object, every field its own property (tests, diagnostics). */
   toJSON(): Reservation {
-    return {
-      id: this.id,
-      quantity: this.quantity,
-      createdAtMs: this.createdAtMs,
-      expiresAtMs: this.expiresAtMs,
-      originalExpiresAtMs: this.originalExpiresAtMs,
-      idempotencyKey: this.idempotencyKey,
-      requesterId: this.requesterId,
-      buyerId: this.buyerId,
-      reference: this.reference,
-      cartId: this.cartId,
-      status: this.status,
-      finishedAtMs: this.finishedAtMs,
-      confirmedQuantity: this.confirmedQuantity,
-      pin: this.pin,
-      ...(this.lots === undefined ? {} : { lots: this.lots }),
-    };
+    return plainHold(this);
   }
+}
+
+/** A hold's fields as a plain object, each its own property (tests, diagnostics, a copy). */
+export function plainHold(hold: Reservation): Reservation {
+  const plain: Reservation = {
+    id: hold.id,
+    quantity: hold.quantity,
+    createdAtMs: hold.createdAtMs,
+    expiresAtMs: hold.expiresAtMs,
+    originalExpiresAtMs: hold.originalExpiresAtMs,
+    idempotencyKey: hold.idempotencyKey,
+    requesterId: hold.requesterId,
+    buyerId: hold.buyerId,
+    reference: hold.reference,
+    cartId: hold.cartId,
+    status: hold.status,
+    finishedAtMs: hold.finishedAtMs,
+    confirmedQuantity: hold.confirmedQuantity,
+    pin: hold.pin,
+  };
+  return hold.lots === undefined ? plain : merged(plain, { lots: hold.lots });
 }

@@ -24,7 +24,7 @@
 // gone holds are unlinked and their slots freed, a few at each later change.
 import { assert, fail } from './assert.js';
 import { HashIndex } from './hash-index.js';
-import type { Hold, Pin, Reservation } from './hold.js';
+import { plainHold, type Hold, type Pin, type Reservation } from './hold.js';
 import { TextArena } from './text-arena.js';
 import { hashText } from './text-hash.js';
 import type { LotUnits, ReservationStatus } from './types.js';
@@ -765,23 +765,8 @@ export class ColumnHold<Owner> implements Reservation {
     if (pin !== undefined) fail(`a pin on plain hold ${this.id}`);
   }
 
-  /** The hold as a plain object, every field its own property (tests, diagnostics). */
+  /** The hold as a plain object, every field its own property (tests, diagnostics, a copy). */
   toJSON(): Reservation {
-    return {
-      id: this.id,
-      quantity: this.quantity,
-      createdAtMs: this.createdAtMs,
-      expiresAtMs: this.expiresAtMs,
-      originalExpiresAtMs: this.originalExpiresAtMs,
-      idempotencyKey: this.idempotencyKey,
-      requesterId: this.requesterId,
-      buyerId: '',
-      reference: '',
-      cartId: '',
-      status: this.status,
-      finishedAtMs: this.finishedAtMs,
-      confirmedQuantity: this.confirmedQuantity,
-      pin: undefined,
-    };
+    return plainHold(this);
   }
 }
