@@ -437,12 +437,21 @@ export class PendingHolds<Owner> {
    * no other may (unlike a Map's iteration).
    */
   *slots(list: HoldList<Owner>): Generator<number, undefined> {
-    for (let slot = list.head; slot >= 0;) {
-      const next = this.link(slot, 1);
-      if (this.chunkOf(slot).state[slot & chunkMask] === live) yield slot;
+    for (let slot = this.liveFrom(list.head); slot >= 0;) {
+      // The next live one, taken before this one is given: it may end meanwhile, and a gone one
+      // between them may be unlinked then (`reap`).
+      const next = this.liveFrom(this.link(slot, 1));
+      yield slot;
       slot = next;
     }
     return undefined;
+  }
+
+  /** The first live slot of a list from `slot` on (-1 past its end). */
+  private liveFrom(slot: number): number {
+    let at = slot;
+    while (at >= 0 && this.chunkOf(at).state[at & chunkMask] !== live) at = this.link(at, 1);
+    return at;
   }
 
   /** Every live hold's slot, over all keys (in no order that means anything). */

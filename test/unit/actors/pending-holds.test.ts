@@ -275,6 +275,29 @@ describe('PendingHolds', () => {
     expect([seen, list.size, store.size]).toStrictEqual([['a', 'b', 'c'], 0, 0]);
   });
 
+  it('walks past an ended hold that is unlinked while the walk ends the hold before it', () => {
+    const { store, lists } = storeWithKeys(1);
+    const list = lists[0] as HoldList<Owner>;
+    const [, b] = ['a', 'b', 'c'].map((id) => store.add(list, fields(id, `key-${id}`)));
+    const view = store.view(list);
+    store.remove(list, b as number);
+    // b stays linked for the view; once it closes, b is unlinked at the next change: here, a's end.
+    view.close();
+    const seen: string[] = [];
+    for (const slot of store.slots(list)) {
+      const id = store.hold(slot).id;
+      seen.push(id);
+      if (id !== 'a') continue;
+      // a goes, b is unlinked and freed with it, and two new holds take their slots.
+      store.remove(list, slot);
+      store.add(list, fields('d', 'key-d'));
+      store.add(list, fields('e', 'key-e'));
+    }
+    // Holds made during the walk are seen, as a Map's iteration sees them.
+    expect(seen).toStrictEqual(['a', 'c', 'd', 'e']);
+    expect([[...list.keys()], store.slotsUsed]).toStrictEqual([['c', 'd', 'e'], 3]);
+  });
+
   it('matches a Map and a list per key under any order of holds made, ended and viewed', () => {
     type Op =
       | { kind: 'add'; key: number; idem: number }
