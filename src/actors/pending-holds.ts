@@ -355,7 +355,8 @@ export class PendingHolds<Owner> {
     if (this.duplicate) fail(`duplicate reservation id ${id}`);
     if (key !== '') {
       // A newer hold of the key's idempotency key replaces the older in the index, as in a Map.
-      [this.wantedOwner, this.wantedKey] = [owner, key];
+      this.wantedOwner = owner;
+      this.wantedKey = key;
       this.byKey.insert(hashes[offset * 2 + 1] as number, slot, this.keyMatches);
       this.wantedOwner = undefined;
     }
@@ -372,7 +373,8 @@ export class PendingHolds<Owner> {
   /** The slot of `owner`'s live hold made with this idempotency key, or -1. */
   findKey(owner: Owner, key: string): number {
     if (this.count === 0 || key === '') return -1;
-    [this.wantedOwner, this.wantedKey] = [owner, key];
+    this.wantedOwner = owner;
+    this.wantedKey = key;
     const found = this.byKey.find(hashText(key), this.keyMatches);
     this.wantedOwner = undefined;
     return found;

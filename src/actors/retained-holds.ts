@@ -271,7 +271,8 @@ export class RetainedHolds {
     this.byId.insert(chunk.hashes[offset * hashStride] as number, sequence);
     if (hold.idempotencyKey !== '') {
       // A newer hold of the same actor's key replaces the older in the table, as in a Map.
-      [this.wantedActor, this.wantedKey] = [actor, hold.idempotencyKey];
+      this.wantedActor = actor;
+      this.wantedKey = hold.idempotencyKey;
       this.byKey.insert(chunk.hashes[offset * hashStride + 1] as number, sequence, this.keyMatches);
       this.wantedActor = undefined;
     }
@@ -323,7 +324,8 @@ export class RetainedHolds {
   /** The retained hold of `actor` made with this idempotency key, or -1. */
   findKey(actor: StockActor, key: string): number {
     if (this.holdCount === 0 || key === '') return -1;
-    [this.wantedActor, this.wantedKey] = [actor, key];
+    this.wantedActor = actor;
+    this.wantedKey = key;
     const found = this.byKey.find(hashText(key), this.keyMatches);
     this.wantedActor = undefined;
     return found;

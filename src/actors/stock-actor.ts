@@ -10,7 +10,7 @@ import type { QuietKey } from './quiet-keys.js';
 import {
   HoldList,
   PendingHolds,
-  type ColumnHold,
+  ColumnHold,
   type HoldFields,
   type HoldsView,
 } from './pending-holds.js';
@@ -930,7 +930,7 @@ export class StockActor implements QuietKey {
     assert(hold.status !== 'PENDING', 'a pending hold cannot be retired');
     beforeChange(this);
     // A plain hold's handle ends with its slot: what leaves is a copy (an object stays itself).
-    const leaving = store.isObject(slot) ? hold : (hold as ColumnHold<StockActor>).toJSON();
+    const leaving = hold instanceof ColumnHold ? hold.toJSON() : hold;
     store.remove(list, slot);
     return leaving;
   }
