@@ -6,6 +6,7 @@
 // dies, fails everything in flight and starts a new one.
 import type { Worker } from 'node:worker_threads';
 import { merged, type Command } from '../actors/index.js';
+import { systemClock, type Clock } from '../clock.js';
 import { PendingSlots } from '../pending-slots.js';
 import { TurnBatch } from '../turn-batch.js';
 import {
@@ -82,7 +83,7 @@ export class ShardChannel {
   private shedSinceLog = 0;
   private shedLoggedMs = Number.NEGATIVE_INFINITY;
   /** Commands not sent yet: they leave for the shard in one message (turn-batch.ts). */
-  private readonly queue = new TurnBatch<ShardRequest>((batch) => this.sendBatch(batch));
+  private readonly queue: TurnBatch<ShardRequest>;
   private readonly system = new Map<number, SystemWaiter>();
   private nextSystemId = 0;
   private stopped: (() => void) | undefined;
@@ -97,7 +98,10 @@ export class ShardChannel {
     private readonly admission: AdmissionRule = noShedding,
     /** The HTTP thread's timeline (LEDGER_TIMELINE_FILE): reply batches and durable changes. */
     private readonly timeline: Timeline | undefined = undefined,
+    /** Batch ages and drain rates are read from its monotonic time; batches leave at its defer. */
+    private readonly clock: Clock = systemClock,
   ) {
+    this.queue = new TurnBatch((batch) => this.sendBatch(batch), clock.defer);
     this.leases = new Map(workerData.cluster?.leases ?? []);
   }
 
@@ -165,7 +169,7 @@ export class ShardChannel {
       callback(shed);
       return 0;
     }
-    const nowMs = performance.now();
+    const nowMs = this.clock.monotonic();
     if (this.inflight.size === 0) this.drain.busyFrom(nowMs);
     const id = this.inflight.add(callback);
     this.queue.add({ id, partition, command }, nowMs);
@@ -182,7 +186,7 @@ export class ShardChannel {
     if (!sheds(state, this.admission)) return undefined;
     const refusal = this.refusal(message, state);
     this.shedSinceLog += 1;
-    const nowMs = performance.now();
+    const nowMs = this.clock.monotonic();
     if (nowMs - this.shedLoggedMs >= shedLogEveryMs) {
       this.listener.log(
         'warn',
@@ -205,7 +209,7 @@ export class ShardChannel {
 
   /** A 503 overloaded, its retry-after sized by the backlog behind it (queue-admission.ts). */
   private refusal(message: string | undefined, state = this.queueState()): ShardReply {
-    const nowMs = performance.now();
+    const nowMs = this.clock.monotonic();
     this.turnedAway.add(nowMs);
     this.retryAfter = retryAfterSeconds(state, this.turnedAway.within(this.retryAfter, nowMs));
     return failure(0, 'overloaded', message, this.retryAfter);
@@ -242,7 +246,7 @@ export class ShardChannel {
 
   /** A batch of replies: answered, and counted into the drain rate (queue-admission.ts). */
   private replied(replies: readonly ShardReply[]): void {
-    this.drain.answered(replies.length, performance.now());
+    this.drain.answered(replies.length, this.clock.monotonic());
     for (const reply of replies) this.answer(reply);
   }
 

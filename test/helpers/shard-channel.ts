@@ -1,6 +1,7 @@
 // A real shard worker behind its ShardChannel, for the tests that drive one directly (no HTTP,
 // no router): the worker data every such test shares, a listener that hears nothing unless given
 // one, and a start that waits until the shard serves.
+import type { Clock } from '../../src/clock.js';
 import type { PartitionTable } from '../../src/router/index.js';
 import { ShardChannel, type ShardChannelListener } from '../../src/shards/index.js';
 import type { AdmissionRule } from '../../src/shards/queue-admission.js';
@@ -29,6 +30,8 @@ export interface ChannelOptions {
   readonly listener?: ShardChannelListener;
   readonly admission?: AdmissionRule;
   readonly youngGenerationMb?: number;
+  /** The HTTP thread's time as the channel reads it (batch ages, drain rate); else the system's. */
+  readonly clock?: Clock;
 }
 
 /** Shard 0 of `table` over `database`'s journal, started and serving. */
@@ -58,6 +61,8 @@ export async function startShardChannel(
     },
     options.listener ?? deafListener,
     options.admission,
+    undefined,
+    options.clock,
   );
   channel.start();
   while (!channel.isReady) await sleep(10);

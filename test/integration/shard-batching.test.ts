@@ -4,9 +4,12 @@
 // which commands already left: a batch of turnBatchMax leaves at once, and a batch whose first
 // command has waited turnBatchWaitMsMax leaves with the next command sent. (Under a crowd that
 // keeps thousands of sockets readable a turn lasts seconds; a batch left for its end sat unsent
-// that long, the shard idle, and every reserve behind it was shed as overloaded.)
+// that long, the shard idle, and every reserve behind it was shed as overloaded.) The channel
+// reads a batch's age from a clock the test moves, so a slow or busy box cannot age a batch the
+// test did not (a CI run whose 128 sends took over 10 ms once sent the first batch early).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Command } from '../../src/actors/index.js';
+import { systemClock, type Clock } from '../../src/clock.js';
 import { turnBatchMax, turnBatchWaitMsMax } from '../../src/limits.js';
 import { PartitionTable } from '../../src/router/index.js';
 import type { ShardChannel, ShardReply } from '../../src/shards/index.js';
@@ -18,24 +21,31 @@ import { startShardChannel } from '../helpers/shard-channel.js';
 const partitions = 4;
 const read: Command = { kind: 'read-stock', productId: 'batch-p', warehouseId: 'batch-w' };
 
-/** Holds this thread for `ms`, as a long turn of socket reads does. */
-function busyFor(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    // nothing: the turn goes on
+/** The system's clock, but its monotonic time stands still until `pass` moves it on. */
+class SteppedClock implements Clock {
+  private monotonicMs = 0;
+  readonly now = systemClock.now;
+  readonly defer = systemClock.defer;
+  readonly sleep = systemClock.sleep;
+  readonly monotonic = (): number => this.monotonicMs;
+
+  /** `ms` go by within the turn, as in a long turn of socket reads. */
+  pass(ms: number): void {
+    this.monotonicMs += ms;
   }
 }
 
 describe.runIf(await havePostgres())('commands to a shard within one long turn', () => {
   let database: TestDatabase;
   let channel: ShardChannel;
+  const clock = new SteppedClock();
   const table = new PartitionTable(partitions, 1);
   const partition = table.partitionsOf(0)[0] as number;
 
   beforeAll(async () => {
     database = await createDatabase();
     await layOutJournal(database, partitions);
-    channel = await startShardChannel(database, table);
+    channel = await startShardChannel(database, table, { clock });
   });
 
   afterAll(async () => {
@@ -66,7 +76,7 @@ describe.runIf(await havePostgres())('commands to a shard within one long turn',
     const replies: ShardReply[] = [];
     const first = send(replies);
     const second = send(replies);
-    busyFor(turnBatchWaitMsMax + 2);
+    clock.pass(turnBatchWaitMsMax);
     const third = send(replies);
     // The third found the queue's first command older than the bound: all three left.
     expect(channel.cancel(first)).toBe(false);
