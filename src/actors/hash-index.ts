@@ -9,6 +9,8 @@
 // idempotency key never seen, is most lookups on a hot key). The owner of the entries compares
 // the rest (`find`'s `matches`) for an entry whose hash is the one asked for.
 
+import { column } from './columns.js';
+
 // An entry: 0 empty, -1 forgotten (or shadowed), else its number + 1.
 const empty = 0;
 const forgotten = -1;
@@ -41,7 +43,7 @@ class Bucket {
 }
 
 function bucketOfSize(depth: number, size: number): Bucket {
-  return new Bucket(depth, new Float64Array(size), new Int32Array(size));
+  return new Bucket(depth, column(Float64Array, size), column(Int32Array, size));
 }
 
 /**
@@ -127,8 +129,8 @@ export class HashIndex {
 
   private refill(bucket: Bucket, size: number): void {
     const [slots, hashes] = [bucket.slots, bucket.hashes];
-    bucket.slots = new Float64Array(size);
-    bucket.hashes = new Int32Array(size);
+    bucket.slots = column(Float64Array, size);
+    bucket.hashes = column(Int32Array, size);
     bucket.used = 0;
     bucket.live = 0;
     for (let slot = 0; slot < slots.length; slot += 1) {

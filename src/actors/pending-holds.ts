@@ -23,6 +23,7 @@
 // a clock that ticks at every hold made or gone. When the key's last view closes, its
 // gone holds are unlinked and their slots freed, a few at each later change.
 import { assert, fail } from './assert.js';
+import { column, grown } from './columns.js';
 import { HashIndex } from './hash-index.js';
 import { plainHold, type Hold, type Pin, type Reservation } from './hold.js';
 import { TextArena } from './text-arena.js';
@@ -173,14 +174,14 @@ class Chunk<Owner> {
     /** Where its slots' generations start: a chunk made again at a number starts past the last. */
     generation: number,
   ) {
-    this.numbers = new Float64Array(capacity * numberStride);
-    this.status = new Uint8Array(capacity);
-    this.state = new Uint8Array(capacity);
-    this.links = new Int32Array(capacity * 2);
-    this.hashes = new Int32Array(capacity * 2);
-    this.bounds = new Int32Array(capacity * boundStride);
-    this.clocks = new Float64Array(capacity * 2);
-    this.generations = new Int32Array(capacity).fill(generation);
+    this.numbers = column(Float64Array, capacity * numberStride);
+    this.status = column(Uint8Array, capacity);
+    this.state = column(Uint8Array, capacity);
+    this.links = column(Int32Array, capacity * 2);
+    this.hashes = column(Int32Array, capacity * 2);
+    this.bounds = column(Int32Array, capacity * boundStride);
+    this.clocks = column(Float64Array, capacity * 2);
+    this.generations = column(Int32Array, capacity).fill(generation);
     this.arena = new TextArena(capacity * charsPerSlot);
   }
 
@@ -231,12 +232,6 @@ class Chunk<Owner> {
   }
 }
 
-function grown<T extends Float64Array | Uint8Array | Int32Array>(array: T, length: number): T {
-  const copy = new (array.constructor as new (length: number) => T)(length);
-  copy.set(array);
-  return copy;
-}
-
 /** What a hold of the store is made with (the `Reservation` fields a plain hold has). */
 export interface HoldFields {
   readonly id: string;
@@ -259,7 +254,7 @@ export class PendingHolds<Owner> {
   private count = 0;
 
   /** Chunks made so far: a new chunk's generations start here. */
-  private chunksMade = 0;
+  private made = 0;
   /** The holds with more than a plain hold has, as objects, by slot. */
   private readonly objects = new Map<number, Hold>();
   private byId = new HashIndex();
@@ -294,6 +289,11 @@ export class PendingHolds<Owner> {
   /** Chunks kept (for tests: they go as the holds at the end go). */
   get chunkCount(): number {
     return this.chunks.length;
+  }
+
+  /** Chunks made since the store was: each new columns, a store's churn. */
+  get chunksMade(): number {
+    return this.made;
   }
 
   /**
@@ -607,8 +607,8 @@ export class PendingHolds<Owner> {
   }
 
   private madeChunk(capacity: number): Chunk<Owner> {
-    this.chunksMade += 1;
-    return new Chunk<Owner>(capacity, this.chunksMade << 20);
+    this.made += 1;
+    return new Chunk<Owner>(capacity, this.made << 20);
   }
 
   private markOpen(number: number, room: boolean): void {
@@ -617,7 +617,11 @@ export class PendingHolds<Owner> {
     this.open[word] = room ? (this.open[word] as number) | bit : (this.open[word] as number) & ~bit;
   }
 
-  /** Frees an unlinked slot; chunks emptied at the end go. */
+  /**
+   * Frees an unlinked slot. Chunks emptied at the end go but one, kept as a spare: a count going
+   * up and down across a chunk's edge would otherwise make and drop a chunk each time (and a
+   * dropped chunk's columns wait for a collection: columns.ts). All empty, the first alone stays.
+   */
   private release(slot: number): void {
     const number = slot >> chunkBits;
     const chunk = this.chunkOf(slot);
@@ -629,16 +633,18 @@ export class PendingHolds<Owner> {
     chunk.freed.push(offset);
     chunk.used -= 1;
     this.markOpen(number, true);
-    if (chunk.used > 0 || number !== this.chunks.length - 1) return;
-    while (
-      this.chunks.length > 1 &&
-      (this.chunks[this.chunks.length - 1] as Chunk<Owner>).used === 0
-    ) {
-      this.chunks.pop();
-      this.markOpen(this.chunks.length, false);
+    if (chunk.used > 0) return;
+    const chunks = this.chunks;
+    let end = chunks.length;
+    while (end > 1 && (chunks[end - 1] as Chunk<Owner>).used === 0) end -= 1;
+    // [0, end) ends with the last chunk in use (or is the first alone, all empty).
+    const keep = (chunks[end - 1] as Chunk<Owner>).used > 0 ? Math.min(end + 1, chunks.length) : 1;
+    while (chunks.length > keep) {
+      chunks.pop();
+      this.markOpen(chunks.length, false);
     }
-    const first = this.chunks[0] as Chunk<Owner>;
-    if (this.chunks.length > 1 || first.used > 0) return;
+    const first = chunks[0] as Chunk<Owner>;
+    if (chunks.length > 1 || first.used > 0) return;
     // Nothing left: an index never shrinks, and one that held a flash sale's holds would keep its
     // buckets (tens of bytes a hold) for good; nor would a full first chunk.
     if (first.capacity > idleCapacityMax) {

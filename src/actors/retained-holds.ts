@@ -17,6 +17,7 @@
 // sequence); forgetting the oldest only moves the head and drops chunks left behind it, so what
 // a snapshot taken in slices noted (`noted`) never changes.
 import { assert, fail } from './assert.js';
+import { column, grown } from './columns.js';
 import { HashIndex } from './hash-index.js';
 import { TextArena } from './text-arena.js';
 import { hashText } from './text-hash.js';
@@ -88,10 +89,10 @@ class Chunk {
   length = 0;
 
   constructor(public capacity: number) {
-    this.numbers = new Float64Array(capacity * numberStride);
-    this.status = new Uint8Array(capacity);
-    this.bounds = new Int32Array(capacity * boundStride);
-    this.hashes = new Int32Array(capacity * hashStride);
+    this.numbers = column(Float64Array, capacity * numberStride);
+    this.status = column(Uint8Array, capacity);
+    this.bounds = column(Int32Array, capacity * boundStride);
+    this.hashes = column(Int32Array, capacity * hashStride);
     this.arena = new TextArena(capacity * charsPerEntry);
   }
 
@@ -127,12 +128,6 @@ class Chunk {
   equals(start: number, end: number, text: string): boolean {
     return this.arena.equals(start, end, text);
   }
-}
-
-function grown<T extends Float64Array | Uint8Array | Int32Array>(array: T, length: number): T {
-  const copy = new (array.constructor as new (length: number) => T)(length);
-  copy.set(array);
-  return copy;
 }
 
 /**

@@ -6,6 +6,7 @@
 //
 // One byte a unit while every unit written fits one (ids, idempotency keys and requesters are
 // ASCII but for a rare requester); from the first that does not, two, for good.
+import { column } from './columns.js';
 import { hashPrime, hashSeed, mixHash } from './text-hash.js';
 
 export class TextArena {
@@ -14,7 +15,7 @@ export class TextArena {
   used = 0;
 
   constructor(capacity: number) {
-    this.chars = new Uint8Array(capacity);
+    this.chars = column(Uint8Array, capacity);
   }
 
   get capacity(): number {
@@ -28,8 +29,8 @@ export class TextArena {
     const chars = this.chars;
     const larger =
       chars instanceof Uint8Array
-        ? new Uint8Array(Math.max(needed, chars.length * 2))
-        : new Uint16Array(Math.max(needed, chars.length * 2));
+        ? column(Uint8Array, Math.max(needed, chars.length * 2))
+        : column(Uint16Array, Math.max(needed, chars.length * 2));
     larger.set(chars.subarray(0, this.used));
     this.chars = larger;
   }
@@ -53,7 +54,7 @@ export class TextArena {
     }
     if (units > 0xff && chars instanceof Uint8Array) {
       // Wider than a byte: two bytes a unit from now on, and this string is written again.
-      const wide = new Uint16Array(chars.length);
+      const wide = column(Uint16Array, chars.length);
       wide.set(chars.subarray(0, start));
       this.chars = wide;
       return this.append(text);
@@ -65,7 +66,7 @@ export class TextArena {
   /** Copies units [start, end) of `from` to `used` (room made first); returns where they went. */
   copy(from: TextArena, start: number, end: number): number {
     if (from.chars instanceof Uint16Array && this.chars instanceof Uint8Array) {
-      const wide = new Uint16Array(this.chars.length);
+      const wide = column(Uint16Array, this.chars.length);
       wide.set(this.chars.subarray(0, this.used));
       this.chars = wide;
     }

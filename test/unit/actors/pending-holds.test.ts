@@ -179,11 +179,17 @@ describe('PendingHolds', () => {
     expect(store.add(list, fields('again-1', 'again-1'))).toBe(5);
     expect(store.add(list, fields('again-2', 'again-2'))).toBe(10);
     expect(store.add(list, fields('again-3', 'again-3'))).toBe(2500);
-    // The last chunk's holds end: it goes; then the rest, down to one small chunk.
+    // The last chunk's holds end: it stays, a spare after the last chunk in use.
     for (const slot of [...store.slots(list)].filter((each) => each >= 2048)) {
       store.remove(list, slot);
     }
+    expect(store.chunkCount).toBe(3);
+    // The middle one's end too: the last goes, the middle is the spare now.
+    for (const slot of [...store.slots(list)].filter((each) => each >= 1024)) {
+      store.remove(list, slot);
+    }
     expect(store.chunkCount).toBe(2);
+    // All end: down to one small chunk.
     for (const slot of [...store.slots(list)]) store.remove(list, slot);
     expect([store.chunkCount, store.size, store.slotsUsed, list.empty]).toStrictEqual([
       1,
@@ -192,6 +198,21 @@ describe('PendingHolds', () => {
       true,
     ]);
     expect(store.add(list, fields('after', 'after'))).toBe(0);
+  });
+
+  it('makes no chunk for a count that goes up and down across a chunk’s edge', () => {
+    const { store, lists } = storeWithKeys(1);
+    const list = lists[0] as HoldList<Owner>;
+    for (let index = 0; index < 1024; index += 1) {
+      store.add(list, fields(`id-${index}`, `key-${index}`));
+    }
+    expect(store.chunkCount).toBe(1);
+    for (let round = 0; round < 100; round += 1) {
+      const slot = store.add(list, fields(`edge-${round}`, `edge-${round}`));
+      expect(slot).toBe(1024);
+      store.remove(list, slot);
+    }
+    expect([store.chunkCount, store.chunksMade]).toStrictEqual([2, 2]);
   });
 
   it('compacts a chunk’s arena under its holds, and keeps strings wider than a byte', () => {
