@@ -68,6 +68,9 @@ export interface Config {
   // generation. A hot key's pending holds all survive it, so its scavenges copy them: a smaller
   // one pauses the shard more often and more briefly.
   shardYoungGenerationMb: number;
+  // LEDGER_WORKER_OLD_GENERATION_FLOOR_MB, default 128, 0..4096 (0: V8's own): every worker
+  // thread's old generation grows to this before V8 starts a full collection (worker-heap.ts).
+  workerOldGenerationFloorMb: number;
   // LEDGER_COMMITS_IN_FLIGHT, default 1, 1..4: group commits a shard may have in flight, each on a
   // connection of its own; replies are still released in lsn order.
   commitsInFlight: number;
@@ -178,6 +181,7 @@ type IntegerSettings = Pick<
   | 'walBatchRecordsMax'
   | 'commitsInFlight'
   | 'shardYoungGenerationMb'
+  | 'workerOldGenerationFloorMb'
   | 'expirySweepMs'
   | 'historyRetainDays'
   | 'walRetainHours'
@@ -231,6 +235,7 @@ function integers(env: Record<string, string | undefined>): IntegerSettings {
     ),
     commitsInFlight: integer(env, 'LEDGER_COMMITS_IN_FLIGHT', 1, 1, commitsInFlightCeiling),
     shardYoungGenerationMb: integer(env, 'LEDGER_SHARD_YOUNG_GENERATION_MB', 0, 0, 1024),
+    workerOldGenerationFloorMb: integer(env, 'LEDGER_WORKER_OLD_GENERATION_FLOOR_MB', 128, 0, 4096),
     expirySweepMs: integer(env, 'LEDGER_EXPIRY_SWEEP_MS', 100, 1, 60_000),
     historyRetainDays: integer(env, 'LEDGER_HISTORY_RETAIN_DAYS', 90, 1, 3650),
     walRetainHours: integer(env, 'LEDGER_WAL_RETAIN_HOURS', 168, 1, 87_600),

@@ -62,6 +62,7 @@ import {
 } from './router/index.js';
 import { ShardChannel, shardWorkerData } from './shards/index.js';
 import type { ClusterNode, ClusterNodeOptions, FeedPort } from './cluster/index.js';
+import { floorWorkersOldGeneration } from './worker-heap.js';
 
 /** The ledger's hold on the journal: alone, the owner lock; in a cluster, a share of it. */
 interface JournalHold {
@@ -372,6 +373,14 @@ async function drain(shards: readonly ShardChannel[]): Promise<void> {
   }
 }
 
+/** V8's collector as the start sets it and speaks of it: the workers' floor, the helpers. */
+function setUpCollector(config: Config, log: Logger): void {
+  const gcAdvice = gcHelperAdviceHere();
+  if (gcAdvice !== undefined) log.info(gcAdvice);
+  // Before any worker starts: each reads it as its heap is made.
+  floorWorkersOldGeneration(config.workerOldGenerationFloorMb);
+}
+
 function refuseJavaScriptFallback(config: Config): void {
   if (nativeUws() || config.allowUwsFallback) return;
   process.stderr.write(
@@ -617,8 +626,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env);
   const log = createLogger(config.logLevel);
   refuseJavaScriptFallback(config);
-  const gcAdvice = gcHelperAdviceHere();
-  if (gcAdvice !== undefined) log.info(gcAdvice);
+  setUpCollector(config, log);
   const journal = await startJournal(config, log);
   const { databaseUrl, layout, owner, routes } = journal;
   const table = new PartitionTable(layout.partitions, config.shards);

@@ -135,6 +135,13 @@ const integerVariables: ReadonlyArray<{
     max: 1024,
     valid: 8,
   },
+  {
+    variable: 'LEDGER_WORKER_OLD_GENERATION_FLOOR_MB',
+    field: 'workerOldGenerationFloorMb',
+    min: 0,
+    max: 4096,
+    valid: 64,
+  },
   { variable: 'LEDGER_EXPIRY_SWEEP_MS', field: 'expirySweepMs', min: 1, max: 60_000, valid: 5 },
   {
     variable: 'LEDGER_HISTORY_RETAIN_DAYS',
@@ -180,6 +187,7 @@ describe('loadConfig defaults', () => {
       walBatchRecordsMax: 4096,
       commitsInFlight: 1,
       shardYoungGenerationMb: 0,
+      workerOldGenerationFloorMb: 128,
       expirySweepMs: 100,
       historyRetainDays: 90,
       walRetainHours: 168,

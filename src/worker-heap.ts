@@ -1,0 +1,29 @@
+// A floor under each worker thread's old generation (LEDGER_WORKER_OLD_GENERATION_FLOOR_MB): V8
+// starts no full collection of a thread's heap below it. A hot SKU's shard keeps a heap of tens of
+// MB and promotes a few MB a second of what dies soon after (a reply's objects caught by a
+// scavenge while their group commit is in flight). V8 sets the next full collection's start a
+// few MB above what the last one left, so that shard was marking its heap over and over: 50 full
+// collections in 25 s, 2.9 s of CPU with the helper threads' marking on a 2-core machine (bench/
+// README.md, "A floor under the shards' old generation"). With a floor of 128 MB it collects
+// about once a minute; the garbage in between is at most the floor, per thread.
+//
+// V8 reads the floor (`--initial-old-space-size`) as it makes each isolate: set from the main
+// thread once it runs, it holds for every worker started after (shards, their snapshot threads,
+// the events publisher), not for the main thread, whose heap promotes almost nothing. Node offers
+// no per-worker setting for it (a worker's resourceLimits set the young generation and maxima).
+// A leaf module: it imports nothing of ours.
+import { setFlagsFromString } from 'node:v8';
+
+/** The V8 flag for a floor of `mb` MB; undefined for 0 (V8's own limits). */
+export function oldGenerationFloorFlag(mb: number): string | undefined {
+  return mb > 0 ? `--initial-old-space-size=${mb}` : undefined;
+}
+
+/** Gives every worker thread started from now on an old generation floor of `mb` MB (0: none). */
+export function floorWorkersOldGeneration(
+  mb: number,
+  setFlags: (flags: string) => void = setFlagsFromString,
+): void {
+  const flag = oldGenerationFloorFlag(mb);
+  if (flag !== undefined) setFlags(flag);
+}
