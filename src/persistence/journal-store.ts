@@ -3,7 +3,14 @@
 // one, snapshots on the other).
 import pg from 'pg';
 import { assert, fail } from '../actors/index.js';
-import { byteaArray, int4Array, int8Array, textArray } from './binary-arrays.js';
+import {
+  ArrayScratch,
+  byteaArray,
+  int4Array,
+  int8Array,
+  textArray,
+  type ArrayRoom,
+} from './binary-arrays.js';
 import { recoveryPageBlocks, recoveryPageRows, snapshotPartBytes } from '../limits.js';
 import type {
   JournalConnection,
@@ -134,6 +141,8 @@ export class JournalStore implements JournalConnection {
    * `off`: durability.ts); undefined for a client handed in, whose settings are its owner's.
    */
   synchronousCommit: string | undefined = undefined;
+  /** The group commits' arrays, written over by each (binary-arrays.ts). */
+  private readonly scratch = new ArrayScratch();
 
   constructor(
     private readonly client: pg.ClientBase & { end(): Promise<void> },
@@ -184,13 +193,27 @@ export class JournalStore implements JournalConnection {
       payloads[index] = row.payload;
       if (row.movement !== undefined) movements.add(index + 1, row.movement, row.payload);
     }
-    // Binary arrays, and in a cluster the node's id as text (see `fencedAppendText`).
-    const values: (Buffer | string)[] = [
-      int4Array(partitions),
-      int8Array(lsns),
-      byteaArray(payloads),
-      ...movementArrays(movements.rows),
-    ];
+    const room = this.scratch.take();
+    try {
+      // Binary arrays, and in a cluster the node's id as text (see `fencedAppendText`).
+      const values: (Buffer | string)[] = [
+        int4Array(partitions, room),
+        int8Array(lsns, room),
+        byteaArray(payloads, room),
+        ...movementArrays(movements.rows, room),
+      ];
+      await this.write(rows, values, room);
+    } finally {
+      this.scratch.release(room);
+    }
+  }
+
+  /** Sends a group commit's statement, its arrays written in `room` (fenced in a cluster). */
+  private async write(
+    rows: readonly WalRow[],
+    values: (Buffer | string)[],
+    room: ArrayRoom,
+  ): Promise<void> {
     if (this.fence === undefined) {
       // A named statement: Postgres parses and plans it once per connection, not per commit.
       await this.client.query({ name: 'ledger-wal-append', text: appendText, values });
@@ -208,7 +231,7 @@ export class JournalStore implements JournalConnection {
       fencedPartitions.push(row.partition);
       fencedEpochs.push(row.epoch);
     }
-    values.push(this.fence.node, int4Array(fencedPartitions), int8Array(fencedEpochs));
+    values.push(this.fence.node, int4Array(fencedPartitions, room), int8Array(fencedEpochs, room));
     await this.client.query({ name: 'ledger-wal-append-fenced', text: fencedAppendText, values });
   }
 
@@ -504,7 +527,7 @@ export class JournalStore implements JournalConnection {
 }
 
 /** A group commit's movement rows as column arrays (the statement's unnest parameters). */
-function movementArrays(rows: readonly MovementRow[]): Buffer[] {
+function movementArrays(rows: readonly MovementRow[], room: ArrayRoom): Buffer[] {
   const count = rows.length;
   const rowNumbers = new Array<number>(count);
   const productIds = new Array<string>(count);
@@ -535,17 +558,17 @@ function movementArrays(rows: readonly MovementRow[]): Buffer[] {
   }
   // In Postgres's binary array format (binary-arrays.ts): no text for Postgres to parse.
   return [
-    int4Array(rowNumbers),
-    textArray(productIds),
-    textArray(warehouseIds),
-    int8Array(versions),
-    int8Array(atMs),
-    int8Array(onHands),
-    int8Array(reserveds),
-    int8Array(incomings),
-    textArray(subjects),
-    byteaArray(later),
-    int4Array(laterCounts),
+    int4Array(rowNumbers, room),
+    textArray(productIds, room),
+    textArray(warehouseIds, room),
+    int8Array(versions, room),
+    int8Array(atMs, room),
+    int8Array(onHands, room),
+    int8Array(reserveds, room),
+    int8Array(incomings, room),
+    textArray(subjects, room),
+    byteaArray(later, room),
+    int4Array(laterCounts, room),
   ];
 }
 
