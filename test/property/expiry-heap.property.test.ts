@@ -1,6 +1,7 @@
-// Proves the expiry heap pops like a sorted list (by expiry time, then reservation id: a total
-// order, so even ties come out in a stated order) under random pushes, clock-driven pops and
-// rebuilds that keep only some entries.
+// Proves the expiry heap pops like a sorted list (by expiry time, then key: a total order, so even
+// ties come out in a stated order) under random pushes, clock-driven pops and rebuilds that keep
+// only some entries; with keys that are text (the lot schedule's) and keys that are numbers with a
+// tag carried along (the hold schedule's serials and slots), past its columns' first room.
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { ExpiryHeap, type ExpiryEntry } from '../../src/shards/expiry-heap.js';
@@ -37,16 +38,19 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   },
 );
 
-const order = (a: ExpiryEntry, b: ExpiryEntry): number =>
+type Entry = ExpiryEntry<string | number>;
+
+const order = (a: Entry, b: Entry): number =>
   a.expiresAtMs - b.expiresAtMs || (a.key < b.key ? -1 : 1);
 
 /** The heap keeps entries as columns: it hands back an equal entry, not the one pushed. */
-const same = (a: ExpiryEntry | undefined, b: ExpiryEntry | undefined): boolean =>
+const same = (a: Entry | undefined, b: Entry | undefined): boolean =>
   a !== undefined &&
   b !== undefined &&
   a.expiresAtMs === b.expiresAtMs &&
   a.partition === b.partition &&
-  a.key === b.key;
+  a.key === b.key &&
+  (a.tag ?? 0) === (b.tag ?? 0);
 
 function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(message);
@@ -54,50 +58,61 @@ function check(condition: boolean, message: string): void {
 
 describe('ExpiryHeap against a sorted list', () => {
   it('pops the first due entry by (time, id) each time and loses or repeats none', () => {
-    const property = fc.property(fc.array(step, { maxLength: 300 }), (steps) => {
-      const heap = new ExpiryHeap();
-      let model: ExpiryEntry[] = [];
-      let nowMs = 0;
-      let serial = 0;
-      for (const next of steps) {
-        if (next.kind === 'push') {
-          serial += 1;
-          const key = `r${String(next.id).padStart(5, '0')}-${serial}`;
-          const entry = { expiresAtMs: next.expiresAtMs, partition: serial % 3, key };
-          heap.push(entry);
-          model.push(entry);
-          continue;
+    const property = fc.property(
+      fc.array(step, { maxLength: 300 }),
+      fc.boolean(),
+      (steps, text) => {
+        const heap = new ExpiryHeap<string | number>();
+        let model: Entry[] = [];
+        let nowMs = 0;
+        let serial = 0;
+        for (const next of steps) {
+          if (next.kind === 'push') {
+            serial += 1;
+            const key = text
+              ? `r${String(next.id).padStart(5, '0')}-${serial}`
+              : next.id * 1000 + serial;
+            const tag = text ? 0 : serial * 7;
+            const entry = { expiresAtMs: next.expiresAtMs, partition: serial % 3, key, tag };
+            heap.push(entry);
+            model.push(entry);
+            continue;
+          }
+          if (next.kind === 'retain') {
+            const keep = (entry: Entry) => entry.partition % next.modulus !== 0;
+            heap.retain(keep);
+            model = model.filter(keep);
+            check(heap.size === model.length, 'retain kept another number of entries');
+            continue;
+          }
+          nowMs += next.advanceMs;
+          const popped = heap.popDue(nowMs);
+          model.sort(order);
+          const first = model[0];
+          if (first === undefined || first.expiresAtMs > nowMs) {
+            check(popped === undefined, `popped ${JSON.stringify(popped)} before it was due`);
+            continue;
+          }
+          check(
+            same(popped, first),
+            `popped ${JSON.stringify(popped)}, not ${JSON.stringify(first)}`,
+          );
+          model.shift();
+          check(heap.size === model.length, 'size differs from the model');
         }
-        if (next.kind === 'retain') {
-          const keep = (entry: ExpiryEntry) => entry.partition % next.modulus !== 0;
-          heap.retain(keep);
-          model = model.filter(keep);
-          check(heap.size === model.length, 'retain kept another number of entries');
-          continue;
+        const rest: Entry[] = [];
+        for (
+          let entry = heap.popDue(Infinity);
+          entry !== undefined;
+          entry = heap.popDue(Infinity)
+        ) {
+          rest.push(entry);
         }
-        nowMs += next.advanceMs;
-        const popped = heap.popDue(nowMs);
         model.sort(order);
-        const first = model[0];
-        if (first === undefined || first.expiresAtMs > nowMs) {
-          check(popped === undefined, `popped ${JSON.stringify(popped)} before it was due`);
-          continue;
-        }
-        check(
-          same(popped, first),
-          `popped ${JSON.stringify(popped)}, not ${JSON.stringify(first)}`,
-        );
-        model.shift();
-        check(heap.size === model.length, 'size differs from the model');
-      }
-      const rest: ExpiryEntry[] = [];
-      for (let entry = heap.popDue(Infinity); entry !== undefined; entry = heap.popDue(Infinity)) {
-        rest.push(entry);
-      }
-      model.sort(order);
-      check(rest.length === model.length, 'entries lost or repeated');
-      rest.forEach((entry, index) => check(same(entry, model[index]), 'not in (time, id) order'));
-    });
+        check(rest.length === model.length, 'entries lost or repeated');
+        rest.forEach((entry, index) => check(same(entry, model[index]), 'not in (time, id) order'));
+      },
+    );
     fc.assert(property, runOptions(500));
   });
 });

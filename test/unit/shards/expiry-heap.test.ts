@@ -6,8 +6,8 @@ function entry(expiresAtMs: number, key = `r-${expiresAtMs}`): ExpiryEntry {
   return { expiresAtMs, partition: 0, key };
 }
 
-function drain(heap: ExpiryHeap, nowMs: number): ExpiryEntry[] {
-  const popped: ExpiryEntry[] = [];
+function drain<K extends string | number>(heap: ExpiryHeap<K>, nowMs: number): ExpiryEntry<K>[] {
+  const popped: ExpiryEntry<K>[] = [];
   for (let next = heap.popDue(nowMs); next !== undefined; next = heap.popDue(nowMs)) {
     popped.push(next);
   }
@@ -53,5 +53,28 @@ describe('ExpiryHeap', () => {
     for (let index = 0; index < 5; index += 1) heap.push(entry(42, `r-${index}`));
     const ids = drain(heap, 42).map((e) => e.key);
     expect(ids.sort()).toStrictEqual(['r-0', 'r-1', 'r-2', 'r-3', 'r-4']);
+  });
+
+  it('keeps numbers for keys and the tags beside them as its columns grow', () => {
+    const heap = new ExpiryHeap<number>();
+    // 5,000 entries pushed latest first: the columns grow from their first room many times.
+    for (let serial = 5000; serial >= 1; serial -= 1) {
+      heap.push({
+        expiresAtMs: 1000 + (serial % 50),
+        partition: serial % 7,
+        key: serial,
+        tag: -serial,
+      });
+    }
+    expect(heap.size).toBe(5000);
+    const popped = drain(heap, 2000);
+    expect(popped).toHaveLength(5000);
+    const expected = Array.from({ length: 5000 }, (_, index) => index + 1).sort(
+      (a, b) => (a % 50) - (b % 50) || a - b,
+    );
+    expect(popped.map((each) => each.key)).toStrictEqual(expected);
+    expect(popped.every((each) => each.tag === -each.key && each.partition === each.key % 7)).toBe(
+      true,
+    );
   });
 });
