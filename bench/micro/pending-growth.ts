@@ -59,8 +59,8 @@ for (let index = 0; index < holds; index += 1) {
     const result = state.apply(command, nowMs);
     if (!result.outcome.ok) throw new Error(`reserve failed: ${result.outcome.code}`);
     // As the shard schedules it: by its slot and serial in the partition's store.
-    const [slot, serial] = state.holdSlot(command.reservationId) ?? [-1, -1];
-    schedule.schedule(partition, serial, nowMs + ttlSeconds * 1000, slot);
+    const slot = state.holdSlot(command.reservationId);
+    schedule.schedule(partition, state.holdSerial(slot), nowMs + ttlSeconds * 1000, slot);
   });
 }
 if (state.holdCount !== holds) throw new Error(`${state.holdCount} holds, ${holds} reserved`);

@@ -155,8 +155,8 @@ function measurePending(
       if (!result.outcome.ok) throw new Error(`reserve refused: ${JSON.stringify(result.outcome)}`);
       if (result.record?.type === 'reserved') {
         // As the shard schedules it: by its slot and serial in the partition's store.
-        const [slot, serial] = state.holdSlot(result.record.reservationId) ?? [-1, -1];
-        schedule.schedule(partition, serial, result.record.expiresAtMs, slot);
+        const slot = state.holdSlot(result.record.reservationId);
+        schedule.schedule(partition, state.holdSerial(slot), result.record.expiresAtMs, slot);
       }
     }
   }

@@ -323,12 +323,16 @@ export class PartitionState {
   }
 
   /**
-   * A pending hold's slot in the store and its serial there, which name it for the shard's expiry
-   * schedule without its id (a string); undefined if it is not pending here.
+   * A pending hold's slot in the store (-1 if it is not pending here): with `holdSerial`, it names
+   * the hold for the shard's expiry schedule without its id (a string).
    */
-  holdSlot(id: string): [slot: number, serial: number] | undefined {
-    const slot = this.pending.findId(id);
-    return slot < 0 ? undefined : [slot, this.pending.serialAt(slot)];
+  holdSlot(id: string): number {
+    return this.pending.findId(id);
+  }
+
+  /** The serial the hold in a store slot was made with. */
+  holdSerial(slot: number): number {
+    return this.pending.serialAt(slot);
   }
 
   /** The id of the hold in a store slot, if it is still the one made with `serial`; else ''. */

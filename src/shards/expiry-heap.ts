@@ -22,6 +22,9 @@ export interface ExpiryEntry<K extends string | number = string> {
   readonly tag?: number;
 }
 
+/** An entry as the heap hands it back: every field set (a tag not given is 0). */
+export type DueEntry<K extends string | number = string> = Required<ExpiryEntry<K>>;
+
 export class ExpiryHeap<K extends string | number = string> {
   // The entries as columns, not an object each: a flash sale schedules a million holds on a
   // shard, and every object (and the boxed number an epoch time in an object's field is) is one
@@ -65,7 +68,7 @@ export class ExpiryHeap<K extends string | number = string> {
   }
 
   /** Removes and returns the earliest entry if it is due at `nowMs`. */
-  popDue(nowMs: number): Required<ExpiryEntry<K>> | undefined {
+  popDue(nowMs: number): DueEntry<K> | undefined {
     if (this.length === 0) return undefined;
     const expiresAtMs = this.times[0] as number;
     if (expiresAtMs > nowMs) return undefined;
@@ -89,7 +92,7 @@ export class ExpiryHeap<K extends string | number = string> {
    * before each entry: it reads it and must not keep it (a compaction filters a hot shard's
    * million entries; an object for each would be that much more for the scavenger to sweep).
    */
-  retain(keep: (entry: Required<ExpiryEntry<K>>) => boolean): number {
+  retain(keep: (entry: DueEntry<K>) => boolean): number {
     const length = this.length;
     if (length === 0) return 0;
     const entry = { expiresAtMs: 0, partition: 0, key: this.keyAt(0), tag: 0 };

@@ -11,7 +11,7 @@
 // a heap of the buckets' numbers. A compaction pass filters the buckets a few thousand
 // entries at a time, one step with each entry scheduled or finished while it runs.
 import { expiryCompactionSlack, expiryCompactionStepEntries, expiryEntriesMax } from '../limits.js';
-import { ExpiryHeap, type ExpiryEntry } from './expiry-heap.js';
+import { ExpiryHeap, type DueEntry } from './expiry-heap.js';
 
 /** Holds due within the same 100 ms share a bucket (a bucket's number is its start / width). */
 const bucketWidthMsDefault = 100;
@@ -33,7 +33,7 @@ const defaultShape: ExpiryScheduleShape = {
 interface Pass<K extends string | number> {
   readonly buckets: readonly number[];
   next: number;
-  readonly keep: (entry: Required<ExpiryEntry<K>>) => boolean;
+  readonly keep: (entry: DueEntry<K>) => boolean;
   /** Entries gone stale since the pass began (some in buckets it had filtered already). */
   finishedDuring: number;
 }
@@ -57,7 +57,7 @@ export class ExpirySchedule<K extends string | number = number> {
    * The entries due at one instant, taken from their bucket together and put in their tie order
    * (`sweep`'s `tieKey`); a capped sweep leaves the rest here for the next. Still counted.
    */
-  private carried: Required<ExpiryEntry<K>>[] = [];
+  private carried: DueEntry<K>[] = [];
   private carriedNext = 0;
 
   constructor(private readonly shape: ExpiryScheduleShape = defaultShape) {}
@@ -94,7 +94,7 @@ export class ExpirySchedule<K extends string | number = number> {
     this.compactStep();
   }
 
-  private push(entry: Required<ExpiryEntry<K>>): void {
+  private push(entry: DueEntry<K>): void {
     const number = Math.floor(entry.expiresAtMs / this.shape.bucketWidthMs);
     let bucket = this.buckets.get(number);
     if (bucket === undefined) {
@@ -115,7 +115,7 @@ export class ExpirySchedule<K extends string | number = number> {
    * A scheduled hold was confirmed, released or expired on demand, or extended (its entry with the
    * earlier time is stale then, though the hold is pending: the sweep skips it when it comes).
    */
-  finishedEarly(isPending: (entry: Required<ExpiryEntry<K>>) => boolean): void {
+  finishedEarly(isPending: (entry: DueEntry<K>) => boolean): void {
     this.stale += 1;
     if (this.pass !== undefined) this.pass.finishedDuring += 1;
     this.compactStep();
@@ -183,15 +183,12 @@ export class ExpirySchedule<K extends string | number = number> {
    * Takes the entries due at the earliest instant, if it is due at `nowMs`, into `carried`, in
    * `tieKey`'s order; false if none is due.
    */
-  private takeDue(
-    nowMs: number,
-    tieKey: ((entry: Required<ExpiryEntry<K>>) => string) | undefined,
-  ): boolean {
+  private takeDue(nowMs: number, tieKey: ((entry: DueEntry<K>) => string) | undefined): boolean {
     const first = this.front()?.popDue(nowMs);
     if (first === undefined) return false;
     const due = [first];
     while (tieKey !== undefined && this.front()?.nextMs === first.expiresAtMs) {
-      due.push(this.front()?.popDue(nowMs) as Required<ExpiryEntry<K>>);
+      due.push(this.front()?.popDue(nowMs) as DueEntry<K>);
     }
     this.carried =
       due.length === 1 || tieKey === undefined
@@ -214,13 +211,13 @@ export class ExpirySchedule<K extends string | number = number> {
   sweep(
     nowMs: number,
     max: number,
-    expire: (entry: Required<ExpiryEntry<K>>) => boolean,
-    tieKey?: (entry: Required<ExpiryEntry<K>>) => string,
+    expire: (entry: DueEntry<K>) => boolean,
+    tieKey?: (entry: DueEntry<K>) => string,
   ): number {
     let expired = 0;
     while (expired < max) {
       if (this.carriedNext === this.carried.length && !this.takeDue(nowMs, tieKey)) break;
-      const entry = this.carried[this.carriedNext] as Required<ExpiryEntry<K>>;
+      const entry = this.carried[this.carriedNext] as DueEntry<K>;
       this.carriedNext += 1;
       this.entries -= 1;
       if (expire(entry)) expired += 1;

@@ -44,7 +44,7 @@ import {
   leasesLostBy as leasesLost,
 } from '../persistence/index.js';
 import { DurableNotes } from './durable-notes.js';
-import type { ExpiryEntry } from './expiry-heap.js';
+import type { DueEntry } from './expiry-heap.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { JournalLink } from './journal-link.js';
 import { LotSchedule, type LotWriteOffKey } from './lot-schedule.js';
@@ -506,8 +506,10 @@ export class Shard {
     if (record.type === 'reserved' || record.type === 'extended') {
       // By its slot in the partition's store and its serial there, not its id: a string for each
       // pending hold would be most of what the collector marks on a hot shard (pending-holds.ts).
-      const held = runtime.state.holdSlot(record.reservationId);
-      if (held !== undefined) this.expiry.schedule(partition, held[1], record.expiresAtMs, held[0]);
+      const slot = runtime.state.holdSlot(record.reservationId);
+      if (slot >= 0) {
+        this.expiry.schedule(partition, runtime.state.holdSerial(slot), record.expiresAtMs, slot);
+      }
     }
     if (record.type === 'extended' || (endsHold(record) && !swept)) {
       this.expiry.finishedEarly(this.isPending);
@@ -531,10 +533,10 @@ export class Shard {
   }
 
   /** The id of a scheduled hold ('' for a stale entry): holds due together expire in id order. */
-  private readonly dueHoldId = (entry: Required<ExpiryEntry<number>>): string =>
+  private readonly dueHoldId = (entry: DueEntry<number>): string =>
     this.runtimes.get(entry.partition)?.state.holdIdAt(entry.tag, entry.key) ?? '';
 
-  private readonly isPending = (entry: Required<ExpiryEntry<number>>): boolean =>
+  private readonly isPending = (entry: DueEntry<number>): boolean =>
     this.runtimes.get(entry.partition)?.state.isPendingHold(entry.tag, entry.key) === true;
 
   /** Expires due holds. Each expiry is journaled like any change; nobody waits for its reply. */
@@ -629,7 +631,7 @@ export class Shard {
     return expired;
   }
 
-  private expireDue(entry: Required<ExpiryEntry<number>>, nowMs: number): boolean {
+  private expireDue(entry: DueEntry<number>, nowMs: number): boolean {
     const runtime = this.servedRuntime(entry.partition);
     const result = runtime?.state.expireHold(entry.tag, entry.key, nowMs);
     if (runtime === undefined || result?.record === undefined) {

@@ -229,7 +229,8 @@ describe('PartitionState: reservations by id', () => {
     partition.apply(onReservation('confirm', confirmed), t0 + 1);
     const ids = [...partition.state.pendingReservations()].map((r) => r.id);
     expect(ids).toStrictEqual([pending]);
-    const [slot, serial] = partition.state.holdSlot(pending) ?? [-1, -1];
+    const slot = partition.state.holdSlot(pending);
+    const serial = partition.state.holdSerial(slot);
     const { expiresAtMs } = partition.state.pendingHold(pending)?.reservation ?? {};
     expect([...partition.state.pendingExpiries()]).toStrictEqual([[slot, serial, expiresAtMs]]);
   });
@@ -238,17 +239,19 @@ describe('PartitionState: reservations by id', () => {
     const { state } = stockedPartition();
     const first = reserve({ quantity: 1, ttlSeconds: 60 });
     state.apply(first, t0);
-    const [slot, serial] = state.holdSlot(first.reservationId) ?? [-1, -1];
+    const slot = state.holdSlot(first.reservationId);
+    const serial = state.holdSerial(slot);
     expect([state.isPendingHold(slot, serial), state.isPinnedHold(slot, serial)]).toStrictEqual([
       true,
       false,
     ]);
     state.apply(onReservation('release', first.reservationId), t0 + 1);
-    expect(state.holdSlot(first.reservationId)).toBeUndefined();
+    expect(state.holdSlot(first.reservationId)).toBe(-1);
     // The next hold takes the freed slot, with a serial of its own: the first's entry is stale.
     const second = reserve({ quantity: 1, ttlSeconds: 60 });
     state.apply(second, t0 + 2);
-    const [again, secondSerial] = state.holdSlot(second.reservationId) ?? [-1, -1];
+    const again = state.holdSlot(second.reservationId);
+    const secondSerial = state.holdSerial(again);
     expect(again).toBe(slot);
     expect(secondSerial).not.toBe(serial);
     expect(state.isPendingHold(slot, serial)).toBe(false);
