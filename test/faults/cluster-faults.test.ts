@@ -10,6 +10,7 @@ import { get, newKey, post, type JsonResponse } from '../helpers/http.js';
 import { eventually, sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
 import { haveNats, natsServerBinary, startNatsServer, type NatsServer } from '../helpers/nats.js';
 import { havePostgres } from '../helpers/services.js';
+import { productsAcrossShards } from '../helpers/stock-keys.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { existsSync } from 'node:fs';
 
@@ -21,7 +22,9 @@ describe.runIf(ready)('a cluster when Postgres or NATS fails', () => {
   let nats: NatsServer;
   const tag = randomBytes(3).toString('hex');
   const nodes: LedgerProcess[] = [];
-  const products = Array.from({ length: 8 }, (_, index) => `cf-${tag}-${index}`);
+  // One product on each of the 8 partitions: whatever the division, each node owns four of them
+  // (eight picked at random all land on one node's partitions in one run of 128; it happened).
+  const products = productsAcrossShards(`cf-${tag}`, 8, 8, 8);
   const acknowledged: { product: string; reservationId: string }[] = [];
   const servedBy = (response: JsonResponse) => response.headers.get('x-served-by');
 
