@@ -9,8 +9,9 @@
 // it, what V8 sets against the old generation's room), `arrayBuffers` what the thread's
 // ArrayBuffers and SharedArrayBuffers hold (process.memoryUsage().arrayBuffers, counted per
 // thread). Pass the variables with --ledger-env (the bench passes only LEDGER_ names; the ledger
-// reads none of these). Nothing here runs unless LEDGER_HEAP_WATCH_DIR is set.
-import { appendFileSync } from 'node:fs';
+// reads none of these); the directory is made if missing. Nothing here runs unless
+// LEDGER_HEAP_WATCH_DIR is set.
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { threadId } from 'node:worker_threads';
@@ -18,6 +19,7 @@ import { threadId } from 'node:worker_threads';
 const directory = process.env.LEDGER_HEAP_WATCH_DIR;
 if (directory !== undefined && directory !== '') {
   const everyMs = Number(process.env.LEDGER_HEAP_WATCH_MS ?? 500);
+  mkdirSync(directory, { recursive: true });
   const file = join(directory, `${process.pid}-${threadId}.log`);
   const startMs = performance.now();
   const mb = (bytes) => (bytes / 1e6).toFixed(1);
