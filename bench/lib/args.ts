@@ -26,6 +26,8 @@ export interface BenchOptions {
   readonly timeline: boolean;
   /** --gc-trace: the ledger's collections per thread over the window (V8's --trace-gc-nvp). */
   readonly gcTrace: boolean;
+  /** --speed-probe: fixed work timed every 100 ms beside the run (speed-probe.ts). */
+  readonly speedProbe: boolean;
   /** --perf-dir: perf records each system's threads over the window here (perf-record.ts). */
   readonly perfDirectory: string | undefined;
   readonly scenarios: readonly ScenarioName[];
@@ -127,6 +129,10 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
   --gc-trace          the ledger runs with V8's --trace-gc-nvp; the report gives each thread's
                       collections over the measured window: scavenges and full collections
                       (count, pauses), MB allocated, kept in the young generation, promoted
+  --speed-probe       a small process of the bench's times the same fixed work every 100 ms
+                      over each run (about 2% of a core, in 'other cores'): the report's
+                      table by ten seconds puts its CPU µs a unit beside the rate and each
+                      part's CPU an answer, so that a machine running slower shows as such
   --node-flag FLAG    extra node flag for the ledger child (repeatable), e.g.
                       --node-flag=--max-semi-space-size=32
   --perf-dir DIR      Linux perf records every thread of each system's node process (the
@@ -233,6 +239,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         trace: { type: 'boolean' },
         timeline: { type: 'boolean' },
         'gc-trace': { type: 'boolean' },
+        'speed-probe': { type: 'boolean' },
         scenario: { type: 'string' },
         systems: { type: 'string' },
         runs: { type: 'string' },
@@ -275,6 +282,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     trace: values.trace === true,
     timeline: values.timeline === true,
     gcTrace: values['gc-trace'] === true,
+    speedProbe: values['speed-probe'] === true,
     perfDirectory: values['perf-dir'],
     compare,
     scenarios,

@@ -13,6 +13,7 @@ import { rateUnit, type ScenarioName } from './scenarios.js';
 import { durableFloorNames, statelessSystemNames, type SystemName } from './system-names.js';
 import { timelineMarkdown } from './timeline-report.js';
 import { writeRunFiles } from './results-files.js';
+import { windowTable, windowTableMinSeconds, windowTableNote } from './window-report.js';
 
 export interface BenchRecord {
   readonly bench: 'flash-sale';
@@ -820,6 +821,11 @@ export function markdownReport(record: BenchRecord): string {
       '',
     );
     parts.push(walStatsTable(run, Number(record.parameters.durationSeconds)));
+  }
+  const long = record.runs.filter((run) => run.perSecond.length >= windowTableMinSeconds);
+  if (long.length > 0) {
+    parts.push('', '## The window by ten seconds', '', windowTableNote, '');
+    parts.push(windowTable(long));
   }
   const traced = record.runs.filter((run) => run.gc !== undefined);
   if (traced.length > 0) {

@@ -33,6 +33,7 @@ import { walComposition, type WalComposition } from './wal-composition.js';
 import { prepareWalFiles } from './wal-files.js';
 import { databaseBackends, reniceBackends, reniceThreads } from './priorities.js';
 import { makeJournalUnlogged } from './unlogged-journal.js';
+import { startSpeedProbe } from './speed-probe.js';
 import {
   checkPerf,
   nameJitCode,
@@ -104,6 +105,8 @@ export interface SystemRun {
   /** --wal-stats: the window's WAL by relation and record kind; its `error` if unreadable. */
   readonly walStats?: WalComposition | { readonly error: string };
   readonly cpuPerSecond: readonly CpuUse[];
+  /** --speed-probe: its mean CPU µs a unit of fixed work in each second of the window. */
+  readonly speedPerSecond?: readonly (number | null)[];
   readonly ledger: LedgerFigures | null;
   readonly check: StateCheck | null;
   /** Seconds from the start of the load to the first 409 insufficient_stock (sold-out). */
@@ -200,6 +203,13 @@ async function measure(
 ): Promise<SystemRun> {
   const window: Window = {};
   let cpuPerSecond: CpuUse[] = [];
+  const { durationSeconds, warmupSeconds } = context.options;
+  // Started before the load, so its start-up is not in the window; bounded if the bench dies.
+  const probe = context.options.speedProbe
+    ? startSpeedProbe(durationSeconds + warmupSeconds + 120)
+    : undefined;
+  await probe?.started;
+  let speedPerSecond: (number | null)[] | undefined;
   const load = await context.generator
     .run({
       ...(context.timelinePrefix === undefined ? {} : { timelinePrefix: context.timelinePrefix }),
@@ -207,8 +217,8 @@ async function measure(
       baseUrl,
       scenario,
       connections: context.options.connections,
-      warmupSeconds: scenario.warmsUp ? context.options.warmupSeconds : 0,
-      durationSeconds: context.options.durationSeconds,
+      warmupSeconds: scenario.warmsUp ? warmupSeconds : 0,
+      durationSeconds,
       authorization: authorizationHeader(),
       client: context.options.client,
       onMeasureStart: async () => {
@@ -246,6 +256,7 @@ async function measure(
     // alive.
     .finally(() => {
       cpuPerSecond = window.stopSampling?.() ?? [];
+      speedPerSecond = probe?.stop(window.fromMs ?? Date.now(), durationSeconds);
       // A load that failed mid-window: perf stops too (its file may then be cut short).
       window.perf?.stop().catch(() => undefined);
       window.postgresPerf?.stop().catch(() => undefined);
@@ -307,6 +318,7 @@ async function measure(
           },
     ...(walStats === undefined ? {} : { walStats }),
     cpuPerSecond,
+    ...(speedPerSecond === undefined ? {} : { speedPerSecond }),
     ledger: ledgerFigures(window, context.options.durationSeconds),
     check,
     soldOutAfterSeconds:

@@ -23,8 +23,15 @@ export class StepTimes {
   totalMs = 0;
   /** Steps over `overMs`: [holds before it, ms]. */
   readonly slow: [number, number][] = [];
+  /** ms of the steps in each tenth of the run, in the order they ran. */
+  private readonly tenths = new Float64Array(10);
+  private steps = 0;
 
-  constructor(readonly overMs: number) {}
+  /** `total`: how many steps the run will time (for the tenths). */
+  constructor(
+    readonly overMs: number,
+    readonly total: number,
+  ) {}
 
   /** Runs one step, `at` holds before it. */
   time(at: number, step: () => void): void {
@@ -32,8 +39,17 @@ export class StepTimes {
     step();
     const ms = performance.now() - started;
     this.totalMs += ms;
+    const tenth = Math.min(9, Math.floor((this.steps * 10) / this.total));
+    this.tenths[tenth] = (this.tenths[tenth] as number) + ms;
+    this.steps += 1;
     this.longestMs = Math.max(this.longestMs, ms);
     if (ms > this.overMs) this.slow.push([at, ms]);
+  }
+
+  /** µs a step in each tenth of the run, first to last: does a step cost more as holds pile up? */
+  perTenth(): string {
+    const stepsPerTenth = this.total / 10;
+    return [...this.tenths].map((ms) => ((ms * 1000) / stepsPerTenth).toFixed(2)).join(' ');
   }
 
   /** The `count` slowest steps, slowest first, as "ms<unit> at holds". */

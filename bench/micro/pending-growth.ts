@@ -48,7 +48,7 @@ function reserveCommand(): ReserveCommand {
 const isPending = (entry: Required<ExpiryEntry<number>>): boolean =>
   state.isPendingHold(entry.tag, entry.key);
 
-const reserving = new StepTimes(overMs);
+const reserving = new StepTimes(overMs, holds);
 const ids: string[] = [];
 for (let index = 0; index < holds; index += 1) {
   const command = reserveCommand();
@@ -65,7 +65,7 @@ for (let index = 0; index < holds; index += 1) {
 }
 if (state.holdCount !== holds) throw new Error(`${state.holdCount} holds, ${holds} reserved`);
 
-const confirming = new StepTimes(overMs);
+const confirming = new StepTimes(overMs, holds);
 for (let index = 0; index < holds; index += 1) {
   const reservationId = ids[index] as string;
   nowMs += 1;
@@ -88,4 +88,5 @@ for (const [name, phase] of [
       `all ${(phase.totalMs / 1000).toFixed(2)} s`,
   );
   out(`    slowest (ms at holds pending): ${phase.slowest(8)}`);
+  out(`    µs a ${name} by tenth of the phase: ${phase.perTenth()}`);
 }

@@ -40,7 +40,7 @@ function finishedHold(index: number): Reservation {
 }
 
 function run(append: (hold: Reservation) => void): StepTimes {
-  const times = new StepTimes(overMs);
+  const times = new StepTimes(overMs, holds);
   for (let index = 0; index < holds; index += 1) {
     const hold = finishedHold(index);
     times.time(index, () => append(hold));
