@@ -648,7 +648,7 @@ export class PartitionState {
 
   /** A finished hold leaves its key for the retained ones; the key may have gone quiet. */
   private retire(actor: StockActor, reservationId: string): void {
-    this.retained.pushHold(actor, actor.retire(reservationId));
+    actor.retire(reservationId, this.retained);
     this.noteIfQuiet(actor);
   }
 }

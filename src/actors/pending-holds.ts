@@ -232,6 +232,27 @@ class Chunk<Owner> {
   }
 }
 
+/**
+ * Where a finished hold goes as it leaves the store (the partition's retained holds): a hold kept
+ * as an object as that object, a plain one read straight from the store's columns before its
+ * slot is freed, so that no object or string is made for it (`HoldFields`' numbers in
+ * `holdNumber`'s order, `copyTexts`, `hashAt`).
+ */
+export interface FinishedHolds<Owner> {
+  pushHold(owner: Owner, hold: Reservation): void;
+  pushSlot(owner: Owner, store: PendingHolds<Owner>, slot: number): void;
+}
+
+/** A plain hold's numbers, as `numberAt` reads them. */
+export const holdNumber = {
+  quantity: quantityAt,
+  createdAtMs: createdAt,
+  expiresAtMs: expiresAt,
+  originalExpiresAtMs: originalAt,
+  finishedAtMs: finishedAt,
+  confirmedQuantity: confirmedAt,
+} as const;
+
 /** What a hold of the store is made with (the `Reservation` fields a plain hold has). */
 export interface HoldFields {
   readonly id: string;
@@ -523,6 +544,25 @@ export class PendingHolds<Owner> {
 
   setStatus(slot: number, status: ReservationStatus): void {
     this.chunkOf(slot).status[slot & chunkMask] = statusCodes[status];
+  }
+
+  /** The hash of the slot's id (0) or idempotency key (1), as `hashText` gives it. */
+  hashAt(slot: number, which: 0 | 1): number {
+    return this.chunkOf(slot).hashes[(slot & chunkMask) * 2 + which] as number;
+  }
+
+  /**
+   * Copies the slot's id, idempotency key and requester (one run of units) to the end of
+   * `arena`, and their four bounds there to `bounds` from `at`.
+   */
+  copyTexts(slot: number, arena: TextArena, bounds: Int32Array, at: number): void {
+    const chunk = this.chunkOf(slot);
+    const from = (slot & chunkMask) * boundStride;
+    const start = chunk.bounds[from] as number;
+    const moved = arena.copy(chunk.arena, start, chunk.bounds[from + 3] as number) - start;
+    for (let bound = 0; bound < boundStride; bound += 1) {
+      bounds[at + bound] = (chunk.bounds[from + bound] as number) + moved;
+    }
   }
 
   /** String `which` of the slot: 0 the id, 1 the idempotency key, 2 the requester. */

@@ -19,6 +19,7 @@
 import { assert, fail } from './assert.js';
 import { column, grown } from './columns.js';
 import { HashIndex } from './hash-index.js';
+import { holdNumber, type FinishedHolds, type PendingHolds } from './pending-holds.js';
 import { TextArena } from './text-arena.js';
 import { hashText } from './text-hash.js';
 import type { Reservation, StockActor } from './stock-actor.js';
@@ -212,7 +213,7 @@ export interface RetainedView {
   readonly end: number;
 }
 
-export class RetainedHolds {
+export class RetainedHolds implements FinishedHolds<StockActor> {
   private chunks: Chunk[] = [];
   /** The chunk number of `chunks[0]`. */
   private firstChunk = 0;
@@ -234,6 +235,10 @@ export class RetainedHolds {
   private readonly idMatches = (sequence: number): boolean => this.idIs(sequence, this.wantedId);
   private readonly keyMatches = (sequence: number): boolean =>
     this.isKeyOf(sequence, this.wantedActor as StockActor, this.wantedKey);
+  /** The entry being pushed, whose key an insert compares with in place (`pushSlot`). */
+  private wantedSequence = -1;
+  private readonly sameKeyAsWanted = (sequence: number): boolean =>
+    this.sameKey(sequence, this.wantedSequence);
 
   /** Entries kept: holds and adjust keys. */
   get size(): number {
@@ -259,17 +264,50 @@ export class RetainedHolds {
       const { buyerId, reference, cartId, lots } = hold;
       chunk.extras.set(offset, { buyerId, reference, cartId, lots });
     }
+    this.pushed(chunk, offset);
+  }
+
+  /**
+   * A finished plain hold, straight from the pending store's columns (its slot still there): the
+   * same entry `pushHold` makes of it, with its strings' units and hashes copied, not decoded
+   * and encoded again.
+   */
+  pushSlot(actor: StockActor, store: PendingHolds<StockActor>, slot: number): void {
+    const status = store.statusAt(slot);
+    assert(status !== 'PENDING', 'a pending hold retained as finished');
+    const [chunk, offset] = this.room();
+    chunk.actors[offset] = actor;
+    const n = offset * numberStride;
+    const numbers = chunk.numbers;
+    numbers[n + atOffset] = store.numberAt(slot, holdNumber.finishedAtMs);
+    numbers[n + quantityOffset] = store.numberAt(slot, holdNumber.quantity);
+    numbers[n + createdOffset] = store.numberAt(slot, holdNumber.createdAtMs);
+    numbers[n + expiresOffset] = store.numberAt(slot, holdNumber.expiresAtMs);
+    numbers[n + originalOffset] = store.numberAt(slot, holdNumber.originalExpiresAtMs);
+    numbers[n + confirmedOffset] = store.numberAt(slot, holdNumber.confirmedQuantity);
+    chunk.status[offset] = statusCode(status);
+    store.copyTexts(slot, chunk.arena, chunk.bounds, offset * boundStride);
+    chunk.hashes[offset * hashStride] = store.hashAt(slot, 0);
+    chunk.hashes[offset * hashStride + 1] = store.hashAt(slot, 1);
+    this.pushed(chunk, offset);
+  }
+
+  /** The hold just written at `offset` of the last chunk is kept: counted and indexed. */
+  private pushed(chunk: Chunk, offset: number): void {
     chunk.length = offset + 1;
     const sequence = this.end;
     this.end += 1;
     this.holdCount += 1;
     this.byId.insert(chunk.hashes[offset * hashStride] as number, sequence);
-    if (hold.idempotencyKey !== '') {
+    if (this.hasKey(sequence)) {
       // A newer hold of the same actor's key replaces the older in the table, as in a Map.
-      this.wantedActor = actor;
-      this.wantedKey = hold.idempotencyKey;
-      this.byKey.insert(chunk.hashes[offset * hashStride + 1] as number, sequence, this.keyMatches);
-      this.wantedActor = undefined;
+      this.wantedSequence = sequence;
+      this.byKey.insert(
+        chunk.hashes[offset * hashStride + 1] as number,
+        sequence,
+        this.sameKeyAsWanted,
+      );
+      this.wantedSequence = -1;
     }
   }
 
@@ -382,6 +420,21 @@ export class RetainedHolds {
     if (chunk.actors[offset] !== actor) return false;
     const at = offset * boundStride;
     return chunk.equals(chunk.bounds[at + 1] as number, chunk.bounds[at + 2] as number, key);
+  }
+
+  /** Whether two entries are holds of one actor made with the same idempotency key. */
+  private sameKey(sequence: number, other: number): boolean {
+    const [chunk, otherChunk] = [this.chunkOf(sequence), this.chunkOf(other)];
+    const [offset, otherOffset] = [sequence % chunkSize, other % chunkSize];
+    if (chunk.actors[offset] !== otherChunk.actors[otherOffset]) return false;
+    const [at, otherAt] = [offset * boundStride, otherOffset * boundStride];
+    return chunk.arena.sameAs(
+      chunk.bounds[at + 1] as number,
+      chunk.bounds[at + 2] as number,
+      otherChunk.arena,
+      otherChunk.bounds[otherAt + 1] as number,
+      otherChunk.bounds[otherAt + 2] as number,
+    );
   }
 
   /** The chunk and offset the next entry goes to. */

@@ -10,7 +10,7 @@ import type { QuietKey } from './quiet-keys.js';
 import {
   HoldList,
   PendingHolds,
-  ColumnHold,
+  type FinishedHolds,
   type HoldFields,
   type HoldsView,
 } from './pending-holds.js';
@@ -916,23 +916,26 @@ export class StockActor implements QuietKey {
   }
 
   /**
-   * Hands over a finished hold, which leaves the key with its idempotency key: its partition
-   * retains it from now on (retained-holds.ts), or retention has forgotten it.
+   * Hands a finished hold over to `into`, and it leaves the key with its idempotency key: its
+   * partition retains it from now on (retained-holds.ts), or retention has forgotten it.
    */
-  retire(id: string): Reservation {
+  retire(id: string, into: FinishedHolds<StockActor>): void {
     const store = this.holdStore;
     const list = this.busy?.holds;
     const slot = store === undefined ? -1 : store.findId(id);
     if (!(store !== undefined && list !== undefined && slot >= 0 && store.ownerAt(slot) === this)) {
       fail(`no hold ${id} to retire`);
     }
-    const hold = store.hold(slot);
-    assert(hold.status !== 'PENDING', 'a pending hold cannot be retired');
+    // A plain hold is read from its columns before its slot goes; an object stays itself.
+    const object = store.isObject(slot) ? store.hold(slot) : undefined;
+    assert(
+      (object?.status ?? store.statusAt(slot)) !== 'PENDING',
+      'a pending hold cannot be retired',
+    );
     beforeChange(this);
-    // A plain hold's handle ends with its slot: what leaves is a copy (an object stays itself).
-    const leaving = hold instanceof ColumnHold ? hold.toJSON() : hold;
+    if (object === undefined) into.pushSlot(this, store, slot);
+    else into.pushHold(this, object);
     store.remove(list, slot);
-    return leaving;
   }
 
   forgetAdjustKey(key: string, atMs: number): void {

@@ -88,6 +88,16 @@ export class TextArena {
     return text;
   }
 
+  /** Whether units [start, end) are `other`'s [otherStart, otherEnd). */
+  sameAs(start: number, end: number, other: TextArena, otherStart: number, otherEnd: number) {
+    if (end - start !== otherEnd - otherStart) return false;
+    const [chars, others] = [this.chars, other.chars];
+    for (let index = 0; index < end - start; index += 1) {
+      if (chars[start + index] !== others[otherStart + index]) return false;
+    }
+    return true;
+  }
+
   /** Whether units [start, end) are `text`'s. */
   equals(start: number, end: number, text: string): boolean {
     if (end - start !== text.length) return false;

@@ -1,9 +1,11 @@
 // The partition's retained finished holds (retained-holds.ts) against a plain model: a queue of
 // objects, looked up by scanning it. Any order of holds, adjust keys and forgetting, across many
 // generations, finds exactly what the model finds, gives back every field, and leaves a noted
-// view as it was.
+// view as it was. A plain hold comes as an object (`pushHold`) or, as a key retires it, straight
+// from a pending store's columns (`pushSlot`): the same entry either way.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { HoldList, PendingHolds } from '../../../src/actors/pending-holds.js';
 import { RetainedHolds, type RetainedView } from '../../../src/actors/retained-holds.js';
 import { StockActor, type Reservation } from '../../../src/actors/stock-actor.js';
 import { finishedTuple } from '../../../src/actors/snapshot.js';
@@ -75,6 +77,7 @@ const operation = fc.oneof(
         { nil: undefined },
       ),
       requesterId: fc.constantFrom('requester', '', 'ü'),
+      viaStore: fc.boolean(),
     }),
   },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('adjust' as const), actor: fc.nat(1) }) },
@@ -114,6 +117,9 @@ function modelTuples(model: readonly Entry[]): unknown[] {
  */
 function againstModel(operations: readonly Operation[], viewEvery: number): void {
   const retained = new RetainedHolds();
+  // Where a plain hold retired from a key's store comes from.
+  const store = new PendingHolds<StockActor>();
+  const lists = actors.map((actor) => new HoldList(store, actor));
   const model: Entry[] = [];
   let head = 0;
   let holds = 0;
@@ -131,7 +137,14 @@ function againstModel(operations: readonly Operation[], viewEvery: number): void
         ...extras,
         ...(lots === undefined ? {} : { lots }),
       });
-      retained.pushHold(actor, entry);
+      if (op.viaStore && op.extras === undefined) {
+        const list = lists[op.actor] as HoldList<StockActor>;
+        const slot = store.add(list, entry);
+        retained.pushSlot(actor, store, slot);
+        store.remove(list, slot);
+      } else {
+        retained.pushHold(actor, entry);
+      }
       model.push({ actor, hold: entry, adjustKey: '', atMs });
       holds += 1;
     } else if (op.kind === 'adjust') {
@@ -235,7 +248,12 @@ describe('RetainedHolds', () => {
       const twice = step % 7 === 0;
       const status = step % 2 === 0 ? 'CONFIRMED' : 'RELEASED';
       const held = { kind: 'hold', actor: step % 2, key: `k${step % 3}`, status } as const;
-      operations.push({ ...held, extras: undefined, requesterId: 'requester' });
+      operations.push({
+        ...held,
+        extras: undefined,
+        requesterId: 'requester',
+        viaStore: step % 3 === 0,
+      });
       if (twice) operations.push({ kind: 'adjust', actor: 1 });
       operations.push({ kind: 'forget', count: twice ? 2 : 1 });
     }

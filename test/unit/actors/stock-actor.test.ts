@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AssertionError, StockActor, type Reservation } from '../../../src/actors/index.js';
 import type { FinishKind } from '../../../src/actors/stock-actor.js';
 import type { AdjustedRecord } from '../../../src/actors/types.js';
+import { RetainedHolds } from '../../../src/actors/retained-holds.js';
 import {
   adjust,
   rejectionOf,
@@ -501,7 +502,9 @@ describe('StockActor: one string per key', () => {
     const id = reserved(actor, 2);
     finish(actor, id, 'confirm', t0 + 1);
     actor.adjust(adjust(1, { idempotencyKey: 'adjust-key-dropped' }), t0 + 2, onHandMax);
-    expect(actor.retire(id).status).toBe('CONFIRMED');
+    const retained = new RetainedHolds();
+    actor.retire(id, retained);
+    expect(retained.hold(retained.find(id)).status).toBe('CONFIRMED');
     expect(actor.reservations?.size).toBe(0);
     // The adjust's memo is still held: not quiet.
     expect(actor.quietened()).toBe(false);
@@ -528,7 +531,8 @@ describe('StockActor: one string per key', () => {
     const actor = stocked(10);
     const first = reserved(actor, 1);
     finish(actor, first, 'release', t0 + 1);
-    actor.retire(first);
+    const retained = new RetainedHolds();
+    actor.retire(first, retained);
     expect(actor.quietened()).toBe(true);
     const tables = actor.reservations;
     const second = reserved(actor, 1, t0 + 2);
@@ -538,7 +542,8 @@ describe('StockActor: one string per key', () => {
     expect(actor.reservations).toBe(tables);
     expect(actor.reservations?.get(second)?.status).toBe('PENDING');
     finish(actor, second, 'confirm', t0 + 3);
-    actor.retire(second);
+    actor.retire(second, retained);
+    expect(retained.hold(retained.find(second)).status).toBe('CONFIRMED');
     expect(actor.quietened()).toBe(true);
     actor.leaveQuiet();
     expect(actor.reservations).toBeUndefined();
