@@ -23,14 +23,6 @@ const bucketSlotsFirst = 16;
  */
 const directoryDepthMax = 16;
 
-/**
- * Where a bucket rebuilt as large puts its live entries meanwhile: one pair for every index of
- * the thread (a rebuild runs to its end before another starts). A bucket grows past the most
- * slots only at the directory's deepest, so these grow when one is rebuilt larger than they are.
- */
-let asideEntries = new Float64Array(bucketSlotsMax);
-let asideHashes = new Int32Array(bucketSlotsMax);
-
 /** One bucket of an extendible hash table: open addressing by the hash's low bits. */
 class Bucket {
   /** Live entries and forgotten slots: at most half the slots. */
@@ -137,29 +129,6 @@ export class HashIndex {
 
   private refill(bucket: Bucket, size: number): void {
     const [slots, hashes] = [bucket.slots, bucket.hashes];
-    let live = 0;
-    if (size === slots.length) {
-      // As large: the live entries set aside, the bucket's own arrays emptied and filled again,
-      // no new ones (a key whose holds come and go rebuilds its buckets over and over).
-      if (asideEntries.length < slots.length) {
-        asideEntries = new Float64Array(slots.length);
-        asideHashes = new Int32Array(slots.length);
-      }
-      for (let slot = 0; slot < slots.length; slot += 1) {
-        const entry = slots[slot] as number;
-        if (entry <= 0) continue;
-        asideEntries[live] = entry;
-        asideHashes[live] = hashes[slot] as number;
-        live += 1;
-      }
-      slots.fill(empty);
-      bucket.used = 0;
-      bucket.live = 0;
-      for (let at = 0; at < live; at += 1) {
-        this.place(bucket, asideEntries[at] as number, asideHashes[at] as number);
-      }
-      return;
-    }
     bucket.slots = column(Float64Array, size);
     bucket.hashes = column(Int32Array, size);
     bucket.used = 0;

@@ -9,9 +9,6 @@
 import { column } from './columns.js';
 import { hashPrime, hashSeed, mixHash } from './text-hash.js';
 
-/** Runs of up to this many units are copied one by one (`copy`). */
-const shortRun = 256;
-
 export class TextArena {
   chars: Uint8Array | Uint16Array;
   /** Units written: the next string goes at this offset. */
@@ -75,15 +72,7 @@ export class TextArena {
     }
     this.makeRoom(end - start);
     const at = this.used;
-    const [chars, units] = [this.chars, from.chars];
-    if (end - start <= shortRun) {
-      // A hold's strings: a loop costs less than the view `set` would take them from.
-      for (let index = start; index < end; index += 1) {
-        chars[at + index - start] = units[index] as number;
-      }
-    } else {
-      chars.set(units.subarray(start, end), at);
-    }
+    this.chars.set(from.chars.subarray(start, end), at);
     this.used = at + end - start;
     return at;
   }
