@@ -235,8 +235,8 @@ class Chunk<Owner> {
 /**
  * Where a finished hold goes as it leaves the store (the partition's retained holds): a hold kept
  * as an object as that object, a plain one read straight from the store's columns before its
- * slot is freed, so that no object or string is made for it (`HoldFields`' numbers in
- * `holdNumber`'s order, `copyTexts`, `hashAt`).
+ * slot is freed (`numberAt` with `holdNumber`, `statusAt`, `copyTexts`, `hashAt`), so that no
+ * object or string is made for it.
  */
 export interface FinishedHolds<Owner> {
   pushHold(owner: Owner, hold: Reservation): void;

@@ -89,7 +89,13 @@ export class TextArena {
   }
 
   /** Whether units [start, end) are `other`'s [otherStart, otherEnd). */
-  sameAs(start: number, end: number, other: TextArena, otherStart: number, otherEnd: number) {
+  sameAs(
+    start: number,
+    end: number,
+    other: TextArena,
+    otherStart: number,
+    otherEnd: number,
+  ): boolean {
     if (end - start !== otherEnd - otherStart) return false;
     const [chars, others] = [this.chars, other.chars];
     for (let index = 0; index < end - start; index += 1) {
