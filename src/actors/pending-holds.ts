@@ -289,6 +289,8 @@ export class PendingHolds<Owner> {
   private wantedOwner: Owner | undefined = undefined;
   private wantedKey = '';
   private duplicate = false;
+  /** The slot `findId` found or `add` filled last (-1: none); checked live before use. */
+  private lastFound = -1;
   private readonly idMatches = (slot: number): boolean => this.idIs(slot, this.wantedId);
   private readonly keyMatches = (slot: number): boolean =>
     this.isKeyOf(slot, this.wantedOwner as Owner, this.wantedKey);
@@ -374,6 +376,7 @@ export class PendingHolds<Owner> {
     this.duplicate = false;
     this.byId.insert(hashes[offset * 2] as number, slot, this.sameId);
     if (this.duplicate) fail(`duplicate reservation id ${id}`);
+    this.lastFound = slot;
     if (key !== '') {
       // A newer hold of the key's idempotency key replaces the older in the index, as in a Map.
       this.wantedOwner = owner;
@@ -387,8 +390,15 @@ export class PendingHolds<Owner> {
   /** The slot of the live hold with this id, or -1. */
   findId(id: string): number {
     if (this.count === 0) return -1;
+    // A command finds its hold more than once (a reserve's slot for its expiry, a finish's
+    // hold and then its retirement): the last one found or made is compared first, unhashed.
+    const last = this.lastFound;
+    const chunk = this.chunks[last >> chunkBits];
+    if (last >= 0 && chunk?.state[last & chunkMask] === live && this.idIs(last, id)) return last;
     this.wantedId = id;
-    return this.byId.find(hashText(id), this.idMatches);
+    const slot = this.byId.find(hashText(id), this.idMatches);
+    this.lastFound = slot;
+    return slot;
   }
 
   /** The slot of `owner`'s live hold made with this idempotency key, or -1. */
