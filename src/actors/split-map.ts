@@ -24,11 +24,9 @@
 //
 // Iteration goes part by part, each in its insertion order, and sees sets and deletes made
 // during it as a Map's iteration does; a split during an iteration is a programming error (it
-// would move entries under it) and fails the iteration. A reader that takes its time (a snapshot
-// in slices) takes a view instead: the parts as they are, each copied before its next change
-// while the view is open (copy on write), so that nothing copies all the entries at once.
+// would move entries under it) and fails the iteration.
 import { assert } from './assert.js';
-import { StringTable, type ReadonlyStringTable } from './string-table.js';
+import { StringTable } from './string-table.js';
 import { hashText } from './text-hash.js';
 
 /** Entries at which a part splits (all of them move then, into eight new parts). */
@@ -57,9 +55,6 @@ const defaultShape: SplitMapShape = {
 const noParts: never[] = [];
 
 class Part<V> {
-  /** Noted by an open view: copied before its next change, so the view's Map never changes. */
-  shared = false;
-
   constructor(
     /** The leading bits of the hash its keys share. */
     public depth: number,
@@ -67,39 +62,20 @@ class Part<V> {
   ) {}
 }
 
-/**
- * The map as it was when the view was made, part by part; it stays so until released (a part
- * changed since is a copy in the map, never the Map here). Released once it is read.
- */
-export interface SplitMapView<V> {
-  readonly size: number;
-  readonly parts: readonly ReadonlyStringTable<V>[];
-  release(): void;
-}
-
-/** What readers of a split map may use: a Map's reading side, and views. */
-export interface ReadonlySplitMap<V> extends ReadonlyMap<string, V> {
-  view(): SplitMapView<V>;
-}
-
-export class SplitMap<V> implements ReadonlySplitMap<V> {
+export class SplitMap<V> implements ReadonlyMap<string, V> {
   /**
    * The one table of a map that has not split yet (most maps: a key's few holds), found without
    * the directory and its part (two loads fewer on every lookup); undefined once it splits.
    */
   private only: StringTable<V> | undefined = new StringTable();
-  /** Noted by an open view while the map is `only`: copied before its next change. */
-  private onlyShared = false;
   /** Made at the first split: the parts by the leading bits of the hash. */
   private directory: Part<V>[] = noParts;
   private depth = 0;
   /** The distinct parts, in the order iteration visits them (none while `only`). */
   private parts: Part<V>[] = noParts;
   private count = 0;
-  /** Splits and copies so far: an iteration that sees this change had parts moved under it. */
+  /** Splits so far: an iteration that sees this change had parts moved under it. */
   private splits = 0;
-  /** Views not yet released: while there are none, no part is shared. */
-  private openViews = 0;
 
   constructor(private readonly shape: SplitMapShape = defaultShape) {
     assert(shape.partEntriesMax >= 2 && shape.directoryDepthMax <= 24, 'a split map shape');
@@ -120,7 +96,7 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
     return this.parts.reduce((largest, part) => Math.max(largest, part.entries.size), 0);
   }
 
-  /** The table that holds `hash`'s keys, as it is (perhaps shared with a view). */
+  /** The table that holds `hash`'s keys. */
   private tableOf(hash: number): StringTable<V> {
     return this.only ?? this.partOf(hash).entries;
   }
@@ -141,7 +117,7 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
 
   set(key: string, value: V): this {
     const hash = hashText(key);
-    const entries = this.ownTable(hash);
+    const entries = this.tableOf(hash);
     if (entries.setHashed(key, hash, value)) {
       this.count += 1;
       if (entries.size >= this.shape.partEntriesMax) this.splitFull(hash);
@@ -151,23 +127,9 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
 
   delete(key: string): boolean {
     const hash = hashText(key);
-    // A key that is not there copies nothing a view shares.
-    if (this.sharedTable(hash) && !this.tableOf(hash).hasHashed(key, hash)) return false;
-    if (!this.ownTable(hash).deleteHashed(key, hash)) return false;
+    if (!this.tableOf(hash).deleteHashed(key, hash)) return false;
     this.count -= 1;
     return true;
-  }
-
-  /** Whether the table that holds `hash`'s keys is noted by an open view. */
-  private sharedTable(hash: number): boolean {
-    return this.only === undefined ? this.partOf(hash).shared : this.onlyShared;
-  }
-
-  /** The table that holds `hash`'s keys, copied first if an open view shares it. */
-  private ownTable(hash: number): StringTable<V> {
-    if (this.only !== undefined) return this.onlyShared ? this.unshareOnly() : this.only;
-    const part = this.partOf(hash);
-    return (part.shared ? this.unshare(part) : part).entries;
   }
 
   /** The table that holds `hash`'s keys has just filled: it splits, unless at the depth limit. */
@@ -181,41 +143,6 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
     if (part.depth < directoryDepthMax) this.split(part);
   }
 
-  /**
-   * The map as it is now, for a reader that takes its time (a snapshot in slices): its parts are
-   * noted, and each is copied before its next change for as long as a view is open (at most one
-   * part's entries, 4,096, at a time), instead of copying every entry now.
-   */
-  view(): SplitMapView<V> {
-    if (this.only !== undefined) this.onlyShared = true;
-    for (const part of this.parts) part.shared = true;
-    this.openViews += 1;
-    let open = true;
-    return {
-      size: this.count,
-      parts: this.only === undefined ? this.parts.map((part) => part.entries) : [this.only],
-      release: () => {
-        if (!open) return;
-        open = false;
-        this.openViews -= 1;
-        // No view is open: the parts of this map are no view's any more.
-        if (this.openViews === 0) {
-          this.onlyShared = false;
-          for (const part of this.parts) part.shared = false;
-        }
-      },
-    };
-  }
-
-  /** The one table, shared with a view, copied into a table of the map's own. */
-  private unshareOnly(): StringTable<V> {
-    const copy = (this.only as StringTable<V>).clone();
-    this.only = copy;
-    this.onlyShared = false;
-    this.splits += 1;
-    return copy;
-  }
-
   /** The one table, full, becomes the first part of a directory, and splits. */
   private splitOnly(only: StringTable<V>): void {
     const part = new Part(0, only);
@@ -223,17 +150,6 @@ export class SplitMap<V> implements ReadonlySplitMap<V> {
     this.parts = [part];
     this.only = undefined;
     this.split(part);
-  }
-
-  /** A shared part's entries copied into a part of its own, in its place. */
-  private unshare(part: Part<V>): Part<V> {
-    const copy = new Part(part.depth, part.entries.clone());
-    const span = 2 ** (this.depth - part.depth);
-    const first = this.directory.indexOf(part);
-    for (let index = first; index < first + span; index += 1) this.directory[index] = copy;
-    this.parts[this.parts.indexOf(part)] = copy;
-    this.splits += 1;
-    return copy;
   }
 
   private split(part: Part<V>): void {

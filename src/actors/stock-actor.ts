@@ -14,7 +14,7 @@ import {
   type HoldFields,
   type HoldsView,
 } from './pending-holds.js';
-import { SplitMap, type ReadonlySplitMap } from './split-map.js';
+import { SplitMap } from './split-map.js';
 import type {
   AdjustCommand,
   AdjustedRecord,
@@ -219,7 +219,7 @@ export class StockActor implements QuietKey {
     return list === undefined ? undefined : list.store.view(list);
   }
 
-  get adjustKeys(): ReadonlySplitMap<AdjustMemo> | undefined {
+  get adjustKeys(): ReadonlyMap<string, AdjustMemo> | undefined {
     return this.busy?.adjustKeys;
   }
 
