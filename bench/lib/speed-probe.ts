@@ -1,6 +1,6 @@
 // --speed-probe: how fast the machine ran fixed work over the window. A small process of its own
 // (speed-probe-child.mjs) times one unit of the same instructions every 100 ms in CPU time; the
-// bench averages its units per second of the window. On a VM the same work can take a fifth
+// bench averages its units per second of the window. On a VM the same work can take a tenth
 // longer from one minute to the next (a busy host, shared caches), and every process on the
 // machine slows with it: a rate that falls while the probe's unit grows is the machine's, one
 // that falls while the unit stays is the system's.
