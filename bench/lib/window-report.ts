@@ -54,16 +54,26 @@ interface Stretch {
   readonly probe: number | null;
 }
 
+/**
+ * µs of a part an answer over the seconds [from, to) that have a CPU reading, each second's CPU
+ * with that second's answers: the sampler takes its readings a second apart from the window's
+ * start, so a window of N seconds may have N - 1, and the answers of a second without one are
+ * left out with it.
+ */
 function microsecondsPerAnswer(
-  seconds: readonly CpuUse[],
-  answers: number,
+  run: WindowRun,
+  from: number,
+  to: number,
   cores: (use: CpuUse) => number | null,
 ): number | null {
   let busy = 0;
-  for (const use of seconds) {
+  let answers = 0;
+  for (let second = from; second < Math.min(to, run.cpuPerSecond.length); second += 1) {
+    const use = run.cpuPerSecond[second] as CpuUse;
     const value = cores(use);
     if (value === null) return null;
     busy += value * use.seconds;
+    answers += run.perSecond[second] as number;
   }
   return answers > 0 ? (busy * 1e6) / answers : null;
 }
@@ -74,12 +84,11 @@ function stretches(run: WindowRun): Stretch[] {
     const to = Math.min(from + stretchSeconds, run.perSecond.length);
     const answers = run.perSecond.slice(from, to);
     const total = answers.reduce((sum, value) => sum + value, 0);
-    const cpu = run.cpuPerSecond.slice(from, to);
     const probe = (run.speedPerSecond ?? [])
       .slice(from, to)
       .filter((value): value is number => value !== null);
     const per = (cores: (use: CpuUse) => number | null): number | null =>
-      cpu.length === 0 ? null : microsecondsPerAnswer(cpu, total, cores);
+      microsecondsPerAnswer(run, from, to, cores);
     result.push({
       from,
       to,

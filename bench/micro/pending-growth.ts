@@ -13,7 +13,7 @@
 //   npx tsx bench/micro/pending-growth.ts [--holds 1100000] [--over-ms 2]
 import { randomUUID } from 'node:crypto';
 import { PartitionState, type ReserveCommand } from '../../src/actors/index.js';
-import type { ExpiryEntry } from '../../src/shards/expiry-heap.js';
+import type { DueEntry } from '../../src/shards/expiry-heap.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import { ExpirySchedule } from '../../src/shards/expiry-schedule.js';
 import { StepTimes, growthOptions } from '../lib/step-times.js';
@@ -45,8 +45,7 @@ function reserveCommand(): ReserveCommand {
   };
 }
 
-const isPending = (entry: Required<ExpiryEntry<number>>): boolean =>
-  state.isPendingHold(entry.tag, entry.key);
+const isPending = (entry: DueEntry<number>): boolean => state.isPendingHold(entry.tag, entry.key);
 
 const reserving = new StepTimes(overMs, holds);
 const ids: string[] = [];

@@ -424,10 +424,13 @@ export class RetainedHolds implements FinishedHolds<StockActor> {
 
   /** Whether two entries are holds of one actor made with the same idempotency key. */
   private sameKey(sequence: number, other: number): boolean {
-    const [chunk, otherChunk] = [this.chunkOf(sequence), this.chunkOf(other)];
-    const [offset, otherOffset] = [sequence % chunkSize, other % chunkSize];
+    const chunk = this.chunkOf(sequence);
+    const otherChunk = this.chunkOf(other);
+    const offset = sequence % chunkSize;
+    const otherOffset = other % chunkSize;
     if (chunk.actors[offset] !== otherChunk.actors[otherOffset]) return false;
-    const [at, otherAt] = [offset * boundStride, otherOffset * boundStride];
+    const at = offset * boundStride;
+    const otherAt = otherOffset * boundStride;
     return chunk.arena.sameAs(
       chunk.bounds[at + 1] as number,
       chunk.bounds[at + 2] as number,

@@ -21,11 +21,11 @@ const scratchFirstBytes = 64 * 1024;
 /**
  * One Buffer a connection's group commits write their arrays into, one after another, the next
  * commit over the last one's once that has settled. A Buffer of its own for each of a commit's
- * fourteen arrays was an ArrayBuffer each (or a share of Node's pool), and on a hot SKU they
- * outlived the young generation (V8 allocated them in the old one: with its allocation-site
- * pretenuring off, the collections below stopped) and died there, their bytes waiting for a full
- * collection and counted against the old generation's room: most of what still started the hot
- * shard's full collections (bench/README.md, "The group commit's arrays in one buffer"). The
+ * fourteen arrays was an ArrayBuffer each (or a share of Node's pool), and on a hot SKU V8
+ * allocated them straight in the old generation (allocation-site pretenuring: with it turned off,
+ * those full collections stopped), where they died, their bytes waiting for a full collection
+ * and counted against the old generation's room: most of what still started the hot shard's
+ * full collections (bench/README.md, "The group commit's arrays in one buffer"). The
  * arrays are subarrays of it, which pg copies into its own message as it sends the statement.
  */
 export class ArrayScratch {

@@ -58,6 +58,17 @@ describe('the window by ten seconds', () => {
     expect(rows[3]).toContain('| 120.0 | 60.0 | 25.0 | 50.0 | 2.40 |');
   });
 
+  it('leaves out the answers of a second without a CPU reading (the sampler may take N - 1)', () => {
+    const short: WindowRun = {
+      ...run,
+      perSecond: Array<number>(20).fill(10_000),
+      cpuPerSecond: Array.from({ length: 19 }, () => use(0.8, 0.5)),
+    };
+    const rows = windowTable([short]).split('\n');
+    // Nine seconds of CPU over nine seconds' answers: 80 µs, not 72 over all ten.
+    expect(rows[3]).toContain('| 10000 | 80.0 | 40.0 | 20.0 | 50.0 | 1.60 |');
+  });
+
   it('correlates the rate with the probe over the seconds that have both', () => {
     expect(rateAgainstProbe(run)).toBeCloseTo(-1, 6);
     expect(windowTable([run])).toContain("answers a second against the probe's unit, r = -1.00");

@@ -4,7 +4,7 @@
 // partition's entries can be dropped.
 import { describe, expect, it } from 'vitest';
 import { expiryCompactionSlack, expiryCompactionStepEntries } from '../../../src/limits.js';
-import type { ExpiryEntry } from '../../../src/shards/expiry-heap.js';
+import type { DueEntry, ExpiryEntry } from '../../../src/shards/expiry-heap.js';
 import { ExpirySchedule } from '../../../src/shards/expiry-schedule.js';
 
 describe('ExpirySchedule', () => {
@@ -124,7 +124,7 @@ describe('ExpirySchedule', () => {
       schedule.schedule(key === 1 ? 1 : 0, key, key === 5 ? 20 : 10, key * 10);
     const tieKey = (entry: ExpiryEntry<number>) => ids.get(entry.key) ?? '';
     const seen: string[] = [];
-    const expire = (entry: Required<ExpiryEntry<number>>) => {
+    const expire = (entry: DueEntry<number>) => {
       expect(entry.tag).toBe(entry.key * 10);
       seen.push(tieKey(entry));
       return true;
