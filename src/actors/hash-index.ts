@@ -146,7 +146,10 @@ export class HashIndex {
       this.depth += 1;
     }
     const depth = bucket.depth + 1;
-    const halves = [0, 1].map(() => bucketOfSize(depth, bucketSlotsMax / 2));
+    // Each half as large as the bucket: one with all its entries live (a partition's retained
+    // holds) gives each about half of them, which a half of half the size would have to refill
+    // at once, past its half-full mark.
+    const halves = [0, 1].map(() => bucketOfSize(depth, bucketSlotsMax));
     const bit = 32 - depth;
     const { slots, hashes } = bucket;
     for (let slot = 0; slot < slots.length; slot += 1) {
