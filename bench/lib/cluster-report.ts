@@ -3,6 +3,7 @@ import type { ClusterCpu } from './cluster-nodes.js';
 import type { FailoverResult, HopResult } from './cluster-probes.js';
 import type { LatencySummary } from './load-driver.js';
 import type { MachineInfo } from './machine.js';
+import { tableRow } from './markdown.js';
 import type { BenchRecord } from './report.js';
 import type { ReplayFigures } from './state-check.js';
 
@@ -68,8 +69,7 @@ const loadOf = (load: MachineLoad): string =>
   `${cores(load.busyCores)} / ${load.loadAverage[0]?.toFixed(1) ?? 'n/a'}`;
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+  return [tableRow(header), tableRow(header.map(() => '---')), ...rows.map(tableRow)].join('\n');
 }
 
 function throughputTable(runs: readonly ThroughputRun[]): string {

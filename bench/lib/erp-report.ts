@@ -3,6 +3,7 @@
 // check; printed as markdown and written to bench/results/erp-sync-<timestamp>.{json,md}.
 import type { LatencySummary } from './load-driver.js';
 import type { CpuUse, MachineInfo } from './machine.js';
+import { fixed, tableRow } from './markdown.js';
 import { median } from './report.js';
 import type { StateCheck } from './state-check.js';
 import { writeRunFiles } from './results-files.js';
@@ -159,19 +160,18 @@ export function summarizeErp(loads: readonly ErpLoadRun[]): ErpSummary {
   };
 }
 
-const fixed = (value: number | null | undefined, digits: number): string =>
-  value === null || value === undefined ? 'n/a' : value.toFixed(digits);
-const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-
 function loadsTable(loads: readonly ErpLoadRun[]): string {
   const header = ['#', 'pair', 'hot-SKU load', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms'];
   header.push('imports (inside window)', 'window with an import');
   header.push('records per commit', 'commit ms', 'ledger cores', 'postgres cores', 'other cores');
-  const lines = [row(header), row(['---:', '---:', '---', ...new Array<string>(12).fill('---:')])];
+  const lines = [
+    tableRow(header),
+    tableRow(['---:', '---:', '---', ...new Array<string>(12).fill('---:')]),
+  ];
   for (const load of loads) {
     const inside = load.imports.filter((entry) => entry.insideWindow).length;
     lines.push(
-      row([
+      tableRow([
         String(load.order),
         String(load.pair),
         load.mode,
@@ -195,12 +195,12 @@ function loadsTable(loads: readonly ErpLoadRun[]): string {
 
 function mediansTable(summary: ErpSummary): string {
   const lines = [
-    row(['hot-SKU load', 'runs', 'median req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms']),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
+    tableRow(['hot-SKU load', 'runs', 'median req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms']),
+    tableRow(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
   ];
   for (const m of summary.medians) {
     lines.push(
-      row([
+      tableRow([
         m.mode,
         String(m.runs),
         `**${fixed(m.requestsPerSecond, 0)}**`,
@@ -217,11 +217,14 @@ function mediansTable(summary: ErpSummary): string {
 function importsTable(initial: ErpImportRun, loads: readonly ErpLoadRun[]): string {
   const header = ['pair', 'import', 'lines', 'sent at s', 'wall s', 'lines/s', 'applied'];
   header.push('failed', 'inside window', 'lines checked');
-  const lines = [row(header), row(['---', ...new Array<string>(7).fill('---:'), '---', '---'])];
+  const lines = [
+    tableRow(header),
+    tableRow(['---', ...new Array<string>(7).fill('---:'), '---', '---']),
+  ];
   const entries = [initial, ...loads.flatMap((load) => load.imports)];
   for (const entry of entries) {
     lines.push(
-      row([
+      tableRow([
         entry.import === 0 ? 'before (no load)' : String(entry.pair),
         String(entry.import),
         String(entry.lines),

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { BenchOptions } from './args.js';
 import type { MachineInfo } from './machine.js';
 import type { LatencySummary } from './load-driver.js';
+import { fixed, tableRow } from './markdown.js';
 import type { SystemRun } from './run-system.js';
 import { rateUnit, type ScenarioName } from './scenarios.js';
 import { durableFloorNames, statelessSystemNames, type SystemName } from './system-names.js';
@@ -312,8 +313,8 @@ function floorTargetsTable(ledger: readonly Target[], floors: readonly FloorTarg
   const subjects: readonly FloorTargets[] = [{ system: 'ledger', targets: ledger }, ...floors];
   const kinds = [...new Set(subjects.flatMap((subject) => subject.targets.map((t) => t.kind)))];
   const lines = [
-    row(['target', ...subjects.map((subject) => subject.system), 'wanted']),
-    row(['---', ...subjects.map(() => '---:'), '---:']),
+    tableRow(['target', ...subjects.map((subject) => subject.system), 'wanted']),
+    tableRow(['---', ...subjects.map(() => '---:'), '---:']),
   ];
   for (const kind of kinds) {
     const wanted = subjects.flatMap((subject) => subject.targets).find((t) => t.kind === kind);
@@ -324,16 +325,9 @@ function floorTargetsTable(ledger: readonly Target[], floors: readonly FloorTarg
     });
     const label =
       kind === 'p99' ? `p99 at ${p99TargetConnections} connections (ms)` : `req/s over ${kind}`;
-    lines.push(row([label, ...cells, wanted?.target ?? '']));
+    lines.push(tableRow([label, ...cells, wanted?.target ?? '']));
   }
   return lines.join('\n');
-}
-
-const fixed = (value: number | null, digits: number): string =>
-  value === null ? 'n/a' : value.toFixed(digits);
-
-function row(cells: readonly string[]): string {
-  return `| ${cells.join(' | ')} |`;
 }
 
 function checkCell(m: Median): string {
@@ -346,13 +340,13 @@ function checkCell(m: Median): string {
 /** For sold-out: how much was sold of the stock, and when it ran out. */
 export function soldOutTable(medians: readonly Median[], stock: number): string {
   const lines = [
-    row(['system', 'units acknowledged', 'stock', 'oversell (units)', 'sold out after s']),
-    row(['---', '---:', '---:', '---:', '---:']),
+    tableRow(['system', 'units acknowledged', 'stock', 'oversell (units)', 'sold out after s']),
+    tableRow(['---', '---:', '---:', '---:', '---:']),
   ];
   for (const m of medians.filter((entry) => entry.scenario === 'sold-out')) {
     if (statelessSystemNames.has(m.system)) continue;
     lines.push(
-      row([
+      tableRow([
         m.system,
         fixed(m.soldUnits, 0),
         String(stock),
@@ -384,7 +378,7 @@ function serverMs(p50: number | null | undefined, p99: number | null | undefined
  */
 export function flashCrowdTable(runs: readonly SystemRun[], connections: number): string {
   const lines = [
-    row([
+    tableRow([
       'system',
       'connections',
       '200',
@@ -407,7 +401,7 @@ export function flashCrowdTable(runs: readonly SystemRun[], connections: number)
       'load-gen cores',
       'other cores',
     ]),
-    row(['---', ...new Array<string>(20).fill('---:')]),
+    tableRow(['---', ...new Array<string>(20).fill('---:')]),
   ];
   for (const run of runs.filter((entry) => entry.scenario === 'flash-crowd')) {
     const firstWave = run.latencyByStatus['reserve 200 sent in the first second'];
@@ -435,7 +429,7 @@ export function flashCrowdTable(runs: readonly SystemRun[], connections: number)
         ? 'n/a'
         : `${fixed(summary.p50Ms, 1)} / ${fixed(summary.p99Ms, 1)} / ${fixed(summary.maxMs, 1)}`;
     lines.push(
-      row([
+      tableRow([
         run.system,
         String(connections),
         String(admitted),
@@ -474,7 +468,7 @@ export const cartTableNote =
 export function scenarioTable(medians: readonly Median[], scenario: ScenarioName): string {
   const unit = rateUnit(scenario);
   const lines = [
-    row([
+    tableRow([
       'system',
       'durable',
       `${unit} per run`,
@@ -492,11 +486,11 @@ export function scenarioTable(medians: readonly Median[], scenario: ScenarioName
       'oversell',
       'check',
     ]),
-    row(['---', '---', '---', ...new Array<string>(12).fill('---:'), '---']),
+    tableRow(['---', '---', '---', ...new Array<string>(12).fill('---:'), '---']),
   ];
   for (const m of medians.filter((entry) => entry.scenario === scenario)) {
     lines.push(
-      row([
+      tableRow([
         m.system,
         m.durable ? 'yes' : statelessSystemNames.has(m.system) ? 'no (no state)' : '**no**',
         m.requestsPerSecondPerRun.map((value) => fixed(value, 0)).join(', '),
@@ -527,13 +521,19 @@ export const correctedTableNote =
 
 export function correctedTable(medians: readonly Median[], scenario: ScenarioName): string {
   const lines = [
-    row(['system', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms']),
-    row(['---', '---:', '---:', '---:', '---:']),
+    tableRow(['system', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms']),
+    tableRow(['---', '---:', '---:', '---:', '---:']),
   ];
   for (const m of medians.filter((entry) => entry.scenario === scenario)) {
     const c = m.corrected;
     lines.push(
-      row([m.system, fixed(c.p50Ms, 2), fixed(c.p99Ms, 2), fixed(c.p999Ms, 2), fixed(c.maxMs, 1)]),
+      tableRow([
+        m.system,
+        fixed(c.p50Ms, 2),
+        fixed(c.p99Ms, 2),
+        fixed(c.p999Ms, 2),
+        fixed(c.maxMs, 1),
+      ]),
     );
   }
   return lines.join('\n');
@@ -541,8 +541,8 @@ export function correctedTable(medians: readonly Median[], scenario: ScenarioNam
 
 export function ratioTable(ratios: readonly Ratio[], scenario: ScenarioName): string {
   const lines = [
-    row([`ratio (${rateUnit(scenario)})`, 'per run', 'median', 'target', 'met']),
-    row(['---', '---', '---:', '---:', '---']),
+    tableRow([`ratio (${rateUnit(scenario)})`, 'per run', 'median', 'target', 'met']),
+    tableRow(['---', '---', '---:', '---:', '---']),
   ];
   for (const ratio of ratios.filter((entry) => entry.scenario === scenario)) {
     const met =
@@ -552,7 +552,7 @@ export function ratioTable(ratios: readonly Ratio[], scenario: ScenarioName): st
           ? 'yes'
           : '**no**';
     lines.push(
-      row([
+      tableRow([
         `ledger / ${ratio.baseline}`,
         ratio.perRun.map((value) => fixed(value, 2)).join(', '),
         fixed(ratio.median, 2),
@@ -577,7 +577,7 @@ function perAnswer(cores: number | null | undefined, perSecond: number): string 
  */
 export function cpuPerAnswerTable(runs: readonly SystemRun[]): string {
   const lines = [
-    row([
+    tableRow([
       'system',
       'run',
       'req/s',
@@ -590,13 +590,25 @@ export function cpuPerAnswerTable(runs: readonly SystemRun[]): string {
       'WAL bytes/answer',
       'new WAL files',
     ]),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    tableRow([
+      '---',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+    ]),
   ];
   for (const run of runs) {
     const rate = run.requestsPerSecond ?? 0;
     const cpu = run.cpu;
     lines.push(
-      row([
+      tableRow([
         run.system,
         String(run.run),
         rate.toFixed(0),
@@ -624,7 +636,7 @@ export const waitingTableNote =
 /** Each run's run-queue waits by part, beside the cores the part used (machine.ts, `waiting`). */
 export function waitingTable(runs: readonly SystemRun[]): string {
   const lines = [
-    row([
+    tableRow([
       'system',
       'run',
       'server cores / waiting',
@@ -633,14 +645,14 @@ export function waitingTable(runs: readonly SystemRun[]): string {
       'load-gen cores / waiting',
       'steal cores',
     ]),
-    row(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
+    tableRow(['---', '---:', '---:', '---:', '---:', '---:', '---:']),
   ];
   const pair = (cores: number | null | undefined, waiting: number | null | undefined): string =>
     `${fixed(cores ?? null, 2)} / ${fixed(waiting ?? null, 2)}`;
   for (const run of runs) {
     const cpu = run.cpu;
     lines.push(
-      row([
+      tableRow([
         run.system,
         String(run.run),
         pair(cpu?.ledgerCores, cpu?.waiting.ledger),
@@ -669,11 +681,11 @@ export function walStatsTable(run: SystemRun, durationSeconds: number): string {
     `${stats.records} records, ${stats.bytes} bytes between the window's two insert positions ` +
       '(pg_waldump; full-page images in the bytes).',
     '',
-    row(['relation', 'record', 'records/answer', 'bytes/answer', 'bytes/record', 'share']),
-    row(['---', '---', '---:', '---:', '---:', '---:']),
+    tableRow(['relation', 'record', 'records/answer', 'bytes/answer', 'bytes/record', 'share']),
+    tableRow(['---', '---', '---:', '---:', '---:', '---:']),
   ];
   const partRow = (relation: string, record: string, records: number, bytes: number): string =>
-    row([
+    tableRow([
       relation,
       record,
       perAnswer(records),
@@ -703,7 +715,7 @@ export function gcTraceTable(runs: readonly SystemRun[], durationSeconds: number
     "the most). Scavenges copy what survives the young generation; a full collection's pause is",
     'its last step (its marking runs mostly beside the thread).',
     '',
-    row([
+    tableRow([
       'system',
       'run',
       'thread',
@@ -716,14 +728,26 @@ export function gcTraceTable(runs: readonly SystemRun[], durationSeconds: number
       'MB promoted',
       'bytes allocated/answer',
     ]),
-    row(['---', '---:', '---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:']),
+    tableRow([
+      '---',
+      '---:',
+      '---',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+      '---:',
+    ]),
   ];
   for (const run of runs) {
     const answers = (run.requestsPerSecond ?? 0) * durationSeconds;
     for (const thread of run.gc ?? []) {
       const { scavenges, fullCollections } = thread;
       lines.push(
-        row([
+        tableRow([
           run.system,
           String(run.run),
           thread.thread,
@@ -786,11 +810,11 @@ export function markdownReport(record: BenchRecord): string {
     }
   }
   if (record.targets.length > 0) {
-    parts.push('', '## Targets (issue 4)', '', row(['target', 'measured', 'wanted', 'met']));
-    parts.push(row(['---', '---:', '---:', '---']));
+    parts.push('', '## Targets (issue 4)', '', tableRow(['target', 'measured', 'wanted', 'met']));
+    parts.push(tableRow(['---', '---:', '---:', '---']));
     for (const target of record.targets) {
       const met = target.met === null ? 'n/a' : target.met ? 'yes' : '**no**';
-      parts.push(row([target.name, fixed(target.measured, 2), target.target, met]));
+      parts.push(tableRow([target.name, fixed(target.measured, 2), target.target, met]));
     }
   }
   if (record.floorTargets !== undefined && record.floorTargets.length > 0) {

@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CpuUse } from './machine.js';
+import { tableRow } from './markdown.js';
 import {
   causeCounts,
   explain,
@@ -115,7 +116,7 @@ function threadCell(thread: string, cell: ThreadSecond | undefined): string {
 
 function secondsTable(report: TimelineReport, cpu: readonly CpuUse[]): string[] {
   const header = ['s', 'answers', 'p50', 'p99', 'max', 'ledger/other cores', ...report.threads];
-  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+  const lines = [tableRow(header), `|${header.map(() => '---').join('|')}|`];
   for (const second of report.seconds) {
     const use = cpu[second.second];
     const cores =
@@ -131,7 +132,7 @@ function secondsTable(report: TimelineReport, cpu: readonly CpuUse[]): string[] 
       cores,
       ...report.threads.map((thread) => threadCell(thread, second.threads[thread])),
     ];
-    lines.push(`| ${cells.join(' | ')} |`);
+    lines.push(tableRow(cells));
   }
   return lines;
 }
@@ -177,7 +178,7 @@ function explainedTable(report: TimelineReport): string[] {
       request.cause,
       overlaps,
     ];
-    lines.push(`| ${cells.join(' | ')} |`);
+    lines.push(tableRow(cells));
   }
   return lines;
 }

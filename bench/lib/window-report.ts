@@ -5,6 +5,7 @@
 // machine slowed (or the parts waited on each other alike); where the server's grows alone, the
 // server did. With --speed-probe, the probe's fixed unit says how fast the machine itself ran.
 import type { CpuUse } from './machine.js';
+import { fixed } from './markdown.js';
 
 export interface WindowRun {
   readonly system: string;
@@ -103,8 +104,8 @@ function stretches(run: WindowRun): Stretch[] {
   return result;
 }
 
-const fixed = (value: number | null, digits = 1): string =>
-  value === null ? '-' : value.toFixed(digits);
+/** A figure of the table: one decimal unless said, `-` where there is none. */
+const cell = (value: number | null, digits = 1): string => fixed(value, digits, '-');
 
 /** The per-second answers against the probe's unit, over the seconds that have both. */
 export function rateAgainstProbe(run: WindowRun): number | null {
@@ -132,9 +133,9 @@ export function windowTable(runs: readonly WindowRun[]): string {
           : stretch.server / stretch.generator;
       lines.push(
         `| ${run.system} | ${run.run} | ${stretch.from}–${stretch.to} | ${Math.round(stretch.rate)} | ` +
-          `${fixed(stretch.server)} | ${fixed(stretch.mainThread)} | ${fixed(stretch.postgres)} | ` +
-          `${fixed(stretch.generator)} | ${fixed(ratio, 2)} |` +
-          (probed ? ` ${fixed(stretch.probe, 0)} |` : ''),
+          `${cell(stretch.server)} | ${cell(stretch.mainThread)} | ${cell(stretch.postgres)} | ` +
+          `${cell(stretch.generator)} | ${cell(ratio, 2)} |` +
+          (probed ? ` ${cell(stretch.probe, 0)} |` : ''),
       );
     }
   }
