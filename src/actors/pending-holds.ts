@@ -437,9 +437,9 @@ export class PendingHolds<Owner> {
     );
   }
 
-  /** Whether the slot's hold is an object (`hold` gives that object). */
-  isObject(slot: number): boolean {
-    return this.objects.has(slot);
+  /** The slot's hold if it is kept as an object (`hold` gives the same), else undefined. */
+  objectAt(slot: number): Hold | undefined {
+    return this.objects.get(slot);
   }
 
   /** A live hold leaves its key's list (unlinked, or kept linked for an open view). */

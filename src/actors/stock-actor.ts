@@ -927,7 +927,7 @@ export class StockActor implements QuietKey {
       fail(`no hold ${id} to retire`);
     }
     // A plain hold is read from its columns before its slot goes; an object stays itself.
-    const object = store.isObject(slot) ? store.hold(slot) : undefined;
+    const object = store.objectAt(slot);
     assert(
       (object?.status ?? store.statusAt(slot)) !== 'PENDING',
       'a pending hold cannot be retired',

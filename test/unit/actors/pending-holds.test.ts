@@ -111,6 +111,8 @@ describe('PendingHolds', () => {
       store.hold(slot).pin = { attempt: 'a', quantity: 1 };
     }).toThrow(AssertionError);
     expect([store.size, a.size, b.size]).toStrictEqual([2, 1, 1]);
+    // A plain hold is no object: what it gives is a handle on its columns.
+    expect(store.objectAt(slot)).toBeUndefined();
   });
 
   it('keeps a hold with extras as its object, found like any other', () => {
@@ -125,7 +127,7 @@ describe('PendingHolds', () => {
     const slot = store.add(list, object, object);
     expect(store.hold(slot)).toBe(object);
     expect(store.hold(store.findId('id-cart'))).toBe(object);
-    expect(store.isObject(slot)).toBe(true);
+    expect(store.objectAt(slot)).toBe(object);
     // A cart's hold has no idempotency key of its own: not indexed by key.
     expect(store.findKey(list.owner, '')).toBe(-1);
     store.remove(list, slot);
