@@ -82,7 +82,10 @@ describe.runIf(perfPresent)('perf recording of node, frames named from the JIT d
     );
     expect(script_.status).toBe(0);
     const samples = parsePerfScript(script_.stdout).filter((sample) => sample.pid === child.pid);
-    expect(samples.length).toBeGreaterThan(500);
+    // 997 a second of the CPU the program got: a full core gives about 1,500 in the 1.5 s, and a
+    // machine busy with the rest of the suite less (413 once, in CI beside other runs). A hundred
+    // are enough to tell where its time went.
+    expect(samples.length).toBeGreaterThan(100);
     const leafJs = samples
       .map((sample) => sample.frames.find((frame) => frame.startsWith('JS:')))
       .filter((frame) => frame !== undefined);
