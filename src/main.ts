@@ -62,7 +62,7 @@ import {
 } from './router/index.js';
 import { ShardChannel, shardWorkerData } from './shards/index.js';
 import type { ClusterNode, ClusterNodeOptions, FeedPort } from './cluster/index.js';
-import { floorWorkersOldGeneration } from './worker-heap.js';
+import { fittedFloorMb, floorWorkersOldGeneration, memoryLimitBytes } from './worker-heap.js';
 
 /** The ledger's hold on the journal: alone, the owner lock; in a cluster, a share of it. */
 interface JournalHold {
@@ -377,8 +377,19 @@ async function drain(shards: readonly ShardChannel[]): Promise<void> {
 function setUpCollector(config: Config, log: Logger): void {
   const gcAdvice = gcHelperAdviceHere();
   if (gcAdvice !== undefined) log.info(gcAdvice);
+  // Each shard, its snapshot thread and the events publisher: the worker threads with a floor.
+  const workers = 2 * config.shards + 1;
+  const limit = memoryLimitBytes();
+  const floorMb = fittedFloorMb(config.workerOldGenerationFloorMb, workers, limit);
+  if (limit !== undefined && floorMb < config.workerOldGenerationFloorMb) {
+    log.info(
+      `worker threads' old generation floor ${floorMb} MB, not ${config.workerOldGenerationFloorMb}: ` +
+        `the ${workers} worker threads' floors are kept within a third of the memory limit ` +
+        `(${Math.round(limit / 2 ** 20)} MB)`,
+    );
+  }
   // Before any worker starts: each reads it as its heap is made.
-  floorWorkersOldGeneration(config.workerOldGenerationFloorMb);
+  floorWorkersOldGeneration(floorMb);
 }
 
 function refuseJavaScriptFallback(config: Config): void {

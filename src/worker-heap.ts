@@ -8,12 +8,44 @@
 // minute, and 0–1 once the group commit's arrays and the expiry heap had left its heap; the
 // garbage in between is at most the floor, per thread.
 //
+// Where the process's memory is limited (a container's limit: its cgroup, as Node reads it), the
+// floors together may take a third of that limit at most: five workers of 128 MB (two shards,
+// their snapshot threads, the events publisher) would hold 640 MB of garbage in a pod of 512 MB,
+// and the kernel would end the ledger in a sale's first minute. A floor fitted smaller only
+// makes full collections come sooner.
+//
 // V8 reads the floor (`--initial-old-space-size`) as it makes each isolate: set from the main
 // thread once it runs, it holds for every worker started after (shards, their snapshot threads,
 // the events publisher), not for the main thread, whose heap promotes almost nothing. Node offers
 // no per-worker setting for it (a worker's resourceLimits set the young generation and maxima).
 // A leaf module: it imports nothing of ours.
+import { totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
+
+/** Of a memory limit, the share the worker threads' floors may come to together. */
+export const floorsShareOfLimit = 1 / 3;
+
+/**
+ * The process's memory limit in bytes (its cgroup's, the least of those above it, as libuv reads
+ * them), or undefined if there is none: Node gives a huge number then, or 0, and a limit at or
+ * above the machine's memory limits nothing.
+ */
+export function memoryLimitBytes(
+  constrained: number | undefined = process.constrainedMemory(),
+): number | undefined {
+  return constrained !== undefined && constrained > 0 && constrained < totalmem()
+    ? constrained
+    : undefined;
+}
+
+/**
+ * The floor each worker thread gets: `mb` (the configured floor), or less where `workers` floors
+ * of `mb` would come to more than a third of the memory limit (`limitBytes`; undefined: none).
+ */
+export function fittedFloorMb(mb: number, workers: number, limitBytes: number | undefined): number {
+  if (limitBytes === undefined || workers < 1) return mb;
+  return Math.min(mb, Math.floor((limitBytes * floorsShareOfLimit) / workers / 2 ** 20));
+}
 
 /** The V8 flag for a floor of `mb` MB; undefined for 0 (V8's own limits). */
 export function oldGenerationFloorFlag(mb: number): string | undefined {

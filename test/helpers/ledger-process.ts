@@ -24,6 +24,8 @@ export interface StartOptions {
   /** Wait for /health/ready (default) or only for the listening line. */
   readonly waitReady?: boolean;
   readonly timeoutMs?: number;
+  /** A command the ledger runs under (it execs node with the ledger's arguments). */
+  readonly launcher?: readonly string[];
 }
 
 /** A ledger process as spawned, before it listens (it may block on the journal lock first). */
@@ -35,8 +37,12 @@ export interface SpawnedLedger {
   port(): number | undefined;
 }
 
-export function spawnLedger(env: Record<string, string>): SpawnedLedger {
-  const child = spawn(process.execPath, [mainScript], {
+export function spawnLedger(
+  env: Record<string, string>,
+  launcher: readonly string[] = [],
+): SpawnedLedger {
+  const [command, ...args] = [...launcher, process.execPath, mainScript];
+  const child = spawn(command ?? process.execPath, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'info', SHARDS: '2', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,7 +62,7 @@ function listeningPort(output: string): number | undefined {
 }
 
 export async function startLedger(options: StartOptions): Promise<LedgerProcess> {
-  const { child, output, exited } = spawnLedger(options.env);
+  const { child, output, exited } = spawnLedger(options.env, options.launcher);
   const port = await waitForPort(output, exited, options.timeoutMs ?? 60_000);
   const baseUrl = `http://127.0.0.1:${port}`;
   if (options.waitReady !== false) await waitReady(baseUrl, options.timeoutMs ?? 60_000, output);

@@ -2,11 +2,22 @@
 // it runs, as main.ts sets it, V8 starts no full collection of a worker's heap below the floor,
 // where without it the same worker collects its old generation again and again. Each case runs in
 // a node process of its own (the compiled module, as the ledger runs it): the floor holds for
-// every worker its process starts after, and must not reach the test runner's threads.
+// every worker its process starts after, and must not reach the test runner's threads. Under a
+// memory limit (a container's: a real cgroup made for the test) the floors are fitted to it.
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { totalmem } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { floorWorkersOldGeneration, oldGenerationFloorFlag } from '../../src/worker-heap.js';
+import {
+  fittedFloorMb,
+  floorWorkersOldGeneration,
+  memoryLimitBytes,
+  oldGenerationFloorFlag,
+} from '../../src/worker-heap.js';
+import { createDatabase, type TestDatabase } from '../helpers/database.js';
+import { startLedger } from '../helpers/ledger-process.js';
+import { makeMemoryCgroup } from '../helpers/memory-cgroup.js';
+import { havePostgres } from '../helpers/services.js';
 
 const moduleUrl = new URL('../../dist/src/worker-heap.js', import.meta.url).href;
 
@@ -66,4 +77,77 @@ describe('the worker threads’ old generation floor', () => {
     expect(workerFullCollections(0)).toBeGreaterThanOrEqual(1);
     expect(workerFullCollections(256)).toBe(0);
   });
+});
+
+const mib = 2 ** 20;
+
+describe('the floor under a memory limit', () => {
+  it('keeps the floors together within a third of the limit', () => {
+    // Two shards, their snapshot threads, the events publisher: five workers.
+    expect(fittedFloorMb(128, 5, undefined)).toBe(128);
+    expect(fittedFloorMb(128, 5, 2048 * mib)).toBe(128);
+    expect(fittedFloorMb(128, 5, 1024 * mib)).toBe(68);
+    expect(fittedFloorMb(128, 5, 512 * mib)).toBe(34);
+    expect(fittedFloorMb(128, 9, 512 * mib)).toBe(18);
+    expect(fittedFloorMb(0, 5, 512 * mib)).toBe(0);
+    expect(fittedFloorMb(128, 5, 3 * mib)).toBe(0);
+  });
+
+  it('reads no limit from what Node gives without one', () => {
+    expect(memoryLimitBytes(2 ** 64)).toBeUndefined();
+    expect(memoryLimitBytes(0)).toBeUndefined();
+    expect(memoryLimitBytes(undefined)).toBeUndefined();
+    expect(memoryLimitBytes(totalmem())).toBeUndefined();
+    expect(memoryLimitBytes(512 * mib)).toBe(512 * mib);
+  });
+
+  const cgroup = makeMemoryCgroup(512 * mib);
+  afterAll(() => cgroup?.remove());
+
+  it.runIf(cgroup !== undefined)('reads a real cgroup limit of 512 MiB in a process in it', () => {
+    const main = `
+import { fittedFloorMb, memoryLimitBytes } from ${JSON.stringify(moduleUrl)};
+const limit = memoryLimitBytes();
+process.stdout.write(JSON.stringify({ limit, floorMb: fittedFloorMb(128, 5, limit) }));
+`;
+    const [command, ...args] = [...(cgroup?.launcher ?? []), process.execPath];
+    const child = spawnSync(command ?? '', [...args, '--input-type=module', '-e', main], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(child.stderr).toBe('');
+    expect(JSON.parse(child.stdout)).toStrictEqual({ limit: 512 * mib, floorMb: 34 });
+  });
+});
+
+describe.runIf(await havePostgres())('the ledger in a container of 1 GiB', () => {
+  let database: TestDatabase;
+  const cgroup = makeMemoryCgroup(1024 * mib);
+
+  beforeAll(async () => {
+    database = await createDatabase();
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+    cgroup?.remove();
+  });
+
+  it.runIf(cgroup !== undefined)(
+    'starts with its workers’ floors fitted, and says so',
+    async () => {
+      const ledger = await startLedger({
+        env: { DATABASE_URL: database.url, SHARDS: '2' },
+        launcher: cgroup?.launcher ?? [],
+      });
+      try {
+        const output = ledger.output();
+        expect(output).toMatch(/worker threads' old generation floor 68 MB, not 128/);
+        expect(output).toMatch(/the 5 worker threads' floors are kept within a third/);
+        expect(output).toMatch(/of the memory limit \(1024 MB\)/);
+      } finally {
+        expect(await ledger.stop()).toBe(0);
+      }
+    },
+  );
 });
