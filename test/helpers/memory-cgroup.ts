@@ -22,7 +22,10 @@ function limitFile(): { readonly base: string; readonly file: string } | undefin
   }
   const v2 = '/sys/fs/cgroup';
   const controllers = join(v2, 'cgroup.subtree_control');
-  if (existsSync(controllers) && readFileSync(controllers, 'utf8').split(' ').includes('memory')) {
+  if (
+    existsSync(controllers) &&
+    readFileSync(controllers, 'utf8').split(/\s+/).includes('memory')
+  ) {
     return { base: v2, file: 'memory.max' };
   }
   return undefined;
