@@ -70,6 +70,7 @@ export interface Config {
   shardYoungGenerationMb: number;
   // LEDGER_WORKER_OLD_GENERATION_FLOOR_MB, default 128, 0..4096 (0: V8's own): every worker
   // thread's old generation grows to this before V8 starts a full collection (worker-heap.ts).
+  // The default is fitted to a memory limit; a floor set is kept as set.
   workerOldGenerationFloorMb: number;
   // LEDGER_COMMITS_IN_FLIGHT, default 1, 1..4: group commits a shard may have in flight, each on a
   // connection of its own; replies are still released in lsn order.
@@ -95,6 +96,8 @@ export interface Config {
   // how long a partition's lease lasts without renewal. Undefined: a node alone.
   cluster: { nodeId: string; leaseSeconds: number } | undefined;
   allowUwsFallback: boolean; // LEDGER_ALLOW_UWS_FALLBACK: 1/true, 0/false/unset
+  /** LEDGER_WORKER_OLD_GENERATION_FLOOR_MB was set: the floor is not fitted to a memory limit. */
+  workerOldGenerationFloorSet: boolean;
   tracing: TracingConfig | undefined; // OpenTelemetry spans; undefined: off (and free)
   // LEDGER_TIMELINE_FILE: a path prefix; each thread appends its timeline (GCs, stalls, group
   // commits, snapshots) to <prefix>.<thread>.jsonl. Unset or empty: off (and free). Its
@@ -466,6 +469,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     authMode: mode,
     ...jwt,
     allowUwsFallback: flag(env, 'LEDGER_ALLOW_UWS_FALLBACK'),
+    workerOldGenerationFloorSet: env.LEDGER_WORKER_OLD_GENERATION_FLOOR_MB !== undefined,
     tracing: tracingSettings(env),
     cluster: clusterSettings(env),
     timelineFile: timelineFile(env),

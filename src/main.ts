@@ -380,12 +380,20 @@ function setUpCollector(config: Config, log: Logger): void {
   // Each shard, its snapshot thread and the events publisher: the worker threads with a floor.
   const workers = 2 * config.shards + 1;
   const limit = memoryLimitBytes();
-  const floorMb = fittedFloorMb(config.workerOldGenerationFloorMb, workers, limit);
-  if (limit !== undefined && floorMb < config.workerOldGenerationFloorMb) {
+  const configured = config.workerOldGenerationFloorMb;
+  const fitted = fittedFloorMb(configured, workers, limit);
+  const limitMb = Math.round((limit ?? 0) / 2 ** 20);
+  // A floor set is kept as set (said if it does not fit); the default is fitted to the limit.
+  const floorMb = config.workerOldGenerationFloorSet ? configured : fitted;
+  if (fitted < configured && config.workerOldGenerationFloorSet) {
+    log.warn(
+      `LEDGER_WORKER_OLD_GENERATION_FLOOR_MB=${configured} kept as set: the ${workers} worker ` +
+        `threads' floors come to more than a third of the memory limit (${limitMb} MB)`,
+    );
+  } else if (fitted < configured) {
     log.info(
-      `worker threads' old generation floor ${floorMb} MB, not ${config.workerOldGenerationFloorMb}: ` +
-        `the ${workers} worker threads' floors are kept within a third of the memory limit ` +
-        `(${Math.round(limit / 2 ** 20)} MB)`,
+      `worker threads' old generation floor ${fitted} MB, not ${configured}: the ${workers} ` +
+        `worker threads' floors are kept within a third of the memory limit (${limitMb} MB)`,
     );
   }
   // Before any worker starts: each reads it as its heap is made.

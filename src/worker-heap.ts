@@ -10,9 +10,8 @@
 //
 // Where the process's memory is limited (a container's limit: its cgroup, as Node reads it), the
 // floors together may take a third of that limit at most: five workers of 128 MB (two shards,
-// their snapshot threads, the events publisher) would hold 640 MB of garbage in a pod of 512 MB,
-// and the kernel would end the ledger in a sale's first minute. A floor fitted smaller only
-// makes full collections come sooner.
+// their snapshot threads, the events publisher) could hold up to 640 MB of garbage, more than a
+// pod of 512 MB has for everything. A floor fitted smaller only makes full collections sooner.
 //
 // V8 reads the floor (`--initial-old-space-size`) as it makes each isolate: set from the main
 // thread once it runs, it holds for every worker started after (shards, their snapshot threads,

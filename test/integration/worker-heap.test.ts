@@ -65,6 +65,11 @@ new Worker(${JSON.stringify(churn)}, { eval: true }).on('message', (major) => {
 describe('the worker threads’ old generation floor', () => {
   it('is 128 MB unless set, and 0 leaves V8’s own limits', () => {
     expect(loadConfig({}).workerOldGenerationFloorMb).toBe(128);
+    expect(loadConfig({}).workerOldGenerationFloorSet).toBe(false);
+    expect(loadConfig({ LEDGER_WORKER_OLD_GENERATION_FLOOR_MB: '128' })).toMatchObject({
+      workerOldGenerationFloorMb: 128,
+      workerOldGenerationFloorSet: true,
+    });
     expect(oldGenerationFloorFlag(128)).toBe('--initial-old-space-size=128');
     expect(oldGenerationFloorFlag(0)).toBeUndefined();
     const set: string[] = [];
@@ -145,6 +150,28 @@ describe.runIf(await havePostgres())('the ledger in a container of 1 GiB', () =>
         expect(output).toMatch(/worker threads' old generation floor 68 MB, not 128/);
         expect(output).toMatch(/the 5 worker threads' floors are kept within a third/);
         expect(output).toMatch(/of the memory limit \(1024 MB\)/);
+      } finally {
+        expect(await ledger.stop()).toBe(0);
+      }
+    },
+  );
+
+  it.runIf(cgroup !== undefined)(
+    'keeps a floor set as set, and warns that it does not fit',
+    async () => {
+      const ledger = await startLedger({
+        env: {
+          DATABASE_URL: database.url,
+          SHARDS: '2',
+          LEDGER_WORKER_OLD_GENERATION_FLOOR_MB: '128',
+        },
+        launcher: cgroup?.launcher ?? [],
+      });
+      try {
+        const output = ledger.output();
+        expect(output).toMatch(/LEDGER_WORKER_OLD_GENERATION_FLOOR_MB=128 kept as set/);
+        expect(output).toMatch(/more than a third of the memory limit \(1024 MB\)/);
+        expect(output).not.toMatch(/old generation floor 68 MB/);
       } finally {
         expect(await ledger.stop()).toBe(0);
       }

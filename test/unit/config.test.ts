@@ -200,6 +200,7 @@ describe('loadConfig defaults', () => {
       metricsHotKeys: 100,
       journalClaimWaitSeconds: 30,
       allowUwsFallback: false,
+      workerOldGenerationFloorSet: false,
       tracing: undefined,
       cluster: undefined,
       timelineFile: undefined,
