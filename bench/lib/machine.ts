@@ -93,6 +93,15 @@ function readOrUndefined(path: string): string | undefined {
   }
 }
 
+/**
+ * The most memory a process has had resident since it started (VmHWM of /proc/<pid>/status, its
+ * high-water mark), in bytes; undefined where /proc does not say.
+ */
+export function processPeakRssBytes(pid: number): number | undefined {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readOrUndefined(`/proc/${pid}/status`) ?? '');
+  return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
+}
+
 /** utime + stime of a process (all its threads), from /proc/<pid>/stat. */
 export function processTicks(pid: number | string): { name: string; ticks: number } | undefined {
   const stat = readOrUndefined(`/proc/${pid}/stat`);

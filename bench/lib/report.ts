@@ -589,9 +589,11 @@ export function cpuPerAnswerTable(runs: readonly SystemRun[]): string {
       'other cores',
       'WAL bytes/answer',
       'new WAL files',
+      'server peak MB',
     ]),
     tableRow([
       '---',
+      '---:',
       '---:',
       '---:',
       '---:',
@@ -620,6 +622,7 @@ export function cpuPerAnswerTable(runs: readonly SystemRun[]): string {
         fixed(cpu?.otherCores ?? null, 2),
         fixed(run.wal?.bytesPerAnswer ?? null, 0),
         fixed(run.wal?.newFiles ?? null, 0),
+        fixed(run.serverPeakRssMb, 0),
       ]),
     );
   }

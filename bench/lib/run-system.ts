@@ -16,7 +16,13 @@ import { scrapeMetrics } from './ledger-api.js';
 import { correctedHistogram } from './coordinated-omission.js';
 import { summarize, type LatencySummary, type LoadResult, type LoadSource } from './load-driver.js';
 import type { Operation } from './load-worker.js';
-import { cpuSnapshot, cpuUse, sampleCpuEverySecond, type CpuUse } from './machine.js';
+import {
+  cpuSnapshot,
+  cpuUse,
+  processPeakRssBytes,
+  sampleCpuEverySecond,
+  type CpuUse,
+} from './machine.js';
 import {
   bucketQuantileWindow,
   counterWindowByLabel,
@@ -108,6 +114,11 @@ export interface SystemRun {
   /** --speed-probe: its mean CPU µs a unit of fixed work in each second of the window. */
   readonly speedPerSecond?: readonly (number | null)[];
   readonly ledger: LedgerFigures | null;
+  /**
+   * The most memory the server's process had resident from its start to the window's end (its
+   * high-water mark: start-up, stocking and warm-up too), in MB; null where it cannot be read.
+   */
+  readonly serverPeakRssMb?: number | null;
   readonly check: StateCheck | null;
   /** Seconds from the start of the load to the first 409 insufficient_stock (sold-out). */
   readonly soldOutAfterSeconds: number | null;
@@ -123,6 +134,7 @@ interface Window {
   metricsAfter?: string;
   cpuBefore?: ReturnType<typeof cpuSnapshot>;
   cpuAfter?: ReturnType<typeof cpuSnapshot>;
+  peakRssBytes?: number | undefined;
   walBefore?: WalCounters | undefined;
   walAfter?: WalCounters | undefined;
   stopSampling?: () => CpuUse[];
@@ -245,6 +257,7 @@ async function measure(
       onMeasureEnd: async () => {
         window.toMs = Date.now();
         window.cpuAfter = cpuSnapshot(pid, context.generator.wrk);
+        window.peakRssBytes = processPeakRssBytes(pid);
         await window.perf?.stop();
         await window.postgresPerf?.stop();
         if (spec.ledgerMetrics) window.metricsAfter = await scrapeMetrics(baseUrl);
@@ -320,6 +333,7 @@ async function measure(
     cpuPerSecond,
     ...(speedPerSecond === undefined ? {} : { speedPerSecond }),
     ledger: ledgerFigures(window, context.options.durationSeconds),
+    serverPeakRssMb: window.peakRssBytes === undefined ? null : window.peakRssBytes / 2 ** 20,
     check,
     soldOutAfterSeconds:
       load.firstInsufficientAtMs === null

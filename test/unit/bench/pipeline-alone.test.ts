@@ -2,7 +2,7 @@
 // answer feed the README's projection to bigger machines: checked on fixed readings, no timing.
 import { describe, expect, it } from 'vitest';
 import type { CpuUse } from '../../../bench/lib/machine.js';
-import { ticksGrown } from '../../../bench/lib/machine.js';
+import { processPeakRssBytes, ticksGrown } from '../../../bench/lib/machine.js';
 import { cpuPerAnswerTable } from '../../../bench/lib/report.js';
 import type { SystemRun } from '../../../bench/lib/run-system.js';
 import { medianAndRange, microsecondsPer } from '../../../bench/lib/pipeline-report.js';
@@ -80,6 +80,12 @@ describe('the per-unit costs', () => {
 });
 
 describe("the flash-sale bench's CPU per answer", () => {
+  it("reads a process's peak resident memory from /proc", () => {
+    const peak = processPeakRssBytes(process.pid);
+    expect(peak).toBeGreaterThanOrEqual(process.memoryUsage().rss / 2);
+    expect(processPeakRssBytes(2 ** 22 + 1)).toBeUndefined();
+  });
+
   it('divides the cores of each part by the answers per second, marks a missing reading', () => {
     const wal = { bytes: 36_000_000, bytesPerAnswer: 720, newFiles: 2 };
     const cpu = {
@@ -91,13 +97,14 @@ describe("the flash-sale bench's CPU per answer", () => {
       otherCores: 1.2,
     } as CpuUse;
     const runs = [
-      { system: 'ledger', run: 1, requestsPerSecond: 5000, cpu, wal },
+      { system: 'ledger', run: 1, requestsPerSecond: 5000, cpu, wal, serverPeakRssMb: 412.4 },
       { system: 'bare-uws', run: 1, requestsPerSecond: 20000, cpu: null, wal: null },
     ] as unknown as SystemRun[];
     const [, , ledger, bare] = cpuPerAnswerTable(runs).split('\n');
     expect(ledger).toBe(
-      '| ledger | 1 | 5000 | 100.0 | 50.0 | 20.0 | 0.0 | 80.0 | 1.20 | 720 | 2 |',
+      '| ledger | 1 | 5000 | 100.0 | 50.0 | 20.0 | 0.0 | 80.0 | 1.20 | 720 | 2 | 412 |',
     );
-    expect(bare).toBe('| bare-uws | 1 | 20000 | - | - | - | - | - | n/a | n/a | n/a |');
+    // A results file from before the peak was read has none: n/a.
+    expect(bare).toBe('| bare-uws | 1 | 20000 | - | - | - | - | - | n/a | n/a | n/a | n/a |');
   });
 });
