@@ -57,6 +57,8 @@ export interface BenchOptions {
   readonly ledgerNice: number | undefined;
   /** --postgres-nice: the ledger's Postgres backends at this nice value once stocked. */
   readonly postgresNice: number | undefined;
+  /** --ledger-memory-mb: the ledger runs in a memory cgroup of this limit (memory-cgroup.ts). */
+  readonly ledgerMemoryMb: number | undefined;
 }
 
 export class UsageError extends Error {
@@ -113,6 +115,9 @@ oversell), and writes bench/results/flash-sale-<timestamp>.{json,md,svg}.
                       needs root, and is written --ledger-nice=-N): who gets a core first
   --postgres-nice N   once stocked, the Postgres backends connected to the ledger's database
                       (its journal and snapshot connections) at nice N
+  --ledger-memory-mb N  the ledger runs in a memory cgroup limited to N MB, as in a container
+                      (needs root and a memory controller); the report says the limit and how
+                      often the kernel killed a process in it for memory
   --database-url URL  admin connection to a local Postgres; a scratch database
                       bench_<random> is created there per run and dropped after it
                       (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -254,6 +259,7 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
         'unlogged-journal': { type: 'boolean' },
         'ledger-nice': { type: 'string' },
         'postgres-nice': { type: 'string' },
+        'ledger-memory-mb': { type: 'string' },
         help: { type: 'boolean' },
       },
     });
@@ -304,6 +310,14 @@ export function parseBenchArguments(argv: readonly string[]): BenchOptions | und
     unloggedJournal: values['unlogged-journal'] === true,
     ledgerNice: niceOf('ledger-nice', values['ledger-nice']),
     postgresNice: niceOf('postgres-nice', values['postgres-nice']),
+    ledgerMemoryMb:
+      values['ledger-memory-mb'] === undefined
+        ? undefined
+        : integerFlag(
+            'ledger-memory-mb',
+            { defaultValue: 0, min: 64, max: 1_048_576 },
+            values['ledger-memory-mb'],
+          ),
   };
 }
 

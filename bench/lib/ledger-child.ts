@@ -33,6 +33,8 @@ export interface LedgerStartOptions {
   readonly onLine?: (line: string) => void;
   /** Where the child runs (default: the root). */
   readonly workingDirectory?: string | undefined;
+  /** A command the ledger runs under, which execs node with the ledger's arguments. */
+  readonly launcher?: readonly string[] | undefined;
 }
 
 export interface LedgerExit {
@@ -175,10 +177,13 @@ function listeningPort(line: string): number | undefined {
 
 export async function startLedger(options: LedgerStartOptions): Promise<LedgerChild> {
   const execArgv = nodeFlags(options);
+  const [launcher, ...launcherArgs] = options.launcher ?? [];
+  const nodeArgs = [...execArgv, mainScriptPath(options.root)];
   return startServerChild({
     name: 'the ledger',
     root: options.root,
-    args: [...execArgv, mainScriptPath(options.root)],
+    command: launcher,
+    args: launcher === undefined ? nodeArgs : [...launcherArgs, process.execPath, ...nodeArgs],
     env: childEnvironment(options),
     execArgv,
     onSpawned: options.onSpawned,

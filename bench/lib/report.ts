@@ -157,6 +157,7 @@ export function loadParameters(options: BenchOptions) {
     walFiles: options.walFiles ?? 'as found',
     unloggedJournal: options.unloggedJournal,
     ledgerNice: options.ledgerNice ?? null,
+    ledgerMemoryMb: options.ledgerMemoryMb ?? null,
     postgresNice: options.postgresNice ?? null,
     client:
       options.generator === 'wrk'

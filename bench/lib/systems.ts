@@ -12,6 +12,7 @@ import {
   type LedgerChild,
   type SpawnedLedger,
 } from './ledger-child.js';
+import { makeMemoryCgroup } from './memory-cgroup.js';
 import { redisForBench } from './redis-server.js';
 import { createScratchDatabase } from './scratch-database.js';
 import type { DurableFloorName, SystemName } from './system-names.js';
@@ -93,6 +94,26 @@ function durableFloor(name: DurableFloorName): SystemSpec {
   };
 }
 
+/**
+ * --ledger-memory-mb: a memory cgroup of that limit for the ledger, removed (its OOM kills said)
+ * when the run's cleanup comes, the ledger stopped by then; undefined without the flag.
+ */
+function ledgerMemoryLauncher(context: StartContext): readonly string[] | undefined {
+  const limitMb = context.options.ledgerMemoryMb;
+  if (limitMb === undefined) return undefined;
+  const cgroup = makeMemoryCgroup(limitMb * 2 ** 20);
+  if (cgroup === undefined) {
+    throw new Error('--ledger-memory-mb needs root and a cgroup memory controller to limit');
+  }
+  context.cleanup.push(`remove the ledger's memory cgroup ${cgroup.dir}`, async () => {
+    context.log(
+      `the ledger's memory cgroup (${limitMb} MB): ${cgroup.oomKills() ?? 'unknown'} OOM kills`,
+    );
+    cgroup.remove();
+  });
+  return cgroup.launcher;
+}
+
 export const systems: Readonly<Record<SystemName, SystemSpec>> = {
   ledger: {
     name: 'ledger',
@@ -107,6 +128,7 @@ export const systems: Readonly<Record<SystemName, SystemSpec>> = {
         onSpawned: context.onSpawned,
         onLine: context.onLine,
         workingDirectory: context.recording?.workingDirectory,
+        launcher: ledgerMemoryLauncher(context),
       }),
   },
   'postgres-row-lock': {

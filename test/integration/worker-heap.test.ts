@@ -16,7 +16,7 @@ import {
 } from '../../src/worker-heap.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { startLedger } from '../helpers/ledger-process.js';
-import { makeMemoryCgroup } from '../helpers/memory-cgroup.js';
+import { makeMemoryCgroup } from '../../bench/lib/memory-cgroup.js';
 import { havePostgres } from '../helpers/services.js';
 
 const moduleUrl = new URL('../../dist/src/worker-heap.js', import.meta.url).href;

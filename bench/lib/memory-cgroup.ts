@@ -1,7 +1,7 @@
-// A memory cgroup made for a test, with a limit, as a container runtime makes one for a container:
-// cgroup v1's memory controller (/sys/fs/cgroup/memory) or v2's (/sys/fs/cgroup with memory among
-// its controllers). Making one takes root; where this process may not, there is none
-// (`makeMemoryCgroup` gives undefined and the test says why it did not run).
+// A memory cgroup with a limit, as a container runtime makes one for a container, for a test or a
+// bench run (`npm run bench -- --ledger-memory-mb N`): cgroup v1's memory controller
+// (/sys/fs/cgroup/memory) or v2's (/sys/fs/cgroup with memory among its controllers). Making one
+// takes root; where this process may not, there is none (`makeMemoryCgroup` gives undefined).
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -9,16 +9,25 @@ export interface MemoryCgroup {
   readonly dir: string;
   /** Put before a command: it joins the cgroup, then execs the command in it. */
   readonly launcher: readonly string[];
+  /** Processes the kernel killed in it for want of memory so far; undefined if it does not say. */
+  oomKills(): number | undefined;
   /** Removes the cgroup (every process in it must have ended). */
   remove(): void;
 }
 
 let made = 0;
 
-function limitFile(): { readonly base: string; readonly file: string } | undefined {
+interface Layout {
+  readonly base: string;
+  readonly file: string;
+  /** Where the kernel counts its OOM kills (`oom_kill N`): v1's oom_control, v2's events. */
+  readonly events: string;
+}
+
+function limitFile(): Layout | undefined {
   const v1 = '/sys/fs/cgroup/memory';
   if (existsSync(join(v1, 'memory.limit_in_bytes'))) {
-    return { base: v1, file: 'memory.limit_in_bytes' };
+    return { base: v1, file: 'memory.limit_in_bytes', events: 'memory.oom_control' };
   }
   const v2 = '/sys/fs/cgroup';
   const controllers = join(v2, 'cgroup.subtree_control');
@@ -26,7 +35,7 @@ function limitFile(): { readonly base: string; readonly file: string } | undefin
     existsSync(controllers) &&
     readFileSync(controllers, 'utf8').split(/\s+/).includes('memory')
   ) {
-    return { base: v2, file: 'memory.max' };
+    return { base: v2, file: 'memory.max', events: 'memory.events' };
   }
   return undefined;
 }
@@ -52,6 +61,18 @@ export function makeMemoryCgroup(limitBytes: number): MemoryCgroup | undefined {
   return {
     dir,
     launcher: ['sh', '-c', `echo $$ > ${procs} && exec "$@"`, 'sh'],
+    oomKills: () => {
+      const match = /^oom_kill (\d+)$/m.exec(readText(join(dir, where.events)));
+      return match?.[1] === undefined ? undefined : Number(match[1]);
+    },
     remove: () => rmdirSync(dir),
   };
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
