@@ -11,6 +11,11 @@ export interface MemoryCgroup {
   readonly launcher: readonly string[];
   /** Processes the kernel killed in it for want of memory so far; undefined if it does not say. */
   oomKills(): number | undefined;
+  /**
+   * The most memory charged to it so far (its processes' and the page cache they filled), in
+   * bytes; undefined if the kernel does not say (v2 before Linux 5.19).
+   */
+  peakBytes(): number | undefined;
   /** Removes the cgroup (every process in it must have ended). */
   remove(): void;
 }
@@ -22,12 +27,19 @@ interface Layout {
   readonly file: string;
   /** Where the kernel counts its OOM kills (`oom_kill N`): v1's oom_control, v2's events. */
   readonly events: string;
+  /** Its peak usage: v1's max_usage_in_bytes, v2's peak. */
+  readonly peak: string;
 }
 
 function limitFile(): Layout | undefined {
   const v1 = '/sys/fs/cgroup/memory';
   if (existsSync(join(v1, 'memory.limit_in_bytes'))) {
-    return { base: v1, file: 'memory.limit_in_bytes', events: 'memory.oom_control' };
+    return {
+      base: v1,
+      file: 'memory.limit_in_bytes',
+      events: 'memory.oom_control',
+      peak: 'memory.max_usage_in_bytes',
+    };
   }
   const v2 = '/sys/fs/cgroup';
   const controllers = join(v2, 'cgroup.subtree_control');
@@ -35,7 +47,7 @@ function limitFile(): Layout | undefined {
     existsSync(controllers) &&
     readFileSync(controllers, 'utf8').split(/\s+/).includes('memory')
   ) {
-    return { base: v2, file: 'memory.max', events: 'memory.events' };
+    return { base: v2, file: 'memory.max', events: 'memory.events', peak: 'memory.peak' };
   }
   return undefined;
 }
@@ -64,6 +76,10 @@ export function makeMemoryCgroup(limitBytes: number): MemoryCgroup | undefined {
     oomKills: () => {
       const match = /^oom_kill (\d+)$/m.exec(readText(join(dir, where.events)));
       return match?.[1] === undefined ? undefined : Number(match[1]);
+    },
+    peakBytes: () => {
+      const text = readText(join(dir, where.peak)).trim();
+      return /^\d+$/.test(text) ? Number(text) : undefined;
     },
     remove: () => rmdirSync(dir),
   };

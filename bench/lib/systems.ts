@@ -106,8 +106,11 @@ function ledgerMemoryLauncher(context: StartContext): readonly string[] | undefi
     throw new Error('--ledger-memory-mb needs root and a cgroup memory controller to limit');
   }
   context.cleanup.push(`remove the ledger's memory cgroup ${cgroup.dir}`, async () => {
+    const peak = cgroup.peakBytes();
     context.log(
-      `the ledger's memory cgroup (${limitMb} MB): ${cgroup.oomKills() ?? 'unknown'} OOM kills`,
+      `the ledger's memory cgroup (${limitMb} MB): ${cgroup.oomKills() ?? 'unknown'} OOM kills, ` +
+        `at most ${peak === undefined ? 'unknown' : (peak / 2 ** 20).toFixed(0)} MB used ` +
+        '(its start, the run and its stop, page cache included)',
     );
     cgroup.remove();
   });
