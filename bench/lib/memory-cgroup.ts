@@ -57,7 +57,7 @@ export function makeMemoryCgroup(limitBytes: number): MemoryCgroup | undefined {
   const where = limitFile();
   if (where === undefined) return undefined;
   made += 1;
-  const dir = join(where.base, `ledger-test-${process.pid}-${made}`);
+  const dir = join(where.base, `ledger-limit-${process.pid}-${made}`);
   try {
     mkdirSync(dir);
   } catch {
