@@ -72,7 +72,7 @@ export function makeMemoryCgroup(limitBytes: number): MemoryCgroup | undefined {
   const procs = join(dir, 'cgroup.procs');
   return {
     dir,
-    launcher: ['sh', '-c', `echo $$ > ${procs} && exec "$@"`, 'sh'],
+    launcher: ['sh', '-c', `echo $$ > '${procs}' && exec "$@"`, 'sh'],
     oomKills: () => {
       const match = /^oom_kill (\d+)$/m.exec(readText(join(dir, where.events)));
       return match?.[1] === undefined ? undefined : Number(match[1]);
