@@ -83,7 +83,7 @@ export interface CpuUse {
   readonly stealCores: number | null;
 }
 
-function readOrUndefined(path: string): string | undefined {
+export function readOrUndefined(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {

@@ -4,6 +4,7 @@
 // takes root; where this process may not, there is none (`makeMemoryCgroup` gives undefined).
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readOrUndefined } from './machine.js';
 
 export interface MemoryCgroup {
   readonly dir: string;
@@ -74,21 +75,13 @@ export function makeMemoryCgroup(limitBytes: number): MemoryCgroup | undefined {
     dir,
     launcher: ['sh', '-c', `echo $$ > '${procs}' && exec "$@"`, 'sh'],
     oomKills: () => {
-      const match = /^oom_kill (\d+)$/m.exec(readText(join(dir, where.events)));
+      const match = /^oom_kill (\d+)$/m.exec(readOrUndefined(join(dir, where.events)) ?? '');
       return match?.[1] === undefined ? undefined : Number(match[1]);
     },
     peakBytes: () => {
-      const text = readText(join(dir, where.peak)).trim();
+      const text = (readOrUndefined(join(dir, where.peak)) ?? '').trim();
       return /^\d+$/.test(text) ? Number(text) : undefined;
     },
     remove: () => rmdirSync(dir),
   };
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }

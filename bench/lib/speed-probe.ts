@@ -5,6 +5,7 @@
 // machine slows with it: a rate that falls while the probe's unit grows is the machine's, one
 // that falls while the unit stays is the system's.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const childScript = fileURLToPath(new URL('./speed-probe-child.mjs', import.meta.url));
@@ -31,18 +32,14 @@ export function startSpeedProbe(maxSeconds: number): SpeedProbe {
   });
   child.once('exit', () => markStarted());
   child.once('error', () => markStarted());
-  let rest = '';
-  child.stdout?.setEncoding('utf8');
-  child.stdout?.on('data', (chunk: string) => {
-    const lines = (rest + chunk).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) {
+  if (child.stdout !== null) {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const [atMs, cpu] = line.split(' ').map(Number);
-      if (Number.isFinite(atMs) && Number.isFinite(cpu))
-        units.push([atMs as number, cpu as number]);
-    }
-    if (units.length > 0) markStarted();
-  });
+      if (!Number.isFinite(atMs) || !Number.isFinite(cpu)) return;
+      units.push([atMs as number, cpu as number]);
+      markStarted();
+    });
+  }
   return {
     started,
     stop(fromMs, seconds) {

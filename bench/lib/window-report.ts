@@ -5,7 +5,7 @@
 // machine slowed (or the parts waited on each other alike); where the server's grows alone, the
 // server did. With --speed-probe, the probe's fixed unit says how fast the machine itself ran.
 import type { CpuUse } from './machine.js';
-import { fixed } from './markdown.js';
+import { fixed, tableRow } from './markdown.js';
 
 export interface WindowRun {
   readonly system: string;
@@ -121,9 +121,21 @@ export function rateAgainstProbe(run: WindowRun): number | null {
 
 export function windowTable(runs: readonly WindowRun[]): string {
   const probed = runs.some((run) => run.speedPerSecond !== undefined);
+  const header = [
+    'system',
+    'run',
+    'seconds',
+    'answers/s',
+    'server µs/answer',
+    'HTTP thread µs/answer',
+    'postgres µs/answer',
+    'load-gen µs/answer',
+    'server ÷ load-gen',
+    ...(probed ? ['probe µs a unit'] : []),
+  ];
   const lines = [
-    `| system | run | seconds | answers/s | server µs/answer | HTTP thread µs/answer | postgres µs/answer | load-gen µs/answer | server ÷ load-gen |${probed ? ' probe µs a unit |' : ''}`,
-    `| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |${probed ? ' ---: |' : ''}`,
+    tableRow(header),
+    tableRow(header.map((_, column) => (column === 0 || column === 2 ? '---' : '---:'))),
   ];
   for (const run of runs) {
     for (const stretch of stretches(run)) {
@@ -132,10 +144,18 @@ export function windowTable(runs: readonly WindowRun[]): string {
           ? null
           : stretch.server / stretch.generator;
       lines.push(
-        `| ${run.system} | ${run.run} | ${stretch.from}–${stretch.to} | ${Math.round(stretch.rate)} | ` +
-          `${cell(stretch.server)} | ${cell(stretch.mainThread)} | ${cell(stretch.postgres)} | ` +
-          `${cell(stretch.generator)} | ${cell(ratio, 2)} |` +
-          (probed ? ` ${cell(stretch.probe, 0)} |` : ''),
+        tableRow([
+          run.system,
+          String(run.run),
+          `${stretch.from}–${stretch.to}`,
+          String(Math.round(stretch.rate)),
+          cell(stretch.server),
+          cell(stretch.mainThread),
+          cell(stretch.postgres),
+          cell(stretch.generator),
+          cell(ratio, 2),
+          ...(probed ? [cell(stretch.probe, 0)] : []),
+        ]),
       );
     }
   }

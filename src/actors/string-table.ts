@@ -87,13 +87,6 @@ export class StringTable<V> implements ReadonlyStringTable<V> {
     this.newIndex();
   }
 
-  /** A table of its own with these entries, in this table's order. */
-  clone(): StringTable<V> {
-    const copy = new StringTable<V>(this.count);
-    this.forEachHashed((key, value, hash) => copy.append(key, value, hash));
-    return copy;
-  }
-
   get size(): number {
     return this.count;
   }
