@@ -3,7 +3,7 @@
 // (every process named postgres) and the machine as a whole, from /proc. Figures are in cores
 // (1.0 = one core fully busy). Beside them, how long each part's threads waited for a core (their
 // run-queue waits, /proc/<pid>/task/<tid>/schedstat), and the machine's steal time.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import {
   clockTicksPerSecond,
@@ -100,6 +100,20 @@ export function readOrUndefined(path: string): string | undefined {
 export function processPeakRssBytes(pid: number): number | undefined {
   const match = /^VmHWM:\s+(\d+) kB$/m.exec(readOrUndefined(`/proc/${pid}/status`) ?? '');
   return match?.[1] === undefined ? undefined : Number(match[1]) * 1024;
+}
+
+/**
+ * Sets a process's resident high-water mark (VmHWM) back to its resident set now, so that a
+ * later `processPeakRssBytes` tells the most it held since (Linux's /proc/<pid>/clear_refs, 5).
+ * False where that cannot be done (not Linux, or not allowed).
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** utime + stime of a process (all its threads), from /proc/<pid>/stat. */

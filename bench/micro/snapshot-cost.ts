@@ -11,6 +11,10 @@
 // of those commands is reported beside the same commands without a snapshot under way. "Longest
 // turn" is the longest the thread went without running a setImmediate task meanwhile.
 //
+// Memory: the process's resident peak while the sliced snapshot is taken and written by the
+// snapshot thread, above its resident set just before (after a full collection), as a container's
+// memory limit sees it (every thread of the process counts).
+//
 // With --batch N as well, N reserves and their confirms run between slices, as a hot shard
 // applies a batch of requests in one turn, and the longest batch is reported: the first batches
 // after a snapshot begins copy the parts of the hot key's tables they write to.
@@ -18,6 +22,8 @@
 //   npx tsx bench/micro/snapshot-cost.ts [--holds 150000] [--rounds 3] [--traffic] [--batch 1]
 //     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import pg from 'pg';
 import { PartitionState, captureSnapshot } from '../../src/actors/index.js';
 import { systemClock, type Clock } from '../../src/clock.js';
@@ -29,6 +35,7 @@ import { encodeSnapshot } from '../../src/persistence/snapshot-codec.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import { SnapshotSlicer, type SnapshotStats } from '../../src/shards/snapshot-slicer.js';
 import { hotPartition, hotPartitionNumber } from '../lib/hot-partition.js';
+import { processPeakRssBytes, resetPeakRss } from '../lib/machine.js';
 import { median } from '../lib/report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
 import { longestTurn } from '../lib/turn-probe.js';
@@ -56,6 +63,11 @@ function options() {
 }
 
 let serial = 0;
+
+// A full collection on demand: the resident set a snapshot starts from holds no garbage of the
+// round's snapshot taken in one go.
+setFlagsFromString('--expose-gc');
+const collect = runInNewContext('gc') as () => void;
 
 /**
  * A reserve then a confirm of it on the hot key: how long each took, in ms; with `batch` over 1,
@@ -164,6 +176,7 @@ async function main(): Promise<void> {
       const slices: number[] = [];
       const total: number[] = [];
       const turn: number[] = [];
+      const residentPeakMb: number[] = [];
       const during: number[] = [];
       const without: number[] = [];
       let bytes = 0;
@@ -181,6 +194,9 @@ async function main(): Promise<void> {
         write.push(performance.now() - encoded);
         writeTurn.push(written.turnMs);
         bytes = payload.length;
+        collect();
+        const residentBefore = process.memoryUsage().rss;
+        const peakReset = resetPeakRss(process.pid);
         const after = await sliced(state, chosen.traffic, chosen.batch);
         // Written as a shard writes it now: handed to the snapshot thread.
         const thread = new SnapshotThread(url);
@@ -190,6 +206,8 @@ async function main(): Promise<void> {
         );
         threadWrite.push(performance.now() - threadStarted);
         threadTurn.push(threaded.turnMs);
+        const peak = processPeakRssBytes(process.pid);
+        if (peakReset && peak !== undefined) residentPeakMb.push((peak - residentBefore) / 1e6);
         await thread.close();
         if (!chosen.traffic && after.bytes !== payload.length)
           throw new Error('the sliced snapshot differs in size');
@@ -231,6 +249,11 @@ async function main(): Promise<void> {
       out(`  longest turn of the shard thread meanwhile: ${ms(turn)}`);
       out(`  write (handed to the snapshot thread, SnapshotThread): ${ms(threadWrite)}`);
       out(`    longest turn of the shard thread during the write: ${ms(threadTurn)}`);
+      out(
+        residentPeakMb.length === 0
+          ? '  resident peak: not told here (no /proc/self/clear_refs)'
+          : `  resident peak while taken and written, above the resident set before: ${ms(residentPeakMb).replace(/ms/g, 'MB')}`,
+      );
       if (chosen.traffic) {
         const what =
           chosen.batch === 1
