@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import type { Clock } from '../../src/clock.js';
 import { expiriesPerSweepMax } from '../../src/limits.js';
-import type { JournalConnection, SnapshotRow, WalRow } from '../../src/persistence/index.js';
+import type { JournalConnection, SnapshotWrite, WalRow } from '../../src/persistence/index.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import type { ShardRequest } from '../../src/shards/protocol.js';
 import { Shard } from '../../src/shards/shard.js';
@@ -32,7 +32,7 @@ const day = 86_400_000;
 /** A journal that keeps nothing and answers every write at once. */
 const journal: JournalConnection = {
   append: (_rows: readonly WalRow[]) => Promise.resolve(),
-  writeSnapshot: (_row: SnapshotRow) => Promise.resolve(),
+  writeSnapshot: (_row: SnapshotWrite) => Promise.resolve(),
   close: () => Promise.resolve(),
   latestSnapshots: () => Promise.resolve(new Map()),
   readTails: () => Promise.resolve(0),

@@ -28,6 +28,7 @@ import pg from 'pg';
 import { PartitionState, captureSnapshot } from '../../src/actors/index.js';
 import { systemClock, type Clock } from '../../src/clock.js';
 import { snapshotSliceMs, snapshotSliceUnitsMax } from '../../src/limits.js';
+import { snapshotBytes } from '../../src/persistence/journal-connection.js';
 import { JournalStore } from '../../src/persistence/journal-store.js';
 import { SnapshotThread } from '../../src/persistence/snapshot-thread.js';
 import { migrate } from '../../src/persistence/migrations.js';
@@ -125,28 +126,30 @@ async function sliced(state: PartitionState, withTraffic: boolean, batch: number
   let trafficTimer: NodeJS.Immediate | undefined;
   const { value, turnMs } = await longestTurn(
     () =>
-      new Promise<{ stats: SnapshotStats; bytes: number; payload: Uint8Array }>((resolve) => {
-        const slicer = new SnapshotSlicer(
-          clock,
-          { sliceMs: snapshotSliceMs, unitsPerSliceMax: snapshotSliceUnitsMax },
-          {
-            begin: () => ({ state, lsn: 1 }),
-            complete: (_state, row, stats) => {
-              resolve({ stats, bytes: row.payload.length, payload: row.payload });
-              return true;
+      new Promise<{ stats: SnapshotStats; bytes: number; blocks: readonly Uint8Array[] }>(
+        (resolve) => {
+          const slicer = new SnapshotSlicer(
+            clock,
+            { sliceMs: snapshotSliceMs, unitsPerSliceMax: snapshotSliceUnitsMax },
+            {
+              begin: () => ({ state, lsn: 1 }),
+              complete: (_state, row, stats) => {
+                resolve({ stats, bytes: snapshotBytes(row), blocks: row.blocks });
+                return true;
+              },
+              dropped: (_partition, _state, error) => {
+                throw new Error(`snapshot dropped: ${String(error)}`);
+              },
             },
-            dropped: (_partition, _state, error) => {
-              throw new Error(`snapshot dropped: ${String(error)}`);
-            },
-          },
-        );
-        const between = (): void => {
-          commandMs.push(...traffic(state, 1_790_000_000_000 + 10_000_000, batch));
-          trafficTimer = setImmediate(between);
-        };
-        if (withTraffic) trafficTimer = setImmediate(between);
-        void slicer.request(partition);
-      }),
+          );
+          const between = (): void => {
+            commandMs.push(...traffic(state, 1_790_000_000_000 + 10_000_000, batch));
+            trafficTimer = setImmediate(between);
+          };
+          if (withTraffic) trafficTimer = setImmediate(between);
+          void slicer.request(partition);
+        },
+      ),
   );
   if (trafficTimer !== undefined) clearImmediate(trafficTimer);
   return { ...value, turnMs, commandMs, sliceWallMs, sliceCpuMs };
@@ -187,7 +190,7 @@ async function main(): Promise<void> {
         const payload = encodeSnapshot(snapshot);
         const encoded = performance.now();
         const written = await longestTurn(() =>
-          store.writeSnapshot({ partition, lsn: round + 1, payload }),
+          store.writeSnapshot({ partition, lsn: round + 1, blocks: [payload] }),
         );
         capture.push(captured - started);
         encode.push(encoded - captured);
@@ -202,7 +205,7 @@ async function main(): Promise<void> {
         const thread = new SnapshotThread(url);
         const threadStarted = performance.now();
         const threaded = await longestTurn(() =>
-          thread.writeSnapshot({ partition, lsn: 100 + round, payload: after.payload }),
+          thread.writeSnapshot({ partition, lsn: 100 + round, blocks: after.blocks }),
         );
         threadWrite.push(performance.now() - threadStarted);
         threadTurn.push(threaded.turnMs);

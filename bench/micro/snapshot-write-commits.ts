@@ -79,14 +79,18 @@ const ways: readonly {
     name: `in parts of ${snapshotPartBytes / (1 << 20)} MiB, compressed`,
     prepare: partStorage('EXTENDED'),
     write: (client, lsn, payload) =>
-      new JournalStore(client).writeSnapshot({ partition: hotPartitionNumber, lsn, payload }),
+      new JournalStore(client).writeSnapshot({
+        partition: hotPartitionNumber,
+        lsn,
+        blocks: [payload],
+      }),
   },
   {
     name: `in parts of ${smallPartBytes / 1024} KiB, compressed`,
     prepare: partStorage('EXTENDED'),
     write: (client, lsn, payload) =>
       new JournalStore(client).writeSnapshot(
-        { partition: hotPartitionNumber, lsn, payload },
+        { partition: hotPartitionNumber, lsn, blocks: [payload] },
         smallPartBytes,
       ),
   },
@@ -94,7 +98,11 @@ const ways: readonly {
     name: `in parts of ${snapshotPartBytes / (1 << 20)} MiB, uncompressed`,
     prepare: partStorage('EXTERNAL'),
     write: (client, lsn, payload) =>
-      new JournalStore(client).writeSnapshot({ partition: hotPartitionNumber, lsn, payload }),
+      new JournalStore(client).writeSnapshot({
+        partition: hotPartitionNumber,
+        lsn,
+        blocks: [payload],
+      }),
   },
 ];
 

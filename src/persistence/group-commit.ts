@@ -11,7 +11,7 @@
 import { AssertionError, assert, fail } from '../actors/index.js';
 import type { Clock } from '../clock.js';
 import { walPendingRecordsMax } from '../limits.js';
-import type { JournalSink, SnapshotRow, WalRow } from './journal-connection.js';
+import type { JournalSink, SnapshotWrite, WalRow } from './journal-connection.js';
 
 export interface GroupCommitListener {
   /** Every row up to `sequence` is durable. */
@@ -27,13 +27,13 @@ export interface GroupCommitListener {
 
 /** Takes durable snapshots off the commit loop (SnapshotWriter: a connection of its own). */
 export interface SnapshotHandoff {
-  write(row: SnapshotRow): void;
+  write(row: SnapshotWrite): void;
   readonly idle: boolean;
 }
 
 interface PendingSnapshot {
   readonly sequence: number;
-  readonly row: SnapshotRow;
+  readonly row: SnapshotWrite;
 }
 
 /** A write that committed, and the one it started on its sink after it (if any). */
@@ -141,7 +141,7 @@ export class GroupCommit {
    * A snapshot is written only once every row it reflects is durable. A newer snapshot of a
    * partition replaces one still waiting: it reflects more, so the bound is one per partition.
    */
-  addSnapshot(row: SnapshotRow): void {
+  addSnapshot(row: SnapshotWrite): void {
     this.snapshots = this.snapshots.filter((queued) => queued.row.partition !== row.partition);
     this.snapshots.push({ sequence: this.appendedSequence, row });
     this.schedule();

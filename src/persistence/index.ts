@@ -30,9 +30,11 @@ export type {
   MovementKey,
   SnapshotConnection,
   SnapshotRow,
+  SnapshotWrite,
   WalPageRow,
   WalRow,
 } from './journal-connection.js';
+export { snapshotBytes } from './journal-connection.js';
 export {
   JournalStore,
   leaseLostCode,

@@ -12,12 +12,14 @@ import {
   type ArrayRoom,
 } from './binary-arrays.js';
 import { recoveryPageBlocks, recoveryPageRows, snapshotPartBytes } from '../limits.js';
-import type {
-  JournalConnection,
-  MovementKey,
-  SnapshotRow,
-  WalPageRow,
-  WalRow,
+import {
+  snapshotBytes,
+  type JournalConnection,
+  type MovementKey,
+  type SnapshotRow,
+  type SnapshotWrite,
+  type WalPageRow,
+  type WalRow,
 } from './journal-connection.js';
 import { copyOut } from './copy-out.js';
 import { MovementRows, packLater, type MovementRow } from './movement-rows.js';
@@ -128,6 +130,39 @@ export interface ReadAllOptions {
  */
 function tailPageRows(open: number): number {
   return Math.max(1_000, Math.floor(recoveryPageRows / Math.max(1, open)));
+}
+
+/**
+ * A snapshot's blocks cut in parts of `partBytes` (the last may be shorter): a part that lies
+ * within one block is a view of it, one that spans blocks is copied together. The encoder's blocks
+ * are `snapshotPartBytes` long, so a shard's snapshot is written as its blocks, with no copy.
+ */
+export function* cutInParts(blocks: readonly Uint8Array[], partBytes: number): Generator<Buffer> {
+  assert(Number.isSafeInteger(partBytes) && partBytes > 0, 'bad part size');
+  let pieces: Uint8Array[] = [];
+  let held = 0;
+  for (const block of blocks) {
+    let offset = 0;
+    while (offset < block.length) {
+      const length = Math.min(partBytes - held, block.length - offset);
+      pieces.push(block.subarray(offset, offset + length));
+      held += length;
+      offset += length;
+      if (held === partBytes) {
+        yield wholePart(pieces, held);
+        pieces = [];
+        held = 0;
+      }
+    }
+  }
+  if (held > 0) yield wholePart(pieces, held);
+}
+
+function wholePart(pieces: readonly Uint8Array[], bytes: number): Buffer {
+  const only = pieces[0] as Uint8Array;
+  return pieces.length === 1
+    ? Buffer.from(only.buffer, only.byteOffset, only.byteLength)
+    : Buffer.concat(pieces, bytes);
 }
 
 /** TID range scans (`ctid >= ... AND ctid < ...` read by block) came with PostgreSQL 14. */
@@ -245,25 +280,28 @@ export class JournalStore implements JournalConnection {
    * transaction around the parts: were this client ever shared with appends, they would run
    * inside it and be answered before their commit. `partBytes` is for the bench's comparisons.
    */
-  async writeSnapshot(row: SnapshotRow, partBytes = snapshotPartBytes): Promise<void> {
-    const { partition, lsn, payload } = row;
-    if (payload.length <= partBytes) {
+  async writeSnapshot(row: SnapshotWrite, partBytes = snapshotPartBytes): Promise<void> {
+    const { partition, lsn, blocks } = row;
+    const bytes = snapshotBytes(row);
+    if (bytes <= partBytes) {
       await this.client.query(
         // The same (partition, lsn) always has the same content, whoever wrote it first.
         `INSERT INTO ledger_snapshots (partition, lsn, payload) VALUES ($1, $2, $3)
          ON CONFLICT (partition, lsn) DO NOTHING`,
-        [partition, lsn, payload],
+        [partition, lsn, blocks.length === 1 ? blocks[0] : Buffer.concat(blocks)],
       );
     } else {
-      const parts = Math.ceil(payload.length / partBytes);
-      for (let part = 0; part < parts; part += 1) {
-        const start = part * partBytes;
+      const parts = Math.ceil(bytes / partBytes);
+      let part = 0;
+      for (const payload of cutInParts(blocks, partBytes)) {
         await this.client.query(
           `INSERT INTO ledger_snapshot_parts (partition, lsn, part, payload) VALUES ($1, $2, $3, $4)
            ON CONFLICT (partition, lsn, part) DO NOTHING`,
-          [partition, lsn, part, payload.subarray(start, start + partBytes)],
+          [partition, lsn, part, payload],
         );
+        part += 1;
       }
+      assert(part === parts, 'a snapshot cut in the wrong number of parts');
       const written = await this.client.query(
         `INSERT INTO ledger_snapshots (partition, lsn, payload, parts)
          SELECT $1, $2, '', $3

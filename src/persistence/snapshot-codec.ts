@@ -1,6 +1,7 @@
 // Snapshots as msgpack: the actors' positional tuples packed once per partition.
 import { Packr } from 'msgpackr';
 import type { PartitionSnapshot, SnapshotSink } from '../actors/index.js';
+import { snapshotPartBytes } from '../limits.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -21,22 +22,24 @@ export function decodeSnapshot(payload: Uint8Array): PartitionSnapshot {
 
 /** Values packed together: one `pack` call per this many (a few tens of KB for hold tuples). */
 const valuesPerPack = 256;
-/** The output grows by blocks of this size, copied into one buffer at the end. */
-const blockBytes = 1 << 20;
+/**
+ * The output grows by blocks of this size, handed over as they are: the size of the parts a large
+ * snapshot is written in (JournalStore.writeSnapshot), so each block is one part, written with no
+ * copy.
+ */
+const blockBytes = snapshotPartBytes;
 
 /**
  * Packs a snapshot given piece by piece (SnapshotCapture's sink), as the same bytes as
  * `encodeSnapshot` of the whole: msgpack's headers are written as msgpackr writes them, and
- * values are packed in runs whose own array header is cut off. The bytes are then assembled
- * into one buffer, also in steps (`assemble`).
+ * values are packed in runs whose own array header is cut off. The bytes come out in blocks
+ * (`finish`), never put together in one buffer.
  */
 export class SnapshotEncoder implements SnapshotSink {
   private values: unknown[] = [];
   private blocks: Buffer[] = [];
   private block = Buffer.allocUnsafeSlow(blockBytes);
   private used = 0;
-  private payload: Buffer | undefined;
-  private copied = 0;
 
   /** Bytes written so far. */
   bytes = 0;
@@ -56,29 +59,18 @@ export class SnapshotEncoder implements SnapshotSink {
   }
 
   /**
-   * Copies up to `bytesMax` more of the output into the payload; returns the payload once all of
-   * it is there. Nothing may be given after the first call.
+   * The snapshot's bytes, in order: full blocks of `blockBytes` and a last one of what it holds
+   * (a view). Nothing may be given after.
    */
-  assemble(bytesMax: number): Buffer | undefined {
-    if (this.payload === undefined) {
-      this.flush();
-      this.blocks.push(this.block.subarray(0, this.used));
-      this.block = Buffer.alloc(0);
-      this.payload = Buffer.allocUnsafeSlow(this.bytes);
-      // Hand msgpackr a small buffer again (see encodeSnapshot).
-      packr.useBuffer(Buffer.allocUnsafeSlow(sharedBufferBytes));
-    }
-    let budget = bytesMax;
-    while (this.blocks.length > 0 && budget > 0) {
-      const block = this.blocks[0] as Buffer;
-      const length = Math.min(block.length, budget);
-      block.copy(this.payload, this.copied, 0, length);
-      this.copied += length;
-      budget -= length;
-      if (length === block.length) this.blocks.shift();
-      else this.blocks[0] = block.subarray(length);
-    }
-    return this.blocks.length === 0 ? this.payload : undefined;
+  finish(): Uint8Array[] {
+    this.flush();
+    const blocks = [...this.blocks, this.block.subarray(0, this.used)];
+    this.blocks = [];
+    this.block = Buffer.alloc(0);
+    this.used = 0;
+    // Hand msgpackr a small buffer again (see encodeSnapshot).
+    packr.useBuffer(Buffer.allocUnsafeSlow(sharedBufferBytes));
+    return blocks;
   }
 
   private header(count: number, fixed: number, two: number, four: number): void {

@@ -30,9 +30,7 @@ async function handle(message: ToSnapshotThread): Promise<void> {
   try {
     // A connection that fails makes its write fail: the shard's writer then drops this thread.
     store ??= await JournalStore.connect(data.databaseUrl, { onError: () => undefined });
-    const { partition, lsn, payload } = message.row;
-    const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-    await store.writeSnapshot({ partition, lsn, payload: bytes });
+    await store.writeSnapshot(message.row);
     reply({ id: message.id });
   } catch (error) {
     await drop();

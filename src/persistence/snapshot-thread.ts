@@ -1,19 +1,19 @@
 // Snapshot rows written from a thread of their own. Sending a 16.5 MB bytea parameter costs node-pg
 // several copies of it on the calling thread (7-49 ms for one such INSERT here, measured with a
 // setImmediate probe): on a shard's thread that stalled its mailbox as much as the capture did.
-// The shard hands each row's payload over (transferred, not copied) and this thread's connection
+// The shard hands each snapshot's blocks over (transferred, not copied) and this thread's connection
 // does the rest. A failed write, or a thread that died, fails the write: the SnapshotWriter logs
 // it, drops the snapshot (the WAL has every record) and starts a new thread for the next one.
 import type { Worker } from 'node:worker_threads';
 import { spawnWorker } from '../worker-script.js';
-import type { SnapshotConnection, SnapshotRow } from './journal-connection.js';
+import type { SnapshotConnection, SnapshotWrite } from './journal-connection.js';
 
 export interface SnapshotThreadData {
   readonly databaseUrl: string;
 }
 
 export type ToSnapshotThread =
-  | { readonly kind: 'write'; readonly id: number; readonly row: SnapshotRow }
+  | { readonly kind: 'write'; readonly id: number; readonly row: SnapshotWrite }
   | { readonly kind: 'close'; readonly id: number };
 
 export interface FromSnapshotThread {
@@ -46,15 +46,16 @@ export class SnapshotThread implements SnapshotConnection {
     this.worker.on('exit', (code) => this.fail(new Error(`snapshot thread exited (${code})`)));
   }
 
-  writeSnapshot(row: SnapshotRow): Promise<void> {
-    // The thread gets the payload's memory; a view of a larger or shared buffer is copied first.
-    const { payload } = row;
-    const own =
-      payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength
-        ? payload
-        : Uint8Array.prototype.slice.call(payload);
-    const transfer = { partition: row.partition, lsn: row.lsn, payload: own };
-    return this.send({ kind: 'write', id: this.id(), row: transfer }, [own.buffer as ArrayBuffer]);
+  writeSnapshot(row: SnapshotWrite): Promise<void> {
+    // The thread gets the blocks' memory; a view of a larger or shared buffer is copied first.
+    const blocks = row.blocks.map((block) =>
+      block.byteOffset === 0 && block.byteLength === block.buffer.byteLength
+        ? block
+        : Uint8Array.prototype.slice.call(block),
+    );
+    const transfer = { partition: row.partition, lsn: row.lsn, blocks };
+    const buffers = blocks.map((block) => block.buffer as ArrayBuffer);
+    return this.send({ kind: 'write', id: this.id(), row: transfer }, buffers);
   }
 
   /** Closes the thread's connection and ends the thread. */

@@ -4,10 +4,10 @@
 // handed over only once every record it reflects is durable, so it may be written at any time
 // after; a failed write is reported and dropped (the WAL holds everything: recovery replays a
 // longer tail), and the connection is replaced at the next write.
-import type { SnapshotConnection, SnapshotRow } from './journal-connection.js';
+import type { SnapshotConnection, SnapshotWrite } from './journal-connection.js';
 
 export class SnapshotWriter {
-  private queue: SnapshotRow[] = [];
+  private queue: SnapshotWrite[] = [];
   private connection: SnapshotConnection | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
@@ -28,7 +28,7 @@ export class SnapshotWriter {
     while (this.running !== undefined) await this.running;
   }
 
-  write(row: SnapshotRow): void {
+  write(row: SnapshotWrite): void {
     if (this.closed) return;
     // A newer snapshot of a partition makes a queued older one useless.
     this.queue = this.queue.filter((queued) => queued.partition !== row.partition);

@@ -2,7 +2,11 @@
 // end of its completion turn, snapshots, snapshot writes and sweeps. The worker calls these only
 // when the timeline is on; they only read the clock and record, so no reply or commit waits.
 import { Timeline, timelineNow } from '../observability/timeline.js';
-import type { SnapshotConnection, SnapshotRow } from '../persistence/index.js';
+import {
+  snapshotBytes,
+  type SnapshotConnection,
+  type SnapshotWrite,
+} from '../persistence/index.js';
 import type { SnapshotStats } from './snapshot-slicer.js';
 
 /** Sweeps shorter than this that expired nothing are not recorded: one every 100 ms each. */
@@ -60,9 +64,9 @@ export class ShardTimeline {
   /** The snapshot connection, with each write's duration recorded (it runs on its own thread). */
   snapshotWrites(connection: SnapshotConnection): SnapshotConnection {
     return {
-      writeSnapshot: async (row: SnapshotRow) => {
-        // Read before the write: the payload's memory is handed over to the writing thread.
-        const bytes = row.payload.length;
+      writeSnapshot: async (row: SnapshotWrite) => {
+        // Read before the write: the blocks' memory is handed over to the writing thread.
+        const bytes = snapshotBytes(row);
         const startedMs = timelineNow();
         await connection.writeSnapshot(row);
         this.timeline.record('snapshot-write', startedMs, { ms: timelineNow() - startedMs, bytes });

@@ -39,7 +39,8 @@ import {
   type JournalConnection,
   type MovementColumns,
   type SnapshotConnection,
-  type SnapshotRow,
+  type SnapshotWrite,
+  snapshotBytes,
   type WalRow,
   leasesLostBy as leasesLost,
 } from '../persistence/index.js';
@@ -675,13 +676,17 @@ export class Shard {
     return { state: runtime.state, lsn };
   }
 
-  private completeSnapshot(state: PartitionState, row: SnapshotRow, stats: SnapshotStats): boolean {
+  private completeSnapshot(
+    state: PartitionState,
+    row: SnapshotWrite,
+    stats: SnapshotStats,
+  ): boolean {
     // A partition reloaded since (a failed write) has another state: this one may hold records
     // that never became durable. (A failure drops every snapshot under way anyway.)
     if (this.runtimes.get(row.partition)?.state !== state || this.mode !== 'serving') return false;
     // Written once every record appended so far (those up to its LSN among them) is durable.
     this.commit.addSnapshot(row);
-    this.environment.snapshotted?.(merged(stats, { bytes: row.payload.length }));
+    this.environment.snapshotted?.(merged(stats, { bytes: snapshotBytes(row) }));
     return true;
   }
 

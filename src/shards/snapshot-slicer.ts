@@ -6,7 +6,7 @@
 // exact at that LSN however the partition changes meanwhile (SnapshotCapture, copy on write).
 import { SnapshotCapture, type PartitionState } from '../actors/index.js';
 import type { Clock } from '../clock.js';
-import { SnapshotEncoder, type SnapshotRow } from '../persistence/index.js';
+import { SnapshotEncoder, type SnapshotWrite } from '../persistence/index.js';
 
 export interface SliceBudget {
   /** A slice ends once it has run this long (checked every `unitsPerCheck` values). */
@@ -16,21 +16,20 @@ export interface SliceBudget {
 }
 
 /**
- * Values captured between two looks at the clock; payload bytes copied between two. A hot key's
+ * Values captured between two looks at the clock. A hot key's
  * hold takes 2-3 µs to capture and encode when 600,000 are pending, so a look every 256 values let
  * a slice run 0.71-0.84 ms at the median against its 0.5 ms budget; every 64, 0.55-0.58 ms
  * (bench/micro/snapshot-cost.ts --holds 600000; bench/README.md, "A slice looks at the clock every
  * 64 values"). A look is one `performance.now()`.
  */
 const unitsPerCheck = 64;
-const bytesPerCheck = 1 << 20;
 
 /** What the shard tells the slicer, and is told. */
 export interface SlicerOwner {
   /** The partition's state and LSN now, if a snapshot of it may start (undefined: not now). */
   begin(partition: number): { state: PartitionState; lsn: number } | undefined;
   /** A snapshot is complete; false if it was not handed on (the partition was reloaded). */
-  complete(state: PartitionState, row: SnapshotRow, stats: SnapshotStats): boolean;
+  complete(state: PartitionState, row: SnapshotWrite, stats: SnapshotStats): boolean;
   /** A snapshot was dropped before completion: its records count toward the next one. */
   dropped(partition: number, state: PartitionState, error?: unknown): void;
 }
@@ -53,7 +52,6 @@ interface Job {
   readonly capture: SnapshotCapture;
   readonly encoder: SnapshotEncoder;
   readonly waiters: Waiter[];
-  captured: boolean;
   slices: number;
   longestSliceMs: number;
   totalMs: number;
@@ -143,17 +141,15 @@ export class SnapshotSlicer {
       const step = Math.min(unitsPerCheck, this.budget.unitsPerSliceMax);
       let units = 0;
       for (;;) {
-        if (!job.captured) {
-          job.captured = job.capture.advance(step);
-          units += step;
-        } else {
-          const payload = job.encoder.assemble(bytesPerCheck);
-          units += step;
-          if (payload !== undefined) {
-            this.account(job, startedMs);
-            this.finish(job, payload);
-            return;
-          }
+        const captured = job.capture.advance(step);
+        units += step;
+        if (captured) {
+          // The encoder's blocks go as they are: never put together in one buffer, which would
+          // hold a hot partition's snapshot twice (SnapshotWrite).
+          const blocks = job.encoder.finish();
+          this.account(job, startedMs);
+          this.finish(job, blocks);
+          return;
         }
         if (units >= this.budget.unitsPerSliceMax) break;
         if (this.clock.monotonic() - startedMs >= this.budget.sliceMs) break;
@@ -194,7 +190,6 @@ export class SnapshotSlicer {
         capture,
         encoder,
         waiters,
-        captured: false,
         slices: 0,
         longestSliceMs: 0,
         totalMs: 0,
@@ -205,7 +200,7 @@ export class SnapshotSlicer {
     return undefined;
   }
 
-  private finish(job: Job, payload: Buffer): void {
+  private finish(job: Job, blocks: readonly Uint8Array[]): void {
     this.job = undefined;
     const { partition, lsn, slices, longestSliceMs, totalMs } = job;
     const stats = {
@@ -214,7 +209,7 @@ export class SnapshotSlicer {
       totalMs,
       elapsedMs: this.clock.monotonic() - job.startedMs,
     };
-    const taken = this.owner.complete(job.state, { partition, lsn, payload }, stats);
+    const taken = this.owner.complete(job.state, { partition, lsn, blocks }, stats);
     for (const resolve of job.waiters) resolve(taken);
   }
 

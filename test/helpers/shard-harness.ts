@@ -22,8 +22,8 @@ export class InstantJournal {
       append: async (rows: readonly WalRow[]) => {
         for (const row of rows) this.wal.set(row.lsn, Uint8Array.from(row.payload));
       },
-      writeSnapshot: async (row) => {
-        this.snapshots.push(row);
+      writeSnapshot: async ({ partition, lsn, blocks }) => {
+        this.snapshots.push({ partition, lsn, payload: Buffer.concat(blocks) });
       },
       latestSnapshots: async () => {
         const latest = this.snapshots.at(-1);

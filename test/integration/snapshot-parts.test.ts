@@ -65,7 +65,7 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
   it('writes a large snapshot in parts, its row holding none of it, and reads it back whole', async () => {
     const length = 2 * snapshotPartBytes + 12_345;
     const payload = payloadOf(length, 1);
-    await store.writeSnapshot({ partition: 7, lsn: 40, payload });
+    await store.writeSnapshot({ partition: 7, lsn: 40, blocks: [payload] });
 
     expect(await rowsOf(7)).toStrictEqual([{ lsn: 40, parts: 3, bytes: 0 }]);
     expect(await partsOf(7)).toStrictEqual([
@@ -78,10 +78,36 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
     expect(Buffer.from(latest.get(7)?.payload ?? []).equals(payload)).toBe(true);
   });
 
+  it('writes blocks cut anywhere in parts of the part size, and reads them back whole', async () => {
+    const blocks = [700_000, 0, 900_000, snapshotPartBytes, 600_000].map((length, seed) =>
+      payloadOf(length, seed),
+    );
+    const whole = Buffer.concat(blocks);
+    await store.writeSnapshot({ partition: 11, lsn: 12, blocks });
+
+    expect(await rowsOf(11)).toStrictEqual([{ lsn: 12, parts: 4, bytes: 0 }]);
+    expect(await partsOf(11)).toStrictEqual([
+      `12/0/${snapshotPartBytes}`,
+      `12/1/${snapshotPartBytes}`,
+      `12/2/${snapshotPartBytes}`,
+      `12/3/${whole.length - 3 * snapshotPartBytes}`,
+    ]);
+    const latest = await store.latestSnapshots([11]);
+    expect(Buffer.from(latest.get(11)?.payload ?? []).equals(whole)).toBe(true);
+  });
+
+  it('keeps small blocks in its row, put together', async () => {
+    const blocks = [payloadOf(300, 1), payloadOf(200, 2)];
+    await store.writeSnapshot({ partition: 10, lsn: 3, blocks });
+    expect(await rowsOf(10)).toStrictEqual([{ lsn: 3, parts: 0, bytes: 500 }]);
+    const latest = await store.latestSnapshots([10]);
+    expect(Buffer.from(latest.get(10)?.payload ?? []).equals(Buffer.concat(blocks))).toBe(true);
+  });
+
   it('writes in parts of the size it is given (the bench compares sizes), and reads back whole', async () => {
     const partBytes = 256 * 1024;
     const payload = payloadOf(snapshotPartBytes, 3);
-    await store.writeSnapshot({ partition: 8, lsn: 5, payload }, partBytes);
+    await store.writeSnapshot({ partition: 8, lsn: 5, blocks: [payload] }, partBytes);
 
     expect(await rowsOf(8)).toStrictEqual([{ lsn: 5, parts: 4, bytes: 0 }]);
     expect(await partsOf(8)).toStrictEqual([0, 1, 2, 3].map((part) => `5/${part}/${partBytes}`));
@@ -91,7 +117,7 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
 
   it('keeps a snapshot of at most one part in its row, as before', async () => {
     const payload = payloadOf(snapshotPartBytes, 2);
-    await store.writeSnapshot({ partition: 3, lsn: 5, payload });
+    await store.writeSnapshot({ partition: 3, lsn: 5, blocks: [payload] });
     expect(await rowsOf(3)).toStrictEqual([{ lsn: 5, parts: 0, bytes: snapshotPartBytes }]);
     expect(await partsOf(3)).toStrictEqual([]);
     expect(
@@ -101,14 +127,14 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
 
   it('forgets older snapshots with their parts, keeping the latest two', async () => {
     const large = (seed: number) => payloadOf(snapshotPartBytes + 100 * seed, seed);
-    await store.writeSnapshot({ partition: 2, lsn: 10, payload: large(1) });
-    await store.writeSnapshot({ partition: 2, lsn: 20, payload: payloadOf(500, 9) });
-    await store.writeSnapshot({ partition: 2, lsn: 30, payload: large(3) });
+    await store.writeSnapshot({ partition: 2, lsn: 10, blocks: [large(1)] });
+    await store.writeSnapshot({ partition: 2, lsn: 20, blocks: [payloadOf(500, 9)] });
+    await store.writeSnapshot({ partition: 2, lsn: 30, blocks: [large(3)] });
     expect((await rowsOf(2)).map((row) => row.lsn)).toStrictEqual([20, 30]);
     expect(await partsOf(2)).toStrictEqual([`30/0/${snapshotPartBytes}`, '30/1/300']);
     // Another partition's parts are its own.
-    await store.writeSnapshot({ partition: 9, lsn: 1, payload: large(4) });
-    await store.writeSnapshot({ partition: 2, lsn: 40, payload: large(5) });
+    await store.writeSnapshot({ partition: 9, lsn: 1, blocks: [large(4)] });
+    await store.writeSnapshot({ partition: 2, lsn: 40, blocks: [large(5)] });
     expect(await partsOf(2)).toStrictEqual([
       `30/0/${snapshotPartBytes}`,
       '30/1/300',
@@ -123,8 +149,8 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
 
   it('writes the same snapshot twice as once', async () => {
     const payload = payloadOf(snapshotPartBytes + 1, 6);
-    await store.writeSnapshot({ partition: 4, lsn: 8, payload });
-    await store.writeSnapshot({ partition: 4, lsn: 8, payload });
+    await store.writeSnapshot({ partition: 4, lsn: 8, blocks: [payload] });
+    await store.writeSnapshot({ partition: 4, lsn: 8, blocks: [payload] });
     expect(await rowsOf(4)).toStrictEqual([{ lsn: 8, parts: 2, bytes: 0 }]);
     expect(
       Buffer.from((await store.latestSnapshots([4])).get(4)?.payload ?? []).equals(payload),
@@ -133,7 +159,7 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
 
   it('takes parts without their row (a crash part way) for nothing, and forgets them later', async () => {
     const whole = payloadOf(snapshotPartBytes + 10, 7);
-    await store.writeSnapshot({ partition: 5, lsn: 10, payload: whole });
+    await store.writeSnapshot({ partition: 5, lsn: 10, blocks: [whole] });
     // A write of lsn 20 that stopped after its first part.
     await client.query(
       `INSERT INTO ledger_snapshot_parts (partition, lsn, part, payload) VALUES (5, 20, 0, $1)`,
@@ -143,8 +169,8 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
     expect(latest.get(5)?.lsn).toBe(10);
     expect(Buffer.from(latest.get(5)?.payload ?? []).equals(whole)).toBe(true);
     // Two later snapshots: everything below them goes, the stray part too.
-    await store.writeSnapshot({ partition: 5, lsn: 30, payload: payloadOf(100, 1) });
-    await store.writeSnapshot({ partition: 5, lsn: 40, payload: payloadOf(100, 2) });
+    await store.writeSnapshot({ partition: 5, lsn: 30, blocks: [payloadOf(100, 1)] });
+    await store.writeSnapshot({ partition: 5, lsn: 40, blocks: [payloadOf(100, 2)] });
     expect(await partsOf(5)).toStrictEqual([]);
     expect((await rowsOf(5)).map((row) => row.lsn)).toStrictEqual([30, 40]);
   });
@@ -153,7 +179,7 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
     await store.writeSnapshot({
       partition: 6,
       lsn: 12,
-      payload: payloadOf(snapshotPartBytes * 2 + 1, 3),
+      blocks: [payloadOf(snapshotPartBytes * 2 + 1, 3)],
     });
     await client.query('DELETE FROM ledger_snapshot_parts WHERE partition = 6 AND part = 1');
     await expect(store.latestSnapshots([6])).rejects.toThrow(/2 of 3 parts/);
@@ -170,7 +196,7 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
         store.writeSnapshot({
           partition: 6,
           lsn: 13,
-          payload: payloadOf(snapshotPartBytes * 2 + 1, 4),
+          blocks: [payloadOf(snapshotPartBytes * 2 + 1, 4)],
         }),
       ).rejects.toThrow(/a part is missing/);
       expect(await rowsOf(6)).toStrictEqual([]);
@@ -185,7 +211,7 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
     await store.writeSnapshot({
       partition: 1,
       lsn: 3,
-      payload: payloadOf(snapshotPartBytes + 5, 5),
+      blocks: [payloadOf(snapshotPartBytes + 5, 5)],
     });
     await client.query('BEGIN');
     await replaceJournal(client, {

@@ -28,17 +28,24 @@ describe.runIf(await havePostgres())('the snapshot thread', () => {
     await database?.drop();
   });
 
-  it('writes the rows it is given, handing their payload over', async () => {
+  it('writes the rows it is given, handing their blocks over', async () => {
     const thread = new SnapshotThread(database.url);
-    const payload = Buffer.allocUnsafeSlow(3_000_000);
-    for (let index = 0; index < payload.length; index += 1) payload[index] = index % 251;
-    const expected = Buffer.from(payload);
-    await thread.writeSnapshot({ partition: 4, lsn: 17, payload });
-    // Transferred: the shard's copy is gone.
-    expect(payload.byteLength).toBe(0);
-    // A view of a larger buffer is copied, the buffer left alone.
+    // As the encoder gives them: whole blocks, then a view of the last one's start.
+    const blocks = [1_500_000, 1_500_000, 2_000_000].map((length, block) => {
+      const bytes = Buffer.allocUnsafeSlow(length);
+      for (let index = 0; index < length; index += 1) bytes[index] = (index + block) % 251;
+      return bytes;
+    });
+    const [first, second, third] = blocks as [Buffer, Buffer, Buffer];
+    const last = third.subarray(0, 1_000_000);
+    const expected = Buffer.concat([first, second, last]);
+    await thread.writeSnapshot({ partition: 4, lsn: 17, blocks: [first, second, last] });
+    // Whole blocks are transferred (the shard's copy is gone); the view is copied, its buffer
+    // left alone.
+    expect(blocks.map((block) => block.byteLength)).toStrictEqual([0, 0, 2_000_000]);
+    // A view of a larger buffer alone.
     const shared = Buffer.from([9, 9, 1, 2, 3, 9]);
-    await thread.writeSnapshot({ partition: 5, lsn: 3, payload: shared.subarray(2, 5) });
+    await thread.writeSnapshot({ partition: 5, lsn: 3, blocks: [shared.subarray(2, 5)] });
     expect([...shared]).toStrictEqual([9, 9, 1, 2, 3, 9]);
     await thread.close();
 
@@ -54,7 +61,7 @@ describe.runIf(await havePostgres())('the snapshot thread', () => {
     const url = new URL(database.url);
     url.pathname = '/no_such_database_here';
     const thread = new SnapshotThread(url.toString());
-    const row = { partition: 1, lsn: 1, payload: Buffer.from([1]) };
+    const row = { partition: 1, lsn: 1, blocks: [Buffer.from([1])] };
     await expect(thread.writeSnapshot(row)).rejects.toThrow();
     await thread.close();
   });

@@ -15,6 +15,7 @@ import {
   type JournalReader,
   type MovementKey,
   type SnapshotRow,
+  type SnapshotWrite,
   type WalPageRow,
   type WalRow,
 } from '../../src/persistence/index.js';
@@ -249,10 +250,10 @@ export class MemoryJournal {
     }
   }
 
-  insertSnapshot(row: SnapshotRow): void {
+  insertSnapshot(row: SnapshotWrite): void {
     let partition = this.snapshots.get(row.partition);
     if (partition === undefined) this.snapshots.set(row.partition, (partition = new Map()));
-    if (!partition.has(row.lsn)) partition.set(row.lsn, Uint8Array.from(row.payload));
+    if (!partition.has(row.lsn)) partition.set(row.lsn, Buffer.concat(row.blocks));
     // As the store does: keep the newest two.
     const lsns = [...partition.keys()].sort((a, b) => b - a);
     for (const old of lsns.slice(2)) partition.delete(old);
@@ -392,7 +393,7 @@ export class SimConnection implements JournalConnection {
     ) as Promise<void>;
   }
 
-  writeSnapshot(row: SnapshotRow): Promise<void> {
+  writeSnapshot(row: SnapshotWrite): Promise<void> {
     const label = `snapshot ${row.partition}@${row.lsn}`;
     return this.enqueue('snapshot', label, () => this.journal.insertSnapshot(row)) as Promise<void>;
   }

@@ -9,6 +9,7 @@ import {
 } from '../../../src/actors/index.js';
 import { watcherCount } from '../../../src/actors/change-watch.js';
 import { SnapshotEncoder, encodeSnapshot } from '../../../src/persistence/snapshot-codec.js';
+import { snapshotPartBytes } from '../../../src/limits.js';
 import {
   RecordingPartition,
   adjust,
@@ -24,9 +25,7 @@ function sliced(partition: RecordingPartition) {
   const capture = new SnapshotCapture(partition.state, encoder);
   const finish = (units = 7): Buffer => {
     while (!capture.advance(units));
-    let payload: Buffer | undefined;
-    while (payload === undefined) payload = encoder.assemble(1000);
-    return payload;
+    return Buffer.concat(encoder.finish());
   };
   return { expected, capture, finish };
 }
@@ -45,6 +44,20 @@ function hotKey(retention: RetentionPolicy, holds: number, partition = 4) {
 }
 
 describe('SnapshotCapture', () => {
+  it("hands a large snapshot's bytes over in blocks of a snapshot part each, as encoded whole", () => {
+    const retention = { retainFinishedMs: 3_600_000, retainFinishedMax: 100_000, onHandMax: 1e9 };
+    const { recording } = hotKey(retention, 30_000);
+    const expected = encodeSnapshot(captureSnapshot(recording.state));
+    const encoder = new SnapshotEncoder();
+    const capture = new SnapshotCapture(recording.state, encoder);
+    while (!capture.advance(1000));
+    const blocks = encoder.finish();
+    expect(blocks.length).toBe(Math.ceil(expected.length / snapshotPartBytes));
+    expect(blocks.length).toBeGreaterThan(1);
+    for (const block of blocks.slice(0, -1)) expect(block.length).toBe(snapshotPartBytes);
+    expect(Buffer.concat(blocks).equals(expected)).toBe(true);
+  });
+
   it('is exact while the finished queue is pruned and compacted under it', () => {
     const retention = { retainFinishedMs: 3_600_000, retainFinishedMax: 1500, onHandMax: 1e9 };
     const { recording, ids } = hotKey(retention, 4000);

@@ -9,7 +9,7 @@ import {
   GroupCommit,
   type JournalSink,
   type SnapshotHandoff,
-  type SnapshotRow,
+  type SnapshotWrite,
   type WalRow,
 } from '../../../src/persistence/index.js';
 
@@ -44,9 +44,9 @@ class HeldSink implements JournalSink {
 }
 
 class Snapshots implements SnapshotHandoff {
-  readonly written: SnapshotRow[] = [];
+  readonly written: SnapshotWrite[] = [];
   readonly idle = true;
-  write(row: SnapshotRow): void {
+  write(row: SnapshotWrite): void {
     this.written.push(row);
   }
 }
@@ -214,7 +214,7 @@ describe('GroupCommit with several writes in flight', () => {
     commit.append(wal(1));
     await settle();
     commit.append(wal(2));
-    commit.addSnapshot({ partition: 1, lsn: 2, payload: new Uint8Array([2]) });
+    commit.addSnapshot({ partition: 1, lsn: 2, blocks: [new Uint8Array([2])] });
     await settle();
     second.commit();
     await settle();

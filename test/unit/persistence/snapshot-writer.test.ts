@@ -9,24 +9,24 @@ import {
   SnapshotWriter,
   type JournalSink,
   type SnapshotConnection,
-  type SnapshotRow,
+  type SnapshotWrite,
   type WalRow,
 } from '../../../src/persistence/index.js';
 
-const row = (partition: number, lsn: number): SnapshotRow => ({
+const row = (partition: number, lsn: number): SnapshotWrite => ({
   partition,
   lsn,
-  payload: new Uint8Array([partition, lsn]),
+  blocks: [new Uint8Array([partition, lsn])],
 });
 
 /** A connection whose writes wait until released, and fail when told to. */
 class HeldConnection implements SnapshotConnection {
-  readonly written: SnapshotRow[] = [];
+  readonly written: SnapshotWrite[] = [];
   private releases: (() => void)[] = [];
   failNext = false;
   closed = false;
 
-  writeSnapshot(snapshot: SnapshotRow): Promise<void> {
+  writeSnapshot(snapshot: SnapshotWrite): Promise<void> {
     if (this.failNext) {
       this.failNext = false;
       return Promise.reject(new Error('injected: snapshot write failed'));

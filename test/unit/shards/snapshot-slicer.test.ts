@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { captureSnapshot } from '../../../src/actors/index.js';
 import type { Clock } from '../../../src/clock.js';
 import { encodeSnapshot } from '../../../src/persistence/snapshot-codec.js';
-import type { SnapshotRow } from '../../../src/persistence/index.js';
+import type { SnapshotWrite } from '../../../src/persistence/index.js';
 import { SnapshotSlicer, type SnapshotStats } from '../../../src/shards/snapshot-slicer.js';
 import { RecordingPartition, adjust, reserve } from '../../helpers/actor-fixtures.js';
 
@@ -39,7 +39,7 @@ describe('SnapshotSlicer', () => {
       defer: (task) => void setImmediate(task),
       sleep: () => Promise.resolve(),
     };
-    let row: SnapshotRow | undefined;
+    let row: SnapshotWrite | undefined;
     let stats: SnapshotStats | undefined;
     const slicer = new SnapshotSlicer(
       clock,
@@ -58,7 +58,7 @@ describe('SnapshotSlicer', () => {
     );
 
     expect(await slicer.request(3)).toBe(true);
-    expect(Buffer.from(row?.payload ?? []).equals(expected)).toBe(true);
+    expect(Buffer.concat(row?.blocks ?? []).equals(expected)).toBe(true);
     // Every hold is one value: a slice that took more between looks makes fewer slices.
     expect(stats?.slices).toBeGreaterThanOrEqual(holds / valuesPerLookMax);
   });
