@@ -1,9 +1,10 @@
 // Snapshot rows written from a thread of their own. Sending a 16.5 MB bytea parameter costs node-pg
 // several copies of it on the calling thread (7-49 ms for one such INSERT here, measured with a
 // setImmediate probe): on a shard's thread that stalled its mailbox as much as the capture did.
-// The shard hands each snapshot's blocks over (transferred, not copied) and this thread's connection
-// does the rest. A failed write, or a thread that died, fails the write: the SnapshotWriter logs
-// it, drops the snapshot (the WAL has every record) and starts a new thread for the next one.
+// The shard hands each snapshot's blocks over (transferred, not copied) and this thread's
+// connection does the rest. A failed write, or a thread that died, fails the write: the
+// SnapshotWriter logs it, drops the snapshot (the WAL has every record) and starts a new thread
+// for the next one.
 import type { Worker } from 'node:worker_threads';
 import { spawnWorker } from '../worker-script.js';
 import type { SnapshotConnection, SnapshotWrite } from './journal-connection.js';
