@@ -279,6 +279,13 @@ export class JournalStore implements JournalConnection {
    * into Postgres's WAL at once, and each group commit behind them waited for all of them. No
    * transaction around the parts: were this client ever shared with appends, they would run
    * inside it and be answered before their commit. `partBytes` is for the bench's comparisons.
+   *
+   * The parts of one (partition, lsn) are written by one writer at a time (a session advisory
+   * lock on the pair, let go at the end or with the connection), and only while no row names
+   * them: an earlier attempt's parts at that lsn (a write killed part way, and the same lsn
+   * snapshotted again after a restart) are removed first. The same state need not encode to the
+   * same bytes (laid out otherwise in memory after a recovery), so keeping them would have made
+   * one snapshot of two.
    */
   async writeSnapshot(row: SnapshotWrite, partBytes = snapshotPartBytes): Promise<void> {
     const { partition, lsn, blocks } = row;
@@ -291,34 +298,12 @@ export class JournalStore implements JournalConnection {
         [partition, lsn, blocks.length === 1 ? blocks[0] : Buffer.concat(blocks)],
       );
     } else {
-      const parts = Math.ceil(bytes / partBytes);
-      let part = 0;
-      for (const payload of cutInParts(blocks, partBytes)) {
-        await this.client.query(
-          `INSERT INTO ledger_snapshot_parts (partition, lsn, part, payload) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (partition, lsn, part) DO NOTHING`,
-          [partition, lsn, part, payload],
-        );
-        part += 1;
-      }
-      assert(part === parts, 'a snapshot cut in the wrong number of parts');
-      const written = await this.client.query(
-        `INSERT INTO ledger_snapshots (partition, lsn, payload, parts)
-         SELECT $1, $2, '', $3
-         WHERE (SELECT count(*) FROM ledger_snapshot_parts
-                WHERE partition = $1 AND lsn = $2 AND part < $3) = $3
-         ON CONFLICT (partition, lsn) DO NOTHING`,
-        [partition, lsn, parts],
-      );
-      if (written.rowCount === 0) {
-        // Not written: the row was there already (fine), or a part went meanwhile (not fine).
-        const found = await this.client.query(
-          'SELECT 1 FROM ledger_snapshots WHERE partition = $1 AND lsn = $2',
-          [partition, lsn],
-        );
-        if (found.rowCount === 0) {
-          throw new Error(`snapshot of partition ${partition} at ${lsn}: a part is missing`);
-        }
+      const lockKey = `ledger snapshot parts ${partition} ${lsn}`;
+      await this.client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [lockKey]);
+      try {
+        await this.writeParts(partition, lsn, blocks, bytes, partBytes);
+      } finally {
+        await this.client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [lockKey]);
       }
     }
     await this.client.query(
@@ -330,6 +315,55 @@ export class JournalStore implements JournalConnection {
        DELETE FROM ledger_snapshots WHERE partition = $1 AND lsn < (SELECT lsn FROM kept)`,
       [partition],
     );
+  }
+
+  /** The parts of a large snapshot, then its row once they are all there (see writeSnapshot). */
+  private async writeParts(
+    partition: number,
+    lsn: number,
+    blocks: readonly Uint8Array[],
+    bytes: number,
+    partBytes: number,
+  ): Promise<void> {
+    const named = await this.client.query(
+      'SELECT 1 FROM ledger_snapshots WHERE partition = $1 AND lsn = $2',
+      [partition, lsn],
+    );
+    // Written whole already: its parts are named by its row, and left alone.
+    if (named.rowCount !== 0) return;
+    // An earlier attempt's, which no row names.
+    await this.client.query('DELETE FROM ledger_snapshot_parts WHERE partition = $1 AND lsn = $2', [
+      partition,
+      lsn,
+    ]);
+    const parts = Math.ceil(bytes / partBytes);
+    let part = 0;
+    for (const payload of cutInParts(blocks, partBytes)) {
+      await this.client.query(
+        'INSERT INTO ledger_snapshot_parts (partition, lsn, part, payload) VALUES ($1, $2, $3, $4)',
+        [partition, lsn, part, payload],
+      );
+      part += 1;
+    }
+    assert(part === parts, 'a snapshot cut in the wrong number of parts');
+    const written = await this.client.query(
+      `INSERT INTO ledger_snapshots (partition, lsn, payload, parts)
+       SELECT $1, $2, '', $3
+       WHERE (SELECT count(*) FROM ledger_snapshot_parts
+              WHERE partition = $1 AND lsn = $2 AND part < $3) = $3
+       ON CONFLICT (partition, lsn) DO NOTHING`,
+      [partition, lsn, parts],
+    );
+    if (written.rowCount === 0) {
+      // Not written: the row was there already (fine), or a part went meanwhile (not fine).
+      const found = await this.client.query(
+        'SELECT 1 FROM ledger_snapshots WHERE partition = $1 AND lsn = $2',
+        [partition, lsn],
+      );
+      if (found.rowCount === 0) {
+        throw new Error(`snapshot of partition ${partition} at ${lsn}: a part is missing`);
+      }
+    }
   }
 
   async latestSnapshots(partitions: readonly number[]): Promise<Map<number, SnapshotRow>> {

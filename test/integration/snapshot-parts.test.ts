@@ -175,6 +175,47 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
     expect((await rowsOf(5)).map((row) => row.lsn)).toStrictEqual([30, 40]);
   });
 
+  it('writes over the parts of an attempt at the same lsn that stopped part way, never mixing them', async () => {
+    // An attempt at lsn 50 that stopped after two parts (killed as it stopped, say), whose bytes
+    // differ from the next attempt's at the same lsn (the same state, laid out otherwise in
+    // memory after a recovery, may encode otherwise).
+    for (const part of [0, 1]) {
+      await client.query(
+        `INSERT INTO ledger_snapshot_parts (partition, lsn, part, payload) VALUES (12, 50, $1, $2)`,
+        [part, payloadOf(snapshotPartBytes, 20 + part)],
+      );
+    }
+    const payload = payloadOf(snapshotPartBytes * 2 + 5, 30);
+    await store.writeSnapshot({ partition: 12, lsn: 50, blocks: [payload] });
+    expect(await rowsOf(12)).toStrictEqual([{ lsn: 50, parts: 3, bytes: 0 }]);
+    const latest = await store.latestSnapshots([12]);
+    expect(Buffer.from(latest.get(12)?.payload ?? []).equals(payload)).toBe(true);
+    // Once its row is there, another attempt at that lsn changes nothing.
+    await store.writeSnapshot({ partition: 12, lsn: 50, blocks: [payloadOf(100, 31)] });
+    const again = await store.latestSnapshots([12]);
+    expect(Buffer.from(again.get(12)?.payload ?? []).equals(payload)).toBe(true);
+  });
+
+  it('lets one of two writers of one lsn write its parts, the other then finding it whole', async () => {
+    const other = new pg.Client({ connectionString: database.url });
+    await other.connect();
+    try {
+      const first = payloadOf(snapshotPartBytes * 3 + 7, 40);
+      const second = payloadOf(snapshotPartBytes * 3 + 7, 41);
+      await Promise.all([
+        store.writeSnapshot({ partition: 13, lsn: 60, blocks: [first] }),
+        new JournalStore(other).writeSnapshot({ partition: 13, lsn: 60, blocks: [second] }),
+      ]);
+      const read = Buffer.from((await store.latestSnapshots([13])).get(13)?.payload ?? []);
+      expect(read.equals(first) || read.equals(second)).toBe(true);
+      // Each let its lock go.
+      const held = await client.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'");
+      expect(held.rowCount).toBe(0);
+    } finally {
+      await other.end();
+    }
+  });
+
   it('refuses a snapshot whose part went missing, rather than restore part of one', async () => {
     await store.writeSnapshot({
       partition: 6,
