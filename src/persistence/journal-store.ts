@@ -158,6 +158,11 @@ export function* cutInParts(blocks: readonly Uint8Array[], partBytes: number): G
   if (held > 0) yield wholePart(pieces, held);
 }
 
+/** The text whose hash (`hashtextextended(key, 0)`) keys the lock a writer of parts holds. */
+export function snapshotPartsLockKey(partition: number, lsn: number): string {
+  return `ledger snapshot parts ${partition} ${lsn}`;
+}
+
 function wholePart(pieces: readonly Uint8Array[], bytes: number): Buffer {
   const only = pieces[0] as Uint8Array;
   return pieces.length === 1
@@ -298,7 +303,7 @@ export class JournalStore implements JournalConnection {
         [partition, lsn, blocks.length === 1 ? blocks[0] : Buffer.concat(blocks)],
       );
     } else {
-      const lockKey = `ledger snapshot parts ${partition} ${lsn}`;
+      const lockKey = snapshotPartsLockKey(partition, lsn);
       await this.client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [lockKey]);
       try {
         await this.writeParts(partition, lsn, blocks, bytes, partBytes);

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { snapshotPartBytes } from '../../src/limits.js';
 import { JournalStore, migrate } from '../../src/persistence/index.js';
+import { snapshotPartsLockKey } from '../../src/persistence/journal-store.js';
 import { replaceJournal } from '../../src/persistence/journal-rewrite.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { havePostgres } from '../helpers/services.js';
@@ -208,9 +209,20 @@ describe.runIf(await havePostgres())('snapshots written in parts', () => {
       ]);
       const read = Buffer.from((await store.latestSnapshots([13])).get(13)?.payload ?? []);
       expect(read.equals(first) || read.equals(second)).toBe(true);
-      // Each let its lock go.
-      const held = await client.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory'");
-      expect(held.rowCount).toBe(0);
+      // Each let its lock go: a third session takes it at once (other tests hold locks of their
+      // own meanwhile, so the lock table as a whole says nothing).
+      const third = new pg.Client({ connectionString: database.url });
+      await third.connect();
+      try {
+        const key = snapshotPartsLockKey(13, 60);
+        const taken = await third.query<{ taken: boolean }>(
+          'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS taken',
+          [key],
+        );
+        expect(taken.rows[0]?.taken).toBe(true);
+      } finally {
+        await third.end();
+      }
     } finally {
       await other.end();
     }
