@@ -97,7 +97,13 @@ function line(label: string, figures: RunFigures): string {
     ` p99.9 ${shown(figures.p999Ms, 2)} max ${shown(figures.maxMs, 1)} ms, server ` +
     `${shown(figures.serverMicrosecondsPerAnswer, 1)} µs/answer (HTTP thread ` +
     `${shown(figures.mainThreadMicrosecondsPerAnswer, 1)}), journal idle ` +
-    `${shown(figures.commitIdleMs, 2)} ms/commit, other cores ${shown(figures.otherCores, 2)}`
+    `${shown(figures.commitIdleMs, 2)} ms/commit, other cores ${shown(figures.otherCores, 2)}` +
+    (figures.speedProbeMicroseconds === null
+      ? ''
+      : `, speed probe ${shown(figures.speedProbeMicroseconds, 1)} µs/unit`) +
+    (figures.cgroupMostMb === null && figures.oomKills === null
+      ? ''
+      : `, cgroup's most ${shown(figures.cgroupMostMb, 0)} MB, OOM kills ${shown(figures.oomKills, 0)}`)
   );
 }
 
@@ -135,6 +141,13 @@ function main(): void {
       `  ${figureNames[entry.figure].padEnd(24)} ${shown(entry.medianRatio, 3)}   ` +
         `(${ratios}; A lower in ${entry.aLower} of ${entry.comparable})`,
     );
+  }
+  const killed = (side: 'a' | 'b'): number[] =>
+    pairs.map((pair) => pair[side].oomKills).filter((kills): kills is number => kills !== null);
+  if (killed('a').length + killed('b').length > 0) {
+    const told = (side: 'a' | 'b'): string =>
+      `${killed(side).reduce((sum, kills) => sum + kills, 0)} in ${killed(side).length} runs`;
+    out(`  OOM kills in the ledger's cgroup: A ${told('a')}, B ${told('b')}`);
   }
   const record = {
     bench: 'pairs',

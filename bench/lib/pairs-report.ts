@@ -26,6 +26,12 @@ export interface RunRecord {
       readonly groupCommits: number;
       readonly flushMeanMs: number;
     } | null;
+    /** --speed-probe: the CPU µs of its fixed unit in each second of the window. */
+    readonly speedPerSecond?: readonly (number | null)[];
+    /** --ledger-memory-mb: what the ledger's cgroup saw, its stop included. */
+    readonly stop?: {
+      readonly memoryCgroup?: { readonly mostMb: number | null; readonly oomKills: number | null };
+    };
   }[];
 }
 
@@ -45,6 +51,15 @@ export interface RunFigures {
    */
   readonly commitIdleMs: number | null;
   readonly otherCores: number | null;
+  /**
+   * --speed-probe: the median of its CPU µs a unit of fixed work over the window's seconds; how
+   * fast the machine itself ran (higher is slower), whatever the ledger did.
+   */
+  readonly speedProbeMicroseconds: number | null;
+  /** --ledger-memory-mb: the most the ledger's cgroup used, its start, run and stop included. */
+  readonly cgroupMostMb: number | null;
+  /** --ledger-memory-mb: processes the kernel killed in the ledger's cgroup for memory. */
+  readonly oomKills: number | null;
 }
 
 /** Whether a scenario's load goes to one stock key, so to one shard's journal. */
@@ -53,7 +68,8 @@ function oneKey(name: string): boolean {
   return scenario(name as ScenarioName, { soldOutStock: 1 }).keyCount === 1;
 }
 
-export type Figure = keyof RunFigures;
+/** The figures compared pair by pair (a count of kills is told, not divided). */
+export type Figure = Exclude<keyof RunFigures, 'oomKills'>;
 
 export const figureNames: Record<Figure, string> = {
   requestsPerSecond: 'req/s',
@@ -65,6 +81,8 @@ export const figureNames: Record<Figure, string> = {
   postgresMicrosecondsPerAnswer: 'postgres µs/answer',
   commitIdleMs: 'journal idle ms/commit',
   otherCores: 'other cores',
+  speedProbeMicroseconds: 'speed probe µs/unit',
+  cgroupMostMb: "cgroup's most MB",
 };
 
 const perAnswer = (cores: number | null | undefined, rate: number | null): number | null =>
@@ -90,6 +108,9 @@ export function ledgerFigures(record: RunRecord): RunFigures {
     postgresMicrosecondsPerAnswer: perAnswer(run.cpu?.postgresCores, rate),
     commitIdleMs,
     otherCores: run.cpu?.otherCores ?? null,
+    speedProbeMicroseconds: median(run.speedPerSecond ?? []),
+    cgroupMostMb: run.stop?.memoryCgroup?.mostMb ?? null,
+    oomKills: run.stop?.memoryCgroup?.oomKills ?? null,
   };
 }
 

@@ -31,7 +31,7 @@ import {
 } from './prometheus.js';
 import type { Scenario } from './scenarios.js';
 import { checkState, stockScenario, type StateCheck } from './state-check.js';
-import type { SystemSpec } from './systems.js';
+import type { StopNotes, SystemSpec } from './systems.js';
 import { keepsStock } from './system-names.js';
 import { samplePostgresWork, sampleRelationGrowth } from './postgres-timeline.js';
 import { readWalCounters, walDelta, type WalCounters } from './scratch-database.js';
@@ -127,6 +127,8 @@ export interface SystemRun {
   readonly timeline?: TimelineReport;
   /** --gc-trace: the ledger's collections per thread over the measured window. */
   readonly gc?: readonly GcThreadSummary[];
+  /** What the stop after the window showed (systems.ts's StopNotes). */
+  readonly stop?: StopNotes;
 }
 
 interface Window {
@@ -433,9 +435,11 @@ export async function runSystem(
   const cleanup = new Cleanup();
   // An interrupt while this system runs stops it through the outer cleanup.
   outer.push(`stop ${spec.name}`, () => cleanup.run());
+  const stopNotes: StopNotes = {};
   const onSpawned = (child: SpawnedLedger): void =>
     cleanup.push(`stop ${spec.name} (pid ${child.pid})`, async () => {
       const exit = await child.stop();
+      stopNotes.cleanly = !exit.killed && exit.code === 0;
       if (exit.killed || exit.code !== 0) {
         process.stderr.write(`${spec.name} did not stop cleanly: ${JSON.stringify(exit)}\n`);
         process.stderr.write(`${child.outputTail()}\n`);
@@ -498,6 +502,7 @@ export async function runSystem(
       ...context,
       options,
       cleanup,
+      stopNotes,
       onSpawned,
       log,
       ...onLine,
@@ -531,5 +536,5 @@ export async function runSystem(
   } finally {
     await cleanup.run();
   }
-  return withTimeline(run, prefix, load);
+  return withTimeline({ ...run, stop: stopNotes }, prefix, load);
 }

@@ -17,10 +17,24 @@ import { redisForBench } from './redis-server.js';
 import { createScratchDatabase } from './scratch-database.js';
 import type { DurableFloorName, SystemName } from './system-names.js';
 
+/** What the run's cleanup learns as it stops the system (read into the run's record after). */
+export interface StopNotes {
+  /** False if the system's process did not exit 0 when asked to stop (killed, say). */
+  cleanly?: boolean;
+  /** --ledger-memory-mb: the ledger's cgroup, read as it is removed. */
+  memoryCgroup?: {
+    readonly limitMb: number;
+    readonly oomKills: number | null;
+    readonly mostMb: number | null;
+  };
+}
+
 export interface StartContext {
   readonly options: BenchOptions;
   readonly root: string;
   readonly cleanup: Cleanup;
+  /** Filled in by the cleanup's steps (StopNotes). */
+  readonly stopNotes: StopNotes;
   readonly onSpawned: (child: SpawnedLedger) => void;
   readonly log: (line: string) => void;
   /** Every line the ledger prints (the baselines' are not read). */
@@ -107,9 +121,12 @@ function ledgerMemoryLauncher(context: StartContext): readonly string[] | undefi
   }
   context.cleanup.push(`remove the ledger's memory cgroup ${cgroup.dir}`, async () => {
     const peak = cgroup.peakBytes();
+    const oomKills = cgroup.oomKills() ?? null;
+    const mostMb = peak === undefined ? null : Math.round(peak / 2 ** 20);
+    context.stopNotes.memoryCgroup = { limitMb, oomKills, mostMb };
     context.log(
-      `the ledger's memory cgroup (${limitMb} MB): ${cgroup.oomKills() ?? 'unknown'} OOM kills, ` +
-        `at most ${peak === undefined ? 'unknown' : (peak / 2 ** 20).toFixed(0)} MB used ` +
+      `the ledger's memory cgroup (${limitMb} MB): ${oomKills ?? 'unknown'} OOM kills, ` +
+        `at most ${mostMb ?? 'unknown'} MB used ` +
         '(its start, the run and its stop, page cache included)',
     );
     cgroup.remove();

@@ -21,6 +21,7 @@ function contextWith(recording: StartContext['recording']): StartContext {
     options,
     root,
     cleanup: new Cleanup(),
+    stopNotes: {},
     onSpawned: () => undefined,
     log: () => undefined,
     ...(recording === undefined ? {} : { recording }),

@@ -43,6 +43,9 @@ const figures = (requestsPerSecond: number | null, commitIdleMs: number | null):
   postgresMicrosecondsPerAnswer: 15,
   commitIdleMs,
   otherCores: 0,
+  speedProbeMicroseconds: null,
+  cgroupMostMb: null,
+  oomKills: null,
 });
 
 describe('pairs report', () => {
@@ -67,11 +70,28 @@ describe('pairs report', () => {
     }
   });
 
+  it("reads the speed probe's median and the ledger's cgroup at its stop, where they were taken", () => {
+    const read = ledgerFigures(
+      record(20_000, {
+        speedPerSecond: [12, null, 10, 30, 11],
+        stop: { memoryCgroup: { mostMb: 663, oomKills: 1 } },
+      }),
+    );
+    expect(read.speedProbeMicroseconds).toBe(11.5);
+    expect(read.cgroupMostMb).toBe(663);
+    expect(read.oomKills).toBe(1);
+    const unlimited = ledgerFigures(record(20_000, { stop: {} }));
+    expect(unlimited.cgroupMostMb).toBeNull();
+    expect(unlimited.oomKills).toBeNull();
+  });
+
   it('leaves out what a record lacks instead of making it up', () => {
     const read = ledgerFigures(record(0, { cpu: null, ledger: null, latency: null }));
     expect(read.serverMicrosecondsPerAnswer).toBeNull();
     expect(read.commitIdleMs).toBeNull();
     expect(read.p99Ms).toBeNull();
+    expect(read.speedProbeMicroseconds).toBeNull();
+    expect(read.cgroupMostMb).toBeNull();
     expect(() => ledgerFigures({ parameters: { durationSeconds: 15 }, runs: [] })).toThrow(
       'no run of the ledger',
     );
@@ -101,5 +121,7 @@ describe('pairs report', () => {
     expect(idle?.medianRatio).toBeCloseTo(0.75, 6);
     expect(idle?.comparable).toBe(2);
     expect(idle?.aLower).toBe(1);
+    // A count of kills is told beside the ratios, not divided.
+    expect(summary.some((entry) => (entry.figure as string) === 'oomKills')).toBe(false);
   });
 });
