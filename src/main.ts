@@ -62,7 +62,7 @@ import {
 } from './router/index.js';
 import { ShardChannel, shardWorkerData } from './shards/index.js';
 import type { ClusterNode, ClusterNodeOptions, FeedPort } from './cluster/index.js';
-import { fittedFloorMb, floorWorkersOldGeneration, memoryLimitBytes } from './worker-heap.js';
+import { chooseFloor, floorWorkersOldGeneration, memoryLimitBytes } from './worker-heap.js';
 
 /** The ledger's hold on the journal: alone, the owner lock; in a cluster, a share of it. */
 interface JournalHold {
@@ -378,24 +378,13 @@ function setUpCollector(config: Config, log: Logger): void {
   const gcAdvice = gcHelperAdviceHere();
   if (gcAdvice !== undefined) log.info(gcAdvice);
   // Each shard, its snapshot thread and the events publisher: the worker threads with a floor.
-  const workers = 2 * config.shards + 1;
-  const limit = memoryLimitBytes();
-  const configured = config.workerOldGenerationFloorMb;
-  const fitted = fittedFloorMb(configured, workers, limit);
-  const limitMb = Math.round((limit ?? 0) / 2 ** 20);
-  // A floor set is kept as set (said if it does not fit); the default is fitted to the limit.
-  const floorMb = config.workerOldGenerationFloorSet ? configured : fitted;
-  if (fitted < configured && config.workerOldGenerationFloorSet) {
-    log.warn(
-      `LEDGER_WORKER_OLD_GENERATION_FLOOR_MB=${configured} kept as set: the ${workers} worker ` +
-        `threads' floors come to more than a third of the memory limit (${limitMb} MB)`,
-    );
-  } else if (fitted < configured) {
-    log.info(
-      `worker threads' old generation floor ${fitted} MB, not ${configured}: the ${workers} ` +
-        `worker threads' floors are kept within a third of the memory limit (${limitMb} MB)`,
-    );
-  }
+  const { floorMb, said } = chooseFloor(
+    config.workerOldGenerationFloorMb,
+    config.workerOldGenerationFloorSet,
+    2 * config.shards + 1,
+    memoryLimitBytes(),
+  );
+  if (said !== undefined) log[said.level](said.message);
   // Before any worker starts: each reads it as its heap is made.
   floorWorkersOldGeneration(floorMb);
 }

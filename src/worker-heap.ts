@@ -46,6 +46,37 @@ export function fittedFloorMb(mb: number, workers: number, limitBytes: number | 
   return Math.min(mb, Math.floor((limitBytes * floorsShareOfLimit) / workers / 2 ** 20));
 }
 
+/** The floor the worker threads get, and what the start says of it (nothing if it is `mb`). */
+export interface FloorChoice {
+  readonly floorMb: number;
+  readonly said?: { readonly level: 'info' | 'warn'; readonly message: string };
+}
+
+/**
+ * The floor for `workers` worker threads: `mb` where it fits a third of the memory limit
+ * (`limitBytes`), or where it was set (`set`: kept, with a warning); else the default fitted.
+ */
+export function chooseFloor(
+  mb: number,
+  set: boolean,
+  workers: number,
+  limitBytes: number | undefined,
+): FloorChoice {
+  const fitted = fittedFloorMb(mb, workers, limitBytes);
+  if (fitted >= mb) return { floorMb: mb };
+  const limitMb = Math.round((limitBytes ?? 0) / 2 ** 20);
+  if (set) {
+    const message =
+      `LEDGER_WORKER_OLD_GENERATION_FLOOR_MB=${mb} kept as set: the ${workers} worker ` +
+      `threads' floors come to more than a third of the memory limit (${limitMb} MB)`;
+    return { floorMb: mb, said: { level: 'warn', message } };
+  }
+  const message =
+    `worker threads' old generation floor ${fitted} MB, not ${mb}: the ${workers} ` +
+    `worker threads' floors are kept within a third of the memory limit (${limitMb} MB)`;
+  return { floorMb: fitted, said: { level: 'info', message } };
+}
+
 /** The V8 flag for a floor of `mb` MB; undefined for 0 (V8's own limits). */
 export function oldGenerationFloorFlag(mb: number): string | undefined {
   return mb > 0 ? `--initial-old-space-size=${mb}` : undefined;

@@ -9,6 +9,7 @@ import { totalmem } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import {
+  chooseFloor,
   fittedFloorMb,
   floorWorkersOldGeneration,
   memoryLimitBytes,
@@ -96,6 +97,19 @@ describe('the floor under a memory limit', () => {
     expect(fittedFloorMb(128, 9, 512 * mib)).toBe(18);
     expect(fittedFloorMb(0, 5, 512 * mib)).toBe(0);
     expect(fittedFloorMb(128, 5, 3 * mib)).toBe(0);
+  });
+
+  it('fits the default floor and says so; keeps a floor set, with a warning', () => {
+    expect(chooseFloor(128, false, 5, 2048 * mib)).toStrictEqual({ floorMb: 128 });
+    expect(chooseFloor(128, true, 5, undefined)).toStrictEqual({ floorMb: 128 });
+    const fitted = chooseFloor(128, false, 5, 1024 * mib);
+    expect(fitted.floorMb).toBe(68);
+    expect(fitted.said?.level).toBe('info');
+    expect(fitted.said?.message).toMatch(/floor 68 MB, not 128.*\(1024 MB\)/);
+    const kept = chooseFloor(128, true, 5, 1024 * mib);
+    expect(kept.floorMb).toBe(128);
+    expect(kept.said?.level).toBe('warn');
+    expect(kept.said?.message).toMatch(/=128 kept as set.*5 worker threads/);
   });
 
   it('reads no limit from what Node gives without one', () => {
