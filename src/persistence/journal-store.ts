@@ -322,6 +322,15 @@ export class JournalStore implements JournalConnection {
     );
   }
 
+  /** Whether a `ledger_snapshots` row names the partition's snapshot at `lsn`. */
+  private async snapshotNamed(partition: number, lsn: number): Promise<boolean> {
+    const found = await this.client.query(
+      'SELECT 1 FROM ledger_snapshots WHERE partition = $1 AND lsn = $2',
+      [partition, lsn],
+    );
+    return found.rowCount !== 0;
+  }
+
   /** The parts of a large snapshot, then its row once they are all there (see writeSnapshot). */
   private async writeParts(
     partition: number,
@@ -330,12 +339,8 @@ export class JournalStore implements JournalConnection {
     bytes: number,
     partBytes: number,
   ): Promise<void> {
-    const named = await this.client.query(
-      'SELECT 1 FROM ledger_snapshots WHERE partition = $1 AND lsn = $2',
-      [partition, lsn],
-    );
     // Written whole already: its parts are named by its row, and left alone.
-    if (named.rowCount !== 0) return;
+    if (await this.snapshotNamed(partition, lsn)) return;
     // An earlier attempt's, which no row names.
     await this.client.query('DELETE FROM ledger_snapshot_parts WHERE partition = $1 AND lsn = $2', [
       partition,
@@ -361,11 +366,7 @@ export class JournalStore implements JournalConnection {
     );
     if (written.rowCount === 0) {
       // Not written: the row was there already (fine), or a part went meanwhile (not fine).
-      const found = await this.client.query(
-        'SELECT 1 FROM ledger_snapshots WHERE partition = $1 AND lsn = $2',
-        [partition, lsn],
-      );
-      if (found.rowCount === 0) {
+      if (!(await this.snapshotNamed(partition, lsn))) {
         throw new Error(`snapshot of partition ${partition} at ${lsn}: a part is missing`);
       }
     }
