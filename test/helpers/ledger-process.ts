@@ -121,6 +121,25 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/**
+ * The first line of a ledger's output that matches `pattern`, waited for: its log reaches the test
+ * through a pipe, and a line may come a little after the answer that made it. Fails after
+ * `timeoutMs` without one.
+ */
+export function loggedLine(
+  output: () => string,
+  pattern: RegExp,
+  timeoutMs = 5_000,
+): Promise<string> {
+  return eventually(timeoutMs, async () => {
+    const line = output()
+      .split('\n')
+      .find((candidate) => pattern.test(candidate));
+    if (line === undefined) throw new Error(`no line of the ledger's output matches ${pattern}`);
+    return line;
+  });
+}
+
 /** Polls `check` until it passes or `timeoutMs` ends (then its last failure is thrown). */
 export async function eventually<T>(timeoutMs: number, check: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + timeoutMs;

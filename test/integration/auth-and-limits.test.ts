@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { decodeRecord } from '../../src/persistence/index.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { get, newKey, post, request } from '../helpers/http.js';
-import { eventually, sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
+import { loggedLine, sleep, startLedger, type LedgerProcess } from '../helpers/ledger-process.js';
 import { havePostgres } from '../helpers/services.js';
 
 const secret = 'integration-secret-of-at-least-32-bytes';
@@ -194,15 +194,10 @@ describe.runIf(await havePostgres())('auth and rate limits', () => {
       actorId: 'ops-anna',
       reason,
     });
-    // The log comes through a pipe, perhaps a little after the answer.
-    const auditLine = await eventually(5_000, async () => {
-      const found = ledger
-        .output()
-        .split('\n')
-        .find((line) => line.includes('"audit":"stock.adjust"') && line.includes('audit-sku'));
-      expect(found).toBeDefined();
-      return found;
-    });
+    const auditLine = await loggedLine(
+      () => ledger.output(),
+      /(?=.*"audit":"stock\.adjust")(?=.*audit-sku)/,
+    );
     expect(JSON.parse(auditLine as string)).toMatchObject({
       subject: 'ops-anna',
       delta: 5,

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { expectError } from '../helpers/expect-http.js';
 import { get, type JsonResponse } from '../helpers/http.js';
 import { useLedger, type LedgerFixture } from '../helpers/ledger-fixture.js';
-import { eventually } from '../helpers/ledger-process.js';
+import { loggedLine } from '../helpers/ledger-process.js';
 import { pipeline } from '../helpers/raw-http.js';
 import { havePostgres } from '../helpers/services.js';
 import { freshProductIds, productsAcrossShards } from '../helpers/stock-keys.js';
@@ -362,13 +362,11 @@ describe.runIf(await havePostgres())('POST /v1/stock/import', () => {
       const reader = { authorization: `Bearer ${await token('reader')}` };
       const read = await get(base(), `/v1/stock/${key.product_id}/${key.warehouse_id}`, reader);
       expect(read.body).toMatchObject({ on_hand: 3 });
-      // Each line leaves the audit line its single request would, with the caller. The ledger's
-      // log reaches the test through a pipe: it may come a little after the answer (CI once).
-      await eventually(5_000, async () =>
-        expect(fixture.ledger.output()).toMatch(
-          new RegExp(
-            `"audit":"stock.adjust".*"subject":"admin-importer".*"trace_id":"import-${runTag}"`,
-          ),
+      // Each line leaves the audit line its single request would, with the caller.
+      await loggedLine(
+        () => fixture.ledger.output(),
+        new RegExp(
+          `"audit":"stock.adjust".*"subject":"admin-importer".*"trace_id":"import-${runTag}"`,
         ),
       );
     });
