@@ -720,19 +720,8 @@ export function gcTraceTable(runs: readonly SystemRun[], durationSeconds: number
       'MB promoted',
       'bytes allocated/answer',
     ]),
-    tableRow([
-      '---',
-      '---:',
-      '---',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-      '---:',
-    ]),
+    // The system, its run, the thread, then eight figures.
+    tableRow(['---', '---:', '---', ...new Array<string>(8).fill('---:')]),
   ];
   for (const run of runs) {
     const answers = (run.requestsPerSecond ?? 0) * durationSeconds;

@@ -12,10 +12,9 @@
 //
 //   npx tsx bench/micro/retained-growth.ts [--holds 1100000] [--over-ms 2]
 import { randomUUID } from 'node:crypto';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { RetainedHolds } from '../../src/actors/retained-holds.js';
 import { StockActor, type Reservation } from '../../src/actors/stock-actor.js';
+import { fullCollection } from '../lib/full-collection.js';
 import { StepTimes, growthOptions } from '../lib/step-times.js';
 
 const { holds, overMs } = growthOptions();
@@ -48,11 +47,9 @@ function run(append: (hold: Reservation) => void): StepTimes {
   return times;
 }
 
-// A full collection on demand, so arrays grown away from are not counted as held.
-setFlagsFromString('--expose-gc');
-const collect = runInNewContext('gc') as () => void;
+// A full collection first, so arrays grown away from are not counted as held.
 const arrayBuffers = (): number => {
-  collect();
+  fullCollection();
   return process.memoryUsage().arrayBuffers;
 };
 /** What the columns held at the end, in bytes. */

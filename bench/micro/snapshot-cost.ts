@@ -22,8 +22,6 @@
 //   npx tsx bench/micro/snapshot-cost.ts [--holds 150000] [--rounds 3] [--traffic] [--batch 1]
 //     [--database-url postgres://postgres@127.0.0.1:5432/postgres]
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import pg from 'pg';
 import { PartitionState, captureSnapshot } from '../../src/actors/index.js';
 import { systemClock, type Clock } from '../../src/clock.js';
@@ -35,6 +33,7 @@ import { migrate } from '../../src/persistence/migrations.js';
 import { encodeSnapshot } from '../../src/persistence/snapshot-codec.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import { SnapshotSlicer, type SnapshotStats } from '../../src/shards/snapshot-slicer.js';
+import { fullCollection } from '../lib/full-collection.js';
 import { hotPartition, hotPartitionNumber } from '../lib/hot-partition.js';
 import { processPeakRssBytes, resetPeakRss } from '../lib/machine.js';
 import { median } from '../lib/report.js';
@@ -64,11 +63,6 @@ function options() {
 }
 
 let serial = 0;
-
-// A full collection on demand: the resident set a snapshot starts from holds no garbage of the
-// round's snapshot taken in one go.
-setFlagsFromString('--expose-gc');
-const collect = runInNewContext('gc') as () => void;
 
 /**
  * A reserve then a confirm of it on the hot key: how long each took, in ms; with `batch` over 1,
@@ -197,7 +191,8 @@ async function main(): Promise<void> {
         write.push(performance.now() - encoded);
         writeTurn.push(written.turnMs);
         bytes = payload.length;
-        collect();
+        // The resident set a snapshot starts from holds no garbage of the one taken in one go.
+        fullCollection();
         const residentBefore = process.memoryUsage().rss;
         const peakReset = resetPeakRss(process.pid);
         const after = await sliced(state, chosen.traffic, chosen.batch);
@@ -233,8 +228,9 @@ async function main(): Promise<void> {
           without.push(Math.max(...alone));
         }
       }
-      const ms = (values: number[]): string =>
-        `${(median(values) ?? 0).toFixed(2)} ms (rounds ${values.map((v) => v.toFixed(2)).join(', ')})`;
+      const medianOf = (values: number[], unit: string): string =>
+        `${(median(values) ?? 0).toFixed(2)} ${unit} (rounds ${values.map((v) => v.toFixed(2)).join(', ')})`;
+      const ms = (values: number[]): string => medianOf(values, 'ms');
       out(`one partition, one hot key with ${chosen.holds} pending holds; ${bytes} bytes encoded`);
       out('in one go (before):');
       out(`  capture (shard thread): ${ms(capture)}`);
@@ -255,7 +251,7 @@ async function main(): Promise<void> {
       out(
         residentPeakMb.length === 0
           ? '  resident peak: not told here (no /proc/self/clear_refs)'
-          : `  resident peak while taken and written, above the resident set before: ${ms(residentPeakMb).replace(/ms/g, 'MB')}`,
+          : `  resident peak while taken and written, above the resident set before: ${medianOf(residentPeakMb, 'MB')}`,
       );
       if (chosen.traffic) {
         const what =
