@@ -46,6 +46,32 @@ function bucketOfSize(depth: number, size: number): Bucket {
   return new Bucket(depth, column(Float64Array, size), column(Int32Array, size));
 }
 
+// A bucket's live entries while it is rebuilt or split (`takeOut`): one pair for the thread, as
+// large as the largest bucket taken out yet.
+let spareSlots = new Float64Array(bucketSlotsMax);
+let spareHashes = new Int32Array(bucketSlotsMax);
+
+/** Moves the bucket's live entries to the spare arrays and empties it; returns how many. */
+function takeOut(bucket: Bucket): number {
+  const { slots, hashes } = bucket;
+  if (spareSlots.length < slots.length) {
+    spareSlots = new Float64Array(slots.length);
+    spareHashes = new Int32Array(slots.length);
+  }
+  let count = 0;
+  for (let slot = 0; slot < slots.length; slot += 1) {
+    const entry = slots[slot] as number;
+    if (entry <= 0) continue;
+    spareSlots[count] = entry;
+    spareHashes[count] = hashes[slot] as number;
+    count += 1;
+  }
+  slots.fill(empty);
+  bucket.used = 0;
+  bucket.live = 0;
+  return count;
+}
+
 /**
  * Numbers by a 32-bit hash: extendible hashing, a directory by the hash's high bits over buckets
  * of open addressing. A full bucket splits alone (or is rebuilt without its forgotten slots), so
@@ -119,7 +145,7 @@ export class HashIndex {
     const size = bucket.size;
     if (bucket.live * 4 < size) {
       // Mostly forgotten slots: rebuilt in place, as large.
-      this.refill(bucket, size);
+      this.rebuild(bucket);
     } else if (size < bucketSlotsMax || bucket.depth >= directoryDepthMax) {
       this.refill(bucket, size * 2);
     } else {
@@ -139,6 +165,17 @@ export class HashIndex {
     }
   }
 
+  /**
+   * Empties `bucket` and puts its live entries back in: its arrays are used again (no fresh
+   * memory, which a hot key's churn would otherwise fault in at every rebuild).
+   */
+  private rebuild(bucket: Bucket): void {
+    const count = takeOut(bucket);
+    for (let index = 0; index < count; index += 1) {
+      this.place(bucket, spareSlots[index] as number, spareHashes[index] as number);
+    }
+  }
+
   private split(bucket: Bucket): void {
     if (bucket.depth === this.depth) {
       // Twice the directory: each bucket named by two neighbouring entries.
@@ -149,16 +186,18 @@ export class HashIndex {
     // Each half as large as the bucket: one with all its entries live (a partition's retained
     // holds) gives each about half of them, which a half of half the size would have to refill
     // at once, past its half-full mark.
-    const halves = [0, 1].map(() => bucketOfSize(depth, bucketSlotsMax));
+    // The first half takes the bucket's own arrays, emptied (at least as large).
+    const count = takeOut(bucket);
+    const halves = [
+      new Bucket(depth, bucket.slots, bucket.hashes),
+      bucketOfSize(depth, bucketSlotsMax),
+    ];
     const bit = 32 - depth;
-    const { slots, hashes } = bucket;
-    for (let slot = 0; slot < slots.length; slot += 1) {
-      const entry = slots[slot] as number;
-      if (entry <= 0) continue;
-      const hash = hashes[slot] as number;
+    for (let index = 0; index < count; index += 1) {
+      const hash = spareHashes[index] as number;
       const half = halves[(hash >>> bit) & 1] as Bucket;
       if ((half.used + 1) * 2 > half.size) this.refill(half, half.size * 2);
-      this.place(half, entry, hash);
+      this.place(half, spareSlots[index] as number, hash);
     }
     // The directory entries that named the bucket: a run of 2^(depth-of-directory - old depth).
     const span = 2 ** (this.depth - bucket.depth);

@@ -205,32 +205,49 @@ class Chunk<Owner> {
     this.capacity = capacity;
   }
 
-  /** Room in the arena for `length` more units: if need be, the used slots' strings copied anew. */
+  /**
+   * Room in the arena for `length` more units: if need be, the used slots' strings moved to its
+   * start, in place while they and `length` fit in half of it, else copied to a larger one.
+   */
   arenaRoom(length: number): void {
     const arena = this.arena;
     if (arena.used + length <= arena.capacity) return;
     const { bounds, state } = this;
-    let kept = 0;
-    for (let offset = 0; offset < this.length; offset += 1) {
-      if (state[offset] === free) continue;
-      const at = offset * boundStride;
-      kept += (bounds[at + 3] as number) - (bounds[at] as number);
-    }
-    // Half full at most after the copy: a chunk that keeps its holds does not copy at each one.
-    const capacity = Math.max(arena.capacity, (kept + length) * 2);
-    const fresh = new TextArena(capacity);
+    // Each used slot by where its strings start: start * chunkSize + offset, in start order.
+    const order = arenaOrder.subarray(0, this.length);
+    let [count, kept] = [0, 0];
     for (let offset = 0; offset < this.length; offset += 1) {
       if (state[offset] === free) continue;
       const at = offset * boundStride;
       const start = bounds[at] as number;
-      const moved = fresh.copy(arena, start, bounds[at + 3] as number) - start;
-      for (let bound = at; bound < at + boundStride; bound += 1) {
-        bounds[bound] = (bounds[bound] as number) + moved;
-      }
+      kept += (bounds[at + 3] as number) - start;
+      order[count] = start * chunkSize + offset;
+      count += 1;
     }
-    this.arena = fresh;
+    // Half full at most after the move: a chunk that keeps its holds does not move at each one.
+    // In start order, a run moved in place goes down to just past the runs moved before it.
+    const capacity = Math.max(arena.capacity, (kept + length) * 2);
+    const target = capacity === arena.capacity ? arena : new TextArena(capacity);
+    order.subarray(0, count).sort();
+    let to = 0;
+    for (let index = 0; index < count; index += 1) {
+      const offset = (order[index] as number) % chunkSize;
+      const at = offset * boundStride;
+      const start = bounds[at] as number;
+      const end = bounds[at + 3] as number;
+      target.place(arena, start, end, to);
+      for (let bound = at; bound < at + boundStride; bound += 1) {
+        bounds[bound] = (bounds[bound] as number) + to - start;
+      }
+      to += end - start;
+    }
+    target.used = to;
+    this.arena = target;
   }
 }
+
+/** The used slots of a chunk by where their strings start, as `arenaRoom` sorts them. */
+const arenaOrder = new Float64Array(chunkSize);
 
 /**
  * Where a finished hold goes as it leaves the store (the partition's retained holds): a hold kept

@@ -65,16 +65,29 @@ export class TextArena {
 
   /** Copies units [start, end) of `from` to `used` (room made first); returns where they went. */
   copy(from: TextArena, start: number, end: number): number {
-    if (from.chars instanceof Uint16Array && this.chars instanceof Uint8Array) {
-      const wide = column(Uint16Array, this.chars.length);
-      wide.set(this.chars.subarray(0, this.used));
-      this.chars = wide;
-    }
     this.makeRoom(end - start);
     const at = this.used;
-    this.chars.set(from.chars.subarray(start, end), at);
+    this.place(from, start, end, at);
     this.used = at + end - start;
     return at;
+  }
+
+  /**
+   * Writes units [start, end) of `from` at `to` in this arena, which has the room (two bytes a
+   * unit from now on if `from` has). From this arena itself, the units may lie past `to` and
+   * overlap where they go: a compaction in place moves them down.
+   */
+  place(from: TextArena, start: number, end: number, to: number): void {
+    if (from === this) {
+      this.chars.copyWithin(to, start, end);
+      return;
+    }
+    if (from.chars instanceof Uint16Array && this.chars instanceof Uint8Array) {
+      const wide = column(Uint16Array, this.chars.length);
+      wide.set(this.chars.subarray(0, to));
+      this.chars = wide;
+    }
+    this.chars.set(from.chars.subarray(start, end), to);
   }
 
   text(start: number, end: number): string {
