@@ -12,6 +12,9 @@ export {
   finishedEntriesOf,
   restoreSnapshot,
   type PartitionSnapshot,
+  type RestorableActor,
+  type RestorableSnapshot,
+  type Tuples,
 } from './snapshot.js';
 export { SnapshotCapture, type SnapshotSink } from './snapshot-capture.js';
 export { StockActor, extrasOf, type Reservation } from './stock-actor.js';

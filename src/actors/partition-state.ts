@@ -624,9 +624,13 @@ export class PartitionState {
     return undefined;
   }
 
-  /** Snapshot restore: a restored pending hold counts again (limits, carts in doubt). */
+  /**
+   * Snapshot restore: a restored pending hold counts again (limits, carts in doubt). One with no
+   * buyer and no cart counts for neither: it is not looked up again (most of a hot key's holds).
+   */
   restoreHold(actor: StockActor, hold: Reservation): void {
-    if (hold.status === 'PENDING') this.holdMade(actor, hold.id, hold.createdAtMs);
+    if (hold.status !== 'PENDING' || (hold.buyerId === '' && hold.cartId === '')) return;
+    this.holdMade(actor, hold.id, hold.createdAtMs);
   }
 
   /**

@@ -68,13 +68,14 @@ export type AdjustKeyTuple = [
   // Units in transit toward the key when it applied (absent: none).
   incoming?: number,
 ];
-type ActorTuple = [
+/** A key: its counts, its holds (as `Holds`), its adjusts' memos, and what came later. */
+type ActorTupleOf<Holds> = [
   productId: string,
   warehouseId: string,
   onHand: number,
   reserved: number,
   version: number,
-  reservations: ReservationTuple[],
+  reservations: Holds,
   adjustKeys: AdjustKeyTuple[],
   // Since transfers (absent: 0, and 1: every key made before transfers was stocked at once):
   incoming?: number,
@@ -82,6 +83,9 @@ type ActorTuple = [
   // Since lots (absent: the key has never had a named lot):
   lots?: LotsTuple,
 ];
+type ActorTuple = ActorTupleOf<ReservationTuple[]>;
+/** A key's tuple as restore takes it: its holds visited one at a time. */
+export type RestorableActor = ActorTupleOf<Tuples<ReservationTuple>>;
 /** A key's lots: the next first-received number, and each lot (any order: FEFO is rebuilt). */
 type LotsTuple = [
   nextSequence: number,
@@ -112,6 +116,15 @@ export type FinishedTuple = [
   hold?: ReservationTuple,
 ];
 
+/**
+ * Tuples as restore visits them, one at a time in order: an array, or a run still in its bytes
+ * that is decoded as it is visited (snapshot-codec.ts), so that a hot key's million holds are
+ * never all tuples at once.
+ */
+export interface Tuples<T> {
+  forEach(visit: (tuple: T) => void): void;
+}
+
 export interface PartitionSnapshot {
   readonly partition: number;
   readonly actors: ActorTuple[];
@@ -131,6 +144,16 @@ export interface PartitionSnapshot {
   /** Since transfers: every transfer kept, and the finished ones' queue, oldest first. */
   readonly transfers?: TransferTuple[];
   readonly transfersFinished?: [transferId: string, atMs: number][];
+}
+
+/** A snapshot as restore takes it: its holds and finished entries visited one at a time. */
+export interface RestorableSnapshot extends Omit<
+  PartitionSnapshot,
+  'actors' | 'retained' | 'finished'
+> {
+  readonly actors: readonly RestorableActor[];
+  readonly retained?: Tuples<FinishedTuple>;
+  readonly finished?: Tuples<FinishedTuple>;
 }
 
 export function captureSnapshot(state: PartitionState): PartitionSnapshot {
@@ -311,7 +334,7 @@ export function captureProducts(state: PartitionState): ProductTuple[] {
 }
 
 export function restoreSnapshot(
-  snapshot: PartitionSnapshot,
+  snapshot: RestorableSnapshot,
   retention: RetentionPolicy,
 ): PartitionState {
   const state = new PartitionState(snapshot.partition, retention);
@@ -321,12 +344,14 @@ export function restoreSnapshot(
     state.register(actor);
     actors.push(actor);
   }
-  for (const [index, reservationId, adjustKey, atMs, hold] of finishedEntriesOf(snapshot)) {
-    const actor = actors[index];
-    assert(actor !== undefined, 'snapshot finished entry points past the actors');
-    const finished = hold === undefined ? undefined : reservationOf(hold);
-    state.restoreFinished(actor, reservationId, adjustKey, atMs, finished);
-  }
+  (snapshot.retained ?? snapshot.finished)?.forEach(
+    ([index, reservationId, adjustKey, atMs, hold]) => {
+      const actor = actors[index];
+      assert(actor !== undefined, 'snapshot finished entry points past the actors');
+      const finished = hold === undefined ? undefined : reservationOf(hold);
+      state.restoreFinished(actor, reservationId, adjustKey, atMs, finished);
+    },
+  );
   // Carts first: a pending hold of a cart decided here is then not in doubt.
   for (const record of snapshot.carts ?? []) state.carts.decide(record);
   for (const actor of actors) {
@@ -403,7 +428,7 @@ function reservationOf(tuple: ReservationTuple): Hold {
   return hold;
 }
 
-function restoreActor(tuple: ActorTuple, store: PendingHolds<StockActor>): StockActor {
+function restoreActor(tuple: RestorableActor, store: PendingHolds<StockActor>): StockActor {
   const [productId, warehouseId, onHand, reserved, version, reservations, adjustKeys] = tuple;
   const actor = new StockActor(productId, warehouseId);
   actor.useHolds(store);
@@ -414,11 +439,11 @@ function restoreActor(tuple: ActorTuple, store: PendingHolds<StockActor>): Stock
   actor.version = version;
   if (tuple[9] !== undefined) actor.restoreLots(restoreLots(tuple[9]));
   let pendingSum = 0;
-  for (const tuple of reservations) {
-    const reservation = reservationOf(tuple);
+  reservations.forEach((hold) => {
+    const reservation = reservationOf(hold);
     actor.restoreReservation(reservation);
     if (reservation.status === 'PENDING') pendingSum += reservation.quantity;
-  }
+  });
   if (pendingSum !== reserved) {
     fail(`snapshot of ${productId}/${warehouseId}: holds do not sum to reserved`);
   }

@@ -19,7 +19,7 @@ import { onOfflineJournal } from './offline-journal.js';
 import {
   JournalStore,
   decodeRecord,
-  decodeSnapshot,
+  decodeSnapshotForRestore,
   readLayout,
   snapshotPayload,
   type StoredSnapshot,
@@ -184,7 +184,7 @@ async function replayStart(
   const row = snapshot.rows[0];
   if (row === undefined) return 'gap';
   const payload = await snapshotPayload(client, partition, row);
-  const state = restoreSnapshot(decodeSnapshot(payload), retention);
+  const state = restoreSnapshot(decodeSnapshotForRestore(payload), retention);
   return { state, afterLsn: Number(row.lsn), fromSnapshot: true };
 }
 

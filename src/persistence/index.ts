@@ -72,7 +72,12 @@ export { GroupCommit, type GroupCommitListener, type SnapshotHandoff } from './g
 export { SnapshotWriter } from './snapshot-writer.js';
 export { SnapshotThread } from './snapshot-thread.js';
 export { encodeRecord, decodeRecord, decodeRecordAt, RecordDecodeError } from './record-codec.js';
-export { SnapshotEncoder, encodeSnapshot, decodeSnapshot } from './snapshot-codec.js';
+export {
+  SnapshotEncoder,
+  decodeSnapshot,
+  decodeSnapshotForRestore,
+  encodeSnapshot,
+} from './snapshot-codec.js';
 export { HistoryStore, movementOfRow, type HistoryStoreOptions } from './history-store.js';
 export {
   HistoryMaintenance,

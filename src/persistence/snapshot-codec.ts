@@ -1,7 +1,14 @@
 // Snapshots as msgpack: the actors' positional tuples packed once per partition.
 import { Packr } from 'msgpackr';
-import type { PartitionSnapshot, SnapshotSink } from '../actors/index.js';
+import type {
+  PartitionSnapshot,
+  RestorableActor,
+  RestorableSnapshot,
+  SnapshotSink,
+  Tuples,
+} from '../actors/index.js';
 import { snapshotPartBytes } from '../limits.js';
+import { headerAt, skipValues } from './msgpack-walk.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -18,6 +25,81 @@ export function encodeSnapshot(snapshot: PartitionSnapshot): Buffer {
 
 export function decodeSnapshot(payload: Uint8Array): PartitionSnapshot {
   return packr.unpack(payload) as PartitionSnapshot;
+}
+
+/**
+ * A snapshot as recovery restores it: what `decodeSnapshot` gives, but each key's holds and the
+ * finished entries stay bytes until restore visits them, a tuple at a time. Decoded whole, a hot
+ * key's million holds were a million arrays and their strings alive at once, each copied by the
+ * young generation's collections before restore had made its first hold of them.
+ */
+export function decodeSnapshotForRestore(payload: Uint8Array): RestorableSnapshot {
+  const top = headerAt(payload, 0);
+  if (top.kind !== 'map') throw new TypeError('a snapshot is a map');
+  const snapshot: Record<string, unknown> = {};
+  let at = top.start;
+  for (let pair = 0; pair < top.count; pair += 1) {
+    const valueAt = skipValues(payload, at, 1);
+    const key = decodeValues(payload, at, valueAt)[0];
+    if (key === 'actors') {
+      const actors = headerAt(payload, valueAt);
+      const tuples: RestorableActor[] = [];
+      at = actors.start;
+      for (let index = 0; index < actors.count; index += 1) {
+        const [tuple, end] = restorableActor(payload, at);
+        tuples.push(tuple);
+        at = end;
+      }
+      snapshot[key] = tuples;
+    } else if (key === 'retained' || key === 'finished') {
+      const run = headerAt(payload, valueAt);
+      at = skipValues(payload, run.start, run.count);
+      snapshot[key] = new TupleRun(payload, run.start, at);
+    } else {
+      at = skipValues(payload, valueAt, 1);
+      snapshot[key as string] = decodeValues(payload, valueAt, at)[0];
+    }
+  }
+  if (at !== payload.length)
+    throw new RangeError(`a snapshot of ${payload.length} bytes ends at ${at}`);
+  return snapshot as unknown as RestorableSnapshot;
+}
+
+/** A key's tuple at `at`, its holds left in their bytes; and where it ends. */
+function restorableActor(payload: Uint8Array, at: number): [RestorableActor, number] {
+  const tuple = headerAt(payload, at);
+  const holdsAt = skipValues(payload, tuple.start, 5);
+  const holds = headerAt(payload, holdsAt);
+  const holdsEnd = skipValues(payload, holds.start, holds.count);
+  const end = skipValues(payload, holdsEnd, tuple.count - 6);
+  const restored = [
+    ...decodeValues(payload, tuple.start, holdsAt),
+    new TupleRun(payload, holds.start, holdsEnd),
+    ...decodeValues(payload, holdsEnd, end),
+  ];
+  return [restored as RestorableActor, end];
+}
+
+/** The values packed back to back in `payload[start, end)`. */
+function decodeValues(payload: Uint8Array, start: number, end: number): unknown[] {
+  return start === end ? [] : (packr.unpackMultiple(payload.subarray(start, end)) as unknown[]);
+}
+
+/** Tuples packed back to back, decoded one at a time as they are visited. */
+class TupleRun<T> implements Tuples<T> {
+  constructor(
+    private readonly payload: Uint8Array,
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
+
+  /** `visit` must not decode msgpack itself: msgpackr is in the middle of these bytes. */
+  forEach(visit: (tuple: T) => void): void {
+    if (this.start === this.end) return;
+    packr.unpackMultiple(this.payload.subarray(this.start, this.end), (tuple: T) => {
+      visit(tuple);
+    });
+  }
 }
 
 /** Values packed together: one `pack` call per this many (a few tens of KB for hold tuples). */

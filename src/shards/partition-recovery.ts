@@ -31,7 +31,7 @@ import {
 } from '../actors/index.js';
 import {
   decodeRecordAt,
-  decodeSnapshot,
+  decodeSnapshotForRestore,
   type JournalReader,
   type MovementKey,
   type SnapshotRow,
@@ -200,7 +200,7 @@ class PartitionReplay {
     this.state =
       snapshot === undefined
         ? new PartitionState(partition, options.retention)
-        : restoreSnapshot(decodeSnapshot(snapshot.payload), options.retention);
+        : restoreSnapshot(decodeSnapshotForRestore(snapshot.payload), options.retention);
     if (this.state.partition !== partition) {
       fail(`snapshot of ${this.state.partition} under ${partition}`);
     }

@@ -9,7 +9,7 @@ import {
   restoreSnapshot,
   type RetentionPolicy,
 } from '../../src/actors/index.js';
-import { decodeRecord, decodeSnapshot } from '../../src/persistence/index.js';
+import { decodeRecord, decodeSnapshotForRestore } from '../../src/persistence/index.js';
 import { createDatabase, type TestDatabase } from '../helpers/database.js';
 import { get, newKey, post } from '../helpers/http.js';
 import { startLedger } from '../helpers/ledger-process.js';
@@ -99,7 +99,7 @@ describe.runIf(await havePostgres())('recovery from snapshot + WAL tail', () => 
       state.replay(decodeRecord(row.payload));
     }
     for (const snapshot of snapshots) {
-      const fast = restoreSnapshot(decodeSnapshot(snapshot.payload), retention);
+      const fast = restoreSnapshot(decodeSnapshotForRestore(snapshot.payload), retention);
       const tail = wal.filter(
         (row) => row.partition === snapshot.partition && Number(row.lsn) > Number(snapshot.lsn),
       );

@@ -16,7 +16,7 @@ import {
   type StockRecord,
 } from '../../src/actors/index.js';
 import { decodeRecord, encodeRecord } from '../../src/persistence/record-codec.js';
-import { decodeSnapshot, encodeSnapshot } from '../../src/persistence/snapshot-codec.js';
+import { decodeSnapshotForRestore, encodeSnapshot } from '../../src/persistence/snapshot-codec.js';
 import {
   adjust,
   onReservation,
@@ -337,7 +337,7 @@ function recover(
   tail: readonly JournalRecord[],
   policy: RetentionPolicy,
 ): PartitionState {
-  const state = restoreSnapshot(decodeSnapshot(encodeSnapshot(snapshot)), policy);
+  const state = restoreSnapshot(decodeSnapshotForRestore(encodeSnapshot(snapshot)), policy);
   for (const record of tail) state.replay(decodeRecord(encodeRecord(record)));
   return state;
 }

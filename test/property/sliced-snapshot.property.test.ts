@@ -23,6 +23,7 @@ import { decodeRecord, encodeRecord } from '../../src/persistence/record-codec.j
 import {
   SnapshotEncoder,
   decodeSnapshot,
+  decodeSnapshotForRestore,
   encodeSnapshot,
 } from '../../src/persistence/snapshot-codec.js';
 import {
@@ -334,7 +335,8 @@ class Run {
 }
 
 function recover(payload: Uint8Array, tail: readonly JournalRecord[], policy: RetentionPolicy) {
-  const state = restoreSnapshot(decodeSnapshot(payload), policy);
+  // As recovery decodes it: the holds visited one at a time.
+  const state = restoreSnapshot(decodeSnapshotForRestore(payload), policy);
   for (const record of tail) state.replay(decodeRecord(encodeRecord(record)));
   return state;
 }
