@@ -8,19 +8,14 @@
 // 4 KiB page touched for the first time) and the bytes of its ArrayBuffers, after a first pass
 // of the window and at the end.
 //
-// Each step is what the shard does for one command on the hot key (PartitionState.apply and the
-// shard's expiry schedule, as bench/micro/pending-growth.ts does it); idempotency keys are fresh
-// UUIDs. A step's time includes any garbage collection that lands in it.
+// Each step is what the shard does for its commands on the hot key (bench/lib/hot-key.ts: the
+// partition and the shard's expiry schedule, as pending-growth.ts drives them). A step's time
+// includes any garbage collection that lands in it.
 //
 //   npx tsx bench/micro/hold-churn.ts [--window 20000] [--steps 2000000] [--over-ms 2]
-import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { PartitionState, type ReserveCommand } from '../../src/actors/index.js';
-import type { DueEntry } from '../../src/shards/expiry-heap.js';
-import { mintReservationId } from '../../src/router/reservation-id.js';
-import { ExpirySchedule } from '../../src/shards/expiry-schedule.js';
+import { HotKey } from '../lib/hot-key.js';
 import { StepTimes } from '../lib/step-times.js';
-import { stockAdjust } from '../lib/stock-adjust.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,32 +29,8 @@ const [window, steps, overMs] = [values.window, values.steps, values['over-ms']]
   number,
   number,
 ];
-/** The ledger's defaults: a day of finished holds, a million entries per partition. */
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
-const partition = 7;
-const ttlSeconds = 3600;
-
-const state = new PartitionState(partition, retention);
-const schedule = new ExpirySchedule();
 let nowMs = 1_763_900_000_000;
-const stocked = state.apply(stockAdjust('hot-sku', 'wh-1', 1e12), nowMs);
-if (!stocked.outcome.ok) throw new Error(`stocking failed: ${stocked.outcome.code}`);
-
-function reserveCommand(): ReserveCommand {
-  return {
-    kind: 'reserve',
-    productId: 'hot-sku',
-    warehouseId: 'wh-1',
-    quantity: 1,
-    idempotencyKey: randomUUID(),
-    ttlSeconds,
-    reservationId: mintReservationId(partition),
-    requesterId: 'bench',
-    traceId: '',
-  };
-}
-
-const isPending = (entry: DueEntry<number>): boolean => state.isPendingHold(entry.tag, entry.key);
+const hot = new HotKey(1e12, nowMs);
 
 /** The pending holds' ids, oldest first, in a ring of the window's size. */
 const ring: string[] = new Array<string>(window);
@@ -69,18 +40,12 @@ function step(): void {
   // A millisecond a step keeps every hold inside the hour's TTL: none expires, all are confirmed.
   nowMs += 1;
   if (pending === window) {
-    const reservationId = ring[oldest] as string;
-    const result = state.apply({ kind: 'confirm', reservationId, traceId: '' }, nowMs);
-    if (!result.outcome.ok) throw new Error(`confirm failed: ${result.outcome.code}`);
-    schedule.finishedEarly(isPending);
+    hot.confirm(ring[oldest] as string, nowMs);
     oldest = (oldest + 1) % window;
     pending -= 1;
   }
-  const command = reserveCommand();
-  const result = state.apply(command, nowMs);
-  if (!result.outcome.ok) throw new Error(`reserve failed: ${result.outcome.code}`);
-  const slot = state.holdSlot(command.reservationId);
-  schedule.schedule(partition, state.holdSerial(slot), nowMs + ttlSeconds * 1000, slot);
+  const command = hot.reserveCommand();
+  hot.reserve(command, nowMs);
   ring[(oldest + pending) % window] = command.reservationId;
   pending += 1;
 }
@@ -96,7 +61,9 @@ const before = freshMemory();
 const times = new StepTimes(overMs, steps);
 for (let index = 0; index < steps; index += 1) times.time(index, step);
 const after = freshMemory();
-if (state.pending.size !== window) throw new Error(`${state.pending.size} pending, not ${window}`);
+if (hot.state.pending.size !== window) {
+  throw new Error(`${hot.state.pending.size} pending, not ${window}`);
+}
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;

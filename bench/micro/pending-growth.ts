@@ -11,70 +11,32 @@
 // in it: the shard stops for that too.
 //
 //   npx tsx bench/micro/pending-growth.ts [--holds 1100000] [--over-ms 2]
-import { randomUUID } from 'node:crypto';
-import { PartitionState, type ReserveCommand } from '../../src/actors/index.js';
-import type { DueEntry } from '../../src/shards/expiry-heap.js';
-import { mintReservationId } from '../../src/router/reservation-id.js';
-import { ExpirySchedule } from '../../src/shards/expiry-schedule.js';
+import { HotKey } from '../lib/hot-key.js';
 import { StepTimes, growthOptions } from '../lib/step-times.js';
-import { stockAdjust } from '../lib/stock-adjust.js';
 
 const { holds, overMs } = growthOptions();
-/** The ledger's defaults: a day of finished holds, a million entries per partition. */
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
-const partition = 7;
-const ttlSeconds = 3600;
-
-const state = new PartitionState(partition, retention);
-const schedule = new ExpirySchedule();
 let nowMs = 1_763_900_000_000;
-const stocked = state.apply(stockAdjust('hot-sku', 'wh-1', 1_000_000_000), nowMs);
-if (!stocked.outcome.ok) throw new Error(`stocking failed: ${stocked.outcome.code}`);
-
-function reserveCommand(): ReserveCommand {
-  return {
-    kind: 'reserve',
-    productId: 'hot-sku',
-    warehouseId: 'wh-1',
-    quantity: 1,
-    idempotencyKey: randomUUID(),
-    ttlSeconds,
-    reservationId: mintReservationId(partition),
-    requesterId: 'bench',
-    traceId: '',
-  };
-}
-
-const isPending = (entry: DueEntry<number>): boolean => state.isPendingHold(entry.tag, entry.key);
+const hot = new HotKey(1_000_000_000, nowMs);
 
 const reserving = new StepTimes(overMs, holds);
 const ids: string[] = [];
 for (let index = 0; index < holds; index += 1) {
-  const command = reserveCommand();
+  const command = hot.reserveCommand();
   ids.push(command.reservationId);
   // One millisecond a reserve: 1.1M of them stay inside the hour's TTL, so none is due.
   nowMs += 1;
-  reserving.time(index, () => {
-    const result = state.apply(command, nowMs);
-    if (!result.outcome.ok) throw new Error(`reserve failed: ${result.outcome.code}`);
-    // As the shard schedules it: by its slot and serial in the partition's store.
-    const slot = state.holdSlot(command.reservationId);
-    schedule.schedule(partition, state.holdSerial(slot), nowMs + ttlSeconds * 1000, slot);
-  });
+  reserving.time(index, () => hot.reserve(command, nowMs));
 }
-if (state.holdCount !== holds) throw new Error(`${state.holdCount} holds, ${holds} reserved`);
+if (hot.state.holdCount !== holds)
+  throw new Error(`${hot.state.holdCount} holds, ${holds} reserved`);
 
 const confirming = new StepTimes(overMs, holds);
 for (let index = 0; index < holds; index += 1) {
   const reservationId = ids[index] as string;
   nowMs += 1;
-  confirming.time(holds - index, () => {
-    const result = state.apply({ kind: 'confirm', reservationId, traceId: '' }, nowMs);
-    if (!result.outcome.ok) throw new Error(`confirm failed: ${result.outcome.code}`);
-    schedule.finishedEarly(isPending);
-  });
+  confirming.time(holds - index, () => hot.confirm(reservationId, nowMs));
 }
-if (state.pending.size !== 0) throw new Error('holds left pending');
+if (hot.state.pending.size !== 0) throw new Error('holds left pending');
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 out(`node ${process.version}: ${holds.toLocaleString('en-US')} pending holds on one key`);
