@@ -65,6 +65,9 @@ export interface StoredSnapshot {
 /**
  * A snapshot's bytes: the row's own payload, or its parts (JournalStore.writeSnapshot) put back
  * together. A row names a whole snapshot; a part missing under it is an error, not a snapshot.
+ * The parts come through binary COPY, as the WAL's rows do: a hot partition's hundred-odd MB of
+ * parts selected as `bytea` came as twice as many bytes of hex for Postgres to write and pg to
+ * parse back.
  */
 export async function snapshotPayload(
   client: pg.ClientBase,
@@ -73,17 +76,29 @@ export async function snapshotPayload(
 ): Promise<Buffer> {
   const parts = Number(row.parts);
   if (parts === 0) return row.payload;
-  const result = await client.query<{ payload: Buffer }>(
-    `SELECT payload FROM ledger_snapshot_parts
-     WHERE partition = $1 AND lsn = $2 AND part < $3 ORDER BY part`,
-    [partition, row.lsn, parts],
+  const lsn = lsnOf(row.lsn);
+  assert([partition, lsn, parts].every(Number.isSafeInteger), 'bad snapshot bounds');
+  // Each part as a range of the chunk it came in (copy-out.ts): joined once, below.
+  const pieces: Uint8Array[] = [];
+  let inTurn = true;
+  const reader = new WalCopyRows((_partition, part, bytes, start, end) => {
+    inTurn &&= part === pieces.length;
+    pieces.push(bytes.subarray(start, end));
+  });
+  await copyOut(
+    client,
+    `COPY (SELECT part::bigint, payload FROM ledger_snapshot_parts
+           WHERE partition = ${partition} AND lsn = ${lsn} AND part < ${parts} ORDER BY part)
+     TO STDOUT (FORMAT binary)`,
+    (bytes, start, end) => reader.push(bytes, start, end),
   );
-  if (result.rows.length !== parts) {
+  if (!reader.complete) throw new WalCopyFormatError('the COPY stream ended before its end');
+  if (pieces.length !== parts || !inTurn) {
     throw new Error(
-      `snapshot of partition ${partition} at ${row.lsn}: ${result.rows.length} of ${parts} parts`,
+      `snapshot of partition ${partition} at ${lsn}: ${pieces.length} of ${parts} parts`,
     );
   }
-  return Buffer.concat(result.rows.map((part) => part.payload));
+  return Buffer.concat(pieces);
 }
 
 const movementsInsert = `INSERT INTO ledger_movements (product_id, warehouse_id, version, at, on_hand,

@@ -24,8 +24,13 @@ export class WalCopyFormatError extends Error {
  * (`WalPageRow`); without a partition column `onRow` is given -1 for it.
  */
 export class WalCopyRows {
-  /** A row (or the header) cut by the end of the piece before: its bytes so far, copied. */
+  /**
+   * A row (or the header) cut by the end of the piece before: its bytes so far, copied, in
+   * `pending[0, pendingUsed)`. Once the row's length is known its buffer is made that large, so a
+   * row many pieces long (a snapshot's part of a MiB) is copied once, not again at each piece.
+   */
   private pending: Buffer | undefined = undefined;
+  private pendingUsed = 0;
   private headerRead = false;
   private ended = false;
   private rowsRead = 0;
@@ -65,7 +70,7 @@ export class WalCopyRows {
     if (!this.headerRead && offset < end) {
       const next = this.readHeader(data, offset, end);
       if (next < 0) {
-        this.pending = Buffer.from(data.subarray(offset, end));
+        this.keepPending(data, offset, end);
         return;
       }
       offset = next;
@@ -76,7 +81,12 @@ export class WalCopyRows {
       offset = next;
     }
     if (this.ended && offset < end) throw new WalCopyFormatError('bytes after the end');
-    if (offset < end) this.pending = Buffer.from(data.subarray(offset, end));
+    if (offset < end) this.keepPending(data, offset, end);
+  }
+
+  private keepPending(data: Buffer, start: number, end: number): void {
+    this.pending = Buffer.from(data.subarray(start, end));
+    this.pendingUsed = end - start;
   }
 
   /**
@@ -85,19 +95,26 @@ export class WalCopyRows {
    */
   private completePending(data: Buffer, start: number, end: number): number {
     let pending = this.pending as Buffer;
-    let offset = start;
+    let [used, offset] = [this.pendingUsed, start];
     for (;;) {
-      const lacking = this.lacking(pending);
+      const lacking = this.lacking(pending.subarray(0, used));
       if (lacking === 0) break;
+      if (pending.length < used + lacking) {
+        // As large as the row (or its head) is now known to be.
+        const larger = Buffer.allocUnsafe(used + lacking);
+        pending.copy(larger, 0, 0, used);
+        pending = larger;
+      }
       const to = Math.min(end, offset + lacking);
-      pending = Buffer.concat([pending, data.subarray(offset, to)]);
+      used += data.copy(pending, used, offset, to);
       offset = to;
-      if (offset === end && this.lacking(pending) > 0) {
-        this.pending = pending;
+      if (offset === end && this.lacking(pending.subarray(0, used)) > 0) {
+        [this.pending, this.pendingUsed] = [pending, used];
         return -1;
       }
     }
-    this.pending = undefined;
+    [this.pending, this.pendingUsed] = [undefined, 0];
+    pending = pending.subarray(0, used);
     const read = this.headerRead
       ? this.readRow(pending, 0, pending.length)
       : this.readHeader(pending, 0, pending.length);

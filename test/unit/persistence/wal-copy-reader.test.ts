@@ -120,6 +120,26 @@ describe('WalCopyRows', () => {
     );
   });
 
+  it('gives back rows many pieces long, as a snapshot’s parts of a MiB come', () => {
+    const payloads = [300_000, 5, 1 << 20].map((length, seed) =>
+      Buffer.from(Array.from({ length }, (_, index) => (index * 31 + seed) & 0xff)),
+    );
+    const rows = payloads.map((payload, index) => ({ lsn: index, payload }));
+    const stream = copyStream(rows);
+    // Pieces of 64 KiB as a socket reads them, of 1,000 bytes, and of 7,777; each after a first
+    // piece of one byte.
+    for (const size of [65_536, 1_000, 7_777]) {
+      const offsets = [1];
+      for (let offset = size; offset < stream.length; offset += size) offsets.push(offset);
+      const result = read(cutAt(stream, offsets));
+      expect(result.complete).toBe(true);
+      expect(result.rows.map((row) => row.lsn)).toStrictEqual([0, 1, 2]);
+      result.rows.forEach((row, index) => {
+        expect(Buffer.compare(row.payload, payloads[index] as Buffer)).toBe(0);
+      });
+    }
+  });
+
   it('gives back every (partition, lsn, payload) row with the partition column', () => {
     fc.assert(
       fc.property(
