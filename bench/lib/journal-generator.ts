@@ -23,7 +23,19 @@ export interface JournalGeneratorOptions {
   readonly recordCount: number;
   readonly keyCount: number;
   readonly retention: RetentionPolicy;
+  /**
+   * After those records, one more key (`hotProductId`) stocked with this many units and as many
+   * reserves of one unit: a flash sale's hot key after a kill -9, every hold still pending.
+   */
+  readonly hotHolds?: number;
+  /** When the hot key's holds are made (an hour's TTL): now, so that none is due while used. */
+  readonly hotAtMs?: number;
 }
+
+/** The hot key's product (`hotHolds`). */
+export const hotProductId = 'hot-sku';
+/** The hot key's holds live an hour. */
+const hotTtlSeconds = 3600;
 
 /** One journal record: its partition, its lsn there (from 1), and its encoded payload. */
 export interface GeneratedRecord {
@@ -109,6 +121,40 @@ export class JournalGenerator {
       this.step();
       yield;
     }
+    const hotHolds = this.options.hotHolds ?? 0;
+    if (hotHolds === 0) return;
+    const { partitions, hotAtMs } = this.options;
+    const hot = {
+      productId: hotProductId,
+      warehouseId: generatedWarehouseId,
+      partition: partitionOf(hotProductId, partitions),
+    };
+    this.nowMs = Math.max(this.nowMs, hotAtMs ?? this.nowMs);
+    this.adjust(hot, hotHolds, false);
+    for (let index = 0; index < hotHolds; index += 1) {
+      // A thousand holds a millisecond: as fast as a sale makes them, never past a due time.
+      if (index % 1000 === 999) this.nowMs += 1;
+      this.hotReserve(hot, index);
+      yield;
+    }
+  }
+
+  private hotReserve(key: GeneratedKey, index: number): void {
+    const state = this.live[key.partition] as PartitionState;
+    const command = {
+      kind: 'reserve',
+      productId: key.productId,
+      warehouseId: key.warehouseId,
+      quantity: 1,
+      idempotencyKey: `hot-checkout-${index}`,
+      ttlSeconds: hotTtlSeconds,
+      reservationId: mintReservationId(key.partition),
+      requesterId: `buyer-${index % 100_000}`,
+      traceId: '',
+    } as const;
+    const result = state.apply(command, this.nowMs);
+    if (result.record === undefined) throw new Error(`hot reserve ${index} refused`);
+    this.keep(key.partition, result.record);
   }
 
   private keep(partition: number, record: JournalRecord | undefined): void {
