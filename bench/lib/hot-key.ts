@@ -9,9 +9,9 @@ import type { DueEntry } from '../../src/shards/expiry-heap.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
 import { ExpirySchedule } from '../../src/shards/expiry-schedule.js';
 import { stockAdjust } from './stock-adjust.js';
+import { aDayRetained } from './retention.js';
 
-/** The ledger's defaults: a day of finished holds, a million entries per partition. */
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+const retention = aDayRetained;
 const partition = 7;
 /** An hour: no hold a bench makes at a millisecond a step comes due. */
 const ttlSeconds = 3600;

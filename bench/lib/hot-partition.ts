@@ -2,9 +2,10 @@
 // minutes: what the snapshot micro-benches capture, encode and write.
 import { PartitionState, type Command } from '../../src/actors/index.js';
 import { mintReservationId } from '../../src/router/reservation-id.js';
+import { aDayRetained } from './retention.js';
 
 export const hotPartitionNumber = 5;
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+const retention = aDayRetained;
 
 export function hotPartition(holds: number): PartitionState {
   const state = new PartitionState(hotPartitionNumber, retention);

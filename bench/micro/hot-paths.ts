@@ -31,6 +31,7 @@ import client from 'prom-client';
 import { TalliedHistogram } from '../../src/observability/tallied-histogram.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
 import { benchHoldId, benchReserve } from '../lib/hold-ids.js';
+import { aDayRetained } from '../lib/retention.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 /** The ledger's default partition count. */
@@ -43,7 +44,7 @@ const hashKeys = 4096;
 const restockDelta = 1_000_000_000;
 // Retention like the ledger's defaults (a day, a million finished entries per partition), so the
 // confirm task also pays for the finished queue and its pruning once it is full.
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+const retention = aDayRetained;
 
 const { values } = parseArgs({ options: { 'time-ms': { type: 'string', default: '1000' } } });
 const timeMs = Number(values['time-ms']);

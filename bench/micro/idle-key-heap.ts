@@ -21,11 +21,12 @@ import { partitionOf } from '../../src/router/partition-hash.js';
 import { parseIntegerFlags } from '../lib/args.js';
 import { benchHoldId, benchReserve } from '../lib/hold-ids.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
+import { aDayRetained } from '../lib/retention.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const partitions = 256;
 const targetBytesPerKey = 156;
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+const retention = aDayRetained;
 /** Nothing of a finished hold retained: what stays of a hold that came and went is its key's. */
 const retainNothing: RetentionPolicy = {
   retainFinishedMs: 0,

@@ -36,6 +36,7 @@ import { integerFlag } from '../lib/args.js';
 import { machineInfo } from '../lib/machine.js';
 import { median } from '../lib/report.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
+import { aDayRetained } from '../lib/retention.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 
@@ -60,7 +61,7 @@ const rounds = integerFlag('rounds', { defaultValue: 3, min: 1, max: 100 }, valu
 const froms = ['wire', 'js'] as const;
 type From = (typeof froms)[number];
 
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+const retention = aDayRetained;
 const partition = 7;
 const nowMs = 1_763_900_000_000;
 

@@ -42,6 +42,7 @@ import { integerFlag } from '../lib/args.js';
 import { GcTrace } from '../lib/gc-trace.js';
 import { benchHoldId } from '../lib/hold-ids.js';
 import { stockAdjust } from '../lib/stock-adjust.js';
+import { aDayRetained } from '../lib/retention.js';
 
 const cases = [
   'callbacks-map',
@@ -194,7 +195,7 @@ function applied(state: PartitionState, command: Command, nowMs: number): number
 
 /** A hot key's holds, each confirmed `live` reserves after it was made. */
 function partitionLifecycle(): number {
-  const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+  const retention = aDayRetained;
   const states = Array.from({ length: partitions }, (_, at) => new PartitionState(at, retention));
   /** Key i's partition, as the request to it is routed. */
   const stateOf = (index: number): PartitionState =>

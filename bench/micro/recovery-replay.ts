@@ -42,12 +42,13 @@ import { spawnWorker } from '../../src/worker-script.js';
 import { JournalGenerator } from '../lib/journal-generator.js';
 import { median as medianOf } from '../lib/report.js';
 import { withScratchDatabase } from '../lib/scratch-database.js';
+import { aDayRetained } from '../lib/retention.js';
 
 const out = (line: string): boolean => process.stdout.write(`${line}\n`);
 const partitions = 256;
 const targetRecordsPerSecond = 1_000_000;
 const retentions = {
-  day: { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 },
+  day: aDayRetained,
   none: { retainFinishedMs: 0, retainFinishedMax: 1, onHandMax: 1e12 },
 } as const satisfies Record<string, RetentionPolicy>;
 /** Rows per JournalStore.append when filling the scratch database (and per generator take). */

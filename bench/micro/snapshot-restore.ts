@@ -24,6 +24,7 @@ import {
 import { fullCollection } from '../lib/full-collection.js';
 import { hotPartition } from '../lib/hot-partition.js';
 import { median } from '../lib/report.js';
+import { aDayRetained } from '../lib/retention.js';
 
 const { values } = parseArgs({
   options: {
@@ -40,8 +41,7 @@ const [holds, confirmed, rounds] = [values.holds, values.confirmed, values.round
 if (!(holds >= 1 && confirmed >= 0 && confirmed <= holds && rounds >= 1)) {
   throw new Error('--holds and --rounds want positive integers, --confirmed at most --holds');
 }
-/** hotPartition's retention: a day of finished holds, a million entries. */
-const retention = { retainFinishedMs: 86_400_000, retainFinishedMax: 1_000_000, onHandMax: 1e12 };
+const retention = aDayRetained;
 
 const state = hotPartition(holds);
 const ids = [...state.pending.ids()].slice(0, confirmed);
