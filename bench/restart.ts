@@ -16,7 +16,7 @@
 //   npm run build && npx tsx bench/restart.ts --records 100000,1000000 [--keys 10000]
 //     [--hot-holds 0] [--tail 10000] [--shards N] [--no-npm-start]
 //     [--node-flag=--single-threaded-gc ...]
-//     [--vs-root ../other-checkout [--pairs 5]] [--postgres-delay-ms N]
+//     [--vs-root ../other-checkout [--pairs 5]] [--postgres-delay-ms N] [--cpu-prof-dir DIR]
 //     [--database-url postgres://...]
 // --node-flag (repeatable) goes to the ledger's node in the node starts (not npm start's).
 // --vs-root names another checkout of the ledger, built (say a worktree of the commit before a
@@ -24,6 +24,11 @@
 // same journal, each killed (-9) at ready, and the ratio of each pair; and before the kill -9 of
 // step 3, as many pairs of starts from the snapshots and the tail. The box's speed drifts over
 // minutes; a pair's two starts are seconds apart, so their ratio is what a change did.
+// --cpu-prof-dir DIR: at the end, one more kill -9 → start from the snapshots and the tail, under
+// node --cpu-prof, stopped by SIGTERM once checked: one .cpuprofile per ledger thread in DIR, from
+// its birth to its exit, for bench/cpu-profile-summary.ts (where a restart's time goes). A
+// profile runs on past ready: the checks' reads, then the stop, which snapshots every partition
+// (`--stretches` shows each stretch with its time from the thread's start).
 // --postgres-delay-ms N puts a proxy between the ledger and Postgres that holds every chunk N ms
 // each way (bench/lib/delay-proxy.ts): a Postgres on another host, as far as round trips go. The
 // bench's own connections (writing the journal, reading it back) go straight to Postgres.
@@ -93,6 +98,8 @@ interface Options {
   readonly pairs: number;
   /** The ledger reaches Postgres through a proxy holding each chunk this long each way (0: not). */
   readonly postgresDelayMs: number;
+  /** Where a last start from the snapshots, profiled, writes its .cpuprofile files. */
+  readonly cpuProfileDirectory: string | undefined;
 }
 
 function options(): Options {
@@ -108,6 +115,7 @@ function options(): Options {
       'vs-root': { type: 'string' },
       pairs: { type: 'string', default: '5' },
       'postgres-delay-ms': { type: 'string', default: '0' },
+      'cpu-prof-dir': { type: 'string' },
       'database-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     },
   });
@@ -131,6 +139,7 @@ function options(): Options {
       values['postgres-delay-ms'] === '0'
         ? 0
         : positive('postgres-delay-ms', values['postgres-delay-ms']),
+    cpuProfileDirectory: values['cpu-prof-dir'],
   };
 }
 
@@ -354,13 +363,14 @@ function nodeStart(
   children: Children,
   from = root,
   ledgerEnvironment: Readonly<Record<string, string>> = {},
+  cpuProfileDirectory: string | undefined = undefined,
 ) {
   return (onSpawned: (child: SpawnedLedger) => void): Promise<LedgerChild> =>
     startLedger({
       root: from,
       databaseUrl,
       shards: opts.shards,
-      cpuProfileDirectory: undefined,
+      cpuProfileDirectory,
       nodeFlags: opts.nodeFlags,
       ledgerEnvironment,
       onSpawned: (child) => {
@@ -676,9 +686,10 @@ async function measureSize(
     describeStart('kill -9 → ready (node dist/src/main.js)', restarted.run);
     await checkRestarted(restarted.ledger.baseUrl, expected);
     let npmRestart: StartRun | null = null;
+    let running = restarted.ledger;
     if (opts.npmStart) {
       const viaNpm = await kill9(
-        restarted.ledger,
+        running,
         npmStart(ledgerUrl, opts.shards, children),
         children,
         false,
@@ -687,6 +698,17 @@ async function measureSize(
       describeStart('kill -9 → ready (npm start)', viaNpm.run);
       await checkRestarted(viaNpm.ledger.baseUrl, expected);
       npmRestart = viaNpm.run;
+      running = viaNpm.ledger;
+    }
+    const profileDirectory = opts.cpuProfileDirectory;
+    if (profileDirectory !== undefined) {
+      const profiledNode = nodeStart(opts, ledgerUrl, children, root, {}, profileDirectory);
+      const profiled = await kill9(running, profiledNode, children, true);
+      describeStart(`kill -9 → ready under --cpu-prof (${profileDirectory})`, profiled.run);
+      await checkRestarted(profiled.ledger.baseUrl, expected);
+      const exit = await profiled.ledger.stop();
+      if (exit.killed) throw new Error('the profiled ledger did not stop on SIGTERM: no profiles');
+      out(`  profiled start stopped by SIGTERM: its profiles are in ${profileDirectory}`);
     }
     const rest = opts.hotHolds === 0 ? 'nothing held' : `nothing held but the hot key's holds`;
     out(`  every key checked after each restart: on_hand exact, ${rest}`);
