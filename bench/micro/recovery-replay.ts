@@ -4,7 +4,8 @@
 // 10,000 keys over 256 partitions, keeps each record encoded (as pg hands rows over), then times
 // decodeRecord + PartitionState.replay of all of them, partition by partition as recovery does,
 // into fresh states, and checks they end equal to the live ones. Reported, as medians of rounds:
-// - one thread: decoding alone, replaying pre-decoded records alone, and both (what recovery does);
+// - one thread: decoding alone, replaying pre-decoded records alone, and both (what recovery does),
+//   and the bytes of columns (actors/columns.ts) the stores made meanwhile: their fresh memory;
 // - --threads 1,2: the partitions split over N worker threads as shards own them (partition % N),
 //   each replaying its own, and the aggregate records/s from "go" until the last one is done;
 // - --from-postgres: the journal written to a scratch database (bench_<random>, dropped afterwards,
@@ -36,6 +37,7 @@ import {
 } from '../../src/actors/index.js';
 import { JournalStore, type WalRow } from '../../src/persistence/index.js';
 import { migrate } from '../../src/persistence/migrations.js';
+import { columnBytesMade } from '../../src/actors/columns.js';
 import { decodeRecord, decodeRecordAt } from '../../src/persistence/record-codec.js';
 import { PartitionTable } from '../../src/router/partition-table.js';
 import { spawnWorker } from '../../src/worker-script.js';
@@ -263,8 +265,11 @@ function oneThread(bench: Bench): void {
   const full: number[] = [];
   const decodeOnly: number[] = [];
   const replayOnly: number[] = [];
+  const columnBytes: number[] = [];
   for (let round = 0; round < rounds; round += 1) {
+    const bytesBefore = columnBytesMade();
     const [replayed, seconds] = timed(() => replayAll(journal, retention));
+    columnBytes.push(columnBytesMade() - bytesBefore);
     checkEqual(expected, summary(replayed));
     full.push(seconds);
     decodeOnly.push(timed(() => decodeAll(journal))[1]);
@@ -280,6 +285,11 @@ function oneThread(bench: Bench): void {
   out(`  PartitionState.replay alone (pre-decoded): ${rate(median(replayOnly))}`);
   out(`  every round, decode + replay: ${full.map(rate).join(', ')}`);
   out(`  every round, decode alone: ${decodeOnly.map(rate).join(', ')}`);
+  const made = median(columnBytes);
+  out(
+    `  columns made by a decode + replay (the stores' fresh memory, kept or dropped): ` +
+      `${(made / 2 ** 20).toFixed(1)} MiB, ${Math.round(made / bench.recordCount)} bytes a record`,
+  );
 }
 
 // ---- Worker threads: each owns the partitions a shard of N would own, and replays them. ----

@@ -21,9 +21,22 @@ export interface ColumnKind<T> {
 
 type Column = Float64Array | Int32Array | Uint8Array | Uint16Array;
 
+/** Bytes of the columns this thread has made. */
+let bytesMade = 0;
+
+/**
+ * Bytes of the columns this thread has made so far, kept or dropped: the stores' fresh memory,
+ * which a recovery pays for in page faults and zeroing (bench/micro/recovery-replay.ts).
+ */
+export function columnBytesMade(): number {
+  return bytesMade;
+}
+
 /** A zeroed array of `length` elements of `Kind`, on a SharedArrayBuffer of its own. */
 export function column<T>(Kind: ColumnKind<T>, length: number): T {
-  return new Kind(new SharedArrayBuffer(length * Kind.BYTES_PER_ELEMENT));
+  const bytes = length * Kind.BYTES_PER_ELEMENT;
+  bytesMade += bytes;
+  return new Kind(new SharedArrayBuffer(bytes));
 }
 
 /** A longer column of `array`'s kind (`length` elements), `array` copied to its start. */
