@@ -5,7 +5,7 @@ import { Hold } from './hold.js';
 import { LotBook } from './lot-book.js';
 import { merged } from './merged.js';
 import { PartitionState } from './partition-state.js';
-import type { PendingHolds } from './pending-holds.js';
+import type { HoldFields, PendingHolds } from './pending-holds.js';
 import type { RetainedColumns } from './retained-holds.js';
 import { defaultSettings } from './product-book.js';
 import {
@@ -339,10 +339,15 @@ export function restoreSnapshot(
 ): PartitionState {
   const state = new PartitionState(snapshot.partition, retention);
   const actors: StockActor[] = [];
+  // Each key's holds kept as objects (a buyer, a cart, lots...), in its order: the plain ones
+  // mean nothing to a buyer's limit or a cart.
+  const withExtras: Hold[][] = [];
   for (const tuple of snapshot.actors) {
-    const actor = restoreActor(tuple, state.pending);
+    const extras: Hold[] = [];
+    const actor = restoreActor(tuple, state.pending, extras);
     state.register(actor);
     actors.push(actor);
+    withExtras.push(extras);
   }
   (snapshot.retained ?? snapshot.finished)?.forEach(
     ([index, reservationId, adjustKey, atMs, hold]) => {
@@ -354,11 +359,9 @@ export function restoreSnapshot(
   );
   // Carts first: a pending hold of a cart decided here is then not in doubt.
   for (const record of snapshot.carts ?? []) state.carts.decide(record);
-  for (const actor of actors) {
-    for (const reservation of actor.reservations?.values() ?? []) {
-      state.restoreHold(actor, reservation);
-    }
-  }
+  actors.forEach((actor, index) => {
+    for (const hold of withExtras[index] ?? []) state.restoreHold(actor, hold);
+  });
   // Then the confirm attempts: decisions, and pins on the holds just restored.
   for (const record of snapshot.confirms ?? []) state.replay(record);
   for (const [terms, productId, status, finishedAtMs, firstFrom, firstTo] of snapshot.transfers ??
@@ -406,15 +409,15 @@ function confirmedHold(
 }
 
 function reservationOf(tuple: ReservationTuple): Hold {
-  const [id, quantity, createdAtMs, expiresAtMs, key, status, finishedAtMs, requesterId] = tuple;
+  const fields = holdFields(tuple);
   const hold = Hold.make(
-    id,
-    quantity,
-    createdAtMs,
-    expiresAtMs,
-    tuple[8] ?? expiresAtMs,
-    key,
-    requesterId,
+    fields.id,
+    fields.quantity,
+    fields.createdAtMs,
+    fields.expiresAtMs,
+    fields.originalExpiresAtMs,
+    fields.idempotencyKey,
+    fields.requesterId,
     {
       buyerId: tuple[9] ?? '',
       reference: tuple[10] ?? '',
@@ -422,13 +425,67 @@ function reservationOf(tuple: ReservationTuple): Hold {
       lots: tuple[13],
     },
   );
-  hold.status = status;
-  hold.finishedAtMs = finishedAtMs;
-  hold.confirmedQuantity = tuple[12] ?? (status === 'CONFIRMED' ? quantity : 0);
+  hold.status = fields.status;
+  hold.finishedAtMs = fields.finishedAtMs;
+  hold.confirmedQuantity = fields.confirmedQuantity;
   return hold;
 }
 
-function restoreActor(tuple: RestorableActor, store: PendingHolds<StockActor>): StockActor {
+/**
+ * A hold with nothing but the fields every hold has (no buyer, reference, cart or lots) goes to
+ * the store's columns as they are, through one fields object for all (`holdFields`): made a
+ * `Hold` first, as a hold with extras is, a hot key's million were a million objects for the
+ * scavenger, each dropped at once.
+ */
+function isPlain(tuple: ReservationTuple): boolean {
+  return (
+    (tuple[9] ?? '') === '' &&
+    (tuple[10] ?? '') === '' &&
+    (tuple[11] ?? '') === '' &&
+    tuple[13] === undefined
+  );
+}
+
+/** The fields every hold has, as `PendingHolds.add` reads them. */
+type MutableFields = { -readonly [K in keyof HoldFields]: HoldFields[K] };
+
+/** One object for every hold restored: read at once where it is handed (add, Hold.make). */
+const fieldsOfHold: MutableFields = {
+  id: '',
+  quantity: 0,
+  createdAtMs: 0,
+  expiresAtMs: 0,
+  originalExpiresAtMs: 0,
+  idempotencyKey: '',
+  requesterId: '',
+  status: 'PENDING',
+  finishedAtMs: 0,
+  confirmedQuantity: 0,
+};
+
+/** The tuple's fields every hold has, with the defaults of a tuple written before v1.1. */
+function holdFields(tuple: ReservationTuple): HoldFields {
+  const [id, quantity, createdAtMs, expiresAtMs, key, status, finishedAtMs, requesterId] = tuple;
+  const fields = fieldsOfHold;
+  fields.id = id;
+  fields.quantity = quantity;
+  fields.createdAtMs = createdAtMs;
+  fields.expiresAtMs = expiresAtMs;
+  fields.originalExpiresAtMs = tuple[8] ?? expiresAtMs;
+  fields.idempotencyKey = key;
+  fields.requesterId = requesterId;
+  fields.status = status;
+  fields.finishedAtMs = finishedAtMs;
+  fields.confirmedQuantity = tuple[12] ?? (status === 'CONFIRMED' ? quantity : 0);
+  return fields;
+}
+
+/** Restores a key and its holds; its holds with extras are appended to `extras`, in order. */
+function restoreActor(
+  tuple: RestorableActor,
+  store: PendingHolds<StockActor>,
+  extras: Hold[],
+): StockActor {
   const [productId, warehouseId, onHand, reserved, version, reservations, adjustKeys] = tuple;
   const actor = new StockActor(productId, warehouseId);
   actor.useHolds(store);
@@ -440,9 +497,14 @@ function restoreActor(tuple: RestorableActor, store: PendingHolds<StockActor>): 
   if (tuple[9] !== undefined) actor.restoreLots(restoreLots(tuple[9]));
   let pendingSum = 0;
   reservations.forEach((hold) => {
-    const reservation = reservationOf(hold);
-    actor.restoreReservation(reservation);
-    if (reservation.status === 'PENDING') pendingSum += reservation.quantity;
+    if (isPlain(hold)) {
+      actor.restorePlainHold(holdFields(hold));
+    } else {
+      const reservation = reservationOf(hold);
+      actor.restoreReservation(reservation);
+      extras.push(reservation);
+    }
+    if (hold[5] === 'PENDING') pendingSum += hold[1];
   });
   if (pendingSum !== reserved) {
     fail(`snapshot of ${productId}/${warehouseId}: holds do not sum to reserved`);

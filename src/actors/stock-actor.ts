@@ -946,6 +946,11 @@ export class StockActor implements QuietKey {
   }
 
   /** Snapshot restore: puts a hold back as it was captured, in the order captured. */
+  /** Snapshot restore: a hold with no extras (no buyer, reference, cart, lots or pin). */
+  restorePlainHold(fields: HoldFields): void {
+    this.store().add(this.holdList(this.busyKey()), fields);
+  }
+
   restoreReservation(reservation: Hold): void {
     const plain =
       reservation.buyerId === '' &&

@@ -7,6 +7,7 @@ import {
   type PartitionSnapshot,
   type RetentionPolicy,
 } from '../../../src/actors/index.js';
+import type { ReservationTuple } from '../../../src/actors/snapshot.js';
 import {
   adjust,
   onReservation,
@@ -139,6 +140,40 @@ describe('captureSnapshot / restoreSnapshot', () => {
     const [, , , , hold] = snapshot.retained?.find((entry) => entry[4] !== undefined) ?? [];
     const read = restored.apply(onReservation('read-reservation', hold?.[0] ?? ''), t0 + 700_002);
     expect(reservationOf(read.outcome)).toMatchObject({ status: hold?.[5], replayed: false });
+  });
+
+  it('restores the confirmed units of a finished hold kept in its key, as written or implied', () => {
+    const partition = new RecordingPartition(retention);
+    partition.apply(adjust(50), t0);
+    const ids: string[] = [];
+    for (let index = 0; index < 2; index += 1) {
+      const command = reserve({ quantity: 4 });
+      ids.push(command.reservationId);
+      partition.apply(command, t0 + 1 + index);
+      partition.apply(onReservation('confirm', command.reservationId), t0 + 10 + index);
+    }
+    const snapshot = captureSnapshot(partition.state);
+    // The earlier layouts: the finished holds in their key's tuple; the first with 3 of its 4
+    // units confirmed (as written since v1.1), the second as before v1.1 (all of them, implied).
+    const copy: PartitionSnapshot = structuredClone(snapshot);
+    const holds = (copy.retained ?? []).flatMap(([, , , , hold]) =>
+      hold === undefined ? [] : [hold],
+    );
+    expect(holds.map((hold) => hold[0])).toStrictEqual(ids);
+    const [partial, implied] = holds as [ReservationTuple, ReservationTuple];
+    partial[12] = 3;
+    implied.length = 8;
+    copy.actors[0]?.[5].push(partial, implied);
+    const finished = (copy.retained ?? []).map(
+      ([index, reservationId, adjustKey, atMs]) =>
+        [index, reservationId, adjustKey, atMs] as [number, string, string, number],
+    );
+    const { retained: _, ...rest } = copy;
+    const restored = restoreSnapshot({ ...rest, finished }, retention);
+    const confirmed = (id: string) =>
+      reservationOf(restored.apply(onReservation('read-reservation', id), t0 + 20).outcome)
+        .confirmedQuantity;
+    expect(ids.map(confirmed)).toStrictEqual([3, 4]);
   });
 
   it('refuses a snapshot whose pending holds do not sum to reserved', () => {
