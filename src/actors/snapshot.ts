@@ -498,10 +498,10 @@ function restoreActor(
   let pendingSum = 0;
   reservations.forEach((hold) => {
     if (isPlain(hold)) {
-      actor.restorePlainHold(holdFields(hold));
+      actor.restoreReservation(holdFields(hold));
     } else {
       const reservation = reservationOf(hold);
-      actor.restoreReservation(reservation);
+      actor.restoreReservation(reservation, reservation);
       extras.push(reservation);
     }
     if (hold[5] === 'PENDING') pendingSum += hold[1];

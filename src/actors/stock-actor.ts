@@ -945,20 +945,13 @@ export class StockActor implements QuietKey {
     adjustKeys.delete(key);
   }
 
-  /** Snapshot restore: puts a hold back as it was captured, in the order captured. */
-  /** Snapshot restore: a hold with no extras (no buyer, reference, cart, lots or pin). */
-  restorePlainHold(fields: HoldFields): void {
-    this.store().add(this.holdList(this.busyKey()), fields);
-  }
-
-  restoreReservation(reservation: Hold): void {
-    const plain =
-      reservation.buyerId === '' &&
-      reservation.reference === '' &&
-      reservation.cartId === '' &&
-      reservation.lots === undefined &&
-      reservation.pin === undefined;
-    this.store().add(this.holdList(this.busyKey()), reservation, plain ? undefined : reservation);
+  /**
+   * Snapshot restore: puts a hold back as it was captured, in the order captured: its fields to
+   * the store's columns, or, for a hold with extras (a buyer, reference, cart or lots), the hold
+   * itself kept as its object.
+   */
+  restoreReservation(fields: HoldFields, withExtras?: Hold): void {
+    this.store().add(this.holdList(this.busyKey()), fields, withExtras);
   }
 
   /** Snapshot restore: puts an adjust's idempotency memo back. */
